@@ -1,0 +1,354 @@
+"""The tables, with the SQLModel family per entity: XBase, X(table=True), XCreate, XUpdate, XPublic.
+
+The API returns `*Public` models only. Rows that record a side effect of a process
+(task, history entry, outbox message) carry the step key of that effect, unique,
+so a retried activity finds its earlier write instead of writing twice.
+"""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from pydantic import EmailStr
+from sqlmodel import JSON, Field, SQLModel
+
+from crm.types import UTCDateTime, utcnow
+from processes.template import RecordKind
+
+
+def _enum(cls: type[enum.Enum]) -> sa.Enum:
+    return sa.Enum(cls, native_enum=False, length=32, values_callable=lambda e: [m.value for m in e],
+                   validate_strings=True)
+
+
+def _created() -> Any:
+    return Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
+
+
+# --- users ---------------------------------------------------------------------------
+
+class UserBase(SQLModel):
+    handle: str = Field(index=True, unique=True, max_length=63, regex=r"^[a-z][a-z0-9_-]{0,62}$")
+    name: str = Field(min_length=1, max_length=200)
+    email: EmailStr = Field(max_length=320)
+    phone: str | None = Field(default=None, max_length=40)
+    role: str = Field(default="agent", max_length=64, description="the user's job: agent, installer, accountant...")
+
+
+class User(UserBase, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    created_at: datetime = _created()
+
+
+class UserCreate(UserBase):
+    pass
+
+
+class UserUpdate(SQLModel):
+    name: str | None = Field(default=None, min_length=1, max_length=200)
+    email: EmailStr | None = Field(default=None, max_length=320)
+    phone: str | None = Field(default=None, max_length=40)
+    role: str | None = Field(default=None, max_length=64)
+
+
+class UserPublic(UserBase):
+    id: int
+    created_at: datetime
+
+
+# --- API keys ------------------------------------------------------------------------
+
+class ApiRole(str, enum.Enum):
+    """What an API key may do. Each role includes the ones below it."""
+
+    client = "client"
+    staff = "staff"
+    admin = "admin"
+
+    @property
+    def rank(self) -> int:
+        return ["client", "staff", "admin"].index(self.value)
+
+
+class ApiKey(SQLModel, table=True):
+    __tablename__ = "api_key"
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(max_length=200)
+    role: ApiRole = Field(sa_type=_enum(ApiRole))
+    prefix: str = Field(max_length=16, description="the first characters, to tell keys apart")
+    key_hash: str = Field(unique=True, max_length=64)
+    user_id: int | None = Field(default=None, foreign_key="user.id", description="the staff user acting")
+    created_at: datetime = _created()
+    revoked_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class ApiKeyCreate(SQLModel):
+    name: str = Field(min_length=1, max_length=200)
+    role: ApiRole
+    user_id: int | None = None
+
+
+class ApiKeyPublic(SQLModel):
+    id: int
+    name: str
+    role: ApiRole
+    prefix: str
+    user_id: int | None
+    created_at: datetime
+    revoked_at: datetime | None
+
+
+class ApiKeyCreated(ApiKeyPublic):
+    key: str = Field(description="shown once; only its hash is stored")
+
+
+# --- records -------------------------------------------------------------------------
+
+class RecordBase(SQLModel):
+    kind: RecordKind = Field(sa_type=_enum(RecordKind), index=True)
+    type: str = Field(default="", max_length=64, description="the record type within its kind")
+    status: str = Field(default="New", max_length=64)
+    title: str = Field(min_length=1, max_length=300)
+    email: EmailStr | None = Field(default=None, max_length=320)
+    phone: str | None = Field(default=None, max_length=40)
+    channel: str = Field(default="", max_length=64, description="where it came from: web, phone, partner...")
+    owner_id: int | None = Field(default=None, foreign_key="user.id", index=True)
+    contact_id: int | None = Field(default=None, foreign_key="record.id",
+                                   description="the contact record this record belongs to")
+    fields: dict[str, Any] = Field(default_factory=dict, sa_type=JSON)
+
+
+class Record(RecordBase, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    created_at: datetime = _created()
+    updated_at: datetime = _created()
+
+
+class RecordCreate(RecordBase):
+    pass
+
+
+class RecordUpdate(SQLModel):
+    type: str | None = Field(default=None, max_length=64)
+    status: str | None = Field(default=None, min_length=1, max_length=64)
+    title: str | None = Field(default=None, min_length=1, max_length=300)
+    email: EmailStr | None = Field(default=None, max_length=320)
+    phone: str | None = Field(default=None, max_length=40)
+    channel: str | None = Field(default=None, max_length=64)
+    owner_id: int | None = None
+    contact_id: int | None = None
+    fields: dict[str, Any] | None = Field(default=None, description="merged into the record's fields")
+
+
+class RecordPublic(RecordBase):
+    id: int
+    created_at: datetime
+    updated_at: datetime
+
+
+# --- process templates ---------------------------------------------------------------
+
+class ProcessTemplateVersion(SQLModel, table=True):
+    """One immutable version of a process template; a running process is pinned to one."""
+
+    __tablename__ = "process_template_version"
+    __table_args__ = (sa.UniqueConstraint("key", "version"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    key: str = Field(index=True, max_length=63)
+    version: int
+    name: str = Field(max_length=200)
+    record_kind: RecordKind = Field(sa_type=_enum(RecordKind))
+    definition: dict[str, Any] = Field(sa_type=JSON)
+    checksum: str = Field(max_length=64)
+    created_at: datetime = _created()
+    created_by: str = Field(default="", max_length=200)
+
+
+class ProcessTemplateVersionPublic(SQLModel):
+    key: str
+    version: int
+    name: str
+    record_kind: RecordKind
+    checksum: str
+    created_at: datetime
+    created_by: str
+    definition: dict[str, Any]
+
+
+class ProcessTemplateSummary(SQLModel):
+    key: str
+    name: str
+    record_kind: RecordKind
+    latest_version: int
+    versions: int
+    updated_at: datetime
+
+
+# --- process instances ---------------------------------------------------------------
+
+class ProcessRun(SQLModel, table=True):
+    """The registry of process instances: allocates `process-{template}-{record}-{n}` ids.
+
+    Live state lives in the workflow; this row makes ids unique, makes a start with
+    the same request id idempotent, and lists a record's processes.
+    """
+
+    __tablename__ = "process_run"
+    __table_args__ = (sa.UniqueConstraint("template_key", "record_id", "sequence"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    workflow_id: str = Field(unique=True, max_length=255)
+    template_key: str = Field(max_length=63, index=True)
+    template_version: int
+    record_id: int = Field(foreign_key="record.id", index=True)
+    sequence: int
+    owner_id: int = Field(foreign_key="user.id")
+    started_by: str = Field(default="", max_length=200)
+    request_id: str | None = Field(default=None, unique=True, max_length=200)
+    created_at: datetime = _created()
+
+
+# --- tasks ---------------------------------------------------------------------------
+
+class TaskStatus(str, enum.Enum):
+    open = "open"
+    done = "done"
+    cancelled = "cancelled"
+
+
+class TaskKind(str, enum.Enum):
+    phase = "phase"  # completing it completes a manual phase
+    action = "action"  # made by a create_task action; completing it just closes it
+
+
+class Task(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    step_key: str = Field(unique=True, max_length=400)
+    kind: TaskKind = Field(sa_type=_enum(TaskKind))
+    workflow_id: str = Field(index=True, max_length=255)
+    phase_key: str = Field(max_length=63)
+    record_id: int | None = Field(default=None, foreign_key="record.id", index=True)
+    assignee_id: int | None = Field(default=None, foreign_key="user.id", index=True)
+    title: str = Field(max_length=500)
+    description: str = Field(default="", sa_type=sa.Text)
+    due_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    status: TaskStatus = Field(default=TaskStatus.open, sa_type=_enum(TaskStatus), index=True)
+    created_at: datetime = _created()
+    completed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    completed_by: str | None = Field(default=None, max_length=200)
+
+
+class TaskPublic(SQLModel):
+    id: int
+    kind: TaskKind
+    workflow_id: str
+    phase_key: str
+    record_id: int | None
+    assignee_id: int | None
+    title: str
+    description: str
+    due_at: datetime | None
+    status: TaskStatus
+    overdue: bool = False
+    created_at: datetime
+    completed_at: datetime | None
+    completed_by: str | None
+
+
+# --- history -------------------------------------------------------------------------
+
+class HistoryKind(str, enum.Enum):
+    process_started = "process_started"
+    process_ended = "process_ended"
+    process_aborted = "process_aborted"
+    owner_changed = "owner_changed"
+    phase_started = "phase_started"
+    phase_done = "phase_done"
+    phase_skipped = "phase_skipped"
+    phase_overdue = "phase_overdue"
+    email_sent = "email_sent"
+    task_created = "task_created"
+    task_completed = "task_completed"
+    values_written = "values_written"
+    status_changed = "status_changed"
+    reminder_sent = "reminder_sent"
+    incident = "incident"
+    incident_resolved = "incident_resolved"
+    note = "note"
+
+
+class HistoryEntry(SQLModel, table=True):
+    """One line of a record's activity log."""
+
+    __tablename__ = "history_entry"
+
+    id: int | None = Field(default=None, primary_key=True)
+    record_id: int = Field(foreign_key="record.id", index=True)
+    step_key: str | None = Field(default=None, unique=True, max_length=400)
+    kind: HistoryKind = Field(sa_type=_enum(HistoryKind))
+    text: str = Field(sa_type=sa.Text)
+    workflow_id: str | None = Field(default=None, max_length=255, index=True)
+    phase_key: str | None = Field(default=None, max_length=63)
+    actor: str = Field(default="", max_length=200)
+    data: dict[str, Any] = Field(default_factory=dict, sa_type=JSON)
+    created_at: datetime = _created()
+
+
+class HistoryEntryPublic(SQLModel):
+    id: int
+    record_id: int
+    kind: HistoryKind
+    text: str
+    workflow_id: str | None
+    phase_key: str | None
+    actor: str
+    data: dict[str, Any]
+    created_at: datetime
+
+
+# --- outbound email ------------------------------------------------------------------
+
+class MessageStatus(str, enum.Enum):
+    pending = "pending"  # recorded, delivery not confirmed yet
+    sent = "sent"  # accepted by the SMTP server
+    held = "held"  # no SMTP server configured: kept in the outbox
+
+
+class OutboxMessage(SQLModel, table=True):
+    """Every email a process sends, recorded before it is sent; the outbox of the embedded default."""
+
+    __tablename__ = "outbox_message"
+
+    id: int | None = Field(default=None, primary_key=True)
+    step_key: str = Field(unique=True, max_length=400)
+    message_id: str = Field(max_length=400)
+    workflow_id: str | None = Field(default=None, max_length=255, index=True)
+    record_id: int | None = Field(default=None, foreign_key="record.id", index=True)
+    to_address: str = Field(max_length=320)
+    subject: str = Field(max_length=1000)
+    body: str = Field(sa_type=sa.Text)
+    status: MessageStatus = Field(default=MessageStatus.pending, sa_type=_enum(MessageStatus), index=True)
+    attempts: int = 0
+    last_error: str | None = Field(default=None, sa_type=sa.Text)
+    created_at: datetime = _created()
+    sent_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class OutboxMessagePublic(SQLModel):
+    id: int
+    message_id: str
+    workflow_id: str | None
+    record_id: int | None
+    to_address: str
+    subject: str
+    body: str
+    status: MessageStatus
+    attempts: int
+    last_error: str | None
+    created_at: datetime
+    sent_at: datetime | None

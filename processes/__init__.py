@@ -1,0 +1,1 @@
+"""The process template language: models, validation, rendering. Pure: no I/O."""

@@ -1,0 +1,157 @@
+"""Errors users can cause, each with a stable type and, where it has one, a path.
+
+The class name is the error's type everywhere: the `ApplicationError.type` a
+workflow raises, the `type` of the API's problem+json body, the CLI's message.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class ErrorDetail:
+    """One thing wrong at one place: `phases[2].actions[0].send_email.to`."""
+
+    path: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.path}: {self.message}" if self.path else self.message
+
+
+class StagecoachError(Exception):
+    """Base of the errors a caller can cause. `status` is the HTTP status it maps to."""
+
+    status: int = 400
+
+    def __init__(self, message: str, *, details: Iterable[ErrorDetail] = ()) -> None:
+        super().__init__(message)
+        self.message = message
+        self.details = list(details)
+
+    @property
+    def type(self) -> str:
+        return type(self).__name__
+
+
+class TemplateInvalid(StagecoachError):
+    """A process template does not validate; `details` holds every error with its path."""
+
+    status = 422
+
+    def __init__(self, details: Iterable[ErrorDetail]) -> None:
+        details = list(details)
+        first = str(details[0]) if details else "invalid template"
+        more = f" (and {len(details) - 1} more)" if len(details) > 1 else ""
+        super().__init__(first + more, details=details)
+
+
+class RenderError(StagecoachError):
+    """A user-authored template failed to render (missing value, bound exceeded)."""
+
+    status = 422
+
+
+class NotFound(StagecoachError):
+    status = 404
+
+
+class TemplateNotFound(NotFound):
+    pass
+
+
+class RecordNotFound(NotFound):
+    pass
+
+
+class UserNotFound(NotFound):
+    pass
+
+
+class ProcessNotFound(NotFound):
+    pass
+
+
+class TaskNotFound(NotFound):
+    pass
+
+
+class PhaseNotFound(NotFound):
+    pass
+
+
+class Conflict(StagecoachError):
+    status = 409
+
+
+class ProcessFinished(Conflict):
+    """The process has ended; it takes no more staff actions."""
+
+
+class InvalidPhaseState(Conflict):
+    """The phase is not in a state that allows the request (already done, not manual...)."""
+
+
+class NoIncident(Conflict):
+    """An incident action was sent to a process that has no open incident."""
+
+
+class RecordKindMismatch(Conflict):
+    """The template runs on another kind of record."""
+
+
+class AlreadyExists(Conflict):
+    pass
+
+
+class ServiceUnavailable(StagecoachError):
+    """Temporal or the database cannot be reached; nothing was done."""
+
+    status = 503
+
+
+def did_you_mean(name: str, choices: Iterable[str]) -> str:
+    """A suffix naming the nearest valid names, or nothing."""
+    close = difflib.get_close_matches(name, sorted(set(choices)), n=3, cutoff=0.6)
+    if not close:
+        return ""
+    return " (did you mean " + " or ".join(f"'{c}'" for c in close) + "?)"
+
+
+@dataclass
+class ErrorCollector:
+    """Collects errors with their paths while walking a template."""
+
+    errors: list[ErrorDetail] = field(default_factory=list)
+
+    def add(self, path: str, message: str) -> None:
+        self.errors.append(ErrorDetail(path, message))
+
+    def raise_if_any(self) -> None:
+        if self.errors:
+            raise TemplateInvalid(self.errors)
+
+
+# Every error type a workflow may raise as ApplicationError.type, for the API to map.
+ERROR_TYPES: dict[str, type[StagecoachError]] = {
+    cls.__name__: cls
+    for cls in (
+        TemplateInvalid,
+        RenderError,
+        TemplateNotFound,
+        RecordNotFound,
+        UserNotFound,
+        ProcessNotFound,
+        TaskNotFound,
+        PhaseNotFound,
+        ProcessFinished,
+        InvalidPhaseState,
+        NoIncident,
+        RecordKindMismatch,
+        AlreadyExists,
+        ServiceUnavailable,
+    )
+}

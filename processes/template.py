@@ -1,0 +1,227 @@
+"""The process template language, version 1: a template is ordered phases of actions.
+
+A template is saved as an immutable version; a running process carries a frozen copy
+of the version it started with. Every model forbids unknown fields so a typo in a
+template is an error with its path, never a silently ignored key.
+"""
+
+from __future__ import annotations
+
+import enum
+import re
+from datetime import timedelta
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+CURRENT_SCHEMA_VERSION = 1
+
+Key = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_-]{0,62}$", description="lower-case slug")]
+Text = Annotated[str, Field(min_length=1, max_length=20_000)]
+EMAIL_PATTERN = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+
+
+class RecordKind(str, enum.Enum):
+    contact = "contact"
+    property = "property"
+    opportunity = "opportunity"
+    job = "job"
+    order = "order"
+    quote = "quote"
+    lead = "lead"
+    case = "case"
+
+
+class Frozen(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class StartRule(Frozen):
+    """When a phase starts: right after the previous phase ends, or N hours/days after."""
+
+    after_hours: int = Field(0, ge=0, le=24 * 366)
+    after_days: int = Field(0, ge=0, le=366)
+
+    @model_validator(mode="after")
+    def _one_unit(self) -> StartRule:
+        if self.after_hours and self.after_days:
+            raise ValueError("give after_hours or after_days, not both")
+        return self
+
+    @property
+    def delay(self) -> timedelta:
+        return timedelta(hours=self.after_hours, days=self.after_days)
+
+
+class Responsible(Frozen):
+    """Who a phase (or a task) belongs to.
+
+    Written as `process_owner`, `record_owner`, or `{user: maria}` (a user's handle).
+    """
+
+    kind: Literal["process_owner", "record_owner", "user"] = "process_owner"
+    user: Key | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _shorthand(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return {"kind": value}
+        if isinstance(value, dict) and "user" in value and "kind" not in value:
+            return {"kind": "user", **value}
+        return value
+
+    @model_validator(mode="after")
+    def _user_named(self) -> Responsible:
+        if self.kind == "user" and not self.user:
+            raise ValueError("a responsible of kind 'user' needs the user's handle")
+        if self.kind != "user" and self.user:
+            raise ValueError(f"'user' is only for kind 'user', not '{self.kind}'")
+        return self
+
+
+RECIPIENT_ROLES = ("record_contact", "responsible", "process_owner", "record_owner", "controller")
+
+
+class SendEmail(Frozen):
+    """Email rendered from Jinja2 text, to a role or a fixed address."""
+
+    to: str = Field("record_contact", description=f"one of {', '.join(RECIPIENT_ROLES)}, or an address")
+    subject: Annotated[str, Field(min_length=1, max_length=500)]
+    body: Text
+
+    @field_validator("to")
+    @classmethod
+    def _recipient(cls, value: str) -> str:
+        if value in RECIPIENT_ROLES or EMAIL_PATTERN.match(value):
+            return value
+        raise ValueError(f"'{value}' is neither an email address nor one of {', '.join(RECIPIENT_ROLES)}")
+
+
+class CreateTask(Frozen):
+    """A task in a user's task list (the phase's responsible unless `assignee` says otherwise)."""
+
+    title: Annotated[str, Field(min_length=1, max_length=500)]
+    description: str = Field("", max_length=20_000)
+    assignee: Responsible | None = None
+    due_days: int | None = Field(None, ge=0, le=3650)
+
+
+class WriteValues(Frozen):
+    """Write rendered values into the record's free fields."""
+
+    values: dict[Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")], str] = Field(min_length=1)
+
+
+class SetStatus(Frozen):
+    status: Annotated[str, Field(min_length=1, max_length=64)]
+
+
+class AddHistory(Frozen):
+    """A free entry in the record's history (activity log)."""
+
+    text: Text
+
+
+class Reminder(Frozen):
+    """Email the phase's responsible user N hours/days into the phase, if it is still open."""
+
+    after_hours: int = Field(0, ge=0, le=24 * 3650)
+    after_days: int = Field(0, ge=0, le=3650)
+    message: Text = "Reminder: phase '{{ phase.name }}' of '{{ process.template_name }}' is still open."
+
+    @model_validator(mode="after")
+    def _has_offset(self) -> Reminder:
+        if bool(self.after_hours) == bool(self.after_days):
+            raise ValueError("give exactly one of after_hours or after_days (greater than 0)")
+        return self
+
+    @property
+    def offset(self) -> timedelta:
+        return timedelta(hours=self.after_hours, days=self.after_days)
+
+
+class EndProcess(Frozen):
+    """End the process after this action; the remaining phases do not run."""
+
+    reason: str = Field("", max_length=500)
+
+
+ACTION_KINDS: dict[str, type[Frozen]] = {
+    "send_email": SendEmail,
+    "create_task": CreateTask,
+    "write_values": WriteValues,
+    "set_status": SetStatus,
+    "add_history": AddHistory,
+    "reminder": Reminder,
+    "end_process": EndProcess,
+}
+
+
+class Action(Frozen):
+    """One action, written as a one-key mapping: `- send_email: {to: ..., subject: ...}`."""
+
+    send_email: SendEmail | None = None
+    create_task: CreateTask | None = None
+    write_values: WriteValues | None = None
+    set_status: SetStatus | None = None
+    add_history: AddHistory | None = None
+    reminder: Reminder | None = None
+    end_process: EndProcess | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _one_kind(cls, value: Any) -> Any:
+        if not isinstance(value, dict):
+            return value
+        kinds = [k for k in value if k in ACTION_KINDS]
+        unknown = [k for k in value if k not in ACTION_KINDS]
+        if unknown:
+            from processes.errors import did_you_mean
+
+            raise ValueError(
+                f"unknown action '{unknown[0]}'{did_you_mean(unknown[0], ACTION_KINDS)}; "
+                f"actions are {', '.join(ACTION_KINDS)}"
+            )
+        if len(kinds) != 1:
+            raise ValueError(f"an action has exactly one kind, got {len(kinds)}: {', '.join(kinds) or 'none'}")
+        # `- end_process:` (an empty mapping in YAML) means no options
+        return {k: ({} if v is None else v) for k, v in value.items()}
+
+    @property
+    def kind(self) -> str:
+        return next(k for k in ACTION_KINDS if getattr(self, k) is not None)
+
+    @property
+    def spec(self) -> Frozen:
+        return getattr(self, self.kind)
+
+
+class Phase(Frozen):
+    key: Key
+    name: Annotated[str, Field(min_length=1, max_length=200)]
+    start: StartRule = StartRule()
+    responsible: Responsible = Responsible()
+    deadline_days: int | None = Field(None, ge=1, le=3650)
+    completion: Literal["automatic", "manual"] = "automatic"
+    actions: list[Action] = Field(default_factory=list, max_length=100)
+
+
+class ProcessTemplate(Frozen):
+    schema_version: Literal[1] = CURRENT_SCHEMA_VERSION
+    key: Key
+    name: Annotated[str, Field(min_length=1, max_length=200)]
+    description: str = Field("", max_length=5_000)
+    controller_email: str
+    record_kind: RecordKind
+    phases: list[Phase] = Field(min_length=1, max_length=200)
+
+    @field_validator("controller_email")
+    @classmethod
+    def _email(cls, value: str) -> str:
+        if not EMAIL_PATTERN.match(value):
+            raise ValueError(f"'{value}' is not an email address")
+        return value
+
+    def phase_index(self, key: str) -> int | None:
+        return next((i for i, p in enumerate(self.phases) if p.key == key), None)
