@@ -12,7 +12,7 @@ import re
 from datetime import timedelta
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, SerializerFunctionWrapHandler, field_validator, model_serializer, model_validator
 
 CURRENT_SCHEMA_VERSION = 1
 
@@ -174,6 +174,8 @@ class Action(Frozen):
     def _one_kind(cls, value: Any) -> Any:
         if not isinstance(value, dict):
             return value
+        if any(v is not None for v in value.values()):
+            value = {k: v for k, v in value.items() if v is not None}  # as serialized: unset kinds are None
         kinds = [k for k in value if k in ACTION_KINDS]
         unknown = [k for k in value if k not in ACTION_KINDS]
         if unknown:
@@ -187,6 +189,10 @@ class Action(Frozen):
             raise ValueError(f"an action has exactly one kind, got {len(kinds)}: {', '.join(kinds) or 'none'}")
         # `- end_process:` (an empty mapping in YAML) means no options
         return {k: ({} if v is None else v) for k, v in value.items()}
+
+    @model_serializer(mode="wrap")
+    def _only_kind(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        return {k: v for k, v in handler(self).items() if v is not None}
 
     @property
     def kind(self) -> str:

@@ -1,0 +1,68 @@
+"""SMTP delivery with aiosmtplib; classifies failures as permanent (5xx) or transient."""
+
+from __future__ import annotations
+
+import hashlib
+from email.message import EmailMessage
+from email.utils import formatdate
+
+import aiosmtplib
+
+from settings import Settings
+
+
+class PermanentMailError(Exception):
+    """The server refused the message for good (5xx): retrying cannot help."""
+
+
+class TransientMailError(Exception):
+    """Connection lost, timeout, 4xx: the same message may be sent again later."""
+
+
+def message_id_for(step_key: str, sender: str) -> str:
+    """A Message-ID derived from the step key, the same on every retry, so receivers can de-duplicate."""
+    domain = sender.rsplit("@", 1)[-1] or "stagecoach"
+    return f"<{hashlib.sha256(step_key.encode()).hexdigest()[:40]}@{domain}>"
+
+
+class Mailer:
+    def __init__(self, settings: Settings) -> None:
+        self._settings = settings
+
+    @property
+    def configured(self) -> bool:
+        return bool(self._settings.smtp_host)
+
+    @property
+    def sender(self) -> str:
+        return self._settings.smtp_from
+
+    async def deliver(self, *, to: str, subject: str, body: str, message_id: str) -> None:
+        s = self._settings
+        message = EmailMessage()
+        message["From"] = s.smtp_from
+        message["To"] = to
+        message["Subject"] = subject
+        message["Message-ID"] = message_id
+        message["Date"] = formatdate(localtime=False)
+        message.set_content(body)
+        try:
+            await aiosmtplib.send(
+                message,
+                hostname=s.smtp_host,
+                port=s.smtp_port,
+                username=s.smtp_username,
+                password=s.smtp_password.get_secret_value() if s.smtp_password else None,
+                start_tls=s.smtp_starttls,
+                use_tls=s.smtp_use_tls,
+                timeout=s.smtp_timeout_seconds,
+            )
+        except aiosmtplib.SMTPRecipientsRefused as exc:
+            codes = [r.code for r in exc.recipients]
+            error = f"recipient refused ({', '.join(str(c) for c in codes)})"
+            raise (PermanentMailError if all(c >= 500 for c in codes) else TransientMailError)(error) from None
+        except aiosmtplib.SMTPResponseException as exc:
+            error = f"SMTP server answered {exc.code}: {exc.message}"
+            raise (PermanentMailError if exc.code >= 500 else TransientMailError)(error) from None
+        except (aiosmtplib.SMTPException, OSError) as exc:
+            raise TransientMailError(f"{type(exc).__name__}: {exc}") from None

@@ -1,0 +1,93 @@
+"""Send one logical email exactly once in effect, keyed by its step key.
+
+The message is rendered once and recorded (status `pending`) before any delivery,
+so a retry resends the very same content with the very same Message-ID. Without an
+SMTP server configured the message is `held` in the outbox, readable over the API.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import select
+from sqlmodel.ext.asyncio.session import AsyncSession
+from temporalio import activity
+from temporalio.exceptions import ApplicationError
+
+from activities.deps import Deps
+from activities.errors import final_message
+from activities.mailer import PermanentMailError, TransientMailError, message_id_for
+from crm.models import HistoryEntry, HistoryKind, MessageStatus, OutboxMessage
+from crm.types import utcnow
+
+Composer = Callable[[AsyncSession], Awaitable[tuple[str, str, str]]]  # -> (to, subject, body)
+
+
+async def _recorded(deps: Deps, step_key: str, workflow_id: str | None, record_id: int | None,
+                    compose: Composer) -> OutboxMessage:
+    async with deps.sessions() as session:
+        row = (await session.exec(select(OutboxMessage).where(OutboxMessage.step_key == step_key))).first()
+        if row is not None:
+            return row
+        to, subject, body = await compose(session)
+        row = OutboxMessage(step_key=step_key, message_id=message_id_for(step_key, deps.mailer.sender),
+                            workflow_id=workflow_id, record_id=record_id, to_address=to,
+                            subject=subject, body=body)
+        session.add(row)
+        try:
+            await session.commit()
+        except IntegrityError:  # a concurrent attempt recorded it first
+            await session.rollback()
+            return (await session.exec(select(OutboxMessage).where(OutboxMessage.step_key == step_key))).one()
+        return row
+
+
+async def send_once(deps: Deps, *, step_key: str, workflow_id: str | None, record_id: int | None,
+                    compose: Composer, history_kind: HistoryKind = HistoryKind.email_sent,
+                    history_text: str = "Email sent", phase_key: str | None = None) -> OutboxMessage:
+    row = await _recorded(deps, step_key, workflow_id, record_id, compose)
+    if row.status in (MessageStatus.sent, MessageStatus.held):
+        return row
+    status = MessageStatus.held
+    error: str | None = None
+    if deps.mailer.configured:
+        try:
+            await deps.mailer.deliver(to=row.to_address, subject=row.subject, body=row.body,
+                                      message_id=row.message_id)
+            status = MessageStatus.sent
+        except PermanentMailError as exc:
+            error = str(exc)
+            await _note_failure(deps, row.id, error)
+            raise final_message("EmailRejected", f"email to {row.to_address} refused: {error}") from None
+        except TransientMailError as exc:
+            error = str(exc)
+            await _note_failure(deps, row.id, error)
+            raise ApplicationError(f"email not delivered yet: {error}", type="EmailDeferred") from None
+    async with deps.sessions() as session:
+        stored = await session.get(OutboxMessage, row.id)
+        assert stored is not None
+        stored.status = status
+        stored.attempts += 1
+        stored.sent_at = utcnow()
+        session.add(stored)
+        if record_id is not None:
+            session.add(HistoryEntry(record_id=record_id, step_key=step_key, kind=history_kind,
+                                     text=f"{history_text}: '{stored.subject}' to {stored.to_address}"
+                                     + (" (kept in the outbox: no SMTP server configured)"
+                                        if status is MessageStatus.held else ""),
+                                     workflow_id=workflow_id, phase_key=phase_key,
+                                     data={"outbox_message_id": stored.id, "message_id": stored.message_id}))
+        await session.commit()
+        activity.logger.info("email %s", status.value, extra={"step_key": step_key})
+        return stored
+
+
+async def _note_failure(deps: Deps, row_id: int | None, error: str) -> None:
+    async with deps.sessions() as session:
+        stored = await session.get(OutboxMessage, row_id)
+        if stored is not None:
+            stored.attempts += 1
+            stored.last_error = error
+            session.add(stored)
+            await session.commit()

@@ -1,0 +1,34 @@
+"""Every activity the worker registers, built around one shared `Deps`."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from activities.deps import Deps
+from activities.history import HistoryActivities
+from activities.notices import NoticeActivities
+from activities.record_values import RecordValuesActivities
+from activities.responsible import ResponsibleActivities
+from activities.send_email import SendEmailActivities
+from activities.tasks import TaskActivities
+
+ACTIVITY_CLASSES = (
+    HistoryActivities,
+    NoticeActivities,
+    RecordValuesActivities,
+    ResponsibleActivities,
+    SendEmailActivities,
+    TaskActivities,
+)
+
+
+def all_activities(deps: Deps) -> list[Callable[..., Any]]:
+    activities: list[Callable[..., Any]] = []
+    for cls in ACTIVITY_CLASSES:
+        instance = cls(deps)  # type: ignore[arg-type]
+        for name in dir(instance):
+            member = getattr(instance, name)
+            if callable(member) and hasattr(member, "__temporal_activity_definition"):
+                activities.append(member)
+    return activities

@@ -1,0 +1,112 @@
+"""Tasks in users' task lists: the `create_task` action and the task of a manual phase."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from pydantic import BaseModel
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import select
+from temporalio import activity
+
+from activities.deps import Deps
+from activities.responsible import resolve_user_id
+from activities.step import ActionResult, StepInput, render, render_variables
+from crm.models import HistoryEntry, HistoryKind, Task, TaskKind, TaskStatus
+from crm.types import utcnow
+from processes.template import CreateTask
+
+
+class CreateTaskInput(BaseModel):
+    step: StepInput
+    action: CreateTask
+    where: str = "create_task"
+
+
+class OpenPhaseTaskInput(BaseModel):
+    step: StepInput
+    due_at: datetime | None = None
+
+
+class ClosePhaseTaskInput(BaseModel):
+    task_id: int
+    status: TaskStatus
+    actor: str = ""
+
+
+class ReassignTaskInput(BaseModel):
+    task_id: int
+    assignee_id: int
+
+
+class TaskActivities:
+    def __init__(self, deps: Deps) -> None:
+        self.deps = deps
+
+    async def _insert_once(self, task: Task, record_id: int, history_text: str) -> Task:
+        async with self.deps.sessions() as session:
+            existing = (await session.exec(select(Task).where(Task.step_key == task.step_key))).first()
+            if existing is not None:
+                return existing
+            session.add(task)
+            session.add(HistoryEntry(record_id=record_id, step_key=task.step_key, kind=HistoryKind.task_created,
+                                     text=history_text, workflow_id=task.workflow_id, phase_key=task.phase_key,
+                                     data={"assignee_id": task.assignee_id}))
+            try:
+                await session.commit()
+            except IntegrityError:
+                await session.rollback()
+                return (await session.exec(select(Task).where(Task.step_key == task.step_key))).one()
+            return task
+
+    @activity.defn(name="create_task")
+    async def create_task(self, input: CreateTaskInput) -> ActionResult:
+        step, action = input.step, input.action
+        async with self.deps.sessions() as session:
+            now = utcnow()
+            variables = await render_variables(session, step, now)
+            title = " ".join(render(action.title, variables, f"{input.where}.title").split())
+            description = render(action.description, variables, f"{input.where}.description")
+            if action.assignee is None:
+                assignee_id = step.responsible_id
+            else:
+                assignee_id = await resolve_user_id(session, action.assignee, step.record_id, step.owner_id)
+        due_at = now + timedelta(days=action.due_days) if action.due_days is not None else None
+        task = await self._insert_once(
+            Task(step_key=step.step_key, kind=TaskKind.action, workflow_id=step.workflow_id, phase_key=step.phase_key,
+                 record_id=step.record_id, assignee_id=assignee_id, title=title[:500], description=description,
+                 due_at=due_at),
+            step.record_id, f"Task created: {title[:200]}")
+        return ActionResult(summary=f"task {task.id} for user {task.assignee_id}", data={"task_id": task.id})
+
+    @activity.defn(name="open_phase_task")
+    async def open_phase_task(self, input: OpenPhaseTaskInput) -> int:
+        step = input.step
+        task = await self._insert_once(
+            Task(step_key=step.step_key, kind=TaskKind.phase, workflow_id=step.workflow_id, phase_key=step.phase_key,
+                 record_id=step.record_id, assignee_id=step.responsible_id,
+                 title=f"{step.phase_name} ({step.template_name})", due_at=input.due_at),
+            step.record_id, f"Task for phase '{step.phase_name}' assigned")
+        assert task.id is not None
+        return task.id
+
+    @activity.defn(name="close_phase_task")
+    async def close_phase_task(self, input: ClosePhaseTaskInput) -> None:
+        async with self.deps.sessions() as session:
+            task = await session.get(Task, input.task_id)
+            if task is None or task.status is not TaskStatus.open:
+                return  # already closed: a retry, or closed by hand
+            task.status = input.status
+            task.completed_at = utcnow()
+            task.completed_by = input.actor or None
+            session.add(task)
+            await session.commit()
+
+    @activity.defn(name="reassign_task")
+    async def reassign_task(self, input: ReassignTaskInput) -> None:
+        async with self.deps.sessions() as session:
+            task = await session.get(Task, input.task_id)
+            if task is not None and task.status is TaskStatus.open:
+                task.assignee_id = input.assignee_id
+                session.add(task)
+                await session.commit()

@@ -1,0 +1,135 @@
+"""The shapes of a running process: its input, its state, and the staff requests it takes.
+
+Shared by the workflow (which owns the state), the API and the CLI (which read it).
+New fields get defaults so that histories recorded before them still decode.
+"""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+from processes.template import ProcessTemplate
+
+
+class ProcessStatus(str, enum.Enum):
+    running = "running"
+    incident = "incident"  # a step failed after its retries; staff must retry, skip or abort
+    completed = "completed"
+    aborted = "aborted"
+
+    @property
+    def finished(self) -> bool:
+        return self in (ProcessStatus.completed, ProcessStatus.aborted)
+
+
+class PhaseStatus(str, enum.Enum):
+    pending = "pending"  # an earlier phase is still running
+    waiting = "waiting"  # its start offset has not passed yet
+    running = "running"
+    done = "done"
+    skipped = "skipped"
+
+    @property
+    def finished(self) -> bool:
+        return self in (PhaseStatus.done, PhaseStatus.skipped)
+
+
+class ActionOutcome(BaseModel):
+    index: int
+    kind: str
+    status: Literal["done", "skipped"]
+    summary: str = ""
+    step_key: str
+    at: datetime
+
+
+class PhaseState(BaseModel):
+    key: str
+    name: str
+    manual: bool = False
+    status: PhaseStatus = PhaseStatus.pending
+    iteration: int = 0
+    starts_at: datetime | None = None
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+    deadline_at: datetime | None = None
+    overdue: bool = False
+    responsible_id: int | None = None
+    task_id: int | None = None
+    skip_reason: str | None = None
+    actions: list[ActionOutcome] = Field(default_factory=list)
+
+
+class Incident(BaseModel):
+    """A step that failed after its retries. The process waits for staff."""
+
+    phase_key: str
+    step: str  # "actions[1].send_email", "responsible", "deadline notice"...
+    step_key: str
+    error_type: str
+    message: str
+    at: datetime
+
+
+class ProcessState(BaseModel):
+    workflow_id: str
+    template_key: str
+    template_name: str
+    template_version: int
+    record_id: int
+    owner_id: int
+    started_by: str = ""
+    status: ProcessStatus = ProcessStatus.running
+    current_phase: str | None = None
+    phases: list[PhaseState]
+    incident: Incident | None = None
+    started_at: datetime
+    ended_at: datetime | None = None
+    end_reason: str | None = None
+    ended_by: str | None = None
+    lineage: list[str] = Field(default_factory=list)
+
+    def phase(self, key: str) -> PhaseState | None:
+        return next((p for p in self.phases if p.key == key), None)
+
+
+class ProcessInput(BaseModel):
+    """What a process starts with: a frozen copy of the template version it is pinned to."""
+
+    template: ProcessTemplate
+    template_version: int
+    record_id: int
+    owner_id: int
+    started_by: str = ""
+    lineage: list[str] = Field(default_factory=list, description="workflow ids of the processes that led here")
+
+
+class SkipPhaseRequest(BaseModel):
+    phase: str | None = Field(None, description="the phase to skip; the current one when empty")
+    reason: str = Field("", max_length=500)
+    actor: str = ""
+
+
+class AbortRequest(BaseModel):
+    reason: str = Field(min_length=1, max_length=500)
+    actor: str = ""
+
+
+class CompletePhaseRequest(BaseModel):
+    phase: str | None = Field(None, description="the phase to complete; the current one when empty")
+    task_id: int | None = None
+    actor: str = ""
+
+
+class ChangeOwnerRequest(BaseModel):
+    owner_id: int
+    actor: str = ""
+
+
+class ResolveIncidentRequest(BaseModel):
+    action: Literal["retry", "skip"]
+    actor: str = ""

@@ -1,0 +1,67 @@
+"""Running processes against a Temporal test server with the real activities on a test database."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from sqlalchemy.ext.asyncio import async_sessionmaker
+from sqlmodel import select
+from sqlmodel.ext.asyncio.session import AsyncSession
+from temporalio.client import Client, WorkflowHandle
+from temporalio.worker import Worker
+
+from activities.deps import Deps
+from activities.mailer import Mailer
+from crm.models import HistoryEntry, OutboxMessage, Task
+from processes.instance import ProcessInput, ProcessState
+from processes.validation import validate_template
+from settings import Settings
+from worker import build_worker
+from workflows.process import ProcessWorkflow
+from workflows.starting import start_process
+
+
+@asynccontextmanager
+async def running_worker(client: Client, sessions: async_sessionmaker[AsyncSession], task_queue: str,
+                         **settings: Any) -> AsyncIterator[Worker]:
+    config = Settings(temporal_task_queue=task_queue, **settings)
+    deps = Deps(settings=config, sessions=sessions, mailer=Mailer(config))
+    worker = build_worker(client, config, deps)
+    async with worker:
+        yield worker
+
+
+def template(*phases: dict[str, Any], key: str | None = None, **fields: Any) -> dict[str, Any]:
+    return {"key": key or f"t{uuid.uuid4().hex[:8]}", "name": "Follow up new lead",
+            "controller_email": "controller@agency.example", "record_kind": "lead",
+            "phases": list(phases), **fields}
+
+
+async def start(client: Client, task_queue: str, document: dict[str, Any], record_id: int, owner_id: int,
+                version: int = 1) -> WorkflowHandle[ProcessWorkflow, ProcessState]:
+    parsed = validate_template(document)
+    input = ProcessInput(template=parsed, template_version=version, record_id=record_id, owner_id=owner_id,
+                         started_by="test")
+    return await start_process(client, input, task_queue=task_queue,
+                               workflow_id=f"process-{parsed.key}-{record_id}-{uuid.uuid4().hex[:6]}")
+
+
+async def rows(sessions: async_sessionmaker[AsyncSession], model: type[Any], workflow_id: str) -> list[Any]:
+    async with sessions() as session:
+        result = await session.exec(select(model).where(model.workflow_id == workflow_id).order_by(model.id))
+        return list(result.all())
+
+
+async def history(sessions: async_sessionmaker[AsyncSession], workflow_id: str) -> list[HistoryEntry]:
+    return await rows(sessions, HistoryEntry, workflow_id)
+
+
+async def outbox(sessions: async_sessionmaker[AsyncSession], workflow_id: str) -> list[OutboxMessage]:
+    return await rows(sessions, OutboxMessage, workflow_id)
+
+
+async def tasks(sessions: async_sessionmaker[AsyncSession], workflow_id: str) -> list[Task]:
+    return await rows(sessions, Task, workflow_id)

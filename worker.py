@@ -1,0 +1,47 @@
+"""Runs a Temporal worker with every Stagecoach workflow and activity."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from temporalio.client import Client
+from temporalio.worker import Worker
+
+from activities.deps import Deps
+from activities.mailer import Mailer
+from activities.registry import all_activities
+from crm.db import make_engine, make_sessionmaker
+from crm.migrate import upgrade_database
+from logs import configure_logging
+from settings import Settings, get_settings
+from workflows.client import connect
+from workflows.registry import ALL_WORKFLOWS
+
+
+def build_worker(client: Client, settings: Settings, deps: Deps, task_queue: str | None = None) -> Worker:
+    return Worker(client, task_queue=task_queue or settings.temporal_task_queue,
+                  workflows=ALL_WORKFLOWS, activities=all_activities(deps))
+
+
+async def run(settings: Settings) -> None:
+    engine = make_engine(settings.database_url)
+    deps = Deps(settings=settings, sessions=make_sessionmaker(engine), mailer=Mailer(settings))
+    client = await connect(settings)
+    logging.getLogger("stagecoach.worker").info(
+        "worker started", extra={"task_queue": settings.temporal_task_queue, "smtp": deps.mailer.configured})
+    try:
+        await build_worker(client, settings, deps).run()
+    finally:
+        await engine.dispose()
+
+
+def main() -> None:
+    settings = get_settings()
+    configure_logging(settings.log_level, settings.log_json)
+    upgrade_database(settings.database_url)
+    asyncio.run(run(settings))
+
+
+if __name__ == "__main__":
+    main()

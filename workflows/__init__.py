@@ -1,0 +1,1 @@
+"""Temporal workflows: deterministic code only. They decide; activities act."""

@@ -1,0 +1,535 @@
+"""`ProcessWorkflow`: one running instance of a process template version.
+
+Each phase waits for its start offset, resolves its responsible user, runs its
+actions as activities and completes by itself or when its task is completed. A
+deadline timer and reminder timers race the phase. A step that fails after its
+retries becomes an incident: the process waits until staff retry it, skip it or
+abort. Staff requests are updates whose validators refuse what cannot apply.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from temporalio import workflow
+from temporalio.common import RetryPolicy
+from temporalio.exceptions import ActivityError, ApplicationError
+
+with workflow.unsafe.imports_passed_through():
+    from activities.history import AddHistoryInput, HistoryActivities, RecordHistoryInput
+    from activities.notices import NoticeActivities, OverdueNoticeInput, ReminderInput
+    from activities.record_values import RecordValuesActivities, SetStatusInput, WriteValuesInput
+    from activities.responsible import ResolveResponsibleInput, ResponsibleActivities
+    from activities.send_email import SendEmailActivities, SendEmailInput
+    from activities.step import ActionResult, StepInput
+    from activities.tasks import ClosePhaseTaskInput, CreateTaskInput, OpenPhaseTaskInput, ReassignTaskInput, TaskActivities
+    from crm.models import HistoryKind, TaskStatus
+    from processes.errors import (
+        InvalidPhaseState,
+        NoIncident,
+        PhaseNotFound,
+        ProcessFinished,
+        StagecoachError,
+        did_you_mean,
+    )
+    from processes.instance import (
+        AbortRequest,
+        ActionOutcome,
+        ChangeOwnerRequest,
+        CompletePhaseRequest,
+        Incident,
+        PhaseState,
+        PhaseStatus,
+        ProcessInput,
+        ProcessState,
+        ProcessStatus,
+        ResolveIncidentRequest,
+        SkipPhaseRequest,
+    )
+    from processes.template import Action, Phase, Reminder
+    from workflows import search_attributes as sa
+
+# Action steps: retried a few times, then an incident staff can see and act on.
+ACTION_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), backoff_coefficient=2.0,
+                           maximum_interval=timedelta(minutes=1), maximum_attempts=5)
+ACTION_TIMEOUT = timedelta(minutes=2)
+# The engine's own bookkeeping (history lines, task rows) is retried until the database answers.
+BOOKKEEPING_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), backoff_coefficient=2.0,
+                                maximum_interval=timedelta(minutes=5))
+BOOKKEEPING_TIMEOUT = timedelta(seconds=30)
+
+# action kind -> (activity method, its input model); reminders and end_process are handled apart
+ACTION_ACTIVITIES: dict[str, tuple[Callable[..., Awaitable[ActionResult]], type[Any]]] = {
+    "send_email": (SendEmailActivities.send_email, SendEmailInput),
+    "create_task": (TaskActivities.create_task, CreateTaskInput),
+    "write_values": (RecordValuesActivities.write_values, WriteValuesInput),
+    "set_status": (RecordValuesActivities.set_status, SetStatusInput),
+    "add_history": (HistoryActivities.add_history, AddHistoryInput),
+}
+
+
+class _Aborted(Exception):
+    """Unwinds the run when staff abort the process."""
+
+
+@dataclass
+class _Watcher:
+    """A timer racing a phase (deadline, reminder) and what it does when it fires."""
+
+    task: asyncio.Task[None] | None = None
+    asleep: bool = True
+
+
+def _refuse(error: type[StagecoachError], message: str) -> ApplicationError:
+    return ApplicationError(message, type=error.__name__, non_retryable=True)
+
+
+@workflow.defn(name="ProcessWorkflow")
+class ProcessWorkflow:
+    @workflow.init
+    def __init__(self, input: ProcessInput) -> None:
+        self._input = input
+        self._template = input.template
+        self.state = ProcessState(
+            workflow_id=workflow.info().workflow_id,
+            template_key=input.template.key,
+            template_name=input.template.name,
+            template_version=input.template_version,
+            record_id=input.record_id,
+            owner_id=input.owner_id,
+            started_by=input.started_by,
+            phases=[PhaseState(key=p.key, name=p.name, manual=p.completion == "manual")
+                    for p in input.template.phases],
+            started_at=workflow.now(),
+            lineage=input.lineage,
+        )
+        self._skip_requests: dict[str, SkipPhaseRequest] = {}
+        self._complete_requests: dict[str, CompletePhaseRequest] = {}
+        self._abort: AbortRequest | None = None
+        self._resolution: ResolveIncidentRequest | None = None
+        self._incident_lock = asyncio.Lock()
+        self._incidents = 0
+        self._owner_changes = 0
+        self._end_reason: str | None = None
+
+    # --- the run ---------------------------------------------------------------------
+
+    @workflow.run
+    async def run(self, input: ProcessInput) -> ProcessState:
+        wf = self.state.workflow_id
+        try:
+            await self._history(f"{wf}/process/started", HistoryKind.process_started,
+                                f"Process '{self._template.name}' (version {input.template_version}) started",
+                                actor=input.started_by)
+            for index in range(len(self._template.phases)):
+                if self._end_reason is not None:
+                    break
+                await self._run_phase(index)
+            self.state.status = ProcessStatus.completed
+            self.state.end_reason = self._end_reason
+        except _Aborted:
+            self.state.status = ProcessStatus.aborted
+        except asyncio.CancelledError:
+            # cancelled from the Temporal UI or CLI: recorded like an abort, then the run ends
+            self._abort = AbortRequest(reason="cancelled through Temporal", actor="temporal")
+            self.state.status = ProcessStatus.aborted
+        return await self._finish()
+
+    async def _finish(self) -> ProcessState:
+        wf = self.state.workflow_id
+        self.state.ended_at = workflow.now()
+        self.state.current_phase = None
+        if self.state.status is ProcessStatus.aborted:
+            assert self._abort is not None
+            self.state.end_reason = self._abort.reason
+            self.state.ended_by = self._abort.actor
+            for ps in self.state.phases:
+                if ps.status in (PhaseStatus.running, PhaseStatus.waiting):
+                    ps.status, ps.finished_at, ps.skip_reason = PhaseStatus.skipped, workflow.now(), "process aborted"
+                    if ps.task_id is not None:
+                        await self._close_task(ps.task_id, TaskStatus.cancelled, self._abort.actor)
+            await self._history(f"{wf}/process/aborted", HistoryKind.process_aborted,
+                                f"Process '{self._template.name}' aborted: {self._abort.reason}",
+                                actor=self._abort.actor)
+        else:
+            reason = f": {self.state.end_reason}" if self.state.end_reason else ""
+            await self._history(f"{wf}/process/ended", HistoryKind.process_ended,
+                                f"Process '{self._template.name}' ended{reason}")
+        self._upsert(sa.STATUS.value_set(self.state.status.value), sa.PHASE.value_unset())
+        workflow.set_current_details(f"**{self.state.status.value}** at {self.state.ended_at:%Y-%m-%d %H:%M} UTC")
+        await workflow.wait_condition(workflow.all_handlers_finished)
+        return self.state
+
+    async def _run_phase(self, index: int) -> None:
+        spec = self._template.phases[index]
+        ps = self.state.phases[index]
+        wf = self.state.workflow_id
+        step = f"{wf}/{ps.key}"
+        self.state.current_phase = ps.key
+        self._upsert(sa.PHASE.value_set(ps.key))
+
+        if spec.start.delay and ps.key not in self._skip_requests:
+            ps.status = PhaseStatus.waiting
+            ps.starts_at = workflow.now() + spec.start.delay
+            self._details(f"phase **{ps.key}** ({index + 1}/{len(self.state.phases)}) starts at "
+                          f"{ps.starts_at:%Y-%m-%d %H:%M} UTC")
+            try:
+                await workflow.wait_condition(lambda: ps.key in self._skip_requests or self._abort is not None,
+                                              timeout=spec.start.delay, timeout_summary=f"start of phase {ps.key}")
+            except asyncio.TimeoutError:
+                pass
+            self._check_abort()
+        if ps.key in self._skip_requests:
+            await self._mark_skipped(ps, step)
+            return
+
+        ps.status = PhaseStatus.running
+        ps.started_at = workflow.now()
+        if spec.deadline_days:
+            ps.deadline_at = ps.started_at + timedelta(days=spec.deadline_days)
+        responsible = await self._attempt(ps, "responsible", f"{step}/responsible/{ps.iteration}",
+                                          lambda: workflow.execute_activity_method(
+                                              ResponsibleActivities.resolve_responsible,
+                                              ResolveResponsibleInput(responsible=spec.responsible,
+                                                                      record_id=self.state.record_id,
+                                                                      owner_id=self.state.owner_id),
+                                              start_to_close_timeout=BOOKKEEPING_TIMEOUT, retry_policy=ACTION_RETRY,
+                                              summary=f"responsible of phase {ps.key}"))
+        ps.responsible_id = responsible if isinstance(responsible, int) else None
+        await self._history(f"{step}/started/{ps.iteration}", HistoryKind.phase_started,
+                            f"Phase '{ps.name}' started", phase_key=ps.key,
+                            data={"responsible_id": ps.responsible_id,
+                                  "deadline": ps.deadline_at.isoformat() if ps.deadline_at else None})
+
+        watchers: list[_Watcher] = []
+        if ps.deadline_at is not None:
+            watchers.append(self._watch(ps, ps.deadline_at - workflow.now(), f"deadline of phase {ps.key}",
+                                        lambda: self._notify_overdue(ps, spec)))
+        for j, action in enumerate(spec.actions):
+            if action.reminder is not None:
+                watchers.append(self._watch(ps, action.reminder.offset, f"reminder {j} of phase {ps.key}",
+                                            self._reminder_sender(ps, spec, j, action.reminder)))
+        try:
+            await self._run_actions(index, spec, ps)
+            if spec.completion == "manual" and not self._phase_interrupted(ps):
+                await self._wait_for_completion(index, spec, ps)
+            self._check_abort()
+        finally:
+            await self._stop_watchers(watchers)
+
+        if ps.key in self._skip_requests:
+            await self._mark_skipped(ps, step)
+        else:
+            ps.status, ps.finished_at = PhaseStatus.done, workflow.now()
+            if ps.task_id is not None:
+                completed_by = self._complete_requests.get(ps.key)
+                await self._close_task(ps.task_id, TaskStatus.done, completed_by.actor if completed_by else "")
+            await self._history(f"{step}/done/{ps.iteration}", HistoryKind.phase_done,
+                                f"Phase '{ps.name}' done", phase_key=ps.key)
+
+    async def _run_actions(self, index: int, spec: Phase, ps: PhaseState) -> None:
+        for j, action in enumerate(spec.actions):
+            if self._phase_interrupted(ps):
+                return
+            step_key = f"{self.state.workflow_id}/{ps.key}/{j}/{ps.iteration}"
+            if action.reminder is not None:
+                continue
+            if action.end_process is not None:
+                self._end_reason = action.end_process.reason or f"ended by phase '{ps.key}'"
+                ps.actions.append(ActionOutcome(index=j, kind=action.kind, status="done", step_key=step_key,
+                                                summary="process ends after this phase", at=workflow.now()))
+                return
+            self._details(f"phase **{ps.key}** ({index + 1}/{len(self.state.phases)}): "
+                          f"action {j} `{action.kind}`")
+            result = await self._attempt(ps, f"actions[{j}].{action.kind}", step_key,
+                                         self._action_call(index, j, action, ps, step_key))
+            ps.actions.append(ActionOutcome(
+                index=j, kind=action.kind, step_key=step_key, at=workflow.now(),
+                status="done" if isinstance(result, ActionResult) else "skipped",
+                summary=result.summary if isinstance(result, ActionResult) else "skipped by staff after an incident"))
+
+    def _action_call(self, index: int, j: int, action: Action, ps: PhaseState,
+                     step_key: str) -> Callable[[], Awaitable[ActionResult]]:
+        method, input_cls = ACTION_ACTIVITIES[action.kind]
+        kwargs: dict[str, Any] = {"step": self._step_input(ps, step_key), "action": action.spec}
+        if "where" in input_cls.model_fields:
+            kwargs["where"] = f"phases[{index}].actions[{j}].{action.kind}"
+        return lambda: workflow.execute_activity_method(
+            method, input_cls(**kwargs), start_to_close_timeout=ACTION_TIMEOUT, retry_policy=ACTION_RETRY,
+            summary=f"{action.kind} · phase {ps.key} · action {j}")
+
+    async def _wait_for_completion(self, index: int, spec: Phase, ps: PhaseState) -> None:
+        ps.task_id = await workflow.execute_activity_method(
+            TaskActivities.open_phase_task,
+            OpenPhaseTaskInput(step=self._step_input(ps, f"{self.state.workflow_id}/{ps.key}/task/{ps.iteration}"),
+                               due_at=ps.deadline_at),
+            start_to_close_timeout=BOOKKEEPING_TIMEOUT, retry_policy=BOOKKEEPING_RETRY,
+            summary=f"task for phase {ps.key}")
+        until = f" (deadline {ps.deadline_at:%Y-%m-%d %H:%M} UTC)" if ps.deadline_at else ""
+        self._details(f"phase **{ps.key}** ({index + 1}/{len(self.state.phases)}) waits for task "
+                      f"#{ps.task_id} of user {ps.responsible_id}{until}")
+        await workflow.wait_condition(lambda: ps.key in self._complete_requests or self._phase_interrupted(ps))
+
+    def _phase_interrupted(self, ps: PhaseState) -> bool:
+        return ps.key in self._skip_requests or self._abort is not None or self._end_reason is not None
+
+    async def _mark_skipped(self, ps: PhaseState, step: str) -> None:
+        request = self._skip_requests[ps.key]
+        ps.status, ps.finished_at = PhaseStatus.skipped, workflow.now()
+        if ps.task_id is not None:
+            await self._close_task(ps.task_id, TaskStatus.cancelled, request.actor)
+        reason = f": {request.reason}" if request.reason else ""
+        await self._history(f"{step}/skipped/{ps.iteration}", HistoryKind.phase_skipped,
+                            f"Phase '{ps.name}' skipped{reason}", phase_key=ps.key, actor=request.actor)
+
+    # --- timers racing a phase ----------------------------------------------------------
+
+    def _watch(self, ps: PhaseState, delay: timedelta, summary: str,
+               fire: Callable[[], Awaitable[None]]) -> _Watcher:
+        watcher = _Watcher()
+
+        async def run() -> None:
+            await workflow.sleep(max(delay, timedelta(0)), summary=summary)
+            watcher.asleep = False
+            if not ps.status.finished:
+                await fire()
+
+        watcher.task = asyncio.create_task(run())
+        return watcher
+
+    async def _stop_watchers(self, watchers: list[_Watcher]) -> None:
+        for watcher in watchers:
+            assert watcher.task is not None
+            if watcher.asleep or self.state.incident is not None:
+                watcher.task.cancel()
+            try:
+                await watcher.task
+            except asyncio.CancelledError:
+                pass
+
+    async def _notify_overdue(self, ps: PhaseState, spec: Phase) -> None:
+        ps.overdue = True
+        step_key = f"{self.state.workflow_id}/{ps.key}/overdue/{ps.iteration}"
+        await self._attempt(ps, "deadline notice", step_key, lambda: workflow.execute_activity_method(
+            NoticeActivities.notify_overdue, OverdueNoticeInput(step=self._step_input(ps, step_key)),
+            start_to_close_timeout=ACTION_TIMEOUT, retry_policy=ACTION_RETRY,
+            summary=f"overdue notice · phase {ps.key}"))
+
+    def _reminder_sender(self, ps: PhaseState, spec: Phase, j: int,
+                         reminder: Reminder) -> Callable[[], Awaitable[None]]:
+        async def send() -> None:
+            step_key = f"{self.state.workflow_id}/{ps.key}/{j}/{ps.iteration}"
+            index = self._template.phase_index(ps.key)
+            result = await self._attempt(ps, f"actions[{j}].reminder", step_key,
+                                         lambda: workflow.execute_activity_method(
+                                             NoticeActivities.send_reminder,
+                                             ReminderInput(step=self._step_input(ps, step_key), action=reminder,
+                                                           where=f"phases[{index}].actions[{j}].reminder"),
+                                             start_to_close_timeout=ACTION_TIMEOUT, retry_policy=ACTION_RETRY,
+                                             summary=f"reminder · phase {ps.key} · action {j}"))
+            if isinstance(result, ActionResult):
+                ps.actions.append(ActionOutcome(index=j, kind="reminder", status="done", step_key=step_key,
+                                                summary=result.summary, at=workflow.now()))
+        return send
+
+    # --- incidents -----------------------------------------------------------------------
+
+    async def _attempt(self, ps: PhaseState, step: str, step_key: str,
+                       call: Callable[[], Awaitable[Any]]) -> Any:
+        """Run a step; when it fails after its retries, open an incident and wait for staff.
+
+        Returns the step's result, or None when staff skipped the step (or the phase).
+        """
+        while True:
+            try:
+                return await call()
+            except ActivityError as err:
+                cause = err.cause
+                error_type = (cause.type if isinstance(cause, ApplicationError) and cause.type
+                              else type(cause).__name__ if cause else "ActivityError")
+                message = getattr(cause, "message", None) or str(cause or err)
+            if not await self._incident(ps, step, step_key, error_type, message):
+                return None
+
+    async def _incident(self, ps: PhaseState, step: str, step_key: str, error_type: str, message: str) -> bool:
+        """Wait for staff. True: retry the step. False: skip it. Raises `_Aborted` on abort."""
+        async with self._incident_lock:
+            self._incidents += 1
+            number = self._incidents
+            incident = Incident(phase_key=ps.key, step=step, step_key=step_key, error_type=error_type,
+                                message=message, at=workflow.now())
+            self.state.incident, self.state.status, self._resolution = incident, ProcessStatus.incident, None
+            self._upsert(sa.STATUS.value_set(ProcessStatus.incident.value))
+            self._details(f"**incident** in phase **{ps.key}**, {step}: {error_type}. "
+                          "Waiting for staff to retry, skip or abort.")
+            try:
+                await self._history(f"{self.state.workflow_id}/incident/{number}", HistoryKind.incident,
+                                    f"Incident in phase '{ps.name}' at {step}: {message}", phase_key=ps.key,
+                                    data={"error_type": error_type, "step_key": step_key})
+                await workflow.wait_condition(lambda: self._resolution is not None or self._phase_interrupted(ps))
+                resolution = self._resolution
+            finally:
+                self.state.incident = None
+                if not self.state.status.finished:
+                    self.state.status = ProcessStatus.running
+                    self._upsert(sa.STATUS.value_set(ProcessStatus.running.value))
+            self._check_abort()
+            if resolution is not None:
+                await self._history(f"{self.state.workflow_id}/incident/{number}/resolved",
+                                    HistoryKind.incident_resolved,
+                                    f"Incident at {step} resolved: {resolution.action}", phase_key=ps.key,
+                                    actor=resolution.actor)
+                return resolution.action == "retry" and not self._phase_interrupted(ps)
+            return False
+
+    # --- staff requests ----------------------------------------------------------------
+
+    @workflow.update
+    async def skip_phase(self, request: SkipPhaseRequest) -> ProcessState:
+        key = request.phase or self.state.current_phase
+        assert key is not None
+        self._skip_requests.setdefault(key, request)
+        ps = self.state.phase(key)
+        assert ps is not None
+        if key == self.state.current_phase:
+            await workflow.wait_condition(lambda: ps.status.finished or self.state.status.finished)
+        return self.state
+
+    @skip_phase.validator
+    def _validate_skip_phase(self, request: SkipPhaseRequest) -> None:
+        self._refuse_if_finished()
+        ps = self._target_phase(request.phase, "skip")
+        if ps.status.finished:
+            raise _refuse(InvalidPhaseState, f"phase '{ps.key}' is already {ps.status.value}")
+
+    @workflow.update
+    async def complete_phase(self, request: CompletePhaseRequest) -> ProcessState:
+        key = request.phase or self.state.current_phase
+        assert key is not None
+        self._complete_requests.setdefault(key, request)
+        ps = self.state.phase(key)
+        assert ps is not None
+        await workflow.wait_condition(lambda: ps.status.finished or self.state.status.finished)
+        return self.state
+
+    @complete_phase.validator
+    def _validate_complete_phase(self, request: CompletePhaseRequest) -> None:
+        self._refuse_if_finished()
+        ps = self._target_phase(request.phase, "complete")
+        if ps.status is not PhaseStatus.running:
+            raise _refuse(InvalidPhaseState, f"phase '{ps.key}' is {ps.status.value}, not running")
+        if not ps.manual:
+            raise _refuse(InvalidPhaseState, f"phase '{ps.key}' completes by itself when its actions are done")
+        if request.task_id is not None and ps.task_id != request.task_id:
+            raise _refuse(InvalidPhaseState, f"task {request.task_id} is not the task of phase '{ps.key}'")
+
+    @workflow.update
+    async def abort(self, request: AbortRequest) -> ProcessState:
+        if self._abort is None:
+            self._abort = request
+        await workflow.wait_condition(lambda: self.state.status.finished)
+        return self.state
+
+    @abort.validator
+    def _validate_abort(self, request: AbortRequest) -> None:
+        self._refuse_if_finished()
+
+    @workflow.update
+    async def change_owner(self, request: ChangeOwnerRequest) -> ProcessState:
+        previous = self.state.owner_id
+        if request.owner_id == previous:
+            return self.state
+        self.state.owner_id = request.owner_id
+        self._owner_changes += 1
+        self._upsert(sa.OWNER.value_set(str(request.owner_id)))
+        current = self.state.phase(self.state.current_phase) if self.state.current_phase else None
+        index = self._template.phase_index(current.key) if current else None
+        if (current is not None and index is not None and current.status is PhaseStatus.running
+                and self._template.phases[index].responsible.kind == "process_owner"):
+            current.responsible_id = request.owner_id
+            if current.task_id is not None:
+                await workflow.execute_activity_method(
+                    TaskActivities.reassign_task, ReassignTaskInput(task_id=current.task_id,
+                                                                    assignee_id=request.owner_id),
+                    start_to_close_timeout=BOOKKEEPING_TIMEOUT, retry_policy=BOOKKEEPING_RETRY,
+                    summary=f"reassign task {current.task_id}")
+        await self._history(f"{self.state.workflow_id}/owner/{self._owner_changes}", HistoryKind.owner_changed,
+                            f"Process owner changed from user {previous} to user {request.owner_id}",
+                            actor=request.actor, data={"from": previous, "to": request.owner_id})
+        return self.state
+
+    @change_owner.validator
+    def _validate_change_owner(self, request: ChangeOwnerRequest) -> None:
+        self._refuse_if_finished()
+
+    @workflow.update
+    async def resolve_incident(self, request: ResolveIncidentRequest) -> ProcessState:
+        incident = self.state.incident
+        self._resolution = request
+        await workflow.wait_condition(lambda: self.state.incident is not incident)
+        return self.state
+
+    @resolve_incident.validator
+    def _validate_resolve_incident(self, request: ResolveIncidentRequest) -> None:
+        self._refuse_if_finished()
+        if self.state.incident is None:
+            raise _refuse(NoIncident, "the process has no open incident")
+
+    @workflow.query
+    def current_state(self) -> ProcessState:
+        return self.state
+
+    def _refuse_if_finished(self) -> None:
+        if self.state.status.finished or self._abort is not None:
+            raise _refuse(ProcessFinished, f"the process has ended ({self.state.status.value})"
+                          if self.state.status.finished else "the process is being aborted")
+
+    def _target_phase(self, key: str | None, verb: str) -> PhaseState:
+        key = key or self.state.current_phase
+        if key is None:
+            raise _refuse(InvalidPhaseState, f"no phase is current; name the phase to {verb}")
+        ps = self.state.phase(key)
+        if ps is None:
+            raise _refuse(PhaseNotFound, f"no phase '{key}' in template '{self._template.key}'"
+                          f"{did_you_mean(key, [p.key for p in self.state.phases])}")
+        return ps
+
+    # --- helpers -----------------------------------------------------------------------
+
+    def _check_abort(self) -> None:
+        if self._abort is not None:
+            raise _Aborted()
+
+    def _step_input(self, ps: PhaseState, step_key: str) -> StepInput:
+        return StepInput(
+            step_key=step_key, workflow_id=self.state.workflow_id, record_id=self.state.record_id,
+            owner_id=self.state.owner_id, template_key=self._template.key, template_name=self._template.name,
+            template_version=self.state.template_version, controller_email=self._template.controller_email,
+            process_started_at=self.state.started_at, phase_key=ps.key, phase_name=ps.name,
+            phase_started_at=ps.started_at, phase_deadline=ps.deadline_at, responsible_id=ps.responsible_id)
+
+    async def _history(self, step_key: str, kind: HistoryKind, text: str, *, phase_key: str | None = None,
+                       actor: str = "", data: dict[str, Any] | None = None) -> None:
+        await workflow.execute_activity_method(
+            HistoryActivities.record_history,
+            RecordHistoryInput(step_key=step_key, record_id=self.state.record_id, kind=kind, text=text,
+                               workflow_id=self.state.workflow_id, phase_key=phase_key,
+                               actor=actor or f"process {self._template.key}", data=data or {}),
+            start_to_close_timeout=BOOKKEEPING_TIMEOUT, retry_policy=BOOKKEEPING_RETRY,
+            summary=f"history: {kind.value}")
+
+    async def _close_task(self, task_id: int, status: TaskStatus, actor: str) -> None:
+        await workflow.execute_activity_method(
+            TaskActivities.close_phase_task, ClosePhaseTaskInput(task_id=task_id, status=status, actor=actor),
+            start_to_close_timeout=BOOKKEEPING_TIMEOUT, retry_policy=BOOKKEEPING_RETRY,
+            summary=f"close task {task_id} ({status.value})")
+
+    def _upsert(self, *updates: Any) -> None:
+        workflow.upsert_search_attributes(list(updates))
+
+    def _details(self, text: str) -> None:
+        workflow.set_current_details(text)
