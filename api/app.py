@@ -1,0 +1,57 @@
+"""The FastAPI application: `uvicorn --factory api.app:create_app`."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from temporalio.client import Client
+
+from api import problems
+from api.routers import api_keys, health, outbox, processes, records, tasks, templates, users
+from crm.db import make_engine, make_sessionmaker
+from logs import configure_logging
+from processes.template import ProcessTemplate
+from settings import Settings, get_settings
+from workflows.client import connect
+
+
+def create_app(settings: Settings | None = None, temporal: Client | None = None) -> FastAPI:
+    """The app; tests pass their own settings and Temporal client."""
+    settings = settings or get_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if temporal is None:
+            configure_logging(settings.log_level, settings.log_json)
+        engine = make_engine(settings.database_url)
+        app.state.settings = settings
+        app.state.sessions = make_sessionmaker(engine)
+        app.state.temporal = temporal or await connect(settings)
+        try:
+            yield
+        finally:
+            await engine.dispose()
+
+    app = FastAPI(title="Stagecoach", version="0.1.0", lifespan=lifespan,
+                  description="Durable process automation for CRMs. Every error is application/problem+json.")
+    problems.install(app)
+    for module in (health, templates, users, records, processes, tasks, outbox, api_keys):
+        app.include_router(module.router)
+
+    def openapi() -> dict:  # type: ignore[type-arg]
+        if app.openapi_schema is None:
+            from fastapi.openapi.utils import get_openapi
+
+            schema = get_openapi(title=app.title, version=app.version, description=app.description,
+                                 routes=app.routes)
+            defs = ProcessTemplate.model_json_schema(ref_template="#/components/schemas/{model}")
+            components = schema.setdefault("components", {}).setdefault("schemas", {})
+            components.update(defs.pop("$defs", {}))
+            components["ProcessTemplate"] = defs
+            app.openapi_schema = schema
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+    return app

@@ -1,0 +1,56 @@
+"""API keys: generated, stored as SHA-256 hashes, each with a role (client < staff < admin)."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+
+from sqlmodel import select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from crm.models import ApiKey, ApiRole
+
+KEY_PREFIX = "sc_"
+
+
+def generate_key() -> str:
+    return KEY_PREFIX + secrets.token_urlsafe(32)
+
+
+def hash_key(key: str) -> str:
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who is calling: the key, its role, and the staff user it acts as (if any)."""
+
+    key_id: int
+    name: str
+    role: ApiRole
+    user_id: int | None
+
+    @property
+    def actor(self) -> str:
+        """How this caller appears in histories and task completions."""
+        return f"key:{self.key_id}:{self.name}"
+
+    def has(self, role: ApiRole) -> bool:
+        return self.role.rank >= role.rank
+
+
+async def principal_for(session: AsyncSession, key: str) -> Principal | None:
+    row = (await session.exec(select(ApiKey).where(ApiKey.key_hash == hash_key(key)))).first()
+    if row is None or row.revoked_at is not None or row.id is None:
+        return None
+    return Principal(key_id=row.id, name=row.name, role=row.role, user_id=row.user_id)
+
+
+async def create_key(session: AsyncSession, name: str, role: ApiRole, user_id: int | None = None) -> tuple[ApiKey, str]:
+    key = generate_key()
+    row = ApiKey(name=name, role=role, prefix=key[:10], key_hash=hash_key(key), user_id=user_id)
+    session.add(row)
+    await session.commit()
+    await session.refresh(row)
+    return row, key

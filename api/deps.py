@@ -1,0 +1,65 @@
+"""FastAPI dependencies: settings, the database session, the Temporal client, the caller."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from typing import Annotated
+
+from fastapi import Depends, HTTPException, Request, Security
+from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
+from sqlmodel.ext.asyncio.session import AsyncSession
+from temporalio.client import Client
+
+from api.auth import Principal, principal_for
+from crm.models import ApiRole
+from settings import Settings
+
+
+def get_settings_dep(request: Request) -> Settings:
+    return request.app.state.settings
+
+
+async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
+    async with request.app.state.sessions() as session:
+        yield session
+
+
+def get_temporal(request: Request) -> Client:
+    return request.app.state.temporal
+
+
+SettingsDep = Annotated[Settings, Depends(get_settings_dep)]
+SessionDep = Annotated[AsyncSession, Depends(get_session)]
+TemporalDep = Annotated[Client, Depends(get_temporal)]
+
+_api_key_header = APIKeyHeader(name="X-API-Key", auto_error=False, description="an API key")
+_bearer = HTTPBearer(auto_error=False, description="an API key as a bearer token")
+
+
+async def get_principal(
+    session: SessionDep,
+    api_key: Annotated[str | None, Security(_api_key_header)] = None,
+    bearer: Annotated[HTTPAuthorizationCredentials | None, Security(_bearer)] = None,
+) -> Principal:
+    key = api_key or (bearer.credentials if bearer else None)
+    if not key:
+        raise HTTPException(401, "an API key is required (X-API-Key header or Authorization: Bearer)",
+                            headers={"WWW-Authenticate": "Bearer"})
+    principal = await principal_for(session, key)
+    if principal is None:
+        raise HTTPException(401, "unknown or revoked API key", headers={"WWW-Authenticate": "Bearer"})
+    return principal
+
+
+def require(role: ApiRole) -> Callable[..., Principal]:
+    async def check(principal: Annotated[Principal, Depends(get_principal)]) -> Principal:
+        if not principal.has(role):
+            raise HTTPException(403, f"this needs the {role.value} role; the key has {principal.role.value}")
+        return principal
+
+    return check
+
+
+ClientDep = Annotated[Principal, Depends(require(ApiRole.client))]
+StaffDep = Annotated[Principal, Depends(require(ApiRole.staff))]
+AdminDep = Annotated[Principal, Depends(require(ApiRole.admin))]

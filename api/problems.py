@@ -1,0 +1,56 @@
+"""Every error is `application/problem+json` (RFC 9457) with a stable `type` code."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from processes.errors import ErrorDetail, StagecoachError
+from processes.validation import format_path
+
+PROBLEM_JSON = "application/problem+json"
+
+
+def problem(status: int, type_: str, detail: str, errors: list[ErrorDetail] | None = None,
+            headers: dict[str, str] | None = None) -> JSONResponse:
+    body: dict[str, Any] = {"type": type_, "title": type_, "status": status, "detail": detail}
+    if errors:
+        body["errors"] = [{"path": e.path, "message": e.message} for e in errors]
+    return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
+
+
+_HTTP_TYPES = {400: "BadRequest", 401: "Unauthorized", 403: "Forbidden", 404: "NotFound",
+               405: "MethodNotAllowed", 409: "Conflict", 413: "PayloadTooLarge", 415: "UnsupportedMediaType",
+               422: "RequestInvalid", 503: "ServiceUnavailable"}
+
+
+def install(app: FastAPI) -> None:
+    @app.exception_handler(StagecoachError)
+    async def _stagecoach(_: Request, exc: StagecoachError) -> JSONResponse:
+        return problem(exc.status, exc.type, exc.message, exc.details)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
+        details = []
+        for error in exc.errors():
+            loc = tuple(error.get("loc", ()))
+            details.append(ErrorDetail(format_path(loc), str(error.get("msg", "")).removeprefix("Value error, ")))
+        first = str(details[0]) if details else "request invalid"
+        return problem(422, "RequestInvalid", first, details)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        detail = exc.detail if isinstance(exc.detail, str) else str(exc.detail)
+        return problem(exc.status_code, _HTTP_TYPES.get(exc.status_code, "Error"), detail,
+                       headers=getattr(exc, "headers", None))
+
+    @app.exception_handler(Exception)
+    async def _unexpected(_: Request, exc: Exception) -> JSONResponse:
+        import logging
+
+        logging.getLogger("stagecoach.api").exception("unhandled error")
+        return problem(500, "InternalError", "an unexpected error occurred; it has been logged")

@@ -1,0 +1,41 @@
+"""API keys: admins create (shown once), list and revoke them."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+from sqlmodel import col, select
+
+from api.auth import create_key
+from api.deps import AdminDep, SessionDep
+from api.routers.users import get_user_or_404
+from crm.models import ApiKey, ApiKeyCreate, ApiKeyCreated, ApiKeyPublic
+from crm.types import utcnow
+from processes.errors import NotFound
+
+router = APIRouter(prefix="/api-keys", tags=["api keys"])
+
+
+@router.post("", status_code=201, response_model=ApiKeyCreated)
+async def new_key(body: ApiKeyCreate, session: SessionDep, _: AdminDep) -> ApiKeyCreated:
+    if body.user_id is not None:
+        await get_user_or_404(session, body.user_id)
+    row, key = await create_key(session, body.name, body.role, body.user_id)
+    return ApiKeyCreated(**ApiKeyPublic.model_validate(row, from_attributes=True).model_dump(), key=key)
+
+
+@router.get("", response_model=list[ApiKeyPublic])
+async def list_keys(session: SessionDep, _: AdminDep) -> list[ApiKey]:
+    return list((await session.exec(select(ApiKey).order_by(col(ApiKey.id)))).all())
+
+
+@router.delete("/{key_id}", response_model=ApiKeyPublic)
+async def revoke_key(key_id: int, session: SessionDep, _: AdminDep) -> ApiKey:
+    row = await session.get(ApiKey, key_id)
+    if row is None:
+        raise NotFound(f"no API key {key_id}")
+    if row.revoked_at is None:
+        row.revoked_at = utcnow()
+        session.add(row)
+        await session.commit()
+        await session.refresh(row)
+    return row

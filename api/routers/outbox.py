@@ -1,0 +1,40 @@
+"""The outbox: every email processes sent or, without an SMTP server, kept here instead."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+from sqlmodel import col, select
+
+from api.deps import SessionDep, StaffDep
+from crm.models import MessageStatus, OutboxMessage, OutboxMessagePublic
+from processes.errors import NotFound
+
+router = APIRouter(prefix="/outbox", tags=["outbox"])
+
+
+@router.get("", response_model=list[OutboxMessagePublic])
+async def list_messages(
+    session: SessionDep, _: StaffDep,
+    status: MessageStatus | None = None, workflow_id: str | None = None, record_id: int | None = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100, offset: Annotated[int, Query(ge=0)] = 0,
+) -> list[OutboxMessage]:
+    """Newest first."""
+    query = select(OutboxMessage)
+    if status:
+        query = query.where(OutboxMessage.status == status)
+    if workflow_id:
+        query = query.where(OutboxMessage.workflow_id == workflow_id)
+    if record_id is not None:
+        query = query.where(OutboxMessage.record_id == record_id)
+    query = query.order_by(col(OutboxMessage.id).desc()).offset(offset).limit(limit)
+    return list((await session.exec(query)).all())
+
+
+@router.get("/{message_id}", response_model=OutboxMessagePublic)
+async def get_message(message_id: int, session: SessionDep, _: StaffDep) -> OutboxMessage:
+    message = await session.get(OutboxMessage, message_id)
+    if message is None:
+        raise NotFound(f"no outbox message {message_id}")
+    return message

@@ -1,0 +1,272 @@
+"""Processes: start one on a record, list them (Temporal visibility), read one, and staff requests."""
+
+from __future__ import annotations
+
+import base64
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Header, Query, Response
+from pydantic import BaseModel, Field
+from sqlalchemy import func
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import select
+from temporalio.client import WorkflowExecution, WorkflowExecutionStatus
+
+from api.auth import Principal
+from api.deps import ClientDep, SessionDep, SettingsDep, StaffDep, TemporalDep
+from api.routers.records import get_record_or_404
+from api.routers.users import get_user_or_404
+from api.temporal_errors import ensure_running, temporal_errors
+from crm import template_store
+from crm.models import ApiRole, ProcessRun
+from processes.errors import ProcessNotFound, RecordKindMismatch, ServiceUnavailable, StagecoachError
+from processes.instance import (
+    AbortRequest,
+    ChangeOwnerRequest,
+    CompletePhaseRequest,
+    ProcessInput,
+    ProcessState,
+    ProcessStatus,
+    ResolveIncidentRequest,
+    SkipPhaseRequest,
+)
+from settings import Settings
+from workflows import search_attributes as sa
+from workflows.process import ProcessWorkflow
+from workflows.starting import process_workflow_id, start_process
+
+router = APIRouter(prefix="/processes", tags=["processes"])
+
+KeyStr = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_-]{0,62}$")]
+IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key", max_length=200,
+                                              description="the same key applies a request once")]
+
+
+class StartProcessBody(BaseModel):
+    template: KeyStr
+    record_id: int
+    version: int | None = Field(None, ge=1, description="a template version; the latest when empty")
+    owner_id: int | None = Field(None, description="the process owner; the caller's user, else the record's owner")
+    request_id: str | None = Field(None, max_length=200, description="retrying with the same id starts nothing new")
+
+
+class ProcessStarted(BaseModel):
+    workflow_id: str
+    template: str
+    version: int
+    record_id: int
+    owner_id: int
+    temporal_ui_url: str
+
+
+class ProcessSummary(BaseModel):
+    workflow_id: str
+    template: str | None
+    record_id: int | None
+    owner_id: int | None
+    status: str
+    current_phase: str | None
+    started_at: datetime
+    closed_at: datetime | None
+    temporal_ui_url: str
+
+
+class ProcessPage(BaseModel):
+    items: list[ProcessSummary]
+    next_page_token: str | None
+
+
+class ProcessView(ProcessState):
+    temporal_ui_url: str
+
+
+class SkipBody(BaseModel):
+    phase: str | None = Field(None, description="the current phase when empty")
+    reason: str = Field("", max_length=500)
+
+
+class AbortBody(BaseModel):
+    reason: str = Field(min_length=1, max_length=500)
+
+
+class CompleteBody(BaseModel):
+    phase: str | None = Field(None, description="the current phase when empty")
+
+
+class OwnerBody(BaseModel):
+    owner_id: int
+
+
+class IncidentBody(BaseModel):
+    action: Annotated[str, Field(pattern="^(retry|skip)$", description="retry the failed step, or skip it")]
+
+
+@router.post("", status_code=201, response_model=ProcessStarted)
+async def start(body: StartProcessBody, response: Response, session: SessionDep, temporal: TemporalDep,
+                settings: SettingsDep, principal: ClientDep) -> ProcessStarted:
+    """Start a process of a template version on a record."""
+    version_row = await template_store.get_version(session, body.template, body.version)
+    template = template_store.load(version_row)
+    record = await get_record_or_404(session, body.record_id)
+    if record.kind != template.record_kind:
+        raise RecordKindMismatch(f"template '{template.key}' runs on {template.record_kind.value} records; "
+                                 f"record {record.id} is a {record.kind.value}")
+    owner_id = body.owner_id or principal.user_id or record.owner_id
+    if owner_id is None:
+        raise StagecoachError("no process owner: give owner_id, use a key tied to a user, "
+                              "or give the record an owner")
+    await get_user_or_404(session, owner_id)
+
+    if body.request_id:
+        existing = (await session.exec(select(ProcessRun).where(ProcessRun.request_id == body.request_id))).first()
+        if existing is not None:
+            response.status_code = 200
+            return _started(existing, settings)
+
+    run = await _allocate(session, body, version_row.version, owner_id, principal)
+    input = ProcessInput(template=template, template_version=version_row.version, record_id=record.id,
+                         owner_id=owner_id, started_by=principal.actor)
+    try:
+        await start_process(temporal, input, workflow_id=run.workflow_id, task_queue=settings.temporal_task_queue)
+    except Exception as exc:
+        await session.delete(run)
+        await session.commit()
+        raise ServiceUnavailable(f"the process could not be started, nothing was kept: {exc}") from None
+    return _started(run, settings)
+
+
+async def _allocate(session: SessionDep, body: StartProcessBody, version: int, owner_id: int,
+                    principal: Principal) -> ProcessRun:
+    """Reserve `process-{template}-{record}-{n}`, the next n for this template and record."""
+    for _ in range(10):
+        query = select(func.max(ProcessRun.sequence)).where(ProcessRun.template_key == body.template,
+                                                           ProcessRun.record_id == body.record_id)
+        sequence = ((await session.exec(query)).one() or 0) + 1
+        run = ProcessRun(workflow_id=process_workflow_id(body.template, body.record_id, sequence),
+                         template_key=body.template, template_version=version, record_id=body.record_id,
+                         sequence=sequence, owner_id=owner_id, started_by=principal.actor,
+                         request_id=body.request_id)
+        session.add(run)
+        try:
+            await session.commit()
+            return run
+        except IntegrityError:
+            await session.rollback()
+    raise ServiceUnavailable("could not allocate a process id; try again")
+
+
+def _started(run: ProcessRun, settings: Settings) -> ProcessStarted:
+    return ProcessStarted(workflow_id=run.workflow_id, template=run.template_key, version=run.template_version,
+                          record_id=run.record_id, owner_id=run.owner_id,
+                          temporal_ui_url=settings.temporal_run_url(run.workflow_id))
+
+
+def _quote(value: str) -> str:
+    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+def _summary(execution: WorkflowExecution, settings: Settings) -> ProcessSummary:
+    attrs = execution.typed_search_attributes
+    record, owner = attrs.get(sa.RECORD), attrs.get(sa.OWNER)
+    status = attrs.get(sa.STATUS) or ProcessStatus.running.value
+    if execution.status not in (WorkflowExecutionStatus.RUNNING, WorkflowExecutionStatus.COMPLETED):
+        status = execution.status.name.lower() if execution.status else "unknown"  # terminated, failed, timed out
+    return ProcessSummary(
+        workflow_id=execution.id, template=attrs.get(sa.TEMPLATE), record_id=int(record) if record else None,
+        owner_id=int(owner) if owner else None, status=status,
+        current_phase=attrs.get(sa.PHASE) if execution.status == WorkflowExecutionStatus.RUNNING else None,
+        started_at=execution.start_time, closed_at=execution.close_time,
+        temporal_ui_url=settings.temporal_run_url(execution.id))
+
+
+@router.get("", response_model=ProcessPage)
+async def list_processes(
+    temporal: TemporalDep, settings: SettingsDep, _: StaffDep,
+    template: KeyStr | None = None, record_id: int | None = None, owner_id: int | None = None,
+    status: ProcessStatus | None = None,
+    phase: Annotated[str | None, Query(pattern=r"^[a-z][a-z0-9_-]{0,62}$")] = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    page_token: Annotated[str | None, Query(max_length=4000)] = None,
+) -> ProcessPage:
+    """Running and recent processes, newest first, from Temporal visibility."""
+    conditions = [f"WorkflowType = {_quote('ProcessWorkflow')}"]
+    for key, value in ((sa.TEMPLATE, template), (sa.RECORD, record_id), (sa.OWNER, owner_id),
+                       (sa.STATUS, status.value if status else None), (sa.PHASE, phase)):
+        if value is not None:
+            conditions.append(f"{key.name} = {_quote(str(value))}")
+    token = base64.urlsafe_b64decode(page_token) if page_token else None
+    async with temporal_errors("(list)"):
+        executions = temporal.list_workflows(" AND ".join(conditions), page_size=limit, next_page_token=token)
+        await executions.fetch_next_page(page_size=limit)
+    next_token = executions.next_page_token
+    return ProcessPage(items=[_summary(e, settings) for e in executions.current_page],
+                       next_page_token=base64.urlsafe_b64encode(next_token).decode() if next_token else None)
+
+
+async def _check_reader(session: SessionDep, workflow_id: str, principal: Principal) -> None:
+    """Staff read every process; a client key reads the processes it started."""
+    run = (await session.exec(select(ProcessRun).where(ProcessRun.workflow_id == workflow_id))).first()
+    if run is None or (not principal.has(ApiRole.staff) and run.started_by != principal.actor):
+        raise ProcessNotFound(f"no process {workflow_id}")
+
+
+@router.get("/{workflow_id}", response_model=ProcessView)
+async def get_process(workflow_id: str, session: SessionDep, temporal: TemporalDep, settings: SettingsDep,
+                      principal: ClientDep) -> ProcessView:
+    """One process: each phase with its status, times, responsible user and actions done."""
+    await _check_reader(session, workflow_id, principal)
+    handle = temporal.get_workflow_handle_for(ProcessWorkflow.run, workflow_id)
+    async with temporal_errors(workflow_id):
+        state = await handle.query(ProcessWorkflow.current_state)
+    return ProcessView(**state.model_dump(), temporal_ui_url=settings.temporal_run_url(workflow_id))
+
+
+async def _update(temporal: TemporalDep, settings: Settings, workflow_id: str, update: Any, request: Any,
+                  idempotency_key: str | None) -> ProcessView:
+    handle = temporal.get_workflow_handle_for(ProcessWorkflow.run, workflow_id)
+    await ensure_running(handle)
+    async with temporal_errors(workflow_id):
+        state = await handle.execute_update(update, request, id=idempotency_key)
+    return ProcessView(**state.model_dump(), temporal_ui_url=settings.temporal_run_url(workflow_id))
+
+
+@router.post("/{workflow_id}/skip", response_model=ProcessView)
+async def skip_phase(workflow_id: str, body: SkipBody, temporal: TemporalDep, settings: SettingsDep,
+                     principal: StaffDep, idempotency_key: IdempotencyKey = None) -> ProcessView:
+    """Skip the current phase, or a named later one."""
+    request = SkipPhaseRequest(phase=body.phase, reason=body.reason, actor=principal.actor)
+    return await _update(temporal, settings, workflow_id, ProcessWorkflow.skip_phase, request, idempotency_key)
+
+
+@router.post("/{workflow_id}/abort", response_model=ProcessView)
+async def abort(workflow_id: str, body: AbortBody, temporal: TemporalDep, settings: SettingsDep,
+                principal: StaffDep, idempotency_key: IdempotencyKey = None) -> ProcessView:
+    request = AbortRequest(reason=body.reason, actor=principal.actor)
+    return await _update(temporal, settings, workflow_id, ProcessWorkflow.abort, request, idempotency_key)
+
+
+@router.post("/{workflow_id}/complete", response_model=ProcessView)
+async def complete_phase(workflow_id: str, body: CompleteBody, temporal: TemporalDep, settings: SettingsDep,
+                         principal: StaffDep, idempotency_key: IdempotencyKey = None) -> ProcessView:
+    """Complete a manual phase (the same as completing its task)."""
+    request = CompletePhaseRequest(phase=body.phase, actor=principal.actor)
+    return await _update(temporal, settings, workflow_id, ProcessWorkflow.complete_phase, request, idempotency_key)
+
+
+@router.post("/{workflow_id}/owner", response_model=ProcessView)
+async def change_owner(workflow_id: str, body: OwnerBody, session: SessionDep, temporal: TemporalDep,
+                       settings: SettingsDep, principal: StaffDep,
+                       idempotency_key: IdempotencyKey = None) -> ProcessView:
+    await get_user_or_404(session, body.owner_id)
+    request = ChangeOwnerRequest(owner_id=body.owner_id, actor=principal.actor)
+    return await _update(temporal, settings, workflow_id, ProcessWorkflow.change_owner, request, idempotency_key)
+
+
+@router.post("/{workflow_id}/incident", response_model=ProcessView)
+async def resolve_incident(workflow_id: str, body: IncidentBody, temporal: TemporalDep, settings: SettingsDep,
+                           principal: StaffDep, idempotency_key: IdempotencyKey = None) -> ProcessView:
+    """Retry the failed step of an incident, or skip it."""
+    request = ResolveIncidentRequest(action=body.action, actor=principal.actor)  # type: ignore[arg-type]
+    return await _update(temporal, settings, workflow_id, ProcessWorkflow.resolve_incident, request,
+                         idempotency_key)

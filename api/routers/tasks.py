@@ -1,0 +1,82 @@
+"""Task lists: a user's open tasks, and completing one (a phase task completes its phase)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+from sqlmodel import col, select
+from temporalio.client import Client
+
+from api.deps import SessionDep, SettingsDep, StaffDep, TemporalDep
+from api.temporal_errors import ensure_running, temporal_errors
+from crm.models import Task, TaskKind, TaskPublic, TaskStatus
+from crm.types import utcnow
+from processes.errors import InvalidPhaseState, TaskNotFound
+from processes.instance import CompletePhaseRequest
+from workflows.process import ProcessWorkflow
+
+router = APIRouter(prefix="/tasks", tags=["tasks"])
+
+
+def _public(task: Task) -> TaskPublic:
+    overdue = task.status is TaskStatus.open and task.due_at is not None and task.due_at < utcnow()
+    return TaskPublic(**task.model_dump(), overdue=overdue)
+
+
+@router.get("", response_model=list[TaskPublic])
+async def list_tasks(
+    session: SessionDep, principal: StaffDep,
+    assignee_id: Annotated[int | None, Query(description="the caller's own user when empty")] = None,
+    status: TaskStatus | None = TaskStatus.open, workflow_id: str | None = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+) -> list[TaskPublic]:
+    """Tasks, overdue first then by due date."""
+    query = select(Task)
+    assignee = assignee_id if assignee_id is not None else principal.user_id
+    if assignee is not None:
+        query = query.where(Task.assignee_id == assignee)
+    if status is not None:
+        query = query.where(Task.status == status)
+    if workflow_id:
+        query = query.where(Task.workflow_id == workflow_id)
+    query = query.order_by(col(Task.due_at).is_(None), col(Task.due_at), col(Task.id)).limit(limit)
+    return [_public(t) for t in (await session.exec(query)).all()]
+
+
+async def _task_or_404(session: SessionDep, task_id: int) -> Task:
+    task = await session.get(Task, task_id)
+    if task is None:
+        raise TaskNotFound(f"no task {task_id}")
+    return task
+
+
+@router.get("/{task_id}", response_model=TaskPublic)
+async def get_task(task_id: int, session: SessionDep, _: StaffDep) -> TaskPublic:
+    return _public(await _task_or_404(session, task_id))
+
+
+@router.post("/{task_id}/complete", response_model=TaskPublic)
+async def complete_task(task_id: int, session: SessionDep, temporal: TemporalDep, settings: SettingsDep,
+                        principal: StaffDep) -> TaskPublic:
+    """Complete a task. The task of a manual phase completes the phase, through its process."""
+    task = await _task_or_404(session, task_id)
+    if task.status is not TaskStatus.open:
+        raise InvalidPhaseState(f"task {task_id} is already {task.status.value}")
+    if task.kind is TaskKind.phase:
+        await _complete_phase_task(temporal, task, principal.actor)
+        await session.refresh(task)
+    else:
+        task.status, task.completed_at, task.completed_by = TaskStatus.done, utcnow(), principal.actor
+        session.add(task)
+        await session.commit()
+    return _public(task)
+
+
+async def _complete_phase_task(temporal: Client, task: Task, actor: str) -> None:
+    handle = temporal.get_workflow_handle_for(ProcessWorkflow.run, task.workflow_id)
+    await ensure_running(handle)
+    async with temporal_errors(task.workflow_id):
+        await handle.execute_update(ProcessWorkflow.complete_phase,
+                                    CompletePhaseRequest(phase=task.phase_key, task_id=task.id, actor=actor),
+                                    id=f"complete-task-{task.id}")

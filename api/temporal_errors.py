@@ -1,0 +1,38 @@
+"""Turning Temporal's answers into the errors callers see (never branching on message text)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from temporalio.client import WorkflowExecutionStatus, WorkflowHandle, WorkflowUpdateFailedError
+from temporalio.exceptions import ApplicationError
+from temporalio.service import RPCError, RPCStatusCode
+
+from processes.errors import ERROR_TYPES, ProcessFinished, ProcessNotFound, ServiceUnavailable, StagecoachError
+
+
+@asynccontextmanager
+async def temporal_errors(workflow_id: str) -> AsyncIterator[None]:
+    """Map update refusals, a missing workflow and an unreachable server to our errors."""
+    try:
+        yield
+    except WorkflowUpdateFailedError as exc:
+        cause = exc.cause
+        if isinstance(cause, ApplicationError) and cause.type in ERROR_TYPES:
+            raise ERROR_TYPES[cause.type](cause.message) from None
+        raise StagecoachError(f"process {workflow_id} refused the request: {cause}") from None
+    except RPCError as exc:
+        if exc.status == RPCStatusCode.NOT_FOUND:
+            raise ProcessNotFound(f"no running process {workflow_id}") from None
+        if exc.status in (RPCStatusCode.UNAVAILABLE, RPCStatusCode.DEADLINE_EXCEEDED):
+            raise ServiceUnavailable(f"Temporal is not reachable ({exc.status.name}); nothing was done") from None
+        raise
+
+
+async def ensure_running(handle: WorkflowHandle) -> None:  # type: ignore[type-arg]
+    """Refuse a staff request to a process that has ended, before sending it."""
+    async with temporal_errors(handle.id):
+        description = await handle.describe()
+    if description.status != WorkflowExecutionStatus.RUNNING:
+        raise ProcessFinished(f"process {handle.id} has ended; it takes no more requests")

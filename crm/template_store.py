@@ -1,0 +1,90 @@
+"""Saving and reading process template versions. A saved version never changes."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+
+from sqlalchemy import func
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from crm.models import ProcessTemplateSummary, ProcessTemplateVersion, User
+from processes.errors import TemplateNotFound, did_you_mean
+from processes.template import ProcessTemplate
+from processes.upgrades import upgrade_template
+from processes.validation import validate_template
+
+
+async def user_handles(session: AsyncSession) -> set[str]:
+    return set((await session.exec(select(User.handle))).all())
+
+
+async def validate(session: AsyncSession, document: dict) -> ProcessTemplate:  # type: ignore[type-arg]
+    return validate_template(document, known_users=await user_handles(session))
+
+
+def checksum(template: ProcessTemplate) -> str:
+    canonical = json.dumps(template.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+async def latest(session: AsyncSession, key: str) -> ProcessTemplateVersion | None:
+    query = (select(ProcessTemplateVersion).where(ProcessTemplateVersion.key == key)
+             .order_by(col(ProcessTemplateVersion.version).desc()).limit(1))
+    return (await session.exec(query)).first()
+
+
+async def save(session: AsyncSession, template: ProcessTemplate, created_by: str) -> tuple[ProcessTemplateVersion, bool]:
+    """Store a new version; a template identical to the latest version returns that one (created=False)."""
+    digest = checksum(template)
+    for _ in range(5):
+        current = await latest(session, template.key)
+        if current is not None and current.checksum == digest:
+            return current, False
+        row = ProcessTemplateVersion(
+            key=template.key, version=(current.version + 1) if current else 1, name=template.name,
+            record_kind=template.record_kind, definition=template.model_dump(mode="json"), checksum=digest,
+            created_by=created_by)
+        session.add(row)
+        try:
+            await session.commit()
+        except IntegrityError:  # a concurrent save took this version number
+            await session.rollback()
+            continue
+        await session.refresh(row)
+        return row, True
+    raise RuntimeError(f"could not allocate a version for template '{template.key}'")
+
+
+async def get_version(session: AsyncSession, key: str, version: int | None = None) -> ProcessTemplateVersion:
+    if version is None:
+        row = await latest(session, key)
+    else:
+        query = select(ProcessTemplateVersion).where(ProcessTemplateVersion.key == key,
+                                                     ProcessTemplateVersion.version == version)
+        row = (await session.exec(query)).first()
+    if row is None:
+        if version is not None and await latest(session, key) is not None:
+            raise TemplateNotFound(f"template '{key}' has no version {version}")
+        keys = (await session.exec(select(ProcessTemplateVersion.key).distinct())).all()
+        raise TemplateNotFound(f"no template '{key}'{did_you_mean(key, keys)}")
+    return row
+
+
+def load(row: ProcessTemplateVersion) -> ProcessTemplate:
+    """The template of a stored version, upgraded to the current schema."""
+    return ProcessTemplate.model_validate(upgrade_template(row.definition))
+
+
+async def summaries(session: AsyncSession) -> list[ProcessTemplateSummary]:
+    query = (select(ProcessTemplateVersion.key, func.max(ProcessTemplateVersion.version),
+                    func.count(), func.max(ProcessTemplateVersion.created_at))
+             .group_by(ProcessTemplateVersion.key).order_by(ProcessTemplateVersion.key))
+    result = []
+    for key, version, count, _ in (await session.exec(query)).all():
+        row = await get_version(session, key, version)
+        result.append(ProcessTemplateSummary(key=key, name=row.name, record_kind=row.record_kind,
+                                             latest_version=version, versions=count, updated_at=row.created_at))
+    return result
