@@ -224,10 +224,10 @@ class ProcessWorkflow:
         if ps.key in self._skip_requests:
             await self._mark_skipped(ps, step)
         else:
-            ps.status, ps.finished_at = PhaseStatus.done, workflow.now()
-            if ps.task_id is not None:
+            if ps.task_id is not None:  # closed first: a caller told "done" finds the task done too
                 completed_by = self._complete_requests.get(ps.key)
                 await self._close_task(ps.task_id, TaskStatus.done, completed_by.actor if completed_by else "")
+            ps.status, ps.finished_at = PhaseStatus.done, workflow.now()
             await self._history(f"{step}/done/{ps.iteration}", HistoryKind.phase_done,
                                 f"Phase '{ps.name}' done", phase_key=ps.key)
 
@@ -279,9 +279,10 @@ class ProcessWorkflow:
 
     async def _mark_skipped(self, ps: PhaseState, step: str) -> None:
         request = self._skip_requests[ps.key]
-        ps.status, ps.finished_at = PhaseStatus.skipped, workflow.now()
-        if ps.task_id is not None:
+        if ps.task_id is not None:  # closed first: a caller told "skipped" finds the task closed too
             await self._close_task(ps.task_id, TaskStatus.cancelled, request.actor)
+        ps.status, ps.finished_at = PhaseStatus.skipped, workflow.now()
+        ps.skip_reason = request.reason or None
         reason = f": {request.reason}" if request.reason else ""
         await self._history(f"{step}/skipped/{ps.iteration}", HistoryKind.phase_skipped,
                             f"Phase '{ps.name}' skipped{reason}", phase_key=ps.key, actor=request.actor)
