@@ -59,7 +59,7 @@ async def send_once(deps: Deps, *, step_key: str, workflow_id: str | None, recor
         except PermanentMailError as exc:
             error = str(exc)
             await _note_failure(deps, row.id, error)
-            raise final_message("EmailRejected", f"email to {row.to_address} refused: {error}") from None
+            raise final_message("EmailRejected", f"outbox message {row.id} refused by the SMTP server: {error}") from None
         except TransientMailError as exc:
             error = str(exc)
             await _note_failure(deps, row.id, error)
