@@ -9,6 +9,7 @@ from temporalio.client import Client
 from temporalio.worker import Worker
 
 from activities.deps import Deps
+from activities.log_context import LogContextInterceptor
 from activities.mailer import Mailer
 from activities.registry import all_activities
 from crm.db import make_engine, make_sessionmaker
@@ -21,7 +22,8 @@ from workflows.registry import ALL_WORKFLOWS
 
 def build_worker(client: Client, settings: Settings, deps: Deps, task_queue: str | None = None) -> Worker:
     return Worker(client, task_queue=task_queue or settings.temporal_task_queue,
-                  workflows=ALL_WORKFLOWS, activities=all_activities(deps))
+                  workflows=ALL_WORKFLOWS, activities=all_activities(deps),
+                  interceptors=[LogContextInterceptor()])
 
 
 async def run(settings: Settings) -> None:

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -65,3 +66,14 @@ async def outbox(sessions: async_sessionmaker[AsyncSession], workflow_id: str) -
 
 async def tasks(sessions: async_sessionmaker[AsyncSession], workflow_id: str) -> list[Task]:
     return await rows(sessions, Task, workflow_id)
+
+
+async def until(handle: WorkflowHandle[ProcessWorkflow, ProcessState], check: Callable[[ProcessState], bool],
+                timeout: float = 10.0) -> ProcessState:
+    """Query the process until `check` holds for its state (no workflow time passes meanwhile)."""
+    async with asyncio.timeout(timeout):
+        while True:
+            state = await handle.query(ProcessWorkflow.current_state)
+            if check(state):
+                return state
+            await asyncio.sleep(0.02)
