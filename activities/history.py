@@ -5,12 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 from pydantic import BaseModel
-from sqlalchemy.exc import IntegrityError
-from sqlmodel import select
 from temporalio import activity
 
 from activities.deps import Deps
 from activities.step import ActionResult, StepInput, render, render_variables
+from crm.idempotent import insert_once
 from crm.models import HistoryEntry, HistoryKind
 from crm.types import utcnow
 from processes.template import AddHistory
@@ -35,17 +34,13 @@ class AddHistoryInput(BaseModel):
 
 async def write_history_once(deps: Deps, entry: HistoryEntry) -> HistoryEntry:
     """Insert an entry unless one with its step key exists; return the stored one."""
+    assert entry.step_key is not None
+
+    async def make() -> list[HistoryEntry]:
+        return [entry]
+
     async with deps.sessions() as session:
-        existing = (await session.exec(select(HistoryEntry).where(HistoryEntry.step_key == entry.step_key))).first()
-        if existing is not None:
-            return existing
-        session.add(entry)
-        try:
-            await session.commit()
-        except IntegrityError:
-            await session.rollback()
-            return (await session.exec(select(HistoryEntry).where(HistoryEntry.step_key == entry.step_key))).one()
-        return entry
+        return await insert_once(session, HistoryEntry, entry.step_key, make)
 
 
 class HistoryActivities:

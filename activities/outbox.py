@@ -9,8 +9,6 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 
-from sqlalchemy.exc import IntegrityError
-from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
@@ -18,6 +16,7 @@ from temporalio.exceptions import ApplicationError
 from activities.deps import Deps
 from activities.errors import final_message
 from activities.mailer import PermanentMailError, TransientMailError, message_id_for
+from crm.idempotent import insert_once
 from crm.models import HistoryEntry, HistoryKind, MessageStatus, OutboxMessage
 from crm.types import utcnow
 
@@ -27,20 +26,13 @@ Composer = Callable[[AsyncSession], Awaitable[tuple[str, str, str]]]  # -> (to, 
 async def _recorded(deps: Deps, step_key: str, workflow_id: str | None, record_id: int | None,
                     compose: Composer) -> OutboxMessage:
     async with deps.sessions() as session:
-        row = (await session.exec(select(OutboxMessage).where(OutboxMessage.step_key == step_key))).first()
-        if row is not None:
-            return row
-        to, subject, body = await compose(session)
-        row = OutboxMessage(step_key=step_key, message_id=message_id_for(step_key, deps.mailer.sender),
-                            workflow_id=workflow_id, record_id=record_id, to_address=to,
-                            subject=subject, body=body)
-        session.add(row)
-        try:
-            await session.commit()
-        except IntegrityError:  # a concurrent attempt recorded it first
-            await session.rollback()
-            return (await session.exec(select(OutboxMessage).where(OutboxMessage.step_key == step_key))).one()
-        return row
+        async def make() -> list[OutboxMessage]:
+            to, subject, body = await compose(session)
+            return [OutboxMessage(step_key=step_key, message_id=message_id_for(step_key, deps.mailer.sender),
+                                  workflow_id=workflow_id, record_id=record_id, to_address=to,
+                                  subject=subject, body=body)]
+
+        return await insert_once(session, OutboxMessage, step_key, make)
 
 
 async def send_once(deps: Deps, *, step_key: str, workflow_id: str | None, record_id: int | None,

@@ -5,13 +5,12 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from pydantic import BaseModel
-from sqlalchemy.exc import IntegrityError
-from sqlmodel import select
 from temporalio import activity
 
 from activities.deps import Deps
 from activities.responsible import resolve_user_id
 from activities.step import ActionResult, StepInput, render, render_variables
+from crm.idempotent import insert_once
 from crm.models import HistoryEntry, HistoryKind, Task, TaskKind, TaskStatus
 from crm.types import utcnow
 from processes.template import CreateTask
@@ -44,20 +43,13 @@ class TaskActivities:
         self.deps = deps
 
     async def _insert_once(self, task: Task, record_id: int, history_text: str) -> Task:
+        async def make() -> list[Task | HistoryEntry]:
+            return [task, HistoryEntry(record_id=record_id, step_key=task.step_key, kind=HistoryKind.task_created,
+                                       text=history_text, workflow_id=task.workflow_id, phase_key=task.phase_key,
+                                       data={"assignee_id": task.assignee_id})]
+
         async with self.deps.sessions() as session:
-            existing = (await session.exec(select(Task).where(Task.step_key == task.step_key))).first()
-            if existing is not None:
-                return existing
-            session.add(task)
-            session.add(HistoryEntry(record_id=record_id, step_key=task.step_key, kind=HistoryKind.task_created,
-                                     text=history_text, workflow_id=task.workflow_id, phase_key=task.phase_key,
-                                     data={"assignee_id": task.assignee_id}))
-            try:
-                await session.commit()
-            except IntegrityError:
-                await session.rollback()
-                return (await session.exec(select(Task).where(Task.step_key == task.step_key))).one()
-            return task
+            return await insert_once(session, Task, task.step_key, make)
 
     @activity.defn(name="create_task")
     async def create_task(self, input: CreateTaskInput) -> ActionResult:

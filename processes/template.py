@@ -36,14 +36,14 @@ class Frozen(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-class StartRule(Frozen):
-    """When a phase starts: right after the previous phase ends, or N hours/days after."""
+class Offset(Frozen):
+    """A span of hours or days (one unit, not both)."""
 
     after_hours: int = Field(0, ge=0, le=24 * 366)
     after_days: int = Field(0, ge=0, le=366)
 
     @model_validator(mode="after")
-    def _one_unit(self) -> StartRule:
+    def _one_unit(self) -> Offset:
         if self.after_hours and self.after_days:
             raise ValueError("give after_hours or after_days, not both")
         return self
@@ -51,6 +51,10 @@ class StartRule(Frozen):
     @property
     def delay(self) -> timedelta:
         return timedelta(hours=self.after_hours, days=self.after_days)
+
+
+class StartRule(Offset):
+    """When a phase starts: right after the previous phase ends (no offset), or N hours/days after."""
 
 
 class Responsible(Frozen):
@@ -123,22 +127,16 @@ class AddHistory(Frozen):
     text: Text
 
 
-class Reminder(Frozen):
+class Reminder(Offset):
     """Email the phase's responsible user N hours/days into the phase, if it is still open."""
 
-    after_hours: int = Field(0, ge=0, le=24 * 3650)
-    after_days: int = Field(0, ge=0, le=3650)
     message: Text = "Reminder: phase '{{ phase.name }}' of '{{ process.template_name }}' is still open."
 
     @model_validator(mode="after")
     def _has_offset(self) -> Reminder:
-        if bool(self.after_hours) == bool(self.after_days):
-            raise ValueError("give exactly one of after_hours or after_days (greater than 0)")
+        if not self.delay:
+            raise ValueError("give after_hours or after_days (greater than 0)")
         return self
-
-    @property
-    def offset(self) -> timedelta:
-        return timedelta(hours=self.after_hours, days=self.after_days)
 
 
 class EndProcess(Frozen):

@@ -115,6 +115,7 @@ class ProcessWorkflow:
         self._incidents = 0
         self._owner_changes = 0
         self._end_reason: str | None = None
+        self._closed = False  # the end is recorded: tasks closed, history written
 
     # --- the run ---------------------------------------------------------------------
 
@@ -161,6 +162,7 @@ class ProcessWorkflow:
                                 f"Process '{self._template.name}' ended{reason}")
         self._upsert(sa.STATUS.value_set(self.state.status.value), sa.PHASE.value_unset())
         workflow.set_current_details(f"**{self.state.status.value}** at {self.state.ended_at:%Y-%m-%d %H:%M} UTC")
+        self._closed = True
         await workflow.wait_condition(workflow.all_handlers_finished)
         return self.state
 
@@ -211,7 +213,7 @@ class ProcessWorkflow:
                                         lambda: self._notify_overdue(ps, spec)))
         for j, action in enumerate(spec.actions):
             if action.reminder is not None:
-                watchers.append(self._watch(ps, action.reminder.offset, f"reminder {j} of phase {ps.key}",
+                watchers.append(self._watch(ps, action.reminder.delay, f"reminder {j} of phase {ps.key}",
                                             self._reminder_sender(ps, spec, j, action.reminder)))
         try:
             await self._run_actions(index, spec, ps)
@@ -432,7 +434,11 @@ class ProcessWorkflow:
     async def abort(self, request: AbortRequest) -> ProcessState:
         if self._abort is None:
             self._abort = request
-        await workflow.wait_condition(lambda: self.state.status.finished)
+        if workflow.patched("abort-answers-when-recorded"):
+            # answer once the tasks are cancelled and the history written: a caller told "aborted" finds them so
+            await workflow.wait_condition(lambda: self._closed)
+        else:  # how histories recorded before the patch completed the update
+            await workflow.wait_condition(lambda: self.state.status.finished)
         return self.state
 
     @abort.validator
