@@ -130,21 +130,23 @@ class ProcessWorkflow:
                 if self._end_reason is not None:
                     break
                 await self._run_phase(index)
-            self.state.status = ProcessStatus.completed
+            outcome = ProcessStatus.completed
             self.state.end_reason = self._end_reason
         except _Aborted:
-            self.state.status = ProcessStatus.aborted
+            outcome = ProcessStatus.aborted
         except asyncio.CancelledError:
             # cancelled from the Temporal UI or CLI: recorded like an abort, then the run ends
             self._abort = AbortRequest(reason="cancelled through Temporal", actor="temporal")
-            self.state.status = ProcessStatus.aborted
-        return await self._finish()
+            outcome = ProcessStatus.aborted
+        if not workflow.patched("status-final-after-history"):
+            self.state.status = outcome  # histories recorded before: the status changed before the history line
+        return await self._finish(outcome)
 
-    async def _finish(self) -> ProcessState:
+    async def _finish(self, outcome: ProcessStatus) -> ProcessState:
         wf = self.state.workflow_id
         self.state.ended_at = workflow.now()
         self.state.current_phase = None
-        if self.state.status is ProcessStatus.aborted:
+        if outcome is ProcessStatus.aborted:
             assert self._abort is not None
             self.state.end_reason = self._abort.reason
             self.state.ended_by = self._abort.actor
@@ -160,8 +162,10 @@ class ProcessWorkflow:
             reason = f": {self.state.end_reason}" if self.state.end_reason else ""
             await self._history(f"{wf}/process/ended", HistoryKind.process_ended,
                                 f"Process '{self._template.name}' ended{reason}")
-        self._upsert(sa.STATUS.value_set(self.state.status.value), sa.PHASE.value_unset())
-        workflow.set_current_details(f"**{self.state.status.value}** at {self.state.ended_at:%Y-%m-%d %H:%M} UTC")
+        # the status turns final only now, so whoever reads it finds the tasks closed and the history written
+        self.state.status = outcome
+        self._upsert(sa.STATUS.value_set(outcome.value), sa.PHASE.value_unset())
+        workflow.set_current_details(f"**{outcome.value}** at {self.state.ended_at:%Y-%m-%d %H:%M} UTC")
         self._closed = True
         await workflow.wait_condition(workflow.all_handlers_finished)
         return self.state

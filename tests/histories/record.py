@@ -1,0 +1,191 @@
+"""Record the workflow histories that `tests/workflows/test_replay.py` replays.
+
+    .venv/bin/python -m tests.histories.record            # record the scenarios that have no file yet
+    .venv/bin/python -m tests.histories.record --force    # re-record every scenario
+
+Each scenario runs a representative process on the time-skipping test server, with the real
+activities on a temporary SQLite database, and saves its event history as `<scenario>.json`
+here (workflow id `replay-<scenario>`). The saved files are what older workers wrote: keep
+them when the workflow changes, and add new scenarios rather than re-recording old ones, or
+the replay test can no longer catch a change that breaks processes already running. Before
+re-recording a scenario whose history a `workflow.patched(...)` change affects, keep the old
+file as `<scenario>.<tag>.json` (as `skip_and_abort.before-abort-patch.json`): the script
+never touches those, and the replay test replays them too.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+import tempfile
+from collections.abc import Awaitable, Callable
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+from temporalio.api.enums.v1 import IndexedValueType
+from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
+from temporalio.client import Client, WorkflowHandle
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.testing import WorkflowEnvironment
+
+from crm.db import make_engine, make_sessionmaker
+from crm.migrate import upgrade_database
+from crm.models import Record
+from processes.instance import (
+    AbortRequest,
+    ChangeOwnerRequest,
+    CompletePhaseRequest,
+    PhaseStatus,
+    ProcessInput,
+    ProcessState,
+    ProcessStatus,
+    ResolveIncidentRequest,
+    SkipPhaseRequest,
+)
+from processes.validation import validate_template
+from tests.factories import Factory
+from tests.workflows.helpers import running_worker, template, until
+from workflows import search_attributes
+from workflows.process import ProcessWorkflow
+from workflows.starting import start_process
+
+HERE = Path(__file__).parent
+TASK_QUEUE = "record-histories"
+Handle = WorkflowHandle[ProcessWorkflow, ProcessState]
+
+
+class Run:
+    """What a scenario gets: the test server, the database and a way to start a process."""
+
+    def __init__(self, env: WorkflowEnvironment, factory: Factory) -> None:
+        self.env, self.factory = env, factory
+
+    async def start(self, name: str, *phases: dict[str, Any], email: str | None = "client@example.org") -> Handle:
+        owner = await self.factory.user()
+        record = await self.factory.record(owner=owner, email=email)
+        document = template(*phases, key=name.replace("_", "-"))
+        input = ProcessInput(template=validate_template(document), template_version=1, record_id=record.id,
+                             owner_id=owner.id, started_by="recorder")
+        return await start_process(self.env.client, input, workflow_id=f"replay-{name}", task_queue=TASK_QUEUE)
+
+
+async def automatic_emails(run: Run) -> Handle:
+    handle = await run.start(
+        "automatic_emails",
+        {"key": "welcome", "name": "Welcome", "actions": [
+            {"send_email": {"subject": "Welcome {{ record.title }}", "body": "Hello from {{ owner.name }}"}},
+            {"write_values": {"values": {"stage": "welcomed"}}},
+            {"set_status": {"status": "Contacted"}},
+            {"create_task": {"title": "Check the reply", "due_days": 2}}]},
+        {"key": "later", "name": "Two days later", "start": {"after_days": 2}, "actions": [
+            {"add_history": {"text": "Two days passed"}},
+            {"send_email": {"to": "process_owner", "subject": "Follow up", "body": "{{ record.title }}"}}]})
+    await handle.result()
+    return handle
+
+
+async def manual_completed(run: Run) -> Handle:
+    handle = await run.start(
+        "manual_completed",
+        {"key": "call", "name": "Call the client", "completion": "manual", "deadline_days": 4,
+         "actions": [{"reminder": {"after_days": 1}}]},
+        {"key": "close", "name": "Close", "actions": [{"end_process": {"reason": "called"}}]},
+        {"key": "never", "name": "Never runs"})
+    await run.env.sleep(timedelta(days=5))  # the reminder and the overdue notice fire
+    successor = await run.factory.user(name="Luca Bianchi")
+    await handle.execute_update(ProcessWorkflow.change_owner, ChangeOwnerRequest(owner_id=successor.id, actor="anna"))
+    await handle.execute_update(ProcessWorkflow.complete_phase, CompletePhaseRequest(actor="luca"))
+    await handle.result()
+    return handle
+
+
+async def skip_and_abort(run: Run) -> Handle:
+    handle = await run.start(
+        "skip_and_abort",
+        {"key": "call", "name": "Call the client", "completion": "manual"},
+        {"key": "wait", "name": "Wait", "start": {"after_days": 3}, "actions": [{"add_history": {"text": "waited"}}]},
+        {"key": "close", "name": "Close", "actions": [{"add_history": {"text": "closed"}}]})
+    await until(handle, lambda s: s.phases[0].task_id is not None)
+    await handle.execute_update(ProcessWorkflow.skip_phase, SkipPhaseRequest(phase="close", reason="not needed"))
+    await handle.execute_update(ProcessWorkflow.skip_phase, SkipPhaseRequest(reason="unreachable", actor="anna"))
+    await until(handle, lambda s: s.phases[1].status is PhaseStatus.waiting)
+    await handle.execute_update(ProcessWorkflow.abort, AbortRequest(reason="client withdrew", actor="anna"))
+    await handle.result()
+    return handle
+
+
+async def incident_retry(run: Run) -> Handle:
+    handle = await run.start(
+        "incident_retry",
+        {"key": "welcome", "name": "Welcome", "actions": [
+            {"send_email": {"subject": "Welcome", "body": "Hello {{ record.title }}"}},
+            {"add_history": {"text": "Welcomed"}}]},
+        {"key": "close", "name": "Close", "actions": [{"set_status": {"status": "Contacted"}}]},
+        email=None)
+    state = await until(handle, lambda s: s.status is ProcessStatus.incident)
+    async with run.factory.sessions() as session:
+        record = await session.get(Record, state.record_id)
+        assert record is not None
+        record.email = "found@example.org"
+        session.add(record)
+        await session.commit()
+    await handle.execute_update(ProcessWorkflow.resolve_incident, ResolveIncidentRequest(action="retry"))
+    await handle.result()
+    return handle
+
+
+SCENARIOS: dict[str, Callable[[Run], Awaitable[Handle]]] = {
+    f.__name__: f for f in (automatic_emails, manual_completed, skip_and_abort, incident_retry)}
+
+
+async def start_test_server() -> WorkflowEnvironment:
+    env = await WorkflowEnvironment.start_time_skipping(
+        test_server_existing_path=str(Path(sys.executable).parent / "temporal-test-server"),
+        data_converter=pydantic_data_converter)
+    await env.client.operator_service.add_search_attributes(AddSearchAttributesRequest(
+        namespace=env.client.namespace,
+        search_attributes={key.name: IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD for key in search_attributes.ALL}))
+    return env
+
+
+async def record(names: list[str]) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        url = f"sqlite+aiosqlite:///{tmp}/stagecoach.db"
+        upgrade_database(url)
+        engine = make_engine(url)
+        env = await start_test_server()
+        try:
+            client: Client = env.client
+            run = Run(env, Factory(make_sessionmaker(engine)))
+            async with running_worker(client, run.factory.sessions, TASK_QUEUE):
+                for name in names:
+                    handle = await SCENARIOS[name](run)
+                    history = await handle.fetch_history()
+                    (HERE / f"{name}.json").write_text(history.to_json() + "\n")
+                    print(f"{name}.json: {len(history.events)} events")
+        finally:
+            await env.shutdown()
+            await engine.dispose()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("scenarios", nargs="*", help=f"some of {', '.join(SCENARIOS)} (default: all)")
+    parser.add_argument("--force", action="store_true", help="overwrite histories already saved")
+    args = parser.parse_args()
+    unknown = sorted(set(args.scenarios) - set(SCENARIOS))
+    if unknown:
+        parser.error(f"unknown scenario {', '.join(unknown)}; scenarios are {', '.join(SCENARIOS)}")
+    names = args.scenarios or list(SCENARIOS)
+    if not args.force:
+        names = [n for n in names if not (HERE / f"{n}.json").exists()]
+    if not names:
+        print("every history is already saved (use --force to re-record)")
+        return
+    asyncio.run(record(names))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,61 @@
+"""Saved histories (tests/histories, written by `python -m tests.histories.record`) replay on today's code.
+
+A change to ProcessWorkflow that would break processes already running fails here.
+`<scenario>.<tag>.json` files are histories written by older code, kept by hand
+(`*.before-abort-patch.json`: an abort answered before the `abort-answers-when-recorded` patch;
+`*.before-final-status.json`: the status turned final before the last history line, before
+the `status-final-after-history` patch).
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from temporalio import workflow
+from temporalio.client import WorkflowHistory
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.worker import Replayer
+
+from processes.instance import ProcessInput, ProcessState
+from workflows.process import ProcessWorkflow
+
+HISTORIES = sorted((Path(__file__).parent.parent / "histories").glob("*.json"))
+SCENARIOS = ("automatic_emails", "manual_completed", "skip_and_abort", "incident_retry")
+SAVED = {f"{name}{tag}.json" for name in SCENARIOS for tag in ("", ".before-final-status")} | {
+    "skip_and_abort.before-abort-patch.json"}
+
+
+def saved(path: Path) -> WorkflowHistory:
+    scenario = path.name.split(".")[0]
+    return WorkflowHistory.from_json(f"replay-{scenario}", path.read_text())
+
+
+@workflow.defn(name="ProcessWorkflow")
+class ReorderedProcessWorkflow:
+    """ProcessWorkflow as if someone resolved the responsible before writing the "started" history line."""
+
+    @workflow.run
+    async def run(self, input: ProcessInput) -> ProcessState:
+        await workflow.execute_activity("resolve_responsible", {"record_id": input.record_id},
+                                        start_to_close_timeout=timedelta(seconds=30))
+        raise AssertionError("unreachable: replay fails at the first command")
+
+
+def test_every_scenario_is_saved() -> None:
+    assert {p.name for p in HISTORIES} >= SAVED
+
+
+@pytest.mark.parametrize("path", HISTORIES, ids=lambda p: p.stem)
+async def test_saved_history_replays(path: Path) -> None:
+    replayer = Replayer(workflows=[ProcessWorkflow], data_converter=pydantic_data_converter)
+    result = await replayer.replay_workflow(saved(path), raise_on_replay_failure=False)
+    assert result.replay_failure is None
+
+
+@pytest.mark.parametrize("path", HISTORIES, ids=lambda p: p.stem)
+async def test_a_changed_workflow_fails_replay(path: Path) -> None:
+    replayer = Replayer(workflows=[ReorderedProcessWorkflow], data_converter=pydantic_data_converter)
+    with pytest.raises(workflow.NondeterminismError):
+        await replayer.replay_workflow(saved(path), raise_on_replay_failure=True)
