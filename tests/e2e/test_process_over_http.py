@@ -108,6 +108,7 @@ async def test_a_template_runs_on_a_record_from_start_to_end(stack: Stack) -> No
     # completing the task completes the phase; the process then waits a week for its last phase
     done = await http.post(f"/tasks/{task['id']}/complete", headers=staff)
     assert done.status_code == 200 and done.json()["status"] == "done"
+    await eventually(lambda: _phase_is(stack, workflow_id, "wait", "waiting"))
     state = (await http.get(f"/processes/{workflow_id}", headers=staff)).json()
     assert [p["status"] for p in state["phases"]] == ["done", "done", "waiting"]
 
