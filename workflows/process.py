@@ -206,6 +206,8 @@ class ProcessWorkflow:
                                               start_to_close_timeout=BOOKKEEPING_TIMEOUT, retry_policy=ACTION_RETRY,
                                               summary=f"responsible of phase {ps.key}"))
         ps.responsible_id = responsible if isinstance(responsible, int) else None
+        if spec.responsible.kind == "process_owner" and ps.responsible_id is not None:
+            ps.responsible_id = self.state.owner_id  # an owner change during the lookup wins
         await self._history(f"{step}/started/{ps.iteration}", HistoryKind.phase_started,
                             f"Phase '{ps.name}' started", phase_key=ps.key,
                             data={"responsible_id": ps.responsible_id,

@@ -226,8 +226,12 @@ async def _update(temporal: TemporalDep, settings: Settings, workflow_id: str, u
                   idempotency_key: str | None) -> ProcessView:
     handle = temporal.get_workflow_handle_for(ProcessWorkflow.run, workflow_id)
     await ensure_running(handle)
-    async with temporal_errors(workflow_id):
-        state = await handle.execute_update(update, request, id=idempotency_key)
+    try:
+        async with temporal_errors(workflow_id):
+            state = await handle.execute_update(update, request, id=idempotency_key)
+    except ProcessNotFound:
+        await ensure_running(handle)  # it existed a moment ago: it has ended since (409), or raise the 404
+        raise
     return ProcessView(**state.model_dump(), temporal_ui_url=settings.temporal_run_url(workflow_id))
 
 

@@ -12,7 +12,7 @@ from api.deps import SessionDep, SettingsDep, StaffDep, TemporalDep
 from api.temporal_errors import ensure_running, temporal_errors
 from crm.models import Task, TaskKind, TaskPublic, TaskStatus
 from crm.types import utcnow
-from processes.errors import InvalidPhaseState, TaskNotFound
+from processes.errors import InvalidPhaseState, ProcessNotFound, TaskNotFound
 from processes.instance import CompletePhaseRequest
 from workflows.process import ProcessWorkflow
 
@@ -76,7 +76,11 @@ async def complete_task(task_id: int, session: SessionDep, temporal: TemporalDep
 async def _complete_phase_task(temporal: Client, task: Task, actor: str) -> None:
     handle = temporal.get_workflow_handle_for(ProcessWorkflow.run, task.workflow_id)
     await ensure_running(handle)
-    async with temporal_errors(task.workflow_id):
-        await handle.execute_update(ProcessWorkflow.complete_phase,
-                                    CompletePhaseRequest(phase=task.phase_key, task_id=task.id, actor=actor),
-                                    id=f"complete-task-{task.id}")
+    try:
+        async with temporal_errors(task.workflow_id):
+            await handle.execute_update(ProcessWorkflow.complete_phase,
+                                        CompletePhaseRequest(phase=task.phase_key, task_id=task.id, actor=actor),
+                                        id=f"complete-task-{task.id}")
+    except ProcessNotFound:
+        await ensure_running(handle)  # ended since the first check: 409 rather than 404
+        raise
