@@ -191,6 +191,16 @@ class ProcessTemplateSummary(SQLModel):
 
 # --- process instances ---------------------------------------------------------------
 
+class ProcessOrigin(str, enum.Enum):
+    manual = "manual"  # started over the API
+    follow_up = "follow_up"  # started by a start_follow_up action
+    autostart = "autostart"  # started by a record event
+
+    @property
+    def automatic(self) -> bool:
+        return self is not ProcessOrigin.manual
+
+
 class ProcessRun(SQLModel, table=True):
     """The registry of process instances: allocates `process-{template}-{record}-{n}` ids.
 
@@ -209,8 +219,41 @@ class ProcessRun(SQLModel, table=True):
     sequence: int
     owner_id: int = Field(foreign_key="user.id")
     started_by: str = Field(default="", max_length=200)
-    request_id: str | None = Field(default=None, unique=True, max_length=200)
+    request_id: str | None = Field(default=None, unique=True, max_length=400)
+    origin: ProcessOrigin = Field(default=ProcessOrigin.manual, sa_type=_enum(ProcessOrigin))
+    parent_workflow_id: str | None = Field(default=None, max_length=255, index=True)
+    triggered_by_user_id: int | None = Field(default=None, foreign_key="user.id",
+                                             description="the user whose action led to this start")
     created_at: datetime = _created()
+
+
+# --- record events (autostart) ---------------------------------------------------------
+
+class RecordEventKind(str, enum.Enum):
+    created = "created"
+    status_changed = "status_changed"
+    field_changed = "field_changed"
+
+
+class RecordEvent(SQLModel, table=True):
+    """A change to a record that may start processes, written in the transaction of the change.
+
+    Dispatched once: each start it causes is keyed by the event id and the template.
+    """
+
+    __tablename__ = "record_event"
+
+    id: int | None = Field(default=None, primary_key=True)
+    record_id: int = Field(foreign_key="record.id", index=True)
+    kind: RecordEventKind = Field(sa_type=_enum(RecordEventKind))
+    status: str | None = Field(default=None, max_length=64, description="status_changed: the new status")
+    fields: list[str] = Field(default_factory=list, sa_type=JSON, description="field_changed: the fields")
+    actor: str = Field(default="", max_length=200)
+    actor_user_id: int | None = Field(default=None, foreign_key="user.id")
+    step_key: str | None = Field(default=None, unique=True, max_length=400,
+                                 description="set when a process step caused the change")
+    created_at: datetime = _created()
+    dispatched_at: datetime | None = Field(default=None, sa_type=UTCDateTime, index=True)
 
 
 # --- tasks ---------------------------------------------------------------------------

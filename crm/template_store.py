@@ -12,7 +12,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from crm.models import ProcessTemplateSummary, ProcessTemplateVersion, User
 from processes.errors import TemplateNotFound, did_you_mean
-from processes.template import ProcessTemplate
+from processes.template import ProcessTemplate, RecordKind
 from processes.upgrades import upgrade_template
 from processes.validation import validate_template
 
@@ -21,8 +21,16 @@ async def user_handles(session: AsyncSession) -> set[str]:
     return set((await session.exec(select(User.handle))).all())
 
 
+async def template_kinds(session: AsyncSession) -> dict[str, RecordKind]:
+    """The record kind of every saved template (of its latest version)."""
+    rows = (await session.exec(select(ProcessTemplateVersion.key, ProcessTemplateVersion.record_kind)
+                               .order_by(col(ProcessTemplateVersion.version)))).all()
+    return {key: kind for key, kind in rows}
+
+
 async def validate(session: AsyncSession, document: dict) -> ProcessTemplate:  # type: ignore[type-arg]
-    return validate_template(document, known_users=await user_handles(session))
+    return validate_template(document, known_users=await user_handles(session),
+                             known_templates=await template_kinds(session))
 
 
 def checksum(template: ProcessTemplate) -> str:

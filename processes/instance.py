@@ -106,6 +106,9 @@ class ProcessInput(BaseModel):
     owner_id: int
     started_by: str = ""
     lineage: list[str] = Field(default_factory=list, description="workflow ids of the processes that led here")
+    origin: Literal["manual", "follow_up", "autostart"] = "manual"
+    triggered_by_user_id: int | None = Field(None, description="the user whose action led to this start")
+    start_delay_seconds: float = Field(0, ge=0, description="wait this long before the first phase")
 
 
 class SkipPhaseRequest(BaseModel):

@@ -8,12 +8,13 @@ bounded in operand size, output size and wall time; exceeding a bound is a
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import operator
 import re
 import sys
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 from jinja2 import StrictUndefined, TemplateSyntaxError, UndefinedError, nodes
@@ -115,6 +116,12 @@ def compile_text(source: str) -> Any:
     return _env.from_string(source)
 
 
+@functools.lru_cache(maxsize=2048)
+def compile_condition(source: str) -> Any:
+    """Compile a condition (a Jinja2 expression); raises `TemplateSyntaxError`."""
+    return _env.compile_expression(source, undefined_to_none=False)
+
+
 def parse_text(source: str) -> nodes.Template:
     """The AST of user text, for validation; raises `TemplateSyntaxError`."""
     return _env.parse(source, filename=TEMPLATE_FILENAME)
@@ -132,24 +139,15 @@ def _line_tracer(frame: Any, event: str, arg: Any) -> Any:
     return _line_tracer
 
 
-def render_text(source: str, context: Mapping[str, Any], *, where: str = "") -> str:
-    """Render user text within bounds. Every failure is a `RenderError` naming `where`."""
+@contextlib.contextmanager
+def _bounded(where: str) -> Iterator[None]:
+    """Run user code within the time budget; every failure becomes a `RenderError` naming `where`."""
     prefix = f"{where}: " if where else ""
-    try:
-        template = compile_text(source)
-    except TemplateSyntaxError as exc:
-        raise RenderError(f"{prefix}template syntax error at line {exc.lineno}: {exc.message}") from None
     previous = sys.gettrace()
     _Budget.deadline = time.monotonic() + RENDER_SECONDS
     sys.settrace(_tracer)
-    chunks: list[str] = []
-    size = 0
     try:
-        for chunk in template.generate(dict(context)):
-            size += len(chunk)
-            if size > MAX_OUTPUT_CHARS:
-                raise SecurityError(f"output longer than {MAX_OUTPUT_CHARS} characters")
-            chunks.append(chunk)
+        yield
     except UndefinedError as exc:
         raise RenderError(f"{prefix}{exc.message}") from None
     except SecurityError as exc:
@@ -161,4 +159,30 @@ def render_text(source: str, context: Mapping[str, Any], *, where: str = "") -> 
     finally:
         sys.settrace(previous)
         _Budget.deadline = float("inf")
+
+
+def render_text(source: str, context: Mapping[str, Any], *, where: str = "") -> str:
+    """Render user text within bounds. Every failure is a `RenderError` naming `where`."""
+    try:
+        template = compile_text(source)
+    except TemplateSyntaxError as exc:
+        raise RenderError(f"{where}: template syntax error at line {exc.lineno}: {exc.message}") from None
+    chunks: list[str] = []
+    size = 0
+    with _bounded(where):
+        for chunk in template.generate(dict(context)):
+            size += len(chunk)
+            if size > MAX_OUTPUT_CHARS:
+                raise SecurityError(f"output longer than {MAX_OUTPUT_CHARS} characters")
+            chunks.append(chunk)
     return "".join(chunks)
+
+
+def evaluate_condition(source: str, context: Mapping[str, Any], *, where: str = "") -> bool:
+    """Evaluate a condition within the same bounds as text; its truth value."""
+    try:
+        expression = compile_condition(source)
+    except TemplateSyntaxError as exc:
+        raise RenderError(f"{where}: condition syntax error: {exc.message}") from None
+    with _bounded(where):
+        return bool(_check_size(expression(**context)))

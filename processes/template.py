@@ -145,6 +145,18 @@ class EndProcess(Frozen):
     reason: str = Field("", max_length=500)
 
 
+class StartFollowUp(Frozen):
+    """Start a process (another template, or this one again) when this process has ended.
+
+    The follow-up runs on its own; `start` counts from the end of this process.
+    """
+
+    template: Key
+    start: StartRule = StartRule()
+    owner: Responsible = Field(Responsible(), description="the follow-up's process owner")
+    record: Literal["same", "contact"] = Field("same", description="this record, or its linked contact")
+
+
 ACTION_KINDS: dict[str, type[Frozen]] = {
     "send_email": SendEmail,
     "create_task": CreateTask,
@@ -153,6 +165,7 @@ ACTION_KINDS: dict[str, type[Frozen]] = {
     "add_history": AddHistory,
     "reminder": Reminder,
     "end_process": EndProcess,
+    "start_follow_up": StartFollowUp,
 }
 
 
@@ -166,6 +179,7 @@ class Action(Frozen):
     add_history: AddHistory | None = None
     reminder: Reminder | None = None
     end_process: EndProcess | None = None
+    start_follow_up: StartFollowUp | None = None
 
     @model_validator(mode="before")
     @classmethod
@@ -201,6 +215,13 @@ class Action(Frozen):
         return getattr(self, self.kind)
 
 
+class Branch(Frozen):
+    """Go to `goto` when `when` (a Jinja2 expression) is true."""
+
+    when: Annotated[str, Field(min_length=1, max_length=2000)]
+    goto: Key
+
+
 class Phase(Frozen):
     key: Key
     name: Annotated[str, Field(min_length=1, max_length=200)]
@@ -209,6 +230,38 @@ class Phase(Frozen):
     deadline_days: int | None = Field(None, ge=1, le=3650)
     completion: Literal["automatic", "manual"] = "automatic"
     actions: list[Action] = Field(default_factory=list, max_length=100)
+    decision: list[Branch] | None = Field(
+        None, min_length=1, max_length=50,
+        description="after the phase, go to the first branch whose condition is true")
+    next: Key | None = Field(None, description="the phase after this one (when no branch matched); "
+                                               "default: the phase that follows in the list")
+
+    @property
+    def ends_process(self) -> bool:
+        return any(a.end_process is not None for a in self.actions)
+
+
+class Trigger(Frozen):
+    """When a process of this template starts by itself on a record of its kind."""
+
+    on: Literal["record_created", "status_changed", "field_changed"]
+    status: Annotated[str, Field(min_length=1, max_length=64)] | None = Field(
+        None, description="status_changed: the status the record moved to")
+    field: Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")] | None = Field(
+        None, description="field_changed: the free field that changed")
+    record_type: str | None = Field(None, max_length=64, description="only records of this type")
+
+    @model_validator(mode="after")
+    def _needs(self) -> Trigger:
+        if self.on == "status_changed" and not self.status:
+            raise ValueError("a status_changed trigger needs the status")
+        if self.on == "field_changed" and not self.field:
+            raise ValueError("a field_changed trigger needs the field")
+        if self.on != "status_changed" and self.status:
+            raise ValueError(f"'status' is only for status_changed triggers, not {self.on}")
+        if self.on != "field_changed" and self.field:
+            raise ValueError(f"'field' is only for field_changed triggers, not {self.on}")
+        return self
 
 
 class ProcessTemplate(Frozen):
@@ -219,6 +272,7 @@ class ProcessTemplate(Frozen):
     controller_email: str
     record_kind: RecordKind
     phases: list[Phase] = Field(min_length=1, max_length=200)
+    autostart: list[Trigger] = Field(default_factory=list, max_length=20)
 
     @field_validator("controller_email")
     @classmethod

@@ -8,7 +8,7 @@ only known variables, and named users that exist.
 from __future__ import annotations
 
 import json
-from collections.abc import Collection, Iterator
+from collections.abc import Collection, Iterator, Mapping
 from typing import Any
 
 import yaml
@@ -16,10 +16,10 @@ from jinja2 import TemplateSyntaxError, meta, nodes
 from pydantic import ValidationError
 
 from processes.errors import ErrorCollector, ErrorDetail, TemplateInvalid, did_you_mean
-from processes.rendering import parse_text
-from processes.template import CreateTask, ProcessTemplate, Responsible
+from processes.rendering import compile_condition, parse_text
+from processes.template import CreateTask, ProcessTemplate, RecordKind, Responsible, StartFollowUp
 from processes.upgrades import upgrade_template
-from processes.variables import VARIABLES
+from processes.variables import PHASE_OUTCOME_ATTRIBUTES, VARIABLES
 
 
 def format_path(loc: tuple[Any, ...]) -> str:
@@ -58,24 +58,54 @@ def _pydantic_errors(exc: ValidationError) -> Iterator[ErrorDetail]:
         yield ErrorDetail(format_path(loc), message)
 
 
-def _check_text(path: str, source: str, errors: ErrorCollector) -> None:
+def _check_text(path: str, source: str, errors: ErrorCollector, phase_keys: Collection[str] = ()) -> None:
     try:
         ast = parse_text(source)
     except TemplateSyntaxError as exc:
         errors.add(path, f"template syntax error at line {exc.lineno}: {exc.message}")
         return
+    _check_names(path, ast, errors, phase_keys)
+
+
+def _check_condition(path: str, source: str, errors: ErrorCollector, phase_keys: Collection[str]) -> None:
+    try:
+        compile_condition(source)
+        ast = parse_text("{{ " + source + " }}")
+    except TemplateSyntaxError as exc:
+        errors.add(path, f"condition syntax error: {exc.message}")
+        return
+    _check_names(path, ast, errors, phase_keys)
+
+
+def _attribute(node: nodes.Getattr | nodes.Getitem) -> str | None:
+    if isinstance(node, nodes.Getattr):
+        return node.attr
+    if isinstance(node.arg, nodes.Const) and isinstance(node.arg.value, str):
+        return node.arg.value
+    return None
+
+
+def _check_names(path: str, ast: nodes.Template, errors: ErrorCollector, phase_keys: Collection[str]) -> None:
     for name in sorted(meta.find_undeclared_variables(ast)):
         if name not in VARIABLES:
             errors.add(path, f"unknown variable '{name}'{did_you_mean(name, VARIABLES)}")
     for node in ast.find_all((nodes.Getattr, nodes.Getitem)):
         target = node.node
-        if not isinstance(target, nodes.Name) or target.name not in VARIABLES:
+        attribute = _attribute(node)
+        if attribute is None:
             continue
-        if isinstance(node, nodes.Getattr):
-            attribute = node.attr
-        elif isinstance(node.arg, nodes.Const) and isinstance(node.arg.value, str):
-            attribute = node.arg.value
-        else:
+        if isinstance(target, nodes.Name) and target.name == "phases":
+            if attribute not in phase_keys:
+                errors.add(path, f"unknown phase 'phases.{attribute}'{did_you_mean(attribute, phase_keys)}")
+            continue
+        if (isinstance(target, (nodes.Getattr, nodes.Getitem)) and isinstance(target.node, nodes.Name)
+                and target.node.name == "phases"):
+            if attribute not in PHASE_OUTCOME_ATTRIBUTES:
+                errors.add(path, f"unknown attribute '{attribute}' of a phase"
+                                 f"{did_you_mean(attribute, PHASE_OUTCOME_ATTRIBUTES)}; "
+                                 f"phases have {', '.join(sorted(PHASE_OUTCOME_ATTRIBUTES))}")
+            continue
+        if not isinstance(target, nodes.Name) or target.name not in VARIABLES:
             continue
         allowed = VARIABLES[target.name]
         if allowed is not None and attribute not in allowed:
@@ -93,9 +123,18 @@ def _check_user(path: str, responsible: Responsible | None, known_users: Collect
         errors.add(f"{path}.user", f"unknown user '{responsible.user}'{did_you_mean(responsible.user, known_users)}")
 
 
-def check_template(template: ProcessTemplate, *, known_users: Collection[str] | None = None) -> list[ErrorDetail]:
-    """The semantic errors of a structurally valid template."""
+TEXT_FIELDS = ("subject", "body", "title", "description", "text", "message")
+
+
+def check_template(template: ProcessTemplate, *, known_users: Collection[str] | None = None,
+                   known_templates: Mapping[str, RecordKind] | None = None) -> list[ErrorDetail]:
+    """The semantic errors of a structurally valid template.
+
+    `known_users`: user handles that may be named; `known_templates`: the record kind of
+    each saved template that a follow-up may start. `None` skips that check.
+    """
     errors = ErrorCollector()
+    keys = [p.key for p in template.phases]
     seen: dict[str, int] = {}
     for i, phase in enumerate(template.phases):
         where = f"phases[{i}]"
@@ -107,26 +146,91 @@ def check_template(template: ProcessTemplate, *, known_users: Collection[str] | 
             spec = action.spec
             base = f"{where}.actions[{j}].{action.kind}"
             for field_name, value in spec:
-                if field_name in ("subject", "body", "title", "description", "text", "message") and value:
-                    _check_text(f"{base}.{field_name}", value, errors)
+                if field_name in TEXT_FIELDS and value:
+                    _check_text(f"{base}.{field_name}", value, errors, keys)
                 if field_name == "values":
                     for name, text in value.items():
-                        _check_text(f"{base}.values.{name}", text, errors)
+                        _check_text(f"{base}.values.{name}", text, errors, keys)
             if isinstance(spec, CreateTask):
                 _check_user(f"{base}.assignee", spec.assignee, known_users, errors)
+            if isinstance(spec, StartFollowUp):
+                _check_user(f"{base}.owner", spec.owner, known_users, errors)
+                _check_follow_up(base, spec, template, known_templates, errors)
+        for b, branch in enumerate(phase.decision or []):
+            _check_condition(f"{where}.decision[{b}].when", branch.when, errors, keys)
+            _check_target(f"{where}.decision[{b}].goto", branch.goto, keys, errors)
+        if phase.next is not None:
+            _check_target(f"{where}.next", phase.next, keys, errors)
+    if not errors.errors:
+        _check_reaches_end(template, errors)
     return errors.errors
 
 
-def validate_template(raw: dict[str, Any], *, known_users: Collection[str] | None = None) -> ProcessTemplate:
+def _check_target(path: str, key: str, keys: list[str], errors: ErrorCollector) -> None:
+    if key not in keys:
+        errors.add(path, f"unknown phase '{key}'{did_you_mean(key, keys)}")
+
+
+def _check_follow_up(path: str, spec: StartFollowUp, template: ProcessTemplate,
+                     known_templates: Mapping[str, RecordKind] | None, errors: ErrorCollector) -> None:
+    if known_templates is None:
+        return
+    kinds = {**known_templates, template.key: template.record_kind}
+    if spec.template not in kinds:
+        errors.add(f"{path}.template", f"unknown template '{spec.template}'{did_you_mean(spec.template, kinds)}")
+        return
+    target = template.record_kind if spec.record == "same" else RecordKind.contact
+    if kinds[spec.template] != target:
+        errors.add(f"{path}.template", f"template '{spec.template}' runs on {kinds[spec.template].value} records, "
+                                       f"but this follow-up runs on the {'record' if spec.record == 'same' else 'contact'}"
+                                       f" ({target.value})")
+
+
+def successors(template: ProcessTemplate, index: int) -> list[int | None]:
+    """Where a phase may lead: phase indexes, and None for the end of the process."""
+    phase = template.phases[index]
+    following = phase.next if phase.next is not None else None
+    default: int | None = template.phase_index(following) if following else (
+        index + 1 if index + 1 < len(template.phases) else None)
+    targets: list[int | None] = [template.phase_index(b.goto) for b in phase.decision or []]
+    targets.append(default)
+    if phase.ends_process:
+        targets.append(None)
+    return targets
+
+
+def _check_reaches_end(template: ProcessTemplate, errors: ErrorCollector) -> None:
+    """Every phase the process can reach must have a way to the end (no loop without an exit)."""
+    reachable, todo = {0}, [0]
+    while todo:
+        for target in successors(template, todo.pop()):
+            if target is not None and target not in reachable:
+                reachable.add(target)
+                todo.append(target)
+    ends: set[int] = set()
+    changed = True
+    while changed:
+        changed = False
+        for i in reachable - ends:
+            if any(t is None or t in ends for t in successors(template, i)):
+                ends.add(i)
+                changed = True
+    for i in sorted(reachable - ends):
+        errors.add(f"phases[{i}]", f"phase '{template.phases[i].key}' can never reach the end of the process "
+                                   "(a loop with no way out)")
+
+
+def validate_template(raw: dict[str, Any], *, known_users: Collection[str] | None = None,
+                      known_templates: Mapping[str, RecordKind] | None = None) -> ProcessTemplate:
     """A valid `ProcessTemplate` from a parsed document, or `TemplateInvalid` with every error.
 
-    `known_users` is the set of user handles that may be named; `None` skips that check.
+    `known_users`, `known_templates`: as for `check_template`; `None` skips that check.
     """
     try:
         template = ProcessTemplate.model_validate(upgrade_template(raw))
     except ValidationError as exc:
         raise TemplateInvalid(list(_pydantic_errors(exc))) from None
-    errors = check_template(template, known_users=known_users)
+    errors = check_template(template, known_users=known_users, known_templates=known_templates)
     if errors:
         raise TemplateInvalid(errors)
     return template

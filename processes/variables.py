@@ -24,4 +24,8 @@ VARIABLES: dict[str, frozenset[str] | None] = {
     "responsible": PERSON_ATTRIBUTES,
     "owner": PERSON_ATTRIBUTES,
     "now": frozenset(),
+    "answers": None,  # answers collected when staff completed manual phases
+    "phases": None,  # phases.<key>.status / .overdue / .iteration; keys checked against the template
 }
+
+PHASE_OUTCOME_ATTRIBUTES = frozenset({"status", "overdue", "iteration"})

@@ -10,10 +10,6 @@ from workflows import search_attributes as sa
 from workflows.process import ProcessWorkflow
 
 
-def process_workflow_id(template_key: str, record_id: int, sequence: int) -> str:
-    return f"process-{template_key}-{record_id}-{sequence}"
-
-
 async def start_process(client: Client, input: ProcessInput, *, workflow_id: str,
                         task_queue: str) -> WorkflowHandle[ProcessWorkflow, ProcessState]:
     template = input.template

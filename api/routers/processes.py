@@ -8,8 +8,6 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Query, Response
 from pydantic import BaseModel, Field
-from sqlalchemy import func
-from sqlalchemy.exc import IntegrityError
 from sqlmodel import select
 from temporalio.client import WorkflowExecution, WorkflowExecutionStatus
 
@@ -19,6 +17,7 @@ from api.routers.records import get_record_or_404
 from api.routers.users import get_user_or_404
 from api.temporal_errors import ensure_running, temporal_errors
 from crm import template_store
+from crm.process_runs import allocate_run
 from crm.models import ApiRole, ProcessRun
 from processes.errors import ProcessNotFound, RecordKindMismatch, ServiceUnavailable, StagecoachError
 from processes.instance import (
@@ -34,7 +33,7 @@ from processes.instance import (
 from settings import Settings
 from workflows import search_attributes as sa
 from workflows.process import ProcessWorkflow
-from workflows.starting import process_workflow_id, start_process
+from workflows.starting import start_process
 
 router = APIRouter(prefix="/processes", tags=["processes"])
 
@@ -118,15 +117,14 @@ async def start(body: StartProcessBody, response: Response, session: SessionDep,
                               "or give the record an owner")
     await get_user_or_404(session, owner_id)
 
-    if body.request_id:
-        existing = (await session.exec(select(ProcessRun).where(ProcessRun.request_id == body.request_id))).first()
-        if existing is not None:
-            response.status_code = 200
-            return _started(existing, settings)
-
-    run = await _allocate(session, body, version_row.version, owner_id, principal)
+    run, created = await allocate_run(session, template_key=body.template, template_version=version_row.version,
+                                      record_id=record.id, owner_id=owner_id, started_by=principal.actor,
+                                      request_id=body.request_id, triggered_by_user_id=principal.user_id)
+    if not created:
+        response.status_code = 200
+        return _started(run, settings)
     input = ProcessInput(template=template, template_version=version_row.version, record_id=record.id,
-                         owner_id=owner_id, started_by=principal.actor)
+                         owner_id=owner_id, started_by=principal.actor, triggered_by_user_id=principal.user_id)
     try:
         await start_process(temporal, input, workflow_id=run.workflow_id, task_queue=settings.temporal_task_queue)
     except Exception as exc:
@@ -134,26 +132,6 @@ async def start(body: StartProcessBody, response: Response, session: SessionDep,
         await session.commit()
         raise ServiceUnavailable(f"the process could not be started, nothing was kept: {exc}") from None
     return _started(run, settings)
-
-
-async def _allocate(session: SessionDep, body: StartProcessBody, version: int, owner_id: int,
-                    principal: Principal) -> ProcessRun:
-    """Reserve `process-{template}-{record}-{n}`, the next n for this template and record."""
-    for _ in range(10):
-        query = select(func.max(ProcessRun.sequence)).where(ProcessRun.template_key == body.template,
-                                                           ProcessRun.record_id == body.record_id)
-        sequence = ((await session.exec(query)).one() or 0) + 1
-        run = ProcessRun(workflow_id=process_workflow_id(body.template, body.record_id, sequence),
-                         template_key=body.template, template_version=version, record_id=body.record_id,
-                         sequence=sequence, owner_id=owner_id, started_by=principal.actor,
-                         request_id=body.request_id)
-        session.add(run)
-        try:
-            await session.commit()
-            return run
-        except IntegrityError:
-            await session.rollback()
-    raise ServiceUnavailable("could not allocate a process id; try again")
 
 
 def _started(run: ProcessRun, settings: Settings) -> ProcessStarted:
