@@ -12,12 +12,14 @@ import contextlib
 import functools
 import operator
 import re
+import string
 import sys
 import time
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 from jinja2 import StrictUndefined, TemplateSyntaxError, UndefinedError, nodes
+from jinja2.compiler import CodeGenerator
 from jinja2.sandbox import SandboxedEnvironment, SecurityError
 
 from processes.errors import RenderError
@@ -29,7 +31,17 @@ MAX_POWER_EXPONENT = 64
 RENDER_SECONDS = 1.0
 TEMPLATE_FILENAME = "<stagecoach-template>"
 
-_BIG_FORMAT_WIDTH = re.compile(r"\d{6,}|\*")
+# Callables whose int arguments size their result (by __name__, for filters, methods and globals).
+SIZED_BY_INT = frozenset({"center", "ljust", "rjust", "zfill", "range", "safe_range", "lipsum", "indent", "wordwrap",
+                          "truncate", "batch", "slice"})
+# str methods user text may call; the others (expandtabs, translate, encode...) are refused.
+STR_METHODS = frozenset({
+    "upper", "lower", "title", "capitalize", "casefold", "swapcase", "strip", "lstrip", "rstrip", "removeprefix",
+    "removesuffix", "startswith", "endswith", "split", "rsplit", "splitlines", "partition", "rpartition", "find",
+    "rfind", "index", "rindex", "count", "isdigit", "isalpha", "isalnum", "isspace", "islower", "isupper",
+    "isdecimal", "isnumeric", "format", "replace", "join", "center", "ljust", "rjust", "zfill",
+})
+_PERCENT_SPEC = re.compile(r"%(?:\([^)]*\))?[-#0 +]*(\*|\d+)?(?:\.(\*|\d+))?[diouxXeEfFgGcrsa%]")
 
 
 class _Budget:
@@ -38,46 +50,128 @@ class _Budget:
     deadline: float = float("inf")
 
 
+def _weight(value: Any, memo: dict[int, int] | None = None) -> int:
+    """About how many characters a value stands for when printed or joined (shared items count each time)."""
+    if isinstance(value, (str, bytes)):
+        return len(value)
+    if not isinstance(value, (list, tuple, dict)):
+        return 1
+    memo = {} if memo is None else memo
+    if id(value) not in memo:
+        memo[id(value)] = 0  # a cycle counts once
+        items = [*value.keys(), *value.values()] if isinstance(value, dict) else value
+        memo[id(value)] = len(value) + sum(_weight(item, memo) for item in items)
+    return memo[id(value)]
+
+
 def _check_size(value: Any) -> Any:
-    if isinstance(value, (str, bytes, list, tuple)) and len(value) > MAX_SEQUENCE_LEN:
-        raise SecurityError(f"value too large ({len(value)} items; the limit is {MAX_SEQUENCE_LEN})")
+    if isinstance(value, (str, bytes, list, tuple, dict)) and (weight := _weight(value)) > MAX_SEQUENCE_LEN:
+        raise SecurityError(f"value too large ({weight} characters; the limit is {MAX_SEQUENCE_LEN})")
     if isinstance(value, int) and not isinstance(value, bool) and value.bit_length() > 256:
         raise SecurityError("number too large")
     return value
 
 
-def _check_arguments(args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> None:
+def _check_arguments(name: str, args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> None:
     for value in (*args, *kwargs.values()):
-        if isinstance(value, int) and not isinstance(value, bool) and abs(value) > MAX_INT_ARGUMENT:
+        if name in SIZED_BY_INT and isinstance(value, int) and not isinstance(value, bool) \
+                and abs(value) > MAX_INT_ARGUMENT:
             raise SecurityError(f"argument {value} is too large (the limit is {MAX_INT_ARGUMENT})")
+        if name in SIZED_BY_INT and isinstance(value, str) and len(value) > 1_000:
+            raise SecurityError(f"a text argument of {name} is too long (the limit is 1000)")
+
+
+def _check_growth(name: str, value: Any, args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> None:
+    """Refuse replace and join whose result would be too large, before they allocate it."""
+    size = None
+    if name == "replace" and isinstance(value, str) and len(args) >= 2:
+        old, new = str(args[0]), str(args[1])
+        size = len(value) + (value.count(old) if old else len(value) + 1) * len(new)
+    elif name == "join" and isinstance(value, (list, tuple)):
+        separator = str(args[0] if args else kwargs.get("d", ""))
+        size = _weight(value) + len(separator) * len(value)
+    if size is not None and size > MAX_SEQUENCE_LEN:
+        raise SecurityError(f"{name} would make a value of {size} characters (the limit is {MAX_SEQUENCE_LEN})")
+
+
+def _format_widths(fmt: str) -> int | None:
+    """The total width and precision a format string asks for; None if an argument gives one ('*', nested {})."""
+    total = 0
+    for match in _PERCENT_SPEC.finditer(fmt):
+        for group in match.groups():
+            if group == "*":
+                return None
+            total += int(group or 0)
+    try:
+        for _, _, spec, _ in string.Formatter().parse(fmt):
+            if spec and "{" in spec:
+                return None
+            total += sum(int(n) for n in re.findall(r"\d+", spec or ""))
+    except ValueError:
+        pass  # not a str.format string
+    return total
 
 
 def _check_format_string(value: Any) -> None:
-    if isinstance(value, str) and _BIG_FORMAT_WIDTH.search(value.replace("%%", "")) and (
-        "%" in value or "{" in value
-    ):
-        raise SecurityError("format widths of 100000 or more, and '*' widths, are not allowed")
+    if not isinstance(value, str):
+        return
+    total = _format_widths(value)
+    if total is None:
+        raise SecurityError("format widths given by an argument ('*' or a nested {}) are not allowed")
+    if total > MAX_SEQUENCE_LEN:
+        raise SecurityError(f"format widths adding up to {total} are too large (the limit is {MAX_SEQUENCE_LEN})")
 
 
 def _bounded_filter(fn: Callable[..., Any], name: str) -> Callable[..., Any]:
+    skip = 1 if getattr(fn, "jinja_pass_arg", None) else 0  # environment / eval context / context
+
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        _check_arguments(args[1:], kwargs)
-        if name == "format" and args:
-            _check_format_string(args[0])
+        value, rest = (args[skip] if len(args) > skip else None), args[skip + 1:]
+        if name == "join" and not isinstance(value, (str, list, tuple, dict)):
+            value = list(value)  # a generator: measure it before joining
+            args = (*args[:skip], value, *rest)
+        _check_size(value)
+        _check_arguments(name, rest, kwargs)
+        _check_growth(name, value, rest, kwargs)
+        if name == "format":
+            _check_format_string(value)
         return _check_size(fn(*args, **kwargs))
 
     return wrapper
+
+
+class _BoundedCodeGenerator(CodeGenerator):
+    def visit_Concat(self, node: nodes.Concat, frame: Any) -> None:  # noqa: D102
+        self.write("environment.bounded_concat((")
+        for arg in node.nodes:
+            self.visit(arg, frame)
+            self.write(", ")
+        self.write("))")
 
 
 class BoundedSandbox(SandboxedEnvironment):
     """A sandbox whose operators, calls and filters cannot allocate without bound."""
 
     intercepted_binops = frozenset({"*", "**", "+", "%", "//"})
+    code_generator_class = _BoundedCodeGenerator
 
     def __init__(self) -> None:
         super().__init__(undefined=StrictUndefined, autoescape=False, keep_trailing_newline=True)
         self.filters = {name: _bounded_filter(fn, name) for name, fn in self.filters.items()}
+        del self.globals["lipsum"]  # pure-Python and slow: it overruns the time budget unchecked
+
+    def bounded_concat(self, parts: tuple[Any, ...]) -> str:
+        """`a ~ b`, refused before joining when the result would be too large."""
+        texts = [str(_check_size(part)) for part in parts]
+        if (size := sum(map(len, texts))) > MAX_SEQUENCE_LEN:
+            raise SecurityError(f"'~' would make a value of {size} characters (the limit is {MAX_SEQUENCE_LEN})")
+        return "".join(texts)
+
+    def is_safe_attribute(self, obj: Any, attr: str, value: Any) -> bool:  # noqa: D102
+        if isinstance(obj, str) and callable(value) and attr not in STR_METHODS:
+            return False
+        return super().is_safe_attribute(obj, attr, value)
 
     def call_binop(self, context: Any, op: str, left: Any, right: Any) -> Any:  # noqa: D102
         if op == "**":
@@ -87,7 +181,7 @@ class BoundedSandbox(SandboxedEnvironment):
         if op == "*":
             for seq, times in ((left, right), (right, left)):
                 if isinstance(seq, (str, bytes, list, tuple)) and isinstance(times, int):
-                    if len(seq) * max(times, 0) > MAX_SEQUENCE_LEN:
+                    if _weight(seq) * max(times, 0) > MAX_SEQUENCE_LEN:
                         raise SecurityError(f"repeating a value {times} times makes it too large")
             return _check_size(operator.mul(left, right))
         if op == "%":
@@ -103,11 +197,21 @@ class BoundedSandbox(SandboxedEnvironment):
         return super().getattr(obj, attribute)
 
     def call(__self, __context: Any, __obj: Any, *args: Any, **kwargs: Any) -> Any:  # noqa: N805
-        _check_arguments(args, kwargs)
+        name = getattr(__obj, "__name__", "")
+        _check_arguments(name, args, kwargs)
+        owner = getattr(__obj, "__self__", None)
+        if isinstance(owner, str) and name == "replace":
+            _check_growth(name, owner, args, kwargs)
+        if isinstance(owner, str) and name == "join" and args:
+            items = args[0] if isinstance(args[0], (list, tuple)) else list(args[0])
+            _check_growth(name, items, (owner,), {})
+            args = (items, *args[1:])
         return _check_size(super().call(__context, __obj, *args, **kwargs))
 
 
 _env = BoundedSandbox()
+FILTER_NAMES = frozenset(_env.filters)
+TEST_NAMES = frozenset(_env.tests)
 
 
 @functools.lru_cache(maxsize=2048)
@@ -166,7 +270,7 @@ def render_text(source: str, context: Mapping[str, Any], *, where: str = "") -> 
     try:
         template = compile_text(source)
     except TemplateSyntaxError as exc:
-        raise RenderError(f"{where}: template syntax error at line {exc.lineno}: {exc.message}") from None
+        raise RenderError(f"{where + ': ' if where else ''}template syntax error at line {exc.lineno}: {exc.message}") from None
     chunks: list[str] = []
     size = 0
     with _bounded(where):
@@ -183,6 +287,6 @@ def evaluate_condition(source: str, context: Mapping[str, Any], *, where: str = 
     try:
         expression = compile_condition(source)
     except TemplateSyntaxError as exc:
-        raise RenderError(f"{where}: condition syntax error: {exc.message}") from None
+        raise RenderError(f"{where + ': ' if where else ''}condition syntax error: {exc.message}") from None
     with _bounded(where):
         return bool(_check_size(expression(**context)))

@@ -97,7 +97,7 @@ class SendEmail(Frozen):
     @field_validator("to")
     @classmethod
     def _recipient(cls, value: str) -> str:
-        if value in RECIPIENT_ROLES or EMAIL_PATTERN.match(value):
+        if value in RECIPIENT_ROLES or EMAIL_PATTERN.fullmatch(value):
             return value
         raise ValueError(f"'{value}' is neither an email address nor one of {', '.join(RECIPIENT_ROLES)}")
 
@@ -186,8 +186,8 @@ class Action(Frozen):
     def _one_kind(cls, value: Any) -> Any:
         if not isinstance(value, dict):
             return value
-        if any(v is not None for v in value.values()):
-            value = {k: v for k, v in value.items() if v is not None}  # as serialized: unset kinds are None
+        if set(value) == set(ACTION_KINDS):  # a full dump, with the unset kinds as None
+            value = {k: v for k, v in value.items() if v is not None}
         kinds = [k for k in value if k in ACTION_KINDS]
         unknown = [k for k in value if k not in ACTION_KINDS]
         if unknown:
@@ -277,7 +277,7 @@ class ProcessTemplate(Frozen):
     @field_validator("controller_email")
     @classmethod
     def _email(cls, value: str) -> str:
-        if not EMAIL_PATTERN.match(value):
+        if not EMAIL_PATTERN.fullmatch(value):
             raise ValueError(f"'{value}' is not an email address")
         return value
 

@@ -8,7 +8,8 @@ only known variables, and named users that exist.
 from __future__ import annotations
 
 import json
-from collections.abc import Collection, Iterator, Mapping
+import re
+from collections.abc import Collection, Hashable, Iterator, Mapping
 from typing import Any
 
 import yaml
@@ -16,7 +17,7 @@ from jinja2 import TemplateSyntaxError, meta, nodes
 from pydantic import ValidationError
 
 from processes.errors import ErrorCollector, ErrorDetail, TemplateInvalid, did_you_mean
-from processes.rendering import compile_condition, parse_text
+from processes.rendering import FILTER_NAMES, TEST_NAMES, compile_condition, parse_text
 from processes.template import CreateTask, ProcessTemplate, RecordKind, Responsible, StartFollowUp
 from processes.upgrades import upgrade_template
 from processes.variables import PHASE_OUTCOME_ATTRIBUTES, VARIABLES
@@ -33,10 +34,33 @@ def format_path(loc: tuple[Any, ...]) -> str:
     return path
 
 
+class _Loader(yaml.SafeLoader):
+    """Safe YAML with YAML 1.2 booleans (`on`, `off`, `yes`, `no` stay strings) that refuses duplicate keys."""
+
+    yaml_implicit_resolvers = {
+        first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:bool"]
+        for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+    }
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: set[Any] = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            if isinstance(key, Hashable):
+                if key in seen:
+                    raise yaml.constructor.ConstructorError(None, None, f"duplicate key '{key}'", key_node.start_mark)
+                seen.add(key)
+        return super().construct_mapping(node, deep)
+
+
+_Loader.add_implicit_resolver("tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"),
+                              list("tTfF"))
+
+
 def parse_document(text: str, *, source: str = "body") -> dict[str, Any]:
     """Parse a YAML or JSON document (JSON is YAML) into a mapping."""
     try:
-        data = yaml.safe_load(text)
+        data = yaml.load(text, Loader=_Loader)  # noqa: S506 (a SafeLoader)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
@@ -86,7 +110,19 @@ def _attribute(node: nodes.Getattr | nodes.Getitem) -> str | None:
 
 
 def _check_names(path: str, ast: nodes.Template, errors: ErrorCollector, phase_keys: Collection[str]) -> None:
-    for name in sorted(meta.find_undeclared_variables(ast)):
+    unknown = 0
+    for node in ast.find_all((nodes.Filter, nodes.Test)):
+        kind, known = ("filter", FILTER_NAMES) if isinstance(node, nodes.Filter) else ("test", TEST_NAMES)
+        if node.name not in known:
+            unknown += 1
+            errors.add(path, f"unknown {kind} '{node.name}' at line {node.lineno}{did_you_mean(node.name, known)}")
+    try:
+        undeclared = meta.find_undeclared_variables(ast)  # compiles: raises TemplateAssertionError
+    except TemplateSyntaxError as exc:
+        if not unknown:
+            errors.add(path, f"template syntax error at line {exc.lineno}: {exc.message}")
+        return
+    for name in sorted(undeclared):
         if name not in VARIABLES:
             errors.add(path, f"unknown variable '{name}'{did_you_mean(name, VARIABLES)}")
     for node in ast.find_all((nodes.Getattr, nodes.Getitem)):

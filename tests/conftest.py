@@ -70,9 +70,13 @@ def factory(sessions: async_sessionmaker[AsyncSession]) -> Factory:
     return Factory(sessions)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture
 async def time_skipping_env() -> AsyncIterator[WorkflowEnvironment]:
-    """The time-skipping test server, with the custom search attributes registered."""
+    """A time-skipping test server of the test's own (it starts in about 0.1 s), with the search attributes.
+
+    One server per test: time skips for the whole server, so a process another test left
+    waiting would otherwise wake up, find no worker, and stop time for everyone after.
+    """
     env = await WorkflowEnvironment.start_time_skipping(
         test_server_existing_path=str(BIN / "temporal-test-server"), data_converter=pydantic_data_converter)
     await env.client.operator_service.add_search_attributes(AddSearchAttributesRequest(

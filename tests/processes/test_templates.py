@@ -1,0 +1,51 @@
+"""The template corpus: every file in valid/ validates, every file in invalid/ fails with its .error lines."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from processes.errors import TemplateInvalid
+from processes.template import ACTION_KINDS, RECIPIENT_ROLES, ProcessTemplate
+from processes.validation import parse_document, validate_template
+
+HERE = Path(__file__).parent
+KNOWN_USERS = {"maria", "luca"}
+VALID = sorted((HERE / "valid").glob("*.yaml"))
+INVALID = sorted((HERE / "invalid").glob("*.yaml"))
+
+def _case(path: Path) -> Any:
+    return pytest.param(path, id=path.stem)
+
+
+def test_corpus_is_not_empty() -> None:
+    assert len(VALID) >= 6 and len(INVALID) >= 30
+    assert all(path.with_suffix(".error").is_file() for path in INVALID)
+
+
+def test_valid_corpus_covers_the_language() -> None:
+    phases = [phase for path in VALID
+              for phase in validate_template(parse_document(path.read_text()), known_users=KNOWN_USERS).phases]
+    actions = [action for phase in phases for action in phase.actions]
+    assert {action.kind for action in actions} == set(ACTION_KINDS)
+    recipients = {action.send_email.to for action in actions if action.send_email}
+    assert set(RECIPIENT_ROLES) < recipients and any("@" in to for to in recipients)
+    assert {phase.responsible.kind for phase in phases} == {"process_owner", "record_owner", "user"}
+    assert {phase.completion for phase in phases} == {"automatic", "manual"}
+
+
+@pytest.mark.parametrize("path", [_case(path) for path in VALID])
+def test_valid_template(path: Path) -> None:
+    template = validate_template(parse_document(path.read_text()), known_users=KNOWN_USERS)
+    assert ProcessTemplate.model_validate(template.model_dump(mode="json")) == template
+
+
+@pytest.mark.parametrize("path", [_case(path) for path in INVALID])
+def test_invalid_template(path: Path) -> None:
+    expected = path.with_suffix(".error").read_text().splitlines()
+    with pytest.raises(TemplateInvalid) as caught:
+        validate_template(parse_document(path.read_text()), known_users=KNOWN_USERS)
+    assert [str(detail) for detail in caught.value.details] == expected
+    assert caught.value.message.startswith(expected[0])
