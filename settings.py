@@ -5,7 +5,7 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import SecretStr, model_validator
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -37,8 +37,13 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
     log_json: bool = True
 
-    # Activities retry this many times before the step becomes an incident.
-    activity_max_attempts: int = 5
+    # The loop guard: an automatic start (follow-up, autostart) of a template on a record is
+    # cancelled when more than this many happened on the same day, in this time zone.
+    loop_guard_limit: int = 10
+    loop_guard_timezone: str = "UTC"
+
+    # The record-events dispatcher (autostart) also looks for undispatched events this often.
+    record_events_sweep_seconds: float = Field(60, gt=0)
 
     @model_validator(mode="after")
     def _defaults(self) -> Settings:

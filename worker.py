@@ -17,6 +17,7 @@ from crm.migrate import upgrade_database
 from logs import configure_logging
 from settings import Settings, get_settings
 from workflows.client import connect
+from workflows.record_events import notify_dispatcher
 from workflows.registry import ALL_WORKFLOWS
 
 
@@ -28,10 +29,14 @@ def build_worker(client: Client, settings: Settings, deps: Deps, task_queue: str
 
 async def run(settings: Settings) -> None:
     engine = make_engine(settings.database_url)
-    deps = Deps(settings=settings, sessions=make_sessionmaker(engine), mailer=Mailer(settings))
     client = await connect(settings)
-    logging.getLogger("stagecoach.worker").info(
-        "worker started", extra={"task_queue": settings.temporal_task_queue, "smtp": deps.mailer.configured})
+    deps = Deps(settings=settings, sessions=make_sessionmaker(engine), mailer=Mailer(settings), temporal=client)
+    log = logging.getLogger("stagecoach.worker")
+    log.info("worker started", extra={"task_queue": settings.temporal_task_queue, "smtp": deps.mailer.configured})
+    try:  # the record-events dispatcher sweeps from now on, even if the signal of an event was lost before
+        await notify_dispatcher(client, settings)
+    except Exception:
+        log.warning("could not start the record-events dispatcher; the next record change will", exc_info=True)
     try:
         await build_worker(client, settings, deps).run()
     finally:

@@ -1,4 +1,4 @@
-"""What activities share: settings, the database sessions and the mailer, built once per worker."""
+"""What activities share: settings, the database sessions, the mailer and the Temporal client, built once per worker."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
+from temporalio.client import Client
 
 from activities.mailer import Mailer
 from settings import Settings
@@ -16,3 +17,4 @@ class Deps:
     settings: Settings
     sessions: async_sessionmaker[AsyncSession]
     mailer: Mailer
+    temporal: Client | None = None  # signals the record-events dispatcher and starts autostarted processes

@@ -1,16 +1,27 @@
-"""The `write_values` and `set_status` actions: change the record, and say so in its history."""
+"""The `write_values` and `set_status` actions: change the record, and say so in its history.
+
+Each change commits with its history entry and its record events (autostart), then
+the record-events dispatcher is signalled.
+"""
 
 from __future__ import annotations
 
+import logging
+
 from pydantic import BaseModel
-from sqlmodel import select
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
 from temporalio import activity
 
 from activities.deps import Deps
 from activities.step import ActionResult, StepInput, load_record, render, render_variables
-from crm.models import HistoryEntry, HistoryKind
+from crm.models import HistoryEntry, HistoryKind, Record, RecordEvent
+from crm.record_events import RecordSnapshot, add_record_events, snapshot
 from crm.types import utcnow
 from processes.template import SetStatus, WriteValues
+from workflows.record_events import notify_dispatcher
+
+log = logging.getLogger("stagecoach.activity")
 
 
 class WriteValuesInput(BaseModel):
@@ -34,16 +45,39 @@ class RecordValuesActivities:
         found = await session.exec(select(HistoryEntry.id).where(HistoryEntry.step_key == step_key))
         return found.first() is not None
 
+    async def _undispatched(self, session: AsyncSession, step_key: str) -> bool:
+        query = select(RecordEvent.id).where(col(RecordEvent.step_key).startswith(f"{step_key}/", autoescape=True),
+                                             col(RecordEvent.dispatched_at).is_(None))
+        return (await session.exec(query)).first() is not None
+
+    def _record_events(self, session: AsyncSession, before: RecordSnapshot, record: Record, step: StepInput) -> bool:
+        """Add the change's events (the process acts for its owner); whether there are any."""
+        return bool(add_record_events(session, before, record, actor=f"process {step.template_key}",
+                                      actor_user_id=step.owner_id, step_key=step.step_key))
+
+    async def _notify(self, step: StepInput) -> None:
+        """Tell the dispatcher; if this fails, its next sweep finds the events anyway."""
+        if self.deps.temporal is None:
+            return
+        try:
+            await notify_dispatcher(self.deps.temporal, self.deps.settings)
+        except Exception:
+            log.warning("could not signal the record-events dispatcher; its sweep will dispatch the events",
+                        exc_info=True, extra={"step_key": step.step_key})
+
     @activity.defn(name="write_values")
     async def write_values(self, input: WriteValuesInput) -> ActionResult:
         step = input.step
         async with self.deps.sessions() as session:
             if await self._already_done(session, step.step_key):
+                if await self._undispatched(session, step.step_key):  # the earlier try stopped before signalling
+                    await self._notify(step)
                 return ActionResult(summary="values already written")
             variables = await render_variables(session, step, utcnow())
             values = {name: render(text, variables, f"{input.where}.values.{name}")
                       for name, text in input.action.values.items()}
             record = await load_record(session, step.record_id)
+            before = snapshot(record)
             record.fields = {**(record.fields or {}), **values}
             record.updated_at = utcnow()
             session.add(record)
@@ -51,7 +85,10 @@ class RecordValuesActivities:
                                      text="Fields written: " + ", ".join(sorted(values)),
                                      workflow_id=step.workflow_id, phase_key=step.phase_key,
                                      actor=f"process {step.template_key}", data={"fields": sorted(values)}))
+            events = self._record_events(session, before, record, step)
             await session.commit()
+        if events:
+            await self._notify(step)
         return ActionResult(summary="wrote " + ", ".join(sorted(values)))
 
     @activity.defn(name="set_status")
@@ -59,8 +96,11 @@ class RecordValuesActivities:
         step, status = input.step, input.action.status
         async with self.deps.sessions() as session:
             if await self._already_done(session, step.step_key):
+                if await self._undispatched(session, step.step_key):  # the earlier try stopped before signalling
+                    await self._notify(step)
                 return ActionResult(summary=f"status already set to {status}")
             record = await load_record(session, step.record_id)
+            before = snapshot(record)
             previous = record.status
             record.status = status
             record.updated_at = utcnow()
@@ -69,5 +109,8 @@ class RecordValuesActivities:
                                      text=f"Status changed from '{previous}' to '{status}'",
                                      workflow_id=step.workflow_id, phase_key=step.phase_key,
                                      actor=f"process {step.template_key}", data={"from": previous, "to": status}))
+            events = self._record_events(session, before, record, step)
             await session.commit()
+        if events:
+            await self._notify(step)
         return ActionResult(summary=f"status {previous} -> {status}")

@@ -5,8 +5,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from activities.autostart import AutostartActivities
+from activities.decisions import DecisionActivities
 from activities.deps import Deps
+from activities.follow_ups import FollowUpActivities
 from activities.history import HistoryActivities
+from activities.loop_guard import LoopGuardActivities
 from activities.notices import NoticeActivities
 from activities.record_values import RecordValuesActivities
 from activities.responsible import ResponsibleActivities
@@ -14,7 +18,11 @@ from activities.send_email import SendEmailActivities
 from activities.tasks import TaskActivities
 
 ACTIVITY_CLASSES = (
+    AutostartActivities,
+    DecisionActivities,
+    FollowUpActivities,
     HistoryActivities,
+    LoopGuardActivities,
     NoticeActivities,
     RecordValuesActivities,
     ResponsibleActivities,

@@ -100,6 +100,10 @@ def _state_text(state: dict[str, Any]) -> str:
         marker = ">" if phase["key"] == state.get("current_phase") else " "
         extra = " OVERDUE" if phase.get("overdue") else ""
         lines.append(f" {marker} {phase['key']:<20} {phase['status']:<8}{extra}")
+    if state.get("parent_workflow_id"):
+        lines.append(f"  follow-up of {state['parent_workflow_id']}")
+    for follow_up in state.get("follow_ups", []):
+        lines.append(f"  follow-up {follow_up['template']}: {follow_up['status']} {follow_up.get('workflow_id') or ''}")
     if state.get("end_reason"):
         lines.append(f"  ended: {state['end_reason']}")
     lines.append(f"  {state['temporal_ui_url']}")
@@ -131,9 +135,17 @@ def abort(workflow_id: str, reason: Annotated[str, typer.Option(help="why (requi
 
 @app.command()
 def complete(workflow_id: str, phase: Annotated[str | None, typer.Option()] = None,
+             answer: Annotated[list[str] | None, typer.Option(help="an answer the process keeps: NAME=VALUE")] = None,
              as_json: JsonOpt = False) -> None:
-    """Complete the current manual phase."""
-    data = _call(_api().post, f"/processes/{workflow_id}/complete", json={"phase": phase})
+    """Complete the current manual phase, optionally with answers (decisions may use them)."""
+    answers = {}
+    for item in answer or []:
+        name, sep, value = item.partition("=")
+        if not sep or not name:
+            typer.echo(f"--answer {item!r}: write it as NAME=VALUE", err=True)
+            raise typer.Exit(2)
+        answers[name] = value
+    data = _call(_api().post, f"/processes/{workflow_id}/complete", json={"phase": phase, "answers": answers})
     _out(data, as_json, _state_text(data))
 
 

@@ -322,6 +322,10 @@ class HistoryKind(str, enum.Enum):
     reminder_sent = "reminder_sent"
     incident = "incident"
     incident_resolved = "incident_resolved"
+    decision = "decision"
+    follow_up_started = "follow_up_started"
+    follow_up_failed = "follow_up_failed"
+    loop_guard = "loop_guard"
     note = "note"
 
 

@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import enum
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
-from processes.template import ProcessTemplate
+from processes.template import ProcessTemplate, StartFollowUp
 
 
 class ProcessStatus(str, enum.Enum):
@@ -20,10 +20,11 @@ class ProcessStatus(str, enum.Enum):
     incident = "incident"  # a step failed after its retries; staff must retry, skip or abort
     completed = "completed"
     aborted = "aborted"
+    cancelled = "cancelled"  # by the loop guard, before its first phase
 
     @property
     def finished(self) -> bool:
-        return self in (ProcessStatus.completed, ProcessStatus.aborted)
+        return self in (ProcessStatus.completed, ProcessStatus.aborted, ProcessStatus.cancelled)
 
 
 class PhaseStatus(str, enum.Enum):
@@ -62,6 +63,7 @@ class PhaseState(BaseModel):
     task_id: int | None = None
     skip_reason: str | None = None
     actions: list[ActionOutcome] = Field(default_factory=list)
+    went_to: str | None = Field(None, description="a decision phase: the phase it chose")
 
 
 class Incident(BaseModel):
@@ -73,6 +75,18 @@ class Incident(BaseModel):
     error_type: str
     message: str
     at: datetime
+
+
+class FollowUpState(BaseModel):
+    """A follow-up process planned by a start_follow_up action, started when this process ends."""
+
+    step_key: str
+    template: str
+    action: StartFollowUp
+    start_delay_seconds: float = 0
+    status: Literal["planned", "started", "failed", "dropped"] = "planned"
+    workflow_id: str | None = None
+    error: str | None = None
 
 
 class ProcessState(BaseModel):
@@ -92,6 +106,11 @@ class ProcessState(BaseModel):
     end_reason: str | None = None
     ended_by: str | None = None
     lineage: list[str] = Field(default_factory=list)
+    parent_workflow_id: str | None = None
+    origin: str = "manual"
+    follow_ups: list[FollowUpState] = Field(default_factory=list)
+    answers: dict[str, Any] = Field(default_factory=dict, description="collected when manual phases complete")
+    runs: int = Field(1, description="the run of this process in Temporal (continue-as-new starts another)")
 
     def phase(self, key: str) -> PhaseState | None:
         return next((p for p in self.phases if p.key == key), None)
@@ -109,6 +128,29 @@ class ProcessInput(BaseModel):
     origin: Literal["manual", "follow_up", "autostart"] = "manual"
     triggered_by_user_id: int | None = Field(None, description="the user whose action led to this start")
     start_delay_seconds: float = Field(0, ge=0, description="wait this long before the first phase")
+    parent_workflow_id: str | None = None
+    history_limit: int | None = Field(None, description="continue-as-new past this many history events "
+                                                         "(besides when Temporal suggests it); for tests")
+    resume: ResumeState | None = Field(None, description="set by continue-as-new: where the process was")
+
+    def summary(self) -> str:
+        """The one line the Temporal UI shows for the run (keys and ids only, no personal data)."""
+        origin = "" if self.origin == "manual" else f" ({self.origin.replace('_', '-')})"
+        return (f"{self.template.key} v{self.template_version} on {self.template.record_kind.value} "
+                f"{self.record_id}{origin}")
+
+    def details(self) -> str:
+        return f"{len(self.template.phases)} phases: " + " → ".join(p.key for p in self.template.phases)
+
+
+class ResumeState(BaseModel):
+    """What a process carries into its next run when it continues as new, at a phase boundary."""
+
+    state: ProcessState
+    next_phase: int
+    incidents: int = 0
+    owner_changes: int = 0
+    skip_requests: dict[str, SkipPhaseRequest] = Field(default_factory=dict)
 
 
 class SkipPhaseRequest(BaseModel):
@@ -122,9 +164,14 @@ class AbortRequest(BaseModel):
     actor: str = ""
 
 
+Answer = str | int | float | bool | None
+
+
 class CompletePhaseRequest(BaseModel):
     phase: str | None = Field(None, description="the phase to complete; the current one when empty")
     task_id: int | None = None
+    answers: dict[str, Answer] = Field(default_factory=dict, max_length=100,
+                                       description="answers the process keeps (decisions may use them)")
     actor: str = ""
 
 
@@ -136,3 +183,7 @@ class ChangeOwnerRequest(BaseModel):
 class ResolveIncidentRequest(BaseModel):
     action: Literal["retry", "skip"]
     actor: str = ""
+
+
+ProcessInput.model_rebuild()
+ResumeState.model_rebuild()

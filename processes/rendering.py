@@ -18,7 +18,7 @@ import time
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
-from jinja2 import StrictUndefined, TemplateSyntaxError, UndefinedError, nodes
+from jinja2 import StrictUndefined, TemplateSyntaxError, Undefined, UndefinedError, nodes
 from jinja2.compiler import CodeGenerator
 from jinja2.sandbox import SandboxedEnvironment, SecurityError
 
@@ -156,8 +156,8 @@ class BoundedSandbox(SandboxedEnvironment):
     intercepted_binops = frozenset({"*", "**", "+", "%", "//"})
     code_generator_class = _BoundedCodeGenerator
 
-    def __init__(self) -> None:
-        super().__init__(undefined=StrictUndefined, autoescape=False, keep_trailing_newline=True)
+    def __init__(self, undefined: type[Undefined] = StrictUndefined) -> None:
+        super().__init__(undefined=undefined, autoescape=False, keep_trailing_newline=True)
         self.filters = {name: _bounded_filter(fn, name) for name, fn in self.filters.items()}
         del self.globals["lipsum"]  # pure-Python and slow: it overruns the time budget unchecked
 
@@ -167,6 +167,10 @@ class BoundedSandbox(SandboxedEnvironment):
         if (size := sum(map(len, texts))) > MAX_SEQUENCE_LEN:
             raise SecurityError(f"'~' would make a value of {size} characters (the limit is {MAX_SEQUENCE_LEN})")
         return "".join(texts)
+
+    def unsafe_undefined(self, obj: Any, attribute: str) -> Undefined:  # noqa: D102
+        # refused outright, also where missing values are allowed (conditions): never a silent false
+        raise SecurityError(f"access to attribute '{attribute}' of '{type(obj).__name__}' object is unsafe.")
 
     def is_safe_attribute(self, obj: Any, attr: str, value: Any) -> bool:  # noqa: D102
         if isinstance(obj, str) and callable(value) and attr not in STR_METHODS:
@@ -210,6 +214,9 @@ class BoundedSandbox(SandboxedEnvironment):
 
 
 _env = BoundedSandbox()
+# Conditions compare with what may not be there yet (an answer not given): a missing value is
+# undefined, equal to nothing and false, while ordering or arithmetic on it is still an error.
+_condition_env = BoundedSandbox(undefined=Undefined)
 FILTER_NAMES = frozenset(_env.filters)
 TEST_NAMES = frozenset(_env.tests)
 
@@ -223,7 +230,7 @@ def compile_text(source: str) -> Any:
 @functools.lru_cache(maxsize=2048)
 def compile_condition(source: str) -> Any:
     """Compile a condition (a Jinja2 expression); raises `TemplateSyntaxError`."""
-    return _env.compile_expression(source, undefined_to_none=False)
+    return _condition_env.compile_expression(source, undefined_to_none=False)
 
 
 def parse_text(source: str) -> nodes.Template:

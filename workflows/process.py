@@ -16,11 +16,15 @@ from datetime import timedelta
 from typing import Any
 
 from temporalio import workflow
+from temporalio.workflow import ParentClosePolicy
 from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
+    from activities.decisions import DecideInput, DecideResult, DecisionActivities
+    from activities.follow_ups import FollowUpActivities, PrepareFollowUpInput
     from activities.history import AddHistoryInput, HistoryActivities, RecordHistoryInput
+    from activities.loop_guard import LoopGuardActivities, LoopGuardInput
     from activities.notices import NoticeActivities, OverdueNoticeInput, ReminderInput
     from activities.record_values import RecordValuesActivities, SetStatusInput, WriteValuesInput
     from activities.responsible import ResolveResponsibleInput, ResponsibleActivities
@@ -41,6 +45,7 @@ with workflow.unsafe.imports_passed_through():
         ActionOutcome,
         ChangeOwnerRequest,
         CompletePhaseRequest,
+        FollowUpState,
         Incident,
         PhaseState,
         PhaseStatus,
@@ -48,6 +53,7 @@ with workflow.unsafe.imports_passed_through():
         ProcessState,
         ProcessStatus,
         ResolveIncidentRequest,
+        ResumeState,
         SkipPhaseRequest,
     )
     from processes.template import Action, Phase, Reminder
@@ -106,6 +112,8 @@ class ProcessWorkflow:
                     for p in input.template.phases],
             started_at=workflow.now(),
             lineage=input.lineage,
+            parent_workflow_id=input.parent_workflow_id,
+            origin=input.origin,
         )
         self._skip_requests: dict[str, SkipPhaseRequest] = {}
         self._complete_requests: dict[str, CompletePhaseRequest] = {}
@@ -116,6 +124,14 @@ class ProcessWorkflow:
         self._owner_changes = 0
         self._end_reason: str | None = None
         self._closed = False  # the end is recorded: tasks closed, history written
+        self._first_phase = 0
+        self._phases_this_run = 0
+        if input.resume is not None:  # continued as new at a phase boundary: carry on from there
+            resume = input.resume
+            self.state = resume.state.model_copy(update={"runs": resume.state.runs + 1})
+            self._first_phase = resume.next_phase
+            self._incidents, self._owner_changes = resume.incidents, resume.owner_changes
+            self._skip_requests = dict(resume.skip_requests)
 
     # --- the run ---------------------------------------------------------------------
 
@@ -123,15 +139,22 @@ class ProcessWorkflow:
     async def run(self, input: ProcessInput) -> ProcessState:
         wf = self.state.workflow_id
         try:
-            await self._history(f"{wf}/process/started", HistoryKind.process_started,
-                                f"Process '{self._template.name}' (version {input.template_version}) started",
-                                actor=input.started_by)
-            for index in range(len(self._template.phases)):
-                if self._end_reason is not None:
-                    break
-                await self._run_phase(index)
+            if input.resume is None:
+                if input.origin != "manual" and await self._loop_guard_cancels():
+                    return await self._finish(ProcessStatus.cancelled)
+                await self._history(f"{wf}/process/started", HistoryKind.process_started,
+                                    f"Process '{self._template.name}' (version {input.template_version}) started",
+                                    actor=input.started_by)
+                await self._wait_start_delay()
+            index: int | None = self._first_phase
+            while index is not None and self._end_reason is None:
+                if self._history_is_long():
+                    await workflow.wait_condition(workflow.all_handlers_finished)
+                    workflow.continue_as_new(self._resume_input(index))
+                index = await self._run_phase(index)
             outcome = ProcessStatus.completed
             self.state.end_reason = self._end_reason
+            await self._start_follow_ups()
         except _Aborted:
             outcome = ProcessStatus.aborted
         except asyncio.CancelledError:
@@ -146,7 +169,12 @@ class ProcessWorkflow:
         wf = self.state.workflow_id
         self.state.ended_at = workflow.now()
         self.state.current_phase = None
-        if outcome is ProcessStatus.aborted:
+        for follow_up in self.state.follow_ups:
+            if follow_up.status == "planned":
+                follow_up.status = "dropped"  # the process did not complete: its follow-ups do not start
+        if outcome is ProcessStatus.cancelled:
+            pass  # the loop guard wrote its history line and sent its emails
+        elif outcome is ProcessStatus.aborted:
             assert self._abort is not None
             self.state.end_reason = self._abort.reason
             self.state.ended_by = self._abort.actor
@@ -170,9 +198,16 @@ class ProcessWorkflow:
         await workflow.wait_condition(workflow.all_handlers_finished)
         return self.state
 
-    async def _run_phase(self, index: int) -> None:
+    async def _run_phase(self, index: int) -> int | None:
+        """Run one phase; the index of the phase that comes next, or None at the end."""
         spec = self._template.phases[index]
         ps = self.state.phases[index]
+        if ps.status.finished:  # a loop back: the phase runs again, with new step keys
+            ps = self.state.phases[index] = PhaseState(key=ps.key, name=ps.name, manual=ps.manual,
+                                                       iteration=ps.iteration + 1)
+            self._skip_requests.pop(ps.key, None)
+            self._complete_requests.pop(ps.key, None)
+        self._phases_this_run += 1
         wf = self.state.workflow_id
         step = f"{wf}/{ps.key}"
         self.state.current_phase = ps.key
@@ -191,7 +226,7 @@ class ProcessWorkflow:
             self._check_abort()
         if ps.key in self._skip_requests:
             await self._mark_skipped(ps, step)
-            return
+            return self._following(index)
 
         ps.status = PhaseStatus.running
         ps.started_at = workflow.now()
@@ -231,13 +266,41 @@ class ProcessWorkflow:
 
         if ps.key in self._skip_requests:
             await self._mark_skipped(ps, step)
-        else:
-            if ps.task_id is not None:  # closed first: a caller told "done" finds the task done too
-                completed_by = self._complete_requests.get(ps.key)
-                await self._close_task(ps.task_id, TaskStatus.done, completed_by.actor if completed_by else "")
-            ps.status, ps.finished_at = PhaseStatus.done, workflow.now()
-            await self._history(f"{step}/done/{ps.iteration}", HistoryKind.phase_done,
-                                f"Phase '{ps.name}' done", phase_key=ps.key)
+            return self._following(index)
+        if ps.task_id is not None:  # closed first: a caller told "done" finds the task done too
+            completed_by = self._complete_requests.get(ps.key)
+            await self._close_task(ps.task_id, TaskStatus.done, completed_by.actor if completed_by else "")
+        ps.status, ps.finished_at = PhaseStatus.done, workflow.now()
+        await self._history(f"{step}/done/{ps.iteration}", HistoryKind.phase_done,
+                            f"Phase '{ps.name}' done", phase_key=ps.key)
+        if spec.decision and self._end_reason is None:
+            return await self._decide(index, spec, ps)
+        return self._following(index)
+
+    def _following(self, index: int) -> int | None:
+        """The phase after `index` when no decision says otherwise: its `next`, or the one below it."""
+        spec = self._template.phases[index]
+        if spec.next is not None:
+            return self._template.phase_index(spec.next)
+        return index + 1 if index + 1 < len(self._template.phases) else None
+
+    async def _decide(self, index: int, spec: Phase, ps: PhaseState) -> int | None:
+        step_key = f"{self.state.workflow_id}/{ps.key}/decision/{ps.iteration}"
+        outcomes = {p.key: {"status": p.status.value, "overdue": p.overdue, "iteration": p.iteration}
+                    for p in self.state.phases}
+        following = self._following(index)
+        assert spec.decision is not None
+        result = await self._attempt(ps, "decision", step_key, lambda: workflow.execute_activity_method(
+            DecisionActivities.decide,
+            DecideInput(step=self._step_input(ps, step_key), branches=spec.decision, answers=self.state.answers,
+                        phases=outcomes, where=f"phases[{index}].decision",
+                        otherwise=self._template.phases[following].key if following is not None else None),
+            start_to_close_timeout=ACTION_TIMEOUT, retry_policy=ACTION_RETRY, summary=f"decision · phase {ps.key}"))
+        if isinstance(result, DecideResult) and result.branch is not None:
+            ps.went_to = spec.decision[result.branch].goto
+            return self._template.phase_index(ps.went_to)
+        ps.went_to = self._template.phases[following].key if following is not None else None
+        return following
 
     async def _run_actions(self, index: int, spec: Phase, ps: PhaseState) -> None:
         for j, action in enumerate(spec.actions):
@@ -245,6 +308,15 @@ class ProcessWorkflow:
                 return
             step_key = f"{self.state.workflow_id}/{ps.key}/{j}/{ps.iteration}"
             if action.reminder is not None:
+                continue
+            if action.start_follow_up is not None:
+                follow_up = action.start_follow_up
+                self.state.follow_ups.append(FollowUpState(step_key=step_key, template=follow_up.template,
+                                                           action=follow_up,
+                                                           start_delay_seconds=follow_up.start.delay.total_seconds()))
+                ps.actions.append(ActionOutcome(index=j, kind=action.kind, status="done", step_key=step_key,
+                                                summary=f"follow-up '{follow_up.template}' starts when the process "
+                                                        "ends", at=workflow.now()))
                 continue
             if action.end_process is not None:
                 self._end_reason = action.end_process.reason or f"ended by phase '{ps.key}'"
@@ -294,6 +366,85 @@ class ProcessWorkflow:
         reason = f": {request.reason}" if request.reason else ""
         await self._history(f"{step}/skipped/{ps.iteration}", HistoryKind.phase_skipped,
                             f"Phase '{ps.name}' skipped{reason}", phase_key=ps.key, actor=request.actor)
+
+    # --- before the first phase, and after the last -------------------------------------
+
+    async def _loop_guard_cancels(self) -> bool:
+        """An automatic start past the daily limit of its template on its record is cancelled."""
+        result = await workflow.execute_activity_method(
+            LoopGuardActivities.apply_loop_guard,
+            LoopGuardInput(workflow_id=self.state.workflow_id, template_key=self._template.key,
+                           template_name=self._template.name, record_id=self.state.record_id,
+                           owner_id=self.state.owner_id, controller_email=self._template.controller_email,
+                           triggered_by_user_id=self._input.triggered_by_user_id),
+            start_to_close_timeout=ACTION_TIMEOUT, retry_policy=BOOKKEEPING_RETRY, summary="loop guard")
+        if result.cancelled:
+            self.state.end_reason, self.state.ended_by = result.reason, "loop guard"
+            for ps in self.state.phases:
+                ps.skip_reason = "process cancelled by the loop guard"
+        return result.cancelled
+
+    async def _wait_start_delay(self) -> None:
+        delay = timedelta(seconds=self._input.start_delay_seconds)
+        if not delay:
+            return
+        self._details(f"follow-up: the first phase starts at {workflow.now() + delay:%Y-%m-%d %H:%M} UTC")
+        try:
+            await workflow.wait_condition(lambda: self._abort is not None, timeout=delay,
+                                          timeout_summary="start of the follow-up")
+        except asyncio.TimeoutError:
+            pass
+        self._check_abort()
+
+    async def _start_follow_ups(self) -> None:
+        """Start the planned follow-ups as children that live on after this process (ABANDON)."""
+        wf = self.state.workflow_id
+        for follow_up in self.state.follow_ups:
+            if follow_up.status != "planned":
+                continue
+            try:
+                plan = await workflow.execute_activity_method(
+                    FollowUpActivities.prepare_follow_up,
+                    PrepareFollowUpInput(step_key=follow_up.step_key, parent_workflow_id=wf,
+                                         record_id=self.state.record_id, owner_id=self.state.owner_id,
+                                         triggered_by_user_id=self._input.triggered_by_user_id,
+                                         action=follow_up.action),
+                    start_to_close_timeout=ACTION_TIMEOUT, retry_policy=ACTION_RETRY,
+                    summary=f"prepare follow-up {follow_up.template}")
+            except ActivityError as err:
+                follow_up.status, follow_up.error = "failed", getattr(err.cause, "message", None) or str(err)
+                await self._history(f"{follow_up.step_key}/failed", HistoryKind.follow_up_failed,
+                                    f"Follow-up '{follow_up.template}' not started: {follow_up.error}")
+                continue
+            child = ProcessInput(template=plan.template, template_version=plan.template_version,
+                                 record_id=plan.record_id, owner_id=plan.owner_id, started_by=f"follow-up of {wf}",
+                                 lineage=[*self.state.lineage, wf], origin="follow_up",
+                                 triggered_by_user_id=self._input.triggered_by_user_id,
+                                 start_delay_seconds=follow_up.start_delay_seconds, parent_workflow_id=wf)
+            await workflow.start_child_workflow(
+                ProcessWorkflow.run, child, id=plan.workflow_id, task_queue=workflow.info().task_queue,
+                parent_close_policy=ParentClosePolicy.ABANDON,
+                search_attributes=sa.initial(plan.template.key, plan.record_id, plan.owner_id,
+                                             plan.template.phases[0].key),
+                static_summary=child.summary(), static_details=child.details())
+            follow_up.status, follow_up.workflow_id = "started", plan.workflow_id
+            await self._history(f"{follow_up.step_key}/started", HistoryKind.follow_up_started,
+                                f"Follow-up process '{plan.template.name}' started: {plan.workflow_id}",
+                                data={"workflow_id": plan.workflow_id, "record_id": plan.record_id})
+
+    def _history_is_long(self) -> bool:
+        """Continue as new at a phase boundary once the history grows large (never before a phase ran)."""
+        if self._phases_this_run == 0:
+            return False
+        info = workflow.info()
+        limit = self._input.history_limit
+        return info.is_continue_as_new_suggested() or (limit is not None and
+                                                       info.get_current_history_length() >= limit)
+
+    def _resume_input(self, next_phase: int) -> ProcessInput:
+        resume = ResumeState(state=self.state, next_phase=next_phase, incidents=self._incidents,
+                             owner_changes=self._owner_changes, skip_requests=self._skip_requests)
+        return self._input.model_copy(update={"resume": resume, "start_delay_seconds": 0})
 
     # --- timers racing a phase ----------------------------------------------------------
 
@@ -419,7 +570,9 @@ class ProcessWorkflow:
     async def complete_phase(self, request: CompletePhaseRequest) -> ProcessState:
         key = request.phase or self.state.current_phase
         assert key is not None
-        self._complete_requests.setdefault(key, request)
+        if key not in self._complete_requests:
+            self._complete_requests[key] = request
+            self.state.answers.update(request.answers)
         ps = self.state.phase(key)
         assert ps is not None
         await workflow.wait_condition(lambda: ps.status.finished or self.state.status.finished)

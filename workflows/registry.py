@@ -1,5 +1,6 @@
 """Every workflow the worker registers."""
 
 from workflows.process import ProcessWorkflow
+from workflows.record_events import RecordEventsWorkflow
 
-ALL_WORKFLOWS = [ProcessWorkflow]
+ALL_WORKFLOWS = [ProcessWorkflow, RecordEventsWorkflow]

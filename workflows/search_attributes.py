@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from temporalio.common import SearchAttributeKey
+from temporalio.common import SearchAttributeKey, SearchAttributePair, TypedSearchAttributes
 
 TEMPLATE = SearchAttributeKey.for_keyword("StagecoachTemplate")
 RECORD = SearchAttributeKey.for_keyword("StagecoachRecord")
@@ -19,3 +19,14 @@ def cli_flags() -> list[str]:
     for key in ALL:
         flags += ["--search-attribute", f"{key.name}=Keyword"]
     return flags
+
+
+def initial(template_key: str, record_id: int, owner_id: int, first_phase: str) -> TypedSearchAttributes:
+    """The search attributes a process starts with."""
+    return TypedSearchAttributes([
+        SearchAttributePair(TEMPLATE, template_key),
+        SearchAttributePair(RECORD, str(record_id)),
+        SearchAttributePair(OWNER, str(owner_id)),
+        SearchAttributePair(STATUS, "running"),
+        SearchAttributePair(PHASE, first_phase),
+    ])

@@ -22,6 +22,7 @@ from crm.models import ApiRole, ProcessRun
 from processes.errors import ProcessNotFound, RecordKindMismatch, ServiceUnavailable, StagecoachError
 from processes.instance import (
     AbortRequest,
+    Answer,
     ChangeOwnerRequest,
     CompletePhaseRequest,
     ProcessInput,
@@ -91,6 +92,8 @@ class AbortBody(BaseModel):
 
 class CompleteBody(BaseModel):
     phase: str | None = Field(None, description="the current phase when empty")
+    answers: dict[str, Answer] = Field(default_factory=dict, max_length=100,
+                                       description="answers the process keeps; decisions may use them")
 
 
 class OwnerBody(BaseModel):
@@ -232,7 +235,7 @@ async def abort(workflow_id: str, body: AbortBody, temporal: TemporalDep, settin
 async def complete_phase(workflow_id: str, body: CompleteBody, temporal: TemporalDep, settings: SettingsDep,
                          principal: StaffDep, idempotency_key: IdempotencyKey = None) -> ProcessView:
     """Complete a manual phase (the same as completing its task)."""
-    request = CompletePhaseRequest(phase=body.phase, actor=principal.actor)
+    request = CompletePhaseRequest(phase=body.phase, answers=body.answers, actor=principal.actor)
     return await _update(temporal, settings, workflow_id, ProcessWorkflow.complete_phase, request, idempotency_key)
 
 

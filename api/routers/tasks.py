@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Query
+from pydantic import BaseModel, Field
 from sqlmodel import col, select
 from temporalio.client import Client
 
@@ -13,7 +14,7 @@ from api.temporal_errors import ensure_running, temporal_errors
 from crm.models import Task, TaskKind, TaskPublic, TaskStatus
 from crm.types import utcnow
 from processes.errors import InvalidPhaseState, ProcessNotFound, TaskNotFound
-from processes.instance import CompletePhaseRequest
+from processes.instance import Answer, CompletePhaseRequest
 from workflows.process import ProcessWorkflow
 
 router = APIRouter(prefix="/tasks", tags=["tasks"])
@@ -56,15 +57,20 @@ async def get_task(task_id: int, session: SessionDep, _: StaffDep) -> TaskPublic
     return _public(await _task_or_404(session, task_id))
 
 
+class CompleteTaskBody(BaseModel):
+    answers: dict[str, Answer] = Field(default_factory=dict, max_length=100,
+                                       description="for a phase task: answers the process keeps")
+
+
 @router.post("/{task_id}/complete", response_model=TaskPublic)
 async def complete_task(task_id: int, session: SessionDep, temporal: TemporalDep, settings: SettingsDep,
-                        principal: StaffDep) -> TaskPublic:
+                        principal: StaffDep, body: CompleteTaskBody | None = None) -> TaskPublic:
     """Complete a task. The task of a manual phase completes the phase, through its process."""
     task = await _task_or_404(session, task_id)
     if task.status is not TaskStatus.open:
         raise InvalidPhaseState(f"task {task_id} is already {task.status.value}")
     if task.kind is TaskKind.phase:
-        await _complete_phase_task(temporal, task, principal.actor)
+        await _complete_phase_task(temporal, task, principal.actor, body.answers if body else {})
         await session.refresh(task)
     else:
         task.status, task.completed_at, task.completed_by = TaskStatus.done, utcnow(), principal.actor
@@ -73,13 +79,14 @@ async def complete_task(task_id: int, session: SessionDep, temporal: TemporalDep
     return _public(task)
 
 
-async def _complete_phase_task(temporal: Client, task: Task, actor: str) -> None:
+async def _complete_phase_task(temporal: Client, task: Task, actor: str, answers: dict[str, Answer]) -> None:
     handle = temporal.get_workflow_handle_for(ProcessWorkflow.run, task.workflow_id)
     await ensure_running(handle)
     try:
         async with temporal_errors(task.workflow_id):
             await handle.execute_update(ProcessWorkflow.complete_phase,
-                                        CompletePhaseRequest(phase=task.phase_key, task_id=task.id, actor=actor),
+                                        CompletePhaseRequest(phase=task.phase_key, task_id=task.id, answers=answers,
+                                                             actor=actor),
                                         id=f"complete-task-{task.id}")
     except ProcessNotFound:
         await ensure_running(handle)  # ended since the first check: 409 rather than 404

@@ -32,7 +32,8 @@ from temporalio.testing import WorkflowEnvironment
 
 from crm.db import make_engine, make_sessionmaker
 from crm.migrate import upgrade_database
-from crm.models import Record
+from crm import template_store
+from crm.models import ProcessOrigin, ProcessRun, Record
 from processes.instance import (
     AbortRequest,
     ChangeOwnerRequest,
@@ -136,8 +137,75 @@ async def incident_retry(run: Run) -> Handle:
     return handle
 
 
+async def decision_merge(run: Run) -> Handle:
+    handle = await run.start(
+        "decision_merge",
+        {"key": "ask", "name": "Ask", "completion": "manual"},
+        {"key": "route", "name": "Route", "decision": [{"when": "answers.interested == 'yes'", "goto": "offer"}],
+         "next": "thanks"},
+        {"key": "offer", "name": "Offer", "actions": [{"set_status": {"status": "Offer"}}], "next": "wrap"},
+        {"key": "thanks", "name": "Thanks", "actions": [{"add_history": {"text": "not now"}}]},
+        {"key": "wrap", "name": "Wrap up"})
+    await until(handle, lambda s: s.phases[0].task_id is not None)
+    await handle.execute_update(ProcessWorkflow.complete_phase, CompletePhaseRequest(answers={"interested": "yes"}))
+    await handle.result()
+    return handle
+
+
+async def follow_up(run: Run) -> Handle:
+    child = template({"key": "greet", "name": "Greet", "actions": [{"add_history": {"text": "followed up"}}]},
+                     key="follow-up-child")
+    async with run.factory.sessions() as session:
+        await template_store.save(session, validate_template(child), "recorder")
+    handle = await run.start(
+        "follow_up",
+        {"key": "plan", "name": "Plan", "actions": [
+            {"start_follow_up": {"template": "follow-up-child", "start": {"after_hours": 2}}}]})
+    await handle.result()
+    return handle
+
+
+async def loop_continue_as_new(run: Run) -> Handle:
+    owner = await run.factory.user()
+    record = await run.factory.record(owner=owner)
+    document = template(
+        {"key": "call", "name": "Call", "completion": "manual", "actions": [{"add_history": {"text": "call"}}]},
+        {"key": "check", "name": "Check", "decision": [{"when": "answers.reached != 'yes'", "goto": "call"}]},
+        key="loop-continue-as-new")
+    input = ProcessInput(template=validate_template(document), template_version=1, record_id=record.id,
+                         owner_id=owner.id, started_by="recorder", history_limit=40)
+    handle = await start_process(run.env.client, input, workflow_id="replay-loop_continue_as_new",
+                                 task_queue=TASK_QUEUE)
+    for attempt in range(3):
+        await until(handle, lambda s, n=attempt: s.phases[0].iteration == n and s.phases[0].task_id is not None
+                    and s.phases[0].status is PhaseStatus.running)
+        await handle.execute_update(ProcessWorkflow.complete_phase, CompletePhaseRequest(
+            answers={"reached": "yes" if attempt == 2 else "no"}))
+    await handle.result()
+    return handle  # its run_id is the first run: the history saved ends with the continue-as-new
+
+
+async def loop_guard_cancelled(run: Run) -> Handle:
+    owner = await run.factory.user()
+    record = await run.factory.record(owner=owner)
+    document = template({"key": "again", "name": "Again"}, key="loop-guard")
+    async with run.factory.sessions() as session:
+        for n in range(1, 12):
+            session.add(ProcessRun(workflow_id=f"replay-loop_guard_cancelled{'' if n == 11 else f'-{n}'}",
+                                   template_key="loop-guard", template_version=1, record_id=record.id, sequence=n,
+                                   owner_id=owner.id, origin=ProcessOrigin.follow_up))
+        await session.commit()
+    input = ProcessInput(template=validate_template(document), template_version=1, record_id=record.id,
+                         owner_id=owner.id, started_by="recorder", origin="follow_up")
+    handle = await start_process(run.env.client, input, workflow_id="replay-loop_guard_cancelled",
+                                 task_queue=TASK_QUEUE)
+    await handle.result()
+    return handle
+
+
 SCENARIOS: dict[str, Callable[[Run], Awaitable[Handle]]] = {
-    f.__name__: f for f in (automatic_emails, manual_completed, skip_and_abort, incident_retry)}
+    f.__name__: f for f in (automatic_emails, manual_completed, skip_and_abort, incident_retry, decision_merge,
+                            follow_up, loop_continue_as_new, loop_guard_cancelled)}
 
 
 async def start_test_server() -> WorkflowEnvironment:

@@ -97,9 +97,14 @@ def test_sandbox_escapes_are_refused_without_leaking(source: str) -> None:
 def test_conditions_have_the_same_bounds() -> None:
     assert evaluate_condition("record.fields.price > 100000 and 'bath' in record.fields.rooms", CONTEXT) is True
     for source, message in [("'a' * 10**9", "refused: repeating"), ("''.__class__", "refused: access"),
-                            ("record.missing", "'dict object' has no attribute 'missing'")]:
+                            ("record.missing > 1", "'dict object' has no attribute 'missing'")]:
         with pytest.raises(RenderError, match=AT + re.escape(message)):
             evaluate_condition(source, CONTEXT, where=WHERE)
+
+
+def test_a_condition_on_a_value_not_there_yet_is_false() -> None:
+    assert evaluate_condition("record.missing == 'yes'", CONTEXT) is False
+    assert evaluate_condition("record.missing is not defined", CONTEXT) is True
 
 
 @pytest.mark.parametrize(("source", "expected"), [

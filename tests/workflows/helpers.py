@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 from temporalio.client import Client, WorkflowHandle
+from temporalio.service import RPCError, RPCStatusCode
 from temporalio.worker import Worker
 
 from activities.deps import Deps
@@ -22,17 +23,61 @@ from processes.validation import validate_template
 from settings import Settings
 from worker import build_worker
 from workflows.process import ProcessWorkflow
+from workflows.record_events import RecordEventsWorkflow, dispatcher_id
 from workflows.starting import start_process
 
 
 @asynccontextmanager
 async def running_worker(client: Client, sessions: async_sessionmaker[AsyncSession], task_queue: str,
                          **settings: Any) -> AsyncIterator[Worker]:
+    # a sweep every minute would run thousands of times while a test skips days on the time-skipping server
+    settings.setdefault("record_events_sweep_seconds", 30 * 24 * 3600)
     config = Settings(temporal_task_queue=task_queue, **settings)
-    deps = Deps(settings=config, sessions=sessions, mailer=Mailer(config))
+    deps = Deps(settings=config, sessions=sessions, mailer=Mailer(config), temporal=client)
     worker = build_worker(client, config, deps)
-    async with worker:
-        yield worker
+    try:
+        async with worker:
+            try:
+                yield worker
+            finally:
+                await stop_dispatcher(client, task_queue)
+    finally:
+        await terminate_leftovers(task_queue)
+
+
+# processes started per task queue, so a test's unfinished ones end with its worker
+_started: dict[str, list[WorkflowHandle[Any, Any]]] = {}
+
+
+async def terminate_leftovers(task_queue: str) -> None:
+    """Terminate the test's processes still running once its worker is gone.
+
+    Left running, their timers fire while later tests skip time, and the time-skipping
+    server stops skipping while it waits for a workflow task that no worker will take.
+    """
+    for handle in _started.pop(task_queue, []):
+        try:
+            await handle.terminate("the test is over")
+        except RPCError as error:  # it had finished already
+            if error.status not in (RPCStatusCode.NOT_FOUND, RPCStatusCode.FAILED_PRECONDITION):
+                raise
+
+
+async def stop_dispatcher(client: Client, task_queue: str, timeout: float = 30.0) -> None:
+    """End the record-events dispatcher of a test's task queue (if a record change started it) once idle.
+
+    Ended while the worker still runs, so that no task of it is left for a queue nobody polls
+    (the time-skipping server would stop skipping time for good).
+    """
+    handle = client.get_workflow_handle_for(RecordEventsWorkflow.run, dispatcher_id(task_queue))
+    try:
+        async with asyncio.timeout(timeout):
+            while (state := await handle.query(RecordEventsWorkflow.current_state)).dispatching or state.signalled:
+                await asyncio.sleep(0.02)
+        await handle.terminate("the test is over")
+    except RPCError as error:
+        if error.status is not RPCStatusCode.NOT_FOUND:
+            raise
 
 
 def template(*phases: dict[str, Any], key: str | None = None, **fields: Any) -> dict[str, Any]:
@@ -46,8 +91,10 @@ async def start(client: Client, task_queue: str, document: dict[str, Any], recor
     parsed = validate_template(document)
     input = ProcessInput(template=parsed, template_version=version, record_id=record_id, owner_id=owner_id,
                          started_by="test")
-    return await start_process(client, input, task_queue=task_queue,
-                               workflow_id=f"process-{parsed.key}-{record_id}-{uuid.uuid4().hex[:6]}")
+    handle = await start_process(client, input, task_queue=task_queue,
+                                 workflow_id=f"process-{parsed.key}-{record_id}-{uuid.uuid4().hex[:6]}")
+    _started.setdefault(task_queue, []).append(handle)
+    return handle
 
 
 async def rows(sessions: async_sessionmaker[AsyncSession], model: type[Any], workflow_id: str) -> list[Any]:

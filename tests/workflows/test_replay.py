@@ -24,7 +24,8 @@ from workflows.process import ProcessWorkflow
 HISTORIES = sorted((Path(__file__).parent.parent / "histories").glob("*.json"))
 SCENARIOS = ("automatic_emails", "manual_completed", "skip_and_abort", "incident_retry")
 SAVED = {f"{name}{tag}.json" for name in SCENARIOS for tag in ("", ".before-final-status")} | {
-    "skip_and_abort.before-abort-patch.json"}
+    "skip_and_abort.before-abort-patch.json", "decision_merge.json", "follow_up.json",
+    "loop_continue_as_new.json", "loop_guard_cancelled.json"}
 
 
 def saved(path: Path) -> WorkflowHistory:

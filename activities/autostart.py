@@ -1,0 +1,186 @@
+"""Autostart: dispatching record events to the templates whose triggers they match.
+
+Exactly once per (event, template): the run is allocated with the request id
+`autostart:{event id}:{template key}` and its workflow id never starts twice, so a
+retried or repeated dispatch finds the run and the started workflow and does nothing
+new. An event is marked dispatched only after every start it causes is done.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from pydantic import BaseModel, Field
+from sqlalchemy import func, update
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+from temporalio import activity
+from temporalio.exceptions import WorkflowAlreadyStartedError
+
+from activities.deps import Deps
+from crm import template_store
+from crm.idempotent import insert_once
+from crm.models import (
+    HistoryEntry,
+    HistoryKind,
+    ProcessOrigin,
+    ProcessTemplateVersion,
+    Record,
+    RecordEvent,
+    RecordEventKind,
+)
+from crm.process_runs import allocate_run
+from crm.types import utcnow
+from processes.instance import ProcessInput
+from processes.template import ProcessTemplate, RecordKind, Trigger
+
+log = logging.getLogger("stagecoach.autostart")
+
+TRIGGER_ON = {RecordEventKind.created: "record_created", RecordEventKind.status_changed: "status_changed",
+              RecordEventKind.field_changed: "field_changed"}
+
+
+class DispatchInput(BaseModel):
+    batch_size: int = Field(100, ge=1, le=1000, description="events read per call, oldest first")
+
+
+class DispatchResult(BaseModel):
+    events: int = 0  # dispatched by this call
+    started: list[str] = Field(default_factory=list)  # workflow ids started (or found started by an earlier try)
+    skipped: list[str] = Field(default_factory=list)  # "template on record N: why"
+    more: bool = False  # the batch was full: call again
+    sweep_seconds: float | None = None  # the worker's setting: how often the dispatcher sweeps from now on
+
+
+@dataclass(frozen=True)
+class _Event:
+    """The values of an event row, read once (the rows expire when a session rolls back)."""
+
+    id: int
+    record_id: int
+    kind: RecordEventKind
+    status: str | None
+    fields: tuple[str, ...]
+    actor_user_id: int | None
+
+
+@dataclass(frozen=True)
+class _Record:
+    id: int
+    kind: RecordKind
+    type: str
+    owner_id: int | None
+
+
+@dataclass(frozen=True)
+class _Candidate:
+    version: int
+    template: ProcessTemplate
+
+
+def matches(trigger: Trigger, event: _Event, record: _Record) -> bool:
+    if trigger.on != TRIGGER_ON[event.kind]:
+        return False
+    if trigger.record_type is not None and trigger.record_type != record.type:
+        return False
+    if trigger.on == "status_changed":
+        return trigger.status == event.status
+    if trigger.on == "field_changed":
+        return trigger.field in event.fields
+    return True
+
+
+async def autostart_templates(session: AsyncSession, kind: RecordKind) -> list[_Candidate]:
+    """The latest version of every template on records of `kind` that has autostart triggers."""
+    latest = (select(ProcessTemplateVersion.key, func.max(ProcessTemplateVersion.version).label("version"))
+              .group_by(ProcessTemplateVersion.key).subquery())
+    query = (select(ProcessTemplateVersion)
+             .join(latest, (col(ProcessTemplateVersion.key) == latest.c.key)
+                   & (col(ProcessTemplateVersion.version) == latest.c.version))
+             .where(ProcessTemplateVersion.record_kind == kind).order_by(col(ProcessTemplateVersion.key)))
+    candidates = []
+    for row in (await session.exec(query)).all():
+        if not row.definition.get("autostart"):
+            continue
+        try:
+            template = template_store.load(row)
+        except Exception:  # a stored version that no longer loads cannot start anything; say so once per call
+            log.exception("template cannot be loaded for autostart", extra={"template": row.key,
+                                                                             "version": row.version})
+            continue
+        candidates.append(_Candidate(version=row.version, template=template))
+    return candidates
+
+
+class AutostartActivities:
+    def __init__(self, deps: Deps) -> None:
+        self.deps = deps
+
+    @activity.defn(name="dispatch_record_events")
+    async def dispatch_record_events(self, input: DispatchInput) -> DispatchResult:
+        """Start the processes of the undispatched events, oldest first, and mark them dispatched."""
+        if self.deps.temporal is None:
+            raise RuntimeError("dispatching record events needs a Temporal client in Deps")
+        async with self.deps.sessions() as session:
+            query = (select(RecordEvent).where(col(RecordEvent.dispatched_at).is_(None))
+                     .order_by(col(RecordEvent.id)).limit(input.batch_size))
+            events = [_Event(id=e.id, record_id=e.record_id, kind=e.kind, status=e.status,  # type: ignore[arg-type]
+                             fields=tuple(e.fields or ()), actor_user_id=e.actor_user_id)
+                      for e in (await session.exec(query)).all()]
+        result = DispatchResult(more=len(events) == input.batch_size,
+                                sweep_seconds=self.deps.settings.record_events_sweep_seconds)
+        templates: dict[RecordKind, list[_Candidate]] = {}
+        for event in events:
+            async with self.deps.sessions() as session:
+                row = await session.get(Record, event.record_id)
+                if row is not None:  # (records are not deleted; an event of a missing one starts nothing)
+                    record = _Record(id=event.record_id, kind=row.kind, type=row.type, owner_id=row.owner_id)
+                    if record.kind not in templates:
+                        templates[record.kind] = await autostart_templates(session, record.kind)
+                    for candidate in templates[record.kind]:
+                        if any(matches(t, event, record) for t in candidate.template.autostart):
+                            await self._start(session, event, record, candidate, result)
+                await session.exec(update(RecordEvent).where(col(RecordEvent.id) == event.id)  # type: ignore[call-overload]
+                                   .values(dispatched_at=utcnow()))
+                await session.commit()
+            result.events += 1
+        return result
+
+    async def _start(self, session: AsyncSession, event: _Event, record: _Record, candidate: _Candidate,
+                     result: DispatchResult) -> None:
+        from workflows.starting import start_process  # here: workflows.process imports the activity modules
+
+        key = candidate.template.key
+        request_id = f"autostart:{event.id}:{key}"
+        owner_id = record.owner_id or event.actor_user_id
+        record_id = record.id
+        assert self.deps.temporal is not None
+        if owner_id is None:
+            why = "the record has no owner and no user made the change"
+            await insert_once(session, HistoryEntry, request_id, lambda: _rows(HistoryEntry(
+                record_id=record_id, step_key=request_id, kind=HistoryKind.note, actor="autostart",
+                text=f"Autostart of process '{candidate.template.name}' skipped: {why}",
+                data={"template": key, "event_id": event.id, "event": event.kind.value})))
+            result.skipped.append(f"{key} on record {record_id}: {why}")
+            return
+        run, _ = await allocate_run(session, template_key=key, template_version=candidate.version,
+                                    record_id=record_id, owner_id=owner_id, started_by="autostart",
+                                    request_id=request_id, origin=ProcessOrigin.autostart,
+                                    triggered_by_user_id=event.actor_user_id)
+        # a run allocated by an earlier try is started as allocated, even if a newer version was saved since
+        template = candidate.template if run.template_version == candidate.version else \
+            template_store.load(await template_store.get_version(session, key, run.template_version))
+        input = ProcessInput(template=template, template_version=run.template_version,
+                             record_id=run.record_id, owner_id=run.owner_id, started_by=run.started_by,
+                             origin=ProcessOrigin.autostart.value, triggered_by_user_id=run.triggered_by_user_id)
+        try:
+            await start_process(self.deps.temporal, input, workflow_id=run.workflow_id,
+                                task_queue=self.deps.settings.temporal_task_queue)
+        except WorkflowAlreadyStartedError:
+            pass  # an earlier try started it: this is the retry of the same start
+        result.started.append(run.workflow_id)
+
+
+async def _rows(*rows: object) -> list[object]:
+    return list(rows)

@@ -1,0 +1,61 @@
+"""Decision phases: evaluate the branch conditions against the record, the answers and the phases so far."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel
+from temporalio import activity
+
+from activities.deps import Deps
+from activities.errors import final
+from activities.history import write_history_once
+from activities.step import StepInput, render_variables
+from crm.models import HistoryEntry, HistoryKind
+from crm.types import utcnow
+from processes.errors import RenderError
+from processes.rendering import evaluate_condition
+from processes.template import Branch
+
+
+class DecideInput(BaseModel):
+    step: StepInput
+    branches: list[Branch]
+    answers: dict[str, Any] = {}
+    phases: dict[str, dict[str, Any]] = {}
+    otherwise: str | None = None  # the phase when no condition holds; None: the process ends
+    where: str = "decision"
+
+
+class DecideResult(BaseModel):
+    branch: int | None  # the first branch whose condition held; None: none did
+
+
+class DecisionActivities:
+    def __init__(self, deps: Deps) -> None:
+        self.deps = deps
+
+    @activity.defn(name="decide")
+    async def decide(self, input: DecideInput) -> DecideResult:
+        step = input.step
+        async with self.deps.sessions() as session:
+            variables = await render_variables(session, step, utcnow())
+        variables |= {"answers": input.answers, "phases": input.phases}
+        chosen: int | None = None
+        for b, branch in enumerate(input.branches):
+            try:
+                if evaluate_condition(branch.when, variables, where=f"{input.where}[{b}].when"):
+                    chosen = b
+                    break
+            except RenderError as exc:
+                raise final(exc) from None
+        if chosen is not None:
+            text = f"Decision in phase '{step.phase_name}': go to '{input.branches[chosen].goto}'"
+        else:
+            then = f"go to '{input.otherwise}'" if input.otherwise else "the process ends"
+            text = f"Decision in phase '{step.phase_name}': no condition held, {then}"
+        await write_history_once(self.deps, HistoryEntry(
+            record_id=step.record_id, step_key=step.step_key, kind=HistoryKind.decision, text=text,
+            workflow_id=step.workflow_id, phase_key=step.phase_key, actor=f"process {step.template_key}",
+            data={"branch": chosen}))
+        return DecideResult(branch=chosen)

@@ -1,0 +1,248 @@
+"""Follow-ups, decisions, merges, loops with continue-as-new, and the loop guard (time-skipping server)."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from sqlmodel import col, select
+from temporalio.client import Client
+from temporalio.testing import WorkflowEnvironment
+
+from crm import template_store
+from crm.models import HistoryKind, ProcessOrigin, ProcessRun
+from processes.instance import CompletePhaseRequest, PhaseStatus, ProcessState, ProcessStatus
+from processes.validation import validate_template
+from tests.factories import Factory
+from tests.workflows.helpers import history, outbox, running_worker, start, template, until
+from workflows.process import ProcessWorkflow
+
+
+def key(prefix: str) -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:6]}"
+
+
+async def save(sessions: Any, document: dict[str, Any]) -> dict[str, Any]:
+    async with sessions() as session:
+        await template_store.save(session, validate_template(document), "test")
+    return document
+
+
+async def follow_ups_of(sessions: Any, parent: str) -> list[ProcessRun]:
+    async with sessions() as session:
+        query = select(ProcessRun).where(ProcessRun.parent_workflow_id == parent).order_by(col(ProcessRun.id))
+        return list((await session.exec(query)).all())
+
+
+async def finished(client: Client, workflow_id: str) -> ProcessState:
+    return await client.get_workflow_handle_for(ProcessWorkflow.run, workflow_id).result()
+
+
+EMAIL = {"send_email": {"subject": "{{ process.template }} for {{ record.title }}", "body": "Hello"}}
+
+
+@pytest.mark.parametrize(("start_rule", "delay"), [({}, timedelta(0)), ({"after_hours": 5}, timedelta(hours=5)),
+                                                   ({"after_days": 3}, timedelta(days=3))])
+async def test_a_follow_up_starts_when_its_parent_ends_and_lives_on(
+        time_skipping_env: WorkflowEnvironment, sessions, factory: Factory, task_queue: str,
+        start_rule: dict[str, int], delay: timedelta) -> None:
+    owner = await factory.user()
+    record = await factory.record(owner=owner)
+    child_doc = await save(sessions, template({"key": "greet", "name": "Greet", "actions": [EMAIL]}, key=key("child")))
+    parent_doc = template({"key": "plan", "name": "Plan", "actions": [
+        {"start_follow_up": {"template": child_doc["key"], "start": start_rule}}]}, key=key("parent"))
+    client = time_skipping_env.client
+    async with running_worker(client, sessions, task_queue):
+        parent = await start(client, task_queue, parent_doc, record.id, owner.id)
+        parent_state = await parent.result()
+        [run] = await follow_ups_of(sessions, parent.id)
+        child = client.get_workflow_handle_for(ProcessWorkflow.run, run.workflow_id)
+        child_state = await until(child, lambda s: s.parent_workflow_id == parent.id and (
+            s.status is ProcessStatus.completed or bool(delay)))
+        # the time-skipping server does not fire timers of abandoned children reliably: the child's own
+        # history shows the start delay it waits for instead
+        timers = [e.timer_started_event_attributes.start_to_fire_timeout.ToTimedelta()
+                  for e in (await child.fetch_history()).events if e.HasField("timer_started_event_attributes")]
+    assert parent_state.status is ProcessStatus.completed
+    assert [(f.template, f.status, f.workflow_id) for f in parent_state.follow_ups] == [
+        (child_doc["key"], "started", run.workflow_id)]
+    assert run.origin is ProcessOrigin.follow_up and run.workflow_id == f"process-{child_doc['key']}-{record.id}-1"
+    assert child_state.lineage == [parent.id] and child_state.origin == "follow_up"
+    assert timers == ([delay] if delay else [])
+    if not delay:
+        assert [m.subject for m in await outbox(sessions, run.workflow_id)] == [
+            f"{child_doc['key']} for Flat in Via Roma 3"]
+    assert HistoryKind.follow_up_started in [e.kind for e in await history(sessions, parent.id)]
+
+
+async def test_a_follow_up_chain_three_deep_on_the_contact(time_skipping_env: WorkflowEnvironment, sessions,
+                                                           factory: Factory, task_queue: str) -> None:
+    owner = await factory.user()
+    contact = await factory.record(owner=owner, kind="contact", title="Giulia Verdi")
+    lead = await factory.record(owner=owner, contact_id=contact.id)
+    third = await save(sessions, template({"key": "c", "name": "C", "actions": [EMAIL]},
+                                          key=key("third"), record_kind="contact"))
+    second = await save(sessions, template({"key": "b", "name": "B", "actions": [
+        EMAIL, {"start_follow_up": {"template": third["key"]}}]}, key=key("second"), record_kind="contact"))
+    first = template({"key": "a", "name": "A", "actions": [
+        {"start_follow_up": {"template": second["key"], "record": "contact", "owner": "record_owner"}}]},
+        key=key("first"))
+    client = time_skipping_env.client
+    async with running_worker(client, sessions, task_queue):
+        root = await start(client, task_queue, first, lead.id, owner.id)
+        await root.result()
+        [b] = await follow_ups_of(sessions, root.id)
+        await finished(client, b.workflow_id)
+        [c] = await follow_ups_of(sessions, b.workflow_id)
+        c_state = await finished(client, c.workflow_id)
+    assert (b.record_id, c.record_id) == (contact.id, contact.id)
+    assert c_state.lineage == [root.id, b.workflow_id] and c_state.status is ProcessStatus.completed
+    assert [m.to_address for m in await outbox(sessions, c.workflow_id)] == ["client@example.org"]
+
+
+async def test_an_aborted_process_starts_no_follow_up(time_skipping_env: WorkflowEnvironment, sessions,
+                                                      factory: Factory, task_queue: str) -> None:
+    from processes.instance import AbortRequest
+
+    owner = await factory.user()
+    record = await factory.record(owner=owner)
+    child = await save(sessions, template({"key": "x", "name": "X"}, key=key("child")))
+    doc = template({"key": "plan", "name": "Plan", "actions": [{"start_follow_up": {"template": child["key"]}}]},
+                   {"key": "wait", "name": "Wait", "completion": "manual"}, key=key("parent"))
+    client = time_skipping_env.client
+    async with running_worker(client, sessions, task_queue):
+        handle = await start(client, task_queue, doc, record.id, owner.id)
+        await until(handle, lambda s: s.phases[1].status is PhaseStatus.running)
+        await handle.execute_update(ProcessWorkflow.abort, AbortRequest(reason="stop", actor="test"))
+        state = await handle.result()
+    assert [f.status for f in state.follow_ups] == ["dropped"]
+    assert await follow_ups_of(sessions, handle.id) == []
+
+
+def decision_template(**fields: Any) -> dict[str, Any]:
+    return template(
+        {"key": "ask", "name": "Ask", "completion": "manual"},
+        {"key": "route", "name": "Route", "decision": [
+            {"when": "record.fields.budget is defined and record.fields.budget > 100000", "goto": "premium"},
+            {"when": "answers.interested == 'no'", "goto": "farewell"},
+            {"when": "phases.ask.overdue", "goto": "apologise"}], "next": "standard"},
+        {"key": "premium", "name": "Premium", "actions": [{"set_status": {"status": "Premium"}}], "next": "wrap"},
+        {"key": "standard", "name": "Standard", "actions": [{"set_status": {"status": "Standard"}}],
+         "next": "wrap"},
+        {"key": "apologise", "name": "Apologise", "next": "wrap"},
+        {"key": "farewell", "name": "Farewell", "actions": [{"end_process": {"reason": "not interested"}}]},
+        {"key": "wrap", "name": "Wrap up (the branches merge here)"}, **fields)
+
+
+@pytest.mark.parametrize(("fields", "answers", "wait", "taken"), [
+    ({"budget": 250000}, {}, timedelta(0), ["premium", "wrap"]),
+    ({}, {}, timedelta(0), ["standard", "wrap"]),
+    ({}, {"interested": "no"}, timedelta(0), ["farewell"]),
+])
+async def test_a_decision_picks_the_branch_and_branches_merge(
+        time_skipping_env: WorkflowEnvironment, sessions, factory: Factory, task_queue: str,
+        fields: dict[str, Any], answers: dict[str, Any], wait: timedelta, taken: list[str]) -> None:
+    owner = await factory.user()
+    record = await factory.record(owner=owner, fields=fields)
+    client = time_skipping_env.client
+    async with running_worker(client, sessions, task_queue):
+        handle = await start(client, task_queue, decision_template(), record.id, owner.id)
+        await until(handle, lambda s: s.phases[0].task_id is not None)
+        await handle.execute_update(ProcessWorkflow.complete_phase, CompletePhaseRequest(answers=answers))
+        state = await handle.result()
+    ran = [p.key for p in state.phases if p.status is PhaseStatus.done and p.key not in ("ask", "route")]
+    assert ran == taken and state.phases[1].went_to == taken[0]
+    assert state.answers == answers
+    texts = [e.text for e in await history(sessions, handle.id) if e.kind is HistoryKind.decision]
+    chosen = "no condition held, go to" if taken[0] == "standard" else "go to"
+    assert texts == [f"Decision in phase 'Route': {chosen} '{taken[0]}'"]
+
+
+async def test_a_decision_on_an_earlier_phase_outcome(time_skipping_env: WorkflowEnvironment, sessions,
+                                                      factory: Factory, task_queue: str) -> None:
+    owner = await factory.user()
+    record = await factory.record(owner=owner)
+    doc = decision_template()
+    doc["phases"][0]["deadline_days"] = 1
+    client = time_skipping_env.client
+    async with running_worker(client, sessions, task_queue):
+        handle = await start(client, task_queue, doc, record.id, owner.id)
+        await until(handle, lambda s: s.phases[0].task_id is not None)
+        await time_skipping_env.sleep(timedelta(days=2))
+        await until(handle, lambda s: s.phases[0].overdue)
+        await handle.execute_update(ProcessWorkflow.complete_phase, CompletePhaseRequest())
+        state = await handle.result()
+    assert state.phases[1].went_to == "apologise"
+
+
+async def test_looping_back_continues_as_new_and_keeps_everything(
+        time_skipping_env: WorkflowEnvironment, sessions, factory: Factory, task_queue: str) -> None:
+    owner = await factory.user()
+    record = await factory.record(owner=owner)
+    doc = template(
+        {"key": "call", "name": "Call", "actions": [{"add_history": {"text": "call {{ phase.key }}"}}],
+         "completion": "manual"},
+        {"key": "check", "name": "Check", "decision": [{"when": "answers.reached != 'yes'", "goto": "call"}]},
+        {"key": "done", "name": "Done", "actions": [{"add_history": {"text": "reached"}}]})
+    client = time_skipping_env.client
+    async with running_worker(client, sessions, task_queue):
+        from processes.instance import ProcessInput
+        from workflows.starting import start_process
+
+        parsed = validate_template(doc)
+        handle = await start_process(client, ProcessInput(template=parsed, template_version=1, record_id=record.id,
+                                                          owner_id=owner.id, history_limit=40),
+                                     workflow_id=f"process-{parsed.key}-{record.id}-1", task_queue=task_queue)
+        for attempt in range(6):
+            await until(handle, lambda s, n=attempt: s.phases[0].iteration == n and s.phases[0].task_id is not None
+                        and s.phases[0].status is PhaseStatus.running)
+            answer = "yes" if attempt == 5 else "no"
+            await handle.execute_update(ProcessWorkflow.complete_phase,
+                                        CompletePhaseRequest(answers={"reached": answer, f"try{attempt}": True}))
+        state = await handle.result()
+    assert state.status is ProcessStatus.completed and state.runs > 1
+    assert state.phases[0].iteration == 5 and state.answers["reached"] == "yes" and state.answers["try0"] is True
+    notes = [e.text for e in await history(sessions, handle.id) if e.kind is HistoryKind.note]
+    assert notes == ["call call"] * 6 + ["reached"]
+    kinds = [e.kind for e in await history(sessions, handle.id)]
+    assert kinds.count(HistoryKind.process_started) == 1 and kinds.count(HistoryKind.process_ended) == 1
+
+
+async def test_the_loop_guard_cancels_the_eleventh_automatic_start_of_the_day(
+        time_skipping_env: WorkflowEnvironment, sessions, factory: Factory, task_queue: str) -> None:
+    trigger_user = await factory.user(name="Anna Neri")
+    owner = await factory.user()
+    record = await factory.record(owner=owner)
+    loop_key = key("loop")
+    doc = await save(sessions, template({"key": "again", "name": "Again", "actions": [
+        {"start_follow_up": {"template": loop_key}}]}, key=loop_key))
+    client = time_skipping_env.client
+    async with running_worker(client, sessions, task_queue):
+        from processes.instance import ProcessInput
+        from workflows.starting import start_process
+
+        root = await start_process(client, ProcessInput(template=validate_template(doc), template_version=1,
+                                                        record_id=record.id, owner_id=owner.id,
+                                                        triggered_by_user_id=trigger_user.id),
+                                   workflow_id=f"process-{loop_key}-{record.id}-root", task_queue=task_queue)
+        await root.result()
+        parent, states = root.id, []
+        for _ in range(11):
+            [run] = await follow_ups_of(sessions, parent)
+            states.append(await finished(client, run.workflow_id))
+            parent = run.workflow_id
+        await asyncio.sleep(0)
+    assert [s.status for s in states] == [ProcessStatus.completed] * 10 + [ProcessStatus.cancelled]
+    cancelled = states[-1]
+    assert "started automatically 11 times today" in (cancelled.end_reason or "")
+    assert all(p.status is PhaseStatus.pending for p in cancelled.phases)
+    assert await follow_ups_of(sessions, cancelled.workflow_id) == []
+    mails = await outbox(sessions, cancelled.workflow_id)
+    assert sorted(m.to_address for m in mails) == sorted(
+        {"controller@agency.example", owner.email, trigger_user.email})
+    assert all(m.subject.startswith("Process cancelled by the loop guard") for m in mails)
+    [entry] = [e for e in await history(sessions, cancelled.workflow_id) if e.kind is HistoryKind.loop_guard]
+    assert entry.record_id == record.id

@@ -1,0 +1,118 @@
+"""`RecordEventsWorkflow`: the one long-running dispatcher of record events (autostart).
+
+Whoever commits record events signals it with `notify_dispatcher` (signal-with-start,
+so the first signal starts it). It runs `dispatch_record_events` after each signal and
+also sweeps on a durable timer, so an event whose signal was lost (a crash between the
+commit and the signal, Temporal briefly unreachable) still starts its processes. One
+dispatch runs at a time; signals that arrive meanwhile cause one more dispatch.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+
+from pydantic import BaseModel, Field
+from temporalio import workflow
+from temporalio.client import Client
+from temporalio.common import RetryPolicy, WorkflowIDConflictPolicy
+
+with workflow.unsafe.imports_passed_through():
+    from activities.autostart import AutostartActivities, DispatchInput, DispatchResult
+    from settings import Settings
+
+DISPATCHER_ID = "record-events"
+DEFAULT_TASK_QUEUE: str = Settings.model_fields["temporal_task_queue"].default
+
+# dispatching must eventually succeed (nothing else will start those processes): retried until it does
+DISPATCH_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), backoff_coefficient=2.0,
+                             maximum_interval=timedelta(minutes=1))
+DISPATCH_TIMEOUT = timedelta(minutes=5)
+
+
+def dispatcher_id(task_queue: str) -> str:
+    """`record-events`: one dispatcher per deployment, i.e. per task queue (its workers hold its database).
+
+    A deployment on another task queue than the default (each test has its own) gets
+    `record-events-{task queue}`, so two deployments sharing a namespace never share one.
+    """
+    return DISPATCHER_ID if task_queue == DEFAULT_TASK_QUEUE else f"{DISPATCHER_ID}-{task_queue}"
+
+
+class RecordEventsInput(BaseModel):
+    sweep_seconds: float = Field(60, gt=0, description="look for undispatched events this often")
+    rounds_per_run: int = Field(500, ge=1, description="continue as new after this many dispatch rounds")
+    batch_size: int = Field(100, ge=1, le=1000)
+    signalled: bool = Field(False, description="a signal came that the previous run had not dispatched yet")
+
+
+class RecordEventsState(BaseModel):
+    rounds: int = 0  # dispatch rounds in this run
+    events: int = 0  # events dispatched in this run
+    started: int = 0  # processes started (or found started) in this run
+    signalled: bool = False
+    dispatching: bool = False
+    sweep_seconds: float = 60  # from the input, then as the workers' settings say
+
+
+@workflow.defn(name="RecordEventsWorkflow")
+class RecordEventsWorkflow:
+    @workflow.init
+    def __init__(self, input: RecordEventsInput) -> None:
+        self._input = input
+        self.state = RecordEventsState(signalled=input.signalled, sweep_seconds=input.sweep_seconds)
+
+    @workflow.run
+    async def run(self, input: RecordEventsInput) -> None:
+        while True:
+            workflow.set_current_details(f"{self.state.rounds} dispatch rounds, {self.state.events} events, "
+                                         f"{self.state.started} processes started in this run")
+            try:
+                await workflow.wait_condition(lambda: self.state.signalled,
+                                              timeout=timedelta(seconds=self.state.sweep_seconds),
+                                              timeout_summary="sweep for undispatched record events")
+            except asyncio.TimeoutError:
+                pass
+            self.state.signalled = False
+            await self._dispatch()
+            self.state.rounds += 1
+            if self.state.rounds >= input.rounds_per_run or workflow.info().is_continue_as_new_suggested():
+                await workflow.wait_condition(workflow.all_handlers_finished)
+                workflow.continue_as_new(input.model_copy(update={"signalled": self.state.signalled,
+                                                                  "sweep_seconds": self.state.sweep_seconds}))
+
+    async def _dispatch(self) -> None:
+        self.state.dispatching = True
+        try:
+            while True:
+                result: DispatchResult = await workflow.execute_activity_method(
+                    AutostartActivities.dispatch_record_events, DispatchInput(batch_size=self._input.batch_size),
+                    start_to_close_timeout=DISPATCH_TIMEOUT, retry_policy=DISPATCH_RETRY,
+                    summary="dispatch record events")
+                self.state.events += result.events
+                self.state.started += len(result.started)
+                if result.sweep_seconds:
+                    self.state.sweep_seconds = result.sweep_seconds
+                if not result.more:
+                    return
+        finally:
+            self.state.dispatching = False
+
+    @workflow.signal
+    def events_recorded(self) -> None:
+        """Record events were committed: dispatch them now rather than at the next sweep."""
+        self.state.signalled = True
+
+    @workflow.query
+    def current_state(self) -> RecordEventsState:
+        return self.state
+
+
+async def notify_dispatcher(client: Client, settings: Settings) -> None:
+    """Signal the dispatcher that events were committed, starting it if it is not running."""
+    task_queue = settings.temporal_task_queue
+    await client.start_workflow(
+        RecordEventsWorkflow.run, RecordEventsInput(sweep_seconds=settings.record_events_sweep_seconds),
+        id=dispatcher_id(task_queue), task_queue=task_queue,
+        id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING, start_signal="events_recorded",
+        static_summary="dispatches record events to autostart triggers", rpc_timeout=timedelta(seconds=10))
