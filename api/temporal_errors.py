@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from temporalio.client import WorkflowExecutionStatus, WorkflowHandle, WorkflowUpdateFailedError
 from temporalio.exceptions import ApplicationError
@@ -36,3 +37,15 @@ async def ensure_running(handle: WorkflowHandle) -> None:  # type: ignore[type-a
         description = await handle.describe()
     if description.status != WorkflowExecutionStatus.RUNNING:
         raise ProcessFinished(f"process {handle.id} has ended; it takes no more requests")
+
+
+async def send_update(handle: WorkflowHandle, update: Any, request: Any, *,  # type: ignore[type-arg]
+                      update_id: str | None = None) -> Any:
+    """A staff request to a process: refused with 409 once it has ended, 404 if it never was."""
+    await ensure_running(handle)
+    try:
+        async with temporal_errors(handle.id):
+            return await handle.execute_update(update, request, id=update_id)
+    except ProcessNotFound:
+        await ensure_running(handle)  # it existed a moment ago: it has ended since (409), or raise the 404
+        raise

@@ -149,7 +149,9 @@ class ProcessWorkflow:
             index: int | None = self._first_phase
             while index is not None and self._end_reason is None:
                 if self._history_is_long():
+                    self._check_abort()  # an abort waits for the end of this run: end it, do not carry it on
                     await workflow.wait_condition(workflow.all_handlers_finished)
+                    self._check_abort()
                     workflow.continue_as_new(self._resume_input(index))
                 index = await self._run_phase(index)
             outcome = ProcessStatus.completed

@@ -15,7 +15,7 @@ from api.auth import Principal
 from api.deps import ClientDep, SessionDep, SettingsDep, StaffDep, TemporalDep
 from api.routers.records import get_record_or_404
 from api.routers.users import get_user_or_404
-from api.temporal_errors import ensure_running, temporal_errors
+from api.temporal_errors import send_update, temporal_errors
 from crm import template_store
 from crm.process_runs import allocate_run
 from crm.models import ApiRole, ProcessRun
@@ -206,13 +206,7 @@ async def get_process(workflow_id: str, session: SessionDep, temporal: TemporalD
 async def _update(temporal: TemporalDep, settings: Settings, workflow_id: str, update: Any, request: Any,
                   idempotency_key: str | None) -> ProcessView:
     handle = temporal.get_workflow_handle_for(ProcessWorkflow.run, workflow_id)
-    await ensure_running(handle)
-    try:
-        async with temporal_errors(workflow_id):
-            state = await handle.execute_update(update, request, id=idempotency_key)
-    except ProcessNotFound:
-        await ensure_running(handle)  # it existed a moment ago: it has ended since (409), or raise the 404
-        raise
+    state = await send_update(handle, update, request, update_id=idempotency_key)
     return ProcessView(**state.model_dump(), temporal_ui_url=settings.temporal_run_url(workflow_id))
 
 

@@ -10,10 +10,10 @@ from sqlmodel import col, select
 from temporalio.client import Client
 
 from api.deps import SessionDep, SettingsDep, StaffDep, TemporalDep
-from api.temporal_errors import ensure_running, temporal_errors
+from api.temporal_errors import send_update
 from crm.models import Task, TaskKind, TaskPublic, TaskStatus
 from crm.types import utcnow
-from processes.errors import InvalidPhaseState, ProcessNotFound, TaskNotFound
+from processes.errors import InvalidPhaseState, TaskNotFound
 from processes.instance import Answer, CompletePhaseRequest
 from workflows.process import ProcessWorkflow
 
@@ -81,13 +81,6 @@ async def complete_task(task_id: int, session: SessionDep, temporal: TemporalDep
 
 async def _complete_phase_task(temporal: Client, task: Task, actor: str, answers: dict[str, Answer]) -> None:
     handle = temporal.get_workflow_handle_for(ProcessWorkflow.run, task.workflow_id)
-    await ensure_running(handle)
-    try:
-        async with temporal_errors(task.workflow_id):
-            await handle.execute_update(ProcessWorkflow.complete_phase,
-                                        CompletePhaseRequest(phase=task.phase_key, task_id=task.id, answers=answers,
-                                                             actor=actor),
-                                        id=f"complete-task-{task.id}")
-    except ProcessNotFound:
-        await ensure_running(handle)  # ended since the first check: 409 rather than 404
-        raise
+    await send_update(handle, ProcessWorkflow.complete_phase,
+                      CompletePhaseRequest(phase=task.phase_key, task_id=task.id, answers=answers, actor=actor),
+                      update_id=f"complete-task-{task.id}")

@@ -116,7 +116,7 @@ async def tasks(sessions: async_sessionmaker[AsyncSession], workflow_id: str) ->
 
 
 async def until(handle: WorkflowHandle[ProcessWorkflow, ProcessState], check: Callable[[ProcessState], bool],
-                timeout: float = 10.0) -> ProcessState:
+                timeout: float = 30.0) -> ProcessState:
     """Query the process until `check` holds for its state (no workflow time passes meanwhile)."""
     async with asyncio.timeout(timeout):
         while True:
