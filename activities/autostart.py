@@ -12,7 +12,7 @@ import logging
 from dataclasses import dataclass
 
 from pydantic import BaseModel, Field
-from sqlalchemy import func, update
+from sqlalchemy import update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 from temporalio import activity
@@ -25,7 +25,6 @@ from crm.models import (
     HistoryEntry,
     HistoryKind,
     ProcessOrigin,
-    ProcessTemplateVersion,
     Record,
     RecordEvent,
     RecordEventKind,
@@ -93,14 +92,8 @@ def matches(trigger: Trigger, event: _Event, record: _Record) -> bool:
 
 async def autostart_templates(session: AsyncSession, kind: RecordKind) -> list[_Candidate]:
     """The latest version of every template on records of `kind` that has autostart triggers."""
-    latest = (select(ProcessTemplateVersion.key, func.max(ProcessTemplateVersion.version).label("version"))
-              .group_by(ProcessTemplateVersion.key).subquery())
-    query = (select(ProcessTemplateVersion)
-             .join(latest, (col(ProcessTemplateVersion.key) == latest.c.key)
-                   & (col(ProcessTemplateVersion.version) == latest.c.version))
-             .where(ProcessTemplateVersion.record_kind == kind).order_by(col(ProcessTemplateVersion.key)))
     candidates = []
-    for row in (await session.exec(query)).all():
+    for row, _ in await template_store.latest_versions(session, kind):
         if not row.definition.get("autostart"):
             continue
         try:

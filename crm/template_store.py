@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from typing import Any
 
 from sqlalchemy import func
 from sqlalchemy.exc import IntegrityError
@@ -21,11 +22,29 @@ async def user_handles(session: AsyncSession) -> set[str]:
     return set((await session.exec(select(User.handle))).all())
 
 
+def _latest_numbers() -> Any:
+    """Each template key with its newest version number and how many versions it has."""
+    return (select(ProcessTemplateVersion.key, func.max(ProcessTemplateVersion.version).label("version"),
+                   func.count().label("versions"))
+            .group_by(ProcessTemplateVersion.key).subquery())
+
+
+async def latest_versions(session: AsyncSession,
+                          record_kind: RecordKind | None = None) -> list[tuple[ProcessTemplateVersion, int]]:
+    """The newest version of every template (of one record kind), with its number of versions, by key."""
+    latest = _latest_numbers()
+    query = (select(ProcessTemplateVersion, latest.c.versions)
+             .join(latest, (col(ProcessTemplateVersion.key) == latest.c.key)
+                   & (col(ProcessTemplateVersion.version) == latest.c.version))
+             .order_by(col(ProcessTemplateVersion.key)))
+    if record_kind is not None:
+        query = query.where(ProcessTemplateVersion.record_kind == record_kind)
+    return [(row, versions) for row, versions in (await session.exec(query)).all()]
+
+
 async def template_kinds(session: AsyncSession) -> dict[str, RecordKind]:
     """The record kind of every saved template (of its latest version)."""
-    rows = (await session.exec(select(ProcessTemplateVersion.key, ProcessTemplateVersion.record_kind)
-                               .order_by(col(ProcessTemplateVersion.version)))).all()
-    return {key: kind for key, kind in rows}
+    return {row.key: row.record_kind for row, _ in await latest_versions(session)}
 
 
 async def validate(session: AsyncSession, document: dict) -> ProcessTemplate:  # type: ignore[type-arg]
@@ -87,12 +106,6 @@ def load(row: ProcessTemplateVersion) -> ProcessTemplate:
 
 
 async def summaries(session: AsyncSession) -> list[ProcessTemplateSummary]:
-    query = (select(ProcessTemplateVersion.key, func.max(ProcessTemplateVersion.version),
-                    func.count(), func.max(ProcessTemplateVersion.created_at))
-             .group_by(ProcessTemplateVersion.key).order_by(ProcessTemplateVersion.key))
-    result = []
-    for key, version, count, _ in (await session.exec(query)).all():
-        row = await get_version(session, key, version)
-        result.append(ProcessTemplateSummary(key=key, name=row.name, record_kind=row.record_kind,
-                                             latest_version=version, versions=count, updated_at=row.created_at))
-    return result
+    return [ProcessTemplateSummary(key=row.key, name=row.name, record_kind=row.record_kind,
+                                   latest_version=row.version, versions=versions, updated_at=row.created_at)
+            for row, versions in await latest_versions(session)]
