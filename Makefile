@@ -4,7 +4,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: install run test clean
+.PHONY: install run test reliability clean
 
 $(STAMP): pyproject.toml constraints.txt
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11+ is needed")'
@@ -25,3 +25,9 @@ test: install
 
 clean:
 	rm -rf $(VENV) .pytest_cache
+
+## reliability: the reliability suite (faults, bad input, replay, access), then docs/reliability.md from its figures
+RELIABILITY_TESTS := tests/faults tests/bad_input tests/processes tests/workflows/test_replay.py tests/access
+reliability: install
+	STAGECOACH_FIGURES=build/reliability.json $(PY) -m pytest $(wildcard $(RELIABILITY_TESTS)); \
+	status=$$?; $(PY) -m tests.figures build/reliability.json docs/reliability.md; exit $$status

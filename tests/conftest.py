@@ -20,6 +20,8 @@ from temporalio.testing import WorkflowEnvironment
 from crm.db import make_engine, make_sessionmaker
 from crm.migrate import upgrade_database
 from tests.factories import Factory
+from tests.figures import FIGURES_ENV, Figures
+from tests.figures import write as write_figures
 from workflows import search_attributes
 
 BIN = Path(sys.executable).parent
@@ -99,3 +101,30 @@ async def dev_env() -> AsyncIterator[WorkflowEnvironment]:
 @pytest.fixture
 def task_queue() -> str:
     return f"tq-{uuid.uuid4().hex[:10]}"
+
+
+# the reliability report (tests/figures.py): every test's outcome, title and figures
+_FIGURES = pytest.StashKey[Figures]()
+_RESULTS: list[dict[str, object]] = []
+
+
+@pytest.fixture
+def figures(request: pytest.FixtureRequest) -> Figures:
+    """What this test measured, for docs/reliability.md (`make reliability`)."""
+    return request.node.stash.setdefault(_FIGURES, Figures())
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> object:
+    report = yield
+    if os.environ.get(FIGURES_ENV) and (report.when == "call" or (report.when == "setup" and not report.passed)):
+        doc = (getattr(getattr(item, "function", None), "__doc__", None) or "").strip()
+        title = doc.splitlines()[0] if doc else item.name
+        _RESULTS.append({"nodeid": item.nodeid, "title": title, "outcome": report.outcome,
+                         "figures": item.stash.get(_FIGURES, Figures()).values})
+    return report
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    if path := os.environ.get(FIGURES_ENV):
+        write_figures(Path(path), _RESULTS, command=" ".join(["pytest", *session.config.invocation_params.args]))
