@@ -120,6 +120,8 @@ class RecordBase(SQLModel):
     contact_id: int | None = Field(default=None, foreign_key="record.id",
                                    description="the contact record this record belongs to")
     fields: dict[str, Any] = Field(default_factory=dict, sa_type=JSON)
+    restricted: bool = Field(default=False, sa_column_kwargs={"server_default": sa.false()},
+                             description="seen only by its owner, the users on its access list, and admins")
 
 
 class Record(RecordBase, table=True):
@@ -128,8 +130,18 @@ class Record(RecordBase, table=True):
     updated_at: datetime = _created()
 
 
+class RecordAccess(SQLModel, table=True):
+    """A user listed on a restricted record: they see it, its history, processes, tasks and email."""
+
+    __tablename__ = "record_access"
+
+    record_id: int = Field(foreign_key="record.id", primary_key=True)
+    user_id: int = Field(foreign_key="user.id", primary_key=True, index=True)
+
+
 class RecordCreate(RecordBase):
-    pass
+    access_user_ids: list[int] = Field(default_factory=list, max_length=500,
+                                       description="the users who see the record when it is restricted")
 
 
 class RecordUpdate(SQLModel):
@@ -142,12 +154,16 @@ class RecordUpdate(SQLModel):
     owner_id: int | None = None
     contact_id: int | None = None
     fields: dict[str, Any] | None = Field(default=None, description="merged into the record's fields")
+    restricted: bool | None = None
+    access_user_ids: list[int] | None = Field(default=None, max_length=500,
+                                              description="replaces the record's access list")
 
 
 class RecordPublic(RecordBase):
     id: int
     created_at: datetime
     updated_at: datetime
+    access_user_ids: list[int] = Field(default_factory=list)
 
 
 # --- process templates ---------------------------------------------------------------

@@ -125,6 +125,22 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     return report
 
 
+def _database(item: pytest.Item) -> object:
+    callspec = getattr(item, "callspec", None)
+    return callspec.params.get("database_url") if callspec else None
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Tests marked `runs_last` inspect what the others left (every history, every row): each runs
+    after the last other test on its database, so that database is still the one they used."""
+    last = [item for item in items if item.get_closest_marker("runs_last")]
+    items[:] = [item for item in items if not item.get_closest_marker("runs_last")]
+    for item in last:
+        same = [i for i, other in enumerate(items) if _database(other) == _database(item)]
+        items.insert(same[-1] + 1 if same else len(items), item)
+
+
 def pytest_sessionfinish(session: pytest.Session) -> None:
     if path := os.environ.get(FIGURES_ENV):
         write_figures(Path(path), _RESULTS, command=" ".join(["pytest", *session.config.invocation_params.args]))

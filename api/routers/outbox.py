@@ -8,6 +8,7 @@ from fastapi import APIRouter, Query
 from sqlmodel import col, select
 
 from api.deps import SessionDep, StaffDep
+from crm.access import of_visible_record
 from crm.models import MessageStatus, OutboxMessage, OutboxMessagePublic
 from processes.errors import NotFound
 
@@ -16,12 +17,12 @@ router = APIRouter(prefix="/outbox", tags=["outbox"])
 
 @router.get("", response_model=list[OutboxMessagePublic])
 async def list_messages(
-    session: SessionDep, _: StaffDep,
+    session: SessionDep, principal: StaffDep,
     status: MessageStatus | None = None, workflow_id: str | None = None, record_id: int | None = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100, offset: Annotated[int, Query(ge=0)] = 0,
 ) -> list[OutboxMessage]:
-    """Newest first."""
-    query = select(OutboxMessage)
+    """Newest first (none about a record the caller may not see)."""
+    query = select(OutboxMessage).where(of_visible_record(principal, col(OutboxMessage.record_id)))
     if status:
         query = query.where(OutboxMessage.status == status)
     if workflow_id:
@@ -33,8 +34,10 @@ async def list_messages(
 
 
 @router.get("/{message_id}", response_model=OutboxMessagePublic)
-async def get_message(message_id: int, session: SessionDep, _: StaffDep) -> OutboxMessage:
-    message = await session.get(OutboxMessage, message_id)
+async def get_message(message_id: int, session: SessionDep, principal: StaffDep) -> OutboxMessage:
+    query = select(OutboxMessage).where(OutboxMessage.id == message_id,
+                                        of_visible_record(principal, col(OutboxMessage.record_id)))
+    message = (await session.exec(query)).first()
     if message is None:
         raise NotFound(f"no outbox message {message_id}")
     return message

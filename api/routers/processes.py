@@ -18,8 +18,9 @@ from api.routers.users import get_user_or_404
 from api.temporal_errors import send_update, temporal_errors
 from crm import template_store
 from crm.process_runs import allocate_run
+from crm.access import hidden_record_ids
 from crm.models import ApiRole, ProcessRun
-from processes.errors import ProcessNotFound, RecordKindMismatch, ServiceUnavailable, StagecoachError
+from processes.errors import ProcessNotFound, RecordKindMismatch, RecordNotFound, ServiceUnavailable, StagecoachError
 from processes.instance import (
     AbortRequest,
     Answer,
@@ -110,7 +111,7 @@ async def start(body: StartProcessBody, response: Response, session: SessionDep,
     """Start a process of a template version on a record."""
     version_row = await template_store.get_version(session, body.template, body.version)
     template = template_store.load(version_row)
-    record = await get_record_or_404(session, body.record_id)
+    record = await get_record_or_404(session, body.record_id, principal)
     if record.kind != template.record_kind:
         raise RecordKindMismatch(f"template '{template.key}' runs on {template.record_kind.value} records; "
                                  f"record {record.id} is a {record.kind.value}")
@@ -163,19 +164,24 @@ def _summary(execution: WorkflowExecution, settings: Settings) -> ProcessSummary
 
 @router.get("", response_model=ProcessPage)
 async def list_processes(
-    temporal: TemporalDep, settings: SettingsDep, _: StaffDep,
+    session: SessionDep, temporal: TemporalDep, settings: SettingsDep, principal: StaffDep,
     template: KeyStr | None = None, record_id: int | None = None, owner_id: int | None = None,
     status: ProcessStatus | None = None,
     phase: Annotated[str | None, Query(pattern=r"^[a-z][a-z0-9_-]{0,62}$")] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     page_token: Annotated[str | None, Query(max_length=4000)] = None,
 ) -> ProcessPage:
-    """Running and recent processes, newest first, from Temporal visibility."""
+    """Running and recent processes, newest first, from Temporal visibility.
+
+    Processes of restricted records the caller may not see are left out.
+    """
     conditions = [f"WorkflowType = {_quote('ProcessWorkflow')}"]
     for key, value in ((sa.TEMPLATE, template), (sa.RECORD, record_id), (sa.OWNER, owner_id),
                        (sa.STATUS, status.value if status else None), (sa.PHASE, phase)):
         if value is not None:
             conditions.append(f"{key.name} = {_quote(str(value))}")
+    if hidden := await hidden_record_ids(session, principal):
+        conditions.append(f"{sa.RECORD.name} NOT IN ({', '.join(_quote(str(i)) for i in hidden)})")
     token = base64.urlsafe_b64decode(page_token) if page_token else None
     async with temporal_errors("(list)"):
         executions = temporal.list_workflows(" AND ".join(conditions), page_size=limit, next_page_token=token)
@@ -186,10 +192,14 @@ async def list_processes(
 
 
 async def _check_reader(session: SessionDep, workflow_id: str, principal: Principal) -> None:
-    """Staff read every process; a client key reads the processes it started."""
+    """Staff reach the processes of every record they see; a client key, the processes it started."""
     run = (await session.exec(select(ProcessRun).where(ProcessRun.workflow_id == workflow_id))).first()
     if run is None or (not principal.has(ApiRole.staff) and run.started_by != principal.actor):
         raise ProcessNotFound(f"no process {workflow_id}")
+    try:
+        await get_record_or_404(session, run.record_id, principal)
+    except RecordNotFound:
+        raise ProcessNotFound(f"no process {workflow_id}") from None
 
 
 @router.get("/{workflow_id}", response_model=ProcessView)
@@ -203,34 +213,40 @@ async def get_process(workflow_id: str, session: SessionDep, temporal: TemporalD
     return ProcessView(**state.model_dump(), temporal_ui_url=settings.temporal_run_url(workflow_id))
 
 
-async def _update(temporal: TemporalDep, settings: Settings, workflow_id: str, update: Any, request: Any,
-                  idempotency_key: str | None) -> ProcessView:
+async def _update(session: SessionDep, temporal: TemporalDep, settings: Settings, principal: Principal,
+                  workflow_id: str, update: Any, request: Any, idempotency_key: str | None) -> ProcessView:
+    await _check_reader(session, workflow_id, principal)
     handle = temporal.get_workflow_handle_for(ProcessWorkflow.run, workflow_id)
     state = await send_update(handle, update, request, update_id=idempotency_key)
     return ProcessView(**state.model_dump(), temporal_ui_url=settings.temporal_run_url(workflow_id))
 
 
 @router.post("/{workflow_id}/skip", response_model=ProcessView)
-async def skip_phase(workflow_id: str, body: SkipBody, temporal: TemporalDep, settings: SettingsDep,
-                     principal: StaffDep, idempotency_key: IdempotencyKey = None) -> ProcessView:
+async def skip_phase(workflow_id: str, body: SkipBody, session: SessionDep, temporal: TemporalDep,
+                     settings: SettingsDep, principal: StaffDep,
+                     idempotency_key: IdempotencyKey = None) -> ProcessView:
     """Skip the current phase, or a named later one."""
     request = SkipPhaseRequest(phase=body.phase, reason=body.reason, actor=principal.actor)
-    return await _update(temporal, settings, workflow_id, ProcessWorkflow.skip_phase, request, idempotency_key)
+    return await _update(session, temporal, settings, principal, workflow_id, ProcessWorkflow.skip_phase, request,
+                         idempotency_key)
 
 
 @router.post("/{workflow_id}/abort", response_model=ProcessView)
-async def abort(workflow_id: str, body: AbortBody, temporal: TemporalDep, settings: SettingsDep,
-                principal: StaffDep, idempotency_key: IdempotencyKey = None) -> ProcessView:
+async def abort(workflow_id: str, body: AbortBody, session: SessionDep, temporal: TemporalDep,
+                settings: SettingsDep, principal: StaffDep, idempotency_key: IdempotencyKey = None) -> ProcessView:
     request = AbortRequest(reason=body.reason, actor=principal.actor)
-    return await _update(temporal, settings, workflow_id, ProcessWorkflow.abort, request, idempotency_key)
+    return await _update(session, temporal, settings, principal, workflow_id, ProcessWorkflow.abort, request,
+                         idempotency_key)
 
 
 @router.post("/{workflow_id}/complete", response_model=ProcessView)
-async def complete_phase(workflow_id: str, body: CompleteBody, temporal: TemporalDep, settings: SettingsDep,
-                         principal: StaffDep, idempotency_key: IdempotencyKey = None) -> ProcessView:
+async def complete_phase(workflow_id: str, body: CompleteBody, session: SessionDep, temporal: TemporalDep,
+                         settings: SettingsDep, principal: StaffDep,
+                         idempotency_key: IdempotencyKey = None) -> ProcessView:
     """Complete a manual phase (the same as completing its task)."""
     request = CompletePhaseRequest(phase=body.phase, answers=body.answers, actor=principal.actor)
-    return await _update(temporal, settings, workflow_id, ProcessWorkflow.complete_phase, request, idempotency_key)
+    return await _update(session, temporal, settings, principal, workflow_id, ProcessWorkflow.complete_phase,
+                         request, idempotency_key)
 
 
 @router.post("/{workflow_id}/owner", response_model=ProcessView)
@@ -239,13 +255,15 @@ async def change_owner(workflow_id: str, body: OwnerBody, session: SessionDep, t
                        idempotency_key: IdempotencyKey = None) -> ProcessView:
     await get_user_or_404(session, body.owner_id)
     request = ChangeOwnerRequest(owner_id=body.owner_id, actor=principal.actor)
-    return await _update(temporal, settings, workflow_id, ProcessWorkflow.change_owner, request, idempotency_key)
+    return await _update(session, temporal, settings, principal, workflow_id, ProcessWorkflow.change_owner,
+                         request, idempotency_key)
 
 
 @router.post("/{workflow_id}/incident", response_model=ProcessView)
-async def resolve_incident(workflow_id: str, body: IncidentBody, temporal: TemporalDep, settings: SettingsDep,
-                           principal: StaffDep, idempotency_key: IdempotencyKey = None) -> ProcessView:
+async def resolve_incident(workflow_id: str, body: IncidentBody, session: SessionDep, temporal: TemporalDep,
+                           settings: SettingsDep, principal: StaffDep,
+                           idempotency_key: IdempotencyKey = None) -> ProcessView:
     """Retry the failed step of an incident, or skip it."""
     request = ResolveIncidentRequest(action=body.action, actor=principal.actor)  # type: ignore[arg-type]
-    return await _update(temporal, settings, workflow_id, ProcessWorkflow.resolve_incident, request,
-                         idempotency_key)
+    return await _update(session, temporal, settings, principal, workflow_id, ProcessWorkflow.resolve_incident,
+                         request, idempotency_key)

@@ -1,7 +1,8 @@
 """Records (contacts, properties, leads, jobs...): create, read, update, history, processes.
 
 A create or a change commits with its record events (autostart); the record-events
-dispatcher is then signalled.
+dispatcher is then signalled. A restricted record is seen only by its owner, the users on
+its access list and admins (crm/access.py); to anyone else it does not exist.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from temporalio.client import Client
 
 from api.deps import SessionDep, SettingsDep, StaffDep, TemporalDep
 from api.routers.users import get_user_or_404
+from crm.access import Viewer, access_list, access_lists, may_see, record_visible, set_access_list
 from crm.models import HistoryEntry, HistoryEntryPublic, ProcessRun, Record, RecordCreate, RecordPublic, RecordUpdate
 from crm.record_events import add_record_events, snapshot
 from crm.types import utcnow
@@ -27,18 +29,28 @@ router = APIRouter(prefix="/records", tags=["records"])
 log = logging.getLogger("stagecoach.api")
 
 
-async def get_record_or_404(session: SessionDep, record_id: int) -> Record:
+async def get_record_or_404(session: SessionDep, record_id: int, viewer: Viewer) -> Record:
+    """The record, if `viewer` may see it; "no record" alike when it is missing or hidden."""
     record = await session.get(Record, record_id)
-    if record is None:
+    listed = await access_list(session, record_id) if record is not None and record.restricted else []
+    if record is None or not may_see(viewer, record, listed):
         raise RecordNotFound(f"no record {record_id}")
     return record
 
 
-async def _check_links(session: SessionDep, owner_id: int | None, contact_id: int | None) -> None:
+async def _check_links(session: SessionDep, viewer: Viewer, owner_id: int | None, contact_id: int | None,
+                       access_user_ids: list[int] | None) -> None:
     if owner_id is not None:
         await get_user_or_404(session, owner_id)
     if contact_id is not None:
-        await get_record_or_404(session, contact_id)
+        await get_record_or_404(session, contact_id, viewer)
+    for user_id in access_user_ids or ():
+        await get_user_or_404(session, user_id)
+
+
+async def _public(session: SessionDep, record: Record) -> RecordPublic:
+    assert record.id is not None
+    return RecordPublic(**record.model_dump(), access_user_ids=await access_list(session, record.id))
 
 
 async def _events_recorded(temporal: Client, settings: Settings, record_id: int | None) -> None:
@@ -52,26 +64,30 @@ async def _events_recorded(temporal: Client, settings: Settings, record_id: int 
 
 @router.post("", status_code=201, response_model=RecordPublic)
 async def create_record(body: RecordCreate, session: SessionDep, temporal: TemporalDep, settings: SettingsDep,
-                        principal: StaffDep) -> Record:
-    await _check_links(session, body.owner_id, body.contact_id)
-    record = Record.model_validate(body)
+                        principal: StaffDep) -> RecordPublic:
+    """Create a record. A restricted one is seen by its owner, the users listed and admins."""
+    await _check_links(session, principal, body.owner_id, body.contact_id, body.access_user_ids)
+    record = Record.model_validate(body.model_dump(exclude={"access_user_ids"}))
     session.add(record)
     await session.flush()
+    assert record.id is not None
+    await set_access_list(session, record.id, body.access_user_ids)
     add_record_events(session, None, record, actor=principal.actor, actor_user_id=principal.user_id)
     await session.commit()
     await session.refresh(record)
     await _events_recorded(temporal, settings, record.id)
-    return record
+    return await _public(session, record)
 
 
 @router.get("", response_model=list[RecordPublic])
 async def list_records(
-    session: SessionDep, _: StaffDep,
+    session: SessionDep, principal: StaffDep,
     kind: RecordKind | None = None, status: str | None = None, owner_id: int | None = None,
     q: Annotated[str | None, Query(max_length=200, description="text in the title")] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100, offset: Annotated[int, Query(ge=0)] = 0,
 ) -> list[Record]:
-    query = select(Record)
+    """Records the caller may see, oldest first."""
+    query = select(Record).where(record_visible(principal))
     if kind:
         query = query.where(Record.kind == kind)
     if status:
@@ -80,50 +96,58 @@ async def list_records(
         query = query.where(Record.owner_id == owner_id)
     if q:
         query = query.where(col(Record.title).icontains(q))
-    return list((await session.exec(query.order_by(col(Record.id)).offset(offset).limit(limit))).all())
+    records = list((await session.exec(query.order_by(col(Record.id)).offset(offset).limit(limit))).all())
+    lists = await access_lists(session, [r.id for r in records if r.restricted and r.id is not None])
+    return [RecordPublic(**r.model_dump(), access_user_ids=lists.get(r.id, [])) for r in records]  # type: ignore[arg-type]
 
 
 @router.get("/{record_id}", response_model=RecordPublic)
-async def get_record(record_id: int, session: SessionDep, _: StaffDep) -> Record:
-    return await get_record_or_404(session, record_id)
+async def get_record(record_id: int, session: SessionDep, principal: StaffDep) -> RecordPublic:
+    return await _public(session, await get_record_or_404(session, record_id, principal))
 
 
 @router.patch("/{record_id}", response_model=RecordPublic)
 async def update_record(record_id: int, body: RecordUpdate, session: SessionDep, temporal: TemporalDep,
-                        settings: SettingsDep, principal: StaffDep) -> Record:
-    """Change a record; a status or free field that changes may start processes (autostart)."""
-    record = await get_record_or_404(session, record_id)
+                        settings: SettingsDep, principal: StaffDep) -> RecordPublic:
+    """Change a record; a status or free field that changes may start processes (autostart).
+
+    `access_user_ids` replaces the access list.
+    """
+    record = await get_record_or_404(session, record_id, principal)
     changes = body.model_dump(exclude_unset=True)
-    await _check_links(session, changes.get("owner_id"), changes.get("contact_id"))
+    access_user_ids = changes.pop("access_user_ids", None)
+    await _check_links(session, principal, changes.get("owner_id"), changes.get("contact_id"), access_user_ids)
     if "fields" in changes:
         changes["fields"] = {**(record.fields or {}), **(changes["fields"] or {})}
     before = snapshot(record)
     record.sqlmodel_update(changes)
     record.updated_at = utcnow()
     session.add(record)
+    if access_user_ids is not None:
+        await set_access_list(session, record_id, access_user_ids)
     events = add_record_events(session, before, record, actor=principal.actor, actor_user_id=principal.user_id)
     await session.commit()
     await session.refresh(record)
     if events:
         await _events_recorded(temporal, settings, record.id)
-    return record
+    return await _public(session, record)
 
 
 @router.get("/{record_id}/history", response_model=list[HistoryEntryPublic])
 async def record_history(
-    record_id: int, session: SessionDep, _: StaffDep,
+    record_id: int, session: SessionDep, principal: StaffDep,
     limit: Annotated[int, Query(ge=1, le=1000)] = 200, offset: Annotated[int, Query(ge=0)] = 0,
 ) -> list[HistoryEntry]:
     """The record's activity log, oldest first."""
-    await get_record_or_404(session, record_id)
+    await get_record_or_404(session, record_id, principal)
     query = (select(HistoryEntry).where(HistoryEntry.record_id == record_id)
              .order_by(col(HistoryEntry.id)).offset(offset).limit(limit))
     return list((await session.exec(query)).all())
 
 
 @router.get("/{record_id}/processes", response_model=list[str])
-async def record_processes(record_id: int, session: SessionDep, _: StaffDep) -> list[str]:
+async def record_processes(record_id: int, session: SessionDep, principal: StaffDep) -> list[str]:
     """The workflow ids of every process started on the record, newest first."""
-    await get_record_or_404(session, record_id)
+    await get_record_or_404(session, record_id, principal)
     query = select(ProcessRun.workflow_id).where(ProcessRun.record_id == record_id).order_by(col(ProcessRun.id).desc())
     return list((await session.exec(query)).all())

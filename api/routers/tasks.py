@@ -9,8 +9,10 @@ from pydantic import BaseModel, Field
 from sqlmodel import col, select
 from temporalio.client import Client
 
+from api.auth import Principal
 from api.deps import SessionDep, SettingsDep, StaffDep, TemporalDep
 from api.temporal_errors import send_update
+from crm.access import of_visible_record
 from crm.models import Task, TaskKind, TaskPublic, TaskStatus
 from crm.types import utcnow
 from processes.errors import InvalidPhaseState, TaskNotFound
@@ -32,8 +34,8 @@ async def list_tasks(
     status: TaskStatus | None = TaskStatus.open, workflow_id: str | None = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> list[TaskPublic]:
-    """Tasks, overdue first then by due date."""
-    query = select(Task)
+    """Tasks, overdue first then by due date (none of a record the caller may not see)."""
+    query = select(Task).where(of_visible_record(principal, col(Task.record_id)))
     assignee = assignee_id if assignee_id is not None else principal.user_id
     if assignee is not None:
         query = query.where(Task.assignee_id == assignee)
@@ -45,16 +47,17 @@ async def list_tasks(
     return [_public(t) for t in (await session.exec(query)).all()]
 
 
-async def _task_or_404(session: SessionDep, task_id: int) -> Task:
-    task = await session.get(Task, task_id)
+async def _task_or_404(session: SessionDep, task_id: int, principal: Principal) -> Task:
+    query = select(Task).where(Task.id == task_id, of_visible_record(principal, col(Task.record_id)))
+    task = (await session.exec(query)).first()
     if task is None:
         raise TaskNotFound(f"no task {task_id}")
     return task
 
 
 @router.get("/{task_id}", response_model=TaskPublic)
-async def get_task(task_id: int, session: SessionDep, _: StaffDep) -> TaskPublic:
-    return _public(await _task_or_404(session, task_id))
+async def get_task(task_id: int, session: SessionDep, principal: StaffDep) -> TaskPublic:
+    return _public(await _task_or_404(session, task_id, principal))
 
 
 class CompleteTaskBody(BaseModel):
@@ -66,7 +69,7 @@ class CompleteTaskBody(BaseModel):
 async def complete_task(task_id: int, session: SessionDep, temporal: TemporalDep, settings: SettingsDep,
                         principal: StaffDep, body: CompleteTaskBody | None = None) -> TaskPublic:
     """Complete a task. The task of a manual phase completes the phase, through its process."""
-    task = await _task_or_404(session, task_id)
+    task = await _task_or_404(session, task_id, principal)
     if task.status is not TaskStatus.open:
         raise InvalidPhaseState(f"task {task_id} is already {task.status.value}")
     if task.kind is TaskKind.phase:

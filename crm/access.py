@@ -1,0 +1,94 @@
+"""Who sees which record: everyone with a staff key sees ordinary records; a restricted record
+is seen by its owner, the users on its access list, and admins.
+
+What belongs to a record (its history, processes, tasks, email) follows the record: a caller
+who cannot see the record gets "not found" for it, and lists, searches and counts leave it out.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Protocol
+
+import sqlalchemy as sa
+import sqlalchemy.orm
+from sqlmodel import col, delete, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from crm.models import ApiRole, Record, RecordAccess
+
+
+class Viewer(Protocol):
+    """The part of a caller that access depends on (api.auth.Principal is one)."""
+
+    @property
+    def role(self) -> ApiRole: ...
+
+    @property
+    def user_id(self) -> int | None: ...
+
+
+def sees_everything(viewer: Viewer) -> bool:
+    return viewer.role is ApiRole.admin
+
+
+def record_visible(viewer: Viewer) -> sa.ColumnElement[bool]:
+    """A condition on `Record` rows: those `viewer` may see."""
+    if sees_everything(viewer):
+        return sa.true()
+    if viewer.user_id is None:
+        return sa.not_(col(Record.restricted))
+    listed = select(RecordAccess.record_id).where(RecordAccess.record_id == Record.id,
+                                                  RecordAccess.user_id == viewer.user_id)
+    return sa.or_(sa.not_(col(Record.restricted)), col(Record.owner_id) == viewer.user_id, listed.exists())
+
+
+def of_visible_record(viewer: Viewer, record_id: sa.ColumnElement[int | None]) -> sa.ColumnElement[bool]:
+    """A condition on rows of another table (tasks, email...) whose record is the column `record_id`:
+    those of a record `viewer` may see, and those of no record."""
+    if sees_everything(viewer):
+        return sa.true()
+    record = sa.orm.aliased(Record)
+    hidden = select(record.id).where(record.restricted)
+    if viewer.user_id is not None:
+        listed = select(RecordAccess.record_id).where(RecordAccess.user_id == viewer.user_id)
+        hidden = hidden.where(sa.or_(record.owner_id.is_(None), record.owner_id != viewer.user_id),
+                              record.id.not_in(listed))
+    return sa.or_(record_id.is_(None), record_id.not_in(hidden))
+
+
+def may_see(viewer: Viewer, record: Record, access_user_ids: Iterable[int]) -> bool:
+    if sees_everything(viewer) or not record.restricted:
+        return True
+    return viewer.user_id is not None and (viewer.user_id == record.owner_id or viewer.user_id in set(access_user_ids))
+
+
+async def access_list(session: AsyncSession, record_id: int) -> list[int]:
+    rows = await session.exec(select(RecordAccess.user_id).where(RecordAccess.record_id == record_id)
+                              .order_by(col(RecordAccess.user_id)))
+    return list(rows.all())
+
+
+async def access_lists(session: AsyncSession, record_ids: Sequence[int]) -> dict[int, list[int]]:
+    lists: dict[int, list[int]] = {record_id: [] for record_id in record_ids}
+    if record_ids:
+        rows = await session.exec(select(RecordAccess).where(col(RecordAccess.record_id).in_(record_ids))
+                                  .order_by(col(RecordAccess.user_id)))
+        for row in rows.all():
+            lists[row.record_id].append(row.user_id)
+    return lists
+
+
+async def set_access_list(session: AsyncSession, record_id: int, user_ids: Iterable[int]) -> None:
+    """Replace the record's access list (in the caller's transaction)."""
+    await session.exec(delete(RecordAccess).where(col(RecordAccess.record_id) == record_id))  # type: ignore[call-overload]
+    for user_id in dict.fromkeys(user_ids):
+        session.add(RecordAccess(record_id=record_id, user_id=user_id))
+
+
+async def hidden_record_ids(session: AsyncSession, viewer: Viewer) -> list[int]:
+    """The restricted records `viewer` cannot see (for filters that are not SQL, such as Temporal's list)."""
+    if sees_everything(viewer):
+        return []
+    rows = await session.exec(select(Record.id).where(col(Record.restricted), sa.not_(record_visible(viewer))))
+    return [row for row in rows.all() if row is not None]

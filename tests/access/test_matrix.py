@@ -1,0 +1,277 @@
+"""Every route × every kind of caller × ordinary and restricted records, over HTTP on the real stack.
+
+The routes come from the API's own OpenAPI document: a new route fails this test until it is
+given a rule below. For each cell the test predicts the outcome from the rules (401 without a
+key, 403 below the route's role, 404 for what belongs to a record the caller may not see, the
+record's rows left out of lists) and compares it with what the API answered.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections import Counter
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+import pytest
+
+from api.auth import create_key
+from crm.models import ApiRole
+from tests.e2e.conftest import Stack
+from tests.e2e.test_process_over_http import eventually
+from tests.figures import Figures
+
+pytestmark = pytest.mark.e2e
+
+CALLERS = ("anonymous", "client", "staff", "other staff", "admin")
+VARIANTS = ("ordinary", "restricted, listing the staff user", "restricted, not listing them")
+RANK = {"client": 1, "staff": 2, "other staff": 2, "admin": 3}
+
+# the role each route needs (None: public); routes marked `record` act on what belongs to one record
+RULES: dict[tuple[str, str], tuple[str | None, str | None]] = {
+    ("GET", "/livez"): (None, None),
+    ("GET", "/readyz"): (None, None),
+    ("GET", "/templates"): ("staff", None),
+    ("POST", "/templates"): ("admin", None),
+    ("POST", "/templates/validate"): ("staff", None),
+    ("GET", "/templates/{key}"): ("staff", None),
+    ("GET", "/templates/{key}/versions"): ("staff", None),
+    ("GET", "/templates/{key}/versions/{version}"): ("staff", None),
+    ("POST", "/users"): ("admin", None),
+    ("GET", "/users"): ("staff", None),
+    ("GET", "/users/{user_id}"): ("staff", None),
+    ("PATCH", "/users/{user_id}"): ("admin", None),
+    ("POST", "/records"): ("staff", "record"),  # linking a contact record
+    ("GET", "/records"): ("staff", "list"),
+    ("GET", "/records/{record_id}"): ("staff", "record"),
+    ("PATCH", "/records/{record_id}"): ("staff", "record"),
+    ("GET", "/records/{record_id}/history"): ("staff", "record"),
+    ("GET", "/records/{record_id}/processes"): ("staff", "record"),
+    ("POST", "/processes"): ("client", "record"),
+    ("GET", "/processes"): ("staff", "list"),
+    ("GET", "/processes/{workflow_id}"): ("client", "started"),  # a client key: only what it started
+    ("POST", "/processes/{workflow_id}/skip"): ("staff", "record"),
+    ("POST", "/processes/{workflow_id}/abort"): ("staff", "record"),
+    ("POST", "/processes/{workflow_id}/complete"): ("staff", "record"),
+    ("POST", "/processes/{workflow_id}/owner"): ("staff", "record"),
+    ("POST", "/processes/{workflow_id}/incident"): ("staff", "record"),
+    ("GET", "/tasks"): ("staff", "list"),
+    ("GET", "/tasks/{task_id}"): ("staff", "record"),
+    ("POST", "/tasks/{task_id}/complete"): ("staff", "record"),
+    ("GET", "/outbox"): ("staff", "list"),
+    ("GET", "/outbox/{message_id}"): ("staff", "record"),
+    ("GET", "/api-keys"): ("admin", None),
+    ("POST", "/api-keys"): ("admin", None),
+    ("DELETE", "/api-keys/{key_id}"): ("admin", None),
+}
+
+TEMPLATE = """
+key: {key}
+name: Access matrix
+controller_email: controller@agency.example
+record_kind: lead
+phases:
+  - key: notify
+    name: Tell the controller
+    actions:
+      - send_email: {{to: controller, subject: "New process", body: "A process started."}}
+{manual}
+"""
+MANUAL = """  - key: step{n}
+    name: Step {n}
+    responsible: record_owner
+    completion: manual
+"""
+
+
+def sees(caller: str, variant: str) -> bool:
+    return (caller == "admin" or variant == "ordinary"
+            or (caller == "staff" and variant == "restricted, listing the staff user"))
+
+
+def expected(method: str, path: str, caller: str, variant: str) -> str:
+    """What the rules predict: 'through' (served), 'absent'/'present' (lists), or a status code."""
+    role, scope = RULES[(method, path)]
+    if role is None:
+        return "through"
+    if caller == "anonymous":
+        return "401"
+    if RANK[caller] < RANK[role]:
+        return "403"
+    visible = sees(caller, variant) and not (scope == "started" and caller == "client")
+    if scope == "list":
+        return "present" if visible else "absent"
+    if scope in ("record", "started") and not visible:
+        return "404"
+    return "through"
+
+
+@dataclass
+class Target:
+    """What belongs to one record: the record, a process on it, its task and an email about it."""
+
+    record: dict[str, Any]
+    workflow_id: str
+    task_id: int
+    message_id: int
+
+
+@dataclass
+class World:
+    headers: dict[str, dict[str, str]]
+    template_key: str
+    template_text: str
+    owner_id: int
+    staff_user_id: int
+    targets: dict[str, Target]
+
+
+async def build_world(stack: Stack, sessions: Any) -> World:
+    http, admin = stack.http, stack.as_("admin")
+    tag = uuid.uuid4().hex[:8]
+
+    async def user(name: str) -> dict[str, Any]:
+        response = await http.post("/users", headers=admin, json={
+            "handle": f"{name}{tag}", "name": f"{name.title()} Matrix", "email": f"{name}{tag}@agency.example"})
+        assert response.status_code == 201, response.text
+        return response.json()
+
+    owner, staff_user, other_user = await user("owner"), await user("staffer"), await user("other")
+    headers = {"anonymous": {}, "client": stack.as_("client"), "admin": admin}
+    async with sessions() as session:
+        for caller, person in (("staff", staff_user), ("other staff", other_user)):
+            _, key = await create_key(session, f"matrix {caller}", ApiRole.staff, user_id=person["id"])
+            headers[caller] = {"X-API-Key": key}
+
+    key = f"matrix-{tag}"
+    text = TEMPLATE.format(key=key, manual="".join(MANUAL.format(n=n) for n in range(12)))
+    response = await http.post("/templates", headers={**admin, "Content-Type": "application/yaml"}, content=text)
+    assert response.status_code == 201, response.text
+
+    targets = {}
+    for n, variant in enumerate(VARIANTS):
+        restricted = variant != "ordinary"
+        access = [staff_user["id"]] if variant == "restricted, listing the staff user" else []
+        response = await http.post("/records", headers=admin, json={
+            "kind": "lead", "title": f"Matrix {tag} record {n}", "email": f"lead{n}{tag}@example.org",
+            "owner_id": owner["id"], "restricted": restricted, "access_user_ids": access})
+        assert response.status_code == 201, response.text
+        record = response.json()
+        assert record["restricted"] is restricted and record["access_user_ids"] == access
+        started = await http.post("/processes", headers=admin, json={"template": key, "record_id": record["id"]})
+        assert started.status_code == 201, started.text
+        workflow_id = started.json()["workflow_id"]
+
+        async def task_of(wid: str = workflow_id) -> list[dict[str, Any]]:
+            return (await http.get("/tasks", headers=admin, params={"workflow_id": wid,
+                                                                    "assignee_id": owner["id"]})).json()
+
+        async def email_of(record_id: int = record["id"]) -> list[dict[str, Any]]:
+            return (await http.get("/outbox", headers=admin, params={"record_id": record_id})).json()
+
+        task = (await eventually(task_of))[0]
+        message = (await eventually(email_of))[0]
+        targets[variant] = Target(record=record, workflow_id=workflow_id, task_id=task["id"],
+                                  message_id=message["id"])
+    return World(headers=headers, template_key=key, template_text=text, owner_id=owner["id"], staff_user_id=staff_user["id"],
+                 targets=targets)
+
+
+async def call(http: httpx.AsyncClient, world: World, method: str, path: str, caller: str,
+               variant: str) -> tuple[str, str]:
+    """Send the cell's request; return its outcome and a description for failures."""
+    target, admin = world.targets[variant], world.headers["admin"]
+    unique = uuid.uuid4().hex[:8]
+    params: dict[str, Any] = {}
+    body: Any = None
+    content: str | None = None
+    values = {"key": world.template_key, "version": 1, "user_id": world.staff_user_id,
+              "record_id": target.record["id"], "workflow_id": target.workflow_id,
+              "task_id": target.task_id, "message_id": target.message_id}
+    if path == "/api-keys/{key_id}":  # a key of its own to revoke
+        created = await http.post("/api-keys", headers=admin, json={"name": f"revoke {unique}", "role": "client"})
+        values["key_id"] = created.json()["id"]
+    url = path.format(**values)
+    match (method, path):
+        case ("POST", "/templates") | ("POST", "/templates/validate"):
+            content = world.template_text
+        case ("POST", "/users"):
+            body = {"handle": f"new{unique}", "name": "New Matrix", "email": f"new{unique}@agency.example"}
+        case ("PATCH", "/users/{user_id}"):
+            body = {"phone": "+39 000 0000"}
+        case ("POST", "/records"):
+            body = {"kind": "lead", "title": f"Linked {unique}", "contact_id": target.record["id"]}
+        case ("PATCH", "/records/{record_id}"):
+            body = {"fields": {"matrix": unique}}
+        case ("POST", "/processes"):
+            body = {"template": world.template_key, "record_id": target.record["id"]}
+        case ("POST", "/processes/{workflow_id}/skip"):
+            body = {"reason": "matrix"}
+        case ("POST", "/processes/{workflow_id}/abort"):
+            body = {"reason": "matrix"}
+        case ("POST", "/processes/{workflow_id}/complete"):
+            body = {}
+        case ("POST", "/processes/{workflow_id}/owner"):
+            body = {"owner_id": world.owner_id}
+        case ("POST", "/processes/{workflow_id}/incident"):
+            body = {"action": "retry"}
+        case ("POST", "/api-keys"):
+            body = {"name": f"matrix {unique}", "role": "client"}
+        case ("GET", "/records"):
+            params = {"q": target.record["title"]}
+        case ("GET", "/processes"):
+            params = {"record_id": target.record["id"]}
+        case ("GET", "/tasks"):
+            params = {"assignee_id": world.owner_id, "workflow_id": target.workflow_id, "status": "open"}
+        case ("GET", "/outbox"):
+            params = {"record_id": target.record["id"]}
+    headers = dict(world.headers[caller])
+    if content is not None:
+        headers["Content-Type"] = "application/yaml"
+    response = await http.request(method, url, headers=headers, params=params, json=body, content=content)
+    described = f"{method} {url} as {caller} on the {variant} record: {response.status_code} {response.text[:300]}"
+    if response.status_code in (401, 403, 404):
+        return str(response.status_code), described
+    if RULES[(method, path)][1] == "list" and response.status_code == 200:
+        items = response.json()
+        items = items["items"] if isinstance(items, dict) else items
+        mine = {"/records": "id", "/processes": "workflow_id", "/tasks": "id", "/outbox": "id"}[path]
+        wanted = {"/records": target.record["id"], "/processes": target.workflow_id, "/tasks": target.task_id,
+                  "/outbox": target.message_id}[path]
+        return ("present" if any(item[mine] == wanted for item in items) else "absent"), described
+    if response.is_success or response.status_code == 409:  # 409: served, but the process had moved on
+        return "through", described
+    return str(response.status_code), described
+
+
+async def test_every_route_for_every_caller_and_record(stack: Stack, sessions: Any, figures: Figures) -> None:
+    """Access matrix: every route × five kinds of caller × ordinary and restricted records"""
+    operations = {(method.upper(), path) for path, ops in (await stack.http.get("/openapi.json")).json()["paths"].items()
+                  for method in ops}
+    assert operations == set(RULES), f"routes without an access rule: {operations - set(RULES)}"
+    world = await build_world(stack, sessions)
+
+    outcomes: Counter[str] = Counter()
+    wrong: list[str] = []
+    # the process-ending routes last, so the others meet running processes
+    ordered = sorted(RULES, key=lambda op: (op[1].endswith(("/abort", "/skip", "/complete")), op))
+    for method, path in ordered:
+        for caller in CALLERS:
+            for variant in VARIANTS:
+                want = expected(method, path, caller, variant)
+                got, described = await call(stack.http, world, method, path, caller, variant)
+                outcomes["cells"] += 1
+                if got == want:
+                    continue
+                allowed = got in ("through", "present")
+                outcomes["unexpected allows" if allowed else "unexpected refusals"] += 1
+                wrong.append(f"expected {want}, got {described}")
+
+    figures["routes"] = len(RULES)
+    figures["callers"] = ", ".join(CALLERS)
+    figures["record kinds"] = ", ".join(VARIANTS)
+    figures["cells checked"] = outcomes["cells"]
+    figures["unexpected allows"] = outcomes["unexpected allows"]
+    figures["unexpected refusals"] = outcomes["unexpected refusals"]
+    assert not wrong, "\n".join(wrong)

@@ -1,0 +1,65 @@
+"""Restricted records over HTTP: the owner and the listed users see them; changing the list changes who does."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import pytest
+
+from api.auth import create_key
+from crm.models import ApiRole
+from tests.e2e.conftest import Stack
+
+pytestmark = pytest.mark.e2e
+
+
+async def staff_user(stack: Stack, sessions: Any, name: str) -> tuple[dict[str, Any], dict[str, str]]:
+    handle = f"{name}{uuid.uuid4().hex[:6]}"
+    user = (await stack.http.post("/users", headers=stack.as_("admin"), json={
+        "handle": handle, "name": name.title(), "email": f"{handle}@agency.example"})).json()
+    async with sessions() as session:
+        _, key = await create_key(session, f"{name} key", ApiRole.staff, user_id=user["id"])
+    return user, {"X-API-Key": key}
+
+
+async def test_the_owner_and_the_listed_users_see_a_restricted_record(stack: Stack, sessions: Any) -> None:
+    http = stack.http
+    (owner, as_owner), (colleague, as_colleague) = await staff_user(stack, sessions, "owner"), \
+        await staff_user(stack, sessions, "colleague")
+    created = await http.post("/records", headers=as_owner, json={
+        "kind": "lead", "title": "Confidential sale", "owner_id": owner["id"], "restricted": True})
+    assert created.status_code == 201, created.text
+    record = created.json()
+    url = f"/records/{record['id']}"
+
+    assert (await http.get(url, headers=as_owner)).status_code == 200
+    assert (await http.get(url, headers=as_colleague)).status_code == 404
+    assert (await http.get(url, headers=stack.as_("staff"))).status_code == 404  # a key of no user
+    assert (await http.get(url, headers=stack.as_("admin"))).status_code == 200
+
+    listed = await http.patch(url, headers=as_owner, json={"access_user_ids": [colleague["id"]]})
+    assert listed.json()["access_user_ids"] == [colleague["id"]]
+    assert (await http.get(url, headers=as_colleague)).status_code == 200
+    titles = [r["title"] for r in (await http.get("/records", headers=as_colleague,
+                                                   params={"q": "Confidential"})).json()]
+    assert "Confidential sale" in titles
+
+    opened = await http.patch(url, headers=as_owner, json={"restricted": False, "access_user_ids": []})
+    assert opened.json()["restricted"] is False
+    assert (await http.get(url, headers=stack.as_("staff"))).status_code == 200
+
+
+async def test_an_unknown_user_on_the_access_list_changes_nothing(stack: Stack, sessions: Any) -> None:
+    http, admin = stack.http, stack.as_("admin")
+    record = (await http.post("/records", headers=admin, json={
+        "kind": "lead", "title": "Quiet sale", "restricted": True})).json()
+    response = await http.patch(f"/records/{record['id']}", headers=admin,
+                                json={"title": "Renamed", "access_user_ids": [10**9]})
+    assert response.status_code == 404 and response.headers["content-type"] == "application/problem+json"
+    assert response.json()["detail"] == f"no user {10**9}"
+    after = (await http.get(f"/records/{record['id']}", headers=admin)).json()
+    assert after["title"] == "Quiet sale" and after["access_user_ids"] == []
+    refused = await http.post("/records", headers=admin, json={
+        "kind": "lead", "title": "Nobody", "restricted": True, "access_user_ids": [10**9]})
+    assert refused.status_code == 404
