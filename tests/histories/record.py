@@ -26,7 +26,10 @@ from typing import Any
 
 from temporalio.api.enums.v1 import IndexedValueType
 from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
+from sqlmodel import select
+from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client, WorkflowHandle
+from temporalio.common import WorkflowIDConflictPolicy
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
@@ -34,6 +37,7 @@ from crm.db import make_engine, make_sessionmaker
 from crm.migrate import upgrade_database
 from crm import template_store
 from crm.models import ProcessOrigin, ProcessRun, Record
+from crm.record_events import add_record_events
 from processes.instance import (
     AbortRequest,
     ChangeOwnerRequest,
@@ -50,6 +54,7 @@ from tests.factories import Factory
 from tests.workflows.helpers import running_worker, template, until
 from workflows import search_attributes
 from workflows.process import ProcessWorkflow
+from workflows.record_events import RecordEventsInput, RecordEventsWorkflow
 from workflows.starting import start_process
 
 HERE = Path(__file__).parent
@@ -203,9 +208,46 @@ async def loop_guard_cancelled(run: Run) -> Handle:
     return handle
 
 
-SCENARIOS: dict[str, Callable[[Run], Awaitable[Handle]]] = {
+async def record_events_dispatch(run: Run) -> WorkflowHandle[RecordEventsWorkflow, None]:
+    """The dispatcher: two records created, two signals, two processes autostarted, then continue-as-new."""
+    document = template({"key": "welcome", "name": "Welcome", "actions": [{"add_history": {"text": "welcome"}}]},
+                        key="welcome-new-lead", autostart=[{"on": "record_created"}])
+    async with run.factory.sessions() as session:
+        await template_store.save(session, validate_template(document), "recorder")
+    handle = None
+    for n in range(2):
+        async with run.factory.sessions() as session:
+            record = Record(kind="lead", title=f"Lead {n}", owner_id=(await run.factory.user()).id)
+            session.add(record)
+            await session.flush()
+            add_record_events(session, None, record, actor="recorder", actor_user_id=None)
+            await session.commit()
+        started = await run.env.client.start_workflow(
+            RecordEventsWorkflow.run, RecordEventsInput(sweep_seconds=3600, rounds_per_run=2),
+            id="replay-record_events_dispatch", task_queue=TASK_QUEUE,
+            id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING, start_signal="events_recorded")
+        if handle is None:  # the first run, which ends with the continue-as-new
+            handle = run.env.client.get_workflow_handle_for(RecordEventsWorkflow.run, started.id,
+                                                            run_id=started.result_run_id)
+        async with asyncio.timeout(30):
+            while len(await _runs_of(run, "welcome-new-lead")) <= n:
+                await asyncio.sleep(0.05)
+    assert handle is not None
+    async with asyncio.timeout(30):  # the first run's history ends with its continue-as-new
+        while (await handle.fetch_history()).events[-1].event_type != EventType.EVENT_TYPE_WORKFLOW_EXECUTION_CONTINUED_AS_NEW:
+            await asyncio.sleep(0.05)
+    await run.env.client.get_workflow_handle(handle.id).terminate("recorded")
+    return handle
+
+
+async def _runs_of(run: Run, template_key: str) -> list[ProcessRun]:
+    async with run.factory.sessions() as session:
+        return list((await session.exec(select(ProcessRun).where(ProcessRun.template_key == template_key))).all())
+
+
+SCENARIOS: dict[str, Callable[[Run], Awaitable[WorkflowHandle[Any, Any]]]] = {
     f.__name__: f for f in (automatic_emails, manual_completed, skip_and_abort, incident_retry, decision_merge,
-                            follow_up, loop_continue_as_new, loop_guard_cancelled)}
+                            follow_up, loop_continue_as_new, loop_guard_cancelled, record_events_dispatch)}
 
 
 async def start_test_server() -> WorkflowEnvironment:

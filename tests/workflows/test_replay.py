@@ -1,6 +1,8 @@
 """Saved histories (tests/histories, written by `python -m tests.histories.record`) replay on today's code.
 
-A change to ProcessWorkflow that would break processes already running fails here.
+A change to ProcessWorkflow or RecordEventsWorkflow that would break runs already in flight
+fails here; and a deliberately changed workflow must fail on every history, so the check
+cannot pass vacuously.
 `<scenario>.<tag>.json` files are histories written by older code, kept by hand
 (`*.before-abort-patch.json`: an abort answered before the `abort-answers-when-recorded` patch;
 `*.before-final-status.json`: the status turned final before the last history line, before
@@ -19,13 +21,16 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Replayer
 
 from processes.instance import ProcessInput, ProcessState
+from tests.figures import Figures
 from workflows.process import ProcessWorkflow
+from workflows.record_events import RecordEventsInput, RecordEventsWorkflow
 
 HISTORIES = sorted((Path(__file__).parent.parent / "histories").glob("*.json"))
 SCENARIOS = ("automatic_emails", "manual_completed", "skip_and_abort", "incident_retry")
 SAVED = {f"{name}{tag}.json" for name in SCENARIOS for tag in ("", ".before-final-status")} | {
     "skip_and_abort.before-abort-patch.json", "decision_merge.json", "follow_up.json",
-    "loop_continue_as_new.json", "loop_guard_cancelled.json"}
+    "loop_continue_as_new.json", "loop_guard_cancelled.json", "record_events_dispatch.json"}
+DISPATCHER = {"record_events_dispatch"}  # RecordEventsWorkflow histories; the others are ProcessWorkflow's
 
 
 def saved(path: Path) -> WorkflowHistory:
@@ -44,19 +49,42 @@ class ReorderedProcessWorkflow:
         raise AssertionError("unreachable: replay fails at the first command")
 
 
-def test_every_scenario_is_saved() -> None:
+@workflow.defn(name="RecordEventsWorkflow")
+class DelayedRecordEventsWorkflow:
+    """RecordEventsWorkflow as if someone made it wait a second before its first dispatch."""
+
+    @workflow.run
+    async def run(self, input: RecordEventsInput) -> None:
+        await workflow.sleep(1)
+        raise AssertionError("unreachable: replay fails at the first command")
+
+
+def test_every_scenario_is_saved(figures: Figures) -> None:
+    """Replay: a saved history for every workflow path, and for the code before each patch"""
     assert {p.name for p in HISTORIES} >= SAVED
+    figures["histories saved"] = len(HISTORIES)
+    figures["ProcessWorkflow paths"] = ", ".join(sorted({p.name.split(".")[0] for p in HISTORIES
+                                                         if not dispatcher(p)}))
+    figures["RecordEventsWorkflow paths"] = ", ".join(sorted(DISPATCHER))
+    figures["histories of code before a patch"] = ", ".join(sorted(p.stem for p in HISTORIES if p.stem.count(".")))
+    figures["events replayed"] = sum(len(saved(p).events) for p in HISTORIES)
+    figures["each must also fail replay against a changed workflow"] = "yes (test_a_changed_workflow_fails_replay)"
+
+
+def dispatcher(path: Path) -> bool:
+    return path.name.split(".")[0] in DISPATCHER
 
 
 @pytest.mark.parametrize("path", HISTORIES, ids=lambda p: p.stem)
 async def test_saved_history_replays(path: Path) -> None:
-    replayer = Replayer(workflows=[ProcessWorkflow], data_converter=pydantic_data_converter)
+    replayer = Replayer(workflows=[ProcessWorkflow, RecordEventsWorkflow], data_converter=pydantic_data_converter)
     result = await replayer.replay_workflow(saved(path), raise_on_replay_failure=False)
     assert result.replay_failure is None
 
 
 @pytest.mark.parametrize("path", HISTORIES, ids=lambda p: p.stem)
 async def test_a_changed_workflow_fails_replay(path: Path) -> None:
-    replayer = Replayer(workflows=[ReorderedProcessWorkflow], data_converter=pydantic_data_converter)
+    changed = DelayedRecordEventsWorkflow if dispatcher(path) else ReorderedProcessWorkflow
+    replayer = Replayer(workflows=[changed], data_converter=pydantic_data_converter)
     with pytest.raises(workflow.NondeterminismError):
         await replayer.replay_workflow(saved(path), raise_on_replay_failure=True)
