@@ -179,7 +179,9 @@ async def test_a_decision_on_an_earlier_phase_outcome(time_skipping_env: Workflo
 
 
 async def test_looping_back_continues_as_new_and_keeps_everything(
-        time_skipping_env: WorkflowEnvironment, sessions, factory: Factory, task_queue: str) -> None:
+        dev_env: WorkflowEnvironment, sessions, factory: Factory, task_queue: str) -> None:
+    # On the dev server: the time-skipping server can leave a query unanswered for good when it
+    # arrives as the run continues as new (seen under load); this test waits on no timer anyway.
     owner = await factory.user()
     record = await factory.record(owner=owner)
     doc = template(
@@ -187,7 +189,7 @@ async def test_looping_back_continues_as_new_and_keeps_everything(
          "completion": "manual"},
         {"key": "check", "name": "Check", "decision": [{"when": "answers.reached != 'yes'", "goto": "call"}]},
         {"key": "done", "name": "Done", "actions": [{"add_history": {"text": "reached"}}]})
-    client = time_skipping_env.client
+    client = dev_env.client
     async with running_worker(client, sessions, task_queue):
         from processes.instance import ProcessInput
         from workflows.starting import start_process
