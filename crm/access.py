@@ -15,7 +15,7 @@ import sqlalchemy.orm
 from sqlmodel import col, delete, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from crm.models import ApiRole, Record, RecordAccess
+from crm.models import ApiRole, ProcessRun, Record, RecordAccess
 
 
 class Viewer(Protocol):
@@ -86,9 +86,11 @@ async def set_access_list(session: AsyncSession, record_id: int, user_ids: Itera
         session.add(RecordAccess(record_id=record_id, user_id=user_id))
 
 
-async def hidden_record_ids(session: AsyncSession, viewer: Viewer) -> list[int]:
-    """The restricted records `viewer` cannot see (for filters that are not SQL, such as Temporal's list)."""
+async def hidden_process_records(session: AsyncSession, viewer: Viewer) -> list[int]:
+    """The restricted records with processes that `viewer` cannot see: what to leave out of Temporal's list."""
     if sees_everything(viewer):
         return []
-    rows = await session.exec(select(Record.id).where(col(Record.restricted), sa.not_(record_visible(viewer))))
+    with_processes = select(ProcessRun.record_id).where(ProcessRun.record_id == Record.id).exists()
+    rows = await session.exec(select(Record.id).where(col(Record.restricted), sa.not_(record_visible(viewer)),
+                                                      with_processes))
     return [row for row in rows.all() if row is not None]

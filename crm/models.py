@@ -120,11 +120,17 @@ class RecordBase(SQLModel):
     contact_id: int | None = Field(default=None, foreign_key="record.id",
                                    description="the contact record this record belongs to")
     fields: dict[str, Any] = Field(default_factory=dict, sa_type=JSON)
-    restricted: bool = Field(default=False, sa_column_kwargs={"server_default": sa.false()},
+    restricted: bool = Field(default=False, index=True, sa_column_kwargs={"server_default": sa.false()},
                              description="seen only by its owner, the users on its access list, and admins")
 
 
 class Record(RecordBase, table=True):
+    # The title search (`?q=`, ILIKE '%…%'): a trigram index in PostgreSQL (pg_trgm). SQLite scans, fast
+    # enough at its scale, and gets the same index empty (WHERE 0: never written, never read) so the
+    # models and the migrations agree on both databases (bench/data_scale.py).
+    __table_args__ = (sa.Index("ix_record_title_trgm", "title", postgresql_using="gin",
+                               postgresql_ops={"title": "gin_trgm_ops"}, sqlite_where=sa.text("0")),)
+
     id: int | None = Field(default=None, primary_key=True)
     created_at: datetime = _created()
     updated_at: datetime = _created()
@@ -286,13 +292,16 @@ class TaskKind(str, enum.Enum):
 
 
 class Task(SQLModel, table=True):
+    # a user's task list: by assignee and status, by due date (nulls last) then id (bench/data_scale.py)
+    __table_args__ = (sa.Index("ix_task_assignee_id_status_due_at_id", "assignee_id", "status", "due_at", "id"),)
+
     id: int | None = Field(default=None, primary_key=True)
     step_key: str = Field(unique=True, max_length=400)
     kind: TaskKind = Field(sa_type=_enum(TaskKind))
     workflow_id: str = Field(index=True, max_length=255)
     phase_key: str = Field(max_length=63)
     record_id: int | None = Field(default=None, foreign_key="record.id", index=True)
-    assignee_id: int | None = Field(default=None, foreign_key="user.id", index=True)
+    assignee_id: int | None = Field(default=None, foreign_key="user.id")
     title: str = Field(max_length=500)
     description: str = Field(default="", sa_type=sa.Text)
     due_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
@@ -349,9 +358,11 @@ class HistoryEntry(SQLModel, table=True):
     """One line of a record's activity log."""
 
     __tablename__ = "history_entry"
+    # a record's history, in id order, straight from the index (bench/data_scale.py)
+    __table_args__ = (sa.Index("ix_history_entry_record_id_id", "record_id", "id"),)
 
     id: int | None = Field(default=None, primary_key=True)
-    record_id: int = Field(foreign_key="record.id", index=True)
+    record_id: int = Field(foreign_key="record.id")
     step_key: str | None = Field(default=None, unique=True, max_length=400)
     kind: HistoryKind = Field(sa_type=_enum(HistoryKind))
     text: str = Field(sa_type=sa.Text)

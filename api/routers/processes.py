@@ -18,7 +18,7 @@ from api.routers.users import get_user_or_404
 from api.temporal_errors import send_update, temporal_errors
 from crm import template_store
 from crm.process_runs import allocate_run
-from crm.access import hidden_record_ids
+from crm.access import hidden_process_records
 from crm.models import ApiRole, ProcessRun
 from processes.errors import ProcessNotFound, RecordKindMismatch, RecordNotFound, ServiceUnavailable, StagecoachError
 from processes.instance import (
@@ -180,7 +180,7 @@ async def list_processes(
                        (sa.STATUS, status.value if status else None), (sa.PHASE, phase)):
         if value is not None:
             conditions.append(f"{key.name} = {_quote(str(value))}")
-    if hidden := await hidden_record_ids(session, principal):
+    if hidden := await hidden_process_records(session, principal):
         conditions.append(f"{sa.RECORD.name} NOT IN ({', '.join(_quote(str(i)) for i in hidden)})")
     token = base64.urlsafe_b64decode(page_token) if page_token else None
     async with temporal_errors("(list)"):

@@ -96,9 +96,18 @@ async def list_records(
         query = query.where(Record.owner_id == owner_id)
     if q:
         query = query.where(col(Record.title).icontains(q))
-    records = list((await session.exec(query.order_by(col(Record.id)).offset(offset).limit(limit))).all())
+    page = query.order_by(col(Record.id)).offset(offset).limit(limit)
+    if offset:
+        # a deep page: skip `offset` records on the primary key alone (an index-only scan in PostgreSQL),
+        # then read the page's rows: 24 ms instead of 118 ms at offset 90,000 (bench/data_scale.py)
+        ids = page.with_only_columns(col(Record.id)).subquery()
+        page = select(Record).join(ids, col(Record.id) == ids.c.id).order_by(col(Record.id))
+    records = list((await session.exec(page)).all())
     lists = await access_lists(session, [r.id for r in records if r.restricted and r.id is not None])
-    return [RecordPublic(**r.model_dump(), access_user_ids=lists.get(r.id, [])) for r in records]  # type: ignore[arg-type]
+    # rows read back from the database are not validated again: validating the e-mail addresses of a page of
+    # 100 records took 18 ms of CPU, most of the list's time (the profile in bench/data_scale.py)
+    return [RecordPublic.model_construct(**r.model_dump(), access_user_ids=lists.get(r.id, []))  # type: ignore[arg-type]
+            for r in records]
 
 
 @router.get("/{record_id}", response_model=RecordPublic)
@@ -142,6 +151,11 @@ async def record_history(
     await get_record_or_404(session, record_id, principal)
     query = (select(HistoryEntry).where(HistoryEntry.record_id == record_id)
              .order_by(col(HistoryEntry.id)).offset(offset).limit(limit))
+    if offset:
+        # a later page: skip on ix_history_entry_record_id_id alone (index-only in PostgreSQL), then read the
+        # page's rows: 8 ms instead of 37 ms at offset 4,800 (bench/data_scale.py)
+        ids = query.with_only_columns(col(HistoryEntry.id)).subquery()
+        query = select(HistoryEntry).join(ids, col(HistoryEntry.id) == ids.c.id).order_by(col(HistoryEntry.id))
     return list((await session.exec(query)).all())
 
 

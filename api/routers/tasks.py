@@ -43,7 +43,9 @@ async def list_tasks(
         query = query.where(Task.status == status)
     if workflow_id:
         query = query.where(Task.workflow_id == workflow_id)
-    query = query.order_by(col(Task.due_at).is_(None), col(Task.due_at), col(Task.id)).limit(limit)
+    # NULLS LAST rather than `due_at IS NULL` first: the same order, which PostgreSQL reads straight
+    # from ix_task_assignee_id_status_due_at_id instead of sorting every task of the user
+    query = query.order_by(col(Task.due_at).asc().nulls_last(), col(Task.id)).limit(limit)
     return [_public(t) for t in (await session.exec(query)).all()]
 
 

@@ -17,7 +17,7 @@ pytestmark = pytest.mark.e2e
 async def staff_user(stack: Stack, sessions: Any, name: str) -> tuple[dict[str, Any], dict[str, str]]:
     handle = f"{name}{uuid.uuid4().hex[:6]}"
     user = (await stack.http.post("/users", headers=stack.as_("admin"), json={
-        "handle": handle, "name": name.title(), "email": f"{handle}@agency.example"})).json()
+        "handle": handle, "name": f"{name.title()} Ferraro", "email": f"{handle}@agency.example"})).json()
     async with sessions() as session:
         _, key = await create_key(session, f"{name} key", ApiRole.staff, user_id=user["id"])
     return user, {"X-API-Key": key}
