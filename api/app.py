@@ -5,10 +5,11 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from temporalio.client import Client
 
 from api import problems
+from api.bounds import bounded_integers
 from api.routers import api_keys, health, outbox, processes, records, tasks, templates, users
 from crm.db import make_engine, make_sessionmaker
 from logs import configure_logging
@@ -34,7 +35,7 @@ def create_app(settings: Settings | None = None, temporal: Client | None = None)
         finally:
             await engine.dispose()
 
-    app = FastAPI(title="Stagecoach", version="0.1.0", lifespan=lifespan,
+    app = FastAPI(title="Stagecoach", version="0.1.0", lifespan=lifespan, dependencies=[Depends(bounded_integers)],
                   description="Durable process automation for CRMs. Every error is application/problem+json.")
     problems.install(app)
     for module in (health, templates, users, records, processes, tasks, outbox, api_keys):
@@ -50,6 +51,7 @@ def create_app(settings: Settings | None = None, temporal: Client | None = None)
             components = schema.setdefault("components", {}).setdefault("schemas", {})
             components.update(defs.pop("$defs", {}))
             components["ProcessTemplate"] = defs
+            problems.document(schema)
             app.openapi_schema = schema
         return app.openapi_schema
 

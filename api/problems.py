@@ -7,6 +7,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from processes.errors import ErrorDetail, StagecoachError
@@ -48,9 +49,43 @@ def install(app: FastAPI) -> None:
         return problem(exc.status_code, _HTTP_TYPES.get(exc.status_code, "Error"), detail,
                        headers=getattr(exc, "headers", None))
 
+    @app.exception_handler(OverflowError)
+    @app.exception_handler(DataError)
+    async def _out_of_range(_: Request, exc: Exception) -> JSONResponse:
+        # a value bounded_integers does not see (in a free field) that the database cannot hold
+        return problem(422, "RequestInvalid", "a value in the request is out of range for the database")
+
     @app.exception_handler(Exception)
     async def _unexpected(_: Request, exc: Exception) -> JSONResponse:
         import logging
 
         logging.getLogger("stagecoach.api").exception("unhandled error")
         return problem(500, "InternalError", "an unexpected error occurred; it has been logged")
+
+
+PROBLEM_SCHEMA: dict[str, Any] = {
+    "type": "object", "title": "Problem", "required": ["type", "title", "status", "detail"],
+    "description": "An error (RFC 9457): `type` is a stable code, `errors` each thing wrong with its path.",
+    "properties": {
+        "type": {"type": "string"}, "title": {"type": "string"}, "status": {"type": "integer"},
+        "detail": {"type": "string"},
+        "errors": {"type": "array", "items": {"type": "object", "required": ["path", "message"],
+                                              "properties": {"path": {"type": "string"},
+                                                             "message": {"type": "string"}}}},
+    },
+}
+
+
+def document(schema: dict[str, Any]) -> None:
+    """Document in the OpenAPI schema that every error of every operation is a problem+json."""
+    schema.setdefault("components", {}).setdefault("schemas", {})["Problem"] = PROBLEM_SCHEMA
+    content = {PROBLEM_JSON: {"schema": {"$ref": "#/components/schemas/Problem"}}}
+    for path_item in schema.get("paths", {}).values():
+        for operation in path_item.values():
+            responses = operation.setdefault("responses", {})
+            if "422" in responses:
+                responses["422"] = {"description": "The request is invalid: every error with its path",
+                                    "content": content}
+            responses["default"] = {"description": "An error", "content": content}
+    for unused in ("HTTPValidationError", "ValidationError"):
+        schema["components"]["schemas"].pop(unused, None)

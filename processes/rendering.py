@@ -90,6 +90,10 @@ def _check_growth(name: str, value: Any, args: tuple[Any, ...], kwargs: Mapping[
     elif name == "join" and isinstance(value, (list, tuple)):
         separator = str(args[0] if args else kwargs.get("d", ""))
         size = _weight(value) + len(separator) * len(value)
+    elif name == "indent" and isinstance(value, str):  # the width is repeated on every line
+        width = args[0] if args else kwargs.get("width", 4)
+        width = len(width) if isinstance(width, str) else width if isinstance(width, int) else 0
+        size = len(value) + max(width, 0) * (value.count("\n") + 1)
     if size is not None and size > MAX_SEQUENCE_LEN:
         raise SecurityError(f"{name} would make a value of {size} characters (the limit is {MAX_SEQUENCE_LEN})")
 
@@ -278,6 +282,19 @@ def render_text(source: str, context: Mapping[str, Any], *, where: str = "") -> 
         template = compile_text(source)
     except TemplateSyntaxError as exc:
         raise RenderError(f"{where + ': ' if where else ''}template syntax error at line {exc.lineno}: {exc.message}") from None
+    return _render(template, context, where)
+
+
+def render_ast(ast: nodes.Template, context: Mapping[str, Any] | None = None, *, where: str = "") -> str:
+    """Render a parsed template (validation dry-runs the parts of user text that use no variables) within bounds."""
+    try:
+        template = _env.from_string(ast)
+    except TemplateSyntaxError as exc:
+        raise RenderError(f"{where + ': ' if where else ''}template syntax error at line {exc.lineno}: {exc.message}") from None
+    return _render(template, context or {}, where)
+
+
+def _render(template: Any, context: Mapping[str, Any], where: str) -> str:
     chunks: list[str] = []
     size = 0
     with _bounded(where):

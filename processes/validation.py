@@ -7,17 +7,21 @@ only known variables, and named users that exist.
 
 from __future__ import annotations
 
+import _string  # type: ignore[import-not-found]
 import json
 import re
+import string
+import time
 from collections.abc import Collection, Hashable, Iterator, Mapping
+from contextvars import ContextVar
 from typing import Any
 
 import yaml
 from jinja2 import TemplateSyntaxError, meta, nodes
 from pydantic import ValidationError
 
-from processes.errors import ErrorCollector, ErrorDetail, TemplateInvalid, did_you_mean
-from processes.rendering import FILTER_NAMES, TEST_NAMES, compile_condition, parse_text
+from processes.errors import ErrorCollector, ErrorDetail, RenderError, TemplateInvalid, did_you_mean
+from processes.rendering import FILTER_NAMES, MAX_SEQUENCE_LEN, TEST_NAMES, compile_condition, parse_text, render_ast
 from processes.template import CreateTask, ProcessTemplate, RecordKind, Responsible, StartFollowUp
 from processes.upgrades import upgrade_template
 from processes.variables import PHASE_OUTCOME_ATTRIBUTES, VARIABLES
@@ -66,9 +70,41 @@ def parse_document(text: str, *, source: str = "body") -> dict[str, Any]:
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
         problem = getattr(exc, "problem", None) or str(exc)
         raise TemplateInvalid([ErrorDetail("", f"{source} is not valid YAML or JSON{where}: {problem}")]) from None
+    except RecursionError:
+        raise TemplateInvalid([ErrorDetail("", f"{source} is nested more than {MAX_DOCUMENT_DEPTH} levels deep")]) \
+            from None
     if not isinstance(data, dict):
         raise TemplateInvalid([ErrorDetail("", f"{source} must be a mapping of template fields")])
+    _check_shape(data, source)
     return json.loads(json.dumps(data, default=str))
+
+
+MAX_DOCUMENT_DEPTH = 64
+MAX_DOCUMENT_VALUES = 100_000
+
+
+def _check_shape(data: Any, source: str) -> None:
+    """Refuse a document nested too deeply, or one whose YAML aliases refer to themselves or expand too far."""
+    budget = [MAX_DOCUMENT_VALUES]
+
+    def walk(value: Any, path: str, depth: int, ancestors: set[int]) -> None:
+        if not isinstance(value, (dict, list)):
+            return
+        if depth >= MAX_DOCUMENT_DEPTH:
+            raise TemplateInvalid([ErrorDetail(path, f"nested more than {MAX_DOCUMENT_DEPTH} levels deep")])
+        if id(value) in ancestors:
+            raise TemplateInvalid([ErrorDetail(path, "contains itself (a YAML alias inside its own anchor)")])
+        budget[0] -= len(value)
+        if budget[0] < 0:
+            raise TemplateInvalid([ErrorDetail("", f"{source} holds more than {MAX_DOCUMENT_VALUES} values "
+                                                   "(once its YAML aliases are expanded)")])
+        ancestors.add(id(value))
+        items = value.items() if isinstance(value, dict) else enumerate(value)
+        for key, child in items:
+            walk(child, format_path((path, key) if path else (key,)), depth + 1, ancestors)
+        ancestors.discard(id(value))
+
+    walk(data, "", 0, set())
 
 
 def _pydantic_errors(exc: ValidationError) -> Iterator[ErrorDetail]:
@@ -89,6 +125,7 @@ def _check_text(path: str, source: str, errors: ErrorCollector, phase_keys: Coll
         errors.add(path, f"template syntax error at line {exc.lineno}: {exc.message}")
         return
     _check_names(path, ast, errors, phase_keys)
+    _check_safety(path, ast, errors)
 
 
 def _check_condition(path: str, source: str, errors: ErrorCollector, phase_keys: Collection[str]) -> None:
@@ -99,6 +136,176 @@ def _check_condition(path: str, source: str, errors: ErrorCollector, phase_keys:
         errors.add(path, f"condition syntax error: {exc.message}")
         return
     _check_names(path, ast, errors, phase_keys)
+    _check_safety(path, ast, errors)
+
+
+# names user text may call or read although they are not variables: Jinja2's globals, minus lipsum
+CONSTANT_GLOBALS = frozenset({"range", "dict", "namespace", "cycler", "joiner"})
+MAX_LOOP_ITERATIONS = MAX_SEQUENCE_LEN
+# filters whose string arguments name attributes (`attr('x')`, `map(attribute='x.y')`)
+ATTRIBUTE_FILTERS = frozenset({"attr", "map", "sort", "groupby", "selectattr", "rejectattr", "sum", "unique",
+                               "min", "max"})
+# expression nodes that cannot be rendered on their own, or that read nothing
+_NOT_EVALUATED = (nodes.Name, nodes.Const, nodes.TemplateData, nodes.Slice, nodes.NSRef, nodes.InternalName,
+                  nodes.ContextReference, nodes.DerivedContextReference, nodes.ExtensionAttribute,
+                  nodes.ImportedName, nodes.EnvironmentAttribute, nodes.MarkSafe, nodes.MarkSafeIfAutoescape)
+
+
+def _private(name: str) -> bool:
+    return any(part.startswith("_") for part in name.split("."))
+
+
+def _format_fields_private(fmt: str) -> str | None:
+    """The first attribute or item starting with '_' a str.format string reads (`{0.__class__}`), if any."""
+    try:
+        for _, field_name, spec, _ in string.Formatter().parse(fmt):
+            if field_name:
+                _, rest = _string.formatter_field_name_split(field_name)
+                for _, key in rest:
+                    if isinstance(key, str) and key.startswith("_"):
+                        return key
+            if spec and "{" in spec and (found := _format_fields_private(spec)):
+                return found
+    except ValueError:
+        return None  # not a str.format string
+    return None
+
+
+def _free_form(target: nodes.Node) -> bool:
+    """Whether an expression is a mapping of free keys: `record.fields`, `contact.fields`, `answers`."""
+    if isinstance(target, nodes.Name):
+        return target.name == "answers"
+    return (isinstance(target, (nodes.Getattr, nodes.Getitem)) and _attribute(target) == "fields"
+            and isinstance(target.node, nodes.Name) and target.node.name in ("record", "contact"))
+
+
+def _postorder(node: nodes.Node) -> Iterator[nodes.Node]:
+    for child in node.iter_child_nodes():
+        yield from _postorder(child)
+    yield node
+
+
+def _check_private(path: str, ast: nodes.Template, errors: ErrorCollector) -> None:
+    """Refuse attributes starting with '_' (`''.__class__`, `self._TemplateReference__context`) when saved."""
+    def refuse(node: nodes.Node, name: str) -> None:
+        errors.add(path, f"access to '{name}' at line {node.lineno} is not allowed "
+                         "(names starting with '_' are private)")
+
+    for node in _postorder(ast):  # the innermost of `a.__b__.__c__` first
+        if isinstance(node, (nodes.Include, nodes.Import, nodes.FromImport, nodes.Extends)):
+            tag = type(node).__name__.lower().replace("fromimport", "from")
+            errors.add(path, f"'{{% {tag} %}}' at line {node.lineno} is not allowed (text cannot load other templates)")
+            continue
+        if isinstance(node, nodes.Name):
+            if node.name == "self" and node.ctx == "load":
+                errors.add(path, "unknown variable 'self'")
+            continue
+        if not isinstance(node, (nodes.Getattr, nodes.Getitem, nodes.Filter)):
+            continue
+        if isinstance(node, nodes.Filter):
+            if node.name in ATTRIBUTE_FILTERS:
+                for arg in [*node.args, *(kw.value for kw in node.kwargs)]:
+                    if isinstance(arg, nodes.Const) and isinstance(arg.value, str) and _private(arg.value):
+                        refuse(node, arg.value)
+            if node.name == "format" and isinstance(node.node, nodes.Const) and isinstance(node.node.value, str) \
+                    and (key := _format_fields_private(node.node.value)):
+                refuse(node, key)
+            continue
+        attribute = _attribute(node)
+        if attribute is not None and attribute.startswith("_") \
+                and ("__" in attribute or not _free_form(node.node)):  # a free field may be called '_id'
+            refuse(node, attribute)
+        elif attribute in ("format", "format_map") and isinstance(node.node, nodes.Const) \
+                and isinstance(node.node.value, str) and (key := _format_fields_private(node.node.value)):
+            refuse(node, key)
+
+
+def _closed(node: nodes.Node) -> bool:
+    """Whether an expression reads no variable (only constants and Jinja2's globals): it can be tried when saved."""
+    return (all(name.name in CONSTANT_GLOBALS for name in node.find_all(nodes.Name))
+            and all(f.name in FILTER_NAMES for f in node.find_all(nodes.Filter))
+            and all(t.name in TEST_NAMES for t in node.find_all(nodes.Test))
+            and not any(True for _ in node.find_all((nodes.NSRef, nodes.InternalName, nodes.ContextReference,
+                                                     nodes.DerivedContextReference))))
+
+
+# the time one save may spend trying constant parts; past it, the rest are left to run time (still bounded)
+TRIAL_SECONDS = 2.0
+_trial_deadline: ContextVar[float] = ContextVar("trial_deadline", default=float("inf"))
+
+
+class _OutOfTime(Exception):
+    pass
+
+
+def _try(expression: nodes.Expr, *, length: bool = False) -> str:
+    """Render one variable-free expression (or its length) within the render bounds; raises `RenderError`."""
+    if time.monotonic() > _trial_deadline.get():
+        raise _OutOfTime
+    if length:
+        expression = nodes.Filter(expression, "length", [], [], None, None, lineno=expression.lineno)
+    return render_ast(nodes.Template([nodes.Output([expression], lineno=expression.lineno)], lineno=1))
+
+
+def _check_constants(path: str, ast: nodes.Template, errors: ErrorCollector) -> None:
+    """Try the parts of user text that read no variable, as they would render: resource bombs fail when saved.
+
+    `'a' * 10**9`, `9**9**9`, `'x'|center(10**9)`, `range(10**9)|list` and nested loops over constant
+    ranges of more than MAX_LOOP_ITERATIONS iterations in all are refused with their line; text that
+    reads no variable at all is rendered whole (the output bound).
+    """
+    before = len(errors.errors)
+
+    def visit(node: nodes.Node, iterations: int) -> None:
+        if isinstance(node, nodes.Expr) and not isinstance(node, _NOT_EVALUATED) and _closed(node) \
+                and not (isinstance(node, nodes.Filter) and node.node is None):
+            try:
+                _try(node)
+            except _OutOfTime:
+                return
+            except RenderError as exc:
+                errors.add(path, f"line {node.lineno}: {'always fails: ' if 'refused: ' not in exc.message else ''}"
+                                 f"{exc.message}")
+            return
+        if isinstance(node, nodes.For):
+            visit(node.iter, iterations)
+            runs = iterations
+            if len(errors.errors) == before and _closed(node.iter):
+                try:
+                    runs = iterations * int(_try(node.iter, length=True))
+                except (RenderError, ValueError, _OutOfTime):
+                    pass
+            if runs > MAX_LOOP_ITERATIONS:
+                errors.add(path, f"line {node.lineno}: refused: loops would run {runs} times "
+                                 f"(the limit is {MAX_LOOP_ITERATIONS})")
+                return
+            for child in [node.target, *node.body, *([node.test] if node.test else [])]:
+                visit(child, runs)
+            for child in node.else_:
+                visit(child, iterations)
+            return
+        for child in node.iter_child_nodes():
+            visit(child, iterations)
+
+    visit(ast, 1)
+    try:
+        closed = not meta.find_undeclared_variables(ast) and not any(
+            isinstance(n, nodes.Name) and n.name == "self" for n in ast.find_all(nodes.Name))
+    except TemplateSyntaxError:  # an unknown filter or test, reported already
+        closed = False
+    if len(errors.errors) == before and closed and time.monotonic() <= _trial_deadline.get():
+        try:
+            render_ast(ast)
+        except RenderError as exc:
+            if "refused: " in exc.message:
+                errors.add(path, exc.message)
+
+
+def _check_safety(path: str, ast: nodes.Template, errors: ErrorCollector) -> None:
+    before = len(errors.errors)
+    _check_private(path, ast, errors)
+    if len(errors.errors) == before:
+        _check_constants(path, ast, errors)
 
 
 def _attribute(node: nodes.Getattr | nodes.Getitem) -> str | None:
@@ -170,6 +377,18 @@ def check_template(template: ProcessTemplate, *, known_users: Collection[str] | 
     each saved template that a follow-up may start. `None` skips that check.
     """
     errors = ErrorCollector()
+    deadline = _trial_deadline.set(time.monotonic() + TRIAL_SECONDS)
+    try:
+        _check_phases(template, errors, known_users, known_templates)
+    finally:
+        _trial_deadline.reset(deadline)
+    if not errors.errors:
+        _check_reaches_end(template, errors)
+    return errors.errors
+
+
+def _check_phases(template: ProcessTemplate, errors: ErrorCollector, known_users: Collection[str] | None,
+                  known_templates: Mapping[str, RecordKind] | None) -> None:
     keys = [p.key for p in template.phases]
     seen: dict[str, int] = {}
     for i, phase in enumerate(template.phases):
@@ -197,9 +416,6 @@ def check_template(template: ProcessTemplate, *, known_users: Collection[str] | 
             _check_target(f"{where}.decision[{b}].goto", branch.goto, keys, errors)
         if phase.next is not None:
             _check_target(f"{where}.next", phase.next, keys, errors)
-    if not errors.errors:
-        _check_reaches_end(template, errors)
-    return errors.errors
 
 
 def _check_target(path: str, key: str, keys: list[str], errors: ErrorCollector) -> None:

@@ -10,12 +10,13 @@ dispatch runs at a time; signals that arrive meanwhile cause one more dispatch.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 from datetime import timedelta
 
 from pydantic import BaseModel, Field
 from temporalio import workflow
 from temporalio.client import Client
-from temporalio.common import RetryPolicy, WorkflowIDConflictPolicy
+from temporalio.common import RawValue, RetryPolicy, WorkflowIDConflictPolicy
 
 with workflow.unsafe.imports_passed_through():
     from activities.autostart import AutostartActivities, DispatchInput, DispatchResult
@@ -106,6 +107,11 @@ class RecordEventsWorkflow:
     @workflow.query
     def current_state(self) -> RecordEventsState:
         return self.state
+
+    @workflow.signal(dynamic=True)
+    def unknown_signal(self, name: str, args: Sequence[RawValue]) -> None:
+        """Only `events_recorded` means something here: log any other signal and drop it, never buffer it."""
+        workflow.logger.warning("unknown signal %r dropped (the dispatcher takes events_recorded)", name)
 
 
 async def notify_dispatcher(client: Client, settings: Settings) -> None:

@@ -8,11 +8,12 @@ from typing import Any
 import pytest
 
 from processes.errors import TemplateInvalid
-from processes.template import ACTION_KINDS, RECIPIENT_ROLES, ProcessTemplate
+from processes.template import ACTION_KINDS, RECIPIENT_ROLES, ProcessTemplate, RecordKind
 from processes.validation import parse_document, validate_template
 
 HERE = Path(__file__).parent
 KNOWN_USERS = {"maria", "luca"}
+KNOWN_TEMPLATES = {"welcome-call": RecordKind.lead}  # follow-ups may start these (invalid/unknown_follow_up_template)
 VALID = sorted((HERE / "valid").glob("*.yaml"))
 INVALID = sorted((HERE / "invalid").glob("*.yaml"))
 
@@ -46,6 +47,7 @@ def test_valid_template(path: Path) -> None:
 def test_invalid_template(path: Path) -> None:
     expected = path.with_suffix(".error").read_text().splitlines()
     with pytest.raises(TemplateInvalid) as caught:
-        validate_template(parse_document(path.read_text()), known_users=KNOWN_USERS)
+        validate_template(parse_document(path.read_text()), known_users=KNOWN_USERS,
+                          known_templates=KNOWN_TEMPLATES)
     assert [str(detail) for detail in caught.value.details] == expected
     assert caught.value.message.startswith(expected[0])

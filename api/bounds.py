@@ -1,0 +1,86 @@
+"""Integers in a request's path, query or body are refused past what the database holds: 422 naming where.
+
+Pydantic takes any integer, however large; the database does not (PostgreSQL's `integer`
+ids stop at 2**31-1, SQLite's at 2**63-1), and its overflow would be a 500. Checked for every
+route by one app-level dependency, from the types its parameters and body model declare.
+"""
+
+from __future__ import annotations
+
+import json
+import types
+from typing import Annotated, Any, Union, get_args, get_origin
+
+from fastapi import Request
+from fastapi.dependencies.models import Dependant
+from fastapi.exceptions import RequestValidationError
+from fastapi.routing import APIRoute
+from pydantic import BaseModel
+
+MAX_INT = 2**31 - 1
+
+
+def _declares_int(annotation: Any) -> bool:
+    """int, int | None, list[int], Annotated[int, ...]: an integer the database may store."""
+    if annotation is int:
+        return True
+    origin = get_origin(annotation)
+    if origin is Annotated:
+        return _declares_int(get_args(annotation)[0])
+    if origin in (Union, types.UnionType, list, tuple, set, frozenset):
+        return any(_declares_int(arg) for arg in get_args(annotation))
+    return False
+
+
+def _out_of_range(value: Any) -> list[int]:
+    values = value if isinstance(value, list) else [value]
+    return [v for v in values if isinstance(v, int) and not isinstance(v, bool) and abs(v) > MAX_INT]
+
+
+def _as_int(text: str | None) -> int | None:
+    try:
+        return int(text) if text is not None else None
+    except ValueError:
+        return None  # not a number: FastAPI's own validation says so
+
+
+def _all(dependant: Dependant) -> list[Dependant]:
+    return [dependant, *(d for sub in dependant.dependencies for d in _all(sub))]
+
+
+async def bounded_integers(request: Request) -> None:
+    route = request.scope.get("route")
+    if not isinstance(route, APIRoute):
+        return
+    dependants = _all(route.dependant)
+    errors: list[dict[str, Any]] = []
+
+    def refuse(loc: tuple[str, ...], value: int) -> None:
+        errors.append({"loc": loc, "msg": f"{value} is out of range (at most {MAX_INT})", "type": "less_than_equal",
+                       "input": value})
+
+    for field in (f for d in dependants for f in d.path_params):
+        if _declares_int(field.field_info.annotation):
+            for value in _out_of_range(_as_int(request.path_params.get(field.alias))):
+                refuse(("path", field.alias), value)
+    for field in (f for d in dependants for f in d.query_params):
+        if _declares_int(field.field_info.annotation):
+            for value in _out_of_range([_as_int(v) for v in request.query_params.getlist(field.alias)]):
+                refuse(("query", field.alias), value)
+    for field in (f for d in dependants for f in d.body_params):
+        model = field.field_info.annotation
+        if not (isinstance(model, type) and issubclass(model, BaseModel)):
+            continue
+        try:
+            data = await request.json()
+        except (ValueError, UnicodeDecodeError, json.JSONDecodeError):
+            return  # FastAPI refuses the body itself
+        if not isinstance(data, dict):
+            continue
+        for name, info in model.model_fields.items():
+            key = info.alias or name
+            if key in data and _declares_int(info.annotation):
+                for value in _out_of_range(data[key]):
+                    refuse(("body", key), value)
+    if errors:
+        raise RequestValidationError(errors)

@@ -1,0 +1,78 @@
+"""The API in process (ASGI) and over HTTP (uvicorn), on the real dev server and the test's database."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+import pytest
+import uvicorn
+from sqlmodel import select
+
+from api.app import create_app
+from api.auth import create_key
+from crm.models import ApiRole, User
+from settings import Settings
+from tests.e2e.conftest import free_port
+
+
+@dataclass
+class Api:
+    http: httpx.AsyncClient
+    keys: dict[str, str]
+    key_ids: dict[str, int]
+    base_url: str
+
+    def as_(self, role: str) -> dict[str, str]:
+        return {"X-API-Key": self.keys[role]}
+
+
+async def _keys(sessions: Any) -> tuple[dict[str, str], dict[str, int]]:
+    keys, ids = {}, {}
+    async with sessions() as session:
+        for role in ApiRole:
+            row, keys[role.value] = await create_key(session, f"bad input {role.value}", role)
+            ids[role.value] = row.id
+    return keys, ids
+
+
+async def ensure_users(sessions: Any, *handles: str) -> None:
+    """The users the template corpus names (`{user: maria}`), created once per database."""
+    async with sessions() as session:
+        existing = set((await session.exec(select(User.handle).where(User.handle.in_(handles)))).all())
+        for handle in set(handles) - existing:
+            session.add(User(handle=handle, name=handle.title(), email=f"{handle}@agency.example"))
+        await session.commit()
+
+
+@pytest.fixture
+async def api(dev_env: Any, sessions: Any, database_url: str, task_queue: str) -> AsyncIterator[Api]:
+    """The app in process over ASGI (its lifespan run), with a key of each role."""
+    app = create_app(Settings(database_url=database_url, temporal_task_queue=task_queue), temporal=dev_env.client)
+    keys, ids = await _keys(sessions)
+    async with app.router.lifespan_context(app), httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app), base_url="http://stagecoach", timeout=30) as http:
+        yield Api(http=http, keys=keys, key_ids=ids, base_url="http://stagecoach")
+
+
+@pytest.fixture
+async def served_api(dev_env: Any, sessions: Any, database_url: str, task_queue: str) -> AsyncIterator[Api]:
+    """The app served by uvicorn on a free port of 127.0.0.1 (for clients that block, in a thread)."""
+    port = free_port()
+    settings = Settings(database_url=database_url, temporal_task_queue=task_queue, api_port=port)
+    app = create_app(settings, temporal=dev_env.client)
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on"))
+    serving = asyncio.create_task(server.serve())
+    while not server.started:
+        await asyncio.sleep(0.02)
+    keys, ids = await _keys(sessions)
+    base_url = f"http://127.0.0.1:{port}"
+    try:
+        async with httpx.AsyncClient(base_url=base_url, timeout=30) as http:
+            yield Api(http=http, keys=keys, key_ids=ids, base_url=base_url)
+    finally:
+        server.should_exit = True
+        await serving

@@ -1,0 +1,176 @@
+"""Fuzzing the API from its own OpenAPI schema (schemathesis): no 5xx, every error problem+json, as documented."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+import hypothesis
+import hypothesis.errors
+import pytest
+import requests
+import schemathesis
+from hypothesis import HealthCheck, Phase
+from schemathesis import GenerationMode
+from schemathesis.checks import CHECKS
+from schemathesis.core.failures import FailureGroup
+
+from api.routers.processes import _page_token, _page_token_text
+from tests.bad_input.conftest import Api
+from tests.figures import Figures
+
+PROBLEM_JSON = "application/problem+json"
+ADMIN_EXAMPLES = 10  # per operation and generation mode (valid and invalid data: 20 an operation), admin key
+ANONYMOUS_EXAMPLES = 3  # per operation, without a key
+SEED = 20261123
+
+
+@dataclass
+class Findings:
+    requests: int = 0
+    statuses: Counter[int] = field(default_factory=Counter)
+    server_errors: list[str] = field(default_factory=list)
+    not_problems: list[str] = field(default_factory=list)
+    nonconforming: list[str] = field(default_factory=list)
+    answered: set[str] = field(default_factory=set)  # operations that answered 2xx
+
+
+def _checks() -> list[Any]:
+    return [CHECKS.get_one(name) for name in
+            ("not_a_server_error", "status_code_conformance", "content_type_conformance",
+             "response_schema_conformance")]
+
+
+def _fuzz(schema: Any, base_url: str, headers: dict[str, str], examples: int, modes: list[GenerationMode],
+          protected_key_id: int | None, findings: Findings) -> list[str]:
+    """Run every operation in a blocking thread: requests to the server the test's event loop serves."""
+    session = requests.Session()
+    checks = _checks()
+    fuzzed = []
+    for result in schema.get_all_operations():
+        operation = result.ok()
+        fuzzed.append(f"{operation.method.upper()} {operation.path}")
+        for mode in modes:
+            @hypothesis.given(case=operation.as_strategy(generation_mode=mode))
+            @hypothesis.settings(max_examples=examples, derandomize=True, database=None, deadline=None,
+                                 phases=[Phase.explicit, Phase.generate], print_blob=False,
+                                 suppress_health_check=list(HealthCheck))
+            @hypothesis.seed(SEED)
+            def check(case: Any) -> None:
+                if protected_key_id is not None and "key_id" in (case.path_parameters or {}) \
+                        and case.path_parameters["key_id"] == protected_key_id:
+                    case.path_parameters["key_id"] = protected_key_id + 10**6  # never revoke the fuzzer's key
+                response = case.call(base_url=base_url, headers=headers, session=session, timeout=30)
+                findings.requests += 1
+                findings.statuses[response.status_code] += 1
+                if response.status_code < 300:
+                    findings.answered.add(f"{operation.method.upper()} {operation.path}")
+                label = f"{case.method} {case.formatted_path} -> {response.status_code}"
+                if response.status_code >= 500:
+                    findings.server_errors.append(f"{label}: {response.text[:300]} (body {case.body!r:.200})")
+                if response.status_code >= 400:
+                    content_type = (response.headers.get("content-type") or [""])[0]
+                    try:
+                        problem_type = response.json().get("type")
+                    except (ValueError, AttributeError):
+                        problem_type = None
+                    if not content_type.startswith(PROBLEM_JSON) or not isinstance(problem_type, str):
+                        findings.not_problems.append(f"{label}: {content_type} {response.text[:300]}")
+                try:
+                    case.validate_response(response, checks=checks)
+                except FailureGroup as exc:  # record it, go on with the next case
+                    findings.nonconforming.append(f"{label}: {str(exc)[:800]}")
+
+            try:
+                check()
+            except hypothesis.errors.Unsatisfiable:  # no invalid request exists (no parameters, no body)
+                assert mode is GenerationMode.NEGATIVE
+    return fuzzed
+
+
+async def _run(api: Api, headers: dict[str, str], examples: int, modes: list[GenerationMode],
+               protected_key_id: int | None, figures: Figures) -> Findings:
+    document = (await api.http.get("/openapi.json")).json()
+    schema = schemathesis.openapi.from_dict(document)
+    findings = Findings()
+    fuzzed = await asyncio.to_thread(_fuzz, schema, api.base_url, headers, examples, modes, protected_key_id,
+                                     findings)
+    figures["operations fuzzed"] = len(fuzzed)
+    figures[f"requests"] = findings.requests
+    figures[f"status codes"] = ", ".join(f"{code}: {n}" for code, n in sorted(findings.statuses.items()))
+    figures[f"5xx"] = len(findings.server_errors)
+    figures[f"errors not problem+json"] = len(findings.not_problems)
+    figures[f"responses not as documented"] = len(findings.nonconforming)
+    return findings
+
+
+def _assert_clean(findings: Findings) -> None:
+    report = [*findings.server_errors, *findings.not_problems, *findings.nonconforming]
+    assert not report, f"{len(report)} findings:\n" + "\n".join(dict.fromkeys(report))
+
+
+# Fuzzing is the slowest part of the suite: with a key on PostgreSQL (the production database, whose
+# integer columns are the narrower), without one on SQLite.
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+async def test_fuzzing_with_an_admin_key(served_api: Api, figures: Figures) -> None:
+    """Fuzzing every operation with an admin key: no 5xx, every error problem+json, responses as documented"""
+    findings = await _run(served_api, served_api.as_("admin"), ADMIN_EXAMPLES,
+                          [GenerationMode.POSITIVE, GenerationMode.NEGATIVE], served_api.key_ids["admin"], figures)
+    _assert_clean(findings)
+    figures["operations that answered 2xx"] = len(findings.answered)
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+async def test_fuzzing_without_a_key(served_api: Api, figures: Figures) -> None:
+    """Fuzzing every operation without a key: refused with a problem+json 401 (or 422), never a 5xx"""
+    findings = await _run(served_api, {}, ANONYMOUS_EXAMPLES, [GenerationMode.POSITIVE], None, figures)
+    _assert_clean(findings)
+    assert findings.answered <= {"GET /livez", "GET /readyz"}
+    assert set(findings.statuses) <= {200, 401, 422}
+
+
+ODD_REQUESTS: list[tuple[str, str, bytes | None, str | None, int, str | None]] = [
+    # method, path, body, content type, expected status, expected path of the first error
+    ("GET", "/nonexistent", None, None, 404, None),
+    ("DELETE", "/templates", None, None, 405, None),
+    ("POST", "/records", b"{not json", "application/json", 422, "body[1]"),
+    ("POST", "/records", b"[" * 100_000 + b"]" * 100_000, "application/json", 400, None),
+    ("POST", "/templates", b"[" * 100_000 + b"]" * 100_000, "application/json", 422, ""),
+    ("POST", "/templates", b"a: &a [*a]", "application/yaml", 422, "a[0]"),
+    ("POST", "/templates", b"x" * 1_100_000, "application/yaml", 413, None),
+    ("POST", "/templates", b"\xff\xfe\x00", "application/yaml", 422, ""),
+    ("GET", "/records/99999999999999999999999", None, None, 422, "path.record_id"),
+    ("GET", "/records?offset=99999999999999999999", None, None, 422, "query.offset"),
+    ("POST", "/records", b'{"kind": "lead", "title": "x", "owner_id": 99999999999}', "application/json", 422,
+     "body.owner_id"),
+    ("POST", "/processes", b'{"template": "t", "record_id": 99999999999}', "application/json", 422, "body.record_id"),
+    ("GET", "/processes?page_token=%%%", None, None, 422, "query.page_token"),
+    ("GET", "/processes?page_token=bm90IGEgdG9rZW4=", None, None, 422, "query.page_token"),
+]
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+async def test_requests_outside_the_schema(api: Api, figures: Figures) -> None:
+    """Requests no schema describes (bad JSON, deep nesting, YAML alias loops, huge numbers) get a problem+json"""
+    wrong = []
+    for method, path, body, content_type, status, where in ODD_REQUESTS:
+        headers = {**api.as_("admin"), **({"Content-Type": content_type} if content_type else {})}
+        response = await api.http.request(method, path, content=body, headers=headers)
+        problem = response.json() if response.headers["content-type"].startswith(PROBLEM_JSON) else {}
+        first = (problem.get("errors") or [{"path": None}])[0]["path"]
+        if response.status_code != status or not isinstance(problem.get("type"), str) or first != where:
+            wrong.append(f"{method} {path[:60]}: {response.status_code} {response.text[:300]}")
+    response = await api.http.get("/records", headers={"X-API-Key": "sc_not-a-key"})
+    assert response.status_code == 401 and response.headers["content-type"].startswith(PROBLEM_JSON)
+    assert not wrong, "\n".join(wrong)
+    # the page tokens the API gives still work (they carry a checksum now)
+    assert _page_token(_page_token_text(b'{"token": 1}')) == b'{"token": 1}'
+    page = await api.http.get("/processes?limit=1", headers=api.as_("admin"))
+    assert page.status_code == 200, page.text
+    if token := page.json()["next_page_token"]:
+        following = await api.http.get("/processes", params={"limit": 1, "page_token": token}, headers=api.as_("admin"))
+        assert following.status_code == 200, following.text
+    figures["odd requests"] = len(ODD_REQUESTS) + 1
+    figures["answered with problem+json"] = len(ODD_REQUESTS) + 1 - len(wrong)
