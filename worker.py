@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from typing import Any
 
 from temporalio.client import Client
 from temporalio.worker import Worker
 
 from activities.deps import Deps
+from activities.heartbeats import HeartbeatInterceptor
 from activities.log_context import LogContextInterceptor
 from activities.mailer import Mailer
 from activities.registry import all_activities
@@ -21,10 +23,12 @@ from workflows.record_events import notify_dispatcher
 from workflows.registry import ALL_WORKFLOWS
 
 
-def build_worker(client: Client, settings: Settings, deps: Deps, task_queue: str | None = None) -> Worker:
+def build_worker(client: Client, settings: Settings, deps: Deps, task_queue: str | None = None,
+                 **options: Any) -> Worker:
+    """The worker; `options` go to `Worker` (the benchmarks size its workflow cache)."""
     return Worker(client, task_queue=task_queue or settings.temporal_task_queue,
                   workflows=ALL_WORKFLOWS, activities=all_activities(deps),
-                  interceptors=[LogContextInterceptor()])
+                  interceptors=[LogContextInterceptor(), HeartbeatInterceptor()], **options)
 
 
 async def run(settings: Settings) -> None:

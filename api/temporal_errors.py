@@ -6,7 +6,12 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-from temporalio.client import WorkflowExecutionStatus, WorkflowHandle, WorkflowUpdateFailedError
+from temporalio.client import (
+    WorkflowExecutionStatus,
+    WorkflowHandle,
+    WorkflowUpdateFailedError,
+    WorkflowUpdateRPCTimeoutOrCancelledError,
+)
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
@@ -23,6 +28,9 @@ async def temporal_errors(workflow_id: str) -> AsyncIterator[None]:
         if isinstance(cause, ApplicationError) and cause.type in ERROR_TYPES:
             raise ERROR_TYPES[cause.type](cause.message) from None
         raise StagecoachError(f"process {workflow_id} refused the request: {cause}") from None
+    except WorkflowUpdateRPCTimeoutOrCancelledError:  # sent, but not confirmed before the RPC's deadline
+        raise ServiceUnavailable(f"process {workflow_id} did not answer in time; the request may still apply: "
+                                 "send it again with the same Idempotency-Key to learn its outcome") from None
     except RPCError as exc:
         if exc.status == RPCStatusCode.NOT_FOUND:
             raise ProcessNotFound(f"no running process {workflow_id}") from None

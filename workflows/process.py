@@ -10,14 +10,14 @@ abort. Staff requests are updates whose validators refuse what cannot apply.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
 from temporalio import workflow
 from temporalio.workflow import ParentClosePolicy
-from temporalio.common import RetryPolicy
+from temporalio.common import RawValue, RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
@@ -63,6 +63,9 @@ with workflow.unsafe.imports_passed_through():
 ACTION_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), backoff_coefficient=2.0,
                            maximum_interval=timedelta(minutes=1), maximum_attempts=5)
 ACTION_TIMEOUT = timedelta(minutes=2)
+# A worker that dies mid-step is noticed after this, not after ACTION_TIMEOUT: the worker heartbeats for
+# every running step (activities/heartbeats.py), and the step is retried elsewhere under its step key.
+ACTION_HEARTBEAT = timedelta(seconds=10)
 # The engine's own bookkeeping (history lines, task rows) is retried until the database answers.
 BOOKKEEPING_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), backoff_coefficient=2.0,
                                 maximum_interval=timedelta(minutes=5))
@@ -297,7 +300,8 @@ class ProcessWorkflow:
             DecideInput(step=self._step_input(ps, step_key), branches=spec.decision, answers=self.state.answers,
                         phases=outcomes, where=f"phases[{index}].decision",
                         otherwise=self._template.phases[following].key if following is not None else None),
-            start_to_close_timeout=ACTION_TIMEOUT, retry_policy=ACTION_RETRY, summary=f"decision · phase {ps.key}"))
+            start_to_close_timeout=ACTION_TIMEOUT, heartbeat_timeout=ACTION_HEARTBEAT,
+            retry_policy=ACTION_RETRY, summary=f"decision · phase {ps.key}"))
         if isinstance(result, DecideResult) and result.branch is not None:
             ps.went_to = spec.decision[result.branch].goto
             return self._template.phase_index(ps.went_to)
@@ -341,7 +345,8 @@ class ProcessWorkflow:
         if "where" in input_cls.model_fields:
             kwargs["where"] = f"phases[{index}].actions[{j}].{action.kind}"
         return lambda: workflow.execute_activity_method(
-            method, input_cls(**kwargs), start_to_close_timeout=ACTION_TIMEOUT, retry_policy=ACTION_RETRY,
+            method, input_cls(**kwargs), start_to_close_timeout=ACTION_TIMEOUT, heartbeat_timeout=ACTION_HEARTBEAT,
+            retry_policy=ACTION_RETRY,
             summary=f"{action.kind} · phase {ps.key} · action {j}")
 
     async def _wait_for_completion(self, index: int, spec: Phase, ps: PhaseState) -> None:
@@ -379,7 +384,8 @@ class ProcessWorkflow:
                            template_name=self._template.name, record_id=self.state.record_id,
                            owner_id=self.state.owner_id, controller_email=self._template.controller_email,
                            triggered_by_user_id=self._input.triggered_by_user_id),
-            start_to_close_timeout=ACTION_TIMEOUT, retry_policy=BOOKKEEPING_RETRY, summary="loop guard")
+            start_to_close_timeout=ACTION_TIMEOUT, heartbeat_timeout=ACTION_HEARTBEAT,
+            retry_policy=BOOKKEEPING_RETRY, summary="loop guard")
         if result.cancelled:
             self.state.end_reason, self.state.ended_by = result.reason, "loop guard"
             for ps in self.state.phases:
@@ -411,7 +417,8 @@ class ProcessWorkflow:
                                          record_id=self.state.record_id, owner_id=self.state.owner_id,
                                          triggered_by_user_id=self._input.triggered_by_user_id,
                                          action=follow_up.action),
-                    start_to_close_timeout=ACTION_TIMEOUT, retry_policy=ACTION_RETRY,
+                    start_to_close_timeout=ACTION_TIMEOUT, heartbeat_timeout=ACTION_HEARTBEAT,
+                    retry_policy=ACTION_RETRY,
                     summary=f"prepare follow-up {follow_up.template}")
             except ActivityError as err:
                 follow_up.status, follow_up.error = "failed", getattr(err.cause, "message", None) or str(err)
@@ -478,7 +485,7 @@ class ProcessWorkflow:
         step_key = f"{self.state.workflow_id}/{ps.key}/overdue/{ps.iteration}"
         await self._attempt(ps, "deadline notice", step_key, lambda: workflow.execute_activity_method(
             NoticeActivities.notify_overdue, OverdueNoticeInput(step=self._step_input(ps, step_key)),
-            start_to_close_timeout=ACTION_TIMEOUT, retry_policy=ACTION_RETRY,
+            start_to_close_timeout=ACTION_TIMEOUT, heartbeat_timeout=ACTION_HEARTBEAT, retry_policy=ACTION_RETRY,
             summary=f"overdue notice · phase {ps.key}"))
 
     def _reminder_sender(self, ps: PhaseState, spec: Phase, j: int,
@@ -491,7 +498,8 @@ class ProcessWorkflow:
                                              NoticeActivities.send_reminder,
                                              ReminderInput(step=self._step_input(ps, step_key), action=reminder,
                                                            where=f"phases[{index}].actions[{j}].reminder"),
-                                             start_to_close_timeout=ACTION_TIMEOUT, retry_policy=ACTION_RETRY,
+                                             start_to_close_timeout=ACTION_TIMEOUT, heartbeat_timeout=ACTION_HEARTBEAT,
+                                             retry_policy=ACTION_RETRY,
                                              summary=f"reminder · phase {ps.key} · action {j}"))
             if isinstance(result, ActionResult):
                 ps.actions.append(ActionOutcome(index=j, kind="reminder", status="done", step_key=step_key,
@@ -650,6 +658,12 @@ class ProcessWorkflow:
     @workflow.query
     def current_state(self) -> ProcessState:
         return self.state
+
+    @workflow.signal(dynamic=True)
+    def unknown_signal(self, name: str, args: Sequence[RawValue]) -> None:
+        """A process takes no signals (staff requests are updates): log one and drop it, never buffer it."""
+        workflow.logger.warning("unknown signal %r dropped (a process takes updates: skip_phase, complete_phase, "
+                                "abort, change_owner, resolve_incident)", name)
 
     def _refuse_if_finished(self) -> None:
         if self.state.status.finished or self._abort is not None:

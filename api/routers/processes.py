@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import base64
+import hashlib
 from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Query, Response
+from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, Field
 from sqlmodel import select
 from temporalio.client import WorkflowExecution, WorkflowExecutionStatus
+from temporalio.service import RPCError, RPCStatusCode
 
 from api.auth import Principal
 from api.deps import ClientDep, SessionDep, SettingsDep, StaffDep, TemporalDep
@@ -127,7 +130,9 @@ async def start(body: StartProcessBody, response: Response, session: SessionDep,
     if not created:
         response.status_code = 200
         return _started(run, settings)
-    input = ProcessInput(template=template, template_version=version_row.version, record_id=record.id,
+    # from the run, not from `record` or `version_row`: a concurrent start on the same record makes
+    # allocate_run roll back once, which expires them (reading them then was a 500, the run left unstarted)
+    input = ProcessInput(template=template, template_version=run.template_version, record_id=run.record_id,
                          owner_id=owner_id, started_by=principal.actor, triggered_by_user_id=principal.user_id)
     try:
         await start_process(temporal, input, workflow_id=run.workflow_id, task_queue=settings.temporal_task_queue)
@@ -182,13 +187,35 @@ async def list_processes(
             conditions.append(f"{key.name} = {_quote(str(value))}")
     if hidden := await hidden_process_records(session, principal):
         conditions.append(f"{sa.RECORD.name} NOT IN ({', '.join(_quote(str(i)) for i in hidden)})")
-    token = base64.urlsafe_b64decode(page_token) if page_token else None
-    async with temporal_errors("(list)"):
-        executions = temporal.list_workflows(" AND ".join(conditions), page_size=limit, next_page_token=token)
-        await executions.fetch_next_page(page_size=limit)
+    bad_token = RequestValidationError([{"loc": ("query", "page_token"), "type": "value_error",
+                                         "msg": "not a next_page_token this API gave"}])
+    try:
+        token = _page_token(page_token) if page_token else None
+    except ValueError:  # binascii.Error, not ASCII, or not a token this API gave
+        raise bad_token from None
+    try:
+        async with temporal_errors("(list)"):
+            executions = temporal.list_workflows(" AND ".join(conditions), page_size=limit, next_page_token=token)
+            await executions.fetch_next_page(page_size=limit)
+    except RPCError as exc:
+        if exc.status in (RPCStatusCode.INVALID_ARGUMENT, RPCStatusCode.UNKNOWN) and token:
+            raise bad_token from None
+        raise
     next_token = executions.next_page_token
     return ProcessPage(items=[_summary(e, settings) for e in executions.current_page],
-                       next_page_token=base64.urlsafe_b64encode(next_token).decode() if next_token else None)
+                       next_page_token=_page_token_text(next_token) if next_token else None)
+
+
+def _page_token_text(token: bytes) -> str:
+    """Temporal's page token with a checksum, so a token we never gave is refused before Temporal sees it."""
+    return base64.urlsafe_b64encode(hashlib.sha256(token).digest()[:8] + token).decode()
+
+
+def _page_token(text: str) -> bytes:
+    raw = base64.urlsafe_b64decode(text.encode("ascii"))
+    if len(raw) <= 8 or hashlib.sha256(raw[8:]).digest()[:8] != raw[:8]:
+        raise ValueError("not a page token this API gave")
+    return raw[8:]
 
 
 async def _check_reader(session: SessionDep, workflow_id: str, principal: Principal) -> None:

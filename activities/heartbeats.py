@@ -1,0 +1,43 @@
+"""Heartbeats for every activity scheduled with a heartbeat timeout, while it runs.
+
+The heartbeat says "this worker is alive", not "this step made progress": when a worker
+dies in the middle of a step (an email half sent), Temporal notices after the heartbeat
+timeout and retries the step on another worker, instead of after its whole
+start-to-close timeout. The step itself is keyed by its step key, so the retry finds
+what the dead attempt recorded (the same outbox row, the same Message-ID).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from typing import Any
+
+from temporalio import activity
+from temporalio.worker import ActivityInboundInterceptor, ExecuteActivityInput, Interceptor
+
+
+class _Heartbeat(ActivityInboundInterceptor):
+    async def execute_activity(self, input: ExecuteActivityInput) -> Any:
+        timeout = activity.info().heartbeat_timeout
+        if not timeout or not timeout.total_seconds():
+            return await super().execute_activity(input)
+        interval = max(timeout.total_seconds() / 3, 0.1)
+
+        async def beat() -> None:
+            while True:
+                activity.heartbeat()
+                await asyncio.sleep(interval)
+
+        beating = asyncio.create_task(beat())
+        try:
+            return await super().execute_activity(input)
+        finally:
+            beating.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await beating
+
+
+class HeartbeatInterceptor(Interceptor):
+    def intercept_activity(self, next: ActivityInboundInterceptor) -> ActivityInboundInterceptor:
+        return _Heartbeat(next)

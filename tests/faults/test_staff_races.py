@@ -1,0 +1,178 @@
+"""Duplicate, concurrent and late staff actions over HTTP: one outcome each, refusals with their reason."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from datetime import datetime, timedelta
+from typing import Any
+
+from temporalio.testing import WorkflowEnvironment
+
+from crm.models import HistoryKind, TaskStatus
+from processes.instance import ProcessStatus
+from tests.factories import Factory
+from tests.faults.conftest import Api, create_template, eventually, process_state, serve_api
+from tests.figures import Figures
+from tests.workflows.helpers import history, outbox, running_worker, tasks
+from workflows.process import ProcessWorkflow
+
+PROBLEM = "application/problem+json"
+CONTROLLER = "controller@agency.example"
+
+
+def document(key: str, *, deadline_days: int | None = None) -> dict[str, Any]:
+    call: dict[str, Any] = {"key": "call", "name": "Call the client", "completion": "manual"}
+    if deadline_days:
+        call["deadline_days"] = deadline_days
+    return {"key": key, "name": "Races", "controller_email": CONTROLLER, "record_kind": "lead", "phases": [
+        call, {"key": "close", "name": "Close", "actions": [{"add_history": {"text": "Closed"}}]}]}
+
+
+async def _start(api: Api, key: str, record_id: int) -> str:
+    response = await api.http.post("/processes", headers=api.staff, json={"template": key, "record_id": record_id})
+    assert response.status_code == 201, response.text
+    workflow_id = response.json()["workflow_id"]
+
+    async def task_open() -> bool:
+        state = await process_state(api, workflow_id)
+        return state is not None and state["phases"][0]["task_id"] is not None
+
+    await eventually(task_open, 60, f"{workflow_id} waits on its task")
+    return workflow_id
+
+
+def _refusal(response: Any) -> str:
+    assert response.headers["content-type"] == PROBLEM, response.text
+    return f"{response.status_code} {response.json()['type']}"
+
+
+async def test_duplicate_and_late_staff_actions_over_http(dev_env: WorkflowEnvironment, sessions: Any,
+                                                          factory: Factory, task_queue: str, database_url: str,
+                                                          figures: Figures) -> None:
+    """The same skip sent 10 times, racing staff actions, and actions after the end, over HTTP."""
+    owner = await factory.user()
+    record = await factory.record(owner=owner)
+    key = f"races-{uuid.uuid4().hex[:6]}"
+    async with (serve_api(sessions, dev_env.client, database_url=database_url, task_queue=task_queue) as api,
+                running_worker(dev_env.client, sessions, task_queue)):
+        await create_template(api, document(key))
+
+        # 1. the same skip, 10 times at once with one Idempotency-Key: applied once, the same answer to all
+        same_key = await _start(api, key, record.id)
+        headers = {**api.staff, "Idempotency-Key": f"skip-{uuid.uuid4().hex}"}
+        answers = await asyncio.gather(*(api.http.post(f"/processes/{same_key}/skip", headers=headers,
+                                                       json={"reason": "called already"}) for _ in range(10)))
+        assert [a.status_code for a in answers] == [200] * 10, [a.text for a in answers]
+        assert all(a.json()["phases"][0]["status"] == "skipped" for a in answers)
+        events = (await dev_env.client.get_workflow_handle(same_key).fetch_history()).events
+        accepted = sum(e.HasField("workflow_execution_update_accepted_event_attributes") for e in events)
+
+        # 2. ten staff members skip the phase they see at once, each without a key: one skip applies, the
+        # others are told why. (They name the phase: "skip the current phase" sent twice may skip the next.)
+        no_key = await _start(api, key, record.id)
+        racing = await asyncio.gather(*(api.http.post(f"/processes/{no_key}/skip", headers=api.staff,
+                                                      json={"phase": "call", "reason": f"clerk {i}"})
+                                        for i in range(10)))
+        refusals_without_key = sorted({_refusal(a) for a in racing if a.status_code != 200})
+        assert all(a.status_code == 200 or _refusal(a) == "409 InvalidPhaseState" for a in racing)
+
+        # 3. abort and complete racing on one phase: exactly one of them wins
+        abort_or_complete = await _start(api, key, record.id)
+        abort, complete = await asyncio.gather(
+            api.http.post(f"/processes/{abort_or_complete}/abort", headers=api.staff, json={"reason": "withdrew"}),
+            api.http.post(f"/processes/{abort_or_complete}/complete", headers=api.staff, json={}))
+        final = await process_state(api, abort_or_complete)
+        assert final is not None
+        winner = ("abort" if final["status"] == "aborted" else "complete")
+        loser = complete if winner == "abort" else abort
+        assert (abort if winner == "abort" else complete).status_code == 200
+        # the loser: refused (409), or answered with the state the winner left (the complete was accepted
+        # first and the abort came too late for the phase, or the other way round)
+        assert loser.status_code == 200 or _refusal(loser) in ("409 ProcessFinished", "409 InvalidPhaseState")
+
+        # 4. late: skip a phase that ended, abort or complete a completed process, skip an unknown phase
+        ended = await _start(api, key, record.id)
+        done = await api.http.post(f"/processes/{ended}/complete", headers=api.staff, json={})
+        assert done.status_code == 200 and done.json()["phases"][0]["status"] == "done", done.text
+        await dev_env.client.get_workflow_handle(ended).result()
+        late = {
+            "skip the ended phase": await api.http.post(f"/processes/{ended}/skip", headers=api.staff,
+                                                        json={"phase": "call"}),
+            "abort after completion": await api.http.post(f"/processes/{ended}/abort", headers=api.staff,
+                                                          json={"reason": "too late"}),
+            "complete again": await api.http.post(f"/processes/{ended}/complete", headers=api.staff, json={}),
+            "retry an incident after the end": await api.http.post(f"/processes/{ended}/incident",
+                                                                   headers=api.staff, json={"action": "retry"}),
+        }
+        late_refusals = {what: _refusal(r) for what, r in late.items()}
+        [task] = await tasks(sessions, ended)
+        task_again = await api.http.post(f"/tasks/{task.id}/complete", headers=api.staff, json={})
+
+    skipped = {w: [e.kind for e in await history(sessions, w)].count(HistoryKind.phase_skipped)
+               for w in (same_key, no_key)}
+    figures["identical skips sent with one Idempotency-Key"] = 10
+    figures["skips applied (one key)"] = skipped[same_key]
+    figures["updates accepted by the workflow (one key)"] = accepted
+    figures["concurrent skips without a key: applied"] = skipped[no_key]
+    figures["concurrent skips without a key: answers"] = sorted({str(a.status_code) for a in racing})
+    figures["abort racing complete: outcome"] = f"{winner} won, the other answered {loser.status_code}"
+    for what, refusal in late_refusals.items():
+        figures[f"{what}"] = refusal
+    figures["complete the done task again"] = f"{task_again.status_code}"
+    assert skipped == {same_key: 1, no_key: 1} and accepted == 1
+    assert refusals_without_key in ([], ["409 InvalidPhaseState"])
+    assert late_refusals == {"skip the ended phase": "409 ProcessFinished",
+                             "abort after completion": "409 ProcessFinished",
+                             "complete again": "409 ProcessFinished",
+                             "retry an incident after the end": "409 ProcessFinished"}
+    assert task_again.status_code in (200, 409), task_again.text
+    assert task.status is TaskStatus.done
+    entries = [e.kind for e in await history(sessions, abort_or_complete)]
+    assert (entries.count(HistoryKind.process_aborted), entries.count(HistoryKind.process_ended)) == (
+        (1, 0) if winner == "abort" else (0, 1))
+
+
+async def test_complete_racing_the_deadline(time_skipping_env: WorkflowEnvironment, sessions: Any,
+                                            factory: Factory, task_queue: str, database_url: str,
+                                            figures: Figures) -> None:
+    """Complete at the deadline, sent twice (time skipping): one completion, at most one controller email."""
+    env = time_skipping_env
+    owner = await factory.user()
+    record = await factory.record(owner=owner)
+    key = f"deadline-{uuid.uuid4().hex[:6]}"
+    # how far before (-) or after (+) its deadline each process gets its two completions
+    offsets = {"1 s before": timedelta(seconds=-1), "at the deadline": timedelta(0),
+               "1 s after": timedelta(seconds=1), "1 h after": timedelta(hours=1)}
+    async with (serve_api(sessions, env.client, database_url=database_url, task_queue=task_queue) as api,
+                running_worker(env.client, sessions, task_queue)):
+        await create_template(api, document(key, deadline_days=1))
+        ids = {when: await _start(api, key, record.id) for when in offsets}
+        answers: dict[str, list[Any]] = {}
+        for when, offset in offsets.items():  # in order of time
+            state = await process_state(api, ids[when])
+            assert state is not None
+            due = datetime.fromisoformat(state["phases"][0]["deadline_at"]) + offset
+            if (wait := due - await env.get_current_time()) > timedelta(0):
+                await env.sleep(wait)
+            answers[when] = await asyncio.gather(*(api.http.post(
+                f"/processes/{ids[when]}/complete", headers=api.staff, json={}) for _ in range(2)))
+        results = {when: await env.client.get_workflow_handle_for(ProcessWorkflow.run, w).result()
+                   for when, w in ids.items()}
+
+    figures["processes"] = len(offsets)
+    figures["completions sent (2 per process)"] = 2 * len(offsets)
+    for when, workflow_id in ids.items():
+        pair = answers[when]
+        assert sorted(a.status_code for a in pair) in ([200, 200], [200, 409]), [a.text for a in pair]
+        assert all(a.status_code == 200 or _refusal(a) in ("409 ProcessFinished", "409 InvalidPhaseState")
+                   for a in pair)
+        assert results[when].status is ProcessStatus.completed
+        controller = [m for m in await outbox(sessions, workflow_id) if m.to_address == CONTROLLER]
+        entries = [e.kind for e in await history(sessions, workflow_id)]
+        assert len(controller) <= 1 and entries.count(HistoryKind.phase_done) == 2, entries
+        assert entries.count(HistoryKind.phase_overdue) == len(controller)
+        assert results[when].phases[0].overdue == bool(controller)
+        figures[f"completed {when}: answers"] = sorted(a.status_code for a in pair)
+        figures[f"completed {when}: controller emails"] = len(controller)
+    assert not results["1 s before"].phases[0].overdue and results["1 h after"].phases[0].overdue
