@@ -4,7 +4,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: install run test reliability clean
+.PHONY: install run test reliability clean bench
 
 $(STAMP): pyproject.toml constraints.txt
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11+ is needed")'
@@ -31,3 +31,10 @@ RELIABILITY_TESTS := tests/faults tests/bad_input tests/processes tests/workflow
 reliability: install
 	STAGECOACH_FIGURES=build/reliability.json $(PY) -m pytest $(wildcard $(RELIABILITY_TESTS)); \
 	status=$$?; $(PY) -m tests.figures build/reliability.json docs/reliability.md; exit $$status
+
+## bench: the template interpreter against hand-written workflows, side by side: docs/benchmarks.md, bench/results.json
+##        (QUICK=1: a smoke run written to build/; BENCH_SCALE=0.1: every load times 0.1; BENCH_ARGS: more options)
+bench: install
+	$(PY) -m pip install --quiet --constraint constraints.txt --editable '.[bench]'
+	BENCH_FROM_MAKE=1 $(PY) -m bench --profile build/bench-profiles $(if $(QUICK),--quick) \
+		$(if $(BENCH_SCALE),--scale $(BENCH_SCALE)) $(BENCH_ARGS)

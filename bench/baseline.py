@@ -1,0 +1,101 @@
+"""The hand-written baselines: plain Temporal workflows doing the work of the bench templates, without the interpreter.
+
+The trivial action is the same on both sides: one row in the record's history, written
+once per step key with the same idempotent insert as the template's `add_history`
+(`activities.history.write_history_once`). The template's action also renders its text
+(Jinja2, with the record, owner and phase loaded from the database); the baseline formats
+its text in Python. That rendering, like the engine's own bookkeeping, is counted as the
+interpreter's cost.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from pydantic import BaseModel
+from temporalio import activity, workflow
+from temporalio.common import RetryPolicy
+
+with workflow.unsafe.imports_passed_through():
+    from activities.deps import Deps
+    from activities.history import write_history_once
+    from crm.models import HistoryEntry, HistoryKind
+
+RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), backoff_coefficient=2.0,
+                    maximum_interval=timedelta(minutes=1), maximum_attempts=5)
+TIMEOUT = timedelta(minutes=2)
+
+
+class WriteRowInput(BaseModel):
+    step_key: str
+    record_id: int
+    workflow_id: str
+    kind: HistoryKind = HistoryKind.note
+    text: str
+
+
+class BaselineInput(BaseModel):
+    record_id: int
+    steps: int = 5
+    start_delay_seconds: float = 0  # scenario 4: park on a timer first
+    wait_for_signal: bool = False  # scenario 3: write a row, wait for `advance`, write the next row
+
+
+class BaselineActivities:
+    def __init__(self, deps: Deps) -> None:
+        self.deps = deps
+
+    @activity.defn(name="bench_write_row")
+    async def write_row(self, input: WriteRowInput) -> int:
+        entry = await write_history_once(self.deps, HistoryEntry(
+            record_id=input.record_id, step_key=input.step_key, kind=input.kind, text=input.text,
+            workflow_id=input.workflow_id, actor="baseline"))
+        assert entry.id is not None
+        return entry.id
+
+
+@workflow.defn(name="BaselineWorkflow")
+class BaselineWorkflow:
+    """Scenario 1: N trivial activities in a row. Scenario 3: wait for a signal, then go on.
+    Scenario 4: a row, a timer, a row (the same shape as the parked template)."""
+
+    @workflow.init
+    def __init__(self, input: BaselineInput) -> None:
+        self._advance = False
+
+    @workflow.run
+    async def run(self, input: BaselineInput) -> int:
+        wf = workflow.info().workflow_id
+        written = 0
+
+        async def row(key: str, text: str, kind: HistoryKind = HistoryKind.note) -> None:
+            nonlocal written
+            await workflow.execute_activity_method(
+                BaselineActivities.write_row,
+                WriteRowInput(step_key=f"{wf}/{key}", record_id=input.record_id, workflow_id=wf, kind=kind,
+                              text=text),
+                start_to_close_timeout=TIMEOUT, retry_policy=RETRY)
+            written += 1
+
+        if input.start_delay_seconds:
+            await row("started", "parked", HistoryKind.process_started)
+            await workflow.sleep(timedelta(seconds=input.start_delay_seconds))
+        if input.wait_for_signal:
+            await row("waiting", "waits for a signal")
+            await workflow.wait_condition(lambda: self._advance)
+        for i in range(input.steps):
+            await row(f"step/{i}", f"step {i + 1} of {input.steps}")
+        if input.start_delay_seconds:
+            await row("ended", "done", HistoryKind.process_ended)
+        return written
+
+    @workflow.signal
+    def advance(self) -> None:
+        self._advance = True
+
+
+def baseline_activities(deps: Deps) -> list[object]:
+    return [BaselineActivities(deps).write_row]
+
+
+__all__ = ["BaselineActivities", "BaselineInput", "BaselineWorkflow", "WriteRowInput"]

@@ -1,0 +1,253 @@
+"""`make bench`: every scenario, template against hand-written baseline, on a dev server started for the run.
+
+    python -m bench [--quick | --tiny | --scale F] [--modes memory,sqlite] [--growth 1,4,16]
+                    [--json OUT] [--markdown OUT] [--profile DIR] [--no-data-scale]
+
+Full runs write bench/results.json and docs/benchmarks.md; `--quick` writes to build/ so a
+smoke run never replaces the committed figures.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import platform
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from contextlib import AsyncExitStack
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from bench import report, scenarios
+from bench.infra import ROOT, connect, database, dev_server, worker_process
+from bench.profile import summarize
+from bench.scenarios import Context, parked, phase_overhead, seed, signal_to_move, start_path
+from crm.db import make_engine, make_sessionmaker
+
+KINDS = ("baseline", "template")
+GROWTH = (1, 4, 16)  # scenario 6: scenarios 1 and 4 at these multiples of their load
+
+
+@dataclass(frozen=True)
+class Loads:
+    phase_processes: int  # scenario 1 at 1× (6 repeats it at 4× and 16×)
+    starts: int  # scenario 2
+    clients: int
+    moves: int  # scenario 3
+    parked: int  # scenario 4 at 16× (6 runs it at 1/16 and 1/4 of that)
+    parked_sqlite: int  # at most this many parked on the dev server with its SQLite file
+
+    def scaled(self, factor: float) -> Loads:
+        return Loads(phase_processes=max(4, round(self.phase_processes * factor)),
+                     starts=max(40, round(self.starts * factor)), clients=self.clients,
+                     moves=max(10, round(self.moves * factor)), parked=max(32, round(self.parked * factor)),
+                     parked_sqlite=max(32, round(self.parked_sqlite * factor)))
+
+
+FULL = Loads(phase_processes=50, starts=400, clients=8, moves=40, parked=10_000, parked_sqlite=2_500)
+QUICK = Loads(phase_processes=2, starts=40, clients=4, moves=6, parked=64, parked_sqlite=64)
+TINY = Loads(phase_processes=2, starts=8, clients=2, moves=2, parked=8, parked_sqlite=8)  # the smoke test's
+
+
+def machine() -> dict[str, Any]:
+    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+                if line.startswith("model name")), platform.processor())
+    mem = next((int(line.split()[1]) // 1024 for line in Path("/proc/meminfo").read_text().splitlines()
+                if line.startswith("MemTotal")), 0)
+    temporal = subprocess.run([sys.executable.replace("python", "temporal"), "--version"], capture_output=True,
+                              text=True).stdout.strip() if Path(sys.executable.replace("python", "temporal")).exists() \
+        else ""
+    return {"cpu": cpu, "cores": os.cpu_count(), "memory_mb": mem, "python": platform.python_version(),
+            "os": f"{platform.system()} {platform.release()}", "temporal": temporal,
+            "load_average_at_start": list(os.getloadavg())}
+
+
+def commit() -> str:
+    try:
+        sha = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True,
+                             check=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=ROOT,
+                               capture_output=True, text=True).stdout.strip()
+        return sha + (" (with uncommitted changes)" if dirty else "")
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+
+
+def log(message: str) -> None:
+    print(f"[bench {datetime.now():%H:%M:%S}] {message}", flush=True)
+
+
+async def once_more(what: str, measure: Callable[[], Awaitable[dict[str, Any]]]) -> dict[str, Any]:
+    """A measurement that failed (a stalled or dead worker, a timeout) is taken again once, with new processes."""
+    try:
+        return await measure()
+    except (RuntimeError, TimeoutError) as error:
+        log(f"{what} failed ({error}); measuring it again")
+        result = await measure()
+        result["retried_after"] = str(error)
+        return result
+
+
+async def run_mode(mode: str, loads: Loads, growth: tuple[int, ...], database_url: str,
+                   profile: Path | None, shared: bool = False) -> dict[str, Any]:
+    """Every scenario on a dev server in `mode`. `shared`: one worker per side and one server for all (smoke test)."""
+    engine = make_engine(database_url)
+    sessions = make_sessionmaker(engine)
+    owner_id, record_ids = await seed(sessions)
+    out: dict[str, Any] = {"phase_overhead": {}, "parked": {}}
+    try:
+        with dev_server(mode) as server:
+            async with AsyncExitStack() as workers:
+                ctx = Context(server=server, database_url=database_url, sessions=sessions,
+                              client=await connect(server.address), owner_id=owner_id, record_ids=record_ids)
+                if shared:
+                    ctx.shared = {}
+                    for kind in KINDS:
+                        tq = f"bench-{kind}-{uuid.uuid4().hex[:6]}"
+                        ctx.shared[kind] = (await workers.enter_async_context(
+                            worker_process(kind, server, database_url, tq)), tq)
+                await _on_one_server(ctx, mode, loads, growth, profile, out)
+                await _parked_loads(ctx, shared, mode, loads, growth, database_url, out)
+    finally:
+        await engine.dispose()
+    return out
+
+
+async def _on_one_server(ctx: Context, mode: str, loads: Loads, growth: tuple[int, ...], profile: Path | None,
+                         out: dict[str, Any]) -> None:
+    """Scenarios 1 (and 6's repeats of it), 2 and 3, on one dev server."""
+    for factor in growth:
+        n = loads.phase_processes * factor
+        for kind in KINDS:
+            log(f"{mode}: scenario 1, {kind}, {n} processes")
+            out["phase_overhead"].setdefault(str(factor), {})[kind] = await once_more(
+                f"scenario 1 ({kind}, {n})", lambda: phase_overhead(ctx, kind, n))
+    if profile is not None and mode == "memory":  # an extra run under py-spy, not used for the figures
+        n = loads.phase_processes
+        for kind in KINDS:
+            log(f"{mode}: scenario 1 under py-spy, {kind}, {n} processes")
+            path = profile / f"phase-{kind}.txt"
+            await phase_overhead(ctx, kind, n, str(path))
+            out.setdefault("profiles", {})[kind] = {
+                "file": str(path.relative_to(ROOT)) if path.is_relative_to(ROOT) else str(path),
+                **summarize(path, n)}
+    log(f"{mode}: scenario 2, {loads.starts} starts by {loads.clients} clients")
+    out["start_path"] = await start_path(ctx, loads.starts, loads.clients)
+    out["signal_to_move"] = {}
+    for kind in KINDS:
+        log(f"{mode}: scenario 3, {kind}, {loads.moves} moves")
+        out["signal_to_move"][kind] = await once_more(f"scenario 3 ({kind})",
+                                                      lambda: signal_to_move(ctx, kind, loads.moves))
+
+
+async def _parked_loads(base: Context, shared: bool, mode: str, loads: Loads, growth: tuple[int, ...],
+                        database_url: str, out: dict[str, Any]) -> None:
+    """Scenario 4 (and 6's repeats of it): each load on a fresh dev server and worker, unless `shared`."""
+    rates = {kind: 20.0 for kind in KINDS}  # parked/s assumed for the first (smallest) load
+    most = loads.parked_sqlite if mode == "sqlite" else loads.parked
+    for factor in growth:
+        n = loads.parked * factor // growth[-1]
+        if n > most:
+            log(f"{mode}: scenario 4 at {n} parked left out (at most {most} on this server)")
+            continue
+        for kind in KINDS:
+            log(f"{mode}: scenario 4, {kind}, {n} parked")
+
+            async def measure() -> dict[str, Any]:
+                if shared:
+                    return await parked(base, kind, n, rates[kind])
+                with dev_server(mode) as server:  # a fresh server: its memory growth is this load's alone
+                    ctx = Context(server=server, database_url=database_url, sessions=base.sessions,
+                                  client=await connect(server.address), owner_id=base.owner_id,
+                                  record_ids=base.record_ids)
+                    return await parked(ctx, kind, n, rates[kind])
+
+            result = await once_more(f"scenario 4 ({kind}, {n})", measure)
+            out["parked"].setdefault(str(factor), {})[kind] = result
+            rates[kind] = result["parked_per_s"]
+
+
+def data_scale_section(quick: bool, out_dir: Path) -> tuple[dict[str, Any] | None, str | None]:
+    """Scenario 5 (scale of the data) is `bench/data_scale.py`'s: run it when it is there, keep its section."""
+    if not (ROOT / "bench" / "data_scale.py").exists():
+        return None, None
+    stem = "bench-quick-data-scale" if quick else "bench-data-scale"  # a smoke run keeps the full run's section
+    json_path, md_path = out_dir / f"{stem}.json", out_dir / f"{stem}.md"
+    log("scenario 5: python -m bench.data_scale")
+    command = [sys.executable, "-m", "bench.data_scale", "--json", str(json_path), "--markdown", str(md_path)]
+    done = subprocess.run(command + (["--quick"] if quick else []), cwd=ROOT)
+    figures = json.loads(json_path.read_text()) if json_path.exists() else None
+    section = md_path.read_text() if md_path.exists() else None
+    if done.returncode != 0:
+        section = (section or "") + f"\n\n`bench.data_scale` exited with code {done.returncode}.\n"
+    return figures, section
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="small loads: a smoke run of a few minutes")
+    parser.add_argument("--tiny", action="store_true", help=argparse.SUPPRESS)  # tests/test_bench_smoke.py
+    parser.add_argument("--growth", default=",".join(map(str, GROWTH)), help="scenario 6's load factors")
+    parser.add_argument("--scale", type=float, default=None, help="multiply the full loads by this")
+    parser.add_argument("--modes", default="memory,sqlite", help="dev server modes: memory,sqlite")
+    parser.add_argument("--database", default="auto", choices=["auto", "postgresql", "sqlite"],
+                        help="Stagecoach's database (auto: PostgreSQL when reachable)")
+    parser.add_argument("--json", type=Path, default=None)
+    parser.add_argument("--markdown", type=Path, default=None)
+    parser.add_argument("--profile", type=Path, default=None,
+                        help="profile scenario 1's workers with py-spy (an extra run) and keep the profiles here")
+    parser.add_argument("--no-data-scale", action="store_true", help="leave scenario 5 out")
+    parser.add_argument("--render", action="store_true",
+                        help="only render the markdown again from the JSON file (and build/bench-data-scale.md)")
+    args = parser.parse_args(argv)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # clean up: drop the database, stop the servers
+    quick = args.quick or args.tiny or bool(os.environ.get("QUICK"))
+    loads = TINY if args.tiny else QUICK if quick else FULL.scaled(args.scale) if args.scale else FULL
+    growth = tuple(int(g) for g in args.growth.split(","))
+    if args.tiny:
+        scenarios.WARM, scenarios.SETTLE = 1, 0.2
+    build = ROOT / "build"
+    build.mkdir(exist_ok=True)
+    json_path = args.json or (build / "bench-quick.json" if quick else ROOT / "bench" / "results.json")
+    md_path = args.markdown or (build / "bench-quick.md" if quick else ROOT / "docs" / "benchmarks.md")
+    if args.render:
+        results = json.loads(json_path.read_text())
+        section_path = build / "bench-data-scale.md"
+        section = section_path.read_text() if results.get("data_scale") and section_path.exists() else None
+        md_path.write_text(report.render(results, data_scale=section))
+        return 0
+    if args.profile:
+        args.profile.mkdir(parents=True, exist_ok=True)
+    command = " ".join(["python -m bench", *(argv if argv is not None else sys.argv[1:])])
+    if os.environ.get("BENCH_FROM_MAKE"):
+        command = "make bench" + (" QUICK=1" if quick else "") + (f" BENCH_SCALE={args.scale:g}" if args.scale else "")
+    results: dict[str, Any] = {"command": command, "date": datetime.now(UTC).isoformat(timespec="seconds"),
+                               "commit": commit(), "machine": machine(), "quick": quick,
+                               "loads": loads.__dict__, "modes": {},
+                               "worker_sandbox": "passthrough_all_modules" if os.environ.get("BENCH_PASSTHROUGH_ALL")
+                               else "default"}
+    started = time.monotonic()
+    with database(args.database) as (db_kind, url):
+        results["database"] = db_kind
+        for mode in args.modes.split(","):
+            results["modes"][mode] = asyncio.run(run_mode(mode, loads, growth, url, args.profile, shared=args.tiny))
+            json_path.parent.mkdir(parents=True, exist_ok=True)
+            json_path.write_text(json.dumps(results, indent=2, default=str) + "\n")  # so far, should a later part fail
+    figures, section = (None, None) if args.no_data_scale else data_scale_section(quick, build)
+    results["data_scale"] = figures
+    results["seconds"] = time.monotonic() - started
+    json_path.parent.mkdir(parents=True, exist_ok=True)
+    json_path.write_text(json.dumps(results, indent=2, default=str) + "\n")
+    md_path.parent.mkdir(parents=True, exist_ok=True)
+    md_path.write_text(report.render(results, data_scale=section, profiles=args.profile))
+    log(f"done in {results['seconds'] / 60:.1f} min: {json_path.relative_to(ROOT) if json_path.is_relative_to(ROOT) else json_path}, "
+        f"{md_path.relative_to(ROOT) if md_path.is_relative_to(ROOT) else md_path}")
+    return 0

@@ -1,0 +1,82 @@
+"""One worker process for the benchmarks: `python -m bench.workerproc template|baseline`.
+
+The template worker is the real one (`worker.build_worker`); the baseline worker runs
+only the hand-written workflow and its activity. Each runs in its own process so its
+memory can be read on its own. Both get the same workflow cache size, big enough to keep
+every parked process in memory (the SDK's default is 1,000). The runner profiles it from
+outside with py-spy (`--profile`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import signal
+import sys
+
+from temporalio.worker import Worker
+
+from activities.deps import Deps
+from activities.mailer import Mailer
+from bench.baseline import BaselineWorkflow, baseline_activities
+from crm.db import make_engine, make_sessionmaker
+from logs import configure_logging
+from settings import Settings
+from worker import build_worker
+from workflows.client import connect
+
+CACHE = 25_000
+
+
+async def serve(kind: str, settings: Settings) -> None:
+    engine = make_engine(settings.database_url, pool_size=20, max_overflow=20) \
+        if settings.database_url.startswith("postgresql") else make_engine(settings.database_url)
+    client = await connect(settings)
+    deps = Deps(settings=settings, sessions=make_sessionmaker(engine), mailer=Mailer(settings), temporal=client)
+    options: dict[str, object] = {"max_cached_workflows": CACHE}
+    if os.environ.get("BENCH_PASSTHROUGH_ALL"):  # an experiment: no per-run re-import of workflow modules
+        from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
+
+        options["workflow_runner"] = SandboxedWorkflowRunner(
+            restrictions=SandboxRestrictions.default.with_passthrough_all_modules())
+    if kind == "template":
+        worker = build_worker(client, settings, deps, **options)
+    else:
+        worker = Worker(client, task_queue=settings.temporal_task_queue, workflows=[BaselineWorkflow],
+                        activities=baseline_activities(deps), **options)  # type: ignore[arg-type]
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    running = asyncio.create_task(worker.run())
+    await asyncio.sleep(0.5)  # a worker that cannot start fails right away
+    if running.done():
+        running.result()
+    print("ready", flush=True)
+    stopping = asyncio.create_task(stop.wait())
+    await asyncio.wait([running, stopping], return_when=asyncio.FIRST_COMPLETED)
+    if running.done():  # a worker that fails must not look idle: the runner sees this process end
+        running.result()
+        raise RuntimeError("the worker stopped by itself")
+    await worker.shutdown()
+    await running
+    await engine.dispose()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("kind", choices=["template", "baseline"])
+    args = parser.parse_args()
+    settings = Settings(log_level="WARNING")  # TEMPORAL_ADDRESS, TEMPORAL_TASK_QUEUE, DATABASE_URL from the runner
+    configure_logging(settings.log_level, settings.log_json)
+    asyncio.run(serve(args.kind, settings))
+    # the worker has shut down cleanly; skip interpreter finalization, where the SDK's threads can abort
+    # the process ("PyGILState_Release: thread state must be current")
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)
+
+
+if __name__ == "__main__":
+    main()

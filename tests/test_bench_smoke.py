@@ -1,0 +1,29 @@
+"""`make bench` cannot rot: a tiny run of the bench runner writes its figures and its report (no timing asserted)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_a_tiny_bench_run_writes_figures_and_report(tmp_path: Path) -> None:
+    """Benchmarks: a tiny run measures every scenario on both sides and renders docs/benchmarks.md's table"""
+    out_json, out_md = tmp_path / "bench.json", tmp_path / "bench.md"
+    done = subprocess.run([sys.executable, "-m", "bench", "--tiny", "--modes", "memory", "--growth", "1",
+                           "--database", "sqlite", "--no-data-scale", "--json", str(out_json),
+                           "--markdown", str(out_md)], cwd=ROOT, capture_output=True, text=True, timeout=170)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    figures = json.loads(out_json.read_text())["modes"]["memory"]
+    for kind in ("baseline", "template"):
+        assert figures["phase_overhead"]["1"][kind]["processes_per_s"] > 0
+        assert figures["signal_to_move"][kind]["n"] == 2
+        assert figures["parked"]["1"][kind]["processes"] == 8
+    assert figures["start_path"]["api"]["n"] == figures["start_path"]["direct"]["n"] == 8
+    report = out_md.read_text()
+    for heading in ("## Targets", "### 1. Phase overhead", "### 2. Start path", "### 3. Signal to move",
+                    "### 4. Parked processes", "### 6. Cost growth"):
+        assert heading in report
