@@ -2,7 +2,7 @@
 is seen by its owner, the users on its access list, and admins.
 
 What belongs to a record (its history, processes, tasks, email) follows the record: a caller
-who cannot see the record gets "not found" for it, and lists, searches and counts leave it out.
+who cannot see the record gets "not found" for it, and lists and searches leave it out.
 """
 
 from __future__ import annotations
