@@ -19,8 +19,8 @@ import pytest
 from api.auth import create_key
 from crm.models import ApiRole
 from tests.e2e.conftest import Stack
-from tests.e2e.test_process_over_http import eventually
 from tests.figures import Figures
+from tests.polling import eventually
 
 pytestmark = pytest.mark.e2e
 

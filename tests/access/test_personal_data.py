@@ -21,8 +21,8 @@ from sqlmodel import select
 
 from crm.models import Record, User
 from tests.e2e.conftest import Stack
-from tests.e2e.test_process_over_http import eventually
 from tests.figures import Figures
+from tests.polling import eventually
 
 pytestmark = [pytest.mark.e2e, pytest.mark.runs_last]
 

@@ -2,21 +2,19 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 from sqlmodel import select
 
 from api.app import create_app
 from api.auth import create_key
 from crm.models import ApiRole, User
 from settings import Settings
-from tests.e2e.conftest import free_port
+from tests.serving import free_port, serving
 
 
 @dataclass
@@ -63,16 +61,8 @@ async def served_api(dev_env: Any, sessions: Any, database_url: str, task_queue:
     """The app served by uvicorn on a free port of 127.0.0.1 (for clients that block, in a thread)."""
     port = free_port()
     settings = Settings(database_url=database_url, temporal_task_queue=task_queue, api_port=port)
-    app = create_app(settings, temporal=dev_env.client)
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on"))
-    serving = asyncio.create_task(server.serve())
-    while not server.started:
-        await asyncio.sleep(0.02)
     keys, ids = await _keys(sessions)
     base_url = f"http://127.0.0.1:{port}"
-    try:
-        async with httpx.AsyncClient(base_url=base_url, timeout=30) as http:
-            yield Api(http=http, keys=keys, key_ids=ids, base_url=base_url)
-    finally:
-        server.should_exit = True
-        await serving
+    async with serving(create_app(settings, temporal=dev_env.client), port), \
+            httpx.AsyncClient(base_url=base_url, timeout=30) as http:
+        yield Api(http=http, keys=keys, key_ids=ids, base_url=base_url)

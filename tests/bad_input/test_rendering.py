@@ -16,8 +16,8 @@ import pytest
 from activities.step import StepInput, person, record_vars, render_variables
 from crm.models import Record, User
 from processes.errors import RenderError
-from processes.template import RecordKind
 from processes.rendering import MAX_OUTPUT_CHARS, evaluate_condition, render_text
+from processes.template import RecordKind
 from processes.validation import TEXT_FIELDS, parse_document
 from tests.factories import Factory
 from tests.figures import Figures

@@ -8,7 +8,11 @@ from typing import Any
 
 import pytest
 from temporalio.api.enums.v1 import EventType
-from temporalio.client import WorkflowHandle, WorkflowQueryFailedError, WorkflowUpdateFailedError
+from temporalio.client import (
+    WorkflowHandle,
+    WorkflowQueryFailedError,
+    WorkflowUpdateFailedError,
+)
 from temporalio.exceptions import ApplicationError
 
 from processes.instance import CompletePhaseRequest, PhaseStatus, ProcessStatus
@@ -17,7 +21,11 @@ from tests.factories import Factory
 from tests.figures import Figures
 from tests.workflows.helpers import running_worker, start, template, until
 from workflows.process import ProcessWorkflow
-from workflows.record_events import RecordEventsWorkflow, dispatcher_id, notify_dispatcher
+from workflows.record_events import (
+    RecordEventsWorkflow,
+    dispatcher_id,
+    notify_dispatcher,
+)
 
 CALL = {"key": "call", "name": "Call the client", "completion": "manual"}
 CLOSE = {"key": "close", "name": "Close", "actions": [{"add_history": {"text": "Closed {{ record.title }}"}}]}

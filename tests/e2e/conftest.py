@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import socket
 import threading
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
@@ -13,20 +11,14 @@ from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 from aiosmtpd.controller import Controller
 
 from api.app import create_app
 from api.auth import create_key
 from crm.models import ApiRole
 from settings import Settings
+from tests.serving import free_port, serving
 from tests.workflows.helpers import running_worker
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @dataclass
@@ -75,18 +67,12 @@ async def stack(dev_env: Any, sessions: Any, smtp: tuple[MailCatcher, int], task
     settings = Settings(database_url=database_url, temporal_task_queue=task_queue, smtp_host="127.0.0.1",
                         smtp_port=smtp_port, smtp_from="processes@agency.example", api_port=port,
                         temporal_ui_url="http://127.0.0.1:8233")
-    app = create_app(settings, temporal=dev_env.client)
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on"))
-    serving = asyncio.create_task(server.serve())
-    while not server.started:
-        await asyncio.sleep(0.02)
     keys = {}
     async with sessions() as session:
         for role in ApiRole:
             _, keys[role.value] = await create_key(session, f"e2e {role.value}", role)
-    async with running_worker(dev_env.client, sessions, task_queue, smtp_host="127.0.0.1", smtp_port=smtp_port,
-                              smtp_from="processes@agency.example"):
-        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=30) as http:
-            yield Stack(http=http, keys=keys, mail=catcher, settings=settings)
-    server.should_exit = True
-    await serving
+    async with serving(create_app(settings, temporal=dev_env.client), port), \
+            running_worker(dev_env.client, sessions, task_queue, smtp_host="127.0.0.1", smtp_port=smtp_port,
+                           smtp_from="processes@agency.example"), \
+            httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=30) as http:
+        yield Stack(http=http, keys=keys, mail=catcher, settings=settings)

@@ -19,7 +19,7 @@ from api.auth import create_key
 from crm.models import ApiRole, RecordEvent, RecordEventKind
 from settings import Settings
 from tests.e2e.conftest import Stack
-from tests.e2e.test_process_over_http import eventually
+from tests.polling import eventually
 from workflows.record_events import RecordEventsWorkflow, dispatcher_id
 
 NOTE = "- add_history: {text: 'started by itself'}"

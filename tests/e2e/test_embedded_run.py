@@ -11,7 +11,7 @@ from pathlib import Path
 
 import httpx
 
-from tests.e2e.conftest import free_port
+from tests.serving import free_port
 
 BIN = Path(sys.executable).parent
 

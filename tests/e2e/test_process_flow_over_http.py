@@ -6,7 +6,7 @@ import uuid
 from typing import Any
 
 from tests.e2e.conftest import Stack
-from tests.e2e.test_process_over_http import eventually
+from tests.polling import eventually
 
 
 async def test_a_template_that_follows_itself_is_stopped_by_the_loop_guard(stack: Stack) -> None:

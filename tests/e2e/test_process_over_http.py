@@ -2,27 +2,13 @@
 
 from __future__ import annotations
 
-import asyncio
-import time
 import uuid
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 from tests.e2e.conftest import Stack
+from tests.polling import eventually
 
 PROBLEM = "application/problem+json"
-
-
-async def eventually(check: Callable[[], Awaitable[Any]], timeout: float = 30.0) -> Any:
-    """Poll until `check` returns something truthy (visibility and activities are asynchronous)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        result = await check()
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            raise AssertionError(f"condition not met within {timeout}s; last result {result!r}")
-        await asyncio.sleep(0.1)
 
 
 def template_yaml(key: str, body: str = "Hello {{ record.title }}, {{ responsible.name }} will call you.") -> str:

@@ -21,7 +21,6 @@ from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 from aiosmtpd.controller import Controller
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -35,6 +34,7 @@ from crm.db import make_engine, make_sessionmaker
 from crm.migrate import upgrade_database
 from crm.models import ApiRole
 from settings import Settings
+from tests.serving import free_port, serving
 from workflows import search_attributes
 from workflows.record_events import dispatcher_id
 
@@ -43,28 +43,10 @@ BIN = Path(sys.executable).parent
 SENDER = "processes@agency.example"
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def listening(port: int) -> bool:
     with socket.socket() as sock:
         sock.settimeout(0.5)
         return sock.connect_ex(("127.0.0.1", port)) == 0
-
-
-async def eventually(check: Callable[[], Awaitable[Any]], timeout: float = 60.0, what: str = "") -> Any:
-    """Poll `check` until it returns something truthy (an external condition: no workflow time passes)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        result = await check()
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            raise AssertionError(f"not so after {timeout:.0f}s: {what or check}")
-        await asyncio.sleep(0.05)
 
 
 # --- SMTP ----------------------------------------------------------------------------------------
@@ -325,22 +307,14 @@ async def serve_api(sessions: async_sessionmaker[AsyncSession], temporal: Client
     """The API as `uvicorn` serves it in production, with a Temporal client of the caller's."""
     port = free_port()
     settings = Settings(database_url=database_url, temporal_task_queue=task_queue, api_port=port)
-    server = uvicorn.Server(uvicorn.Config(create_app(settings, temporal=temporal), host="127.0.0.1", port=port,
-                                           log_level="warning", lifespan="on"))
-    serving = asyncio.create_task(server.serve())
-    while not server.started:
-        await asyncio.sleep(0.02)
     keys = {}
     async with sessions() as session:
         for role in ApiRole:
             _, keys[role.value] = await create_key(session, f"faults {role.value}", role)
     limits = httpx.Limits(max_connections=50)
-    try:
-        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=timeout, limits=limits) as http:
-            yield Api(http=http, keys=keys, settings=settings)
-    finally:
-        server.should_exit = True
-        await serving
+    async with serving(create_app(settings, temporal=temporal), port), \
+            httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=timeout, limits=limits) as http:
+        yield Api(http=http, keys=keys, settings=settings)
 
 
 async def create_template(api: Api, document: dict[str, Any]) -> dict[str, Any]:

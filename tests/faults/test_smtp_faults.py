@@ -12,9 +12,23 @@ from temporalio.testing import WorkflowEnvironment
 from crm.models import HistoryKind, MessageStatus, OutboxMessage
 from processes.instance import ProcessState, ProcessStatus, ResolveIncidentRequest
 from tests.factories import Factory
-from tests.faults.conftest import SENDER, Delivery, Reply, duplicate_effects, eventually, smtp_server
+from tests.faults.conftest import (
+    SENDER,
+    Delivery,
+    Reply,
+    duplicate_effects,
+    smtp_server,
+)
 from tests.figures import Figures
-from tests.workflows.helpers import history, outbox, running_worker, start, template, until
+from tests.polling import eventually
+from tests.workflows.helpers import (
+    history,
+    outbox,
+    running_worker,
+    start,
+    template,
+    until,
+)
 from workflows.process import ACTION_RETRY, ProcessWorkflow
 
 WELCOME = {"key": "welcome", "name": "Welcome", "actions": [

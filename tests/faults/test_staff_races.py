@@ -12,8 +12,9 @@ from temporalio.testing import WorkflowEnvironment
 from crm.models import HistoryKind, TaskStatus
 from processes.instance import ProcessStatus
 from tests.factories import Factory
-from tests.faults.conftest import Api, create_template, eventually, process_state, serve_api
+from tests.faults.conftest import Api, create_template, process_state, serve_api
 from tests.figures import Figures
+from tests.polling import eventually
 from tests.workflows.helpers import history, outbox, running_worker, tasks
 from workflows.process import ProcessWorkflow
 

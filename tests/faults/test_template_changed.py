@@ -17,8 +17,14 @@ from crm.models import HistoryEntry, HistoryKind, Task
 from processes.instance import ProcessStatus
 from settings import Settings
 from tests.factories import Factory
-from tests.faults.conftest import create_template, end_task_queue, eventually, serve_api, workflow_task_failures
+from tests.faults.conftest import (
+    create_template,
+    end_task_queue,
+    serve_api,
+    workflow_task_failures,
+)
 from tests.figures import Figures
+from tests.polling import eventually
 from worker import build_worker
 from workflows.process import ProcessWorkflow
 from workflows.registry import ALL_WORKFLOWS

@@ -22,8 +22,15 @@ from crm.models import HistoryEntry, HistoryKind, Task
 from processes.errors import ServiceUnavailable
 from processes.instance import PhaseStatus, ProcessStatus
 from tests.factories import Factory
-from tests.faults.conftest import Api, DevServer, create_template, eventually, serve_api, worker_process
+from tests.faults.conftest import (
+    Api,
+    DevServer,
+    create_template,
+    serve_api,
+    worker_process,
+)
 from tests.figures import Figures
+from tests.polling import eventually
 from workflows.process import ProcessWorkflow
 
 PROCESSES = 200  # fixed by the issue: half wait on a timer, half on a task

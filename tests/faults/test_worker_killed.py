@@ -18,11 +18,11 @@ from tests.faults.conftest import (
     Reply,
     duplicate_effects,
     end_task_queue,
-    eventually,
     smtp_server,
     worker_process,
 )
 from tests.figures import Figures
+from tests.polling import eventually
 from tests.workflows.helpers import history, outbox, start, template
 from workflows.process import ACTION_HEARTBEAT
 
