@@ -27,7 +27,6 @@ import os
 import platform
 import random
 import re
-import socket
 import sqlite3
 import statistics
 import subprocess
@@ -43,9 +42,10 @@ from typing import Any
 
 import httpx
 
+from bench.infra import POSTGRES_ADMIN_URL, dev_server, free_port, postgres_reachable, stop_process, wait_port
+
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
-POSTGRES_ADMIN_URL = os.environ.get("STAGECOACH_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")
 TARGET_P95_MS = 100.0
 # tables big enough that reading one without an index is a defect
 BIG_TABLES = ("record", "history_entry", "task", "outbox_message", "process_run")
@@ -434,16 +434,6 @@ class PostgresDatabase(Database):
         self.sync_url = f"{POSTGRES_ADMIN_URL.rsplit('/', 1)[0]}/{self.db}"
         self.url = self.sync_url.replace("postgresql://", "postgresql+psycopg://", 1)
 
-    @staticmethod
-    def reachable() -> bool:
-        import psycopg
-
-        try:
-            with psycopg.connect(POSTGRES_ADMIN_URL, connect_timeout=3):
-                return True
-        except psycopg.Error:
-            return False
-
     def load(self, scale: Scale) -> DataSet:
         import psycopg
 
@@ -599,42 +589,6 @@ def plan_reads(ds: DataSet, temporal: bool) -> list[Read]:
 
 # --- Temporal ----------------------------------------------------------------------------
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _wait_for_port(port: int, timeout: float, proc: subprocess.Popen[Any]) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"{proc.args[0]} exited with {proc.returncode}")
-        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=0.5):
-            return
-        time.sleep(0.1)
-    raise RuntimeError(f"nothing listens on port {port} after {timeout} s")
-
-
-@contextlib.contextmanager
-def temporal_dev_server() -> Iterator[str]:
-    from workflows import search_attributes
-
-    port = _free_port()
-    proc = subprocess.Popen([str(BIN / "temporal"), "server", "start-dev", "--headless", "--ip", "127.0.0.1",
-                             "--port", str(port), "--log-level", "error", *search_attributes.cli_flags()],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        _wait_for_port(port, 60, proc)
-        yield f"127.0.0.1:{port}"
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-
-
 async def park_processes(address: str, count: int, records: int, users: int) -> float:
     """Start `count` process workflows on a task queue no worker polls: they stay running, listed by visibility."""
     from temporalio.client import Client
@@ -713,21 +667,17 @@ def serve(url: str, port: int, temporal_address: str | None) -> None:
 
 @contextlib.contextmanager
 def api_server(url: str, temporal_address: str | None) -> Iterator[str]:
-    port = _free_port()
+    port = free_port()
     args = [sys.executable, "-m", "bench.data_scale", "--serve", url, "--port", str(port)]
     if temporal_address:
         args += ["--temporal-address", temporal_address]
     env = {**os.environ, "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")}
     proc = subprocess.Popen(args, cwd=ROOT, env=env)
     try:
-        _wait_for_port(port, 60, proc)
+        wait_port(port, proc)
         yield f"http://127.0.0.1:{port}"
     finally:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        stop_process(proc)
 
 
 async def api_keys(url: str, staff_user: int) -> dict[str, str]:
@@ -1041,14 +991,14 @@ def run(databases: list[str], quick: bool, temporal: bool, keep: bool, profile: 
     with contextlib.ExitStack() as stack:
         address = None
         if temporal:
-            address = stack.enter_context(temporal_dev_server())
+            address = stack.enter_context(dev_server("memory")).address
             park_s = asyncio.run(park_processes(address, scale.temporal_processes, scale.records, scale.users))
             report["temporal_park_seconds"] = round(park_s, 1)
             print(f"[temporal] {scale.temporal_processes:,} processes parked in {park_s:.1f} s", file=sys.stderr)
         workdir = (Path(tempfile.mkdtemp(prefix="bench-data-scale-")) if keep else
                    Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="bench-data-scale-"))))
         for name in databases:
-            if name == "postgresql" and not PostgresDatabase.reachable():
+            if name == "postgresql" and not postgres_reachable():
                 report["databases"].append({"database": name,
                                             "skipped": f"PostgreSQL is not reachable at {POSTGRES_ADMIN_URL}"})
                 continue

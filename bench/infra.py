@@ -24,7 +24,9 @@ from workflows import search_attributes
 
 BIN = Path(sys.executable).parent
 ROOT = Path(__file__).resolve().parent.parent
-POSTGRES_ADMIN_URL = os.environ.get("STAGECOACH_BENCH_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")
+# the PostgreSQL server the benchmarks create their databases on (the tests' one unless told otherwise)
+POSTGRES_ADMIN_URL = (os.environ.get("STAGECOACH_BENCH_POSTGRES")
+                      or os.environ.get("STAGECOACH_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test"))
 
 
 def free_port() -> int:
@@ -50,7 +52,8 @@ def _die_with_parent() -> None:
     ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
 
 
-def _wait_port(port: int, proc: subprocess.Popen[bytes], timeout: float = 60) -> None:
+def wait_port(port: int, proc: subprocess.Popen[bytes], timeout: float = 60) -> None:
+    """Wait until something listens on `port`; fail at once if `proc`, which should, has ended."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None:
@@ -62,7 +65,8 @@ def _wait_port(port: int, proc: subprocess.Popen[bytes], timeout: float = 60) ->
     raise RuntimeError(f"nothing listens on {port} after {timeout}s")
 
 
-def _stop(proc: subprocess.Popen[bytes]) -> None:
+def stop_process(proc: subprocess.Popen[bytes]) -> None:
+    """SIGTERM, then SIGKILL after 20 s."""
     if proc.poll() is None:
         proc.terminate()
         try:
@@ -94,10 +98,10 @@ def dev_server(mode: str) -> Iterator[DevServer]:
                                  "--log-level", "error", *search_attributes.cli_flags()],
                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, preexec_fn=_die_with_parent)
         try:
-            _wait_port(port, proc)
+            wait_port(port, proc)
             yield DevServer(mode=mode, address=f"127.0.0.1:{port}", proc=proc)
         finally:
-            _stop(proc)
+            stop_process(proc)
 
 
 async def connect(address: str) -> Client:
@@ -145,7 +149,7 @@ async def worker_process(kind: str, server: DevServer, database_url: str, task_q
             raise RuntimeError(f"the {kind} worker did not start (exit code {proc.poll()})")
         yield Proc(proc)
     finally:
-        await asyncio.to_thread(_stop, proc)
+        await asyncio.to_thread(stop_process, proc)
 
 
 @asynccontextmanager
@@ -156,13 +160,13 @@ async def api_process(server: DevServer, database_url: str, task_queue: str) -> 
                              "127.0.0.1", "--port", str(port), "--no-access-log", "--log-level", "warning"],
                             cwd=ROOT, env=_env(server, database_url, task_queue), preexec_fn=_die_with_parent)
     try:
-        await asyncio.to_thread(_wait_port, port, proc)  # type: ignore[arg-type]
+        await asyncio.to_thread(wait_port, port, proc)  # type: ignore[arg-type]
         yield f"http://127.0.0.1:{port}"
     finally:
-        await asyncio.to_thread(_stop, proc)  # type: ignore[arg-type]
+        await asyncio.to_thread(stop_process, proc)  # type: ignore[arg-type]
 
 
-def _postgres_reachable() -> bool:
+def postgres_reachable() -> bool:
     try:
         with psycopg.connect(POSTGRES_ADMIN_URL, connect_timeout=3):
             return True
@@ -173,7 +177,7 @@ def _postgres_reachable() -> bool:
 @contextmanager
 def database(kind: str) -> Iterator[tuple[str, str]]:
     """A fresh, migrated Stagecoach database: ("postgresql", url) when reachable (or asked), else SQLite."""
-    if kind in ("auto", "postgresql") and _postgres_reachable():
+    if kind in ("auto", "postgresql") and postgres_reachable():
         name = f"stagecoach_bench_{uuid.uuid4().hex[:10]}"
         with psycopg.connect(POSTGRES_ADMIN_URL, autocommit=True) as conn:
             conn.execute(f'CREATE DATABASE "{name}"')

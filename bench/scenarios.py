@@ -252,16 +252,24 @@ async def start_path(ctx: Context, total: int, clients: int) -> dict[str, Any]:
 
 # --- scenario 3: signal to move ------------------------------------------------------------------
 
-async def _row_time(ctx: Context, wf_id: str, kind: HistoryKind, timeout: float = 60) -> datetime:
+async def _row_time(ctx: Context, query: Any, what: str, timeout: float = 60) -> datetime:
+    """When the history row `query` finds was written, polling until it is."""
     deadline = time.monotonic() + timeout
-    query = select(HistoryEntry.created_at).where(HistoryEntry.workflow_id == wf_id, HistoryEntry.kind == kind)
     while time.monotonic() < deadline:
         async with ctx.sessions() as session:
             found = (await session.exec(query)).first()
         if found is not None:
             return found if found.tzinfo else found.replace(tzinfo=UTC)
         await asyncio.sleep(0.005)
-    raise TimeoutError(f"no {kind.value} row for {wf_id}")
+    raise TimeoutError(f"no {what}")
+
+
+def _kind_row(wf_id: str, kind: HistoryKind) -> Any:
+    return select(HistoryEntry.created_at).where(HistoryEntry.workflow_id == wf_id, HistoryEntry.kind == kind)
+
+
+def _step_row(wf_id: str) -> Any:
+    return select(HistoryEntry.created_at).where(HistoryEntry.step_key == f"{wf_id}/step/0")
 
 
 async def signal_to_move(ctx: Context, kind: str, n: int) -> dict[str, Any]:
@@ -280,7 +288,7 @@ async def signal_to_move(ctx: Context, kind: str, n: int) -> dict[str, Any]:
                 while (await handle.query(ProcessWorkflow.current_state)).phases[0].task_id is None:
                     await asyncio.sleep(0.01)
             else:
-                await _row_time(ctx, handle.id, HistoryKind.note)
+                await _row_time(ctx, _kind_row(handle.id, HistoryKind.note), f"note row for {handle.id}")
         spent = []
         for i, handle in enumerate(handles):
             sent = datetime.now(UTC)
@@ -288,26 +296,14 @@ async def signal_to_move(ctx: Context, kind: str, n: int) -> dict[str, Any]:
                 moving = asyncio.create_task(handle.execute_update(ProcessWorkflow.skip_phase,
                                                                    SkipPhaseRequest(reason="bench", actor="bench")))
                 # the first action of the next phase is the only `note` row of the process
-                done = await _row_time(ctx, handle.id, HistoryKind.note)
+                done = await _row_time(ctx, _kind_row(handle.id, HistoryKind.note), f"note row for {handle.id}")
                 await moving
             else:
                 await handle.signal(BaselineWorkflow.advance)
-                done = await _step_row_time(ctx, handle.id)
+                done = await _row_time(ctx, _step_row(handle.id), f"step row for {handle.id}")
             if i >= 2:
                 spent.append((done - sent).total_seconds())
         return {"kind": kind, **latency_summary(spent)}
-
-
-async def _step_row_time(ctx: Context, wf_id: str, timeout: float = 60) -> datetime:
-    deadline = time.monotonic() + timeout
-    query = select(HistoryEntry.created_at).where(HistoryEntry.step_key == f"{wf_id}/step/0")
-    while time.monotonic() < deadline:
-        async with ctx.sessions() as session:
-            found = (await session.exec(query)).first()
-        if found is not None:
-            return found if found.tzinfo else found.replace(tzinfo=UTC)
-        await asyncio.sleep(0.005)
-    raise TimeoutError(f"no step row for {wf_id}")
 
 
 # --- scenario 4 (and 6): parked processes ---------------------------------------------------------

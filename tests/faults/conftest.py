@@ -43,6 +43,16 @@ BIN = Path(sys.executable).parent
 SENDER = "processes@agency.example"
 
 
+def end_process(proc: subprocess.Popen[bytes], sig: signal.Signals) -> None:
+    """Send `sig` and wait for the process to end; SIGKILL it if it has not after 30 s."""
+    proc.send_signal(sig)
+    try:
+        proc.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
 def listening(port: int) -> bool:
     with socket.socket() as sock:
         sock.settimeout(0.5)
@@ -203,12 +213,7 @@ class DevServer:
 
     def stop(self, sig: signal.Signals) -> None:
         assert self.proc is not None
-        self.proc.send_signal(sig)
-        try:
-            self.proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
+        end_process(self.proc, sig)
         deadline = time.monotonic() + 10
         while listening(self.port) and time.monotonic() < deadline:
             time.sleep(0.05)
@@ -245,12 +250,7 @@ class WorkerProcess:
 
     def kill(self, sig: signal.Signals = signal.SIGKILL) -> None:
         if self.proc is not None and self.proc.poll() is None:
-            self.proc.send_signal(sig)
-            try:
-                self.proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+            end_process(self.proc, sig)
 
     def logs(self) -> str:
         return "\n".join(p.read_text(errors="replace") for p in sorted(self.directory.glob("worker-*.log")))
