@@ -7,10 +7,11 @@ from typing import Any
 from pydantic import BaseModel
 from temporalio import activity
 
+from activities import bookkeeping
 from activities.deps import Deps
 from activities.errors import final
-from activities.history import write_history_once
-from activities.step import StepInput, render_variables
+from activities.step import StepInput, begin_step, render_variables
+from crm.idempotent import insert_new
 from crm.models import HistoryEntry, HistoryKind
 from crm.types import utcnow
 from processes.errors import RenderError
@@ -29,6 +30,7 @@ class DecideInput(BaseModel):
 
 class DecideResult(BaseModel):
     branch: int | None  # the first branch whose condition held; None: none did
+    responsible_id: int | None = None  # the phase's responsible, when the step looked it up (books.start)
 
 
 class DecisionActivities:
@@ -37,25 +39,26 @@ class DecisionActivities:
 
     @activity.defn(name="decide")
     async def decide(self, input: DecideInput) -> DecideResult:
-        step = input.step
         async with self.deps.sessions() as session:
+            step, begun = await begin_step(session, input.step)
             variables = await render_variables(session, step, utcnow())
-        variables |= {"answers": input.answers, "phases": input.phases}
-        chosen: int | None = None
-        for b, branch in enumerate(input.branches):
-            try:
-                if evaluate_condition(branch.when, variables, where=f"{input.where}[{b}].when"):
-                    chosen = b
-                    break
-            except RenderError as exc:
-                raise final(exc) from None
-        if chosen is not None:
-            text = f"Decision in phase '{step.phase_name}': go to '{input.branches[chosen].goto}'"
-        else:
-            then = f"go to '{input.otherwise}'" if input.otherwise else "the process ends"
-            text = f"Decision in phase '{step.phase_name}': no condition held, {then}"
-        await write_history_once(self.deps, HistoryEntry(
-            record_id=step.record_id, step_key=step.step_key, kind=HistoryKind.decision, text=text,
-            workflow_id=step.workflow_id, phase_key=step.phase_key, actor=f"process {step.template_key}",
-            data={"branch": chosen}))
-        return DecideResult(branch=chosen)
+            variables |= {"answers": input.answers, "phases": input.phases}
+            chosen: int | None = None
+            for b, branch in enumerate(input.branches):
+                try:
+                    if evaluate_condition(branch.when, variables, where=f"{input.where}[{b}].when"):
+                        chosen = b
+                        break
+                except RenderError as exc:
+                    raise final(exc) from None
+            if chosen is not None:
+                text = f"Decision in phase '{step.phase_name}': go to '{input.branches[chosen].goto}'"
+            else:
+                then = f"go to '{input.otherwise}'" if input.otherwise else "the process ends"
+                text = f"Decision in phase '{step.phase_name}': no condition held, {then}"
+            line = HistoryEntry(record_id=step.record_id, step_key=step.step_key, kind=HistoryKind.decision, text=text,
+                                workflow_id=step.workflow_id, phase_key=step.phase_key,
+                                actor=f"process {step.template_key}", data={"branch": chosen})
+            await insert_new(session, HistoryEntry, [*begun.rows, line, *bookkeeping.after(step.books)])
+            await session.commit()
+        return DecideResult(branch=chosen, responsible_id=step.responsible_id)

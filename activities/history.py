@@ -7,9 +7,12 @@ from typing import Any
 from pydantic import BaseModel
 from temporalio import activity
 
+from sqlmodel import select
+
+from activities import bookkeeping
 from activities.deps import Deps
-from activities.step import ActionResult, StepInput, render, render_variables
-from crm.idempotent import insert_once
+from activities.step import ActionResult, StepInput, begin_step, render, render_variables
+from crm.idempotent import insert_new, insert_once
 from crm.models import HistoryEntry, HistoryKind
 from crm.types import utcnow
 from processes.template import AddHistory
@@ -55,11 +58,16 @@ class HistoryActivities:
 
     @activity.defn(name="add_history")
     async def add_history(self, input: AddHistoryInput) -> ActionResult:
-        step = input.step
+        """The entry, with the bookkeeping the step carries, in one statement and one transaction."""
         async with self.deps.sessions() as session:
-            variables = await render_variables(session, step, utcnow())
-        text = render(input.action.text, variables, f"{input.where}.text")
-        entry = await write_history_once(self.deps, HistoryEntry(
-            record_id=step.record_id, step_key=step.step_key, kind=HistoryKind.note, text=text,
-            workflow_id=step.workflow_id, phase_key=step.phase_key, actor=f"process {step.template_key}"))
-        return ActionResult(summary=f"history entry {entry.id} added")
+            step, begun = await begin_step(session, input.step)
+            variables = await render_variables(session, step, utcnow(), [input.action.text])
+            text = render(input.action.text, variables, f"{input.where}.text")
+            entry = HistoryEntry(record_id=step.record_id, step_key=step.step_key, kind=HistoryKind.note, text=text,
+                                 workflow_id=step.workflow_id, phase_key=step.phase_key,
+                                 actor=f"process {step.template_key}")
+            inserted = await insert_new(session, HistoryEntry, [*begun.rows, entry, *bookkeeping.after(step.books)])
+            await session.commit()
+            entry_id = inserted.get(step.step_key) or (await session.exec(  # written by an earlier try
+                select(HistoryEntry.id).where(HistoryEntry.step_key == step.step_key))).one()
+        return ActionResult(summary=f"history entry {entry_id} added", responsible_id=step.responsible_id)

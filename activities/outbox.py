@@ -7,7 +7,7 @@ SMTP server configured the message is `held` in the outbox, readable over the AP
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 from temporalio import activity
@@ -16,16 +16,20 @@ from temporalio.exceptions import ApplicationError
 from activities.deps import Deps
 from activities.errors import final_message
 from activities.mailer import PermanentMailError, TransientMailError, message_id_for
-from crm.idempotent import insert_once
+from crm.idempotent import insert_new, insert_once
 from crm.models import HistoryEntry, HistoryKind, MessageStatus, OutboxMessage
 from crm.types import utcnow
 
 Composer = Callable[[AsyncSession], Awaitable[tuple[str, str, str]]]  # -> (to, subject, body)
+Before = Callable[[AsyncSession], Awaitable[None]]
 
 
 async def _recorded(deps: Deps, step_key: str, workflow_id: str | None, record_id: int | None,
-                    compose: Composer) -> OutboxMessage:
+                    compose: Composer, before: Before | None) -> OutboxMessage:
     async with deps.sessions() as session:
+        if before is not None:  # the step's bookkeeping: committed with the message
+            await before(session)
+
         async def make() -> list[OutboxMessage]:
             to, subject, body = await compose(session)
             return [OutboxMessage(step_key=step_key, message_id=message_id_for(step_key, deps.mailer.sender),
@@ -37,8 +41,11 @@ async def _recorded(deps: Deps, step_key: str, workflow_id: str | None, record_i
 
 async def send_once(deps: Deps, *, step_key: str, workflow_id: str | None, record_id: int | None,
                     compose: Composer, history_kind: HistoryKind = HistoryKind.email_sent,
-                    history_text: str = "Email sent", phase_key: str | None = None) -> OutboxMessage:
-    row = await _recorded(deps, step_key, workflow_id, record_id, compose)
+                    history_text: str = "Email sent", phase_key: str | None = None,
+                    before: Before | None = None, after: Sequence[HistoryEntry] = ()) -> OutboxMessage:
+    """Record the message (with what `before` adds to that transaction), deliver it, then mark it sent
+    (with the `after` lines: what the step's success means)."""
+    row = await _recorded(deps, step_key, workflow_id, record_id, compose, before)
     if row.status in (MessageStatus.sent, MessageStatus.held):
         return row
     status = MessageStatus.held
@@ -70,6 +77,7 @@ async def send_once(deps: Deps, *, step_key: str, workflow_id: str | None, recor
                                         if status is MessageStatus.held else ""),
                                      workflow_id=workflow_id, phase_key=phase_key,
                                      data={"outbox_message_id": stored.id, "message_id": stored.message_id}))
+        await insert_new(session, HistoryEntry, list(after))
         await session.commit()
         activity.logger.info("email %s", status.value, extra={"step_key": step_key})
         return stored

@@ -13,8 +13,10 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 from temporalio import activity
 
+from activities import bookkeeping
 from activities.deps import Deps
-from activities.step import ActionResult, StepInput, load_record, render, render_variables
+from activities.step import ActionResult, StepInput, begin_step, load_record, render, render_variables
+from crm.idempotent import insert_new
 from crm.models import HistoryEntry, HistoryKind, Record, RecordEvent
 from crm.record_events import RecordSnapshot, add_record_events, snapshot
 from crm.types import utcnow
@@ -65,15 +67,24 @@ class RecordValuesActivities:
             log.warning("could not signal the record-events dispatcher; its sweep will dispatch the events",
                         exc_info=True, extra={"step_key": step.step_key})
 
+    async def _done_before(self, session: AsyncSession, step: StepInput) -> bool:
+        """Whether an earlier try made the change (its bookkeeping went with it); if so, finish what it left."""
+        if not await self._already_done(session, step.step_key):
+            return False
+        await insert_new(session, HistoryEntry, bookkeeping.after(step.books))
+        await session.commit()
+        if await self._undispatched(session, step.step_key):  # the earlier try stopped before signalling
+            await self._notify(step)
+        return True
+
     @activity.defn(name="write_values")
     async def write_values(self, input: WriteValuesInput) -> ActionResult:
-        step = input.step
         async with self.deps.sessions() as session:
-            if await self._already_done(session, step.step_key):
-                if await self._undispatched(session, step.step_key):  # the earlier try stopped before signalling
-                    await self._notify(step)
-                return ActionResult(summary="values already written")
-            variables = await render_variables(session, step, utcnow())
+            step, begun = await begin_step(session, input.step)
+            if await self._done_before(session, step):
+                return ActionResult(summary="values already written", responsible_id=step.responsible_id)
+            await insert_new(session, HistoryEntry, begun.rows)
+            variables = await render_variables(session, step, utcnow(), list(input.action.values.values()))
             values = {name: render(text, variables, f"{input.where}.values.{name}")
                       for name, text in input.action.values.items()}
             record = await load_record(session, step.record_id)
@@ -86,19 +97,20 @@ class RecordValuesActivities:
                                      workflow_id=step.workflow_id, phase_key=step.phase_key,
                                      actor=f"process {step.template_key}", data={"fields": sorted(values)}))
             events = self._record_events(session, before, record, step)
+            await insert_new(session, HistoryEntry, bookkeeping.after(step.books))
             await session.commit()
         if events:
             await self._notify(step)
-        return ActionResult(summary="wrote " + ", ".join(sorted(values)))
+        return ActionResult(summary="wrote " + ", ".join(sorted(values)), responsible_id=step.responsible_id)
 
     @activity.defn(name="set_status")
     async def set_status(self, input: SetStatusInput) -> ActionResult:
-        step, status = input.step, input.action.status
+        status = input.action.status
         async with self.deps.sessions() as session:
-            if await self._already_done(session, step.step_key):
-                if await self._undispatched(session, step.step_key):  # the earlier try stopped before signalling
-                    await self._notify(step)
-                return ActionResult(summary=f"status already set to {status}")
+            step, begun = await begin_step(session, input.step)
+            if await self._done_before(session, step):
+                return ActionResult(summary=f"status already set to {status}", responsible_id=step.responsible_id)
+            await insert_new(session, HistoryEntry, begun.rows)
             record = await load_record(session, step.record_id)
             before = snapshot(record)
             previous = record.status
@@ -110,7 +122,8 @@ class RecordValuesActivities:
                                      workflow_id=step.workflow_id, phase_key=step.phase_key,
                                      actor=f"process {step.template_key}", data={"from": previous, "to": status}))
             events = self._record_events(session, before, record, step)
+            await insert_new(session, HistoryEntry, bookkeeping.after(step.books))
             await session.commit()
         if events:
             await self._notify(step)
-        return ActionResult(summary=f"status {previous} -> {status}")
+        return ActionResult(summary=f"status {previous} -> {status}", responsible_id=step.responsible_id)

@@ -6,6 +6,7 @@ from collections.abc import Callable
 from typing import Any
 
 from activities.autostart import AutostartActivities
+from activities.bookkeeping import BookkeepingActivities
 from activities.decisions import DecisionActivities
 from activities.deps import Deps
 from activities.follow_ups import FollowUpActivities
@@ -19,6 +20,7 @@ from activities.tasks import TaskActivities
 
 ACTIVITY_CLASSES = (
     AutostartActivities,
+    BookkeepingActivities,
     DecisionActivities,
     FollowUpActivities,
     HistoryActivities,

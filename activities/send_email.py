@@ -6,11 +6,13 @@ from pydantic import BaseModel
 from sqlmodel.ext.asyncio.session import AsyncSession
 from temporalio import activity
 
+from activities import bookkeeping
 from activities.deps import Deps
 from activities.errors import final_message
 from activities.outbox import send_once
-from activities.step import ActionResult, StepInput, load_record, load_user, render, render_variables
-from crm.models import Record
+from activities.step import ActionResult, StepInput, begin_step, load_record, load_user, render, render_variables
+from crm.idempotent import insert_new
+from crm.models import HistoryEntry, Record
 from crm.types import utcnow
 from processes.template import SendEmail
 
@@ -54,15 +56,21 @@ class SendEmailActivities:
     async def send_email(self, input: SendEmailInput) -> ActionResult:
         step, action = input.step, input.action
 
+        async def before(session: AsyncSession) -> None:
+            nonlocal step
+            step, begun = await begin_step(session, input.step)
+            await insert_new(session, HistoryEntry, begun.rows)
+
         async def compose(session: AsyncSession) -> tuple[str, str, str]:
-            variables = await render_variables(session, step, utcnow())
+            variables = await render_variables(session, step, utcnow(), [action.subject, action.body])
             to = await resolve_recipient(session, step, action.to)
             subject = render(action.subject, variables, f"{input.where}.subject")
             body = render(action.body, variables, f"{input.where}.body")
             return to, " ".join(subject.split()), body
 
         message = await send_once(self.deps, step_key=step.step_key, workflow_id=step.workflow_id,
-                                  record_id=step.record_id, compose=compose, phase_key=step.phase_key)
+                                  record_id=step.record_id, compose=compose, phase_key=step.phase_key,
+                                  before=before, after=bookkeeping.after(step.books))
         return ActionResult(summary=f"email {message.status.value} (outbox message {message.id}, to {action.to})",
-                            data={"outbox_message_id": message.id})
+                            data={"outbox_message_id": message.id}, responsible_id=step.responsible_id)
 

@@ -8,10 +8,12 @@ from typing import Any
 from pydantic import BaseModel
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from activities.bookkeeping import Begun, Bookkeeping, begin
 from activities.errors import final
+from activities.lookups import load_record, load_user
 from crm.models import Record, User
-from processes.errors import RecordNotFound, UserNotFound
-from processes.rendering import render_text
+from processes.rendering import render_text, variables_used
+from processes.variables import VARIABLES
 
 
 class StepInput(BaseModel):
@@ -31,6 +33,7 @@ class StepInput(BaseModel):
     phase_started_at: datetime | None = None
     phase_deadline: datetime | None = None
     responsible_id: int | None = None
+    books: Bookkeeping | None = None  # the engine's bookkeeping this step carries (activities/bookkeeping.py)
 
 
 class ActionResult(BaseModel):
@@ -38,6 +41,15 @@ class ActionResult(BaseModel):
 
     summary: str
     data: dict[str, Any] = {}
+    responsible_id: int | None = None  # the phase's responsible, when the step looked it up (books.start)
+
+
+async def begin_step(session: AsyncSession, step: StepInput) -> tuple[StepInput, Begun]:
+    """Apply the `before` part of the step's bookkeeping in `session`; the step with its responsible."""
+    begun = await begin(session, step.books)
+    if step.books is not None and step.books.start is not None:
+        step = step.model_copy(update={"responsible_id": begun.responsible_id})
+    return step, begun
 
 
 def person(user: User | None) -> dict[str, Any] | None:
@@ -57,29 +69,24 @@ def record_vars(record: Record | None, owner: User | None) -> dict[str, Any] | N
     }
 
 
-async def load_record(session: AsyncSession, record_id: int) -> Record:
-    record = await session.get(Record, record_id)
-    if record is None:
-        raise final(RecordNotFound(f"record {record_id} does not exist"))
-    return record
+async def render_variables(session: AsyncSession, step: StepInput, now: datetime,
+                           texts: list[str] | None = None) -> dict[str, Any]:
+    """The variables listed in `processes.variables`, loaded fresh from the database.
 
-
-async def load_user(session: AsyncSession, user_id: int | None, what: str) -> User:
-    user = await session.get(User, user_id) if user_id is not None else None
-    if user is None:
-        raise final(UserNotFound(f"{what}: user {user_id} does not exist"))
-    return user
-
-
-async def render_variables(session: AsyncSession, step: StepInput, now: datetime) -> dict[str, Any]:
-    """The variables listed in `processes.variables`, loaded fresh from the database."""
-    record = await load_record(session, step.record_id)
-    record_owner = await session.get(User, record.owner_id) if record.owner_id else None
-    contact = await session.get(Record, record.contact_id) if record.contact_id else None
+    With `texts`, only what those texts use is loaded (the others are left out: a text that
+    uses no variable reads nothing); without, all of them.
+    """
+    used = frozenset(VARIABLES) if texts is None else frozenset().union(*map(variables_used, texts))
+    record = await load_record(session, step.record_id) if used & {"record", "contact"} else None
+    record_owner = await session.get(User, record.owner_id) if record and record.owner_id and "record" in used \
+        else None
+    contact = await session.get(Record, record.contact_id) if record and record.contact_id and "contact" in used \
+        else None
     contact_owner = await session.get(User, contact.owner_id) if contact and contact.owner_id else None
-    owner = await session.get(User, step.owner_id)
-    responsible = await session.get(User, step.responsible_id) if step.responsible_id else None
-    return {
+    owner = await session.get(User, step.owner_id) if used & {"owner", "process"} else None
+    responsible = await session.get(User, step.responsible_id) if step.responsible_id and "responsible" in used \
+        else None
+    variables = {
         "record": record_vars(record, record_owner),
         "contact": record_vars(contact, contact_owner),
         "process": {
@@ -93,6 +100,7 @@ async def render_variables(session: AsyncSession, step: StepInput, now: datetime
         "owner": person(owner),
         "now": now,
     }
+    return {name: value for name, value in variables.items() if name in used}
 
 
 def render(source: str, variables: dict[str, Any], where: str) -> str:

@@ -7,10 +7,13 @@ from datetime import datetime, timedelta
 from pydantic import BaseModel
 from temporalio import activity
 
+from sqlmodel import select
+
+from activities import bookkeeping
 from activities.deps import Deps
 from activities.responsible import resolve_user_id
-from activities.step import ActionResult, StepInput, render, render_variables
-from crm.idempotent import insert_once
+from activities.step import ActionResult, StepInput, begin_step, render, render_variables
+from crm.idempotent import insert_new, insert_once
 from crm.models import HistoryEntry, HistoryKind, Task, TaskKind, TaskStatus
 from crm.types import utcnow
 from processes.template import CreateTask
@@ -53,23 +56,34 @@ class TaskActivities:
 
     @activity.defn(name="create_task")
     async def create_task(self, input: CreateTaskInput) -> ActionResult:
-        step, action = input.step, input.action
+        """The task and its history line, with the bookkeeping the step carries, in one transaction."""
+        action = input.action
         async with self.deps.sessions() as session:
-            now = utcnow()
-            variables = await render_variables(session, step, now)
-            title = " ".join(render(action.title, variables, f"{input.where}.title").split())
-            description = render(action.description, variables, f"{input.where}.description")
-            if action.assignee is None:
-                assignee_id = step.responsible_id
-            else:
-                assignee_id = await resolve_user_id(session, action.assignee, step.record_id, step.owner_id)
-        due_at = now + timedelta(days=action.due_days) if action.due_days is not None else None
-        task = await self._insert_once(
-            Task(step_key=step.step_key, kind=TaskKind.action, workflow_id=step.workflow_id, phase_key=step.phase_key,
-                 record_id=step.record_id, assignee_id=assignee_id, title=title[:500], description=description,
-                 due_at=due_at),
-            step.record_id, f"Task created: {title[:200]}")
-        return ActionResult(summary=f"task {task.id} for user {task.assignee_id}", data={"task_id": task.id})
+            step, begun = await begin_step(session, input.step)
+            task = (await session.exec(select(Task).where(Task.step_key == step.step_key))).first()
+            if task is None:  # else an earlier try made it: its bookkeeping went with it
+                now = utcnow()
+                variables = await render_variables(session, step, now, [action.title, action.description])
+                title = " ".join(render(action.title, variables, f"{input.where}.title").split())
+                description = render(action.description, variables, f"{input.where}.description")
+                if action.assignee is None:
+                    assignee_id = step.responsible_id
+                else:
+                    assignee_id = await resolve_user_id(session, action.assignee, step.record_id, step.owner_id)
+                due_at = now + timedelta(days=action.due_days) if action.due_days is not None else None
+                task = Task(step_key=step.step_key, kind=TaskKind.action, workflow_id=step.workflow_id,
+                            phase_key=step.phase_key, record_id=step.record_id, assignee_id=assignee_id,
+                            title=title[:500], description=description, due_at=due_at)
+                session.add(task)
+                await session.flush()
+                begun.rows.append(HistoryEntry(
+                    record_id=step.record_id, step_key=task.step_key, kind=HistoryKind.task_created,
+                    text=f"Task created: {title[:200]}", workflow_id=task.workflow_id, phase_key=task.phase_key,
+                    data={"assignee_id": task.assignee_id}))
+            await insert_new(session, HistoryEntry, [*begun.rows, *bookkeeping.after(step.books)])
+            await session.commit()
+        return ActionResult(summary=f"task {task.id} for user {task.assignee_id}", data={"task_id": task.id},
+                            responsible_id=step.responsible_id)
 
     @activity.defn(name="open_phase_task")
     async def open_phase_task(self, input: OpenPhaseTaskInput) -> int:

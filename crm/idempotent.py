@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import SQLModel, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -31,3 +32,20 @@ async def insert_once(session: AsyncSession, model: type[T], step_key: str,
         await session.rollback()
         return (await session.exec(query)).one()
     return rows[0]
+
+
+async def insert_new(session: AsyncSession, model: type[T], rows: list[T]) -> dict[str, int]:
+    """Insert the rows whose step key is not taken yet, in one statement, in their order; no commit.
+
+    Rows whose step key exists (an earlier try of the same step) are left as they are.
+    Returns the ids of the rows inserted now, by step key.
+    """
+    if not rows:
+        return {}
+    dialect = session.sync_session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    table: Any = model.__table__  # type: ignore[attr-defined]
+    statement = (insert(table).values([row.model_dump(exclude={"id"}) for row in rows])
+                 .on_conflict_do_nothing(index_elements=["step_key"])
+                 .returning(table.c.id, table.c.step_key))
+    return {step_key: id for id, step_key in (await session.exec(statement)).all()}  # type: ignore[call-overload]

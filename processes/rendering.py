@@ -18,11 +18,12 @@ import time
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
-from jinja2 import StrictUndefined, TemplateSyntaxError, Undefined, UndefinedError, nodes
+from jinja2 import StrictUndefined, TemplateSyntaxError, Undefined, UndefinedError, meta, nodes
 from jinja2.compiler import CodeGenerator
 from jinja2.sandbox import SandboxedEnvironment, SecurityError
 
 from processes.errors import RenderError
+from processes.variables import VARIABLES
 
 MAX_OUTPUT_CHARS = 200_000
 MAX_SEQUENCE_LEN = 100_000
@@ -237,6 +238,15 @@ def compile_condition(source: str) -> Any:
     return _condition_env.compile_expression(source, undefined_to_none=False)
 
 
+@functools.lru_cache(maxsize=2048)
+def variables_used(source: str) -> frozenset[str]:
+    """The top-level variables user text refers to (`record`, `owner`...); all of them if it does not parse."""
+    try:
+        return frozenset(meta.find_undeclared_variables(_env.parse(source)))
+    except TemplateSyntaxError:
+        return frozenset(VARIABLES)
+
+
 def parse_text(source: str) -> nodes.Template:
     """The AST of user text, for validation; raises `TemplateSyntaxError`."""
     return _env.parse(source, filename=TEMPLATE_FILENAME)
@@ -278,6 +288,10 @@ def _bounded(where: str) -> Iterator[None]:
 
 def render_text(source: str, context: Mapping[str, Any], *, where: str = "") -> str:
     """Render user text within bounds. Every failure is a `RenderError` naming `where`."""
+    if "{" not in source and len(source) <= MAX_OUTPUT_CHARS:
+        # no Jinja2 syntax (every delimiter starts with "{"): the text is its own rendering, newlines as Jinja2
+        # writes them
+        return source.replace("\r\n", "\n").replace("\r", "\n")
     try:
         template = compile_text(source)
     except TemplateSyntaxError as exc:

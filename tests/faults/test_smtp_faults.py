@@ -29,7 +29,8 @@ from tests.workflows.helpers import (
     template,
     until,
 )
-from workflows.process import ACTION_RETRY, ProcessWorkflow
+from workflows.interpreter import ACTION_RETRY
+from workflows.process import ProcessWorkflow
 
 WELCOME = {"key": "welcome", "name": "Welcome", "actions": [
     {"send_email": {"subject": "Welcome {{ record.title }}", "body": "Hello {{ record.title }}"}}]}

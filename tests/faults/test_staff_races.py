@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from temporalio.testing import WorkflowEnvironment
@@ -43,6 +43,27 @@ async def _start(api: Api, key: str, record_id: int) -> str:
     return workflow_id
 
 
+async def _deadline_timer_due(env: WorkflowEnvironment, workflow_id: str) -> datetime:
+    """When the deadline timer of the process fires: the phase's deadline, plus the few milliseconds its
+    workflow task took to start the timer.
+
+    Skipping to the phase's `deadline_at` instead lands just before the timer fires, which then fires
+    while the completion sent "at the deadline" is with the worker; the workflow cancels a timer that
+    has fired, which the time-skipping server refuses and strands the run (a real server does not:
+    temporalio/sdk-java#3088)."""
+    async with asyncio.timeout(30):
+        while True:
+            events = (await env.client.get_workflow_handle(workflow_id).fetch_history()).events
+            completed = None
+            for event in events:
+                if event.HasField("workflow_task_completed_event_attributes"):
+                    completed = event.event_time.ToDatetime(tzinfo=UTC)
+                if event.HasField("timer_started_event_attributes") and completed is not None:
+                    return (completed + event.timer_started_event_attributes.start_to_fire_timeout.ToTimedelta()
+                            + timedelta(milliseconds=1))  # microseconds in ToDatetime: not a hair before
+            await asyncio.sleep(0.02)
+
+
 def _refusal(response: Any) -> str:
     assert response.headers["content-type"] == PROBLEM, response.text
     return f"{response.status_code} {response.json()['type']}"
@@ -76,7 +97,8 @@ async def test_duplicate_and_late_staff_actions_over_http(dev_env: WorkflowEnvir
                                                       json={"phase": "call", "reason": f"clerk {i}"})
                                         for i in range(10)))
         refusals_without_key = sorted({_refusal(a) for a in racing if a.status_code != 200})
-        assert all(a.status_code == 200 or _refusal(a) == "409 InvalidPhaseState" for a in racing)
+        # a late one finds the phase skipped, or the whole process already over (it has one more phase)
+        assert all(a.status_code == 200 or _refusal(a) for a in racing)
 
         # 3. abort and complete racing on one phase: exactly one of them wins
         abort_or_complete = await _start(api, key, record.id)
@@ -122,7 +144,7 @@ async def test_duplicate_and_late_staff_actions_over_http(dev_env: WorkflowEnvir
         figures[f"{what}"] = refusal
     figures["complete the done task again"] = f"{task_again.status_code}"
     assert skipped == {same_key: 1, no_key: 1} and accepted == 1
-    assert refusals_without_key in ([], ["409 InvalidPhaseState"])
+    assert set(refusals_without_key) <= {"409 InvalidPhaseState", "409 ProcessFinished"}
     assert late_refusals == {"skip the ended phase": "409 ProcessFinished",
                              "abort after completion": "409 ProcessFinished",
                              "complete again": "409 ProcessFinished",
@@ -151,9 +173,7 @@ async def test_complete_racing_the_deadline(time_skipping_env: WorkflowEnvironme
         ids = {when: await _start(api, key, record.id) for when in offsets}
         answers: dict[str, list[Any]] = {}
         for when, offset in offsets.items():  # in order of time
-            state = await process_state(api, ids[when])
-            assert state is not None
-            due = datetime.fromisoformat(state["phases"][0]["deadline_at"]) + offset
+            due = await _deadline_timer_due(env, ids[when]) + offset
             if (wait := due - await env.get_current_time()) > timedelta(0):
                 await env.sleep(wait)
             answers[when] = await asyncio.gather(*(api.http.post(

@@ -10,7 +10,8 @@ them when the workflow changes, and add new scenarios rather than re-recording o
 the replay test can no longer catch a change that breaks processes already running. Before
 re-recording a scenario whose history a `workflow.patched(...)` change affects, keep the old
 file as `<scenario>.<tag>.json` (as `skip_and_abort.before-abort-patch.json`): the script
-never touches those, and the replay test replays them too.
+never touches those, and the replay test replays them too. `*.before-carry.json` are the
+histories of the activity-per-line engine, before the `phase-steps-carry-bookkeeping` patch.
 """
 
 from __future__ import annotations
@@ -142,6 +143,22 @@ async def incident_retry(run: Run) -> Handle:
     return handle
 
 
+async def responsible_missing(run: Run) -> Handle:
+    """The record has no owner to be responsible: an incident at "responsible", which staff skip."""
+    owner = await run.factory.user()
+    record = await run.factory.record(owner=None)
+    document = template({"key": "call", "name": "Call", "responsible": "record_owner", "deadline_days": 2,
+                         "actions": [{"add_history": {"text": "called"}}]}, key="responsible-missing")
+    input = ProcessInput(template=validate_template(document), template_version=1, record_id=record.id,
+                         owner_id=owner.id, started_by="recorder")
+    handle = await start_process(run.env.client, input, workflow_id="replay-responsible_missing",
+                                 task_queue=TASK_QUEUE)
+    await until(handle, lambda s: s.status is ProcessStatus.incident)
+    await handle.execute_update(ProcessWorkflow.resolve_incident, ResolveIncidentRequest(action="skip"))
+    await handle.result()
+    return handle
+
+
 async def decision_merge(run: Run) -> Handle:
     handle = await run.start(
         "decision_merge",
@@ -247,7 +264,8 @@ async def _runs_of(run: Run, template_key: str) -> list[ProcessRun]:
 
 SCENARIOS: dict[str, Callable[[Run], Awaitable[WorkflowHandle[Any, Any]]]] = {
     f.__name__: f for f in (automatic_emails, manual_completed, skip_and_abort, incident_retry, decision_merge,
-                            follow_up, loop_continue_as_new, loop_guard_cancelled, record_events_dispatch)}
+                            follow_up, loop_continue_as_new, loop_guard_cancelled, record_events_dispatch,
+                            responsible_missing)}
 
 
 async def start_test_server() -> WorkflowEnvironment:

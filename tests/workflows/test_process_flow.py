@@ -63,9 +63,12 @@ async def test_a_follow_up_starts_when_its_parent_ends_and_lives_on(
         child_state = await until(child, lambda s: s.parent_workflow_id == parent.id and (
             s.status is ProcessStatus.completed or bool(delay)))
         # the time-skipping server does not fire timers of abandoned children reliably: the child's own
-        # history shows the start delay it waits for instead
-        timers = [e.timer_started_event_attributes.start_to_fire_timeout.ToTimedelta()
-                  for e in (await child.fetch_history()).events if e.HasField("timer_started_event_attributes")]
+        # history shows the start delay it waits for instead (once its "process started" line is written)
+        async with asyncio.timeout(30):
+            while not (timers := [e.timer_started_event_attributes.start_to_fire_timeout.ToTimedelta()
+                                  for e in (await child.fetch_history()).events
+                                  if e.HasField("timer_started_event_attributes")]) and delay:
+                await asyncio.sleep(0.02)
     assert parent_state.status is ProcessStatus.completed
     assert [(f.template, f.status, f.workflow_id) for f in parent_state.follow_ups] == [
         (child_doc["key"], "started", run.workflow_id)]

@@ -6,7 +6,9 @@ cannot pass vacuously.
 `<scenario>.<tag>.json` files are histories written by older code, kept by hand
 (`*.before-abort-patch.json`: an abort answered before the `abort-answers-when-recorded` patch;
 `*.before-final-status.json`: the status turned final before the last history line, before
-the `status-final-after-history` patch).
+the `status-final-after-history` patch; `*.before-carry.json`: every history line, the responsible
+lookup and the task closed were activities of their own, before the `phase-steps-carry-bookkeeping`
+patch made them ride along with the phase's steps).
 """
 
 from __future__ import annotations
@@ -27,9 +29,12 @@ from workflows.record_events import RecordEventsInput, RecordEventsWorkflow
 
 HISTORIES = sorted((Path(__file__).parent.parent / "histories").glob("*.json"))
 SCENARIOS = ("automatic_emails", "manual_completed", "skip_and_abort", "incident_retry")
+CARRIED = (*SCENARIOS, "decision_merge", "follow_up", "loop_continue_as_new", "loop_guard_cancelled")
 SAVED = {f"{name}{tag}.json" for name in SCENARIOS for tag in ("", ".before-final-status")} | {
+    f"{name}.before-carry.json" for name in CARRIED} | {
     "skip_and_abort.before-abort-patch.json", "decision_merge.json", "follow_up.json",
-    "loop_continue_as_new.json", "loop_guard_cancelled.json", "record_events_dispatch.json"}
+    "loop_continue_as_new.json", "loop_guard_cancelled.json", "record_events_dispatch.json",
+    "responsible_missing.json"}
 DISPATCHER = {"record_events_dispatch"}  # RecordEventsWorkflow histories; the others are ProcessWorkflow's
 
 

@@ -308,3 +308,42 @@ async def test_the_same_skip_sent_five_times_applies_once(time_skipping_env: Wor
     assert kinds.count(HistoryKind.phase_skipped) == 1
     events = (await handle.fetch_history()).events
     assert sum(e.HasField("workflow_execution_update_accepted_event_attributes") for e in events) == 1
+
+
+@pytest.mark.parametrize("action", ["retry", "skip"])
+async def test_a_responsible_that_cannot_be_found_waits_for_staff(
+        time_skipping_env: WorkflowEnvironment, sessions: Any, factory: Factory, task_queue: str,
+        action: str) -> None:
+    """The record has no owner to be responsible: an incident at "responsible", before the phase's action runs.
+    Staff give the record an owner and retry (the phase is theirs), or skip the lookup (nobody's)."""
+    owner, agent = await factory.user(), await factory.user(name="Luca Bianchi")
+    record = await factory.record(owner=None)
+    doc = template({"key": "call", "name": "Call the client", "responsible": "record_owner", "actions": [
+        {"add_history": {"text": "Call {{ responsible.name if responsible else 'somebody' }}"}}]})
+    async with running_worker(time_skipping_env.client, sessions, task_queue):
+        handle = await start(time_skipping_env.client, task_queue, doc, record.id, owner.id)
+        state = await until(handle, lambda s: s.status is ProcessStatus.incident)
+        assert state.incident is not None
+        assert (state.incident.step, state.incident.error_type) == ("responsible", "ResponsibleNotFound")
+        assert state.incident.message == (f"responsible of phase 'call': record {record.id} has no owner to be "
+                                           "responsible")
+        # nothing of the phase ran, and its start is not written yet: it waits for the responsible
+        assert [e.kind for e in await history(sessions, handle.id)] == [HistoryKind.process_started,
+                                                                        HistoryKind.incident]
+        if action == "retry":
+            async with sessions() as session:
+                stored = await session.get(Record, record.id)
+                assert stored is not None
+                stored.owner_id = agent.id
+                session.add(stored)
+                await session.commit()
+        await handle.execute_update(ProcessWorkflow.resolve_incident, ResolveIncidentRequest(action=action))
+        final = await handle.result()
+    entries = await history(sessions, handle.id)
+    assert [e.kind for e in entries] == [HistoryKind.process_started, HistoryKind.incident,
+                                         HistoryKind.incident_resolved, HistoryKind.phase_started, HistoryKind.note,
+                                         HistoryKind.phase_done, HistoryKind.process_ended]
+    responsible = agent.id if action == "retry" else None
+    assert final.status is ProcessStatus.completed and final.phases[0].responsible_id == responsible
+    assert entries[3].data["responsible_id"] == responsible
+    assert entries[4].text == ("Call Luca Bianchi" if action == "retry" else "Call somebody")

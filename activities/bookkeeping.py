@@ -1,0 +1,169 @@
+"""The engine's own writes, carried by the step that follows them instead of activities of their own.
+
+A phase's history lines ("phase started", "phase done", "process ended"...), the phase's
+task opened or closed, and the lookup of its responsible user are bookkeeping: a
+hand-written workflow would not spend an activity on each. The workflow collects them
+(`workflows.ledger.Ledger`) and hands them to its next step, which applies them in its own
+transaction: `before` its effect (tasks closed, lines, the phase started with its
+responsible, a phase task opened) and `after` it (what its success means: the phase done,
+the process ended). Before the process waits for anything (a timer, staff, a task) it
+flushes what is left with `record_bookkeeping`. Every row carries a step key and is
+inserted once, so a retried step writes nothing twice.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel
+from sqlmodel import col, select, update
+from sqlmodel.ext.asyncio.session import AsyncSession
+from temporalio import activity
+from temporalio.exceptions import ApplicationError
+
+from activities.deps import Deps
+from activities.errors import final_message
+from activities.responsible import resolve_user_id
+from crm.idempotent import insert_new
+from crm.models import HistoryEntry, HistoryKind, Task, TaskKind, TaskStatus
+from crm.types import utcnow
+from processes.template import Responsible
+
+
+class HistoryLine(BaseModel):
+    """A line the engine writes in the record's history."""
+
+    step_key: str
+    kind: HistoryKind
+    text: str
+    phase_key: str | None = None
+    actor: str = ""
+    data: dict[str, Any] = {}
+
+
+class PhaseStart(BaseModel):
+    """A phase begins: its responsible user is looked up and its "phase started" line names them."""
+
+    responsible: Responsible
+    line: HistoryLine
+    position: int | None = 0  # the line goes after this many of `Bookkeeping.lines` (the ones written before it
+    # began); None: after all of them (its lookup needed staff, so it is written when its responsible is found)
+    soft: bool = False  # staff skipped the lookup after it failed: nobody is responsible, not an error
+
+
+class TaskClosing(BaseModel):
+    task_id: int
+    status: TaskStatus
+    actor: str = ""
+
+
+class PhaseTaskOpening(BaseModel):
+    """The task of a manual phase, in its responsible user's list."""
+
+    step_key: str
+    phase_key: str
+    title: str
+    line: str
+    due_at: datetime | None = None
+    assignee_id: int | None = None  # when the phase started earlier; else its responsible, looked up now
+
+
+class Bookkeeping(BaseModel):
+    record_id: int
+    workflow_id: str
+    owner_id: int
+    actor: str  # "process {template}"
+    close_tasks: list[TaskClosing] = []
+    lines: list[HistoryLine] = []
+    start: PhaseStart | None = None
+    open_task: PhaseTaskOpening | None = None
+    after: list[HistoryLine] = []
+
+
+class BookkeepingResult(BaseModel):
+    responsible_id: int | None = None
+    task_id: int | None = None
+
+
+@dataclass
+class Begun:
+    """What applying the `before` part gave: the responsible looked up, the task opened, the lines to insert."""
+
+    responsible_id: int | None = None
+    task_id: int | None = None
+    rows: list[HistoryEntry] = field(default_factory=list)
+
+
+def _row(books: Bookkeeping, line: HistoryLine) -> HistoryEntry:
+    return HistoryEntry(record_id=books.record_id, step_key=line.step_key, kind=line.kind, text=line.text,
+                        workflow_id=books.workflow_id, phase_key=line.phase_key, actor=line.actor or books.actor,
+                        data=line.data)
+
+
+async def _responsible(session: AsyncSession, books: Bookkeeping, start: PhaseStart) -> int | None:
+    if start.responsible.kind == "process_owner":
+        # checked when it was set (a start or a change of owner over the API, a follow-up's preparation), and
+        # users are never deleted: no read needed (the old path's `resolve_responsible` still reads it)
+        return books.owner_id
+    try:
+        return await resolve_user_id(session, start.responsible, books.record_id, books.owner_id)
+    except ApplicationError as exc:
+        if start.soft:
+            return None
+        phase = start.line.phase_key
+        raise final_message("ResponsibleNotFound", f"responsible of phase '{phase}': {exc.message}") from None
+
+
+async def begin(session: AsyncSession, books: Bookkeeping | None) -> Begun:
+    """Apply the `before` part in `session` (no commit): close tasks, look up the responsible, open the
+    phase task. The history lines come back in `Begun.rows`, for the caller to insert with its own."""
+    if books is None:
+        return Begun()
+    if books.close_tasks:
+        for closing in books.close_tasks:  # a task already closed (a retry, or by hand) stays as it is
+            await session.exec(update(Task).where(col(Task.id) == closing.task_id,  # type: ignore[call-overload]
+                                                  col(Task.status) == TaskStatus.open)
+                               .values(status=closing.status, completed_at=utcnow(),
+                                       completed_by=closing.actor or None))
+    begun = Begun()
+    lines = list(books.lines)
+    if books.start is not None:
+        start = books.start
+        begun.responsible_id = await _responsible(session, books, start)
+        started = start.line.model_copy(update={"data": {"responsible_id": begun.responsible_id, **start.line.data}})
+        lines.insert(len(lines) if start.position is None else min(start.position, len(lines)), started)
+    begun.rows = [_row(books, line) for line in lines]
+    if books.open_task is not None:
+        opening = books.open_task
+        assignee = begun.responsible_id if books.start is not None else opening.assignee_id
+        task = Task(step_key=opening.step_key, kind=TaskKind.phase, workflow_id=books.workflow_id,
+                    phase_key=opening.phase_key, record_id=books.record_id, assignee_id=assignee,
+                    title=opening.title, due_at=opening.due_at)
+        begun.task_id = (await insert_new(session, Task, [task])).get(opening.step_key) or (await session.exec(
+            select(Task.id).where(Task.step_key == opening.step_key))).one()
+        begun.rows.append(HistoryEntry(record_id=books.record_id, step_key=opening.step_key,
+                                       kind=HistoryKind.task_created, text=opening.line,
+                                       workflow_id=books.workflow_id, phase_key=opening.phase_key,
+                                       actor=books.actor, data={"assignee_id": assignee}))
+    return begun
+
+
+def after(books: Bookkeeping | None) -> list[HistoryEntry]:
+    """The `after` lines, to insert once the step's effect is done."""
+    return [_row(books, line) for line in books.after] if books is not None else []
+
+
+class BookkeepingActivities:
+    def __init__(self, deps: Deps) -> None:
+        self.deps = deps
+
+    @activity.defn(name="record_bookkeeping")
+    async def record_bookkeeping(self, books: Bookkeeping) -> BookkeepingResult:
+        """Bookkeeping no step carried: flushed before the process waits, or as it ends."""
+        async with self.deps.sessions() as session:
+            begun = await begin(session, books)
+            await insert_new(session, HistoryEntry, [*begun.rows, *after(books)])
+            await session.commit()
+        return BookkeepingResult(responsible_id=begun.responsible_id, task_id=begun.task_id)

@@ -1,0 +1,71 @@
+"""The workflow code that runs outside the sandbox's per-run import stays deterministic.
+
+`workflows/interpreter.py` and `workflows/ledger.py` are imported through the sandbox's
+pass-through (so a parked process does not hold its own copy of them), which also means the
+sandbox no longer stops them from reading the clock, randomness or the network. This test
+does that job: their imports come from an allowlist, and they call nothing that differs
+between a run and its replay.
+"""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent.parent
+PASSED_THROUGH = ("workflows/interpreter.py", "workflows/ledger.py")
+
+# what passed-through workflow code may import: pure modules, the SDK's workflow API, models
+ALLOWED_IMPORTS = ("__future__", "asyncio", "collections.abc", "dataclasses", "datetime", "enum", "typing",
+                   "temporalio.workflow", "temporalio.common", "temporalio.exceptions", "temporalio",
+                   "activities.", "crm.models", "processes.", "workflows.")
+# names whose use reads the clock, randomness or the outside world
+FORBIDDEN_ATTRIBUTES = {"now", "utcnow", "today", "time", "monotonic", "perf_counter", "random", "uuid4",
+                        "urandom", "getenv", "environ"}
+FORBIDDEN_CALLS = {"open", "input", "print", "hash", "id"}
+
+
+def violations(source: str, name: str = "<source>") -> list[str]:
+    found = []
+    for node in ast.walk(ast.parse(source, name)):
+        if isinstance(node, ast.Import | ast.ImportFrom):
+            modules = [node.module or ""] if isinstance(node, ast.ImportFrom) else [a.name for a in node.names]
+            for module in modules:
+                if not any(module == allowed.rstrip(".") or module.startswith(allowed)
+                           for allowed in ALLOWED_IMPORTS):
+                    found.append(f"{name}:{node.lineno}: imports {module}")
+        elif isinstance(node, ast.Attribute) and node.attr in FORBIDDEN_ATTRIBUTES:
+            owner = node.value.id if isinstance(node.value, ast.Name) else ""
+            if owner != "workflow":  # workflow.now(), workflow.random(), workflow.uuid4() are deterministic
+                found.append(f"{name}:{node.lineno}: uses .{node.attr}")
+        elif isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in FORBIDDEN_CALLS:
+            found.append(f"{name}:{node.lineno}: calls {node.func.id}()")
+    return found
+
+
+@pytest.mark.parametrize("path", PASSED_THROUGH)
+def test_passed_through_workflow_code_is_deterministic(path: str) -> None:
+    assert violations((ROOT / path).read_text(), path) == []
+
+
+@pytest.mark.parametrize(("snippet", "expected"), [
+    ("from datetime import datetime\nx = datetime.now()", "uses .now"),
+    ("import time\n", "imports time"),
+    ("import random\n", "imports random"),
+    ("from uuid import uuid4\n", "imports uuid"),
+    ("x = open('f')", "calls open()"),
+])
+def test_the_guard_catches_nondeterminism(snippet: str, expected: str) -> None:
+    assert any(expected in v for v in violations(snippet))
+
+
+def test_the_workflow_module_imports_its_code_through_the_pass_through() -> None:
+    """Everything workflows/process.py imports besides the SDK comes through imports_passed_through()."""
+    tree = ast.parse((ROOT / "workflows/process.py").read_text())
+    outside = [n.module for n in tree.body if isinstance(n, ast.ImportFrom)
+               and n.module not in ("__future__", "collections.abc", "temporalio", "temporalio.common")]
+    assert outside == []
+    block = next(n for n in tree.body if isinstance(n, ast.With))
+    assert "workflows.interpreter" in [n.module for n in block.body if isinstance(n, ast.ImportFrom)]
