@@ -1,11 +1,11 @@
 """The hand-written baselines: plain Temporal workflows doing the work of the bench templates, without the interpreter.
 
 The trivial action is the same on both sides: one row in the record's history, written
-once per step key with the same idempotent insert as the template's `add_history`
-(`activities.history.write_history_once`). The template's action also renders its text
-(Jinja2, with the record, owner and phase loaded from the database); the baseline formats
-its text in Python. That rendering, like the engine's own bookkeeping, is counted as the
-interpreter's cost.
+once per step key (`activities.history.write_history_once` here; the template's
+`add_history` inserts it with the step's bookkeeping lines). The template's action also
+renders its text in the Jinja2 sandbox, with what the text uses loaded from the database;
+the baseline formats its text in Python. That rendering, like the engine's own bookkeeping
+(its history lines), is counted as the interpreter's cost.
 """
 
 from __future__ import annotations

@@ -35,11 +35,6 @@ async def serve(kind: str, settings: Settings) -> None:
     client = await connect(settings)
     deps = Deps(settings=settings, sessions=make_sessionmaker(engine), mailer=Mailer(settings), temporal=client)
     options: dict[str, object] = {"max_cached_workflows": CACHE}
-    if os.environ.get("BENCH_PASSTHROUGH_ALL"):  # an experiment: no per-run re-import of workflow modules
-        from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
-
-        options["workflow_runner"] = SandboxedWorkflowRunner(
-            restrictions=SandboxRestrictions.default.with_passthrough_all_modules())
     if kind == "template":
         worker = build_worker(client, settings, deps, **options)
     else:
