@@ -45,5 +45,7 @@ class ResponsibleActivities:
 
     @activity.defn(name="resolve_responsible")
     async def resolve_responsible(self, input: ResolveResponsibleInput) -> int:
+        """For runs from before the `phase-steps-carry-bookkeeping` patch (keep it while any may run):
+        newer runs look the responsible up in their phase's first step (activities/bookkeeping.py)."""
         async with self.deps.sessions() as session:
             return await resolve_user_id(session, input.responsible, input.record_id, input.owner_id)

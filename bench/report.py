@@ -137,7 +137,10 @@ def _in_short(results: dict[str, Any]) -> list[str]:
         f" of worker memory ({_f(_ratio(t['worker_kb_per_process'], b['worker_kb_per_process']), 2)}× the hand-written "
         f"{_f(b['worker_kb_per_process'], 0)} KB) and {_f(t['server_kb_per_process'], 0)} KB of dev-server memory, "
         f"so one worker holds about {_f(per_gb, 0)} parked processes per GB (measured at {t['processes']:,}). "
-        "The causes, what was tried and what would fix them are in the last sections.",
+        + (f"Targets missed: {', '.join(f'{row[1]} ({row[0]})' for row in missed)}; what causes them is in the "
+           "last sections." if (missed := [row for row in targets(results) if row[4] != "met"]) else
+           "Every target is met; what changed to meet them, and what the template still costs, are in the last "
+           "sections."),
         "",
     ]
 
