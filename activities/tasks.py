@@ -5,9 +5,8 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from pydantic import BaseModel
-from temporalio import activity
-
 from sqlmodel import select
+from temporalio import activity
 
 from activities import bookkeeping
 from activities.deps import Deps
