@@ -121,12 +121,10 @@ async def begin(session: AsyncSession, books: Bookkeeping | None) -> Begun:
     phase task. The history lines come back in `Begun.rows`, for the caller to insert with its own."""
     if books is None:
         return Begun()
-    if books.close_tasks:
-        for closing in books.close_tasks:  # a task already closed (a retry, or by hand) stays as it is
-            await session.exec(update(Task).where(col(Task.id) == closing.task_id,  # type: ignore[call-overload]
-                                                  col(Task.status) == TaskStatus.open)
-                               .values(status=closing.status, completed_at=utcnow(),
-                                       completed_by=closing.actor or None))
+    for closing in books.close_tasks:  # a task already closed (a retry, or by hand) stays as it is
+        await session.exec(update(Task).where(col(Task.id) == closing.task_id,  # type: ignore[call-overload]
+                                              col(Task.status) == TaskStatus.open)
+                           .values(status=closing.status, completed_at=utcnow(), completed_by=closing.actor or None))
     begun = Begun()
     lines = list(books.lines)
     if books.start is not None:

@@ -4,8 +4,9 @@ The heartbeat says "this worker is alive", not "this step made progress": when a
 dies in the middle of a step (an email half sent), Temporal notices after the heartbeat
 timeout and retries the step on another worker, instead of after its whole
 start-to-close timeout. The first heartbeat goes out a third of the timeout after the
-start, so a step that takes less (most do) costs the server no heartbeat at all. The step itself is keyed by its step key, so the retry finds
-what the dead attempt recorded (the same outbox row, the same Message-ID).
+start, so a step that takes less (most do) costs the server no heartbeat at all. The step
+itself is keyed by its step key, so the retry finds what the dead attempt recorded (the
+same outbox row, the same Message-ID).
 """
 
 from __future__ import annotations

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
 
 from pydantic import BaseModel
 from sqlmodel import select
@@ -17,15 +16,12 @@ from crm.types import utcnow
 from processes.template import AddHistory
 
 
-class RecordHistoryInput(BaseModel):
-    step_key: str
+class RecordHistoryInput(bookkeeping.HistoryLine):
+    """A line written at once, by an activity of its own (a staff request's, or a run from before bookkeeping
+    rode along with steps)."""
+
     record_id: int
-    kind: HistoryKind
-    text: str
     workflow_id: str | None = None
-    phase_key: str | None = None
-    actor: str = ""
-    data: dict[str, Any] = {}
 
 
 class AddHistoryInput(BaseModel):

@@ -272,9 +272,7 @@ class ProcessInterpreter:
                                                   start_to_close_timeout=BOOKKEEPING_TIMEOUT,
                                                   retry_policy=ACTION_RETRY,
                                                   summary=f"responsible of phase {ps.key}"))
-            ps.responsible_id = responsible if isinstance(responsible, int) else None
-            if spec.responsible.kind == "process_owner" and ps.responsible_id is not None:
-                ps.responsible_id = self.state.owner_id  # an owner change during the lookup wins
+            self._responsible_found(ps, spec, responsible if isinstance(responsible, int) else None)
             await self._history(started.step_key, started.kind, started.text, phase_key=ps.key,
                                 data={"responsible_id": ps.responsible_id, **started.data})
 
@@ -791,10 +789,13 @@ class ProcessInterpreter:
         if books.start is not None and books.start.line.phase_key is not None:
             ps = self.state.phase(books.start.line.phase_key)
             assert ps is not None
-            ps.responsible_id = getattr(result, "responsible_id", None)
-            spec = self._template.phases[self._template.phase_index(ps.key)]
-            if spec.responsible.kind == "process_owner" and ps.responsible_id is not None:
-                ps.responsible_id = self.state.owner_id  # an owner change during the lookup wins
+            self._responsible_found(ps, self._template.phases[self._template.phase_index(ps.key)],
+                                    getattr(result, "responsible_id", None))
+
+    def _responsible_found(self, ps: PhaseState, spec: Phase, responsible_id: int | None) -> None:
+        ps.responsible_id = responsible_id
+        if spec.responsible.kind == "process_owner" and responsible_id is not None:
+            ps.responsible_id = self.state.owner_id  # an owner change during the lookup wins
 
     async def _flush(self, *, with_start: bool = True) -> None:
         """Write what the ledger holds now (before the process waits, or as it ends). A phase start it
