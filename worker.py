@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from datetime import timedelta
 from typing import Any
 
 from temporalio.client import Client
@@ -23,9 +24,16 @@ from workflows.record_events import notify_dispatcher
 from workflows.registry import ALL_WORKFLOWS
 
 
+# A worker shutting down lets its running steps finish (they take milliseconds) before it cancels them: a
+# step cancelled in the middle of a database statement leaves its connection abandoned, and on SQLite that
+# connection's write lock held until it is garbage-collected.
+GRACEFUL_SHUTDOWN = timedelta(seconds=10)
+
+
 def build_worker(client: Client, settings: Settings, deps: Deps, task_queue: str | None = None,
                  **options: Any) -> Worker:
     """The worker; `options` go to `Worker` (the benchmarks size its workflow cache)."""
+    options.setdefault("graceful_shutdown_timeout", GRACEFUL_SHUTDOWN)
     return Worker(client, task_queue=task_queue or settings.temporal_task_queue,
                   workflows=ALL_WORKFLOWS, activities=all_activities(deps),
                   interceptors=[LogContextInterceptor(), HeartbeatInterceptor()], **options)
