@@ -40,7 +40,7 @@ async def temporal_errors(workflow_id: str) -> AsyncIterator[None]:
 
 
 async def ensure_running(handle: WorkflowHandle) -> None:  # type: ignore[type-arg]
-    """Refuse a staff request to a process that has ended, before sending it."""
+    """Refuse a staff request to a process that has ended (409), or that never was (404)."""
     async with temporal_errors(handle.id):
         description = await handle.describe()
     if description.status != WorkflowExecutionStatus.RUNNING:
@@ -49,11 +49,15 @@ async def ensure_running(handle: WorkflowHandle) -> None:  # type: ignore[type-a
 
 async def send_update(handle: WorkflowHandle, update: Any, request: Any, *,  # type: ignore[type-arg]
                       update_id: str | None = None) -> Any:
-    """A staff request to a process: refused with 409 once it has ended, 404 if it never was."""
-    await ensure_running(handle)
+    """A staff request to a process: refused with 409 once it has ended, 404 if it never was.
+
+    The update goes first and the process's status is read only when it is refused: an update whose ID
+    the run has already seen gets that update's outcome from the server, even after the run has ended.
+    A retry with the same Idempotency-Key, or one of several sent at once, so learns what the first did,
+    instead of a 409 because that first request ended the process."""
     try:
         async with temporal_errors(handle.id):
             return await handle.execute_update(update, request, id=update_id)
     except ProcessNotFound:
-        await ensure_running(handle)  # it existed a moment ago: it has ended since (409), or raise the 404
+        await ensure_running(handle)  # it has ended (409), or never was (404)
         raise

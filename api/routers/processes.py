@@ -43,8 +43,10 @@ from workflows.starting import start_process
 router = APIRouter(prefix="/processes", tags=["processes"])
 
 KeyStr = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_-]{0,62}$")]
-IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key", max_length=200,
-                                              description="the same key applies a request once")]
+IdempotencyKey = Annotated[str | None, Header(
+    alias="Idempotency-Key", max_length=200,
+    description="send a retry with the same key: the request applies once, and every send with the key gets "
+                "an answer, even after the process has ended")]
 
 
 class StartProcessBody(BaseModel):

@@ -87,6 +87,11 @@ async def test_duplicate_and_late_staff_actions_over_http(dev_env: WorkflowEnvir
                                                        json={"reason": "called already"}) for _ in range(10)))
         assert [a.status_code for a in answers] == [200] * 10, [a.text for a in answers]
         assert all(a.json()["phases"][0]["status"] == "skipped" for a in answers)
+        # the skip ended the process (its last phase runs at once): the same key sent again after the end
+        # learns what the first did, where a request without one is refused
+        await dev_env.client.get_workflow_handle(same_key).result()
+        again = await api.http.post(f"/processes/{same_key}/skip", headers=headers, json={"reason": "called already"})
+        assert again.status_code == 200 and again.json() == answers[0].json(), again.text
         events = (await dev_env.client.get_workflow_handle(same_key).fetch_history()).events
         accepted = sum(e.HasField("workflow_execution_update_accepted_event_attributes") for e in events)
 
@@ -136,6 +141,7 @@ async def test_duplicate_and_late_staff_actions_over_http(dev_env: WorkflowEnvir
                for w in (same_key, no_key)}
     figures["identical skips sent with one Idempotency-Key"] = 10
     figures["skips applied (one key)"] = skipped[same_key]
+    figures["the same skip sent again after the process ended"] = f"{again.status_code}, the first answer"
     figures["updates accepted by the workflow (one key)"] = accepted
     figures["concurrent skips without a key: applied"] = skipped[no_key]
     figures["concurrent skips without a key: answers"] = sorted({str(a.status_code) for a in racing})
