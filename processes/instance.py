@@ -151,6 +151,8 @@ class ResumeState(BaseModel):
     incidents: int = 0
     owner_changes: int = 0
     skip_requests: dict[str, SkipPhaseRequest] = Field(default_factory=dict)
+    update_ids: list[str] = Field(default_factory=list, description="the IDs of the last staff requests the "
+                                  "process took, oldest first: the server knows only those of the current run")
 
 
 class SkipPhaseRequest(BaseModel):

@@ -79,6 +79,9 @@ BOOKKEEPING_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), backoff_c
 BOOKKEEPING_TIMEOUT = timedelta(seconds=30)
 # The change that made bookkeeping ride along with steps; runs without its marker keep the old path.
 PATCH_CARRY = "phase-steps-carry-bookkeeping"
+# How many staff requests' IDs (their Idempotency-Keys) a process carries into its next run when it continues as
+# new, so a retry sent after that is answered instead of applied again
+UPDATE_IDS_CARRIED = 200
 
 # action kind -> (activity method, its input model); reminders, follow-ups and end_process are handled apart
 ACTION_ACTIVITIES: dict[str, tuple[Callable[..., Awaitable[ActionResult]], type[Any]]] = {
@@ -144,12 +147,16 @@ class ProcessInterpreter:
         self._phase_attribute: str | None = input.template.phases[0].key  # StagecoachPhase as last set
         self._ended_written = False  # the last step wrote "process ended" with its own effect
         self._phase_written: dict[str, int] = {}  # phase key -> ledger item of its last "done"/"skipped" line
+        self._update_ids: dict[str, None] = {}  # the IDs of the staff requests taken, oldest first (a set in order)
+        self._earlier_update_ids: frozenset[str] = frozenset()  # those of them taken by earlier runs
         if input.resume is not None:  # continued as new at a phase boundary: carry on from there
             resume = input.resume
             self.state = resume.state.model_copy(update={"runs": resume.state.runs + 1})
             self._first_phase = resume.next_phase
             self._incidents, self._owner_changes = resume.incidents, resume.owner_changes
             self._skip_requests = dict(resume.skip_requests)
+            self._update_ids = dict.fromkeys(resume.update_ids)
+            self._earlier_update_ids = frozenset(resume.update_ids)
             self._phase_attribute = None  # not known here: set again at the next wait
 
     # --- the run ---------------------------------------------------------------------
@@ -526,7 +533,8 @@ class ProcessInterpreter:
 
     def _resume_input(self, next_phase: int) -> ProcessInput:
         resume = ResumeState(state=self.state, next_phase=next_phase, incidents=self._incidents,
-                             owner_changes=self._owner_changes, skip_requests=self._skip_requests)
+                             owner_changes=self._owner_changes, skip_requests=self._skip_requests,
+                             update_ids=list(self._update_ids)[-UPDATE_IDS_CARRIED:])
         return self._input.model_copy(update={"resume": resume, "start_delay_seconds": 0})
 
     # --- timers racing a phase ----------------------------------------------------------
@@ -651,6 +659,26 @@ class ProcessInterpreter:
             return None
 
     # --- staff requests (the handlers are ProcessWorkflow's) ---------------------------------
+
+    def repeats_an_earlier_run(self) -> bool:
+        """The staff request being validated or handled has an ID an earlier run of this process took.
+
+        Temporal answers a request whose ID the current run has seen with that request's outcome; one
+        taken before the process continued as new would reach this run as new, and a retried "skip the
+        current phase" would skip the next one. Such a request is accepted and answered with the process
+        as it is now, and changes nothing."""
+        info = workflow.current_update_info()
+        return info is not None and info.id in self._earlier_update_ids
+
+    def take_update(self) -> bool:
+        """Whether the staff request being handled is to be applied (see `repeats_an_earlier_run`); its ID is
+        remembered for the runs to come."""
+        if self.repeats_an_earlier_run():
+            return False
+        info = workflow.current_update_info()
+        if info is not None:
+            self._update_ids[info.id] = None
+        return True
 
     async def skip_phase(self, request: SkipPhaseRequest) -> ProcessState:
         key = request.phase or self.state.current_phase

@@ -39,43 +39,58 @@ class ProcessWorkflow:
 
     @workflow.update
     async def skip_phase(self, request: SkipPhaseRequest) -> ProcessState:
+        if not self._process.take_update():
+            return self._process.state
         return await self._process.skip_phase(request)
 
     @skip_phase.validator
     def _validate_skip_phase(self, request: SkipPhaseRequest) -> None:
-        self._process.validate_skip_phase(request)
+        if not self._process.repeats_an_earlier_run():
+            self._process.validate_skip_phase(request)
 
     @workflow.update
     async def complete_phase(self, request: CompletePhaseRequest) -> ProcessState:
+        if not self._process.take_update():
+            return self._process.state
         return await self._process.complete_phase(request)
 
     @complete_phase.validator
     def _validate_complete_phase(self, request: CompletePhaseRequest) -> None:
-        self._process.validate_complete_phase(request)
+        if not self._process.repeats_an_earlier_run():
+            self._process.validate_complete_phase(request)
 
     @workflow.update
     async def abort(self, request: AbortRequest) -> ProcessState:
+        if not self._process.take_update():
+            return self._process.state
         return await self._process.abort(request)
 
     @abort.validator
     def _validate_abort(self, request: AbortRequest) -> None:
-        self._process.validate_abort(request)
+        if not self._process.repeats_an_earlier_run():
+            self._process.validate_abort(request)
 
     @workflow.update
     async def change_owner(self, request: ChangeOwnerRequest) -> ProcessState:
+        if not self._process.take_update():
+            return self._process.state
         return await self._process.change_owner(request)
 
     @change_owner.validator
     def _validate_change_owner(self, request: ChangeOwnerRequest) -> None:
-        self._process.validate_change_owner(request)
+        if not self._process.repeats_an_earlier_run():
+            self._process.validate_change_owner(request)
 
     @workflow.update
     async def resolve_incident(self, request: ResolveIncidentRequest) -> ProcessState:
+        if not self._process.take_update():
+            return self._process.state
         return await self._process.resolve_incident(request)
 
     @resolve_incident.validator
     def _validate_resolve_incident(self, request: ResolveIncidentRequest) -> None:
-        self._process.validate_resolve_incident(request)
+        if not self._process.repeats_an_earlier_run():
+            self._process.validate_resolve_incident(request)
 
     @workflow.query
     def current_state(self) -> ProcessState:

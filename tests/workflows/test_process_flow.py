@@ -14,7 +14,14 @@ from temporalio.testing import WorkflowEnvironment
 
 from crm import template_store
 from crm.models import HistoryKind, ProcessOrigin, ProcessRun
-from processes.instance import CompletePhaseRequest, PhaseStatus, ProcessState, ProcessStatus
+from processes.instance import (
+    ChangeOwnerRequest,
+    CompletePhaseRequest,
+    PhaseStatus,
+    ProcessState,
+    ProcessStatus,
+    SkipPhaseRequest,
+)
 from processes.validation import validate_template
 from tests.factories import Factory
 from tests.workflows.helpers import history, outbox, running_worker, start, template, until
@@ -181,6 +188,18 @@ async def test_a_decision_on_an_earlier_phase_outcome(time_skipping_env: Workflo
     assert state.phases[1].went_to == "apologise"
 
 
+async def _start_with_history_limit(client: Client, task_queue: str, doc: dict[str, Any], record_id: int,
+                                    owner_id: int, history_limit: int) -> Any:
+    """A process that continues as new at the first phase boundary past `history_limit` events."""
+    from processes.instance import ProcessInput
+    from workflows.starting import start_process
+
+    parsed = validate_template(doc)
+    return await start_process(client, ProcessInput(template=parsed, template_version=1, record_id=record_id,
+                                                    owner_id=owner_id, history_limit=history_limit),
+                               workflow_id=f"process-{parsed.key}-{record_id}-1", task_queue=task_queue)
+
+
 async def test_looping_back_continues_as_new_and_keeps_everything(
         dev_env: WorkflowEnvironment, sessions, factory: Factory, task_queue: str) -> None:
     # On the dev server: the time-skipping server can leave a query unanswered for good when it
@@ -194,13 +213,7 @@ async def test_looping_back_continues_as_new_and_keeps_everything(
         {"key": "done", "name": "Done", "actions": [{"add_history": {"text": "reached"}}]})
     client = dev_env.client
     async with running_worker(client, sessions, task_queue):
-        from processes.instance import ProcessInput
-        from workflows.starting import start_process
-
-        parsed = validate_template(doc)
-        handle = await start_process(client, ProcessInput(template=parsed, template_version=1, record_id=record.id,
-                                                          owner_id=owner.id, history_limit=40),
-                                     workflow_id=f"process-{parsed.key}-{record.id}-1", task_queue=task_queue)
+        handle = await _start_with_history_limit(client, task_queue, doc, record.id, owner.id, 40)
         for attempt in range(6):
             await until(handle, lambda s, n=attempt: s.phases[0].iteration == n and s.phases[0].task_id is not None
                         and s.phases[0].status is PhaseStatus.running)
@@ -214,6 +227,35 @@ async def test_looping_back_continues_as_new_and_keeps_everything(
     assert notes == ["call call"] * 6 + ["reached"]
     kinds = [e.kind for e in await history(sessions, handle.id)]
     assert kinds.count(HistoryKind.process_started) == 1 and kinds.count(HistoryKind.process_ended) == 1
+
+
+async def test_a_request_retried_after_continue_as_new_is_answered_not_applied_again(
+        dev_env: WorkflowEnvironment, sessions, factory: Factory, task_queue: str) -> None:
+    """A skip with an Idempotency-Key ends a phase and the process continues as new: the same skip sent
+    again reaches a run the server has not told of it, and must not skip the next phase."""
+    owner = await factory.user()
+    record = await factory.record(owner=owner)
+    doc = template({"key": "call", "name": "Call", "completion": "manual"},
+                   {"key": "visit", "name": "Visit", "completion": "manual"},
+                   {"key": "done", "name": "Done", "actions": [{"add_history": {"text": "done"}}]})
+    client = dev_env.client
+    async with running_worker(client, sessions, task_queue):
+        handle = await _start_with_history_limit(client, task_queue, doc, record.id, owner.id, 10)
+        await until(handle, lambda s: s.phases[0].task_id is not None)
+        skip = SkipPhaseRequest(reason="called already")
+        first = await handle.execute_update(ProcessWorkflow.skip_phase, skip, id="skip-call-once")
+        await until(handle, lambda s: s.runs == 2 and s.phases[1].task_id is not None)
+        again = await handle.execute_update(ProcessWorkflow.skip_phase, skip, id="skip-call-once")
+        other = await handle.execute_update(ProcessWorkflow.change_owner,
+                                            ChangeOwnerRequest(owner_id=owner.id), id="same-owner")
+        await handle.execute_update(ProcessWorkflow.complete_phase, CompletePhaseRequest(), id="complete-visit")
+        state = await handle.result()
+    assert first.phases[0].status is PhaseStatus.skipped and first.runs == 1
+    assert again.runs == 2 and again.phases[1].status is PhaseStatus.running  # answered, nothing applied
+    assert other.runs == 2  # a new ID in the new run is applied as usual
+    assert [p.status for p in state.phases] == [PhaseStatus.skipped, PhaseStatus.done, PhaseStatus.done]
+    kinds = [e.kind for e in await history(sessions, handle.id)]
+    assert kinds.count(HistoryKind.phase_skipped) == 1
 
 
 async def test_the_loop_guard_cancels_the_eleventh_automatic_start_of_the_day(
