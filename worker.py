@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import signal
 from datetime import timedelta
 from typing import Any
 
@@ -49,8 +50,22 @@ async def run(settings: Settings) -> None:
         await notify_dispatcher(client, settings)
     except Exception:
         log.warning("could not start the record-events dispatcher; the next record change will", exc_info=True)
+    worker = build_worker(client, settings, deps)
+    stopping: list[asyncio.Task[None]] = []
+
+    def stop(signum: signal.Signals) -> None:
+        """SIGTERM (a deployment, `make run` stopping) or Ctrl-C: stop polling, let running steps finish."""
+        if not stopping:
+            log.info("worker stopping", extra={"signal": signum.name,
+                                               "grace_seconds": GRACEFUL_SHUTDOWN.total_seconds()})
+            stopping.append(asyncio.create_task(worker.shutdown()))
+
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop, signum)
     try:
-        await build_worker(client, settings, deps).run()
+        await worker.run()
+        log.info("worker stopped")
     finally:
         await engine.dispose()
 

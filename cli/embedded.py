@@ -92,10 +92,10 @@ def run_embedded(settings: Settings, ui_port: int, with_examples: bool = True) -
     procs: list[subprocess.Popen[bytes]] = []
 
     def stop(*_: object) -> None:
+        """The API, then the worker (its running steps finish and report), then the Temporal server."""
         for proc in reversed(procs):
             if proc.poll() is None:
                 proc.terminate()
-        for proc in reversed(procs):
             try:
                 proc.wait(timeout=15)
             except subprocess.TimeoutExpired:

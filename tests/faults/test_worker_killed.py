@@ -1,8 +1,10 @@
-"""The worker (`python worker.py`, a real child process) killed with SIGKILL in the middle of sending email."""
+"""The worker (`python worker.py`, a real child process) killed with SIGKILL, or stopped with SIGTERM, in the
+middle of sending email."""
 
 from __future__ import annotations
 
 import asyncio
+import signal
 import threading
 import time
 from pathlib import Path
@@ -121,3 +123,57 @@ async def test_worker_killed_before_during_and_after_an_email_is_accepted(
                                   [((await outbox(sessions, handles[c].id))[0], 1 if c == "a" else 2)
                                    for c in cases]}
     assert all(state.phases[0].actions[0].status == "done" for state, _ in results.values())
+
+
+async def test_worker_stopped_with_sigterm_lets_a_running_send_finish(
+        dev_env: WorkflowEnvironment, sessions: Any, factory: Factory, task_queue: str, tmp_path: Path,
+        database_url: str, figures: Figures) -> None:
+    """A deployment stops the worker (SIGTERM) in the middle of a send: the send finishes and is reported."""
+    client = dev_env.client
+    owner = await factory.user()
+    record = await factory.record(owner=owner, email="held@example.org", title="stopped worker")
+    held, release = threading.Event(), threading.Event()
+
+    async def on_data(delivery: Delivery) -> Reply:
+        held.set()
+        while not release.is_set():
+            await asyncio.sleep(0.05)
+        return "250 OK"
+
+    async with smtp_server() as smtp:
+        smtp.on_data = on_data
+        options = dict(database_url=database_url, task_queue=task_queue, smtp_port=smtp.port,
+                       temporal_address=client.service_client.config.target_host)
+        try:
+            async with worker_process(tmp_path, **options) as worker:
+                handle = await start(client, task_queue, template(WELCOME), record.id, owner.id)
+
+                async def send_held() -> bool:
+                    return held.is_set()
+
+                await eventually(send_held, 60, "the send held at its DATA")
+                assert worker.proc is not None
+                worker.proc.send_signal(signal.SIGTERM)
+                await asyncio.sleep(1)  # the worker has stopped polling; its send is still running
+                assert worker.proc.poll() is None, worker.logs()[-3000:]
+                release.set()
+                stopped_at = time.monotonic()
+                exit_code = await asyncio.to_thread(worker.proc.wait, 30)
+                stop_seconds = time.monotonic() - stopped_at
+                description = await handle.describe()
+                pending = list(description.raw_description.pending_activities)
+                await worker.start()  # the next worker runs the rest of the process
+                state = await asyncio.wait_for(handle.result(), 60)
+        finally:
+            release.set()
+            await end_task_queue(client, task_queue)
+
+    [message] = await outbox(sessions, handle.id)
+    figures["exit code of the worker after SIGTERM"] = exit_code
+    figures["seconds from the send's reply to the worker's exit"] = round(stop_seconds, 1)
+    figures["deliveries seen by the SMTP server"] = len(smtp.seen())
+    assert exit_code == 0, worker.logs()[-3000:]
+    assert pending == [], "the send was reported before the worker exited, not left to its timeout"
+    assert message.status is MessageStatus.sent and len(smtp.seen()) == 1
+    assert state.status is ProcessStatus.completed
+    assert "worker stopping" in worker.logs() and "worker stopped" in worker.logs()
