@@ -92,7 +92,11 @@ def run_embedded(settings: Settings, ui_port: int, with_examples: bool = True) -
     procs: list[subprocess.Popen[bytes]] = []
 
     def stop(*_: object) -> None:
-        """The API, then the worker (its running steps finish and report), then the Temporal server."""
+        """The API, then the worker (its running steps finish and report), then the Temporal server.
+
+        A second Ctrl-C does not cut this short: the Temporal server, in a process group of its own,
+        would be left running."""
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
         for proc in reversed(procs):
             if proc.poll() is None:
                 proc.terminate()
@@ -106,7 +110,8 @@ def run_embedded(settings: Settings, ui_port: int, with_examples: bool = True) -
         temporal = subprocess.Popen([
             str(BIN / "temporal"), "server", "start-dev", "--db-filename", str(settings.data_dir / "temporal.db"),
             "--ip", host, "--port", port, "--ui-port", str(ui_port), "--namespace", settings.temporal_namespace,
-            "--log-level", "warn", *search_attributes.cli_flags()], env=env)
+            "--log-level", "warn", *search_attributes.cli_flags()], env=env,
+            process_group=0)  # Ctrl-C reaches the terminal's process group: Temporal stops last, from stop()
         procs.append(temporal)
         _wait_for_port(host, int(port), 60, temporal)
         upgrade_database(settings.database_url)
