@@ -148,7 +148,6 @@ class ProcessInterpreter:
         self._ended_written = False  # the last step wrote "process ended" with its own effect
         self._phase_written: dict[str, int] = {}  # phase key -> ledger item of its last "done"/"skipped" line
         self._update_ids: dict[str, None] = {}  # the IDs of the staff requests taken, oldest first (a set in order)
-        self._earlier_update_ids: frozenset[str] = frozenset()  # those of them taken by earlier runs
         if input.resume is not None:  # continued as new at a phase boundary: carry on from there
             resume = input.resume
             self.state = resume.state.model_copy(update={"runs": resume.state.runs + 1})
@@ -156,7 +155,6 @@ class ProcessInterpreter:
             self._incidents, self._owner_changes = resume.incidents, resume.owner_changes
             self._skip_requests = dict(resume.skip_requests)
             self._update_ids = dict.fromkeys(resume.update_ids)
-            self._earlier_update_ids = frozenset(resume.update_ids)
             self._phase_attribute = None  # not known here: set again at the next wait
 
     # --- the run ---------------------------------------------------------------------
@@ -660,20 +658,20 @@ class ProcessInterpreter:
 
     # --- staff requests (the handlers are ProcessWorkflow's) ---------------------------------
 
-    def repeats_an_earlier_run(self) -> bool:
-        """The staff request being validated or handled has an ID an earlier run of this process took.
+    def already_taken(self) -> bool:
+        """The staff request being validated or handled has an ID the process has taken before.
 
-        Temporal answers a request whose ID the current run has seen with that request's outcome; one
-        taken before the process continued as new would reach this run as new, and a retried "skip the
-        current phase" would skip the next one. Such a request is accepted and answered with the process
-        as it is now, and changes nothing."""
+        Temporal answers a request whose ID the current run has seen with that request's outcome, so
+        only one taken by an earlier run gets here: before the process continued as new, where a
+        retried "skip the current phase" would skip the next one. Such a request is accepted and
+        answered with the process as it is now, and changes nothing."""
         info = workflow.current_update_info()
-        return info is not None and info.id in self._earlier_update_ids
+        return info is not None and info.id in self._update_ids
 
     def take_update(self) -> bool:
-        """Whether the staff request being handled is to be applied (see `repeats_an_earlier_run`); its ID is
+        """Whether the staff request being handled is to be applied (see `already_taken`); its ID is
         remembered for the runs to come."""
-        if self.repeats_an_earlier_run():
+        if self.already_taken():
             return False
         info = workflow.current_update_info()
         if info is not None:

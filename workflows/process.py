@@ -45,7 +45,7 @@ class ProcessWorkflow:
 
     @skip_phase.validator
     def _validate_skip_phase(self, request: SkipPhaseRequest) -> None:
-        if not self._process.repeats_an_earlier_run():
+        if not self._process.already_taken():
             self._process.validate_skip_phase(request)
 
     @workflow.update
@@ -56,7 +56,7 @@ class ProcessWorkflow:
 
     @complete_phase.validator
     def _validate_complete_phase(self, request: CompletePhaseRequest) -> None:
-        if not self._process.repeats_an_earlier_run():
+        if not self._process.already_taken():
             self._process.validate_complete_phase(request)
 
     @workflow.update
@@ -67,7 +67,7 @@ class ProcessWorkflow:
 
     @abort.validator
     def _validate_abort(self, request: AbortRequest) -> None:
-        if not self._process.repeats_an_earlier_run():
+        if not self._process.already_taken():
             self._process.validate_abort(request)
 
     @workflow.update
@@ -78,7 +78,7 @@ class ProcessWorkflow:
 
     @change_owner.validator
     def _validate_change_owner(self, request: ChangeOwnerRequest) -> None:
-        if not self._process.repeats_an_earlier_run():
+        if not self._process.already_taken():
             self._process.validate_change_owner(request)
 
     @workflow.update
@@ -89,7 +89,7 @@ class ProcessWorkflow:
 
     @resolve_incident.validator
     def _validate_resolve_incident(self, request: ResolveIncidentRequest) -> None:
-        if not self._process.repeats_an_earlier_run():
+        if not self._process.already_taken():
             self._process.validate_resolve_incident(request)
 
     @workflow.query
