@@ -20,8 +20,7 @@ from crm.db import make_engine, make_sessionmaker
 from crm.migrate import upgrade_database
 from logs import configure_logging
 from settings import Settings, get_settings
-from workflows.client import connect
-from workflows.record_events import notify_dispatcher
+from workflows.client import connect, notify_dispatcher
 from workflows.registry import ALL_WORKFLOWS
 
 

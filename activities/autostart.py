@@ -33,6 +33,7 @@ from crm.process_runs import allocate_run
 from crm.types import utcnow
 from processes.instance import ProcessInput
 from processes.template import ProcessTemplate, RecordKind, Trigger
+from workflows.client import start_process
 
 log = logging.getLogger("stagecoach.autostart")
 
@@ -142,8 +143,6 @@ class AutostartActivities:
 
     async def _start(self, session: AsyncSession, event: _Event, record: _Record, candidate: _Candidate,
                      result: DispatchResult) -> None:
-        from workflows.starting import start_process  # here: workflows.process imports the activity modules
-
         key = candidate.template.key
         request_id = f"autostart:{event.id}:{key}"
         owner_id = record.owner_id or event.actor_user_id

@@ -21,7 +21,7 @@ from crm.models import HistoryEntry, HistoryKind, Record, RecordEvent
 from crm.record_events import RecordSnapshot, add_record_events, snapshot
 from crm.types import utcnow
 from processes.template import SetStatus, WriteValues
-from workflows.record_events import notify_dispatcher
+from workflows.client import notify_dispatcher
 
 log = logging.getLogger("stagecoach.activity")
 

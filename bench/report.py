@@ -188,7 +188,7 @@ def _start_path(m: dict[str, Any]) -> list[str]:
         f"{s['starts']:,} starts of the 5-phase template by {s['clients']} concurrent clients: `POST /processes`",
         "(the API in its own uvicorn process: template version, record and owner read, the run id allocated,",
         "then the start) against `client.start_workflow` of the same input from the bench process",
-        "(`workflows.starting.start_process`). No worker polls the queue, so only the start path is timed.",
+        "(`workflows.client.start_process`). No worker polls the queue, so only the start path is timed.",
         "",
         "| path | starts/s | p50 ms | p95 ms | p99 ms |",
         "|---|---|---|---|---|",

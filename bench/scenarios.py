@@ -36,7 +36,7 @@ from processes.instance import ProcessInput, SkipPhaseRequest
 from processes.template import ProcessTemplate, RecordKind
 from processes.validation import validate_template
 from workflows.process import ProcessWorkflow
-from workflows.starting import start_process
+from workflows.client import start_process
 
 PHASES = 5
 WARM = 3  # processes run to the end on a new worker before it is measured (the smoke test runs 1)

@@ -1,4 +1,5 @@
-"""The shapes of a running process: its input, its state, and the staff requests it takes.
+"""The shapes of a running process: its input, its state, and the staff requests it takes (as the process
+gets them, and as the API takes them).
 
 Shared by the workflow (which owns the state), the API and the CLI (which read it).
 New fields get defaults so that histories recorded before them still decode.
@@ -8,7 +9,7 @@ from __future__ import annotations
 
 import enum
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, Field
 
@@ -185,6 +186,32 @@ class ChangeOwnerRequest(BaseModel):
 class ResolveIncidentRequest(BaseModel):
     action: Literal["retry", "skip"]
     actor: str = ""
+
+
+# What the API takes for each staff request: the request without its actor, which the API sets from the caller's
+# key (the table of staff requests, `workflows/staff_requests.py`, pairs each body with its request).
+
+class SkipBody(BaseModel):
+    phase: str | None = Field(None, description="the current phase when empty")
+    reason: str = Field("", max_length=500)
+
+
+class AbortBody(BaseModel):
+    reason: str = Field(min_length=1, max_length=500)
+
+
+class CompleteBody(BaseModel):
+    phase: str | None = Field(None, description="the current phase when empty")
+    answers: dict[str, Answer] = Field(default_factory=dict, max_length=100,
+                                       description="answers the process keeps; decisions may use them")
+
+
+class OwnerBody(BaseModel):
+    owner_id: int
+
+
+class IncidentBody(BaseModel):
+    action: Annotated[str, Field(pattern="^(retry|skip)$", description="retry the failed step, or skip it")]
 
 
 ProcessInput.model_rebuild()

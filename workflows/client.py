@@ -1,13 +1,78 @@
-"""Connecting to Temporal the way every part of Stagecoach must: with the pydantic data converter."""
+"""Talking to Temporal from outside a workflow: connecting, starting a process, waking the dispatcher.
+
+The API, the worker, the CLI and the activities that start or signal workflows (autostart, record
+values) come here. This module imports no workflow class: it starts and signals workflows by their
+type name and input type, so `activities/` never imports `workflows/process.py` or
+`workflows/record_events.py`, and the workflows can import activities without a cycle.
+"""
 
 from __future__ import annotations
 
-from temporalio.client import Client
+from datetime import timedelta
+from typing import Any
+
+from pydantic import BaseModel, Field
+from temporalio.client import Client, WorkflowHandle
+from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.contrib.pydantic import pydantic_data_converter
 
+from processes.instance import ProcessInput, ProcessState
 from settings import Settings
+from workflows import search_attributes as sa
+
+PROCESS_WORKFLOW = "ProcessWorkflow"  # workflows/process.py
+DISPATCHER_WORKFLOW = "RecordEventsWorkflow"  # workflows/record_events.py
+DISPATCHER_SIGNAL = "events_recorded"
+DISPATCHER_ID = "record-events"
+DEFAULT_TASK_QUEUE: str = Settings.model_fields["temporal_task_queue"].default
 
 
 async def connect(settings: Settings) -> Client:
+    """A client with the pydantic data converter, the way every part of Stagecoach must connect."""
     return await Client.connect(settings.temporal_address, namespace=settings.temporal_namespace,
                                 data_converter=pydantic_data_converter)
+
+
+async def start_process(client: Client, input: ProcessInput, *, workflow_id: str,
+                        task_queue: str) -> WorkflowHandle[Any, ProcessState]:
+    """Start a `ProcessWorkflow`: its id, search attributes and Temporal UI summary, in one place."""
+    template = input.template
+    return await client.start_workflow(
+        PROCESS_WORKFLOW,
+        input,
+        id=workflow_id,
+        task_queue=task_queue,
+        id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+        search_attributes=sa.initial(template.key, input.record_id, input.owner_id, template.phases[0].key),
+        static_summary=input.summary(),
+        static_details=input.details(),
+        result_type=ProcessState,
+    )
+
+
+class RecordEventsInput(BaseModel):
+    """What the record-events dispatcher (`RecordEventsWorkflow`) starts with."""
+
+    sweep_seconds: float = Field(60, gt=0, description="look for undispatched events this often")
+    rounds_per_run: int = Field(500, ge=1, description="continue as new after this many dispatch rounds")
+    batch_size: int = Field(100, ge=1, le=1000)
+    signalled: bool = Field(False, description="a signal came that the previous run had not dispatched yet")
+
+
+def dispatcher_id(task_queue: str) -> str:
+    """`record-events`: one dispatcher per deployment, i.e. per task queue (its workers hold its database).
+
+    A deployment on another task queue than the default (each test has its own) gets
+    `record-events-{task queue}`, so two deployments sharing a namespace never share one.
+    """
+    return DISPATCHER_ID if task_queue == DEFAULT_TASK_QUEUE else f"{DISPATCHER_ID}-{task_queue}"
+
+
+async def notify_dispatcher(client: Client, settings: Settings) -> None:
+    """Signal the dispatcher that record events were committed, starting it if it is not running."""
+    task_queue = settings.temporal_task_queue
+    await client.start_workflow(
+        DISPATCHER_WORKFLOW, RecordEventsInput(sweep_seconds=settings.record_events_sweep_seconds),
+        id=dispatcher_id(task_queue), task_queue=task_queue,
+        id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING, start_signal=DISPATCHER_SIGNAL,
+        static_summary="dispatches record events to autostart triggers", rpc_timeout=timedelta(seconds=10))

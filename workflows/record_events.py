@@ -1,6 +1,6 @@
 """`RecordEventsWorkflow`: the one long-running dispatcher of record events (autostart).
 
-Whoever commits record events signals it with `notify_dispatcher` (signal-with-start,
+Whoever commits record events signals it with `notify_dispatcher` (`workflows/client.py`; signal-with-start,
 so the first signal starts it). It runs `dispatch_record_events` after each signal and
 also sweeps on a durable timer, so an event whose signal was lost (a crash between the
 commit and the signal, Temporal briefly unreachable) still starts its processes. One
@@ -13,38 +13,18 @@ import asyncio
 from collections.abc import Sequence
 from datetime import timedelta
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel
 from temporalio import workflow
-from temporalio.client import Client
-from temporalio.common import RawValue, RetryPolicy, WorkflowIDConflictPolicy
+from temporalio.common import RawValue, RetryPolicy
 
 with workflow.unsafe.imports_passed_through():
     from activities.autostart import AutostartActivities, DispatchInput, DispatchResult
-    from settings import Settings
-
-DISPATCHER_ID = "record-events"
-DEFAULT_TASK_QUEUE: str = Settings.model_fields["temporal_task_queue"].default
+    from workflows.client import DISPATCHER_SIGNAL, DISPATCHER_WORKFLOW, RecordEventsInput
 
 # dispatching must eventually succeed (nothing else will start those processes): retried until it does
 DISPATCH_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), backoff_coefficient=2.0,
                              maximum_interval=timedelta(minutes=1))
 DISPATCH_TIMEOUT = timedelta(minutes=5)
-
-
-def dispatcher_id(task_queue: str) -> str:
-    """`record-events`: one dispatcher per deployment, i.e. per task queue (its workers hold its database).
-
-    A deployment on another task queue than the default (each test has its own) gets
-    `record-events-{task queue}`, so two deployments sharing a namespace never share one.
-    """
-    return DISPATCHER_ID if task_queue == DEFAULT_TASK_QUEUE else f"{DISPATCHER_ID}-{task_queue}"
-
-
-class RecordEventsInput(BaseModel):
-    sweep_seconds: float = Field(60, gt=0, description="look for undispatched events this often")
-    rounds_per_run: int = Field(500, ge=1, description="continue as new after this many dispatch rounds")
-    batch_size: int = Field(100, ge=1, le=1000)
-    signalled: bool = Field(False, description="a signal came that the previous run had not dispatched yet")
 
 
 class RecordEventsState(BaseModel):
@@ -56,7 +36,7 @@ class RecordEventsState(BaseModel):
     sweep_seconds: float = 60  # from the input, then as the workers' settings say
 
 
-@workflow.defn(name="RecordEventsWorkflow")
+@workflow.defn(name=DISPATCHER_WORKFLOW)
 class RecordEventsWorkflow:
     @workflow.init
     def __init__(self, input: RecordEventsInput) -> None:
@@ -99,7 +79,7 @@ class RecordEventsWorkflow:
         finally:
             self.state.dispatching = False
 
-    @workflow.signal
+    @workflow.signal(name=DISPATCHER_SIGNAL)
     def events_recorded(self) -> None:
         """Record events were committed: dispatch them now rather than at the next sweep."""
         self.state.signalled = True
@@ -113,12 +93,3 @@ class RecordEventsWorkflow:
         """Only `events_recorded` means something here: log any other signal and drop it, never buffer it."""
         workflow.logger.warning("unknown signal %r dropped (the dispatcher takes events_recorded)", name)
 
-
-async def notify_dispatcher(client: Client, settings: Settings) -> None:
-    """Signal the dispatcher that events were committed, starting it if it is not running."""
-    task_queue = settings.temporal_task_queue
-    await client.start_workflow(
-        RecordEventsWorkflow.run, RecordEventsInput(sweep_seconds=settings.record_events_sweep_seconds),
-        id=dispatcher_id(task_queue), task_queue=task_queue,
-        id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING, start_signal="events_recorded",
-        static_summary="dispatches record events to autostart triggers", rpc_timeout=timedelta(seconds=10))

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import base64
 import hashlib
+from collections.abc import Awaitable, Callable
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Header, Query, Response
 from fastapi.exceptions import RequestValidationError
@@ -24,21 +25,12 @@ from crm.process_runs import allocate_run
 from crm.access import hidden_process_records
 from crm.models import ApiRole, ProcessRun
 from processes.errors import ProcessNotFound, RecordKindMismatch, RecordNotFound, ServiceUnavailable, StagecoachError
-from processes.instance import (
-    AbortRequest,
-    Answer,
-    ChangeOwnerRequest,
-    CompletePhaseRequest,
-    ProcessInput,
-    ProcessState,
-    ProcessStatus,
-    ResolveIncidentRequest,
-    SkipPhaseRequest,
-)
+from processes.instance import ProcessInput, ProcessState, ProcessStatus
 from settings import Settings
 from workflows import search_attributes as sa
+from workflows.client import start_process
 from workflows.process import ProcessWorkflow
-from workflows.starting import start_process
+from workflows.staff_requests import STAFF_REQUESTS, StaffRequestKind
 
 router = APIRouter(prefix="/processes", tags=["processes"])
 
@@ -85,29 +77,6 @@ class ProcessPage(BaseModel):
 
 class ProcessView(ProcessState):
     temporal_ui_url: str
-
-
-class SkipBody(BaseModel):
-    phase: str | None = Field(None, description="the current phase when empty")
-    reason: str = Field("", max_length=500)
-
-
-class AbortBody(BaseModel):
-    reason: str = Field(min_length=1, max_length=500)
-
-
-class CompleteBody(BaseModel):
-    phase: str | None = Field(None, description="the current phase when empty")
-    answers: dict[str, Answer] = Field(default_factory=dict, max_length=100,
-                                       description="answers the process keeps; decisions may use them")
-
-
-class OwnerBody(BaseModel):
-    owner_id: int
-
-
-class IncidentBody(BaseModel):
-    action: Annotated[str, Field(pattern="^(retry|skip)$", description="retry the failed step, or skip it")]
 
 
 @router.post("", status_code=201, response_model=ProcessStarted)
@@ -242,57 +211,23 @@ async def get_process(workflow_id: str, session: SessionDep, temporal: TemporalD
     return ProcessView(**state.model_dump(), temporal_ui_url=settings.temporal_run_url(workflow_id))
 
 
-async def _update(session: SessionDep, temporal: TemporalDep, settings: Settings, principal: Principal,
-                  workflow_id: str, update: Any, request: Any, idempotency_key: str | None) -> ProcessView:
-    await _check_reader(session, workflow_id, principal)
-    handle = temporal.get_workflow_handle_for(ProcessWorkflow.run, workflow_id)
-    state = await send_update(handle, update, request, update_id=idempotency_key)
-    return ProcessView(**state.model_dump(), temporal_ui_url=settings.temporal_run_url(workflow_id))
+def _staff_route(kind: StaffRequestKind) -> Callable[..., Awaitable[ProcessView]]:
+    """The route of a staff request: the caller's body becomes the request, with the caller as its actor."""
+    async def route(workflow_id: str, body: BaseModel, session: SessionDep, temporal: TemporalDep,
+                    settings: SettingsDep, principal: StaffDep, idempotency_key: IdempotencyKey = None) -> ProcessView:
+        if kind.user_field is not None:
+            await get_user_or_404(session, getattr(body, kind.user_field))
+        request = kind.request(**body.model_dump(), actor=principal.actor)
+        await _check_reader(session, workflow_id, principal)
+        handle = temporal.get_workflow_handle_for(ProcessWorkflow.run, workflow_id)
+        state = await send_update(handle, getattr(ProcessWorkflow, kind.name), request, update_id=idempotency_key)
+        return ProcessView(**state.model_dump(), temporal_ui_url=settings.temporal_run_url(workflow_id))
+
+    route.__annotations__["body"] = kind.body  # FastAPI reads the body's model from here
+    route.__name__ = route.__qualname__ = kind.name
+    return route
 
 
-@router.post("/{workflow_id}/skip", response_model=ProcessView)
-async def skip_phase(workflow_id: str, body: SkipBody, session: SessionDep, temporal: TemporalDep,
-                     settings: SettingsDep, principal: StaffDep,
-                     idempotency_key: IdempotencyKey = None) -> ProcessView:
-    """Skip the current phase, or a named later one."""
-    request = SkipPhaseRequest(phase=body.phase, reason=body.reason, actor=principal.actor)
-    return await _update(session, temporal, settings, principal, workflow_id, ProcessWorkflow.skip_phase, request,
-                         idempotency_key)
-
-
-@router.post("/{workflow_id}/abort", response_model=ProcessView)
-async def abort(workflow_id: str, body: AbortBody, session: SessionDep, temporal: TemporalDep,
-                settings: SettingsDep, principal: StaffDep, idempotency_key: IdempotencyKey = None) -> ProcessView:
-    request = AbortRequest(reason=body.reason, actor=principal.actor)
-    return await _update(session, temporal, settings, principal, workflow_id, ProcessWorkflow.abort, request,
-                         idempotency_key)
-
-
-@router.post("/{workflow_id}/complete", response_model=ProcessView)
-async def complete_phase(workflow_id: str, body: CompleteBody, session: SessionDep, temporal: TemporalDep,
-                         settings: SettingsDep, principal: StaffDep,
-                         idempotency_key: IdempotencyKey = None) -> ProcessView:
-    """Complete a manual phase (the same as completing its task)."""
-    request = CompletePhaseRequest(phase=body.phase, answers=body.answers, actor=principal.actor)
-    return await _update(session, temporal, settings, principal, workflow_id, ProcessWorkflow.complete_phase,
-                         request, idempotency_key)
-
-
-@router.post("/{workflow_id}/owner", response_model=ProcessView)
-async def change_owner(workflow_id: str, body: OwnerBody, session: SessionDep, temporal: TemporalDep,
-                       settings: SettingsDep, principal: StaffDep,
-                       idempotency_key: IdempotencyKey = None) -> ProcessView:
-    await get_user_or_404(session, body.owner_id)
-    request = ChangeOwnerRequest(owner_id=body.owner_id, actor=principal.actor)
-    return await _update(session, temporal, settings, principal, workflow_id, ProcessWorkflow.change_owner,
-                         request, idempotency_key)
-
-
-@router.post("/{workflow_id}/incident", response_model=ProcessView)
-async def resolve_incident(workflow_id: str, body: IncidentBody, session: SessionDep, temporal: TemporalDep,
-                           settings: SettingsDep, principal: StaffDep,
-                           idempotency_key: IdempotencyKey = None) -> ProcessView:
-    """Retry the failed step of an incident, or skip it."""
-    request = ResolveIncidentRequest(action=body.action, actor=principal.actor)  # type: ignore[arg-type]
-    return await _update(session, temporal, settings, principal, workflow_id, ProcessWorkflow.resolve_incident,
-                         request, idempotency_key)
+for _kind in STAFF_REQUESTS:
+    router.add_api_route(f"/{{workflow_id}}/{_kind.route}", _staff_route(_kind), methods=["POST"],
+                         response_model=ProcessView, name=_kind.name, description=_kind.description)

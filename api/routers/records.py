@@ -23,7 +23,7 @@ from crm.types import utcnow
 from processes.errors import RecordNotFound
 from processes.template import RecordKind
 from settings import Settings
-from workflows.record_events import notify_dispatcher
+from workflows.client import notify_dispatcher
 
 router = APIRouter(prefix="/records", tags=["records"])
 log = logging.getLogger("stagecoach.api")

@@ -21,11 +21,8 @@ from tests.factories import Factory
 from tests.figures import Figures
 from tests.workflows.helpers import running_worker, start, template, until
 from workflows.process import ProcessWorkflow
-from workflows.record_events import (
-    RecordEventsWorkflow,
-    dispatcher_id,
-    notify_dispatcher,
-)
+from workflows.client import dispatcher_id, notify_dispatcher
+from workflows.record_events import RecordEventsWorkflow
 
 CALL = {"key": "call", "name": "Call the client", "completion": "manual"}
 CLOSE = {"key": "close", "name": "Close", "actions": [{"add_history": {"text": "Closed {{ record.title }}"}}]}

@@ -20,7 +20,8 @@ from crm.models import ApiRole, RecordEvent, RecordEventKind
 from settings import Settings
 from tests.e2e.conftest import Stack
 from tests.polling import eventually
-from workflows.record_events import RecordEventsWorkflow, dispatcher_id
+from workflows.client import dispatcher_id
+from workflows.record_events import RecordEventsWorkflow
 
 NOTE = "- add_history: {text: 'started by itself'}"
 

@@ -36,7 +36,7 @@ from crm.models import ApiRole
 from settings import Settings
 from tests.serving import free_port, serving
 from workflows import search_attributes
-from workflows.record_events import dispatcher_id
+from workflows.client import dispatcher_id
 
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent

@@ -29,7 +29,7 @@ from tests.workflows.helpers import (
     template,
     until,
 )
-from workflows.interpreter import ACTION_RETRY
+from workflows.run import ACTION_RETRY
 from workflows.process import ProcessWorkflow
 
 WELCOME = {"key": "welcome", "name": "Welcome", "actions": [

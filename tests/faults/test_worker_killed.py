@@ -26,7 +26,7 @@ from tests.faults.conftest import (
 from tests.figures import Figures
 from tests.polling import eventually
 from tests.workflows.helpers import history, outbox, start, template
-from workflows.interpreter import ACTION_HEARTBEAT
+from workflows.run import ACTION_HEARTBEAT
 
 WELCOME = {"key": "welcome", "name": "Welcome", "actions": [
     {"send_email": {"subject": "Welcome {{ record.title }}", "body": "Hello {{ record.title }}"}}]}

@@ -55,8 +55,8 @@ from tests.factories import Factory
 from tests.workflows.helpers import running_worker, template, until
 from workflows import search_attributes
 from workflows.process import ProcessWorkflow
-from workflows.record_events import RecordEventsInput, RecordEventsWorkflow
-from workflows.starting import start_process
+from workflows.client import RecordEventsInput, start_process
+from workflows.record_events import RecordEventsWorkflow
 
 HERE = Path(__file__).parent
 TASK_QUEUE = "record-histories"

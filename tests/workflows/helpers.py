@@ -23,8 +23,8 @@ from processes.validation import validate_template
 from settings import Settings
 from worker import build_worker
 from workflows.process import ProcessWorkflow
-from workflows.record_events import RecordEventsWorkflow, dispatcher_id
-from workflows.starting import start_process
+from workflows.client import dispatcher_id, start_process
+from workflows.record_events import RecordEventsWorkflow
 
 
 @asynccontextmanager

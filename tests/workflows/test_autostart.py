@@ -44,7 +44,8 @@ from settings import Settings
 from tests.factories import Factory
 from tests.workflows.helpers import running_worker, start, template
 from workflows.process import ProcessWorkflow
-from workflows.record_events import RecordEventsInput, RecordEventsWorkflow, dispatcher_id, notify_dispatcher
+from workflows.client import RecordEventsInput, dispatcher_id, notify_dispatcher
+from workflows.record_events import RecordEventsWorkflow
 
 Sessions = async_sessionmaker[AsyncSession]
 NOTE = {"key": "note", "name": "Note", "actions": [{"add_history": {"text": "started by itself"}}]}

@@ -1,10 +1,12 @@
 """The workflow code that runs outside the sandbox's per-run import stays deterministic.
 
-`workflows/interpreter.py` and `workflows/ledger.py` are imported through the sandbox's
-pass-through (so a parked process does not hold its own copy of them), which also means the
-sandbox no longer stops them from reading the clock, randomness or the network. This test
-does that job: their imports come from an allowlist, and they call nothing that differs
-between a run and its replay.
+`workflows/interpreter.py` and every `workflows/` module it reaches (its rooms: phases, actions,
+timers, incidents, staff requests, follow-ups, continue-as-new, the run and its ledger) are imported
+through the sandbox's pass-through (so a parked process does not hold its own copy of them), which
+also means the sandbox no longer stops them from reading the clock, randomness or the network. This
+test does that job: their imports come from an allowlist, and they call nothing that differs
+between a run and its replay. The modules are found by following the imports, so a new room is
+checked as soon as the interpreter imports it.
 """
 
 from __future__ import annotations
@@ -15,11 +17,31 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent.parent
-PASSED_THROUGH = ("workflows/interpreter.py", "workflows/ledger.py")
+
+
+def passed_through(start: str = "workflows.interpreter") -> list[str]:
+    """The `workflows/` modules `start` reaches through its imports, itself included."""
+    seen, todo = set(), [start]
+    while todo:
+        module = todo.pop()
+        if module in seen:
+            continue
+        seen.add(module)
+        tree = ast.parse((ROOT / (module.replace(".", "/") + ".py")).read_text())
+        for node in ast.walk(tree):
+            names = [node.module or ""] if isinstance(node, ast.ImportFrom) else \
+                [a.name for a in node.names] if isinstance(node, ast.Import) else []
+            if isinstance(node, ast.ImportFrom) and node.module == "workflows":
+                names = [f"workflows.{a.name}" for a in node.names]
+            todo += [n for n in names if n.startswith("workflows.")]
+    return sorted(m.replace(".", "/") + ".py" for m in seen)
+
+
+PASSED_THROUGH = passed_through()
 
 # what passed-through workflow code may import: pure modules, the SDK's workflow API, models
 ALLOWED_IMPORTS = ("__future__", "asyncio", "collections.abc", "dataclasses", "datetime", "enum", "typing",
-                   "temporalio.workflow", "temporalio.common", "temporalio.exceptions", "temporalio",
+                   "temporalio.workflow", "temporalio.common", "temporalio.exceptions", "temporalio", "pydantic",
                    "activities.", "crm.models", "processes.", "workflows.")
 # names whose use reads the clock, randomness or the outside world
 FORBIDDEN_ATTRIBUTES = {"now", "utcnow", "today", "time", "monotonic", "perf_counter", "random", "uuid4",
@@ -43,6 +65,14 @@ def violations(source: str, name: str = "<source>") -> list[str]:
         elif isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in FORBIDDEN_CALLS:
             found.append(f"{name}:{node.lineno}: calls {node.func.id}()")
     return found
+
+
+def test_every_room_of_the_interpreter_is_checked() -> None:
+    """The import walk finds the interpreter's rooms (a walk that found nothing would check nothing)."""
+    assert {"workflows/interpreter.py", "workflows/run.py", "workflows/ledger.py", "workflows/phases.py",
+            "workflows/actions.py", "workflows/timers.py", "workflows/incidents.py", "workflows/staff_requests.py",
+            "workflows/follow_ups.py", "workflows/continuing.py"} <= set(PASSED_THROUGH)
+    assert "workflows/client.py" not in PASSED_THROUGH  # client side: no workflow code reaches it
 
 
 @pytest.mark.parametrize("path", PASSED_THROUGH)
@@ -69,3 +99,14 @@ def test_the_workflow_module_imports_its_code_through_the_pass_through() -> None
     assert outside == []
     block = next(n for n in tree.body if isinstance(n, ast.With))
     assert "workflows.interpreter" in [n.module for n in block.body if isinstance(n, ast.ImportFrom)]
+
+
+def test_every_staff_request_is_an_update_of_the_workflow() -> None:
+    """The table of staff requests drives ProcessWorkflow's updates: each is there, under its own name."""
+    from workflows.process import ProcessWorkflow
+    from workflows.staff_requests import STAFF_REQUESTS
+
+    for kind in STAFF_REQUESTS:
+        update = getattr(ProcessWorkflow, kind.name)
+        assert update._defn.name == kind.name and update._defn.arg_types == [kind.request]
+        assert update._defn.validator is not None

@@ -192,7 +192,7 @@ async def _start_with_history_limit(client: Client, task_queue: str, doc: dict[s
                                     owner_id: int, history_limit: int) -> Any:
     """A process that continues as new at the first phase boundary past `history_limit` events."""
     from processes.instance import ProcessInput
-    from workflows.starting import start_process
+    from workflows.client import start_process
 
     parsed = validate_template(doc)
     return await start_process(client, ProcessInput(template=parsed, template_version=1, record_id=record_id,
@@ -269,7 +269,7 @@ async def test_the_loop_guard_cancels_the_eleventh_automatic_start_of_the_day(
     client = time_skipping_env.client
     async with running_worker(client, sessions, task_queue):
         from processes.instance import ProcessInput
-        from workflows.starting import start_process
+        from workflows.client import start_process
 
         root = await start_process(client, ProcessInput(template=validate_template(doc), template_version=1,
                                                         record_id=record.id, owner_id=owner.id,

@@ -25,7 +25,8 @@ from temporalio.worker import Replayer
 from processes.instance import ProcessInput, ProcessState
 from tests.figures import Figures
 from workflows.process import ProcessWorkflow
-from workflows.record_events import RecordEventsInput, RecordEventsWorkflow
+from workflows.client import RecordEventsInput
+from workflows.record_events import RecordEventsWorkflow
 
 HISTORIES = sorted((Path(__file__).parent.parent / "histories").glob("*.json"))
 SCENARIOS = ("automatic_emails", "manual_completed", "skip_and_abort", "incident_retry")

@@ -1,0 +1,114 @@
+"""A phase's actions: one step each, in order.
+
+`ACTION_ACTIVITIES` maps each action kind that runs as an activity to its activity method and input
+model: a new action kind is a new activity module under `activities/`, its input, and a line here
+(plus its model in `processes/template.py`). The kinds handled apart: a `reminder` runs on a timer
+(`workflows/timers.py`), a `start_follow_up` is planned here and started when the process ends
+(`workflows/follow_ups.py`), an `end_process` ends the process after its phase.
+
+The last action step of an automatic phase also writes "phase done", and "process ended" when nothing
+comes after, once it succeeded: a phase of one action costs one activity.
+
+Workflow code imported through the sandbox's pass-through (see `interpreter.py`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from temporalio import workflow
+
+from activities.bookkeeping import HistoryLine
+from activities.history import AddHistoryInput, HistoryActivities
+from activities.record_values import RecordValuesActivities, SetStatusInput, WriteValuesInput
+from activities.send_email import SendEmailActivities, SendEmailInput
+from activities.step import ActionResult
+from activities.tasks import CreateTaskInput, TaskActivities
+from crm.models import HistoryKind
+from processes.instance import ActionOutcome, FollowUpState, PhaseState
+from processes.template import Action, Phase
+from workflows.incidents import Incidents
+from workflows.run import ACTION_HEARTBEAT, ACTION_RETRY, ACTION_TIMEOUT, Run, Step
+
+# action kind -> (activity method, its input model); reminders, follow-ups and end_process are handled apart
+ACTION_ACTIVITIES: dict[str, tuple[Callable[..., Awaitable[ActionResult]], type[Any]]] = {
+    "send_email": (SendEmailActivities.send_email, SendEmailInput),
+    "create_task": (TaskActivities.create_task, CreateTaskInput),
+    "write_values": (RecordValuesActivities.write_values, WriteValuesInput),
+    "set_status": (RecordValuesActivities.set_status, SetStatusInput),
+    "add_history": (HistoryActivities.add_history, AddHistoryInput),
+}
+
+
+class Actions:
+    def __init__(self, run: Run, incidents: Incidents) -> None:
+        self.run, self.incidents = run, incidents
+
+    async def run_all(self, index: int, spec: Phase, ps: PhaseState) -> bool:
+        """Run the phase's actions; whether its last step also wrote "phase done" (the phase is then over)."""
+        run = self.run
+        last = max((j for j, a in enumerate(spec.actions) if a.kind in ACTION_ACTIVITIES), default=None)
+        done_written = False
+        for j, action in enumerate(spec.actions):
+            if not done_written and run.phase_interrupted(ps):
+                return False
+            step_key = f"{run.state.workflow_id}/{ps.key}/{j}/{ps.iteration}"
+            if action.reminder is not None:
+                continue
+            if action.start_follow_up is not None:
+                follow_up = action.start_follow_up
+                run.state.follow_ups.append(FollowUpState(step_key=step_key, template=follow_up.template,
+                                                          action=follow_up,
+                                                          start_delay_seconds=follow_up.start.delay.total_seconds()))
+                ps.actions.append(ActionOutcome(index=j, kind=action.kind, status="done", step_key=step_key,
+                                                summary=f"follow-up '{follow_up.template}' starts when the process "
+                                                        "ends", at=workflow.now()))
+                continue
+            if action.end_process is not None:
+                run.end_reason = action.end_process.reason or f"ended by phase '{ps.key}'"
+                ps.actions.append(ActionOutcome(index=j, kind=action.kind, status="done", step_key=step_key,
+                                                summary="process ends after this phase", at=workflow.now()))
+                return done_written
+            run.details(f"phase **{ps.key}** ({index + 1}/{len(run.state.phases)}): action {j} `{action.kind}`")
+            after = self._phase_end_lines(index, spec, ps, j) \
+                if run.carry and j == last and spec.completion == "automatic" else ()
+            result = await self.incidents.attempt(ps, f"actions[{j}].{action.kind}", step_key,
+                                                  self._call(index, j, action, ps, step_key), after=after)
+            ps.actions.append(ActionOutcome(
+                index=j, kind=action.kind, step_key=step_key, at=workflow.now(),
+                status="done" if isinstance(result, ActionResult) else "skipped",
+                summary=result.summary if isinstance(result, ActionResult) else "skipped by staff after an incident"))
+            if after and isinstance(result, ActionResult):  # only actions run in the workflow come after it
+                done_written = True
+                run.ended_written = any(line.kind is HistoryKind.process_ended for line in after)
+        return done_written
+
+    def _ending_reason(self, spec: Phase, j: int) -> str | None:
+        """The reason of an `end_process` after action `j` of the phase (it ends the process with the phase)."""
+        ending = next((a.end_process for a in spec.actions[j + 1:] if a.end_process is not None), None)
+        return ending.reason or f"ended by phase '{spec.key}'" if ending is not None else None
+
+    def _phase_end_lines(self, index: int, spec: Phase, ps: PhaseState, j: int) -> list[HistoryLine]:
+        """What the success of the phase's last step means: the phase is done; the process ends, when
+        nothing comes after (no phase, decision or follow-up)."""
+        run = self.run
+        wf = run.state.workflow_id
+        lines = [HistoryLine(step_key=f"{wf}/{ps.key}/done/{ps.iteration}", kind=HistoryKind.phase_done,
+                             text=f"Phase '{ps.name}' done", phase_key=ps.key)]
+        later = spec.actions[j + 1:]
+        follow_ups = any(f.status == "planned" for f in run.state.follow_ups) or \
+            any(a.start_follow_up is not None for a in later)
+        reason = self._ending_reason(spec, j)
+        if not follow_ups and (reason is not None or (not spec.decision and run.following(index) is None)):
+            lines.append(HistoryLine(step_key=f"{wf}/process/ended", kind=HistoryKind.process_ended,
+                                     text=run.ended_text(reason)))
+        return lines
+
+    def _call(self, index: int, j: int, action: Action, ps: PhaseState, step_key: str) -> Step:
+        method, input_cls = ACTION_ACTIVITIES[action.kind]
+        where = {"where": f"phases[{index}].actions[{j}].{action.kind}"} if "where" in input_cls.model_fields else {}
+        return lambda books: workflow.execute_activity_method(
+            method, input_cls(step=self.run.step_input(ps, step_key, books), action=action.spec, **where),
+            start_to_close_timeout=ACTION_TIMEOUT, heartbeat_timeout=ACTION_HEARTBEAT, retry_policy=ACTION_RETRY,
+            summary=f"{action.kind} · phase {ps.key} · action {j}")

@@ -1,0 +1,100 @@
+"""Incidents: a step that failed after its retries, and the process waiting for staff.
+
+Every step of a process goes through `Incidents.attempt`: it runs the step's activity, carrying the
+bookkeeping waiting in the ledger; when the activity fails for good, the process opens an incident
+(status `incident`, a history line, the search attribute) and waits until staff retry the step,
+skip it, skip the phase or abort. A phase whose responsible cannot be found waits the same way, with
+its start held back until the lookup is retried or skipped. Staff resolve an incident through the
+`resolve_incident` request (`workflows/staff_requests.py`), which sets `Run.resolution`.
+
+Workflow code imported through the sandbox's pass-through (see `interpreter.py`).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from temporalio import workflow
+from temporalio.exceptions import ActivityError, ApplicationError
+
+from activities.bookkeeping import HistoryLine, PhaseTaskOpening
+from crm.models import HistoryKind
+from processes.instance import Incident, PhaseState, ProcessStatus
+from workflows import search_attributes as sa
+from workflows.run import Run, Step
+
+
+class Incidents:
+    def __init__(self, run: Run) -> None:
+        self.run = run
+
+    async def attempt(self, ps: PhaseState, step: str, step_key: str, call: Step, *,
+                      after: tuple[HistoryLine, ...] | list[HistoryLine] = (), carries: bool = True,
+                      open_task: PhaseTaskOpening | None = None) -> Any:
+        """Run a step, carrying the bookkeeping waiting in the ledger (unless `carries` is False: timers racing
+        the phase); when it fails after its retries, open an incident and wait for staff.
+
+        Returns the step's result, or None when staff skipped the step (or the phase).
+        """
+        run = self.run
+        while True:
+            books = run.ledger.take(owner_id=run.state.owner_id, after=after, open_task=open_task) \
+                if run.carry and carries else None
+            try:
+                result = await call(books)
+            except ActivityError as err:
+                cause = err.cause
+                error_type = (cause.type if isinstance(cause, ApplicationError) and cause.type
+                              else type(cause).__name__ if cause else "ActivityError")
+                message = getattr(cause, "message", None) or str(cause or err)
+            else:
+                if books is not None:
+                    run.settle(books, result)
+                return result
+            if books is not None and books.start is not None and error_type == "ResponsibleNotFound":
+                # the phase's responsible cannot be found: staff fix it and retry, or skip the lookup
+                action = await self._wait_for_staff(ps, "responsible", step_key, error_type, message,
+                                                    hold_start=True)
+                if action == "skip":
+                    run.ledger.soften_start()
+                if action is None:
+                    return None
+                continue
+            if await self._wait_for_staff(ps, step, step_key, error_type, message) != "retry":
+                return None
+
+    async def _wait_for_staff(self, ps: PhaseState, step: str, step_key: str, error_type: str, message: str, *,
+                              hold_start: bool = False) -> str | None:
+        """Open an incident and wait for staff: "retry" or "skip" the step, or None when the phase was skipped
+        meanwhile. Raises `Aborted` on abort."""
+        run = self.run
+        async with run.incident_lock:
+            run.incidents += 1
+            number = run.incidents
+            incident = Incident(phase_key=ps.key, step=step, step_key=step_key, error_type=error_type,
+                                message=message, at=workflow.now())
+            run.state.incident, run.state.status, run.resolution = incident, ProcessStatus.incident, None
+            run.upsert(sa.STATUS.value_set(ProcessStatus.incident.value))
+            run.details(f"**incident** in phase **{ps.key}**, {step}: {error_type}. "
+                        "Waiting for staff to retry, skip or abort.")
+            try:
+                await run.line(f"{run.state.workflow_id}/incident/{number}", HistoryKind.incident,
+                               f"Incident in phase '{ps.name}' at {step}: {message}", phase_key=ps.key,
+                               data={"error_type": error_type, "step_key": step_key})
+                # the start of the phase is written with it (its responsible was found), unless that lookup failed
+                await run.park(ps, with_start=not hold_start)
+                await workflow.wait_condition(lambda: run.resolution is not None or run.phase_interrupted(ps))
+                resolution = run.resolution
+            finally:
+                run.state.incident = None
+                if not run.state.status.finished:
+                    run.state.status = ProcessStatus.running
+                    run.upsert(sa.STATUS.value_set(ProcessStatus.running.value))
+            run.check_abort()
+            if resolution is not None:
+                await run.line(f"{run.state.workflow_id}/incident/{number}/resolved",
+                               HistoryKind.incident_resolved,
+                               f"Incident at {step} resolved: {resolution.action}", phase_key=ps.key,
+                               actor=resolution.actor)
+                return None if run.phase_interrupted(ps) else resolution.action
+            return None

@@ -1,0 +1,193 @@
+"""Running one phase: its start, its actions, its completion, and which phase comes next.
+
+A phase waits for its start offset (a durable timer a skip or an abort cuts short), starts (its
+responsible looked up by its first step, its "started" line written with it), runs its actions
+(`workflows/actions.py`) with its deadline and reminders racing it (`workflows/timers.py`), and
+completes: by itself, or when its task is completed (a manual phase). Then it is written done (or
+skipped), and its `decision`, if any, picks the phase that comes next. A phase that runs again (a
+loop back) gets a fresh state and new step keys.
+
+Workflow code imported through the sandbox's pass-through (see `interpreter.py`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+
+from temporalio import workflow
+
+from activities.bookkeeping import BookkeepingResult, HistoryLine, PhaseTaskOpening
+from activities.decisions import DecideInput, DecideResult, DecisionActivities
+from activities.responsible import ResolveResponsibleInput, ResponsibleActivities
+from activities.tasks import OpenPhaseTaskInput, TaskActivities
+from crm.models import HistoryKind, TaskStatus
+from processes.instance import PhaseState, PhaseStatus
+from processes.template import Phase
+from workflows import search_attributes as sa
+from workflows.actions import Actions
+from workflows.incidents import Incidents
+from workflows.run import (
+    ACTION_HEARTBEAT,
+    ACTION_RETRY,
+    ACTION_TIMEOUT,
+    BOOKKEEPING_RETRY,
+    BOOKKEEPING_TIMEOUT,
+    Run,
+)
+from workflows.timers import Timers
+
+
+class Phases:
+    def __init__(self, run: Run, incidents: Incidents) -> None:
+        self.run, self.incidents = run, incidents
+        self.actions = Actions(run, incidents)
+        self.timers = Timers(run, incidents)
+
+    async def run_phase(self, index: int) -> int | None:
+        """Run one phase; the index of the phase that comes next, or None at the end."""
+        run = self.run
+        spec = run.template.phases[index]
+        ps = run.state.phases[index]
+        if ps.status.finished:  # a loop back: the phase runs again, with new step keys
+            ps = run.state.phases[index] = PhaseState(key=ps.key, name=ps.name, manual=ps.manual,
+                                                      iteration=ps.iteration + 1)
+            run.skip_requests.pop(ps.key, None)
+            run.complete_requests.pop(ps.key, None)
+        run.phases_this_run += 1
+        wf = run.state.workflow_id
+        step = f"{wf}/{ps.key}"
+        run.state.current_phase = ps.key
+        if not run.carry:
+            run.upsert(sa.PHASE.value_set(ps.key))
+
+        if spec.start.delay and ps.key not in run.skip_requests:
+            ps.status = PhaseStatus.waiting
+            ps.starts_at = workflow.now() + spec.start.delay
+            run.details(f"phase **{ps.key}** ({index + 1}/{len(run.state.phases)}) starts at "
+                        f"{ps.starts_at:%Y-%m-%d %H:%M} UTC")
+            await run.park(ps)
+            try:
+                await workflow.wait_condition(lambda: ps.key in run.skip_requests or run.abort is not None,
+                                              timeout=spec.start.delay, timeout_summary=f"start of phase {ps.key}")
+            except asyncio.TimeoutError:
+                pass
+            run.check_abort()
+        if ps.key in run.skip_requests:
+            await self._mark_skipped(ps, step)
+            return run.following(index)
+
+        ps.status = PhaseStatus.running
+        ps.started_at = workflow.now()
+        if spec.deadline_days:
+            ps.deadline_at = ps.started_at + timedelta(days=spec.deadline_days)
+        started = HistoryLine(step_key=f"{step}/started/{ps.iteration}", kind=HistoryKind.phase_started,
+                              text=f"Phase '{ps.name}' started", phase_key=ps.key,
+                              data={"deadline": ps.deadline_at.isoformat() if ps.deadline_at else None})
+        if run.carry:  # the phase's first step looks up the responsible and writes the line
+            run.ledger.begin_phase(spec.responsible, started)
+        else:
+            responsible = await self.incidents.attempt(ps, "responsible", f"{step}/responsible/{ps.iteration}",
+                                                       lambda _: workflow.execute_activity_method(
+                                                           ResponsibleActivities.resolve_responsible,
+                                                           ResolveResponsibleInput(responsible=spec.responsible,
+                                                                                   record_id=run.state.record_id,
+                                                                                   owner_id=run.state.owner_id),
+                                                           start_to_close_timeout=BOOKKEEPING_TIMEOUT,
+                                                           retry_policy=ACTION_RETRY,
+                                                           summary=f"responsible of phase {ps.key}"))
+            run.responsible_found(ps, spec, responsible if isinstance(responsible, int) else None)
+            await run.history(started.step_key, started.kind, started.text, phase_key=ps.key,
+                              data={"responsible_id": ps.responsible_id, **started.data})
+
+        watchers = self.timers.start(ps, spec)
+        done_written = False
+        try:
+            done_written = await self.actions.run_all(index, spec, ps)
+            if spec.completion == "manual" and not run.phase_interrupted(ps):
+                await self._wait_for_completion(index, spec, ps)
+            elif run.ledger.start is not None and not run.phase_interrupted(ps):
+                await self._start_alone(ps)  # no step of its own: the lookup still may need staff
+            if not run.ended_written:  # else the process has ended with its last step: too late to abort
+                run.check_abort()
+        finally:
+            await self.timers.stop(watchers)
+
+        if done_written:  # the last step wrote "phase done": a skip that came meanwhile is too late
+            ps.status, ps.finished_at = PhaseStatus.done, workflow.now()
+            return run.following(index)
+        if ps.key in run.skip_requests:
+            await self._mark_skipped(ps, step)
+            return run.following(index)
+        if ps.task_id is not None:  # closed first: a caller told "done" finds the task done too
+            completed_by = run.complete_requests.get(ps.key)
+            await run.close_task(ps.task_id, TaskStatus.done, completed_by.actor if completed_by else "")
+        ps.status, ps.finished_at = PhaseStatus.done, workflow.now()
+        run.phase_written[ps.key] = await run.line(f"{step}/done/{ps.iteration}", HistoryKind.phase_done,
+                                                   f"Phase '{ps.name}' done", phase_key=ps.key)
+        if spec.decision and run.end_reason is None:
+            return await self._decide(index, spec, ps)
+        return run.following(index)
+
+    async def _decide(self, index: int, spec: Phase, ps: PhaseState) -> int | None:
+        run = self.run
+        step_key = f"{run.state.workflow_id}/{ps.key}/decision/{ps.iteration}"
+        outcomes = {p.key: {"status": p.status.value, "overdue": p.overdue, "iteration": p.iteration}
+                    for p in run.state.phases}
+        following = run.following(index)
+        assert spec.decision is not None
+        result = await self.incidents.attempt(ps, "decision", step_key, lambda books: workflow.execute_activity_method(
+            DecisionActivities.decide,
+            DecideInput(step=run.step_input(ps, step_key, books), branches=spec.decision,
+                        answers=run.state.answers, phases=outcomes, where=f"phases[{index}].decision",
+                        otherwise=run.template.phases[following].key if following is not None else None),
+            start_to_close_timeout=ACTION_TIMEOUT, heartbeat_timeout=ACTION_HEARTBEAT,
+            retry_policy=ACTION_RETRY, summary=f"decision · phase {ps.key}"))
+        if isinstance(result, DecideResult) and result.branch is not None:
+            ps.went_to = spec.decision[result.branch].goto
+            return run.template.phase_index(ps.went_to)
+        ps.went_to = run.template.phases[following].key if following is not None else None
+        return following
+
+    async def _wait_for_completion(self, index: int, spec: Phase, ps: PhaseState) -> None:
+        run = self.run
+        step_key = f"{run.state.workflow_id}/{ps.key}/task/{ps.iteration}"
+        if run.carry:  # the task opens with what is left to write, the phase's start included
+            opening = PhaseTaskOpening(step_key=step_key, phase_key=ps.key, title=f"{ps.name} ({run.template.name})",
+                                       line=f"Task for phase '{ps.name}' assigned", due_at=ps.deadline_at,
+                                       assignee_id=ps.responsible_id)
+            result = await self.incidents.attempt(ps, "task", step_key,
+                                                  run.bookkeeping_call(f"task for phase {ps.key}"),
+                                                  open_task=opening)
+            if isinstance(result, BookkeepingResult):
+                ps.task_id = result.task_id
+        else:
+            ps.task_id = await workflow.execute_activity_method(
+                TaskActivities.open_phase_task,
+                OpenPhaseTaskInput(step=run.step_input(ps, step_key), due_at=ps.deadline_at),
+                start_to_close_timeout=BOOKKEEPING_TIMEOUT, retry_policy=BOOKKEEPING_RETRY,
+                summary=f"task for phase {ps.key}")
+        until = f" (deadline {ps.deadline_at:%Y-%m-%d %H:%M} UTC)" if ps.deadline_at else ""
+        run.details(f"phase **{ps.key}** ({index + 1}/{len(run.state.phases)}) waits for task "
+                    f"#{ps.task_id} of user {ps.responsible_id}{until}")
+        await run.park(ps)
+        await workflow.wait_condition(lambda: ps.key in run.complete_requests or run.phase_interrupted(ps))
+
+    async def _start_alone(self, ps: PhaseState) -> None:
+        """A phase with no step of its own: its start (the responsible looked up, its line) is written now."""
+        await self.incidents.attempt(ps, "responsible",
+                                     f"{self.run.state.workflow_id}/{ps.key}/responsible/{ps.iteration}",
+                                     self.run.bookkeeping_call(f"start of phase {ps.key}"))
+
+    async def _mark_skipped(self, ps: PhaseState, step: str) -> None:
+        run = self.run
+        request = run.skip_requests[ps.key]
+        if ps.task_id is not None:  # closed first: a caller told "skipped" finds the task closed too
+            await run.close_task(ps.task_id, TaskStatus.cancelled, request.actor)
+        ps.status, ps.finished_at = PhaseStatus.skipped, workflow.now()
+        ps.skip_reason = request.reason or None
+        reason = f": {request.reason}" if request.reason else ""
+        run.ledger.soften_start()  # a lookup that needed staff is moot once the phase is skipped
+        run.phase_written[ps.key] = await run.line(f"{step}/skipped/{ps.iteration}", HistoryKind.phase_skipped,
+                                                   f"Phase '{ps.name}' skipped{reason}", phase_key=ps.key,
+                                                   actor=request.actor)

@@ -1,0 +1,217 @@
+"""One run of a process: what the interpreter's rooms share, and how they write it down.
+
+`Run` holds the process's state (`ProcessState`, what the query answers) and the run's own
+bookkeeping: the staff requests taken and waiting to apply, the open incident's resolution, the
+counters that make step keys unique, and the ledger of what is decided but not yet written. The
+rooms (`phases`, `timers`, `incidents`, `staff_requests`, `follow_ups`, `continuing`) hold no
+state of their own: they act on one `Run`, so what a process carries into its next run is exactly
+what `workflows/continuing.py` copies out of it.
+
+How it writes: a history line goes into the ledger for the next step to carry (`line`), or at once
+(`history`: update handlers, and runs from before `PATCH_CARRY`). Before the process waits it
+`park`s: what is left is flushed and the process list shows the phase it waits in.
+
+Also here: the retry policies and timeouts of steps, and `Aborted`, which unwinds a run when
+staff abort it. Workflow code imported through the sandbox's pass-through (see `interpreter.py`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from datetime import timedelta
+from typing import Any
+
+from temporalio import workflow
+from temporalio.common import RetryPolicy
+
+from activities.bookkeeping import Bookkeeping, BookkeepingActivities, BookkeepingResult
+from activities.history import HistoryActivities, RecordHistoryInput
+from activities.step import StepInput
+from activities.tasks import ClosePhaseTaskInput, TaskActivities
+from crm.models import HistoryKind, TaskStatus
+from processes.instance import (
+    AbortRequest,
+    CompletePhaseRequest,
+    PhaseState,
+    ProcessInput,
+    ProcessState,
+    ResolveIncidentRequest,
+    SkipPhaseRequest,
+)
+from processes.template import Phase
+from workflows import search_attributes as sa
+from workflows.ledger import Ledger
+
+# Action steps: retried a few times, then an incident staff can see and act on.
+ACTION_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), backoff_coefficient=2.0,
+                           maximum_interval=timedelta(minutes=1), maximum_attempts=5)
+ACTION_TIMEOUT = timedelta(minutes=2)
+# A worker that dies mid-step is noticed after this, not after ACTION_TIMEOUT: the worker heartbeats for
+# every running step (activities/heartbeats.py), and the step is retried elsewhere under its step key.
+ACTION_HEARTBEAT = timedelta(seconds=10)
+# The engine's own bookkeeping (history lines, task rows) is retried until the database answers.
+BOOKKEEPING_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), backoff_coefficient=2.0,
+                                maximum_interval=timedelta(minutes=5))
+BOOKKEEPING_TIMEOUT = timedelta(seconds=30)
+# The change that made bookkeeping ride along with steps; runs without its marker keep the old path.
+PATCH_CARRY = "phase-steps-carry-bookkeeping"
+
+Step = Callable[[Bookkeeping | None], Awaitable[Any]]  # runs a step's activity, carrying the bookkeeping given
+
+
+class Aborted(Exception):
+    """Unwinds the run when staff abort the process."""
+
+
+class Run:
+    def __init__(self, input: ProcessInput) -> None:
+        self.input = input
+        self.template = input.template
+        self.carry = workflow.patched(PATCH_CARRY)  # False: a run from before bookkeeping rode along with steps
+        self.state = ProcessState(
+            workflow_id=workflow.info().workflow_id,
+            template_key=input.template.key,
+            template_name=input.template.name,
+            template_version=input.template_version,
+            record_id=input.record_id,
+            owner_id=input.owner_id,
+            started_by=input.started_by,
+            phases=[PhaseState(key=p.key, name=p.name, manual=p.completion == "manual")
+                    for p in input.template.phases],
+            started_at=workflow.now(),
+            lineage=input.lineage,
+            parent_workflow_id=input.parent_workflow_id,
+            origin=input.origin,
+        )
+        # staff requests taken and waiting for the run to apply them
+        self.skip_requests: dict[str, SkipPhaseRequest] = {}
+        self.complete_requests: dict[str, CompletePhaseRequest] = {}
+        self.abort: AbortRequest | None = None
+        self.resolution: ResolveIncidentRequest | None = None  # of the open incident
+        self.update_ids: dict[str, None] = {}  # the IDs of the staff requests taken, oldest first (a set in order)
+        # counters that make step keys unique across the process's runs
+        self.incidents = 0
+        self.owner_changes = 0
+        self.incident_lock = asyncio.Lock()
+        self.end_reason: str | None = None  # an `end_process` action ran
+        self.closed = False  # the end is recorded: tasks closed, history written
+        self.first_phase = 0
+        self.phases_this_run = 0
+        self.ledger = Ledger(input.record_id, self.state.workflow_id, f"process {input.template.key}")
+        self.phase_attribute: str | None = input.template.phases[0].key  # StagecoachPhase as last set
+        self.ended_written = False  # the last step wrote "process ended" with its own effect
+        self.phase_written: dict[str, int] = {}  # phase key -> ledger item of its last "done"/"skipped" line
+
+    # --- what the rooms ask of the run -------------------------------------------------------
+
+    def check_abort(self) -> None:
+        if self.abort is not None:
+            raise Aborted()
+
+    def phase_interrupted(self, ps: PhaseState) -> bool:
+        return ps.key in self.skip_requests or self.abort is not None or self.end_reason is not None
+
+    def following(self, index: int) -> int | None:
+        """The phase after `index` when no decision says otherwise: its `next`, or the one below it."""
+        spec = self.template.phases[index]
+        if spec.next is not None:
+            return self.template.phase_index(spec.next)
+        return index + 1 if index + 1 < len(self.template.phases) else None
+
+    def ended_text(self, reason: str | None) -> str:
+        return f"Process '{self.template.name}' ended" + (f": {reason}" if reason else "")
+
+    def step_input(self, ps: PhaseState, step_key: str, books: Bookkeeping | None = None) -> StepInput:
+        return StepInput(
+            step_key=step_key, workflow_id=self.state.workflow_id, record_id=self.state.record_id,
+            owner_id=self.state.owner_id, template_key=self.template.key, template_name=self.template.name,
+            template_version=self.state.template_version, controller_email=self.template.controller_email,
+            process_started_at=self.state.started_at, phase_key=ps.key, phase_name=ps.name,
+            phase_started_at=ps.started_at, phase_deadline=ps.deadline_at, responsible_id=ps.responsible_id,
+            books=books)
+
+    def responsible_found(self, ps: PhaseState, spec: Phase, responsible_id: int | None) -> None:
+        ps.responsible_id = responsible_id
+        if spec.responsible.kind == "process_owner" and responsible_id is not None:
+            ps.responsible_id = self.state.owner_id  # an owner change during the lookup wins
+
+    # --- writing -------------------------------------------------------------------------------
+
+    def bookkeeping_call(self, summary: str) -> Step:
+        """A step of bookkeeping alone (a phase's task, or its start when it has no step of its own)."""
+        async def call(books: Bookkeeping | None) -> BookkeepingResult:
+            if books is None:  # an incident's flush wrote it already
+                return BookkeepingResult()
+            return await workflow.execute_activity_method(
+                BookkeepingActivities.record_bookkeeping, books, start_to_close_timeout=BOOKKEEPING_TIMEOUT,
+                retry_policy=ACTION_RETRY, summary=summary)
+        return call
+
+    def settle(self, books: Bookkeeping, result: Any) -> None:
+        """A step carried `books` and succeeded: they are written; the phase it started has its responsible."""
+        self.ledger.settle(books)
+        if books.start is not None and books.start.line.phase_key is not None:
+            ps = self.state.phase(books.start.line.phase_key)
+            assert ps is not None
+            self.responsible_found(ps, self.template.phases[self.template.phase_index(ps.key)],
+                                   getattr(result, "responsible_id", None))
+
+    async def flush(self, *, with_start: bool = True) -> None:
+        """Write what the ledger holds now (before the process waits, or as it ends). A phase start it
+        carries is written even when its responsible cannot be found (nobody is responsible then)."""
+        if not self.carry:
+            return
+        books = self.ledger.take(owner_id=self.state.owner_id, with_start=with_start, soft_start=True)
+        if books is None:
+            return
+        result = await workflow.execute_activity_method(
+            BookkeepingActivities.record_bookkeeping, books, start_to_close_timeout=BOOKKEEPING_TIMEOUT,
+            retry_policy=BOOKKEEPING_RETRY, summary=f"history: {len(books.lines) + len(books.after)} lines")
+        self.settle(books, result)
+
+    async def line(self, step_key: str, kind: HistoryKind, text: str, *, phase_key: str | None = None,
+                   actor: str = "", data: dict[str, Any] | None = None) -> int:
+        """A line of the engine's own in the record's history: into the ledger, for the next step to carry
+        (runs from before `PATCH_CARRY`: written at once). Its ledger number."""
+        if self.carry:
+            return self.ledger.line(step_key, kind, text, phase_key=phase_key,
+                                    actor=actor or f"process {self.template.key}", data=data)
+        await self.history(step_key, kind, text, phase_key=phase_key, actor=actor, data=data)
+        return 0
+
+    async def history(self, step_key: str, kind: HistoryKind, text: str, *, phase_key: str | None = None,
+                      actor: str = "", data: dict[str, Any] | None = None) -> None:
+        """A line written at once (an update handler's, or any from runs before `PATCH_CARRY`)."""
+        await workflow.execute_activity_method(
+            HistoryActivities.record_history,
+            RecordHistoryInput(step_key=step_key, record_id=self.state.record_id, kind=kind, text=text,
+                               workflow_id=self.state.workflow_id, phase_key=phase_key,
+                               actor=actor or f"process {self.template.key}", data=data or {}),
+            start_to_close_timeout=BOOKKEEPING_TIMEOUT, retry_policy=BOOKKEEPING_RETRY,
+            summary=f"history: {kind.value}")
+
+    async def close_task(self, task_id: int, status: TaskStatus, actor: str) -> None:
+        if self.carry:
+            self.ledger.close_task(task_id, status, actor)
+            return
+        await workflow.execute_activity_method(
+            TaskActivities.close_phase_task, ClosePhaseTaskInput(task_id=task_id, status=status, actor=actor),
+            start_to_close_timeout=BOOKKEEPING_TIMEOUT, retry_policy=BOOKKEEPING_RETRY,
+            summary=f"close task {task_id} ({status.value})")
+
+    async def park(self, ps: PhaseState, *, with_start: bool = True) -> None:
+        """The process is about to wait: what it decided is written, and the process list shows the phase it
+        waits in (runs from before `PATCH_CARRY` set the phase as each one began)."""
+        if not self.carry:
+            return
+        await self.flush(with_start=with_start)
+        if self.phase_attribute != ps.key:
+            self.phase_attribute = ps.key
+            self.upsert(sa.PHASE.value_set(ps.key))
+
+    def upsert(self, *updates: Any) -> None:
+        workflow.upsert_search_attributes(list(updates))
+
+    def details(self, text: str) -> None:
+        workflow.set_current_details(text)

@@ -1,0 +1,256 @@
+"""Staff requests: what staff may ask of a running process, how it is refused, applied and taken once.
+
+`STAFF_REQUESTS` is the one table of them. Each entry names the request's Temporal update (built
+onto `ProcessWorkflow` by `staff_update`), its API route (`POST /processes/{id}/{route}`, built by
+`api/routers/processes.py`), the body the API takes and the request the process gets, and the
+handler and validator below. A new staff request is a request and a body in `processes/instance.py`,
+a handler and a validator here, and a line in the table.
+
+- **Validators refuse** what cannot apply (an unknown phase, a finished process, no open incident)
+  with a typed `ApplicationError` (`processes/errors.py`); the API maps its type to 404/409/422.
+- **Handlers apply** a request to the `Run`: most leave a request the phase loop picks up
+  (`skip_requests`, `complete_requests`, `abort`, `resolution`) and answer once it is written.
+- **Idempotency**: a request's ID is its `Idempotency-Key`. Temporal answers a retry whose ID the
+  current run has seen with the first outcome; the IDs of earlier runs are carried across
+  continue-as-new (`workflows/continuing.py`), and a retry of one of those is answered with the
+  process as it is now and changes nothing.
+
+Workflow code imported through the sandbox's pass-through (see `interpreter.py`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import BaseModel
+from temporalio import workflow
+from temporalio.exceptions import ApplicationError
+
+from activities.tasks import ReassignTaskInput, TaskActivities
+from crm.models import HistoryKind
+from processes.errors import InvalidPhaseState, NoIncident, PhaseNotFound, ProcessFinished, StagecoachError, did_you_mean
+from processes.instance import (
+    AbortBody,
+    AbortRequest,
+    ChangeOwnerRequest,
+    CompleteBody,
+    CompletePhaseRequest,
+    IncidentBody,
+    OwnerBody,
+    PhaseState,
+    PhaseStatus,
+    ProcessState,
+    ResolveIncidentRequest,
+    SkipBody,
+    SkipPhaseRequest,
+)
+from workflows import search_attributes as sa
+from workflows.run import BOOKKEEPING_RETRY, BOOKKEEPING_TIMEOUT, Run
+
+
+def _refuse(error: type[StagecoachError], message: str) -> ApplicationError:
+    return ApplicationError(message, type=error.__name__, non_retryable=True)
+
+
+class StaffRequests:
+    def __init__(self, run: Run) -> None:
+        self.run = run
+
+    async def handle(self, kind: StaffRequestKind, request: Any) -> ProcessState:
+        """Apply a request once: one already taken is answered with the process as it is."""
+        if not self._take():
+            return self.run.state
+        return await kind.handle(self, request)
+
+    def validate(self, kind: StaffRequestKind, request: Any) -> None:
+        if not self._already_taken():
+            kind.validate(self, request)
+
+    def _already_taken(self) -> bool:
+        """The staff request being validated or handled has an ID the process has taken before.
+
+        Temporal answers a request whose ID the current run has seen with that request's outcome, so
+        only one taken by an earlier run gets here: before the process continued as new, where a
+        retried "skip the current phase" would skip the next one. Such a request is accepted and
+        answered with the process as it is now, and changes nothing."""
+        info = workflow.current_update_info()
+        return info is not None and info.id in self.run.update_ids
+
+    def _take(self) -> bool:
+        """Whether the staff request being handled is to be applied (see `_already_taken`); its ID is
+        remembered for the runs to come."""
+        if self._already_taken():
+            return False
+        info = workflow.current_update_info()
+        if info is not None:
+            self.run.update_ids[info.id] = None
+        return True
+
+    # --- the requests: each handler, then its validator ------------------------------------------------
+
+    async def skip_phase(self, request: SkipPhaseRequest) -> ProcessState:
+        run = self.run
+        key = request.phase or run.state.current_phase
+        assert key is not None
+        run.skip_requests.setdefault(key, request)
+        ps = run.state.phase(key)
+        assert ps is not None
+        if key == run.state.current_phase:
+            await workflow.wait_condition(lambda: self._phase_recorded(ps) or run.state.status.finished)
+        return run.state
+
+    def validate_skip_phase(self, request: SkipPhaseRequest) -> None:
+        self._refuse_if_finished()
+        ps = self._target_phase(request.phase, "skip")
+        if ps.status.finished:
+            raise _refuse(InvalidPhaseState, f"phase '{ps.key}' is already {ps.status.value}")
+
+    async def complete_phase(self, request: CompletePhaseRequest) -> ProcessState:
+        run = self.run
+        key = request.phase or run.state.current_phase
+        assert key is not None
+        if key not in run.complete_requests:
+            run.complete_requests[key] = request
+            run.state.answers.update(request.answers)
+        ps = run.state.phase(key)
+        assert ps is not None
+        await workflow.wait_condition(lambda: self._phase_recorded(ps) or run.state.status.finished)
+        return run.state
+
+    def validate_complete_phase(self, request: CompletePhaseRequest) -> None:
+        self._refuse_if_finished()
+        ps = self._target_phase(request.phase, "complete")
+        if ps.status is not PhaseStatus.running:
+            raise _refuse(InvalidPhaseState, f"phase '{ps.key}' is {ps.status.value}, not running")
+        if not ps.manual:
+            raise _refuse(InvalidPhaseState, f"phase '{ps.key}' completes by itself when its actions are done")
+        if request.task_id is not None and ps.task_id != request.task_id:
+            raise _refuse(InvalidPhaseState, f"task {request.task_id} is not the task of phase '{ps.key}'")
+
+    async def abort(self, request: AbortRequest) -> ProcessState:
+        run = self.run
+        if run.abort is None:
+            run.abort = request
+        if run.carry or workflow.patched("abort-answers-when-recorded"):
+            # answer once the tasks are cancelled and the history written: a caller told "aborted" finds them so
+            await workflow.wait_condition(lambda: run.closed)
+        else:  # how histories recorded before the patch completed the update
+            await workflow.wait_condition(lambda: run.state.status.finished)
+        return run.state
+
+    def validate_abort(self, request: AbortRequest) -> None:
+        self._refuse_if_finished()
+
+    async def change_owner(self, request: ChangeOwnerRequest) -> ProcessState:
+        run = self.run
+        previous = run.state.owner_id
+        if request.owner_id == previous:
+            return run.state
+        run.state.owner_id = request.owner_id
+        run.owner_changes += 1
+        run.upsert(sa.OWNER.value_set(str(request.owner_id)))
+        current = run.state.phase(run.state.current_phase) if run.state.current_phase else None
+        index = run.template.phase_index(current.key) if current else None
+        if (current is not None and index is not None and current.status is PhaseStatus.running
+                and run.template.phases[index].responsible.kind == "process_owner"):
+            current.responsible_id = request.owner_id
+            if current.task_id is not None:
+                await workflow.execute_activity_method(
+                    TaskActivities.reassign_task, ReassignTaskInput(task_id=current.task_id,
+                                                                    assignee_id=request.owner_id),
+                    start_to_close_timeout=BOOKKEEPING_TIMEOUT, retry_policy=BOOKKEEPING_RETRY,
+                    summary=f"reassign task {current.task_id}")
+        await run.history(f"{run.state.workflow_id}/owner/{run.owner_changes}", HistoryKind.owner_changed,
+                          f"Process owner changed from user {previous} to user {request.owner_id}",
+                          actor=request.actor, data={"from": previous, "to": request.owner_id})
+        return run.state
+
+    def validate_change_owner(self, request: ChangeOwnerRequest) -> None:
+        self._refuse_if_finished()
+
+    async def resolve_incident(self, request: ResolveIncidentRequest) -> ProcessState:
+        run = self.run
+        incident = run.state.incident
+        run.resolution = request
+        await workflow.wait_condition(lambda: run.state.incident is not incident)
+        return run.state
+
+    def validate_resolve_incident(self, request: ResolveIncidentRequest) -> None:
+        self._refuse_if_finished()
+        if self.run.state.incident is None:
+            raise _refuse(NoIncident, "the process has no open incident")
+
+    # --- what the validators and handlers share ---------------------------------------------------------
+
+    def _phase_recorded(self, ps: PhaseState) -> bool:
+        """The phase is over and that is written: its task closed, its last line in the history."""
+        return ps.status.finished and self.run.ledger.written >= self.run.phase_written.get(ps.key, 0)
+
+    def _refuse_if_finished(self) -> None:
+        state = self.run.state
+        if state.status.finished or self.run.abort is not None:
+            raise _refuse(ProcessFinished, f"the process has ended ({state.status.value})"
+                          if state.status.finished else "the process is being aborted")
+
+    def _target_phase(self, key: str | None, verb: str) -> PhaseState:
+        state = self.run.state
+        key = key or state.current_phase
+        if key is None:
+            raise _refuse(InvalidPhaseState, f"no phase is current; name the phase to {verb}")
+        ps = state.phase(key)
+        if ps is None:
+            raise _refuse(PhaseNotFound, f"no phase '{key}' in template '{self.run.template.key}'"
+                          f"{did_you_mean(key, [p.key for p in state.phases])}")
+        return ps
+
+
+@dataclass(frozen=True)
+class StaffRequestKind:
+    """One thing staff may ask of a running process: an update of `ProcessWorkflow` and a route of the API."""
+
+    name: str  # the update's name, and ProcessWorkflow's attribute
+    route: str  # POST /processes/{workflow_id}/{route}
+    body: type[BaseModel]  # what the API takes
+    request: type[BaseModel]  # what the process gets: the body, and the caller as its actor
+    handle: Callable[[StaffRequests, Any], Awaitable[ProcessState]]
+    validate: Callable[[StaffRequests, Any], None]
+    description: str
+    user_field: str | None = None  # a field of the body naming a user, who must exist
+
+
+SKIP_PHASE = StaffRequestKind("skip_phase", "skip", SkipBody, SkipPhaseRequest, StaffRequests.skip_phase,
+                              StaffRequests.validate_skip_phase, "Skip the current phase, or a named later one.")
+ABORT = StaffRequestKind("abort", "abort", AbortBody, AbortRequest, StaffRequests.abort, StaffRequests.validate_abort,
+                         "Abort the process: its open tasks are cancelled, its follow-ups dropped.")
+COMPLETE_PHASE = StaffRequestKind("complete_phase", "complete", CompleteBody, CompletePhaseRequest,
+                                  StaffRequests.complete_phase, StaffRequests.validate_complete_phase,
+                                  "Complete a manual phase (the same as completing its task).")
+CHANGE_OWNER = StaffRequestKind("change_owner", "owner", OwnerBody, ChangeOwnerRequest, StaffRequests.change_owner,
+                                StaffRequests.validate_change_owner,
+                                "Change the process owner (and the responsible of a phase the owner holds).",
+                                user_field="owner_id")
+RESOLVE_INCIDENT = StaffRequestKind("resolve_incident", "incident", IncidentBody, ResolveIncidentRequest,
+                                    StaffRequests.resolve_incident, StaffRequests.validate_resolve_incident,
+                                    "Retry the failed step of an incident, or skip it.")
+
+STAFF_REQUESTS = (SKIP_PHASE, COMPLETE_PHASE, ABORT, CHANGE_OWNER, RESOLVE_INCIDENT)
+
+
+def staff_update(kind: StaffRequestKind) -> Any:
+    """The Temporal update (with its validator) of a staff request, for `ProcessWorkflow`'s class body.
+    It hands the request to the workflow's `staff` (a `StaffRequests`)."""
+    async def update(self: Any, request: Any) -> ProcessState:
+        return await self.staff.handle(kind, request)
+
+    def validate(self: Any, request: Any) -> None:
+        self.staff.validate(kind, request)
+
+    update.__name__ = update.__qualname__ = kind.name
+    validate.__name__ = validate.__qualname__ = f"validate_{kind.name}"
+    update.__annotations__ = {"request": kind.request, "return": ProcessState}
+    validate.__annotations__ = {"request": kind.request, "return": None}
+    handler = workflow.update(name=kind.name, description=kind.description)(update)
+    handler.validator(validate)
+    return handler
