@@ -107,6 +107,12 @@ class AlreadyExists(Conflict):
     pass
 
 
+class IdempotencyKeyReused(StagecoachError):
+    """An `Idempotency-Key` sent with another request than the one it was first sent with."""
+
+    status = 422
+
+
 class ServiceUnavailable(StagecoachError):
     """Temporal or the database cannot be reached; nothing was done."""
 

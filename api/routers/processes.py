@@ -17,6 +17,7 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from api.auth import Principal
 from api.deps import ClientDep, SessionDep, SettingsDep, StaffDep, TemporalDep
+from api.idempotency import claim
 from api.routers.records import get_record_or_404
 from api.routers.users import get_user_or_404
 from api.temporal_errors import send_update, temporal_errors
@@ -37,8 +38,10 @@ router = APIRouter(prefix="/processes", tags=["processes"])
 KeyStr = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_-]{0,62}$")]
 IdempotencyKey = Annotated[str | None, Header(
     alias="Idempotency-Key", max_length=200,
-    description="send a retry with the same key: the request applies once, and every send with the key gets "
-                "an answer, even after the process has ended")]
+    description="a key of your own (a UUID) naming this request: sent again with the same request, it applies "
+                "once and every send gets its answer, even after the process has ended or continued as new; "
+                "sent with any other request (another operation, process, body or caller), it is refused with "
+                "422 IdempotencyKeyReused")]
 
 
 class StartProcessBody(BaseModel):
@@ -219,6 +222,8 @@ def _staff_route(kind: StaffRequestKind) -> Callable[..., Awaitable[ProcessView]
             await get_user_or_404(session, getattr(body, kind.user_field))
         request = kind.request(**body.model_dump(), actor=principal.actor)
         await _check_reader(session, workflow_id, principal)
+        if idempotency_key is not None:
+            await claim(session, idempotency_key, principal, kind.name, workflow_id, body)
         handle = temporal.get_workflow_handle_for(ProcessWorkflow.run, workflow_id)
         state = await send_update(handle, getattr(ProcessWorkflow, kind.name), request, update_id=idempotency_key)
         return ProcessView(**state.model_dump(), temporal_ui_url=settings.temporal_run_url(workflow_id))

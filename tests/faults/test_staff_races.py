@@ -9,7 +9,8 @@ from typing import Any
 
 from temporalio.testing import WorkflowEnvironment
 
-from crm.models import HistoryKind, TaskStatus
+from api.auth import create_key
+from crm.models import ApiRole, HistoryKind, TaskStatus
 from processes.instance import ProcessStatus
 from tests.factories import Factory
 from tests.faults.conftest import Api, create_template, process_state, serve_api
@@ -203,3 +204,58 @@ async def test_complete_racing_the_deadline(time_skipping_env: WorkflowEnvironme
         figures[f"completed {when}: answers"] = sorted(a.status_code for a in pair)
         figures[f"completed {when}: controller emails"] = len(controller)
     assert not results["1 s before"].phases[0].overdue and results["1 h after"].phases[0].overdue
+
+
+async def test_an_idempotency_key_names_one_request(dev_env: WorkflowEnvironment, sessions: Any, factory: Factory,
+                                                    task_queue: str, database_url: str, figures: Figures) -> None:
+    """A key sent with another request (operation, body, process or caller) is refused; with its own, answered"""
+    owner = await factory.user()
+    record = await factory.record(owner=owner)
+    key = f"keys-{uuid.uuid4().hex[:6]}"
+    wait = {"key": "wait", "name": "Wait for the documents", "completion": "manual"}
+    doc = document(key)
+    doc["phases"].insert(1, wait)  # the skip of "call" leaves the process waiting, not ended
+    async with (serve_api(sessions, dev_env.client, database_url=database_url, task_queue=task_queue) as api,
+                running_worker(dev_env.client, sessions, task_queue)):
+        await create_template(api, doc)
+        async with sessions() as session:
+            _, other_staff = await create_key(session, "another clerk", ApiRole.staff)
+        first, second = await _start(api, key, record.id), await _start(api, key, record.id)
+        k = {**api.staff, "Idempotency-Key": f"k-{uuid.uuid4().hex}"}
+        skip = {"phase": "call", "reason": "called already"}
+        skipped = await api.http.post(f"/processes/{first}/skip", headers=k, json=skip)
+        assert skipped.status_code == 200 and skipped.json()["phases"][0]["status"] == "skipped", skipped.text
+        refused = {
+            "another operation": await api.http.post(f"/processes/{first}/abort", headers=k,
+                                                     json={"reason": "withdrew"}),
+            "another body": await api.http.post(f"/processes/{first}/skip", headers=k,
+                                                json={**skip, "reason": "wrong number"}),
+            "another process": await api.http.post(f"/processes/{second}/skip", headers=k, json=skip),
+            "another caller": await api.http.post(f"/processes/{first}/skip", json=skip,
+                                                  headers={"X-API-Key": other_staff,
+                                                           "Idempotency-Key": k["Idempotency-Key"]}),
+        }
+        state = await process_state(api, first)
+        assert state is not None
+        again = await api.http.post(f"/processes/{first}/skip", headers=k, json={"reason": "called already",
+                                                                               "phase": "call"})
+        # the same request, after the process ended: still its own answer
+        aborted = await api.http.post(f"/processes/{first}/abort", json={"reason": "withdrew"},
+                                      headers={**api.staff, "Idempotency-Key": f"k-{uuid.uuid4().hex}"})
+        await dev_env.client.get_workflow_handle(first).result()
+        after_end = await api.http.post(f"/processes/{first}/skip", headers=k, json=skip)
+        second_state = await process_state(api, second)
+
+    figures["a key reused for another operation, body, process or caller"] = \
+        ", ".join(sorted({_refusal(r) for r in refused.values()}))
+    figures["the same request with its key again, and after the process ended"] = \
+        f"{again.status_code}, {after_end.status_code}: the first answer"
+    for what, response in refused.items():
+        assert _refusal(response) == "422 IdempotencyKeyReused", (what, response.text)
+    assert "first sent with another request (skip_phase on" in refused["another operation"].json()["detail"]
+    assert "another caller" in refused["another caller"].json()["detail"]  # whose request is not said
+    assert state["status"] == "running" and state["current_phase"] == "wait"  # the abort did not apply
+    assert second_state is not None and second_state["phases"][0]["status"] == "running"
+    assert again.status_code == 200 and again.json() == skipped.json(), again.text
+    assert aborted.status_code == 200 and aborted.json()["status"] == "aborted", aborted.text
+    assert after_end.status_code == 200 and after_end.json() == skipped.json(), after_end.text

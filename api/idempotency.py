@@ -1,0 +1,55 @@
+"""`Idempotency-Key`: a key names one request, and is answered for that request only.
+
+A staff request's key is its update ID in Temporal, and Temporal answers a request whose ID it has
+seen with that first request's outcome, whatever is sent with it. So before a keyed request goes to
+Temporal, the key is claimed here for the request it comes with: its caller (the API key), its
+operation, its process and its body. The same request sent again with the key goes on (and gets the
+first outcome); any other request with the key is refused with 422 `IdempotencyKeyReused`, never
+answered with another request's result. Keys are unique across callers: use a fresh random key (a
+UUID) for each new request.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+
+from pydantic import BaseModel
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from api.auth import Principal
+from crm.models import IdempotencyKey
+from processes.errors import IdempotencyKeyReused
+
+
+def fingerprint(principal: Principal, operation: str, target: str, body: BaseModel) -> str:
+    """The request a key names: the same caller, operation, process and body (as parsed: a field sent with its
+    default value is the same request as the field left out)."""
+    request = {"caller": principal.key_id, "operation": operation, "target": target,
+               "body": body.model_dump(mode="json")}
+    return hashlib.sha256(json.dumps(request, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+
+
+async def claim(session: AsyncSession, key: str, principal: Principal, operation: str, target: str,
+                body: BaseModel) -> None:
+    """Let the request go on with `key`: the first time, or again with the same request. Refuse any other."""
+    mine = fingerprint(principal, operation, target, body)
+    query = select(IdempotencyKey).where(IdempotencyKey.key == key)
+    row = (await session.exec(query)).first()
+    if row is None:
+        session.add(IdempotencyKey(key=key, fingerprint=mine, api_key_id=principal.key_id, operation=operation,
+                                   target=target))
+        try:
+            await session.commit()
+            return
+        except IntegrityError:  # a request with the same key claimed it first
+            await session.rollback()
+            row = (await session.exec(query)).one()
+    if row.fingerprint == mine:
+        return
+    first = (f"{row.operation} on {row.target}" if row.api_key_id == principal.key_id
+             else "a request of another caller")
+    raise IdempotencyKeyReused(f"Idempotency-Key '{key}' was first sent with another request ({first}); "
+                               "a key names one request: send this one with a new key")
