@@ -371,6 +371,7 @@ class HistoryKind(str, enum.Enum):
     follow_up_started = "follow_up_started"
     follow_up_failed = "follow_up_failed"
     loop_guard = "loop_guard"
+    request_refused = "request_refused"
     note = "note"
 
 

@@ -11,7 +11,7 @@ import enum
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from processes.template import ProcessTemplate, StartFollowUp
 
@@ -212,6 +212,35 @@ class OwnerBody(BaseModel):
 
 class IncidentBody(BaseModel):
     action: Annotated[str, Field(pattern="^(retry|skip)$", description="retry the failed step, or skip it")]
+
+
+# What a staff request sent as a Temporal signal carries (`temporal workflow signal --name skip_phase --input
+# '{...}'`, or "Send a Signal" in the Temporal UI): the API's body, plus who sends it and why, and the request's
+# `Idempotency-Key`. Unknown fields are refused: a misspelt "phase" must not skip the current phase.
+
+class StaffSignal(BaseModel):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    actor: str = Field("", max_length=200, description="who sends it (recorded in the history)")
+    reason: str = Field("", max_length=500)
+    idempotency_key: str | None = Field(None, alias="Idempotency-Key", min_length=1, max_length=200,
+                                        description="sent again with the same key, the request applies once")
+
+
+class SkipSignal(StaffSignal, SkipBody):
+    pass
+
+
+class AbortSignal(StaffSignal):
+    reason: str = Field("aborted through Temporal", min_length=1, max_length=500)
+
+
+class CompleteSignal(StaffSignal, CompleteBody):
+    pass
+
+
+class IncidentSignal(StaffSignal, IncidentBody):
+    pass
 
 
 ProcessInput.model_rebuild()

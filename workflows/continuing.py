@@ -53,7 +53,8 @@ async def continue_if_long(run: Run, next_phase: int) -> None:
         return
     run.check_abort()  # an abort waits for the end of this run: end it, do not carry it on
     await run.flush()  # nothing decided in this run is left for the next one to write
-    await workflow.wait_condition(workflow.all_handlers_finished)
+    # (an abort that comes meanwhile waits for the process to end, so it ends it rather than being waited for)
+    await workflow.wait_condition(lambda: workflow.all_handlers_finished() or run.abort is not None)
     run.check_abort()
     workflow.continue_as_new(_carried(run, next_phase))
 

@@ -1,8 +1,8 @@
 """`ProcessWorkflow`: one running instance of a process template version.
 
 The workflow's messages are here: the run, the staff requests (updates, each with the validator
-that refuses what cannot apply, built from the table in `workflows/staff_requests.py`), the state
-query. What they do is the template interpreter's (`workflows/interpreter.py`), imported through the
+that refuses what cannot apply, and most also as signals, built from the table in
+`workflows/staff_requests.py`), the state query. What they do is the template interpreter's (`workflows/interpreter.py`), imported through the
 sandbox's pass-through: the sandbox re-imports this module for every run, so it stays this small, and
 a parked process holds little more memory than a hand-written workflow (bench/, scenario 4).
 """
@@ -24,6 +24,7 @@ with workflow.unsafe.imports_passed_through():
         RESOLVE_INCIDENT,
         SKIP_PHASE,
         STAFF_REQUESTS,
+        staff_signal,
         staff_update,
     )
 
@@ -45,6 +46,11 @@ class ProcessWorkflow:
     abort = staff_update(ABORT)
     change_owner = staff_update(CHANGE_OWNER)
     resolve_incident = staff_update(RESOLVE_INCIDENT)
+    # the same requests as signals (no answer; a refusal is written to the history), for the Temporal UI and CLI
+    skip_phase_signal = staff_signal(SKIP_PHASE)
+    complete_phase_signal = staff_signal(COMPLETE_PHASE)
+    abort_signal = staff_signal(ABORT)
+    resolve_incident_signal = staff_signal(RESOLVE_INCIDENT)
 
     @workflow.query
     def current_state(self) -> ProcessState:
@@ -52,6 +58,7 @@ class ProcessWorkflow:
 
     @workflow.signal(dynamic=True)
     def unknown_signal(self, name: str, args: Sequence[RawValue]) -> None:
-        """A process takes no signals (staff requests are updates): log one and drop it, never buffer it."""
-        workflow.logger.warning("unknown signal %r dropped (a process takes updates: %s)", name,
+        """Any other signal: log it and drop it, never buffer it."""
+        workflow.logger.warning("unknown signal %r dropped (a process takes the signals %s, and the updates %s)", name,
+                                ", ".join(kind.name for kind in STAFF_REQUESTS if kind.signal is not None),
                                 ", ".join(kind.name for kind in STAFF_REQUESTS))

@@ -93,6 +93,7 @@ class Run:
         # counters that make step keys unique across the process's runs
         self.incidents = 0
         self.owner_changes = 0
+        self.refusals = 0  # staff requests sent as signals and refused, in this run
         self.incident_lock = asyncio.Lock()
         self.end_reason: str | None = None  # an `end_process` action ran
         self.closed = False  # the end is recorded: tasks closed, history written

@@ -14,17 +14,22 @@ a handler and a validator here, and a line in the table.
   current run has seen with the first outcome; the IDs of earlier runs are carried across
   continue-as-new (`workflows/continuing.py`), and a retry of one of those is answered with the
   process as it is now and changes nothing.
+- **Signals**: skip_phase, abort, complete_phase and resolve_incident are also signals of the same
+  names (`staff_signal`), for engineers in the Temporal UI and CLI. A signal has no answer: what the
+  validator refuses is written to the record's history as a refused request and logged, and changes
+  nothing; what it accepts goes to the same handler as the update. Its `Idempotency-Key` field is an
+  ID like an update's. Runs that took such a signal before `PATCH_SIGNALS` dropped it, and still do.
 
 Workflow code imported through the sandbox's pass-through (see `interpreter.py`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ValidationError
 from temporalio import workflow
 from temporalio.exceptions import ApplicationError
 
@@ -34,10 +39,13 @@ from processes.errors import InvalidPhaseState, NoIncident, PhaseNotFound, Proce
 from processes.instance import (
     AbortBody,
     AbortRequest,
+    AbortSignal,
     ChangeOwnerRequest,
     CompleteBody,
     CompletePhaseRequest,
+    CompleteSignal,
     IncidentBody,
+    IncidentSignal,
     OwnerBody,
     PhaseState,
     PhaseStatus,
@@ -45,9 +53,17 @@ from processes.instance import (
     ResolveIncidentRequest,
     SkipBody,
     SkipPhaseRequest,
+    SkipSignal,
+    StaffSignal,
 )
 from workflows import search_attributes as sa
 from workflows.run import BOOKKEEPING_RETRY, BOOKKEEPING_TIMEOUT, Run
+
+# The change that made staff requests signals too: before it, a process dropped them as unknown signals.
+PATCH_SIGNALS = "staff-requests-as-signals"
+# Who a signal's request is recorded as when it names nobody: the Python SDK does not give workflow code the
+# sender's Temporal identity (it is on the WorkflowExecutionSignaled event, in the Temporal UI's history).
+SIGNAL_ACTOR = "temporal signal"
 
 
 def _refuse(error: type[StagecoachError], message: str) -> ApplicationError:
@@ -67,6 +83,49 @@ class StaffRequests:
     def validate(self, kind: StaffRequestKind, request: Any) -> None:
         if not self._already_taken():
             kind.validate(self, request)
+
+    async def signal(self, kind: StaffRequestKind, args: Sequence[Any]) -> None:
+        """A staff request sent as a signal: applied like the update, or refused in the history. Never raises."""
+        run = self.run
+        if not workflow.patched(PATCH_SIGNALS):
+            workflow.logger.warning("signal %r dropped (the process started before it took staff requests as "
+                                    "signals)", kind.name)
+            return
+        assert kind.signal is not None
+        try:
+            if len(args) > 1:
+                raise ValueError(f"{len(args)} inputs: send one JSON object")
+            sent = kind.signal.model_validate(args[0] if args else {})
+        except (ValidationError, ValueError) as exc:
+            await self._refused(kind, StaffSignal.model_construct(), "InvalidSignal", _signal_errors(exc))
+            return
+        if sent.idempotency_key is not None and sent.idempotency_key in run.update_ids:
+            workflow.logger.info("signal %r with an Idempotency-Key already taken: nothing to do", kind.name)
+            return
+        fields = sent.model_dump(exclude={"actor", "idempotency_key"})
+        request = kind.request.model_validate({**{name: value for name, value in fields.items()
+                                                  if name in kind.request.model_fields},
+                                               "actor": sent.actor or SIGNAL_ACTOR})
+        try:
+            kind.validate(self, request)
+        except ApplicationError as refusal:
+            await self._refused(kind, sent, refusal.type or "Refused", refusal.message)
+            return
+        if sent.idempotency_key is not None:
+            run.update_ids[sent.idempotency_key] = None
+        await kind.handle(self, request)
+
+    async def _refused(self, kind: StaffRequestKind, sent: StaffSignal, error_type: str, message: str) -> None:
+        """A signal's request refused: a line in the record's history (and the process's), and the log."""
+        run = self.run
+        run.refusals += 1
+        workflow.logger.warning("signal %r refused (%s): %s", kind.name, error_type, message)
+        why = f" (sent because: {sent.reason})" if sent.reason else ""
+        await run.history(f"{run.state.workflow_id}/refused/{run.state.runs}/{run.refusals}",
+                          HistoryKind.request_refused,
+                          f"Request '{kind.name}' sent as a signal refused: {message}{why}",
+                          actor=sent.actor or SIGNAL_ACTOR, phase_key=run.state.current_phase,
+                          data={"request": kind.name, "error_type": error_type})
 
     def _already_taken(self) -> bool:
         """The staff request being validated or handled has an ID the process has taken before.
@@ -218,22 +277,26 @@ class StaffRequestKind:
     validate: Callable[[StaffRequests, Any], None]
     description: str
     user_field: str | None = None  # a field of the body naming a user, who must exist
+    signal: type[StaffSignal] | None = None  # what the request sent as a signal carries; None: no such signal
 
 
 SKIP_PHASE = StaffRequestKind("skip_phase", "skip", SkipBody, SkipPhaseRequest, StaffRequests.skip_phase,
-                              StaffRequests.validate_skip_phase, "Skip the current phase, or a named later one.")
+                              StaffRequests.validate_skip_phase, "Skip the current phase, or a named later one.",
+                              signal=SkipSignal)
 ABORT = StaffRequestKind("abort", "abort", AbortBody, AbortRequest, StaffRequests.abort, StaffRequests.validate_abort,
-                         "Abort the process: its open tasks are cancelled, its follow-ups dropped.")
+                         "Abort the process: its open tasks are cancelled, its follow-ups dropped.",
+                         signal=AbortSignal)
 COMPLETE_PHASE = StaffRequestKind("complete_phase", "complete", CompleteBody, CompletePhaseRequest,
                                   StaffRequests.complete_phase, StaffRequests.validate_complete_phase,
-                                  "Complete a manual phase (the same as completing its task).")
+                                  "Complete a manual phase (the same as completing its task).",
+                                  signal=CompleteSignal)
 CHANGE_OWNER = StaffRequestKind("change_owner", "owner", OwnerBody, ChangeOwnerRequest, StaffRequests.change_owner,
                                 StaffRequests.validate_change_owner,
                                 "Change the process owner (and the responsible of a phase the owner holds).",
                                 user_field="owner_id")
 RESOLVE_INCIDENT = StaffRequestKind("resolve_incident", "incident", IncidentBody, ResolveIncidentRequest,
                                     StaffRequests.resolve_incident, StaffRequests.validate_resolve_incident,
-                                    "Retry the failed step of an incident, or skip it.")
+                                    "Retry the failed step of an incident, or skip it.", signal=IncidentSignal)
 
 STAFF_REQUESTS = (SKIP_PHASE, COMPLETE_PHASE, ABORT, CHANGE_OWNER, RESOLVE_INCIDENT)
 
@@ -254,3 +317,21 @@ def staff_update(kind: StaffRequestKind) -> Any:
     handler = workflow.update(name=kind.name, description=kind.description)(update)
     handler.validator(validate)
     return handler
+
+
+def staff_signal(kind: StaffRequestKind) -> Any:
+    """The Temporal signal of a staff request, named as its update, for `ProcessWorkflow`'s class body. Its input
+    is read here, not by the SDK: an input that is not the request's JSON object is refused in the history,
+    where the SDK would drop it with a line in the worker's log only."""
+    async def signal(self: Any, *args: Any) -> None:
+        await self.staff.signal(kind, args)
+
+    signal.__name__ = signal.__qualname__ = f"{kind.name}_signal"
+    return workflow.signal(name=kind.name, description=f"{kind.description} (As a signal: no answer; a refusal is "
+                                                       "written to the record's history.)")(signal)
+
+
+def _signal_errors(exc: Exception) -> str:
+    if isinstance(exc, ValidationError):
+        return "; ".join(f"{'.'.join(str(p) for p in e['loc']) or 'input'}: {e['msg']}" for e in exc.errors())
+    return str(exc)

@@ -64,8 +64,10 @@ async def test_a_process_refuses_unknown_updates_and_drops_unknown_signals(
     async with running_worker(client, sessions, task_queue):
         handle = await start(client, task_queue, template(CALL, CLOSE), record.id, owner.id)
         await until(handle, lambda s: s.phases[0].task_id is not None)
-        signals = [("nonexistent", {"x": 1}), ("complete_phase", {"phase": "call"}), ("abort", {"reason": "x"}),
-                   ("skip_phase", "not a request")]
+        # names a process does not take as signals: staff requests are signals too (tests/workflows/test_staff_signals.py),
+        # change_owner is an update only, and a misspelt name is nothing
+        signals = [("nonexistent", {"x": 1}), ("change_owner", {"owner_id": owner.id}), ("skip-phase", {}),
+                   ("events_recorded", "not a request")]
         for name, arg in signals:
             await handle.signal(name, arg)
         refusals = [
@@ -80,7 +82,7 @@ async def test_a_process_refuses_unknown_updates_and_drops_unknown_signals(
         queries = [await _refused_query(handle, "nonexistent"), await _refused_query(handle, "complete_phase")]
         assert "nonexistent" in refusals[0] and "known updates" in refusals[0]
         assert all(refusals) and all(queries)
-        # the process is as it was: the signals named like updates did nothing
+        # the process is as it was: the unknown signals did nothing
         state = await handle.query(ProcessWorkflow.current_state)
         assert state.status is ProcessStatus.running
         assert [p.status for p in state.phases] == [PhaseStatus.running, PhaseStatus.pending]

@@ -123,6 +123,23 @@ async def skip_and_abort(run: Run) -> Handle:
     return handle
 
 
+async def staff_signals(run: Run) -> Handle:
+    """Staff requests as signals: a skip sent twice with one key, a refused skip, then an abort."""
+    handle = await run.start(
+        "staff_signals",
+        {"key": "call", "name": "Call the client", "completion": "manual"},
+        {"key": "wait", "name": "Wait for the documents", "completion": "manual"},
+        {"key": "close", "name": "Close", "actions": [{"add_history": {"text": "closed"}}]})
+    await until(handle, lambda s: s.phases[0].task_id is not None)
+    for _ in range(2):
+        await handle.signal("skip_phase", {"reason": "called already", "actor": "anna", "Idempotency-Key": "k1"})
+    await until(handle, lambda s: s.phases[1].task_id is not None)
+    await handle.signal("skip_phase", {"phase": "call"})  # already skipped: refused, written to the history
+    await handle.signal("abort", {"reason": "client withdrew"})
+    await handle.result()
+    return handle
+
+
 async def incident_retry(run: Run) -> Handle:
     handle = await run.start(
         "incident_retry",
@@ -265,7 +282,7 @@ async def _runs_of(run: Run, template_key: str) -> list[ProcessRun]:
 SCENARIOS: dict[str, Callable[[Run], Awaitable[WorkflowHandle[Any, Any]]]] = {
     f.__name__: f for f in (automatic_emails, manual_completed, skip_and_abort, incident_retry, decision_merge,
                             follow_up, loop_continue_as_new, loop_guard_cancelled, record_events_dispatch,
-                            responsible_missing)}
+                            responsible_missing, staff_signals)}
 
 
 async def start_test_server() -> WorkflowEnvironment:
