@@ -92,20 +92,21 @@ class StaffRequests:
                                     "signals)", kind.name)
             return
         assert kind.signal is not None
+        sent = StaffSignal.model_construct()
         try:
             if len(args) > 1:
                 raise ValueError(f"{len(args)} inputs: send one JSON object")
             sent = kind.signal.model_validate(args[0] if args else {})
+            fields = sent.model_dump(exclude={"actor", "idempotency_key"})
+            request = kind.request.model_validate({**{name: value for name, value in fields.items()
+                                                      if name in kind.request.model_fields},
+                                                   "actor": sent.actor or SIGNAL_ACTOR})
         except (ValidationError, ValueError) as exc:
-            await self._refused(kind, StaffSignal.model_construct(), "InvalidSignal", _signal_errors(exc))
+            await self._refused(kind, sent, "InvalidSignal", _signal_errors(exc))
             return
         if sent.idempotency_key is not None and sent.idempotency_key in run.update_ids:
             workflow.logger.info("signal %r with an Idempotency-Key already taken: nothing to do", kind.name)
             return
-        fields = sent.model_dump(exclude={"actor", "idempotency_key"})
-        request = kind.request.model_validate({**{name: value for name, value in fields.items()
-                                                  if name in kind.request.model_fields},
-                                               "actor": sent.actor or SIGNAL_ACTOR})
         try:
             kind.validate(self, request)
         except ApplicationError as refusal:
