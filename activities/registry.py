@@ -17,6 +17,7 @@ from activities.record_values import RecordValuesActivities
 from activities.responsible import ResponsibleActivities
 from activities.send_email import SendEmailActivities
 from activities.tasks import TaskActivities
+from activities.temporal_history import TemporalHistoryActivities
 
 ACTIVITY_CLASSES = (
     AutostartActivities,
@@ -30,6 +31,7 @@ ACTIVITY_CLASSES = (
     ResponsibleActivities,
     SendEmailActivities,
     TaskActivities,
+    TemporalHistoryActivities,
 )
 
 

@@ -19,21 +19,28 @@ a handler and a validator here, and a line in the table.
   validator refuses is written to the record's history as a refused request and logged, and changes
   nothing; what it accepts goes to the same handler as the update. Its `Idempotency-Key` field is an
   ID like an update's. Runs that took such a signal before `PATCH_SIGNALS` dropped it, and still do.
+  A signal naming no `actor` is recorded as its sender's Temporal identity, read from its event by an
+  activity (`PATCH_SENDER`); signals wait for each other's lookup, so they apply in the order they came.
 
 Workflow code imported through the sandbox's pass-through (see `interpreter.py`).
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
 from temporalio import workflow
-from temporalio.exceptions import ApplicationError
+from temporalio.common import RetryPolicy
+from temporalio.exceptions import ActivityError, ApplicationError
+from temporalio.workflow import _event_groups
 
 from activities.tasks import ReassignTaskInput, TaskActivities
+from activities.temporal_history import SignalSenderInput, TemporalHistoryActivities
 from crm.models import HistoryKind
 from processes.errors import InvalidPhaseState, NoIncident, PhaseNotFound, ProcessFinished, StagecoachError, did_you_mean
 from processes.instance import (
@@ -61,8 +68,10 @@ from workflows.run import BOOKKEEPING_RETRY, BOOKKEEPING_TIMEOUT, Run
 
 # The change that made staff requests signals too: before it, a process dropped them as unknown signals.
 PATCH_SIGNALS = "staff-requests-as-signals"
-# Who a signal's request is recorded as when it names nobody: the Python SDK does not give workflow code the
-# sender's Temporal identity (it is on the WorkflowExecutionSignaled event, in the Temporal UI's history).
+# The change that records a signal's sender: its Temporal identity, read from the process's history by an activity.
+PATCH_SENDER = "signal-sender-identity"
+SENDER_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_attempts=3)
+# Who a signal's request is recorded as when it names nobody and its sender cannot be read.
 SIGNAL_ACTOR = "temporal signal"
 
 
@@ -73,6 +82,7 @@ def _refuse(error: type[StagecoachError], message: str) -> ApplicationError:
 class StaffRequests:
     def __init__(self, run: Run) -> None:
         self.run = run
+        self._signals_in_order = asyncio.Lock()
 
     async def handle(self, kind: StaffRequestKind, request: Any) -> ProcessState:
         """Apply a request once: one already taken is answered with the process as it is."""
@@ -92,7 +102,8 @@ class StaffRequests:
                                     "signals)", kind.name)
             return
         assert kind.signal is not None
-        sent = StaffSignal.model_construct()
+        event_id = _signal_event_id()
+        sent, request, problem = StaffSignal.model_construct(), None, None
         try:
             if len(args) > 1:
                 raise ValueError(f"{len(args)} inputs: send one JSON object")
@@ -102,21 +113,43 @@ class StaffRequests:
                                                       if name in kind.request.model_fields},
                                                    "actor": sent.actor or SIGNAL_ACTOR})
         except (ValidationError, ValueError) as exc:
-            await self._refused(kind, sent, "InvalidSignal", _signal_errors(exc))
+            problem = ("InvalidSignal", _signal_errors(exc))
+        async with self._signals_in_order:  # whatever the sender's lookup takes, signals apply in the order they came
+            actor = sent.actor or await self._sender(event_id) or SIGNAL_ACTOR
+            if request is not None:
+                request = request.model_copy(update={"actor": actor})
+                if sent.idempotency_key is not None and sent.idempotency_key in run.update_ids:
+                    workflow.logger.info("signal %r with an Idempotency-Key already taken: nothing to do", kind.name)
+                    return
+                try:
+                    kind.validate(self, request)
+                except ApplicationError as refusal:
+                    problem = (refusal.type or "Refused", refusal.message)
+                else:
+                    if sent.idempotency_key is not None:
+                        run.update_ids[sent.idempotency_key] = None
+        if problem is not None:
+            await self._refused(kind, sent, actor, *problem)
             return
-        if sent.idempotency_key is not None and sent.idempotency_key in run.update_ids:
-            workflow.logger.info("signal %r with an Idempotency-Key already taken: nothing to do", kind.name)
-            return
-        try:
-            kind.validate(self, request)
-        except ApplicationError as refusal:
-            await self._refused(kind, sent, refusal.type or "Refused", refusal.message)
-            return
-        if sent.idempotency_key is not None:
-            run.update_ids[sent.idempotency_key] = None
-        await kind.handle(self, request)
+        await kind.handle(self, request)  # takes the request before it first waits: before the next signal's turn
 
-    async def _refused(self, kind: StaffRequestKind, sent: StaffSignal, error_type: str, message: str) -> None:
+    async def _sender(self, event_id: int | None) -> str:
+        """The Temporal identity that sent the signal being handled, from its event in the process's history."""
+        if event_id is None or not workflow.patched(PATCH_SENDER):
+            return ""
+        try:
+            return await workflow.execute_activity_method(
+                TemporalHistoryActivities.signal_sender,
+                SignalSenderInput(workflow_id=self.run.state.workflow_id, run_id=workflow.info().run_id,
+                                  event_id=event_id),
+                start_to_close_timeout=BOOKKEEPING_TIMEOUT, retry_policy=SENDER_RETRY,
+                summary=f"who sent the signal of event {event_id}")
+        except ActivityError as exc:
+            workflow.logger.warning("sender of the signal of event %d not found: %s", event_id, exc.cause or exc)
+            return ""
+
+    async def _refused(self, kind: StaffRequestKind, sent: StaffSignal, actor: str, error_type: str,
+                       message: str) -> None:
         """A signal's request refused: a line in the record's history (and the process's), and the log."""
         run = self.run
         run.refusals += 1
@@ -125,7 +158,7 @@ class StaffRequests:
         await run.history(f"{run.state.workflow_id}/refused/{run.state.runs}/{run.refusals}",
                           HistoryKind.request_refused,
                           f"Request '{kind.name}' sent as a signal refused: {message}{why}",
-                          actor=sent.actor or SIGNAL_ACTOR, phase_key=run.state.current_phase,
+                          actor=actor, phase_key=run.state.current_phase,
                           data={"request": kind.name, "error_type": error_type})
 
     def _already_taken(self) -> bool:
@@ -330,6 +363,17 @@ def staff_signal(kind: StaffRequestKind) -> Any:
     signal.__name__ = signal.__qualname__ = f"{kind.name}_signal"
     return workflow.signal(name=kind.name, description=f"{kind.description} (As a signal: no answer; a refusal is "
                                                        "written to the record's history.)")(signal)
+
+
+def _signal_event_id() -> int | None:
+    """The id of the WorkflowExecutionSignaled event of the signal being handled. The Python SDK (1.35) has it only
+    in the implicit event group it opens around each signal handler (an experimental API, and this part of it
+    private); None where it is not there, and the sender is then not looked up."""
+    group = _event_groups._active_event_groups.get().implicit
+    if group is None:
+        return None
+    marker = group._to_proto()
+    return marker.inbound_event.inbound_event_id if marker.HasField("inbound_event") else None
 
 
 def _signal_errors(exc: Exception) -> str:

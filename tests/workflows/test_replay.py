@@ -9,7 +9,8 @@ cannot pass vacuously.
 the `status-final-after-history` patch; `*.before-carry.json`: every history line, the responsible
 lookup and the task closed were activities of their own, before the `phase-steps-carry-bookkeeping`
 patch made them ride along with the phase's steps; `*.before-signals.json`: staff requests sent as
-signals were dropped as unknown, before the `staff-requests-as-signals` patch).
+signals were dropped as unknown, before the `staff-requests-as-signals` patch; `*.before-sender.json`:
+a signal naming no actor was recorded as "temporal signal", before the `signal-sender-identity` patch).
 """
 
 from __future__ import annotations
@@ -36,7 +37,8 @@ SAVED = {f"{name}{tag}.json" for name in SCENARIOS for tag in ("", ".before-fina
     f"{name}.before-carry.json" for name in CARRIED} | {
     "skip_and_abort.before-abort-patch.json", "decision_merge.json", "follow_up.json",
     "loop_continue_as_new.json", "loop_guard_cancelled.json", "record_events_dispatch.json",
-    "responsible_missing.json", "staff_signals.json", "staff_signals.before-signals.json"}
+    "responsible_missing.json", "staff_signals.json", "staff_signals.before-signals.json",
+    "staff_signals.before-sender.json"}
 DISPATCHER = {"record_events_dispatch"}  # RecordEventsWorkflow histories; the others are ProcessWorkflow's
 
 

@@ -25,7 +25,6 @@ from tests.factories import Factory
 from tests.workflows.helpers import history, running_worker, start, tasks, template, until
 from workflows.client import start_process
 from workflows.process import ProcessWorkflow
-from workflows.staff_requests import SIGNAL_ACTOR
 
 BIN = Path(sys.executable).parent
 CALL = {"key": "call", "name": "Call the client", "completion": "manual"}
@@ -65,7 +64,7 @@ async def test_a_skip_by_signal_moves_the_process_on_and_a_key_applies_it_once(
     assert [p.status for p in result.phases] == [PhaseStatus.skipped, PhaseStatus.done, PhaseStatus.done]
     call_task, wait_task = await tasks(sessions, handle.id)
     assert (call_task.status, call_task.completed_by) == (TaskStatus.cancelled, "anna")
-    assert (wait_task.status, wait_task.completed_by) == (TaskStatus.done, SIGNAL_ACTOR)
+    assert (wait_task.status, wait_task.completed_by) == (TaskStatus.done, client.identity)  # who sent it
     entries = await history(sessions, handle.id)
     [skipped] = [e for e in entries if e.kind is HistoryKind.phase_skipped]
     assert (skipped.text, skipped.actor) == ("Phase 'Call the client' skipped: called already", "anna")
@@ -86,7 +85,7 @@ async def test_an_abort_by_signal_aborts(time_skipping_env: WorkflowEnvironment,
         await handle.signal("abort", {})  # reason and actor are optional
         result = await handle.result()
     assert result.status is ProcessStatus.aborted
-    assert (result.end_reason, result.ended_by) == ("aborted through Temporal", SIGNAL_ACTOR)
+    assert (result.end_reason, result.ended_by) == ("aborted through Temporal", client.identity)
     [task] = await tasks(sessions, handle.id)
     assert task.status is TaskStatus.cancelled
     [aborted] = [e for e in await history(sessions, handle.id) if e.kind is HistoryKind.process_aborted]
@@ -129,7 +128,7 @@ async def test_a_refused_signal_leaves_a_refused_line_and_changes_nothing(
         "Request 'resolve_incident' sent as a signal refused: action: String should match pattern "
         "'^(retry|skip)$'"])
     by_type = {line.data["error_type"]: (line.actor, line.phase_key) for line in lines}
-    assert by_type["PhaseNotFound"] == ("anna", "call") and by_type["NoIncident"] == (SIGNAL_ACTOR, "call")
+    assert by_type["PhaseNotFound"] == ("anna", "call") and by_type["NoIncident"] == (client.identity, "call")
     logged = [r.getMessage() for r in caplog.records if "sent as a signal" in r.getMessage() or "refused" in
               r.getMessage()]
     assert len([m for m in logged if m.startswith("signal ")]) == len(sent)
@@ -186,6 +185,7 @@ async def test_signals_from_the_temporal_cli(dev_env: WorkflowEnvironment, sessi
     assert [p.status for p in result.phases] == [PhaseStatus.skipped, PhaseStatus.skipped, PhaseStatus.pending]
     assert (result.status, result.end_reason, result.ended_by) == (ProcessStatus.aborted, "client withdrew", "luca")
     assert refused.text == "Request 'skip_phase' sent as a signal refused: phase 'call' is already skipped"
+    assert refused.actor.startswith("temporal-cli:")  # the CLI's identity, as Temporal recorded it
     entries = await history(sessions, handle.id)
     assert [e.phase_key for e in entries if e.kind is HistoryKind.phase_skipped] == ["call"]
     kinds = await events(handle)
@@ -214,5 +214,7 @@ async def test_signals_arriving_while_the_process_continues_as_new_are_not_lost(
     assert result.status is ProcessStatus.completed and result.runs >= 4
     assert [p.status for p in result.phases] == [PhaseStatus.skipped] * 4
     entries = await history(sessions, handle.id)
-    assert [e.phase_key for e in entries if e.kind is HistoryKind.phase_skipped] == ["p1", "p2", "p3", "p4"]
+    skipped = [e for e in entries if e.kind is HistoryKind.phase_skipped]
+    assert [e.phase_key for e in skipped] == ["p1", "p2", "p3", "p4"]
+    assert all(e.actor.startswith("temporal-cli:") for e in skipped)  # each sender found in its own run
     assert not [e for e in entries if e.kind is HistoryKind.request_refused]
