@@ -7,6 +7,10 @@ from pathlib import Path
 
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+from sqlalchemy.engine import make_url
+
+# Secrets that may also come from a file (a Docker secret): NAME_FILE=/run/secrets/name, any characters.
+SECRET_FIELDS = ("database_password", "smtp_password", "temporal_api_key")
 
 
 class Settings(BaseSettings):
@@ -14,17 +18,29 @@ class Settings(BaseSettings):
 
     data_dir: Path = Path("data")
     database_url: str = ""  # default: a SQLite file in data_dir
+    database_password: SecretStr | None = None  # put into DATABASE_URL, escaped (for passwords kept out of URLs)
+    database_password_file: Path | None = None
 
     temporal_address: str = "127.0.0.1:7233"
     temporal_namespace: str = "default"
     temporal_task_queue: str = "stagecoach"
     temporal_ui_url: str = "http://127.0.0.1:8233"
+    # Secured clusters and Temporal Cloud (docs/deployment.md). TLS is on when any of these is set,
+    # unless TEMPORAL_TLS=false; TEMPORAL_TLS=true alone uses the system's CA certificates.
+    temporal_tls: bool | None = None
+    temporal_tls_server_ca_file: Path | None = None
+    temporal_tls_client_cert_file: Path | None = None
+    temporal_tls_client_key_file: Path | None = None
+    temporal_tls_server_name: str | None = None
+    temporal_api_key: SecretStr | None = None
+    temporal_api_key_file: Path | None = None
 
     # SMTP: without SMTP_HOST, email is kept in the outbox table instead of sent.
     smtp_host: str | None = None
     smtp_port: int = 587
     smtp_username: str | None = None
     smtp_password: SecretStr | None = None
+    smtp_password_file: Path | None = None
     smtp_starttls: bool = False
     smtp_use_tls: bool = False
     smtp_from: str = "stagecoach@localhost"
@@ -42,16 +58,46 @@ class Settings(BaseSettings):
     loop_guard_limit: int = 10
     loop_guard_timezone: str = "UTC"
 
+    # The worker rewrites this file while it reaches Temporal and the database (worker_health.py).
+    worker_health_file: Path | None = None
+    worker_health_interval_seconds: float = Field(10, gt=0)
+
     # The record-events dispatcher (autostart) also looks for undispatched events this often.
     record_events_sweep_seconds: float = Field(60, gt=0)
 
     @model_validator(mode="after")
     def _defaults(self) -> Settings:
+        for name in SECRET_FIELDS:
+            self._read_secret_file(name)
         if not self.database_url:
             self.database_url = f"sqlite+aiosqlite:///{self.data_dir / 'stagecoach.db'}"
+        if self.database_password is not None:
+            url = make_url(self.database_url)
+            if url.password is not None:
+                raise ValueError("DATABASE_URL has a password and DATABASE_PASSWORD is set too: keep only one")
+            self.database_url = url.set(password=self.database_password.get_secret_value()).render_as_string(
+                hide_password=False)
+        if (self.temporal_tls_client_cert_file is None) != (self.temporal_tls_client_key_file is None):
+            raise ValueError("TEMPORAL_TLS_CLIENT_CERT_FILE and TEMPORAL_TLS_CLIENT_KEY_FILE go together")
+        for name in ("temporal_tls_server_ca_file", "temporal_tls_client_cert_file", "temporal_tls_client_key_file"):
+            path = getattr(self, name)
+            if path is not None and not path.is_file():
+                raise ValueError(f"{name.upper()}={path}: no such file")
         if not self.public_url:
             self.public_url = f"http://{self.api_host}:{self.api_port}"
         return self
+
+    def _read_secret_file(self, name: str) -> None:
+        path: Path | None = getattr(self, f"{name}_file")
+        if path is None:
+            return
+        if getattr(self, name) is not None:
+            raise ValueError(f"{name.upper()} and {name.upper()}_FILE are both set: keep only one")
+        try:
+            value = path.read_text(encoding="utf-8").rstrip("\r\n")  # the newline `echo` leaves, nothing else
+        except OSError as exc:
+            raise ValueError(f"{name.upper()}_FILE={path}: {exc.strerror or exc}") from None
+        setattr(self, name, SecretStr(value))
 
     def temporal_run_url(self, workflow_id: str, run_id: str | None = None) -> str:
         base = f"{self.temporal_ui_url.rstrip('/')}/namespaces/{self.temporal_namespace}/workflows/{workflow_id}"

@@ -13,6 +13,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 from temporalio.client import Client, WorkflowHandle
+from temporalio.service import TLSConfig
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.contrib.pydantic import pydantic_data_converter
 
@@ -27,10 +28,24 @@ DISPATCHER_ID = "record-events"
 DEFAULT_TASK_QUEUE: str = Settings.model_fields["temporal_task_queue"].default
 
 
-async def connect(settings: Settings) -> Client:
+async def connect(settings: Settings, **options: Any) -> Client:
     """A client with the pydantic data converter, the way every part of Stagecoach must connect."""
     return await Client.connect(settings.temporal_address, namespace=settings.temporal_namespace,
-                                data_converter=pydantic_data_converter)
+                                data_converter=pydantic_data_converter, **tls_options(settings), **options)
+
+
+def tls_options(settings: Settings) -> dict[str, Any]:
+    """`tls` and `api_key` for `Client.connect` (secured clusters, Temporal Cloud); plain for the dev server."""
+    files = (settings.temporal_tls_server_ca_file, settings.temporal_tls_client_cert_file,
+             settings.temporal_tls_client_key_file)
+    api_key = settings.temporal_api_key.get_secret_value() if settings.temporal_api_key else None
+    wanted = settings.temporal_tls if settings.temporal_tls is not None else bool(
+        api_key or settings.temporal_tls_server_name or any(files))
+    if not wanted:
+        return {"tls": False, "api_key": api_key}
+    ca, cert, key = (path.read_bytes() if path else None for path in files)
+    return {"tls": TLSConfig(server_root_ca_cert=ca, client_cert=cert, client_private_key=key,
+                             domain=settings.temporal_tls_server_name), "api_key": api_key}
 
 
 async def start_process(client: Client, input: ProcessInput, *, workflow_id: str,
