@@ -6,7 +6,7 @@ import hashlib
 import secrets
 from dataclasses import dataclass
 
-from sqlmodel import select
+from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from crm.models import ApiKey, ApiRole
@@ -49,8 +49,19 @@ async def principal_for(session: AsyncSession, key: str) -> Principal | None:
 
 async def create_key(session: AsyncSession, name: str, role: ApiRole, user_id: int | None = None) -> tuple[ApiKey, str]:
     key = generate_key()
+    return await store_key(session, name, role, key, user_id), key
+
+
+async def store_key(session: AsyncSession, name: str, role: ApiRole, key: str, user_id: int | None = None) -> ApiKey:
+    """Keep the hash of `key` (generated here, or chosen by an operator: `stagecoach admin create-key`)."""
     row = ApiKey(name=name, role=role, prefix=key[:10], key_hash=hash_key(key), user_id=user_id)
     session.add(row)
     await session.commit()
     await session.refresh(row)
-    return row, key
+    return row
+
+
+async def active_admin_keys(session: AsyncSession, *, lock: bool = False) -> list[ApiKey]:
+    """The admin keys not revoked; `lock` holds their rows (PostgreSQL) until the transaction ends."""
+    query = select(ApiKey).where(ApiKey.role == ApiRole.admin, col(ApiKey.revoked_at).is_(None))
+    return list((await session.exec(query.with_for_update() if lock else query)).all())

@@ -9,11 +9,14 @@ from typing import Annotated, Any
 
 import typer
 
+from cli.admin import admin_app
 from cli.api_client import ApiClient, ApiError
 from settings import get_settings
 
 app = typer.Typer(help="Stagecoach: durable process automation for CRMs.", no_args_is_help=True,
                   pretty_exceptions_enable=False)
+
+app.add_typer(admin_app, name="admin")
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="print the API's JSON answer")]
 

@@ -107,6 +107,10 @@ class AlreadyExists(Conflict):
     pass
 
 
+class LastAdminKey(Conflict):
+    """Revoking this key would leave no admin key, and nobody could create keys again."""
+
+
 class IdempotencyKeyReused(StagecoachError):
     """An `Idempotency-Key` sent with another request than the one it was first sent with."""
 

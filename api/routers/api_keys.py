@@ -1,16 +1,16 @@
-"""API keys: admins create (shown once), list and revoke them."""
+"""API keys: admins create (shown once), list and revoke them; the last admin key cannot be revoked."""
 
 from __future__ import annotations
 
 from fastapi import APIRouter
 from sqlmodel import col, select
 
-from api.auth import create_key
+from api.auth import active_admin_keys, create_key
 from api.deps import AdminDep, SessionDep
 from api.routers.users import get_user_or_404
-from crm.models import ApiKey, ApiKeyCreate, ApiKeyCreated, ApiKeyPublic
+from crm.models import ApiKey, ApiKeyCreate, ApiKeyCreated, ApiKeyPublic, ApiRole
 from crm.types import utcnow
-from processes.errors import NotFound
+from processes.errors import LastAdminKey, NotFound
 
 router = APIRouter(prefix="/api-keys", tags=["api keys"])
 
@@ -34,6 +34,9 @@ async def revoke_key(key_id: int, session: SessionDep, _: AdminDep) -> ApiKey:
     if row is None:
         raise NotFound(f"no API key {key_id}")
     if row.revoked_at is None:
+        if row.role == ApiRole.admin and not [k for k in await active_admin_keys(session, lock=True) if k.id != key_id]:
+            raise LastAdminKey(f"API key {key_id} is the last admin key: create another admin key "
+                               "(POST /api-keys) before revoking this one")
         row.revoked_at = utcnow()
         session.add(row)
         await session.commit()

@@ -1,0 +1,76 @@
+"""`stagecoach admin`: what an operator runs on the database itself, before any API key exists.
+
+A fresh deployment has no key, and `POST /api-keys` needs an admin key: `create-key` makes the first one
+(docker-compose.yml's migrate job runs it with the key file given as a Docker secret).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from sqlmodel import select
+
+from api.auth import active_admin_keys, generate_key, hash_key, store_key
+from crm.db import make_engine, make_sessionmaker
+from crm.migrate import upgrade_database
+from crm.models import ApiKey, ApiRole
+from settings import get_settings
+
+admin_app = typer.Typer(help="Operator commands run on Stagecoach's database directly.", no_args_is_help=True)
+
+MIN_KEY_LENGTH = 32  # what `generate_key` makes is 46 characters
+
+
+@admin_app.command()
+def migrate() -> None:
+    """Bring the database to the newest schema (alembic upgrade head): once per deployment, before the rest."""
+    upgrade_database(get_settings().database_url)
+    typer.echo("database schema is current")
+
+
+def _read_key(path: Path) -> str:
+    try:
+        key = path.read_text(encoding="utf-8").strip()
+    except OSError as exc:
+        typer.echo(f"--key-file {path}: {exc.strerror or exc}", err=True)
+        raise typer.Exit(2) from None
+    if len(key) < MIN_KEY_LENGTH or any(c.isspace() for c in key):
+        typer.echo(f"--key-file {path}: a key is one line of at least {MIN_KEY_LENGTH} characters without "
+                   "spaces (make one with `openssl rand -base64 36`)", err=True)
+        raise typer.Exit(2)
+    return key
+
+
+async def _create(name: str, role: ApiRole, key_file: Path | None, if_no_admin: bool) -> str:
+    key = _read_key(key_file) if key_file else generate_key()
+    settings = get_settings()
+    engine = make_engine(settings.database_url)
+    try:
+        async with make_sessionmaker(engine)() as session:
+            existing = (await session.exec(select(ApiKey).where(ApiKey.key_hash == hash_key(key)))).first()
+            if existing is not None:  # the migrate job ran before with the same secret: a revoked key stays revoked
+                state = "revoked" if existing.revoked_at else "active"
+                return f"the key in {key_file} is stored already (API key {existing.id}, {state}); nothing changed"
+            if if_no_admin and await active_admin_keys(session):
+                return "an admin key exists already; nothing created"
+            row = await store_key(session, name, role, key)
+    finally:
+        await engine.dispose()
+    if key_file:
+        return f"API key {row.id} ({role.value}) created from {key_file}"
+    return f"API key {row.id} ({role.value}) created; it is shown this once, keep it now:\n{key}"
+
+
+@admin_app.command("create-key")
+def create_key(
+        name: Annotated[str, typer.Option(help="what the key is for, shown in GET /api-keys")] = "bootstrap admin",
+        role: Annotated[ApiRole, typer.Option(help="client, staff or admin")] = ApiRole.admin,
+        key_file: Annotated[Path | None, typer.Option(
+            help="store the key in this file (a Docker secret) instead of generating one; only its hash is kept")] = None,
+        if_no_admin: Annotated[bool, typer.Option(
+            "--if-no-admin", help="do nothing when an admin key that is not revoked exists")] = False) -> None:
+    """Create an API key on the database directly (the first admin key of a deployment)."""
+    typer.echo(asyncio.run(_create(name, role, key_file, if_no_admin)))
