@@ -17,11 +17,11 @@ from activities.log_context import LogContextInterceptor
 from activities.mailer import Mailer
 from activities.registry import all_activities
 from crm.db import make_engine, make_sessionmaker
-from crm.migrate import upgrade_database
 from logs import configure_logging
 from settings import Settings, get_settings
 from workflows.client import connect, notify_dispatcher
 from workflows.registry import ALL_WORKFLOWS
+from worker_health import keep_fresh
 
 
 # A worker shutting down lets its running steps finish (they take milliseconds) before it cancels them: a
@@ -62,17 +62,18 @@ async def run(settings: Settings) -> None:
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop, signum)
+    health = asyncio.create_task(keep_fresh(settings, client, engine))
     try:
         await worker.run()
         log.info("worker stopped")
     finally:
+        health.cancel()
         await engine.dispose()
 
 
 def main() -> None:
     settings = get_settings()
     configure_logging(settings.log_level, settings.log_json)
-    upgrade_database(settings.database_url)
     asyncio.run(run(settings))
 
 
