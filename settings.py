@@ -62,6 +62,9 @@ class Settings(BaseSettings):
     worker_health_file: Path | None = None
     worker_health_interval_seconds: float = Field(10, gt=0)
 
+    # host:port where the worker serves its Prometheus metrics (the Temporal SDK's and Stagecoach's); off when empty
+    worker_metrics_address: str | None = None
+
     # The record-events dispatcher (autostart) also looks for undispatched events this often.
     record_events_sweep_seconds: float = Field(60, gt=0)
 

@@ -9,6 +9,7 @@ from datetime import timedelta
 from typing import Any
 
 from temporalio.client import Client
+from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
 from temporalio.worker import Worker
 
 from activities.deps import Deps
@@ -39,9 +40,16 @@ def build_worker(client: Client, settings: Settings, deps: Deps, task_queue: str
                   interceptors=[LogContextInterceptor(), HeartbeatInterceptor()], **options)
 
 
+def metrics_runtime(address: str) -> Runtime:
+    """A Temporal runtime serving the SDK's metrics, and Stagecoach's recorded on its meter, on `address`."""
+    return Runtime(telemetry=TelemetryConfig(metrics=PrometheusConfig(
+        bind_address=address, counters_total_suffix=True, durations_as_seconds=True)))
+
+
 async def run(settings: Settings) -> None:
     engine = make_engine(settings.database_url)
-    client = await connect(settings)
+    runtime = metrics_runtime(settings.worker_metrics_address) if settings.worker_metrics_address else None
+    client = await connect(settings, runtime=runtime)
     deps = Deps(settings=settings, sessions=make_sessionmaker(engine), mailer=Mailer(settings), temporal=client)
     log = logging.getLogger("stagecoach.worker")
     log.info("worker started", extra={"task_queue": settings.temporal_task_queue, "smtp": deps.mailer.configured})

@@ -8,6 +8,7 @@ from email.utils import formatdate
 
 import aiosmtplib
 
+import metrics
 from settings import Settings
 
 
@@ -60,9 +61,16 @@ class Mailer:
         except aiosmtplib.SMTPRecipientsRefused as exc:
             codes = [r.code for r in exc.recipients]
             error = f"recipient refused ({', '.join(str(c) for c in codes)})"
-            raise (PermanentMailError if all(c >= 500 for c in codes) else TransientMailError)(error) from None
+            raise _failed(PermanentMailError if all(c >= 500 for c in codes) else TransientMailError, error) from None
         except aiosmtplib.SMTPResponseException as exc:
             error = f"SMTP server answered {exc.code}: {exc.message}"
-            raise (PermanentMailError if exc.code >= 500 else TransientMailError)(error) from None
+            raise _failed(PermanentMailError if exc.code >= 500 else TransientMailError, error) from None
         except (aiosmtplib.SMTPException, OSError) as exc:
-            raise TransientMailError(f"{type(exc).__name__}: {exc}") from None
+            raise _failed(TransientMailError, f"{type(exc).__name__}: {exc}") from None
+        metrics.email_sent()
+
+
+def _failed(kind: type[PermanentMailError | TransientMailError], error: str) -> Exception:
+    """The error to raise, counted (metrics.py) as permanent or transient."""
+    metrics.email_failed("permanent" if kind is PermanentMailError else "transient")
+    return kind(error)

@@ -105,9 +105,11 @@ async def render_variables(session: AsyncSession, step: StepInput, now: datetime
 
 def render(source: str, variables: dict[str, Any], where: str) -> str:
     """Render user text; a render failure is final (retrying renders the same text)."""
+    from metrics import render_timer  # not at import: workflows import this module, and a sandbox has no metrics
     from processes.errors import RenderError
 
     try:
-        return render_text(source, variables, where=where)
+        with render_timer():
+            return render_text(source, variables, where=where)
     except RenderError as exc:
         raise final(exc) from None

@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 from fastapi import Depends, FastAPI
 from temporalio.client import Client
 
-from api import problems
+from api import metrics, problems
 from api.bounds import bounded_integers
 from api.routers import api_keys, health, outbox, processes, records, tasks, templates, users
 from crm.db import make_engine, make_sessionmaker
@@ -38,6 +38,7 @@ def create_app(settings: Settings | None = None, temporal: Client | None = None)
     app = FastAPI(title="Stagecoach", version="0.1.0", lifespan=lifespan, dependencies=[Depends(bounded_integers)],
                   description="Durable process automation for CRMs. Every error is application/problem+json.")
     problems.install(app)
+    metrics.install(app)
     for module in (health, templates, users, records, processes, tasks, outbox, api_keys):
         app.include_router(module.router)
 

@@ -52,7 +52,7 @@ async def start_process(client: Client, input: ProcessInput, *, workflow_id: str
                         task_queue: str) -> WorkflowHandle[Any, ProcessState]:
     """Start a `ProcessWorkflow`: its id, search attributes and Temporal UI summary, in one place."""
     template = input.template
-    return await client.start_workflow(
+    handle = await client.start_workflow(
         PROCESS_WORKFLOW,
         input,
         id=workflow_id,
@@ -63,6 +63,10 @@ async def start_process(client: Client, input: ProcessInput, *, workflow_id: str
         static_details=input.details(),
         result_type=ProcessState,
     )
+    from metrics import process_started  # not at import: workflow sandboxes import this module
+
+    process_started(template.key)
+    return handle
 
 
 class RecordEventsInput(BaseModel):

@@ -115,5 +115,8 @@ class ProcessInterpreter:
         run.upsert(sa.STATUS.value_set(outcome.value), sa.PHASE.value_unset())
         workflow.set_current_details(f"**{outcome.value}** at {state.ended_at:%Y-%m-%d %H:%M} UTC")
         run.closed = True
+        # the SDK's meter (the worker's metrics endpoint) does not count again when the history is replayed
+        workflow.metric_meter().create_counter("stagecoach_processes_ended", "Processes ended, by final status").add(
+            1, {"status": outcome.value, "template": run.template.key})
         await workflow.wait_condition(workflow.all_handlers_finished)
         return state

@@ -79,7 +79,8 @@ def test_nothing_is_published_beyond_localhost_but_the_tls_proxy() -> None:
                 assert resolved(port).startswith("127.0.0.1:"), f"{name} publishes {port} on every interface"
     proxy = SERVICES["proxy"]
     assert proxy["profiles"] == ["proxy"]
-    assert "reverse_proxy api:8000" in COMPOSE["configs"]["caddyfile"]["content"]
+    caddyfile = COMPOSE["configs"]["caddyfile"]["content"]
+    assert "reverse_proxy api:8000" in caddyfile and "respond /metrics 404" in caddyfile
 
 
 def test_no_secret_is_in_plain_environment() -> None:

@@ -1,0 +1,140 @@
+"""The API's `/metrics` and the worker's Prometheus endpoint, scraped over HTTP after a process ran, and
+parsed with Prometheus' text format parser."""
+
+from __future__ import annotations
+
+import json
+import re
+import uuid
+from pathlib import Path
+from typing import Any
+
+import httpx
+import yaml
+from prometheus_client.parser import text_string_to_metric_families
+
+from api.app import create_app
+from api.auth import create_key
+from crm.models import ApiRole
+from settings import Settings
+from tests.e2e.conftest import MailCatcher
+from tests.polling import eventually
+from tests.serving import free_port, serving
+from tests.workflows.helpers import running_worker
+from worker import metrics_runtime
+from workflows.client import connect
+
+DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
+TEMPLATE = """
+key: {key}
+name: Say hello
+controller_email: controller@agency.example
+record_kind: lead
+phases:
+  - key: hello
+    name: Hello
+    responsible: record_owner
+    actions:
+      - send_email: {{to: record_contact, subject: "Hello {{{{ record.title }}}}", body: "Dear {{{{ record.title }}}}"}}
+"""
+
+
+def metric_names(page: str) -> set[str]:
+    """The metrics a page exports (with or without samples yet), by base name."""
+    return {base_name(family.name) for family in text_string_to_metric_families(page)}
+
+
+def base_name(name: str) -> str:
+    return re.sub(r"_(total|bucket|count|sum)$", "", name)
+
+
+def referenced(text: str) -> set[str]:
+    return {base_name(name) for name in re.findall(r"\b(?:stagecoach|temporal)_[a-z_]+", text)}
+
+
+def samples(page: str) -> list[tuple[str, dict[str, str], float]]:
+    return [(s.name, s.labels, s.value) for family in text_string_to_metric_families(page) for s in family.samples]
+
+
+def value(page: list[tuple[str, dict[str, str], float]], name: str, **labels: str) -> float:
+    found = [v for n, ls, v in page if n == name and labels.items() <= ls.items()]
+    assert found, f"no {name} {labels}"
+    return sum(found)
+
+
+async def test_metrics_are_scraped_and_parsed_after_a_process_ran(
+        dev_env: Any, sessions: Any, database_url: str, smtp: tuple[MailCatcher, int], task_queue: str) -> None:
+    catcher, smtp_port = smtp
+    api_port, worker_port = free_port(), free_port()
+    settings = Settings(database_url=database_url, temporal_task_queue=task_queue, api_port=api_port,
+                        temporal_address=dev_env.client.service_client.config.target_host)
+    client = await connect(settings, runtime=metrics_runtime(f"127.0.0.1:{worker_port}"))
+    keys = {}
+    async with sessions() as session:
+        for role in (ApiRole.admin, ApiRole.staff):
+            _, keys[role] = await create_key(session, f"metrics {role.value}", role)
+    admin, staff = {"X-API-Key": keys[ApiRole.admin]}, {"X-API-Key": keys[ApiRole.staff]}
+    key = f"hello-{uuid.uuid4().hex[:6]}"
+    async with serving(create_app(settings, temporal=client), api_port), \
+            running_worker(client, sessions, task_queue, smtp_host="127.0.0.1", smtp_port=smtp_port,
+                           smtp_from="processes@agency.example"), \
+            httpx.AsyncClient(base_url=f"http://127.0.0.1:{api_port}", timeout=30) as http:
+        handle = f"m{uuid.uuid4().hex[:6]}"
+        owner = (await http.post("/users", headers=admin, json={
+            "handle": handle, "name": "Mara", "email": f"{handle}@agency.example"})).json()
+        record = (await http.post("/records", headers=staff, json={
+            "kind": "lead", "title": "Metrics", "email": f"client-{handle}@example.org",
+            "owner_id": owner["id"]})).json()
+        saved = await http.post("/templates", headers={**admin, "Content-Type": "application/yaml"},
+                                content=TEMPLATE.format(key=key))
+        assert saved.status_code == 201, saved.text
+        started = await http.post("/processes", headers=staff, json={"template": key, "record_id": record["id"]})
+        assert started.status_code == 201, started.text
+        workflow_id = started.json()["workflow_id"]
+
+        async def completed() -> bool:
+            state = (await http.get(f"/processes/{workflow_id}", headers=staff)).json()
+            return state["status"] == "completed"
+        await eventually(completed, what="the process completes")
+        assert (await http.get("/processes/process-nobody-0-1", headers=staff)).status_code == 404
+        assert catcher.to(f"client-{handle}@example.org")
+
+        scraped = await http.get("/metrics")
+        assert scraped.status_code == 200 and scraped.headers["content-type"].startswith("text/plain")
+        api = samples(scraped.text)
+        async with httpx.AsyncClient(timeout=30) as plain:
+            worker_page = (await plain.get(f"http://127.0.0.1:{worker_port}/metrics")).text
+        worker = samples(worker_page)
+
+    # what the dashboard and the alert rules of deploy/ use is what the API and the worker export
+    exported = metric_names(scraped.text) | metric_names(worker_page)
+    dashboard = json.loads((DEPLOY / "grafana" / "stagecoach.json").read_text())
+    expressions = [t["expr"] for p in dashboard["panels"] for t in p["targets"]]
+    rules = [r for g in yaml.safe_load((DEPLOY / "prometheus" / "alerts.yml").read_text())["groups"] for r in g["rules"]]
+    assert all(r["alert"] and r["expr"] and r["annotations"]["summary"] for r in rules)
+    used = referenced(" ".join(expressions + [r["expr"] for r in rules]))
+    assert used and used <= exported, f"not exported: {used - exported}"
+    assert {"stagecoach_incidents_open", "temporal_workflow_task_schedule_to_start_latency",
+            "temporal_activity_schedule_to_start_latency"} <= referenced(" ".join(r["expr"] for r in rules))
+
+    # the API: requests by route template (never the concrete path) and status, with their latency
+    assert value(api, "stagecoach_http_requests_total", method="POST", route="/processes", status="201") >= 1
+    assert value(api, "stagecoach_http_requests_total", route="/processes/{workflow_id}", status="404") >= 1
+    assert not any(workflow_id in labels.get("route", "") or "nobody" in labels.get("route", "")
+                   for _, labels, _ in api)
+    buckets = [(ls["le"], v) for n, ls, v in api if n == "stagecoach_http_request_duration_seconds_bucket"
+               and ls["route"] == "/processes" and ls["method"] == "POST"]
+    assert buckets[-1][0] == "+Inf" and buckets[-1][1] == value(
+        api, "stagecoach_http_request_duration_seconds_count", route="/processes", method="POST")
+    assert value(api, "stagecoach_processes_started_total", template=key) == 1
+    assert value(api, "stagecoach_processes", status="completed") >= 1
+    assert value(api, "stagecoach_incidents_open") >= 0
+
+    # the worker: Stagecoach's own, recorded on the SDK's meter, beside the SDK's
+    assert value(worker, "stagecoach_processes_ended_total", status="completed", template=key) == 1
+    assert value(worker, "stagecoach_emails_sent_total") == 1
+    assert value(worker, "stagecoach_render_duration_seconds_count") == 2  # the subject and the body
+    assert value(worker, "temporal_workflow_completed_total", workflow_type="ProcessWorkflow") >= 1
+    assert value(worker, "temporal_activity_schedule_to_start_latency_count") >= 1
+    assert value(worker, "temporal_workflow_task_schedule_to_start_latency_count") >= 1
+    assert value(worker, "temporal_worker_task_slots_used", worker_type="ActivityWorker") >= 0
