@@ -65,6 +65,9 @@ class Settings(BaseSettings):
     # host:port where the worker serves its Prometheus metrics (the Temporal SDK's and Stagecoach's); off when empty
     worker_metrics_address: str | None = None
 
+    # OpenTelemetry: traces go to this OTLP/HTTP collector (http://collector:4318); off when empty (tracing.py)
+    otel_exporter_otlp_endpoint: str | None = None
+
     # The record-events dispatcher (autostart) also looks for undispatched events this often.
     record_events_sweep_seconds: float = Field(60, gt=0)
 

@@ -12,6 +12,7 @@ from temporalio.client import Client
 from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
 from temporalio.worker import Worker
 
+import tracing
 from activities.deps import Deps
 from activities.heartbeats import HeartbeatInterceptor
 from activities.log_context import LogContextInterceptor
@@ -82,7 +83,12 @@ async def run(settings: Settings) -> None:
 def main() -> None:
     settings = get_settings()
     configure_logging(settings.log_level, settings.log_json)
-    asyncio.run(run(settings))
+    if settings.otel_exporter_otlp_endpoint:
+        tracing.enable(settings.otel_exporter_otlp_endpoint, "stagecoach-worker")
+    try:
+        asyncio.run(run(settings))
+    finally:
+        tracing.disable()
 
 
 if __name__ == "__main__":

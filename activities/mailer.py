@@ -47,6 +47,15 @@ class Mailer:
         message["Message-ID"] = message_id
         message["Date"] = formatdate(localtime=False)
         message.set_content(body)
+        from tracing import tracer  # not at import: workflow sandboxes import this module
+
+        with tracer("stagecoach.mailer").start_as_current_span("smtp send", attributes={
+                "server.address": s.smtp_host or "", "server.port": s.smtp_port}):
+            await self._send(message)
+        metrics.email_sent()
+
+    async def _send(self, message: EmailMessage) -> None:
+        s = self._settings
         try:
             await aiosmtplib.send(
                 message,
@@ -67,7 +76,6 @@ class Mailer:
             raise _failed(PermanentMailError if exc.code >= 500 else TransientMailError, error) from None
         except (aiosmtplib.SMTPException, OSError) as exc:
             raise _failed(TransientMailError, f"{type(exc).__name__}: {exc}") from None
-        metrics.email_sent()
 
 
 def _failed(kind: type[PermanentMailError | TransientMailError], error: str) -> Exception:

@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 from fastapi import Depends, FastAPI
 from temporalio.client import Client
 
+import tracing
 from api import metrics, problems
 from api.bounds import bounded_integers
 from api.routers import api_keys, health, outbox, processes, records, tasks, templates, users
@@ -39,6 +40,9 @@ def create_app(settings: Settings | None = None, temporal: Client | None = None)
                   description="Durable process automation for CRMs. Every error is application/problem+json.")
     problems.install(app)
     metrics.install(app)
+    if settings.otel_exporter_otlp_endpoint and tracing.provider() is None:
+        tracing.enable(settings.otel_exporter_otlp_endpoint, "stagecoach-api")
+    tracing.instrument(app)
     for module in (health, templates, users, records, processes, tasks, outbox, api_keys):
         app.include_router(module.router)
 

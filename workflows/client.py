@@ -30,6 +30,9 @@ DEFAULT_TASK_QUEUE: str = Settings.model_fields["temporal_task_queue"].default
 
 async def connect(settings: Settings, **options: Any) -> Client:
     """A client with the pydantic data converter, the way every part of Stagecoach must connect."""
+    import tracing  # not at import: workflow sandboxes import this module
+
+    options.setdefault("interceptors", tracing.temporal_interceptors())
     return await Client.connect(settings.temporal_address, namespace=settings.temporal_namespace,
                                 data_converter=pydantic_data_converter, **tls_options(settings), **options)
 
