@@ -10,7 +10,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy.engine import make_url
 
 # Secrets that may also come from a file (a Docker secret): NAME_FILE=/run/secrets/name, any characters.
-SECRET_FIELDS = ("database_password", "smtp_password", "temporal_api_key")
+SECRET_FIELDS = ("database_password", "smtp_password", "temporal_api_key", "payload_encryption_keys")
 
 
 class Settings(BaseSettings):
@@ -34,6 +34,9 @@ class Settings(BaseSettings):
     temporal_tls_server_name: str | None = None
     temporal_api_key: SecretStr | None = None
     temporal_api_key_file: Path | None = None
+    # `id:base64key,...` (AES-256; the first encrypts, all decrypt): payloads encrypted in Temporal (workflows/codec.py)
+    payload_encryption_keys: SecretStr | None = None
+    payload_encryption_keys_file: Path | None = None
 
     # SMTP: without SMTP_HOST, email is kept in the outbox table instead of sent.
     smtp_host: str | None = None

@@ -161,6 +161,29 @@ def load_examples_command() -> None:
     typer.echo(", ".join(f"{v} {k}" for k, v in counts.items()))
 
 
+@app.command("codec-server")
+def codec_server(port: Annotated[int, typer.Option(help="port on 127.0.0.1")] = 8081,
+                 ui_origin: Annotated[list[str] | None, typer.Option(
+                     help="the Temporal UI's address, allowed to call it from the browser")] = None) -> None:
+    """Decode encrypted payloads for the Temporal UI or CLI, with PAYLOAD_ENCRYPTION_KEYS (docs/deployment.md)."""
+    import uvicorn
+
+    from cli.codec_server import codec_app
+    from workflows.codec import EncryptionCodec, KeyringInvalid, parse_keyring
+
+    keys = get_settings().payload_encryption_keys
+    if keys is None:
+        typer.echo("PAYLOAD_ENCRYPTION_KEYS (or PAYLOAD_ENCRYPTION_KEYS_FILE) is not set", err=True)
+        raise typer.Exit(2)
+    try:
+        codec = EncryptionCodec(parse_keyring(keys.get_secret_value()))
+    except KeyringInvalid as exc:
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(2) from None
+    origins = ui_origin or ["http://127.0.0.1:8080", "http://localhost:8080", "http://127.0.0.1:8233"]
+    uvicorn.run(codec_app(codec, origins), host="127.0.0.1", port=port)
+
+
 @app.command()
 def run(ui_port: Annotated[int, typer.Option(help="Temporal Web UI port")] = 8233,
         examples: Annotated[bool, typer.Option(help="load the example data")] = True) -> None:

@@ -15,7 +15,6 @@ from pydantic import BaseModel, Field
 from temporalio.client import Client, WorkflowHandle
 from temporalio.service import TLSConfig
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
-from temporalio.contrib.pydantic import pydantic_data_converter
 
 from processes.instance import ProcessInput, ProcessState
 from settings import Settings
@@ -31,10 +30,13 @@ DEFAULT_TASK_QUEUE: str = Settings.model_fields["temporal_task_queue"].default
 async def connect(settings: Settings, **options: Any) -> Client:
     """A client with the pydantic data converter, the way every part of Stagecoach must connect."""
     import tracing  # not at import: workflow sandboxes import this module
+    from workflows.codec import data_converter
 
+    keys = settings.payload_encryption_keys
     options.setdefault("interceptors", tracing.temporal_interceptors())
     return await Client.connect(settings.temporal_address, namespace=settings.temporal_namespace,
-                                data_converter=pydantic_data_converter, **tls_options(settings), **options)
+                                data_converter=data_converter(keys.get_secret_value() if keys else None),
+                                **tls_options(settings), **options)
 
 
 def tls_options(settings: Settings) -> dict[str, Any]:
