@@ -15,6 +15,9 @@ import sqlalchemy as sa
 from pydantic import EmailStr
 from sqlmodel import JSON, Field, SQLModel
 
+from crm.free_fields import LIMITS as FREE_FIELDS_LIMITS
+from crm.free_fields import FreeFields
+from crm.patch import Patch
 from crm.types import UTCDateTime, utcnow
 from processes.template import RecordKind
 
@@ -47,11 +50,11 @@ class UserCreate(UserBase):
     pass
 
 
-class UserUpdate(SQLModel):
-    name: str | None = Field(default=None, min_length=1, max_length=200)
-    email: EmailStr | None = Field(default=None, max_length=320)
+class UserUpdate(Patch):
+    name: str = Field(default=None, min_length=1, max_length=200)
+    email: EmailStr = Field(default=None, max_length=320)
     phone: str | None = Field(default=None, max_length=40)
-    role: str | None = Field(default=None, max_length=64)
+    role: str = Field(default=None, max_length=64)
 
 
 class UserPublic(UserBase):
@@ -166,23 +169,23 @@ class RecordAccess(SQLModel, table=True):
 
 
 class RecordCreate(RecordBase):
+    fields: FreeFields = Field(default_factory=dict, description=f"free fields: {FREE_FIELDS_LIMITS}")
     access_user_ids: list[int] = Field(default_factory=list, max_length=500,
                                        description="the users who see the record when it is restricted")
 
 
-class RecordUpdate(SQLModel):
-    type: str | None = Field(default=None, max_length=64)
-    status: str | None = Field(default=None, min_length=1, max_length=64)
-    title: str | None = Field(default=None, min_length=1, max_length=300)
+class RecordUpdate(Patch):
+    type: str = Field(default=None, max_length=64)
+    status: str = Field(default=None, min_length=1, max_length=64)
+    title: str = Field(default=None, min_length=1, max_length=300)
     email: EmailStr | None = Field(default=None, max_length=320)
     phone: str | None = Field(default=None, max_length=40)
-    channel: str | None = Field(default=None, max_length=64)
+    channel: str = Field(default=None, max_length=64)
     owner_id: int | None = None
     contact_id: int | None = None
-    fields: dict[str, Any] | None = Field(default=None, description="merged into the record's fields")
-    restricted: bool | None = None
-    access_user_ids: list[int] | None = Field(default=None, max_length=500,
-                                              description="replaces the record's access list")
+    fields: FreeFields = Field(default=None, description=f"merged into the record's fields: {FREE_FIELDS_LIMITS}")
+    restricted: bool = None  # type: ignore[assignment]
+    access_user_ids: list[int] = Field(default=None, max_length=500, description="replaces the record's access list")
 
 
 class RecordPublic(RecordBase):
