@@ -34,6 +34,9 @@ class Settings(BaseSettings):
     api_port: int = 8000
     public_url: str = ""  # default: http://{api_host}:{api_port}
 
+    # A request body over this many bytes is refused (413) before it is read.
+    max_body_bytes: int = Field(1_000_000, ge=1024)
+
     log_level: str = "INFO"
     log_json: bool = True
 

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Depends
 from sqlmodel import col, select
 
 from api.deps import SessionDep, StaffDep
+from api.fields import WorkflowIdQuery
+from api.paging import Page, paged
 from crm.access import of_visible_record
 from crm.models import MessageStatus, OutboxMessage, OutboxMessagePublic
 from processes.errors import NotFound
@@ -18,8 +20,8 @@ router = APIRouter(prefix="/outbox", tags=["outbox"])
 @router.get("", response_model=list[OutboxMessagePublic])
 async def list_messages(
     session: SessionDep, principal: StaffDep,
-    status: MessageStatus | None = None, workflow_id: str | None = None, record_id: int | None = None,
-    limit: Annotated[int, Query(ge=1, le=500)] = 100, offset: Annotated[int, Query(ge=0)] = 0,
+    page: Annotated[Page, Depends(paged(100, 500))],
+    status: MessageStatus | None = None, workflow_id: WorkflowIdQuery = None, record_id: int | None = None,
 ) -> list[OutboxMessage]:
     """Newest first (none about a record the caller may not see)."""
     query = select(OutboxMessage).where(of_visible_record(principal, col(OutboxMessage.record_id)))
@@ -29,8 +31,8 @@ async def list_messages(
         query = query.where(OutboxMessage.workflow_id == workflow_id)
     if record_id is not None:
         query = query.where(OutboxMessage.record_id == record_id)
-    query = query.order_by(col(OutboxMessage.id).desc()).offset(offset).limit(limit)
-    return list((await session.exec(query)).all())
+    query = query.order_by(col(OutboxMessage.id).desc()).offset(page.offset).limit(page.limit)
+    return page.done((await session.exec(query)).all())
 
 
 @router.get("/{message_id}", response_model=OutboxMessagePublic)

@@ -17,6 +17,7 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from api.auth import Principal
 from api.deps import ClientDep, SessionDep, SettingsDep, StaffDep, TemporalDep
+from api.fields import KEY_PATTERN, Key, WorkflowIdPath
 from api.idempotency import claim
 from api.routers.records import get_record_or_404
 from api.routers.users import get_user_or_404
@@ -35,7 +36,6 @@ from workflows.staff_requests import STAFF_REQUESTS, StaffRequestKind
 
 router = APIRouter(prefix="/processes", tags=["processes"])
 
-KeyStr = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_-]{0,62}$")]
 IdempotencyKey = Annotated[str | None, Header(
     alias="Idempotency-Key", max_length=200,
     description="a key of your own (a UUID) naming this request: sent again with the same request, it applies "
@@ -45,7 +45,7 @@ IdempotencyKey = Annotated[str | None, Header(
 
 
 class StartProcessBody(BaseModel):
-    template: KeyStr
+    template: Key
     record_id: int
     version: int | None = Field(None, ge=1, description="a template version; the latest when empty")
     owner_id: int | None = Field(None, description="the process owner; the caller's user, else the record's owner")
@@ -144,9 +144,9 @@ def _summary(execution: WorkflowExecution, settings: Settings) -> ProcessSummary
 @router.get("", response_model=ProcessPage)
 async def list_processes(
     session: SessionDep, temporal: TemporalDep, settings: SettingsDep, principal: StaffDep,
-    template: KeyStr | None = None, record_id: int | None = None, owner_id: int | None = None,
+    template: Key | None = None, record_id: int | None = None, owner_id: int | None = None,
     status: ProcessStatus | None = None,
-    phase: Annotated[str | None, Query(pattern=r"^[a-z][a-z0-9_-]{0,62}$")] = None,
+    phase: Annotated[str | None, Query(pattern=KEY_PATTERN, max_length=63)] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     page_token: Annotated[str | None, Query(max_length=4000)] = None,
 ) -> ProcessPage:
@@ -204,7 +204,7 @@ async def _check_reader(session: SessionDep, workflow_id: str, principal: Princi
 
 
 @router.get("/{workflow_id}", response_model=ProcessView)
-async def get_process(workflow_id: str, session: SessionDep, temporal: TemporalDep, settings: SettingsDep,
+async def get_process(workflow_id: WorkflowIdPath, session: SessionDep, temporal: TemporalDep, settings: SettingsDep,
                       principal: ClientDep) -> ProcessView:
     """One process: each phase with its status, times, responsible user and actions done."""
     await _check_reader(session, workflow_id, principal)
@@ -216,7 +216,7 @@ async def get_process(workflow_id: str, session: SessionDep, temporal: TemporalD
 
 def _staff_route(kind: StaffRequestKind) -> Callable[..., Awaitable[ProcessView]]:
     """The route of a staff request: the caller's body becomes the request, with the caller as its actor."""
-    async def route(workflow_id: str, body: BaseModel, session: SessionDep, temporal: TemporalDep,
+    async def route(workflow_id: WorkflowIdPath, body: BaseModel, session: SessionDep, temporal: TemporalDep,
                     settings: SettingsDep, principal: StaffDep, idempotency_key: IdempotencyKey = None) -> ProcessView:
         if kind.user_field is not None:
             await get_user_or_404(session, getattr(body, kind.user_field))
