@@ -32,3 +32,6 @@ def configure_logging(level: str = "INFO", json: bool = True, stream: TextIO | N
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
+    for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):  # uvicorn set up plain-text handlers of its own
+        logging.getLogger(name).handlers.clear()
+        logging.getLogger(name).propagate = True
