@@ -26,7 +26,14 @@ from crm import template_store
 from crm.process_runs import allocate_run
 from crm.access import hidden_process_records
 from crm.models import ApiRole, ProcessRun
-from processes.errors import ProcessNotFound, RecordKindMismatch, RecordNotFound, ServiceUnavailable, StagecoachError
+from processes.errors import (
+    ProcessNotFound,
+    RecordKindMismatch,
+    RecordNotFound,
+    RequestIdReused,
+    ServiceUnavailable,
+    StagecoachError,
+)
 from processes.instance import ProcessInput, ProcessState, ProcessStatus
 from settings import Settings
 from workflows import search_attributes as sa
@@ -49,7 +56,8 @@ class StartProcessBody(BaseModel):
     record_id: int
     version: int | None = Field(None, ge=1, description="a template version; the latest when empty")
     owner_id: int | None = Field(None, description="the process owner; the caller's user, else the record's owner")
-    request_id: str | None = Field(None, max_length=200, description="retrying with the same id starts nothing new")
+    request_id: str | None = Field(None, max_length=200, description="retrying with the same id (and the same API "
+                                   "key) starts nothing new and answers with the first start")
 
 
 class ProcessStarted(BaseModel):
@@ -100,8 +108,12 @@ async def start(body: StartProcessBody, response: Response, session: SessionDep,
 
     run, created = await allocate_run(session, template_key=body.template, template_version=version_row.version,
                                       record_id=record.id, owner_id=owner_id, started_by=principal.actor,
-                                      request_id=body.request_id, triggered_by_user_id=principal.user_id)
+                                      request_id=_request_id(principal, body.request_id),
+                                      triggered_by_user_id=principal.user_id)
     if not created:
+        if (run.template_key, run.record_id) != (body.template, body.record_id):
+            raise RequestIdReused(f"request_id '{body.request_id}' started '{run.template_key}' on record "
+                                  f"{run.record_id}; use a new request_id for another start")
         response.status_code = 200
         return _started(run, settings)
     # from the run, not from `record` or `version_row`: a concurrent start on the same record makes
@@ -115,6 +127,12 @@ async def start(body: StartProcessBody, response: Response, session: SessionDep,
         await session.commit()
         raise ServiceUnavailable(f"the process could not be started, nothing was kept: {exc}") from None
     return _started(run, settings)
+
+
+def _request_id(principal: Principal, request_id: str | None) -> str | None:
+    """A caller's request id, kept apart from every other caller's (and from the engine's own starts):
+    guessing someone else's finds nothing of theirs."""
+    return f"manual:{principal.key_id}:{request_id}" if request_id is not None else None
 
 
 def _started(run: ProcessRun, settings: Settings) -> ProcessStarted:

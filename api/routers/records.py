@@ -16,16 +16,17 @@ from pydantic import TypeAdapter, ValidationError
 from sqlmodel import col, select
 from temporalio.client import Client
 
+from api.auth import Principal
 from api.deps import SessionDep, SettingsDep, StaffDep, TemporalDep
 from api.fields import Label
 from api.paging import Page, paged
 from api.routers.users import get_user_or_404
-from crm.access import Viewer, access_list, access_lists, may_see, record_visible, set_access_list
+from crm.access import Viewer, access_list, access_lists, may_manage, may_see, record_visible, set_access_list
 from crm.free_fields import FreeFields
 from crm.models import HistoryEntry, HistoryEntryPublic, ProcessRun, Record, RecordCreate, RecordPublic, RecordUpdate
 from crm.record_events import add_record_events, snapshot
 from crm.types import utcnow
-from processes.errors import RecordNotFound
+from processes.errors import NotRecordOwner, RecordNotFound
 from processes.template import RecordKind
 from settings import Settings
 from workflows.client import notify_dispatcher
@@ -125,11 +126,13 @@ async def update_record(record_id: int, body: RecordUpdate, session: SessionDep,
                         settings: SettingsDep, principal: StaffDep) -> RecordPublic:
     """Change a record; a status or free field that changes may start processes (autostart).
 
-    `access_user_ids` replaces the access list.
+    `access_user_ids` replaces the access list. Only the record's owner and admins change who sees it
+    (`restricted`, `access_user_ids`) and, when it is restricted, its owner (403 for anyone else).
     """
     record = await get_record_or_404(session, record_id, principal)
     changes = body.model_dump(exclude_unset=True)
     access_user_ids = changes.pop("access_user_ids", None)
+    await _check_manager(session, principal, record, changes, access_user_ids)
     await _check_links(session, principal, changes.get("owner_id"), changes.get("contact_id"), access_user_ids)
     if "fields" in changes:
         changes["fields"] = _merged_fields(record.fields or {}, changes["fields"])
@@ -145,6 +148,20 @@ async def update_record(record_id: int, body: RecordUpdate, session: SessionDep,
     if events:
         await _events_recorded(temporal, settings, record.id)
     return await _public(session, record)
+
+
+async def _check_manager(session: SessionDep, principal: Principal, record: Record, changes: dict[str, Any],
+                         access_user_ids: list[int] | None) -> None:
+    """Only the owner and admins change who sees a record, and who owns a restricted one (crm/access.py)."""
+    if may_manage(principal, record):
+        return
+    assert record.id is not None
+    if changes.get("restricted", record.restricted) != record.restricted or (
+            access_user_ids is not None and sorted(set(access_user_ids)) != await access_list(session, record.id)):
+        raise NotRecordOwner(f"only the owner of record {record.id} or an admin may change who sees it "
+                             "(restricted, access_user_ids)")
+    if record.restricted and changes.get("owner_id", record.owner_id) != record.owner_id:
+        raise NotRecordOwner(f"record {record.id} is restricted: only its owner or an admin may give it to someone else")
 
 
 def _merged_fields(current: dict[str, Any], changes: dict[str, Any]) -> dict[str, Any]:

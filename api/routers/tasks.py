@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel, Field
@@ -24,6 +24,11 @@ from workflows.process import ProcessWorkflow
 router = APIRouter(prefix="/tasks", tags=["tasks"])
 
 
+def _visible(principal: Principal) -> Any:
+    """The tasks of a record, or of a process on a record, the caller may see (crm/access.py)."""
+    return of_visible_record(principal, col(Task.record_id), col(Task.workflow_id))
+
+
 def _public(task: Task) -> TaskPublic:
     overdue = task.status is TaskStatus.open and task.due_at is not None and task.due_at < utcnow()
     return TaskPublic(**task.model_dump(), overdue=overdue)
@@ -37,7 +42,7 @@ async def list_tasks(
     status: TaskStatus | None = TaskStatus.open, workflow_id: WorkflowIdQuery = None,
 ) -> list[TaskPublic]:
     """Tasks, overdue first then by due date (none of a record the caller may not see)."""
-    query = select(Task).where(of_visible_record(principal, col(Task.record_id)))
+    query = select(Task).where(_visible(principal))
     assignee = assignee_id if assignee_id is not None else principal.user_id
     if assignee is not None:
         query = query.where(Task.assignee_id == assignee)
@@ -52,7 +57,7 @@ async def list_tasks(
 
 
 async def _task_or_404(session: SessionDep, task_id: int, principal: Principal) -> Task:
-    query = select(Task).where(Task.id == task_id, of_visible_record(principal, col(Task.record_id)))
+    query = select(Task).where(Task.id == task_id, _visible(principal))
     task = (await session.exec(query)).first()
     if task is None:
         raise TaskNotFound(f"no task {task_id}")
