@@ -350,7 +350,7 @@ async def call_case(http: httpx.AsyncClient, world: World, method: str, path: st
 
 
 async def test_every_route_for_every_caller_and_record(stack: Stack, sessions: Any, figures: Figures) -> None:
-    """Access matrix: every route × five kinds of caller × ordinary and restricted records"""
+    """Access matrix: every route, and the ways around it, × six kinds of caller × ordinary and restricted records"""
     operations = {(method.upper(), path) for path, ops in (await stack.http.get("/openapi.json")).json()["paths"].items()
                   for method in ops}
     assert operations == set(RULES), f"routes without an access rule: {operations - set(RULES)}"
