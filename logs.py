@@ -33,5 +33,7 @@ def configure_logging(level: str = "INFO", json: bool = True, stream: TextIO | N
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
     for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):  # uvicorn set up plain-text handlers of its own
-        logging.getLogger(name).handlers.clear()
-        logging.getLogger(name).propagate = True
+        logger = logging.getLogger(name)
+        if logger.handlers or logger.propagate:  # (uvicorn --no-access-log leaves its access log neither)
+            logger.handlers.clear()
+            logger.propagate = True

@@ -141,7 +141,8 @@ class ProcessInput(BaseModel):
                 f"{self.record_id}{origin}")
 
     def details(self) -> str:
-        return f"{len(self.template.phases)} phases: " + " → ".join(p.key for p in self.template.phases)
+        count = len(self.template.phases)
+        return f"{count} phase{'' if count == 1 else 's'}: " + " → ".join(p.key for p in self.template.phases)
 
 
 class ResumeState(BaseModel):

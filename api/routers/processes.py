@@ -99,7 +99,7 @@ async def start(body: StartProcessBody, response: Response, session: SessionDep,
     record = await get_record_or_404(session, body.record_id, principal)
     if record.kind != template.record_kind:
         raise RecordKindMismatch(f"template '{template.key}' runs on {template.record_kind.value} records; "
-                                 f"record {record.id} is a {record.kind.value}")
+                                 f"record {record.id} is {'an' if record.kind.value[0] in 'aeiou' else 'a'} {record.kind.value}")
     owner_id = body.owner_id or principal.user_id or record.owner_id
     if owner_id is None:
         raise StagecoachError("no process owner: give owner_id, use a key tied to a user, "
