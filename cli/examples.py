@@ -8,6 +8,7 @@ from pathlib import Path
 import yaml
 
 from cli.api_client import ApiClient, ApiError
+from processes.wording import counted
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 
@@ -27,13 +28,14 @@ class Loaded:
         return asdict(self)
 
     def text(self) -> str:
-        counts = f"{self.users} users, {self.records} records, {self.templates} templates"
+        counts = (f"{counted(self.users, 'user')}, {counted(self.records, 'record')}, "
+                  f"{counted(self.templates, 'template')}")
         if (self.new_users, self.new_records, self.new_templates) == (self.users, self.records, self.templates):
             return f"{counts} (loaded now)"
         if not self.new_users + self.new_records + self.new_templates:
             return f"{counts} (loaded before)"
-        return (f"{counts} (new now: {self.new_users} users, {self.new_records} records, "
-                f"{self.new_templates} template versions)")
+        return (f"{counts} (new now: {counted(self.new_users, 'user')}, {counted(self.new_records, 'record')}, "
+                f"{counted(self.new_templates, 'template version')})")
 
 
 def load_examples(api: ApiClient, folder: Path = EXAMPLES) -> Loaded:

@@ -15,8 +15,7 @@ import sqlalchemy as sa
 from pydantic import EmailStr
 from sqlmodel import JSON, Field, SQLModel
 
-from crm.free_fields import LIMITS as FREE_FIELDS_LIMITS
-from crm.free_fields import FreeFields
+from crm import free_fields
 from crm.patch import Patch
 from crm.types import UTCDateTime, utcnow
 from processes.template import RecordKind
@@ -169,7 +168,7 @@ class RecordAccess(SQLModel, table=True):
 
 
 class RecordCreate(RecordBase):
-    fields: FreeFields = Field(default_factory=dict, description=f"free fields: {FREE_FIELDS_LIMITS}")
+    fields: free_fields.FreeFields = Field(default_factory=dict, description=f"free fields: {free_fields.LIMITS}")
     access_user_ids: list[int] = Field(default_factory=list, max_length=500,
                                        description="the users who see the record when it is restricted")
 
@@ -183,7 +182,7 @@ class RecordUpdate(Patch):
     channel: str = Field(default=None, max_length=64)
     owner_id: int | None = None
     contact_id: int | None = None
-    fields: FreeFields = Field(default=None, description=f"merged into the record's fields: {FREE_FIELDS_LIMITS}")
+    fields: free_fields.FreeFields = Field(default=None, description=f"merged into its fields: {free_fields.LIMITS}")
     restricted: bool = None  # type: ignore[assignment]
     access_user_ids: list[int] = Field(default=None, max_length=500, description="replaces the record's access list")
 

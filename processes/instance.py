@@ -14,6 +14,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from processes.template import ProcessTemplate, StartFollowUp
+from processes.wording import counted
 
 
 class ProcessStatus(str, enum.Enum):
@@ -141,8 +142,7 @@ class ProcessInput(BaseModel):
                 f"{self.record_id}{origin}")
 
     def details(self) -> str:
-        count = len(self.template.phases)
-        return f"{count} phase{'' if count == 1 else 's'}: " + " → ".join(p.key for p in self.template.phases)
+        return f"{counted(len(self.template.phases), 'phase')}: " + " → ".join(p.key for p in self.template.phases)
 
 
 class ResumeState(BaseModel):
