@@ -155,6 +155,7 @@ def run_embedded(settings: Settings, ui_port: int, with_examples: bool = True, a
                 proc.kill()
 
     signal.signal(signal.SIGTERM, lambda *_: (stop(), sys.exit(0)))
+    signal.signal(signal.SIGINT, signal.default_int_handler)  # Ctrl-C stops everything, even if started with it ignored
     temporal_log = (settings.data_dir / "temporal.log").open("ab")
     try:
         temporal = subprocess.Popen([
