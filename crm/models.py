@@ -1,8 +1,7 @@
 """The tables, with the SQLModel family per entity: XBase, X(table=True), XCreate, XUpdate, XPublic.
 
-The API returns `*Public` models only. Rows that record a side effect of a process
-(task, history entry, outbox message) carry the step key of that effect, unique,
-so a retried activity finds its earlier write instead of writing twice.
+The API returns `*Public` models only. Rows that record a side effect of a process (task, history entry,
+outbox message) carry the step key of that effect, unique, so a retried activity finds its earlier write.
 """
 
 from __future__ import annotations
