@@ -16,8 +16,9 @@ $(STAMP): pyproject.toml constraints.txt
 install: $(STAMP)
 
 ## run: the Temporal dev server, the worker and the API on SQLite, with example data (data/)
+##      (API_PORT=8001 make run, make run UI_PORT=8234: other ports; TEMPORAL_ADDRESS=127.0.0.1:7234 for Temporal's)
 run: install
-	$(VENV)/bin/stagecoach run
+	$(VENV)/bin/stagecoach run $(if $(UI_PORT),--ui-port $(UI_PORT))
 
 ## test: the whole suite, on SQLite and (where reachable, always on CI) PostgreSQL
 test: install

@@ -32,3 +32,8 @@ def configure_logging(level: str = "INFO", json: bool = True, stream: TextIO | N
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
+    for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):  # uvicorn set up plain-text handlers of its own
+        logger = logging.getLogger(name)
+        if logger.handlers or logger.propagate:  # (uvicorn --no-access-log leaves its access log neither)
+            logger.handlers.clear()
+            logger.propagate = True

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from functools import lru_cache
 from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, SecretStr, model_validator
+from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy.engine import make_url
 
@@ -53,13 +55,19 @@ class Settings(BaseSettings):
     api_port: int = 8000
     public_url: str = ""  # default: http://{api_host}:{api_port}
 
+    # A request body over this many bytes is refused (413) before it is read.
+    max_body_bytes: int = Field(1_000_000, ge=1024)
+
     log_level: str = "INFO"
     log_json: bool = True
 
+    # The installation's time zone (an IANA name such as Europe/Rome): the loop guard's "day", the dates
+    # emails and messages show, and an email's Date header. LOOP_GUARD_TIMEZONE, its former name, still works.
+    timezone: str = Field("UTC", validation_alias=AliasChoices("TIMEZONE", "LOOP_GUARD_TIMEZONE", "timezone"))
+
     # The loop guard: an automatic start (follow-up, autostart) of a template on a record is
-    # cancelled when more than this many happened on the same day, in this time zone.
+    # cancelled when more than this many happened on the same day (in TIMEZONE).
     loop_guard_limit: int = 10
-    loop_guard_timezone: str = "UTC"
 
     # The worker rewrites this file while it reaches Temporal and the database (worker_health.py).
     worker_health_file: Path | None = None
@@ -73,6 +81,23 @@ class Settings(BaseSettings):
 
     # The record-events dispatcher (autostart) also looks for undispatched events this often.
     record_events_sweep_seconds: float = Field(60, gt=0)
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone '{value}' (an IANA name such as Europe/Rome or UTC)") from None
+        return value
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    def show(self, moment: datetime | None) -> str:
+        """A date and time as the product shows it to people: in TIMEZONE, with the zone's name."""
+        return f"{moment.astimezone(self.zone):%Y-%m-%d %H:%M %Z}" if moment is not None else "-"
 
     @model_validator(mode="after")
     def _defaults(self) -> Settings:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import datetime, time, timedelta
-from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel
 from sqlalchemy import func
@@ -40,7 +39,7 @@ class LoopGuardActivities:
         self.deps = deps
 
     async def _starts_today(self, session: AsyncSession, input: LoopGuardInput) -> int:
-        zone = ZoneInfo(self.deps.settings.loop_guard_timezone)
+        zone = self.deps.settings.zone
         today = datetime.combine(utcnow().astimezone(zone).date(), time(0), tzinfo=zone)
         query = select(func.count()).select_from(ProcessRun).where(
             ProcessRun.template_key == input.template_key, ProcessRun.record_id == input.record_id,

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import hashlib
+from datetime import datetime
 from email.message import EmailMessage
-from email.utils import formatdate
+from email.utils import format_datetime
 
 import aiosmtplib
 
@@ -45,7 +46,7 @@ class Mailer:
         message["To"] = to
         message["Subject"] = subject
         message["Message-ID"] = message_id
-        message["Date"] = formatdate(localtime=False)
+        message["Date"] = format_datetime(datetime.now(s.zone))  # the real offset; "-0000" means "unknown"
         message.set_content(body)
         from tracing import tracer  # not at import: workflow sandboxes import this module
 

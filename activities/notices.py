@@ -53,7 +53,7 @@ class NoticeActivities:
             body = (
                 f"The phase '{step.phase_name}' of the process '{step.template_name}' ({step.workflow_id}) "
                 f"on record {step.record_id} passed its deadline "
-                f"{step.phase_deadline:%Y-%m-%d %H:%M} UTC without being completed.\n"
+                f"{self.deps.settings.show(step.phase_deadline)} without being completed.\n"
                 f"Responsible: {responsible.name if responsible else 'nobody'}.\n"
                 "The phase goes on; it can be completed, skipped or the process aborted by staff.\n"
             )

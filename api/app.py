@@ -9,7 +9,8 @@ from fastapi import Depends, FastAPI
 from temporalio.client import Client
 
 import tracing
-from api import metrics, problems
+from api import bounds, docs, metrics, problems
+from api.admission import Admission, api_routes
 from api.bounds import bounded_integers
 from api.routers import api_keys, health, outbox, processes, records, tasks, templates, users
 from crm.db import make_engine, make_sessionmaker
@@ -22,11 +23,11 @@ from workflows.client import connect
 def create_app(settings: Settings | None = None, temporal: Client | None = None) -> FastAPI:
     """The app; tests pass their own settings and Temporal client."""
     settings = settings or get_settings()
+    if temporal is None:  # served (uvicorn --factory): from here on, uvicorn's own lines are JSON too
+        configure_logging(settings.log_level, settings.log_json)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        if temporal is None:
-            configure_logging(settings.log_level, settings.log_json)
         engine = make_engine(settings.database_url)
         app.state.settings = settings
         app.state.sessions = make_sessionmaker(engine)
@@ -37,14 +38,18 @@ def create_app(settings: Settings | None = None, temporal: Client | None = None)
             await engine.dispose()
 
     app = FastAPI(title="Stagecoach", version="0.1.0", lifespan=lifespan, dependencies=[Depends(bounded_integers)],
-                  description="Durable process automation for CRMs. Every error is application/problem+json.")
+                  description="Durable process automation for CRMs. Every error is application/problem+json.",
+                  docs_url=None, redoc_url=None)
     problems.install(app)
+    docs.install(app)
     metrics.install(app)
     if settings.otel_exporter_otlp_endpoint and tracing.provider() is None:
         tracing.enable(settings.otel_exporter_otlp_endpoint, "stagecoach-api")
     tracing.instrument(app)
     for module in (health, templates, users, records, processes, tasks, outbox, api_keys):
         app.include_router(module.router)
+    app.add_middleware(Admission, max_body_bytes=settings.max_body_bytes)  # inside the next one
+    app.add_middleware(problems.UnexpectedErrors)
 
     def openapi() -> dict:  # type: ignore[type-arg]
         if app.openapi_schema is None:
@@ -57,6 +62,7 @@ def create_app(settings: Settings | None = None, temporal: Client | None = None)
             components.update(defs.pop("$defs", {}))
             components["ProcessTemplate"] = defs
             problems.document(schema)
+            bounds.document(schema, api_routes(app))
             app.openapi_schema = schema
         return app.openapi_schema
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import types
+from collections.abc import Iterable
 from typing import Annotated, Any, Union, get_args, get_origin
 
 from fastapi import Request
@@ -84,3 +85,43 @@ async def bounded_integers(request: Request) -> None:
                     refuse(("body", key), value)
     if errors:
         raise RequestValidationError(errors)
+
+
+def _bound(schema: dict[str, Any]) -> None:
+    """Declare the range on an integer schema (inside `anyOf` alternatives and array items too)."""
+    if schema.get("type") == "integer":
+        schema["maximum"] = min(schema.get("maximum", MAX_INT), MAX_INT)
+        schema["minimum"] = max(schema.get("minimum", -MAX_INT), -MAX_INT)
+    for alternative in schema.get("anyOf", []):
+        _bound(alternative)
+    if isinstance(schema.get("items"), dict):
+        _bound(schema["items"])
+
+
+def document(schema: dict[str, Any], routes: Iterable[tuple[str, APIRoute]]) -> None:
+    """Declare in the OpenAPI schema the range `bounded_integers` holds every route's integers to."""
+    components = schema.get("components", {}).get("schemas", {})
+    for path, route in routes:
+        if not route.include_in_schema:
+            continue
+        dependants = _all(route.dependant)
+        declared = {(kind, f.alias) for d in dependants for kind, fields in (("path", d.path_params),
+                                                                              ("query", d.query_params))
+                    for f in fields if _declares_int(f.field_info.annotation)}
+        for method in route.methods:
+            operation = schema["paths"].get(path, {}).get(method.lower())
+            if operation is None:
+                continue
+            for parameter in operation.get("parameters", []):
+                if (parameter["in"], parameter["name"]) in declared:
+                    _bound(parameter["schema"])
+            for field in (f for d in dependants for f in d.body_params):
+                model = field.field_info.annotation
+                ref = operation.get("requestBody", {}).get("content", {}).get("application/json", {}) \
+                    .get("schema", {}).get("$ref", "")
+                if not (isinstance(model, type) and issubclass(model, BaseModel)) or not ref:
+                    continue
+                properties = components.get(ref.rsplit("/", 1)[-1], {}).get("properties", {})
+                for name, info in model.model_fields.items():
+                    if _declares_int(info.annotation) and (info.alias or name) in properties:
+                        _bound(properties[info.alias or name])

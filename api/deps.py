@@ -10,6 +10,7 @@ from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBea
 from sqlmodel.ext.asyncio.session import AsyncSession
 from temporalio.client import Client
 
+from api.admission import needs
 from api.auth import Principal, principal_for
 from crm.models import ApiRole
 from settings import Settings
@@ -37,10 +38,14 @@ _bearer = HTTPBearer(auto_error=False, description="an API key as a bearer token
 
 
 async def get_principal(
+    request: Request,
     session: SessionDep,
     api_key: Annotated[str | None, Security(_api_key_header)] = None,
     bearer: Annotated[HTTPAuthorizationCredentials | None, Security(_bearer)] = None,
 ) -> Principal:
+    """The caller, as api.admission found it before the body was read (looked up here only without it)."""
+    if isinstance(found := getattr(request.state, "principal", None), Principal):
+        return found
     key = api_key or (bearer.credentials if bearer else None)
     if not key:
         raise HTTPException(401, "an API key is required (X-API-Key header or Authorization: Bearer)",
@@ -52,6 +57,7 @@ async def get_principal(
 
 
 def require(role: ApiRole) -> Callable[..., Principal]:
+    @needs(role)  # api.admission checks it before the body is read
     async def check(principal: Annotated[Principal, Depends(get_principal)]) -> Principal:
         if not principal.has(role):
             raise HTTPException(403, f"this needs the {role.value} role; the key has {principal.role.value}")

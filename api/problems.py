@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -9,11 +10,13 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from processes.errors import ErrorDetail, StagecoachError
 from processes.validation import format_path
 
 PROBLEM_JSON = "application/problem+json"
+log = logging.getLogger("stagecoach.api")
 
 
 def problem(status: int, type_: str, detail: str, errors: list[ErrorDetail] | None = None,
@@ -55,12 +58,34 @@ def install(app: FastAPI) -> None:
         # a value bounded_integers does not see (in a free field) that the database cannot hold
         return problem(422, "RequestInvalid", "a value in the request is out of range for the database")
 
-    @app.exception_handler(Exception)
-    async def _unexpected(_: Request, exc: Exception) -> JSONResponse:
-        import logging
 
-        logging.getLogger("stagecoach.api").exception("unhandled error")
-        return problem(500, "InternalError", "an unexpected error occurred; it has been logged")
+class UnexpectedErrors:
+    """ASGI middleware: an exception no handler took is one JSON log line (the traceback inside it) and a 500.
+
+    It is not raised on: Starlette's own error middleware would hand it to the server, which logs
+    it a second time, as a plain multi-line traceback that breaks JSON log collection."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def sending(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, receive, sending)
+        except Exception:
+            log.exception("unhandled error", extra={"method": scope["method"], "path": scope["path"]})
+            if not started:  # otherwise the server closes the half-sent response
+                await problem(500, "InternalError", "an unexpected error occurred; it has been logged")(
+                    scope, receive, send)
 
 
 PROBLEM_SCHEMA: dict[str, Any] = {

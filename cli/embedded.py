@@ -1,12 +1,14 @@
 """`stagecoach run`: the embedded default — Temporal dev server, worker and API on SQLite, in one command.
 
 Data lives in the data folder (git-ignored): the SQLite database, the Temporal dev
-server's database (so a restart resumes every waiting process) and the admin key.
+server's database (so a restart resumes every waiting process), its log, the admin key
+and the API's URL (for the `stagecoach` command, from any directory).
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import signal
 import socket
@@ -18,8 +20,8 @@ from pathlib import Path
 import httpx
 
 from api.auth import create_key, principal_for
-from cli.api_client import ApiClient
-from cli.examples import load_examples
+from cli.api_client import KEY_FILE, URL_FILE, ApiClient
+from cli.examples import Loaded, load_examples
 from crm.db import make_engine, make_sessionmaker
 from crm.migrate import upgrade_database
 from crm.models import ApiRole
@@ -30,7 +32,25 @@ BIN = Path(sys.executable).parent
 
 
 def admin_key_file(settings: Settings) -> Path:
-    return settings.data_dir / "admin-api-key"
+    return settings.data_dir / KEY_FILE
+
+
+def busy_ports(settings: Settings, ui_port: int) -> list[str]:
+    """What `make run` would listen on that another program holds already, each with how to choose another port."""
+    host, port = settings.temporal_address.rsplit(":", 1)
+    wanted = [(settings.api_host, settings.api_port, "the API", f"API_PORT={settings.api_port + 1} make run"),
+              (host, int(port), "Temporal", f"TEMPORAL_ADDRESS={host}:{int(port) + 1} make run"),
+              (host, ui_port, "the Temporal Web UI", f"make run UI_PORT={ui_port + 1}")]
+    busy = []
+    for address, number, what, instead in wanted:
+        with socket.socket() as sock:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                sock.bind((address, number))
+            except OSError:
+                busy.append(f"port {number} on {address} ({what}) is in use by another program: stop it, "
+                            f"or choose another port: {instead}")
+    return busy
 
 
 async def _ensure_admin_key(settings: Settings) -> str:
@@ -55,17 +75,17 @@ def ensure_admin_key(settings: Settings) -> str:
     return asyncio.run(_ensure_admin_key(settings))
 
 
-def _wait_for_port(host: str, port: int, timeout: float, proc: subprocess.Popen[bytes]) -> None:
+def _wait_for_port(host: str, port: int, timeout: float, proc: subprocess.Popen[bytes], log: Path) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            raise SystemExit(f"{proc.args[0]} exited with code {proc.returncode}")
+            raise SystemExit(f"the Temporal dev server exited with code {proc.returncode}; its log: {log}")
         with socket.socket() as sock:
             sock.settimeout(0.5)
             if sock.connect_ex((host, port)) == 0:
                 return
         time.sleep(0.2)
-    raise SystemExit(f"nothing listens on {host}:{port} after {timeout:.0f}s")
+    raise SystemExit(f"the Temporal dev server does not listen on {host}:{port} after {timeout:.0f}s; its log: {log}")
 
 
 def _wait_ready(url: str, timeout: float, procs: list[subprocess.Popen[bytes]]) -> None:
@@ -83,7 +103,36 @@ def _wait_ready(url: str, timeout: float, procs: list[subprocess.Popen[bytes]]) 
     raise SystemExit(f"the API at {url} was not ready after {timeout:.0f}s")
 
 
-def run_embedded(settings: Settings, ui_port: int, with_examples: bool = True) -> int:
+def _banner(settings: Settings, key: str, loaded: Loaded | None) -> dict[str, str]:
+    email = (f"sent through {settings.smtp_host}:{settings.smtp_port}, and kept in {settings.public_url}/outbox"
+             if settings.smtp_host else f"kept in {settings.public_url}/outbox (no SMTP_HOST set: nothing is sent)")
+    lines = {"API docs": f"{settings.public_url}/docs", "Temporal UI": settings.temporal_ui_url, "Email": email,
+             "Admin key": key, "Key file": str(admin_key_file(settings)), "Time zone": f"{settings.timezone} (TIMEZONE)",
+             "Temporal log": str(settings.data_dir / "temporal.log")}
+    if loaded is not None:
+        lines["Examples"] = loaded.text()
+    return lines
+
+
+def _print_banner(settings: Settings, lines: dict[str, str], as_json: bool) -> None:
+    if as_json:
+        print(json.dumps({"data_dir": str(settings.data_dir.resolve()), **lines}), flush=True)
+        return
+    key_file = lines.pop("Key file")
+    text = "\n".join(f"  {f'{label}:':<13} {value}" for label, value in lines.items())
+    text = text.replace(lines["Admin key"], f"{lines['Admin key']}\n                (kept in {key_file}; "
+                                            "send it as the X-API-Key header)", 1)
+    print(f"""
+Stagecoach is running (data in {settings.data_dir.resolve()}/).
+{text}
+Press Ctrl-C to stop; processes resume where they were on the next `make run`.
+""", flush=True)
+
+
+def run_embedded(settings: Settings, ui_port: int, with_examples: bool = True, as_json: bool = False) -> int:
+    if busy := busy_ports(settings, ui_port):
+        print("Stagecoach cannot start:\n  " + "\n  ".join(busy), file=sys.stderr)
+        return 2
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     host, port = settings.temporal_address.rsplit(":", 1)
     env = {**os.environ, "TEMPORAL_ADDRESS": settings.temporal_address, "DATABASE_URL": settings.database_url,
@@ -106,14 +155,17 @@ def run_embedded(settings: Settings, ui_port: int, with_examples: bool = True) -
                 proc.kill()
 
     signal.signal(signal.SIGTERM, lambda *_: (stop(), sys.exit(0)))
+    signal.signal(signal.SIGINT, signal.default_int_handler)  # Ctrl-C stops everything, even if started with it ignored
+    temporal_log = (settings.data_dir / "temporal.log").open("ab")
     try:
         temporal = subprocess.Popen([
             str(BIN / "temporal"), "server", "start-dev", "--db-filename", str(settings.data_dir / "temporal.db"),
             "--ip", host, "--port", port, "--ui-port", str(ui_port), "--namespace", settings.temporal_namespace,
             "--log-level", "warn", *search_attributes.cli_flags()], env=env,
+            stdout=temporal_log, stderr=subprocess.STDOUT,  # its shutdown warnings in its log, not the terminal
             process_group=0)  # Ctrl-C reaches the terminal's process group: Temporal stops last, from stop()
         procs.append(temporal)
-        _wait_for_port(host, int(port), 60, temporal)
+        _wait_for_port(host, int(port), 60, temporal, Path(temporal_log.name))
         upgrade_database(settings.database_url)
         key = ensure_admin_key(settings)
         procs.append(subprocess.Popen([sys.executable, "-m", "worker"], env=env))
@@ -121,23 +173,19 @@ def run_embedded(settings: Settings, ui_port: int, with_examples: bool = True) -
                                        "--host", settings.api_host, "--port", str(settings.api_port),
                                        "--no-access-log"], env=env))
         _wait_ready(settings.public_url, 90, procs)
+        (settings.data_dir / URL_FILE).write_text(settings.public_url + "\n")
         loaded = load_examples(ApiClient(settings.public_url, key)) if with_examples else None
-        print(f"""
-Stagecoach is running (data in {settings.data_dir.resolve()}/).
-  API docs:     {settings.public_url}/docs
-  Temporal UI:  {settings.temporal_ui_url}
-  Outbox:       {settings.public_url}/outbox   (email is kept here: no SMTP_HOST set)
-  Admin key:    {key}
-                (kept in {admin_key_file(settings)}; send it as the X-API-Key header)
-{f"  Examples:     {loaded['users']} users, {loaded['records']} records, {loaded['templates']} templates" if loaded else ""}
-Press Ctrl-C to stop; processes resume where they were on the next `make run`.
-""", flush=True)
+        _print_banner(settings, _banner(settings, key, loaded), as_json)
         while all(proc.poll() is None for proc in procs):
             time.sleep(0.5)
         failed = next(proc for proc in procs if proc.poll() is not None)
         print(f"{failed.args[0]} exited with code {failed.returncode}; stopping", file=sys.stderr)
         return failed.returncode or 1
     except KeyboardInterrupt:
+        print("\nStopping: the API, the worker (its running steps finish), then Temporal...", flush=True)
+        stop()
+        print("Stopped. Processes resume where they were on the next `make run`.", flush=True)
         return 0
     finally:
         stop()
+        temporal_log.close()

@@ -2,37 +2,72 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import yaml
 
 from cli.api_client import ApiClient, ApiError
+from processes.wording import counted
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 
 
-def load_examples(api: ApiClient, folder: Path = EXAMPLES) -> dict[str, int]:
+@dataclass
+class Loaded:
+    """The examples, counted: each kind in the examples, and how many of them this run added."""
+
+    users: int
+    records: int
+    templates: int
+    new_users: int = 0
+    new_records: int = 0
+    new_templates: int = 0  # saved as a new version (a template that was already there unchanged is not)
+
+    def as_dict(self) -> dict[str, int]:
+        return asdict(self)
+
+    def text(self) -> str:
+        counts = (f"{counted(self.users, 'user')}, {counted(self.records, 'record')}, "
+                  f"{counted(self.templates, 'template')}")
+        if (self.new_users, self.new_records, self.new_templates) == (self.users, self.records, self.templates):
+            return f"{counts} (loaded now)"
+        if not self.new_users + self.new_records + self.new_templates:
+            return f"{counts} (loaded before)"
+        return (f"{counts} (new now: {counted(self.new_users, 'user')}, {counted(self.new_records, 'record')}, "
+                f"{counted(self.new_templates, 'template version')})")
+
+
+def load_examples(api: ApiClient, folder: Path = EXAMPLES) -> Loaded:
     data = yaml.safe_load((folder / "data.yaml").read_text())
-    users = {u["handle"]: u["id"] for u in api.get("/users")}
+    loaded = Loaded(users=len(data["users"]), records=len(data["records"]),
+                    templates=len(list((folder / "templates").glob("*.yaml"))))
+    wanted = {user["handle"] for user in data["users"]}
+    users = {u["handle"]: u["id"] for u in api.every("/users") if u["handle"] in wanted}
     for user in data["users"]:
         if user["handle"] not in users:
             users[user["handle"]] = api.post("/users", json=user)["id"]
-    existing = {(r["kind"], r["title"]): r["id"] for r in api.get("/records", params={"limit": 500})}
+            loaded.new_users += 1
+    records: dict[tuple[str, str], int] = {}
     for spec in data["records"]:
         spec = dict(spec)
         owner, contact = spec.pop("owner", None), spec.pop("contact", None)
-        if (spec["kind"], spec["title"]) in existing:
+        same = [r for r in api.get("/records", params={"kind": spec["kind"], "q": spec["title"]})
+                if r["title"] == spec["title"]]
+        if same:
+            records[(spec["kind"], spec["title"])] = same[0]["id"]
             continue
         if owner:
             spec["owner_id"] = users[owner]
         if contact:
-            spec["contact_id"] = existing[("contact", contact)]
-        existing[(spec["kind"], spec["title"])] = api.post("/records", json=spec)["id"]
-    templates = 0
+            spec["contact_id"] = records[("contact", contact)]
+        records[(spec["kind"], spec["title"])] = api.post("/records", json=spec)["id"]
+        loaded.new_records += 1
     for path in sorted((folder / "templates").glob("*.yaml")):
         try:
-            api.post("/templates", content=path.read_bytes(), headers={"Content-Type": "application/yaml"})
-            templates += 1
+            response = api.send("POST", "/templates", content=path.read_bytes(),
+                                headers={"Content-Type": "application/yaml"})
         except ApiError as exc:
             raise SystemExit(f"{path}: {exc}") from None
-    return {"users": len(users), "records": len(existing), "templates": templates}
+        loaded.new_templates += response.status_code == 201
+    return loaded

@@ -1,46 +1,25 @@
-"""`stagecoach`: apply and validate templates, start and steer processes, run the embedded stack."""
+"""`stagecoach`: apply and validate templates, start and steer processes, manage keys, users and records,
+run the embedded stack. Every command takes `--json`; the admin key `make run` made is found from any directory."""
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
+from cli import resources
 from cli.admin import admin_app
-from cli.api_client import ApiClient, ApiError
+from cli.common import JsonOpt, api, call, out, pairs
 from settings import get_settings
 
 app = typer.Typer(help="Stagecoach: durable process automation for CRMs.", no_args_is_help=True,
                   pretty_exceptions_enable=False)
-
 app.add_typer(admin_app, name="admin")
-
-JsonOpt = Annotated[bool, typer.Option("--json", help="print the API's JSON answer")]
-
-
-def _api() -> ApiClient:
-    settings = get_settings()
-    url = os.environ.get("STAGECOACH_URL", settings.public_url)
-    key = os.environ.get("STAGECOACH_API_KEY")
-    key_file = settings.data_dir / "admin-api-key"
-    if not key and key_file.exists():
-        key = key_file.read_text().strip()
-    return ApiClient(url, key)
-
-
-def _call(fn: Any, *args: Any, **kwargs: Any) -> Any:
-    try:
-        return fn(*args, **kwargs)
-    except ApiError as exc:
-        typer.echo(str(exc), err=True)
-        raise typer.Exit(1) from None
-
-
-def _out(data: Any, as_json: bool, text: str) -> None:
-    typer.echo(json.dumps(data, indent=2, default=str) if as_json else text)
+app.add_typer(resources.keys, name="keys")
+app.add_typer(resources.users, name="users")
+app.add_typer(resources.records, name="records")
 
 
 def _template_body(path: Path) -> tuple[bytes, str]:
@@ -55,16 +34,20 @@ def _template_body(path: Path) -> tuple[bytes, str]:
 def validate(path: Path, as_json: JsonOpt = False) -> None:
     """Check a template file without saving it."""
     body, kind = _template_body(path)
-    data = _call(_api().post, "/templates/validate", content=body, headers={"Content-Type": kind})
-    _out(data, as_json, f"{path}: valid ({len(data['template']['phases'])} phases)")
+    data = call(api().post, "/templates/validate", content=body, headers={"Content-Type": kind})
+    phases = len(data["template"]["phases"])
+    out(data, as_json, f"{path}: valid ({phases} phase{'s' if phases != 1 else ''})")
 
 
 @app.command()
 def apply(path: Path, as_json: JsonOpt = False) -> None:
     """Save a template file as a new version (unchanged content keeps the current version)."""
     body, kind = _template_body(path)
-    data = _call(_api().post, "/templates", content=body, headers={"Content-Type": kind})
-    _out(data, as_json, f"{data['key']} version {data['version']}")
+    response = call(api().send, "POST", "/templates", content=body, headers={"Content-Type": kind})
+    data = response.json()
+    saved = response.status_code == 201
+    out({**data, "saved": saved}, as_json, f"{data['key']} version {data['version']}" if saved else
+        f"{data['key']}: unchanged, nothing saved (version {data['version']} is the latest)")
 
 
 @app.command()
@@ -76,8 +59,8 @@ def start(template: str, record_id: int,
     """Start a process of TEMPLATE on record RECORD_ID."""
     body = {"template": template, "record_id": record_id, "owner_id": owner_id, "version": version,
             "request_id": request_id}
-    data = _call(_api().post, "/processes", json={k: v for k, v in body.items() if v is not None})
-    _out(data, as_json, f"{data['workflow_id']}\n  {data['temporal_ui_url']}")
+    data = call(api().post, "/processes", json={k: v for k, v in body.items() if v is not None})
+    out(data, as_json, f"{data['workflow_id']}\n  {data['temporal_ui_url']}")
 
 
 @app.command("list")
@@ -87,10 +70,10 @@ def list_processes(template: str | None = None, record_id: int | None = None, ow
     """Running and recent processes."""
     params = {"template": template, "record_id": record_id, "owner_id": owner_id, "status": status,
               "phase": phase, "limit": limit}
-    data = _call(_api().get, "/processes", params={k: v for k, v in params.items() if v is not None})
+    data = call(api().get, "/processes", params={k: v for k, v in params.items() if v is not None})
     lines = [f"{p['workflow_id']:<48} {p['status']:<10} {p['current_phase'] or '-':<20} record {p['record_id']}"
              for p in data["items"]]
-    _out(data, as_json, "\n".join(lines) or "no processes")
+    out(data, as_json, "\n".join(lines) or "no processes")
 
 
 def _state_text(state: dict[str, Any]) -> str:
@@ -116,24 +99,24 @@ def _state_text(state: dict[str, Any]) -> str:
 @app.command()
 def show(workflow_id: str, as_json: JsonOpt = False) -> None:
     """One process: phases, statuses, incident."""
-    data = _call(_api().get, f"/processes/{workflow_id}")
-    _out(data, as_json, _state_text(data))
+    data = call(api().get, f"/processes/{workflow_id}")
+    out(data, as_json, _state_text(data))
 
 
 @app.command()
 def skip(workflow_id: str, phase: Annotated[str | None, typer.Option(help="the current phase when omitted")] = None,
          reason: str = "", as_json: JsonOpt = False) -> None:
     """Skip the current phase (or a named later one)."""
-    data = _call(_api().post, f"/processes/{workflow_id}/skip", json={"phase": phase, "reason": reason})
-    _out(data, as_json, _state_text(data))
+    data = call(api().post, f"/processes/{workflow_id}/skip", json={"phase": phase, "reason": reason})
+    out(data, as_json, _state_text(data))
 
 
 @app.command()
 def abort(workflow_id: str, reason: Annotated[str, typer.Option(help="why (required)")],
           as_json: JsonOpt = False) -> None:
     """Abort a process."""
-    data = _call(_api().post, f"/processes/{workflow_id}/abort", json={"reason": reason})
-    _out(data, as_json, _state_text(data))
+    data = call(api().post, f"/processes/{workflow_id}/abort", json={"reason": reason})
+    out(data, as_json, _state_text(data))
 
 
 @app.command()
@@ -141,24 +124,18 @@ def complete(workflow_id: str, phase: Annotated[str | None, typer.Option()] = No
              answer: Annotated[list[str] | None, typer.Option(help="an answer the process keeps: NAME=VALUE")] = None,
              as_json: JsonOpt = False) -> None:
     """Complete the current manual phase, optionally with answers (decisions may use them)."""
-    answers = {}
-    for item in answer or []:
-        name, sep, value = item.partition("=")
-        if not sep or not name:
-            typer.echo(f"--answer {item!r}: write it as NAME=VALUE", err=True)
-            raise typer.Exit(2)
-        answers[name] = value
-    data = _call(_api().post, f"/processes/{workflow_id}/complete", json={"phase": phase, "answers": answers})
-    _out(data, as_json, _state_text(data))
+    answers = pairs(answer, "--answer")
+    data = call(api().post, f"/processes/{workflow_id}/complete", json={"phase": phase, "answers": answers})
+    out(data, as_json, _state_text(data))
 
 
 @app.command("load-examples")
-def load_examples_command() -> None:
-    """Load the example users, records and templates (safe to repeat)."""
+def load_examples_command(as_json: JsonOpt = False) -> None:
+    """Load the example users, records and templates (safe to repeat: what exists is left as it is)."""
     from cli.examples import load_examples
 
-    counts = _call(load_examples, _api())
-    typer.echo(", ".join(f"{v} {k}" for k, v in counts.items()))
+    loaded = call(load_examples, api())
+    out(loaded.as_dict(), as_json, loaded.text())
 
 
 @app.command("codec-server")
@@ -185,15 +162,17 @@ def codec_server(port: Annotated[int, typer.Option(help="port on 127.0.0.1")] = 
 
 
 @app.command()
-def run(ui_port: Annotated[int, typer.Option(help="Temporal Web UI port")] = 8233,
-        examples: Annotated[bool, typer.Option(help="load the example data")] = True) -> None:
+def run(ui_port: Annotated[int, typer.Option(help="Temporal Web UI port (make run UI_PORT=...)")] = 8233,
+        examples: Annotated[bool, typer.Option(help="load the example data")] = True,
+        as_json: Annotated[bool, typer.Option("--json", help="once running, print what the banner says as JSON")]
+        = False) -> None:
     """Start the embedded stack: Temporal dev server, worker and API on SQLite (the data folder)."""
     from cli.embedded import run_embedded
 
     settings = get_settings()
     if "TEMPORAL_UI_URL" not in os.environ:
         settings.temporal_ui_url = f"http://127.0.0.1:{ui_port}"
-    raise typer.Exit(run_embedded(settings, ui_port=ui_port, with_examples=examples))
+    raise typer.Exit(run_embedded(settings, ui_port=ui_port, with_examples=examples, as_json=as_json))
 
 
 if __name__ == "__main__":

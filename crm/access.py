@@ -43,9 +43,12 @@ def record_visible(viewer: Viewer) -> sa.ColumnElement[bool]:
     return sa.or_(sa.not_(col(Record.restricted)), col(Record.owner_id) == viewer.user_id, listed.exists())
 
 
-def of_visible_record(viewer: Viewer, record_id: sa.ColumnElement[int | None]) -> sa.ColumnElement[bool]:
-    """A condition on rows of another table (tasks, email...) whose record is the column `record_id`:
-    those of a record `viewer` may see, and those of no record."""
+def of_visible_record(viewer: Viewer, record_id: sa.ColumnElement[int | None],
+                      workflow_id: sa.ColumnElement[str | None]) -> sa.ColumnElement[bool]:
+    """A condition on rows of another table (tasks, email...): those of a record `viewer` may see.
+
+    A row's record is its `record_id`; without one, the record of the process `workflow_id` (a loop
+    guard's notice is about a process, not written to a record). A row of neither is an admin's."""
     if sees_everything(viewer):
         return sa.true()
     record = sa.orm.aliased(Record)
@@ -54,7 +57,17 @@ def of_visible_record(viewer: Viewer, record_id: sa.ColumnElement[int | None]) -
         listed = select(RecordAccess.record_id).where(RecordAccess.user_id == viewer.user_id)
         hidden = hidden.where(sa.or_(record.owner_id.is_(None), record.owner_id != viewer.user_id),
                               record.id.not_in(listed))
-    return sa.or_(record_id.is_(None), record_id.not_in(hidden))
+    run = sa.orm.aliased(ProcessRun)
+    of_its_process = select(run.id).where(run.workflow_id == workflow_id, run.record_id.not_in(hidden)).exists()
+    return sa.or_(sa.and_(record_id.is_not(None), record_id.not_in(hidden)),
+                  sa.and_(record_id.is_(None), of_its_process))
+
+
+def may_manage(viewer: Viewer, record: Record) -> bool:
+    """Whether `viewer` may change who sees `record` (restricted, its access list) and, when it is
+    restricted, who owns it: its owner and admins. A user only listed on it may not; on an ordinary
+    record any staff user may still change the owner."""
+    return sees_everything(viewer) or (viewer.user_id is not None and viewer.user_id == record.owner_id)
 
 
 def may_see(viewer: Viewer, record: Record, access_user_ids: Iterable[int]) -> bool:

@@ -1,8 +1,7 @@
 """The tables, with the SQLModel family per entity: XBase, X(table=True), XCreate, XUpdate, XPublic.
 
-The API returns `*Public` models only. Rows that record a side effect of a process
-(task, history entry, outbox message) carry the step key of that effect, unique,
-so a retried activity finds its earlier write instead of writing twice.
+The API returns `*Public` models only. Rows that record a side effect of a process (task, history entry,
+outbox message) carry the step key of that effect, unique, so a retried activity finds its earlier write.
 """
 
 from __future__ import annotations
@@ -15,6 +14,8 @@ import sqlalchemy as sa
 from pydantic import EmailStr
 from sqlmodel import JSON, Field, SQLModel
 
+from crm import free_fields
+from crm.patch import Patch
 from crm.types import UTCDateTime, utcnow
 from processes.template import RecordKind
 
@@ -47,11 +48,11 @@ class UserCreate(UserBase):
     pass
 
 
-class UserUpdate(SQLModel):
-    name: str | None = Field(default=None, min_length=1, max_length=200)
-    email: EmailStr | None = Field(default=None, max_length=320)
+class UserUpdate(Patch):
+    name: str = Field(default=None, min_length=1, max_length=200)
+    email: EmailStr = Field(default=None, max_length=320)
     phone: str | None = Field(default=None, max_length=40)
-    role: str | None = Field(default=None, max_length=64)
+    role: str = Field(default=None, max_length=64)
 
 
 class UserPublic(UserBase):
@@ -166,23 +167,23 @@ class RecordAccess(SQLModel, table=True):
 
 
 class RecordCreate(RecordBase):
+    fields: free_fields.FreeFields = Field(default_factory=dict, description=f"free fields: {free_fields.LIMITS}")
     access_user_ids: list[int] = Field(default_factory=list, max_length=500,
                                        description="the users who see the record when it is restricted")
 
 
-class RecordUpdate(SQLModel):
-    type: str | None = Field(default=None, max_length=64)
-    status: str | None = Field(default=None, min_length=1, max_length=64)
-    title: str | None = Field(default=None, min_length=1, max_length=300)
+class RecordUpdate(Patch):
+    type: str = Field(default=None, max_length=64)
+    status: str = Field(default=None, min_length=1, max_length=64)
+    title: str = Field(default=None, min_length=1, max_length=300)
     email: EmailStr | None = Field(default=None, max_length=320)
     phone: str | None = Field(default=None, max_length=40)
-    channel: str | None = Field(default=None, max_length=64)
+    channel: str = Field(default=None, max_length=64)
     owner_id: int | None = None
     contact_id: int | None = None
-    fields: dict[str, Any] | None = Field(default=None, description="merged into the record's fields")
-    restricted: bool | None = None
-    access_user_ids: list[int] | None = Field(default=None, max_length=500,
-                                              description="replaces the record's access list")
+    fields: free_fields.FreeFields = Field(default=None, description=f"merged into its fields: {free_fields.LIMITS}")
+    restricted: bool = None  # type: ignore[assignment]
+    access_user_ids: list[int] = Field(default=None, max_length=500, description="replaces the record's access list")
 
 
 class RecordPublic(RecordBase):

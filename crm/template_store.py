@@ -29,8 +29,8 @@ def _latest_numbers() -> Any:
             .group_by(ProcessTemplateVersion.key).subquery())
 
 
-async def latest_versions(session: AsyncSession,
-                          record_kind: RecordKind | None = None) -> list[tuple[ProcessTemplateVersion, int]]:
+async def latest_versions(session: AsyncSession, record_kind: RecordKind | None = None, *, limit: int | None = None,
+                          offset: int = 0) -> list[tuple[ProcessTemplateVersion, int]]:
     """The newest version of every template (of one record kind), with its number of versions, by key."""
     latest = _latest_numbers()
     query = (select(ProcessTemplateVersion, latest.c.versions)
@@ -39,6 +39,7 @@ async def latest_versions(session: AsyncSession,
              .order_by(col(ProcessTemplateVersion.key)))
     if record_kind is not None:
         query = query.where(ProcessTemplateVersion.record_kind == record_kind)
+    query = query.offset(offset).limit(limit)
     return [(row, versions) for row, versions in (await session.exec(query)).all()]
 
 
@@ -105,7 +106,7 @@ def load(row: ProcessTemplateVersion) -> ProcessTemplate:
     return ProcessTemplate.model_validate(upgrade_template(row.definition))
 
 
-async def summaries(session: AsyncSession) -> list[ProcessTemplateSummary]:
+async def summaries(session: AsyncSession, *, limit: int | None = None, offset: int = 0) -> list[ProcessTemplateSummary]:
     return [ProcessTemplateSummary(key=row.key, name=row.name, record_kind=row.record_kind,
                                    latest_version=row.version, versions=versions, updated_at=row.created_at)
-            for row, versions in await latest_versions(session)]
+            for row, versions in await latest_versions(session, limit=limit, offset=offset)]

@@ -123,6 +123,20 @@ class ServiceUnavailable(StagecoachError):
     status = 503
 
 
+class Forbidden(StagecoachError):
+    status = 403
+
+
+class NotRecordOwner(Forbidden):
+    """Who sees a record, and who owns a restricted one, is changed by its owner or an admin only."""
+
+
+class RequestIdReused(StagecoachError):
+    """A start's request_id came back with another template or record: it names one start only."""
+
+    status = 422
+
+
 def did_you_mean(name: str, choices: Iterable[str]) -> str:
     """A suffix naming the nearest valid names, or nothing."""
     close = difflib.get_close_matches(name, sorted(set(choices)), n=3, cutoff=0.6)

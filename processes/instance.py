@@ -11,9 +11,10 @@ import enum
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from processes.template import ProcessTemplate, StartFollowUp
+from processes.wording import counted
 
 
 class ProcessStatus(str, enum.Enum):
@@ -141,7 +142,7 @@ class ProcessInput(BaseModel):
                 f"{self.record_id}{origin}")
 
     def details(self) -> str:
-        return f"{len(self.template.phases)} phases: " + " → ".join(p.key for p in self.template.phases)
+        return f"{counted(len(self.template.phases), 'phase')}: " + " → ".join(p.key for p in self.template.phases)
 
 
 class ResumeState(BaseModel):
@@ -191,8 +192,15 @@ class ResolveIncidentRequest(BaseModel):
 # What the API takes for each staff request: the request without its actor, which the API sets from the caller's
 # key (the table of staff requests, `workflows/staff_requests.py`, pairs each body with its request).
 
+PhaseKey = Annotated[str, StringConstraints(max_length=63)]
+AnswerIn = Annotated[str, StringConstraints(max_length=2000)] | int | float | bool | None
+AnswersIn = Annotated[dict[Annotated[str, StringConstraints(min_length=1, max_length=63)], AnswerIn],
+                      Field(max_length=100)]
+"""Answers a client sends for a process to keep: at most 100, texts of up to 2,000 characters."""
+
+
 class SkipBody(BaseModel):
-    phase: str | None = Field(None, description="the current phase when empty")
+    phase: PhaseKey | None = Field(None, description="the current phase when empty")
     reason: str = Field("", max_length=500)
 
 
@@ -201,9 +209,8 @@ class AbortBody(BaseModel):
 
 
 class CompleteBody(BaseModel):
-    phase: str | None = Field(None, description="the current phase when empty")
-    answers: dict[str, Answer] = Field(default_factory=dict, max_length=100,
-                                       description="answers the process keeps; decisions may use them")
+    phase: PhaseKey | None = Field(None, description="the current phase when empty")
+    answers: AnswersIn = Field(default_factory=dict, description="answers the process keeps; decisions may use them")
 
 
 class OwnerBody(BaseModel):
@@ -211,7 +218,7 @@ class OwnerBody(BaseModel):
 
 
 class IncidentBody(BaseModel):
-    action: Annotated[str, Field(pattern="^(retry|skip)$", description="retry the failed step, or skip it")]
+    action: Literal["retry", "skip"] = Field(description="retry the failed step, or skip it")
 
 
 # What a staff request sent as a Temporal signal carries (`temporal workflow signal --name skip_phase --input

@@ -11,6 +11,7 @@ import json
 import re
 import time
 from collections.abc import Collection, Hashable, Iterator, Mapping
+from datetime import date, datetime
 from typing import Any
 
 import yaml
@@ -94,12 +95,29 @@ def _check_shape(data: Any, source: str) -> None:
             raise TemplateInvalid([ErrorDetail("", f"{source} holds more than {MAX_DOCUMENT_VALUES} values "
                                                    "(once its YAML aliases are expanded)")])
         ancestors.add(id(value))
-        items = value.items() if isinstance(value, dict) else enumerate(value)
-        for key, child in items:
-            walk(child, format_path((path, key) if path else (key,)), depth + 1, ancestors)
+        if isinstance(value, dict):
+            for key, child in value.items():
+                where = f"{path}.{key}" if path else str(key)
+                if not isinstance(key, str):
+                    keys.append(ErrorDetail(where, _not_text(key)))
+                walk(child, where, depth + 1, ancestors)
+        else:
+            for index, child in enumerate(value):
+                walk(child, format_path((path, index) if path else (index,)), depth + 1, ancestors)
         ancestors.discard(id(value))
 
+    keys: list[ErrorDetail] = []
     walk(data, "", 0, set())
+    if keys:
+        raise TemplateInvalid(keys)
+
+
+def _not_text(key: Any) -> str:
+    """What to say of a mapping key YAML did not read as text (`2024-05-01:`, `12:`, `null:`)."""
+    kind = {bool: "true or false", int: "a number", float: "a number", date: "a date", datetime: "a date and time",
+            type(None): "null"}.get(type(key), type(key).__name__)
+    shown = "null" if key is None else str(key)
+    return f"a key must be text, and YAML reads {shown} as {kind}: put it in quotes ('{shown}')"
 
 
 def _pydantic_errors(exc: ValidationError) -> Iterator[ErrorDetail]:

@@ -110,8 +110,12 @@ class Phases:
                 await self._start_alone(ps)  # no step of its own: the lookup still may need staff
             if not run.ended_written:  # else the process has ended with its last step: too late to abort
                 run.check_abort()
-        finally:
+        except GeneratorExit:  # Python collects a run a stopped worker held: it goes on elsewhere, nothing runs here
+            raise
+        except BaseException:
             await self.timers.stop(watchers)
+            raise
+        await self.timers.stop(watchers)
 
         if done_written:  # the last step wrote "phase done": a skip that came meanwhile is too late
             ps.status, ps.finished_at = PhaseStatus.done, workflow.now()

@@ -17,6 +17,8 @@ from pydantic import BaseModel
 from temporalio import workflow
 from temporalio.common import RawValue, RetryPolicy
 
+from processes.wording import counted
+
 with workflow.unsafe.imports_passed_through():
     from activities.autostart import AutostartActivities, DispatchInput, DispatchResult
     from workflows.client import DISPATCHER_SIGNAL, DISPATCHER_WORKFLOW, RecordEventsInput
@@ -46,8 +48,9 @@ class RecordEventsWorkflow:
     @workflow.run
     async def run(self, input: RecordEventsInput) -> None:
         while True:
-            workflow.set_current_details(f"{self.state.rounds} dispatch rounds, {self.state.events} events, "
-                                         f"{self.state.started} processes started in this run")
+            state = self.state
+            workflow.set_current_details(f"{counted(state.rounds, 'dispatch round')}, {counted(state.events, 'event')}, "
+                                         f"{counted(state.started, 'process', 'processes')} started in this run")
             try:
                 await workflow.wait_condition(lambda: self.state.signalled,
                                               timeout=timedelta(seconds=self.state.sweep_seconds),

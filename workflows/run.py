@@ -40,6 +40,7 @@ from processes.instance import (
     SkipPhaseRequest,
 )
 from processes.template import Phase
+from processes.wording import counted
 from workflows import search_attributes as sa
 from workflows.ledger import Ledger
 
@@ -168,7 +169,7 @@ class Run:
             return
         result = await workflow.execute_activity_method(
             BookkeepingActivities.record_bookkeeping, books, start_to_close_timeout=BOOKKEEPING_TIMEOUT,
-            retry_policy=BOOKKEEPING_RETRY, summary=f"history: {len(books.lines) + len(books.after)} lines")
+            retry_policy=BOOKKEEPING_RETRY, summary=f"history: {counted(len(books.lines) + len(books.after), 'line')}")
         self.settle(books, result)
 
     async def line(self, step_key: str, kind: HistoryKind, text: str, *, phase_key: str | None = None,

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from typing import Annotated
+
+from fastapi import APIRouter, Depends
 from sqlmodel import col, select
 
 from api.auth import active_admin_keys, create_key
 from api.deps import AdminDep, SessionDep
+from api.paging import Page, paged
 from api.routers.users import get_user_or_404
 from crm.models import ApiKey, ApiKeyCreate, ApiKeyCreated, ApiKeyPublic, ApiRole
 from crm.types import utcnow
@@ -24,8 +27,9 @@ async def new_key(body: ApiKeyCreate, session: SessionDep, _: AdminDep) -> ApiKe
 
 
 @router.get("", response_model=list[ApiKeyPublic])
-async def list_keys(session: SessionDep, _: AdminDep) -> list[ApiKey]:
-    return list((await session.exec(select(ApiKey).order_by(col(ApiKey.id)))).all())
+async def list_keys(session: SessionDep, _: AdminDep, page: Annotated[Page, Depends(paged(100, 500))]) -> list[ApiKey]:
+    query = select(ApiKey).order_by(col(ApiKey.id)).offset(page.offset).limit(page.limit)
+    return page.done((await session.exec(query)).all())
 
 
 @router.delete("/{key_id}", response_model=ApiKeyPublic)

@@ -17,6 +17,7 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from api.auth import Principal
 from api.deps import ClientDep, SessionDep, SettingsDep, StaffDep, TemporalDep
+from api.fields import KEY_PATTERN, Key, WorkflowIdPath
 from api.idempotency import claim
 from api.routers.records import get_record_or_404
 from api.routers.users import get_user_or_404
@@ -25,7 +26,14 @@ from crm import template_store
 from crm.process_runs import allocate_run
 from crm.access import hidden_process_records
 from crm.models import ApiRole, ProcessRun
-from processes.errors import ProcessNotFound, RecordKindMismatch, RecordNotFound, ServiceUnavailable, StagecoachError
+from processes.errors import (
+    ProcessNotFound,
+    RecordKindMismatch,
+    RecordNotFound,
+    RequestIdReused,
+    ServiceUnavailable,
+    StagecoachError,
+)
 from processes.instance import ProcessInput, ProcessState, ProcessStatus
 from settings import Settings
 from workflows import search_attributes as sa
@@ -35,7 +43,6 @@ from workflows.staff_requests import STAFF_REQUESTS, StaffRequestKind
 
 router = APIRouter(prefix="/processes", tags=["processes"])
 
-KeyStr = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_-]{0,62}$")]
 IdempotencyKey = Annotated[str | None, Header(
     alias="Idempotency-Key", max_length=200,
     description="a key of your own (a UUID) naming this request: sent again with the same request, it applies "
@@ -45,11 +52,12 @@ IdempotencyKey = Annotated[str | None, Header(
 
 
 class StartProcessBody(BaseModel):
-    template: KeyStr
+    template: Key
     record_id: int
     version: int | None = Field(None, ge=1, description="a template version; the latest when empty")
     owner_id: int | None = Field(None, description="the process owner; the caller's user, else the record's owner")
-    request_id: str | None = Field(None, max_length=200, description="retrying with the same id starts nothing new")
+    request_id: str | None = Field(None, max_length=200, description="retrying with the same id (and the same API "
+                                   "key) starts nothing new and answers with the first start")
 
 
 class ProcessStarted(BaseModel):
@@ -91,7 +99,7 @@ async def start(body: StartProcessBody, response: Response, session: SessionDep,
     record = await get_record_or_404(session, body.record_id, principal)
     if record.kind != template.record_kind:
         raise RecordKindMismatch(f"template '{template.key}' runs on {template.record_kind.value} records; "
-                                 f"record {record.id} is a {record.kind.value}")
+                                 f"record {record.id} is {'an' if record.kind.value[0] in 'aeiou' else 'a'} {record.kind.value}")
     owner_id = body.owner_id or principal.user_id or record.owner_id
     if owner_id is None:
         raise StagecoachError("no process owner: give owner_id, use a key tied to a user, "
@@ -100,8 +108,12 @@ async def start(body: StartProcessBody, response: Response, session: SessionDep,
 
     run, created = await allocate_run(session, template_key=body.template, template_version=version_row.version,
                                       record_id=record.id, owner_id=owner_id, started_by=principal.actor,
-                                      request_id=body.request_id, triggered_by_user_id=principal.user_id)
+                                      request_id=_request_id(principal, body.request_id),
+                                      triggered_by_user_id=principal.user_id)
     if not created:
+        if (run.template_key, run.record_id) != (body.template, body.record_id):
+            raise RequestIdReused(f"request_id '{body.request_id}' started '{run.template_key}' on record "
+                                  f"{run.record_id}; use a new request_id for another start")
         response.status_code = 200
         return _started(run, settings)
     # from the run, not from `record` or `version_row`: a concurrent start on the same record makes
@@ -115,6 +127,12 @@ async def start(body: StartProcessBody, response: Response, session: SessionDep,
         await session.commit()
         raise ServiceUnavailable(f"the process could not be started, nothing was kept: {exc}") from None
     return _started(run, settings)
+
+
+def _request_id(principal: Principal, request_id: str | None) -> str | None:
+    """A caller's request id, kept apart from every other caller's (and from the engine's own starts):
+    guessing someone else's finds nothing of theirs."""
+    return f"manual:{principal.key_id}:{request_id}" if request_id is not None else None
 
 
 def _started(run: ProcessRun, settings: Settings) -> ProcessStarted:
@@ -144,9 +162,9 @@ def _summary(execution: WorkflowExecution, settings: Settings) -> ProcessSummary
 @router.get("", response_model=ProcessPage)
 async def list_processes(
     session: SessionDep, temporal: TemporalDep, settings: SettingsDep, principal: StaffDep,
-    template: KeyStr | None = None, record_id: int | None = None, owner_id: int | None = None,
+    template: Key | None = None, record_id: int | None = None, owner_id: int | None = None,
     status: ProcessStatus | None = None,
-    phase: Annotated[str | None, Query(pattern=r"^[a-z][a-z0-9_-]{0,62}$")] = None,
+    phase: Annotated[str | None, Query(pattern=KEY_PATTERN, max_length=63)] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     page_token: Annotated[str | None, Query(max_length=4000)] = None,
 ) -> ProcessPage:
@@ -204,7 +222,7 @@ async def _check_reader(session: SessionDep, workflow_id: str, principal: Princi
 
 
 @router.get("/{workflow_id}", response_model=ProcessView)
-async def get_process(workflow_id: str, session: SessionDep, temporal: TemporalDep, settings: SettingsDep,
+async def get_process(workflow_id: WorkflowIdPath, session: SessionDep, temporal: TemporalDep, settings: SettingsDep,
                       principal: ClientDep) -> ProcessView:
     """One process: each phase with its status, times, responsible user and actions done."""
     await _check_reader(session, workflow_id, principal)
@@ -216,7 +234,7 @@ async def get_process(workflow_id: str, session: SessionDep, temporal: TemporalD
 
 def _staff_route(kind: StaffRequestKind) -> Callable[..., Awaitable[ProcessView]]:
     """The route of a staff request: the caller's body becomes the request, with the caller as its actor."""
-    async def route(workflow_id: str, body: BaseModel, session: SessionDep, temporal: TemporalDep,
+    async def route(workflow_id: WorkflowIdPath, body: BaseModel, session: SessionDep, temporal: TemporalDep,
                     settings: SettingsDep, principal: StaffDep, idempotency_key: IdempotencyKey = None) -> ProcessView:
         if kind.user_field is not None:
             await get_user_or_404(session, getattr(body, kind.user_field))

@@ -8,24 +8,31 @@ its access list and admins (crm/access.py); to anyone else it does not exist.
 from __future__ import annotations
 
 import logging
-from typing import Annotated
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Depends, Query
+from fastapi.exceptions import RequestValidationError
+from pydantic import TypeAdapter, ValidationError
 from sqlmodel import col, select
 from temporalio.client import Client
 
+from api.auth import Principal
 from api.deps import SessionDep, SettingsDep, StaffDep, TemporalDep
+from api.fields import Label
+from api.paging import Page, paged
 from api.routers.users import get_user_or_404
-from crm.access import Viewer, access_list, access_lists, may_see, record_visible, set_access_list
+from crm.access import Viewer, access_list, access_lists, may_manage, may_see, record_visible, set_access_list
+from crm.free_fields import FreeFields
 from crm.models import HistoryEntry, HistoryEntryPublic, ProcessRun, Record, RecordCreate, RecordPublic, RecordUpdate
 from crm.record_events import add_record_events, snapshot
 from crm.types import utcnow
-from processes.errors import RecordNotFound
+from processes.errors import NotRecordOwner, RecordNotFound
 from processes.template import RecordKind
 from settings import Settings
 from workflows.client import notify_dispatcher
 
 router = APIRouter(prefix="/records", tags=["records"])
+_FREE_FIELDS: TypeAdapter[dict[str, Any]] = TypeAdapter(FreeFields)
 log = logging.getLogger("stagecoach.api")
 
 
@@ -81,10 +88,9 @@ async def create_record(body: RecordCreate, session: SessionDep, temporal: Tempo
 
 @router.get("", response_model=list[RecordPublic])
 async def list_records(
-    session: SessionDep, principal: StaffDep,
-    kind: RecordKind | None = None, status: str | None = None, owner_id: int | None = None,
+    session: SessionDep, principal: StaffDep, page: Annotated[Page, Depends(paged(100, 500))],
+    kind: RecordKind | None = None, status: Label = None, owner_id: int | None = None,
     q: Annotated[str | None, Query(max_length=200, description="text in the title")] = None,
-    limit: Annotated[int, Query(ge=1, le=500)] = 100, offset: Annotated[int, Query(ge=0)] = 0,
 ) -> list[Record]:
     """Records the caller may see, oldest first."""
     query = select(Record).where(record_visible(principal))
@@ -96,13 +102,13 @@ async def list_records(
         query = query.where(Record.owner_id == owner_id)
     if q:
         query = query.where(col(Record.title).icontains(q))
-    page = query.order_by(col(Record.id)).offset(offset).limit(limit)
-    if offset:
+    rows = query.order_by(col(Record.id)).offset(page.offset).limit(page.limit)
+    if page.offset:
         # a deep page: skip `offset` records on the primary key alone (an index-only scan in PostgreSQL),
         # then read the page's rows: 24 ms instead of 118 ms at offset 90,000 (bench/data_scale.py)
-        ids = page.with_only_columns(col(Record.id)).subquery()
-        page = select(Record).join(ids, col(Record.id) == ids.c.id).order_by(col(Record.id))
-    records = list((await session.exec(page)).all())
+        ids = rows.with_only_columns(col(Record.id)).subquery()
+        rows = select(Record).join(ids, col(Record.id) == ids.c.id).order_by(col(Record.id))
+    records = page.done((await session.exec(rows)).all())
     lists = await access_lists(session, [r.id for r in records if r.restricted and r.id is not None])
     # rows read back from the database are not validated again: validating the e-mail addresses of a page of
     # 100 records took 18 ms of CPU, most of the list's time (the profile in bench/data_scale.py)
@@ -120,14 +126,16 @@ async def update_record(record_id: int, body: RecordUpdate, session: SessionDep,
                         settings: SettingsDep, principal: StaffDep) -> RecordPublic:
     """Change a record; a status or free field that changes may start processes (autostart).
 
-    `access_user_ids` replaces the access list.
+    `access_user_ids` replaces the access list. Only the record's owner and admins change who sees it
+    (`restricted`, `access_user_ids`) and, when it is restricted, its owner (403 for anyone else).
     """
     record = await get_record_or_404(session, record_id, principal)
     changes = body.model_dump(exclude_unset=True)
     access_user_ids = changes.pop("access_user_ids", None)
+    await _check_manager(session, principal, record, changes, access_user_ids)
     await _check_links(session, principal, changes.get("owner_id"), changes.get("contact_id"), access_user_ids)
     if "fields" in changes:
-        changes["fields"] = {**(record.fields or {}), **(changes["fields"] or {})}
+        changes["fields"] = _merged_fields(record.fields or {}, changes["fields"])
     before = snapshot(record)
     record.sqlmodel_update(changes)
     record.updated_at = utcnow()
@@ -142,26 +150,50 @@ async def update_record(record_id: int, body: RecordUpdate, session: SessionDep,
     return await _public(session, record)
 
 
+async def _check_manager(session: SessionDep, principal: Principal, record: Record, changes: dict[str, Any],
+                         access_user_ids: list[int] | None) -> None:
+    """Only the owner and admins change who sees a record, and who owns a restricted one (crm/access.py)."""
+    if may_manage(principal, record):
+        return
+    assert record.id is not None
+    if changes.get("restricted", record.restricted) != record.restricted or (
+            access_user_ids is not None and sorted(set(access_user_ids)) != await access_list(session, record.id)):
+        raise NotRecordOwner(f"only the owner of record {record.id} or an admin may change who sees it "
+                             "(restricted, access_user_ids)")
+    if record.restricted and changes.get("owner_id", record.owner_id) != record.owner_id:
+        raise NotRecordOwner(f"record {record.id} is restricted: only its owner or an admin may give it to someone else")
+
+
+def _merged_fields(current: dict[str, Any], changes: dict[str, Any]) -> dict[str, Any]:
+    """The record's fields with `changes` merged in, held to the limits of free fields as a whole."""
+    try:
+        return _FREE_FIELDS.validate_python({**current, **changes})
+    except ValidationError as exc:
+        raise RequestValidationError([{**error, "loc": ("body", "fields", *error["loc"])}
+                                      for error in exc.errors(include_url=False)]) from None
+
+
 @router.get("/{record_id}/history", response_model=list[HistoryEntryPublic])
 async def record_history(
-    record_id: int, session: SessionDep, principal: StaffDep,
-    limit: Annotated[int, Query(ge=1, le=1000)] = 200, offset: Annotated[int, Query(ge=0)] = 0,
+    record_id: int, session: SessionDep, principal: StaffDep, page: Annotated[Page, Depends(paged(200, 1000))],
 ) -> list[HistoryEntry]:
     """The record's activity log, oldest first."""
     await get_record_or_404(session, record_id, principal)
     query = (select(HistoryEntry).where(HistoryEntry.record_id == record_id)
-             .order_by(col(HistoryEntry.id)).offset(offset).limit(limit))
-    if offset:
+             .order_by(col(HistoryEntry.id)).offset(page.offset).limit(page.limit))
+    if page.offset:
         # a later page: skip on ix_history_entry_record_id_id alone (index-only in PostgreSQL), then read the
         # page's rows: 8 ms instead of 37 ms at offset 4,800 (bench/data_scale.py)
         ids = query.with_only_columns(col(HistoryEntry.id)).subquery()
         query = select(HistoryEntry).join(ids, col(HistoryEntry.id) == ids.c.id).order_by(col(HistoryEntry.id))
-    return list((await session.exec(query)).all())
+    return page.done((await session.exec(query)).all())
 
 
 @router.get("/{record_id}/processes", response_model=list[str])
-async def record_processes(record_id: int, session: SessionDep, principal: StaffDep) -> list[str]:
+async def record_processes(record_id: int, session: SessionDep, principal: StaffDep,
+                           page: Annotated[Page, Depends(paged(100, 500))]) -> list[str]:
     """The workflow ids of every process started on the record, newest first."""
     await get_record_or_404(session, record_id, principal)
-    query = select(ProcessRun.workflow_id).where(ProcessRun.record_id == record_id).order_by(col(ProcessRun.id).desc())
-    return list((await session.exec(query)).all())
+    query = (select(ProcessRun.workflow_id).where(ProcessRun.record_id == record_id)
+             .order_by(col(ProcessRun.id).desc()).offset(page.offset).limit(page.limit))
+    return page.done((await session.exec(query)).all())

@@ -2,24 +2,31 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel, Field
 from sqlmodel import col, select
 from temporalio.client import Client
 
 from api.auth import Principal
 from api.deps import SessionDep, SettingsDep, StaffDep, TemporalDep
+from api.fields import WorkflowIdQuery
+from api.paging import Page, paged
 from api.temporal_errors import send_update
 from crm.access import of_visible_record
 from crm.models import Task, TaskKind, TaskPublic, TaskStatus
 from crm.types import utcnow
 from processes.errors import InvalidPhaseState, TaskNotFound
-from processes.instance import Answer, CompletePhaseRequest
+from processes.instance import Answer, AnswersIn, CompletePhaseRequest
 from workflows.process import ProcessWorkflow
 
 router = APIRouter(prefix="/tasks", tags=["tasks"])
+
+
+def _visible(principal: Principal) -> Any:
+    """The tasks of a record, or of a process on a record, the caller may see (crm/access.py)."""
+    return of_visible_record(principal, col(Task.record_id), col(Task.workflow_id))
 
 
 def _public(task: Task) -> TaskPublic:
@@ -30,12 +37,12 @@ def _public(task: Task) -> TaskPublic:
 @router.get("", response_model=list[TaskPublic])
 async def list_tasks(
     session: SessionDep, principal: StaffDep,
+    page: Annotated[Page, Depends(paged(100, 500))],
     assignee_id: Annotated[int | None, Query(description="the caller's own user when empty")] = None,
-    status: TaskStatus | None = TaskStatus.open, workflow_id: str | None = None,
-    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+    status: TaskStatus | None = TaskStatus.open, workflow_id: WorkflowIdQuery = None,
 ) -> list[TaskPublic]:
     """Tasks, overdue first then by due date (none of a record the caller may not see)."""
-    query = select(Task).where(of_visible_record(principal, col(Task.record_id)))
+    query = select(Task).where(_visible(principal))
     assignee = assignee_id if assignee_id is not None else principal.user_id
     if assignee is not None:
         query = query.where(Task.assignee_id == assignee)
@@ -45,12 +52,12 @@ async def list_tasks(
         query = query.where(Task.workflow_id == workflow_id)
     # NULLS LAST rather than `due_at IS NULL` first: the same order, which PostgreSQL reads straight
     # from ix_task_assignee_id_status_due_at_id instead of sorting every task of the user
-    query = query.order_by(col(Task.due_at).asc().nulls_last(), col(Task.id)).limit(limit)
-    return [_public(t) for t in (await session.exec(query)).all()]
+    query = query.order_by(col(Task.due_at).asc().nulls_last(), col(Task.id)).offset(page.offset).limit(page.limit)
+    return page.done([_public(t) for t in (await session.exec(query)).all()])
 
 
 async def _task_or_404(session: SessionDep, task_id: int, principal: Principal) -> Task:
-    query = select(Task).where(Task.id == task_id, of_visible_record(principal, col(Task.record_id)))
+    query = select(Task).where(Task.id == task_id, _visible(principal))
     task = (await session.exec(query)).first()
     if task is None:
         raise TaskNotFound(f"no task {task_id}")
@@ -63,8 +70,7 @@ async def get_task(task_id: int, session: SessionDep, principal: StaffDep) -> Ta
 
 
 class CompleteTaskBody(BaseModel):
-    answers: dict[str, Answer] = Field(default_factory=dict, max_length=100,
-                                       description="for a phase task: answers the process keeps")
+    answers: AnswersIn = Field(default_factory=dict, description="for a phase task: answers the process keeps")
 
 
 @router.post("/{task_id}/complete", response_model=TaskPublic)

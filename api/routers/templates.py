@@ -2,19 +2,21 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request, Response
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Request, Response
 from pydantic import BaseModel
 from sqlmodel import col, select
 
 from api.deps import AdminDep, SessionDep, StaffDep
+from api.fields import TemplateKeyPath
+from api.paging import Page, paged
 from crm import template_store
 from crm.models import ProcessTemplateSummary, ProcessTemplateVersion, ProcessTemplateVersionPublic
-from processes.errors import StagecoachError
 from processes.validation import parse_document
 
 router = APIRouter(prefix="/templates", tags=["templates"])
 
-MAX_TEMPLATE_BYTES = 1_000_000
 TEMPLATE_BODY = {
     "requestBody": {
         "required": True,
@@ -32,14 +34,9 @@ class ValidationResult(BaseModel):
     template: dict  # type: ignore[type-arg]
 
 
-class PayloadTooLarge(StagecoachError):
-    status = 413
-
-
 async def _document(request: Request) -> dict:  # type: ignore[type-arg]
+    """The body as a template document (its size is capped before it is read: api.admission)."""
     body = await request.body()
-    if len(body) > MAX_TEMPLATE_BYTES:
-        raise PayloadTooLarge(f"template body over {MAX_TEMPLATE_BYTES} bytes")
     return parse_document(body.decode("utf-8", errors="replace"), source="the request body")
 
 
@@ -63,23 +60,27 @@ async def validate_template(request: Request, session: SessionDep, _: StaffDep) 
 
 
 @router.get("", response_model=list[ProcessTemplateSummary])
-async def list_templates(session: SessionDep, _: StaffDep) -> list[ProcessTemplateSummary]:
-    return await template_store.summaries(session)
+async def list_templates(session: SessionDep, _: StaffDep,
+                         page: Annotated[Page, Depends(paged(100, 500))]) -> list[ProcessTemplateSummary]:
+    """Every template's latest version, by key."""
+    return page.done(await template_store.summaries(session, limit=page.limit, offset=page.offset))
 
 
 @router.get("/{key}", response_model=ProcessTemplateVersionPublic)
-async def latest_version(key: str, session: SessionDep, _: StaffDep) -> ProcessTemplateVersion:
+async def latest_version(key: TemplateKeyPath, session: SessionDep, _: StaffDep) -> ProcessTemplateVersion:
     return await template_store.get_version(session, key)
 
 
 @router.get("/{key}/versions", response_model=list[ProcessTemplateVersionPublic])
-async def list_versions(key: str, session: SessionDep, _: StaffDep) -> list[ProcessTemplateVersion]:
+async def list_versions(key: TemplateKeyPath, session: SessionDep, _: StaffDep,
+                        page: Annotated[Page, Depends(paged(20, 100))]) -> list[ProcessTemplateVersion]:
+    """The template's versions, oldest first, each with its definition."""
     await template_store.get_version(session, key)
     query = (select(ProcessTemplateVersion).where(ProcessTemplateVersion.key == key)
-             .order_by(col(ProcessTemplateVersion.version)))
-    return list((await session.exec(query)).all())
+             .order_by(col(ProcessTemplateVersion.version)).offset(page.offset).limit(page.limit))
+    return page.done((await session.exec(query)).all())
 
 
 @router.get("/{key}/versions/{version}", response_model=ProcessTemplateVersionPublic)
-async def get_version(key: str, version: int, session: SessionDep, _: StaffDep) -> ProcessTemplateVersion:
+async def get_version(key: TemplateKeyPath, version: int, session: SessionDep, _: StaffDep) -> ProcessTemplateVersion:
     return await template_store.get_version(session, key, version)

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from typing import Annotated
+
+from fastapi import APIRouter, Depends
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 
 from api.deps import AdminDep, SessionDep, StaffDep
+from api.fields import Label
+from api.paging import Page, paged
 from crm.models import User, UserCreate, UserPublic, UserUpdate
 from processes.errors import AlreadyExists, UserNotFound
 
@@ -27,11 +31,12 @@ async def create_user(body: UserCreate, session: SessionDep, _: AdminDep) -> Use
 
 
 @router.get("", response_model=list[UserPublic])
-async def list_users(session: SessionDep, _: StaffDep, role: str | None = None) -> list[User]:
+async def list_users(session: SessionDep, _: StaffDep, page: Annotated[Page, Depends(paged(100, 500))],
+                     role: Label = None) -> list[User]:
     query = select(User).order_by(col(User.id))
     if role:
         query = query.where(User.role == role)
-    return list((await session.exec(query)).all())
+    return page.done((await session.exec(query.offset(page.offset).limit(page.limit))).all())
 
 
 async def get_user_or_404(session: SessionDep, user_id: int) -> User:

@@ -4,6 +4,10 @@ The routes come from the API's own OpenAPI document: a new route fails this test
 given a rule below. For each cell the test predicts the outcome from the rules (401 without a
 key, 403 below the route's role, 404 for what belongs to a record the caller may not see, the
 record's rows left out of lists) and compares it with what the API answered.
+
+Some routes are also tried in the ways an attacker or a careless client would (CASES): another
+caller's request_id, a loop guard's notice (an email of a process, written to no record), an
+email of nothing at all, and changes to who owns and who sees a record.
 """
 
 from __future__ import annotations
@@ -17,16 +21,16 @@ import httpx
 import pytest
 
 from api.auth import create_key
-from crm.models import ApiRole
+from crm.models import ApiRole, MessageStatus, OutboxMessage
 from tests.e2e.conftest import Stack
 from tests.figures import Figures
 from tests.polling import eventually
 
 pytestmark = pytest.mark.e2e
 
-CALLERS = ("anonymous", "client", "staff", "other staff", "admin")
+CALLERS = ("anonymous", "client", "staff", "other staff", "owner", "admin")  # owner: a staff user owning the records
 VARIANTS = ("ordinary", "restricted, listing the staff user", "restricted, not listing them")
-RANK = {"client": 1, "staff": 2, "other staff": 2, "admin": 3}
+RANK = {"client": 1, "staff": 2, "other staff": 2, "owner": 2, "admin": 3}
 
 # the role each route needs (None: public); routes marked `record` act on what belongs to one record
 RULES: dict[tuple[str, str], tuple[str | None, str | None]] = {
@@ -78,6 +82,18 @@ phases:
       - send_email: {{to: controller, subject: "New process", body: "A process started."}}
 {manual}
 """
+# more ways to call a route: (method, path, case) -> how the outcome is predicted
+CASES: dict[tuple[str, str, str], str] = {
+    ("GET", "/outbox", "a loop guard's notice"): "as the route",  # listed where the process's record is
+    ("GET", "/outbox/{message_id}", "a loop guard's notice"): "as the route",
+    ("GET", "/outbox/{message_id}", "an email of no record and no process"): "admins only",
+    ("GET", "/processes", "a guessed request_id"): "as the route",  # an unknown parameter opens nothing
+    ("POST", "/processes", "the admin's request_id"): "a start of one's own",
+    ("PATCH", "/records/{record_id}", "owner_id"): "the owner, on a restricted record",
+    ("PATCH", "/records/{record_id}", "access_user_ids"): "the owner",
+    ("PATCH", "/records/{record_id}", "restricted"): "the owner",
+}
+
 MANUAL = """  - key: step{n}
     name: Step {n}
     responsible: record_owner
@@ -86,12 +102,26 @@ MANUAL = """  - key: step{n}
 
 
 def sees(caller: str, variant: str) -> bool:
-    return (caller == "admin" or variant == "ordinary"
+    return (caller in ("admin", "owner") or variant == "ordinary"
             or (caller == "staff" and variant == "restricted, listing the staff user"))
 
 
-def expected(method: str, path: str, caller: str, variant: str) -> str:
+def expected(method: str, path: str, caller: str, variant: str, case: str = "") -> str:
     """What the rules predict: 'through' (served), 'absent'/'present' (lists), or a status code."""
+    rule = CASES.get((method, path, case), "as the route")
+    if rule == "a start of one's own" and caller != "anonymous":  # naming the ordinary record
+        if caller != "admin":
+            return "a run of its own"
+        return "the admin's run" if variant == "ordinary" else "422"  # the same request_id for another start
+    if rule != "as the route" and caller not in ("anonymous", "client") and sees(caller, variant):
+        restricted = variant != "ordinary"
+        if rule == "admins only":
+            return "through" if caller == "admin" else "404"
+        managing = caller in ("admin", "owner")
+        if rule == "the owner":
+            return "through" if managing else "403"
+        if rule == "the owner, on a restricted record":
+            return "through" if managing or not restricted else "403"
     role, scope = RULES[(method, path)]
     if role is None:
         return "through"
@@ -115,6 +145,8 @@ class Target:
     workflow_id: str
     task_id: int
     message_id: int
+    notice_id: int  # a loop guard's notice about the process: no record of its own
+    request_id: str  # the admin's, for the start
 
 
 @dataclass
@@ -124,7 +156,9 @@ class World:
     template_text: str
     owner_id: int
     staff_user_id: int
+    other_user_id: int
     targets: dict[str, Target]
+    orphan_id: int  # an email of no record and no process
 
 
 async def build_world(stack: Stack, sessions: Any) -> World:
@@ -140,7 +174,7 @@ async def build_world(stack: Stack, sessions: Any) -> World:
     owner, staff_user, other_user = await user("owner"), await user("staffer"), await user("other")
     headers = {"anonymous": {}, "client": stack.as_("client"), "admin": admin}
     async with sessions() as session:
-        for caller, person in (("staff", staff_user), ("other staff", other_user)):
+        for caller, person in (("staff", staff_user), ("other staff", other_user), ("owner", owner)):
             _, key = await create_key(session, f"matrix {caller}", ApiRole.staff, user_id=person["id"])
             headers[caller] = {"X-API-Key": key}
 
@@ -159,7 +193,9 @@ async def build_world(stack: Stack, sessions: Any) -> World:
         assert response.status_code == 201, response.text
         record = response.json()
         assert record["restricted"] is restricted and record["access_user_ids"] == access
-        started = await http.post("/processes", headers=admin, json={"template": key, "record_id": record["id"]})
+        request_id = f"matrix-{tag}-{n}"
+        started = await http.post("/processes", headers=admin, json={"template": key, "record_id": record["id"],
+                                                                     "request_id": request_id})
         assert started.status_code == 201, started.text
         workflow_id = started.json()["workflow_id"]
 
@@ -172,16 +208,42 @@ async def build_world(stack: Stack, sessions: Any) -> World:
 
         task = (await eventually(task_of))[0]
         message = (await eventually(email_of))[0]
+        notice = await _email(sessions, f"{workflow_id}/loop-guard/0", workflow_id)
         targets[variant] = Target(record=record, workflow_id=workflow_id, task_id=task["id"],
-                                  message_id=message["id"])
-    return World(headers=headers, template_key=key, template_text=text, owner_id=owner["id"], staff_user_id=staff_user["id"],
-                 targets=targets)
+                                  message_id=message["id"], notice_id=notice, request_id=request_id)
+    orphan = await _email(sessions, f"matrix-{tag}/orphan", None)
+    return World(headers=headers, template_key=key, template_text=text, owner_id=owner["id"],
+                 staff_user_id=staff_user["id"], other_user_id=other_user["id"], targets=targets, orphan_id=orphan)
+
+
+async def _email(sessions: Any, step_key: str, workflow_id: str | None) -> int:
+    """An outbox row of no record, as the loop guard writes its notices (of its process only) ."""
+    async with sessions() as session:
+        row = OutboxMessage(step_key=step_key, message_id=f"<{uuid.uuid4().hex}@matrix>", workflow_id=workflow_id,
+                            to_address="controller@agency.example", subject="Process cancelled by the loop guard",
+                            body="The process was cancelled.", status=MessageStatus.held)
+        session.add(row)
+        await session.commit()
+        assert row.id is not None
+        return row.id
+
+
+async def _fresh_record(http: httpx.AsyncClient, world: World, variant: str) -> dict[str, Any]:
+    """A record like the variant's, for a cell that changes who owns or sees it."""
+    original = world.targets[variant].record
+    response = await http.post("/records", headers=world.headers["admin"], json={
+        "kind": "lead", "title": f"{original['title']} (changed)", "owner_id": original["owner_id"],
+        "restricted": original["restricted"], "access_user_ids": original["access_user_ids"]})
+    assert response.status_code == 201, response.text
+    return response.json()
 
 
 async def call(http: httpx.AsyncClient, world: World, method: str, path: str, caller: str,
-               variant: str) -> tuple[str, str]:
+               variant: str, case: str = "") -> tuple[str, str]:
     """Send the cell's request; return its outcome and a description for failures."""
     target, admin = world.targets[variant], world.headers["admin"]
+    if case:
+        return await call_case(http, world, method, path, caller, variant, case)
     unique = uuid.uuid4().hex[:8]
     params: dict[str, Any] = {}
     body: Any = None
@@ -245,8 +307,50 @@ async def call(http: httpx.AsyncClient, world: World, method: str, path: str, ca
     return str(response.status_code), described
 
 
+async def call_case(http: httpx.AsyncClient, world: World, method: str, path: str, caller: str,
+                    variant: str, case: str) -> tuple[str, str]:
+    target, headers = world.targets[variant], world.headers[caller]
+    params: dict[str, Any] = {}
+    body: Any = None
+    wanted: Any = None
+    match (method, path, case):
+        case (_, "/outbox", _):
+            url, params, wanted = "/outbox", {"workflow_id": target.workflow_id}, target.notice_id
+        case (_, "/outbox/{message_id}", "a loop guard's notice"):
+            url = f"/outbox/{target.notice_id}"
+        case (_, "/outbox/{message_id}", _):
+            url = f"/outbox/{world.orphan_id}"
+        case (_, "/processes", "a guessed request_id") if method == "GET":
+            url, params, wanted = "/processes", {"request_id": target.request_id,
+                                                 "record_id": target.record["id"]}, target.workflow_id
+        case (_, "/processes", _):
+            # a record every caller sees, and the request_id the admin started the variant's process with
+            url, body = "/processes", {"template": world.template_key, "request_id": target.request_id,
+                                       "record_id": world.targets["ordinary"].record["id"]}
+        case _:
+            record = await _fresh_record(http, world, variant)
+            url = f"/records/{record['id']}"
+            body = {"owner_id": {"owner_id": world.other_user_id},
+                    "access_user_ids": {"access_user_ids": [world.other_user_id]},
+                    "restricted": {"restricted": not record["restricted"]}}[case]
+    response = await http.request(method, url, headers=headers, params=params, json=body)
+    described = (f"{method} {url} {params or ''}{body or ''} ({case}) as {caller} on the {variant} record: "
+                 f"{response.status_code} {response.text[:300]}")
+    if response.status_code in (401, 403, 404, 422):
+        return str(response.status_code), described
+    if response.status_code == 200 and wanted is not None:
+        items = response.json()
+        items = items["items"] if isinstance(items, dict) else items
+        key = "workflow_id" if path == "/processes" else "id"
+        return ("present" if any(item[key] == wanted for item in items) else "absent"), described
+    if method == "POST" and path == "/processes" and response.is_success:
+        return ("the admin's run" if response.json()["workflow_id"] == target.workflow_id
+                else "a run of its own"), described
+    return ("through" if response.is_success else str(response.status_code)), described
+
+
 async def test_every_route_for_every_caller_and_record(stack: Stack, sessions: Any, figures: Figures) -> None:
-    """Access matrix: every route × five kinds of caller × ordinary and restricted records"""
+    """Access matrix: every route, and the ways around it, × six kinds of caller × ordinary and restricted records"""
     operations = {(method.upper(), path) for path, ops in (await stack.http.get("/openapi.json")).json()["paths"].items()
                   for method in ops}
     assert operations == set(RULES), f"routes without an access rule: {operations - set(RULES)}"
@@ -255,20 +359,22 @@ async def test_every_route_for_every_caller_and_record(stack: Stack, sessions: A
     outcomes: Counter[str] = Counter()
     wrong: list[str] = []
     # the process-ending routes last, so the others meet running processes
-    ordered = sorted(RULES, key=lambda op: (op[1].endswith(("/abort", "/skip", "/complete")), op))
-    for method, path in ordered:
+    ordered = sorted([(method, path, "") for method, path in RULES] + list(CASES),
+                     key=lambda op: (op[1].endswith(("/abort", "/skip", "/complete")), op))
+    for method, path, case in ordered:
         for caller in CALLERS:
             for variant in VARIANTS:
-                want = expected(method, path, caller, variant)
-                got, described = await call(stack.http, world, method, path, caller, variant)
+                want = expected(method, path, caller, variant, case)
+                got, described = await call(stack.http, world, method, path, caller, variant, case)
                 outcomes["cells"] += 1
                 if got == want:
                     continue
-                allowed = got in ("through", "present")
+                allowed = got in ("through", "present", "the admin's run", "a run of its own")
                 outcomes["unexpected allows" if allowed else "unexpected refusals"] += 1
                 wrong.append(f"expected {want}, got {described}")
 
     figures["routes"] = len(RULES)
+    figures["more ways to call them"] = len(CASES)
     figures["callers"] = ", ".join(CALLERS)
     figures["record kinds"] = ", ".join(VARIANTS)
     figures["cells checked"] = outcomes["cells"]

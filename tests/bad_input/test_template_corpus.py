@@ -12,14 +12,15 @@ import yaml
 from sqlalchemy import func
 from sqlmodel import select
 
-from api.routers.templates import MAX_TEMPLATE_BYTES
 from crm.models import ProcessTemplateVersion
 from processes.validation import _Loader
+from settings import Settings
 from tests.bad_input.conftest import Api, ensure_users
 from tests.figures import Figures
 from tests.processes.test_templates import INVALID, KNOWN_USERS
 
 PROBLEM_JSON = "application/problem+json"
+MAX_BODY_BYTES = Settings.model_fields["max_body_bytes"].default
 
 
 def _normal(line: str) -> str:
@@ -34,11 +35,21 @@ def _bodies(path: Path) -> list[tuple[str, str]]:
     bodies = [("application/yaml", text)]
     try:
         data = yaml.load(text, Loader=_Loader)  # noqa: S506 (a SafeLoader)
+        if not _text_keys(data):  # a date or a number as a key: only YAML can say that
+            return bodies
         as_json = json.dumps(data, default=str)
     except (yaml.YAMLError, ValueError, RecursionError):  # not YAML, or aliases JSON cannot write (a cycle)
         return bodies
     # the YAML alias bomb expanded is over the size limit: its JSON form is refused with a 413 instead
-    return [*bodies, ("application/json", as_json)] if len(as_json) <= MAX_TEMPLATE_BYTES else bodies
+    return [*bodies, ("application/json", as_json)] if len(as_json) <= MAX_BODY_BYTES else bodies
+
+
+def _text_keys(data: Any, depth: int = 0) -> bool:
+    if depth > 50:  # deeper documents are refused for their depth
+        return True
+    if isinstance(data, dict):
+        return all(isinstance(k, str) and _text_keys(v, depth + 1) for k, v in data.items())
+    return all(_text_keys(v, depth + 1) for v in data) if isinstance(data, list) else True
 
 
 async def _stored(api: Api, sessions: Any) -> tuple[Any, int]:

@@ -1,4 +1,5 @@
-"""The `stagecoach` command against the API: validate, apply, start, list, show, skip, abort, --json."""
+"""The `stagecoach` command against the API: validate, apply, start, list, show, skip, abort, keys, users, records,
+--json."""
 
 from __future__ import annotations
 
@@ -6,6 +7,8 @@ import asyncio
 import json
 import uuid
 from pathlib import Path
+from collections.abc import Awaitable, Callable
+from typing import Any
 
 from typer.testing import CliRunner
 
@@ -14,7 +17,8 @@ from tests.e2e.conftest import Stack
 from tests.e2e.test_process_over_http import template_yaml
 
 
-async def test_the_command_line_steers_a_process(stack: Stack, tmp_path: Path) -> None:
+def command_line(stack: Stack) -> Callable[..., Awaitable[tuple[int, str]]]:
+    """`stagecoach ARGS...` against the stack's API with its admin key: the exit code and what it printed."""
     runner = CliRunner()
     env = {"STAGECOACH_URL": str(stack.http.base_url), "STAGECOACH_API_KEY": stack.keys["admin"]}
 
@@ -22,6 +26,11 @@ async def test_the_command_line_steers_a_process(stack: Stack, tmp_path: Path) -
         result = await asyncio.to_thread(runner.invoke, app, list(args), env=env)
         return result.exit_code, result.output
 
+    return cli
+
+
+async def test_the_command_line_steers_a_process(stack: Stack, tmp_path: Path) -> None:
+    cli = command_line(stack)
     user = (await stack.http.post("/users", headers=stack.as_("admin"), json={
         "handle": f"cli{uuid.uuid4().hex[:6]}", "name": "Ada", "email": "ada@agency.example"})).json()
     record = (await stack.http.post("/records", headers=stack.as_("staff"), json={
@@ -53,3 +62,77 @@ async def test_the_command_line_steers_a_process(stack: Stack, tmp_path: Path) -
     assert code == 0 and "aborted" in out and "ended: duplicate lead" in out
     code, out = await cli("list", "--template", key, "--json")
     assert code == 0
+
+
+def test_every_command_takes_json() -> None:
+    """Every command and subcommand of `stagecoach` takes --json (the README says so)"""
+    import typer.main
+
+    group = typer.main.get_command(app)
+    missing = []
+
+    def walk(command: Any, name: str) -> None:
+        if hasattr(command, "commands"):
+            for sub_name, sub in command.commands.items():
+                walk(sub, f"{name} {sub_name}".strip())
+        elif not any("--json" in getattr(p, "opts", []) for p in command.params):
+            missing.append(name)
+
+    walk(group, "")
+    assert not missing, missing
+    assert {"keys", "users", "records"} <= set(group.commands)  # type: ignore[attr-defined]
+
+
+async def test_keys_users_and_records_from_the_command_line(stack: Stack, tmp_path: Path) -> None:
+    """`stagecoach keys`, `users` and `records` over the API; `apply` says when nothing new was saved"""
+    cli = command_line(stack)
+    tag = uuid.uuid4().hex[:6]
+    code, out = await cli("users", "create", f"cli{tag}", "Bruno Esposito", f"bruno{tag}@agency.example",
+                          "--role", "installer", "--json")
+    assert code == 0, out
+    user = json.loads(out)
+    assert (await cli("users", "show", str(user["id"])))[1].split()[:2] == [str(user["id"]), f"cli{tag}"]
+    code, out = await cli("users", "update", str(user["id"]), "--phone", "+39 02 555 0199")
+    assert code == 0 and f"cli{tag}" in out
+    code, out = await cli("users", "list", "--role", "installer")
+    assert code == 0 and f"cli{tag}" in out
+
+    code, out = await cli("records", "create", "lead", f"Roof {tag}", "--owner-id", str(user["id"]),
+                          "--field", "rooms=3", "--json")
+    assert code == 0, out
+    record = json.loads(out)
+    assert record["fields"] == {"rooms": "3"} and record["owner_id"] == user["id"]
+    code, out = await cli("records", "update", str(record["id"]), "--status", "Contacted", "--field", "budget=900")
+    assert code == 0 and "Contacted" in out and "fields.budget: 900" in out and "fields.rooms: 3" in out
+    code, out = await cli("records", "list", "--q", f"Roof {tag}")
+    assert code == 0 and f"Roof {tag}" in out
+    code, out = await cli("records", "history", str(record["id"]))
+    assert code == 0
+    code, out = await cli("records", "update", str(record["id"]))
+    assert code == 2 and "nothing to change" in out
+
+    code, out = await cli("keys", "create", f"cli {tag}", "--role", "staff", "--user-id", str(user["id"]), "--json")
+    assert code == 0, out
+    key = json.loads(out)
+    code, out = await cli("keys", "list", "--limit", "500")
+    assert code == 0 and f"cli {tag} acting as user {user['id']}" in out
+    code, out = await cli("keys", "revoke", str(key["id"]))
+    assert code == 0 and "revoked" in out
+    revoked = await stack.http.get("/records", headers={"X-API-Key": key["key"]})
+    assert revoked.status_code == 401
+
+    path = tmp_path / "one.yaml"
+    template_key = f"cli-{tag}"
+    path.write_text(template_yaml(template_key))
+    assert (await cli("apply", str(path)))[1].strip() == f"{template_key} version 1"
+    code, out = await cli("apply", str(path))
+    assert code == 0 and out.strip() == f"{template_key}: unchanged, nothing saved (version 1 is the latest)"
+    code, out = await cli("apply", str(path), "--json")
+    assert json.loads(out)["saved"] is False
+
+    code, out = await cli("load-examples", "--json")
+    assert code == 0, out
+    loaded = json.loads(out)
+    assert (loaded["users"], loaded["records"], loaded["templates"]) == (3, 3, 2)
+    code, out = await cli("load-examples")
+    assert code == 0 and out.strip() == "3 users, 3 records, 2 templates (loaded before)"

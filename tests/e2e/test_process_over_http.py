@@ -148,10 +148,11 @@ async def test_refused_requests_say_why_and_change_nothing(stack: Stack) -> None
 
     missing = await http.get("/processes/process-nope-1-1", headers=staff)
     assert missing.status_code == 404 and missing.json()["type"] == "ProcessNotFound"
-    wrong_kind = await http.post("/records", headers=staff, json={"kind": "contact", "title": "Giulia"})
+    wrong_kind = await http.post("/records", headers=staff, json={"kind": "opportunity", "title": "Villa"})
     refused = await http.post("/processes", headers=staff, json={"template": key,
                                                                    "record_id": wrong_kind.json()["id"]})
     assert refused.status_code == 409 and refused.json()["type"] == "RecordKindMismatch"
+    assert refused.json()["detail"].endswith(f"record {wrong_kind.json()['id']} is an opportunity")
 
 
 async def test_each_route_checks_the_role_of_its_key(stack: Stack) -> None:

@@ -1,0 +1,163 @@
+"""What a request must pass before anything of its body is read: who calls, with which role, and how much it sends.
+
+An ASGI middleware, ahead of routing. For the route a request is for, it reads the API key from
+the headers and checks it against the role the route needs (401, 403), then the body's declared
+size (413), before the route reads a byte of the body or validates a parameter: an anonymous
+caller's 29 MB body, or its out-of-range id, is refused unread. A body sent without a length is
+counted as it arrives and refused once it passes the limit (`MAX_BODY_BYTES`, 1 MB by default).
+Every refusal is a problem+json.
+
+(FastAPI's own `max_body_size` answers a declared oversize body with a plain-text 413 in place of
+whatever the app answered, a 401 included: the order and the format here are the API's.)
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.dependencies.models import Dependant
+from fastapi.routing import APIRoute, iter_route_contexts
+from starlette.exceptions import HTTPException
+from starlette.routing import compile_path
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from api.auth import Principal, principal_for
+from api.problems import problem
+from crm.models import ApiRole
+
+ROLE_ATTRIBUTE = "stagecoach_role"
+_UNAUTHENTICATED = {"WWW-Authenticate": "Bearer"}
+
+
+def needs(role: ApiRole) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Mark a dependency as the check that the caller has `role` (api.deps.require)."""
+    def mark(check: Callable[..., Any]) -> Callable[..., Any]:
+        setattr(check, ROLE_ATTRIBUTE, role)
+        return check
+
+    return mark
+
+
+def _dependants(dependant: Dependant) -> Iterator[Dependant]:
+    yield dependant
+    for sub in dependant.dependencies:
+        yield from _dependants(sub)
+
+
+def api_routes(app: FastAPI) -> Iterator[tuple[str, APIRoute]]:
+    """Every API route with its full path (FastAPI keeps included routers as groups, not in `app.routes`)."""
+    for context in iter_route_contexts(app.routes):
+        if isinstance(context.original_route, APIRoute) and context.path:
+            yield context.path, context.original_route
+
+
+def required_role(route: APIRoute) -> ApiRole | None:
+    """The highest role a route's dependencies ask for; None for a public route."""
+    roles = [getattr(d.call, ROLE_ATTRIBUTE) for d in _dependants(route.dependant) if hasattr(d.call, ROLE_ATTRIBUTE)]
+    return max(roles, key=lambda role: role.rank, default=None)
+
+
+@dataclass(frozen=True)
+class _Rule:
+    path: re.Pattern[str]
+    methods: frozenset[str]
+    role: ApiRole | None
+
+
+def _rules(app: FastAPI) -> list[_Rule]:
+    rules = []
+    for path, route in api_routes(app):
+        methods = set(route.methods or ())
+        rules.append(_Rule(compile_path(path)[0], frozenset(methods | ({"HEAD"} if "GET" in methods else set())),
+                           required_role(route)))
+    return rules
+
+
+def api_key(scope: Scope) -> str | None:
+    headers = {name.lower(): value for name, value in scope["headers"]
+               if name.lower() in (b"x-api-key", b"authorization")}
+    if key := headers.get(b"x-api-key"):
+        return key.decode("latin-1").strip() or None
+    scheme, _, credentials = headers.get(b"authorization", b"").decode("latin-1").partition(" ")
+    return (credentials.strip() or None) if scheme.lower() == "bearer" else None
+
+
+class BodyTooLarge(HTTPException):
+    """Raised from `receive` when a body sent without a declared length passes the limit."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(413, f"the request body is over {limit:,} bytes (MAX_BODY_BYTES)")
+
+
+class Admission:
+    def __init__(self, app: ASGIApp, max_body_bytes: int) -> None:
+        self.app = app
+        self.max_body_bytes = max_body_bytes
+        self._rules: list[_Rule] | None = None
+
+    def _route_role(self, scope: Scope) -> ApiRole | None:
+        if self._rules is None:
+            self._rules = _rules(scope["app"])
+        path, root = scope["path"], scope.get("root_path", "")
+        path = path[len(root):] if root and path.startswith(root) else path
+        for rule in self._rules:
+            if scope["method"] in rule.methods and rule.path.match(path):
+                return rule.role
+        return None  # no such route (404) or method (405): answered without reading the body
+
+    async def _principal(self, scope: Scope, key: str) -> Principal | None:
+        async with scope["app"].state.sessions() as session:
+            return await principal_for(session, key)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        role = self._route_role(scope)
+        if role is not None:
+            key = api_key(scope)
+            principal = await self._principal(scope, key) if key else None
+            if principal is None:
+                detail = "unknown or revoked API key" if key else \
+                    "an API key is required (X-API-Key header or Authorization: Bearer)"
+                await problem(401, "Unauthorized", detail, headers=_UNAUTHENTICATED)(scope, receive, send)
+                return
+            if not principal.has(role):
+                detail = f"this needs the {role.value} role; the key has {principal.role.value}"
+                await problem(403, "Forbidden", detail)(scope, receive, send)
+                return
+            scope.setdefault("state", {})["principal"] = principal
+        length = _declared_length(scope)
+        if length is not None and length > self.max_body_bytes:
+            error = BodyTooLarge(self.max_body_bytes)
+            await problem(413, "PayloadTooLarge", error.detail)(scope, receive, send)
+            return
+        await self.app(scope, self._counting(receive), send)
+
+    def _counting(self, receive: Receive) -> Receive:
+        received = 0
+
+        async def counted() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.max_body_bytes:
+                    raise BodyTooLarge(self.max_body_bytes)  # FastAPI passes it on: a problem+json 413
+            return message
+
+        return counted
+
+
+def _declared_length(scope: Scope) -> int | None:
+    for name, value in scope["headers"]:
+        if name.lower() == b"content-length":
+            try:
+                return int(value)
+            except ValueError:
+                return None
+    return None

@@ -1,0 +1,19 @@
+"""Bounded types for what clients send in paths and queries (the bodies' own are with their models)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Path, Query
+from pydantic import StringConstraints
+
+KEY_PATTERN = r"^[a-z][a-z0-9_-]{0,62}$"
+
+Key = Annotated[str, StringConstraints(pattern=KEY_PATTERN, max_length=63)]
+"""A template's or a phase's key."""
+
+WorkflowIdPath = Annotated[str, Path(max_length=255, description="a process's workflow id")]
+WorkflowIdQuery = Annotated[str | None, Query(max_length=255, description="a process's workflow id")]
+TemplateKeyPath = Annotated[str, Path(max_length=63, description="a template's key")]
+Label = Annotated[str | None, Query(max_length=64)]
+"""A status or a role to filter on."""

@@ -1,0 +1,52 @@
+"""What every `stagecoach` command shares: the API client, errors as messages, `--json`, dates as people read them."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Annotated, Any
+
+import typer
+
+from cli.api_client import ApiClient, ApiError, client_from_settings
+from settings import get_settings
+
+JsonOpt = Annotated[bool, typer.Option("--json", help="print the API's JSON answer")]
+
+
+def api() -> ApiClient:
+    return client_from_settings(get_settings())
+
+
+def call(fn: Any, *args: Any, **kwargs: Any) -> Any:
+    try:
+        return fn(*args, **kwargs)
+    except ApiError as exc:
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(1) from None
+
+
+def out(data: Any, as_json: bool, text: str) -> None:
+    typer.echo(json.dumps(data, indent=2, default=str) if as_json else text)
+
+
+def when(value: str | None) -> str:
+    """An API timestamp in the installation's time zone (TIMEZONE)."""
+    return get_settings().show(datetime.fromisoformat(value)) if value else "-"
+
+
+def pairs(items: list[str] | None, option: str) -> dict[str, str]:
+    """`NAME=VALUE` options as a mapping; a malformed one stops the command (exit 2)."""
+    found = {}
+    for item in items or []:
+        name, sep, value = item.partition("=")
+        if not sep or not name:
+            typer.echo(f"{option} {item!r}: write it as NAME=VALUE", err=True)
+            raise typer.Exit(2)
+        found[name] = value
+    return found
+
+
+def given(**values: Any) -> dict[str, Any]:
+    """The options the user gave (None: left out)."""
+    return {k: v for k, v in values.items() if v is not None}

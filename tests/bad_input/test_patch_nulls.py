@@ -1,0 +1,92 @@
+"""PATCH bodies: null for a field the table holds NOT NULL is refused with the field's path, and the schema says so."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import pytest
+from sqlmodel import SQLModel
+
+import crm.models
+from crm.patch import Patch, admits_null
+from tests.bad_input.conftest import Api
+
+PROBLEM_JSON = "application/problem+json"
+PATCH_MODELS = sorted((m for m in vars(crm.models).values()
+                       if isinstance(m, type) and issubclass(m, Patch) and m is not Patch), key=lambda m: m.__name__)
+
+
+def _table(model: type[Patch]) -> type[SQLModel]:
+    return getattr(crm.models, model.__name__.removesuffix("Update"))
+
+
+def test_every_update_model_takes_null_only_where_its_table_does() -> None:
+    """Every *Update model is a Patch, and takes null for a field exactly where the table's column is nullable"""
+    updates = {m.__name__ for m in vars(crm.models).values()
+               if isinstance(m, type) and issubclass(m, SQLModel) and m.__name__.endswith("Update")}
+    assert updates == {m.__name__ for m in PATCH_MODELS} == {"RecordUpdate", "UserUpdate"}
+    wrong = []
+    for model in PATCH_MODELS:
+        columns = _table(model).__table__.columns  # type: ignore[attr-defined]
+        for name, info in model.model_fields.items():
+            nullable = name in columns and bool(columns[name].nullable)
+            if admits_null(info.annotation) != nullable:
+                wrong.append(f"{model.__name__}.{name}: takes null {admits_null(info.annotation)}, "
+                             f"column nullable {nullable}")
+    assert not wrong, "\n".join(wrong)
+
+
+NOT_NULL = {"records": ["title", "status", "type", "channel", "restricted", "fields", "access_user_ids"],
+            "users": ["name", "email", "role"]}
+
+
+async def test_null_for_a_required_field_is_refused_with_its_path(api: Api) -> None:
+    """PATCH /records/{id} and /users/{id} with null for a required field: 422 naming it, nothing changed"""
+    admin = api.as_("admin")
+    tag = uuid.uuid4().hex[:8]
+    user = (await api.http.post("/users", headers=admin, json={
+        "handle": f"nulls{tag}", "name": "Nadia Null", "email": f"nulls{tag}@agency.example"})).json()
+    record = (await api.http.post("/records", headers=admin, json={
+        "kind": "lead", "title": "Null test", "type": "web", "channel": "phone", "owner_id": user["id"],
+        "fields": {"budget": 100}})).json()
+    targets = {"records": record, "users": user}
+    wrong = []
+    for resource, fields in NOT_NULL.items():
+        url = f"/{resource}/{targets[resource]['id']}"
+        for name in fields:
+            response = await api.http.patch(url, headers=admin, json={name: None})
+            problem = response.json()
+            paths = [e["path"] for e in problem.get("errors", [])]
+            if response.status_code != 422 or not response.headers["content-type"].startswith(PROBLEM_JSON) \
+                    or paths != [f"body.{name}"]:
+                wrong.append(f"PATCH {url} {{{name}: null}}: {response.status_code} {response.text[:300]}")
+        after = (await api.http.get(url, headers=admin)).json()
+        if after != targets[resource]:
+            wrong.append(f"{url} changed: {targets[resource]} -> {after}")
+    assert not wrong, "\n".join(wrong)
+    # a nullable field still clears with null
+    cleared = await api.http.patch(f"/records/{record['id']}", headers=admin, json={"owner_id": None, "phone": None})
+    assert cleared.status_code == 200 and cleared.json()["owner_id"] is None, cleared.text
+
+
+def _offers_null(schema: dict[str, Any]) -> bool:
+    return schema.get("type") == "null" or "default" in schema and schema["default"] is None \
+        or any(_offers_null(alternative) for alternative in schema.get("anyOf", []))
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+async def test_the_schema_does_not_offer_null_for_a_required_field(api: Api) -> None:
+    """The OpenAPI schema of every PATCH body offers null only for the fields that take it"""
+    document = (await api.http.get("/openapi.json")).json()
+    components = document["components"]["schemas"]
+    bodies = [operation["requestBody"]["content"]["application/json"]["schema"]["$ref"].rsplit("/", 1)[-1]
+              for item in document["paths"].values() for method, operation in item.items() if method == "patch"]
+    assert sorted(bodies) == ["RecordUpdate", "UserUpdate"]
+    wrong = []
+    for body in bodies:
+        model = getattr(crm.models, body)
+        for name, prop in components[body]["properties"].items():
+            if _offers_null(prop) != admits_null(model.model_fields[name].annotation):
+                wrong.append(f"{body}.{name}: {prop}")
+    assert not wrong, "\n".join(wrong)
