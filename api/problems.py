@@ -11,7 +11,7 @@ from sqlalchemy.exc import DataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from processes.errors import ErrorDetail, StagecoachError
-from processes.validation import format_path
+from processes.documents import format_path
 
 PROBLEM_JSON = "application/problem+json"
 

@@ -14,7 +14,7 @@ from sqlmodel import select
 
 from api.routers.templates import MAX_TEMPLATE_BYTES
 from crm.models import ProcessTemplateVersion
-from processes.validation import _Loader
+from processes.documents import _Loader
 from tests.bad_input.conftest import Api, ensure_users
 from tests.figures import Figures
 from tests.processes.test_templates import INVALID, KNOWN_USERS
