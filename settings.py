@@ -5,7 +5,7 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import Field, SecretStr, model_validator
+from pydantic import AliasChoices, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -42,11 +42,30 @@ class Settings(BaseSettings):
     loop_guard_limit: int = 10
     loop_guard_timezone: str = "UTC"
 
+    # The office: the language text is written in (dates, numbers, money) unless a template says otherwise, and
+    # the time zone dates are shown in (TIMEZONE; LOOP_GUARD_TIMEZONE is still read when TIMEZONE is not set).
+    locale: str = "en"
+    timezone: str = Field("UTC", validation_alias=AliasChoices("timezone", "loop_guard_timezone"))
+
+    # User text is rendered (and templates are checked) in this many child processes (and two more: one for
+    # text not seen yet, one for text that went over its bounds), each capped at this much memory per render.
+    render_processes: int = Field(2, ge=1, le=32)
+    render_memory_mb: int = Field(256, ge=64, le=65_536)
+
     # The record-events dispatcher (autostart) also looks for undispatched events this often.
     record_events_sweep_seconds: float = Field(60, gt=0)
 
     @model_validator(mode="after")
     def _defaults(self) -> Settings:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        from processes.formatting import parse_locale
+
+        parse_locale(self.locale)  # ValueError: "unknown locale 'xx'"
+        try:
+            ZoneInfo(self.timezone)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone '{self.timezone}' (use a name such as Europe/Rome)") from None
         if not self.database_url:
             self.database_url = f"sqlite+aiosqlite:///{self.data_dir / 'stagecoach.db'}"
         if not self.public_url:

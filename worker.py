@@ -19,6 +19,7 @@ from activities.registry import all_activities
 from crm.db import make_engine, make_sessionmaker
 from crm.migrate import upgrade_database
 from logs import configure_logging
+from renderer.pool import RenderPool
 from settings import Settings, get_settings
 from workflows.client import connect, notify_dispatcher
 from workflows.registry import ALL_WORKFLOWS
@@ -42,7 +43,8 @@ def build_worker(client: Client, settings: Settings, deps: Deps, task_queue: str
 async def run(settings: Settings) -> None:
     engine = make_engine(settings.database_url)
     client = await connect(settings)
-    deps = Deps(settings=settings, sessions=make_sessionmaker(engine), mailer=Mailer(settings), temporal=client)
+    deps = Deps(settings=settings, sessions=make_sessionmaker(engine), mailer=Mailer(settings), temporal=client,
+                renderer=RenderPool(settings.render_processes, settings.render_memory_mb))
     log = logging.getLogger("stagecoach.worker")
     log.info("worker started", extra={"task_queue": settings.temporal_task_queue, "smtp": deps.mailer.configured})
     try:  # the record-events dispatcher sweeps from now on, even if the signal of an event was lost before
@@ -66,6 +68,7 @@ async def run(settings: Settings) -> None:
         await worker.run()
         log.info("worker stopped")
     finally:
+        await deps.renderer.close()
         await engine.dispose()
 
 
