@@ -96,10 +96,20 @@ def variables_used(source: str) -> frozenset[str]:
         return frozenset(VARIABLES)
 
 
+class Memory:
+    """What the process rendering allows a render (set by `renderer.child`), and whether a render ran out."""
+
+    limit_mb: int | None = None
+    ran_out = False
+
+
 class _Budget(threading.local):
-    """The wall-time budget of the render running in this thread."""
+    """The time budget of the render running in this thread: `RENDER_SECONDS` of its own processor time. The
+    wall clock is read on every line (cheap); only once it passes the deadline is the thread's processor time
+    read, and a render that was merely waiting for a busy processor gets the rest of its budget."""
 
     deadline: float = float("inf")
+    cpu_start: float = 0.0
 
 
 _budget = _Budget()
@@ -113,7 +123,10 @@ def _tracer(frame: Any, event: str, arg: Any) -> Any:
 
 def _line_tracer(frame: Any, event: str, arg: Any) -> Any:
     if time.monotonic() > _budget.deadline:
-        raise SecurityError(f"rendering took longer than {RENDER_SECONDS:g}s")
+        used = time.thread_time() - _budget.cpu_start
+        if used > RENDER_SECONDS:
+            raise SecurityError(f"rendering took longer than {RENDER_SECONDS:g}s")
+        _budget.deadline = time.monotonic() + RENDER_SECONDS - used
     return _line_tracer
 
 
@@ -121,10 +134,11 @@ def _line_tracer(frame: Any, event: str, arg: Any) -> Any:
 def _bounded(where: str, office: Office | None) -> Iterator[None]:
     """Run user code within the time budget; every failure becomes a `RenderError` naming `where`.
 
-    A `MemoryError` is let through: the process the render runs in reports it and is replaced."""
+    A `MemoryError` (the process's address space is capped) is a refusal too, and `Memory.ran_out` tells the
+    process its heap may have grown: `renderer.child` answers, then exits."""
     prefix = f"{where}: " if where else ""
     previous, previous_office = sys.gettrace(), set_office(office or Office())
-    _budget.deadline = time.monotonic() + RENDER_SECONDS
+    _budget.deadline, _budget.cpu_start = time.monotonic() + RENDER_SECONDS, time.thread_time()
     sys.settrace(_tracer)
     try:
         yield
@@ -134,7 +148,11 @@ def _bounded(where: str, office: Office | None) -> Iterator[None]:
         raise RenderError(f"{prefix}refused: {exc}") from None
     except RecursionError:
         raise RenderError(f"{prefix}refused: calls nested too deeply (a macro that calls itself?)") from None
-    except (RenderError, MemoryError):
+    except MemoryError:
+        Memory.ran_out = True
+        limit = f"more than {Memory.limit_mb} MB of memory" if Memory.limit_mb else "more memory than it may use"
+        raise RenderError(f"{prefix}refused: the render needed {limit}") from None
+    except RenderError:
         raise
     except Exception as exc:  # a user's expression failing (1/0, bad filter argument)
         raise RenderError(f"{prefix}{type(exc).__name__}: {exc}") from None

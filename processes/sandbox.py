@@ -173,7 +173,11 @@ class BoundedSandbox(ImmutableSandboxedEnvironment):
 
     def unsafe_undefined(self, obj: Any, attribute: str) -> Undefined:  # noqa: D102
         # refused outright, also where missing values are allowed (conditions): never a silent false
-        raise SecurityError(f"access to attribute '{attribute}' of '{type(obj).__name__}' object is unsafe.")
+        if attribute in MUTATING_METHODS and isinstance(obj, (list, dict, set)):
+            raise SecurityError(f"'.{attribute}()' would change a value, and text cannot change values")
+        kind = next((name for cls, name in ((dict, "dict"), (list, "list")) if isinstance(obj, cls)),
+                    type(obj).__name__)
+        raise SecurityError(f"access to attribute '{attribute}' of '{kind}' object is unsafe.")
 
     def is_safe_attribute(self, obj: Any, attr: str, value: Any) -> bool:  # noqa: D102
         if isinstance(obj, str) and callable(value) and attr not in STR_METHODS:

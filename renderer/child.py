@@ -25,7 +25,7 @@ from typing import Any, BinaryIO
 from processes.display import Office
 from processes.documents import parse_document
 from processes.errors import RenderError, TemplateInvalid
-from processes.rendering import evaluate_condition, render_text
+from processes.rendering import Memory, evaluate_condition, render_text
 from processes.template import RecordKind
 from processes.validation import validate_template
 
@@ -107,17 +107,20 @@ def main(argv: list[str] | None = None) -> int:
     requests, answers = sys.stdin.buffer, sys.stdout.buffer
     sys.stdout = sys.stderr  # nothing but answers on the answer pipe
     render_text("{{ now|date }} {{ 1|currency }}", {"now": datetime.now(UTC)})  # Babel's data, loaded once
+    Memory.limit_mb = args.memory_mb
     cap = _address_space() + args.memory_mb * 1024 * 1024
     resource.setrlimit(resource.RLIMIT_AS, (cap, cap))
     write_frame(answers, {"ready": os.getpid()})
     while (frame := read_frame(requests)) is not None:
         try:
             answer = handle(pickle.loads(frame))  # noqa: S301 (from the parent, over a pipe it made)
-        except MemoryError:
-            answer = {"error": f"refused: the render needed more than {args.memory_mb} MB of memory",
-                      "memory": True}
+        except MemoryError:  # outside a render (reading the request, validating its structure)
+            Memory.ran_out = True
+            answer = {"error": f"refused: the request needed more than {args.memory_mb} MB of memory"}
         except Exception as exc:  # a bug, not the text: said as it is, and the child goes on
             answer = {"failed": f"{type(exc).__name__}: {exc}"}
+        if Memory.ran_out:
+            answer["memory"] = True
         try:
             write_frame(answers, answer)
         except MemoryError:

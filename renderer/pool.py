@@ -20,6 +20,7 @@ import json
 import os
 import pickle
 import struct
+import subprocess
 import sys
 from collections import OrderedDict
 from collections.abc import Iterable, Mapping
@@ -51,33 +52,80 @@ class _Died(Exception):
 
 
 class _Child:
-    def __init__(self, proc: asyncio.subprocess.Process) -> None:
-        self.proc = proc
-        self.alive = True
+    """One child process and its two pipes, read and written through whichever event loop is running (a
+    worker has one; tests and scripts may have several): nothing here is bound to a loop."""
+
+    def __init__(self, proc: subprocess.Popen[bytes]) -> None:
+        assert proc.stdin is not None and proc.stdout is not None
+        self.proc, self.alive = proc, True
+        self._in, self._out = proc.stdin.fileno(), proc.stdout.fileno()
+        os.set_blocking(self._in, False)
+        os.set_blocking(self._out, False)
+        self._buffer = bytearray()
 
     @property
     def pid(self) -> int:
         return self.proc.pid
 
+    @property
+    def running(self) -> bool:
+        return self.alive and self.proc.poll() is None
+
+    async def _ready(self, fd: int, writing: bool) -> None:
+        loop = asyncio.get_running_loop()
+        done = loop.create_future()
+        (loop.add_writer if writing else loop.add_reader)(fd, lambda: done.done() or done.set_result(None))
+        try:
+            await done
+        finally:
+            (loop.remove_writer if writing else loop.remove_reader)(fd)
+
+    async def _write(self, data: bytes) -> None:
+        view = memoryview(data)
+        while view:
+            try:
+                view = view[os.write(self._in, view):]
+            except BlockingIOError:
+                await self._ready(self._in, writing=True)
+            except (BrokenPipeError, ConnectionError) as exc:
+                raise _Died(await self._exit_code()) from exc
+
+    async def _read(self, size: int) -> bytes:
+        while len(self._buffer) < size:
+            try:
+                chunk = os.read(self._out, 1 << 16)
+            except BlockingIOError:
+                await self._ready(self._out, writing=False)
+                continue
+            if not chunk:
+                raise _Died(await self._exit_code())
+            self._buffer += chunk
+        data = bytes(self._buffer[:size])
+        del self._buffer[:size]
+        return data
+
     async def read(self) -> dict[str, Any]:
-        assert self.proc.stdout is not None
-        (size,) = HEADER.unpack(await self.proc.stdout.readexactly(HEADER.size))
-        return json.loads(await self.proc.stdout.readexactly(size))  # type: ignore[no-any-return]
+        (size,) = HEADER.unpack(await self._read(HEADER.size))
+        return json.loads(await self._read(size))  # type: ignore[no-any-return]
+
+    async def _exit_code(self) -> int | None:
+        self.alive = False
+        try:
+            return await asyncio.wait_for(asyncio.to_thread(self.proc.wait), 5)
+        except TimeoutError:
+            return None
 
     async def call(self, request: Mapping[str, Any], timeout: float) -> dict[str, Any]:
-        assert self.proc.stdin is not None
         data = pickle.dumps(dict(request), protocol=pickle.HIGHEST_PROTOCOL)
         try:
             async with asyncio.timeout(timeout):
-                self.proc.stdin.write(HEADER.pack(len(data)) + data)
-                await self.proc.stdin.drain()
+                await self._write(HEADER.pack(len(data)) + data)
                 answer = await self.read()
         except TimeoutError:
             self.kill()
             raise _Stopped from None
-        except (asyncio.IncompleteReadError, ConnectionError) as exc:
-            self.alive = False
-            raise _Died(await self.proc.wait()) from exc
+        except _Died:
+            raise
         except BaseException:  # cancelled (the step was cancelled, the worker stops): its answer would be stale
             self.kill()
             raise
@@ -87,11 +135,15 @@ class _Child:
 
     def kill(self) -> None:
         self.alive = False
-        if self.proc.returncode is None:
+        if self.proc.poll() is None:
             try:
                 self.proc.kill()
-            except ProcessLookupError:
-                pass
+                self.proc.wait(timeout=0.1)
+            except (ProcessLookupError, subprocess.TimeoutExpired):
+                pass  # reaped later, by the next Popen
+        for stream in (self.proc.stdin, self.proc.stdout):
+            if stream is not None:
+                stream.close()
 
 
 class _Lane:
@@ -109,7 +161,7 @@ class _Lane:
                 await self.slots.acquire()
         while self.idle:
             child = self.idle.pop()
-            if child.alive and child.proc.returncode is None:
+            if child.running:
                 return child
             self.children.discard(child)
         try:
@@ -177,23 +229,21 @@ class RenderPool:
     async def close(self) -> None:
         """Stop every child (a worker stopping, the API shutting down)."""
         lanes, self._lanes = self._lanes, {}
-        children = [child for lane in lanes.values() for child in lane.children]
-        for child in children:
-            child.kill()
-        if self._loop is asyncio.get_running_loop():
-            await asyncio.gather(*(child.proc.wait() for child in children), return_exceptions=True)
+        for lane in lanes.values():
+            for child in lane.children:
+                child.kill()
 
     def pids(self) -> list[int]:
         """The children's process ids (the benchmarks read their memory)."""
-        return [child.pid for lane in self._lanes.values() for child in lane.children if child.alive]
+        return [child.pid for lane in self._lanes.values() for child in lane.children if child.running]
 
     # --- how ------------------------------------------------------------------------------
 
     def _lane(self, name: str) -> _Lane:
         loop = asyncio.get_running_loop()
-        if loop is not self._loop:  # children talk to one event loop; another loop (a test's) gets its own
+        if loop is not self._loop:  # a lane's semaphore belongs to one loop: another loop gets lanes of its own
             for lane in self._lanes.values():
-                for child in lane.children:
+                for child in lane.idle:  # (a busy one ends when its pipes are closed, with its old lane)
                     child.kill()
             self._lanes, self._loop = {}, loop
         if name not in self._lanes:
@@ -251,14 +301,14 @@ class RenderPool:
 
     async def _spawn(self, nice: int) -> _Child:
         env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
-        proc = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "renderer.child", "--memory-mb", str(self.memory_mb), "--nice", str(nice),
-            stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, start_new_session=True, env=env)
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "renderer.child", "--memory-mb", str(self.memory_mb), "--nice", str(nice)],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, start_new_session=True, env=env)
         child = _Child(proc)
         try:
             async with asyncio.timeout(START_SECONDS):
                 await child.read()
-        except (TimeoutError, asyncio.IncompleteReadError) as exc:
+        except (TimeoutError, _Died) as exc:
             child.kill()
             raise RenderInterrupted(f"a render process did not start (exit code {proc.returncode})") from exc
         return child
