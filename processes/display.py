@@ -10,52 +10,22 @@ datetimes) into these shapes before a render; they behave as the plain values ot
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Mapping
-from dataclasses import dataclass
 from datetime import datetime, tzinfo
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from jinja2 import StrictUndefined, Undefined
 
+from processes.formatting import format_datetime_value
+from processes.office import Office, current_office, set_office
 
-@dataclass(frozen=True)
-class Office:
-    """The language and time zone a render writes dates and numbers in."""
-
-    locale: str = "en"
-    timezone: str = "UTC"
-
-    @property
-    def tz(self) -> tzinfo:
-        return ZoneInfo(self.timezone)
-
-
-class _Current(threading.local):
-    office: Office = Office()
-
-
-_current = _Current()
-
-
-def current_office() -> Office:
-    """The office of the render running in this thread (`formatting`'s filters read it)."""
-    return _current.office
-
-
-def set_office(office: Office) -> Office:
-    """Make `office` the one renders in this thread use; returns the one it replaces."""
-    previous, _current.office = _current.office, office
-    return previous
+__all__ = ["Office", "current_office", "office_variables", "set_office", "shown"]
 
 
 class OfficeDateTime(datetime):
     """A datetime in the office's time zone that prints as the office writes it ("2 dicembre 2026, 14:30")."""
 
     def __str__(self) -> str:
-        from processes.formatting import format_datetime_value
-
         return format_datetime_value(self, None, None)
 
     def __format__(self, spec: str) -> str:

@@ -26,7 +26,7 @@ from babel import numbers as babel_numbers
 from babel.core import get_global
 from jinja2 import pass_context
 
-from processes.display import current_office
+from processes.office import current_office
 
 DATE_FORMATS = ("short", "medium", "long", "full")
 MAX_PATTERN = 100  # characters of a CLDR date pattern ('EEEE d MMMM y')

@@ -132,8 +132,7 @@ class Phases:
     async def _decide(self, index: int, spec: Phase, ps: PhaseState) -> int | None:
         run = self.run
         step_key = f"{run.state.workflow_id}/{ps.key}/decision/{ps.iteration}"
-        outcomes = {p.key: {"status": p.status.value, "overdue": p.overdue, "iteration": p.iteration}
-                    for p in run.state.phases}
+        outcomes = run.outcomes()
         following = run.following(index)
         assert spec.decision is not None
         result = await self.incidents.attempt(ps, "decision", step_key, lambda books: workflow.execute_activity_method(

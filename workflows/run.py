@@ -130,7 +130,12 @@ class Run:
             template_version=self.state.template_version, controller_email=self.template.controller_email,
             process_started_at=self.state.started_at, phase_key=ps.key, phase_name=ps.name,
             phase_started_at=ps.started_at, phase_deadline=ps.deadline_at, responsible_id=ps.responsible_id,
-            books=books)
+            books=books, locale=self.template.locale, answers=dict(self.state.answers), phases=self.outcomes())
+
+    def outcomes(self) -> dict[str, dict[str, Any]]:
+        """Each phase's status, overdue and iteration: `phases` in conditions and text."""
+        return {p.key: {"status": p.status.value, "overdue": p.overdue, "iteration": p.iteration}
+                for p in self.state.phases}
 
     def responsible_found(self, ps: PhaseState, spec: Phase, responsible_id: int | None) -> None:
         ps.responsible_id = responsible_id

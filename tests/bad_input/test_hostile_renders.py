@@ -15,7 +15,7 @@ from tests.bad_input.conftest import Api
 from tests.factories import Factory
 from tests.figures import Figures
 from tests.workflows import helpers
-from workflows.starting import start_process
+from workflows.client import start_process
 
 # They read the record, so nothing of them can be tried when they are saved: they pass, and hit a bound when run.
 MEMORY_BOMB = ("{% set ns = namespace(x=[]) %}{% set s = record.title * 9000 %}{% for i in range(10000) %}"
