@@ -46,29 +46,16 @@ class Shown(dict):  # type: ignore[type-arg]
     __repr__ = __str__
 
 
-class Person(Shown):
-    kind = "the user"
-    label_key = "name"
+def _labelled(name: str, kind: str, label_key: str) -> type[Shown]:
+    """A `Shown` that prints as its `label_key` and is called `kind` in errors."""
+    return type(name, (Shown,), {"kind": kind, "label_key": label_key, "__module__": __name__})
 
 
-class RecordShown(Shown):
-    kind = "the record"
-    label_key = "title"
-
-
-class ProcessShown(Shown):
-    kind = "the process"
-    label_key = "template_name"
-
-
-class PhaseShown(Shown):
-    kind = "the phase"
-    label_key = "name"
-
-
-class PhaseOutcome(Shown):
-    kind = "the phase's outcome"
-    label_key = "status"
+Person = _labelled("Person", "the user", "name")
+RecordShown = _labelled("RecordShown", "the record", "title")
+ProcessShown = _labelled("ProcessShown", "the process", "template_name")
+PhaseShown = _labelled("PhaseShown", "the phase", "name")
+PhaseOutcome = _labelled("PhaseOutcome", "the phase's outcome", "status")
 
 
 class ShownList(list):  # type: ignore[type-arg]
