@@ -37,6 +37,10 @@ from workflows.run import (
 )
 from workflows.timers import Timers
 
+# An automatic phase whose last step wrote "phase done" went on to the next phase without its decision; runs
+# from before this change (no marker in their history) keep doing so, as they did.
+PATCH_DECIDE_AFTER_LAST_STEP = "decide-after-the-step-that-ended-the-phase"
+
 
 class Phases:
     def __init__(self, run: Run, incidents: Incidents) -> None:
@@ -115,6 +119,8 @@ class Phases:
 
         if done_written:  # the last step wrote "phase done": a skip that came meanwhile is too late
             ps.status, ps.finished_at = PhaseStatus.done, workflow.now()
+            if spec.decision and run.end_reason is None and workflow.patched(PATCH_DECIDE_AFTER_LAST_STEP):
+                return await self._decide(index, spec, ps)
             return run.following(index)
         if ps.key in run.skip_requests:
             await self._mark_skipped(ps, step)
