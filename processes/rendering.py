@@ -103,13 +103,20 @@ class Memory:
     ran_out = False
 
 
+class OutOfTrial(Exception):
+    """A render given a trial shorter than its budget (`seconds=`) used it up: it is not refused, but should be
+    rendered again with its whole budget, where a slow text waits for no one (`renderer.pool`)."""
+
+
 class _Budget(threading.local):
-    """The time budget of the render running in this thread: `RENDER_SECONDS` of its own processor time. The
-    wall clock is read on every line (cheap); only once it passes the deadline is the thread's processor time
-    read, and a render that was merely waiting for a busy processor gets the rest of its budget."""
+    """The time budget of the render running in this thread: `RENDER_SECONDS` of its own processor time (or a
+    shorter trial). The wall clock is read on every line (cheap); only once it passes the deadline is the
+    thread's processor time read, and a render that was merely waiting for a busy processor gets the rest of
+    its budget."""
 
     deadline: float = float("inf")
     cpu_start: float = 0.0
+    seconds: float = RENDER_SECONDS
 
 
 _budget = _Budget()
@@ -124,21 +131,25 @@ def _tracer(frame: Any, event: str, arg: Any) -> Any:
 def _line_tracer(frame: Any, event: str, arg: Any) -> Any:
     if time.monotonic() > _budget.deadline:
         used = time.thread_time() - _budget.cpu_start
-        if used > RENDER_SECONDS:
+        if used > _budget.seconds:
+            if _budget.seconds < RENDER_SECONDS:
+                raise OutOfTrial
             raise SecurityError(f"rendering took longer than {RENDER_SECONDS:g}s")
-        _budget.deadline = time.monotonic() + RENDER_SECONDS - used
+        _budget.deadline = time.monotonic() + _budget.seconds - used
     return _line_tracer
 
 
 @contextlib.contextmanager
-def _bounded(where: str, office: Office | None) -> Iterator[None]:
-    """Run user code within the time budget; every failure becomes a `RenderError` naming `where`.
+def _bounded(where: str, office: Office | None, seconds: float | None = None) -> Iterator[None]:
+    """Run user code within the time budget (or a shorter trial of `seconds`: `OutOfTrial` past it); every
+    failure becomes a `RenderError` naming `where`.
 
     A `MemoryError` (the process's address space is capped) is a refusal too, and `Memory.ran_out` tells the
     process its heap may have grown: `renderer.child` answers, then exits."""
     prefix = f"{where}: " if where else ""
     previous, previous_office = sys.gettrace(), set_office(office or Office())
-    _budget.deadline, _budget.cpu_start = time.monotonic() + RENDER_SECONDS, time.thread_time()
+    _budget.seconds = min(seconds or RENDER_SECONDS, RENDER_SECONDS)
+    _budget.deadline, _budget.cpu_start = time.monotonic() + _budget.seconds, time.thread_time()
     sys.settrace(_tracer)
     try:
         yield
@@ -152,7 +163,7 @@ def _bounded(where: str, office: Office | None) -> Iterator[None]:
         Memory.ran_out = True
         limit = f"more than {Memory.limit_mb} MB of memory" if Memory.limit_mb else "more memory than it may use"
         raise RenderError(f"{prefix}refused: the render needed {limit}") from None
-    except RenderError:
+    except (RenderError, OutOfTrial):
         raise
     except Exception as exc:  # a user's expression failing (1/0, bad filter argument)
         raise RenderError(f"{prefix}{type(exc).__name__}: {exc}") from None
@@ -169,8 +180,10 @@ def _syntax(where: str, what: str, exc: TemplateSyntaxError | TooDeep) -> Render
     return RenderError(f"{prefix}{what} syntax error at line {exc.lineno}: {exc.message}")
 
 
-def render_text(source: str, variables: Mapping[str, Any], *, where: str = "", office: Office | None = None) -> str:
-    """Render user text within bounds, values shown as the office writes them. Failures are `RenderError`s."""
+def render_text(source: str, variables: Mapping[str, Any], *, where: str = "", office: Office | None = None,
+                seconds: float | None = None) -> str:
+    """Render user text within bounds, values shown as the office writes them. Failures are `RenderError`s;
+    with `seconds` (a trial shorter than the budget), `OutOfTrial` once they are used up."""
     if "{" not in source and len(source) <= MAX_OUTPUT_CHARS:
         # no Jinja2 syntax (every delimiter starts with "{"): the text is its own rendering, newlines as Jinja2
         # writes them
@@ -179,7 +192,7 @@ def render_text(source: str, variables: Mapping[str, Any], *, where: str = "", o
         template = compile_text(source)
     except (TemplateSyntaxError, TooDeep) as exc:
         raise _syntax(where, "template", exc) from None
-    return _render(template, variables, where, office)
+    return _render(template, variables, where, office, seconds)
 
 
 def render_ast(ast: nodes.Template, variables: Mapping[str, Any] | None = None, *, where: str = "") -> str:
@@ -191,10 +204,11 @@ def render_ast(ast: nodes.Template, variables: Mapping[str, Any] | None = None, 
     return _render(template, variables or {}, where, None)
 
 
-def _render(template: Any, variables: Mapping[str, Any], where: str, office: Office | None) -> str:
+def _render(template: Any, variables: Mapping[str, Any], where: str, office: Office | None,
+            seconds: float | None = None) -> str:
     chunks: list[str] = []
     size = 0
-    with _bounded(where, office):
+    with _bounded(where, office, seconds):
         context = office_variables(variables, office or Office())
         for chunk in template.generate(context):
             size += len(chunk)
@@ -205,11 +219,11 @@ def _render(template: Any, variables: Mapping[str, Any], where: str, office: Off
 
 
 def evaluate_condition(source: str, variables: Mapping[str, Any], *, where: str = "",
-                       office: Office | None = None) -> bool:
-    """Evaluate a condition within the same bounds as text; its truth value."""
+                       office: Office | None = None, seconds: float | None = None) -> bool:
+    """Evaluate a condition within the same bounds as text (and trial: `seconds`); its truth value."""
     try:
         expression = compile_condition(source)
     except (TemplateSyntaxError, TooDeep) as exc:
         raise _syntax(where, "condition", exc) from None
-    with _bounded(where, office):
+    with _bounded(where, office, seconds):
         return bool(check_size(expression(**office_variables(variables, office or Office()))))

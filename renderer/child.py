@@ -19,13 +19,14 @@ import resource
 import signal
 import struct
 import sys
+import time
 from datetime import UTC, datetime
 from typing import Any, BinaryIO
 
 from processes.display import Office
 from processes.documents import parse_document
 from processes.errors import RenderError, TemplateInvalid
-from processes.rendering import Memory, evaluate_condition, render_text
+from processes.rendering import Memory, OutOfTrial, evaluate_condition, render_text
 from processes.template import RecordKind
 from processes.validation import validate_template
 
@@ -52,15 +53,17 @@ def _office(request: dict[str, Any]) -> Office:
 
 
 def handle(request: dict[str, Any]) -> dict[str, Any]:
-    """One request: `render` a text, `decide` (the first condition that holds), or `validate` a template."""
+    """One request: `render` a text, `decide` (the first condition that holds), or `validate` a template. A
+    render or decision given a trial (`seconds`) shorter than its budget answers `slow` once past it."""
     op = request["op"]
     try:
         if op == "render":
             return {"ok": render_text(request["source"], request["variables"], where=request["where"],
-                                      office=_office(request))}
+                                      office=_office(request), seconds=request.get("seconds"))}
         if op == "decide":
             for b, (where, source) in enumerate(request["conditions"]):
-                if evaluate_condition(source, request["variables"], where=where, office=_office(request)):
+                if evaluate_condition(source, request["variables"], where=where, office=_office(request),
+                                      seconds=request.get("seconds")):
                     return {"ok": b}
             return {"ok": None}
         if op == "validate":
@@ -73,6 +76,8 @@ def handle(request: dict[str, Any]) -> dict[str, Any]:
             return {"ok": os.getpid()}
     except RenderError as exc:
         return {"error": exc.message}
+    except OutOfTrial:
+        return {"slow": True}
     except TemplateInvalid as exc:
         return {"invalid": [[detail.path, detail.message] for detail in exc.details]}
     raise ValueError(f"unknown request {op!r}")
@@ -112,6 +117,7 @@ def main(argv: list[str] | None = None) -> int:
     resource.setrlimit(resource.RLIMIT_AS, (cap, cap))
     write_frame(answers, {"ready": os.getpid()})
     while (frame := read_frame(requests)) is not None:
+        started = time.thread_time()
         try:
             answer = handle(pickle.loads(frame))  # noqa: S301 (from the parent, over a pipe it made)
         except MemoryError:  # outside a render (reading the request, validating its structure)
@@ -119,6 +125,7 @@ def main(argv: list[str] | None = None) -> int:
             answer = {"error": f"refused: the request needed more than {args.memory_mb} MB of memory"}
         except Exception as exc:  # a bug, not the text: said as it is, and the child goes on
             answer = {"failed": f"{type(exc).__name__}: {exc}"}
+        answer["seconds"] = time.thread_time() - started  # processor time: a busy machine makes no text slow
         if Memory.ran_out:
             answer["memory"] = True
         try:

@@ -9,8 +9,10 @@ when first needed and are kept.
 Requests go down one of three lanes, so that a text that hits its bounds again and again cannot
 make others wait behind it: texts that rendered quickly before (`fast`, the pool's size in
 children), texts not seen yet (`new`, one child) and texts that hit a bound or took long
-(`slow`, one child at a lower CPU priority). Text without `{` is its own rendering and never
-leaves the caller.
+(`slow`, one child at a lower CPU priority). A new text gets a trial of `SLOW_SECONDS` of
+processor time: past it, it stops there and is rendered again, from the start and with its whole
+budget, in the slow lane; so new texts wait behind a slow one for its trial at most. Text without
+`{` is its own rendering and never leaves the caller.
 """
 
 from __future__ import annotations
@@ -37,7 +39,7 @@ ROOT = Path(__file__).resolve().parent.parent
 KILL_GRACE = 2.0  # past the render's own time budget, a child still busy is stuck in one long call: killed
 RENDER_KILL_SECONDS = RENDER_SECONDS + KILL_GRACE
 CHECK_KILL_SECONDS = 15.0  # a template check: parse a document of up to 1 MB, try its constant parts (2 s)
-SLOW_SECONDS = 0.25  # a render slower than this sends its text down the slow lane next time
+SLOW_SECONDS = 0.25  # processor time past which a text is slow: a new text's trial, then the slow lane
 SLOW_QUEUE_SECONDS = 30.0  # how long a slow text may wait for the slow lane before it is retried later
 START_SECONDS = 30.0
 REMEMBERED = 4096  # texts whose lane is remembered
@@ -269,20 +271,36 @@ class RenderPool:
                     lane: str | None = None, timeout: float | None = None) -> dict[str, Any]:
         keys = [hash(source) for source in sources or ()]
         name = lane or self._lane_for(keys)
-        timeout = timeout or self.render_kill
+        if name == "new":
+            trial = min(SLOW_SECONDS + KILL_GRACE, self.render_kill)
+            answer = await self._attempt(keys, "new", {**request, "seconds": SLOW_SECONDS}, where, trial)
+            if answer is not None:
+                return answer
+            name = "slow"  # slow: rendered again from the start, with its whole budget, where it delays no one
+        answer = await self._attempt(keys, name, request, where, timeout or self.render_kill)
+        assert answer is not None
+        return answer
+
+    async def _attempt(self, keys: list[int], name: str, request: dict[str, Any], where: str,
+                       timeout: float) -> dict[str, Any] | None:
+        """The answer of one child of lane `name`; None when a new text turned out slow (in its trial, or while
+        it waited for the new lane)."""
         prefix = f"{where}: " if where else ""
+        trial = name == "new"
         try:
             child = await self._lane(name).acquire(SLOW_QUEUE_SECONDS if name == "slow" else None)
         except TimeoutError:
             raise RenderInterrupted(f"{prefix}this text went over its bounds before, and other such texts are "
                                     "waiting: it will be tried again") from None
-        loop = asyncio.get_running_loop()
-        started = loop.time()
         lanes = self._lanes
         try:
+            if trial and self._lane_for(keys) == "slow":  # another render of it found it slow meanwhile
+                return None
             answer = await child.call(request, timeout)
         except _Stopped:
             self._remember(keys, slow=True)
+            if trial:
+                return None
             raise RenderError(f"{prefix}refused: rendering took longer than {timeout:g}s and was stopped") from None
         except _Died as exc:
             raise RenderInterrupted(f"{prefix}the render stopped unexpectedly (exit code {exc.args[0]}); "
@@ -290,8 +308,10 @@ class RenderPool:
         finally:
             if self._lanes is lanes and name in lanes:
                 lanes[name].release(child)
-        self._remember(keys, slow=bool(answer.get("memory")) or loop.time() - started > SLOW_SECONDS
-                       or "refused: " in answer.get("error", ""))
+        self._remember(keys, slow=bool(answer.get("memory") or answer.get("slow"))
+                       or answer.get("seconds", 0) > SLOW_SECONDS or "refused: " in answer.get("error", ""))
+        if answer.get("slow"):
+            return None
         if "error" in answer:
             message = answer["error"]
             raise RenderError(message if message.startswith(prefix) else prefix + message)
