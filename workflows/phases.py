@@ -105,7 +105,7 @@ class Phases:
                               data={"responsible_id": ps.responsible_id, **started.data})
 
         watchers = self.timers.start(ps, spec)
-        done_written = False
+        done_written = collected = False
         try:
             done_written = await self.actions.run_all(index, spec, ps)
             if spec.completion == "manual" and not run.phase_interrupted(ps):
@@ -114,8 +114,12 @@ class Phases:
                 await self._start_alone(ps)  # no step of its own: the lookup still may need staff
             if not run.ended_written:  # else the process has ended with its last step: too late to abort
                 run.check_abort()
+        except GeneratorExit:
+            collected = True  # garbage-collected after its worker dropped it: nothing to stop (incidents.py)
+            raise
         finally:
-            await self.timers.stop(watchers)
+            if not collected:
+                await self.timers.stop(watchers)
 
         if done_written:  # the last step wrote "phase done": a skip that came meanwhile is too late
             ps.status, ps.finished_at = PhaseStatus.done, workflow.now()
