@@ -34,7 +34,7 @@ PHASES = 5
 CONCURRENT = 4  # harmless processes running at a time
 CHILD_READY_MB = 64  # what a render child holds once ready (Python, Jinja2, Babel's data), above which it is capped
 TIME_BOMB = "{% for i in range(record.fields.n) %}{% for j in range(record.fields.n) %}{% endfor %}{% endfor %}"
-MEMORY_BOMB = ("{% set ns = namespace(x=[]) %}{% set s = record.title * 9000 %}{% for i in range(10000) %}"
+MEMORY_BOMB = ("{% set ns = namespace(x=[]) %}{% set s = record.title * 19000 %}{% for i in range(10000) %}"
                "{% set ns.x = [ns.x" + ", s ~ i" * 10 + "] %}{% endfor %}")
 
 
