@@ -38,6 +38,8 @@ HEADER = struct.Struct(">I")
 ROOT = Path(__file__).resolve().parent.parent
 KILL_GRACE = 2.0  # past the render's own time budget, a child still busy is stuck in one long call: killed
 RENDER_KILL_SECONDS = RENDER_SECONDS + KILL_GRACE
+# the slow lane's child runs at a lower priority: on a busy machine its second of processor time takes longer
+SLOW_KILL_SECONDS = 3 * RENDER_KILL_SECONDS
 CHECK_KILL_SECONDS = 15.0  # a template check: parse a document of up to 1 MB, try its constant parts (2 s)
 SLOW_SECONDS = 0.25  # processor time past which a text is slow: a new text's trial, then the slow lane
 SLOW_QUEUE_SECONDS = 30.0  # how long a slow text may wait for the slow lane before it is retried later
@@ -186,9 +188,9 @@ class RenderPool:
     """Renders and template checks in child processes; one per worker and one per API process."""
 
     def __init__(self, processes: int = 2, memory_mb: int = 256, *, render_kill: float = RENDER_KILL_SECONDS,
-                 check_kill: float = CHECK_KILL_SECONDS) -> None:
+                 slow_kill: float = SLOW_KILL_SECONDS, check_kill: float = CHECK_KILL_SECONDS) -> None:
         self.processes, self.memory_mb = processes, memory_mb
-        self.render_kill, self.check_kill = render_kill, check_kill
+        self.render_kill, self.slow_kill, self.check_kill = render_kill, slow_kill, check_kill
         self._loop: asyncio.AbstractEventLoop | None = None
         self._lanes: dict[str, _Lane] = {}
         self._fast: OrderedDict[int, None] = OrderedDict()
@@ -277,7 +279,8 @@ class RenderPool:
             if answer is not None:
                 return answer
             name = "slow"  # slow: rendered again from the start, with its whole budget, where it delays no one
-        answer = await self._attempt(keys, name, request, where, timeout or self.render_kill)
+        answer = await self._attempt(keys, name, request, where,
+                                     timeout or (self.slow_kill if name == "slow" else self.render_kill))
         assert answer is not None
         return answer
 

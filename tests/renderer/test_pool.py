@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import signal
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
@@ -48,7 +49,7 @@ async def test_a_text_past_the_memory_cap_is_refused_and_its_child_replaced(pool
 
 
 async def test_a_child_that_does_not_answer_in_time_is_killed() -> None:
-    pool = RenderPool(processes=1, render_kill=0.3)  # less than the render's own 1 s budget: the kill comes first
+    pool = RenderPool(processes=1, render_kill=0.3, slow_kill=0.3)  # less than the render's 1 s: the kill is first
     try:
         with pytest.raises(RenderError, match=r"^body: refused: rendering took longer than 0.3s and was stopped$"):
             await pool.render(TIME_BOMB, VARIABLES, where="body", office=ROME)
@@ -98,8 +99,9 @@ async def test_a_new_text_waits_behind_a_new_slow_one_for_its_trial_only() -> No
         assert await pool.render(HARMLESS, VARIABLES, where="body", office=ROME)
         assert not all(bomb.done() for bomb in bombs)  # three different texts, each of a whole second
         results = await asyncio.gather(*bombs, return_exceptions=True)
-        assert [str(result) for result in results] == [f"bomb {n}: refused: rendering took longer than 1s"
-                                                       for n in range(3)]
+        # each stops itself at its second of processor time, or on a busy machine is killed first
+        assert [re.sub(r"longer than \d+s and was stopped$", "longer than 1s", str(result)) for result in results] \
+            == [f"bomb {n}: refused: rendering took longer than 1s" for n in range(3)]
     finally:
         await pool.close()
 
