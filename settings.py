@@ -79,6 +79,14 @@ class Settings(BaseSettings):
     # OpenTelemetry: traces go to this OTLP/HTTP collector (http://collector:4318); off when empty (tracing.py)
     otel_exporter_otlp_endpoint: str | None = None
 
+    # The office's language for text (dates, numbers, money) unless a template says otherwise.
+    locale: str = "en"
+
+    # User text is rendered (and templates are checked) in this many child processes (and two more: one for
+    # text not seen yet, one for text that went over its bounds), each capped at this much memory per render.
+    render_processes: int = Field(2, ge=1, le=32)
+    render_memory_mb: int = Field(256, ge=64, le=65_536)
+
     # The record-events dispatcher (autostart) also looks for undispatched events this often.
     record_events_sweep_seconds: float = Field(60, gt=0)
 
@@ -101,6 +109,9 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _defaults(self) -> Settings:
+        from processes.formatting import parse_locale
+
+        parse_locale(self.locale)  # ValueError: "unknown locale 'xx'"
         for name in SECRET_FIELDS:
             self._read_secret_file(name)
         if not self.database_url:

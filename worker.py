@@ -20,6 +20,7 @@ from activities.mailer import Mailer
 from activities.registry import all_activities
 from crm.db import make_engine, make_sessionmaker
 from logs import configure_logging
+from renderer.pool import RenderPool
 from settings import Settings, get_settings
 from workflows.client import connect, notify_dispatcher
 from workflows.registry import ALL_WORKFLOWS
@@ -51,7 +52,8 @@ async def run(settings: Settings) -> None:
     engine = make_engine(settings.database_url)
     runtime = metrics_runtime(settings.worker_metrics_address) if settings.worker_metrics_address else None
     client = await connect(settings, runtime=runtime)
-    deps = Deps(settings=settings, sessions=make_sessionmaker(engine), mailer=Mailer(settings), temporal=client)
+    deps = Deps(settings=settings, sessions=make_sessionmaker(engine), mailer=Mailer(settings), temporal=client,
+                renderer=RenderPool(settings.render_processes, settings.render_memory_mb))
     log = logging.getLogger("stagecoach.worker")
     log.info("worker started", extra={"task_queue": settings.temporal_task_queue, "smtp": deps.mailer.configured})
     try:  # the record-events dispatcher sweeps from now on, even if the signal of an event was lost before
@@ -77,6 +79,7 @@ async def run(settings: Settings) -> None:
         log.info("worker stopped")
     finally:
         health.cancel()
+        await deps.renderer.close()
         await engine.dispose()
 
 

@@ -116,9 +116,24 @@ async def _responsible(session: AsyncSession, books: Bookkeeping, start: PhaseSt
         raise final_message("ResponsibleNotFound", f"responsible of phase '{phase}': {exc.message}") from None
 
 
-async def begin(session: AsyncSession, books: Bookkeeping | None) -> Begun:
-    """Apply the `before` part in `session` (no commit): close tasks, look up the responsible, open the
-    phase task. The history lines come back in `Begun.rows`, for the caller to insert with its own."""
+async def start_responsible(session: AsyncSession, books: Bookkeeping | None) -> int | None:
+    """The responsible of the phase the step starts (a read), when it starts one; None otherwise."""
+    return await _responsible(session, books, books.start) if books is not None and books.start is not None \
+        else None
+
+
+class _LookUp:
+    """The responsible is to be looked up (`begin`'s default)."""
+
+
+LOOK_UP = _LookUp()
+
+
+async def begin(session: AsyncSession, books: Bookkeeping | None,
+                responsible_id: int | None | _LookUp = LOOK_UP) -> Begun:
+    """Apply the `before` part in `session` (no commit): close tasks, look up the responsible (unless given:
+    the step looked it up to render first), open the phase task. The history lines come back in `Begun.rows`,
+    for the caller to insert with its own."""
     if books is None:
         return Begun()
     for closing in books.close_tasks:  # a task already closed (a retry, or by hand) stays as it is
@@ -129,7 +144,8 @@ async def begin(session: AsyncSession, books: Bookkeeping | None) -> Begun:
     lines = list(books.lines)
     if books.start is not None:
         start = books.start
-        begun.responsible_id = await _responsible(session, books, start)
+        begun.responsible_id = await _responsible(session, books, start) if isinstance(responsible_id, _LookUp) \
+            else responsible_id
         started = start.line.model_copy(update={"data": {"responsible_id": begun.responsible_id, **start.line.data}})
         lines.insert(len(lines) if start.position is None else min(start.position, len(lines)), started)
     begun.rows = [_row(books, line) for line in lines]

@@ -6,16 +6,17 @@ from typing import Any
 
 from pydantic import BaseModel
 from temporalio import activity
+from temporalio.exceptions import ApplicationError
 
 from activities import bookkeeping
 from activities.deps import Deps
 from activities.errors import final
-from activities.step import StepInput, begin_step, render_variables
+from activities.step import StepInput, begin_step, prepare_step, render_variables
 from crm.idempotent import insert_new
 from crm.models import HistoryEntry, HistoryKind
 from crm.types import utcnow
-from processes.errors import RenderError
-from processes.rendering import evaluate_condition
+from processes.display import Office
+from processes.errors import RenderError, RenderInterrupted
 from processes.template import Branch
 
 
@@ -40,17 +41,19 @@ class DecisionActivities:
     @activity.defn(name="decide")
     async def decide(self, input: DecideInput) -> DecideResult:
         async with self.deps.sessions() as session:
-            step, begun = await begin_step(session, input.step)
+            step = await prepare_step(session, input.step)
             variables = await render_variables(session, step, utcnow())
-            variables |= {"answers": input.answers, "phases": input.phases}
-            chosen: int | None = None
-            for b, branch in enumerate(input.branches):
-                try:
-                    if evaluate_condition(branch.when, variables, where=f"{input.where}[{b}].when"):
-                        chosen = b
-                        break
-                except RenderError as exc:
-                    raise final(exc) from None
+            variables |= {"answers": input.answers or step.answers, "phases": input.phases or step.phases}
+            office = Office(step.locale or self.deps.settings.locale, self.deps.settings.timezone)
+            try:  # evaluated before anything is written
+                chosen = await self.deps.renderer.decide(
+                    [(f"{input.where}[{b}].when", branch.when) for b, branch in enumerate(input.branches)],
+                    variables, office=office)
+            except RenderError as exc:
+                raise final(exc) from None
+            except RenderInterrupted as exc:
+                raise ApplicationError(exc.message, type=exc.type) from None
+            step, begun = await begin_step(session, step, prepared=True)
             if chosen is not None:
                 text = f"Decision in phase '{step.phase_name}': go to '{input.branches[chosen].goto}'"
             else:

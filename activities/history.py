@@ -9,7 +9,7 @@ from temporalio import activity
 
 from activities import bookkeeping
 from activities.deps import Deps
-from activities.step import ActionResult, StepInput, begin_step, render, render_variables
+from activities.step import ActionResult, StepInput, begin_step, prepare_step, render, render_variables
 from crm.idempotent import insert_new, insert_once
 from crm.models import HistoryEntry, HistoryKind
 from crm.types import utcnow
@@ -55,9 +55,11 @@ class HistoryActivities:
     async def add_history(self, input: AddHistoryInput) -> ActionResult:
         """The entry, with the bookkeeping the step carries, in one statement and one transaction."""
         async with self.deps.sessions() as session:
-            step, begun = await begin_step(session, input.step)
+            step = await prepare_step(session, input.step)
             variables = await render_variables(session, step, utcnow(), [input.action.text])
-            text = render(input.action.text, variables, f"{input.where}.text")
+            text = await render(self.deps, step, input.action.text, variables, f"{input.where}.text",
+                                input.action.locale)
+            step, begun = await begin_step(session, step, prepared=True)
             entry = HistoryEntry(record_id=step.record_id, step_key=step.step_key, kind=HistoryKind.note, text=text,
                                  workflow_id=step.workflow_id, phase_key=step.phase_key,
                                  actor=f"process {step.template_key}")

@@ -33,9 +33,10 @@ class NoticeActivities:
         step = input.step
 
         async def compose(session: AsyncSession) -> tuple[str, str, str]:
-            variables = await render_variables(session, step, utcnow())
+            variables = await render_variables(session, step, utcnow(), [input.action.message])
             user = await load_user(session, step.responsible_id, "responsible user")
-            body = render(input.action.message, variables, f"{input.where}.message")
+            body = await render(self.deps, step, input.action.message, variables, f"{input.where}.message",
+                                input.action.locale)
             return user.email, f"Reminder: {step.phase_name}", body
 
         message = await send_once(self.deps, step_key=step.step_key, workflow_id=step.workflow_id,

@@ -27,11 +27,10 @@ Before = Callable[[AsyncSession], Awaitable[None]]
 async def _recorded(deps: Deps, step_key: str, workflow_id: str | None, record_id: int | None,
                     compose: Composer, before: Before | None) -> OutboxMessage:
     async with deps.sessions() as session:
-        if before is not None:  # the step's bookkeeping: committed with the message
-            await before(session)
-
         async def make() -> list[OutboxMessage]:
-            to, subject, body = await compose(session)
+            to, subject, body = await compose(session)  # reads and renders: before anything is written
+            if before is not None:  # the step's bookkeeping: committed with the message
+                await before(session)
             return [OutboxMessage(step_key=step_key, message_id=message_id_for(step_key, deps.mailer.sender),
                                   workflow_id=workflow_id, record_id=record_id, to_address=to,
                                   subject=subject, body=body)]

@@ -15,7 +15,7 @@ from temporalio import activity
 
 from activities import bookkeeping
 from activities.deps import Deps
-from activities.step import ActionResult, StepInput, begin_step, load_record, render, render_variables
+from activities.step import ActionResult, StepInput, begin_step, load_record, prepare_step, render, render_variables
 from crm.idempotent import insert_new
 from crm.models import HistoryEntry, HistoryKind, Record, RecordEvent
 from crm.record_events import RecordSnapshot, add_record_events, snapshot
@@ -80,13 +80,16 @@ class RecordValuesActivities:
     @activity.defn(name="write_values")
     async def write_values(self, input: WriteValuesInput) -> ActionResult:
         async with self.deps.sessions() as session:
-            step, begun = await begin_step(session, input.step)
+            step = await prepare_step(session, input.step)
             if await self._done_before(session, step):
                 return ActionResult(summary="values already written", responsible_id=step.responsible_id)
-            await insert_new(session, HistoryEntry, begun.rows)
             variables = await render_variables(session, step, utcnow(), list(input.action.values.values()))
-            values = {name: render(text, variables, f"{input.where}.values.{name}")
-                      for name, text in input.action.values.items()}
+            values: dict[str, str] = {}
+            for name, text in input.action.values.items():  # rendered before anything is written
+                values[name] = await render(self.deps, step, text, variables, f"{input.where}.values.{name}",
+                                            input.action.locale)
+            step, begun = await begin_step(session, step, prepared=True)
+            await insert_new(session, HistoryEntry, begun.rows)
             record = await load_record(session, step.record_id)
             before = snapshot(record)
             record.fields = {**(record.fields or {}), **values}

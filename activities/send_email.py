@@ -10,7 +10,8 @@ from activities import bookkeeping
 from activities.deps import Deps
 from activities.errors import final_message
 from activities.outbox import send_once
-from activities.step import ActionResult, StepInput, begin_step, load_record, load_user, render, render_variables
+from activities.step import (ActionResult, StepInput, begin_step, load_record, load_user, prepare_step, render,
+                             render_variables)
 from crm.idempotent import insert_new
 from crm.models import HistoryEntry, Record
 from crm.types import utcnow
@@ -54,18 +55,20 @@ class SendEmailActivities:
 
     @activity.defn(name="send_email")
     async def send_email(self, input: SendEmailInput) -> ActionResult:
-        step, action = input.step, input.action
+        action = input.action
+        async with self.deps.sessions() as session:  # the phase's responsible, for the text and the recipient
+            step = await prepare_step(session, input.step)
 
         async def before(session: AsyncSession) -> None:
             nonlocal step
-            step, begun = await begin_step(session, input.step)
+            step, begun = await begin_step(session, step, prepared=True)
             await insert_new(session, HistoryEntry, begun.rows)
 
         async def compose(session: AsyncSession) -> tuple[str, str, str]:
             variables = await render_variables(session, step, utcnow(), [action.subject, action.body])
             to = await resolve_recipient(session, step, action.to)
-            subject = render(action.subject, variables, f"{input.where}.subject")
-            body = render(action.body, variables, f"{input.where}.body")
+            subject = await render(self.deps, step, action.subject, variables, f"{input.where}.subject", action.locale)
+            body = await render(self.deps, step, action.body, variables, f"{input.where}.body", action.locale)
             return to, " ".join(subject.split()), body
 
         message = await send_once(self.deps, step_key=step.step_key, workflow_id=step.workflow_id,

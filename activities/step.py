@@ -8,11 +8,16 @@ from typing import Any
 from pydantic import BaseModel
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from activities.bookkeeping import Begun, Bookkeeping, begin
+from temporalio.exceptions import ApplicationError
+
+from activities.bookkeeping import LOOK_UP, Begun, Bookkeeping, begin, start_responsible
+from activities.deps import Deps
 from activities.errors import final
 from activities.lookups import load_record, load_user
 from crm.models import Record, User
-from processes.rendering import render_text, variables_used
+from processes.display import Office
+from processes.errors import RenderError, RenderInterrupted
+from processes.rendering import variables_used
 from processes.variables import VARIABLES
 
 
@@ -34,6 +39,9 @@ class StepInput(BaseModel):
     phase_deadline: datetime | None = None
     responsible_id: int | None = None
     books: Bookkeeping | None = None  # the engine's bookkeeping this step carries (activities/bookkeeping.py)
+    locale: str | None = None  # the template's; None: the installation's LOCALE
+    answers: dict[str, Any] = {}  # given when staff completed manual phases, for `answers` in text
+    phases: dict[str, dict[str, Any]] = {}  # each phase's status, overdue and iteration, for `phases` in text
 
 
 class ActionResult(BaseModel):
@@ -44,9 +52,18 @@ class ActionResult(BaseModel):
     responsible_id: int | None = None  # the phase's responsible, when the step looked it up (books.start)
 
 
-async def begin_step(session: AsyncSession, step: StepInput) -> tuple[StepInput, Begun]:
-    """Apply the `before` part of the step's bookkeeping in `session`; the step with its responsible."""
-    begun = await begin(session, step.books)
+async def prepare_step(session: AsyncSession, step: StepInput) -> StepInput:
+    """The step with the responsible of the phase it starts, looked up without writing: a step renders its
+    text before it writes anything, so a slow render never holds a write lock (SQLite's is the database's)."""
+    if step.books is None or step.books.start is None:
+        return step
+    return step.model_copy(update={"responsible_id": await start_responsible(session, step.books)})
+
+
+async def begin_step(session: AsyncSession, step: StepInput, *, prepared: bool = False) -> tuple[StepInput, Begun]:
+    """Apply the `before` part of the step's bookkeeping in `session`; the step with its responsible (looked up
+    here, unless `prepared`: `prepare_step` looked it up)."""
+    begun = await begin(session, step.books, step.responsible_id if prepared else LOOK_UP)
     if step.books is not None and step.books.start is not None:
         step = step.model_copy(update={"responsible_id": begun.responsible_id})
     return step, begun
@@ -99,17 +116,24 @@ async def render_variables(session: AsyncSession, step: StepInput, now: datetime
         "responsible": person(responsible),
         "owner": person(owner),
         "now": now,
+        "answers": step.answers,
+        "phases": step.phases,
     }
     return {name: value for name, value in variables.items() if name in used}
 
 
-def render(source: str, variables: dict[str, Any], where: str) -> str:
-    """Render user text; a render failure is final (retrying renders the same text)."""
+async def render(deps: Deps, step: StepInput, source: str, variables: dict[str, Any], where: str,
+                 locale: str | None = None) -> str:
+    """Render user text in the worker's render pool, in the office's language (the action's `locale`, else the
+    template's, else the installation's) and time zone. A render failure is final (retrying renders the same
+    text); a render process that died is retried."""
+    office = Office(locale or step.locale or deps.settings.locale, deps.settings.timezone)
     from metrics import render_timer  # not at import: workflows import this module, and a sandbox has no metrics
-    from processes.errors import RenderError
 
     try:
         with render_timer():
-            return render_text(source, variables, where=where)
+            return await deps.renderer.render(source, variables, where=where, office=office)
     except RenderError as exc:
         raise final(exc) from None
+    except RenderInterrupted as exc:
+        raise ApplicationError(exc.message, type=exc.type) from None

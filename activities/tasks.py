@@ -11,7 +11,7 @@ from temporalio import activity
 from activities import bookkeeping
 from activities.deps import Deps
 from activities.responsible import resolve_user_id
-from activities.step import ActionResult, StepInput, begin_step, render, render_variables
+from activities.step import ActionResult, StepInput, begin_step, prepare_step, render, render_variables
 from crm.idempotent import insert_new, insert_once
 from crm.models import HistoryEntry, HistoryKind, Task, TaskKind, TaskStatus
 from crm.types import utcnow
@@ -58,13 +58,17 @@ class TaskActivities:
         """The task and its history line, with the bookkeeping the step carries, in one transaction."""
         action = input.action
         async with self.deps.sessions() as session:
-            step, begun = await begin_step(session, input.step)
+            step = await prepare_step(session, input.step)
             task = (await session.exec(select(Task).where(Task.step_key == step.step_key))).first()
-            if task is None:  # else an earlier try made it: its bookkeeping went with it
-                now = utcnow()
+            now = utcnow()
+            if task is None:  # rendered before anything is written (a slow render holds no lock)
                 variables = await render_variables(session, step, now, [action.title, action.description])
-                title = " ".join(render(action.title, variables, f"{input.where}.title").split())
-                description = render(action.description, variables, f"{input.where}.description")
+                title = " ".join((await render(self.deps, step, action.title, variables, f"{input.where}.title",
+                                               action.locale)).split())
+                description = await render(self.deps, step, action.description, variables,
+                                           f"{input.where}.description", action.locale)
+            step, begun = await begin_step(session, step, prepared=True)
+            if task is None:  # else an earlier try made it: its bookkeeping went with it
                 if action.assignee is None:
                     assignee_id = step.responsible_id
                 else:

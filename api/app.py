@@ -16,12 +16,14 @@ from api.routers import api_keys, health, outbox, processes, records, tasks, tem
 from crm.db import make_engine, make_sessionmaker
 from logs import configure_logging
 from processes.template import ProcessTemplate
+from renderer.pool import RenderPool
 from settings import Settings, get_settings
 from workflows.client import connect
 
 
-def create_app(settings: Settings | None = None, temporal: Client | None = None) -> FastAPI:
-    """The app; tests pass their own settings and Temporal client."""
+def create_app(settings: Settings | None = None, temporal: Client | None = None,
+               renderer: RenderPool | None = None) -> FastAPI:
+    """The app; tests pass their own settings, Temporal client and render pool (a shared one)."""
     settings = settings or get_settings()
     if temporal is None:  # served (uvicorn --factory): from here on, uvicorn's own lines are JSON too
         configure_logging(settings.log_level, settings.log_json)
@@ -32,9 +34,12 @@ def create_app(settings: Settings | None = None, temporal: Client | None = None)
         app.state.settings = settings
         app.state.sessions = make_sessionmaker(engine)
         app.state.temporal = temporal or await connect(settings)
+        app.state.renderer = renderer or RenderPool(settings.render_processes, settings.render_memory_mb)
         try:
             yield
         finally:
+            if renderer is None:
+                await app.state.renderer.close()
             await engine.dispose()
 
     app = FastAPI(title="Stagecoach", version="0.1.0", lifespan=lifespan, dependencies=[Depends(bounded_integers)],

@@ -1,4 +1,4 @@
-"""FastAPI dependencies: settings, the database session, the Temporal client, the caller."""
+"""FastAPI dependencies: settings, the database session, the Temporal client, the render pool, the caller."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from temporalio.client import Client
 from api.admission import needs
 from api.auth import Principal, principal_for
 from crm.models import ApiRole
+from renderer.pool import RenderPool
 from settings import Settings
 
 
@@ -29,9 +30,14 @@ def get_temporal(request: Request) -> Client:
     return request.app.state.temporal
 
 
+def get_renderer(request: Request) -> RenderPool:
+    return request.app.state.renderer
+
+
 SettingsDep = Annotated[Settings, Depends(get_settings_dep)]
 SessionDep = Annotated[AsyncSession, Depends(get_session)]
 TemporalDep = Annotated[Client, Depends(get_temporal)]
+RendererDep = Annotated[RenderPool, Depends(get_renderer)]
 
 _api_key_header = APIKeyHeader(name="X-API-Key", auto_error=False, description="an API key")
 _bearer = HTTPBearer(auto_error=False, description="an API key as a bearer token")

@@ -13,7 +13,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from processes.errors import ErrorDetail, StagecoachError
-from processes.validation import format_path
+from processes.documents import format_path
 
 PROBLEM_JSON = "application/problem+json"
 log = logging.getLogger("stagecoach.api")

@@ -8,7 +8,8 @@ from typing import Any
 
 from bench.infra import ROOT
 
-TARGETS = {"throughput": 0.85, "events": 1.1, "move_p50": 1.2, "worker_memory": 1.2}
+TARGETS = {"throughput": 0.85, "events": 1.1, "move_p50": 1.2, "worker_memory": 1.2,
+           "hostile_p95": 1.5, "hostile_worker_memory": 1.2}  # scenario 7: against the same worker idle
 
 
 def _f(value: float | None, digits: int = 1) -> str:
@@ -58,6 +59,7 @@ def targets(results: dict[str, Any]) -> list[tuple[str, str, str, str, str]]:
             (mode, f"4: worker memory per parked process vs hand-written ({big['template']['processes']:,})",
              "≤ 1.2", _f(mem, 2), _verdict(mem, TARGETS["worker_memory"], False)),
         ]
+        rows += hostile_targets(mode, m)
     return rows
 
 
@@ -105,6 +107,7 @@ def render(results: dict[str, Any], data_scale: str | None = None, profiles: Pat
         out += _signal_to_move(m)
         out += _parked(m)
         out += _growth(m)
+        out += _hostile(m)
         out += _profiles(m)
     out += ["## 5. Scale of the data", "",
             "Measured by `bench/data_scale.py` (its own section below)." if data_scale else
@@ -301,4 +304,42 @@ def _growth(m: dict[str, Any]) -> list[str]:
         "|---|---|---|---|---|---|---|",
         *rows,
         "",
+    ]
+
+
+def hostile_targets(mode: str, m: dict[str, Any]) -> list[tuple[str, str, str, str, str]]:
+    h = m.get("hostile")
+    if not h:
+        return []
+    ceiling = h["children_ceiling_mb"]
+    return [
+        (mode, "7: harmless phase p95 beside hostile renders vs idle worker", f"≤ {TARGETS['hostile_p95']}",
+         _f(h["p95_ratio"], 2), _verdict(h["p95_ratio"], TARGETS["hostile_p95"], False)),
+        (mode, "7: worker memory beside hostile renders vs idle (its render children apart)",
+         f"≤ {TARGETS['hostile_worker_memory']}", _f(h["worker_memory_ratio"], 2),
+         _verdict(h["worker_memory_ratio"], TARGETS["hostile_worker_memory"], False)),
+        (mode, "7: render children's memory, all together (MB)", f"≤ {ceiling:,}", _f(h["children_rss_mb_busy"], 0),
+         _verdict(h["children_rss_mb_busy"], ceiling, False)),
+    ]
+
+
+def _hostile(m: dict[str, Any]) -> list[str]:
+    h = m.get("hostile")
+    if not h:
+        return []
+    i, b = h["idle"], h["busy"]
+    return [
+        "### 7. Hostile renders", "",
+        f"{h['harmless_processes']} harmless processes (5 phases of one rendered note, 4 at a "
+        f"time) on an idle worker, then on the same worker while {h['hostile_in_flight']} processes whose texts "
+        "hit their bounds (a second of processor time; the render's memory cap) are kept running, each "
+        "replaced as soon as it is an incident. Latency: between the notes of two consecutive phases.", "",
+        "| worker | phases | p50 ms | p95 ms | p99 ms |", "|---|---|---|---|---|",
+        f"| idle | {i['n']} | {_f(i['p50_ms'])} | {_f(i['p95_ms'])} | {_f(i['p99_ms'])} |",
+        f"| beside hostile renders | {b['n']} | {_f(b['p50_ms'])} | {_f(b['p95_ms'])} | {_f(b['p99_ms'])} |", "",
+        f"Hostile incidents while measured: {h['hostile_incidents_during']} in {_f(h['busy_seconds'])} s. Worker's own "
+        f"resident memory: {_f(h['worker_rss_mb_idle'])} MB idle, {_f(h['worker_rss_mb_busy'])} MB at most beside "
+        f"hostile renders; its render children: {_f(h['children_rss_mb_busy'])} MB at most together, the largest "
+        f"{_f(h['largest_child_rss_mb'])} MB (each render is capped at {h['render_memory_mb']} MB over what its "
+        "child holds when ready; the ceiling counts 64 MB for that, for each of the pool's children).", "",
     ]

@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from bench import report, scenarios
+from bench.hostile import hostile_renders
 from bench.infra import ROOT, connect, database, dev_server, worker_process
 from bench.profile import summarize
 from bench.scenarios import Context, parked, phase_overhead, seed, signal_to_move, start_path
@@ -45,17 +46,21 @@ class Loads:
     parked: int  # scenario 4 at 16× (6 runs it at 1/16 and 1/4 of that)
     parked_sqlite: int  # at most this many parked on the dev server with its SQLite file
     rounds: int = 5  # scenario 1 at 1×: alternating rounds of each side, each side's median counts
+    harmless: int = 40  # scenario 7: harmless processes on the idle worker, then beside hostile renders
+    hostile: int = 6  # scenario 7: hostile processes kept running
 
     def scaled(self, factor: float) -> Loads:
-        return Loads(rounds=self.rounds, phase_processes=max(4, round(self.phase_processes * factor)),
+        return Loads(rounds=self.rounds, harmless=self.harmless, hostile=self.hostile, phase_processes=max(4, round(self.phase_processes * factor)),
                      starts=max(40, round(self.starts * factor)), clients=self.clients,
                      moves=max(10, round(self.moves * factor)), parked=max(32, round(self.parked * factor)),
                      parked_sqlite=max(32, round(self.parked_sqlite * factor)))
 
 
 FULL = Loads(phase_processes=50, starts=400, clients=8, moves=40, parked=10_000, parked_sqlite=2_500)
-QUICK = Loads(phase_processes=2, starts=40, clients=4, moves=6, parked=64, parked_sqlite=64, rounds=3)
-TINY = Loads(phase_processes=2, starts=8, clients=2, moves=2, parked=8, parked_sqlite=8, rounds=1)  # the smoke test's
+QUICK = Loads(phase_processes=2, starts=40, clients=4, moves=6, parked=64, parked_sqlite=64, rounds=3, harmless=12,
+              hostile=3)
+TINY = Loads(phase_processes=2, starts=8, clients=2, moves=2, parked=8, parked_sqlite=8, rounds=1, harmless=2,
+             hostile=2)  # the smoke test's
 
 
 def machine() -> dict[str, Any]:
@@ -116,6 +121,10 @@ async def run_mode(mode: str, loads: Loads, growth: tuple[int, ...], database_ur
                         ctx.shared[kind] = (await workers.enter_async_context(
                             worker_process(kind, server, database_url, tq)), tq)
                 await _on_one_server(ctx, mode, loads, growth, profile, out)
+                if mode == "memory":  # scenario 7: the worker's render pool, not the server, is measured
+                    log(f"{mode}: scenario 7, {loads.harmless} harmless processes beside {loads.hostile} hostile")
+                    out["hostile"] = await once_more("scenario 7", lambda: hostile_renders(ctx, loads.harmless,
+                                                                                           loads.hostile))
                 await _parked_loads(ctx, shared, mode, loads, growth, database_url, out)
     finally:
         await engine.dispose()

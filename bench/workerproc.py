@@ -22,6 +22,7 @@ from activities.mailer import Mailer
 from bench.baseline import BaselineWorkflow, baseline_activities
 from crm.db import make_engine, make_sessionmaker
 from logs import configure_logging
+from renderer.pool import RenderPool
 from settings import Settings
 from worker import build_worker
 from workflows.client import connect
@@ -33,7 +34,8 @@ async def serve(kind: str, settings: Settings) -> None:
     engine = make_engine(settings.database_url, pool_size=20, max_overflow=20) \
         if settings.database_url.startswith("postgresql") else make_engine(settings.database_url)
     client = await connect(settings)
-    deps = Deps(settings=settings, sessions=make_sessionmaker(engine), mailer=Mailer(settings), temporal=client)
+    deps = Deps(settings=settings, sessions=make_sessionmaker(engine), mailer=Mailer(settings), temporal=client,
+                renderer=RenderPool(settings.render_processes, settings.render_memory_mb))
     options: dict[str, object] = {"max_cached_workflows": CACHE}
     if kind == "template":
         worker = build_worker(client, settings, deps, **options)
@@ -56,6 +58,7 @@ async def serve(kind: str, settings: Settings) -> None:
         raise RuntimeError("the worker stopped by itself")
     await worker.shutdown()
     await running
+    await deps.renderer.close()
     await engine.dispose()
 
 

@@ -22,27 +22,31 @@ app.add_typer(resources.users, name="users")
 app.add_typer(resources.records, name="records")
 
 
-def _template_body(path: Path) -> tuple[bytes, str]:
+CharsetOpt = Annotated[str | None, typer.Option(
+    help="the file's encoding when it is not UTF-8 (windows-1252, iso-8859-1...)")]
+
+
+def _template_body(path: Path, charset: str | None = None) -> tuple[bytes, str]:
     if not path.exists():
         typer.echo(f"{path}: no such file", err=True)
         raise typer.Exit(2)
     kind = "application/json" if path.suffix == ".json" else "application/yaml"
-    return path.read_bytes(), kind
+    return path.read_bytes(), f"{kind}; charset={charset}" if charset else kind
 
 
 @app.command()
-def validate(path: Path, as_json: JsonOpt = False) -> None:
+def validate(path: Path, as_json: JsonOpt = False, charset: CharsetOpt = None) -> None:
     """Check a template file without saving it."""
-    body, kind = _template_body(path)
+    body, kind = _template_body(path, charset)
     data = call(api().post, "/templates/validate", content=body, headers={"Content-Type": kind})
     phases = len(data["template"]["phases"])
     out(data, as_json, f"{path}: valid ({phases} phase{'s' if phases != 1 else ''})")
 
 
 @app.command()
-def apply(path: Path, as_json: JsonOpt = False) -> None:
+def apply(path: Path, as_json: JsonOpt = False, charset: CharsetOpt = None) -> None:
     """Save a template file as a new version (unchanged content keeps the current version)."""
-    body, kind = _template_body(path)
+    body, kind = _template_body(path, charset)
     response = call(api().send, "POST", "/templates", content=body, headers={"Content-Type": kind})
     data = response.json()
     saved = response.status_code == 201

@@ -15,7 +15,6 @@ from crm.models import ProcessTemplateSummary, ProcessTemplateVersion, User
 from processes.errors import TemplateNotFound, did_you_mean
 from processes.template import ProcessTemplate, RecordKind
 from processes.upgrades import upgrade_template
-from processes.validation import validate_template
 
 
 async def user_handles(session: AsyncSession) -> set[str]:
@@ -48,9 +47,9 @@ async def template_kinds(session: AsyncSession) -> dict[str, RecordKind]:
     return {row.key: row.record_kind for row, _ in await latest_versions(session)}
 
 
-async def validate(session: AsyncSession, document: dict) -> ProcessTemplate:  # type: ignore[type-arg]
-    return validate_template(document, known_users=await user_handles(session),
-                             known_templates=await template_kinds(session))
+async def validation_context(session: AsyncSession) -> tuple[set[str], dict[str, RecordKind]]:
+    """What a template is checked against: the users it may name, the templates a follow-up may start."""
+    return await user_handles(session), await template_kinds(session)
 
 
 def checksum(template: ProcessTemplate) -> str:

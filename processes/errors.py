@@ -55,6 +55,13 @@ class RenderError(StagecoachError):
     status = 422
 
 
+class RenderInterrupted(StagecoachError):
+    """A render or check did not finish for a reason other than the text (its process died, all were busy):
+    worth trying again."""
+
+    status = 503
+
+
 class NotFound(StagecoachError):
     status = 404
 

@@ -1,275 +1,155 @@
-"""Rendering user-authored text: Jinja2's sandbox, strict undefined, and bounds.
+"""Rendering user-authored text: the bounded immutable sandbox, strict undefined, and a time budget.
 
-Jinja2's `SandboxedEnvironment` blocks attribute escapes but not resource bombs
-(`'a' * 10**9`, `9**9**9`, `center(10**9)`, nested loops). Every render here is
-bounded in operand size, output size and wall time; exceeding a bound is a
-`RenderError`, never an exhausted worker.
+Every render is bounded in operand size and output size (`processes.sandbox`), in nesting
+(`processes.nesting`, checked before Jinja2's recursive parser and compiler see the text), and
+in time: a tracer stops the render's own code past `RENDER_SECONDS`. Exceeding a bound is a
+`RenderError`, never an exhausted process. Memory and a hard wall-clock kill are bounded by
+the process the render runs in (`renderer/`): these functions run in its child processes.
 """
 
 from __future__ import annotations
 
 import contextlib
 import functools
-import operator
-import re
-import string
 import sys
+import threading
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any
 
-from jinja2 import StrictUndefined, TemplateSyntaxError, Undefined, UndefinedError, meta, nodes
-from jinja2.compiler import CodeGenerator
-from jinja2.sandbox import SandboxedEnvironment, SecurityError
+from jinja2 import TemplateSyntaxError, UndefinedError, meta, nodes
+from jinja2.sandbox import SecurityError
 
+from processes.display import LenientShown, Office, office_variables, set_office
 from processes.errors import RenderError
+from processes.nesting import TooDeep, check_ast_depth, check_tokens
+from processes.sandbox import MAX_OUTPUT_CHARS, BoundedSandbox, check_size
 from processes.variables import VARIABLES
 
-MAX_OUTPUT_CHARS = 200_000
-MAX_SEQUENCE_LEN = 100_000
-MAX_INT_ARGUMENT = 10_000
-MAX_POWER_EXPONENT = 64
 RENDER_SECONDS = 1.0
 TEMPLATE_FILENAME = "<stagecoach-template>"
-
-# Callables whose int arguments size their result (by __name__, for filters, methods and globals).
-SIZED_BY_INT = frozenset({"center", "ljust", "rjust", "zfill", "range", "safe_range", "lipsum", "indent", "wordwrap",
-                          "truncate", "batch", "slice"})
-# str methods user text may call; the others (expandtabs, translate, encode...) are refused.
-STR_METHODS = frozenset({
-    "upper", "lower", "title", "capitalize", "casefold", "swapcase", "strip", "lstrip", "rstrip", "removeprefix",
-    "removesuffix", "startswith", "endswith", "split", "rsplit", "splitlines", "partition", "rpartition", "find",
-    "rfind", "index", "rindex", "count", "isdigit", "isalpha", "isalnum", "isspace", "islower", "isupper",
-    "isdecimal", "isnumeric", "format", "replace", "join", "center", "ljust", "rjust", "zfill",
-})
-_PERCENT_SPEC = re.compile(r"%(?:\([^)]*\))?[-#0 +]*(\*|\d+)?(?:\.(\*|\d+))?[diouxXeEfFgGcrsa%]")
-
-
-class _Budget:
-    """The wall-time budget of the render running in this thread."""
-
-    deadline: float = float("inf")
-
-
-def _weight(value: Any, memo: dict[int, int] | None = None) -> int:
-    """About how many characters a value stands for when printed or joined (shared items count each time)."""
-    if isinstance(value, (str, bytes)):
-        return len(value)
-    if not isinstance(value, (list, tuple, dict)):
-        return 1
-    memo = {} if memo is None else memo
-    if id(value) not in memo:
-        memo[id(value)] = 0  # a cycle counts once
-        items = [*value.keys(), *value.values()] if isinstance(value, dict) else value
-        memo[id(value)] = len(value) + sum(_weight(item, memo) for item in items)
-    return memo[id(value)]
-
-
-def _check_size(value: Any) -> Any:
-    if isinstance(value, (str, bytes, list, tuple, dict)) and (weight := _weight(value)) > MAX_SEQUENCE_LEN:
-        raise SecurityError(f"value too large ({weight} characters; the limit is {MAX_SEQUENCE_LEN})")
-    if isinstance(value, int) and not isinstance(value, bool) and value.bit_length() > 256:
-        raise SecurityError("number too large")
-    return value
-
-
-def _check_arguments(name: str, args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> None:
-    for value in (*args, *kwargs.values()):
-        if name in SIZED_BY_INT and isinstance(value, int) and not isinstance(value, bool) \
-                and abs(value) > MAX_INT_ARGUMENT:
-            raise SecurityError(f"argument {value} is too large (the limit is {MAX_INT_ARGUMENT})")
-        if name in SIZED_BY_INT and isinstance(value, str) and len(value) > 1_000:
-            raise SecurityError(f"a text argument of {name} is too long (the limit is 1000)")
-
-
-def _check_growth(name: str, value: Any, args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> None:
-    """Refuse replace and join whose result would be too large, before they allocate it."""
-    size = None
-    if name == "replace" and isinstance(value, str) and len(args) >= 2:
-        old, new = str(args[0]), str(args[1])
-        size = len(value) + (value.count(old) if old else len(value) + 1) * len(new)
-    elif name == "join" and isinstance(value, (list, tuple)):
-        separator = str(args[0] if args else kwargs.get("d", ""))
-        size = _weight(value) + len(separator) * len(value)
-    elif name == "indent" and isinstance(value, str):  # the width is repeated on every line
-        width = args[0] if args else kwargs.get("width", 4)
-        width = len(width) if isinstance(width, str) else width if isinstance(width, int) else 0
-        size = len(value) + max(width, 0) * (value.count("\n") + 1)
-    if size is not None and size > MAX_SEQUENCE_LEN:
-        raise SecurityError(f"{name} would make a value of {size} characters (the limit is {MAX_SEQUENCE_LEN})")
-
-
-def _format_widths(fmt: str) -> int | None:
-    """The total width and precision a format string asks for; None if an argument gives one ('*', nested {})."""
-    total = 0
-    for match in _PERCENT_SPEC.finditer(fmt):
-        for group in match.groups():
-            if group == "*":
-                return None
-            total += int(group or 0)
-    try:
-        for _, _, spec, _ in string.Formatter().parse(fmt):
-            if spec and "{" in spec:
-                return None
-            total += sum(int(n) for n in re.findall(r"\d+", spec or ""))
-    except ValueError:
-        pass  # not a str.format string
-    return total
-
-
-def _check_format_string(value: Any) -> None:
-    if not isinstance(value, str):
-        return
-    total = _format_widths(value)
-    if total is None:
-        raise SecurityError("format widths given by an argument ('*' or a nested {}) are not allowed")
-    if total > MAX_SEQUENCE_LEN:
-        raise SecurityError(f"format widths adding up to {total} are too large (the limit is {MAX_SEQUENCE_LEN})")
-
-
-def _bounded_filter(fn: Callable[..., Any], name: str) -> Callable[..., Any]:
-    skip = 1 if getattr(fn, "jinja_pass_arg", None) else 0  # environment / eval context / context
-
-    @functools.wraps(fn)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        value, rest = (args[skip] if len(args) > skip else None), args[skip + 1:]
-        if name == "join" and not isinstance(value, (str, list, tuple, dict)):
-            value = list(value)  # a generator: measure it before joining
-            args = (*args[:skip], value, *rest)
-        _check_size(value)
-        _check_arguments(name, rest, kwargs)
-        _check_growth(name, value, rest, kwargs)
-        if name == "format":
-            _check_format_string(value)
-        return _check_size(fn(*args, **kwargs))
-
-    return wrapper
-
-
-class _BoundedCodeGenerator(CodeGenerator):
-    def visit_Concat(self, node: nodes.Concat, frame: Any) -> None:  # noqa: D102
-        self.write("environment.bounded_concat((")
-        for arg in node.nodes:
-            self.visit(arg, frame)
-            self.write(", ")
-        self.write("))")
-
-
-class BoundedSandbox(SandboxedEnvironment):
-    """A sandbox whose operators, calls and filters cannot allocate without bound."""
-
-    intercepted_binops = frozenset({"*", "**", "+", "%", "//"})
-    code_generator_class = _BoundedCodeGenerator
-
-    def __init__(self, undefined: type[Undefined] = StrictUndefined) -> None:
-        super().__init__(undefined=undefined, autoescape=False, keep_trailing_newline=True)
-        self.filters = {name: _bounded_filter(fn, name) for name, fn in self.filters.items()}
-        del self.globals["lipsum"]  # pure-Python and slow: it overruns the time budget unchecked
-
-    def bounded_concat(self, parts: tuple[Any, ...]) -> str:
-        """`a ~ b`, refused before joining when the result would be too large."""
-        texts = [str(_check_size(part)) for part in parts]
-        if (size := sum(map(len, texts))) > MAX_SEQUENCE_LEN:
-            raise SecurityError(f"'~' would make a value of {size} characters (the limit is {MAX_SEQUENCE_LEN})")
-        return "".join(texts)
-
-    def unsafe_undefined(self, obj: Any, attribute: str) -> Undefined:  # noqa: D102
-        # refused outright, also where missing values are allowed (conditions): never a silent false
-        raise SecurityError(f"access to attribute '{attribute}' of '{type(obj).__name__}' object is unsafe.")
-
-    def is_safe_attribute(self, obj: Any, attr: str, value: Any) -> bool:  # noqa: D102
-        if isinstance(obj, str) and callable(value) and attr not in STR_METHODS:
-            return False
-        return super().is_safe_attribute(obj, attr, value)
-
-    def call_binop(self, context: Any, op: str, left: Any, right: Any) -> Any:  # noqa: D102
-        if op == "**":
-            if isinstance(right, (int, float)) and abs(right) > MAX_POWER_EXPONENT:
-                raise SecurityError(f"exponent {right} is too large (the limit is {MAX_POWER_EXPONENT})")
-            return _check_size(operator.pow(_check_size(left), right))
-        if op == "*":
-            for seq, times in ((left, right), (right, left)):
-                if isinstance(seq, (str, bytes, list, tuple)) and isinstance(times, int):
-                    if _weight(seq) * max(times, 0) > MAX_SEQUENCE_LEN:
-                        raise SecurityError(f"repeating a value {times} times makes it too large")
-            return _check_size(operator.mul(left, right))
-        if op == "%":
-            _check_format_string(left)
-            return _check_size(operator.mod(left, right))
-        if op == "+":
-            return _check_size(operator.add(left, right))
-        return _check_size(super().call_binop(context, op, left, right))
-
-    def getattr(self, obj: Any, attribute: str) -> Any:  # noqa: D102
-        if isinstance(obj, str) and attribute in ("format", "format_map"):
-            _check_format_string(obj)
-        return super().getattr(obj, attribute)
-
-    def call(__self, __context: Any, __obj: Any, *args: Any, **kwargs: Any) -> Any:  # noqa: N805
-        name = getattr(__obj, "__name__", "")
-        _check_arguments(name, args, kwargs)
-        owner = getattr(__obj, "__self__", None)
-        if isinstance(owner, str) and name == "replace":
-            _check_growth(name, owner, args, kwargs)
-        if isinstance(owner, str) and name == "join" and args:
-            items = args[0] if isinstance(args[0], (list, tuple)) else list(args[0])
-            _check_growth(name, items, (owner,), {})
-            args = (items, *args[1:])
-        return _check_size(super().call(__context, __obj, *args, **kwargs))
-
 
 _env = BoundedSandbox()
 # Conditions compare with what may not be there yet (an answer not given): a missing value is
 # undefined, equal to nothing and false, while ordering or arithmetic on it is still an error.
-_condition_env = BoundedSandbox(undefined=Undefined)
+_condition_env = BoundedSandbox(undefined=LenientShown)
 FILTER_NAMES = frozenset(_env.filters)
 TEST_NAMES = frozenset(_env.tests)
 
 
+def parse_text(source: str) -> nodes.Template:
+    """The AST of user text; raises `TemplateSyntaxError`, or `TooDeep` past the nesting bound."""
+    check_tokens(_env, source)
+    try:
+        ast = _env.parse(source, filename=TEMPLATE_FILENAME)
+    except RecursionError:  # the token check keeps well below this; kept as a last resort
+        raise TooDeep(1) from None
+    check_ast_depth(ast)
+    return ast
+
+
+def _compiled(env: BoundedSandbox, ast: nodes.Template) -> Any:
+    try:
+        return env.from_string(ast)
+    except (RecursionError, SyntaxError, MemoryError) as exc:  # Python's own limits on nesting
+        if isinstance(exc, TemplateSyntaxError):
+            raise
+        raise TooDeep(getattr(exc, "lineno", None) or 1) from None
+
+
 @functools.lru_cache(maxsize=2048)
 def compile_text(source: str) -> Any:
-    """Compile user text once; raises `TemplateSyntaxError`."""
-    return _env.from_string(source)
+    """Compile user text once; raises `TemplateSyntaxError` or `TooDeep`."""
+    return _compiled(_env, parse_text(source))
+
+
+def compile_ast(ast: nodes.Template) -> Any:
+    """Compile a parsed text (validation compiles every text it accepts); raises `TooDeep`."""
+    return _compiled(_env, ast)
 
 
 @functools.lru_cache(maxsize=2048)
 def compile_condition(source: str) -> Any:
-    """Compile a condition (a Jinja2 expression); raises `TemplateSyntaxError`."""
-    return _condition_env.compile_expression(source, undefined_to_none=False)
+    """Compile a condition (a Jinja2 expression); raises `TemplateSyntaxError` or `TooDeep`."""
+    check_tokens(_env, "{{ " + source + " }}")
+    try:
+        check_ast_depth(_env.parse("{{ " + source + " }}"))  # before compiling: a deep tree compiles for seconds
+    except TemplateSyntaxError:
+        pass  # compiling it says what is wrong, as a condition
+    try:
+        expression = _condition_env.compile_expression(source, undefined_to_none=False)
+    except (RecursionError, MemoryError):
+        raise TooDeep(1) from None
+    except SyntaxError as exc:
+        if isinstance(exc, TemplateSyntaxError):
+            raise
+        raise TooDeep(exc.lineno or 1) from None
+    return expression
 
 
 @functools.lru_cache(maxsize=2048)
 def variables_used(source: str) -> frozenset[str]:
     """The top-level variables user text refers to (`record`, `owner`...); all of them if it does not parse."""
     try:
-        return frozenset(meta.find_undeclared_variables(_env.parse(source)))
-    except TemplateSyntaxError:
+        return frozenset(meta.find_undeclared_variables(parse_text(source)))
+    except (TemplateSyntaxError, TooDeep):
         return frozenset(VARIABLES)
 
 
-def parse_text(source: str) -> nodes.Template:
-    """The AST of user text, for validation; raises `TemplateSyntaxError`."""
-    return _env.parse(source, filename=TEMPLATE_FILENAME)
+class Memory:
+    """What the process rendering allows a render (set by `renderer.child`), and whether a render ran out."""
+
+    limit_mb: int | None = None
+    ran_out = False
+
+
+class OutOfTrial(Exception):
+    """A render given a trial shorter than its budget (`seconds=`) used it up: it is not refused, but should be
+    rendered again with its whole budget, where a slow text waits for no one (`renderer.pool`)."""
+
+
+class _Budget(threading.local):
+    """The time budget of the render running in this thread: `RENDER_SECONDS` of its own processor time (or a
+    shorter trial). The wall clock is read on every line (cheap); only once it passes the deadline is the
+    thread's processor time read, and a render that was merely waiting for a busy processor gets the rest of
+    its budget."""
+
+    deadline: float = float("inf")
+    cpu_start: float = 0.0
+    seconds: float = RENDER_SECONDS
+
+
+_budget = _Budget()
 
 
 def _tracer(frame: Any, event: str, arg: Any) -> Any:
-    if frame.f_code.co_filename == TEMPLATE_FILENAME or frame.f_code.co_filename == "<template>":
+    if frame.f_code.co_filename in (TEMPLATE_FILENAME, "<template>"):
         return _line_tracer
     return None
 
 
 def _line_tracer(frame: Any, event: str, arg: Any) -> Any:
-    if time.monotonic() > _Budget.deadline:
-        raise SecurityError(f"rendering took longer than {RENDER_SECONDS:g}s")
+    if time.monotonic() > _budget.deadline:
+        used = time.thread_time() - _budget.cpu_start
+        if used > _budget.seconds:
+            if _budget.seconds < RENDER_SECONDS:
+                raise OutOfTrial
+            raise SecurityError(f"rendering took longer than {RENDER_SECONDS:g}s")
+        _budget.deadline = time.monotonic() + _budget.seconds - used
     return _line_tracer
 
 
 @contextlib.contextmanager
-def _bounded(where: str) -> Iterator[None]:
-    """Run user code within the time budget; every failure becomes a `RenderError` naming `where`."""
+def _bounded(where: str, office: Office | None, seconds: float | None = None) -> Iterator[None]:
+    """Run user code within the time budget (or a shorter trial of `seconds`: `OutOfTrial` past it); every
+    failure becomes a `RenderError` naming `where`.
+
+    A `MemoryError` (the process's address space is capped) is a refusal too, and `Memory.ran_out` tells the
+    process its heap may have grown: `renderer.child` answers, then exits."""
     prefix = f"{where}: " if where else ""
-    previous = sys.gettrace()
-    _Budget.deadline = time.monotonic() + RENDER_SECONDS
+    previous, previous_office = sys.gettrace(), set_office(office or Office())
+    _budget.seconds = min(seconds or RENDER_SECONDS, RENDER_SECONDS)
+    _budget.deadline, _budget.cpu_start = time.monotonic() + _budget.seconds, time.thread_time()
     sys.settrace(_tracer)
     try:
         yield
@@ -277,42 +157,60 @@ def _bounded(where: str) -> Iterator[None]:
         raise RenderError(f"{prefix}{exc.message}") from None
     except SecurityError as exc:
         raise RenderError(f"{prefix}refused: {exc}") from None
-    except RenderError:
+    except RecursionError:
+        raise RenderError(f"{prefix}refused: calls nested too deeply (a macro that calls itself?)") from None
+    except MemoryError:
+        Memory.ran_out = True
+        limit = f"more than {Memory.limit_mb} MB of memory" if Memory.limit_mb else "more memory than it may use"
+        raise RenderError(f"{prefix}refused: the render needed {limit}") from None
+    except (RenderError, OutOfTrial):
         raise
     except Exception as exc:  # a user's expression failing (1/0, bad filter argument)
         raise RenderError(f"{prefix}{type(exc).__name__}: {exc}") from None
     finally:
         sys.settrace(previous)
-        _Budget.deadline = float("inf")
+        set_office(previous_office)
+        _budget.deadline = float("inf")
 
 
-def render_text(source: str, context: Mapping[str, Any], *, where: str = "") -> str:
-    """Render user text within bounds. Every failure is a `RenderError` naming `where`."""
+def _syntax(where: str, what: str, exc: TemplateSyntaxError | TooDeep) -> RenderError:
+    prefix = f"{where}: " if where else ""
+    if isinstance(exc, TooDeep):
+        return RenderError(f"{prefix}{exc.message}")
+    return RenderError(f"{prefix}{what} syntax error at line {exc.lineno}: {exc.message}")
+
+
+def render_text(source: str, variables: Mapping[str, Any], *, where: str = "", office: Office | None = None,
+                seconds: float | None = None) -> str:
+    """Render user text within bounds, values shown as the office writes them. Failures are `RenderError`s;
+    with `seconds` (a trial shorter than the budget), `OutOfTrial` once they are used up."""
     if "{" not in source and len(source) <= MAX_OUTPUT_CHARS:
         # no Jinja2 syntax (every delimiter starts with "{"): the text is its own rendering, newlines as Jinja2
         # writes them
         return source.replace("\r\n", "\n").replace("\r", "\n")
     try:
         template = compile_text(source)
-    except TemplateSyntaxError as exc:
-        raise RenderError(f"{where + ': ' if where else ''}template syntax error at line {exc.lineno}: {exc.message}") from None
-    return _render(template, context, where)
+    except (TemplateSyntaxError, TooDeep) as exc:
+        raise _syntax(where, "template", exc) from None
+    return _render(template, variables, where, office, seconds)
 
 
-def render_ast(ast: nodes.Template, context: Mapping[str, Any] | None = None, *, where: str = "") -> str:
+def render_ast(ast: nodes.Template, variables: Mapping[str, Any] | None = None, *, where: str = "") -> str:
     """Render a parsed template (validation dry-runs the parts of user text that use no variables) within bounds."""
     try:
-        template = _env.from_string(ast)
-    except TemplateSyntaxError as exc:
-        raise RenderError(f"{where + ': ' if where else ''}template syntax error at line {exc.lineno}: {exc.message}") from None
-    return _render(template, context or {}, where)
+        template = compile_ast(ast)
+    except (TemplateSyntaxError, TooDeep) as exc:
+        raise _syntax(where, "template", exc) from None
+    return _render(template, variables or {}, where, None)
 
 
-def _render(template: Any, context: Mapping[str, Any], where: str) -> str:
+def _render(template: Any, variables: Mapping[str, Any], where: str, office: Office | None,
+            seconds: float | None = None) -> str:
     chunks: list[str] = []
     size = 0
-    with _bounded(where):
-        for chunk in template.generate(dict(context)):
+    with _bounded(where, office, seconds):
+        context = office_variables(variables, office or Office())
+        for chunk in template.generate(context):
             size += len(chunk)
             if size > MAX_OUTPUT_CHARS:
                 raise SecurityError(f"output longer than {MAX_OUTPUT_CHARS} characters")
@@ -320,11 +218,12 @@ def _render(template: Any, context: Mapping[str, Any], where: str) -> str:
     return "".join(chunks)
 
 
-def evaluate_condition(source: str, context: Mapping[str, Any], *, where: str = "") -> bool:
-    """Evaluate a condition within the same bounds as text; its truth value."""
+def evaluate_condition(source: str, variables: Mapping[str, Any], *, where: str = "",
+                       office: Office | None = None, seconds: float | None = None) -> bool:
+    """Evaluate a condition within the same bounds as text (and trial: `seconds`); its truth value."""
     try:
         expression = compile_condition(source)
-    except TemplateSyntaxError as exc:
-        raise RenderError(f"{where + ': ' if where else ''}condition syntax error: {exc.message}") from None
-    with _bounded(where):
-        return bool(_check_size(expression(**context)))
+    except (TemplateSyntaxError, TooDeep) as exc:
+        raise _syntax(where, "condition", exc) from None
+    with _bounded(where, office, seconds):
+        return bool(check_size(expression(**office_variables(variables, office or Office()))))

@@ -21,6 +21,16 @@ Text = Annotated[str, Field(min_length=1, max_length=20_000)]
 EMAIL_PATTERN = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 
+def _locale_field(what: str) -> Any:
+    """An optional locale (`it`, `de_CH`), left out of the template's dump when not given, so templates saved
+    before locales existed keep their checksum."""
+    return Field(None, min_length=2, max_length=35, pattern=r"^[A-Za-z]{2,3}([_-][A-Za-z0-9]{2,8})*$",
+                 exclude_if=lambda value: value is None, description=what)
+
+
+TEXT_LOCALE = "the language of this action's text (dates, numbers, money); default: the template's `locale`"
+
+
 class RecordKind(str, enum.Enum):
     contact = "contact"
     property = "property"
@@ -93,6 +103,7 @@ class SendEmail(Frozen):
     to: str = Field("record_contact", description=f"one of {', '.join(RECIPIENT_ROLES)}, or an address")
     subject: Annotated[str, Field(min_length=1, max_length=500)]
     body: Text
+    locale: str | None = _locale_field(TEXT_LOCALE)
 
     @field_validator("to")
     @classmethod
@@ -109,12 +120,14 @@ class CreateTask(Frozen):
     description: str = Field("", max_length=20_000)
     assignee: Responsible | None = None
     due_days: int | None = Field(None, ge=0, le=3650)
+    locale: str | None = _locale_field(TEXT_LOCALE)
 
 
 class WriteValues(Frozen):
     """Write rendered values into the record's free fields."""
 
     values: dict[Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")], str] = Field(min_length=1)
+    locale: str | None = _locale_field(TEXT_LOCALE)
 
 
 class SetStatus(Frozen):
@@ -125,12 +138,14 @@ class AddHistory(Frozen):
     """A free entry in the record's history (activity log)."""
 
     text: Text
+    locale: str | None = _locale_field(TEXT_LOCALE)
 
 
 class Reminder(Offset):
     """Email the phase's responsible user N hours/days into the phase, if it is still open."""
 
     message: Text = "Reminder: phase '{{ phase.name }}' of '{{ process.template_name }}' is still open."
+    locale: str | None = _locale_field(TEXT_LOCALE)
 
     @model_validator(mode="after")
     def _has_offset(self) -> Reminder:
@@ -271,6 +286,8 @@ class ProcessTemplate(Frozen):
     description: str = Field("", max_length=5_000)
     controller_email: str
     record_kind: RecordKind
+    locale: str | None = _locale_field("the language of the template's text (dates, numbers, money: it, fr, de, "
+                                       "en, de_CH...); default: the installation's LOCALE")
     phases: list[Phase] = Field(min_length=1, max_length=200)
     autostart: list[Trigger] = Field(default_factory=list, max_length=20)
 

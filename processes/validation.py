@@ -1,123 +1,36 @@
 """Validate a process template document: every error, each with its path.
 
 Structure is checked by the pydantic models; this module adds what they cannot
-see: unique phase keys, phases and follow-ups that exist, named users that exist, a
-way to the end from every phase, and user-authored text (checked by `processes/text_checks.py`).
+see: unique phase keys, user-authored text that compiles in the sandbox and uses
+only known variables (`text_checks`), named users and locales that exist, follow-ups
+of saved templates, a way to the end from every phase, and a size that a workflow
+input can carry. Reading the document itself is `documents`.
 """
 
 from __future__ import annotations
 
 import json
-import re
 import time
-from collections.abc import Collection, Hashable, Iterator, Mapping
-from datetime import date, datetime
+from collections.abc import Collection, Iterator, Mapping
 from typing import Any
 
-import yaml
 from pydantic import ValidationError
 
+from processes.documents import format_path, parse_document
 from processes.errors import ErrorCollector, ErrorDetail, TemplateInvalid, did_you_mean
+from processes.formatting import parse_locale
 from processes.template import CreateTask, ProcessTemplate, RecordKind, Responsible, StartFollowUp
-from processes.text_checks import TRIAL_SECONDS, check_condition, check_text, trial_deadline
+from processes.text_checks import check_condition, check_text
+from processes.trials import TRIAL_SECONDS, trial_deadline
 from processes.upgrades import upgrade_template
 
+# Every process carries its template in its workflow input, and again when it continues as new (with its state,
+# which grows with the phases). Temporal refuses a payload over 2 MB (and warns past 512 KB): this bound keeps the
+# largest template that saves, with the state of its largest process, well inside (tests/e2e/test_largest_template.py).
+MAX_TEMPLATE_JSON_BYTES = 256_000
+MAX_ACTIONS = 1_000
 
-def format_path(loc: tuple[Any, ...]) -> str:
-    """('phases', 2, 'actions', 0, 'send_email', 'to') -> 'phases[2].actions[0].send_email.to'."""
-    path = ""
-    for part in loc:
-        if isinstance(part, int):
-            path += f"[{part}]"
-        else:
-            path += f".{part}" if path else str(part)
-    return path
-
-
-class _Loader(yaml.SafeLoader):
-    """Safe YAML with YAML 1.2 booleans (`on`, `off`, `yes`, `no` stay strings) that refuses duplicate keys."""
-
-    yaml_implicit_resolvers = {
-        first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:bool"]
-        for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
-    }
-
-    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
-        seen: set[Any] = set()
-        for key_node, _ in node.value:
-            key = self.construct_object(key_node, deep=deep)
-            if isinstance(key, Hashable):
-                if key in seen:
-                    raise yaml.constructor.ConstructorError(None, None, f"duplicate key '{key}'", key_node.start_mark)
-                seen.add(key)
-        return super().construct_mapping(node, deep)
-
-
-_Loader.add_implicit_resolver("tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"),
-                              list("tTfF"))
-
-
-def parse_document(text: str, *, source: str = "body") -> dict[str, Any]:
-    """Parse a YAML or JSON document (JSON is YAML) into a mapping."""
-    try:
-        data = yaml.load(text, Loader=_Loader)  # noqa: S506 (a SafeLoader)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        problem = getattr(exc, "problem", None) or str(exc)
-        raise TemplateInvalid([ErrorDetail("", f"{source} is not valid YAML or JSON{where}: {problem}")]) from None
-    except RecursionError:
-        raise TemplateInvalid([ErrorDetail("", f"{source} is nested more than {MAX_DOCUMENT_DEPTH} levels deep")]) \
-            from None
-    if not isinstance(data, dict):
-        raise TemplateInvalid([ErrorDetail("", f"{source} must be a mapping of template fields")])
-    _check_shape(data, source)
-    return json.loads(json.dumps(data, default=str))
-
-
-MAX_DOCUMENT_DEPTH = 64
-MAX_DOCUMENT_VALUES = 100_000
-
-
-def _check_shape(data: Any, source: str) -> None:
-    """Refuse a document nested too deeply, or one whose YAML aliases refer to themselves or expand too far."""
-    budget = [MAX_DOCUMENT_VALUES]
-
-    def walk(value: Any, path: str, depth: int, ancestors: set[int]) -> None:
-        if not isinstance(value, (dict, list)):
-            return
-        if depth >= MAX_DOCUMENT_DEPTH:
-            raise TemplateInvalid([ErrorDetail(path, f"nested more than {MAX_DOCUMENT_DEPTH} levels deep")])
-        if id(value) in ancestors:
-            raise TemplateInvalid([ErrorDetail(path, "contains itself (a YAML alias inside its own anchor)")])
-        budget[0] -= len(value)
-        if budget[0] < 0:
-            raise TemplateInvalid([ErrorDetail("", f"{source} holds more than {MAX_DOCUMENT_VALUES} values "
-                                                   "(once its YAML aliases are expanded)")])
-        ancestors.add(id(value))
-        if isinstance(value, dict):
-            for key, child in value.items():
-                where = f"{path}.{key}" if path else str(key)
-                if not isinstance(key, str):
-                    keys.append(ErrorDetail(where, _not_text(key)))
-                walk(child, where, depth + 1, ancestors)
-        else:
-            for index, child in enumerate(value):
-                walk(child, format_path((path, index) if path else (index,)), depth + 1, ancestors)
-        ancestors.discard(id(value))
-
-    keys: list[ErrorDetail] = []
-    walk(data, "", 0, set())
-    if keys:
-        raise TemplateInvalid(keys)
-
-
-def _not_text(key: Any) -> str:
-    """What to say of a mapping key YAML did not read as text (`2024-05-01:`, `12:`, `null:`)."""
-    kind = {bool: "true or false", int: "a number", float: "a number", date: "a date", datetime: "a date and time",
-            type(None): "null"}.get(type(key), type(key).__name__)
-    shown = "null" if key is None else str(key)
-    return f"a key must be text, and YAML reads {shown} as {kind}: put it in quotes ('{shown}')"
+__all__ = ["TEXT_FIELDS", "check_template", "parse_document", "successors", "validate_template"]
 
 
 def _pydantic_errors(exc: ValidationError) -> Iterator[ErrorDetail]:
@@ -129,6 +42,7 @@ def _pydantic_errors(exc: ValidationError) -> Iterator[ErrorDetail]:
         elif error["type"] == "missing":
             message = "required field missing"
         yield ErrorDetail(format_path(loc), message)
+
 
 
 def _check_user(path: str, responsible: Responsible | None, known_users: Collection[str] | None,
@@ -150,6 +64,7 @@ def check_template(template: ProcessTemplate, *, known_users: Collection[str] | 
     each saved template that a follow-up may start. `None` skips that check.
     """
     errors = ErrorCollector()
+    _check_locale("locale", template.locale, errors)
     deadline = trial_deadline.set(time.monotonic() + TRIAL_SECONDS)
     try:
         _check_phases(template, errors, known_users, known_templates)
@@ -163,6 +78,9 @@ def check_template(template: ProcessTemplate, *, known_users: Collection[str] | 
 def _check_phases(template: ProcessTemplate, errors: ErrorCollector, known_users: Collection[str] | None,
                   known_templates: Mapping[str, RecordKind] | None) -> None:
     keys = [p.key for p in template.phases]
+    if (actions := sum(len(p.actions) for p in template.phases)) > MAX_ACTIONS:
+        errors.add("phases", f"the template has {actions} actions; the limit is {MAX_ACTIONS} (a process keeps the "
+                             "outcome of each in its state)")
     seen: dict[str, int] = {}
     for i, phase in enumerate(template.phases):
         where = f"phases[{i}]"
@@ -173,6 +91,7 @@ def _check_phases(template: ProcessTemplate, errors: ErrorCollector, known_users
         for j, action in enumerate(phase.actions):
             spec = action.spec
             base = f"{where}.actions[{j}].{action.kind}"
+            _check_locale(f"{base}.locale", getattr(spec, "locale", None), errors)
             for field_name, value in spec:
                 if field_name in TEXT_FIELDS and value:
                     check_text(f"{base}.{field_name}", value, errors, keys)
@@ -189,6 +108,14 @@ def _check_phases(template: ProcessTemplate, errors: ErrorCollector, known_users
             _check_target(f"{where}.decision[{b}].goto", branch.goto, keys, errors)
         if phase.next is not None:
             _check_target(f"{where}.next", phase.next, keys, errors)
+
+
+def _check_locale(path: str, locale: str | None, errors: ErrorCollector) -> None:
+    if locale is not None:
+        try:
+            parse_locale(locale)
+        except ValueError as exc:
+            errors.add(path, str(exc))
 
 
 def _check_target(path: str, key: str, keys: list[str], errors: ErrorCollector) -> None:
@@ -255,6 +182,10 @@ def validate_template(raw: dict[str, Any], *, known_users: Collection[str] | Non
         template = ProcessTemplate.model_validate(upgrade_template(raw))
     except ValidationError as exc:
         raise TemplateInvalid(list(_pydantic_errors(exc))) from None
+    size = len(json.dumps(template.model_dump(mode="json"), separators=(",", ":")).encode())
+    if size > MAX_TEMPLATE_JSON_BYTES:
+        raise TemplateInvalid([ErrorDetail("", f"the template is {size} bytes as JSON (once its YAML aliases are "
+                                                f"expanded); the limit is {MAX_TEMPLATE_JSON_BYTES}")])
     errors = check_template(template, known_users=known_users, known_templates=known_templates)
     if errors:
         raise TemplateInvalid(errors)

@@ -23,7 +23,8 @@ def test_a_tiny_bench_run_writes_figures_and_report(tmp_path: Path) -> None:
         assert figures["signal_to_move"][kind]["n"] == 2
         assert figures["parked"]["1"][kind]["processes"] == 8
     assert figures["start_path"]["api"]["n"] == figures["start_path"]["direct"]["n"] == 8
+    assert figures["hostile"]["idle"]["n"] == figures["hostile"]["busy"]["n"] == 8  # 2 processes, 4 gaps each
     report = out_md.read_text()
     for heading in ("## Targets", "### 1. Phase overhead", "### 2. Start path", "### 3. Signal to move",
-                    "### 4. Parked processes", "### 6. Cost growth"):
+                    "### 4. Parked processes", "### 6. Cost growth", "### 7. Hostile renders"):
         assert heading in report

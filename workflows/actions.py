@@ -109,6 +109,7 @@ class Actions:
         method, input_cls = ACTION_ACTIVITIES[action.kind]
         where = {"where": f"phases[{index}].actions[{j}].{action.kind}"} if "where" in input_cls.model_fields else {}
         return lambda books: workflow.execute_activity_method(
-            method, input_cls(step=self.run.step_input(ps, step_key, books), action=action.spec, **where),
+            method, input_cls(step=self.run.step_input(ps, step_key, books, action.spec.model_dump_json()),
+                              action=action.spec, **where),
             start_to_close_timeout=ACTION_TIMEOUT, heartbeat_timeout=ACTION_HEARTBEAT, retry_policy=ACTION_RETRY,
             summary=f"{action.kind} · phase {ps.key} · action {j}")

@@ -77,6 +77,7 @@ class Incidents:
             run.upsert(sa.STATUS.value_set(ProcessStatus.incident.value))
             run.details(f"**incident** in phase **{ps.key}**, {step}: {error_type}. "
                         "Waiting for staff to retry, skip or abort.")
+            collected = False
             try:
                 await run.line(f"{run.state.workflow_id}/incident/{number}", HistoryKind.incident,
                                f"Incident in phase '{ps.name}' at {step}: {message}", phase_key=ps.key,
@@ -85,9 +86,12 @@ class Incidents:
                 await run.park(ps, with_start=not hold_start)
                 await workflow.wait_condition(lambda: run.resolution is not None or run.phase_interrupted(ps))
                 resolution = run.resolution
+            except GeneratorExit:
+                collected = True  # a run its worker dropped, closed by Python's garbage collector: no workflow
+                raise             # call can be made any more (temporalio/sdk-python#494)
             finally:
                 run.state.incident = None
-                if not run.state.status.finished:
+                if not run.state.status.finished and not collected:
                     run.state.status = ProcessStatus.running
                     run.upsert(sa.STATUS.value_set(ProcessStatus.running.value))
             run.check_abort()

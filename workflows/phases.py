@@ -37,6 +37,10 @@ from workflows.run import (
 )
 from workflows.timers import Timers
 
+# An automatic phase whose last step wrote "phase done" went on to the next phase without its decision; runs
+# from before this change (no marker in their history) keep doing so, as they did.
+PATCH_DECIDE_AFTER_LAST_STEP = "decide-after-the-step-that-ended-the-phase"
+
 
 class Phases:
     def __init__(self, run: Run, incidents: Incidents) -> None:
@@ -101,7 +105,7 @@ class Phases:
                               data={"responsible_id": ps.responsible_id, **started.data})
 
         watchers = self.timers.start(ps, spec)
-        done_written = False
+        done_written = collected = False
         try:
             done_written = await self.actions.run_all(index, spec, ps)
             if spec.completion == "manual" and not run.phase_interrupted(ps):
@@ -110,15 +114,17 @@ class Phases:
                 await self._start_alone(ps)  # no step of its own: the lookup still may need staff
             if not run.ended_written:  # else the process has ended with its last step: too late to abort
                 run.check_abort()
-        except GeneratorExit:  # Python collects a run a stopped worker held: it goes on elsewhere, nothing runs here
+        except GeneratorExit:
+            collected = True  # garbage-collected after its worker dropped it: nothing to stop (incidents.py)
             raise
-        except BaseException:
-            await self.timers.stop(watchers)
-            raise
-        await self.timers.stop(watchers)
+        finally:
+            if not collected:
+                await self.timers.stop(watchers)
 
         if done_written:  # the last step wrote "phase done": a skip that came meanwhile is too late
             ps.status, ps.finished_at = PhaseStatus.done, workflow.now()
+            if spec.decision and run.end_reason is None and workflow.patched(PATCH_DECIDE_AFTER_LAST_STEP):
+                return await self._decide(index, spec, ps)
             return run.following(index)
         if ps.key in run.skip_requests:
             await self._mark_skipped(ps, step)
@@ -136,8 +142,7 @@ class Phases:
     async def _decide(self, index: int, spec: Phase, ps: PhaseState) -> int | None:
         run = self.run
         step_key = f"{run.state.workflow_id}/{ps.key}/decision/{ps.iteration}"
-        outcomes = {p.key: {"status": p.status.value, "overdue": p.overdue, "iteration": p.iteration}
-                    for p in run.state.phases}
+        outcomes = run.outcomes()
         following = run.following(index)
         assert spec.decision is not None
         result = await self.incidents.attempt(ps, "decision", step_key, lambda books: workflow.execute_activity_method(

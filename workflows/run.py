@@ -124,14 +124,21 @@ class Run:
     def ended_text(self, reason: str | None) -> str:
         return f"Process '{self.template.name}' ended" + (f": {reason}" if reason else "")
 
-    def step_input(self, ps: PhaseState, step_key: str, books: Bookkeeping | None = None) -> StepInput:
+    def step_input(self, ps: PhaseState, step_key: str, books: Bookkeeping | None = None, text: str = "") -> StepInput:
+        """The input of a step; `answers` and `phases` go with it only when its `text` names them."""
         return StepInput(
             step_key=step_key, workflow_id=self.state.workflow_id, record_id=self.state.record_id,
             owner_id=self.state.owner_id, template_key=self.template.key, template_name=self.template.name,
             template_version=self.state.template_version, controller_email=self.template.controller_email,
             process_started_at=self.state.started_at, phase_key=ps.key, phase_name=ps.name,
             phase_started_at=ps.started_at, phase_deadline=ps.deadline_at, responsible_id=ps.responsible_id,
-            books=books)
+            books=books, locale=self.template.locale, answers=dict(self.state.answers) if "answers" in text else {},
+            phases=self.outcomes() if "phases" in text else {})
+
+    def outcomes(self) -> dict[str, dict[str, Any]]:
+        """Each phase's status, overdue and iteration: `phases` in conditions and text."""
+        return {p.key: {"status": p.status.value, "overdue": p.overdue, "iteration": p.iteration}
+                for p in self.state.phases}
 
     def responsible_found(self, ps: PhaseState, spec: Phase, responsible_id: int | None) -> None:
         ps.responsible_id = responsible_id

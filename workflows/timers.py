@@ -90,7 +90,8 @@ class Timers:
             result = await self.incidents.attempt(ps, f"actions[{j}].reminder", step_key,
                                                   lambda _: workflow.execute_activity_method(
                                                       NoticeActivities.send_reminder,
-                                                      ReminderInput(step=self.run.step_input(ps, step_key),
+                                                      ReminderInput(step=self.run.step_input(ps, step_key,
+                                                                                             text=reminder.message),
                                                                     action=reminder,
                                                                     where=f"phases[{index}].actions[{j}].reminder"),
                                                       start_to_close_timeout=ACTION_TIMEOUT,

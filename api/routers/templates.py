@@ -1,4 +1,9 @@
-"""Process templates: save (new immutable version), validate, list, read versions."""
+"""Process templates: save (new immutable version), validate, list, read versions.
+
+A template body is decoded by the charset its `Content-Type` names (UTF-8 when it names none),
+and parsed and validated in the API's render pool (`renderer/`): a hostile template costs its
+own request, never the event loop every other request runs on.
+"""
 
 from __future__ import annotations
 
@@ -8,25 +13,29 @@ from fastapi import APIRouter, Depends, Request, Response
 from pydantic import BaseModel
 from sqlmodel import col, select
 
-from api.deps import AdminDep, SessionDep, StaffDep
+from api.deps import AdminDep, RendererDep, SessionDep, StaffDep
 from api.fields import TemplateKeyPath
 from api.paging import Page, paged
 from crm import template_store
 from crm.models import ProcessTemplateSummary, ProcessTemplateVersion, ProcessTemplateVersionPublic
-from processes.validation import parse_document
+from processes.errors import ErrorDetail, StagecoachError, TemplateInvalid
+from processes.template import ProcessTemplate
+from renderer.pool import RenderPool
 
 router = APIRouter(prefix="/templates", tags=["templates"])
 
 TEMPLATE_BODY = {
     "requestBody": {
         "required": True,
-        "description": "A process template as JSON or YAML.",
+        "description": "A process template as JSON or YAML, in UTF-8 unless the Content-Type names its charset "
+                       "(`application/yaml; charset=windows-1252`).",
         "content": {
             "application/json": {"schema": {"$ref": "#/components/schemas/ProcessTemplate"}},
             "application/yaml": {"schema": {"type": "string"}},
         },
     }
 }
+SOURCE = "the request body"
 
 
 class ValidationResult(BaseModel):
@@ -34,17 +43,57 @@ class ValidationResult(BaseModel):
     template: dict  # type: ignore[type-arg]
 
 
-async def _document(request: Request) -> dict:  # type: ignore[type-arg]
-    """The body as a template document (its size is capped before it is read: api.admission)."""
-    body = await request.body()
-    return parse_document(body.decode("utf-8", errors="replace"), source="the request body")
+class UnsupportedCharset(StagecoachError):
+    status = 415
+
+
+def _charset(content_type: str) -> str | None:
+    for parameter in content_type.split(";")[1:]:
+        name, _, value = parameter.partition("=")
+        if name.strip().lower() == "charset":
+            return value.strip().strip('"') or None
+    return None
+
+
+def _invalid(message: str) -> TemplateInvalid:
+    return TemplateInvalid([ErrorDetail("", message)])
+
+
+def decode_body(body: bytes, content_type: str) -> str:
+    """The body as text: by its declared charset, else UTF-8; never with characters replaced."""
+    charset = _charset(content_type)
+    try:
+        text = body.decode(charset) if charset else body.removeprefix(b"\xef\xbb\xbf").decode("utf-8")
+    except LookupError:
+        raise UnsupportedCharset(f"unknown charset '{charset}' in the Content-Type "
+                                 "(use utf-8, windows-1252, iso-8859-1...)") from None
+    except UnicodeDecodeError as exc:
+        if charset:
+            raise _invalid(f"{SOURCE} is not valid {charset}: byte offset {exc.start} "
+                           f"(0x{body[exc.start]:02x})") from None
+        raise _invalid(f"{SOURCE} is not valid UTF-8: byte offset {exc.start} (0x{body[exc.start]:02x}); "
+                       "if the file is in another encoding, name it: "
+                       "Content-Type: application/yaml; charset=windows-1252") from None
+    if (at := text.find("\ufffd")) >= 0:
+        line = text.count("\n", 0, at) + 1
+        column = at - (text.rfind("\n", 0, at) + 1) + 1
+        raise _invalid(f"{SOURCE} holds U+FFFD (the replacement character, text lost to a wrong encoding) at "
+                       f"line {line}, column {column}: send the file as it was written, naming its charset")
+    return text
+
+
+async def _validated(request: Request, session: SessionDep, renderer: RenderPool) -> ProcessTemplate:
+    body = await request.body()  # its size is capped before it is read (api.admission)
+    text = decode_body(body, request.headers.get("content-type", ""))
+    known_users, known_templates = await template_store.validation_context(session)
+    return await renderer.validate(text, source=SOURCE, known_users=known_users, known_templates=known_templates)
 
 
 @router.post("", status_code=201, response_model=ProcessTemplateVersionPublic, openapi_extra=TEMPLATE_BODY)
-async def save_template(request: Request, response: Response, session: SessionDep,
+async def save_template(request: Request, response: Response, session: SessionDep, renderer: RendererDep,
                         principal: AdminDep) -> ProcessTemplateVersion:
     """Validate and store a new version. Identical content returns the latest version (200)."""
-    template = await template_store.validate(session, await _document(request))
+    template = await _validated(request, session, renderer)
     row, created = await template_store.save(session, template, principal.actor)
     if not created:
         response.status_code = 200
@@ -53,9 +102,10 @@ async def save_template(request: Request, response: Response, session: SessionDe
 
 
 @router.post("/validate", response_model=ValidationResult, openapi_extra=TEMPLATE_BODY)
-async def validate_template(request: Request, session: SessionDep, _: StaffDep) -> ValidationResult:
+async def validate_template(request: Request, session: SessionDep, renderer: RendererDep,
+                            _: StaffDep) -> ValidationResult:
     """Check a template without saving it: 200 when valid, 422 with every error and its path otherwise."""
-    template = await template_store.validate(session, await _document(request))
+    template = await _validated(request, session, renderer)
     return ValidationResult(valid=True, template=template.model_dump(mode="json"))
 
 

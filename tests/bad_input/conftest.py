@@ -13,6 +13,7 @@ from sqlmodel import select
 from api.app import create_app
 from api.auth import create_key
 from crm.models import ApiRole, User
+from renderer.pool import shared_pool
 from settings import Settings
 from tests.serving import free_port, serving
 
@@ -49,7 +50,8 @@ async def ensure_users(sessions: Any, *handles: str) -> None:
 @pytest.fixture
 async def api(dev_env: Any, sessions: Any, database_url: str, task_queue: str) -> AsyncIterator[Api]:
     """The app in process over ASGI (its lifespan run), with a key of each role."""
-    app = create_app(Settings(database_url=database_url, temporal_task_queue=task_queue), temporal=dev_env.client)
+    app = create_app(Settings(database_url=database_url, temporal_task_queue=task_queue), temporal=dev_env.client,
+                     renderer=shared_pool())
     keys, ids = await _keys(sessions)
     async with app.router.lifespan_context(app), httpx.AsyncClient(
             transport=httpx.ASGITransport(app=app), base_url="http://stagecoach", timeout=30) as http:
@@ -63,6 +65,6 @@ async def served_api(dev_env: Any, sessions: Any, database_url: str, task_queue:
     settings = Settings(database_url=database_url, temporal_task_queue=task_queue, api_port=port)
     keys, ids = await _keys(sessions)
     base_url = f"http://127.0.0.1:{port}"
-    async with serving(create_app(settings, temporal=dev_env.client), port), \
+    async with serving(create_app(settings, temporal=dev_env.client, renderer=shared_pool()), port), \
             httpx.AsyncClient(base_url=base_url, timeout=30) as http:
         yield Api(http=http, keys=keys, key_ids=ids, base_url=base_url)

@@ -13,7 +13,7 @@ from sqlalchemy import func
 from sqlmodel import select
 
 from crm.models import ProcessTemplateVersion
-from processes.validation import _Loader
+from processes.documents import _Loader
 from settings import Settings
 from tests.bad_input.conftest import Api, ensure_users
 from tests.figures import Figures

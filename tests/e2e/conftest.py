@@ -16,6 +16,7 @@ from aiosmtpd.controller import Controller
 from api.app import create_app
 from api.auth import create_key
 from crm.models import ApiRole
+from renderer.pool import shared_pool
 from settings import Settings
 from tests.serving import free_port, serving
 from tests.workflows.helpers import running_worker
@@ -71,7 +72,7 @@ async def stack(dev_env: Any, sessions: Any, smtp: tuple[MailCatcher, int], task
     async with sessions() as session:
         for role in ApiRole:
             _, keys[role.value] = await create_key(session, f"e2e {role.value}", role)
-    async with serving(create_app(settings, temporal=dev_env.client), port), \
+    async with serving(create_app(settings, temporal=dev_env.client, renderer=shared_pool()), port), \
             running_worker(dev_env.client, sessions, task_queue, smtp_host="127.0.0.1", smtp_port=smtp_port,
                            smtp_from="processes@agency.example"), \
             httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=30) as http:

@@ -44,6 +44,12 @@ async def test_the_command_line_steers_a_process(stack: Stack, tmp_path: Path) -
     assert code == 1
     assert "phases[0].actions[0].send_email.body: unknown attribute 'record.titel' (did you mean 'title'?)" in out
     assert (await cli("validate", str(good)))[1].strip() == f"{good}: valid (3 phases)"
+    windows = tmp_path / "windows.yaml"  # a file saved by a Windows editor
+    windows.write_bytes(template_yaml(key, body="Caffè con {{ record }}").encode("windows-1252"))
+    code, out = await cli("validate", str(windows))
+    assert code == 1 and "the request body is not valid UTF-8: byte offset" in out and "charset=" in out
+    assert (await cli("validate", str(windows), "--charset", "windows-1252"))[1].strip() == \
+        f"{windows}: valid (3 phases)"
     assert (await cli("apply", str(good)))[1].strip() == f"{key} version 1"
     code, out = await cli("start", key, str(record["id"]), "--json")
     assert code == 0

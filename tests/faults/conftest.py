@@ -33,6 +33,7 @@ from api.auth import create_key
 from crm.db import make_engine, make_sessionmaker
 from crm.migrate import upgrade_database
 from crm.models import ApiRole
+from renderer.pool import shared_pool
 from settings import Settings
 from tests.serving import free_port, serving
 from workflows import search_attributes
@@ -312,7 +313,7 @@ async def serve_api(sessions: async_sessionmaker[AsyncSession], temporal: Client
         for role in ApiRole:
             _, keys[role.value] = await create_key(session, f"faults {role.value}", role)
     limits = httpx.Limits(max_connections=50)
-    async with serving(create_app(settings, temporal=temporal), port), \
+    async with serving(create_app(settings, temporal=temporal, renderer=shared_pool()), port), \
             httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=timeout, limits=limits) as http:
         yield Api(http=http, keys=keys, settings=settings)
 

@@ -191,6 +191,19 @@ async def decision_merge(run: Run) -> Handle:
     return handle
 
 
+async def decision_after_step(run: Run) -> Handle:
+    """An automatic phase whose last step writes "phase done", then its decision (the
+    `decide-after-the-step-that-ended-the-phase` patch; before it, the decision was passed over)."""
+    handle = await run.start(
+        "decision_after_step",
+        {"key": "call", "name": "Call", "actions": [{"add_history": {"text": "called"}}],
+         "decision": [{"when": "true", "goto": "offer"}], "next": "thanks"},
+        {"key": "thanks", "name": "Thanks", "actions": [{"add_history": {"text": "not now"}}]},
+        {"key": "offer", "name": "Offer", "actions": [{"set_status": {"status": "Offer"}}]})
+    await handle.result()
+    return handle
+
+
 async def follow_up(run: Run) -> Handle:
     child = template({"key": "greet", "name": "Greet", "actions": [{"add_history": {"text": "followed up"}}]},
                      key="follow-up-child")
@@ -281,6 +294,7 @@ async def _runs_of(run: Run, template_key: str) -> list[ProcessRun]:
 
 SCENARIOS: dict[str, Callable[[Run], Awaitable[WorkflowHandle[Any, Any]]]] = {
     f.__name__: f for f in (automatic_emails, manual_completed, skip_and_abort, incident_retry, decision_merge,
+                            decision_after_step,
                             follow_up, loop_continue_as_new, loop_guard_cancelled, record_events_dispatch,
                             responsible_missing, staff_signals)}
 

@@ -171,6 +171,27 @@ async def test_a_decision_picks_the_branch_and_branches_merge(
     assert texts == [f"Decision in phase 'Route': {chosen} '{taken[0]}'"]
 
 
+async def test_a_decision_after_a_phase_that_ends_with_its_last_step(
+        time_skipping_env: WorkflowEnvironment, sessions, factory: Factory, task_queue: str) -> None:
+    """An automatic phase's last step writes "phase done"; its decision still picks what comes next"""
+    owner = await factory.user()
+    record = await factory.record(owner=owner)
+    doc = template({"key": "call", "name": "Call", "actions": [{"add_history": {"text": "called"}}],
+                    "decision": [{"when": "true", "goto": "offer"}], "next": "thanks"},
+                   {"key": "thanks", "name": "Thanks", "actions": [{"add_history": {"text": "not now"}}]},
+                   {"key": "offer", "name": "Offer", "actions": [{"add_history": {"text": "offered"}}]})
+    client = time_skipping_env.client
+    async with running_worker(client, sessions, task_queue):
+        handle = await start(client, task_queue, doc, record.id, owner.id)
+        state = await handle.result()
+    assert [(p.key, p.status, p.went_to) for p in state.phases] == [
+        ("call", PhaseStatus.done, "offer"), ("thanks", PhaseStatus.pending, None), ("offer", PhaseStatus.done, None)]
+    assert [e.text for e in await history(sessions, handle.id) if e.kind is not HistoryKind.phase_started] == [
+        "Process 'Follow up new lead' (version 1) started", "called", "Phase 'Call' done",
+        "Decision in phase 'Call': go to 'offer'", "offered", "Phase 'Offer' done",
+        "Process 'Follow up new lead' ended"]
+
+
 async def test_a_decision_on_an_earlier_phase_outcome(time_skipping_env: WorkflowEnvironment, sessions,
                                                       factory: Factory, task_queue: str) -> None:
     owner = await factory.user()

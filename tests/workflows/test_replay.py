@@ -5,6 +5,8 @@ fails here; and a deliberately changed workflow must fail on every history, so t
 cannot pass vacuously.
 `<scenario>.<tag>.json` files are histories written by older code, kept by hand
 (`*.before-abort-patch.json`: an abort answered before the `abort-answers-when-recorded` patch;
+`*.before-decide-patch.json`: an automatic phase's decision passed over when its last step wrote
+"phase done", before the `decide-after-the-step-that-ended-the-phase` patch;
 `*.before-final-status.json`: the status turned final before the last history line, before
 the `status-final-after-history` patch; `*.before-carry.json`: every history line, the responsible
 lookup and the task closed were activities of their own, before the `phase-steps-carry-bookkeeping`
@@ -38,7 +40,7 @@ SAVED = {f"{name}{tag}.json" for name in SCENARIOS for tag in ("", ".before-fina
     "skip_and_abort.before-abort-patch.json", "decision_merge.json", "follow_up.json",
     "loop_continue_as_new.json", "loop_guard_cancelled.json", "record_events_dispatch.json",
     "responsible_missing.json", "staff_signals.json", "staff_signals.before-signals.json",
-    "staff_signals.before-sender.json"}
+    "staff_signals.before-sender.json", "decision_after_step.json", "decision_after_step.before-decide-patch.json"}
 DISPATCHER = {"record_events_dispatch"}  # RecordEventsWorkflow histories; the others are ProcessWorkflow's
 
 

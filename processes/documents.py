@@ -1,0 +1,119 @@
+"""Reading a template document: YAML or JSON into a mapping, refusing shapes that would exhaust a reader.
+
+A document is parsed with YAML 1.2 booleans and no duplicate keys, and refused when it nests
+too deeply or when its YAML aliases expand it past a bound, each with where.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Hashable
+from datetime import date, datetime
+from typing import Any
+
+import yaml
+
+from processes.errors import ErrorDetail, TemplateInvalid
+
+
+def format_path(loc: tuple[Any, ...]) -> str:
+    """('phases', 2, 'actions', 0, 'send_email', 'to') -> 'phases[2].actions[0].send_email.to'."""
+    path = ""
+    for part in loc:
+        if isinstance(part, int):
+            path += f"[{part}]"
+        else:
+            path += f".{part}" if path else str(part)
+    return path
+
+
+class _Loader(yaml.SafeLoader):
+    """Safe YAML with YAML 1.2 booleans (`on`, `off`, `yes`, `no` stay strings) that refuses duplicate keys."""
+
+    yaml_implicit_resolvers = {
+        first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:bool"]
+        for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+    }
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: set[Any] = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            if isinstance(key, Hashable):
+                if key in seen:
+                    raise yaml.constructor.ConstructorError(None, None, f"duplicate key '{key}'", key_node.start_mark)
+                seen.add(key)
+        return super().construct_mapping(node, deep)
+
+
+_Loader.add_implicit_resolver("tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"),
+                              list("tTfF"))
+
+
+def parse_document(text: str, *, source: str = "body") -> dict[str, Any]:
+    """Parse a YAML or JSON document (JSON is YAML) into a mapping."""
+    try:
+        data = yaml.load(text, Loader=_Loader)  # noqa: S506 (a SafeLoader)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise TemplateInvalid([ErrorDetail("", f"{source} is not valid YAML or JSON{where}: {problem}")]) from None
+    except RecursionError:
+        raise TemplateInvalid([ErrorDetail("", f"{source} is nested more than {MAX_DOCUMENT_DEPTH} levels deep")]) \
+            from None
+    if not isinstance(data, dict):
+        raise TemplateInvalid([ErrorDetail("", f"{source} must be a mapping of template fields")])
+    _check_shape(data, source)
+    return json.loads(json.dumps(data, default=str))
+
+
+MAX_DOCUMENT_DEPTH = 64
+MAX_DOCUMENT_VALUES = 100_000
+MAX_DOCUMENT_CHARS = 1_000_000  # of text, once YAML aliases are expanded (an alias repeats its anchor's text)
+
+
+def _check_shape(data: Any, source: str) -> None:
+    """Refuse a document nested too deeply, or one whose YAML aliases refer to themselves or expand too far."""
+    budget, chars = [MAX_DOCUMENT_VALUES], [MAX_DOCUMENT_CHARS]
+
+    def walk(value: Any, path: str, depth: int, ancestors: set[int]) -> None:
+        if isinstance(value, str):
+            chars[0] -= len(value)
+            if chars[0] < 0:
+                raise TemplateInvalid([ErrorDetail("", f"{source} holds more than {MAX_DOCUMENT_CHARS} characters "
+                                                       "of text (once its YAML aliases are expanded)")])
+        if not isinstance(value, (dict, list)):
+            return
+        if depth >= MAX_DOCUMENT_DEPTH:
+            raise TemplateInvalid([ErrorDetail(path, f"nested more than {MAX_DOCUMENT_DEPTH} levels deep")])
+        if id(value) in ancestors:
+            raise TemplateInvalid([ErrorDetail(path, "contains itself (a YAML alias inside its own anchor)")])
+        budget[0] -= len(value)
+        if budget[0] < 0:
+            raise TemplateInvalid([ErrorDetail("", f"{source} holds more than {MAX_DOCUMENT_VALUES} values "
+                                                   "(once its YAML aliases are expanded)")])
+        ancestors.add(id(value))
+        items = value.items() if isinstance(value, dict) else enumerate(value)
+        for key, child in items:
+            where = format_path((path, key) if path else (key,)) if isinstance(value, list) else \
+                (f"{path}.{key}" if path else str(key))
+            if isinstance(value, dict) and not isinstance(key, str):
+                keys.append(ErrorDetail(where, _not_text(key)))
+            walk(key, path, depth + 1, ancestors)
+            walk(child, where, depth + 1, ancestors)
+        ancestors.discard(id(value))
+
+    keys: list[ErrorDetail] = []
+    walk(data, "", 0, set())
+    if keys:
+        raise TemplateInvalid(keys)
+
+
+def _not_text(key: Any) -> str:
+    """What to say of a mapping key YAML did not read as text (`2024-05-01:`, `12:`, `null:`)."""
+    kind = {bool: "true or false", int: "a number", float: "a number", date: "a date", datetime: "a date and time",
+            type(None): "null"}.get(type(key), type(key).__name__)
+    shown = "null" if key is None else str(key)
+    return f"a key must be text, and YAML reads {shown} as {kind}: put it in quotes ('{shown}')"

@@ -1,0 +1,141 @@
+"""A render child: `python -m renderer.child --memory-mb N [--nice N]`, driven by `renderer.pool` over its pipes.
+
+It reads requests from stdin (a 4-byte length, then a pickle: the parent is trusted) and
+answers on stdout (a 4-byte length, then JSON: nothing a text does can make the parent unpickle
+anything). Its address space is capped (`RLIMIT_AS`) at what it holds once ready plus
+`--memory-mb`, so a text that allocates past that gets a `MemoryError`, answered as a refusal,
+after which the child exits and the pool starts another. It ignores Ctrl-C and lives in its
+own session, so stopping the worker never interrupts a render midway; it ends when its parent
+does (stdin closes, or the kernel's parent-death signal).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import pickle
+import resource
+import signal
+import struct
+import sys
+import time
+from datetime import UTC, datetime
+from typing import Any, BinaryIO
+
+from processes.display import Office
+from processes.documents import parse_document
+from processes.errors import RenderError, TemplateInvalid
+from processes.rendering import Memory, OutOfTrial, evaluate_condition, render_text
+from processes.template import RecordKind
+from processes.validation import validate_template
+
+HEADER = struct.Struct(">I")
+
+
+def read_frame(stream: BinaryIO) -> bytes | None:
+    header = stream.read(HEADER.size)
+    if len(header) < HEADER.size:
+        return None
+    (size,) = HEADER.unpack(header)
+    data = stream.read(size)
+    return data if len(data) == size else None
+
+
+def write_frame(stream: BinaryIO, payload: dict[str, Any]) -> None:
+    data = json.dumps(payload, ensure_ascii=False).encode()
+    stream.write(HEADER.pack(len(data)) + data)
+    stream.flush()
+
+
+def _office(request: dict[str, Any]) -> Office:
+    return Office(request.get("locale") or "en", request.get("timezone") or "UTC")
+
+
+def handle(request: dict[str, Any]) -> dict[str, Any]:
+    """One request: `render` a text, `decide` (the first condition that holds), or `validate` a template. A
+    render or decision given a trial (`seconds`) shorter than its budget answers `slow` once past it."""
+    op = request["op"]
+    try:
+        if op == "render":
+            return {"ok": render_text(request["source"], request["variables"], where=request["where"],
+                                      office=_office(request), seconds=request.get("seconds"))}
+        if op == "decide":
+            for b, (where, source) in enumerate(request["conditions"]):
+                if evaluate_condition(source, request["variables"], where=where, office=_office(request),
+                                      seconds=request.get("seconds")):
+                    return {"ok": b}
+            return {"ok": None}
+        if op == "validate":
+            document = parse_document(request["text"], source=request.get("source", "body"))
+            kinds = {key: RecordKind(kind) for key, kind in request["known_templates"].items()} \
+                if request.get("known_templates") is not None else None
+            template = validate_template(document, known_users=request.get("known_users"), known_templates=kinds)
+            return {"ok": template.model_dump(mode="json")}
+        if op == "ping":
+            return {"ok": os.getpid()}
+    except RenderError as exc:
+        return {"error": exc.message}
+    except OutOfTrial:
+        return {"slow": True}
+    except TemplateInvalid as exc:
+        return {"invalid": [[detail.path, detail.message] for detail in exc.details]}
+    raise ValueError(f"unknown request {op!r}")
+
+
+def _address_space() -> int:
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith("VmSize:"):
+                return int(line.split()[1]) * 1024
+    return 0
+
+
+def _die_with_parent() -> None:
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass  # not Linux: the child still ends when its stdin closes
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--memory-mb", type=int, default=256)
+    parser.add_argument("--nice", type=int, default=0)
+    args = parser.parse_args(argv)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    _die_with_parent()
+    if args.nice:
+        os.nice(args.nice)
+    requests, answers = sys.stdin.buffer, sys.stdout.buffer
+    sys.stdout = sys.stderr  # nothing but answers on the answer pipe
+    render_text("{{ now|date }} {{ 1|currency }}", {"now": datetime.now(UTC)})  # Babel's data, loaded once
+    Memory.limit_mb = args.memory_mb
+    cap = _address_space() + args.memory_mb * 1024 * 1024
+    resource.setrlimit(resource.RLIMIT_AS, (cap, cap))
+    write_frame(answers, {"ready": os.getpid()})
+    while (frame := read_frame(requests)) is not None:
+        started = time.thread_time()
+        try:
+            answer = handle(pickle.loads(frame))  # noqa: S301 (from the parent, over a pipe it made)
+        except MemoryError:  # outside a render (reading the request, validating its structure)
+            Memory.ran_out = True
+            answer = {"error": f"refused: the request needed more than {args.memory_mb} MB of memory"}
+        except Exception as exc:  # a bug, not the text: said as it is, and the child goes on
+            answer = {"failed": f"{type(exc).__name__}: {exc}"}
+        answer["seconds"] = time.thread_time() - started  # processor time: a busy machine makes no text slow
+        if Memory.ran_out:
+            answer["memory"] = True
+        try:
+            write_frame(answers, answer)
+        except MemoryError:
+            return 3
+        if answer.get("memory"):
+            return 0  # its heap may stay large: the pool starts a fresh child
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,353 @@
+"""The render pool: user text rendered, and templates checked, in child processes (`renderer.child`).
+
+Each request goes to an idle child over a pipe and is awaited, so the event loop (a worker's
+steps and heartbeats, the API's requests) never runs user code. A child that has not answered
+within the kill time is SIGKILLed, and one whose render ran out of memory exits: either way the
+request is refused with a clear message and the next request gets a fresh child. Children start
+when first needed and are kept.
+
+Requests go down one of three lanes, so that a text that hits its bounds again and again cannot
+make others wait behind it: texts that rendered quickly before (`fast`, the pool's size in
+children), texts not seen yet (`new`, one child) and texts that hit a bound or took long
+(`slow`, one child at a lower CPU priority). A new text gets a trial of `SLOW_SECONDS` of
+processor time: past it, it stops there and is rendered again, from the start and with its whole
+budget, in the slow lane; so new texts wait behind a slow one for its trial at most. Text without
+`{` is its own rendering and never leaves the caller.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import pickle
+import struct
+import subprocess
+import sys
+from collections import OrderedDict
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+from processes.display import Office
+from processes.errors import ErrorDetail, RenderError, RenderInterrupted, TemplateInvalid
+from processes.rendering import RENDER_SECONDS
+from processes.template import ProcessTemplate, RecordKind
+
+HEADER = struct.Struct(">I")
+ROOT = Path(__file__).resolve().parent.parent
+KILL_GRACE = 2.0  # past the render's own time budget, a child still busy is stuck in one long call: killed
+RENDER_KILL_SECONDS = RENDER_SECONDS + KILL_GRACE
+# the slow lane's child runs at a lower priority: on a busy machine its second of processor time takes longer
+SLOW_KILL_SECONDS = 3 * RENDER_KILL_SECONDS
+CHECK_KILL_SECONDS = 15.0  # a template check: parse a document of up to 1 MB, try its constant parts (2 s)
+SLOW_SECONDS = 0.25  # processor time past which a text is slow: a new text's trial, then the slow lane
+SLOW_QUEUE_SECONDS = 30.0  # how long a slow text may wait for the slow lane before it is retried later
+START_SECONDS = 30.0
+REMEMBERED = 4096  # texts whose lane is remembered
+
+
+class _Stopped(Exception):
+    """The child was killed because it did not answer in time."""
+
+
+class _Died(Exception):
+    """The child ended without answering (killed by someone else, crashed)."""
+
+
+class _Child:
+    """One child process and its two pipes, read and written through whichever event loop is running (a
+    worker has one; tests and scripts may have several): nothing here is bound to a loop."""
+
+    def __init__(self, proc: subprocess.Popen[bytes]) -> None:
+        assert proc.stdin is not None and proc.stdout is not None
+        self.proc, self.alive = proc, True
+        self._in, self._out = proc.stdin.fileno(), proc.stdout.fileno()
+        os.set_blocking(self._in, False)
+        os.set_blocking(self._out, False)
+        self._buffer = bytearray()
+
+    @property
+    def pid(self) -> int:
+        return self.proc.pid
+
+    @property
+    def running(self) -> bool:
+        return self.alive and self.proc.poll() is None
+
+    async def _ready(self, fd: int, writing: bool) -> None:
+        loop = asyncio.get_running_loop()
+        done = loop.create_future()
+        (loop.add_writer if writing else loop.add_reader)(fd, lambda: done.done() or done.set_result(None))
+        try:
+            await done
+        finally:
+            (loop.remove_writer if writing else loop.remove_reader)(fd)
+
+    async def _write(self, data: bytes) -> None:
+        view = memoryview(data)
+        while view:
+            try:
+                view = view[os.write(self._in, view):]
+            except BlockingIOError:
+                await self._ready(self._in, writing=True)
+            except (BrokenPipeError, ConnectionError) as exc:
+                raise _Died(await self._exit_code()) from exc
+
+    async def _read(self, size: int) -> bytes:
+        while len(self._buffer) < size:
+            try:
+                chunk = os.read(self._out, 1 << 16)
+            except BlockingIOError:
+                await self._ready(self._out, writing=False)
+                continue
+            if not chunk:
+                raise _Died(await self._exit_code())
+            self._buffer += chunk
+        data = bytes(self._buffer[:size])
+        del self._buffer[:size]
+        return data
+
+    async def read(self) -> dict[str, Any]:
+        (size,) = HEADER.unpack(await self._read(HEADER.size))
+        return json.loads(await self._read(size))  # type: ignore[no-any-return]
+
+    async def _exit_code(self) -> int | None:
+        self.alive = False
+        try:
+            return await asyncio.wait_for(asyncio.to_thread(self.proc.wait), 5)
+        except TimeoutError:
+            return None
+
+    async def call(self, request: Mapping[str, Any], timeout: float) -> dict[str, Any]:
+        data = pickle.dumps(dict(request), protocol=pickle.HIGHEST_PROTOCOL)
+        try:
+            async with asyncio.timeout(timeout):
+                await self._write(HEADER.pack(len(data)) + data)
+                answer = await self.read()
+        except TimeoutError:
+            self.kill()
+            raise _Stopped from None
+        except _Died:
+            raise
+        except BaseException:  # cancelled (the step was cancelled, the worker stops): its answer would be stale
+            self.kill()
+            raise
+        if answer.get("memory"):
+            self.alive = False  # it exits by itself
+        return answer
+
+    def kill(self) -> None:
+        self.alive = False
+        if self.proc.poll() is None:
+            try:
+                self.proc.kill()
+                self.proc.wait(timeout=0.1)
+            except (ProcessLookupError, subprocess.TimeoutExpired):
+                pass  # reaped later, by the next Popen
+        for stream in (self.proc.stdin, self.proc.stdout):
+            if stream is not None:
+                stream.close()
+
+
+class _Lane:
+    def __init__(self, spawn: Any, size: int, nice: int) -> None:
+        self.spawn, self.nice = spawn, nice
+        self.slots = asyncio.Semaphore(size)
+        self.idle: list[_Child] = []
+        self.children: set[_Child] = set()
+
+    async def acquire(self, wait: float | None = None) -> _Child:
+        if wait is None:
+            await self.slots.acquire()
+        else:
+            async with asyncio.timeout(wait):
+                await self.slots.acquire()
+        while self.idle:
+            child = self.idle.pop()
+            if child.running:
+                return child
+            self.children.discard(child)
+        try:
+            child = await self.spawn(self.nice)
+        except BaseException:
+            self.slots.release()
+            raise
+        self.children.add(child)
+        return child
+
+    def release(self, child: _Child) -> None:
+        if child.alive:
+            self.idle.append(child)
+        else:
+            self.children.discard(child)
+        self.slots.release()
+
+
+class RenderPool:
+    """Renders and template checks in child processes; one per worker and one per API process."""
+
+    def __init__(self, processes: int = 2, memory_mb: int = 256, *, render_kill: float = RENDER_KILL_SECONDS,
+                 slow_kill: float = SLOW_KILL_SECONDS, check_kill: float = CHECK_KILL_SECONDS) -> None:
+        self.processes, self.memory_mb = processes, memory_mb
+        self.render_kill, self.slow_kill, self.check_kill = render_kill, slow_kill, check_kill
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._lanes: dict[str, _Lane] = {}
+        self._fast: OrderedDict[int, None] = OrderedDict()
+        self._slow: OrderedDict[int, None] = OrderedDict()
+
+    # --- what callers use ------------------------------------------------------------------
+
+    async def render(self, source: str, variables: Mapping[str, Any], *, where: str, office: Office) -> str:
+        """`source` rendered with `variables`; `RenderError` (the text's fault), `RenderInterrupted` (retry)."""
+        if "{" not in source:
+            from processes.rendering import render_text
+
+            return render_text(source, {}, where=where)  # no Jinja2 syntax: the text is its own rendering
+        answer = await self._call([source], {"op": "render", "source": source, "variables": dict(variables),
+                                             "where": where, **_office(office)}, where)
+        return answer["ok"]  # type: ignore[no-any-return]
+
+    async def decide(self, conditions: list[tuple[str, str]], variables: Mapping[str, Any], *,
+                     office: Office) -> int | None:
+        """The index of the first condition (`(where, source)`) that holds, or None."""
+        for b, (where, source) in enumerate(conditions):
+            answer = await self._call([source], {"op": "decide", "conditions": [(where, source)],
+                                                 "variables": dict(variables), **_office(office)}, where)
+            if answer["ok"] is not None:
+                return b
+        return None
+
+    async def validate(self, text: str, *, source: str = "body", known_users: Iterable[str] | None = None,
+                       known_templates: Mapping[str, RecordKind] | None = None) -> ProcessTemplate:
+        """Parse and validate a template document in a child; `TemplateInvalid` with every error otherwise."""
+        request = {"op": "validate", "text": text, "source": source,
+                   "known_users": None if known_users is None else set(known_users),
+                   "known_templates": None if known_templates is None else
+                   {key: kind.value for key, kind in known_templates.items()}}
+        answer = await self._call(None, request, "", lane="check", timeout=self.check_kill)
+        if "invalid" in answer:
+            raise TemplateInvalid([ErrorDetail(path, message) for path, message in answer["invalid"]])
+        return ProcessTemplate.model_validate(answer["ok"])
+
+    async def close(self) -> None:
+        """Stop every child (a worker stopping, the API shutting down)."""
+        lanes, self._lanes = self._lanes, {}
+        for lane in lanes.values():
+            for child in lane.children:
+                child.kill()
+
+    def pids(self) -> list[int]:
+        """The children's process ids (the benchmarks read their memory)."""
+        return [child.pid for lane in self._lanes.values() for child in lane.children if child.running]
+
+    # --- how ------------------------------------------------------------------------------
+
+    def _lane(self, name: str) -> _Lane:
+        loop = asyncio.get_running_loop()
+        if loop is not self._loop:  # a lane's semaphore belongs to one loop: another loop gets lanes of its own
+            for lane in self._lanes.values():
+                for child in lane.idle:  # (a busy one ends when its pipes are closed, with its old lane)
+                    child.kill()
+            self._lanes, self._loop = {}, loop
+        if name not in self._lanes:
+            size = {"fast": self.processes, "check": self.processes}.get(name, 1)
+            self._lanes[name] = _Lane(self._spawn, size, nice=10 if name == "slow" else 0)
+        return self._lanes[name]
+
+    def _lane_for(self, keys: list[int]) -> str:
+        if any(key in self._slow for key in keys):
+            return "slow"
+        return "fast" if all(key in self._fast for key in keys) else "new"
+
+    def _remember(self, keys: list[int], slow: bool) -> None:
+        mark, clear = (self._slow, self._fast) if slow else (self._fast, self._slow)
+        for key in keys:
+            clear.pop(key, None)
+            mark[key] = None
+            mark.move_to_end(key)
+            while len(mark) > REMEMBERED:
+                mark.popitem(last=False)
+
+    async def _call(self, sources: list[str] | None, request: dict[str, Any], where: str, *,
+                    lane: str | None = None, timeout: float | None = None) -> dict[str, Any]:
+        keys = [hash(source) for source in sources or ()]
+        name = lane or self._lane_for(keys)
+        if name == "new":
+            trial = min(SLOW_SECONDS + KILL_GRACE, self.render_kill)
+            answer = await self._attempt(keys, "new", {**request, "seconds": SLOW_SECONDS}, where, trial)
+            if answer is not None:
+                return answer
+            name = "slow"  # slow: rendered again from the start, with its whole budget, where it delays no one
+        answer = await self._attempt(keys, name, request, where,
+                                     timeout or (self.slow_kill if name == "slow" else self.render_kill))
+        assert answer is not None
+        return answer
+
+    async def _attempt(self, keys: list[int], name: str, request: dict[str, Any], where: str,
+                       timeout: float) -> dict[str, Any] | None:
+        """The answer of one child of lane `name`; None when a new text turned out slow (in its trial, or while
+        it waited for the new lane)."""
+        prefix = f"{where}: " if where else ""
+        trial = name == "new"
+        try:
+            child = await self._lane(name).acquire(SLOW_QUEUE_SECONDS if name == "slow" else None)
+        except TimeoutError:
+            raise RenderInterrupted(f"{prefix}this text went over its bounds before, and other such texts are "
+                                    "waiting: it will be tried again") from None
+        lanes = self._lanes
+        try:
+            if trial and self._lane_for(keys) == "slow":  # another render of it found it slow meanwhile
+                return None
+            answer = await child.call(request, timeout)
+        except _Stopped:
+            self._remember(keys, slow=True)
+            if trial:
+                return None
+            raise RenderError(f"{prefix}refused: rendering took longer than {timeout:g}s and was stopped") from None
+        except _Died as exc:
+            raise RenderInterrupted(f"{prefix}the render stopped unexpectedly (exit code {exc.args[0]}); "
+                                    "it will be tried again") from None
+        finally:
+            if self._lanes is lanes and name in lanes:
+                lanes[name].release(child)
+        self._remember(keys, slow=bool(answer.get("memory") or answer.get("slow"))
+                       or answer.get("seconds", 0) > SLOW_SECONDS or "refused: " in answer.get("error", ""))
+        if answer.get("slow"):
+            return None
+        if "error" in answer:
+            message = answer["error"]
+            raise RenderError(message if message.startswith(prefix) else prefix + message)
+        if "failed" in answer:
+            raise RenderInterrupted(f"{prefix}{answer['failed']}")
+        return answer
+
+    async def _spawn(self, nice: int) -> _Child:
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "renderer.child", "--memory-mb", str(self.memory_mb), "--nice", str(nice)],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, start_new_session=True, env=env)
+        child = _Child(proc)
+        try:
+            async with asyncio.timeout(START_SECONDS):
+                await child.read()
+        except (TimeoutError, _Died) as exc:
+            child.kill()
+            raise RenderInterrupted(f"a render process did not start (exit code {proc.returncode})") from exc
+        return child
+
+
+def _office(office: Office) -> dict[str, str]:
+    return {"locale": office.locale, "timezone": office.timezone}
+
+
+_shared: RenderPool | None = None
+
+
+def shared_pool() -> RenderPool:
+    """The process's default pool (tests, and anything that does not make its own), started when first used."""
+    global _shared
+    if _shared is None:
+        _shared = RenderPool()
+    return _shared
+
