@@ -48,12 +48,17 @@ async def _recorded(deps: Deps, step_key: str, workflow_id: str | None, record_i
 async def send_once(deps: Deps, *, step_key: str, workflow_id: str | None, record_id: int | None,
                     compose: Composer, history_kind: HistoryKind = HistoryKind.email_sent,
                     history_text: str = "Email sent", phase_key: str | None = None,
-                    before: Before | None = None, after: Sequence[HistoryEntry] = ()) -> OutboxMessage:
+                    before: Before | None = None, after: Sequence[HistoryEntry] = (),
+                    retry_failed: bool = True) -> OutboxMessage:
     """Record the message (with what `before` adds to that transaction), deliver it, then mark it sent
-    (with the `after` lines: what the step's success means)."""
+    (with the `after` lines: what the step's success means). With `retry_failed` False, a message the SMTP
+    server refused for good before is not tried again."""
     row = await _recorded(deps, step_key, workflow_id, record_id, compose, before)
     if row.status in (MessageStatus.sent, MessageStatus.held):
         return row
+    if row.status is MessageStatus.failed and not retry_failed:
+        raise final_message("EmailRejected", f"outbox message {row.id} was refused by the SMTP server: "
+                                             f"{row.last_error}")
     status = MessageStatus.held
     error: str | None = None
     if deps.mailer.configured:
@@ -64,7 +69,7 @@ async def send_once(deps: Deps, *, step_key: str, workflow_id: str | None, recor
             status = MessageStatus.sent
         except PermanentMailError as exc:
             error = str(exc)
-            await _note_failure(deps, row.id, error)
+            await _note_failure(deps, row.id, error, MessageStatus.failed)
             raise final_message("EmailRejected", f"outbox message {row.id} refused by the SMTP server: {error}") from None
         except TransientMailError as exc:
             error = str(exc)
@@ -96,8 +101,9 @@ async def _count_attempt(deps: Deps, row_id: int | None) -> None:
         await session.commit()
 
 
-async def _note_failure(deps: Deps, row_id: int | None, error: str) -> None:
+async def _note_failure(deps: Deps, row_id: int | None, error: str,
+                        status: MessageStatus = MessageStatus.pending) -> None:
     async with deps.sessions() as session:
         await session.exec(update(OutboxMessage).where(col(OutboxMessage.id) == row_id)  # type: ignore[call-overload]
-                           .values(last_error=error))
+                           .values(last_error=error, status=status))
         await session.commit()

@@ -243,21 +243,54 @@ class ProcessOrigin(str, enum.Enum):
         return self is not ProcessOrigin.manual
 
 
-class ProcessRun(SQLModel, table=True):
-    """The registry of process instances: allocates `process-{template}-{record}-{n}` ids.
+class RunStatus(str, enum.Enum):
+    """Where a process is, as Stagecoach's own database knows it.
 
-    Live state lives in the workflow; this row makes ids unique, makes a start with
-    the same request id idempotent, and lists a record's processes.
+    The live detail of a running process (an incident, its phase) is Temporal's; the end of a finished
+    one is written here by the process itself, and kept after Temporal's retention has deleted its run.
+    """
+
+    starting = "starting"  # the row is committed; Temporal has not confirmed the start yet
+    running = "running"  # started (live detail in Temporal)
+    completed = "completed"
+    aborted = "aborted"  # by staff, or cancelled from the Temporal UI or CLI
+    cancelled = "cancelled"  # by the loop guard
+    terminated = "terminated"  # ended in Temporal without the process having its say
+    failed = "failed"
+    timed_out = "timed_out"
+    not_started = "not_started"  # its start was never confirmed and Temporal has no such workflow
+
+    @property
+    def finished(self) -> bool:
+        return self not in (RunStatus.starting, RunStatus.running, RunStatus.not_started)
+
+
+FINISHED_RUNS = tuple(status for status in RunStatus if status.finished)
+
+
+class ProcessRun(SQLModel, table=True):
+    """A process instance: allocates `process-{template}-{record}-{n}` ids, and keeps the end of finished ones.
+
+    This row makes ids unique, makes a start with the same request id idempotent, lists a record's
+    processes, and is what the loop guard counts. The live state of a running process lives in its
+    workflow; once the process ends, its end (status, who ended it and why, when, and its final state)
+    is written here, so it can be listed and read at any age, with no worker running.
     """
 
     __tablename__ = "process_run"
-    __table_args__ = (sa.UniqueConstraint("template_key", "record_id", "sequence"),)
+    # the finished processes, newest ended first, by each filter of the process list (api/routers/processes.py)
+    __table_args__ = (sa.UniqueConstraint("template_key", "record_id", "sequence"),
+                      sa.Index("ix_process_run_ended_at_id", "ended_at", "id"),
+                      sa.Index("ix_process_run_status_ended_at_id", "status", "ended_at", "id"),
+                      sa.Index("ix_process_run_template_key_ended_at_id", "template_key", "ended_at", "id"),
+                      sa.Index("ix_process_run_record_id_ended_at_id", "record_id", "ended_at", "id"),
+                      sa.Index("ix_process_run_owner_id_ended_at_id", "owner_id", "ended_at", "id"))
 
     id: int | None = Field(default=None, primary_key=True)
     workflow_id: str = Field(unique=True, max_length=255)
-    template_key: str = Field(max_length=63, index=True)
+    template_key: str = Field(max_length=63)
     template_version: int
-    record_id: int = Field(foreign_key="record.id", index=True)
+    record_id: int = Field(foreign_key="record.id")
     sequence: int
     owner_id: int = Field(foreign_key="user.id")
     started_by: str = Field(default="", max_length=200)
@@ -267,6 +300,14 @@ class ProcessRun(SQLModel, table=True):
     triggered_by_user_id: int | None = Field(default=None, foreign_key="user.id",
                                              description="the user whose action led to this start")
     created_at: datetime = _created()
+    status: RunStatus = Field(default=RunStatus.starting, sa_type=_enum(RunStatus),
+                              sa_column_kwargs={"server_default": RunStatus.running.value})
+    ended_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    ended_by: str | None = Field(default=None, max_length=200)
+    end_reason: str | None = Field(default=None, sa_type=sa.Text)
+    state: dict[str, Any] | None = Field(default=None, sa_type=JSON, description="the final ProcessState")
+    checked_at: datetime | None = Field(default=None, sa_type=UTCDateTime,
+                                        description="when the sweep last compared the row with Temporal")
 
 
 # --- record events (autostart) ---------------------------------------------------------
@@ -329,6 +370,8 @@ class Task(SQLModel, table=True):
     created_at: datetime = _created()
     completed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     completed_by: str | None = Field(default=None, max_length=200)
+    close_reason: str | None = Field(default=None, max_length=1000,
+                                     description="why it was closed when its process was aborted or cancelled")
 
 
 class TaskPublic(SQLModel):
@@ -346,6 +389,7 @@ class TaskPublic(SQLModel):
     created_at: datetime
     completed_at: datetime | None
     completed_by: str | None
+    close_reason: str | None = None
 
 
 # --- history -------------------------------------------------------------------------
@@ -371,6 +415,7 @@ class HistoryKind(str, enum.Enum):
     follow_up_started = "follow_up_started"
     follow_up_failed = "follow_up_failed"
     loop_guard = "loop_guard"
+    notice_not_sent = "notice_not_sent"  # an email the engine sends by itself (a loop guard notice) was not sent
     request_refused = "request_refused"
     note = "note"
 
@@ -412,6 +457,7 @@ class MessageStatus(str, enum.Enum):
     pending = "pending"  # recorded, delivery not confirmed yet
     sent = "sent"  # accepted by the SMTP server
     held = "held"  # no SMTP server configured: kept in the outbox
+    failed = "failed"  # refused for good (5xx) at the last attempt: not sent (a staff retry may send it)
 
 
 class OutboxMessage(SQLModel, table=True):

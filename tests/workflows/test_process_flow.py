@@ -1,4 +1,4 @@
-"""Follow-ups, decisions, merges, loops with continue-as-new, and the loop guard (time-skipping server)."""
+"""Follow-ups, decisions, merges and loops with continue-as-new (time-skipping server)."""
 
 from __future__ import annotations
 
@@ -256,40 +256,3 @@ async def test_a_request_retried_after_continue_as_new_is_answered_not_applied_a
     assert [p.status for p in state.phases] == [PhaseStatus.skipped, PhaseStatus.done, PhaseStatus.done]
     kinds = [e.kind for e in await history(sessions, handle.id)]
     assert kinds.count(HistoryKind.phase_skipped) == 1
-
-
-async def test_the_loop_guard_cancels_the_eleventh_automatic_start_of_the_day(
-        time_skipping_env: WorkflowEnvironment, sessions, factory: Factory, task_queue: str) -> None:
-    trigger_user = await factory.user(name="Anna Neri")
-    owner = await factory.user()
-    record = await factory.record(owner=owner)
-    loop_key = key("loop")
-    doc = await save(sessions, template({"key": "again", "name": "Again", "actions": [
-        {"start_follow_up": {"template": loop_key}}]}, key=loop_key))
-    client = time_skipping_env.client
-    async with running_worker(client, sessions, task_queue):
-        from processes.instance import ProcessInput
-        from workflows.client import start_process
-
-        root = await start_process(client, ProcessInput(template=validate_template(doc), template_version=1,
-                                                        record_id=record.id, owner_id=owner.id,
-                                                        triggered_by_user_id=trigger_user.id),
-                                   workflow_id=f"process-{loop_key}-{record.id}-root", task_queue=task_queue)
-        await root.result()
-        parent, states = root.id, []
-        for _ in range(11):
-            [run] = await follow_ups_of(sessions, parent)
-            states.append(await finished(client, run.workflow_id))
-            parent = run.workflow_id
-        await asyncio.sleep(0)
-    assert [s.status for s in states] == [ProcessStatus.completed] * 10 + [ProcessStatus.cancelled]
-    cancelled = states[-1]
-    assert "started automatically 11 times today" in (cancelled.end_reason or "")
-    assert all(p.status is PhaseStatus.pending for p in cancelled.phases)
-    assert await follow_ups_of(sessions, cancelled.workflow_id) == []
-    mails = await outbox(sessions, cancelled.workflow_id)
-    assert sorted(m.to_address for m in mails) == sorted(
-        {"controller@agency.example", owner.email, trigger_user.email})
-    assert all(m.subject.startswith("Process cancelled by the loop guard") for m in mails)
-    [entry] = [e for e in await history(sessions, cancelled.workflow_id) if e.kind is HistoryKind.loop_guard]
-    assert entry.record_id == record.id
