@@ -27,7 +27,8 @@ from activities.deps import Deps
 from activities.errors import final_message
 from activities.responsible import resolve_user_id
 from crm.idempotent import insert_new
-from crm.models import HistoryEntry, HistoryKind, Task, TaskKind, TaskStatus
+from crm.models import HistoryEntry, HistoryKind, ProcessRun, RunStatus, Task, TaskKind, TaskStatus
+from crm.process_runs import mark_started
 from crm.types import utcnow
 from processes.template import Responsible
 
@@ -133,6 +134,7 @@ async def begin(session: AsyncSession, books: Bookkeeping | None) -> Begun:
         started = start.line.model_copy(update={"data": {"responsible_id": begun.responsible_id, **start.line.data}})
         lines.insert(len(lines) if start.position is None else min(start.position, len(lines)), started)
     begun.rows = [_row(books, line) for line in lines]
+    await _follow_runs(session, books, lines)
     if books.open_task is not None:
         opening = books.open_task
         assignee = begun.responsible_id if books.start is not None else opening.assignee_id
@@ -146,6 +148,20 @@ async def begin(session: AsyncSession, books: Bookkeeping | None) -> Begun:
                                        workflow_id=books.workflow_id, phase_key=opening.phase_key,
                                        actor=books.actor, data={"assignee_id": assignee}))
     return begun
+
+
+async def _follow_runs(session: AsyncSession, books: Bookkeeping, lines: list[HistoryLine]) -> None:
+    """What the lines say about process runs: a process that wrote "started" runs (its start is confirmed, if
+    its starter could not), a follow-up started runs, a follow-up whose start failed never started."""
+    for line in lines:
+        if line.kind is HistoryKind.process_started:
+            await mark_started(session, books.workflow_id)
+        elif line.kind is HistoryKind.follow_up_started and "workflow_id" in line.data:
+            await mark_started(session, line.data["workflow_id"])
+        elif line.kind is HistoryKind.follow_up_failed and "workflow_id" in line.data:
+            await session.exec(update(ProcessRun).where(  # type: ignore[call-overload]
+                col(ProcessRun.workflow_id) == line.data["workflow_id"], col(ProcessRun.status) == RunStatus.starting)
+                .values(status=RunStatus.not_started))
 
 
 def after(books: Bookkeeping | None) -> list[HistoryEntry]:

@@ -1,13 +1,28 @@
-"""The registry of process instances: allocating `process-{template}-{record}-{n}` ids, once per request id."""
+"""The registry of process instances: allocating `process-{template}-{record}-{n}` ids, once per request id,
+and following a run from its allocation to its confirmed start.
+
+A run is allocated (`starting`) and committed before Temporal is asked to start its workflow, so the id is
+never started twice and a retry with the same request id finds it. Whoever learns that the workflow
+exists marks the run `running` (`mark_started`): the starter once Temporal confirms, the process itself
+with its first step, and the sweep (`activities/process_runs.py`) for a start whose answer was lost. A
+run whose workflow Temporal still does not have a while later never started (`not_started`); a retry
+with its request id starts it after all.
+"""
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from sqlalchemy import func
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import select
+from sqlmodel import col, select, update
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from crm.models import ProcessOrigin, ProcessRun
+from crm.models import FINISHED_RUNS, ProcessOrigin, ProcessRun, RunStatus
+from crm.types import utcnow
+from processes.instance import ProcessState
+
+UNCONFIRMED = (RunStatus.starting, RunStatus.not_started)  # a run whose workflow is not known to exist
 
 
 def process_workflow_id(template_key: str, record_id: int, sequence: int) -> str:
@@ -44,3 +59,32 @@ async def allocate_run(session: AsyncSession, *, template_key: str, template_ver
         except IntegrityError:  # a concurrent allocation took this number, or this request id
             await session.rollback()
     raise RuntimeError(f"could not allocate a process id for template '{template_key}' on record {record_id}")
+
+
+async def mark_started(session: AsyncSession, workflow_id: str) -> None:
+    """The workflow exists: its run is `running`, unless it has ended meanwhile. No commit."""
+    await session.exec(update(ProcessRun).where(col(ProcessRun.workflow_id) == workflow_id,  # type: ignore[call-overload]
+                                                col(ProcessRun.status).in_(UNCONFIRMED))
+                       .values(status=RunStatus.running))
+
+
+async def mark_not_started(session: AsyncSession, workflow_id: str) -> None:
+    """Temporal has no such workflow and its start is over: the run never started. No commit."""
+    await session.exec(update(ProcessRun).where(col(ProcessRun.workflow_id) == workflow_id,  # type: ignore[call-overload]
+                                                col(ProcessRun.status) == RunStatus.starting)
+                       .values(status=RunStatus.not_started))
+
+
+async def write_end(session: AsyncSession, workflow_id: str, status: RunStatus, *, ended_at: datetime | None,
+                    ended_by: str | None, end_reason: str | None, state: ProcessState | None,
+                    unless_ended: bool = False) -> None:
+    """The run has ended: how, when, by whom, why, and its final state. No commit.
+
+    The process's own account wins: with `unless_ended` (the sweep, reading Temporal), a run whose end the
+    process wrote is left as it is."""
+    query = update(ProcessRun).where(col(ProcessRun.workflow_id) == workflow_id)
+    if unless_ended:
+        query = query.where(col(ProcessRun.status).not_in(FINISHED_RUNS))
+    await session.exec(query.values(  # type: ignore[call-overload]
+        status=status, ended_at=ended_at or utcnow(), ended_by=ended_by, end_reason=end_reason,
+        state=state.model_dump(mode="json") if state is not None else None))

@@ -22,14 +22,14 @@ from api.routers.records import get_record_or_404
 from api.routers.users import get_user_or_404
 from api.temporal_errors import send_update, temporal_errors
 from crm import template_store
-from crm.process_runs import allocate_run
+from crm.process_runs import UNCONFIRMED, allocate_run, mark_started
 from crm.access import hidden_process_records
 from crm.models import ApiRole, ProcessRun
 from processes.errors import ProcessNotFound, RecordKindMismatch, RecordNotFound, ServiceUnavailable, StagecoachError
 from processes.instance import ProcessInput, ProcessState, ProcessStatus
 from settings import Settings
 from workflows import search_attributes as sa
-from workflows.client import start_process
+from workflows.client import StartNotConfirmed, start_once
 from workflows.process import ProcessWorkflow
 from workflows.staff_requests import STAFF_REQUESTS, StaffRequestKind
 
@@ -87,7 +87,7 @@ async def start(body: StartProcessBody, response: Response, session: SessionDep,
                 settings: SettingsDep, principal: ClientDep) -> ProcessStarted:
     """Start a process of a template version on a record."""
     version_row = await template_store.get_version(session, body.template, body.version)
-    template = template_store.load(version_row)
+    template, version = template_store.load(version_row), version_row.version
     record = await get_record_or_404(session, body.record_id, principal)
     if record.kind != template.record_kind:
         raise RecordKindMismatch(f"template '{template.key}' runs on {template.record_kind.value} records; "
@@ -98,22 +98,32 @@ async def start(body: StartProcessBody, response: Response, session: SessionDep,
                               "or give the record an owner")
     await get_user_or_404(session, owner_id)
 
-    run, created = await allocate_run(session, template_key=body.template, template_version=version_row.version,
+    run, created = await allocate_run(session, template_key=body.template, template_version=version,
                                       record_id=record.id, owner_id=owner_id, started_by=principal.actor,
                                       request_id=body.request_id, triggered_by_user_id=principal.user_id)
-    if not created:
+    if not created and run.status not in UNCONFIRMED:
         response.status_code = 200
         return _started(run, settings)
-    # from the run, not from `record` or `version_row`: a concurrent start on the same record makes
-    # allocate_run roll back once, which expires them (reading them then was a 500, the run left unstarted)
+    # A new run, or one whose start was never confirmed (the API stopped between the commit and the start, or
+    # Temporal did not answer): start it as allocated. Read from the run, not from `record` or `version_row`: a
+    # concurrent start on the same record makes allocate_run roll back once, which expires them.
+    if run.template_version != version:  # a retry, after a new version was saved
+        template = template_store.load(await template_store.get_version(session, run.template_key,
+                                                                        run.template_version))
     input = ProcessInput(template=template, template_version=run.template_version, record_id=run.record_id,
-                         owner_id=owner_id, started_by=principal.actor, triggered_by_user_id=principal.user_id)
+                         owner_id=run.owner_id, started_by=run.started_by,
+                         triggered_by_user_id=run.triggered_by_user_id)
     try:
-        await start_process(temporal, input, workflow_id=run.workflow_id, task_queue=settings.temporal_task_queue)
-    except Exception as exc:
-        await session.delete(run)
-        await session.commit()
-        raise ServiceUnavailable(f"the process could not be started, nothing was kept: {exc}") from None
+        started = await start_once(temporal, input, workflow_id=run.workflow_id,
+                                   task_queue=settings.temporal_task_queue)
+    except StartNotConfirmed as exc:
+        retry = ("send the same request again with the same request_id: it starts the process once"
+                 if body.request_id else "send it again (give a request_id, so that a retry starts it once)")
+        raise ServiceUnavailable(f"process {run.workflow_id} is not started ({exc}); {retry}. A start not "
+                                 "retried is dropped once Temporal shows it has no such process") from None
+    await mark_started(session, run.workflow_id)
+    await session.commit()
+    response.status_code = 201 if started else 200
     return _started(run, settings)
 
 
