@@ -21,15 +21,8 @@ from temporalio.exceptions import WorkflowAlreadyStartedError
 from activities.deps import Deps
 from crm import template_store
 from crm.idempotent import insert_once
-from crm.models import (
-    HistoryEntry,
-    HistoryKind,
-    ProcessOrigin,
-    Record,
-    RecordEvent,
-    RecordEventKind,
-)
-from crm.process_runs import allocate_run, mark_started
+from crm.models import HistoryEntry, HistoryKind, Record, RecordEvent, RecordEventKind
+from crm.process_runs import ProcessOrigin, allocate_run, mark_started
 from crm.types import utcnow
 from processes.instance import ProcessInput
 from processes.template import ProcessTemplate, RecordKind, Trigger

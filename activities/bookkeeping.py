@@ -27,8 +27,8 @@ from activities.deps import Deps
 from activities.errors import final_message
 from activities.responsible import resolve_user_id
 from crm.idempotent import insert_new
-from crm.models import HistoryEntry, HistoryKind, ProcessRun, RunStatus, Task, TaskKind, TaskStatus
-from crm.process_runs import mark_started
+from crm.models import HistoryEntry, HistoryKind, Task, TaskKind, TaskStatus
+from crm.process_runs import ProcessRun, RunStatus, mark_started
 from crm.types import utcnow
 from processes.template import Responsible
 

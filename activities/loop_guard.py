@@ -28,7 +28,8 @@ from temporalio.exceptions import ApplicationError
 from activities.deps import Deps
 from activities.history import write_history_once
 from activities.outbox import send_once
-from crm.models import HistoryEntry, HistoryKind, ProcessRun, Record, RunStatus, User
+from crm.models import HistoryEntry, HistoryKind, Record, User
+from crm.process_runs import ProcessRun, RunStatus
 from crm.types import utcnow
 
 log = logging.getLogger("stagecoach.loop_guard")

@@ -28,8 +28,7 @@ from temporalio.client import Client, WorkflowExecutionDescription, WorkflowExec
 from temporalio.service import RPCError, RPCStatusCode
 
 from activities.deps import Deps
-from crm.models import ProcessRun, RunStatus
-from crm.process_runs import mark_not_started, mark_started, write_end
+from crm.process_runs import ProcessRun, RunStatus, mark_not_started, mark_started, write_end
 from crm.types import utcnow
 from processes.instance import ProcessState, ProcessStatus
 

@@ -22,9 +22,9 @@ from api.routers.records import get_record_or_404
 from api.routers.users import get_user_or_404
 from api.temporal_errors import send_update, temporal_errors
 from crm import template_store
-from crm.process_runs import UNCONFIRMED, allocate_run, mark_started
+from crm.process_runs import UNCONFIRMED, ProcessRun, allocate_run, mark_started
 from crm.access import hidden_process_records
-from crm.models import ApiRole, ProcessRun
+from crm.models import ApiRole
 from processes.errors import ProcessNotFound, RecordKindMismatch, RecordNotFound, ServiceUnavailable, StagecoachError
 from processes.instance import ProcessInput, ProcessState, ProcessStatus
 from settings import Settings

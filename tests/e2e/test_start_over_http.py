@@ -27,7 +27,8 @@ from activities.mailer import Mailer
 from activities.process_runs import ProcessRunActivities, SweepRunsInput
 from api.app import create_app
 from api.auth import create_key
-from crm.models import ApiRole, ProcessRun, RunStatus
+from crm.models import ApiRole
+from crm.process_runs import ProcessRun, RunStatus
 from settings import Settings
 from tests.polling import eventually
 from tests.serving import free_port, serving

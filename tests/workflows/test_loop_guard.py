@@ -8,8 +8,8 @@ from typing import Any
 from temporalio.client import WorkflowExecutionStatus
 from temporalio.testing import WorkflowEnvironment
 
-from crm.models import HistoryKind, MessageStatus, ProcessOrigin
-from crm.process_runs import allocate_run
+from crm.models import HistoryKind, MessageStatus
+from crm.process_runs import ProcessOrigin, allocate_run
 from processes.instance import PhaseStatus, ProcessInput, ProcessStatus
 from processes.validation import validate_template
 from tests.factories import Factory

@@ -13,7 +13,8 @@ from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
 from crm import template_store
-from crm.models import HistoryKind, ProcessOrigin, ProcessRun
+from crm.models import HistoryKind
+from crm.process_runs import ProcessOrigin, ProcessRun
 from processes.instance import (
     ChangeOwnerRequest,
     CompletePhaseRequest,
