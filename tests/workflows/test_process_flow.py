@@ -9,16 +9,17 @@ from typing import Any
 
 import pytest
 from sqlmodel import col, select
-from temporalio.client import Client
+from temporalio.client import Client, WorkflowExecutionStatus
 from temporalio.testing import WorkflowEnvironment
 
 from crm import template_store
 from crm.models import HistoryKind
-from crm.process_runs import ProcessOrigin, ProcessRun
+from crm.process_runs import ProcessOrigin, ProcessRun, RunStatus
 from processes.instance import (
     ChangeOwnerRequest,
     CompletePhaseRequest,
     PhaseStatus,
+    ProcessInput,
     ProcessState,
     ProcessStatus,
     SkipPhaseRequest,
@@ -26,6 +27,7 @@ from processes.instance import (
 from processes.validation import validate_template
 from tests.factories import Factory
 from tests.workflows.helpers import history, outbox, running_worker, start, template, until
+from workflows.client import start_process
 from workflows.process import ProcessWorkflow
 
 
@@ -131,6 +133,35 @@ async def test_an_aborted_process_starts_no_follow_up(time_skipping_env: Workflo
         state = await handle.result()
     assert [f.status for f in state.follow_ups] == ["dropped"]
     assert await follow_ups_of(sessions, handle.id) == []
+
+
+async def test_a_follow_up_whose_start_fails_is_a_line_not_a_failed_process(
+        time_skipping_env: WorkflowEnvironment, sessions, factory: Factory, task_queue: str) -> None:
+    """Temporal refuses the child's start (its id is taken: here by a workflow started outside Stagecoach, as
+    after a database restored from a backup): the parent completes, its history says the follow-up did not
+    start and why, and the follow-up's run is `not_started`, never a process that ends as Failed."""
+    owner = await factory.user()
+    record = await factory.record(owner=owner)
+    child = await save(sessions, template({"key": "x", "name": "Wait", "completion": "manual"}, key=key("child")))
+    doc = template({"key": "plan", "name": "Plan", "actions": [{"start_follow_up": {"template": child["key"]}}]},
+                   key=key("parent"))
+    client = time_skipping_env.client
+    async with running_worker(client, sessions, task_queue):
+        squatter = await start_process(client, ProcessInput(
+            template=validate_template(child), template_version=1, record_id=record.id, owner_id=owner.id,
+            started_by="outside"), workflow_id=f"process-{child['key']}-{record.id}-1", task_queue=task_queue)
+        handle = await start(client, task_queue, doc, record.id, owner.id)
+        state = await handle.result()
+        description = await handle.describe()
+        await client.get_workflow_handle(squatter.id).terminate("the test is over")
+    assert state.status is ProcessStatus.completed
+    assert description.status is WorkflowExecutionStatus.COMPLETED
+    [follow_up] = state.follow_ups
+    assert (follow_up.status, follow_up.workflow_id) == ("failed", squatter.id)
+    assert follow_up.error is not None and "already started" in follow_up.error.lower()
+    lines = [e for e in await history(sessions, handle.id) if e.kind is HistoryKind.follow_up_failed]
+    assert [e.text for e in lines] == [f"Follow-up '{child['key']}' not started: {follow_up.error}"]
+    assert [r.status for r in await follow_ups_of(sessions, handle.id)] == [RunStatus.not_started]
 
 
 def decision_template(**fields: Any) -> dict[str, Any]:
