@@ -30,7 +30,7 @@ from activities.loop_guard import LoopGuardActivities, LoopGuardInput
 from crm.models import HistoryKind
 from processes.instance import ProcessInput
 from workflows import search_attributes as sa
-from workflows.run import ACTION_HEARTBEAT, ACTION_RETRY, ACTION_TIMEOUT, BOOKKEEPING_RETRY, Run
+from workflows.run import ACTION_HEARTBEAT, ACTION_RETRY, ACTION_TIMEOUT, BOUNDED_BOOKKEEPING_RETRY, Run
 
 # A follow-up Temporal refuses to start is a history line; runs from before this marker failed instead.
 PATCH_FAILED_START_IS_A_LINE = "follow-up-start-failure-is-a-line"
@@ -44,14 +44,24 @@ class FollowUps:
     async def loop_guard_cancels(self) -> bool:
         """An automatic start past the daily limit of its template on its record is cancelled."""
         run = self.run
-        result = await workflow.execute_activity_method(
-            LoopGuardActivities.apply_loop_guard,
-            LoopGuardInput(workflow_id=run.state.workflow_id, template_key=run.template.key,
-                           template_name=run.template.name, record_id=run.state.record_id,
-                           owner_id=run.state.owner_id, controller_email=run.template.controller_email,
-                           triggered_by_user_id=run.input.triggered_by_user_id),
-            start_to_close_timeout=ACTION_TIMEOUT, heartbeat_timeout=ACTION_HEARTBEAT,
-            retry_policy=BOOKKEEPING_RETRY, summary="loop guard")
+        while True:
+            try:
+                result = await workflow.execute_activity_method(
+                    LoopGuardActivities.apply_loop_guard,
+                    LoopGuardInput(workflow_id=run.state.workflow_id, template_key=run.template.key,
+                                   template_name=run.template.name, record_id=run.state.record_id,
+                                   owner_id=run.state.owner_id, controller_email=run.template.controller_email,
+                                   triggered_by_user_id=run.input.triggered_by_user_id),
+                    start_to_close_timeout=ACTION_TIMEOUT, heartbeat_timeout=ACTION_HEARTBEAT,
+                    retry_policy=BOUNDED_BOOKKEEPING_RETRY, summary="loop guard")
+                break
+            except ActivityError as err:  # the count cannot be read: staff retry it, or let the process run
+                assert run.stuck is not None
+                action = await run.stuck("loop guard", f"{run.state.workflow_id}/loop-guard", err)
+                if action is None:
+                    run.check_abort()
+                if action != "retry":
+                    return False
         if result.cancelled:
             run.state.end_reason, run.state.ended_by = result.reason, "loop guard"
             for ps in run.state.phases:

@@ -87,6 +87,7 @@ class ProcessInterpreter:
 
     async def _finish(self, outcome: ProcessStatus) -> ProcessState:
         run = self._run
+        run.ending = True
         state = run.state
         wf = state.workflow_id
         state.ended_at = workflow.now()
