@@ -24,6 +24,7 @@ from pydantic import BaseModel, Field
 from sqlalchemy import nulls_first
 from sqlmodel import col, select, update
 from temporalio import activity
+from temporalio.exceptions import ApplicationError
 from temporalio.client import Client, WorkflowExecutionDescription, WorkflowExecutionStatus
 from temporalio.service import RPCError, RPCStatusCode
 
@@ -53,6 +54,10 @@ class SweepRunsResult(BaseModel):
     compared: int = 0
 
 
+class CancelInTemporalInput(BaseModel):
+    workflow_id: str
+
+
 class ProcessRunActivities:
     def __init__(self, deps: Deps) -> None:
         self.deps = deps
@@ -61,6 +66,18 @@ class ProcessRunActivities:
         if self.deps.temporal is None:
             raise RuntimeError("sweeping process runs needs a Temporal client in Deps")
         return self.deps.temporal
+
+    @activity.defn(name="cancel_in_temporal")
+    async def cancel_in_temporal(self, input: CancelInTemporalInput) -> None:
+        """Ask Temporal to cancel a process that has recorded its abort or cancellation, so that it ends as
+        Canceled there (`workflows/interpreter.py`). Asking again is harmless."""
+        if self.deps.temporal is None:
+            raise ApplicationError("no Temporal client in this worker", type="NoTemporalClient", non_retryable=True)
+        try:
+            await self.deps.temporal.get_workflow_handle(input.workflow_id).cancel(rpc_timeout=RPC_TIMEOUT)
+        except RPCError as error:
+            if error.status != RPCStatusCode.NOT_FOUND:  # not found: it has closed meanwhile
+                raise
 
     @activity.defn(name="sweep_process_runs")
     async def sweep_process_runs(self, input: SweepRunsInput) -> SweepRunsResult:

@@ -114,6 +114,7 @@ class Run:
         self.ended_written = False  # the last step wrote "process ended" with its own effect
         self.phase_written: dict[str, int] = {}  # phase key -> ledger item of its last "done"/"skipped" line
         self.ending = False  # the process is writing its end: an abort can come no more
+        self.cancel_requested = False  # cancelled through Temporal (its UI or CLI)
         self.stuck: Stuck | None = None  # set by `Incidents`: bookkeeping that failed for good is an incident
 
     # --- what the rooms ask of the run -------------------------------------------------------

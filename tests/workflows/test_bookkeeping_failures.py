@@ -25,7 +25,7 @@ from crm.models import HistoryKind
 from processes.instance import AbortRequest, ProcessStatus, ResolveIncidentRequest
 from settings import Settings
 from tests.factories import Factory
-from tests.workflows.helpers import history, start, template, until
+from tests.workflows.helpers import final_state, history, start, template, until
 from workflows.process import ProcessWorkflow
 from workflows.registry import ALL_WORKFLOWS
 
@@ -86,7 +86,7 @@ async def test_history_that_cannot_be_written_becomes_an_incident_staff_retry(
         assert db.calls["record_bookkeeping"] == 10  # bounded
         db.down = False
         await handle.execute_update(ProcessWorkflow.resolve_incident, ResolveIncidentRequest(action="retry"))
-        final = await handle.result()
+        final = await final_state(handle)
     assert final.status is ProcessStatus.completed
     kinds = [e.kind for e in await history(sessions, handle.id)]
     assert kinds.count(HistoryKind.process_started) == 1 and HistoryKind.process_ended in kinds
@@ -111,7 +111,7 @@ async def test_an_abort_during_a_bookkeeping_incident_ends_the_process_once_it_c
         db.down = False
         await handle.execute_update(ProcessWorkflow.resolve_incident, ResolveIncidentRequest(action="retry"))
         assert (await abort.result()).status is ProcessStatus.aborted
-        final = await handle.result()
+        final = await final_state(handle)
     assert (final.status, final.ended_by, final.end_reason) == (ProcessStatus.aborted, "anna", "stop")
     kinds = [e.kind for e in await history(sessions, handle.id)]
     assert kinds.count(HistoryKind.process_aborted) == 1 and kinds.count(HistoryKind.process_started) == 1
@@ -136,5 +136,5 @@ async def test_a_loop_guard_that_cannot_count_becomes_an_incident(
         assert db.calls["apply_loop_guard"] == 10
         db.down = False
         await handle.execute_update(ProcessWorkflow.resolve_incident, ResolveIncidentRequest(action="retry"))
-        final = await handle.result()
+        final = await final_state(handle)
     assert final.status is ProcessStatus.completed

@@ -27,7 +27,7 @@ from processes.instance import (
 )
 from processes.validation import validate_template
 from tests.factories import Factory
-from tests.workflows.helpers import history, outbox, running_worker, start, template, until
+from tests.workflows.helpers import final_state, history, outbox, running_worker, start, template, until
 from workflows.client import start_process
 from workflows.process import ProcessWorkflow
 
@@ -57,7 +57,7 @@ async def terminate_if_running(client: Client, workflow_id: str) -> None:
 
 
 async def finished(client: Client, workflow_id: str) -> ProcessState:
-    return await client.get_workflow_handle_for(ProcessWorkflow.run, workflow_id).result()
+    return await final_state(client.get_workflow_handle_for(ProcessWorkflow.run, workflow_id))
 
 
 EMAIL = {"send_email": {"subject": "{{ process.template }} for {{ record.title }}", "body": "Hello"}}
@@ -139,7 +139,7 @@ async def test_an_aborted_process_starts_no_follow_up(time_skipping_env: Workflo
         handle = await start(client, task_queue, doc, record.id, owner.id)
         await until(handle, lambda s: s.phases[1].status is PhaseStatus.running)
         await handle.execute_update(ProcessWorkflow.abort, AbortRequest(reason="stop", actor="test"))
-        state = await handle.result()
+        state = await final_state(handle)
     assert [f.status for f in state.follow_ups] == ["dropped"]
     assert await follow_ups_of(sessions, handle.id) == []
 
@@ -160,7 +160,7 @@ async def test_a_follow_up_whose_start_fails_is_a_line_not_a_failed_process(
             template=validate_template(child), template_version=1, record_id=record.id, owner_id=owner.id,
             started_by="outside"), workflow_id=f"process-{child['key']}-{record.id}-1", task_queue=task_queue)
         handle = await start(client, task_queue, doc, record.id, owner.id)
-        state = await handle.result()
+        state = await final_state(handle)
         description = await handle.describe()
         await terminate_if_running(client, squatter.id)
     assert state.status is ProcessStatus.completed
@@ -203,7 +203,7 @@ async def test_a_decision_picks_the_branch_and_branches_merge(
         handle = await start(client, task_queue, decision_template(), record.id, owner.id)
         await until(handle, lambda s: s.phases[0].task_id is not None)
         await handle.execute_update(ProcessWorkflow.complete_phase, CompletePhaseRequest(answers=answers))
-        state = await handle.result()
+        state = await final_state(handle)
     ran = [p.key for p in state.phases if p.status is PhaseStatus.done and p.key not in ("ask", "route")]
     assert ran == taken and state.phases[1].went_to == taken[0]
     assert state.answers == answers
@@ -225,7 +225,7 @@ async def test_a_decision_on_an_earlier_phase_outcome(time_skipping_env: Workflo
         await time_skipping_env.sleep(timedelta(days=2))
         await until(handle, lambda s: s.phases[0].overdue)
         await handle.execute_update(ProcessWorkflow.complete_phase, CompletePhaseRequest())
-        state = await handle.result()
+        state = await final_state(handle)
     assert state.phases[1].went_to == "apologise"
 
 
@@ -261,7 +261,7 @@ async def test_looping_back_continues_as_new_and_keeps_everything(
             answer = "yes" if attempt == 5 else "no"
             await handle.execute_update(ProcessWorkflow.complete_phase,
                                         CompletePhaseRequest(answers={"reached": answer, f"try{attempt}": True}))
-        state = await handle.result()
+        state = await final_state(handle)
     assert state.status is ProcessStatus.completed and state.runs > 1
     assert state.phases[0].iteration == 5 and state.answers["reached"] == "yes" and state.answers["try0"] is True
     notes = [e.text for e in await history(sessions, handle.id) if e.kind is HistoryKind.note]
@@ -290,7 +290,7 @@ async def test_a_request_retried_after_continue_as_new_is_answered_not_applied_a
         other = await handle.execute_update(ProcessWorkflow.change_owner,
                                             ChangeOwnerRequest(owner_id=owner.id), id="same-owner")
         await handle.execute_update(ProcessWorkflow.complete_phase, CompletePhaseRequest(), id="complete-visit")
-        state = await handle.result()
+        state = await final_state(handle)
     assert first.phases[0].status is PhaseStatus.skipped and first.runs == 1
     assert again.runs == 2 and again.phases[1].status is PhaseStatus.running  # answered, nothing applied
     assert other.runs == 2  # a new ID in the new run is applied as usual
