@@ -1,9 +1,11 @@
-"""Processes: start one on a record, list them (Temporal visibility), read one, and staff requests."""
+"""Processes: start one on a record, list them (the database, with Temporal for live detail), read one, and
+staff requests."""
 
 from __future__ import annotations
 
 import base64
 import hashlib
+import logging
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Annotated
@@ -22,7 +24,8 @@ from api.routers.records import get_record_or_404
 from api.routers.users import get_user_or_404
 from api.temporal_errors import send_update, temporal_errors
 from crm import template_store
-from crm.process_runs import UNCONFIRMED, ProcessRun, allocate_run, mark_started
+from crm.process_list import RunFilter, list_runs
+from crm.process_runs import UNCONFIRMED, ProcessRun, RunStatus, allocate_run, mark_started
 from crm.access import hidden_process_records
 from crm.models import ApiRole
 from processes.errors import ProcessNotFound, RecordKindMismatch, RecordNotFound, ServiceUnavailable, StagecoachError
@@ -34,6 +37,9 @@ from workflows.process import ProcessWorkflow
 from workflows.staff_requests import STAFF_REQUESTS, StaffRequestKind
 
 router = APIRouter(prefix="/processes", tags=["processes"])
+log = logging.getLogger("stagecoach.api")
+
+DB_TOKEN = b"db:"  # a next_page_token of the list from the database: the page's last run id follows
 
 KeyStr = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_-]{0,62}$")]
 IdempotencyKey = Annotated[str | None, Header(
@@ -70,6 +76,8 @@ class ProcessSummary(BaseModel):
     current_phase: str | None
     started_at: datetime
     closed_at: datetime | None
+    ended_by: str | None = Field(None, description="who ended it: a user's key, `loop guard`, `temporal`")
+    end_reason: str | None = Field(None, description="why it ended (an abort's reason, the loop guard's count...)")
     temporal_ui_url: str
 
 
@@ -141,7 +149,8 @@ def _summary(execution: WorkflowExecution, settings: Settings) -> ProcessSummary
     attrs = execution.typed_search_attributes
     record, owner = attrs.get(sa.RECORD), attrs.get(sa.OWNER)
     status = attrs.get(sa.STATUS) or ProcessStatus.running.value
-    if execution.status not in (WorkflowExecutionStatus.RUNNING, WorkflowExecutionStatus.COMPLETED):
+    if execution.status not in (WorkflowExecutionStatus.RUNNING, WorkflowExecutionStatus.COMPLETED,
+                                WorkflowExecutionStatus.CANCELED):
         status = execution.status.name.lower() if execution.status else "unknown"  # terminated, failed, timed out
     return ProcessSummary(
         workflow_id=execution.id, template=attrs.get(sa.TEMPLATE), record_id=int(record) if record else None,
@@ -149,6 +158,32 @@ def _summary(execution: WorkflowExecution, settings: Settings) -> ProcessSummary
         current_phase=attrs.get(sa.PHASE) if execution.status == WorkflowExecutionStatus.RUNNING else None,
         started_at=execution.start_time, closed_at=execution.close_time,
         temporal_ui_url=settings.temporal_run_url(execution.id))
+
+
+def _run_summary(run: ProcessRun, live: WorkflowExecution | None, settings: Settings) -> ProcessSummary:
+    """A run from the database; a running one with its phase and status (an incident) from Temporal."""
+    status = run.status.value
+    phase = None
+    if live is not None and live.status == WorkflowExecutionStatus.RUNNING:
+        status = live.typed_search_attributes.get(sa.STATUS) or status
+        phase = live.typed_search_attributes.get(sa.PHASE)
+    return ProcessSummary(workflow_id=run.workflow_id, template=run.template_key, record_id=run.record_id,
+                          owner_id=run.owner_id, status=status, current_phase=phase, started_at=run.created_at,
+                          closed_at=run.ended_at, ended_by=run.ended_by, end_reason=run.end_reason,
+                          temporal_ui_url=settings.temporal_run_url(run.workflow_id))
+
+
+async def _live(temporal: TemporalDep, workflow_ids: list[str]) -> dict[str, WorkflowExecution]:
+    """The running processes' executions in Temporal visibility (none when it cannot be asked: the list then
+    shows them from the database alone)."""
+    if not workflow_ids:
+        return {}
+    query = f"WorkflowId IN ({', '.join(_quote(w) for w in workflow_ids)})"
+    try:
+        return {e.id: e async for e in temporal.list_workflows(query, page_size=len(workflow_ids))}
+    except RPCError:
+        log.warning("process list without live detail: Temporal visibility did not answer", exc_info=True)
+        return {}
 
 
 @router.get("", response_model=ProcessPage)
@@ -160,23 +195,39 @@ async def list_processes(
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     page_token: Annotated[str | None, Query(max_length=4000)] = None,
 ) -> ProcessPage:
-    """Running and recent processes, newest first, from Temporal visibility.
+    """Processes of any age, newest first, from Stagecoach's database (a finished process is kept there after
+    Temporal's retention), each running one with its phase and status from Temporal. Filtering by `phase`,
+    or by status `running` or `incident`, asks Temporal visibility: only live processes have them.
 
     Processes of restricted records the caller may not see are left out.
     """
-    conditions = [f"WorkflowType = {_quote('ProcessWorkflow')}"]
-    for key, value in ((sa.TEMPLATE, template), (sa.RECORD, record_id), (sa.OWNER, owner_id),
-                       (sa.STATUS, status.value if status else None), (sa.PHASE, phase)):
-        if value is not None:
-            conditions.append(f"{key.name} = {_quote(str(value))}")
-    if hidden := await hidden_process_records(session, principal):
-        conditions.append(f"{sa.RECORD.name} NOT IN ({', '.join(_quote(str(i)) for i in hidden)})")
     bad_token = RequestValidationError([{"loc": ("query", "page_token"), "type": "value_error",
                                          "msg": "not a next_page_token this API gave"}])
     try:
         token = _page_token(page_token) if page_token else None
     except ValueError:  # binascii.Error, not ASCII, or not a token this API gave
         raise bad_token from None
+    if phase is None and status not in (ProcessStatus.running, ProcessStatus.incident):
+        if token is not None and not token.startswith(DB_TOKEN):
+            raise bad_token
+        before_id = int(token[len(DB_TOKEN):]) if token else None
+        where = RunFilter(template=template, record_id=record_id, owner_id=owner_id,
+                          status=RunStatus(status.value) if status else None)
+        runs = await list_runs(session, principal, where, before_id=before_id, limit=limit + 1)
+        page = runs[:limit]
+        live = await _live(temporal, [r.workflow_id for r in page if r.status is RunStatus.running])
+        more = len(runs) > limit and page[-1].id is not None
+        return ProcessPage(items=[_run_summary(r, live.get(r.workflow_id), settings) for r in page],
+                           next_page_token=_page_token_text(DB_TOKEN + str(page[-1].id).encode()) if more else None)
+    if token is not None and token.startswith(DB_TOKEN):
+        raise bad_token
+    conditions = [f"WorkflowType = {_quote('ProcessWorkflow')}", "ExecutionStatus = 'Running'"]
+    for key, value in ((sa.TEMPLATE, template), (sa.RECORD, record_id), (sa.OWNER, owner_id),
+                       (sa.STATUS, status.value if status else None), (sa.PHASE, phase)):
+        if value is not None:
+            conditions.append(f"{key.name} = {_quote(str(value))}")
+    if hidden := await hidden_process_records(session, principal):
+        conditions.append(f"{sa.RECORD.name} NOT IN ({', '.join(_quote(str(i)) for i in hidden)})")
     try:
         async with temporal_errors("(list)"):
             executions = temporal.list_workflows(" AND ".join(conditions), page_size=limit, next_page_token=token)
@@ -202,7 +253,7 @@ def _page_token(text: str) -> bytes:
     return raw[8:]
 
 
-async def _check_reader(session: SessionDep, workflow_id: str, principal: Principal) -> None:
+async def _check_reader(session: SessionDep, workflow_id: str, principal: Principal) -> ProcessRun:
     """Staff reach the processes of every record they see; a client key, the processes it started."""
     run = (await session.exec(select(ProcessRun).where(ProcessRun.workflow_id == workflow_id))).first()
     if run is None or (not principal.has(ApiRole.staff) and run.started_by != principal.actor):
@@ -211,13 +262,17 @@ async def _check_reader(session: SessionDep, workflow_id: str, principal: Princi
         await get_record_or_404(session, run.record_id, principal)
     except RecordNotFound:
         raise ProcessNotFound(f"no process {workflow_id}") from None
+    return run
 
 
 @router.get("/{workflow_id}", response_model=ProcessView)
 async def get_process(workflow_id: str, session: SessionDep, temporal: TemporalDep, settings: SettingsDep,
                       principal: ClientDep) -> ProcessView:
-    """One process: each phase with its status, times, responsible user and actions done."""
-    await _check_reader(session, workflow_id, principal)
+    """One process: each phase with its status, times, responsible user and actions done. A finished process is
+    read from its row in Stagecoach's database (at any age, with no worker running); a live one from Temporal."""
+    run = await _check_reader(session, workflow_id, principal)
+    if run.status.finished and run.state is not None:
+        return ProcessView(**run.state, temporal_ui_url=settings.temporal_run_url(workflow_id))
     handle = temporal.get_workflow_handle_for(ProcessWorkflow.run, workflow_id)
     async with temporal_errors(workflow_id):
         state = await handle.query(ProcessWorkflow.current_state)
