@@ -19,6 +19,9 @@ class Settings(BaseSettings):
     temporal_namespace: str = "default"
     temporal_task_queue: str = "stagecoach"
     temporal_ui_url: str = "http://127.0.0.1:8233"
+    # how long Temporal keeps a closed run (the embedded dev server's namespace; Compose: TEMPORAL_RETENTION).
+    # Stagecoach lists and shows finished processes from its own database whatever this is.
+    temporal_retention_hours: int = Field(168, ge=1)
 
     # SMTP: without SMTP_HOST, email is kept in the outbox table instead of sent.
     smtp_host: str | None = None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -55,6 +56,11 @@ def test_run_starts_everything_and_a_restart_resumes_waiting_processes(tmp_path:
         assert oct((tmp_path / "data" / "admin-api-key").stat().st_mode & 0o777) == "0o600"
         api = httpx.Client(base_url=f"http://127.0.0.1:{api_port}", headers={"X-API-Key": key}, timeout=30)
         assert httpx.get(f"http://127.0.0.1:{ui_port}", timeout=10).status_code == 200
+        described = subprocess.run([str(Path(sys.executable).parent / "temporal"), "operator", "namespace",
+                                    "describe", "--namespace", "default", "--address", f"127.0.0.1:{temporal_port}",
+                                    "--output", "json"], capture_output=True, text=True, timeout=30, check=True)
+        retention = json.loads(described.stdout)["config"]["workflowExecutionRetentionTtl"]
+        assert retention == f"{7 * 24 * 3600}s"  # a week, set explicitly (the dev server's own is a day)
         assert {t["key"] for t in api.get("/templates").json()} == {"new-lead-follow-up", "documents-pending"}
         lead = next(r for r in api.get("/records", params={"kind": "lead"}).json())
         started = api.post("/processes", json={"template": "new-lead-follow-up", "record_id": lead["id"]})
