@@ -39,6 +39,9 @@ class Settings(BaseSettings):
     # `id:base64key,...` (AES-256; the first encrypts, all decrypt): payloads encrypted in Temporal (workflows/codec.py)
     payload_encryption_keys: SecretStr | None = None
     payload_encryption_keys_file: Path | None = None
+    # how long Temporal keeps a closed run (the embedded dev server's namespace; Compose: TEMPORAL_RETENTION).
+    # Stagecoach lists and shows finished processes from its own database whatever this is.
+    temporal_retention_hours: int = Field(168, ge=1)
 
     # SMTP: without SMTP_HOST, email is kept in the outbox table instead of sent.
     smtp_host: str | None = None

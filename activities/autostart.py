@@ -21,15 +21,8 @@ from temporalio.exceptions import WorkflowAlreadyStartedError
 from activities.deps import Deps
 from crm import template_store
 from crm.idempotent import insert_once
-from crm.models import (
-    HistoryEntry,
-    HistoryKind,
-    ProcessOrigin,
-    Record,
-    RecordEvent,
-    RecordEventKind,
-)
-from crm.process_runs import allocate_run
+from crm.models import HistoryEntry, HistoryKind, Record, RecordEvent, RecordEventKind
+from crm.process_runs import ProcessOrigin, allocate_run, mark_started
 from crm.types import utcnow
 from processes.instance import ProcessInput
 from processes.template import ProcessTemplate, RecordKind, Trigger
@@ -171,6 +164,7 @@ class AutostartActivities:
                                 task_queue=self.deps.settings.temporal_task_queue)
         except WorkflowAlreadyStartedError:
             pass  # an earlier try started it: this is the retry of the same start
+        await mark_started(session, run.workflow_id)  # committed with the event's dispatch
         result.started.append(run.workflow_id)
 
 

@@ -28,7 +28,9 @@ from activities.errors import final_message
 from activities.responsible import resolve_user_id
 from crm.idempotent import insert_new
 from crm.models import HistoryEntry, HistoryKind, Task, TaskKind, TaskStatus
+from crm.process_runs import ProcessRun, RunStatus, mark_started, write_end
 from crm.types import utcnow
+from processes.instance import ProcessState, ProcessStatus
 from processes.template import Responsible
 
 
@@ -70,6 +72,17 @@ class PhaseTaskOpening(BaseModel):
     assignee_id: int | None = None  # when the phase started earlier; else its responsible, looked up now
 
 
+class RunEnd(BaseModel):
+    """The process has ended: its end is written to its run (`crm/process_runs.py`), where the process list and
+    `GET /processes/{id}` read it at any age; a process aborted or cancelled closes its open tasks."""
+
+    status: ProcessStatus
+    ended_at: datetime
+    ended_by: str | None = None
+    end_reason: str | None = None
+    state: ProcessState
+
+
 class Bookkeeping(BaseModel):
     record_id: int
     workflow_id: str
@@ -80,6 +93,7 @@ class Bookkeeping(BaseModel):
     start: PhaseStart | None = None
     open_task: PhaseTaskOpening | None = None
     after: list[HistoryLine] = []
+    end: RunEnd | None = None
 
 
 class BookkeepingResult(BaseModel):
@@ -136,6 +150,8 @@ async def begin(session: AsyncSession, books: Bookkeeping | None,
     for the caller to insert with its own."""
     if books is None:
         return Begun()
+    if books.end is not None:  # first: the tasks it closes say why
+        await _write_end(session, books.workflow_id, books.end)
     for closing in books.close_tasks:  # a task already closed (a retry, or by hand) stays as it is
         await session.exec(update(Task).where(col(Task.id) == closing.task_id,  # type: ignore[call-overload]
                                               col(Task.status) == TaskStatus.open)
@@ -149,6 +165,7 @@ async def begin(session: AsyncSession, books: Bookkeeping | None,
         started = start.line.model_copy(update={"data": {"responsible_id": begun.responsible_id, **start.line.data}})
         lines.insert(len(lines) if start.position is None else min(start.position, len(lines)), started)
     begun.rows = [_row(books, line) for line in lines]
+    await _follow_runs(session, books, lines)
     if books.open_task is not None:
         opening = books.open_task
         assignee = begun.responsible_id if books.start is not None else opening.assignee_id
@@ -162,6 +179,33 @@ async def begin(session: AsyncSession, books: Bookkeeping | None,
                                        workflow_id=books.workflow_id, phase_key=opening.phase_key,
                                        actor=books.actor, data={"assignee_id": assignee}))
     return begun
+
+
+async def _write_end(session: AsyncSession, workflow_id: str, end: RunEnd) -> None:
+    """The run's end; the tasks the process left open are closed, when it was aborted or cancelled, by whoever
+    ended it, saying why."""
+    if end.status is not ProcessStatus.completed:
+        reason = f"process {end.status.value}" + (f": {end.end_reason}" if end.end_reason else "")
+        await session.exec(update(Task).where(  # type: ignore[call-overload]
+            col(Task.workflow_id) == workflow_id, col(Task.status) == TaskStatus.open)
+            .values(status=TaskStatus.cancelled, completed_at=utcnow(), completed_by=end.ended_by,
+                    close_reason=reason[:1000]))
+    await write_end(session, workflow_id, RunStatus(end.status.value), ended_at=end.ended_at,
+                    ended_by=end.ended_by, end_reason=end.end_reason, state=end.state)
+
+
+async def _follow_runs(session: AsyncSession, books: Bookkeeping, lines: list[HistoryLine]) -> None:
+    """What the lines say about process runs: a process that wrote "started" runs (its start is confirmed, if
+    its starter could not), a follow-up started runs, a follow-up whose start failed never started."""
+    for line in lines:
+        if line.kind is HistoryKind.process_started:
+            await mark_started(session, books.workflow_id)
+        elif line.kind is HistoryKind.follow_up_started and "workflow_id" in line.data:
+            await mark_started(session, line.data["workflow_id"])
+        elif line.kind is HistoryKind.follow_up_failed and "workflow_id" in line.data:
+            await session.exec(update(ProcessRun).where(  # type: ignore[call-overload]
+                col(ProcessRun.workflow_id) == line.data["workflow_id"], col(ProcessRun.status) == RunStatus.starting)
+                .values(status=RunStatus.not_started))
 
 
 def after(books: Bookkeeping | None) -> list[HistoryEntry]:

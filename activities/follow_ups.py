@@ -10,8 +10,7 @@ from activities.errors import final, final_message
 from activities.responsible import resolve_user_id
 from activities.step import load_record
 from crm import template_store
-from crm.models import ProcessOrigin
-from crm.process_runs import allocate_run
+from crm.process_runs import ProcessOrigin, allocate_run
 from processes.errors import StagecoachError
 from processes.template import ProcessTemplate, StartFollowUp
 

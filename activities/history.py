@@ -4,7 +4,7 @@ from __future__ import annotations
 
 
 from pydantic import BaseModel
-from sqlmodel import select
+from sqlmodel import col, select, update
 from temporalio import activity
 
 from activities import bookkeeping
@@ -12,6 +12,7 @@ from activities.deps import Deps
 from activities.step import ActionResult, StepInput, begin_step, prepare_step, render, render_variables
 from crm.idempotent import insert_new, insert_once
 from crm.models import HistoryEntry, HistoryKind
+from crm.process_runs import ProcessRun
 from crm.types import utcnow
 from processes.template import AddHistory
 
@@ -49,6 +50,11 @@ class HistoryActivities:
     async def record_history(self, input: RecordHistoryInput) -> int:
         entry = await write_history_once(self.deps, HistoryEntry(**input.model_dump()))
         assert entry.id is not None
+        if input.kind is HistoryKind.owner_changed and input.workflow_id and "to" in input.data:
+            async with self.deps.sessions() as session:  # the process list filters owners on the run row
+                await session.exec(update(ProcessRun).where(  # type: ignore[call-overload]
+                    col(ProcessRun.workflow_id) == input.workflow_id).values(owner_id=int(input.data["to"])))
+                await session.commit()
         return entry.id
 
     @activity.defn(name="add_history")

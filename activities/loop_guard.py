@@ -1,7 +1,20 @@
-"""The loop guard: an automatic start beyond the daily limit for its template and record is cancelled."""
+"""The loop guard: an automatic start beyond the daily limit of its template on its record is cancelled.
+
+Every run of the template on the record that day counts, however it was started: by hand over the
+API (a person's own start is never cancelled, but it counts), by autostart or by a follow-up. A run
+whose start never happened (`not_started`) does not. So a chain started by hand runs ten times, and
+its eleventh start is cancelled.
+
+The cancellation stands whatever happens to its notices: the controller, the owner and the user whose
+action led to the start are emailed (linked to the record, so its outbox shows them, and named after
+the record and the process), and a notice the SMTP server refuses for good, or still cannot take after
+`NOTICE_ATTEMPTS` tries, is written to the record's history as not sent and logged, never a failure of
+the process.
+"""
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime, time, timedelta
 
 from pydantic import BaseModel
@@ -9,12 +22,20 @@ from sqlalchemy import func
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 from temporalio import activity
+from temporalio.exceptions import ApplicationError
 
 from activities.deps import Deps
 from activities.history import write_history_once
 from activities.outbox import send_once
-from crm.models import HistoryEntry, HistoryKind, ProcessOrigin, ProcessRun, User
+from crm.models import HistoryEntry, HistoryKind, Record, User
+from crm.process_runs import ProcessRun, RunStatus
 from crm.types import utcnow
+
+log = logging.getLogger("stagecoach.loop_guard")
+
+# A notice the SMTP server keeps deferring (4xx, down) is tried this many times (the guard's attempts), then
+# written down as not sent: the cancellation does not wait for it.
+NOTICE_ATTEMPTS = 5
 
 
 class LoopGuardInput(BaseModel):
@@ -32,6 +53,7 @@ class LoopGuardResult(BaseModel):
     starts_today: int
     limit: int
     reason: str = ""
+    notices_not_sent: list[str] = []  # "address: why"
 
 
 class LoopGuardActivities:
@@ -39,11 +61,12 @@ class LoopGuardActivities:
         self.deps = deps
 
     async def _starts_today(self, session: AsyncSession, input: LoopGuardInput) -> int:
+        """The runs of the template on the record today (in the guard's time zone), up to this one."""
         zone = self.deps.settings.zone
         today = datetime.combine(utcnow().astimezone(zone).date(), time(0), tzinfo=zone)
         query = select(func.count()).select_from(ProcessRun).where(
             ProcessRun.template_key == input.template_key, ProcessRun.record_id == input.record_id,
-            col(ProcessRun.origin).in_([ProcessOrigin.follow_up, ProcessOrigin.autostart]),
+            col(ProcessRun.status) != RunStatus.not_started,
             ProcessRun.created_at >= today, ProcessRun.created_at < today + timedelta(days=1),
             ProcessRun.created_at <= (await self._created_at(session, input.workflow_id)))
         return (await session.exec(query)).one()
@@ -55,31 +78,60 @@ class LoopGuardActivities:
 
     @activity.defn(name="apply_loop_guard")
     async def apply_loop_guard(self, input: LoopGuardInput) -> LoopGuardResult:
-        """Count this start among today's automatic starts; past the limit, tell everyone and cancel."""
+        """Count this start among today's runs; past the limit, cancel it and tell everyone."""
         limit = self.deps.settings.loop_guard_limit
         async with self.deps.sessions() as session:
             starts = await self._starts_today(session, input)
             if starts <= limit:
                 return LoopGuardResult(cancelled=False, starts_today=starts, limit=limit)
+            record = await session.get(Record, input.record_id)
+            title = record.title if record is not None else ""
             recipients = {input.controller_email}
             for user_id in (input.owner_id, input.triggered_by_user_id):
                 user = await session.get(User, user_id) if user_id is not None else None
                 if user is not None:
                     recipients.add(user.email)
-        reason = (f"loop guard: '{input.template_key}' was started automatically {starts} times today on "
-                  f"record {input.record_id} (the limit is {limit})")
-        for n, address in enumerate(sorted(recipients)):
-            async def compose(_: AsyncSession, to: str = address) -> tuple[str, str, str]:
-                body = (f"The process '{input.template_name}' ({input.workflow_id}) on record {input.record_id} "
-                        f"was cancelled before its first phase: it had already been started automatically "
-                        f"{starts - 1} times today (the limit is {limit}), through follow-ups or autostarts that "
-                        "start it again and again. Check the templates' follow-up and autostart settings.\n")
-                return to, f"Process cancelled by the loop guard: {input.template_name}", body
-
-            await send_once(self.deps, step_key=f"{input.workflow_id}/loop-guard/{n}", workflow_id=input.workflow_id,
-                            record_id=None, compose=compose)
+        reason = (f"loop guard: '{input.template_key}' was started {starts} times today on record "
+                  f"{input.record_id} (the limit is {limit})")
+        # the cancellation is written first: it stands whatever happens to the notices
         await write_history_once(self.deps, HistoryEntry(
             record_id=input.record_id, step_key=f"{input.workflow_id}/loop-guard", kind=HistoryKind.loop_guard,
             text=f"Process '{input.template_name}' cancelled: {reason}", workflow_id=input.workflow_id,
             actor="loop guard", data={"starts_today": starts, "limit": limit}))
-        return LoopGuardResult(cancelled=True, starts_today=starts, limit=limit, reason=reason)
+        subject = (f"Loop guard cancelled {input.workflow_id} ('{input.template_name}') on record "
+                   f"{input.record_id}{f': {title}' if title else ''}")
+        body = (f"The process '{input.template_name}' ({input.workflow_id}) on record {input.record_id}"
+                f"{f' ({title})' if title else ''} was cancelled before its first phase: the template had "
+                f"already run {starts - 1} times today on this record (the limit is {limit}), started by hand, "
+                "by follow-ups or by autostarts that start it again and again. Check the templates' follow-up "
+                "and autostart settings.\n")
+        not_sent = []
+        for n, address in enumerate(sorted(recipients)):
+            if (why := await self._notify(input, n, address, subject, body)) is not None:
+                not_sent.append(f"{address}: {why}")
+        return LoopGuardResult(cancelled=True, starts_today=starts, limit=limit, reason=reason,
+                               notices_not_sent=not_sent)
+
+    async def _notify(self, input: LoopGuardInput, n: int, address: str, subject: str, body: str) -> str | None:
+        """Send one notice; why it was not sent, once that is final (a deferral is retried by the guard's
+        next attempt, until `NOTICE_ATTEMPTS`)."""
+        step_key = f"{input.workflow_id}/loop-guard/{n}"
+
+        async def compose(_: AsyncSession) -> tuple[str, str, str]:
+            return address, subject, body
+
+        try:
+            await send_once(self.deps, step_key=step_key, workflow_id=input.workflow_id, record_id=input.record_id,
+                            compose=compose, history_text="Loop guard notice sent", retry_failed=False)
+            return None
+        except ApplicationError as exc:
+            if not exc.non_retryable and activity.info().attempt < NOTICE_ATTEMPTS:
+                raise  # deferred: the guard runs again (what it wrote and sent stays done)
+            why = exc.message
+        log.warning("loop guard notice not sent", extra={"workflow_id": input.workflow_id, "step_key": step_key,
+                                                          "error": why})
+        await write_history_once(self.deps, HistoryEntry(
+            record_id=input.record_id, step_key=f"{step_key}/not-sent", kind=HistoryKind.notice_not_sent,
+            text=f"Loop guard notice to {address} not sent: {why}", workflow_id=input.workflow_id,
+            actor="loop guard", data={"to": address}))
+        return why

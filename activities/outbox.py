@@ -3,12 +3,18 @@
 The message is rendered once and recorded (status `pending`) before any delivery,
 so a retry resends the very same content with the very same Message-ID. Without an
 SMTP server configured the message is `held` in the outbox, readable over the API.
+
+Delivery is at least once: a worker that dies after the SMTP server took the message, before
+it is marked sent, sends it again on the retry (same Message-ID, so a receiver sees one
+message). Each delivery is counted in `attempts` before it is tried, so the outbox shows
+every possible delivery, a crashed one included.
 """
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
 
+from sqlmodel import col, update
 from sqlmodel.ext.asyncio.session import AsyncSession
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
@@ -41,22 +47,28 @@ async def _recorded(deps: Deps, step_key: str, workflow_id: str | None, record_i
 async def send_once(deps: Deps, *, step_key: str, workflow_id: str | None, record_id: int | None,
                     compose: Composer, history_kind: HistoryKind = HistoryKind.email_sent,
                     history_text: str = "Email sent", phase_key: str | None = None,
-                    before: Before | None = None, after: Sequence[HistoryEntry] = ()) -> OutboxMessage:
+                    before: Before | None = None, after: Sequence[HistoryEntry] = (),
+                    retry_failed: bool = True) -> OutboxMessage:
     """Record the message (with what `before` adds to that transaction), deliver it, then mark it sent
-    (with the `after` lines: what the step's success means)."""
+    (with the `after` lines: what the step's success means). With `retry_failed` False, a message the SMTP
+    server refused for good before is not tried again."""
     row = await _recorded(deps, step_key, workflow_id, record_id, compose, before)
     if row.status in (MessageStatus.sent, MessageStatus.held):
         return row
+    if row.status is MessageStatus.failed and not retry_failed:
+        raise final_message("EmailRejected", f"outbox message {row.id} was refused by the SMTP server: "
+                                             f"{row.last_error}")
     status = MessageStatus.held
     error: str | None = None
     if deps.mailer.configured:
+        await _count_attempt(deps, row.id)  # before the send: a crash after it still shows as an attempt
         try:
             await deps.mailer.deliver(to=row.to_address, subject=row.subject, body=row.body,
                                       message_id=row.message_id)
             status = MessageStatus.sent
         except PermanentMailError as exc:
             error = str(exc)
-            await _note_failure(deps, row.id, error)
+            await _note_failure(deps, row.id, error, MessageStatus.failed)
             raise final_message("EmailRejected", f"outbox message {row.id} refused by the SMTP server: {error}") from None
         except TransientMailError as exc:
             error = str(exc)
@@ -66,7 +78,6 @@ async def send_once(deps: Deps, *, step_key: str, workflow_id: str | None, recor
         stored = await session.get(OutboxMessage, row.id)
         assert stored is not None
         stored.status = status
-        stored.attempts += 1
         stored.sent_at = utcnow()
         session.add(stored)
         if record_id is not None:
@@ -82,11 +93,16 @@ async def send_once(deps: Deps, *, step_key: str, workflow_id: str | None, recor
         return stored
 
 
-async def _note_failure(deps: Deps, row_id: int | None, error: str) -> None:
+async def _count_attempt(deps: Deps, row_id: int | None) -> None:
     async with deps.sessions() as session:
-        stored = await session.get(OutboxMessage, row_id)
-        if stored is not None:
-            stored.attempts += 1
-            stored.last_error = error
-            session.add(stored)
-            await session.commit()
+        await session.exec(update(OutboxMessage).where(col(OutboxMessage.id) == row_id)  # type: ignore[call-overload]
+                           .values(attempts=OutboxMessage.attempts + 1))
+        await session.commit()
+
+
+async def _note_failure(deps: Deps, row_id: int | None, error: str,
+                        status: MessageStatus = MessageStatus.pending) -> None:
+    async with deps.sessions() as session:
+        await session.exec(update(OutboxMessage).where(col(OutboxMessage.id) == row_id)  # type: ignore[call-overload]
+                           .values(last_error=error, status=status))
+        await session.commit()

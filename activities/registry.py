@@ -13,6 +13,7 @@ from activities.follow_ups import FollowUpActivities
 from activities.history import HistoryActivities
 from activities.loop_guard import LoopGuardActivities
 from activities.notices import NoticeActivities
+from activities.process_runs import ProcessRunActivities
 from activities.record_values import RecordValuesActivities
 from activities.responsible import ResponsibleActivities
 from activities.send_email import SendEmailActivities
@@ -27,6 +28,7 @@ ACTIVITY_CLASSES = (
     HistoryActivities,
     LoopGuardActivities,
     NoticeActivities,
+    ProcessRunActivities,
     RecordValuesActivities,
     ResponsibleActivities,
     SendEmailActivities,

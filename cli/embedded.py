@@ -129,6 +129,16 @@ Press Ctrl-C to stop; processes resume where they were on the next `make run`.
 """, flush=True)
 
 
+def _set_retention(settings: Settings, env: dict[str, str]) -> None:
+    """The dev server's namespace keeps closed runs `TEMPORAL_RETENTION_HOURS` (its own default is 24 h)."""
+    done = subprocess.run([str(BIN / "temporal"), "operator", "namespace", "update", "--namespace",
+                           settings.temporal_namespace, "--retention", f"{settings.temporal_retention_hours}h",
+                           "--address", settings.temporal_address], env=env, capture_output=True, timeout=30)
+    if done.returncode != 0:
+        print(f"Temporal's retention not set: {done.stderr.decode(errors='replace').strip()}", file=sys.stderr)
+
+
+
 def run_embedded(settings: Settings, ui_port: int, with_examples: bool = True, as_json: bool = False) -> int:
     if busy := busy_ports(settings, ui_port):
         print("Stagecoach cannot start:\n  " + "\n  ".join(busy), file=sys.stderr)
@@ -166,6 +176,7 @@ def run_embedded(settings: Settings, ui_port: int, with_examples: bool = True, a
             process_group=0)  # Ctrl-C reaches the terminal's process group: Temporal stops last, from stop()
         procs.append(temporal)
         _wait_for_port(host, int(port), 60, temporal, Path(temporal_log.name))
+        _set_retention(settings, env)
         upgrade_database(settings.database_url)
         key = ensure_admin_key(settings)
         procs.append(subprocess.Popen([sys.executable, "-m", "worker"], env=env))

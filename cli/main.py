@@ -71,11 +71,13 @@ def start(template: str, record_id: int,
 def list_processes(template: str | None = None, record_id: int | None = None, owner_id: int | None = None,
                    status: str | None = None, phase: str | None = None, limit: int = 50,
                    as_json: JsonOpt = False) -> None:
-    """Running and recent processes."""
+    """Processes of any age, newest first; a finished one with who ended it and why."""
     params = {"template": template, "record_id": record_id, "owner_id": owner_id, "status": status,
               "phase": phase, "limit": limit}
     data = call(api().get, "/processes", params={k: v for k, v in params.items() if v is not None})
     lines = [f"{p['workflow_id']:<48} {p['status']:<10} {p['current_phase'] or '-':<20} record {p['record_id']}"
+             + (f"  ended by {p['ended_by']}" if p.get("ended_by") else "")
+             + (f": {p['end_reason']}" if p.get("end_reason") else "")
              for p in data["items"]]
     out(data, as_json, "\n".join(lines) or "no processes")
 

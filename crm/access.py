@@ -15,7 +15,8 @@ import sqlalchemy.orm
 from sqlmodel import col, delete, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from crm.models import ApiRole, ProcessRun, Record, RecordAccess
+from crm.models import ApiRole, Record, RecordAccess
+from crm.process_runs import ProcessRun
 
 
 class Viewer(Protocol):

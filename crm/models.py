@@ -232,44 +232,6 @@ class ProcessTemplateSummary(SQLModel):
     updated_at: datetime
 
 
-# --- process instances ---------------------------------------------------------------
-
-class ProcessOrigin(str, enum.Enum):
-    manual = "manual"  # started over the API
-    follow_up = "follow_up"  # started by a start_follow_up action
-    autostart = "autostart"  # started by a record event
-
-    @property
-    def automatic(self) -> bool:
-        return self is not ProcessOrigin.manual
-
-
-class ProcessRun(SQLModel, table=True):
-    """The registry of process instances: allocates `process-{template}-{record}-{n}` ids.
-
-    Live state lives in the workflow; this row makes ids unique, makes a start with
-    the same request id idempotent, and lists a record's processes.
-    """
-
-    __tablename__ = "process_run"
-    __table_args__ = (sa.UniqueConstraint("template_key", "record_id", "sequence"),)
-
-    id: int | None = Field(default=None, primary_key=True)
-    workflow_id: str = Field(unique=True, max_length=255)
-    template_key: str = Field(max_length=63, index=True)
-    template_version: int
-    record_id: int = Field(foreign_key="record.id", index=True)
-    sequence: int
-    owner_id: int = Field(foreign_key="user.id")
-    started_by: str = Field(default="", max_length=200)
-    request_id: str | None = Field(default=None, unique=True, max_length=400)
-    origin: ProcessOrigin = Field(default=ProcessOrigin.manual, sa_type=_enum(ProcessOrigin))
-    parent_workflow_id: str | None = Field(default=None, max_length=255, index=True)
-    triggered_by_user_id: int | None = Field(default=None, foreign_key="user.id",
-                                             description="the user whose action led to this start")
-    created_at: datetime = _created()
-
-
 # --- record events (autostart) ---------------------------------------------------------
 
 class RecordEventKind(str, enum.Enum):
@@ -330,6 +292,8 @@ class Task(SQLModel, table=True):
     created_at: datetime = _created()
     completed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     completed_by: str | None = Field(default=None, max_length=200)
+    close_reason: str | None = Field(default=None, max_length=1000,
+                                     description="why it was closed when its process was aborted or cancelled")
 
 
 class TaskPublic(SQLModel):
@@ -347,6 +311,7 @@ class TaskPublic(SQLModel):
     created_at: datetime
     completed_at: datetime | None
     completed_by: str | None
+    close_reason: str | None = None
 
 
 # --- history -------------------------------------------------------------------------
@@ -372,6 +337,7 @@ class HistoryKind(str, enum.Enum):
     follow_up_started = "follow_up_started"
     follow_up_failed = "follow_up_failed"
     loop_guard = "loop_guard"
+    notice_not_sent = "notice_not_sent"  # an email the engine sends by itself (a loop guard notice) was not sent
     request_refused = "request_refused"
     note = "note"
 
@@ -413,6 +379,7 @@ class MessageStatus(str, enum.Enum):
     pending = "pending"  # recorded, delivery not confirmed yet
     sent = "sent"  # accepted by the SMTP server
     held = "held"  # no SMTP server configured: kept in the outbox
+    failed = "failed"  # refused for good (5xx) at the last attempt: not sent (a staff retry may send it)
 
 
 class OutboxMessage(SQLModel, table=True):

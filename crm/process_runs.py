@@ -1,13 +1,109 @@
-"""The registry of process instances: allocating `process-{template}-{record}-{n}` ids, once per request id."""
+"""The registry of process instances (the `process_run` table): allocating `process-{template}-{record}-{n}`
+ids, once per request id, following a run from its allocation to its confirmed start, and its end.
+
+A run is allocated (`starting`) and committed before Temporal is asked to start its workflow, so the id is
+never started twice and a retry with the same request id finds it. Whoever learns that the workflow
+exists marks the run `running` (`mark_started`): the starter once Temporal confirms, the process itself
+with its first step, and the sweep (`activities/process_runs.py`) for a start whose answer was lost. A
+run whose workflow Temporal still does not have a while later never started (`not_started`); a retry
+with its request id starts it after all.
+"""
 
 from __future__ import annotations
 
+import enum
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
 from sqlalchemy import func
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import select
+from sqlmodel import JSON, Field, SQLModel, col, select, update
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from crm.models import ProcessOrigin, ProcessRun
+from crm.models import _created, _enum  # the tables' shared column types
+from crm.types import UTCDateTime, utcnow
+from processes.instance import ProcessState
+
+
+class ProcessOrigin(str, enum.Enum):
+    manual = "manual"  # started over the API
+    follow_up = "follow_up"  # started by a start_follow_up action
+    autostart = "autostart"  # started by a record event
+
+    @property
+    def automatic(self) -> bool:
+        return self is not ProcessOrigin.manual
+
+
+class RunStatus(str, enum.Enum):
+    """Where a process is, as Stagecoach's own database knows it.
+
+    The live detail of a running process (an incident, its phase) is Temporal's; the end of a finished
+    one is written here by the process itself, and kept after Temporal's retention has deleted its run.
+    """
+
+    starting = "starting"  # the row is committed; Temporal has not confirmed the start yet
+    running = "running"  # started (live detail in Temporal)
+    completed = "completed"
+    aborted = "aborted"  # by staff, or cancelled from the Temporal UI or CLI
+    cancelled = "cancelled"  # by the loop guard
+    terminated = "terminated"  # ended in Temporal without the process having its say
+    failed = "failed"
+    timed_out = "timed_out"
+    not_started = "not_started"  # its start was never confirmed and Temporal has no such workflow
+
+    @property
+    def finished(self) -> bool:
+        return self not in (RunStatus.starting, RunStatus.running, RunStatus.not_started)
+
+
+FINISHED_RUNS = tuple(status for status in RunStatus if status.finished)
+
+
+class ProcessRun(SQLModel, table=True):
+    """A process instance: allocates `process-{template}-{record}-{n}` ids, and keeps the end of finished ones.
+
+    This row makes ids unique, makes a start with the same request id idempotent, lists a record's
+    processes, and is what the loop guard counts. The live state of a running process lives in its
+    workflow; once the process ends, its end (status, who ended it and why, when, and its final state)
+    is written here, so it can be listed and read at any age, with no worker running.
+    """
+
+    __tablename__ = "process_run"
+    # the finished processes, newest ended first, by each filter of the process list (api/routers/processes.py)
+    __table_args__ = (sa.UniqueConstraint("template_key", "record_id", "sequence"),
+                      sa.Index("ix_process_run_ended_at_id", "ended_at", "id"),
+                      sa.Index("ix_process_run_status_ended_at_id", "status", "ended_at", "id"),
+                      sa.Index("ix_process_run_template_key_ended_at_id", "template_key", "ended_at", "id"),
+                      sa.Index("ix_process_run_record_id_ended_at_id", "record_id", "ended_at", "id"),
+                      sa.Index("ix_process_run_owner_id_ended_at_id", "owner_id", "ended_at", "id"))
+
+    id: int | None = Field(default=None, primary_key=True)
+    workflow_id: str = Field(unique=True, max_length=255)
+    template_key: str = Field(max_length=63)
+    template_version: int
+    record_id: int = Field(foreign_key="record.id")
+    sequence: int
+    owner_id: int = Field(foreign_key="user.id")
+    started_by: str = Field(default="", max_length=200)
+    request_id: str | None = Field(default=None, unique=True, max_length=400)
+    origin: ProcessOrigin = Field(default=ProcessOrigin.manual, sa_type=_enum(ProcessOrigin))
+    parent_workflow_id: str | None = Field(default=None, max_length=255, index=True)
+    triggered_by_user_id: int | None = Field(default=None, foreign_key="user.id",
+                                             description="the user whose action led to this start")
+    created_at: datetime = _created()
+    status: RunStatus = Field(default=RunStatus.starting, sa_type=_enum(RunStatus),
+                              sa_column_kwargs={"server_default": RunStatus.running.value})
+    ended_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    ended_by: str | None = Field(default=None, max_length=200)
+    end_reason: str | None = Field(default=None, sa_type=sa.Text)
+    state: dict[str, Any] | None = Field(default=None, sa_type=JSON, description="the final ProcessState")
+    checked_at: datetime | None = Field(default=None, sa_type=UTCDateTime,
+                                        description="when the sweep last compared the row with Temporal")
+
+
+UNCONFIRMED = (RunStatus.starting, RunStatus.not_started)  # a run whose workflow is not known to exist
 
 
 def process_workflow_id(template_key: str, record_id: int, sequence: int) -> str:
@@ -44,3 +140,32 @@ async def allocate_run(session: AsyncSession, *, template_key: str, template_ver
         except IntegrityError:  # a concurrent allocation took this number, or this request id
             await session.rollback()
     raise RuntimeError(f"could not allocate a process id for template '{template_key}' on record {record_id}")
+
+
+async def mark_started(session: AsyncSession, workflow_id: str) -> None:
+    """The workflow exists: its run is `running`, unless it has ended meanwhile. No commit."""
+    await session.exec(update(ProcessRun).where(col(ProcessRun.workflow_id) == workflow_id,  # type: ignore[call-overload]
+                                                col(ProcessRun.status).in_(UNCONFIRMED))
+                       .values(status=RunStatus.running))
+
+
+async def mark_not_started(session: AsyncSession, workflow_id: str) -> None:
+    """Temporal has no such workflow and its start is over: the run never started. No commit."""
+    await session.exec(update(ProcessRun).where(col(ProcessRun.workflow_id) == workflow_id,  # type: ignore[call-overload]
+                                                col(ProcessRun.status) == RunStatus.starting)
+                       .values(status=RunStatus.not_started))
+
+
+async def write_end(session: AsyncSession, workflow_id: str, status: RunStatus, *, ended_at: datetime | None,
+                    ended_by: str | None, end_reason: str | None, state: ProcessState | None,
+                    unless_ended: bool = False) -> None:
+    """The run has ended: how, when, by whom, why, and its final state. No commit.
+
+    The process's own account wins: with `unless_ended` (the sweep, reading Temporal), a run whose end the
+    process wrote is left as it is."""
+    query = update(ProcessRun).where(col(ProcessRun.workflow_id) == workflow_id)
+    if unless_ended:
+        query = query.where(col(ProcessRun.status).not_in(FINISHED_RUNS))
+    await session.exec(query.values(  # type: ignore[call-overload]
+        status=status, ended_at=ended_at or utcnow(), ended_by=ended_by, end_reason=end_reason,
+        state=state.model_dump(mode="json") if state is not None else None))

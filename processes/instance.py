@@ -23,10 +23,15 @@ class ProcessStatus(str, enum.Enum):
     completed = "completed"
     aborted = "aborted"
     cancelled = "cancelled"  # by the loop guard, before its first phase
+    # ended in Temporal without the process having its say (an engineer terminated it...): never set by the
+    # process itself, only read from Temporal by the sweep of process runs
+    terminated = "terminated"
+    failed = "failed"
+    timed_out = "timed_out"
 
     @property
     def finished(self) -> bool:
-        return self in (ProcessStatus.completed, ProcessStatus.aborted, ProcessStatus.cancelled)
+        return self not in (ProcessStatus.running, ProcessStatus.incident)
 
 
 class PhaseStatus(str, enum.Enum):

@@ -15,6 +15,8 @@ from pydantic import BaseModel, Field
 from temporalio.client import Client, WorkflowHandle
 from temporalio.service import TLSConfig
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
+from temporalio.exceptions import WorkflowAlreadyStartedError
+from temporalio.service import RPCError, RPCStatusCode
 
 from processes.instance import ProcessInput, ProcessState
 from settings import Settings
@@ -72,6 +74,41 @@ async def start_process(client: Client, input: ProcessInput, *, workflow_id: str
 
     process_started(template.key)
     return handle
+
+
+class StartNotConfirmed(Exception):
+    """A start failed, or was not answered, and Temporal does not show the workflow (or could not be asked):
+    it has not started, or its start may still land. Starting again with the same workflow id settles it."""
+
+
+async def start_once(client: Client, input: ProcessInput, *, workflow_id: str, task_queue: str) -> bool:
+    """Start the process `workflow_id` unless it has started: whether this call started it.
+
+    A start Temporal did not answer (a timeout, a lost connection) may have been accepted all the same:
+    Temporal is then asked whether the workflow exists, and a start it reports is a start (not when it could
+    not be reached at all: asking would wait out the client's retries, and the sweep of process runs settles
+    the rare start that got through as the connection broke). Raises `StartNotConfirmed` when it does not
+    report one.
+    """
+    try:
+        await start_process(client, input, workflow_id=workflow_id, task_queue=task_queue)
+        return True
+    except WorkflowAlreadyStartedError:
+        return False  # an earlier try started it (the id is never reused: REJECT_DUPLICATE)
+    except Exception as exc:
+        unreachable = isinstance(exc, RPCError) and exc.status == RPCStatusCode.UNAVAILABLE
+        if not unreachable and await _exists(client, workflow_id):
+            return True  # accepted, though its answer was lost
+        raise StartNotConfirmed(f"{type(exc).__name__}: {exc}") from exc
+
+
+async def _exists(client: Client, workflow_id: str) -> bool:
+    """Whether Temporal has a workflow `workflow_id` (False also when it cannot tell)."""
+    try:
+        await client.get_workflow_handle(workflow_id).describe(rpc_timeout=timedelta(seconds=3))
+        return True
+    except Exception:
+        return False
 
 
 class RecordEventsInput(BaseModel):

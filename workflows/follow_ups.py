@@ -7,7 +7,9 @@
   ends the wait.
 - **Follow-ups**: the `start_follow_up` actions of a process that completed start as child workflows
   that outlive it (`ParentClosePolicy.ABANDON`), each prepared by an activity (template version, owner,
-  workflow id). The lineage they carry is what the loop guard counts.
+  workflow id). The lineage they carry is what the loop guard counts. A follow-up that cannot be
+  prepared, or whose start Temporal refuses, is a `follow_up_failed` line in the record's history: the
+  process that planned it still completes.
 
 Workflow code imported through the sandbox's pass-through (see `interpreter.py`).
 """
@@ -20,7 +22,7 @@ from datetime import timedelta
 from typing import Any
 
 from temporalio import workflow
-from temporalio.exceptions import ActivityError
+from temporalio.exceptions import ActivityError, FailureError
 from temporalio.workflow import ParentClosePolicy
 
 from activities.follow_ups import FollowUpActivities, PrepareFollowUpInput
@@ -28,7 +30,10 @@ from activities.loop_guard import LoopGuardActivities, LoopGuardInput
 from crm.models import HistoryKind
 from processes.instance import ProcessInput
 from workflows import search_attributes as sa
-from workflows.run import ACTION_HEARTBEAT, ACTION_RETRY, ACTION_TIMEOUT, BOOKKEEPING_RETRY, Run
+from workflows.run import ACTION_HEARTBEAT, ACTION_RETRY, ACTION_TIMEOUT, BOUNDED_BOOKKEEPING_RETRY, Run
+
+# A follow-up Temporal refuses to start is a history line; runs from before this marker failed instead.
+PATCH_FAILED_START_IS_A_LINE = "follow-up-start-failure-is-a-line"
 
 
 class FollowUps:
@@ -39,14 +44,24 @@ class FollowUps:
     async def loop_guard_cancels(self) -> bool:
         """An automatic start past the daily limit of its template on its record is cancelled."""
         run = self.run
-        result = await workflow.execute_activity_method(
-            LoopGuardActivities.apply_loop_guard,
-            LoopGuardInput(workflow_id=run.state.workflow_id, template_key=run.template.key,
-                           template_name=run.template.name, record_id=run.state.record_id,
-                           owner_id=run.state.owner_id, controller_email=run.template.controller_email,
-                           triggered_by_user_id=run.input.triggered_by_user_id),
-            start_to_close_timeout=ACTION_TIMEOUT, heartbeat_timeout=ACTION_HEARTBEAT,
-            retry_policy=BOOKKEEPING_RETRY, summary="loop guard")
+        while True:
+            try:
+                result = await workflow.execute_activity_method(
+                    LoopGuardActivities.apply_loop_guard,
+                    LoopGuardInput(workflow_id=run.state.workflow_id, template_key=run.template.key,
+                                   template_name=run.template.name, record_id=run.state.record_id,
+                                   owner_id=run.state.owner_id, controller_email=run.template.controller_email,
+                                   triggered_by_user_id=run.input.triggered_by_user_id),
+                    start_to_close_timeout=ACTION_TIMEOUT, heartbeat_timeout=ACTION_HEARTBEAT,
+                    retry_policy=BOUNDED_BOOKKEEPING_RETRY, summary="loop guard")
+                break
+            except ActivityError as err:  # the count cannot be read: staff retry it, or let the process run
+                assert run.stuck is not None
+                action = await run.stuck("loop guard", f"{run.state.workflow_id}/loop-guard", err)
+                if action is None:
+                    run.check_abort()
+                if action != "retry":
+                    return False
         if result.cancelled:
             run.state.end_reason, run.state.ended_by = result.reason, "loop guard"
             for ps in run.state.phases:
@@ -94,13 +109,23 @@ class FollowUps:
                                  lineage=[*run.state.lineage, wf], origin="follow_up",
                                  triggered_by_user_id=run.input.triggered_by_user_id,
                                  start_delay_seconds=follow_up.start_delay_seconds, parent_workflow_id=wf)
-            await workflow.start_child_workflow(
-                self.child_run, child, id=plan.workflow_id, task_queue=workflow.info().task_queue,
-                parent_close_policy=ParentClosePolicy.ABANDON,
-                search_attributes=sa.initial(plan.template.key, plan.record_id, plan.owner_id,
-                                             plan.template.phases[0].key),
-                static_summary=child.summary(), static_details=child.details())
-            follow_up.status, follow_up.workflow_id = "started", plan.workflow_id
+            follow_up.workflow_id = plan.workflow_id
+            try:
+                await workflow.start_child_workflow(
+                    self.child_run, child, id=plan.workflow_id, task_queue=workflow.info().task_queue,
+                    parent_close_policy=ParentClosePolicy.ABANDON,
+                    search_attributes=sa.initial(plan.template.key, plan.record_id, plan.owner_id,
+                                                 plan.template.phases[0].key),
+                    static_summary=child.summary(), static_details=child.details())
+            except FailureError as err:  # Temporal refused the start (its id is taken)
+                if not workflow.patched(PATCH_FAILED_START_IS_A_LINE):
+                    raise  # runs from before: the process failed
+                follow_up.status, follow_up.error = "failed", f"{type(err).__name__}: {err}"
+                await run.line(f"{follow_up.step_key}/failed", HistoryKind.follow_up_failed,
+                               f"Follow-up '{follow_up.template}' not started: {follow_up.error}",
+                               data={"workflow_id": plan.workflow_id, "record_id": plan.record_id})
+                continue
+            follow_up.status = "started"
             await run.line(f"{follow_up.step_key}/started", HistoryKind.follow_up_started,
                            f"Follow-up process '{plan.template.name}' started: {plan.workflow_id}",
                            data={"workflow_id": plan.workflow_id, "record_id": plan.record_id})

@@ -5,7 +5,9 @@ bookkeeping waiting in the ledger; when the activity fails for good, the process
 (status `incident`, a history line, the search attribute) and waits until staff retry the step,
 skip it, skip the phase or abort. A phase whose responsible cannot be found waits the same way, with
 its start held back until the lookup is retried or skipped. Staff resolve an incident through the
-`resolve_incident` request (`workflows/staff_requests.py`), which sets `Run.resolution`.
+`resolve_incident` request (`workflows/staff_requests.py`), which sets `Run.resolution`. The engine's
+own bookkeeping that still fails after its bounded retries (the database down for minutes) is an
+incident the same way (`stuck`), where it would otherwise retry forever out of sight.
 
 Workflow code imported through the sandbox's pass-through (see `interpreter.py`).
 """
@@ -21,12 +23,44 @@ from activities.bookkeeping import HistoryLine, PhaseTaskOpening
 from crm.models import HistoryKind
 from processes.instance import Incident, PhaseState, ProcessStatus
 from workflows import search_attributes as sa
-from workflows.run import Run, Step
+from workflows.run import PATCH_BOOKKEEPING_INCIDENT, Run, Step
 
 
 class Incidents:
     def __init__(self, run: Run) -> None:
         self.run = run
+        run.stuck = self.stuck
+
+    async def stuck(self, what: str, step_key: str, err: ActivityError) -> str | None:
+        """The engine's own bookkeeping (`what`: its history lines, the loop guard) still failed after its
+        bounded retries: an incident, as visible as a failed step, until staff retry it ("retry") or go on
+        without it ("skip"). None when the process is aborted meanwhile. Nothing is written for it: the
+        database is what fails. Runs from before `PATCH_BOOKKEEPING_INCIDENT` never got here (their
+        bookkeeping retried forever): the error fails them as it did."""
+        run = self.run
+        if not workflow.patched(PATCH_BOOKKEEPING_INCIDENT):
+            raise err
+        cause = err.cause
+        error_type = cause.type if isinstance(cause, ApplicationError) and cause.type else \
+            type(cause).__name__ if cause else "ActivityError"
+        message = f"{what} not written: " + (getattr(cause, "message", None) or str(cause or err))
+        phase_key = run.state.current_phase or run.template.phases[0].key
+        async with run.incident_lock:
+            run.incidents += 1
+            run.state.incident = Incident(phase_key=phase_key, step=f"bookkeeping: {what}", step_key=step_key,
+                                          error_type=error_type, message=message, at=workflow.now())
+            run.state.status, run.resolution = ProcessStatus.incident, None
+            run.upsert(sa.STATUS.value_set(ProcessStatus.incident.value))
+            run.details(f"**incident**: {message}. Waiting for staff to retry, skip or abort.")
+            try:
+                await workflow.wait_condition(lambda: run.resolution is not None or (
+                    run.abort is not None and not run.ending))
+            finally:
+                run.state.incident = None
+                if not run.state.status.finished:
+                    run.state.status = ProcessStatus.running
+                    run.upsert(sa.STATUS.value_set(ProcessStatus.running.value))
+        return run.resolution.action if run.resolution is not None else None
 
     async def attempt(self, ps: PhaseState, step: str, step_key: str, call: Step, *,
                       after: tuple[HistoryLine, ...] | list[HistoryLine] = (), carries: bool = True,
@@ -83,7 +117,7 @@ class Incidents:
                                f"Incident in phase '{ps.name}' at {step}: {message}", phase_key=ps.key,
                                data={"error_type": error_type, "step_key": step_key})
                 # the start of the phase is written with it (its responsible was found), unless that lookup failed
-                await run.park(ps, with_start=not hold_start)
+                await run.park(ps, with_start=not hold_start, in_incident=True)
                 await workflow.wait_condition(lambda: run.resolution is not None or run.phase_interrupted(ps))
                 resolution = run.resolution
             except GeneratorExit:

@@ -7,7 +7,9 @@ validators refuse what cannot apply (`workflows/staff_requests.py`); the loop gu
 first phase and follow-ups start after the last (`workflows/follow_ups.py`); a long history continues
 as new at a phase boundary (`workflows/continuing.py`). What these rooms share, and how they write
 the record's history, is one `Run` (`workflows/run.py`). This module wires them and ends the process:
-completed, aborted (by staff, or cancelled through Temporal) or cancelled by the loop guard.
+completed, aborted (by staff, or cancelled through Temporal) or cancelled by the loop guard. Its end
+goes to its run row with its last bookkeeping (`RunEnd`); an aborted or cancelled process then has
+Temporal cancel it, so that it shows as Canceled there (`_end_as_canceled`).
 
 **One activity per step.** The engine's own bookkeeping (history lines, the phase's task closed, its
 responsible looked up) does not get activities of its own: it rides along with the next step
@@ -30,7 +32,10 @@ from collections.abc import Callable
 from typing import Any
 
 from temporalio import workflow
+from temporalio.exceptions import ActivityError
 
+from activities.bookkeeping import RunEnd
+from activities.process_runs import CancelInTemporalInput, ProcessRunActivities
 from crm.models import HistoryKind, TaskStatus
 from processes.instance import AbortRequest, PhaseStatus, ProcessInput, ProcessState, ProcessStatus
 from workflows import continuing
@@ -38,7 +43,12 @@ from workflows import search_attributes as sa
 from workflows.follow_ups import FollowUps
 from workflows.incidents import Incidents
 from workflows.phases import Phases
-from workflows.run import Aborted, Run
+from workflows.run import ACTION_RETRY, BOOKKEEPING_TIMEOUT, Aborted, Run
+
+# A process writes its end to its run row (Stagecoach's own database), and one aborted or cancelled ends as
+# Canceled in Temporal; runs from before these markers did neither (the sweep writes their end).
+PATCH_END_WRITTEN = "process-end-written-to-its-run"
+PATCH_CANCELED_IN_TEMPORAL = "aborted-process-ends-canceled-in-temporal"
 from workflows.staff_requests import StaffRequests
 
 
@@ -58,35 +68,43 @@ class ProcessInterpreter:
 
     async def run(self) -> ProcessState:
         run = self._run
-        input = run.input
-        wf = run.state.workflow_id
         try:
-            if input.resume is None:
-                if input.origin != "manual" and await self._follow_ups.loop_guard_cancels():
-                    return await self._finish(ProcessStatus.cancelled)
-                await run.line(f"{wf}/process/started", HistoryKind.process_started,
-                               f"Process '{run.template.name}' (version {input.template_version}) started",
-                               actor=input.started_by)
-                await self._follow_ups.wait_start_delay()
-            index: int | None = run.first_phase
-            while index is not None and run.end_reason is None and not run.ended_written:
-                await continuing.continue_if_long(run, index)
-                index = await self._phases.run_phase(index)
-            outcome = ProcessStatus.completed
-            run.state.end_reason = run.end_reason
-            await self._follow_ups.start()
+            outcome = await self._run_phases()
         except Aborted:
             outcome = ProcessStatus.aborted
         except asyncio.CancelledError:
             # cancelled from the Temporal UI or CLI: recorded like an abort, then the run ends
             run.abort = AbortRequest(reason="cancelled through Temporal", actor="temporal")
+            run.cancel_requested = True
             outcome = ProcessStatus.aborted
-        if not run.carry and not workflow.patched("status-final-after-history"):
+        if outcome is not ProcessStatus.cancelled and not run.carry and not workflow.patched(
+                "status-final-after-history"):
             run.state.status = outcome  # histories recorded before: the status changed before the history line
         return await self._finish(outcome)
 
+    async def _run_phases(self) -> ProcessStatus:
+        """From the loop guard to the follow-ups: completed, or cancelled by the loop guard."""
+        run = self._run
+        input = run.input
+        wf = run.state.workflow_id
+        if input.resume is None:
+            if input.origin != "manual" and await self._follow_ups.loop_guard_cancels():
+                return ProcessStatus.cancelled
+            await run.line(f"{wf}/process/started", HistoryKind.process_started,
+                           f"Process '{run.template.name}' (version {input.template_version}) started",
+                           actor=input.started_by)
+            await self._follow_ups.wait_start_delay()
+        index: int | None = run.first_phase
+        while index is not None and run.end_reason is None and not run.ended_written:
+            await continuing.continue_if_long(run, index)
+            index = await self._phases.run_phase(index)
+        run.state.end_reason = run.end_reason
+        await self._follow_ups.start()
+        return ProcessStatus.completed
+
     async def _finish(self, outcome: ProcessStatus) -> ProcessState:
         run = self._run
+        run.ending = True
         state = run.state
         wf = state.workflow_id
         state.ended_at = workflow.now()
@@ -109,6 +127,9 @@ class ProcessInterpreter:
                            f"Process '{run.template.name}' aborted: {run.abort.reason}", actor=run.abort.actor)
         elif not run.ended_written:
             await run.line(f"{wf}/process/ended", HistoryKind.process_ended, run.ended_text(state.end_reason))
+        if run.carry and workflow.patched(PATCH_END_WRITTEN):  # the end goes to the run row, with what is left
+            run.ledger.end = RunEnd(status=outcome, ended_at=state.ended_at, ended_by=state.ended_by,
+                                    end_reason=state.end_reason, state=state.model_copy(update={"status": outcome}))
         await run.flush()
         # the status turns final only now, so whoever reads it finds the tasks closed and the history written
         state.status = outcome
@@ -119,4 +140,24 @@ class ProcessInterpreter:
         workflow.metric_meter().create_counter("stagecoach_processes_ended", "Processes ended, by final status").add(
             1, {"status": outcome.value, "template": run.template.key})
         await workflow.wait_condition(workflow.all_handlers_finished)
+        if outcome is not ProcessStatus.completed and run.carry and workflow.patched(PATCH_CANCELED_IN_TEMPORAL):
+            await self._end_as_canceled()
         return state
+
+    async def _end_as_canceled(self) -> None:
+        """A process aborted or cancelled ends as Canceled in Temporal, where engineers filter on it: its end is
+        recorded, then its cancellation is requested through Temporal (unless that is how it was aborted),
+        and the run ends cancelled. Its final state stays readable: the run row, and the state query. If
+        Temporal cannot be asked, it ends Completed there (its status attribute and its row still say)."""
+        run = self._run
+        if not run.cancel_requested:
+            try:
+                await workflow.execute_activity_method(
+                    ProcessRunActivities.cancel_in_temporal, CancelInTemporalInput(workflow_id=run.state.workflow_id),
+                    start_to_close_timeout=BOOKKEEPING_TIMEOUT, retry_policy=ACTION_RETRY,
+                    summary="end as Canceled in Temporal")
+            except ActivityError as err:
+                workflow.logger.warning("cancellation not requested, the run ends completed: %s", err.cause or err)
+                return
+            await workflow.wait_condition(lambda: False)  # until the cancellation arrives: raises CancelledError
+        raise asyncio.CancelledError(f"process {run.state.status.value}")

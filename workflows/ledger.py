@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from activities.bookkeeping import Bookkeeping, HistoryLine, PhaseStart, PhaseTaskOpening, TaskClosing
+from activities.bookkeeping import Bookkeeping, HistoryLine, PhaseStart, PhaseTaskOpening, RunEnd, TaskClosing
 from crm.models import HistoryKind, TaskStatus
 from processes.template import Responsible
 
@@ -23,6 +23,7 @@ class Ledger:
         self.lines: list[HistoryLine] = []
         self.close_tasks: list[TaskClosing] = []
         self.start: PhaseStart | None = None
+        self.end: RunEnd | None = None  # the process has ended: its end, for its run row
         self.queued = 0  # items ever added
         self.written = 0  # the items up to this one are in the database
 
@@ -53,11 +54,11 @@ class Ledger:
         start = self.start if with_start else None
         if start is not None and soft_start:
             start = start.model_copy(update={"soft": True})
-        if not (self.lines or self.close_tasks or start or after or open_task):
+        if not (self.lines or self.close_tasks or start or after or open_task or self.end):
             return None
         return Bookkeeping(record_id=self.record_id, workflow_id=self.workflow_id, owner_id=owner_id,
                            actor=self.actor, close_tasks=list(self.close_tasks), lines=list(self.lines),
-                           start=start, open_task=open_task, after=list(after))
+                           start=start, open_task=open_task, after=list(after), end=self.end)
 
     def settle(self, books: Bookkeeping) -> None:
         """`books` is written: drop what it carried (by identity: a flush from a timer racing the phase may
@@ -71,6 +72,8 @@ class Ledger:
                 self.start = None
             elif books.start is None:  # held back (its lookup failed): written when it is found, after what is left
                 self.start = self.start.model_copy(update={"position": None})
+        if books.end is not None:
+            self.end = None
         if not (self.lines or self.close_tasks or self.start):
             self.written = self.queued
 

@@ -5,6 +5,10 @@ so the first signal starts it). It runs `dispatch_record_events` after each sign
 also sweeps on a durable timer, so an event whose signal was lost (a crash between the
 commit and the signal, Temporal briefly unreachable) still starts its processes. One
 dispatch runs at a time; signals that arrive meanwhile cause one more dispatch.
+
+Each timer sweep also settles the process runs Temporal knows better than the database
+(`sweep_process_runs`, `activities/process_runs.py`): starts never confirmed, ends the
+process could not write. Runs before `PATCH_SWEEP_RUNS` did not.
 """
 
 from __future__ import annotations
@@ -16,22 +20,28 @@ from datetime import timedelta
 from pydantic import BaseModel
 from temporalio import workflow
 from temporalio.common import RawValue, RetryPolicy
+from temporalio.exceptions import ActivityError
 
 from processes.wording import counted
 
 with workflow.unsafe.imports_passed_through():
     from activities.autostart import AutostartActivities, DispatchInput, DispatchResult
+    from activities.process_runs import ProcessRunActivities, SweepRunsInput
     from workflows.client import DISPATCHER_SIGNAL, DISPATCHER_WORKFLOW, RecordEventsInput
 
 # dispatching must eventually succeed (nothing else will start those processes): retried until it does
 DISPATCH_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), backoff_coefficient=2.0,
                              maximum_interval=timedelta(minutes=1))
 DISPATCH_TIMEOUT = timedelta(minutes=5)
+# The sweep of process runs is tried again at the next timer if it fails: a few retries only.
+SWEEP_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), backoff_coefficient=2.0, maximum_attempts=3)
+PATCH_SWEEP_RUNS = "sweep-process-runs"
 
 
 class RecordEventsState(BaseModel):
     rounds: int = 0  # dispatch rounds in this run
     events: int = 0  # events dispatched in this run
+    runs_settled: int = 0  # process runs the sweep settled in this run (starts confirmed or not, ends written)
     started: int = 0  # processes started (or found started) in this run
     signalled: bool = False
     dispatching: bool = False
@@ -51,21 +61,22 @@ class RecordEventsWorkflow:
             state = self.state
             workflow.set_current_details(f"{counted(state.rounds, 'dispatch round')}, {counted(state.events, 'event')}, "
                                          f"{counted(state.started, 'process', 'processes')} started in this run")
+            swept = False
             try:
                 await workflow.wait_condition(lambda: self.state.signalled,
                                               timeout=timedelta(seconds=self.state.sweep_seconds),
                                               timeout_summary="sweep for undispatched record events")
             except asyncio.TimeoutError:
-                pass
+                swept = True
             self.state.signalled = False
-            await self._dispatch()
+            await self._dispatch(sweep_runs=swept)
             self.state.rounds += 1
             if self.state.rounds >= input.rounds_per_run or workflow.info().is_continue_as_new_suggested():
                 await workflow.wait_condition(workflow.all_handlers_finished)
                 workflow.continue_as_new(input.model_copy(update={"signalled": self.state.signalled,
                                                                   "sweep_seconds": self.state.sweep_seconds}))
 
-    async def _dispatch(self) -> None:
+    async def _dispatch(self, *, sweep_runs: bool) -> None:
         self.state.dispatching = True
         try:
             while True:
@@ -78,9 +89,21 @@ class RecordEventsWorkflow:
                 if result.sweep_seconds:
                     self.state.sweep_seconds = result.sweep_seconds
                 if not result.more:
-                    return
+                    break
+            if sweep_runs and workflow.patched(PATCH_SWEEP_RUNS):
+                await self._sweep_runs()
         finally:
             self.state.dispatching = False
+
+    async def _sweep_runs(self) -> None:
+        try:
+            swept = await workflow.execute_activity_method(
+                ProcessRunActivities.sweep_process_runs, SweepRunsInput(), start_to_close_timeout=DISPATCH_TIMEOUT,
+                heartbeat_timeout=timedelta(seconds=30), retry_policy=SWEEP_RETRY, summary="sweep process runs")
+        except ActivityError as err:  # the next timer sweeps again
+            workflow.logger.warning("sweep of process runs failed: %s", err.cause or err)
+            return
+        self.state.runs_settled += len(swept.confirmed) + len(swept.not_started) + len(swept.ended)
 
     @workflow.signal(name=DISPATCHER_SIGNAL)
     def events_recorded(self) -> None:

@@ -24,6 +24,7 @@ from typing import Any
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
+from temporalio.exceptions import ActivityError
 
 from activities.bookkeeping import Bookkeeping, BookkeepingActivities, BookkeepingResult
 from activities.history import HistoryActivities, RecordHistoryInput
@@ -51,14 +52,23 @@ ACTION_TIMEOUT = timedelta(minutes=2)
 # A worker that dies mid-step is noticed after this, not after ACTION_TIMEOUT: the worker heartbeats for
 # every running step (activities/heartbeats.py), and the step is retried elsewhere under its step key.
 ACTION_HEARTBEAT = timedelta(seconds=10)
-# The engine's own bookkeeping (history lines, task rows) is retried until the database answers.
+# The engine's own bookkeeping in update handlers and in runs from before PATCH_CARRY is retried until the
+# database answers.
 BOOKKEEPING_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), backoff_coefficient=2.0,
                                 maximum_interval=timedelta(minutes=5))
+# The process's own bookkeeping (what it flushes, the loop guard) is retried for about six minutes; then it is an
+# incident staff see and retry or skip, like any step (`Incidents.stuck`).
+BOUNDED_BOOKKEEPING_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), backoff_coefficient=2.0,
+                                        maximum_interval=timedelta(minutes=2), maximum_attempts=10)
 BOOKKEEPING_TIMEOUT = timedelta(seconds=30)
 # The change that made bookkeeping ride along with steps; runs without its marker keep the old path.
 PATCH_CARRY = "phase-steps-carry-bookkeeping"
+# Bookkeeping that failed after its retries is an incident; before (unbounded retries) it never failed.
+PATCH_BOOKKEEPING_INCIDENT = "bookkeeping-failure-is-an-incident"
 
 Step = Callable[[Bookkeeping | None], Awaitable[Any]]  # runs a step's activity, carrying the bookkeeping given
+# bookkeeping failed after its retries: what staff say ("retry", "skip"), or None when the process is aborted
+Stuck = Callable[[str, str, ActivityError], Awaitable[str | None]]
 
 
 class Aborted(Exception):
@@ -104,6 +114,9 @@ class Run:
         self.phase_attribute: str | None = input.template.phases[0].key  # StagecoachPhase as last set
         self.ended_written = False  # the last step wrote "process ended" with its own effect
         self.phase_written: dict[str, int] = {}  # phase key -> ledger item of its last "done"/"skipped" line
+        self.ending = False  # the process is writing its end: an abort can come no more
+        self.cancel_requested = False  # cancelled through Temporal (its UI or CLI)
+        self.stuck: Stuck | None = None  # set by `Incidents`: bookkeeping that failed for good is an incident
 
     # --- what the rooms ask of the run -------------------------------------------------------
 
@@ -166,18 +179,36 @@ class Run:
             self.responsible_found(ps, self.template.phases[self.template.phase_index(ps.key)],
                                    getattr(result, "responsible_id", None))
 
-    async def flush(self, *, with_start: bool = True) -> None:
+    async def flush(self, *, with_start: bool = True, in_incident: bool = False) -> None:
         """Write what the ledger holds now (before the process waits, or as it ends). A phase start it
-        carries is written even when its responsible cannot be found (nobody is responsible then)."""
+        carries is written even when its responsible cannot be found (nobody is responsible then).
+
+        When that still fails after its retries, the process opens an incident and waits for staff (`stuck`):
+        retry writes it, skip drops it; an abort leaves it for the end of the process to write. In an open
+        incident (`in_incident`) it stays in the ledger for the next step."""
         if not self.carry:
             return
-        books = self.ledger.take(owner_id=self.state.owner_id, with_start=with_start, soft_start=True)
-        if books is None:
+        while (books := self.ledger.take(owner_id=self.state.owner_id, with_start=with_start,
+                                         soft_start=True)) is not None:
+            try:
+                result = await workflow.execute_activity_method(
+                    BookkeepingActivities.record_bookkeeping, books, start_to_close_timeout=BOOKKEEPING_TIMEOUT,
+                    retry_policy=BOUNDED_BOOKKEEPING_RETRY,
+                    summary=f"history: {counted(len(books.lines) + len(books.after), 'line')}")
+            except ActivityError as err:
+                if in_incident:
+                    workflow.logger.warning("bookkeeping not written during an incident: %s", err.cause or err)
+                    return
+                assert self.stuck is not None
+                action = await self.stuck("history", books.lines[0].step_key if books.lines else
+                                          f"{self.state.workflow_id}/bookkeeping", err)
+                if action == "skip":
+                    self.ledger.settle(books)  # dropped: staff chose to go on without it
+                if action != "retry":
+                    return
+                continue
+            self.settle(books, result)
             return
-        result = await workflow.execute_activity_method(
-            BookkeepingActivities.record_bookkeeping, books, start_to_close_timeout=BOOKKEEPING_TIMEOUT,
-            retry_policy=BOOKKEEPING_RETRY, summary=f"history: {counted(len(books.lines) + len(books.after), 'line')}")
-        self.settle(books, result)
 
     async def line(self, step_key: str, kind: HistoryKind, text: str, *, phase_key: str | None = None,
                    actor: str = "", data: dict[str, Any] | None = None) -> int:
@@ -209,12 +240,12 @@ class Run:
             start_to_close_timeout=BOOKKEEPING_TIMEOUT, retry_policy=BOOKKEEPING_RETRY,
             summary=f"close task {task_id} ({status.value})")
 
-    async def park(self, ps: PhaseState, *, with_start: bool = True) -> None:
+    async def park(self, ps: PhaseState, *, with_start: bool = True, in_incident: bool = False) -> None:
         """The process is about to wait: what it decided is written, and the process list shows the phase it
         waits in (runs from before `PATCH_CARRY` set the phase as each one began)."""
         if not self.carry:
             return
-        await self.flush(with_start=with_start)
+        await self.flush(with_start=with_start, in_incident=in_incident)
         if self.phase_attribute != ps.key:
             self.phase_attribute = ps.key
             self.upsert(sa.PHASE.value_set(ps.key))

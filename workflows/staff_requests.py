@@ -271,7 +271,8 @@ class StaffRequests:
         return run.state
 
     def validate_resolve_incident(self, request: ResolveIncidentRequest) -> None:
-        self._refuse_if_finished()
+        if self.run.state.incident is None or self.run.state.status.finished:  # open while it is aborted: the
+            self._refuse_if_finished()  # bookkeeping of its end failed, and only staff can retry it
         if self.run.state.incident is None:
             raise _refuse(NoIncident, "the process has no open incident")
 

@@ -1,9 +1,11 @@
-"""Processes: start one on a record, list them (Temporal visibility), read one, and staff requests."""
+"""Processes: start one on a record, list them (the database, with Temporal for live detail), read one, and
+staff requests."""
 
 from __future__ import annotations
 
 import base64
 import hashlib
+import logging
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Annotated
@@ -23,9 +25,10 @@ from api.routers.records import get_record_or_404
 from api.routers.users import get_user_or_404
 from api.temporal_errors import send_update, temporal_errors
 from crm import template_store
-from crm.process_runs import allocate_run
+from crm.process_list import RunFilter, list_runs
+from crm.process_runs import UNCONFIRMED, ProcessRun, RunStatus, allocate_run, mark_started
 from crm.access import hidden_process_records
-from crm.models import ApiRole, ProcessRun
+from crm.models import ApiRole
 from processes.errors import (
     ProcessNotFound,
     RecordKindMismatch,
@@ -37,11 +40,14 @@ from processes.errors import (
 from processes.instance import ProcessInput, ProcessState, ProcessStatus
 from settings import Settings
 from workflows import search_attributes as sa
-from workflows.client import start_process
+from workflows.client import StartNotConfirmed, start_once
 from workflows.process import ProcessWorkflow
 from workflows.staff_requests import STAFF_REQUESTS, StaffRequestKind
 
 router = APIRouter(prefix="/processes", tags=["processes"])
+log = logging.getLogger("stagecoach.api")
+
+DB_TOKEN = b"db:"  # a next_page_token of the list from the database: the page's last run id follows
 
 IdempotencyKey = Annotated[str | None, Header(
     alias="Idempotency-Key", max_length=200,
@@ -78,6 +84,8 @@ class ProcessSummary(BaseModel):
     current_phase: str | None
     started_at: datetime
     closed_at: datetime | None
+    ended_by: str | None = Field(None, description="who ended it: a user's key, `loop guard`, `temporal`")
+    end_reason: str | None = Field(None, description="why it ended (an abort's reason, the loop guard's count...)")
     temporal_ui_url: str
 
 
@@ -95,7 +103,7 @@ async def start(body: StartProcessBody, response: Response, session: SessionDep,
                 settings: SettingsDep, principal: ClientDep) -> ProcessStarted:
     """Start a process of a template version on a record."""
     version_row = await template_store.get_version(session, body.template, body.version)
-    template = template_store.load(version_row)
+    template, version = template_store.load(version_row), version_row.version
     record = await get_record_or_404(session, body.record_id, principal)
     if record.kind != template.record_kind:
         raise RecordKindMismatch(f"template '{template.key}' runs on {template.record_kind.value} records; "
@@ -106,7 +114,7 @@ async def start(body: StartProcessBody, response: Response, session: SessionDep,
                               "or give the record an owner")
     await get_user_or_404(session, owner_id)
 
-    run, created = await allocate_run(session, template_key=body.template, template_version=version_row.version,
+    run, created = await allocate_run(session, template_key=body.template, template_version=version,
                                       record_id=record.id, owner_id=owner_id, started_by=principal.actor,
                                       request_id=_request_id(principal, body.request_id),
                                       triggered_by_user_id=principal.user_id)
@@ -114,18 +122,29 @@ async def start(body: StartProcessBody, response: Response, session: SessionDep,
         if (run.template_key, run.record_id) != (body.template, body.record_id):
             raise RequestIdReused(f"request_id '{body.request_id}' started '{run.template_key}' on record "
                                   f"{run.record_id}; use a new request_id for another start")
+    if not created and run.status not in UNCONFIRMED:
         response.status_code = 200
         return _started(run, settings)
-    # from the run, not from `record` or `version_row`: a concurrent start on the same record makes
-    # allocate_run roll back once, which expires them (reading them then was a 500, the run left unstarted)
+    # A new run, or one whose start was never confirmed (the API stopped between the commit and the start, or
+    # Temporal did not answer): start it as allocated. Read from the run, not from `record` or `version_row`: a
+    # concurrent start on the same record makes allocate_run roll back once, which expires them.
+    if run.template_version != version:  # a retry, after a new version was saved
+        template = template_store.load(await template_store.get_version(session, run.template_key,
+                                                                        run.template_version))
     input = ProcessInput(template=template, template_version=run.template_version, record_id=run.record_id,
-                         owner_id=owner_id, started_by=principal.actor, triggered_by_user_id=principal.user_id)
+                         owner_id=run.owner_id, started_by=run.started_by,
+                         triggered_by_user_id=run.triggered_by_user_id)
     try:
-        await start_process(temporal, input, workflow_id=run.workflow_id, task_queue=settings.temporal_task_queue)
-    except Exception as exc:
-        await session.delete(run)
-        await session.commit()
-        raise ServiceUnavailable(f"the process could not be started, nothing was kept: {exc}") from None
+        started = await start_once(temporal, input, workflow_id=run.workflow_id,
+                                   task_queue=settings.temporal_task_queue)
+    except StartNotConfirmed as exc:
+        retry = ("send the same request again with the same request_id: it starts the process once"
+                 if body.request_id else "send it again (give a request_id, so that a retry starts it once)")
+        raise ServiceUnavailable(f"process {run.workflow_id} is not started ({exc}); {retry}. A start not "
+                                 "retried is dropped once Temporal shows it has no such process") from None
+    await mark_started(session, run.workflow_id)
+    await session.commit()
+    response.status_code = 201 if started else 200
     return _started(run, settings)
 
 
@@ -149,7 +168,8 @@ def _summary(execution: WorkflowExecution, settings: Settings) -> ProcessSummary
     attrs = execution.typed_search_attributes
     record, owner = attrs.get(sa.RECORD), attrs.get(sa.OWNER)
     status = attrs.get(sa.STATUS) or ProcessStatus.running.value
-    if execution.status not in (WorkflowExecutionStatus.RUNNING, WorkflowExecutionStatus.COMPLETED):
+    if execution.status not in (WorkflowExecutionStatus.RUNNING, WorkflowExecutionStatus.COMPLETED,
+                                WorkflowExecutionStatus.CANCELED):
         status = execution.status.name.lower() if execution.status else "unknown"  # terminated, failed, timed out
     return ProcessSummary(
         workflow_id=execution.id, template=attrs.get(sa.TEMPLATE), record_id=int(record) if record else None,
@@ -157,6 +177,32 @@ def _summary(execution: WorkflowExecution, settings: Settings) -> ProcessSummary
         current_phase=attrs.get(sa.PHASE) if execution.status == WorkflowExecutionStatus.RUNNING else None,
         started_at=execution.start_time, closed_at=execution.close_time,
         temporal_ui_url=settings.temporal_run_url(execution.id))
+
+
+def _run_summary(run: ProcessRun, live: WorkflowExecution | None, settings: Settings) -> ProcessSummary:
+    """A run from the database; a running one with its phase and status (an incident) from Temporal."""
+    status = run.status.value
+    phase = None
+    if live is not None and live.status == WorkflowExecutionStatus.RUNNING:
+        status = live.typed_search_attributes.get(sa.STATUS) or status
+        phase = live.typed_search_attributes.get(sa.PHASE)
+    return ProcessSummary(workflow_id=run.workflow_id, template=run.template_key, record_id=run.record_id,
+                          owner_id=run.owner_id, status=status, current_phase=phase, started_at=run.created_at,
+                          closed_at=run.ended_at, ended_by=run.ended_by, end_reason=run.end_reason,
+                          temporal_ui_url=settings.temporal_run_url(run.workflow_id))
+
+
+async def _live(temporal: TemporalDep, workflow_ids: list[str]) -> dict[str, WorkflowExecution]:
+    """The running processes' executions in Temporal visibility (none when it cannot be asked: the list then
+    shows them from the database alone)."""
+    if not workflow_ids:
+        return {}
+    query = f"WorkflowId IN ({', '.join(_quote(w) for w in workflow_ids)})"
+    try:
+        return {e.id: e async for e in temporal.list_workflows(query, page_size=len(workflow_ids))}
+    except RPCError:
+        log.warning("process list without live detail: Temporal visibility did not answer", exc_info=True)
+        return {}
 
 
 @router.get("", response_model=ProcessPage)
@@ -168,23 +214,39 @@ async def list_processes(
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     page_token: Annotated[str | None, Query(max_length=4000)] = None,
 ) -> ProcessPage:
-    """Running and recent processes, newest first, from Temporal visibility.
+    """Processes of any age, newest first, from Stagecoach's database (a finished process is kept there after
+    Temporal's retention), each running one with its phase and status from Temporal. Filtering by `phase`,
+    or by status `running` or `incident`, asks Temporal visibility: only live processes have them.
 
     Processes of restricted records the caller may not see are left out.
     """
-    conditions = [f"WorkflowType = {_quote('ProcessWorkflow')}"]
-    for key, value in ((sa.TEMPLATE, template), (sa.RECORD, record_id), (sa.OWNER, owner_id),
-                       (sa.STATUS, status.value if status else None), (sa.PHASE, phase)):
-        if value is not None:
-            conditions.append(f"{key.name} = {_quote(str(value))}")
-    if hidden := await hidden_process_records(session, principal):
-        conditions.append(f"{sa.RECORD.name} NOT IN ({', '.join(_quote(str(i)) for i in hidden)})")
     bad_token = RequestValidationError([{"loc": ("query", "page_token"), "type": "value_error",
                                          "msg": "not a next_page_token this API gave"}])
     try:
         token = _page_token(page_token) if page_token else None
     except ValueError:  # binascii.Error, not ASCII, or not a token this API gave
         raise bad_token from None
+    if phase is None and status not in (ProcessStatus.running, ProcessStatus.incident):
+        if token is not None and not token.startswith(DB_TOKEN):
+            raise bad_token
+        before_id = int(token[len(DB_TOKEN):]) if token else None
+        where = RunFilter(template=template, record_id=record_id, owner_id=owner_id,
+                          status=RunStatus(status.value) if status else None)
+        runs = await list_runs(session, principal, where, before_id=before_id, limit=limit + 1)
+        page = runs[:limit]
+        live = await _live(temporal, [r.workflow_id for r in page if r.status is RunStatus.running])
+        more = len(runs) > limit and page[-1].id is not None
+        return ProcessPage(items=[_run_summary(r, live.get(r.workflow_id), settings) for r in page],
+                           next_page_token=_page_token_text(DB_TOKEN + str(page[-1].id).encode()) if more else None)
+    if token is not None and token.startswith(DB_TOKEN):
+        raise bad_token
+    conditions = [f"WorkflowType = {_quote('ProcessWorkflow')}", "ExecutionStatus = 'Running'"]
+    for key, value in ((sa.TEMPLATE, template), (sa.RECORD, record_id), (sa.OWNER, owner_id),
+                       (sa.STATUS, status.value if status else None), (sa.PHASE, phase)):
+        if value is not None:
+            conditions.append(f"{key.name} = {_quote(str(value))}")
+    if hidden := await hidden_process_records(session, principal):
+        conditions.append(f"{sa.RECORD.name} NOT IN ({', '.join(_quote(str(i)) for i in hidden)})")
     try:
         async with temporal_errors("(list)"):
             executions = temporal.list_workflows(" AND ".join(conditions), page_size=limit, next_page_token=token)
@@ -210,7 +272,7 @@ def _page_token(text: str) -> bytes:
     return raw[8:]
 
 
-async def _check_reader(session: SessionDep, workflow_id: str, principal: Principal) -> None:
+async def _check_reader(session: SessionDep, workflow_id: str, principal: Principal) -> ProcessRun:
     """Staff reach the processes of every record they see; a client key, the processes it started."""
     run = (await session.exec(select(ProcessRun).where(ProcessRun.workflow_id == workflow_id))).first()
     if run is None or (not principal.has(ApiRole.staff) and run.started_by != principal.actor):
@@ -219,13 +281,17 @@ async def _check_reader(session: SessionDep, workflow_id: str, principal: Princi
         await get_record_or_404(session, run.record_id, principal)
     except RecordNotFound:
         raise ProcessNotFound(f"no process {workflow_id}") from None
+    return run
 
 
 @router.get("/{workflow_id}", response_model=ProcessView)
 async def get_process(workflow_id: WorkflowIdPath, session: SessionDep, temporal: TemporalDep, settings: SettingsDep,
                       principal: ClientDep) -> ProcessView:
-    """One process: each phase with its status, times, responsible user and actions done."""
-    await _check_reader(session, workflow_id, principal)
+    """One process: each phase with its status, times, responsible user and actions done. A finished process is
+    read from its row in Stagecoach's database (at any age, with no worker running); a live one from Temporal."""
+    run = await _check_reader(session, workflow_id, principal)
+    if run.status.finished and run.state is not None:
+        return ProcessView(**run.state, temporal_ui_url=settings.temporal_run_url(workflow_id))
     handle = temporal.get_workflow_handle_for(ProcessWorkflow.run, workflow_id)
     async with temporal_errors(workflow_id):
         state = await handle.query(ProcessWorkflow.current_state)

@@ -23,7 +23,8 @@ from api.paging import Page, paged
 from api.routers.users import get_user_or_404
 from crm.access import Viewer, access_list, access_lists, may_manage, may_see, record_visible, set_access_list
 from crm.free_fields import FreeFields
-from crm.models import HistoryEntry, HistoryEntryPublic, ProcessRun, Record, RecordCreate, RecordPublic, RecordUpdate
+from crm.models import HistoryEntry, HistoryEntryPublic, Record, RecordCreate, RecordPublic, RecordUpdate
+from crm.process_runs import ProcessRun
 from crm.record_events import add_record_events, snapshot
 from crm.types import utcnow
 from processes.errors import NotRecordOwner, RecordNotFound

@@ -7,6 +7,7 @@ from sqlalchemy import engine_from_config, pool
 from sqlmodel import SQLModel
 
 import crm.models  # noqa: F401  (registers the tables)
+import crm.process_runs  # noqa: F401  (registers the process_run table)
 
 config = context.config
 target_metadata = SQLModel.metadata

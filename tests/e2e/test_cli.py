@@ -66,6 +66,8 @@ async def test_the_command_line_steers_a_process(stack: Stack, tmp_path: Path) -
     assert code == 1 and "PhaseNotFound (404): no phase 'cal'" in out
     code, out = await cli("abort", workflow_id, "--reason", "duplicate lead")
     assert code == 0 and "aborted" in out and "ended: duplicate lead" in out
+    code, out = await cli("list", "--template", key)
+    assert code == 0 and f"{workflow_id}" in out and ": duplicate lead" in out and "ended by " in out
     code, out = await cli("list", "--template", key, "--json")
     assert code == 0
 

@@ -96,6 +96,11 @@ def test_run_starts_everything_and_a_restart_resumes_waiting_processes(tmp_path:
         assert home.status_code == 307 and home.headers["location"] == "/docs"
         assert api.post("/users", json={"handle": "another", "name": "Another User",
                                         "email": "another@agency.example"}).status_code == 201
+        described = subprocess.run([str(Path(sys.executable).parent / "temporal"), "operator", "namespace",
+                                    "describe", "--namespace", "default", "--address", f"127.0.0.1:{temporal_port}",
+                                    "--output", "json"], capture_output=True, text=True, timeout=30, check=True)
+        retention = json.loads(described.stdout)["config"]["workflowExecutionRetentionTtl"]
+        assert retention == f"{7 * 24 * 3600}s"  # a week, set explicitly (the dev server's own is a day)
         assert {t["key"] for t in api.get("/templates").json()} == {"new-lead-follow-up", "documents-pending"}
         lead = next(r for r in api.get("/records", params={"kind": "lead"}).json())
         started = api.post("/processes", json={"template": "new-lead-follow-up", "record_id": lead["id"]})

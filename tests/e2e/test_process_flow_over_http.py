@@ -37,12 +37,15 @@ phases:
         page = (await http.get("/processes", headers=staff, params={"template": key, "status": "cancelled"})).json()
         return page["items"]
     [summary] = await eventually(cancelled, timeout=60)
-    assert summary["workflow_id"] == f"process-{key}-{record['id']}-12"  # the manual start, then 11 follow-ups
+    # the manual start counts: it and 9 follow-ups run, the 10th follow-up is the day's 11th run
+    assert summary["workflow_id"] == f"process-{key}-{record['id']}-11"
+    # the list says who ended it and why
+    assert summary["ended_by"] == "loop guard" and "11 times today" in summary["end_reason"]
     state = (await http.get(f"/processes/{summary['workflow_id']}", headers=staff)).json()
     assert state["status"] == "cancelled" and "11 times today" in state["end_reason"]
-    assert state["parent_workflow_id"] == f"process-{key}-{record['id']}-11"
+    assert state["parent_workflow_id"] == f"process-{key}-{record['id']}-10"
     history = (await http.get(f"/records/{record['id']}/history", headers=staff, params={"limit": 1000})).json()
     assert [h["kind"] for h in history].count("loop_guard") == 1
-    assert [h["text"] for h in history].count("checked") == 11
+    assert [h["text"] for h in history].count("checked") == 10
     mails = (await http.get("/outbox", headers=staff, params={"workflow_id": summary["workflow_id"]})).json()
     assert sorted(m["to_address"] for m in mails) == sorted(["controller@agency.example", owner["email"]])

@@ -156,7 +156,7 @@ async def test_smtp_refusals_and_dropped_connections(dev_env: WorkflowEnvironmen
         "always-busy@example.org": "EmailDeferred"}
     assert attempts["rejected@example.org"] == 2  # refused once, sent on the staff retry
     assert attempts["always-busy@example.org"] == ACTION_RETRY.maximum_attempts + 1
-    assert messages["no-such-user@example.org"].status is MessageStatus.pending  # skipped: never sent
+    assert messages["no-such-user@example.org"].status is MessageStatus.failed  # refused for good, skipped
     assert states["no-such-user@example.org"].phases[0].actions[0].status == "skipped"
     # the dropped one was received twice with one Message-ID: one effect for a receiver that de-duplicates
     ids = smtp.message_ids()

@@ -16,7 +16,7 @@ from tests.factories import Factory
 from tests.faults.conftest import Api, create_template, process_state, serve_api
 from tests.figures import Figures
 from tests.polling import eventually
-from tests.workflows.helpers import history, outbox, running_worker, tasks
+from tests.workflows.helpers import final_state, history, outbox, running_worker, tasks
 from workflows.process import ProcessWorkflow
 
 PROBLEM = "application/problem+json"
@@ -242,7 +242,7 @@ async def test_an_idempotency_key_names_one_request(dev_env: WorkflowEnvironment
         # the same request, after the process ended: still its own answer
         aborted = await api.http.post(f"/processes/{first}/abort", json={"reason": "withdrew"},
                                       headers={**api.staff, "Idempotency-Key": f"k-{uuid.uuid4().hex}"})
-        await dev_env.client.get_workflow_handle(first).result()
+        await final_state(dev_env.client.get_workflow_handle_for(ProcessWorkflow.run, first))  # aborted
         after_end = await api.http.post(f"/processes/{first}/skip", headers=k, json=skip)
         second_state = await process_state(api, second)
 

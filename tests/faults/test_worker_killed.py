@@ -123,6 +123,10 @@ async def test_worker_killed_before_during_and_after_an_email_is_accepted(
                                   [((await outbox(sessions, handles[c].id))[0], 1 if c == "a" else 2)
                                    for c in cases]}
     assert all(state.phases[0].actions[0].status == "done" for state, _ in results.values())
+    # the outbox counts every delivery tried, the one the kill cut short included (each was tried twice)
+    attempts = {case: (await outbox(sessions, handle.id))[0].attempts for case, handle in handles.items()}
+    figures["delivery attempts the outbox shows, per email"] = ", ".join(f"{c}: {n}" for c, n in attempts.items())
+    assert attempts == {"a": 2, "b": 2, "c": 2}
 
 
 async def test_worker_stopped_with_sigterm_lets_a_running_send_finish(

@@ -37,7 +37,8 @@ from temporalio.testing import WorkflowEnvironment
 from crm.db import make_engine, make_sessionmaker
 from crm.migrate import upgrade_database
 from crm import template_store
-from crm.models import ProcessOrigin, ProcessRun, Record
+from crm.models import Record
+from crm.process_runs import ProcessOrigin, ProcessRun
 from crm.record_events import add_record_events
 from processes.instance import (
     AbortRequest,

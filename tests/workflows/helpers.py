@@ -11,7 +11,8 @@ from typing import Any
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
-from temporalio.client import Client, WorkflowHandle
+from temporalio.client import Client, WorkflowFailureError, WorkflowHandle
+from temporalio.exceptions import CancelledError
 from temporalio.service import RPCError, RPCStatusCode
 from temporalio.worker import Worker
 
@@ -113,6 +114,17 @@ async def outbox(sessions: async_sessionmaker[AsyncSession], workflow_id: str) -
 
 async def tasks(sessions: async_sessionmaker[AsyncSession], workflow_id: str) -> list[Task]:
     return await rows(sessions, Task, workflow_id)
+
+
+async def final_state(handle: WorkflowHandle[ProcessWorkflow, ProcessState]) -> ProcessState:
+    """The state a process ended with: its result, or its state query when it was aborted or cancelled (it
+    then ends as Canceled in Temporal, with no result). Needs a worker, to answer the query."""
+    try:
+        return await handle.result()
+    except WorkflowFailureError as err:
+        if not isinstance(err.cause, CancelledError):
+            raise
+        return await handle.query(ProcessWorkflow.current_state)
 
 
 async def until(handle: WorkflowHandle[ProcessWorkflow, ProcessState], check: Callable[[ProcessState], bool],

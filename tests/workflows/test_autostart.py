@@ -24,19 +24,10 @@ from activities.mailer import Mailer
 from activities.record_values import RecordValuesActivities, SetStatusInput, WriteValuesInput
 from activities.step import StepInput
 from crm import template_store
-from crm.models import (
-    HistoryEntry,
-    HistoryKind,
-    ProcessOrigin,
-    ProcessRun,
-    Record,
-    RecordEvent,
-    RecordEventKind,
-    User,
-)
+from crm.models import HistoryEntry, HistoryKind, Record, RecordEvent, RecordEventKind, User
+from crm.process_runs import ProcessOrigin, ProcessRun, allocate_run
 from crm.record_events import add_record_events, changed_fields, snapshot
 from crm.types import utcnow
-from crm.process_runs import allocate_run
 from processes.instance import ProcessState, ProcessStatus
 from processes.template import SetStatus, WriteValues
 from processes.validation import validate_template

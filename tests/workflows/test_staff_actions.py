@@ -28,7 +28,7 @@ from processes.instance import (
 )
 from settings import Settings
 from tests.factories import Factory
-from tests.workflows.helpers import history, outbox, running_worker, start, tasks, template, until
+from tests.workflows.helpers import final_state, history, outbox, running_worker, start, tasks, template, until
 from workflows.process import ProcessWorkflow
 
 CALL = {"key": "call", "name": "Call the client", "completion": "manual"}
@@ -78,7 +78,7 @@ async def test_skip_current_manual_phase_cancels_its_task_and_runs_the_next(
         assert (state.phases[0].status, state.phases[0].skip_reason) == (PhaseStatus.skipped, "client unreachable")
         [task] = await tasks(sessions, handle.id)  # closed by the time the skip answers
         assert task.status is TaskStatus.cancelled and task.completed_by == "anna"
-        state = await handle.result()
+        state = await final_state(handle)
     assert state.status is ProcessStatus.completed
     assert [p.status for p in state.phases] == [PhaseStatus.skipped, PhaseStatus.done]
     entries = await history(sessions, handle.id)
@@ -101,7 +101,7 @@ async def test_skip_a_future_phase_and_the_phase_waiting_on_its_offset(
         state = await handle.execute_update(ProcessWorkflow.skip_phase, SkipPhaseRequest(phase="later"))
         assert [p.status for p in state.phases] == [PhaseStatus.waiting, PhaseStatus.pending, PhaseStatus.pending]
         await handle.execute_update(ProcessWorkflow.skip_phase, SkipPhaseRequest(phase="wait", reason="now"))
-        state = await handle.result()
+        state = await final_state(handle)
     assert [p.status for p in state.phases] == [PhaseStatus.skipped, PhaseStatus.done, PhaseStatus.skipped]
     assert state.phases[1].started_at - state.started_at < timedelta(days=1)  # did not wait the 3 days
     assert [m.subject for m in await outbox(sessions, handle.id)] == ["Welcome"]
@@ -133,7 +133,7 @@ async def test_abort_cancels_the_task_then_every_request_is_refused(
         assert task.status is TaskStatus.cancelled
         last = (await history(sessions, handle.id))[-1]
         assert last.kind is HistoryKind.process_aborted and "client withdrew" in last.text and last.actor == "anna"
-        assert await handle.result() == state
+        assert await final_state(handle) == state
     assert (state.status, state.end_reason, state.ended_by) == (ProcessStatus.aborted, "client withdrew", "anna")
     assert [(p.status, p.skip_reason) for p in state.phases] == [
         (PhaseStatus.skipped, "process aborted"), (PhaseStatus.pending, None)]
@@ -169,7 +169,7 @@ async def test_refusals_change_nothing(time_skipping_env: WorkflowEnvironment, s
         assert await handle.query(ProcessWorkflow.current_state) == before
         assert [e.id for e in await history(sessions, handle.id)] == entries_before
         await handle.execute_update(ProcessWorkflow.complete_phase, CompletePhaseRequest())
-        state = await handle.result()
+        state = await final_state(handle)
     assert [p.status for p in state.phases] == [PhaseStatus.done] * 3
 
 
@@ -193,7 +193,7 @@ async def test_change_owner_reassigns_the_open_task_and_later_phases(
         [task] = await tasks(sessions, handle.id)
         assert task.assignee_id == successor.id and task.status is TaskStatus.open
         await handle.execute_update(ProcessWorkflow.complete_phase, CompletePhaseRequest(task_id=task.id))
-        state = await handle.result()
+        state = await final_state(handle)
     assert state.phases[1].responsible_id == successor.id
     [mail] = await outbox(sessions, handle.id)
     assert (mail.to_address, mail.body) == (successor.email, "Luca Bianchi")
@@ -230,7 +230,7 @@ async def test_incident_then_retry_sends_the_email_once(time_skipping_env: Workf
         state = await handle.execute_update(ProcessWorkflow.resolve_incident,
                                             ResolveIncidentRequest(action="retry", actor="anna"))
         assert state.incident is None
-        state = await handle.result()
+        state = await final_state(handle)
     assert state.status is ProcessStatus.completed
     assert [a.status for a in state.phases[0].actions] == ["done", "done"]
     assert [(m.to_address, m.status) for m in await outbox(sessions, handle.id)] == [
@@ -247,7 +247,7 @@ async def test_incident_then_skip_continues_without_the_step(time_skipping_env: 
         automatic = await refused(handle, ProcessWorkflow.complete_phase, CompletePhaseRequest())
         assert automatic.type == "InvalidPhaseState" and "completes by itself" in automatic.message
         await handle.execute_update(ProcessWorkflow.resolve_incident, ResolveIncidentRequest(action="skip"))
-        state = await handle.result()
+        state = await final_state(handle)
     assert state.status is ProcessStatus.completed
     assert [p.status for p in state.phases] == [PhaseStatus.done, PhaseStatus.done]
     assert [(a.kind, a.status) for a in state.phases[0].actions] == [("send_email", "skipped"),
@@ -260,7 +260,7 @@ async def test_incident_then_abort(time_skipping_env: WorkflowEnvironment, sessi
     async with running_worker(time_skipping_env.client, sessions, task_queue):
         handle, _ = await _incident_process(time_skipping_env, sessions, factory, task_queue, CLOSE)
         await handle.execute_update(ProcessWorkflow.abort, AbortRequest(reason="wrong lead"))
-        state = await handle.result()
+        state = await final_state(handle)
     assert (state.status, state.incident, state.end_reason) == (ProcessStatus.aborted, None, "wrong lead")
     assert [p.status for p in state.phases] == [PhaseStatus.skipped, PhaseStatus.pending]
     kinds = [e.kind for e in await history(sessions, handle.id)]
@@ -302,7 +302,7 @@ async def test_the_same_skip_sent_five_times_applies_once(time_skipping_env: Wor
             handle.execute_update(ProcessWorkflow.skip_phase, SkipPhaseRequest(reason="dup"), id="same-id")
             for _ in range(5)))
         assert all(s.phases[0].status is PhaseStatus.skipped for s in states)
-        state = await handle.result()
+        state = await final_state(handle)
     assert [p.status for p in state.phases] == [PhaseStatus.skipped, PhaseStatus.done]
     kinds = [e.kind for e in await history(sessions, handle.id)]
     assert kinds.count(HistoryKind.phase_skipped) == 1
@@ -341,7 +341,7 @@ async def test_a_responsible_that_cannot_be_found_waits_for_staff(
                 session.add(stored)
                 await session.commit()
         await handle.execute_update(ProcessWorkflow.resolve_incident, ResolveIncidentRequest(action=action))
-        final = await handle.result()
+        final = await final_state(handle)
     entries = await history(sessions, handle.id)
     assert [e.kind for e in entries] == [HistoryKind.process_started, HistoryKind.incident,
                                          HistoryKind.incident_resolved, HistoryKind.phase_started, HistoryKind.note,

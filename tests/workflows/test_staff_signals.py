@@ -22,7 +22,7 @@ from crm.models import HistoryKind, TaskStatus
 from processes.instance import PhaseStatus, ProcessInput, ProcessStatus
 from processes.validation import validate_template
 from tests.factories import Factory
-from tests.workflows.helpers import history, running_worker, start, tasks, template, until
+from tests.workflows.helpers import final_state, history, running_worker, start, tasks, template, until
 from workflows.client import start_process
 from workflows.process import ProcessWorkflow
 
@@ -59,7 +59,7 @@ async def test_a_skip_by_signal_moves_the_process_on_and_a_key_applies_it_once(
         state = await until(handle, lambda s: s.phases[1].task_id is not None)
         assert [p.status for p in state.phases] == [PhaseStatus.skipped, PhaseStatus.running, PhaseStatus.pending]
         await handle.signal("complete_phase", {"phase": "wait", "answers": {"documents": "yes"}})
-        result = await handle.result()
+        result = await final_state(handle)
     assert result.status is ProcessStatus.completed and result.answers == {"documents": "yes"}
     assert [p.status for p in result.phases] == [PhaseStatus.skipped, PhaseStatus.done, PhaseStatus.done]
     call_task, wait_task = await tasks(sessions, handle.id)
@@ -83,7 +83,7 @@ async def test_an_abort_by_signal_aborts(time_skipping_env: WorkflowEnvironment,
         handle = await start(client, task_queue, template(CALL, CLOSE), record.id, owner.id)
         await until(handle, lambda s: s.phases[0].task_id is not None)
         await handle.signal("abort", {})  # reason and actor are optional
-        result = await handle.result()
+        result = await final_state(handle)
     assert result.status is ProcessStatus.aborted
     assert (result.end_reason, result.ended_by) == ("aborted through Temporal", client.identity)
     [task] = await tasks(sessions, handle.id)
@@ -115,7 +115,7 @@ async def test_a_refused_signal_leaves_a_refused_line_and_changes_nothing(
         assert state.status is ProcessStatus.running
         assert [p.status for p in state.phases] == [PhaseStatus.running, PhaseStatus.pending]
         await handle.signal("complete_phase", {})  # the process goes on
-        result = await handle.result()
+        result = await final_state(handle)
     assert result.status is ProcessStatus.completed
     assert sorted(line.text for line in lines) == sorted([  # each signal's line is written by a step of its own
         "Request 'skip_phase' sent as a signal refused: no phase 'cal' in template "
@@ -184,7 +184,7 @@ async def test_signals_from_the_temporal_cli(dev_env: WorkflowEnvironment, sessi
         await cli_signal(dev_env, handle.id, "skip_phase", {"phase": "call"})  # done already: refused
         [refused] = await refusals(sessions, handle.id, 1)
         await cli_signal(dev_env, handle.id, "abort", {"reason": "client withdrew", "actor": "luca"})
-        result = await handle.result()
+        result = await final_state(handle)
     assert [p.status for p in result.phases] == [PhaseStatus.skipped, PhaseStatus.skipped, PhaseStatus.pending]
     assert (result.status, result.end_reason, result.ended_by) == (ProcessStatus.aborted, "client withdrew", "luca")
     assert refused.text == "Request 'skip_phase' sent as a signal refused: phase 'call' is already skipped"
@@ -214,7 +214,7 @@ async def test_signals_arriving_while_the_process_continues_as_new_are_not_lost(
             for attempt in range(2):  # the second skip of the last phase may come once the process has ended
                 await cli_signal(dev_env, handle.id, "skip_phase", {"phase": f"p{i}", "Idempotency-Key": f"k{i}"},
                                  may_find_it_closed=(i, attempt) == (4, 1))
-        result = await client.get_workflow_handle_for(ProcessWorkflow.run, handle.id).result()
+        result = await final_state(client.get_workflow_handle_for(ProcessWorkflow.run, handle.id))
     assert result.status is ProcessStatus.completed and result.runs >= 4
     assert [p.status for p in result.phases] == [PhaseStatus.skipped] * 4
     entries = await history(sessions, handle.id)

@@ -1,0 +1,209 @@
+"""A start over the API is as crash-safe as autostart: whatever happens between the run's commit and Temporal's
+answer, the run ends up matching Temporal, and a retry with the same request_id starts the process once.
+
+The API talks to the real dev server through a client interceptor that makes the start fail the ways it
+can: the API stopped (its request cancelled) after the commit, before the start; Temporal unreachable
+before it took the start; Temporal took the start and its answer was lost.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+import pytest
+from sqlmodel import select
+from temporalio.client import Client, Interceptor, OutboundInterceptor, StartWorkflowInput, WorkflowHandle
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.service import RPCError, RPCStatusCode
+from temporalio.testing import ActivityEnvironment
+
+from activities.deps import Deps
+from activities.mailer import Mailer
+from activities.process_runs import ProcessRunActivities, SweepRunsInput
+from api.app import create_app
+from api.auth import create_key
+from crm.models import ApiRole
+from crm.process_runs import ProcessRun, RunStatus
+from settings import Settings
+from tests.polling import eventually
+from tests.serving import free_port, serving
+from tests.workflows.helpers import running_worker
+
+TEMPLATE = """
+key: {key}
+name: Call a lead
+controller_email: controller@agency.example
+record_kind: lead
+phases:
+  - key: call
+    name: Call
+    completion: manual
+"""
+
+
+class FlakyStarts(Interceptor):
+    """What happens to the next start the API sends: None (it goes through), "crash" (the API stops before
+    sending it: its request is cancelled), "down" (Temporal unreachable: it never arrives) or "lost" (Temporal
+    takes it, and its answer is lost on the way back)."""
+
+    def __init__(self) -> None:
+        self.next: str | None = None
+
+    def intercept_client(self, next: OutboundInterceptor) -> OutboundInterceptor:
+        return _Outbound(next, self)
+
+
+class _Outbound(OutboundInterceptor):
+    def __init__(self, next: OutboundInterceptor, flaky: FlakyStarts) -> None:
+        super().__init__(next)
+        self.flaky = flaky
+
+    async def start_workflow(self, input: StartWorkflowInput) -> WorkflowHandle[Any, Any]:
+        fault, self.flaky.next = self.flaky.next, None
+        if fault == "crash":
+            raise asyncio.CancelledError("the API process stopped")
+        if fault == "down":
+            raise RPCError("connection refused", RPCStatusCode.UNAVAILABLE, b"")
+        handle = await super().start_workflow(input)
+        if fault == "lost":
+            raise RPCError("deadline exceeded", RPCStatusCode.DEADLINE_EXCEEDED, b"")
+        return handle
+
+
+@dataclass
+class Api:
+    http: httpx.AsyncClient
+    headers: dict[str, str]
+    faults: FlakyStarts
+    client: Client
+    sessions: Any
+    deps: Deps
+
+    async def start(self, key: str, record_id: int, request_id: str) -> httpx.Response:
+        return await self.http.post("/processes", headers=self.headers,
+                                    json={"template": key, "record_id": record_id, "request_id": request_id})
+
+    async def runs(self, record_id: int) -> list[ProcessRun]:
+        async with self.sessions() as session:
+            return list((await session.exec(select(ProcessRun).where(ProcessRun.record_id == record_id))).all())
+
+    async def workflows(self, key: str) -> list[str]:
+        """Every process workflow Temporal has of the template (dev server visibility; its key is the test's
+        own, record ids repeat across the SQLite and PostgreSQL runs)."""
+        query = f"WorkflowType = 'ProcessWorkflow' AND StagecoachTemplate = '{key}'"
+        for _ in range(50):  # visibility follows the start within moments
+            ids = [w.id async for w in self.client.list_workflows(query)]
+            if ids:
+                return ids
+            await asyncio.sleep(0.1)
+        return []
+
+    async def sweep(self, grace_seconds: float = 0) -> Any:
+        return await ActivityEnvironment().run(ProcessRunActivities(self.deps).sweep_process_runs,
+                                               SweepRunsInput(grace_seconds=grace_seconds))
+
+
+@pytest.fixture
+async def api(dev_env: Any, sessions: Any, task_queue: str, database_url: str) -> AsyncIterator[Api]:
+    faults = FlakyStarts()
+    client = Client(dev_env.client.service_client, namespace=dev_env.client.namespace,
+                    data_converter=pydantic_data_converter, interceptors=[faults])
+    port = free_port()
+    settings = Settings(database_url=database_url, temporal_task_queue=task_queue, api_port=port)
+    async with sessions() as session:
+        _, key = await create_key(session, "e2e admin", ApiRole.admin)
+    deps = Deps(settings=settings, sessions=sessions, mailer=Mailer(settings), temporal=dev_env.client)
+    async with serving(create_app(settings, temporal=client), port), \
+            running_worker(dev_env.client, sessions, task_queue), \
+            httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=30) as http:
+        yield Api(http=http, headers={"X-API-Key": key}, faults=faults, client=dev_env.client, sessions=sessions,
+                  deps=deps)
+
+
+async def _setup(api: Api) -> tuple[str, int]:
+    key = f"call-{uuid.uuid4().hex[:6]}"
+    saved = await api.http.post("/templates", headers={**api.headers, "Content-Type": "application/yaml"},
+                                content=TEMPLATE.format(key=key))
+    assert saved.status_code == 201, saved.text
+    handle = f"u{uuid.uuid4().hex[:6]}"
+    user = (await api.http.post("/users", headers=api.headers, json={
+        "handle": handle, "name": "Anna", "email": f"{handle}@agency.example"})).json()
+    record = (await api.http.post("/records", headers=api.headers, json={
+        "kind": "lead", "title": "Lead", "owner_id": user["id"]})).json()
+    return key, record["id"]
+
+
+async def test_a_start_whose_answer_is_lost_is_a_start(api: Api) -> None:
+    """Temporal took the start and its answer was lost: 201, the process is there, a retry finds it."""
+    key, record_id = await _setup(api)
+    api.faults.next = "lost"
+    first = await api.start(key, record_id, "lost-answer")
+    assert first.status_code == 201, first.text
+    workflow_id = first.json()["workflow_id"]
+    assert (await api.http.get(f"/processes/{workflow_id}", headers=api.headers)).status_code == 200
+    again = await api.start(key, record_id, "lost-answer")
+    assert (again.status_code, again.json()["workflow_id"]) == (200, workflow_id)
+    assert await api.workflows(key) == [workflow_id]
+    assert [(r.workflow_id, r.status) for r in await api.runs(record_id)] == [(workflow_id, RunStatus.running)]
+
+
+async def test_a_start_cut_short_after_the_commit_starts_on_its_retry(api: Api) -> None:
+    """The API stopped between the run's commit and the start: the retry with the same request_id starts it."""
+    key, record_id = await _setup(api)
+    api.faults.next = "crash"
+    try:
+        crashed = await api.start(key, record_id, "cut-short")
+        assert crashed.status_code >= 500
+    except httpx.HTTPError:
+        pass  # the connection went with the request
+    [run] = await api.runs(record_id)
+    assert run.status is RunStatus.starting
+    retried = await api.start(key, record_id, "cut-short")
+    assert (retried.status_code, retried.json()["workflow_id"]) == (201, run.workflow_id)
+    state = (await api.http.get(f"/processes/{run.workflow_id}", headers=api.headers)).json()
+    assert state["status"] == "running"
+    assert await api.workflows(key) == [run.workflow_id]
+    assert [r.status for r in await api.runs(record_id)] == [RunStatus.running]
+
+
+async def test_a_start_temporal_never_got_is_settled_by_the_sweep_or_by_its_retry(api: Api) -> None:
+    """Temporal unreachable: 503 and nothing runs; the sweep finds the run never started (the loop guard and
+    the list leave it out); a retry with its request_id starts it after all, once."""
+    key, record_id = await _setup(api)
+    api.faults.next = "down"
+    refused = await api.start(key, record_id, "never-got")
+    assert refused.status_code == 503 and "same request_id" in refused.json()["detail"]
+    [run] = await api.runs(record_id)
+    assert run.status is RunStatus.starting
+    swept = await api.sweep()
+    assert run.workflow_id in swept.not_started
+    assert [r.status for r in await api.runs(record_id)] == [RunStatus.not_started]
+    retried = await api.start(key, record_id, "never-got")
+    assert (retried.status_code, retried.json()["workflow_id"]) == (201, run.workflow_id)
+    assert [r.status for r in await api.runs(record_id)] == [RunStatus.running]
+    assert await api.workflows(key) == [run.workflow_id]
+
+
+async def test_the_sweep_confirms_a_start_its_starter_could_not(api: Api) -> None:
+    """A run still `starting` whose workflow Temporal has (its starter stopped before marking it): running."""
+    key, record_id = await _setup(api)
+    api.faults.next = "lost"
+    started = (await api.start(key, record_id, "confirm-me")).json()
+
+    async def parked() -> Any:  # its first step (the phase's task) is done: the process marked its run itself
+        return (await api.http.get("/tasks", headers=api.headers, params={"workflow_id": started["workflow_id"]})).json()
+
+    await eventually(parked)
+    async with api.sessions() as session:  # as if neither the starter nor the process had marked the run
+        run = (await session.exec(select(ProcessRun).where(ProcessRun.workflow_id == started["workflow_id"]))).one()
+        run.status = RunStatus.starting
+        session.add(run)
+        await session.commit()
+    assert started["workflow_id"] not in (await api.sweep(grace_seconds=3600)).confirmed  # within the grace
+    assert started["workflow_id"] in (await api.sweep()).confirmed
+    assert [r.status for r in await api.runs(record_id)] == [RunStatus.running]

@@ -1,0 +1,91 @@
+"""How a process ends, as engineers and staff see it (time-skipping server): its end in its run row (Stagecoach's
+own database, kept after Temporal's retention), its tasks closed when it is aborted, and an aborted or
+cancelled process shown as Canceled in Temporal."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlmodel import select
+from temporalio.client import WorkflowExecutionStatus
+from temporalio.testing import WorkflowEnvironment
+
+from crm.models import TaskStatus
+from crm.process_runs import ProcessRun, RunStatus
+from processes.instance import AbortRequest, ProcessStatus
+from tests.factories import Factory
+from tests.workflows.helpers import final_state, running_worker, tasks, template, until
+from tests.workflows.test_loop_guard import start_run
+from workflows.process import ProcessWorkflow
+
+TODO = {"key": "todo", "name": "Prepare", "actions": [
+    {"create_task": {"title": "Send the brochure", "assignee": "process_owner"}}]}
+CALL = {"key": "call", "name": "Call the client", "completion": "manual"}
+
+
+async def run_row(sessions: Any, workflow_id: str) -> ProcessRun:
+    async with sessions() as session:
+        return (await session.exec(select(ProcessRun).where(ProcessRun.workflow_id == workflow_id))).one()
+
+
+async def test_an_aborted_process_closes_its_tasks_keeps_its_end_and_is_canceled_in_temporal(
+        time_skipping_env: WorkflowEnvironment, sessions: Any, factory: Factory, task_queue: str) -> None:
+    owner = await factory.user()
+    record = await factory.record(owner=owner)
+    client = time_skipping_env.client
+    async with running_worker(client, sessions, task_queue):
+        workflow_id = await start_run(client, sessions, task_queue, template(TODO, CALL), record.id, owner.id)
+        handle = client.get_workflow_handle_for(ProcessWorkflow.run, workflow_id)
+        await until(handle, lambda s: s.phases[1].task_id is not None)
+        await handle.execute_update(ProcessWorkflow.abort, AbortRequest(reason="client withdrew", actor="anna"))
+        state = await final_state(handle)
+        description = await handle.describe()
+    assert description.status is WorkflowExecutionStatus.CANCELED
+    assert (state.status, state.ended_by, state.end_reason) == (ProcessStatus.aborted, "anna", "client withdrew")
+    # every task it left open is closed by the abort, saying who and why: the action's task and the phase's
+    closed = [(t.title, t.status, t.completed_by, t.close_reason) for t in await tasks(sessions, workflow_id)]
+    assert sorted(closed) == sorted([
+        ("Send the brochure", TaskStatus.cancelled, "anna", "process aborted: client withdrew"),
+        ("Call the client (Follow up new lead)", TaskStatus.cancelled, "anna", "process aborted: client withdrew")])
+    run = await run_row(sessions, workflow_id)
+    assert (run.status, run.ended_by, run.end_reason) == (RunStatus.aborted, "anna", "client withdrew")
+    assert run.ended_at == state.ended_at and run.state is not None
+    assert run.state["status"] == "aborted" and run.state["phases"][1]["skip_reason"] == "process aborted"
+
+
+async def test_a_cancel_from_temporal_is_an_abort_and_stays_canceled(
+        time_skipping_env: WorkflowEnvironment, sessions: Any, factory: Factory, task_queue: str) -> None:
+    owner = await factory.user()
+    record = await factory.record(owner=owner)
+    client = time_skipping_env.client
+    async with running_worker(client, sessions, task_queue):
+        workflow_id = await start_run(client, sessions, task_queue, template(CALL), record.id, owner.id)
+        handle = client.get_workflow_handle_for(ProcessWorkflow.run, workflow_id)
+        await until(handle, lambda s: s.phases[0].task_id is not None)
+        await handle.cancel()
+        state = await final_state(handle)
+        description = await handle.describe()
+    assert description.status is WorkflowExecutionStatus.CANCELED
+    assert (state.status, state.ended_by, state.end_reason) == (
+        ProcessStatus.aborted, "temporal", "cancelled through Temporal")
+    [task] = await tasks(sessions, workflow_id)
+    assert (task.status, task.completed_by) == (TaskStatus.cancelled, "temporal")
+    assert (await run_row(sessions, workflow_id)).status is RunStatus.aborted
+
+
+async def test_a_completed_process_keeps_its_end_in_its_run(
+        time_skipping_env: WorkflowEnvironment, sessions: Any, factory: Factory, task_queue: str) -> None:
+    owner = await factory.user()
+    record = await factory.record(owner=owner)
+    client = time_skipping_env.client
+    async with running_worker(client, sessions, task_queue):
+        workflow_id = await start_run(client, sessions, task_queue, template(TODO), record.id, owner.id)
+        handle = client.get_workflow_handle_for(ProcessWorkflow.run, workflow_id)
+        state = await handle.result()
+    assert (await handle.describe()).status is WorkflowExecutionStatus.COMPLETED
+    run = await run_row(sessions, workflow_id)
+    assert (run.status, run.ended_by, run.end_reason, run.ended_at) == (RunStatus.completed, None, None,
+                                                                        state.ended_at)
+    assert run.state == state.model_dump(mode="json")
+    [task] = await tasks(sessions, workflow_id)
+    assert task.status is TaskStatus.open  # a completed process leaves its action's tasks to their users
