@@ -17,8 +17,8 @@ from activities.loop_guard import LoopGuardActivities, LoopGuardInput
 from activities.mailer import Mailer
 from activities.notices import NoticeActivities, OverdueNoticeInput
 from activities.step import StepInput
-from crm.models import OutboxMessage, ProcessOrigin
-from crm.process_runs import ProcessRun
+from crm.models import OutboxMessage
+from crm.process_runs import ProcessOrigin, ProcessRun
 from crm.types import utcnow
 from settings import Settings
 from tests.e2e.conftest import MailCatcher

@@ -19,6 +19,7 @@ from temporalio.service import RPCError
 from api.problems import PROBLEM_JSON
 from api.temporal_errors import temporal_errors
 from crm.models import HistoryEntry, HistoryKind, Task
+from crm.process_runs import UNCONFIRMED, ProcessRun, RunStatus
 from processes.errors import ServiceUnavailable
 from processes.instance import PhaseStatus, ProcessStatus
 from tests.factories import Factory
@@ -194,6 +195,11 @@ async def test_temporal_restarted_under_200_waiting_processes(embedded_database:
             # ghosts: refused over HTTP, yet started in Temporal
             query = f"TaskQueue = '{task_queue}' AND WorkflowType = 'ProcessWorkflow'"
             in_temporal = {e.id async for e in client.list_workflows(query)}
+            # a start refused with 503 as the connection broke may have reached Temporal all the same: its run row
+            # is kept, unconfirmed, for the sweep of process runs to mark running (activities/process_runs.py)
+            async with sessions() as session:
+                ghost_rows = {run.workflow_id: run.status for run in (await session.exec(
+                    select(ProcessRun).where(col(ProcessRun.workflow_id).in_(in_temporal - set(acknowledged))))).all()}
 
             # every acknowledged process finishes: skip the timers, complete the tasks, over the API
             await eventually(lambda: _all_waiting(sessions, client, starts), 120, "every acknowledged process waits")
@@ -244,7 +250,10 @@ async def test_temporal_restarted_under_200_waiting_processes(embedded_database:
     assert lost_after_restarts == 0 and completed == len(acknowledged)
     assert term_refused == 5 and kill_refused == 5
     assert starts.unanswered == 0
-    assert in_temporal == set(acknowledged), in_temporal - set(acknowledged)
+    assert set(acknowledged) <= in_temporal
+    tracked = (*UNCONFIRMED, RunStatus.running)
+    untracked = {w for w in in_temporal - set(acknowledged) if ghost_rows.get(w) not in tracked}
+    assert not untracked, f"in Temporal with no run Stagecoach would confirm: {untracked}"
     assert failures == 0
 
 
