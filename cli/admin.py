@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import asyncio
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from sqlmodel import select
 
 from api.auth import active_admin_keys, generate_key, hash_key, store_key
+from cli.common import JsonOpt, out
 from crm.db import make_engine, make_sessionmaker
 from crm.migrate import upgrade_database
 from crm.models import ApiKey, ApiRole
@@ -25,10 +26,10 @@ MIN_KEY_LENGTH = 32  # what `generate_key` makes is 46 characters
 
 
 @admin_app.command()
-def migrate() -> None:
+def migrate(as_json: JsonOpt = False) -> None:
     """Bring the database to the newest schema (alembic upgrade head): once per deployment, before the rest."""
     upgrade_database(get_settings().database_url)
-    typer.echo("database schema is current")
+    out({"schema": "current"}, as_json, "database schema is current")
 
 
 def _read_key(path: Path) -> str:
@@ -44,7 +45,9 @@ def _read_key(path: Path) -> str:
     return key
 
 
-async def _create(name: str, role: ApiRole, key_file: Path | None, if_no_admin: bool) -> str:
+async def _create(name: str, role: ApiRole, key_file: Path | None,
+                  if_no_admin: bool) -> tuple[str, dict[str, Any]]:
+    """What to say, and the same as data (`--json`): the key itself only when it was generated here."""
     key = _read_key(key_file) if key_file else generate_key()
     settings = get_settings()
     engine = make_engine(settings.database_url)
@@ -53,15 +56,18 @@ async def _create(name: str, role: ApiRole, key_file: Path | None, if_no_admin: 
             existing = (await session.exec(select(ApiKey).where(ApiKey.key_hash == hash_key(key)))).first()
             if existing is not None:  # the migrate job ran before with the same secret: a revoked key stays revoked
                 state = "revoked" if existing.revoked_at else "active"
-                return f"the key in {key_file} is stored already (API key {existing.id}, {state}); nothing changed"
+                return (f"the key in {key_file} is stored already (API key {existing.id}, {state}); nothing changed",
+                        {"created": False, "id": existing.id, "state": state})
             if if_no_admin and await active_admin_keys(session):
-                return "an admin key exists already; nothing created"
+                return "an admin key exists already; nothing created", {"created": False}
             row = await store_key(session, name, role, key)
     finally:
         await engine.dispose()
+    created = {"created": True, "id": row.id, "role": role.value}
     if key_file:
-        return f"API key {row.id} ({role.value}) created from {key_file}"
-    return f"API key {row.id} ({role.value}) created; it is shown this once, keep it now:\n{key}"
+        return f"API key {row.id} ({role.value}) created from {key_file}", created
+    return (f"API key {row.id} ({role.value}) created; it is shown this once, keep it now:\n{key}",
+            {**created, "key": key})
 
 
 @admin_app.command("create-key")
@@ -71,6 +77,8 @@ def create_key(
         key_file: Annotated[Path | None, typer.Option(
             help="store the key in this file (a Docker secret) instead of generating one; only its hash is kept")] = None,
         if_no_admin: Annotated[bool, typer.Option(
-            "--if-no-admin", help="do nothing when an admin key that is not revoked exists")] = False) -> None:
+            "--if-no-admin", help="do nothing when an admin key that is not revoked exists")] = False,
+        as_json: JsonOpt = False) -> None:
     """Create an API key on the database directly (the first admin key of a deployment)."""
-    typer.echo(asyncio.run(_create(name, role, key_file, if_no_admin)))
+    text, data = asyncio.run(_create(name, role, key_file, if_no_admin))
+    out(data, as_json, text)

@@ -147,7 +147,8 @@ def load_examples_command(as_json: JsonOpt = False) -> None:
 @app.command("codec-server")
 def codec_server(port: Annotated[int, typer.Option(help="port on 127.0.0.1")] = 8081,
                  ui_origin: Annotated[list[str] | None, typer.Option(
-                     help="the Temporal UI's address, allowed to call it from the browser")] = None) -> None:
+                     help="the Temporal UI's address, allowed to call it from the browser")] = None,
+                 as_json: JsonOpt = False) -> None:
     """Decode encrypted payloads for the Temporal UI or CLI, with PAYLOAD_ENCRYPTION_KEYS (docs/deployment.md)."""
     import uvicorn
 
@@ -164,6 +165,8 @@ def codec_server(port: Annotated[int, typer.Option(help="port on 127.0.0.1")] = 
         typer.echo(str(exc), err=True)
         raise typer.Exit(2) from None
     origins = ui_origin or ["http://127.0.0.1:8080", "http://localhost:8080", "http://127.0.0.1:8233"]
+    url = f"http://127.0.0.1:{port}"
+    out({"codec_endpoint": url, "ui_origins": origins}, as_json, f"codec server on {url} (for {', '.join(origins)})")
     uvicorn.run(codec_app(codec, origins), host="127.0.0.1", port=port)
 
 
