@@ -76,6 +76,13 @@ class Settings(BaseSettings):
     worker_health_file: Path | None = None
     worker_health_interval_seconds: float = Field(10, gt=0)
 
+    # How much one worker takes on at once (the Temporal SDK's defaults; docs/deployment.md, "Worker tuning"):
+    # steps running at once, workflow tasks running at once, and processes kept in memory between their tasks
+    # (0: every task replays its process's history, slower but with no memory held).
+    worker_max_concurrent_activities: int = Field(100, ge=1, le=10_000)
+    worker_max_concurrent_workflow_tasks: int = Field(100, ge=2, le=10_000)
+    worker_max_cached_workflows: int = Field(1000, ge=0, le=1_000_000)
+
     # host:port where the worker serves its Prometheus metrics (the Temporal SDK's and Stagecoach's); off when empty
     worker_metrics_address: str | None = None
 

@@ -76,6 +76,10 @@ class Timers:
 
     async def _notify_overdue(self, ps: PhaseState, spec: Phase) -> None:
         ps.overdue = True
+        # the SDK's workflow meter does not count again while a history replays, and adds no command
+        workflow.metric_meter().create_counter(
+            "stagecoach_phases_overdue", "Phases that passed their deadline unfinished, by template").add(
+            1, {"template": self.run.template.key})
         step_key = f"{self.run.state.workflow_id}/{ps.key}/overdue/{ps.iteration}"
         await self.incidents.attempt(ps, "deadline notice", step_key, lambda _: workflow.execute_activity_method(
             NoticeActivities.notify_overdue, OverdueNoticeInput(step=self.run.step_input(ps, step_key)),
