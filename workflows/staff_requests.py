@@ -219,6 +219,9 @@ class StaffRequests:
             raise _refuse(InvalidPhaseState, f"phase '{ps.key}' is {ps.status.value}, not running")
         if not ps.manual:
             raise _refuse(InvalidPhaseState, f"phase '{ps.key}' completes by itself when its actions are done")
+        if request.task_id is not None and ps.task_id is None:  # its row is written, its step not yet reported
+            raise _refuse(InvalidPhaseState, f"phase '{ps.key}' is still taking in its task {request.task_id} "
+                                             "(the worker has not reported it yet); send it again in a moment")
         if request.task_id is not None and ps.task_id != request.task_id:
             raise _refuse(InvalidPhaseState, f"task {request.task_id} is not the task of phase '{ps.key}'")
 
