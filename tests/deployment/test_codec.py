@@ -62,7 +62,7 @@ async def test_a_payload_round_trips_and_an_old_key_still_decodes_after_rotation
     ("k1:not base64!", r"\[0\] \(k1\): the key is not base64"),
     (f"k1:{base64.b64encode(b'short').decode()}", r"the key is 5 bytes, AES-256 needs 32"),
     (f"{new_key('k1')},{new_key('k1')}", r"\[1\]: the id k1 is listed twice"),
-])
+], ids=["no colon", "not base64", "short key", "an id twice"])  # the same ids in every process (pytest-xdist)
 def test_a_wrong_keyring_says_what_and_where(keyring: str, message: str) -> None:
     with pytest.raises(KeyringInvalid, match=message):
         parse_keyring(keyring)
