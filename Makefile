@@ -20,9 +20,10 @@ install: $(STAMP)
 run: install
 	$(VENV)/bin/stagecoach run $(if $(UI_PORT),--ui-port $(UI_PORT))
 
-## test: the whole suite, on SQLite and (where reachable, always on CI) PostgreSQL
+## test: the whole suite, on SQLite and (where reachable, always on CI) PostgreSQL, in two processes
+##       (tests/conftest.py keeps the tests on the session's dev server together); TEST_ARGS: more options
 test: install
-	$(PY) -m pytest
+	$(PY) -m pytest -n 2 --dist loadgroup $(TEST_ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache
@@ -34,7 +35,8 @@ reliability: install
 	status=$$?; $(PY) -m tests.figures build/reliability.json docs/reliability.md; exit $$status
 
 ## bench: the template interpreter against hand-written workflows, side by side: docs/benchmarks.md, bench/results.json
-##        (QUICK=1: a smoke run written to build/; BENCH_SCALE=0.1: every load times 0.1; BENCH_ARGS: more options)
+##        (QUICK=1: a smoke run written to build/; BENCH_SCALE=0.1: every load times 0.1; BENCH_ARGS: more options,
+##        BENCH_ARGS=--only-hostile: scenario 7 measured again alone, into the committed figures)
 bench: install
 	$(PY) -m pip install --quiet --constraint constraints.txt --editable '.[bench]'
 	BENCH_FROM_MAKE=1 $(PY) -m bench --profile build/bench-profiles $(if $(QUICK),--quick) \

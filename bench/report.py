@@ -342,4 +342,15 @@ def _hostile(m: dict[str, Any]) -> list[str]:
         f"hostile renders; its render children: {_f(h['children_rss_mb_busy'])} MB at most together, the largest "
         f"{_f(h['largest_child_rss_mb'])} MB (each render is capped at {h['render_memory_mb']} MB over what its "
         "child holds when ready; the ceiling counts 64 MB for that, for each of the pool's children).", "",
+        *_measured_apart(h),
     ]
+
+
+def _measured_apart(h: dict[str, Any]) -> list[str]:
+    """Scenario 7 measured again on its own (`--only-hostile`), after the run the rest of the page comes from."""
+    m = h.get("measured")
+    if not m:
+        return []
+    return [f"Measured on its own, after the run above: `{m['command']}` on {m['date']} at commit {m['commit']}, "
+            f"load average at start {', '.join(f'{x:.2f}' for x in m['load_average_at_start'])} (the figures to "
+            "read are the ratios between the two halves, taken one after the other on the same worker).", ""]

@@ -1,7 +1,7 @@
 """`make bench`: every scenario, template against hand-written baseline, on a dev server started for the run.
 
     python -m bench [--quick | --tiny | --scale F] [--modes memory,sqlite] [--growth 1,4,16]
-                    [--json OUT] [--markdown OUT] [--profile DIR] [--no-data-scale]
+                    [--json OUT] [--markdown OUT] [--profile DIR] [--no-data-scale] [--only-hostile]
 
 Full runs write bench/results.json and docs/benchmarks.md; `--quick` writes to build/ so a
 smoke run never replaces the committed figures.
@@ -195,6 +195,46 @@ async def _parked_loads(base: Context, shared: bool, mode: str, loads: Loads, gr
             rates[kind] = result["parked_per_s"]
 
 
+async def hostile_only(loads: Loads, database_url: str) -> dict[str, Any]:
+    """Scenario 7 alone, on a dev server in memory (its figures go into an earlier full run's results)."""
+    engine = make_engine(database_url)
+    sessions = make_sessionmaker(engine)
+    owner_id, record_ids = await seed(sessions)
+    try:
+        with dev_server("memory") as server:
+            ctx = Context(server=server, database_url=database_url, sessions=sessions,
+                          client=await connect(server.address), owner_id=owner_id, record_ids=record_ids)
+            log(f"memory: scenario 7, {loads.harmless} harmless processes beside {loads.hostile} hostile")
+            return await once_more("scenario 7", lambda: hostile_renders(ctx, loads.harmless, loads.hostile))
+    finally:
+        await engine.dispose()
+
+
+def rerun_hostile(loads: Loads, db_choice: str, command: str, json_path: Path, md_path: Path) -> int:
+    """`--only-hostile`: measure scenario 7 again and put it in place of the one in `json_path`, saying when and
+    how it was measured; render `md_path` again, keeping its scenario 5 section."""
+    results = json.loads(json_path.read_text())
+    with database(db_choice) as (_, url):
+        figures = asyncio.run(hostile_only(loads, url))
+    figures["measured"] = {"command": command, "date": datetime.now(UTC).isoformat(timespec="seconds"),
+                           "commit": commit(), "load_average_at_start": machine()["load_average_at_start"]}
+    results["modes"].setdefault("memory", {})["hostile"] = figures
+    json_path.write_text(json.dumps(results, indent=2, default=str) + "\n")
+    section = None
+    if results.get("data_scale") and md_path.exists():  # the section as the full run wrote it
+        text = md_path.read_text()
+        start = text.find("## 5. Scale of the data")
+        findings = ROOT / "bench" / "findings.md"
+        end = text.find(findings.read_text().strip().splitlines()[0]) if findings.exists() else -1
+        section = text[start:end if end > start else None].strip() if start >= 0 else None
+        if section:  # the heading and the line render() writes before a section
+            section = section.split("\n", 1)[1].strip().removeprefix("Measured by `bench/data_scale.py` (its own "
+                                                                    "section below).").strip()
+    md_path.write_text(report.render(results, data_scale=section))
+    log(f"scenario 7 measured again: {json_path}, {md_path}")
+    return 0
+
+
 def data_scale_section(quick: bool, out_dir: Path) -> tuple[dict[str, Any] | None, str | None]:
     """Scenario 5 (scale of the data) is `bench/data_scale.py`'s: run it when it is there, keep its section."""
     if not (ROOT / "bench" / "data_scale.py").exists():
@@ -225,6 +265,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--profile", type=Path, default=None,
                         help="profile scenario 1's workers with py-spy (an extra run) and keep the profiles here")
     parser.add_argument("--no-data-scale", action="store_true", help="leave scenario 5 out")
+    parser.add_argument("--only-hostile", action="store_true",
+                        help="measure scenario 7 (hostile renders) alone and put it into the JSON file's results")
     parser.add_argument("--render", action="store_true",
                         help="only render the markdown again from the JSON file (and build/bench-data-scale.md)")
     args = parser.parse_args(argv)
@@ -249,6 +291,9 @@ def main(argv: list[str] | None = None) -> int:
     command = " ".join(["python -m bench", *(argv if argv is not None else sys.argv[1:])])
     if os.environ.get("BENCH_FROM_MAKE"):
         command = "make bench" + (" QUICK=1" if quick else "") + (f" BENCH_SCALE={args.scale:g}" if args.scale else "")
+        command += f" BENCH_ARGS='{os.environ['BENCH_ARGS']}'" if os.environ.get("BENCH_ARGS") else ""
+    if args.only_hostile:
+        return rerun_hostile(loads, args.database, command, json_path, md_path)
     results: dict[str, Any] = {"command": command, "date": datetime.now(UTC).isoformat(timespec="seconds"),
                                "commit": commit(), "machine": machine(), "quick": quick,
                                "loads": loads.__dict__, "modes": {},

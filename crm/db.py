@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import event
+from sqlalchemy import event, text
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -27,3 +27,17 @@ def make_engine(url: str, **kwargs: Any) -> AsyncEngine:
 
 def make_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     return async_sessionmaker(engine, class_=AsyncSession, expire_on_commit=False)
+
+
+async def begin_write(session: AsyncSession) -> None:
+    """Take SQLite's write lock now, before reading what the write will depend on (`BEGIN IMMEDIATE`).
+
+    SQLite lets a transaction read, then refuses its write if another connection wrote meanwhile: a reader
+    turned writer never waits its turn. Taken first, the lock makes the next writer wait (busy_timeout) until
+    this transaction ends. A transaction that has already written holds the lock; PostgreSQL locks rows.
+    """
+    if session.get_bind().dialect.name != "sqlite":
+        return
+    connection = await (await session.connection()).get_raw_connection()
+    if not connection.driver_connection.in_transaction:  # type: ignore[union-attr]
+        await session.exec(text("BEGIN IMMEDIATE"))  # type: ignore[call-overload]

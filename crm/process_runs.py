@@ -21,7 +21,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import JSON, Field, SQLModel, col, select, update
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from crm.models import _created, _enum  # the tables' shared column types
+from crm.db import begin_write
+from crm.models import Record, _created, _enum  # the tables' shared column types
 from crm.types import UTCDateTime, utcnow
 from processes.instance import ProcessState
 
@@ -120,9 +121,13 @@ async def allocate_run(session: AsyncSession, *, template_key: str, template_ver
                        triggered_by_user_id: int | None = None) -> tuple[ProcessRun, bool]:
     """Reserve the next id for this template and record; with a known request id, the run it already has.
 
-    Returns the run and whether it is new. Commits.
+    Returns the run and whether it is new. Commits. Concurrent allocations on one record take turns: SQLite's
+    write lock, or the record's row on PostgreSQL, is held from reading the last number to the commit.
     """
     for _ in range(10):
+        await begin_write(session)
+        await session.exec(select(Record.id).where(Record.id == record_id)  # type: ignore[call-overload]
+                           .with_for_update(key_share=True))  # FOR NO KEY UPDATE: new rows may still refer to it
         if request_id is not None and (existing := await by_request_id(session, request_id)) is not None:
             return existing, False
         query = select(func.max(ProcessRun.sequence)).where(ProcessRun.template_key == template_key,

@@ -40,7 +40,10 @@ KILL_GRACE = 2.0  # past the render's own time budget, a child still busy is stu
 RENDER_KILL_SECONDS = RENDER_SECONDS + KILL_GRACE
 # the slow lane's child runs at a lower priority: on a busy machine its second of processor time takes longer
 SLOW_KILL_SECONDS = 3 * RENDER_KILL_SECONDS
-CHECK_KILL_SECONDS = 15.0  # a template check: parse a document of up to 1 MB, try its constant parts (2 s)
+# a template check parses a document of up to 1 MB and tries its constant parts (2 s of processor time): its kill
+# time grows with the document, so that the largest checks on a busy machine (a few seconds when it is quiet)
+CHECK_KILL_SECONDS = 15.0
+CHECK_KILL_SECONDS_PER_MB = 60.0
 SLOW_SECONDS = 0.25  # processor time past which a text is slow: a new text's trial, then the slow lane
 SLOW_QUEUE_SECONDS = 30.0  # how long a slow text may wait for the slow lane before it is retried later
 START_SECONDS = 30.0
@@ -225,10 +228,15 @@ class RenderPool:
                    "known_users": None if known_users is None else set(known_users),
                    "known_templates": None if known_templates is None else
                    {key: kind.value for key, kind in known_templates.items()}}
-        answer = await self._call(None, request, "", lane="check", timeout=self.check_kill)
+        answer = await self._call(None, request, "", lane="check", timeout=self.check_timeout(text))
         if "invalid" in answer:
             raise TemplateInvalid([ErrorDetail(path, message) for path, message in answer["invalid"]])
         return ProcessTemplate.model_validate(answer["ok"])
+
+    def check_timeout(self, text: str) -> float:
+        """The kill time of a template's check: the pool's, and more for each megabyte of the document."""
+        return round(self.check_kill * (1 + CHECK_KILL_SECONDS_PER_MB / CHECK_KILL_SECONDS
+                                        * len(text.encode()) / 1_000_000), 2)
 
     async def close(self) -> None:
         """Stop every child (a worker stopping, the API shutting down)."""
@@ -301,6 +309,10 @@ class RenderPool:
                 return None
             answer = await child.call(request, timeout)
         except _Stopped:
+            if name == "check":  # its own work is bounded within: the machine is busy, not the template wrong
+                raise RenderInterrupted(f"checking the template took longer than {timeout:g}s (the time a template "
+                                        "of its size may take) and was stopped: the server is busy, send it "
+                                        "again") from None
             self._remember(keys, slow=True)
             if trial:
                 return None

@@ -130,6 +130,15 @@ def _database(item: pytest.Item) -> object:
     return callspec.params.get("database_url") if callspec else None
 
 
+def pytest_itemcollected(item: pytest.Item) -> None:
+    """`make test` runs the suite in two processes (pytest-xdist, `--dist loadgroup`). The tests on the session's
+    dev server run in one group per database, in one process, in order: the `runs_last` test of that database
+    comes after all of them, and finds every history its server holds and every row its database holds, as in
+    one process. Every other test goes to whichever process is free."""
+    if "dev_env" in getattr(item, "fixturenames", ()) or item.get_closest_marker("runs_last"):
+        item.add_marker(pytest.mark.xdist_group(f"dev-server-{_database(item) or 'postgresql'}"))
+
+
 @pytest.hookimpl(trylast=True)
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Tests marked `runs_last` inspect what the others left (every history, every row): each runs

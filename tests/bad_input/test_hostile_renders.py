@@ -99,7 +99,7 @@ async def test_a_text_saved_before_the_immutable_sandbox_cannot_change_values(
     owner = await factory.user()
     record = await factory.record(owner, fields={"budget": 450000})
     document = helpers.template({"key": "offer", "name": "Offer", "actions": [{"send_email": {
-        "to": "client@example.org", "subject": "{{ record.fields.clear() }}Offer",
+        "to": "offers@agency.example", "subject": "{{ record.fields.clear() }}Offer",
         "body": "Budget {{ record.fields.budget }}"}}]})
     template = ProcessTemplate.model_validate(document)  # as stored then: the structure only
     async with helpers.running_worker(dev_env.client, sessions, task_queue):

@@ -14,16 +14,11 @@ from google.protobuf import json_format
 from temporalio.api.common.v1 import Payload, Payloads
 from temporalio.contrib.pydantic import pydantic_data_converter
 
-from api.app import create_app
-from api.auth import create_key
 from cli.codec_server import codec_app
-from crm.models import ApiRole
-from settings import Settings
+from tests.deployment.served import served
 from tests.e2e.conftest import MailCatcher
 from tests.polling import eventually
 from tests.serving import free_port, serving
-from tests.workflows.helpers import running_worker
-from workflows.client import connect
 from workflows.codec import ENCODING, EncryptionCodec, KeyringInvalid, data_converter, parse_keyring
 
 
@@ -67,7 +62,7 @@ async def test_a_payload_round_trips_and_an_old_key_still_decodes_after_rotation
     ("k1:not base64!", r"\[0\] \(k1\): the key is not base64"),
     (f"k1:{base64.b64encode(b'short').decode()}", r"the key is 5 bytes, AES-256 needs 32"),
     (f"{new_key('k1')},{new_key('k1')}", r"\[1\]: the id k1 is listed twice"),
-])
+], ids=["no colon", "not base64", "short key", "an id twice"])  # the same ids in every process (pytest-xdist)
 def test_a_wrong_keyring_says_what_and_where(keyring: str, message: str) -> None:
     with pytest.raises(KeyringInvalid, match=message):
         parse_keyring(keyring)
@@ -75,36 +70,13 @@ def test_a_wrong_keyring_says_what_and_where(keyring: str, message: str) -> None
 
 async def test_no_personal_text_reaches_temporal_in_the_clear(
         dev_env: Any, sessions: Any, database_url: str, smtp: tuple[MailCatcher, int], task_queue: str) -> None:
-    catcher, smtp_port = smtp
     sentinel = f"SENTINEL{uuid.uuid4().hex}"
     keyring = new_key("k1")
-    port = free_port()
-    settings = Settings(database_url=database_url, temporal_task_queue=task_queue, api_port=port,
-                        temporal_address=dev_env.client.service_client.config.target_host,
-                        payload_encryption_keys=keyring)
-    client = await connect(settings)
-    async with sessions() as session:
-        _, admin_key = await create_key(session, "codec admin", ApiRole.admin)
-    admin = {"X-API-Key": admin_key}
-    key = f"private-{uuid.uuid4().hex[:6]}"
-    async with serving(create_app(settings, temporal=client), port), \
-            running_worker(client, sessions, task_queue, smtp_host="127.0.0.1", smtp_port=smtp_port,
-                           smtp_from="processes@agency.example", payload_encryption_keys=keyring), \
-            httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=30) as http:
-        handle = f"c{uuid.uuid4().hex[:6]}"
-        owner = (await http.post("/users", headers=admin, json={
-            "handle": handle, "name": "Ciro", "email": f"{handle}@agency.example"})).json()
-        record = (await http.post("/records", headers=admin, json={
-            "kind": "lead", "title": f"Flat of {sentinel}", "email": f"client-{handle}@example.org",
-            "owner_id": owner["id"]})).json()
-        saved = await http.post("/templates", headers={**admin, "Content-Type": "application/yaml"},
-                                content=TEMPLATE.format(key=key, sentinel=sentinel))
-        assert saved.status_code == 201, saved.text
-        started = await http.post("/processes", headers=admin, json={"template": key, "record_id": record["id"]})
-        assert started.status_code == 201, started.text
-        workflow_id = started.json()["workflow_id"]
+    async with served(dev_env, sessions, database_url, smtp, task_queue, payload_encryption_keys=keyring) as stack:
+        http, admin = stack.http, stack.admin
+        _, workflow_id, email = await stack.start(TEMPLATE, f"Flat of {sentinel}", sentinel=sentinel)
         await eventually(lambda: http_ok(http, f"/processes/{workflow_id}", admin, "call"), what="the manual phase")
-        assert sentinel in catcher.to(f"client-{handle}@example.org")[0].get_content()
+        assert sentinel in stack.mail.to(email)[0].get_content()
         aborted = await http.post(f"/processes/{workflow_id}/abort", headers=admin,
                                   json={"reason": f"the client {sentinel} moved away"})
         assert aborted.status_code == 200, aborted.text

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import re
-import uuid
 from pathlib import Path
 from typing import Any
 
@@ -13,16 +12,11 @@ import httpx
 import yaml
 from prometheus_client.parser import text_string_to_metric_families
 
-from api.app import create_app
-from api.auth import create_key
-from crm.models import ApiRole
-from settings import Settings
+from tests.deployment.served import Served, served
 from tests.e2e.conftest import MailCatcher
 from tests.polling import eventually
-from tests.serving import free_port, serving
-from tests.workflows.helpers import running_worker
+from tests.serving import free_port
 from worker import metrics_runtime
-from workflows.client import connect
 
 DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
 # counted only when something this test does not wait for happens, and checked where it does happen
@@ -39,6 +33,10 @@ phases:
     actions:
       - send_email: {{to: record_contact, subject: "Hello {{{{ record.title }}}}", body: "Dear {{{{ record.title }}}}"}}
 """
+
+
+async def completed(stack: Served, workflow_id: str) -> bool:
+    return await stack.status(workflow_id) == "completed"
 
 
 def metric_names(page: str) -> set[str]:
@@ -66,42 +64,15 @@ def value(page: list[tuple[str, dict[str, str], float]], name: str, **labels: st
 
 async def test_metrics_are_scraped_and_parsed_after_a_process_ran(
         dev_env: Any, sessions: Any, database_url: str, smtp: tuple[MailCatcher, int], task_queue: str) -> None:
-    catcher, smtp_port = smtp
-    api_port, worker_port = free_port(), free_port()
-    settings = Settings(database_url=database_url, temporal_task_queue=task_queue, api_port=api_port,
-                        temporal_address=dev_env.client.service_client.config.target_host)
-    client = await connect(settings, runtime=metrics_runtime(f"127.0.0.1:{worker_port}"))
-    keys = {}
-    async with sessions() as session:
-        for role in (ApiRole.admin, ApiRole.staff):
-            _, keys[role] = await create_key(session, f"metrics {role.value}", role)
-    admin, staff = {"X-API-Key": keys[ApiRole.admin]}, {"X-API-Key": keys[ApiRole.staff]}
-    key = f"hello-{uuid.uuid4().hex[:6]}"
-    async with serving(create_app(settings, temporal=client), api_port), \
-            running_worker(client, sessions, task_queue, smtp_host="127.0.0.1", smtp_port=smtp_port,
-                           smtp_from="processes@agency.example"), \
-            httpx.AsyncClient(base_url=f"http://127.0.0.1:{api_port}", timeout=30) as http:
-        handle = f"m{uuid.uuid4().hex[:6]}"
-        owner = (await http.post("/users", headers=admin, json={
-            "handle": handle, "name": "Mara", "email": f"{handle}@agency.example"})).json()
-        record = (await http.post("/records", headers=staff, json={
-            "kind": "lead", "title": "Metrics", "email": f"client-{handle}@example.org",
-            "owner_id": owner["id"]})).json()
-        saved = await http.post("/templates", headers={**admin, "Content-Type": "application/yaml"},
-                                content=TEMPLATE.format(key=key))
-        assert saved.status_code == 201, saved.text
-        started = await http.post("/processes", headers=staff, json={"template": key, "record_id": record["id"]})
-        assert started.status_code == 201, started.text
-        workflow_id = started.json()["workflow_id"]
+    worker_port = free_port()
+    async with served(dev_env, sessions, database_url, smtp, task_queue,
+                      {"runtime": metrics_runtime(f"127.0.0.1:{worker_port}")}) as stack:
+        key, workflow_id, email = await stack.start(TEMPLATE, "Metrics", stack.staff)
+        await eventually(lambda: completed(stack, workflow_id), what="the process completes")
+        assert (await stack.http.get("/processes/process-nobody-0-1", headers=stack.staff)).status_code == 404
+        assert stack.mail.to(email)
 
-        async def completed() -> bool:
-            state = (await http.get(f"/processes/{workflow_id}", headers=staff)).json()
-            return state["status"] == "completed"
-        await eventually(completed, what="the process completes")
-        assert (await http.get("/processes/process-nobody-0-1", headers=staff)).status_code == 404
-        assert catcher.to(f"client-{handle}@example.org")
-
-        scraped = await http.get("/metrics")
+        scraped = await stack.http.get("/metrics")
         assert scraped.status_code == 200 and scraped.headers["content-type"].startswith("text/plain")
         api = samples(scraped.text)
         async with httpx.AsyncClient(timeout=30) as plain:

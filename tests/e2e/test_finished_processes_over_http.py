@@ -3,7 +3,6 @@ server), from Stagecoach's own database; live ones are listed with their phase f
 
 from __future__ import annotations
 
-import uuid
 from typing import Any
 
 from temporalio.api.common.v1 import WorkflowExecution
@@ -11,33 +10,14 @@ from temporalio.api.workflowservice.v1 import DeleteWorkflowExecutionRequest
 from temporalio.client import WorkflowExecutionStatus
 from temporalio.service import RPCError
 
+from tests.e2e.calls import call_a_lead
 from tests.e2e.conftest import Stack
 from tests.polling import eventually
 
-TEMPLATE = """
-key: {key}
-name: Call a lead
-controller_email: controller@agency.example
-record_kind: lead
-phases:
-  - key: call
-    name: Call
-    completion: manual
-"""
-
-
 async def test_an_aborted_process_is_listed_and_read_after_temporal_forgot_it(stack: Stack, dev_env: Any) -> None:
     http, admin, staff = stack.http, stack.as_("admin"), stack.as_("staff")
-    key = f"call-{uuid.uuid4().hex[:6]}"
-    saved = await http.post("/templates", headers={**admin, "Content-Type": "application/yaml"},
-                            content=TEMPLATE.format(key=key))
-    assert saved.status_code == 201, saved.text
-    handle = f"u{uuid.uuid4().hex[:6]}"
-    owner = (await http.post("/users", headers=admin, json={
-        "handle": handle, "name": "Anna", "email": f"{handle}@agency.example"})).json()
-    record = (await http.post("/records", headers=staff, json={
-        "kind": "lead", "title": "Lead", "owner_id": owner["id"]})).json()
-    ended, live = [(await http.post("/processes", headers=staff, json={"template": key, "record_id": record["id"]}
+    key, record_id = await call_a_lead(http, admin, staff)
+    ended, live = [(await http.post("/processes", headers=staff, json={"template": key, "record_id": record_id}
                                     )).json()["workflow_id"] for _ in range(2)]
 
     async def waiting(workflow_id: str) -> Any:

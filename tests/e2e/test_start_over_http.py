@@ -9,7 +9,6 @@ before it took the start; Temporal took the start and its answer was lost.
 from __future__ import annotations
 
 import asyncio
-import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
@@ -30,21 +29,10 @@ from api.auth import create_key
 from crm.models import ApiRole
 from crm.process_runs import ProcessRun, RunStatus
 from settings import Settings
+from tests.e2e.calls import call_a_lead
 from tests.polling import eventually
 from tests.serving import free_port, serving
 from tests.workflows.helpers import running_worker
-
-TEMPLATE = """
-key: {key}
-name: Call a lead
-controller_email: controller@agency.example
-record_kind: lead
-phases:
-  - key: call
-    name: Call
-    completion: manual
-"""
-
 
 class FlakyStarts(Interceptor):
     """What happens to the next start the API sends: None (it goes through), "crash" (the API stops before
@@ -126,16 +114,7 @@ async def api(dev_env: Any, sessions: Any, task_queue: str, database_url: str) -
 
 
 async def _setup(api: Api) -> tuple[str, int]:
-    key = f"call-{uuid.uuid4().hex[:6]}"
-    saved = await api.http.post("/templates", headers={**api.headers, "Content-Type": "application/yaml"},
-                                content=TEMPLATE.format(key=key))
-    assert saved.status_code == 201, saved.text
-    handle = f"u{uuid.uuid4().hex[:6]}"
-    user = (await api.http.post("/users", headers=api.headers, json={
-        "handle": handle, "name": "Anna", "email": f"{handle}@agency.example"})).json()
-    record = (await api.http.post("/records", headers=api.headers, json={
-        "kind": "lead", "title": "Lead", "owner_id": user["id"]})).json()
-    return key, record["id"]
+    return await call_a_lead(api.http, api.headers)
 
 
 async def test_a_start_whose_answer_is_lost_is_a_start(api: Api) -> None:
@@ -207,3 +186,17 @@ async def test_the_sweep_confirms_a_start_its_starter_could_not(api: Api) -> Non
     assert started["workflow_id"] not in (await api.sweep(grace_seconds=3600)).confirmed  # within the grace
     assert started["workflow_id"] in (await api.sweep()).confirmed
     assert [r.status for r in await api.runs(record_id)] == [RunStatus.running]
+
+
+async def test_many_starts_at_once_each_start_one_process(api: Api) -> None:
+    """Starts sent together, on one record and on several, while the processes already started write their
+    runs: each answers 201 with a process id of its own and the next number, never a 500 (the allocations
+    collided and ran out of tries, or SQLite said 'database is locked')."""
+    key, record_id = await _setup(api)
+    others = [(await call_a_lead(api.http, api.headers))[1] for _ in range(3)]
+    targets = [record_id] * 40 + others * 2
+    answers = await asyncio.gather(*[api.start(key, target, f"together-{n}") for n, target in enumerate(targets)])
+    assert [a.status_code for a in answers] == [201] * len(targets), [a.text for a in answers if a.status_code != 201]
+    started = [a.json()["workflow_id"] for a in answers]
+    assert len(set(started)) == len(targets)
+    assert sorted(r.sequence for r in await api.runs(record_id)) == list(range(1, 41))

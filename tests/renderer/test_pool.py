@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import re
 import signal
@@ -14,6 +15,7 @@ import pytest
 from processes.display import Office
 from processes.errors import RenderError, RenderInterrupted, TemplateInvalid
 from renderer.pool import RenderPool
+from tests.bad_input.test_largest_template import largest
 
 ROME = Office("it", "Europe/Rome")
 VARIABLES = {"record": {"title": "Villa", "fields": {"price": 450000}}, "now": datetime(2026, 12, 2, 13, 30, tzinfo=UTC)}
@@ -183,3 +185,19 @@ async def test_a_pool_serves_another_event_loop_with_children_of_its_own(pool: R
 
     assert await asyncio.to_thread(elsewhere)
     assert await pool.render(HARMLESS, VARIABLES, where="body", office=ROME)
+
+
+async def test_a_template_check_is_killed_after_a_time_that_grows_with_its_size() -> None:
+    """The check's kill time grows with the document; a check killed is a busy server (503, send it again), not a
+    template refused: what it tries of the text is bounded inside the check."""
+    assert RenderPool().check_timeout("") == 15.0 and RenderPool().check_timeout("x" * 1_000_000) == 75.0
+    document = json.dumps(largest("largest"))
+    assert RenderPool().check_timeout(document) > 25  # the largest template that saves
+    pool = RenderPool(processes=1, check_kill=0.05)
+    try:
+        with pytest.raises(RenderInterrupted, match=r"^checking the template took longer than 0.\d+s \(the time a "
+                                                    r"template of its size may take\) and was stopped: the server "
+                                                    r"is busy, send it again$"):
+            await pool.validate(document)  # with its own kill time it saves (tests/bad_input/test_largest_template.py)
+    finally:
+        await pool.close()

@@ -13,6 +13,7 @@ from datetime import timedelta
 from typing import Any
 
 from temporalio import activity
+from temporalio.client import WorkflowHandle
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
@@ -70,15 +71,22 @@ async def worker_with_database_down(client: Any, sessions: Any, task_queue: str)
         yield down
 
 
-async def test_history_that_cannot_be_written_becomes_an_incident_staff_retry(
-        time_skipping_env: WorkflowEnvironment, sessions: Any, factory: Factory, task_queue: str) -> None:
+@asynccontextmanager
+async def stuck_process(env: WorkflowEnvironment, sessions: Any, factory: Factory,
+                        task_queue: str) -> AsyncIterator[tuple[DatabaseDown, WorkflowHandle[Any, Any]]]:
+    """A process whose "process started" cannot be written, its bounded retries over: an incident soon."""
     owner = await factory.user()
     record = await factory.record(owner=owner)
-    client = time_skipping_env.client
-    async with worker_with_database_down(client, sessions, task_queue) as db:
-        handle = await start(client, task_queue, template(LATER), record.id, owner.id)
+    async with worker_with_database_down(env.client, sessions, task_queue) as db:
+        handle = await start(env.client, task_queue, template(LATER), record.id, owner.id)
         # "process started" is flushed before the phase waits its two hours: that write fails for good
-        await time_skipping_env.sleep(RETRIES_OVER)
+        await env.sleep(RETRIES_OVER)
+        yield db, handle
+
+
+async def test_history_that_cannot_be_written_becomes_an_incident_staff_retry(
+        time_skipping_env: WorkflowEnvironment, sessions: Any, factory: Factory, task_queue: str) -> None:
+    async with stuck_process(time_skipping_env, sessions, factory, task_queue) as (db, handle):
         state = await until(handle, lambda s: s.status is ProcessStatus.incident)
         assert state.incident is not None
         assert (state.incident.step, state.incident.phase_key) == ("bookkeeping: history", "later")
@@ -94,12 +102,7 @@ async def test_history_that_cannot_be_written_becomes_an_incident_staff_retry(
 
 async def test_an_abort_during_a_bookkeeping_incident_ends_the_process_once_it_can_be_written(
         time_skipping_env: WorkflowEnvironment, sessions: Any, factory: Factory, task_queue: str) -> None:
-    owner = await factory.user()
-    record = await factory.record(owner=owner)
-    client = time_skipping_env.client
-    async with worker_with_database_down(client, sessions, task_queue) as db:
-        handle = await start(client, task_queue, template(LATER), record.id, owner.id)
-        await time_skipping_env.sleep(RETRIES_OVER)
+    async with stuck_process(time_skipping_env, sessions, factory, task_queue) as (db, handle):
         await until(handle, lambda s: s.status is ProcessStatus.incident)
         abort = await handle.start_update(ProcessWorkflow.abort, AbortRequest(reason="stop", actor="anna"),
                                           wait_for_stage=2)  # accepted

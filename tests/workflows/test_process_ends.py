@@ -4,15 +4,17 @@ cancelled process shown as Canceled in Temporal."""
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 from sqlmodel import select
-from temporalio.client import WorkflowExecutionStatus
+from temporalio.client import WorkflowExecutionStatus, WorkflowHandle
 from temporalio.testing import WorkflowEnvironment
 
 from crm.models import TaskStatus
 from crm.process_runs import ProcessRun, RunStatus
-from processes.instance import AbortRequest, ProcessStatus
+from processes.instance import AbortRequest, ProcessState, ProcessStatus
 from tests.factories import Factory
 from tests.workflows.helpers import final_state, running_worker, tasks, template, until
 from tests.workflows.test_loop_guard import start_run
@@ -28,14 +30,21 @@ async def run_row(sessions: Any, workflow_id: str) -> ProcessRun:
         return (await session.exec(select(ProcessRun).where(ProcessRun.workflow_id == workflow_id))).one()
 
 
-async def test_an_aborted_process_closes_its_tasks_keeps_its_end_and_is_canceled_in_temporal(
-        time_skipping_env: WorkflowEnvironment, sessions: Any, factory: Factory, task_queue: str) -> None:
+@asynccontextmanager
+async def started(env: WorkflowEnvironment, sessions: Any, factory: Factory, task_queue: str,
+                  *phases: dict[str, Any]) -> AsyncIterator[WorkflowHandle[ProcessWorkflow, ProcessState]]:
+    """A process of `phases`, started through its run row on a new record, while its worker runs."""
     owner = await factory.user()
     record = await factory.record(owner=owner)
-    client = time_skipping_env.client
-    async with running_worker(client, sessions, task_queue):
-        workflow_id = await start_run(client, sessions, task_queue, template(TODO, CALL), record.id, owner.id)
-        handle = client.get_workflow_handle_for(ProcessWorkflow.run, workflow_id)
+    async with running_worker(env.client, sessions, task_queue):
+        workflow_id = await start_run(env.client, sessions, task_queue, template(*phases), record.id, owner.id)
+        yield env.client.get_workflow_handle_for(ProcessWorkflow.run, workflow_id)
+
+
+async def test_an_aborted_process_closes_its_tasks_keeps_its_end_and_is_canceled_in_temporal(
+        time_skipping_env: WorkflowEnvironment, sessions: Any, factory: Factory, task_queue: str) -> None:
+    async with started(time_skipping_env, sessions, factory, task_queue, TODO, CALL) as handle:
+        workflow_id = handle.id
         await until(handle, lambda s: s.phases[1].task_id is not None)
         await handle.execute_update(ProcessWorkflow.abort, AbortRequest(reason="client withdrew", actor="anna"))
         state = await final_state(handle)
@@ -55,12 +64,8 @@ async def test_an_aborted_process_closes_its_tasks_keeps_its_end_and_is_canceled
 
 async def test_a_cancel_from_temporal_is_an_abort_and_stays_canceled(
         time_skipping_env: WorkflowEnvironment, sessions: Any, factory: Factory, task_queue: str) -> None:
-    owner = await factory.user()
-    record = await factory.record(owner=owner)
-    client = time_skipping_env.client
-    async with running_worker(client, sessions, task_queue):
-        workflow_id = await start_run(client, sessions, task_queue, template(CALL), record.id, owner.id)
-        handle = client.get_workflow_handle_for(ProcessWorkflow.run, workflow_id)
+    async with started(time_skipping_env, sessions, factory, task_queue, CALL) as handle:
+        workflow_id = handle.id
         await until(handle, lambda s: s.phases[0].task_id is not None)
         await handle.cancel()
         state = await final_state(handle)
@@ -75,12 +80,8 @@ async def test_a_cancel_from_temporal_is_an_abort_and_stays_canceled(
 
 async def test_a_completed_process_keeps_its_end_in_its_run(
         time_skipping_env: WorkflowEnvironment, sessions: Any, factory: Factory, task_queue: str) -> None:
-    owner = await factory.user()
-    record = await factory.record(owner=owner)
-    client = time_skipping_env.client
-    async with running_worker(client, sessions, task_queue):
-        workflow_id = await start_run(client, sessions, task_queue, template(TODO), record.id, owner.id)
-        handle = client.get_workflow_handle_for(ProcessWorkflow.run, workflow_id)
+    async with started(time_skipping_env, sessions, factory, task_queue, TODO) as handle:
+        workflow_id = handle.id
         state = await handle.result()
     assert (await handle.describe()).status is WorkflowExecutionStatus.COMPLETED
     run = await run_row(sessions, workflow_id)
