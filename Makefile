@@ -4,7 +4,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: install run test reliability clean bench
+.PHONY: install run test reliability clean bench chromium
 
 $(STAMP): pyproject.toml constraints.txt
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11+ is needed")'
@@ -20,9 +20,13 @@ install: $(STAMP)
 run: install
 	$(VENV)/bin/stagecoach run $(if $(UI_PORT),--ui-port $(UI_PORT))
 
-## test: the whole suite, on SQLite and (where reachable, always on CI) PostgreSQL
-test: install
+## test: the whole suite, on SQLite and (where reachable, always on CI) PostgreSQL; the console's tests drive
+##       Debian's Chromium, installed here when missing
+test: install chromium
 	$(PY) -m pytest
+
+chromium:
+	@test -x /usr/bin/chromium || (apt-get update -qq && apt-get install -y -qq chromium)
 
 clean:
 	rm -rf $(VENV) .pytest_cache
