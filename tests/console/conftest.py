@@ -63,3 +63,4 @@ async def page(browser: Browser) -> AsyncIterator[Page]:
     page.set_default_timeout(30_000)
     yield page
     await context.close()
+

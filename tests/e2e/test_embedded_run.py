@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import signal
 import socket
 import subprocess
@@ -15,6 +14,7 @@ from pathlib import Path
 
 import httpx
 
+from tests.console.signing import http_sign_in
 from tests.serving import free_port
 
 BIN = Path(sys.executable).parent
@@ -74,18 +74,6 @@ def test_run_says_which_port_is_busy_and_starts_nothing(tmp_path: Path) -> None:
     assert "Stagecoach is running" not in done.stdout and not (tmp_path / "data").exists()
 
 
-def _sign_in(base: str, handle: str, password: str) -> None:
-    """The banner's console sign-in works: the sign-in form, then Today."""
-    with httpx.Client(base_url=base, timeout=30) as browser:
-        form = browser.get("/console/sign-in")
-        token = re.search(r'name="form_token" value="([^"]+)"', form.text)
-        assert form.status_code == 200 and token, form.text
-        signed = browser.post("/console/sign-in", data={"form_token": token.group(1), "handle": handle,
-                                                         "password": password, "next": "/console"})
-        assert signed.status_code == 303 and signed.headers["location"] == "/console", signed.text
-        assert browser.get("/console").status_code == 200
-
-
 def test_run_starts_everything_and_a_restart_resumes_waiting_processes(tmp_path: Path) -> None:
     api_port, temporal_port, ui_port = free_port(), free_port(), free_port()
     env = {**os.environ, "DATA_DIR": str(tmp_path / "data"), "API_PORT": str(api_port),
@@ -111,7 +99,9 @@ def test_run_starts_everything_and_a_restart_resumes_waiting_processes(tmp_path:
         assert f"Console:      http://127.0.0.1:{api_port}/console" in output
         assert f"Sign in as:   admin, password {password} " in output
         assert oct((tmp_path / "data" / "console-admin-password").stat().st_mode & 0o777) == "0o600"
-        _sign_in(f"http://127.0.0.1:{api_port}", "admin", password)
+        with httpx.Client(base_url=f"http://127.0.0.1:{api_port}", timeout=30) as browser:
+            signed = http_sign_in(browser, "admin", password)
+            assert signed.status_code == 303 and browser.get("/console").status_code == 200, signed.text
         assert api.post("/users", json={"handle": "another", "name": "Another User",
                                         "email": "another@agency.example"}).status_code == 201
         described = subprocess.run([str(Path(sys.executable).parent / "temporal"), "operator", "namespace",
