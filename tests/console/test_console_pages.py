@@ -117,6 +117,11 @@ async def test_records_templates_outbox_and_incidents(stack: Stack, sessions: An
     for workflow_id in started:
         await eventually(lambda w=workflow_id: _in_phase(stack, w, "call"), what=f"{workflow_id} calls")
 
+    # the process list, filtered to the template: both, now past their incident
+    await page.goto(f"{base}/console/processes?template={key}")
+    await expect(page.locator("table.list tbody tr")).to_have_count(2)
+    await _accessible(page, "processes")
+
     # the outbox shows what was sent
     await page.get_by_role("link", name="Outbox", exact=True).click()
     await expect(page.locator("details.email", has_text=f"{key}-0@example.org")).to_contain_text("Hello about Villa")
