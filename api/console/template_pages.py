@@ -22,6 +22,8 @@ from api.routers.templates import validated_text
 from crm import template_store
 from crm.models import ApiRole
 from processes.errors import StagecoachError, TemplateInvalid
+from processes.template import ProcessTemplate
+from processes.upgrades import upgrade_template
 from settings import Settings
 
 router = APIRouter(prefix="/console", include_in_schema=False)
@@ -31,7 +33,10 @@ _AT_LINE = re.compile(r"at line (\d+)")
 
 
 def yaml_text(definition: dict[str, Any]) -> str:
-    return yaml.safe_dump(definition, sort_keys=False, allow_unicode=True, width=100)
+    """A stored version as a person would write it: upgraded to the current schema, without the defaults."""
+    template = ProcessTemplate.model_validate(upgrade_template(definition))
+    written = {"schema_version": template.schema_version, **template.model_dump(mode="json", exclude_defaults=True)}
+    return yaml.safe_dump(written, sort_keys=False, allow_unicode=True, width=100)
 
 
 def line_of(text: str, path: str) -> int | None:
