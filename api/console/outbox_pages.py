@@ -9,7 +9,7 @@ from fastapi import APIRouter, Request, Response
 from fastapi.responses import HTMLResponse
 
 from api.console.process_pages import record_titles
-from api.console.web import SignedInDep, form, principal, render, text
+from api.console.web import SignedInDep, form, offset, principal, render, text
 from api.deps import SessionDep, SettingsDep, TemporalDep
 from api.paging import Page
 from api.routers.outbox import list_messages
@@ -29,12 +29,11 @@ async def outbox_page(request: Request, session: SessionDep, settings: SettingsD
                       signed: SignedInDep) -> HTMLResponse:
     status_text = request.query_params.get("status", "")
     status = next((s for s in MessageStatus if s.value == status_text), None)
-    offset_text = request.query_params.get("offset", "0")
-    offset = int(offset_text) if offset_text.isdigit() and len(offset_text) < 10 else 0
-    messages = await list_messages(session, principal(signed), Page(PAGE_SIZE, offset, request, Response()),
+    skip = offset(request)
+    messages = await list_messages(session, principal(signed), Page(PAGE_SIZE, skip, request, Response()),
                                    status=status)
     return render(request, settings, "outbox.html", messages=messages, status_filter=status_text,
-                  statuses=list(MessageStatus), offset=offset, more=len(messages) >= PAGE_SIZE, page_size=PAGE_SIZE,
+                  statuses=list(MessageStatus), offset=skip, more=len(messages) >= PAGE_SIZE, page_size=PAGE_SIZE,
                   smtp=settings.smtp_host)
 
 

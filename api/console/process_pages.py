@@ -159,7 +159,11 @@ async def process_context(session: SessionDep, view: ProcessView) -> dict[str, A
 async def render_process(request: Request, session: SessionDep, temporal: TemporalDep, settings: Settings,
                          signed: Any, workflow_id: str, status: int = 200, error: str = "", error_for: str = "",
                          done: str = "") -> HTMLResponse:
-    view = await get_process(workflow_id, session, temporal, settings, principal(signed))
+    try:
+        view = await get_process(workflow_id, session, temporal, settings, principal(signed))
+    except StagecoachError as exc:
+        return render(request, settings, "not_found.html", status=exc.status, what=workflow_id[:255],
+                      message=f"{error} {exc.message}".strip() if error else exc.message)
     later = [p for p in view.phases if not p.status.finished]
     return render(request, settings, "process.html", status=status, view=view, later=later, error=error,
                   error_for=error_for, done=done, finished=view.status.finished, **await process_context(session, view))
@@ -170,7 +174,4 @@ async def process_page(workflow_id: str, request: Request, session: SessionDep, 
                        settings: SettingsDep, signed: SignedInDep, done: str = "") -> HTMLResponse:
     if len(workflow_id) > 255:
         return render(request, settings, "not_found.html", status=404, what=workflow_id[:60])
-    try:
-        return await render_process(request, session, temporal, settings, signed, workflow_id, done=done[:20])
-    except StagecoachError as exc:
-        return render(request, settings, "not_found.html", status=exc.status, what=workflow_id, message=exc.message)
+    return await render_process(request, session, temporal, settings, signed, workflow_id, done=done[:20])

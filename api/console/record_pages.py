@@ -12,7 +12,7 @@ from sqlmodel import col, select
 
 from api.console.i18n import translator
 from api.console.process_pages import users_by_id
-from api.console.web import SignedInDep, form, principal, redirect, render, text
+from api.console.web import SignedInDep, form, offset, principal, redirect, render, text
 from api.deps import SessionDep, SettingsDep, TemporalDep
 from api.paging import Page
 from api.routers.processes import StartProcessBody, start
@@ -32,13 +32,12 @@ async def records_page(request: Request, session: SessionDep, settings: Settings
                        signed: SignedInDep) -> HTMLResponse:
     q = request.query_params.get("q", "").strip()[:200]
     kind_text = request.query_params.get("kind", "")
-    offset_text = request.query_params.get("offset", "0")
-    offset = int(offset_text) if offset_text.isdigit() and len(offset_text) < 10 else 0
+    skip = offset(request)
     kind = next((k for k in RecordKind if k.value == kind_text), None)
-    records = await list_records(session, principal(signed), Page(PAGE_SIZE, offset, request, Response()),
+    records = await list_records(session, principal(signed), Page(PAGE_SIZE, skip, request, Response()),
                                  kind=kind, q=q or None)
     return render(request, settings, "records.html", records=records, q=q, kind=kind_text, kinds=list(RecordKind),
-                  offset=offset, more=len(records) >= PAGE_SIZE, page_size=PAGE_SIZE,
+                  offset=skip, more=len(records) >= PAGE_SIZE, page_size=PAGE_SIZE,
                   users=await users_by_id(session))
 
 

@@ -27,6 +27,10 @@ from settings import Settings
 
 COOKIE = "stagecoach_session"
 MAX_FIELDS = 200  # fields of one form (the body's bytes are bounded by api.admission)
+# every page: never cached (it holds a CSRF token and personal data), never framed (clickjacking), nothing loaded or
+# posted anywhere but here
+HEADERS = {"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff", "Referrer-Policy": "same-origin",
+           "Content-Security-Policy": "default-src 'self'; frame-ancestors 'none'; form-action 'self'; base-uri 'none'"}
 
 _env = Environment(loader=FileSystemLoader(str(files("api.console") / "templates")),
                    autoescape=select_autoescape(default=True), trim_blocks=True, lstrip_blocks=True)
@@ -77,6 +81,12 @@ def text(data: FormData, name: str, default: str = "") -> str:
     return value.strip() if isinstance(value, str) else default
 
 
+def offset(request: Request) -> int:
+    """The `offset` of a paged page; 0 when it is not a number."""
+    value = request.query_params.get("offset", "0")
+    return int(value) if value.isdigit() and len(value) < 10 else 0
+
+
 def redirect(url: str) -> RedirectResponse:
     return RedirectResponse(url, status_code=303)
 
@@ -95,7 +105,7 @@ def render(request: Request, settings: Settings, name: str, status: int = 200, *
         csrf_token=signed.csrf_token if signed else "", admin=bool(signed and signed.user.console_role == "admin"),
         when=_when(settings), new_key=lambda: secrets.token_urlsafe(16), quote=quote,
         temporal_ui=settings.temporal_ui_url, **context)
-    return HTMLResponse(html, status_code=status, headers={"Cache-Control": "no-store"})
+    return HTMLResponse(html, status_code=status, headers=HEADERS)
 
 
 def refused_page(request: Request, settings: Settings, reason: str) -> HTMLResponse:

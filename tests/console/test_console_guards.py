@@ -66,6 +66,8 @@ async def test_the_console_refuses_what_it_must(stack: Stack, sessions: Any) -> 
     async with httpx.AsyncClient(base_url=base, timeout=30) as browser:
         assert (await sign_in_async(browser, other.user.handle, other.password)).status_code == 303
         page = await browser.get(url)
+        assert "frame-ancestors 'none'" in page.headers["content-security-policy"]
+        assert page.headers["cache-control"] == "no-store"
         token, form_key = csrf_token(page), _idempotency_key(page)
         forged = await browser.post(f"{url}/skip", data={"phase": "one", "reason": "forged"})
         assert forged.status_code == 403 and "security token" in forged.text
