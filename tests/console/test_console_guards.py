@@ -63,6 +63,17 @@ async def test_the_console_refuses_what_it_must(stack: Stack, sessions: Any) -> 
                               headers={"Content-Type": "application/x-www-form-urlencoded"})
         assert huge.status_code == 413
 
+    # over TLS (behind a proxy that says so) the session cookie is Secure too
+    async with httpx.AsyncClient(base_url=base, timeout=30, headers={"X-Forwarded-Proto": "https"}) as tls:
+        form_page = await tls.get("/console/sign-in")
+        assert "Secure" in form_page.headers["set-cookie"]  # so httpx keeps it from plain HTTP: send it by hand
+        form_token = form_page.headers["set-cookie"].split(";")[0]
+        signed = await tls.post("/console/sign-in", headers={"Cookie": form_token}, data={
+            "form_token": form_token.split("=", 1)[1], "handle": other.user.handle, "password": other.password})
+        cookie = signed.headers["set-cookie"]
+        assert "stagecoach_session=" in cookie and "HttpOnly" in cookie and "Secure" in cookie, cookie
+        assert "samesite=lax" in cookie.lower()
+
     async with httpx.AsyncClient(base_url=base, timeout=30) as browser:
         assert (await sign_in_async(browser, other.user.handle, other.password)).status_code == 303
         page = await browser.get(url)
