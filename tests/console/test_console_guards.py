@@ -5,12 +5,15 @@ filters. Each is refused with a page saying why, and changes nothing."""
 from __future__ import annotations
 
 import uuid
+from datetime import timedelta
 from typing import Any
 
 import httpx
 import pytest
+from sqlmodel import col, update
 
-from crm.staff_sessions import MAX_FAILURES
+from crm.staff_sessions import MAX_FAILURES, StaffSession
+from crm.types import utcnow
 from tests.console.conftest import staff_user
 from tests.console.signing import csrf_token, sign_in_async
 from tests.e2e.conftest import Stack
@@ -115,6 +118,19 @@ async def test_the_console_refuses_what_it_must(stack: Stack, sessions: Any) -> 
         # staff may not save templates
         editor = await browser.post("/console/template-editor", data={"csrf_token": token, "source": "key: x"})
         assert editor.status_code == 403
+
+        # the owner changes from the form
+        owner = await browser.post(f"{url}/owner", data={"csrf_token": token, "owner_id": str(other.user.id)})
+        assert owner.status_code == 303
+        assert (await stack.http.get(f"/processes/{workflow_id}", headers=admin)).json()["owner_id"] == other.user.id
+
+        # a session past its expiry opens nothing
+        async with sessions() as session:
+            await session.exec(update(StaffSession).where(col(StaffSession.user_id) == other.user.id)
+                               .values(expires_at=utcnow() - timedelta(seconds=1)))
+            await session.commit()
+        expired = await browser.get("/console")
+        assert expired.status_code == 303 and expired.headers["location"].startswith("/console/sign-in")
 
 
 def _idempotency_key(page: httpx.Response) -> str:
