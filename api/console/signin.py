@@ -18,7 +18,7 @@ from api.console.i18n import translator
 from api.console.web import COOKIE, MAX_FIELDS, FormRefused, SignedInDep, form, redirect, render
 from api.deps import SessionDep, SettingsDep
 from crm.staff_sessions import MAX_FAILURES, SESSION_LIFETIME, check_password, close_session, open_session, \
-    recent_failures
+    recent_failures, signed_in
 
 router = APIRouter(prefix="/console", include_in_schema=False)
 FORM_COOKIE = "stagecoach_sign_in"
@@ -46,7 +46,12 @@ def _form_page(request: Request, settings: SettingsDep, back: str, status: int =
 
 
 @router.get("/sign-in", response_class=HTMLResponse)
-async def sign_in_page(request: Request, settings: SettingsDep, next: str | None = None) -> HTMLResponse:
+async def sign_in_page(request: Request, session: SessionDep, settings: SettingsDep,
+                       next: str | None = None) -> Response:
+    """The sign-in form; someone signed in already goes on to where they were going."""
+    token = request.cookies.get(COOKIE)
+    if token and len(token) <= 100 and await signed_in(session, token) is not None:
+        return redirect(_back(next))
     return _form_page(request, settings, _back(next))
 
 

@@ -21,7 +21,7 @@ from starlette.datastructures import FormData
 
 from api.auth import Principal
 from api.console.i18n import translator
-from api.deps import SessionDep, SettingsDep
+from api.deps import SessionDep
 from crm.staff_sessions import SignedIn, signed_in
 from settings import Settings
 

@@ -15,7 +15,7 @@ from playwright.async_api import Browser, Page, async_playwright
 
 from crm.models import User
 from crm.staff_sessions import set_password
-from tests.e2e.conftest import MailCatcher, Stack, smtp, stack  # noqa: F401  (the fixtures)
+from tests.e2e.conftest import smtp, stack  # noqa: F401  (the fixtures)
 
 CHROMIUM = Path("/usr/bin/chromium")
 ARGS = ["--no-sandbox", "--disable-background-networking", "--disable-component-update"]

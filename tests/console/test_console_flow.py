@@ -88,6 +88,9 @@ async def test_a_day_in_the_console(stack: Stack, sessions: Any, page: Page, dev
     await page.get_by_role("button", name="Sign in").click()
     await expect(page.get_by_role("alert")).to_contain_text("Wrong user name or password")
     await sign_in(page, base, staff)
+    await page.goto(f"{base}/console/sign-in?next=/console/processes")  # signed in already: on to the page
+    await page.wait_for_url(f"{base}/console/processes")
+    await page.goto(f"{base}/console")
     cookie = next(c for c in await page.context.cookies() if c["name"] == "stagecoach_session")
     assert cookie["httpOnly"] and cookie["sameSite"] == "Lax" and not cookie["secure"]  # plain HTTP here
 

@@ -9,6 +9,7 @@ import httpx
 
 from api.app import create_app
 from api.console.i18n import ITALIAN
+from crm.db import make_engine, make_sessionmaker
 from crm.models import HistoryKind, MessageStatus, TaskStatus
 from crm.process_runs import RunStatus
 from processes.instance import PhaseStatus, ProcessStatus
@@ -43,9 +44,13 @@ async def test_a_page_in_italian(tmp_path: Path) -> None:
     """With LOCALE=it the sign-in page is in Italian, and says so to screen readers (lang="it")"""
     settings = Settings(locale="it", database_url=f"sqlite+aiosqlite:///{tmp_path / 'x.db'}")
     app = create_app(settings, temporal=object())  # type: ignore[arg-type]  # the page asks Temporal nothing
-    app.state.settings = settings
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://console") as client:
-        page = await client.get("/console/sign-in")
+    engine = make_engine(settings.database_url)
+    app.state.settings, app.state.sessions = settings, make_sessionmaker(engine)  # what the lifespan sets
+    try:
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://console") as client:
+            page = await client.get("/console/sign-in")
+    finally:
+        await engine.dispose()
     assert page.status_code == 200
     assert '<html lang="it">' in page.text and "Nome utente" in page.text and ">Accedi</button>" in page.text
     assert "Sign in" not in page.text
