@@ -115,6 +115,18 @@ async def test_the_console_refuses_what_it_must(stack: Stack, sessions: Any) -> 
         forged_page = await browser.get("/console/processes", params={"page": "Zm9v"})
         assert forged_page.status_code == 422 and "out of date" in forged_page.text
 
+        # odd addresses are answered, never with a 500
+        for odd in ("/console/records/99999999999999999999", "/console/records/2147483648",
+                    "/console/processes/" + "x" * 300, "/console/processes/%00", "/console/templates/NOPE",
+                    f"/console/templates/{key}?version=99&from=1&to=abc", "/console/outbox?status=nope&offset=-1",
+                    "/console/records?kind=nope&offset=99999999999", "/console/processes?owner=99999999999"):
+            answered = await browser.get(odd)
+            assert answered.status_code < 500, (odd, answered.status_code, answered.text[:300])
+        for odd in ("/console/tasks/99999999999999999999/complete", "/console/tasks/2147483648/complete",
+                    f"{url}/nothing"):
+            answered = await browser.post(odd, data={"csrf_token": token})
+            assert answered.status_code < 500, (odd, answered.status_code, answered.text[:300])
+
         # staff may not save templates
         editor = await browser.post("/console/template-editor", data={"csrf_token": token, "source": "key: x"})
         assert editor.status_code == 403
