@@ -2,7 +2,8 @@
 
 A session is a row holding the SHA-256 of a random token the browser keeps in a cookie (the token
 itself is never stored), the user, its CSRF token and its expiry; signing out deletes the row. A
-user's failed sign-ins are rows too, so a guesser is slowed down whichever API replica it reaches.
+user's failed sign-ins are rows too (with where they came from), so a guesser is slowed down whichever API
+replica it reaches, and whichever users it tries.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from crm.types import UTCDateTime, utcnow
 SESSION_LIFETIME = timedelta(hours=12)
 FAILURE_WINDOW = timedelta(minutes=15)
 MAX_FAILURES = 5  # failed sign-ins of one handle within the window; the next is refused unchecked
+MAX_ADDRESS_FAILURES = 20  # failed sign-ins from one address (of any handles) within the window
 MIN_PASSWORD = 10
 _hasher = PasswordHasher()  # argon2id with the library's (RFC 9106) memory-hard defaults
 _DUMMY_HASH = _hasher.hash("not anyone's password")
@@ -42,10 +44,12 @@ class StaffSession(SQLModel, table=True):
 
 class SignInFailure(SQLModel, table=True):
     __tablename__ = "sign_in_failure"
-    __table_args__ = (sa.Index("ix_sign_in_failure_handle_at", "handle", "at"),)
+    __table_args__ = (sa.Index("ix_sign_in_failure_handle_at", "handle", "at"),
+                      sa.Index("ix_sign_in_failure_address_at", "address", "at"))
 
     id: int | None = Field(default=None, primary_key=True)
     handle: str = Field(max_length=63)
+    address: str = Field(default="", max_length=64, description="where the attempt came from")
     at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
 
 
@@ -77,15 +81,21 @@ class SignedIn:
     session_id: int
 
 
-async def recent_failures(session: AsyncSession, handle: str) -> tuple[int, datetime | None]:
-    """How many failed sign-ins `handle` had in the window, and when the oldest of them leaves it."""
+async def locked_until(session: AsyncSession, handle: str, address: str) -> datetime | None:
+    """When sign-ins of `handle`, or from `address`, are taken again: None when they are now. After `MAX_FAILURES`
+    failures of the handle (or `MAX_ADDRESS_FAILURES` from the address) in the window, until the oldest of them
+    leaves it."""
     since = utcnow() - FAILURE_WINDOW
-    count, oldest = (await session.exec(select(func.count(), func.min(SignInFailure.at))  # type: ignore[call-overload]
-                                        .where(SignInFailure.handle == handle, col(SignInFailure.at) > since))).one()
-    return count, (oldest + FAILURE_WINDOW if oldest is not None else None)
+    for column, value, limit in ((SignInFailure.handle, handle, MAX_FAILURES),
+                                 (SignInFailure.address, address, MAX_ADDRESS_FAILURES)):
+        count, oldest = (await session.exec(select(func.count(), func.min(SignInFailure.at))  # type: ignore[call-overload]
+                                            .where(column == value, col(SignInFailure.at) > since))).one()
+        if count >= limit and oldest is not None:
+            return oldest + FAILURE_WINDOW
+    return None
 
 
-async def check_password(session: AsyncSession, handle: str, password: str) -> User | None:
+async def check_password(session: AsyncSession, handle: str, password: str, address: str = "") -> User | None:
     """The user, when `password` is theirs; else None and the failure is counted (the same work either way)."""
     user = (await session.exec(select(User).where(User.handle == handle))).first()
     try:
@@ -98,7 +108,7 @@ async def check_password(session: AsyncSession, handle: str, password: str) -> U
             return user
     except (VerificationError, InvalidHashError):
         pass
-    session.add(SignInFailure(handle=handle[:63]))
+    session.add(SignInFailure(handle=handle[:63], address=address[:64]))
     await session.commit()
     return None
 

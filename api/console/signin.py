@@ -2,9 +2,9 @@
 
 The session cookie is HttpOnly, SameSite=Lax, and Secure when the request came over TLS (behind a
 proxy: uvicorn's --proxy-headers). The sign-in form carries a token of its own, matched against a
-cookie set with the form (a login CSRF is refused like any other). After `MAX_FAILURES` failed
-sign-ins of one user within 15 minutes, the next are refused without checking the password until
-the oldest failure is 15 minutes old.
+cookie set with the form (a login CSRF is refused like any other). After 5 failed sign-ins of one
+user, or 20 from one address, within 15 minutes, the next are refused without checking the password
+until the oldest failure is 15 minutes old (crm/staff_sessions.py).
 """
 
 from __future__ import annotations
@@ -17,8 +17,8 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from api.console.i18n import translator
 from api.console.web import COOKIE, MAX_FIELDS, FormRefused, SignedInDep, form, redirect, render
 from api.deps import SessionDep, SettingsDep
-from crm.staff_sessions import MAX_FAILURES, SESSION_LIFETIME, check_password, close_session, open_session, \
-    recent_failures, signed_in
+from crm.staff_sessions import SESSION_LIFETIME, check_password, close_session, locked_until, open_session, \
+    signed_in
 
 router = APIRouter(prefix="/console", include_in_schema=False)
 FORM_COOKIE = "stagecoach_sign_in"
@@ -69,12 +69,12 @@ async def sign_in(request: Request, session: SessionDep, settings: SettingsDep) 
     handle = handle.strip().lower()[:63]
     if not handle or not password or len(password) > 1000:
         return _form_page(request, settings, _back(back), 422, _("Give your user name and your password."), handle)
-    failures, until = await recent_failures(session, handle)
-    if failures >= MAX_FAILURES and until is not None:
+    address = request.client.host if request.client else ""
+    if (until := await locked_until(session, handle, address)) is not None:
         message = _("Too many failed sign-ins for this user: try again after {time}.").format(
             time=f"{until.astimezone(settings.zone):%H:%M}")
         return _form_page(request, settings, _back(back), 429, message, handle)
-    user = await check_password(session, handle, password)
+    user = await check_password(session, handle, password, address)
     if user is None:
         return _form_page(request, settings, _back(back), 401, _("Wrong user name or password."), handle)
     token, _signed = await open_session(session, user)

@@ -3,7 +3,7 @@
 A user with a password signs in to the console (argon2id hash in `user.password_hash`; `console_role`
 staff or admin). Each sign-in is a `staff_session` row (the SHA-256 of the cookie's token, its CSRF
 token, its expiry); signing out deletes it. Failed sign-ins are `sign_in_failure` rows, counted per
-handle to slow a guesser down. An Idempotency-Key is claimed by an API key or by a console user:
+handle and per address to slow a guesser down. An Idempotency-Key is claimed by an API key or by a console user:
 `idempotency_key.api_key_id` becomes nullable, with `user_id` beside it.
 
 Revision ID: 0007
@@ -50,11 +50,13 @@ def upgrade() -> None:
     op.create_table('sign_in_failure',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('handle', sqlmodel.sql.sqltypes.AutoString(length=63), nullable=False),
+    sa.Column('address', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
     sa.Column('at', crm.types.UTCDateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('id')
     )
     with op.batch_alter_table('sign_in_failure', schema=None) as batch_op:
         batch_op.create_index('ix_sign_in_failure_handle_at', ['handle', 'at'], unique=False)
+        batch_op.create_index('ix_sign_in_failure_address_at', ['address', 'at'], unique=False)
 
 
 def downgrade() -> None:
