@@ -131,6 +131,17 @@ async def test_the_console_refuses_what_it_must(stack: Stack, sessions: Any) -> 
         editor = await browser.post("/console/template-editor", data={"csrf_token": token, "source": "key: x"})
         assert editor.status_code == 403
 
+        # the manual phase completes from its form, with answers; answers that are not `name: value` are refused
+        bad_answers = await browser.post(f"{url}/complete", data={"csrf_token": token, "phase": "two",
+                                                                   "answers": "just text"})
+        assert bad_answers.status_code == 422 and "line 1" in bad_answers.text
+        completed = await browser.post(f"{url}/complete", data={"csrf_token": token, "phase": "two",
+                                                                 "answers": "rooms: 4\nagreed: true"})
+        assert completed.status_code == 303, completed.text
+        await eventually(lambda: _current(stack, workflow_id, "three"), what="phase three runs")
+        assert (await stack.http.get(f"/processes/{workflow_id}", headers=admin)).json()["answers"] == \
+            {"rooms": 4, "agreed": True}
+
         # the owner changes from the form
         owner = await browser.post(f"{url}/owner", data={"csrf_token": token, "owner_id": str(other.user.id)})
         assert owner.status_code == 303
