@@ -4,7 +4,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: install run test reliability clean bench
+.PHONY: install run test reliability clean bench chromium
 
 $(STAMP): pyproject.toml constraints.txt
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11+ is needed")'
@@ -21,9 +21,13 @@ run: install
 	$(VENV)/bin/stagecoach run $(if $(UI_PORT),--ui-port $(UI_PORT))
 
 ## test: the whole suite, on SQLite and (where reachable, always on CI) PostgreSQL, in two processes
-##       (tests/conftest.py keeps the tests on the session's dev server together); TEST_ARGS: more options
-test: install
+##       (tests/conftest.py keeps the tests on the session's dev server together); TEST_ARGS: more options.
+##       The console's tests drive Debian's Chromium, installed here when missing.
+test: install chromium
 	$(PY) -m pytest -n 2 --dist loadgroup $(TEST_ARGS)
+
+chromium:
+	@test -x /usr/bin/chromium || (apt-get update -qq && apt-get install -y -qq chromium)
 
 clean:
 	rm -rf $(VENV) .pytest_cache

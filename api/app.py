@@ -9,7 +9,7 @@ from fastapi import Depends, FastAPI
 from temporalio.client import Client
 
 import tracing
-from api import bounds, docs, metrics, problems
+from api import bounds, console, docs, metrics, problems
 from api.admission import Admission, api_routes
 from api.bounds import bounded_integers
 from api.routers import api_keys, health, outbox, processes, records, tasks, templates, users
@@ -53,6 +53,7 @@ def create_app(settings: Settings | None = None, temporal: Client | None = None,
     tracing.instrument(app)
     for module in (health, templates, users, records, processes, tasks, outbox, api_keys):
         app.include_router(module.router)
+    console.install(app)
     app.add_middleware(Admission, max_body_bytes=settings.max_body_bytes)  # inside the next one
     app.add_middleware(problems.UnexpectedErrors)
 

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from crm.models import ApiKey, ApiRole
+from crm.models import ApiKey, ApiRole, User
 
 KEY_PREFIX = "sc_"
 
@@ -24,17 +24,29 @@ def hash_key(key: str) -> str:
 
 @dataclass(frozen=True)
 class Principal:
-    """Who is calling: the key, its role, and the staff user it acts as (if any)."""
+    """Who is calling: an API key (its role, and the staff user it acts as, if any), or a user signed in to the
+    console (`key_id` None; `name` their handle)."""
 
-    key_id: int
+    key_id: int | None
     name: str
     role: ApiRole
     user_id: int | None
 
+    @classmethod
+    def console_user(cls, user: User) -> Principal:
+        assert user.id is not None
+        role = ApiRole.admin if user.console_role == ApiRole.admin.value else ApiRole.staff
+        return cls(key_id=None, name=user.handle, role=role, user_id=user.id)
+
+    @property
+    def caller(self) -> str:
+        """This caller among all others: `key:12`, or `user:3` for a console user."""
+        return f"key:{self.key_id}" if self.key_id is not None else f"user:{self.user_id}"
+
     @property
     def actor(self) -> str:
         """How this caller appears in histories and task completions."""
-        return f"key:{self.key_id}:{self.name}"
+        return f"{self.caller}:{self.name}"
 
     def has(self, role: ApiRole) -> bool:
         return self.role.rank >= role.rank

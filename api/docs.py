@@ -1,4 +1,5 @@
-"""The API's documentation pages, working offline: Swagger UI at /docs, ReDoc at /redoc, `/` sends a browser there.
+"""The API's documentation pages, working offline: Swagger UI at /docs, ReDoc at /redoc; `/` sends a browser to the
+staff console, whose pages link here.
 
 FastAPI's own pages load Swagger UI and ReDoc from a CDN, so they are blank without internet.
 Here they load the same assets from the `fastapi-offline` package (Swagger UI, Apache-2.0;
@@ -25,8 +26,8 @@ def install(app: FastAPI) -> None:
 
     @app.get("/", include_in_schema=False)
     async def home(request: Request) -> RedirectResponse:
-        """No page of its own yet: the API's documentation."""
-        return RedirectResponse(f"{request.scope.get('root_path', '')}/docs")
+        """A browser goes to the staff console (which links to these pages)."""
+        return RedirectResponse(f"{request.scope.get('root_path', '')}/console")
 
     @app.get("/docs", include_in_schema=False)
     async def swagger_ui(request: Request) -> HTMLResponse:

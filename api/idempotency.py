@@ -2,8 +2,8 @@
 
 A staff request's key is its update ID in Temporal, and Temporal answers a request whose ID it has
 seen with that first request's outcome, whatever is sent with it. So before a keyed request goes to
-Temporal, the key is claimed here for the request it comes with: its caller (the API key), its
-operation, its process and its body. The same request sent again with the key goes on (and gets the
+Temporal, the key is claimed here for the request it comes with: its caller (an API key, or a user
+signed in to the console), its operation, its process and its body. The same request sent again with the key goes on (and gets the
 first outcome); any other request with the key is refused with 422 `IdempotencyKeyReused`, never
 answered with another request's result. Keys are unique across callers: use a fresh random key (a
 UUID) for each new request.
@@ -27,7 +27,8 @@ from processes.errors import IdempotencyKeyReused
 def fingerprint(principal: Principal, operation: str, target: str, body: BaseModel) -> str:
     """The request a key names: the same caller, operation, process and body (as parsed: a field sent with its
     default value is the same request as the field left out)."""
-    request = {"caller": principal.key_id, "operation": operation, "target": target,
+    caller = principal.key_id if principal.key_id is not None else principal.caller  # an API key's, as before
+    request = {"caller": caller, "operation": operation, "target": target,
                "body": body.model_dump(mode="json")}
     return hashlib.sha256(json.dumps(request, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
 
@@ -39,8 +40,9 @@ async def claim(session: AsyncSession, key: str, principal: Principal, operation
     query = select(IdempotencyKey).where(IdempotencyKey.key == key)
     row = (await session.exec(query)).first()
     if row is None:
-        session.add(IdempotencyKey(key=key, fingerprint=mine, api_key_id=principal.key_id, operation=operation,
-                                   target=target))
+        session.add(IdempotencyKey(key=key, fingerprint=mine, api_key_id=principal.key_id,
+                                   user_id=None if principal.key_id is not None else principal.user_id,
+                                   operation=operation, target=target))
         try:
             await session.commit()
             return
@@ -49,7 +51,8 @@ async def claim(session: AsyncSession, key: str, principal: Principal, operation
             row = (await session.exec(query)).one()
     if row.fingerprint == mine:
         return
-    first = (f"{row.operation} on {row.target}" if row.api_key_id == principal.key_id
-             else "a request of another caller")
+    same_caller = (row.api_key_id == principal.key_id if principal.key_id is not None
+                   else row.api_key_id is None and row.user_id == principal.user_id)
+    first = f"{row.operation} on {row.target}" if same_caller else "a request of another caller"
     raise IdempotencyKeyReused(f"Idempotency-Key '{key}' was first sent with another request ({first}); "
                                "a key names one request: send this one with a new key")

@@ -496,7 +496,8 @@ class Read:
     path: str
     source: str = "db"  # "db" or "temporal"
     note: str = ""
-    key: str = "admin"  # the API key: "admin" (sees every record) or "staff" (a user's key: access lists apply)
+    key: str = "admin"  # "admin" (sees every record), "staff" (a user's key: access lists apply) or "console" (that
+    # user signed in to the console: the page's HTML)
     # filled in
     samples_ms: list[float] = field(default_factory=list)
     rows: int = 0
@@ -575,8 +576,21 @@ def plan_reads(ds: DataSet, temporal: bool) -> list[Read]:
         Read("outbox: newest, staff", "/outbox?limit=100", key="staff"),
         Read("outbox: a record's, staff", f"/outbox?record_id={ds.typical_record}", key="staff"),
     ]
+    console = f"the console, signed in as user {ds.staff_user}"
+    reads += [
+        Read("console: records, title search", f"/console/records?q={SEARCH_WORD.lower()}", key="console"),
+        Read("console: a record's page", f"/console/records/{ds.typical_record}", key="console",
+             note="status, fields, 200 history lines, processes, tasks"),
+        Read("console: outbox", "/console/outbox", key="console", note=console),
+    ]
     if temporal:
         reads += [
+            Read("console: Today (Temporal)", "/console", source="temporal", key="console",
+                 note="a user's open tasks and phases, the incidents of their processes"),
+            Read("console: processes (Temporal)", "/console/processes", source="temporal", key="console",
+                 note="25 a page, counts by status, incidents counted by Temporal"),
+            Read("console: processes by owner, overdue (Temporal)",
+                 f"/console/processes?owner={ds.staff_user}&overdue=1", source="temporal", key="console"),
             Read("processes: newest (Temporal)", "/processes?limit=50", source="temporal"),
             Read("processes: by template and status (Temporal)",
                  f"/processes?template={TEMPLATES[0]}&status=running&limit=50", source="temporal"),
@@ -681,19 +695,34 @@ def api_server(url: str, temporal_address: str | None) -> Iterator[str]:
 
 
 async def api_keys(url: str, staff_user: int) -> dict[str, str]:
-    """An admin key, and a staff key acting as `staff_user`."""
+    """An admin key, a staff key acting as `staff_user`, and `staff_user` signed in to the console (its cookie)."""
     from api.auth import create_key
     from crm.db import make_engine, make_sessionmaker
-    from crm.models import ApiRole
+    from crm.models import ApiRole, User
+    from crm.staff_sessions import open_session, set_password
 
     engine = make_engine(url)
     try:
         async with make_sessionmaker(engine)() as session:
             _, admin = await create_key(session, "bench-data-scale-admin", ApiRole.admin)
             _, staff = await create_key(session, "bench-data-scale-staff", ApiRole.staff, user_id=staff_user)
+            user = await session.get(User, staff_user)
+            assert user is not None
+            await set_password(session, user, "bench data scale password")
+            token, _signed = await open_session(session, user)
     finally:
         await engine.dispose()
-    return {"admin": admin, "staff": staff}
+    return {"admin": admin, "staff": staff, "console": CONSOLE_COOKIE + token}
+
+
+CONSOLE_COOKIE = "cookie:"
+
+
+def _auth(key: str) -> dict[str, str]:
+    """The headers of a read: an API key, or the console's session cookie."""
+    if key.startswith(CONSOLE_COOKIE):
+        return {"Cookie": f"stagecoach_session={key.removeprefix(CONSOLE_COOKIE)}"}
+    return {"X-API-Key": key}
 
 
 def _count_rows(body: Any) -> int:
@@ -707,7 +736,7 @@ def _count_rows(body: Any) -> int:
 def time_reads(base_url: str, keys: dict[str, str], reads: list[Read], scale: Scale) -> None:
     with httpx.Client(base_url=base_url, timeout=60) as client:
         for read in reads:
-            headers = {"X-API-Key": keys[read.key]}
+            headers = _auth(keys[read.key])
             for _ in range(scale.warmup):
                 client.get(read.path, headers=headers).raise_for_status()
             for _ in range(scale.samples):
@@ -715,7 +744,8 @@ def time_reads(base_url: str, keys: dict[str, str], reads: list[Read], scale: Sc
                 response = client.get(read.path, headers=headers)
                 read.samples_ms.append((time.perf_counter() - t) * 1000)
                 response.raise_for_status()
-            read.rows = _count_rows(response.json())
+            read.rows = _count_rows(response.json()) if response.headers["content-type"].startswith(
+                "application/json") else 1
 
 
 async def capture_sql(url: str, keys: dict[str, str], reads: list[Read], temporal_address: str | None,
@@ -745,7 +775,7 @@ async def capture_sql(url: str, keys: dict[str, str], reads: list[Read], tempora
             async with httpx.AsyncClient(transport=transport, base_url="http://bench") as client:
                 for read in reads:
                     captured.clear()
-                    (await client.get(read.path, headers={"X-API-Key": keys[read.key]})).raise_for_status()
+                    (await client.get(read.path, headers=_auth(keys[read.key]))).raise_for_status()
                     result[read.name] = list(captured)
                 for read in reads:
                     if profile and profile in read.name:
@@ -761,7 +791,7 @@ async def _profile(client: httpx.AsyncClient, read: Read, key: str) -> str:
     profiler = Profiler(async_mode="enabled")
     with profiler:
         for _ in range(50):
-            (await client.get(read.path, headers={"X-API-Key": key})).raise_for_status()
+            (await client.get(read.path, headers=_auth(key))).raise_for_status()
     return profiler.output_text(unicode=False, color=False, show_all=False)
 
 

@@ -1,7 +1,8 @@
 """`stagecoach admin`: what an operator runs on the database itself, before any API key exists.
 
 A fresh deployment has no key, and `POST /api-keys` needs an admin key: `create-key` makes the first one
-(docker-compose.yml's migrate job runs it with the key file given as a Docker secret).
+(docker-compose.yml's migrate job runs it with the key file given as a Docker secret). `set-password` gives
+a user a password for the staff console (and makes them a console admin with `--role admin`).
 """
 
 from __future__ import annotations
@@ -17,7 +18,8 @@ from api.auth import active_admin_keys, generate_key, hash_key, store_key
 from cli.common import JsonOpt, out
 from crm.db import make_engine, make_sessionmaker
 from crm.migrate import upgrade_database
-from crm.models import ApiKey, ApiRole
+from crm.models import ApiKey, ApiRole, User
+from crm.staff_sessions import PasswordTooShort, set_password
 from settings import get_settings
 
 admin_app = typer.Typer(help="Operator commands run on Stagecoach's database directly.", no_args_is_help=True)
@@ -82,3 +84,45 @@ def create_key(
     """Create an API key on the database directly (the first admin key of a deployment)."""
     text, data = asyncio.run(_create(name, role, key_file, if_no_admin))
     out(data, as_json, text)
+
+
+async def _set_password(handle: str, password: str, role: str | None) -> dict[str, Any]:
+    engine = make_engine(get_settings().database_url)
+    try:
+        async with make_sessionmaker(engine)() as session:
+            user = (await session.exec(select(User).where(User.handle == handle))).first()
+            if user is None:
+                typer.echo(f"no user '{handle}' (stagecoach users list shows them)", err=True)
+                raise typer.Exit(2)
+            try:
+                await set_password(session, user, password, role)
+            except PasswordTooShort as exc:
+                typer.echo(str(exc), err=True)
+                raise typer.Exit(2) from None
+            return {"user": user.handle, "id": user.id, "console_role": user.console_role}
+    finally:
+        await engine.dispose()
+
+
+@admin_app.command("set-password")
+def set_password_command(
+        handle: Annotated[str, typer.Argument(help="the user's handle")],
+        password_file: Annotated[Path | None, typer.Option(
+            help="read the password from this file (its first line) instead of asking for it")] = None,
+        role: Annotated[str | None, typer.Option(help="their console role: staff or admin (unchanged when not given)")] = None,
+        as_json: JsonOpt = False) -> None:
+    """Set a user's console password (and role): they sign in at /console. Their open sessions end."""
+    if role is not None and role not in ("staff", "admin"):
+        typer.echo("--role is staff or admin", err=True)
+        raise typer.Exit(2)
+    if password_file is not None:
+        try:
+            password = password_file.read_text(encoding="utf-8").splitlines()[0] if password_file.stat().st_size else ""
+        except OSError as exc:
+            typer.echo(f"--password-file {password_file}: {exc.strerror or exc}", err=True)
+            raise typer.Exit(2) from None
+    else:
+        password = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
+    data = asyncio.run(_set_password(handle, password, role))
+    out(data, as_json, f"password set for {data['user']} (console role {data['console_role']}); "
+                       "their earlier sessions are signed out")

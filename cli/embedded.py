@@ -1,8 +1,8 @@
 """`stagecoach run`: the embedded default — Temporal dev server, worker and API on SQLite, in one command.
 
 Data lives in the data folder (git-ignored): the SQLite database, the Temporal dev
-server's database (so a restart resumes every waiting process), its log, the admin key
-and the API's URL (for the `stagecoach` command, from any directory).
+server's database (so a restart resumes every waiting process), its log, the admin key, the console
+admin's password and the API's URL (for the `stagecoach` command, from any directory).
 """
 
 from __future__ import annotations
@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import secrets
 import signal
 import socket
 import subprocess
@@ -18,15 +19,20 @@ import time
 from pathlib import Path
 
 import httpx
+from sqlmodel import select
 
 from api.auth import create_key, principal_for
 from cli.api_client import KEY_FILE, URL_FILE, ApiClient
 from cli.examples import Loaded, load_examples
 from crm.db import make_engine, make_sessionmaker
 from crm.migrate import upgrade_database
-from crm.models import ApiRole
+from crm.models import ApiRole, User
+from crm.staff_sessions import password_matches, set_password
 from settings import Settings
 from workflows import search_attributes
+
+CONSOLE_ADMIN = "admin"
+CONSOLE_PASSWORD_FILE = "console-admin-password"
 
 BIN = Path(sys.executable).parent
 
@@ -75,6 +81,30 @@ def ensure_admin_key(settings: Settings) -> str:
     return asyncio.run(_ensure_admin_key(settings))
 
 
+async def _ensure_console_admin(settings: Settings) -> str:
+    """The console's first admin, `admin`: a password generated once and kept in the data folder. What the banner
+    says of its password (the password, or that an operator has changed it since)."""
+    path = settings.data_dir / CONSOLE_PASSWORD_FILE
+    engine = make_engine(settings.database_url)
+    try:
+        async with make_sessionmaker(engine)() as session:
+            user = (await session.exec(select(User).where(User.handle == CONSOLE_ADMIN))).first()
+            if user is not None and user.password_hash and path.exists():
+                password = path.read_text().strip()
+                if password_matches(user.password_hash, password):
+                    return password
+                return "changed since (stagecoach admin set-password admin)"
+            if user is None:
+                user = User(handle=CONSOLE_ADMIN, name="Administrator", email="admin@stagecoach.example")
+            password = secrets.token_urlsafe(12)
+            await set_password(session, user, password, role="admin")
+    finally:
+        await engine.dispose()
+    path.touch(mode=0o600)
+    path.write_text(password + "\n")
+    return password
+
+
 def _wait_for_port(host: str, port: int, timeout: float, proc: subprocess.Popen[bytes], log: Path) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -103,10 +133,12 @@ def _wait_ready(url: str, timeout: float, procs: list[subprocess.Popen[bytes]]) 
     raise SystemExit(f"the API at {url} was not ready after {timeout:.0f}s")
 
 
-def _banner(settings: Settings, key: str, loaded: Loaded | None) -> dict[str, str]:
+def _banner(settings: Settings, key: str, loaded: Loaded | None, password: str) -> dict[str, str]:
     email = (f"sent through {settings.smtp_host}:{settings.smtp_port}, and kept in {settings.public_url}/outbox"
              if settings.smtp_host else f"kept in {settings.public_url}/outbox (no SMTP_HOST set: nothing is sent)")
-    lines = {"API docs": f"{settings.public_url}/docs", "Temporal UI": settings.temporal_ui_url, "Email": email,
+    lines = {"Console": f"{settings.public_url}/console",
+             "Sign in as": f"{CONSOLE_ADMIN}, password {password} (kept in {settings.data_dir / CONSOLE_PASSWORD_FILE})",
+             "API docs": f"{settings.public_url}/docs", "Temporal UI": settings.temporal_ui_url, "Email": email,
              "Admin key": key, "Key file": str(admin_key_file(settings)), "Time zone": f"{settings.timezone} (TIMEZONE)",
              "Temporal log": str(settings.data_dir / "temporal.log")}
     if loaded is not None:
@@ -179,6 +211,7 @@ def run_embedded(settings: Settings, ui_port: int, with_examples: bool = True, a
         _set_retention(settings, env)
         upgrade_database(settings.database_url)
         key = ensure_admin_key(settings)
+        password = asyncio.run(_ensure_console_admin(settings))
         procs.append(subprocess.Popen([sys.executable, "-m", "worker"], env=env))
         procs.append(subprocess.Popen([sys.executable, "-m", "uvicorn", "--factory", "api.app:create_app",
                                        "--host", settings.api_host, "--port", str(settings.api_port),
@@ -186,7 +219,7 @@ def run_embedded(settings: Settings, ui_port: int, with_examples: bool = True, a
         _wait_ready(settings.public_url, 90, procs)
         (settings.data_dir / URL_FILE).write_text(settings.public_url + "\n")
         loaded = load_examples(ApiClient(settings.public_url, key)) if with_examples else None
-        _print_banner(settings, _banner(settings, key, loaded), as_json)
+        _print_banner(settings, _banner(settings, key, loaded, password), as_json)
         while all(proc.poll() is None for proc in procs):
             time.sleep(0.5)
         failed = next(proc for proc in procs if proc.poll() is not None)

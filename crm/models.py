@@ -42,6 +42,9 @@ class UserBase(SQLModel):
 class User(UserBase, table=True):
     id: int | None = Field(default=None, primary_key=True)
     created_at: datetime = _created()
+    password_hash: str | None = Field(default=None, max_length=200, description="argon2id; the console's sign-in")
+    console_role: str = Field(default="staff", max_length=16, sa_column_kwargs={"server_default": "staff"},
+                              description="staff or admin, in the console")
 
 
 class UserCreate(UserBase):
@@ -101,7 +104,8 @@ class IdempotencyKey(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     key: str = Field(unique=True, max_length=200)
     fingerprint: str = Field(max_length=64)
-    api_key_id: int = Field(foreign_key="api_key.id", description="the caller")
+    api_key_id: int | None = Field(default=None, foreign_key="api_key.id", description="the caller (an API key)")
+    user_id: int | None = Field(default=None, foreign_key="user.id", description="the caller (a console user)")
     operation: str = Field(max_length=64, description="the staff request: skip_phase, abort...")
     target: str = Field(max_length=255, description="the workflow id of the process")
     created_at: datetime = _created()

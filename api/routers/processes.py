@@ -7,13 +7,13 @@ import base64
 import hashlib
 import logging
 from collections.abc import Awaitable, Callable
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Header, Query, Response
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, Field
-from sqlmodel import select
+from sqlmodel import col, select
 from temporalio.client import WorkflowExecution, WorkflowExecutionStatus
 from temporalio.service import RPCError, RPCStatusCode
 
@@ -25,10 +25,10 @@ from api.routers.records import get_record_or_404
 from api.routers.users import get_user_or_404
 from api.temporal_errors import send_update, temporal_errors
 from crm import template_store
-from crm.process_list import RunFilter, list_runs
+from crm.process_list import RunFilter, list_runs, overdue_runs
 from crm.process_runs import UNCONFIRMED, ProcessRun, RunStatus, allocate_run, mark_started
 from crm.access import hidden_process_records
-from crm.models import ApiRole
+from crm.models import ApiRole, Task
 from processes.errors import (
     ProcessNotFound,
     RecordKindMismatch,
@@ -151,7 +151,8 @@ async def start(body: StartProcessBody, response: Response, session: SessionDep,
 def _request_id(principal: Principal, request_id: str | None) -> str | None:
     """A caller's request id, kept apart from every other caller's (and from the engine's own starts):
     guessing someone else's finds nothing of theirs."""
-    return f"manual:{principal.key_id}:{request_id}" if request_id is not None else None
+    caller = principal.key_id if principal.key_id is not None else principal.caller  # an API key's, as before
+    return f"manual:{caller}:{request_id}" if request_id is not None else None
 
 
 def _started(run: ProcessRun, settings: Settings) -> ProcessStarted:
@@ -211,15 +212,21 @@ async def list_processes(
     template: Key | None = None, record_id: int | None = None, owner_id: int | None = None,
     status: ProcessStatus | None = None,
     phase: Annotated[str | None, Query(pattern=KEY_PATTERN, max_length=63)] = None,
+    started_after: Annotated[datetime | None, Query(description="started at or after this time")] = None,
+    started_before: Annotated[datetime | None, Query(description="started before this time")] = None,
+    overdue: Annotated[bool | None, Query(description="true: only processes whose phase waits on someone past "
+                                                      "its deadline; false: none of them")] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     page_token: Annotated[str | None, Query(max_length=4000)] = None,
 ) -> ProcessPage:
     """Processes of any age, newest first, from Stagecoach's database (a finished process is kept there after
     Temporal's retention), each running one with its phase and status from Temporal. Filtering by `phase`,
-    or by status `running` or `incident`, asks Temporal visibility: only live processes have them.
+    or by status `running` or `incident`, asks Temporal visibility: only live processes have them (a page of
+    theirs filtered by `overdue` may hold fewer items than `limit`, with a next page).
 
     Processes of restricted records the caller may not see are left out.
     """
+    started_after, started_before = _aware(started_after), _aware(started_before)
     bad_token = RequestValidationError([{"loc": ("query", "page_token"), "type": "value_error",
                                          "msg": "not a next_page_token this API gave"}])
     try:
@@ -231,7 +238,8 @@ async def list_processes(
             raise bad_token
         before_id = int(token[len(DB_TOKEN):]) if token else None
         where = RunFilter(template=template, record_id=record_id, owner_id=owner_id,
-                          status=RunStatus(status.value) if status else None)
+                          status=RunStatus(status.value) if status else None, started_after=started_after,
+                          started_before=started_before, overdue=overdue)
         runs = await list_runs(session, principal, where, before_id=before_id, limit=limit + 1)
         page = runs[:limit]
         live = await _live(temporal, [r.workflow_id for r in page if r.status is RunStatus.running])
@@ -245,6 +253,9 @@ async def list_processes(
                        (sa.STATUS, status.value if status else None), (sa.PHASE, phase)):
         if value is not None:
             conditions.append(f"{key.name} = {_quote(str(value))}")
+    for operator, moment in ((">=", started_after), ("<", started_before)):
+        if moment is not None:
+            conditions.append(f"StartTime {operator} {_quote(moment.isoformat())}")
     if hidden := await hidden_process_records(session, principal):
         conditions.append(f"{sa.RECORD.name} NOT IN ({', '.join(_quote(str(i)) for i in hidden)})")
     try:
@@ -256,8 +267,17 @@ async def list_processes(
             raise bad_token from None
         raise
     next_token = executions.next_page_token
-    return ProcessPage(items=[_summary(e, settings) for e in executions.current_page],
+    items = executions.current_page
+    if overdue is not None and items:
+        late = set((await session.exec(overdue_runs().where(col(Task.workflow_id).in_([e.id for e in items])))).all())
+        items = [e for e in items if (e.id in late) == overdue]
+    return ProcessPage(items=[_summary(e, settings) for e in items],
                        next_page_token=_page_token_text(next_token) if next_token else None)
+
+
+def _aware(moment: datetime | None) -> datetime | None:
+    """A time without a zone is UTC."""
+    return moment.replace(tzinfo=UTC) if moment is not None and moment.tzinfo is None else moment
 
 
 def _page_token_text(token: bytes) -> str:
@@ -298,19 +318,27 @@ async def get_process(workflow_id: WorkflowIdPath, session: SessionDep, temporal
     return ProcessView(**state.model_dump(), temporal_ui_url=settings.temporal_run_url(workflow_id))
 
 
+async def staff_request(kind: StaffRequestKind, workflow_id: str, body: BaseModel, session: SessionDep,
+                        temporal: TemporalDep, settings: SettingsDep, principal: Principal,
+                        idempotency_key: str | None = None) -> ProcessView:
+    """A staff request from the API or the console: the caller's body becomes the request, with the caller as its
+    actor; a key is claimed for it first (api/idempotency.py)."""
+    if kind.user_field is not None:
+        await get_user_or_404(session, getattr(body, kind.user_field))
+    request = kind.request(**body.model_dump(), actor=principal.actor)
+    await _check_reader(session, workflow_id, principal)
+    if idempotency_key is not None:
+        await claim(session, idempotency_key, principal, kind.name, workflow_id, body)
+    handle = temporal.get_workflow_handle_for(ProcessWorkflow.run, workflow_id)
+    state = await send_update(handle, getattr(ProcessWorkflow, kind.name), request, update_id=idempotency_key)
+    return ProcessView(**state.model_dump(), temporal_ui_url=settings.temporal_run_url(workflow_id))
+
+
 def _staff_route(kind: StaffRequestKind) -> Callable[..., Awaitable[ProcessView]]:
-    """The route of a staff request: the caller's body becomes the request, with the caller as its actor."""
+    """The route of a staff request (`staff_request`)."""
     async def route(workflow_id: WorkflowIdPath, body: BaseModel, session: SessionDep, temporal: TemporalDep,
                     settings: SettingsDep, principal: StaffDep, idempotency_key: IdempotencyKey = None) -> ProcessView:
-        if kind.user_field is not None:
-            await get_user_or_404(session, getattr(body, kind.user_field))
-        request = kind.request(**body.model_dump(), actor=principal.actor)
-        await _check_reader(session, workflow_id, principal)
-        if idempotency_key is not None:
-            await claim(session, idempotency_key, principal, kind.name, workflow_id, body)
-        handle = temporal.get_workflow_handle_for(ProcessWorkflow.run, workflow_id)
-        state = await send_update(handle, getattr(ProcessWorkflow, kind.name), request, update_id=idempotency_key)
-        return ProcessView(**state.model_dump(), temporal_ui_url=settings.temporal_run_url(workflow_id))
+        return await staff_request(kind, workflow_id, body, session, temporal, settings, principal, idempotency_key)
 
     route.__annotations__["body"] = kind.body  # FastAPI reads the body's model from here
     route.__name__ = route.__qualname__ = kind.name

@@ -84,9 +84,13 @@ def decode_body(body: bytes, content_type: str) -> str:
 
 async def _validated(request: Request, session: SessionDep, renderer: RenderPool) -> ProcessTemplate:
     body = await request.body()  # its size is capped before it is read (api.admission)
-    text = decode_body(body, request.headers.get("content-type", ""))
+    return await validated_text(decode_body(body, request.headers.get("content-type", "")), session, renderer)
+
+
+async def validated_text(text: str, session: SessionDep, renderer: RenderPool, source: str = SOURCE) -> ProcessTemplate:
+    """A template's text parsed and checked (in the render pool) against the users and templates there are."""
     known_users, known_templates = await template_store.validation_context(session)
-    return await renderer.validate(text, source=SOURCE, known_users=known_users, known_templates=known_templates)
+    return await renderer.validate(text, source=source, known_users=known_users, known_templates=known_templates)
 
 
 @router.post("", status_code=201, response_model=ProcessTemplateVersionPublic, openapi_extra=TEMPLATE_BODY)

@@ -1,4 +1,4 @@
-"""/docs and /redoc load every asset from the API itself (they work without internet); `/` sends a browser to /docs."""
+"""/docs and /redoc load every asset from the API itself (they work without internet); `/` sends a browser to the console."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from tests.bad_input.conftest import Api
 async def test_the_docs_need_nothing_from_outside(api: Api) -> None:
     """The documentation pages load only assets the API serves, and each of them answers"""
     home = await api.http.get("/", follow_redirects=False)
-    assert home.status_code in (302, 307) and home.headers["location"] == "/docs"
+    assert home.status_code in (302, 307) and home.headers["location"] == "/console"
     for page, expected in (("/docs", {"swagger-ui-bundle.js", "swagger-ui.css", "favicon.png"}),
                            ("/redoc", {"redoc.standalone.js", "favicon.png"})):
         response = await api.http.get(page)

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import httpx
 
+from tests.console.signing import http_sign_in
 from tests.serving import free_port
 
 BIN = Path(sys.executable).parent
@@ -93,7 +94,14 @@ def test_run_starts_everything_and_a_restart_resumes_waiting_processes(tmp_path:
         api = httpx.Client(base_url=f"http://127.0.0.1:{api_port}", headers={"X-API-Key": key}, timeout=30)
         assert httpx.get(f"http://127.0.0.1:{ui_port}", timeout=10).status_code == 200
         home = httpx.get(f"http://127.0.0.1:{api_port}/", timeout=10)
-        assert home.status_code == 307 and home.headers["location"] == "/docs"
+        assert home.status_code == 307 and home.headers["location"] == "/console"
+        password = (tmp_path / "data" / "console-admin-password").read_text().strip()
+        assert f"Console:      http://127.0.0.1:{api_port}/console" in output
+        assert f"Sign in as:   admin, password {password} " in output
+        assert oct((tmp_path / "data" / "console-admin-password").stat().st_mode & 0o777) == "0o600"
+        with httpx.Client(base_url=f"http://127.0.0.1:{api_port}", timeout=30) as browser:
+            signed = http_sign_in(browser, "admin", password)
+            assert signed.status_code == 303 and browser.get("/console").status_code == 200, signed.text
         assert api.post("/users", json={"handle": "another", "name": "Another User",
                                         "email": "another@agency.example"}).status_code == 201
         described = subprocess.run([str(Path(sys.executable).parent / "temporal"), "operator", "namespace",
@@ -113,7 +121,7 @@ def test_run_starts_everything_and_a_restart_resumes_waiting_processes(tmp_path:
         listed = subprocess.run([str(BIN / "stagecoach"), "users", "list", "--json"], cwd=below, text=True,
                                 env={**cli_env, "DATA_DIR": "data"}, capture_output=True, timeout=60)
         assert listed.returncode == 0, listed.stderr
-        assert {u["handle"] for u in json.loads(listed.stdout)} == {"maria", "luca", "chiara", "another"}
+        assert {u["handle"] for u in json.loads(listed.stdout)} == {"admin", "maria", "luca", "chiara", "another"}
     finally:
         after_ctrl_c = _stop(proc, signal.SIGINT)
     assert proc.returncode == 0, after_ctrl_c
@@ -138,6 +146,6 @@ def test_run_starts_everything_and_a_restart_resumes_waiting_processes(tmp_path:
         skipped = api.post(f"/processes/{workflow_id}/skip", json={"reason": "resumed after a restart"})
         assert skipped.status_code == 200 and skipped.json()["phases"][1]["status"] == "skipped"
         assert len({t["key"] for t in api.get("/templates").json()}) == 2  # examples not loaded twice
-        assert len(api.get("/users").json()) == 4  # the examples' three and another
+        assert len(api.get("/users").json()) == 5  # the console's admin, the examples' three and another
     finally:
         _stop(proc)

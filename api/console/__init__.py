@@ -1,0 +1,32 @@
+"""The staff console: server-rendered pages under /console (Jinja2, one CSS file, no script needed).
+
+`install(app)` adds its routes (none in the OpenAPI document), its stylesheet under /console/static,
+and the answers to a caller who is not signed in (the sign-in page) or whose form lacks its CSRF
+token (a 403 page).
+"""
+
+from __future__ import annotations
+
+from importlib.resources import files
+
+from fastapi import FastAPI, Request
+from fastapi.responses import HTMLResponse, RedirectResponse
+from fastapi.staticfiles import StaticFiles
+
+from api.console import actions, outbox_pages, process_pages, record_pages, signin, template_pages, today
+from api.console.web import FormRefused, SignInNeeded, refused_page
+
+
+def install(app: FastAPI) -> None:
+    app.mount("/console/static", StaticFiles(directory=str(files("api.console") / "static")), name="console-static")
+    for module in (signin, today, process_pages, actions, record_pages, template_pages, outbox_pages):
+        app.include_router(module.router)
+
+    @app.exception_handler(SignInNeeded)
+    async def _sign_in(_: Request, exc: SignInNeeded) -> RedirectResponse:
+        return RedirectResponse(f"/console/sign-in?next={exc.back if exc.back != '/console' else ''}",
+                                status_code=303)
+
+    @app.exception_handler(FormRefused)
+    async def _refused(request: Request, exc: FormRefused) -> HTMLResponse:
+        return refused_page(request, request.app.state.settings, str(exc))

@@ -1,0 +1,118 @@
+"""What staff do from the console: staff requests to a process, and completing a task.
+
+Each goes through the API's own function (`staff_request`, `complete_task`) as the signed-in user, so
+it is checked, applied and recorded as the same request over the API would be. Every form carries an
+`Idempotency-Key` made when the page was shown: a form sent twice (a double click, a reload) applies
+once. A refusal shows the API's message on the page, next to the form that caused it.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import Response
+from pydantic import BaseModel, ValidationError
+from starlette.datastructures import FormData
+
+from api.console.i18n import translator
+from api.console.process_pages import render_process
+from api.console.today import render_today
+from api.console.web import SignedInDep, form, principal, redirect, text
+from api.deps import SessionDep, SettingsDep, TemporalDep
+from api.routers.processes import staff_request
+from api.routers.tasks import CompleteTaskBody, complete_task
+from processes.errors import StagecoachError
+from workflows.staff_requests import ABORT, CHANGE_OWNER, COMPLETE_PHASE, RESOLVE_INCIDENT, SKIP_PHASE, \
+    StaffRequestKind
+
+router = APIRouter(prefix="/console", include_in_schema=False)
+KINDS = {kind.route: kind for kind in (SKIP_PHASE, ABORT, COMPLETE_PHASE, CHANGE_OWNER, RESOLVE_INCIDENT)}
+_NUMBER = re.compile(r"^-?\d{1,15}(\.\d{1,15})?$")
+
+
+class FormInvalid(Exception):
+    def __init__(self, message: str) -> None:
+        self.message = message
+
+
+def answers(raw: str, _: Any) -> dict[str, Any]:
+    """`name: value` lines; a number, true or false is kept as one, anything else as text."""
+    found: dict[str, Any] = {}
+    for number, line in enumerate(raw.splitlines(), 1):
+        if not line.strip():
+            continue
+        name, sep, value = line.partition(":")
+        if not sep or not name.strip():
+            raise FormInvalid(_("line {n}: write each answer as name: value").format(n=number))
+        value = value.strip()
+        lowered = value.lower()
+        found[name.strip()] = (lowered == "true" if lowered in ("true", "false")
+                               else float(value) if _NUMBER.match(value) and "." in value
+                               else int(value) if _NUMBER.match(value) else value)
+    return found
+
+
+def _body(kind: StaffRequestKind, data: FormData, _: Any) -> BaseModel:
+    fields: dict[str, Any]
+    if kind is SKIP_PHASE:
+        fields = {"phase": text(data, "phase") or None, "reason": text(data, "reason")}
+    elif kind is ABORT:
+        if not text(data, "confirm"):
+            raise FormInvalid(_("tick the box to confirm the abort"))
+        fields = {"reason": text(data, "reason")}
+    elif kind is COMPLETE_PHASE:
+        fields = {"phase": text(data, "phase") or None, "answers": answers(text(data, "answers"), _)}
+    elif kind is CHANGE_OWNER:
+        owner = text(data, "owner_id")
+        if not owner.isdigit():
+            raise FormInvalid(_("choose the new owner"))
+        fields = {"owner_id": int(owner)}
+    else:
+        fields = {"action": text(data, "action")}
+    try:
+        return kind.body.model_validate(fields)
+    except ValidationError as exc:
+        error = exc.errors(include_url=False)[0]
+        where = ".".join(str(part) for part in error["loc"])
+        raise FormInvalid(f"{where}: {error['msg']}") from None
+
+
+@router.post("/processes/{workflow_id}/{action}")
+async def process_action(workflow_id: str, action: str, request: Request, session: SessionDep,
+                         temporal: TemporalDep, settings: SettingsDep, signed: SignedInDep) -> Response:
+    data = await form(request, signed)
+    _ = translator(settings.locale)
+    kind = KINDS.get(action)
+    if kind is None or len(workflow_id) > 255:
+        return await render_process(request, session, temporal, settings, signed, workflow_id[:255], 404,
+                                    _("no such action"), action[:20])
+    key = text(data, "idempotency_key")[:200] or None
+    try:
+        await staff_request(kind, workflow_id, _body(kind, data, _), session, temporal, settings, principal(signed),
+                            key)
+    except (FormInvalid, StagecoachError) as exc:
+        status = exc.status if isinstance(exc, StagecoachError) else 422
+        return await render_process(request, session, temporal, settings, signed, workflow_id, status,
+                                    exc.message, kind.route)
+    return redirect(f"/console/processes/{workflow_id}?done={kind.route}")
+
+
+@router.post("/tasks/{task_id}/complete")
+async def complete_task_action(task_id: int, request: Request, session: SessionDep, temporal: TemporalDep,
+                               settings: SettingsDep, signed: SignedInDep) -> Response:
+    data = await form(request, signed)
+    _ = translator(settings.locale)
+    try:
+        body = CompleteTaskBody.model_validate({"answers": answers(text(data, "answers"), _)})
+        await complete_task(task_id, session, temporal, settings, principal(signed), body)
+    except ValidationError as exc:
+        error = exc.errors(include_url=False)[0]
+        return await render_today(request, session, temporal, settings, signed, 422,
+                                  f"{'.'.join(map(str, error['loc']))}: {error['msg']}", task_id)
+    except (FormInvalid, StagecoachError) as exc:
+        status = exc.status if isinstance(exc, StagecoachError) else 422
+        return await render_today(request, session, temporal, settings, signed, status, exc.message, task_id)
+    back = text(data, "back")
+    return redirect(back if back.startswith("/console") and not back.startswith("//") else "/console?done=task")

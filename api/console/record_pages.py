@@ -1,0 +1,85 @@
+"""Records: search, a record's page (status, fields, history, processes, tasks), and starting a process on it.
+
+Read and started through the API's own functions as the signed-in user: a restricted record they may not
+see is "not found" here too.
+"""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request, Response
+from fastapi.responses import HTMLResponse
+from sqlmodel import col, select
+
+from api.console.i18n import translator
+from api.console.process_pages import users_by_id
+from api.console.web import SignedInDep, form, offset, principal, redirect, render, text
+from api.deps import SessionDep, SettingsDep, TemporalDep
+from api.paging import Page
+from api.routers.processes import StartProcessBody, start
+from api.routers.records import get_record_or_404, list_records
+from crm import template_store
+from crm.models import HistoryEntry, Record, Task
+from crm.process_list import RunFilter, list_runs
+from processes.errors import StagecoachError
+from processes.template import RecordKind
+
+router = APIRouter(prefix="/console", include_in_schema=False)
+PAGE_SIZE = 50
+
+
+@router.get("/records", response_class=HTMLResponse)
+async def records_page(request: Request, session: SessionDep, settings: SettingsDep,
+                       signed: SignedInDep) -> HTMLResponse:
+    q = request.query_params.get("q", "").strip()[:200]
+    kind_text = request.query_params.get("kind", "")
+    skip = offset(request)
+    kind = next((k for k in RecordKind if k.value == kind_text), None)
+    records = await list_records(session, principal(signed), Page(PAGE_SIZE, skip, request, Response()),
+                                 kind=kind, q=q or None)
+    return render(request, settings, "records.html", records=records, q=q, kind=kind_text, kinds=list(RecordKind),
+                  offset=skip, more=len(records) >= PAGE_SIZE, page_size=PAGE_SIZE,
+                  users=await users_by_id(session))
+
+
+async def render_record(request: Request, session: SessionDep, settings: SettingsDep, signed: SignedInDep,
+                        record_id: int, status: int = 200, error: str = "") -> HTMLResponse:
+    who = principal(signed)
+    try:
+        record = await get_record_or_404(session, record_id, who)
+    except StagecoachError as exc:
+        return render(request, settings, "not_found.html", status=exc.status, what=str(record_id), message=exc.message)
+    history = (await session.exec(select(HistoryEntry).where(HistoryEntry.record_id == record_id)
+                                  .order_by(col(HistoryEntry.id).desc()).limit(200))).all()
+    runs = await list_runs(session, who, RunFilter(record_id=record_id), before_id=None, limit=100)
+    tasks = (await session.exec(select(Task).where(Task.record_id == record_id).order_by(col(Task.id).desc())
+                                .limit(100))).all()
+    templates = [row for row, _ in await template_store.latest_versions(session, record.kind)]
+    contact = await session.get(Record, record.contact_id) if record.contact_id else None
+    return render(request, settings, "record.html", status=status, record=record, history=history, runs=runs,
+                  tasks=tasks, templates=templates, contact=contact, error=error, users=await users_by_id(session))
+
+
+@router.get("/records/{record_id}", response_class=HTMLResponse)
+async def record_page(record_id: int, request: Request, session: SessionDep, settings: SettingsDep,
+                      signed: SignedInDep) -> HTMLResponse:
+    return await render_record(request, session, settings, signed, record_id)
+
+
+@router.post("/records/{record_id}/start")
+async def start_on_record(record_id: int, request: Request, session: SessionDep, temporal: TemporalDep,
+                          settings: SettingsDep, signed: SignedInDep) -> Response:
+    """Start a process (the form's key is the start's request_id: sent twice, it starts one)."""
+    data = await form(request, signed)
+    _ = translator(settings.locale)
+    template = text(data, "template")
+    if not template:
+        return await render_record(request, session, settings, signed, record_id, 422, _("choose a template"))
+    try:
+        body = StartProcessBody(template=template, record_id=record_id,
+                                request_id=text(data, "idempotency_key")[:200] or None)
+        started = await start(body, Response(), session, temporal, settings, principal(signed))
+    except StagecoachError as exc:
+        return await render_record(request, session, settings, signed, record_id, exc.status, exc.message)
+    except ValueError as exc:  # pydantic's ValidationError: a template key that cannot be one
+        return await render_record(request, session, settings, signed, record_id, 422, str(exc).splitlines()[0])
+    return redirect(f"/console/processes/{started.workflow_id}?done=start")

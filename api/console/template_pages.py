@@ -1,0 +1,139 @@
+"""Templates: the list with versions, one version as a readable outline, a diff between two versions, and
+editing the YAML (admins), every error shown at its line.
+
+A save goes through the API's own check (`validated_text`, in the render pool) and store
+(`template_store.save`): a new immutable version, or none when nothing changed.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from typing import Any
+
+import yaml
+from fastapi import APIRouter, Request, Response
+from fastapi.responses import HTMLResponse
+
+from api.console.i18n import translator
+from api.console.web import SignedInDep, form, principal, redirect, render, text
+from api.deps import RendererDep, SessionDep, SettingsDep
+from api.routers.templates import validated_text
+from crm import template_store
+from crm.models import ApiRole
+from processes.errors import StagecoachError, TemplateInvalid
+from processes.template import ProcessTemplate
+from processes.upgrades import upgrade_template
+from settings import Settings
+
+router = APIRouter(prefix="/console", include_in_schema=False)
+SOURCE = "the template"
+_STEP = re.compile(r"([A-Za-z_][\w-]*)|\[(\d+)\]")
+_AT_LINE = re.compile(r"at line (\d+)")
+
+
+def yaml_text(definition: dict[str, Any]) -> str:
+    """A stored version as a person would write it: upgraded to the current schema, without the defaults."""
+    template = ProcessTemplate.model_validate(upgrade_template(definition))
+    written = {"schema_version": template.schema_version, **template.model_dump(mode="json", exclude_defaults=True)}
+    return yaml.safe_dump(written, sort_keys=False, allow_unicode=True, width=100)
+
+
+def line_of(text: str, path: str) -> int | None:
+    """The line of `text` (YAML) that `path` (`phases[2].actions[0].send_email.to`) points at: its deepest part
+    found in the document."""
+    try:
+        node: Any = yaml.compose(text)
+    except yaml.YAMLError:
+        return None
+    line = None
+    for name, index in _STEP.findall(path):
+        if isinstance(node, yaml.MappingNode) and name:
+            found = next(((k, v) for k, v in node.value if getattr(k, "value", None) == name), None)
+            if found is None:
+                break
+            line, node = found[0].start_mark.line + 1, found[1]
+        elif isinstance(node, yaml.SequenceNode) and index and int(index) < len(node.value):
+            node = node.value[int(index)]
+            line = node.start_mark.line + 1
+        else:
+            break
+    return line
+
+
+def located(text: str, error: TemplateInvalid) -> list[dict[str, Any]]:
+    errors = []
+    for detail in error.details or []:
+        at = _AT_LINE.search(detail.message)
+        errors.append({"line": int(at.group(1)) if at else line_of(text, detail.path), "path": detail.path,
+                       "message": detail.message})
+    return errors
+
+
+@router.get("/templates", response_class=HTMLResponse)
+async def templates_page(request: Request, session: SessionDep, settings: SettingsDep,
+                         signed: SignedInDep) -> HTMLResponse:
+    return render(request, settings, "templates.html", templates=await template_store.summaries(session, limit=500))
+
+
+def _version(value: str | None) -> int | None:
+    return int(value) if value and value.isdigit() and len(value) < 8 else None
+
+
+@router.get("/templates/{key}", response_class=HTMLResponse)
+async def template_page(key: str, request: Request, session: SessionDep, settings: SettingsDep,
+                        signed: SignedInDep) -> HTMLResponse:
+    params = request.query_params
+    try:
+        row = await template_store.get_version(session, key[:63], _version(params.get("version")))
+        latest = await template_store.latest(session, row.key)
+        diff = None
+        if (a := _version(params.get("from"))) and (b := _version(params.get("to"))):
+            old = await template_store.get_version(session, row.key, a)
+            new = await template_store.get_version(session, row.key, b)
+            diff = list(difflib.unified_diff(yaml_text(old.definition).splitlines(),
+                                             yaml_text(new.definition).splitlines(), f"v{a}", f"v{b}", lineterm=""))
+    except StagecoachError as exc:
+        return render(request, settings, "not_found.html", status=exc.status, what=key[:63], message=exc.message)
+    assert latest is not None
+    return render(request, settings, "template.html", row=row, template=template_store.load(row),
+                  versions=range(latest.version, 0, -1), diff=diff, source=yaml_text(row.definition),
+                  diff_from=params.get("from", ""), diff_to=params.get("to", ""))
+
+
+def _edit_page(request: Request, settings: Settings, source: str, key: str = "", status: int = 200,
+               errors: list[dict[str, Any]] | None = None, error: str = "") -> HTMLResponse:
+    return render(request, settings, "template_edit.html", status=status, source=source, key=key,
+                  errors=errors or [], error=error, lines=source.splitlines())
+
+
+@router.get("/template-editor", response_class=HTMLResponse)
+async def edit_page(request: Request, session: SessionDep, settings: SettingsDep, signed: SignedInDep,
+                    key: str = "") -> HTMLResponse:
+    source = ""
+    if key:
+        try:
+            source = yaml_text((await template_store.get_version(session, key[:63])).definition)
+        except StagecoachError as exc:
+            return _edit_page(request, settings, "", status=exc.status, error=exc.message)
+    return _edit_page(request, settings, source, key[:63])
+
+
+@router.post("/template-editor")
+async def save(request: Request, session: SessionDep, renderer: RendererDep, settings: SettingsDep,
+               signed: SignedInDep) -> Response:
+    data = await form(request, signed)
+    _ = translator(settings.locale)
+    source = text(data, "source")
+    who = principal(signed)
+    if not who.has(ApiRole.admin):
+        return _edit_page(request, settings, source, status=403,
+                          error=_("Only an admin saves templates: ask one to save it."))
+    try:
+        template = await validated_text(source, session, renderer, SOURCE)
+    except TemplateInvalid as exc:
+        return _edit_page(request, settings, source, status=422, errors=located(source, exc), error=exc.message)
+    except StagecoachError as exc:
+        return _edit_page(request, settings, source, status=exc.status, error=exc.message)
+    row, created = await template_store.save(session, template, who.actor)
+    return redirect(f"/console/templates/{row.key}?version={row.version}&saved={'new' if created else 'same'}")

@@ -1,0 +1,112 @@
+"""What every console page shares: who is signed in, the CSRF check of every form, and rendering.
+
+A page needs a signed-in user (`SignedInDep`): without a session cookie of a live session, a browser is
+sent to the sign-in page. A form is read only after that (the body is never parsed for an anonymous
+caller), and only with the session's CSRF token in it (403 otherwise). Requests are bounded like the
+API's (api.admission: MAX_BODY_BYTES) before anything here runs.
+"""
+
+from __future__ import annotations
+
+import secrets
+from datetime import datetime
+from importlib.resources import files
+from typing import Annotated, Any
+from urllib.parse import quote
+
+from fastapi import Depends, Request
+from fastapi.responses import HTMLResponse, RedirectResponse
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+from starlette.datastructures import FormData
+
+from api.auth import Principal
+from api.console.i18n import translator
+from api.deps import SessionDep
+from crm.staff_sessions import SignedIn, signed_in
+from settings import Settings
+
+COOKIE = "stagecoach_session"
+MAX_FIELDS = 200  # fields of one form (the body's bytes are bounded by api.admission)
+# every page: never cached (it holds a CSRF token and personal data), never framed (clickjacking), nothing loaded or
+# posted anywhere but here
+HEADERS = {"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff", "Referrer-Policy": "same-origin",
+           "Content-Security-Policy": "default-src 'self'; frame-ancestors 'none'; form-action 'self'; base-uri 'none'"}
+
+_env = Environment(loader=FileSystemLoader(str(files("api.console") / "templates")),
+                   autoescape=select_autoescape(default=True), trim_blocks=True, lstrip_blocks=True)
+
+
+class SignInNeeded(Exception):
+    """No live session: a GET goes to the sign-in page (and back after), a form post too."""
+
+    def __init__(self, back: str) -> None:
+        self.back = back
+
+
+class FormRefused(Exception):
+    """A form posted without its session's CSRF token (or not a form): a 403 page, nothing done."""
+
+
+async def _signed_in(request: Request, session: SessionDep) -> SignedIn:
+    token = request.cookies.get(COOKIE)
+    found = await signed_in(session, token) if token and len(token) <= 100 else None
+    if found is None:
+        back = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        raise SignInNeeded(back if request.method == "GET" else "/console")
+    request.state.console_user = found
+    return found
+
+
+SignedInDep = Annotated[SignedIn, Depends(_signed_in)]
+
+
+def principal(signed: SignedIn) -> Principal:
+    return Principal.console_user(signed.user)
+
+
+async def form(request: Request, signed: SignedIn) -> FormData:
+    """The posted form, once its CSRF token is the session's."""
+    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if content_type not in ("application/x-www-form-urlencoded", "multipart/form-data"):
+        raise FormRefused("not a form")
+    data = await request.form(max_files=0, max_fields=MAX_FIELDS)
+    sent = data.get("csrf_token")
+    if not isinstance(sent, str) or not secrets.compare_digest(sent.encode(), signed.csrf_token.encode()):
+        raise FormRefused("the form's security token is missing or out of date")
+    return data
+
+
+def text(data: FormData, name: str, default: str = "") -> str:
+    value = data.get(name, default)
+    return value.strip() if isinstance(value, str) else default
+
+
+def offset(request: Request) -> int:
+    """The `offset` of a paged page; 0 when it is not a number."""
+    value = request.query_params.get("offset", "0")
+    return int(value) if value.isdigit() and len(value) < 10 else 0
+
+
+def redirect(url: str) -> RedirectResponse:
+    return RedirectResponse(url, status_code=303)
+
+
+def _when(settings: Settings) -> Any:
+    def when(moment: datetime | None) -> str:
+        return f"{moment.astimezone(settings.zone):%Y-%m-%d %H:%M}" if moment is not None else ""
+    return when
+
+
+def render(request: Request, settings: Settings, name: str, status: int = 200, **context: Any) -> HTMLResponse:
+    signed: SignedIn | None = getattr(request.state, "console_user", None)
+    _ = translator(settings.locale)
+    html = _env.get_template(name).render(
+        _=_, lang=settings.locale.split("_")[0].split("-")[0], request=request, me=signed.user if signed else None,
+        csrf_token=signed.csrf_token if signed else "", admin=bool(signed and signed.user.console_role == "admin"),
+        when=_when(settings), new_key=lambda: secrets.token_urlsafe(16), quote=quote,
+        temporal_ui=settings.temporal_ui_url, **context)
+    return HTMLResponse(html, status_code=status, headers=HEADERS)
+
+
+def refused_page(request: Request, settings: Settings, reason: str) -> HTMLResponse:
+    return render(request, settings, "refused.html", status=403, reason=reason)
