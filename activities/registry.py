@@ -18,6 +18,7 @@ from activities.record_values import RecordValuesActivities
 from activities.responsible import ResponsibleActivities
 from activities.send_email import SendEmailActivities
 from activities.tasks import TaskActivities
+from activities.webhooks import WebhookActivities
 from activities.temporal_history import TemporalHistoryActivities
 
 ACTIVITY_CLASSES = (
@@ -34,6 +35,7 @@ ACTIVITY_CLASSES = (
     SendEmailActivities,
     TaskActivities,
     TemporalHistoryActivities,
+    WebhookActivities,
 )
 
 

@@ -326,6 +326,8 @@ class HistoryKind(str, enum.Enum):
     phase_skipped = "phase_skipped"
     phase_overdue = "phase_overdue"
     email_sent = "email_sent"
+    webhook_sent = "webhook_sent"
+    sms_sent = "sms_sent"
     task_created = "task_created"
     task_completed = "task_completed"
     values_written = "values_written"

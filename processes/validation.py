@@ -19,7 +19,8 @@ from pydantic import ValidationError
 from processes.documents import format_path, parse_document
 from processes.errors import ErrorCollector, ErrorDetail, TemplateInvalid, did_you_mean
 from processes.formatting import parse_locale
-from processes.template import CreateTask, ProcessTemplate, RecordKind, Responsible, StartFollowUp
+from processes.json_text import check_json_text
+from processes.template import CreateTask, ProcessTemplate, RecordKind, Responsible, StartFollowUp, Webhook
 from processes.text_checks import check_condition, check_text
 from processes.trials import TRIAL_SECONDS, trial_deadline
 from processes.upgrades import upgrade_template
@@ -98,6 +99,8 @@ def _check_phases(template: ProcessTemplate, errors: ErrorCollector, known_users
                 if field_name == "values":
                     for name, text in value.items():
                         check_text(f"{base}.values.{name}", text, errors, keys)
+            if isinstance(spec, Webhook):
+                check_json_text(f"{base}.body", spec.body, errors)
             if isinstance(spec, CreateTask):
                 _check_user(f"{base}.assignee", spec.assignee, known_users, errors)
             if isinstance(spec, StartFollowUp):

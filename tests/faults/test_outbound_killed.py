@@ -1,0 +1,86 @@
+"""The worker (`python worker.py`, a real child process) killed with SIGKILL while a webhook or an SMS is on its
+way: a webhook is sent again with the same id and body; an SMS is never sent twice."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import signal
+from pathlib import Path
+from typing import Any
+
+from starlette.responses import JSONResponse, Response
+from temporalio.testing import WorkflowEnvironment
+
+from crm.deliveries import Delivery, DeliveryStatus
+from processes.instance import ProcessStatus
+from tests.channels.receivers import Received, receiver
+from tests.factories import Factory
+from tests.faults.conftest import WorkerProcess, end_task_queue
+from tests.figures import Figures
+from tests.polling import eventually
+from tests.workflows.helpers import rows, start, template
+
+SECRET = "whsec_" + "a2lsbGVkLXdvcmtlci13ZWJob29rLXNlY3JldA=="
+
+
+def webhook_worker(tmp_path: Path, database_url: str, task_queue: str, temporal_address: str,
+                   **env: str) -> WorkerProcess:
+    worker = WorkerProcess(tmp_path, database_url=database_url, temporal_address=temporal_address,
+                           task_queue=task_queue)
+    worker.env.update(OUTBOUND_ALLOWED_HOSTS='["127.0.0.1"]', **env)
+    return worker
+
+
+async def test_worker_killed_during_webhooks_sends_each_again_with_the_same_id_and_body(
+        dev_env: WorkflowEnvironment, sessions: Any, factory: Factory, task_queue: str, tmp_path: Path,
+        database_url: str, figures: Figures) -> None:
+    client = dev_env.client
+    owner = await factory.user()
+    held, release = asyncio.Event(), asyncio.Event()
+    count = 3
+
+    async with receiver() as target:
+        async def hold_first(r: Received, n: int) -> Response:
+            if len(target.received) <= count:  # the first request of each process waits for the kill
+                if len(target.received) == count:
+                    held.set()
+                await release.wait()
+            return JSONResponse({"ok": True})
+
+        target.answers["/hooks"] = hold_first
+        endpoints = {"crm": {"url": target.url("/hooks"), "secret": SECRET}}
+        worker = webhook_worker(tmp_path, database_url, task_queue, client.service_client.config.target_host,
+                                WEBHOOK_ENDPOINTS=json.dumps(endpoints))
+        await worker.start()
+        try:
+            document = template({"key": "notify", "name": "Notify", "actions": [{"webhook": {
+                "endpoint": "crm", "body": '{"lead": {{ record.title | tojson }}, "at": {{ now | string | tojson }}}'}}]})
+            handles = []
+            for i in range(count):
+                record = await factory.record(owner=owner, title=f"lead {i}")
+                handles.append(await start(client, task_queue, document, record.id, owner.id))
+            await asyncio.wait_for(held.wait(), 60)
+            worker.kill(signal.SIGKILL)
+            release.set()  # the answers go to connections the kill closed
+            await worker.start()
+            states = [await asyncio.wait_for(h.result(), 120) for h in handles]
+        finally:
+            release.set()
+            worker.kill(signal.SIGTERM)
+            await end_task_queue(client, task_queue)
+
+    bodies: dict[str, set[bytes]] = {}
+    for r in target.at("/hooks"):
+        bodies.setdefault(r.headers["webhook-id"], set()).add(r.body)
+    different = sum(len(b) - 1 for b in bodies.values())
+    figures["processes"] = count
+    figures["webhook requests received"] = len(target.at("/hooks"))
+    figures["distinct webhook ids"] = len(bodies)
+    figures["webhook ids received with different bodies"] = different
+    assert all(s.status is ProcessStatus.completed for s in states)
+    assert different == 0 and len(bodies) == count
+    assert len(target.at("/hooks")) == 2 * count  # each sent again after the kill
+    for handle in handles:
+        [delivery] = await rows(sessions, Delivery, handle.id)
+        assert delivery.status is DeliveryStatus.delivered and delivery.attempts == 2
