@@ -17,6 +17,7 @@ from activities.process_runs import ProcessRunActivities
 from activities.record_values import RecordValuesActivities
 from activities.responsible import ResponsibleActivities
 from activities.send_email import SendEmailActivities
+from activities.send_sms import SendSmsActivities
 from activities.tasks import TaskActivities
 from activities.webhooks import WebhookActivities
 from activities.temporal_history import TemporalHistoryActivities
@@ -33,6 +34,7 @@ ACTIVITY_CLASSES = (
     RecordValuesActivities,
     ResponsibleActivities,
     SendEmailActivities,
+    SendSmsActivities,
     TaskActivities,
     TemporalHistoryActivities,
     WebhookActivities,

@@ -11,12 +11,13 @@ from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
-from pydantic import EmailStr
+from pydantic import EmailStr, computed_field
 from sqlmodel import JSON, Field, SQLModel
 
 from crm import free_fields
 from crm.patch import Patch
 from crm.types import UTCDateTime, utcnow
+from processes.sms_text import template_notes
 from processes.template import RecordKind
 
 
@@ -221,6 +222,12 @@ class ProcessTemplateVersionPublic(SQLModel):
     created_at: datetime
     created_by: str
     definition: dict[str, Any]
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def notes(self) -> list[str]:
+        """What the template's texts cost (the SMS segments of each `send_sms` text)."""
+        return template_notes(self.definition)
 
 
 class ProcessTemplateSummary(SQLModel):

@@ -28,6 +28,7 @@ class RetrySafety(str, enum.Enum):
 RETRY_SAFETY: dict[str, RetrySafety] = {
     "send_email": RetrySafety.repeatable,
     "webhook": RetrySafety.repeatable,
+    "send_sms": RetrySafety.at_most_once,
     "create_task": RetrySafety.exactly_once,
     "write_values": RetrySafety.exactly_once,
     "set_status": RetrySafety.exactly_once,

@@ -206,6 +206,7 @@ class StartFollowUp(Frozen):
 ACTION_KINDS: dict[str, type[Frozen]] = {
     "send_email": SendEmail,
     "webhook": Webhook,
+    "send_sms": SendSms,
     "create_task": CreateTask,
     "write_values": WriteValues,
     "set_status": SetStatus,
@@ -225,6 +226,7 @@ class Action(Frozen):
 
     send_email: SendEmail | None = None
     webhook: Webhook | None = None
+    send_sms: SendSms | None = None
     create_task: CreateTask | None = None
     write_values: WriteValues | None = None
     set_status: SetStatus | None = None

@@ -20,7 +20,9 @@ from processes.documents import format_path, parse_document
 from processes.errors import ErrorCollector, ErrorDetail, TemplateInvalid, did_you_mean
 from processes.formatting import parse_locale
 from processes.json_text import check_json_text
-from processes.template import CreateTask, ProcessTemplate, RecordKind, Responsible, StartFollowUp, Webhook
+from processes.sms_text import check_sms
+from processes.template import (CreateTask, ProcessTemplate, RecordKind, Responsible, SendSms, StartFollowUp,
+                                 Webhook)
 from processes.text_checks import check_condition, check_text
 from processes.trials import TRIAL_SECONDS, trial_deadline
 from processes.upgrades import upgrade_template
@@ -101,6 +103,8 @@ def _check_phases(template: ProcessTemplate, errors: ErrorCollector, known_users
                         check_text(f"{base}.values.{name}", text, errors, keys)
             if isinstance(spec, Webhook):
                 check_json_text(f"{base}.body", spec.body, errors)
+            if isinstance(spec, SendSms):
+                check_sms(base, spec.to, spec.text, errors)
             if isinstance(spec, CreateTask):
                 _check_user(f"{base}.assignee", spec.assignee, known_users, errors)
             if isinstance(spec, StartFollowUp):

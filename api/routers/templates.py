@@ -19,6 +19,7 @@ from api.paging import Page, paged
 from crm import template_store
 from crm.models import ProcessTemplateSummary, ProcessTemplateVersion, ProcessTemplateVersionPublic
 from processes.errors import ErrorDetail, StagecoachError, TemplateInvalid
+from processes.sms_text import template_notes
 from processes.template import ProcessTemplate
 from renderer.pool import RenderPool
 
@@ -41,6 +42,7 @@ SOURCE = "the request body"
 class ValidationResult(BaseModel):
     valid: bool
     template: dict  # type: ignore[type-arg]
+    notes: list[str] = []  # what the template's texts cost (the SMS segments of each `send_sms` text)
 
 
 class UnsupportedCharset(StagecoachError):
@@ -106,7 +108,8 @@ async def validate_template(request: Request, session: SessionDep, renderer: Ren
                             _: StaffDep) -> ValidationResult:
     """Check a template without saving it: 200 when valid, 422 with every error and its path otherwise."""
     template = await _validated(request, session, renderer)
-    return ValidationResult(valid=True, template=template.model_dump(mode="json"))
+    definition = template.model_dump(mode="json")
+    return ValidationResult(valid=True, template=definition, notes=template_notes(definition))
 
 
 @router.get("", response_model=list[ProcessTemplateSummary])

@@ -13,18 +13,19 @@ from starlette.responses import JSONResponse, Response
 from temporalio.testing import WorkflowEnvironment
 
 from crm.deliveries import Delivery, DeliveryStatus
-from processes.instance import ProcessStatus
+from processes.instance import ProcessStatus, ResolveIncidentRequest
 from tests.channels.receivers import Received, receiver
 from tests.factories import Factory
 from tests.faults.conftest import WorkerProcess, end_task_queue
 from tests.figures import Figures
 from tests.polling import eventually
 from tests.workflows.helpers import rows, start, template
+from workflows.process import ProcessWorkflow
 
 SECRET = "whsec_" + "a2lsbGVkLXdvcmtlci13ZWJob29rLXNlY3JldA=="
 
 
-def webhook_worker(tmp_path: Path, database_url: str, task_queue: str, temporal_address: str,
+def outbound_worker(tmp_path: Path, database_url: str, task_queue: str, temporal_address: str,
                    **env: str) -> WorkerProcess:
     worker = WorkerProcess(tmp_path, database_url=database_url, temporal_address=temporal_address,
                            task_queue=task_queue)
@@ -50,7 +51,7 @@ async def test_worker_killed_during_webhooks_sends_each_again_with_the_same_id_a
 
         target.answers["/hooks"] = hold_first
         endpoints = {"crm": {"url": target.url("/hooks"), "secret": SECRET}}
-        worker = webhook_worker(tmp_path, database_url, task_queue, client.service_client.config.target_host,
+        worker = outbound_worker(tmp_path, database_url, task_queue, client.service_client.config.target_host,
                                 WEBHOOK_ENDPOINTS=json.dumps(endpoints))
         await worker.start()
         try:
@@ -84,3 +85,64 @@ async def test_worker_killed_during_webhooks_sends_each_again_with_the_same_id_a
     for handle in handles:
         [delivery] = await rows(sessions, Delivery, handle.id)
         assert delivery.status is DeliveryStatus.delivered and delivery.attempts == 2
+
+
+async def test_worker_killed_during_sms_sends_none_twice_and_asks_staff(
+        dev_env: WorkflowEnvironment, sessions: Any, factory: Factory, task_queue: str, tmp_path: Path,
+        database_url: str, figures: Figures) -> None:
+    client = dev_env.client
+    owner = await factory.user()
+    held, release = asyncio.Event(), asyncio.Event()
+    count = 3
+
+    async with receiver() as gateway:
+        async def hold_first(r: Received, n: int) -> Response:
+            if len(gateway.received) <= count:  # the first message of each process waits for the kill
+                if len(gateway.received) == count:
+                    held.set()
+                await release.wait()
+            return JSONResponse({"id": f"SM{n}"})
+
+        gateway.answers["/sms"] = hold_first
+        worker = outbound_worker(tmp_path, database_url, task_queue, client.service_client.config.target_host,
+                                SMS_GATEWAY=json.dumps({"url": gateway.url("/sms")}))
+        await worker.start()
+        try:
+            document = template({"key": "text", "name": "Text", "actions": [{"send_sms": {
+                "text": "Ciao {{ record.title }}"}}]})
+            handles = []
+            for i in range(count):
+                record = await factory.record(owner=owner, title=f"lead {i}", phone=f"+39 333 000 000{i}")
+                handles.append(await start(client, task_queue, document, record.id, owner.id))
+            await asyncio.wait_for(held.wait(), 60)
+            worker.kill(signal.SIGKILL)
+            release.set()
+            await worker.start()
+
+            async def asking(handle: Any) -> Any:
+                state = await handle.query(ProcessWorkflow.current_state)
+                return state.incident
+
+            incidents = [await eventually(lambda h=h: asking(h), 90, "an incident asking whether it was sent")
+                         for h in handles]
+            received_before_staff = len(gateway.at("/sms"))
+            # staff: the first was sent (skip); the second was not (retry sends it, as asked)
+            await handles[0].execute_update(ProcessWorkflow.resolve_incident, ResolveIncidentRequest(action="skip"))
+            await handles[1].execute_update(ProcessWorkflow.resolve_incident, ResolveIncidentRequest(action="retry"))
+            states = [await asyncio.wait_for(h.result(), 60) for h in handles[:2]]
+        finally:
+            release.set()
+            worker.kill(signal.SIGTERM)
+            await end_task_queue(client, task_queue)
+
+    numbers = [json.loads(r.body)["to"] for r in gateway.at("/sms")]
+    twice_unasked = received_before_staff - len(set(numbers[:received_before_staff]))
+    figures["processes"] = count
+    figures["SMS received by the gateway before staff answered"] = received_before_staff
+    figures["SMS sent twice without staff asking"] = twice_unasked
+    assert twice_unasked == 0 and received_before_staff == count
+    assert all(i.error_type == "DeliveryOutcomeUnknown" and "was it sent?" in i.message for i in incidents)
+    assert all(s.status is ProcessStatus.completed for s in states)
+    assert numbers.count("+393330000001") == 2 and numbers.count("+393330000000") == 1  # the retry staff asked for
+    statuses = [(await rows(sessions, Delivery, h.id))[0].status for h in handles]
+    assert statuses == [DeliveryStatus.unknown, DeliveryStatus.delivered, DeliveryStatus.unknown]
