@@ -112,7 +112,7 @@ class WebhookActivities:
         endpoint = self.endpoint(row.target)
         async with self.deps.sessions() as session:
             disabled = await session.get(DisabledEndpoint, row.target)
-        if disabled is not None:
+        if disabled is not None and disabled.disabled:
             raise DeliveryFailed(f"webhook endpoint '{row.target}' is disabled: {disabled.reason}",
                                  outcome="final", error_type="EndpointDisabled")
         try:
@@ -149,10 +149,11 @@ class WebhookActivities:
         said = f"webhook endpoint '{name}' answered {code}"
         if code == 410:
             async with self.deps.sessions() as session:
-                if await session.get(DisabledEndpoint, name) is None:
-                    session.add(DisabledEndpoint(name=name, reason=f"answered 410 Gone at {utcnow():%Y-%m-%d %H:%M} "
-                                                                   "UTC"))
-                    await session.commit()
+                row = await session.get(DisabledEndpoint, name) or DisabledEndpoint(name=name, reason="")
+                row.reason = f"answered 410 Gone at {utcnow():%Y-%m-%d %H:%M} UTC"
+                row.disabled_at, row.enabled_at, row.enabled_by = utcnow(), None, None
+                session.add(row)
+                await session.commit()
             raise DeliveryFailed(f"{said} (Gone): the endpoint is disabled until an admin enables it", outcome="final",
                                  error_type="EndpointGone", response_status=code, response_body=text)
         if code == 429 or code >= 500:

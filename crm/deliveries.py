@@ -71,10 +71,27 @@ class DeliveryPublic(SQLModel):
 
 
 class DisabledEndpoint(SQLModel, table=True):
-    """A webhook endpoint that answered 410 Gone: nothing is posted to it until an admin enables it again."""
+    """A webhook endpoint that answered 410 Gone: nothing is posted to it until an admin enables it again
+    (`enabled_at`, `enabled_by`; a later 410 disables it again)."""
 
     __tablename__ = "disabled_endpoint"
 
     name: str = Field(primary_key=True, max_length=63)
     reason: str = Field(sa_type=sa.Text)
     disabled_at: datetime = _created()
+    enabled_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    enabled_by: str | None = Field(default=None, max_length=200)
+
+    @property
+    def disabled(self) -> bool:
+        return self.enabled_at is None
+
+
+class WebhookEndpointPublic(SQLModel):
+    name: str
+    host: str  # the URL's host only: a URL may carry a token
+    disabled: bool
+    reason: str | None
+    disabled_at: datetime | None
+    enabled_at: datetime | None
+    enabled_by: str | None

@@ -27,6 +27,8 @@ def upgrade() -> None:
     sa.Column('name', sqlmodel.sql.sqltypes.AutoString(length=63), nullable=False),
     sa.Column('reason', sa.Text(), nullable=False),
     sa.Column('disabled_at', crm.types.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('enabled_at', crm.types.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('enabled_by', sqlmodel.sql.sqltypes.AutoString(length=200), nullable=True),
     sa.PrimaryKeyConstraint('name')
     )
     op.create_table('delivery',
