@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from activities.appointments import AppointmentActivities
 from activities.autostart import AutostartActivities
 from activities.bookkeeping import BookkeepingActivities
 from activities.decisions import DecisionActivities
@@ -23,6 +24,7 @@ from activities.webhooks import WebhookActivities
 from activities.temporal_history import TemporalHistoryActivities
 
 ACTIVITY_CLASSES = (
+    AppointmentActivities,
     AutostartActivities,
     BookkeepingActivities,
     DecisionActivities,

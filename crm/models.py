@@ -333,6 +333,8 @@ class HistoryKind(str, enum.Enum):
     phase_skipped = "phase_skipped"
     phase_overdue = "phase_overdue"
     email_sent = "email_sent"
+    appointment_sent = "appointment_sent"
+    appointment_cancelled = "appointment_cancelled"
     webhook_sent = "webhook_sent"
     sms_sent = "sms_sent"
     task_created = "task_created"
@@ -404,11 +406,20 @@ class OutboxMessage(SQLModel, table=True):
     to_address: str = Field(max_length=320)
     subject: str = Field(max_length=1000)
     body: str = Field(sa_type=sa.Text)
+    # files sent with it, as sent on every attempt: [{filename, content_type, size, data (base64)}]
+    attachments: list[dict[str, Any]] = Field(default_factory=list, sa_type=JSON,
+                                              sa_column_kwargs={"server_default": "[]"})
     status: MessageStatus = Field(default=MessageStatus.pending, sa_type=_enum(MessageStatus), index=True)
     attempts: int = 0
     last_error: str | None = Field(default=None, sa_type=sa.Text)
     created_at: datetime = _created()
     sent_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class AttachmentPublic(SQLModel):
+    filename: str
+    content_type: str
+    size: int
 
 
 class OutboxMessagePublic(SQLModel):
@@ -419,6 +430,7 @@ class OutboxMessagePublic(SQLModel):
     to_address: str
     subject: str
     body: str
+    attachments: list[AttachmentPublic] = []
     status: MessageStatus
     attempts: int
     last_error: str | None

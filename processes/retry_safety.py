@@ -29,6 +29,7 @@ RETRY_SAFETY: dict[str, RetrySafety] = {
     "send_email": RetrySafety.repeatable,
     "webhook": RetrySafety.repeatable,
     "send_sms": RetrySafety.at_most_once,
+    "appointment": RetrySafety.repeatable,
     "create_task": RetrySafety.exactly_once,
     "write_values": RetrySafety.exactly_once,
     "set_status": RetrySafety.exactly_once,

@@ -144,6 +144,24 @@ class SendSms(Frozen):
         raise ValueError(f"'{value}' is neither a phone number nor one of {', '.join(SMS_RECIPIENTS)}")
 
 
+APPOINTMENT_ATTENDEES = ("record_contact", "responsible", "process_owner", "record_owner")
+
+
+class Appointment(Frozen):
+    """A calendar entry, emailed as an invitation (.ics) to its attendees; cancelled when its phase is skipped or
+    the process aborted, updated when its phase runs again."""
+
+    title: Annotated[str, Field(min_length=1, max_length=500)]
+    description: str = Field("", max_length=20_000)
+    location: str = Field("", max_length=500)
+    after_days: int = Field(0, ge=0, le=366, description="days after the phase starts")
+    at: str = Field("09:00", pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$", description="local time (TIMEZONE), HH:MM")
+    duration_minutes: int = Field(60, ge=5, le=24 * 60)
+    attendees: list[Literal["record_contact", "responsible", "process_owner", "record_owner"]] = Field(
+        ["record_contact", "responsible"], min_length=1, max_length=4)
+    locale: str | None = _locale_field(TEXT_LOCALE)
+
+
 class CreateTask(Frozen):
     """A task in a user's task list (the phase's responsible unless `assignee` says otherwise)."""
 
@@ -207,6 +225,7 @@ ACTION_KINDS: dict[str, type[Frozen]] = {
     "send_email": SendEmail,
     "webhook": Webhook,
     "send_sms": SendSms,
+    "appointment": Appointment,
     "create_task": CreateTask,
     "write_values": WriteValues,
     "set_status": SetStatus,
@@ -227,6 +246,7 @@ class Action(Frozen):
     send_email: SendEmail | None = None
     webhook: Webhook | None = None
     send_sms: SendSms | None = None
+    appointment: Appointment | None = None
     create_task: CreateTask | None = None
     write_values: WriteValues | None = None
     set_status: SetStatus | None = None

@@ -56,7 +56,7 @@ def _check_user(path: str, responsible: Responsible | None, known_users: Collect
         errors.add(f"{path}.user", f"unknown user '{responsible.user}'{did_you_mean(responsible.user, known_users)}")
 
 
-TEXT_FIELDS = ("subject", "body", "title", "description", "text", "message")
+TEXT_FIELDS = ("subject", "body", "title", "description", "text", "message", "location")
 
 
 def check_template(template: ProcessTemplate, *, known_users: Collection[str] | None = None,

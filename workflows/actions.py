@@ -19,6 +19,7 @@ from typing import Any
 
 from temporalio import workflow
 
+from activities.appointments import AppointmentActivities, AppointmentInput
 from activities.bookkeeping import HistoryLine
 from activities.history import AddHistoryInput, HistoryActivities
 from activities.record_values import RecordValuesActivities, SetStatusInput, WriteValuesInput
@@ -38,6 +39,7 @@ ACTION_ACTIVITIES: dict[str, tuple[Callable[..., Awaitable[ActionResult]], type[
     "send_email": (SendEmailActivities.send_email, SendEmailInput),
     "webhook": (WebhookActivities.webhook, WebhookInput),
     "send_sms": (SendSmsActivities.send_sms, SendSmsInput),
+    "appointment": (AppointmentActivities.appointment, AppointmentInput),
     "create_task": (TaskActivities.create_task, CreateTaskInput),
     "write_values": (RecordValuesActivities.write_values, WriteValuesInput),
     "set_status": (RecordValuesActivities.set_status, SetStatusInput),

@@ -1,4 +1,4 @@
-"""outbound deliveries (webhooks, SMS) and webhook endpoints disabled by a 410
+"""outbound deliveries (webhooks, SMS), webhook endpoints disabled by a 410, email attachments
 
 Each delivery is recorded once per step key before anything is sent, with its attempts, the
 receiver's status and a capped body (crm/deliveries.py).
@@ -52,6 +52,9 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('id'),
     sa.UniqueConstraint('step_key')
     )
+    with op.batch_alter_table('outbox_message', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('attachments', sa.JSON(), server_default='[]', nullable=False))
+
     with op.batch_alter_table('delivery', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_delivery_kind'), ['kind'], unique=False)
         batch_op.create_index(batch_op.f('ix_delivery_record_id'), ['record_id'], unique=False)
@@ -68,4 +71,7 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_delivery_kind'))
 
     op.drop_table('delivery')
+    with op.batch_alter_table('outbox_message', schema=None) as batch_op:
+        batch_op.drop_column('attachments')
+
     op.drop_table('disabled_endpoint')
