@@ -13,7 +13,7 @@ from fastapi import APIRouter, Depends, Request, Response
 from pydantic import BaseModel
 from sqlmodel import col, select
 
-from api.deps import AdminDep, RendererDep, SessionDep, StaffDep
+from api.deps import AdminDep, RendererDep, SessionDep, SettingsDep, StaffDep
 from api.fields import TemplateKeyPath
 from api.paging import Page, paged
 from crm import template_store
@@ -22,6 +22,7 @@ from processes.errors import ErrorDetail, StagecoachError, TemplateInvalid
 from processes.sms_text import template_notes
 from processes.template import ProcessTemplate
 from renderer.pool import RenderPool
+from settings import Settings
 
 router = APIRouter(prefix="/templates", tags=["templates"])
 
@@ -84,18 +85,20 @@ def decode_body(body: bytes, content_type: str) -> str:
     return text
 
 
-async def _validated(request: Request, session: SessionDep, renderer: RenderPool) -> ProcessTemplate:
+async def _validated(request: Request, session: SessionDep, renderer: RenderPool,
+                     settings: Settings) -> ProcessTemplate:
     body = await request.body()  # its size is capped before it is read (api.admission)
     text = decode_body(body, request.headers.get("content-type", ""))
     known_users, known_templates = await template_store.validation_context(session)
-    return await renderer.validate(text, source=SOURCE, known_users=known_users, known_templates=known_templates)
+    return await renderer.validate(text, source=SOURCE, known_users=known_users, known_templates=known_templates,
+                                   known_endpoints=list(settings.webhook_endpoints))
 
 
 @router.post("", status_code=201, response_model=ProcessTemplateVersionPublic, openapi_extra=TEMPLATE_BODY)
 async def save_template(request: Request, response: Response, session: SessionDep, renderer: RendererDep,
-                        principal: AdminDep) -> ProcessTemplateVersion:
+                        settings: SettingsDep, principal: AdminDep) -> ProcessTemplateVersion:
     """Validate and store a new version. Identical content returns the latest version (200)."""
-    template = await _validated(request, session, renderer)
+    template = await _validated(request, session, renderer, settings)
     row, created = await template_store.save(session, template, principal.actor)
     if not created:
         response.status_code = 200
@@ -104,10 +107,10 @@ async def save_template(request: Request, response: Response, session: SessionDe
 
 
 @router.post("/validate", response_model=ValidationResult, openapi_extra=TEMPLATE_BODY)
-async def validate_template(request: Request, session: SessionDep, renderer: RendererDep,
+async def validate_template(request: Request, session: SessionDep, renderer: RendererDep, settings: SettingsDep,
                             _: StaffDep) -> ValidationResult:
     """Check a template without saving it: 200 when valid, 422 with every error and its path otherwise."""
-    template = await _validated(request, session, renderer)
+    template = await _validated(request, session, renderer, settings)
     definition = template.model_dump(mode="json")
     return ValidationResult(valid=True, template=definition, notes=template_notes(definition))
 
