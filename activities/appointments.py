@@ -24,9 +24,8 @@ from activities.deps import Deps
 from activities.mailer import Attachment
 from activities.outbox import send_once
 from activities.send_email import resolve_recipient
-from activities.step import ActionResult, StepInput, begin_step, prepare_step, render, render_variables
-from crm.idempotent import insert_new
-from crm.models import HistoryEntry, HistoryKind, OutboxMessage
+from activities.step import ActionResult, OnceStep, StepInput, render, render_variables
+from crm.models import HistoryKind, OutboxMessage
 from crm.types import utcnow
 from processes.template import Appointment
 
@@ -103,27 +102,22 @@ class AppointmentActivities:
     @activity.defn(name="appointment")
     async def appointment(self, input: AppointmentInput) -> ActionResult:
         action, settings = input.action, self.deps.settings
-        async with self.deps.sessions() as session:
-            step = await prepare_step(session, input.step)
-        locale = action.locale or step.locale or settings.locale
-        day = (step.phase_started_at or utcnow()).astimezone(settings.zone).date() + timedelta(days=action.after_days)
+        once = await OnceStep.prepare(self.deps, input.step)
+        locale = action.locale or once.step.locale or settings.locale
+        started = once.step.phase_started_at or utcnow()
+        day = started.astimezone(settings.zone).date() + timedelta(days=action.after_days)
         start = datetime.combine(day, time.fromisoformat(action.at), tzinfo=settings.zone)
         end = start + timedelta(minutes=action.duration_minutes)
-        uid, sequence = uid_for(step.step_key), 2 * iteration_of(step.step_key)
-
-        async def before(session: AsyncSession) -> None:
-            nonlocal step
-            step, begun = await begin_step(session, step, prepared=True)
-            await insert_new(session, HistoryEntry, begun.rows)
+        uid, sequence = uid_for(once.step.step_key), 2 * iteration_of(once.step.step_key)
 
         async def compose(session: AsyncSession) -> tuple[str, str, str, list[Attachment]]:
             texts = {"title": action.title, "description": action.description, "location": action.location}
-            variables = await render_variables(session, step, utcnow(), list(texts.values()))
-            shown = {name: await render(self.deps, step, text, variables, f"{input.where}.{name}", locale)
+            variables = await render_variables(session, once.step, utcnow(), list(texts.values()))
+            shown = {name: await render(self.deps, once.step, text, variables, f"{input.where}.{name}", locale)
                      if text else "" for name, text in texts.items()}
             title, location = " ".join(shown["title"].split()), " ".join(shown["location"].split())
             description = shown["description"]
-            attendees = list(dict.fromkeys([await resolve_recipient(session, step, role)
+            attendees = list(dict.fromkeys([await resolve_recipient(session, once.step, role)
                                             for role in action.attendees]))
             ics = invitation(uid=uid, sequence=sequence, start=start, end=end, title=title, description=description,
                              location=location, organizer=self.deps.mailer.sender, attendees=attendees)
@@ -132,14 +126,14 @@ class AppointmentActivities:
             return (", ".join(attendees), f"{'Updated invitation' if sequence else 'Invitation'}: {title}",
                     body.strip() + "\n", [Attachment("invite.ics", "text/calendar; method=REQUEST", ics)])
 
-        message = await send_once(self.deps, step_key=step.step_key, workflow_id=step.workflow_id,
-                                  record_id=step.record_id, compose=compose, phase_key=step.phase_key,
+        message = await send_once(self.deps, step_key=once.step.step_key, workflow_id=once.step.workflow_id,
+                                  record_id=once.step.record_id, compose=compose, phase_key=once.step.phase_key,
                                   history_kind=HistoryKind.appointment_sent, history_text="Invitation sent",
-                                  before=before, after=bookkeeping.after(step.books))
+                                  before=once.before, after=bookkeeping.after(once.step.books))
         return ActionResult(summary=f"invitation {message.status.value} (outbox message {message.id}, "
                                     f"{start:%Y-%m-%d %H:%M} {settings.timezone})",
                             data={"outbox_message_id": message.id, "uid": uid, "sequence": sequence},
-                            responsible_id=step.responsible_id)
+                            responsible_id=once.step.responsible_id)
 
     @activity.defn(name="cancel_appointment")
     async def cancel_appointment(self, input: CancelAppointmentInput) -> ActionResult:

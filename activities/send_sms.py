@@ -15,10 +15,9 @@ from activities.deps import Deps
 from activities.errors import final_message
 from activities.sms import sms_provider
 from activities.lookups import load_record, load_user
-from activities.step import ActionResult, StepInput, begin_step, prepare_step, render, render_variables
-from crm.deliveries import Delivery
-from crm.idempotent import insert_new
-from crm.models import HistoryEntry, HistoryKind, Record
+from activities.step import ActionResult, OnceStep, StepInput, render, render_variables
+from crm.deliveries import Delivery, DeliveryStatus
+from crm.models import HistoryKind, Record
 from crm.types import utcnow
 from processes.sms_text import MAX_SEGMENTS, segments
 from processes.template import SendSms
@@ -77,30 +76,26 @@ class SendSmsActivities:
     async def send_sms(self, input: SendSmsInput) -> ActionResult:
         action = input.action
         provider = sms_provider(self.deps.settings)
-        async with self.deps.sessions() as session:
-            step = await prepare_step(session, input.step)
-
-        async def before(session: AsyncSession) -> None:
-            nonlocal step
-            step, begun = await begin_step(session, step, prepared=True)
-            await insert_new(session, HistoryEntry, begun.rows)
+        once = await OnceStep.prepare(self.deps, input.step)
 
         async def compose(session: AsyncSession) -> Planned:
-            variables = await render_variables(session, step, utcnow(), [action.text])
-            number = await resolve_number(session, step, action.to, self.deps.settings.sms_default_region)
-            text = await render(self.deps, step, action.text, variables, f"{input.where}.text", action.locale)
+            variables = await render_variables(session, once.step, utcnow(), [action.text])
+            number = await resolve_number(session, once.step, action.to, self.deps.settings.sms_default_region)
+            text = await render(self.deps, once.step, action.text, variables, f"{input.where}.text", action.locale)
             if (size := segments(text)).count > MAX_SEGMENTS:
                 raise final_message("SmsTooLong", f"{input.where}.text: the text rendered is {size}; the limit is "
                                                   f"{MAX_SEGMENTS} segments")
             return Planned(target=number, body=text,
-                           message_id=f"sms_{hashlib.sha256(step.step_key.encode()).hexdigest()[:24]}")
+                           message_id=f"sms_{hashlib.sha256(once.step.step_key.encode()).hexdigest()[:24]}")
 
         async def send(row: Delivery) -> Answered:
             return await provider.send(to=row.target, text=row.body, reference=row.message_id)
 
-        row = await deliver_once(self.deps, step, kind="send_sms", compose=compose, send=send,
-                                 before=before, after=bookkeeping.after(step.books), history_kind=HistoryKind.sms_sent,
-                                 describe=lambda d: f"SMS to {d.target}: {segments(d.body)}" +
-                                 (", kept in the outbox: no SMS gateway configured" if d.status.value == "held" else ""))
+        row = await deliver_once(self.deps, once.step, kind="send_sms", compose=compose, send=send,
+                                 before=once.before, after=bookkeeping.after(once.step.books),
+                                 history_kind=HistoryKind.sms_sent,
+                                 describe=lambda d: f"SMS to {d.target}: {segments(d.body)}" + (
+                                     ", kept in the outbox: no SMS gateway configured"
+                                     if d.status is DeliveryStatus.held else ""))
         return ActionResult(summary=f"SMS {row.status.value} (delivery {row.id}, to {action.to})",
-                            data={"delivery_id": row.id}, responsible_id=step.responsible_id)
+                            data={"delivery_id": row.id}, responsible_id=once.step.responsible_id)

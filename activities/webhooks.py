@@ -26,10 +26,9 @@ from activities.deliveries import Answered, DeliveryFailed, Planned, deliver_onc
 from activities.deps import Deps
 from activities.errors import final_message
 from activities.public_address import AddressRefused, HostUnresolved, pin
-from activities.step import ActionResult, StepInput, begin_step, prepare_step, render, render_variables
+from activities.step import ActionResult, OnceStep, StepInput, render, render_variables
 from crm.deliveries import Delivery, DisabledEndpoint
-from crm.idempotent import insert_new
-from crm.models import HistoryEntry, HistoryKind
+from crm.models import HistoryKind
 from crm.types import utcnow
 from processes.errors import did_you_mean
 from processes.template import Webhook
@@ -79,33 +78,28 @@ class WebhookActivities:
     async def webhook(self, input: WebhookInput) -> ActionResult:
         action = input.action
         self.endpoint(action.endpoint)
-        async with self.deps.sessions() as session:
-            step = await prepare_step(session, input.step)
-
-        async def before(session: AsyncSession) -> None:
-            nonlocal step
-            step, begun = await begin_step(session, step, prepared=True)
-            await insert_new(session, HistoryEntry, begun.rows)
+        once = await OnceStep.prepare(self.deps, input.step)
 
         async def compose(session: AsyncSession) -> Planned:
-            variables = await render_variables(session, step, utcnow(), [action.body])
-            body = await render(self.deps, step, action.body, variables, f"{input.where}.body", action.locale)
+            variables = await render_variables(session, once.step, utcnow(), [action.body])
+            body = await render(self.deps, once.step, action.body, variables, f"{input.where}.body", action.locale)
             try:
                 document = json.loads(body)
             except json.JSONDecodeError as exc:
                 raise final_message("WebhookBodyInvalid", f"{input.where}.body: the text rendered is not JSON "
                                                           f"({exc.msg} at line {exc.lineno} column {exc.colno}); "
                                                           "write values with `| tojson`") from None
-            return Planned(target=action.endpoint, message_id=webhook_id(step.step_key),
+            return Planned(target=action.endpoint, message_id=webhook_id(once.step.step_key),
                            body=json.dumps(document, ensure_ascii=False, separators=(",", ":")))
 
-        row = await deliver_once(self.deps, step, kind="webhook", compose=compose, send=self._post, before=before,
-                                 after=bookkeeping.after(step.books), history_kind=HistoryKind.webhook_sent,
+        row = await deliver_once(self.deps, once.step, kind="webhook", compose=compose, send=self._post,
+                                 before=once.before,
+                                 after=bookkeeping.after(once.step.books), history_kind=HistoryKind.webhook_sent,
                                  describe=lambda d: f"Webhook posted to '{d.target}' (answered {d.response_status})")
         return ActionResult(summary=f"webhook to '{action.endpoint}' answered {row.response_status} "
                                     f"(delivery {row.id})",
                             data={"delivery_id": row.id, "webhook_id": row.message_id},
-                            responsible_id=step.responsible_id)
+                            responsible_id=once.step.responsible_id)
 
     async def _post(self, row: Delivery) -> Answered:
         settings = self.deps.settings
@@ -158,7 +152,8 @@ class WebhookActivities:
                                  error_type="EndpointGone", response_status=code, response_body=text)
         if code == 429 or code >= 500:
             raise DeliveryFailed(said, outcome="retry", error_type="WebhookNotDelivered", response_status=code,
-                                 response_body=text, retry_after=retry_after_seconds(response.headers.get("retry-after")))
+                                 response_body=text,
+                                 retry_after=retry_after_seconds(response.headers.get("retry-after")))
         if 300 <= code < 400:
             said += f" (a redirect to {response.headers.get('location', '?')}, not followed)"
         raise DeliveryFailed(said, outcome="final", error_type="WebhookRefused", response_status=code,

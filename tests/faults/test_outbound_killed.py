@@ -6,6 +6,8 @@ from __future__ import annotations
 import asyncio
 import json
 import signal
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +16,7 @@ from temporalio.testing import WorkflowEnvironment
 
 from crm.deliveries import Delivery, DeliveryStatus
 from processes.instance import ProcessStatus, ResolveIncidentRequest
-from tests.channels.receivers import Received, receiver
+from tests.channels.receivers import Received, Receiver, receiver
 from tests.factories import Factory
 from tests.faults.conftest import WorkerProcess, end_task_queue
 from tests.figures import Figures
@@ -33,23 +35,36 @@ def outbound_worker(tmp_path: Path, database_url: str, task_queue: str, temporal
     return worker
 
 
+@dataclass
+class Hold:
+    """Holds the first `count` requests a server gets (one per process) until `release`; `held` once all are in."""
+
+    server: Receiver
+    count: int
+    held: asyncio.Event = field(default_factory=asyncio.Event)
+    release: asyncio.Event = field(default_factory=asyncio.Event)
+
+    def answering(self, answer: dict[str, Any]) -> Callable[[Received, int], Awaitable[Response]]:
+        async def hold_first(r: Received, n: int) -> Response:
+            if len(self.server.received) <= self.count:
+                if len(self.server.received) == self.count:
+                    self.held.set()
+                await self.release.wait()
+            return JSONResponse(answer)
+        return hold_first
+
+
 async def test_worker_killed_during_webhooks_sends_each_again_with_the_same_id_and_body(
         dev_env: WorkflowEnvironment, sessions: Any, factory: Factory, task_queue: str, tmp_path: Path,
         database_url: str, figures: Figures) -> None:
     client = dev_env.client
     owner = await factory.user()
-    held, release = asyncio.Event(), asyncio.Event()
     count = 3
 
     async with receiver() as target:
-        async def hold_first(r: Received, n: int) -> Response:
-            if len(target.received) <= count:  # the first request of each process waits for the kill
-                if len(target.received) == count:
-                    held.set()
-                await release.wait()
-            return JSONResponse({"ok": True})
-
-        target.answers["/hooks"] = hold_first
+        hold = Hold(target, count)  # the first request of each process waits for the kill
+        held, release = hold.held, hold.release
+        target.answers["/hooks"] = hold.answering({"ok": True})
         endpoints = {"crm": {"url": target.url("/hooks"), "secret": SECRET}}
         worker = outbound_worker(tmp_path, database_url, task_queue, client.service_client.config.target_host,
                                 WEBHOOK_ENDPOINTS=json.dumps(endpoints))
@@ -92,18 +107,12 @@ async def test_worker_killed_during_sms_sends_none_twice_and_asks_staff(
         database_url: str, figures: Figures) -> None:
     client = dev_env.client
     owner = await factory.user()
-    held, release = asyncio.Event(), asyncio.Event()
     count = 3
 
     async with receiver() as gateway:
-        async def hold_first(r: Received, n: int) -> Response:
-            if len(gateway.received) <= count:  # the first message of each process waits for the kill
-                if len(gateway.received) == count:
-                    held.set()
-                await release.wait()
-            return JSONResponse({"id": f"SM{n}"})
-
-        gateway.answers["/sms"] = hold_first
+        hold = Hold(gateway, count)  # the first message of each process waits for the kill
+        held, release = hold.held, hold.release
+        gateway.answers["/sms"] = hold.answering({"id": "SM1"})
         worker = outbound_worker(tmp_path, database_url, task_queue, client.service_client.config.target_host,
                                 SMS_GATEWAY=json.dumps({"url": gateway.url("/sms")}))
         await worker.start()
