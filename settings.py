@@ -5,14 +5,49 @@ from __future__ import annotations
 from datetime import datetime
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
+from pydantic import (AliasChoices, BaseModel, Field, SecretStr, TypeAdapter, ValidationError, field_validator,
+                      model_validator)
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy.engine import make_url
 
 # Secrets that may also come from a file (a Docker secret): NAME_FILE=/run/secrets/name, any characters.
 SECRET_FIELDS = ("database_password", "smtp_password", "temporal_api_key", "payload_encryption_keys")
+
+
+class WebhookEndpoint(BaseModel):
+    """Where a `webhook` action posts (WEBHOOK_ENDPOINTS, by name): read by the webhook activity only."""
+
+    url: str = Field(pattern=r"^https?://[^\s/]+", max_length=2000)
+    secret: SecretStr  # Standard Webhooks: `whsec_` and base64 (docs/templates.md shows how a receiver checks it)
+    headers: dict[str, SecretStr] = {}  # sent with every request (an API token, say); never logged
+
+    @field_validator("secret")
+    @classmethod
+    def _secret(cls, value: SecretStr) -> SecretStr:
+        import base64
+        import binascii
+
+        try:
+            key = base64.b64decode(value.get_secret_value().removeprefix("whsec_"), validate=True)
+        except (binascii.Error, ValueError):
+            key = b""
+        if len(key) < 24:
+            raise ValueError("a webhook secret is `whsec_` followed by base64 of at least 24 bytes")
+        return value
+
+
+class SmsGateway(BaseModel):
+    """The HTTP gateway the `send_sms` action posts to (SMS_GATEWAY); without it, SMS are kept in the outbox."""
+
+    url: str = Field(pattern=r"^https?://[^\s/]+", max_length=2000)
+    headers: dict[str, SecretStr] = {}  # the gateway's credentials (an Authorization header, say)
+    sender: str = Field("", max_length=40)  # the `from` the gateway shows, where it allows one
+    # the JSON posted: keys to values, where `{to}`, `{text}`, `{from}` and `{reference}` are replaced
+    payload: dict[str, str] = {"to": "{to}", "text": "{text}", "from": "{from}", "reference": "{reference}"}
+    message_id_field: str = "id"  # where the gateway's answer (JSON) holds its message id, if anywhere
 
 
 class Settings(BaseSettings):
@@ -53,6 +88,20 @@ class Settings(BaseSettings):
     smtp_use_tls: bool = False
     smtp_from: str = "stagecoach@localhost"
     smtp_timeout_seconds: float = 15.0
+
+    # Webhooks (the `webhook` action): endpoints by name, as JSON
+    # ({"crm": {"url": "https://...", "secret": "whsec_...", "headers": {"Authorization": "Bearer ..."}}}).
+    webhook_endpoints: dict[str, WebhookEndpoint] = {}
+    webhook_endpoints_file: Path | None = None  # the same JSON in a file (a Docker secret)
+    webhook_connect_timeout_seconds: float = Field(5.0, gt=0)
+    webhook_read_timeout_seconds: float = Field(15.0, gt=0)
+    # Outbound requests (webhooks, the SMS gateway) to loopback, private, link-local, multicast and other
+    # non-public addresses are refused, unless the host is named here (a JSON list: ["crm.office.lan"]).
+    outbound_allowed_hosts: list[str] = []
+    # SMS (the `send_sms` action): without SMS_GATEWAY they are kept in the outbox, readable over the API.
+    sms_gateway: SmsGateway | None = None
+    sms_gateway_file: Path | None = None  # the same JSON in a file (a Docker secret)
+    sms_default_region: str = "IT"  # the country of numbers written without +, when the record names none
 
     api_host: str = "127.0.0.1"
     api_port: int = 8000
@@ -124,6 +173,8 @@ class Settings(BaseSettings):
         parse_locale(self.locale)  # ValueError: "unknown locale 'xx'"
         for name in SECRET_FIELDS:
             self._read_secret_file(name)
+        self._read_json_file("webhook_endpoints", TypeAdapter(dict[str, WebhookEndpoint]))
+        self._read_json_file("sms_gateway", TypeAdapter(SmsGateway))
         if not self.database_url:
             self.database_url = f"sqlite+aiosqlite:///{self.data_dir / 'stagecoach.db'}"
         if self.database_password is not None:
@@ -153,6 +204,21 @@ class Settings(BaseSettings):
         except OSError as exc:
             raise ValueError(f"{name.upper()}_FILE={path}: {exc.strerror or exc}") from None
         setattr(self, name, SecretStr(value))
+
+    def _read_json_file(self, name: str, adapter: TypeAdapter[Any]) -> None:
+        """WEBHOOK_ENDPOINTS_FILE, SMS_GATEWAY_FILE: the setting's JSON (secrets inside) read from a file."""
+        path: Path | None = getattr(self, f"{name}_file")
+        if path is None:
+            return
+        if getattr(self, name):
+            raise ValueError(f"{name.upper()} and {name.upper()}_FILE are both set: keep only one")
+        try:
+            setattr(self, name, adapter.validate_json(path.read_bytes()))
+        except OSError as exc:
+            raise ValueError(f"{name.upper()}_FILE={path}: {exc.strerror or exc}") from None
+        except ValidationError as exc:
+            raise ValueError(f"{name.upper()}_FILE={path}: {exc.errors(include_url=False)[0]['msg']} at "
+                             f"{'.'.join(map(str, exc.errors()[0]['loc'])) or 'the top'}") from None
 
     def temporal_run_url(self, workflow_id: str, run_id: str | None = None) -> str:
         base = f"{self.temporal_ui_url.rstrip('/')}/namespaces/{self.temporal_namespace}/workflows/{workflow_id}"

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import base64
 import hashlib
+from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 from email.message import EmailMessage
 from email.utils import format_datetime
 
@@ -19,6 +22,22 @@ class PermanentMailError(Exception):
 
 class TransientMailError(Exception):
     """Connection lost, timeout, 4xx: the same message may be sent again later."""
+
+
+@dataclass(frozen=True)
+class Attachment:
+    filename: str
+    content_type: str  # "application/pdf", "text/calendar; method=REQUEST"
+    data: bytes
+
+    def stored(self) -> dict[str, Any]:
+        """As the outbox keeps it (JSON)."""
+        return {"filename": self.filename, "content_type": self.content_type, "size": len(self.data),
+                "data": base64.b64encode(self.data).decode("ascii")}
+
+    @classmethod
+    def from_stored(cls, value: dict[str, Any]) -> Attachment:
+        return cls(value["filename"], value["content_type"], base64.b64decode(value["data"]))
 
 
 def message_id_for(step_key: str, sender: str) -> str:
@@ -39,7 +58,8 @@ class Mailer:
     def sender(self) -> str:
         return self._settings.smtp_from
 
-    async def deliver(self, *, to: str, subject: str, body: str, message_id: str) -> None:
+    async def deliver(self, *, to: str, subject: str, body: str, message_id: str,
+                      attachments: tuple[Attachment, ...] = ()) -> None:
         s = self._settings
         message = EmailMessage()
         message["From"] = s.smtp_from
@@ -48,6 +68,12 @@ class Mailer:
         message["Message-ID"] = message_id
         message["Date"] = format_datetime(datetime.now(s.zone))  # the real offset; "-0000" means "unknown"
         message.set_content(body)
+        for attachment in attachments:
+            maintype, _, rest = attachment.content_type.partition("/")
+            subtype, *parameters = [part.strip() for part in rest.split(";")]
+            params = dict(p.split("=", 1) for p in parameters if "=" in p)
+            message.add_attachment(attachment.data, maintype=maintype, subtype=subtype, filename=attachment.filename,
+                                   params=params)
         from tracing import tracer  # not at import: workflow sandboxes import this module
 
         with tracer("stagecoach.mailer").start_as_current_span("smtp send", attributes={

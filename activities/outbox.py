@@ -21,12 +21,13 @@ from temporalio.exceptions import ApplicationError
 
 from activities.deps import Deps
 from activities.errors import final_message
-from activities.mailer import PermanentMailError, TransientMailError, message_id_for
+from activities.mailer import Attachment, PermanentMailError, TransientMailError, message_id_for
 from crm.idempotent import insert_new, insert_once
 from crm.models import HistoryEntry, HistoryKind, MessageStatus, OutboxMessage
 from crm.types import utcnow
 
-Composer = Callable[[AsyncSession], Awaitable[tuple[str, str, str]]]  # -> (to, subject, body)
+# -> (to, subject, body), or (to, subject, body, attachments)
+Composer = Callable[[AsyncSession], Awaitable[tuple[str, str, str] | tuple[str, str, str, list[Attachment]]]]
 Before = Callable[[AsyncSession], Awaitable[None]]
 
 
@@ -34,12 +35,13 @@ async def _recorded(deps: Deps, step_key: str, workflow_id: str | None, record_i
                     compose: Composer, before: Before | None) -> OutboxMessage:
     async with deps.sessions() as session:
         async def make() -> list[OutboxMessage]:
-            to, subject, body = await compose(session)  # reads and renders: before anything is written
+            to, subject, body, *files = await compose(session)  # reads and renders: before anything is written
             if before is not None:  # the step's bookkeeping: committed with the message
                 await before(session)
             return [OutboxMessage(step_key=step_key, message_id=message_id_for(step_key, deps.mailer.sender),
                                   workflow_id=workflow_id, record_id=record_id, to_address=to,
-                                  subject=subject, body=body)]
+                                  subject=subject, body=body,
+                                  attachments=[a.stored() for a in (files[0] if files else [])])]
 
         return await insert_once(session, OutboxMessage, step_key, make)
 
@@ -64,7 +66,8 @@ async def send_once(deps: Deps, *, step_key: str, workflow_id: str | None, recor
         await _count_attempt(deps, row.id)  # before the send: a crash after it still shows as an attempt
         try:
             await deps.mailer.deliver(to=row.to_address, subject=row.subject, body=row.body,
-                                      message_id=row.message_id)
+                                      message_id=row.message_id,
+                                      attachments=tuple(map(Attachment.from_stored, row.attachments)))
             status = MessageStatus.sent
         except PermanentMailError as exc:
             error = str(exc)

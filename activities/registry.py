@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from activities.appointments import AppointmentActivities
 from activities.autostart import AutostartActivities
 from activities.bookkeeping import BookkeepingActivities
 from activities.decisions import DecisionActivities
@@ -17,10 +18,13 @@ from activities.process_runs import ProcessRunActivities
 from activities.record_values import RecordValuesActivities
 from activities.responsible import ResponsibleActivities
 from activities.send_email import SendEmailActivities
+from activities.send_sms import SendSmsActivities
 from activities.tasks import TaskActivities
+from activities.webhooks import WebhookActivities
 from activities.temporal_history import TemporalHistoryActivities
 
 ACTIVITY_CLASSES = (
+    AppointmentActivities,
     AutostartActivities,
     BookkeepingActivities,
     DecisionActivities,
@@ -32,8 +36,10 @@ ACTIVITY_CLASSES = (
     RecordValuesActivities,
     ResponsibleActivities,
     SendEmailActivities,
+    SendSmsActivities,
     TaskActivities,
     TemporalHistoryActivities,
+    WebhookActivities,
 )
 
 

@@ -10,10 +10,9 @@ from activities import bookkeeping
 from activities.deps import Deps
 from activities.errors import final_message
 from activities.outbox import send_once
-from activities.step import (ActionResult, StepInput, begin_step, load_record, load_user, prepare_step, render,
+from activities.step import (ActionResult, OnceStep, StepInput, load_record, load_user, render,
                              render_variables)
-from crm.idempotent import insert_new
-from crm.models import HistoryEntry, Record
+from crm.models import Record
 from crm.types import utcnow
 from processes.template import SendEmail
 
@@ -56,24 +55,19 @@ class SendEmailActivities:
     @activity.defn(name="send_email")
     async def send_email(self, input: SendEmailInput) -> ActionResult:
         action = input.action
-        async with self.deps.sessions() as session:  # the phase's responsible, for the text and the recipient
-            step = await prepare_step(session, input.step)
-
-        async def before(session: AsyncSession) -> None:
-            nonlocal step
-            step, begun = await begin_step(session, step, prepared=True)
-            await insert_new(session, HistoryEntry, begun.rows)
+        once = await OnceStep.prepare(self.deps, input.step)
 
         async def compose(session: AsyncSession) -> tuple[str, str, str]:
+            step = once.step  # the phase's responsible, for the text and the recipient
             variables = await render_variables(session, step, utcnow(), [action.subject, action.body])
             to = await resolve_recipient(session, step, action.to)
             subject = await render(self.deps, step, action.subject, variables, f"{input.where}.subject", action.locale)
             body = await render(self.deps, step, action.body, variables, f"{input.where}.body", action.locale)
             return to, " ".join(subject.split()), body
 
-        message = await send_once(self.deps, step_key=step.step_key, workflow_id=step.workflow_id,
-                                  record_id=step.record_id, compose=compose, phase_key=step.phase_key,
-                                  before=before, after=bookkeeping.after(step.books))
+        message = await send_once(self.deps, step_key=once.step.step_key, workflow_id=once.step.workflow_id,
+                                  record_id=once.step.record_id, compose=compose, phase_key=once.step.phase_key,
+                                  before=once.before, after=bookkeeping.after(once.step.books))
         return ActionResult(summary=f"email {message.status.value} (outbox message {message.id}, to {action.to})",
-                            data={"outbox_message_id": message.id}, responsible_id=step.responsible_id)
+                            data={"outbox_message_id": message.id}, responsible_id=once.step.responsible_id)
 

@@ -14,7 +14,8 @@ from activities.bookkeeping import LOOK_UP, Begun, Bookkeeping, begin, start_res
 from activities.deps import Deps
 from activities.errors import final
 from activities.lookups import load_record, load_user
-from crm.models import Record, User
+from crm.idempotent import insert_new
+from crm.models import HistoryEntry, Record, User
 from processes.display import Office
 from processes.errors import RenderError, RenderInterrupted
 from processes.rendering import variables_used
@@ -67,6 +68,23 @@ async def begin_step(session: AsyncSession, step: StepInput, *, prepared: bool =
     if step.books is not None and step.books.start is not None:
         step = step.model_copy(update={"responsible_id": begun.responsible_id})
     return step, begun
+
+
+class OnceStep:
+    """An action step whose effect is recorded once (an email, a delivery): its responsible looked up first (no
+    write), then the `before` part of its bookkeeping written in the transaction that records the effect."""
+
+    def __init__(self, step: StepInput) -> None:
+        self.step = step
+
+    @classmethod
+    async def prepare(cls, deps: Deps, step: StepInput) -> OnceStep:
+        async with deps.sessions() as session:
+            return cls(await prepare_step(session, step))
+
+    async def before(self, session: AsyncSession) -> None:
+        self.step, begun = await begin_step(session, self.step, prepared=True)
+        await insert_new(session, HistoryEntry, begun.rows)
 
 
 def person(user: User | None) -> dict[str, Any] | None:

@@ -11,12 +11,13 @@ from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
-from pydantic import EmailStr
+from pydantic import EmailStr, computed_field
 from sqlmodel import JSON, Field, SQLModel
 
 from crm import free_fields
 from crm.patch import Patch
 from crm.types import UTCDateTime, utcnow
+from processes.sms_text import template_notes
 from processes.template import RecordKind
 
 
@@ -226,6 +227,12 @@ class ProcessTemplateVersionPublic(SQLModel):
     created_by: str
     definition: dict[str, Any]
 
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def notes(self) -> list[str]:
+        """What the template's texts cost (the SMS segments of each `send_sms` text)."""
+        return template_notes(self.definition)
+
 
 class ProcessTemplateSummary(SQLModel):
     key: str
@@ -330,6 +337,10 @@ class HistoryKind(str, enum.Enum):
     phase_skipped = "phase_skipped"
     phase_overdue = "phase_overdue"
     email_sent = "email_sent"
+    appointment_sent = "appointment_sent"
+    appointment_cancelled = "appointment_cancelled"
+    webhook_sent = "webhook_sent"
+    sms_sent = "sms_sent"
     task_created = "task_created"
     task_completed = "task_completed"
     values_written = "values_written"
@@ -399,11 +410,20 @@ class OutboxMessage(SQLModel, table=True):
     to_address: str = Field(max_length=320)
     subject: str = Field(max_length=1000)
     body: str = Field(sa_type=sa.Text)
+    # files sent with it, as sent on every attempt: [{filename, content_type, size, data (base64)}]
+    attachments: list[dict[str, Any]] = Field(default_factory=list, sa_type=JSON,
+                                              sa_column_kwargs={"server_default": "[]"})
     status: MessageStatus = Field(default=MessageStatus.pending, sa_type=_enum(MessageStatus), index=True)
     attempts: int = 0
     last_error: str | None = Field(default=None, sa_type=sa.Text)
     created_at: datetime = _created()
     sent_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class AttachmentPublic(SQLModel):
+    filename: str
+    content_type: str
+    size: int
 
 
 class OutboxMessagePublic(SQLModel):
@@ -414,6 +434,7 @@ class OutboxMessagePublic(SQLModel):
     to_address: str
     subject: str
     body: str
+    attachments: list[AttachmentPublic] = []
     status: MessageStatus
     attempts: int
     last_error: str | None

@@ -49,7 +49,7 @@ class PhaseStatus(str, enum.Enum):
 class ActionOutcome(BaseModel):
     index: int
     kind: str
-    status: Literal["done", "skipped"]
+    status: Literal["done", "skipped", "cancelled"]  # cancelled: an appointment cancelled with its phase
     summary: str = ""
     step_key: str
     at: datetime

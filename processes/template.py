@@ -113,6 +113,55 @@ class SendEmail(Frozen):
         raise ValueError(f"'{value}' is neither an email address nor one of {', '.join(RECIPIENT_ROLES)}")
 
 
+WEBHOOK_BODY = ('{"process": {{ process.id | tojson }}, "template": {{ process.template | tojson }}, '
+                '"phase": {{ phase.key | tojson }}, "record": {{ record.id }}}')
+
+
+class Webhook(Frozen):
+    """POST a JSON body to an endpoint configured by name (WEBHOOK_ENDPOINTS), signed as Standard Webhooks says."""
+
+    endpoint: Key = Field(description="the endpoint's name in WEBHOOK_ENDPOINTS")
+    body: Text = Field(WEBHOOK_BODY, description="Jinja2 text that renders a JSON document")
+    locale: str | None = _locale_field(TEXT_LOCALE)
+
+
+SMS_RECIPIENTS = ("record_contact", "responsible", "process_owner", "record_owner")
+
+
+class SendSms(Frozen):
+    """A text message to a role's phone number or a fixed number, through the SMS gateway (or the outbox)."""
+
+    to: str = Field("record_contact", max_length=40,
+                    description=f"one of {', '.join(SMS_RECIPIENTS)}, or a phone number")
+    text: Annotated[str, Field(min_length=1, max_length=1600)]
+    locale: str | None = _locale_field(TEXT_LOCALE)
+
+    @field_validator("to")
+    @classmethod
+    def _recipient(cls, value: str) -> str:
+        if value in SMS_RECIPIENTS or re.fullmatch(r"\+?[0-9 ()./-]{6,30}", value):
+            return value
+        raise ValueError(f"'{value}' is neither a phone number nor one of {', '.join(SMS_RECIPIENTS)}")
+
+
+APPOINTMENT_ATTENDEES = ("record_contact", "responsible", "process_owner", "record_owner")
+
+
+class Appointment(Frozen):
+    """A calendar entry, emailed as an invitation (.ics) to its attendees; cancelled when its phase is skipped or
+    the process aborted, updated when its phase runs again."""
+
+    title: Annotated[str, Field(min_length=1, max_length=500)]
+    description: str = Field("", max_length=20_000)
+    location: str = Field("", max_length=500)
+    after_days: int = Field(0, ge=0, le=366, description="days after the phase starts")
+    at: str = Field("09:00", pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$", description="local time (TIMEZONE), HH:MM")
+    duration_minutes: int = Field(60, ge=5, le=24 * 60)
+    attendees: list[Literal["record_contact", "responsible", "process_owner", "record_owner"]] = Field(
+        ["record_contact", "responsible"], min_length=1, max_length=4)
+    locale: str | None = _locale_field(TEXT_LOCALE)
+
+
 class CreateTask(Frozen):
     """A task in a user's task list (the phase's responsible unless `assignee` says otherwise)."""
 
@@ -174,6 +223,9 @@ class StartFollowUp(Frozen):
 
 ACTION_KINDS: dict[str, type[Frozen]] = {
     "send_email": SendEmail,
+    "webhook": Webhook,
+    "send_sms": SendSms,
+    "appointment": Appointment,
     "create_task": CreateTask,
     "write_values": WriteValues,
     "set_status": SetStatus,
@@ -183,11 +235,18 @@ ACTION_KINDS: dict[str, type[Frozen]] = {
     "start_follow_up": StartFollowUp,
 }
 
+# the kinds of the first version: a full dump of an action (every kind, unset ones as None) has them all
+FIRST_KINDS = frozenset({"send_email", "create_task", "write_values", "set_status", "add_history", "reminder",
+                         "end_process", "start_follow_up"})
+
 
 class Action(Frozen):
     """One action, written as a one-key mapping: `- send_email: {to: ..., subject: ...}`."""
 
     send_email: SendEmail | None = None
+    webhook: Webhook | None = None
+    send_sms: SendSms | None = None
+    appointment: Appointment | None = None
     create_task: CreateTask | None = None
     write_values: WriteValues | None = None
     set_status: SetStatus | None = None
@@ -201,7 +260,7 @@ class Action(Frozen):
     def _one_kind(cls, value: Any) -> Any:
         if not isinstance(value, dict):
             return value
-        if set(value) == set(ACTION_KINDS):  # a full dump, with the unset kinds as None
+        if FIRST_KINDS <= set(value) <= set(ACTION_KINDS):  # a full dump (of any version), unset kinds as None
             value = {k: v for k, v in value.items() if v is not None}
         kinds = [k for k in value if k in ACTION_KINDS]
         unknown = [k for k in value if k not in ACTION_KINDS]

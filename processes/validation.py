@@ -19,7 +19,10 @@ from pydantic import ValidationError
 from processes.documents import format_path, parse_document
 from processes.errors import ErrorCollector, ErrorDetail, TemplateInvalid, did_you_mean
 from processes.formatting import parse_locale
-from processes.template import CreateTask, ProcessTemplate, RecordKind, Responsible, StartFollowUp
+from processes.json_text import check_json_text
+from processes.sms_text import check_sms
+from processes.template import (CreateTask, ProcessTemplate, RecordKind, Responsible, SendSms, StartFollowUp,
+                                 Webhook)
 from processes.text_checks import check_condition, check_text
 from processes.trials import TRIAL_SECONDS, trial_deadline
 from processes.upgrades import upgrade_template
@@ -53,21 +56,23 @@ def _check_user(path: str, responsible: Responsible | None, known_users: Collect
         errors.add(f"{path}.user", f"unknown user '{responsible.user}'{did_you_mean(responsible.user, known_users)}")
 
 
-TEXT_FIELDS = ("subject", "body", "title", "description", "text", "message")
+TEXT_FIELDS = ("subject", "body", "title", "description", "text", "message", "location")
 
 
 def check_template(template: ProcessTemplate, *, known_users: Collection[str] | None = None,
-                   known_templates: Mapping[str, RecordKind] | None = None) -> list[ErrorDetail]:
+                   known_templates: Mapping[str, RecordKind] | None = None,
+                   known_endpoints: Collection[str] | None = None) -> list[ErrorDetail]:
     """The semantic errors of a structurally valid template.
 
     `known_users`: user handles that may be named; `known_templates`: the record kind of
-    each saved template that a follow-up may start. `None` skips that check.
+    each saved template that a follow-up may start; `known_endpoints`: the webhook endpoints
+    configured (WEBHOOK_ENDPOINTS). `None` skips that check.
     """
     errors = ErrorCollector()
     _check_locale("locale", template.locale, errors)
     deadline = trial_deadline.set(time.monotonic() + TRIAL_SECONDS)
     try:
-        _check_phases(template, errors, known_users, known_templates)
+        _check_phases(template, errors, known_users, known_templates, known_endpoints)
     finally:
         trial_deadline.reset(deadline)
     if not errors.errors:
@@ -76,7 +81,7 @@ def check_template(template: ProcessTemplate, *, known_users: Collection[str] | 
 
 
 def _check_phases(template: ProcessTemplate, errors: ErrorCollector, known_users: Collection[str] | None,
-                  known_templates: Mapping[str, RecordKind] | None) -> None:
+                  known_templates: Mapping[str, RecordKind] | None, known_endpoints: Collection[str] | None) -> None:
     keys = [p.key for p in template.phases]
     if (actions := sum(len(p.actions) for p in template.phases)) > MAX_ACTIONS:
         errors.add("phases", f"the template has {actions} actions; the limit is {MAX_ACTIONS} (a process keeps the "
@@ -98,6 +103,14 @@ def _check_phases(template: ProcessTemplate, errors: ErrorCollector, known_users
                 if field_name == "values":
                     for name, text in value.items():
                         check_text(f"{base}.values.{name}", text, errors, keys)
+            if isinstance(spec, Webhook):
+                check_json_text(f"{base}.body", spec.body, errors)
+                if known_endpoints is not None and spec.endpoint not in known_endpoints:
+                    errors.add(f"{base}.endpoint", f"no webhook endpoint '{spec.endpoint}' in WEBHOOK_ENDPOINTS"
+                                                   f"{did_you_mean(spec.endpoint, known_endpoints)}"
+                                                   + ("" if known_endpoints else " (none is configured)"))
+            if isinstance(spec, SendSms):
+                check_sms(base, spec.to, spec.text, errors)
             if isinstance(spec, CreateTask):
                 _check_user(f"{base}.assignee", spec.assignee, known_users, errors)
             if isinstance(spec, StartFollowUp):
@@ -173,7 +186,8 @@ def _check_reaches_end(template: ProcessTemplate, errors: ErrorCollector) -> Non
 
 
 def validate_template(raw: dict[str, Any], *, known_users: Collection[str] | None = None,
-                      known_templates: Mapping[str, RecordKind] | None = None) -> ProcessTemplate:
+                      known_templates: Mapping[str, RecordKind] | None = None,
+                      known_endpoints: Collection[str] | None = None) -> ProcessTemplate:
     """A valid `ProcessTemplate` from a parsed document, or `TemplateInvalid` with every error.
 
     `known_users`, `known_templates`: as for `check_template`; `None` skips that check.
@@ -186,7 +200,8 @@ def validate_template(raw: dict[str, Any], *, known_users: Collection[str] | Non
     if size > MAX_TEMPLATE_JSON_BYTES:
         raise TemplateInvalid([ErrorDetail("", f"the template is {size} bytes as JSON (once its YAML aliases are "
                                                 f"expanded); the limit is {MAX_TEMPLATE_JSON_BYTES}")])
-    errors = check_template(template, known_users=known_users, known_templates=known_templates)
+    errors = check_template(template, known_users=known_users, known_templates=known_templates,
+                            known_endpoints=known_endpoints)
     if errors:
         raise TemplateInvalid(errors)
     return template

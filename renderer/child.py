@@ -70,7 +70,8 @@ def handle(request: dict[str, Any]) -> dict[str, Any]:
             document = parse_document(request["text"], source=request.get("source", "body"))
             kinds = {key: RecordKind(kind) for key, kind in request["known_templates"].items()} \
                 if request.get("known_templates") is not None else None
-            template = validate_template(document, known_users=request.get("known_users"), known_templates=kinds)
+            template = validate_template(document, known_users=request.get("known_users"), known_templates=kinds,
+                                         known_endpoints=request.get("known_endpoints"))
             return {"ok": template.model_dump(mode="json")}
         if op == "ping":
             return {"ok": os.getpid()}

@@ -222,9 +222,11 @@ class RenderPool:
         return None
 
     async def validate(self, text: str, *, source: str = "body", known_users: Iterable[str] | None = None,
-                       known_templates: Mapping[str, RecordKind] | None = None) -> ProcessTemplate:
+                       known_templates: Mapping[str, RecordKind] | None = None,
+                       known_endpoints: Iterable[str] | None = None) -> ProcessTemplate:
         """Parse and validate a template document in a child; `TemplateInvalid` with every error otherwise."""
         request = {"op": "validate", "text": text, "source": source,
+                   "known_endpoints": None if known_endpoints is None else set(known_endpoints),
                    "known_users": None if known_users is None else set(known_users),
                    "known_templates": None if known_templates is None else
                    {key: kind.value for key, kind in known_templates.items()}}

@@ -15,6 +15,7 @@ from alembic.migration import MigrationContext
 from sqlmodel import SQLModel
 
 import crm.models  # noqa: F401  (registers the tables)
+import crm.deliveries  # noqa: F401  (registers the delivery tables)
 from crm.migrate import alembic_config, sync_url, upgrade_database
 from tests.conftest import POSTGRES_ADMIN_URL
 

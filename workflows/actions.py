@@ -19,12 +19,15 @@ from typing import Any
 
 from temporalio import workflow
 
+from activities.appointments import AppointmentActivities, AppointmentInput
 from activities.bookkeeping import HistoryLine
 from activities.history import AddHistoryInput, HistoryActivities
 from activities.record_values import RecordValuesActivities, SetStatusInput, WriteValuesInput
 from activities.send_email import SendEmailActivities, SendEmailInput
+from activities.send_sms import SendSmsActivities, SendSmsInput
 from activities.step import ActionResult
 from activities.tasks import CreateTaskInput, TaskActivities
+from activities.webhooks import WebhookActivities, WebhookInput
 from crm.models import HistoryKind
 from processes.instance import ActionOutcome, FollowUpState, PhaseState
 from processes.template import Action, Phase
@@ -34,6 +37,9 @@ from workflows.run import ACTION_HEARTBEAT, ACTION_RETRY, ACTION_TIMEOUT, Run, S
 # action kind -> (activity method, its input model); reminders, follow-ups and end_process are handled apart
 ACTION_ACTIVITIES: dict[str, tuple[Callable[..., Awaitable[ActionResult]], type[Any]]] = {
     "send_email": (SendEmailActivities.send_email, SendEmailInput),
+    "webhook": (WebhookActivities.webhook, WebhookInput),
+    "send_sms": (SendSmsActivities.send_sms, SendSmsInput),
+    "appointment": (AppointmentActivities.appointment, AppointmentInput),
     "create_task": (TaskActivities.create_task, CreateTaskInput),
     "write_values": (RecordValuesActivities.write_values, WriteValuesInput),
     "set_status": (RecordValuesActivities.set_status, SetStatusInput),

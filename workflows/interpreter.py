@@ -39,6 +39,7 @@ from activities.process_runs import CancelInTemporalInput, ProcessRunActivities
 from crm.models import HistoryKind, TaskStatus
 from processes.instance import AbortRequest, PhaseStatus, ProcessInput, ProcessState, ProcessStatus
 from workflows import continuing
+from workflows.appointments import cancel_appointments
 from workflows import search_attributes as sa
 from workflows.follow_ups import FollowUps
 from workflows.incidents import Incidents
@@ -125,6 +126,7 @@ class ProcessInterpreter:
                         await run.close_task(ps.task_id, TaskStatus.cancelled, run.abort.actor)
             await run.line(f"{wf}/process/aborted", HistoryKind.process_aborted,
                            f"Process '{run.template.name}' aborted: {run.abort.reason}", actor=run.abort.actor)
+            await cancel_appointments(state.phases, f"process aborted: {run.abort.reason}")
         elif not run.ended_written:
             await run.line(f"{wf}/process/ended", HistoryKind.process_ended, run.ended_text(state.end_reason))
         if run.carry and workflow.patched(PATCH_END_WRITTEN):  # the end goes to the run row, with what is left

@@ -26,6 +26,7 @@ from processes.instance import PhaseState, PhaseStatus
 from processes.template import Phase
 from workflows import search_attributes as sa
 from workflows.actions import Actions
+from workflows.appointments import cancel_appointments
 from workflows.incidents import Incidents
 from workflows.run import (
     ACTION_HEARTBEAT,
@@ -200,3 +201,4 @@ class Phases:
         run.phase_written[ps.key] = await run.line(f"{step}/skipped/{ps.iteration}", HistoryKind.phase_skipped,
                                                    f"Phase '{ps.name}' skipped{reason}", phase_key=ps.key,
                                                    actor=request.actor)
+        await cancel_appointments([ps], f"phase '{ps.name}' skipped{reason}")

@@ -130,7 +130,7 @@ async def save(request: Request, session: SessionDep, renderer: RendererDep, set
         return _edit_page(request, settings, source, status=403,
                           error=_("Only an admin saves templates: ask one to save it."))
     try:
-        template = await validated_text(source, session, renderer, SOURCE)
+        template = await validated_text(source, session, renderer, settings, SOURCE)
     except TemplateInvalid as exc:
         return _edit_page(request, settings, source, status=422, errors=located(source, exc), error=exc.message)
     except StagecoachError as exc:

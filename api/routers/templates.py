@@ -13,14 +13,16 @@ from fastapi import APIRouter, Depends, Request, Response
 from pydantic import BaseModel
 from sqlmodel import col, select
 
-from api.deps import AdminDep, RendererDep, SessionDep, StaffDep
+from api.deps import AdminDep, RendererDep, SessionDep, SettingsDep, StaffDep
 from api.fields import TemplateKeyPath
 from api.paging import Page, paged
 from crm import template_store
 from crm.models import ProcessTemplateSummary, ProcessTemplateVersion, ProcessTemplateVersionPublic
 from processes.errors import ErrorDetail, StagecoachError, TemplateInvalid
+from processes.sms_text import template_notes
 from processes.template import ProcessTemplate
 from renderer.pool import RenderPool
+from settings import Settings
 
 router = APIRouter(prefix="/templates", tags=["templates"])
 
@@ -41,6 +43,7 @@ SOURCE = "the request body"
 class ValidationResult(BaseModel):
     valid: bool
     template: dict  # type: ignore[type-arg]
+    notes: list[str] = []  # what the template's texts cost (the SMS segments of each `send_sms` text)
 
 
 class UnsupportedCharset(StagecoachError):
@@ -82,22 +85,27 @@ def decode_body(body: bytes, content_type: str) -> str:
     return text
 
 
-async def _validated(request: Request, session: SessionDep, renderer: RenderPool) -> ProcessTemplate:
+async def _validated(request: Request, session: SessionDep, renderer: RenderPool,
+                     settings: Settings) -> ProcessTemplate:
     body = await request.body()  # its size is capped before it is read (api.admission)
-    return await validated_text(decode_body(body, request.headers.get("content-type", "")), session, renderer)
+    return await validated_text(decode_body(body, request.headers.get("content-type", "")), session, renderer,
+                                settings)
 
 
-async def validated_text(text: str, session: SessionDep, renderer: RenderPool, source: str = SOURCE) -> ProcessTemplate:
-    """A template's text parsed and checked (in the render pool) against the users and templates there are."""
+async def validated_text(text: str, session: SessionDep, renderer: RenderPool, settings: Settings,
+                         source: str = SOURCE) -> ProcessTemplate:
+    """A template's text parsed and checked (in the render pool) against the users, templates and webhook
+    endpoints there are."""
     known_users, known_templates = await template_store.validation_context(session)
-    return await renderer.validate(text, source=source, known_users=known_users, known_templates=known_templates)
+    return await renderer.validate(text, source=source, known_users=known_users, known_templates=known_templates,
+                                   known_endpoints=list(settings.webhook_endpoints))
 
 
 @router.post("", status_code=201, response_model=ProcessTemplateVersionPublic, openapi_extra=TEMPLATE_BODY)
 async def save_template(request: Request, response: Response, session: SessionDep, renderer: RendererDep,
-                        principal: AdminDep) -> ProcessTemplateVersion:
+                        settings: SettingsDep, principal: AdminDep) -> ProcessTemplateVersion:
     """Validate and store a new version. Identical content returns the latest version (200)."""
-    template = await _validated(request, session, renderer)
+    template = await _validated(request, session, renderer, settings)
     row, created = await template_store.save(session, template, principal.actor)
     if not created:
         response.status_code = 200
@@ -106,11 +114,12 @@ async def save_template(request: Request, response: Response, session: SessionDe
 
 
 @router.post("/validate", response_model=ValidationResult, openapi_extra=TEMPLATE_BODY)
-async def validate_template(request: Request, session: SessionDep, renderer: RendererDep,
+async def validate_template(request: Request, session: SessionDep, renderer: RendererDep, settings: SettingsDep,
                             _: StaffDep) -> ValidationResult:
     """Check a template without saving it: 200 when valid, 422 with every error and its path otherwise."""
-    template = await _validated(request, session, renderer)
-    return ValidationResult(valid=True, template=template.model_dump(mode="json"))
+    template = await _validated(request, session, renderer, settings)
+    definition = template.model_dump(mode="json")
+    return ValidationResult(valid=True, template=definition, notes=template_notes(definition))
 
 
 @router.get("", response_model=list[ProcessTemplateSummary])

@@ -8,6 +8,7 @@ from sqlmodel import SQLModel
 
 import crm.models  # noqa: F401  (registers the tables)
 import crm.process_runs  # noqa: F401  (registers the process_run table)
+import crm.deliveries  # noqa: F401  (registers the delivery tables)
 import crm.staff_sessions  # noqa: F401  (registers the console's session tables)
 
 config = context.config

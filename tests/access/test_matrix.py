@@ -21,6 +21,7 @@ import httpx
 import pytest
 
 from api.auth import create_key
+from crm.deliveries import DisabledEndpoint
 from crm.models import ApiRole, MessageStatus, OutboxMessage
 from tests.e2e.conftest import Stack
 from tests.figures import Figures
@@ -65,6 +66,10 @@ RULES: dict[tuple[str, str], tuple[str | None, str | None]] = {
     ("POST", "/tasks/{task_id}/complete"): ("staff", "record"),
     ("GET", "/outbox"): ("staff", "list"),
     ("GET", "/outbox/{message_id}"): ("staff", "record"),
+    ("GET", "/deliveries"): ("staff", "list"),
+    ("GET", "/deliveries/{delivery_id}"): ("staff", "record"),
+    ("GET", "/webhook-endpoints"): ("admin", None),
+    ("POST", "/webhook-endpoints/{name}/enable"): ("admin", None),
     ("GET", "/api-keys"): ("admin", None),
     ("POST", "/api-keys"): ("admin", None),
     ("DELETE", "/api-keys/{key_id}"): ("admin", None),
@@ -80,6 +85,7 @@ phases:
     name: Tell the controller
     actions:
       - send_email: {{to: controller, subject: "New process", body: "A process started."}}
+      - send_sms: {{to: "+39 333 123 4567", text: "A process started."}}
 {manual}
 """
 # more ways to call a route: (method, path, case) -> how the outcome is predicted
@@ -145,6 +151,7 @@ class Target:
     workflow_id: str
     task_id: int
     message_id: int
+    delivery_id: int  # an SMS about it, kept (no gateway)
     notice_id: int  # a loop guard's notice about the process: no record of its own
     request_id: str  # the admin's, for the start
 
@@ -159,6 +166,7 @@ class World:
     other_user_id: int
     targets: dict[str, Target]
     orphan_id: int  # an email of no record and no process
+    endpoint: str  # a webhook endpoint a 410 disabled
 
 
 async def build_world(stack: Stack, sessions: Any) -> World:
@@ -206,13 +214,20 @@ async def build_world(stack: Stack, sessions: Any) -> World:
         async def email_of(record_id: int = record["id"]) -> list[dict[str, Any]]:
             return (await http.get("/outbox", headers=admin, params={"record_id": record_id})).json()
 
+        async def sms_of(record_id: int = record["id"]) -> list[dict[str, Any]]:
+            return (await http.get("/deliveries", headers=admin, params={"record_id": record_id})).json()
+
         task = (await eventually(task_of))[0]
         message = (await eventually(email_of))[0]
+        delivery = (await eventually(sms_of))[0]
         notice = await _email(sessions, f"{workflow_id}/loop-guard/0", workflow_id)
         targets[variant] = Target(record=record, workflow_id=workflow_id, task_id=task["id"],
-                                  message_id=message["id"], notice_id=notice, request_id=request_id)
+                                  message_id=message["id"], delivery_id=delivery["id"], notice_id=notice, request_id=request_id)
     orphan = await _email(sessions, f"matrix-{tag}/orphan", None)
-    return World(headers=headers, template_key=key, template_text=text, owner_id=owner["id"],
+    async with sessions() as session:
+        session.add(DisabledEndpoint(name=f"matrix-{tag}", reason="answered 410 Gone"))
+        await session.commit()
+    return World(endpoint=f"matrix-{tag}", headers=headers, template_key=key, template_text=text, owner_id=owner["id"],
                  staff_user_id=staff_user["id"], other_user_id=other_user["id"], targets=targets, orphan_id=orphan)
 
 
@@ -250,7 +265,8 @@ async def call(http: httpx.AsyncClient, world: World, method: str, path: str, ca
     content: str | None = None
     values = {"key": world.template_key, "version": 1, "user_id": world.staff_user_id,
               "record_id": target.record["id"], "workflow_id": target.workflow_id,
-              "task_id": target.task_id, "message_id": target.message_id}
+              "task_id": target.task_id, "message_id": target.message_id, "delivery_id": target.delivery_id,
+              "name": world.endpoint}
     if path == "/api-keys/{key_id}":  # a key of its own to revoke
         created = await http.post("/api-keys", headers=admin, json={"name": f"revoke {unique}", "role": "client"})
         values["key_id"] = created.json()["id"]
@@ -286,7 +302,7 @@ async def call(http: httpx.AsyncClient, world: World, method: str, path: str, ca
             params = {"record_id": target.record["id"]}
         case ("GET", "/tasks"):
             params = {"assignee_id": world.owner_id, "workflow_id": target.workflow_id, "status": "open"}
-        case ("GET", "/outbox"):
+        case ("GET", "/outbox") | ("GET", "/deliveries"):
             params = {"record_id": target.record["id"]}
     headers = dict(world.headers[caller])
     if content is not None:
@@ -298,9 +314,9 @@ async def call(http: httpx.AsyncClient, world: World, method: str, path: str, ca
     if RULES[(method, path)][1] == "list" and response.status_code == 200:
         items = response.json()
         items = items["items"] if isinstance(items, dict) else items
-        mine = {"/records": "id", "/processes": "workflow_id", "/tasks": "id", "/outbox": "id"}[path]
+        mine = {"/records": "id", "/processes": "workflow_id", "/tasks": "id", "/outbox": "id", "/deliveries": "id"}[path]
         wanted = {"/records": target.record["id"], "/processes": target.workflow_id, "/tasks": target.task_id,
-                  "/outbox": target.message_id}[path]
+                  "/outbox": target.message_id, "/deliveries": target.delivery_id}[path]
         return ("present" if any(item[mine] == wanted for item in items) else "absent"), described
     if response.is_success or response.status_code == 409:  # 409: served, but the process had moved on
         return "through", described

@@ -70,3 +70,18 @@ def test_mutual_tls_reads_the_ca_certificate_and_key(tmp_path: Path) -> None:
 
 def test_tls_can_be_switched_off_explicitly(tmp_path: Path) -> None:
     assert tls_options(Settings(temporal_tls=False, temporal_api_key="k"))["tls"] is False
+
+
+def test_webhook_endpoints_and_the_sms_gateway_come_from_files_and_never_show(tmp_path: Path) -> None:
+    secret = "whsec_" + "c2VudGluZWwtd2ViaG9vay1zZWNyZXQtMTIzNDU2Nzg="
+    (tmp_path / "endpoints").write_text('{"crm": {"url": "https://crm.example.com/h", "secret": "%s", '
+                                        '"headers": {"Authorization": "Bearer tok-1"}}}\n' % secret)
+    (tmp_path / "gateway").write_text('{"url": "https://sms.example.com/m", "headers": {"X-Key": "gw-key"}}')
+    settings = Settings(webhook_endpoints_file=tmp_path / "endpoints", sms_gateway_file=tmp_path / "gateway")
+    assert settings.webhook_endpoints["crm"].secret.get_secret_value() == secret
+    assert settings.sms_gateway is not None and settings.sms_gateway.headers["X-Key"].get_secret_value() == "gw-key"
+    shown = repr(settings)
+    assert secret not in shown and "tok-1" not in shown and "gw-key" not in shown
+    (tmp_path / "bad").write_text('{"crm": {"url": "https://crm.example.com/h", "secret": "nope"}}')
+    with pytest.raises(ValidationError, match="WEBHOOK_ENDPOINTS_FILE=.*whsec_"):
+        Settings(webhook_endpoints_file=tmp_path / "bad")

@@ -53,7 +53,7 @@ from processes.instance import (
 )
 from processes.validation import validate_template
 from tests.factories import Factory
-from tests.workflows.helpers import running_worker, template, until
+from tests.workflows.helpers import final_state, running_worker, template, until
 from workflows import search_attributes
 from workflows.process import ProcessWorkflow
 from workflows.client import RecordEventsInput, start_process
@@ -121,6 +121,21 @@ async def skip_and_abort(run: Run) -> Handle:
     await until(handle, lambda s: s.phases[1].status is PhaseStatus.waiting)
     await handle.execute_update(ProcessWorkflow.abort, AbortRequest(reason="client withdrew", actor="anna"))
     await handle.result()
+    return handle
+
+
+async def appointment_cancelled(run: Run) -> Handle:
+    """Appointments cancelled with their phase skipped, then with the process aborted."""
+    appointment = {"appointment": {"title": "Visit {{ record.title }}", "after_days": 1, "at": "10:00"}}
+    handle = await run.start(
+        "appointment_cancelled",
+        {"key": "visit", "name": "Site visit", "completion": "manual", "actions": [appointment]},
+        {"key": "again", "name": "Second visit", "completion": "manual", "actions": [appointment]})
+    await until(handle, lambda s: s.phases[0].task_id is not None)
+    await handle.execute_update(ProcessWorkflow.skip_phase, SkipPhaseRequest(reason="client away", actor="anna"))
+    await until(handle, lambda s: s.phases[1].task_id is not None)
+    await handle.execute_update(ProcessWorkflow.abort, AbortRequest(reason="client withdrew", actor="anna"))
+    await final_state(handle)
     return handle
 
 
@@ -297,7 +312,7 @@ SCENARIOS: dict[str, Callable[[Run], Awaitable[WorkflowHandle[Any, Any]]]] = {
     f.__name__: f for f in (automatic_emails, manual_completed, skip_and_abort, incident_retry, decision_merge,
                             decision_after_step,
                             follow_up, loop_continue_as_new, loop_guard_cancelled, record_events_dispatch,
-                            responsible_missing, staff_signals)}
+                            responsible_missing, staff_signals, appointment_cancelled)}
 
 
 async def start_test_server() -> WorkflowEnvironment:

@@ -1,0 +1,157 @@
+"""The `appointment` action: a calendar entry emailed as an invitation with an iCalendar (.ics) attachment.
+
+The entry's UID comes from the step key without its iteration, so a phase that runs again sends an update
+of the same entry; its SEQUENCE is 2 × the iteration for an invitation and one more for its cancellation,
+so each supersedes the one before it in the attendees' calendars. A cancellation (the phase skipped, the
+process aborted: `workflows/appointments.py`) re-sends the stored invitation as METHOD:CANCEL. The start
+is the phase's start date plus `after_days`, at `at` in the installation's TIMEZONE (with its VTIMEZONE).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import datetime, time, timedelta
+
+from babel.dates import format_datetime
+from icalendar import Calendar, Event, vCalAddress
+from pydantic import BaseModel
+from sqlmodel import select
+from sqlmodel.ext.asyncio.session import AsyncSession
+from temporalio import activity
+
+from activities import bookkeeping
+from activities.deps import Deps
+from activities.mailer import Attachment
+from activities.outbox import send_once
+from activities.send_email import resolve_recipient
+from activities.step import ActionResult, OnceStep, StepInput, render, render_variables
+from crm.models import HistoryKind, OutboxMessage
+from crm.types import utcnow
+from processes.template import Appointment
+
+PRODID = "-//Stagecoach//Process appointments//EN"
+
+
+class AppointmentInput(BaseModel):
+    step: StepInput
+    action: Appointment
+    where: str = "appointment"
+
+
+class CancelAppointmentInput(BaseModel):
+    """Cancel the appointment an `appointment` step sent (`step_key`), if it sent one."""
+
+    step_key: str
+    reason: str = ""
+
+
+def uid_for(step_key: str) -> str:
+    entry = step_key.rsplit("/", 1)[0]  # {workflow}/{phase}/{action}: the same entry in every iteration
+    return f"{hashlib.sha256(entry.encode()).hexdigest()[:32]}@stagecoach"
+
+
+def iteration_of(step_key: str) -> int:
+    last = step_key.rsplit("/", 1)[-1]
+    return int(last) if last.isdigit() else 0
+
+
+def invitation(*, uid: str, sequence: int, start: datetime, end: datetime, title: str, description: str,
+               location: str, organizer: str, attendees: list[str]) -> bytes:
+    calendar = Calendar()
+    calendar.add("prodid", PRODID)
+    calendar.add("version", "2.0")
+    calendar.add("method", "REQUEST")
+    event = Event()
+    event.add("uid", uid)
+    event.add("sequence", sequence)
+    event.add("dtstamp", utcnow())
+    event.add("dtstart", start)
+    event.add("dtend", end)
+    event.add("summary", title)
+    if description:
+        event.add("description", description)
+    if location:
+        event.add("location", location)
+    event.add("status", "CONFIRMED")
+    event.add("organizer", vCalAddress(f"mailto:{organizer}"))
+    for address in attendees:
+        attendee = vCalAddress(f"mailto:{address}")
+        attendee.params["ROLE"], attendee.params["RSVP"] = "REQ-PARTICIPANT", "TRUE"
+        event.add("attendee", attendee, encode=False)
+    calendar.add_component(event)
+    calendar.add_missing_timezones()
+    return calendar.to_ical()
+
+
+def cancellation(ics: bytes) -> tuple[bytes, str]:
+    """The invitation as a cancellation (same UID, next SEQUENCE); and its title."""
+    calendar = Calendar.from_ical(ics)
+    calendar["method"] = "CANCEL"
+    [event] = calendar.walk("VEVENT")
+    event["sequence"] = int(event.get("sequence", 0)) + 1
+    event["status"] = "CANCELLED"
+    event.pop("dtstamp")
+    event.add("dtstamp", utcnow())
+    return calendar.to_ical(), str(event.get("summary", ""))
+
+
+class AppointmentActivities:
+    def __init__(self, deps: Deps) -> None:
+        self.deps = deps
+
+    @activity.defn(name="appointment")
+    async def appointment(self, input: AppointmentInput) -> ActionResult:
+        action, settings = input.action, self.deps.settings
+        once = await OnceStep.prepare(self.deps, input.step)
+        locale = action.locale or once.step.locale or settings.locale
+        started = once.step.phase_started_at or utcnow()
+        day = started.astimezone(settings.zone).date() + timedelta(days=action.after_days)
+        start = datetime.combine(day, time.fromisoformat(action.at), tzinfo=settings.zone)
+        end = start + timedelta(minutes=action.duration_minutes)
+        uid, sequence = uid_for(once.step.step_key), 2 * iteration_of(once.step.step_key)
+
+        async def compose(session: AsyncSession) -> tuple[str, str, str, list[Attachment]]:
+            texts = {"title": action.title, "description": action.description, "location": action.location}
+            variables = await render_variables(session, once.step, utcnow(), list(texts.values()))
+            shown = {name: await render(self.deps, once.step, text, variables, f"{input.where}.{name}", locale)
+                     if text else "" for name, text in texts.items()}
+            title, location = " ".join(shown["title"].split()), " ".join(shown["location"].split())
+            description = shown["description"]
+            attendees = list(dict.fromkeys([await resolve_recipient(session, once.step, role)
+                                            for role in action.attendees]))
+            ics = invitation(uid=uid, sequence=sequence, start=start, end=end, title=title, description=description,
+                             location=location, organizer=self.deps.mailer.sender, attendees=attendees)
+            when = format_datetime(start, "full", tzinfo=settings.zone, locale=locale)
+            body = "\n".join((title, when, location, "", description))
+            return (", ".join(attendees), f"{'Updated invitation' if sequence else 'Invitation'}: {title}",
+                    body.strip() + "\n", [Attachment("invite.ics", "text/calendar; method=REQUEST", ics)])
+
+        message = await send_once(self.deps, step_key=once.step.step_key, workflow_id=once.step.workflow_id,
+                                  record_id=once.step.record_id, compose=compose, phase_key=once.step.phase_key,
+                                  history_kind=HistoryKind.appointment_sent, history_text="Invitation sent",
+                                  before=once.before, after=bookkeeping.after(once.step.books))
+        return ActionResult(summary=f"invitation {message.status.value} (outbox message {message.id}, "
+                                    f"{start:%Y-%m-%d %H:%M} {settings.timezone})",
+                            data={"outbox_message_id": message.id, "uid": uid, "sequence": sequence},
+                            responsible_id=once.step.responsible_id)
+
+    @activity.defn(name="cancel_appointment")
+    async def cancel_appointment(self, input: CancelAppointmentInput) -> ActionResult:
+        async with self.deps.sessions() as session:
+            query = select(OutboxMessage).where(OutboxMessage.step_key == input.step_key)
+            sent = (await session.exec(query)).first()
+        if sent is None or not sent.attachments:
+            return ActionResult(summary="no invitation was sent: nothing to cancel")
+        ics, title = cancellation(Attachment.from_stored(sent.attachments[0]).data)
+
+        async def compose(session: AsyncSession) -> tuple[str, str, str, list[Attachment]]:
+            body = f"{title}\n\nThis appointment is cancelled" + (f": {input.reason}" if input.reason else ".") + "\n"
+            return (sent.to_address, f"Cancelled: {title}", body,
+                    [Attachment("cancel.ics", "text/calendar; method=CANCEL", ics)])
+
+        message = await send_once(self.deps, step_key=f"{input.step_key}/cancel", workflow_id=sent.workflow_id,
+                                  record_id=sent.record_id, compose=compose,
+                                  history_kind=HistoryKind.appointment_cancelled,
+                                  history_text="Appointment cancelled")
+        return ActionResult(summary=f"cancellation {message.status.value} (outbox message {message.id})",
+                            data={"outbox_message_id": message.id})

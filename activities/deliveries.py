@@ -1,0 +1,134 @@
+"""Deliver one outbound message per step (a webhook, an SMS), as its action kind's retry safety says.
+
+The message is rendered once and recorded with the step's key (`crm/deliveries.py`) before anything
+leaves, so every attempt sends the same body with the same id. Each attempt is marked `sending` (and
+counted) before it starts and its outcome written after: delivered (with the receiver's status and a
+capped body, a history line and the step's `after` lines), or a failure that is retried, final, or of
+unknown outcome. An attempt found still `sending` died with its worker: a `repeatable` kind sends again,
+an `at_most_once` kind never does by itself: the delivery becomes `unknown` and the step fails for good
+with `DeliveryOutcomeUnknown`, an incident asking staff whether it was sent (skip: it was, or let it be;
+retry: send it again).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Literal
+
+from sqlmodel import col, update
+from sqlmodel.ext.asyncio.session import AsyncSession
+from temporalio import activity
+from temporalio.exceptions import ApplicationError
+
+from activities.deps import Deps
+from activities.errors import final_message
+from activities.step import StepInput
+from crm.deliveries import RESPONSE_BODY_CAP, Delivery, DeliveryStatus
+from crm.idempotent import insert_new, insert_once
+from crm.models import HistoryEntry, HistoryKind
+from crm.types import utcnow
+from processes.retry_safety import RETRY_SAFETY, RetrySafety
+
+
+@dataclass(frozen=True)
+class Planned:
+    """What a delivery sends, decided once: to whom (an endpoint's name, a number) and what."""
+
+    target: str
+    body: str
+    message_id: str
+
+
+@dataclass(frozen=True)
+class Answered:
+    """A delivery the receiver took (or, without a gateway, kept in the outbox: `held`)."""
+
+    status: DeliveryStatus = DeliveryStatus.delivered
+    response_status: int | None = None
+    response_body: str | None = None
+    provider_id: str | None = None
+
+
+class DeliveryFailed(Exception):
+    """An attempt that did not deliver. `outcome`: `retry` (surely not received, or harmless to repeat),
+    `final` (refused for good) or `unknown` (may have been received)."""
+
+    def __init__(self, message: str, *, outcome: Literal["retry", "final", "unknown"], error_type: str,
+                 response_status: int | None = None, response_body: str | None = None,
+                 retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.message, self.outcome, self.error_type = message, outcome, error_type
+        self.response_status, self.response_body, self.retry_after = response_status, response_body, retry_after
+
+
+Compose = Callable[[AsyncSession], Awaitable[Planned]]
+Before = Callable[[AsyncSession], Awaitable[None]]
+Send = Callable[[Delivery], Awaitable[Answered]]
+Describe = Callable[[Delivery], str]
+
+
+def capped(text: str | None) -> str | None:
+    return None if text is None else text[:RESPONSE_BODY_CAP]
+
+
+async def deliver_once(deps: Deps, step: StepInput, *, kind: str, compose: Compose, send: Send, before: Before,
+                       after: Sequence[HistoryEntry], history_kind: HistoryKind, describe: Describe) -> Delivery:
+    """Record the delivery (with what `before` adds to that transaction), send it, write its outcome."""
+    row = await _recorded(deps, step, kind, compose, before)
+    if row.status in (DeliveryStatus.delivered, DeliveryStatus.held):
+        return row
+    if row.status is DeliveryStatus.sending and RETRY_SAFETY[kind] is RetrySafety.at_most_once:
+        error = (f"the attempt to send delivery {row.id} ({kind} to {row.target}) stopped before its outcome was "
+                 "known (the worker stopped, or the gateway did not answer): was it sent? Skip this step if it was; "
+                 "retry it to send it again")
+        await _write(deps, row.id, status=DeliveryStatus.unknown, last_error=error)
+        raise final_message("DeliveryOutcomeUnknown", error)
+    await _write(deps, row.id, status=DeliveryStatus.sending, attempts=Delivery.attempts + 1)
+    try:
+        answer = await send(row)
+    except DeliveryFailed as exc:
+        status = {"retry": DeliveryStatus.pending, "final": DeliveryStatus.failed,
+                  "unknown": DeliveryStatus.unknown}[exc.outcome]
+        await _write(deps, row.id, status=status, last_error=exc.message, response_status=exc.response_status,
+                     response_body=capped(exc.response_body))
+        if exc.outcome == "retry":
+            delay = timedelta(seconds=exc.retry_after) if exc.retry_after is not None else None
+            raise ApplicationError(exc.message, type=exc.error_type, next_retry_delay=delay) from None
+        if exc.outcome == "unknown":
+            raise final_message("DeliveryOutcomeUnknown", f"{exc.message}: was it sent? Skip this step if it was; "
+                                                          "retry it to send it again") from None
+        raise final_message(exc.error_type, exc.message) from None
+    async with deps.sessions() as session:
+        stored = await session.get(Delivery, row.id)
+        assert stored is not None
+        stored.status, stored.sent_at = answer.status, utcnow()
+        stored.response_status, stored.response_body = answer.response_status, capped(answer.response_body)
+        stored.provider_id, stored.last_error = answer.provider_id, None
+        session.add(stored)
+        session.add(HistoryEntry(record_id=step.record_id, step_key=step.step_key, kind=history_kind,
+                                 text=describe(stored), workflow_id=step.workflow_id, phase_key=step.phase_key,
+                                 data={"delivery_id": stored.id, "message_id": stored.message_id}))
+        await insert_new(session, HistoryEntry, list(after))
+        await session.commit()
+        activity.logger.info("%s %s", kind, stored.status.value, extra={"step_key": step.step_key})
+        return stored
+
+
+async def _recorded(deps: Deps, step: StepInput, kind: str, compose: Compose, before: Before) -> Delivery:
+    async with deps.sessions() as session:
+        async def make() -> list[Delivery]:
+            planned = await compose(session)  # reads and renders: before anything is written
+            await before(session)  # the step's bookkeeping: committed with the delivery
+            return [Delivery(step_key=step.step_key, kind=kind, message_id=planned.message_id,
+                             workflow_id=step.workflow_id, record_id=step.record_id, target=planned.target,
+                             body=planned.body)]
+
+        return await insert_once(session, Delivery, step.step_key, make)
+
+
+async def _write(deps: Deps, row_id: int | None, **values: object) -> None:
+    async with deps.sessions() as session:
+        await session.exec(update(Delivery).where(col(Delivery.id) == row_id).values(**values))  # type: ignore[call-overload]
+        await session.commit()

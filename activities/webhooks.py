@@ -1,0 +1,160 @@
+"""The `webhook` action: POST a rendered JSON body to an endpoint named in WEBHOOK_ENDPOINTS, signed as the
+Standard Webhooks specification says (https://www.standardwebhooks.com).
+
+`webhook-id` comes from the step key, the body is rendered once: every retry sends the same id and body
+(with a fresh `webhook-timestamp` and signature), so a receiver that keeps the ids it has seen acts once.
+5xx, 429 (after its `Retry-After`), timeouts and network errors are retried; 3xx (redirects are not
+followed) and other 4xx are final; 410 Gone also disables the endpoint until an admin enables it. The
+address is checked at every attempt (`public_address`). The endpoint's URL, secret and headers are read
+here, from the settings, and never enter the workflow.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import UTC, datetime
+
+import httpx
+from pydantic import BaseModel
+from sqlmodel.ext.asyncio.session import AsyncSession
+from standardwebhooks.webhooks import Webhook as Signer
+from temporalio import activity
+
+from activities import bookkeeping
+from activities.deliveries import Answered, DeliveryFailed, Planned, deliver_once
+from activities.deps import Deps
+from activities.errors import final_message
+from activities.public_address import AddressRefused, HostUnresolved, pin
+from activities.step import ActionResult, OnceStep, StepInput, render, render_variables
+from crm.deliveries import Delivery, DisabledEndpoint
+from crm.models import HistoryKind
+from crm.types import utcnow
+from processes.errors import did_you_mean
+from processes.template import Webhook
+from settings import WebhookEndpoint
+
+RESERVED_HEADERS = frozenset({"webhook-id", "webhook-timestamp", "webhook-signature", "content-type", "host"})
+
+
+class WebhookInput(BaseModel):
+    step: StepInput
+    action: Webhook
+    where: str = "webhook"
+
+
+def webhook_id(step_key: str) -> str:
+    return f"msg_{hashlib.sha256(step_key.encode()).hexdigest()[:32]}"
+
+
+def retry_after_seconds(value: str | None) -> float | None:
+    """`Retry-After` in seconds (a number of seconds or an HTTP date), bounded to an hour."""
+    if not value:
+        return None
+    try:
+        seconds = float(value)
+    except ValueError:
+        from email.utils import parsedate_to_datetime
+
+        try:
+            seconds = (parsedate_to_datetime(value) - datetime.now(UTC)).total_seconds()
+        except (TypeError, ValueError):
+            return None
+    return min(max(seconds, 0.0), 3600.0)
+
+
+class WebhookActivities:
+    def __init__(self, deps: Deps) -> None:
+        self.deps = deps
+
+    def endpoint(self, name: str) -> WebhookEndpoint:
+        endpoints = self.deps.settings.webhook_endpoints
+        if name not in endpoints:
+            raise final_message("EndpointUnknown", f"no webhook endpoint '{name}' in WEBHOOK_ENDPOINTS"
+                                                   f"{did_you_mean(name, endpoints)}")
+        return endpoints[name]
+
+    @activity.defn(name="webhook")
+    async def webhook(self, input: WebhookInput) -> ActionResult:
+        action = input.action
+        self.endpoint(action.endpoint)
+        once = await OnceStep.prepare(self.deps, input.step)
+
+        async def compose(session: AsyncSession) -> Planned:
+            variables = await render_variables(session, once.step, utcnow(), [action.body])
+            body = await render(self.deps, once.step, action.body, variables, f"{input.where}.body", action.locale)
+            try:
+                document = json.loads(body)
+            except json.JSONDecodeError as exc:
+                raise final_message("WebhookBodyInvalid", f"{input.where}.body: the text rendered is not JSON "
+                                                          f"({exc.msg} at line {exc.lineno} column {exc.colno}); "
+                                                          "write values with `| tojson`") from None
+            return Planned(target=action.endpoint, message_id=webhook_id(once.step.step_key),
+                           body=json.dumps(document, ensure_ascii=False, separators=(",", ":")))
+
+        row = await deliver_once(self.deps, once.step, kind="webhook", compose=compose, send=self._post,
+                                 before=once.before,
+                                 after=bookkeeping.after(once.step.books), history_kind=HistoryKind.webhook_sent,
+                                 describe=lambda d: f"Webhook posted to '{d.target}' (answered {d.response_status})")
+        return ActionResult(summary=f"webhook to '{action.endpoint}' answered {row.response_status} "
+                                    f"(delivery {row.id})",
+                            data={"delivery_id": row.id, "webhook_id": row.message_id},
+                            responsible_id=once.step.responsible_id)
+
+    async def _post(self, row: Delivery) -> Answered:
+        settings = self.deps.settings
+        endpoint = self.endpoint(row.target)
+        async with self.deps.sessions() as session:
+            disabled = await session.get(DisabledEndpoint, row.target)
+        if disabled is not None and disabled.disabled:
+            raise DeliveryFailed(f"webhook endpoint '{row.target}' is disabled: {disabled.reason}",
+                                 outcome="final", error_type="EndpointDisabled")
+        try:
+            target = await pin(endpoint.url, settings.outbound_allowed_hosts)
+        except AddressRefused as exc:
+            raise DeliveryFailed(f"webhook endpoint '{row.target}': {exc}", outcome="final",
+                                 error_type="AddressRefused") from None
+        except HostUnresolved as exc:
+            raise DeliveryFailed(f"webhook endpoint '{row.target}': {exc}", outcome="retry",
+                                 error_type="WebhookNotDelivered") from None
+        now = datetime.now(UTC)
+        headers = {name: value.get_secret_value() for name, value in endpoint.headers.items()
+                   if name.lower() not in RESERVED_HEADERS}
+        headers.update(target.headers)
+        headers.update({"content-type": "application/json", "webhook-id": row.message_id,
+                        "webhook-timestamp": str(int(now.timestamp())),
+                        "webhook-signature": Signer(endpoint.secret.get_secret_value()).sign(row.message_id, now,
+                                                                                             row.body)})
+        timeout = httpx.Timeout(settings.webhook_read_timeout_seconds,
+                                connect=settings.webhook_connect_timeout_seconds)
+        try:
+            async with httpx.AsyncClient(timeout=timeout, follow_redirects=False, trust_env=False) as http:
+                response = await http.post(target.url, content=row.body.encode(), headers=headers,
+                                           extensions=target.extensions)
+        except httpx.HTTPError as exc:
+            raise DeliveryFailed(f"webhook to '{row.target}' not delivered: {type(exc).__name__} {exc}".strip(),
+                                 outcome="retry", error_type="WebhookNotDelivered") from None
+        return await self._answered(row.target, response)
+
+    async def _answered(self, name: str, response: httpx.Response) -> Answered:
+        code, text = response.status_code, response.text
+        if 200 <= code < 300:
+            return Answered(response_status=code, response_body=text)
+        said = f"webhook endpoint '{name}' answered {code}"
+        if code == 410:
+            async with self.deps.sessions() as session:
+                row = await session.get(DisabledEndpoint, name) or DisabledEndpoint(name=name, reason="")
+                row.reason = f"answered 410 Gone at {utcnow():%Y-%m-%d %H:%M} UTC"
+                row.disabled_at, row.enabled_at, row.enabled_by = utcnow(), None, None
+                session.add(row)
+                await session.commit()
+            raise DeliveryFailed(f"{said} (Gone): the endpoint is disabled until an admin enables it", outcome="final",
+                                 error_type="EndpointGone", response_status=code, response_body=text)
+        if code == 429 or code >= 500:
+            raise DeliveryFailed(said, outcome="retry", error_type="WebhookNotDelivered", response_status=code,
+                                 response_body=text,
+                                 retry_after=retry_after_seconds(response.headers.get("retry-after")))
+        if 300 <= code < 400:
+            said += f" (a redirect to {response.headers.get('location', '?')}, not followed)"
+        raise DeliveryFailed(said, outcome="final", error_type="WebhookRefused", response_status=code,
+                             response_body=text)

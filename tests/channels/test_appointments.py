@@ -1,0 +1,94 @@
+"""The `appointment` action: invitations with an .ics received by a real SMTP server (aiosmtpd) and parsed back;
+updated when the phase runs again, cancelled when it is skipped or the process aborted."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from icalendar import Calendar
+from temporalio.testing import WorkflowEnvironment
+
+from crm.models import HistoryKind
+from processes.instance import AbortRequest, ProcessStatus, SkipPhaseRequest
+from tests.factories import Factory
+from tests.faults.conftest import smtp_server
+from tests.polling import eventually
+from tests.workflows.helpers import final_state, history, running_worker, start, template, until
+from workflows.process import ProcessWorkflow
+
+ROME = ZoneInfo("Europe/Rome")
+VISIT = {"appointment": {"title": "Sopralluogo: {{ record.title }}", "location": "{{ record.fields.address }}",
+                         "description": "Visita con {{ responsible.name }}", "after_days": 2, "at": "10:30",
+                         "duration_minutes": 45}}
+
+
+def calendars(smtp: Any, to: str) -> list[tuple[str, Calendar]]:
+    """(subject, calendar) of every message the SMTP server got for `to`, in order."""
+    found = []
+    for delivery in smtp.seen():
+        if to in str(delivery.message["To"]):
+            [part] = [p for p in delivery.message.iter_attachments() if p.get_content_type() == "text/calendar"]
+            found.append((str(delivery.message["Subject"]), Calendar.from_ical(part.get_payload(decode=True))))
+    return found
+
+
+def event(calendar: Calendar) -> Any:
+    [vevent] = calendar.walk("VEVENT")
+    return vevent
+
+
+async def test_invitations_are_sent_updated_and_cancelled(
+        time_skipping_env: WorkflowEnvironment, sessions: Any, factory: Factory, task_queue: str) -> None:
+    client = time_skipping_env.client
+    owner = await factory.user(name="Marco Verdi", email="marco@agency.example")
+    records = {name: await factory.record(owner=owner, title=f"Villa {name}", email=f"{name}@example.org",
+                                          fields={"address": "Via Roma 3, Cefalù"})
+               for name in ("skipped", "aborted", "looped")}
+    manual = {"key": "visit", "name": "Site visit", "completion": "manual", "actions": [VISIT]}
+    looped = {"key": "visit", "name": "Site visit", "actions": [VISIT],
+              "decision": [{"when": "phases.visit.iteration < 1", "goto": "visit"}]}
+    async with smtp_server() as smtp, running_worker(client, sessions, task_queue, smtp_host="127.0.0.1",
+                                                     smtp_port=smtp.port, smtp_from="agenzia@agency.example",
+                                                     timezone="Europe/Rome"):
+        handles = {name: await start(client, task_queue, template(manual if name != "looped" else looped),
+                                     records[name].id, owner.id) for name in records}
+        for name in ("skipped", "aborted"):
+            await until(handles[name], lambda s: s.phases[0].status.value == "running" and bool(s.phases[0].actions))
+        await handles["skipped"].execute_update(ProcessWorkflow.skip_phase,
+                                                SkipPhaseRequest(phase="visit", reason="client cancelled", actor="t"))
+        await handles["aborted"].execute_update(ProcessWorkflow.abort, AbortRequest(reason="sold", actor="t"))
+        states = {name: await asyncio.wait_for(final_state(handle), 30) for name, handle in handles.items()}
+
+        async def all_mail() -> bool:
+            return len(smtp.seen()) == 6
+        await eventually(all_mail, 30, "2 invitations and a cancellation for each kind of process")
+
+    assert states["skipped"].status is ProcessStatus.completed and states["aborted"].status is ProcessStatus.aborted
+    assert states["looped"].status is ProcessStatus.completed
+    for name in ("skipped", "aborted"):
+        [(subject, invite), (cancel_subject, cancel)] = calendars(smtp, f"{name}@example.org")
+        assert subject == f"Invitation: Sopralluogo: Villa {name}" and cancel_subject.startswith("Cancelled:")
+        first, last = event(invite), event(cancel)
+        assert invite["method"] == "REQUEST" and cancel["method"] == "CANCEL"
+        assert last["uid"] == first["uid"] and last["sequence"] > first["sequence"] and last["status"] == "CANCELLED"
+        begins = first.decoded("dtstart")
+        assert begins.tzinfo is not None and str(begins.tzinfo) == "Europe/Rome"
+        assert (begins.hour, begins.minute) == (10, 30) and first.decoded("dtend") - begins == timedelta(minutes=45)
+        started = states[name].phases[0].started_at
+        assert started is not None and begins.date() == started.astimezone(ROME).date() + timedelta(days=2)
+        assert invite.walk("VTIMEZONE"), "the time zone travels with the invitation"
+        assert str(first["location"]) == "Via Roma 3, Cefalù" and str(first["description"]) == "Visita con Marco Verdi"
+        attendees = sorted(str(a) for a in first.get("attendee"))
+        assert attendees == sorted([f"mailto:{name}@example.org", "mailto:marco@agency.example"])
+        assert str(first["organizer"]) == "mailto:agenzia@agency.example"
+        kinds = [e.kind for e in await history(sessions, handles[name].id)]
+        assert kinds.count(HistoryKind.appointment_sent) == 1 and kinds.count(HistoryKind.appointment_cancelled) == 1
+    [(first_subject, first), (update_subject, update)] = calendars(smtp, "looped@example.org")
+    assert update_subject.startswith("Updated invitation") and update["method"] == "REQUEST"
+    assert event(update)["uid"] == event(first)["uid"] and event(update)["sequence"] > event(first)["sequence"]
+    assert [a.status for a in states["skipped"].phases[0].actions] == ["cancelled"]
+    # the same UID for another process's appointment? never
+    assert len({str(event(c)["uid"]) for name in records for _, c in calendars(smtp, f"{name}@example.org")}) == 3
