@@ -12,14 +12,18 @@ from pydantic import BaseModel
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 from temporalio import activity
+from temporalio.exceptions import ApplicationError
 
 from activities import bookkeeping
 from activities.deps import Deps
 from activities.step import ActionResult, StepInput, begin_step, load_record, prepare_step, render, render_variables
+from activities.errors import final
 from crm.idempotent import insert_new
+from crm.pipeline_moves import Move, move_record
 from crm.models import HistoryEntry, HistoryKind, Record, RecordEvent
 from crm.record_events import RecordSnapshot, add_record_events, snapshot
 from crm.types import utcnow
+from processes.errors import MovedMeanwhile, MoveRefused
 from processes.template import SetStatus, WriteValues
 from workflows.client import notify_dispatcher
 
@@ -108,6 +112,8 @@ class RecordValuesActivities:
 
     @activity.defn(name="set_status")
     async def set_status(self, input: SetStatusInput) -> ActionResult:
+        """A move like any other (crm/pipeline_moves.py): a status the record's type does not allow is an incident
+        with the refusal's message; a move that lost a race is tried again."""
         status = input.action.status
         async with self.deps.sessions() as session:
             step, begun = await begin_step(session, input.step)
@@ -115,18 +121,25 @@ class RecordValuesActivities:
                 return ActionResult(summary=f"status already set to {status}", responsible_id=step.responsible_id)
             await insert_new(session, HistoryEntry, begun.rows)
             record = await load_record(session, step.record_id)
-            before = snapshot(record)
             previous = record.status
-            record.status = status
-            record.updated_at = utcnow()
-            session.add(record)
-            session.add(HistoryEntry(record_id=record.id, step_key=step.step_key, kind=HistoryKind.status_changed,
-                                     text=f"Status changed from '{previous}' to '{status}'",
-                                     workflow_id=step.workflow_id, phase_key=step.phase_key,
-                                     actor=f"process {step.template_key}", data={"from": previous, "to": status}))
-            events = self._record_events(session, before, record, step)
+            actor = f"process {step.template_key}"
+            if previous == status:  # nothing moves: the step is written down all the same
+                session.add(HistoryEntry(record_id=record.id, step_key=step.step_key, kind=HistoryKind.status_changed,
+                                         text=f"Status left at '{status}' (it was already)",
+                                         workflow_id=step.workflow_id, phase_key=step.phase_key, actor=actor,
+                                         data={"from": previous, "to": status}))
+            else:
+                try:
+                    await move_record(session, step.record_id, Move(
+                        to=status, actor=actor, actor_user_id=step.owner_id, step_key=step.step_key,
+                        workflow_id=step.workflow_id, phase_key=step.phase_key,
+                        reason=f"phase '{step.phase_name}'"))
+                except MovedMeanwhile as exc:
+                    raise ApplicationError(exc.message, type=exc.type) from None
+                except MoveRefused as exc:
+                    raise final(exc) from None
             await insert_new(session, HistoryEntry, bookkeeping.after(step.books))
             await session.commit()
-        if events:
+        if previous != status:
             await self._notify(step)
         return ActionResult(summary=f"status {previous} -> {status}", responsible_id=step.responsible_id)

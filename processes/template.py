@@ -184,6 +184,25 @@ ACTION_KINDS: dict[str, type[Frozen]] = {
 }
 
 
+def one_kind(value: Any, kinds: dict[str, Any], what: str = "action") -> Any:
+    """An action written as a one-key mapping (`- send_email: {...}`), checked against `kinds`; `None` options
+    (`- end_process:` in YAML) mean none."""
+    if not isinstance(value, dict):
+        return value
+    if set(value) == set(kinds):  # a full dump, with the unset kinds as None
+        value = {k: v for k, v in value.items() if v is not None}
+    found = [k for k in value if k in kinds]
+    unknown = [k for k in value if k not in kinds]
+    if unknown:
+        from processes.errors import did_you_mean
+
+        raise ValueError(f"unknown {what} '{unknown[0]}'{did_you_mean(unknown[0], kinds)}; "
+                         f"{what}s are {', '.join(kinds)}")
+    if len(found) != 1:
+        raise ValueError(f"an {what} has exactly one kind, got {len(found)}: {', '.join(found) or 'none'}")
+    return {k: ({} if v is None else v) for k, v in value.items()}
+
+
 class Action(Frozen):
     """One action, written as a one-key mapping: `- send_email: {to: ..., subject: ...}`."""
 
@@ -199,23 +218,7 @@ class Action(Frozen):
     @model_validator(mode="before")
     @classmethod
     def _one_kind(cls, value: Any) -> Any:
-        if not isinstance(value, dict):
-            return value
-        if set(value) == set(ACTION_KINDS):  # a full dump, with the unset kinds as None
-            value = {k: v for k, v in value.items() if v is not None}
-        kinds = [k for k in value if k in ACTION_KINDS]
-        unknown = [k for k in value if k not in ACTION_KINDS]
-        if unknown:
-            from processes.errors import did_you_mean
-
-            raise ValueError(
-                f"unknown action '{unknown[0]}'{did_you_mean(unknown[0], ACTION_KINDS)}; "
-                f"actions are {', '.join(ACTION_KINDS)}"
-            )
-        if len(kinds) != 1:
-            raise ValueError(f"an action has exactly one kind, got {len(kinds)}: {', '.join(kinds) or 'none'}")
-        # `- end_process:` (an empty mapping in YAML) means no options
-        return {k: ({} if v is None else v) for k, v in value.items()}
+        return one_kind(value, ACTION_KINDS)
 
     @model_serializer(mode="wrap")
     def _only_kind(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:

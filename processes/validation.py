@@ -33,7 +33,7 @@ MAX_ACTIONS = 1_000
 __all__ = ["TEXT_FIELDS", "check_template", "parse_document", "successors", "validate_template"]
 
 
-def _pydantic_errors(exc: ValidationError) -> Iterator[ErrorDetail]:
+def pydantic_errors(exc: ValidationError) -> Iterator[ErrorDetail]:
     for error in exc.errors(include_url=False):
         loc = tuple(part for part in error["loc"] if not (isinstance(part, str) and part.startswith("function-")))
         message = error["msg"].removeprefix("Value error, ")
@@ -181,7 +181,7 @@ def validate_template(raw: dict[str, Any], *, known_users: Collection[str] | Non
     try:
         template = ProcessTemplate.model_validate(upgrade_template(raw))
     except ValidationError as exc:
-        raise TemplateInvalid(list(_pydantic_errors(exc))) from None
+        raise TemplateInvalid(list(pydantic_errors(exc))) from None
     size = len(json.dumps(template.model_dump(mode="json"), separators=(",", ":")).encode())
     if size > MAX_TEMPLATE_JSON_BYTES:
         raise TemplateInvalid([ErrorDetail("", f"the template is {size} bytes as JSON (once its YAML aliases are "

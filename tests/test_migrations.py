@@ -15,6 +15,8 @@ from alembic.migration import MigrationContext
 from sqlmodel import SQLModel
 
 import crm.models  # noqa: F401  (registers the tables)
+import crm.pipeline_models  # noqa: F401
+import crm.template_models  # noqa: F401
 from crm.migrate import alembic_config, sync_url, upgrade_database
 from tests.conftest import POSTGRES_ADMIN_URL
 

@@ -17,7 +17,7 @@ from api.deps import AdminDep, RendererDep, SessionDep, StaffDep
 from api.fields import TemplateKeyPath
 from api.paging import Page, paged
 from crm import template_store
-from crm.models import ProcessTemplateSummary, ProcessTemplateVersion, ProcessTemplateVersionPublic
+from crm.template_models import ProcessTemplateSummary, ProcessTemplateVersion, ProcessTemplateVersionPublic
 from processes.errors import ErrorDetail, StagecoachError, TemplateInvalid
 from processes.template import ProcessTemplate
 from renderer.pool import RenderPool
