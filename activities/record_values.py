@@ -19,7 +19,7 @@ from activities.deps import Deps
 from activities.step import ActionResult, StepInput, begin_step, load_record, prepare_step, render, render_variables
 from activities.errors import final
 from crm.idempotent import insert_new
-from crm.pipeline_moves import Move, move_record
+from crm.pipeline_moves import Move, Moved, move_record
 from crm.models import HistoryEntry, HistoryKind, Record, RecordEvent
 from crm.record_events import RecordSnapshot, add_record_events, snapshot
 from crm.types import utcnow
@@ -28,6 +28,28 @@ from processes.template import SetStatus, WriteValues
 from workflows.client import notify_dispatcher
 
 log = logging.getLogger("stagecoach.activity")
+
+
+async def notify_events(deps: Deps, step_key: str) -> None:
+    """Tell the record-events dispatcher a step wrote events; if this fails, its next sweep finds them anyway."""
+    if deps.temporal is None:
+        return
+    try:
+        await notify_dispatcher(deps.temporal, deps.settings)
+    except Exception:
+        log.warning("could not signal the record-events dispatcher; its sweep will dispatch the events",
+                    exc_info=True, extra={"step_key": step_key})
+
+
+async def move_in_step(session: AsyncSession, record_id: int, move: Move) -> Moved:
+    """A move made by a process step: refused, an incident with the refusal's message (retrying changes
+    nothing); lost to a racing move, retried."""
+    try:
+        return await move_record(session, record_id, move)
+    except MovedMeanwhile as exc:
+        raise ApplicationError(exc.message, type=exc.type) from None
+    except MoveRefused as exc:
+        raise final(exc) from None
 
 
 class WriteValuesInput(BaseModel):
@@ -62,14 +84,7 @@ class RecordValuesActivities:
                                       actor_user_id=step.owner_id, step_key=step.step_key))
 
     async def _notify(self, step: StepInput) -> None:
-        """Tell the dispatcher; if this fails, its next sweep finds the events anyway."""
-        if self.deps.temporal is None:
-            return
-        try:
-            await notify_dispatcher(self.deps.temporal, self.deps.settings)
-        except Exception:
-            log.warning("could not signal the record-events dispatcher; its sweep will dispatch the events",
-                        exc_info=True, extra={"step_key": step.step_key})
+        await notify_events(self.deps, step.step_key)
 
     async def _done_before(self, session: AsyncSession, step: StepInput) -> bool:
         """Whether an earlier try made the change (its bookkeeping went with it); if so, finish what it left."""
@@ -129,15 +144,9 @@ class RecordValuesActivities:
                                          workflow_id=step.workflow_id, phase_key=step.phase_key, actor=actor,
                                          data={"from": previous, "to": status}))
             else:
-                try:
-                    await move_record(session, step.record_id, Move(
-                        to=status, actor=actor, actor_user_id=step.owner_id, step_key=step.step_key,
-                        workflow_id=step.workflow_id, phase_key=step.phase_key,
-                        reason=f"phase '{step.phase_name}'"))
-                except MovedMeanwhile as exc:
-                    raise ApplicationError(exc.message, type=exc.type) from None
-                except MoveRefused as exc:
-                    raise final(exc) from None
+                await move_in_step(session, step.record_id, Move(
+                    to=status, actor=actor, actor_user_id=step.owner_id, step_key=step.step_key,
+                    workflow_id=step.workflow_id, phase_key=step.phase_key, reason=f"phase '{step.phase_name}'"))
             await insert_new(session, HistoryEntry, bookkeeping.after(step.books))
             await session.commit()
         if previous != status:

@@ -234,6 +234,9 @@ class RecordEvent(SQLModel, table=True):
     previous_visit: int | None = None
     visit: int | None = Field(default=None, description="the move that entered the status or opened the substate")
     substate: str | None = Field(default=None, max_length=64)
+    previous_substates: dict[str, int] | None = Field(default=None, sa_type=JSON,
+                                                      description="status_changed: the substates open in the status "
+                                                                  "left (closed by the move), with their visits")
     fields: list[str] = Field(default_factory=list, sa_type=JSON, description="field_changed: the fields")
     actor: str = Field(default="", max_length=200)
     actor_user_id: int | None = Field(default=None, foreign_key="user.id")

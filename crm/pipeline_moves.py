@@ -131,7 +131,7 @@ async def move_record(session: AsyncSession, record_id: int, move: Move) -> Move
               "step_key": event_key, "status": record.status}
     if move.to is not None:
         event = RecordEvent(kind=RecordEventKind.status_changed, previous_status=previous,
-                            previous_visit=previous_visit, visit=number, **common)
+                            previous_visit=previous_visit, visit=number, previous_substates=substates, **common)
     else:
         name = move.open_substate or move.close_substate
         event = RecordEvent(kind=RecordEventKind.substate_opened if move.open_substate else
@@ -168,6 +168,7 @@ async def change_type(session: AsyncSession, record: Record, new_type: str, stat
         raise MoveRefused(f"record {record.id} cannot be of type '{new_type}' in '{target}'; pick one of its "
                           f"statuses: {', '.join(sequence)}")
     previous_type, previous, previous_visit = record.type, record.status, record.visit
+    previous_substates = dict(record.substates or {})
     number = record.moves + 1
     values: dict[str, object] = {"type": new_type, "moves": number, "updated_at": utcnow()}
     if target != previous:
@@ -186,4 +187,5 @@ async def change_type(session: AsyncSession, record: Record, new_type: str, stat
     if target != previous:
         session.add(RecordEvent(record_id=record.id, kind=RecordEventKind.status_changed, status=target,
                                 previous_status=previous, previous_visit=previous_visit, visit=number,
+                                previous_substates=previous_substates,
                                 actor=actor[:200], actor_user_id=actor_user_id))

@@ -162,16 +162,18 @@ async def save(session: AsyncSession, pipeline: Pipeline, created_by: str,
     raise AlreadyExists(f"pipeline '{pipeline.key}' is being saved by someone else; try again")
 
 
-async def governing(session: AsyncSession, kind: RecordKind, type_name: str) -> Pipeline | None:
+async def governing_version(session: AsyncSession, kind: RecordKind, type_name: str) -> PipelineVersion | None:
     """The newest version of the pipeline that lists the type, or None: the record's status is free."""
     if not type_name:
         return None
     row = (await session.exec(select(RecordType).where(RecordType.record_kind == kind,
                                                        RecordType.name == type_name))).first()
-    if row is None:
-        return None
-    current = await latest(session, row.pipeline_key)
-    return load(current) if current is not None else None
+    return await latest(session, row.pipeline_key) if row is not None else None
+
+
+async def governing(session: AsyncSession, kind: RecordKind, type_name: str) -> Pipeline | None:
+    row = await governing_version(session, kind, type_name)
+    return load(row) if row is not None else None
 
 
 def type_public(pipeline: Pipeline, version: int, type_name: str) -> RecordTypePublic:

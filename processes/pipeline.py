@@ -6,30 +6,18 @@ other status, when it is left out). Each record **type** of the pipeline (`Websi
 has its own initial status (`New` when it names none) and its own sequence: the statuses it may be in, and
 the moves among them, isolated from the other types'. Each status and substate has **automations**: actions
 run when a record enters it (a substate: opens), leaves it (closes), or a span after entering, for every
-channel or the ones listed. Saved as immutable versions like process templates; records move under the
+channel or the ones listed: the actions of process phases, run as processes (`processes/stage_templates.py`). Saved as immutable versions like process templates; records move under the
 newest. Checked beyond their shape by `processes/pipeline_validation.py`.
 """
 
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
-from pydantic import Field, SerializerFunctionWrapHandler, model_serializer, model_validator
+from pydantic import Field, field_validator, model_validator
 
-from processes.template import (
-    AddHistory,
-    CreateTask,
-    Frozen,
-    Key,
-    RecordKind,
-    Responsible,
-    SendEmail,
-    SetStatus,
-    Text,
-    WriteValues,
-    one_kind,
-)
+from processes.template import EMAIL_PATTERN, Action, Frozen, Key, RecordKind
 
 DEFAULT_INITIAL_STATUS = "New"
 StatusName = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^\S(.*\S)?$",
@@ -38,126 +26,8 @@ Moves = dict[StatusName, Annotated[list[StatusName], Field(max_length=100)]]
 Channel = Annotated[str, Field(min_length=1, max_length=64)]
 
 
-class MoveTo(Frozen):
-    """Move the record to another status (checked like any move: its type must allow it)."""
-
-    status: StatusName
-    reason: str = Field("", max_length=500)
-
-
-class SubstateChange(Frozen):
-    """Open or close a substate of the status the record is in."""
-
-    substate: StatusName
-
-
-class StartProcess(Frozen):
-    """Start a process of a saved template on the record."""
-
-    template: Key
-    owner: Responsible = Field(Responsible(kind="record_owner"), description="the process owner; default: the "
-                                                                              "record's owner")
-
-
-class Notify(Frozen):
-    """Email chosen users, and every active user of chosen roles, that the record moved."""
-
-    users: list[Key] = Field(default_factory=list, max_length=50, description="user handles")
-    roles: list[Annotated[str, Field(min_length=1, max_length=64)]] = Field(default_factory=list, max_length=20)
-    message: Text = "{{ record.title }} is now {{ record.status }}."
-
-    @model_validator(mode="after")
-    def _someone(self) -> Notify:
-        if not self.users and not self.roles:
-            raise ValueError("name the users or the roles to notify")
-        return self
-
-
-class Rule(Frozen):
-    """A rule on one of the record's fields: `type`, `channel`, `title`, or a free field (`fields.region`)."""
-
-    field: Annotated[str, Field(pattern=r"^(type|channel|title|fields\.[A-Za-z_][A-Za-z0-9_]{0,63})$")]
-    equals: str | None = Field(None, max_length=300)
-    one_of: list[Annotated[str, Field(max_length=300)]] | None = Field(None, min_length=1, max_length=100)
-    prefix: str | None = Field(None, min_length=1, max_length=64, description="a postcode prefix, say")
-    min: float | None = None
-    max: float | None = None
-
-    @model_validator(mode="after")
-    def _a_test(self) -> Rule:
-        if self.equals is None and self.one_of is None and self.prefix is None and self.min is None \
-                and self.max is None:
-            raise ValueError("give equals, one_of, prefix, min or max")
-        return self
-
-
-class Candidates(Frozen):
-    """Users who may be assigned when the record matches `rules` (all of them)."""
-
-    rules: list[Rule] = Field(default_factory=list, max_length=20)
-    users: list[Key] = Field(default_factory=list, max_length=200,
-                             description="user handles; none: every active user of the role")
-
-
-class Assign(Frozen):
-    """Assign a role on the record (salesperson, installer...) to a user chosen by assignment criteria.
-
-    The first criterion whose rules the record matches gives the candidates (the active users of the role, or the
-    ones it lists); `round_robin` takes turns among them, `least_loaded` picks the one with the fewest open records
-    in this role. No candidate is an incident, never a silent skip. The assignee then sees the record.
-    """
-
-    role: Annotated[str, Field(min_length=1, max_length=64)]
-    criteria: list[Candidates] = Field(default_factory=lambda: [Candidates()], min_length=1, max_length=50)
-    strategy: Literal["round_robin", "least_loaded"] = "round_robin"
-
-
-STAGE_ACTION_KINDS: dict[str, type[Frozen]] = {
-    "send_email": SendEmail,
-    "create_task": CreateTask,
-    "write_values": WriteValues,
-    "add_history": AddHistory,
-    "set_status": SetStatus,
-    "move_to": MoveTo,
-    "open_substate": SubstateChange,
-    "close_substate": SubstateChange,
-    "start_process": StartProcess,
-    "notify": Notify,
-    "assign": Assign,
-}
-
-
-class StageAction(Frozen):
-    """One action of an automation, written as a one-key mapping like a process's actions."""
-
-    send_email: SendEmail | None = None
-    create_task: CreateTask | None = None
-    write_values: WriteValues | None = None
-    add_history: AddHistory | None = None
-    set_status: SetStatus | None = None
-    move_to: MoveTo | None = None
-    open_substate: SubstateChange | None = None
-    close_substate: SubstateChange | None = None
-    start_process: StartProcess | None = None
-    notify: Notify | None = None
-    assign: Assign | None = None
-
-    @model_validator(mode="before")
-    @classmethod
-    def _one_kind(cls, value: Any) -> Any:
-        return one_kind(value, STAGE_ACTION_KINDS)
-
-    @model_serializer(mode="wrap")
-    def _only_kind(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
-        return {k: v for k, v in handler(self).items() if v is not None}
-
-    @property
-    def kind(self) -> str:
-        return next(k for k in STAGE_ACTION_KINDS if getattr(self, k) is not None)
-
-    @property
-    def spec(self) -> Frozen:
-        return getattr(self, self.kind)
+STAGE_EXCLUDED = {"reminder": "a scheduled automation", "end_process": "nothing (an automation is no process)",
+                  "start_follow_up": "start_process"}  # process actions that make no sense in a stage, and instead
 
 
 class Automation(Frozen):
@@ -169,7 +39,8 @@ class Automation(Frozen):
     after_hours: int = Field(0, ge=0, le=24 * 366)
     after_days: int = Field(0, ge=0, le=366)
     channels: list[Channel] = Field(default_factory=list, max_length=50, description="none: every channel")
-    actions: list[StageAction] = Field(min_length=1, max_length=50)
+    actions: list[Action] = Field(min_length=1, max_length=50, description="the actions of process phases, "
+                                  "`set_status` moving the record on; not reminder, end_process, start_follow_up")
 
     @model_validator(mode="after")
     def _when(self) -> Automation:
@@ -225,6 +96,15 @@ class Pipeline(Frozen):
     statuses: list[Status] = Field(min_length=1, max_length=100)
     moves: Moves | None = Field(None, description="from each status, the statuses it may move to; default: any")
     types: list[RecordTypeSpec] = Field(min_length=1, max_length=100)
+    controller_email: str | None = Field(None, description="who hears of the automations' incidents and loop guard "
+                                                           "(needed when a status has automations)")
+
+    @field_validator("controller_email")
+    @classmethod
+    def _email(cls, value: str | None) -> str | None:
+        if value is not None and not EMAIL_PATTERN.fullmatch(value):
+            raise ValueError(f"'{value}' is not an email address")
+        return value
 
     def status(self, name: str) -> Status | None:
         return next((s for s in self.statuses if s.name == name), None)

@@ -8,19 +8,17 @@ uses only known variables (the checks process templates get). Runs in the render
 
 from __future__ import annotations
 
+import re
 from collections.abc import Collection, Mapping
 from typing import Any
 
 from pydantic import ValidationError
 
 from processes.errors import ErrorCollector, ErrorDetail, PipelineInvalid, did_you_mean
-from processes.pipeline import Automation, Pipeline, Status
-from processes.template import CreateTask, RecordKind
-from processes.text_checks import check_text
-from processes.validation import TEXT_FIELDS, pydantic_errors
-
-NOT_RUN_YET = ("stage automations are not run by this version of Stagecoach: a pipeline with them is refused rather "
-               "than saved with actions that would never happen (start processes by autostart on status_changed)")
+from processes.pipeline import STAGE_EXCLUDED, Pipeline, Status
+from processes.stage_templates import When, stage_template
+from processes.template import Action, Assign, Notify, RecordKind, SetStatus, SubstateChange
+from processes.validation import check_template, pydantic_errors
 
 
 def _known(path: str, name: str, names: Collection[str], what: str, errors: ErrorCollector) -> bool:
@@ -66,53 +64,51 @@ def check_pipeline(pipeline: Pipeline, *, known_users: Collection[str] | None = 
         _check_moves(f"{where}.moves", spec.moves, sequence, errors, "status of this type")
     for i, status in enumerate(pipeline.statuses):
         _unique(f"statuses[{i}].substates", [s.name for s in status.substates], "substate", errors)
-        if status.automations or any(s.automations for s in status.substates):
-            # checked in full below, so a pipeline written for them is ready; saved only once they run
-            errors.add(f"statuses[{i}].automations", NOT_RUN_YET)
-        for a, automation in enumerate(status.automations):
-            _check_automation(f"statuses[{i}].automations[{a}]", automation, status, pipeline, errors,
-                              known_users, known_templates)
-        for u, substate in enumerate(status.substates):
-            for a, automation in enumerate(substate.automations):
-                _check_automation(f"statuses[{i}].substates[{u}].automations[{a}]", automation, status, pipeline,
-                                  errors, known_users, known_templates)
+        holders = [(f"statuses[{i}].", None, status.automations)] + [
+            (f"statuses[{i}].substates[{u}].", s.name, s.automations) for u, s in enumerate(status.substates)]
+        for path, substate, automations in holders:
+            if automations and not pipeline.controller_email:
+                errors.add("controller_email", f"{path}automations: a pipeline with automations names the "
+                                               "controller_email who hears of their incidents and loop guard")
+            for a, automation in enumerate(automations):
+                for j, action in enumerate(automation.actions):
+                    _check_action(f"{path}automations[{a}].actions[{j}]", action, status, pipeline, errors,
+                                  known_users)
+            for when in ("enter", "exit"):
+                _check_texts(pipeline, status.name, substate, when, path, errors, known_users, known_templates)
     return errors.errors
 
 
-def _check_automation(path: str, automation: Automation, status: Status, pipeline: Pipeline, errors: ErrorCollector,
-                      known_users: Collection[str] | None, known_templates: Mapping[str, RecordKind] | None) -> None:
-    statuses = [s.name for s in pipeline.statuses]
-    substates = [s.name for s in status.substates]
-    for j, action in enumerate(automation.actions):
-        spec, base = action.spec, f"{path}.actions[{j}].{action.kind}"
-        for field_name, value in spec:
-            if field_name in TEXT_FIELDS and isinstance(value, str) and value:
-                check_text(f"{base}.{field_name}", value, errors)
-            if field_name == "values":
-                for name, text in value.items():
-                    check_text(f"{base}.values.{name}", text, errors)
-        target = getattr(spec, "status", None)
-        if action.kind in ("move_to", "set_status") and target is not None:
-            _known(f"{base}.status", target, statuses, "status", errors)
-        if action.kind in ("open_substate", "close_substate"):
-            _known(f"{base}.substate", getattr(spec, "substate"), substates, f"substate of '{status.name}'", errors)
-        if known_users is not None:
-            handles = list(getattr(spec, "users", ()))
-            if isinstance(spec, CreateTask) and spec.assignee is not None and spec.assignee.user:
-                handles.append(spec.assignee.user)
-            for criterion in getattr(spec, "criteria", ()):
-                handles.extend(criterion.users)
-            owner = getattr(spec, "owner", None)
-            if owner is not None and owner.user:
-                handles.append(owner.user)
-            for handle in handles:
-                _known(base, handle, known_users, "user", errors)
-        if action.kind == "start_process" and known_templates is not None:
-            key = getattr(spec, "template")
-            if _known(f"{base}.template", key, known_templates, "template", errors) \
-                    and known_templates[key] != pipeline.record_kind:
-                errors.add(f"{base}.template", f"template '{key}' runs on {known_templates[key].value} records, "
-                                               f"not {pipeline.record_kind.value}")
+def _check_texts(pipeline: Pipeline, status: str, substate: str | None, when: When, path: str,
+                 errors: ErrorCollector, known_users: Collection[str] | None,
+                 known_templates: Mapping[str, RecordKind] | None) -> None:
+    """The checks a process template gets (text, locales, named users), on the process the automations run as."""
+    built = stage_template(pipeline, status, substate, when, None, path)
+    if built is None:
+        return
+    for detail in check_template(built.template, known_users=known_users, known_templates=known_templates):
+        found = re.match(r"^phases\[(\d+)\]\.actions\[(\d+)\](.*)$", detail.path)
+        if found and (place := built.where.get((int(found[1]), int(found[2])))) is not None:
+            errors.add(place + found[3], detail.message)
+        else:
+            errors.add(path + "automations", detail.message)
+
+
+def _check_action(path: str, action: Action, status: Status, pipeline: Pipeline, errors: ErrorCollector,
+                  known_users: Collection[str] | None) -> None:
+    spec, base = action.spec, f"{path}.{action.kind}"
+    if action.kind in STAGE_EXCLUDED:
+        errors.add(path, f"'{action.kind}' is not an automation's action (use {STAGE_EXCLUDED[action.kind]})")
+    if isinstance(spec, SetStatus):
+        _known(f"{base}.status", spec.status, [s.name for s in pipeline.statuses], "status", errors)
+    if isinstance(spec, SubstateChange):
+        _known(f"{base}.substate", spec.substate, [s.name for s in status.substates], f"substate of '{status.name}'",
+               errors)
+    if known_users is not None:
+        handles = list(spec.users) if isinstance(spec, Notify) else \
+            [h for c in spec.criteria for h in c.users] if isinstance(spec, Assign) else []
+        for handle in handles:
+            _known(base, handle, known_users, "user", errors)
 
 
 def validate_pipeline(raw: Any, *, known_users: Collection[str] | None = None,

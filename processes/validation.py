@@ -19,7 +19,7 @@ from pydantic import ValidationError
 from processes.documents import format_path, parse_document
 from processes.errors import ErrorCollector, ErrorDetail, TemplateInvalid, did_you_mean
 from processes.formatting import parse_locale
-from processes.template import CreateTask, ProcessTemplate, RecordKind, Responsible, StartFollowUp
+from processes.template import CreateTask, ProcessTemplate, RecordKind, Responsible, StartFollowUp, StartProcess
 from processes.text_checks import check_condition, check_text
 from processes.trials import TRIAL_SECONDS, trial_deadline
 from processes.upgrades import upgrade_template
@@ -100,7 +100,7 @@ def _check_phases(template: ProcessTemplate, errors: ErrorCollector, known_users
                         check_text(f"{base}.values.{name}", text, errors, keys)
             if isinstance(spec, CreateTask):
                 _check_user(f"{base}.assignee", spec.assignee, known_users, errors)
-            if isinstance(spec, StartFollowUp):
+            if isinstance(spec, StartFollowUp | StartProcess):
                 _check_user(f"{base}.owner", spec.owner, known_users, errors)
                 _check_follow_up(base, spec, template, known_templates, errors)
         for b, branch in enumerate(phase.decision or []):
@@ -123,7 +123,7 @@ def _check_target(path: str, key: str, keys: list[str], errors: ErrorCollector) 
         errors.add(path, f"unknown phase '{key}'{did_you_mean(key, keys)}")
 
 
-def _check_follow_up(path: str, spec: StartFollowUp, template: ProcessTemplate,
+def _check_follow_up(path: str, spec: StartFollowUp | StartProcess, template: ProcessTemplate,
                      known_templates: Mapping[str, RecordKind] | None, errors: ErrorCollector) -> None:
     if known_templates is None:
         return
@@ -131,11 +131,12 @@ def _check_follow_up(path: str, spec: StartFollowUp, template: ProcessTemplate,
     if spec.template not in kinds:
         errors.add(f"{path}.template", f"unknown template '{spec.template}'{did_you_mean(spec.template, kinds)}")
         return
-    target = template.record_kind if spec.record == "same" else RecordKind.contact
+    same = isinstance(spec, StartProcess) or spec.record == "same"
+    target = template.record_kind if same else RecordKind.contact
     if kinds[spec.template] != target:
         errors.add(f"{path}.template", f"template '{spec.template}' runs on {kinds[spec.template].value} records, "
-                                       f"but this follow-up runs on the {'record' if spec.record == 'same' else 'contact'}"
-                                       f" ({target.value})")
+                                       f"but this {'process' if isinstance(spec, StartProcess) else 'follow-up'} runs "
+                                       f"on the {'record' if same else 'contact'} ({target.value})")
 
 
 def successors(template: ProcessTemplate, index: int) -> list[int | None]:

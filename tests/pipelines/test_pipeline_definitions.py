@@ -33,7 +33,7 @@ def test_every_mistake_has_its_path() -> None:
     document["types"][0]["initial_status"] = "New"
     document["types"][1]["statuses"].append("Archived")
     document["statuses"][1]["automations"] = [
-        {"on": "enter", "actions": [{"move_to": {"status": "Nowhere"}}, {"open_substate": {"substate": "Parts"}},
+        {"on": "enter", "actions": [{"set_status": {"status": "Nowhere"}}, {"open_substate": {"substate": "Parts"}},
                                     {"notify": {"users": ["mario"]}},
                                     {"send_email": {"subject": "Hi", "body": "{{ recrod.title }}"}}]},
         {"on": "scheduled", "after_days": 2, "actions": [{"add_history": {"text": "late"}}]}]
@@ -43,7 +43,7 @@ def test_every_mistake_has_its_path() -> None:
     assert any(e.startswith("types[0].initial_status: 'New' is not in the sequence of type") for e in found)
     assert any(e.startswith("types[1].statuses[6]: unknown status 'Archived'") for e in found)
     automation = "statuses[1].automations[0].actions"
-    assert any(e.startswith(f"{automation}[0].move_to.status: unknown status 'Nowhere'") for e in found)
+    assert any(e.startswith(f"{automation}[0].set_status.status: unknown status 'Nowhere'") for e in found)
     assert any(e.startswith(f"{automation}[1].open_substate.substate: unknown substate of 'Diagnosis' 'Parts'")
                for e in found)
     assert any(e.startswith(f"{automation}[2].notify: unknown user 'mario' (did you mean 'maria'") for e in found)
@@ -100,3 +100,23 @@ async def test_versions_and_record_types(api: Api) -> None:
     other = repair_pipeline(types=[{"name": f"Paid repair {tag}"}])
     taken = await save(api, other)
     assert taken.status_code == 409 and f"belongs to pipeline '{document['key']}'" in taken.json()["detail"]
+
+
+def test_automations_are_checked_as_the_processes_they_run_as() -> None:
+    document = repair_pipeline("x")
+    document["statuses"][1]["automations"] = [
+        {"on": "enter", "actions": [{"reminder": {"after_days": 1}},
+                                    {"create_task": {"title": "Call", "assignee": {"user": "mari"}}},
+                                    {"close_substate": {"substate": "Waiting for parts"}}]}]
+    document["statuses"][1]["substates"][0]["automations"] = [
+        {"on": "scheduled", "after_hours": 4, "actions": [{"notify": {"roles": ["manager"],
+                                                                      "message": "{{ recrod }}"}}]}]
+    found = errors_of(document)
+    assert any(e.startswith("controller_email: statuses[1].automations: a pipeline with automations names") for e in found)
+    assert any(e.startswith("statuses[1].automations[0].actions[0]: 'reminder' is not an automation's action")
+               for e in found)
+    assert any(e.startswith("statuses[1].automations[0].actions[1].create_task.assignee.user: unknown user 'mari'")
+               for e in found)
+    assert any(e.startswith("statuses[1].substates[0].automations[0].actions[0].notify.message: unknown variable "
+                            "'recrod'") for e in found)
+    assert not any("close_substate" in e for e in found)  # a substate of the status: fine

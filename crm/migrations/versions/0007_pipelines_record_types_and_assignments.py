@@ -1,7 +1,10 @@
 """pipelines (versioned), record types, the records' move counter and open substates, roles assigned on records
 
 `pipeline_version` holds every saved version of a pipeline; `record_type` says which pipeline defines each
-(kind, type). A record counts its moves (`moves`: racing moves check it), the move that entered its status (`visit`) and keeps the substates open in its status. `record_assignment` holds the roles assigned on records
+(kind, type). A record counts its moves (`moves`: racing moves check it), the move that
+entered its status (`visit`) and the substates open in it. A move's record event says what it left and
+entered (`previous_status`, `previous_visit`, `visit`, `substate`, `previous_substates`), for the
+automations of both. `record_assignment` holds the roles assigned on records
 (salesperson, installer...); an inactive user (`user.active`) is never assigned. The board counts a
 pipeline's records by type and status: index (type, status, id).
 
@@ -78,6 +81,7 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column('previous_visit', sa.Integer(), nullable=True))
         batch_op.add_column(sa.Column('visit', sa.Integer(), nullable=True))
         batch_op.add_column(sa.Column('substate', sa.String(length=64), nullable=True))
+        batch_op.add_column(sa.Column('previous_substates', sa.JSON(), nullable=True))
 
     with op.batch_alter_table('user', schema=None) as batch_op:
         batch_op.add_column(sa.Column('active', sa.Boolean(), server_default=sa.true(), nullable=False))
@@ -89,7 +93,7 @@ def downgrade() -> None:
         batch_op.drop_column('active')
 
     with op.batch_alter_table('record_event', schema=None) as batch_op:
-        for column in ('substate', 'visit', 'previous_visit', 'previous_status'):
+        for column in ('previous_substates', 'substate', 'visit', 'previous_visit', 'previous_status'):
             batch_op.drop_column(column)
 
     with op.batch_alter_table('record', schema=None) as batch_op:
