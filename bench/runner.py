@@ -29,6 +29,7 @@ from typing import Any
 from bench import report, scenarios
 from bench.hostile import hostile_renders
 from bench.infra import ROOT, connect, database, dev_server, worker_process
+from bench.pipelines import move_to_action
 from bench.profile import summarize
 from bench.scenarios import Context, parked, phase_overhead, seed, signal_to_move, start_path
 from crm.db import make_engine, make_sessionmaker
@@ -133,7 +134,7 @@ async def run_mode(mode: str, loads: Loads, growth: tuple[int, ...], database_ur
 
 async def _on_one_server(ctx: Context, mode: str, loads: Loads, growth: tuple[int, ...], profile: Path | None,
                          out: dict[str, Any]) -> None:
-    """Scenarios 1 (and 6's repeats of it), 2 and 3, on one dev server."""
+    """Scenarios 1 (and 6's repeats of it), 2, 3 and 8, on one dev server."""
     for factor in growth:
         n = loads.phase_processes * factor
         # the load the target is read at runs in alternating rounds, and each side's median round counts:
@@ -166,6 +167,11 @@ async def _on_one_server(ctx: Context, mode: str, loads: Loads, growth: tuple[in
         log(f"{mode}: scenario 3, {kind}, {loads.moves} moves")
         out["signal_to_move"][kind] = await once_more(f"scenario 3 ({kind})",
                                                       lambda: signal_to_move(ctx, kind, loads.moves))
+    out["move_to_action"] = {}
+    for kind in KINDS:
+        log(f"{mode}: scenario 8, {kind}, {loads.moves} moves into a status with an on-enter action")
+        out["move_to_action"][kind] = await once_more(f"scenario 8 ({kind})",
+                                                      lambda: move_to_action(ctx, kind, loads.moves))
 
 
 async def _parked_loads(base: Context, shared: bool, mode: str, loads: Loads, growth: tuple[int, ...],
