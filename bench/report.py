@@ -240,6 +240,12 @@ def _move_to_action(m: dict[str, Any]) -> list[str]:
     if "move_to_action" not in m:
         return []
     b, t = m["move_to_action"]["baseline"], m["move_to_action"]["template"]
+    row = m.get("moves_in_a_row", {})
+    in_a_row = [
+        f"One record moved {row['moves']:,} times in a row between two statuses (no automation): "
+        f"{_f(row['moves_per_s'])} moves/s, p50 {_f(row['p50_ms'])} ms, p95 {_f(row['p95_ms'])} ms a move; "
+        f"its move counter at {row['counted']:,}, {row['history_lines']:,} history lines, {row['events']:,} record "
+        f"events: **{row['lost']} lost**.", ""] if row else []
     return [
         "### 8. Move into a status with an on-enter action",
         "",
@@ -255,6 +261,7 @@ def _move_to_action(m: dict[str, Any]) -> list[str]:
         f"| pipeline (stage automation) | {t['n']} | {_f(t['p50_ms'])} | {_f(t['p95_ms'])} | {_f(t['mean_ms'])} |",
         f"| ratio | | {_f(_ratio(t['p50_ms'], b['p50_ms']), 2)} | {_f(_ratio(t['p95_ms'], b['p95_ms']), 2)} | |",
         "",
+        *in_a_row,
     ]
 
 
