@@ -155,7 +155,7 @@ class Record(RecordBase, table=True):
     # The pipeline board counts and pages a pipeline's records by type and status (crm/pipeline_board.py).
     __table_args__ = (sa.Index("ix_record_title_trgm", "title", postgresql_using="gin",
                                postgresql_ops={"title": "gin_trgm_ops"}, sqlite_where=sa.text("0")),
-                      sa.Index("ix_record_type_status_id", "type", "status", "id"))
+                      sa.Index("ix_record_kind_type_status_id", "kind", "type", "status", "id"))
 
     id: int | None = Field(default=None, primary_key=True)
     created_at: datetime = _created()

@@ -1,6 +1,6 @@
 """The pipeline board: each status of a pipeline with how many records are in it and a page of them.
 
-Counts and pages read `ix_record_type_status_id` (type, status, id); restricted records the viewer may
+Counts and pages read `ix_record_kind_type_status_id` (kind, type, status, id); restricted records the viewer may
 not see are neither counted nor shown.
 """
 

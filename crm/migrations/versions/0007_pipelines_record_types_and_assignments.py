@@ -6,7 +6,7 @@ entered its status (`visit`) and the substates open in it. A move's record event
 entered (`previous_status`, `previous_visit`, `visit`, `substate`, `previous_substates`), for the
 automations of both. `record_assignment` holds the roles assigned on records
 (salesperson, installer...); an inactive user (`user.active`) is never assigned. The board counts a
-pipeline's records by type and status: index (type, status, id).
+pipeline's records by kind, type and status: index (kind, type, status, id).
 
 Revision ID: 0007
 Revises: 0006
@@ -74,7 +74,7 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column('moves', sa.Integer(), server_default='0', nullable=False))
         batch_op.add_column(sa.Column('visit', sa.Integer(), server_default='0', nullable=False))
         batch_op.add_column(sa.Column('substates', sa.JSON(), server_default='{}', nullable=False))
-        batch_op.create_index('ix_record_type_status_id', ['type', 'status', 'id'], unique=False)
+        batch_op.create_index('ix_record_kind_type_status_id', ['kind', 'type', 'status', 'id'], unique=False)
 
     with op.batch_alter_table('record_event', schema=None) as batch_op:
         batch_op.add_column(sa.Column('previous_status', sa.String(length=64), nullable=True))
@@ -97,7 +97,7 @@ def downgrade() -> None:
             batch_op.drop_column(column)
 
     with op.batch_alter_table('record', schema=None) as batch_op:
-        batch_op.drop_index('ix_record_type_status_id')
+        batch_op.drop_index('ix_record_kind_type_status_id')
         batch_op.drop_column('substates')
         batch_op.drop_column('visit')
         batch_op.drop_column('moves')
