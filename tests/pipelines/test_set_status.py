@@ -14,6 +14,7 @@ from processes.pipeline import Pipeline
 from processes.template import RecordKind
 from tests.factories import Factory
 from tests.pipelines.conftest import repair_pipeline
+from tests.polling import eventually
 from tests.workflows.helpers import history, running_worker, start, template, until
 
 
@@ -35,9 +36,15 @@ async def test_set_status_moves_or_opens_an_incident(time_skipping_env: Workflow
         assert state.incident.step == "actions[0].set_status" and state.incident.phase_key == "quote"
         assert "cannot move from 'Warranty claim filed' to 'Quote sent'; allowed next: In repair" in \
             state.incident.message
-        lines = await history(sessions, handle.id)
+        # the incident's line is written as the process parks, just after its state says so
+        lines = await eventually(lambda: _with_incident(sessions, handle.id), what="the incident's history line")
     moved = [line for line in lines if line.kind is HistoryKind.status_changed]
     assert len(moved) == 1 and moved[0].data["from"] == "Diagnosis" and moved[0].data["to"] == "Warranty claim filed"
     assert moved[0].actor == f"process {document['key']}" and moved[0].phase_key == "claim"
     assert any(line.kind is HistoryKind.incident and "Quote sent" in line.text for line in lines)
+
+
+async def _with_incident(sessions, workflow_id: str) -> list:  # type: ignore[no-untyped-def]
+    lines = await history(sessions, workflow_id)
+    return lines if any(line.kind is HistoryKind.incident for line in lines) else []
     assert (await factory.get(Record, record.id)).status == "Warranty claim filed"
