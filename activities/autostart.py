@@ -1,4 +1,5 @@
-"""Autostart: dispatching record events to the templates whose triggers they match.
+"""Autostart: dispatching record events to the templates whose triggers they match, and to the automations of the
+statuses a move leaves and enters (activities/stages.py).
 
 Exactly once per (event, template): the run is allocated with the request id
 `autostart:{event id}:{template key}` and its workflow id never starts twice, so a
@@ -16,22 +17,22 @@ from sqlalchemy import update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 from temporalio import activity
-from temporalio.exceptions import WorkflowAlreadyStartedError
 
 from activities.deps import Deps
+from activities.stages import StageEvent, dispatch_stage
+from activities.starting import start_run
 from crm import template_store
 from crm.idempotent import insert_once
 from crm.models import HistoryEntry, HistoryKind, Record, RecordEvent, RecordEventKind
-from crm.process_runs import ProcessOrigin, allocate_run, mark_started
+from crm.process_runs import ProcessOrigin
 from crm.types import utcnow
-from processes.instance import ProcessInput
 from processes.template import ProcessTemplate, RecordKind, Trigger
-from workflows.client import start_process
 
 log = logging.getLogger("stagecoach.autostart")
 
 TRIGGER_ON = {RecordEventKind.created: "record_created", RecordEventKind.status_changed: "status_changed",
-              RecordEventKind.field_changed: "field_changed"}
+              RecordEventKind.field_changed: "field_changed", RecordEventKind.substate_opened: "substate_opened",
+              RecordEventKind.substate_closed: "substate_closed"}
 
 
 class DispatchInput(BaseModel):
@@ -56,6 +57,7 @@ class _Event:
     status: str | None
     fields: tuple[str, ...]
     actor_user_id: int | None
+    stage: StageEvent
 
 
 @dataclass(frozen=True)
@@ -113,7 +115,11 @@ class AutostartActivities:
             query = (select(RecordEvent).where(col(RecordEvent.dispatched_at).is_(None))
                      .order_by(col(RecordEvent.id)).limit(input.batch_size))
             events = [_Event(id=e.id, record_id=e.record_id, kind=e.kind, status=e.status,  # type: ignore[arg-type]
-                             fields=tuple(e.fields or ()), actor_user_id=e.actor_user_id)
+                             fields=tuple(e.fields or ()), actor_user_id=e.actor_user_id,
+                             stage=StageEvent(id=e.id, kind=e.kind, status=e.status,  # type: ignore[arg-type]
+                                              previous_status=e.previous_status, previous_visit=e.previous_visit,
+                                              visit=e.visit, substate=e.substate, actor_user_id=e.actor_user_id,
+                                              previous_substates=e.previous_substates))
                       for e in (await session.exec(query)).all()]
         result = DispatchResult(more=len(events) == input.batch_size,
                                 sweep_seconds=self.deps.settings.record_events_sweep_seconds)
@@ -128,6 +134,7 @@ class AutostartActivities:
                     for candidate in templates[record.kind]:
                         if any(matches(t, event, record) for t in candidate.template.autostart):
                             await self._start(session, event, record, candidate, result)
+                    result.started += await dispatch_stage(self.deps, session, event.stage, row)
                 await session.exec(update(RecordEvent).where(col(RecordEvent.id) == event.id)  # type: ignore[call-overload]
                                    .values(dispatched_at=utcnow()))
                 await session.commit()
@@ -149,23 +156,10 @@ class AutostartActivities:
                 data={"template": key, "event_id": event.id, "event": event.kind.value})))
             result.skipped.append(f"{key} on record {record_id}: {why}")
             return
-        run, _ = await allocate_run(session, template_key=key, template_version=candidate.version,
-                                    record_id=record_id, owner_id=owner_id, started_by="autostart",
-                                    request_id=request_id, origin=ProcessOrigin.autostart,
-                                    triggered_by_user_id=event.actor_user_id)
-        # a run allocated by an earlier try is started as allocated, even if a newer version was saved since
-        template = candidate.template if run.template_version == candidate.version else \
-            template_store.load(await template_store.get_version(session, key, run.template_version))
-        input = ProcessInput(template=template, template_version=run.template_version,
-                             record_id=run.record_id, owner_id=run.owner_id, started_by=run.started_by,
-                             origin=ProcessOrigin.autostart.value, triggered_by_user_id=run.triggered_by_user_id)
-        try:
-            await start_process(self.deps.temporal, input, workflow_id=run.workflow_id,
-                                task_queue=self.deps.settings.temporal_task_queue)
-        except WorkflowAlreadyStartedError:
-            pass  # an earlier try started it: this is the retry of the same start
-        await mark_started(session, run.workflow_id)  # committed with the event's dispatch
-        result.started.append(run.workflow_id)
+        workflow_id = await start_run(self.deps, session, candidate.template, candidate.version, record_id=record_id,
+                                      owner_id=owner_id, request_id=request_id, origin=ProcessOrigin.autostart,
+                                      started_by="autostart", triggered_by_user_id=event.actor_user_id)
+        result.started.append(workflow_id)
 
 
 async def _rows(*rows: object) -> list[object]:

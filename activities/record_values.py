@@ -12,18 +12,44 @@ from pydantic import BaseModel
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 from temporalio import activity
+from temporalio.exceptions import ApplicationError
 
 from activities import bookkeeping
 from activities.deps import Deps
 from activities.step import ActionResult, StepInput, begin_step, load_record, prepare_step, render, render_variables
+from activities.errors import final
 from crm.idempotent import insert_new
+from crm.pipeline_moves import Move, Moved, move_record
 from crm.models import HistoryEntry, HistoryKind, Record, RecordEvent
 from crm.record_events import RecordSnapshot, add_record_events, snapshot
 from crm.types import utcnow
+from processes.errors import MovedMeanwhile, MoveRefused
 from processes.template import SetStatus, WriteValues
 from workflows.client import notify_dispatcher
 
 log = logging.getLogger("stagecoach.activity")
+
+
+async def notify_events(deps: Deps, step_key: str) -> None:
+    """Tell the record-events dispatcher a step wrote events; if this fails, its next sweep finds them anyway."""
+    if deps.temporal is None:
+        return
+    try:
+        await notify_dispatcher(deps.temporal, deps.settings)
+    except Exception:
+        log.warning("could not signal the record-events dispatcher; its sweep will dispatch the events",
+                    exc_info=True, extra={"step_key": step_key})
+
+
+async def move_in_step(session: AsyncSession, record_id: int, move: Move) -> Moved:
+    """A move made by a process step: refused, an incident with the refusal's message (retrying changes
+    nothing); lost to a racing move, retried."""
+    try:
+        return await move_record(session, record_id, move)
+    except MovedMeanwhile as exc:
+        raise ApplicationError(exc.message, type=exc.type) from None
+    except MoveRefused as exc:
+        raise final(exc) from None
 
 
 class WriteValuesInput(BaseModel):
@@ -58,14 +84,7 @@ class RecordValuesActivities:
                                       actor_user_id=step.owner_id, step_key=step.step_key))
 
     async def _notify(self, step: StepInput) -> None:
-        """Tell the dispatcher; if this fails, its next sweep finds the events anyway."""
-        if self.deps.temporal is None:
-            return
-        try:
-            await notify_dispatcher(self.deps.temporal, self.deps.settings)
-        except Exception:
-            log.warning("could not signal the record-events dispatcher; its sweep will dispatch the events",
-                        exc_info=True, extra={"step_key": step.step_key})
+        await notify_events(self.deps, step.step_key)
 
     async def _done_before(self, session: AsyncSession, step: StepInput) -> bool:
         """Whether an earlier try made the change (its bookkeeping went with it); if so, finish what it left."""
@@ -108,6 +127,8 @@ class RecordValuesActivities:
 
     @activity.defn(name="set_status")
     async def set_status(self, input: SetStatusInput) -> ActionResult:
+        """A move like any other (crm/pipeline_moves.py): a status the record's type does not allow is an incident
+        with the refusal's message; a move that lost a race is tried again."""
         status = input.action.status
         async with self.deps.sessions() as session:
             step, begun = await begin_step(session, input.step)
@@ -115,18 +136,19 @@ class RecordValuesActivities:
                 return ActionResult(summary=f"status already set to {status}", responsible_id=step.responsible_id)
             await insert_new(session, HistoryEntry, begun.rows)
             record = await load_record(session, step.record_id)
-            before = snapshot(record)
             previous = record.status
-            record.status = status
-            record.updated_at = utcnow()
-            session.add(record)
-            session.add(HistoryEntry(record_id=record.id, step_key=step.step_key, kind=HistoryKind.status_changed,
-                                     text=f"Status changed from '{previous}' to '{status}'",
-                                     workflow_id=step.workflow_id, phase_key=step.phase_key,
-                                     actor=f"process {step.template_key}", data={"from": previous, "to": status}))
-            events = self._record_events(session, before, record, step)
+            actor = f"process {step.template_key}"
+            if previous == status:  # nothing moves: the step is written down all the same
+                session.add(HistoryEntry(record_id=record.id, step_key=step.step_key, kind=HistoryKind.status_changed,
+                                         text=f"Status left at '{status}' (it was already)",
+                                         workflow_id=step.workflow_id, phase_key=step.phase_key, actor=actor,
+                                         data={"from": previous, "to": status}))
+            else:
+                await move_in_step(session, step.record_id, Move(
+                    to=status, actor=actor, actor_user_id=step.owner_id, step_key=step.step_key,
+                    workflow_id=step.workflow_id, phase_key=step.phase_key, reason=f"phase '{step.phase_name}'"))
             await insert_new(session, HistoryEntry, bookkeeping.after(step.books))
             await session.commit()
-        if events:
+        if previous != status:
             await self._notify(step)
         return ActionResult(summary=f"status {previous} -> {status}", responsible_id=step.responsible_id)

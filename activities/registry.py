@@ -19,6 +19,7 @@ from activities.record_values import RecordValuesActivities
 from activities.responsible import ResponsibleActivities
 from activities.send_email import SendEmailActivities
 from activities.send_sms import SendSmsActivities
+from activities.stage_actions import StageActionActivities
 from activities.tasks import TaskActivities
 from activities.webhooks import WebhookActivities
 from activities.temporal_history import TemporalHistoryActivities
@@ -37,6 +38,7 @@ ACTIVITY_CLASSES = (
     ResponsibleActivities,
     SendEmailActivities,
     SendSmsActivities,
+    StageActionActivities,
     TaskActivities,
     TemporalHistoryActivities,
     WebhookActivities,

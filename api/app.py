@@ -12,10 +12,11 @@ import tracing
 from api import bounds, console, docs, metrics, problems
 from api.admission import Admission, api_routes
 from api.bounds import bounded_integers
-from api.routers import (api_keys, deliveries, health, outbox, processes, records, tasks, templates, users,
-                         webhook_endpoints)
+from api.routers import (api_keys, deliveries, health, moves, outbox, pipelines, processes, records, tasks,
+                         templates, users, webhook_endpoints)
 from crm.db import make_engine, make_sessionmaker
 from logs import configure_logging
+from processes.pipeline import Pipeline
 from processes.template import ProcessTemplate
 from renderer.pool import RenderPool
 from settings import Settings, get_settings
@@ -52,8 +53,8 @@ def create_app(settings: Settings | None = None, temporal: Client | None = None,
     if settings.otel_exporter_otlp_endpoint and tracing.provider() is None:
         tracing.enable(settings.otel_exporter_otlp_endpoint, "stagecoach-api")
     tracing.instrument(app)
-    for module in (health, templates, users, records, processes, tasks, outbox, deliveries, webhook_endpoints,
-                   api_keys):
+    for module in (health, templates, pipelines, users, records, moves, processes, tasks, outbox, deliveries,
+                   webhook_endpoints, api_keys):
         app.include_router(module.router)
     console.install(app)
     app.add_middleware(Admission, max_body_bytes=settings.max_body_bytes)  # inside the next one
@@ -65,10 +66,11 @@ def create_app(settings: Settings | None = None, temporal: Client | None = None,
 
             schema = get_openapi(title=app.title, version=app.version, description=app.description,
                                  routes=app.routes)
-            defs = ProcessTemplate.model_json_schema(ref_template="#/components/schemas/{model}")
             components = schema.setdefault("components", {}).setdefault("schemas", {})
-            components.update(defs.pop("$defs", {}))
-            components["ProcessTemplate"] = defs
+            for model in (ProcessTemplate, Pipeline):  # the documents saved as YAML or JSON
+                defs = model.model_json_schema(ref_template="#/components/schemas/{model}")
+                components.update(defs.pop("$defs", {}))
+                components[model.__name__] = defs
             problems.document(schema)
             bounds.document(schema, api_routes(app))
             app.openapi_schema = schema

@@ -75,6 +75,7 @@ QUICK = Scale(records=2_000, history=20_000, heavy_records=4, heavy_entries=1_00
               tasks=2_000, outbox=2_000, process_runs=2_000, temporal_processes=100, samples=10, warmup=2)
 
 KINDS = {"contact": 30, "property": 15, "lead": 20, "opportunity": 10, "job": 10, "order": 5, "quote": 5, "case": 5}
+BOARD_TYPE = "Bench lead"  # the leads' record type, listed by the pipeline `bench-sales` (the board's reads)
 STATUSES = {
     "contact": (("Active", 80), ("Inactive", 20)),
     "property": (("Available", 40), ("Reserved", 10), ("Sold", 35), ("Withdrawn", 15)),
@@ -197,7 +198,8 @@ class Generator:
                 contacts.append(i)
             fields = json.dumps({"budget": rng.randrange(1000, 500_000, 500), "source": rng.choice(CHANNELS)})
             when = self.ts(self._when(i, n))
-            row = (i, kind, "", status, title, f"client{i}@example.org", f"+39 333 {i:07d}",
+            row = (i, kind, BOARD_TYPE if kind == "lead" else "", status, title, f"client{i}@example.org",
+                   f"+39 333 {i:07d}",
                    rng.choice(CHANNELS), owner, contact, fields, when, when)
             if self.access:
                 restricted = rng.random() < RESTRICTED_SHARE and i not in self.heavy
@@ -548,8 +550,10 @@ def plan_reads(ds: DataSet, temporal: bool) -> list[Read]:
         Read("records: deep page", f"/records?limit=100&offset={deep}", note=f"offset {deep:,}"),
         Read("records: by kind", "/records?kind=lead&limit=100"),
         Read("records: by owner", f"/records?owner_id={ds.busy_user}&limit=100", note="the owner of most records"),
-        Read("records: by kind and status", "/records?kind=lead&status=Qualified&limit=100",
-             note="what a board column would read; there is no pipeline board yet"),
+        Read("records: by kind and status", "/records?kind=lead&status=Qualified&limit=100"),
+        Read("pipeline board", "/pipelines/bench-sales/board?limit=20",
+             note="every lead: 6 statuses, a count and 20 records each"),
+        Read("pipeline board: one owner", f"/pipelines/bench-sales/board?limit=20&owner_id={ds.busy_user}"),
         Read("records: title search", f"/records?q={SEARCH_WORD.lower()}&limit=100",
              note="substring (ILIKE '%…%'), in 0.5% of titles"),
         Read("record: one", f"/records/{ds.typical_record}"),
@@ -571,6 +575,7 @@ def plan_reads(ds: DataSet, temporal: bool) -> list[Read]:
     reads += [
         Read("records: first page, staff", "/records?limit=100", key="staff", note=staff),
         Read("records: by kind and status, staff", "/records?kind=lead&status=Qualified&limit=100", key="staff"),
+        Read("pipeline board, staff", "/pipelines/bench-sales/board?limit=20", key="staff"),
         Read("history: the longest, first page, staff", f"/records/{ds.heavy_record}/history", key="staff"),
         Read("tasks: own open tasks, staff", "/tasks?limit=100", key="staff"),
         Read("outbox: newest, staff", "/outbox?limit=100", key="staff"),
@@ -725,11 +730,29 @@ def _auth(key: str) -> dict[str, str]:
     return {"X-API-Key": key}
 
 
+async def save_pipeline(url: str) -> None:
+    """The leads' pipeline, for the board: their statuses, and their record type."""
+    from crm import pipeline_store
+    from crm.db import make_engine, make_sessionmaker
+    from processes.pipeline import Pipeline
+
+    engine = make_engine(url)
+    try:
+        async with make_sessionmaker(engine)() as session:
+            await pipeline_store.save(session, Pipeline.model_validate({
+                "key": "bench-sales", "name": "Sales", "record_kind": "lead", "types": [{"name": BOARD_TYPE}],
+                "statuses": [{"name": name} for name, _ in STATUSES["lead"]]}), "bench")
+    finally:
+        await engine.dispose()
+
+
 def _count_rows(body: Any) -> int:
     if isinstance(body, list):
         return len(body)
     if isinstance(body, dict) and isinstance(body.get("items"), list):
         return len(body["items"])
+    if isinstance(body, dict) and isinstance(body.get("columns"), list):  # the board: the records it shows
+        return sum(len(column["records"]) for column in body["columns"])
     return 1
 
 
@@ -829,6 +852,7 @@ def bench_database(name: str, scale: Scale, temporal_address: str | None, keep: 
         load_s = time.perf_counter() - t_load
         print(f"[{name}] loaded in {load_s:.1f} s", file=sys.stderr)
         keys = asyncio.run(api_keys(db.url, dataset.staff_user))
+        asyncio.run(save_pipeline(db.url))
         reads = plan_reads(dataset, temporal_address is not None)
         with api_server(db.url, temporal_address) as base_url:
             time_reads(base_url, keys, reads, scale)

@@ -29,6 +29,7 @@ from typing import Any
 from bench import report, scenarios
 from bench.hostile import hostile_renders
 from bench.infra import ROOT, connect, database, dev_server, worker_process
+from bench.pipelines import move_to_action, moves_in_a_row
 from bench.profile import summarize
 from bench.scenarios import Context, parked, phase_overhead, seed, signal_to_move, start_path
 from crm.db import make_engine, make_sessionmaker
@@ -48,9 +49,12 @@ class Loads:
     rounds: int = 5  # scenario 1 at 1×: alternating rounds of each side, each side's median counts
     harmless: int = 40  # scenario 7: harmless processes on the idle worker, then beside hostile renders
     hostile: int = 6  # scenario 7: hostile processes kept running
+    record_moves: int = 5_000  # scenario 8: moves of one record in a row
 
     def scaled(self, factor: float) -> Loads:
-        return Loads(rounds=self.rounds, harmless=self.harmless, hostile=self.hostile, phase_processes=max(4, round(self.phase_processes * factor)),
+        return Loads(rounds=self.rounds, harmless=self.harmless, hostile=self.hostile,
+                     record_moves=max(50, round(self.record_moves * factor)),
+                     phase_processes=max(4, round(self.phase_processes * factor)),
                      starts=max(40, round(self.starts * factor)), clients=self.clients,
                      moves=max(10, round(self.moves * factor)), parked=max(32, round(self.parked * factor)),
                      parked_sqlite=max(32, round(self.parked_sqlite * factor)))
@@ -58,9 +62,9 @@ class Loads:
 
 FULL = Loads(phase_processes=50, starts=400, clients=8, moves=40, parked=10_000, parked_sqlite=2_500)
 QUICK = Loads(phase_processes=2, starts=40, clients=4, moves=6, parked=64, parked_sqlite=64, rounds=3, harmless=12,
-              hostile=3)
+              hostile=3, record_moves=200)
 TINY = Loads(phase_processes=2, starts=8, clients=2, moves=2, parked=8, parked_sqlite=8, rounds=1, harmless=2,
-             hostile=2)  # the smoke test's
+             hostile=2, record_moves=10)  # the smoke test's
 
 
 def machine() -> dict[str, Any]:
@@ -133,7 +137,7 @@ async def run_mode(mode: str, loads: Loads, growth: tuple[int, ...], database_ur
 
 async def _on_one_server(ctx: Context, mode: str, loads: Loads, growth: tuple[int, ...], profile: Path | None,
                          out: dict[str, Any]) -> None:
-    """Scenarios 1 (and 6's repeats of it), 2 and 3, on one dev server."""
+    """Scenarios 1 (and 6's repeats of it), 2, 3 and 8, on one dev server."""
     for factor in growth:
         n = loads.phase_processes * factor
         # the load the target is read at runs in alternating rounds, and each side's median round counts:
@@ -166,6 +170,13 @@ async def _on_one_server(ctx: Context, mode: str, loads: Loads, growth: tuple[in
         log(f"{mode}: scenario 3, {kind}, {loads.moves} moves")
         out["signal_to_move"][kind] = await once_more(f"scenario 3 ({kind})",
                                                       lambda: signal_to_move(ctx, kind, loads.moves))
+    log(f"{mode}: scenario 8, {loads.record_moves} moves of one record in a row")
+    out["moves_in_a_row"] = await moves_in_a_row(ctx, loads.record_moves)
+    out["move_to_action"] = {}
+    for kind in KINDS:
+        log(f"{mode}: scenario 8, {kind}, {loads.moves} moves into a status with an on-enter action")
+        out["move_to_action"][kind] = await once_more(f"scenario 8 ({kind})",
+                                                      lambda: move_to_action(ctx, kind, loads.moves))
 
 
 async def _parked_loads(base: Context, shared: bool, mode: str, loads: Loads, growth: tuple[int, ...],

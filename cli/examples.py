@@ -20,34 +20,43 @@ class Loaded:
     users: int
     records: int
     templates: int
+    pipelines: int = 0
     new_users: int = 0
     new_records: int = 0
     new_templates: int = 0  # saved as a new version (a template that was already there unchanged is not)
+    new_pipelines: int = 0
 
     def as_dict(self) -> dict[str, int]:
         return asdict(self)
 
     def text(self) -> str:
         counts = (f"{counted(self.users, 'user')}, {counted(self.records, 'record')}, "
-                  f"{counted(self.templates, 'template')}")
-        if (self.new_users, self.new_records, self.new_templates) == (self.users, self.records, self.templates):
+                  f"{counted(self.templates, 'template')}, {counted(self.pipelines, 'pipeline')}")
+        new = (self.new_users, self.new_records, self.new_templates, self.new_pipelines)
+        if new == (self.users, self.records, self.templates, self.pipelines):
             return f"{counts} (loaded now)"
-        if not self.new_users + self.new_records + self.new_templates:
+        if not sum(new):
             return f"{counts} (loaded before)"
         return (f"{counts} (new now: {counted(self.new_users, 'user')}, {counted(self.new_records, 'record')}, "
-                f"{counted(self.new_templates, 'template version')})")
+                f"{counted(self.new_templates, 'template version')}, "
+                f"{counted(self.new_pipelines, 'pipeline version')})")
 
 
 def load_examples(api: ApiClient, folder: Path = EXAMPLES) -> Loaded:
     data = yaml.safe_load((folder / "data.yaml").read_text())
     loaded = Loaded(users=len(data["users"]), records=len(data["records"]),
-                    templates=len(list((folder / "templates").glob("*.yaml"))))
+                    templates=len(list((folder / "templates").glob("*.yaml"))),
+                    pipelines=len(list((folder / "pipelines").glob("*.yaml"))))
     wanted = {user["handle"] for user in data["users"]}
     users = {u["handle"]: u["id"] for u in api.every("/users") if u["handle"] in wanted}
     for user in data["users"]:
         if user["handle"] not in users:
             users[user["handle"]] = api.post("/users", json=user)["id"]
             loaded.new_users += 1
+    # templates, then pipelines (an automation may start a template), then records (they start in their type's
+    # initial status)
+    loaded.new_templates = _save_all(api, sorted((folder / "templates").glob("*.yaml")), "/templates")
+    loaded.new_pipelines = _save_all(api, sorted((folder / "pipelines").glob("*.yaml")), "/pipelines")
     records: dict[tuple[str, str], int] = {}
     for spec in data["records"]:
         spec = dict(spec)
@@ -63,11 +72,16 @@ def load_examples(api: ApiClient, folder: Path = EXAMPLES) -> Loaded:
             spec["contact_id"] = records[("contact", contact)]
         records[(spec["kind"], spec["title"])] = api.post("/records", json=spec)["id"]
         loaded.new_records += 1
-    for path in sorted((folder / "templates").glob("*.yaml")):
+    return loaded
+
+
+def _save_all(api: ApiClient, paths: list[Path], route: str) -> int:
+    """Save each file; how many were saved as a new version."""
+    saved = 0
+    for path in paths:
         try:
-            response = api.send("POST", "/templates", content=path.read_bytes(),
-                                headers={"Content-Type": "application/yaml"})
+            response = api.send("POST", route, content=path.read_bytes(), headers={"Content-Type": "application/yaml"})
         except ApiError as exc:
             raise SystemExit(f"{path}: {exc}") from None
-        loaded.new_templates += response.status_code == 201
-    return loaded
+        saved += response.status_code == 201
+    return saved

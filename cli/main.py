@@ -9,7 +9,7 @@ from typing import Annotated, Any
 
 import typer
 
-from cli import resources
+from cli import pipelines, resources
 from cli.admin import admin_app
 from cli.common import JsonOpt, api, call, out, pairs
 from settings import get_settings
@@ -20,6 +20,10 @@ app.add_typer(admin_app, name="admin")
 app.add_typer(resources.keys, name="keys")
 app.add_typer(resources.users, name="users")
 app.add_typer(resources.records, name="records")
+app.add_typer(pipelines.pipelines, name="pipelines")
+app.add_typer(pipelines.record_types, name="record-types")
+resources.records.command("move")(pipelines.move)
+resources.records.command("allowed-moves")(pipelines.allowed_moves)
 
 
 CharsetOpt = Annotated[str | None, typer.Option(

@@ -11,13 +11,12 @@ from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
-from pydantic import EmailStr, computed_field
+from pydantic import EmailStr
 from sqlmodel import JSON, Field, SQLModel
 
 from crm import free_fields
 from crm.patch import Patch
 from crm.types import UTCDateTime, utcnow
-from processes.sms_text import template_notes
 from processes.template import RecordKind
 
 
@@ -38,6 +37,8 @@ class UserBase(SQLModel):
     email: EmailStr = Field(max_length=320)
     phone: str | None = Field(default=None, max_length=40)
     role: str = Field(default="agent", max_length=64, description="the user's job: agent, installer, accountant...")
+    active: bool = Field(default=True, sa_column_kwargs={"server_default": sa.true()},
+                         description="an inactive user is never assigned records by an automation")
 
 
 class User(UserBase, table=True):
@@ -57,6 +58,7 @@ class UserUpdate(Patch):
     email: EmailStr = Field(default=None, max_length=320)
     phone: str | None = Field(default=None, max_length=40)
     role: str = Field(default=None, max_length=64)
+    active: bool = None  # type: ignore[assignment]
 
 
 class UserPublic(UserBase):
@@ -154,12 +156,20 @@ class Record(RecordBase, table=True):
     # The title search (`?q=`, ILIKE '%…%'): a trigram index in PostgreSQL (pg_trgm). SQLite scans, fast
     # enough at its scale, and gets the same index empty (WHERE 0: never written, never read) so the
     # models and the migrations agree on both databases (bench/data_scale.py).
+    # The pipeline board counts and pages a pipeline's records by type and status (crm/pipeline_board.py).
     __table_args__ = (sa.Index("ix_record_title_trgm", "title", postgresql_using="gin",
-                               postgresql_ops={"title": "gin_trgm_ops"}, sqlite_where=sa.text("0")),)
+                               postgresql_ops={"title": "gin_trgm_ops"}, sqlite_where=sa.text("0")),
+                      sa.Index("ix_record_kind_type_status_id", "kind", "type", "status", "id"))
 
     id: int | None = Field(default=None, primary_key=True)
     created_at: datetime = _created()
     updated_at: datetime = _created()
+    # the record's moves, counted: each move (crm/pipeline_moves.py) checks it and bumps it, so of two racing
+    # moves one wins; the move that entered its status (its visit) and each open substate's keys their automations
+    moves: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
+    visit: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
+    substates: dict[str, int] = Field(default_factory=dict, sa_type=JSON, sa_column_kwargs={"server_default": "{}"},
+                                      description="the substates open in its status, each with the move that opened it")
 
 
 class RecordAccess(SQLModel, table=True):
@@ -195,52 +205,10 @@ class RecordPublic(RecordBase):
     id: int
     created_at: datetime
     updated_at: datetime
+    moves: int = 0
+    substates: dict[str, int] = Field(default_factory=dict, description="the substates open in its status, each "
+                                                                         "with the move that opened it")
     access_user_ids: list[int] = Field(default_factory=list)
-
-
-# --- process templates ---------------------------------------------------------------
-
-class ProcessTemplateVersion(SQLModel, table=True):
-    """One immutable version of a process template; a running process is pinned to one."""
-
-    __tablename__ = "process_template_version"
-    __table_args__ = (sa.UniqueConstraint("key", "version"),)
-
-    id: int | None = Field(default=None, primary_key=True)
-    key: str = Field(index=True, max_length=63)
-    version: int
-    name: str = Field(max_length=200)
-    record_kind: RecordKind = Field(sa_type=_enum(RecordKind))
-    definition: dict[str, Any] = Field(sa_type=JSON)
-    checksum: str = Field(max_length=64)
-    created_at: datetime = _created()
-    created_by: str = Field(default="", max_length=200)
-
-
-class ProcessTemplateVersionPublic(SQLModel):
-    key: str
-    version: int
-    name: str
-    record_kind: RecordKind
-    checksum: str
-    created_at: datetime
-    created_by: str
-    definition: dict[str, Any]
-
-    @computed_field  # type: ignore[prop-decorator]
-    @property
-    def notes(self) -> list[str]:
-        """What the template's texts cost (the SMS segments of each `send_sms` text)."""
-        return template_notes(self.definition)
-
-
-class ProcessTemplateSummary(SQLModel):
-    key: str
-    name: str
-    record_kind: RecordKind
-    latest_version: int
-    versions: int
-    updated_at: datetime
 
 
 # --- record events (autostart) ---------------------------------------------------------
@@ -249,6 +217,8 @@ class RecordEventKind(str, enum.Enum):
     created = "created"
     status_changed = "status_changed"
     field_changed = "field_changed"
+    substate_opened = "substate_opened"
+    substate_closed = "substate_closed"
 
 
 class RecordEvent(SQLModel, table=True):
@@ -263,6 +233,14 @@ class RecordEvent(SQLModel, table=True):
     record_id: int = Field(foreign_key="record.id", index=True)
     kind: RecordEventKind = Field(sa_type=_enum(RecordEventKind))
     status: str | None = Field(default=None, max_length=64, description="status_changed: the new status")
+    # a move (crm/pipeline_moves.py): the status left and the visits, for the automations of both statuses
+    previous_status: str | None = Field(default=None, max_length=64)
+    previous_visit: int | None = None
+    visit: int | None = Field(default=None, description="the move that entered the status or opened the substate")
+    substate: str | None = Field(default=None, max_length=64)
+    previous_substates: dict[str, int] | None = Field(default=None, sa_type=JSON,
+                                                      description="status_changed: the substates open in the status "
+                                                                  "left (closed by the move), with their visits")
     fields: list[str] = Field(default_factory=list, sa_type=JSON, description="field_changed: the fields")
     actor: str = Field(default="", max_length=200)
     actor_user_id: int | None = Field(default=None, foreign_key="user.id")
@@ -345,6 +323,10 @@ class HistoryKind(str, enum.Enum):
     task_completed = "task_completed"
     values_written = "values_written"
     status_changed = "status_changed"
+    substate_opened = "substate_opened"
+    substate_closed = "substate_closed"
+    type_changed = "type_changed"
+    assigned = "assigned"
     reminder_sent = "reminder_sent"
     incident = "incident"
     incident_resolved = "incident_resolved"

@@ -59,7 +59,7 @@ def add_record_events(session: AsyncSession, before: RecordValues | None, after:
                                   step_key=f"{step_key}/{kind.value}" if step_key else None, **values))
 
     if before is None:
-        add(RecordEventKind.created)
+        add(RecordEventKind.created, status=after.status, visit=after.visit)  # it enters its initial status
     else:
         if after.status != before.status:
             add(RecordEventKind.status_changed, status=after.status)

@@ -11,7 +11,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from crm.models import ProcessTemplateSummary, ProcessTemplateVersion, User
+from crm.models import User
+from crm.template_models import ProcessTemplateSummary, ProcessTemplateVersion
 from processes.errors import TemplateNotFound, did_you_mean
 from processes.template import ProcessTemplate, RecordKind
 from processes.upgrades import upgrade_template

@@ -49,6 +49,10 @@ class TemplateInvalid(StagecoachError):
         super().__init__(first + more, details=details)
 
 
+class PipelineInvalid(TemplateInvalid):
+    """A pipeline does not validate; `details` holds every error with its path."""
+
+
 class RenderError(StagecoachError):
     """A user-authored template failed to render (missing value, bound exceeded)."""
 
@@ -71,6 +75,14 @@ class TemplateNotFound(NotFound):
 
 
 class RecordNotFound(NotFound):
+    pass
+
+
+class PipelineNotFound(NotFound):
+    pass
+
+
+class RecordTypeNotFound(NotFound):
     pass
 
 
@@ -112,6 +124,14 @@ class RecordKindMismatch(Conflict):
 
 class AlreadyExists(Conflict):
     pass
+
+
+class MoveRefused(Conflict):
+    """A record cannot move there: its type's sequence does not allow it (or it is not where the mover thought)."""
+
+
+class MovedMeanwhile(MoveRefused):
+    """Another move of the record won the race; this one changed nothing (worth trying again)."""
 
 
 class LastAdminKey(Conflict):
@@ -173,6 +193,9 @@ ERROR_TYPES: dict[str, type[StagecoachError]] = {
         TemplateInvalid,
         RenderError,
         TemplateNotFound,
+        PipelineNotFound,
+        MoveRefused,
+        MovedMeanwhile,
         RecordNotFound,
         UserNotFound,
         ProcessNotFound,

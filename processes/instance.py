@@ -123,6 +123,13 @@ class ProcessState(BaseModel):
         return next((p for p in self.phases if p.key == key), None)
 
 
+class StageRef(BaseModel):
+    """The stage a process runs the automations of (processes/stage_templates.py): for the Temporal UI's search."""
+
+    pipeline: str
+    status: str
+
+
 class ProcessInput(BaseModel):
     """What a process starts with: a frozen copy of the template version it is pinned to."""
 
@@ -139,6 +146,7 @@ class ProcessInput(BaseModel):
     history_limit: int | None = Field(None, description="continue-as-new past this many history events "
                                                          "(besides when Temporal suggests it); for tests")
     resume: ResumeState | None = Field(None, description="set by continue-as-new: where the process was")
+    stage: StageRef | None = Field(None, description="a stage's automations: its pipeline and status")
 
     def summary(self) -> str:
         """The one line the Temporal UI shows for the run (keys and ids only, no personal data)."""

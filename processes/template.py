@@ -64,7 +64,19 @@ class Offset(Frozen):
 
 
 class StartRule(Offset):
-    """When a phase starts: right after the previous phase ends (no offset), or N hours/days after."""
+    """When a phase starts: right after the previous phase ends (no offset), or N minutes, hours or days after."""
+
+    after_minutes: int = Field(0, ge=0, le=60 * 24 * 366, exclude_if=lambda value: value == 0)
+
+    @model_validator(mode="after")
+    def _minutes_alone(self) -> StartRule:
+        if self.after_minutes and (self.after_hours or self.after_days):
+            raise ValueError("give after_minutes, after_hours or after_days, one of them")
+        return self
+
+    @property
+    def delay(self) -> timedelta:
+        return timedelta(minutes=self.after_minutes, hours=self.after_hours, days=self.after_days)
 
 
 class Responsible(Frozen):
@@ -221,6 +233,70 @@ class StartFollowUp(Frozen):
     record: Literal["same", "contact"] = Field("same", description="this record, or its linked contact")
 
 
+class SubstateChange(Frozen):
+    """Open or close a substate of the status the record is in (a move: checked and written like one)."""
+
+    substate: Annotated[str, Field(min_length=1, max_length=64)]
+
+
+class StartProcess(Frozen):
+    """Start a process of a saved template on the record now (it runs on its own)."""
+
+    template: Key
+    owner: Responsible = Field(Responsible(kind="record_owner"), description="its process owner; default: the "
+                                                                              "record's owner")
+
+
+class Notify(Frozen):
+    """Email chosen users, and every active user of chosen roles, about the record."""
+
+    users: list[Key] = Field(default_factory=list, max_length=50, description="user handles")
+    roles: list[Annotated[str, Field(min_length=1, max_length=64)]] = Field(default_factory=list, max_length=20)
+    subject: Annotated[str, Field(min_length=1, max_length=500)] = "{{ record.title }}: {{ record.status }}"
+    message: Text = "{{ record.title }} is now {{ record.status }}."
+    locale: str | None = _locale_field(TEXT_LOCALE)
+
+    @model_validator(mode="after")
+    def _someone(self) -> Notify:
+        if not self.users and not self.roles:
+            raise ValueError("name the users or the roles to notify")
+        return self
+
+
+class Rule(Frozen):
+    """A rule on one of the record's fields: `type`, `channel`, `title`, or a free field (`fields.region`)."""
+
+    field: Annotated[str, Field(pattern=r"^(type|channel|title|fields\.[A-Za-z_][A-Za-z0-9_]{0,63})$")]
+    equals: str | None = Field(None, max_length=300)
+    one_of: list[Annotated[str, Field(max_length=300)]] | None = Field(None, min_length=1, max_length=100)
+    prefix: str | None = Field(None, min_length=1, max_length=64, description="a postcode prefix, say")
+    min: float | None = None
+    max: float | None = None
+
+    @model_validator(mode="after")
+    def _a_test(self) -> Rule:
+        if all(v is None for v in (self.equals, self.one_of, self.prefix, self.min, self.max)):
+            raise ValueError("give equals, one_of, prefix, min or max")
+        return self
+
+
+class Candidates(Frozen):
+    """Who may be assigned when the record matches every rule: the active users of the role, or those listed."""
+
+    rules: list[Rule] = Field(default_factory=list, max_length=20)
+    users: list[Key] = Field(default_factory=list, max_length=200, description="user handles; none: the role's")
+
+
+class Assign(Frozen):
+    """Assign a role on the record (salesperson, installer...) by assignment criteria: the first criterion whose rules
+    the record matches gives the candidates; `round_robin` takes turns among them, `least_loaded` picks the one
+    holding the role on the fewest records. No active candidate is an incident. The assignee then sees the record."""
+
+    role: Annotated[str, Field(min_length=1, max_length=64)]
+    criteria: list[Candidates] = Field(default_factory=lambda: [Candidates()], min_length=1, max_length=50)
+    strategy: Literal["round_robin", "least_loaded"] = "round_robin"
+
+
 ACTION_KINDS: dict[str, type[Frozen]] = {
     "send_email": SendEmail,
     "webhook": Webhook,
@@ -233,11 +309,36 @@ ACTION_KINDS: dict[str, type[Frozen]] = {
     "reminder": Reminder,
     "end_process": EndProcess,
     "start_follow_up": StartFollowUp,
+    "open_substate": SubstateChange,
+    "close_substate": SubstateChange,
+    "start_process": StartProcess,
+    "notify": Notify,
+    "assign": Assign,
 }
 
 # the kinds of the first version: a full dump of an action (every kind, unset ones as None) has them all
 FIRST_KINDS = frozenset({"send_email", "create_task", "write_values", "set_status", "add_history", "reminder",
                          "end_process", "start_follow_up"})
+
+
+def one_kind(value: Any, kinds: dict[str, Any], what: str = "action", first: frozenset[str] | None = None) -> Any:
+    """An action written as a one-key mapping (`- send_email: {...}`), checked against `kinds`; `None` options
+    (`- end_process:` in YAML) mean none. `first`: the kinds of the first version, which a full dump of any
+    version has (every kind of its time, unset ones as None); by default all of `kinds`."""
+    if not isinstance(value, dict):
+        return value
+    if (first if first is not None else frozenset(kinds)) <= set(value) <= set(kinds):  # a full dump
+        value = {k: v for k, v in value.items() if v is not None}
+    found = [k for k in value if k in kinds]
+    unknown = [k for k in value if k not in kinds]
+    if unknown:
+        from processes.errors import did_you_mean
+
+        raise ValueError(f"unknown {what} '{unknown[0]}'{did_you_mean(unknown[0], kinds)}; "
+                         f"{what}s are {', '.join(kinds)}")
+    if len(found) != 1:
+        raise ValueError(f"an {what} has exactly one kind, got {len(found)}: {', '.join(found) or 'none'}")
+    return {k: ({} if v is None else v) for k, v in value.items()}
 
 
 class Action(Frozen):
@@ -254,27 +355,16 @@ class Action(Frozen):
     reminder: Reminder | None = None
     end_process: EndProcess | None = None
     start_follow_up: StartFollowUp | None = None
+    open_substate: SubstateChange | None = None
+    close_substate: SubstateChange | None = None
+    start_process: StartProcess | None = None
+    notify: Notify | None = None
+    assign: Assign | None = None
 
     @model_validator(mode="before")
     @classmethod
     def _one_kind(cls, value: Any) -> Any:
-        if not isinstance(value, dict):
-            return value
-        if FIRST_KINDS <= set(value) <= set(ACTION_KINDS):  # a full dump (of any version), unset kinds as None
-            value = {k: v for k, v in value.items() if v is not None}
-        kinds = [k for k in value if k in ACTION_KINDS]
-        unknown = [k for k in value if k not in ACTION_KINDS]
-        if unknown:
-            from processes.errors import did_you_mean
-
-            raise ValueError(
-                f"unknown action '{unknown[0]}'{did_you_mean(unknown[0], ACTION_KINDS)}; "
-                f"actions are {', '.join(ACTION_KINDS)}"
-            )
-        if len(kinds) != 1:
-            raise ValueError(f"an action has exactly one kind, got {len(kinds)}: {', '.join(kinds) or 'none'}")
-        # `- end_process:` (an empty mapping in YAML) means no options
-        return {k: ({} if v is None else v) for k, v in value.items()}
+        return one_kind(value, ACTION_KINDS, first=FIRST_KINDS)
 
     @model_serializer(mode="wrap")
     def _only_kind(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:

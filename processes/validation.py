@@ -22,7 +22,7 @@ from processes.formatting import parse_locale
 from processes.json_text import check_json_text
 from processes.sms_text import check_sms
 from processes.template import (CreateTask, ProcessTemplate, RecordKind, Responsible, SendSms, StartFollowUp,
-                                 Webhook)
+                                StartProcess, Webhook)
 from processes.text_checks import check_condition, check_text
 from processes.trials import TRIAL_SECONDS, trial_deadline
 from processes.upgrades import upgrade_template
@@ -36,7 +36,7 @@ MAX_ACTIONS = 1_000
 __all__ = ["TEXT_FIELDS", "check_template", "parse_document", "successors", "validate_template"]
 
 
-def _pydantic_errors(exc: ValidationError) -> Iterator[ErrorDetail]:
+def pydantic_errors(exc: ValidationError) -> Iterator[ErrorDetail]:
     for error in exc.errors(include_url=False):
         loc = tuple(part for part in error["loc"] if not (isinstance(part, str) and part.startswith("function-")))
         message = error["msg"].removeprefix("Value error, ")
@@ -113,7 +113,7 @@ def _check_phases(template: ProcessTemplate, errors: ErrorCollector, known_users
                 check_sms(base, spec.to, spec.text, errors)
             if isinstance(spec, CreateTask):
                 _check_user(f"{base}.assignee", spec.assignee, known_users, errors)
-            if isinstance(spec, StartFollowUp):
+            if isinstance(spec, StartFollowUp | StartProcess):
                 _check_user(f"{base}.owner", spec.owner, known_users, errors)
                 _check_follow_up(base, spec, template, known_templates, errors)
         for b, branch in enumerate(phase.decision or []):
@@ -136,7 +136,7 @@ def _check_target(path: str, key: str, keys: list[str], errors: ErrorCollector) 
         errors.add(path, f"unknown phase '{key}'{did_you_mean(key, keys)}")
 
 
-def _check_follow_up(path: str, spec: StartFollowUp, template: ProcessTemplate,
+def _check_follow_up(path: str, spec: StartFollowUp | StartProcess, template: ProcessTemplate,
                      known_templates: Mapping[str, RecordKind] | None, errors: ErrorCollector) -> None:
     if known_templates is None:
         return
@@ -144,11 +144,12 @@ def _check_follow_up(path: str, spec: StartFollowUp, template: ProcessTemplate,
     if spec.template not in kinds:
         errors.add(f"{path}.template", f"unknown template '{spec.template}'{did_you_mean(spec.template, kinds)}")
         return
-    target = template.record_kind if spec.record == "same" else RecordKind.contact
+    same = isinstance(spec, StartProcess) or spec.record == "same"
+    target = template.record_kind if same else RecordKind.contact
     if kinds[spec.template] != target:
         errors.add(f"{path}.template", f"template '{spec.template}' runs on {kinds[spec.template].value} records, "
-                                       f"but this follow-up runs on the {'record' if spec.record == 'same' else 'contact'}"
-                                       f" ({target.value})")
+                                       f"but this {'process' if isinstance(spec, StartProcess) else 'follow-up'} runs "
+                                       f"on the {'record' if same else 'contact'} ({target.value})")
 
 
 def successors(template: ProcessTemplate, index: int) -> list[int | None]:
@@ -195,7 +196,7 @@ def validate_template(raw: dict[str, Any], *, known_users: Collection[str] | Non
     try:
         template = ProcessTemplate.model_validate(upgrade_template(raw))
     except ValidationError as exc:
-        raise TemplateInvalid(list(_pydantic_errors(exc))) from None
+        raise TemplateInvalid(list(pydantic_errors(exc))) from None
     size = len(json.dumps(template.model_dump(mode="json"), separators=(",", ":")).encode())
     if size > MAX_TEMPLATE_JSON_BYTES:
         raise TemplateInvalid([ErrorDetail("", f"the template is {size} bytes as JSON (once its YAML aliases are "

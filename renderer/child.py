@@ -73,6 +73,13 @@ def handle(request: dict[str, Any]) -> dict[str, Any]:
             template = validate_template(document, known_users=request.get("known_users"), known_templates=kinds,
                                          known_endpoints=request.get("known_endpoints"))
             return {"ok": template.model_dump(mode="json")}
+        if op == "validate_pipeline":
+            from processes.pipeline_validation import remap_of, validate_pipeline
+
+            document = parse_document(request["text"], source=request.get("source", "body"))
+            kinds = {key: RecordKind(kind) for key, kind in request["known_templates"].items()}
+            pipeline = validate_pipeline(document, known_users=request["known_users"], known_templates=kinds)
+            return {"ok": pipeline.model_dump(mode="json"), "remap": remap_of(document)[1]}
         if op == "ping":
             return {"ok": os.getpid()}
     except RenderError as exc:

@@ -30,7 +30,8 @@ from pathlib import Path
 from typing import Any
 
 from processes.display import Office
-from processes.errors import ErrorDetail, RenderError, RenderInterrupted, TemplateInvalid
+from processes.errors import ErrorDetail, PipelineInvalid, RenderError, RenderInterrupted, TemplateInvalid
+from processes.pipeline import Pipeline
 from processes.rendering import RENDER_SECONDS
 from processes.template import ProcessTemplate, RecordKind
 
@@ -239,6 +240,17 @@ class RenderPool:
         """The kill time of a template's check: the pool's, and more for each megabyte of the document."""
         return round(self.check_kill * (1 + CHECK_KILL_SECONDS_PER_MB / CHECK_KILL_SECONDS
                                         * len(text.encode()) / 1_000_000), 2)
+
+    async def validate_pipeline(self, text: str, *, source: str, known_users: Iterable[str],
+                                known_templates: Mapping[str, RecordKind]) -> tuple[Pipeline, dict[str, str]]:
+        """Parse and validate a pipeline document in a child: the pipeline and its `remap` (statuses removed, and
+        where their records go); `PipelineInvalid` with every error otherwise."""
+        request = {"op": "validate_pipeline", "text": text, "source": source, "known_users": set(known_users),
+                   "known_templates": {key: kind.value for key, kind in known_templates.items()}}
+        answer = await self._call(None, request, "", lane="check", timeout=self.check_timeout(text))
+        if "invalid" in answer:
+            raise PipelineInvalid([ErrorDetail(path, message) for path, message in answer["invalid"]])
+        return Pipeline.model_validate(answer["ok"]), answer["remap"]
 
     async def close(self) -> None:
         """Stop every child (a worker stopping, the API shutting down)."""

@@ -16,6 +16,8 @@ from sqlmodel import SQLModel
 
 import crm.models  # noqa: F401  (registers the tables)
 import crm.deliveries  # noqa: F401  (registers the delivery tables)
+import crm.pipeline_models  # noqa: F401
+import crm.template_models  # noqa: F401
 from crm.migrate import alembic_config, sync_url, upgrade_database
 from tests.conftest import POSTGRES_ADMIN_URL
 

@@ -25,6 +25,7 @@ from activities.history import AddHistoryInput, HistoryActivities
 from activities.record_values import RecordValuesActivities, SetStatusInput, WriteValuesInput
 from activities.send_email import SendEmailActivities, SendEmailInput
 from activities.send_sms import SendSmsActivities, SendSmsInput
+from activities.stage_actions import AssignInput, NotifyInput, StageActionActivities, StartProcessInput, SubstateInput
 from activities.step import ActionResult
 from activities.tasks import CreateTaskInput, TaskActivities
 from activities.webhooks import WebhookActivities, WebhookInput
@@ -44,6 +45,11 @@ ACTION_ACTIVITIES: dict[str, tuple[Callable[..., Awaitable[ActionResult]], type[
     "write_values": (RecordValuesActivities.write_values, WriteValuesInput),
     "set_status": (RecordValuesActivities.set_status, SetStatusInput),
     "add_history": (HistoryActivities.add_history, AddHistoryInput),
+    "open_substate": (StageActionActivities.change_substate, SubstateInput),
+    "close_substate": (StageActionActivities.change_substate, SubstateInput),
+    "notify": (StageActionActivities.notify, NotifyInput),
+    "assign": (StageActionActivities.assign, AssignInput),
+    "start_process": (StageActionActivities.start_process, StartProcessInput),
 }
 
 
@@ -114,6 +120,8 @@ class Actions:
     def _call(self, index: int, j: int, action: Action, ps: PhaseState, step_key: str) -> Step:
         method, input_cls = ACTION_ACTIVITIES[action.kind]
         where = {"where": f"phases[{index}].actions[{j}].{action.kind}"} if "where" in input_cls.model_fields else {}
+        if action.kind == "close_substate":
+            where["opening"] = False
         return lambda books: workflow.execute_activity_method(
             method, input_cls(step=self.run.step_input(ps, step_key, books, action.spec.model_dump_json()),
                               action=action.spec, **where),

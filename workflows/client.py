@@ -12,19 +12,20 @@ from datetime import timedelta
 from typing import Any
 
 from pydantic import BaseModel, Field
-from temporalio.client import Client, WorkflowHandle
+from temporalio.client import Client, WorkflowHandle, WorkflowUpdateFailedError
 from temporalio.service import TLSConfig
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
-from processes.instance import ProcessInput, ProcessState
+from processes.instance import AbortRequest, ProcessInput, ProcessState
 from settings import Settings
 from workflows import search_attributes as sa
 
 PROCESS_WORKFLOW = "ProcessWorkflow"  # workflows/process.py
 DISPATCHER_WORKFLOW = "RecordEventsWorkflow"  # workflows/record_events.py
 DISPATCHER_SIGNAL = "events_recorded"
+ABORT_UPDATE = "abort"  # ProcessWorkflow.abort (workflows/staff_requests.py)
 DISPATCHER_ID = "record-events"
 DEFAULT_TASK_QUEUE: str = Settings.model_fields["temporal_task_queue"].default
 
@@ -65,7 +66,8 @@ async def start_process(client: Client, input: ProcessInput, *, workflow_id: str
         id=workflow_id,
         task_queue=task_queue,
         id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
-        search_attributes=sa.initial(template.key, input.record_id, input.owner_id, template.phases[0].key),
+        search_attributes=sa.initial(template.key, input.record_id, input.owner_id, template.phases[0].key,
+                                     (input.stage.pipeline, input.stage.status) if input.stage else None),
         static_summary=input.summary(),
         static_details=input.details(),
         result_type=ProcessState,
@@ -137,3 +139,14 @@ async def notify_dispatcher(client: Client, settings: Settings) -> None:
         id=dispatcher_id(task_queue), task_queue=task_queue,
         id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING, start_signal=DISPATCHER_SIGNAL,
         static_summary="dispatches record events to autostart triggers", rpc_timeout=timedelta(seconds=10))
+
+
+async def abort_process(client: Client, workflow_id: str, request: AbortRequest) -> bool:
+    """Abort a process through its `abort` update: whether it was running (an ended or unknown one is left be)."""
+    try:
+        await client.get_workflow_handle(workflow_id).execute_update(ABORT_UPDATE, request, result_type=ProcessState)
+        return True
+    except (WorkflowUpdateFailedError, RPCError) as exc:
+        if isinstance(exc, RPCError) and exc.status not in (RPCStatusCode.NOT_FOUND,):
+            raise
+        return False

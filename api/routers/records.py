@@ -23,6 +23,7 @@ from api.paging import Page, paged
 from api.routers.users import get_user_or_404
 from crm.access import Viewer, access_list, access_lists, may_manage, may_see, record_visible, set_access_list
 from crm.free_fields import FreeFields
+from crm.pipeline_moves import Move, change_type, creation_status, move_record
 from crm.models import HistoryEntry, HistoryEntryPublic, Record, RecordCreate, RecordPublic, RecordUpdate
 from crm.process_runs import ProcessRun
 from crm.record_events import add_record_events, snapshot
@@ -56,12 +57,12 @@ async def _check_links(session: SessionDep, viewer: Viewer, owner_id: int | None
         await get_user_or_404(session, user_id)
 
 
-async def _public(session: SessionDep, record: Record) -> RecordPublic:
+async def public_record(session: SessionDep, record: Record) -> RecordPublic:
     assert record.id is not None
     return RecordPublic(**record.model_dump(), access_user_ids=await access_list(session, record.id))
 
 
-async def _events_recorded(temporal: Client, settings: Settings, record_id: int | None) -> None:
+async def events_recorded(temporal: Client, settings: Settings, record_id: int | None) -> None:
     """Signal the dispatcher; a failure does not fail the request (the dispatcher's sweep finds the events)."""
     try:
         await notify_dispatcher(temporal, settings)
@@ -76,6 +77,7 @@ async def create_record(body: RecordCreate, session: SessionDep, temporal: Tempo
     """Create a record. A restricted one is seen by its owner, the users listed and admins."""
     await _check_links(session, principal, body.owner_id, body.contact_id, body.access_user_ids)
     record = Record.model_validate(body.model_dump(exclude={"access_user_ids"}))
+    await creation_status(session, record, "status" in body.model_fields_set)
     session.add(record)
     await session.flush()
     assert record.id is not None
@@ -83,8 +85,8 @@ async def create_record(body: RecordCreate, session: SessionDep, temporal: Tempo
     add_record_events(session, None, record, actor=principal.actor, actor_user_id=principal.user_id)
     await session.commit()
     await session.refresh(record)
-    await _events_recorded(temporal, settings, record.id)
-    return await _public(session, record)
+    await events_recorded(temporal, settings, record.id)
+    return await public_record(session, record)
 
 
 @router.get("", response_model=list[RecordPublic])
@@ -119,7 +121,7 @@ async def list_records(
 
 @router.get("/{record_id}", response_model=RecordPublic)
 async def get_record(record_id: int, session: SessionDep, principal: StaffDep) -> RecordPublic:
-    return await _public(session, await get_record_or_404(session, record_id, principal))
+    return await public_record(session, await get_record_or_404(session, record_id, principal))
 
 
 @router.patch("/{record_id}", response_model=RecordPublic)
@@ -137,6 +139,7 @@ async def update_record(record_id: int, body: RecordUpdate, session: SessionDep,
     await _check_links(session, principal, changes.get("owner_id"), changes.get("contact_id"), access_user_ids)
     if "fields" in changes:
         changes["fields"] = _merged_fields(record.fields or {}, changes["fields"])
+    moved = await _move_or_retype(session, principal, record, changes)
     before = snapshot(record)
     record.sqlmodel_update(changes)
     record.updated_at = utcnow()
@@ -146,9 +149,23 @@ async def update_record(record_id: int, body: RecordUpdate, session: SessionDep,
     events = add_record_events(session, before, record, actor=principal.actor, actor_user_id=principal.user_id)
     await session.commit()
     await session.refresh(record)
-    if events:
-        await _events_recorded(temporal, settings, record.id)
-    return await _public(session, record)
+    if events or moved:
+        await events_recorded(temporal, settings, record.id)
+    return await public_record(session, record)
+
+
+async def _move_or_retype(session: SessionDep, principal: Principal, record: Record, changes: dict[str, Any]) -> bool:
+    """A new type, or a new status, takes the pipeline's rules first (crm/pipeline_moves.py); whether it moved."""
+    status = changes.pop("status", None)
+    new_type = changes.pop("type", None)
+    if new_type is not None and new_type != record.type:
+        await change_type(session, record, new_type, status, actor=principal.actor, actor_user_id=principal.user_id)
+        return True
+    if status is not None and status != record.status:
+        assert record.id is not None
+        await move_record(session, record.id, Move(to=status, actor=principal.actor, actor_user_id=principal.user_id))
+        return True
+    return False
 
 
 async def _check_manager(session: SessionDep, principal: Principal, record: Record, changes: dict[str, Any],

@@ -17,7 +17,7 @@ from api.deps import AdminDep, RendererDep, SessionDep, SettingsDep, StaffDep
 from api.fields import TemplateKeyPath
 from api.paging import Page, paged
 from crm import template_store
-from crm.models import ProcessTemplateSummary, ProcessTemplateVersion, ProcessTemplateVersionPublic
+from crm.template_models import ProcessTemplateSummary, ProcessTemplateVersion, ProcessTemplateVersionPublic
 from processes.errors import ErrorDetail, StagecoachError, TemplateInvalid
 from processes.sms_text import template_notes
 from processes.template import ProcessTemplate

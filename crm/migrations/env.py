@@ -7,9 +7,11 @@ from sqlalchemy import engine_from_config, pool
 from sqlmodel import SQLModel
 
 import crm.models  # noqa: F401  (registers the tables)
+import crm.pipeline_models  # noqa: F401  (registers the pipeline tables)
 import crm.process_runs  # noqa: F401  (registers the process_run table)
 import crm.deliveries  # noqa: F401  (registers the delivery tables)
 import crm.staff_sessions  # noqa: F401  (registers the console's session tables)
+import crm.template_models  # noqa: F401  (registers the template versions table)
 
 config = context.config
 target_metadata = SQLModel.metadata

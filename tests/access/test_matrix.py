@@ -43,6 +43,15 @@ RULES: dict[tuple[str, str], tuple[str | None, str | None]] = {
     ("GET", "/templates/{key}"): ("staff", None),
     ("GET", "/templates/{key}/versions"): ("staff", None),
     ("GET", "/templates/{key}/versions/{version}"): ("staff", None),
+    ("POST", "/pipelines"): ("admin", None),
+    ("POST", "/pipelines/validate"): ("staff", None),
+    ("GET", "/pipelines"): ("staff", None),
+    ("GET", "/pipelines/{key}"): ("staff", None),
+    ("GET", "/pipelines/{key}/versions"): ("staff", None),
+    ("GET", "/pipelines/{key}/versions/{version}"): ("staff", None),
+    ("GET", "/pipelines/{key}/board"): ("staff", None),  # restricted records: tests/pipelines/test_moves.py
+    ("GET", "/record-types"): ("staff", None),
+    ("GET", "/record-types/{kind}/{name}"): ("staff", None),
     ("POST", "/users"): ("admin", None),
     ("GET", "/users"): ("staff", None),
     ("GET", "/users/{user_id}"): ("staff", None),
@@ -53,6 +62,8 @@ RULES: dict[tuple[str, str], tuple[str | None, str | None]] = {
     ("PATCH", "/records/{record_id}"): ("staff", "record"),
     ("GET", "/records/{record_id}/history"): ("staff", "record"),
     ("GET", "/records/{record_id}/processes"): ("staff", "record"),
+    ("POST", "/records/{record_id}/move"): ("staff", "record"),
+    ("GET", "/records/{record_id}/allowed-moves"): ("staff", "record"),
     ("POST", "/processes"): ("client", "record"),
     ("GET", "/processes"): ("staff", "list"),
     ("GET", "/processes/{workflow_id}"): ("client", "started"),  # a client key: only what it started
@@ -99,6 +110,14 @@ CASES: dict[tuple[str, str, str], str] = {
     ("PATCH", "/records/{record_id}", "access_user_ids"): "the owner",
     ("PATCH", "/records/{record_id}", "restricted"): "the owner",
 }
+
+PIPELINE = """
+key: {key}
+name: Access matrix
+record_kind: lead
+statuses: [{{name: New}}, {{name: Called}}]
+types: [{{name: Matrix {key}}}]
+"""
 
 MANUAL = """  - key: step{n}
     name: Step {n}
@@ -161,6 +180,7 @@ class World:
     headers: dict[str, dict[str, str]]
     template_key: str
     template_text: str
+    pipeline_text: str  # a pipeline with the template's key
     owner_id: int
     staff_user_id: int
     other_user_id: int
@@ -189,6 +209,9 @@ async def build_world(stack: Stack, sessions: Any) -> World:
     key = f"matrix-{tag}"
     text = TEMPLATE.format(key=key, manual="".join(MANUAL.format(n=n) for n in range(12)))
     response = await http.post("/templates", headers={**admin, "Content-Type": "application/yaml"}, content=text)
+    assert response.status_code == 201, response.text
+    pipeline = PIPELINE.format(key=key)
+    response = await http.post("/pipelines", headers={**admin, "Content-Type": "application/yaml"}, content=pipeline)
     assert response.status_code == 201, response.text
 
     targets = {}
@@ -227,7 +250,8 @@ async def build_world(stack: Stack, sessions: Any) -> World:
     async with sessions() as session:
         session.add(DisabledEndpoint(name=f"matrix-{tag}", reason="answered 410 Gone"))
         await session.commit()
-    return World(endpoint=f"matrix-{tag}", headers=headers, template_key=key, template_text=text, owner_id=owner["id"],
+    return World(endpoint=f"matrix-{tag}", headers=headers, template_key=key, template_text=text,
+                 pipeline_text=pipeline, owner_id=owner["id"],
                  staff_user_id=staff_user["id"], other_user_id=other_user["id"], targets=targets, orphan_id=orphan)
 
 
@@ -263,10 +287,11 @@ async def call(http: httpx.AsyncClient, world: World, method: str, path: str, ca
     params: dict[str, Any] = {}
     body: Any = None
     content: str | None = None
-    values = {"key": world.template_key, "version": 1, "user_id": world.staff_user_id,
+    values = {"key": world.template_key, "version": 1, "kind": "lead", "name": f"Matrix {world.template_key}", "user_id": world.staff_user_id,
               "record_id": target.record["id"], "workflow_id": target.workflow_id,
-              "task_id": target.task_id, "message_id": target.message_id, "delivery_id": target.delivery_id,
-              "name": world.endpoint}
+              "task_id": target.task_id, "message_id": target.message_id, "delivery_id": target.delivery_id}
+    if path.startswith("/webhook-endpoints/"):
+        values["name"] = world.endpoint
     if path == "/api-keys/{key_id}":  # a key of its own to revoke
         created = await http.post("/api-keys", headers=admin, json={"name": f"revoke {unique}", "role": "client"})
         values["key_id"] = created.json()["id"]
@@ -274,6 +299,10 @@ async def call(http: httpx.AsyncClient, world: World, method: str, path: str, ca
     match (method, path):
         case ("POST", "/templates") | ("POST", "/templates/validate"):
             content = world.template_text
+        case ("POST", "/pipelines") | ("POST", "/pipelines/validate"):
+            content = world.pipeline_text
+        case ("POST", "/records/{record_id}/move"):
+            body = {"to": f"Moved {unique}"}  # the matrix's records have no type: their status is free
         case ("POST", "/users"):
             body = {"handle": f"new{unique}", "name": "New Matrix", "email": f"new{unique}@agency.example"}
         case ("PATCH", "/users/{user_id}"):

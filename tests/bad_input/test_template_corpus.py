@@ -12,7 +12,7 @@ import yaml
 from sqlalchemy import func
 from sqlmodel import select
 
-from crm.models import ProcessTemplateVersion
+from crm.template_models import ProcessTemplateVersion
 from processes.documents import _Loader
 from settings import Settings
 from tests.bad_input.conftest import Api, ensure_users

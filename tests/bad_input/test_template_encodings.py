@@ -7,7 +7,7 @@ from typing import Any
 from sqlalchemy import func
 from sqlmodel import select
 
-from crm.models import ProcessTemplateVersion
+from crm.template_models import ProcessTemplateVersion
 from tests.bad_input.conftest import Api
 
 TEMPLATE = """key: {key}

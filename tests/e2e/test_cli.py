@@ -141,6 +141,21 @@ async def test_keys_users_and_records_from_the_command_line(stack: Stack, tmp_pa
     code, out = await cli("load-examples", "--json")
     assert code == 0, out
     loaded = json.loads(out)
-    assert (loaded["users"], loaded["records"], loaded["templates"]) == (3, 3, 2)
+    assert (loaded["users"], loaded["records"], loaded["templates"], loaded["pipelines"]) == (3, 6, 2, 2)
     code, out = await cli("load-examples")
-    assert code == 0 and out.strip() == "3 users, 3 records, 2 templates (loaded before)"
+    assert code == 0 and out.strip() == "3 users, 6 records, 2 templates, 2 pipelines (loaded before)"
+
+    # the example pipelines: a warranty repair starts in Diagnosis and may only file a claim from there
+    code, out = await cli("pipelines", "list", "--kind", "job")
+    assert code == 0 and "repair-shop" in out and "Warranty repair" in out
+    code, out = await cli("record-types", "show", "job", "Warranty repair")
+    assert code == 0 and "Diagnosis -> Warranty claim filed" in out
+    jobs = (await stack.http.get("/records", headers=stack.as_("admin"), params={"kind": "job",
+                                                                                "q": "Phone battery"})).json()
+    job_id = str(jobs[0]["id"])
+    code, out = await cli("records", "allowed-moves", job_id)
+    assert code == 0 and "next: Warranty claim filed" in out
+    code, out = await cli("records", "move", job_id, "Quote sent")
+    assert code != 0 and "allowed next: Warranty claim filed" in out
+    code, out = await cli("pipelines", "board", "repair-shop", "--type", "Warranty repair")
+    assert code == 0 and "Diagnosis (" in out and "Phone battery swelling" in out

@@ -36,7 +36,7 @@ from temporalio.testing import WorkflowEnvironment
 
 from crm.db import make_engine, make_sessionmaker
 from crm.migrate import upgrade_database
-from crm import template_store
+from crm import pipeline_store, template_store
 from crm.models import Record
 from crm.process_runs import ProcessOrigin, ProcessRun
 from crm.record_events import add_record_events
@@ -50,7 +50,9 @@ from processes.instance import (
     ProcessStatus,
     ResolveIncidentRequest,
     SkipPhaseRequest,
+    StageRef,
 )
+from processes.pipeline import Pipeline
 from processes.validation import validate_template
 from tests.factories import Factory
 from tests.workflows.helpers import final_state, running_worker, template, until
@@ -308,11 +310,44 @@ async def _runs_of(run: Run, template_key: str) -> list[ProcessRun]:
         return list((await session.exec(select(ProcessRun).where(ProcessRun.template_key == template_key))).all())
 
 
+async def stage_automations(run: Run) -> Handle:
+    """A status's automations as a process (processes/stage_templates.py): a role assigned, users notified, a
+    substate opened and closed, a scheduled phase after minutes; then aborted as the record leaves the status."""
+    async with run.factory.sessions() as session:
+        await pipeline_store.save(session, Pipeline.model_validate({
+            "key": "replay", "name": "Replay", "record_kind": "lead", "controller_email": "controller@agency.example",
+            "statuses": [{"name": "New", "substates": [{"name": "Documents pending"}]}, {"name": "Contacted"}],
+            "types": [{"name": "Replay lead"}]}), "recorder")
+    owner = await run.factory.user(role="agent")
+    record = await run.factory.record(owner=owner, type="Replay lead", status="New")
+    document = template(
+        {"key": "entered", "name": "Entered New", "actions": [
+            {"assign": {"role": "agent", "strategy": "least_loaded"}},
+            {"notify": {"roles": ["agent"], "message": "{{ record.title }} is new."}},
+            {"open_substate": {"substate": "Documents pending"}},
+            {"close_substate": {"substate": "Documents pending"}}]},
+        {"key": "after-1", "name": "30 minutes in New", "start": {"after_minutes": 30},
+         "actions": [{"add_history": {"text": "half an hour in New"}}]},
+        {"key": "after-2", "name": "2 days in New", "start": {"after_days": 2},
+         "actions": [{"add_history": {"text": "two days in New"}}]}, key="stage-replay")
+    input = ProcessInput(template=validate_template(document), template_version=1, record_id=record.id,
+                         owner_id=owner.id, started_by="pipeline replay", origin="autostart",
+                         stage=StageRef(pipeline="replay", status="New"))
+    handle = await start_process(run.env.client, input, workflow_id="replay-stage_automations",
+                                 task_queue=TASK_QUEUE)
+    await run.env.sleep(timedelta(hours=1))
+    await until(handle, lambda s: s.phases[2].status is PhaseStatus.waiting)
+    await handle.execute_update(ProcessWorkflow.abort, AbortRequest(reason=f"record {record.id} left 'New'",
+                                                                    actor="pipeline replay"))
+    await final_state(handle)
+    return handle
+
+
 SCENARIOS: dict[str, Callable[[Run], Awaitable[WorkflowHandle[Any, Any]]]] = {
     f.__name__: f for f in (automatic_emails, manual_completed, skip_and_abort, incident_retry, decision_merge,
                             decision_after_step,
                             follow_up, loop_continue_as_new, loop_guard_cancelled, record_events_dispatch,
-                            responsible_missing, staff_signals, appointment_cancelled)}
+                            responsible_missing, staff_signals, appointment_cancelled, stage_automations)}
 
 
 async def start_test_server() -> WorkflowEnvironment:

@@ -153,7 +153,7 @@ async def test_a_created_record_has_one_created_event(sessions: Sessions, factor
     record = await factory.record(owner=owner, status="Won", fields={"budget": 1})
     [event] = await record_event(sessions, record, created=True, actor_user_id=owner.id)
     assert (event.kind, event.status, event.fields, event.actor_user_id, event.step_key) == (
-        RecordEventKind.created, None, [], owner.id, None)
+        RecordEventKind.created, "Won", [], owner.id, None)  # the status it starts in (its stage's automations)
 
 
 async def test_a_change_has_a_status_event_and_a_field_event_only_for_what_changed(

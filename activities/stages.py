@@ -1,0 +1,117 @@
+"""A status's automations, started from the record events of moves (crm/pipeline_moves.py).
+
+A record entering a status (or opening a substate) starts the process of its automations that apply to the
+record's channel (`processes/stage_templates.py`), once per entry: its run's request id is
+`stage:{record}:{visit}:enter`, the visit being the move that entered. Leaving it aborts that process if it
+still runs (what is scheduled does not happen) and starts the process of the on-exit actions, once
+(`stage:{record}:{visit}:exit`). A status with no automation for the record starts nothing: records
+sitting in stages cost Temporal nothing. A move out of a status closes its open substates first (their
+scheduled actions are dropped, their on-close actions run).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from activities.deps import Deps
+from activities.starting import start_run
+from crm import pipeline_store
+from crm.idempotent import insert_once
+from crm.models import HistoryEntry, HistoryKind, Record, RecordEventKind
+from crm.process_runs import ProcessOrigin, by_request_id
+from processes.instance import AbortRequest, StageRef
+from processes.pipeline import Pipeline
+from processes.stage_templates import When, stage_template
+from workflows.client import abort_process
+
+STAGE_EVENTS = (RecordEventKind.status_changed, RecordEventKind.substate_opened, RecordEventKind.substate_closed)
+
+
+@dataclass(frozen=True)
+class StageEvent:
+    id: int
+    kind: RecordEventKind
+    status: str | None
+    previous_status: str | None
+    previous_visit: int | None
+    visit: int | None
+    substate: str | None
+    actor_user_id: int | None
+    previous_substates: dict[str, int] | None = None
+
+
+async def dispatch_stage(deps: Deps, session: AsyncSession, event: StageEvent, record: Record) -> list[str]:
+    """Start and abort what the move means for the automations; the workflow ids started."""
+    created = event.kind is RecordEventKind.created
+    if not created and (event.kind not in STAGE_EVENTS or event.visit is None or event.status is None):
+        return []
+    row = await pipeline_store.governing_version(session, record.kind, record.type)
+    if row is None:
+        return []
+    pipeline, version = pipeline_store.load(row), row.version
+    started: list[str] = []
+    if created:  # a new record enters its initial status (the events after this one say where it went since)
+        started += await _enter(deps, session, pipeline, version, event, record, event.status or record.status, None,
+                                event.visit or 0)
+    elif event.kind is RecordEventKind.status_changed:
+        if event.previous_status is not None and event.previous_visit is not None:
+            for name, visit in (event.previous_substates or {}).items():  # closed by the move: closed first
+                started += await _leave(deps, session, pipeline, version, event, record, event.previous_status, name,
+                                        visit)
+            started += await _leave(deps, session, pipeline, version, event, record, event.previous_status, None,
+                                    event.previous_visit)
+        started += await _enter(deps, session, pipeline, version, event, record, event.status, None, event.visit)
+    elif event.kind is RecordEventKind.substate_opened:
+        started += await _enter(deps, session, pipeline, version, event, record, event.status, event.substate,
+                                event.visit)
+    else:
+        started += await _leave(deps, session, pipeline, version, event, record, event.status, event.substate,
+                                event.visit)
+    return started
+
+
+async def _leave(deps: Deps, session: AsyncSession, pipeline: Pipeline, version: int, event: StageEvent,
+                 record: Record, status: str, substate: str | None, visit: int) -> list[str]:
+    run = await by_request_id(session, _request_id(record, visit, "enter"))
+    if run is not None and deps.temporal is not None:
+        label = f"{status} › {substate}" if substate else status
+        await abort_process(deps.temporal, run.workflow_id, AbortRequest(
+            reason=f"record {record.id} left '{label}'", actor=f"pipeline {pipeline.key}"))
+    return await _start(deps, session, pipeline, version, event, record, status, substate, visit, "exit")
+
+
+async def _enter(deps: Deps, session: AsyncSession, pipeline: Pipeline, version: int, event: StageEvent,
+                 record: Record, status: str, substate: str | None, visit: int) -> list[str]:
+    return await _start(deps, session, pipeline, version, event, record, status, substate, visit, "enter")
+
+
+def _request_id(record: Record, visit: int, when: When) -> str:
+    return f"stage:{record.id}:{visit}:{when}"
+
+
+async def _start(deps: Deps, session: AsyncSession, pipeline: Pipeline, version: int, event: StageEvent,
+                 record: Record, status: str, substate: str | None, visit: int, when: When) -> list[str]:
+    built = stage_template(pipeline, status, substate, when, record.channel)
+    if built is None:
+        return []
+    assert record.id is not None
+    request_id = _request_id(record, visit, when)
+    owner_id = record.owner_id or event.actor_user_id
+    if owner_id is None:
+        record_id = record.id
+
+        async def note() -> list[HistoryEntry]:
+            return [HistoryEntry(record_id=record_id, step_key=request_id, kind=HistoryKind.note, actor="pipeline",
+                                 text=f"Automations of '{built.template.name}' skipped: the record has no owner and "
+                                      "no user moved it", data={"pipeline": pipeline.key, "event_id": event.id})]
+
+        await insert_once(session, HistoryEntry, request_id, note)
+        return []
+    label = f"{status} › {substate}" if substate else status
+    workflow_id = await start_run(deps, session, built.template, version, record_id=record.id, owner_id=owner_id,
+                                  request_id=request_id, origin=ProcessOrigin.autostart,
+                                  started_by=f"pipeline {pipeline.key}", triggered_by_user_id=event.actor_user_id,
+                                  stage=StageRef(pipeline=pipeline.key, status=label))
+    return [workflow_id]

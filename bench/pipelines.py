@@ -1,0 +1,97 @@
+"""Scenario 8: a move into a status with one on-enter action, against a hand-written workflow doing the same;
+and one record moved thousands of times in a row, with nothing lost.
+
+Template side: a record of a pipeline's type is moved (crm/pipeline_moves.py, as the API does: the status,
+its history line and the record event in one transaction), the record-events dispatcher is signalled, and
+the time runs until the status's on-enter `add_history` has written its row. Baseline: the same move, then
+the hand-written workflow is started and runs one activity writing the same row. One move at a time, each
+on a record of its own (the loop guard counts a status's runs on one record a day).
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import func
+from sqlmodel import col, select
+
+from bench.baseline import BaselineInput, BaselineWorkflow
+from bench.scenarios import Context, _row_time, _step_row, _worker, latency_summary
+from crm import pipeline_store
+from crm.models import HistoryEntry, HistoryKind, Record, RecordEvent, RecordEventKind, RecordKind
+from crm.pipeline_moves import Move, move_record
+from processes.pipeline import Pipeline
+from settings import Settings
+from workflows.client import notify_dispatcher
+
+
+async def _records(ctx: Context, type_name: str, n: int) -> list[int]:
+    async with ctx.sessions() as session:
+        rows = [Record(kind=RecordKind.lead, type=type_name, status="Waiting", title=f"Moved {i}",
+                       owner_id=ctx.owner_id) for i in range(n)]
+        session.add_all(rows)
+        await session.commit()
+        return [row.id for row in rows]  # type: ignore[misc]
+
+
+async def move_to_action(ctx: Context, kind: str, n: int) -> dict[str, Any]:
+    async with _worker(ctx, kind, f"s8-{kind}") as (_, tq, ids):
+        type_name = f"Bench {ids}"
+        async with ctx.sessions() as session:
+            await pipeline_store.save(session, Pipeline.model_validate({
+                "key": f"bench-{ids}"[:63], "name": "Bench moves", "record_kind": "lead",
+                "controller_email": "controller@agency.example", "types": [{"name": type_name}],
+                "statuses": [{"name": "Waiting"}, {"name": "Moved", "automations": [
+                    {"on": "enter", "actions": [{"add_history": {"text": "entered"}}]}]}]}), "bench")
+        records = await _records(ctx, type_name, n + 2)
+        settings = Settings(temporal_task_queue=tq)
+        spent = []
+        for i, record_id in enumerate(records):  # the first two warm up
+            sent = datetime.now(UTC)
+            async with ctx.sessions() as session:
+                await move_record(session, record_id, Move(to="Moved", actor="bench"))
+                await session.commit()
+            if kind == "template":
+                await notify_dispatcher(ctx.client, settings)
+                done = await _row_time(ctx, select(HistoryEntry.created_at).where(
+                    HistoryEntry.record_id == record_id, HistoryEntry.kind == HistoryKind.note,
+                    col(HistoryEntry.actor).startswith("process stage-")), f"on-enter row of record {record_id}")
+            else:
+                wf_id = f"{ids}-{i}"
+                await ctx.client.start_workflow(BaselineWorkflow.run, BaselineInput(record_id=record_id, steps=1),
+                                                id=wf_id, task_queue=tq)
+                done = await _row_time(ctx, _step_row(wf_id), f"step row of {wf_id}")
+            if i >= 2:
+                spent.append((done - sent).total_seconds())
+        return {"kind": kind, **latency_summary(spent)}
+
+
+async def moves_in_a_row(ctx: Context, n: int) -> dict[str, Any]:
+    """One record moved `n` times in a row between two statuses: each move's time, and what was written (one
+    history line and one record event per move, the record's move counter at `n`: nothing lost)."""
+    tag = f"{datetime.now(UTC):%H%M%S%f}"
+    type_name = f"Bench row {tag}"
+    async with ctx.sessions() as session:
+        await pipeline_store.save(session, Pipeline.model_validate({
+            "key": f"bench-row-{tag}", "name": "Bench moves in a row", "record_kind": "lead",
+            "types": [{"name": type_name}], "statuses": [{"name": "Waiting"}, {"name": "Moved"}]}), "bench")
+    (record_id,) = await _records(ctx, type_name, 1)
+    spent = []
+    for i in range(n):
+        t = time.perf_counter()
+        async with ctx.sessions() as session:
+            await move_record(session, record_id, Move(to="Moved" if i % 2 == 0 else "Waiting", actor="bench"))
+            await session.commit()
+        spent.append(time.perf_counter() - t)
+    async with ctx.sessions() as session:
+        record = await session.get(Record, record_id)
+        lines = (await session.exec(select(func.count()).select_from(HistoryEntry).where(
+            HistoryEntry.record_id == record_id, HistoryEntry.kind == HistoryKind.status_changed))).one()
+        events = (await session.exec(select(func.count()).select_from(RecordEvent).where(
+            RecordEvent.record_id == record_id, RecordEvent.kind == RecordEventKind.status_changed))).one()
+    assert record is not None
+    return {"moves": n, "counted": record.moves, "history_lines": int(lines), "events": int(events),
+            "lost": n - min(record.moves, int(lines), int(events)), "moves_per_s": n / sum(spent),
+            **latency_summary(spent)}

@@ -1,0 +1,200 @@
+"""Saving and reading pipeline versions, and the record types they define.
+
+A save that changes a pipeline is a new immutable version. Its record types are claimed in `record_type`
+(a type belongs to one pipeline); a status that leaves a type's sequence while records of the type sit in
+it is refused, unless the save maps it (`remap: {Old: New}`): those records move, each with its history
+line, in the transaction of the save.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from sqlalchemy import func
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import col, select, update
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from crm.models import HistoryEntry, HistoryKind, Record
+from crm.pipeline_models import PipelineSummary, PipelineVersion, RecordType, RecordTypePublic
+from crm.types import utcnow
+from processes.errors import AlreadyExists, ErrorDetail, PipelineInvalid, PipelineNotFound, did_you_mean
+from processes.pipeline import Pipeline
+from processes.template import RecordKind
+
+
+def checksum(pipeline: Pipeline) -> str:
+    canonical = json.dumps(pipeline.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+async def latest(session: AsyncSession, key: str) -> PipelineVersion | None:
+    query = (select(PipelineVersion).where(PipelineVersion.key == key)
+             .order_by(col(PipelineVersion.version).desc()).limit(1))
+    return (await session.exec(query)).first()
+
+
+def load(row: PipelineVersion) -> Pipeline:
+    return Pipeline.model_validate(row.definition)
+
+
+async def get_version(session: AsyncSession, key: str, version: int | None = None) -> PipelineVersion:
+    if version is None:
+        row = await latest(session, key)
+    else:
+        row = (await session.exec(select(PipelineVersion).where(PipelineVersion.key == key,
+                                                                PipelineVersion.version == version))).first()
+    if row is None:
+        if version is not None and await latest(session, key) is not None:
+            raise PipelineNotFound(f"pipeline '{key}' has no version {version}")
+        keys = (await session.exec(select(PipelineVersion.key).distinct())).all()
+        raise PipelineNotFound(f"no pipeline '{key}'{did_you_mean(key, keys)}")
+    return row
+
+
+async def _check_types(session: AsyncSession, pipeline: Pipeline) -> None:
+    """Each of the pipeline's types is free or already its own."""
+    names = [t.name for t in pipeline.types]
+    query = select(RecordType).where(RecordType.record_kind == pipeline.record_kind, col(RecordType.name).in_(names),
+                                     RecordType.pipeline_key != pipeline.key)
+    taken = (await session.exec(query)).all()
+    if taken:
+        raise AlreadyExists("; ".join(f"record type '{t.name}' of {t.record_kind.value} records belongs to pipeline "
+                                      f"'{t.pipeline_key}'" for t in taken) + ": a type is in one pipeline at a time")
+
+
+async def _records_out_of_sequence(session: AsyncSession, before: Pipeline | None, pipeline: Pipeline,
+                                   remap: dict[str, str]) -> list[tuple[str, str, str | None, int]]:
+    """(type, status, mapped-to, count) for every group of records the new version leaves without a status;
+    `PipelineInvalid` when one is not mapped, or mapped to a status its type does not have."""
+    old_types = {t.name for t in before.types} if before is not None else set()
+    types = old_types | {t.name for t in pipeline.types}
+    if not types:
+        return []
+    query = (select(Record.type, Record.status, func.count()).where(Record.kind == pipeline.record_kind,
+                                                                     col(Record.type).in_(types))
+             .group_by(col(Record.type), col(Record.status)))
+    errors: list[ErrorDetail] = []
+    moves: list[tuple[str, str, str | None, int]] = []
+    for type_name, status, count in (await session.exec(query)).all():
+        if pipeline.record_type(type_name) is None:
+            errors.append(ErrorDetail("types", f"record type '{type_name}' has {count} record(s): keep it in the "
+                                               "pipeline, or change their type first"))
+            continue
+        sequence = pipeline.sequence(type_name)
+        if status in sequence:
+            continue
+        target = remap.get(status)
+        if target is None:
+            errors.append(ErrorDetail(f"remap.{status}", f"{count} record(s) of type '{type_name}' are in "
+                                      f"'{status}', which this version leaves out of the type's sequence: map it "
+                                      f"to one of {', '.join(sequence)}"))
+        elif target not in sequence:
+            errors.append(ErrorDetail(f"remap.{status}", f"'{target}' is not in the sequence of type '{type_name}' "
+                                      f"({', '.join(sequence)})"))
+        else:
+            moves.append((type_name, status, target, count))
+    if errors:
+        raise PipelineInvalid(errors)
+    return moves
+
+
+async def _remap(session: AsyncSession, pipeline: Pipeline, moves: list[tuple[str, str, str | None, int]],
+                 actor: str, version: int) -> dict[str, int]:
+    moved: dict[str, int] = {}
+    for type_name, status, target, _ in moves:
+        assert target is not None
+        where = (Record.kind == pipeline.record_kind, Record.type == type_name, Record.status == status)
+        ids = (await session.exec(select(Record.id).where(*where))).all()
+        await session.exec(update(Record).where(*where).values(  # type: ignore[call-overload]
+            status=target, substates={}, moves=Record.moves + 1, visit=Record.moves + 1, updated_at=utcnow()))
+        session.add_all(HistoryEntry(record_id=record_id, kind=HistoryKind.status_changed, actor=actor,
+                                     text=f"Status changed from '{status}' to '{target}': status '{status}' left "
+                                          f"pipeline '{pipeline.key}' in version {version}",
+                                     data={"from": status, "to": target, "pipeline": pipeline.key,
+                                           "version": version}) for record_id in ids)
+        moved[status] = moved.get(status, 0) + len(ids)
+    return moved
+
+
+async def _claim_types(session: AsyncSession, before: Pipeline | None, pipeline: Pipeline) -> None:
+    now = utcnow()
+    rows = {t.name: t for t in (await session.exec(select(RecordType).where(
+        RecordType.pipeline_key == pipeline.key))).all()}
+    for spec in pipeline.types:
+        row = rows.pop(spec.name, None) or RecordType(record_kind=pipeline.record_kind, name=spec.name,
+                                                      pipeline_key=pipeline.key, initial_status=spec.initial)
+        row.initial_status, row.updated_at = spec.initial, now
+        session.add(row)
+    for row in rows.values():  # types the new version dropped (no record has them: checked before)
+        await session.delete(row)
+
+
+async def save(session: AsyncSession, pipeline: Pipeline, created_by: str,
+               remap: dict[str, str] | None = None) -> tuple[PipelineVersion, bool, dict[str, int]]:
+    """Store a new version (created=False: identical to the latest, nothing saved), with the records it remaps."""
+    digest = checksum(pipeline)
+    for _ in range(5):
+        current = await latest(session, pipeline.key)
+        if current is not None and current.checksum == digest:
+            return current, False, {}
+        if current is not None and current.record_kind != pipeline.record_kind:
+            raise PipelineInvalid([ErrorDetail("record_kind", f"pipeline '{pipeline.key}' is for "
+                                               f"{current.record_kind.value} records; it cannot change kind")])
+        before = load(current) if current is not None else None
+        version = (current.version + 1) if current else 1
+        await _check_types(session, pipeline)
+        moves = await _records_out_of_sequence(session, before, pipeline, remap or {})
+        row = PipelineVersion(key=pipeline.key, version=version, name=pipeline.name,
+                              record_kind=pipeline.record_kind, definition=pipeline.model_dump(mode="json"),
+                              checksum=digest, created_by=created_by)
+        session.add(row)
+        try:
+            await session.flush()
+            moved = await _remap(session, pipeline, moves, created_by, version)
+            await _claim_types(session, before, pipeline)
+            await session.commit()
+        except IntegrityError:  # a concurrent save took this version number, or one of the types
+            await session.rollback()
+            continue
+        await session.refresh(row)
+        return row, True, moved
+    raise AlreadyExists(f"pipeline '{pipeline.key}' is being saved by someone else; try again")
+
+
+async def governing_version(session: AsyncSession, kind: RecordKind, type_name: str) -> PipelineVersion | None:
+    """The newest version of the pipeline that lists the type, or None: the record's status is free."""
+    if not type_name:
+        return None
+    row = (await session.exec(select(RecordType).where(RecordType.record_kind == kind,
+                                                       RecordType.name == type_name))).first()
+    return await latest(session, row.pipeline_key) if row is not None else None
+
+
+async def governing(session: AsyncSession, kind: RecordKind, type_name: str) -> Pipeline | None:
+    row = await governing_version(session, kind, type_name)
+    return load(row) if row is not None else None
+
+
+def type_public(pipeline: Pipeline, version: int, type_name: str) -> RecordTypePublic:
+    spec = pipeline.record_type(type_name)
+    assert spec is not None
+    sequence = pipeline.sequence(type_name)
+    return RecordTypePublic(record_kind=pipeline.record_kind, name=type_name, pipeline=pipeline.key,
+                            pipeline_version=version, initial_status=spec.initial, statuses=sequence,
+                            moves={s: pipeline.allowed_next(type_name, s) for s in sequence})
+
+
+async def summaries(session: AsyncSession, kind: RecordKind | None, *, limit: int, offset: int) -> list[PipelineSummary]:
+    numbers = (select(PipelineVersion.key, func.max(PipelineVersion.version).label("version"),
+                      func.count().label("versions")).group_by(PipelineVersion.key).subquery())
+    query = (select(PipelineVersion, numbers.c.versions)
+             .join(numbers, (col(PipelineVersion.key) == numbers.c.key)
+                   & (col(PipelineVersion.version) == numbers.c.version))
+             .order_by(col(PipelineVersion.key)).offset(offset).limit(limit))
+    if kind is not None:
+        query = query.where(PipelineVersion.record_kind == kind)
+    return [PipelineSummary(key=row.key, name=row.name, record_kind=row.record_kind, latest_version=row.version,
+                            versions=versions, types=[t.name for t in load(row).types], updated_at=row.created_at)
+            for row, versions in (await session.exec(query)).all()]
+

@@ -1,0 +1,137 @@
+"""Validate a pipeline document: every error, each with its path (`types[1].initial_status: ...`).
+
+The pydantic models check the shape; this adds what they cannot see: unique names, moves and sequences
+that name statuses of the pipeline, initial statuses within their type's sequence, automations whose
+moves and substates exist, users and templates that exist, and text that compiles in the sandbox and
+uses only known variables (the checks process templates get). Runs in the render pool's child.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Collection, Mapping
+from typing import Any
+
+from pydantic import ValidationError
+
+from processes.errors import ErrorCollector, ErrorDetail, PipelineInvalid, did_you_mean
+from processes.pipeline import STAGE_EXCLUDED, Pipeline, Status
+from processes.stage_templates import When, stage_template
+from processes.template import Action, Assign, Notify, RecordKind, SetStatus, SubstateChange
+from processes.validation import check_template, pydantic_errors
+
+
+def _known(path: str, name: str, names: Collection[str], what: str, errors: ErrorCollector) -> bool:
+    if name in names:
+        return True
+    errors.add(path, f"unknown {what} '{name}'{did_you_mean(name, names)}")
+    return False
+
+
+def _unique(path: str, names: list[str], what: str, errors: ErrorCollector) -> None:
+    seen: dict[str, int] = {}
+    for i, name in enumerate(names):
+        if name in seen:
+            errors.add(f"{path}[{i}].name", f"duplicate {what} '{name}' (also {path}[{seen[name]}])")
+        seen.setdefault(name, i)
+
+
+def _check_moves(path: str, moves: Mapping[str, list[str]] | None, statuses: list[str], errors: ErrorCollector,
+                 what: str = "status") -> None:
+    for source, targets in (moves or {}).items():
+        _known(f"{path}.{source}", source, statuses, what, errors)
+        for t, target in enumerate(targets):
+            _known(f"{path}.{source}[{t}]", target, statuses, what, errors)
+
+
+def check_pipeline(pipeline: Pipeline, *, known_users: Collection[str] | None = None,
+                   known_templates: Mapping[str, RecordKind] | None = None) -> list[ErrorDetail]:
+    """The errors of a pipeline beyond its shape (`None`: that check is skipped)."""
+    errors = ErrorCollector()
+    names = [s.name for s in pipeline.statuses]
+    _unique("statuses", names, "status", errors)
+    _check_moves("moves", pipeline.moves, names, errors)
+    _unique("types", [t.name for t in pipeline.types], "record type", errors)
+    for i, spec in enumerate(pipeline.types):
+        where = f"types[{i}]"
+        sequence = list(spec.statuses) if spec.statuses is not None else names
+        for s, name in enumerate(spec.statuses or ()):
+            _known(f"{where}.statuses[{s}]", name, names, "status", errors)
+        if spec.initial not in sequence:
+            errors.add(f"{where}.initial_status", f"'{spec.initial}' is not in the sequence of type '{spec.name}' "
+                       f"({', '.join(sequence)})" + ("" if spec.initial_status else
+                                                      ": name its initial status"))
+        _check_moves(f"{where}.moves", spec.moves, sequence, errors, "status of this type")
+    for i, status in enumerate(pipeline.statuses):
+        _unique(f"statuses[{i}].substates", [s.name for s in status.substates], "substate", errors)
+        holders = [(f"statuses[{i}].", None, status.automations)] + [
+            (f"statuses[{i}].substates[{u}].", s.name, s.automations) for u, s in enumerate(status.substates)]
+        for path, substate, automations in holders:
+            if automations and not pipeline.controller_email:
+                errors.add("controller_email", f"{path}automations: a pipeline with automations names the "
+                                               "controller_email who hears of their incidents and loop guard")
+            for a, automation in enumerate(automations):
+                for j, action in enumerate(automation.actions):
+                    _check_action(f"{path}automations[{a}].actions[{j}]", action, status, pipeline, errors,
+                                  known_users)
+            for when in ("enter", "exit"):
+                _check_texts(pipeline, status.name, substate, when, path, errors, known_users, known_templates)
+    return errors.errors
+
+
+def _check_texts(pipeline: Pipeline, status: str, substate: str | None, when: When, path: str,
+                 errors: ErrorCollector, known_users: Collection[str] | None,
+                 known_templates: Mapping[str, RecordKind] | None) -> None:
+    """The checks a process template gets (text, locales, named users), on the process the automations run as."""
+    built = stage_template(pipeline, status, substate, when, None, path)
+    if built is None:
+        return
+    for detail in check_template(built.template, known_users=known_users, known_templates=known_templates):
+        found = re.match(r"^phases\[(\d+)\]\.actions\[(\d+)\](.*)$", detail.path)
+        if found and (place := built.where.get((int(found[1]), int(found[2])))) is not None:
+            errors.add(place + found[3], detail.message)
+        else:
+            errors.add(path + "automations", detail.message)
+
+
+def _check_action(path: str, action: Action, status: Status, pipeline: Pipeline, errors: ErrorCollector,
+                  known_users: Collection[str] | None) -> None:
+    spec, base = action.spec, f"{path}.{action.kind}"
+    if action.kind in STAGE_EXCLUDED:
+        errors.add(path, f"'{action.kind}' is not an automation's action (use {STAGE_EXCLUDED[action.kind]})")
+    if isinstance(spec, SetStatus):
+        _known(f"{base}.status", spec.status, [s.name for s in pipeline.statuses], "status", errors)
+    if isinstance(spec, SubstateChange):
+        _known(f"{base}.substate", spec.substate, [s.name for s in status.substates], f"substate of '{status.name}'",
+               errors)
+    if known_users is not None:
+        handles = list(spec.users) if isinstance(spec, Notify) else \
+            [h for c in spec.criteria for h in c.users] if isinstance(spec, Assign) else []
+        for handle in handles:
+            _known(base, handle, known_users, "user", errors)
+
+
+def validate_pipeline(raw: Any, *, known_users: Collection[str] | None = None,
+                      known_templates: Mapping[str, RecordKind] | None = None) -> Pipeline:
+    """A valid `Pipeline` from a parsed document (without its `remap`), or `PipelineInvalid` with every error."""
+    raw, _ = remap_of(raw)
+    try:
+        pipeline = Pipeline.model_validate(raw)
+    except ValidationError as exc:
+        raise PipelineInvalid(list(pydantic_errors(exc))) from None
+    if errors := check_pipeline(pipeline, known_users=known_users, known_templates=known_templates):
+        raise PipelineInvalid(errors)
+    return pipeline
+
+
+def remap_of(raw: Any) -> tuple[Any, dict[str, str]]:
+    """The document without its `remap` (how a save maps removed statuses), and that mapping."""
+    if not isinstance(raw, dict) or "remap" not in raw:
+        return raw, {}
+    raw = dict(raw)
+    remap = raw.pop("remap")
+    if not isinstance(remap, dict) or not all(isinstance(k, str) and isinstance(v, str) and len(v) <= 64
+                                              for k, v in remap.items()) or len(remap) > 100:
+        raise PipelineInvalid([ErrorDetail("remap", "a mapping of at most 100 removed statuses to the status their "
+                                                    "records move to: {Old: New}")])
+    return raw, remap

@@ -1,0 +1,88 @@
+"""A status's automations as process templates: what a stage visit runs, with everything processes have.
+
+When a record enters a status (or a substate opens), the automations that apply to its channel become one
+process: a first phase with the on-enter actions, then a phase per scheduled automation, each starting when
+its span since the entry is over. When the record leaves, that process is aborted (what is scheduled does not
+happen) and the on-exit actions run as a process of their own. Running them as processes gives stage
+automations the interpreter's actions, step keys, incidents staff resolve, loop guard and Temporal
+visibility, without a second engine. Pure: no I/O.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Literal
+
+from processes.pipeline import Automation, Pipeline
+from processes.template import Phase, ProcessTemplate, StartRule
+
+When = Literal["enter", "exit"]
+FALLBACK_CONTROLLER = "controller@invalid.example"  # only when checking a pipeline that names none (an error then)
+
+
+@dataclass(frozen=True)
+class StageTemplate:
+    template: ProcessTemplate
+    where: dict[tuple[int, int], str] = field(default_factory=dict)  # (phase, action) -> the automation's path
+
+
+def stage_key(pipeline_key: str, status: str, substate: str | None, when: When) -> str:
+    """The template key of a stage's automations: stable, so the loop guard counts a status's visits per day."""
+    digest = hashlib.sha256(f"{pipeline_key}\x00{status}\x00{substate or ''}\x00{when}".encode()).hexdigest()
+    return f"stage-{digest[:16]}"
+
+
+def _span(delay: timedelta) -> str:
+    minutes = int(delay.total_seconds() // 60)
+    for unit, size in (("day", 1440), ("hour", 60), ("minute", 1)):
+        if minutes % size == 0:
+            n = minutes // size
+            return f"{n} {unit}{'s' if n != 1 else ''}"
+    return f"{minutes} minutes"  # pragma: no cover
+
+
+def stage_template(pipeline: Pipeline, status: str, substate: str | None, when: When, channel: str | None,
+                   path: str = "") -> StageTemplate | None:
+    """The process of the automations that apply to a record of `channel` (None: all of them) entering (or leaving)
+    the status or substate; None when there are none (then nothing runs, and nothing waits in Temporal)."""
+    spec = pipeline.status(status)
+    holder = spec.substate(substate) if spec is not None and substate else spec
+    if holder is None:
+        return None
+    label = f"{status} › {substate}" if substate else status
+    numbered = [(a, automation) for a, automation in enumerate(holder.automations) if channel is None or automation.applies_to(channel)]
+    phases: list[Phase] = []
+    where: dict[tuple[int, int], str] = {}
+
+    def add(key: str, name: str, chosen: list[tuple[int, Automation]], start: StartRule) -> None:
+        actions = []
+        for a, automation in chosen:
+            for j, action in enumerate(automation.actions):
+                where[(len(phases), len(actions))] = f"{path}automations[{a}].actions[{j}]"
+                actions.append(action)
+        phases.append(Phase(key=key, name=name[:200], start=start, actions=actions))
+
+    if when == "exit":
+        if left := [(a, x) for a, x in numbered if x.on == "exit"]:
+            add("left", f"Left {label}", left, StartRule())
+    else:
+        if entered := [(a, x) for a, x in numbered if x.on == "enter"]:
+            add("entered", f"Entered {label}", entered, StartRule())
+        since = timedelta()
+        for n, (a, automation) in enumerate(sorted(((a, x) for a, x in numbered if x.on == "scheduled"),
+                                                   key=lambda pair: pair[1].delay)):
+            wait = automation.delay - since
+            since = automation.delay
+            add(f"after-{n + 1}", f"{_span(automation.delay)} in {label}", [(a, automation)],
+                StartRule(after_minutes=int(wait.total_seconds() // 60)))
+    if not phases:
+        return None
+    what = "on enter" if when == "enter" else "on exit"
+    template = ProcessTemplate(key=stage_key(pipeline.key, status, substate, when),
+                               name=f"{pipeline.name} · {label} · {what}"[:200],
+                               description=f"The automations of '{label}' in pipeline '{pipeline.key}'.",
+                               controller_email=pipeline.controller_email or FALLBACK_CONTROLLER,
+                               record_kind=pipeline.record_kind, phases=phases)
+    return StageTemplate(template=template, where=where)

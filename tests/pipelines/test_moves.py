@@ -1,0 +1,167 @@
+"""Moving records: initial statuses per type, the type's sequence, 409s, racing moves, type changes, the board."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from typing import Any
+
+from tests.pipelines.conftest import Api, repair_pipeline, save
+
+
+async def setup(api: Api) -> tuple[str, dict[str, Any]]:
+    tag = uuid.uuid4().hex[:8]
+    document = repair_pipeline(tag)
+    assert (await save(api, document)).status_code == 201
+    return tag, document
+
+
+async def job(api: Api, type_name: str, **values: Any) -> dict[str, Any]:
+    response = await api.http.post("/records", headers=api.as_("staff"),
+                                   json={"kind": "job", "title": f"Laptop {uuid.uuid4().hex[:6]}", "type": type_name,
+                                         **values})
+    assert response.status_code == 201, response.text
+    return response.json()
+
+
+async def move(api: Api, record_id: int, **body: Any) -> Any:
+    return await api.http.post(f"/records/{record_id}/move", headers=api.as_("staff"), json=body)
+
+
+async def history(api: Api, record_id: int) -> list[dict[str, Any]]:
+    return (await api.http.get(f"/records/{record_id}/history", headers=api.as_("staff"))).json()
+
+
+async def test_new_records_get_their_types_initial_status(api: Api) -> None:
+    tag, _ = await setup(api)
+    assert (await job(api, f"Warranty repair {tag}"))["status"] == "Diagnosis"
+    assert (await job(api, f"Paid repair {tag}"))["status"] == "New"  # none configured: New
+    assert (await job(api, f"Untyped {tag}", status="Anything"))["status"] == "Anything"  # no pipeline: free
+    imported = await job(api, f"Paid repair {tag}", status="In repair")  # an import: a status of its sequence
+    assert imported["status"] == "In repair"
+    wrong = await api.http.post("/records", headers=api.as_("staff"), json={
+        "kind": "job", "title": "Phone", "type": f"Warranty repair {tag}", "status": "Quote sent"})
+    assert wrong.status_code == 409 and "its statuses: Diagnosis, Warranty claim filed" in wrong.json()["detail"]
+
+
+async def test_a_move_checks_the_sequence_and_writes_one_line(api: Api) -> None:
+    tag, _ = await setup(api)
+    record = await job(api, f"Warranty repair {tag}")
+    allowed = (await api.http.get(f"/records/{record['id']}/allowed-moves", headers=api.as_("staff"))).json()
+    assert allowed["allowed_next"] == ["Warranty claim filed"] and allowed["governed"]
+    assert allowed["substates"] == ["Waiting for parts", "Customer called"]
+    refused = await move(api, record["id"], to="Quote sent")
+    assert refused.status_code == 409, refused.text
+    assert refused.json()["type"] == "MoveRefused"
+    assert "allowed next: Warranty claim filed" in refused.json()["detail"]
+    before = await history(api, record["id"])
+    moved = await move(api, record["id"], to="Warranty claim filed", reason="under guarantee until 2027")
+    assert moved.status_code == 200 and moved.json()["status"] == "Warranty claim filed"
+    lines = (await history(api, record["id"]))[len(before):]
+    assert len(lines) == 1
+    assert lines[0]["kind"] == "status_changed"
+    assert lines[0]["text"] == (f"Status changed from 'Diagnosis' to 'Warranty claim filed' by {lines[0]['actor']}: "
+                                "under guarantee until 2027")
+    assert lines[0]["actor"].endswith("bad input staff")
+    assert lines[0]["data"]["from"] == "Diagnosis" and lines[0]["data"]["to"] == "Warranty claim filed"
+    stale = await move(api, record["id"], to="In repair", expected_status="Diagnosis")
+    assert stale.status_code == 409 and "is in 'Warranty claim filed', not 'Diagnosis'" in stale.json()["detail"]
+    patched = await api.http.patch(f"/records/{record['id']}", headers=api.as_("staff"), json={"status": "Closed"})
+    assert patched.status_code == 409  # a PATCH of the status is a move like any other
+    assert (await api.http.get(f"/records/{record['id']}", headers=api.as_("staff"))).json()["status"] == \
+        "Warranty claim filed"
+    neither = await move(api, record["id"], to="In repair", open_substate="Customer called")
+    assert neither.status_code == 422
+
+
+async def test_substates_open_and_close(api: Api) -> None:
+    tag, _ = await setup(api)
+    record = await job(api, f"Warranty repair {tag}")
+    assert (await move(api, record["id"], open_substate="Waiting for parts")).status_code == 200
+    opened = await move(api, record["id"], open_substate="Customer called")
+    assert set(opened.json()["substates"]) == {"Waiting for parts", "Customer called"}  # several at once
+    again = await move(api, record["id"], open_substate="Customer called")
+    assert again.status_code == 409 and "open already" in again.json()["detail"]
+    unknown = await move(api, record["id"], open_substate="Site visit")
+    assert unknown.status_code == 409 and "its substates: Waiting for parts, Customer called" in unknown.json()["detail"]
+    closed = await move(api, record["id"], close_substate="Waiting for parts")
+    assert list(closed.json()["substates"]) == ["Customer called"]
+    left = await move(api, record["id"], to="Warranty claim filed")
+    assert left.json()["substates"] == {}  # leaving the status closes its substates
+    kinds = [line["kind"] for line in await history(api, record["id"])]
+    assert kinds.count("substate_opened") == 2 and kinds.count("substate_closed") == 1
+
+
+async def test_racing_moves_one_wins(api: Api) -> None:
+    tag, _ = await setup(api)
+    record = await job(api, f"Paid repair {tag}", status="Diagnosis")
+    answers = await asyncio.gather(*(move(api, record["id"], to=status)
+                                     for status in ["Quote sent", "Quote sent", "Quote sent", "Quote sent"]))
+    codes = sorted(a.status_code for a in answers)
+    assert codes == [200, 409, 409, 409], [a.text for a in answers]
+    for answer in answers:
+        if answer.status_code == 409:
+            assert "'Quote sent'" in answer.json()["detail"]  # the record's current status
+    lines = [line for line in await history(api, record["id"]) if line["kind"] == "status_changed"]
+    assert len(lines) == 1
+
+
+async def test_changing_the_type(api: Api) -> None:
+    tag, _ = await setup(api)
+    record = await job(api, f"Paid repair {tag}", status="Diagnosis")
+    url, staff = f"/records/{record['id']}", api.as_("staff")
+    kept = await api.http.patch(url, headers=staff, json={"type": f"Warranty repair {tag}"})
+    assert kept.status_code == 200 and kept.json()["status"] == "Diagnosis"  # the new type allows it
+    await move(api, record["id"], to="Warranty claim filed")
+    refused = await api.http.patch(url, headers=staff, json={"type": f"Paid repair {tag}", "title": "Changed"})
+    assert refused.status_code == 409
+    assert "pick one of its statuses: New, Diagnosis, Quote sent, In repair" in refused.json()["detail"]
+    unchanged = (await api.http.get(url, headers=staff)).json()
+    assert unchanged["type"] == f"Warranty repair {tag}" and unchanged["title"] == record["title"]
+    picked = await api.http.patch(url, headers=staff, json={"type": f"Paid repair {tag}", "status": "Quote sent"})
+    assert picked.status_code == 200 and picked.json()["status"] == "Quote sent"
+    assert (await history(api, record["id"]))[-1]["kind"] == "type_changed"
+
+
+async def test_the_board(api: Api) -> None:
+    tag, document = await setup(api)
+    owner = (await api.http.post("/users", headers=api.as_("admin"), json={
+        "handle": f"o{tag}", "name": "Owner", "email": f"o{tag}@agency.example"})).json()
+    for n in range(3):
+        await job(api, f"Paid repair {tag}", channel="web", owner_id=owner["id"])
+    await job(api, f"Warranty repair {tag}", channel="phone")
+    await job(api, f"Warranty repair {tag}", restricted=True, owner_id=owner["id"])  # hidden from other staff
+    url, staff = f"/pipelines/{document['key']}/board", api.as_("staff")
+    everything = (await api.http.get(url, headers=api.as_("admin"))).json()
+    assert {c["status"]: c["count"] for c in everything["columns"]}["Diagnosis"] == 2
+    board = (await api.http.get(url, headers=staff, params={"limit": 2})).json()
+    columns = {c["status"]: c for c in board["columns"]}
+    assert list(columns) == [s["name"] for s in document["statuses"]]
+    assert columns["New"]["count"] == 3 and len(columns["New"]["records"]) == 2
+    assert columns["Diagnosis"]["count"] == 1
+    web = (await api.http.get(url, headers=staff, params={"channel": "phone"})).json()
+    assert {c["status"]: c["count"] for c in web["columns"]}["New"] == 0
+    mine = (await api.http.get(url, headers=staff, params={"owner_id": owner["id"],
+                                                           "type": f"Paid repair {tag}"})).json()
+    assert sum(c["count"] for c in mine["columns"]) == 3
+    unknown = await api.http.get(url, headers=staff, params={"type": "Paid repiar"})
+    assert unknown.status_code == 404
+
+
+async def test_a_status_removed_while_records_sit_in_it(api: Api) -> None:
+    tag, document = await setup(api)
+    record = await job(api, f"Paid repair {tag}", status="Quote sent")
+    document["statuses"] = [s for s in document["statuses"] if s["name"] != "Quote sent"]
+    document["moves"] = {k: [t for t in v if t != "Quote sent"] for k, v in document["moves"].items()
+                         if k != "Quote sent"}
+    document["types"][1]["statuses"].remove("Quote sent")
+    refused = await save(api, document)
+    assert refused.status_code == 422, refused.text
+    assert refused.json()["errors"][0]["path"] == "remap.Quote sent"
+    assert "1 record(s) of type" in refused.json()["detail"]
+    saved = await save(api, {**document, "remap": {"Quote sent": "In repair"}})
+    assert saved.status_code == 201, saved.text
+    assert saved.json()["remapped"] == {"Quote sent": 1}
+    moved = (await api.http.get(f"/records/{record['id']}", headers=api.as_("staff"))).json()
+    assert moved["status"] == "In repair"
+    assert "left pipeline" in (await history(api, record["id"]))[-1]["text"]

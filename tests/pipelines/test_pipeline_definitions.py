@@ -1,0 +1,122 @@
+"""Pipelines checked when saved: every mistake a 422 with its path, nothing stored; versions; record types."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+
+from processes.errors import PipelineInvalid
+from processes.pipeline_validation import validate_pipeline
+from tests.pipelines.conftest import Api, repair_pipeline, save
+
+
+def errors_of(document: dict) -> list[str]:
+    with pytest.raises(PipelineInvalid) as caught:
+        validate_pipeline(document, known_users={"maria"}, known_templates={})
+    return [str(detail) for detail in caught.value.details]
+
+
+def test_a_valid_pipeline_gives_each_type_its_sequence() -> None:
+    pipeline = validate_pipeline(repair_pipeline("x"), known_users=set(), known_templates={})
+    assert pipeline.sequence("Warranty repair x") == ["Diagnosis", "Warranty claim filed", "In repair",
+                                                      "Ready for pickup", "Closed"]
+    assert pipeline.record_type("Paid repair x").initial == "New"  # none configured: New
+    assert pipeline.allowed_next("Warranty repair x", "Diagnosis") == ["Warranty claim filed"]  # isolated
+    assert pipeline.allowed_next("Paid repair x", "Diagnosis") == ["Quote sent"]
+
+
+def test_every_mistake_has_its_path() -> None:
+    document = repair_pipeline("x")
+    document["statuses"].append({"name": "Closed"})
+    document["moves"]["Diagnosis"].append("Quote snet")
+    document["types"][0]["initial_status"] = "New"
+    document["types"][1]["statuses"].append("Archived")
+    document["statuses"][1]["automations"] = [
+        {"on": "enter", "actions": [{"set_status": {"status": "Nowhere"}}, {"open_substate": {"substate": "Parts"}},
+                                    {"notify": {"users": ["mario"]}},
+                                    {"send_email": {"subject": "Hi", "body": "{{ recrod.title }}"}}]},
+        {"on": "scheduled", "after_days": 2, "actions": [{"add_history": {"text": "late"}}]}]
+    found = errors_of(document)
+    assert "statuses[7].name: duplicate status 'Closed' (also statuses[6])" in found
+    assert any(e.startswith("moves.Diagnosis[2]: unknown status 'Quote snet' (did you mean 'Quote sent'") for e in found)
+    assert any(e.startswith("types[0].initial_status: 'New' is not in the sequence of type") for e in found)
+    assert any(e.startswith("types[1].statuses[6]: unknown status 'Archived'") for e in found)
+    automation = "statuses[1].automations[0].actions"
+    assert any(e.startswith(f"{automation}[0].set_status.status: unknown status 'Nowhere'") for e in found)
+    assert any(e.startswith(f"{automation}[1].open_substate.substate: unknown substate of 'Diagnosis' 'Parts'")
+               for e in found)
+    assert any(e.startswith(f"{automation}[2].notify: unknown user 'mario' (did you mean 'maria'") for e in found)
+    assert any(e.startswith(f"{automation}[3].send_email.body: unknown variable 'recrod'") for e in found)
+
+
+def test_shape_errors_have_their_paths() -> None:
+    document = repair_pipeline("x")
+    document["statuses"][0]["automations"] = [{"on": "scheduled", "actions": [{"add_history": {"text": "x"}}]},
+                                              {"on": "enter", "actions": [{"send_sms": {}}]}]
+    document["types"][0]["colour"] = "red"
+    found = errors_of(document)
+    assert any(e.startswith("statuses[0].automations[0]: a scheduled automation gives one of") for e in found)
+    assert any(e.startswith("statuses[0].automations[1].actions[0]: unknown action 'send_sms'") for e in found)
+    assert "types[0].colour: unknown field" in found
+
+
+async def test_saving_refuses_mistakes_and_stores_nothing(api: Api) -> None:
+    document = repair_pipeline(types=[{"name": f"t{uuid.uuid4().hex[:6]}", "initial_status": "Nope"}])
+    response = await save(api, document)
+    assert response.status_code == 422, response.text
+    body = response.json()
+    assert body["type"] == "PipelineInvalid"
+    assert body["errors"][0]["path"] == "types[0].initial_status"
+    assert (await api.http.get(f"/pipelines/{document['key']}", headers=api.as_("staff"))).status_code == 404
+    broken = await api.http.post("/pipelines", headers={**api.as_("admin"), "Content-Type": "application/yaml"},
+                                 content="key: [unclosed")
+    assert broken.status_code == 422 and broken.json()["type"] == "PipelineInvalid"
+    assert (await api.http.post("/pipelines", headers=api.as_("staff"), json=document)).status_code == 403
+
+
+async def test_versions_and_record_types(api: Api) -> None:
+    tag = uuid.uuid4().hex[:8]
+    document = repair_pipeline(tag)
+    first = await save(api, document)
+    assert first.status_code == 201, first.text
+    assert first.json()["version"] == 1
+    again = await save(api, document)
+    assert again.status_code == 200 and again.json()["version"] == 1  # unchanged: nothing saved
+    document["statuses"].insert(6, {"name": "Invoiced"})
+    second = await save(api, document)
+    assert second.status_code == 201 and second.json()["version"] == 2
+    staff = api.as_("staff")
+    versions = (await api.http.get(f"/pipelines/{document['key']}/versions", headers=staff)).json()
+    assert [v["version"] for v in versions] == [1, 2]
+    listed = (await api.http.get("/pipelines", headers=staff, params={"kind": "job"})).json()
+    assert any(p["key"] == document["key"] and p["latest_version"] == 2 for p in listed)
+    warranty = (await api.http.get(f"/record-types/job/Warranty repair {tag}", headers=staff)).json()
+    assert warranty["initial_status"] == "Diagnosis" and warranty["pipeline_version"] == 2
+    assert warranty["moves"]["Diagnosis"] == ["Warranty claim filed"]
+    missing = await api.http.get(f"/record-types/job/Warranty repiar {tag}", headers=staff)
+    assert missing.status_code == 404 and "did you mean" in missing.json()["detail"]
+    # a type belongs to one pipeline at a time
+    other = repair_pipeline(types=[{"name": f"Paid repair {tag}"}])
+    taken = await save(api, other)
+    assert taken.status_code == 409 and f"belongs to pipeline '{document['key']}'" in taken.json()["detail"]
+
+
+def test_automations_are_checked_as_the_processes_they_run_as() -> None:
+    document = repair_pipeline("x")
+    document["statuses"][1]["automations"] = [
+        {"on": "enter", "actions": [{"reminder": {"after_days": 1}},
+                                    {"create_task": {"title": "Call", "assignee": {"user": "mari"}}},
+                                    {"close_substate": {"substate": "Waiting for parts"}}]}]
+    document["statuses"][1]["substates"][0]["automations"] = [
+        {"on": "scheduled", "after_hours": 4, "actions": [{"notify": {"roles": ["manager"],
+                                                                      "message": "{{ recrod }}"}}]}]
+    found = errors_of(document)
+    assert any(e.startswith("controller_email: statuses[1].automations: a pipeline with automations names") for e in found)
+    assert any(e.startswith("statuses[1].automations[0].actions[0]: 'reminder' is not an automation's action")
+               for e in found)
+    assert any(e.startswith("statuses[1].automations[0].actions[1].create_task.assignee.user: unknown user 'mari'")
+               for e in found)
+    assert any(e.startswith("statuses[1].substates[0].automations[0].actions[0].notify.message: unknown variable "
+                            "'recrod'") for e in found)
+    assert not any("close_substate" in e for e in found)  # a substate of the status: fine
