@@ -17,6 +17,7 @@ from activities.process_runs import ProcessRunActivities
 from activities.record_values import RecordValuesActivities
 from activities.responsible import ResponsibleActivities
 from activities.send_email import SendEmailActivities
+from activities.staff_notices import StaffNoticeActivities
 from activities.tasks import TaskActivities
 from activities.temporal_history import TemporalHistoryActivities
 
@@ -32,6 +33,7 @@ ACTIVITY_CLASSES = (
     RecordValuesActivities,
     ResponsibleActivities,
     SendEmailActivities,
+    StaffNoticeActivities,
     TaskActivities,
     TemporalHistoryActivities,
 )

@@ -340,6 +340,12 @@ class HistoryKind(str, enum.Enum):
     notice_not_sent = "notice_not_sent"  # an email the engine sends by itself (a loop guard notice) was not sent
     request_refused = "request_refused"
     note = "note"
+    case_created = "case_created"
+    participant_added = "participant_added"
+    participant_removed = "participant_removed"
+    tags_changed = "tags_changed"
+    case_closed = "case_closed"
+    case_reopened = "case_reopened"
 
 
 class HistoryEntry(SQLModel, table=True):

@@ -65,6 +65,20 @@ RULES: dict[tuple[str, str], tuple[str | None, str | None]] = {
     ("POST", "/tasks/{task_id}/complete"): ("staff", "record"),
     ("GET", "/outbox"): ("staff", "list"),
     ("GET", "/outbox/{message_id}"): ("staff", "record"),
+    ("POST", "/cases"): ("staff", "record"),  # naming a contact as participant
+    ("GET", "/cases"): ("staff", "list"),
+    ("GET", "/cases/{case_id}"): ("staff", "record"),
+    ("PATCH", "/cases/{case_id}"): ("staff", "record"),
+    ("DELETE", "/cases/{case_id}"): ("staff", "record"),
+    ("POST", "/cases/{case_id}/participants"): ("staff", "record"),
+    ("DELETE", "/cases/{case_id}/participants/{contact_id}"): ("staff", "record"),
+    ("POST", "/cases/{case_id}/close"): ("staff", "record"),
+    ("POST", "/cases/{case_id}/reopen"): ("staff", "record"),
+    ("GET", "/tags"): ("staff", None),  # its counts of hidden cases: tests/cases/test_restricted_cases.py
+    ("POST", "/tags"): ("staff", None),
+    ("PATCH", "/tags/{tag_id}"): ("staff", None),
+    ("POST", "/tags/{tag_id}/merge"): ("staff", None),
+    ("DELETE", "/tags/{tag_id}"): ("staff", None),
     ("GET", "/api-keys"): ("admin", None),
     ("POST", "/api-keys"): ("admin", None),
     ("DELETE", "/api-keys/{key_id}"): ("admin", None),
@@ -147,6 +161,8 @@ class Target:
     message_id: int
     notice_id: int  # a loop guard's notice about the process: no record of its own
     request_id: str  # the admin's, for the start
+    contact: dict[str, Any]  # a contact record, restricted as the variant says
+    case: dict[str, Any]  # a case, restricted as the variant says, the contact taking part
 
 
 @dataclass
@@ -209,8 +225,13 @@ async def build_world(stack: Stack, sessions: Any) -> World:
         task = (await eventually(task_of))[0]
         message = (await eventually(email_of))[0]
         notice = await _email(sessions, f"{workflow_id}/loop-guard/0", workflow_id)
+        contact = (await http.post("/records", headers=admin, json={
+            "kind": "contact", "title": f"Matrix {tag} contact {n}", "owner_id": owner["id"],
+            "restricted": restricted, "access_user_ids": access})).json()
+        case = await _case(http, admin, f"Matrix {tag} case {n}", owner["id"], restricted, access, contact["id"])
         targets[variant] = Target(record=record, workflow_id=workflow_id, task_id=task["id"],
-                                  message_id=message["id"], notice_id=notice, request_id=request_id)
+                                  message_id=message["id"], notice_id=notice, request_id=request_id,
+                                  contact=contact, case=case)
     orphan = await _email(sessions, f"matrix-{tag}/orphan", None)
     return World(headers=headers, template_key=key, template_text=text, owner_id=owner["id"],
                  staff_user_id=staff_user["id"], other_user_id=other_user["id"], targets=targets, orphan_id=orphan)
@@ -226,6 +247,15 @@ async def _email(sessions: Any, step_key: str, workflow_id: str | None) -> int:
         await session.commit()
         assert row.id is not None
         return row.id
+
+
+async def _case(http: httpx.AsyncClient, admin: dict[str, str], name: str, owner_id: int, restricted: bool,
+                access: list[int], contact_id: int) -> dict[str, Any]:
+    response = await http.post("/cases", headers=admin, json={
+        "name": name, "owner_id": owner_id, "restricted": restricted, "access_user_ids": access,
+        "participant_ids": [contact_id]})
+    assert response.status_code == 201, response.text
+    return response.json()
 
 
 async def _fresh_record(http: httpx.AsyncClient, world: World, variant: str) -> dict[str, Any]:
@@ -250,10 +280,12 @@ async def call(http: httpx.AsyncClient, world: World, method: str, path: str, ca
     content: str | None = None
     values = {"key": world.template_key, "version": 1, "user_id": world.staff_user_id,
               "record_id": target.record["id"], "workflow_id": target.workflow_id,
-              "task_id": target.task_id, "message_id": target.message_id}
+              "task_id": target.task_id, "message_id": target.message_id, "case_id": target.case["id"],
+              "contact_id": target.contact["id"]}
     if path == "/api-keys/{key_id}":  # a key of its own to revoke
         created = await http.post("/api-keys", headers=admin, json={"name": f"revoke {unique}", "role": "client"})
         values["key_id"] = created.json()["id"]
+    await _cell_of_its_own(http, world, method, path, variant, unique, values)
     url = path.format(**values)
     match (method, path):
         case ("POST", "/templates") | ("POST", "/templates/validate"):
@@ -280,6 +312,22 @@ async def call(http: httpx.AsyncClient, world: World, method: str, path: str, ca
             body = {"action": "retry"}
         case ("POST", "/api-keys"):
             body = {"name": f"matrix {unique}", "role": "client"}
+        case ("POST", "/cases"):
+            body = {"name": f"Matrix case {unique}", "participant_ids": [target.contact["id"]]}
+        case ("GET", "/cases"):
+            params = {"q": target.case["name"]}
+        case ("PATCH", "/cases/{case_id}"):
+            body = {"tags": [f"matrix-{unique}"]}
+        case ("DELETE", "/cases/{case_id}"):
+            params = {"confirm": "true"}
+        case ("POST", "/cases/{case_id}/participants"):
+            body = {"contact_id": target.contact["id"]}
+        case ("POST", "/cases/{case_id}/close"):
+            body = {"running_processes": "keep"}
+        case ("POST", "/tags") | ("PATCH", "/tags/{tag_id}"):
+            body = {"name": f"matrix-{unique}"}
+        case ("POST", "/tags/{tag_id}/merge"):
+            body = {"into_tag_id": values["into_tag_id"]}
         case ("GET", "/records"):
             params = {"q": target.record["title"]}
         case ("GET", "/processes"):
@@ -298,13 +346,33 @@ async def call(http: httpx.AsyncClient, world: World, method: str, path: str, ca
     if RULES[(method, path)][1] == "list" and response.status_code == 200:
         items = response.json()
         items = items["items"] if isinstance(items, dict) else items
-        mine = {"/records": "id", "/processes": "workflow_id", "/tasks": "id", "/outbox": "id"}[path]
+        mine = {"/records": "id", "/processes": "workflow_id", "/tasks": "id", "/outbox": "id", "/cases": "id"}[path]
         wanted = {"/records": target.record["id"], "/processes": target.workflow_id, "/tasks": target.task_id,
-                  "/outbox": target.message_id}[path]
+                  "/outbox": target.message_id, "/cases": target.case["id"]}[path]
         return ("present" if any(item[mine] == wanted for item in items) else "absent"), described
     if response.is_success or response.status_code == 409:  # 409: served, but the process had moved on
         return "through", described
     return str(response.status_code), described
+
+
+async def _cell_of_its_own(http: httpx.AsyncClient, world: World, method: str, path: str, variant: str,
+                           unique: str, values: dict[str, Any]) -> None:
+    """What a cell that removes something removes: made for it, like the variant's (a case, a participant, tags)."""
+    admin, target = world.headers["admin"], world.targets[variant]
+    if (method, path) == ("DELETE", "/cases/{case_id}"):
+        case = target.case
+        fresh = await _case(http, admin, f"{case['name']} ({unique})", world.owner_id, case["restricted"],
+                            case["access_user_ids"], target.contact["id"])
+        values["case_id"] = fresh["id"]
+    elif (method, path) == ("DELETE", "/cases/{case_id}/participants/{contact_id}"):
+        response = await http.post(f"/cases/{values['case_id']}/participants", headers=admin,
+                                   json={"contact_id": values["contact_id"]})
+        assert response.status_code == 200, response.text
+    elif path.startswith("/tags/{tag_id}"):
+        for name in ("tag_id", "into_tag_id"):
+            response = await http.post("/tags", headers=admin, json={"name": f"matrix-{name}-{unique}"})
+            assert response.status_code == 201, response.text
+            values[name] = response.json()["id"]
 
 
 async def call_case(http: httpx.AsyncClient, world: World, method: str, path: str, caller: str,

@@ -1,0 +1,77 @@
+"""cases: participants, tags and their links, closures
+
+A case is a record of kind `case`. `case_participant` links it to contact records, `tag` holds tag
+names (unique in lower case, `name_key`) and `record_tag` links records to them, and `case_closure`
+holds a closed case's closing (an open case has none).
+
+Revision ID: 0007
+Revises: 0006
+Create Date: 2026-12-01 05:27:50.744636
+"""
+from typing import Sequence, Union
+
+from alembic import op
+import sqlalchemy as sa
+import sqlmodel
+
+import crm.types
+
+
+revision: str = '0007'
+down_revision: Union[str, None] = '0006'
+branch_labels: Union[str, Sequence[str], None] = None
+depends_on: Union[str, Sequence[str], None] = None
+
+
+def upgrade() -> None:
+    op.create_table('tag',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('name', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
+    sa.Column('name_key', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
+    sa.Column('created_at', crm.types.UTCDateTime(timezone=True), nullable=False),
+    sa.PrimaryKeyConstraint('id'),
+    sa.UniqueConstraint('name_key')
+    )
+    op.create_table('case_closure',
+    sa.Column('case_id', sa.Integer(), nullable=False),
+    sa.Column('closed_at', crm.types.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('closed_by', sqlmodel.sql.sqltypes.AutoString(length=200), nullable=False),
+    sa.Column('reason', sqlmodel.sql.sqltypes.AutoString(length=500), nullable=False),
+    sa.ForeignKeyConstraint(['case_id'], ['record.id'], ),
+    sa.PrimaryKeyConstraint('case_id')
+    )
+    op.create_table('case_participant',
+    sa.Column('case_id', sa.Integer(), nullable=False),
+    sa.Column('contact_id', sa.Integer(), nullable=False),
+    sa.Column('added_at', crm.types.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('added_by', sqlmodel.sql.sqltypes.AutoString(length=200), nullable=False),
+    sa.ForeignKeyConstraint(['case_id'], ['record.id'], ),
+    sa.ForeignKeyConstraint(['contact_id'], ['record.id'], ),
+    sa.PrimaryKeyConstraint('case_id', 'contact_id')
+    )
+    with op.batch_alter_table('case_participant', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_case_participant_contact_id'), ['contact_id'], unique=False)
+
+    op.create_table('record_tag',
+    sa.Column('record_id', sa.Integer(), nullable=False),
+    sa.Column('tag_id', sa.Integer(), nullable=False),
+    sa.ForeignKeyConstraint(['record_id'], ['record.id'], ),
+    sa.ForeignKeyConstraint(['tag_id'], ['tag.id'], ),
+    sa.PrimaryKeyConstraint('record_id', 'tag_id')
+    )
+    with op.batch_alter_table('record_tag', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_record_tag_tag_id'), ['tag_id'], unique=False)
+
+
+
+def downgrade() -> None:
+    with op.batch_alter_table('record_tag', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_record_tag_tag_id'))
+
+    op.drop_table('record_tag')
+    with op.batch_alter_table('case_participant', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_case_participant_contact_id'))
+
+    op.drop_table('case_participant')
+    op.drop_table('case_closure')
+    op.drop_table('tag')
