@@ -68,6 +68,10 @@ class Settings(BaseSettings):
     # emails and messages show, and an email's Date header. LOOP_GUARD_TIMEZONE, its former name, still works.
     timezone: str = Field("UTC", validation_alias=AliasChoices("TIMEZONE", "LOOP_GUARD_TIMEZONE", "timezone"))
 
+    # The categories a task made by hand may have (TASK_CATEGORIES, as JSON: '["call", "visit"]').
+    task_categories: list[str] = Field(default_factory=lambda: ["call", "email", "meeting", "deadline", "follow-up",
+                                                                "other"])
+
     # The loop guard: an automatic start (follow-up, autostart) of a template on a record is
     # cancelled when more than this many happened on the same day (in TIMEZONE).
     loop_guard_limit: int = 10

@@ -18,6 +18,7 @@ from activities.record_values import RecordValuesActivities
 from activities.responsible import ResponsibleActivities
 from activities.send_email import SendEmailActivities
 from activities.staff_notices import StaffNoticeActivities
+from activities.task_reminders import TaskReminderActivities
 from activities.tasks import TaskActivities
 from activities.temporal_history import TemporalHistoryActivities
 
@@ -35,6 +36,7 @@ ACTIVITY_CLASSES = (
     SendEmailActivities,
     StaffNoticeActivities,
     TaskActivities,
+    TaskReminderActivities,
     TemporalHistoryActivities,
 )
 

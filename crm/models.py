@@ -272,6 +272,7 @@ class TaskStatus(str, enum.Enum):
 class TaskKind(str, enum.Enum):
     phase = "phase"  # completing it completes a manual phase
     action = "action"  # made by a create_task action; completing it just closes it
+    manual = "manual"  # made by staff on a record (api/routers/tasks.py): its own due date and reminder
 
 
 class Task(SQLModel, table=True):
@@ -288,6 +289,8 @@ class Task(SQLModel, table=True):
     title: str = Field(max_length=500)
     description: str = Field(default="", sa_type=sa.Text)
     due_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    category: str = Field(default="", max_length=64, sa_column_kwargs={"server_default": ""})
+    remind_minutes_before: int | None = Field(default=None, description="a reminder this long before due_at")
     status: TaskStatus = Field(default=TaskStatus.open, sa_type=_enum(TaskStatus), index=True)
     created_at: datetime = _created()
     completed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
@@ -306,6 +309,8 @@ class TaskPublic(SQLModel):
     title: str
     description: str
     due_at: datetime | None
+    category: str = ""
+    remind_minutes_before: int | None = None
     status: TaskStatus
     overdue: bool = False
     created_at: datetime
@@ -328,6 +333,7 @@ class HistoryKind(str, enum.Enum):
     email_sent = "email_sent"
     task_created = "task_created"
     task_completed = "task_completed"
+    task_deleted = "task_deleted"
     values_written = "values_written"
     status_changed = "status_changed"
     reminder_sent = "reminder_sent"

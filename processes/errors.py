@@ -160,6 +160,12 @@ class ConfirmationRequired(StagecoachError):
     status = 422
 
 
+class TaskInvalid(StagecoachError):
+    """A task made by hand that cannot be: an unknown category, a reminder without a due time."""
+
+    status = 422
+
+
 class NotAContact(StagecoachError):
     """A participant of a case must be a contact record (a person or a company)."""
 

@@ -3,5 +3,6 @@
 from workflows.process import ProcessWorkflow
 from workflows.notices import NoticesWorkflow
 from workflows.record_events import RecordEventsWorkflow
+from workflows.task_reminders import TaskReminderWorkflow
 
-ALL_WORKFLOWS = [ProcessWorkflow, RecordEventsWorkflow, NoticesWorkflow]
+ALL_WORKFLOWS = [ProcessWorkflow, RecordEventsWorkflow, NoticesWorkflow, TaskReminderWorkflow]

@@ -19,6 +19,7 @@ from api.auth import Principal
 from api.case_lifecycle import abort_processes, running_processes
 from api.deps import SessionDep, SettingsDep, StaffDep, TemporalDep
 from api.notices import queue_notices, send_notices
+from api.task_reminders import cancel_record_reminders
 from api.paging import Page, paged
 from api.routers.records import get_record_or_404
 from api.routers.users import get_user_or_404
@@ -198,6 +199,7 @@ async def close_case(case_id: int, session: SessionDep, temporal: TemporalDep, p
                                "send running_processes 'abort' or 'keep'")
     aborted = await abort_processes(temporal, running, f"case closed: {body.reason or 'no reason given'}",
                                     principal.actor) if body.running_processes == "abort" else []
+    reminders = await cancel_record_reminders(session, temporal, case_id)
     session.add(CaseClosure(case_id=case_id, closed_by=principal.actor, reason=body.reason))
     text = "Case closed" + (f": {body.reason}" if body.reason else "")
     if aborted:
@@ -205,7 +207,7 @@ async def close_case(case_id: int, session: SessionDep, temporal: TemporalDep, p
     elif running:
         text += f" ({len(running)} process(es) kept running)"
     session.add(_line(case_id, HistoryKind.case_closed, text, principal, aborted=aborted,
-                      kept=running if not aborted else []))
+                      kept=running if not aborted else [], reminders_cancelled=reminders))
     case.updated_at = utcnow()
     session.add(case)
     await session.commit()
@@ -252,6 +254,7 @@ async def delete_case(
         raise ConfirmationRequired(f"deleting case {case_id} removes it and everything of it for good: "
                                    "send confirm=true (or dry_run=true to see what would go)")
     aborted = await abort_processes(temporal, running, "case deleted", principal.actor, wait=True)
+    await cancel_record_reminders(session, temporal, case_id)
     session.expire_all()
     rows = await remove_case(session, case_id)
     await session.commit()

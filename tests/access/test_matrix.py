@@ -63,6 +63,9 @@ RULES: dict[tuple[str, str], tuple[str | None, str | None]] = {
     ("GET", "/tasks"): ("staff", "list"),
     ("GET", "/tasks/{task_id}"): ("staff", "record"),
     ("POST", "/tasks/{task_id}/complete"): ("staff", "record"),
+    ("POST", "/tasks"): ("staff", "record"),
+    ("PATCH", "/tasks/{task_id}"): ("staff", "record"),  # a task made by hand (as DELETE): made for the cell
+    ("DELETE", "/tasks/{task_id}"): ("staff", "record"),
     ("GET", "/outbox"): ("staff", "list"),
     ("GET", "/outbox/{message_id}"): ("staff", "record"),
     ("POST", "/cases"): ("staff", "record"),  # naming a contact as participant
@@ -312,6 +315,10 @@ async def call(http: httpx.AsyncClient, world: World, method: str, path: str, ca
             body = {"action": "retry"}
         case ("POST", "/api-keys"):
             body = {"name": f"matrix {unique}", "role": "client"}
+        case ("POST", "/tasks"):
+            body = {"record_id": target.record["id"], "title": f"By hand {unique}"}
+        case ("PATCH", "/tasks/{task_id}"):
+            body = {"description": f"changed {unique}"}
         case ("POST", "/cases"):
             body = {"name": f"Matrix case {unique}", "participant_ids": [target.contact["id"]]}
         case ("GET", "/cases"):
@@ -368,6 +375,11 @@ async def _cell_of_its_own(http: httpx.AsyncClient, world: World, method: str, p
         response = await http.post(f"/cases/{values['case_id']}/participants", headers=admin,
                                    json={"contact_id": values["contact_id"]})
         assert response.status_code == 200, response.text
+    elif (method, path) in (("PATCH", "/tasks/{task_id}"), ("DELETE", "/tasks/{task_id}")):
+        response = await http.post("/tasks", headers=admin, json={
+            "record_id": target.record["id"], "title": f"By hand {unique}", "assignee_id": world.owner_id})
+        assert response.status_code == 201, response.text
+        values["task_id"] = response.json()["id"]
     elif path.startswith("/tags/{tag_id}"):
         for name in ("tag_id", "into_tag_id"):
             response = await http.post("/tags", headers=admin, json={"name": f"matrix-{name}-{unique}"})

@@ -2,7 +2,8 @@
 
 A case is a record of kind `case`. `case_participant` links it to contact records, `tag` holds tag
 names (unique in lower case, `name_key`) and `record_tag` links records to them, and `case_closure`
-holds a closed case's closing (an open case has none).
+holds a closed case's closing (an open case has none). A task gets a `category` and a reminder
+`remind_minutes_before` its due time (tasks staff make by hand on any record).
 
 Revision ID: 0007
 Revises: 0006
@@ -62,9 +63,17 @@ def upgrade() -> None:
     with op.batch_alter_table('record_tag', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_record_tag_tag_id'), ['tag_id'], unique=False)
 
+    with op.batch_alter_table('task', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('category', sa.String(length=64), server_default='', nullable=False))
+        batch_op.add_column(sa.Column('remind_minutes_before', sa.Integer(), nullable=True))
+
 
 
 def downgrade() -> None:
+    with op.batch_alter_table('task', schema=None) as batch_op:
+        batch_op.drop_column('remind_minutes_before')
+        batch_op.drop_column('category')
+
     with op.batch_alter_table('record_tag', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_record_tag_tag_id'))
 
