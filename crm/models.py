@@ -345,7 +345,10 @@ class HistoryKind(str, enum.Enum):
     loop_guard = "loop_guard"
     notice_not_sent = "notice_not_sent"  # an email the engine sends by itself (a loop guard notice) was not sent
     request_refused = "request_refused"
-    note = "note"
+    note = "note"  # a note staff wrote (POST /records/{id}/events), or a change noted by the API
+    call = "call"  # a call staff logged
+    meeting = "meeting"  # a meeting staff logged
+    email_logged = "email_logged"  # an email staff logged (one sent or received outside Stagecoach)
     case_created = "case_created"
     participant_added = "participant_added"
     participant_removed = "participant_removed"

@@ -52,6 +52,7 @@ RULES: dict[tuple[str, str], tuple[str | None, str | None]] = {
     ("PATCH", "/records/{record_id}"): ("staff", "record"),
     ("GET", "/records/{record_id}/history"): ("staff", "record"),
     ("GET", "/records/{record_id}/processes"): ("staff", "record"),
+    ("POST", "/records/{record_id}/events"): ("staff", "record"),
     ("POST", "/processes"): ("client", "record"),
     ("GET", "/processes"): ("staff", "list"),
     ("GET", "/processes/{workflow_id}"): ("client", "started"),  # a client key: only what it started
@@ -315,6 +316,8 @@ async def call(http: httpx.AsyncClient, world: World, method: str, path: str, ca
             body = {"action": "retry"}
         case ("POST", "/api-keys"):
             body = {"name": f"matrix {unique}", "role": "client"}
+        case ("POST", "/records/{record_id}/events"):
+            body = {"kind": "call", "description": f"Matrix call {unique}"}
         case ("POST", "/tasks"):
             body = {"record_id": target.record["id"], "title": f"By hand {unique}"}
         case ("PATCH", "/tasks/{task_id}"):
