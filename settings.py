@@ -60,6 +60,8 @@ class Settings(BaseSettings):
 
     # A request body over this many bytes is refused (413) before it is read.
     max_body_bytes: int = Field(1_000_000, ge=1024)
+    # A CSV sent to import (POST /imports/{kind}) may be this large; it is streamed to a file in DATA_DIR/imports.
+    max_import_bytes: int = Field(200_000_000, ge=1024)
 
     log_level: str = "INFO"
     log_json: bool = True

@@ -12,7 +12,8 @@ import tracing
 from api import bounds, docs, metrics, problems
 from api.admission import Admission, api_routes
 from api.bounds import bounded_integers
-from api.routers import api_keys, cases, health, outbox, processes, records, tags, tasks, templates, timeline, users
+from api.routers import (api_keys, cases, exports, health, imports, outbox, processes, records, tags, tasks, templates,
+                         timeline, users)
 from crm.db import make_engine, make_sessionmaker
 from logs import configure_logging
 from processes.template import ProcessTemplate
@@ -51,9 +52,11 @@ def create_app(settings: Settings | None = None, temporal: Client | None = None,
     if settings.otel_exporter_otlp_endpoint and tracing.provider() is None:
         tracing.enable(settings.otel_exporter_otlp_endpoint, "stagecoach-api")
     tracing.instrument(app)
-    for module in (health, templates, users, records, timeline, cases, tags, processes, tasks, outbox, api_keys):
+    for module in (health, templates, users, records, timeline, cases, tags, imports, exports, processes, tasks, outbox,
+                   api_keys):
         app.include_router(module.router)
-    app.add_middleware(Admission, max_body_bytes=settings.max_body_bytes)  # inside the next one
+    app.add_middleware(Admission, max_body_bytes=settings.max_body_bytes,
+                       max_import_bytes=settings.max_import_bytes)  # inside the next one
     app.add_middleware(problems.UnexpectedErrors)
 
     def openapi() -> dict:  # type: ignore[type-arg]

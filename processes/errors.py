@@ -166,6 +166,16 @@ class TaskInvalid(StagecoachError):
     status = 422
 
 
+class ImportInvalid(StagecoachError):
+    """A CSV to import that cannot be read, or a mapping of its columns that does not fit."""
+
+    status = 422
+
+
+class ImportNotFound(NotFound):
+    pass
+
+
 class NotAContact(StagecoachError):
     """A participant of a case must be a contact record (a person or a company)."""
 

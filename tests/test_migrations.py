@@ -14,6 +14,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlmodel import SQLModel
 
+import crm.imports.models  # noqa: F401  (registers the import_job table)
 import crm.models  # noqa: F401  (registers the tables)
 from crm.migrate import alembic_config, sync_url, upgrade_database
 from tests.conftest import POSTGRES_ADMIN_URL

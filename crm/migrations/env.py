@@ -9,6 +9,7 @@ from sqlmodel import SQLModel
 import crm.models  # noqa: F401  (registers the tables)
 import crm.process_runs  # noqa: F401  (registers the process_run table)
 import crm.cases.models  # noqa: F401  (registers the tables of cases)
+import crm.imports.models  # noqa: F401  (registers the import_job table)
 
 config = context.config
 target_metadata = SQLModel.metadata

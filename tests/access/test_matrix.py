@@ -83,6 +83,10 @@ RULES: dict[tuple[str, str], tuple[str | None, str | None]] = {
     ("PATCH", "/tags/{tag_id}"): ("staff", None),
     ("POST", "/tags/{tag_id}/merge"): ("staff", None),
     ("DELETE", "/tags/{tag_id}"): ("staff", None),
+    ("POST", "/imports/{kind}"): ("staff", None),
+    ("GET", "/imports/{job_id}"): ("staff", None),  # the key's own import (another's: tests/imports/)
+    ("GET", "/imports/{job_id}/rejected"): ("staff", None),
+    ("GET", "/exports/{kind}"): ("staff", "list"),
     ("GET", "/api-keys"): ("admin", None),
     ("POST", "/api-keys"): ("admin", None),
     ("DELETE", "/api-keys/{key_id}"): ("admin", None),
@@ -289,7 +293,8 @@ async def call(http: httpx.AsyncClient, world: World, method: str, path: str, ca
     if path == "/api-keys/{key_id}":  # a key of its own to revoke
         created = await http.post("/api-keys", headers=admin, json={"name": f"revoke {unique}", "role": "client"})
         values["key_id"] = created.json()["id"]
-    await _cell_of_its_own(http, world, method, path, variant, unique, values)
+    values["kind"] = "contacts"
+    await _cell_of_its_own(http, world, method, path, variant, unique, values, caller)
     url = path.format(**values)
     match (method, path):
         case ("POST", "/templates") | ("POST", "/templates/validate"):
@@ -316,6 +321,8 @@ async def call(http: httpx.AsyncClient, world: World, method: str, path: str, ca
             body = {"action": "retry"}
         case ("POST", "/api-keys"):
             body = {"name": f"matrix {unique}", "role": "client"}
+        case ("POST", "/imports/{kind}"):
+            content = f"title;email\r\nMatrix import {unique};\r\n"
         case ("POST", "/records/{record_id}/events"):
             body = {"kind": "call", "description": f"Matrix call {unique}"}
         case ("POST", "/tasks"):
@@ -348,11 +355,14 @@ async def call(http: httpx.AsyncClient, world: World, method: str, path: str, ca
             params = {"record_id": target.record["id"]}
     headers = dict(world.headers[caller])
     if content is not None:
-        headers["Content-Type"] = "application/yaml"
+        headers["Content-Type"] = "text/csv" if path.startswith("/imports") else "application/yaml"
     response = await http.request(method, url, headers=headers, params=params, json=body, content=content)
     described = f"{method} {url} as {caller} on the {variant} record: {response.status_code} {response.text[:300]}"
     if response.status_code in (401, 403, 404):
         return str(response.status_code), described
+    if path == "/exports/{kind}" and response.status_code == 200:
+        ids = {line.split(";", 1)[0] for line in response.text.splitlines()}
+        return ("present" if str(target.contact["id"]) in ids else "absent"), described
     if RULES[(method, path)][1] == "list" and response.status_code == 200:
         items = response.json()
         items = items["items"] if isinstance(items, dict) else items
@@ -365,8 +375,22 @@ async def call(http: httpx.AsyncClient, world: World, method: str, path: str, ca
     return str(response.status_code), described
 
 
+async def _import_of(http: httpx.AsyncClient, headers: dict[str, str]) -> int:
+    """A finished import with a rejected row, sent with `headers`."""
+    response = await http.post("/imports/contacts", headers={**headers, "Content-Type": "text/csv"},
+                               params={"mode": "valid_rows"}, content=b"title;email\r\nMatrix import;bad\r\n")
+    assert response.status_code == 202, response.text
+    job_id: int = response.json()["id"]
+
+    async def finished() -> bool:
+        return (await http.get(f"/imports/{job_id}", headers=headers)).json()["status"] == "done"
+
+    await eventually(finished)
+    return job_id
+
+
 async def _cell_of_its_own(http: httpx.AsyncClient, world: World, method: str, path: str, variant: str,
-                           unique: str, values: dict[str, Any]) -> None:
+                           unique: str, values: dict[str, Any], caller: str) -> None:
     """What a cell that removes something removes: made for it, like the variant's (a case, a participant, tags)."""
     admin, target = world.headers["admin"], world.targets[variant]
     if (method, path) == ("DELETE", "/cases/{case_id}"):
@@ -383,6 +407,8 @@ async def _cell_of_its_own(http: httpx.AsyncClient, world: World, method: str, p
             "record_id": target.record["id"], "title": f"By hand {unique}", "assignee_id": world.owner_id})
         assert response.status_code == 201, response.text
         values["task_id"] = response.json()["id"]
+    elif path.startswith("/imports/{job_id}"):  # an import of the caller's own (an admin's for lesser callers)
+        values["job_id"] = await _import_of(http, world.headers[caller if RANK.get(caller, 0) >= 2 else "admin"])
     elif path.startswith("/tags/{tag_id}"):
         for name in ("tag_id", "into_tag_id"):
             response = await http.post("/tags", headers=admin, json={"name": f"matrix-{name}-{unique}"})

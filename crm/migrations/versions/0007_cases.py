@@ -3,7 +3,8 @@
 A case is a record of kind `case`. `case_participant` links it to contact records, `tag` holds tag
 names (unique in lower case, `name_key`) and `record_tag` links records to them, and `case_closure`
 holds a closed case's closing (an open case has none). A task gets a `category` and a reminder
-`remind_minutes_before` its due time (tasks staff make by hand on any record).
+`remind_minutes_before` its due time (tasks staff make by hand on any record). `import_job` follows a
+CSV import of contacts or cases.
 
 Revision ID: 0007
 Revises: 0006
@@ -63,6 +64,31 @@ def upgrade() -> None:
     with op.batch_alter_table('record_tag', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_record_tag_tag_id'), ['tag_id'], unique=False)
 
+    op.create_table('import_job',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('kind', sa.Enum('contacts', 'cases', name='importkind', native_enum=False, length=32), nullable=False),
+    sa.Column('mode', sa.Enum('all_or_nothing', 'valid_rows', name='importmode', native_enum=False, length=32),
+              nullable=False),
+    sa.Column('status', sa.Enum('validating', 'importing', 'done', 'refused', 'failed', name='importstatus',
+                                native_enum=False, length=32), nullable=False),
+    sa.Column('api_key_id', sa.Integer(), nullable=False),
+    sa.Column('encoding', sqlmodel.sql.sqltypes.AutoString(length=32), nullable=False),
+    sa.Column('delimiter', sqlmodel.sql.sqltypes.AutoString(length=1), nullable=False),
+    sa.Column('columns', sa.JSON(), nullable=False),
+    sa.Column('mapping', sa.JSON(), nullable=False),
+    sa.Column('rows_read', sa.Integer(), nullable=False),
+    sa.Column('rows_invalid', sa.Integer(), nullable=False),
+    sa.Column('rows_written', sa.Integer(), nullable=False),
+    sa.Column('errors', sa.JSON(), nullable=False),
+    sa.Column('detail', sa.Text(), nullable=False),
+    sa.Column('created_at', crm.types.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('finished_at', crm.types.UTCDateTime(timezone=True), nullable=True),
+    sa.ForeignKeyConstraint(['api_key_id'], ['api_key.id'], ),
+    sa.PrimaryKeyConstraint('id')
+    )
+    with op.batch_alter_table('import_job', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_import_job_api_key_id'), ['api_key_id'], unique=False)
+
     with op.batch_alter_table('task', schema=None) as batch_op:
         batch_op.add_column(sa.Column('category', sa.String(length=64), server_default='', nullable=False))
         batch_op.add_column(sa.Column('remind_minutes_before', sa.Integer(), nullable=True))
@@ -70,6 +96,10 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    with op.batch_alter_table('import_job', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_import_job_api_key_id'))
+
+    op.drop_table('import_job')
     with op.batch_alter_table('task', schema=None) as batch_op:
         batch_op.drop_column('remind_minutes_before')
         batch_op.drop_column('category')
