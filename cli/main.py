@@ -9,7 +9,7 @@ from typing import Annotated, Any
 
 import typer
 
-from cli import resources
+from cli import csv_files, resources
 from cli.admin import admin_app
 from cli.common import JsonOpt, api, call, out, pairs
 from settings import get_settings
@@ -20,6 +20,8 @@ app.add_typer(admin_app, name="admin")
 app.add_typer(resources.keys, name="keys")
 app.add_typer(resources.users, name="users")
 app.add_typer(resources.records, name="records")
+app.command("import")(csv_files.import_file)
+app.command("export")(csv_files.export_file)
 
 
 CharsetOpt = Annotated[str | None, typer.Option(

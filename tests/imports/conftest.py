@@ -23,3 +23,6 @@ async def api(dev_env: Any, sessions: Any, database_url: str, task_queue: str, t
     async with app.router.lifespan_context(app), httpx.AsyncClient(
             transport=httpx.ASGITransport(app=app), base_url="http://stagecoach", timeout=60) as http:
         yield Api(http=http, keys=keys, key_ids=ids, base_url="http://stagecoach")
+
+
+from tests.e2e.conftest import smtp, stack  # noqa: E402,F401  (fixtures: the CLI test runs against the stack)
