@@ -43,7 +43,7 @@ def import_file(
     with path.open("rb") as body:
         job = call(client.post, f"/imports/{kind.value}", params=params, content=body,
                    headers={"Content-Type": "text/csv"})
-    job = _follow(client, job, quiet=as_json)
+    job = _follow(client, job, quiet=as_json, total=_lines(path))
     if rejected is not None and job.get("rejected_url"):
         rejected.write_bytes(call(client.send, "GET", job["rejected_url"]).content)
     errors = "\n".join(f"  {e}" for e in job["errors"][:20])
@@ -53,21 +53,26 @@ def import_file(
         raise typer.Exit(1)
 
 
-def _follow(client: Any, job: dict[str, Any], quiet: bool) -> dict[str, Any]:
-    """Poll the job until it ends; unless `quiet`, a progress bar of the rows written (after the rows checked)."""
+def _lines(path: Path) -> int:
+    """The file's data rows, about (its line breaks, less the header's), read in chunks."""
+    with path.open("rb") as file:
+        return sum(chunk.count(b"\n") for chunk in iter(lambda: file.read(1 << 20), b"")) - 1
+
+
+def _follow(client: Any, job: dict[str, Any], quiet: bool, total: int) -> dict[str, Any]:
+    """Poll the job until it ends; unless `quiet`, a progress bar of the rows read (each checked, then written)."""
     if quiet:
         while job["status"] not in FINISHED:
             time.sleep(0.5)
             job = call(client.get, f"/imports/{job['id']}")
         return job
-    typer.echo("checking every row...", err=True)
-    with typer.progressbar(length=1, label="writing", file=sys.stderr) as bar:
+    with typer.progressbar(length=max(total, 1), label="rows checked and written", file=sys.stderr) as bar:
         while job["status"] not in FINISHED:
             time.sleep(0.5)
             job = call(client.get, f"/imports/{job['id']}")
-            bar.length = max(job["rows_read"] - job["rows_invalid"], 1)
-            if job["status"] in ("importing", "done") and job["rows_written"] > bar.pos:
-                bar.update(job["rows_written"] - bar.pos)
+            if job["rows_read"] > bar.pos:
+                bar.update(job["rows_read"] - bar.pos)
+        bar.update(max(bar.length - bar.pos, 0))
     return job
 
 

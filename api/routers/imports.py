@@ -39,8 +39,9 @@ def _folder(settings: Settings) -> Path:
 
 def _public(job: ImportJob) -> ImportJobPublic:
     public = ImportJobPublic.model_validate(job, from_attributes=True)
-    if job.id in PROGRESS:
-        public.rows_written = PROGRESS[job.id]
+    if (progress := PROGRESS.get(job.id or 0)) is not None:  # running in this process: its transaction is open
+        public.rows_read, public.rows_invalid = progress.rows_read, progress.rows_invalid
+        public.rows_written, public.errors = progress.rows_written, list(progress.errors)
     if job.status in (ImportStatus.done, ImportStatus.refused) and job.rows_invalid:
         public.rejected_url = f"/imports/{job.id}/rejected"
     return public

@@ -23,8 +23,8 @@ class ImportMode(str, enum.Enum):
 
 
 class ImportStatus(str, enum.Enum):
-    validating = "validating"
-    importing = "importing"
+    validating = "validating"  # sent: its header read, its rows not yet
+    importing = "importing"  # its rows being checked and written (one transaction)
     done = "done"
     refused = "refused"  # rows are invalid and the mode is all_or_nothing: nothing was written
     failed = "failed"  # stopped by an error (or interrupted): nothing was written

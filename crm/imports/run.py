@@ -1,11 +1,13 @@
-"""Running an import: every row checked first (pass 1), then the rows written in one transaction (pass 2).
+"""Running an import: the file read once, a row at a time, every row checked and written in one transaction.
 
-The file is read twice, a row at a time, never held whole. Pass 1 counts the invalid rows, keeps the first
-1,000 errors ("row 12, column email: ...") and writes every rejected row, with its reason, to a CSV beside
-the file. With errors and the mode `all_or_nothing` the job ends `refused` and nothing is written. Pass 2
-writes in batches inside one transaction: an error or a crash half-way rolls all of it back. While pass 2
-runs the database holds its transaction (SQLite admits one writer), so its progress is kept in memory
-(`PROGRESS`) for the status route, and written to the job's row at its end.
+Each row is checked as it is read; the valid ones are written in batches inside one transaction, the
+invalid ones counted, the first 1,000 errors kept ("row 12, column email: ...") and every rejected row
+written, with its reason, to a CSV beside the file. At the end of the file the transaction commits, unless
+a row was invalid and the mode is `all_or_nothing`: then it is rolled back (writing stopped at the first
+invalid row; the rest is still checked, so every error is listed) and the job ends `refused`. An error or a
+crash half-way rolls all of it back. While the transaction is open the database holds it (SQLite admits one
+writer), so the job's progress is kept in memory (`PROGRESS`) for the status route, and written to its row
+at the end.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from __future__ import annotations
 import csv
 import logging
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -32,10 +35,20 @@ from processes.template import RecordKind
 
 MAX_ERRORS = 1000
 BATCH = 1000
-PROGRESS: dict[int, int] = {}  # job id -> rows written so far in its open transaction
 log = logging.getLogger("stagecoach.imports")
 
 Hook = Callable[[int], Awaitable[None]]  # called after each batch written (tests interrupt an import here)
+
+
+@dataclass
+class Progress:
+    rows_read: int = 0
+    rows_invalid: int = 0
+    rows_written: int = 0
+    errors: list[str] = field(default_factory=list)
+
+
+PROGRESS: dict[int, Progress] = {}  # job id -> how far its open transaction got
 
 
 async def _finish(sessions: async_sessionmaker[AsyncSession], job_id: int, **values: Any) -> None:
@@ -51,19 +64,17 @@ async def _finish(sessions: async_sessionmaker[AsyncSession], job_id: int, **val
 
 async def run_import(sessions: async_sessionmaker[AsyncSession], job_id: int, path: Path, rejected: Path,
                      viewer: Viewer, actor: str, after_batch: Hook | None = None) -> None:
+    progress = PROGRESS.setdefault(job_id, Progress())
     try:
-        invalid = await _check_all(sessions, job_id, path, rejected, viewer)
-        async with sessions() as session:
-            job = await session.get(ImportJob, job_id)
-            assert job is not None
-        if invalid and job.mode is ImportMode.all_or_nothing:
-            await _finish(sessions, job_id, status=ImportStatus.refused,
-                          detail=f"{invalid} invalid row(s): nothing was written (mode all_or_nothing)")
+        committed = await _run(sessions, job_id, path, rejected, viewer, actor, progress, after_batch)
+        counts = {"rows_read": progress.rows_read, "rows_invalid": progress.rows_invalid, "errors": progress.errors}
+        if not committed:
+            await _finish(sessions, job_id, status=ImportStatus.refused, rows_written=0, **counts,
+                          detail=f"{progress.rows_invalid} invalid row(s): nothing was written (mode all_or_nothing)")
             return
-        await _finish(sessions, job_id, status=ImportStatus.importing)
-        written = await _write_all(sessions, job, path, viewer, actor, after_batch)
-        await _finish(sessions, job_id, status=ImportStatus.done, rows_written=written,
-                      detail=f"{written} row(s) written" + (f", {invalid} rejected" if invalid else ""))
+        invalid = f", {progress.rows_invalid} rejected" if progress.rows_invalid else ""
+        await _finish(sessions, job_id, status=ImportStatus.done, rows_written=progress.rows_written, **counts,
+                      detail=f"{progress.rows_written} row(s) written{invalid}")
     except FileUnreadable as exc:
         await _finish(sessions, job_id, status=ImportStatus.failed, detail=f"{exc}: nothing was written")
     except BaseException as exc:  # a crash or a cancellation: the transaction was rolled back
@@ -76,59 +87,47 @@ async def run_import(sessions: async_sessionmaker[AsyncSession], job_id: int, pa
         PROGRESS.pop(job_id, None)
 
 
-async def _check_all(sessions: async_sessionmaker[AsyncSession], job_id: int, path: Path, rejected: Path,
-                     viewer: Viewer) -> int:
-    read = invalid = 0
-    errors: list[str] = []
+async def _run(sessions: async_sessionmaker[AsyncSession], job_id: int, path: Path, rejected: Path, viewer: Viewer,
+               actor: str, progress: Progress, after_batch: Hook | None) -> bool:
+    """Check and write every row in one transaction; whether it was committed."""
     async with sessions() as session:
         job = await session.get(ImportJob, job_id)
-        assert job is not None
+        assert job is not None and job.id is not None
+        all_or_nothing = job.mode is ImportMode.all_or_nothing
+        job.status = ImportStatus.importing
+        session.add(job)
+        await session.commit()  # the status; from here on one transaction
         checker = RowChecker(session, job.kind, job.columns, job.mapping, viewer)
+        batch: list[dict[str, Any]] = []
         with rejected.open("w", newline="", encoding="utf-8") as out:
             writer = csv.writer(out, delimiter=job.delimiter)
             writer.writerow([*job.columns, "reason"])
             for line, values in rows(path, job.encoding, job.delimiter):
-                read += 1
+                progress.rows_read += 1
                 try:
-                    await checker.check(values)
+                    checked = await checker.check(values)
                 except RowError as exc:
-                    invalid += 1
+                    progress.rows_invalid += 1
                     message = f"row {line}, {exc}"
-                    if len(errors) < MAX_ERRORS:
-                        errors.append(message)
+                    if len(progress.errors) < MAX_ERRORS:
+                        progress.errors.append(message)
                     writer.writerow([*values, message])
-                if read % 10_000 == 0:
-                    job.rows_read, job.rows_invalid, job.errors = read, invalid, list(errors)
-                    session.add(job)
-                    await session.commit()
-        job.rows_read, job.rows_invalid, job.errors = read, invalid, errors
-        session.add(job)
-        await session.commit()
-    return invalid
-
-
-async def _write_all(sessions: async_sessionmaker[AsyncSession], job: ImportJob, path: Path, viewer: Viewer,
-                     actor: str, after_batch: Hook | None) -> int:
-    assert job.id is not None
-    written = 0
-    async with sessions() as session:  # one transaction: committed once, at the end
-        checker = RowChecker(session, job.kind, job.columns, job.mapping, viewer)
-        batch: list[dict[str, Any]] = []
-        for _, values in rows(path, job.encoding, job.delimiter):
-            try:
-                batch.append(await checker.check(values))
-            except RowError:
-                continue  # rejected in pass 1
-            if len(batch) >= BATCH:
-                written += await _write(session, job.kind, batch, actor)
-                batch = []
-                PROGRESS[job.id] = written
-                if after_batch is not None:
-                    await after_batch(written)
+                    continue
+                if all_or_nothing and progress.rows_invalid:
+                    continue  # nothing will be written: only checking now
+                batch.append(checked)
+                if len(batch) >= BATCH:
+                    progress.rows_written += await _write(session, job.kind, batch, actor)
+                    batch = []
+                    if after_batch is not None:
+                        await after_batch(progress.rows_written)
+        if all_or_nothing and progress.rows_invalid:
+            await session.rollback()
+            return False
         if batch:
-            written += await _write(session, job.kind, batch, actor)
+            progress.rows_written += await _write(session, job.kind, batch, actor)
         await session.commit()
-    return written
+        return True
 
 
 async def _write(session: AsyncSession, kind: ImportKind, batch: list[dict[str, Any]], actor: str) -> int:
