@@ -133,7 +133,8 @@ async def _run(sessions: async_sessionmaker[AsyncSession], job_id: int, path: Pa
 async def _write(session: AsyncSession, kind: ImportKind, batch: list[dict[str, Any]], actor: str) -> int:
     now = utcnow()
     if kind is ImportKind.contacts:
-        await session.exec(sa.insert(Record), params=[  # type: ignore[call-overload]
+        connection = await session.connection()  # Core's executemany: the ORM's bulk path costs a third more
+        await connection.execute(sa.insert(Record), [
             {**values, "created_at": now, "updated_at": now, "restricted": False} for values in batch])
         return len(batch)
     for values in batch:
