@@ -16,6 +16,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from crm.access import Viewer, record_visible
+from crm.imports import email_domains  # noqa: F401  (each domain checked once)
 from crm.imports.models import ImportKind
 from crm.models import Record, RecordCreate, User
 from processes.template import RecordKind
