@@ -109,6 +109,8 @@ class Settings(BaseSettings):
 
     # A request body over this many bytes is refused (413) before it is read.
     max_body_bytes: int = Field(1_000_000, ge=1024)
+    # A CSV sent to import (POST /imports/{kind}) may be this large; it is streamed to a file in DATA_DIR/imports.
+    max_import_bytes: int = Field(200_000_000, ge=1024)
 
     log_level: str = "INFO"
     log_json: bool = True
@@ -116,6 +118,10 @@ class Settings(BaseSettings):
     # The installation's time zone (an IANA name such as Europe/Rome): the loop guard's "day", the dates
     # emails and messages show, and an email's Date header. LOOP_GUARD_TIMEZONE, its former name, still works.
     timezone: str = Field("UTC", validation_alias=AliasChoices("TIMEZONE", "LOOP_GUARD_TIMEZONE", "timezone"))
+
+    # The categories a task made by hand may have (TASK_CATEGORIES, as JSON: '["call", "visit"]').
+    task_categories: list[str] = Field(default_factory=lambda: ["call", "email", "meeting", "deadline", "follow-up",
+                                                                "other"])
 
     # The loop guard: an automatic start (follow-up, autostart) of a template on a record is
     # cancelled when more than this many happened on the same day (in TIMEZONE).

@@ -20,6 +20,8 @@ from activities.responsible import ResponsibleActivities
 from activities.send_email import SendEmailActivities
 from activities.send_sms import SendSmsActivities
 from activities.stage_actions import StageActionActivities
+from activities.staff_notices import StaffNoticeActivities
+from activities.task_reminders import TaskReminderActivities
 from activities.tasks import TaskActivities
 from activities.webhooks import WebhookActivities
 from activities.temporal_history import TemporalHistoryActivities
@@ -39,7 +41,9 @@ ACTIVITY_CLASSES = (
     SendEmailActivities,
     SendSmsActivities,
     StageActionActivities,
+    StaffNoticeActivities,
     TaskActivities,
+    TaskReminderActivities,
     TemporalHistoryActivities,
     WebhookActivities,
 )

@@ -61,11 +61,21 @@ def required_role(route: APIRoute) -> ApiRole | None:
     return max(roles, key=lambda role: role.rank, default=None)
 
 
+LARGE_BODY_ATTRIBUTE = "__stagecoach_large_body__"
+
+
+def large_body(route: Callable[..., Any]) -> Callable[..., Any]:
+    """Mark a route whose body may be as large as MAX_IMPORT_BYTES (a CSV to import), not MAX_BODY_BYTES."""
+    setattr(route, LARGE_BODY_ATTRIBUTE, True)
+    return route
+
+
 @dataclass(frozen=True)
 class _Rule:
     path: re.Pattern[str]
     methods: frozenset[str]
     role: ApiRole | None
+    large: bool = False
 
 
 def _rules(app: FastAPI) -> list[_Rule]:
@@ -73,7 +83,7 @@ def _rules(app: FastAPI) -> list[_Rule]:
     for path, route in api_routes(app):
         methods = set(route.methods or ())
         rules.append(_Rule(compile_path(path)[0], frozenset(methods | ({"HEAD"} if "GET" in methods else set())),
-                           required_role(route)))
+                           required_role(route), getattr(route.endpoint, LARGE_BODY_ATTRIBUTE, False)))
     return rules
 
 
@@ -94,19 +104,20 @@ class BodyTooLarge(HTTPException):
 
 
 class Admission:
-    def __init__(self, app: ASGIApp, max_body_bytes: int) -> None:
+    def __init__(self, app: ASGIApp, max_body_bytes: int, max_import_bytes: int | None = None) -> None:
         self.app = app
         self.max_body_bytes = max_body_bytes
+        self.max_import_bytes = max_import_bytes or max_body_bytes
         self._rules: list[_Rule] | None = None
 
-    def _route_role(self, scope: Scope) -> ApiRole | None:
+    def _route(self, scope: Scope) -> _Rule | None:
         if self._rules is None:
             self._rules = _rules(scope["app"])
         path, root = scope["path"], scope.get("root_path", "")
         path = path[len(root):] if root and path.startswith(root) else path
         for rule in self._rules:
             if scope["method"] in rule.methods and rule.path.match(path):
-                return rule.role
+                return rule
         return None  # no such route (404) or method (405): answered without reading the body
 
     async def _principal(self, scope: Scope, key: str) -> Principal | None:
@@ -117,7 +128,9 @@ class Admission:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        role = self._route_role(scope)
+        rule = self._route(scope)
+        role = rule.role if rule is not None else None
+        limit = self.max_import_bytes if rule is not None and rule.large else self.max_body_bytes
         if role is not None:
             key = api_key(scope)
             principal = await self._principal(scope, key) if key else None
@@ -132,13 +145,13 @@ class Admission:
                 return
             scope.setdefault("state", {})["principal"] = principal
         length = _declared_length(scope)
-        if length is not None and length > self.max_body_bytes:
-            error = BodyTooLarge(self.max_body_bytes)
+        if length is not None and length > limit:
+            error = BodyTooLarge(limit)
             await problem(413, "PayloadTooLarge", error.detail)(scope, receive, send)
             return
-        await self.app(scope, self._counting(receive), send)
+        await self.app(scope, self._counting(receive, limit), send)
 
-    def _counting(self, receive: Receive) -> Receive:
+    def _counting(self, receive: Receive, limit: int) -> Receive:
         received = 0
 
         async def counted() -> Message:
@@ -146,8 +159,8 @@ class Admission:
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
-                if received > self.max_body_bytes:
-                    raise BodyTooLarge(self.max_body_bytes)  # FastAPI passes it on: a problem+json 413
+                if received > limit:
+                    raise BodyTooLarge(limit)  # FastAPI passes it on: a problem+json 413
             return message
 
         return counted

@@ -9,7 +9,7 @@ from typing import Annotated, Any
 
 import typer
 
-from cli import pipelines, resources
+from cli import csv_files, pipelines, resources
 from cli.admin import admin_app
 from cli.common import JsonOpt, api, call, out, pairs
 from settings import get_settings
@@ -24,6 +24,8 @@ app.add_typer(pipelines.pipelines, name="pipelines")
 app.add_typer(pipelines.record_types, name="record-types")
 resources.records.command("move")(pipelines.move)
 resources.records.command("allowed-moves")(pipelines.allowed_moves)
+app.command("import")(csv_files.import_file)
+app.command("export")(csv_files.export_file)
 
 
 CharsetOpt = Annotated[str | None, typer.Option(

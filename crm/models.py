@@ -261,6 +261,7 @@ class TaskStatus(str, enum.Enum):
 class TaskKind(str, enum.Enum):
     phase = "phase"  # completing it completes a manual phase
     action = "action"  # made by a create_task action; completing it just closes it
+    manual = "manual"  # made by staff on a record (api/routers/tasks.py): its own due date and reminder
 
 
 class Task(SQLModel, table=True):
@@ -277,6 +278,8 @@ class Task(SQLModel, table=True):
     title: str = Field(max_length=500)
     description: str = Field(default="", sa_type=sa.Text)
     due_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    category: str = Field(default="", max_length=64, sa_column_kwargs={"server_default": ""})
+    remind_minutes_before: int | None = Field(default=None, description="a reminder this long before due_at")
     status: TaskStatus = Field(default=TaskStatus.open, sa_type=_enum(TaskStatus), index=True)
     created_at: datetime = _created()
     completed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
@@ -295,6 +298,8 @@ class TaskPublic(SQLModel):
     title: str
     description: str
     due_at: datetime | None
+    category: str = ""
+    remind_minutes_before: int | None = None
     status: TaskStatus
     overdue: bool = False
     created_at: datetime
@@ -321,6 +326,7 @@ class HistoryKind(str, enum.Enum):
     sms_sent = "sms_sent"
     task_created = "task_created"
     task_completed = "task_completed"
+    task_deleted = "task_deleted"
     values_written = "values_written"
     status_changed = "status_changed"
     substate_opened = "substate_opened"
@@ -336,7 +342,16 @@ class HistoryKind(str, enum.Enum):
     loop_guard = "loop_guard"
     notice_not_sent = "notice_not_sent"  # an email the engine sends by itself (a loop guard notice) was not sent
     request_refused = "request_refused"
-    note = "note"
+    note = "note"  # a note staff wrote (POST /records/{id}/events), or a change noted by the API
+    call = "call"  # a call staff logged
+    meeting = "meeting"  # a meeting staff logged
+    email_logged = "email_logged"  # an email staff logged (one sent or received outside Stagecoach)
+    case_created = "case_created"
+    participant_added = "participant_added"
+    participant_removed = "participant_removed"
+    tags_changed = "tags_changed"
+    case_closed = "case_closed"
+    case_reopened = "case_reopened"
 
 
 class HistoryEntry(SQLModel, table=True):

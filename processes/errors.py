@@ -158,6 +158,50 @@ class NotRecordOwner(Forbidden):
     """Who sees a record, and who owns a restricted one, is changed by its owner or an admin only."""
 
 
+class CaseNotFound(NotFound):
+    pass
+
+
+class TagNotFound(NotFound):
+    pass
+
+
+class CaseStateConflict(Conflict):
+    """The case is already in the state asked for (closing a closed case)."""
+
+
+class RunningProcesses(Conflict):
+    """Closing a case that has running processes, without saying what to do with them."""
+
+
+class ConfirmationRequired(StagecoachError):
+    """A deletion sent without its explicit confirmation."""
+
+    status = 422
+
+
+class TaskInvalid(StagecoachError):
+    """A task made by hand that cannot be: an unknown category, a reminder without a due time."""
+
+    status = 422
+
+
+class ImportInvalid(StagecoachError):
+    """A CSV to import that cannot be read, or a mapping of its columns that does not fit."""
+
+    status = 422
+
+
+class ImportNotFound(NotFound):
+    pass
+
+
+class NotAContact(StagecoachError):
+    """A participant of a case must be a contact record (a person or a company)."""
+
+    status = 422
+
+
 class RequestIdReused(StagecoachError):
     """A start's request_id came back with another template or record: it names one start only."""
 

@@ -1,10 +1,17 @@
-"""Task lists: a user's open tasks, and completing one (a phase task completes its phase)."""
+"""Tasks: a user's open tasks across records ("my tasks", overdue first), tasks staff make by hand on any
+record (category, due time, a reminder before it, the user responsible), changing, completing and deleting
+them. A phase task completes its phase; a task of a process is changed through its process.
+
+A task made by hand with a due time and `remind_minutes_before` has a durable reminder
+(api/task_reminders.py): moved when either changes, cancelled when the task closes or is deleted.
+"""
 
 from __future__ import annotations
 
+import uuid
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Query, Response
 from pydantic import BaseModel, Field
 from sqlmodel import col, select
 from temporalio.client import Client
@@ -13,12 +20,17 @@ from api.auth import Principal
 from api.deps import SessionDep, SettingsDep, StaffDep, TemporalDep
 from api.fields import WorkflowIdQuery
 from api.paging import Page, paged
+from api.routers.records import get_record_or_404
+from api.routers.users import get_user_or_404
+from api.task_reminders import cancel_reminder, set_reminder
 from api.temporal_errors import send_update
 from crm.access import of_visible_record
-from crm.models import Task, TaskKind, TaskPublic, TaskStatus
+from crm.models import HistoryEntry, HistoryKind, Task, TaskKind, TaskPublic, TaskStatus
+from crm.task_forms import TaskCreate, TaskUpdate
 from crm.types import utcnow
-from processes.errors import InvalidPhaseState, TaskNotFound
+from processes.errors import ErrorDetail, InvalidPhaseState, TaskInvalid, TaskNotFound
 from processes.instance import Answer, AnswersIn, CompletePhaseRequest
+from settings import Settings
 from workflows.process import ProcessWorkflow
 
 router = APIRouter(prefix="/tasks", tags=["tasks"])
@@ -40,8 +52,10 @@ async def list_tasks(
     page: Annotated[Page, Depends(paged(100, 500))],
     assignee_id: Annotated[int | None, Query(description="the caller's own user when empty")] = None,
     status: TaskStatus | None = TaskStatus.open, workflow_id: WorkflowIdQuery = None,
+    record_id: int | None = None, category: Annotated[str | None, Query(max_length=64)] = None,
 ) -> list[TaskPublic]:
-    """Tasks, overdue first then by due date (none of a record the caller may not see)."""
+    """Tasks, overdue first then by due date (none of a record the caller may not see). Without
+    `assignee_id`, a key acting as a user gets that user's tasks, on every record: "my tasks"."""
     query = select(Task).where(_visible(principal))
     assignee = assignee_id if assignee_id is not None else principal.user_id
     if assignee is not None:
@@ -50,6 +64,10 @@ async def list_tasks(
         query = query.where(Task.status == status)
     if workflow_id:
         query = query.where(Task.workflow_id == workflow_id)
+    if record_id is not None:
+        query = query.where(Task.record_id == record_id)
+    if category:
+        query = query.where(Task.category == category)
     # NULLS LAST rather than `due_at IS NULL` first: the same order, which PostgreSQL reads straight
     # from ix_task_assignee_id_status_due_at_id instead of sorting every task of the user
     query = query.order_by(col(Task.due_at).asc().nulls_last(), col(Task.id)).offset(page.offset).limit(page.limit)
@@ -86,8 +104,79 @@ async def complete_task(task_id: int, session: SessionDep, temporal: TemporalDep
     else:
         task.status, task.completed_at, task.completed_by = TaskStatus.done, utcnow(), principal.actor
         session.add(task)
+        if task.kind is TaskKind.manual and task.record_id is not None:
+            session.add(HistoryEntry(record_id=task.record_id, kind=HistoryKind.task_completed, actor=principal.actor,
+                                     text=f"Task completed: {task.title}", data={"task_id": task.id}))
         await session.commit()
+        if task.kind is TaskKind.manual:
+            await cancel_reminder(temporal, task)
     return _public(task)
+
+
+def _check(task: Task, settings: Settings) -> None:
+    """What a task made by hand must hold once changed: a known category, a due time for a reminder."""
+    if task.category and task.category not in settings.task_categories:
+        raise TaskInvalid(f"unknown task category '{task.category}'",
+                          details=[ErrorDetail("body.category", f"one of {', '.join(settings.task_categories)}")])
+    if task.remind_minutes_before is not None and task.due_at is None:
+        raise TaskInvalid("a reminder needs a due time", details=[ErrorDetail("body.due_at", "needed for a reminder")])
+
+
+@router.post("", status_code=201, response_model=TaskPublic)
+async def create_task(body: TaskCreate, session: SessionDep, temporal: TemporalDep, settings: SettingsDep,
+                      principal: StaffDep) -> TaskPublic:
+    """A task on a record, by hand; with `remind_minutes_before`, its user is emailed that long before it is due."""
+    await get_record_or_404(session, body.record_id, principal)
+    assignee_id = body.assignee_id if body.assignee_id is not None else principal.user_id
+    if assignee_id is not None:
+        await get_user_or_404(session, assignee_id)
+    task = Task(step_key=f"manual-task/{uuid.uuid4().hex}", kind=TaskKind.manual, workflow_id="", phase_key="",
+                **body.model_dump(exclude={"assignee_id"}), assignee_id=assignee_id)
+    _check(task, settings)
+    session.add(task)
+    await session.flush()
+    session.add(HistoryEntry(record_id=body.record_id, kind=HistoryKind.task_created, actor=principal.actor,
+                             text=f"Task created: {task.title}", data={"task_id": task.id, "assignee_id": assignee_id}))
+    await session.commit()
+    await set_reminder(temporal, settings, task)
+    return _public(task)
+
+
+async def _manual_or_409(session: SessionDep, task_id: int, principal: Principal) -> Task:
+    task = await _task_or_404(session, task_id, principal)
+    if task.kind is not TaskKind.manual:
+        raise InvalidPhaseState(f"task {task_id} belongs to process {task.workflow_id}: it changes with its process")
+    return task
+
+
+@router.patch("/{task_id}", response_model=TaskPublic)
+async def update_task(task_id: int, body: TaskUpdate, session: SessionDep, temporal: TemporalDep,
+                      settings: SettingsDep, principal: StaffDep) -> TaskPublic:
+    """Change a task made by hand; a new due time or lead time moves its reminder."""
+    task = await _manual_or_409(session, task_id, principal)
+    changes = body.model_dump(exclude_unset=True)
+    if changes.get("assignee_id") is not None:
+        await get_user_or_404(session, changes["assignee_id"])
+    task.sqlmodel_update(changes)
+    _check(task, settings)
+    session.add(task)
+    await session.commit()
+    if {"due_at", "remind_minutes_before"} & changes.keys() and task.status is TaskStatus.open:
+        await set_reminder(temporal, settings, task)
+    return _public(task)
+
+
+@router.delete("/{task_id}", status_code=204)
+async def delete_task(task_id: int, session: SessionDep, temporal: TemporalDep, principal: StaffDep) -> Response:
+    """Delete a task made by hand (its reminder is cancelled first)."""
+    task = await _manual_or_409(session, task_id, principal)
+    await cancel_reminder(temporal, task)
+    if task.record_id is not None:
+        session.add(HistoryEntry(record_id=task.record_id, kind=HistoryKind.task_deleted, actor=principal.actor,
+                                 text=f"Task deleted: {task.title}", data={"task_id": task.id}))
+    await session.delete(task)
+    await session.commit()
+    return Response(status_code=204)
 
 
 async def _complete_phase_task(temporal: Client, task: Task, actor: str, answers: dict[str, Answer]) -> None:

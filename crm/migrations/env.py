@@ -12,6 +12,8 @@ import crm.process_runs  # noqa: F401  (registers the process_run table)
 import crm.deliveries  # noqa: F401  (registers the delivery tables)
 import crm.staff_sessions  # noqa: F401  (registers the console's session tables)
 import crm.template_models  # noqa: F401  (registers the template versions table)
+import crm.cases.models  # noqa: F401  (registers the tables of cases)
+import crm.imports.models  # noqa: F401  (registers the import_job table)
 
 config = context.config
 target_metadata = SQLModel.metadata

@@ -1,0 +1,131 @@
+"""CSV import of contacts and cases as a job, its status and rejected rows; CSV export.
+
+`POST /imports/{kind}` takes the file as the body (`text/csv`, up to MAX_IMPORT_BYTES), streams it to
+DATA_DIR/imports, reads its header (the encoding and the delimiter detected unless given), checks the
+mapping of its columns to fields, and answers `202` with the job; the rows are checked and written in the
+background (crm/imports/run.py). A job is seen by the key that sent it and admins.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import FileResponse
+
+from api.admission import large_body
+from api.auth import Principal
+from api.deps import SessionDep, SettingsDep, StaffDep
+from crm.access import sees_everything
+from crm.imports import reading
+from crm.imports.models import ImportJob, ImportJobPublic, ImportKind, ImportMode, ImportStatus
+from crm.imports.rows import default_mapping, mapping_errors
+from crm.imports.run import PROGRESS, run_import
+from processes.errors import ErrorDetail, ImportInvalid, ImportNotFound
+from settings import Settings
+
+router = APIRouter(prefix="/imports", tags=["imports"])
+CHUNK = 1 << 16
+
+
+def _folder(settings: Settings) -> Path:
+    folder = settings.data_dir / "imports"
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+def _public(job: ImportJob) -> ImportJobPublic:
+    public = ImportJobPublic.model_validate(job, from_attributes=True)
+    if (progress := PROGRESS.get(job.id or 0)) is not None:  # running in this process: its transaction is open
+        public.rows_read, public.rows_invalid = progress.rows_read, progress.rows_invalid
+        public.rows_written, public.errors = progress.rows_written, list(progress.errors)
+    if job.status in (ImportStatus.done, ImportStatus.refused) and job.rows_invalid:
+        public.rejected_url = f"/imports/{job.id}/rejected"
+    return public
+
+
+def _mapping(text: str | None) -> dict[str, str] | None:
+    if text is None:
+        return None
+    try:
+        mapping = json.loads(text)
+    except ValueError as exc:
+        raise ImportInvalid("mapping is not JSON", details=[ErrorDetail("query.mapping", str(exc))]) from None
+    if not isinstance(mapping, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in mapping.items()):
+        raise ImportInvalid("mapping must be a JSON object of column names to field names",
+                            details=[ErrorDetail("query.mapping", 'e.g. {"E-mail": "email", "Nome": "title"}')])
+    return mapping
+
+
+@router.post("/{kind}", status_code=202, response_model=ImportJobPublic)
+@large_body
+async def start_import(
+    kind: ImportKind, request: Request, session: SessionDep, settings: SettingsDep, principal: StaffDep,
+    mode: ImportMode = ImportMode.all_or_nothing,
+    encoding: Literal["auto", "utf-8", "utf-8-sig", "windows-1252"] = "auto",
+    delimiter: Literal["auto", ";", ","] = "auto",
+    mapping: Annotated[str | None, Query(max_length=10_000, description="JSON: column -> field; by the "
+                                         "columns' names when empty")] = None,
+) -> ImportJobPublic:
+    """Import a CSV of contacts or cases (the body, `text/csv`). Every row is checked first; with
+    `mode=all_or_nothing` (the default) nothing is written unless all are valid, with `mode=valid_rows` the
+    valid ones are and the others come back from `GET /imports/{id}/rejected` with a reason column."""
+    wanted = _mapping(mapping)
+    job = ImportJob(kind=kind, mode=mode, api_key_id=principal.key_id)
+    session.add(job)
+    await session.commit()
+    path = _folder(settings) / f"{job.id}.csv"
+    with path.open("wb") as file:
+        async for chunk in request.stream():
+            file.write(chunk)
+    try:
+        job.encoding = reading.detect_encoding(path) if encoding == "auto" else encoding
+        job.columns, job.delimiter = reading.header(path, job.encoding, None if delimiter == "auto" else delimiter)
+    except reading.FileUnreadable as exc:
+        await _refuse(session, job, path, str(exc), [ErrorDetail("body", str(exc))])
+    job.mapping = wanted if wanted is not None else default_mapping(kind, job.columns)
+    if errors := mapping_errors(kind, job.columns, job.mapping):
+        await _refuse(session, job, path, errors[0], [ErrorDetail("query.mapping", e) for e in errors])
+    session.add(job)
+    await session.commit()
+    assert job.id is not None
+    task = asyncio.create_task(run_import(request.app.state.sessions, job.id, path,
+                                          path.with_suffix(".rejected.csv"), principal, principal.actor))
+    jobs: set[asyncio.Task[None]] = request.app.state.__dict__.setdefault("import_tasks", set())
+    jobs.add(task)
+    task.add_done_callback(jobs.discard)
+    return _public(job)
+
+
+async def _refuse(session: SessionDep, job: ImportJob, path: Path, detail: str, errors: list[ErrorDetail]) -> None:
+    job.status, job.detail = ImportStatus.failed, detail
+    session.add(job)
+    await session.commit()
+    path.unlink(missing_ok=True)
+    raise ImportInvalid(detail, details=errors)
+
+
+async def _job_or_404(session: SessionDep, job_id: int, principal: Principal) -> ImportJob:
+    job = await session.get(ImportJob, job_id)
+    if job is None or not (sees_everything(principal) or job.api_key_id == principal.key_id):
+        raise ImportNotFound(f"no import {job_id}")
+    return job
+
+
+@router.get("/{job_id}", response_model=ImportJobPublic)
+async def get_import(job_id: int, session: SessionDep, principal: StaffDep) -> ImportJobPublic:
+    """How far the import is: rows read, invalid (with the first 1,000 errors), written."""
+    return _public(await _job_or_404(session, job_id, principal))
+
+
+@router.get("/{job_id}/rejected", response_class=FileResponse,
+            responses={200: {"content": {"text/csv": {}}, "description": "the rejected rows, with a reason column"}})
+async def rejected_rows(job_id: int, session: SessionDep, settings: SettingsDep, principal: StaffDep) -> FileResponse:
+    job = await _job_or_404(session, job_id, principal)
+    path = _folder(settings) / f"{job.id}.rejected.csv"
+    if job.status not in (ImportStatus.done, ImportStatus.refused) or not path.exists():
+        raise ImportNotFound(f"import {job_id} has no rejected rows (yet)")
+    return FileResponse(path, media_type="text/csv; charset=utf-8", filename=f"import-{job_id}-rejected.csv")

@@ -1,0 +1,100 @@
+"""Tags of cases: list (with how many cases the caller sees carry each), create, rename, merge, delete.
+
+Tag names are unique without regard to case ("Urgent" and "urgent" are one tag). Renaming to a name
+another tag has is refused (409): merging is the way to make two tags one.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import sqlalchemy as sa
+from fastapi import APIRouter, Depends, Query
+from pydantic import BaseModel
+from sqlmodel import col, delete, select
+
+from api.deps import SessionDep, StaffDep
+from api.paging import Page, paged
+from crm.access import record_visible
+from crm.cases.models import RecordTag, Tag, TagCreate, TagPublic, TagUpdate
+from crm.cases.store import tag_key
+from crm.models import Record
+from processes.errors import AlreadyExists, TagNotFound
+
+router = APIRouter(prefix="/tags", tags=["cases"])
+
+
+async def _tag_or_404(session: SessionDep, tag_id: int) -> Tag:
+    tag = await session.get(Tag, tag_id)
+    if tag is None:
+        raise TagNotFound(f"no tag {tag_id}")
+    return tag
+
+
+async def _taken(session: SessionDep, name: str, but: int | None = None) -> None:
+    other = (await session.exec(select(Tag).where(Tag.name_key == tag_key(name)))).first()
+    if other is not None and other.id != but:
+        raise AlreadyExists(f"tag '{other.name}' (tag {other.id}) exists: merge into it instead")
+
+
+@router.get("", response_model=list[TagPublic])
+async def list_tags(session: SessionDep, principal: StaffDep, page: Annotated[Page, Depends(paged(200, 1000))],
+                    q: Annotated[str | None, Query(max_length=64, description="text in the name")] = None,
+                    ) -> list[TagPublic]:
+    """Tags by name, each with the number of cases carrying it that the caller may see."""
+    visible = (select(RecordTag.tag_id, sa.func.count().label("n")).join(Record, col(Record.id) == RecordTag.record_id)
+               .where(record_visible(principal)).group_by(col(RecordTag.tag_id)).subquery())
+    query = select(Tag, visible.c.n).outerjoin(visible, visible.c.tag_id == Tag.id)
+    if q:
+        query = query.where(col(Tag.name).icontains(q))
+    rows = (await session.exec(query.order_by(col(Tag.name_key)).offset(page.offset).limit(page.limit))).all()
+    return page.done([TagPublic(id=tag.id, name=tag.name, cases=n or 0) for tag, n in rows])  # type: ignore[arg-type]
+
+
+@router.post("", status_code=201, response_model=TagPublic)
+async def create_tag(body: TagCreate, session: SessionDep, principal: StaffDep) -> TagPublic:
+    await _taken(session, body.name)
+    tag = Tag(name=body.name, name_key=tag_key(body.name))
+    session.add(tag)
+    await session.commit()
+    return TagPublic(id=tag.id, name=tag.name)  # type: ignore[arg-type]
+
+
+@router.patch("/{tag_id}", response_model=TagPublic)
+async def rename_tag(tag_id: int, body: TagUpdate, session: SessionDep, principal: StaffDep) -> TagPublic:
+    """Rename a tag everywhere it is used."""
+    tag = await _tag_or_404(session, tag_id)
+    if body.name is not None:
+        await _taken(session, body.name, but=tag_id)
+        tag.name, tag.name_key = body.name, tag_key(body.name)
+    session.add(tag)
+    await session.commit()
+    return TagPublic(id=tag_id, name=tag.name)
+
+
+class MergeBody(BaseModel):
+    into_tag_id: int
+
+
+@router.post("/{tag_id}/merge", response_model=TagPublic)
+async def merge_tag(tag_id: int, body: MergeBody, session: SessionDep, principal: StaffDep) -> TagPublic:
+    """Move every use of this tag to `into_tag_id`, then delete it; answers the tag kept."""
+    tag, into = await _tag_or_404(session, tag_id), await _tag_or_404(session, body.into_tag_id)
+    if tag.id == into.id:
+        raise AlreadyExists(f"tag {tag_id} cannot be merged into itself")
+    already = select(RecordTag.record_id).where(RecordTag.tag_id == into.id)
+    await session.exec(sa.update(RecordTag).where(col(RecordTag.tag_id) == tag.id,  # type: ignore[call-overload]
+                                                  col(RecordTag.record_id).not_in(already)).values(tag_id=into.id))
+    await session.exec(delete(RecordTag).where(col(RecordTag.tag_id) == tag.id))  # type: ignore[call-overload]
+    await session.delete(tag)
+    await session.commit()
+    return TagPublic(id=into.id, name=into.name)  # type: ignore[arg-type]
+
+
+@router.delete("/{tag_id}", status_code=204)
+async def delete_tag(tag_id: int, session: SessionDep, principal: StaffDep) -> None:
+    """Delete a tag and take it off every case."""
+    tag = await _tag_or_404(session, tag_id)
+    await session.exec(delete(RecordTag).where(col(RecordTag.tag_id) == tag_id))  # type: ignore[call-overload]
+    await session.delete(tag)
+    await session.commit()

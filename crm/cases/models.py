@@ -1,0 +1,110 @@
+"""The tables a case adds to its record: participants, tags and their links, and its closure."""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+from typing import Annotated
+
+import sqlalchemy as sa
+from pydantic import StringConstraints
+from sqlmodel import Field, SQLModel
+
+from crm.patch import Patch
+from crm.types import UTCDateTime, utcnow
+
+TagName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
+
+
+def _created() -> datetime:
+    return Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)  # type: ignore[no-any-return]
+
+
+class CaseState(str, enum.Enum):
+    open = "open"
+    closed = "closed"
+
+
+class CaseClosure(SQLModel, table=True):
+    """A closed case; an open case has no row (reopening deletes it, the timeline keeps both)."""
+
+    __tablename__ = "case_closure"
+
+    case_id: int = Field(foreign_key="record.id", primary_key=True)
+    closed_at: datetime = _created()
+    closed_by: str = Field(default="", max_length=200)
+    reason: str = Field(default="", max_length=500)
+
+
+class CaseParticipant(SQLModel, table=True):
+    """A contact (a person or a company) taking part in a case."""
+
+    __tablename__ = "case_participant"
+
+    case_id: int = Field(foreign_key="record.id", primary_key=True)
+    contact_id: int = Field(foreign_key="record.id", primary_key=True, index=True)
+    added_at: datetime = _created()
+    added_by: str = Field(default="", max_length=200)
+
+
+class Tag(SQLModel, table=True):
+    """A label for cases; `name_key` (its name in lower case) is unique, so "Urgent" and "urgent" are one tag."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(max_length=64)
+    name_key: str = Field(max_length=64, unique=True)
+    created_at: datetime = _created()
+
+
+class RecordTag(SQLModel, table=True):
+    __tablename__ = "record_tag"
+
+    record_id: int = Field(foreign_key="record.id", primary_key=True)
+    tag_id: int = Field(foreign_key="tag.id", primary_key=True, index=True)
+
+
+class CaseCreate(SQLModel):
+    name: str = Field(min_length=1, max_length=300)
+    owner_id: int | None = Field(default=None, description="the user responsible for the case")
+    participant_ids: list[int] = Field(default_factory=list, max_length=500,
+                                       description="contact records (people or companies) taking part")
+    tags: list[TagName] = Field(default_factory=list, max_length=50,
+                                description="tag names: existing tags are picked, new ones created")
+    restricted: bool = Field(default=False, description="seen only by its owner, the users listed and admins")
+    access_user_ids: list[int] = Field(default_factory=list, max_length=500)
+    notify_user_ids: list[int] = Field(default_factory=list, max_length=500,
+                                       description="users told by email that the case was created")
+
+
+class CaseUpdate(Patch):
+    name: str = Field(default=None, min_length=1, max_length=300)
+    tags: list[TagName] = Field(default=None, max_length=50, description="replaces the case's tags")
+
+
+class CasePublic(SQLModel):
+    id: int
+    name: str
+    state: CaseState
+    closed_at: datetime | None = None
+    closed_by: str | None = None
+    owner_id: int | None
+    restricted: bool
+    access_user_ids: list[int]
+    participant_ids: list[int]
+    tags: list[str]
+    created_at: datetime
+    updated_at: datetime
+
+
+class TagCreate(SQLModel):
+    name: TagName
+
+
+class TagUpdate(Patch):
+    name: TagName = Field(default=None)
+
+
+class TagPublic(SQLModel):
+    id: int
+    name: str
+    cases: int = Field(0, description="the cases carrying it that the caller may see")

@@ -1,0 +1,73 @@
+"""Reading an office's CSV a row at a time: UTF-8 with or without BOM, or Windows-1252; `;` or `,`.
+
+Nothing here holds more than a row (and a buffer) in memory: the encoding is checked by decoding the
+file in chunks, the delimiter is read from the header line.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+from collections.abc import Iterator
+from pathlib import Path
+
+ENCODINGS = ("utf-8", "utf-8-sig", "windows-1252")
+DELIMITERS = (";", ",")
+CHUNK = 1 << 16
+csv.field_size_limit(1_000_000)
+
+
+class FileUnreadable(ValueError):
+    """The file cannot be read as CSV in the encoding or with the delimiter asked for."""
+
+
+def detect_encoding(path: Path) -> str:
+    """`utf-8-sig` with a BOM, `utf-8` when every byte decodes as UTF-8, otherwise `windows-1252`."""
+    with path.open("rb") as file:
+        if file.read(3) == codecs.BOM_UTF8:
+            return "utf-8-sig"
+        file.seek(0)
+        decoder = codecs.getincrementaldecoder("utf-8")()
+        try:
+            while chunk := file.read(CHUNK):
+                decoder.decode(chunk)
+            decoder.decode(b"", final=True)
+        except UnicodeDecodeError:
+            return "windows-1252"
+    return "utf-8"
+
+
+def detect_delimiter(header_line: str) -> str:
+    """The delimiter of the header line: the one of `;` and `,` it has more of (`;` when neither)."""
+    return max(DELIMITERS, key=header_line.count) if any(d in header_line for d in DELIMITERS) else ";"
+
+
+def header(path: Path, encoding: str, delimiter: str | None) -> tuple[list[str], str]:
+    """The file's columns and its delimiter (detected when `delimiter` is None)."""
+    try:
+        with path.open(encoding=encoding, newline="") as file:
+            first = file.readline()
+    except UnicodeDecodeError as exc:
+        raise FileUnreadable(f"the file is not {encoding}: {exc.reason} at byte {exc.start} of its first line") from None
+    if not first.strip():
+        raise FileUnreadable("the file is empty: its first line must name the columns")
+    delimiter = delimiter or detect_delimiter(first)
+    columns = [c.strip() for c in next(csv.reader([first], delimiter=delimiter))]
+    if len(set(columns)) != len(columns) or "" in columns:
+        raise FileUnreadable(f"the header names a column twice or leaves one unnamed: {columns}")
+    return columns, delimiter
+
+
+def rows(path: Path, encoding: str, delimiter: str) -> Iterator[tuple[int, list[str]]]:
+    """Each data row with its line number in a spreadsheet (the header is row 1); blank rows skipped."""
+    with path.open(encoding=encoding, newline="", errors="strict") as file:
+        reader = csv.reader(file, delimiter=delimiter)
+        try:
+            next(reader, None)
+            for values in reader:
+                if any(v.strip() for v in values):
+                    yield reader.line_num, values
+        except UnicodeDecodeError as exc:
+            raise FileUnreadable(f"row {reader.line_num + 1}: the file is not {encoding} ({exc.reason})") from None
+        except csv.Error as exc:
+            raise FileUnreadable(f"row {reader.line_num}: {exc}") from None

@@ -1,0 +1,3 @@
+"""The cases suite runs against the whole stack of the end-to-end tests."""
+
+from tests.e2e.conftest import smtp, stack  # noqa: F401  (fixtures)

@@ -1,0 +1,182 @@
+"""Cases over HTTP on the real stack: participants, tags, notify on create, close and reopen, delete."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from sqlmodel import SQLModel
+
+from tests.cases.helpers import case, contact, history, mail_to, running_process, user
+from tests.e2e.conftest import Stack
+from tests.polling import eventually
+
+pytestmark = pytest.mark.e2e
+
+
+async def test_a_case_with_participants_tags_and_notified_users(stack: Stack) -> None:
+    http, staff = stack.http, stack.as_("staff")
+    marta, paolo = await user(stack, "marta"), await user(stack, "paolo")
+    person = await contact(stack, "Giulia Neri")
+    company = await contact(stack, "Neri Costruzioni srl", "company")
+    lead = (await http.post("/records", headers=staff, json={"kind": "lead", "title": "Not a contact"})).json()
+    tag = uuid.uuid4().hex[:6]
+
+    response = await http.post("/cases", headers=staff, json={
+        "name": "Condominium assembly", "participant_ids": [person["id"], company["id"]],
+        "tags": [f"Assembly-{tag}", f"urgent-{tag}"], "notify_user_ids": [marta["id"], paolo["id"]],
+        "owner_id": marta["id"]})
+    assert response.status_code == 201, response.text
+    created = response.json()
+    assert created["state"] == "open"
+    assert created["participant_ids"] == sorted([person["id"], company["id"]])
+    assert created["tags"] == [f"Assembly-{tag}", f"urgent-{tag}"]
+
+    # each chosen user is told by email, once, through the outbox
+    for who in (marta, paolo):
+        mails = await mail_to(stack, who["email"])
+        assert len(mails) == 1 and mails[0]["Subject"] == "New case: Condominium assembly"
+    sent = await eventually(lambda: _notices_sent(stack, created["id"]), what="the notices marked sent")
+    assert sorted(m["to_address"] for m in sent) == sorted([marta["email"], paolo["email"]])
+
+    # a participant must be a contact; an unknown user to notify changes nothing
+    refused = await http.post(f"/cases/{created['id']}/participants", headers=staff, json={"contact_id": lead["id"]})
+    assert refused.status_code == 422 and refused.json()["type"] == "NotAContact"
+    refused = await http.post("/cases", headers=staff, json={"name": f"Nothing {tag}", "notify_user_ids": [2**30]})
+    assert refused.status_code == 404 and refused.json()["type"] == "UserNotFound"
+    assert (await http.get("/cases", headers=staff, params={"q": f"Nothing {tag}"})).json() == []
+
+    # participants come and go, each change in the timeline
+    late = await contact(stack, "Late Comer")
+    added = await http.post(f"/cases/{created['id']}/participants", headers=staff, json={"contact_id": late["id"]})
+    assert late["id"] in added.json()["participant_ids"]
+    removed = await http.delete(f"/cases/{created['id']}/participants/{person['id']}", headers=staff)
+    assert removed.status_code == 200 and person["id"] not in removed.json()["participant_ids"]
+    again = await http.delete(f"/cases/{created['id']}/participants/{person['id']}", headers=staff)
+    assert again.status_code == 404
+    lines = [(line["kind"], line["text"]) for line in await history(stack, created["id"])]
+    assert ("participant_added", "Participant added: Late Comer") in lines
+    assert ("participant_removed", "Participant removed: Giulia Neri") in lines
+    assert lines[0] == ("case_created", "Case created: Condominium assembly")
+    by_contact = await http.get("/cases", headers=staff, params={"participant_id": company["id"]})
+    assert [c["id"] for c in by_contact.json()] == [created["id"]]
+
+
+async def _notices_sent(stack: Stack, case_id: int) -> list[dict[str, Any]]:
+    messages = (await stack.http.get("/outbox", headers=stack.as_("admin"), params={"record_id": case_id})).json()
+    return messages if messages and all(m["status"] == "sent" for m in messages) else []
+
+
+async def test_tags_are_picked_created_searched_renamed_and_merged(stack: Stack) -> None:
+    http, staff = stack.http, stack.as_("staff")
+    tag = uuid.uuid4().hex[:6]
+    first = await case(stack, f"Lease renewal {tag}", tags=[f"lease-{tag}"])
+    second = await case(stack, f"Eviction {tag}", tags=[f"LEASE-{tag}", f"court-{tag}"])  # the same tag, picked
+    assert second["tags"] == [f"court-{tag}", f"lease-{tag}"]
+
+    tagged = await http.get("/cases", headers=staff, params={"tag": f"lease-{tag}"})
+    assert {c["id"] for c in tagged.json()} == {first["id"], second["id"]}
+    both = await http.get("/cases", headers=staff, params=[("tag", f"lease-{tag}"), ("tag", f"court-{tag}")])
+    assert [c["id"] for c in both.json()] == [second["id"]]
+    assert [c["id"] for c in (await http.get("/cases", headers=staff, params={"q": f"court-{tag}"})).json()] \
+        == [second["id"]]
+
+    tags = {t["name"]: t for t in (await http.get("/tags", headers=staff, params={"q": tag})).json()}
+    assert tags[f"lease-{tag}"]["cases"] == 2 and tags[f"court-{tag}"]["cases"] == 1
+    taken = await http.patch(f"/tags/{tags[f'court-{tag}']['id']}", headers=staff, json={"name": f"Lease-{tag}"})
+    assert taken.status_code == 409 and "merge" in taken.json()["detail"]
+    renamed = await http.patch(f"/tags/{tags[f'court-{tag}']['id']}", headers=staff, json={"name": f"Tribunal-{tag}"})
+    assert renamed.status_code == 200
+    assert (await http.get(f"/cases/{second['id']}", headers=staff)).json()["tags"] == [f"lease-{tag}",
+                                                                                         f"Tribunal-{tag}"]
+    merged = await http.post(f"/tags/{tags[f'court-{tag}']['id']}/merge", headers=staff,
+                             json={"into_tag_id": tags[f"lease-{tag}"]["id"]})
+    assert merged.status_code == 200 and merged.json()["name"] == f"lease-{tag}"
+    assert (await http.get(f"/cases/{second['id']}", headers=staff)).json()["tags"] == [f"lease-{tag}"]
+    assert [t["name"] for t in (await http.get("/tags", headers=staff, params={"q": tag})).json()] == [f"lease-{tag}"]
+
+    patched = await http.patch(f"/cases/{first['id']}", headers=staff, json={"tags": [], "name": f"Renewal {tag}"})
+    assert patched.json()["tags"] == [] and patched.json()["name"] == f"Renewal {tag}"
+    assert (await http.patch(f"/cases/{first['id']}", headers=staff, json={"name": None})).status_code == 422
+
+
+async def test_closing_asks_what_to_do_with_running_processes(stack: Stack) -> None:
+    http, staff = stack.http, stack.as_("staff")
+    owner = await user(stack, "owner")
+    created = await case(stack, "Estate division", owner_id=owner["id"])
+    workflow_id = await running_process(stack, created["id"])
+
+    asked = await http.post(f"/cases/{created['id']}/close", headers=staff, json={"reason": "settled"})
+    assert asked.status_code == 409 and asked.json()["type"] == "RunningProcesses"
+    assert workflow_id in asked.json()["detail"]
+    assert (await http.get(f"/cases/{created['id']}", headers=staff)).json()["state"] == "open"
+
+    kept = await http.post(f"/cases/{created['id']}/close", headers=staff, json={"running_processes": "keep"})
+    assert kept.status_code == 200 and kept.json()["state"] == "closed"
+    assert (await http.get(f"/processes/{workflow_id}", headers=staff)).json()["status"] == "running"
+    assert (await http.post(f"/cases/{created['id']}/close", headers=staff, json={})).status_code == 409
+    closed = await http.get("/cases", headers=staff, params={"state": "closed", "q": "Estate division"})
+    assert created["id"] in [c["id"] for c in closed.json()]
+
+    reopened = await http.post(f"/cases/{created['id']}/reopen", headers=staff)
+    assert reopened.status_code == 200 and reopened.json()["state"] == "open"
+    assert (await http.post(f"/cases/{created['id']}/reopen", headers=staff)).status_code == 409
+
+    aborted = await http.post(f"/cases/{created['id']}/close", headers=staff,
+                              json={"running_processes": "abort", "reason": "client withdrew"})
+    assert aborted.status_code == 200, aborted.text
+
+    async def ended() -> bool:
+        return (await http.get(f"/processes/{workflow_id}", headers=staff)).json()["status"] == "aborted"
+
+    await eventually(ended, what="the process aborted")
+    kinds = [line["kind"] for line in await history(stack, created["id"])]
+    assert kinds.count("case_closed") == 2 and "case_reopened" in kinds
+
+
+async def test_delete_needs_confirmation_shows_a_dry_run_and_leaves_nothing(stack: Stack, sessions: Any) -> None:
+    http, staff = stack.http, stack.as_("admin")  # the case is restricted: an admin sees it
+    owner, listed = await user(stack, "owner"), await user(stack, "listed")
+    person = await contact(stack, "Anna Verdi")
+    created = await case(stack, "Insurance claim", owner_id=owner["id"], participant_ids=[person["id"]],
+                         tags=[f"claim-{uuid.uuid4().hex[:6]}"], restricted=True, access_user_ids=[listed["id"]],
+                         notify_user_ids=[owner["id"]])
+    linked = (await http.post("/records", headers=staff, json={"kind": "lead", "title": "Linked to the case",
+                                                                "contact_id": created["id"]})).json()
+    workflow_id = await running_process(stack, created["id"])
+    await mail_to(stack, owner["email"])
+
+    dry = await http.delete(f"/cases/{created['id']}", headers=staff, params={"dry_run": "true"})
+    assert dry.status_code == 200, dry.text
+    plan = dry.json()
+    assert plan["deleted"] is False and plan["running_processes"] == [workflow_id]
+    for table in ("record", "case_participant", "record_tag", "record_access", "history_entry", "task",
+                  "process_run", "outbox_message", "record.contact_id"):
+        assert plan["rows"].get(table, 0) >= 1, (table, plan)
+    unconfirmed = await http.delete(f"/cases/{created['id']}", headers=staff)
+    assert unconfirmed.status_code == 422 and unconfirmed.json()["type"] == "ConfirmationRequired"
+    assert (await http.get(f"/cases/{created['id']}", headers=staff)).status_code == 200
+
+    deleted = await http.delete(f"/cases/{created['id']}", headers=staff, params={"confirm": "true"})
+    assert deleted.status_code == 200, deleted.text
+    assert deleted.json()["processes_aborted"] == [workflow_id]
+    assert deleted.json()["rows"] == plan["rows"] | {"history_entry": deleted.json()["rows"]["history_entry"]}
+    assert (await http.get(f"/cases/{created['id']}", headers=staff)).status_code == 404
+    assert (await http.get(f"/records/{linked['id']}", headers=staff)).json()["contact_id"] is None
+    assert (await http.get(f"/records/{person['id']}", headers=staff)).status_code == 200  # the contact stays
+
+    # table by table: no row refers to the case or to one of its processes
+    async with sessions() as session:
+        for table in SQLModel.metadata.sorted_tables:
+            for column in table.columns:
+                refers = any(fk.column.table.name == "record" for fk in column.foreign_keys)
+                if refers or (column.name == "id" and table.name == "record"):
+                    count = (await session.exec(sa.select(sa.func.count()).select_from(table)  # type: ignore[call-overload]
+                                                .where(column == created["id"]))).one()[0]
+                    assert count == 0, f"{table.name}.{column.name} still refers to case {created['id']}"
+                if column.name in ("workflow_id", "target"):
+                    count = (await session.exec(sa.select(sa.func.count()).select_from(table)  # type: ignore[call-overload]
+                                                .where(column == workflow_id))).one()[0]
+                    assert count == 0, f"{table.name}.{column.name} still names {workflow_id}"

@@ -1,0 +1,172 @@
+"""CSV import of contacts and cases: each encoding and delimiter, every kind of bad row, both modes, a mapping,
+an import interrupted half-way, and export back to CSV."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import uuid
+from pathlib import Path
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from sqlmodel import col
+
+from api.auth import create_key
+from crm.imports.models import ImportJob, ImportKind, ImportMode
+from crm.imports.reading import header
+from crm.imports.run import run_import
+from crm.models import ApiRole, Record
+from tests.bad_input.conftest import Api
+from tests.polling import eventually
+
+
+def _csv(rows: list[list[str]], delimiter: str) -> str:
+    out = io.StringIO()
+    csv.writer(out, delimiter=delimiter, lineterminator="\r\n").writerows(rows)
+    return out.getvalue()
+
+
+async def _import(api: Api, kind: str, body: bytes, **params: Any) -> dict[str, Any]:
+    response = await api.http.post(f"/imports/{kind}", headers={**api.as_("staff"), "Content-Type": "text/csv"},
+                                   content=body, params=params)
+    assert response.status_code == 202, response.text
+
+    async def finished() -> dict[str, Any] | None:
+        job = (await api.http.get(f"/imports/{response.json()['id']}", headers=api.as_("staff"))).json()
+        return job if job["status"] in ("done", "refused", "failed") else None
+
+    return await eventually(finished, what="the import finished")  # type: ignore[no-any-return]
+
+
+async def _titles(api: Api, tag: str) -> list[str]:
+    response = await api.http.get("/records", headers=api.as_("admin"), params={"q": tag, "kind": "contact"})
+    return sorted(r["title"] for r in response.json())
+
+
+@pytest.mark.parametrize("encoding", ["utf-8", "utf-8-sig", "windows-1252"])
+@pytest.mark.parametrize("delimiter", [";", ","])
+async def test_each_encoding_and_delimiter_is_detected(api: Api, encoding: str, delimiter: str) -> None:
+    tag = uuid.uuid4().hex[:6]
+    text = _csv([["Title", "Email", "Type", "Phone"],
+                 [f"Niccolò Città {tag}", f"n{tag}@example.org", "person", "+39 055 123"],
+                 [f"Società «Perù», {tag}", "", "company", ""]], delimiter)
+    job = await _import(api, "contacts", text.encode(encoding))
+    assert job["status"] == "done", job
+    assert job["encoding"] == encoding and job["delimiter"] == delimiter
+    assert job["rows_read"] == 2 and job["rows_written"] == 2 and job["errors"] == []
+    assert await _titles(api, tag) == sorted([f"Niccolò Città {tag}", f"Società «Perù», {tag}"])
+
+
+async def test_bad_rows_refuse_the_whole_file_or_come_back_with_a_reason(api: Api, sessions: Any) -> None:
+    tag = uuid.uuid4().hex[:6]
+    rows = [["title", "email", "owner", "fields.budget"],
+            [f"Good one {tag}", f"g{tag}@example.org", "", "100"],
+            [f"Bad email {tag}", "not-an-email", "", ""],
+            ["", f"x{tag}@example.org", "", ""],
+            [f"Unknown owner {tag}", "", "nobody-at-all", ""],
+            [f"Too many {tag}", "", "", "", "surplus"],
+            [f"Good two {tag}", "", "", ""]]
+    body = _csv(rows, ";").encode()
+    refused = await _import(api, "contacts", body)
+    assert refused["status"] == "refused" and refused["rows_written"] == 0
+    assert refused["rows_read"] == 6 and refused["rows_invalid"] == 4
+    assert refused["errors"][0].startswith("row 3, column email: ")
+    assert refused["errors"][1].startswith("row 4, column title: ")
+    assert refused["errors"][2] == "row 5, column owner: no user 'nobody-at-all'"
+    assert refused["errors"][3] == "row 6, column *: 5 values for 4 columns"
+    assert await _titles(api, tag) == []
+
+    partial = await _import(api, "contacts", body, mode="valid_rows")
+    assert partial["status"] == "done" and partial["rows_written"] == 2
+    assert await _titles(api, tag) == [f"Good one {tag}", f"Good two {tag}"]
+    rejected = await api.http.get(partial["rejected_url"], headers=api.as_("staff"))
+    assert rejected.status_code == 200 and rejected.headers["content-type"].startswith("text/csv")
+    back = list(csv.reader(io.StringIO(rejected.text), delimiter=";"))
+    assert back[0] == ["title", "email", "owner", "fields.budget", "reason"]
+    assert [r[0] for r in back[1:]] == [f"Bad email {tag}", "", f"Unknown owner {tag}", f"Too many {tag}"]
+    assert back[1][-1].startswith("row 3, column email")
+    # a job and its rejected rows are seen by the key that sent it and admins only
+    async with sessions() as session:
+        _, other = await create_key(session, "another staff key", ApiRole.staff)
+    for url in (f"/imports/{partial['id']}", partial["rejected_url"]):
+        assert (await api.http.get(url, headers={"X-API-Key": other})).status_code == 404
+        assert (await api.http.get(url, headers=api.as_("admin"))).status_code == 200
+
+
+async def test_a_mapping_names_the_columns_and_a_declared_encoding_wins(api: Api) -> None:
+    tag = uuid.uuid4().hex[:6]
+    body = _csv([["Nome", "Posta", "Note"], [f"Mario Rossi {tag}", f"m{tag}@example.org", "x"]], ";")
+    bad = await api.http.post("/imports/contacts", headers={**api.as_("staff"), "Content-Type": "text/csv"},
+                              content=body.encode("windows-1252"), params={"mapping": json.dumps({"Posta": "mail"})})
+    assert bad.status_code == 422
+    paths = {e["path"] for e in bad.json()["errors"]}
+    assert paths == {"query.mapping"} and len(bad.json()["errors"]) == 2  # an unknown field, no title
+    assert (await api.http.post("/imports/contacts", headers=api.as_("staff"), content=b"",
+                                params={"mapping": "{"})).status_code == 422
+    empty = await api.http.post("/imports/contacts", headers=api.as_("staff"), content=b"\r\n")
+    assert empty.status_code == 422 and empty.json()["errors"][0]["path"] == "body"
+    job = await _import(api, "contacts", f"Nome;Posta\r\nJosé Ñandú {tag};\r\n".encode("windows-1252"),
+                        encoding="windows-1252", mapping=json.dumps({"Nome": "title", "Posta": "email"}))
+    assert job["status"] == "done" and job["mapping"] == {"Nome": "title", "Posta": "email"}
+    assert await _titles(api, tag) == [f"José Ñandú {tag}"]
+
+
+async def test_cases_import_with_tags_and_participants_and_export_back(api: Api) -> None:
+    tag = uuid.uuid4().hex[:6]
+    contacts = await _import(api, "contacts", _csv([["title", "email"], [f"Anna {tag}", f"a{tag}@example.org"]],
+                                                   ",").encode())
+    assert contacts["status"] == "done"
+    body = _csv([["name", "tags", "participants"], [f"Lease {tag}", f"rent-{tag}|court-{tag}", f"a{tag}@example.org"],
+                 [f"Unknown {tag}", "", f"nobody{tag}@example.org"]], ";").encode()
+    refused = await _import(api, "cases", body)
+    assert refused["errors"] == [f"row 3, column participants: no contact with the email nobody{tag}@example.org"]
+    done = await _import(api, "cases", body, mode="valid_rows")
+    assert done["rows_written"] == 1
+    [case] = (await api.http.get("/cases", headers=api.as_("staff"), params={"tag": f"rent-{tag}"})).json()
+    assert case["name"] == f"Lease {tag}" and len(case["participant_ids"]) == 1
+
+    exported = await api.http.get("/exports/cases", headers=api.as_("staff"))
+    assert exported.status_code == 200 and exported.text.startswith("\ufeffid;name;state;tags;participants")
+    lines = [row for row in csv.reader(io.StringIO(exported.text.lstrip("\ufeff")), delimiter=";")
+             if row[1] == f"Lease {tag}"]
+    assert lines == [[str(case["id"]), f"Lease {tag}", "open", f"court-{tag}|rent-{tag}", f"a{tag}@example.org",
+                      "", case["created_at"].replace("Z", "+00:00")]]
+    again = await _import(api, "contacts", (await api.http.get("/exports/contacts", headers=api.as_("staff"),
+                                                               params={"delimiter": ","})).content,
+                          mapping=json.dumps({"title": "title", "email": "email"}), mode="valid_rows")
+    assert again["status"] == "done" and again["rows_written"] >= 1
+
+
+async def test_an_import_interrupted_half_way_leaves_nothing(api: Api, sessions: Any, tmp_path: Path) -> None:
+    tag = uuid.uuid4().hex[:6]
+    path = tmp_path / "big.csv"
+    with path.open("w", encoding="utf-8", newline="") as file:
+        writer = csv.writer(file, delimiter=";")
+        writer.writerow(["title", "email"])
+        writer.writerows([f"Row {n} {tag}", f"r{n}.{tag}@example.org"] for n in range(3500))
+    async with sessions() as session:
+        columns, delimiter = header(path, "utf-8", None)
+        job = ImportJob(kind=ImportKind.contacts, mode=ImportMode.all_or_nothing, api_key_id=api.key_ids["admin"],
+                        encoding="utf-8", delimiter=delimiter, columns=columns,
+                        mapping={"title": "title", "email": "email"})
+        session.add(job)
+        await session.commit()
+        assert job.id is not None
+
+    class Viewer:
+        role, user_id = ApiRole.admin, None
+
+    async def crash(written: int) -> None:
+        if written >= 2000:
+            raise OSError("the disk is gone")
+
+    await run_import(sessions, job.id, path, tmp_path / "rejected.csv", Viewer(), "test", after_batch=crash)
+    async with sessions() as session:
+        stored = await session.get(ImportJob, job.id)
+        count = (await session.exec(sa.select(sa.func.count()).select_from(Record)  # type: ignore[call-overload]
+                                    .where(col(Record.title).like(f"% {tag}")))).one()[0]
+    assert stored is not None and stored.status == "failed" and "nothing was written" in stored.detail
+    assert count == 0
