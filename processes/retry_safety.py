@@ -37,4 +37,9 @@ RETRY_SAFETY: dict[str, RetrySafety] = {
     "reminder": RetrySafety.timer,
     "end_process": RetrySafety.timer,
     "start_follow_up": RetrySafety.timer,
+    "open_substate": RetrySafety.exactly_once,
+    "close_substate": RetrySafety.exactly_once,
+    "start_process": RetrySafety.exactly_once,
+    "notify": RetrySafety.repeatable,
+    "assign": RetrySafety.exactly_once,
 }

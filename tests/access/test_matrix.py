@@ -118,7 +118,7 @@ phases:
     name: Tell the controller
     actions:
       - send_email: {{to: controller, subject: "New process", body: "A process started."}}
-      - send_sms: {{to: "+39 333 123 4567", text: "A process started."}}
+      - send_sms: {{to: "+39 347 000 0001", text: "A process started."}}
 {manual}
 """
 # more ways to call a route: (method, path, case) -> how the outcome is predicted
