@@ -5,10 +5,11 @@ from __future__ import annotations
 from typing import Annotated
 
 import httpx
-from fastapi import APIRouter, Path
+from fastapi import APIRouter, Depends, Path
 from sqlmodel import select
 
 from api.deps import AdminDep, SessionDep, SettingsDep
+from api.paging import Page, paged
 from crm.deliveries import DisabledEndpoint, WebhookEndpointPublic
 from crm.types import utcnow
 from processes.errors import NotFound, did_you_mean
@@ -28,10 +29,12 @@ def _public(name: str, settings: Settings, row: DisabledEndpoint | None) -> Webh
 
 
 @router.get("", response_model=list[WebhookEndpointPublic])
-async def list_endpoints(session: SessionDep, settings: SettingsDep, _: AdminDep) -> list[WebhookEndpointPublic]:
+async def list_endpoints(session: SessionDep, settings: SettingsDep, _: AdminDep,
+                         page: Annotated[Page, Depends(paged(100, 500))]) -> list[WebhookEndpointPublic]:
     """Every configured endpoint, and any that was disabled, by name."""
     rows = {row.name: row for row in (await session.exec(select(DisabledEndpoint))).all()}
-    return [_public(name, settings, rows.get(name)) for name in sorted(set(settings.webhook_endpoints) | set(rows))]
+    names = sorted(set(settings.webhook_endpoints) | set(rows))[page.offset:page.offset + page.limit]
+    return page.done([_public(name, settings, rows.get(name)) for name in names])
 
 
 @router.post("/{name}/enable", response_model=WebhookEndpointPublic)

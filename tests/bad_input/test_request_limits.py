@@ -116,8 +116,8 @@ def _strings_unbounded(schema: dict[str, Any], components: dict[str, Any], where
     """Strings without maxLength, arrays without maxItems, open objects without maxProperties."""
     if "$ref" in schema:
         name = schema["$ref"].rsplit("/", 1)[-1]
-        if name in seen or name == "ProcessTemplate":  # a template: bounded by the body limit, checked on save
-            return []
+        if name in seen or name in ("ProcessTemplate", "Pipeline"):  # documents: bounded by the body limit, checked
+            return []                                                # on save with their paths
         return _strings_unbounded(components[name], components, where, seen | {name})
     found = []
     kind = schema.get("type")
