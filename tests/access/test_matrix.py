@@ -325,7 +325,8 @@ async def call(http: httpx.AsyncClient, world: World, method: str, path: str, ca
     params: dict[str, Any] = {}
     body: Any = None
     content: str | None = None
-    values = {"key": world.template_key, "version": 1, "kind": "lead", "name": f"Matrix {world.template_key}", "user_id": world.staff_user_id,
+    values = {"key": world.template_key, "version": 1, "kind": "lead", "name": f"Matrix {world.template_key}",
+              "user_id": world.staff_user_id,
               "record_id": target.record["id"], "workflow_id": target.workflow_id,
               "task_id": target.task_id, "message_id": target.message_id, "delivery_id": target.delivery_id,
               "case_id": target.case["id"], "contact_id": target.contact["id"]}
@@ -334,7 +335,8 @@ async def call(http: httpx.AsyncClient, world: World, method: str, path: str, ca
     if path == "/api-keys/{key_id}":  # a key of its own to revoke
         created = await http.post("/api-keys", headers=admin, json={"name": f"revoke {unique}", "role": "client"})
         values["key_id"] = created.json()["id"]
-    values["kind"] = "contacts"
+    if path.startswith(("/imports/", "/exports/")):
+        values["kind"] = "contacts"
     await _cell_of_its_own(http, world, method, path, variant, unique, values, caller)
     url = path.format(**values)
     match (method, path):
