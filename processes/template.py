@@ -14,6 +14,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SerializerFunctionWrapHandler, field_validator, model_serializer, model_validator
 
+from processes.errors import did_you_mean
+
 CURRENT_SCHEMA_VERSION = 1
 
 Key = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_-]{0,62}$", description="lower-case slug")]
@@ -329,11 +331,8 @@ def one_kind(value: Any, kinds: dict[str, Any], what: str = "action", first: fro
         return value
     if (first if first is not None else frozenset(kinds)) <= set(value) <= set(kinds):  # a full dump
         value = {k: v for k, v in value.items() if v is not None}
-    found = [k for k in value if k in kinds]
-    unknown = [k for k in value if k not in kinds]
+    found, unknown = [k for k in value if k in kinds], [k for k in value if k not in kinds]
     if unknown:
-        from processes.errors import did_you_mean
-
         raise ValueError(f"unknown {what} '{unknown[0]}'{did_you_mean(unknown[0], kinds)}; "
                          f"{what}s are {', '.join(kinds)}")
     if len(found) != 1:

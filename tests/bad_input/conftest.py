@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
@@ -50,8 +51,10 @@ async def ensure_users(sessions: Any, *handles: str) -> None:
 @pytest.fixture
 async def api(dev_env: Any, sessions: Any, database_url: str, task_queue: str) -> AsyncIterator[Api]:
     """The app in process over ASGI (its lifespan run), with a key of each role."""
-    app = create_app(Settings(database_url=database_url, temporal_task_queue=task_queue), temporal=dev_env.client,
-                     renderer=shared_pool())
+    # the office's CRM as a webhook endpoint, as the corpus's webhook templates name it
+    crm = {"url": "https://crm.agency.example/hooks", "secret": "whsec_" + base64.b64encode(b"k" * 32).decode()}
+    app = create_app(Settings(database_url=database_url, temporal_task_queue=task_queue,
+                              webhook_endpoints={"crm": crm}), temporal=dev_env.client, renderer=shared_pool())
     keys, ids = await _keys(sessions)
     async with app.router.lifespan_context(app), httpx.AsyncClient(
             transport=httpx.ASGITransport(app=app), base_url="http://stagecoach", timeout=30) as http:

@@ -53,11 +53,11 @@ def test_every_mistake_has_its_path() -> None:
 def test_shape_errors_have_their_paths() -> None:
     document = repair_pipeline("x")
     document["statuses"][0]["automations"] = [{"on": "scheduled", "actions": [{"add_history": {"text": "x"}}]},
-                                              {"on": "enter", "actions": [{"send_sms": {}}]}]
+                                              {"on": "enter", "actions": [{"send_fax": {}}]}]
     document["types"][0]["colour"] = "red"
     found = errors_of(document)
     assert any(e.startswith("statuses[0].automations[0]: a scheduled automation gives one of") for e in found)
-    assert any(e.startswith("statuses[0].automations[1].actions[0]: unknown action 'send_sms'") for e in found)
+    assert any(e.startswith("statuses[0].automations[1].actions[0]: unknown action 'send_fax'") for e in found)
     assert "types[0].colour: unknown field" in found
 
 

@@ -363,10 +363,11 @@ async def test_the_dispatcher_continues_as_new_and_loses_no_event(
             RecordEventsWorkflow.run, RecordEventsInput(rounds_per_run=2, sweep_seconds=30 * 24 * 3600),
             id=dispatcher_id(task_queue), task_queue=task_queue)
         first_run = handle.result_run_id
-        for record in records:
+        started = []
+        for record in records:  # one at a time: signals sent while a round runs are taken in by that round
             await record_event(sessions, record, created=True)
             await notify_dispatcher(client, config)  # signals the running dispatcher, whichever run it is
-        started = [(await until_runs(sessions, record.id, 1))[0] for record in records]
+            started.append((await until_runs(sessions, record.id, 1))[0])
         await finished(client, [run.workflow_id for run in started])
         description = await client.get_workflow_handle(dispatcher_id(task_queue)).describe()
         assert description.run_id != first_run  # it continued as new at least once
