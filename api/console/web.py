@@ -9,6 +9,7 @@ API's (api.admission: MAX_BODY_BYTES) before anything here runs.
 from __future__ import annotations
 
 import secrets
+from collections.abc import Mapping
 from datetime import datetime
 from importlib.resources import files
 from typing import Annotated, Any
@@ -83,7 +84,11 @@ def text(data: FormData, name: str, default: str = "") -> str:
 
 def offset(request: Request) -> int:
     """The `offset` of a paged page; 0 when it is not a number."""
-    value = request.query_params.get("offset", "0")
+    return offset_in(request.query_params)
+
+
+def offset_in(params: Mapping[str, str]) -> int:
+    value = params.get("offset", "0")
     return int(value) if value.isdigit() and len(value) < 10 else 0
 
 
