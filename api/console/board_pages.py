@@ -19,7 +19,7 @@ from pydantic import ValidationError
 from api.console.i18n import translator
 from api.console.process_pages import users_by_id
 from api.console.record_pages import render_record
-from api.console.web import SignedInDep, form, offset_in, principal, redirect, render, text
+from api.console.web import SignedInDep, first_error, form, offset_in, principal, redirect, render, text
 from api.deps import SessionDep, SettingsDep, TemporalDep
 from api.routers.moves import move
 from crm import pipeline_store
@@ -42,7 +42,8 @@ async def render_board(request: Request, session: SessionDep, settings: Settings
     """The board as `params` (the page's query) filter it; `error` shown on the card of record `error_for`."""
     pipelines = await pipeline_store.summaries(session, None, limit=200, offset=0)
     if not pipelines:
-        return render(request, settings, "board.html", status=status, pipelines=[], pipeline=None)
+        return render(request, settings, "board.html", status=status, pipelines=[], pipeline=None, error=error,
+                      error_for=error_for, error_elsewhere=bool(error))
     chosen = _query(params, "pipeline")
     summary = next((p for p in pipelines if p.key == chosen), pipelines[0])
     row = await pipeline_store.get_version(session, summary.key)
@@ -61,7 +62,8 @@ async def render_board(request: Request, session: SessionDep, settings: Settings
                   board=found, filters=filters, query=urlencode(filters), back_url=back_url, offset=skip,
                   page_size=PER_STATUS, more=any(c.count > skip + PER_STATUS for c in found.columns),
                   allowed=lambda type_name, status: pipeline.allowed_next(type_name, status) or [],
-                  users=await users_by_id(session), error=error, error_for=error_for)
+                  users=await users_by_id(session), error=error, error_for=error_for,
+                  error_elsewhere=bool(error) and all(r.id != error_for for c in found.columns for r in c.records))
 
 
 @router.get("/board", response_class=HTMLResponse)
@@ -93,8 +95,7 @@ async def move_on_console(record_id: int, request: Request, session: SessionDep,
                                         "expected_status": text(data, "expected_status") or None})
         await move(record_id, body, session, temporal, settings, principal(signed))
     except ValidationError as exc:
-        error = exc.errors(include_url=False)[0]
-        return await refused(422, f"{'.'.join(map(str, error['loc']))}: {error['msg']}")
+        return await refused(422, first_error(exc))
     except StagecoachError as exc:
         return await refused(exc.status, exc.message)
-    return redirect(back if from_board and not back.startswith("//") else f"/console/records/{record_id}?moved=1")
+    return redirect(back if from_board and not back.startswith("//") else f"/console/records/{record_id}")

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 ITALIAN: dict[str, str] = {
+    'Record #{id}:': 'Scheda n. {id}:',
     'Board': 'Tabellone',
     'Pipeline board': 'Tabellone della pipeline',
     'Pipeline': 'Pipeline',

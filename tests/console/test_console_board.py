@@ -86,9 +86,17 @@ async def test_move_records_on_the_board(stack: Stack, sessions: Any, page: Page
     await diagnosis.locator(f"#card-{ids[2]}").drag_to(page.locator("section.column[data-status='Closed']"))
     await expect(page.locator(f"section.column[data-status='Closed'] #card-{ids[2]}")).to_be_visible()
 
-    # the record's page: its status, the statuses allowed next, a move with its reason in the history
-    await diagnosis.get_by_role("link", name=f"Washing machine {key}").click()
+    # refused for a card the board no longer shows (no longer a phone job, moved meanwhile): the message on top
+    await stack.http.patch(f"/records/{ids[1]}", headers=headers, json={"channel": "web", "status": "Closed"})
+    await diagnosis.locator(f"#card-{ids[1]}").get_by_role("button", name="Move").click()
+    await expect(page.locator("main > [role=alert]")).to_contain_text(
+        f"Record #{ids[1]}: record {ids[1]} is in 'Closed', not 'Diagnosis'")
+    await expect(page.locator(f"#card-{ids[1]}")).to_have_count(0)
+
+    # the record's page: its status and open substate, the statuses allowed next, a move with its reason
+    await page.goto(f"{base}/console/records/{ids[0]}")
     await expect(page.locator("#record-status")).to_have_text("Diagnosis")
+    await expect(page.locator("#record-substates")).to_have_text("Waiting for parts")
     assert await page.get_by_label("To", exact=True).locator("option").all_inner_texts() == ["Quote sent", "Closed"]
     await page.get_by_label("To", exact=True).select_option("Quote sent")
     await page.get_by_label("Reason (optional)").fill("the customer asked for a price")
@@ -98,5 +106,5 @@ async def test_move_records_on_the_board(stack: Stack, sessions: Any, page: Page
         "Status changed from 'Diagnosis' to 'Quote sent'")
     await expect(page.locator("#history-h + ol")).to_contain_text("Status changed from 'New' to 'Diagnosis'")
     await expect(page.locator("#history-h + ol li").first).to_contain_text("the customer asked for a price")
-    moved = (await stack.http.get(f"/records/{ids[1]}", headers=headers)).json()
-    assert moved["status"] == "Quote sent"
+    moved = (await stack.http.get(f"/records/{ids[0]}", headers=headers)).json()
+    assert (moved["status"], moved["substates"]) == ("Quote sent", {})
