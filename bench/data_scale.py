@@ -587,6 +587,8 @@ def plan_reads(ds: DataSet, temporal: bool) -> list[Read]:
         Read("console: a record's page", f"/console/records/{ds.typical_record}", key="console",
              note="status, fields, 200 history lines, processes, tasks"),
         Read("console: outbox", "/console/outbox", key="console", note=console),
+        Read("console: pipeline board", "/console/board?pipeline=bench-sales", key="console",
+             note="each status's count and 20 cards, each card's move form"),
     ]
     if temporal:
         reads += [

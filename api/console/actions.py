@@ -19,7 +19,7 @@ from starlette.datastructures import FormData
 from api.console.i18n import translator
 from api.console.process_pages import render_process
 from api.console.today import render_today
-from api.console.web import SignedInDep, form, principal, redirect, text
+from api.console.web import SignedInDep, first_error, form, principal, redirect, text
 from api.deps import SessionDep, SettingsDep, TemporalDep
 from api.routers.processes import staff_request
 from api.routers.tasks import CompleteTaskBody, complete_task
@@ -74,9 +74,7 @@ def _body(kind: StaffRequestKind, data: FormData, _: Any) -> BaseModel:
     try:
         return kind.body.model_validate(fields)
     except ValidationError as exc:
-        error = exc.errors(include_url=False)[0]
-        where = ".".join(str(part) for part in error["loc"])
-        raise FormInvalid(f"{where}: {error['msg']}") from None
+        raise FormInvalid(first_error(exc)) from None
 
 
 @router.post("/processes/{workflow_id}/{action}")
@@ -108,9 +106,7 @@ async def complete_task_action(task_id: int, request: Request, session: SessionD
         body = CompleteTaskBody.model_validate({"answers": answers(text(data, "answers"), _)})
         await complete_task(task_id, session, temporal, settings, principal(signed), body)
     except ValidationError as exc:
-        error = exc.errors(include_url=False)[0]
-        return await render_today(request, session, temporal, settings, signed, 422,
-                                  f"{'.'.join(map(str, error['loc']))}: {error['msg']}", task_id)
+        return await render_today(request, session, temporal, settings, signed, 422, first_error(exc), task_id)
     except (FormInvalid, StagecoachError) as exc:
         status = exc.status if isinstance(exc, StagecoachError) else 422
         return await render_today(request, session, temporal, settings, signed, status, exc.message, task_id)

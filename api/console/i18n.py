@@ -9,6 +9,20 @@ from __future__ import annotations
 from collections.abc import Callable
 
 ITALIAN: dict[str, str] = {
+    'Record #{id}:': 'Scheda n. {id}:',
+    'Board': 'Tabellone',
+    'Pipeline board': 'Tabellone della pipeline',
+    'Pipeline': 'Pipeline',
+    'Record type': 'Tipo di scheda',
+    'No pipeline yet.': 'Ancora nessuna pipeline.',
+    'Open substates': 'Sottostati aperti',
+    'Move {title} to': 'Sposta {title} in',
+    'Move': 'Sposta',
+    'None.': 'Nessuna.',
+    'To': 'Verso',
+    'Reason (optional)': 'Motivo (facoltativo)',
+    'Its pipeline allows no move from here.': 'La sua pipeline non consente spostamenti da qui.',
+    'choose the status to move to': 'scegli lo stato verso cui spostare',
     'API docs': 'Documentazione API',
     'Abort': 'Interrompi',
     'Abort the process': 'Interrompi il processo',

@@ -1,4 +1,5 @@
-"""Records: search, a record's page (status, fields, history, processes, tasks), and starting a process on it.
+"""Records: search, a record's page (status and open substates, where it may move, fields, history, processes,
+tasks), and starting a process on it (moving it: board_pages).
 
 Read and started through the API's own functions as the signed-in user: a restricted record they may not
 see is "not found" here too.
@@ -15,6 +16,7 @@ from api.console.process_pages import users_by_id
 from api.console.web import SignedInDep, form, offset, principal, redirect, render, text
 from api.deps import SessionDep, SettingsDep, TemporalDep
 from api.paging import Page
+from api.routers.moves import allowed_moves
 from api.routers.processes import StartProcessBody, start
 from api.routers.records import get_record_or_404, list_records
 from crm import template_store
@@ -42,7 +44,7 @@ async def records_page(request: Request, session: SessionDep, settings: Settings
 
 
 async def render_record(request: Request, session: SessionDep, settings: SettingsDep, signed: SignedInDep,
-                        record_id: int, status: int = 200, error: str = "") -> HTMLResponse:
+                        record_id: int, status: int = 200, error: str = "", move_error: str = "") -> HTMLResponse:
     who = principal(signed)
     try:
         record = await get_record_or_404(session, record_id, who)
@@ -56,7 +58,8 @@ async def render_record(request: Request, session: SessionDep, settings: Setting
     templates = [row for row, _ in await template_store.latest_versions(session, record.kind)]
     contact = await session.get(Record, record.contact_id) if record.contact_id else None
     return render(request, settings, "record.html", status=status, record=record, history=history, runs=runs,
-                  tasks=tasks, templates=templates, contact=contact, error=error, users=await users_by_id(session))
+                  tasks=tasks, templates=templates, contact=contact, error=error, users=await users_by_id(session),
+                  moves=await allowed_moves(record_id, session, who), move_error=move_error)
 
 
 @router.get("/records/{record_id}", response_class=HTMLResponse)

@@ -9,6 +9,7 @@ API's (api.admission: MAX_BODY_BYTES) before anything here runs.
 from __future__ import annotations
 
 import secrets
+from collections.abc import Mapping
 from datetime import datetime
 from importlib.resources import files
 from typing import Annotated, Any
@@ -17,6 +18,7 @@ from urllib.parse import quote
 from fastapi import Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 from jinja2 import Environment, FileSystemLoader, select_autoescape
+from pydantic import ValidationError
 from starlette.datastructures import FormData
 
 from api.auth import Principal
@@ -81,9 +83,19 @@ def text(data: FormData, name: str, default: str = "") -> str:
     return value.strip() if isinstance(value, str) else default
 
 
+def first_error(exc: ValidationError) -> str:
+    """A refused body's first mistake, where and what (`to: String should have at most 64 characters`)."""
+    error = exc.errors(include_url=False)[0]
+    return f"{'.'.join(map(str, error['loc']))}: {error['msg']}"
+
+
 def offset(request: Request) -> int:
     """The `offset` of a paged page; 0 when it is not a number."""
-    value = request.query_params.get("offset", "0")
+    return offset_in(request.query_params)
+
+
+def offset_in(params: Mapping[str, str]) -> int:
+    value = params.get("offset", "0")
     return int(value) if value.isdigit() and len(value) < 10 else 0
 
 
