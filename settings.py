@@ -112,6 +112,11 @@ class Settings(BaseSettings):
     # A CSV sent to import (POST /imports/{kind}) may be this large; it is streamed to a file in DATA_DIR/imports.
     max_import_bytes: int = Field(200_000_000, ge=1024)
 
+    # A document uploaded (POST /records/{id}/documents) may be this large; kept in DOCUMENTS_DIR,
+    # DATA_DIR/documents by default.
+    max_document_bytes: int = Field(50_000_000, ge=1024)
+    documents_dir: Path | None = None
+
     log_level: str = "INFO"
     log_json: bool = True
 
