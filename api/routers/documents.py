@@ -8,14 +8,16 @@ A record the caller may not see has no documents for them: 404 like the record.
 
 from __future__ import annotations
 
+from typing import Annotated
 from urllib.parse import quote
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Depends, Request, Response
 from fastapi.responses import StreamingResponse
 from starlette.datastructures import UploadFile
 
 from api.admission import body_limit
 from api.deps import SessionDep, SettingsDep, StaffDep
+from api.paging import Page, paged
 from api.routers.records import get_record_or_404
 from crm.documents import store
 from crm.documents.models import Document, DocumentPublic, DocumentVersion
@@ -64,9 +66,12 @@ async def upload_document(record_id: int, request: Request, session: SessionDep,
 
 
 @router.get("", response_model=list[DocumentPublic])
-async def list_documents(record_id: int, session: SessionDep, principal: StaffDep) -> list[DocumentPublic]:
+async def list_documents(record_id: int, session: SessionDep, principal: StaffDep,
+                         page: Annotated[Page, Depends(paged(100, 500))]) -> list[DocumentPublic]:
+    """The record's documents, oldest first, each with its versions."""
     await get_record_or_404(session, record_id, principal)
-    return [await store.public(session, d) for d in await store.listing(session, record_id)]
+    documents = await store.listing(session, record_id, page.offset, page.limit)
+    return page.done([await store.public(session, d) for d in documents])
 
 
 @router.get("/{document_id}", response_class=StreamingResponse, responses=FILE)  # type: ignore[arg-type]

@@ -60,8 +60,9 @@ async def public(session: AsyncSession, document: Document) -> DocumentPublic:
                   for v in versions])
 
 
-async def listing(session: AsyncSession, record_id: int) -> list[Document]:
-    rows = await session.exec(select(Document).where(Document.record_id == record_id).order_by(col(Document.id)))
+async def listing(session: AsyncSession, record_id: int, offset: int = 0, limit: int = 100) -> list[Document]:
+    rows = await session.exec(select(Document).where(Document.record_id == record_id).order_by(col(Document.id))
+                              .offset(offset).limit(limit))
     return list(rows.all())
 
 
