@@ -218,6 +218,10 @@ class DocumentMismatch(StagecoachError):
     status = 422
 
 
+class DocumentConflict(Conflict):
+    """Two versions of a document uploaded at once: one is kept, the other is to be sent again."""
+
+
 class DocumentInvalid(StagecoachError):
     """An upload that is not a multipart form with one file in `file`."""
 

@@ -12,6 +12,7 @@ import re
 import unicodedata
 from typing import BinaryIO
 
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -20,7 +21,7 @@ from crm.documents.sniff import sniff
 from crm.documents.storage import Storage, new_key
 from crm.models import HistoryEntry, HistoryKind
 from crm.types import utcnow
-from processes.errors import DocumentInvalid, DocumentNotFound
+from processes.errors import DocumentConflict, DocumentInvalid, DocumentNotFound
 
 log = logging.getLogger("stagecoach.documents")
 
@@ -107,6 +108,11 @@ async def add(session: AsyncSession, storage: Storage, record_id: int, file: Bin
             "document_id": document.id, "version": document.current_version, "size": sniffed.size,
             "content_type": sniffed.content_type, "sha256": sniffed.sha256}))
         await session.commit()
+    except IntegrityError:  # another version of it numbered the same meanwhile, or the record went
+        await session.rollback()
+        await storage.delete(key)
+        raise DocumentConflict(f"{name!r} was not kept: the document or its record changed meanwhile; "
+                               "send it again") from None
     except BaseException:
         await storage.delete(key)
         raise

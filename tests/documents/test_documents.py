@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 from collections.abc import AsyncIterator
 from typing import Any
@@ -159,3 +160,17 @@ async def test_delete_removes_every_version_and_its_files(served: Served) -> Non
     assert [p.read_bytes() for p in served.files()] == [b"stays\n"]
     assert (await served.http.get(kept["download_url"], headers=staff)).content == b"stays\n"
     assert "Document deleted: perizia.pdf" in [line["text"] for line in await _history(served, record_id)]
+
+
+async def test_versions_sent_at_once_are_each_kept_or_refused_with_409(served: Served) -> None:
+    """Four new versions at once: each is 201 or 409 (send it again), never a 500; versions and files agree"""
+    record_id = await _record(served)
+    created = (await _upload(served, f"/records/{record_id}/documents", "note.txt", b"v1\n")).json()
+    url = f"{created['download_url']}/versions"
+    answers = await asyncio.gather(*(_upload(served, url, "note.txt", f"v{n}\n".encode()) for n in range(2, 6)))
+    assert {a.status_code for a in answers} <= {201, 409} and 201 in {a.status_code for a in answers}, \
+        [a.text for a in answers]
+    document = (await served.http.get(f"/records/{record_id}/documents", headers=served.as_("staff"))).json()[0]
+    kept = sum(a.status_code == 201 for a in answers)
+    assert [v["number"] for v in document["versions"]] == list(range(kept + 1, 0, -1))
+    assert len(served.files()) == kept + 1
