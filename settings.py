@@ -14,7 +14,8 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy.engine import make_url
 
 # Secrets that may also come from a file (a Docker secret): NAME_FILE=/run/secrets/name, any characters.
-SECRET_FIELDS = ("database_password", "smtp_password", "temporal_api_key", "payload_encryption_keys")
+SECRET_FIELDS = ("database_password", "smtp_password", "temporal_api_key", "payload_encryption_keys",
+                 "documents_s3_secret_access_key")
 
 
 class WebhookEndpoint(BaseModel):
@@ -111,6 +112,20 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(1_000_000, ge=1024)
     # A CSV sent to import (POST /imports/{kind}) may be this large; it is streamed to a file in DATA_DIR/imports.
     max_import_bytes: int = Field(200_000_000, ge=1024)
+
+    # A document uploaded (POST /records/{id}/documents) may be this large; kept in DOCUMENTS_DIR,
+    # DATA_DIR/documents by default.
+    max_document_bytes: int = Field(50_000_000, ge=1024)
+    documents_dir: Path | None = None
+    # Documents in an S3-compatible bucket instead (AWS S3, MinIO...): the bucket, and where and how to reach it.
+    # Without the keys, boto3's own chain (AWS_* variables, an instance role) is used.
+    documents_s3_bucket: str = ""
+    documents_s3_prefix: str = ""  # e.g. "stagecoach/": the keys are <prefix><record id>/<random>
+    documents_s3_endpoint_url: str | None = None  # MinIO and others; AWS: none
+    documents_s3_region: str | None = None
+    documents_s3_access_key_id: str | None = None
+    documents_s3_secret_access_key: SecretStr | None = None
+    documents_s3_secret_access_key_file: Path | None = None
 
     log_level: str = "INFO"
     log_json: bool = True

@@ -64,10 +64,16 @@ def required_role(route: APIRoute) -> ApiRole | None:
 LARGE_BODY_ATTRIBUTE = "__stagecoach_large_body__"
 
 
-def large_body(route: Callable[..., Any]) -> Callable[..., Any]:
-    """Mark a route whose body may be as large as MAX_IMPORT_BYTES (a CSV to import), not MAX_BODY_BYTES."""
-    setattr(route, LARGE_BODY_ATTRIBUTE, True)
-    return route
+def body_limit(setting: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Mark a route whose body may be as large as the setting `setting` says (a file), not MAX_BODY_BYTES."""
+    def mark(route: Callable[..., Any]) -> Callable[..., Any]:
+        setattr(route, LARGE_BODY_ATTRIBUTE, setting)
+        return route
+
+    return mark
+
+
+large_body = body_limit("max_import_bytes")  # a CSV to import
 
 
 @dataclass(frozen=True)
@@ -75,7 +81,7 @@ class _Rule:
     path: re.Pattern[str]
     methods: frozenset[str]
     role: ApiRole | None
-    large: bool = False
+    limit: str | None = None  # the setting naming the route's body limit, when not MAX_BODY_BYTES
 
 
 def _rules(app: FastAPI) -> list[_Rule]:
@@ -83,7 +89,7 @@ def _rules(app: FastAPI) -> list[_Rule]:
     for path, route in api_routes(app):
         methods = set(route.methods or ())
         rules.append(_Rule(compile_path(path)[0], frozenset(methods | ({"HEAD"} if "GET" in methods else set())),
-                           required_role(route), getattr(route.endpoint, LARGE_BODY_ATTRIBUTE, False)))
+                           required_role(route), getattr(route.endpoint, LARGE_BODY_ATTRIBUTE, None)))
     return rules
 
 
@@ -99,15 +105,15 @@ def api_key(scope: Scope) -> str | None:
 class BodyTooLarge(HTTPException):
     """Raised from `receive` when a body sent without a declared length passes the limit."""
 
-    def __init__(self, limit: int) -> None:
-        super().__init__(413, f"the request body is over {limit:,} bytes (MAX_BODY_BYTES)")
+    def __init__(self, limit: int, setting: str = "max_body_bytes") -> None:
+        super().__init__(413, f"the request body is over {limit:,} bytes ({setting.upper()})")
 
 
 class Admission:
-    def __init__(self, app: ASGIApp, max_body_bytes: int, max_import_bytes: int | None = None) -> None:
+    def __init__(self, app: ASGIApp, max_body_bytes: int, limits: dict[str, int] | None = None) -> None:
         self.app = app
         self.max_body_bytes = max_body_bytes
-        self.max_import_bytes = max_import_bytes or max_body_bytes
+        self.limits = limits or {}  # by setting name: {"max_import_bytes": 200_000_000, ...}
         self._rules: list[_Rule] | None = None
 
     def _route(self, scope: Scope) -> _Rule | None:
@@ -130,7 +136,8 @@ class Admission:
             return
         rule = self._route(scope)
         role = rule.role if rule is not None else None
-        limit = self.max_import_bytes if rule is not None and rule.large else self.max_body_bytes
+        setting = rule.limit if rule is not None else None
+        limit = self.limits.get(setting, self.max_body_bytes) if setting else self.max_body_bytes
         if role is not None:
             key = api_key(scope)
             principal = await self._principal(scope, key) if key else None
@@ -146,12 +153,12 @@ class Admission:
             scope.setdefault("state", {})["principal"] = principal
         length = _declared_length(scope)
         if length is not None and length > limit:
-            error = BodyTooLarge(limit)
+            error = BodyTooLarge(limit, setting or "max_body_bytes")
             await problem(413, "PayloadTooLarge", error.detail)(scope, receive, send)
             return
-        await self.app(scope, self._counting(receive, limit), send)
+        await self.app(scope, self._counting(receive, limit, setting or "max_body_bytes"), send)
 
-    def _counting(self, receive: Receive, limit: int) -> Receive:
+    def _counting(self, receive: Receive, limit: int, setting: str) -> Receive:
         received = 0
 
         async def counted() -> Message:
@@ -160,7 +167,7 @@ class Admission:
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > limit:
-                    raise BodyTooLarge(limit)  # FastAPI passes it on: a problem+json 413
+                    raise BodyTooLarge(limit, setting)  # FastAPI passes it on: a problem+json 413
             return message
 
         return counted

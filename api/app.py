@@ -12,8 +12,8 @@ import tracing
 from api import bounds, console, docs, metrics, problems
 from api.admission import Admission, api_routes
 from api.bounds import bounded_integers
-from api.routers import (api_keys, cases, deliveries, exports, health, imports, moves, outbox, pipelines, processes,
-                         records, tags, tasks, templates, timeline, users, webhook_endpoints)
+from api.routers import (api_keys, cases, deliveries, documents, exports, health, imports, moves, outbox, pipelines,
+                         processes, records, tags, tasks, templates, timeline, users, webhook_endpoints)
 from crm.db import make_engine, make_sessionmaker
 from logs import configure_logging
 from processes.pipeline import Pipeline
@@ -53,12 +53,13 @@ def create_app(settings: Settings | None = None, temporal: Client | None = None,
     if settings.otel_exporter_otlp_endpoint and tracing.provider() is None:
         tracing.enable(settings.otel_exporter_otlp_endpoint, "stagecoach-api")
     tracing.instrument(app)
-    for module in (health, templates, pipelines, users, records, moves, timeline, cases, tags, imports, exports,
-                   processes, tasks, outbox, deliveries, webhook_endpoints, api_keys):
+    for module in (health, templates, pipelines, users, records, documents, moves, timeline, cases, tags, imports,
+                   exports, processes, tasks, outbox, deliveries, webhook_endpoints, api_keys):
         app.include_router(module.router)
     console.install(app)
     app.add_middleware(Admission, max_body_bytes=settings.max_body_bytes,
-                       max_import_bytes=settings.max_import_bytes)  # inside the next one
+                       limits={"max_import_bytes": settings.max_import_bytes,
+                               "max_document_bytes": settings.max_document_bytes})  # inside the next one
     app.add_middleware(problems.UnexpectedErrors)
 
     def openapi() -> dict:  # type: ignore[type-arg]

@@ -352,6 +352,9 @@ class HistoryKind(str, enum.Enum):
     tags_changed = "tags_changed"
     case_closed = "case_closed"
     case_reopened = "case_reopened"
+    document_added = "document_added"
+    document_version_added = "document_version_added"
+    document_deleted = "document_deleted"
 
 
 class HistoryEntry(SQLModel, table=True):

@@ -202,6 +202,32 @@ class NotAContact(StagecoachError):
     status = 422
 
 
+class DocumentNotFound(NotFound):
+    pass
+
+
+class DocumentUnsupported(StagecoachError):
+    """A file whose content is none of the kinds kept, or empty."""
+
+    status = 415
+
+
+class DocumentMismatch(StagecoachError):
+    """A file whose content is not what its name or its declared type says."""
+
+    status = 422
+
+
+class DocumentConflict(Conflict):
+    """Two versions of a document uploaded at once: one is kept, the other is to be sent again."""
+
+
+class DocumentInvalid(StagecoachError):
+    """An upload that is not a multipart form with one file in `file`."""
+
+    status = 422
+
+
 class RequestIdReused(StagecoachError):
     """A start's request_id came back with another template or record: it names one start only."""
 

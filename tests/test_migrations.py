@@ -14,6 +14,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlmodel import SQLModel
 
+import crm.documents.models  # noqa: F401  (registers the document tables)
 import crm.imports.models  # noqa: F401  (registers the import_job table)
 import crm.models  # noqa: F401  (registers the tables)
 import crm.deliveries  # noqa: F401  (registers the delivery tables)

@@ -158,6 +158,15 @@ ITALIAN: dict[str, str] = {
     'any': 'qualsiasi',
     'anyone': 'chiunque',
     'choose a template': 'scegli un modello',
+    'choose a file': 'scegli un file',
+    'Documents': 'Documenti',
+    'No document.': 'Nessun documento.',
+    'File': 'File',
+    'New version of': 'Nuova versione di',
+    '(a new document)': '(un nuovo documento)',
+    'Upload': 'Carica',
+    'bytes': 'byte',
+    'older versions': 'versioni precedenti',
     'choose the new owner': 'scegli il nuovo titolare',
     'days': 'giorni',
     'deadline': 'scadenza',
@@ -267,6 +276,9 @@ ITALIAN: dict[str, str] = {
     'participant_added': 'partecipante aggiunto',
     'participant_removed': 'partecipante rimosso',
     'tags_changed': 'etichette cambiate',
+    'document_added': 'documento aggiunto',
+    'document_version_added': 'nuova versione di un documento',
+    'document_deleted': 'documento eliminato',
 }
 
 LANGUAGES = {"it": ITALIAN}

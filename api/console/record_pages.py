@@ -20,6 +20,7 @@ from api.routers.moves import allowed_moves
 from api.routers.processes import StartProcessBody, start
 from api.routers.records import get_record_or_404, list_records
 from crm import template_store
+from crm.documents import store as documents_store
 from crm.models import HistoryEntry, Record, Task
 from crm.process_list import RunFilter, list_runs
 from processes.errors import StagecoachError
@@ -44,7 +45,8 @@ async def records_page(request: Request, session: SessionDep, settings: Settings
 
 
 async def render_record(request: Request, session: SessionDep, settings: SettingsDep, signed: SignedInDep,
-                        record_id: int, status: int = 200, error: str = "", move_error: str = "") -> HTMLResponse:
+                        record_id: int, status: int = 200, error: str = "", move_error: str = "",
+                        document_error: str = "") -> HTMLResponse:
     who = principal(signed)
     try:
         record = await get_record_or_404(session, record_id, who)
@@ -57,9 +59,11 @@ async def render_record(request: Request, session: SessionDep, settings: Setting
                                 .limit(100))).all()
     templates = [row for row, _ in await template_store.latest_versions(session, record.kind)]
     contact = await session.get(Record, record.contact_id) if record.contact_id else None
+    documents = [await documents_store.public(session, d) for d in await documents_store.listing(session, record_id)]
     return render(request, settings, "record.html", status=status, record=record, history=history, runs=runs,
                   tasks=tasks, templates=templates, contact=contact, error=error, users=await users_by_id(session),
-                  moves=await allowed_moves(record_id, session, who), move_error=move_error)
+                  moves=await allowed_moves(record_id, session, who), move_error=move_error,
+                  documents=documents, document_error=document_error)
 
 
 @router.get("/records/{record_id}", response_class=HTMLResponse)

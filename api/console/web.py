@@ -66,14 +66,15 @@ def principal(signed: SignedIn) -> Principal:
     return Principal.console_user(signed.user)
 
 
-async def form(request: Request, signed: SignedIn) -> FormData:
-    """The posted form, once its CSRF token is the session's."""
+async def form(request: Request, signed: SignedIn, max_files: int = 0) -> FormData:
+    """The posted form, once its CSRF token is the session's (its files closed by the caller)."""
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if content_type not in ("application/x-www-form-urlencoded", "multipart/form-data"):
         raise FormRefused("not a form")
-    data = await request.form(max_files=0, max_fields=MAX_FIELDS)
+    data = await request.form(max_files=max_files, max_fields=MAX_FIELDS)
     sent = data.get("csrf_token")
     if not isinstance(sent, str) or not secrets.compare_digest(sent.encode(), signed.csrf_token.encode()):
+        await data.close()
         raise FormRefused("the form's security token is missing or out of date")
     return data
 

@@ -27,6 +27,8 @@ from crm.access import Viewer, record_visible, set_access_list
 from crm.cases import store
 from crm.cases.models import CaseClosure, CaseCreate, CaseParticipant, CasePublic, CaseState, CaseUpdate, TagName
 from crm.cases.removal import count_hanging, remove_case
+from crm.documents.store import delete_files, record_keys
+from crm.documents.storage import storage_for
 from crm.models import HistoryEntry, HistoryKind, Record
 from crm.types import utcnow
 from processes.errors import CaseNotFound, CaseStateConflict, ConfirmationRequired, NotAContact, RecordNotFound, \
@@ -238,13 +240,14 @@ class CaseRemoval(BaseModel):
 
 @router.delete("/{case_id}", response_model=CaseRemoval)
 async def delete_case(
-    case_id: int, session: SessionDep, temporal: TemporalDep, principal: StaffDep,
+    case_id: int, session: SessionDep, temporal: TemporalDep, settings: SettingsDep, principal: StaffDep,
     confirm: Annotated[bool, Query(description="must be true: the case and all of it go for good")] = False,
     dry_run: Annotated[bool, Query(description="only say what would go")] = False,
 ) -> CaseRemoval:
     """Delete the case for good: its running processes are aborted first, then the case and everything
-    hanging from it (tasks, timeline, email, process runs, participants and tags links, access list) go in
-    one transaction. `dry_run=true` says what would go; otherwise `confirm=true` is required."""
+    hanging from it (tasks, timeline, email, process runs, participants and tags links, access list,
+    documents) go in one transaction, then the documents' files. `dry_run=true` says what would go;
+    otherwise `confirm=true` is required."""
     await get_case_or_404(session, case_id, principal)
     running = await running_processes(session, case_id)
     if dry_run:
@@ -256,6 +259,8 @@ async def delete_case(
     aborted = await abort_processes(temporal, running, "case deleted", principal.actor, wait=True)
     await cancel_record_reminders(session, temporal, case_id)
     session.expire_all()
+    files = await record_keys(session, case_id)
     rows = await remove_case(session, case_id)
     await session.commit()
+    await delete_files(storage_for(settings), files)  # after the rows: never a row of no file
     return CaseRemoval(case_id=case_id, deleted=True, rows=rows, processes_aborted=aborted)

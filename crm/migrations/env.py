@@ -14,6 +14,7 @@ import crm.staff_sessions  # noqa: F401  (registers the console's session tables
 import crm.template_models  # noqa: F401  (registers the template versions table)
 import crm.cases.models  # noqa: F401  (registers the tables of cases)
 import crm.imports.models  # noqa: F401  (registers the import_job table)
+import crm.documents.models  # noqa: F401  (registers the document tables)
 
 config = context.config
 target_metadata = SQLModel.metadata

@@ -65,6 +65,12 @@ RULES: dict[tuple[str, str], tuple[str | None, str | None]] = {
     ("POST", "/records/{record_id}/move"): ("staff", "record"),
     ("GET", "/records/{record_id}/allowed-moves"): ("staff", "record"),
     ("POST", "/records/{record_id}/events"): ("staff", "record"),
+    ("POST", "/records/{record_id}/documents"): ("staff", "record"),
+    ("GET", "/records/{record_id}/documents"): ("staff", "record"),
+    ("GET", "/records/{record_id}/documents/{document_id}"): ("staff", "record"),
+    ("POST", "/records/{record_id}/documents/{document_id}/versions"): ("staff", "record"),
+    ("GET", "/records/{record_id}/documents/{document_id}/versions/{number}"): ("staff", "record"),
+    ("DELETE", "/records/{record_id}/documents/{document_id}"): ("staff", "record"),  # a document made for the cell
     ("POST", "/processes"): ("client", "record"),
     ("GET", "/processes"): ("staff", "list"),
     ("GET", "/processes/{workflow_id}"): ("client", "started"),  # a client key: only what it started
@@ -197,6 +203,7 @@ class Target:
     request_id: str  # the admin's, for the start
     contact: dict[str, Any]  # a contact record, restricted as the variant says
     case: dict[str, Any]  # a case, restricted as the variant says, the contact taking part
+    document_id: int  # a document of the record
 
 
 @dataclass
@@ -274,7 +281,8 @@ async def build_world(stack: Stack, sessions: Any) -> World:
         case = await _case(http, admin, f"Matrix {tag} case {n}", owner["id"], restricted, access, contact["id"])
         targets[variant] = Target(record=record, workflow_id=workflow_id, task_id=task["id"],
                                   message_id=message["id"], delivery_id=delivery["id"], notice_id=notice,
-                                  request_id=request_id, contact=contact, case=case)
+                                  request_id=request_id, contact=contact, case=case,
+                                  document_id=await _document(http, admin, record["id"]))
     orphan = await _email(sessions, f"matrix-{tag}/orphan", None)
     async with sessions() as session:
         session.add(DisabledEndpoint(name=f"matrix-{tag}", reason="answered 410 Gone"))
@@ -294,6 +302,13 @@ async def _email(sessions: Any, step_key: str, workflow_id: str | None) -> int:
         await session.commit()
         assert row.id is not None
         return row.id
+
+
+async def _document(http: httpx.AsyncClient, admin: dict[str, str], record_id: int) -> int:
+    response = await http.post(f"/records/{record_id}/documents", headers=admin,
+                               files={"file": ("matrix.txt", b"a document of the matrix\n", "text/plain")})
+    assert response.status_code == 201, response.text
+    return int(response.json()["id"])
 
 
 async def _case(http: httpx.AsyncClient, admin: dict[str, str], name: str, owner_id: int, restricted: bool,
@@ -325,11 +340,13 @@ async def call(http: httpx.AsyncClient, world: World, method: str, path: str, ca
     params: dict[str, Any] = {}
     body: Any = None
     content: str | None = None
+    files: dict[str, Any] | None = None
     values = {"key": world.template_key, "version": 1, "kind": "lead", "name": f"Matrix {world.template_key}",
               "user_id": world.staff_user_id,
               "record_id": target.record["id"], "workflow_id": target.workflow_id,
               "task_id": target.task_id, "message_id": target.message_id, "delivery_id": target.delivery_id,
-              "case_id": target.case["id"], "contact_id": target.contact["id"]}
+              "case_id": target.case["id"], "contact_id": target.contact["id"],
+              "document_id": target.document_id, "number": 1}
     if path.startswith("/webhook-endpoints/"):
         values["name"] = world.endpoint
     if path == "/api-keys/{key_id}":  # a key of its own to revoke
@@ -370,6 +387,9 @@ async def call(http: httpx.AsyncClient, world: World, method: str, path: str, ca
             body = {"name": f"matrix {unique}", "role": "client"}
         case ("POST", "/imports/{kind}"):
             content = f"title;email\r\nMatrix import {unique};\r\n"
+        case ("POST", "/records/{record_id}/documents") | \
+                ("POST", "/records/{record_id}/documents/{document_id}/versions"):
+            files = {"file": (f"matrix-{unique}.txt", f"Matrix upload {unique}\n".encode(), "text/plain")}
         case ("POST", "/records/{record_id}/events"):
             body = {"kind": "call", "description": f"Matrix call {unique}"}
         case ("POST", "/tasks"):
@@ -403,7 +423,8 @@ async def call(http: httpx.AsyncClient, world: World, method: str, path: str, ca
     headers = dict(world.headers[caller])
     if content is not None:
         headers["Content-Type"] = "text/csv" if path.startswith("/imports") else "application/yaml"
-    response = await http.request(method, url, headers=headers, params=params, json=body, content=content)
+    response = await http.request(method, url, headers=headers, params=params, json=body, content=content,
+                                  files=files)
     described = f"{method} {url} as {caller} on the {variant} record: {response.status_code} {response.text[:300]}"
     if response.status_code in (401, 403, 404):
         return str(response.status_code), described
@@ -450,6 +471,8 @@ async def _cell_of_its_own(http: httpx.AsyncClient, world: World, method: str, p
         response = await http.post(f"/cases/{values['case_id']}/participants", headers=admin,
                                    json={"contact_id": values["contact_id"]})
         assert response.status_code == 200, response.text
+    elif (method, path) == ("DELETE", "/records/{record_id}/documents/{document_id}"):
+        values["document_id"] = await _document(http, admin, target.record["id"])
     elif (method, path) in (("PATCH", "/tasks/{task_id}"), ("DELETE", "/tasks/{task_id}")):
         response = await http.post("/tasks", headers=admin, json={
             "record_id": target.record["id"], "title": f"By hand {unique}", "assignee_id": world.owner_id})

@@ -147,13 +147,22 @@ async def test_delete_needs_confirmation_shows_a_dry_run_and_leaves_nothing(stac
                                                                 "contact_id": created["id"]})).json()
     workflow_id = await running_process(stack, created["id"])
     await mail_to(stack, owner["email"])
+    documents = f"/records/{created['id']}/documents"
+    note = None
+    for url, name, content in ((documents, "perizia.pdf", b"%PDF-1.4\n%%EOF\n"), (documents, "note.txt", b"one\n"),
+                               ("{note}/versions", "note.txt", b"two\n")):
+        response = await http.post(url.format(note=note), headers=staff, files={"file": (name, content)})
+        assert response.status_code == 201, response.text
+        note = response.json()["download_url"]
+    folder = stack.settings.data_dir / "documents"
+    assert len([p for p in folder.rglob("*") if p.is_file()]) == 3
 
     dry = await http.delete(f"/cases/{created['id']}", headers=staff, params={"dry_run": "true"})
     assert dry.status_code == 200, dry.text
     plan = dry.json()
     assert plan["deleted"] is False and plan["running_processes"] == [workflow_id]
     for table in ("record", "case_participant", "record_tag", "record_access", "history_entry", "task",
-                  "process_run", "outbox_message", "record.contact_id"):
+                  "process_run", "outbox_message", "record.contact_id", "document", "document_version"):
         assert plan["rows"].get(table, 0) >= 1, (table, plan)
     unconfirmed = await http.delete(f"/cases/{created['id']}", headers=staff)
     assert unconfirmed.status_code == 422 and unconfirmed.json()["type"] == "ConfirmationRequired"
@@ -166,6 +175,7 @@ async def test_delete_needs_confirmation_shows_a_dry_run_and_leaves_nothing(stac
     assert (await http.get(f"/cases/{created['id']}", headers=staff)).status_code == 404
     assert (await http.get(f"/records/{linked['id']}", headers=staff)).json()["contact_id"] is None
     assert (await http.get(f"/records/{person['id']}", headers=staff)).status_code == 200  # the contact stays
+    assert [p for p in folder.rglob("*") if p.is_file()] == []  # the documents' files went with it
 
     # table by table: no row refers to the case or to one of its processes
     async with sessions() as session:

@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from email import message_from_bytes, policy
 from email.message import EmailMessage
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -62,12 +63,12 @@ class Stack:
 
 @pytest.fixture
 async def stack(dev_env: Any, sessions: Any, smtp: tuple[MailCatcher, int], task_queue: str,
-                database_url: str) -> AsyncIterator[Stack]:
+                database_url: str, tmp_path: Path) -> AsyncIterator[Stack]:
     catcher, smtp_port = smtp
     port = free_port()
     settings = Settings(database_url=database_url, temporal_task_queue=task_queue, smtp_host="127.0.0.1",
                         smtp_port=smtp_port, smtp_from="processes@agency.example", api_port=port,
-                        temporal_ui_url="http://127.0.0.1:8233")
+                        temporal_ui_url="http://127.0.0.1:8233", data_dir=tmp_path)
     keys = {}
     async with sessions() as session:
         for role in ApiRole:

@@ -1,0 +1,106 @@
+"""What a file is, from its bytes (its magic numbers), and whether its name and declared type agree.
+
+Known: PDF, PNG, JPEG, GIF, WebP, DOCX, XLSX, ODT (the last three are ZIP files, told apart by what they
+hold), and plain text (UTF-8 without NUL bytes; CSV when its name ends in .csv). Anything else is refused.
+"""
+
+from __future__ import annotations
+
+import codecs
+import hashlib
+import os
+import zipfile
+from dataclasses import dataclass
+from typing import BinaryIO
+
+from processes.errors import DocumentMismatch, DocumentUnsupported
+
+DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+ODT = "application/vnd.oasis.opendocument.text"
+# each type and the name endings it may have
+EXTENSIONS: dict[str, tuple[str, ...]] = {
+    "application/pdf": (".pdf",), "image/png": (".png",), "image/jpeg": (".jpg", ".jpeg"),
+    "image/gif": (".gif",), "image/webp": (".webp",), DOCX: (".docx",), XLSX: (".xlsx",), ODT: (".odt",),
+    "text/plain": (".txt", ".text", ".md", ".log"), "text/csv": (".csv",),
+}
+_MAGIC = ((b"%PDF-", "application/pdf"), (b"\x89PNG\r\n\x1a\n", "image/png"), (b"\xff\xd8\xff", "image/jpeg"),
+          (b"GIF87a", "image/gif"), (b"GIF89a", "image/gif"))
+_LOOSE = {"", "application/octet-stream", "binary/octet-stream"}  # a client that did not say
+_TEXT_ALIKE = {"text/plain", "text/csv", "application/csv", "application/vnd.ms-excel"}  # CSV as browsers send it
+
+
+@dataclass(frozen=True)
+class Sniffed:
+    content_type: str
+    size: int
+    sha256: str
+
+
+def _zip_type(file: BinaryIO) -> str | None:
+    try:
+        with zipfile.ZipFile(file) as archive:
+            names = set(archive.namelist())
+            if "mimetype" in names and archive.read("mimetype").strip() == ODT.encode():
+                return ODT
+            if "[Content_Types].xml" in names:
+                if any(n.startswith("word/") for n in names):
+                    return DOCX
+                if any(n.startswith("xl/") for n in names):
+                    return XLSX
+    except (zipfile.BadZipFile, KeyError, OSError):
+        return None
+    return None
+
+
+def _is_text(file: BinaryIO) -> bool:
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    file.seek(0)
+    try:
+        while chunk := file.read(1 << 16):
+            if b"\x00" in chunk:
+                return False
+            decoder.decode(chunk)
+        decoder.decode(b"", final=True)
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+def content_type(file: BinaryIO, name: str) -> str | None:
+    file.seek(0)
+    head = file.read(16)
+    for magic, kind in _MAGIC:
+        if head.startswith(magic):
+            return kind
+    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
+        return "image/webp"
+    if head.startswith(b"PK\x03\x04"):
+        file.seek(0)
+        return _zip_type(file)
+    if _is_text(file):
+        return "text/csv" if name.lower().endswith(".csv") else "text/plain"
+    return None
+
+
+def sniff(file: BinaryIO, name: str, declared: str) -> Sniffed:
+    """The file's type, size and digest; DocumentUnsupported or DocumentMismatch when it cannot be kept."""
+    if file.seek(0, os.SEEK_END) == 0:
+        raise DocumentUnsupported(f"{name!r} is empty")
+    kind = content_type(file, name)
+    if kind is None:
+        raise DocumentUnsupported(f"{name!r}: its content is none of the kinds kept (PDF, PNG, JPEG, GIF, WebP, "
+                                  "DOCX, XLSX, ODT, plain text or CSV)")
+    if not name.lower().endswith(EXTENSIONS[kind]):
+        raise DocumentMismatch(f"{name!r}: its content is {kind}, which is named "
+                               f"{' or '.join(EXTENSIONS[kind])}, not so")
+    declared = declared.split(";")[0].strip().lower()
+    if declared not in _LOOSE and declared != kind and not (kind.startswith("text/") and declared in _TEXT_ALIKE):
+        raise DocumentMismatch(f"{name!r} was sent as {declared}, but its content is {kind}")
+    digest, size = hashlib.sha256(), 0
+    file.seek(0)
+    while chunk := file.read(1 << 16):
+        digest.update(chunk)
+        size += len(chunk)
+    file.seek(0)
+    return Sniffed(kind, size, digest.hexdigest())

@@ -1,0 +1,149 @@
+"""Adding, listing, reading and removing a record's documents: the rows and the storage kept together.
+
+An upload is checked (crm/documents/sniff.py), put in the storage, then its rows are committed; if the
+commit fails the stored file is deleted. A removal commits the rows' deletion first, then deletes the
+files: a crash in between leaves a file of no row, never a row of no file.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import unicodedata
+from typing import BinaryIO
+
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from crm.documents.models import Document, DocumentPublic, DocumentVersion, DocumentVersionPublic
+from crm.documents.sniff import sniff
+from crm.documents.storage import Storage, new_key
+from crm.models import HistoryEntry, HistoryKind
+from crm.types import utcnow
+from processes.errors import DocumentConflict, DocumentInvalid, DocumentNotFound
+
+log = logging.getLogger("stagecoach.documents")
+
+
+def clean_name(name: str | None) -> str:
+    """The file's own name (no folders, no control characters), at most 255 characters."""
+    base = re.split(r"[/\\]", name or "")[-1]
+    base = "".join(c for c in unicodedata.normalize("NFC", base) if unicodedata.category(c)[0] != "C").strip()
+    if not base or base in (".", ".."):
+        raise DocumentInvalid("the file has no name: send it with a file name (multipart `filename`)")
+    if len(base) > 255:
+        raise DocumentInvalid(f"the file name is {len(base)} characters long; at most 255")
+    return base
+
+
+def _url(document: Document, number: int | None = None) -> str:
+    url = f"/records/{document.record_id}/documents/{document.id}"
+    return url if number is None else f"{url}/versions/{number}"
+
+
+async def versions_of(session: AsyncSession, document_id: int) -> list[DocumentVersion]:
+    rows = await session.exec(select(DocumentVersion).where(DocumentVersion.document_id == document_id)
+                              .order_by(col(DocumentVersion.number).desc()))
+    return list(rows.all())
+
+
+async def public(session: AsyncSession, document: Document) -> DocumentPublic:
+    assert document.id is not None
+    versions = await versions_of(session, document.id)
+    current = next(v for v in versions if v.number == document.current_version)
+    return DocumentPublic(
+        id=document.id, record_id=document.record_id, name=document.name, current_version=document.current_version,
+        content_type=current.content_type, size=current.size, created_at=document.created_at,
+        updated_at=document.updated_at, download_url=_url(document),
+        versions=[DocumentVersionPublic.model_validate(v, from_attributes=True,
+                                                       update={"download_url": _url(document, v.number)})
+                  for v in versions])
+
+
+async def listing(session: AsyncSession, record_id: int, offset: int = 0, limit: int = 100) -> list[Document]:
+    rows = await session.exec(select(Document).where(Document.record_id == record_id).order_by(col(Document.id))
+                              .offset(offset).limit(limit))
+    return list(rows.all())
+
+
+async def get(session: AsyncSession, record_id: int, document_id: int) -> Document:
+    document = await session.get(Document, document_id)
+    if document is None or document.record_id != record_id:
+        raise DocumentNotFound(f"record {record_id} has no document {document_id}")
+    return document
+
+
+async def version(session: AsyncSession, document: Document, number: int | None = None) -> DocumentVersion:
+    wanted = document.current_version if number is None else number
+    row = (await session.exec(select(DocumentVersion).where(DocumentVersion.document_id == document.id,
+                                                            DocumentVersion.number == wanted))).first()
+    if row is None:
+        raise DocumentNotFound(f"document {document.id} has no version {wanted}")
+    return row
+
+
+async def add(session: AsyncSession, storage: Storage, record_id: int, file: BinaryIO, filename: str | None,
+              declared: str, actor: str, document: Document | None = None) -> Document:
+    """A new document of the record, or a new version of `document`; committed, with its history line."""
+    name = clean_name(filename)
+    sniffed = sniff(file, name, declared)
+    key = new_key(record_id)
+    await storage.put(key, file)
+    try:
+        if document is None:
+            document = Document(record_id=record_id, name=name)
+            kind, text = HistoryKind.document_added, f"Document added: {name}"
+        else:
+            document.current_version += 1
+            document.name, document.updated_at = name, utcnow()
+            kind, text = HistoryKind.document_version_added, f"New version {document.current_version} of {name}"
+        session.add(document)
+        await session.flush()
+        assert document.id is not None
+        session.add(DocumentVersion(document_id=document.id, number=document.current_version, name=name,
+                                    content_type=sniffed.content_type, size=sniffed.size, sha256=sniffed.sha256,
+                                    storage_key=key, uploaded_by=actor))
+        session.add(HistoryEntry(record_id=record_id, kind=kind, text=text, actor=actor, data={
+            "document_id": document.id, "version": document.current_version, "size": sniffed.size,
+            "content_type": sniffed.content_type, "sha256": sniffed.sha256}))
+        await session.commit()
+    except IntegrityError:  # another version of it numbered the same meanwhile, or the record went
+        await session.rollback()
+        await storage.delete(key)
+        raise DocumentConflict(f"{name!r} was not kept: the document or its record changed meanwhile; "
+                               "send it again") from None
+    except BaseException:
+        await storage.delete(key)
+        raise
+    return document
+
+
+async def remove(session: AsyncSession, storage: Storage, document: Document, actor: str) -> None:
+    """The document, all its versions and their files; a history line says so."""
+    assert document.id is not None
+    keys = [v.storage_key for v in await versions_of(session, document.id)]
+    for row in await versions_of(session, document.id):
+        await session.delete(row)
+    await session.flush()
+    session.add(HistoryEntry(record_id=document.record_id, kind=HistoryKind.document_deleted,
+                             text=f"Document deleted: {document.name}", actor=actor,
+                             data={"document_id": document.id, "versions": len(keys)}))
+    await session.delete(document)
+    await session.commit()
+    await delete_files(storage, keys)
+
+
+async def record_keys(session: AsyncSession, record_id: int) -> list[str]:
+    """The storage keys of every version of every document of the record (a case about to be deleted)."""
+    rows = await session.exec(select(DocumentVersion.storage_key).join(Document)
+                              .where(Document.record_id == record_id))
+    return list(rows.all())
+
+
+async def delete_files(storage: Storage, keys: list[str]) -> None:
+    for key in keys:
+        try:
+            await storage.delete(key)
+        except OSError:  # the rows are gone: a file left behind is logged, not an error of the request
+            log.exception("document file %s not deleted", key)
