@@ -222,6 +222,12 @@ class DocumentConflict(Conflict):
     """Two versions of a document uploaded at once: one is kept, the other is to be sent again."""
 
 
+class DocumentFileMissing(StagecoachError):
+    """A document version whose stored file is not in the storage any more (removed outside Stagecoach)."""
+
+    status = 410
+
+
 class DocumentInvalid(StagecoachError):
     """An upload that is not a multipart form with one file in `file`."""
 

@@ -56,7 +56,7 @@ async def download_version(record_id: int, document_id: int, number: int, reques
         await get_record_or_404(session, record_id, principal(signed))
         document = await store.get(session, record_id, document_id)
         version = await store.version(session, document, number)
+        return await download(storage_for(settings), version)
     except StagecoachError as exc:
         return render(request, settings, "not_found.html", status=exc.status, what=str(document_id),
                       message=exc.message)
-    return download(storage_for(settings), version)

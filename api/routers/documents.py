@@ -8,6 +8,7 @@ A record the caller may not see has no documents for them: 404 like the record.
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from typing import Annotated
 from urllib.parse import quote
 
@@ -21,11 +22,11 @@ from api.paging import Page, paged
 from api.routers.records import get_record_or_404
 from crm.documents import store
 from crm.documents.models import Document, DocumentPublic, DocumentVersion
-from crm.documents.storage import Storage, storage_for
-from processes.errors import DocumentInvalid
+from crm.documents.storage import Storage, StoredFileMissing, storage_for
+from processes.errors import DocumentFileMissing, DocumentInvalid
 
 router = APIRouter(prefix="/records/{record_id}/documents", tags=["documents"])
-FILE = {200: {"content": {"application/octet-stream": {}}, "description": "the file, with its type and name"}}
+FILE = {200: {"content": {"*/*": {}}, "description": "the file, with the type read from its bytes and its name"}}
 UPLOAD = {"requestBody": {"required": True, "content": {"multipart/form-data": {"schema": {
     "type": "object", "required": ["file"], "properties": {"file": {"type": "string", "format": "binary"}}}}}}}
 
@@ -36,8 +37,23 @@ def content_disposition(name: str) -> str:
     return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(name, safe='')}"
 
 
-def download(storage: Storage, version: DocumentVersion) -> StreamingResponse:
-    return StreamingResponse(storage.chunks(version.storage_key), media_type=version.content_type, headers={
+async def download(storage: Storage, version: DocumentVersion) -> StreamingResponse:
+    """The file as a stream, once its first bytes were read: a file missing from the storage is a 410 with its
+    reason, not a response cut off after its headers."""
+    chunks = storage.chunks(version.storage_key)
+    try:
+        first = await anext(chunks, b"")
+    except StoredFileMissing:
+        raise DocumentFileMissing(f"the file of document {version.document_id} version {version.number} is no "
+                                  "longer in the documents' storage (removed outside Stagecoach?)") from None
+
+    async def body() -> AsyncIterator[bytes]:
+        if first:
+            yield first
+        async for chunk in chunks:
+            yield chunk
+
+    return StreamingResponse(body(), media_type=version.content_type, headers={
         "Content-Disposition": content_disposition(version.name), "Content-Length": str(version.size),
         "ETag": f'"{version.sha256}"', "X-Content-Type-Options": "nosniff"})
 
@@ -80,7 +96,7 @@ async def download_document(record_id: int, document_id: int, session: SessionDe
     """The document's current version."""
     await get_record_or_404(session, record_id, principal)
     document = await store.get(session, record_id, document_id)
-    return download(storage_for(settings), await store.version(session, document))
+    return await download(storage_for(settings), await store.version(session, document))
 
 
 @router.post("/{document_id}/versions", status_code=201, response_model=DocumentPublic, openapi_extra=UPLOAD)
@@ -100,7 +116,7 @@ async def download_version(record_id: int, document_id: int, number: int, sessio
                            settings: SettingsDep, principal: StaffDep) -> StreamingResponse:
     await get_record_or_404(session, record_id, principal)
     document = await store.get(session, record_id, document_id)
-    return download(storage_for(settings), await store.version(session, document, number))
+    return await download(storage_for(settings), await store.version(session, document, number))
 
 
 @router.delete("/{document_id}", status_code=204, response_class=Response)

@@ -56,7 +56,11 @@ class FolderStorage:
         await asyncio.to_thread(self._put, key, source)
 
     async def chunks(self, key: str) -> AsyncIterator[bytes]:
-        with self.path(key).open("rb") as file:
+        try:
+            file = self.path(key).open("rb")
+        except FileNotFoundError:
+            raise StoredFileMissing(key) from None
+        with file:
             while chunk := await asyncio.to_thread(file.read, CHUNK):
                 yield chunk
 
@@ -69,6 +73,10 @@ class FolderStorage:
             pass
 
 
+class StoredFileMissing(Exception):
+    """The storage has no file under this key."""
+
+
 class S3Storage:
     """Objects in a bucket, under a prefix, through boto3 (its calls run in a thread: they block)."""
 
@@ -79,7 +87,10 @@ class S3Storage:
         await asyncio.to_thread(self.client.upload_fileobj, source, self.bucket, self.prefix + key)
 
     async def chunks(self, key: str) -> AsyncIterator[bytes]:
-        answer = await asyncio.to_thread(self.client.get_object, Bucket=self.bucket, Key=self.prefix + key)
+        try:
+            answer = await asyncio.to_thread(self.client.get_object, Bucket=self.bucket, Key=self.prefix + key)
+        except self.client.exceptions.NoSuchKey:
+            raise StoredFileMissing(key) from None
         body = answer["Body"]
         try:
             while chunk := await asyncio.to_thread(body.read, CHUNK):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -49,11 +50,11 @@ async def ensure_users(sessions: Any, *handles: str) -> None:
 
 
 @pytest.fixture
-async def api(dev_env: Any, sessions: Any, database_url: str, task_queue: str) -> AsyncIterator[Api]:
+async def api(dev_env: Any, sessions: Any, database_url: str, task_queue: str, tmp_path: Path) -> AsyncIterator[Api]:
     """The app in process over ASGI (its lifespan run), with a key of each role."""
     # the office's CRM as a webhook endpoint, as the corpus's webhook templates name it
     crm = {"url": "https://crm.agency.example/hooks", "secret": "whsec_" + base64.b64encode(b"k" * 32).decode()}
-    app = create_app(Settings(database_url=database_url, temporal_task_queue=task_queue,
+    app = create_app(Settings(database_url=database_url, temporal_task_queue=task_queue, data_dir=tmp_path,
                               webhook_endpoints={"crm": crm}), temporal=dev_env.client, renderer=shared_pool())
     keys, ids = await _keys(sessions)
     async with app.router.lifespan_context(app), httpx.AsyncClient(
@@ -62,10 +63,11 @@ async def api(dev_env: Any, sessions: Any, database_url: str, task_queue: str) -
 
 
 @pytest.fixture
-async def served_api(dev_env: Any, sessions: Any, database_url: str, task_queue: str) -> AsyncIterator[Api]:
+async def served_api(dev_env: Any, sessions: Any, database_url: str, task_queue: str,
+                     tmp_path: Path) -> AsyncIterator[Api]:
     """The app served by uvicorn on a free port of 127.0.0.1 (for clients that block, in a thread)."""
     port = free_port()
-    settings = Settings(database_url=database_url, temporal_task_queue=task_queue, api_port=port)
+    settings = Settings(database_url=database_url, temporal_task_queue=task_queue, api_port=port, data_dir=tmp_path)
     keys, ids = await _keys(sessions)
     base_url = f"http://127.0.0.1:{port}"
     async with serving(create_app(settings, temporal=dev_env.client, renderer=shared_pool()), port), \

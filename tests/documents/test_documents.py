@@ -174,3 +174,16 @@ async def test_versions_sent_at_once_are_each_kept_or_refused_with_409(served: S
     kept = sum(a.status_code == 201 for a in answers)
     assert [v["number"] for v in document["versions"]] == list(range(kept + 1, 0, -1))
     assert len(served.files()) == kept + 1
+
+
+async def test_a_file_gone_from_storage_is_a_410_that_says_so(served: Served) -> None:
+    """A version whose file was removed from the storage behind Stagecoach's back: 410 with the reason, never a
+    response cut off after its headers (what schemathesis met on an API whose storage was elsewhere)"""
+    record_id = await _record(served)
+    created = (await _upload(served, f"/records/{record_id}/documents", "perizia.pdf", pdf())).json()
+    [stored] = served.files()
+    stored.unlink()
+    response = await served.http.get(created["download_url"], headers=served.as_("staff"))
+    assert response.status_code == 410, response.text
+    assert response.json()["type"] == "DocumentFileMissing"
+    assert "no longer in the documents' storage" in response.json()["detail"]
