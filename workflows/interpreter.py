@@ -32,7 +32,7 @@ from collections.abc import Callable
 from typing import Any
 
 from temporalio import workflow
-from temporalio.exceptions import ActivityError
+from temporalio.exceptions import ActivityError, CancelledError
 
 from activities.bookkeeping import RunEnd
 from activities.process_runs import CancelInTemporalInput, ProcessRunActivities
@@ -50,6 +50,8 @@ from workflows.run import ACTION_RETRY, BOOKKEEPING_TIMEOUT, Aborted, Run
 # Canceled in Temporal; runs from before these markers did neither (the sweep writes their end).
 PATCH_END_WRITTEN = "process-end-written-to-its-run"
 PATCH_CANCELED_IN_TEMPORAL = "aborted-process-ends-canceled-in-temporal"
+# the cancellation the run asked for can arrive while its request is still running: it is the one asked for
+PATCH_OWN_CANCELLATION_FIRST = "own-cancellation-arriving-before-its-request-returned"
 from workflows.staff_requests import StaffRequests
 
 
@@ -159,6 +161,8 @@ class ProcessInterpreter:
                     start_to_close_timeout=BOOKKEEPING_TIMEOUT, retry_policy=ACTION_RETRY,
                     summary="end as Canceled in Temporal")
             except ActivityError as err:
+                if isinstance(err.cause, CancelledError) and workflow.patched(PATCH_OWN_CANCELLATION_FIRST):
+                    raise asyncio.CancelledError(f"process {run.state.status.value}") from err
                 workflow.logger.warning("cancellation not requested, the run ends completed: %s", err.cause or err)
                 return
             await workflow.wait_condition(lambda: False)  # until the cancellation arrives: raises CancelledError

@@ -4,14 +4,18 @@ cancelled process shown as Canceled in Temporal."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
+import pytest
 from sqlmodel import select
+from temporalio import activity
 from temporalio.client import WorkflowExecutionStatus, WorkflowHandle
 from temporalio.testing import WorkflowEnvironment
 
+from activities.process_runs import CancelInTemporalInput, ProcessRunActivities
 from crm.models import TaskStatus
 from crm.process_runs import ProcessRun, RunStatus
 from processes.instance import AbortRequest, ProcessState, ProcessStatus
@@ -60,6 +64,31 @@ async def test_an_aborted_process_closes_its_tasks_keeps_its_end_and_is_canceled
     assert (run.status, run.ended_by, run.end_reason) == (RunStatus.aborted, "anna", "client withdrew")
     assert run.ended_at == state.ended_at and run.state is not None
     assert run.state["status"] == "aborted" and run.state["phases"][1]["skip_reason"] == "process aborted"
+
+
+async def test_an_abort_is_canceled_in_temporal_when_the_cancellation_arrives_before_its_request_returned(
+        time_skipping_env: WorkflowEnvironment, sessions: Any, factory: Factory, task_queue: str,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    # the cancellation reaches the run while the step that asked for it is still running (seen on a busy machine)
+    ask = ProcessRunActivities.cancel_in_temporal
+
+    @activity.defn(name="cancel_in_temporal")
+    async def asks_then_lingers(self, input: CancelInTemporalInput) -> None:  # type: ignore[no-untyped-def]
+        await ask(self, input)
+        for _ in range(100):  # until the run has taken its cancellation
+            if (await time_skipping_env.client.get_workflow_handle(input.workflow_id).describe()).status is not \
+                    WorkflowExecutionStatus.RUNNING:
+                return
+            await asyncio.sleep(0.05)
+
+    monkeypatch.setattr(ProcessRunActivities, "cancel_in_temporal", asks_then_lingers)
+    async with started(time_skipping_env, sessions, factory, task_queue, CALL) as handle:
+        await until(handle, lambda s: s.phases[0].task_id is not None)
+        await handle.execute_update(ProcessWorkflow.abort, AbortRequest(reason="client withdrew", actor="anna"))
+        state = await final_state(handle)
+        description = await handle.describe()
+    assert description.status is WorkflowExecutionStatus.CANCELED
+    assert (state.status, state.ended_by) == (ProcessStatus.aborted, "anna")
 
 
 async def test_a_cancel_from_temporal_is_an_abort_and_stays_canceled(
