@@ -1,0 +1,98 @@
+"""Client requests: the rows. A request template (versioned like process templates) lists the questions;
+a request is one sent to a record's contact, reached through a link whose token is stored only hashed;
+a submission is its outbox row, delivered to the workflow waiting for it by the dispatcher."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+import sqlalchemy as sa
+from sqlmodel import JSON, Column, Field, SQLModel
+
+from crm.types import UTCDateTime, utcnow
+
+
+def _at(nullable: bool = False) -> Any:
+    if nullable:
+        return Field(default=None, sa_type=UTCDateTime, nullable=True)
+    return Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
+
+
+class RequestStatus(StrEnum):
+    pending = "pending"  # sent, the client has not answered yet
+    submitted = "submitted"
+    cancelled = "cancelled"
+    expired = "expired"
+
+
+class AutoMove(StrEnum):
+    """What a submission does to what the request is linked to."""
+
+    off = "off"  # nothing: staff read the answers
+    on = "on"  # the phase waiting for it completes, or the record moves to the next status
+
+
+class ClientRequestTemplate(SQLModel, table=True):
+    """One version of a request template: title, message and questions (`questions`, validated at save)."""
+
+    __tablename__ = "client_request_template"
+    __table_args__ = (sa.UniqueConstraint("key", "version"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    key: str = Field(max_length=100, index=True)
+    version: int
+    language: str = Field(default="it", max_length=10)
+    title: str = Field(max_length=200)
+    message: str = Field(default="", max_length=10_000)
+    questions: list[dict[str, Any]] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    created_by: str = Field(default="", max_length=200)
+    created_at: datetime = _at()
+
+
+class ClientRequest(SQLModel, table=True):
+    """A request sent to a record's contact. Its questions are a copy of its template's version at sending,
+    so a later version of the template does not change what the client was asked."""
+
+    __tablename__ = "client_request"
+
+    id: int | None = Field(default=None, primary_key=True)
+    record_id: int | None = Field(default=None, foreign_key="record.id", index=True)  # None: not linked yet
+    contact_email: str = Field(default="", max_length=320)
+    template_key: str = Field(max_length=100)
+    template_version: int
+    language: str = Field(max_length=10)
+    title: str = Field(max_length=200)
+    message: str = Field(default="", max_length=10_000)
+    questions: list[dict[str, Any]] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    token_hash: str = Field(max_length=64, unique=True)  # SHA-256 of the link's token, in hex
+    status: RequestStatus = Field(default=RequestStatus.pending, index=True,
+                                  sa_type=sa.Enum(RequestStatus, native_enum=False, length=32))
+    auto_move: AutoMove = Field(default=AutoMove.off, sa_type=sa.Enum(AutoMove, native_enum=False, length=32))
+    # who waits for the submission: a process's workflow and its phase, or a record's status (pipeline)
+    waiting_workflow_id: str | None = Field(default=None, max_length=200)
+    waiting_phase_key: str | None = Field(default=None, max_length=100)
+    waiting_status: str | None = Field(default=None, max_length=100)
+    expires_at: datetime = Field(sa_type=UTCDateTime, nullable=False)
+    reminders_sent: int = 0
+    answers: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
+    created_by: str = Field(default="", max_length=200)
+    created_at: datetime = _at()
+    submitted_at: datetime | None = _at(nullable=True)
+    closed_by: str | None = Field(default=None, max_length=200)  # who cancelled it
+    closed_at: datetime | None = _at(nullable=True)
+
+
+class ClientRequestSubmission(SQLModel, table=True):
+    """The outbox row written in the same transaction as a submission: the dispatcher signals the waiting
+    workflow (signal-with-start where it may not run) and marks it delivered; a crash in between retries."""
+
+    __tablename__ = "client_request_submission"
+
+    id: int | None = Field(default=None, primary_key=True)
+    request_id: int = Field(foreign_key="client_request.id", unique=True)
+    created_at: datetime = _at()
+    delivered_at: datetime | None = _at(nullable=True)
+    attempts: int = 0
+    last_error: str | None = Field(default=None, max_length=2_000)
