@@ -27,7 +27,7 @@ from activities.send_email import resolve_recipient
 from activities.step import ActionResult, OnceStep, StepInput, render, render_variables
 from crm.models import HistoryKind, OutboxMessage
 from crm.types import utcnow
-from processes.template import Appointment
+from processes.action_kinds import Appointment
 
 PRODID = "-//Stagecoach//Process appointments//EN"
 

@@ -26,7 +26,8 @@ from crm.idempotent import insert_once
 from crm.models import HistoryEntry, HistoryKind, Record, RecordEvent, RecordEventKind
 from crm.process_runs import ProcessOrigin
 from crm.types import utcnow
-from processes.template import ProcessTemplate, RecordKind, Trigger
+from processes.template import ProcessTemplate, Trigger
+from processes.template_basics import RecordKind
 
 log = logging.getLogger("stagecoach.autostart")
 

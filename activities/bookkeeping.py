@@ -31,7 +31,7 @@ from crm.models import HistoryEntry, HistoryKind, Task, TaskKind, TaskStatus
 from crm.process_runs import ProcessRun, RunStatus, mark_started, write_end
 from crm.types import utcnow
 from processes.instance import ProcessState, ProcessStatus
-from processes.template import Responsible
+from processes.template_basics import Responsible
 
 
 class HistoryLine(BaseModel):

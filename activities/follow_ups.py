@@ -12,7 +12,8 @@ from activities.step import load_record
 from crm import template_store
 from crm.process_runs import ProcessOrigin, allocate_run
 from processes.errors import StagecoachError
-from processes.template import ProcessTemplate, StartFollowUp
+from processes.action_kinds import StartFollowUp
+from processes.template import ProcessTemplate
 
 
 class PrepareFollowUpInput(BaseModel):

@@ -14,7 +14,7 @@ from crm.idempotent import insert_new, insert_once
 from crm.models import HistoryEntry, HistoryKind
 from crm.process_runs import ProcessRun
 from crm.types import utcnow
-from processes.template import AddHistory
+from processes.action_kinds import AddHistory
 
 
 class RecordHistoryInput(bookkeeping.HistoryLine):

@@ -11,7 +11,7 @@ from activities.outbox import send_once
 from activities.step import ActionResult, StepInput, load_user, render, render_variables
 from crm.models import HistoryKind
 from crm.types import utcnow
-from processes.template import Reminder
+from processes.action_kinds import Reminder
 
 
 class ReminderInput(BaseModel):

@@ -24,7 +24,7 @@ from crm.models import HistoryEntry, HistoryKind, Record, RecordEvent
 from crm.record_events import RecordSnapshot, add_record_events, snapshot
 from crm.types import utcnow
 from processes.errors import MovedMeanwhile, MoveRefused
-from processes.template import SetStatus, WriteValues
+from processes.action_kinds import SetStatus, WriteValues
 from workflows.client import notify_dispatcher
 
 log = logging.getLogger("stagecoach.activity")

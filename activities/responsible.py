@@ -11,7 +11,7 @@ from activities.deps import Deps
 from activities.errors import final, final_message
 from crm.models import Record, User
 from processes.errors import RecordNotFound, UserNotFound
-from processes.template import Responsible
+from processes.template_basics import Responsible
 
 
 class ResolveResponsibleInput(BaseModel):

@@ -14,7 +14,7 @@ from activities.step import (ActionResult, OnceStep, StepInput, load_record, loa
                              render_variables)
 from crm.models import Record
 from crm.types import utcnow
-from processes.template import SendEmail
+from processes.action_kinds import SendEmail
 
 
 class SendEmailInput(BaseModel):

@@ -20,7 +20,7 @@ from crm.deliveries import Delivery, DeliveryStatus
 from crm.models import HistoryKind, Record
 from crm.types import utcnow
 from processes.sms_text import MAX_SEGMENTS, segments
-from processes.template import SendSms
+from processes.action_kinds import SendSms
 
 
 class SendSmsInput(BaseModel):

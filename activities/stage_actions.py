@@ -28,7 +28,7 @@ from crm.pipeline_moves import Move
 from crm.process_runs import ProcessOrigin
 from crm.types import utcnow
 from processes.errors import StagecoachError
-from processes.template import Assign, Candidates, Notify, Rule, StartProcess, SubstateChange
+from processes.action_kinds import Assign, Candidates, Notify, Rule, StartProcess, SubstateChange
 
 
 class SubstateInput(BaseModel):

@@ -15,7 +15,7 @@ from activities.step import ActionResult, StepInput, begin_step, prepare_step, r
 from crm.idempotent import insert_new, insert_once
 from crm.models import HistoryEntry, HistoryKind, Task, TaskKind, TaskStatus
 from crm.types import utcnow
-from processes.template import CreateTask
+from processes.action_kinds import CreateTask
 
 
 class CreateTaskInput(BaseModel):

@@ -31,7 +31,7 @@ from crm.deliveries import Delivery, DisabledEndpoint
 from crm.models import HistoryKind
 from crm.types import utcnow
 from processes.errors import did_you_mean
-from processes.template import Webhook
+from processes.action_kinds import Webhook
 from settings import WebhookEndpoint
 
 RESERVED_HEADERS = frozenset({"webhook-id", "webhook-timestamp", "webhook-signature", "content-type", "host"})

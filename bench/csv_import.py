@@ -31,7 +31,7 @@ from crm.imports.run import run_import
 from crm.migrate import upgrade_database
 from crm.models import ApiKey, ApiRole, Record
 from crm.types import utcnow
-from processes.template import RecordKind
+from processes.template_basics import RecordKind
 
 POSTGRES = "postgresql://postgres@127.0.0.1:5432/test"
 

@@ -33,7 +33,8 @@ from bench.infra import DevServer, Proc, api_process, rss_bytes, worker_process
 from crm import template_store
 from crm.models import ApiRole, HistoryEntry, HistoryKind, Record, User
 from processes.instance import ProcessInput, SkipPhaseRequest
-from processes.template import ProcessTemplate, RecordKind
+from processes.template import ProcessTemplate
+from processes.template_basics import RecordKind
 from processes.validation import validate_template
 from workflows.process import ProcessWorkflow
 from workflows.client import start_process

@@ -17,7 +17,7 @@ from sqlmodel import JSON, Field, SQLModel
 from crm import free_fields
 from crm.patch import Patch
 from crm.types import UTCDateTime, utcnow
-from processes.template import RecordKind
+from processes.template_basics import RecordKind
 
 
 def _enum(cls: type[enum.Enum]) -> sa.Enum:

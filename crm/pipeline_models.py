@@ -14,7 +14,7 @@ from sqlmodel import Field, SQLModel
 from crm.models import _created, _enum  # the tables' shared column types
 from crm.template_models import VersionBase, VersionPublic
 from processes.pipeline import StatusName
-from processes.template import RecordKind
+from processes.template_basics import RecordKind
 
 
 class PipelineVersion(VersionBase, table=True):

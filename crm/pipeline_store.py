@@ -20,7 +20,7 @@ from crm.pipeline_models import PipelineSummary, PipelineVersion, RecordType, Re
 from crm.types import utcnow
 from processes.errors import AlreadyExists, ErrorDetail, PipelineInvalid, PipelineNotFound, did_you_mean
 from processes.pipeline import Pipeline
-from processes.template import RecordKind
+from processes.template_basics import RecordKind
 
 
 def checksum(pipeline: Pipeline) -> str:

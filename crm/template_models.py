@@ -14,7 +14,7 @@ from sqlmodel import JSON, Field, SQLModel
 
 from crm.models import _created, _enum  # the tables' shared column types
 from processes.sms_text import template_notes
-from processes.template import RecordKind
+from processes.template_basics import RecordKind
 
 
 class VersionBase(SQLModel):

@@ -14,7 +14,8 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from crm.models import User
 from crm.template_models import ProcessTemplateSummary, ProcessTemplateVersion
 from processes.errors import TemplateNotFound, did_you_mean
-from processes.template import ProcessTemplate, RecordKind
+from processes.template import ProcessTemplate
+from processes.template_basics import RecordKind
 from processes.upgrades import upgrade_template
 
 

@@ -13,7 +13,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-from processes.template import ProcessTemplate, StartFollowUp
+from processes.action_kinds import StartFollowUp
+from processes.template import ProcessTemplate
 from processes.wording import counted
 
 

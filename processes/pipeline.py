@@ -17,7 +17,8 @@ from typing import Annotated, Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from processes.template import EMAIL_PATTERN, Action, Frozen, Key, RecordKind
+from processes.action_kinds import Action
+from processes.template_basics import EMAIL_PATTERN, Frozen, Key, RecordKind
 
 DEFAULT_INITIAL_STATUS = "New"
 StatusName = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^\S(.*\S)?$",

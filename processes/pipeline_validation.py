@@ -17,7 +17,8 @@ from pydantic import ValidationError
 from processes.errors import ErrorCollector, ErrorDetail, PipelineInvalid, did_you_mean
 from processes.pipeline import STAGE_EXCLUDED, Pipeline, Status
 from processes.stage_templates import When, stage_template
-from processes.template import Action, Assign, Notify, RecordKind, SetStatus, SubstateChange
+from processes.action_kinds import Action, Assign, Notify, SetStatus, SubstateChange
+from processes.template_basics import RecordKind
 from processes.validation import check_template, pydantic_errors
 
 

@@ -16,7 +16,8 @@ from datetime import timedelta
 from typing import Literal
 
 from processes.pipeline import Automation, Pipeline
-from processes.template import Phase, ProcessTemplate, StartRule
+from processes.template import Phase, ProcessTemplate
+from processes.template_basics import StartRule
 
 When = Literal["enter", "exit"]
 FALLBACK_CONTROLLER = "controller@invalid.example"  # only when checking a pipeline that names none (an error then)

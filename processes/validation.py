@@ -21,8 +21,9 @@ from processes.errors import ErrorCollector, ErrorDetail, TemplateInvalid, did_y
 from processes.formatting import parse_locale
 from processes.json_text import check_json_text
 from processes.sms_text import check_sms
-from processes.template import (CreateTask, ProcessTemplate, RecordKind, Responsible, SendSms, StartFollowUp,
-                                StartProcess, Webhook)
+from processes.action_kinds import CreateTask, SendSms, StartFollowUp, StartProcess, Webhook
+from processes.template import ProcessTemplate
+from processes.template_basics import RecordKind, Responsible
 from processes.text_checks import check_condition, check_text
 from processes.trials import TRIAL_SECONDS, trial_deadline
 from processes.upgrades import upgrade_template

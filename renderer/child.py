@@ -27,7 +27,7 @@ from processes.display import Office
 from processes.documents import parse_document
 from processes.errors import RenderError, TemplateInvalid
 from processes.rendering import Memory, OutOfTrial, evaluate_condition, render_text
-from processes.template import RecordKind
+from processes.template_basics import RecordKind
 from processes.validation import validate_template
 
 HEADER = struct.Struct(">I")

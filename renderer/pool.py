@@ -33,7 +33,8 @@ from processes.display import Office
 from processes.errors import ErrorDetail, PipelineInvalid, RenderError, RenderInterrupted, TemplateInvalid
 from processes.pipeline import Pipeline
 from processes.rendering import RENDER_SECONDS
-from processes.template import ProcessTemplate, RecordKind
+from processes.template import ProcessTemplate
+from processes.template_basics import RecordKind
 
 HEADER = struct.Struct(">I")
 ROOT = Path(__file__).resolve().parent.parent

@@ -9,7 +9,7 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from crm.models import Record, User
-from processes.template import RecordKind
+from processes.template_basics import RecordKind
 
 
 class Factory:

@@ -2,7 +2,7 @@
 
 `ACTION_ACTIVITIES` maps each action kind that runs as an activity to its activity method and input
 model: a new action kind is a new activity module under `activities/`, its input, and a line here
-(plus its model in `processes/template.py`). The kinds handled apart: a `reminder` runs on a timer
+(plus its model in `processes/action_kinds.py`). The kinds handled apart: a `reminder` runs on a timer
 (`workflows/timers.py`), a `start_follow_up` is planned here and started when the process ends
 (`workflows/follow_ups.py`), an `end_process` ends the process after its phase.
 
@@ -31,7 +31,8 @@ from activities.tasks import CreateTaskInput, TaskActivities
 from activities.webhooks import WebhookActivities, WebhookInput
 from crm.models import HistoryKind
 from processes.instance import ActionOutcome, FollowUpState, PhaseState
-from processes.template import Action, Phase
+from processes.action_kinds import Action
+from processes.template import Phase
 from workflows.incidents import Incidents
 from workflows.run import ACTION_HEARTBEAT, ACTION_RETRY, ACTION_TIMEOUT, Run, Step
 

@@ -14,7 +14,7 @@ from typing import Any
 
 from activities.bookkeeping import Bookkeeping, HistoryLine, PhaseStart, PhaseTaskOpening, RunEnd, TaskClosing
 from crm.models import HistoryKind, TaskStatus
-from processes.template import Responsible
+from processes.template_basics import Responsible
 
 
 class Ledger:

@@ -21,7 +21,8 @@ from temporalio import workflow
 from activities.notices import NoticeActivities, OverdueNoticeInput, ReminderInput
 from activities.step import ActionResult
 from processes.instance import ActionOutcome, PhaseState
-from processes.template import Phase, Reminder
+from processes.action_kinds import Reminder
+from processes.template import Phase
 from workflows.incidents import Incidents
 from workflows.run import ACTION_HEARTBEAT, ACTION_RETRY, ACTION_TIMEOUT, Run
 

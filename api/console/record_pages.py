@@ -24,7 +24,7 @@ from crm.documents import store as documents_store
 from crm.models import HistoryEntry, Record, Task
 from crm.process_list import RunFilter, list_runs
 from processes.errors import StagecoachError
-from processes.template import RecordKind
+from processes.template_basics import RecordKind
 
 router = APIRouter(prefix="/console", include_in_schema=False)
 PAGE_SIZE = 50

@@ -33,7 +33,7 @@ from crm.models import HistoryEntry, HistoryKind, Record
 from crm.types import utcnow
 from processes.errors import CaseNotFound, CaseStateConflict, ConfirmationRequired, NotAContact, RecordNotFound, \
     RunningProcesses
-from processes.template import RecordKind
+from processes.template_basics import RecordKind
 
 router = APIRouter(prefix="/cases", tags=["cases"])
 

@@ -22,7 +22,7 @@ from crm.cases import store
 from crm.cases.models import CaseParticipant
 from crm.imports.models import ImportKind
 from crm.models import Record, User
-from processes.template import RecordKind
+from processes.template_basics import RecordKind
 
 router = APIRouter(prefix="/exports", tags=["imports"])
 PAGE = 1000

@@ -22,7 +22,7 @@ from crm.pipeline_models import Board, PipelineSummary, PipelineVersion, Pipelin
     RecordTypePublic
 from processes.errors import RecordTypeNotFound, did_you_mean
 from processes.pipeline import Pipeline
-from processes.template import RecordKind
+from processes.template_basics import RecordKind
 
 router = APIRouter(tags=["pipelines"])
 SOURCE = "the request body"

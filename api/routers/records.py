@@ -29,7 +29,7 @@ from crm.process_runs import ProcessRun
 from crm.record_events import add_record_events, snapshot
 from crm.types import utcnow
 from processes.errors import NotRecordOwner, RecordNotFound
-from processes.template import RecordKind
+from processes.template_basics import RecordKind
 from settings import Settings
 from workflows.client import notify_dispatcher
 

@@ -19,7 +19,7 @@ from crm.access import Viewer, record_visible
 from crm.imports import email_domains  # noqa: F401  (each domain checked once)
 from crm.imports.models import ImportKind
 from crm.models import Record, RecordCreate, User
-from processes.template import RecordKind
+from processes.template_basics import RecordKind
 
 FIELDS = {
     ImportKind.contacts: ("title", "type", "email", "phone", "channel", "owner"),

@@ -31,7 +31,7 @@ from crm.imports.reading import FileUnreadable, rows
 from crm.imports.rows import RowChecker, RowError
 from crm.models import HistoryEntry, HistoryKind, Record
 from crm.types import utcnow
-from processes.template import RecordKind
+from processes.template_basics import RecordKind
 
 MAX_ERRORS = 1000
 BATCH = 1000

@@ -18,7 +18,7 @@ from crm.models import Record, User
 from processes.errors import RenderError
 from processes import rendering
 from processes.rendering import MAX_OUTPUT_CHARS, evaluate_condition, render_text
-from processes.template import RecordKind
+from processes.template_basics import RecordKind
 from processes.validation import TEXT_FIELDS, parse_document
 from tests.factories import Factory
 from tests.figures import Figures

@@ -10,7 +10,7 @@ import pytest
 
 from activities.public_address import AddressRefused, pin, why_not_public
 from processes.retry_safety import RETRY_SAFETY
-from processes.template import ACTION_KINDS
+from processes.action_kinds import ACTION_KINDS
 
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "templates.md"
 

@@ -13,7 +13,7 @@ from crm.db import make_engine, make_sessionmaker
 from crm.models import HistoryKind, MessageStatus, TaskStatus
 from crm.process_runs import RunStatus
 from processes.instance import PhaseStatus, ProcessStatus
-from processes.template import RecordKind
+from processes.template_basics import RecordKind
 from settings import Settings
 
 CONSOLE = Path(__file__).resolve().parents[2] / "api" / "console"

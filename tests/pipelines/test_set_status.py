@@ -11,7 +11,7 @@ from crm import pipeline_store
 from crm.models import HistoryKind, Record
 from processes.instance import ProcessStatus
 from processes.pipeline import Pipeline
-from processes.template import RecordKind
+from processes.template_basics import RecordKind
 from tests.factories import Factory
 from tests.pipelines.conftest import repair_pipeline
 from tests.polling import eventually
@@ -42,9 +42,9 @@ async def test_set_status_moves_or_opens_an_incident(time_skipping_env: Workflow
     assert len(moved) == 1 and moved[0].data["from"] == "Diagnosis" and moved[0].data["to"] == "Warranty claim filed"
     assert moved[0].actor == f"process {document['key']}" and moved[0].phase_key == "claim"
     assert any(line.kind is HistoryKind.incident and "Quote sent" in line.text for line in lines)
+    assert (await factory.get(Record, record.id)).status == "Warranty claim filed"
 
 
 async def _with_incident(sessions, workflow_id: str) -> list:  # type: ignore[no-untyped-def]
     lines = await history(sessions, workflow_id)
     return lines if any(line.kind is HistoryKind.incident for line in lines) else []
-    assert (await factory.get(Record, record.id)).status == "Warranty claim filed"

@@ -8,7 +8,9 @@ from typing import Any
 import pytest
 
 from processes.errors import TemplateInvalid
-from processes.template import ACTION_KINDS, RECIPIENT_ROLES, ProcessTemplate, RecordKind
+from processes.action_kinds import ACTION_KINDS, RECIPIENT_ROLES
+from processes.template import ProcessTemplate
+from processes.template_basics import RecordKind
 from processes.validation import parse_document, validate_template
 
 HERE = Path(__file__).parent

@@ -29,7 +29,7 @@ from crm.process_runs import ProcessOrigin, ProcessRun, allocate_run
 from crm.record_events import add_record_events, changed_fields, snapshot
 from crm.types import utcnow
 from processes.instance import ProcessState, ProcessStatus
-from processes.template import SetStatus, WriteValues
+from processes.action_kinds import SetStatus, WriteValues
 from processes.validation import validate_template
 from settings import Settings
 from tests.factories import Factory

@@ -1,0 +1,285 @@
+"""The action kinds of the template language: what one action of a phase (or of a status's automation) does.
+
+An action is written as a one-key mapping (`- send_email: {...}`); `Action` checks that it has exactly one
+known kind, and `ACTION_KINDS` lists them (each is also in the retry-safety table, `processes/retry_safety.py`).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Any, Literal
+
+from pydantic import Field, SerializerFunctionWrapHandler, field_validator, model_serializer, model_validator
+
+from processes.errors import did_you_mean
+from processes.template_basics import (EMAIL_PATTERN, TEXT_LOCALE, Frozen, Key, Offset, Responsible, StartRule,
+                                       Text, locale_field)
+
+RECIPIENT_ROLES = ("record_contact", "responsible", "process_owner", "record_owner", "controller")
+
+
+class SendEmail(Frozen):
+    """Email rendered from Jinja2 text, to a role or a fixed address."""
+
+    to: str = Field("record_contact", description=f"one of {', '.join(RECIPIENT_ROLES)}, or an address")
+    subject: Annotated[str, Field(min_length=1, max_length=500)]
+    body: Text
+    locale: str | None = locale_field(TEXT_LOCALE)
+
+    @field_validator("to")
+    @classmethod
+    def _recipient(cls, value: str) -> str:
+        if value in RECIPIENT_ROLES or EMAIL_PATTERN.fullmatch(value):
+            return value
+        raise ValueError(f"'{value}' is neither an email address nor one of {', '.join(RECIPIENT_ROLES)}")
+
+
+WEBHOOK_BODY = ('{"process": {{ process.id | tojson }}, "template": {{ process.template | tojson }}, '
+                '"phase": {{ phase.key | tojson }}, "record": {{ record.id }}}')
+
+
+class Webhook(Frozen):
+    """POST a JSON body to an endpoint configured by name (WEBHOOK_ENDPOINTS), signed as Standard Webhooks says."""
+
+    endpoint: Key = Field(description="the endpoint's name in WEBHOOK_ENDPOINTS")
+    body: Text = Field(WEBHOOK_BODY, description="Jinja2 text that renders a JSON document")
+    locale: str | None = locale_field(TEXT_LOCALE)
+
+
+SMS_RECIPIENTS = ("record_contact", "responsible", "process_owner", "record_owner")
+
+
+class SendSms(Frozen):
+    """A text message to a role's phone number or a fixed number, through the SMS gateway (or the outbox)."""
+
+    to: str = Field("record_contact", max_length=40,
+                    description=f"one of {', '.join(SMS_RECIPIENTS)}, or a phone number")
+    text: Annotated[str, Field(min_length=1, max_length=1600)]
+    locale: str | None = locale_field(TEXT_LOCALE)
+
+    @field_validator("to")
+    @classmethod
+    def _recipient(cls, value: str) -> str:
+        if value in SMS_RECIPIENTS or re.fullmatch(r"\+?[0-9 ()./-]{6,30}", value):
+            return value
+        raise ValueError(f"'{value}' is neither a phone number nor one of {', '.join(SMS_RECIPIENTS)}")
+
+
+APPOINTMENT_ATTENDEES = ("record_contact", "responsible", "process_owner", "record_owner")
+
+
+class Appointment(Frozen):
+    """A calendar entry, emailed as an invitation (.ics) to its attendees; cancelled when its phase is skipped or
+    the process aborted, updated when its phase runs again."""
+
+    title: Annotated[str, Field(min_length=1, max_length=500)]
+    description: str = Field("", max_length=20_000)
+    location: str = Field("", max_length=500)
+    after_days: int = Field(0, ge=0, le=366, description="days after the phase starts")
+    at: str = Field("09:00", pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$", description="local time (TIMEZONE), HH:MM")
+    duration_minutes: int = Field(60, ge=5, le=24 * 60)
+    attendees: list[Literal["record_contact", "responsible", "process_owner", "record_owner"]] = Field(
+        ["record_contact", "responsible"], min_length=1, max_length=4)
+    locale: str | None = locale_field(TEXT_LOCALE)
+
+
+class CreateTask(Frozen):
+    """A task in a user's task list (the phase's responsible unless `assignee` says otherwise)."""
+
+    title: Annotated[str, Field(min_length=1, max_length=500)]
+    description: str = Field("", max_length=20_000)
+    assignee: Responsible | None = None
+    due_days: int | None = Field(None, ge=0, le=3650)
+    locale: str | None = locale_field(TEXT_LOCALE)
+
+
+class WriteValues(Frozen):
+    """Write rendered values into the record's free fields."""
+
+    values: dict[Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")], str] = Field(min_length=1)
+    locale: str | None = locale_field(TEXT_LOCALE)
+
+
+class SetStatus(Frozen):
+    status: Annotated[str, Field(min_length=1, max_length=64)]
+
+
+class AddHistory(Frozen):
+    """A free entry in the record's history (activity log)."""
+
+    text: Text
+    locale: str | None = locale_field(TEXT_LOCALE)
+
+
+class Reminder(Offset):
+    """Email the phase's responsible user N hours/days into the phase, if it is still open."""
+
+    message: Text = "Reminder: phase '{{ phase.name }}' of '{{ process.template_name }}' is still open."
+    locale: str | None = locale_field(TEXT_LOCALE)
+
+    @model_validator(mode="after")
+    def _has_offset(self) -> Reminder:
+        if not self.delay:
+            raise ValueError("give after_hours or after_days (greater than 0)")
+        return self
+
+
+class EndProcess(Frozen):
+    """End the process after this action; the remaining phases do not run."""
+
+    reason: str = Field("", max_length=500)
+
+
+class StartFollowUp(Frozen):
+    """Start a process (another template, or this one again) when this process has ended.
+
+    The follow-up runs on its own; `start` counts from the end of this process.
+    """
+
+    template: Key
+    start: StartRule = StartRule()
+    owner: Responsible = Field(Responsible(), description="the follow-up's process owner")
+    record: Literal["same", "contact"] = Field("same", description="this record, or its linked contact")
+
+
+class SubstateChange(Frozen):
+    """Open or close a substate of the status the record is in (a move: checked and written like one)."""
+
+    substate: Annotated[str, Field(min_length=1, max_length=64)]
+
+
+class StartProcess(Frozen):
+    """Start a process of a saved template on the record now (it runs on its own)."""
+
+    template: Key
+    owner: Responsible = Field(Responsible(kind="record_owner"), description="its process owner; default: the "
+                                                                              "record's owner")
+
+
+class Notify(Frozen):
+    """Email chosen users, and every active user of chosen roles, about the record."""
+
+    users: list[Key] = Field(default_factory=list, max_length=50, description="user handles")
+    roles: list[Annotated[str, Field(min_length=1, max_length=64)]] = Field(default_factory=list, max_length=20)
+    subject: Annotated[str, Field(min_length=1, max_length=500)] = "{{ record.title }}: {{ record.status }}"
+    message: Text = "{{ record.title }} is now {{ record.status }}."
+    locale: str | None = locale_field(TEXT_LOCALE)
+
+    @model_validator(mode="after")
+    def _someone(self) -> Notify:
+        if not self.users and not self.roles:
+            raise ValueError("name the users or the roles to notify")
+        return self
+
+
+class Rule(Frozen):
+    """A rule on one of the record's fields: `type`, `channel`, `title`, or a free field (`fields.region`)."""
+
+    field: Annotated[str, Field(pattern=r"^(type|channel|title|fields\.[A-Za-z_][A-Za-z0-9_]{0,63})$")]
+    equals: str | None = Field(None, max_length=300)
+    one_of: list[Annotated[str, Field(max_length=300)]] | None = Field(None, min_length=1, max_length=100)
+    prefix: str | None = Field(None, min_length=1, max_length=64, description="a postcode prefix, say")
+    min: float | None = None
+    max: float | None = None
+
+    @model_validator(mode="after")
+    def _a_test(self) -> Rule:
+        if all(v is None for v in (self.equals, self.one_of, self.prefix, self.min, self.max)):
+            raise ValueError("give equals, one_of, prefix, min or max")
+        return self
+
+
+class Candidates(Frozen):
+    """Who may be assigned when the record matches every rule: the active users of the role, or those listed."""
+
+    rules: list[Rule] = Field(default_factory=list, max_length=20)
+    users: list[Key] = Field(default_factory=list, max_length=200, description="user handles; none: the role's")
+
+
+class Assign(Frozen):
+    """Assign a role on the record (salesperson, installer...) by assignment criteria: the first criterion whose rules
+    the record matches gives the candidates; `round_robin` takes turns among them, `least_loaded` picks the one
+    holding the role on the fewest records. No active candidate is an incident. The assignee then sees the record."""
+
+    role: Annotated[str, Field(min_length=1, max_length=64)]
+    criteria: list[Candidates] = Field(default_factory=lambda: [Candidates()], min_length=1, max_length=50)
+    strategy: Literal["round_robin", "least_loaded"] = "round_robin"
+
+
+ACTION_KINDS: dict[str, type[Frozen]] = {
+    "send_email": SendEmail,
+    "webhook": Webhook,
+    "send_sms": SendSms,
+    "appointment": Appointment,
+    "create_task": CreateTask,
+    "write_values": WriteValues,
+    "set_status": SetStatus,
+    "add_history": AddHistory,
+    "reminder": Reminder,
+    "end_process": EndProcess,
+    "start_follow_up": StartFollowUp,
+    "open_substate": SubstateChange,
+    "close_substate": SubstateChange,
+    "start_process": StartProcess,
+    "notify": Notify,
+    "assign": Assign,
+}
+
+# the kinds of the first version: a full dump of an action (every kind, unset ones as None) has them all
+FIRST_KINDS = frozenset({"send_email", "create_task", "write_values", "set_status", "add_history", "reminder",
+                         "end_process", "start_follow_up"})
+
+
+def one_kind(value: Any, kinds: dict[str, Any], what: str = "action", first: frozenset[str] | None = None) -> Any:
+    """An action written as a one-key mapping (`- send_email: {...}`), checked against `kinds`; `None` options
+    (`- end_process:` in YAML) mean none. `first`: the kinds of the first version, which a full dump of any
+    version has (every kind of its time, unset ones as None); by default all of `kinds`."""
+    if not isinstance(value, dict):
+        return value
+    if (first if first is not None else frozenset(kinds)) <= set(value) <= set(kinds):  # a full dump
+        value = {k: v for k, v in value.items() if v is not None}
+    found, unknown = [k for k in value if k in kinds], [k for k in value if k not in kinds]
+    if unknown:
+        raise ValueError(f"unknown {what} '{unknown[0]}'{did_you_mean(unknown[0], kinds)}; "
+                         f"{what}s are {', '.join(kinds)}")
+    if len(found) != 1:
+        raise ValueError(f"an {what} has exactly one kind, got {len(found)}: {', '.join(found) or 'none'}")
+    return {k: ({} if v is None else v) for k, v in value.items()}
+
+
+class Action(Frozen):
+    """One action, written as a one-key mapping: `- send_email: {to: ..., subject: ...}`."""
+
+    send_email: SendEmail | None = None
+    webhook: Webhook | None = None
+    send_sms: SendSms | None = None
+    appointment: Appointment | None = None
+    create_task: CreateTask | None = None
+    write_values: WriteValues | None = None
+    set_status: SetStatus | None = None
+    add_history: AddHistory | None = None
+    reminder: Reminder | None = None
+    end_process: EndProcess | None = None
+    start_follow_up: StartFollowUp | None = None
+    open_substate: SubstateChange | None = None
+    close_substate: SubstateChange | None = None
+    start_process: StartProcess | None = None
+    notify: Notify | None = None
+    assign: Assign | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _one_kind(cls, value: Any) -> Any:
+        return one_kind(value, ACTION_KINDS, first=FIRST_KINDS)
+
+    @model_serializer(mode="wrap")
+    def _only_kind(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        return {k: v for k, v in handler(self).items() if v is not None}
+
+    @property
+    def kind(self) -> str:
+        return next(k for k in ACTION_KINDS if getattr(self, k) is not None)
+
+    @property
+    def spec(self) -> Frozen:
+        return getattr(self, self.kind)
