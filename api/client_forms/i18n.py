@@ -78,7 +78,8 @@ FRENCH = {
     "e_file_large": "Ce fichier fait {size} ; au plus {limit} est accepté.", "e_file_empty": "Ce fichier est vide.",
     "e_file_unknown": "Ce type de fichier ne peut pas être accepté.",
     "e_file_mismatch": "Le contenu du fichier ne correspond pas à son nom ou à son type.",
-    "e_file_kind": "Ce fichier est {kind} ; acceptés : {kinds}.", "e_file_name": "Ce fichier n'a pas de nom utilisable.",
+    "e_file_kind": "Ce fichier est {kind} ; acceptés : {kinds}.",
+    "e_file_name": "Ce fichier n'a pas de nom utilisable.",
 }
 
 GERMAN = {
@@ -88,7 +89,8 @@ GERMAN = {
     "file_hint": "Erlaubt: {kinds}; höchstens {size}.", "date_hint": "Wie 31.03.2026 oder 2026-03-31.",
     "number_hint": "Eine Zahl, etwa 2 oder 1250,50.", "choose_any": "Wählen Sie alles Zutreffende.",
     "expires": "Dieses Formular kann bis {date} gesendet werden.",
-    "sent_title": "Vielen Dank", "sent_text": "Ihre Antworten sind bei uns angekommen. Sie können diese Seite schließen.",
+    "sent_title": "Vielen Dank",
+    "sent_text": "Ihre Antworten sind bei uns angekommen. Sie können diese Seite schließen.",
     "already_title": "Bereits gesendet",
     "already_text": "Diese Anfrage wurde am {date} beantwortet; sie kann nicht erneut gesendet werden.",
     "expired_title": "Dieser Link ist abgelaufen", "expired_text": "Bitte fragen Sie uns nach einem neuen Link.",
@@ -105,7 +107,8 @@ GERMAN = {
     "e_file_large": "Diese Datei hat {size}; höchstens {limit} sind erlaubt.", "e_file_empty": "Diese Datei ist leer.",
     "e_file_unknown": "Diese Art von Datei kann nicht angenommen werden.",
     "e_file_mismatch": "Der Inhalt der Datei passt nicht zu ihrem Namen oder Typ.",
-    "e_file_kind": "Diese Datei ist {kind}; erlaubt: {kinds}.", "e_file_name": "Diese Datei hat keinen brauchbaren Namen.",
+    "e_file_kind": "Diese Datei ist {kind}; erlaubt: {kinds}.",
+    "e_file_name": "Diese Datei hat keinen brauchbaren Namen.",
 }
 
 LANGUAGES = {"en": ENGLISH, "it": ITALIAN, "fr": FRENCH, "de": GERMAN}

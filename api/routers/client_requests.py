@@ -162,18 +162,21 @@ async def list_client_requests(
     return page.done([summary(r) for r in rows.all()])
 
 
-@router.get("/client-requests/{request_id}", response_model=ClientRequestPublic)
-async def get_client_request(request_id: int, session: SessionDep, principal: StaffDep) -> ClientRequestPublic:
+@router.get("/client-requests/{client_request_id}", response_model=ClientRequestPublic)
+async def get_client_request(client_request_id: int, session: SessionDep,
+                             principal: StaffDep) -> ClientRequestPublic:
     """The request with its questions, the answers (when submitted) and the files, each with its download link."""
-    return public(await get_request_or_404(session, request_id, principal))
+    return public(await get_request_or_404(session, client_request_id, principal))
 
 
-@router.post("/client-requests/{request_id}/cancel", response_model=ClientRequestPublic)
-async def cancel_client_request(request_id: int, session: SessionDep, principal: StaffDep) -> ClientRequestPublic:
+@router.post("/client-requests/{client_request_id}/cancel", response_model=ClientRequestPublic)
+async def cancel_client_request(client_request_id: int, session: SessionDep,
+                                principal: StaffDep) -> ClientRequestPublic:
     """Withdraw a pending (or expired) request: its link shows that it was withdrawn. 409 once submitted."""
-    request = await get_request_or_404(session, request_id, principal)
+    request = await get_request_or_404(session, client_request_id, principal)
     if request.status in (RequestStatus.submitted, RequestStatus.cancelled):
-        raise ClientRequestClosed(f"client request {request_id} is {request.status.value}: it cannot be cancelled")
+        raise ClientRequestClosed(f"client request {client_request_id} is {request.status.value}: "
+                                  "it cannot be cancelled")
     request.status, request.closed_by, request.closed_at = RequestStatus.cancelled, principal.actor, utcnow()
     session.add(request)
     await _history(session, request, HistoryKind.client_request_cancelled,
@@ -182,29 +185,32 @@ async def cancel_client_request(request_id: int, session: SessionDep, principal:
     return public(request)
 
 
-@router.post("/client-requests/{request_id}/resend", response_model=ClientRequestSent)
-async def resend_client_request(request_id: int, session: SessionDep, temporal: TemporalDep, settings: SettingsDep,
+@router.post("/client-requests/{client_request_id}/resend", response_model=ClientRequestSent)
+async def resend_client_request(client_request_id: int, session: SessionDep, temporal: TemporalDep,
+                                settings: SettingsDep,
                                 principal: StaffDep, body: ClientRequestResend | None = None) -> ClientRequestSent:
     """Email a new link (the old one stops working) with a new expiry. 409 once submitted or cancelled."""
-    request = await get_request_or_404(session, request_id, principal)
+    request = await get_request_or_404(session, client_request_id, principal)
     if request.status in (RequestStatus.submitted, RequestStatus.cancelled):
-        raise ClientRequestClosed(f"client request {request_id} is {request.status.value}: it cannot be resent")
+        raise ClientRequestClosed(f"client request {client_request_id} is {request.status.value}: "
+                                  "it cannot be resent")
     token = store.renew_token(request, settings, body.expires_days if body else None)
     session.add(request)
     return await _send(session, temporal, settings, request, token, "Client request sent again", principal.actor)
 
 
-@router.post("/client-requests/{request_id}/link", response_model=ClientRequestPublic)
-async def link_client_request(request_id: int, body: ClientRequestLink, session: SessionDep,
+@router.post("/client-requests/{client_request_id}/link", response_model=ClientRequestPublic)
+async def link_client_request(client_request_id: int, body: ClientRequestLink, session: SessionDep,
                               principal: StaffDep) -> ClientRequestPublic:
     """Link the request to a record (a job): by an admin, or staff who see that record (404 otherwise). Files
     already sent become documents of the record."""
-    request = await get_request_or_404(session, request_id, principal)
+    request = await get_request_or_404(session, client_request_id, principal)
     record = await get_record_or_404(session, body.record_id, principal)
     if request.record_id == record.id:
         return public(request)
     if request.record_id is not None:
-        raise ClientRequestClosed(f"client request {request_id} is linked to record {request.record_id} already")
+        raise ClientRequestClosed(f"client request {client_request_id} is linked to record {request.record_id} "
+                                  "already")
     request.record_id = record.id
     if not request.contact_email:
         request.contact_email = await store.record_email(session, record)
