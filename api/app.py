@@ -63,7 +63,8 @@ def create_app(settings: Settings | None = None, temporal: Client | None = None,
     app.add_middleware(Admission, max_body_bytes=settings.max_body_bytes,
                        limits={"max_import_bytes": settings.max_import_bytes,
                                "max_document_bytes": settings.max_document_bytes,
-                               "client_request_max_body_bytes": settings.client_request_max_body_bytes})  # inside the next one
+                               "client_request_max_body_bytes": settings.client_request_max_body_bytes},
+                       pages={"client_request_max_body_bytes": client_forms.too_large})  # inside the next one
     app.add_middleware(problems.UnexpectedErrors)
 
     def openapi() -> dict:  # type: ignore[type-arg]

@@ -6,6 +6,9 @@ from __future__ import annotations
 from collections.abc import Callable
 
 ENGLISH = {
+    "large_title": "The form is too large",
+    "large_text": "The files together are over {size}: send smaller files (a "
+                  "photo at a lower resolution, a PDF per document).",
     "lang": "en",
     "required": "required", "optional": "optional", "send": "Send",
     "fix": "Please correct the following:", "yes": "Yes", "no": "No",
@@ -30,6 +33,9 @@ ENGLISH = {
 }
 
 ITALIAN = {
+    "large_title": "Il modulo è troppo grande",
+    "large_text": "I file insieme superano {size}: invii file più piccoli (una "
+                  "foto a risoluzione più bassa, un PDF per documento).",
     "lang": "it",
     "required": "obbligatorio", "optional": "facoltativo", "send": "Invia",
     "fix": "Correggere quanto segue:", "yes": "Sì", "no": "No",
@@ -56,6 +62,9 @@ ITALIAN = {
 }
 
 FRENCH = {
+    "large_title": "Le formulaire est trop volumineux",
+    "large_text": "Les fichiers dépassent ensemble {size} : envoyez des fichiers "
+                  "plus petits (une photo en plus basse résolution, un PDF par document).",
     "lang": "fr",
     "required": "obligatoire", "optional": "facultatif", "send": "Envoyer",
     "fix": "Veuillez corriger ce qui suit :", "yes": "Oui", "no": "Non",
@@ -83,6 +92,9 @@ FRENCH = {
 }
 
 GERMAN = {
+    "large_title": "Das Formular ist zu groß",
+    "large_text": "Die Dateien sind zusammen größer als {size}: Senden Sie "
+                  "kleinere Dateien (ein Foto mit geringerer Auflösung, ein PDF je Dokument).",
     "lang": "de",
     "required": "Pflichtfeld", "optional": "freiwillig", "send": "Senden",
     "fix": "Bitte korrigieren Sie Folgendes:", "yes": "Ja", "no": "Nein",

@@ -10,10 +10,13 @@ from typing import Any
 import pytest
 from sqlmodel import select
 
+from api.app import create_app
 from crm.client_requests.models import ClientRequest, ClientRequestSubmission, RequestStatus
 from crm.documents.models import Document
 from crm.types import utcnow
-from tests.client_requests.conftest import MAX_FILE_BYTES, Env, csrf_of
+from renderer.pool import shared_pool
+from settings import Settings
+from tests.client_requests.conftest import MAX_FILE_BYTES, Env, csrf_of, serve_env
 from tests.documents.files import pdf, png
 
 GOOD = {"q.dependants": "2", "q.status": "Coniugato", "q.moved": "yes", "q.moved_on": "31/03/2026",
@@ -194,3 +197,30 @@ async def test_an_unlinked_request_keeps_its_files_until_it_is_linked(env: Env) 
     stored, submissions, _ = await _stored(env, request.id, None)
     assert len(submissions) == 1 and stored.answers["cu"][0]["storage_key"].startswith(f"client-requests/{request.id}/")
     assert len(env.files()) == 1
+
+
+async def test_a_form_over_the_body_limit_is_refused_unread_with_a_page(
+        dev_env: Any, sessions: Any, database_url: str, task_queue: str, tmp_path: Any) -> None:
+    """A body declared over CLIENT_REQUEST_MAX_BODY_BYTES: 413 with a page in the browser's language, nothing
+    read; one sent without its length is cut off where it passes the limit"""
+    settings = Settings(database_url=database_url, temporal_task_queue=task_queue, data_dir=tmp_path,
+                        client_request_max_body_bytes=20_000, public_url="http://stagecoach")
+    app = create_app(settings, temporal=dev_env.client, renderer=shared_pool())
+    async with serve_env(app, sessions, settings, tmp_path) as env:
+        record_id = await env.record()
+        request, token = await env.request(record_id)
+        csrf = await _open(env, token)
+        big = await env.http.post(f"/r/{token}", headers={"Accept-Language": "it"}, data={"csrf_token": csrf, **GOOD},
+                                  files={"q.cu": ("cu.pdf", pdf() + b"0" * 30_000, "application/pdf")})
+        assert big.status_code == 413 and "Il modulo è troppo grande" in big.text and "20 KB" in big.text
+
+        async def chunks() -> Any:
+            yield b"--x\r\nContent-Disposition: form-data; name=\"csrf_token\"\r\n\r\n" + csrf.encode() + b"\r\n"
+            for _ in range(10):
+                yield b"--x\r\nContent-Disposition: form-data; name=\"q.notes\"\r\n\r\n" + b"n" * 5_000 + b"\r\n"
+            yield b"--x--\r\n"
+
+        streamed = await env.http.post(f"/r/{token}", content=chunks(),
+                                       headers={"Content-Type": "multipart/form-data; boundary=x"})
+        assert streamed.status_code == 413 and "troppo grande" in streamed.text
+        await _nothing_stored(env, request.id, record_id)
