@@ -73,6 +73,8 @@ def message_page(status: int, language: str, name: str, **values: Any) -> HTMLRe
 
 
 def _date(settings: Settings, request: ClientRequest, moment: Any) -> str:
+    if moment is None:
+        return "-"
     shown = moment.astimezone(settings.zone)
     return f"{shown:%Y-%m-%d}" if words(request.language)["lang"] == "en" else f"{shown:%d/%m/%Y}"
 
