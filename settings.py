@@ -15,7 +15,7 @@ from sqlalchemy.engine import make_url
 
 # Secrets that may also come from a file (a Docker secret): NAME_FILE=/run/secrets/name, any characters.
 SECRET_FIELDS = ("database_password", "smtp_password", "temporal_api_key", "payload_encryption_keys",
-                 "documents_s3_secret_access_key")
+                 "documents_s3_secret_access_key", "client_form_secret")
 
 
 class WebhookEndpoint(BaseModel):
@@ -126,6 +126,17 @@ class Settings(BaseSettings):
     documents_s3_access_key_id: str | None = None
     documents_s3_secret_access_key: SecretStr | None = None
     documents_s3_secret_access_key_file: Path | None = None
+
+    # Client requests (crm/client_requests): a link's token is good for this many days unless the request says
+    # otherwise; a file a client uploads may be at most this large (a template's own limit may be lower).
+    client_request_expiry_days: int = Field(14, ge=1, le=3650)
+    client_request_max_file_bytes: int = Field(20_000_000, ge=1024)
+    # the key that signs the form's CSRF tokens; default: a random one kept in DATA_DIR/client_form_secret
+    client_form_secret: SecretStr | None = None
+    client_form_secret_file: Path | None = None
+    # a client address that sends this many unknown tokens within the window gets 429 until it passes
+    client_form_guess_limit: int = Field(20, ge=1)
+    client_form_guess_window_seconds: float = Field(600, gt=0)
 
     log_level: str = "INFO"
     log_json: bool = True

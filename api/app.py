@@ -12,7 +12,7 @@ import tracing
 from api import bounds, console, docs, metrics, problems
 from api.admission import Admission, api_routes
 from api.bounds import bounded_integers
-from api.routers import (api_keys, cases, deliveries, documents, exports, health, imports, moves, outbox, pipelines,
+from api.routers import (api_keys, cases, client_request_templates, client_requests, deliveries, documents, exports, health, imports, moves, outbox, pipelines,
                          processes, records, tags, tasks, templates, timeline, users, webhook_endpoints)
 from crm.db import make_engine, make_sessionmaker
 from logs import configure_logging
@@ -54,7 +54,8 @@ def create_app(settings: Settings | None = None, temporal: Client | None = None,
         tracing.enable(settings.otel_exporter_otlp_endpoint, "stagecoach-api")
     tracing.instrument(app)
     for module in (health, templates, pipelines, users, records, documents, moves, timeline, cases, tags, imports,
-                   exports, processes, tasks, outbox, deliveries, webhook_endpoints, api_keys):
+                   exports, processes, tasks, outbox, deliveries, webhook_endpoints, api_keys,
+                   client_request_templates, client_requests):
         app.include_router(module.router)
     console.install(app)
     app.add_middleware(Admission, max_body_bytes=settings.max_body_bytes,

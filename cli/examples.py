@@ -21,32 +21,37 @@ class Loaded:
     records: int
     templates: int
     pipelines: int = 0
+    request_templates: int = 0  # client request templates
     new_users: int = 0
     new_records: int = 0
     new_templates: int = 0  # saved as a new version (a template that was already there unchanged is not)
     new_pipelines: int = 0
+    new_request_templates: int = 0
 
     def as_dict(self) -> dict[str, int]:
         return asdict(self)
 
     def text(self) -> str:
         counts = (f"{counted(self.users, 'user')}, {counted(self.records, 'record')}, "
-                  f"{counted(self.templates, 'template')}, {counted(self.pipelines, 'pipeline')}")
-        new = (self.new_users, self.new_records, self.new_templates, self.new_pipelines)
-        if new == (self.users, self.records, self.templates, self.pipelines):
+                  f"{counted(self.templates, 'template')}, {counted(self.pipelines, 'pipeline')}, "
+                  f"{counted(self.request_templates, 'client request template')}")
+        new = (self.new_users, self.new_records, self.new_templates, self.new_pipelines, self.new_request_templates)
+        if new == (self.users, self.records, self.templates, self.pipelines, self.request_templates):
             return f"{counts} (loaded now)"
         if not sum(new):
             return f"{counts} (loaded before)"
         return (f"{counts} (new now: {counted(self.new_users, 'user')}, {counted(self.new_records, 'record')}, "
                 f"{counted(self.new_templates, 'template version')}, "
-                f"{counted(self.new_pipelines, 'pipeline version')})")
+                f"{counted(self.new_pipelines, 'pipeline version')}, "
+                f"{counted(self.new_request_templates, 'client request template version')})")
 
 
 def load_examples(api: ApiClient, folder: Path = EXAMPLES) -> Loaded:
     data = yaml.safe_load((folder / "data.yaml").read_text())
     loaded = Loaded(users=len(data["users"]), records=len(data["records"]),
                     templates=len(list((folder / "templates").glob("*.yaml"))),
-                    pipelines=len(list((folder / "pipelines").glob("*.yaml"))))
+                    pipelines=len(list((folder / "pipelines").glob("*.yaml"))),
+                    request_templates=len(list((folder / "client-requests").glob("*.yaml"))))
     wanted = {user["handle"] for user in data["users"]}
     users = {u["handle"]: u["id"] for u in api.every("/users") if u["handle"] in wanted}
     for user in data["users"]:
@@ -57,6 +62,8 @@ def load_examples(api: ApiClient, folder: Path = EXAMPLES) -> Loaded:
     # initial status)
     loaded.new_templates = _save_all(api, sorted((folder / "templates").glob("*.yaml")), "/templates")
     loaded.new_pipelines = _save_all(api, sorted((folder / "pipelines").glob("*.yaml")), "/pipelines")
+    loaded.new_request_templates = _save_all(api, sorted((folder / "client-requests").glob("*.yaml")),
+                                             "/client-request-templates")
     records: dict[tuple[str, str], int] = {}
     for spec in data["records"]:
         spec = dict(spec)

@@ -9,7 +9,7 @@ from typing import Annotated, Any
 
 import typer
 
-from cli import csv_files, pipelines, resources
+from cli import client_requests, csv_files, pipelines, resources
 from cli.admin import admin_app
 from cli.common import JsonOpt, api, call, out, pairs
 from settings import get_settings
@@ -22,6 +22,7 @@ app.add_typer(resources.users, name="users")
 app.add_typer(resources.records, name="records")
 app.add_typer(pipelines.pipelines, name="pipelines")
 app.add_typer(pipelines.record_types, name="record-types")
+app.add_typer(client_requests.request_templates, name="request-templates")
 resources.records.command("move")(pipelines.move)
 resources.records.command("allowed-moves")(pipelines.allowed_moves)
 app.command("import")(csv_files.import_file)

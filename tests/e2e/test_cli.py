@@ -143,7 +143,7 @@ async def test_keys_users_and_records_from_the_command_line(stack: Stack, tmp_pa
     loaded = json.loads(out)
     assert (loaded["users"], loaded["records"], loaded["templates"], loaded["pipelines"]) == (3, 6, 2, 2)
     code, out = await cli("load-examples")
-    assert code == 0 and out.strip() == "3 users, 6 records, 2 templates, 2 pipelines (loaded before)"
+    assert code == 0 and out.strip() == "3 users, 6 records, 2 templates, 2 pipelines, 1 client request template (loaded before)"
 
     # the example pipelines: a warranty repair starts in Diagnosis and may only file a claim from there
     code, out = await cli("pipelines", "list", "--kind", "job")

@@ -87,7 +87,7 @@ def test_run_starts_everything_and_a_restart_resumes_waiting_processes(tmp_path:
         assert f"Temporal UI:  http://127.0.0.1:{ui_port}" in output
         assert f"Email:        kept in http://127.0.0.1:{api_port}/outbox (no SMTP_HOST set" in output
         assert "Time zone:    UTC (TIMEZONE)" in output
-        assert "Examples:     3 users, 6 records, 2 templates, 2 pipelines (loaded now)" in output
+        assert "Examples:     3 users, 6 records, 2 templates, 2 pipelines, 1 client request template (loaded now)" in output
         key = (tmp_path / "data" / "admin-api-key").read_text().strip()
         assert key.startswith("sc_") and key in output
         assert oct((tmp_path / "data" / "admin-api-key").stat().st_mode & 0o777) == "0o600"
@@ -135,7 +135,7 @@ def test_run_starts_everything_and_a_restart_resumes_waiting_processes(tmp_path:
         output = "\n".join(lines)
         assert f"Email:        sent through 127.0.0.1:{smtp_port}, and kept in http://127.0.0.1:{api_port}/outbox" \
             in output
-        assert "Examples:     3 users, 6 records, 2 templates, 2 pipelines (loaded before)" in output  # not the 4 users there are
+        assert "Examples:     3 users, 6 records, 2 templates, 2 pipelines, 1 client request template (loaded before)" in output  # not the 4 users there are
         api = httpx.Client(base_url=f"http://127.0.0.1:{api_port}", headers={"X-API-Key": key}, timeout=30)
         assert api.get("/users").status_code == 200  # the same key still works: it was kept, not replaced
         deadline = time.monotonic() + 60

@@ -1,0 +1,81 @@
+"""Client request templates: save (a new version), validate, list, read versions. The body is the template as
+JSON or YAML, read as process templates are (api/routers/templates.py); errors say what and where."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Request, Response
+
+from api.deps import AdminDep, SessionDep, SettingsDep, StaffDep
+from api.fields import TemplateKeyPath
+from api.paging import Page, paged
+from api.routers.templates import decode_body
+from crm.client_requests import store
+from crm.client_requests.models import ClientRequestTemplate
+from crm.client_requests.public import RequestTemplatePublic, RequestTemplateSummary, TemplateValidation
+from crm.client_requests.questions import RequestTemplate, validate_text
+
+router = APIRouter(prefix="/client-request-templates", tags=["client requests"])
+
+BODY = {"requestBody": {"required": True, "description": "A client request template as JSON or YAML.", "content": {
+    "application/json": {"schema": RequestTemplate.model_json_schema()},
+    "application/yaml": {"schema": {"type": "string"}}}}}
+
+
+def public(row: ClientRequestTemplate) -> RequestTemplatePublic:
+    return RequestTemplatePublic.model_validate(row, from_attributes=True)
+
+
+async def _validated(request: Request, settings: SettingsDep) -> RequestTemplate:
+    body = await request.body()  # capped before it is read (api.admission)
+    return validate_text(decode_body(body, request.headers.get("content-type", "")),
+                         settings.client_request_max_file_bytes)
+
+
+@router.post("", status_code=201, response_model=RequestTemplatePublic, openapi_extra=BODY)
+async def save_request_template(request: Request, response: Response, session: SessionDep, settings: SettingsDep,
+                                principal: AdminDep) -> RequestTemplatePublic:
+    """Validate and store a new version; content identical to the newest version returns it (200)."""
+    template = await _validated(request, settings)
+    row, created = await store.save_template(session, template, principal.actor)
+    if not created:
+        response.status_code = 200
+    response.headers["Location"] = f"/client-request-templates/{row.key}/versions/{row.version}"
+    return public(row)
+
+
+@router.post("/validate", response_model=TemplateValidation, openapi_extra=BODY)
+async def validate_request_template(request: Request, settings: SettingsDep, _: StaffDep) -> TemplateValidation:
+    """Check a template without saving it: 200 when valid, 422 with every error and its path otherwise."""
+    template = await _validated(request, settings)
+    return TemplateValidation(valid=True, template=template.model_dump(mode="json"))
+
+
+@router.get("", response_model=list[RequestTemplateSummary])
+async def list_request_templates(session: SessionDep, _: StaffDep,
+                                 page: Annotated[Page, Depends(paged(100, 500))]) -> list[RequestTemplateSummary]:
+    """Every template's newest version, by key."""
+    rows = await store.newest_versions(session, limit=page.limit, offset=page.offset)
+    return page.done([RequestTemplateSummary(key=row.key, title=row.title, language=row.language,
+                                             latest_version=row.version, versions=count, updated_at=row.created_at)
+                      for row, count in rows])
+
+
+@router.get("/{key}", response_model=RequestTemplatePublic)
+async def newest_request_template(key: TemplateKeyPath, session: SessionDep, _: StaffDep) -> RequestTemplatePublic:
+    return public(await store.get_template(session, key))
+
+
+@router.get("/{key}/versions", response_model=list[RequestTemplatePublic])
+async def request_template_versions(key: TemplateKeyPath, session: SessionDep, _: StaffDep,
+                                    page: Annotated[Page, Depends(paged(20, 100))]) -> list[RequestTemplatePublic]:
+    """The template's versions, oldest first."""
+    return page.done([public(row) for row in await store.versions(session, key, limit=page.limit,
+                                                                   offset=page.offset)])
+
+
+@router.get("/{key}/versions/{version}", response_model=RequestTemplatePublic)
+async def request_template_version(key: TemplateKeyPath, version: int, session: SessionDep,
+                                   _: StaffDep) -> RequestTemplatePublic:
+    return public(await store.get_template(session, key, version))
