@@ -131,6 +131,8 @@ class Settings(BaseSettings):
     # otherwise; a file a client uploads may be at most this large (a template's own limit may be lower).
     client_request_expiry_days: int = Field(14, ge=1, le=3650)
     client_request_max_file_bytes: int = Field(20_000_000, ge=1024)
+    # the whole form a client posts (all its files): refused (413) before it is read when declared larger
+    client_request_max_body_bytes: int = Field(60_000_000, ge=1024)
     # the key that signs the form's CSRF tokens; default: a random one kept in DATA_DIR/client_form_secret
     client_form_secret: SecretStr | None = None
     client_form_secret_file: Path | None = None

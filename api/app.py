@@ -9,7 +9,7 @@ from fastapi import Depends, FastAPI
 from temporalio.client import Client
 
 import tracing
-from api import bounds, console, docs, metrics, problems
+from api import bounds, client_forms, console, docs, metrics, problems
 from api.admission import Admission, api_routes
 from api.bounds import bounded_integers
 from api.routers import (api_keys, cases, client_request_templates, client_requests, deliveries, documents, exports, health, imports, moves, outbox, pipelines,
@@ -58,9 +58,11 @@ def create_app(settings: Settings | None = None, temporal: Client | None = None,
                    client_request_templates, client_requests):
         app.include_router(module.router)
     console.install(app)
+    client_forms.install(app, settings)
     app.add_middleware(Admission, max_body_bytes=settings.max_body_bytes,
                        limits={"max_import_bytes": settings.max_import_bytes,
-                               "max_document_bytes": settings.max_document_bytes})  # inside the next one
+                               "max_document_bytes": settings.max_document_bytes,
+                               "client_request_max_body_bytes": settings.client_request_max_body_bytes})  # inside the next one
     app.add_middleware(problems.UnexpectedErrors)
 
     def openapi() -> dict:  # type: ignore[type-arg]

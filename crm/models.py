@@ -355,6 +355,10 @@ class HistoryKind(str, enum.Enum):
     document_added = "document_added"
     document_version_added = "document_version_added"
     document_deleted = "document_deleted"
+    client_request_sent = "client_request_sent"
+    client_request_submitted = "client_request_submitted"
+    client_request_cancelled = "client_request_cancelled"
+    client_request_linked = "client_request_linked"
 
 
 class HistoryEntry(SQLModel, table=True):

@@ -279,6 +279,10 @@ ITALIAN: dict[str, str] = {
     'document_added': 'documento aggiunto',
     'document_version_added': 'nuova versione di un documento',
     'document_deleted': 'documento eliminato',
+    'client_request_sent': 'richiesta al cliente inviata',
+    'client_request_submitted': 'richiesta al cliente compilata',
+    'client_request_cancelled': 'richiesta al cliente annullata',
+    'client_request_linked': 'richiesta al cliente collegata',
 }
 
 LANGUAGES = {"it": ITALIAN}
