@@ -107,3 +107,14 @@ async def deliver_pending(client: Client, settings: Settings, session: AsyncSess
             log.warning("client request %s: submission not delivered; tried again at the next sweep", request_id,
                         exc_info=True)
     return delivered, len(ids) == batch_size and delivered > 0
+
+
+async def requests_cancelled(client: Client | None, settings: Settings, request_ids: list[int]) -> None:
+    """Requests were cancelled (committed): their workflows stop reminding. A failure is logged (a reminder checks
+    the request is still pending before it is sent)."""
+    for request_id in request_ids if client is not None else []:
+        try:
+            await signal_if_running(client, request_workflow_id(settings.temporal_task_queue, request_id), "cancel",
+                                    None)
+        except Exception:
+            log.warning("client request %s: its workflow was not told it is cancelled", request_id, exc_info=True)
