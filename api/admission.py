@@ -110,10 +110,12 @@ class BodyTooLarge(HTTPException):
 
 
 class Admission:
-    def __init__(self, app: ASGIApp, max_body_bytes: int, limits: dict[str, int] | None = None) -> None:
+    def __init__(self, app: ASGIApp, max_body_bytes: int, limits: dict[str, int] | None = None,
+                 pages: dict[str, Callable[[Scope, int], ASGIApp]] | None = None) -> None:
         self.app = app
         self.max_body_bytes = max_body_bytes
         self.limits = limits or {}  # by setting name: {"max_import_bytes": 200_000_000, ...}
+        self.pages = pages or {}  # by setting name: the page a browser gets for a body over it (the client's form)
         self._rules: list[_Rule] | None = None
 
     def _route(self, scope: Scope) -> _Rule | None:
@@ -153,6 +155,9 @@ class Admission:
             scope.setdefault("state", {})["principal"] = principal
         length = _declared_length(scope)
         if length is not None and length > limit:
+            if setting in self.pages:
+                await self.pages[setting](scope, limit)(scope, receive, send)
+                return
             error = BodyTooLarge(limit, setting or "max_body_bytes")
             await problem(413, "PayloadTooLarge", error.detail)(scope, receive, send)
             return

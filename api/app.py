@@ -14,6 +14,7 @@ from api.admission import Admission, api_routes
 from api.bounds import bounded_integers
 from api.routers import (api_keys, cases, client_request_templates, client_requests, deliveries, documents, exports, health, imports, moves, outbox, pipelines,
                          processes, records, tags, tasks, templates, timeline, users, webhook_endpoints)
+from crm.client_requests.questions import RequestTemplate
 from crm.db import make_engine, make_sessionmaker
 from logs import configure_logging
 from processes.pipeline import Pipeline
@@ -62,7 +63,8 @@ def create_app(settings: Settings | None = None, temporal: Client | None = None,
     app.add_middleware(Admission, max_body_bytes=settings.max_body_bytes,
                        limits={"max_import_bytes": settings.max_import_bytes,
                                "max_document_bytes": settings.max_document_bytes,
-                               "client_request_max_body_bytes": settings.client_request_max_body_bytes})  # inside the next one
+                               "client_request_max_body_bytes": settings.client_request_max_body_bytes},
+                       pages={"client_request_max_body_bytes": client_forms.too_large})  # inside the next one
     app.add_middleware(problems.UnexpectedErrors)
 
     def openapi() -> dict:  # type: ignore[type-arg]
@@ -72,7 +74,7 @@ def create_app(settings: Settings | None = None, temporal: Client | None = None,
             schema = get_openapi(title=app.title, version=app.version, description=app.description,
                                  routes=app.routes)
             components = schema.setdefault("components", {}).setdefault("schemas", {})
-            for model in (ProcessTemplate, Pipeline):  # the documents saved as YAML or JSON
+            for model in (ProcessTemplate, Pipeline, RequestTemplate):  # the documents saved as YAML or JSON
                 defs = model.model_json_schema(ref_template="#/components/schemas/{model}")
                 components.update(defs.pop("$defs", {}))
                 components[model.__name__] = defs

@@ -6,6 +6,9 @@ from __future__ import annotations
 from collections.abc import Callable
 
 ENGLISH = {
+    "large_title": "The form is too large",
+    "large_text": "The files together are over {size}: send smaller files (a "
+                  "photo at a lower resolution, a PDF per document).",
     "lang": "en",
     "required": "required", "optional": "optional", "send": "Send",
     "fix": "Please correct the following:", "yes": "Yes", "no": "No",
@@ -30,6 +33,9 @@ ENGLISH = {
 }
 
 ITALIAN = {
+    "large_title": "Il modulo è troppo grande",
+    "large_text": "I file insieme superano {size}: invii file più piccoli (una "
+                  "foto a risoluzione più bassa, un PDF per documento).",
     "lang": "it",
     "required": "obbligatorio", "optional": "facoltativo", "send": "Invia",
     "fix": "Correggere quanto segue:", "yes": "Sì", "no": "No",
@@ -56,6 +62,9 @@ ITALIAN = {
 }
 
 FRENCH = {
+    "large_title": "Le formulaire est trop volumineux",
+    "large_text": "Les fichiers dépassent ensemble {size} : envoyez des fichiers "
+                  "plus petits (une photo en plus basse résolution, un PDF par document).",
     "lang": "fr",
     "required": "obligatoire", "optional": "facultatif", "send": "Envoyer",
     "fix": "Veuillez corriger ce qui suit :", "yes": "Oui", "no": "Non",
@@ -78,17 +87,22 @@ FRENCH = {
     "e_file_large": "Ce fichier fait {size} ; au plus {limit} est accepté.", "e_file_empty": "Ce fichier est vide.",
     "e_file_unknown": "Ce type de fichier ne peut pas être accepté.",
     "e_file_mismatch": "Le contenu du fichier ne correspond pas à son nom ou à son type.",
-    "e_file_kind": "Ce fichier est {kind} ; acceptés : {kinds}.", "e_file_name": "Ce fichier n'a pas de nom utilisable.",
+    "e_file_kind": "Ce fichier est {kind} ; acceptés : {kinds}.",
+    "e_file_name": "Ce fichier n'a pas de nom utilisable.",
 }
 
 GERMAN = {
+    "large_title": "Das Formular ist zu groß",
+    "large_text": "Die Dateien sind zusammen größer als {size}: Senden Sie "
+                  "kleinere Dateien (ein Foto mit geringerer Auflösung, ein PDF je Dokument).",
     "lang": "de",
     "required": "Pflichtfeld", "optional": "freiwillig", "send": "Senden",
     "fix": "Bitte korrigieren Sie Folgendes:", "yes": "Ja", "no": "Nein",
     "file_hint": "Erlaubt: {kinds}; höchstens {size}.", "date_hint": "Wie 31.03.2026 oder 2026-03-31.",
     "number_hint": "Eine Zahl, etwa 2 oder 1250,50.", "choose_any": "Wählen Sie alles Zutreffende.",
     "expires": "Dieses Formular kann bis {date} gesendet werden.",
-    "sent_title": "Vielen Dank", "sent_text": "Ihre Antworten sind bei uns angekommen. Sie können diese Seite schließen.",
+    "sent_title": "Vielen Dank",
+    "sent_text": "Ihre Antworten sind bei uns angekommen. Sie können diese Seite schließen.",
     "already_title": "Bereits gesendet",
     "already_text": "Diese Anfrage wurde am {date} beantwortet; sie kann nicht erneut gesendet werden.",
     "expired_title": "Dieser Link ist abgelaufen", "expired_text": "Bitte fragen Sie uns nach einem neuen Link.",
@@ -105,7 +119,8 @@ GERMAN = {
     "e_file_large": "Diese Datei hat {size}; höchstens {limit} sind erlaubt.", "e_file_empty": "Diese Datei ist leer.",
     "e_file_unknown": "Diese Art von Datei kann nicht angenommen werden.",
     "e_file_mismatch": "Der Inhalt der Datei passt nicht zu ihrem Namen oder Typ.",
-    "e_file_kind": "Diese Datei ist {kind}; erlaubt: {kinds}.", "e_file_name": "Diese Datei hat keinen brauchbaren Namen.",
+    "e_file_kind": "Diese Datei ist {kind}; erlaubt: {kinds}.",
+    "e_file_name": "Diese Datei hat keinen brauchbaren Namen.",
 }
 
 LANGUAGES = {"en": ENGLISH, "it": ITALIAN, "fr": FRENCH, "de": GERMAN}

@@ -21,7 +21,7 @@ from fastapi.responses import HTMLResponse
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from starlette.datastructures import FormData, UploadFile
 
-from api.admission import body_limit
+from api.admission import BodyTooLarge, body_limit
 from api.client_forms import guard
 from api.client_forms.i18n import from_accept_language, kind_name, say, size_text, words
 from api.deps import SessionDep, SettingsDep
@@ -191,6 +191,8 @@ async def submit_form(token: str, http: Request, session: SessionDep, settings: 
     files_asked = sum(q["type"] == QuestionType.file for q in found.questions)
     try:
         form = await http.form(max_files=files_asked, max_fields=MAX_FIELDS)
+    except BodyTooLarge:  # sent without its length, and over the limit once counted (api.admission)
+        return message_page(413, found.language, "large", size=size_text(settings.client_request_max_body_bytes))
     except Exception:  # starlette's MultiPartException / HTTPException(400): too many parts, a malformed body
         return message_page(400, found.language, "refused")
     try:

@@ -19,7 +19,7 @@ from crm.client_requests.questions import RequestTemplate, validate_text
 router = APIRouter(prefix="/client-request-templates", tags=["client requests"])
 
 BODY = {"requestBody": {"required": True, "description": "A client request template as JSON or YAML.", "content": {
-    "application/json": {"schema": RequestTemplate.model_json_schema()},
+    "application/json": {"schema": {"$ref": "#/components/schemas/RequestTemplate"}},
     "application/yaml": {"schema": {"type": "string"}}}}}
 
 

@@ -36,13 +36,14 @@ class TemplateValidation(BaseModel):
 
 
 class AnswerFile(BaseModel):
-    """A file the client sent: kept as a document of the linked record."""
+    """A file the client sent: kept as a document of the linked record (none yet while the request is unlinked)."""
 
-    document_id: int
+    question: str
+    document_id: int | None
     name: str
     content_type: str
     size: int
-    download_url: str
+    download_url: str | None
 
 
 class ClientRequestSummary(BaseModel):

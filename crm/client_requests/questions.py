@@ -16,9 +16,9 @@ a file limit within CLIENT_REQUEST_MAX_FILE_BYTES.
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
 
 from crm.documents.sniff import EXTENSIONS
 from processes.documents import parse_document
@@ -29,6 +29,8 @@ KEY = r"^[a-z][a-z0-9_-]{0,62}$"
 LANGUAGE = r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$"
 MAX_QUESTIONS = 100
 MAX_OPTIONS = 100
+Option = Annotated[str, StringConstraints(max_length=200)]
+ContentType = Annotated[str, StringConstraints(max_length=100)]
 
 
 class QuestionType(StrEnum):
@@ -52,14 +54,14 @@ class RequestTemplateInvalid(TemplateInvalid):
 class Question(BaseModel):
     model_config = ConfigDict(extra="forbid", use_enum_values=True)
 
-    key: str = Field(pattern=KEY, description="the answer's name: lower case letters, digits, - and _")
+    key: str = Field(pattern=KEY, max_length=63, description="the answer's name: lower case letters, digits, - and _")
     type: QuestionType
     label: str = Field(min_length=1, max_length=500)
     help: str = Field("", max_length=2000)
     required: bool = False
-    options: list[str] = Field(default_factory=list, max_length=MAX_OPTIONS,
+    options: list[Option] = Field(default_factory=list, max_length=MAX_OPTIONS,
                                description="the choices (choice, multi_choice only)")
-    accept: list[str] = Field(default_factory=list, max_length=20,
+    accept: list[ContentType] = Field(default_factory=list, max_length=20,
                               description="the content types a file may have (file only); none: any kind kept")
     max_bytes: int | None = Field(None, ge=1, description="the largest file (file only); default and bound: "
                                                           "CLIENT_REQUEST_MAX_FILE_BYTES")
@@ -68,7 +70,7 @@ class Question(BaseModel):
 class RequestTemplate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    key: str = Field(pattern=KEY)
+    key: str = Field(pattern=KEY, max_length=63)
     language: str = Field("it", pattern=LANGUAGE, max_length=10)
     title: str = Field(min_length=1, max_length=200)
     message: str = Field("", max_length=10_000)
@@ -98,7 +100,7 @@ def _check_options(path: str, question: Question, errors: ErrorCollector) -> Non
         errors.add(f"{path}.options", "a choice needs at least two options")
     seen: set[str] = set()
     for number, option in enumerate(question.options):
-        if not option.strip() or len(option) > 200:
+        if not option.strip():
             errors.add(f"{path}.options[{number}]", "an option is 1 to 200 characters of text")
         elif option in seen:
             errors.add(f"{path}.options[{number}]", f"'{option}' is there twice")

@@ -112,6 +112,20 @@ RULES: dict[tuple[str, str], tuple[str | None, str | None]] = {
     ("GET", "/api-keys"): ("admin", None),
     ("POST", "/api-keys"): ("admin", None),
     ("DELETE", "/api-keys/{key_id}"): ("admin", None),
+    ("GET", "/client-request-templates"): ("staff", None),
+    ("POST", "/client-request-templates"): ("admin", None),
+    ("POST", "/client-request-templates/validate"): ("staff", None),
+    ("GET", "/client-request-templates/{key}"): ("staff", None),
+    ("GET", "/client-request-templates/{key}/versions"): ("staff", None),
+    ("GET", "/client-request-templates/{key}/versions/{version}"): ("staff", None),
+    ("POST", "/records/{record_id}/client-requests"): ("staff", "record"),  # emails the record's contact
+    ("GET", "/records/{record_id}/client-requests"): ("staff", "record"),
+    ("GET", "/client-requests"): ("staff", "list"),
+    ("GET", "/client-requests/{client_request_id}"): ("staff", "record"),
+    ("POST", "/client-requests/{client_request_id}/cancel"): ("staff", "record"),  # a cancelled one: 409
+    ("POST", "/client-requests/{client_request_id}/resend"): ("staff", "record"),
+    # linking it to its own record again (another record: tests/client_requests/test_staff_api.py)
+    ("POST", "/client-requests/{client_request_id}/link"): ("staff", "record"),
 }
 
 TEMPLATE = """
@@ -145,6 +159,12 @@ name: Access matrix
 record_kind: lead
 statuses: [{{name: New}}, {{name: Called}}]
 types: [{{name: Matrix {key}}}]
+"""
+
+REQUEST_TEMPLATE = """
+key: {key}
+title: Access matrix
+questions: [{{key: notes, type: long_text, label: Notes}}]
 """
 
 MANUAL = """  - key: step{n}
@@ -204,6 +224,7 @@ class Target:
     contact: dict[str, Any]  # a contact record, restricted as the variant says
     case: dict[str, Any]  # a case, restricted as the variant says, the contact taking part
     document_id: int  # a document of the record
+    client_request_id: int  # a client request linked to the record
 
 
 @dataclass
@@ -212,6 +233,7 @@ class World:
     template_key: str
     template_text: str
     pipeline_text: str  # a pipeline with the template's key
+    request_template_text: str  # a client request template with the template's key
     owner_id: int
     staff_user_id: int
     other_user_id: int
@@ -243,6 +265,10 @@ async def build_world(stack: Stack, sessions: Any) -> World:
     assert response.status_code == 201, response.text
     pipeline = PIPELINE.format(key=key)
     response = await http.post("/pipelines", headers={**admin, "Content-Type": "application/yaml"}, content=pipeline)
+    assert response.status_code == 201, response.text
+    request_template = REQUEST_TEMPLATE.format(key=key)
+    response = await http.post("/client-request-templates", headers={**admin, "Content-Type": "application/yaml"},
+                               content=request_template)
     assert response.status_code == 201, response.text
 
     targets = {}
@@ -282,13 +308,14 @@ async def build_world(stack: Stack, sessions: Any) -> World:
         targets[variant] = Target(record=record, workflow_id=workflow_id, task_id=task["id"],
                                   message_id=message["id"], delivery_id=delivery["id"], notice_id=notice,
                                   request_id=request_id, contact=contact, case=case,
-                                  document_id=await _document(http, admin, record["id"]))
+                                  document_id=await _document(http, admin, record["id"]),
+                                  client_request_id=await _client_request(http, admin, record["id"], key))
     orphan = await _email(sessions, f"matrix-{tag}/orphan", None)
     async with sessions() as session:
         session.add(DisabledEndpoint(name=f"matrix-{tag}", reason="answered 410 Gone"))
         await session.commit()
     return World(endpoint=f"matrix-{tag}", headers=headers, template_key=key, template_text=text,
-                 pipeline_text=pipeline, owner_id=owner["id"],
+                 pipeline_text=pipeline, request_template_text=request_template, owner_id=owner["id"],
                  staff_user_id=staff_user["id"], other_user_id=other_user["id"], targets=targets, orphan_id=orphan)
 
 
@@ -307,6 +334,12 @@ async def _email(sessions: Any, step_key: str, workflow_id: str | None) -> int:
 async def _document(http: httpx.AsyncClient, admin: dict[str, str], record_id: int) -> int:
     response = await http.post(f"/records/{record_id}/documents", headers=admin,
                                files={"file": ("matrix.txt", b"a document of the matrix\n", "text/plain")})
+    assert response.status_code == 201, response.text
+    return int(response.json()["id"])
+
+
+async def _client_request(http: httpx.AsyncClient, admin: dict[str, str], record_id: int, template: str) -> int:
+    response = await http.post(f"/records/{record_id}/client-requests", headers=admin, json={"template": template})
     assert response.status_code == 201, response.text
     return int(response.json()["id"])
 
@@ -346,7 +379,7 @@ async def call(http: httpx.AsyncClient, world: World, method: str, path: str, ca
               "record_id": target.record["id"], "workflow_id": target.workflow_id,
               "task_id": target.task_id, "message_id": target.message_id, "delivery_id": target.delivery_id,
               "case_id": target.case["id"], "contact_id": target.contact["id"],
-              "document_id": target.document_id, "number": 1}
+              "document_id": target.document_id, "number": 1, "client_request_id": target.client_request_id}
     if path.startswith("/webhook-endpoints/"):
         values["name"] = world.endpoint
     if path == "/api-keys/{key_id}":  # a key of its own to revoke
@@ -361,6 +394,14 @@ async def call(http: httpx.AsyncClient, world: World, method: str, path: str, ca
             content = world.template_text
         case ("POST", "/pipelines") | ("POST", "/pipelines/validate"):
             content = world.pipeline_text
+        case ("POST", "/client-request-templates") | ("POST", "/client-request-templates/validate"):
+            content = world.request_template_text
+        case ("POST", "/records/{record_id}/client-requests"):
+            body = {"template": world.template_key}
+        case ("POST", "/client-requests/{client_request_id}/link"):
+            body = {"record_id": target.record["id"]}
+        case ("GET", "/client-requests"):
+            params = {"contact_email": target.record["email"]}
         case ("POST", "/records/{record_id}/move"):
             body = {"to": f"Moved {unique}"}  # the matrix's records have no type: their status is free
         case ("POST", "/users"):
@@ -435,9 +476,10 @@ async def call(http: httpx.AsyncClient, world: World, method: str, path: str, ca
         items = response.json()
         items = items["items"] if isinstance(items, dict) else items
         mine = {"/records": "id", "/processes": "workflow_id", "/tasks": "id", "/outbox": "id", "/deliveries": "id",
-                "/cases": "id"}[path]
+                "/cases": "id", "/client-requests": "id"}[path]
         wanted = {"/records": target.record["id"], "/processes": target.workflow_id, "/tasks": target.task_id,
-                  "/outbox": target.message_id, "/deliveries": target.delivery_id, "/cases": target.case["id"]}[path]
+                  "/outbox": target.message_id, "/deliveries": target.delivery_id, "/cases": target.case["id"],
+                  "/client-requests": target.client_request_id}[path]
         return ("present" if any(item[mine] == wanted for item in items) else "absent"), described
     if response.is_success or response.status_code == 409:  # 409: served, but the process had moved on
         return "through", described

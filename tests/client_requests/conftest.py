@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 import uuid
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -80,13 +81,19 @@ def csrf_of(html: str) -> str:
     return found.group(1)
 
 
+@asynccontextmanager
+async def serve_env(app: Any, sessions: Any, settings: Settings, tmp_path: Path) -> AsyncIterator[Env]:
+    keys, _ = await _keys(sessions)
+    async with app.router.lifespan_context(app), httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app), base_url="http://stagecoach", timeout=30) as http:
+        yield Env(http=http, keys=keys, sessions=sessions, settings=settings, folder=tmp_path / "documents")
+
+
 @pytest.fixture
 async def env(dev_env: Any, sessions: Any, database_url: str, task_queue: str, tmp_path: Path) -> AsyncIterator[Env]:
     settings = Settings(database_url=database_url, temporal_task_queue=task_queue, data_dir=tmp_path,
                         client_request_max_file_bytes=MAX_FILE_BYTES, client_form_guess_limit=5,
                         public_url="http://stagecoach")
     app = create_app(settings, temporal=dev_env.client, renderer=shared_pool())
-    keys, _ = await _keys(sessions)
-    async with app.router.lifespan_context(app), httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=app), base_url="http://stagecoach", timeout=30) as http:
-        yield Env(http=http, keys=keys, sessions=sessions, settings=settings, folder=tmp_path / "documents")
+    async with serve_env(app, sessions, settings, tmp_path) as env:
+        yield env

@@ -55,7 +55,8 @@ def test_an_invalid_template_is_refused_with_each_error_at_its_path(name: str) -
 
 def test_every_error_is_reported_at_once() -> None:
     template = {"key": "t", "title": "T", "questions": [
-        {"key": "a", "type": "choice", "label": "A"}, {"key": "a", "type": "file", "label": "B", "max_bytes": LIMIT * 2}]}
+        {"key": "a", "type": "choice", "label": "A"},
+        {"key": "a", "type": "file", "label": "B", "max_bytes": LIMIT * 2}]}
     with pytest.raises(RequestTemplateInvalid) as caught:
         validate_template(template, LIMIT)
     assert [d.path for d in caught.value.details] == ["questions[0].options", "questions[1].key",

@@ -1,0 +1,226 @@
+"""The client's form over ASGI on both databases: shown in the request's language, every bad input refused with
+its message and nothing stored, one submission kept in one transaction, links that cannot be used."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from sqlmodel import select
+
+from api.app import create_app
+from crm.client_requests.models import ClientRequest, ClientRequestSubmission, RequestStatus
+from crm.documents.models import Document
+from crm.types import utcnow
+from renderer.pool import shared_pool
+from settings import Settings
+from tests.client_requests.conftest import MAX_FILE_BYTES, Env, csrf_of, serve_env
+from tests.documents.files import pdf, png
+
+GOOD = {"q.dependants": "2", "q.status": "Coniugato", "q.moved": "yes", "q.moved_on": "31/03/2026",
+        "q.expenses": ["Mediche", "Mutuo"], "q.iban": "IT60X0542811101000000123456", "q.notes": "Grazie"}
+
+
+async def _open(env: Env, token: str) -> str:
+    page = await env.http.get(f"/r/{token}")
+    assert page.status_code == 200, page.text
+    return csrf_of(page.text)
+
+
+async def _post(env: Env, token: str, csrf: str, data: dict[str, Any] | None = None,
+                file: tuple[str, bytes, str] | None = ("cu.pdf", b"", "application/pdf")) -> Any:
+    files = {"q.cu": file} if file is not None else None
+    if file is not None and not file[1]:
+        files = {"q.cu": ("cu.pdf", pdf(), "application/pdf")}
+    return await env.http.post(f"/r/{token}", data={"csrf_token": csrf, **(GOOD if data is None else data)},
+                               files=files)
+
+
+async def _stored(env: Env, request_id: int, record_id: int | None) -> tuple[Any, ...]:
+    async with env.sessions() as session:
+        request = await session.get(ClientRequest, request_id)
+        submissions = (await session.exec(select(ClientRequestSubmission).where(
+            ClientRequestSubmission.request_id == request_id))).all()
+        documents = (await session.exec(select(Document).where(Document.record_id == record_id))).all() \
+            if record_id else []
+    assert request is not None
+    return request, list(submissions), list(documents)
+
+
+async def _nothing_stored(env: Env, request_id: int, record_id: int) -> None:
+    request, submissions, documents = await _stored(env, request_id, record_id)
+    assert (request.status, request.answers, request.submitted_at) == (RequestStatus.pending, None, None)
+    assert submissions == [] and documents == [] and env.files() == []
+
+
+async def test_the_form_is_plain_accessible_html_in_the_request_language(env: Env) -> None:
+    """Every question labelled, choices in fieldsets with legends, no script, the request's language"""
+    _, token = await env.request(await env.record())
+    page = await env.http.get(f"/r/{token}")
+    assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
+    html = page.text
+    assert '<html lang="it">' in html and "<script" not in html and 'name="viewport"' in html
+    assert '<label for="q-dependants">Familiari a carico' in html and "(obbligatorio)" in html
+    assert '<legend>Stato civile' in html and 'type="radio" name="q.status"' in html
+    assert 'aria-describedby="q-iban-help"' in html and 'enctype="multipart/form-data"' in html
+    assert 'accept="application/pdf,image/png,.pdf,.png"' in html
+    assert "default-src 'none'" in page.headers["content-security-policy"]
+    assert "samesite=strict" in page.headers["set-cookie"].lower()
+    for language, word in (("fr", "Envoyer"), ("de", "Senden"), ("en", "Send"), ("pt", "Send")):
+        _, token = await env.request(await env.record(), language=language)
+        html = (await env.http.get(f"/r/{token}")).text
+        assert f">{word}</button>" in html, language
+
+
+async def test_a_valid_submission_is_kept_once_with_its_file_as_a_document(env: Env) -> None:
+    record_id = await env.record()
+    request, token = await env.request(record_id)
+    answered = await _post(env, token, await _open(env, token))
+    assert answered.status_code == 200, answered.text
+    assert "<h1>Grazie</h1>" in answered.text
+    stored, submissions, documents = await _stored(env, request.id, record_id)
+    assert stored.status == RequestStatus.submitted and stored.submitted_at is not None
+    assert len(submissions) == 1 and submissions[0].delivered_at is None
+    assert [d.name for d in documents] == ["cu.pdf"]
+    answers = stored.answers
+    assert answers["dependants"] == 2 and answers["status"] == "Coniugato" and answers["moved"] is True
+    assert answers["moved_on"] == "2026-03-31" and answers["expenses"] == ["Mediche", "Mutuo"]
+    assert answers["cu"][0]["document_id"] == documents[0].id and answers["cu"][0]["content_type"] == "application/pdf"
+    assert "storage_key" not in answers["cu"][0] and len(env.files()) == 1
+    again = await _post(env, token, "x")  # answered before its CSRF token is even read
+    assert again.status_code == 409 and "Già inviato" in again.text
+    shown = await env.http.get(f"/r/{token}")
+    assert shown.status_code == 200 and "Già inviato" in shown.text
+    assert len((await _stored(env, request.id, record_id))[1]) == 1 and len(env.files()) == 1
+
+
+BAD: dict[str, tuple[dict[str, Any] | None, tuple[str, bytes, str] | None, str, str]] = {
+    # name: (fields, file, question with the message, part of the message)
+    "missing required answer": ({**GOOD, "q.dependants": ""}, ("", b"", ""), "dependants",
+                                "Questa risposta è obbligatoria"),
+    "missing required file": (GOOD, None, "cu", "Questa risposta è obbligatoria"),
+    "not a number": ({**GOOD, "q.dependants": "due"}, ("", b"", ""), "dependants", "Scrivere un numero"),
+    "not a date": ({**GOOD, "q.moved_on": "31/02/2026"}, ("", b"", ""), "moved_on", "Scrivere una data"),
+    "not an option": ({**GOOD, "q.status": "Vedovo"}, ("", b"", ""), "status", "Scegliere una delle opzioni"),
+    "oversize file": (GOOD, ("cu.pdf", pdf() + b"0" * MAX_FILE_BYTES, "application/pdf"), "cu",
+                      "si accetta al massimo 50 KB"),
+    "content not its name": (GOOD, ("cu.pdf", png(), "application/pdf"), "cu", "non corrisponde"),
+    "kind not accepted": (GOOD, ("cu.txt", b"just text\n", "text/plain"), "cu", "accettati: PDF, PNG"),
+    "unknown kind": (GOOD, ("cu.exe", b"MZ\x90\x00" + bytes(range(256)) * 4, "application/octet-stream"), "cu",
+                     "non si può accettare"),
+    "empty file": (GOOD, ("cu.pdf", b"", "application/pdf"), "cu", "vuoto"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD))
+async def test_a_bad_answer_shows_the_form_again_with_its_message_and_stores_nothing(env: Env, case: str) -> None:
+    fields, file, question, message = BAD[case]
+    record_id = await env.record()
+    request, token = await env.request(record_id)
+    csrf = await _open(env, token)
+    if file == ("", b"", ""):
+        file = ("cu.pdf", b"", "application/pdf")  # a good PDF (see _post)
+        answered = await _post(env, token, csrf, fields)
+    else:
+        answered = await env.http.post(f"/r/{token}", data={"csrf_token": csrf, **(fields or {})},
+                                       files={"q.cu": file} if file else None)
+    assert answered.status_code == 422, answered.text
+    html = answered.text
+    assert f'<p class="error" id="q-{question}-error">' in html and message in html, html
+    assert f'href="#q-{question}"' in html and f'q-{question}-error"' in html and 'aria-invalid="true"' in html
+    assert 'role="alert"' in html
+    await _nothing_stored(env, request.id, record_id)
+
+
+async def test_a_form_without_its_csrf_token_or_cookie_is_refused(env: Env) -> None:
+    record_id = await env.record()
+    request, token = await env.request(record_id)
+    csrf = await _open(env, token)
+    assert (await _post(env, token, "0" * 64)).status_code == 403
+    cookies = dict(env.http.cookies)
+    env.http.cookies.clear()
+    refused = await _post(env, token, csrf)
+    assert refused.status_code == 403 and "Il modulo non si è potuto leggere" in refused.text
+    env.http.cookies.update(cookies)
+    await _nothing_stored(env, request.id, record_id)
+
+
+async def test_links_that_cannot_be_used_get_a_clear_page_with_the_right_status(env: Env) -> None:
+    record_id = await env.record()
+    expired, expired_token = await env.request(record_id, language="fr")
+    cancelled, cancelled_token = await env.request(record_id, language="de")
+    async with env.sessions() as session:
+        row = await session.get(ClientRequest, expired.id)
+        row.expires_at = utcnow() - timedelta(minutes=1)
+        other = await session.get(ClientRequest, cancelled.id)
+        other.status = RequestStatus.cancelled
+        await session.commit()
+    page = await env.http.get(f"/r/{expired_token}")
+    assert page.status_code == 410 and "Ce lien a expiré" in page.text and '<html lang="fr">' in page.text
+    posted = await _post(env, expired_token, "x")
+    assert posted.status_code == 410
+    page = await env.http.get(f"/r/{cancelled_token}")
+    assert page.status_code == 410 and "zurückgezogen" in page.text
+    unknown = await env.http.get(f"/r/{'A' * 43}", headers={"Accept-Language": "de-CH,de;q=0.9,en;q=0.5"})
+    assert unknown.status_code == 404 and "Link nicht gefunden" in unknown.text
+    english = await env.http.get(f"/r/{'B' * 43}", headers={"Accept-Language": "ja"})
+    assert english.status_code == 404 and "Link not found" in english.text
+    await _nothing_stored(env, expired.id, record_id)
+
+
+async def test_an_address_guessing_tokens_is_slowed_down(env: Env) -> None:
+    """Five unknown tokens from one address: the sixth try gets 429, even with a good token"""
+    _, token = await env.request(await env.record())
+    for n in range(5):
+        assert (await env.http.get(f"/r/guess{n}")).status_code == 404
+    assert (await env.http.get("/r/guess-more")).status_code == 429
+    blocked = await env.http.get(f"/r/{token}")
+    assert blocked.status_code == 429 and "Too many attempts" in blocked.text
+
+
+async def test_two_submissions_at_once_keep_one(env: Env) -> None:
+    record_id = await env.record()
+    request, token = await env.request(record_id)
+    csrf = await _open(env, token)
+    answers = await asyncio.gather(_post(env, token, csrf), _post(env, token, csrf))
+    assert sorted(a.status_code for a in answers) == [200, 409]
+    _, submissions, documents = await _stored(env, request.id, record_id)
+    assert len(submissions) == 1 and len(documents) == 1 and len(env.files()) == 1
+
+
+async def test_an_unlinked_request_keeps_its_files_until_it_is_linked(env: Env) -> None:
+    request, token = await env.request(None)
+    answered = await _post(env, token, await _open(env, token))
+    assert answered.status_code == 200, answered.text
+    stored, submissions, _ = await _stored(env, request.id, None)
+    assert len(submissions) == 1 and stored.answers["cu"][0]["storage_key"].startswith(f"client-requests/{request.id}/")
+    assert len(env.files()) == 1
+
+
+async def test_a_form_over_the_body_limit_is_refused_unread_with_a_page(
+        dev_env: Any, sessions: Any, database_url: str, task_queue: str, tmp_path: Any) -> None:
+    """A body declared over CLIENT_REQUEST_MAX_BODY_BYTES: 413 with a page in the browser's language, nothing
+    read; one sent without its length is cut off where it passes the limit"""
+    settings = Settings(database_url=database_url, temporal_task_queue=task_queue, data_dir=tmp_path,
+                        client_request_max_body_bytes=20_000, public_url="http://stagecoach")
+    app = create_app(settings, temporal=dev_env.client, renderer=shared_pool())
+    async with serve_env(app, sessions, settings, tmp_path) as env:
+        record_id = await env.record()
+        request, token = await env.request(record_id)
+        csrf = await _open(env, token)
+        big = await env.http.post(f"/r/{token}", headers={"Accept-Language": "it"}, data={"csrf_token": csrf, **GOOD},
+                                  files={"q.cu": ("cu.pdf", pdf() + b"0" * 30_000, "application/pdf")})
+        assert big.status_code == 413 and "Il modulo è troppo grande" in big.text and "20 KB" in big.text
+
+        async def chunks() -> Any:
+            yield b"--x\r\nContent-Disposition: form-data; name=\"csrf_token\"\r\n\r\n" + csrf.encode() + b"\r\n"
+            for _ in range(10):
+                yield b"--x\r\nContent-Disposition: form-data; name=\"q.notes\"\r\n\r\n" + b"n" * 5_000 + b"\r\n"
+            yield b"--x--\r\n"
+
+        streamed = await env.http.post(f"/r/{token}", content=chunks(),
+                                       headers={"Content-Type": "multipart/form-data; boundary=x"})
+        assert streamed.status_code == 413 and "troppo grande" in streamed.text
+        await _nothing_stored(env, request.id, record_id)

@@ -1,0 +1,165 @@
+"""The staff API of client requests on both databases: templates over HTTP, sending, listing, reading the
+answers and files, cancelling, resending (the old link dies) and linking, with restricted records."""
+
+from __future__ import annotations
+
+import uuid
+from pathlib import Path
+from typing import Any
+
+from sqlmodel import select
+
+from api.auth import create_key
+from crm.models import ApiRole, OutboxMessage
+from tests.client_requests.conftest import Env, csrf_of
+from tests.client_requests.test_form import GOOD
+from tests.documents.files import pdf
+
+EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "client-requests" / "tax-return-documents.yaml"
+PROBLEM = "application/problem+json"
+
+
+async def test_templates_are_saved_as_versions_and_refused_with_paths(env: Env) -> None:
+    admin = {**env.as_("admin"), "Content-Type": "application/yaml"}
+    key = f"tax-{uuid.uuid4().hex[:8]}"
+    text = (EXAMPLE.read_text().replace("key: tax-return-documents", f"key: {key}")
+            .replace("max_bytes: 10000000", "max_bytes: 40000"))  # this API's limit is 50 KB
+    saved = await env.http.post("/client-request-templates", headers=admin, content=text)
+    assert saved.status_code == 201, saved.text
+    assert saved.headers["location"] == f"/client-request-templates/{key}/versions/1"
+    assert (await env.http.post("/client-request-templates", headers=admin, content=text)).status_code == 200
+    changed = text.replace("title: Documenti per", "title: Documenti (2026) per")
+    assert (await env.http.post("/client-request-templates", headers=admin, content=changed)).json()["version"] == 2
+    staff = env.as_("staff")
+    assert (await env.http.get(f"/client-request-templates/{key}", headers=staff)).json()["version"] == 2
+    first = await env.http.get(f"/client-request-templates/{key}/versions/1", headers=staff)
+    assert first.json()["title"] == "Documenti per la dichiarazione dei redditi"
+    versions = await env.http.get(f"/client-request-templates/{key}/versions", headers=staff)
+    assert [v["version"] for v in versions.json()] == [1, 2]
+    listed = await env.http.get("/client-request-templates", headers=staff, params={"limit": 500})
+    assert [t["versions"] for t in listed.json() if t["key"] == key] == [2]
+    refused = await env.http.post("/client-request-templates", headers={**admin, "X-API-Key": env.keys["staff"]},
+                                  content=text)
+    assert refused.status_code == 403
+    bad = text.replace("type: yes_no", "type: maybe")
+    invalid = await env.http.post("/client-request-templates/validate", headers={**staff, "Content-Type":
+                                                                                 "application/yaml"}, content=bad)
+    assert invalid.status_code == 422 and invalid.headers["content-type"] == PROBLEM
+    problem = invalid.json()
+    assert problem["type"] == "RequestTemplateInvalid"
+    assert [e["path"] for e in problem["errors"]] == ["questions[4].type"]
+    too_large = text.replace("max_bytes: 40000", "max_bytes: 60000")
+    invalid = await env.http.post("/client-request-templates", headers=admin, content=too_large)
+    assert [e["path"] for e in invalid.json()["errors"]] == ["questions[0].max_bytes"]
+    missing = await env.http.get("/client-request-templates/nope-x", headers=staff)
+    assert missing.status_code == 404 and missing.json()["type"] == "RequestTemplateNotFound"
+
+
+async def test_staff_send_a_request_whose_link_is_emailed_and_read_the_answers(env: Env) -> None:
+    record_id = await env.record()
+    key = await env.template()
+    sent = await env.http.post(f"/records/{record_id}/client-requests", headers=env.as_("staff"),
+                               json={"template": key, "expires_days": 3})
+    assert sent.status_code == 201, sent.text
+    body = sent.json()
+    link, request_id = body["link"], body["id"]
+    assert link.startswith("http://stagecoach/r/") and body["status"] == "pending"
+    async with env.sessions() as session:
+        email = (await session.exec(select(OutboxMessage).where(
+            OutboxMessage.step_key == body["outbox_step_key"]))).one()
+    assert email.to_address == "cliente@example.org" and link in email.body and email.subject == "Documenti 730"
+    assert "valido fino al" in email.body
+    token = link.rsplit("/", 1)[1]
+    csrf = csrf_of((await env.http.get(f"/r/{token}")).text)
+    answered = await env.http.post(f"/r/{token}", data={"csrf_token": csrf, **GOOD},
+                                   files={"q.cu": ("cu.pdf", pdf(), "application/pdf")})
+    assert answered.status_code == 200, answered.text
+    shown = (await env.http.get(f"/client-requests/{request_id}", headers=env.as_("staff"))).json()
+    assert shown["status"] == "submitted" and shown["answers"]["dependants"] == 2
+    [file] = shown["files"]
+    assert file["question"] == "cu" and file["name"] == "cu.pdf"
+    download = await env.http.get(file["download_url"], headers=env.as_("staff"))
+    assert download.status_code == 200 and download.content.startswith(b"%PDF-")
+    listed = await env.http.get(f"/records/{record_id}/client-requests", headers=env.as_("staff"),
+                                params={"status": "submitted"})
+    assert [r["id"] for r in listed.json()] == [request_id]
+    assert (await env.http.get(f"/records/{record_id}/client-requests", headers=env.as_("staff"),
+                               params={"status": "pending"})).json() == []
+    history = (await env.http.get(f"/records/{record_id}/history", headers=env.as_("staff"))).json()
+    kinds = [line["kind"] for line in (history["items"] if isinstance(history, dict) else history)]
+    assert "client_request_sent" in kinds and "client_request_submitted" in kinds and "document_added" in kinds
+    closed = await env.http.post(f"/client-requests/{request_id}/cancel", headers=env.as_("staff"))
+    assert closed.status_code == 409 and closed.json()["type"] == "ClientRequestClosed"
+
+
+async def test_no_address_no_request(env: Env) -> None:
+    record_id = await env.record(email=None)
+    refused = await env.http.post(f"/records/{record_id}/client-requests", headers=env.as_("staff"),
+                                  json={"template": await env.template()})
+    assert refused.status_code == 422 and refused.json()["type"] == "RecipientMissing"
+    assert (await env.http.get(f"/records/{record_id}/client-requests", headers=env.as_("staff"))).json() == []
+    unknown = await env.http.post(f"/records/{record_id}/client-requests", headers=env.as_("staff"),
+                                  json={"template": "no-such-template"})
+    assert unknown.status_code == 404 and unknown.json()["type"] == "RequestTemplateNotFound"
+
+
+async def test_cancel_and_resend(env: Env) -> None:
+    record_id = await env.record()
+    request, token = await env.request(record_id)
+    resent = await env.http.post(f"/client-requests/{request.id}/resend", headers=env.as_("staff"),
+                                 json={"expires_days": 2})
+    assert resent.status_code == 200, resent.text
+    new_token = resent.json()["link"].rsplit("/", 1)[1]
+    assert new_token != token
+    assert (await env.http.get(f"/r/{token}")).status_code == 404
+    assert (await env.http.get(f"/r/{new_token}")).status_code == 200
+    cancelled = await env.http.post(f"/client-requests/{request.id}/cancel", headers=env.as_("staff"))
+    assert cancelled.status_code == 200 and cancelled.json()["status"] == "cancelled"
+    assert cancelled.json()["closed_by"].endswith("bad input staff")
+    assert (await env.http.get(f"/r/{new_token}")).status_code == 410
+    again = await env.http.post(f"/client-requests/{request.id}/resend", headers=env.as_("staff"))
+    assert again.status_code == 409
+
+
+async def _staff_of_their_own(env: Env) -> tuple[dict[str, str], int]:
+    """A staff key acting as a user of its own."""
+    handle = f"u{uuid.uuid4().hex[:8]}"
+    user = await env.http.post("/users", headers=env.as_("admin"), json={
+        "handle": handle, "name": "Staff Linker", "email": f"{handle}@agency.example"})
+    assert user.status_code == 201, user.text
+    async with env.sessions() as session:
+        _, key = await create_key(session, f"linker {handle}", ApiRole.staff, user_id=user.json()["id"])
+    return {"X-API-Key": key}, int(user.json()["id"])
+
+
+async def test_linking_needs_a_caller_who_sees_the_record(env: Env) -> None:
+    """An unlinked, submitted request is linked to a job: its files become the job's documents; a restricted
+    job the caller does not see is 404 to them, and so is the request once linked to it"""
+    staff, user_id = await _staff_of_their_own(env)
+    hidden = await env.record(restricted=True)
+    visible = await env.record(restricted=True, access_user_ids=[user_id])
+    request, token = await env.request(None)
+    csrf = csrf_of((await env.http.get(f"/r/{token}")).text)
+    assert (await env.http.post(f"/r/{token}", data={"csrf_token": csrf, **GOOD},
+                                files={"q.cu": ("cu.pdf", pdf(), "application/pdf")})).status_code == 200
+    unlinked = await env.http.get("/client-requests", headers=staff, params={"unlinked": True, "limit": 500})
+    assert request.id in [r["id"] for r in unlinked.json()]
+    refused = await env.http.post(f"/client-requests/{request.id}/link", headers=staff, json={"record_id": hidden})
+    assert refused.status_code == 404 and refused.json()["type"] == "RecordNotFound"
+    linked = await env.http.post(f"/client-requests/{request.id}/link", headers=staff, json={"record_id": visible})
+    assert linked.status_code == 200, linked.text
+    [file] = linked.json()["files"]
+    assert file["download_url"] == f"/records/{visible}/documents/{file['document_id']}"
+    documents = (await env.http.get(f"/records/{visible}/documents", headers=staff)).json()
+    assert [d["name"] for d in documents] == ["cu.pdf"]
+    other, _ = await _staff_of_their_own(env)
+    assert (await env.http.get(f"/client-requests/{request.id}", headers=other)).status_code == 404
+    everything: list[dict[str, Any]] = (await env.http.get("/client-requests", headers=other,
+                                                           params={"limit": 500})).json()
+    assert request.id not in [r["id"] for r in everything]
+    by_email = await env.http.get("/client-requests", headers=env.as_("admin"),
+                                  params={"contact_email": "CLIENTE@example.org", "limit": 500})
+    assert request.id in [r["id"] for r in by_email.json()]
+    again = await env.http.post(f"/client-requests/{request.id}/link", headers=env.as_("admin"),
+                                json={"record_id": hidden})
+    assert again.status_code == 409
