@@ -24,13 +24,24 @@ from activities.outbox import send_once
 from activities.record_values import notify_events
 from crm import pipeline_store
 from crm.client_requests import store
-from crm.client_requests.link_email import reminder_email
 from crm.client_requests.models import AutoMove, ClientRequest, RequestStatus
 from crm.idempotent import insert_once
 from crm.models import HistoryEntry, HistoryKind, OutboxMessage, Record
 from crm.pipeline_moves import Move, move_record
 from processes.errors import MovedMeanwhile, MoveRefused
 from workflows.request_delivery import deliver_pending
+
+
+REMINDER = {"it": ("Promemoria: {title}", "Non abbiamo ancora ricevuto le sue risposte."),
+            "fr": ("Rappel : {title}", "Nous n'avons pas encore reçu vos réponses."),
+            "de": ("Erinnerung: {title}", "Wir haben Ihre Antworten noch nicht erhalten."),
+            "en": ("Reminder: {title}", "We have not received your answers yet.")}
+
+
+def reminder_email(language: str, title: str, first_body: str) -> tuple[str, str]:
+    """A reminder in the request's language: the last email with its link (kept nowhere else), said again."""
+    subject, sentence = REMINDER.get(language.split("-")[0].split("_")[0].lower(), REMINDER["en"])
+    return " ".join(subject.format(title=title).split())[:500], f"{sentence}\n\n{first_body}"
 
 
 class RemindInput(BaseModel):
@@ -77,8 +88,12 @@ class ClientRequestActivities:
         """Send reminder `number`; False when the request is no longer pending (or its first email is gone)."""
         async with self.deps.sessions() as session:
             request = await session.get(ClientRequest, input.request_id)
-            first = (await session.exec(select(OutboxMessage).where(
-                OutboxMessage.step_key == input.email_step_key))).first() if input.email_step_key else None
+            # the link sent last: staff's resend (a new token) replaces the one the step sent
+            keys = [f"client-request/{input.request_id}/link/{request.token_hash[:16]}"] if request else []
+            first = None
+            for key in [*keys, input.email_step_key]:
+                first = first or (await session.exec(select(OutboxMessage).where(
+                    OutboxMessage.step_key == key))).first()
         if request is None or request.status is not RequestStatus.pending or store.is_expired(request) \
                 or first is None:
             return False

@@ -26,7 +26,7 @@ from activities.send_email import resolve_recipient
 from activities.step import ActionResult, OnceStep, StepInput
 from crm.client_requests import store
 from crm.client_requests.errors import RequestTemplateNotFound
-from crm.client_requests.link_email import link_email
+from crm.client_requests.emails import link_email
 from crm.client_requests.models import AutoMove, ClientRequest
 from crm.models import HistoryEntry, HistoryKind
 from processes.action_kinds import SendClientRequest
@@ -76,8 +76,7 @@ class SendClientRequestActivities:
                     settings=settings)
             except RequestTemplateNotFound as exc:
                 raise final_message("RequestTemplateNotFound", f"{input.where}.template: {exc.message}") from None
-            subject, body = link_email(request.language, request.title, request.message,
-                                       store.request_link(settings, token), settings.show(request.expires_at))
+            subject, body = link_email(settings, request, token)
             await once.before(session)
             session.add(HistoryEntry(
                 record_id=step.record_id, step_key=step.step_key, kind=HistoryKind.client_request_sent,

@@ -87,7 +87,7 @@ async def test_a_phase_waits_for_the_answers_and_reminds_the_client_until_they_c
         assert state.phases[0].waiting_requests == [request.id]
         assert (request.auto_move, request.waiting_phase_key, request.record_id) == (AutoMove.on, "ask", record.id)
         [email] = await outbox(sessions, handle.id)
-        assert email.to_address == "client@example.org" and email.subject == "Richiesta: Documenti 730"
+        assert email.to_address == "client@example.org" and email.subject == "Documenti 730"
         assert f"{settings.public_url}/r/" in email.body and request.token_hash not in email.body
 
         await time_skipping_env.sleep(timedelta(days=4, hours=12))  # two reminders are due
