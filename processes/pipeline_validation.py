@@ -76,6 +76,11 @@ def check_pipeline(pipeline: Pipeline, *, known_users: Collection[str] | None = 
                 for j, action in enumerate(automation.actions):
                     _check_action(f"{path}automations[{a}].actions[{j}]", action, status, pipeline, errors,
                                   known_users)
+                    request = action.send_client_request
+                    if request is not None and request.auto_move and automation.on == "exit":
+                        errors.add(f"{path}automations[{a}].actions[{j}].send_client_request.auto_move",
+                                   "an on-exit automation runs once the record has left the status: its answers "
+                                   "cannot move it on (set auto_move: false)")
             for when in ("enter", "exit"):
                 _check_texts(pipeline, status.name, substate, when, path, errors, known_users, known_templates,
                              known_requests)

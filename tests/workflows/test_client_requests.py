@@ -30,11 +30,11 @@ from processes.validation import validate_template
 from settings import Settings
 from tests.factories import Factory
 from tests.workflows.helpers import final_state, history, outbox, running_worker, start, template, until
-from workflows.client import request_workflow_id, start_process
+from workflows.client import notify_dispatcher, request_workflow_id, start_process
 from workflows.client_requests import ClientRequestWorkflow
 from workflows.process import ProcessWorkflow
 from workflows.registry import ALL_WORKFLOWS
-from workflows.request_delivery import deliver_pending
+from workflows.request_delivery import deliver
 
 LATER = {"key": "later", "name": "Later", "actions": [{"add_history": {"text": "after the answers"}}]}
 
@@ -59,15 +59,17 @@ async def requests_of(sessions: Any, workflow_id: str) -> list[ClientRequest]:
             ClientRequest.waiting_workflow_id == workflow_id).order_by(col(ClientRequest.id)))).all())
 
 
-async def answer(sessions: Any, request_id: int) -> None:
-    """What the form's submission writes: the request submitted, with its outbox row."""
+async def answer(sessions: Any, request_id: int) -> ClientRequestSubmission:
+    """What the form's submission writes: the request submitted, with its outbox row (not delivered yet)."""
     async with sessions() as session:
         request = await session.get(ClientRequest, request_id)
         assert request is not None
         request.status, request.submitted_at, request.answers = RequestStatus.submitted, utcnow(), {"iban": "IT60"}
         session.add(request)
-        session.add(ClientRequestSubmission(request_id=request_id))
+        submission = ClientRequestSubmission(request_id=request_id)
+        session.add(submission)
         await session.commit()
+        return submission
 
 
 async def test_a_phase_waits_for_the_answers_and_reminds_the_client_until_they_come(
@@ -96,10 +98,10 @@ async def test_a_phase_waits_for_the_answers_and_reminds_the_client_until_they_c
         assert all(email.body in m.body for m in reminders)  # the same link
         assert (await handle.query(ProcessWorkflow.current_state)).phases[0].status is PhaseStatus.running
 
-        await answer(sessions, request.id or 0)
+        submission = await answer(sessions, request.id or 0)
         async with sessions() as session:
-            assert await deliver_pending(client, settings, session, 100) == (1, False)
-            assert await deliver_pending(client, settings, session, 100) == (0, False)  # delivered once
+            await deliver(client, settings, session, submission)
+            assert (await session.get(ClientRequestSubmission, submission.id)).delivered_at is not None
         await handle.signal(ProcessWorkflow.client_request_submitted,  # a second delivery counts for nothing
                             ClientRequestSubmitted(request_id=request.id or 0, submitted_at=utcnow()))
         final = await final_state(handle)
@@ -200,3 +202,24 @@ async def test_a_request_without_auto_move_does_not_hold_the_phase(
     assert email.to_address == "other@example.org"
     async with sessions() as session:
         assert (await session.exec(select(OutboxMessage).where(OutboxMessage.step_key == email.step_key))).one()
+
+
+async def test_answers_the_form_could_not_deliver_are_delivered_by_the_sweep(
+        time_skipping_env: WorkflowEnvironment, sessions: Any, factory: Factory, task_queue: str) -> None:
+    """The API stored the answers and died before delivering them: the record-events dispatcher's timer sweep
+    delivers them, and the phase completes."""
+    client = time_skipping_env.client
+    owner = await factory.user()
+    record = await factory.record(owner=owner)
+    key = await request_template(sessions)
+    async with running_worker(client, sessions, task_queue, record_events_sweep_seconds=60):
+        handle = await start(client, task_queue, template(ask(key), LATER), record.id, owner.id)
+        state = await until(handle, lambda s: bool(s.phases[0].waiting_requests))
+        submission = await answer(sessions, state.phases[0].waiting_requests[0])
+        await notify_dispatcher(client, Settings(temporal_task_queue=task_queue, record_events_sweep_seconds=60))
+        await time_skipping_env.sleep(timedelta(minutes=3))
+        final = await final_state(handle)
+    assert final.status is ProcessStatus.completed and final.phases[0].status is PhaseStatus.done
+    async with sessions() as session:
+        delivered = await session.get(ClientRequestSubmission, submission.id, populate_existing=True)
+    assert delivered is not None and delivered.delivered_at is not None and delivered.attempts == 1
