@@ -130,11 +130,11 @@ class ClientRequestActivities:
         step_key = f"client-request/{request_id}/move"
         record = await session.get(Record, request.record_id, populate_existing=True)
         assert record is not None
-        done = (await session.exec(select(HistoryEntry).where(HistoryEntry.step_key == step_key))).first()
-        if done is not None:
-            return f"moved to '{done.data.get('to')}'"
         waiting, record_id, title = request.waiting_status, request.record_id, request.title
         if record.status != waiting:
+            done = (await session.exec(select(HistoryEntry).where(HistoryEntry.step_key == step_key))).first()
+            if done is not None:  # a second delivery: this request moved it
+                return f"moved to '{done.data.get('to')}'"
             return await _note(session, record_id, request_id, f"Client request #{request_id} answered; record not "
                                f"moved: it is in '{record.status}' now, no longer in '{waiting}'")
         pipeline = await pipeline_store.governing(session, record.kind, record.type)

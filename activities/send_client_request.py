@@ -95,10 +95,13 @@ class SendClientRequestActivities:
         if request is None or request.id is None:
             raise final_message("ClientRequestMissing", f"the email of step {once.step.step_key} was recorded but "
                                                         "its client request is not found")
-        if action.reminders is not None and self.deps.temporal is not None:
+        moves = action.auto_move and input.stage is not None  # its answers move the record on
+        if (action.reminders is not None or moves) and self.deps.temporal is not None:
+            reminders = action.reminders
             await start_request_workflow(self.deps.temporal, self.deps.settings, ClientRequestInput(
-                request_id=request.id, email_step_key=once.step.step_key, every_days=action.reminders.every_days,
-                count=action.reminders.count))
+                request_id=request.id, email_step_key=once.step.step_key,
+                every_days=reminders.every_days if reminders else 0, count=reminders.count if reminders else 0,
+                wait_until=request.expires_at if moves else None))
         waits = action.auto_move and input.stage is None
         return ActionResult(summary=f"client request #{request.id} {message.status.value} (outbox message "
                                     f"{message.id}, to {action.to})" + (", the phase waits for it" if waits else ""),

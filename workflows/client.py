@@ -8,7 +8,7 @@ type name and input type, so `activities/` never imports `workflows/process.py` 
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from pydantic import BaseModel, Field
@@ -161,6 +161,8 @@ class ClientRequestInput(BaseModel):
     email_step_key: str | None = Field(None, description="the step key of the email a reminder sends again")
     every_days: int = Field(0, ge=0, le=90)
     count: int = Field(0, ge=0, le=20)
+    wait_until: datetime | None = Field(None, description="after its reminders, wait for the answers until then (the "
+                                                           "request's expiry): they move the record on at once")
 
 
 def request_workflow_id(task_queue: str, request_id: int) -> str:

@@ -1,7 +1,9 @@
 """`ClientRequestWorkflow`: one client request's reminders, and the record's move when the client answers.
 
-Started by `send_client_request` when the request has reminders: every `every_days` a durable timer emails the
-client again (`remind_client`, which sends nothing once the request is no longer pending), up to `count` times.
+Started by `send_client_request` when the request has reminders, or moves the record on when answered: every
+`every_days` a durable timer emails the client again (`remind_client`, which sends nothing once the request is
+no longer pending), up to `count` times; then a request that moves the record waits for the answers until it
+expires (`wait_until`), so the answers find it running.
 The dispatcher of submissions (`workflows/request_delivery.py`) signals it `client_request_submitted`, with
 signal-with-start since it may have ended (its reminders all sent) or never started (no reminders): the
 reminders stop and, for a request of a status's automation with auto-move, `move_on_answer` moves the record to
@@ -62,6 +64,14 @@ class ClientRequestWorkflow:
                 if not sent:  # answered, cancelled or expired meanwhile
                     break
                 state.reminders_sent += 1
+        if input.wait_until is not None and state.submitted is None and not state.cancelled:
+            workflow.set_current_details(f"waits for the answers until {input.wait_until:%Y-%m-%d %H:%M} UTC")
+            try:
+                await workflow.wait_condition(lambda: state.submitted is not None or state.cancelled,
+                                              timeout=max(input.wait_until - workflow.now(), timedelta(seconds=1)),
+                                              timeout_summary="until the request expires")
+            except asyncio.TimeoutError:
+                pass  # expired: an answer that still comes (it cannot, the form refuses it) starts a new run
         if state.submitted is not None:
             state.outcome = await workflow.execute_activity_method(
                 ClientRequestActivities.move_on_answer, MoveOnAnswerInput(request_id=input.request_id),

@@ -45,7 +45,10 @@ async def _signal(client: Client, settings: Settings, request: ClientRequest, si
                                 SUBMITTED_SIGNAL, signal)
         return ""
     if request.auto_move is AutoMove.on and request.waiting_status and request.record_id is not None:
-        await start_request_workflow(client, settings, ClientRequestInput(request_id=request.id), signal)
+        # it waits for the answers (started with the request); else signal-with-start: it ended, or never started
+        if not await signal_if_running(client, request_workflow_id(settings.temporal_task_queue, request.id),
+                                       SUBMITTED_SIGNAL, signal):
+            await start_request_workflow(client, settings, ClientRequestInput(request_id=request.id), signal)
         return ""
     await signal_if_running(client, request_workflow_id(settings.temporal_task_queue, request.id),
                             SUBMITTED_SIGNAL, signal)
@@ -74,16 +77,22 @@ async def deliver(client: Client, settings: Settings, session: AsyncSession, sub
     await session.commit()
 
 
-async def submission_stored(client: Client | None, settings: Settings, session: AsyncSession, request_id: int) -> None:
-    """Right after the form committed a submission: deliver it now. A failure is logged, never raised (the client's
-    answers are stored; the dispatcher's sweep delivers them)."""
-    if client is None:
+async def submission_stored(client: Client | None, settings: Settings, session: AsyncSession,
+                            request: ClientRequest) -> None:
+    """Right after the form committed the submission of `request` (as it was read before): deliver it now, the
+    signal first, then the row marked delivered. A failure is logged, never raised (the client's answers are
+    stored; the dispatcher's sweep delivers them)."""
+    if client is None or request.id is None:
         return
+    request_id = request.id
     try:
-        row = (await session.exec(select(ClientRequestSubmission).where(
-            ClientRequestSubmission.request_id == request_id))).first()
-        if row is not None and row.delivered_at is None:
-            await deliver(client, settings, session, row)
+        note = await _signal(client, settings, request, ClientRequestSubmitted(request_id=request_id,
+                                                                               submitted_at=utcnow()))
+        await session.exec(update(ClientRequestSubmission).where(  # type: ignore[call-overload]
+            col(ClientRequestSubmission.request_id) == request_id,
+            col(ClientRequestSubmission.delivered_at).is_(None)).values(
+            delivered_at=utcnow(), attempts=ClientRequestSubmission.attempts + 1, last_error=note or None))
+        await session.commit()
     except Exception:
         log.warning("client request %s: submission not delivered yet; the dispatcher's sweep will", request_id,
                     exc_info=True)
