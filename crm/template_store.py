@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-from typing import Any
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
 
 from sqlalchemy import func
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import col, select
+from sqlmodel import SQLModel, col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from crm.client_requests.models import ClientRequestTemplate
@@ -71,17 +72,18 @@ async def latest(session: AsyncSession, key: str) -> ProcessTemplateVersion | No
     return (await session.exec(query)).first()
 
 
-async def save(session: AsyncSession, template: ProcessTemplate, created_by: str) -> tuple[ProcessTemplateVersion, bool]:
-    """Store a new version; a template identical to the latest version returns that one (created=False)."""
-    digest = checksum(template)
+Row = TypeVar("Row", bound=SQLModel)
+
+
+async def add_version(session: AsyncSession, newest: Callable[[], Awaitable[Row | None]],
+                      same: Callable[[Row], bool], build: Callable[[int], Row], what: str) -> tuple[Row, bool]:
+    """Commit the next version of a saved document (`build(number)`); the newest one when `same` says nothing
+    changed (created=False). A concurrent save taking the number makes it try again."""
     for _ in range(5):
-        current = await latest(session, template.key)
-        if current is not None and current.checksum == digest:
+        current = await newest()
+        if current is not None and same(current):
             return current, False
-        row = ProcessTemplateVersion(
-            key=template.key, version=(current.version + 1) if current else 1, name=template.name,
-            record_kind=template.record_kind, definition=template.model_dump(mode="json"), checksum=digest,
-            created_by=created_by)
+        row = build(current.version + 1 if current is not None else 1)  # type: ignore[attr-defined]
         session.add(row)
         try:
             await session.commit()
@@ -90,7 +92,18 @@ async def save(session: AsyncSession, template: ProcessTemplate, created_by: str
             continue
         await session.refresh(row)
         return row, True
-    raise RuntimeError(f"could not allocate a version for template '{template.key}'")
+    raise RuntimeError(f"could not allocate a version for {what}")
+
+
+async def save(session: AsyncSession, template: ProcessTemplate, created_by: str) -> tuple[ProcessTemplateVersion, bool]:
+    """Store a new version; a template identical to the latest version returns that one (created=False)."""
+    digest = checksum(template)
+    return await add_version(
+        session, lambda: latest(session, template.key), lambda current: current.checksum == digest,
+        lambda number: ProcessTemplateVersion(
+            key=template.key, version=number, name=template.name, record_kind=template.record_kind,
+            definition=template.model_dump(mode="json"), checksum=digest, created_by=created_by),
+        f"template '{template.key}'")
 
 
 async def get_version(session: AsyncSession, key: str, version: int | None = None) -> ProcessTemplateVersion:

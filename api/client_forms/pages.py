@@ -74,6 +74,8 @@ def message_page(status: int, language: str, name: str, **values: Any) -> HTMLRe
 
 
 def _date(settings: Settings, request: ClientRequest, moment: Any) -> str:
+    if moment is None:
+        return "-"
     shown = moment.astimezone(settings.zone)
     return f"{shown:%Y-%m-%d}" if words(request.language)["lang"] == "en" else f"{shown:%d/%m/%Y}"
 
@@ -135,8 +137,9 @@ def _address(http: Request) -> str:
     return http.client.host if http.client else "unknown"
 
 
-async def _find(http: Request, session: SessionDep, token: str) -> ClientRequest | HTMLResponse:
-    """The request, or the page saying why there is none to fill."""
+async def _find(http: Request, session: SessionDep, settings: Settings, token: str,
+                answered: int) -> ClientRequest | HTMLResponse:
+    """The pending request, or the page saying why there is none to fill (`answered`: its status once answered)."""
     guess_limit: guard.GuessLimit = http.app.state.client_form_guesses
     language = from_accept_language(http.headers.get("accept-language", ""))
     if guess_limit.blocked(_address(http)):
@@ -147,19 +150,18 @@ async def _find(http: Request, session: SessionDep, token: str) -> ClientRequest
         return message_page(404, language, "unknown")
     if request.status == RequestStatus.cancelled:
         return message_page(410, request.language, "cancelled")
-    if request.status != RequestStatus.submitted and store.is_expired(request):
+    if request.status == RequestStatus.submitted:
+        return message_page(answered, request.language, "already",
+                            date=_date(settings, request, request.submitted_at))
+    if store.is_expired(request):
         return message_page(410, request.language, "expired")
     return request
 
 
 @router.get("/r/{token}", response_class=HTMLResponse)
 async def show_form(token: str, http: Request, session: SessionDep, settings: SettingsDep) -> HTMLResponse:
-    found = await _find(http, session, token)
-    if isinstance(found, HTMLResponse):
-        return found
-    if found.status == RequestStatus.submitted:
-        return message_page(200, found.language, "already", date=_date(settings, found, found.submitted_at))
-    return form_page(settings, found, token)
+    found = await _find(http, session, settings, token, answered=200)
+    return found if isinstance(found, HTMLResponse) else form_page(settings, found, token)
 
 
 def _split(form: FormData) -> tuple[dict[str, list[str]], dict[str, Upload]]:
@@ -180,11 +182,9 @@ def _split(form: FormData) -> tuple[dict[str, list[str]], dict[str, Upload]]:
 @router.post("/r/{token}", response_class=HTMLResponse)
 @body_limit("client_request_max_body_bytes")
 async def submit_form(token: str, http: Request, session: SessionDep, settings: SettingsDep) -> HTMLResponse:
-    found = await _find(http, session, token)
+    found = await _find(http, session, settings, token, answered=409)
     if isinstance(found, HTMLResponse):
         return found
-    if found.status == RequestStatus.submitted:
-        return message_page(409, found.language, "already", date=_date(settings, found, found.submitted_at))
     content_type = http.headers.get("content-type", "").split(";")[0].strip().lower()
     if content_type not in ("multipart/form-data", "application/x-www-form-urlencoded"):
         return message_page(400, found.language, "refused")

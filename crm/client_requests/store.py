@@ -13,7 +13,6 @@ from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import func
-from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -21,6 +20,7 @@ from crm.client_requests.errors import RequestTemplateNotFound
 from crm.client_requests.models import AutoMove, ClientRequest, ClientRequestTemplate, RequestStatus
 from crm.client_requests.questions import RequestTemplate
 from crm.models import Record
+from crm.template_store import add_version
 from crm.types import utcnow
 from processes.errors import RecordNotFound, did_you_mean
 from settings import Settings, get_settings
@@ -49,22 +49,12 @@ async def save_template(session: AsyncSession, template: RequestTemplate,
                         created_by: str) -> tuple[ClientRequestTemplate, bool]:
     """Store a new version (committed); one identical to the newest returns that one (created=False)."""
     content = template.model_dump(mode="json")
-    for _ in range(5):
-        current = await newest(session, template.key)
-        if current is not None and _content(current) == content:
-            return current, False
-        row = ClientRequestTemplate(key=template.key, version=(current.version + 1) if current else 1,
-                                    language=template.language, title=template.title, message=template.message,
-                                    questions=content["questions"], created_by=created_by)
-        session.add(row)
-        try:
-            await session.commit()
-        except IntegrityError:  # a concurrent save took this version number
-            await session.rollback()
-            continue
-        await session.refresh(row)
-        return row, True
-    raise RuntimeError(f"could not allocate a version for request template '{template.key}'")
+    return await add_version(
+        session, lambda: newest(session, template.key), lambda current: _content(current) == content,
+        lambda number: ClientRequestTemplate(
+            key=template.key, version=number, language=template.language, title=template.title,
+            message=template.message, questions=content["questions"], created_by=created_by),
+        f"request template '{template.key}'")
 
 
 async def get_template(session: AsyncSession, key: str, version: int | None = None) -> ClientRequestTemplate:

@@ -159,3 +159,20 @@ async def test_keys_users_and_records_from_the_command_line(stack: Stack, tmp_pa
     assert code != 0 and "allowed next: Warranty claim filed" in out
     code, out = await cli("pipelines", "board", "repair-shop", "--type", "Warranty repair")
     assert code == 0 and "Diagnosis (" in out and "Phone battery swelling" in out
+
+
+async def test_client_request_templates_from_the_command_line(stack: Stack, tmp_path: Path) -> None:
+    """`stagecoach request-templates validate / apply / list`: a mistake at its path, a version, the list"""
+    cli = command_line(stack)
+    key = f"cli-{uuid.uuid4().hex[:6]}"
+    example = Path(__file__).resolve().parents[2] / "examples" / "client-requests" / "tax-return-documents.yaml"
+    good, bad = tmp_path / "good.yaml", tmp_path / "bad.yaml"
+    good.write_text(example.read_text().replace("key: tax-return-documents", f"key: {key}"))
+    bad.write_text(good.read_text().replace("type: multi_choice", "type: many"))
+    code, out = await cli("request-templates", "validate", str(bad))
+    assert code == 1 and "questions[3].type" in out
+    assert (await cli("request-templates", "validate", str(good)))[1].strip() == f"{good}: valid (8 questions)"
+    assert (await cli("request-templates", "apply", str(good)))[1].strip() == f"{key} version 1"
+    assert "unchanged" in (await cli("request-templates", "apply", str(good)))[1]
+    code, out = await cli("request-templates", "list", "--json")
+    assert code == 0 and [t["latest_version"] for t in json.loads(out) if t["key"] == key] == [1]
