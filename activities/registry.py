@@ -8,6 +8,7 @@ from typing import Any
 from activities.appointments import AppointmentActivities
 from activities.autostart import AutostartActivities
 from activities.bookkeeping import BookkeepingActivities
+from activities.client_requests import ClientRequestActivities
 from activities.decisions import DecisionActivities
 from activities.deps import Deps
 from activities.follow_ups import FollowUpActivities
@@ -17,6 +18,7 @@ from activities.notices import NoticeActivities
 from activities.process_runs import ProcessRunActivities
 from activities.record_values import RecordValuesActivities
 from activities.responsible import ResponsibleActivities
+from activities.send_client_request import SendClientRequestActivities
 from activities.send_email import SendEmailActivities
 from activities.send_sms import SendSmsActivities
 from activities.stage_actions import StageActionActivities
@@ -30,6 +32,7 @@ ACTIVITY_CLASSES = (
     AppointmentActivities,
     AutostartActivities,
     BookkeepingActivities,
+    ClientRequestActivities,
     DecisionActivities,
     FollowUpActivities,
     HistoryActivities,
@@ -38,6 +41,7 @@ ACTIVITY_CLASSES = (
     ProcessRunActivities,
     RecordValuesActivities,
     ResponsibleActivities,
+    SendClientRequestActivities,
     SendEmailActivities,
     SendSmsActivities,
     StageActionActivities,

@@ -6,6 +6,7 @@ import math
 from pathlib import Path
 from typing import Any
 
+from bench import client_requests
 from bench.infra import ROOT
 
 TARGETS = {"throughput": 0.85, "events": 1.1, "move_p50": 1.2, "worker_memory": 1.2,
@@ -57,6 +58,7 @@ def targets(results: dict[str, Any]) -> list[tuple[str, str, str, str, str]]:
              _verdict(ev, TARGETS["events"], False)),
             (mode, "3: move p50 vs hand-written", "≤ 1.2", _f(mv, 2), _verdict(mv, TARGETS["move_p50"], False)),
             *_stage_targets(mode, m),
+            *client_requests.targets(mode, m),
             (mode, f"4: worker memory per parked process vs hand-written ({big['template']['processes']:,})",
              "≤ 1.2", _f(mem, 2), _verdict(mem, TARGETS["worker_memory"], False)),
         ]
@@ -107,6 +109,7 @@ def render(results: dict[str, Any], data_scale: str | None = None, profiles: Pat
         out += _start_path(m)
         out += _signal_to_move(m)
         out += _move_to_action(m)
+        out += client_requests.section(m)
         out += _parked(m)
         out += _growth(m)
         out += _hostile(m)

@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from bench import report, scenarios
+from bench.client_requests import answers_to_move
 from bench.hostile import hostile_renders
 from bench.infra import ROOT, connect, database, dev_server, worker_process
 from bench.pipelines import move_to_action, moves_in_a_row
@@ -137,7 +138,7 @@ async def run_mode(mode: str, loads: Loads, growth: tuple[int, ...], database_ur
 
 async def _on_one_server(ctx: Context, mode: str, loads: Loads, growth: tuple[int, ...], profile: Path | None,
                          out: dict[str, Any]) -> None:
-    """Scenarios 1 (and 6's repeats of it), 2, 3 and 8, on one dev server."""
+    """Scenarios 1 (and 6's repeats of it), 2, 3, 8 and 9, on one dev server."""
     for factor in growth:
         n = loads.phase_processes * factor
         # the load the target is read at runs in alternating rounds, and each side's median round counts:
@@ -177,6 +178,8 @@ async def _on_one_server(ctx: Context, mode: str, loads: Loads, growth: tuple[in
         log(f"{mode}: scenario 8, {kind}, {loads.moves} moves into a status with an on-enter action")
         out["move_to_action"][kind] = await once_more(f"scenario 8 ({kind})",
                                                       lambda: move_to_action(ctx, kind, loads.moves))
+    log(f"{mode}: scenario 9, {loads.moves} client answers moving a record, each side")
+    out["answers_to_move"] = await once_more("scenario 9", lambda: answers_to_move(ctx, loads.moves))
 
 
 async def _parked_loads(base: Context, shared: bool, mode: str, loads: Loads, growth: tuple[int, ...],

@@ -20,6 +20,7 @@ from temporalio.worker import Worker
 from activities.deps import Deps
 from activities.mailer import Mailer
 from bench.baseline import BaselineWorkflow, baseline_activities
+from bench.request_baseline import RequestBaselineWorkflow, request_baseline_activities
 from crm.db import make_engine, make_sessionmaker
 from logs import configure_logging
 from renderer.pool import RenderPool
@@ -40,8 +41,10 @@ async def serve(kind: str, settings: Settings) -> None:
     if kind == "template":
         worker = build_worker(client, settings, deps, **options)
     else:
-        worker = Worker(client, task_queue=settings.temporal_task_queue, workflows=[BaselineWorkflow],
-                        activities=baseline_activities(deps), **options)  # type: ignore[arg-type]
+        worker = Worker(client, task_queue=settings.temporal_task_queue,
+                        workflows=[BaselineWorkflow, RequestBaselineWorkflow],
+                        activities=[*baseline_activities(deps), *request_baseline_activities(deps)],
+                        **options)  # type: ignore[arg-type]
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):

@@ -11,6 +11,7 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlmodel import Field, SQLModel
 
+from crm.client_requests.pending import PendingChoice
 from crm.models import _created, _enum  # the tables' shared column types
 from crm.template_models import VersionBase, VersionPublic
 from processes.pipeline import StatusName
@@ -73,6 +74,9 @@ class MoveBody(SQLModel):
     close_substate: StatusName | None = None
     reason: str = Field("", max_length=1000)
     expected_status: StatusName | None = Field(None, description="refuse (409) unless the record is still in it")
+    pending_requests: PendingChoice | None = Field(None, description="what becomes of the client requests whose "
+                                                   "answers would move the record (without it, such a move is "
+                                                   "refused, 409 ClientRequestsPending, listing them)")
 
 
 class AllowedMoves(SQLModel):

@@ -12,6 +12,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import SQLModel, col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from crm.client_requests.models import ClientRequestTemplate
 from crm.models import User
 from crm.template_models import ProcessTemplateSummary, ProcessTemplateVersion
 from processes.errors import TemplateNotFound, did_you_mean
@@ -48,6 +49,11 @@ async def latest_versions(session: AsyncSession, record_kind: RecordKind | None 
 async def template_kinds(session: AsyncSession) -> dict[str, RecordKind]:
     """The record kind of every saved template (of its latest version)."""
     return {row.key: row.record_kind for row, _ in await latest_versions(session)}
+
+
+async def request_template_keys(session: AsyncSession) -> set[str]:
+    """The keys of the client request templates saved (a `send_client_request` action names one)."""
+    return set((await session.exec(select(ClientRequestTemplate.key).distinct())).all())
 
 
 async def validation_context(session: AsyncSession) -> tuple[set[str], dict[str, RecordKind]]:

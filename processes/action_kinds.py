@@ -206,6 +206,34 @@ class Assign(Frozen):
     strategy: Literal["round_robin", "least_loaded"] = "round_robin"
 
 
+class RequestReminders(Frozen):
+    """Email the client again when the request is still unanswered: every `every_days`, at most `count` times."""
+
+    every_days: int = Field(ge=1, le=90)
+    count: int = Field(1, ge=1, le=20)
+
+
+class SendClientRequest(Frozen):
+    """Send the record's contact a client request made from a request template (a link to a form), linked to the
+    record. With `auto_move`, the client's submission completes the phase (a process) or moves the record to the
+    next status of its type (a status's automation)."""
+
+    template: Key = Field(description="the request template's key")
+    auto_move: bool = True
+    expires_days: int | None = Field(None, ge=1, le=366, description="default: CLIENT_REQUEST_EXPIRY_DAYS")
+    reminders: RequestReminders | None = None
+    to: str = Field("record_contact", description="record_contact, or an address")
+    language: str | None = Field(None, max_length=10, description="the form's and the email's language; default: "
+                                                                  "the request template's")
+
+    @field_validator("to")
+    @classmethod
+    def _recipient(cls, value: str) -> str:
+        if value == "record_contact" or EMAIL_PATTERN.fullmatch(value):
+            return value
+        raise ValueError(f"'{value}' is neither an email address nor record_contact")
+
+
 ACTION_KINDS: dict[str, type[Frozen]] = {
     "send_email": SendEmail,
     "webhook": Webhook,
@@ -223,6 +251,7 @@ ACTION_KINDS: dict[str, type[Frozen]] = {
     "start_process": StartProcess,
     "notify": Notify,
     "assign": Assign,
+    "send_client_request": SendClientRequest,
 }
 
 # the kinds of the first version: a full dump of an action (every kind, unset ones as None) has them all
@@ -266,6 +295,7 @@ class Action(Frozen):
     start_process: StartProcess | None = None
     notify: Notify | None = None
     assign: Assign | None = None
+    send_client_request: SendClientRequest | None = None
 
     @model_validator(mode="before")
     @classmethod

@@ -72,6 +72,8 @@ class PhaseState(BaseModel):
     skip_reason: str | None = None
     actions: list[ActionOutcome] = Field(default_factory=list)
     went_to: str | None = Field(None, description="a decision phase: the phase it chose")
+    waiting_requests: list[int] = Field(default_factory=list, description="the client requests (auto-move) the "
+                                                                          "phase waits for")
 
 
 class Incident(BaseModel):
@@ -169,6 +171,15 @@ class ResumeState(BaseModel):
     skip_requests: dict[str, SkipPhaseRequest] = Field(default_factory=dict)
     update_ids: list[str] = Field(default_factory=list, description="the IDs of the last staff requests the "
                                   "process took, oldest first: the server knows only those of the current run")
+    requests_answered: dict[int, datetime] = Field(default_factory=dict, description="the client requests "
+                                                   "answered (their submissions delivered), by id, oldest first")
+
+
+class ClientRequestSubmitted(BaseModel):
+    """The signal `client_request_submitted`: a client answered a request (delivered by the dispatcher)."""
+
+    request_id: int
+    submitted_at: datetime
 
 
 class SkipPhaseRequest(BaseModel):

@@ -46,7 +46,8 @@ def _check_moves(path: str, moves: Mapping[str, list[str]] | None, statuses: lis
 
 
 def check_pipeline(pipeline: Pipeline, *, known_users: Collection[str] | None = None,
-                   known_templates: Mapping[str, RecordKind] | None = None) -> list[ErrorDetail]:
+                   known_templates: Mapping[str, RecordKind] | None = None,
+                   known_requests: Collection[str] | None = None) -> list[ErrorDetail]:
     """The errors of a pipeline beyond its shape (`None`: that check is skipped)."""
     errors = ErrorCollector()
     names = [s.name for s in pipeline.statuses]
@@ -75,19 +76,26 @@ def check_pipeline(pipeline: Pipeline, *, known_users: Collection[str] | None = 
                 for j, action in enumerate(automation.actions):
                     _check_action(f"{path}automations[{a}].actions[{j}]", action, status, pipeline, errors,
                                   known_users)
+                    request = action.send_client_request
+                    if request is not None and request.auto_move and automation.on == "exit":
+                        errors.add(f"{path}automations[{a}].actions[{j}].send_client_request.auto_move",
+                                   "an on-exit automation runs once the record has left the status: its answers "
+                                   "cannot move it on (set auto_move: false)")
             for when in ("enter", "exit"):
-                _check_texts(pipeline, status.name, substate, when, path, errors, known_users, known_templates)
+                _check_texts(pipeline, status.name, substate, when, path, errors, known_users, known_templates,
+                             known_requests)
     return errors.errors
 
 
 def _check_texts(pipeline: Pipeline, status: str, substate: str | None, when: When, path: str,
                  errors: ErrorCollector, known_users: Collection[str] | None,
-                 known_templates: Mapping[str, RecordKind] | None) -> None:
+                 known_templates: Mapping[str, RecordKind] | None, known_requests: Collection[str] | None) -> None:
     """The checks a process template gets (text, locales, named users), on the process the automations run as."""
     built = stage_template(pipeline, status, substate, when, None, path)
     if built is None:
         return
-    for detail in check_template(built.template, known_users=known_users, known_templates=known_templates):
+    for detail in check_template(built.template, known_users=known_users, known_templates=known_templates,
+                                 known_requests=known_requests):
         found = re.match(r"^phases\[(\d+)\]\.actions\[(\d+)\](.*)$", detail.path)
         if found and (place := built.where.get((int(found[1]), int(found[2])))) is not None:
             errors.add(place + found[3], detail.message)
@@ -113,14 +121,16 @@ def _check_action(path: str, action: Action, status: Status, pipeline: Pipeline,
 
 
 def validate_pipeline(raw: Any, *, known_users: Collection[str] | None = None,
-                      known_templates: Mapping[str, RecordKind] | None = None) -> Pipeline:
+                      known_templates: Mapping[str, RecordKind] | None = None,
+                      known_requests: Collection[str] | None = None) -> Pipeline:
     """A valid `Pipeline` from a parsed document (without its `remap`), or `PipelineInvalid` with every error."""
     raw, _ = remap_of(raw)
     try:
         pipeline = Pipeline.model_validate(raw)
     except ValidationError as exc:
         raise PipelineInvalid(list(pydantic_errors(exc))) from None
-    if errors := check_pipeline(pipeline, known_users=known_users, known_templates=known_templates):
+    if errors := check_pipeline(pipeline, known_users=known_users, known_templates=known_templates,
+                                known_requests=known_requests):
         raise PipelineInvalid(errors)
     return pipeline
 

@@ -42,4 +42,5 @@ RETRY_SAFETY: dict[str, RetrySafety] = {
     "start_process": RetrySafety.exactly_once,
     "notify": RetrySafety.repeatable,
     "assign": RetrySafety.exactly_once,
+    "send_client_request": RetrySafety.repeatable,
 }

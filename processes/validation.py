@@ -21,7 +21,7 @@ from processes.errors import ErrorCollector, ErrorDetail, TemplateInvalid, did_y
 from processes.formatting import parse_locale
 from processes.json_text import check_json_text
 from processes.sms_text import check_sms
-from processes.action_kinds import CreateTask, SendSms, StartFollowUp, StartProcess, Webhook
+from processes.action_kinds import CreateTask, SendClientRequest, SendSms, StartFollowUp, StartProcess, Webhook
 from processes.template import ProcessTemplate
 from processes.template_basics import RecordKind, Responsible
 from processes.text_checks import check_condition, check_text
@@ -62,18 +62,20 @@ TEXT_FIELDS = ("subject", "body", "title", "description", "text", "message", "lo
 
 def check_template(template: ProcessTemplate, *, known_users: Collection[str] | None = None,
                    known_templates: Mapping[str, RecordKind] | None = None,
-                   known_endpoints: Collection[str] | None = None) -> list[ErrorDetail]:
+                   known_endpoints: Collection[str] | None = None,
+                   known_requests: Collection[str] | None = None) -> list[ErrorDetail]:
     """The semantic errors of a structurally valid template.
 
     `known_users`: user handles that may be named; `known_templates`: the record kind of
     each saved template that a follow-up may start; `known_endpoints`: the webhook endpoints
-    configured (WEBHOOK_ENDPOINTS). `None` skips that check.
+    configured (WEBHOOK_ENDPOINTS); `known_requests`: the client request templates saved.
+    `None` skips that check.
     """
     errors = ErrorCollector()
     _check_locale("locale", template.locale, errors)
     deadline = trial_deadline.set(time.monotonic() + TRIAL_SECONDS)
     try:
-        _check_phases(template, errors, known_users, known_templates, known_endpoints)
+        _check_phases(template, errors, known_users, known_templates, known_endpoints, known_requests)
     finally:
         trial_deadline.reset(deadline)
     if not errors.errors:
@@ -82,7 +84,8 @@ def check_template(template: ProcessTemplate, *, known_users: Collection[str] | 
 
 
 def _check_phases(template: ProcessTemplate, errors: ErrorCollector, known_users: Collection[str] | None,
-                  known_templates: Mapping[str, RecordKind] | None, known_endpoints: Collection[str] | None) -> None:
+                  known_templates: Mapping[str, RecordKind] | None, known_endpoints: Collection[str] | None,
+                  known_requests: Collection[str] | None) -> None:
     keys = [p.key for p in template.phases]
     if (actions := sum(len(p.actions) for p in template.phases)) > MAX_ACTIONS:
         errors.add("phases", f"the template has {actions} actions; the limit is {MAX_ACTIONS} (a process keeps the "
@@ -114,6 +117,12 @@ def _check_phases(template: ProcessTemplate, errors: ErrorCollector, known_users
                 check_sms(base, spec.to, spec.text, errors)
             if isinstance(spec, CreateTask):
                 _check_user(f"{base}.assignee", spec.assignee, known_users, errors)
+            if isinstance(spec, SendClientRequest):
+                _check_locale(f"{base}.language", spec.language, errors)
+                if known_requests is not None and spec.template not in known_requests:
+                    errors.add(f"{base}.template", f"no client request template '{spec.template}'"
+                                                   f"{did_you_mean(spec.template, known_requests)}"
+                                                   + ("" if known_requests else " (none is saved)"))
             if isinstance(spec, StartFollowUp | StartProcess):
                 _check_user(f"{base}.owner", spec.owner, known_users, errors)
                 _check_follow_up(base, spec, template, known_templates, errors)
@@ -189,7 +198,8 @@ def _check_reaches_end(template: ProcessTemplate, errors: ErrorCollector) -> Non
 
 def validate_template(raw: dict[str, Any], *, known_users: Collection[str] | None = None,
                       known_templates: Mapping[str, RecordKind] | None = None,
-                      known_endpoints: Collection[str] | None = None) -> ProcessTemplate:
+                      known_endpoints: Collection[str] | None = None,
+                      known_requests: Collection[str] | None = None) -> ProcessTemplate:
     """A valid `ProcessTemplate` from a parsed document, or `TemplateInvalid` with every error.
 
     `known_users`, `known_templates`: as for `check_template`; `None` skips that check.
@@ -203,7 +213,7 @@ def validate_template(raw: dict[str, Any], *, known_users: Collection[str] | Non
         raise TemplateInvalid([ErrorDetail("", f"the template is {size} bytes as JSON (once its YAML aliases are "
                                                 f"expanded); the limit is {MAX_TEMPLATE_JSON_BYTES}")])
     errors = check_template(template, known_users=known_users, known_templates=known_templates,
-                            known_endpoints=known_endpoints)
+                            known_endpoints=known_endpoints, known_requests=known_requests)
     if errors:
         raise TemplateInvalid(errors)
     return template

@@ -71,14 +71,16 @@ def handle(request: dict[str, Any]) -> dict[str, Any]:
             kinds = {key: RecordKind(kind) for key, kind in request["known_templates"].items()} \
                 if request.get("known_templates") is not None else None
             template = validate_template(document, known_users=request.get("known_users"), known_templates=kinds,
-                                         known_endpoints=request.get("known_endpoints"))
+                                         known_endpoints=request.get("known_endpoints"),
+                                         known_requests=request.get("known_requests"))
             return {"ok": template.model_dump(mode="json")}
         if op == "validate_pipeline":
             from processes.pipeline_validation import remap_of, validate_pipeline
 
             document = parse_document(request["text"], source=request.get("source", "body"))
             kinds = {key: RecordKind(kind) for key, kind in request["known_templates"].items()}
-            pipeline = validate_pipeline(document, known_users=request["known_users"], known_templates=kinds)
+            pipeline = validate_pipeline(document, known_users=request["known_users"], known_templates=kinds,
+                                         known_requests=request.get("known_requests"))
             return {"ok": pipeline.model_dump(mode="json"), "remap": remap_of(document)[1]}
         if op == "ping":
             return {"ok": os.getpid()}

@@ -225,9 +225,11 @@ class RenderPool:
 
     async def validate(self, text: str, *, source: str = "body", known_users: Iterable[str] | None = None,
                        known_templates: Mapping[str, RecordKind] | None = None,
-                       known_endpoints: Iterable[str] | None = None) -> ProcessTemplate:
+                       known_endpoints: Iterable[str] | None = None,
+                       known_requests: Iterable[str] | None = None) -> ProcessTemplate:
         """Parse and validate a template document in a child; `TemplateInvalid` with every error otherwise."""
         request = {"op": "validate", "text": text, "source": source,
+                   "known_requests": None if known_requests is None else set(known_requests),
                    "known_endpoints": None if known_endpoints is None else set(known_endpoints),
                    "known_users": None if known_users is None else set(known_users),
                    "known_templates": None if known_templates is None else
@@ -243,11 +245,13 @@ class RenderPool:
                                         * len(text.encode()) / 1_000_000), 2)
 
     async def validate_pipeline(self, text: str, *, source: str, known_users: Iterable[str],
-                                known_templates: Mapping[str, RecordKind]) -> tuple[Pipeline, dict[str, str]]:
+                                known_templates: Mapping[str, RecordKind],
+                                known_requests: Iterable[str] | None = None) -> tuple[Pipeline, dict[str, str]]:
         """Parse and validate a pipeline document in a child: the pipeline and its `remap` (statuses removed, and
         where their records go); `PipelineInvalid` with every error otherwise."""
         request = {"op": "validate_pipeline", "text": text, "source": source, "known_users": set(known_users),
-                   "known_templates": {key: kind.value for key, kind in known_templates.items()}}
+                   "known_templates": {key: kind.value for key, kind in known_templates.items()},
+                   "known_requests": None if known_requests is None else set(known_requests)}
         answer = await self._call(None, request, "", lane="check", timeout=self.check_timeout(text))
         if "invalid" in answer:
             raise PipelineInvalid([ErrorDetail(path, message) for path, message in answer["invalid"]])

@@ -22,11 +22,13 @@ def test_a_tiny_bench_run_writes_figures_and_report(tmp_path: Path) -> None:
         assert figures["phase_overhead"]["1"][kind]["processes_per_s"] > 0
         assert figures["signal_to_move"][kind]["n"] == 2
         assert figures["move_to_action"][kind]["n"] == 2
+        assert figures["answers_to_move"][kind]["n"] == 2
         assert figures["parked"]["1"][kind]["processes"] == 8
     assert figures["moves_in_a_row"]["lost"] == 0 and figures["moves_in_a_row"]["counted"] == 10
     assert figures["start_path"]["api"]["n"] == figures["start_path"]["direct"]["n"] == 8
     assert figures["hostile"]["idle"]["n"] == figures["hostile"]["busy"]["n"] == 8  # 2 processes, 4 gaps each
     report = out_md.read_text()
     for heading in ("## Targets", "### 1. Phase overhead", "### 2. Start path", "### 3. Signal to move", "### 8. Move into a status",
+                    "### 9. A client's answers",
                     "### 4. Parked processes", "### 6. Cost growth", "### 7. Hostile renders"):
         assert heading in report

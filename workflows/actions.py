@@ -23,6 +23,7 @@ from activities.appointments import AppointmentActivities, AppointmentInput
 from activities.bookkeeping import HistoryLine
 from activities.history import AddHistoryInput, HistoryActivities
 from activities.record_values import RecordValuesActivities, SetStatusInput, WriteValuesInput
+from activities.send_client_request import SendClientRequestActivities, SendClientRequestInput
 from activities.send_email import SendEmailActivities, SendEmailInput
 from activities.send_sms import SendSmsActivities, SendSmsInput
 from activities.stage_actions import AssignInput, NotifyInput, StageActionActivities, StartProcessInput, SubstateInput
@@ -51,6 +52,7 @@ ACTION_ACTIVITIES: dict[str, tuple[Callable[..., Awaitable[ActionResult]], type[
     "notify": (StageActionActivities.notify, NotifyInput),
     "assign": (StageActionActivities.assign, AssignInput),
     "start_process": (StageActionActivities.start_process, StartProcessInput),
+    "send_client_request": (SendClientRequestActivities.send_client_request, SendClientRequestInput),
 }
 
 
@@ -58,10 +60,18 @@ class Actions:
     def __init__(self, run: Run, incidents: Incidents) -> None:
         self.run, self.incidents = run, incidents
 
+    def waits_for_client(self, spec: Phase) -> bool:
+        """The phase sends a client request with auto-move: it completes when the client answers (a process's
+        phase; a status's automation does not wait, the record moves on instead)."""
+        return self.run.input.stage is None and any(
+            a.send_client_request is not None and a.send_client_request.auto_move for a in spec.actions)
+
     async def run_all(self, index: int, spec: Phase, ps: PhaseState) -> bool:
         """Run the phase's actions; whether its last step also wrote "phase done" (the phase is then over)."""
         run = self.run
         last = max((j for j, a in enumerate(spec.actions) if a.kind in ACTION_ACTIVITIES), default=None)
+        if self.waits_for_client(spec):
+            last = None  # the phase is not over with its last step: it waits for the client's answers
         done_written = False
         for j, action in enumerate(spec.actions):
             if not done_written and run.phase_interrupted(ps):
@@ -92,6 +102,8 @@ class Actions:
                 index=j, kind=action.kind, step_key=step_key, at=workflow.now(),
                 status="done" if isinstance(result, ActionResult) else "skipped",
                 summary=result.summary if isinstance(result, ActionResult) else "skipped by staff after an incident"))
+            if isinstance(result, ActionResult) and result.data.get("waits"):
+                ps.waiting_requests.append(int(result.data["client_request_id"]))
             if after and isinstance(result, ActionResult):  # only actions run in the workflow come after it
                 done_written = True
                 run.ended_written = any(line.kind is HistoryKind.process_ended for line in after)
@@ -123,6 +135,8 @@ class Actions:
         where = {"where": f"phases[{index}].actions[{j}].{action.kind}"} if "where" in input_cls.model_fields else {}
         if action.kind == "close_substate":
             where["opening"] = False
+        if "stage" in input_cls.model_fields:
+            where["stage"] = self.run.input.stage
         return lambda books: workflow.execute_activity_method(
             method, input_cls(step=self.run.step_input(ps, step_key, books, action.spec.model_dump_json()),
                               action=action.spec, **where),

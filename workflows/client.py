@@ -8,7 +8,7 @@ type name and input type, so `activities/` never imports `workflows/process.py` 
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from pydantic import BaseModel, Field
@@ -18,7 +18,7 @@ from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
-from processes.instance import AbortRequest, ProcessInput, ProcessState
+from processes.instance import AbortRequest, ClientRequestSubmitted, ProcessInput, ProcessState
 from settings import Settings
 from workflows import search_attributes as sa
 
@@ -27,6 +27,8 @@ DISPATCHER_WORKFLOW = "RecordEventsWorkflow"  # workflows/record_events.py
 DISPATCHER_SIGNAL = "events_recorded"
 ABORT_UPDATE = "abort"  # ProcessWorkflow.abort (workflows/staff_requests.py)
 DISPATCHER_ID = "record-events"
+CLIENT_REQUEST_WORKFLOW = "ClientRequestWorkflow"  # workflows/client_requests.py
+SUBMITTED_SIGNAL = "client_request_submitted"  # to it, and to the ProcessWorkflow whose phase waits
 DEFAULT_TASK_QUEUE: str = Settings.model_fields["temporal_task_queue"].default
 
 
@@ -148,5 +150,46 @@ async def abort_process(client: Client, workflow_id: str, request: AbortRequest)
         return True
     except (WorkflowUpdateFailedError, RPCError) as exc:
         if isinstance(exc, RPCError) and exc.status not in (RPCStatusCode.NOT_FOUND,):
+            raise
+        return False
+
+
+class ClientRequestInput(BaseModel):
+    """What a client request's workflow (`ClientRequestWorkflow`) starts with: its reminders, if any."""
+
+    request_id: int
+    email_step_key: str | None = Field(None, description="the step key of the email a reminder sends again")
+    every_days: int = Field(0, ge=0, le=90)
+    count: int = Field(0, ge=0, le=20)
+    wait_until: datetime | None = Field(None, description="after its reminders, wait for the answers until then (the "
+                                                           "request's expiry): they move the record on at once")
+
+
+def request_workflow_id(task_queue: str, request_id: int) -> str:
+    """`client-request-{id}`; on another task queue than the default, `client-request-{task queue}-{id}` (as
+    `dispatcher_id`: two deployments sharing a namespace never share one)."""
+    scope = "" if task_queue == DEFAULT_TASK_QUEUE else f"{task_queue}-"
+    return f"client-request-{scope}{request_id}"
+
+
+async def start_request_workflow(client: Client, settings: Settings, input: ClientRequestInput,
+                                 submitted: ClientRequestSubmitted | None = None) -> None:
+    """Start the request's workflow (its reminders), or find it running; with `submitted`, signal it the client's
+    answers (signal-with-start: it may have ended, or never started)."""
+    task_queue = settings.temporal_task_queue
+    signal = {"start_signal": SUBMITTED_SIGNAL, "start_signal_args": [submitted]} if submitted is not None else {}
+    await client.start_workflow(
+        CLIENT_REQUEST_WORKFLOW, input, id=request_workflow_id(task_queue, input.request_id), task_queue=task_queue,
+        id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+        static_summary=f"client request {input.request_id}", rpc_timeout=timedelta(seconds=10), **signal)
+
+
+async def signal_if_running(client: Client, workflow_id: str, signal: str, arg: Any) -> bool:
+    """Signal a workflow; False when it is not running (ended, or unknown)."""
+    try:
+        await client.get_workflow_handle(workflow_id).signal(signal, arg, rpc_timeout=timedelta(seconds=10))
+        return True
+    except RPCError as exc:
+        if exc.status != RPCStatusCode.NOT_FOUND:
             raise
         return False

@@ -37,7 +37,8 @@ from temporalio.exceptions import ActivityError, CancelledError
 from activities.bookkeeping import RunEnd
 from activities.process_runs import CancelInTemporalInput, ProcessRunActivities
 from crm.models import HistoryKind, TaskStatus
-from processes.instance import AbortRequest, PhaseStatus, ProcessInput, ProcessState, ProcessStatus
+from processes.instance import (AbortRequest, ClientRequestSubmitted, PhaseStatus, ProcessInput, ProcessState,
+                                ProcessStatus)
 from workflows import continuing
 from workflows.appointments import cancel_appointments
 from workflows import search_attributes as sa
@@ -68,6 +69,11 @@ class ProcessInterpreter:
     @property
     def state(self) -> ProcessState:
         return self._run.state
+
+    def request_answered(self, signal: ClientRequestSubmitted) -> None:
+        """A client answered a request (signal `client_request_submitted`): counted once, by request id, whether
+        or not a phase waits for it yet (it may come before its phase waits)."""
+        self._run.requests_answered.setdefault(signal.request_id, signal.submitted_at)
 
     async def run(self) -> ProcessState:
         run = self._run

@@ -41,6 +41,8 @@ from workflows.timers import Timers
 # An automatic phase whose last step wrote "phase done" went on to the next phase without its decision; runs
 # from before this change (no marker in their history) keep doing so, as they did.
 PATCH_DECIDE_AFTER_LAST_STEP = "decide-after-the-step-that-ended-the-phase"
+# A phase that sent client requests with auto-move waits for their answers (signal `client_request_submitted`).
+PATCH_WAIT_FOR_ANSWERS = "phase-waits-for-client-requests"
 
 
 class Phases:
@@ -113,6 +115,9 @@ class Phases:
                 await self._wait_for_completion(index, spec, ps)
             elif run.ledger.start is not None and not run.phase_interrupted(ps):
                 await self._start_alone(ps)  # no step of its own: the lookup still may need staff
+            if spec.completion != "manual" and ps.waiting_requests and not run.phase_interrupted(ps) \
+                    and workflow.patched(PATCH_WAIT_FOR_ANSWERS):
+                await self._wait_for_answers(index, ps)
             if not run.ended_written:  # else the process has ended with its last step: too late to abort
                 run.check_abort()
         except GeneratorExit:
@@ -132,10 +137,12 @@ class Phases:
             return run.following(index)
         if ps.task_id is not None:  # closed first: a caller told "done" finds the task done too
             completed_by = run.complete_requests.get(ps.key)
-            await run.close_task(ps.task_id, TaskStatus.done, completed_by.actor if completed_by else "")
+            await run.close_task(ps.task_id, TaskStatus.done, completed_by.actor if completed_by else
+                                 "client" if run.answered(ps) else "")
         ps.status, ps.finished_at = PhaseStatus.done, workflow.now()
+        answered = ": the client answered" if run.answered(ps) and ps.key not in run.complete_requests else ""
         run.phase_written[ps.key] = await run.line(f"{step}/done/{ps.iteration}", HistoryKind.phase_done,
-                                                   f"Phase '{ps.name}' done", phase_key=ps.key)
+                                                   f"Phase '{ps.name}' done{answered}", phase_key=ps.key)
         if spec.decision and run.end_reason is None:
             return await self._decide(index, spec, ps)
         return run.following(index)
@@ -181,7 +188,17 @@ class Phases:
         run.details(f"phase **{ps.key}** ({index + 1}/{len(run.state.phases)}) waits for task "
                     f"#{ps.task_id} of user {ps.responsible_id}{until}")
         await run.park(ps)
-        await workflow.wait_condition(lambda: ps.key in run.complete_requests or run.phase_interrupted(ps))
+        await workflow.wait_condition(lambda: ps.key in run.complete_requests or run.phase_interrupted(ps)
+                                      or run.answered(ps))
+
+    async def _wait_for_answers(self, index: int, ps: PhaseState) -> None:
+        """An automatic phase that sent client requests with auto-move: done when the client has answered them all
+        (a submission that came before is counted: `Run.requests_answered`); a skip or an abort ends the wait."""
+        run = self.run
+        run.details(f"phase **{ps.key}** ({index + 1}/{len(run.state.phases)}) waits for the client's answers to "
+                    + ", ".join(f"request #{r}" for r in ps.waiting_requests))
+        await run.park(ps)
+        await workflow.wait_condition(lambda: run.answered(ps) or run.phase_interrupted(ps))
 
     async def _start_alone(self, ps: PhaseState) -> None:
         """A phase with no step of its own: its start (the responsible looked up, its line) is written now."""

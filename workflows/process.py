@@ -15,7 +15,7 @@ from temporalio import workflow
 from temporalio.common import RawValue
 
 with workflow.unsafe.imports_passed_through():
-    from processes.instance import ProcessInput, ProcessState
+    from processes.instance import ClientRequestSubmitted, ProcessInput, ProcessState
     from workflows.interpreter import ProcessInterpreter
     from workflows.staff_requests import (
         ABORT,
@@ -52,6 +52,11 @@ class ProcessWorkflow:
     abort_signal = staff_signal(ABORT)
     resolve_incident_signal = staff_signal(RESOLVE_INCIDENT)
 
+    @workflow.signal(name="client_request_submitted")
+    def client_request_submitted(self, signal: ClientRequestSubmitted) -> None:
+        """A client answered a request (the dispatcher delivers it): the phase waiting for it completes."""
+        self._process.request_answered(signal)
+
     @workflow.query
     def current_state(self) -> ProcessState:
         return self._process.state
@@ -60,5 +65,6 @@ class ProcessWorkflow:
     def unknown_signal(self, name: str, args: Sequence[RawValue]) -> None:
         """Any other signal: log it and drop it, never buffer it."""
         workflow.logger.warning("unknown signal %r dropped (a process takes the signals %s, and the updates %s)", name,
-                                ", ".join(kind.name for kind in STAFF_REQUESTS if kind.signal is not None),
+                                ", ".join([kind.name for kind in STAFF_REQUESTS if kind.signal is not None]
+                                          + ["client_request_submitted"]),
                                 ", ".join(kind.name for kind in STAFF_REQUESTS))

@@ -8,7 +8,8 @@ dispatch runs at a time; signals that arrive meanwhile cause one more dispatch.
 
 Each timer sweep also settles the process runs Temporal knows better than the database
 (`sweep_process_runs`, `activities/process_runs.py`): starts never confirmed, ends the
-process could not write. Runs before `PATCH_SWEEP_RUNS` did not.
+process could not write. Runs before `PATCH_SWEEP_RUNS` did not. And it delivers the
+client-request submissions not delivered yet (`deliver_submissions`; `PATCH_SWEEP_SUBMISSIONS`).
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from processes.wording import counted
 
 with workflow.unsafe.imports_passed_through():
     from activities.autostart import AutostartActivities, DispatchInput, DispatchResult
+    from activities.client_requests import ClientRequestActivities, DeliverSubmissionsInput
     from activities.process_runs import ProcessRunActivities, SweepRunsInput
     from workflows.client import DISPATCHER_SIGNAL, DISPATCHER_WORKFLOW, RecordEventsInput
 
@@ -36,6 +38,8 @@ DISPATCH_TIMEOUT = timedelta(minutes=5)
 # The sweep of process runs is tried again at the next timer if it fails: a few retries only.
 SWEEP_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), backoff_coefficient=2.0, maximum_attempts=3)
 PATCH_SWEEP_RUNS = "sweep-process-runs"
+# each timer sweep also delivers the client-request submissions the form could not (workflows/request_delivery.py)
+PATCH_SWEEP_SUBMISSIONS = "sweep-client-request-submissions"
 
 
 class RecordEventsState(BaseModel):
@@ -43,6 +47,7 @@ class RecordEventsState(BaseModel):
     events: int = 0  # events dispatched in this run
     runs_settled: int = 0  # process runs the sweep settled in this run (starts confirmed or not, ends written)
     started: int = 0  # processes started (or found started) in this run
+    submissions: int = 0  # client-request submissions the sweeps delivered in this run
     signalled: bool = False
     dispatching: bool = False
     sweep_seconds: float = 60  # from the input, then as the workers' settings say
@@ -92,6 +97,8 @@ class RecordEventsWorkflow:
                     break
             if sweep_runs and workflow.patched(PATCH_SWEEP_RUNS):
                 await self._sweep_runs()
+            if sweep_runs and workflow.patched(PATCH_SWEEP_SUBMISSIONS):
+                await self._sweep_submissions()
         finally:
             self.state.dispatching = False
 
@@ -104,6 +111,20 @@ class RecordEventsWorkflow:
             workflow.logger.warning("sweep of process runs failed: %s", err.cause or err)
             return
         self.state.runs_settled += len(swept.confirmed) + len(swept.not_started) + len(swept.ended)
+
+    async def _sweep_submissions(self) -> None:
+        while True:
+            try:
+                result = await workflow.execute_activity_method(
+                    ClientRequestActivities.deliver_submissions, DeliverSubmissionsInput(),
+                    start_to_close_timeout=DISPATCH_TIMEOUT, retry_policy=SWEEP_RETRY,
+                    summary="deliver client-request submissions")
+            except ActivityError as err:  # the next timer sweeps again
+                workflow.logger.warning("delivery of client-request submissions failed: %s", err.cause or err)
+                return
+            self.state.submissions += result.delivered
+            if not result.more:
+                return
 
     @workflow.signal(name=DISPATCHER_SIGNAL)
     def events_recorded(self) -> None:

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from temporalio import workflow
@@ -101,6 +101,7 @@ class Run:
         self.abort: AbortRequest | None = None
         self.resolution: ResolveIncidentRequest | None = None  # of the open incident
         self.update_ids: dict[str, None] = {}  # the IDs of the staff requests taken, oldest first (a set in order)
+        self.requests_answered: dict[int, datetime] = {}  # client requests answered, by id (signals, carried)
         # counters that make step keys unique across the process's runs
         self.incidents = 0
         self.owner_changes = 0
@@ -126,6 +127,10 @@ class Run:
 
     def phase_interrupted(self, ps: PhaseState) -> bool:
         return ps.key in self.skip_requests or self.abort is not None or self.end_reason is not None
+
+    def answered(self, ps: PhaseState) -> bool:
+        """The phase waits for client requests and every one of them is answered."""
+        return bool(ps.waiting_requests) and all(r in self.requests_answered for r in ps.waiting_requests)
 
     def following(self, index: int) -> int | None:
         """The phase after `index` when no decision says otherwise: its `next`, or the one below it."""

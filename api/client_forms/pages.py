@@ -35,6 +35,7 @@ from crm.client_requests.questions import QuestionType
 from crm.client_requests.submit import submit
 from crm.documents.storage import storage_for
 from settings import Settings
+from workflows.request_delivery import submission_stored
 
 router = APIRouter(include_in_schema=False)
 MAX_FIELDS = 2_000  # a multi_choice sends one field per option ticked
@@ -212,6 +213,7 @@ async def submit_form(token: str, http: Request, session: SessionDep, settings: 
                 return message_page(409, found.language, "already", date=_date(settings, found, found.submitted_at))
             return message_page(410, found.language, "expired" if found.status != RequestStatus.cancelled
                                 else "cancelled")
+        await submission_stored(getattr(http.app.state, "temporal", None), settings, session, found)  # the sweep, if not
         return message_page(200, found.language, "sent")
     finally:
         await form.close()

@@ -22,6 +22,7 @@ from api.console.record_pages import render_record
 from api.console.web import SignedInDep, first_error, form, offset_in, principal, redirect, render, text
 from api.deps import SessionDep, SettingsDep, TemporalDep
 from api.routers.moves import move
+from crm.client_requests.pending import ClientRequestsPending
 from crm import pipeline_store
 from crm.pipeline_board import BoardFilter, board
 from crm.pipeline_models import MoveBody
@@ -81,21 +82,23 @@ async def move_on_console(record_id: int, request: Request, session: SessionDep,
     back = text(data, "back")
     from_board = back.startswith("/console/board")
 
-    async def refused(status: int, message: str) -> HTMLResponse:
+    async def refused(status: int, message: str, pending: bool = False) -> HTMLResponse:
         if from_board:
             params = dict(parse_qsl(back.partition("?")[2]))
             return await render_board(request, session, settings, signed, params, status, message, record_id)
-        return await render_record(request, session, settings, signed, record_id, status, move_error=message)
+        return await render_record(request, session, settings, signed, record_id, status, move_error=message,
+                                   pending_choice=pending)
 
     to = text(data, "to")
     if not to:
         return await refused(422, _("choose the status to move to"))
     try:
         body = MoveBody.model_validate({"to": to, "reason": text(data, "reason"),
-                                        "expected_status": text(data, "expected_status") or None})
+                                        "expected_status": text(data, "expected_status") or None,
+                                        "pending_requests": text(data, "pending_requests") or None})
         await move(record_id, body, session, temporal, settings, principal(signed))
     except ValidationError as exc:
         return await refused(422, first_error(exc))
-    except StagecoachError as exc:
-        return await refused(exc.status, exc.message)
+    except StagecoachError as exc:  # pending client requests: the record's page asks what becomes of them
+        return await refused(exc.status, exc.message, isinstance(exc, ClientRequestsPending))
     return redirect(back if from_board and not back.startswith("//") else f"/console/records/{record_id}")

@@ -47,7 +47,7 @@ async def records_page(request: Request, session: SessionDep, settings: Settings
 
 async def render_record(request: Request, session: SessionDep, settings: SettingsDep, signed: SignedInDep,
                         record_id: int, status: int = 200, error: str = "", move_error: str = "",
-                        document_error: str = "") -> HTMLResponse:
+                        document_error: str = "", pending_choice: bool = False) -> HTMLResponse:
     who = principal(signed)
     try:
         record = await get_record_or_404(session, record_id, who)
@@ -64,7 +64,7 @@ async def render_record(request: Request, session: SessionDep, settings: Setting
     return render(request, settings, "record.html", status=status, record=record, history=history, runs=runs,
                   tasks=tasks, templates=templates, contact=contact, error=error, users=await users_by_id(session),
                   moves=await allowed_moves(record_id, session, who), move_error=move_error,
-                  documents=documents, document_error=document_error,
+                  documents=documents, document_error=document_error, pending_choice=pending_choice,
                   client_requests=await record_requests(session, record_id))
 
 

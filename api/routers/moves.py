@@ -2,7 +2,9 @@
 
 Every move goes through `crm/pipeline_moves.py`: the record type's sequence is checked (409 `MoveRefused`
 naming the statuses allowed next), racing moves are serialised (the loser gets 409 with the record's
-current status), and one history line and the record event are written with the move.
+current status), and one history line and the record event are written with the move. A move to another status
+while client requests would move the record when answered is refused (409) until it says what becomes of them
+(`crm/client_requests/pending.py`).
 """
 
 from __future__ import annotations
@@ -14,8 +16,10 @@ from api.routers.records import events_recorded, get_record_or_404, public_recor
 from crm import pipeline_store
 from crm.models import RecordPublic
 from crm.pipeline_models import AllowedMoves, MoveBody
+from crm.client_requests.pending import settle_pending
 from crm.pipeline_moves import Move, allowed_next, move_record
 from processes.errors import ErrorDetail, StagecoachError
+from workflows.request_delivery import requests_cancelled
 
 router = APIRouter(prefix="/records", tags=["records"])
 
@@ -32,12 +36,15 @@ async def move(record_id: int, body: MoveBody, session: SessionDep, temporal: Te
     if len(given) != 1:
         raise MoveInvalid("give one of to, open_substate or close_substate",
                           details=[ErrorDetail(f"body.{name}", "give only one") for name in given])
-    await get_record_or_404(session, record_id, principal)
+    record = await get_record_or_404(session, record_id, principal)
+    cancelled = await settle_pending(session, record, body.to, body.pending_requests, principal.actor) \
+        if body.to is not None else []
     moved = await move_record(session, record_id, Move(
         to=body.to, open_substate=body.open_substate, close_substate=body.close_substate, reason=body.reason,
         actor=principal.actor, actor_user_id=principal.user_id, expected_status=body.expected_status))
     await session.commit()
     await events_recorded(temporal, settings, record_id)
+    await requests_cancelled(temporal, settings, cancelled)
     return await public_record(session, moved.record)
 
 

@@ -42,7 +42,8 @@ async def _validated(request: Request, session: SessionDep, renderer: RendererDe
     text = decode_body(await request.body(), request.headers.get("content-type", ""))
     known_users, known_templates = await template_store.validation_context(session)
     return await renderer.validate_pipeline(text, source=SOURCE, known_users=known_users,
-                                            known_templates=known_templates)
+                                            known_templates=known_templates,
+                                            known_requests=await template_store.request_template_keys(session))
 
 
 def _public(row: PipelineVersion, remapped: dict[str, int] | None = None) -> PipelineVersionPublic:

@@ -98,7 +98,8 @@ async def validated_text(text: str, session: SessionDep, renderer: RenderPool, s
     endpoints there are."""
     known_users, known_templates = await template_store.validation_context(session)
     return await renderer.validate(text, source=source, known_users=known_users, known_templates=known_templates,
-                                   known_endpoints=list(settings.webhook_endpoints))
+                                   known_endpoints=list(settings.webhook_endpoints),
+                                   known_requests=await template_store.request_template_keys(session))
 
 
 @router.post("", status_code=201, response_model=ProcessTemplateVersionPublic, openapi_extra=TEMPLATE_BODY)

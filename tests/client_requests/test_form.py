@@ -82,7 +82,7 @@ async def test_a_valid_submission_is_kept_once_with_its_file_as_a_document(env: 
     assert "<h1>Grazie</h1>" in answered.text
     stored, submissions, documents = await _stored(env, request.id, record_id)
     assert stored.status == RequestStatus.submitted and stored.submitted_at is not None
-    assert len(submissions) == 1 and submissions[0].delivered_at is None
+    assert len(submissions) == 1 and submissions[0].delivered_at is not None  # delivered after the commit
     assert [d.name for d in documents] == ["cu.pdf"]
     answers = stored.answers
     assert answers["dependants"] == 2 and answers["status"] == "Coniugato" and answers["moved"] is True

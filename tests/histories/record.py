@@ -21,7 +21,7 @@ import asyncio
 import sys
 import tempfile
 from collections.abc import Awaitable, Callable
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -37,12 +37,15 @@ from temporalio.testing import WorkflowEnvironment
 from crm.db import make_engine, make_sessionmaker
 from crm.migrate import upgrade_database
 from crm import pipeline_store, template_store
+from crm.client_requests import store as request_store
+from crm.client_requests.questions import RequestTemplate
 from crm.models import Record
 from crm.process_runs import ProcessOrigin, ProcessRun
 from crm.record_events import add_record_events
 from processes.instance import (
     AbortRequest,
     ChangeOwnerRequest,
+    ClientRequestSubmitted,
     CompletePhaseRequest,
     PhaseStatus,
     ProcessInput,
@@ -343,11 +346,32 @@ async def stage_automations(run: Run) -> Handle:
     return handle
 
 
+async def client_request_answered(run: Run) -> Handle:
+    """A phase that sent a client request with auto-move waits for the answers; they come twice (one counts)."""
+    async with run.factory.sessions() as session:
+        await request_store.save_template(session, RequestTemplate.model_validate({
+            "key": "replay-documents", "language": "it", "title": "Documenti", "questions": [
+                {"key": "iban", "type": "text", "label": "IBAN", "required": True}]}), "recorder")
+    handle = await run.start(
+        "client_request_answered",
+        {"key": "ask", "name": "Missing information", "actions": [
+            {"send_client_request": {"template": "replay-documents"}}]},
+        {"key": "later", "name": "Later", "actions": [{"add_history": {"text": "answered"}}]})
+    state = await until(handle, lambda s: bool(s.phases[0].waiting_requests))
+    await run.env.sleep(timedelta(days=1))
+    for _ in range(2):
+        await handle.signal(ProcessWorkflow.client_request_submitted, ClientRequestSubmitted(
+            request_id=state.phases[0].waiting_requests[0], submitted_at=datetime(2026, 3, 2, tzinfo=UTC)))
+    await handle.result()
+    return handle
+
+
 SCENARIOS: dict[str, Callable[[Run], Awaitable[WorkflowHandle[Any, Any]]]] = {
     f.__name__: f for f in (automatic_emails, manual_completed, skip_and_abort, incident_retry, decision_merge,
                             decision_after_step,
                             follow_up, loop_continue_as_new, loop_guard_cancelled, record_events_dispatch,
-                            responsible_missing, staff_signals, appointment_cancelled, stage_automations)}
+                            responsible_missing, staff_signals, appointment_cancelled, stage_automations,
+                            client_request_answered)}
 
 
 async def start_test_server() -> WorkflowEnvironment:

@@ -120,3 +120,17 @@ def test_automations_are_checked_as_the_processes_they_run_as() -> None:
     assert any(e.startswith("statuses[1].substates[0].automations[0].actions[0].notify.message: unknown variable "
                             "'recrod'") for e in found)
     assert not any("close_substate" in e for e in found)  # a substate of the status: fine
+
+
+def test_a_client_request_names_a_saved_request_template() -> None:
+    document = {**repair_pipeline("x"), "controller_email": "controller@studio.example"}
+    document["statuses"][1]["automations"] = [
+        {"on": "enter", "actions": [{"send_client_request": {"template": "tax-documnets"}}]},
+        {"on": "exit", "actions": [{"send_client_request": {"template": "tax-documents"}}]}]
+    with pytest.raises(PipelineInvalid) as caught:
+        validate_pipeline(document, known_users=set(), known_templates={}, known_requests={"tax-documents"})
+    assert [str(d) for d in caught.value.details] == [
+        "statuses[1].automations[1].actions[0].send_client_request.auto_move: an on-exit automation runs once the "
+        "record has left the status: its answers cannot move it on (set auto_move: false)",
+        "statuses[1].automations[0].actions[0].send_client_request.template: no client request template "
+        "'tax-documnets' (did you mean 'tax-documents'?)"]

@@ -16,6 +16,7 @@ from processes.validation import parse_document, validate_template
 HERE = Path(__file__).parent
 KNOWN_USERS = {"maria", "luca"}
 KNOWN_TEMPLATES = {"welcome-call": RecordKind.lead}  # follow-ups may start these (invalid/unknown_follow_up_template)
+KNOWN_REQUESTS = {"tax-return-documents"}  # client request templates (invalid/unknown_request_template)
 VALID = sorted((HERE / "valid").glob("*.yaml"))
 INVALID = sorted((HERE / "invalid").glob("*.yaml"))
 
@@ -41,7 +42,8 @@ def test_valid_corpus_covers_the_language() -> None:
 
 @pytest.mark.parametrize("path", [_case(path) for path in VALID])
 def test_valid_template(path: Path) -> None:
-    template = validate_template(parse_document(path.read_text()), known_users=KNOWN_USERS)
+    template = validate_template(parse_document(path.read_text()), known_users=KNOWN_USERS,
+                                 known_requests=KNOWN_REQUESTS)
     assert ProcessTemplate.model_validate(template.model_dump(mode="json")) == template
 
 
@@ -50,6 +52,6 @@ def test_invalid_template(path: Path) -> None:
     expected = path.with_suffix(".error").read_text().splitlines()
     with pytest.raises(TemplateInvalid) as caught:
         validate_template(parse_document(path.read_text()), known_users=KNOWN_USERS,
-                          known_templates=KNOWN_TEMPLATES)
+                          known_templates=KNOWN_TEMPLATES, known_requests=KNOWN_REQUESTS)
     assert [str(detail) for detail in caught.value.details] == expected
     assert caught.value.message.startswith(expected[0])
