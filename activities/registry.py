@@ -12,6 +12,7 @@ from activities.decisions import DecisionActivities
 from activities.deps import Deps
 from activities.follow_ups import FollowUpActivities
 from activities.history import HistoryActivities
+from activities.letters import LetterActivities
 from activities.loop_guard import LoopGuardActivities
 from activities.notices import NoticeActivities
 from activities.process_runs import ProcessRunActivities
@@ -33,6 +34,7 @@ ACTIVITY_CLASSES = (
     DecisionActivities,
     FollowUpActivities,
     HistoryActivities,
+    LetterActivities,
     LoopGuardActivities,
     NoticeActivities,
     ProcessRunActivities,

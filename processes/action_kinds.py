@@ -18,6 +18,12 @@ from processes.template_basics import (EMAIL_PATTERN, TEXT_LOCALE, Frozen, Key, 
 RECIPIENT_ROLES = ("record_contact", "responsible", "process_owner", "record_owner", "controller")
 
 
+def email_recipient(value: str) -> str:
+    if value in RECIPIENT_ROLES or EMAIL_PATTERN.fullmatch(value):
+        return value
+    raise ValueError(f"'{value}' is neither an email address nor one of {', '.join(RECIPIENT_ROLES)}")
+
+
 class SendEmail(Frozen):
     """Email rendered from Jinja2 text, to a role or a fixed address."""
 
@@ -26,12 +32,7 @@ class SendEmail(Frozen):
     body: Text
     locale: str | None = locale_field(TEXT_LOCALE)
 
-    @field_validator("to")
-    @classmethod
-    def _recipient(cls, value: str) -> str:
-        if value in RECIPIENT_ROLES or EMAIL_PATTERN.fullmatch(value):
-            return value
-        raise ValueError(f"'{value}' is neither an email address nor one of {', '.join(RECIPIENT_ROLES)}")
+    _recipient = field_validator("to")(email_recipient)
 
 
 WEBHOOK_BODY = ('{"process": {{ process.id | tojson }}, "template": {{ process.template | tojson }}, '
@@ -80,6 +81,31 @@ class Appointment(Frozen):
     duration_minutes: int = Field(60, ge=5, le=24 * 60)
     attendees: list[Literal["record_contact", "responsible", "process_owner", "record_owner"]] = Field(
         ["record_contact", "responsible"], min_length=1, max_length=4)
+    locale: str | None = locale_field(TEXT_LOCALE)
+
+
+class LetterEmail(Frozen):
+    """The email a letter or report is sent with, the PDF attached."""
+
+    to: str = Field("record_contact", description=f"one of {', '.join(RECIPIENT_ROLES)}, or an address")
+    subject: Annotated[str, Field(min_length=1, max_length=500)]
+    body: Text
+
+    _recipient = field_validator("to")(email_recipient)
+
+
+LETTER_NAME = "{{ phase.name }} - {{ record.title }}.pdf"
+
+
+class Letter(Frozen):
+    """An HTML Jinja2 template made a PDF, kept as a document of the record (a new version of the record's document
+    of that name, if it has one); optionally emailed with the PDF attached. `letter` and `report` are the same."""
+
+    name: Annotated[str, Field(min_length=1, max_length=255)] = Field(
+        LETTER_NAME, description="the document's file name (Jinja2 text; .pdf is added when missing)")
+    html: Text = Field(description="Jinja2 text that renders HTML: the values it shows are escaped")
+    title: str = Field("", max_length=500, description="the PDF's title (Jinja2 text); default: its name")
+    email: LetterEmail | None = None
     locale: str | None = locale_field(TEXT_LOCALE)
 
 
@@ -211,6 +237,8 @@ ACTION_KINDS: dict[str, type[Frozen]] = {
     "webhook": Webhook,
     "send_sms": SendSms,
     "appointment": Appointment,
+    "letter": Letter,
+    "report": Letter,
     "create_task": CreateTask,
     "write_values": WriteValues,
     "set_status": SetStatus,
@@ -254,6 +282,8 @@ class Action(Frozen):
     webhook: Webhook | None = None
     send_sms: SendSms | None = None
     appointment: Appointment | None = None
+    letter: Letter | None = None
+    report: Letter | None = None
     create_task: CreateTask | None = None
     write_values: WriteValues | None = None
     set_status: SetStatus | None = None

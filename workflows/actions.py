@@ -22,6 +22,7 @@ from temporalio import workflow
 from activities.appointments import AppointmentActivities, AppointmentInput
 from activities.bookkeeping import HistoryLine
 from activities.history import AddHistoryInput, HistoryActivities
+from activities.letters import LetterActivities, LetterInput
 from activities.record_values import RecordValuesActivities, SetStatusInput, WriteValuesInput
 from activities.send_email import SendEmailActivities, SendEmailInput
 from activities.send_sms import SendSmsActivities, SendSmsInput
@@ -42,6 +43,8 @@ ACTION_ACTIVITIES: dict[str, tuple[Callable[..., Awaitable[ActionResult]], type[
     "webhook": (WebhookActivities.webhook, WebhookInput),
     "send_sms": (SendSmsActivities.send_sms, SendSmsInput),
     "appointment": (AppointmentActivities.appointment, AppointmentInput),
+    "letter": (LetterActivities.letter, LetterInput),
+    "report": (LetterActivities.report, LetterInput),
     "create_task": (TaskActivities.create_task, CreateTaskInput),
     "write_values": (RecordValuesActivities.write_values, WriteValuesInput),
     "set_status": (RecordValuesActivities.set_status, SetStatusInput),
