@@ -198,6 +198,35 @@ class Notify(Frozen):
         return self
 
 
+class ForwardEmail(Frozen):
+    """Forward a stored email of the record to a person: the last one logged on its timeline (received or sent
+    outside Stagecoach, logged by staff), or the last one a process sent about it (with its attachments)."""
+
+    to: str = Field("responsible", description=f"one of {', '.join(RECIPIENT_ROLES)}, or an address")
+    email: Literal["last_logged", "last_sent"] = Field("last_logged", description="which stored email")
+    note: str = Field("", max_length=20_000, description="Jinja2 text written above the forwarded email")
+    locale: str | None = locale_field(TEXT_LOCALE)
+
+    _recipient = field_validator("to")(email_recipient)
+
+
+OWNER_SUBJECT = "{{ record.title }}: {{ record.status }}"
+OWNER_MESSAGE = ("Good day,\n\nan update on {{ record.title }}.\n\nStatus: {{ record.status }}\n"
+                 "Process: {{ process.template_name }}, phase: {{ phase.name }}\n"
+                 "{% if record.owner %}Your contact: {{ record.owner.name }}, {{ record.owner.email }}\n{% endif %}")
+
+
+class NotifyOwner(Frozen):
+    """Email the owner a summary: `owner` is the property's owner (the contact a property record links) when there
+    is one, else the record's owner (a user); `property_owner` and `record_owner` say which."""
+
+    to: Literal["owner", "property_owner", "record_owner"] = "owner"
+    subject: Annotated[str, Field(min_length=1, max_length=500)] = OWNER_SUBJECT
+    message: Text = OWNER_MESSAGE
+    history: int = Field(0, ge=0, le=50, description="the record's last N history lines added below the message")
+    locale: str | None = locale_field(TEXT_LOCALE)
+
+
 class Rule(Frozen):
     """A rule on one of the record's fields: `type`, `channel`, `title`, or a free field (`fields.region`)."""
 
@@ -251,6 +280,8 @@ ACTION_KINDS: dict[str, type[Frozen]] = {
     "start_process": StartProcess,
     "notify": Notify,
     "assign": Assign,
+    "forward_email": ForwardEmail,
+    "notify_owner": NotifyOwner,
 }
 
 # the kinds of the first version: a full dump of an action (every kind, unset ones as None) has them all
@@ -296,6 +327,8 @@ class Action(Frozen):
     start_process: StartProcess | None = None
     notify: Notify | None = None
     assign: Assign | None = None
+    forward_email: ForwardEmail | None = None
+    notify_owner: NotifyOwner | None = None
 
     @model_validator(mode="before")
     @classmethod

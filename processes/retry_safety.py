@@ -44,4 +44,6 @@ RETRY_SAFETY: dict[str, RetrySafety] = {
     "start_process": RetrySafety.exactly_once,
     "notify": RetrySafety.repeatable,
     "assign": RetrySafety.exactly_once,
+    "forward_email": RetrySafety.repeatable,
+    "notify_owner": RetrySafety.repeatable,
 }

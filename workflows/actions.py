@@ -21,8 +21,10 @@ from temporalio import workflow
 
 from activities.appointments import AppointmentActivities, AppointmentInput
 from activities.bookkeeping import HistoryLine
+from activities.forward_email import ForwardEmailActivities, ForwardEmailInput
 from activities.history import AddHistoryInput, HistoryActivities
 from activities.letters import LetterActivities, LetterInput
+from activities.notify_owner import NotifyOwnerActivities, NotifyOwnerInput
 from activities.record_values import RecordValuesActivities, SetStatusInput, WriteValuesInput
 from activities.send_email import SendEmailActivities, SendEmailInput
 from activities.send_sms import SendSmsActivities, SendSmsInput
@@ -54,6 +56,8 @@ ACTION_ACTIVITIES: dict[str, tuple[Callable[..., Awaitable[ActionResult]], type[
     "notify": (StageActionActivities.notify, NotifyInput),
     "assign": (StageActionActivities.assign, AssignInput),
     "start_process": (StageActionActivities.start_process, StartProcessInput),
+    "forward_email": (ForwardEmailActivities.forward_email, ForwardEmailInput),
+    "notify_owner": (NotifyOwnerActivities.notify_owner, NotifyOwnerInput),
 }
 
 
