@@ -80,7 +80,8 @@ def handle(request: dict[str, Any]) -> dict[str, Any]:
 
             document = parse_document(request["text"], source=request.get("source", "body"))
             kinds = {key: RecordKind(kind) for key, kind in request["known_templates"].items()}
-            pipeline = validate_pipeline(document, known_users=request["known_users"], known_templates=kinds)
+            pipeline = validate_pipeline(document, known_users=request["known_users"], known_templates=kinds,
+                                         known_endpoints=request.get("known_endpoints"))
             return {"ok": pipeline.model_dump(mode="json"), "remap": remap_of(document)[1]}
         if op == "pdf":
             from renderer.pdf import PdfRefused, html_to_pdf

@@ -253,10 +253,12 @@ class RenderPool:
                                         * len(text.encode()) / 1_000_000), 2)
 
     async def validate_pipeline(self, text: str, *, source: str, known_users: Iterable[str],
-                                known_templates: Mapping[str, RecordKind]) -> tuple[Pipeline, dict[str, str]]:
+                                known_templates: Mapping[str, RecordKind],
+                                known_endpoints: Iterable[str] | None = None) -> tuple[Pipeline, dict[str, str]]:
         """Parse and validate a pipeline document in a child: the pipeline and its `remap` (statuses removed, and
         where their records go); `PipelineInvalid` with every error otherwise."""
         request = {"op": "validate_pipeline", "text": text, "source": source, "known_users": set(known_users),
+                   "known_endpoints": None if known_endpoints is None else set(known_endpoints),
                    "known_templates": {key: kind.value for key, kind in known_templates.items()}}
         answer = await self._call(None, request, "", lane="check", timeout=self.check_timeout(text))
         if "invalid" in answer:

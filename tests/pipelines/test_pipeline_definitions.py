@@ -120,3 +120,15 @@ def test_automations_are_checked_as_the_processes_they_run_as() -> None:
     assert any(e.startswith("statuses[1].substates[0].automations[0].actions[0].notify.message: unknown variable "
                             "'recrod'") for e in found)
     assert not any("close_substate" in e for e in found)  # a substate of the status: fine
+
+
+def test_automations_name_configured_webhook_endpoints() -> None:
+    document = repair_pipeline("x", controller_email="controller@agency.example")
+    document["statuses"][1]["automations"] = [{"on": "enter", "actions": [{"webhook": {"endpoint": "crn"}}]}]
+    with pytest.raises(PipelineInvalid) as caught:
+        validate_pipeline(document, known_users=set(), known_templates={}, known_endpoints={"crm"})
+    assert [str(d) for d in caught.value.details] == [
+        "statuses[1].automations[0].actions[0].webhook.endpoint: no webhook endpoint 'crn' in WEBHOOK_ENDPOINTS "
+        "(did you mean 'crm'?)"]
+    validate_pipeline(document, known_users=set(), known_templates={}, known_endpoints={"crn"})
+    validate_pipeline(document, known_users=set(), known_templates={})  # None: not checked
