@@ -10,13 +10,18 @@ the baseline formats its text in Python. That rendering, like the engine's own b
 
 from __future__ import annotations
 
-from datetime import timedelta
+import hashlib
+import json
+from datetime import UTC, datetime, timedelta
 
 from pydantic import BaseModel
 from temporalio import activity, workflow
 from temporalio.common import RetryPolicy
 
 with workflow.unsafe.imports_passed_through():
+    import httpx
+    from standardwebhooks.webhooks import Webhook as Signer
+
     from activities.deps import Deps
     from activities.history import write_history_once
     from crm.models import HistoryEntry, HistoryKind
@@ -94,8 +99,63 @@ class BaselineWorkflow:
         self._advance = True
 
 
+class PostInput(BaseModel):
+    endpoint: str
+    body: str
+    message_id: str
+
+
+class WebhookBaselineInput(BaseModel):
+    record_id: int
+    endpoint: str
+    template: str = "bench-webhook"
+
+
+class WebhookBaselineActivities:
+    """Scenario 9's hand-written activity: the POST a `webhook` action makes (the same body, Standard Webhooks
+    headers signed with the endpoint's secret, httpx with the same timeouts), without recording it."""
+
+    def __init__(self, deps: Deps) -> None:
+        self.deps = deps
+
+    @activity.defn(name="bench_post_webhook")
+    async def post(self, input: PostInput) -> int:
+        settings = self.deps.settings
+        endpoint = settings.webhook_endpoints[input.endpoint]
+        now = datetime.now(UTC)
+        headers = {"content-type": "application/json", "webhook-id": input.message_id,
+                   "webhook-timestamp": str(int(now.timestamp())),
+                   "webhook-signature": Signer(endpoint.secret.get_secret_value()).sign(input.message_id, now,
+                                                                                        input.body)}
+        timeout = httpx.Timeout(settings.webhook_read_timeout_seconds,
+                                connect=settings.webhook_connect_timeout_seconds)
+        async with httpx.AsyncClient(timeout=timeout, follow_redirects=False, trust_env=False) as http:
+            response = await http.post(endpoint.url, content=input.body.encode(), headers=headers)
+        if not 200 <= response.status_code < 300:
+            raise RuntimeError(f"the endpoint answered {response.status_code}")  # retried, like the action's 5xx
+        return response.status_code
+
+
+@workflow.defn(name="WebhookBaselineWorkflow")
+class WebhookBaselineWorkflow:
+    """Scenario 9: one activity POSTing the body the bench template's webhook renders."""
+
+    @workflow.run
+    async def run(self, input: WebhookBaselineInput) -> int:
+        wf = workflow.info().workflow_id
+        body = json.dumps({"process": wf, "template": input.template, "phase": "post", "record": input.record_id},
+                          separators=(",", ":"))
+        message_id = f"msg_{hashlib.sha256(f'{wf}/post/0/0'.encode()).hexdigest()[:32]}"
+        return await workflow.execute_activity_method(
+            WebhookBaselineActivities.post, PostInput(endpoint=input.endpoint, body=body, message_id=message_id),
+            start_to_close_timeout=TIMEOUT, retry_policy=RETRY)
+
+
 def baseline_activities(deps: Deps) -> list[object]:
-    return [BaselineActivities(deps).write_row]
+    return [BaselineActivities(deps).write_row, WebhookBaselineActivities(deps).post]
 
 
-__all__ = ["BaselineActivities", "BaselineInput", "BaselineWorkflow", "WriteRowInput"]
+BASELINE_WORKFLOWS = [BaselineWorkflow, WebhookBaselineWorkflow]
+
+__all__ = ["BASELINE_WORKFLOWS", "BaselineActivities", "BaselineInput", "BaselineWorkflow", "PostInput",
+           "WebhookBaselineActivities", "WebhookBaselineInput", "WebhookBaselineWorkflow", "WriteRowInput"]

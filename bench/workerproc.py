@@ -19,7 +19,7 @@ from temporalio.worker import Worker
 
 from activities.deps import Deps
 from activities.mailer import Mailer
-from bench.baseline import BaselineWorkflow, baseline_activities
+from bench.baseline import BASELINE_WORKFLOWS, baseline_activities
 from crm.db import make_engine, make_sessionmaker
 from logs import configure_logging
 from renderer.pool import RenderPool
@@ -40,7 +40,7 @@ async def serve(kind: str, settings: Settings) -> None:
     if kind == "template":
         worker = build_worker(client, settings, deps, **options)
     else:
-        worker = Worker(client, task_queue=settings.temporal_task_queue, workflows=[BaselineWorkflow],
+        worker = Worker(client, task_queue=settings.temporal_task_queue, workflows=BASELINE_WORKFLOWS,
                         activities=baseline_activities(deps), **options)  # type: ignore[arg-type]
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
