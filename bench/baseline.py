@@ -19,10 +19,10 @@ from temporalio import activity, workflow
 from temporalio.common import RetryPolicy
 
 with workflow.unsafe.imports_passed_through():
-    import httpx
     from standardwebhooks.webhooks import Webhook as Signer
 
     from activities.deps import Deps
+    from activities.public_address import outbound_client
     from activities.history import write_history_once
     from crm.models import HistoryEntry, HistoryKind
 
@@ -113,7 +113,7 @@ class WebhookBaselineInput(BaseModel):
 
 class WebhookBaselineActivities:
     """Scenario 9's hand-written activity: the POST a `webhook` action makes (the same body, Standard Webhooks
-    headers signed with the endpoint's secret, httpx with the same timeouts), without recording it."""
+    headers signed with the endpoint's secret, the same HTTP client), without recording it."""
 
     def __init__(self, deps: Deps) -> None:
         self.deps = deps
@@ -127,9 +127,8 @@ class WebhookBaselineActivities:
                    "webhook-timestamp": str(int(now.timestamp())),
                    "webhook-signature": Signer(endpoint.secret.get_secret_value()).sign(input.message_id, now,
                                                                                         input.body)}
-        timeout = httpx.Timeout(settings.webhook_read_timeout_seconds,
-                                connect=settings.webhook_connect_timeout_seconds)
-        async with httpx.AsyncClient(timeout=timeout, follow_redirects=False, trust_env=False) as http:
+        async with outbound_client(settings.webhook_read_timeout_seconds,
+                                   settings.webhook_connect_timeout_seconds) as http:
             response = await http.post(endpoint.url, content=input.body.encode(), headers=headers)
         if not 200 <= response.status_code < 300:
             raise RuntimeError(f"the endpoint answered {response.status_code}")  # retried, like the action's 5xx

@@ -2,7 +2,7 @@
 same POST, in throughput (target: the baseline at most 1.2× the template's processes/s).
 
     python -m bench.webhooks [--processes N] [--rounds R] [--mode memory|sqlite] [--database auto|sqlite|postgresql]
-                             [--json OUT]
+                             [--json OUT] [--profile DIR]
 
 Both sides POST the same JSON body with Standard Webhooks headers signed with the endpoint's secret, through
 httpx, to a receiver in this process (asyncio, answering 200 at once, keeping the connection open). Template
@@ -78,9 +78,9 @@ def _template() -> Any:
                               "phases": [{"key": "post", "name": "Post", "actions": [{"webhook": {"endpoint": "bench"}}]}]})
 
 
-async def _round(ctx: Any, kind: str, n: int) -> dict[str, Any]:
+async def _round(ctx: Any, kind: str, n: int, profile: Path | None = None) -> dict[str, Any]:
     from bench.baseline import WebhookBaselineInput, WebhookBaselineWorkflow
-    from bench.scenarios import _gather_limited, _watched, _worker
+    from bench.scenarios import _gather_limited, _profile_start, _profile_stop, _watched, _worker
     from processes.instance import ProcessInput
     from workflows.client import start_process
 
@@ -97,15 +97,17 @@ async def _round(ctx: Any, kind: str, n: int) -> dict[str, Any]:
     async with _worker(ctx, kind, f"s9-{kind}") as (worker, tq, ids):
         warm = [await start(tq, f"{ids}-warm-{i}", ctx.record_ids[0]) for i in range(WARM)]
         await _watched(worker, asyncio.gather(*(h.result() for h in warm)), 120)
+        spy = await _profile_start(worker, str(profile / f"webhook-{kind}.txt") if profile else None)
         t0 = time.monotonic()
         handles = await _gather_limited([start(tq, f"{ids}-{i}", ctx.record_ids[i % len(ctx.record_ids)])
                                          for i in range(n)])
         await _watched(worker, _gather_limited([h.result() for h in handles], limit=512), 300 + n * 2)
         elapsed = time.monotonic() - t0
+        await _profile_stop(spy)
     return {"kind": kind, "processes": n, "seconds": elapsed, "processes_per_s": n / elapsed}
 
 
-async def measure(mode: str, n: int, rounds: int, database_url: str) -> dict[str, Any]:
+async def measure(mode: str, n: int, rounds: int, database_url: str, profile: Path | None = None) -> dict[str, Any]:
     from bench.infra import connect, dev_server
     from bench.scenarios import Context, seed
     from crm.db import make_engine, make_sessionmaker
@@ -126,7 +128,7 @@ async def measure(mode: str, n: int, rounds: int, database_url: str) -> dict[str
             for r in range(rounds):
                 for kind in KINDS:
                     print(f"[bench.webhooks] {mode}: {kind}, {n} processes, round {r + 1} of {rounds}", flush=True)
-                    runs[kind].append(await _round(ctx, kind, n))
+                    runs[kind].append(await _round(ctx, kind, n, profile if r == rounds - 1 else None))
     finally:
         await engine.dispose()
         await receiver.stop()
@@ -148,9 +150,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--mode", default="memory", choices=["memory", "sqlite"], help="the dev server's mode")
     parser.add_argument("--database", default="auto", choices=["auto", "postgresql", "sqlite"])
     parser.add_argument("--json", type=Path, default=None)
+    parser.add_argument("--profile", type=Path, default=None,
+                        help="py-spy each side's worker in the last round and keep the raw profiles here")
     args = parser.parse_args(argv)
+    if args.profile:
+        args.profile.mkdir(parents=True, exist_ok=True)
     with database(args.database) as (db_kind, url):
-        result = asyncio.run(measure(args.mode, args.processes, args.rounds, url))
+        result = asyncio.run(measure(args.mode, args.processes, args.rounds, url, args.profile))
     result["database"] = db_kind
     result["run"] = uuid.uuid4().hex[:8]
     text = json.dumps(result, indent=2)
