@@ -9,7 +9,9 @@ httpx, to a receiver in this process (asyncio, answering 200 at once, keeping th
 side: processes of a one-phase template whose only action is `- webhook: {endpoint: bench}` (its body rendered
 in the render pool, the delivery recorded once before it leaves, the address checked, the outcome and the
 history line written with the phase's bookkeeping). Baseline: `bench.baseline.WebhookBaselineWorkflow`, one
-activity that signs and POSTs the same body and records nothing. Each round starts N processes at once on a
+activity that signs and POSTs the same body and records nothing; and, to tell the engine's cost from the cost of
+keeping what was sent, the same activity keeping a delivery row (`recorded`: inserted once by step key before
+the POST, its answer written after), as a careful hand-written one would. Each round starts N processes at once on a
 fresh worker of one side and times them from the first start to the last completion; the sides alternate,
 and each side's median round counts. The receiver counts the POSTs: one per process.
 """
@@ -30,7 +32,7 @@ from typing import Any
 
 SECRET = "whsec_" + "YmVuY2gtd2ViaG9vay1zZWNyZXQtMTIzNDU2Nzg5MA=="
 TARGET = 1.2
-KINDS = ("baseline", "template")
+KINDS = ("baseline", "recorded", "template")  # "recorded": the hand-written activity keeping a delivery row
 WARM = 3
 
 
@@ -92,9 +94,9 @@ async def _round(ctx: Any, kind: str, n: int, profile: Path | None = None) -> di
                 template=template, template_version=1, record_id=record_id, owner_id=ctx.owner_id,
                 started_by="bench"), workflow_id=wf_id, task_queue=tq)
         return await ctx.client.start_workflow(WebhookBaselineWorkflow.run, WebhookBaselineInput(
-            record_id=record_id, endpoint="bench"), id=wf_id, task_queue=tq)
+            record_id=record_id, endpoint="bench", recorded=kind == "recorded"), id=wf_id, task_queue=tq)
 
-    async with _worker(ctx, kind, f"s9-{kind}") as (worker, tq, ids):
+    async with _worker(ctx, "template" if kind == "template" else "baseline", f"s9-{kind}") as (worker, tq, ids):
         warm = [await start(tq, f"{ids}-warm-{i}", ctx.record_ids[0]) for i in range(WARM)]
         await _watched(worker, asyncio.gather(*(h.result() for h in warm)), 120)
         spy = await _profile_start(worker, str(profile / f"webhook-{kind}.txt") if profile else None)
@@ -134,8 +136,10 @@ async def measure(mode: str, n: int, rounds: int, database_url: str, profile: Pa
         await receiver.stop()
     median = {kind: sorted(runs[kind], key=lambda run: run["processes_per_s"])[(rounds - 1) // 2] for kind in KINDS}
     ratio = median["baseline"]["processes_per_s"] / median["template"]["processes_per_s"]
+    recorded = median["recorded"]["processes_per_s"] / median["template"]["processes_per_s"]
     posts = sum(receiver.ids.values())
-    return {"mode": mode, "processes": n, "rounds": rounds, "median": median, "ratio": ratio, "target": TARGET,
+    return {"mode": mode, "processes": n, "rounds": rounds, "median": median, "ratio": ratio,
+            "ratio_to_recorded": recorded, "target": TARGET,
             "meets_target": ratio <= TARGET, "posts": posts, "distinct_webhook_ids": len(receiver.ids),
             "rounds_processes_per_s": {kind: [run["processes_per_s"] for run in runs[kind]] for kind in KINDS},
             "spread": {kind: statistics.pstdev([run["processes_per_s"] for run in runs[kind]]) for kind in KINDS}}
@@ -165,7 +169,8 @@ def main(argv: list[str] | None = None) -> int:
         args.json.write_text(text + "\n")
     print(text)
     print(f"[bench.webhooks] baseline/template = {result['ratio']:.2f} (target <= {TARGET}): "
-          f"{'met' if result['meets_target'] else 'NOT met'}", flush=True)
+          f"{'met' if result['meets_target'] else 'NOT met'}; hand-written keeping a delivery row/template = "
+          f"{result['ratio_to_recorded']:.2f}", flush=True)
     return 0
 
 
