@@ -66,13 +66,11 @@ async def test_forwards_and_owner_notices_reach_their_people(
 
 async def test_nothing_to_forward_is_an_incident(
         time_skipping_env: WorkflowEnvironment, sessions: Any, factory: Factory, task_queue: str) -> None:
+    forward = template({"key": "fwd", "name": "Forward", "actions": [{"forward_email": {"email": "last_sent"}}]})
     owner = await factory.user()
-    record = await factory.record(owner=owner)
-    client = time_skipping_env.client
-    async with running_worker(client, sessions, task_queue):
-        handle = await start(client, task_queue, template(
-            {"key": "fwd", "name": "Forward", "actions": [{"forward_email": {"email": "last_sent"}}]}),
-            record.id, owner.id)
+    record = await factory.record(owner=owner, title="Nothing sent yet")
+    async with running_worker(time_skipping_env.client, sessions, task_queue):
+        handle = await start(time_skipping_env.client, task_queue, forward, record.id, owner.id)
 
         incident = (await until(handle, lambda s: s.incident is not None)).incident
     assert incident is not None and incident.error_type == "NothingToForward"
