@@ -77,7 +77,8 @@ def _template() -> Any:
 
     return validate_template({"key": "bench-webhook", "name": "Bench webhook", "record_kind": "lead",
                               "controller_email": "controller@agency.example",
-                              "phases": [{"key": "post", "name": "Post", "actions": [{"webhook": {"endpoint": "bench"}}]}]})
+                              "phases": [{"key": "post", "name": "Post",
+                                          "actions": [{"webhook": {"endpoint": "bench"}}]}]})
 
 
 async def _round(ctx: Any, kind: str, n: int, profile: Path | None = None) -> dict[str, Any]:

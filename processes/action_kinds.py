@@ -87,7 +87,8 @@ class Appointment(Frozen):
 class LetterEmail(Frozen):
     """The email a letter or report is sent with, the PDF attached."""
 
-    to: str = Field("record_contact", description=f"one of {', '.join(RECIPIENT_ROLES)}, or an address")
+    to: str = Field("record_contact", max_length=320,
+                    description=f"one of {', '.join(RECIPIENT_ROLES)}, or an address")
     subject: Annotated[str, Field(min_length=1, max_length=500)]
     body: Text
 
@@ -202,7 +203,8 @@ class ForwardEmail(Frozen):
     """Forward a stored email of the record to a person: the last one logged on its timeline (received or sent
     outside Stagecoach, logged by staff), or the last one a process sent about it (with its attachments)."""
 
-    to: str = Field("responsible", description=f"one of {', '.join(RECIPIENT_ROLES)}, or an address")
+    to: str = Field("responsible", max_length=320,
+                    description=f"one of {', '.join(RECIPIENT_ROLES)}, or an address")
     email: Literal["last_logged", "last_sent"] = Field("last_logged", description="which stored email")
     note: str = Field("", max_length=20_000, description="Jinja2 text written above the forwarded email")
     locale: str | None = locale_field(TEXT_LOCALE)
