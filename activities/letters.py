@@ -11,6 +11,7 @@ email is an outbox message keyed `{step key}/email`, sent with one Message-ID ho
 from __future__ import annotations
 
 import html as markup
+import re
 from typing import Any
 
 from pydantic import BaseModel
@@ -57,6 +58,13 @@ def one_line(text: str) -> str:
     return " ".join(text.split())
 
 
+def document_name(rendered: str) -> str:
+    """The file name a rendered `name` gives: on one line, a slash (a title "Via Roma 3/B") kept as a dash, never
+    read as a folder, and `.pdf` at the end."""
+    name = re.sub(r"[/\\]", "-", one_line(rendered))
+    return name if name.lower().endswith(".pdf") else f"{name}.pdf"
+
+
 class LetterActivities:
     def __init__(self, deps: Deps) -> None:
         self.deps = deps
@@ -91,8 +99,7 @@ class LetterActivities:
         action, deps, step = input.action, self.deps, once.step
         async with deps.sessions() as session:
             variables = await render_variables(session, step, utcnow(), [action.name, action.html, action.title])
-        name = one_line(await render(deps, step, action.name, variables, f"{input.where}.name", action.locale))
-        name = name if name.lower().endswith(".pdf") else f"{name}.pdf"
+        name = document_name(await render(deps, step, action.name, variables, f"{input.where}.name", action.locale))
         html = await render(deps, step, action.html, escaped(variables), f"{input.where}.html", action.locale)
         title = one_line(await render(deps, step, action.title, variables, f"{input.where}.title", action.locale)) \
             if action.title else name.removesuffix(".pdf")

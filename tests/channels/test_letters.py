@@ -13,7 +13,7 @@ import pytest
 from pypdf import PdfReader
 from sqlmodel import col, select
 
-from activities.letters import escaped
+from activities.letters import document_name, escaped
 from crm.documents import store
 from crm.documents.models import Document, DocumentVersion
 from crm.documents.storage import FolderStorage
@@ -60,6 +60,11 @@ def test_html_becomes_a_pdf_with_the_letters_of_italian_polish_german_and_french
 def test_what_cannot_be_made_a_pdf_is_refused(html: str, said: str) -> None:
     with pytest.raises(PdfRefused, match=said):
         html_to_pdf(html)
+
+
+def test_a_rendered_name_is_one_file_name_ending_in_pdf() -> None:
+    assert document_name("Proposta  Via Roma 3/B\n") == "Proposta Via Roma 3-B.pdf"
+    assert document_name("Report C:\\x.PDF") == "Report C:-x.PDF"
 
 
 def test_values_are_escaped_for_html() -> None:
