@@ -4,7 +4,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: install run test reliability clean bench chromium
+.PHONY: install run test reliability clean bench bench-webhooks chromium
 
 $(STAMP): pyproject.toml constraints.txt
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11+ is needed")'
@@ -45,3 +45,8 @@ bench: install
 	$(PY) -m pip install --quiet --constraint constraints.txt --editable '.[bench]'
 	BENCH_FROM_MAKE=1 $(PY) -m bench --profile build/bench-profiles $(if $(QUICK),--quick) \
 		$(if $(BENCH_SCALE),--scale $(BENCH_SCALE)) $(BENCH_ARGS)
+
+## bench-webhooks: scenario 9 alone, a one-webhook phase against a hand-written activity doing the same POST
+##                 (bench/webhooks.py; figures in bench/webhooks_results.json; BENCH_ARGS: --processes, --rounds...)
+bench-webhooks: install
+	$(PY) -m bench.webhooks --json bench/webhooks_results.json $(BENCH_ARGS)

@@ -76,7 +76,7 @@ def capped(text: str | None) -> str | None:
 async def deliver_once(deps: Deps, step: StepInput, *, kind: str, compose: Compose, send: Send, before: Before,
                        after: Sequence[HistoryEntry], history_kind: HistoryKind, describe: Describe) -> Delivery:
     """Record the delivery (with what `before` adds to that transaction), send it, write its outcome."""
-    row = await _recorded(deps, step, kind, compose, before)
+    row, fresh = await _recorded(deps, step, kind, compose, before)
     if row.status in (DeliveryStatus.delivered, DeliveryStatus.held):
         return row
     if row.status is DeliveryStatus.sending and RETRY_SAFETY[kind] is RetrySafety.at_most_once:
@@ -85,7 +85,8 @@ async def deliver_once(deps: Deps, step: StepInput, *, kind: str, compose: Compo
                  "retry it to send it again")
         await _write(deps, row.id, status=DeliveryStatus.unknown, last_error=error)
         raise final_message("DeliveryOutcomeUnknown", error)
-    await _write(deps, row.id, status=DeliveryStatus.sending, attempts=Delivery.attempts + 1)
+    if not fresh:  # a new row of a repeatable kind is recorded as its first attempt (`_recorded`)
+        await _write(deps, row.id, status=DeliveryStatus.sending, attempts=Delivery.attempts + 1)
     try:
         answer = await send(row)
     except DeliveryFailed as exc:
@@ -116,16 +117,24 @@ async def deliver_once(deps: Deps, step: StepInput, *, kind: str, compose: Compo
         return stored
 
 
-async def _recorded(deps: Deps, step: StepInput, kind: str, compose: Compose, before: Before) -> Delivery:
+async def _recorded(deps: Deps, step: StepInput, kind: str, compose: Compose, before: Before) -> tuple[Delivery, bool]:
+    """The step's delivery, and whether this attempt recorded it. A `repeatable` kind's new row is recorded as its
+    first attempt (`sending`, counted) in the same transaction: one write fewer, and a repeat after a crash sends
+    it again whatever it says; an `at_most_once` kind's is `pending` until its attempt is marked on its own."""
+    early = RETRY_SAFETY[kind] is RetrySafety.repeatable
+    made: list[Delivery] = []
     async with deps.sessions() as session:
         async def make() -> list[Delivery]:
             planned = await compose(session)  # reads and renders: before anything is written
             await before(session)  # the step's bookkeeping: committed with the delivery
-            return [Delivery(step_key=step.step_key, kind=kind, message_id=planned.message_id,
-                             workflow_id=step.workflow_id, record_id=step.record_id, target=planned.target,
-                             body=planned.body)]
+            made.append(Delivery(step_key=step.step_key, kind=kind, message_id=planned.message_id,
+                                 workflow_id=step.workflow_id, record_id=step.record_id, target=planned.target,
+                                 body=planned.body, status=DeliveryStatus.sending if early else DeliveryStatus.pending,
+                                 attempts=1 if early else 0))
+            return made
 
-        return await insert_once(session, Delivery, step.step_key, make)
+        row = await insert_once(session, Delivery, step.step_key, make)
+        return row, early and bool(made) and row is made[0]
 
 
 async def _write(deps: Deps, row_id: int | None, **values: object) -> None:

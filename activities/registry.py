@@ -12,9 +12,12 @@ from activities.client_requests import ClientRequestActivities
 from activities.decisions import DecisionActivities
 from activities.deps import Deps
 from activities.follow_ups import FollowUpActivities
+from activities.forward_email import ForwardEmailActivities
 from activities.history import HistoryActivities
+from activities.letters import LetterActivities
 from activities.loop_guard import LoopGuardActivities
 from activities.notices import NoticeActivities
+from activities.notify_owner import NotifyOwnerActivities
 from activities.process_runs import ProcessRunActivities
 from activities.record_values import RecordValuesActivities
 from activities.responsible import ResponsibleActivities
@@ -35,9 +38,12 @@ ACTIVITY_CLASSES = (
     ClientRequestActivities,
     DecisionActivities,
     FollowUpActivities,
+    ForwardEmailActivities,
     HistoryActivities,
+    LetterActivities,
     LoopGuardActivities,
     NoticeActivities,
+    NotifyOwnerActivities,
     ProcessRunActivities,
     RecordValuesActivities,
     ResponsibleActivities,

@@ -15,7 +15,7 @@ from typing import Protocol
 import httpx
 
 from activities.deliveries import Answered, DeliveryFailed
-from activities.public_address import AddressRefused, HostUnresolved, pin
+from activities.public_address import AddressRefused, HostUnresolved, outbound_client, pin
 from crm.deliveries import DeliveryStatus
 from settings import Settings, SmsGateway
 
@@ -51,10 +51,9 @@ class HttpSmsGateway:
             raise DeliveryFailed(f"SMS gateway: {exc}", outcome="retry", error_type="SmsNotSent") from None
         headers = {name: value.get_secret_value() for name, value in self.gateway.headers.items()}
         headers.update(target.headers)
-        timeout = httpx.Timeout(self.settings.webhook_read_timeout_seconds,
-                                connect=self.settings.webhook_connect_timeout_seconds)
         try:
-            async with httpx.AsyncClient(timeout=timeout, follow_redirects=False, trust_env=False) as http:
+            async with outbound_client(self.settings.webhook_read_timeout_seconds,
+                                       self.settings.webhook_connect_timeout_seconds) as http:
                 response = await http.post(target.url, json=self.payload(to, text, reference), headers=headers,
                                            extensions=target.extensions)
         except NOT_SENT as exc:

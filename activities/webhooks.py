@@ -25,7 +25,7 @@ from activities import bookkeeping
 from activities.deliveries import Answered, DeliveryFailed, Planned, deliver_once
 from activities.deps import Deps
 from activities.errors import final_message
-from activities.public_address import AddressRefused, HostUnresolved, pin
+from activities.public_address import AddressRefused, HostUnresolved, outbound_client, pin
 from activities.step import ActionResult, OnceStep, StepInput, render, render_variables
 from crm.deliveries import Delivery, DisabledEndpoint
 from crm.models import HistoryKind
@@ -125,10 +125,9 @@ class WebhookActivities:
                         "webhook-timestamp": str(int(now.timestamp())),
                         "webhook-signature": Signer(endpoint.secret.get_secret_value()).sign(row.message_id, now,
                                                                                              row.body)})
-        timeout = httpx.Timeout(settings.webhook_read_timeout_seconds,
-                                connect=settings.webhook_connect_timeout_seconds)
         try:
-            async with httpx.AsyncClient(timeout=timeout, follow_redirects=False, trust_env=False) as http:
+            async with outbound_client(settings.webhook_read_timeout_seconds,
+                                       settings.webhook_connect_timeout_seconds) as http:
                 response = await http.post(target.url, content=row.body.encode(), headers=headers,
                                            extensions=target.extensions)
         except httpx.HTTPError as exc:

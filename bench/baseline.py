@@ -10,14 +10,24 @@ the baseline formats its text in Python. That rendering, like the engine's own b
 
 from __future__ import annotations
 
-from datetime import timedelta
+import hashlib
+import json
+from datetime import UTC, datetime, timedelta
 
 from pydantic import BaseModel
 from temporalio import activity, workflow
 from temporalio.common import RetryPolicy
 
 with workflow.unsafe.imports_passed_through():
+    from standardwebhooks.webhooks import Webhook as Signer
+
     from activities.deps import Deps
+    from sqlmodel import col, update
+
+    from activities.public_address import outbound_client
+    from crm.deliveries import Delivery, DeliveryStatus
+    from crm.idempotent import insert_once
+    from crm.types import utcnow
     from activities.history import write_history_once
     from crm.models import HistoryEntry, HistoryKind
 
@@ -94,8 +104,84 @@ class BaselineWorkflow:
         self._advance = True
 
 
+class PostInput(BaseModel):
+    endpoint: str
+    body: str
+    message_id: str
+    step_key: str = ""  # with one: the delivery is recorded once before the POST, its answer after it
+    record_id: int | None = None
+
+
+class WebhookBaselineInput(BaseModel):
+    record_id: int
+    endpoint: str
+    template: str = "bench-webhook"
+    recorded: bool = False  # the activity records its delivery as a careful hand-written one would
+
+
+class WebhookBaselineActivities:
+    """Scenario 9's hand-written activity: the POST a `webhook` action makes (the same body, Standard Webhooks
+    headers signed with the endpoint's secret, the same HTTP client); with a step key, it also keeps a delivery row
+    as a careful hand-written activity would (inserted once by step key before the POST, its answer after)."""
+
+    def __init__(self, deps: Deps) -> None:
+        self.deps = deps
+
+    @activity.defn(name="bench_post_webhook")
+    async def post(self, input: PostInput) -> int:
+        settings = self.deps.settings
+        endpoint = settings.webhook_endpoints[input.endpoint]
+        row = await self._record(input) if input.step_key else None
+        now = datetime.now(UTC)
+        headers = {"content-type": "application/json", "webhook-id": input.message_id,
+                   "webhook-timestamp": str(int(now.timestamp())),
+                   "webhook-signature": Signer(endpoint.secret.get_secret_value()).sign(input.message_id, now,
+                                                                                        input.body)}
+        async with outbound_client(settings.webhook_read_timeout_seconds,
+                                   settings.webhook_connect_timeout_seconds) as http:
+            response = await http.post(endpoint.url, content=input.body.encode(), headers=headers)
+        if not 200 <= response.status_code < 300:
+            raise RuntimeError(f"the endpoint answered {response.status_code}")  # retried, like the action's 5xx
+        if row is not None:
+            async with self.deps.sessions() as session:
+                await session.exec(update(Delivery).where(col(Delivery.id) == row.id).values(  # type: ignore[call-overload]
+                    status=DeliveryStatus.delivered, response_status=response.status_code,
+                    response_body=response.text[:2000], sent_at=utcnow()))
+                await session.commit()
+        return response.status_code
+
+    async def _record(self, input: PostInput) -> Delivery:
+        async with self.deps.sessions() as session:
+            async def make() -> list[Delivery]:
+                return [Delivery(step_key=input.step_key, kind="bench_webhook", message_id=input.message_id,
+                                 record_id=input.record_id, target=input.endpoint, body=input.body,
+                                 status=DeliveryStatus.sending, attempts=1)]
+
+            return await insert_once(session, Delivery, input.step_key, make)
+
+
+@workflow.defn(name="WebhookBaselineWorkflow")
+class WebhookBaselineWorkflow:
+    """Scenario 9: one activity POSTing the body the bench template's webhook renders."""
+
+    @workflow.run
+    async def run(self, input: WebhookBaselineInput) -> int:
+        wf = workflow.info().workflow_id
+        body = json.dumps({"process": wf, "template": input.template, "phase": "post", "record": input.record_id},
+                          separators=(",", ":"))
+        message_id = f"msg_{hashlib.sha256(f'{wf}/post/0/0'.encode()).hexdigest()[:32]}"
+        recorded = {"step_key": f"{wf}/post/0/0", "record_id": input.record_id} if input.recorded else {}
+        return await workflow.execute_activity_method(
+            WebhookBaselineActivities.post, PostInput(endpoint=input.endpoint, body=body, message_id=message_id,
+                                                      **recorded),
+            start_to_close_timeout=TIMEOUT, retry_policy=RETRY)
+
+
 def baseline_activities(deps: Deps) -> list[object]:
-    return [BaselineActivities(deps).write_row]
+    return [BaselineActivities(deps).write_row, WebhookBaselineActivities(deps).post]
 
 
-__all__ = ["BaselineActivities", "BaselineInput", "BaselineWorkflow", "WriteRowInput"]
+BASELINE_WORKFLOWS = [BaselineWorkflow, WebhookBaselineWorkflow]
+
+__all__ = ["BASELINE_WORKFLOWS", "BaselineActivities", "BaselineInput", "BaselineWorkflow", "PostInput",
+           "WebhookBaselineActivities", "WebhookBaselineInput", "WebhookBaselineWorkflow", "WriteRowInput"]

@@ -19,7 +19,7 @@ from temporalio.worker import Worker
 
 from activities.deps import Deps
 from activities.mailer import Mailer
-from bench.baseline import BaselineWorkflow, baseline_activities
+from bench.baseline import BASELINE_WORKFLOWS, baseline_activities
 from bench.request_baseline import RequestBaselineWorkflow, request_baseline_activities
 from crm.db import make_engine, make_sessionmaker
 from logs import configure_logging
@@ -42,7 +42,7 @@ async def serve(kind: str, settings: Settings) -> None:
         worker = build_worker(client, settings, deps, **options)
     else:
         worker = Worker(client, task_queue=settings.temporal_task_queue,
-                        workflows=[BaselineWorkflow, RequestBaselineWorkflow],
+                        workflows=[*BASELINE_WORKFLOWS, RequestBaselineWorkflow],
                         activities=[*baseline_activities(deps), *request_baseline_activities(deps)],
                         **options)  # type: ignore[arg-type]
     stop = asyncio.Event()

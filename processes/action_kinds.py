@@ -18,6 +18,12 @@ from processes.template_basics import (EMAIL_PATTERN, TEXT_LOCALE, Frozen, Key, 
 RECIPIENT_ROLES = ("record_contact", "responsible", "process_owner", "record_owner", "controller")
 
 
+def email_recipient(value: str) -> str:
+    if value in RECIPIENT_ROLES or EMAIL_PATTERN.fullmatch(value):
+        return value
+    raise ValueError(f"'{value}' is neither an email address nor one of {', '.join(RECIPIENT_ROLES)}")
+
+
 class SendEmail(Frozen):
     """Email rendered from Jinja2 text, to a role or a fixed address."""
 
@@ -26,12 +32,7 @@ class SendEmail(Frozen):
     body: Text
     locale: str | None = locale_field(TEXT_LOCALE)
 
-    @field_validator("to")
-    @classmethod
-    def _recipient(cls, value: str) -> str:
-        if value in RECIPIENT_ROLES or EMAIL_PATTERN.fullmatch(value):
-            return value
-        raise ValueError(f"'{value}' is neither an email address nor one of {', '.join(RECIPIENT_ROLES)}")
+    _recipient = field_validator("to")(email_recipient)
 
 
 WEBHOOK_BODY = ('{"process": {{ process.id | tojson }}, "template": {{ process.template | tojson }}, '
@@ -80,6 +81,32 @@ class Appointment(Frozen):
     duration_minutes: int = Field(60, ge=5, le=24 * 60)
     attendees: list[Literal["record_contact", "responsible", "process_owner", "record_owner"]] = Field(
         ["record_contact", "responsible"], min_length=1, max_length=4)
+    locale: str | None = locale_field(TEXT_LOCALE)
+
+
+class LetterEmail(Frozen):
+    """The email a letter or report is sent with, the PDF attached."""
+
+    to: str = Field("record_contact", max_length=320,
+                    description=f"one of {', '.join(RECIPIENT_ROLES)}, or an address")
+    subject: Annotated[str, Field(min_length=1, max_length=500)]
+    body: Text
+
+    _recipient = field_validator("to")(email_recipient)
+
+
+LETTER_NAME = "{{ phase.name }} - {{ record.title }}.pdf"
+
+
+class Letter(Frozen):
+    """An HTML Jinja2 template made a PDF, kept as a document of the record (a new version of the record's document
+    of that name, if it has one); optionally emailed with the PDF attached. `letter` and `report` are the same."""
+
+    name: Annotated[str, Field(min_length=1, max_length=255)] = Field(
+        LETTER_NAME, description="the document's file name (Jinja2 text; .pdf is added when missing)")
+    html: Text = Field(description="Jinja2 text that renders HTML: the values it shows are escaped")
+    title: str = Field("", max_length=500, description="the PDF's title (Jinja2 text); default: its name")
+    email: LetterEmail | None = None
     locale: str | None = locale_field(TEXT_LOCALE)
 
 
@@ -172,6 +199,36 @@ class Notify(Frozen):
         return self
 
 
+class ForwardEmail(Frozen):
+    """Forward a stored email of the record to a person: the last one logged on its timeline (received or sent
+    outside Stagecoach, logged by staff), or the last one a process sent about it (with its attachments)."""
+
+    to: str = Field("responsible", max_length=320,
+                    description=f"one of {', '.join(RECIPIENT_ROLES)}, or an address")
+    email: Literal["last_logged", "last_sent"] = Field("last_logged", description="which stored email")
+    note: str = Field("", max_length=20_000, description="Jinja2 text written above the forwarded email")
+    locale: str | None = locale_field(TEXT_LOCALE)
+
+    _recipient = field_validator("to")(email_recipient)
+
+
+OWNER_SUBJECT = "{{ record.title }}: {{ record.status }}"
+OWNER_MESSAGE = ("Good day,\n\nan update on {{ record.title }}.\n\nStatus: {{ record.status }}\n"
+                 "Process: {{ process.template_name }}, phase: {{ phase.name }}\n"
+                 "{% if record.owner %}Your contact: {{ record.owner.name }}, {{ record.owner.email }}\n{% endif %}")
+
+
+class NotifyOwner(Frozen):
+    """Email the owner a summary: `owner` is the property's owner (the contact a property record links) when there
+    is one, else the record's owner (a user); `property_owner` and `record_owner` say which."""
+
+    to: Literal["owner", "property_owner", "record_owner"] = "owner"
+    subject: Annotated[str, Field(min_length=1, max_length=500)] = OWNER_SUBJECT
+    message: Text = OWNER_MESSAGE
+    history: int = Field(0, ge=0, le=50, description="the record's last N history lines added below the message")
+    locale: str | None = locale_field(TEXT_LOCALE)
+
+
 class Rule(Frozen):
     """A rule on one of the record's fields: `type`, `channel`, `title`, or a free field (`fields.region`)."""
 
@@ -239,6 +296,8 @@ ACTION_KINDS: dict[str, type[Frozen]] = {
     "webhook": Webhook,
     "send_sms": SendSms,
     "appointment": Appointment,
+    "letter": Letter,
+    "report": Letter,
     "create_task": CreateTask,
     "write_values": WriteValues,
     "set_status": SetStatus,
@@ -252,6 +311,8 @@ ACTION_KINDS: dict[str, type[Frozen]] = {
     "notify": Notify,
     "assign": Assign,
     "send_client_request": SendClientRequest,
+    "forward_email": ForwardEmail,
+    "notify_owner": NotifyOwner,
 }
 
 # the kinds of the first version: a full dump of an action (every kind, unset ones as None) has them all
@@ -283,6 +344,8 @@ class Action(Frozen):
     webhook: Webhook | None = None
     send_sms: SendSms | None = None
     appointment: Appointment | None = None
+    letter: Letter | None = None
+    report: Letter | None = None
     create_task: CreateTask | None = None
     write_values: WriteValues | None = None
     set_status: SetStatus | None = None
@@ -296,6 +359,8 @@ class Action(Frozen):
     notify: Notify | None = None
     assign: Assign | None = None
     send_client_request: SendClientRequest | None = None
+    forward_email: ForwardEmail | None = None
+    notify_owner: NotifyOwner | None = None
 
     @model_validator(mode="before")
     @classmethod

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Collection, Mapping
-from typing import Any
+from typing import Any, NamedTuple
 
 from pydantic import ValidationError
 
@@ -47,8 +47,10 @@ def _check_moves(path: str, moves: Mapping[str, list[str]] | None, statuses: lis
 
 def check_pipeline(pipeline: Pipeline, *, known_users: Collection[str] | None = None,
                    known_templates: Mapping[str, RecordKind] | None = None,
+                   known_endpoints: Collection[str] | None = None,
                    known_requests: Collection[str] | None = None) -> list[ErrorDetail]:
-    """The errors of a pipeline beyond its shape (`None`: that check is skipped)."""
+    """The errors of a pipeline beyond its shape (`None`: that check is skipped; `known_endpoints`: the webhook
+    endpoints configured, `known_requests`: the client request templates saved, as for a process template)."""
     errors = ErrorCollector()
     names = [s.name for s in pipeline.statuses]
     _unique("statuses", names, "status", errors)
@@ -82,20 +84,29 @@ def check_pipeline(pipeline: Pipeline, *, known_users: Collection[str] | None = 
                                    "an on-exit automation runs once the record has left the status: its answers "
                                    "cannot move it on (set auto_move: false)")
             for when in ("enter", "exit"):
-                _check_texts(pipeline, status.name, substate, when, path, errors, known_users, known_templates,
-                             known_requests)
+                _check_texts(pipeline, status.name, substate, when, path, errors,
+                             Known(known_users, known_templates, known_endpoints, known_requests))
     return errors.errors
 
 
+class Known(NamedTuple):
+    """What automations may name, as a process template may (`None`: not checked)."""
+
+    users: Collection[str] | None
+    templates: Mapping[str, RecordKind] | None
+    endpoints: Collection[str] | None
+    requests: Collection[str] | None
+
+
 def _check_texts(pipeline: Pipeline, status: str, substate: str | None, when: When, path: str,
-                 errors: ErrorCollector, known_users: Collection[str] | None,
-                 known_templates: Mapping[str, RecordKind] | None, known_requests: Collection[str] | None) -> None:
-    """The checks a process template gets (text, locales, named users), on the process the automations run as."""
+                 errors: ErrorCollector, known: Known) -> None:
+    """The checks a process template gets (text, locales, named users, templates, webhook endpoints and request
+    templates), on the process the automations run as."""
     built = stage_template(pipeline, status, substate, when, None, path)
     if built is None:
         return
-    for detail in check_template(built.template, known_users=known_users, known_templates=known_templates,
-                                 known_requests=known_requests):
+    for detail in check_template(built.template, known_users=known.users, known_templates=known.templates,
+                                 known_endpoints=known.endpoints, known_requests=known.requests):
         found = re.match(r"^phases\[(\d+)\]\.actions\[(\d+)\](.*)$", detail.path)
         if found and (place := built.where.get((int(found[1]), int(found[2])))) is not None:
             errors.add(place + found[3], detail.message)
@@ -122,6 +133,7 @@ def _check_action(path: str, action: Action, status: Status, pipeline: Pipeline,
 
 def validate_pipeline(raw: Any, *, known_users: Collection[str] | None = None,
                       known_templates: Mapping[str, RecordKind] | None = None,
+                      known_endpoints: Collection[str] | None = None,
                       known_requests: Collection[str] | None = None) -> Pipeline:
     """A valid `Pipeline` from a parsed document (without its `remap`), or `PipelineInvalid` with every error."""
     raw, _ = remap_of(raw)
@@ -130,7 +142,7 @@ def validate_pipeline(raw: Any, *, known_users: Collection[str] | None = None,
     except ValidationError as exc:
         raise PipelineInvalid(list(pydantic_errors(exc))) from None
     if errors := check_pipeline(pipeline, known_users=known_users, known_templates=known_templates,
-                                known_requests=known_requests):
+                                known_endpoints=known_endpoints, known_requests=known_requests):
         raise PipelineInvalid(errors)
     return pipeline
 

@@ -30,6 +30,8 @@ RETRY_SAFETY: dict[str, RetrySafety] = {
     "webhook": RetrySafety.repeatable,
     "send_sms": RetrySafety.at_most_once,
     "appointment": RetrySafety.repeatable,
+    "letter": RetrySafety.repeatable,
+    "report": RetrySafety.repeatable,
     "create_task": RetrySafety.exactly_once,
     "write_values": RetrySafety.exactly_once,
     "set_status": RetrySafety.exactly_once,
@@ -43,4 +45,6 @@ RETRY_SAFETY: dict[str, RetrySafety] = {
     "notify": RetrySafety.repeatable,
     "assign": RetrySafety.exactly_once,
     "send_client_request": RetrySafety.repeatable,
+    "forward_email": RetrySafety.repeatable,
+    "notify_owner": RetrySafety.repeatable,
 }

@@ -21,7 +21,8 @@ from processes.errors import ErrorCollector, ErrorDetail, TemplateInvalid, did_y
 from processes.formatting import parse_locale
 from processes.json_text import check_json_text
 from processes.sms_text import check_sms
-from processes.action_kinds import CreateTask, SendClientRequest, SendSms, StartFollowUp, StartProcess, Webhook
+from processes.action_kinds import (CreateTask, Letter, NotifyOwner, SendClientRequest, SendSms, StartFollowUp,
+                                     StartProcess, Webhook)
 from processes.template import ProcessTemplate
 from processes.template_basics import RecordKind, Responsible
 from processes.text_checks import check_condition, check_text
@@ -57,7 +58,7 @@ def _check_user(path: str, responsible: Responsible | None, known_users: Collect
         errors.add(f"{path}.user", f"unknown user '{responsible.user}'{did_you_mean(responsible.user, known_users)}")
 
 
-TEXT_FIELDS = ("subject", "body", "title", "description", "text", "message", "location")
+TEXT_FIELDS = ("subject", "body", "title", "description", "text", "message", "location", "html", "name", "note")
 
 
 def check_template(template: ProcessTemplate, *, known_users: Collection[str] | None = None,
@@ -113,6 +114,13 @@ def _check_phases(template: ProcessTemplate, errors: ErrorCollector, known_users
                     errors.add(f"{base}.endpoint", f"no webhook endpoint '{spec.endpoint}' in WEBHOOK_ENDPOINTS"
                                                    f"{did_you_mean(spec.endpoint, known_endpoints)}"
                                                    + ("" if known_endpoints else " (none is configured)"))
+            if isinstance(spec, Letter) and spec.email is not None:
+                check_text(f"{base}.email.subject", spec.email.subject, errors, keys)
+                check_text(f"{base}.email.body", spec.email.body, errors, keys)
+            if isinstance(spec, NotifyOwner) and spec.to == "property_owner" and \
+                    template.record_kind is not RecordKind.property:
+                errors.add(f"{base}.to", f"a {template.record_kind.value} record has no property owner: "
+                                         "property_owner is for processes on property records")
             if isinstance(spec, SendSms):
                 check_sms(base, spec.to, spec.text, errors)
             if isinstance(spec, CreateTask):

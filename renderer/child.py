@@ -12,6 +12,7 @@ does (stdin closes, or the kernel's parent-death signal).
 from __future__ import annotations
 
 import argparse
+import base64
 import json
 import os
 import pickle
@@ -53,7 +54,8 @@ def _office(request: dict[str, Any]) -> Office:
 
 
 def handle(request: dict[str, Any]) -> dict[str, Any]:
-    """One request: `render` a text, `decide` (the first condition that holds), or `validate` a template. A
+    """One request: `render` a text, `decide` (the first condition that holds), `validate` a template, or make a
+    `pdf` of HTML (base64). A
     render or decision given a trial (`seconds`) shorter than its budget answers `slow` once past it."""
     op = request["op"]
     try:
@@ -80,8 +82,17 @@ def handle(request: dict[str, Any]) -> dict[str, Any]:
             document = parse_document(request["text"], source=request.get("source", "body"))
             kinds = {key: RecordKind(kind) for key, kind in request["known_templates"].items()}
             pipeline = validate_pipeline(document, known_users=request["known_users"], known_templates=kinds,
+                                         known_endpoints=request.get("known_endpoints"),
                                          known_requests=request.get("known_requests"))
             return {"ok": pipeline.model_dump(mode="json"), "remap": remap_of(document)[1]}
+        if op == "pdf":
+            from renderer.pdf import PdfRefused, html_to_pdf
+
+            try:
+                data = html_to_pdf(request["html"], title=request.get("title", ""), author=request.get("author", ""))
+            except PdfRefused as exc:
+                return {"error": f"{request['where']}: {exc}" if request.get("where") else str(exc)}
+            return {"ok": base64.b64encode(data).decode("ascii")}
         if op == "ping":
             return {"ok": os.getpid()}
     except RenderError as exc:

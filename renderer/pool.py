@@ -18,6 +18,7 @@ budget, in the slow lane; so new texts wait behind a slow one for its trial at m
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 import os
 import pickle
@@ -48,6 +49,8 @@ CHECK_KILL_SECONDS = 15.0
 CHECK_KILL_SECONDS_PER_MB = 60.0
 SLOW_SECONDS = 0.25  # processor time past which a text is slow: a new text's trial, then the slow lane
 SLOW_QUEUE_SECONDS = 30.0  # how long a slow text may wait for the slow lane before it is retried later
+# HTML made a PDF (renderer/pdf.py) in a lane of its own: a page takes milliseconds, 200 pages a few seconds
+PDF_KILL_SECONDS = 60.0
 START_SECONDS = 30.0
 REMEMBERED = 4096  # texts whose lane is remembered
 
@@ -213,6 +216,13 @@ class RenderPool:
                                              "where": where, **_office(office)}, where)
         return answer["ok"]  # type: ignore[no-any-return]
 
+    async def pdf(self, html: str, *, where: str, title: str = "", author: str = "") -> bytes:
+        """The PDF of `html` (`renderer/pdf.py`), made in a child of its own lane; `RenderError` when the HTML cannot
+        be made a PDF (the template's fault), `RenderInterrupted` (retry)."""
+        answer = await self._call(None, {"op": "pdf", "html": html, "title": title, "author": author, "where": where},
+                                  where, lane="pdf", timeout=PDF_KILL_SECONDS)
+        return base64.b64decode(answer["ok"])
+
     async def decide(self, conditions: list[tuple[str, str]], variables: Mapping[str, Any], *,
                      office: Office) -> int | None:
         """The index of the first condition (`(where, source)`) that holds, or None."""
@@ -246,12 +256,14 @@ class RenderPool:
 
     async def validate_pipeline(self, text: str, *, source: str, known_users: Iterable[str],
                                 known_templates: Mapping[str, RecordKind],
+                                known_endpoints: Iterable[str] | None = None,
                                 known_requests: Iterable[str] | None = None) -> tuple[Pipeline, dict[str, str]]:
         """Parse and validate a pipeline document in a child: the pipeline and its `remap` (statuses removed, and
         where their records go); `PipelineInvalid` with every error otherwise."""
         request = {"op": "validate_pipeline", "text": text, "source": source, "known_users": set(known_users),
-                   "known_templates": {key: kind.value for key, kind in known_templates.items()},
-                   "known_requests": None if known_requests is None else set(known_requests)}
+                   "known_endpoints": None if known_endpoints is None else set(known_endpoints),
+                   "known_requests": None if known_requests is None else set(known_requests),
+                   "known_templates": {key: kind.value for key, kind in known_templates.items()}}
         answer = await self._call(None, request, "", lane="check", timeout=self.check_timeout(text))
         if "invalid" in answer:
             raise PipelineInvalid([ErrorDetail(path, message) for path, message in answer["invalid"]])

@@ -32,3 +32,16 @@ def test_a_tiny_bench_run_writes_figures_and_report(tmp_path: Path) -> None:
                     "### 9. A client's answers",
                     "### 4. Parked processes", "### 6. Cost growth", "### 7. Hostile renders"):
         assert heading in report
+
+
+def test_a_tiny_webhooks_bench_run_posts_once_per_process(tmp_path: Path) -> None:
+    """Benchmarks: `make bench-webhooks` cannot rot: each side's processes POST once each (no timing asserted)"""
+    out_json = tmp_path / "webhooks.json"
+    done = subprocess.run([sys.executable, "-m", "bench.webhooks", "--processes", "2", "--rounds", "1",
+                           "--database", "sqlite", "--json", str(out_json)], cwd=ROOT, capture_output=True, text=True,
+                          timeout=170)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    figures = json.loads(out_json.read_text())
+    assert set(figures["median"]) == {"baseline", "recorded", "template"}
+    assert figures["posts"] == figures["distinct_webhook_ids"] == 3 * (3 + 2)  # 3 sides, 3 warm-up + 2 each
+    assert all(side["processes_per_s"] > 0 for side in figures["median"].values())

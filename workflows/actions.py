@@ -21,7 +21,10 @@ from temporalio import workflow
 
 from activities.appointments import AppointmentActivities, AppointmentInput
 from activities.bookkeeping import HistoryLine
+from activities.forward_email import ForwardEmailActivities, ForwardEmailInput
 from activities.history import AddHistoryInput, HistoryActivities
+from activities.letters import LetterActivities, LetterInput
+from activities.notify_owner import NotifyOwnerActivities, NotifyOwnerInput
 from activities.record_values import RecordValuesActivities, SetStatusInput, WriteValuesInput
 from activities.send_client_request import SendClientRequestActivities, SendClientRequestInput
 from activities.send_email import SendEmailActivities, SendEmailInput
@@ -43,6 +46,8 @@ ACTION_ACTIVITIES: dict[str, tuple[Callable[..., Awaitable[ActionResult]], type[
     "webhook": (WebhookActivities.webhook, WebhookInput),
     "send_sms": (SendSmsActivities.send_sms, SendSmsInput),
     "appointment": (AppointmentActivities.appointment, AppointmentInput),
+    "letter": (LetterActivities.letter, LetterInput),
+    "report": (LetterActivities.report, LetterInput),
     "create_task": (TaskActivities.create_task, CreateTaskInput),
     "write_values": (RecordValuesActivities.write_values, WriteValuesInput),
     "set_status": (RecordValuesActivities.set_status, SetStatusInput),
@@ -53,6 +58,8 @@ ACTION_ACTIVITIES: dict[str, tuple[Callable[..., Awaitable[ActionResult]], type[
     "assign": (StageActionActivities.assign, AssignInput),
     "start_process": (StageActionActivities.start_process, StartProcessInput),
     "send_client_request": (SendClientRequestActivities.send_client_request, SendClientRequestInput),
+    "forward_email": (ForwardEmailActivities.forward_email, ForwardEmailInput),
+    "notify_owner": (NotifyOwnerActivities.notify_owner, NotifyOwnerInput),
 }
 
 

@@ -12,7 +12,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from sqlmodel import col, select
 
-from api.deps import AdminDep, RendererDep, SessionDep, StaffDep
+from api.deps import AdminDep, RendererDep, SessionDep, SettingsDep, StaffDep
 from api.fields import Label, TemplateKeyPath
 from api.paging import Page, paged
 from api.routers.templates import decode_body
@@ -38,11 +38,15 @@ PIPELINE_BODY = {
 }
 
 
-async def _validated(request: Request, session: SessionDep, renderer: RendererDep) -> tuple[Pipeline, dict[str, str]]:
+async def _validated(request: Request, session: SessionDep, renderer: RendererDep,
+                     settings: SettingsDep) -> tuple[Pipeline, dict[str, str]]:
+    """The pipeline and its `remap`, checked (in the render pool) against the users, templates and webhook endpoints
+    there are, as a process template is."""
     text = decode_body(await request.body(), request.headers.get("content-type", ""))
     known_users, known_templates = await template_store.validation_context(session)
     return await renderer.validate_pipeline(text, source=SOURCE, known_users=known_users,
                                             known_templates=known_templates,
+                                            known_endpoints=list(settings.webhook_endpoints),
                                             known_requests=await template_store.request_template_keys(session))
 
 
@@ -52,10 +56,10 @@ def _public(row: PipelineVersion, remapped: dict[str, int] | None = None) -> Pip
 
 @router.post("/pipelines", status_code=201, response_model=PipelineVersionPublic, openapi_extra=PIPELINE_BODY)
 async def save_pipeline(request: Request, response: Response, session: SessionDep, renderer: RendererDep,
-                        principal: AdminDep) -> PipelineVersionPublic:
+                        settings: SettingsDep, principal: AdminDep) -> PipelineVersionPublic:
     """Validate and store a new version (identical content: the latest version, 200). A status left out while
     records sit in it is refused (422) unless `remap` says where they go; they move with the save."""
-    pipeline, remap = await _validated(request, session, renderer)
+    pipeline, remap = await _validated(request, session, renderer, settings)
     row, created, moved = await pipeline_store.save(session, pipeline, principal.actor, remap)
     if not created:
         response.status_code = 200
@@ -64,10 +68,10 @@ async def save_pipeline(request: Request, response: Response, session: SessionDe
 
 
 @router.post("/pipelines/validate", response_model=PipelineVersionPublic, openapi_extra=PIPELINE_BODY)
-async def validate_pipeline(request: Request, session: SessionDep, renderer: RendererDep,
+async def validate_pipeline(request: Request, session: SessionDep, renderer: RendererDep, settings: SettingsDep,
                             _: StaffDep) -> PipelineVersionPublic:
     """Check a pipeline without saving it: 200 with what would be saved, 422 with every error and its path."""
-    pipeline, _remap = await _validated(request, session, renderer)
+    pipeline, _remap = await _validated(request, session, renderer, settings)
     current = await pipeline_store.latest(session, pipeline.key)
     row = PipelineVersion(key=pipeline.key, version=(current.version + 1) if current else 1, name=pipeline.name,
                           record_kind=pipeline.record_kind, definition=pipeline.model_dump(mode="json"),

@@ -7,17 +7,19 @@ files: a crash in between leaves a file of no row, never a row of no file.
 
 from __future__ import annotations
 
+import io
 import logging
 import re
 import unicodedata
-from typing import BinaryIO
+from collections.abc import Awaitable, Callable
+from typing import Any, BinaryIO
 
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from crm.documents.models import Document, DocumentPublic, DocumentVersion, DocumentVersionPublic
-from crm.documents.sniff import sniff
+from crm.documents.sniff import Sniffed, sniff
 from crm.documents.storage import Storage, new_key
 from crm.models import HistoryEntry, HistoryKind
 from crm.types import utcnow
@@ -91,22 +93,7 @@ async def add(session: AsyncSession, storage: Storage, record_id: int, file: Bin
     key = new_key(record_id)
     await storage.put(key, file)
     try:
-        if document is None:
-            document = Document(record_id=record_id, name=name)
-            kind, text = HistoryKind.document_added, f"Document added: {name}"
-        else:
-            document.current_version += 1
-            document.name, document.updated_at = name, utcnow()
-            kind, text = HistoryKind.document_version_added, f"New version {document.current_version} of {name}"
-        session.add(document)
-        await session.flush()
-        assert document.id is not None
-        session.add(DocumentVersion(document_id=document.id, number=document.current_version, name=name,
-                                    content_type=sniffed.content_type, size=sniffed.size, sha256=sniffed.sha256,
-                                    storage_key=key, uploaded_by=actor))
-        session.add(HistoryEntry(record_id=record_id, kind=kind, text=text, actor=actor, data={
-            "document_id": document.id, "version": document.current_version, "size": sniffed.size,
-            "content_type": sniffed.content_type, "sha256": sniffed.sha256}))
+        document, _ = await _new_version(session, record_id, document, name, sniffed, key, actor)
         await session.commit()
     except IntegrityError:  # another version of it numbered the same meanwhile, or the record went
         await session.rollback()
@@ -117,6 +104,74 @@ async def add(session: AsyncSession, storage: Storage, record_id: int, file: Bin
         await storage.delete(key)
         raise
     return document
+
+
+async def _new_version(session: AsyncSession, record_id: int, document: Document | None, name: str, sniffed: Sniffed,
+                       key: str, actor: str, **line: Any) -> tuple[Document, HistoryEntry]:
+    """The rows of a new document (or a new version of `document`) and its history line (`line`: more of its
+    columns, or another text), added to the session."""
+    if document is None:
+        document = Document(record_id=record_id, name=name)
+        kind, text = HistoryKind.document_added, f"Document added: {name}"
+    else:
+        document.current_version += 1
+        document.name, document.updated_at = name, utcnow()
+        kind, text = HistoryKind.document_version_added, f"New version {document.current_version} of {name}"
+    session.add(document)
+    await session.flush()
+    assert document.id is not None
+    session.add(DocumentVersion(document_id=document.id, number=document.current_version, name=name,
+                                content_type=sniffed.content_type, size=sniffed.size, sha256=sniffed.sha256,
+                                storage_key=key, uploaded_by=actor))
+    entry = HistoryEntry(**{"record_id": record_id, "kind": kind, "text": text, "actor": actor, "data": {
+        "document_id": document.id, "version": document.current_version, "size": sniffed.size,
+        "content_type": sniffed.content_type, "sha256": sniffed.sha256}, **line})
+    session.add(entry)
+    return document, entry
+
+
+Before = Callable[[AsyncSession], Awaitable[None]]
+
+
+async def add_once(session: AsyncSession, storage: Storage, *, record_id: int, data: bytes, filename: str,
+                   declared: str, step_key: str, actor: str, before: Before | None = None,
+                   **line: Any) -> HistoryEntry:
+    """A file a process step made (a letter) as a document of the record, once per `step_key`: its history line
+    carries the step key, so a retry finds it and adds nothing. It becomes a new version of the record's latest
+    document of the same name, if there is one. Committed with what `before` adds to the transaction; `line`: more
+    columns of its history line (`workflow_id`, `phase_key`, `text`: `{name}` and `{version}` filled in)."""
+    query = select(HistoryEntry).where(HistoryEntry.step_key == step_key)
+    if (done := (await session.exec(query)).first()) is not None:
+        return done
+    name = clean_name(filename)
+    sniffed = sniff(io.BytesIO(data), name, declared)
+    key = new_key(record_id)
+    await storage.put(key, io.BytesIO(data))
+    try:
+        same = (await session.exec(select(Document).where(Document.record_id == record_id, Document.name == name)
+                                   .order_by(col(Document.id).desc()))).first()
+        number = same.current_version + 1 if same is not None else 1
+        if "text" in line:
+            line["text"] = line["text"].format(name=name, version=number)
+        _, entry = await _new_version(session, record_id, same, name, sniffed, key, actor, step_key=step_key, **line)
+        if before is not None:
+            await before(session)
+        await session.commit()
+    except IntegrityError:  # another attempt of the step kept it first, or a version numbered the same meanwhile
+        await session.rollback()
+        await storage.delete(key)
+        if (done := (await session.exec(query)).first()) is not None:
+            return done
+        raise DocumentConflict(f"{name!r} was not kept: the document changed meanwhile; it is tried again") from None
+    except BaseException:
+        await storage.delete(key)
+        raise
+    return entry
+
+
+async def read(storage: Storage, version: DocumentVersion) -> bytes:
+    """The whole file of a version (a generated one, small enough to hold: an email attachment)."""
+    return b"".join([chunk async for chunk in storage.chunks(version.storage_key)])
 
 
 async def remove(session: AsyncSession, storage: Storage, document: Document, actor: str) -> None:

@@ -74,3 +74,23 @@ async def test_endpoints_are_checked_and_segments_shown_at_save(api: Api, sessio
     unknown = await api.http.post("/webhook-endpoints/crn/enable", headers=admin)
     assert unknown.status_code == 404 and "did you mean 'crm'" in unknown.json()["detail"]
     assert (await api.http.get("/webhook-endpoints", headers=api.as_("staff"))).status_code == 403
+
+
+async def test_pipeline_automations_have_their_endpoints_checked_at_save(api: Api) -> None:
+    """A status's webhook names an endpoint of WEBHOOK_ENDPOINTS, as a process template's must."""
+    from tests.pipelines.conftest import repair_pipeline
+
+    def pipeline(endpoint: str) -> dict[str, Any]:
+        document = repair_pipeline()
+        document["statuses"][1]["automations"] = [{"on": "enter", "actions": [{"webhook": {"endpoint": endpoint}}]}]
+        return {**document, "controller_email": "controller@agency.example"}
+
+    admin = api.as_("admin")
+    for route in ("/pipelines/validate", "/pipelines"):
+        refused = await api.http.post(route, headers=admin, json=pipeline("crn"))
+        assert refused.status_code == 422, refused.text
+        assert refused.json()["errors"] == [{"path": "statuses[1].automations[0].actions[0].webhook.endpoint",
+                                             "message": "no webhook endpoint 'crn' in WEBHOOK_ENDPOINTS (did you "
+                                                        "mean 'crm'?)"}]
+    checked = await api.http.post("/pipelines/validate", headers=admin, json=pipeline("crm"))
+    assert checked.status_code == 200, checked.text

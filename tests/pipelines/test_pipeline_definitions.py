@@ -134,3 +134,15 @@ def test_a_client_request_names_a_saved_request_template() -> None:
         "record has left the status: its answers cannot move it on (set auto_move: false)",
         "statuses[1].automations[0].actions[0].send_client_request.template: no client request template "
         "'tax-documnets' (did you mean 'tax-documents'?)"]
+
+
+def test_automations_name_configured_webhook_endpoints() -> None:
+    document = repair_pipeline("x", controller_email="controller@agency.example")
+    document["statuses"][1]["automations"] = [{"on": "enter", "actions": [{"webhook": {"endpoint": "crn"}}]}]
+    with pytest.raises(PipelineInvalid) as caught:
+        validate_pipeline(document, known_users=set(), known_templates={}, known_endpoints={"crm"})
+    assert [str(d) for d in caught.value.details] == [
+        "statuses[1].automations[0].actions[0].webhook.endpoint: no webhook endpoint 'crn' in WEBHOOK_ENDPOINTS "
+        "(did you mean 'crm'?)"]
+    validate_pipeline(document, known_users=set(), known_templates={}, known_endpoints={"crn"})
+    validate_pipeline(document, known_users=set(), known_templates={})  # None: not checked

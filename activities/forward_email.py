@@ -1,0 +1,98 @@
+"""The `forward_email` action: forward a stored email of the record to a person, once (`activities/outbox.py`).
+
+Stagecoach receives no email itself: the emails it stores are those staff log on a record's timeline
+(`POST /records/{id}/events` of kind `email`: received or sent outside Stagecoach) and those its processes send
+(the outbox). `last_logged` forwards the newest of the first, `last_sent` the newest of the second, with its
+attachments (never a forward: forwarding a forward is left out). The email is chosen when the step first
+runs and recorded with its message, so a retry forwards the same one with the same Message-ID.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import BaseModel
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+from temporalio import activity
+
+from activities import bookkeeping
+from activities.deps import Deps
+from activities.errors import final_message
+from activities.mailer import Attachment
+from activities.outbox import send_once
+from activities.send_email import resolve_recipient
+from activities.step import ActionResult, OnceStep, StepInput, render, render_variables
+from crm.models import HistoryEntry, HistoryKind, MessageStatus, OutboxMessage
+from crm.types import utcnow
+from processes.action_kinds import ForwardEmail
+
+FORWARD_SUFFIX = "/forward"  # the end of a forward's outbox step key: a forward is never forwarded
+
+
+class ForwardEmailInput(BaseModel):
+    step: StepInput
+    action: ForwardEmail
+    where: str = "forward_email"
+
+
+def forwarded(headers: list[tuple[str, str]], body: str) -> str:
+    """The forwarded email as mail programs write it: a line, its headers, its text."""
+    lines = "\n".join(f"{name}: {value}" for name, value in headers if value)
+    return f"---------- Forwarded message ----------\n{lines}\n\n{body.strip()}\n"
+
+
+class ForwardEmailActivities:
+    def __init__(self, deps: Deps) -> None:
+        self.deps = deps
+
+    def _when(self, moment: datetime | None) -> str:
+        return self.deps.settings.show(moment)
+
+    async def _last_logged(self, session: AsyncSession, record_id: int) -> tuple[str, str, list[Attachment]]:
+        query = select(HistoryEntry).where(HistoryEntry.record_id == record_id,
+                                           HistoryEntry.kind == HistoryKind.email_logged)
+        logged = (await session.exec(query.order_by(col(HistoryEntry.id).desc()))).first()
+        if logged is None:
+            raise final_message("NothingToForward", f"record {record_id} has no logged email to forward (staff log "
+                                                    "one on its timeline: an event of kind email)")
+        when = datetime.fromisoformat(logged.data["occurred_at"]) if logged.data.get("occurred_at") \
+            else logged.created_at
+        headers = [("Logged by", logged.actor), ("Date", self._when(when))]
+        return f"Email of {self._when(when)}", forwarded(headers, logged.text), []
+
+    async def _last_sent(self, session: AsyncSession, record_id: int) -> tuple[str, str, list[Attachment]]:
+        query = select(OutboxMessage).where(
+            OutboxMessage.record_id == record_id,
+            col(OutboxMessage.status).in_([MessageStatus.sent, MessageStatus.held]),
+            col(OutboxMessage.step_key).not_like(f"%{FORWARD_SUFFIX}"))
+        sent = (await session.exec(query.order_by(col(OutboxMessage.id).desc()))).first()
+        if sent is None:
+            raise final_message("NothingToForward", f"no process has sent an email about record {record_id} yet")
+        headers = [("From", self.deps.mailer.sender), ("Date", self._when(sent.sent_at or sent.created_at)),
+                   ("Subject", sent.subject), ("To", sent.to_address)]
+        return sent.subject, forwarded(headers, sent.body), list(map(Attachment.from_stored, sent.attachments))
+
+    @activity.defn(name="forward_email")
+    async def forward_email(self, input: ForwardEmailInput) -> ActionResult:
+        action = input.action
+        once = await OnceStep.prepare(self.deps, input.step)
+
+        async def compose(session: AsyncSession) -> tuple[str, str, str, list[Attachment]]:
+            step = once.step
+            pick = self._last_logged if action.email == "last_logged" else self._last_sent
+            subject, body, files = await pick(session, step.record_id)
+            to = await resolve_recipient(session, step, action.to)
+            if action.note:
+                variables = await render_variables(session, step, utcnow(), [action.note])
+                note = await render(self.deps, step, action.note, variables, f"{input.where}.note", action.locale)
+                body = f"{note.strip()}\n\n{body}"
+            return to, " ".join(f"Fwd: {subject}".split())[:1000], body, files
+
+        message = await send_once(self.deps, step_key=once.step.step_key + FORWARD_SUFFIX,
+                                  workflow_id=once.step.workflow_id, record_id=once.step.record_id, compose=compose,
+                                  phase_key=once.step.phase_key, history_text="Email forwarded",
+                                  before=once.before, after=bookkeeping.after(once.step.books))
+        return ActionResult(summary=f"email forwarded: {message.status.value} (outbox message {message.id}, to "
+                                    f"{action.to})",
+                            data={"outbox_message_id": message.id}, responsible_id=once.step.responsible_id)

@@ -1,0 +1,179 @@
+"""Scenario 9, runnable alone: a phase with one `webhook` action against a hand-written Temporal activity doing the
+same POST, in throughput (target: the baseline at most 1.2× the template's processes/s).
+
+    python -m bench.webhooks [--processes N] [--rounds R] [--mode memory|sqlite] [--database auto|sqlite|postgresql]
+                             [--json OUT] [--profile DIR]
+
+Both sides POST the same JSON body with Standard Webhooks headers signed with the endpoint's secret, through
+httpx, to a receiver in this process (asyncio, answering 200 at once, keeping the connection open). Template
+side: processes of a one-phase template whose only action is `- webhook: {endpoint: bench}` (its body rendered
+in the render pool, the delivery recorded once before it leaves, the address checked, the outcome and the
+history line written with the phase's bookkeeping). Baseline: `bench.baseline.WebhookBaselineWorkflow`, one
+activity that signs and POSTs the same body and records nothing; and, to tell the engine's cost from the cost of
+keeping what was sent, the same activity keeping a delivery row (`recorded`: inserted once by step key before
+the POST, its answer written after), as a careful hand-written one would. Each round starts N processes at once on a
+fresh worker of one side and times them from the first start to the last completion; the sides alternate,
+and each side's median round counts. The receiver counts the POSTs: one per process.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import statistics
+import sys
+import time
+import uuid
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+SECRET = "whsec_" + "YmVuY2gtd2ViaG9vay1zZWNyZXQtMTIzNDU2Nzg5MA=="
+TARGET = 1.2
+KINDS = ("baseline", "recorded", "template")  # "recorded": the hand-written activity keeping a delivery row
+WARM = 3
+
+
+class Receiver:
+    """A minimal HTTP/1.1 server on 127.0.0.1: every request answered 200 with a small JSON body."""
+
+    def __init__(self) -> None:
+        self.ids: Counter[str] = Counter()
+        self.server: asyncio.base_events.Server | None = None
+
+    @property
+    def port(self) -> int:
+        assert self.server is not None
+        return int(self.server.sockets[0].getsockname()[1])
+
+    async def start(self) -> None:
+        self.server = await asyncio.start_server(self._serve, "127.0.0.1", 0)
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            while head := await reader.readuntil(b"\r\n\r\n"):
+                headers = dict(line.split(":", 1) for line in head.decode("latin-1").split("\r\n")[1:] if ":" in line)
+                fields = {name.strip().lower(): value.strip() for name, value in headers.items()}
+                await reader.readexactly(int(fields.get("content-length", "0")))
+                self.ids[fields.get("webhook-id", "")] += 1
+                writer.write(b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 11\r\n\r\n"
+                             b'{"ok":true}')
+                await writer.drain()
+        except (asyncio.IncompleteReadError, ConnectionError):
+            pass
+        finally:
+            writer.close()
+
+    async def stop(self) -> None:
+        if self.server is not None:
+            self.server.close()
+            await self.server.wait_closed()
+
+
+def _template() -> Any:
+    from processes.validation import validate_template
+
+    return validate_template({"key": "bench-webhook", "name": "Bench webhook", "record_kind": "lead",
+                              "controller_email": "controller@agency.example",
+                              "phases": [{"key": "post", "name": "Post",
+                                          "actions": [{"webhook": {"endpoint": "bench"}}]}]})
+
+
+async def _round(ctx: Any, kind: str, n: int, profile: Path | None = None) -> dict[str, Any]:
+    from bench.baseline import WebhookBaselineInput, WebhookBaselineWorkflow
+    from bench.scenarios import _gather_limited, _profile_start, _profile_stop, _watched, _worker
+    from processes.instance import ProcessInput
+    from workflows.client import start_process
+
+    template = _template()
+
+    async def start(tq: str, wf_id: str, record_id: int) -> Any:
+        if kind == "template":
+            return await start_process(ctx.client, ProcessInput(
+                template=template, template_version=1, record_id=record_id, owner_id=ctx.owner_id,
+                started_by="bench"), workflow_id=wf_id, task_queue=tq)
+        return await ctx.client.start_workflow(WebhookBaselineWorkflow.run, WebhookBaselineInput(
+            record_id=record_id, endpoint="bench", recorded=kind == "recorded"), id=wf_id, task_queue=tq)
+
+    async with _worker(ctx, "template" if kind == "template" else "baseline", f"s9-{kind}") as (worker, tq, ids):
+        warm = [await start(tq, f"{ids}-warm-{i}", ctx.record_ids[0]) for i in range(WARM)]
+        await _watched(worker, asyncio.gather(*(h.result() for h in warm)), 120)
+        spy = await _profile_start(worker, str(profile / f"webhook-{kind}.txt") if profile else None)
+        t0 = time.monotonic()
+        handles = await _gather_limited([start(tq, f"{ids}-{i}", ctx.record_ids[i % len(ctx.record_ids)])
+                                         for i in range(n)])
+        await _watched(worker, _gather_limited([h.result() for h in handles], limit=512), 300 + n * 2)
+        elapsed = time.monotonic() - t0
+        await _profile_stop(spy)
+    return {"kind": kind, "processes": n, "seconds": elapsed, "processes_per_s": n / elapsed}
+
+
+async def measure(mode: str, n: int, rounds: int, database_url: str, profile: Path | None = None) -> dict[str, Any]:
+    from bench.infra import connect, dev_server
+    from bench.scenarios import Context, seed
+    from crm.db import make_engine, make_sessionmaker
+
+    receiver = Receiver()
+    await receiver.start()
+    os.environ["WEBHOOK_ENDPOINTS"] = json.dumps({"bench": {"url": f"http://127.0.0.1:{receiver.port}/hook",
+                                                            "secret": SECRET}})
+    os.environ["OUTBOUND_ALLOWED_HOSTS"] = '["127.0.0.1"]'  # the workers inherit both
+    engine = make_engine(database_url)
+    sessions = make_sessionmaker(engine)
+    owner_id, record_ids = await seed(sessions)
+    runs: dict[str, list[dict[str, Any]]] = {kind: [] for kind in KINDS}
+    try:
+        with dev_server(mode) as server:
+            ctx = Context(server=server, database_url=database_url, sessions=sessions,
+                          client=await connect(server.address), owner_id=owner_id, record_ids=record_ids)
+            for r in range(rounds):
+                for kind in KINDS:
+                    print(f"[bench.webhooks] {mode}: {kind}, {n} processes, round {r + 1} of {rounds}", flush=True)
+                    runs[kind].append(await _round(ctx, kind, n, profile if r == rounds - 1 else None))
+    finally:
+        await engine.dispose()
+        await receiver.stop()
+    median = {kind: sorted(runs[kind], key=lambda run: run["processes_per_s"])[(rounds - 1) // 2] for kind in KINDS}
+    ratio = median["baseline"]["processes_per_s"] / median["template"]["processes_per_s"]
+    recorded = median["recorded"]["processes_per_s"] / median["template"]["processes_per_s"]
+    posts = sum(receiver.ids.values())
+    return {"mode": mode, "processes": n, "rounds": rounds, "median": median, "ratio": ratio,
+            "ratio_to_recorded": recorded, "target": TARGET,
+            "meets_target": ratio <= TARGET, "posts": posts, "distinct_webhook_ids": len(receiver.ids),
+            "rounds_processes_per_s": {kind: [run["processes_per_s"] for run in runs[kind]] for kind in KINDS},
+            "spread": {kind: statistics.pstdev([run["processes_per_s"] for run in runs[kind]]) for kind in KINDS}}
+
+
+def main(argv: list[str] | None = None) -> int:
+    from bench.infra import database
+
+    parser = argparse.ArgumentParser(prog="python -m bench.webhooks", description=__doc__.splitlines()[0])
+    parser.add_argument("--processes", type=int, default=50)
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--mode", default="memory", choices=["memory", "sqlite"], help="the dev server's mode")
+    parser.add_argument("--database", default="auto", choices=["auto", "postgresql", "sqlite"])
+    parser.add_argument("--json", type=Path, default=None)
+    parser.add_argument("--profile", type=Path, default=None,
+                        help="py-spy each side's worker in the last round and keep the raw profiles here")
+    args = parser.parse_args(argv)
+    if args.profile:
+        args.profile.mkdir(parents=True, exist_ok=True)
+    with database(args.database) as (db_kind, url):
+        result = asyncio.run(measure(args.mode, args.processes, args.rounds, url, args.profile))
+    result["database"] = db_kind
+    result["run"] = uuid.uuid4().hex[:8]
+    text = json.dumps(result, indent=2)
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(text + "\n")
+    print(text)
+    print(f"[bench.webhooks] baseline/template = {result['ratio']:.2f} (target <= {TARGET}): "
+          f"{'met' if result['meets_target'] else 'NOT met'}; hand-written keeping a delivery row/template = "
+          f"{result['ratio_to_recorded']:.2f}", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

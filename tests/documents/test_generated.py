@@ -1,0 +1,26 @@
+"""A document a process step made (a letter's PDF) downloads over the documents API with its name and type."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from crm.documents import store
+from crm.documents.storage import FolderStorage
+from renderer.pdf import html_to_pdf
+from tests.documents.conftest import Served
+from tests.documents.test_documents import _record
+
+
+async def test_a_letter_kept_by_a_step_downloads_as_a_pdf_with_its_name(served: Served, sessions: Any) -> None:
+    record_id = await _record(served)
+    content = html_to_pdf("<h1>Perché</h1><p>Łódź, Straße, déjà</p>")
+    async with sessions() as session:
+        await store.add_once(session, FolderStorage(served.folder), record_id=record_id, data=content,
+                             filename="Proposta Łódź.pdf", declared="application/pdf", step_key=f"letter-{record_id}",
+                             actor="process test", text="Letter made: {name} (version {version})")
+    [document] = (await served.http.get(f"/records/{record_id}/documents", headers=served.as_("staff"))).json()
+    assert (document["name"], document["content_type"]) == ("Proposta Łódź.pdf", "application/pdf")
+    download = await served.http.get(document["download_url"], headers=served.as_("staff"))
+    assert download.status_code == 200, download.text
+    assert download.content == content and download.headers["content-type"] == "application/pdf"
+    assert download.headers["content-disposition"].endswith("filename*=UTF-8''Proposta%20%C5%81%C3%B3d%C5%BA.pdf")
