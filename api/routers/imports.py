@@ -10,11 +10,15 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
+from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import FileResponse
+from sqlalchemy.ext.asyncio import async_sessionmaker
+from sqlmodel.ext.asyncio.session import AsyncSession
 
 from api.admission import large_body
 from api.auth import Principal
@@ -24,11 +28,24 @@ from crm.imports import reading
 from crm.imports.models import ImportJob, ImportJobPublic, ImportKind, ImportMode, ImportStatus
 from crm.imports.rows import default_mapping, mapping_errors
 from crm.imports.run import PROGRESS, run_import
+from crm.imports.sweep import sweep_stale_imports
 from processes.errors import ErrorDetail, ImportInvalid, ImportNotFound
 from settings import Settings
 
 router = APIRouter(prefix="/imports", tags=["imports"])
+log = logging.getLogger("stagecoach.imports")
 CHUNK = 1 << 16
+
+
+async def sweep_forever(sessions: async_sessionmaker[AsyncSession], settings: Settings) -> None:
+    """The API's sweep of the import jobs a stopped API left behind (crm/imports/sweep.py), now and then."""
+    while True:
+        try:
+            await sweep_stale_imports(sessions, _folder(settings), timedelta(seconds=settings.import_stale_seconds))
+        except Exception:  # the database away, or locked by an import under way (SQLite): next time
+            log.warning("the sweep of stale imports failed; it runs again in %s s", settings.import_sweep_seconds,
+                        exc_info=True)
+        await asyncio.sleep(settings.import_sweep_seconds)
 
 
 def _folder(settings: Settings) -> Path:

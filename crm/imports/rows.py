@@ -9,12 +9,14 @@ Fields a column may map to:
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from pydantic import ValidationError
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from crm import pipeline_store
 from crm.access import Viewer, record_visible
 from crm.imports import email_domains  # noqa: F401  (each domain checked once)
 from crm.imports.models import ImportKind
@@ -27,6 +29,7 @@ FIELDS = {
 }
 REQUIRED = {ImportKind.contacts: "title", ImportKind.cases: "name"}
 SEPARATOR = "|"
+_VALIDATE = RecordCreate.__pydantic_validator__.validate_python
 
 
 class RowError(ValueError):
@@ -63,12 +66,15 @@ class RowChecker:
     """Turns rows into values; looks users and contacts up once each."""
 
     def __init__(self, session: AsyncSession, kind: ImportKind, columns: list[str], mapping: dict[str, str],
-                 viewer: Viewer) -> None:
+                 viewer: Viewer, before_query: Callable[[], Awaitable[None]] | None = None) -> None:
         self.session, self.kind, self.viewer = session, kind, viewer
+        self.before_query = before_query  # the session is free again (crm/imports/run.py writes while checking)
         self.fields = [(columns.index(column), column, field) for column, field in mapping.items()]
         self.width = len(columns)
         self._users: dict[str, int | None] = {}
         self._contacts: dict[str, int | None] = {}
+        self._initial: dict[str, str | None] = {}  # a record type -> its pipeline's initial status
+        self.kind_of_record = RecordKind.contact if kind is ImportKind.contacts else RecordKind.case
 
     async def check(self, values: list[str]) -> dict[str, Any]:
         if len(values) != self.width:
@@ -86,13 +92,17 @@ class RowChecker:
             elif value or field == "title":
                 body[field] = value
         try:
-            record = RecordCreate.model_validate(body)
+            # RecordCreate's own checks, run by pydantic-core without SQLModel's wrapper (a fifth of a row's time)
+            record = _VALIDATE(body)
         except ValidationError as exc:
             error = exc.errors(include_url=False)[0]
             name = str(error["loc"][0]) if error["loc"] else "title"
             column = next((c for f, (_, c) in raw.items() if f == name or f == f"fields.{name}"), name)
             raise RowError(column, str(error["msg"]).removeprefix("Value error, ")) from None
-        return record.model_dump(exclude={"access_user_ids"})
+        values = dict(record.__dict__)  # the checked values as they are: model_dump copies them once more
+        del values["access_user_ids"]
+        values["status"] = await self._status(values["type"], values["status"])
+        return values
 
     async def _case(self, raw: dict[str, tuple[str, str]], owner_id: int | None) -> dict[str, Any]:
         name, column = raw["name"]
@@ -114,8 +124,23 @@ class RowChecker:
                 participants.append(contact_id)
         return {"name": name, "tags": tags, "participant_ids": list(dict.fromkeys(participants)), "owner_id": owner_id}
 
+    async def _quiet(self) -> None:
+        if self.before_query is not None:
+            await self.before_query()
+
+    async def _status(self, type_name: str, status: str) -> str:
+        """The status a new record starts in: its type's initial one when a pipeline lists the type (as
+        `POST /records` does), so its pipeline's on-enter automations see it."""
+        if type_name not in self._initial:
+            await self._quiet()
+            pipeline = await pipeline_store.governing(self.session, self.kind_of_record, type_name)
+            spec = pipeline.record_type(type_name) if pipeline is not None else None
+            self._initial[type_name] = spec.initial if spec is not None else None
+        return self._initial[type_name] or status
+
     async def _user(self, handle: str, column: str) -> int | None:
         if handle not in self._users:
+            await self._quiet()
             found = (await self.session.exec(select(User.id).where(User.handle == handle))).first()
             self._users[handle] = found
         if self._users[handle] is None:
@@ -124,6 +149,7 @@ class RowChecker:
 
     async def _contact(self, email: str) -> int | None:
         if email not in self._contacts:
+            await self._quiet()
             query = select(Record.id).where(Record.kind == RecordKind.contact, col(Record.email) == email,
                                             record_visible(self.viewer)).order_by(col(Record.id))
             self._contacts[email] = (await self.session.exec(query)).first()
