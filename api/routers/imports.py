@@ -23,6 +23,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from api.admission import large_body
 from api.auth import Principal
 from api.deps import SessionDep, SettingsDep, StaffDep
+from api.routers.records import events_recorded
 from crm.access import sees_everything
 from crm.imports import reading
 from crm.imports.models import ImportJob, ImportJobPublic, ImportKind, ImportMode, ImportStatus
@@ -109,12 +110,18 @@ async def start_import(
     session.add(job)
     await session.commit()
     assert job.id is not None
-    task = asyncio.create_task(run_import(request.app.state.sessions, job.id, path,
-                                          path.with_suffix(".rejected.csv"), principal, principal.actor))
+    task = asyncio.create_task(_import(request, settings, job.id, path, principal))
     jobs: set[asyncio.Task[None]] = request.app.state.__dict__.setdefault("import_tasks", set())
     jobs.add(task)
     task.add_done_callback(jobs.discard)
     return _public(job)
+
+
+async def _import(request: Request, settings: Settings, job_id: int, path: Path, principal: Principal) -> None:
+    """The import, then a signal to the record-events dispatcher: its records' events go out now (autostart)."""
+    await run_import(request.app.state.sessions, job_id, path, path.with_suffix(".rejected.csv"), principal,
+                     principal.actor)
+    await events_recorded(request.app.state.temporal, settings, None)
 
 
 async def _refuse(session: SessionDep, job: ImportJob, path: Path, detail: str, errors: list[ErrorDetail]) -> None:

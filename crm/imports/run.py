@@ -60,15 +60,15 @@ PROGRESS: dict[int, Progress] = {}  # job id -> how far its open transaction got
 async def _finish(sessions: async_sessionmaker[AsyncSession], job_id: int, **values: Any) -> None:
     """End a job that wrote nothing, unless it ended already (the sweep may have given it up: crm/imports/sweep.py)."""
     async with sessions() as session:
-        await session.exec(ending(job_id).values(finished_at=utcnow(), **values))  # type: ignore[call-overload]
+        await session.exec(unless_ended(job_id).values(finished_at=utcnow(), **values))  # type: ignore[call-overload]
         await session.commit()
 
 
 RUNNING = (ImportStatus.validating, ImportStatus.importing)
 
 
-def ending(job_id: int) -> sa.Update:
-    """The update that ends a job, unless something ended it already (one ending wins)."""
+def unless_ended(job_id: int) -> sa.Update:
+    """An update of the job while it runs (validating or importing): of two endings, the first wins."""
     return sa.update(ImportJob).where(col(ImportJob.id) == job_id, col(ImportJob.status).in_(RUNNING))
 
 
@@ -108,12 +108,14 @@ async def _run(sessions: async_sessionmaker[AsyncSession], job_id: int, path: Pa
     """Check and write every row in one transaction, committed with the job's `done` (so a job is `done` exactly
     when its rows are written); False when rows were invalid and nothing is written (mode all_or_nothing)."""
     async with sessions() as session:
+        start = unless_ended(job_id).values(status=ImportStatus.importing)
+        started = await session.exec(start)  # type: ignore[call-overload]
+        await session.commit()  # the status; from here on one transaction
+        if started.rowcount != 1:  # ended before it started (the sweep gave it up): nothing to do
+            return True
         job = await session.get(ImportJob, job_id)
         assert job is not None and job.id is not None
         all_or_nothing = job.mode is ImportMode.all_or_nothing
-        job.status = ImportStatus.importing
-        session.add(job)
-        await session.commit()  # the status; from here on one transaction
         _beat(path, progress)
         writes = _Writes(session, job.kind, actor, viewer.user_id, progress, after_batch)
         checker = RowChecker(session, job.kind, job.columns, job.mapping, viewer, before_query=writes.settle)
@@ -150,7 +152,7 @@ async def _run(sessions: async_sessionmaker[AsyncSession], job_id: int, path: Pa
             await session.rollback()
             return False
         invalid = f", {progress.rows_invalid} rejected" if progress.rows_invalid else ""
-        ended = await session.exec(ending(job_id).values(  # type: ignore[call-overload]
+        ended = await session.exec(unless_ended(job_id).values(  # type: ignore[call-overload]
             status=ImportStatus.done, rows_read=progress.rows_read, rows_invalid=progress.rows_invalid,
             rows_written=progress.rows_written, errors=progress.errors, finished_at=utcnow(),
             detail=f"{progress.rows_written} row(s) written{invalid}"))

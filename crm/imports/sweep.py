@@ -23,7 +23,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from crm.imports.models import ImportJob, ImportStatus
-from crm.imports.run import PROGRESS, RUNNING, ending, heartbeat
+from crm.imports.run import PROGRESS, RUNNING, heartbeat, unless_ended
 from crm.types import utcnow
 
 log = logging.getLogger("stagecoach.imports")
@@ -57,7 +57,7 @@ async def sweep_stale_imports(sessions: async_sessionmaker[AsyncSession], folder
                 continue
             detail = (f"interrupted: no progress since {seen:%Y-%m-%d %H:%M:%S} UTC (the API stopped during the "
                       f"import); nothing was written, send the file again")
-            ended = await session.exec(ending(job.id).values(  # type: ignore[call-overload]
+            ended = await session.exec(unless_ended(job.id).values(  # type: ignore[call-overload]
                 status=ImportStatus.failed, finished_at=now, rows_written=0, detail=detail))
             if ended.rowcount == 1:  # not ended meanwhile by the import itself
                 swept.append(job.id)
