@@ -55,8 +55,10 @@ async def sweep_stale_imports(sessions: async_sessionmaker[AsyncSession], folder
             seen = last_sign_of_life(folder, job)
             if now - seen < grace:
                 continue
-            detail = (f"interrupted: no progress since {seen:%Y-%m-%d %H:%M:%S} UTC (the API stopped during the "
-                      f"import); nothing was written, send the file again")
+            why = ("the API stopped during the import" if job.status is ImportStatus.importing else
+                   "the API stopped before its rows were read, or the mapping of its columns was never confirmed")
+            detail = (f"interrupted: no progress since {seen:%Y-%m-%d %H:%M:%S} UTC ({why}); nothing was written, "
+                      "send the file again")
             ended = await session.exec(unless_ended(job.id).values(  # type: ignore[call-overload]
                 status=ImportStatus.failed, finished_at=now, rows_written=0, detail=detail))
             if ended.rowcount == 1:  # not ended meanwhile by the import itself
