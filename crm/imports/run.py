@@ -16,6 +16,7 @@ import asyncio
 import csv
 import json
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -40,6 +41,7 @@ from processes.template import RecordKind
 
 MAX_ERRORS = 1000
 BATCH = 1000
+BEAT_SECONDS = 5  # the heartbeat's period at most (crm/imports/sweep.py)
 log = logging.getLogger("stagecoach.imports")
 _EVENT = RecordEvent.__table__  # type: ignore[attr-defined]
 
@@ -117,6 +119,7 @@ async def _run(sessions: async_sessionmaker[AsyncSession], job_id: int, path: Pa
         assert job is not None and job.id is not None
         all_or_nothing = job.mode is ImportMode.all_or_nothing
         _beat(path, progress)
+        beaten = time.monotonic()
         writes = _Writes(session, job.kind, actor, viewer.user_id, progress, after_batch)
         checker = RowChecker(session, job.kind, job.columns, job.mapping, viewer, before_query=writes.settle)
         batch: list[dict[str, Any]] = []
@@ -126,8 +129,9 @@ async def _run(sessions: async_sessionmaker[AsyncSession], job_id: int, path: Pa
                 writer.writerow([*job.columns, "reason"])
                 for line, values in rows(path, job.encoding, job.delimiter):
                     progress.rows_read += 1
-                    if progress.rows_read % BATCH == 0:
+                    if progress.rows_read % BATCH == 0 and time.monotonic() - beaten > BEAT_SECONDS:
                         _beat(path, progress)
+                        beaten = time.monotonic()
                     try:
                         checked = await checker.check(values)
                     except RowError as exc:

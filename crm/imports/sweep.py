@@ -6,8 +6,8 @@ job's `done` (crm/imports/run.py), and a transaction whose connection died is ro
 either mode (all_or_nothing or valid_rows) an interrupted import leaves no record, no record event and no case
 link behind; only its job says otherwise, and this sweep puts that right. A job counts as left behind once it
 is older than the grace period and shows no sign of life for as long: it is not running in this process, and
-its heartbeat file (rewritten every 1,000 rows read, crm/imports/run.py) or, before the rows are read, its
-uploaded file has not changed. It is then marked `failed` with the reason, and its half-written rejected rows
+its heartbeat file (rewritten every 5 seconds as its rows are read, crm/imports/run.py) or, before the rows
+are read, its uploaded file has not changed. It is then marked `failed` with the reason, and its half-written rejected rows
 are removed. Should the import be alive after all (in another API process, silent for the whole grace period),
 its final commit finds the job ended and rolls back: still nothing is written.
 """

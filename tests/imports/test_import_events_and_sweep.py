@@ -22,7 +22,8 @@ from crm.imports.models import ImportJob, ImportKind, ImportMode, ImportStatus
 from crm.imports.reading import header
 from crm.imports.run import PROGRESS, Progress, heartbeat, run_import
 from crm.imports.sweep import sweep_stale_imports
-from crm.models import ApiRole, Record, RecordEvent, RecordEventKind
+from crm.imports.rows import CheckedContact
+from crm.models import ApiRole, Record, RecordCreate, RecordEvent, RecordEventKind
 from crm.types import utcnow
 from tests.bad_input.conftest import Api
 from tests.imports.test_csv_import import _import
@@ -31,6 +32,15 @@ from tests.pipelines.conftest import repair_pipeline, save
 
 class Admin:
     role, user_id = ApiRole.admin, None
+
+
+def test_a_row_is_checked_as_a_record_made_over_the_api() -> None:
+    """The import's row model has RecordCreate's fields with their checks, and RecordCreate no validator method
+    it would miss"""
+    fields = {n: (f.annotation, f.metadata, f.default) for n, f in RecordCreate.model_fields.items()}
+    del fields["access_user_ids"]
+    assert {n: (f.annotation, f.metadata, f.default) for n, f in CheckedContact.model_fields.items()} == fields
+    assert not any(vars(RecordCreate.__pydantic_decorators__).values())
 
 
 async def _events(sessions: Any, record_ids: list[int]) -> list[RecordEvent]:
