@@ -44,7 +44,8 @@ async def cases_page(request: Request, session: SessionDep, settings: SettingsDe
 
 
 async def render_case(request: Request, session: SessionDep, settings: Settings, signed: Any, case_id: int,
-                      status: int = 200, task_error: str = "", task_values: dict[str, str] | None = None) -> HTMLResponse:
+                      status: int = 200, task_error: str = "",
+                      task_values: dict[str, str] | None = None) -> HTMLResponse:
     who = principal(signed)
     try:
         record = await get_case_or_404(session, case_id, who)

@@ -101,7 +101,8 @@ async def start_import(
 
 
 async def receive(session: SessionDep, settings: Settings, principal: Principal, kind: ImportKind, mode: ImportMode,
-                  chunks: AsyncIterator[bytes], encoding: Encoding = "auto", delimiter: Delimiter = "auto") -> ImportJob:
+                  chunks: AsyncIterator[bytes], encoding: Encoding = "auto",
+                  delimiter: Delimiter = "auto") -> ImportJob:
     """A job for the file: kept in DATA_DIR/imports as it arrives, its encoding, delimiter and columns read.
     (The console then shows its columns to map: `launch` starts it.)"""
     job = ImportJob(kind=kind, mode=mode, api_key_id=principal.key_id,

@@ -7,9 +7,9 @@ either mode (all_or_nothing or valid_rows) an interrupted import leaves no recor
 link behind; only its job says otherwise, and this sweep puts that right. A job counts as left behind once it
 is older than the grace period and shows no sign of life for as long: it is not running in this process, and
 its heartbeat file (rewritten every 5 seconds as its rows are read, crm/imports/run.py) or, before the rows
-are read, its uploaded file has not changed. It is then marked `failed` with the reason, and its half-written rejected rows
-are removed. Should the import be alive after all (in another API process, silent for the whole grace period),
-its final commit finds the job ended and rolls back: still nothing is written.
+are read, its uploaded file has not changed. It is then marked `failed` with the reason, and its half-written
+rejected rows are removed. Should the import be alive after all (in another API process, silent for the whole
+grace period), its final commit finds the job ended and rolls back: still nothing is written.
 """
 
 from __future__ import annotations

@@ -49,8 +49,8 @@ async def test_cases_tasks_and_imports(stack: Stack, sessions: Any, page: Page, 
 
     # cases: searched by tag, then one case with its participants, tags and timeline
     await page.get_by_role("link", name="Cases", exact=True).click()
-    await page.get_by_label("Tag").fill(f"successione-{tag}")
-    await page.get_by_label("Tag").press("Enter")
+    await page.get_by_label("Tag", exact=True).fill(f"successione-{tag}")
+    await page.get_by_label("Tag", exact=True).press("Enter")
     await expect(page.locator("#cases tbody tr")).to_have_count(1)
     await expect(page.locator("#cases tbody tr")).to_contain_text(f"Anna Bianchi {tag}")
     await _accessible(page, "cases")
@@ -61,9 +61,9 @@ async def test_cases_tasks_and_imports(stack: Stack, sessions: Any, page: Page, 
     await expect(page.locator("#timeline")).to_contain_text("Participant added")
 
     # a task on the case, due in the past (overdue), with a category and a reminder
-    await page.get_by_label("Title").fill(f"Call the notary {tag}")
+    await page.get_by_label("Title", exact=True).fill(f"Call the notary {tag}")
     await page.get_by_label("Category").select_option("call")
-    await page.get_by_label("Due").fill("2026-01-05T09:30")
+    await page.get_by_label("Due", exact=True).fill("2026-01-05T09:30")
     await page.get_by_label("Reminder, minutes before").fill("30")
     await page.get_by_role("button", name="Add the task").click()
     await page.wait_for_url(f"{base}/console/cases/{case_id}")
@@ -74,12 +74,12 @@ async def test_cases_tasks_and_imports(stack: Stack, sessions: Any, page: Page, 
     # my tasks: a mistake shown at its form, then a later task on a contact; the overdue one comes first
     await page.get_by_role("link", name="Tasks", exact=True).click()
     await page.get_by_label("Record number").fill(str(contacts[0]))
-    await page.get_by_label("Title").fill(f"Send the papers {tag}")
+    await page.get_by_label("Title", exact=True).fill(f"Send the papers {tag}")
     await page.get_by_label("Reminder, minutes before").fill("60")
     await page.get_by_role("button", name="Add the task").click()
     await expect(page.locator("#task-error")).to_contain_text("a reminder needs a due time")
-    await expect(page.get_by_label("Title")).to_have_value(f"Send the papers {tag}")  # what was written stays
-    await page.get_by_label("Due").fill("2027-06-01T10:00")
+    await expect(page.get_by_label("Title", exact=True)).to_have_value(f"Send the papers {tag}")  # what was written stays
+    await page.get_by_label("Due", exact=True).fill("2027-06-01T10:00")
     await page.get_by_role("button", name="Add the task").click()
     await expect(page.get_by_role("status")).to_contain_text("Done")
     rows = page.locator("#my-tasks tbody tr")
@@ -102,7 +102,7 @@ async def test_cases_tasks_and_imports(stack: Stack, sessions: Any, page: Page, 
         for n in range(4)).encode("cp1252") + b"\n")
     await page.get_by_role("link", name="Imports", exact=True).click()
     await page.get_by_label("If a row is invalid").select_option("valid_rows")
-    await page.get_by_label("File").set_input_files(str(csv_path))
+    await page.get_by_label("File", exact=True).set_input_files(str(csv_path))
     await page.get_by_role("button", name="Send").click()
     await expect(page.locator("#mapping-h")).to_be_visible()
     await expect(page.locator("dl.facts")).to_contain_text("windows-1252")
