@@ -47,9 +47,9 @@ async def sweep_forever(sessions: async_sessionmaker[AsyncSession], settings: Se
     while True:
         try:
             await sweep_stale_imports(sessions, _folder(settings), timedelta(seconds=settings.import_stale_seconds))
-        except Exception:  # the database away, or locked by an import under way (SQLite): next time
-            log.warning("the sweep of stale imports failed; it runs again in %s s", settings.import_sweep_seconds,
-                        exc_info=True)
+        except Exception as exc:  # the database away, or locked by an import under way (SQLite): next time
+            log.warning("the sweep of stale imports failed (%s: %s); it runs again in %s s", type(exc).__name__,
+                        str(exc)[:500], settings.import_sweep_seconds)
         await asyncio.sleep(settings.import_sweep_seconds)
 
 
