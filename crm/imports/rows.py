@@ -18,7 +18,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from crm import pipeline_store
 from crm.access import Viewer, record_visible
-from crm.imports import email_domains  # noqa: F401  (each domain checked once)
+from crm.imports.email_domains import checked_email  # each domain checked once, plain addresses by a pattern
 from crm.imports.models import ImportKind
 from crm.models import Record, RecordCreate, User
 from processes.template import RecordKind
@@ -35,6 +35,7 @@ SEPARATOR = "|"
 CheckedContact = create_model("CheckedContact", **{  # type: ignore[call-overload]
     name: (info.annotation, info) for name, info in RecordCreate.model_fields.items() if name != "access_user_ids"})
 _VALIDATE = CheckedContact.__pydantic_validator__.validate_python
+_ORDER = {name: n for n, name in enumerate(CheckedContact.model_fields)}
 
 
 class RowError(ValueError):
@@ -75,6 +76,12 @@ class RowChecker:
         self.session, self.kind, self.viewer = session, kind, viewer
         self.before_query = before_query  # the session is free again (crm/imports/run.py writes while checking)
         self.fields = [(columns.index(column), column, field) for column, field in mapping.items()]
+        # contacts: the columns of the title (required: taken empty or not), of the other fields, free fields, owner
+        self._title = next((i for i, _, f in self.fields if f == "title"), None)
+        self._plain = [(i, f) for i, _, f in self.fields if f not in ("owner", "title") and not f.startswith("fields.")]
+        self._free = [(i, f[7:]) for i, _, f in self.fields if f.startswith("fields.")]
+        self._owner = next(((i, c) for i, c, f in self.fields if f == "owner"), None)
+        self._column_of = {f: c for _, c, f in self.fields}
         self.width = len(columns)
         self._users: dict[str, int | None] = {}
         self._contacts: dict[str, int | None] = {}
@@ -84,31 +91,50 @@ class RowChecker:
     async def check(self, values: list[str]) -> dict[str, Any]:
         if len(values) != self.width:
             raise RowError("*", f"{len(values)} values for {self.width} columns")
-        raw = {field: (values[index].strip(), column) for index, column, field in self.fields}
-        owner_id = await self._user(*raw.pop("owner")) if "owner" in raw and raw["owner"][0] else None
-        raw.pop("owner", None)
         if self.kind is ImportKind.cases:
+            raw = {field: (values[index].strip(), column) for index, column, field in self.fields}
+            owner_id = await self._user(*raw.pop("owner")) if "owner" in raw and raw["owner"][0] else None
+            raw.pop("owner", None)
             return await self._case(raw, owner_id)
-        body: dict[str, Any] = {"kind": RecordKind.contact, "owner_id": owner_id, "fields": {}}
-        for field, (value, _) in raw.items():
-            if field.startswith("fields."):
-                if value:
-                    body["fields"][field[7:]] = value
-            elif value or field == "title":
+        return await self._contact_values(values)
+
+    async def _contact_values(self, values: list[str]) -> dict[str, Any]:
+        """A contact's values, checked by RecordCreate's fields; its status its type's initial one (pipelines)."""
+        free: dict[str, str] = {}
+        body: dict[str, Any] = {"kind": RecordKind.contact, "owner_id": None, "fields": free}
+        if self._title is not None:
+            body["title"] = values[self._title].strip()
+        for index, field in self._plain:
+            if value := values[index].strip():
                 body[field] = value
+        for index, name in self._free:
+            if value := values[index].strip():
+                free[name] = value
+        if self._owner is not None and (handle := values[self._owner[0]].strip()):
+            body["owner_id"] = await self._user(handle, self._owner[1])
+        email = body.pop("email", None)
+        errors = []  # the first mistake in the fields' order, as RecordCreate would report it
         try:
             record = _VALIDATE(body)
         except ValidationError as exc:
-            error = exc.errors(include_url=False)[0]
+            errors.append(exc.errors(include_url=False)[0])
+        if email is not None:
+            try:
+                email = checked_email(email)
+            except ValidationError as exc:
+                errors.append({**exc.errors(include_url=False)[0], "loc": ("email",)})
+        if errors:
+            error = min(errors, key=lambda e: _ORDER.get(str(e["loc"][0]) if e["loc"] else "title", 0))
             name = str(error["loc"][0]) if error["loc"] else "title"
-            column = next((c for f, (_, c) in raw.items() if f == name or f == f"fields.{name}"), name)
-            raise RowError(column, str(error["msg"]).removeprefix("Value error, ")) from None
-        values: dict[str, Any] = record.__dict__  # the checked values as they are (model_dump copies them again)
-        kind_of = values["type"]
+            column = self._column_of.get(name, self._column_of.get(f"fields.{name}", name))
+            raise RowError(column, str(error["msg"]).removeprefix("Value error, "))
+        checked: dict[str, Any] = record.__dict__  # the values as checked (model_dump would copy them again)
+        checked["email"] = email
+        kind_of = checked["type"]
         initial = self._initial[kind_of] if kind_of in self._initial else await self._initial_status(kind_of)
         if initial is not None:
-            values["status"] = initial
-        return values
+            checked["status"] = initial
+        return checked
 
     async def _case(self, raw: dict[str, tuple[str, str]], owner_id: int | None) -> dict[str, Any]:
         name, column = raw["name"]

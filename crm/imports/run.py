@@ -181,6 +181,9 @@ class _Writes:
     async def start(self, batch: list[dict[str, Any]]) -> None:
         await self.settle()
         self.pending = asyncio.ensure_future(_write(self.session, self.kind, batch, self.actor, self.actor_user_id))
+        if self.session.bind.dialect.name == "sqlite":
+            # SQLite's driver thread binds each row holding the GIL: checking meanwhile only makes both wait
+            await self.settle()
 
     async def settle(self) -> None:
         if self.pending is not None:
