@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -43,6 +44,8 @@ def create_app(settings: Settings | None = None, temporal: Client | None = None,
             yield
         finally:
             sweeping.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await sweeping
             if renderer is None:
                 await app.state.renderer.close()
             await engine.dispose()
