@@ -46,7 +46,7 @@ bench: install
 	BENCH_FROM_MAKE=1 $(PY) -m bench --profile build/bench-profiles $(if $(QUICK),--quick) \
 		$(if $(BENCH_SCALE),--scale $(BENCH_SCALE)) $(BENCH_ARGS)
 
-## bench-webhooks: scenario 9 alone, a one-webhook phase against a hand-written activity doing the same POST
+## bench-webhooks: scenario 11 alone, a one-webhook phase against a hand-written activity doing the same POST
 ##                 (bench/webhooks.py; figures in bench/webhooks_results.json; BENCH_ARGS: --processes, --rounds...)
 bench-webhooks: install
 	$(PY) -m bench.webhooks --json bench/webhooks_results.json $(BENCH_ARGS)

@@ -183,6 +183,11 @@ class Settings(BaseSettings):
     # The record-events dispatcher (autostart) also looks for undispatched events this often.
     record_events_sweep_seconds: float = Field(60, gt=0)
 
+    # An import job still `validating` or `importing` with no sign of life for this long was left behind by an API
+    # that stopped during it: the API's sweep (every IMPORT_SWEEP_SECONDS) marks it failed (crm/imports/sweep.py).
+    import_stale_seconds: float = Field(600, gt=0)
+    import_sweep_seconds: float = Field(60, gt=0)
+
     @field_validator("timezone")
     @classmethod
     def _known_zone(cls, value: str) -> str:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -38,9 +40,13 @@ def create_app(settings: Settings | None = None, temporal: Client | None = None,
         app.state.sessions = make_sessionmaker(engine)
         app.state.temporal = temporal or await connect(settings)
         app.state.renderer = renderer or RenderPool(settings.render_processes, settings.render_memory_mb)
+        sweeping = asyncio.create_task(imports.sweep_forever(app.state.sessions, settings))
         try:
             yield
         finally:
+            sweeping.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await sweeping
             if renderer is None:
                 await app.state.renderer.close()
             await engine.dispose()

@@ -120,7 +120,7 @@ class WebhookBaselineInput(BaseModel):
 
 
 class WebhookBaselineActivities:
-    """Scenario 9's hand-written activity: the POST a `webhook` action makes (the same body, Standard Webhooks
+    """Scenario 11's hand-written activity: the POST a `webhook` action makes (the same body, Standard Webhooks
     headers signed with the endpoint's secret, the same HTTP client); with a step key, it also keeps a delivery row
     as a careful hand-written activity would (inserted once by step key before the POST, its answer after)."""
 
@@ -162,7 +162,7 @@ class WebhookBaselineActivities:
 
 @workflow.defn(name="WebhookBaselineWorkflow")
 class WebhookBaselineWorkflow:
-    """Scenario 9: one activity POSTing the body the bench template's webhook renders."""
+    """Scenario 11: one activity POSTing the body the bench template's webhook renders."""
 
     @workflow.run
     async def run(self, input: WebhookBaselineInput) -> int:

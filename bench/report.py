@@ -6,7 +6,7 @@ import math
 from pathlib import Path
 from typing import Any
 
-from bench import client_requests
+from bench import client_requests, csv_import
 from bench.infra import ROOT
 
 TARGETS = {"throughput": 0.85, "events": 1.1, "move_p50": 1.2, "worker_memory": 1.2,
@@ -63,7 +63,7 @@ def targets(results: dict[str, Any]) -> list[tuple[str, str, str, str, str]]:
              "≤ 1.2", _f(mem, 2), _verdict(mem, TARGETS["worker_memory"], False)),
         ]
         rows += hostile_targets(mode, m)
-    return rows
+    return rows + csv_import.targets(results.get("csv_import"))
 
 
 def render(results: dict[str, Any], data_scale: str | None = None, profiles: Path | None = None) -> str:
@@ -120,6 +120,7 @@ def render(results: dict[str, Any], data_scale: str | None = None, profiles: Pat
     if data_scale:
         text = data_scale.strip()
         out += [text.split("\n", 1)[1].strip() if text.startswith("## 5.") else text, ""]
+    out += csv_import.section(results.get("csv_import"))
     findings = ROOT / "bench" / "findings.md"
     if findings.exists():
         out += [findings.read_text().strip(), ""]

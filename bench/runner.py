@@ -26,7 +26,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bench import report, scenarios
+from bench import csv_import, report, scenarios
 from bench.client_requests import answers_to_move
 from bench.hostile import hostile_renders
 from bench.infra import ROOT, connect, database, dev_server, worker_process
@@ -234,19 +234,43 @@ def rerun_hostile(loads: Loads, db_choice: str, command: str, json_path: Path, m
                            "commit": commit(), "load_average_at_start": machine()["load_average_at_start"]}
     results["modes"].setdefault("memory", {})["hostile"] = figures
     json_path.write_text(json.dumps(results, indent=2, default=str) + "\n")
-    section = None
-    if results.get("data_scale") and md_path.exists():  # the section as the full run wrote it
-        text = md_path.read_text()
-        start = text.find("## 5. Scale of the data")
-        findings = ROOT / "bench" / "findings.md"
-        end = text.find(findings.read_text().strip().splitlines()[0]) if findings.exists() else -1
-        section = text[start:end if end > start else None].strip() if start >= 0 else None
-        if section:  # the heading and the line render() writes before a section
-            section = section.split("\n", 1)[1].strip().removeprefix("Measured by `bench/data_scale.py` (its own "
-                                                                    "section below).").strip()
-    md_path.write_text(report.render(results, data_scale=section))
+    md_path.write_text(report.render(results, data_scale=kept_data_scale(results, md_path)))
     log(f"scenario 7 measured again: {json_path}, {md_path}")
     return 0
+
+
+def rerun_csv_import(rows: int, command: str, json_path: Path, md_path: Path) -> int:
+    """`--only-csv-import`: measure scenario 10 again and put it in place of the one in `json_path`; render
+    `md_path` again, keeping its scenario 5 section."""
+    results = json.loads(json_path.read_text())
+    figures = asyncio.run(csv_import.measure(rows, csv_import.reachable()))
+    figures["measured"] = {"command": command, "date": datetime.now(UTC).isoformat(timespec="seconds"),
+                           "commit": commit(), "load_average_at_start": machine()["load_average_at_start"]}
+    results["csv_import"] = figures
+    json_path.write_text(json.dumps(results, indent=2, default=str) + "\n")
+    md_path.write_text(report.render(results, data_scale=kept_data_scale(results, md_path)))
+    log(f"scenario 10 measured again: {json_path}, {md_path}")
+    return 0
+
+
+def kept_data_scale(results: dict[str, Any], md_path: Path) -> str | None:
+    """Scenario 5's section as the full run wrote it into `md_path`."""
+    if not (results.get("data_scale") and md_path.exists()):
+        return None
+    text = md_path.read_text()
+    start = text.find("## 5. Scale of the data")
+    ends = [text.find(mark, start + 1) for mark in ("## 10. CSV import", *_findings_heading()) if start >= 0]
+    end = min((e for e in ends if e > start), default=-1)
+    section = text[start:end if end > start else None].strip() if start >= 0 else None
+    if section:  # the heading and the line render() writes before a section
+        section = section.split("\n", 1)[1].strip().removeprefix("Measured by `bench/data_scale.py` (its own "
+                                                                "section below).").strip()
+    return section or None
+
+
+def _findings_heading() -> list[str]:
+    findings = ROOT / "bench" / "findings.md"
+    return [findings.read_text().strip().splitlines()[0]] if findings.exists() else []
 
 
 def data_scale_section(quick: bool, out_dir: Path) -> tuple[dict[str, Any] | None, str | None]:
@@ -281,6 +305,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-data-scale", action="store_true", help="leave scenario 5 out")
     parser.add_argument("--only-hostile", action="store_true",
                         help="measure scenario 7 (hostile renders) alone and put it into the JSON file's results")
+    parser.add_argument("--only-csv-import", action="store_true",
+                        help="measure scenario 10 (CSV import) alone and put it into the JSON file's results")
+    parser.add_argument("--no-csv-import", action="store_true", help="leave scenario 10 out")
     parser.add_argument("--render", action="store_true",
                         help="only render the markdown again from the JSON file (and build/bench-data-scale.md)")
     args = parser.parse_args(argv)
@@ -308,6 +335,9 @@ def main(argv: list[str] | None = None) -> int:
         command += f" BENCH_ARGS='{os.environ['BENCH_ARGS']}'" if os.environ.get("BENCH_ARGS") else ""
     if args.only_hostile:
         return rerun_hostile(loads, args.database, command, json_path, md_path)
+    import_rows = 1_000 if args.tiny else 10_000 if quick else 100_000
+    if args.only_csv_import:
+        return rerun_csv_import(import_rows, command, json_path, md_path)
     results: dict[str, Any] = {"command": command, "date": datetime.now(UTC).isoformat(timespec="seconds"),
                                "commit": commit(), "machine": machine(), "quick": quick,
                                "loads": loads.__dict__, "modes": {},
@@ -321,6 +351,10 @@ def main(argv: list[str] | None = None) -> int:
             json_path.write_text(json.dumps(results, indent=2, default=str) + "\n")  # so far, should a later part fail
     figures, section = (None, None) if args.no_data_scale else data_scale_section(quick, build)
     results["data_scale"] = figures
+    if not args.no_csv_import:
+        log(f"scenario 10: CSV import of {import_rows:,} contacts against a plain bulk insert")
+        results["csv_import"] = asyncio.run(csv_import.measure(
+            import_rows, ["sqlite"] if args.database == "sqlite" else csv_import.reachable(), 1 if args.tiny else 2))
     results["seconds"] = time.monotonic() - started
     json_path.parent.mkdir(parents=True, exist_ok=True)
     json_path.write_text(json.dumps(results, indent=2, default=str) + "\n")

@@ -1,4 +1,4 @@
-"""Scenario 9, runnable alone: a phase with one `webhook` action against a hand-written Temporal activity doing the
+"""Scenario 11, runnable alone: a phase with one `webhook` action against a hand-written Temporal activity doing the
 same POST, in throughput (target: the baseline at most 1.2× the template's processes/s).
 
     python -m bench.webhooks [--processes N] [--rounds R] [--mode memory|sqlite] [--database auto|sqlite|postgresql]

@@ -18,6 +18,8 @@ MAX_FREE_FIELDS_JSON = 32_000
 
 
 def _bounded(fields: dict[str, Any]) -> dict[str, Any]:
+    if not fields:
+        return fields
     size = len(json.dumps(fields, ensure_ascii=False, default=str))
     if size > MAX_FREE_FIELDS_JSON:
         raise ValueError(f"the fields take {size:,} characters as JSON; at most {MAX_FREE_FIELDS_JSON:,} are kept")

@@ -27,10 +27,12 @@ def test_a_tiny_bench_run_writes_figures_and_report(tmp_path: Path) -> None:
     assert figures["moves_in_a_row"]["lost"] == 0 and figures["moves_in_a_row"]["counted"] == 10
     assert figures["start_path"]["api"]["n"] == figures["start_path"]["direct"]["n"] == 8
     assert figures["hostile"]["idle"]["n"] == figures["hostile"]["busy"]["n"] == 8  # 2 processes, 4 gaps each
+    imported = json.loads(out_json.read_text())["csv_import"]
+    assert imported["rows"] == 1_000 and imported["databases"]["sqlite"]["ratio"] > 0
     report = out_md.read_text()
     for heading in ("## Targets", "### 1. Phase overhead", "### 2. Start path", "### 3. Signal to move", "### 8. Move into a status",
                     "### 9. A client's answers",
-                    "### 4. Parked processes", "### 6. Cost growth", "### 7. Hostile renders"):
+                    "### 4. Parked processes", "### 6. Cost growth", "### 7. Hostile renders", "## 10. CSV import"):
         assert heading in report
 
 

@@ -21,7 +21,7 @@ from api.deps import SessionDep, SettingsDep, StaffDep, TemporalDep
 from api.notices import queue_notices, send_notices
 from api.task_reminders import cancel_record_reminders
 from api.paging import Page, paged
-from api.routers.records import get_record_or_404
+from api.routers.records import events_recorded, get_record_or_404
 from api.routers.users import get_user_or_404
 from crm.access import Viewer, record_visible, set_access_list
 from crm.cases import store
@@ -30,6 +30,7 @@ from crm.cases.removal import count_hanging, remove_case
 from crm.documents.store import delete_files, record_keys
 from crm.documents.storage import storage_for
 from crm.models import HistoryEntry, HistoryKind, Record
+from crm.record_events import add_record_events
 from crm.types import utcnow
 from processes.errors import CaseNotFound, CaseStateConflict, ConfirmationRequired, NotAContact, RecordNotFound, \
     RunningProcesses
@@ -78,6 +79,7 @@ async def create_case(body: CaseCreate, session: SessionDep, temporal: TemporalD
     await session.flush()
     assert case.id is not None
     await set_access_list(session, case.id, body.access_user_ids)
+    add_record_events(session, None, case, actor=principal.actor, actor_user_id=principal.user_id)  # autostart
     session.add(_line(case.id, HistoryKind.case_created, f"Case created: {body.name}", principal))
     for contact in contacts:
         session.add(CaseParticipant(case_id=case.id, contact_id=contact.id, added_by=principal.actor))  # type: ignore[arg-type]
@@ -92,6 +94,7 @@ async def create_case(body: CaseCreate, session: SessionDep, temporal: TemporalD
         subject=f"New case: {body.name}",
         body=f"The case '{body.name}' (case {case.id}) was created and you were asked to know of it.\n")
     await session.commit()
+    await events_recorded(temporal, settings, case.id)
     await send_notices(temporal, settings, key, notices)
     return await _public(session, case, principal)
 

@@ -10,25 +10,47 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
+from datetime import timedelta
 from pathlib import Path
-from typing import Annotated, Literal
+from collections.abc import AsyncIterator
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import FileResponse
+from sqlalchemy.ext.asyncio import async_sessionmaker
+from sqlmodel import col
+from sqlmodel.ext.asyncio.session import AsyncSession
 
 from api.admission import large_body
 from api.auth import Principal
 from api.deps import SessionDep, SettingsDep, StaffDep
+from api.routers.records import events_recorded
 from crm.access import sees_everything
 from crm.imports import reading
 from crm.imports.models import ImportJob, ImportJobPublic, ImportKind, ImportMode, ImportStatus
 from crm.imports.rows import default_mapping, mapping_errors
 from crm.imports.run import PROGRESS, run_import
+from crm.imports.sweep import sweep_stale_imports
 from processes.errors import ErrorDetail, ImportInvalid, ImportNotFound
 from settings import Settings
 
 router = APIRouter(prefix="/imports", tags=["imports"])
+Encoding = Literal["auto", "utf-8", "utf-8-sig", "windows-1252"]
+Delimiter = Literal["auto", ";", ","]
+log = logging.getLogger("stagecoach.imports")
 CHUNK = 1 << 16
+
+
+async def sweep_forever(sessions: async_sessionmaker[AsyncSession], settings: Settings) -> None:
+    """The API's sweep of the import jobs a stopped API left behind (crm/imports/sweep.py), now and then."""
+    while True:
+        try:
+            await sweep_stale_imports(sessions, _folder(settings), timedelta(seconds=settings.import_stale_seconds))
+        except Exception as exc:  # the database away, or locked by an import under way (SQLite): next time
+            log.warning("the sweep of stale imports failed (%s: %s); it runs again in %s s", type(exc).__name__,
+                        str(exc)[:500], settings.import_sweep_seconds)
+        await asyncio.sleep(settings.import_sweep_seconds)
 
 
 def _folder(settings: Settings) -> Path:
@@ -37,7 +59,7 @@ def _folder(settings: Settings) -> Path:
     return folder
 
 
-def _public(job: ImportJob) -> ImportJobPublic:
+def public(job: ImportJob) -> ImportJobPublic:
     public = ImportJobPublic.model_validate(job, from_attributes=True)
     if (progress := PROGRESS.get(job.id or 0)) is not None:  # running in this process: its transaction is open
         public.rows_read, public.rows_invalid = progress.rows_read, progress.rows_invalid
@@ -65,8 +87,7 @@ def _mapping(text: str | None) -> dict[str, str] | None:
 async def start_import(
     kind: ImportKind, request: Request, session: SessionDep, settings: SettingsDep, principal: StaffDep,
     mode: ImportMode = ImportMode.all_or_nothing,
-    encoding: Literal["auto", "utf-8", "utf-8-sig", "windows-1252"] = "auto",
-    delimiter: Literal["auto", ";", ","] = "auto",
+    encoding: Encoding = "auto", delimiter: Delimiter = "auto",
     mapping: Annotated[str | None, Query(max_length=10_000, description="JSON: column -> field; by the "
                                          "columns' names when empty")] = None,
 ) -> ImportJobPublic:
@@ -74,30 +95,55 @@ async def start_import(
     `mode=all_or_nothing` (the default) nothing is written unless all are valid, with `mode=valid_rows` the
     valid ones are and the others come back from `GET /imports/{id}/rejected` with a reason column."""
     wanted = _mapping(mapping)
-    job = ImportJob(kind=kind, mode=mode, api_key_id=principal.key_id)
+    job = await receive(session, settings, principal, kind, mode, request.stream(), encoding, delimiter)
+    await launch(request, session, settings, principal, job, wanted, "query.mapping")
+    return public(job)
+
+
+async def receive(session: SessionDep, settings: Settings, principal: Principal, kind: ImportKind, mode: ImportMode,
+                  chunks: AsyncIterator[bytes], encoding: Encoding = "auto",
+                  delimiter: Delimiter = "auto") -> ImportJob:
+    """A job for the file: kept in DATA_DIR/imports as it arrives, its encoding, delimiter and columns read.
+    (The console then shows its columns to map: `launch` starts it.)"""
+    job = ImportJob(kind=kind, mode=mode, api_key_id=principal.key_id,
+                    user_id=principal.user_id if principal.key_id is None else None)
     session.add(job)
     await session.commit()
     path = _folder(settings) / f"{job.id}.csv"
     with path.open("wb") as file:
-        async for chunk in request.stream():
+        async for chunk in chunks:
             file.write(chunk)
     try:
         job.encoding = reading.detect_encoding(path) if encoding == "auto" else encoding
         job.columns, job.delimiter = reading.header(path, job.encoding, None if delimiter == "auto" else delimiter)
     except reading.FileUnreadable as exc:
         await _refuse(session, job, path, str(exc), [ErrorDetail("body", str(exc))])
-    job.mapping = wanted if wanted is not None else default_mapping(kind, job.columns)
-    if errors := mapping_errors(kind, job.columns, job.mapping):
-        await _refuse(session, job, path, errors[0], [ErrorDetail("query.mapping", e) for e in errors])
     session.add(job)
     await session.commit()
+    return job
+
+
+async def launch(request: Request, session: SessionDep, settings: Settings, principal: Principal, job: ImportJob,
+                 mapping: dict[str, str] | None, where: str) -> None:
+    """Check the mapping of the file's columns (by their names when None) and start reading its rows."""
     assert job.id is not None
-    task = asyncio.create_task(run_import(request.app.state.sessions, job.id, path,
-                                          path.with_suffix(".rejected.csv"), principal, principal.actor))
+    path = _folder(settings) / f"{job.id}.csv"
+    job.mapping = mapping if mapping is not None else default_mapping(job.kind, job.columns)
+    if errors := mapping_errors(job.kind, job.columns, job.mapping):
+        await _refuse(session, job, path, errors[0], [ErrorDetail(where, e) for e in errors])
+    session.add(job)
+    await session.commit()
+    task = asyncio.create_task(_import(request, settings, job.id, path, principal))
     jobs: set[asyncio.Task[None]] = request.app.state.__dict__.setdefault("import_tasks", set())
     jobs.add(task)
     task.add_done_callback(jobs.discard)
-    return _public(job)
+
+
+async def _import(request: Request, settings: Settings, job_id: int, path: Path, principal: Principal) -> None:
+    """The import, then a signal to the record-events dispatcher: its records' events go out now (autostart)."""
+    await run_import(request.app.state.sessions, job_id, path, path.with_suffix(".rejected.csv"), principal,
+                     principal.actor)
+    await events_recorded(request.app.state.temporal, settings, None)
 
 
 async def _refuse(session: SessionDep, job: ImportJob, path: Path, detail: str, errors: list[ErrorDetail]) -> None:
@@ -108,9 +154,18 @@ async def _refuse(session: SessionDep, job: ImportJob, path: Path, detail: str, 
     raise ImportInvalid(detail, details=errors)
 
 
-async def _job_or_404(session: SessionDep, job_id: int, principal: Principal) -> ImportJob:
+def sent_by(principal: Principal) -> Any:
+    """The jobs `principal` sent: by its API key, or in the console by its user."""
+    if principal.key_id is not None:
+        return col(ImportJob.api_key_id) == principal.key_id
+    return col(ImportJob.user_id) == principal.user_id
+
+
+async def job_or_404(session: SessionDep, job_id: int, principal: Principal) -> ImportJob:
     job = await session.get(ImportJob, job_id)
-    if job is None or not (sees_everything(principal) or job.api_key_id == principal.key_id):
+    mine = job is not None and (job.api_key_id == principal.key_id if principal.key_id is not None
+                                else job.user_id is not None and job.user_id == principal.user_id)
+    if job is None or not (sees_everything(principal) or mine):
         raise ImportNotFound(f"no import {job_id}")
     return job
 
@@ -118,13 +173,13 @@ async def _job_or_404(session: SessionDep, job_id: int, principal: Principal) ->
 @router.get("/{job_id}", response_model=ImportJobPublic)
 async def get_import(job_id: int, session: SessionDep, principal: StaffDep) -> ImportJobPublic:
     """How far the import is: rows read, invalid (with the first 1,000 errors), written."""
-    return _public(await _job_or_404(session, job_id, principal))
+    return public(await job_or_404(session, job_id, principal))
 
 
 @router.get("/{job_id}/rejected", response_class=FileResponse,
             responses={200: {"content": {"text/csv": {}}, "description": "the rejected rows, with a reason column"}})
 async def rejected_rows(job_id: int, session: SessionDep, settings: SettingsDep, principal: StaffDep) -> FileResponse:
-    job = await _job_or_404(session, job_id, principal)
+    job = await job_or_404(session, job_id, principal)
     path = _folder(settings) / f"{job.id}.rejected.csv"
     if job.status not in (ImportStatus.done, ImportStatus.refused) or not path.exists():
         raise ImportNotFound(f"import {job_id} has no rejected rows (yet)")

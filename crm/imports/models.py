@@ -38,7 +38,10 @@ class ImportJob(SQLModel, table=True):
     mode: ImportMode = Field(sa_type=sa.Enum(ImportMode, native_enum=False, length=32))
     status: ImportStatus = Field(default=ImportStatus.validating,
                                  sa_type=sa.Enum(ImportStatus, native_enum=False, length=32))
-    api_key_id: int = Field(foreign_key="api_key.id", index=True, description="who sent it")
+    api_key_id: int | None = Field(default=None, foreign_key="api_key.id", index=True,
+                                   description="who sent it: an API key, or")
+    user_id: int | None = Field(default=None, foreign_key="user.id", index=True,
+                                description="a user signed in to the console")
     encoding: str = Field(default="", max_length=32)
     delimiter: str = Field(default="", max_length=1)
     columns: list[str] = Field(default_factory=list, sa_type=JSON, description="the file's header")

@@ -9,14 +9,16 @@ Fields a column may map to:
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Any
 
-from pydantic import ValidationError
+from pydantic import ValidationError, create_model
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from crm import pipeline_store
 from crm.access import Viewer, record_visible
-from crm.imports import email_domains  # noqa: F401  (each domain checked once)
+from crm.imports.email_domains import checked_email  # each domain checked once, plain addresses by a pattern
 from crm.imports.models import ImportKind
 from crm.models import Record, RecordCreate, User
 from processes.template_basics import RecordKind
@@ -27,6 +29,13 @@ FIELDS = {
 }
 REQUIRED = {ImportKind.contacts: "title", ImportKind.cases: "name"}
 SEPARATOR = "|"
+# A row is checked by RecordCreate's own fields (their types, bounds, EmailStr, the free fields' limits) in a plain
+# pydantic model: pydantic-core calls SQLModel's `__init__` for each RecordCreate, a third of a row's check.
+# (RecordCreate has no validator methods to carry over: tests/imports/test_import_events_and_sweep.py checks it.)
+CheckedContact = create_model("CheckedContact", **{  # type: ignore[call-overload]
+    name: (info.annotation, info) for name, info in RecordCreate.model_fields.items() if name != "access_user_ids"})
+_VALIDATE = CheckedContact.__pydantic_validator__.validate_python
+_ORDER = {name: n for n, name in enumerate(CheckedContact.model_fields)}
 
 
 class RowError(ValueError):
@@ -63,36 +72,69 @@ class RowChecker:
     """Turns rows into values; looks users and contacts up once each."""
 
     def __init__(self, session: AsyncSession, kind: ImportKind, columns: list[str], mapping: dict[str, str],
-                 viewer: Viewer) -> None:
+                 viewer: Viewer, before_query: Callable[[], Awaitable[None]] | None = None) -> None:
         self.session, self.kind, self.viewer = session, kind, viewer
+        self.before_query = before_query  # the session is free again (crm/imports/run.py writes while checking)
         self.fields = [(columns.index(column), column, field) for column, field in mapping.items()]
+        # contacts: the columns of the title (required: taken empty or not), of the other fields, free fields, owner
+        self._title = next((i for i, _, f in self.fields if f == "title"), None)
+        self._plain = [(i, f) for i, _, f in self.fields if f not in ("owner", "title") and not f.startswith("fields.")]
+        self._free = [(i, f[7:]) for i, _, f in self.fields if f.startswith("fields.")]
+        self._owner = next(((i, c) for i, c, f in self.fields if f == "owner"), None)
+        self._column_of = {f: c for _, c, f in self.fields}
         self.width = len(columns)
         self._users: dict[str, int | None] = {}
         self._contacts: dict[str, int | None] = {}
+        self._initial: dict[str, str | None] = {}  # a record type -> its pipeline's initial status
+        self.kind_of_record = RecordKind.contact if kind is ImportKind.contacts else RecordKind.case
 
     async def check(self, values: list[str]) -> dict[str, Any]:
         if len(values) != self.width:
             raise RowError("*", f"{len(values)} values for {self.width} columns")
-        raw = {field: (values[index].strip(), column) for index, column, field in self.fields}
-        owner_id = await self._user(*raw.pop("owner")) if "owner" in raw and raw["owner"][0] else None
-        raw.pop("owner", None)
         if self.kind is ImportKind.cases:
+            raw = {field: (values[index].strip(), column) for index, column, field in self.fields}
+            owner_id = await self._user(*raw.pop("owner")) if "owner" in raw and raw["owner"][0] else None
+            raw.pop("owner", None)
             return await self._case(raw, owner_id)
-        body: dict[str, Any] = {"kind": RecordKind.contact, "owner_id": owner_id, "fields": {}}
-        for field, (value, _) in raw.items():
-            if field.startswith("fields."):
-                if value:
-                    body["fields"][field[7:]] = value
-            elif value or field == "title":
+        return await self._contact_values(values)
+
+    async def _contact_values(self, values: list[str]) -> dict[str, Any]:
+        """A contact's values, checked by RecordCreate's fields; its status its type's initial one (pipelines)."""
+        free: dict[str, str] = {}
+        body: dict[str, Any] = {"kind": RecordKind.contact, "owner_id": None, "fields": free}
+        if self._title is not None:
+            body["title"] = values[self._title].strip()
+        for index, field in self._plain:
+            if value := values[index].strip():
                 body[field] = value
+        for index, name in self._free:
+            if value := values[index].strip():
+                free[name] = value
+        if self._owner is not None and (handle := values[self._owner[0]].strip()):
+            body["owner_id"] = await self._user(handle, self._owner[1])
+        email = body.pop("email", None)
+        errors = []  # the first mistake in the fields' order, as RecordCreate would report it
         try:
-            record = RecordCreate.model_validate(body)
+            record = _VALIDATE(body)
         except ValidationError as exc:
-            error = exc.errors(include_url=False)[0]
+            errors.append(exc.errors(include_url=False)[0])
+        if email is not None:
+            try:
+                email = checked_email(email)
+            except ValidationError as exc:
+                errors.append({**exc.errors(include_url=False)[0], "loc": ("email",)})
+        if errors:
+            error = min(errors, key=lambda e: _ORDER.get(str(e["loc"][0]) if e["loc"] else "title", 0))
             name = str(error["loc"][0]) if error["loc"] else "title"
-            column = next((c for f, (_, c) in raw.items() if f == name or f == f"fields.{name}"), name)
-            raise RowError(column, str(error["msg"]).removeprefix("Value error, ")) from None
-        return record.model_dump(exclude={"access_user_ids"})
+            column = self._column_of.get(name, self._column_of.get(f"fields.{name}", name))
+            raise RowError(column, str(error["msg"]).removeprefix("Value error, "))
+        checked: dict[str, Any] = record.__dict__  # the values as checked (model_dump would copy them again)
+        checked["email"] = email
+        kind_of = checked["type"]
+        initial = self._initial[kind_of] if kind_of in self._initial else await self._initial_status(kind_of)
+        if initial is not None:
+            checked["status"] = initial
+        return checked
 
     async def _case(self, raw: dict[str, tuple[str, str]], owner_id: int | None) -> dict[str, Any]:
         name, column = raw["name"]
@@ -114,8 +156,22 @@ class RowChecker:
                 participants.append(contact_id)
         return {"name": name, "tags": tags, "participant_ids": list(dict.fromkeys(participants)), "owner_id": owner_id}
 
+    async def _quiet(self) -> None:
+        if self.before_query is not None:
+            await self.before_query()
+
+    async def _initial_status(self, type_name: str) -> str | None:
+        """The status a new record of this type starts in when a pipeline lists the type (as `POST /records` does),
+        so its pipeline's on-enter automations see it; None when its status is free."""
+        await self._quiet()
+        pipeline = await pipeline_store.governing(self.session, self.kind_of_record, type_name)
+        spec = pipeline.record_type(type_name) if pipeline is not None else None
+        self._initial[type_name] = spec.initial if spec is not None else None
+        return self._initial[type_name]
+
     async def _user(self, handle: str, column: str) -> int | None:
         if handle not in self._users:
+            await self._quiet()
             found = (await self.session.exec(select(User.id).where(User.handle == handle))).first()
             self._users[handle] = found
         if self._users[handle] is None:
@@ -124,6 +180,7 @@ class RowChecker:
 
     async def _contact(self, email: str) -> int | None:
         if email not in self._contacts:
+            await self._quiet()
             query = select(Record.id).where(Record.kind == RecordKind.contact, col(Record.email) == email,
                                             record_visible(self.viewer)).order_by(col(Record.id))
             self._contacts[email] = (await self.session.exec(query)).first()

@@ -12,15 +12,20 @@ at the end.
 
 from __future__ import annotations
 
+import asyncio
 import csv
+import json
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.ext.asyncio import async_sessionmaker
+from sqlalchemy.dialects import postgresql
+from sqlalchemy.ext.asyncio import AsyncConnection, async_sessionmaker
+from sqlmodel import col
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from crm.access import Viewer
@@ -29,13 +34,16 @@ from crm.cases.store import set_tags
 from crm.imports.models import ImportJob, ImportKind, ImportMode, ImportStatus
 from crm.imports.reading import FileUnreadable, rows
 from crm.imports.rows import RowChecker, RowError
-from crm.models import HistoryEntry, HistoryKind, Record
+from crm.models import HistoryEntry, HistoryKind, Record, RecordEvent, RecordEventKind
+from crm.record_events import add_record_events
 from crm.types import utcnow
 from processes.template_basics import RecordKind
 
 MAX_ERRORS = 1000
 BATCH = 1000
+BEAT_SECONDS = 5  # the heartbeat's period at most (crm/imports/sweep.py)
 log = logging.getLogger("stagecoach.imports")
+_EVENT = RecordEvent.__table__  # type: ignore[attr-defined]
 
 Hook = Callable[[int], Awaitable[None]]  # called after each batch written (tests interrupt an import here)
 
@@ -52,29 +60,28 @@ PROGRESS: dict[int, Progress] = {}  # job id -> how far its open transaction got
 
 
 async def _finish(sessions: async_sessionmaker[AsyncSession], job_id: int, **values: Any) -> None:
+    """End a job that wrote nothing, unless it ended already (the sweep may have given it up: crm/imports/sweep.py)."""
     async with sessions() as session:
-        job = await session.get(ImportJob, job_id)
-        assert job is not None
-        job.sqlmodel_update(values)
-        if values.get("status") not in (ImportStatus.validating, ImportStatus.importing):
-            job.finished_at = utcnow()
-        session.add(job)
+        await session.exec(unless_ended(job_id).values(finished_at=utcnow(), **values))  # type: ignore[call-overload]
         await session.commit()
+
+
+RUNNING = (ImportStatus.validating, ImportStatus.importing)
+
+
+def unless_ended(job_id: int) -> sa.Update:
+    """An update of the job while it runs (validating or importing): of two endings, the first wins."""
+    return sa.update(ImportJob).where(col(ImportJob.id) == job_id, col(ImportJob.status).in_(RUNNING))
 
 
 async def run_import(sessions: async_sessionmaker[AsyncSession], job_id: int, path: Path, rejected: Path,
                      viewer: Viewer, actor: str, after_batch: Hook | None = None) -> None:
     progress = PROGRESS.setdefault(job_id, Progress())
     try:
-        committed = await _run(sessions, job_id, path, rejected, viewer, actor, progress, after_batch)
-        counts = {"rows_read": progress.rows_read, "rows_invalid": progress.rows_invalid, "errors": progress.errors}
-        if not committed:
-            await _finish(sessions, job_id, status=ImportStatus.refused, rows_written=0, **counts,
+        if not await _run(sessions, job_id, path, rejected, viewer, actor, progress, after_batch):
+            await _finish(sessions, job_id, status=ImportStatus.refused, rows_written=0, rows_read=progress.rows_read,
+                          rows_invalid=progress.rows_invalid, errors=progress.errors,
                           detail=f"{progress.rows_invalid} invalid row(s): nothing was written (mode all_or_nothing)")
-            return
-        invalid = f", {progress.rows_invalid} rejected" if progress.rows_invalid else ""
-        await _finish(sessions, job_id, status=ImportStatus.done, rows_written=progress.rows_written, **counts,
-                      detail=f"{progress.rows_written} row(s) written{invalid}")
     except FileUnreadable as exc:
         await _finish(sessions, job_id, status=ImportStatus.failed, detail=f"{exc}: nothing was written")
     except BaseException as exc:  # a crash or a cancellation: the transaction was rolled back
@@ -85,63 +92,140 @@ async def run_import(sessions: async_sessionmaker[AsyncSession], job_id: int, pa
             raise
     finally:
         PROGRESS.pop(job_id, None)
+        heartbeat(path).unlink(missing_ok=True)
+
+
+def heartbeat(path: Path) -> Path:
+    """The file a running import touches as it reads its rows (how far it got): the sweep's sign of life."""
+    return path.with_suffix(".progress")
+
+
+def _beat(path: Path, progress: Progress) -> None:
+    heartbeat(path).write_text(json.dumps({"rows_read": progress.rows_read, "rows_invalid": progress.rows_invalid,
+                                           "rows_written": progress.rows_written}))
 
 
 async def _run(sessions: async_sessionmaker[AsyncSession], job_id: int, path: Path, rejected: Path, viewer: Viewer,
                actor: str, progress: Progress, after_batch: Hook | None) -> bool:
-    """Check and write every row in one transaction; whether it was committed."""
+    """Check and write every row in one transaction, committed with the job's `done` (so a job is `done` exactly
+    when its rows are written); False when rows were invalid and nothing is written (mode all_or_nothing)."""
     async with sessions() as session:
+        start = unless_ended(job_id).values(status=ImportStatus.importing)
+        started = await session.exec(start)  # type: ignore[call-overload]
+        await session.commit()  # the status; from here on one transaction
+        if started.rowcount != 1:  # ended before it started (the sweep gave it up): nothing to do
+            return True
         job = await session.get(ImportJob, job_id)
         assert job is not None and job.id is not None
         all_or_nothing = job.mode is ImportMode.all_or_nothing
-        job.status = ImportStatus.importing
-        session.add(job)
-        await session.commit()  # the status; from here on one transaction
-        checker = RowChecker(session, job.kind, job.columns, job.mapping, viewer)
+        _beat(path, progress)
+        beaten = time.monotonic()
+        writes = _Writes(session, job.kind, actor, viewer.user_id, progress, after_batch)
+        checker = RowChecker(session, job.kind, job.columns, job.mapping, viewer, before_query=writes.settle)
         batch: list[dict[str, Any]] = []
-        with rejected.open("w", newline="", encoding="utf-8") as out:
-            writer = csv.writer(out, delimiter=job.delimiter)
-            writer.writerow([*job.columns, "reason"])
-            for line, values in rows(path, job.encoding, job.delimiter):
-                progress.rows_read += 1
-                try:
-                    checked = await checker.check(values)
-                except RowError as exc:
-                    progress.rows_invalid += 1
-                    message = f"row {line}, {exc}"
-                    if len(progress.errors) < MAX_ERRORS:
-                        progress.errors.append(message)
-                    writer.writerow([*values, message])
-                    continue
-                if all_or_nothing and progress.rows_invalid:
-                    continue  # nothing will be written: only checking now
-                batch.append(checked)
-                if len(batch) >= BATCH:
-                    progress.rows_written += await _write(session, job.kind, batch, actor)
-                    batch = []
-                    if after_batch is not None:
-                        await after_batch(progress.rows_written)
+        try:
+            with rejected.open("w", newline="", encoding="utf-8") as out:
+                writer = csv.writer(out, delimiter=job.delimiter)
+                writer.writerow([*job.columns, "reason"])
+                for line, values in rows(path, job.encoding, job.delimiter):
+                    progress.rows_read += 1
+                    if progress.rows_read % BATCH == 0 and time.monotonic() - beaten > BEAT_SECONDS:
+                        _beat(path, progress)
+                        beaten = time.monotonic()
+                    try:
+                        checked = await checker.check(values)
+                    except RowError as exc:
+                        progress.rows_invalid += 1
+                        message = f"row {line}, {exc}"
+                        if len(progress.errors) < MAX_ERRORS:
+                            progress.errors.append(message)
+                        writer.writerow([*values, message])
+                        continue
+                    if all_or_nothing and progress.rows_invalid:
+                        continue  # nothing will be written: only checking now
+                    batch.append(checked)
+                    if len(batch) >= BATCH:
+                        await writes.start(batch)
+                        batch = []
+            if batch and not (all_or_nothing and progress.rows_invalid):
+                await writes.start(batch)
+            await writes.settle()
+        finally:
+            await writes.drain()
         if all_or_nothing and progress.rows_invalid:
             await session.rollback()
             return False
-        if batch:
-            progress.rows_written += await _write(session, job.kind, batch, actor)
+        invalid = f", {progress.rows_invalid} rejected" if progress.rows_invalid else ""
+        ended = await session.exec(unless_ended(job_id).values(  # type: ignore[call-overload]
+            status=ImportStatus.done, rows_read=progress.rows_read, rows_invalid=progress.rows_invalid,
+            rows_written=progress.rows_written, errors=progress.errors, finished_at=utcnow(),
+            detail=f"{progress.rows_written} row(s) written{invalid}"))
+        if ended.rowcount != 1:  # given up by the sweep meanwhile: it said nothing was written, so nothing is
+            await session.rollback()
+            return True
         await session.commit()
         return True
 
 
-async def _write(session: AsyncSession, kind: ImportKind, batch: list[dict[str, Any]], actor: str) -> int:
+class _Writes:
+    """The batches written while the next one is checked: the database works (its driver's thread, or the
+    server) while Python checks rows. One batch at most is in flight; anything else that uses the session
+    (a look-up of the checker, the commit) settles it first, and its error is raised there."""
+
+    def __init__(self, session: AsyncSession, kind: ImportKind, actor: str, actor_user_id: int | None,
+                 progress: Progress, after_batch: Hook | None) -> None:
+        self.session, self.kind, self.actor, self.actor_user_id = session, kind, actor, actor_user_id
+        self.progress, self.after_batch = progress, after_batch
+        self.pending: asyncio.Task[int] | None = None
+
+    async def start(self, batch: list[dict[str, Any]]) -> None:
+        await self.settle()
+        self.pending = asyncio.ensure_future(_write(self.session, self.kind, batch, self.actor, self.actor_user_id))
+        if self.session.bind.dialect.name == "sqlite":
+            # SQLite's driver thread binds each row holding the GIL: checking meanwhile only makes both wait
+            await self.settle()
+
+    async def settle(self) -> None:
+        if self.pending is not None:
+            pending, self.pending = self.pending, None
+            self.progress.rows_written += await pending
+            if self.after_batch is not None:
+                await self.after_batch(self.progress.rows_written)
+
+    async def drain(self) -> None:
+        """After an error: let the batch in flight end before the session rolls back."""
+        if self.pending is not None:
+            await asyncio.wait({self.pending})
+            if not self.pending.cancelled():
+                self.pending.exception()  # retrieved: the error that counts was raised already
+            self.pending = None
+
+
+async def _write(session: AsyncSession, kind: ImportKind, batch: list[dict[str, Any]], actor: str,
+                 actor_user_id: int | None) -> int:
+    """Write a batch of checked rows with the `created` record event of each (autostart, a pipeline's on-enter)."""
     now = utcnow()
     if kind is ImportKind.contacts:
         connection = await session.connection()  # Core's executemany: the ORM's bulk path costs a third more
-        await connection.execute(sa.insert(Record), [
-            {**values, "created_at": now, "updated_at": now, "restricted": False} for values in batch])
+        for values in batch:
+            values["created_at"] = values["updated_at"] = now
+        ids = await _insert_records(connection, batch)
+        # each record's `created` event, as the API writes it (crm/record_events.py), made by the database from the
+        # rows just written: one statement a batch instead of a row each
+        events = sa.select(col(Record.id), sa.literal(RecordEventKind.created, _EVENT.c.kind.type), col(Record.status),
+                           col(Record.visit), sa.literal([], _EVENT.c.fields.type), sa.literal(actor[:200]),
+                           sa.literal(actor_user_id, _EVENT.c.actor_user_id.type),
+                           sa.literal(now, _EVENT.c.created_at.type)).where(_among(connection, ids))
+        await connection.execute(sa.insert(RecordEvent).from_select(
+            ["record_id", "kind", "status", "visit", "fields", "actor", "actor_user_id", "created_at"], events))
         return len(batch)
     for values in batch:
-        case = Record(kind=RecordKind.case, title=values["name"], owner_id=values["owner_id"])
+        case = Record(kind=RecordKind.case, title=values["name"], owner_id=values["owner_id"],
+                      created_at=now, updated_at=now)
         session.add(case)
         await session.flush()
         assert case.id is not None
+        add_record_events(session, None, case, actor=actor, actor_user_id=actor_user_id)
         session.add(HistoryEntry(record_id=case.id, kind=HistoryKind.case_created, actor=actor,
                                  text=f"Case created: {case.title} (imported)"))
         for contact_id in values["participant_ids"]:
@@ -150,3 +234,23 @@ async def _write(session: AsyncSession, kind: ImportKind, batch: list[dict[str, 
             await set_tags(session, case.id, values["tags"])
     await session.flush()
     return len(batch)
+
+
+async def _insert_records(connection: AsyncConnection, batch: list[dict[str, Any]]) -> list[int]:
+    """Insert the rows; their ids. SQLite returns them (RETURNING costs nothing there); PostgreSQL takes them from
+    the sequence first, as psycopg parses a many-row INSERT ... RETURNING in Python (three times the insert's time)."""
+    if connection.dialect.name != "postgresql":
+        return list((await connection.execute(sa.insert(Record).returning(col(Record.id)), batch)).scalars())
+    sequence = sa.func.nextval(sa.func.pg_get_serial_sequence("record", "id"))
+    ids = list((await connection.execute(sa.select(sequence).select_from(sa.func.generate_series(1, len(batch)))))
+               .scalars())
+    for values, record_id in zip(batch, ids, strict=True):
+        values["id"] = record_id
+    await connection.execute(sa.insert(Record), batch)
+    return ids
+
+
+def _among(connection: AsyncConnection, ids: list[int]) -> sa.ColumnElement[bool]:
+    if connection.dialect.name == "postgresql":  # one array parameter, not a thousand
+        return col(Record.id) == sa.any_(sa.literal(ids, postgresql.ARRAY(sa.Integer)))
+    return col(Record.id).in_(ids)

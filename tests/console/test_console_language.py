@@ -9,8 +9,10 @@ import httpx
 
 from api.app import create_app
 from api.console.i18n import ITALIAN
+from crm.cases.models import CaseState
 from crm.client_requests.models import RequestStatus
 from crm.db import make_engine, make_sessionmaker
+from crm.imports.models import ImportKind, ImportMode, ImportStatus
 from crm.models import HistoryKind, MessageStatus, TaskStatus
 from crm.process_runs import RunStatus
 from processes.instance import PhaseStatus, ProcessStatus
@@ -33,7 +35,9 @@ def test_every_text_has_its_italian() -> None:
     texts = _texts()
     assert len(texts) > 100  # the walk found the pages
     shown = {member.value for enum in (ProcessStatus, PhaseStatus, TaskStatus, MessageStatus, RecordKind, RunStatus,
-                                       HistoryKind, RequestStatus) for member in enum}
+                                       HistoryKind, RequestStatus, ImportStatus, ImportKind, ImportMode, CaseState)
+             for member in enum}
+    shown |= set(Settings.model_fields["task_categories"].default_factory())  # type: ignore[misc]  # the default categories
     missing = sorted((texts | shown) - ITALIAN.keys())
     assert not missing, missing
     placeholders = [text for text in texts if set(re.findall(r"\{\w+\}", text)) !=

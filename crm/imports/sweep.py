@@ -1,0 +1,71 @@
+"""The sweep of import jobs left behind: an API that stopped half-way through an import (killed, restarted, the
+machine gone) leaves its job `validating` or `importing` for ever, as nothing is there to end it.
+
+What such an import wrote is gone already: its rows are written in one transaction, committed together with the
+job's `done` (crm/imports/run.py), and a transaction whose connection died is rolled back by the database. So in
+either mode (all_or_nothing or valid_rows) an interrupted import leaves no record, no record event and no case
+link behind; only its job says otherwise, and this sweep puts that right. A job counts as left behind once it
+is older than the grace period and shows no sign of life for as long: it is not running in this process, and
+its heartbeat file (rewritten every 5 seconds as its rows are read, crm/imports/run.py) or, before the rows
+are read, its uploaded file has not changed. It is then marked `failed` with the reason, and its half-written
+rejected rows are removed. Should the import be alive after all (in another API process, silent for the whole
+grace period), its final commit finds the job ended and rolls back: still nothing is written.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta
+from pathlib import Path
+
+from sqlalchemy.ext.asyncio import async_sessionmaker
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from crm.imports.models import ImportJob, ImportStatus
+from crm.imports.run import PROGRESS, RUNNING, heartbeat, unless_ended
+from crm.types import utcnow
+
+log = logging.getLogger("stagecoach.imports")
+
+
+def last_sign_of_life(folder: Path, job: ImportJob) -> datetime:
+    """When the job last showed it was alive: its heartbeat, its uploaded file, or its creation."""
+    assert job.id is not None
+    moments = [job.created_at]
+    for path in (heartbeat(folder / f"{job.id}.csv"), folder / f"{job.id}.csv"):
+        try:
+            moments.append(datetime.fromtimestamp(path.stat().st_mtime, tz=job.created_at.tzinfo))
+        except OSError:
+            continue
+    return max(moments)
+
+
+async def sweep_stale_imports(sessions: async_sessionmaker[AsyncSession], folder: Path, grace: timedelta,
+                              now: datetime | None = None) -> list[int]:
+    """Mark `failed` the jobs left behind (see above); their ids."""
+    now = now or utcnow()
+    swept: list[int] = []
+    async with sessions() as session:
+        query = select(ImportJob).where(col(ImportJob.status).in_(RUNNING), col(ImportJob.created_at) < now - grace)
+        for job in (await session.exec(query.order_by(col(ImportJob.id)).limit(100))).all():
+            assert job.id is not None
+            if job.id in PROGRESS:  # running here
+                continue
+            seen = last_sign_of_life(folder, job)
+            if now - seen < grace:
+                continue
+            why = ("the API stopped during the import" if job.status is ImportStatus.importing else
+                   "the API stopped before its rows were read, or the mapping of its columns was never confirmed")
+            detail = (f"interrupted: no progress since {seen:%Y-%m-%d %H:%M:%S} UTC ({why}); nothing was written, "
+                      "send the file again")
+            ended = await session.exec(unless_ended(job.id).values(  # type: ignore[call-overload]
+                status=ImportStatus.failed, finished_at=now, rows_written=0, detail=detail))
+            if ended.rowcount == 1:  # not ended meanwhile by the import itself
+                swept.append(job.id)
+        await session.commit()
+    for job_id in swept:
+        for leftover in (folder / f"{job_id}.rejected.csv", heartbeat(folder / f"{job_id}.csv")):
+            leftover.unlink(missing_ok=True)
+        log.warning("import %s was left behind by a stopped API: marked failed", job_id)
+    return swept
