@@ -11,6 +11,7 @@ from temporalio.client import Client
 import tracing
 from api import bounds, console, docs, metrics, problems
 from api.admission import Admission, api_routes
+from api.auth import KeyCache
 from api.bounds import bounded_integers
 from api.routers import (api_keys, cases, deliveries, documents, exports, health, imports, moves, outbox, pipelines,
                          processes, records, tags, tasks, templates, timeline, users, webhook_endpoints)
@@ -47,6 +48,7 @@ def create_app(settings: Settings | None = None, temporal: Client | None = None,
     app = FastAPI(title="Stagecoach", version="0.1.0", lifespan=lifespan, dependencies=[Depends(bounded_integers)],
                   description="Durable process automation for CRMs. Every error is application/problem+json.",
                   docs_url=None, redoc_url=None)
+    app.state.api_keys = KeyCache(settings.api_key_cache_seconds)  # api.admission's, before any request
     problems.install(app)
     docs.install(app)
     metrics.install(app)

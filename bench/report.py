@@ -206,6 +206,14 @@ def _start_path(m: dict[str, Any]) -> list[str]:
     ]
 
 
+def start_path_line(s: dict[str, Any]) -> str:
+    """Scenario 2 in one line (the log of `--only-start-path`)."""
+    d, a = s["direct"], s["api"]
+    return (f"direct {_f(d['starts_per_s'])}/s p50 {_f(d['p50_ms'])} p99 {_f(d['p99_ms'])} ms; "
+            f"API {_f(a['starts_per_s'])}/s p50 {_f(a['p50_ms'])} p99 {_f(a['p99_ms'])} ms; "
+            f"ratio {_f(_ratio(a['starts_per_s'], d['starts_per_s']), 2)}")
+
+
 def _signal_to_move(m: dict[str, Any]) -> list[str]:
     s = m["signal_to_move"]
     b, t = s["baseline"], s["template"]

@@ -18,7 +18,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy import func
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import JSON, Field, SQLModel, col, select, update
+from sqlmodel import JSON, Field, SQLModel, col, insert, select, update
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from crm.db import begin_write
@@ -118,33 +118,48 @@ async def by_request_id(session: AsyncSession, request_id: str) -> ProcessRun | 
 async def allocate_run(session: AsyncSession, *, template_key: str, template_version: int, record_id: int,
                        owner_id: int, started_by: str, request_id: str | None = None,
                        origin: ProcessOrigin = ProcessOrigin.manual, parent_workflow_id: str | None = None,
-                       triggered_by_user_id: int | None = None) -> tuple[ProcessRun, bool]:
+                       triggered_by_user_id: int | None = None, record_held: bool = False) -> tuple[ProcessRun, bool]:
     """Reserve the next id for this template and record; with a known request id, the run it already has.
 
     Returns the run and whether it is new. Commits. Concurrent allocations on one record take turns: SQLite's
     write lock, or the record's row on PostgreSQL, is held from reading the last number to the commit.
+    `record_held`: the caller's transaction holds them already (`begin_write`, then the record read FOR NO KEY
+    UPDATE), so the first try does not take them again.
     """
-    for _ in range(10):
-        await begin_write(session)
-        await session.exec(select(Record.id).where(Record.id == record_id)  # type: ignore[call-overload]
-                           .with_for_update(key_share=True))  # FOR NO KEY UPDATE: new rows may still refer to it
+    for attempt in range(10):
+        if attempt or not record_held:
+            await begin_write(session)
+            await session.exec(select(Record.id).where(Record.id == record_id)  # type: ignore[call-overload]
+                               .with_for_update(key_share=True))  # FOR NO KEY UPDATE: new rows may still refer to it
         if request_id is not None and (existing := await by_request_id(session, request_id)) is not None:
             return existing, False
-        query = select(func.max(ProcessRun.sequence)).where(ProcessRun.template_key == template_key,
-                                                           ProcessRun.record_id == record_id)
-        sequence = ((await session.exec(query)).one() or 0) + 1
-        run = ProcessRun(workflow_id=process_workflow_id(template_key, record_id, sequence),
-                         template_key=template_key, template_version=template_version, record_id=record_id,
-                         sequence=sequence, owner_id=owner_id, started_by=started_by, request_id=request_id,
-                         origin=origin, parent_workflow_id=parent_workflow_id,
-                         triggered_by_user_id=triggered_by_user_id)
-        session.add(run)
+        run = ProcessRun(workflow_id="", template_key=template_key, template_version=template_version,
+                         record_id=record_id, sequence=0, owner_id=owner_id, started_by=started_by,
+                         request_id=request_id, origin=origin, parent_workflow_id=parent_workflow_id,
+                         triggered_by_user_id=triggered_by_user_id, created_at=utcnow(), status=RunStatus.starting)
         try:
+            run.id, run.sequence, run.workflow_id = await _insert_next(session, run)
             await session.commit()
             return run, True
-        except IntegrityError:  # a concurrent allocation took this number, or this request id
+        except IntegrityError:  # a concurrent allocation took this request id (or, without the lock, this number)
             await session.rollback()
     raise RuntimeError(f"could not allocate a process id for template '{template_key}' on record {record_id}")
+
+
+async def _insert_next(session: AsyncSession, run: ProcessRun) -> tuple[int, int, str]:
+    """Insert `run` (not added to the session) under the next number of its template and record, in one statement
+    that reads the last number: its id, number and workflow id."""
+    number = (select(func.coalesce(func.max(ProcessRun.sequence), 0) + 1)
+              .where(ProcessRun.template_key == run.template_key, ProcessRun.record_id == run.record_id)
+              .scalar_subquery())
+    prefix = process_workflow_id(run.template_key, run.record_id, 0).removesuffix("0")
+    values = run.model_dump(exclude={"id", "sequence", "workflow_id", "ended_at", "ended_by", "end_reason", "state",
+                                     "checked_at"})
+    statement = (insert(ProcessRun).values(**values, sequence=number,
+                                           workflow_id=sa.literal(prefix) + sa.cast(number, sa.String))
+                 .returning(col(ProcessRun.id), col(ProcessRun.sequence), col(ProcessRun.workflow_id)))
+    row = (await session.exec(statement)).one()  # type: ignore[call-overload]
+    return row[0], row[1], row[2]
 
 
 async def mark_started(session: AsyncSession, workflow_id: str) -> None:

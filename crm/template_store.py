@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections import OrderedDict
 from typing import Any
 
 from sqlalchemy import func
@@ -104,6 +105,31 @@ async def get_version(session: AsyncSession, key: str, version: int | None = Non
 def load(row: ProcessTemplateVersion) -> ProcessTemplate:
     """The template of a stored version, upgraded to the current schema."""
     return ProcessTemplate.model_validate(upgrade_template(row.definition))
+
+
+_PARSED: OrderedDict[tuple[str, int, str], ProcessTemplate] = OrderedDict()  # by key, version and checksum
+PARSED_KEPT = 256
+
+
+async def for_start(session: AsyncSession, key: str, version: int | None = None) -> tuple[ProcessTemplate, int]:
+    """The template of a version (the latest when None) and its number, for starting a process: a saved version
+    never changes, so each is read and parsed once per process (by its checksum too: another database may hold
+    another template under the same key and number). Not to be changed by the caller."""
+    query = select(ProcessTemplateVersion.version, ProcessTemplateVersion.checksum).where(
+        ProcessTemplateVersion.key == key)
+    if version is not None:
+        query = query.where(ProcessTemplateVersion.version == version)
+    found = (await session.exec(query.order_by(col(ProcessTemplateVersion.version).desc()).limit(1))).first()
+    if found is None:
+        await get_version(session, key, version)  # says what is missing
+        raise TemplateNotFound(f"no template '{key}'")  # saved meanwhile: refused all the same, as when read first
+    number, digest = found
+    if (template := _PARSED.get((key, number, digest))) is None:
+        template = load(await get_version(session, key, number))
+        _PARSED[(key, number, digest)] = template
+        while len(_PARSED) > PARSED_KEPT:
+            _PARSED.popitem(last=False)
+    return template, number
 
 
 async def summaries(session: AsyncSession, *, limit: int | None = None, offset: int = 0) -> list[ProcessTemplateSummary]:

@@ -25,6 +25,7 @@ from api.routers.records import get_record_or_404
 from api.routers.users import get_user_or_404
 from api.temporal_errors import send_update, temporal_errors
 from crm import template_store
+from crm.db import begin_write
 from crm.process_list import RunFilter, list_runs, overdue_runs
 from crm.process_runs import UNCONFIRMED, ProcessRun, RunStatus, allocate_run, mark_started
 from crm.access import hidden_process_records
@@ -102,9 +103,12 @@ class ProcessView(ProcessState):
 async def start(body: StartProcessBody, response: Response, session: SessionDep, temporal: TemporalDep,
                 settings: SettingsDep, principal: ClientDep) -> ProcessStarted:
     """Start a process of a template version on a record."""
-    version_row = await template_store.get_version(session, body.template, body.version)
-    template, version = template_store.load(version_row), version_row.version
-    record = await get_record_or_404(session, body.record_id, principal)
+    # One transaction up to the run's commit: the record's row is read and held at once (SQLite: the write lock
+    # first), so that allocating its next process number needs no lock of its own. No connection is held while
+    # Temporal is asked; the start is confirmed in a transaction of its own after.
+    await begin_write(session)
+    template, version = await template_store.for_start(session, body.template, body.version)
+    record = await get_record_or_404(session, body.record_id, principal, lock=True)
     if record.kind != template.record_kind:
         raise RecordKindMismatch(f"template '{template.key}' runs on {template.record_kind.value} records; "
                                  f"record {record.id} is {'an' if record.kind.value[0] in 'aeiou' else 'a'} {record.kind.value}")
@@ -112,13 +116,15 @@ async def start(body: StartProcessBody, response: Response, session: SessionDep,
     if owner_id is None:
         raise StagecoachError("no process owner: give owner_id, use a key tied to a user, "
                               "or give the record an owner")
-    await get_user_or_404(session, owner_id)
+    if body.owner_id is not None:  # the key's user and the record's owner exist (foreign keys; no user is deleted)
+        await get_user_or_404(session, owner_id)
 
     run, created = await allocate_run(session, template_key=body.template, template_version=version,
                                       record_id=record.id, owner_id=owner_id, started_by=principal.actor,
                                       request_id=_request_id(principal, body.request_id),
-                                      triggered_by_user_id=principal.user_id)
+                                      triggered_by_user_id=principal.user_id, record_held=True)
     if not created:
+        await session.commit()  # the lock taken for the allocation, not held any longer
         if (run.template_key, run.record_id) != (body.template, body.record_id):
             raise RequestIdReused(f"request_id '{body.request_id}' started '{run.template_key}' on record "
                                   f"{run.record_id}; use a new request_id for another start")
@@ -126,11 +132,11 @@ async def start(body: StartProcessBody, response: Response, session: SessionDep,
         response.status_code = 200
         return _started(run, settings)
     # A new run, or one whose start was never confirmed (the API stopped between the commit and the start, or
-    # Temporal did not answer): start it as allocated. Read from the run, not from `record` or `version_row`: a
-    # concurrent start on the same record makes allocate_run roll back once, which expires them.
+    # Temporal did not answer): start it as allocated. Read from the run, not from `record`: a concurrent start
+    # on the same record makes allocate_run roll back once, which expires it.
     if run.template_version != version:  # a retry, after a new version was saved
-        template = template_store.load(await template_store.get_version(session, run.template_key,
-                                                                        run.template_version))
+        template, _ = await template_store.for_start(session, run.template_key, run.template_version)
+        await session.commit()  # no transaction (and connection) left open while Temporal is asked
     input = ProcessInput(template=template, template_version=run.template_version, record_id=run.record_id,
                          owner_id=run.owner_id, started_by=run.started_by,
                          triggered_by_user_id=run.triggered_by_user_id)
@@ -142,6 +148,7 @@ async def start(body: StartProcessBody, response: Response, session: SessionDep,
                  if body.request_id else "send it again (give a request_id, so that a retry starts it once)")
         raise ServiceUnavailable(f"process {run.workflow_id} is not started ({exc}); {retry}. A start not "
                                  "retried is dropped once Temporal shows it has no such process") from None
+    await session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})  # one statement: no BEGIN
     await mark_started(session, run.workflow_id)
     await session.commit()
     response.status_code = 201 if started else 200
