@@ -18,7 +18,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy import func
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import JSON, Field, SQLModel, col, insert, select, update
+from sqlmodel import JSON, Field, SQLModel, col, select, update
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from crm.db import begin_write
@@ -105,6 +105,7 @@ class ProcessRun(SQLModel, table=True):
 
 
 UNCONFIRMED = (RunStatus.starting, RunStatus.not_started)  # a run whose workflow is not known to exist
+RUNS: sa.Table = ProcessRun.__table__  # type: ignore[attr-defined]
 
 
 def process_workflow_id(template_key: str, record_id: int, sequence: int) -> str:
@@ -118,16 +119,17 @@ async def by_request_id(session: AsyncSession, request_id: str) -> ProcessRun | 
 async def allocate_run(session: AsyncSession, *, template_key: str, template_version: int, record_id: int,
                        owner_id: int, started_by: str, request_id: str | None = None,
                        origin: ProcessOrigin = ProcessOrigin.manual, parent_workflow_id: str | None = None,
-                       triggered_by_user_id: int | None = None, record_held: bool = False) -> tuple[ProcessRun, bool]:
+                       triggered_by_user_id: int | None = None, turn_on_conflict: bool = False,
+                       ) -> tuple[ProcessRun, bool]:
     """Reserve the next id for this template and record; with a known request id, the run it already has.
 
     Returns the run and whether it is new. Commits. Concurrent allocations on one record take turns: SQLite's
     write lock, or the record's row on PostgreSQL, is held from reading the last number to the commit.
-    `record_held`: the caller's transaction holds them already (`begin_write`, then the record read FOR NO KEY
-    UPDATE), so the first try does not take them again.
+    `turn_on_conflict`: the first try takes no lock (its insert reads the last number itself, and the unique
+    constraints refuse a number or request id taken meanwhile); only the tries after a conflict take turns.
     """
     for attempt in range(10):
-        if attempt or not record_held:
+        if attempt or not turn_on_conflict:
             await begin_write(session)
             await session.exec(select(Record.id).where(Record.id == record_id)  # type: ignore[call-overload]
                                .with_for_update(key_share=True))  # FOR NO KEY UPDATE: new rows may still refer to it
@@ -148,25 +150,28 @@ async def allocate_run(session: AsyncSession, *, template_key: str, template_ver
 
 async def _insert_next(session: AsyncSession, run: ProcessRun) -> tuple[int, int, str]:
     """Insert `run` (not added to the session) under the next number of its template and record, in one statement
-    that reads the last number: its id, number and workflow id."""
-    number = (select(func.coalesce(func.max(ProcessRun.sequence), 0) + 1)
-              .where(ProcessRun.template_key == run.template_key, ProcessRun.record_id == run.record_id)
+    that reads the last number: its id, number and workflow id. On the table (SQLAlchemy Core): the ORM's
+    insert machinery costs more than the round trip."""
+    table = RUNS
+    number = (sa.select(func.coalesce(func.max(table.c.sequence), 0) + 1)
+              .where(table.c.template_key == run.template_key, table.c.record_id == run.record_id)
               .scalar_subquery())
     prefix = process_workflow_id(run.template_key, run.record_id, 0).removesuffix("0")
     values = run.model_dump(exclude={"id", "sequence", "workflow_id", "ended_at", "ended_by", "end_reason", "state",
                                      "checked_at"})
-    statement = (insert(ProcessRun).values(**values, sequence=number,
-                                           workflow_id=sa.literal(prefix) + sa.cast(number, sa.String))
-                 .returning(col(ProcessRun.id), col(ProcessRun.sequence), col(ProcessRun.workflow_id)))
-    row = (await session.exec(statement)).one()  # type: ignore[call-overload]
+    statement = (sa.insert(table).values(**values, sequence=number,
+                                         workflow_id=sa.literal(prefix) + sa.cast(number, sa.String))
+                 .returning(table.c.id, table.c.sequence, table.c.workflow_id))
+    row = (await (await session.connection()).execute(statement)).one()
     return row[0], row[1], row[2]
 
 
 async def mark_started(session: AsyncSession, workflow_id: str) -> None:
-    """The workflow exists: its run is `running`, unless it has ended meanwhile. No commit."""
-    await session.exec(update(ProcessRun).where(col(ProcessRun.workflow_id) == workflow_id,  # type: ignore[call-overload]
-                                                col(ProcessRun.status).in_(UNCONFIRMED))
-                       .values(status=RunStatus.running))
+    """The workflow exists: its run is `running`, unless it has ended meanwhile. No commit. (On the table: a run
+    loaded in the session keeps the status it was read with.)"""
+    await (await session.connection()).execute(
+        sa.update(RUNS).where(RUNS.c.workflow_id == workflow_id, RUNS.c.status.in_(UNCONFIRMED))
+        .values(status=RunStatus.running))
 
 
 async def mark_not_started(session: AsyncSession, workflow_id: str) -> None:

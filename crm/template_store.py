@@ -112,9 +112,7 @@ PARSED_KEPT = 256
 
 
 async def for_start(session: AsyncSession, key: str, version: int | None = None) -> tuple[ProcessTemplate, int]:
-    """The template of a version (the latest when None) and its number, for starting a process: a saved version
-    never changes, so each is read and parsed once per process (by its checksum too: another database may hold
-    another template under the same key and number). Not to be changed by the caller."""
+    """The template of a version (the latest when None) and its number, for starting a process."""
     query = select(ProcessTemplateVersion.version, ProcessTemplateVersion.checksum).where(
         ProcessTemplateVersion.key == key)
     if version is not None:
@@ -123,16 +121,16 @@ async def for_start(session: AsyncSession, key: str, version: int | None = None)
     if found is None:
         await get_version(session, key, version)  # says what is missing
         raise TemplateNotFound(f"no template '{key}'")  # saved meanwhile: refused all the same, as when read first
-    number, digest = found
-    if (template := _PARSED.get((key, number, digest))) is None:
-        template = load(await get_version(session, key, number))
-        _PARSED[(key, number, digest)] = template
+    return await parsed(session, key, *found), found[0]
+
+
+async def parsed(session: AsyncSession, key: str, version: int, checksum: str) -> ProcessTemplate:
+    """The template of a version, read and parsed once per process: a saved version never changes (kept by its
+    checksum too: another database may hold another template under the same key and number). Not to be changed
+    by the caller."""
+    if (template := _PARSED.get((key, version, checksum))) is None:
+        template = load(await get_version(session, key, version))
+        _PARSED[(key, version, checksum)] = template
         while len(_PARSED) > PARSED_KEPT:
             _PARSED.popitem(last=False)
-    return template, number
-
-
-async def summaries(session: AsyncSession, *, limit: int | None = None, offset: int = 0) -> list[ProcessTemplateSummary]:
-    return [ProcessTemplateSummary(key=row.key, name=row.name, record_kind=row.record_kind,
-                                   latest_version=row.version, versions=versions, updated_at=row.created_at)
-            for row, versions in await latest_versions(session, limit=limit, offset=offset)]
+    return template

@@ -25,7 +25,7 @@ from api.routers.records import get_record_or_404
 from api.routers.users import get_user_or_404
 from api.temporal_errors import send_update, temporal_errors
 from crm import template_store
-from crm.db import begin_write
+from crm.start_reads import start_reads
 from crm.process_list import RunFilter, list_runs, overdue_runs
 from crm.process_runs import UNCONFIRMED, ProcessRun, RunStatus, allocate_run, mark_started
 from crm.access import hidden_process_records
@@ -103,16 +103,21 @@ class ProcessView(ProcessState):
 async def start(body: StartProcessBody, response: Response, session: SessionDep, temporal: TemporalDep,
                 settings: SettingsDep, principal: ClientDep) -> ProcessStarted:
     """Start a process of a template version on a record."""
-    # One transaction up to the run's commit: the record's row is read and held at once (SQLite: the write lock
-    # first), so that allocating its next process number needs no lock of its own. No connection is held while
-    # Temporal is asked; the start is confirmed in a transaction of its own after.
-    await begin_write(session)
-    template, version = await template_store.for_start(session, body.template, body.version)
-    record = await get_record_or_404(session, body.record_id, principal, lock=True)
-    if record.kind != template.record_kind:
+    # Each statement on its own (no BEGIN, no COMMIT): the record and the template version in one, then the run's
+    # insert, which takes the next number itself. No connection is held while Temporal is asked.
+    await session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
+    found = await start_reads(session, body.record_id, body.template, body.version)
+    if found is None or found.version is None or found.checksum is None or found.record_restricted:
+        template, version = await template_store.for_start(session, body.template, body.version)  # or why not
+        record = await get_record_or_404(session, body.record_id, principal)
+        kind, record_owner = record.kind, record.owner_id
+    else:
+        template = await template_store.parsed(session, body.template, found.version, found.checksum)
+        version, kind, record_owner = found.version, found.record_kind, found.record_owner_id
+    if kind != template.record_kind:
         raise RecordKindMismatch(f"template '{template.key}' runs on {template.record_kind.value} records; "
-                                 f"record {record.id} is {'an' if record.kind.value[0] in 'aeiou' else 'a'} {record.kind.value}")
-    owner_id = body.owner_id or principal.user_id or record.owner_id
+                                 f"record {body.record_id} is {'an' if kind.value[0] in 'aeiou' else 'a'} {kind.value}")
+    owner_id = body.owner_id or principal.user_id or record_owner
     if owner_id is None:
         raise StagecoachError("no process owner: give owner_id, use a key tied to a user, "
                               "or give the record an owner")
@@ -120,11 +125,11 @@ async def start(body: StartProcessBody, response: Response, session: SessionDep,
         await get_user_or_404(session, owner_id)
 
     run, created = await allocate_run(session, template_key=body.template, template_version=version,
-                                      record_id=record.id, owner_id=owner_id, started_by=principal.actor,
+                                      record_id=body.record_id, owner_id=owner_id, started_by=principal.actor,
                                       request_id=_request_id(principal, body.request_id),
-                                      triggered_by_user_id=principal.user_id, record_held=True)
+                                      triggered_by_user_id=principal.user_id, turn_on_conflict=True)
     if not created:
-        await session.commit()  # the lock taken for the allocation, not held any longer
+        await session.commit()  # no transaction (and connection) left open while Temporal is asked
         if (run.template_key, run.record_id) != (body.template, body.record_id):
             raise RequestIdReused(f"request_id '{body.request_id}' started '{run.template_key}' on record "
                                   f"{run.record_id}; use a new request_id for another start")
@@ -132,8 +137,7 @@ async def start(body: StartProcessBody, response: Response, session: SessionDep,
         response.status_code = 200
         return _started(run, settings)
     # A new run, or one whose start was never confirmed (the API stopped between the commit and the start, or
-    # Temporal did not answer): start it as allocated. Read from the run, not from `record`: a concurrent start
-    # on the same record makes allocate_run roll back once, which expires it.
+    # Temporal did not answer): start it as allocated.
     if run.template_version != version:  # a retry, after a new version was saved
         template, _ = await template_store.for_start(session, run.template_key, run.template_version)
         await session.commit()  # no transaction (and connection) left open while Temporal is asked
