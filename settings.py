@@ -56,6 +56,9 @@ class Settings(BaseSettings):
 
     data_dir: Path = Path("data")
     database_url: str = ""  # default: a SQLite file in data_dir
+    # Connections each API process keeps open to the database, and how many more it opens while busy (and closes
+    # again): below the requests served at once, every busy moment opens and closes connections.
+    database_pool_size: int = Field(10, ge=1, le=200)
     database_password: SecretStr | None = None  # put into DATABASE_URL, escaped (for passwords kept out of URLs)
     database_password_file: Path | None = None
 

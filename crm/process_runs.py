@@ -148,30 +148,42 @@ async def allocate_run(session: AsyncSession, *, template_key: str, template_ver
     raise RuntimeError(f"could not allocate a process id for template '{template_key}' on record {record_id}")
 
 
+_INSERTED = ("template_key", "template_version", "record_id", "owner_id", "started_by", "request_id", "origin",
+             "parent_workflow_id", "triggered_by_user_id", "created_at", "status")
+
+
+def _next_run_insert() -> sa.Insert:
+    """INSERT a run under the next number of its template and record, read by the statement itself. Built once,
+    with parameters: SQLAlchemy then compiles it once, and finds it in its cache without walking it again."""
+    number = (sa.select(func.coalesce(func.max(RUNS.c.sequence), 0) + 1)
+              .where(RUNS.c.template_key == sa.bindparam("p_template_key", type_=RUNS.c.template_key.type),
+                     RUNS.c.record_id == sa.bindparam("p_record_id", type_=RUNS.c.record_id.type))
+              .scalar_subquery())
+    values = {name: sa.bindparam(f"p_{name}", type_=RUNS.c[name].type) for name in _INSERTED}
+    return (sa.insert(RUNS).values(**values, sequence=number,
+                                   workflow_id=sa.bindparam("p_prefix", type_=sa.String()) + sa.cast(number, sa.String))
+            .returning(RUNS.c.id, RUNS.c.sequence, RUNS.c.workflow_id))
+
+
+_NEXT_RUN = _next_run_insert()
+_CONFIRM = (sa.update(RUNS).where(RUNS.c.workflow_id == sa.bindparam("p_workflow_id"), RUNS.c.status.in_(UNCONFIRMED))
+            .values(status=RunStatus.running))
+
+
 async def _insert_next(session: AsyncSession, run: ProcessRun) -> tuple[int, int, str]:
     """Insert `run` (not added to the session) under the next number of its template and record, in one statement
     that reads the last number: its id, number and workflow id. On the table (SQLAlchemy Core): the ORM's
     insert machinery costs more than the round trip."""
-    table = RUNS
-    number = (sa.select(func.coalesce(func.max(table.c.sequence), 0) + 1)
-              .where(table.c.template_key == run.template_key, table.c.record_id == run.record_id)
-              .scalar_subquery())
     prefix = process_workflow_id(run.template_key, run.record_id, 0).removesuffix("0")
-    values = run.model_dump(exclude={"id", "sequence", "workflow_id", "ended_at", "ended_by", "end_reason", "state",
-                                     "checked_at"})
-    statement = (sa.insert(table).values(**values, sequence=number,
-                                         workflow_id=sa.literal(prefix) + sa.cast(number, sa.String))
-                 .returning(table.c.id, table.c.sequence, table.c.workflow_id))
-    row = (await (await session.connection()).execute(statement)).one()
+    params = {f"p_{name}": getattr(run, name) for name in _INSERTED}
+    row = (await (await session.connection()).execute(_NEXT_RUN, {**params, "p_prefix": prefix})).one()
     return row[0], row[1], row[2]
 
 
 async def mark_started(session: AsyncSession, workflow_id: str) -> None:
     """The workflow exists: its run is `running`, unless it has ended meanwhile. No commit. (On the table: a run
     loaded in the session keeps the status it was read with.)"""
-    await (await session.connection()).execute(
-        sa.update(RUNS).where(RUNS.c.workflow_id == workflow_id, RUNS.c.status.in_(UNCONFIRMED))
-        .values(status=RunStatus.running))
+    await (await session.connection()).execute(_CONFIRM, {"p_workflow_id": workflow_id})
 
 
 async def mark_not_started(session: AsyncSession, workflow_id: str) -> None:

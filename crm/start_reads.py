@@ -5,6 +5,7 @@ them, `template_store.parsed`)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import sqlalchemy as sa
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -23,15 +24,26 @@ class StartReads:
     checksum: str | None
 
 
+def _query(by_version: bool) -> sa.Select[Any]:
+    """Built once for each case, with parameters: SQLAlchemy compiles it once and finds it in its cache at once."""
+    versions, records = ProcessTemplateVersion.__table__, Record.__table__  # type: ignore[attr-defined]
+    pick = sa.select(versions.c.version, versions.c.checksum).where(versions.c.key == sa.bindparam("template_key"))
+    if by_version:
+        pick = pick.where(versions.c.version == sa.bindparam("version"))
+    chosen = pick.order_by(versions.c.version.desc()).limit(1).subquery()
+    return (sa.select(records.c.kind, records.c.owner_id, records.c.restricted, chosen.c.version, chosen.c.checksum)
+            .select_from(records.outerjoin(chosen, sa.true())).where(records.c.id == sa.bindparam("record_id")))
+
+
+_LATEST, _BY_VERSION = _query(False), _query(True)
+
+
 async def start_reads(session: AsyncSession, record_id: int, template_key: str,
                       version: int | None) -> StartReads | None:
     """The record and the template version (the latest when `version` is None); None when there is no record."""
-    versions, records = ProcessTemplateVersion.__table__, Record.__table__  # type: ignore[attr-defined]
-    pick = sa.select(versions.c.version, versions.c.checksum).where(versions.c.key == template_key)
+    params: dict[str, Any] = {"record_id": record_id, "template_key": template_key}
     if version is not None:
-        pick = pick.where(versions.c.version == version)
-    chosen = pick.order_by(versions.c.version.desc()).limit(1).subquery()
-    query = (sa.select(records.c.kind, records.c.owner_id, records.c.restricted, chosen.c.version, chosen.c.checksum)
-             .select_from(records.outerjoin(chosen, sa.true())).where(records.c.id == record_id))
-    row = (await (await session.connection()).execute(query)).first()
+        params["version"] = version
+    connection = await session.connection()
+    row = (await connection.execute(_LATEST if version is None else _BY_VERSION, params)).first()
     return StartReads(*row) if row is not None else None
