@@ -75,20 +75,20 @@ class KeyCache:
     `seconds` old. `seconds` 0 keeps nothing.
     """
 
-    def __init__(self, seconds: float, size: int = 1024) -> None:
-        self.seconds, self.size = seconds, size
+    def __init__(self, seconds: float, size: int = 1024, clock: Callable[[], float] = time.monotonic) -> None:
+        self.seconds, self.size, self.clock = seconds, size, clock
         self._found: OrderedDict[str, tuple[float, Principal]] = OrderedDict()
 
     async def principal(self, session_factory: Callable[[], AbstractAsyncContextManager[AsyncSession]],
                         key: str) -> Principal | None:
         digest = hash_key(key)
-        if (entry := self._found.get(digest)) is not None and time.monotonic() - entry[0] < self.seconds:
+        if (entry := self._found.get(digest)) is not None and self.clock() - entry[0] < self.seconds:
             return entry[1]
         async with session_factory() as session:
             principal = await principal_by_hash(session, digest)
         self._found.pop(digest, None)
         if principal is not None and self.seconds > 0:
-            self._found[digest] = (time.monotonic(), principal)
+            self._found[digest] = (self.clock(), principal)
             while len(self._found) > self.size:
                 self._found.popitem(last=False)
         return principal

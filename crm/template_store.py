@@ -134,3 +134,9 @@ async def parsed(session: AsyncSession, key: str, version: int, checksum: str) -
         while len(_PARSED) > PARSED_KEPT:
             _PARSED.popitem(last=False)
     return template
+
+
+async def summaries(session: AsyncSession, *, limit: int | None = None, offset: int = 0) -> list[ProcessTemplateSummary]:
+    return [ProcessTemplateSummary(key=row.key, name=row.name, record_kind=row.record_kind,
+                                   latest_version=row.version, versions=versions, updated_at=row.created_at)
+            for row, versions in await latest_versions(session, limit=limit, offset=offset)]

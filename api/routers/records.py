@@ -38,10 +38,9 @@ _FREE_FIELDS: TypeAdapter[dict[str, Any]] = TypeAdapter(FreeFields)
 log = logging.getLogger("stagecoach.api")
 
 
-async def get_record_or_404(session: SessionDep, record_id: int, viewer: Viewer, *, lock: bool = False) -> Record:
-    """The record, if `viewer` may see it; "no record" alike when it is missing or hidden. `lock`: its row is held
-    (FOR NO KEY UPDATE, on PostgreSQL) until the transaction ends, as crm.process_runs.allocate_run holds it."""
-    record = await session.get(Record, record_id, with_for_update={"key_share": True} if lock else None)
+async def get_record_or_404(session: SessionDep, record_id: int, viewer: Viewer) -> Record:
+    """The record, if `viewer` may see it; "no record" alike when it is missing or hidden."""
+    record = await session.get(Record, record_id)
     listed = await access_list(session, record_id) if record is not None and record.restricted else []
     if record is None or not may_see(viewer, record, listed):
         raise RecordNotFound(f"no record {record_id}")
