@@ -112,7 +112,7 @@ class Settings(BaseSettings):
     public_url: str = ""  # default: http://{api_host}:{api_port}
 
     # An API key found valid is trusted this long without reading its row again (a key revoked through another
-    # API process, or the CLI, is refused once this has passed; through this one, at once). 0: read every time.
+    # API process is refused once this has passed; through this one, at once). 0: read every time.
     api_key_cache_seconds: float = Field(5.0, ge=0, le=300)
 
     # A request body over this many bytes is refused (413) before it is read.

@@ -71,7 +71,7 @@ class KeyCache:
     """Keys found valid in the last `seconds`, by hash: a caller's requests in a row cost one lookup, not one each.
 
     Only valid keys are kept (an unknown key is looked up every time). A key revoked through this process
-    (`forget`) is refused at once; one revoked elsewhere (another API process, the CLI) once its entry is
+    (`forget`) is refused at once; one revoked elsewhere (another API process) once its entry is
     `seconds` old. `seconds` 0 keeps nothing.
     """
 

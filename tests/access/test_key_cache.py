@@ -1,6 +1,6 @@
 """API keys found valid are kept a few seconds (API_KEY_CACHE_SECONDS), so that a caller's requests in a row cost
-one lookup: a key revoked through the API is refused at once all the same, one revoked elsewhere (the CLI,
-another API process) once its entry is that old, and an unknown key is never kept."""
+one lookup: a key revoked through the API is refused at once all the same, one revoked elsewhere (another
+API process) once its entry is that old, and an unknown key is never kept."""
 
 from __future__ import annotations
 
@@ -25,7 +25,7 @@ class Clock:
 
 
 async def _revoke_in_the_database(sessions: Any, key_id: int) -> None:
-    async with sessions() as session:  # as the CLI or another API process would
+    async with sessions() as session:  # as another API process would
         row = await session.get(ApiKey, key_id)
         row.revoked_at = utcnow()
         session.add(row)
