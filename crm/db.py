@@ -46,6 +46,7 @@ async def begin_write(session: AsyncSession) -> None:
 async def each_statement_alone(session: AsyncSession) -> None:
     """From here to the session's next commit, each statement is a transaction of its own (autocommit): no BEGIN
     and COMMIT round trips on PostgreSQL. Left as it is on SQLite: its driver begins only before a write and
-    commits in process, and switching autocommit on and back costs two hops to aiosqlite's thread."""
-    if session.get_bind().dialect.name != "sqlite":
+    commits in process, and switching autocommit on and back costs two hops to aiosqlite's thread. A session
+    already in a transaction (a console page's, that read who is signed in) goes on in it."""
+    if session.get_bind().dialect.name != "sqlite" and not session.in_transaction():
         await session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
