@@ -56,6 +56,9 @@ class Settings(BaseSettings):
 
     data_dir: Path = Path("data")
     database_url: str = ""  # default: a SQLite file in data_dir
+    # Connections each API process keeps open to the database, and how many more it opens while busy (and closes
+    # again): below the requests served at once, every busy moment opens and closes connections.
+    database_pool_size: int = Field(10, ge=1, le=200)
     database_password: SecretStr | None = None  # put into DATABASE_URL, escaped (for passwords kept out of URLs)
     database_password_file: Path | None = None
 
@@ -107,6 +110,10 @@ class Settings(BaseSettings):
     api_host: str = "127.0.0.1"
     api_port: int = 8000
     public_url: str = ""  # default: http://{api_host}:{api_port}
+
+    # An API key found valid is trusted this long without reading its row again (a key revoked through another
+    # API process is refused once this has passed; through this one, at once). 0: read every time.
+    api_key_cache_seconds: float = Field(5.0, ge=0, le=300)
 
     # A request body over this many bytes is refused (413) before it is read.
     max_body_bytes: int = Field(1_000_000, ge=1024)

@@ -25,7 +25,7 @@ from starlette.exceptions import HTTPException
 from starlette.routing import compile_path
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from api.auth import Principal, principal_for
+from api.auth import Principal
 from api.problems import problem
 from crm.models import ApiRole
 
@@ -129,8 +129,8 @@ class Admission:
         return None  # no such route (404) or method (405): answered without reading the body
 
     async def _principal(self, scope: Scope, key: str) -> Principal | None:
-        async with scope["app"].state.sessions() as session:
-            return await principal_for(session, key)
+        state = scope["app"].state
+        return await state.api_keys.principal(state.sessions, key)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":

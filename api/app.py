@@ -13,6 +13,7 @@ from temporalio.client import Client
 import tracing
 from api import bounds, client_forms, console, docs, metrics, problems
 from api.admission import Admission, api_routes
+from api.auth import KeyCache
 from api.bounds import bounded_integers
 from api.routers import (api_keys, cases, client_request_templates, client_requests, deliveries, documents, exports, health, imports, moves, outbox, pipelines,
                          processes, records, tags, tasks, templates, timeline, users, webhook_endpoints)
@@ -35,7 +36,8 @@ def create_app(settings: Settings | None = None, temporal: Client | None = None,
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        engine = make_engine(settings.database_url)
+        engine = make_engine(settings.database_url, pool_size=settings.database_pool_size,
+                             max_overflow=settings.database_pool_size)
         app.state.settings = settings
         app.state.sessions = make_sessionmaker(engine)
         app.state.temporal = temporal or await connect(settings)
@@ -54,6 +56,7 @@ def create_app(settings: Settings | None = None, temporal: Client | None = None,
     app = FastAPI(title="Stagecoach", version="0.1.0", lifespan=lifespan, dependencies=[Depends(bounded_integers)],
                   description="Durable process automation for CRMs. Every error is application/problem+json.",
                   docs_url=None, redoc_url=None)
+    app.state.api_keys = KeyCache(settings.api_key_cache_seconds)  # api.admission's, before any request
     problems.install(app)
     docs.install(app)
     metrics.install(app)

@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+import time
+from collections import OrderedDict
+from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 
 from sqlmodel import col, select
@@ -53,10 +57,45 @@ class Principal:
 
 
 async def principal_for(session: AsyncSession, key: str) -> Principal | None:
-    row = (await session.exec(select(ApiKey).where(ApiKey.key_hash == hash_key(key)))).first()
+    return await principal_by_hash(session, hash_key(key))
+
+
+async def principal_by_hash(session: AsyncSession, digest: str) -> Principal | None:
+    row = (await session.exec(select(ApiKey).where(ApiKey.key_hash == digest))).first()
     if row is None or row.revoked_at is not None or row.id is None:
         return None
     return Principal(key_id=row.id, name=row.name, role=row.role, user_id=row.user_id)
+
+
+class KeyCache:
+    """Keys found valid in the last `seconds`, by hash: a caller's requests in a row cost one lookup, not one each.
+
+    Only valid keys are kept (an unknown key is looked up every time). A key revoked through this process
+    (`forget`) is refused at once; one revoked elsewhere (another API process) once its entry is
+    `seconds` old. `seconds` 0 keeps nothing.
+    """
+
+    def __init__(self, seconds: float, size: int = 1024, clock: Callable[[], float] = time.monotonic) -> None:
+        self.seconds, self.size, self.clock = seconds, size, clock
+        self._found: OrderedDict[str, tuple[float, Principal]] = OrderedDict()
+
+    async def principal(self, session_factory: Callable[[], AbstractAsyncContextManager[AsyncSession]],
+                        key: str) -> Principal | None:
+        digest = hash_key(key)
+        if (entry := self._found.get(digest)) is not None and self.clock() - entry[0] < self.seconds:
+            return entry[1]
+        async with session_factory() as session:
+            principal = await principal_by_hash(session, digest)
+        self._found.pop(digest, None)
+        if principal is not None and self.seconds > 0:
+            self._found[digest] = (self.clock(), principal)
+            while len(self._found) > self.size:
+                self._found.popitem(last=False)
+        return principal
+
+    def forget(self, key_id: int) -> None:
+        for digest in [d for d, (_, p) in self._found.items() if p.key_id == key_id]:
+            del self._found[digest]
 
 
 async def create_key(session: AsyncSession, name: str, role: ApiRole, user_id: int | None = None) -> tuple[ApiKey, str]:

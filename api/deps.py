@@ -11,13 +11,14 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from temporalio.client import Client
 
 from api.admission import needs
-from api.auth import Principal, principal_for
+from api.auth import Principal
 from crm.models import ApiRole
 from renderer.pool import RenderPool
 from settings import Settings
 
 
-def get_settings_dep(request: Request) -> Settings:
+# The dependencies are coroutines: FastAPI runs a plain function in its thread pool, a hop each per request.
+async def get_settings_dep(request: Request) -> Settings:
     return request.app.state.settings
 
 
@@ -26,11 +27,11 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
         yield session
 
 
-def get_temporal(request: Request) -> Client:
+async def get_temporal(request: Request) -> Client:
     return request.app.state.temporal
 
 
-def get_renderer(request: Request) -> RenderPool:
+async def get_renderer(request: Request) -> RenderPool:
     return request.app.state.renderer
 
 
@@ -45,7 +46,6 @@ _bearer = HTTPBearer(auto_error=False, description="an API key as a bearer token
 
 async def get_principal(
     request: Request,
-    session: SessionDep,
     api_key: Annotated[str | None, Security(_api_key_header)] = None,
     bearer: Annotated[HTTPAuthorizationCredentials | None, Security(_bearer)] = None,
 ) -> Principal:
@@ -56,7 +56,7 @@ async def get_principal(
     if not key:
         raise HTTPException(401, "an API key is required (X-API-Key header or Authorization: Bearer)",
                             headers={"WWW-Authenticate": "Bearer"})
-    principal = await principal_for(session, key)
+    principal = await request.app.state.api_keys.principal(request.app.state.sessions, key)
     if principal is None:
         raise HTTPException(401, "unknown or revoked API key", headers={"WWW-Authenticate": "Bearer"})
     return principal

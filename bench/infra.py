@@ -44,6 +44,13 @@ def rss_bytes(pid: int) -> int:
     raise RuntimeError(f"no VmRSS for {pid}")
 
 
+def cpu_seconds(pid: int) -> float:
+    """User and system CPU time a process has used (all its threads), from /proc."""
+    with open(f"/proc/{pid}/stat") as stat:
+        fields = stat.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def _die_with_parent() -> None:
     """In a child: end when the runner ends, however it ends (no server or worker left behind)."""
     import ctypes
@@ -152,16 +159,22 @@ async def worker_process(kind: str, server: DevServer, database_url: str, task_q
         await asyncio.to_thread(stop_process, proc)
 
 
+@dataclass
+class ApiProc:
+    url: str
+    pid: int
+
+
 @asynccontextmanager
-async def api_process(server: DevServer, database_url: str, task_queue: str) -> AsyncIterator[str]:
-    """The API as production runs it (uvicorn, its own process); yields its base URL."""
+async def api_process(server: DevServer, database_url: str, task_queue: str) -> AsyncIterator[ApiProc]:
+    """The API as production runs it (uvicorn, its own process); yields its base URL and process id."""
     port = free_port()
     proc = subprocess.Popen([sys.executable, "-m", "uvicorn", "--factory", "api.app:create_app", "--host",
                              "127.0.0.1", "--port", str(port), "--no-access-log", "--log-level", "warning"],
                             cwd=ROOT, env=_env(server, database_url, task_queue), preexec_fn=_die_with_parent)
     try:
         await asyncio.to_thread(wait_port, port, proc)  # type: ignore[arg-type]
-        yield f"http://127.0.0.1:{port}"
+        yield ApiProc(f"http://127.0.0.1:{port}", proc.pid)
     finally:
         await asyncio.to_thread(stop_process, proc)  # type: ignore[arg-type]
 

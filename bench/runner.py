@@ -2,6 +2,7 @@
 
     python -m bench [--quick | --tiny | --scale F] [--modes memory,sqlite] [--growth 1,4,16]
                     [--json OUT] [--markdown OUT] [--profile DIR] [--no-data-scale] [--only-hostile]
+                    [--only-start-path]
 
 Full runs write bench/results.json and docs/benchmarks.md; `--quick` writes to build/ so a
 smoke run never replaces the committed figures.
@@ -224,6 +225,24 @@ async def hostile_only(loads: Loads, database_url: str) -> dict[str, Any]:
         await engine.dispose()
 
 
+async def start_path_only(loads: Loads, modes: list[str], database_url: str) -> dict[str, Any]:
+    """Scenario 2 alone, on a dev server in each mode: the figures `make bench` reports, in a minute."""
+    engine = make_engine(database_url)
+    owner_id, record_ids = await seed(make_sessionmaker(engine))
+    out: dict[str, Any] = {}
+    try:
+        for mode in modes:
+            with dev_server(mode) as server:
+                ctx = Context(server=server, database_url=database_url, sessions=make_sessionmaker(engine),
+                              client=await connect(server.address), owner_id=owner_id, record_ids=record_ids)
+                log(f"{mode}: scenario 2, {loads.starts} starts by {loads.clients} clients")
+                out[mode] = figures = await start_path(ctx, loads.starts, loads.clients)
+                log(f"{mode}: {report.start_path_line(figures)}")
+    finally:
+        await engine.dispose()
+    return out
+
+
 def rerun_hostile(loads: Loads, db_choice: str, command: str, json_path: Path, md_path: Path) -> int:
     """`--only-hostile`: measure scenario 7 again and put it in place of the one in `json_path`, saying when and
     how it was measured; render `md_path` again, keeping its scenario 5 section."""
@@ -308,6 +327,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--only-csv-import", action="store_true",
                         help="measure scenario 10 (CSV import) alone and put it into the JSON file's results")
     parser.add_argument("--no-csv-import", action="store_true", help="leave scenario 10 out")
+    parser.add_argument("--only-start-path", action="store_true",
+                        help="measure scenario 2 (the start path) alone, on each mode; its figures go to build/ only")
     parser.add_argument("--render", action="store_true",
                         help="only render the markdown again from the JSON file (and build/bench-data-scale.md)")
     args = parser.parse_args(argv)
@@ -338,6 +359,14 @@ def main(argv: list[str] | None = None) -> int:
     import_rows = 1_000 if args.tiny else 10_000 if quick else 100_000
     if args.only_csv_import:
         return rerun_csv_import(import_rows, command, json_path, md_path)
+    if args.only_start_path:
+        with database(args.database) as (db_kind, url):
+            figures = asyncio.run(start_path_only(loads, args.modes.split(","), url))
+        out = args.json or build / f"bench-start-path-{db_kind}.json"
+        out.write_text(json.dumps({"command": command, "date": datetime.now(UTC).isoformat(timespec="seconds"),
+                                   "commit": commit(), "machine": machine(), "database": db_kind,
+                                   "loads": loads.__dict__, "start_path": figures}, indent=2) + "\n")
+        return 0
     results: dict[str, Any] = {"command": command, "date": datetime.now(UTC).isoformat(timespec="seconds"),
                                "commit": commit(), "machine": machine(), "quick": quick,
                                "loads": loads.__dict__, "modes": {},

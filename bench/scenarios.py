@@ -29,7 +29,7 @@ from temporalio.client import Client, WorkflowHandle
 
 from api.auth import create_key
 from bench.baseline import BaselineInput, BaselineWorkflow
-from bench.infra import DevServer, Proc, api_process, rss_bytes, worker_process
+from bench.infra import DevServer, Proc, api_process, cpu_seconds, rss_bytes, worker_process
 from crm import template_store
 from crm.models import ApiRole, HistoryEntry, HistoryKind, Record, User
 from processes.instance import ProcessInput, SkipPhaseRequest
@@ -230,10 +230,10 @@ async def start_path(ctx: Context, total: int, clients: int) -> dict[str, Any]:
             spent.append(time.monotonic() - t)
         return spent
 
-    async with api_process(ctx.server, ctx.database_url, tq) as url:
+    async with api_process(ctx.server, ctx.database_url, tq) as api:
         async def over_http(c: int) -> list[float]:
             spent = []
-            async with httpx.AsyncClient(base_url=url, headers={"X-API-Key": key}, timeout=60) as http:
+            async with httpx.AsyncClient(base_url=api.url, headers={"X-API-Key": key}, timeout=60) as http:
                 for _ in range(per_client):
                     t = time.monotonic()
                     response = await http.post("/processes", json={"template": "bench-five",
@@ -242,12 +242,18 @@ async def start_path(ctx: Context, total: int, clients: int) -> dict[str, Any]:
                     response.raise_for_status()
             return spent
 
+        def cpu() -> dict[str, float]:  # the machine is shared: what each start costs does not depend on it
+            return {"caller": time.process_time(), "api": cpu_seconds(api.pid),
+                    "temporal": cpu_seconds(ctx.server.pid)}
+
         for name, caller in (("direct", direct), ("api", over_http)):
             await asyncio.gather(*(caller(c) for c in range(clients)))  # warm up: connections, caches
-            t0 = time.monotonic()
+            before, t0 = cpu(), time.monotonic()
             spent = [s for per in await asyncio.gather(*(caller(c) for c in range(clients))) for s in per]
-            elapsed = time.monotonic() - t0
-            results[name] = {"starts_per_s": len(spent) / elapsed, **latency_summary(spent)}
+            elapsed, after = time.monotonic() - t0, cpu()
+            results[name] = {"starts_per_s": len(spent) / elapsed, **latency_summary(spent),
+                             "cpu_ms_per_start": {part: (after[part] - before[part]) * 1000 / len(spent)
+                                                  for part in after}}
     return results
 
 

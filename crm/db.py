@@ -41,3 +41,12 @@ async def begin_write(session: AsyncSession) -> None:
     connection = await (await session.connection()).get_raw_connection()
     if not connection.driver_connection.in_transaction:  # type: ignore[union-attr]
         await session.exec(text("BEGIN IMMEDIATE"))  # type: ignore[call-overload]
+
+
+async def each_statement_alone(session: AsyncSession) -> None:
+    """From here to the session's next commit, each statement is a transaction of its own (autocommit): no BEGIN
+    and COMMIT round trips on PostgreSQL. Left as it is on SQLite: its driver begins only before a write and
+    commits in process, and switching autocommit on and back costs two hops to aiosqlite's thread. A session
+    already in a transaction (a console page's, that read who is signed in) goes on in it."""
+    if session.get_bind().dialect.name != "sqlite" and not session.in_transaction():
+        await session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})

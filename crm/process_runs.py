@@ -105,6 +105,7 @@ class ProcessRun(SQLModel, table=True):
 
 
 UNCONFIRMED = (RunStatus.starting, RunStatus.not_started)  # a run whose workflow is not known to exist
+RUNS: sa.Table = ProcessRun.__table__  # type: ignore[attr-defined]
 
 
 def process_workflow_id(template_key: str, record_id: int, sequence: int) -> str:
@@ -118,40 +119,71 @@ async def by_request_id(session: AsyncSession, request_id: str) -> ProcessRun | 
 async def allocate_run(session: AsyncSession, *, template_key: str, template_version: int, record_id: int,
                        owner_id: int, started_by: str, request_id: str | None = None,
                        origin: ProcessOrigin = ProcessOrigin.manual, parent_workflow_id: str | None = None,
-                       triggered_by_user_id: int | None = None) -> tuple[ProcessRun, bool]:
+                       triggered_by_user_id: int | None = None, turn_on_conflict: bool = False,
+                       ) -> tuple[ProcessRun, bool]:
     """Reserve the next id for this template and record; with a known request id, the run it already has.
 
     Returns the run and whether it is new. Commits. Concurrent allocations on one record take turns: SQLite's
     write lock, or the record's row on PostgreSQL, is held from reading the last number to the commit.
+    `turn_on_conflict`: the first try takes no lock (its insert reads the last number itself, and the unique
+    constraints refuse a number or request id taken meanwhile); only the tries after a conflict take turns.
     """
-    for _ in range(10):
-        await begin_write(session)
-        await session.exec(select(Record.id).where(Record.id == record_id)  # type: ignore[call-overload]
-                           .with_for_update(key_share=True))  # FOR NO KEY UPDATE: new rows may still refer to it
+    for attempt in range(10):
+        if attempt or not turn_on_conflict:
+            await begin_write(session)
+            await session.exec(select(Record.id).where(Record.id == record_id)  # type: ignore[call-overload]
+                               .with_for_update(key_share=True))  # FOR NO KEY UPDATE: new rows may still refer to it
         if request_id is not None and (existing := await by_request_id(session, request_id)) is not None:
             return existing, False
-        query = select(func.max(ProcessRun.sequence)).where(ProcessRun.template_key == template_key,
-                                                           ProcessRun.record_id == record_id)
-        sequence = ((await session.exec(query)).one() or 0) + 1
-        run = ProcessRun(workflow_id=process_workflow_id(template_key, record_id, sequence),
-                         template_key=template_key, template_version=template_version, record_id=record_id,
-                         sequence=sequence, owner_id=owner_id, started_by=started_by, request_id=request_id,
-                         origin=origin, parent_workflow_id=parent_workflow_id,
-                         triggered_by_user_id=triggered_by_user_id)
-        session.add(run)
+        run = ProcessRun(workflow_id="", template_key=template_key, template_version=template_version,
+                         record_id=record_id, sequence=0, owner_id=owner_id, started_by=started_by,
+                         request_id=request_id, origin=origin, parent_workflow_id=parent_workflow_id,
+                         triggered_by_user_id=triggered_by_user_id, created_at=utcnow(), status=RunStatus.starting)
         try:
+            run.id, run.sequence, run.workflow_id = await _insert_next(session, run)
             await session.commit()
             return run, True
-        except IntegrityError:  # a concurrent allocation took this number, or this request id
+        except IntegrityError:  # a concurrent allocation took this request id (or, without the lock, this number)
             await session.rollback()
     raise RuntimeError(f"could not allocate a process id for template '{template_key}' on record {record_id}")
 
 
+_INSERTED = ("template_key", "template_version", "record_id", "owner_id", "started_by", "request_id", "origin",
+             "parent_workflow_id", "triggered_by_user_id", "created_at", "status")
+
+
+def _next_run_insert() -> sa.Insert:
+    """INSERT a run under the next number of its template and record, read by the statement itself. Built once,
+    with parameters: SQLAlchemy then compiles it once, and finds it in its cache without walking it again."""
+    number = (sa.select(func.coalesce(func.max(RUNS.c.sequence), 0) + 1)
+              .where(RUNS.c.template_key == sa.bindparam("p_template_key", type_=RUNS.c.template_key.type),
+                     RUNS.c.record_id == sa.bindparam("p_record_id", type_=RUNS.c.record_id.type))
+              .scalar_subquery())
+    values = {name: sa.bindparam(f"p_{name}", type_=RUNS.c[name].type) for name in _INSERTED}
+    return (sa.insert(RUNS).values(**values, sequence=number,
+                                   workflow_id=sa.bindparam("p_prefix", type_=sa.String()) + sa.cast(number, sa.String))
+            .returning(RUNS.c.id, RUNS.c.sequence, RUNS.c.workflow_id))
+
+
+_NEXT_RUN = _next_run_insert()
+_CONFIRM = (sa.update(RUNS).where(RUNS.c.workflow_id == sa.bindparam("p_workflow_id"), RUNS.c.status.in_(UNCONFIRMED))
+            .values(status=RunStatus.running))
+
+
+async def _insert_next(session: AsyncSession, run: ProcessRun) -> tuple[int, int, str]:
+    """Insert `run` (not added to the session) under the next number of its template and record, in one statement
+    that reads the last number: its id, number and workflow id. On the table (SQLAlchemy Core): the ORM's
+    insert machinery costs more than the round trip."""
+    prefix = process_workflow_id(run.template_key, run.record_id, 0).removesuffix("0")
+    params = {f"p_{name}": getattr(run, name) for name in _INSERTED}
+    row = (await (await session.connection()).execute(_NEXT_RUN, {**params, "p_prefix": prefix})).one()
+    return row[0], row[1], row[2]
+
+
 async def mark_started(session: AsyncSession, workflow_id: str) -> None:
-    """The workflow exists: its run is `running`, unless it has ended meanwhile. No commit."""
-    await session.exec(update(ProcessRun).where(col(ProcessRun.workflow_id) == workflow_id,  # type: ignore[call-overload]
-                                                col(ProcessRun.status).in_(UNCONFIRMED))
-                       .values(status=RunStatus.running))
+    """The workflow exists: its run is `running`, unless it has ended meanwhile. No commit. (On the table: a run
+    loaded in the session keeps the status it was read with.)"""
+    await (await session.connection()).execute(_CONFIRM, {"p_workflow_id": workflow_id})
 
 
 async def mark_not_started(session: AsyncSession, workflow_id: str) -> None:

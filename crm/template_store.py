@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
@@ -124,6 +125,35 @@ async def get_version(session: AsyncSession, key: str, version: int | None = Non
 def load(row: ProcessTemplateVersion) -> ProcessTemplate:
     """The template of a stored version, upgraded to the current schema."""
     return ProcessTemplate.model_validate(upgrade_template(row.definition))
+
+
+_PARSED: OrderedDict[tuple[str, int, str], ProcessTemplate] = OrderedDict()  # by key, version and checksum
+PARSED_KEPT = 256
+
+
+async def for_start(session: AsyncSession, key: str, version: int | None = None) -> tuple[ProcessTemplate, int]:
+    """The template of a version (the latest when None) and its number, for starting a process."""
+    query = select(ProcessTemplateVersion.version, ProcessTemplateVersion.checksum).where(
+        ProcessTemplateVersion.key == key)
+    if version is not None:
+        query = query.where(ProcessTemplateVersion.version == version)
+    found = (await session.exec(query.order_by(col(ProcessTemplateVersion.version).desc()).limit(1))).first()
+    if found is None:
+        await get_version(session, key, version)  # says what is missing
+        raise TemplateNotFound(f"no template '{key}'")  # saved meanwhile: refused all the same, as when read first
+    return await parsed(session, key, *found), found[0]
+
+
+async def parsed(session: AsyncSession, key: str, version: int, checksum: str) -> ProcessTemplate:
+    """The template of a version, read and parsed once per process: a saved version never changes (kept by its
+    checksum too: another database may hold another template under the same key and number). Not to be changed
+    by the caller."""
+    if (template := _PARSED.get((key, version, checksum))) is None:
+        template = load(await get_version(session, key, version))
+        _PARSED[(key, version, checksum)] = template
+        while len(_PARSED) > PARSED_KEPT:
+            _PARSED.popitem(last=False)
+    return template
 
 
 async def summaries(session: AsyncSession, *, limit: int | None = None, offset: int = 0) -> list[ProcessTemplateSummary]:

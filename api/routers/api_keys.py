@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Request
 from sqlmodel import col, select
 
 from api.auth import active_admin_keys, create_key
@@ -33,7 +33,7 @@ async def list_keys(session: SessionDep, _: AdminDep, page: Annotated[Page, Depe
 
 
 @router.delete("/{key_id}", response_model=ApiKeyPublic)
-async def revoke_key(key_id: int, session: SessionDep, _: AdminDep) -> ApiKey:
+async def revoke_key(key_id: int, request: Request, session: SessionDep, _: AdminDep) -> ApiKey:
     row = await session.get(ApiKey, key_id)
     if row is None:
         raise NotFound(f"no API key {key_id}")
@@ -44,5 +44,6 @@ async def revoke_key(key_id: int, session: SessionDep, _: AdminDep) -> ApiKey:
         row.revoked_at = utcnow()
         session.add(row)
         await session.commit()
+        request.app.state.api_keys.forget(key_id)  # refused here at once (other API processes: api.auth.KeyCache)
         await session.refresh(row)
     return row

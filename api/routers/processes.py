@@ -25,6 +25,8 @@ from api.routers.records import get_record_or_404
 from api.routers.users import get_user_or_404
 from api.temporal_errors import send_update, temporal_errors
 from crm import template_store
+from crm.db import each_statement_alone
+from crm.start_reads import start_reads
 from crm.process_list import RunFilter, list_runs, overdue_runs
 from crm.process_runs import UNCONFIRMED, ProcessRun, RunStatus, allocate_run, mark_started
 from crm.access import hidden_process_records
@@ -102,23 +104,33 @@ class ProcessView(ProcessState):
 async def start(body: StartProcessBody, response: Response, session: SessionDep, temporal: TemporalDep,
                 settings: SettingsDep, principal: ClientDep) -> ProcessStarted:
     """Start a process of a template version on a record."""
-    version_row = await template_store.get_version(session, body.template, body.version)
-    template, version = template_store.load(version_row), version_row.version
-    record = await get_record_or_404(session, body.record_id, principal)
-    if record.kind != template.record_kind:
+    # Each statement on its own (no BEGIN, no COMMIT): the record and the template version in one, then the run's
+    # insert, which takes the next number itself. No connection is held while Temporal is asked.
+    await each_statement_alone(session)
+    found = await start_reads(session, body.record_id, body.template, body.version)
+    if found is None or found.version is None or found.checksum is None or found.record_restricted:
+        template, version = await template_store.for_start(session, body.template, body.version)  # or why not
+        record = await get_record_or_404(session, body.record_id, principal)
+        kind, record_owner = record.kind, record.owner_id
+    else:
+        template = await template_store.parsed(session, body.template, found.version, found.checksum)
+        version, kind, record_owner = found.version, found.record_kind, found.record_owner_id
+    if kind != template.record_kind:
         raise RecordKindMismatch(f"template '{template.key}' runs on {template.record_kind.value} records; "
-                                 f"record {record.id} is {'an' if record.kind.value[0] in 'aeiou' else 'a'} {record.kind.value}")
-    owner_id = body.owner_id or principal.user_id or record.owner_id
+                                 f"record {body.record_id} is {'an' if kind.value[0] in 'aeiou' else 'a'} {kind.value}")
+    owner_id = body.owner_id or principal.user_id or record_owner
     if owner_id is None:
         raise StagecoachError("no process owner: give owner_id, use a key tied to a user, "
                               "or give the record an owner")
-    await get_user_or_404(session, owner_id)
+    if body.owner_id is not None:  # the key's user and the record's owner exist (foreign keys; no user is deleted)
+        await get_user_or_404(session, owner_id)
 
     run, created = await allocate_run(session, template_key=body.template, template_version=version,
-                                      record_id=record.id, owner_id=owner_id, started_by=principal.actor,
+                                      record_id=body.record_id, owner_id=owner_id, started_by=principal.actor,
                                       request_id=_request_id(principal, body.request_id),
-                                      triggered_by_user_id=principal.user_id)
+                                      triggered_by_user_id=principal.user_id, turn_on_conflict=True)
     if not created:
+        await session.commit()  # no transaction (and connection) left open while Temporal is asked
         if (run.template_key, run.record_id) != (body.template, body.record_id):
             raise RequestIdReused(f"request_id '{body.request_id}' started '{run.template_key}' on record "
                                   f"{run.record_id}; use a new request_id for another start")
@@ -126,11 +138,10 @@ async def start(body: StartProcessBody, response: Response, session: SessionDep,
         response.status_code = 200
         return _started(run, settings)
     # A new run, or one whose start was never confirmed (the API stopped between the commit and the start, or
-    # Temporal did not answer): start it as allocated. Read from the run, not from `record` or `version_row`: a
-    # concurrent start on the same record makes allocate_run roll back once, which expires them.
+    # Temporal did not answer): start it as allocated.
     if run.template_version != version:  # a retry, after a new version was saved
-        template = template_store.load(await template_store.get_version(session, run.template_key,
-                                                                        run.template_version))
+        template, _ = await template_store.for_start(session, run.template_key, run.template_version)
+        await session.commit()  # no transaction (and connection) left open while Temporal is asked
     input = ProcessInput(template=template, template_version=run.template_version, record_id=run.record_id,
                          owner_id=run.owner_id, started_by=run.started_by,
                          triggered_by_user_id=run.triggered_by_user_id)
@@ -142,6 +153,7 @@ async def start(body: StartProcessBody, response: Response, session: SessionDep,
                  if body.request_id else "send it again (give a request_id, so that a retry starts it once)")
         raise ServiceUnavailable(f"process {run.workflow_id} is not started ({exc}); {retry}. A start not "
                                  "retried is dropped once Temporal shows it has no such process") from None
+    await each_statement_alone(session)
     await mark_started(session, run.workflow_id)
     await session.commit()
     response.status_code = 201 if started else 200

@@ -29,7 +29,7 @@ from api.auth import create_key
 from crm.models import ApiRole
 from crm.process_runs import ProcessRun, RunStatus
 from settings import Settings
-from tests.e2e.calls import call_a_lead
+from tests.e2e.calls import CALL_TEMPLATE, call_a_lead
 from tests.polling import eventually
 from tests.serving import free_port, serving
 from tests.workflows.helpers import running_worker
@@ -200,3 +200,48 @@ async def test_many_starts_at_once_each_start_one_process(api: Api) -> None:
     started = [a.json()["workflow_id"] for a in answers]
     assert len(set(started)) == len(targets)
     assert sorted(r.sequence for r in await api.runs(record_id)) == list(range(1, 41))
+
+
+async def test_a_start_reads_the_version_saved_since_and_the_one_asked_for(api: Api) -> None:
+    """Parsed template versions are kept by the API: a version saved after a start is the next start's latest,
+    an earlier one asked for by number is still that one, and every start is confirmed (`running`)."""
+    key, record_id = await _setup(api)
+    first = await api.start(key, record_id, "v-first")
+    assert first.status_code == 201 and first.json()["version"] == 1, first.text
+    saved = await api.http.post("/templates", headers={**api.headers, "Content-Type": "application/yaml"},
+                                content=CALL_TEMPLATE.format(key=key).replace("name: Call a lead", "name: Call again"))
+    assert saved.status_code == 201, saved.text
+    assert (await api.start(key, record_id, "v-latest")).json()["version"] == 2
+    asked = await api.http.post("/processes", headers=api.headers,
+                                json={"template": key, "record_id": record_id, "version": 1})
+    assert asked.status_code == 201 and asked.json()["version"] == 1, asked.text
+    missing = await api.http.post("/processes", headers=api.headers,
+                                  json={"template": key, "record_id": record_id, "version": 3})
+    assert missing.status_code == 404 and missing.json()["detail"] == f"template '{key}' has no version 3"
+    unknown = await api.http.post("/processes", headers=api.headers, json={"template": "nope", "record_id": record_id})
+    assert unknown.status_code == 404 and unknown.json()["type"] == "TemplateNotFound"
+    no_record = await api.http.post("/processes", headers=api.headers, json={"template": key, "record_id": 10**9})
+    assert no_record.status_code == 404 and no_record.json()["detail"] == f"no record {10**9}"
+    runs = await api.runs(record_id)
+    assert sorted(r.template_version for r in runs) == [1, 1, 2]
+    assert {r.status for r in runs} == {RunStatus.running}
+
+
+async def test_a_start_on_a_restricted_record_is_for_those_who_see_it(api: Api) -> None:
+    """A restricted record is read in full (its access list): a key that does not see it finds no record; the
+    owner comes from the record, and an owner given that does not exist is refused."""
+    key, record_id = await _setup(api)
+    owner = (await api.http.get(f"/records/{record_id}", headers=api.headers)).json()["owner_id"]
+    hidden = await api.http.patch(f"/records/{record_id}", headers=api.headers, json={"restricted": True})
+    assert hidden.status_code == 200, hidden.text
+    async with api.sessions() as session:
+        _, staff_key = await create_key(session, "e2e staff", ApiRole.staff)
+    refused = await api.http.post("/processes", headers={"X-API-Key": staff_key},
+                                  json={"template": key, "record_id": record_id})
+    assert refused.status_code == 404 and refused.json()["detail"] == f"no record {record_id}"
+    started = await api.start(key, record_id, "restricted")
+    assert started.status_code == 201 and started.json()["owner_id"] == owner, started.text
+    nobody = await api.http.post("/processes", headers=api.headers,
+                                 json={"template": key, "record_id": record_id, "owner_id": 10**9})
+    assert nobody.status_code == 404 and nobody.json()["type"] == "UserNotFound"
+    assert [r.request_id is not None for r in await api.runs(record_id)] == [True]
