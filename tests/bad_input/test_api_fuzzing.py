@@ -115,6 +115,7 @@ def _assert_clean(findings: Findings) -> None:
 # integer columns are the narrower), without one on SQLite.
 @pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
 @pytest.mark.parametrize("role", ["admin", "staff", "client"])
+@pytest.mark.timeout(600)  # every operation, 20 cases each: near 3 minutes already on a busy machine
 async def test_fuzzing_with_each_role(served_api: Api, role: str, figures: Figures) -> None:
     """Fuzzing every operation with an admin, a staff and a client key: no 5xx, every error problem+json, responses as documented"""
     findings = await _run(served_api, served_api.as_(role), KEY_EXAMPLES,
