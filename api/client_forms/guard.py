@@ -25,21 +25,32 @@ COOKIE = "stagecoach_form"
 FIELD = "csrf_token"
 
 
+_KEPT: dict[Path, bytes] = {}  # the secrets read from DATA_DIR, by path: read once per process
+
+
 def form_secret(settings: Settings) -> bytes:
     if settings.client_form_secret is not None:
         return settings.client_form_secret.get_secret_value().encode()
-    path = Path(settings.data_dir) / "client_form_secret"
-    try:
-        return path.read_bytes().strip()
-    except FileNotFoundError:
-        pass
-    path.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:  # another process wrote it first
-        return path.read_bytes().strip()
-    with os.fdopen(fd, "w") as file:
-        file.write(secrets.token_hex(32))
+    path = Path(settings.data_dir).resolve() / "client_form_secret"
+    if (kept := _KEPT.get(path)) is None:
+        kept = _KEPT[path] = _read_or_write(path)
+    return kept
+
+
+def _read_or_write(path: Path) -> bytes:
+    """The secret in `path`; made first if missing (written aside, then linked: another process reads it whole)."""
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        aside = path.with_name(f"{path.name}.{os.getpid()}.{secrets.token_hex(4)}")
+        fd = os.open(aside, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as file:
+            file.write(secrets.token_hex(32))
+        try:
+            os.link(aside, path)
+        except FileExistsError:  # another process made it first: theirs is the one
+            pass
+        finally:
+            aside.unlink()
     return path.read_bytes().strip()
 
 

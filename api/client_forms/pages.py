@@ -20,6 +20,8 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from starlette.datastructures import FormData, UploadFile
+from starlette.exceptions import HTTPException
+from starlette.formparsers import MultiPartException
 
 from api.admission import BodyTooLarge, body_limit
 from api.client_forms import guard
@@ -193,7 +195,7 @@ async def submit_form(token: str, http: Request, session: SessionDep, settings: 
         form = await http.form(max_files=files_asked, max_fields=MAX_FIELDS)
     except BodyTooLarge:  # sent without its length, and over the limit once counted (api.admission)
         return message_page(413, found.language, "large", size=size_text(settings.client_request_max_body_bytes))
-    except Exception:  # starlette's MultiPartException / HTTPException(400): too many parts, a malformed body
+    except (MultiPartException, HTTPException):  # too many parts, a part too large, a malformed body
         return message_page(400, found.language, "refused")
     try:
         secret = guard.form_secret(settings)

@@ -20,6 +20,7 @@ from api.routers.moves import allowed_moves
 from api.routers.processes import StartProcessBody, start
 from api.routers.records import get_record_or_404, list_records
 from crm import template_store
+from api.console.request_view import record_requests
 from crm.documents import store as documents_store
 from crm.models import HistoryEntry, Record, Task
 from crm.process_list import RunFilter, list_runs
@@ -63,7 +64,8 @@ async def render_record(request: Request, session: SessionDep, settings: Setting
     return render(request, settings, "record.html", status=status, record=record, history=history, runs=runs,
                   tasks=tasks, templates=templates, contact=contact, error=error, users=await users_by_id(session),
                   moves=await allowed_moves(record_id, session, who), move_error=move_error,
-                  documents=documents, document_error=document_error, pending_choice=pending_choice)
+                  documents=documents, document_error=document_error, pending_choice=pending_choice,
+                  client_requests=await record_requests(session, record_id))
 
 
 @router.get("/records/{record_id}", response_class=HTMLResponse)

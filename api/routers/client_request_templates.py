@@ -33,7 +33,8 @@ async def _validated(request: Request, settings: SettingsDep) -> RequestTemplate
                          settings.client_request_max_file_bytes)
 
 
-@router.post("", status_code=201, response_model=RequestTemplatePublic, openapi_extra=BODY)
+@router.post("", status_code=201, response_model=RequestTemplatePublic, openapi_extra=BODY, responses={
+    200: {"model": RequestTemplatePublic, "description": "the same content as the newest version: nothing saved"}})
 async def save_request_template(request: Request, response: Response, session: SessionDep, settings: SettingsDep,
                                 principal: AdminDep) -> RequestTemplatePublic:
     """Validate and store a new version; content identical to the newest version returns it (200)."""

@@ -224,3 +224,30 @@ async def test_a_form_over_the_body_limit_is_refused_unread_with_a_page(
                                        headers={"Content-Type": "multipart/form-data; boundary=x"})
         assert streamed.status_code == 413 and "troppo grande" in streamed.text
         await _nothing_stored(env, request.id, record_id)
+
+
+MALFORMED: dict[str, tuple[str, bytes, int]] = {
+    # name: (content type, body, status)
+    "not a form": ("application/json", b'{"q.dependants": 2}', 400),
+    # cut short: read as an empty form, which has no CSRF token
+    "a broken multipart body": ("multipart/form-data; boundary=x", b"--x\r\nContent-Disposition: form-da", 403),
+    "no boundary": ("multipart/form-data", b"--x--\r\n", 400),
+    "more files than questions": ("multipart/form-data; boundary=x", b"".join(
+        b"--x\r\nContent-Disposition: form-data; name=\"q.cu\"; filename=\"%d.pdf\"\r\n\r\n%%PDF-1.4\r\n" % n
+        for n in range(3)) + b"--x--\r\n", 400),
+    "a text field over 1 MB": ("multipart/form-data; boundary=x", b"--x\r\nContent-Disposition: form-data; "
+                               b"name=\"q.notes\"\r\n\r\n" + b"n" * 1_100_000 + b"\r\n--x--\r\n", 400),
+    "an urlencoded form without its token": ("application/x-www-form-urlencoded", b"q.dependants=2", 403),
+}
+
+
+@pytest.mark.parametrize("case", sorted(MALFORMED))
+async def test_a_malformed_post_gets_a_page_never_a_server_error(env: Env, case: str) -> None:
+    content_type, body, status = MALFORMED[case]
+    record_id = await env.record()
+    request, token = await env.request(record_id)
+    await _open(env, token)
+    answered = await env.http.post(f"/r/{token}", content=body, headers={"Content-Type": content_type})
+    assert answered.status_code == status, answered.text
+    assert answered.headers["content-type"].startswith("text/html") and "<h1>" in answered.text
+    await _nothing_stored(env, request.id, record_id)

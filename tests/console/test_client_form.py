@@ -1,5 +1,6 @@
 """The client's form in Chromium, on a phone-sized screen: a first send with a wrong number shows the form again
-with the message tied to its field (and passes axe-core), then the client fixes it, attaches a PDF and sends."""
+with the message tied to its field (and passes axe-core), then the client fixes it, attaches a PDF and sends;
+staff then find the answers on the record's console page."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import pytest
 from axe_playwright_python.async_playwright import Axe
 from playwright.async_api import Browser, Page, expect
 
+from tests.console.conftest import sign_in, staff_user
 from tests.documents.files import pdf
 from tests.e2e.conftest import Stack
 
@@ -39,7 +41,8 @@ async def _no_serious_violation(html: str, checker: Page, name: str) -> None:
     assert not serious, f"{name}: " + "; ".join(f"{v['id']}: {v['help']} ({len(v['nodes'])})" for v in serious)
 
 
-async def test_a_client_fills_and_sends_the_form_in_a_browser(stack: Stack, browser: Browser, tmp_path: Path) -> None:
+async def test_a_client_fills_and_sends_the_form_in_a_browser(stack: Stack, browser: Browser, sessions: object,
+                                                               tmp_path: Path) -> None:
     admin = stack.as_("admin")
     key = f"browser-{uuid.uuid4().hex[:8]}"
     saved = await stack.http.post("/client-request-templates", headers={**admin, "Content-Type": "application/yaml"},
@@ -93,3 +96,21 @@ async def test_a_client_fills_and_sends_the_form_in_a_browser(stack: Stack, brow
     assert shown["answers"]["dependants"] == 2 and shown["answers"]["status"] == "Coniugato"
     assert shown["answers"]["expenses"] == ["Mutuo"] and shown["answers"]["notes"] == "Grazie mille"
     assert [f["name"] for f in shown["files"]] == ["CU 2026.pdf"]
+
+    staff = await staff_user(sessions)
+    console = await browser.new_context()
+    page = await console.new_page()
+    try:
+        base = str(stack.http.base_url).rstrip("/")
+        await sign_in(page, base, staff)
+        await page.goto(f"{base}/console/records/{record['id']}")
+        section = page.locator("#client-requests")
+        await expect(section).to_contain_text("Documenti per il 730")
+        await expect(section).to_contain_text("submitted")
+        await expect(section).to_contain_text("Mutuo")
+        await expect(section).to_contain_text("CU 2026.pdf")
+        results = await Axe().run(page)
+        serious = [v["id"] for v in results.response["violations"] if v["impact"] in ("serious", "critical")]
+        assert not serious, serious
+    finally:
+        await console.close()

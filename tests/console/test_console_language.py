@@ -9,6 +9,7 @@ import httpx
 
 from api.app import create_app
 from api.console.i18n import ITALIAN
+from crm.client_requests.models import RequestStatus
 from crm.db import make_engine, make_sessionmaker
 from crm.models import HistoryKind, MessageStatus, TaskStatus
 from crm.process_runs import RunStatus
@@ -32,7 +33,7 @@ def test_every_text_has_its_italian() -> None:
     texts = _texts()
     assert len(texts) > 100  # the walk found the pages
     shown = {member.value for enum in (ProcessStatus, PhaseStatus, TaskStatus, MessageStatus, RecordKind, RunStatus,
-                                       HistoryKind) for member in enum}
+                                       HistoryKind, RequestStatus) for member in enum}
     missing = sorted((texts | shown) - ITALIAN.keys())
     assert not missing, missing
     placeholders = [text for text in texts if set(re.findall(r"\{\w+\}", text)) !=

@@ -125,7 +125,9 @@ async def test_every_bad_input_gets_its_message_and_stores_nothing(stack: Stack)
             await _nothing_stored(stack, record_id, request_id)
 
 
-async def test_an_expired_link_is_refused_in_the_request_language(stack: Stack, sessions: Any) -> None:
+async def test_an_expired_link_is_refused_and_a_resend_emails_a_new_one(stack: Stack, sessions: Any) -> None:
+    """An expired link: 410 in the request's language; staff resend it: a second email with a new link that works,
+    the old one unknown (404)"""
     record_id, request_id, link = await _send(stack)
     async with sessions() as session:
         row = await session.get(ClientRequest, request_id)
@@ -142,3 +144,18 @@ async def test_an_expired_link_is_refused_in_the_request_language(stack: Stack, 
     shown_to_staff = await _request(stack, request_id)
     assert shown_to_staff["status"] == "expired" and shown_to_staff["answers"] is None
     assert (await stack.http.get(f"/records/{record_id}/documents", headers=stack.as_("staff"))).json() == []
+
+    resent = await stack.http.post(f"/client-requests/{request_id}/resend", headers=stack.as_("staff"))
+    assert resent.status_code == 200, resent.text
+    address = shown_to_staff["contact_email"]
+    emails = await eventually(lambda: _mails(stack, address, 2), what="the second email")
+    new_link = re.search(r"(http://\S+/r/\S+)", emails[1].get_content())
+    assert new_link and new_link.group(1) == resent.json()["link"] != link
+    async with httpx.AsyncClient(timeout=30) as browser:
+        assert (await browser.get(link)).status_code == 404
+        assert (await browser.get(new_link.group(1))).status_code == 200
+
+
+async def _mails(stack: Stack, address: str, count: int) -> list[Any]:
+    found = stack.mail.to(address)
+    return found if len(found) >= count else []
