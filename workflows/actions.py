@@ -63,21 +63,22 @@ ACTION_ACTIVITIES: dict[str, tuple[Callable[..., Awaitable[ActionResult]], type[
 }
 
 
+def waits_for_client(run: Run, spec: Phase) -> bool:
+    """The phase sends a client request with auto-move: it completes when the client answers (a process's phase;
+    a status's automation does not wait, the record moves on instead)."""
+    return run.input.stage is None and any(
+        a.send_client_request is not None and a.send_client_request.auto_move for a in spec.actions)
+
+
 class Actions:
     def __init__(self, run: Run, incidents: Incidents) -> None:
         self.run, self.incidents = run, incidents
-
-    def waits_for_client(self, spec: Phase) -> bool:
-        """The phase sends a client request with auto-move: it completes when the client answers (a process's
-        phase; a status's automation does not wait, the record moves on instead)."""
-        return self.run.input.stage is None and any(
-            a.send_client_request is not None and a.send_client_request.auto_move for a in spec.actions)
 
     async def run_all(self, index: int, spec: Phase, ps: PhaseState) -> bool:
         """Run the phase's actions; whether its last step also wrote "phase done" (the phase is then over)."""
         run = self.run
         last = max((j for j, a in enumerate(spec.actions) if a.kind in ACTION_ACTIVITIES), default=None)
-        if self.waits_for_client(spec):
+        if waits_for_client(run, spec):
             last = None  # the phase is not over with its last step: it waits for the client's answers
         done_written = False
         for j, action in enumerate(spec.actions):

@@ -7,7 +7,8 @@ is left for the next one to write) and the staff requests being handled finish.
 
 What it carries (`ResumeState`): the process's state (its `runs` counted), the phase to run next, the
 counters that keep step keys unique (incidents, owner changes), the skips requested for later phases,
-the client requests answered (a submission delivered as the run ended counts in the next), and the IDs of the last `UPDATE_IDS_CARRIED` staff requests taken, so that a retry sent after the new
+the client requests answered (a submission delivered as the run ended counts in the next), and the IDs
+of the last `UPDATE_IDS_CARRIED` staff requests taken, so that a retry sent after the new
 run began is answered instead of applied again. A new field here needs a default in `ResumeState`, so
 runs carried by older code still decode.
 

@@ -55,7 +55,8 @@ async def _signal(client: Client, settings: Settings, request: ClientRequest, si
     return ""
 
 
-async def deliver(client: Client, settings: Settings, session: AsyncSession, submission: ClientRequestSubmission) -> None:
+async def deliver(client: Client, settings: Settings, session: AsyncSession,
+                  submission: ClientRequestSubmission) -> None:
     """Deliver one submission and mark it delivered (committed); a failure is counted on the row and raised."""
     request = await session.get(ClientRequest, submission.request_id, populate_existing=True)
     assert request is not None and submission.id is not None
@@ -98,7 +99,8 @@ async def submission_stored(client: Client | None, settings: Settings, session: 
                     exc_info=True)
 
 
-async def deliver_pending(client: Client, settings: Settings, session: AsyncSession, batch_size: int) -> tuple[int, bool]:
+async def deliver_pending(client: Client, settings: Settings, session: AsyncSession,
+                          batch_size: int) -> tuple[int, bool]:
     """Deliver the oldest undelivered submissions: how many were delivered, and whether more may wait."""
     ids = list((await session.exec(select(ClientRequestSubmission.id).where(
         col(ClientRequestSubmission.delivered_at).is_(None)).order_by(col(ClientRequestSubmission.id))

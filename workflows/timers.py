@@ -4,7 +4,8 @@ When a phase starts running, `Timers.start` sets a durable timer for its deadlin
 and one for each `reminder` action; they run beside the phase's actions. A deadline that fires marks
 the phase overdue and emails the process controller; a reminder that fires sends its message. Their
 steps carry no bookkeeping (the phase's own steps do) and fail into incidents like any step. When the
-phase is over, `Timers.stop` cancels the timers still asleep and waits for those already firing.
+phase is over, `Timers.stop` cancels the timers still asleep and waits for those already firing. The deadline
+of a phase that waits for a client's answers counts office time only (`_office_clock`).
 
 Workflow code imported through the sandbox's pass-through (see `interpreter.py`).
 """
@@ -23,8 +24,12 @@ from activities.step import ActionResult
 from processes.instance import ActionOutcome, PhaseState
 from processes.action_kinds import Reminder
 from processes.template import Phase
+from workflows.actions import waits_for_client
 from workflows.incidents import Incidents
 from workflows.run import ACTION_HEARTBEAT, ACTION_RETRY, ACTION_TIMEOUT, Run
+
+# The deadline of a phase that waits for a client request's answers pauses while it waits (office time only).
+PATCH_SLA_PAUSE = "deadline-pauses-while-the-client-is-awaited"
 
 
 @dataclass
@@ -42,7 +47,9 @@ class Timers:
     def start(self, ps: PhaseState, spec: Phase) -> list[Watcher]:
         """The phase's deadline and reminders, each on its own timer."""
         watchers: list[Watcher] = []
-        if ps.deadline_at is not None:
+        if ps.deadline_at is not None and waits_for_client(self.run, spec) and workflow.patched(PATCH_SLA_PAUSE):
+            watchers.append(self._office_clock(ps, spec))
+        elif ps.deadline_at is not None:
             watchers.append(self._watch(ps, ps.deadline_at - workflow.now(), f"deadline of phase {ps.key}",
                                         lambda: self._notify_overdue(ps, spec)))
         for j, action in enumerate(spec.actions):
@@ -61,6 +68,36 @@ class Timers:
                 await watcher.task
             except asyncio.CancelledError:
                 pass
+
+    def _office_clock(self, ps: PhaseState, spec: Phase) -> Watcher:
+        """The deadline of a phase that waits for a client's answers counts office time only: the clock stops
+        while the client's answers are awaited and goes on (the deadline pushed back) when they came."""
+        watcher, run = Watcher(), self.run
+
+        def client_waits() -> bool:
+            return bool(ps.waiting_requests) and not run.answered(ps)
+
+        async def clock() -> None:
+            assert ps.deadline_at is not None
+            left = ps.deadline_at - workflow.now()
+            while left > timedelta(0):
+                if client_waits():  # paused until the answers come (or the phase ends)
+                    await workflow.wait_condition(lambda: not client_waits() or ps.status.finished)
+                    ps.deadline_at = workflow.now() + left
+                    continue
+                began = workflow.now()
+                try:
+                    await workflow.wait_condition(client_waits, timeout=left,
+                                                  timeout_summary=f"deadline of phase {ps.key} (office time)")
+                    left -= workflow.now() - began
+                except asyncio.TimeoutError:
+                    break
+            watcher.asleep = False
+            if not ps.status.finished:
+                await self._notify_overdue(ps, spec)
+
+        watcher.task = asyncio.create_task(clock())
+        return watcher
 
     def _watch(self, ps: PhaseState, delay: timedelta, summary: str,
                fire: Callable[[], Awaitable[None]]) -> Watcher:

@@ -213,7 +213,7 @@ async def submit_form(token: str, http: Request, session: SessionDep, settings: 
                 return message_page(409, found.language, "already", date=_date(settings, found, found.submitted_at))
             return message_page(410, found.language, "expired" if found.status != RequestStatus.cancelled
                                 else "cancelled")
-        await submission_stored(getattr(http.app.state, "temporal", None), settings, session, found)  # the sweep, if not
+        await submission_stored(getattr(http.app.state, "temporal", None), settings, session, found)  # else the sweep
         return message_page(200, found.language, "sent")
     finally:
         await form.close()

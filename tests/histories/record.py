@@ -346,12 +346,16 @@ async def stage_automations(run: Run) -> Handle:
     return handle
 
 
-async def client_request_answered(run: Run) -> Handle:
-    """A phase that sent a client request with auto-move waits for the answers; they come twice (one counts)."""
-    async with run.factory.sessions() as session:
+async def _request_template(run: Run) -> None:
+    async with run.factory.sessions() as session:  # the same content again saves nothing
         await request_store.save_template(session, RequestTemplate.model_validate({
             "key": "replay-documents", "language": "it", "title": "Documenti", "questions": [
                 {"key": "iban", "type": "text", "label": "IBAN", "required": True}]}), "recorder")
+
+
+async def client_request_answered(run: Run) -> Handle:
+    """A phase that sent a client request with auto-move waits for the answers; they come twice (one counts)."""
+    await _request_template(run)
     handle = await run.start(
         "client_request_answered",
         {"key": "ask", "name": "Missing information", "actions": [
@@ -366,12 +370,26 @@ async def client_request_answered(run: Run) -> Handle:
     return handle
 
 
+async def client_request_office_time(run: Run) -> Handle:
+    """A manual phase with a deadline waits five days for the client's answers: its deadline pauses meanwhile."""
+    await _request_template(run)
+    handle = await run.start("client_request_office_time", {
+        "key": "ask", "name": "Missing information", "completion": "manual", "deadline_days": 2,
+        "actions": [{"send_client_request": {"template": "replay-documents"}}]})
+    state = await until(handle, lambda s: bool(s.phases[0].waiting_requests))
+    await run.env.sleep(timedelta(days=5))
+    await handle.signal(ProcessWorkflow.client_request_submitted, ClientRequestSubmitted(
+        request_id=state.phases[0].waiting_requests[0], submitted_at=datetime(2026, 3, 6, tzinfo=UTC)))
+    await handle.result()
+    return handle
+
+
 SCENARIOS: dict[str, Callable[[Run], Awaitable[WorkflowHandle[Any, Any]]]] = {
     f.__name__: f for f in (automatic_emails, manual_completed, skip_and_abort, incident_retry, decision_merge,
                             decision_after_step,
                             follow_up, loop_continue_as_new, loop_guard_cancelled, record_events_dispatch,
                             responsible_missing, staff_signals, appointment_cancelled, stage_automations,
-                            client_request_answered)}
+                            client_request_answered, client_request_office_time)}
 
 
 async def start_test_server() -> WorkflowEnvironment:

@@ -223,3 +223,27 @@ async def test_answers_the_form_could_not_deliver_are_delivered_by_the_sweep(
     async with sessions() as session:
         delivered = await session.get(ClientRequestSubmission, submission.id, populate_existing=True)
     assert delivered is not None and delivered.delivered_at is not None and delivered.attempts == 1
+
+
+async def test_the_deadline_counts_office_time_only(
+        time_skipping_env: WorkflowEnvironment, sessions: Any, factory: Factory, task_queue: str) -> None:
+    """A phase with a two-day deadline waits five days for the client: not overdue, no overdue notice; its
+    deadline moves on by the time the client took."""
+    client = time_skipping_env.client
+    owner = await factory.user()
+    record = await factory.record(owner=owner)
+    key = await request_template(sessions)
+    waiting = {**ask(key), "deadline_days": 2, "completion": "manual"}
+    async with running_worker(client, sessions, task_queue):
+        handle = await start(client, task_queue, template(waiting, LATER), record.id, owner.id)
+        started = await until(handle, lambda s: bool(s.phases[0].waiting_requests))
+        first_deadline = started.phases[0].deadline_at
+        await time_skipping_env.sleep(timedelta(days=5))
+        assert not (await handle.query(ProcessWorkflow.current_state)).phases[0].overdue
+        await handle.signal(ProcessWorkflow.client_request_submitted, ClientRequestSubmitted(
+            request_id=started.phases[0].waiting_requests[0], submitted_at=utcnow()))
+        final = await final_state(handle)
+    assert final.status is ProcessStatus.completed and not final.phases[0].overdue
+    assert first_deadline is not None and final.phases[0].deadline_at is not None
+    assert final.phases[0].deadline_at - first_deadline >= timedelta(days=4, hours=23)
+    assert not [m for m in await outbox(sessions, handle.id) if "overdue" in m.step_key]
