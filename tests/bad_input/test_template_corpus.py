@@ -25,7 +25,7 @@ MAX_BODY_BYTES = Settings.model_fields["max_body_bytes"].default
 
 def _normal(line: str) -> str:
     """An error line without its suggestions (they depend on what the database holds) or the body's name."""
-    line = re.sub(r" \(did you mean [^)]*\)", "", line)
+    line = re.sub(r" \((did you mean [^)]*|none is saved)\)", "", line)
     return line.replace("the request body ", "body ", 1)
 
 
