@@ -70,7 +70,7 @@ class Scale:
 
 
 FULL = Scale(records=100_000, history=1_000_000, heavy_records=20, heavy_entries=5_000, users=50,
-             tasks=100_000, outbox=100_000, process_runs=100_000, temporal_processes=2_000, samples=200, warmup=10)
+             tasks=100_000, outbox=100_000, process_runs=100_000, temporal_processes=10_000, samples=200, warmup=10)
 QUICK = Scale(records=2_000, history=20_000, heavy_records=4, heavy_entries=1_000, users=10,
               tasks=2_000, outbox=2_000, process_runs=2_000, temporal_processes=100, samples=10, warmup=2)
 
@@ -111,6 +111,24 @@ def _weighted(pairs: Iterable[tuple[str, int]]) -> tuple[list[str], list[int]]:
     return list(names), cum
 
 
+RUN_ENDS = (("completed", 85), ("aborted", 8), ("cancelled", 2), ("failed", 3), ("terminated", 2))
+INCIDENT_SHARE = 0.02  # of the running processes: their StagecoachStatus is `incident` in Temporal
+
+
+def running_runs(scale: Scale) -> list[tuple[int, str, str, int, int, bool]]:
+    """The running process runs: (run id, workflow id, template, record, owner, has an incident), the newest
+    `temporal_processes` runs. The busiest user owns a third of them, the staff user (5) some."""
+    n, users = scale.process_runs, scale.users
+    out = []
+    for i in range(max(1, n - scale.temporal_processes + 1), n + 1):
+        record_id = (i - 1) % scale.records + 1
+        template = TEMPLATES[record_id % len(TEMPLATES)]
+        owner = 1 if i % 3 == 0 else (i * 7919) % users + 1
+        out.append((i, f"process-{template}-{record_id}-{(i - 1) // scale.records + 1}", template, record_id, owner,
+                    (i * 2654435761) % 1000 < INCIDENT_SHARE * 1000))
+    return out
+
+
 @dataclass
 class DataSet:
     """What was loaded, and the ids the reads use."""
@@ -135,7 +153,7 @@ class Generator:
                    "fields", "created_at", "updated_at"),
         "process_run": ("id", "workflow_id", "template_key", "template_version", "record_id", "sequence",
                         "owner_id", "started_by", "request_id", "origin", "parent_workflow_id",
-                        "triggered_by_user_id", "created_at"),
+                        "triggered_by_user_id", "created_at", "status", "ended_at"),
         "history_entry": ("id", "record_id", "step_key", "kind", "text", "workflow_id", "phase_key", "actor",
                           "data", "created_at"),
         "task": ("id", "step_key", "kind", "workflow_id", "phase_key", "record_id", "assignee_id", "title",
@@ -219,14 +237,25 @@ class Generator:
         self.dataset.counts["record_access"] = n
 
     def process_runs(self) -> Iterator[tuple[Any, ...]]:
+        """The newest `temporal_processes` runs are running (`running_runs`: the workflows parked in Temporal with
+        the same ids), the older ones have ended, most completed."""
         n = self.scale.process_runs
+        live = {run[0]: run for run in running_runs(self.scale)}
+        ends, end_cum = _weighted(RUN_ENDS)
         for i in range(1, n + 1):
             record_id = (i - 1) % self.scale.records + 1
             seq = (i - 1) // self.scale.records + 1
             template = TEMPLATES[record_id % len(TEMPLATES)]
-            yield (i, f"process-{template}-{record_id}-{seq}", template, 1, record_id, seq, self._user(),
-                   "key:1:bench", None, "manual", None, None, self.ts(self._when(i, n)))
+            created = self._when(i, n)
+            if i in live:
+                owner, status, ended = live[i][4], "running", None
+            else:
+                owner, status = self._user(), self.rng.choices(ends, cum_weights=end_cum)[0]
+                ended = self.ts(created + timedelta(days=self.rng.randint(1, 40)))
+            yield (i, f"process-{template}-{record_id}-{seq}", template, 1, record_id, seq, owner,
+                   "key:1:bench", None, "manual", None, None, self.ts(created), status, ended)
         self.dataset.counts["process_run"] = n
+        self.dataset.counts["running process_run"] = len(live)
 
     def history(self) -> Iterator[tuple[Any, ...]]:
         """Most records have a few entries (log-normal), a few have `heavy_entries` each; ids interleave in time."""
@@ -610,32 +639,35 @@ def plan_reads(ds: DataSet, temporal: bool) -> list[Read]:
 
 # --- Temporal ----------------------------------------------------------------------------
 
-async def park_processes(address: str, count: int, records: int, users: int) -> float:
-    """Start `count` process workflows on a task queue no worker polls: they stay running, listed by visibility."""
+async def park_processes(address: str, scale: Scale) -> float:
+    """Start the running runs' workflows (`running_runs`, under the ids of their `process_run` rows) on a task
+    queue no worker polls: they stay running, listed by visibility; a few are incidents."""
     from temporalio.client import Client
+    from temporalio.common import SearchAttributePair, TypedSearchAttributes
 
     from workflows import search_attributes as sa
 
     client = await Client.connect(address)
-    rng = random.Random(7)
+    runs = running_runs(scale)
     gate = asyncio.Semaphore(32)
     t0 = time.perf_counter()
 
-    async def one(i: int) -> None:
-        record = rng.randint(1, records)
-        template = TEMPLATES[record % len(TEMPLATES)]
-        owner = 1 if i % 3 == 0 else rng.randint(1, users)
+    async def one(run: tuple[int, str, str, int, int, bool]) -> None:
+        i, workflow_id, template, record, owner, incident = run
+        attributes = sa.initial(template, record, owner, PHASES[i % len(PHASES)])
+        if incident:
+            attributes = TypedSearchAttributes([p for p in attributes if p.key != sa.STATUS]
+                                               + [SearchAttributePair(sa.STATUS, "incident")])
         async with gate:
-            await client.start_workflow("ProcessWorkflow", {"bench": i}, id=f"process-{template}-{record}-b{i}",
-                                        task_queue="bench-data-scale-no-worker",
-                                        search_attributes=sa.initial(template, record, owner, PHASES[0]))
+            await client.start_workflow("ProcessWorkflow", {"bench": i}, id=workflow_id,
+                                        task_queue="bench-data-scale-no-worker", search_attributes=attributes)
 
-    await asyncio.gather(*(one(i) for i in range(count)))
+    await asyncio.gather(*(one(run) for run in runs))
     # visibility is eventually consistent: wait until the list sees them all
-    deadline = time.monotonic() + 30
+    deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         n = (await client.count_workflows("WorkflowType = 'ProcessWorkflow'")).count
-        if n >= count:
+        if n >= len(runs):
             break
         await asyncio.sleep(0.2)
     return time.perf_counter() - t0
@@ -1048,7 +1080,7 @@ def run(databases: list[str], quick: bool, temporal: bool, keep: bool, profile: 
         address = None
         if temporal:
             address = stack.enter_context(dev_server("memory")).address
-            park_s = asyncio.run(park_processes(address, scale.temporal_processes, scale.records, scale.users))
+            park_s = asyncio.run(park_processes(address, scale))
             report["temporal_park_seconds"] = round(park_s, 1)
             print(f"[temporal] {scale.temporal_processes:,} processes parked in {park_s:.1f} s", file=sys.stderr)
         workdir = (Path(tempfile.mkdtemp(prefix="bench-data-scale-")) if keep else

@@ -1,7 +1,8 @@
 """`make bench`: every scenario, template against hand-written baseline, on a dev server started for the run.
 
     python -m bench [--quick | --tiny | --scale F] [--modes memory,sqlite] [--growth 1,4,16]
-                    [--json OUT] [--markdown OUT] [--profile DIR] [--no-data-scale] [--only-hostile]
+                    [--json OUT] [--markdown OUT] [--profile DIR] [--no-data-scale]
+                    [--only-hostile | --only-moves | --only-data-scale]
 
 Full runs write bench/results.json and docs/benchmarks.md; `--quick` writes to build/ so a
 smoke run never replaces the committed figures.
@@ -170,13 +171,16 @@ async def _on_one_server(ctx: Context, mode: str, loads: Loads, growth: tuple[in
         log(f"{mode}: scenario 3, {kind}, {loads.moves} moves")
         out["signal_to_move"][kind] = await once_more(f"scenario 3 ({kind})",
                                                       lambda: signal_to_move(ctx, kind, loads.moves))
+    await _moves(ctx, mode, loads, out)
+
+
+async def _moves(ctx: Context, mode: str, loads: Loads, out: dict[str, Any]) -> None:
+    """Scenario 8: one record moved many times in a row, then moves into a status with an on-enter action (each
+    side's moves in alternating rounds, so that a drift of the shared machine falls on both)."""
     log(f"{mode}: scenario 8, {loads.record_moves} moves of one record in a row")
     out["moves_in_a_row"] = await moves_in_a_row(ctx, loads.record_moves)
-    out["move_to_action"] = {}
-    for kind in KINDS:
-        log(f"{mode}: scenario 8, {kind}, {loads.moves} moves into a status with an on-enter action")
-        out["move_to_action"][kind] = await once_more(f"scenario 8 ({kind})",
-                                                      lambda: move_to_action(ctx, kind, loads.moves))
+    log(f"{mode}: scenario 8, {loads.moves} moves a side into a status with an on-enter action")
+    out["move_to_action"] = await once_more("scenario 8", lambda: move_to_action(ctx, KINDS, loads.moves))
 
 
 async def _parked_loads(base: Context, shared: bool, mode: str, loads: Loads, growth: tuple[int, ...],
@@ -221,29 +225,67 @@ async def hostile_only(loads: Loads, database_url: str) -> dict[str, Any]:
         await engine.dispose()
 
 
-def rerun_hostile(loads: Loads, db_choice: str, command: str, json_path: Path, md_path: Path) -> int:
-    """`--only-hostile`: measure scenario 7 again and put it in place of the one in `json_path`, saying when and
-    how it was measured; render `md_path` again, keeping its scenario 5 section."""
+async def moves_only(mode: str, loads: Loads, database_url: str) -> dict[str, Any]:
+    """Scenario 8 alone on a dev server in `mode`: the moves in a row, then the moves into a status with an
+    on-enter action against the hand-written workflow."""
+    engine = make_engine(database_url)
+    sessions = make_sessionmaker(engine)
+    owner_id, record_ids = await seed(sessions)
+    out: dict[str, Any] = {}
+    try:
+        with dev_server(mode) as server:
+            ctx = Context(server=server, database_url=database_url, sessions=sessions,
+                          client=await connect(server.address), owner_id=owner_id, record_ids=record_ids)
+            await _moves(ctx, mode, loads, out)
+    finally:
+        await engine.dispose()
+    return out
+
+
+ONLY = ("hostile", "moves", "data-scale")  # the scenarios `--only-...` measures again on their own
+
+
+def rerun_only(which: str, loads: Loads, db_choice: str, modes: list[str], quick: bool, command: str,
+               json_path: Path, md_path: Path) -> int:
+    """`--only-hostile`, `--only-moves`, `--only-data-scale`: measure that scenario again and put it in place of the
+    one in `json_path`, saying when and how it was measured; render `md_path` again from it (every other section
+    comes from the figures as they were)."""
     results = json.loads(json_path.read_text())
-    with database(db_choice) as (_, url):
-        figures = asyncio.run(hostile_only(loads, url))
-    figures["measured"] = {"command": command, "date": datetime.now(UTC).isoformat(timespec="seconds"),
-                           "commit": commit(), "load_average_at_start": machine()["load_average_at_start"]}
-    results["modes"].setdefault("memory", {})["hostile"] = figures
+    measured = {"command": command, "date": datetime.now(UTC).isoformat(timespec="seconds"), "commit": commit(),
+                "load_average_at_start": machine()["load_average_at_start"]}
+    section = _data_scale_in(md_path) if results.get("data_scale") else None
+    if which == "data-scale":
+        figures, section = data_scale_section(quick, ROOT / "build")
+        results["data_scale"] = figures and {**figures, "measured": measured}
+    else:
+        with database(db_choice) as (_, url):
+            if which == "hostile":
+                figures = asyncio.run(hostile_only(loads, url))
+                results["modes"].setdefault("memory", {})["hostile"] = {**figures, "measured": measured}
+            else:
+                for mode in modes:
+                    figures = asyncio.run(moves_only(mode, loads, url))
+                    figures["move_to_action"]["measured"] = measured
+                    results["modes"].setdefault(mode, {}).update(figures)
     json_path.write_text(json.dumps(results, indent=2, default=str) + "\n")
-    section = None
-    if results.get("data_scale") and md_path.exists():  # the section as the full run wrote it
-        text = md_path.read_text()
-        start = text.find("## 5. Scale of the data")
-        findings = ROOT / "bench" / "findings.md"
-        end = text.find(findings.read_text().strip().splitlines()[0]) if findings.exists() else -1
-        section = text[start:end if end > start else None].strip() if start >= 0 else None
-        if section:  # the heading and the line render() writes before a section
-            section = section.split("\n", 1)[1].strip().removeprefix("Measured by `bench/data_scale.py` (its own "
-                                                                    "section below).").strip()
     md_path.write_text(report.render(results, data_scale=section))
-    log(f"scenario 7 measured again: {json_path}, {md_path}")
+    log(f"scenario {which} measured again: {json_path}, {md_path}")
     return 0
+
+
+def _data_scale_in(md_path: Path) -> str | None:
+    """Scenario 5's section as the page has it (the heading and the line render() writes before it taken off)."""
+    if not md_path.exists():
+        return None
+    text = md_path.read_text()
+    start = text.find("## 5. Scale of the data")
+    findings = ROOT / "bench" / "findings.md"
+    end = text.find(findings.read_text().strip().splitlines()[0]) if findings.exists() else -1
+    section = text[start:end if end > start else None].strip() if start >= 0 else None
+    if section:
+        section = section.split("\n", 1)[1].strip().removeprefix("Measured by `bench/data_scale.py` (its own "
+                                                                "section below).").strip()
+    return section or None
 
 
 def data_scale_section(quick: bool, out_dir: Path) -> tuple[dict[str, Any] | None, str | None]:
@@ -278,6 +320,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-data-scale", action="store_true", help="leave scenario 5 out")
     parser.add_argument("--only-hostile", action="store_true",
                         help="measure scenario 7 (hostile renders) alone and put it into the JSON file's results")
+    parser.add_argument("--only-moves", action="store_true",
+                        help="measure scenario 8 (moves, on-enter automations) alone, on each --modes server, into "
+                             "the JSON file's results")
+    parser.add_argument("--only-data-scale", action="store_true",
+                        help="measure scenario 5 (scale of the data) alone, into the JSON file's results")
     parser.add_argument("--render", action="store_true",
                         help="only render the markdown again from the JSON file (and build/bench-data-scale.md)")
     args = parser.parse_args(argv)
@@ -303,8 +350,9 @@ def main(argv: list[str] | None = None) -> int:
     if os.environ.get("BENCH_FROM_MAKE"):
         command = "make bench" + (" QUICK=1" if quick else "") + (f" BENCH_SCALE={args.scale:g}" if args.scale else "")
         command += f" BENCH_ARGS='{os.environ['BENCH_ARGS']}'" if os.environ.get("BENCH_ARGS") else ""
-    if args.only_hostile:
-        return rerun_hostile(loads, args.database, command, json_path, md_path)
+    only = [name for name in ONLY if getattr(args, "only_" + name.replace("-", "_"))]
+    if only:
+        return rerun_only(only[0], loads, args.database, args.modes.split(","), quick, command, json_path, md_path)
     results: dict[str, Any] = {"command": command, "date": datetime.now(UTC).isoformat(timespec="seconds"),
                                "commit": commit(), "machine": machine(), "quick": quick,
                                "loads": loads.__dict__, "modes": {},

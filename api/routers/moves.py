@@ -2,7 +2,8 @@
 
 Every move goes through `crm/pipeline_moves.py`: the record type's sequence is checked (409 `MoveRefused`
 naming the statuses allowed next), racing moves are serialised (the loser gets 409 with the record's
-current status), and one history line and the record event are written with the move.
+current status), and one history line and the record event are written with the move. Once it is committed,
+the event is dispatched at once (its statuses' automations start), or left to the dispatcher.
 """
 
 from __future__ import annotations
@@ -37,7 +38,7 @@ async def move(record_id: int, body: MoveBody, session: SessionDep, temporal: Te
         to=body.to, open_substate=body.open_substate, close_substate=body.close_substate, reason=body.reason,
         actor=principal.actor, actor_user_id=principal.user_id, expected_status=body.expected_status))
     await session.commit()
-    await events_recorded(temporal, settings, record_id)
+    await events_recorded(temporal, settings, record_id, session, moved.events)
     return await public_record(session, moved.record)
 
 
