@@ -624,7 +624,7 @@ def plan_reads(ds: DataSet, temporal: bool) -> list[Read]:
             Read("console: Today (Temporal)", "/console", source="temporal", key="console",
                  note="a user's open tasks and phases, the incidents of their processes"),
             Read("console: processes (Temporal)", "/console/processes", source="temporal", key="console",
-                 note="25 a page, counts by status, incidents counted by Temporal"),
+                 note="25 a page, each status counted up to 500, incidents counted by Temporal"),
             Read("console: processes by owner, overdue (Temporal)",
                  f"/console/processes?owner={ds.staff_user}&overdue=1", source="temporal", key="console"),
             Read("processes: newest (Temporal)", "/processes?limit=50", source="temporal"),
@@ -1022,19 +1022,36 @@ FINDINGS = [
      "`RecordPublic.model_construct(...)` for rows read back from the database: 3.5 ms a page"),
 ]
 
+FINDINGS += [
+    ("console: processes, its counts by status (100,000 runs, 10,000 running)",
+     "`count(*) … GROUP BY status` over every run the user may see: a scan of `process_run` and a record lookup "
+     "for each of its rows, 118 ms of SQL on a loaded machine; p95 197 ms for the page",
+     "each status counted up to 500 (\"500+\" past it) on an index walked in order, by the list's filter and the "
+     "status: `(status, ended_at, id)`, and `(owner_id | template_key, status, ended_at, id)` (migration 0013, "
+     "replacing the ones without the status); the overdue counted whole, once, from `task (kind, status, due_at, "
+     "workflow_id)`"),
+    ("Today, a staff user's open tasks (and every staff list of tasks, email, deliveries)",
+     "a task without a record is the process's record's: that was planned as a hashed scan of `process_run`, whose "
+     "cost estimate turned on PostgreSQL's JIT: 28 ms of SQL, 156 ms the first time, 80 of them compiling",
+     "the process's record looked up row by row by its unique workflow id (`crm/access.py`): 6 ms, no JIT"),
+    ("Today's incidents and the console's incident count (Temporal, staff)",
+     "`NOT IN` every restricted record with a process that the user may not see: 1,846 ids for Temporal to test "
+     "on every workflow it lists, and 8-12 ms of SQL to find them",
+     "only the records with a live process (or one ended in the last day), of the owner asked for: a few ids"),
+]
+
 # What is left, for the lead: not fixed here (another engineer's area, or a decision to make).
 LEFT = [
-    "**The process list with a staff key** (`GET /processes`, access lists) adds "
-    "`StagecoachRecord NOT IN (…every restricted record the user may not see…)` to the visibility query: "
-    "about 1,850 ids with 2% of 100,000 records restricted. The SQL that finds them takes 5 ms (indexed now), "
-    "but Temporal evaluates the long `NOT IN` on every listed workflow: p50 85-197 ms against 32-92 ms for "
-    "the same list with an admin key (the profile below: 73% of the request awaits Temporal's list call, "
-    "CPU is 45 ms a request), and it grows with the number of restricted records (the query text "
-    "too: Temporal limits its length). A search attribute on the process (restricted or not, or the users "
-    "allowed) would keep the query short.",
-    "**The process list itself** is Temporal visibility: on the dev server (SQLite visibility, 2,000 "
-    "processes) p50 is 31-64 ms and p95 exceeds 100 ms on this loaded machine; the API adds one indexed "
-    "lookup of the key. Production visibility (PostgreSQL or Elasticsearch) is to be measured there.",
+    "**Processes filtered in Temporal with a staff key** (`GET /processes?status=running|incident` or `?phase=`, "
+    "Today's incidents, the console's incident count) add `StagecoachRecord NOT IN (…)` to the visibility query: "
+    "the restricted records the user may not see that have a live process (or one ended in the last day), of "
+    "the owner asked for when the list is one owner's: a few dozen ids here, no longer every restricted record "
+    "with a process (1,846 before). It still grows with the restricted records that have live processes; a "
+    "search attribute on the process (restricted or not, or the users allowed) would keep the query constant.",
+    "**Temporal visibility** serves the live detail of a page's running processes (one `WorkflowId IN (…)` "
+    "call for the page) and the filters by phase, running or incident; on the dev server (SQLite visibility, "
+    "10,000 running processes) it is most of those pages' time. Production visibility (PostgreSQL or "
+    "Elasticsearch) is to be measured there.",
     "**A title search for a frequent term** (say in 1% of titles): PostgreSQL may still walk the primary key "
     "(it estimates that 100 matches come soon) rather than use the trigram index: 9 ms for the word measured, "
     "up to 88 ms seen for a term that matches 1% of the titles late in id order. Rare and absent terms use "
@@ -1062,14 +1079,15 @@ def run(databases: list[str], quick: bool, temporal: bool, keep: bool, profile: 
     scale = QUICK if quick else FULL
     t0 = time.perf_counter()
     notes = [
-        "Pipelines do not exist in Stagecoach yet (no pipeline table, no `RecordWorkflow`), so there is no "
-        "pipeline board to measure; *records: by kind and status* is the read a board column would make today.",
-        "The process list is served from Temporal visibility, not from the database: it is timed against a "
-        "Temporal dev server (SQLite visibility, as `make run` starts it) holding "
-        f"{scale.temporal_processes:,} running processes started without a worker; its rows are the page size. "
-        "With the production Temporal (Elasticsearch or PostgreSQL visibility) the figure differs; "
-        "scenario 4 parks 10,000 processes." if temporal else
-        "The process list (Temporal visibility) was not measured in this run (--no-temporal).",
+        "The process list (`GET /processes`, the console's Processes page) reads the `process_run` table "
+        f"({scale.process_runs:,} runs, the newest {scale.temporal_processes:,} running, the others ended) and asks "
+        "Temporal for the live detail of the page's running ones; the console counts each status up to 500 "
+        "(\"500+\" past it). Those running processes are parked in a Temporal dev server (SQLite visibility, "
+        "as `make run` starts it; started without a worker, under their runs' workflow ids, 2% with an "
+        "incident), which serves the live detail, Today's incidents and the filters by phase, running or "
+        "incident (*(Temporal)* in the read's name); production visibility (Elasticsearch or PostgreSQL) "
+        "differs." if temporal else
+        "The reads that ask Temporal were not measured in this run (--no-temporal).",
         "*records: title search* is a substring match (`ILIKE '%…%'`), which no B-tree index can serve: "
         "it reads records in id order until it has a page of matches.",
     ]
