@@ -56,10 +56,14 @@ class LoopGuardResult(BaseModel):
     notices_not_sent: list[str] = []  # "address: why"
 
 
-async def starts_today(session: AsyncSession, zone: tzinfo, template_key: str, record_id: int, workflow_id: str) -> int:
-    """The runs of the template on the record today (in the guard's time zone), up to `workflow_id`'s."""
+async def starts_today(session: AsyncSession, zone: tzinfo, template_key: str, record_id: int, workflow_id: str,
+                       created: datetime | None = None) -> int:
+    """The runs of the template on the record today (in the guard's time zone), up to `workflow_id`'s (created
+    at `created`, when the caller knows)."""
     today = datetime.combine(utcnow().astimezone(zone).date(), time(0), tzinfo=zone)
-    created = (await session.exec(select(ProcessRun.created_at).where(ProcessRun.workflow_id == workflow_id))).first()
+    if created is None:
+        created = (await session.exec(select(ProcessRun.created_at).where(ProcessRun.workflow_id == workflow_id))
+                   ).first()
     query = select(func.count()).select_from(ProcessRun).where(
         ProcessRun.template_key == template_key, ProcessRun.record_id == record_id,
         col(ProcessRun.status) != RunStatus.not_started,

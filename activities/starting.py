@@ -32,7 +32,8 @@ async def start_run(deps: Deps, session: AsyncSession, template: ProcessTemplate
         # a run allocated by an earlier try is started as allocated, even if a newer version was saved since
         template = template_store.load(await template_store.get_version(session, template.key, run.template_version))
     # the loop guard's count, made here once the run is allocated: within the limit, the process need not ask
-    starts = await starts_today(session, deps.settings.zone, template.key, record_id, run.workflow_id)
+    starts = await starts_today(session, deps.settings.zone, template.key, record_id, run.workflow_id,
+                                run.created_at)
     input = ProcessInput(template=template, template_version=run.template_version, record_id=run.record_id,
                          owner_id=run.owner_id, started_by=run.started_by, origin=origin.value,
                          triggered_by_user_id=run.triggered_by_user_id, stage=stage, lineage=lineage or [],

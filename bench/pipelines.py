@@ -2,8 +2,8 @@
 and one record moved thousands of times in a row, with nothing lost.
 
 Template side: a record of a pipeline's type is moved as the API moves it (crm/pipeline_moves.py: the status,
-its history line and the record event in one transaction; then `dispatch_now`, as `POST /records/{id}/move`
-does once the move is committed: the status's automation starts), and the time runs until the status's
+its history line and the record event in one transaction, with the run of the entered status's automation; once
+committed, the process is started: all as `POST /records/{id}/move` does), and the time runs until the status's
 on-enter `add_history` has written its row. Baseline: the same move, then the hand-written workflow is started
 and runs one activity writing the same row. One move at a time, the two sides taking turns, each move on a
 record of its own (the loop guard counts a status's runs on one record a day).
@@ -22,6 +22,7 @@ from sqlmodel import col, select
 from activities.autostart import dispatch_now
 from activities.deps import Deps
 from activities.mailer import Mailer
+from activities.stage_starts import prepare_enter, start_prepared
 from bench.baseline import BaselineInput, BaselineWorkflow
 from bench.scenarios import Context, _row_time, _step_row, _worker, latency_summary
 from crm import pipeline_store
@@ -67,14 +68,16 @@ async def move_to_action(ctx: Context, kinds: tuple[str, ...], n: int) -> dict[s
 async def _move(ctx: Context, kind: str, tq: str, wf_id: str, record_id: int) -> float:
     """One move, as the API makes it, until the on-enter row is written (template: the status's automation, which
     the move's dispatch starts at once; baseline: the hand-written workflow started after the move)."""
+    settings = Settings(temporal_task_queue=tq)
     sent = datetime.now(UTC)
     async with ctx.sessions() as session:
         moved = await move_record(session, record_id, Move(to="Moved", actor="bench"))
+        prepared = await prepare_enter(session, moved, settings) if kind == "template" else None
         await session.commit()
-    if kind == "template":
-        settings = Settings(temporal_task_queue=tq)
+    if kind == "template":  # as POST /records/{id}/move goes on (api/routers/records.py `events_recorded`)
         deps = Deps(settings=settings, sessions=ctx.sessions, mailer=Mailer(settings), temporal=ctx.client)
-        if await dispatch_now(deps, record_id, [e.id for e in moved.events if e.id is not None]) is None:
+        if not (prepared is not None and await start_prepared(deps, prepared)) and \
+                await dispatch_now(deps, record_id, [e.id for e in moved.events if e.id is not None]) is None:
             await notify_dispatcher(ctx.client, settings)
         done = await _row_time(ctx, select(HistoryEntry.created_at).where(
             HistoryEntry.record_id == record_id, HistoryEntry.kind == HistoryKind.note,

@@ -2,14 +2,16 @@
 
 Every move goes through `crm/pipeline_moves.py`: the record type's sequence is checked (409 `MoveRefused`
 naming the statuses allowed next), racing moves are serialised (the loser gets 409 with the record's
-current status), and one history line and the record event are written with the move. Once it is committed,
-the event is dispatched at once (its statuses' automations start), or left to the dispatcher.
+current status), and one history line and the record event are written with the move. The entered status's
+automation is allocated with the move and started once it is committed (`activities/stage_starts.py`), or the
+event is dispatched at once; what fails is left to the dispatcher.
 """
 
 from __future__ import annotations
 
 from fastapi import APIRouter
 
+from activities.stage_starts import prepare_enter
 from api.deps import SessionDep, SettingsDep, StaffDep, TemporalDep
 from api.routers.records import events_recorded, get_record_or_404, public_record
 from crm import pipeline_store
@@ -37,8 +39,9 @@ async def move(record_id: int, body: MoveBody, session: SessionDep, temporal: Te
     moved = await move_record(session, record_id, Move(
         to=body.to, open_substate=body.open_substate, close_substate=body.close_substate, reason=body.reason,
         actor=principal.actor, actor_user_id=principal.user_id, expected_status=body.expected_status))
+    prepared = await prepare_enter(session, moved, settings)  # the entered status's automation, with the move
     await session.commit()
-    await events_recorded(temporal, settings, record_id, session, moved.events)
+    await events_recorded(temporal, settings, record_id, session, moved.events, prepared)
     return await public_record(session, moved.record)
 
 

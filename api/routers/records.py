@@ -21,6 +21,7 @@ from temporalio.client import Client
 from activities.autostart import dispatch_now
 from activities.deps import Deps
 from activities.mailer import Mailer
+from activities.stage_starts import PreparedStart, start_prepared
 
 from api.auth import Principal
 from api.deps import SessionDep, SettingsDep, StaffDep, TemporalDep
@@ -71,14 +72,18 @@ async def public_record(session: SessionDep, record: Record) -> RecordPublic:
 
 
 async def events_recorded(temporal: Client, settings: Settings, record_id: int | None,
-                          session: AsyncSession | None = None, events: Sequence[RecordEvent] = ()) -> None:
-    """Dispatch the committed `events` of the record now (`dispatch_now`: its status's automations start at once),
-    else signal the dispatcher; a failure does not fail the request (the dispatcher's sweep finds the events)."""
+                          session: AsyncSession | None = None, events: Sequence[RecordEvent] = (),
+                          prepared: PreparedStart | None = None) -> None:
+    """Start the automation `prepared` with the move (`activities/stage_starts.py`), or dispatch the committed
+    `events` of the record now (`dispatch_now`: its status's automations start at once), else signal the
+    dispatcher; a failure does not fail the request (the dispatcher's sweep finds the events)."""
     ids = [event.id for event in events if event.id is not None]
     if session is not None and record_id is not None and ids:
         deps = Deps(settings=settings, sessions=make_sessionmaker(session.bind), mailer=Mailer(settings),
                     temporal=temporal)
         try:
+            if prepared is not None and await start_prepared(deps, prepared):
+                return
             if await dispatch_now(deps, record_id, ids) is not None:
                 return
         except Exception:

@@ -1,6 +1,7 @@
-"""A move's events dispatched at once by whoever made it (`dispatch_now`, as `POST /records/{id}/move` does): the
-status's automation starts without waiting for the dispatcher, once, and in the record's order; what the mover does
-not finish (it stopped after its commit) the dispatcher still does (time-skipping server, real activities)."""
+"""A move's automation started by whoever made the move: allocated with it and started once it is committed
+(`prepare_enter`, `start_prepared`, as `POST /records/{id}/move` does), or its events dispatched at once
+(`dispatch_now`): without waiting for the dispatcher, once, and in the record's order; what the mover does not finish
+(it stopped after its commit) the dispatcher still does (time-skipping server, real activities)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from temporalio.testing import WorkflowEnvironment
 from activities.autostart import dispatch_now
 from activities.deps import Deps
 from activities.mailer import Mailer
+from activities.stage_starts import PreparedStart, prepare_enter, start_prepared
 from crm.models import RecordEvent
 from crm.pipeline_moves import Move, Moved, move_record
 from crm.process_runs import ProcessRun
@@ -102,3 +104,45 @@ async def test_an_older_undispatched_event_leaves_the_move_to_the_dispatcher(
 async def _ended_runs(office: Office, record_id: int) -> list[ProcessRun]:
     runs = await _runs(office, record_id)
     return runs if len(runs) == 2 and all(r.status.finished for r in runs) else []
+
+
+async def _prepared(office: Office, record_id: int, to: str) -> tuple[Moved, PreparedStart | None]:
+    """The move with its automation's run, as `POST /records/{id}/move` makes them, committed and not started."""
+    async with office.sessions() as session:
+        moved = await move_record(session, record_id, Move(to=to, actor="test"))
+        prepared = await prepare_enter(session, moved, office.settings)
+        await session.commit()
+    return moved, prepared
+
+
+async def test_the_automation_allocated_with_the_move_starts_once_even_if_its_mover_stops(
+        time_skipping_env: WorkflowEnvironment, sessions: Any, task_queue: str) -> None:
+    office = Office(time_skipping_env, sessions, task_queue, uuid.uuid4().hex[:8])
+    await office.save([{"name": "New"}, *STATUSES[1:2],
+                       {"name": "Won", "automations": [{"on": "enter", "actions": [note("won")]},
+                                                       {"on": "exit", "actions": [note("left Won")]}]},
+                       {"name": "Lost"}])
+    owner = await office.user()
+    async with running_worker(time_skipping_env.client, sessions, task_queue):
+        started, stopped = await office.record(owner), await office.record(owner)
+        await office.settled()
+        # the API starts it once the move is committed: the event is dispatched, the dispatcher has nothing to do
+        moved, prepared = await _prepared(office, started, "Contacted")
+        assert prepared is not None and prepared.input.loop_guard_passed
+        assert await start_prepared(_deps(office), prepared)
+        assert await _undispatched(office, started) == []
+        await office.line(started, "entered")
+        # the API stopped right after the commit: the run is allocated, the event waits for the dispatcher
+        moved, prepared = await _prepared(office, stopped, "Contacted")
+        assert prepared is not None and await _undispatched(office, stopped) == [moved.events[0].id]
+        await notify_dispatcher(time_skipping_env.client, office.settings)
+        await office.settled()
+        await office.line(stopped, "entered")
+        for record_id in (started, stopped):
+            assert len([r for r in await _runs(office, record_id)]) == 1
+            assert len([line for line in await office.lines(record_id) if "entered" in line]) == 1
+        # leaving a status with an on-exit automation is more than entering: left to the dispatcher
+        await _prepared(office, started, "Won")
+        await notify_dispatcher(time_skipping_env.client, office.settings)
+        await office.settled()
+        assert (await _prepared(office, started, "Contacted"))[1] is None
