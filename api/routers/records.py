@@ -1,8 +1,8 @@
 """Records (contacts, properties, leads, jobs...): create, read, update, history, processes.
 
-A create or a change commits with its record events (autostart); a create's events are then dispatched at
-once (`events_recorded`), a change's by the record-events dispatcher, signalled. A restricted record is seen
-only by its owner, the users on its access list and admins (crm/access.py); to anyone else it does not exist.
+A create or a change commits with its record events (autostart); the record-events dispatcher is then
+signalled (a move dispatches its own at once: `events_recorded`). A restricted record is seen only by its owner,
+the users on its access list and admins (crm/access.py); to anyone else it does not exist.
 """
 
 from __future__ import annotations
@@ -107,10 +107,10 @@ async def create_record(body: RecordCreate, session: SessionDep, temporal: Tempo
     await session.flush()
     assert record.id is not None
     await set_access_list(session, record.id, body.access_user_ids)
-    events = add_record_events(session, None, record, actor=principal.actor, actor_user_id=principal.user_id)
+    add_record_events(session, None, record, actor=principal.actor, actor_user_id=principal.user_id)
     await session.commit()
     await session.refresh(record)
-    await events_recorded(temporal, settings, record.id, session, events)
+    await events_recorded(temporal, settings, record.id)
     return await public_record(session, record)
 
 
