@@ -56,7 +56,7 @@ def of_visible_record(viewer: Viewer, record_id: sa.ColumnElement[int | None],
     A row's record is its `record_id`; without one, the record of the process `workflow_id` (a loop
     guard's notice is about a process, not written to a record). A row of neither is an admin's.
     The process's record is looked up row by row (by the run's unique workflow id): a set of every run of
-    a visible record would be a scan of `process_run` that PostgreSQL plans for every list."""
+    a visible record would be a scan of `process_run` that PostgreSQL plans (and costs) for every list."""
     if sees_everything(viewer):
         return sa.true()
     record = sa.orm.aliased(Record)
@@ -66,8 +66,11 @@ def of_visible_record(viewer: Viewer, record_id: sa.ColumnElement[int | None],
         hidden = hidden.where(sa.or_(record.owner_id.is_(None), record.owner_id != viewer.user_id),
                               record.id.not_in(listed))
     run, its_record = sa.orm.aliased(ProcessRun), sa.orm.aliased(Record)
-    of_its_process = (select(run.id).join(its_record, its_record.id == run.record_id)
-                      .where(run.workflow_id == workflow_id, record_visible(viewer, its_record)).exists())
+    # a scalar subquery, which PostgreSQL runs for the rows that need it: an EXISTS it would plan as a hashed join
+    # of every run with every record
+    of_its_process = (select(record_visible(viewer, its_record)).select_from(run)
+                      .join(its_record, its_record.id == run.record_id).where(run.workflow_id == workflow_id)
+                      .scalar_subquery().is_(True))
     return sa.or_(sa.and_(record_id.is_not(None), record_id.not_in(hidden)),
                   sa.and_(record_id.is_(None), of_its_process))
 
