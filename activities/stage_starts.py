@@ -21,7 +21,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 from temporalio.exceptions import WorkflowAlreadyStartedError
 
-from activities.autostart import _Event, _event, _Record, autostart_templates, matches
+from activities.autostart import _event, _Record, autostart_templates, matches
 from activities.deps import Deps
 from activities.stages import enter_request_id
 from crm.models import RecordEvent, RecordEventKind
@@ -113,8 +113,8 @@ async def start_prepared(deps: Deps, prepared: PreparedStart) -> bool:
     # the run turns `running` with the process's first step (its "process started" line), or the sweep's: marked
     # here too, its row's lock would hold that step up until this commits
     async with deps.sessions() as session:
-        await session.exec(update(RecordEvent).where(col(RecordEvent.id) == prepared.event_id,  # type: ignore[call-overload]
-                                                     col(RecordEvent.dispatched_at).is_(None))
-                           .values(dispatched_at=utcnow()))
+        dispatched = update(RecordEvent).where(col(RecordEvent.id) == prepared.event_id,
+                                               col(RecordEvent.dispatched_at).is_(None))
+        await session.exec(dispatched.values(dispatched_at=utcnow()))  # type: ignore[call-overload]
         await session.commit()
     return True

@@ -8,7 +8,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from sqlmodel import col, select
+from sqlmodel import col, select, update
 from temporalio.testing import WorkflowEnvironment
 
 from activities.autostart import dispatch_now
@@ -69,8 +69,8 @@ async def test_a_move_starts_its_automation_at_once_and_once(time_skipping_env: 
         await office.line(record_id, "entered")
         # the dispatcher sweeping the same event again (as after a crash before it was marked) starts nothing new
         async with sessions() as session:
-            await session.exec(RecordEvent.__table__.update().where(  # type: ignore[attr-defined,call-overload]
-                RecordEvent.__table__.c.id == moved.events[0].id).values(dispatched_at=None))  # type: ignore[attr-defined]
+            await session.exec(update(RecordEvent).where(  # type: ignore[call-overload]
+                col(RecordEvent.id) == moved.events[0].id).values(dispatched_at=None))
             await session.commit()
         await notify_dispatcher(time_skipping_env.client, office.settings)
         await office.settled()
