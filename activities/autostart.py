@@ -103,6 +103,36 @@ async def autostart_templates(session: AsyncSession, kind: RecordKind) -> list[_
     return candidates
 
 
+def _event(e: RecordEvent) -> _Event:
+    return _Event(id=e.id, record_id=e.record_id, kind=e.kind, status=e.status,  # type: ignore[arg-type]
+                  fields=tuple(e.fields or ()), actor_user_id=e.actor_user_id,
+                  stage=StageEvent(id=e.id, kind=e.kind, status=e.status,  # type: ignore[arg-type]
+                                   previous_status=e.previous_status, previous_visit=e.previous_visit,
+                                   visit=e.visit, substate=e.substate, actor_user_id=e.actor_user_id,
+                                   previous_substates=e.previous_substates))
+
+
+async def dispatch_now(deps: Deps, record_id: int, event_ids: list[int]) -> DispatchResult | None:
+    """Dispatch the events of one change to a record right after their commit (the API's moves and changes), as
+    the dispatcher would, without waiting for its turn: a status's automations start at once. None, and nothing
+    done, when an older event of the record is still undispatched (the dispatcher keeps a record's events in
+    order). Whatever this does not finish (the API stopped after the commit) stays undispatched, and the
+    dispatcher's sweep does it; what both do happens once (the starts' request ids)."""
+    if not event_ids:
+        return DispatchResult()
+    async with deps.sessions() as session:
+        older = select(RecordEvent.id).where(RecordEvent.record_id == record_id,
+                                             col(RecordEvent.dispatched_at).is_(None),
+                                             col(RecordEvent.id) < min(event_ids)).limit(1)
+        if (await session.exec(older)).first() is not None:
+            return None
+        query = select(RecordEvent).where(col(RecordEvent.id).in_(event_ids), col(RecordEvent.dispatched_at).is_(None))
+        events = [_event(e) for e in (await session.exec(query.order_by(col(RecordEvent.id)))).all()]
+    result = DispatchResult()
+    await AutostartActivities(deps).dispatch(events, result)
+    return result
+
+
 class AutostartActivities:
     def __init__(self, deps: Deps) -> None:
         self.deps = deps
@@ -115,15 +145,14 @@ class AutostartActivities:
         async with self.deps.sessions() as session:
             query = (select(RecordEvent).where(col(RecordEvent.dispatched_at).is_(None))
                      .order_by(col(RecordEvent.id)).limit(input.batch_size))
-            events = [_Event(id=e.id, record_id=e.record_id, kind=e.kind, status=e.status,  # type: ignore[arg-type]
-                             fields=tuple(e.fields or ()), actor_user_id=e.actor_user_id,
-                             stage=StageEvent(id=e.id, kind=e.kind, status=e.status,  # type: ignore[arg-type]
-                                              previous_status=e.previous_status, previous_visit=e.previous_visit,
-                                              visit=e.visit, substate=e.substate, actor_user_id=e.actor_user_id,
-                                              previous_substates=e.previous_substates))
-                      for e in (await session.exec(query)).all()]
+            events = [_event(e) for e in (await session.exec(query)).all()]
         result = DispatchResult(more=len(events) == input.batch_size,
                                 sweep_seconds=self.deps.settings.record_events_sweep_seconds)
+        await self.dispatch(events, result)
+        return result
+
+    async def dispatch(self, events: list[_Event], result: DispatchResult) -> None:
+        """Each event's autostarts and its status's automations, then the event marked dispatched."""
         templates: dict[RecordKind, list[_Candidate]] = {}
         for event in events:
             async with self.deps.sessions() as session:
@@ -140,7 +169,6 @@ class AutostartActivities:
                                    .values(dispatched_at=utcnow()))
                 await session.commit()
             result.events += 1
-        return result
 
     async def _start(self, session: AsyncSession, event: _Event, record: _Record, candidate: _Candidate,
                      result: DispatchResult) -> None:

@@ -15,7 +15,7 @@ the process.
 from __future__ import annotations
 
 import logging
-from datetime import datetime, time, timedelta
+from datetime import datetime, time, timedelta, tzinfo
 
 from pydantic import BaseModel
 from sqlalchemy import func
@@ -56,25 +56,29 @@ class LoopGuardResult(BaseModel):
     notices_not_sent: list[str] = []  # "address: why"
 
 
+async def starts_today(session: AsyncSession, zone: tzinfo, template_key: str, record_id: int, workflow_id: str,
+                       created: datetime | None = None) -> int:
+    """The runs of the template on the record today (in the guard's time zone), up to `workflow_id`'s (created
+    at `created`, when the caller knows)."""
+    today = datetime.combine(utcnow().astimezone(zone).date(), time(0), tzinfo=zone)
+    if created is None:
+        created = (await session.exec(select(ProcessRun.created_at).where(ProcessRun.workflow_id == workflow_id))
+                   ).first()
+    query = select(func.count()).select_from(ProcessRun).where(
+        ProcessRun.template_key == template_key, ProcessRun.record_id == record_id,
+        col(ProcessRun.status) != RunStatus.not_started,
+        ProcessRun.created_at >= today, ProcessRun.created_at < today + timedelta(days=1),
+        ProcessRun.created_at <= (created or utcnow()))
+    return (await session.exec(query)).one()
+
+
 class LoopGuardActivities:
     def __init__(self, deps: Deps) -> None:
         self.deps = deps
 
     async def _starts_today(self, session: AsyncSession, input: LoopGuardInput) -> int:
-        """The runs of the template on the record today (in the guard's time zone), up to this one."""
-        zone = self.deps.settings.zone
-        today = datetime.combine(utcnow().astimezone(zone).date(), time(0), tzinfo=zone)
-        query = select(func.count()).select_from(ProcessRun).where(
-            ProcessRun.template_key == input.template_key, ProcessRun.record_id == input.record_id,
-            col(ProcessRun.status) != RunStatus.not_started,
-            ProcessRun.created_at >= today, ProcessRun.created_at < today + timedelta(days=1),
-            ProcessRun.created_at <= (await self._created_at(session, input.workflow_id)))
-        return (await session.exec(query)).one()
-
-    async def _created_at(self, session: AsyncSession, workflow_id: str) -> datetime:
-        created = (await session.exec(select(ProcessRun.created_at)
-                                      .where(ProcessRun.workflow_id == workflow_id))).first()
-        return created or utcnow()
+        return await starts_today(session, self.deps.settings.zone, input.template_key, input.record_id,
+                                  input.workflow_id)
 
     @activity.defn(name="apply_loop_guard")
     async def apply_loop_guard(self, input: LoopGuardInput) -> LoopGuardResult:

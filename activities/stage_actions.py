@@ -7,8 +7,10 @@ from __future__ import annotations
 from typing import Any
 
 from pydantic import BaseModel
+import sqlalchemy as sa
 from sqlalchemy import func
-from sqlmodel import col, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 from temporalio import activity
 
@@ -23,7 +25,8 @@ from activities.step import ActionResult, StepInput, begin_step, load_record, re
 from crm import template_store
 from crm.idempotent import insert_new
 from crm.models import HistoryEntry, HistoryKind, Record, RecordAccess, User
-from crm.pipeline_models import RecordAssignment
+from crm.db import begin_write
+from crm.pipeline_models import AssignmentTurn, RecordAssignment
 from crm.pipeline_moves import Move
 from crm.process_runs import ProcessOrigin
 from crm.types import utcnow
@@ -82,18 +85,32 @@ async def candidates(session: AsyncSession, role: str, criterion: Candidates) ->
     return list((await session.exec(query.order_by(col(User.id)))).all())
 
 
-async def choose(session: AsyncSession, role: str, strategy: str, users: list[int]) -> int:
+async def take_turn(session: AsyncSession, role: str) -> AssignmentTurn:
+    """The role's turn, locked until the session commits (made by the role's first assignment): concurrent
+    assignments of a role take turns (PostgreSQL: the row's lock; SQLite: the database's write lock)."""
+    await begin_write(session)
+    insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+    await session.exec(insert(AssignmentTurn).values(role=role, turns=0)  # type: ignore[call-overload]
+                       .on_conflict_do_nothing(index_elements=["role"]))
+    query = select(AssignmentTurn).where(AssignmentTurn.role == role).with_for_update()
+    return (await session.exec(query.execution_options(populate_existing=True))).one()
+
+
+async def choose(session: AsyncSession, role: str, strategy: str, users: list[int], turn: AssignmentTurn) -> int:
     """Round robin: the user after the one given the role last; least loaded: the one holding it on fewest records."""
-    held = select(RecordAssignment.user_id, func.count(), func.max(RecordAssignment.assigned_at)).where(
-        RecordAssignment.role == role, col(RecordAssignment.user_id).in_(users)).group_by(
-        col(RecordAssignment.user_id))
-    rows = {user_id: (count, last) for user_id, count, last in (await session.exec(held)).all()}
     if strategy == "least_loaded":
-        return min(users, key=lambda u: (rows.get(u, (0, None))[0], u))
-    given = [(last, u) for u, (_, last) in rows.items()]
-    if not given:
-        return users[0]
-    last_user = max(given)[1]
+        held = select(RecordAssignment.user_id, func.count()).where(
+            RecordAssignment.role == role, col(RecordAssignment.user_id).in_(users)).group_by(
+            col(RecordAssignment.user_id))
+        counts = dict((await session.exec(held)).all())
+        return min(users, key=lambda u: (counts.get(u, 0), u))
+    last_user = turn.user_id
+    if last_user is None:  # the role's first turn: assignments made before turns were counted say who was last
+        latest = select(RecordAssignment.user_id).where(RecordAssignment.role == role).order_by(
+            sa.desc(col(RecordAssignment.assigned_at))).limit(1)
+        last_user = (await session.exec(latest)).first()
+        if last_user is None:
+            return users[0]
     return next((u for u in users if u > last_user), users[0])
 
 
@@ -169,10 +186,10 @@ class StageActionActivities:
             if not users:
                 raise final_message("NoAssignee", f"no active user to assign as {action.role} on record {record.id}: "
                                                   "no criterion matched the record, or its users are all inactive")
-            # concurrent assignments among the same users take turns: the candidates' rows are locked (PostgreSQL;
-            # SQLite: this write takes the database's lock) until this one is committed
-            await session.exec(update(User).where(col(User.id).in_(users)).values(active=User.active))  # type: ignore[call-overload]
-            user_id = await choose(session, action.role, action.strategy, users)
+            turn = await take_turn(session, action.role)  # held until this assignment is committed
+            user_id = await choose(session, action.role, action.strategy, users, turn)
+            turn.user_id, turn.turns = user_id, turn.turns + 1
+            session.add(turn)
             user = await session.get(User, user_id)
             assert user is not None and record.id is not None
             await insert_new(session, HistoryEntry, begun.rows)

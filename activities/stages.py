@@ -91,6 +91,11 @@ def _request_id(record: Record, visit: int, when: When) -> str:
     return f"stage:{record.id}:{visit}:{when}"
 
 
+def enter_request_id(record_id: int, visit: int) -> str:
+    """The request id of the run of a status's on-enter automations, for the move (its visit) that entered it."""
+    return f"stage:{record_id}:{visit}:enter"
+
+
 async def _start(deps: Deps, session: AsyncSession, pipeline: Pipeline, version: int, event: StageEvent,
                  record: Record, status: str, substate: str | None, visit: int, when: When) -> list[str]:
     built = stage_template(pipeline, status, substate, when, record.channel)

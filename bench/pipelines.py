@@ -1,22 +1,28 @@
 """Scenario 8: a move into a status with one on-enter action, against a hand-written workflow doing the same;
 and one record moved thousands of times in a row, with nothing lost.
 
-Template side: a record of a pipeline's type is moved (crm/pipeline_moves.py, as the API does: the status,
-its history line and the record event in one transaction), the record-events dispatcher is signalled, and
-the time runs until the status's on-enter `add_history` has written its row. Baseline: the same move, then
-the hand-written workflow is started and runs one activity writing the same row. One move at a time, each
-on a record of its own (the loop guard counts a status's runs on one record a day).
+Template side: a record of a pipeline's type is moved as the API moves it (crm/pipeline_moves.py: the status,
+its history line and the record event in one transaction, with the run of the entered status's automation; once
+committed, the process is started: all as `POST /records/{id}/move` does), and the time runs until the status's
+on-enter `add_history` has written its row. Baseline: the same move, then the hand-written workflow is started
+and runs one activity writing the same row. One move at a time, the two sides taking turns, each move on a
+record of its own (the loop guard counts a status's runs on one record a day).
 """
 
 from __future__ import annotations
 
 import time
+from contextlib import AsyncExitStack
 from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import func
 from sqlmodel import col, select
 
+from activities.autostart import dispatch_now
+from activities.deps import Deps
+from activities.mailer import Mailer
+from activities.stage_starts import prepare_enter, start_prepared
 from bench.baseline import BaselineInput, BaselineWorkflow
 from bench.scenarios import Context, _row_time, _step_row, _worker, latency_summary
 from crm import pipeline_store
@@ -36,36 +42,51 @@ async def _records(ctx: Context, type_name: str, n: int) -> list[int]:
         return [row.id for row in rows]  # type: ignore[misc]
 
 
-async def move_to_action(ctx: Context, kind: str, n: int) -> dict[str, Any]:
-    async with _worker(ctx, kind, f"s8-{kind}") as (_, tq, ids):
-        type_name = f"Bench {ids}"
+async def move_to_action(ctx: Context, kinds: tuple[str, ...], n: int) -> dict[str, Any]:
+    """`n` moves a side (two more warm up), the sides taking turns move by move, each with its worker running."""
+    async with AsyncExitStack() as stack:
+        sides = {kind: await stack.enter_async_context(_worker(ctx, kind, f"s8-{kind}")) for kind in kinds}
+        tag = next(iter(sides.values()))[2]
+        type_name = f"Bench {tag}"
         async with ctx.sessions() as session:
             await pipeline_store.save(session, Pipeline.model_validate({
-                "key": f"bench-{ids}"[:63], "name": "Bench moves", "record_kind": "lead",
+                "key": f"bench-{tag}"[:63], "name": "Bench moves", "record_kind": "lead",
                 "controller_email": "controller@agency.example", "types": [{"name": type_name}],
                 "statuses": [{"name": "Waiting"}, {"name": "Moved", "automations": [
                     {"on": "enter", "actions": [{"add_history": {"text": "entered"}}]}]}]}), "bench")
-        records = await _records(ctx, type_name, n + 2)
-        settings = Settings(temporal_task_queue=tq)
-        spent = []
-        for i, record_id in enumerate(records):  # the first two warm up
-            sent = datetime.now(UTC)
-            async with ctx.sessions() as session:
-                await move_record(session, record_id, Move(to="Moved", actor="bench"))
-                await session.commit()
-            if kind == "template":
-                await notify_dispatcher(ctx.client, settings)
-                done = await _row_time(ctx, select(HistoryEntry.created_at).where(
-                    HistoryEntry.record_id == record_id, HistoryEntry.kind == HistoryKind.note,
-                    col(HistoryEntry.actor).startswith("process stage-")), f"on-enter row of record {record_id}")
-            else:
-                wf_id = f"{ids}-{i}"
-                await ctx.client.start_workflow(BaselineWorkflow.run, BaselineInput(record_id=record_id, steps=1),
-                                                id=wf_id, task_queue=tq)
-                done = await _row_time(ctx, _step_row(wf_id), f"step row of {wf_id}")
-            if i >= 2:
-                spent.append((done - sent).total_seconds())
-        return {"kind": kind, **latency_summary(spent)}
+        records = {kind: await _records(ctx, type_name, n + 2) for kind in kinds}
+        spent: dict[str, list[float]] = {kind: [] for kind in kinds}
+        for i in range(n + 2):  # the first two of each side warm up
+            for kind in kinds:
+                _, tq, ids = sides[kind]
+                took = await _move(ctx, kind, tq, f"{ids}-{i}", records[kind][i])
+                if i >= 2:
+                    spent[kind].append(took)
+    return {kind: {"kind": kind, **latency_summary(spent[kind])} for kind in kinds}
+
+
+async def _move(ctx: Context, kind: str, tq: str, wf_id: str, record_id: int) -> float:
+    """One move, as the API makes it, until the on-enter row is written (template: the status's automation, which
+    the move's dispatch starts at once; baseline: the hand-written workflow started after the move)."""
+    settings = Settings(temporal_task_queue=tq)
+    sent = datetime.now(UTC)
+    async with ctx.sessions() as session:
+        moved = await move_record(session, record_id, Move(to="Moved", actor="bench"))
+        prepared = await prepare_enter(session, moved, settings) if kind == "template" else None
+        await session.commit()
+    if kind == "template":  # as POST /records/{id}/move goes on (api/routers/records.py `events_recorded`)
+        deps = Deps(settings=settings, sessions=ctx.sessions, mailer=Mailer(settings), temporal=ctx.client)
+        if not (prepared is not None and await start_prepared(deps, prepared)) and \
+                await dispatch_now(deps, record_id, [e.id for e in moved.events if e.id is not None]) is None:
+            await notify_dispatcher(ctx.client, settings)
+        done = await _row_time(ctx, select(HistoryEntry.created_at).where(
+            HistoryEntry.record_id == record_id, HistoryEntry.kind == HistoryKind.note,
+            col(HistoryEntry.actor).startswith("process stage-")), f"on-enter row of record {record_id}")
+    else:
+        await ctx.client.start_workflow(BaselineWorkflow.run, BaselineInput(record_id=record_id, steps=1),
+                                        id=wf_id, task_queue=tq)
+        done = await _row_time(ctx, _step_row(wf_id), f"step row of {wf_id}")
+    return (done - sent).total_seconds()
 
 
 async def moves_in_a_row(ctx: Context, n: int) -> dict[str, Any]:

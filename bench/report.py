@@ -292,9 +292,11 @@ def _move_to_action(m: dict[str, Any]) -> list[str]:
         "",
         "A record is moved into a status whose automation writes a note when it enters (the move, its history",
         "line and its record event in one transaction, as the API does); timed until the note's row is written.",
-        "Stagecoach then signals the record-events dispatcher, which starts the status's automations as a process",
-        "(its loop guard, then the action). The baseline makes the same move, then starts a hand-written workflow",
-        "writing the same row. One move at a time, each on a record of its own.",
+        "Stagecoach then dispatches the move's event at once, as `POST /records/{id}/move` does once the move is",
+        "committed (`activities/autostart.py` `dispatch_now`: the run allocated, the loop guard counted, the",
+        "status's automations started as a process; the dispatcher is the fallback). The baseline makes the same",
+        "move, then starts a hand-written workflow writing the same row. One move at a time, the two sides taking",
+        "turns, each move on a record of its own.",
         "",
         "| | moves | p50 ms | p95 ms | mean ms |",
         "|---|---|---|---|---|",
@@ -303,6 +305,8 @@ def _move_to_action(m: dict[str, Any]) -> list[str]:
         f"| ratio | | {_f(_ratio(t['p50_ms'], b['p50_ms']), 2)} | {_f(_ratio(t['p95_ms'], b['p95_ms']), 2)} | |",
         "",
         *in_a_row,
+        *_measured_apart(m["move_to_action"], "Scenario 8 measured",
+                         "the ratios between the two sides, their moves taking turns in the same run"),
     ]
 
 
@@ -428,11 +432,14 @@ def _hostile(m: dict[str, Any]) -> list[str]:
     ]
 
 
-def _measured_apart(h: dict[str, Any]) -> list[str]:
-    """Scenario 7 measured again on its own (`--only-hostile`), after the run the rest of the page comes from."""
+def _measured_apart(h: dict[str, Any], what: str = "",
+                    read: str = "the ratios between the two halves, taken one after the other on the same worker"
+                    ) -> list[str]:
+    """A scenario measured again on its own (`--only-hostile`, `--only-moves`), after the run the rest of the page
+    comes from."""
     m = h.get("measured")
     if not m:
         return []
-    return [f"Measured on its own, after the run above: `{m['command']}` on {m['date']} at commit {m['commit']}, "
-            f"load average at start {', '.join(f'{x:.2f}' for x in m['load_average_at_start'])} (the figures to "
-            "read are the ratios between the two halves, taken one after the other on the same worker).", ""]
+    return [f"{what or 'Measured'} on its own, after the run above: `{m['command']}` on {m['date']} at commit "
+            f"{m['commit']}, load average at start {', '.join(f'{x:.2f}' for x in m['load_average_at_start'])} (the "
+            f"figures to read are {read}).", ""]

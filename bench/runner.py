@@ -1,8 +1,8 @@
 """`make bench`: every scenario, template against hand-written baseline, on a dev server started for the run.
 
     python -m bench [--quick | --tiny | --scale F] [--modes memory,sqlite] [--growth 1,4,16]
-                    [--json OUT] [--markdown OUT] [--profile DIR] [--no-data-scale] [--only-hostile]
-                    [--only-start-path]
+                    [--json OUT] [--markdown OUT] [--profile DIR] [--no-data-scale] [--no-csv-import]
+                    [--only-hostile | --only-moves | --only-data-scale | --only-csv-import | --only-start-path]
 
 Full runs write bench/results.json and docs/benchmarks.md; `--quick` writes to build/ so a
 smoke run never replaces the committed figures.
@@ -172,15 +172,18 @@ async def _on_one_server(ctx: Context, mode: str, loads: Loads, growth: tuple[in
         log(f"{mode}: scenario 3, {kind}, {loads.moves} moves")
         out["signal_to_move"][kind] = await once_more(f"scenario 3 ({kind})",
                                                       lambda: signal_to_move(ctx, kind, loads.moves))
-    log(f"{mode}: scenario 8, {loads.record_moves} moves of one record in a row")
-    out["moves_in_a_row"] = await moves_in_a_row(ctx, loads.record_moves)
-    out["move_to_action"] = {}
-    for kind in KINDS:
-        log(f"{mode}: scenario 8, {kind}, {loads.moves} moves into a status with an on-enter action")
-        out["move_to_action"][kind] = await once_more(f"scenario 8 ({kind})",
-                                                      lambda: move_to_action(ctx, kind, loads.moves))
+    await _moves(ctx, mode, loads, out)
     log(f"{mode}: scenario 9, {loads.moves} client answers moving a record, each side")
     out["answers_to_move"] = await once_more("scenario 9", lambda: answers_to_move(ctx, loads.moves))
+
+
+async def _moves(ctx: Context, mode: str, loads: Loads, out: dict[str, Any]) -> None:
+    """Scenario 8: one record moved many times in a row, then moves into a status with an on-enter action (each
+    side's moves in alternating rounds, so that a drift of the shared machine falls on both)."""
+    log(f"{mode}: scenario 8, {loads.record_moves} moves of one record in a row")
+    out["moves_in_a_row"] = await moves_in_a_row(ctx, loads.record_moves)
+    log(f"{mode}: scenario 8, {loads.moves} moves a side into a status with an on-enter action")
+    out["move_to_action"] = await once_more("scenario 8", lambda: move_to_action(ctx, KINDS, loads.moves))
 
 
 async def _parked_loads(base: Context, shared: bool, mode: str, loads: Loads, growth: tuple[int, ...],
@@ -243,53 +246,71 @@ async def start_path_only(loads: Loads, modes: list[str], database_url: str) -> 
     return out
 
 
-def rerun_hostile(loads: Loads, db_choice: str, command: str, json_path: Path, md_path: Path) -> int:
-    """`--only-hostile`: measure scenario 7 again and put it in place of the one in `json_path`, saying when and
-    how it was measured; render `md_path` again, keeping its scenario 5 section."""
+async def moves_only(mode: str, loads: Loads, database_url: str) -> dict[str, Any]:
+    """Scenario 8 alone on a dev server in `mode`: the moves in a row, then the moves into a status with an
+    on-enter action against the hand-written workflow."""
+    engine = make_engine(database_url)
+    sessions = make_sessionmaker(engine)
+    owner_id, record_ids = await seed(sessions)
+    out: dict[str, Any] = {}
+    try:
+        with dev_server(mode) as server:
+            ctx = Context(server=server, database_url=database_url, sessions=sessions,
+                          client=await connect(server.address), owner_id=owner_id, record_ids=record_ids)
+            await _moves(ctx, mode, loads, out)
+    finally:
+        await engine.dispose()
+    return out
+
+
+ONLY = ("hostile", "moves", "data-scale", "csv-import")  # the scenarios `--only-...` measures again on their own
+
+
+def rerun_only(which: str, loads: Loads, db_choice: str, modes: list[str], quick: bool, import_rows: int,
+               command: str, json_path: Path, md_path: Path) -> int:
+    """`--only-hostile`, `--only-moves`, `--only-data-scale`, `--only-csv-import`: measure that scenario again and
+    put it in place of the one in `json_path`, saying when and how it was measured; render `md_path` again from it
+    (every other section comes from the figures as they were)."""
     results = json.loads(json_path.read_text())
-    with database(db_choice) as (_, url):
-        figures = asyncio.run(hostile_only(loads, url))
-    figures["measured"] = {"command": command, "date": datetime.now(UTC).isoformat(timespec="seconds"),
-                           "commit": commit(), "load_average_at_start": machine()["load_average_at_start"]}
-    results["modes"].setdefault("memory", {})["hostile"] = figures
+    measured = {"command": command, "date": datetime.now(UTC).isoformat(timespec="seconds"), "commit": commit(),
+                "load_average_at_start": machine()["load_average_at_start"]}
+    section = _data_scale_in(md_path) if results.get("data_scale") else None
+    if which == "data-scale":
+        figures, section = data_scale_section(quick, ROOT / "build")
+        results["data_scale"] = figures and {**figures, "measured": measured}
+    elif which == "csv-import":
+        results["csv_import"] = {**asyncio.run(csv_import.measure(import_rows, csv_import.reachable())),
+                                 "measured": measured}
+    else:
+        with database(db_choice) as (_, url):
+            if which == "hostile":
+                figures = asyncio.run(hostile_only(loads, url))
+                results["modes"].setdefault("memory", {})["hostile"] = {**figures, "measured": measured}
+            else:
+                for mode in modes:
+                    figures = asyncio.run(moves_only(mode, loads, url))
+                    figures["move_to_action"]["measured"] = measured
+                    results["modes"].setdefault(mode, {}).update(figures)
     json_path.write_text(json.dumps(results, indent=2, default=str) + "\n")
-    md_path.write_text(report.render(results, data_scale=kept_data_scale(results, md_path)))
-    log(f"scenario 7 measured again: {json_path}, {md_path}")
+    md_path.write_text(report.render(results, data_scale=section))
+    log(f"scenario {which} measured again: {json_path}, {md_path}")
     return 0
 
 
-def rerun_csv_import(rows: int, command: str, json_path: Path, md_path: Path) -> int:
-    """`--only-csv-import`: measure scenario 10 again and put it in place of the one in `json_path`; render
-    `md_path` again, keeping its scenario 5 section."""
-    results = json.loads(json_path.read_text())
-    figures = asyncio.run(csv_import.measure(rows, csv_import.reachable()))
-    figures["measured"] = {"command": command, "date": datetime.now(UTC).isoformat(timespec="seconds"),
-                           "commit": commit(), "load_average_at_start": machine()["load_average_at_start"]}
-    results["csv_import"] = figures
-    json_path.write_text(json.dumps(results, indent=2, default=str) + "\n")
-    md_path.write_text(report.render(results, data_scale=kept_data_scale(results, md_path)))
-    log(f"scenario 10 measured again: {json_path}, {md_path}")
-    return 0
-
-
-def kept_data_scale(results: dict[str, Any], md_path: Path) -> str | None:
-    """Scenario 5's section as the full run wrote it into `md_path`."""
-    if not (results.get("data_scale") and md_path.exists()):
+def _data_scale_in(md_path: Path) -> str | None:
+    """Scenario 5's section as the page has it (the heading and the line render() writes before it taken off)."""
+    if not md_path.exists():
         return None
     text = md_path.read_text()
     start = text.find("## 5. Scale of the data")
-    ends = [text.find(mark, start + 1) for mark in ("## 10. CSV import", *_findings_heading()) if start >= 0]
-    end = min((e for e in ends if e > start), default=-1)
-    section = text[start:end if end > start else None].strip() if start >= 0 else None
-    if section:  # the heading and the line render() writes before a section
+    findings = ROOT / "bench" / "findings.md"
+    marks = ["## 10. CSV import", *([findings.read_text().strip().splitlines()[0]] if findings.exists() else [])]
+    ends = [end for end in (text.find(mark, start + 1) for mark in marks) if end > start] if start >= 0 else []
+    section = text[start:min(ends) if ends else None].strip() if start >= 0 else None
+    if section:
         section = section.split("\n", 1)[1].strip().removeprefix("Measured by `bench/data_scale.py` (its own "
                                                                 "section below).").strip()
     return section or None
-
-
-def _findings_heading() -> list[str]:
-    findings = ROOT / "bench" / "findings.md"
-    return [findings.read_text().strip().splitlines()[0]] if findings.exists() else []
 
 
 def data_scale_section(quick: bool, out_dir: Path) -> tuple[dict[str, Any] | None, str | None]:
@@ -329,6 +350,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-csv-import", action="store_true", help="leave scenario 10 out")
     parser.add_argument("--only-start-path", action="store_true",
                         help="measure scenario 2 (the start path) alone, on each mode; its figures go to build/ only")
+    parser.add_argument("--only-moves", action="store_true",
+                        help="measure scenario 8 (moves, on-enter automations) alone, on each --modes server, into "
+                             "the JSON file's results")
+    parser.add_argument("--only-data-scale", action="store_true",
+                        help="measure scenario 5 (scale of the data) alone, into the JSON file's results")
     parser.add_argument("--render", action="store_true",
                         help="only render the markdown again from the JSON file (and build/bench-data-scale.md)")
     args = parser.parse_args(argv)
@@ -354,11 +380,11 @@ def main(argv: list[str] | None = None) -> int:
     if os.environ.get("BENCH_FROM_MAKE"):
         command = "make bench" + (" QUICK=1" if quick else "") + (f" BENCH_SCALE={args.scale:g}" if args.scale else "")
         command += f" BENCH_ARGS='{os.environ['BENCH_ARGS']}'" if os.environ.get("BENCH_ARGS") else ""
-    if args.only_hostile:
-        return rerun_hostile(loads, args.database, command, json_path, md_path)
     import_rows = 1_000 if args.tiny else 10_000 if quick else 100_000
-    if args.only_csv_import:
-        return rerun_csv_import(import_rows, command, json_path, md_path)
+    only = [name for name in ONLY if getattr(args, "only_" + name.replace("-", "_"))]
+    if only:
+        return rerun_only(only[0], loads, args.database, args.modes.split(","), quick, import_rows, command,
+                          json_path, md_path)
     if args.only_start_path:
         with database(args.database) as (db_kind, url):
             figures = asyncio.run(start_path_only(loads, args.modes.split(","), url))

@@ -8,6 +8,7 @@ who cannot see the record gets "not found" for it, and lists and searches leave 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from datetime import timedelta
 from typing import Protocol
 
 import sqlalchemy as sa
@@ -16,7 +17,10 @@ from sqlmodel import col, delete, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from crm.models import ApiRole, Record, RecordAccess
-from crm.process_runs import ProcessRun
+from crm.process_runs import LIVE_RUNS, ProcessRun
+from crm.types import utcnow
+
+ENDING = timedelta(days=1)  # a run's end is in the database before its workflow has closed in Temporal
 
 
 class Viewer(Protocol):
@@ -33,15 +37,16 @@ def sees_everything(viewer: Viewer) -> bool:
     return viewer.role is ApiRole.admin
 
 
-def record_visible(viewer: Viewer) -> sa.ColumnElement[bool]:
-    """A condition on `Record` rows: those `viewer` may see."""
+def record_visible(viewer: Viewer, record: type[Record] | sa.orm.util.AliasedClass[Record] = Record
+                   ) -> sa.ColumnElement[bool]:
+    """A condition on `Record` rows (or on those of an alias of it): those `viewer` may see."""
     if sees_everything(viewer):
         return sa.true()
     if viewer.user_id is None:
-        return sa.not_(col(Record.restricted))
-    listed = select(RecordAccess.record_id).where(RecordAccess.record_id == Record.id,
+        return sa.not_(record.restricted)
+    listed = select(RecordAccess.record_id).where(RecordAccess.record_id == record.id,
                                                   RecordAccess.user_id == viewer.user_id)
-    return sa.or_(sa.not_(col(Record.restricted)), col(Record.owner_id) == viewer.user_id, listed.exists())
+    return sa.or_(sa.not_(record.restricted), record.owner_id == viewer.user_id, listed.exists())
 
 
 def of_visible_record(viewer: Viewer, record_id: sa.ColumnElement[int | None],
@@ -49,7 +54,9 @@ def of_visible_record(viewer: Viewer, record_id: sa.ColumnElement[int | None],
     """A condition on rows of another table (tasks, email...): those of a record `viewer` may see.
 
     A row's record is its `record_id`; without one, the record of the process `workflow_id` (a loop
-    guard's notice is about a process, not written to a record). A row of neither is an admin's."""
+    guard's notice is about a process, not written to a record). A row of neither is an admin's.
+    The process's record is looked up row by row (by the run's unique workflow id): a set of every run of
+    a visible record would be a scan of `process_run` that PostgreSQL plans (and costs) for every list."""
     if sees_everything(viewer):
         return sa.true()
     record = sa.orm.aliased(Record)
@@ -58,8 +65,12 @@ def of_visible_record(viewer: Viewer, record_id: sa.ColumnElement[int | None],
         listed = select(RecordAccess.record_id).where(RecordAccess.user_id == viewer.user_id)
         hidden = hidden.where(sa.or_(record.owner_id.is_(None), record.owner_id != viewer.user_id),
                               record.id.not_in(listed))
-    run = sa.orm.aliased(ProcessRun)
-    of_its_process = select(run.id).where(run.workflow_id == workflow_id, run.record_id.not_in(hidden)).exists()
+    run, its_record = sa.orm.aliased(ProcessRun), sa.orm.aliased(Record)
+    # a scalar subquery, which PostgreSQL runs for the rows that need it: an EXISTS it would plan as a hashed join
+    # of every run with every record
+    of_its_process = (select(record_visible(viewer, its_record)).select_from(run)
+                      .join(its_record, its_record.id == run.record_id).where(run.workflow_id == workflow_id)
+                      .scalar_subquery().is_(True))
     return sa.or_(sa.and_(record_id.is_not(None), record_id.not_in(hidden)),
                   sa.and_(record_id.is_(None), of_its_process))
 
@@ -100,11 +111,18 @@ async def set_access_list(session: AsyncSession, record_id: int, user_ids: Itera
         session.add(RecordAccess(record_id=record_id, user_id=user_id))
 
 
-async def hidden_process_records(session: AsyncSession, viewer: Viewer) -> list[int]:
-    """The restricted records with processes that `viewer` cannot see: what to leave out of Temporal's list."""
+async def hidden_process_records(session: AsyncSession, viewer: Viewer, owner_id: int | None = None) -> list[int]:
+    """The restricted records with live processes (of `owner_id`'s, when given) that `viewer` cannot see: what to
+    leave out of Temporal's list of running processes. Runs that ended before the last day are not asked for
+    (Temporal lists only the running), nor processes of other owners when the list is of one owner's: the list
+    stays short."""
     if sees_everything(viewer):
         return []
-    with_processes = select(ProcessRun.record_id).where(ProcessRun.record_id == Record.id).exists()
+    # a run's end is written before its workflow closes: one ended lately may still be running in Temporal
+    live = select(ProcessRun.record_id).where(ProcessRun.record_id == Record.id, sa.or_(
+        col(ProcessRun.status).in_(LIVE_RUNS), col(ProcessRun.ended_at) > utcnow() - ENDING))
+    if owner_id is not None:
+        live = live.where(ProcessRun.owner_id == owner_id)
     rows = await session.exec(select(Record.id).where(col(Record.restricted), sa.not_(record_visible(viewer)),
-                                                      with_processes))
+                                                      live.exists()))
     return [row for row in rows.all() if row is not None]

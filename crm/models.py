@@ -265,8 +265,10 @@ class TaskKind(str, enum.Enum):
 
 
 class Task(SQLModel, table=True):
-    # a user's task list: by assignee and status, by due date (nulls last) then id (bench/data_scale.py)
-    __table_args__ = (sa.Index("ix_task_assignee_id_status_due_at_id", "assignee_id", "status", "due_at", "id"),)
+    # a user's task list: by assignee and status, by due date (nulls last) then id (bench/data_scale.py); the open
+    # phase tasks by due date: the processes overdue (crm/process_list.py `overdue_runs`)
+    __table_args__ = (sa.Index("ix_task_assignee_id_status_due_at_id", "assignee_id", "status", "due_at", "id"),
+                      sa.Index("ix_task_kind_status_due_at_workflow_id", "kind", "status", "due_at", "workflow_id"))
 
     id: int | None = Field(default=None, primary_key=True)
     step_key: str = Field(unique=True, max_length=400)

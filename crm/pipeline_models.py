@@ -122,3 +122,17 @@ class RecordAssignment(SQLModel, table=True):
     user_id: int = Field(foreign_key="user.id")
     step_key: str | None = Field(default=None, max_length=400)
     assigned_at: datetime = _created()
+
+
+class AssignmentTurn(SQLModel, table=True):
+    """Whose turn a role's next assignment is: the user given it last and how many times it was given.
+
+    The row is the role's lock: an assignment locks it (PostgreSQL `FOR UPDATE`; SQLite's write lock) from its
+    choice to its commit, so concurrent assignments of a role take turns, in the order the counter says and not
+    by the clocks of the workers that made them."""
+
+    __tablename__ = "assignment_turn"
+
+    role: str = Field(max_length=64, primary_key=True)
+    user_id: int | None = Field(default=None, foreign_key="user.id", description="the user given the role last")
+    turns: int = Field(default=0, description="assignments of the role made so far")

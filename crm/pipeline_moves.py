@@ -49,6 +49,8 @@ class Moved:
     previous: str
     done_before: bool = False  # a retry of a move already made (same step key): nothing changed now
     events: list[RecordEvent] = field(default_factory=list)
+    pipeline: Pipeline | None = None  # the one the move was checked against, and its version
+    pipeline_version: int | None = None
 
 
 def allowed_next(pipeline: Pipeline | None, record: Record) -> list[str] | None:
@@ -99,7 +101,8 @@ async def move_record(session: AsyncSession, record_id: int, move: Move) -> Move
     record = await session.get(Record, record_id, populate_existing=True)
     if record is None:
         raise RecordNotFound(f"no record {record_id}")
-    pipeline = await pipeline_store.governing(session, record.kind, record.type)
+    row = await pipeline_store.governing_version(session, record.kind, record.type)
+    pipeline = pipeline_store.load(row) if row is not None else None
     if (why := refusal(record, pipeline, move)) is not None:
         raise MoveRefused(why)
     previous, previous_visit, number = record.status, record.visit, record.moves + 1
@@ -138,7 +141,8 @@ async def move_record(session: AsyncSession, record_id: int, move: Move) -> Move
                             RecordEventKind.substate_closed, substate=name,
                             visit=number if move.open_substate else substates.get(name or ""), **common)
     session.add(event)
-    return Moved(record=record, previous=previous, events=[event])
+    return Moved(record=record, previous=previous, events=[event], pipeline=pipeline,
+                 pipeline_version=row.version if row is not None else None)
 
 
 async def creation_status(session: AsyncSession, record: Record, status_given: bool) -> None:

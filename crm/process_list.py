@@ -7,7 +7,7 @@ phase it is in, an open incident) the API adds from Temporal for the page's runn
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 from datetime import datetime
 
@@ -73,7 +73,28 @@ async def list_runs(session: AsyncSession, viewer: Viewer, where: RunFilter, *, 
     return list(rows.all())
 
 
-async def count_runs(session: AsyncSession, viewer: Viewer, where: RunFilter) -> dict[RunStatus, int]:
-    """How many runs `where` selects that `viewer` may see, by status."""
-    query = _selected(viewer, where, ProcessRun.status, sa.func.count()).group_by(col(ProcessRun.status))
-    return {status: count for status, count in (await session.exec(query)).all()}
+COUNT_CAP = 500  # the process list counts each status up to this: "500+" past it, never a count of every run
+# the order of the indexes `(status, ended_at, id)`, `(owner_id | template_key, status, ended_at, id)`: a capped
+# count walks one of them (a count in no order may be planned as a scan of the table that stops at the cap, or not)
+NEWEST_ENDED = (sa.desc(col(ProcessRun.ended_at)), sa.desc(col(ProcessRun.id)))
+
+
+async def count_runs(session: AsyncSession, viewer: Viewer, where: RunFilter,
+                     cap: int = COUNT_CAP) -> dict[RunStatus, int]:
+    """How many runs `where` selects that `viewer` may see, by status (`where.status` aside), each counted up to
+    `cap` + 1: a count past `cap` means "more than `cap`". Each status's count reads at most that many entries of
+    an index, however many runs there are (one statement). The overdue are counted whole: as many as the open
+    phase tasks past due, read once (an index of those tasks)."""
+    if where.overdue:
+        query = _selected(viewer, replace(where, status=None), ProcessRun.status, sa.func.count())
+        rows = await session.exec(query.group_by(col(ProcessRun.status)))
+        return {status: n for status, n in rows.all() if status not in (RunStatus.starting, RunStatus.not_started)}
+    counted = [
+        select(sa.literal(status.value).label("status"),
+               select(sa.func.count()).select_from(
+                   _selected(viewer, replace(where, status=status), ProcessRun.id).order_by(*NEWEST_ENDED)
+                   .limit(cap + 1).subquery())
+               .scalar_subquery().label("n"))
+        for status in RunStatus if status not in (RunStatus.starting, RunStatus.not_started)]
+    rows = await session.exec(sa.union_all(*counted))  # type: ignore[call-overload]
+    return {RunStatus(status): n for status, n in rows.all() if n}

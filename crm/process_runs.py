@@ -72,13 +72,15 @@ class ProcessRun(SQLModel, table=True):
     """
 
     __tablename__ = "process_run"
-    # the finished processes, newest ended first, by each filter of the process list (api/routers/processes.py)
+    # the processes by each filter of the process list (api/routers/processes.py), and by status within the filter:
+    # the console's counts walk them, each status up to a cap (crm/process_list.py `count_runs`)
     __table_args__ = (sa.UniqueConstraint("template_key", "record_id", "sequence"),
                       sa.Index("ix_process_run_ended_at_id", "ended_at", "id"),
                       sa.Index("ix_process_run_status_ended_at_id", "status", "ended_at", "id"),
-                      sa.Index("ix_process_run_template_key_ended_at_id", "template_key", "ended_at", "id"),
+                      sa.Index("ix_process_run_template_key_status_ended_at_id", "template_key", "status", "ended_at",
+                               "id"),
                       sa.Index("ix_process_run_record_id_ended_at_id", "record_id", "ended_at", "id"),
-                      sa.Index("ix_process_run_owner_id_ended_at_id", "owner_id", "ended_at", "id"))
+                      sa.Index("ix_process_run_owner_id_status_ended_at_id", "owner_id", "status", "ended_at", "id"))
 
     id: int | None = Field(default=None, primary_key=True)
     workflow_id: str = Field(unique=True, max_length=255)
@@ -106,6 +108,7 @@ class ProcessRun(SQLModel, table=True):
 
 UNCONFIRMED = (RunStatus.starting, RunStatus.not_started)  # a run whose workflow is not known to exist
 RUNS: sa.Table = ProcessRun.__table__  # type: ignore[attr-defined]
+LIVE_RUNS = (RunStatus.starting, RunStatus.running)  # runs whose workflow may be running (no end written)
 
 
 def process_workflow_id(template_key: str, record_id: int, sequence: int) -> str:

@@ -150,6 +150,9 @@ class ProcessInput(BaseModel):
                                                          "(besides when Temporal suggests it); for tests")
     resume: ResumeState | None = Field(None, description="set by continue-as-new: where the process was")
     stage: StageRef | None = Field(None, description="a stage's automations: its pipeline and status")
+    loop_guard_passed: bool = Field(False, description="the starter counted this start within the loop guard's "
+                                                       "daily limit when it allocated the run: the process does "
+                                                       "not count it again (activities/loop_guard.py)")
 
     def summary(self) -> str:
         """The one line the Temporal UI shows for the run (keys and ids only, no personal data)."""

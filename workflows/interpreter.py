@@ -97,7 +97,9 @@ class ProcessInterpreter:
         input = run.input
         wf = run.state.workflow_id
         if input.resume is None:
-            if input.origin != "manual" and await self._follow_ups.loop_guard_cancels():
+            # the starter may have counted the start within the loop guard's limit already (ProcessInput)
+            automatic = input.origin != "manual" and not input.loop_guard_passed
+            if automatic and await self._follow_ups.loop_guard_cancels():
                 return ProcessStatus.cancelled
             await run.line(f"{wf}/process/started", HistoryKind.process_started,
                            f"Process '{run.template.name}' (version {input.template_version}) started",

@@ -24,8 +24,7 @@ from api.routers.processes import ProcessView, get_process, list_processes
 from crm import template_store
 from crm.models import HistoryEntry, HistoryKind, OutboxMessage, Record, Task, TaskKind, TaskStatus, User
 from crm.access import hidden_process_records
-from crm.process_list import RunFilter, count_runs
-from crm.process_runs import RunStatus
+from crm.process_list import COUNT_CAP, RunFilter, count_runs
 from processes.errors import StagecoachError
 from processes.instance import ProcessStatus
 from settings import Settings
@@ -121,20 +120,20 @@ async def processes_page(request: Request, session: SessionDep, temporal: Tempor
                   next_token=next_token, now=datetime.now(settings.zone))
 
 
-async def _counts(session: SessionDep, temporal: TemporalDep, who: Any, args: dict[str, Any]) -> dict[str, int]:
-    """How many processes of the list's filters (the status filter aside) there are, by status; incidents are
-    counted by Temporal (only a live process has one)."""
+async def _counts(session: SessionDep, temporal: TemporalDep, who: Any, args: dict[str, Any]) -> dict[str, int | str]:
+    """How many processes of the list's filters (the status filter aside) there are, by status, up to
+    `COUNT_CAP` ("1000+" past it); incidents are counted by Temporal (only a live process has one)."""
     where = RunFilter(template=args.get("template"), record_id=args.get("record_id"), owner_id=args.get("owner_id"),
                       started_after=args.get("started_after"), started_before=args.get("started_before"),
                       overdue=args.get("overdue"))
-    counts = {status.value: count for status, count in (await count_runs(session, who, where)).items()
-              if status not in (RunStatus.starting,)}
+    counts: dict[str, int | str] = {status.value: count if count <= COUNT_CAP else f"{COUNT_CAP}+"
+                                    for status, count in (await count_runs(session, who, where)).items()}
     conditions = ["WorkflowType = 'ProcessWorkflow'", "ExecutionStatus = 'Running'",
                   f"{sa.STATUS.name} = 'incident'"]
     for key, name in ((sa.TEMPLATE, "template"), (sa.RECORD, "record_id"), (sa.OWNER, "owner_id")):
         if args.get(name) is not None:
             conditions.append(f"{key.name} = '{args[name]}'")
-    if hidden := await hidden_process_records(session, who):
+    if hidden := await hidden_process_records(session, who, args.get("owner_id")):
         conditions.append(f"{sa.RECORD.name} NOT IN ({', '.join(repr(str(i)) for i in hidden)})")
     try:
         counts["incident"] = (await temporal.count_workflows(" AND ".join(conditions))).count

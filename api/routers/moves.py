@@ -2,8 +2,10 @@
 
 Every move goes through `crm/pipeline_moves.py`: the record type's sequence is checked (409 `MoveRefused`
 naming the statuses allowed next), racing moves are serialised (the loser gets 409 with the record's
-current status), and one history line and the record event are written with the move. A move to another status
-while client requests would move the record when answered is refused (409) until it says what becomes of them
+current status), and one history line and the record event are written with the move. The entered status's
+automation is allocated with the move and started once it is committed (`activities/stage_starts.py`), or the
+event is dispatched at once; what fails is left to the dispatcher. A move to another status while client
+requests would move the record when answered is refused (409) until it says what becomes of them
 (`crm/client_requests/pending.py`).
 """
 
@@ -11,6 +13,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
+from activities.stage_starts import prepare_enter
 from api.deps import SessionDep, SettingsDep, StaffDep, TemporalDep
 from api.routers.records import events_recorded, get_record_or_404, public_record
 from crm import pipeline_store
@@ -42,8 +45,9 @@ async def move(record_id: int, body: MoveBody, session: SessionDep, temporal: Te
     moved = await move_record(session, record_id, Move(
         to=body.to, open_substate=body.open_substate, close_substate=body.close_substate, reason=body.reason,
         actor=principal.actor, actor_user_id=principal.user_id, expected_status=body.expected_status))
+    prepared = await prepare_enter(session, moved, settings)  # the entered status's automation, with the move
     await session.commit()
-    await events_recorded(temporal, settings, record_id)
+    await events_recorded(temporal, settings, record_id, session, moved.events, prepared)
     await requests_cancelled(temporal, settings, cancelled)
     return await public_record(session, moved.record)
 

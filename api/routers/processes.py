@@ -268,7 +268,7 @@ async def list_processes(
     for operator, moment in ((">=", started_after), ("<", started_before)):
         if moment is not None:
             conditions.append(f"StartTime {operator} {_quote(moment.isoformat())}")
-    if hidden := await hidden_process_records(session, principal):
+    if hidden := await hidden_process_records(session, principal, owner_id):
         conditions.append(f"{sa.RECORD.name} NOT IN ({', '.join(_quote(str(i)) for i in hidden)})")
     try:
         async with temporal_errors("(list)"):

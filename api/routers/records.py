@@ -1,30 +1,39 @@
 """Records (contacts, properties, leads, jobs...): create, read, update, history, processes.
 
-A create or a change commits with its record events (autostart); the record-events
-dispatcher is then signalled. A restricted record is seen only by its owner, the users on
-its access list and admins (crm/access.py); to anyone else it does not exist.
+A create or a change commits with its record events (autostart); the record-events dispatcher is then
+signalled (a move dispatches its own at once: `events_recorded`). A restricted record is seen only by its owner,
+the users on its access list and admins (crm/access.py); to anyone else it does not exist.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query
 from fastapi.exceptions import RequestValidationError
 from pydantic import TypeAdapter, ValidationError
 from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
 from temporalio.client import Client
+
+from activities.autostart import dispatch_now
+from activities.deps import Deps
+from activities.mailer import Mailer
+from activities.stage_starts import PreparedStart, start_prepared
 
 from api.auth import Principal
 from api.deps import SessionDep, SettingsDep, StaffDep, TemporalDep
 from api.fields import Label
 from api.paging import Page, paged
 from api.routers.users import get_user_or_404
+from crm.db import make_sessionmaker
 from crm.access import Viewer, access_list, access_lists, may_manage, may_see, record_visible, set_access_list
 from crm.free_fields import FreeFields
 from crm.pipeline_moves import Move, change_type, creation_status, move_record
-from crm.models import HistoryEntry, HistoryEntryPublic, Record, RecordCreate, RecordPublic, RecordUpdate
+from crm.models import (HistoryEntry, HistoryEntryPublic, Record, RecordCreate, RecordEvent, RecordPublic,
+                        RecordUpdate)
 from crm.process_runs import ProcessRun
 from crm.record_events import add_record_events, snapshot
 from crm.types import utcnow
@@ -62,8 +71,24 @@ async def public_record(session: SessionDep, record: Record) -> RecordPublic:
     return RecordPublic(**record.model_dump(), access_user_ids=await access_list(session, record.id))
 
 
-async def events_recorded(temporal: Client, settings: Settings, record_id: int | None) -> None:
-    """Signal the dispatcher; a failure does not fail the request (the dispatcher's sweep finds the events)."""
+async def events_recorded(temporal: Client, settings: Settings, record_id: int | None,
+                          session: AsyncSession | None = None, events: Sequence[RecordEvent] = (),
+                          prepared: PreparedStart | None = None) -> None:
+    """Start the automation `prepared` with the move (`activities/stage_starts.py`), or dispatch the committed
+    `events` of the record now (`dispatch_now`: its status's automations start at once), else signal the
+    dispatcher; a failure does not fail the request (the dispatcher's sweep finds the events)."""
+    ids = [event.id for event in events if event.id is not None]
+    if session is not None and record_id is not None and ids:
+        deps = Deps(settings=settings, sessions=make_sessionmaker(session.bind), mailer=Mailer(settings),
+                    temporal=temporal)
+        try:
+            if prepared is not None and await start_prepared(deps, prepared):
+                return
+            if await dispatch_now(deps, record_id, ids) is not None:
+                return
+        except Exception:
+            log.warning("could not dispatch the record's events now; the dispatcher will", exc_info=True,
+                        extra={"record_id": record_id})
     try:
         await notify_dispatcher(temporal, settings)
     except Exception:
