@@ -29,6 +29,7 @@ from processes.instance import ClientRequestSubmitted, PhaseStatus, ProcessInput
 from processes.validation import validate_template
 from settings import Settings
 from tests.factories import Factory
+from tests.polling import eventually
 from tests.workflows.helpers import final_state, history, outbox, running_worker, start, template, until
 from workflows.client import notify_dispatcher, request_workflow_id, start_process
 from workflows.client_requests import ClientRequestWorkflow
@@ -93,7 +94,11 @@ async def test_a_phase_waits_for_the_answers_and_reminds_the_client_until_they_c
         assert f"{settings.public_url}/r/" in email.body and request.token_hash not in email.body
 
         await time_skipping_env.sleep(timedelta(days=4, hours=12))  # two reminders are due
-        reminders = [m for m in await outbox(sessions, handle.id) if "/reminder/" in m.step_key]
+
+        async def sent() -> list[OutboxMessage]:  # the second one's step may still be finishing
+            found = [m for m in await outbox(sessions, handle.id) if "/reminder/" in m.step_key]
+            return found if len(found) >= 2 else []
+        reminders = await eventually(sent, what="two reminders")
         assert [m.subject for m in reminders] == ["Promemoria: Documenti 730"] * 2
         assert all(email.body in m.body for m in reminders)  # the same link
         assert (await handle.query(ProcessWorkflow.current_state)).phases[0].status is PhaseStatus.running
