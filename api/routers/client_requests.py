@@ -13,6 +13,7 @@ from typing import Annotated, Any
 import sqlalchemy as sa
 from fastapi import APIRouter, Depends, Query
 from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
 
 from api.auth import Principal
 from api.deps import SessionDep, SettingsDep, StaffDep, TemporalDep
@@ -23,15 +24,17 @@ from crm.access import record_visible
 from crm.client_requests import store
 from crm.client_requests.emails import queue_link_email
 from crm.client_requests.errors import ClientRequestClosed, ClientRequestNotFound
-from crm.client_requests.models import ClientRequest, RequestStatus
+from crm.client_requests.models import AutoMove, ClientRequest, RequestStatus
 from crm.client_requests.public import (AnswerFile, ClientRequestCreate, ClientRequestLink, ClientRequestPublic,
                                         ClientRequestResend, ClientRequestSent, ClientRequestSummary)
 from crm.client_requests.questions import QuestionType
 from crm.client_requests.submit import attach_files
+from crm import pipeline_store
 from crm.models import HistoryEntry, HistoryKind, Record
 from crm.types import utcnow
 from processes.errors import RecordNotFound
 from settings import Settings
+from workflows.request_delivery import requests_cancelled
 
 router = APIRouter(tags=["client requests"])
 PagedDep = Annotated[Page, Depends(paged(100, 500))]
@@ -170,8 +173,8 @@ async def get_client_request(client_request_id: int, session: SessionDep,
 
 
 @router.post("/client-requests/{client_request_id}/cancel", response_model=ClientRequestPublic)
-async def cancel_client_request(client_request_id: int, session: SessionDep,
-                                principal: StaffDep) -> ClientRequestPublic:
+async def cancel_client_request(client_request_id: int, session: SessionDep, temporal: TemporalDep,
+                                settings: SettingsDep, principal: StaffDep) -> ClientRequestPublic:
     """Withdraw a pending (or expired) request: its link shows that it was withdrawn. 409 once submitted."""
     request = await get_request_or_404(session, client_request_id, principal)
     if request.status in (RequestStatus.submitted, RequestStatus.cancelled):
@@ -182,6 +185,7 @@ async def cancel_client_request(client_request_id: int, session: SessionDep,
     await _history(session, request, HistoryKind.client_request_cancelled,
                    f"Client request cancelled: {request.title}", principal.actor)
     await session.commit()
+    await requests_cancelled(temporal, settings, [client_request_id])  # its workflow stops reminding and waiting
     return public(request)
 
 
@@ -214,9 +218,21 @@ async def link_client_request(client_request_id: int, body: ClientRequestLink, s
     request.record_id = record.id
     if not request.contact_email:
         request.contact_email = await store.record_email(session, record)
+    moves_on = body.auto_move and request.status is RequestStatus.pending and await _governed(session, record)
+    if moves_on:  # its answers move the record on from where it is now, as an automation's request does
+        request.auto_move, request.waiting_status = AutoMove.on, record.status
     await attach_files(session, request, body.record_id, principal.actor)
     session.add(request)
     await _history(session, request, HistoryKind.client_request_linked,
-                   f"Client request linked: {request.title}", principal.actor)
+                   f"Client request linked: {request.title}"
+                   + (f" (its answers move the record on from '{record.status}')" if moves_on else ""),
+                   principal.actor)
     await session.commit()
     return public(request)
+
+
+async def _governed(session: AsyncSession, record: Record) -> bool:
+    """Whether a pipeline governs the record and its status has a next one for its type."""
+    pipeline = await pipeline_store.governing(session, record.kind, record.type)
+    sequence = pipeline.sequence(record.type) if pipeline is not None else []
+    return record.status in sequence[:-1]

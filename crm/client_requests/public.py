@@ -91,6 +91,9 @@ class ClientRequestCreate(BaseModel):
 
 class ClientRequestLink(BaseModel):
     record_id: int = Field(ge=1, le=2**63 - 1)
+    auto_move: bool = Field(True, description="a pending request's answers move the record on from the status it is "
+                                              "in now, as for one its status's automation sent (when a pipeline "
+                                              "governs the record)")
 
 
 class ClientRequestResend(BaseModel):

@@ -10,7 +10,10 @@ from typing import Any
 from sqlmodel import select
 
 from api.auth import create_key
+from crm import pipeline_store
+from crm.client_requests.models import AutoMove, ClientRequest
 from crm.models import ApiRole, OutboxMessage
+from processes.pipeline import Pipeline
 from tests.client_requests.conftest import Env, csrf_of
 from tests.client_requests.test_form import GOOD
 from tests.documents.files import pdf
@@ -163,3 +166,28 @@ async def test_linking_needs_a_caller_who_sees_the_record(env: Env) -> None:
     again = await env.http.post(f"/client-requests/{request.id}/link", headers=env.as_("admin"),
                                 json={"record_id": hidden})
     assert again.status_code == 409
+
+
+async def test_a_request_linked_by_hand_moves_the_job_on_as_an_automation_s_does(env: Env) -> None:
+    """Linked to a job its pipeline governs, a pending request waits in the job's status with auto-move on (unless
+    the caller says otherwise); linked to a record no pipeline governs, it moves nothing"""
+    tag = uuid.uuid4().hex[:8]
+    async with env.sessions() as session:
+        await pipeline_store.save(session, Pipeline.model_validate({
+            "key": f"tax-{tag}", "name": "Tax", "record_kind": "job",
+            "statuses": [{"name": "New"}, {"name": "Missing information"}, {"name": "Review"}],
+            "types": [{"name": f"Tax {tag}"}]}), "test")
+    rows = []
+    for record_values, body in (({"type": f"Tax {tag}", "status": "Missing information"}, {}),
+                                ({"type": f"Tax {tag}", "status": "Missing information"}, {"auto_move": False}),
+                                ({}, {})):
+        record_id = await env.record(**record_values)
+        request, _ = await env.request(None)
+        linked = await env.http.post(f"/client-requests/{request.id}/link", headers=env.as_("admin"),
+                                     json={"record_id": record_id, **body})
+        assert linked.status_code == 200, linked.text
+        async with env.sessions() as session:
+            row = await session.get(ClientRequest, request.id)
+            assert row is not None
+            rows.append((row.auto_move, row.waiting_status))
+    assert rows == [(AutoMove.on, "Missing information"), (AutoMove.off, None), (AutoMove.off, None)]
