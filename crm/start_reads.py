@@ -12,7 +12,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from crm.models import Record
 from crm.template_models import ProcessTemplateVersion
-from processes.template import RecordKind
+from processes.template_basics import RecordKind
 
 
 @dataclass(frozen=True)

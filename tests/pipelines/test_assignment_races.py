@@ -21,7 +21,7 @@ from activities.step import StepInput
 from crm.models import Record, User
 from crm.pipeline_models import RecordAssignment
 from crm.types import utcnow
-from processes.template import Assign
+from processes.action_kinds import Assign
 from settings import Settings
 from tests.factories import Factory
 
