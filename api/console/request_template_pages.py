@@ -1,0 +1,97 @@
+"""Client request templates: the list with versions, one version readable (its questions as a list), and editing
+the YAML (admins save), every error shown at its path and line as on the process templates' editor.
+
+A save goes through the staff API's own check (`validate_text`) and store (`store.save_template`): a new
+version, or none when nothing changed.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import yaml
+from fastapi import APIRouter, Request, Response
+from fastapi.responses import HTMLResponse
+
+from api.console.i18n import translator
+from api.console.template_pages import located
+from api.console.web import SignedInDep, form, principal, redirect, render, text
+from api.deps import SessionDep, SettingsDep
+from crm.client_requests import store
+from crm.client_requests.models import ClientRequestTemplate
+from crm.client_requests.questions import validate_text
+from crm.models import ApiRole
+from processes.errors import StagecoachError, TemplateInvalid
+from settings import Settings
+
+router = APIRouter(prefix="/console", include_in_schema=False)
+SOURCE = "the request template"
+EDITOR = "/console/request-template-editor"
+
+
+def yaml_text(row: ClientRequestTemplate) -> str:
+    """A stored version as a person would write it: without the defaults."""
+    written = store.definition(row).model_dump(mode="json", exclude_defaults=True)
+    written["questions"] = [{k: v for k, v in q.items() if v not in ("", [], None, False)}
+                            for q in written["questions"]]
+    return yaml.safe_dump(written, sort_keys=False, allow_unicode=True, width=100)
+
+
+def _version(value: str | None) -> int | None:
+    return int(value) if value and value.isdigit() and len(value) < 8 else None
+
+
+@router.get("/request-templates", response_class=HTMLResponse)
+async def request_templates_page(request: Request, session: SessionDep, settings: SettingsDep,
+                                 signed: SignedInDep) -> HTMLResponse:
+    return render(request, settings, "request_templates.html",
+                  templates=await store.newest_versions(session, limit=500))
+
+
+@router.get("/request-templates/{key}", response_class=HTMLResponse)
+async def request_template_page(key: str, request: Request, session: SessionDep, settings: SettingsDep,
+                                signed: SignedInDep) -> HTMLResponse:
+    try:
+        row = await store.get_template(session, key[:63], _version(request.query_params.get("version")))
+        latest = await store.get_template(session, row.key)
+    except StagecoachError as exc:
+        return render(request, settings, "not_found.html", status=exc.status, what=key[:63], message=exc.message)
+    return render(request, settings, "request_template.html", row=row, versions=range(latest.version, 0, -1),
+                  source=yaml_text(row))
+
+
+def _edit_page(request: Request, settings: Settings, source: str, key: str = "", status: int = 200,
+               errors: list[dict[str, Any]] | None = None, error: str = "") -> HTMLResponse:
+    _ = translator(settings.locale)
+    return render(request, settings, "template_edit.html", status=status, source=source, key=key,
+                  errors=errors or [], error=error, lines=source.splitlines(), action=EDITOR,
+                  heading=_("Edit a request template"), label=_("The request template (YAML)"))
+
+
+@router.get("/request-template-editor", response_class=HTMLResponse)
+async def edit_page(request: Request, session: SessionDep, settings: SettingsDep, signed: SignedInDep,
+                    key: str = "") -> HTMLResponse:
+    source = ""
+    if key:
+        try:
+            source = yaml_text(await store.get_template(session, key[:63]))
+        except StagecoachError as exc:
+            return _edit_page(request, settings, "", status=exc.status, error=exc.message)
+    return _edit_page(request, settings, source, key[:63])
+
+
+@router.post("/request-template-editor")
+async def save(request: Request, session: SessionDep, settings: SettingsDep, signed: SignedInDep) -> Response:
+    data = await form(request, signed)
+    _ = translator(settings.locale)
+    source = text(data, "source")
+    who = principal(signed)
+    if not who.has(ApiRole.admin):
+        return _edit_page(request, settings, source, status=403,
+                          error=_("Only an admin saves templates: ask one to save it."))
+    try:
+        template = validate_text(source, settings.client_request_max_file_bytes, SOURCE)
+    except TemplateInvalid as exc:
+        return _edit_page(request, settings, source, status=422, errors=located(source, exc), error=exc.message)
+    row, created = await store.save_template(session, template, who.actor)
+    return redirect(f"/console/request-templates/{row.key}?version={row.version}&saved={'new' if created else 'same'}")
