@@ -18,11 +18,12 @@ from starlette.datastructures import FormData
 
 from api.console.i18n import translator
 from api.console.record_pages import render_record
-from api.console.request_pages import render_list, render_request
+from api.console.request_pages import MAX_ID, render_list, render_request
 from api.console.web import SignedInDep, first_error, form, principal, redirect, text
 from api.deps import SessionDep, SettingsDep, TemporalDep
 from api.routers.client_requests import (cancel_client_request, link_client_request, resend_client_request,
                                          send_client_request)
+from crm.client_requests.errors import ClientRequestNotFound
 from crm.client_requests.public import ClientRequestCreate, ClientRequestLink
 from processes.errors import StagecoachError
 from settings import Settings
@@ -38,7 +39,7 @@ class Refused(Exception):
 
 def _number(data: FormData, name: str, message: str) -> int:
     value = text(data, name).lstrip("#")
-    if not value.isdigit() or len(value) > 18 or int(value) < 1:
+    if not value.isdigit() or len(value) > 18 or not 0 < int(value) <= MAX_ID:
         raise Refused(message)
     return int(value)
 
@@ -66,6 +67,8 @@ async def request_action(request_id: int, action: str, request: Request, session
     try:
         if action not in ACTIONS:
             raise Refused(_("no such action"), 404)
+        if request_id > MAX_ID:
+            raise ClientRequestNotFound(f"no client request {request_id}")
         await _act(action, request_id, data, session, temporal, settings, signed, _)
     except (Refused, StagecoachError) as exc:
         if origin == "record" and record_id.isdigit():
@@ -78,7 +81,7 @@ async def request_action(request_id: int, action: str, request: Request, session
     if origin == "record" and record_id.isdigit():
         return redirect(f"/console/records/{record_id}?done={action}#requests-h")
     if origin == "list":
-        return redirect(f"/console/client-requests?done={action}")
+        return redirect(f"/console/client-requests?{request.url.query}&done={action}")
     return redirect(f"/console/client-requests/{request_id}?done={action}")
 
 

@@ -18,6 +18,7 @@ from api.console.web import SignedInDep, offset, principal, render
 from api.deps import SessionDep, SettingsDep
 from api.paging import Page
 from api.routers.client_requests import get_request_or_404, list_client_requests
+from crm.client_requests.errors import ClientRequestNotFound
 from crm.client_requests.models import RequestStatus
 from crm.models import Record
 from processes.errors import StagecoachError
@@ -25,6 +26,7 @@ from settings import Settings
 
 router = APIRouter(prefix="/console/client-requests", include_in_schema=False)
 PAGE_SIZE = 50
+MAX_ID = 2**31 - 1  # the largest row id the databases hold: a larger number names no request or record
 
 
 def _status(value: str) -> RequestStatus | None:
@@ -63,6 +65,8 @@ async def requests_page(request: Request, session: SessionDep, settings: Setting
 async def render_request(request: Request, session: SessionDep, settings: Settings, signed: SignedInDep,
                          request_id: int, status: int = 200, error: str = "", error_at: str = "") -> HTMLResponse:
     try:
+        if not 0 < request_id <= MAX_ID:
+            raise ClientRequestNotFound(f"no client request {request_id}")
         found = await get_request_or_404(session, request_id, principal(signed))
     except StagecoachError as exc:
         return render(request, settings, "not_found.html", status=exc.status, what=str(request_id),
