@@ -69,6 +69,7 @@ async def test_staff_work_client_requests_in_the_console(stack: Stack, sessions:
     await page.goto(f"{base}/console/records/{job['id']}")
     await expect(page.locator("#client-requests > li")).to_have_count(2)
     await expect(page.locator("#unlinked-requests")).to_contain_text(f"#{unlinked}")
+    await page.evaluate("document.getElementById('requests-h').scrollIntoView()")
     await _accessible(page, "record-requests")
     await page.get_by_role("button", name=f"Resend request #{resent}").click()
     await expect(page.get_by_role("status")).to_have_text("Done.")
