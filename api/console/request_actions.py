@@ -95,12 +95,12 @@ async def send_request(record_id: int, request: Request, session: SessionDep, te
     try:
         if not text(data, "template"):
             raise Refused(_("choose a request template"))
-        body = ClientRequestCreate(template=text(data, "template")[:100],
-                                   expires_days=int(days) if days.isdigit() and len(days) < 8 else days or None)
+        try:
+            body = ClientRequestCreate(template=text(data, "template")[:100],
+                                       expires_days=int(days) if days.isdigit() and len(days) < 8 else days or None)
+        except ValidationError as exc:
+            raise Refused(first_error(exc)) from None
         await send_client_request(record_id, body, session, temporal, settings, principal(signed))
-    except ValidationError as exc:
-        return await render_record(request, session, settings, signed, record_id, 422,
-                                   request_error=first_error(exc), request_error_at="send")
     except (Refused, StagecoachError) as exc:
         return await render_record(request, session, settings, signed, record_id, exc.status,
                                    request_error=exc.message, request_error_at="send")

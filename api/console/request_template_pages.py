@@ -7,26 +7,22 @@ version, or none when nothing changed.
 
 from __future__ import annotations
 
-from typing import Any
-
 import yaml
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import HTMLResponse
 
 from api.console.i18n import translator
-from api.console.template_pages import located
-from api.console.web import SignedInDep, form, principal, redirect, render, text
+from api.console.template_pages import Editor
+from api.console.web import SignedInDep, render
 from api.deps import SessionDep, SettingsDep
 from crm.client_requests import store
 from crm.client_requests.models import ClientRequestTemplate
-from crm.client_requests.questions import validate_text
-from crm.models import ApiRole
-from processes.errors import StagecoachError, TemplateInvalid
+from crm.client_requests.questions import RequestTemplate, validate_text
+from processes.errors import StagecoachError
 from settings import Settings
 
 router = APIRouter(prefix="/console", include_in_schema=False)
 SOURCE = "the request template"
-EDITOR = "/console/request-template-editor"
 
 
 def yaml_text(row: ClientRequestTemplate) -> str:
@@ -60,38 +56,26 @@ async def request_template_page(key: str, request: Request, session: SessionDep,
                   source=yaml_text(row))
 
 
-def _edit_page(request: Request, settings: Settings, source: str, key: str = "", status: int = 200,
-               errors: list[dict[str, Any]] | None = None, error: str = "") -> HTMLResponse:
+def _editor(session: SessionDep, settings: Settings) -> Editor:
     _ = translator(settings.locale)
-    return render(request, settings, "template_edit.html", status=status, source=source, key=key,
-                  errors=errors or [], error=error, lines=source.splitlines(), action=EDITOR,
+
+    async def validate(source: str) -> RequestTemplate:
+        return validate_text(source, settings.client_request_max_file_bytes, SOURCE)
+
+    async def load(key: str) -> str:
+        return yaml_text(await store.get_template(session, key))
+
+    return Editor("/console/request-template-editor", "/console/request-templates", validate,
+                  lambda template, actor: store.save_template(session, template, actor), load,
                   heading=_("Edit a request template"), label=_("The request template (YAML)"))
 
 
 @router.get("/request-template-editor", response_class=HTMLResponse)
 async def edit_page(request: Request, session: SessionDep, settings: SettingsDep, signed: SignedInDep,
                     key: str = "") -> HTMLResponse:
-    source = ""
-    if key:
-        try:
-            source = yaml_text(await store.get_template(session, key[:63]))
-        except StagecoachError as exc:
-            return _edit_page(request, settings, "", status=exc.status, error=exc.message)
-    return _edit_page(request, settings, source, key[:63])
+    return await _editor(session, settings).open(request, settings, key)
 
 
 @router.post("/request-template-editor")
 async def save(request: Request, session: SessionDep, settings: SettingsDep, signed: SignedInDep) -> Response:
-    data = await form(request, signed)
-    _ = translator(settings.locale)
-    source = text(data, "source")
-    who = principal(signed)
-    if not who.has(ApiRole.admin):
-        return _edit_page(request, settings, source, status=403,
-                          error=_("Only an admin saves templates: ask one to save it."))
-    try:
-        template = validate_text(source, settings.client_request_max_file_bytes, SOURCE)
-    except TemplateInvalid as exc:
-        return _edit_page(request, settings, source, status=422, errors=located(source, exc), error=exc.message)
-    row, created = await store.save_template(session, template, who.actor)
-    return redirect(f"/console/request-templates/{row.key}?version={row.version}&saved={'new' if created else 'same'}")
+    return await _editor(session, settings).post(request, settings, signed)
