@@ -1,5 +1,5 @@
 """Client requests in the console, in Chromium: staff open a job, resend one of its requests and cancel another
-(confirmed); on the requests page they find a client's answered request that no record has yet, try to link it
+(confirmed, by keyboard); on the requests page they find a client's answered request that no record has yet, try to link it
 to a record they may not see (the same message as a missing one) and then to the job, whose page then offers
 the client's file; they read a request template as a list of questions. Every page passes axe-core (a screenshot
 for docs/ when STAGECOACH_SCREENSHOTS names a folder)."""
@@ -75,8 +75,11 @@ async def test_staff_work_client_requests_in_the_console(stack: Stack, sessions:
     await expect(page.get_by_role("status")).to_have_text("Done.")
     assert (await _request(sessions, resent)).token_hash != before
     card = page.locator(f"#request-{cancelled}")
-    await card.get_by_label(f"Yes, cancel request #{cancelled}: its link stops working").check()
-    await card.get_by_role("button", name="Cancel the request").click()
+    await card.get_by_label(f"Yes, cancel request #{cancelled}: its link stops working").focus()  # by keyboard
+    await page.keyboard.press("Space")
+    await page.keyboard.press("Tab")
+    await expect(card.get_by_role("button", name="Cancel the request")).to_be_focused()
+    await page.keyboard.press("Enter")
     await expect(page.locator(f"#request-{cancelled} .badge")).to_have_text("cancelled")
     assert (await _request(sessions, cancelled)).status is RequestStatus.cancelled
     await expect(page.locator(f"#request-{resent} .badge")).to_have_text("pending")
