@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from api.console.i18n_requests import ITALIAN_REQUESTS
+
 ITALIAN: dict[str, str] = {
     'Record #{id}:': 'Scheda n. {id}:',
     'Board': 'Tabellone',
@@ -368,6 +370,7 @@ ITALIAN: dict[str, str] = {
     '{n} min before': '{n} min prima',
 }
 
+ITALIAN |= ITALIAN_REQUESTS
 LANGUAGES = {"it": ITALIAN}
 
 

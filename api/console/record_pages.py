@@ -20,7 +20,8 @@ from api.routers.moves import allowed_moves
 from api.routers.processes import StartProcessBody, start
 from api.routers.records import get_record_or_404, list_records
 from crm import template_store
-from api.console.request_view import record_requests
+from api.console.request_view import record_requests, unlinked_of
+from crm.client_requests import store as requests_store
 from crm.documents import store as documents_store
 from crm.models import HistoryEntry, Record, Task
 from crm.process_list import RunFilter, list_runs
@@ -47,7 +48,10 @@ async def records_page(request: Request, session: SessionDep, settings: Settings
 
 async def render_record(request: Request, session: SessionDep, settings: SettingsDep, signed: SignedInDep,
                         record_id: int, status: int = 200, error: str = "", move_error: str = "",
-                        document_error: str = "", pending_choice: bool = False) -> HTMLResponse:
+                        document_error: str = "", pending_choice: bool = False, request_error: str = "",
+                        request_error_at: str = "") -> HTMLResponse:
+    """The record's page; a refused form's message shown next to it (`request_error_at`: `send`, `link` or the
+    number of the request whose cancel or resend was refused)."""
     who = principal(signed)
     try:
         record = await get_record_or_404(session, record_id, who)
@@ -65,7 +69,10 @@ async def render_record(request: Request, session: SessionDep, settings: Setting
                   tasks=tasks, templates=templates, contact=contact, error=error, users=await users_by_id(session),
                   moves=await allowed_moves(record_id, session, who), move_error=move_error,
                   documents=documents, document_error=document_error, pending_choice=pending_choice,
-                  client_requests=await record_requests(session, record_id))
+                  client_requests=await record_requests(session, record_id),
+                  request_templates=[row for row, _ in await requests_store.newest_versions(session, limit=200)],
+                  unlinked=await unlinked_of(session, request, who, record), request_error=request_error,
+                  request_error_at=request_error_at)
 
 
 @router.get("/records/{record_id}", response_class=HTMLResponse)

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import difflib
 import re
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any
 
 import yaml
@@ -21,7 +23,9 @@ from api.deps import RendererDep, SessionDep, SettingsDep
 from api.routers.templates import validated_text
 from crm import template_store
 from crm.models import ApiRole
+from crm.staff_sessions import SignedIn
 from processes.errors import StagecoachError, TemplateInvalid
+from renderer.pool import RenderPool
 from processes.template import ProcessTemplate
 from processes.upgrades import upgrade_template
 from settings import Settings
@@ -101,39 +105,72 @@ async def template_page(key: str, request: Request, session: SessionDep, setting
                   diff_from=params.get("from", ""), diff_to=params.get("to", ""))
 
 
-def _edit_page(request: Request, settings: Settings, source: str, key: str = "", status: int = 200,
-               errors: list[dict[str, Any]] | None = None, error: str = "") -> HTMLResponse:
-    return render(request, settings, "template_edit.html", status=status, source=source, key=key,
-                  errors=errors or [], error=error, lines=source.splitlines())
+@dataclass
+class Editor:
+    """A YAML editor of versioned templates: where it posts, where a saved version is shown, how a text is checked
+    (TemplateInvalid with paths) and stored (`(row, created)`), how a stored one reads as YAML."""
+
+    action: str
+    shown_at: str
+    validate: Callable[[str], Awaitable[Any]]
+    save: Callable[[Any, str], Awaitable[tuple[Any, bool]]]
+    load: Callable[[str], Awaitable[str]]
+    heading: str = ""  # the page's title and the text's label, translated: the process templates' by default
+    label: str = ""
+
+    def page(self, request: Request, settings: Settings, source: str, key: str = "", status: int = 200,
+             errors: list[dict[str, Any]] | None = None, error: str = "") -> HTMLResponse:
+        return render(request, settings, "template_edit.html", status=status, source=source, key=key,
+                      errors=errors or [], error=error, lines=source.splitlines(), action=self.action,
+                      heading=self.heading, label=self.label)
+
+    async def open(self, request: Request, settings: Settings, key: str) -> HTMLResponse:
+        source = ""
+        if key:
+            try:
+                source = await self.load(key[:63])
+            except StagecoachError as exc:
+                return self.page(request, settings, "", status=exc.status, error=exc.message)
+        return self.page(request, settings, source, key[:63])
+
+    async def post(self, request: Request, settings: Settings, signed: SignedIn) -> Response:
+        """Save the posted text as a new version (admins): its errors shown at their lines, else the version."""
+        data = await form(request, signed)
+        _ = translator(settings.locale)
+        source = text(data, "source")
+        who = principal(signed)
+        if not who.has(ApiRole.admin):
+            return self.page(request, settings, source, status=403,
+                             error=_("Only an admin saves templates: ask one to save it."))
+        try:
+            template = await self.validate(source)
+        except TemplateInvalid as exc:
+            return self.page(request, settings, source, status=422, errors=located(source, exc), error=exc.message)
+        except StagecoachError as exc:
+            return self.page(request, settings, source, status=exc.status, error=exc.message)
+        row, created = await self.save(template, who.actor)
+        return redirect(f"{self.shown_at}/{row.key}?version={row.version}&saved={'new' if created else 'same'}")
+
+
+def _editor(session: SessionDep, renderer: RenderPool | None, settings: Settings) -> Editor:
+    async def validate(source: str) -> ProcessTemplate:
+        assert renderer is not None
+        return await validated_text(source, session, renderer, settings, SOURCE)
+
+    async def load(key: str) -> str:
+        return yaml_text((await template_store.get_version(session, key)).definition)
+
+    return Editor("/console/template-editor", "/console/templates", validate,
+                  lambda template, actor: template_store.save(session, template, actor), load)
 
 
 @router.get("/template-editor", response_class=HTMLResponse)
 async def edit_page(request: Request, session: SessionDep, settings: SettingsDep, signed: SignedInDep,
                     key: str = "") -> HTMLResponse:
-    source = ""
-    if key:
-        try:
-            source = yaml_text((await template_store.get_version(session, key[:63])).definition)
-        except StagecoachError as exc:
-            return _edit_page(request, settings, "", status=exc.status, error=exc.message)
-    return _edit_page(request, settings, source, key[:63])
+    return await _editor(session, None, settings).open(request, settings, key)
 
 
 @router.post("/template-editor")
 async def save(request: Request, session: SessionDep, renderer: RendererDep, settings: SettingsDep,
                signed: SignedInDep) -> Response:
-    data = await form(request, signed)
-    _ = translator(settings.locale)
-    source = text(data, "source")
-    who = principal(signed)
-    if not who.has(ApiRole.admin):
-        return _edit_page(request, settings, source, status=403,
-                          error=_("Only an admin saves templates: ask one to save it."))
-    try:
-        template = await validated_text(source, session, renderer, settings, SOURCE)
-    except TemplateInvalid as exc:
-        return _edit_page(request, settings, source, status=422, errors=located(source, exc), error=exc.message)
-    except StagecoachError as exc:
-        return _edit_page(request, settings, source, status=exc.status, error=exc.message)
-    row, created = await template_store.save(session, template, who.actor)
-    return redirect(f"/console/templates/{row.key}?version={row.version}&saved={'new' if created else 'same'}")
+    return await _editor(session, renderer, settings).post(request, settings, signed)

@@ -107,7 +107,7 @@ async def test_a_day_in_the_console(stack: Stack, sessions: Any, page: Page, dev
 
     # Processes: filter by template, find the first one, open it
     await page.get_by_role("link", name="Processes", exact=True).click()
-    await page.get_by_label("Template").select_option(key)
+    await page.get_by_label("Template", exact=True).select_option(key)
     await page.get_by_role("button", name="Filter").click()
     await expect(page.locator("table.list tbody tr")).to_have_count(2)
     await expect(page.locator(".counts")).to_contain_text("running: 2")

@@ -94,7 +94,7 @@ async def test_records_templates_outbox_and_incidents(stack: Stack, sessions: An
     started = []
     for record_id in records:
         await page.goto(f"{base}/console/records/{record_id}")
-        await page.get_by_label("Template").select_option(key)
+        await page.get_by_label("Template", exact=True).select_option(key)
         await page.get_by_role("button", name="Start").click()
         await expect(page.get_by_role("status")).to_contain_text("Done")
         started.append(page.url.split("/console/processes/")[1].split("?")[0])
