@@ -50,7 +50,7 @@ async def _act(action: str, request_id: int, data: FormData, session: SessionDep
     if action == "cancel":
         if not text(data, "confirm"):
             raise Refused(_("tick the box to confirm the cancellation"))
-        await cancel_client_request(request_id, session, who)
+        await cancel_client_request(request_id, session, temporal, settings, who)
     elif action == "resend":
         await resend_client_request(request_id, session, temporal, settings, who)
     else:
