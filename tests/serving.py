@@ -30,7 +30,10 @@ def free_port() -> int:
 @asynccontextmanager
 async def serving(app: Any, port: int) -> AsyncIterator[None]:
     """Serve `app` with uvicorn (its lifespan included) until the block ends."""
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on"))
+    # the server keeps an idle connection longer than httpx's pool does (5 s): else a request sent on a connection
+    # just as the server closes it fails with a ReadError (seen on a busy machine)
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on",
+                                           timeout_keep_alive=30))
     served = asyncio.create_task(server.serve())
     while not server.started:
         if served.done():  # it could not start: say why
@@ -72,7 +75,8 @@ async def api_process(env: dict[str, str], output: Path) -> AsyncIterator[ApiPro
     port = free_port()
     with output.open("wb") as sink:
         proc = subprocess.Popen([sys.executable, "-m", "uvicorn", "--factory", "api.app:create_app",
-                                 "--host", "127.0.0.1", "--port", str(port), "--no-access-log"],
+                                 "--host", "127.0.0.1", "--port", str(port), "--no-access-log",
+                                 "--timeout-keep-alive", "30"],
                                 env={**os.environ, **env}, stdout=sink, stderr=subprocess.STDOUT, cwd=ROOT)
     served = ApiProcess(proc, port, output)
     try:
