@@ -21,6 +21,7 @@ import time
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Request
+from fastapi import Path as FastPath
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field, ValidationError
 from sqlmodel import select
@@ -150,7 +151,7 @@ async def _sent_pdf(session: AsyncSession, settings: Settings, signature: Signat
              responses={401: {"description": "the signature does not hold"},
                         404: {"description": "unknown provider or envelope"}})
 @body_limit("max_document_bytes")
-async def signature_callback(provider: str, request: Request, session: SessionDep, settings: SettingsDep,
+async def signature_callback(provider: Annotated[str, FastPath(max_length=63)], request: Request, session: SessionDep, settings: SettingsDep,
                              temporal: TemporalDep) -> JSONResponse | CallbackAnswer:
     """A signing provider tells a signature request's outcome (public: signed with the provider's secret)."""
     return await receive(session, settings, temporal, provider, {k.lower(): v for k, v in request.headers.items()},
