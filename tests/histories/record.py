@@ -52,6 +52,7 @@ from processes.instance import (
     ProcessState,
     ProcessStatus,
     ResolveIncidentRequest,
+    SignatureCompleted,
     SkipPhaseRequest,
     StageRef,
 )
@@ -384,12 +385,33 @@ async def client_request_office_time(run: Run) -> Handle:
     return handle
 
 
+async def signature_declined(run: Run) -> Handle:
+    """A phase sends a report for signature and waits; the outcome comes twice (one counts): declined, and the
+    decision follows it."""
+    handle = await run.start(
+        "signature_declined",
+        {"key": "offer", "name": "Offer", "actions": [
+            {"report": {"name": "Offerta", "html": "<p>Offerta per {{ record.title }}</p>"}},
+            {"request_signature": {"document": "Offerta"}}],
+         "decision": [{"when": "phases.offer.signature == 'declined'", "goto": "lost"}]},
+        {"key": "won", "name": "Won", "actions": [{"end_process": {}}]},
+        {"key": "lost", "name": "Lost", "actions": [{"add_history": {"text": "declined"}}]})
+    state = await until(handle, lambda s: bool(s.phases[0].waiting_signatures))
+    await run.env.sleep(timedelta(days=1))
+    for _ in range(2):
+        await handle.signal(ProcessWorkflow.signature_completed, SignatureCompleted(
+            signature_id=state.phases[0].waiting_signatures[0], outcome="declined",
+            at=datetime(2026, 3, 2, tzinfo=UTC)))
+    await handle.result()
+    return handle
+
+
 SCENARIOS: dict[str, Callable[[Run], Awaitable[WorkflowHandle[Any, Any]]]] = {
     f.__name__: f for f in (automatic_emails, manual_completed, skip_and_abort, incident_retry, decision_merge,
                             decision_after_step,
                             follow_up, loop_continue_as_new, loop_guard_cancelled, record_events_dispatch,
                             responsible_missing, staff_signals, appointment_cancelled, stage_automations,
-                            client_request_answered, client_request_office_time)}
+                            client_request_answered, client_request_office_time, signature_declined)}
 
 
 async def start_test_server() -> WorkflowEnvironment:
@@ -411,7 +433,7 @@ async def record(names: list[str]) -> None:
         try:
             client: Client = env.client
             run = Run(env, Factory(make_sessionmaker(engine)))
-            async with running_worker(client, run.factory.sessions, TASK_QUEUE):
+            async with running_worker(client, run.factory.sessions, TASK_QUEUE, documents_dir=Path(tmp) / "documents"):
                 for name in names:
                     handle = await SCENARIOS[name](run)
                     history = await handle.fetch_history()
