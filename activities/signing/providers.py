@@ -24,12 +24,10 @@ from typing import Protocol
 
 import httpx
 
-from activities.deliveries import Answered, DeliveryFailed
-from activities.public_address import AddressRefused, HostUnresolved, outbound_client, pin
+from activities.deliveries import Answered, DeliveryFailed, post_at_most_once
 from settings import Settings, SigningProvider
 
 EMBEDDED = "embedded"
-NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)  # the request never left
 
 
 class Signing(Protocol):
@@ -57,44 +55,20 @@ class HttpSigning:
     async def send(self, *, pdf: bytes, name: str, signer: str, callback_url: str, idempotency_key: str,
                    expires_at: datetime) -> Answered:
         where = f"signing provider '{self.name}'"
-        try:
-            target = await pin(self.provider.url, self.settings.outbound_allowed_hosts)
-        except AddressRefused as exc:
-            raise DeliveryFailed(f"{where}: {exc}", outcome="final", error_type="AddressRefused") from None
-        except HostUnresolved as exc:
-            raise DeliveryFailed(f"{where}: {exc}", outcome="retry", error_type="SignatureNotSent") from None
         headers = {"Authorization": f"Bearer {self.provider.api_key.get_secret_value()}",
-                   "Idempotency-Key": idempotency_key, **target.headers}
+                   "Idempotency-Key": idempotency_key}
         body = {"reference": idempotency_key, "name": name, "signer": signer,
                 "document": base64.b64encode(pdf).decode(), "callback_url": callback_url,
                 "expires_at": expires_at.isoformat()}
-        try:
-            async with outbound_client(self.settings.webhook_read_timeout_seconds,
-                                       self.settings.webhook_connect_timeout_seconds) as http:
-                response = await http.post(target.url, json=body, headers=headers, extensions=target.extensions)
-        except NOT_SENT as exc:
-            raise DeliveryFailed(f"{where} unreachable: {type(exc).__name__}", outcome="retry",
-                                 error_type="SignatureNotSent") from None
-        except httpx.HTTPError as exc:
-            raise DeliveryFailed(f"{where} did not answer ({type(exc).__name__}); the document may have been sent",
-                                 outcome="unknown", error_type="DeliveryOutcomeUnknown") from None
-        code, text = response.status_code, response.text
-        said = f"{where} answered {code}"
-        if 200 <= code < 300:
-            envelope = _envelope_id(response)
-            if envelope is None:
-                raise DeliveryFailed(f"{said} without an envelope id (JSON `envelope_id` or `id`); the document may "
-                                     "have been sent", outcome="unknown", error_type="DeliveryOutcomeUnknown",
-                                     response_status=code, response_body=text)
-            return Answered(response_status=code, response_body=text, provider_id=envelope)
-        if code in (429, 503):
-            raise DeliveryFailed(said, outcome="retry", error_type="SignatureNotSent", response_status=code,
-                                 response_body=text)
-        if code >= 500:
-            raise DeliveryFailed(f"{said}; the document may have been sent", outcome="unknown",
-                                 error_type="DeliveryOutcomeUnknown", response_status=code, response_body=text)
-        raise DeliveryFailed(said, outcome="final", error_type="SignatureRefused", response_status=code,
-                             response_body=text)
+        response = await post_at_most_once(self.settings, self.provider.url, where=where, not_sent="SignatureNotSent",
+                                           refused="SignatureRefused", headers=headers, json=body)
+        envelope = _envelope_id(response)
+        if envelope is None:
+            raise DeliveryFailed(f"{where} answered {response.status_code} without an envelope id (JSON `envelope_id` "
+                                 "or `id`); the document may have been sent", outcome="unknown",
+                                 error_type="DeliveryOutcomeUnknown", response_status=response.status_code,
+                                 response_body=response.text)
+        return Answered(response_status=response.status_code, response_body=response.text, provider_id=envelope)
 
 
 def _envelope_id(response: httpx.Response) -> str | None:
