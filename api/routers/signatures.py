@@ -4,8 +4,8 @@ A provider tells a signature request's outcome here, signed as Standard Webhooks
 webhooks are): `webhook-id`, `webhook-timestamp` (within SIGNING_CALLBACK_TOLERANCE_SECONDS of now, either way)
 and `webhook-signature` (`v1,<base64 HMAC-SHA256 of "{id}.{timestamp}.{raw body}">`, under the provider's
 `secret`; several may be sent, space-separated). No API key is asked: the signature is the authentication, checked
-over the raw body before it is read as JSON. A wrong or missing signature is 401, an unknown provider or envelope
-404; a repeat (the outcome already kept) answers 200 and changes nothing.
+over the raw body before it is read as JSON. A wrong or missing signature, or an unknown provider (nothing to check
+it with), is 401; an unknown envelope 404; a repeat (the outcome already kept) answers 200 and changes nothing.
 
 The body: `{"envelope_id": "...", "status": "signed" | "declined" | "expired", "document": "<the signed PDF,
 base64>"}` (`document` only for `signed`; without it the version sent is kept as the signed one).
@@ -147,13 +147,12 @@ async def _sent_pdf(session: AsyncSession, settings: Settings, signature: Signat
         return None
 
 
-@router.post("/callback/{provider}", response_model=CallbackAnswer,
-             responses={401: {"description": "the signature does not hold"},
-                        404: {"description": "unknown provider or envelope"}})
+@router.post("/callback/{provider}", response_model=CallbackAnswer)
 @body_limit("max_document_bytes")
 async def signature_callback(provider: Annotated[str, FastPath(max_length=63)], request: Request, session: SessionDep, settings: SettingsDep,
                              temporal: TemporalDep) -> JSONResponse | CallbackAnswer:
-    """A signing provider tells a signature request's outcome (public: signed with the provider's secret)."""
+    """A signing provider tells a signature request's outcome (public: signed with the provider's secret; 401 when
+    the signature does not hold or the provider is unknown, 404 for an unknown envelope)."""
     return await receive(session, settings, temporal, provider, {k.lower(): v for k, v in request.headers.items()},
                          await request.body())
 
@@ -163,8 +162,9 @@ async def receive(session: AsyncSession, settings: Settings, temporal: Client | 
     """A callback as it came (headers in lower case, the raw body): verified, read, kept, delivered. The embedded
     signing page hands its own signed callbacks here too."""
     secret = provider_secret(settings, provider)
-    if secret is None:
-        return problem(404, "NotFound", f"no signing provider '{provider}'")
+    if secret is None:  # nothing to verify it with: unauthenticated, like any unsigned call
+        return problem(401, "Unauthorized", f"no signing provider '{provider}' in SIGNING_PROVIDERS: its callback "
+                                            "cannot be verified")
     if (why := verified(secret, headers, raw, settings.signing_callback_tolerance_seconds)) is not None:
         return problem(401, "Unauthorized", why)
     try:

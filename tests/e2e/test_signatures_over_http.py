@@ -1,6 +1,7 @@
 """A report sent for signature end to end over HTTP on the dev server, with the embedded provider: the signer's
 email carries the link, a client with no key reads the PDF and signs (the phase completes, the signed version is
-kept) or declines (the decision follows); a forged callback is refused and changes nothing."""
+kept) or declines (the decision follows); a forged callback, or one of an unknown provider, is refused and changes
+nothing."""
 
 from __future__ import annotations
 
@@ -89,7 +90,7 @@ async def test_a_signer_signs_or_declines_on_the_embedded_page(stack: Stack) -> 
     assert refused.status_code == 401 and refused.headers["content-type"] == "application/problem+json"
     unknown = await stack.http.post("/signatures/callback/nobody", content=forged,
                                     headers=signed_headers("whsec_" + "B" * 40, "msg_forged", forged))
-    assert unknown.status_code == 404
+    assert unknown.status_code == 401
     assert (await stack.http.get(path)).status_code == 200  # still waiting for the signer
     signed = await stack.http.post(path, data={"decision": "sign"})
     assert signed.status_code == 200 and "You signed" in signed.text, signed.text
