@@ -22,6 +22,7 @@ from settings import Settings
 from tests.factories import Factory
 from tests.workflows.helpers import final_state, history, running_worker, start, template, until
 from workflows.process import ProcessWorkflow
+from workflows.signature_delivery import deliver
 
 OFFER = {"key": "offer", "name": "Offer",
          "actions": [{"report": {"name": "Offerta {{ record.id }}", "html": "<p>Offerta per {{ record.title }}</p>"}},
@@ -35,12 +36,13 @@ DECLINED = {"key": "declined", "name": "Declined", "actions": [{"add_history": {
 EXPIRED = {"key": "expired", "name": "Expired", "actions": [{"add_history": {"text": "the offer expired"}}]}
 
 
-async def callback(env: WorkflowEnvironment, settings: Settings, sessions: Any, signature: SignatureRequest,
+async def callback(env: WorkflowEnvironment | None, settings: Settings, sessions: Any, signature: SignatureRequest,
                    status: str, secret: str | None = None) -> Any:
+    """The embedded provider's callback, as the API takes it (`env` None: Temporal cannot be reached)."""
     raw = json.dumps({"envelope_id": signature.envelope_id, "status": status}).encode()
     headers = signed_headers(secret or embedded_secret(settings), "msg_test", raw)
     async with sessions() as session:
-        return await receive(session, settings, env.client, "embedded", headers, raw)
+        return await receive(session, settings, env.client if env else None, "embedded", headers, raw)
 
 
 async def waiting(env: WorkflowEnvironment, sessions: Any, factory: Factory, task_queue: str) -> tuple[Any, Any]:
@@ -89,15 +91,20 @@ async def test_a_signed_report_completes_the_phase_and_is_kept_as_a_new_version(
     assert "Phase 'Offer' done: signature signed" in [e.text for e in lines]
 
 
-async def test_a_declined_signature_follows_the_decision(
+async def test_a_declined_signature_kept_while_temporal_is_away_is_delivered_later_and_follows_the_decision(
         time_skipping_env: WorkflowEnvironment, sessions: Any, factory: Factory, task_queue: str,
         tmp_path: Path) -> None:
     settings = Settings(temporal_task_queue=task_queue, documents_dir=tmp_path, data_dir=tmp_path)
     async with running_worker(time_skipping_env.client, sessions, task_queue, documents_dir=tmp_path,
                               data_dir=tmp_path):
         handle, signature = await waiting(time_skipping_env, sessions, factory, task_queue)
-        answer = await callback(time_skipping_env, settings, sessions, signature, "declined")
+        answer = await callback(None, settings, sessions, signature, "declined")  # kept, not delivered
         assert isinstance(answer, CallbackAnswer) and answer.status is SignatureStatus.declined
+        async with sessions() as session:
+            row = await session.get(SignatureRequest, signature.id)
+            assert row.delivered_at is None
+            assert (await handle.query(ProcessWorkflow.current_state)).phases[0].status is PhaseStatus.running
+            await deliver(time_skipping_env.client, session, row)  # what the dispatcher's sweep does with it
         final = await final_state(handle)
     assert final.status is ProcessStatus.completed
     assert final.phases[0].signature == "declined" and final.phases[0].went_to == "declined"
