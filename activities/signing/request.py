@@ -131,9 +131,12 @@ class SignatureActivities:
 
         async def compose(session: AsyncSession) -> tuple[str, str, str]:
             link = signing_link(settings.public_url, signature.envelope_id)
+            until = f"{signature.expires_at:%Y-%m-%d %H:%M} UTC"
+            if settings.locale.lower().startswith("it"):
+                return signature.signer, "Documento da firmare", (
+                    f"Legga e firmi il documento: {link}\n\nIl link vale fino al {until}.")
             return signature.signer, "Document to sign", (
-                f"Please read and sign the document: {link}\n\nThe link is good until "
-                f"{signature.expires_at:%Y-%m-%d %H:%M} UTC.")
+                f"Please read and sign the document: {link}\n\nThe link is good until {until}.")
 
         await send_once(self.deps, step_key=f"{step.step_key}/email", workflow_id=step.workflow_id,
                         record_id=step.record_id, compose=compose, phase_key=step.phase_key,

@@ -102,6 +102,8 @@ async def test_a_signer_signs_or_declines_on_the_embedded_page(stack: Stack) -> 
     assert kept["current_version"] == 2
 
     record_id, workflow_id, path = await _started(stack, key)
+    italian = await stack.http.get(path, headers={"Accept-Language": "it-IT,it;q=0.9,en;q=0.5"})
+    assert italian.status_code == 200 and "Documento da firmare" in italian.text and 'lang="it"' in italian.text
     declined = await stack.http.post(path, data={"decision": "decline"})
     assert declined.status_code == 200 and "declined" in declined.text
     state = await _ended(stack, workflow_id)
