@@ -5,7 +5,8 @@ webhooks are): `webhook-id`, `webhook-timestamp` (within SIGNING_CALLBACK_TOLERA
 and `webhook-signature` (`v1,<base64 HMAC-SHA256 of "{id}.{timestamp}.{raw body}">`, under the provider's
 `secret`; several may be sent, space-separated). No API key is asked: the signature is the authentication, checked
 over the raw body before it is read as JSON. A wrong or missing signature, or an unknown provider (nothing to check
-it with), is 401; an unknown envelope 404; a repeat (the outcome already kept) answers 200 and changes nothing.
+it with), is 401; an unknown envelope 404; a repeat (the outcome already kept) answers 200 and changes nothing. An
+outcome told after the request's expiry is kept as `expired` (the process went on as expired then): 409.
 
 The body: `{"envelope_id": "...", "status": "signed" | "declined" | "expired", "document": "<the signed PDF,
 base64>"}` (`document` only for `signed`; without it the version sent is kept as the signed one).
@@ -38,6 +39,7 @@ from crm.documents.models import Document
 from crm.documents.storage import StoredFileMissing, storage_for
 from crm.signature_outcomes import AlreadyFinal, keep_outcome
 from crm.signatures import SignatureRequest, SignatureStatus
+from crm.types import utcnow
 from processes.errors import DocumentInvalid, DocumentNotFound
 from settings import Settings
 from workflows.signature_delivery import outcome_stored
@@ -116,6 +118,9 @@ async def apply(session: AsyncSession, settings: Settings, temporal: Client | No
     if signature.status.final:
         return CallbackAnswer(signature_id=signature.id, status=signature.status, changed=False)
     outcome = SignatureStatus(body.status)
+    late = outcome is not SignatureStatus.expired and signature.expires_at <= utcnow()
+    if late:  # the process went on as expired at that moment: so does the request
+        outcome = SignatureStatus.expired
     pdf: bytes | None = None
     if outcome is SignatureStatus.signed:
         try:
@@ -134,6 +139,10 @@ async def apply(session: AsyncSession, settings: Settings, temporal: Client | No
     except DocumentInvalid as exc:
         return problem(422, "RequestInvalid", f"document: {exc.message}")
     await outcome_stored(temporal, session, kept)
+    if late:
+        expired_at = f"{signature.expires_at:%Y-%m-%d %H:%M}"
+        return problem(409, "Conflict", f"signature request {signature.id} expired at {expired_at} UTC, before this "
+                                        "callback: it is kept as expired")
     return CallbackAnswer(signature_id=signature.id, status=kept.status, changed=True)
 
 
