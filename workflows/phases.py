@@ -20,6 +20,7 @@ from temporalio import workflow
 from activities.bookkeeping import BookkeepingResult, HistoryLine, PhaseTaskOpening
 from activities.decisions import DecideInput, DecideResult, DecisionActivities
 from activities.responsible import ResolveResponsibleInput, ResponsibleActivities
+from activities.signing.request import ExpireSignaturesInput, SignatureActivities
 from activities.tasks import OpenPhaseTaskInput, TaskActivities
 from crm.models import HistoryKind, TaskStatus
 from processes.instance import PhaseState, PhaseStatus
@@ -221,8 +222,13 @@ class Phases:
             await workflow.wait_condition(lambda: run.signed(ps) or run.phase_interrupted(ps), timeout=timeout,
                                           timeout_summary=f"signature expiry · phase {ps.key}")
         except asyncio.TimeoutError:
-            for s in ps.waiting_signatures:
+            open_ones = [s for s in ps.waiting_signatures if s not in run.signatures]
+            for s in open_ones:
                 run.signatures.setdefault(s, "expired")
+            await workflow.execute_activity_method(
+                SignatureActivities.expire_signatures, ExpireSignaturesInput(signature_ids=open_ones),
+                start_to_close_timeout=BOOKKEEPING_TIMEOUT, retry_policy=BOOKKEEPING_RETRY,
+                summary=f"signatures expired · phase {ps.key}")
         if run.signed(ps):
             outcomes = {run.signatures[s] for s in ps.waiting_signatures}
             ps.signature = next(o for o in ("declined", "expired", "signed") if o in outcomes)  # type: ignore[assignment]

@@ -17,6 +17,7 @@ import json
 from datetime import timedelta
 
 from pydantic import BaseModel
+from sqlalchemy import update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 from temporalio import activity
@@ -35,8 +36,8 @@ from crm.documents import store
 from crm.documents.models import Document
 from crm.documents.storage import StoredFileMissing, storage_for
 from crm.idempotent import insert_once
-from crm.models import HistoryKind
-from crm.signatures import SignatureRequest
+from crm.models import HistoryEntry, HistoryKind
+from crm.signatures import SignatureRequest, SignatureStatus
 from crm.types import utcnow
 from processes.action_kinds import RequestSignature
 
@@ -53,9 +54,36 @@ def signing_link(public_url: str, token: str) -> str:
     return f"{public_url.rstrip('/')}/sign/{token}"
 
 
+class ExpireSignaturesInput(BaseModel):
+    signature_ids: list[int]
+
+
 class SignatureActivities:
     def __init__(self, deps: Deps) -> None:
         self.deps = deps
+
+    @activity.defn(name="expire_signatures")
+    async def expire_signatures(self, input: ExpireSignaturesInput) -> int:
+        """The phase waited until the requests' expiry: those still `sent` are `expired` (with their history line,
+        delivered: the process knows); a provider's later callback finds them final. How many changed."""
+        changed = 0
+        async with self.deps.sessions() as session:
+            for signature_id in input.signature_ids:
+                row = await session.get(SignatureRequest, signature_id)
+                if row is None or row.status is not SignatureStatus.sent:
+                    continue
+                result = await session.exec(update(SignatureRequest).where(  # type: ignore[call-overload]
+                    col(SignatureRequest.id) == signature_id, col(SignatureRequest.status) == SignatureStatus.sent)
+                    .values(status=SignatureStatus.expired, completed_at=utcnow(), delivered_at=utcnow()))
+                if result.rowcount == 1:
+                    changed += 1
+                    session.add(HistoryEntry(
+                        record_id=row.record_id, kind=HistoryKind.signature_completed, workflow_id=row.workflow_id,
+                        phase_key=row.phase_key, actor=f"process {row.workflow_id}"[:200],
+                        text=f"Signature request #{signature_id} expired unsigned ({row.signer})",
+                        data={"signature_id": signature_id, "outcome": "expired"}))
+            await session.commit()
+        return changed
 
     @activity.defn(name=KIND)
     async def request_signature(self, input: RequestSignatureInput) -> ActionResult:

@@ -118,13 +118,19 @@ async def test_an_unsigned_report_expires_and_follows_the_decision(
         tmp_path: Path) -> None:
     async with running_worker(time_skipping_env.client, sessions, task_queue, documents_dir=tmp_path,
                               data_dir=tmp_path):
-        handle, _ = await waiting(time_skipping_env, sessions, factory, task_queue)
+        handle, signature = await waiting(time_skipping_env, sessions, factory, task_queue)
         await time_skipping_env.sleep(timedelta(days=4))
         assert (await handle.query(ProcessWorkflow.current_state)).phases[0].status is PhaseStatus.running
         await time_skipping_env.sleep(timedelta(days=2))
         final = await final_state(handle)
     assert final.phases[0].signature == "expired" and final.phases[0].went_to == "expired"
     assert final.phases[3].status is PhaseStatus.done
+    async with sessions() as session:
+        row = await session.get(SignatureRequest, signature.id)
+    assert row.status is SignatureStatus.expired and row.delivered_at is not None
+    lines = await history(sessions, handle.id)
+    assert [e.text for e in lines if e.kind is HistoryKind.signature_completed] == [
+        f"Signature request #{signature.id} expired unsigned (client@example.org)"]
 
 
 async def sessions_rows(sessions: Any, model: type[Any], workflow_id: str) -> list[Any]:
