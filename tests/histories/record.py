@@ -385,23 +385,34 @@ async def client_request_office_time(run: Run) -> Handle:
     return handle
 
 
-async def signature_declined(run: Run) -> Handle:
-    """A phase sends a report for signature and waits; the outcome comes twice (one counts): declined, and the
-    decision follows it."""
+async def _signature(run: Run, scenario: str) -> tuple[Handle, int]:
+    """A phase that sends a report for signature (expiring in 3 days) and waits; its decision reads the outcome."""
     handle = await run.start(
-        "signature_declined",
+        scenario,
         {"key": "offer", "name": "Offer", "actions": [
             {"report": {"name": "Offerta", "html": "<p>Offerta per {{ record.title }}</p>"}},
-            {"request_signature": {"document": "Offerta"}}],
-         "decision": [{"when": "phases.offer.signature == 'declined'", "goto": "lost"}]},
+            {"request_signature": {"document": "Offerta", "expires_days": 3}}],
+         "decision": [{"when": "phases.offer.signature != 'signed'", "goto": "lost"}]},
         {"key": "won", "name": "Won", "actions": [{"end_process": {}}]},
-        {"key": "lost", "name": "Lost", "actions": [{"add_history": {"text": "declined"}}]})
+        {"key": "lost", "name": "Lost", "actions": [{"add_history": {"text": "not signed"}}]})
     state = await until(handle, lambda s: bool(s.phases[0].waiting_signatures))
+    return handle, state.phases[0].waiting_signatures[0]
+
+
+async def signature_declined(run: Run) -> Handle:
+    """The outcome comes twice (one counts): declined, and the decision follows it."""
+    handle, signature_id = await _signature(run, "signature_declined")
     await run.env.sleep(timedelta(days=1))
     for _ in range(2):
         await handle.signal(ProcessWorkflow.signature_completed, SignatureCompleted(
-            signature_id=state.phases[0].waiting_signatures[0], outcome="declined",
-            at=datetime(2026, 3, 2, tzinfo=UTC)))
+            signature_id=signature_id, outcome="declined", at=datetime(2026, 3, 2, tzinfo=UTC)))
+    await handle.result()
+    return handle
+
+
+async def signature_expired(run: Run) -> Handle:
+    """No outcome comes: the request expires (marked so by a step), and the decision follows it."""
+    handle, _ = await _signature(run, "signature_expired")
     await handle.result()
     return handle
 
@@ -411,7 +422,8 @@ SCENARIOS: dict[str, Callable[[Run], Awaitable[WorkflowHandle[Any, Any]]]] = {
                             decision_after_step,
                             follow_up, loop_continue_as_new, loop_guard_cancelled, record_events_dispatch,
                             responsible_missing, staff_signals, appointment_cancelled, stage_automations,
-                            client_request_answered, client_request_office_time, signature_declined)}
+                            client_request_answered, client_request_office_time, signature_declined,
+                            signature_expired)}
 
 
 async def start_test_server() -> WorkflowEnvironment:
