@@ -51,6 +51,17 @@ class SmsGateway(BaseModel):
     message_id_field: str = "id"  # where the gateway's answer (JSON) holds its message id, if anywhere
 
 
+class SigningProvider(BaseModel):
+    """A signing provider the `request_signature` action sends documents to (SIGNING_PROVIDERS, by name), over HTTP
+    (`activities/signing/providers.py`, docs/templates.md "E-signature")."""
+
+    url: str = Field(pattern=r"^https?://[^\s/]+", max_length=2000)  # POSTed the envelope (JSON)
+    api_key: SecretStr  # sent as `Authorization: Bearer ...`
+    secret: SecretStr  # signs its callbacks (Standard Webhooks: `whsec_` and base64)
+
+    _secret = field_validator("secret")(WebhookEndpoint._secret.__func__)  # type: ignore[attr-defined]
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
 
@@ -106,6 +117,12 @@ class Settings(BaseSettings):
     sms_gateway: SmsGateway | None = None
     sms_gateway_file: Path | None = None  # the same JSON in a file (a Docker secret)
     sms_default_region: str = "IT"  # the country of numbers written without +, when the record names none
+    # E-signature (the `request_signature` action): providers by name, as JSON ({"acme": {"url": "https://...",
+    # "api_key": "...", "secret": "whsec_..."}}); `embedded` (the API's own signing page) needs none.
+    signing_providers: dict[str, SigningProvider] = {}
+    signing_providers_file: Path | None = None  # the same JSON in a file (a Docker secret)
+    # how old a provider's callback may be (its webhook-timestamp), either way, before it is refused
+    signing_callback_tolerance_seconds: float = Field(300, gt=0, le=3600)
 
     api_host: str = "127.0.0.1"
     api_port: int = 8000
@@ -221,6 +238,7 @@ class Settings(BaseSettings):
             self._read_secret_file(name)
         self._read_json_file("webhook_endpoints", TypeAdapter(dict[str, WebhookEndpoint]))
         self._read_json_file("sms_gateway", TypeAdapter(SmsGateway))
+        self._read_json_file("signing_providers", TypeAdapter(dict[str, SigningProvider]))
         if not self.database_url:
             self.database_url = f"sqlite+aiosqlite:///{self.data_dir / 'stagecoach.db'}"
         if self.database_password is not None:

@@ -29,6 +29,7 @@ from crm.idempotent import insert_once
 from crm.models import HistoryEntry, HistoryKind, OutboxMessage, Record
 from crm.pipeline_moves import Move, move_record
 from processes.errors import MovedMeanwhile, MoveRefused
+from workflows import signature_delivery
 from workflows.request_delivery import deliver_pending
 
 
@@ -159,10 +160,13 @@ class ClientRequestActivities:
 
     @activity.defn(name="deliver_submissions")
     async def deliver_submissions(self, input: DeliverSubmissionsInput) -> DeliverSubmissionsResult:
-        """Deliver the submissions the form could not (the sweep)."""
+        """Deliver the submissions the form could not, and the signature outcomes the callback could not (the
+        sweep)."""
         if self.deps.temporal is None:
             return DeliverSubmissionsResult()
         async with self.deps.sessions() as session:
             delivered, more = await deliver_pending(self.deps.temporal, self.deps.settings, session,
                                                     input.batch_size)
-        return DeliverSubmissionsResult(delivered=delivered, more=more)
+            outcomes, more_outcomes = await signature_delivery.deliver_pending(self.deps.temporal, session,
+                                                                               input.batch_size)
+        return DeliverSubmissionsResult(delivered=delivered + outcomes, more=more or more_outcomes)

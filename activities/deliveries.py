@@ -15,7 +15,9 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Literal
+from typing import Any, Literal
+
+import httpx
 
 from sqlmodel import col, update
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -24,12 +26,16 @@ from temporalio.exceptions import ApplicationError
 
 from activities.deps import Deps
 from activities.errors import final_message
+from activities.public_address import AddressRefused, HostUnresolved, outbound_client, pin
 from activities.step import StepInput
 from crm.deliveries import RESPONSE_BODY_CAP, Delivery, DeliveryStatus
 from crm.idempotent import insert_new, insert_once
 from crm.models import HistoryEntry, HistoryKind
 from crm.types import utcnow
 from processes.retry_safety import RETRY_SAFETY, RetrySafety
+from settings import Settings
+
+NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)  # the request never left
 
 
 @dataclass(frozen=True)
@@ -141,3 +147,38 @@ async def _write(deps: Deps, row_id: int | None, **values: object) -> None:
     async with deps.sessions() as session:
         await session.exec(update(Delivery).where(col(Delivery.id) == row_id).values(**values))  # type: ignore[call-overload]
         await session.commit()
+
+
+async def post_at_most_once(settings: Settings, url: str, *, where: str, not_sent: str, refused: str,
+                            **request: Any) -> httpx.Response:
+    """POST to a gateway whose message must not go twice (an SMS, a signature envelope), through the address guard:
+    its 2xx answer, or `DeliveryFailed` saying whether it may have been received. A refused connection, 429 and
+    503 surely sent nothing (`retry`, typed `not_sent`); other 4xx are final (`refused`); any other 5xx, a timeout
+    or a connection lost after the request left may have (`unknown`: staff decide)."""
+    try:
+        target = await pin(url, settings.outbound_allowed_hosts)
+    except AddressRefused as exc:
+        raise DeliveryFailed(f"{where}: {exc}", outcome="final", error_type="AddressRefused") from None
+    except HostUnresolved as exc:
+        raise DeliveryFailed(f"{where}: {exc}", outcome="retry", error_type=not_sent) from None
+    headers = {**request.pop("headers", {}), **target.headers}
+    try:
+        async with outbound_client(settings.webhook_read_timeout_seconds,
+                                   settings.webhook_connect_timeout_seconds) as http:
+            response = await http.post(target.url, headers=headers, extensions=target.extensions, **request)
+    except NOT_SENT as exc:
+        raise DeliveryFailed(f"{where} unreachable: {type(exc).__name__}", outcome="retry",
+                             error_type=not_sent) from None
+    except httpx.HTTPError as exc:
+        raise DeliveryFailed(f"{where} did not answer ({type(exc).__name__}); it may have been received",
+                             outcome="unknown", error_type="DeliveryOutcomeUnknown") from None
+    code, body = response.status_code, response.text
+    if 200 <= code < 300:
+        return response
+    said = f"{where} answered {code}"
+    if code in (429, 503):
+        raise DeliveryFailed(said, outcome="retry", error_type=not_sent, response_status=code, response_body=body)
+    if code >= 500:
+        raise DeliveryFailed(f"{said}; it may have been received", outcome="unknown",
+                             error_type="DeliveryOutcomeUnknown", response_status=code, response_body=body)
+    raise DeliveryFailed(said, outcome="final", error_type=refused, response_status=code, response_body=body)

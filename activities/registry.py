@@ -24,6 +24,7 @@ from activities.responsible import ResponsibleActivities
 from activities.send_client_request import SendClientRequestActivities
 from activities.send_email import SendEmailActivities
 from activities.send_sms import SendSmsActivities
+from activities.signing.request import SignatureActivities
 from activities.stage_actions import StageActionActivities
 from activities.staff_notices import StaffNoticeActivities
 from activities.task_reminders import TaskReminderActivities
@@ -50,6 +51,7 @@ ACTIVITY_CLASSES = (
     SendClientRequestActivities,
     SendEmailActivities,
     SendSmsActivities,
+    SignatureActivities,
     StageActionActivities,
     StaffNoticeActivities,
     TaskActivities,

@@ -14,12 +14,9 @@ from typing import Protocol
 
 import httpx
 
-from activities.deliveries import Answered, DeliveryFailed
-from activities.public_address import AddressRefused, HostUnresolved, outbound_client, pin
+from activities.deliveries import Answered, post_at_most_once
 from crm.deliveries import DeliveryStatus
 from settings import Settings, SmsGateway
-
-NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)  # the request never left
 
 
 class SmsProvider(Protocol):
@@ -43,36 +40,12 @@ class HttpSmsGateway:
         return {key: values.get(shape, shape) for key, shape in self.gateway.payload.items()}
 
     async def send(self, *, to: str, text: str, reference: str) -> Answered:
-        try:
-            target = await pin(self.gateway.url, self.settings.outbound_allowed_hosts)
-        except AddressRefused as exc:
-            raise DeliveryFailed(f"SMS gateway: {exc}", outcome="final", error_type="AddressRefused") from None
-        except HostUnresolved as exc:
-            raise DeliveryFailed(f"SMS gateway: {exc}", outcome="retry", error_type="SmsNotSent") from None
         headers = {name: value.get_secret_value() for name, value in self.gateway.headers.items()}
-        headers.update(target.headers)
-        try:
-            async with outbound_client(self.settings.webhook_read_timeout_seconds,
-                                       self.settings.webhook_connect_timeout_seconds) as http:
-                response = await http.post(target.url, json=self.payload(to, text, reference), headers=headers,
-                                           extensions=target.extensions)
-        except NOT_SENT as exc:
-            raise DeliveryFailed(f"SMS gateway unreachable: {type(exc).__name__}", outcome="retry",
-                                 error_type="SmsNotSent") from None
-        except httpx.HTTPError as exc:
-            raise DeliveryFailed(f"the SMS gateway did not answer ({type(exc).__name__}); the message may have been "
-                                 "sent", outcome="unknown", error_type="DeliveryOutcomeUnknown") from None
-        code, body = response.status_code, response.text
-        if 200 <= code < 300:
-            return Answered(response_status=code, response_body=body, provider_id=self._message_id(response))
-        said = f"the SMS gateway answered {code}"
-        if code in (429, 503):
-            raise DeliveryFailed(said, outcome="retry", error_type="SmsNotSent", response_status=code,
-                                 response_body=body)
-        if code >= 500:
-            raise DeliveryFailed(f"{said}; the message may have been sent", outcome="unknown",
-                                 error_type="DeliveryOutcomeUnknown", response_status=code, response_body=body)
-        raise DeliveryFailed(said, outcome="final", error_type="SmsRefused", response_status=code, response_body=body)
+        response = await post_at_most_once(self.settings, self.gateway.url, where="the SMS gateway",
+                                           not_sent="SmsNotSent", refused="SmsRefused", headers=headers,
+                                           json=self.payload(to, text, reference))
+        return Answered(response_status=response.status_code, response_body=response.text,
+                        provider_id=self._message_id(response))
 
     def _message_id(self, response: httpx.Response) -> str | None:
         try:

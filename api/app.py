@@ -11,12 +11,13 @@ from fastapi import Depends, FastAPI
 from temporalio.client import Client
 
 import tracing
-from api import bounds, client_forms, console, docs, metrics, problems
+from api import bounds, client_forms, console, docs, metrics, problems, signing_page
 from api.admission import Admission, api_routes
 from api.auth import KeyCache
 from api.bounds import bounded_integers
-from api.routers import (api_keys, cases, client_request_templates, client_requests, deliveries, documents, exports, health, imports, moves, outbox, pipelines,
-                         processes, records, tags, tasks, templates, timeline, users, webhook_endpoints)
+from api.routers import (api_keys, cases, client_request_templates, client_requests, deliveries, documents, exports,
+                         health, imports, moves, outbox, pipelines, processes, records, signatures, tags, tasks,
+                         templates, timeline, users, webhook_endpoints)
 from crm.client_requests.questions import RequestTemplate
 from crm.db import make_engine, make_sessionmaker
 from logs import configure_logging
@@ -65,10 +66,11 @@ def create_app(settings: Settings | None = None, temporal: Client | None = None,
     tracing.instrument(app)
     for module in (health, templates, pipelines, users, records, documents, moves, timeline, cases, tags, imports,
                    exports, processes, tasks, outbox, deliveries, webhook_endpoints, api_keys,
-                   client_request_templates, client_requests):
+                   client_request_templates, client_requests, signatures):
         app.include_router(module.router)
     console.install(app)
     client_forms.install(app, settings)
+    app.include_router(signing_page.router)
     app.add_middleware(Admission, max_body_bytes=settings.max_body_bytes,
                        limits={"max_import_bytes": settings.max_import_bytes,
                                "max_document_bytes": settings.max_document_bytes,

@@ -361,6 +361,8 @@ class HistoryKind(str, enum.Enum):
     client_request_submitted = "client_request_submitted"
     client_request_cancelled = "client_request_cancelled"
     client_request_linked = "client_request_linked"
+    signature_requested = "signature_requested"
+    signature_completed = "signature_completed"  # signed, declined or expired (`data.outcome`)
 
 
 class HistoryEntry(SQLModel, table=True):

@@ -291,6 +291,24 @@ class SendClientRequest(Frozen):
         raise ValueError(f"'{value}' is neither an email address nor record_contact")
 
 
+class RequestSignature(Frozen):
+    """Send a document a `letter` or `report` action made earlier in the process to a signing provider; the phase
+    (of a process) waits for the provider's answer: signed, declined or expired (`phases.<key>.signature`)."""
+
+    document: Annotated[str, Field(min_length=1, max_length=255)] = Field(
+        LETTER_NAME, description="the document's file name: the `name` of the letter or report that made it")
+    signer: str = Field("record_contact", max_length=320, description="record_contact, or an address")
+    provider: Key = Field("embedded", description="a name in SIGNING_PROVIDERS, or `embedded`")
+    expires_days: int = Field(14, ge=1, le=366, description="unsigned after this many days: expired")
+
+    @field_validator("signer")
+    @classmethod
+    def _signer(cls, value: str) -> str:
+        if value == "record_contact" or EMAIL_PATTERN.fullmatch(value):
+            return value
+        raise ValueError(f"'{value}' is neither an email address nor record_contact")
+
+
 ACTION_KINDS: dict[str, type[Frozen]] = {
     "send_email": SendEmail,
     "webhook": Webhook,
@@ -313,6 +331,7 @@ ACTION_KINDS: dict[str, type[Frozen]] = {
     "send_client_request": SendClientRequest,
     "forward_email": ForwardEmail,
     "notify_owner": NotifyOwner,
+    "request_signature": RequestSignature,
 }
 
 # the kinds of the first version: a full dump of an action (every kind, unset ones as None) has them all
@@ -361,6 +380,7 @@ class Action(Frozen):
     send_client_request: SendClientRequest | None = None
     forward_email: ForwardEmail | None = None
     notify_owner: NotifyOwner | None = None
+    request_signature: RequestSignature | None = None
 
     @model_validator(mode="before")
     @classmethod

@@ -74,6 +74,10 @@ class PhaseState(BaseModel):
     went_to: str | None = Field(None, description="a decision phase: the phase it chose")
     waiting_requests: list[int] = Field(default_factory=list, description="the client requests (auto-move) the "
                                                                           "phase waits for")
+    waiting_signatures: list[int] = Field(default_factory=list, description="the signature requests the phase "
+                                                                            "waits for")
+    signature: Literal["signed", "declined", "expired"] | None = Field(
+        None, description="what the signer did with the phase's signature request (`phases.<key>.signature`)")
 
 
 class Incident(BaseModel):
@@ -176,6 +180,19 @@ class ResumeState(BaseModel):
                                   "process took, oldest first: the server knows only those of the current run")
     requests_answered: dict[int, datetime] = Field(default_factory=dict, description="the client requests "
                                                    "answered (their submissions delivered), by id, oldest first")
+    signatures: dict[int, SignatureOutcome] = Field(default_factory=dict, description="the outcomes of signature "
+                                                    "requests delivered, by id, oldest first")
+
+
+SignatureOutcome = Literal["signed", "declined", "expired"]
+
+
+class SignatureCompleted(BaseModel):
+    """The signal `signature_completed`: a signing provider's callback told a signature request's outcome."""
+
+    signature_id: int
+    outcome: SignatureOutcome
+    at: datetime
 
 
 class ClientRequestSubmitted(BaseModel):

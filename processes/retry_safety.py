@@ -47,4 +47,5 @@ RETRY_SAFETY: dict[str, RetrySafety] = {
     "send_client_request": RetrySafety.repeatable,
     "forward_email": RetrySafety.repeatable,
     "notify_owner": RetrySafety.repeatable,
+    "request_signature": RetrySafety.at_most_once,
 }

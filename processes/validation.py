@@ -21,8 +21,8 @@ from processes.errors import ErrorCollector, ErrorDetail, TemplateInvalid, did_y
 from processes.formatting import parse_locale
 from processes.json_text import check_json_text
 from processes.sms_text import check_sms
-from processes.action_kinds import (CreateTask, Letter, NotifyOwner, SendClientRequest, SendSms, StartFollowUp,
-                                     StartProcess, Webhook)
+from processes.action_kinds import (CreateTask, Letter, NotifyOwner, RequestSignature, SendClientRequest, SendSms,
+                                    StartFollowUp, StartProcess, Webhook)
 from processes.template import ProcessTemplate
 from processes.template_basics import RecordKind, Responsible
 from processes.text_checks import check_condition, check_text
@@ -58,7 +58,8 @@ def _check_user(path: str, responsible: Responsible | None, known_users: Collect
         errors.add(f"{path}.user", f"unknown user '{responsible.user}'{did_you_mean(responsible.user, known_users)}")
 
 
-TEXT_FIELDS = ("subject", "body", "title", "description", "text", "message", "location", "html", "name", "note")
+TEXT_FIELDS = ("subject", "body", "title", "description", "text", "message", "location", "html", "name", "note",
+               "document")
 
 
 def check_template(template: ProcessTemplate, *, known_users: Collection[str] | None = None,
@@ -131,6 +132,14 @@ def _check_phases(template: ProcessTemplate, errors: ErrorCollector, known_users
                     errors.add(f"{base}.template", f"no client request template '{spec.template}'"
                                                    f"{did_you_mean(spec.template, known_requests)}"
                                                    + ("" if known_requests else " (none is saved)"))
+            if isinstance(spec, RequestSignature):
+                made = [a.spec.name for earlier in template.phases[:i + 1]
+                        for a in (earlier.actions[:j] if earlier is phase else earlier.actions)
+                        if isinstance(a.spec, Letter)]
+                if spec.document not in made:
+                    errors.add(f"{base}.document", "no `letter` or `report` action before it makes a document of "
+                                                   f"that name ({spec.document!r}): the name is the letter's `name`"
+                               + (f"; letters before it make {', '.join(repr(m) for m in made)}" if made else ""))
             if isinstance(spec, StartFollowUp | StartProcess):
                 _check_user(f"{base}.owner", spec.owner, known_users, errors)
                 _check_follow_up(base, spec, template, known_templates, errors)

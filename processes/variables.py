@@ -36,7 +36,7 @@ VARIABLES: dict[str, Shape] = {
     "owner": PERSON,
     "now": DATE,
     "answers": FREE,  # answers collected when staff completed manual phases
-    "phases": PHASES,  # phases.<key>.status / .overdue / .iteration; keys checked against the template
+    "phases": PHASES,  # phases.<key>.status / .overdue / .iteration / .signature; keys checked against the template
 }
 
-PHASE_OUTCOME_ATTRIBUTES = frozenset({"status", "overdue", "iteration"})
+PHASE_OUTCOME_ATTRIBUTES = frozenset({"status", "overdue", "iteration", "signature"})

@@ -29,6 +29,7 @@ from activities.record_values import RecordValuesActivities, SetStatusInput, Wri
 from activities.send_client_request import SendClientRequestActivities, SendClientRequestInput
 from activities.send_email import SendEmailActivities, SendEmailInput
 from activities.send_sms import SendSmsActivities, SendSmsInput
+from activities.signing.request import RequestSignatureInput, SignatureActivities
 from activities.stage_actions import AssignInput, NotifyInput, StageActionActivities, StartProcessInput, SubstateInput
 from activities.step import ActionResult
 from activities.tasks import CreateTaskInput, TaskActivities
@@ -60,6 +61,7 @@ ACTION_ACTIVITIES: dict[str, tuple[Callable[..., Awaitable[ActionResult]], type[
     "send_client_request": (SendClientRequestActivities.send_client_request, SendClientRequestInput),
     "forward_email": (ForwardEmailActivities.forward_email, ForwardEmailInput),
     "notify_owner": (NotifyOwnerActivities.notify_owner, NotifyOwnerInput),
+    "request_signature": (SignatureActivities.request_signature, RequestSignatureInput),
 }
 
 
@@ -67,7 +69,8 @@ def waits_for_client(run: Run, spec: Phase) -> bool:
     """The phase sends a client request with auto-move: it completes when the client answers (a process's phase;
     a status's automation does not wait, the record moves on instead)."""
     return run.input.stage is None and any(
-        a.send_client_request is not None and a.send_client_request.auto_move for a in spec.actions)
+        (a.send_client_request is not None and a.send_client_request.auto_move) or a.request_signature is not None
+        for a in spec.actions)
 
 
 class Actions:
@@ -112,6 +115,10 @@ class Actions:
                 summary=result.summary if isinstance(result, ActionResult) else "skipped by staff after an incident"))
             if isinstance(result, ActionResult) and result.data.get("waits"):
                 ps.waiting_requests.append(int(result.data["client_request_id"]))
+            if isinstance(result, ActionResult) and result.data.get("signature_id") is not None \
+                    and run.input.stage is None:
+                ps.waiting_signatures.append(int(result.data["signature_id"]))
+                run.signature_expiry[int(result.data["signature_id"])] = result.data["expires_at"]
             if after and isinstance(result, ActionResult):  # only actions run in the workflow come after it
                 done_written = True
                 run.ended_written = any(line.kind is HistoryKind.process_ended for line in after)

@@ -35,6 +35,7 @@ def resume(run: Run, carried: ResumeState) -> None:
     run.skip_requests = dict(carried.skip_requests)
     run.update_ids = dict.fromkeys(carried.update_ids)
     run.requests_answered = dict(carried.requests_answered)
+    run.signatures = dict(carried.signatures)
     run.phase_attribute = None  # not known here: set again at the next wait
 
 
@@ -65,5 +66,6 @@ def _carried(run: Run, next_phase: int) -> ProcessInput:
     carried = ResumeState(state=run.state, next_phase=next_phase, incidents=run.incidents,
                           owner_changes=run.owner_changes, skip_requests=run.skip_requests,
                           update_ids=list(run.update_ids)[-UPDATE_IDS_CARRIED:],
-                          requests_answered=dict(list(run.requests_answered.items())[-UPDATE_IDS_CARRIED:]))
+                          requests_answered=dict(list(run.requests_answered.items())[-UPDATE_IDS_CARRIED:]),
+                          signatures=dict(list(run.signatures.items())[-UPDATE_IDS_CARRIED:]))
     return run.input.model_copy(update={"resume": carried, "start_delay_seconds": 0})

@@ -38,7 +38,7 @@ from activities.bookkeeping import RunEnd
 from activities.process_runs import CancelInTemporalInput, ProcessRunActivities
 from crm.models import HistoryKind, TaskStatus
 from processes.instance import (AbortRequest, ClientRequestSubmitted, PhaseStatus, ProcessInput, ProcessState,
-                                ProcessStatus)
+                                ProcessStatus, SignatureCompleted)
 from workflows import continuing
 from workflows.appointments import cancel_appointments
 from workflows import search_attributes as sa
@@ -74,6 +74,11 @@ class ProcessInterpreter:
         """A client answered a request (signal `client_request_submitted`): counted once, by request id, whether
         or not a phase waits for it yet (it may come before its phase waits)."""
         self._run.requests_answered.setdefault(signal.request_id, signal.submitted_at)
+
+    def signature_completed(self, signal: SignatureCompleted) -> None:
+        """A signing provider told a signature request's outcome (signal `signature_completed`): counted once, by
+        request id, whether or not a phase waits for it yet."""
+        self._run.signatures.setdefault(signal.signature_id, signal.outcome)
 
     async def run(self) -> ProcessState:
         run = self._run

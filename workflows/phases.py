@@ -13,13 +13,14 @@ Workflow code imported through the sandbox's pass-through (see `interpreter.py`)
 from __future__ import annotations
 
 import asyncio
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from temporalio import workflow
 
 from activities.bookkeeping import BookkeepingResult, HistoryLine, PhaseTaskOpening
 from activities.decisions import DecideInput, DecideResult, DecisionActivities
 from activities.responsible import ResolveResponsibleInput, ResponsibleActivities
+from activities.signing.request import ExpireSignaturesInput, SignatureActivities
 from activities.tasks import OpenPhaseTaskInput, TaskActivities
 from crm.models import HistoryKind, TaskStatus
 from processes.instance import PhaseState, PhaseStatus
@@ -43,6 +44,8 @@ from workflows.timers import Timers
 PATCH_DECIDE_AFTER_LAST_STEP = "decide-after-the-step-that-ended-the-phase"
 # A phase that sent client requests with auto-move waits for their answers (signal `client_request_submitted`).
 PATCH_WAIT_FOR_ANSWERS = "phase-waits-for-client-requests"
+# A phase that sent a document for signature waits for its outcome (signal `signature_completed`), or its expiry.
+PATCH_WAIT_FOR_SIGNATURE = "phase-waits-for-signatures"
 
 
 class Phases:
@@ -118,6 +121,8 @@ class Phases:
             if spec.completion != "manual" and ps.waiting_requests and not run.phase_interrupted(ps) \
                     and workflow.patched(PATCH_WAIT_FOR_ANSWERS):
                 await self._wait_for_answers(index, ps)
+            if ps.waiting_signatures and not run.phase_interrupted(ps) and workflow.patched(PATCH_WAIT_FOR_SIGNATURE):
+                await self._wait_for_signatures(index, ps)
             if not run.ended_written:  # else the process has ended with its last step: too late to abort
                 run.check_abort()
         except GeneratorExit:
@@ -140,7 +145,8 @@ class Phases:
             await run.close_task(ps.task_id, TaskStatus.done, completed_by.actor if completed_by else
                                  "client" if run.answered(ps) else "")
         ps.status, ps.finished_at = PhaseStatus.done, workflow.now()
-        answered = ": the client answered" if run.answered(ps) and ps.key not in run.complete_requests else ""
+        answered = ": the client answered" if run.answered(ps) and ps.key not in run.complete_requests else \
+            f": signature {ps.signature}" if ps.signature is not None else ""
         run.phase_written[ps.key] = await run.line(f"{step}/done/{ps.iteration}", HistoryKind.phase_done,
                                                    f"Phase '{ps.name}' done{answered}", phase_key=ps.key)
         if spec.decision and run.end_reason is None:
@@ -199,6 +205,33 @@ class Phases:
                     + ", ".join(f"request #{r}" for r in ps.waiting_requests))
         await run.park(ps)
         await workflow.wait_condition(lambda: run.answered(ps) or run.phase_interrupted(ps))
+
+    async def _wait_for_signatures(self, index: int, ps: PhaseState) -> None:
+        """A phase that sent documents for signature: done when the provider told each one's outcome (signed,
+        declined, expired); one still open when it expires counts as expired. The phase's `signature` is the worst
+        outcome (declined, then expired, then signed): its `decision` reads it as `phases.<key>.signature`."""
+        run = self.run
+        expiry = max(datetime.fromisoformat(run.signature_expiry[s]) for s in ps.waiting_signatures
+                     if s in run.signature_expiry) if any(s in run.signature_expiry for s in ps.waiting_signatures) \
+            else None
+        run.details(f"phase **{ps.key}** ({index + 1}/{len(run.state.phases)}) waits for the signature of "
+                    + ", ".join(f"request #{s}" for s in ps.waiting_signatures))
+        await run.park(ps)
+        timeout = max(expiry - workflow.now(), timedelta(seconds=1)) if expiry is not None else None
+        try:
+            await workflow.wait_condition(lambda: run.signed(ps) or run.phase_interrupted(ps), timeout=timeout,
+                                          timeout_summary=f"signature expiry · phase {ps.key}")
+        except asyncio.TimeoutError:
+            open_ones = [s for s in ps.waiting_signatures if s not in run.signatures]
+            for s in open_ones:
+                run.signatures.setdefault(s, "expired")
+            await workflow.execute_activity_method(
+                SignatureActivities.expire_signatures, ExpireSignaturesInput(signature_ids=open_ones),
+                start_to_close_timeout=BOOKKEEPING_TIMEOUT, retry_policy=BOOKKEEPING_RETRY,
+                summary=f"signatures expired · phase {ps.key}")
+        if run.signed(ps):
+            outcomes = {run.signatures[s] for s in ps.waiting_signatures}
+            ps.signature = next(o for o in ("declined", "expired", "signed") if o in outcomes)  # type: ignore[assignment]
 
     async def _start_alone(self, ps: PhaseState) -> None:
         """A phase with no step of its own: its start (the responsible looked up, its line) is written now."""

@@ -15,7 +15,7 @@ from temporalio import workflow
 from temporalio.common import RawValue
 
 with workflow.unsafe.imports_passed_through():
-    from processes.instance import ClientRequestSubmitted, ProcessInput, ProcessState
+    from processes.instance import ClientRequestSubmitted, ProcessInput, ProcessState, SignatureCompleted
     from workflows.interpreter import ProcessInterpreter
     from workflows.staff_requests import (
         ABORT,
@@ -57,6 +57,11 @@ class ProcessWorkflow:
         """A client answered a request (the dispatcher delivers it): the phase waiting for it completes."""
         self._process.request_answered(signal)
 
+    @workflow.signal(name="signature_completed")
+    def signature_completed(self, signal: SignatureCompleted) -> None:
+        """A signing provider's callback told a signature request's outcome: the phase waiting for it completes."""
+        self._process.signature_completed(signal)
+
     @workflow.query
     def current_state(self) -> ProcessState:
         return self._process.state
@@ -66,5 +71,5 @@ class ProcessWorkflow:
         """Any other signal: log it and drop it, never buffer it."""
         workflow.logger.warning("unknown signal %r dropped (a process takes the signals %s, and the updates %s)", name,
                                 ", ".join([kind.name for kind in STAFF_REQUESTS if kind.signal is not None]
-                                          + ["client_request_submitted"]),
+                                          + ["client_request_submitted", "signature_completed"]),
                                 ", ".join(kind.name for kind in STAFF_REQUESTS))

@@ -38,6 +38,7 @@ from processes.instance import (
     ProcessInput,
     ProcessState,
     ResolveIncidentRequest,
+    SignatureOutcome,
     SkipPhaseRequest,
 )
 from processes.template import Phase
@@ -102,6 +103,8 @@ class Run:
         self.resolution: ResolveIncidentRequest | None = None  # of the open incident
         self.update_ids: dict[str, None] = {}  # the IDs of the staff requests taken, oldest first (a set in order)
         self.requests_answered: dict[int, datetime] = {}  # client requests answered, by id (signals, carried)
+        self.signatures: dict[int, SignatureOutcome] = {}  # signature requests' outcomes, by id (signals, carried)
+        self.signature_expiry: dict[int, str] = {}  # when a signature request sent in this run expires (ISO)
         # counters that make step keys unique across the process's runs
         self.incidents = 0
         self.owner_changes = 0
@@ -132,6 +135,10 @@ class Run:
         """The phase waits for client requests and every one of them is answered."""
         return bool(ps.waiting_requests) and all(r in self.requests_answered for r in ps.waiting_requests)
 
+    def signed(self, ps: PhaseState) -> bool:
+        """The phase waits for signature requests and every one of them has its outcome."""
+        return bool(ps.waiting_signatures) and all(s in self.signatures for s in ps.waiting_signatures)
+
     def following(self, index: int) -> int | None:
         """The phase after `index` when no decision says otherwise: its `next`, or the one below it."""
         spec = self.template.phases[index]
@@ -154,9 +161,9 @@ class Run:
             phases=self.outcomes() if "phases" in text else {})
 
     def outcomes(self) -> dict[str, dict[str, Any]]:
-        """Each phase's status, overdue and iteration: `phases` in conditions and text."""
-        return {p.key: {"status": p.status.value, "overdue": p.overdue, "iteration": p.iteration}
-                for p in self.state.phases}
+        """Each phase's status, overdue, iteration and signature outcome: `phases` in conditions and text."""
+        return {p.key: {"status": p.status.value, "overdue": p.overdue, "iteration": p.iteration,
+                        "signature": p.signature} for p in self.state.phases}
 
     def responsible_found(self, ps: PhaseState, spec: Phase, responsible_id: int | None) -> None:
         ps.responsible_id = responsible_id

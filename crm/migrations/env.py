@@ -16,6 +16,7 @@ import crm.cases.models  # noqa: F401  (registers the tables of cases)
 import crm.imports.models  # noqa: F401  (registers the import_job table)
 import crm.documents.models  # noqa: F401  (registers the document tables)
 import crm.client_requests.models  # noqa: F401  (registers the client request tables)
+import crm.signatures  # noqa: F401  (registers the signature request table)
 
 config = context.config
 target_metadata = SQLModel.metadata

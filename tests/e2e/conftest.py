@@ -75,6 +75,6 @@ async def stack(dev_env: Any, sessions: Any, smtp: tuple[MailCatcher, int], task
             _, keys[role.value] = await create_key(session, f"e2e {role.value}", role)
     async with serving(create_app(settings, temporal=dev_env.client, renderer=shared_pool()), port), \
             running_worker(dev_env.client, sessions, task_queue, smtp_host="127.0.0.1", smtp_port=smtp_port,
-                           smtp_from="processes@agency.example"), \
+                           smtp_from="processes@agency.example", data_dir=tmp_path), \
             httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=30) as http:
         yield Stack(http=http, keys=keys, mail=catcher, settings=settings)

@@ -52,6 +52,7 @@ from processes.instance import (
     ProcessState,
     ProcessStatus,
     ResolveIncidentRequest,
+    SignatureCompleted,
     SkipPhaseRequest,
     StageRef,
 )
@@ -384,12 +385,45 @@ async def client_request_office_time(run: Run) -> Handle:
     return handle
 
 
+async def _signature(run: Run, scenario: str) -> tuple[Handle, int]:
+    """A phase that sends a report for signature (expiring in 3 days) and waits; its decision reads the outcome."""
+    handle = await run.start(
+        scenario,
+        {"key": "offer", "name": "Offer", "actions": [
+            {"report": {"name": "Offerta", "html": "<p>Offerta per {{ record.title }}</p>"}},
+            {"request_signature": {"document": "Offerta", "expires_days": 3}}],
+         "decision": [{"when": "phases.offer.signature != 'signed'", "goto": "lost"}]},
+        {"key": "won", "name": "Won", "actions": [{"end_process": {}}]},
+        {"key": "lost", "name": "Lost", "actions": [{"add_history": {"text": "not signed"}}]})
+    state = await until(handle, lambda s: bool(s.phases[0].waiting_signatures))
+    return handle, state.phases[0].waiting_signatures[0]
+
+
+async def signature_declined(run: Run) -> Handle:
+    """The outcome comes twice (one counts): declined, and the decision follows it."""
+    handle, signature_id = await _signature(run, "signature_declined")
+    await run.env.sleep(timedelta(days=1))
+    for _ in range(2):
+        await handle.signal(ProcessWorkflow.signature_completed, SignatureCompleted(
+            signature_id=signature_id, outcome="declined", at=datetime(2026, 3, 2, tzinfo=UTC)))
+    await handle.result()
+    return handle
+
+
+async def signature_expired(run: Run) -> Handle:
+    """No outcome comes: the request expires (marked so by a step), and the decision follows it."""
+    handle, _ = await _signature(run, "signature_expired")
+    await handle.result()
+    return handle
+
+
 SCENARIOS: dict[str, Callable[[Run], Awaitable[WorkflowHandle[Any, Any]]]] = {
     f.__name__: f for f in (automatic_emails, manual_completed, skip_and_abort, incident_retry, decision_merge,
                             decision_after_step,
                             follow_up, loop_continue_as_new, loop_guard_cancelled, record_events_dispatch,
                             responsible_missing, staff_signals, appointment_cancelled, stage_automations,
-                            client_request_answered, client_request_office_time)}
+                            client_request_answered, client_request_office_time, signature_declined,
+                            signature_expired)}
 
 
 async def start_test_server() -> WorkflowEnvironment:
@@ -411,7 +445,7 @@ async def record(names: list[str]) -> None:
         try:
             client: Client = env.client
             run = Run(env, Factory(make_sessionmaker(engine)))
-            async with running_worker(client, run.factory.sessions, TASK_QUEUE):
+            async with running_worker(client, run.factory.sessions, TASK_QUEUE, documents_dir=Path(tmp) / "documents"):
                 for name in names:
                     handle = await SCENARIOS[name](run)
                     history = await handle.fetch_history()

@@ -1,0 +1,1 @@
+"""E-signature: the `request_signature` action (`request.py`) and the signing providers (`providers.py`)."""

@@ -1,0 +1,99 @@
+"""The `request_signature` action through a generic HTTP signing provider, a real local HTTP server: the envelope
+is posted once with the PDF, the API key and the idempotency key; the provider's signed callback completes the phase
+with its signed PDF; an answer of unknown outcome is an incident, never a second envelope; no key or secret reaches
+the workflow's history (Temporal dev server)."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+from pathlib import Path
+from typing import Any
+
+from sqlmodel import col, select
+from starlette.responses import JSONResponse, PlainTextResponse, Response
+from temporalio.testing import WorkflowEnvironment
+
+from api.routers.signatures import CallbackAnswer, receive, signed_headers
+from crm.deliveries import Delivery, DeliveryStatus
+from crm.documents import store
+from crm.documents.storage import FolderStorage
+from crm.documents.models import Document, DocumentVersion
+from crm.signatures import SignatureRequest
+from processes.instance import ProcessStatus
+from settings import Settings
+from tests.channels.receivers import Received, receiver
+from tests.factories import Factory
+from tests.workflows.helpers import rows, running_worker, start, template, until
+
+API_KEY = "sentinel-signing-api-key-5f1e"
+SECRET = "whsec_" + base64.b64encode(b"sentinel-signing-secret-9c2d-0123456789").decode()
+
+
+def offer(signer: str) -> dict[str, Any]:
+    return {"key": "offer", "name": "Offer",
+            "actions": [{"report": {"name": "Offerta", "html": "<p>Offerta per {{ record.title }}</p>"}},
+                        {"request_signature": {"document": "Offerta", "signer": signer, "provider": "acme"}}]}
+
+
+async def test_a_report_goes_to_the_provider_once_and_its_signed_callback_completes_the_phase(
+        dev_env: WorkflowEnvironment, sessions: Any, factory: Factory, task_queue: str, tmp_path: Path) -> None:
+    client = dev_env.client
+    owner = await factory.user()
+
+    async def answer(r: Received, n: int) -> Response:
+        if json.loads(r.body)["signer"] == "busy@example.org":
+            return PlainTextResponse("internal error", status_code=500)
+        return JSONResponse({"envelope_id": f"env-{n}"})
+
+    async with receiver() as target:
+        target.answers["/envelopes"] = answer
+        providers = {"acme": {"url": target.url("/envelopes"), "api_key": API_KEY, "secret": SECRET}}
+        settings = Settings(temporal_task_queue=task_queue, documents_dir=tmp_path, signing_providers=providers)
+        async with running_worker(client, sessions, task_queue, outbound_allowed_hosts=["127.0.0.1"],
+                                  documents_dir=tmp_path, signing_providers=providers):
+            record = await factory.record(owner=owner, title="Villa Rosa")
+            handle = await start(client, task_queue, template(offer("firma@example.org")), record.id, owner.id)
+            state = await until(handle, lambda s: bool(s.phases[0].waiting_signatures))
+            busy = await start(client, task_queue, template(offer("busy@example.org")),
+                               (await factory.record(owner=owner)).id, owner.id)
+            incident = (await until(busy, lambda s: s.incident is not None)).incident
+
+            async with sessions() as session:
+                signature = await session.get(SignatureRequest, state.phases[0].waiting_signatures[0])
+            signed_pdf = (await _pdf(sessions, signature.document_id, tmp_path)) + b"\n% signed by acme\n"
+            raw = json.dumps({"envelope_id": signature.envelope_id, "status": "signed",
+                              "document": base64.b64encode(signed_pdf).decode()}).encode()
+            async with sessions() as session:
+                kept = await receive(session, settings, client, "acme", signed_headers(SECRET, "msg_1", raw), raw)
+            assert isinstance(kept, CallbackAnswer) and kept.changed, kept
+            final = await asyncio.wait_for(handle.result(), 30)
+            exported = json.dumps((await handle.fetch_history()).to_json_dict())
+
+    assert final.status is ProcessStatus.completed and final.phases[0].signature == "signed"
+    posted = [json.loads(r.body) for r in target.at("/envelopes")]
+    assert [p["signer"] for p in posted] == ["firma@example.org", "busy@example.org"]  # each once
+    first = target.at("/envelopes")[0]
+    [delivery] = await rows(sessions, Delivery, handle.id)
+    assert first.headers["authorization"] == f"Bearer {API_KEY}"
+    assert first.headers["idempotency-key"] == posted[0]["reference"] == delivery.message_id
+    assert base64.b64decode(posted[0]["document"]).startswith(b"%PDF")
+    assert posted[0]["callback_url"].endswith("/signatures/callback/acme") and posted[0]["name"] == "Offerta.pdf"
+    assert signature.envelope_id == "env-1" and delivery.provider_id == "env-1"
+    async with sessions() as session:
+        document = await session.get(Document, signature.document_id)
+    assert document.current_version == 2
+    assert await _pdf(sessions, signature.document_id, tmp_path) == signed_pdf
+    assert incident is not None and incident.error_type == "DeliveryOutcomeUnknown"
+    [unknown] = await rows(sessions, Delivery, busy.id)
+    assert unknown.status is DeliveryStatus.unknown and unknown.attempts == 1
+    for secret in (API_KEY, SECRET, SECRET.removeprefix("whsec_"), target.url("/envelopes")):
+        assert secret not in exported
+
+
+async def _pdf(sessions: Any, document_id: int, folder: Path) -> bytes:
+    async with sessions() as session:
+        version = (await session.exec(select(DocumentVersion).where(DocumentVersion.document_id == document_id)
+                                      .order_by(col(DocumentVersion.number).desc()))).first()
+    return await store.read(FolderStorage(folder), version)

@@ -1,0 +1,116 @@
+"""A report sent for signature end to end over HTTP on the dev server, with the embedded provider: the signer's
+email carries the link, a client with no key reads the PDF and signs (the phase completes, the signed version is
+kept) or declines (the decision follows); a forged callback, or one of an unknown provider, is refused and changes
+nothing."""
+
+from __future__ import annotations
+
+import json
+import re
+import uuid
+from typing import Any
+
+import pytest
+
+from api.routers.signatures import signed_headers
+from tests.e2e.conftest import Stack
+from tests.polling import eventually
+
+pytestmark = pytest.mark.e2e
+
+TEMPLATE = """
+key: {key}
+name: Offer for signature
+controller_email: controller@agency.example
+record_kind: lead
+phases:
+  - key: offer
+    name: Offer
+    actions:
+      - report: {{name: "Offerta {{{{ record.id }}}}", html: "<h1>Offerta per {{{{ record.title }}}}</h1>"}}
+      - request_signature: {{document: "Offerta {{{{ record.id }}}}", expires_days: 3}}
+    decision:
+      - {{when: "phases.offer.signature != 'signed'", goto: lost}}
+  - key: won
+    name: Won
+    actions:
+      - add_history: {{text: "offer signed"}}
+      - end_process: {{}}
+  - key: lost
+    name: Lost
+    actions:
+      - add_history: {{text: "offer not signed"}}
+"""
+
+
+async def _started(stack: Stack, key: str) -> tuple[int, str, str]:
+    """A lead with the offer process started: its id, the process and the signing link's path, as emailed."""
+    staff = stack.as_("staff")
+    address = f"{uuid.uuid4().hex[:8]}@example.org"
+    owner = await stack.http.post("/users", headers=stack.as_("admin"), json={
+        "handle": f"u{address[:8]}", "name": "Anna", "email": f"owner-{address}"})
+    assert owner.status_code == 201, owner.text
+    record = await stack.http.post("/records", headers=staff, json={"kind": "lead", "title": "Villa Rosa",
+                                                                    "email": address, "owner_id": owner.json()["id"]})
+    assert record.status_code == 201, record.text
+    started = await stack.http.post("/processes", headers=staff, json={"template": key,
+                                                                       "record_id": record.json()["id"]})
+    assert started.status_code == 201, started.text
+    [email] = await eventually(lambda: _mail(stack, address), what=f"the signing link emailed to {address}")
+    link = re.search(r"http://\S+(/sign/[A-Za-z0-9_-]+)", email.get_content())
+    assert link, email.get_content()
+    return record.json()["id"], started.json()["workflow_id"], link.group(1)
+
+
+async def _mail(stack: Stack, address: str) -> list[Any]:
+    return stack.mail.to(address)
+
+
+async def _ended(stack: Stack, workflow_id: str) -> dict[str, Any]:
+    async def done() -> Any:
+        state = (await stack.http.get(f"/processes/{workflow_id}", headers=stack.as_("staff"))).json()
+        return state if state["status"] == "completed" else None
+    return await eventually(done, what=f"process {workflow_id} completed")  # type: ignore[no-any-return]
+
+
+async def test_a_signer_signs_or_declines_on_the_embedded_page(stack: Stack) -> None:
+    key = f"sign-{uuid.uuid4().hex[:6]}"
+    saved = await stack.http.post("/templates", headers={**stack.as_("admin"), "Content-Type": "application/yaml"},
+                                  content=TEMPLATE.format(key=key))
+    assert saved.status_code == 201, saved.text
+
+    record_id, workflow_id, path = await _started(stack, key)
+    page = await stack.http.get(path)
+    assert page.status_code == 200 and "Sign" in page.text and f"Offerta {record_id}.pdf" in page.text
+    document = await stack.http.get(f"{path}/document")
+    assert document.status_code == 200 and document.content.startswith(b"%PDF")
+    forged = json.dumps({"envelope_id": path.rsplit("/", 1)[1], "status": "declined"}).encode()
+    refused = await stack.http.post("/signatures/callback/embedded", content=forged,
+                                    headers=signed_headers("whsec_" + "B" * 40, "msg_forged", forged))
+    assert refused.status_code == 401 and refused.headers["content-type"] == "application/problem+json"
+    unknown = await stack.http.post("/signatures/callback/nobody", content=forged,
+                                    headers=signed_headers("whsec_" + "B" * 40, "msg_forged", forged))
+    assert unknown.status_code == 401
+    assert (await stack.http.get(path)).status_code == 200  # still waiting for the signer
+    signed = await stack.http.post(path, data={"decision": "sign"})
+    assert signed.status_code == 200 and "You signed" in signed.text, signed.text
+    assert (await stack.http.post(path, data={"decision": "decline"})).status_code == 409
+    state = await _ended(stack, workflow_id)
+    assert [(p["key"], p["status"], p["signature"]) for p in state["phases"]] == [
+        ("offer", "done", "signed"), ("won", "done", None), ("lost", "pending", None)]
+    [kept] = (await stack.http.get(f"/records/{record_id}/documents", headers=stack.as_("staff"))).json()
+    assert kept["current_version"] == 2
+
+    record_id, workflow_id, path = await _started(stack, key)
+    italian = await stack.http.get(path, headers={"Accept-Language": "it-IT,it;q=0.9,en;q=0.5"})
+    assert italian.status_code == 200 and "Documento da firmare" in italian.text and 'lang="it"' in italian.text
+    declined = await stack.http.post(path, data={"decision": "decline"})
+    assert declined.status_code == 200 and "declined" in declined.text
+    state = await _ended(stack, workflow_id)
+    assert [(p["key"], p["status"]) for p in state["phases"]] == [("offer", "done"), ("won", "pending"),
+                                                                  ("lost", "done")]
+    assert state["phases"][0]["signature"] == "declined" and state["phases"][0]["went_to"] == "lost"
+    [kept] = (await stack.http.get(f"/records/{record_id}/documents", headers=stack.as_("staff"))).json()
+    assert kept["current_version"] == 1
+    history = (await stack.http.get(f"/records/{record_id}/history", headers=stack.as_("staff"))).json()
+    assert [h["kind"] for h in history].count("signature_completed") == 1
