@@ -136,7 +136,7 @@ class SignatureActivities:
         signature = await self._kept(step, row, action)
         if action.provider == EMBEDDED:
             await self._email_link(step, signature)
-        return ActionResult(summary=f"signature request #{signature.id} sent to {row.target} ({action.provider}, "
+        return ActionResult(summary=f"signature request #{signature.id} sent to {action.signer} ({action.provider}, "
                                     f"delivery {row.id}), the phase waits for it",
                             data={"signature_id": signature.id, "expires_at": signature.expires_at.isoformat()},
                             responsible_id=step.responsible_id)
