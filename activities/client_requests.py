@@ -6,8 +6,10 @@
   to the next status of its type's sequence (`crm/pipeline_moves.py`, actor `client request #N`, one history
   line), once (the move's step key). A record that has left the status meanwhile, or a move its type does not
   allow, does not move: one history line says why.
-- `deliver_submissions`: the record-events dispatcher's sweep of the submissions not delivered yet
-  (`workflows/request_delivery.py`).
+- `deliver_submissions`: the record-events dispatcher's sweep: the pending requests past their expiry marked
+  `expired` (`crm/client_requests/closing.py`: a history line; a process waiting for one told, a status's
+  request's record owner given a task; their reminders stopped), then the submissions and the ends (closures) not
+  delivered yet (`workflows/request_delivery.py`).
 """
 
 from __future__ import annotations
@@ -23,14 +25,14 @@ from activities.deps import Deps
 from activities.outbox import send_once
 from activities.record_values import notify_events
 from crm import pipeline_store
-from crm.client_requests import store
+from crm.client_requests import closing, store
 from crm.client_requests.models import AutoMove, ClientRequest, RequestStatus
 from crm.idempotent import insert_once
 from crm.models import HistoryEntry, HistoryKind, OutboxMessage, Record
 from crm.pipeline_moves import Move, move_record
 from processes.errors import MovedMeanwhile, MoveRefused
 from workflows import signature_delivery
-from workflows.request_delivery import deliver_pending
+from workflows.request_delivery import deliver_pending, deliver_pending_closures, requests_cancelled
 
 
 REMINDER = {"it": ("Promemoria: {title}", "Non abbiamo ancora ricevuto le sue risposte."),
@@ -62,6 +64,7 @@ class DeliverSubmissionsInput(BaseModel):
 class DeliverSubmissionsResult(BaseModel):
     delivered: int = 0
     more: bool = False
+    expired: int = 0  # requests marked expired by this sweep
 
 
 def actor(request_id: int) -> str:
@@ -160,13 +163,18 @@ class ClientRequestActivities:
 
     @activity.defn(name="deliver_submissions")
     async def deliver_submissions(self, input: DeliverSubmissionsInput) -> DeliverSubmissionsResult:
-        """Deliver the submissions the form could not, and the signature outcomes the callback could not (the
-        sweep)."""
+        """The sweep: mark expired the pending requests past their expiry, then deliver the submissions the form
+        could not, the signature outcomes the callback could not, and the requests' ends."""
+        async with self.deps.sessions() as session:
+            expired = await closing.expire_due(session, input.batch_size)
         if self.deps.temporal is None:
-            return DeliverSubmissionsResult()
+            return DeliverSubmissionsResult(expired=len(expired), more=len(expired) == input.batch_size)
+        await requests_cancelled(self.deps.temporal, self.deps.settings, expired)  # their reminders stop
         async with self.deps.sessions() as session:
             delivered, more = await deliver_pending(self.deps.temporal, self.deps.settings, session,
                                                     input.batch_size)
             outcomes, more_outcomes = await signature_delivery.deliver_pending(self.deps.temporal, session,
                                                                                input.batch_size)
-        return DeliverSubmissionsResult(delivered=delivered + outcomes, more=more or more_outcomes)
+            ends, more_ends = await deliver_pending_closures(self.deps.temporal, session, input.batch_size)
+        return DeliverSubmissionsResult(delivered=delivered + outcomes + ends, expired=len(expired),
+                                        more=more or more_outcomes or more_ends or len(expired) == input.batch_size)

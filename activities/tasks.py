@@ -35,6 +35,12 @@ class ClosePhaseTaskInput(BaseModel):
     actor: str = ""
 
 
+class NotePhaseTaskInput(BaseModel):
+    task_id: int
+    note: str  # added to its description
+    due_at: datetime | None = None  # its new due date, when given
+
+
 class ReassignTaskInput(BaseModel):
     task_id: int
     assignee_id: int
@@ -111,6 +117,21 @@ class TaskActivities:
             task.status = input.status
             task.completed_at = utcnow()
             task.completed_by = input.actor or None
+            session.add(task)
+            await session.commit()
+
+    @activity.defn(name="note_phase_task")
+    async def note_phase_task(self, input: NotePhaseTaskInput) -> None:
+        """An open phase task learns something its user must know (a client request ended unanswered): the note
+        added to its description once, and its new due date."""
+        async with self.deps.sessions() as session:
+            task = await session.get(Task, input.task_id)
+            if task is None or task.status is not TaskStatus.open:
+                return  # closed meanwhile: nothing to tell
+            if input.note not in task.description:  # a retry adds nothing
+                task.description = f"{task.description}\n\n{input.note}".strip()
+            if input.due_at is not None:
+                task.due_at = input.due_at
             session.add(task)
             await session.commit()
 

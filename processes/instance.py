@@ -76,6 +76,9 @@ class PhaseState(BaseModel):
                                                                           "phase waits for")
     waiting_signatures: list[int] = Field(default_factory=list, description="the signature requests the phase "
                                                                             "waits for")
+    requests_closed: dict[int, Literal["cancelled", "expired"]] = Field(
+        default_factory=dict, description="the phase's client requests that ended unanswered, as the phase took it: "
+                                          "its deadline goes on, and its responsible decides (a task)")
     signature: Literal["signed", "declined", "expired"] | None = Field(
         None, description="what the signer did with the phase's signature request (`phases.<key>.signature`)")
 
@@ -182,6 +185,9 @@ class ResumeState(BaseModel):
                                                    "answered (their submissions delivered), by id, oldest first")
     signatures: dict[int, SignatureOutcome] = Field(default_factory=dict, description="the outcomes of signature "
                                                     "requests delivered, by id, oldest first")
+    requests_closed: dict[int, Literal["cancelled", "expired"]] = Field(
+        default_factory=dict, description="the client requests that ended unanswered (their closures delivered), "
+                                          "by id, oldest first")
 
 
 SignatureOutcome = Literal["signed", "declined", "expired"]
@@ -200,6 +206,15 @@ class ClientRequestSubmitted(BaseModel):
 
     request_id: int
     submitted_at: datetime
+
+
+class ClientRequestEnded(BaseModel):
+    """The signal `client_request_closed`: a request a phase waits for ended unanswered (delivered by the
+    dispatcher from its `ClientRequestClosure` row)."""
+
+    request_id: int
+    outcome: Literal["cancelled", "expired"]
+    at: datetime
 
 
 class SkipPhaseRequest(BaseModel):

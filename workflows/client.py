@@ -29,6 +29,7 @@ ABORT_UPDATE = "abort"  # ProcessWorkflow.abort (workflows/staff_requests.py)
 DISPATCHER_ID = "record-events"
 CLIENT_REQUEST_WORKFLOW = "ClientRequestWorkflow"  # workflows/client_requests.py
 SUBMITTED_SIGNAL = "client_request_submitted"  # to it, and to the ProcessWorkflow whose phase waits
+CLOSED_SIGNAL = "client_request_closed"  # to the ProcessWorkflow whose phase waits: cancelled or expired unanswered
 DEFAULT_TASK_QUEUE: str = Settings.model_fields["temporal_task_queue"].default
 
 

@@ -7,7 +7,8 @@ is left for the next one to write) and the staff requests being handled finish.
 
 What it carries (`ResumeState`): the process's state (its `runs` counted), the phase to run next, the
 counters that keep step keys unique (incidents, owner changes), the skips requested for later phases,
-the client requests answered (a submission delivered as the run ended counts in the next), and the IDs
+the client requests answered or ended unanswered (a submission or an end delivered as the run ended counts in the
+next), and the IDs
 of the last `UPDATE_IDS_CARRIED` staff requests taken, so that a retry sent after the new
 run began is answered instead of applied again. A new field here needs a default in `ResumeState`, so
 runs carried by older code still decode.
@@ -36,6 +37,7 @@ def resume(run: Run, carried: ResumeState) -> None:
     run.update_ids = dict.fromkeys(carried.update_ids)
     run.requests_answered = dict(carried.requests_answered)
     run.signatures = dict(carried.signatures)
+    run.requests_closed = dict(carried.requests_closed)
     run.phase_attribute = None  # not known here: set again at the next wait
 
 
@@ -67,5 +69,6 @@ def _carried(run: Run, next_phase: int) -> ProcessInput:
                           owner_changes=run.owner_changes, skip_requests=run.skip_requests,
                           update_ids=list(run.update_ids)[-UPDATE_IDS_CARRIED:],
                           requests_answered=dict(list(run.requests_answered.items())[-UPDATE_IDS_CARRIED:]),
-                          signatures=dict(list(run.signatures.items())[-UPDATE_IDS_CARRIED:]))
+                          signatures=dict(list(run.signatures.items())[-UPDATE_IDS_CARRIED:]),
+                          requests_closed=dict(list(run.requests_closed.items())[-UPDATE_IDS_CARRIED:]))
     return run.input.model_copy(update={"resume": carried, "start_delay_seconds": 0})

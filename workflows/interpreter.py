@@ -37,8 +37,8 @@ from temporalio.exceptions import ActivityError, CancelledError
 from activities.bookkeeping import RunEnd
 from activities.process_runs import CancelInTemporalInput, ProcessRunActivities
 from crm.models import HistoryKind, TaskStatus
-from processes.instance import (AbortRequest, ClientRequestSubmitted, PhaseStatus, ProcessInput, ProcessState,
-                                ProcessStatus, SignatureCompleted)
+from processes.instance import (AbortRequest, ClientRequestEnded, ClientRequestSubmitted, PhaseStatus, ProcessInput,
+                                ProcessState, ProcessStatus, SignatureCompleted)
 from workflows import continuing
 from workflows.appointments import cancel_appointments
 from workflows import search_attributes as sa
@@ -74,6 +74,11 @@ class ProcessInterpreter:
         """A client answered a request (signal `client_request_submitted`): counted once, by request id, whether
         or not a phase waits for it yet (it may come before its phase waits)."""
         self._run.requests_answered.setdefault(signal.request_id, signal.submitted_at)
+
+    def request_closed(self, signal: ClientRequestEnded) -> None:
+        """A client request ended unanswered (signal `client_request_closed`): counted once, by request id, whether
+        or not a phase waits for it yet; the phase waiting for it takes it (`workflows/unanswered.py`)."""
+        self._run.requests_closed.setdefault(signal.request_id, signal.outcome)
 
     def signature_completed(self, signal: SignatureCompleted) -> None:
         """A signing provider told a signature request's outcome (signal `signature_completed`): counted once, by

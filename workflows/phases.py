@@ -38,6 +38,7 @@ from workflows.run import (
     Run,
 )
 from workflows.timers import Timers
+from workflows.unanswered import Unanswered
 
 # An automatic phase whose last step wrote "phase done" went on to the next phase without its decision; runs
 # from before this change (no marker in their history) keep doing so, as they did.
@@ -53,6 +54,7 @@ class Phases:
         self.run, self.incidents = run, incidents
         self.actions = Actions(run, incidents)
         self.timers = Timers(run, incidents)
+        self.unanswered = Unanswered(run, incidents)  # its client requests that end unanswered
 
     async def run_phase(self, index: int) -> int | None:
         """Run one phase; the index of the phase that comes next, or None at the end."""
@@ -194,17 +196,20 @@ class Phases:
         run.details(f"phase **{ps.key}** ({index + 1}/{len(run.state.phases)}) waits for task "
                     f"#{ps.task_id} of user {ps.responsible_id}{until}")
         await run.park(ps)
-        await workflow.wait_condition(lambda: ps.key in run.complete_requests or run.phase_interrupted(ps)
-                                      or run.answered(ps))
+        await self.unanswered.wait(ps, lambda: ps.key in run.complete_requests or run.phase_interrupted(ps)
+                                   or run.answered(ps))
 
     async def _wait_for_answers(self, index: int, ps: PhaseState) -> None:
         """An automatic phase that sent client requests with auto-move: done when the client has answered them all
-        (a submission that came before is counted: `Run.requests_answered`); a skip or an abort ends the wait."""
+        (a submission that came before is counted: `Run.requests_answered`); a skip or an abort ends the wait. A request
+        that ends unanswered gives the responsible a task, whose completion completes the phase (`unanswered.py`)."""
         run = self.run
         run.details(f"phase **{ps.key}** ({index + 1}/{len(run.state.phases)}) waits for the client's answers to "
                     + ", ".join(f"request #{r}" for r in ps.waiting_requests))
         await run.park(ps)
-        await workflow.wait_condition(lambda: run.answered(ps) or run.phase_interrupted(ps))
+        # completed by staff: only once a request ended unanswered (workflows/unanswered.py; refused before)
+        await self.unanswered.wait(ps, lambda: run.answered(ps) or run.phase_interrupted(ps)
+                                   or ps.key in run.complete_requests)
 
     async def _wait_for_signatures(self, index: int, ps: PhaseState) -> None:
         """A phase that sent documents for signature: done when the provider told each one's outcome (signed,

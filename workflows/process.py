@@ -15,7 +15,8 @@ from temporalio import workflow
 from temporalio.common import RawValue
 
 with workflow.unsafe.imports_passed_through():
-    from processes.instance import ClientRequestSubmitted, ProcessInput, ProcessState, SignatureCompleted
+    from processes.instance import (ClientRequestEnded, ClientRequestSubmitted, ProcessInput, ProcessState,
+                                    SignatureCompleted)
     from workflows.interpreter import ProcessInterpreter
     from workflows.staff_requests import (
         ABORT,
@@ -57,6 +58,11 @@ class ProcessWorkflow:
         """A client answered a request (the dispatcher delivers it): the phase waiting for it completes."""
         self._process.request_answered(signal)
 
+    @workflow.signal(name="client_request_closed")
+    def client_request_closed(self, signal: ClientRequestEnded) -> None:
+        """A request the phase waits for ended unanswered (cancelled, expired): its responsible decides."""
+        self._process.request_closed(signal)
+
     @workflow.signal(name="signature_completed")
     def signature_completed(self, signal: SignatureCompleted) -> None:
         """A signing provider's callback told a signature request's outcome: the phase waiting for it completes."""
@@ -71,5 +77,6 @@ class ProcessWorkflow:
         """Any other signal: log it and drop it, never buffer it."""
         workflow.logger.warning("unknown signal %r dropped (a process takes the signals %s, and the updates %s)", name,
                                 ", ".join([kind.name for kind in STAFF_REQUESTS if kind.signal is not None]
-                                          + ["client_request_submitted", "signature_completed"]),
+                                          + ["client_request_submitted", "client_request_closed",
+                                             "signature_completed"]),
                                 ", ".join(kind.name for kind in STAFF_REQUESTS))

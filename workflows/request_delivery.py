@@ -14,6 +14,10 @@ Temporal or the worker is down. Delivering a row means:
 
 Then the row is marked delivered. Delivering twice (the form and a sweep at once, a crash before the mark) is
 harmless: every receiver counts a request's answers once.
+
+A request a process waits for that ends unanswered (cancelled by staff, expired: `crm/client_requests/closing.py`)
+has its `ClientRequestClosure` row, delivered the same way (`closures_stored` at once, `deliver_pending_closures`
+from the sweep): the signal `client_request_closed` (request id, outcome, at) to that process, counted once.
 """
 
 from __future__ import annotations
@@ -25,12 +29,12 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 from temporalio.client import Client
 
-from crm.client_requests.models import AutoMove, ClientRequest, ClientRequestSubmission
+from crm.client_requests.models import AutoMove, ClientRequest, ClientRequestClosure, ClientRequestSubmission
 from crm.types import utcnow
-from processes.instance import ClientRequestSubmitted
+from processes.instance import ClientRequestEnded, ClientRequestSubmitted
 from settings import Settings
-from workflows.client import (SUBMITTED_SIGNAL, ClientRequestInput, request_workflow_id, signal_if_running,
-                              start_request_workflow)
+from workflows.client import (CLOSED_SIGNAL, SUBMITTED_SIGNAL, ClientRequestInput, request_workflow_id,
+                              signal_if_running, start_request_workflow)
 
 log = logging.getLogger("stagecoach.client_requests")
 
@@ -129,3 +133,62 @@ async def requests_cancelled(client: Client | None, settings: Settings, request_
                                     None)
         except Exception:
             log.warning("client request %s: its workflow was not told it is cancelled", request_id, exc_info=True)
+
+
+async def deliver_closure(client: Client, session: AsyncSession, closure: ClientRequestClosure) -> None:
+    """Signal `client_request_closed` to the process waiting for the request and mark the row delivered (committed);
+    a process that has ended is noted on the row. A failure is counted on the row and raised."""
+    request = await session.get(ClientRequest, closure.request_id, populate_existing=True)
+    assert request is not None and closure.id is not None
+    row_id, note = closure.id, ""
+    signal = ClientRequestEnded(request_id=closure.request_id, outcome=closure.outcome.value,  # type: ignore[arg-type]
+                                at=closure.created_at)
+    try:
+        if request.waiting_workflow_id and not await signal_if_running(client, request.waiting_workflow_id,
+                                                                       CLOSED_SIGNAL, signal):
+            note = f"process {request.waiting_workflow_id} is not running: no phase waits for the answers"
+    except Exception as exc:
+        await session.rollback()
+        await session.exec(update(ClientRequestClosure).where(  # type: ignore[call-overload]
+            col(ClientRequestClosure.id) == row_id).values(
+            attempts=ClientRequestClosure.attempts + 1, last_error=f"{type(exc).__name__}: {exc}"[:2000]))
+        await session.commit()
+        raise
+    await session.exec(update(ClientRequestClosure).where(  # type: ignore[call-overload]
+        col(ClientRequestClosure.id) == row_id, col(ClientRequestClosure.delivered_at).is_(None)).values(
+        delivered_at=utcnow(), attempts=ClientRequestClosure.attempts + 1, last_error=note or None))
+    await session.commit()
+
+
+async def closures_stored(client: Client | None, settings: Settings, session: AsyncSession, request_id: int) -> None:
+    """Right after a request's end was committed: deliver its closure rows now. A failure is logged, never raised
+    (the end is stored; the dispatcher's sweep delivers it)."""
+    if client is None:
+        return
+    rows = (await session.exec(select(ClientRequestClosure).where(
+        ClientRequestClosure.request_id == request_id, col(ClientRequestClosure.delivered_at).is_(None)))).all()
+    for row in rows:
+        try:
+            await deliver_closure(client, session, row)
+        except Exception:
+            log.warning("client request %s: its end not delivered yet; the dispatcher's sweep will", request_id,
+                        exc_info=True)
+
+
+async def deliver_pending_closures(client: Client, session: AsyncSession, batch_size: int) -> tuple[int, bool]:
+    """Deliver the oldest undelivered closures: how many were delivered, and whether more may wait."""
+    ids = list((await session.exec(select(ClientRequestClosure.id).where(
+        col(ClientRequestClosure.delivered_at).is_(None)).order_by(col(ClientRequestClosure.id))
+        .limit(batch_size))).all())
+    delivered = 0
+    for row_id in ids:
+        row = await session.get(ClientRequestClosure, row_id, populate_existing=True)
+        if row is None or row.delivered_at is not None:
+            continue
+        try:
+            await deliver_closure(client, session, row)
+            delivered += 1
+        except Exception:
+            log.warning("client request %s: its end not delivered; tried again at the next sweep", row.request_id,
+                        exc_info=True)
+    return delivered, len(ids) == batch_size and delivered > 0

@@ -103,6 +103,9 @@ class Run:
         self.resolution: ResolveIncidentRequest | None = None  # of the open incident
         self.update_ids: dict[str, None] = {}  # the IDs of the staff requests taken, oldest first (a set in order)
         self.requests_answered: dict[int, datetime] = {}  # client requests answered, by id (signals, carried)
+        self.requests_closed: dict[int, str] = {}  # client requests ended unanswered, by id (signals, carried)
+        # a phase's deadline paused while the client is awaited: the office time it has left (workflows/timers.py)
+        self.paused_deadline: dict[str, timedelta] = {}
         self.signatures: dict[int, SignatureOutcome] = {}  # signature requests' outcomes, by id (signals, carried)
         self.signature_expiry: dict[int, str] = {}  # when a signature request sent in this run expires (ISO)
         # counters that make step keys unique across the process's runs
@@ -134,6 +137,10 @@ class Run:
     def answered(self, ps: PhaseState) -> bool:
         """The phase waits for client requests and every one of them is answered."""
         return bool(ps.waiting_requests) and all(r in self.requests_answered for r in ps.waiting_requests)
+
+    def client_awaited(self, ps: PhaseState) -> bool:
+        """Some client request the phase waits for is neither answered nor ended unanswered (as the phase took it)."""
+        return any(r not in self.requests_answered and r not in ps.requests_closed for r in ps.waiting_requests)
 
     def signed(self, ps: PhaseState) -> bool:
         """The phase waits for signature requests and every one of them has its outcome."""

@@ -217,7 +217,7 @@ class StaffRequests:
         ps = self._target_phase(request.phase, "complete")
         if ps.status is not PhaseStatus.running:
             raise _refuse(InvalidPhaseState, f"phase '{ps.key}' is {ps.status.value}, not running")
-        if not ps.manual:
+        if not ps.manual and not ps.requests_closed:  # (one whose client request ended unanswered waits for staff)
             raise _refuse(InvalidPhaseState, f"phase '{ps.key}' completes by itself when its actions are done")
         if request.task_id is not None and ps.task_id is None:  # its row is written, its step not yet reported
             raise _refuse(InvalidPhaseState, f"phase '{ps.key}' is still taking in its task {request.task_id} "

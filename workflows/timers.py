@@ -5,7 +5,8 @@ and one for each `reminder` action; they run beside the phase's actions. A deadl
 the phase overdue and emails the process controller; a reminder that fires sends its message. Their
 steps carry no bookkeeping (the phase's own steps do) and fail into incidents like any step. When the
 phase is over, `Timers.stop` cancels the timers still asleep and waits for those already firing. The deadline
-of a phase that waits for a client's answers counts office time only (`_office_clock`).
+of a phase that waits for a client's answers counts office time only (`_office_clock`): it pauses while the client
+is awaited, and goes on when the answers came or the requests ended unanswered (cancelled, expired).
 
 Workflow code imported through the sandbox's pass-through (see `interpreter.py`).
 """
@@ -74,15 +75,17 @@ class Timers:
         while the client's answers are awaited and goes on (the deadline pushed back) when they came."""
         watcher, run = Watcher(), self.run
 
-        def client_waits() -> bool:
-            return bool(ps.waiting_requests) and not run.answered(ps)
+        def client_waits() -> bool:  # (a request that ended unanswered is awaited no more: workflows/unanswered.py)
+            return run.client_awaited(ps)
 
         async def clock() -> None:
             assert ps.deadline_at is not None
             left = ps.deadline_at - workflow.now()
             while left > timedelta(0):
-                if client_waits():  # paused until the answers come (or the phase ends)
+                if client_waits():  # paused until the answers come, or the requests end (or the phase ends)
+                    run.paused_deadline[ps.key] = left
                     await workflow.wait_condition(lambda: not client_waits() or ps.status.finished)
+                    run.paused_deadline.pop(ps.key, None)
                     ps.deadline_at = workflow.now() + left
                     continue
                 began = workflow.now()

@@ -296,6 +296,8 @@ ITALIAN: dict[str, str] = {
     'client_request_submitted': 'richiesta al cliente compilata',
     'client_request_cancelled': 'richiesta al cliente annullata',
     'client_request_linked': 'richiesta al cliente collegata',
+    'client_request_expired': 'richiesta al cliente scaduta',
+    'client_request_unanswered': 'richiesta al cliente senza risposta',
     'signature_requested': 'firma richiesta',
     'signature_completed': 'firma conclusa',
     # cases, tasks and imports

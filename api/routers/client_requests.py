@@ -21,7 +21,7 @@ from api.notices import send_notices
 from api.paging import Page, paged
 from api.routers.records import get_record_or_404
 from crm.access import record_visible
-from crm.client_requests import store
+from crm.client_requests import closing, store
 from crm.client_requests.emails import queue_link_email
 from crm.client_requests.errors import ClientRequestClosed, ClientRequestNotFound
 from crm.client_requests.models import AutoMove, ClientRequest, RequestStatus
@@ -34,7 +34,7 @@ from crm.models import HistoryEntry, HistoryKind, Record
 from crm.types import utcnow
 from processes.errors import RecordNotFound
 from settings import Settings
-from workflows.request_delivery import requests_cancelled
+from workflows.request_delivery import closures_stored, requests_cancelled
 
 router = APIRouter(tags=["client requests"])
 PagedDep = Annotated[Page, Depends(paged(100, 500))]
@@ -175,17 +175,15 @@ async def get_client_request(client_request_id: int, session: SessionDep,
 @router.post("/client-requests/{client_request_id}/cancel", response_model=ClientRequestPublic)
 async def cancel_client_request(client_request_id: int, session: SessionDep, temporal: TemporalDep,
                                 settings: SettingsDep, principal: StaffDep) -> ClientRequestPublic:
-    """Withdraw a pending (or expired) request: its link shows that it was withdrawn. 409 once submitted."""
+    """Withdraw a pending (or expired) request: its link shows that it was withdrawn; a process's phase waiting for
+    it is told (and goes on without the answers). 409 once submitted."""
     request = await get_request_or_404(session, client_request_id, principal)
     if request.status in (RequestStatus.submitted, RequestStatus.cancelled):
         raise ClientRequestClosed(f"client request {client_request_id} is {request.status.value}: "
                                   "it cannot be cancelled")
-    request.status, request.closed_by, request.closed_at = RequestStatus.cancelled, principal.actor, utcnow()
-    session.add(request)
-    await _history(session, request, HistoryKind.client_request_cancelled,
-                   f"Client request cancelled: {request.title}", principal.actor)
-    await session.commit()
+    await closing.cancel(session, request, principal.actor)  # a process waiting for it is told (its closure row)
     await requests_cancelled(temporal, settings, [client_request_id])  # its workflow stops reminding and waiting
+    await closures_stored(temporal, settings, session, client_request_id)
     return public(request)
 
 

@@ -1,6 +1,7 @@
 """Client requests: the rows. A request template (versioned like process templates) lists the questions;
 a request is one sent to a record's contact, reached through a link whose token is stored only hashed;
-a submission is its outbox row, delivered to the workflow waiting for it by the dispatcher."""
+a submission is its outbox row, delivered to the workflow waiting for it by the dispatcher, and so is the end of a
+request a process waits for that was cancelled or expired unanswered (`ClientRequestClosure`)."""
 
 from __future__ import annotations
 
@@ -18,6 +19,9 @@ def _at(nullable: bool = False) -> Any:
     if nullable:
         return Field(default=None, sa_type=UTCDateTime, nullable=True)
     return Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
+
+
+CONTACT_EMAIL_INDEX = "ix_client_request_lower_contact_email"
 
 
 class RequestStatus(StrEnum):
@@ -56,6 +60,8 @@ class ClientRequest(SQLModel, table=True):
     so a later version of the template does not change what the client was asked."""
 
     __tablename__ = "client_request"
+    # a client's requests by address, whatever its case (the record page's requests not linked yet, `?contact_email=`)
+    __table_args__ = (sa.Index(CONTACT_EMAIL_INDEX, sa.text("lower(contact_email)")),)
 
     id: int | None = Field(default=None, primary_key=True)
     record_id: int | None = Field(default=None, foreign_key="record.id", index=True)  # None: not linked yet
@@ -92,6 +98,22 @@ class ClientRequestSubmission(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     request_id: int = Field(foreign_key="client_request.id", unique=True)
+    created_at: datetime = _at()
+    delivered_at: datetime | None = _at(nullable=True)
+    attempts: int = 0
+    last_error: str | None = Field(default=None, max_length=2_000)
+
+
+class ClientRequestClosure(SQLModel, table=True):
+    """The outbox row written in the same transaction as a request's end without answers (`cancelled` by staff,
+    `expired` by the sweep) when a process's phase waits for it: the dispatcher signals `client_request_closed` to
+    that process and marks it delivered; a crash in between retries. A request resent and ending again has one more."""
+
+    __tablename__ = "client_request_closure"
+
+    id: int | None = Field(default=None, primary_key=True)
+    request_id: int = Field(foreign_key="client_request.id", index=True)
+    outcome: RequestStatus = Field(sa_type=sa.Enum(RequestStatus, native_enum=False, length=32))
     created_at: datetime = _at()
     delivered_at: datetime | None = _at(nullable=True)
     attempts: int = 0

@@ -125,6 +125,7 @@ async def record_email(session: AsyncSession, record: Record) -> str:
 
 
 def is_expired(request: ClientRequest) -> bool:
+    """Expired: marked so by the sweep, or pending past its expiry and not swept yet."""
     return request.status == RequestStatus.expired or (
         request.status == RequestStatus.pending and request.expires_at <= utcnow())
 
@@ -165,6 +166,6 @@ def renew_token(request: ClientRequest, settings: Settings, expires_days: int | 
     token, request.token_hash = new_token()
     days = expires_days if expires_days is not None else settings.client_request_expiry_days
     request.expires_at = utcnow() + timedelta(days=days)
-    if request.status == RequestStatus.expired:
-        request.status = RequestStatus.pending
+    if request.status == RequestStatus.expired:  # open again (a process that was told it ended is not told again)
+        request.status, request.closed_at = RequestStatus.pending, None
     return token
