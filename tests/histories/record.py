@@ -45,6 +45,7 @@ from crm.record_events import add_record_events
 from processes.instance import (
     AbortRequest,
     ChangeOwnerRequest,
+    ClientRequestEnded,
     ClientRequestSubmitted,
     CompletePhaseRequest,
     PhaseStatus,
@@ -385,6 +386,28 @@ async def client_request_office_time(run: Run) -> Handle:
     return handle
 
 
+async def client_request_closed(run: Run) -> Handle:
+    """An automatic phase with a deadline waits for the client's answers; the request expires unanswered (told twice,
+    one counts): the deadline goes on, the responsible gets a task, and completing it completes the phase."""
+    await _request_template(run)
+    handle = await run.start(
+        "client_request_closed",
+        {"key": "ask", "name": "Missing information", "deadline_days": 2, "actions": [
+            {"send_client_request": {"template": "replay-documents"}}]},
+        {"key": "later", "name": "Later", "actions": [{"add_history": {"text": "decided"}}]})
+    state = await until(handle, lambda s: bool(s.phases[0].waiting_requests))
+    await run.env.sleep(timedelta(days=3))
+    for _ in range(2):
+        await handle.signal(ProcessWorkflow.client_request_closed, ClientRequestEnded(
+            request_id=state.phases[0].waiting_requests[0], outcome="expired", at=datetime(2026, 3, 4, tzinfo=UTC)))
+    state = await until(handle, lambda s: s.phases[0].task_id is not None)
+    await run.env.sleep(timedelta(days=1))
+    await handle.execute_update(ProcessWorkflow.complete_phase, CompletePhaseRequest(
+        phase="ask", task_id=state.phases[0].task_id, actor="recorder"))
+    await handle.result()
+    return handle
+
+
 async def _signature(run: Run, scenario: str) -> tuple[Handle, int]:
     """A phase that sends a report for signature (expiring in 3 days) and waits; its decision reads the outcome."""
     handle = await run.start(
@@ -423,7 +446,7 @@ SCENARIOS: dict[str, Callable[[Run], Awaitable[WorkflowHandle[Any, Any]]]] = {
                             follow_up, loop_continue_as_new, loop_guard_cancelled, record_events_dispatch,
                             responsible_missing, staff_signals, appointment_cancelled, stage_automations,
                             client_request_answered, client_request_office_time, signature_declined,
-                            signature_expired)}
+                            signature_expired, client_request_closed)}
 
 
 async def start_test_server() -> WorkflowEnvironment:
