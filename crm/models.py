@@ -361,8 +361,6 @@ class HistoryKind(str, enum.Enum):
     client_request_linked = "client_request_linked"
     client_request_expired = "client_request_expired"  # past its expiry unanswered (the sweep marks it)
     client_request_unanswered = "client_request_unanswered"  # a phase waiting for it learnt it ended unanswered
-    client_request_expired = "client_request_expired"  # past its expiry unanswered (the sweep marks it)
-    client_request_unanswered = "client_request_unanswered"  # a phase waiting for it learnt it ended unanswered
     signature_requested = "signature_requested"
     signature_completed = "signature_completed"  # signed, declined or expired (`data.outcome`)
 
