@@ -326,7 +326,8 @@ ABORT = StaffRequestKind("abort", "abort", AbortBody, AbortRequest, StaffRequest
                          signal=AbortSignal)
 COMPLETE_PHASE = StaffRequestKind("complete_phase", "complete", CompleteBody, CompletePhaseRequest,
                                   StaffRequests.complete_phase, StaffRequests.validate_complete_phase,
-                                  "Complete a manual phase (the same as completing its task).",
+                                  "Complete a manual phase, or one whose client request ended unanswered (the same as "
+                                  "completing its task).",
                                   signal=CompleteSignal)
 CHANGE_OWNER = StaffRequestKind("change_owner", "owner", OwnerBody, ChangeOwnerRequest, StaffRequests.change_owner,
                                 StaffRequests.validate_change_owner,
