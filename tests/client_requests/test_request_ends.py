@@ -137,7 +137,7 @@ async def test_a_clients_requests_are_found_by_address_through_the_index(session
     query = select(ClientRequest.id).where(sa.func.lower(col(ClientRequest.contact_email)) == "cliente@example.org")
     async with sessions() as session:
         connection = await session.connection()
-        compiled = str(query.compile(connection.sync_connection, compile_kwargs={"literal_binds": True}))
+        compiled = str(query.compile(dialect=connection.dialect, compile_kwargs={"literal_binds": True}))
         if database_url.startswith("sqlite"):
             plan = " ".join(str(row[-1]) for row in (await connection.exec_driver_sql(
                 f"EXPLAIN QUERY PLAN {compiled}")).all())
