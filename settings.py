@@ -58,6 +58,9 @@ class SigningProvider(BaseModel):
     url: str = Field(pattern=r"^https?://[^\s/]+", max_length=2000)  # POSTed the envelope (JSON)
     api_key: SecretStr  # sent as `Authorization: Bearer ...`
     secret: SecretStr  # signs its callbacks (Standard Webhooks: `whsec_` and base64)
+    # POSTed when Stagecoach cancels an envelope (its phase skipped, its process aborted); `{envelope_id}` in it is
+    # replaced by the envelope's id. Without it a cancelled request is cancelled in Stagecoach only.
+    cancel_url: str | None = Field(None, pattern=r"^https?://[^\s/]+", max_length=2000)
 
     _secret = field_validator("secret")(WebhookEndpoint._secret.__func__)  # type: ignore[attr-defined]
 
