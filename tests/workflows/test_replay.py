@@ -42,7 +42,8 @@ SAVED = {f"{name}{tag}.json" for name in SCENARIOS for tag in ("", ".before-fina
     "responsible_missing.json", "staff_signals.json", "staff_signals.before-signals.json",
     "staff_signals.before-sender.json", "decision_after_step.json", "decision_after_step.before-decide-patch.json",
     "appointment_cancelled.json", "client_request_answered.json",
-    "client_request_office_time.json", "signature_declined.json", "signature_expired.json"}
+    "client_request_office_time.json", "signature_declined.json", "signature_expired.json",
+    "signature_cancelled.json"}
 DISPATCHER = {"record_events_dispatch"}  # RecordEventsWorkflow histories; the others are ProcessWorkflow's
 
 
