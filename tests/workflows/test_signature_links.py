@@ -20,10 +20,13 @@ from temporalio.testing import WorkflowEnvironment
 from api.app import create_app
 from api.routers.signatures import CallbackAnswer
 from crm.deliveries import Delivery
+from crm.documents import store
+from crm.documents.storage import FolderStorage
 from crm.signatures import SignatureRequest, SignatureStatus
 from processes.instance import AbortRequest, PhaseStatus, ProcessStatus, SkipPhaseRequest
 from renderer.pool import shared_pool
 from settings import Settings
+from tests.documents.test_seal import validated
 from tests.factories import Factory
 from tests.polling import eventually
 from tests.workflows.helpers import final_state, history, outbox, rows, running_worker, start, template, until
@@ -80,6 +83,11 @@ async def test_the_signing_link_is_kept_only_as_its_hash_and_opens_the_page(
         assert signed.status_code == 200 and "You signed" in signed.text, signed.text
         final = await final_state(handle)
     assert final.phases[0].signature == "signed"
+    async with sessions() as session:  # the signed version is sealed with the installation's (dev) key
+        [kept, sent] = await store.versions_of(session, signature.document_id)
+        sealed = await store.read(FolderStorage(tmp_path), kept)
+    assert kept.number == 2 and sealed.startswith(await store.read(FolderStorage(tmp_path), sent))
+    assert (await validated(sealed, Settings(data_dir=tmp_path))).valid  # type: ignore[attr-defined]
     # the token in clear is in the email only: not in the request, its delivery or the record's history
     kept = [await signature_row(sessions, signature.id), *await rows(sessions, Delivery, handle.id),
             *await history(sessions, handle.id)]
