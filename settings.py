@@ -15,7 +15,7 @@ from sqlalchemy.engine import make_url
 
 # Secrets that may also come from a file (a Docker secret): NAME_FILE=/run/secrets/name, any characters.
 SECRET_FIELDS = ("database_password", "smtp_password", "temporal_api_key", "payload_encryption_keys",
-                 "documents_s3_secret_access_key", "client_form_secret")
+                 "documents_s3_secret_access_key", "client_form_secret", "signing_key_password")
 
 
 class WebhookEndpoint(BaseModel):
@@ -58,6 +58,9 @@ class SigningProvider(BaseModel):
     url: str = Field(pattern=r"^https?://[^\s/]+", max_length=2000)  # POSTed the envelope (JSON)
     api_key: SecretStr  # sent as `Authorization: Bearer ...`
     secret: SecretStr  # signs its callbacks (Standard Webhooks: `whsec_` and base64)
+    # POSTed when Stagecoach cancels an envelope (its phase skipped, its process aborted); `{envelope_id}` in it is
+    # replaced by the envelope's id. Without it a cancelled request is cancelled in Stagecoach only.
+    cancel_url: str | None = Field(None, pattern=r"^https?://[^\s/]+", max_length=2000)
 
     _secret = field_validator("secret")(WebhookEndpoint._secret.__func__)  # type: ignore[attr-defined]
 
@@ -123,6 +126,12 @@ class Settings(BaseSettings):
     signing_providers_file: Path | None = None  # the same JSON in a file (a Docker secret)
     # how old a provider's callback may be (its webhook-timestamp), either way, before it is refused
     signing_callback_tolerance_seconds: float = Field(300, gt=0, le=3600)
+    # the key and certificate (PEM) the embedded signing page seals signed PDFs with (crm/documents/seal.py);
+    # default: a self-signed pair made once in DATA_DIR/signing_identity.pem
+    signing_key_file: Path | None = None
+    signing_cert_file: Path | None = None
+    signing_key_password: SecretStr | None = None
+    signing_key_password_file: Path | None = None
 
     api_host: str = "127.0.0.1"
     api_port: int = 8000
@@ -247,6 +256,12 @@ class Settings(BaseSettings):
                 raise ValueError("DATABASE_URL has a password and DATABASE_PASSWORD is set too: keep only one")
             self.database_url = url.set(password=self.database_password.get_secret_value()).render_as_string(
                 hide_password=False)
+        if (self.signing_key_file is None) != (self.signing_cert_file is None):
+            raise ValueError("SIGNING_KEY_FILE and SIGNING_CERT_FILE go together")
+        for name in ("signing_key_file", "signing_cert_file"):
+            path = getattr(self, name)
+            if path is not None and not path.is_file():
+                raise ValueError(f"{name.upper()}={path}: no such file")
         if (self.temporal_tls_client_cert_file is None) != (self.temporal_tls_client_key_file is None):
             raise ValueError("TEMPORAL_TLS_CLIENT_CERT_FILE and TEMPORAL_TLS_CLIENT_KEY_FILE go together")
         for name in ("temporal_tls_server_ca_file", "temporal_tls_client_cert_file", "temporal_tls_client_key_file"):

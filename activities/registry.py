@@ -24,6 +24,7 @@ from activities.responsible import ResponsibleActivities
 from activities.send_client_request import SendClientRequestActivities
 from activities.send_email import SendEmailActivities
 from activities.send_sms import SendSmsActivities
+from activities.signing.cancel import SignatureCancelActivities
 from activities.signing.request import SignatureActivities
 from activities.stage_actions import StageActionActivities
 from activities.staff_notices import StaffNoticeActivities
@@ -52,6 +53,7 @@ ACTIVITY_CLASSES = (
     SendEmailActivities,
     SendSmsActivities,
     SignatureActivities,
+    SignatureCancelActivities,
     StageActionActivities,
     StaffNoticeActivities,
     TaskActivities,

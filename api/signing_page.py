@@ -1,11 +1,15 @@
 """The embedded signing provider's page: `/sign/{token}`, public, the token being the envelope's 256-bit link.
 
+The token is looked up by its SHA-256, which is all the request keeps as its envelope id (as client requests keep
+theirs, `crm/client_requests/store.hash_token`); the callback this page builds names that envelope id, never the
+token.
+
 In Italian or English, as the browser prefers (Accept-Language). `GET /sign/{token}` shows the document's name, a link to read it (`GET /sign/{token}/document`, the PDF sent) and
 two buttons; `POST /sign/{token}` (`decision=sign` or `decline`) builds the provider's callback, signs it with the
 embedded provider's secret and hands it to the same path as any provider's (`api/routers/signatures.receive`). A
-link past its expiry tells the process it expired (the same way) and shows 410; an unknown token is 404 and counts
-towards the address's guess limit (the client forms' one); a request that has its outcome says which (409 to a
-POST).
+link past its expiry tells the process it expired (the same way) and shows 410, and so does a request Stagecoach
+cancelled (its phase skipped, its process aborted); an unknown token is 404 and counts towards the address's guess
+limit (the client forms' one); a request that has its outcome says which (409 to a POST).
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ from api.client_forms.pages import CSS, HEADERS
 from api.deps import SessionDep, SettingsDep
 from api.routers.documents import download
 from api.routers.signatures import EMBEDDED, embedded_secret, receive, signed_headers
+from crm.client_requests.store import hash_token
 from crm.documents import store
 from crm.documents.models import Document
 from crm.documents.storage import storage_for
@@ -40,7 +45,8 @@ WORDS = {
            "unknown": "This signing link is not known.", "unknown_title": "Unknown link",
            "slow": "Too many attempts: try again later.", "answered": "This document has its answer already.",
            "choose": "Choose sign or decline.", "not_kept": "Your answer was not kept: try again.",
-           "removed": "The document was removed."},
+           "removed": "The document was removed.",
+           "cancelled": "This signature request was withdrawn: there is nothing to sign any more."},
     "it": {"signed": "Ha firmato il documento. Grazie.", "declined": "Ha rifiutato di firmare il documento.",
            "expired": "Questo link per la firma è scaduto.", "title": "Documento da firmare", "signature": "Firma",
            "read": "Legga {document}, poi lo firmi o rifiuti.", "signer": "Firmatario: {signer}.",
@@ -48,7 +54,8 @@ WORDS = {
            "unknown": "Questo link per la firma non è conosciuto.", "unknown_title": "Link sconosciuto",
            "slow": "Troppi tentativi: riprovi più tardi.", "answered": "Questo documento ha già la sua risposta.",
            "choose": "Scelga firma o rifiuta.", "not_kept": "La risposta non è stata salvata: riprovi.",
-           "removed": "Il documento è stato rimosso."},
+           "removed": "Il documento è stato rimosso.",
+           "cancelled": "Questa richiesta di firma è stata ritirata: non c'è più nulla da firmare."},
 }
 
 
@@ -70,17 +77,17 @@ async def _find(http: Request, session: AsyncSession, token: str) -> SignatureRe
     address = http.client.host if http.client else "unknown"
     if limit.blocked(address):
         return _page(http, 429, _words(http)["signature"], f"<p>{_words(http)['slow']}</p>")
-    found = (await session.exec(select(SignatureRequest).where(SignatureRequest.provider == EMBEDDED,
-                                                               SignatureRequest.envelope_id == token))).first()
-    if found is None or len(token) > 200:
+    found = None if len(token) > 200 else (await session.exec(select(SignatureRequest).where(
+        SignatureRequest.provider == EMBEDDED, SignatureRequest.envelope_id == hash_token(token)))).first()
+    if found is None:
         limit.miss(address)
         return _page(http, 404, _words(http)["unknown_title"], f"<p>{_words(http)['unknown']}</p>")
     return found
 
 
-async def _callback(http: Request, session: AsyncSession, token: str, status: str) -> object:
+async def _callback(http: Request, session: AsyncSession, found: SignatureRequest, status: str) -> object:
     settings = http.app.state.settings
-    raw = json.dumps({"envelope_id": token, "status": status}).encode()
+    raw = json.dumps({"envelope_id": found.envelope_id, "status": status}).encode()
     headers = signed_headers(embedded_secret(settings), f"msg_{secrets.token_hex(12)}", raw)
     return await receive(session, settings, http.app.state.temporal, EMBEDDED, headers, raw)
 
@@ -91,10 +98,11 @@ async def _open(http: Request, session: AsyncSession, token: str) -> SignatureRe
     if isinstance(found, HTMLResponse):
         return found
     if found.status is SignatureStatus.sent and found.expires_at <= utcnow():
-        await _callback(http, session, token, "expired")
+        await _callback(http, session, found, "expired")
         await session.refresh(found)
     if found.status.final:
-        return _page(http, 410 if found.status is SignatureStatus.expired else 200, _words(http)["signature"],
+        gone = found.status in (SignatureStatus.expired, SignatureStatus.cancelled)
+        return _page(http, 410 if gone else 200, _words(http)["signature"],
                      f"<p>{_words(http)[found.status.value]}</p>")
     return found
 
@@ -138,8 +146,9 @@ async def sign_or_decline(token: str, http: Request, session: SessionDep) -> Res
     decision = form.get("decision")
     if decision not in ("sign", "decline"):
         return _page(http, 400, _words(http)["signature"], f"<p>{_words(http)['choose']}</p>")
-    answer = await _callback(http, session, token, "signed" if decision == "sign" else "declined")
+    answer = await _callback(http, session, found, "signed" if decision == "sign" else "declined")
     if isinstance(answer, JSONResponse):
         return _page(http, answer.status_code, _words(http)["signature"], f"<p>{_words(http)['not_kept']}</p>")
-    await session.refresh(found)
-    return _page(http, 200, _words(http)["signature"], f"<p>{_words(http)[found.status.value]}</p>")
+    await session.refresh(found)  # cancelled meanwhile: gone, as to a GET
+    return _page(http, 410 if found.status is SignatureStatus.cancelled else 200, _words(http)["signature"],
+                 f"<p>{_words(http)[found.status.value]}</p>")

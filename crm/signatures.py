@@ -3,7 +3,8 @@
 A `request_signature` step sends the document once (`activities/signing/`, a `Delivery` of kind
 `request_signature`, at most once), then records a `SignatureRequest` keyed by its step key, with the provider's
 envelope id. The provider's callback (`api/routers/signatures.py`, its signature verified) sets its outcome once:
-signed (the signed PDF kept as a new version of the document), declined or expired. The row is also the outbox of
+signed (the signed PDF kept as a new version of the document), declined or expired; or Stagecoach cancels it when
+nobody waits for it any more (`activities/signing/cancel.py`). The row is also the outbox of
 that outcome: `delivered_at` stays empty until the waiting process was signalled `signature_completed`
 (`workflows/signature_delivery.py`; the record-events dispatcher's sweep delivers what the API could not).
 """
@@ -25,6 +26,7 @@ class SignatureStatus(str, enum.Enum):
     signed = "signed"
     declined = "declined"
     expired = "expired"
+    cancelled = "cancelled"  # nobody waits any more: its phase was skipped, its process aborted
 
     @property
     def final(self) -> bool:
@@ -38,7 +40,8 @@ class SignatureRequest(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     step_key: str = Field(unique=True, max_length=400)
     provider: str = Field(max_length=63)
-    envelope_id: str = Field(max_length=200)  # the provider's id of the envelope (embedded: the signing link's token)
+    # the provider's id of the envelope; embedded: the SHA-256 (hex) of the signing link's token, never the token
+    envelope_id: str = Field(max_length=200)
     record_id: int = Field(foreign_key="record.id", index=True)
     document_id: int  # no foreign key: a document removed later leaves the request as it was
     version: int  # the version of the document sent

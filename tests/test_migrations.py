@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import json
+import secrets
 import uuid
 import warnings
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import psycopg
@@ -13,7 +16,7 @@ import sqlalchemy as sa
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlmodel import SQLModel
+from sqlmodel import Session, SQLModel
 
 import crm.documents.models  # noqa: F401  (registers the document tables)
 import crm.imports.models  # noqa: F401  (registers the import_job table)
@@ -22,7 +25,11 @@ import crm.deliveries  # noqa: F401  (registers the delivery tables)
 import crm.pipeline_models  # noqa: F401
 import crm.template_models  # noqa: F401
 from crm.client_requests.models import CONTACT_EMAIL_INDEX
+from crm.client_requests.store import hash_token
+from crm.deliveries import Delivery
 from crm.migrate import alembic_config, sync_url, upgrade_database
+from crm.models import Record, RecordKind
+from crm.signatures import SignatureRequest
 from tests.conftest import POSTGRES_ADMIN_URL
 
 
@@ -78,3 +85,30 @@ def test_the_expression_index_is_made(database_url: str) -> None:
     finally:
         engine.dispose()
     assert sql is not None and "lower(" in sql.lower() and "contact_email" in sql, sql
+def test_0017_keeps_only_the_hash_of_the_signing_links_already_emailed(scratch_url: str) -> None:
+    """An embedded link emailed before 0017 keeps opening: its token, kept in clear, becomes its SHA-256 (as the
+    signing page looks it up); a provider's envelope id stays as it was"""
+    command.upgrade(alembic_config(scratch_url), "0016")
+    token = secrets.token_urlsafe(32)
+    engine = sa.create_engine(sync_url(scratch_url))
+    try:
+        with Session(engine) as session:
+            record = Record(kind=RecordKind.lead, title="Villa Rosa")
+            session.add(record)
+            session.flush()
+            for n, (provider, envelope) in enumerate((("embedded", token), ("acme", "env-42"))):
+                session.add(SignatureRequest(step_key=f"p/offer/{n}/0", provider=provider, envelope_id=envelope,
+                                             record_id=record.id, document_id=1, version=1, signer="a@example.org",
+                                             expires_at=datetime.now(UTC)))
+                session.add(Delivery(step_key=f"p/offer/{n}/0", kind="request_signature", message_id=f"sig_{n}",
+                                     record_id=record.id, target="a@example.org", provider_id=envelope,
+                                     body=json.dumps({"document_id": 1, "version": 1, "provider": provider})))
+            session.commit()
+        upgrade_database(scratch_url)
+        with engine.connect() as conn:
+            envelopes = dict(conn.execute(sa.text("SELECT provider, envelope_id FROM signature_request")).all())
+            deliveries = dict(conn.execute(sa.text("SELECT step_key, provider_id FROM delivery")).all())
+    finally:
+        engine.dispose()
+    assert envelopes == {"embedded": hash_token(token), "acme": "env-42"}
+    assert deliveries == {"p/offer/0/0": hash_token(token), "p/offer/1/0": "env-42"}

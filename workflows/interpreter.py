@@ -45,6 +45,7 @@ from workflows import search_attributes as sa
 from workflows.follow_ups import FollowUps
 from workflows.incidents import Incidents
 from workflows.phases import Phases
+from workflows.signatures_cancelled import cancel_signatures
 from workflows.run import ACTION_RETRY, BOOKKEEPING_TIMEOUT, Aborted, Run
 
 # A process writes its end to its run row (Stagecoach's own database), and one aborted or cancelled ends as
@@ -139,14 +140,15 @@ class ProcessInterpreter:
             assert run.abort is not None
             state.end_reason = run.abort.reason
             state.ended_by = run.abort.actor
-            for ps in state.phases:
-                if ps.status in (PhaseStatus.running, PhaseStatus.waiting):
-                    ps.status, ps.finished_at, ps.skip_reason = PhaseStatus.skipped, workflow.now(), "process aborted"
-                    if ps.task_id is not None:
-                        await run.close_task(ps.task_id, TaskStatus.cancelled, run.abort.actor)
+            interrupted = [ps for ps in state.phases if ps.status in (PhaseStatus.running, PhaseStatus.waiting)]
+            for ps in interrupted:
+                ps.status, ps.finished_at, ps.skip_reason = PhaseStatus.skipped, workflow.now(), "process aborted"
+                if ps.task_id is not None:
+                    await run.close_task(ps.task_id, TaskStatus.cancelled, run.abort.actor)
             await run.line(f"{wf}/process/aborted", HistoryKind.process_aborted,
                            f"Process '{run.template.name}' aborted: {run.abort.reason}", actor=run.abort.actor)
             await cancel_appointments(state.phases, f"process aborted: {run.abort.reason}")
+            await cancel_signatures(run, interrupted, f"process aborted: {run.abort.reason}", run.abort.actor)
         elif not run.ended_written:
             await run.line(f"{wf}/process/ended", HistoryKind.process_ended, run.ended_text(state.end_reason))
         if run.carry and workflow.patched(PATCH_END_WRITTEN):  # the end goes to the run row, with what is left

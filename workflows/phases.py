@@ -29,6 +29,7 @@ from workflows import search_attributes as sa
 from workflows.actions import Actions
 from workflows.appointments import cancel_appointments
 from workflows.incidents import Incidents
+from workflows.signatures_cancelled import cancel_signatures
 from workflows.run import (
     ACTION_HEARTBEAT,
     ACTION_RETRY,
@@ -257,3 +258,4 @@ class Phases:
                                                    f"Phase '{ps.name}' skipped{reason}", phase_key=ps.key,
                                                    actor=request.actor)
         await cancel_appointments([ps], f"phase '{ps.name}' skipped{reason}")
+        await cancel_signatures(run, [ps], f"phase '{ps.name}' skipped{reason}", request.actor)

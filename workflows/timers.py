@@ -5,8 +5,9 @@ and one for each `reminder` action; they run beside the phase's actions. A deadl
 the phase overdue and emails the process controller; a reminder that fires sends its message. Their
 steps carry no bookkeeping (the phase's own steps do) and fail into incidents like any step. When the
 phase is over, `Timers.stop` cancels the timers still asleep and waits for those already firing. The deadline
-of a phase that waits for a client's answers counts office time only (`_office_clock`): it pauses while the client
-is awaited, and goes on when the answers came or the requests ended unanswered (cancelled, expired).
+of a phase that waits for a client's answers, or for a signer, counts office time only (`_office_clock`): it
+pauses while the client or the signer is awaited, and goes on when the answers or the signature's outcome came, or
+the requests ended unanswered (cancelled, expired).
 
 Workflow code imported through the sandbox's pass-through (see `interpreter.py`).
 """
@@ -31,6 +32,8 @@ from workflows.run import ACTION_HEARTBEAT, ACTION_RETRY, ACTION_TIMEOUT, Run
 
 # The deadline of a phase that waits for a client request's answers pauses while it waits (office time only).
 PATCH_SLA_PAUSE = "deadline-pauses-while-the-client-is-awaited"
+# ... and while it waits for a signer (runs from before this kept counting their signer's time).
+PATCH_SIGNER_PAUSE = "deadline-pauses-while-the-signer-is-awaited"
 
 
 @dataclass
@@ -49,7 +52,9 @@ class Timers:
         """The phase's deadline and reminders, each on its own timer."""
         watchers: list[Watcher] = []
         if ps.deadline_at is not None and waits_for_client(self.run, spec) and workflow.patched(PATCH_SLA_PAUSE):
-            watchers.append(self._office_clock(ps, spec))
+            signer = any(a.request_signature is not None for a in spec.actions) \
+                and workflow.patched(PATCH_SIGNER_PAUSE)
+            watchers.append(self._office_clock(ps, spec, signer))
         elif ps.deadline_at is not None:
             watchers.append(self._watch(ps, ps.deadline_at - workflow.now(), f"deadline of phase {ps.key}",
                                         lambda: self._notify_overdue(ps, spec)))
@@ -70,13 +75,14 @@ class Timers:
             except asyncio.CancelledError:
                 pass
 
-    def _office_clock(self, ps: PhaseState, spec: Phase) -> Watcher:
-        """The deadline of a phase that waits for a client's answers counts office time only: the clock stops
-        while the client's answers are awaited and goes on (the deadline pushed back) when they came."""
+    def _office_clock(self, ps: PhaseState, spec: Phase, signer: bool) -> Watcher:
+        """The deadline of a phase that waits for a client's answers (or, with `signer`, for a signature's
+        outcome) counts office time only: the clock stops while the client's answers or the signer are awaited
+        and goes on (the deadline pushed back) when they came."""
         watcher, run = Watcher(), self.run
 
         def client_waits() -> bool:  # (a request that ended unanswered is awaited no more: workflows/unanswered.py)
-            return run.client_awaited(ps)
+            return run.client_awaited(ps) or (signer and bool(ps.waiting_signatures) and not run.signed(ps))
 
         async def clock() -> None:
             assert ps.deadline_at is not None

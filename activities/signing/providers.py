@@ -5,9 +5,10 @@
 request is `at_most_once` (`processes/retry_safety.py`), so an attempt of unknown outcome becomes an incident, never
 a second envelope. The step key's hash is the idempotency key a provider may use to drop a repeat anyway.
 
-- `EmbeddedSigning` (`embedded`, the default): nothing leaves Stagecoach. The envelope id is a random token, and the
-  signer's link is the API's own signing page `/sign/{token}` (`api/routers/signing_page.py`), which calls the same
-  callback path as any provider.
+- `EmbeddedSigning` (`embedded`, the default): nothing leaves Stagecoach and it answers no envelope id: the
+  signer's link, the API's own signing page `/sign/{token}` (`api/signing_page.py`, which calls the same callback
+  path as any provider), is made with its email (`request.py`), and the request keeps only the SHA-256 of its token
+  as its envelope id, as client requests keep theirs.
 - `HttpSigning` (a name in SIGNING_PROVIDERS): POSTs JSON to the provider's URL with `Authorization: Bearer <api
   key>` and `Idempotency-Key`, through the address guard of webhooks. The body:
   `{"reference", "name", "signer", "document" (the PDF, base64), "callback_url", "expires_at"}`; a 2xx answer
@@ -18,7 +19,6 @@ from __future__ import annotations
 
 import base64
 import json
-import secrets
 from datetime import datetime
 from typing import Protocol
 
@@ -41,11 +41,11 @@ class UnknownProvider(Exception):
 
 
 class EmbeddedSigning:
-    """The API signs locally: the envelope id is the signing link's token (256 random bits)."""
+    """The API signs locally: nothing to send. The signing link's token is made with its email (`request.py`)."""
 
     async def send(self, *, pdf: bytes, name: str, signer: str, callback_url: str, idempotency_key: str,
                    expires_at: datetime) -> Answered:
-        return Answered(provider_id=secrets.token_urlsafe(32))
+        return Answered()
 
 
 class HttpSigning:

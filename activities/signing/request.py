@@ -5,7 +5,8 @@ a `Delivery` of kind `request_signature` (`activities/deliveries.py`): recorded 
 provider asked once (`at_most_once`: an attempt of unknown outcome becomes an incident asking staff, never a second
 envelope), the step key's hash as the provider's idempotency key. Then the `SignatureRequest` row keeps the envelope
 id, once per step key (a retry after the send finds the delivery done and only writes the row). With the embedded
-provider, the signer is emailed the link to the API's signing page (an outbox email, keyed `{step key}/email`).
+provider, the signer is emailed the link to the API's signing page (an outbox email, keyed `{step key}/email`),
+recorded in one transaction with the request, which keeps only the SHA-256 of the link's token as its envelope id.
 
 The provider's name, URL and keys are read here, from the settings: none of it enters the workflow.
 """
@@ -34,6 +35,7 @@ from activities.step import ActionResult, OnceStep, StepInput, render, render_va
 from crm.deliveries import Delivery
 from crm.documents import store
 from crm.documents.models import Document
+from crm.client_requests.store import new_token
 from crm.documents.storage import StoredFileMissing, storage_for
 from crm.idempotent import insert_once
 from crm.models import HistoryEntry, HistoryKind
@@ -133,39 +135,58 @@ class SignatureActivities:
                                  after=bookkeeping.after(step.books), history_kind=HistoryKind.signature_requested,
                                  describe=lambda d: f"{json.loads(d.body)['name']} sent for signature to {d.target} "
                                                     f"({action.provider})")
+        if action.provider == EMBEDDED:  # the link is made with its email, and the request with them
+            await self._link_emailed(step, row, action)
         signature = await self._kept(step, row, action)
-        if action.provider == EMBEDDED:
-            await self._email_link(step, signature)
         return ActionResult(summary=f"signature request #{signature.id} sent to {action.signer} ({action.provider}, "
                                     f"delivery {row.id}), the phase waits for it",
                             data={"signature_id": signature.id, "expires_at": signature.expires_at.isoformat()},
                             responsible_id=step.responsible_id)
 
-    async def _kept(self, step: StepInput, row: Delivery, action: RequestSignature) -> SignatureRequest:
-        """The step's signature request: written once, after its delivery (a retry finds it)."""
+    def _row(self, step: StepInput, row: Delivery, action: RequestSignature, envelope_id: str) -> SignatureRequest:
         planned = json.loads(row.body)
+        return SignatureRequest(
+            step_key=step.step_key, provider=action.provider, envelope_id=envelope_id, record_id=step.record_id,
+            document_id=planned["document_id"], version=planned["version"], signer=row.target,
+            workflow_id=step.workflow_id, phase_key=step.phase_key,
+            expires_at=row.created_at + timedelta(days=action.expires_days))
+
+    async def _kept(self, step: StepInput, row: Delivery, action: RequestSignature) -> SignatureRequest:
+        """The step's signature request: written once, after its delivery (a retry finds it; the embedded
+        provider's was written with its link's email)."""
         async with self.deps.sessions() as session:
             async def make() -> list[SignatureRequest]:
-                return [SignatureRequest(
-                    step_key=step.step_key, provider=action.provider, envelope_id=row.provider_id or row.message_id,
-                    record_id=step.record_id, document_id=planned["document_id"], version=planned["version"],
-                    signer=row.target, workflow_id=step.workflow_id, phase_key=step.phase_key,
-                    expires_at=row.created_at + timedelta(days=action.expires_days))]
+                return [self._row(step, row, action, row.provider_id or row.message_id)]
 
             return await insert_once(session, SignatureRequest, step.step_key, make)
 
-    async def _email_link(self, step: StepInput, signature: SignatureRequest) -> None:
+    async def _link_emailed(self, step: StepInput, row: Delivery, action: RequestSignature) -> None:
+        """The embedded provider: the signer is emailed a link with a new token (256 random bits), its outbox
+        message recorded in one transaction with the request, which keeps only the token's SHA-256, like a client
+        request's link (`crm/client_requests/store.py`). A retry finds the message recorded and sends it again; the
+        token is in clear nowhere else. A request recorded before its link (by a version that kept the token
+        itself) gets a new token: its old one was never emailed."""
         settings = self.deps.settings
+        token, digest = new_token()
 
         async def compose(session: AsyncSession) -> tuple[str, str, str]:
-            link = signing_link(settings.public_url, signature.envelope_id)
-            until = f"{signature.expires_at:%Y-%m-%d %H:%M} UTC"
+            link = signing_link(settings.public_url, token)
+            until = f"{row.created_at + timedelta(days=action.expires_days):%Y-%m-%d %H:%M} UTC"
             if settings.locale.lower().startswith("it"):
-                return signature.signer, "Documento da firmare", (
+                return row.target, "Documento da firmare", (
                     f"Legga e firmi il documento: {link}\n\nIl link vale fino al {until}.")
-            return signature.signer, "Document to sign", (
+            return row.target, "Document to sign", (
                 f"Please read and sign the document: {link}\n\nThe link is good until {until}.")
 
+        async def before(session: AsyncSession) -> None:
+            found = (await session.exec(select(SignatureRequest).where(
+                SignatureRequest.step_key == step.step_key))).first()
+            if found is None:
+                session.add(self._row(step, row, action, digest))
+            else:
+                found.envelope_id = digest
+                session.add(found)
+
         await send_once(self.deps, step_key=f"{step.step_key}/email", workflow_id=step.workflow_id,
-                        record_id=step.record_id, compose=compose, phase_key=step.phase_key,
+                        record_id=step.record_id, compose=compose, before=before, phase_key=step.phase_key,
                         history_text="Signing link emailed")

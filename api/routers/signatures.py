@@ -9,7 +9,9 @@ it with), is 401; an unknown envelope 404; a repeat (the outcome already kept) a
 outcome told after the request's expiry is kept as `expired` (the process went on as expired then): 409.
 
 The body: `{"envelope_id": "...", "status": "signed" | "declined" | "expired", "document": "<the signed PDF,
-base64>"}` (`document` only for `signed`; without it the version sent is kept as the signed one).
+base64>"}` (`document` only for `signed`; without it the version sent is kept as the signed one). What the embedded
+provider's page signs is sealed with the installation's key first (`crm/documents/seal.py`): the kept PDF carries a
+verifiable PDF signature.
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ from api.deps import SessionDep, SettingsDep, TemporalDep
 from api.problems import problem
 from crm.documents import store
 from crm.documents.models import Document
+from crm.documents.seal import SealFailed, seal
 from crm.documents.storage import StoredFileMissing, storage_for
 from crm.signature_outcomes import AlreadyFinal, keep_outcome
 from crm.signatures import SignatureRequest, SignatureStatus
@@ -131,6 +134,13 @@ async def apply(session: AsyncSession, settings: Settings, temporal: Client | No
         if pdf is None:
             return problem(409, "Conflict", f"the document {signature.document_id} sent for signature is gone: send "
                                             "the signed PDF in `document`")
+        if provider == EMBEDDED:  # signed on Stagecoach's own page: sealed with the installation's key
+            try:
+                pdf = await seal(settings, pdf, signer_name=signature.signer,
+                                 reason=f"Signed by {signature.signer} on the signing page (signature request "
+                                        f"#{signature.id}, {utcnow():%Y-%m-%d %H:%M} UTC)")
+            except SealFailed as exc:
+                return problem(409, "Conflict", f"signature request {signature.id}: {exc}")
     try:
         kept = await keep_outcome(session, storage_for(settings), signature, outcome, pdf, actor)
     except AlreadyFinal:

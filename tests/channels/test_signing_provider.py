@@ -1,31 +1,43 @@
 """The `request_signature` action through a generic HTTP signing provider, a real local HTTP server: the envelope
 is posted once with the PDF, the API key and the idempotency key; the provider's signed callback completes the phase
-with its signed PDF; an answer of unknown outcome is an incident, never a second envelope; no key or secret reaches
-the workflow's history (Temporal dev server)."""
+with its signed PDF; an answer of unknown outcome is an incident, never a second envelope; a skipped phase voids its
+envelope through the provider's `cancel_url`, recorded before it is called and called again until it is taken; no
+key or secret reaches the workflow's history (Temporal dev server)."""
 
 from __future__ import annotations
 
 import asyncio
 import base64
 import json
+import uuid
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+import pytest
 from sqlmodel import col, select
 from starlette.responses import JSONResponse, PlainTextResponse, Response
+from temporalio.exceptions import ApplicationError
 from temporalio.testing import WorkflowEnvironment
+
+from activities.deps import Deps
+from activities.mailer import Mailer
+from activities.signing.cancel import CancelSignatureInput, SignatureCancelActivities
 
 from api.routers.signatures import CallbackAnswer, receive, signed_headers
 from crm.deliveries import Delivery, DeliveryStatus
 from crm.documents import store
 from crm.documents.storage import FolderStorage
 from crm.documents.models import Document, DocumentVersion
-from crm.signatures import SignatureRequest
-from processes.instance import ProcessStatus
+from crm.models import HistoryEntry
+from crm.signatures import SignatureRequest, SignatureStatus
+from crm.types import utcnow
+from processes.instance import PhaseStatus, ProcessStatus, SkipPhaseRequest
 from settings import Settings
 from tests.channels.receivers import Received, receiver
 from tests.factories import Factory
 from tests.workflows.helpers import rows, running_worker, start, template, until
+from workflows.process import ProcessWorkflow
 
 API_KEY = "sentinel-signing-api-key-5f1e"
 SECRET = "whsec_" + base64.b64encode(b"sentinel-signing-secret-9c2d-0123456789").decode()
@@ -97,3 +109,80 @@ async def _pdf(sessions: Any, document_id: int, folder: Path) -> bytes:
         version = (await session.exec(select(DocumentVersion).where(DocumentVersion.document_id == document_id)
                                       .order_by(col(DocumentVersion.number).desc()))).first()
     return await store.read(FolderStorage(folder), version)
+
+
+async def test_a_skipped_phase_voids_its_envelope_at_the_provider(
+        dev_env: WorkflowEnvironment, sessions: Any, factory: Factory, task_queue: str, tmp_path: Path) -> None:
+    client = dev_env.client
+    owner = await factory.user()
+
+    async def answer(r: Received, n: int) -> Response:
+        return JSONResponse({"envelope_id": f"env {n}"})  # a space: quoted in the cancel URL
+
+    async with receiver() as target:
+        target.answers["/envelopes"] = answer
+        providers = {"acme": {"url": target.url("/envelopes"), "api_key": API_KEY, "secret": SECRET,
+                              "cancel_url": target.url("/envelopes/{envelope_id}/void")}}
+        async with running_worker(client, sessions, task_queue, outbound_allowed_hosts=["127.0.0.1"],
+                                  documents_dir=tmp_path, signing_providers=providers):
+            record = await factory.record(owner=owner, title="Villa Rosa")
+            handle = await start(client, task_queue, template(offer("firma@example.org")), record.id, owner.id)
+            state = await until(handle, lambda s: bool(s.phases[0].waiting_signatures))
+            await handle.execute_update(ProcessWorkflow.skip_phase, SkipPhaseRequest(reason="price changed"))
+            final = await asyncio.wait_for(handle.result(), 30)
+            exported = json.dumps((await handle.fetch_history()).to_json_dict())
+
+    assert final.status is ProcessStatus.completed and final.phases[0].status is PhaseStatus.skipped
+    async with sessions() as session:
+        signature = await session.get(SignatureRequest, state.phases[0].waiting_signatures[0])
+    assert signature.status is SignatureStatus.cancelled
+    [sent, void] = await rows(sessions, Delivery, handle.id)
+    assert (void.kind, void.status, void.attempts) == ("cancel_signature", DeliveryStatus.delivered, 1)
+    [call] = target.at("/envelopes/env 1/void")
+    assert call.headers["authorization"] == f"Bearer {API_KEY}" and call.headers["idempotency-key"] == void.message_id
+    assert json.loads(call.body) == {"envelope_id": "env 1", "reason": "phase 'Offer' skipped: price changed",
+                                     "reference": sent.message_id}
+    for secret in (API_KEY, SECRET, target.url("/envelopes")):
+        assert secret not in exported
+
+
+async def test_a_cancel_call_that_failed_is_made_by_the_retry_and_the_request_is_cancelled_once(
+        sessions: Any, factory: Factory, tmp_path: Path) -> None:
+    """The request is cancelled (and its call recorded) before the call: an attempt that fails, or dies, leaves the
+    call to the next attempt, which makes it with the same Idempotency-Key and writes no second history line"""
+    async def answer(r: Received, n: int) -> Response:
+        return PlainTextResponse("busy", status_code=503) if n == 1 else JSONResponse({"voided": True})
+
+    record = await factory.record()
+    async with receiver() as target:
+        target.answers["/void/env-7"] = answer
+        providers = {"acme": {"url": target.url("/envelopes"), "api_key": API_KEY, "secret": SECRET,
+                              "cancel_url": target.url("/void/{envelope_id}")}}
+        settings = Settings(signing_providers=providers, outbound_allowed_hosts=["127.0.0.1"], data_dir=tmp_path)
+        async with sessions() as session:
+            signature = SignatureRequest(step_key=f"test/{uuid.uuid4().hex}", provider="acme", envelope_id="env-7",
+                                         record_id=record.id, document_id=1, version=1, signer="firma@example.org",
+                                         expires_at=utcnow() + timedelta(days=3))
+            session.add(signature)
+            await session.commit()
+            await session.refresh(signature)
+        cancelling = SignatureCancelActivities(Deps(settings=settings, sessions=sessions, mailer=Mailer(settings)))
+        asked = CancelSignatureInput(signature_id=signature.id, reason="process aborted: gone", actor="anna")
+        with pytest.raises(ApplicationError) as failed:
+            await cancelling.cancel_signature(asked)
+        assert not failed.value.non_retryable
+        async with sessions() as session:
+            row = await session.get(SignatureRequest, signature.id)
+            [void] = (await session.exec(select(Delivery).where(Delivery.step_key == f"{signature.step_key}/cancel")))
+        assert row.status is SignatureStatus.cancelled and row.delivered_at is not None
+        assert (void.status, void.attempts, void.response_status) == (DeliveryStatus.pending, 1, 503)
+        assert await cancelling.cancel_signature(asked) == "cancelled"
+        assert await cancelling.cancel_signature(asked) == "cancelled"  # done: nothing more is sent
+    calls = target.at("/void/env-7")
+    assert len(calls) == 2 and calls[0].headers["idempotency-key"] == calls[1].headers["idempotency-key"]
+    async with sessions() as session:
+        void = await session.get(Delivery, void.id, populate_existing=True)
+        lines = (await session.exec(select(HistoryEntry).where(HistoryEntry.record_id == record.id))).all()
+    assert (void.status, void.attempts) == (DeliveryStatus.delivered, 2)
+    assert [line.text for line in lines] == [
+        f"Signature request #{signature.id} cancelled (firma@example.org): process aborted: gone"]

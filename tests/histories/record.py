@@ -440,13 +440,29 @@ async def signature_expired(run: Run) -> Handle:
     return handle
 
 
+async def signature_cancelled(run: Run) -> Handle:
+    """A phase with a two-day deadline waits four days for its signer (the deadline pauses meanwhile), then staff
+    skip it: the open request is cancelled."""
+    handle = await run.start(
+        "signature_cancelled",
+        {"key": "offer", "name": "Offer", "deadline_days": 2, "actions": [
+            {"report": {"name": "Offerta", "html": "<p>Offerta per {{ record.title }}</p>"}},
+            {"request_signature": {"document": "Offerta", "expires_days": 10}}]},
+        {"key": "later", "name": "Later", "actions": [{"add_history": {"text": "offer withdrawn"}}]})
+    await until(handle, lambda s: bool(s.phases[0].waiting_signatures))
+    await run.env.sleep(timedelta(days=4))
+    await handle.execute_update(ProcessWorkflow.skip_phase, SkipPhaseRequest(reason="price changed", actor="anna"))
+    await handle.result()
+    return handle
+
+
 SCENARIOS: dict[str, Callable[[Run], Awaitable[WorkflowHandle[Any, Any]]]] = {
     f.__name__: f for f in (automatic_emails, manual_completed, skip_and_abort, incident_retry, decision_merge,
                             decision_after_step,
                             follow_up, loop_continue_as_new, loop_guard_cancelled, record_events_dispatch,
                             responsible_missing, staff_signals, appointment_cancelled, stage_automations,
                             client_request_answered, client_request_office_time, signature_declined,
-                            signature_expired, client_request_closed)}
+                            signature_expired, client_request_closed, signature_cancelled)}
 
 
 async def start_test_server() -> WorkflowEnvironment:

@@ -43,7 +43,7 @@ SAVED = {f"{name}{tag}.json" for name in SCENARIOS for tag in ("", ".before-fina
     "staff_signals.before-sender.json", "decision_after_step.json", "decision_after_step.before-decide-patch.json",
     "appointment_cancelled.json", "client_request_answered.json",
     "client_request_office_time.json", "signature_declined.json", "signature_expired.json",
-    "client_request_closed.json"}
+    "client_request_closed.json", "signature_cancelled.json"}
 DISPATCHER = {"record_events_dispatch"}  # RecordEventsWorkflow histories; the others are ProcessWorkflow's
 
 
