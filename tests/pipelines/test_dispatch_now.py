@@ -165,3 +165,22 @@ async def test_an_autostart_template_saved_since_the_last_move_leaves_the_next_o
     moved, prepared = await _prepared(office, second, "Contacted")
     assert prepared is None and await _runs(office, second) == []
     assert await _undispatched(office, second) == [e.id for e in moved.events]
+
+
+async def test_the_first_step_of_an_automation_started_with_its_move_marks_its_run_running(
+        time_skipping_env: WorkflowEnvironment, sessions: Any, task_queue: str) -> None:
+    """Nobody marks the run the move allocated `running` but the process's first step, with its history lines (in
+    the same statement on PostgreSQL): a process waiting for its scheduled automation shows `running`."""
+    office = Office(time_skipping_env, sessions, task_queue, uuid.uuid4().hex[:8])
+    await office.save([{"name": "New"}, {"name": "Contacted", "automations": [
+        {"on": "enter", "actions": [note("entered")]},
+        {"on": "scheduled", "after_days": 2, "actions": [note("two days in Contacted")]}]}])
+    owner = await office.user()
+    async with running_worker(time_skipping_env.client, sessions, task_queue):
+        record_id = await office.record(owner)
+        await office.settled()
+        moved, prepared = await _prepared(office, record_id, "Contacted")
+        assert prepared is not None and [r.status.value for r in await _runs(office, record_id)] == ["starting"]
+        assert await start_prepared(_deps(office), prepared)
+        await office.line(record_id, "entered")
+        assert [r.status.value for r in await _runs(office, record_id)] == ["running"]
