@@ -43,7 +43,7 @@ async def insert_new(session: AsyncSession, model: type[T], rows: list[T], also:
     """
     dialect = session.sync_session.get_bind().dialect.name
     if also is not None and (dialect != "postgresql" or not rows):
-        await session.exec(also)
+        await session.exec(also)  # type: ignore[call-overload]
         also = None
     if not rows:
         return {}
