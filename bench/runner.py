@@ -344,8 +344,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", type=Path, default=None)
     parser.add_argument("--markdown", type=Path, default=None)
     parser.add_argument("--profile", type=Path, default=None,
-                        help="profile scenario 1's workers with py-spy (an extra run; with --only-moves: scenario 8's "
-                             "moves into a status, the workers and the process moving) and keep the profiles here")
+                        help="profile scenario 1's workers with py-spy (an extra run) and keep the profiles here")
+    parser.add_argument("--profile-moves", type=Path, default=None,
+                        help="with --only-moves: measure scenario 8's moves into a status under py-spy (both workers "
+                             "and the process moving), the profiles in this folder")
     parser.add_argument("--no-data-scale", action="store_true", help="leave scenario 5 out")
     parser.add_argument("--only-hostile", action="store_true",
                         help="measure scenario 7 (hostile renders) alone and put it into the JSON file's results")
@@ -388,7 +390,7 @@ def main(argv: list[str] | None = None) -> int:
     only = [name for name in ONLY if getattr(args, "only_" + name.replace("-", "_"))]
     if only:
         return rerun_only(only[0], loads, args.database, args.modes.split(","), quick, import_rows, command,
-                          json_path, md_path, args.profile)
+                          json_path, md_path, args.profile_moves)
     if args.only_start_path:
         with database(args.database) as (db_kind, url):
             figures = asyncio.run(start_path_only(loads, args.modes.split(","), url))
