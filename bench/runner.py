@@ -1,7 +1,7 @@
 """`make bench`: every scenario, template against hand-written baseline, on a dev server started for the run.
 
     python -m bench [--quick | --tiny | --scale F] [--modes memory,sqlite] [--growth 1,4,16]
-                    [--json OUT] [--markdown OUT] [--profile DIR] [--no-data-scale] [--no-csv-import]
+                    [--json OUT] [--markdown OUT] [--profile DIR] [--profile-moves DIR] [--no-data-scale] [--no-csv-import]
                     [--only-hostile | --only-moves | --only-data-scale | --only-csv-import | --only-start-path]
 
 Full runs write bench/results.json and docs/benchmarks.md; `--quick` writes to build/ so a
