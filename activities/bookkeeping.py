@@ -28,7 +28,7 @@ from activities.errors import final_message
 from activities.responsible import resolve_user_id
 from crm.idempotent import insert_new
 from crm.models import HistoryEntry, HistoryKind, Task, TaskKind, TaskStatus
-from crm.process_runs import ProcessRun, RunStatus, mark_started, write_end
+from crm.process_runs import ProcessRun, RunStatus, mark_started, started_update, write_end
 from crm.types import utcnow
 from processes.instance import ProcessState, ProcessStatus
 from processes.template_basics import Responsible
@@ -108,6 +108,7 @@ class Begun:
     responsible_id: int | None = None
     task_id: int | None = None
     rows: list[HistoryEntry] = field(default_factory=list)
+    started: Any = None  # with `confirm_later`: the UPDATE marking the process's run `running`, to send with the rows
 
 
 def _row(books: Bookkeeping, line: HistoryLine) -> HistoryEntry:
@@ -144,10 +145,11 @@ LOOK_UP = _LookUp()
 
 
 async def begin(session: AsyncSession, books: Bookkeeping | None,
-                responsible_id: int | None | _LookUp = LOOK_UP) -> Begun:
+                responsible_id: int | None | _LookUp = LOOK_UP, *, confirm_later: bool = False) -> Begun:
     """Apply the `before` part in `session` (no commit): close tasks, look up the responsible (unless given:
     the step looked it up to render first), open the phase task. The history lines come back in `Begun.rows`,
-    for the caller to insert with its own."""
+    for the caller to insert with its own; with `confirm_later`, so does the statement marking the process's run
+    `running` ("process started" among the lines: `Begun.started`, for `insert_new`'s `also`)."""
     if books is None:
         return Begun()
     if books.end is not None:  # first: the tasks it closes say why
@@ -165,6 +167,9 @@ async def begin(session: AsyncSession, books: Bookkeeping | None,
         started = start.line.model_copy(update={"data": {"responsible_id": begun.responsible_id, **start.line.data}})
         lines.insert(len(lines) if start.position is None else min(start.position, len(lines)), started)
     begun.rows = [_row(books, line) for line in lines]
+    if confirm_later and any(line.kind is HistoryKind.process_started for line in lines):
+        begun.started = started_update(books.workflow_id)
+        lines = [line for line in lines if line.kind is not HistoryKind.process_started]
     await _follow_runs(session, books, lines)
     if books.open_task is not None:
         opening = books.open_task
@@ -221,7 +226,7 @@ class BookkeepingActivities:
     async def record_bookkeeping(self, books: Bookkeeping) -> BookkeepingResult:
         """Bookkeeping no step carried: flushed before the process waits, or as it ends."""
         async with self.deps.sessions() as session:
-            begun = await begin(session, books)
-            await insert_new(session, HistoryEntry, [*begun.rows, *after(books)])
+            begun = await begin(session, books, confirm_later=True)
+            await insert_new(session, HistoryEntry, [*begun.rows, *after(books)], also=begun.started)
             await session.commit()
         return BookkeepingResult(responsible_id=begun.responsible_id, task_id=begun.task_id)

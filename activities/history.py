@@ -65,11 +65,12 @@ class HistoryActivities:
             variables = await render_variables(session, step, utcnow(), [input.action.text])
             text = await render(self.deps, step, input.action.text, variables, f"{input.where}.text",
                                 input.action.locale)
-            step, begun = await begin_step(session, step, prepared=True)
+            step, begun = await begin_step(session, step, prepared=True, confirm_later=True)
             entry = HistoryEntry(record_id=step.record_id, step_key=step.step_key, kind=HistoryKind.note, text=text,
                                  workflow_id=step.workflow_id, phase_key=step.phase_key,
                                  actor=f"process {step.template_key}")
-            inserted = await insert_new(session, HistoryEntry, [*begun.rows, entry, *bookkeeping.after(step.books)])
+            inserted = await insert_new(session, HistoryEntry, [*begun.rows, entry, *bookkeeping.after(step.books)],
+                                        also=begun.started)  # the run turns `running` in the same statement
             await session.commit()
             entry_id = inserted.get(step.step_key) or (await session.exec(  # written by an earlier try
                 select(HistoryEntry.id).where(HistoryEntry.step_key == step.step_key))).one()

@@ -21,15 +21,18 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 from temporalio.exceptions import WorkflowAlreadyStartedError
 
-from activities.autostart import _event, _Record, autostart_templates, matches
+from activities.autostart import _Candidate, _event, _Record, autostart_templates, matches
 from activities.deps import Deps
 from activities.stages import enter_request_id
+from crm.db import each_statement_alone
 from crm.models import RecordEvent, RecordEventKind
 from crm.pipeline_moves import Moved
 from crm.process_runs import ProcessOrigin, ProcessRun, RunStatus, process_workflow_id
+from crm.template_models import ProcessTemplateVersion
 from crm.types import utcnow
 from processes.instance import ProcessInput, StageRef
 from processes.stage_templates import stage_template
+from processes.template_basics import RecordKind
 from settings import Settings
 from workflows.client import start_process
 
@@ -63,11 +66,13 @@ async def prepare_enter(session: AsyncSession, moved: Moved, settings: Settings)
                                                            record.channel) is not None:
         return None
     # one statement: an older event undispatched, a run of the left status's entry (to abort), this template's
-    # last run number on the record, and its runs today (the loop guard's count, with this one)
+    # last run number on the record, its runs today (the loop guard's count, with this one), and which versions
+    # of templates on records of this kind are saved (the autostart triggers to check are kept by it)
     template = built.template
     today = datetime.combine(utcnow().astimezone(settings.zone).date(), time(0), tzinfo=settings.zone)
     runs = select(ProcessRun.id).where(ProcessRun.template_key == template.key, ProcessRun.record_id == record.id)
-    older, entered, last, earlier = (await session.exec(select(
+    versions = select(ProcessTemplateVersion.id).where(ProcessTemplateVersion.record_kind == record.kind)
+    older, entered, last, earlier, saved, newest = (await session.exec(select(
         select(RecordEvent.id).where(RecordEvent.record_id == record.id, col(RecordEvent.id) < row.id,
                                      col(RecordEvent.dispatched_at).is_(None)).limit(1).scalar_subquery(),
         select(ProcessRun.id).where(ProcessRun.request_id == enter_request_id(record.id, row.previous_visit))
@@ -76,11 +81,14 @@ async def prepare_enter(session: AsyncSession, moved: Moved, settings: Settings)
                                                     ProcessRun.record_id == record.id).scalar_subquery(),
         select(func.count()).select_from(runs.where(
             col(ProcessRun.status) != RunStatus.not_started, col(ProcessRun.created_at) >= today,
-            col(ProcessRun.created_at) < today + timedelta(days=1)).subquery()).scalar_subquery()))).one()
+            col(ProcessRun.created_at) < today + timedelta(days=1)).subquery()).scalar_subquery(),
+        select(func.count()).select_from(versions.subquery()).scalar_subquery(),
+        select(func.max(ProcessTemplateVersion.id)).where(ProcessTemplateVersion.record_kind == record.kind)
+        .scalar_subquery()))).one()
     if older is not None or entered is not None:
         return None
     candidate = _Record(id=record.id, kind=record.kind, type=record.type, owner_id=record.owner_id)
-    if any(matches(t, event, candidate) for c in await autostart_templates(session, record.kind)
+    if any(matches(t, event, candidate) for c in await _autostart(session, record.kind, (saved, newest))
            for t in c.template.autostart):
         return None
     sequence = (last or 0) + 1
@@ -95,6 +103,22 @@ async def prepare_enter(session: AsyncSession, moved: Moved, settings: Settings)
         started_by=run.started_by, origin=ProcessOrigin.autostart.value, triggered_by_user_id=row.actor_user_id,
         stage=StageRef(pipeline=pipeline.key, status=record.status),
         loop_guard_passed=starts <= settings.loop_guard_limit))
+
+
+# the autostart templates on records of a kind, by database, kind, and how many template versions of that kind are
+# saved and the newest one's id: versions are never changed nor deleted, so a new one changes the key
+_AUTOSTART: dict[tuple[str, RecordKind, int, int | None], list[_Candidate]] = {}
+
+
+async def _autostart(session: AsyncSession, kind: RecordKind, saved: tuple[int, int | None]) -> list[_Candidate]:
+    """`autostart_templates`, read again only when a template version of `kind` was saved since it was last read."""
+    key = (session.get_bind().url.render_as_string(hide_password=True), kind, *saved)
+    if (candidates := _AUTOSTART.get(key)) is None:
+        candidates = await autostart_templates(session, kind)
+        if len(_AUTOSTART) >= 64:
+            _AUTOSTART.clear()
+        _AUTOSTART[key] = candidates
+    return candidates
 
 
 async def start_prepared(deps: Deps, prepared: PreparedStart) -> bool:
@@ -113,6 +137,7 @@ async def start_prepared(deps: Deps, prepared: PreparedStart) -> bool:
     # the run turns `running` with the process's first step (its "process started" line), or the sweep's: marked
     # here too, its row's lock would hold that step up until this commits
     async with deps.sessions() as session:
+        await each_statement_alone(session)  # one statement: no BEGIN and COMMIT round trips on PostgreSQL
         dispatched = update(RecordEvent).where(col(RecordEvent.id) == prepared.event_id,
                                                col(RecordEvent.dispatched_at).is_(None))
         await session.exec(dispatched.values(dispatched_at=utcnow()))  # type: ignore[call-overload]

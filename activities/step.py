@@ -61,10 +61,12 @@ async def prepare_step(session: AsyncSession, step: StepInput) -> StepInput:
     return step.model_copy(update={"responsible_id": await start_responsible(session, step.books)})
 
 
-async def begin_step(session: AsyncSession, step: StepInput, *, prepared: bool = False) -> tuple[StepInput, Begun]:
+async def begin_step(session: AsyncSession, step: StepInput, *, prepared: bool = False,
+                     confirm_later: bool = False) -> tuple[StepInput, Begun]:
     """Apply the `before` part of the step's bookkeeping in `session`; the step with its responsible (looked up
-    here, unless `prepared`: `prepare_step` looked it up)."""
-    begun = await begin(session, step.books, step.responsible_id if prepared else LOOK_UP)
+    here, unless `prepared`: `prepare_step` looked it up). `confirm_later`: see `bookkeeping.begin`."""
+    begun = await begin(session, step.books, step.responsible_id if prepared else LOOK_UP,
+                        confirm_later=confirm_later)
     if step.books is not None and step.books.start is not None:
         step = step.model_copy(update={"responsible_id": begun.responsible_id})
     return step, begun
@@ -83,8 +85,8 @@ class OnceStep:
             return cls(await prepare_step(session, step))
 
     async def before(self, session: AsyncSession) -> None:
-        self.step, begun = await begin_step(session, self.step, prepared=True)
-        await insert_new(session, HistoryEntry, begun.rows)
+        self.step, begun = await begin_step(session, self.step, prepared=True, confirm_later=True)
+        await insert_new(session, HistoryEntry, begun.rows, also=begun.started)
 
 
 def person(user: User | None) -> dict[str, Any] | None:

@@ -1,7 +1,7 @@
 """`make bench`: every scenario, template against hand-written baseline, on a dev server started for the run.
 
     python -m bench [--quick | --tiny | --scale F] [--modes memory,sqlite] [--growth 1,4,16]
-                    [--json OUT] [--markdown OUT] [--profile DIR] [--no-data-scale] [--no-csv-import]
+                    [--json OUT] [--markdown OUT] [--profile DIR] [--profile-moves DIR] [--no-data-scale] [--no-csv-import]
                     [--only-hostile | --only-moves | --only-data-scale | --only-csv-import | --only-start-path]
 
 Full runs write bench/results.json and docs/benchmarks.md; `--quick` writes to build/ so a
@@ -177,13 +177,14 @@ async def _on_one_server(ctx: Context, mode: str, loads: Loads, growth: tuple[in
     out["answers_to_move"] = await once_more("scenario 9", lambda: answers_to_move(ctx, loads.moves))
 
 
-async def _moves(ctx: Context, mode: str, loads: Loads, out: dict[str, Any]) -> None:
+async def _moves(ctx: Context, mode: str, loads: Loads, out: dict[str, Any], profile: Path | None = None) -> None:
     """Scenario 8: one record moved many times in a row, then moves into a status with an on-enter action (each
-    side's moves in alternating rounds, so that a drift of the shared machine falls on both)."""
+    side's moves in alternating rounds, so that a drift of the shared machine falls on both); with `profile`, the
+    latter under py-spy (the workers and the process making the moves), its files in that folder."""
     log(f"{mode}: scenario 8, {loads.record_moves} moves of one record in a row")
     out["moves_in_a_row"] = await moves_in_a_row(ctx, loads.record_moves)
     log(f"{mode}: scenario 8, {loads.moves} moves a side into a status with an on-enter action")
-    out["move_to_action"] = await once_more("scenario 8", lambda: move_to_action(ctx, KINDS, loads.moves))
+    out["move_to_action"] = await once_more("scenario 8", lambda: move_to_action(ctx, KINDS, loads.moves, profile))
 
 
 async def _parked_loads(base: Context, shared: bool, mode: str, loads: Loads, growth: tuple[int, ...],
@@ -246,7 +247,7 @@ async def start_path_only(loads: Loads, modes: list[str], database_url: str) -> 
     return out
 
 
-async def moves_only(mode: str, loads: Loads, database_url: str) -> dict[str, Any]:
+async def moves_only(mode: str, loads: Loads, database_url: str, profile: Path | None = None) -> dict[str, Any]:
     """Scenario 8 alone on a dev server in `mode`: the moves in a row, then the moves into a status with an
     on-enter action against the hand-written workflow."""
     engine = make_engine(database_url)
@@ -257,7 +258,7 @@ async def moves_only(mode: str, loads: Loads, database_url: str) -> dict[str, An
         with dev_server(mode) as server:
             ctx = Context(server=server, database_url=database_url, sessions=sessions,
                           client=await connect(server.address), owner_id=owner_id, record_ids=record_ids)
-            await _moves(ctx, mode, loads, out)
+            await _moves(ctx, mode, loads, out, profile / mode if profile is not None else None)
     finally:
         await engine.dispose()
     return out
@@ -267,7 +268,7 @@ ONLY = ("hostile", "moves", "data-scale", "csv-import")  # the scenarios `--only
 
 
 def rerun_only(which: str, loads: Loads, db_choice: str, modes: list[str], quick: bool, import_rows: int,
-               command: str, json_path: Path, md_path: Path) -> int:
+               command: str, json_path: Path, md_path: Path, profile: Path | None = None) -> int:
     """`--only-hostile`, `--only-moves`, `--only-data-scale`, `--only-csv-import`: measure that scenario again and
     put it in place of the one in `json_path`, saying when and how it was measured; render `md_path` again from it
     (every other section comes from the figures as they were)."""
@@ -288,7 +289,9 @@ def rerun_only(which: str, loads: Loads, db_choice: str, modes: list[str], quick
                 results["modes"].setdefault("memory", {})["hostile"] = {**figures, "measured": measured}
             else:
                 for mode in modes:
-                    figures = asyncio.run(moves_only(mode, loads, url))
+                    if profile is not None:
+                        (profile / mode).mkdir(parents=True, exist_ok=True)
+                    figures = asyncio.run(moves_only(mode, loads, url, profile))
                     figures["move_to_action"]["measured"] = measured
                     results["modes"].setdefault(mode, {}).update(figures)
     json_path.write_text(json.dumps(results, indent=2, default=str) + "\n")
@@ -342,6 +345,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--markdown", type=Path, default=None)
     parser.add_argument("--profile", type=Path, default=None,
                         help="profile scenario 1's workers with py-spy (an extra run) and keep the profiles here")
+    parser.add_argument("--profile-moves", type=Path, default=None,
+                        help="with --only-moves: measure scenario 8's moves into a status under py-spy (both workers "
+                             "and the process moving), the profiles in this folder")
     parser.add_argument("--no-data-scale", action="store_true", help="leave scenario 5 out")
     parser.add_argument("--only-hostile", action="store_true",
                         help="measure scenario 7 (hostile renders) alone and put it into the JSON file's results")
@@ -384,7 +390,7 @@ def main(argv: list[str] | None = None) -> int:
     only = [name for name in ONLY if getattr(args, "only_" + name.replace("-", "_"))]
     if only:
         return rerun_only(only[0], loads, args.database, args.modes.split(","), quick, import_rows, command,
-                          json_path, md_path)
+                          json_path, md_path, args.profile_moves)
     if args.only_start_path:
         with database(args.database) as (db_kind, url):
             figures = asyncio.run(start_path_only(loads, args.modes.split(","), url))

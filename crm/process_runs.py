@@ -183,6 +183,12 @@ async def _insert_next(session: AsyncSession, run: ProcessRun) -> tuple[int, int
     return row[0], row[1], row[2]
 
 
+def started_update(workflow_id: str) -> sa.Update:
+    """`mark_started` as a statement, for a caller to send with its own (`crm.idempotent.insert_new`'s `also`)."""
+    return (sa.update(RUNS).where(RUNS.c.workflow_id == workflow_id, RUNS.c.status.in_(UNCONFIRMED))
+            .values(status=RunStatus.running))
+
+
 async def mark_started(session: AsyncSession, workflow_id: str) -> None:
     """The workflow exists: its run is `running`, unless it has ended meanwhile. No commit. (On the table: a run
     loaded in the session keeps the status it was read with.)"""

@@ -19,6 +19,7 @@ from crm.models import RecordEvent
 from crm.pipeline_moves import Move, Moved, move_record
 from crm.process_runs import ProcessRun
 from tests.pipelines.test_stage_automations import Office, note
+from tests.workflows.test_autostart import save_template
 from tests.polling import eventually
 from tests.workflows.helpers import running_worker
 from workflows.client import notify_dispatcher
@@ -146,3 +147,40 @@ async def test_the_automation_allocated_with_the_move_starts_once_even_if_its_mo
         await notify_dispatcher(time_skipping_env.client, office.settings)
         await office.settled()
         assert (await _prepared(office, started, "Contacted"))[1] is None
+
+
+async def test_an_autostart_template_saved_since_the_last_move_leaves_the_next_one_to_the_dispatcher(
+        time_skipping_env: WorkflowEnvironment, sessions: Any, task_queue: str) -> None:
+    """The autostart triggers a move checks are kept between moves (`stage_starts._autostart`): a template version
+    saved since is read at the next move, whose event then goes to the dispatcher (both the trigger and the status's
+    automation start from it there)."""
+    office = Office(time_skipping_env, sessions, task_queue, uuid.uuid4().hex[:8])
+    await office.save(STATUSES)
+    owner = await office.user()
+    async with running_worker(time_skipping_env.client, sessions, task_queue):
+        first, second = await office.record(owner), await office.record(owner)
+        await office.settled()
+    assert (await _prepared(office, first, "Contacted"))[1] is not None  # no trigger: the move starts it itself
+    await save_template(sessions, {"on": "status_changed", "status": "Contacted", "record_type": f"Lead {office.tag}"})
+    moved, prepared = await _prepared(office, second, "Contacted")
+    assert prepared is None and await _runs(office, second) == []
+    assert await _undispatched(office, second) == [e.id for e in moved.events]
+
+
+async def test_the_first_step_of_an_automation_started_with_its_move_marks_its_run_running(
+        time_skipping_env: WorkflowEnvironment, sessions: Any, task_queue: str) -> None:
+    """Nobody marks the run the move allocated `running` but the process's first step, with its history lines (in
+    the same statement on PostgreSQL): a process waiting for its scheduled automation shows `running`."""
+    office = Office(time_skipping_env, sessions, task_queue, uuid.uuid4().hex[:8])
+    await office.save([{"name": "New"}, {"name": "Contacted", "automations": [
+        {"on": "enter", "actions": [note("entered")]},
+        {"on": "scheduled", "after_days": 2, "actions": [note("two days in Contacted")]}]}])
+    owner = await office.user()
+    async with running_worker(time_skipping_env.client, sessions, task_queue):
+        record_id = await office.record(owner)
+        await office.settled()
+        moved, prepared = await _prepared(office, record_id, "Contacted")
+        assert prepared is not None and [r.status.value for r in await _runs(office, record_id)] == ["starting"]
+        assert await start_prepared(_deps(office), prepared)
+        await office.line(record_id, "entered")
+        assert [r.status.value for r in await _runs(office, record_id)] == ["running"]
