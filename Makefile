@@ -40,7 +40,8 @@ reliability: install
 
 ## bench: the template interpreter against hand-written workflows, side by side: docs/benchmarks.md, bench/results.json
 ##        (QUICK=1: a smoke run written to build/; BENCH_SCALE=0.1: every load times 0.1; BENCH_ARGS: more options,
-##        BENCH_ARGS=--only-hostile: scenario 7 measured again alone, into the committed figures;
+##        BENCH_ARGS=--only-hostile: scenario 7 measured again alone, into the committed figures (so do
+##        --only-moves, --only-one-server (scenarios 1, 2, 3, 8, 9), --only-data-scale, --only-csv-import);
 ##        BENCH_ARGS='--only-start-path --database sqlite': scenario 2 alone, its figures to build/ only)
 bench: install
 	$(PY) -m pip install --quiet --constraint constraints.txt --editable '.[bench]'

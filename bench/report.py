@@ -107,6 +107,8 @@ def render(results: dict[str, Any], data_scale: str | None = None, profiles: Pat
     for mode, m in results["modes"].items():
         label = "in memory" if mode == "memory" else "with its SQLite file"
         out += [f"## Dev server {label} (`{mode}`)", ""]
+        out += _measured_apart(m.get("one_server", {}), "Scenarios 1 (its target load), 2, 3, 8 and 9 measured",
+                               "the ratios between the two sides, measured in the same run")
         out += _phase_overhead(m)
         out += _start_path(m)
         out += _signal_to_move(m)
@@ -440,6 +442,7 @@ def _measured_apart(h: dict[str, Any], what: str = "",
     m = h.get("measured")
     if not m:
         return []
-    return [f"{what or 'Measured'} on its own, after the run above: `{m['command']}` on {m['date']} at commit "
+    own = "their own" if what.startswith("Scenarios") else "its own"
+    return [f"{what or 'Measured'} on {own}, after the run above: `{m['command']}` on {m['date']} at commit "
             f"{m['commit']}, load average at start {', '.join(f'{x:.2f}' for x in m['load_average_at_start'])} (the "
             f"figures to read are {read}).", ""]

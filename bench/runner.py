@@ -2,7 +2,7 @@
 
     python -m bench [--quick | --tiny | --scale F] [--modes memory,sqlite] [--growth 1,4,16]
                     [--json OUT] [--markdown OUT] [--profile DIR] [--profile-moves DIR] [--no-data-scale] [--no-csv-import]
-                    [--only-hostile | --only-moves | --only-data-scale | --only-csv-import | --only-start-path]
+                    [--only-hostile | --only-moves | --only-one-server | --only-data-scale | --only-csv-import | --only-start-path]
 
 Full runs write bench/results.json and docs/benchmarks.md; `--quick` writes to build/ so a
 smoke run never replaces the committed figures.
@@ -247,6 +247,21 @@ async def start_path_only(loads: Loads, modes: list[str], database_url: str) -> 
     return out
 
 
+async def one_server_only(mode: str, loads: Loads, database_url: str) -> dict[str, Any]:
+    """Scenarios 1 (its target load's rounds), 2, 3, 8 and 9 alone, on one dev server in `mode` (not 4 and 6)."""
+    engine = make_engine(database_url)
+    owner_id, record_ids = await seed(sessions := make_sessionmaker(engine))
+    out: dict[str, Any] = {"phase_overhead": {}}
+    try:
+        with dev_server(mode) as server:
+            ctx = Context(server=server, database_url=database_url, sessions=sessions,
+                          client=await connect(server.address), owner_id=owner_id, record_ids=record_ids)
+            await _on_one_server(ctx, mode, loads, (1,), None, out)
+    finally:
+        await engine.dispose()
+    return out
+
+
 async def moves_only(mode: str, loads: Loads, database_url: str, profile: Path | None = None) -> dict[str, Any]:
     """Scenario 8 alone on a dev server in `mode`: the moves in a row, then the moves into a status with an
     on-enter action against the hand-written workflow."""
@@ -264,14 +279,14 @@ async def moves_only(mode: str, loads: Loads, database_url: str, profile: Path |
     return out
 
 
-ONLY = ("hostile", "moves", "data-scale", "csv-import")  # the scenarios `--only-...` measures again on their own
+ONLY = ("hostile", "moves", "one-server", "data-scale", "csv-import")  # what `--only-...` measures again on its own
 
 
 def rerun_only(which: str, loads: Loads, db_choice: str, modes: list[str], quick: bool, import_rows: int,
                command: str, json_path: Path, md_path: Path, profile: Path | None = None) -> int:
-    """`--only-hostile`, `--only-moves`, `--only-data-scale`, `--only-csv-import`: measure that scenario again and
-    put it in place of the one in `json_path`, saying when and how it was measured; render `md_path` again from it
-    (every other section comes from the figures as they were)."""
+    """`--only-hostile`, `--only-moves`, `--only-one-server`, `--only-data-scale`, `--only-csv-import`: measure
+    that scenario again and put it in place of the one in `json_path`, saying when and how it was measured; render
+    `md_path` again from it (every other section comes from the figures as they were)."""
     results = json.loads(json_path.read_text())
     measured = {"command": command, "date": datetime.now(UTC).isoformat(timespec="seconds"), "commit": commit(),
                 "load_average_at_start": machine()["load_average_at_start"]}
@@ -287,6 +302,12 @@ def rerun_only(which: str, loads: Loads, db_choice: str, modes: list[str], quick
             if which == "hostile":
                 figures = asyncio.run(hostile_only(loads, url))
                 results["modes"].setdefault("memory", {})["hostile"] = {**figures, "measured": measured}
+            elif which == "one-server":
+                for mode in modes:
+                    figures = asyncio.run(one_server_only(mode, loads, url))
+                    kept = results["modes"].setdefault(mode, {})  # scenario 6's larger loads stay as they were
+                    kept.setdefault("phase_overhead", {})["1"] = figures.pop("phase_overhead")["1"]
+                    kept.update(figures, one_server={"measured": measured})
             else:
                 for mode in modes:
                     if profile is not None:
@@ -358,6 +379,9 @@ def main(argv: list[str] | None = None) -> int:
                         help="measure scenario 2 (the start path) alone, on each mode; its figures go to build/ only")
     parser.add_argument("--only-moves", action="store_true",
                         help="measure scenario 8 (moves, on-enter automations) alone, on each --modes server, into "
+                             "the JSON file's results")
+    parser.add_argument("--only-one-server", action="store_true",
+                        help="measure scenarios 1 (its target load), 2, 3, 8 and 9 alone, on each --modes server, into "
                              "the JSON file's results")
     parser.add_argument("--only-data-scale", action="store_true",
                         help="measure scenario 5 (scale of the data) alone, into the JSON file's results")
