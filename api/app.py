@@ -38,7 +38,8 @@ def create_app(settings: Settings | None = None, temporal: Client | None = None,
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         engine = make_engine(settings.database_url, pool_size=settings.database_pool_size,
-                             max_overflow=settings.database_pool_size)
+                             max_overflow=settings.database_pool_size,
+                             ping_after_idle=settings.database_ping_after_idle_seconds)
         app.state.settings = settings
         app.state.sessions = make_sessionmaker(engine)
         app.state.temporal = temporal or await connect(settings)
