@@ -73,6 +73,8 @@ class Settings(BaseSettings):
     # Connections each API process keeps open to the database, and how many more it opens while busy (and closes
     # again): below the requests served at once, every busy moment opens and closes connections.
     database_pool_size: int = Field(10, ge=1, le=200)
+    # A pooled connection idle longer than this is pinged before it is used again (PostgreSQL); 0 pings every time.
+    database_ping_after_idle_seconds: float = Field(1.0, ge=0, le=3600)
     database_password: SecretStr | None = None  # put into DATABASE_URL, escaped (for passwords kept out of URLs)
     database_password_file: Path | None = None
 

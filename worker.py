@@ -52,7 +52,7 @@ def metrics_runtime(address: str) -> Runtime:
 
 
 async def run(settings: Settings) -> None:
-    engine = make_engine(settings.database_url)
+    engine = make_engine(settings.database_url, ping_after_idle=settings.database_ping_after_idle_seconds)
     runtime = metrics_runtime(settings.worker_metrics_address) if settings.worker_metrics_address else None
     client = await connect(settings, runtime=runtime)
     deps = Deps(settings=settings, sessions=make_sessionmaker(engine), mailer=Mailer(settings), temporal=client,

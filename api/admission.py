@@ -116,15 +116,17 @@ class Admission:
         self.max_body_bytes = max_body_bytes
         self.limits = limits or {}  # by setting name: {"max_import_bytes": 200_000_000, ...}
         self.pages = pages or {}  # by setting name: the page a browser gets for a body over it (the client's form)
-        self._rules: list[_Rule] | None = None
+        self._rules: dict[str, list[_Rule]] | None = None  # by method, in the app's order
 
     def _route(self, scope: Scope) -> _Rule | None:
         if self._rules is None:
-            self._rules = _rules(scope["app"])
+            rules = _rules(scope["app"])
+            self._rules = {method: [r for r in rules if method in r.methods]
+                           for method in {m for r in rules for m in r.methods}}
         path, root = scope["path"], scope.get("root_path", "")
         path = path[len(root):] if root and path.startswith(root) else path
-        for rule in self._rules:
-            if scope["method"] in rule.methods and rule.path.match(path):
+        for rule in self._rules.get(scope["method"], ()):
+            if rule.path.match(path):
                 return rule
         return None  # no such route (404) or method (405): answered without reading the body
 

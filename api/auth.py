@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from crm.db import on_live_connection
 from crm.models import ApiKey, ApiRole, User
 
 KEY_PREFIX = "sc_"
@@ -84,8 +85,8 @@ class KeyCache:
         digest = hash_key(key)
         if (entry := self._found.get(digest)) is not None and self.clock() - entry[0] < self.seconds:
             return entry[1]
-        async with session_factory() as session:
-            principal = await principal_by_hash(session, digest)
+        async with session_factory() as session:  # the request's first statement: on a live connection
+            principal = await on_live_connection(session, lambda: principal_by_hash(session, digest))
         self._found.pop(digest, None)
         if principal is not None and self.seconds > 0:
             self._found[digest] = (self.clock(), principal)

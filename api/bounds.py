@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import types
 from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Annotated, Any, Union, get_args, get_origin
 
 from fastapi import Request
@@ -49,40 +50,62 @@ def _all(dependant: Dependant) -> list[Dependant]:
     return [dependant, *(d for sub in dependant.dependencies for d in _all(sub))]
 
 
+@dataclass(frozen=True)
+class _Checked:
+    """What `bounded_integers` looks at in a route's requests: found once per route, from its dependants."""
+
+    path: tuple[str, ...]  # the integer path parameters' names
+    query: tuple[str, ...]
+    body: tuple[str, ...]  # the integer fields of a body model, by their names in the JSON
+
+
+_CHECKED = "_stagecoach_bounded_integers"  # the route's _Checked, kept on the route
+
+
+def _checked(route: APIRoute) -> _Checked:
+    if (found := getattr(route, _CHECKED, None)) is not None:
+        return found  # type: ignore[no-any-return]
+    dependants = _all(route.dependant)
+    body = []
+    for field in (f for d in dependants for f in d.body_params):
+        model = field.field_info.annotation
+        if isinstance(model, type) and issubclass(model, BaseModel):
+            body += [info.alias or name for name, info in model.model_fields.items() if _declares_int(info.annotation)]
+    found = _Checked(
+        path=tuple(f.alias for d in dependants for f in d.path_params if _declares_int(f.field_info.annotation)),
+        query=tuple(f.alias for d in dependants for f in d.query_params if _declares_int(f.field_info.annotation)),
+        body=tuple(body))
+    setattr(route, _CHECKED, found)
+    return found
+
+
 async def bounded_integers(request: Request) -> None:
     route = request.scope.get("route")
     if not isinstance(route, APIRoute):
         return
-    dependants = _all(route.dependant)
+    checked = _checked(route)
     errors: list[dict[str, Any]] = []
 
     def refuse(loc: tuple[str, ...], value: int) -> None:
         errors.append({"loc": loc, "msg": f"{value} is out of range (at most {MAX_INT})", "type": "less_than_equal",
                        "input": value})
 
-    for field in (f for d in dependants for f in d.path_params):
-        if _declares_int(field.field_info.annotation):
-            for value in _out_of_range(_as_int(request.path_params.get(field.alias))):
-                refuse(("path", field.alias), value)
-    for field in (f for d in dependants for f in d.query_params):
-        if _declares_int(field.field_info.annotation):
-            for value in _out_of_range([_as_int(v) for v in request.query_params.getlist(field.alias)]):
-                refuse(("query", field.alias), value)
-    for field in (f for d in dependants for f in d.body_params):
-        model = field.field_info.annotation
-        if not (isinstance(model, type) and issubclass(model, BaseModel)):
-            continue
+    for alias in checked.path:
+        for value in _out_of_range(_as_int(request.path_params.get(alias))):
+            refuse(("path", alias), value)
+    for alias in checked.query:
+        for value in _out_of_range([_as_int(v) for v in request.query_params.getlist(alias)]):
+            refuse(("query", alias), value)
+    if checked.body:
         try:
-            data = await request.json()
+            data = await request.json()  # parsed once: FastAPI has read it (Starlette keeps it on the request)
         except (ValueError, UnicodeDecodeError, json.JSONDecodeError):
             return  # FastAPI refuses the body itself
-        if not isinstance(data, dict):
-            continue
-        for name, info in model.model_fields.items():
-            key = info.alias or name
-            if key in data and _declares_int(info.annotation):
-                for value in _out_of_range(data[key]):
-                    refuse(("body", key), value)
+        if isinstance(data, dict):
+            for key in checked.body:
+                if key in data:
+                    for value in _out_of_range(data[key]):
+                        refuse(("body", key), value)
     if errors:
         raise RequestValidationError(errors)
 

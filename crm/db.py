@@ -2,14 +2,23 @@
 
 from __future__ import annotations
 
-from typing import Any
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
 
 from sqlalchemy import event, text
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import DBAPIError, InvalidatePoolError
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+T = TypeVar("T")
+# A connection back in the pool for longer than this is pinged before it is handed out again (PostgreSQL;
+# DATABASE_PING_AFTER_IDLE_SECONDS for the API and the worker).
+PING_AFTER_IDLE_SECONDS = 1.0
 
-def make_engine(url: str, **kwargs: Any) -> AsyncEngine:
+
+def make_engine(url: str, *, ping_after_idle: float = PING_AFTER_IDLE_SECONDS, **kwargs: Any) -> AsyncEngine:
     if url.startswith("sqlite"):
         engine = create_async_engine(url, connect_args={"timeout": 30}, **kwargs)
 
@@ -22,7 +31,38 @@ def make_engine(url: str, **kwargs: Any) -> AsyncEngine:
             cursor.close()
 
         return engine
-    return create_async_engine(url, pool_pre_ping=True, **kwargs)
+    engine = create_async_engine(url, **kwargs)
+    _ping_when_idle(engine.sync_engine, ping_after_idle)
+    return engine
+
+
+def _ping_when_idle(engine: Engine, seconds: float) -> None:
+    """Ping a pooled connection before handing it out when it has been idle for longer than `seconds`.
+
+    What kills a pooled connection (a restart of PostgreSQL, a proxy's or the server's idle timeout) meets
+    connections that waited; pinging every checkout (`pool_pre_ping`) cost a round trip per session, two per
+    process start. A dead connection found here is replaced, and the whole pool with it (its connections are
+    renewed as they are taken: they died together). One taken without a ping that proves dead (the database
+    restarted within that second) fails its statement, which invalidates the pool the same way: the start
+    path tries its first statement once more on a new connection (`on_live_connection`).
+    """
+    dialect = engine.dialect
+
+    @event.listens_for(engine, "checkin")
+    def _idle_from(_dbapi_connection: Any, record: Any) -> None:
+        if record is not None:
+            record.info["idle_since"] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _ping_if_idle(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+        idle_since = record.info.get("idle_since")  # none on a new connection (its info is cleared)
+        if idle_since is None or time.monotonic() - idle_since <= seconds:
+            return
+        try:
+            dialect.do_ping(dbapi_connection)
+        except dialect.loaded_dbapi.Error as exc:
+            raise InvalidatePoolError(f"a pooled connection idle {time.monotonic() - idle_since:.0f}s is dead "
+                                      f"({type(exc).__name__})") from exc
 
 
 def make_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
@@ -50,3 +90,19 @@ async def each_statement_alone(session: AsyncSession) -> None:
     already in a transaction (a console page's, that read who is signed in) goes on in it."""
     if session.get_bind().dialect.name != "sqlite" and not session.in_transaction():
         await session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
+
+
+async def on_live_connection(session: AsyncSession, statement: Callable[[], Awaitable[T]]) -> T:
+    """The first statement of a session's checkout, each statement alone (`each_statement_alone`); once more on a
+    new connection when the pooled one it took proves dead (the database restarted while it waited less than
+    `PING_AFTER_IDLE_SECONDS`, so it was not pinged). Only for a statement that may run twice: a read, an update
+    to the same values."""
+    try:
+        await each_statement_alone(session)
+        return await statement()
+    except DBAPIError as exc:
+        if not exc.connection_invalidated:
+            raise
+        await session.rollback()  # lets the dead connection go; the pool renews the others as they are taken
+    await each_statement_alone(session)
+    return await statement()

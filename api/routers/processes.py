@@ -25,7 +25,7 @@ from api.routers.records import get_record_or_404
 from api.routers.users import get_user_or_404
 from api.temporal_errors import send_update, temporal_errors
 from crm import template_store
-from crm.db import each_statement_alone
+from crm.db import on_live_connection
 from crm.start_reads import start_reads
 from crm.process_list import RunFilter, list_runs, overdue_runs
 from crm.process_runs import UNCONFIRMED, ProcessRun, RunStatus, allocate_run, mark_started
@@ -106,8 +106,8 @@ async def start(body: StartProcessBody, response: Response, session: SessionDep,
     """Start a process of a template version on a record."""
     # Each statement on its own (no BEGIN, no COMMIT): the record and the template version in one, then the run's
     # insert, which takes the next number itself. No connection is held while Temporal is asked.
-    await each_statement_alone(session)
-    found = await start_reads(session, body.record_id, body.template, body.version)
+    found = await on_live_connection(session, lambda: start_reads(session, body.record_id, body.template,
+                                                                  body.version))
     if found is None or found.version is None or found.checksum is None or found.record_restricted:
         template, version = await template_store.for_start(session, body.template, body.version)  # or why not
         record = await get_record_or_404(session, body.record_id, principal)
@@ -153,8 +153,7 @@ async def start(body: StartProcessBody, response: Response, session: SessionDep,
                  if body.request_id else "send it again (give a request_id, so that a retry starts it once)")
         raise ServiceUnavailable(f"process {run.workflow_id} is not started ({exc}); {retry}. A start not "
                                  "retried is dropped once Temporal shows it has no such process") from None
-    await each_statement_alone(session)
-    await mark_started(session, run.workflow_id)
+    await on_live_connection(session, lambda: mark_started(session, run.workflow_id))
     await session.commit()
     response.status_code = 201 if started else 200
     return _started(run, settings)
