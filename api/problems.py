@@ -8,7 +8,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from sqlalchemy.exc import DataError
+from sqlalchemy.exc import DataError, DBAPIError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -57,6 +57,16 @@ def install(app: FastAPI) -> None:
     async def _out_of_range(_: Request, exc: Exception) -> JSONResponse:
         # a value bounded_integers does not see (in a free field) that the database cannot hold
         return problem(422, "RequestInvalid", "a value in the request is out of range for the database")
+
+    @app.exception_handler(DBAPIError)
+    async def _database(_: Request, exc: DBAPIError) -> JSONResponse:
+        if not exc.connection_invalidated:  # any other database error is a bug: the 500 below logs it
+            raise exc
+        # a pooled connection found dead (the database restarted): the request's transaction was rolled back
+        log.warning("database connection lost during a request: %s", exc.orig)
+        return problem(503, "ServiceUnavailable", "the database connection was lost while answering: try again "
+                       "(a start with the same Idempotency-Key is not made twice)",
+                       headers={"Retry-After": "1"})
 
 
 class UnexpectedErrors:

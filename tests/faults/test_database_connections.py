@@ -132,3 +132,27 @@ async def test_a_start_whose_pooled_connections_the_database_killed_is_a_start(
         runs = (await session.exec(select(ProcessRun).where(ProcessRun.record_id == record_id))).all()
     assert sorted(r.workflow_id for r in runs) == sorted(started)
     assert {r.status for r in runs} == {RunStatus.running}
+
+
+async def test_a_request_whose_pooled_connection_the_database_killed_answers_503_then_works(
+        dev_env: Any, sessions: Any, postgres_url: str, task_queue: str) -> None:
+    """Any other request that takes a dead connection without a ping (the database restarted within the idle
+    time) answers 503 with Retry-After, never a 500; the pool is renewed and the same request then answers."""
+    name = f"api-{uuid.uuid4().hex[:8]}"
+    port = free_port()
+    settings = Settings(database_url=_named(postgres_url, name), temporal_task_queue=task_queue, api_port=port,
+                        database_ping_after_idle_seconds=3600, api_key_cache_seconds=300)
+    client = Client(dev_env.client.service_client, namespace=dev_env.client.namespace,
+                    data_converter=pydantic_data_converter)
+    async with sessions() as session:
+        _, key = await create_key(session, "connections admin", ApiRole.admin)
+    headers = {"X-API-Key": key}
+    async with serving(create_app(settings, temporal=client), port), \
+            httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=30) as http:
+        assert (await http.get("/records?limit=1", headers=headers)).status_code == 200
+        assert await _kill(postgres_url, name) >= 1
+        refused = await http.get("/records?limit=1", headers=headers)
+        assert refused.status_code == 503, refused.text
+        assert refused.headers["retry-after"] == "1"
+        assert "connection was lost" in refused.json()["detail"]
+        assert (await http.get("/records?limit=1", headers=headers)).status_code == 200
