@@ -2,35 +2,16 @@
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
 from typing import Any
 
 from bench import client_requests, csv_import
+from bench.figures import number as _f, ratio as _ratio, verdict as _verdict
+from bench.start_report import start_path_section, start_path_targets
 from bench.infra import ROOT
 
 TARGETS = {"throughput": 0.85, "events": 1.1, "move_p50": 1.2, "worker_memory": 1.2,
-           "hostile_p95": 1.5, "hostile_worker_memory": 1.2,  # scenario 7: against the same worker idle
-           "start_path": 0.8, "start_p99_ms": 100}  # scenario 2: HTTP starts/s against client.start_workflow
-
-
-def _f(value: float | None, digits: int = 1) -> str:
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return "–"
-    return f"{value:,.{digits}f}"
-
-
-def _ratio(a: float | None, b: float | None) -> float | None:
-    if a is None or b is None or b == 0:
-        return None
-    return a / b
-
-
-def _verdict(value: float | None, limit: float, higher_is_better: bool) -> str:
-    if value is None:
-        return "–"
-    met = value >= limit if higher_is_better else value <= limit
-    return "met" if met else "**missed**"
+           "hostile_p95": 1.5, "hostile_worker_memory": 1.2}  # scenario 7: against the same worker idle; 2: start_report
 
 
 def _trend(values: list[float | None], higher_is_better: bool) -> str:
@@ -110,7 +91,7 @@ def render(results: dict[str, Any], data_scale: str | None = None, profiles: Pat
         out += _measured_apart(m.get("one_server", {}), "Scenarios 1 (its target load), 2, 3, 8 and 9 measured",
                                "the ratios between the two sides, measured in the same run")
         out += _phase_overhead(m)
-        out += _start_path(m)
+        out += start_path_section(m)
         out += _signal_to_move(m)
         out += _move_to_action(m)
         out += client_requests.section(m)
@@ -190,63 +171,6 @@ def _phase_overhead(m: dict[str, Any]) -> list[str]:
         ", ".join(f"{k} {v}" for k, v in t1["event_types"].items()) + ".",
         "",
     ]
-
-
-def _start_path(m: dict[str, Any]) -> list[str]:
-    s = m["start_path"]
-    d, a = s["direct"], s["api"]
-    return [
-        "### 2. Start path",
-        "",
-        f"{s['starts']:,} starts of the 5-phase template by {s['clients']} concurrent clients: `POST /processes`",
-        "(the API in its own uvicorn process: the record and the template version read, the run inserted before",
-        "the start and confirmed after) against `client.start_workflow` of the same input from the bench process",
-        "(`workflows.client.start_process`). No worker polls the queue, so only the start path is timed.",
-        "",
-        "| path | starts/s | p50 ms | p95 ms | p99 ms |",
-        "|---|---|---|---|---|",
-        f"| client.start_workflow | {_f(d['starts_per_s'])} | {_f(d['p50_ms'])} | {_f(d['p95_ms'])} | {_f(d['p99_ms'])} |",
-        f"| HTTP API | {_f(a['starts_per_s'])} | {_f(a['p50_ms'])} | {_f(a['p95_ms'])} | {_f(a['p99_ms'])} |",
-        f"| ratio (API / direct) | {_f(_ratio(a['starts_per_s'], d['starts_per_s']), 2)} | "
-        f"{_f(_ratio(a['p50_ms'], d['p50_ms']), 2)} | {_f(_ratio(a['p95_ms'], d['p95_ms']), 2)} | "
-        f"{_f(_ratio(a['p99_ms'], d['p99_ms']), 2)} |",
-        "",
-        *_start_cpu(d, a),
-    ]
-
-
-def _start_cpu(d: dict[str, Any], a: dict[str, Any]) -> list[str]:
-    """CPU per start, by process: on a shared machine, what a start costs whatever else runs."""
-    if "cpu_ms_per_start" not in a:  # a run from before it was measured
-        return []
-    dc, ac = d["cpu_ms_per_start"], a["cpu_ms_per_start"]
-    return ["CPU per start (ms; the caller is the bench process: the Temporal client, or the HTTP client):", "",
-            "| path | caller | API process | dev server |", "|---|---|---|---|",
-            f"| client.start_workflow | {_f(dc['caller'], 2)} | – | {_f(dc['temporal'], 2)} |",
-            f"| HTTP API | {_f(ac['caller'], 2)} | {_f(ac['api'], 2)} | {_f(ac['temporal'], 2)} |", ""]
-
-
-def start_path_targets(mode: str, m: dict[str, Any]) -> list[tuple[str, str, str, str, str]]:
-    """Scenario 2: the HTTP start path's throughput against `client.start_workflow`, and its p99."""
-    if "start_path" not in m:
-        return []
-    s = m["start_path"]
-    ratio, p99 = _ratio(s["api"]["starts_per_s"], s["direct"]["starts_per_s"]), s["api"]["p99_ms"]
-    return [(mode, "2: HTTP starts/s vs client.start_workflow", f"≥ {TARGETS['start_path']}", _f(ratio, 2),
-             _verdict(ratio, TARGETS["start_path"], True)),
-            (mode, "2: HTTP start p99 (ms)", f"< {TARGETS['start_p99_ms']}", _f(p99),
-             _verdict(p99, TARGETS["start_p99_ms"] - 1e-9, False))]
-
-
-def start_path_line(s: dict[str, Any]) -> str:
-    """Scenario 2 in one line (the log of `--only-start-path`), with its targets."""
-    d, a = s["direct"], s["api"]
-    verdicts = "; ".join(f"{what[3:]} {value}: {verdict}" for _, what, _, value, verdict in
-                         start_path_targets("", {"start_path": s}))
-    return (f"direct {_f(d['starts_per_s'])}/s p50 {_f(d['p50_ms'])} p99 {_f(d['p99_ms'])} ms; "
-            f"API {_f(a['starts_per_s'])}/s p50 {_f(a['p50_ms'])} p99 {_f(a['p99_ms'])} ms; {verdicts}; CPU ms per "
-            "start: " + "; ".join(f"{side} " + ", ".join(f"{k} {_f(v, 2)}" for k, v in x.get("cpu_ms_per_start", {}).items())
-                                  for side, x in (("direct", d), ("API", a))))
 
 
 def _signal_to_move(m: dict[str, Any]) -> list[str]:

@@ -27,7 +27,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bench import csv_import, report, scenarios
+from bench import csv_import, report, scenarios, start_report
 from bench.client_requests import answers_to_move
 from bench.hostile import hostile_renders
 from bench.infra import ROOT, connect, database, dev_server, worker_process
@@ -241,7 +241,7 @@ async def start_path_only(loads: Loads, modes: list[str], database_url: str) -> 
                               client=await connect(server.address), owner_id=owner_id, record_ids=record_ids)
                 log(f"{mode}: scenario 2, {loads.starts} starts by {loads.clients} clients")
                 out[mode] = figures = await start_path(ctx, loads.starts, loads.clients)
-                log(f"{mode}: {report.start_path_line(figures)}")
+                log(f"{mode}: {start_report.start_path_line(figures)}")
     finally:
         await engine.dispose()
     return out

@@ -12,7 +12,7 @@ import sys
 import time
 import uuid
 from collections import Counter
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -254,7 +254,37 @@ async def start_path(ctx: Context, total: int, clients: int) -> dict[str, Any]:
             results[name] = {"starts_per_s": len(spent) / elapsed, **latency_summary(spent),
                              "cpu_ms_per_start": {part: (after[part] - before[part]) * 1000 / len(spent)
                                                   for part in after}}
+        # the latency a caller sees, at half the rate the machine did: each start sent on time (an open loop)
+        rate = results["direct"]["starts_per_s"] / 2
+        async with httpx.AsyncClient(base_url=api.url, headers={"X-API-Key": key}, timeout=60) as http:
+            async def by_http(i: int) -> None:
+                response = await http.post("/processes", json={"template": "bench-five",
+                                                               "record_id": ctx.record_ids[i % clients]})
+                response.raise_for_status()
+
+            async def by_client(i: int) -> None:
+                await _start(ctx, "template", "bench-five", tq, f"{tq}-paced-{i}", ctx.record_ids[i % clients])
+
+            results["paced"] = {"rate_per_s": rate, "direct": await paced(by_client, rate, total),
+                                "api": await paced(by_http, rate, total)}
     return results
+
+
+async def paced(call: Callable[[int], Awaitable[None]], rate: float, n: int) -> dict[str, float]:
+    """`n` calls, one every 1/`rate` seconds whether or not the earlier ones have answered: their latencies."""
+    spent: list[float] = []
+
+    async def one(i: int) -> None:
+        t = time.monotonic()
+        await call(i)
+        spent.append(time.monotonic() - t)
+
+    calls, t0 = [], time.monotonic()
+    for i in range(n):
+        await asyncio.sleep(max(0.0, t0 + i / rate - time.monotonic()))
+        calls.append(asyncio.create_task(one(i)))
+    await asyncio.gather(*calls)
+    return {**latency_summary(spent), "max_ms": max(spent) * 1000}
 
 
 # --- scenario 3: signal to move ------------------------------------------------------------------
