@@ -2,20 +2,23 @@
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Awaitable, Callable
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from pydantic import BaseModel
 from sqlmodel.ext.asyncio.session import AsyncSession
-
+from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from activities.bookkeeping import LOOK_UP, Begun, Bookkeeping, begin, start_responsible
+from activities.bookkeeping import LOOK_UP, Begun, Bookkeeping, begin, start_responsible, write_step_end
 from activities.deps import Deps
 from activities.errors import final
 from activities.lookups import load_record, load_user
 from crm.idempotent import insert_new
 from crm.models import HistoryEntry, Record, User
+from crm.types import utcnow
 from processes.display import Office
 from processes.errors import RenderError, RenderInterrupted
 from processes.rendering import variables_used
@@ -51,6 +54,33 @@ class ActionResult(BaseModel):
     summary: str
     data: dict[str, Any] = {}
     responsible_id: int | None = None  # the phase's responsible, when the step looked it up (books.start)
+    ended_at: datetime | None = None  # the step carried the process's end (books.ending) and wrote it at this time
+
+
+StepMethod = TypeVar("StepMethod", bound=Callable[..., Awaitable[ActionResult]])
+
+
+def step_activity(name: str) -> Callable[[StepMethod], StepMethod]:
+    """`activity.defn(name=name)` for an action step (an `ActionResult` from an input with `step`): when the step
+    carries the process's end (`books.ending`: the process ends with its success), the end is written once the step
+    has succeeded, in a transaction of its own, unless the step wrote it in its own (`ended_at` set). A step is
+    idempotent by its step key: a retry after a failed write of the end finds its effect done and writes the end."""
+    def define(method: StepMethod) -> StepMethod:
+        @functools.wraps(method)
+        async def run(self: Any, input: Any) -> ActionResult:
+            result = await method(self, input)
+            books = input.step.books
+            if books is None or books.ending is None or result.ended_at is not None:
+                return result
+            at = utcnow()
+            async with self.deps.sessions() as session:
+                await write_step_end(session, books, result.summary, at, result.responsible_id)
+                await session.commit()
+            return result.model_copy(update={"ended_at": at})
+
+        return activity.defn(name=name)(run)  # type: ignore[return-value]
+
+    return define
 
 
 async def prepare_step(session: AsyncSession, step: StepInput) -> StepInput:

@@ -47,7 +47,7 @@ class Timers:
     def start(self, ps: PhaseState, spec: Phase) -> list[Watcher]:
         """The phase's deadline and reminders, each on its own timer."""
         watchers: list[Watcher] = []
-        if ps.deadline_at is not None and waits_for_client(self.run, spec) and workflow.patched(PATCH_SLA_PAUSE):
+        if ps.deadline_at is not None and waits_for_client(self.run, spec) and self.run.patched(PATCH_SLA_PAUSE):
             watchers.append(self._office_clock(ps, spec))
         elif ps.deadline_at is not None:
             watchers.append(self._watch(ps, ps.deadline_at - workflow.now(), f"deadline of phase {ps.key}",
