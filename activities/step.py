@@ -21,7 +21,7 @@ from crm.models import HistoryEntry, Record, User
 from crm.types import utcnow
 from processes.display import Office
 from processes.errors import RenderError, RenderInterrupted
-from processes.rendering import variables_used
+from processes.rendering import attributes_used
 from processes.variables import VARIABLES
 
 
@@ -134,25 +134,43 @@ def record_vars(record: Record | None, owner: User | None) -> dict[str, Any] | N
     }
 
 
+# the attributes of `record` and `process` a text can read without a database read: what the step knows
+KNOWN_RECORD = frozenset({"id"})
+KNOWN_PROCESS = frozenset({"id", "template", "template_name", "version", "started_at", "controller_email"})
+
+
+def _reads_only(needs: dict[str, frozenset[str] | None], name: str, known: frozenset[str]) -> bool:
+    attributes = needs.get(name, frozenset())
+    return attributes is not None and attributes <= known
+
+
 async def render_variables(session: AsyncSession, step: StepInput, now: datetime,
                            texts: list[str] | None = None) -> dict[str, Any]:
     """The variables listed in `processes.variables`, loaded fresh from the database.
 
     With `texts`, only what those texts use is loaded (the others are left out: a text that
-    uses no variable reads nothing); without, all of them.
+    uses no variable reads nothing); without, all of them. A text that reads only the record's
+    `id`, or only what the step knows of its process (not its `owner`), reads nothing for them.
     """
-    used = frozenset(VARIABLES) if texts is None else frozenset().union(*map(variables_used, texts))
-    record = await load_record(session, step.record_id) if used & {"record", "contact"} else None
+    needs: dict[str, frozenset[str] | None] = dict.fromkeys(VARIABLES) if texts is None else {}
+    for text in texts or ():
+        for name, attributes in attributes_used(text).items():
+            before = needs.get(name, frozenset())
+            needs[name] = None if attributes is None or before is None else before | attributes
+    used = frozenset(needs)
+    whole_record = "contact" in used or ("record" in used and not _reads_only(needs, "record", KNOWN_RECORD))
+    record = await load_record(session, step.record_id) if whole_record else None
     record_owner = await session.get(User, record.owner_id) if record and record.owner_id and "record" in used \
         else None
     contact = await session.get(Record, record.contact_id) if record and record.contact_id and "contact" in used \
         else None
     contact_owner = await session.get(User, contact.owner_id) if contact and contact.owner_id else None
-    owner = await session.get(User, step.owner_id) if used & {"owner", "process"} else None
+    owner = await session.get(User, step.owner_id) \
+        if "owner" in used or ("process" in used and not _reads_only(needs, "process", KNOWN_PROCESS)) else None
     responsible = await session.get(User, step.responsible_id) if step.responsible_id and "responsible" in used \
         else None
     variables = {
-        "record": record_vars(record, record_owner),
+        "record": record_vars(record, record_owner) if whole_record else {"id": step.record_id},
         "contact": record_vars(contact, contact_owner),
         "process": {
             "id": step.workflow_id, "template": step.template_key, "template_name": step.template_name,
