@@ -161,7 +161,7 @@ async def test_a_change_while_the_last_step_runs_is_in_the_end_it_writes(
     create = TaskActivities.create_task.__wrapped__  # type: ignore[attr-defined]
 
     @step_activity("create_task")
-    async def owner_changes_meanwhile(self: TaskActivities, input: CreateTaskInput) -> ActionResult:
+    async def owner_changes_meanwhile(self, input: CreateTaskInput) -> ActionResult:  # type: ignore[no-untyped-def]
         handle = time_skipping_env.client.get_workflow_handle_for(ProcessWorkflow.run, input.step.workflow_id)
         await handle.execute_update(ProcessWorkflow.change_owner, ChangeOwnerRequest(owner_id=new_owner.id,
                                                                                      actor="anna"))

@@ -37,7 +37,7 @@ from workflows.record_events import RecordEventsWorkflow
 HISTORIES = sorted((Path(__file__).parent.parent / "histories").glob("*.json"))
 SCENARIOS = ("automatic_emails", "manual_completed", "skip_and_abort", "incident_retry")
 CARRIED = (*SCENARIOS, "decision_merge", "follow_up", "loop_continue_as_new", "loop_guard_cancelled")
-LAST_STEP_END = ("automatic_emails", "skip_and_abort", "decision_after_step", "follow_up", "signature_declined")
+LAST_STEP_END = ("automatic_emails", "decision_after_step", "follow_up", "signature_declined")
 SAVED = {f"{name}{tag}.json" for name in SCENARIOS for tag in ("", ".before-final-status")} | {
     f"{name}.before-carry.json" for name in CARRIED} | {
     "skip_and_abort.before-abort-patch.json", "decision_merge.json", "follow_up.json",
