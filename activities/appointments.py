@@ -24,7 +24,7 @@ from activities.deps import Deps
 from activities.mailer import Attachment
 from activities.outbox import send_once
 from activities.send_email import resolve_recipient
-from activities.step import ActionResult, OnceStep, StepInput, render, render_variables
+from activities.step import ActionResult, OnceStep, StepInput, render, render_variables, step_activity
 from crm.models import HistoryKind, OutboxMessage
 from crm.types import utcnow
 from processes.action_kinds import Appointment
@@ -99,7 +99,7 @@ class AppointmentActivities:
     def __init__(self, deps: Deps) -> None:
         self.deps = deps
 
-    @activity.defn(name="appointment")
+    @step_activity("appointment")
     async def appointment(self, input: AppointmentInput) -> ActionResult:
         action, settings = input.action, self.deps.settings
         once = await OnceStep.prepare(self.deps, input.step)

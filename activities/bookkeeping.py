@@ -83,6 +83,30 @@ class RunEnd(BaseModel):
     state: ProcessState
 
 
+class StepEnd(BaseModel):
+    """The process ends with the success of the step that carries this: its end, for its run row, written by that
+    step (`write_step_end`) once its summary and time are known, instead of by an activity of its own after it.
+    `end` is the end as the workflow will have it, but for the step's own outcome (the last of its phase's
+    `actions`, its summary empty) and the times, which `completed` fills in."""
+
+    end: RunEnd
+    phase_key: str
+    starts_phase: bool = False  # the step also starts its phase: it looks up the phase's responsible
+
+    def completed(self, summary: str, at: datetime, responsible_id: int | None) -> RunEnd:
+        """The end once the step succeeded at `at`, saying `summary` (and, if it started the phase, having found its
+        responsible): the workflow takes the same from the step's result, and writes its end again only if its own
+        differs from this (staff or a timer changed the process while the step ran)."""
+        state = self.end.state.model_copy(deep=True, update={"ended_at": at})
+        phase = state.phase(self.phase_key)
+        assert phase is not None and phase.actions
+        phase.finished_at = at
+        if self.starts_phase:
+            phase.responsible_id = responsible_id
+        phase.actions[-1] = phase.actions[-1].model_copy(update={"summary": summary, "at": at})
+        return self.end.model_copy(update={"ended_at": at, "state": state})
+
+
 class Bookkeeping(BaseModel):
     record_id: int
     workflow_id: str
@@ -94,6 +118,7 @@ class Bookkeeping(BaseModel):
     open_task: PhaseTaskOpening | None = None
     after: list[HistoryLine] = []
     end: RunEnd | None = None
+    ending: StepEnd | None = None  # the step's success ends the process: it writes the end, after its effect
 
 
 class BookkeepingResult(BaseModel):
@@ -197,6 +222,20 @@ async def _write_end(session: AsyncSession, workflow_id: str, end: RunEnd) -> No
                     close_reason=reason[:1000]))
     await write_end(session, workflow_id, RunStatus(end.status.value), ended_at=end.ended_at,
                     ended_by=end.ended_by, end_reason=end.end_reason, state=end.state)
+
+
+async def write_step_end(session: AsyncSession, books: Bookkeeping | None, summary: str, at: datetime,
+                         responsible_id: int | None) -> bool:
+    """The process's end, when the step carries it (`books.ending`), written in `session` (no commit) with the
+    step's `summary`, time and the responsible it found; whether it did."""
+    if books is None or books.ending is None:
+        return False
+    end = books.ending.completed(summary, at, responsible_id)
+    # unless an end is written already: by an earlier try of this step, or by the workflow after it (the step was
+    # cancelled with its process, and finishes after the process wrote that it was aborted)
+    await write_end(session, books.workflow_id, RunStatus(end.status.value), ended_at=end.ended_at,
+                    ended_by=end.ended_by, end_reason=end.end_reason, state=end.state, unless_ended=True)
+    return True
 
 
 async def _follow_runs(session: AsyncSession, books: Bookkeeping, lines: list[HistoryLine]) -> None:

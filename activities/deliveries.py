@@ -73,6 +73,7 @@ Compose = Callable[[AsyncSession], Awaitable[Planned]]
 Before = Callable[[AsyncSession], Awaitable[None]]
 Send = Callable[[Delivery], Awaitable[Answered]]
 Describe = Callable[[Delivery], str]
+Finish = Callable[[AsyncSession, Delivery], Awaitable[None]]
 
 
 def capped(text: str | None) -> str | None:
@@ -80,8 +81,10 @@ def capped(text: str | None) -> str | None:
 
 
 async def deliver_once(deps: Deps, step: StepInput, *, kind: str, compose: Compose, send: Send, before: Before,
-                       after: Sequence[HistoryEntry], history_kind: HistoryKind, describe: Describe) -> Delivery:
-    """Record the delivery (with what `before` adds to that transaction), send it, write its outcome."""
+                       after: Sequence[HistoryEntry], history_kind: HistoryKind, describe: Describe,
+                       finish: Finish | None = None) -> Delivery:
+    """Record the delivery (with what `before` adds to that transaction), send it, write its outcome (with what
+    `finish` adds to that transaction: the process's end, when the step ends it)."""
     row, fresh = await _recorded(deps, step, kind, compose, before)
     if row.status in (DeliveryStatus.delivered, DeliveryStatus.held):
         return row
@@ -107,20 +110,22 @@ async def deliver_once(deps: Deps, step: StepInput, *, kind: str, compose: Compo
             raise final_message("DeliveryOutcomeUnknown", f"{exc.message}: was it sent? Skip this step if it was; "
                                                           "retry it to send it again") from None
         raise final_message(exc.error_type, exc.message) from None
-    async with deps.sessions() as session:
-        stored = await session.get(Delivery, row.id)
-        assert stored is not None
-        stored.status, stored.sent_at = answer.status, utcnow()
-        stored.response_status, stored.response_body = answer.response_status, capped(answer.response_body)
-        stored.provider_id, stored.last_error = answer.provider_id, None
-        session.add(stored)
-        session.add(HistoryEntry(record_id=step.record_id, step_key=step.step_key, kind=history_kind,
-                                 text=describe(stored), workflow_id=step.workflow_id, phase_key=step.phase_key,
-                                 data={"delivery_id": stored.id, "message_id": stored.message_id}))
-        await insert_new(session, HistoryEntry, list(after))
+    async with deps.sessions() as session:  # the outcome, its history line and the step's `after` lines, at once
+        row.status, row.sent_at = answer.status, utcnow()
+        row.response_status, row.response_body = answer.response_status, capped(answer.response_body)
+        row.provider_id, row.last_error = answer.provider_id, None
+        await session.exec(update(Delivery).where(col(Delivery.id) == row.id).values(  # type: ignore[call-overload]
+            status=row.status, sent_at=row.sent_at, response_status=row.response_status,
+            response_body=row.response_body, provider_id=row.provider_id, last_error=None))
+        line = HistoryEntry(record_id=step.record_id, step_key=step.step_key, kind=history_kind, text=describe(row),
+                            workflow_id=step.workflow_id, phase_key=step.phase_key,
+                            data={"delivery_id": row.id, "message_id": row.message_id})
+        await insert_new(session, HistoryEntry, [line, *after])
+        if finish is not None:
+            await finish(session, row)
         await session.commit()
-        activity.logger.info("%s %s", kind, stored.status.value, extra={"step_key": step.step_key})
-        return stored
+    activity.logger.info("%s %s", kind, row.status.value, extra={"step_key": step.step_key})
+    return row
 
 
 async def _recorded(deps: Deps, step: StepInput, kind: str, compose: Compose, before: Before) -> tuple[Delivery, bool]:

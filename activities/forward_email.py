@@ -14,7 +14,6 @@ from datetime import datetime
 from pydantic import BaseModel
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
-from temporalio import activity
 
 from activities import bookkeeping
 from activities.deps import Deps
@@ -22,7 +21,7 @@ from activities.errors import final_message
 from activities.mailer import Attachment
 from activities.outbox import send_once
 from activities.send_email import resolve_recipient
-from activities.step import ActionResult, OnceStep, StepInput, render, render_variables
+from activities.step import ActionResult, OnceStep, StepInput, render, render_variables, step_activity
 from crm.models import HistoryEntry, HistoryKind, MessageStatus, OutboxMessage
 from crm.types import utcnow
 from processes.action_kinds import ForwardEmail
@@ -73,7 +72,7 @@ class ForwardEmailActivities:
                    ("Subject", sent.subject), ("To", sent.to_address)]
         return sent.subject, forwarded(headers, sent.body), list(map(Attachment.from_stored, sent.attachments))
 
-    @activity.defn(name="forward_email")
+    @step_activity("forward_email")
     async def forward_email(self, input: ForwardEmailInput) -> ActionResult:
         action = input.action
         once = await OnceStep.prepare(self.deps, input.step)

@@ -9,7 +9,7 @@ from temporalio import activity
 
 from activities import bookkeeping
 from activities.deps import Deps
-from activities.step import ActionResult, StepInput, begin_step, prepare_step, render, render_variables
+from activities.step import ActionResult, StepInput, begin_step, prepare_step, render, render_variables, step_activity
 from crm.idempotent import insert_new, insert_once
 from crm.models import HistoryEntry, HistoryKind
 from crm.process_runs import ProcessRun
@@ -57,7 +57,7 @@ class HistoryActivities:
                 await session.commit()
         return entry.id
 
-    @activity.defn(name="add_history")
+    @step_activity("add_history")
     async def add_history(self, input: AddHistoryInput) -> ActionResult:
         """The entry, with the bookkeeping the step carries, in one statement and one transaction."""
         async with self.deps.sessions() as session:

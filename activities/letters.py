@@ -17,7 +17,6 @@ from typing import Any
 from pydantic import BaseModel
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
-from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities import bookkeeping
@@ -26,7 +25,7 @@ from activities.errors import final, final_message
 from activities.mailer import Attachment
 from activities.outbox import send_once
 from activities.send_email import resolve_recipient
-from activities.step import ActionResult, OnceStep, StepInput, render, render_variables
+from activities.step import ActionResult, OnceStep, StepInput, render, render_variables, step_activity
 from crm.documents import store
 from crm.documents.models import Document
 from crm.documents.storage import StoredFileMissing, storage_for
@@ -69,11 +68,11 @@ class LetterActivities:
     def __init__(self, deps: Deps) -> None:
         self.deps = deps
 
-    @activity.defn(name="letter")
+    @step_activity("letter")
     async def letter(self, input: LetterInput) -> ActionResult:
         return await self._make(input, "Letter")
 
-    @activity.defn(name="report")
+    @step_activity("report")
     async def report(self, input: LetterInput) -> ActionResult:
         return await self._make(input, "Report")
 

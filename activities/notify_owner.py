@@ -11,7 +11,6 @@ from __future__ import annotations
 from pydantic import BaseModel
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
-from temporalio import activity
 
 from activities import bookkeeping
 from activities.deps import Deps
@@ -19,7 +18,7 @@ from activities.errors import final_message
 from activities.lookups import load_record
 from activities.outbox import send_once
 from activities.send_email import resolve_recipient
-from activities.step import ActionResult, OnceStep, StepInput, render, render_variables
+from activities.step import ActionResult, OnceStep, StepInput, render, render_variables, step_activity
 from crm.models import HistoryEntry, Record
 from crm.types import utcnow
 from processes.action_kinds import NotifyOwner
@@ -61,7 +60,7 @@ class NotifyOwnerActivities:
                  for row in reversed(rows)]
         return "\n\nRecent activity:\n" + "\n".join(lines) if lines else ""
 
-    @activity.defn(name="notify_owner")
+    @step_activity("notify_owner")
     async def notify_owner(self, input: NotifyOwnerInput) -> ActionResult:
         action = input.action
         once = await OnceStep.prepare(self.deps, input.step)

@@ -11,12 +11,12 @@ import logging
 from pydantic import BaseModel
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
-from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities import bookkeeping
 from activities.deps import Deps
-from activities.step import ActionResult, StepInput, begin_step, load_record, prepare_step, render, render_variables
+from activities.step import (ActionResult, StepInput, begin_step, load_record, prepare_step, render, render_variables,
+                             step_activity)
 from activities.errors import final
 from crm.idempotent import insert_new
 from crm.pipeline_moves import Move, Moved, move_record
@@ -96,7 +96,7 @@ class RecordValuesActivities:
             await self._notify(step)
         return True
 
-    @activity.defn(name="write_values")
+    @step_activity("write_values")
     async def write_values(self, input: WriteValuesInput) -> ActionResult:
         async with self.deps.sessions() as session:
             step = await prepare_step(session, input.step)
@@ -125,7 +125,7 @@ class RecordValuesActivities:
             await self._notify(step)
         return ActionResult(summary="wrote " + ", ".join(sorted(values)), responsible_id=step.responsible_id)
 
-    @activity.defn(name="set_status")
+    @step_activity("set_status")
     async def set_status(self, input: SetStatusInput) -> ActionResult:
         """A move like any other (crm/pipeline_moves.py): a status the record's type does not allow is an incident
         with the refusal's message; a move that lost a race is tried again."""

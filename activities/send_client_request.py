@@ -16,14 +16,13 @@ from __future__ import annotations
 from pydantic import BaseModel
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
-from temporalio import activity
 
 from activities import bookkeeping
 from activities.deps import Deps
 from activities.errors import final_message
 from activities.outbox import send_once
 from activities.send_email import resolve_recipient
-from activities.step import ActionResult, OnceStep, StepInput
+from activities.step import ActionResult, OnceStep, StepInput, step_activity
 from crm.client_requests import store
 from crm.client_requests.errors import RequestTemplateNotFound
 from crm.client_requests.emails import link_email
@@ -57,7 +56,7 @@ class SendClientRequestActivities:
     def __init__(self, deps: Deps) -> None:
         self.deps = deps
 
-    @activity.defn(name="send_client_request")
+    @step_activity("send_client_request")
     async def send_client_request(self, input: SendClientRequestInput) -> ActionResult:
         action, settings = input.action, self.deps.settings
         once = await OnceStep.prepare(self.deps, input.step)

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 from pydantic import BaseModel
 from sqlmodel.ext.asyncio.session import AsyncSession
-from temporalio import activity
 
 from activities import bookkeeping
 from activities.deps import Deps
 from activities.errors import final_message
 from activities.outbox import send_once
-from activities.step import (ActionResult, OnceStep, StepInput, load_record, load_user, render,
-                             render_variables)
+from activities.step import (ActionResult, OnceStep, StepInput, load_record, load_user, render, render_variables,
+                             step_activity)
 from crm.models import Record
 from crm.types import utcnow
 from processes.action_kinds import SendEmail
@@ -52,7 +51,7 @@ class SendEmailActivities:
     def __init__(self, deps: Deps) -> None:
         self.deps = deps
 
-    @activity.defn(name="send_email")
+    @step_activity("send_email")
     async def send_email(self, input: SendEmailInput) -> ActionResult:
         action = input.action
         once = await OnceStep.prepare(self.deps, input.step)

@@ -7,7 +7,6 @@ import hashlib
 import phonenumbers
 from pydantic import BaseModel
 from sqlmodel.ext.asyncio.session import AsyncSession
-from temporalio import activity
 
 from activities import bookkeeping
 from activities.deliveries import Answered, Planned, deliver_once
@@ -15,7 +14,7 @@ from activities.deps import Deps
 from activities.errors import final_message
 from activities.sms import sms_provider
 from activities.lookups import load_record, load_user
-from activities.step import ActionResult, OnceStep, StepInput, render, render_variables
+from activities.step import ActionResult, OnceStep, StepInput, render, render_variables, step_activity
 from crm.deliveries import Delivery, DeliveryStatus
 from crm.models import HistoryKind, Record
 from crm.types import utcnow
@@ -72,7 +71,7 @@ class SendSmsActivities:
     def __init__(self, deps: Deps) -> None:
         self.deps = deps
 
-    @activity.defn(name="send_sms")
+    @step_activity("send_sms")
     async def send_sms(self, input: SendSmsInput) -> ActionResult:
         action = input.action
         provider = sms_provider(self.deps.settings)

@@ -12,7 +12,6 @@ from sqlalchemy import func
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
-from temporalio import activity
 
 from activities import bookkeeping
 from activities.deps import Deps
@@ -21,7 +20,7 @@ from activities.outbox import send_once
 from activities.record_values import move_in_step, notify_events
 from activities.responsible import resolve_user_id
 from activities.starting import start_run
-from activities.step import ActionResult, StepInput, begin_step, load_record, render, render_variables
+from activities.step import ActionResult, StepInput, begin_step, load_record, render, render_variables, step_activity
 from crm import template_store
 from crm.idempotent import insert_new
 from crm.models import HistoryEntry, HistoryKind, Record, RecordAccess, User
@@ -122,7 +121,7 @@ class StageActionActivities:
         return (await session.exec(select(HistoryEntry.id).where(HistoryEntry.step_key == step_key))).first() \
             is not None
 
-    @activity.defn(name="change_substate")
+    @step_activity("change_substate")
     async def change_substate(self, input: SubstateInput) -> ActionResult:
         """Open or close a substate: a move like any other (crm/pipeline_moves.py); refused, an incident."""
         step, name = input.step, input.action.substate
@@ -140,7 +139,7 @@ class StageActionActivities:
         return ActionResult(summary=f"substate '{name}' {'opened' if input.opening else 'closed'}",
                             responsible_id=step.responsible_id)
 
-    @activity.defn(name="notify")
+    @step_activity("notify")
     async def notify(self, input: NotifyInput) -> ActionResult:
         """One email to each user named and each active user of the roles named (keyed by the step and the user)."""
         action, step = input.action, input.step
@@ -169,7 +168,7 @@ class StageActionActivities:
                             after=bookkeeping.after(step.books), history_text=f"Notified {user.handle}")
         return ActionResult(summary=f"notified {len(users)} user(s)", responsible_id=step.responsible_id)
 
-    @activity.defn(name="assign")
+    @step_activity("assign")
     async def assign(self, input: AssignInput) -> ActionResult:
         """Give the role on the record to the user the criteria choose; no candidate is an incident."""
         action, step = input.action, input.step
@@ -209,7 +208,7 @@ class StageActionActivities:
         return ActionResult(summary=f"{action.role}: user {user_id}", data={"user_id": user_id},
                             responsible_id=step.responsible_id)
 
-    @activity.defn(name="start_process")
+    @step_activity("start_process")
     async def start_process(self, input: StartProcessInput) -> ActionResult:
         """Start a process of the template's latest version on the record, once per step key."""
         action, step = input.action, input.step

@@ -2,23 +2,26 @@
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Awaitable, Callable
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from pydantic import BaseModel
 from sqlmodel.ext.asyncio.session import AsyncSession
-
+from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from activities.bookkeeping import LOOK_UP, Begun, Bookkeeping, begin, start_responsible
+from activities.bookkeeping import LOOK_UP, Begun, Bookkeeping, begin, start_responsible, write_step_end
 from activities.deps import Deps
 from activities.errors import final
 from activities.lookups import load_record, load_user
 from crm.idempotent import insert_new
 from crm.models import HistoryEntry, Record, User
+from crm.types import utcnow
 from processes.display import Office
 from processes.errors import RenderError, RenderInterrupted
-from processes.rendering import variables_used
+from processes.rendering import attributes_used
 from processes.variables import VARIABLES
 
 
@@ -51,6 +54,33 @@ class ActionResult(BaseModel):
     summary: str
     data: dict[str, Any] = {}
     responsible_id: int | None = None  # the phase's responsible, when the step looked it up (books.start)
+    ended_at: datetime | None = None  # the step carried the process's end (books.ending) and wrote it at this time
+
+
+StepMethod = TypeVar("StepMethod", bound=Callable[..., Awaitable[ActionResult]])
+
+
+def step_activity(name: str) -> Callable[[StepMethod], StepMethod]:
+    """`activity.defn(name=name)` for an action step (an `ActionResult` from an input with `step`): when the step
+    carries the process's end (`books.ending`: the process ends with its success), the end is written once the step
+    has succeeded, in a transaction of its own, unless the step wrote it in its own (`ended_at` set). A step is
+    idempotent by its step key: a retry after a failed write of the end finds its effect done and writes the end."""
+    def define(method: StepMethod) -> StepMethod:
+        @functools.wraps(method)
+        async def run(self: Any, input: Any) -> ActionResult:
+            result = await method(self, input)
+            books = input.step.books
+            if books is None or books.ending is None or result.ended_at is not None:
+                return result
+            at = utcnow()
+            async with self.deps.sessions() as session:
+                await write_step_end(session, books, result.summary, at, result.responsible_id)
+                await session.commit()
+            return result.model_copy(update={"ended_at": at})
+
+        return activity.defn(name=name)(run)  # type: ignore[return-value]
+
+    return define
 
 
 async def prepare_step(session: AsyncSession, step: StepInput) -> StepInput:
@@ -106,25 +136,43 @@ def record_vars(record: Record | None, owner: User | None) -> dict[str, Any] | N
     }
 
 
+# the attributes of `record` and `process` a text can read without a database read: what the step knows
+KNOWN_RECORD = frozenset({"id"})
+KNOWN_PROCESS = frozenset({"id", "template", "template_name", "version", "started_at", "controller_email"})
+
+
+def _reads_only(needs: dict[str, frozenset[str] | None], name: str, known: frozenset[str]) -> bool:
+    attributes = needs.get(name, frozenset())
+    return attributes is not None and attributes <= known
+
+
 async def render_variables(session: AsyncSession, step: StepInput, now: datetime,
                            texts: list[str] | None = None) -> dict[str, Any]:
     """The variables listed in `processes.variables`, loaded fresh from the database.
 
     With `texts`, only what those texts use is loaded (the others are left out: a text that
-    uses no variable reads nothing); without, all of them.
+    uses no variable reads nothing); without, all of them. A text that reads only the record's
+    `id`, or only what the step knows of its process (not its `owner`), reads nothing for them.
     """
-    used = frozenset(VARIABLES) if texts is None else frozenset().union(*map(variables_used, texts))
-    record = await load_record(session, step.record_id) if used & {"record", "contact"} else None
+    needs: dict[str, frozenset[str] | None] = dict.fromkeys(VARIABLES) if texts is None else {}
+    for text in texts or ():
+        for name, attributes in attributes_used(text).items():
+            before = needs.get(name, frozenset())
+            needs[name] = None if attributes is None or before is None else before | attributes
+    used = frozenset(needs)
+    whole_record = "contact" in used or ("record" in used and not _reads_only(needs, "record", KNOWN_RECORD))
+    record = await load_record(session, step.record_id) if whole_record else None
     record_owner = await session.get(User, record.owner_id) if record and record.owner_id and "record" in used \
         else None
     contact = await session.get(Record, record.contact_id) if record and record.contact_id and "contact" in used \
         else None
     contact_owner = await session.get(User, contact.owner_id) if contact and contact.owner_id else None
-    owner = await session.get(User, step.owner_id) if used & {"owner", "process"} else None
+    owner = await session.get(User, step.owner_id) \
+        if "owner" in used or ("process" in used and not _reads_only(needs, "process", KNOWN_PROCESS)) else None
     responsible = await session.get(User, step.responsible_id) if step.responsible_id and "responsible" in used \
         else None
     variables = {
-        "record": record_vars(record, record_owner),
+        "record": record_vars(record, record_owner) if whole_record else {"id": step.record_id},
         "contact": record_vars(contact, contact_owner),
         "process": {
             "id": step.workflow_id, "template": step.template_key, "template_name": step.template_name,

@@ -11,7 +11,7 @@ from temporalio import activity
 from activities import bookkeeping
 from activities.deps import Deps
 from activities.responsible import resolve_user_id
-from activities.step import ActionResult, StepInput, begin_step, prepare_step, render, render_variables
+from activities.step import ActionResult, StepInput, begin_step, prepare_step, render, render_variables, step_activity
 from crm.idempotent import insert_new, insert_once
 from crm.models import HistoryEntry, HistoryKind, Task, TaskKind, TaskStatus
 from crm.types import utcnow
@@ -59,7 +59,7 @@ class TaskActivities:
         async with self.deps.sessions() as session:
             return await insert_once(session, Task, task.step_key, make)
 
-    @activity.defn(name="create_task")
+    @step_activity("create_task")
     async def create_task(self, input: CreateTaskInput) -> ActionResult:
         """The task and its history line, with the bookkeeping the step carries, in one transaction."""
         action = input.action

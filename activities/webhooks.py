@@ -19,14 +19,13 @@ import httpx
 from pydantic import BaseModel
 from sqlmodel.ext.asyncio.session import AsyncSession
 from standardwebhooks.webhooks import Webhook as Signer
-from temporalio import activity
 
 from activities import bookkeeping
 from activities.deliveries import Answered, DeliveryFailed, Planned, deliver_once
 from activities.deps import Deps
 from activities.errors import final_message
 from activities.public_address import AddressRefused, HostUnresolved, outbound_client, pin
-from activities.step import ActionResult, OnceStep, StepInput, render, render_variables
+from activities.step import ActionResult, OnceStep, StepInput, render, render_variables, step_activity
 from crm.deliveries import Delivery, DisabledEndpoint
 from crm.models import HistoryKind
 from crm.types import utcnow
@@ -74,13 +73,15 @@ class WebhookActivities:
                                                    f"{did_you_mean(name, endpoints)}")
         return endpoints[name]
 
-    @activity.defn(name="webhook")
+    @step_activity("webhook")
     async def webhook(self, input: WebhookInput) -> ActionResult:
         action = input.action
         self.endpoint(action.endpoint)
         once = await OnceStep.prepare(self.deps, input.step)
+        flag: list[DisabledEndpoint | None] = []  # the endpoint's flag, read when this attempt records the delivery
 
         async def compose(session: AsyncSession) -> Planned:
+            flag.append(await session.get(DisabledEndpoint, action.endpoint))  # read again after this attempt
             variables = await render_variables(session, once.step, utcnow(), [action.body])
             body = await render(self.deps, once.step, action.body, variables, f"{input.where}.body", action.locale)
             try:
@@ -92,20 +93,34 @@ class WebhookActivities:
             return Planned(target=action.endpoint, message_id=webhook_id(once.step.step_key),
                            body=json.dumps(document, ensure_ascii=False, separators=(",", ":")))
 
-        row = await deliver_once(self.deps, once.step, kind="webhook", compose=compose, send=self._post,
-                                 before=once.before,
+        def summary(row: Delivery) -> str:
+            return f"webhook to '{action.endpoint}' answered {row.response_status} (delivery {row.id})"
+
+        ended: list[datetime] = []
+
+        async def finish(session: AsyncSession, row: Delivery) -> None:  # the process ends with this step: its end
+            at = utcnow()
+            if await bookkeeping.write_step_end(session, once.step.books, summary(row), at, once.step.responsible_id):
+                ended.append(at)
+
+        async def post(row: Delivery) -> Answered:
+            return await self._post(row, flag[0] if flag else await self._disabled(row.target))
+
+        row = await deliver_once(self.deps, once.step, kind="webhook", compose=compose, send=post,
+                                 before=once.before, finish=finish,
                                  after=bookkeeping.after(once.step.books), history_kind=HistoryKind.webhook_sent,
                                  describe=lambda d: f"Webhook posted to '{d.target}' (answered {d.response_status})")
-        return ActionResult(summary=f"webhook to '{action.endpoint}' answered {row.response_status} "
-                                    f"(delivery {row.id})",
-                            data={"delivery_id": row.id, "webhook_id": row.message_id},
-                            responsible_id=once.step.responsible_id)
+        return ActionResult(summary=summary(row), data={"delivery_id": row.id, "webhook_id": row.message_id},
+                            responsible_id=once.step.responsible_id, ended_at=ended[0] if ended else None)
 
-    async def _post(self, row: Delivery) -> Answered:
+    async def _disabled(self, name: str) -> DisabledEndpoint | None:
+        async with self.deps.sessions() as session:
+            return await session.get(DisabledEndpoint, name)
+
+    async def _post(self, row: Delivery, disabled: DisabledEndpoint | None) -> Answered:
+        """POST the delivery, unless its endpoint is disabled (`disabled`: its flag, read in this attempt)."""
         settings = self.deps.settings
         endpoint = self.endpoint(row.target)
-        async with self.deps.sessions() as session:
-            disabled = await session.get(DisabledEndpoint, row.target)
         if disabled is not None and disabled.disabled:
             raise DeliveryFailed(f"webhook endpoint '{row.target}' is disabled: {disabled.reason}",
                                  outcome="final", error_type="EndpointDisabled")

@@ -96,6 +96,34 @@ def variables_used(source: str) -> frozenset[str]:
         return frozenset(VARIABLES)
 
 
+# nodes that bind names of their own (a loop variable, `set`, a macro's arguments...): a text with any of them
+# may reach a variable through another name, so `attributes_used` does not tell which parts of it are used
+_BINDING = (nodes.For, nodes.Assign, nodes.AssignBlock, nodes.Macro, nodes.CallBlock, nodes.FilterBlock, nodes.With,
+            nodes.Scope, nodes.OverlayScope, nodes.Import, nodes.FromImport)
+
+
+@functools.lru_cache(maxsize=2048)
+def attributes_used(source: str) -> dict[str, frozenset[str] | None]:
+    """For each top-level variable the text uses, the attributes it reads of it (`record.id`: `{"id"}`), or None
+    when it uses the variable otherwise (whole, by item, through a filter or a name of its own): a step loads
+    from the database only what the text reads (`activities.step.render_variables`)."""
+    used = variables_used(source)
+    try:
+        ast = parse_text(source)
+    except (TemplateSyntaxError, TooDeep):
+        return dict.fromkeys(used)
+    if any(True for _ in ast.find_all(_BINDING)):
+        return dict.fromkeys(used)
+    attributes: dict[str, set[str]] = {}
+    reached: set[int] = set()  # the Name nodes read through an attribute
+    for node in ast.find_all(nodes.Getattr):
+        if isinstance(node.node, nodes.Name) and node.node.name in used:
+            attributes.setdefault(node.node.name, set()).add(node.attr)
+            reached.add(id(node.node))
+    whole = {node.name for node in ast.find_all(nodes.Name) if id(node) not in reached}
+    return {name: None if name in whole or name not in attributes else frozenset(attributes[name]) for name in used}
+
+
 class Memory:
     """What the process rendering allows a render (set by `renderer.child`), and whether a render ran out."""
 

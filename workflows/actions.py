@@ -20,7 +20,7 @@ from typing import Any
 from temporalio import workflow
 
 from activities.appointments import AppointmentActivities, AppointmentInput
-from activities.bookkeeping import HistoryLine
+from activities.bookkeeping import Bookkeeping, HistoryLine, RunEnd, StepEnd
 from activities.forward_email import ForwardEmailActivities, ForwardEmailInput
 from activities.history import AddHistoryInput, HistoryActivities
 from activities.letters import LetterActivities, LetterInput
@@ -35,7 +35,7 @@ from activities.step import ActionResult
 from activities.tasks import CreateTaskInput, TaskActivities
 from activities.webhooks import WebhookActivities, WebhookInput
 from crm.models import HistoryKind
-from processes.instance import ActionOutcome, FollowUpState, PhaseState
+from processes.instance import ActionOutcome, FollowUpState, PhaseState, PhaseStatus, ProcessStatus
 from processes.action_kinds import Action
 from processes.template import Phase
 from workflows.incidents import Incidents
@@ -107,12 +107,19 @@ class Actions:
             run.details(f"phase **{ps.key}** ({index + 1}/{len(run.state.phases)}): action {j} `{action.kind}`")
             after = self._phase_end_lines(index, spec, ps, j) \
                 if run.carry and j == last and spec.completion == "automatic" else ()
+            # the process ends with this step: it writes the end too (runs from before PATCH_LAST_STEP_ENDS: a step of
+            # bookkeeping after it); not when an action other than a reminder follows it in the phase
+            ends = run.last_step_ends and any(line.kind is HistoryKind.process_ended for line in after) and \
+                all(a.reminder is not None for a in spec.actions[j + 1:])
             result = await self.incidents.attempt(ps, f"actions[{j}].{action.kind}", step_key,
-                                                  self._call(index, j, action, ps, step_key), after=after)
+                                                  self._call(index, j, action, ps, step_key, ends), after=after)
+            ended_at = result.ended_at if isinstance(result, ActionResult) else None
             ps.actions.append(ActionOutcome(
-                index=j, kind=action.kind, step_key=step_key, at=workflow.now(),
+                index=j, kind=action.kind, step_key=step_key, at=ended_at or workflow.now(),
                 status="done" if isinstance(result, ActionResult) else "skipped",
                 summary=result.summary if isinstance(result, ActionResult) else "skipped by staff after an incident"))
+            if ended_at is not None and run.step_end is not None:  # the end it wrote, for `_finish` to compare
+                run.step_ended = run.step_end.completed(result.summary, ended_at, result.responsible_id)
             if isinstance(result, ActionResult) and result.data.get("waits"):
                 ps.waiting_requests.append(int(result.data["client_request_id"]))
             if isinstance(result, ActionResult) and result.data.get("signature_id") is not None \
@@ -145,15 +152,36 @@ class Actions:
                                      text=run.ended_text(reason)))
         return lines
 
-    def _call(self, index: int, j: int, action: Action, ps: PhaseState, step_key: str) -> Step:
+    def _call(self, index: int, j: int, action: Action, ps: PhaseState, step_key: str, ends: bool = False) -> Step:
+        """The step's activity call; `ends`: the process ends with its success, and it writes the end (`StepEnd`)."""
         method, input_cls = ACTION_ACTIVITIES[action.kind]
         where = {"where": f"phases[{index}].actions[{j}].{action.kind}"} if "where" in input_cls.model_fields else {}
         if action.kind == "close_substate":
             where["opening"] = False
         if "stage" in input_cls.model_fields:
             where["stage"] = self.run.input.stage
-        return lambda books: workflow.execute_activity_method(
-            method, input_cls(step=self.run.step_input(ps, step_key, books, action.spec.model_dump_json()),
-                              action=action.spec, **where),
-            start_to_close_timeout=ACTION_TIMEOUT, heartbeat_timeout=ACTION_HEARTBEAT, retry_policy=ACTION_RETRY,
-            summary=f"{action.kind} · phase {ps.key} · action {j}")
+
+        def call(books: Bookkeeping | None) -> Awaitable[Any]:
+            if ends and books is not None:
+                self.run.step_end = self._step_end(j, action, ps, step_key, books)
+                books = books.model_copy(update={"ending": self.run.step_end})
+            return workflow.execute_activity_method(
+                method, input_cls(step=self.run.step_input(ps, step_key, books, action.spec.model_dump_json()),
+                                  action=action.spec, **where),
+                start_to_close_timeout=ACTION_TIMEOUT, heartbeat_timeout=ACTION_HEARTBEAT,
+                retry_policy=ACTION_RETRY, summary=f"{action.kind} · phase {ps.key} · action {j}")
+        return call
+
+    def _step_end(self, j: int, action: Action, ps: PhaseState, step_key: str, books: Bookkeeping) -> StepEnd:
+        """The process's end as it will be once this step (its last) has succeeded, as `_finish` would write it; the
+        step fills in its summary and the time (`StepEnd.completed`)."""
+        state = self.run.state.model_copy(deep=True, update={"current_phase": None, "status": ProcessStatus.completed,
+                                                             "end_reason": self.run.end_reason})
+        phase = state.phase(ps.key)
+        assert phase is not None
+        phase.status = PhaseStatus.done
+        phase.actions.append(ActionOutcome(index=j, kind=action.kind, step_key=step_key, at=workflow.now(),
+                                           status="done"))
+        return StepEnd(end=RunEnd(status=ProcessStatus.completed, ended_at=workflow.now(), ended_by=state.ended_by,
+                                  end_reason=state.end_reason, state=state), phase_key=ps.key,
+                       starts_phase=books.start is not None and books.start.line.phase_key == ps.key)

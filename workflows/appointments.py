@@ -11,6 +11,8 @@ Workflow code imported through the sandbox's pass-through (see `interpreter.py`)
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from temporalio import workflow
 from temporalio.exceptions import ActivityError
 
@@ -31,9 +33,11 @@ def _latest_sent(phases: list[PhaseState]) -> list[ActionOutcome]:
     return list(latest.values())
 
 
-async def cancel_appointments(phases: list[PhaseState], reason: str) -> None:
+async def cancel_appointments(phases: list[PhaseState], reason: str,
+                              patched: Callable[[str], bool] = workflow.patched) -> None:
+    """Cancel the appointments the phases sent; `patched`: the run's (`Run.patched`)."""
     outcomes = _latest_sent(phases)
-    if not outcomes or not workflow.patched(PATCH_APPOINTMENTS_CANCELLED):
+    if not outcomes or not patched(PATCH_APPOINTMENTS_CANCELLED):
         return
     for outcome in outcomes:
         try:

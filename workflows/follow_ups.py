@@ -118,7 +118,7 @@ class FollowUps:
                                                  plan.template.phases[0].key),
                     static_summary=child.summary(), static_details=child.details())
             except FailureError as err:  # Temporal refused the start (its id is taken)
-                if not workflow.patched(PATCH_FAILED_START_IS_A_LINE):
+                if not self.run.patched(PATCH_FAILED_START_IS_A_LINE):
                     raise  # runs from before: the process failed
                 follow_up.status, follow_up.error = "failed", f"{type(err).__name__}: {err}"
                 await run.line(f"{follow_up.step_key}/failed", HistoryKind.follow_up_failed,

@@ -38,7 +38,7 @@ class Incidents:
         database is what fails. Runs from before `PATCH_BOOKKEEPING_INCIDENT` never got here (their
         bookkeeping retried forever): the error fails them as it did."""
         run = self.run
-        if not workflow.patched(PATCH_BOOKKEEPING_INCIDENT):
+        if not run.patched(PATCH_BOOKKEEPING_INCIDENT):
             raise err
         cause = err.cause
         error_type = cause.type if isinstance(cause, ApplicationError) and cause.type else \

@@ -129,7 +129,9 @@ class ProcessInterpreter:
         run.ending = True
         state = run.state
         wf = state.workflow_id
-        state.ended_at = workflow.now()
+        # a process that ended with its last step ended when that step wrote its end (PATCH_LAST_STEP_ENDS)
+        state.ended_at = run.step_ended.ended_at if run.step_ended is not None and outcome is ProcessStatus.completed \
+            else workflow.now()
         state.current_phase = None
         for follow_up in state.follow_ups:
             if follow_up.status == "planned":
@@ -147,13 +149,15 @@ class ProcessInterpreter:
                     await run.close_task(ps.task_id, TaskStatus.cancelled, run.abort.actor)
             await run.line(f"{wf}/process/aborted", HistoryKind.process_aborted,
                            f"Process '{run.template.name}' aborted: {run.abort.reason}", actor=run.abort.actor)
-            await cancel_appointments(state.phases, f"process aborted: {run.abort.reason}")
+            await cancel_appointments(state.phases, f"process aborted: {run.abort.reason}", run.patched)
             await cancel_signatures(run, interrupted, f"process aborted: {run.abort.reason}", run.abort.actor)
         elif not run.ended_written:
             await run.line(f"{wf}/process/ended", HistoryKind.process_ended, run.ended_text(state.end_reason))
-        if run.carry and workflow.patched(PATCH_END_WRITTEN):  # the end goes to the run row, with what is left
-            run.ledger.end = RunEnd(status=outcome, ended_at=state.ended_at, ended_by=state.ended_by,
-                                    end_reason=state.end_reason, state=state.model_copy(update={"status": outcome}))
+        if run.carry and run.patched(PATCH_END_WRITTEN):  # the end goes to the run row, with what is left
+            end = RunEnd(status=outcome, ended_at=state.ended_at, ended_by=state.ended_by, end_reason=state.end_reason,
+                         state=state.model_copy(update={"status": outcome}))
+            if end != run.step_ended:  # not as the last step wrote it (something happened meanwhile, or no step did)
+                run.ledger.end = end
         await run.flush()
         # the status turns final only now, so whoever reads it finds the tasks closed and the history written
         state.status = outcome
@@ -164,7 +168,7 @@ class ProcessInterpreter:
         workflow.metric_meter().create_counter("stagecoach_processes_ended", "Processes ended, by final status").add(
             1, {"status": outcome.value, "template": run.template.key})
         await workflow.wait_condition(workflow.all_handlers_finished)
-        if outcome is not ProcessStatus.completed and run.carry and workflow.patched(PATCH_CANCELED_IN_TEMPORAL):
+        if outcome is not ProcessStatus.completed and run.carry and run.patched(PATCH_CANCELED_IN_TEMPORAL):
             await self._end_as_canceled()
         return state
 
@@ -181,7 +185,7 @@ class ProcessInterpreter:
                     start_to_close_timeout=BOOKKEEPING_TIMEOUT, retry_policy=ACTION_RETRY,
                     summary="end as Canceled in Temporal")
             except ActivityError as err:
-                if isinstance(err.cause, CancelledError) and workflow.patched(PATCH_OWN_CANCELLATION_FIRST):
+                if isinstance(err.cause, CancelledError) and run.patched(PATCH_OWN_CANCELLATION_FIRST):
                     raise asyncio.CancelledError(f"process {run.state.status.value}") from err
                 workflow.logger.warning("cancellation not requested, the run ends completed: %s", err.cause or err)
                 return

@@ -122,9 +122,9 @@ class Phases:
             elif run.ledger.start is not None and not run.phase_interrupted(ps):
                 await self._start_alone(ps)  # no step of its own: the lookup still may need staff
             if spec.completion != "manual" and ps.waiting_requests and not run.phase_interrupted(ps) \
-                    and workflow.patched(PATCH_WAIT_FOR_ANSWERS):
+                    and run.patched(PATCH_WAIT_FOR_ANSWERS):
                 await self._wait_for_answers(index, ps)
-            if ps.waiting_signatures and not run.phase_interrupted(ps) and workflow.patched(PATCH_WAIT_FOR_SIGNATURE):
+            if ps.waiting_signatures and not run.phase_interrupted(ps) and run.patched(PATCH_WAIT_FOR_SIGNATURE):
                 await self._wait_for_signatures(index, ps)
             if not run.ended_written:  # else the process has ended with its last step: too late to abort
                 run.check_abort()
@@ -136,8 +136,10 @@ class Phases:
                 await self.timers.stop(watchers)
 
         if done_written:  # the last step wrote "phase done": a skip that came meanwhile is too late
-            ps.status, ps.finished_at = PhaseStatus.done, workflow.now()
-            if spec.decision and run.end_reason is None and workflow.patched(PATCH_DECIDE_AFTER_LAST_STEP):
+            # at the time the step wrote the process's end with, when it did (PATCH_LAST_STEP_ENDS)
+            ps.status = PhaseStatus.done
+            ps.finished_at = run.step_ended.ended_at if run.step_ended is not None else workflow.now()
+            if spec.decision and run.end_reason is None and run.patched(PATCH_DECIDE_AFTER_LAST_STEP):
                 return await self._decide(index, spec, ps)
             return run.following(index)
         if ps.key in run.skip_requests:
@@ -257,5 +259,5 @@ class Phases:
         run.phase_written[ps.key] = await run.line(f"{step}/skipped/{ps.iteration}", HistoryKind.phase_skipped,
                                                    f"Phase '{ps.name}' skipped{reason}", phase_key=ps.key,
                                                    actor=request.actor)
-        await cancel_appointments([ps], f"phase '{ps.name}' skipped{reason}")
+        await cancel_appointments([ps], f"phase '{ps.name}' skipped{reason}", run.patched)
         await cancel_signatures(run, [ps], f"phase '{ps.name}' skipped{reason}", request.actor)

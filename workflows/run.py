@@ -26,7 +26,7 @@ from temporalio import workflow
 from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError
 
-from activities.bookkeeping import Bookkeeping, BookkeepingActivities, BookkeepingResult
+from activities.bookkeeping import Bookkeeping, BookkeepingActivities, BookkeepingResult, RunEnd, StepEnd
 from activities.history import HistoryActivities, RecordHistoryInput
 from activities.step import StepInput
 from activities.tasks import ClosePhaseTaskInput, TaskActivities
@@ -66,6 +66,18 @@ BOOKKEEPING_TIMEOUT = timedelta(seconds=30)
 PATCH_CARRY = "phase-steps-carry-bookkeeping"
 # Bookkeeping that failed after its retries is an incident; before (unbounded retries) it never failed.
 PATCH_BOOKKEEPING_INCIDENT = "bookkeeping-failure-is-an-incident"
+# The step a process ends with writes its end to the run row (`StepEnd`), where an activity of its own did after it.
+# A run with this marker was started by code that has every patch in `IMPLIED`: it records this one marker instead
+# of one per patch (each costs a process two history events: the marker and Temporal's change-version attribute).
+PATCH_LAST_STEP_ENDS = "last-step-writes-the-process-end"
+IMPLIED = frozenset({
+    PATCH_CARRY, PATCH_BOOKKEEPING_INCIDENT,
+    "process-end-written-to-its-run", "aborted-process-ends-canceled-in-temporal",
+    "own-cancellation-arriving-before-its-request-returned", "appointments-cancelled-with-their-phase",
+    "decide-after-the-step-that-ended-the-phase", "phase-waits-for-client-requests", "phase-waits-for-signatures",
+    "follow-up-start-failure-is-a-line", "staff-requests-as-signals", "signal-sender-identity",
+    "abort-answers-when-recorded", "deadline-pauses-while-the-client-is-awaited", "status-final-after-history",
+})  # patches added after PATCH_LAST_STEP_ENDS are asked of `workflow.patched` itself, never added here
 
 Step = Callable[[Bookkeeping | None], Awaitable[Any]]  # runs a step's activity, carrying the bookkeeping given
 # bookkeeping failed after its retries: what staff say ("retry", "skip"), or None when the process is aborted
@@ -80,7 +92,9 @@ class Run:
     def __init__(self, input: ProcessInput) -> None:
         self.input = input
         self.template = input.template
-        self.carry = workflow.patched(PATCH_CARRY)  # False: a run from before bookkeeping rode along with steps
+        # True: a run started since its last step writes its end, with every patch before (`IMPLIED`)
+        self.last_step_ends = workflow.patched(PATCH_LAST_STEP_ENDS)
+        self.carry = self.patched(PATCH_CARRY)  # False: a run from before bookkeeping rode along with steps
         self.state = ProcessState(
             workflow_id=workflow.info().workflow_id,
             template_key=input.template.key,
@@ -124,6 +138,12 @@ class Run:
         self.ending = False  # the process is writing its end: an abort can come no more
         self.cancel_requested = False  # cancelled through Temporal (its UI or CLI)
         self.stuck: Stuck | None = None  # set by `Incidents`: bookkeeping that failed for good is an incident
+        self.step_end: StepEnd | None = None  # the end the process's last step carried (PATCH_LAST_STEP_ENDS)
+        self.step_ended: RunEnd | None = None  # the end that step wrote, at the time its result says
+
+    def patched(self, patch_id: str) -> bool:
+        """`workflow.patched(patch_id)`, true without a marker of its own for a patch `IMPLIED` by this run's."""
+        return (self.last_step_ends and patch_id in IMPLIED) or workflow.patched(patch_id)
 
     # --- what the rooms ask of the run -------------------------------------------------------
 

@@ -97,7 +97,7 @@ class StaffRequests:
     async def signal(self, kind: StaffRequestKind, args: Sequence[Any]) -> None:
         """A staff request sent as a signal: applied like the update, or refused in the history. Never raises."""
         run = self.run
-        if not workflow.patched(PATCH_SIGNALS):
+        if not self.run.patched(PATCH_SIGNALS):
             workflow.logger.warning("signal %r dropped (the process started before it took staff requests as "
                                     "signals)", kind.name)
             return
@@ -135,7 +135,7 @@ class StaffRequests:
 
     async def _sender(self, event_id: int | None) -> str:
         """The Temporal identity that sent the signal being handled, from its event in the process's history."""
-        if event_id is None or not workflow.patched(PATCH_SENDER):
+        if event_id is None or not self.run.patched(PATCH_SENDER):
             return ""
         try:
             return await workflow.execute_activity_method(

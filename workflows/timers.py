@@ -51,7 +51,7 @@ class Timers:
     def start(self, ps: PhaseState, spec: Phase) -> list[Watcher]:
         """The phase's deadline and reminders, each on its own timer."""
         watchers: list[Watcher] = []
-        if ps.deadline_at is not None and waits_for_client(self.run, spec) and workflow.patched(PATCH_SLA_PAUSE):
+        if ps.deadline_at is not None and waits_for_client(self.run, spec) and self.run.patched(PATCH_SLA_PAUSE):
             signer = any(a.request_signature is not None for a in spec.actions) \
                 and workflow.patched(PATCH_SIGNER_PAUSE)
             watchers.append(self._office_clock(ps, spec, signer))

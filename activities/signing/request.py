@@ -31,7 +31,7 @@ from activities.letters import document_name
 from activities.outbox import send_once
 from activities.send_email import resolve_recipient
 from activities.signing.providers import EMBEDDED, UnknownProvider, signing_provider
-from activities.step import ActionResult, OnceStep, StepInput, render, render_variables
+from activities.step import ActionResult, OnceStep, StepInput, render, render_variables, step_activity
 from crm.deliveries import Delivery
 from crm.documents import store
 from crm.documents.models import Document
@@ -87,7 +87,7 @@ class SignatureActivities:
             await session.commit()
         return changed
 
-    @activity.defn(name=KIND)
+    @step_activity(KIND)
     async def request_signature(self, input: RequestSignatureInput) -> ActionResult:
         action, deps = input.action, self.deps
         try:

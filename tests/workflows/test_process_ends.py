@@ -16,9 +16,12 @@ from temporalio.client import WorkflowExecutionStatus, WorkflowHandle
 from temporalio.testing import WorkflowEnvironment
 
 from activities.process_runs import CancelInTemporalInput, ProcessRunActivities
+from activities.step import ActionResult, step_activity
+from activities.tasks import CreateTaskInput, TaskActivities
 from crm.models import TaskStatus
 from crm.process_runs import ProcessRun, RunStatus
-from processes.instance import AbortRequest, ProcessState, ProcessStatus
+from processes.instance import AbortRequest, ChangeOwnerRequest, ProcessState, ProcessStatus
+from tests.channels.receivers import receiver
 from tests.factories import Factory
 from tests.workflows.helpers import final_state, running_worker, tasks, template, until
 from tests.workflows.test_loop_guard import start_run
@@ -34,13 +37,20 @@ async def run_row(sessions: Any, workflow_id: str) -> ProcessRun:
         return (await session.exec(select(ProcessRun).where(ProcessRun.workflow_id == workflow_id))).one()
 
 
+async def activities_scheduled(handle: WorkflowHandle[Any, Any]) -> list[str]:
+    return [event.activity_task_scheduled_event_attributes.activity_type.name
+            for event in (await handle.fetch_history()).events
+            if event.HasField("activity_task_scheduled_event_attributes")]
+
+
 @asynccontextmanager
 async def started(env: WorkflowEnvironment, sessions: Any, factory: Factory, task_queue: str,
-                  *phases: dict[str, Any]) -> AsyncIterator[WorkflowHandle[ProcessWorkflow, ProcessState]]:
+                  *phases: dict[str, Any],
+                  **settings: Any) -> AsyncIterator[WorkflowHandle[ProcessWorkflow, ProcessState]]:
     """A process of `phases`, started through its run row on a new record, while its worker runs."""
     owner = await factory.user()
     record = await factory.record(owner=owner)
-    async with running_worker(env.client, sessions, task_queue):
+    async with running_worker(env.client, sessions, task_queue, **settings):
         workflow_id = await start_run(env.client, sessions, task_queue, template(*phases), record.id, owner.id)
         yield env.client.get_workflow_handle_for(ProcessWorkflow.run, workflow_id)
 
@@ -119,3 +129,49 @@ async def test_a_completed_process_keeps_its_end_in_its_run(
     assert run.state == state.model_dump(mode="json")
     [task] = await tasks(sessions, workflow_id)
     assert task.status is TaskStatus.open  # a completed process leaves its action's tasks to their users
+
+
+async def test_a_process_ending_with_its_last_step_has_that_step_write_its_end(
+        time_skipping_env: WorkflowEnvironment, sessions: Any, factory: Factory, task_queue: str) -> None:
+    # a step writing its end in a transaction of its own after its effect (create_task), and one writing it in its
+    # own last transaction (webhook): either way no activity of its own for the end, and the end is the workflow's
+    async with receiver() as target:
+        hook = {"key": "post", "name": "Post", "actions": [{"webhook": {"endpoint": "crm"}}]}
+        for phase, step in ((TODO, "create_task"), (hook, "webhook")):
+            async with started(time_skipping_env, sessions, factory, task_queue, phase,
+                               outbound_allowed_hosts=["127.0.0.1"],
+                               webhook_endpoints={"crm": {"url": target.url("/hook"), "secret": "whsec_" + "A" * 32}}
+                               ) as handle:
+                state = await handle.result()
+                scheduled = await activities_scheduled(handle)
+            assert scheduled == [step]
+            run = await run_row(sessions, handle.id)
+            assert (run.status, run.ended_at) == (RunStatus.completed, state.ended_at)
+            assert run.state == state.model_dump(mode="json")
+            assert state.phases[0].finished_at == state.phases[0].actions[0].at == state.ended_at
+            assert state.phases[0].responsible_id == state.owner_id and state.phases[0].actions[0].summary
+        assert len(target.at("/hook")) == 1
+
+
+async def test_a_change_while_the_last_step_runs_is_in_the_end_it_writes(
+        time_skipping_env: WorkflowEnvironment, sessions: Any, factory: Factory, task_queue: str,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    # the owner changes while the step that ends the process runs: the end that step wrote is written again
+    new_owner = await factory.user()
+    create = TaskActivities.create_task.__wrapped__  # type: ignore[attr-defined]
+
+    @step_activity("create_task")
+    async def owner_changes_meanwhile(self, input: CreateTaskInput) -> ActionResult:  # type: ignore[no-untyped-def]
+        handle = time_skipping_env.client.get_workflow_handle_for(ProcessWorkflow.run, input.step.workflow_id)
+        await handle.execute_update(ProcessWorkflow.change_owner, ChangeOwnerRequest(owner_id=new_owner.id,
+                                                                                     actor="anna"))
+        return await create(self, input)  # type: ignore[no-any-return]
+
+    monkeypatch.setattr(TaskActivities, "create_task", owner_changes_meanwhile)
+    async with started(time_skipping_env, sessions, factory, task_queue, TODO) as handle:
+        state = await handle.result()
+        scheduled = await activities_scheduled(handle)
+    assert state.owner_id == new_owner.id
+    assert scheduled[-1] == "record_bookkeeping"  # the end written again, as the workflow has it
+    run = await run_row(sessions, handle.id)
+    assert run.state == state.model_dump(mode="json") and run.ended_at == state.ended_at

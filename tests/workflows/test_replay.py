@@ -12,7 +12,9 @@ the `status-final-after-history` patch; `*.before-carry.json`: every history lin
 lookup and the task closed were activities of their own, before the `phase-steps-carry-bookkeeping`
 patch made them ride along with the phase's steps; `*.before-signals.json`: staff requests sent as
 signals were dropped as unknown, before the `staff-requests-as-signals` patch; `*.before-sender.json`:
-a signal naming no actor was recorded as "temporal signal", before the `signal-sender-identity` patch).
+a signal naming no actor was recorded as "temporal signal", before the `signal-sender-identity` patch;
+`*.before-last-step-end.json`: the end of a process written by an activity of its own after its last step, and
+a marker for each patch, before the `last-step-writes-the-process-end` patch, whose one marker implies them).
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ from workflows.record_events import RecordEventsWorkflow
 HISTORIES = sorted((Path(__file__).parent.parent / "histories").glob("*.json"))
 SCENARIOS = ("automatic_emails", "manual_completed", "skip_and_abort", "incident_retry")
 CARRIED = (*SCENARIOS, "decision_merge", "follow_up", "loop_continue_as_new", "loop_guard_cancelled")
+LAST_STEP_END = ("automatic_emails", "decision_after_step", "follow_up", "signature_declined")
 SAVED = {f"{name}{tag}.json" for name in SCENARIOS for tag in ("", ".before-final-status")} | {
     f"{name}.before-carry.json" for name in CARRIED} | {
     "skip_and_abort.before-abort-patch.json", "decision_merge.json", "follow_up.json",
@@ -43,7 +46,8 @@ SAVED = {f"{name}{tag}.json" for name in SCENARIOS for tag in ("", ".before-fina
     "staff_signals.before-sender.json", "decision_after_step.json", "decision_after_step.before-decide-patch.json",
     "appointment_cancelled.json", "client_request_answered.json",
     "client_request_office_time.json", "signature_declined.json", "signature_expired.json",
-    "client_request_closed.json", "signature_cancelled.json"}
+    "client_request_closed.json", "signature_cancelled.json"} | {
+    f"{name}.before-last-step-end.json" for name in LAST_STEP_END}
 DISPATCHER = {"record_events_dispatch"}  # RecordEventsWorkflow histories; the others are ProcessWorkflow's
 
 

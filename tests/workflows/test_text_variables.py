@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
+
+from sqlalchemy import event
 
 from temporalio.testing import WorkflowEnvironment
 
+from activities.step import StepInput, render_variables
 from crm.models import HistoryKind
+from processes.action_kinds import WEBHOOK_BODY
 from processes.instance import CompletePhaseRequest
+from processes.rendering import render_text
 from tests.factories import Factory
 from tests.workflows.helpers import history, outbox, running_worker, start, template, until
 from workflows.process import ProcessWorkflow
@@ -65,3 +71,34 @@ async def test_dates_show_in_the_template_locale_and_the_office_time_zone(
     shown = datetime.strptime(note.rsplit(" ", 1)[1], "%H:%M").replace(
         year=started.year, month=started.month, day=started.day, tzinfo=started.tzinfo)
     assert abs((shown - started).total_seconds()) % 86400 < 180
+
+
+async def test_a_text_reading_only_what_the_step_knows_reads_nothing_from_the_database(
+        sessions: Any, factory: Factory) -> None:
+    # the webhook's default body reads the record's id and the process's id and template: no query for them; a text
+    # reading more of the record (or the process's owner) loads it, and both render as with every variable loaded
+    owner = await factory.user("Maria Rossi")
+    record = await factory.record(owner=owner, title="Villa on the lake")
+    step = StepInput(step_key="wf/p/0/1", workflow_id="wf", record_id=record.id, owner_id=owner.id,
+                     template_key="t", template_name="T", template_version=1, controller_email="c@agency.example",
+                     process_started_at=datetime.now(UTC), phase_key="p", phase_name="P")
+    statements: list[str] = []
+    now = datetime.now(UTC)
+    async with sessions() as session:
+        every = await render_variables(session, step, now)
+    for text, queries in ((WEBHOOK_BODY, 0), ("{{ record.title }} for {{ process.owner.name }}", 2),
+                          ("{{ record.id }}: {{ record['title'] }}", 2)):
+        async with sessions() as session:
+            bind = session.sync_session.get_bind()
+
+            def count(*args: Any) -> None:
+                statements.append(str(args[2]))
+
+            event.listen(bind, "before_cursor_execute", count)
+            try:
+                statements.clear()
+                variables = await render_variables(session, step, now, [text])
+            finally:
+                event.remove(bind, "before_cursor_execute", count)
+        assert len(statements) == queries, (text, statements)
+        assert render_text(text, variables) == render_text(text, every)
