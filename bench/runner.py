@@ -62,7 +62,7 @@ class Loads:
                      parked_sqlite=max(32, round(self.parked_sqlite * factor)))
 
 
-FULL = Loads(phase_processes=50, starts=400, clients=8, moves=40, parked=10_000, parked_sqlite=2_500)
+FULL = Loads(phase_processes=50, starts=400, clients=8, moves=100, parked=10_000, parked_sqlite=2_500, harmless=100)
 QUICK = Loads(phase_processes=2, starts=40, clients=4, moves=6, parked=64, parked_sqlite=64, rounds=3, harmless=12,
               hostile=3, record_moves=200)
 TINY = Loads(phase_processes=2, starts=8, clients=2, moves=2, parked=8, parked_sqlite=8, rounds=1, harmless=2,
