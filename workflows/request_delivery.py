@@ -35,6 +35,7 @@ from processes.instance import ClientRequestEnded, ClientRequestSubmitted
 from settings import Settings
 from workflows.client import (CLOSED_SIGNAL, SUBMITTED_SIGNAL, ClientRequestInput, request_workflow_id,
                               signal_if_running, start_request_workflow)
+from workflows.outbox_sweep import deliver_oldest
 
 log = logging.getLogger("stagecoach.client_requests")
 
@@ -106,22 +107,10 @@ async def submission_stored(client: Client | None, settings: Settings, session: 
 async def deliver_pending(client: Client, settings: Settings, session: AsyncSession,
                           batch_size: int) -> tuple[int, bool]:
     """Deliver the oldest undelivered submissions: how many were delivered, and whether more may wait."""
-    ids = list((await session.exec(select(ClientRequestSubmission.id).where(
-        col(ClientRequestSubmission.delivered_at).is_(None)).order_by(col(ClientRequestSubmission.id))
-        .limit(batch_size))).all())
-    delivered = 0
-    for row_id in ids:
-        row = await session.get(ClientRequestSubmission, row_id, populate_existing=True)
-        if row is None or row.delivered_at is not None:
-            continue
-        request_id = row.request_id
-        try:
-            await deliver(client, settings, session, row)
-            delivered += 1
-        except Exception:
-            log.warning("client request %s: submission not delivered; tried again at the next sweep", request_id,
-                        exc_info=True)
-    return delivered, len(ids) == batch_size and delivered > 0
+    return await deliver_oldest(
+        session, ClientRequestSubmission, [col(ClientRequestSubmission.delivered_at).is_(None)],
+        lambda row: deliver(client, settings, session, row),
+        lambda row: f"client request {row.request_id}: submission", batch_size, log)
 
 
 async def requests_cancelled(client: Client | None, settings: Settings, request_ids: list[int]) -> None:
@@ -177,18 +166,7 @@ async def closures_stored(client: Client | None, settings: Settings, session: As
 
 async def deliver_pending_closures(client: Client, session: AsyncSession, batch_size: int) -> tuple[int, bool]:
     """Deliver the oldest undelivered closures: how many were delivered, and whether more may wait."""
-    ids = list((await session.exec(select(ClientRequestClosure.id).where(
-        col(ClientRequestClosure.delivered_at).is_(None)).order_by(col(ClientRequestClosure.id))
-        .limit(batch_size))).all())
-    delivered = 0
-    for row_id in ids:
-        row = await session.get(ClientRequestClosure, row_id, populate_existing=True)
-        if row is None or row.delivered_at is not None:
-            continue
-        try:
-            await deliver_closure(client, session, row)
-            delivered += 1
-        except Exception:
-            log.warning("client request %s: its end not delivered; tried again at the next sweep", row.request_id,
-                        exc_info=True)
-    return delivered, len(ids) == batch_size and delivered > 0
+    return await deliver_oldest(
+        session, ClientRequestClosure, [col(ClientRequestClosure.delivered_at).is_(None)],
+        lambda row: deliver_closure(client, session, row),
+        lambda row: f"client request {row.request_id}: its end", batch_size, log)

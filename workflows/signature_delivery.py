@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 
 from sqlalchemy import update
-from sqlmodel import col, select
+from sqlmodel import col
 from sqlmodel.ext.asyncio.session import AsyncSession
 from temporalio.client import Client
 
@@ -21,6 +21,7 @@ from crm.signatures import SignatureRequest, SignatureStatus
 from crm.types import utcnow
 from processes.instance import SignatureCompleted
 from workflows.client import signal_if_running
+from workflows.outbox_sweep import deliver_oldest
 
 log = logging.getLogger("stagecoach.signatures")
 SIGNAL = "signature_completed"
@@ -65,18 +66,7 @@ async def outcome_stored(client: Client | None, session: AsyncSession, signature
 
 async def deliver_pending(client: Client, session: AsyncSession, batch_size: int) -> tuple[int, bool]:
     """Deliver the oldest undelivered outcomes: how many were delivered, and whether more may wait."""
-    ids = list((await session.exec(select(SignatureRequest.id).where(
-        col(SignatureRequest.status) != SignatureStatus.sent, col(SignatureRequest.delivered_at).is_(None))
-        .order_by(col(SignatureRequest.id)).limit(batch_size))).all())
-    delivered = 0
-    for row_id in ids:
-        row = await session.get(SignatureRequest, row_id, populate_existing=True)
-        if row is None or row.delivered_at is not None:
-            continue
-        try:
-            await deliver(client, session, row)
-            delivered += 1
-        except Exception:
-            log.warning("signature request %s: outcome not delivered; tried again at the next sweep", row_id,
-                        exc_info=True)
-    return delivered, len(ids) == batch_size and delivered > 0
+    return await deliver_oldest(
+        session, SignatureRequest,
+        [col(SignatureRequest.status) != SignatureStatus.sent, col(SignatureRequest.delivered_at).is_(None)],
+        lambda row: deliver(client, session, row), lambda row: f"signature request {row.id}: outcome", batch_size, log)
