@@ -456,13 +456,26 @@ async def signature_cancelled(run: Run) -> Handle:
     return handle
 
 
+async def signature_ended(run: Run) -> Handle:
+    """A phase sends a report for signature and ends the process (`end_process`): the open request is cancelled."""
+    handle = await run.start(
+        "signature_ended",
+        {"key": "offer", "name": "Offer", "actions": [
+            {"report": {"name": "Offerta", "html": "<p>Offerta per {{ record.title }}</p>"}},
+            {"request_signature": {"document": "Offerta", "expires_days": 10}},
+            {"end_process": {"reason": "offer sent"}}]},
+        {"key": "later", "name": "Later", "actions": [{"add_history": {"text": "never reached"}}]})
+    await handle.result()
+    return handle
+
+
 SCENARIOS: dict[str, Callable[[Run], Awaitable[WorkflowHandle[Any, Any]]]] = {
     f.__name__: f for f in (automatic_emails, manual_completed, skip_and_abort, incident_retry, decision_merge,
                             decision_after_step,
                             follow_up, loop_continue_as_new, loop_guard_cancelled, record_events_dispatch,
                             responsible_missing, staff_signals, appointment_cancelled, stage_automations,
                             client_request_answered, client_request_office_time, signature_declined,
-                            signature_expired, client_request_closed, signature_cancelled)}
+                            signature_expired, client_request_closed, signature_cancelled, signature_ended)}
 
 
 async def start_test_server() -> WorkflowEnvironment:
