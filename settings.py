@@ -58,8 +58,8 @@ class SigningProvider(BaseModel):
     url: str = Field(pattern=r"^https?://[^\s/]+", max_length=2000)  # POSTed the envelope (JSON)
     api_key: SecretStr  # sent as `Authorization: Bearer ...`
     secret: SecretStr  # signs its callbacks (Standard Webhooks: `whsec_` and base64)
-    # POSTed when Stagecoach cancels an envelope (its phase skipped, its process aborted); `{envelope_id}` in it is
-    # replaced by the envelope's id. Without it a cancelled request is cancelled in Stagecoach only.
+    # POSTed when Stagecoach cancels an envelope (its phase skipped, its process aborted or ended); `{envelope_id}` is
+    # replaced in it by the envelope's id. Without it a cancelled request is cancelled in Stagecoach only.
     cancel_url: str | None = Field(None, pattern=r"^https?://[^\s/]+", max_length=2000)
 
     _secret = field_validator("secret")(WebhookEndpoint._secret.__func__)  # type: ignore[attr-defined]
@@ -128,6 +128,10 @@ class Settings(BaseSettings):
     signing_providers_file: Path | None = None  # the same JSON in a file (a Docker secret)
     # how old a provider's callback may be (its webhook-timestamp), either way, before it is refused
     signing_callback_tolerance_seconds: float = Field(300, gt=0, le=3600)
+    # a provider's cancel call still failing after its step's retries is tried again by the record-events
+    # dispatcher's sweep: first this long after, then after as long as it has been failing, up to the maximum
+    signing_cancel_retry_seconds: float = Field(300, gt=0)
+    signing_cancel_retry_max_seconds: float = Field(3600, gt=0)
     # the key and certificate (PEM) the embedded signing page seals signed PDFs with (crm/documents/seal.py);
     # default: a self-signed pair made once in DATA_DIR/signing_identity.pem
     signing_key_file: Path | None = None

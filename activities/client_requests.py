@@ -9,7 +9,9 @@
 - `deliver_submissions`: the record-events dispatcher's sweep: the pending requests past their expiry marked
   `expired` (`crm/client_requests/closing.py`: a history line; a process waiting for one told, a status's
   request's record owner given a task; their reminders stopped), then the submissions and the ends (closures) not
-  delivered yet (`workflows/request_delivery.py`).
+  delivered yet (`workflows/request_delivery.py`), the signature outcomes (`workflows/signature_delivery.py`), and
+  the signing providers' cancel calls due again (`activities/signing/cancel.py`, a few per sweep: each may wait
+  for its provider's answer).
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from temporalio.exceptions import ApplicationError
 from activities.deps import Deps
 from activities.outbox import send_once
 from activities.record_values import notify_events
+from activities.signing.cancel import retry_cancel_calls
 from crm import pipeline_store
 from crm.client_requests import closing, store
 from crm.client_requests.models import AutoMove, ClientRequest, RequestStatus
@@ -55,6 +58,10 @@ class RemindInput(BaseModel):
 
 class MoveOnAnswerInput(BaseModel):
     request_id: int
+
+
+# cancel calls made per sweep activity, each up to its provider's timeouts (20 s by default): well within its 5 minutes
+CANCEL_CALLS_PER_SWEEP = 8
 
 
 class DeliverSubmissionsInput(BaseModel):
@@ -164,7 +171,8 @@ class ClientRequestActivities:
     @activity.defn(name="deliver_submissions")
     async def deliver_submissions(self, input: DeliverSubmissionsInput) -> DeliverSubmissionsResult:
         """The sweep: mark expired the pending requests past their expiry, then deliver the submissions the form
-        could not, the signature outcomes the callback could not, and the requests' ends."""
+        could not, the signature outcomes the callback could not, the requests' ends, and the signing providers'
+        cancel calls still failing (`activities/signing/cancel.py`)."""
         async with self.deps.sessions() as session:
             expired = await closing.expire_due(session, input.batch_size)
         if self.deps.temporal is None:
@@ -176,5 +184,8 @@ class ClientRequestActivities:
             outcomes, more_outcomes = await signature_delivery.deliver_pending(self.deps.temporal, session,
                                                                                input.batch_size)
             ends, more_ends = await deliver_pending_closures(self.deps.temporal, session, input.batch_size)
-        return DeliverSubmissionsResult(delivered=delivered + outcomes + ends, expired=len(expired),
-                                        more=more or more_outcomes or more_ends or len(expired) == input.batch_size)
+            cancels, more_cancels = await retry_cancel_calls(self.deps.settings, self.deps.sessions, session,
+                                                             min(input.batch_size, CANCEL_CALLS_PER_SWEEP))
+        return DeliverSubmissionsResult(delivered=delivered + outcomes + ends + cancels, expired=len(expired),
+                                        more=more or more_outcomes or more_ends or more_cancels
+                                        or len(expired) == input.batch_size)

@@ -8,8 +8,9 @@ In Italian or English, as the browser prefers (Accept-Language). `GET /sign/{tok
 two buttons; `POST /sign/{token}` (`decision=sign` or `decline`) builds the provider's callback, signs it with the
 embedded provider's secret and hands it to the same path as any provider's (`api/routers/signatures.receive`). A
 link past its expiry tells the process it expired (the same way) and shows 410, and so does a request Stagecoach
-cancelled (its phase skipped, its process aborted); an unknown token is 404 and counts towards the address's guess
-limit (the client forms' one); a request that has its outcome says which (409 to a POST).
+cancelled (its phase skipped, its process aborted or ended), or one still open whose process has ended (withdrawn:
+nothing is told); an unknown token is 404 and counts towards the address's guess limit (the client forms' one); a
+request that has its outcome says which (409 to a POST).
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ from crm.client_requests.store import hash_token
 from crm.documents import store
 from crm.documents.models import Document
 from crm.documents.storage import storage_for
-from crm.signatures import SignatureRequest, SignatureStatus
+from crm.signatures import SignatureRequest, SignatureStatus, ended_process
 from crm.types import utcnow
 
 router = APIRouter(include_in_schema=False)
@@ -97,6 +98,8 @@ async def _open(http: Request, session: AsyncSession, token: str) -> SignatureRe
     found = await _find(http, session, token)
     if isinstance(found, HTMLResponse):
         return found
+    if found.status is SignatureStatus.sent and await ended_process(session, found) is not None:
+        return _page(http, 410, _words(http)["signature"], f"<p>{_words(http)['cancelled']}</p>")  # nobody waits
     if found.status is SignatureStatus.sent and found.expires_at <= utcnow():
         await _callback(http, session, found, "expired")
         await session.refresh(found)

@@ -50,6 +50,8 @@ class Delivery(SQLModel, table=True):
     last_error: str | None = Field(default=None, sa_type=sa.Text)
     created_at: datetime = _created()
     sent_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    # a delivery the dispatcher's sweep tries again (a signing provider's cancel call): not before this
+    next_attempt_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
 
 
 class DeliveryPublic(SQLModel):
@@ -68,6 +70,7 @@ class DeliveryPublic(SQLModel):
     last_error: str | None
     created_at: datetime
     sent_at: datetime | None
+    next_attempt_at: datetime | None = None  # pending: when it is tried again (a signing provider's cancel call)
 
 
 class DisabledEndpoint(SQLModel, table=True):

@@ -7,18 +7,27 @@ signed (the signed PDF kept as a new version of the document), declined or expir
 nobody waits for it any more (`activities/signing/cancel.py`). The row is also the outbox of
 that outcome: `delivered_at` stays empty until the waiting process was signalled `signature_completed`
 (`workflows/signature_delivery.py`; the record-events dispatcher's sweep delivers what the API could not).
+
+A request still `sent` whose process has ended (`ended_process`: one that ended before it cancelled its requests, as
+an `end_process` after the request did before `signatures-cancelled-when-the-process-ends`) has nobody waiting for
+its outcome: the callback refuses it (409) and the embedded page says it was withdrawn (410), changing nothing.
 """
 
 from __future__ import annotations
 
 import enum
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
-from sqlmodel import Field, SQLModel
+from sqlmodel import Field, SQLModel, select
+from sqlmodel.ext.asyncio.session import AsyncSession
 
 from crm.models import _created, _enum  # the tables' shared column types
 from crm.types import UTCDateTime
+
+if TYPE_CHECKING:
+    from crm.process_runs import ProcessRun
 
 
 class SignatureStatus(str, enum.Enum):
@@ -57,3 +66,18 @@ class SignatureRequest(SQLModel, table=True):
     delivered_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     attempts: int = 0
     last_error: str | None = Field(default=None, sa_type=sa.Text)
+
+
+async def ended_process(session: AsyncSession, signature: SignatureRequest) -> ProcessRun | None:
+    """The process whose phase waited for `signature`, when it has ended (as its run row says, with its final state
+    naming the request): nobody waits for an outcome any more. None for a process still running, a status's
+    automation (nothing waits for its requests), or a run whose final state is not known."""
+    from crm.process_runs import ProcessRun  # crm.process_runs reads the process models: imported when asked
+
+    if signature.workflow_id is None or signature.id is None:
+        return None
+    run = (await session.exec(select(ProcessRun).where(ProcessRun.workflow_id == signature.workflow_id))).first()
+    if run is None or not run.status.finished or not run.state:
+        return None
+    phases = run.state.get("phases") or []
+    return run if any(signature.id in (p.get("waiting_signatures") or []) for p in phases) else None

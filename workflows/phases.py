@@ -29,7 +29,7 @@ from workflows import search_attributes as sa
 from workflows.actions import Actions
 from workflows.appointments import cancel_appointments
 from workflows.incidents import Incidents
-from workflows.signatures_cancelled import cancel_signatures
+from workflows.signatures_cancelled import PATCH_SIGNATURES_ENDED, cancel_signatures
 from workflows.run import (
     ACTION_HEARTBEAT,
     ACTION_RETRY,
@@ -154,6 +154,9 @@ class Phases:
             f": signature {ps.signature}" if ps.signature is not None else ""
         run.phase_written[ps.key] = await run.line(f"{step}/done/{ps.iteration}", HistoryKind.phase_done,
                                                    f"Phase '{ps.name}' done{answered}", phase_key=ps.key)
+        if run.end_reason is not None:  # an `end_process` after a request_signature: nobody waits for the signer
+            await cancel_signatures(run, [ps], f"process ended: {run.end_reason}", f"process {run.template.key}",
+                                    PATCH_SIGNATURES_ENDED)
         if spec.decision and run.end_reason is None:
             return await self._decide(index, spec, ps)
         return run.following(index)

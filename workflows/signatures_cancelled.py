@@ -1,11 +1,14 @@
-"""Signature requests still open are cancelled when staff skip their phase, or abort the process.
+"""Signature requests still open are cancelled when staff skip their phase, abort the process, or the process ends.
 
 For each request a phase waits for and has no outcome of yet, `cancel_signature` marks it `cancelled` (the
 embedded link then answers 410) and makes the provider's cancel call when its configuration has one
 (`activities/signing/cancel.py`). A cancellation that still fails after its retries is logged: the skip or the
 abort goes on (what was recorded stays on the rows: the request's status, the provider call's delivery).
 Runs whose phases wait for no signature issue no command here (and no patch marker), so histories from before
-this replay unchanged; `PATCH_SIGNATURES_CANCELLED` guards the new commands.
+this replay unchanged; `PATCH_SIGNATURES_CANCELLED` guards the new commands. An `end_process` in the phase that sent
+the document ends the process without waiting for the signer: its open requests are cancelled as the phase is
+written done, under `PATCH_SIGNATURES_ENDED` (before it they stayed open: a callback that came later found a
+process that had ended).
 
 Workflow code imported through the sandbox's pass-through (see `interpreter.py`).
 """
@@ -20,11 +23,13 @@ from processes.instance import PhaseState
 from workflows.run import ACTION_RETRY, ACTION_TIMEOUT, Run
 
 PATCH_SIGNATURES_CANCELLED = "signatures-cancelled-with-their-phase"
+PATCH_SIGNATURES_ENDED = "signatures-cancelled-when-the-process-ends"
 
 
-async def cancel_signatures(run: Run, phases: list[PhaseState], reason: str, actor: str) -> None:
+async def cancel_signatures(run: Run, phases: list[PhaseState], reason: str, actor: str,
+                            patch: str = PATCH_SIGNATURES_CANCELLED) -> None:
     open_ones = [s for ps in phases for s in ps.waiting_signatures if s not in run.signatures]
-    if not open_ones or not workflow.patched(PATCH_SIGNATURES_CANCELLED):
+    if not open_ones or not workflow.patched(patch):
         return
     for signature_id in open_ones:
         try:

@@ -5,8 +5,10 @@ webhooks are): `webhook-id`, `webhook-timestamp` (within SIGNING_CALLBACK_TOLERA
 and `webhook-signature` (`v1,<base64 HMAC-SHA256 of "{id}.{timestamp}.{raw body}">`, under the provider's
 `secret`; several may be sent, space-separated). No API key is asked: the signature is the authentication, checked
 over the raw body before it is read as JSON. A wrong or missing signature, or an unknown provider (nothing to check
-it with), is 401; an unknown envelope 404; a repeat (the outcome already kept) answers 200 and changes nothing. An
-outcome told after the request's expiry is kept as `expired` (the process went on as expired then): 409.
+it with), is 401; an unknown envelope 404; a repeat (the outcome already kept) answers 200 and changes nothing, and so
+does one for a request Stagecoach cancelled (`"changed": false`, status `cancelled`). An outcome told after the
+request's expiry is kept as `expired` (the process went on as expired then): 409. One for a request still open whose
+process has ended (`crm/signatures.ended_process`) is 409 and changes nothing: nobody waits for it.
 
 The body: `{"envelope_id": "...", "status": "signed" | "declined" | "expired", "document": "<the signed PDF,
 base64>"}` (`document` only for `signed`; without it the version sent is kept as the signed one). What the embedded
@@ -41,7 +43,7 @@ from crm.documents.models import Document
 from crm.documents.seal import SealFailed, seal
 from crm.documents.storage import StoredFileMissing, storage_for
 from crm.signature_outcomes import AlreadyFinal, keep_outcome
-from crm.signatures import SignatureRequest, SignatureStatus
+from crm.signatures import SignatureRequest, SignatureStatus, ended_process
 from crm.types import utcnow
 from processes.errors import DocumentInvalid, DocumentNotFound
 from settings import Settings
@@ -120,6 +122,11 @@ async def apply(session: AsyncSession, settings: Settings, temporal: Client | No
                                         f"'{body.envelope_id}'")
     if signature.status.final:
         return CallbackAnswer(signature_id=signature.id, status=signature.status, changed=False)
+    if (ended := await ended_process(session, signature)) is not None:
+        when = f" at {ended.ended_at:%Y-%m-%d %H:%M} UTC" if ended.ended_at else ""
+        return problem(409, "Conflict", f"signature request {signature.id} was sent by process {ended.workflow_id}, "
+                                        f"which ended ({ended.status.value}{when}): nobody waits for its outcome, "
+                                        "nothing was kept")
     outcome = SignatureStatus(body.status)
     late = outcome is not SignatureStatus.expired and signature.expires_at <= utcnow()
     if late:  # the process went on as expired at that moment: so does the request
