@@ -1,7 +1,8 @@
 """A report sent for signature end to end over HTTP on the dev server, with the embedded provider: the signer's
 email carries the link, a client with no key reads the PDF and signs (the phase completes, the signed version is
 kept) or declines (the decision follows); a forged callback, or one of an unknown provider, is refused and changes
-nothing."""
+nothing; an `end_process` after the request ends the process without waiting and withdraws the request, and a
+callback that comes later changes nothing (nor does one for a request older code left open)."""
 
 from __future__ import annotations
 
@@ -11,8 +12,12 @@ import uuid
 from typing import Any
 
 import pytest
+from sqlalchemy import update
+from sqlmodel import col, select
 
-from api.routers.signatures import signed_headers
+from api.routers.signatures import embedded_secret, signed_headers
+from crm.models import HistoryEntry
+from crm.signatures import SignatureRequest, SignatureStatus
 from tests.e2e.conftest import Stack
 from tests.polling import eventually
 
@@ -114,3 +119,77 @@ async def test_a_signer_signs_or_declines_on_the_embedded_page(stack: Stack) -> 
     assert kept["current_version"] == 1
     history = (await stack.http.get(f"/records/{record_id}/history", headers=stack.as_("staff"))).json()
     assert [h["kind"] for h in history].count("signature_completed") == 1
+
+
+ENDING = """
+key: {key}
+name: Offer sent, then the end
+controller_email: controller@agency.example
+record_kind: lead
+phases:
+  - key: offer
+    name: Offer
+    actions:
+      - report: {{name: "Offerta {{{{ record.id }}}}", html: "<h1>Offerta per {{{{ record.title }}}}</h1>"}}
+      - request_signature: {{document: "Offerta {{{{ record.id }}}}", expires_days: 3}}
+      - end_process: {{reason: "offer handed over"}}
+  - key: never
+    name: Never
+    actions:
+      - add_history: {{text: "not reached"}}
+"""
+
+
+async def test_end_process_after_the_request_withdraws_it_and_a_late_callback_changes_nothing(
+        stack: Stack, sessions: Any) -> None:
+    key = f"ends-{uuid.uuid4().hex[:6]}"
+    saved = await stack.http.post("/templates", headers={**stack.as_("admin"), "Content-Type": "application/yaml"},
+                                  content=ENDING.format(key=key))
+    assert saved.status_code == 201, saved.text
+    record_id, workflow_id, path = await _started(stack, key)
+    state = await _ended(stack, workflow_id)
+    assert [(p["key"], p["status"]) for p in state["phases"]] == [("offer", "done"), ("never", "pending")]
+    assert state["end_reason"] == "offer handed over"
+    [signature_id] = state["phases"][0]["waiting_signatures"]
+    gone = await stack.http.get(path)
+    assert gone.status_code == 410 and "withdrawn" in gone.text
+    assert (await stack.http.post(path, data={"decision": "sign"})).status_code == 410
+    history = (await stack.http.get(f"/records/{record_id}/history", headers=stack.as_("staff"))).json()
+    assert [h["text"] for h in history if h["kind"] == "signature_completed"] == [
+        f"Signature request #{signature_id} cancelled ({_signer(history)}): process ended: offer handed over"]
+
+    async def late_callback() -> Any:
+        raw = json.dumps({"envelope_id": envelope, "status": "signed"}).encode()
+        return await stack.http.post("/signatures/callback/embedded", content=raw, headers=signed_headers(
+            embedded_secret(stack.settings), f"msg_{uuid.uuid4().hex[:8]}", raw))
+
+    async with sessions() as session:
+        envelope = (await session.get(SignatureRequest, signature_id)).envelope_id
+    late = await late_callback()
+    assert late.status_code == 200 and late.json() == {"signature_id": signature_id, "status": "cancelled",
+                                                       "changed": False}
+
+    # a request older code left open when its process ended: the callback is refused, and nothing changes
+    async with sessions() as session:
+        await session.exec(update(SignatureRequest).where(col(SignatureRequest.id) == signature_id).values(
+            status=SignatureStatus.sent, completed_at=None, delivered_at=None))
+        await session.commit()
+    refused = await late_callback()
+    assert refused.status_code == 409 and refused.headers["content-type"] == "application/problem+json"
+    assert f"process {workflow_id}, which ended (completed" in refused.json()["detail"]
+    assert "nothing was kept" in refused.json()["detail"]
+    assert (await stack.http.get(path)).status_code == 410
+    assert (await stack.http.post(path, data={"decision": "sign"})).status_code == 410
+    async with sessions() as session:
+        row = await session.get(SignatureRequest, signature_id, populate_existing=True)
+        lines = (await session.exec(select(HistoryEntry).where(HistoryEntry.record_id == record_id))).all()
+    assert row.status is SignatureStatus.sent and row.signed_version is None and row.delivered_at is None
+    assert [h.text for h in lines if h.kind.value == "signature_completed"] == [
+        f"Signature request #{signature_id} cancelled ({row.signer}): process ended: offer handed over"]
+    [kept] = (await stack.http.get(f"/records/{record_id}/documents", headers=stack.as_("staff"))).json()
+    assert kept["current_version"] == 1
+
+
+def _signer(history: list[dict[str, Any]]) -> str:
+    [sent] = [h for h in history if h["kind"] == "signature_requested"]
+    return str(re.search(r"for signature to (\S+) ", sent["text"]).group(1))  # type: ignore[union-attr]

@@ -14,7 +14,9 @@ patch made them ride along with the phase's steps; `*.before-signals.json`: staf
 signals were dropped as unknown, before the `staff-requests-as-signals` patch; `*.before-sender.json`:
 a signal naming no actor was recorded as "temporal signal", before the `signal-sender-identity` patch;
 `*.before-last-step-end.json`: the end of a process written by an activity of its own after its last step, and
-a marker for each patch, before the `last-step-writes-the-process-end` patch, whose one marker implies them).
+a marker for each patch, before the `last-step-writes-the-process-end` patch, whose one marker implies them;
+`*.before-end-cancel.json`: an `end_process` after a `request_signature` left the request open, before the
+`signatures-cancelled-when-the-process-ends` patch).
 """
 
 from __future__ import annotations
@@ -46,7 +48,8 @@ SAVED = {f"{name}{tag}.json" for name in SCENARIOS for tag in ("", ".before-fina
     "staff_signals.before-sender.json", "decision_after_step.json", "decision_after_step.before-decide-patch.json",
     "appointment_cancelled.json", "client_request_answered.json",
     "client_request_office_time.json", "signature_declined.json", "signature_expired.json",
-    "client_request_closed.json", "signature_cancelled.json"} | {
+    "client_request_closed.json", "signature_cancelled.json", "signature_ended.json",
+    "signature_ended.before-end-cancel.json"} | {
     f"{name}.before-last-step-end.json" for name in LAST_STEP_END}
 DISPATCHER = {"record_events_dispatch"}  # RecordEventsWorkflow histories; the others are ProcessWorkflow's
 

@@ -1,7 +1,7 @@
 """The embedded signer's link, its request cancelled with its phase or process, and the deadline of a phase that waits
-for a signer: the link's token is kept only as its SHA-256 and opens the page over HTTP (ASGI); a skip or an abort
-cancels the open request (the link answers 410, a late callback changes nothing); the deadline counts office time
-only (time-skipping server, real activities, database and documents' storage)."""
+for a signer: the link's token is kept only as its SHA-256 and opens the page over HTTP (ASGI); a skip, an abort or
+an `end_process` cancels the open request (the link answers 410, a late callback changes nothing); the deadline
+counts office time only (time-skipping server, real activities, database and documents' storage)."""
 
 from __future__ import annotations
 
@@ -140,6 +140,30 @@ async def test_aborting_the_process_cancels_its_open_signature(
     assert row.status is SignatureStatus.cancelled and row.delivered_at is not None
     [line] = [e for e in await history(sessions, handle.id) if e.data.get("outcome") == "cancelled"]
     assert line.text.endswith("process aborted: client gone")
+
+
+async def test_end_process_after_the_request_cancels_it_without_waiting_for_the_signer(
+        time_skipping_env: WorkflowEnvironment, sessions: Any, factory: Factory, task_queue: str,
+        tmp_path: Path) -> None:
+    settings = Settings(temporal_task_queue=task_queue, documents_dir=tmp_path, data_dir=tmp_path)
+    ending = {"key": "offer", "name": "Offer", "actions": [*OFFER["actions"], {"end_process": {"reason": "handed over"}}]}
+    async with running_worker(time_skipping_env.client, sessions, task_queue, documents_dir=tmp_path,
+                              data_dir=tmp_path):
+        owner = await factory.user()
+        record = await factory.record(owner=owner)
+        handle = await start(time_skipping_env.client, task_queue, template(ending, SIGNED), record.id, owner.id)
+        final = await final_state(handle)  # at once: nobody waits for the signer
+        [signature_id] = final.phases[0].waiting_signatures
+        row = await signature_row(sessions, signature_id)
+        late = await callback(time_skipping_env, settings, sessions, row, "signed")
+    assert final.status is ProcessStatus.completed and final.end_reason == "handed over"
+    assert [p.status for p in final.phases] == [PhaseStatus.done, PhaseStatus.pending]
+    assert final.phases[0].signature is None
+    assert row.status is SignatureStatus.cancelled and row.delivered_at is not None
+    assert isinstance(late, CallbackAnswer) and not late.changed and late.status is SignatureStatus.cancelled
+    [line] = [e for e in await history(sessions, handle.id) if e.data.get("outcome") == "cancelled"]
+    assert line.text.endswith("process ended: handed over") and line.actor == f"process {final.template_key}"
+    assert (await signature_row(sessions, signature_id)).signed_version is None
 
 
 async def test_the_deadline_counts_office_time_only_while_the_signer_is_awaited(
