@@ -100,9 +100,12 @@ def test_0017_keeps_only_the_hash_of_the_signing_links_already_emailed(scratch_u
                 session.add(SignatureRequest(step_key=f"p/offer/{n}/0", provider=provider, envelope_id=envelope,
                                              record_id=record.id, document_id=1, version=1, signer="a@example.org",
                                              expires_at=datetime.now(UTC)))
-                session.add(Delivery(step_key=f"p/offer/{n}/0", kind="request_signature", message_id=f"sig_{n}",
-                                     record_id=record.id, target="a@example.org", provider_id=envelope,
-                                     body=json.dumps({"document_id": 1, "version": 1, "provider": provider})))
+                # the columns of 0016 (the model has later ones)
+                session.execute(sa.insert(Delivery.__table__).values(  # type: ignore[attr-defined]
+                    step_key=f"p/offer/{n}/0", kind="request_signature", message_id=f"sig_{n}", record_id=record.id,
+                    target="a@example.org", provider_id=envelope, status="pending", attempts=0,
+                    created_at=datetime.now(UTC),
+                    body=json.dumps({"document_id": 1, "version": 1, "provider": provider})))
             session.commit()
         upgrade_database(scratch_url)
         with engine.connect() as conn:

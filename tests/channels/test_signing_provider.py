@@ -268,7 +268,8 @@ async def test_a_cancel_call_the_provider_refuses_for_longer_than_the_retries_is
 async def test_the_sweep_makes_only_the_cancel_calls_due_and_a_refusal_is_final(
         sessions: Any, factory: Factory, tmp_path: Path) -> None:
     """A call not due yet is left alone; one whose attempt another worker holds (its claim) is not made twice; a 4xx
-    is the provider's answer: failed, never made again by a later sweep"""
+    is the provider's answer: failed, never made again by a later sweep; one left pending before 0018 (no
+    `next_attempt_at`) is due"""
     async def void(r: Received, n: int) -> Response:
         return PlainTextResponse("no such envelope", status_code=404)
 
@@ -284,7 +285,8 @@ async def test_the_sweep_makes_only_the_cancel_calls_due_and_a_refusal_is_final(
             for n, (envelope, status, attempts, next_at) in enumerate([
                     ("env-3", DeliveryStatus.pending, 5, later),  # not due: the sweep leaves it
                     ("env-4", DeliveryStatus.pending, 5, due),  # due: made, refused for good
-                    ("env-5", DeliveryStatus.sending, 6, later)]):  # an attempt holds it
+                    ("env-5", DeliveryStatus.sending, 6, later),  # an attempt holds it
+                    ("env-6", DeliveryStatus.pending, 5, None)]):  # from before 0018: due
                 row = Delivery(step_key=f"test/{uuid.uuid4().hex}/{n}/cancel", kind="cancel_signature",
                                message_id=f"sigc_{n}", record_id=record.id, target="acme", status=status,
                                attempts=attempts, next_attempt_at=next_at,
@@ -299,9 +301,10 @@ async def test_the_sweep_makes_only_the_cancel_calls_due_and_a_refusal_is_final(
             async with sessions() as session:
                 await retry_cancel_calls(settings, sessions, session, 100)
         assert not await attempt(settings, sessions, as_read, due_only=False)  # another attempt got to it first
-    assert [r.path for r in target.received] == ["/void/env-4"]  # once: refused is final
+    assert [r.path for r in target.received] == ["/void/env-4", "/void/env-6"]  # once each: refused is final
     async with sessions() as session:
         found = [await session.get(Delivery, i, populate_existing=True) for i in ids]
     assert [(d.status, d.attempts) for d in found] == [
-        (DeliveryStatus.pending, 5), (DeliveryStatus.failed, 6), (DeliveryStatus.sending, 6)]
+        (DeliveryStatus.pending, 5), (DeliveryStatus.failed, 6), (DeliveryStatus.sending, 6),
+        (DeliveryStatus.delivered, 6)]
     assert found[1].response_status == 404 and found[1].next_attempt_at is None
