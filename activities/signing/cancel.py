@@ -31,8 +31,8 @@ from urllib.parse import quote
 
 from pydantic import BaseModel
 from sqlalchemy import or_, update
-from sqlmodel import col, select
 from sqlalchemy.ext.asyncio import async_sessionmaker
+from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
