@@ -20,8 +20,9 @@ from settings import Settings
 
 router = APIRouter(prefix="/console", include_in_schema=False)
 PAGE_SIZE = 50
-# the action kinds that record a delivery, as the filter offers them
-KINDS = ("webhook", "send_sms", "request_signature", "cancel_signature")
+# the action kinds that record a delivery, with the names the page gives them
+KINDS = {"webhook": "Webhook", "send_sms": "SMS", "request_signature": "Signature request",
+         "cancel_signature": "Signature request withdrawn"}
 MAX_ENDPOINTS = 200
 
 

@@ -41,7 +41,7 @@ def test_every_text_has_its_italian() -> None:
                                        HistoryKind, RequestStatus, QuestionType, AutoMove, ImportStatus, ImportKind, ImportMode, CaseState,
                                        DeliveryStatus)
              for member in enum}
-    shown |= set(DELIVERY_KINDS)
+    shown |= set(DELIVERY_KINDS.values())
     shown |= set(Settings.model_fields["task_categories"].default_factory())  # type: ignore[misc]  # the default categories
     missing = sorted((texts | shown) - ITALIAN.keys())
     assert not missing, missing
