@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from api.console.i18n_deliveries import ITALIAN_DELIVERIES
 from api.console.i18n_requests import ITALIAN_REQUESTS
 
 ITALIAN: dict[str, str] = {
@@ -374,7 +375,7 @@ ITALIAN: dict[str, str] = {
     '{n} min before': '{n} min prima',
 }
 
-ITALIAN |= ITALIAN_REQUESTS
+ITALIAN |= ITALIAN_REQUESTS | ITALIAN_DELIVERIES
 LANGUAGES = {"it": ITALIAN}
 
 

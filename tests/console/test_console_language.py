@@ -8,11 +8,13 @@ from pathlib import Path
 import httpx
 
 from api.app import create_app
+from api.console.delivery_pages import KINDS as DELIVERY_KINDS
 from api.console.i18n import ITALIAN
 from crm.cases.models import CaseState
 from crm.client_requests.models import AutoMove, RequestStatus
 from crm.client_requests.questions import QuestionType
 from crm.db import make_engine, make_sessionmaker
+from crm.deliveries import DeliveryStatus
 from crm.imports.models import ImportKind, ImportMode, ImportStatus
 from crm.models import HistoryKind, MessageStatus, TaskStatus
 from crm.process_runs import RunStatus
@@ -36,8 +38,10 @@ def test_every_text_has_its_italian() -> None:
     texts = _texts()
     assert len(texts) > 100  # the walk found the pages
     shown = {member.value for enum in (ProcessStatus, PhaseStatus, TaskStatus, MessageStatus, RecordKind, RunStatus,
-                                       HistoryKind, RequestStatus, QuestionType, AutoMove, ImportStatus, ImportKind, ImportMode, CaseState)
+                                       HistoryKind, RequestStatus, QuestionType, AutoMove, ImportStatus, ImportKind, ImportMode, CaseState,
+                                       DeliveryStatus)
              for member in enum}
+    shown |= set(DELIVERY_KINDS.values())
     shown |= set(Settings.model_fields["task_categories"].default_factory())  # type: ignore[misc]  # the default categories
     missing = sorted((texts | shown) - ITALIAN.keys())
     assert not missing, missing

@@ -1,6 +1,7 @@
 """The console's other pages in Chromium: records (search, start a process), templates (outline, a save with a
-mistake shown at its line, a diff), the outbox, incidents retried in bulk; every page passes axe-core with no
-serious violation and is reached by keyboard; screenshots for docs/ when STAGECOACH_SCREENSHOTS names a folder."""
+mistake shown at its line, a diff), the outbox, the deliveries, incidents retried in bulk; every page passes axe-core
+with no serious violation and is reached by keyboard; screenshots for docs/ when STAGECOACH_SCREENSHOTS names a
+folder."""
 
 from __future__ import annotations
 
@@ -129,6 +130,9 @@ async def test_records_templates_outbox_and_incidents(stack: Stack, sessions: An
     await page.get_by_role("link", name="Outbox", exact=True).click()
     await expect(page.locator("details.email", has_text=f"{key}-0@example.org")).to_contain_text("Hello about Villa")
     await _accessible(page, "outbox")
+    await page.get_by_role("link", name="Deliveries", exact=True).click()
+    await expect(page.get_by_role("heading", name="Webhook endpoints")).to_be_visible()  # an admin sees them
+    await _accessible(page, "deliveries")
 
     # templates: the outline, a save with a misspelt variable refused at its line, the fix saved, the diff
     await page.get_by_role("link", name="Templates", exact=True).click()
