@@ -25,6 +25,7 @@ ITALIAN_DELIVERIES: dict[str, str] = {
     'Sent': 'Inviato',
     'Answer': 'Risposta',
     'No delivery.': 'Nessun invio.',
+    'Tried again from {at}.': 'Nuovo tentativo dalle {at}.',
     'Webhook endpoints': 'Endpoint dei webhook',
     'Name': 'Nome',
     'Host': 'Host',

@@ -5,6 +5,7 @@ to admins and enabled again by them, refused to staff."""
 from __future__ import annotations
 
 import uuid
+from datetime import datetime, timezone
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -49,7 +50,8 @@ async def _deliveries(sessions: Any, owner_id: int, tag: str) -> None:
                      status=DeliveryStatus.held),
             Delivery(step_key=f"{tag}/cancel", kind="cancel_signature", message_id=f"cancel_{tag}",
                      record_id=seen.id, target="firma", body="{}", status=DeliveryStatus.pending, attempts=3,
-                     last_error=f"the provider answered 503 ({tag})"),
+                     last_error=f"the provider answered 503 ({tag})",
+                     next_attempt_at=datetime(2026, 12, 3, 9, 30, tzinfo=timezone.utc)),
             Delivery(step_key=f"{tag}/secret", kind="webhook", message_id=f"secret_{tag}", record_id=hidden.id,
                      target="gestionale", body=f"riservato {tag}", status=DeliveryStatus.failed)])
         existing = await session.get(DisabledEndpoint, "gestionale")
@@ -72,6 +74,7 @@ async def test_staff_read_deliveries_and_admins_enable_an_endpoint(console: Any,
         assert f"Villa {tag}" in page.text and "ok, ricevuto" in page.text and "HTTP 200" in page.text
         assert f"Gentile cliente, la aspettiamo ({tag})" in page.text and "No SMS gateway is set" in page.text
         assert f"the provider answered 503 ({tag})" in page.text and "3 attempts" in page.text
+        assert "Tried again from 2026-12-03" in page.text  # the dispatcher's sweep makes the cancel call again
         assert f"riservato {tag}" not in page.text  # a restricted record's delivery
         assert "Webhook endpoints" not in page.text  # an admin's
         only_sms = await browser.get("/console/deliveries", params={"kind": "send_sms"})
