@@ -171,6 +171,12 @@ def _next_run_insert() -> sa.Insert:
 _NEXT_RUN = _next_run_insert()
 _CONFIRM = (sa.update(RUNS).where(RUNS.c.workflow_id == sa.bindparam("p_workflow_id"), RUNS.c.status.in_(UNCONFIRMED))
             .values(status=RunStatus.running))
+# The starter's confirmation, committed without waiting for the disk (PostgreSQL: `synchronous_commit` off for this
+# statement's own transaction, set by the statement itself, so no round trip more). A crash of the database may
+# lose it, and nothing with it: the run stays `starting`, and the process's first step, the sweep, or a retry with
+# its request id marks it again (this module's doc). The run's insert, before Temporal is asked, still waits for it.
+_CONFIRM_NO_WAIT = _CONFIRM.where(sa.select(func.set_config("synchronous_commit", "off", sa.true()))
+                                  .scalar_subquery().is_not(None))
 
 
 async def _insert_next(session: AsyncSession, run: ProcessRun) -> tuple[int, int, str]:
@@ -189,10 +195,14 @@ def started_update(workflow_id: str) -> sa.Update:
             .values(status=RunStatus.running))
 
 
-async def mark_started(session: AsyncSession, workflow_id: str) -> None:
+async def mark_started(session: AsyncSession, workflow_id: str, *, wait_for_disk: bool = True) -> None:
     """The workflow exists: its run is `running`, unless it has ended meanwhile. No commit. (On the table: a run
-    loaded in the session keeps the status it was read with.)"""
-    await (await session.connection()).execute(_CONFIRM, {"p_workflow_id": workflow_id})
+    loaded in the session keeps the status it was read with.) `wait_for_disk` False: a statement alone (autocommit)
+    on PostgreSQL commits without waiting for its WAL to reach the disk; only for a confirmation another will make
+    again if it is lost (the starter's: one flush of the disk a start, not two)."""
+    connection = await session.connection()
+    no_wait = not wait_for_disk and connection.dialect.name == "postgresql"
+    await connection.execute(_CONFIRM_NO_WAIT if no_wait else _CONFIRM, {"p_workflow_id": workflow_id})
 
 
 async def mark_not_started(session: AsyncSession, workflow_id: str) -> None:

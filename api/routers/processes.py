@@ -153,7 +153,7 @@ async def start(body: StartProcessBody, response: Response, session: SessionDep,
                  if body.request_id else "send it again (give a request_id, so that a retry starts it once)")
         raise ServiceUnavailable(f"process {run.workflow_id} is not started ({exc}); {retry}. A start not "
                                  "retried is dropped once Temporal shows it has no such process") from None
-    await on_live_connection(session, lambda: mark_started(session, run.workflow_id))
+    await on_live_connection(session, lambda: mark_started(session, run.workflow_id, wait_for_disk=False))
     await session.commit()
     response.status_code = 201 if started else 200
     return _started(run, settings)
