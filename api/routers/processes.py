@@ -27,7 +27,7 @@ from api.routers.records import get_record_or_404
 from api.routers.users import get_user_or_404
 from api.temporal_errors import send_update, temporal_errors
 from crm import template_store
-from crm.db import statement_alone, statements_alone
+from crm.db import each_statement_alone, statement_alone, statements_alone
 from crm.start_reads import start_reads
 from crm.process_list import RunFilter, list_runs, overdue_runs
 from crm.process_runs import UNCONFIRMED, ProcessRun, RunStatus, allocate_run, confirm_start, insert_run
@@ -109,14 +109,20 @@ async def start(body: StartProcessBody, response: Response, session: SessionDep,
     """Start a process of a template version on a record."""
     # Each statement on its own (no BEGIN, no COMMIT), on a pooled connection with no ORM session around it: the
     # record and the template version in one, then the run's insert, which takes the next number itself. The run is
-    # committed before Temporal is asked, and no connection is held while Temporal answers. Anything else (a record
-    # or template not found, a restricted record, a number or request id taken meanwhile) goes the session's way.
+    # committed before Temporal is asked, and no connection is held while Temporal answers. A start that needs more
+    # (a record or template not found, a restricted record, an owner to check, a template not parsed yet) lets that
+    # connection go and goes the session's way, as does a number or request id taken meanwhile: never two at once.
     engine = session.bind  # the AsyncEngine (get_bind() is its sync engine)
     connection, found = await statements_alone(engine, lambda c: start_reads(c, body.record_id, body.template,
                                                                              body.version))
+    by_session = (found is None or found.version is None or found.checksum is None or found.record_restricted
+                  or body.owner_id is not None or not template_store.is_parsed(body.template, found.version,
+                                                                                found.checksum))
     try:
-        if found is None or found.version is None or found.checksum is None or found.record_restricted:
+        if by_session:
             await connection.close()
+            await each_statement_alone(session)
+        if found is None or found.version is None or found.checksum is None or found.record_restricted:
             template, version = await template_store.for_start(session, body.template, body.version)  # or why not
             record = await get_record_or_404(session, body.record_id, principal)
             kind, record_owner = record.kind, record.owner_id
@@ -141,8 +147,8 @@ async def start(body: StartProcessBody, response: Response, session: SessionDep,
         await connection.close()
     if inserted is not None:
         run, created = inserted, True
-    else:  # the session's way: a number or request id taken (by a retry of this start, perhaps)
-        run, created = await allocate_run(session, **allocation)
+    else:  # the session's way (after a conflict on the connection: taking turns at once)
+        run, created = await allocate_run(session, **allocation, turn_on_conflict=by_session)
         await session.commit()  # no transaction (and connection) left open while Temporal is asked
         if not created and (run.template_key, run.record_id) != (body.template, body.record_id):
             raise RequestIdReused(f"request_id '{body.request_id}' started '{run.template_key}' on record "
