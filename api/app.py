@@ -49,9 +49,6 @@ def create_app(settings: Settings | None = None, temporal: Client | None = None,
         if temporal is None:  # served: what is loaded by now lives as long as the process
             gc.collect()
             gc.freeze()  # the collector's full passes skip it: no pause of tens of ms under load (start p99)
-            # What is left is still walked by each full pass (40,000 to 65,000 objects after a few hundred starts:
-            # 10 to 50 ms, every 10 to 25 s under load): one after 100 passes of the middle generation, not 10.
-            gc.set_threshold(*gc.get_threshold()[:2], 100)
         try:
             yield
         finally:
