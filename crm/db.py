@@ -112,7 +112,7 @@ async def statements_alone(engine: AsyncEngine, first: Callable[[AsyncConnection
                            ) -> tuple[AsyncConnection, T]:
     """A pooled connection for statements each a transaction of its own, with its first statement's result: what
     `on_live_connection` does for a session, with none of the ORM session's transaction machinery around the
-    statements (the start path's: a third of its database CPU). Autocommit on PostgreSQL; on SQLite (whose driver
+    statements (the start path's: a fifth of its database CPU). Autocommit on PostgreSQL; on SQLite (whose driver
     begins before a write) the caller commits. The first statement, which must be one that may run twice, is tried
     once more on a new connection when the pooled one proves dead. The caller closes the connection."""
     for attempt in (0, 1):
