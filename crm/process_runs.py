@@ -18,6 +18,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy import func
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlmodel import JSON, Field, SQLModel, col, select, update
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -143,7 +144,7 @@ async def allocate_run(session: AsyncSession, *, template_key: str, template_ver
                          request_id=request_id, origin=origin, parent_workflow_id=parent_workflow_id,
                          triggered_by_user_id=triggered_by_user_id, created_at=utcnow(), status=RunStatus.starting)
         try:
-            run.id, run.sequence, run.workflow_id = await _insert_next(session, run)
+            await insert_run(await session.connection(), run)
             await session.commit()
             return run, True
         except IntegrityError:  # a concurrent allocation took this request id (or, without the lock, this number)
@@ -171,16 +172,23 @@ def _next_run_insert() -> sa.Insert:
 _NEXT_RUN = _next_run_insert()
 _CONFIRM = (sa.update(RUNS).where(RUNS.c.workflow_id == sa.bindparam("p_workflow_id"), RUNS.c.status.in_(UNCONFIRMED))
             .values(status=RunStatus.running))
+# The starter's confirmation, committed without waiting for the disk (PostgreSQL: `synchronous_commit` off for this
+# statement's own transaction, set by the statement itself, so no round trip more). A crash of the database may
+# lose it, and nothing with it: the run stays `starting`, and the process's first step, the sweep, or a retry with
+# its request id marks it again (this module's doc). The run's insert, before Temporal is asked, still waits for it.
+_CONFIRM_NO_WAIT = _CONFIRM.where(sa.select(func.set_config("synchronous_commit", "off", sa.true()))
+                                  .scalar_subquery().is_not(None))
 
 
-async def _insert_next(session: AsyncSession, run: ProcessRun) -> tuple[int, int, str]:
-    """Insert `run` (not added to the session) under the next number of its template and record, in one statement
-    that reads the last number: its id, number and workflow id. On the table (SQLAlchemy Core): the ORM's
-    insert machinery costs more than the round trip."""
+async def insert_run(connection: AsyncConnection, run: ProcessRun) -> None:
+    """Insert `run` (in no session) under the next number of its template and record, in one statement that reads
+    the last number; sets its id, number and workflow id. No commit. On the table (SQLAlchemy Core): the ORM's
+    insert machinery costs more than the round trip. Raises IntegrityError when a concurrent start took the number
+    (or the run's request id): `allocate_run` then takes turns."""
     prefix = process_workflow_id(run.template_key, run.record_id, 0).removesuffix("0")
     params = {f"p_{name}": getattr(run, name) for name in _INSERTED}
-    row = (await (await session.connection()).execute(_NEXT_RUN, {**params, "p_prefix": prefix})).one()
-    return row[0], row[1], row[2]
+    row = (await connection.execute(_NEXT_RUN, {**params, "p_prefix": prefix})).one()
+    run.id, run.sequence, run.workflow_id = row[0], row[1], row[2]
 
 
 def started_update(workflow_id: str) -> sa.Update:
@@ -193,6 +201,13 @@ async def mark_started(session: AsyncSession, workflow_id: str) -> None:
     """The workflow exists: its run is `running`, unless it has ended meanwhile. No commit. (On the table: a run
     loaded in the session keeps the status it was read with.)"""
     await (await session.connection()).execute(_CONFIRM, {"p_workflow_id": workflow_id})
+
+
+async def confirm_start(connection: AsyncConnection, workflow_id: str) -> None:
+    """The starter's `mark_started`, a statement alone (autocommit): on PostgreSQL its commit does not wait for the
+    disk (`_CONFIRM_NO_WAIT`), one flush a start, not two. No commit (SQLite's caller commits)."""
+    no_wait = connection.dialect.name == "postgresql"
+    await connection.execute(_CONFIRM_NO_WAIT if no_wait else _CONFIRM, {"p_workflow_id": workflow_id})
 
 
 async def mark_not_started(session: AsyncSession, workflow_id: str) -> None:

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
-from sqlmodel.ext.asyncio.session import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from crm.models import Record
 from crm.template_models import ProcessTemplateVersion
@@ -38,12 +38,11 @@ def _query(by_version: bool) -> sa.Select[Any]:
 _LATEST, _BY_VERSION = _query(False), _query(True)
 
 
-async def start_reads(session: AsyncSession, record_id: int, template_key: str,
+async def start_reads(connection: AsyncConnection, record_id: int, template_key: str,
                       version: int | None) -> StartReads | None:
     """The record and the template version (the latest when `version` is None); None when there is no record."""
     params: dict[str, Any] = {"record_id": record_id, "template_key": template_key}
     if version is not None:
         params["version"] = version
-    connection = await session.connection()
     row = (await connection.execute(_LATEST if version is None else _BY_VERSION, params)).first()
     return StartReads(*row) if row is not None else None

@@ -144,6 +144,11 @@ async def for_start(session: AsyncSession, key: str, version: int | None = None)
     return await parsed(session, key, *found), found[0]
 
 
+def is_parsed(key: str, version: int, checksum: str) -> bool:
+    """Whether `parsed` has this version at hand (reads nothing)."""
+    return (key, version, checksum) in _PARSED
+
+
 async def parsed(session: AsyncSession, key: str, version: int, checksum: str) -> ProcessTemplate:
     """The template of a version, read and parsed once per process: a saved version never changes (kept by its
     checksum too: another database may hold another template under the same key and number). Not to be changed

@@ -8,11 +8,13 @@ import hashlib
 import logging
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Query, Response
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, Field
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlmodel import col, select
 from temporalio.client import WorkflowExecution, WorkflowExecutionStatus
 from temporalio.service import RPCError, RPCStatusCode
@@ -25,11 +27,12 @@ from api.routers.records import get_record_or_404
 from api.routers.users import get_user_or_404
 from api.temporal_errors import send_update, temporal_errors
 from crm import template_store
-from crm.db import on_live_connection
+from crm.db import each_statement_alone, statement_alone, statements_alone
 from crm.start_reads import start_reads
 from crm.process_list import RunFilter, list_runs, overdue_runs
-from crm.process_runs import UNCONFIRMED, ProcessRun, RunStatus, allocate_run, mark_started
+from crm.process_runs import UNCONFIRMED, ProcessRun, RunStatus, allocate_run, confirm_start, insert_run
 from crm.access import hidden_process_records
+from crm.types import utcnow
 from crm.models import ApiRole, Task
 from processes.errors import (
     ProcessNotFound,
@@ -104,34 +107,50 @@ class ProcessView(ProcessState):
 async def start(body: StartProcessBody, response: Response, session: SessionDep, temporal: TemporalDep,
                 settings: SettingsDep, principal: ClientDep) -> ProcessStarted:
     """Start a process of a template version on a record."""
-    # Each statement on its own (no BEGIN, no COMMIT): the record and the template version in one, then the run's
-    # insert, which takes the next number itself. No connection is held while Temporal is asked.
-    found = await on_live_connection(session, lambda: start_reads(session, body.record_id, body.template,
-                                                                  body.version))
-    if found is None or found.version is None or found.checksum is None or found.record_restricted:
-        template, version = await template_store.for_start(session, body.template, body.version)  # or why not
-        record = await get_record_or_404(session, body.record_id, principal)
-        kind, record_owner = record.kind, record.owner_id
-    else:
-        template = await template_store.parsed(session, body.template, found.version, found.checksum)
-        version, kind, record_owner = found.version, found.record_kind, found.record_owner_id
-    if kind != template.record_kind:
-        raise RecordKindMismatch(f"template '{template.key}' runs on {template.record_kind.value} records; "
-                                 f"record {body.record_id} is {'an' if kind.value[0] in 'aeiou' else 'a'} {kind.value}")
-    owner_id = body.owner_id or principal.user_id or record_owner
-    if owner_id is None:
-        raise StagecoachError("no process owner: give owner_id, use a key tied to a user, "
-                              "or give the record an owner")
-    if body.owner_id is not None:  # the key's user and the record's owner exist (foreign keys; no user is deleted)
-        await get_user_or_404(session, owner_id)
-
-    run, created = await allocate_run(session, template_key=body.template, template_version=version,
-                                      record_id=body.record_id, owner_id=owner_id, started_by=principal.actor,
-                                      request_id=_request_id(principal, body.request_id),
-                                      triggered_by_user_id=principal.user_id, turn_on_conflict=True)
-    if not created:
+    # Each statement on its own (no BEGIN, no COMMIT), on a pooled connection with no ORM session around it: the
+    # record and the template version in one, then the run's insert, which takes the next number itself. The run is
+    # committed before Temporal is asked, and no connection is held while Temporal answers. A start that needs more
+    # (a record or template not found, a restricted record, an owner to check, a template not parsed yet) lets that
+    # connection go and goes the session's way, as does a number or request id taken meanwhile: never two at once.
+    engine = session.bind  # the AsyncEngine (get_bind() is its sync engine)
+    connection, found = await statements_alone(engine, lambda c: start_reads(c, body.record_id, body.template,
+                                                                             body.version))
+    by_session = (found is None or found.version is None or found.checksum is None or found.record_restricted
+                  or body.owner_id is not None or not template_store.is_parsed(body.template, found.version,
+                                                                                found.checksum))
+    try:
+        if by_session:
+            await connection.close()
+            await each_statement_alone(session)
+        if found is None or found.version is None or found.checksum is None or found.record_restricted:
+            template, version = await template_store.for_start(session, body.template, body.version)  # or why not
+            record = await get_record_or_404(session, body.record_id, principal)
+            kind, record_owner = record.kind, record.owner_id
+        else:
+            template = await template_store.parsed(session, body.template, found.version, found.checksum)
+            version, kind, record_owner = found.version, found.record_kind, found.record_owner_id
+        if kind != template.record_kind:
+            raise RecordKindMismatch(f"template '{template.key}' runs on {template.record_kind.value} records; record "
+                                     f"{body.record_id} is {'an' if kind.value[0] in 'aeiou' else 'a'} {kind.value}")
+        owner_id = body.owner_id or principal.user_id or record_owner
+        if owner_id is None:
+            raise StagecoachError("no process owner: give owner_id, use a key tied to a user, "
+                                  "or give the record an owner")
+        if body.owner_id is not None:  # the key's user and the record's owner exist (foreign keys; none is deleted)
+            await get_user_or_404(session, owner_id)
+        allocation = dict(template_key=body.template, template_version=version, record_id=body.record_id,
+                          owner_id=owner_id, started_by=principal.actor,
+                          request_id=_request_id(principal, body.request_id),
+                          triggered_by_user_id=principal.user_id)
+        inserted = await _insert_alone(connection, allocation)
+    finally:
+        await connection.close()
+    if inserted is not None:
+        run, created = inserted, True
+    else:  # the session's way (after a conflict on the connection: taking turns at once)
+        run, created = await allocate_run(session, **allocation, turn_on_conflict=by_session)
         await session.commit()  # no transaction (and connection) left open while Temporal is asked
-        if (run.template_key, run.record_id) != (body.template, body.record_id):
+        if not created and (run.template_key, run.record_id) != (body.template, body.record_id):
             raise RequestIdReused(f"request_id '{body.request_id}' started '{run.template_key}' on record "
                                   f"{run.record_id}; use a new request_id for another start")
     if not created and run.status not in UNCONFIRMED:
@@ -153,10 +172,25 @@ async def start(body: StartProcessBody, response: Response, session: SessionDep,
                  if body.request_id else "send it again (give a request_id, so that a retry starts it once)")
         raise ServiceUnavailable(f"process {run.workflow_id} is not started ({exc}); {retry}. A start not "
                                  "retried is dropped once Temporal shows it has no such process") from None
-    await on_live_connection(session, lambda: mark_started(session, run.workflow_id))
-    await session.commit()
+    await statement_alone(engine, lambda c: confirm_start(c, run.workflow_id))
     response.status_code = 201 if started else 200
     return _started(run, settings)
+
+
+async def _insert_alone(connection: AsyncConnection, allocation: dict[str, Any]) -> ProcessRun | None:
+    """The run inserted and committed under the next number, on the connection of the start's reads; None when that
+    connection is closed (the reads went the session's way) or when a concurrent start took the number or the
+    request id, for `allocate_run` to settle, taking turns."""
+    if connection.closed:
+        return None
+    run = ProcessRun(workflow_id="", sequence=0, created_at=utcnow(), status=RunStatus.starting, **allocation)
+    try:
+        await insert_run(connection, run)
+        await connection.commit()
+    except IntegrityError:
+        await connection.rollback()
+        return None
+    return run
 
 
 def _request_id(principal: Principal, request_id: str | None) -> str | None:
