@@ -39,6 +39,7 @@ class Child:
     def __init__(self, proc: subprocess.Popen[bytes]) -> None:
         assert proc.stdin is not None and proc.stdout is not None
         self.proc, self.alive, self.idle = proc, True, False
+        self.since = 0.0  # when its lane gave it its current request
         self._in, self._out = proc.stdin.fileno(), proc.stdout.fileno()
         os.set_blocking(self._in, False)
         os.set_blocking(self._out, False)

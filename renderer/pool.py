@@ -21,6 +21,8 @@ for its slice, and the other processes squeezed onto the rest). Its kill time th
 processor time it used: past the wall-clock time, it is killed as stuck once it has used a
 render's kill time of processor time; one that a busy machine gave no processor time goes back to
 its nice value (where RLIMIT_NICE allows), and after `STARVED_SECONDS` is stopped and tried again.
+After each render the slow lane rests as long as it was busy (`SLOW_REST`): however many such texts
+come, they keep at most half a processor busy.
 """
 
 from __future__ import annotations
@@ -60,11 +62,14 @@ PDF_KILL_SECONDS = 60.0
 START_SECONDS = 30.0
 START_IDLE_SECONDS = 3.0  # a slow lane's child not started by then (a busy machine) starts at its nice value
 REMEMBERED = 4096  # texts whose lane is remembered
+# after each of its renders (its child's start included) the slow lane rests as long again: texts that went over their
+# bounds, however many, keep at most half a processor busy, and the machine's other work has the rest
+SLOW_REST = 1.0
 
 
 class _Lane:
-    def __init__(self, spawn: Any, size: int, nice: int) -> None:
-        self.spawn, self.nice = spawn, nice
+    def __init__(self, spawn: Any, size: int, nice: int, rest: float = 0.0) -> None:
+        self.spawn, self.nice, self.rest = spawn, nice, rest
         self.slots = asyncio.Semaphore(size)
         self.idle: list[Child] = []
         self.children: set[Child] = set()
@@ -75,9 +80,11 @@ class _Lane:
         else:
             async with asyncio.timeout(wait):
                 await self.slots.acquire()
+        since = asyncio.get_running_loop().time()
         while self.idle:
             child = self.idle.pop()
             if child.running:
+                child.since = since
                 return child
             self.children.discard(child)
         try:
@@ -86,14 +93,20 @@ class _Lane:
             self.slots.release()
             raise
         self.children.add(child)
+        child.since = since
         return child
 
     def release(self, child: Child) -> None:
+        """The child back, and its slot once the lane has rested `rest` times as long as the child was held."""
         if child.alive:
             self.idle.append(child)
         else:
             self.children.discard(child)
-        self.slots.release()
+        loop = asyncio.get_running_loop()
+        if self.rest:
+            loop.call_later(self.rest * (loop.time() - child.since), self.slots.release)
+        else:
+            self.slots.release()
 
 
 class RenderPool:
@@ -195,7 +208,8 @@ class RenderPool:
             self._lanes, self._loop = {}, loop
         if name not in self._lanes:
             size = {"fast": self.processes, "check": self.processes}.get(name, 1)
-            self._lanes[name] = _Lane(self._spawn, size, nice=10 if name == "slow" else 0)
+            self._lanes[name] = _Lane(self._spawn, size, nice=10 if name == "slow" else 0,
+                                      rest=SLOW_REST if name == "slow" else 0.0)
         return self._lanes[name]
 
     def _lane_for(self, keys: list[int]) -> str:
