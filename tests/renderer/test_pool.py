@@ -71,6 +71,7 @@ async def test_texts_that_hit_their_bounds_run_at_idle_priority_and_are_not_refu
     try:
         with pytest.raises(RenderError, match=r"^body: refused: rendering took longer than 0.3s and was stopped$"):
             await pool.render(TIME_BOMB, VARIABLES, where="body", office=ROME)  # known as slow from now on
+        assert pool._lanes["slow"].slots.locked()  # the slow lane rests as long as it was busy
         bomb = asyncio.create_task(pool.render(TIME_BOMB, VARIABLES, where="body", office=ROME))
         while not pool._lanes["slow"].children:
             await asyncio.sleep(0.01)
