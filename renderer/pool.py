@@ -9,20 +9,27 @@ when first needed and are kept.
 Requests go down one of three lanes, so that a text that hits its bounds again and again cannot
 make others wait behind it: texts that rendered quickly before (`fast`, the pool's size in
 children), texts not seen yet (`new`, one child) and texts that hit a bound or took long
-(`slow`, one child at a lower CPU priority). A new text gets a trial of `SLOW_SECONDS` of
-processor time: past it, it stops there and is rendered again, from the start and with its whole
-budget, in the slow lane; so new texts wait behind a slow one for its trial at most. Text without
-`{` is its own rendering and never leaves the caller.
+(`slow`, one child at idle priority). A new text gets a trial of `SLOW_SECONDS` of processor
+time: past it, it stops there and is rendered again, from the start and with its whole budget,
+in the slow lane; so new texts wait behind a slow one for its trial at most. Text without `{` is
+its own rendering and never leaves the caller.
+
+The slow lane's child is `SCHED_IDLE` from its first import on: it runs only on processor time
+nothing else wants, and any other process that wakes up takes its processor at once, so harmless
+steps on the same machine run as if it were not there (at a nice value it still held a processor
+for its slice, and the other processes squeezed onto the rest). Its kill time then counts the
+processor time it used: past the wall-clock time, it is killed as stuck once it has used a
+render's kill time of processor time; one that a busy machine gave no processor time goes back to
+its nice value (where RLIMIT_NICE allows), and after `STARVED_SECONDS` is stopped and tried again.
+After each render the slow lane rests as long as it was busy (`SLOW_REST`): however many such texts
+come, they keep at most half a processor busy.
 """
 
 from __future__ import annotations
 
 import asyncio
 import base64
-import json
 import os
-import pickle
-import struct
 import subprocess
 import sys
 from collections import OrderedDict
@@ -36,8 +43,9 @@ from processes.pipeline import Pipeline
 from processes.rendering import RENDER_SECONDS
 from processes.template import ProcessTemplate
 from processes.template_basics import RecordKind
+from renderer import channel
+from renderer.channel import Child, Died, Starved, Stopped, idle_priority
 
-HEADER = struct.Struct(">I")
 ROOT = Path(__file__).resolve().parent.parent
 KILL_GRACE = 2.0  # past the render's own time budget, a child still busy is stuck in one long call: killed
 RENDER_KILL_SECONDS = RENDER_SECONDS + KILL_GRACE
@@ -52,128 +60,31 @@ SLOW_QUEUE_SECONDS = 30.0  # how long a slow text may wait for the slow lane bef
 # HTML made a PDF (renderer/pdf.py) in a lane of its own: a page takes milliseconds, 200 pages a few seconds
 PDF_KILL_SECONDS = 60.0
 START_SECONDS = 30.0
+START_IDLE_SECONDS = 3.0  # a slow lane's child not started by then (a busy machine) starts at its nice value
 REMEMBERED = 4096  # texts whose lane is remembered
-
-
-class _Stopped(Exception):
-    """The child was killed because it did not answer in time."""
-
-
-class _Died(Exception):
-    """The child ended without answering (killed by someone else, crashed)."""
-
-
-class _Child:
-    """One child process and its two pipes, read and written through whichever event loop is running (a
-    worker has one; tests and scripts may have several): nothing here is bound to a loop."""
-
-    def __init__(self, proc: subprocess.Popen[bytes]) -> None:
-        assert proc.stdin is not None and proc.stdout is not None
-        self.proc, self.alive = proc, True
-        self._in, self._out = proc.stdin.fileno(), proc.stdout.fileno()
-        os.set_blocking(self._in, False)
-        os.set_blocking(self._out, False)
-        self._buffer = bytearray()
-
-    @property
-    def pid(self) -> int:
-        return self.proc.pid
-
-    @property
-    def running(self) -> bool:
-        return self.alive and self.proc.poll() is None
-
-    async def _ready(self, fd: int, writing: bool) -> None:
-        loop = asyncio.get_running_loop()
-        done = loop.create_future()
-        (loop.add_writer if writing else loop.add_reader)(fd, lambda: done.done() or done.set_result(None))
-        try:
-            await done
-        finally:
-            (loop.remove_writer if writing else loop.remove_reader)(fd)
-
-    async def _write(self, data: bytes) -> None:
-        view = memoryview(data)
-        while view:
-            try:
-                view = view[os.write(self._in, view):]
-            except BlockingIOError:
-                await self._ready(self._in, writing=True)
-            except (BrokenPipeError, ConnectionError) as exc:
-                raise _Died(await self._exit_code()) from exc
-
-    async def _read(self, size: int) -> bytes:
-        while len(self._buffer) < size:
-            try:
-                chunk = os.read(self._out, 1 << 16)
-            except BlockingIOError:
-                await self._ready(self._out, writing=False)
-                continue
-            if not chunk:
-                raise _Died(await self._exit_code())
-            self._buffer += chunk
-        data = bytes(self._buffer[:size])
-        del self._buffer[:size]
-        return data
-
-    async def read(self) -> dict[str, Any]:
-        (size,) = HEADER.unpack(await self._read(HEADER.size))
-        return json.loads(await self._read(size))  # type: ignore[no-any-return]
-
-    async def _exit_code(self) -> int | None:
-        self.alive = False
-        try:
-            return await asyncio.wait_for(asyncio.to_thread(self.proc.wait), 5)
-        except TimeoutError:
-            return None
-
-    async def call(self, request: Mapping[str, Any], timeout: float) -> dict[str, Any]:
-        data = pickle.dumps(dict(request), protocol=pickle.HIGHEST_PROTOCOL)
-        try:
-            async with asyncio.timeout(timeout):
-                await self._write(HEADER.pack(len(data)) + data)
-                answer = await self.read()
-        except TimeoutError:
-            self.kill()
-            raise _Stopped from None
-        except _Died:
-            raise
-        except BaseException:  # cancelled (the step was cancelled, the worker stops): its answer would be stale
-            self.kill()
-            raise
-        if answer.get("memory"):
-            self.alive = False  # it exits by itself
-        return answer
-
-    def kill(self) -> None:
-        self.alive = False
-        if self.proc.poll() is None:
-            try:
-                self.proc.kill()
-                self.proc.wait(timeout=0.1)
-            except (ProcessLookupError, subprocess.TimeoutExpired):
-                pass  # reaped later, by the next Popen
-        for stream in (self.proc.stdin, self.proc.stdout):
-            if stream is not None:
-                stream.close()
+# after each of its renders (its child's start included) the slow lane rests as long again: texts that went over their
+# bounds, however many, keep at most half a processor busy, and the machine's other work has the rest
+SLOW_REST = 1.0
 
 
 class _Lane:
-    def __init__(self, spawn: Any, size: int, nice: int) -> None:
-        self.spawn, self.nice = spawn, nice
+    def __init__(self, spawn: Any, size: int, nice: int, rest: float = 0.0) -> None:
+        self.spawn, self.nice, self.rest = spawn, nice, rest
         self.slots = asyncio.Semaphore(size)
-        self.idle: list[_Child] = []
-        self.children: set[_Child] = set()
+        self.idle: list[Child] = []
+        self.children: set[Child] = set()
 
-    async def acquire(self, wait: float | None = None) -> _Child:
+    async def acquire(self, wait: float | None = None) -> Child:
         if wait is None:
             await self.slots.acquire()
         else:
             async with asyncio.timeout(wait):
                 await self.slots.acquire()
+        since = asyncio.get_running_loop().time()
         while self.idle:
             child = self.idle.pop()
             if child.running:
+                child.since = since
                 return child
             self.children.discard(child)
         try:
@@ -182,14 +93,20 @@ class _Lane:
             self.slots.release()
             raise
         self.children.add(child)
+        child.since = since
         return child
 
-    def release(self, child: _Child) -> None:
+    def release(self, child: Child) -> None:
+        """The child back, and its slot once the lane has rested `rest` times as long as the child was held."""
         if child.alive:
             self.idle.append(child)
         else:
             self.children.discard(child)
-        self.slots.release()
+        loop = asyncio.get_running_loop()
+        if self.rest:
+            loop.call_later(self.rest * (loop.time() - child.since), self.slots.release)
+        else:
+            self.slots.release()
 
 
 class RenderPool:
@@ -291,7 +208,8 @@ class RenderPool:
             self._lanes, self._loop = {}, loop
         if name not in self._lanes:
             size = {"fast": self.processes, "check": self.processes}.get(name, 1)
-            self._lanes[name] = _Lane(self._spawn, size, nice=10 if name == "slow" else 0)
+            self._lanes[name] = _Lane(self._spawn, size, nice=10 if name == "slow" else 0,
+                                      rest=SLOW_REST if name == "slow" else 0.0)
         return self._lanes[name]
 
     def _lane_for(self, keys: list[int]) -> str:
@@ -338,8 +256,10 @@ class RenderPool:
         try:
             if trial and self._lane_for(keys) == "slow":  # another render of it found it slow meanwhile
                 return None
-            answer = await child.call(request, timeout)
-        except _Stopped:
+            if name == "slow" and not child.idle:  # promoted while a busy machine starved its last render
+                child.idle = idle_priority(child.pid)
+            answer = await child.call(request, timeout, cpu=self.render_kill if name == "slow" else None)
+        except Stopped:
             if name == "check":  # its own work is bounded within: the machine is busy, not the template wrong
                 raise RenderInterrupted(f"checking the template took longer than {timeout:g}s (the time a template "
                                         "of its size may take) and was stopped: the server is busy, send it "
@@ -348,7 +268,10 @@ class RenderPool:
             if trial:
                 return None
             raise RenderError(f"{prefix}refused: rendering took longer than {timeout:g}s and was stopped") from None
-        except _Died as exc:
+        except Starved:
+            raise RenderInterrupted(f"{prefix}this text went over its bounds before, and was given no processor time "
+                                    f"for {channel.STARVED_SECONDS:g}s (the machine is busy): it will be tried again") from None
+        except Died as exc:
             raise RenderInterrupted(f"{prefix}the render stopped unexpectedly (exit code {exc.args[0]}); "
                                     "it will be tried again") from None
         finally:
@@ -365,16 +288,22 @@ class RenderPool:
             raise RenderInterrupted(f"{prefix}{answer['failed']}")
         return answer
 
-    async def _spawn(self, nice: int) -> _Child:
+    async def _spawn(self, nice: int) -> Child:
         env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
         proc = subprocess.Popen(
             [sys.executable, "-m", "renderer.child", "--memory-mb", str(self.memory_mb), "--nice", str(nice)],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, start_new_session=True, env=env)
-        child = _Child(proc)
+        child = Child(proc)
+        if nice:
+            child.idle = idle_priority(proc.pid)
+        ready = asyncio.ensure_future(child.read())
         try:
             async with asyncio.timeout(START_SECONDS):
-                await child.read()
-        except (TimeoutError, _Died) as exc:
+                if child.idle and not (await asyncio.wait({ready}, timeout=START_IDLE_SECONDS))[0]:
+                    child.promote()  # a busy machine left it no processor time to start
+                await ready
+        except (TimeoutError, Died) as exc:
+            ready.cancel()
             child.kill()
             raise RenderInterrupted(f"a render process did not start (exit code {proc.returncode})") from exc
         return child

@@ -61,6 +61,32 @@ async def test_a_child_that_does_not_answer_in_time_is_killed() -> None:
         await pool.close()
 
 
+async def test_texts_that_hit_their_bounds_run_at_idle_priority_and_are_not_refused_for_waiting(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The slow lane's child gets only processor time nothing else wants (from its first import on): past its kill
+    time, it is killed as stuck only once it has used that much processor time; one that was given none (stopped
+    here, as on a machine busy all along) is interrupted, to be tried again, not refused"""
+    monkeypatch.setattr("renderer.channel.STARVED_SECONDS", 1.0)
+    pool = RenderPool(processes=1, render_kill=0.3, slow_kill=0.3)
+    try:
+        with pytest.raises(RenderError, match=r"^body: refused: rendering took longer than 0.3s and was stopped$"):
+            await pool.render(TIME_BOMB, VARIABLES, where="body", office=ROME)  # known as slow from now on
+        assert pool._lanes["slow"].slots.locked()  # the slow lane rests as long as it was busy
+        bomb = asyncio.create_task(pool.render(TIME_BOMB, VARIABLES, where="body", office=ROME))
+        while not pool._lanes["slow"].children:
+            await asyncio.sleep(0.01)
+        [child] = pool._lanes["slow"].children
+        assert os.sched_getscheduler(child.pid) == os.SCHED_IDLE
+        os.kill(child.pid, signal.SIGSTOP)
+        with pytest.raises(RenderInterrupted, match=r"^body: this text went over its bounds before, and was given no "
+                                                    r"processor time for 1s \(the machine is busy\): it will be "
+                                                    r"tried again$"):
+            await bomb
+        assert not child.running
+    finally:
+        await pool.close()
+
+
 async def test_the_event_loop_runs_on_during_a_hostile_render(pool: RenderPool) -> None:
     await pool.render(HARMLESS, VARIABLES, where="body", office=ROME)  # the child is started
     bomb = asyncio.create_task(pool.render(TIME_BOMB, VARIABLES, where="body", office=ROME))
