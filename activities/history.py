@@ -59,7 +59,8 @@ class HistoryActivities:
 
     @step_activity("add_history")
     async def add_history(self, input: AddHistoryInput) -> ActionResult:
-        """The entry, with the bookkeeping the step carries, in one statement and one transaction."""
+        """The entry, with the bookkeeping the step carries, in one statement and one transaction; when the step
+        ends the process, its end too, in the same transaction (no second one after it)."""
         async with self.deps.sessions() as session:
             step = await prepare_step(session, input.step)
             variables = await render_variables(session, step, utcnow(), [input.action.text])
@@ -71,7 +72,10 @@ class HistoryActivities:
                                  actor=f"process {step.template_key}")
             inserted = await insert_new(session, HistoryEntry, [*begun.rows, entry, *bookkeeping.after(step.books)],
                                         also=begun.started)  # the run turns `running` in the same statement
-            await session.commit()
             entry_id = inserted.get(step.step_key) or (await session.exec(  # written by an earlier try
                 select(HistoryEntry.id).where(HistoryEntry.step_key == step.step_key))).one()
-        return ActionResult(summary=f"history entry {entry_id} added", responsible_id=step.responsible_id)
+            summary = f"history entry {entry_id} added"
+            at = utcnow()
+            ended = await bookkeeping.write_step_end(session, step.books, summary, at, step.responsible_id)
+            await session.commit()
+        return ActionResult(summary=summary, responsible_id=step.responsible_id, ended_at=at if ended else None)

@@ -192,8 +192,10 @@ async def insert_run(connection: AsyncConnection, run: ProcessRun) -> None:
 
 
 def started_update(workflow_id: str) -> sa.Update:
-    """`mark_started` as a statement, for a caller to send with its own (`crm.idempotent.insert_new`'s `also`)."""
-    return (sa.update(RUNS).where(RUNS.c.workflow_id == workflow_id, RUNS.c.status.in_(UNCONFIRMED))
+    """`mark_started` as a statement, for a caller to send with its own (`crm.idempotent.insert_new`'s `also`). The
+    statuses compared one by one, not with IN: `insert_new` sends its rows as parameter sets (executemany), which
+    an IN's expanding parameter cannot be part of."""
+    return (sa.update(RUNS).where(RUNS.c.workflow_id == workflow_id, sa.or_(*(RUNS.c.status == s for s in UNCONFIRMED)))
             .values(status=RunStatus.running))
 
 
