@@ -21,6 +21,7 @@ from crm.models import HistoryEntry, Record, User
 from crm.types import utcnow
 from processes.display import Office
 from processes.errors import RenderError, RenderInterrupted
+from processes.plain_text import render_plain
 from processes.rendering import attributes_used
 from processes.variables import VARIABLES
 
@@ -193,9 +194,12 @@ async def render_variables(session: AsyncSession, step: StepInput, now: datetime
 async def render(deps: Deps, step: StepInput, source: str, variables: dict[str, Any], where: str,
                  locale: str | None = None) -> str:
     """Render user text in the worker's render pool, in the office's language (the action's `locale`, else the
-    template's, else the installation's) and time zone. A render failure is final (retrying renders the same
+    template's, else the installation's) and time zone; text plain enough to run no user code (constant parts and
+    values looked up by name: `processes.plain_text`) is rendered here. A render failure is final (retrying renders the same
     text); a render process that died is retried."""
     office = Office(locale or step.locale or deps.settings.locale, deps.settings.timezone)
+    if (plain := render_plain(source, variables, office)) is not None:  # runs no user code: no trip to the pool
+        return plain
     from metrics import render_timer  # not at import: workflows import this module, and a sandbox has no metrics
 
     try:
