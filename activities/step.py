@@ -12,7 +12,8 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from activities.bookkeeping import LOOK_UP, Begun, Bookkeeping, begin, start_responsible, write_step_end
+from activities.bookkeeping import (LOOK_UP, Begun, Bookkeeping, begin, start_responsible, write_step_end,
+                                    writes_only_lines)
 from activities.deps import Deps
 from activities.errors import final
 from activities.lookups import load_record, load_user
@@ -116,8 +117,19 @@ class OnceStep:
             return cls(await prepare_step(session, step))
 
     async def before(self, session: AsyncSession) -> None:
+        rows, started = await self.lines(session)
+        await insert_new(session, HistoryEntry, rows, also=started)
+
+    async def lines(self, session: AsyncSession) -> tuple[list[HistoryEntry], Any]:
+        """Apply the `before` part but for its history lines and the statement marking the run `running` (None when
+        it is not the process's first step), which come back for the caller to send with its own."""
         self.step, begun = await begin_step(session, self.step, prepared=True, confirm_later=True)
-        await insert_new(session, HistoryEntry, begun.rows, also=begun.started)
+        return begun.rows, begun.started
+
+    @property
+    def only_lines(self) -> bool:
+        """Whether `lines` writes nothing itself (`bookkeeping.writes_only_lines`)."""
+        return writes_only_lines(self.step.books)
 
 
 def person(user: User | None) -> dict[str, Any] | None:
