@@ -28,7 +28,7 @@ from activities.errors import final_message
 from activities.responsible import resolve_user_id
 from crm.idempotent import insert_new
 from crm.models import HistoryEntry, HistoryKind, Task, TaskKind, TaskStatus
-from crm.process_runs import ProcessRun, RunStatus, mark_started, started_update, write_end
+from crm.process_runs import ProcessRun, RunStatus, end_update, mark_started, started_update, write_end
 from crm.types import utcnow
 from processes.instance import ProcessState, ProcessStatus
 from processes.template_basics import Responsible
@@ -224,18 +224,34 @@ async def _write_end(session: AsyncSession, workflow_id: str, end: RunEnd) -> No
                     ended_by=end.ended_by, end_reason=end.end_reason, state=end.state)
 
 
+def step_end_update(books: Bookkeeping | None, summary: str, at: datetime, responsible_id: int | None) -> Any:
+    """The statement writing the process's end, when the step carries it (`books.ending`), with the step's `summary`,
+    time and the responsible it found; None when it does not carry it."""
+    if books is None or books.ending is None:
+        return None
+    end = books.ending.completed(summary, at, responsible_id)
+    # unless an end is written already: by an earlier try of this step, or by the workflow after it (the step was
+    # cancelled with its process, and finishes after the process wrote that it was aborted)
+    return end_update(books.workflow_id, RunStatus(end.status.value), ended_at=end.ended_at, ended_by=end.ended_by,
+                      end_reason=end.end_reason, state=end.state, unless_ended=True)
+
+
 async def write_step_end(session: AsyncSession, books: Bookkeeping | None, summary: str, at: datetime,
                          responsible_id: int | None) -> bool:
     """The process's end, when the step carries it (`books.ending`), written in `session` (no commit) with the
     step's `summary`, time and the responsible it found; whether it did."""
-    if books is None or books.ending is None:
-        return False
-    end = books.ending.completed(summary, at, responsible_id)
-    # unless an end is written already: by an earlier try of this step, or by the workflow after it (the step was
-    # cancelled with its process, and finishes after the process wrote that it was aborted)
-    await write_end(session, books.workflow_id, RunStatus(end.status.value), ended_at=end.ended_at,
-                    ended_by=end.ended_by, end_reason=end.end_reason, state=end.state, unless_ended=True)
-    return True
+    statement = step_end_update(books, summary, at, responsible_id)
+    if statement is not None:
+        await session.exec(statement)
+    return statement is not None
+
+
+def writes_only_lines(books: Bookkeeping | None) -> bool:
+    """Whether `begin` with `confirm_later` (and the responsible given) writes nothing itself: only history lines
+    and the run marked running come back, for the caller to send with its own statement."""
+    return books is None or (books.end is None and not books.close_tasks and books.open_task is None and not any(
+        line.kind in (HistoryKind.follow_up_started, HistoryKind.follow_up_failed)
+        for line in [*books.lines, *([books.start.line] if books.start is not None else [])]))
 
 
 async def _follow_runs(session: AsyncSession, books: Bookkeeping, lines: list[HistoryLine]) -> None:

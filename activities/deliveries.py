@@ -19,6 +19,8 @@ from typing import Any, Literal
 
 import httpx
 
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import col, update
 from sqlmodel.ext.asyncio.session import AsyncSession
 from temporalio import activity
@@ -27,14 +29,16 @@ from temporalio.exceptions import ApplicationError
 from activities.deps import Deps
 from activities.errors import final_message
 from activities.public_address import AddressRefused, HostUnresolved, outbound_client, pin
-from activities.step import StepInput
+from activities.step import OnceStep, StepInput
+from crm.db import each_statement_alone
 from crm.deliveries import RESPONSE_BODY_CAP, Delivery, DeliveryStatus
-from crm.idempotent import insert_new, insert_once
+from crm.idempotent import insert_new, insert_once, new_rows
 from crm.models import HistoryEntry, HistoryKind
 from crm.types import utcnow
 from processes.retry_safety import RETRY_SAFETY, RetrySafety
 from settings import Settings
 
+DELIVERIES: sa.Table = Delivery.__table__  # type: ignore[attr-defined]
 NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)  # the request never left
 
 
@@ -45,6 +49,8 @@ class Planned:
     target: str
     body: str
     message_id: str
+    check: Any = None  # a scalar subquery read in the transaction that records the delivery (a webhook endpoint's flag)
+    checked: Callable[[Any], None] | None = None  # given the value of `check`, when this attempt recorded the delivery
 
 
 @dataclass(frozen=True)
@@ -73,7 +79,7 @@ Compose = Callable[[AsyncSession], Awaitable[Planned]]
 Before = Callable[[AsyncSession], Awaitable[None]]
 Send = Callable[[Delivery], Awaitable[Answered]]
 Describe = Callable[[Delivery], str]
-Finish = Callable[[AsyncSession, Delivery], Awaitable[None]]
+Finish = Callable[[Delivery], Any]  # a statement the outcome's transaction also makes (the process's end), or None
 
 
 def capped(text: str | None) -> str | None:
@@ -82,10 +88,11 @@ def capped(text: str | None) -> str | None:
 
 async def deliver_once(deps: Deps, step: StepInput, *, kind: str, compose: Compose, send: Send, before: Before,
                        after: Sequence[HistoryEntry], history_kind: HistoryKind, describe: Describe,
-                       finish: Finish | None = None) -> Delivery:
-    """Record the delivery (with what `before` adds to that transaction), send it, write its outcome (with what
-    `finish` adds to that transaction: the process's end, when the step ends it)."""
-    row, fresh = await _recorded(deps, step, kind, compose, before)
+                       finish: Finish | None = None, once: OnceStep | None = None) -> Delivery:
+    """Record the delivery (with what `before` adds to that transaction), send it, write its outcome (with the
+    statement `finish` gives: the process's end, when the step ends it). With `once` (the step's `before` part as
+    lines), a first attempt records it in one statement (`_record_first`)."""
+    row, fresh = await _recorded(deps, step, kind, compose, before, once)
     if row.status in (DeliveryStatus.delivered, DeliveryStatus.held):
         return row
     if row.status is DeliveryStatus.sending and RETRY_SAFETY[kind] is RetrySafety.at_most_once:
@@ -110,42 +117,100 @@ async def deliver_once(deps: Deps, step: StepInput, *, kind: str, compose: Compo
             raise final_message("DeliveryOutcomeUnknown", f"{exc.message}: was it sent? Skip this step if it was; "
                                                           "retry it to send it again") from None
         raise final_message(exc.error_type, exc.message) from None
-    async with deps.sessions() as session:  # the outcome, its history line and the step's `after` lines, at once
-        row.status, row.sent_at = answer.status, utcnow()
-        row.response_status, row.response_body = answer.response_status, capped(answer.response_body)
-        row.provider_id, row.last_error = answer.provider_id, None
-        await session.exec(update(Delivery).where(col(Delivery.id) == row.id).values(  # type: ignore[call-overload]
-            status=row.status, sent_at=row.sent_at, response_status=row.response_status,
-            response_body=row.response_body, provider_id=row.provider_id, last_error=None))
-        line = HistoryEntry(record_id=step.record_id, step_key=step.step_key, kind=history_kind, text=describe(row),
-                            workflow_id=step.workflow_id, phase_key=step.phase_key,
-                            data={"delivery_id": row.id, "message_id": row.message_id})
-        await insert_new(session, HistoryEntry, [line, *after])
-        if finish is not None:
-            await finish(session, row)
+    row.status, row.sent_at = answer.status, utcnow()
+    row.response_status, row.response_body = answer.response_status, capped(answer.response_body)
+    row.provider_id, row.last_error = answer.provider_id, None
+    written = [sa.update(DELIVERIES).where(DELIVERIES.c.id == row.id).values(
+        status=row.status, sent_at=row.sent_at, response_status=row.response_status,
+        response_body=row.response_body, provider_id=row.provider_id, last_error=None)]
+    if finish is not None and (end := finish(row)) is not None:
+        written.append(end)
+    line = HistoryEntry(record_id=step.record_id, step_key=step.step_key, kind=history_kind, text=describe(row),
+                        workflow_id=step.workflow_id, phase_key=step.phase_key,
+                        data={"delivery_id": row.id, "message_id": row.message_id})
+    async with deps.sessions() as session:  # the outcome, its history line and the step's `after` lines, at once:
+        await each_statement_alone(session)  # on PostgreSQL one statement (its own transaction), else in one
+        await insert_new(session, HistoryEntry, [line, *after], also=written)
         await session.commit()
     activity.logger.info("%s %s", kind, row.status.value, extra={"step_key": step.step_key})
     return row
 
 
-async def _recorded(deps: Deps, step: StepInput, kind: str, compose: Compose, before: Before) -> tuple[Delivery, bool]:
+async def _recorded(deps: Deps, step: StepInput, kind: str, compose: Compose, before: Before,
+                    once: OnceStep | None = None) -> tuple[Delivery, bool]:
     """The step's delivery, and whether this attempt recorded it. A `repeatable` kind's new row is recorded as its
     first attempt (`sending`, counted) in the same transaction: one write fewer, and a repeat after a crash sends
     it again whatever it says; an `at_most_once` kind's is `pending` until its attempt is marked on its own."""
     early = RETRY_SAFETY[kind] is RetrySafety.repeatable
+    if early and once is not None and activity.info().attempt == 1:
+        first = await _record_first(deps, step, kind, compose, once)
+        if first is not None:
+            return first, True
     made: list[Delivery] = []
     async with deps.sessions() as session:
         async def make() -> list[Delivery]:
             planned = await compose(session)  # reads and renders: before anything is written
+            await _check(session, planned)
             await before(session)  # the step's bookkeeping: committed with the delivery
-            made.append(Delivery(step_key=step.step_key, kind=kind, message_id=planned.message_id,
-                                 workflow_id=step.workflow_id, record_id=step.record_id, target=planned.target,
-                                 body=planned.body, status=DeliveryStatus.sending if early else DeliveryStatus.pending,
-                                 attempts=1 if early else 0))
+            made.append(_delivery(step, kind, planned, early))
             return made
 
         row = await insert_once(session, Delivery, step.step_key, make)
         return row, early and bool(made) and row is made[0]
+
+
+def _delivery(step: StepInput, kind: str, planned: Planned, early: bool) -> Delivery:
+    return Delivery(step_key=step.step_key, kind=kind, message_id=planned.message_id, workflow_id=step.workflow_id,
+                    record_id=step.record_id, target=planned.target, body=planned.body,
+                    status=DeliveryStatus.sending if early else DeliveryStatus.pending, attempts=1 if early else 0)
+
+
+async def _check(session: AsyncSession, planned: Planned) -> None:
+    if planned.check is not None and planned.checked is not None:
+        result = await session.exec(sa.select(planned.check))  # type: ignore[call-overload]
+        planned.checked(result.scalar())
+
+
+async def _record_first(deps: Deps, step: StepInput, kind: str, compose: Compose, once: OnceStep) -> Delivery | None:
+    """A first attempt of a `repeatable` kind records its delivery (as its first attempt) without looking for it
+    first: `INSERT .. ON CONFLICT (step_key) DO NOTHING`, on PostgreSQL in one statement with the step's history
+    lines, its run marked running and its `check` (and, when the step writes nothing else before, with no
+    transaction around it). None when a row was there already (a staff retry of the step: it sends the row as
+    recorded, whose body and id do not change) or composing failed: the careful way (`insert_once`) then reads
+    the row first, as on a later attempt. The lines written meanwhile are inserted once by step key."""
+    async with deps.sessions() as session:
+        postgres = session.sync_session.get_bind().dialect.name == "postgresql"
+        if postgres and once.only_lines:
+            await each_statement_alone(session)
+        try:
+            planned = await compose(session)
+        except Exception:  # noqa: BLE001 - composed again the careful way, which says why (or finds the row)
+            await session.rollback()
+            return None
+        rows, started = await once.lines(session)
+        row = _delivery(step, kind, planned, early=True)
+        insert = (postgresql.insert if postgres else sqlite.insert)(DELIVERIES)
+        statement = insert.values(row.model_dump(exclude={"id"})).on_conflict_do_nothing(index_elements=["step_key"])
+        checking = planned.check is not None and planned.checked is not None
+        if postgres:
+            statement = statement.returning(DELIVERIES.c.id, *([planned.check.label("checked")] if checking else []))
+            if rows:
+                statement = statement.add_cte(new_rows("postgresql", HistoryEntry, rows).cte("lines"))
+            if started is not None:
+                statement = statement.add_cte(started.cte("also"))
+        else:
+            await _check(session, planned)
+            await insert_new(session, HistoryEntry, rows, also=started)
+            statement = statement.returning(DELIVERIES.c.id)
+        recorded = (await session.exec(statement)).first()  # type: ignore[call-overload]
+        if recorded is None:
+            await session.rollback()
+            return None
+        await session.commit()
+    if postgres and checking:
+        planned.checked(recorded.checked)  # type: ignore[misc]
+    row.id = recorded.id
+    return row
 
 
 async def _write(deps: Deps, row_id: int | None, **values: object) -> None:

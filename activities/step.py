@@ -12,7 +12,8 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from activities.bookkeeping import LOOK_UP, Begun, Bookkeeping, begin, start_responsible, write_step_end
+from activities.bookkeeping import (LOOK_UP, Begun, Bookkeeping, begin, start_responsible, write_step_end,
+                                    writes_only_lines)
 from activities.deps import Deps
 from activities.errors import final
 from activities.lookups import load_record, load_user
@@ -21,6 +22,7 @@ from crm.models import HistoryEntry, Record, User
 from crm.types import utcnow
 from processes.display import Office
 from processes.errors import RenderError, RenderInterrupted
+from processes.plain_text import render_plain
 from processes.rendering import attributes_used
 from processes.variables import VARIABLES
 
@@ -115,8 +117,19 @@ class OnceStep:
             return cls(await prepare_step(session, step))
 
     async def before(self, session: AsyncSession) -> None:
+        rows, started = await self.lines(session)
+        await insert_new(session, HistoryEntry, rows, also=started)
+
+    async def lines(self, session: AsyncSession) -> tuple[list[HistoryEntry], Any]:
+        """Apply the `before` part but for its history lines and the statement marking the run `running` (None when
+        it is not the process's first step), which come back for the caller to send with its own."""
         self.step, begun = await begin_step(session, self.step, prepared=True, confirm_later=True)
-        await insert_new(session, HistoryEntry, begun.rows, also=begun.started)
+        return begun.rows, begun.started
+
+    @property
+    def only_lines(self) -> bool:
+        """Whether `lines` writes nothing itself (`bookkeeping.writes_only_lines`)."""
+        return writes_only_lines(self.step.books)
 
 
 def person(user: User | None) -> dict[str, Any] | None:
@@ -193,9 +206,12 @@ async def render_variables(session: AsyncSession, step: StepInput, now: datetime
 async def render(deps: Deps, step: StepInput, source: str, variables: dict[str, Any], where: str,
                  locale: str | None = None) -> str:
     """Render user text in the worker's render pool, in the office's language (the action's `locale`, else the
-    template's, else the installation's) and time zone. A render failure is final (retrying renders the same
+    template's, else the installation's) and time zone; text plain enough to run no user code (constant parts and
+    values looked up by name: `processes.plain_text`) is rendered here. A render failure is final (retrying renders the same
     text); a render process that died is retried."""
     office = Office(locale or step.locale or deps.settings.locale, deps.settings.timezone)
+    if (plain := render_plain(source, variables, office)) is not None:  # runs no user code: no trip to the pool
+        return plain
     from metrics import render_timer  # not at import: workflows import this module, and a sandbox has no metrics
 
     try:

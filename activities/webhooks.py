@@ -14,9 +14,12 @@ from __future__ import annotations
 import hashlib
 import json
 from datetime import UTC, datetime
+from typing import Any
 
 import httpx
+import sqlalchemy as sa
 from pydantic import BaseModel
+from sqlmodel import col
 from sqlmodel.ext.asyncio.session import AsyncSession
 from standardwebhooks.webhooks import Webhook as Signer
 
@@ -40,6 +43,12 @@ class WebhookInput(BaseModel):
     step: StepInput
     action: Webhook
     where: str = "webhook"
+
+
+def disabled_reason(name: str) -> Any:
+    """Why the endpoint is disabled (NULL: it is not), as a scalar subquery: read with the delivery's insert."""
+    return (sa.select(DisabledEndpoint.reason)  # type: ignore[call-overload]
+            .where(DisabledEndpoint.name == name, col(DisabledEndpoint.enabled_at).is_(None)).scalar_subquery())
 
 
 def webhook_id(step_key: str) -> str:
@@ -78,10 +87,9 @@ class WebhookActivities:
         action = input.action
         self.endpoint(action.endpoint)
         once = await OnceStep.prepare(self.deps, input.step)
-        flag: list[DisabledEndpoint | None] = []  # the endpoint's flag, read when this attempt records the delivery
+        flag: list[str | None] = []  # the endpoint's flag, read when this attempt records the delivery
 
         async def compose(session: AsyncSession) -> Planned:
-            flag.append(await session.get(DisabledEndpoint, action.endpoint))  # read again after this attempt
             variables = await render_variables(session, once.step, utcnow(), [action.body])
             body = await render(self.deps, once.step, action.body, variables, f"{input.where}.body", action.locale)
             try:
@@ -91,38 +99,43 @@ class WebhookActivities:
                                                           f"({exc.msg} at line {exc.lineno} column {exc.colno}); "
                                                           "write values with `| tojson`") from None
             return Planned(target=action.endpoint, message_id=webhook_id(once.step.step_key),
-                           body=json.dumps(document, ensure_ascii=False, separators=(",", ":")))
+                           body=json.dumps(document, ensure_ascii=False, separators=(",", ":")),
+                           check=disabled_reason(action.endpoint), checked=flag.append)
 
         def summary(row: Delivery) -> str:
             return f"webhook to '{action.endpoint}' answered {row.response_status} (delivery {row.id})"
 
         ended: list[datetime] = []
 
-        async def finish(session: AsyncSession, row: Delivery) -> None:  # the process ends with this step: its end
+        def finish(row: Delivery) -> Any:  # the process ends with this step: its end, written with the answer
             at = utcnow()
-            if await bookkeeping.write_step_end(session, once.step.books, summary(row), at, once.step.responsible_id):
+            end = bookkeeping.step_end_update(once.step.books, summary(row), at, once.step.responsible_id)
+            if end is not None:
                 ended.append(at)
+            return end
 
         async def post(row: Delivery) -> Answered:
             return await self._post(row, flag[0] if flag else await self._disabled(row.target))
 
         row = await deliver_once(self.deps, once.step, kind="webhook", compose=compose, send=post,
-                                 before=once.before, finish=finish,
+                                 before=once.before, finish=finish, once=once,
                                  after=bookkeeping.after(once.step.books), history_kind=HistoryKind.webhook_sent,
                                  describe=lambda d: f"Webhook posted to '{d.target}' (answered {d.response_status})")
         return ActionResult(summary=summary(row), data={"delivery_id": row.id, "webhook_id": row.message_id},
                             responsible_id=once.step.responsible_id, ended_at=ended[0] if ended else None)
 
-    async def _disabled(self, name: str) -> DisabledEndpoint | None:
+    async def _disabled(self, name: str) -> str | None:
         async with self.deps.sessions() as session:
-            return await session.get(DisabledEndpoint, name)
+            result = await session.exec(sa.select(disabled_reason(name)))  # type: ignore[call-overload]
+            return result.scalar()  # type: ignore[no-any-return]
 
-    async def _post(self, row: Delivery, disabled: DisabledEndpoint | None) -> Answered:
-        """POST the delivery, unless its endpoint is disabled (`disabled`: its flag, read in this attempt)."""
+    async def _post(self, row: Delivery, disabled: str | None) -> Answered:
+        """POST the delivery, unless its endpoint is disabled (`disabled`: why, read in this attempt; None: it is
+        not)."""
         settings = self.deps.settings
         endpoint = self.endpoint(row.target)
-        if disabled is not None and disabled.disabled:
-            raise DeliveryFailed(f"webhook endpoint '{row.target}' is disabled: {disabled.reason}",
+        if disabled is not None:
+            raise DeliveryFailed(f"webhook endpoint '{row.target}' is disabled: {disabled}",
                                  outcome="final", error_type="EndpointDisabled")
         try:
             target = await pin(endpoint.url, settings.outbound_allowed_hosts)

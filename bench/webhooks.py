@@ -72,6 +72,40 @@ class Receiver:
             await self.server.wait_closed()
 
 
+def _children(pid: int) -> list[int]:
+    """The process's children (the render pool's processes), from /proc."""
+    found: list[int] = []
+    for task in Path(f"/proc/{pid}/task").glob("*"):
+        try:
+            found += [int(child) for child in (task / "children").read_text().split()]
+        except OSError:
+            pass
+    return found
+
+
+def _cpu(worker_pid: int, server_pid: int, database_url: str) -> dict[str, float]:
+    """CPU seconds used so far by the worker, its render processes, the dev server and this database's PostgreSQL
+    backends (the machine is shared: what each side costs does not depend on the load, its rate does)."""
+    from bench.infra import cpu_seconds
+
+    def safe(pid: int) -> float:
+        try:
+            return cpu_seconds(pid)
+        except OSError:
+            return 0.0
+
+    name = database_url.rsplit("/", 1)[-1]
+    backends = 0.0
+    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+        try:
+            if f" {name} ".encode() in cmdline.read_bytes() + b" ":
+                backends += safe(int(cmdline.parent.name))
+        except OSError:
+            pass
+    return {"worker": safe(worker_pid), "render": sum(safe(pid) for pid in _children(worker_pid)),
+            "temporal": safe(server_pid), "postgresql": backends}
+
+
 def _template() -> Any:
     from processes.validation import validate_template
 
@@ -101,13 +135,15 @@ async def _round(ctx: Any, kind: str, n: int, profile: Path | None = None) -> di
         warm = [await start(tq, f"{ids}-warm-{i}", ctx.record_ids[0]) for i in range(WARM)]
         await _watched(worker, asyncio.gather(*(h.result() for h in warm)), 120)
         spy = await _profile_start(worker, str(profile / f"webhook-{kind}.txt") if profile else None)
-        t0 = time.monotonic()
+        cpu0, t0 = _cpu(worker.pid, ctx.server.pid, ctx.database_url), time.monotonic()
         handles = await _gather_limited([start(tq, f"{ids}-{i}", ctx.record_ids[i % len(ctx.record_ids)])
                                          for i in range(n)])
         await _watched(worker, _gather_limited([h.result() for h in handles], limit=512), 300 + n * 2)
         elapsed = time.monotonic() - t0
+        cpu1 = _cpu(worker.pid, ctx.server.pid, ctx.database_url)
         await _profile_stop(spy)
-    return {"kind": kind, "processes": n, "seconds": elapsed, "processes_per_s": n / elapsed}
+    return {"kind": kind, "processes": n, "seconds": elapsed, "processes_per_s": n / elapsed,
+            "cpu_ms_per_process": {part: (cpu1[part] - cpu0[part]) * 1000 / n for part in cpu1}}
 
 
 async def measure(mode: str, n: int, rounds: int, database_url: str, profile: Path | None = None) -> dict[str, Any]:
@@ -143,6 +179,8 @@ async def measure(mode: str, n: int, rounds: int, database_url: str, profile: Pa
             "ratio_to_recorded": recorded, "target": TARGET,
             "meets_target": ratio <= TARGET, "posts": posts, "distinct_webhook_ids": len(receiver.ids),
             "rounds_processes_per_s": {kind: [run["processes_per_s"] for run in runs[kind]] for kind in KINDS},
+            "cpu_ms_per_process": {kind: {part: statistics.median(run["cpu_ms_per_process"][part] for run in runs[kind])
+                                          for part in runs[kind][0]["cpu_ms_per_process"]} for kind in KINDS},
             "spread": {kind: statistics.pstdev([run["processes_per_s"] for run in runs[kind]]) for kind in KINDS}}
 
 

@@ -11,9 +11,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import os
 import signal
 import sys
+from collections import Counter
+from typing import Any
 
 from temporalio.worker import Worker
 
@@ -34,6 +37,7 @@ CACHE = 25_000
 async def serve(kind: str, settings: Settings) -> None:
     engine = make_engine(settings.database_url, pool_size=20, max_overflow=20) \
         if settings.database_url.startswith("postgresql") else make_engine(settings.database_url)
+    statements = _count_statements(engine) if os.environ.get("BENCH_STATEMENTS") else None
     client = await connect(settings)
     deps = Deps(settings=settings, sessions=make_sessionmaker(engine), mailer=Mailer(settings), temporal=client,
                 renderer=RenderPool(settings.render_processes, settings.render_memory_mb))
@@ -63,6 +67,30 @@ async def serve(kind: str, settings: Settings) -> None:
     await running
     await deps.renderer.close()
     await engine.dispose()
+    if statements is not None:  # appended: one JSON line per worker, each statement's first words and its count
+        with open(os.environ["BENCH_STATEMENTS"], "a") as out:
+            out.write(json.dumps({"kind": kind, "statements": dict(statements.most_common())}) + "\n")
+
+
+def _count_statements(engine: Any) -> Counter[str]:
+    """Count what the worker sends to the database (BENCH_STATEMENTS=file): each statement's first 90 characters."""
+    from sqlalchemy import event
+
+    counts: Counter[str] = Counter()
+
+    @event.listens_for(engine.sync_engine, "before_cursor_execute")
+    def _count(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        counts[" ".join(statement.split())[:90]] += 1
+
+    @event.listens_for(engine.sync_engine, "begin")
+    def _begin(_conn: Any) -> None:
+        counts["BEGIN (implicit)"] += 1
+
+    @event.listens_for(engine.sync_engine, "commit")
+    def _commit(_conn: Any) -> None:
+        counts["COMMIT"] += 1
+
+    return counts
 
 
 def main() -> None:

@@ -52,22 +52,35 @@ def _insert_new_statement(table: Any, dialect: str) -> Any:
             .returning(table.c.id, table.c.step_key))
 
 
+def new_rows(dialect: str, model: type[T], rows: list[T]) -> Any:
+    """The INSERT of `rows` whose step key is not taken yet, returning the new ids and step keys, with the values in
+    the statement: for a statement that carries it as a WITH (a webhook's delivery recorded with its lines).
+    `insert_new` sends rows as parameter sets instead, its statement built once."""
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    table: Any = model.__table__  # type: ignore[attr-defined]
+    return (insert(table).values([row.model_dump(exclude={"id"}) for row in rows])
+            .on_conflict_do_nothing(index_elements=["step_key"])
+            .returning(table.c.id, table.c.step_key))
+
+
 async def insert_new(session: AsyncSession, model: type[T], rows: list[T], also: Any = None) -> dict[str, int]:
     """Insert the rows whose step key is not taken yet, in one statement, in their order; no commit.
 
     Rows whose step key exists (an earlier try of the same step) are left as they are.
-    Returns the ids of the rows inserted now, by step key. `also`: an UPDATE made in the same transaction, on
-    PostgreSQL in the same statement (a data-modifying WITH: one round trip fewer).
+    Returns the ids of the rows inserted now, by step key. `also`: an UPDATE (or a list of them) made in the same
+    transaction, on PostgreSQL in the same statement (a data-modifying WITH: one round trip fewer).
     """
     dialect = session.sync_session.get_bind().dialect.name
-    if also is not None and (dialect != "postgresql" or not rows):
-        await session.exec(also)  # type: ignore[call-overload]
-        also = None
+    others = [] if also is None else [also] if not isinstance(also, list) else also
+    if others and (dialect != "postgresql" or not rows):
+        for other in others:
+            await session.exec(other)  # type: ignore[call-overload]
+        others = []
     if not rows:
         return {}
     statement = _insert_new_statement(model.__table__, dialect)  # type: ignore[attr-defined]
-    if also is not None:
-        statement = statement.add_cte(also.cte("also"))
+    for n, other in enumerate(others):
+        statement = statement.add_cte(other.cte(f"also{n}" if n else "also"))
     params = [{ROW + name: value for name, value in row.model_dump(exclude={"id"}).items()} for row in rows]
     # (like any statement of the session: its pending rows flushed first, so the lines keep their order)
     result = await session.exec(statement, params=params)  # type: ignore[call-overload]

@@ -219,6 +219,16 @@ async def mark_not_started(session: AsyncSession, workflow_id: str) -> None:
                        .values(status=RunStatus.not_started))
 
 
+def end_update(workflow_id: str, status: RunStatus, *, ended_at: datetime | None, ended_by: str | None,
+               end_reason: str | None, state: ProcessState | None, unless_ended: bool = False) -> sa.Update:
+    """`write_end` as a statement, for a caller to send with its own (`crm.idempotent.insert_new`'s `also`)."""
+    query = sa.update(RUNS).where(RUNS.c.workflow_id == workflow_id)
+    if unless_ended:
+        query = query.where(RUNS.c.status.not_in(FINISHED_RUNS))
+    return query.values(status=status, ended_at=ended_at or utcnow(), ended_by=ended_by, end_reason=end_reason,
+                        state=state.model_dump(mode="json") if state is not None else None)
+
+
 async def write_end(session: AsyncSession, workflow_id: str, status: RunStatus, *, ended_at: datetime | None,
                     ended_by: str | None, end_reason: str | None, state: ProcessState | None,
                     unless_ended: bool = False) -> None:
@@ -226,9 +236,5 @@ async def write_end(session: AsyncSession, workflow_id: str, status: RunStatus, 
 
     The process's own account wins: with `unless_ended` (the sweep, reading Temporal), a run whose end the
     process wrote is left as it is."""
-    query = update(ProcessRun).where(col(ProcessRun.workflow_id) == workflow_id)
-    if unless_ended:
-        query = query.where(col(ProcessRun.status).not_in(FINISHED_RUNS))
-    await session.exec(query.values(  # type: ignore[call-overload]
-        status=status, ended_at=ended_at or utcnow(), ended_by=ended_by, end_reason=end_reason,
-        state=state.model_dump(mode="json") if state is not None else None))
+    await session.exec(end_update(workflow_id, status, ended_at=ended_at, ended_by=ended_by,  # type: ignore[call-overload]
+                                  end_reason=end_reason, state=state, unless_ended=unless_ended))
