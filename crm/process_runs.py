@@ -221,10 +221,11 @@ async def mark_not_started(session: AsyncSession, workflow_id: str) -> None:
 
 def end_update(workflow_id: str, status: RunStatus, *, ended_at: datetime | None, ended_by: str | None,
                end_reason: str | None, state: ProcessState | None, unless_ended: bool = False) -> sa.Update:
-    """`write_end` as a statement, for a caller to send with its own (`crm.idempotent.insert_new`'s `also`)."""
+    """`write_end` as a statement, for a caller to send with its own (`crm.idempotent.insert_new`'s `also`; the
+    finished statuses compared one by one, as in `started_update`)."""
     query = sa.update(RUNS).where(RUNS.c.workflow_id == workflow_id)
     if unless_ended:
-        query = query.where(RUNS.c.status.not_in(FINISHED_RUNS))
+        query = query.where(*(RUNS.c.status != s for s in FINISHED_RUNS))
     return query.values(status=status, ended_at=ended_at or utcnow(), ended_by=ended_by, end_reason=end_reason,
                         state=state.model_dump(mode="json") if state is not None else None)
 
