@@ -207,15 +207,15 @@ async def render(deps: Deps, step: StepInput, source: str, variables: dict[str, 
                  locale: str | None = None) -> str:
     """Render user text in the worker's render pool, in the office's language (the action's `locale`, else the
     template's, else the installation's) and time zone; text plain enough to run no user code (constant parts and
-    values looked up by name: `processes.plain_text`) is rendered here. A render failure is final (retrying renders the same
-    text); a render process that died is retried."""
+    values looked up by name: `processes.plain_text`) is rendered here; both count in the render time metric. A render
+    failure is final (retrying renders the same text); a render process that died is retried."""
     office = Office(locale or step.locale or deps.settings.locale, deps.settings.timezone)
-    if (plain := render_plain(source, variables, office)) is not None:  # runs no user code: no trip to the pool
-        return plain
     from metrics import render_timer  # not at import: workflows import this module, and a sandbox has no metrics
 
     try:
         with render_timer():
+            if (plain := render_plain(source, variables, office)) is not None:  # runs no user code: no trip to the pool
+                return plain
             return await deps.renderer.render(source, variables, where=where, office=office)
     except RenderError as exc:
         raise final(exc) from None
