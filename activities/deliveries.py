@@ -21,6 +21,7 @@ import httpx
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel import col, update
 from sqlmodel.ext.asyncio.session import AsyncSession
 from temporalio import activity
@@ -99,17 +100,18 @@ async def deliver_once(deps: Deps, step: StepInput, *, kind: str, compose: Compo
         error = (f"the attempt to send delivery {row.id} ({kind} to {row.target}) stopped before its outcome was "
                  "known (the worker stopped, or the gateway did not answer): was it sent? Skip this step if it was; "
                  "retry it to send it again")
-        await _write(deps, row.id, status=DeliveryStatus.unknown, last_error=error)
+        await write_delivery(deps.sessions, row.id, status=DeliveryStatus.unknown, last_error=error)
         raise final_message("DeliveryOutcomeUnknown", error)
     if not fresh:  # a new row of a repeatable kind is recorded as its first attempt (`_recorded`)
-        await _write(deps, row.id, status=DeliveryStatus.sending, attempts=Delivery.attempts + 1)
+        await write_delivery(deps.sessions, row.id, status=DeliveryStatus.sending,
+                             attempts=Delivery.attempts + 1)
     try:
         answer = await send(row)
     except DeliveryFailed as exc:
         status = {"retry": DeliveryStatus.pending, "final": DeliveryStatus.failed,
                   "unknown": DeliveryStatus.unknown}[exc.outcome]
-        await _write(deps, row.id, status=status, last_error=exc.message, response_status=exc.response_status,
-                     response_body=capped(exc.response_body))
+        await write_delivery(deps.sessions, row.id, status=status, last_error=exc.message,
+                             response_status=exc.response_status, response_body=capped(exc.response_body))
         if exc.outcome == "retry":
             delay = timedelta(seconds=exc.retry_after) if exc.retry_after is not None else None
             raise ApplicationError(exc.message, type=exc.error_type, next_retry_delay=delay) from None
@@ -213,8 +215,10 @@ async def _record_first(deps: Deps, step: StepInput, kind: str, compose: Compose
     return row
 
 
-async def _write(deps: Deps, row_id: int | None, **values: object) -> None:
-    async with deps.sessions() as session:
+async def write_delivery(sessions: async_sessionmaker[AsyncSession], row_id: int | None,
+                         **values: object) -> None:
+    """Set `values` on the delivery's row, in a transaction of its own."""
+    async with sessions() as session:
         await session.exec(update(Delivery).where(col(Delivery.id) == row_id).values(**values))  # type: ignore[call-overload]
         await session.commit()
 

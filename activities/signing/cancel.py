@@ -37,7 +37,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from activities.deliveries import DeliveryFailed, capped, post_at_most_once
+from activities.deliveries import DeliveryFailed, capped, post_at_most_once, write_delivery
 from activities.deps import Deps
 from activities.errors import final_message
 from crm.deliveries import Delivery, DeliveryStatus
@@ -160,7 +160,7 @@ async def attempt(settings: Settings, sessions: async_sessionmaker[AsyncSession]
     provider = settings.signing_providers.get(call.provider)
     if provider is None or not provider.cancel_url:
         error = f"signing provider '{call.provider}' has no cancel_url in SIGNING_PROVIDERS any more"
-        await _write(sessions, call.id, status=DeliveryStatus.failed, last_error=error, next_attempt_at=None)
+        await write_delivery(sessions, call.id, status=DeliveryStatus.failed, last_error=error, next_attempt_at=None)
         raise final_message("SigningProviderUnknown", error)
     body = json.loads(call.body)
     url = provider.cancel_url.replace("{envelope_id}", quote(body["envelope_id"], safe=""))
@@ -172,22 +172,18 @@ async def attempt(settings: Settings, sessions: async_sessionmaker[AsyncSession]
     except DeliveryFailed as exc:
         final = exc.outcome == "final"
         failed_at = utcnow()
-        await _write(sessions, call.id, status=DeliveryStatus.failed if final else DeliveryStatus.pending,
-                     last_error=exc.message, response_status=exc.response_status,
-                     response_body=capped(exc.response_body),
-                     next_attempt_at=None if final else failed_at + retry_wait(settings, call.created_at, failed_at))
+        await write_delivery(sessions, call.id, status=DeliveryStatus.failed if final else DeliveryStatus.pending,
+                             last_error=exc.message, response_status=exc.response_status,
+                             response_body=capped(exc.response_body),
+                             next_attempt_at=None if final else failed_at + retry_wait(settings, call.created_at,
+                                                                                       failed_at))
         if final:
             raise final_message(exc.error_type, exc.message) from None
         raise ApplicationError(exc.message, type=exc.error_type) from None  # a repeat is harmless: retried
-    await _write(sessions, call.id, status=DeliveryStatus.delivered, sent_at=utcnow(), last_error=None,
-                 next_attempt_at=None, response_status=response.status_code, response_body=capped(response.text))
+    await write_delivery(sessions, call.id, status=DeliveryStatus.delivered, sent_at=utcnow(), last_error=None,
+                         next_attempt_at=None, response_status=response.status_code,
+                         response_body=capped(response.text))
     return True
-
-
-async def _write(sessions: async_sessionmaker[AsyncSession], row_id: int, **values: object) -> None:
-    async with sessions() as session:
-        await session.exec(update(Delivery).where(col(Delivery.id) == row_id).values(**values))  # type: ignore[call-overload]
-        await session.commit()
 
 
 async def retry_cancel_calls(settings: Settings, sessions: async_sessionmaker[AsyncSession], session: AsyncSession,
