@@ -138,10 +138,10 @@ async def start(body: StartProcessBody, response: Response, session: SessionDep,
                                   "or give the record an owner")
         if body.owner_id is not None:  # the key's user and the record's owner exist (foreign keys; none is deleted)
             await get_user_or_404(session, owner_id)
-        allocation = dict(template_key=body.template, template_version=version, record_id=body.record_id,
-                          owner_id=owner_id, started_by=principal.actor,
-                          request_id=_request_id(principal, body.request_id),
-                          triggered_by_user_id=principal.user_id)
+        allocation: dict[str, Any] = dict(  # the run's columns, for `insert_run` and `allocate_run` alike
+            template_key=body.template, template_version=version, record_id=body.record_id, owner_id=owner_id,
+            started_by=principal.actor, request_id=_request_id(principal, body.request_id),
+            triggered_by_user_id=principal.user_id)
         inserted = await _insert_alone(connection, allocation)
     finally:
         await connection.close()
