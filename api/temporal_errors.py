@@ -61,3 +61,11 @@ async def send_update(handle: WorkflowHandle, update: Any, request: Any, *,  # t
     except ProcessNotFound:
         await ensure_running(handle)  # it has ended (409), or never was (404)
         raise
+    except RPCError as exc:
+        if exc.status != RPCStatusCode.FAILED_PRECONDITION:
+            raise
+        # not taken, so nothing was done (WorkflowNotReady: the run was closing as it came, e.g. a second abort
+        # right behind the first, or the workflow task that carried it failed): 409 if it has ended, else 503
+        await ensure_running(handle)
+        raise ServiceUnavailable(f"process {handle.id} could not take the request just now; nothing was done: send "
+                                 "it again (with the same Idempotency-Key)") from None
