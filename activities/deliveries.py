@@ -190,6 +190,7 @@ async def _record_first(deps: Deps, step: StepInput, kind: str, compose: Compose
             await session.rollback()
             return None
         rows, started = await once.lines(session)
+        params: dict[str, Any] = {}
         row = _delivery(step, kind, planned, early=True)
         insert = (postgresql.insert if postgres else sqlite.insert)(DELIVERIES)
         statement = insert.values(row.model_dump(exclude={"id"})).on_conflict_do_nothing(index_elements=["step_key"])
@@ -197,14 +198,15 @@ async def _record_first(deps: Deps, step: StepInput, kind: str, compose: Compose
         if postgres:
             statement = statement.returning(DELIVERIES.c.id, *([planned.check.label("checked")] if checking else []))
             if rows:
-                statement = statement.add_cte(new_rows("postgresql", HistoryEntry, rows).cte("lines"))
+                lines, params = new_rows("postgresql", HistoryEntry, rows)
+                statement = statement.add_cte(lines.cte("lines"))
             if started is not None:
                 statement = statement.add_cte(started.cte("also"))
         else:
             await _check(session, planned)
             await insert_new(session, HistoryEntry, rows, also=started)
             statement = statement.returning(DELIVERIES.c.id)
-        recorded = (await session.exec(statement)).first()  # type: ignore[call-overload]
+        recorded = (await session.exec(statement, params=params)).first()  # type: ignore[call-overload]
         if recorded is None:
             await session.rollback()
             return None

@@ -73,14 +73,17 @@ async def serve(kind: str, settings: Settings) -> None:
 
 
 def _count_statements(engine: Any) -> Counter[str]:
-    """Count what the worker sends to the database (BENCH_STATEMENTS=file): each statement's first 90 characters."""
+    """Count what the worker sends to the database (BENCH_STATEMENTS=file): each statement's first 90 characters,
+    marked `[compiled]` when SQLAlchemy compiled it for this execution (not found in its cache)."""
     from sqlalchemy import event
+    from sqlalchemy.engine.default import CacheStats
 
     counts: Counter[str] = Counter()
 
     @event.listens_for(engine.sync_engine, "before_cursor_execute")
-    def _count(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
-        counts[" ".join(statement.split())[:90]] += 1
+    def _count(_conn: Any, _cursor: Any, statement: str, _parameters: Any, context: Any, _many: Any) -> None:
+        compiled = getattr(context, "cache_hit", None) not in (None, CacheStats.CACHE_HIT)  # (a textual one: None)
+        counts[" ".join(statement.split())[:90] + (" [compiled]" if compiled else "")] += 1
 
     @event.listens_for(engine.sync_engine, "begin")
     def _begin(_conn: Any) -> None:

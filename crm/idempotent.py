@@ -6,6 +6,7 @@ import functools
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
+import sqlalchemy as sa
 from sqlalchemy import bindparam
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
@@ -52,15 +53,27 @@ def _insert_new_statement(table: Any, dialect: str) -> Any:
             .returning(table.c.id, table.c.step_key))
 
 
-def new_rows(dialect: str, model: type[T], rows: list[T]) -> Any:
-    """The INSERT of `rows` whose step key is not taken yet, returning the new ids and step keys, with the values in
-    the statement: for a statement that carries it as a WITH (a webhook's delivery recorded with its lines).
-    `insert_new` sends rows as parameter sets instead, its statement built once."""
+@functools.lru_cache(maxsize=None)
+def _new_rows_statement(table: Any, dialect: str, count: int) -> Any:
+    """`INSERT .. SELECT .. UNION ALL SELECT ..` of `count` rows of `table`, each value a parameter named for its row
+    and column (`ROW` + row number + `_` + column): unlike a multi-row `.values([...])`, which SQLAlchemy never
+    caches (it compiled the statement again for every call), one compilation per table and number of rows."""
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    table: Any = model.__table__  # type: ignore[attr-defined]
-    return (insert(table).values([row.model_dump(exclude={"id"}) for row in rows])
-            .on_conflict_do_nothing(index_elements=["step_key"])
-            .returning(table.c.id, table.c.step_key))
+    columns = [column for column in table.columns if not column.primary_key]
+    rows = [sa.select(*(bindparam(f"{ROW}{n}_{column.name}", type_=column.type) for column in columns))
+            for n in range(count)]
+    return (insert(table).from_select([column.name for column in columns], sa.union_all(*rows) if count > 1 else rows[0])
+            .on_conflict_do_nothing(index_elements=["step_key"]).returning(table.c.id, table.c.step_key))
+
+
+def new_rows(dialect: str, model: type[T], rows: list[T]) -> tuple[Any, dict[str, Any]]:
+    """The INSERT of `rows` whose step key is not taken yet, returning the new ids and step keys, and its parameters:
+    for a statement that carries it as a WITH (a webhook's delivery recorded with its lines), given the parameters
+    with its own. (`insert_new` sends rows as parameter sets instead, which a WITH cannot be.)"""
+    statement = _new_rows_statement(model.__table__, dialect, len(rows))  # type: ignore[attr-defined]
+    params = {f"{ROW}{n}_{name}": value for n, row in enumerate(rows)
+              for name, value in row.model_dump(exclude={"id"}).items()}
+    return statement, params
 
 
 async def insert_new(session: AsyncSession, model: type[T], rows: list[T], also: Any = None) -> dict[str, int]:
