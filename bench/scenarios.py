@@ -200,7 +200,7 @@ async def _profile_start(worker: Proc, path: str | None) -> Any:
         return None
     spy = Path(sys.executable).parent / "py-spy"
     return await asyncio.create_subprocess_exec(
-        str(spy), "record", "--pid", str(worker.pid), "--format", "raw", "--output", path, "--rate", "200",
+        str(spy), "record", "--pid", str(worker.pid), "--format", "raw", "--output", path, "--rate", "200", "--gil",
         "--nonblocking", stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL)
 
 

@@ -140,6 +140,13 @@ class StageRef(BaseModel):
     status: str
 
 
+# The engine's generation, carried by every process started since (`ProcessInput.engine`, set by the starter): a run
+# of this generation takes every workflow change made up to it without asking Temporal for a patch marker, where
+# each `workflow.patched` costs a new process two history events (the marker and Temporal's change-version search
+# attribute). Runs started before have 0 and ask for their patches as they always did (`workflows/run.py`).
+ENGINE = 1
+
+
 class ProcessInput(BaseModel):
     """What a process starts with: a frozen copy of the template version it is pinned to."""
 
@@ -160,6 +167,8 @@ class ProcessInput(BaseModel):
     loop_guard_passed: bool = Field(False, description="the starter counted this start within the loop guard's "
                                                        "daily limit when it allocated the run: the process does "
                                                        "not count it again (activities/loop_guard.py)")
+    engine: int = Field(0, description="the engine generation that started the run (`ENGINE`; 0: a run started "
+                                       "before generations, which asks Temporal for each patch)")
 
     def summary(self) -> str:
         """The one line the Temporal UI shows for the run (keys and ids only, no personal data)."""

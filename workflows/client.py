@@ -18,7 +18,7 @@ from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
-from processes.instance import AbortRequest, ClientRequestSubmitted, ProcessInput, ProcessState
+from processes.instance import ENGINE, AbortRequest, ClientRequestSubmitted, ProcessInput, ProcessState
 from settings import Settings
 from workflows import search_attributes as sa
 
@@ -61,8 +61,11 @@ def tls_options(settings: Settings) -> dict[str, Any]:
 
 async def start_process(client: Client, input: ProcessInput, *, workflow_id: str,
                         task_queue: str) -> WorkflowHandle[Any, ProcessState]:
-    """Start a `ProcessWorkflow`: its id, search attributes and Temporal UI summary, in one place."""
+    """Start a `ProcessWorkflow`: its id, search attributes and Temporal UI summary, and the engine's generation
+    (`ENGINE`: the run takes the workflow changes made up to it without patch markers), in one place."""
     template = input.template
+    if input.engine != ENGINE:
+        input = input.model_copy(update={"engine": ENGINE})
     handle = await client.start_workflow(
         PROCESS_WORKFLOW,
         input,

@@ -28,7 +28,7 @@ from temporalio.workflow import ParentClosePolicy
 from activities.follow_ups import FollowUpActivities, PrepareFollowUpInput
 from activities.loop_guard import LoopGuardActivities, LoopGuardInput
 from crm.models import HistoryKind
-from processes.instance import ProcessInput
+from processes.instance import ENGINE, ProcessInput
 from workflows import search_attributes as sa
 from workflows.run import ACTION_HEARTBEAT, ACTION_RETRY, ACTION_TIMEOUT, BOUNDED_BOOKKEEPING_RETRY, Run
 
@@ -108,7 +108,8 @@ class FollowUps:
                                  record_id=plan.record_id, owner_id=plan.owner_id, started_by=f"follow-up of {wf}",
                                  lineage=[*run.state.lineage, wf], origin="follow_up",
                                  triggered_by_user_id=run.input.triggered_by_user_id,
-                                 start_delay_seconds=follow_up.start_delay_seconds, parent_workflow_id=wf)
+                                 start_delay_seconds=follow_up.start_delay_seconds, parent_workflow_id=wf,
+                                 engine=ENGINE)
             follow_up.workflow_id = plan.workflow_id
             try:
                 await workflow.start_child_workflow(

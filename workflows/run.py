@@ -78,6 +78,12 @@ IMPLIED = frozenset({
     "follow-up-start-failure-is-a-line", "staff-requests-as-signals", "signal-sender-identity",
     "abort-answers-when-recorded", "deadline-pauses-while-the-client-is-awaited", "status-final-after-history",
 })  # patches added after PATCH_LAST_STEP_ENDS are asked of `workflow.patched` itself, never added here
+# Every change a run of engine generation 1 (`processes.instance.ENGINE`) takes without a marker: all the patches
+# made before it. A change made later is a patch asked of `workflow.patched`, or a new generation with its own set.
+GENERATION_1 = IMPLIED | {
+    PATCH_LAST_STEP_ENDS, "phase-takes-client-requests-ended-unanswered", "deadline-pauses-while-the-signer-is-awaited",
+    "signatures-cancelled-with-their-phase", "signatures-cancelled-when-the-process-ends",
+}
 
 Step = Callable[[Bookkeeping | None], Awaitable[Any]]  # runs a step's activity, carrying the bookkeeping given
 # bookkeeping failed after its retries: what staff say ("retry", "skip"), or None when the process is aborted
@@ -93,7 +99,7 @@ class Run:
         self.input = input
         self.template = input.template
         # True: a run started since its last step writes its end, with every patch before (`IMPLIED`)
-        self.last_step_ends = workflow.patched(PATCH_LAST_STEP_ENDS)
+        self.last_step_ends = self.patched(PATCH_LAST_STEP_ENDS)
         self.carry = self.patched(PATCH_CARRY)  # False: a run from before bookkeeping rode along with steps
         self.state = ProcessState(
             workflow_id=workflow.info().workflow_id,
@@ -142,8 +148,11 @@ class Run:
         self.step_ended: RunEnd | None = None  # the end that step wrote, at the time its result says
 
     def patched(self, patch_id: str) -> bool:
-        """`workflow.patched(patch_id)`, true without a marker of its own for a patch `IMPLIED` by this run's."""
-        return (self.last_step_ends and patch_id in IMPLIED) or workflow.patched(patch_id)
+        """`workflow.patched(patch_id)`, true without a marker for a patch of the run's engine generation, or one
+        `IMPLIED` by its marker."""
+        if self.input.engine >= 1 and patch_id in GENERATION_1:
+            return True
+        return (patch_id in IMPLIED and self.last_step_ends) or workflow.patched(patch_id)
 
     # --- what the rooms ask of the run -------------------------------------------------------
 

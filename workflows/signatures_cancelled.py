@@ -29,7 +29,7 @@ PATCH_SIGNATURES_ENDED = "signatures-cancelled-when-the-process-ends"
 async def cancel_signatures(run: Run, phases: list[PhaseState], reason: str, actor: str,
                             patch: str = PATCH_SIGNATURES_CANCELLED) -> None:
     open_ones = [s for ps in phases for s in ps.waiting_signatures if s not in run.signatures]
-    if not open_ones or not workflow.patched(patch):
+    if not open_ones or not run.patched(patch):
         return
     for signature_id in open_ones:
         try:

@@ -53,7 +53,7 @@ class Timers:
         watchers: list[Watcher] = []
         if ps.deadline_at is not None and waits_for_client(self.run, spec) and self.run.patched(PATCH_SLA_PAUSE):
             signer = any(a.request_signature is not None for a in spec.actions) \
-                and workflow.patched(PATCH_SIGNER_PAUSE)
+                and self.run.patched(PATCH_SIGNER_PAUSE)
             watchers.append(self._office_clock(ps, spec, signer))
         elif ps.deadline_at is not None:
             watchers.append(self._watch(ps, ps.deadline_at - workflow.now(), f"deadline of phase {ps.key}",

@@ -59,7 +59,7 @@ class Unanswered:
     async def _take(self, ps: PhaseState) -> None:
         run = self.run
         ended = self.ended(ps)
-        if not workflow.patched(PATCH_REQUEST_CLOSED):
+        if not run.patched(PATCH_REQUEST_CLOSED):
             self.passed.update(ended)
             return
         # the deadline goes on from here (timers.py); read before the clock takes it up again

@@ -16,7 +16,9 @@ a signal naming no actor was recorded as "temporal signal", before the `signal-s
 `*.before-last-step-end.json`: the end of a process written by an activity of its own after its last step, and
 a marker for each patch, before the `last-step-writes-the-process-end` patch, whose one marker implies them;
 `*.before-end-cancel.json`: an `end_process` after a `request_signature` left the request open, before the
-`signatures-cancelled-when-the-process-ends` patch).
+`signatures-cancelled-when-the-process-ends` patch; `*.before-generations.json`: runs that asked Temporal for
+their patches, one marker each, before processes carried the engine's generation (`ProcessInput.engine`); the
+same scenarios recorded since carry generation 1 and record no marker).
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ from temporalio.client import WorkflowHistory
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Replayer
 
-from processes.instance import ProcessInput, ProcessState
+from processes.instance import ENGINE, ProcessInput, ProcessState
 from tests.figures import Figures
 from workflows.process import ProcessWorkflow
 from workflows.client import RecordEventsInput
@@ -40,6 +42,8 @@ HISTORIES = sorted((Path(__file__).parent.parent / "histories").glob("*.json"))
 SCENARIOS = ("automatic_emails", "manual_completed", "skip_and_abort", "incident_retry")
 CARRIED = (*SCENARIOS, "decision_merge", "follow_up", "loop_continue_as_new", "loop_guard_cancelled")
 LAST_STEP_END = ("automatic_emails", "decision_after_step", "follow_up", "signature_declined")
+GENERATIONS = ("automatic_emails", "client_request_closed", "decision_after_step", "follow_up",
+               "loop_continue_as_new", "signature_ended")
 SAVED = {f"{name}{tag}.json" for name in SCENARIOS for tag in ("", ".before-final-status")} | {
     f"{name}.before-carry.json" for name in CARRIED} | {
     "skip_and_abort.before-abort-patch.json", "decision_merge.json", "follow_up.json",
@@ -50,7 +54,8 @@ SAVED = {f"{name}{tag}.json" for name in SCENARIOS for tag in ("", ".before-fina
     "client_request_office_time.json", "signature_declined.json", "signature_expired.json",
     "client_request_closed.json", "signature_cancelled.json", "signature_ended.json",
     "signature_ended.before-end-cancel.json"} | {
-    f"{name}.before-last-step-end.json" for name in LAST_STEP_END}
+    f"{name}.before-last-step-end.json" for name in LAST_STEP_END} | {
+    f"{name}.before-generations.json" for name in GENERATIONS}
 DISPATCHER = {"record_events_dispatch"}  # RecordEventsWorkflow histories; the others are ProcessWorkflow's
 
 
@@ -90,6 +95,17 @@ def test_every_scenario_is_saved(figures: Figures) -> None:
     figures["histories of code before a patch"] = ", ".join(sorted(p.stem for p in HISTORIES if p.stem.count(".")))
     figures["events replayed"] = sum(len(saved(p).events) for p in HISTORIES)
     figures["each must also fail replay against a changed workflow"] = "yes (test_a_changed_workflow_fails_replay)"
+
+
+def test_a_process_of_this_engine_generation_records_no_patch_marker() -> None:
+    """Replay: the runs recorded with the engine's generation take every patch without a marker"""
+    for name in GENERATIONS:
+        events = saved(HISTORIES[0].parent / f"{name}.json").events
+        started = events[0].workflow_execution_started_event_attributes.input.payloads[0]
+        assert ProcessInput.model_validate_json(started.data).engine == ENGINE, name
+        assert not [e for e in events if e.HasField("marker_recorded_event_attributes")], name
+    old = saved(HISTORIES[0].parent / "automatic_emails.before-generations.json").events
+    assert [e for e in old if e.HasField("marker_recorded_event_attributes")]
 
 
 def dispatcher(path: Path) -> bool:
