@@ -16,6 +16,7 @@ import json
 import os
 import platform
 import signal
+import statistics
 import subprocess
 import sys
 import time
@@ -48,7 +49,7 @@ class Loads:
     moves: int  # scenario 3
     parked: int  # scenario 4 at 16× (6 runs it at 1/16 and 1/4 of that)
     parked_sqlite: int  # at most this many parked on the dev server with its SQLite file
-    rounds: int = 5  # scenario 1 at 1×: alternating rounds of each side, each side's median counts
+    rounds: int = 7  # scenario 1 at 1×: paired rounds of the two sides; the median of the pairs' ratios counts
     harmless: int = 40  # scenario 7: harmless processes on the idle worker, then beside hostile renders
     hostile: int = 6  # scenario 7: hostile processes kept running
     record_moves: int = 5_000  # scenario 8: moves of one record in a row
@@ -142,12 +143,13 @@ async def _on_one_server(ctx: Context, mode: str, loads: Loads, growth: tuple[in
     """Scenarios 1 (and 6's repeats of it), 2, 3, 8 and 9, on one dev server."""
     for factor in growth:
         n = loads.phase_processes * factor
-        # the load the target is read at runs in alternating rounds, and each side's median round counts:
-        # on a shared machine one round of each, one after the other, drifts by ±10 %
+        # the load the target is read at runs in paired rounds, one of each side back to back (which goes first
+        # alternates), and the target is the median of the pairs' ratios: on a shared machine one side alone
+        # drifted by 2x within one run, and a ratio of each side's median round rewards such a drift
         rounds = loads.rounds if factor == growth[0] else 1
         runs: dict[str, list[dict[str, Any]]] = {kind: [] for kind in KINDS}
         for r in range(rounds):
-            for kind in KINDS:
+            for kind in KINDS if r % 2 == 0 else KINDS[::-1]:
                 log(f"{mode}: scenario 1, {kind}, {n} processes" + (f", round {r + 1} of {rounds}" if rounds > 1 else ""))
                 runs[kind].append(await once_more(f"scenario 1 ({kind}, {n})",
                                                   lambda: phase_overhead(ctx, kind, n)))
@@ -156,6 +158,7 @@ async def _on_one_server(ctx: Context, mode: str, loads: Loads, growth: tuple[in
             pair[kind] = sorted(runs[kind], key=lambda run: run["processes_per_s"])[(len(runs[kind]) - 1) // 2]
         if rounds > 1:
             pair["rounds"] = [{kind: runs[kind][r]["processes_per_s"] for kind in KINDS} for r in range(rounds)]
+            pair["ratio"] = statistics.median(r["template"] / r["baseline"] for r in pair["rounds"])
     if profile is not None and mode == "memory":  # an extra run under py-spy, not used for the figures
         n = loads.phase_processes
         for kind in KINDS:
