@@ -27,7 +27,7 @@ from api.routers.records import get_record_or_404
 from api.routers.users import get_user_or_404
 from api.temporal_errors import send_update, temporal_errors
 from crm import template_store
-from crm.db import each_statement_alone, statement_alone, statements_alone
+from crm.db import Direct, direct_alone, direct_statement, each_statement_alone, statement_alone, statements_alone
 from crm.start_reads import start_reads
 from crm.process_list import RunFilter, list_runs, overdue_runs
 from crm.process_runs import UNCONFIRMED, ProcessRun, RunStatus, allocate_run, confirm_start, insert_run
@@ -112,9 +112,12 @@ async def start(body: StartProcessBody, response: Response, session: SessionDep,
     # committed before Temporal is asked, and no connection is held while Temporal answers. A start that needs more
     # (a record or template not found, a restricted record, an owner to check, a template not parsed yet) lets that
     # connection go and goes the session's way, as does a number or request id taken meanwhile: never two at once.
+    # On PostgreSQL the statements go straight through psycopg (crm.db.Direct), without SQLAlchemy's execution.
     engine = session.bind  # the AsyncEngine (get_bind() is its sync engine)
-    connection, found = await statements_alone(engine, lambda c: start_reads(c, body.record_id, body.template,
-                                                                             body.version))
+    direct = engine.dialect.name == "postgresql"
+    connection: AsyncConnection | Direct
+    connection, found = await (direct_alone if direct else statements_alone)(  # type: ignore[operator]
+        engine, lambda c: start_reads(c, body.record_id, body.template, body.version))
     by_session = (found is None or found.version is None or found.checksum is None or found.record_restricted
                   or body.owner_id is not None or not template_store.is_parsed(body.template, found.version,
                                                                                 found.checksum))
@@ -172,12 +175,13 @@ async def start(body: StartProcessBody, response: Response, session: SessionDep,
                  if body.request_id else "send it again (give a request_id, so that a retry starts it once)")
         raise ServiceUnavailable(f"process {run.workflow_id} is not started ({exc}); {retry}. A start not "
                                  "retried is dropped once Temporal shows it has no such process") from None
-    await statement_alone(engine, lambda c: confirm_start(c, run.workflow_id))
+    await (direct_statement if direct else statement_alone)(  # type: ignore[operator]
+        engine, lambda c: confirm_start(c, run.workflow_id))
     response.status_code = 201 if started else 200
     return _started(run, settings)
 
 
-async def _insert_alone(connection: AsyncConnection, allocation: dict[str, Any]) -> ProcessRun | None:
+async def _insert_alone(connection: AsyncConnection | Direct, allocation: dict[str, Any]) -> ProcessRun | None:
     """The run inserted and committed under the next number, on the connection of the start's reads; None when that
     connection is closed (the reads went the session's way) or when a concurrent start took the number or the
     request id, for `allocate_run` to settle, taking turns."""
