@@ -12,6 +12,7 @@ with its request id starts it after all.
 from __future__ import annotations
 
 import enum
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -107,6 +108,27 @@ class ProcessRun(SQLModel, table=True):
                                         description="when the sweep last compared the row with Temporal")
 
 
+@dataclass(slots=True)
+class NewRun:
+    """A run to insert (`insert_run`) and start, without the ORM's instrumentation: a ProcessRun costs about 0.1 ms of
+    CPU to construct, a few percent of a start over the API."""
+
+    template_key: str
+    template_version: int
+    record_id: int
+    owner_id: int
+    started_by: str
+    request_id: str | None = None
+    triggered_by_user_id: int | None = None
+    origin: ProcessOrigin = ProcessOrigin.manual
+    parent_workflow_id: str | None = None
+    created_at: datetime = field(default_factory=utcnow)
+    status: RunStatus = RunStatus.starting
+    id: int | None = None  # set by the insert, with the number and the workflow id
+    sequence: int = 0
+    workflow_id: str = ""
+
+
 UNCONFIRMED = (RunStatus.starting, RunStatus.not_started)  # a run whose workflow is not known to exist
 RUNS: sa.Table = ProcessRun.__table__  # type: ignore[attr-defined]
 LIVE_RUNS = (RunStatus.starting, RunStatus.running)  # runs whose workflow may be running (no end written)
@@ -192,7 +214,7 @@ _DIRECT_CONFIRM = ("UPDATE process_run SET status = %s::varchar WHERE workflow_i
                    "AND (SELECT set_config('synchronous_commit', 'off', true)) IS NOT NULL")
 
 
-async def insert_run(connection: AsyncConnection | Direct, run: ProcessRun) -> None:
+async def insert_run(connection: AsyncConnection | Direct, run: ProcessRun | NewRun) -> None:
     """Insert `run` (in no session) under the next number of its template and record, in one statement that reads
     the last number; sets its id, number and workflow id. No commit. On the table (SQLAlchemy Core), or straight
     through psycopg (`Direct`): the ORM's insert machinery costs more than the round trip. Raises IntegrityError when
