@@ -179,7 +179,8 @@ class Direct:
         except self._engine.dialect.loaded_dbapi.Error as exc:
             dead = self._driver.closed or self._driver.broken
             if dead:
-                self._engine.sync_engine.pool._invalidate(self._fairy, exc, _checkin=False)  # the others: renewed when taken
+                # this one is closed with `close`; the others are renewed as they are taken
+                self._engine.sync_engine.pool._invalidate(self._fairy, exc, _checkin=False)
             raise DBAPIError.instance(sql, params, exc, self._engine.dialect.loaded_dbapi.Error,
                                       connection_invalidated=dead, dialect=self._engine.dialect) from exc
 

@@ -40,7 +40,8 @@ _LATEST, _BY_VERSION = _query(False), _query(True)
 
 
 def _direct(by_version: bool) -> str:
-    """The same on PostgreSQL through psycopg (`crm.db.Direct`); parameters: the template's key, the version, the record."""
+    """The same on PostgreSQL through psycopg (`crm.db.Direct`); parameters: the template's key, the version, the
+    record."""
     return ("SELECT record.kind, record.owner_id, record.restricted, chosen.version, chosen.checksum FROM record "
             "LEFT OUTER JOIN (SELECT version, checksum FROM process_template_version WHERE key = %s::varchar"
             + (" AND version = %s::integer" if by_version else "")
