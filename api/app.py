@@ -8,7 +8,7 @@ import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import Depends, FastAPI
+from fastapi import APIRouter, Depends, FastAPI
 from temporalio.client import Client
 
 import tracing
@@ -82,13 +82,15 @@ def create_app(settings: Settings | None = None, temporal: Client | None = None,
                                "client_request_max_body_bytes": settings.client_request_max_body_bytes},
                        pages={"client_request_max_body_bytes": client_forms.too_large})  # inside the next one
     app.add_middleware(problems.UnexpectedErrors)
+    documented = {id(route): n for n, route in enumerate(app.routes)}  # the OpenAPI document's order
+    _matched_first(app, processes.router)
 
     def openapi() -> dict:  # type: ignore[type-arg]
         if app.openapi_schema is None:
             from fastapi.openapi.utils import get_openapi
 
-            schema = get_openapi(title=app.title, version=app.version, description=app.description,
-                                 routes=app.routes)
+            routes = sorted(app.routes, key=lambda route: documented.get(id(route), len(documented)))
+            schema = get_openapi(title=app.title, version=app.version, description=app.description, routes=routes)
             components = schema.setdefault("components", {}).setdefault("schemas", {})
             for model in (ProcessTemplate, Pipeline, RequestTemplate):  # the documents saved as YAML or JSON
                 defs = model.model_json_schema(ref_template="#/components/schemas/{model}")
@@ -101,3 +103,13 @@ def create_app(settings: Settings | None = None, temporal: Client | None = None,
 
     app.openapi = openapi  # type: ignore[method-assign]
     return app
+
+
+def _matched_first(app: FastAPI, router: APIRouter) -> None:
+    """Try `router`'s routes first for every request (the start path's: `POST /processes`). FastAPI tries the app's
+    routes in order, each included router's one by one, at a cost for each (about half a millisecond of CPU a start
+    when the processes came thirteenth). The routers' paths do not overlap, so the order decides nothing else; the
+    OpenAPI document keeps the order they were included in."""
+    routes = app.router.routes
+    at = next(n for n, route in enumerate(routes) if getattr(route, "original_router", None) is router)
+    routes.insert(0, routes.pop(at))

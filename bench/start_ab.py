@@ -3,6 +3,10 @@ alternating rounds; starts/s, p50/p99 and the CPU per start of each API process 
 
 python -m bench.start_ab --database postgresql --side old=/tmp/before --side new=. [--side uv=.:/tmp/uvloop-site]
 (a side: a name, the root of a code tree, and a folder put on its PYTHONPATH; the tree before: `git archive`)
+
+--paced-rounds N: then N short paced rounds a side, alternating (open loop, as scenario 2's paced part: each start sent
+on time whether or not the earlier ones have answered), at half the closed loop's direct rate unless --paced-rate says:
+the p99 of each round and their median, so a change in the paced p99 can be told from the machine's moments.
 """
 
 from __future__ import annotations
@@ -23,7 +27,7 @@ import httpx
 from api.auth import create_key
 from bench.infra import (_die_with_parent, _env, connect, cpu_seconds, database, dev_server, free_port,
                          stop_process, wait_port)
-from bench.scenarios import Context, _start, latency_summary, seed
+from bench.scenarios import Context, _start, latency_summary, paced, seed
 from crm.db import make_engine, make_sessionmaker
 from crm.models import ApiRole
 
@@ -54,6 +58,9 @@ async def main() -> None:
     parser.add_argument("--starts", type=int, default=320)
     parser.add_argument("--clients", type=int, default=8)
     parser.add_argument("--profile", default=None, help="side name to record with py-spy (last round)")
+    parser.add_argument("--paced-rounds", type=int, default=0)
+    parser.add_argument("--paced-starts", type=int, default=200, help="starts in each paced round")
+    parser.add_argument("--paced-rate", type=float, default=None, help="starts/s (half the direct rate if not given)")
     args = parser.parse_args()
     with database(args.database) as (kind, url):
         engine = make_engine(url)
@@ -139,6 +146,8 @@ async def main() -> None:
                         print(f"round {r} {name:8} {len(spent) / elapsed:7.1f}/s p50 {summary['p50_ms']:6.1f} "
                               f"p99 {summary['p99_ms']:6.1f} cpu {(c1 - c0) * 1000 / len(spent):5.2f} ms "
                               f"server {(s1 - s0) * 1000 / len(spent):5.2f} ms load {load:.1f}", flush=True)
+                if args.paced_rounds:
+                    await paced_rounds(args, ctx, key, tq, apis, results, counter)
                 print(f"--- {kind}, dev server {args.mode}, medians of {args.rounds} rounds "
                       f"({args.starts} starts by {args.clients} clients)")
                 direct_rate = statistics.median(x["rate"] for x in results["direct"])
@@ -148,6 +157,49 @@ async def main() -> None:
                           f"p50 {med['p50']:6.1f} p99 {med['p99']:6.1f} cpu {med['cpu']:5.2f} ms "
                           f"server {med['server_cpu']:5.2f} ms load {med['load']:.1f}", flush=True)
         await engine.dispose()
+
+
+async def paced_rounds(args: Any, ctx: Context, key: str, tq: str, apis: dict[str, tuple[str, int]],
+                       results: dict[str, list[dict[str, float]]], counter: Any) -> None:
+    """Short paced rounds of every side in turn (the order reversed every other round); prints each round's p50, p95,
+    p99 and the medians of each side's rounds."""
+    rate = args.paced_rate or statistics.median(x["rate"] for x in results["direct"]) / 2
+    clients = len(ctx.record_ids)
+    https = {name: httpx.AsyncClient(base_url=base, headers={"X-API-Key": key}, timeout=60)
+             for name, (base, _) in apis.items()}
+
+    def over_http(http: httpx.AsyncClient) -> Any:
+        async def call(i: int) -> None:
+            response = await http.post("/processes", json={"template": "bench-five",
+                                                           "record_id": ctx.record_ids[i % clients]})
+            response.raise_for_status()
+        return call
+
+    async def direct(i: int) -> None:
+        await _start(ctx, "template", "bench-five", tq, f"ab-p-{next(counter)}", ctx.record_ids[i % clients])
+
+    sides = {"direct": direct, **{name: over_http(http) for name, http in https.items()}}
+    rows: dict[str, list[dict[str, float]]] = {name: [] for name in sides}
+    try:
+        for r in range(args.paced_rounds):
+            order = list(sides.items())
+            if r % 2:
+                order.reverse()
+            for name, call in order:
+                load = os.getloadavg()[0]
+                summary = await paced(call, rate, args.paced_starts)
+                rows[name].append(summary)
+                print(f"paced {r} {name:8} {rate:6.1f}/s p50 {summary['p50_ms']:6.1f} p95 {summary['p95_ms']:6.1f} "
+                      f"p99 {summary['p99_ms']:6.1f} max {summary['max_ms']:6.1f} load {load:.1f}", flush=True)
+    finally:
+        for http in https.values():
+            await http.aclose()
+    print(f"--- paced at {rate:.1f}/s, medians of {args.paced_rounds} rounds of {args.paced_starts} starts")
+    for name, summaries in rows.items():
+        med = {k: statistics.median(x[k] for x in summaries) for k in ("p50_ms", "p95_ms", "p99_ms")}
+        by_round = " ".join(f"{x['p99_ms']:.0f}" for x in summaries)
+        print(f"{name:8} p50 {med['p50_ms']:6.1f} p95 {med['p95_ms']:6.1f} p99 {med['p99_ms']:6.1f} "
+              f"(p99 by round: {by_round})", flush=True)
 
 
 if __name__ == "__main__":

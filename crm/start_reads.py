@@ -10,6 +10,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from crm.db import Direct
 from crm.models import Record
 from crm.template_models import ProcessTemplateVersion
 from processes.template_basics import RecordKind
@@ -38,9 +39,25 @@ def _query(by_version: bool) -> sa.Select[Any]:
 _LATEST, _BY_VERSION = _query(False), _query(True)
 
 
-async def start_reads(connection: AsyncConnection, record_id: int, template_key: str,
+def _direct(by_version: bool) -> str:
+    """The same on PostgreSQL through psycopg (`crm.db.Direct`); parameters: the template's key, the version, the
+    record."""
+    return ("SELECT record.kind, record.owner_id, record.restricted, chosen.version, chosen.checksum FROM record "
+            "LEFT OUTER JOIN (SELECT version, checksum FROM process_template_version WHERE key = %s::varchar"
+            + (" AND version = %s::integer" if by_version else "")
+            + " ORDER BY version DESC LIMIT 1) AS chosen ON true WHERE record.id = %s::integer")
+
+
+_DIRECT_LATEST, _DIRECT_BY_VERSION = _direct(False), _direct(True)
+
+
+async def start_reads(connection: AsyncConnection | Direct, record_id: int, template_key: str,
                       version: int | None) -> StartReads | None:
     """The record and the template version (the latest when `version` is None); None when there is no record."""
+    if isinstance(connection, Direct):
+        found = await (connection.first(_DIRECT_LATEST, (template_key, record_id)) if version is None else
+                       connection.first(_DIRECT_BY_VERSION, (template_key, version, record_id)))
+        return StartReads(RecordKind(found[0]), *found[1:]) if found is not None else None
     params: dict[str, Any] = {"record_id": record_id, "template_key": template_key}
     if version is not None:
         params["version"] = version
