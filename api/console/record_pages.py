@@ -17,7 +17,7 @@ from api.console.web import SignedInDep, form, offset, principal, redirect, rend
 from api.deps import SessionDep, SettingsDep, TemporalDep
 from api.paging import Page
 from api.routers.moves import allowed_moves
-from api.routers.processes import StartProcessBody, start
+from api.routers.processes import StartProcessBody, start_with
 from api.routers.records import get_record_or_404, list_records
 from crm import template_store
 from api.console.request_view import record_requests, unlinked_of
@@ -93,7 +93,7 @@ async def start_on_record(record_id: int, request: Request, session: SessionDep,
     try:
         body = StartProcessBody(template=template, record_id=record_id,
                                 request_id=text(data, "idempotency_key")[:200] or None)
-        started = await start(body, Response(), session, temporal, settings, principal(signed))
+        started = await start_with(body, Response(), session, temporal, settings, principal(signed))
     except StagecoachError as exc:
         return await render_record(request, session, settings, signed, record_id, exc.status, exc.message)
     except ValueError as exc:  # pydantic's ValidationError: a template key that cannot be one

@@ -111,11 +111,12 @@ async def start(body: StartProcessBody, request: Request, response: Response, pr
     # CPU on the API's busiest route (a generator dependency most: its exit stack).
     state = request.app.state
     async with state.sessions() as session:
-        return await _start(body, response, session, state.temporal, state.settings, principal)
+        return await start_with(body, response, session, state.temporal, state.settings, principal)
 
 
-async def _start(body: StartProcessBody, response: Response, session: AsyncSession, temporal: Client,
-                 settings: Settings, principal: Principal) -> ProcessStarted:
+async def start_with(body: StartProcessBody, response: Response, session: AsyncSession, temporal: Client,
+                     settings: Settings, principal: Principal) -> ProcessStarted:
+    """`start` with what it needs given (the console's start form calls it with its own)."""
     # Each statement on its own (no BEGIN, no COMMIT), on a pooled connection with no ORM session around it: the
     # record and the template version in one, then the run's insert, which takes the next number itself. The run is
     # committed before Temporal is asked, and no connection is held while Temporal answers. A start that needs more
