@@ -23,6 +23,7 @@ same scenarios recorded since carry generation 1 and record no marker).
 
 from __future__ import annotations
 
+import ast
 from datetime import timedelta
 from pathlib import Path
 
@@ -106,6 +107,19 @@ def test_a_process_of_this_engine_generation_records_no_patch_marker() -> None:
         assert not [e for e in events if e.HasField("marker_recorded_event_attributes")], name
     old = saved(HISTORIES[0].parent / "automatic_emails.before-generations.json").events
     assert [e for e in old if e.HasField("marker_recorded_event_attributes")]
+
+
+def test_every_patch_of_the_process_workflow_belongs_to_generation_1() -> None:
+    """Replay: the runs of generation 1 take every patch the process workflow asks for (no name drifted from the set)"""
+    from workflows.run import GENERATION_1  # (not at the top: the sandbox imports this module for its workflows)
+
+    # read from the sources, not imported: importing every workflow module here would change what the sandboxes of
+    # the replays in this process see
+    sources = [path for path in (Path(__file__).parents[2] / "workflows").glob("*.py") if path.stem != "record_events"]
+    patches = {node.value.value for path in sources for node in ast.parse(path.read_text()).body
+               if isinstance(node, ast.Assign) and isinstance(node.value, ast.Constant)
+               and any(isinstance(t, ast.Name) and t.id.startswith("PATCH_") for t in node.targets)}
+    assert "last-step-writes-the-process-end" in patches and patches <= GENERATION_1, patches - GENERATION_1
 
 
 def dispatcher(path: Path) -> bool:
