@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from temporalio.client import Client
 
 from settings import Settings, get_settings
+from workflows.client import temporal_unready
 
 STALE_AFTER_INTERVALS = 3
 
@@ -28,7 +29,9 @@ log = logging.getLogger("stagecoach.worker")
 
 async def probe(client: Client, engine: AsyncEngine, timeout: float) -> None:
     """Raises unless Temporal and the database both answer within `timeout` seconds each."""
-    await asyncio.wait_for(client.service_client.check_health(), timeout)
+    why = await temporal_unready(client, timeout)
+    if why is not None:
+        raise ConnectionError(f"Temporal: {why}")
     async with asyncio.timeout(timeout), engine.connect() as connection:
         await connection.execute(text("SELECT 1"))
 
@@ -56,7 +59,7 @@ async def keep_fresh(settings: Settings, client: Client, engine: AsyncEngine) ->
                 healthy = True
             except Exception as exc:  # any failure leaves the file to go stale
                 if healthy is not False:
-                    log.warning("worker unhealthy: %s", type(exc).__name__, extra={"health_file": str(path)})
+                    log.warning("worker unhealthy: %s: %s", type(exc).__name__, exc, extra={"health_file": str(path)})
                 healthy = False
             await asyncio.sleep(interval)
     finally:  # a stopping worker is not healthy any more

@@ -8,6 +8,7 @@ type name and input type, so `activities/` never imports `workflows/process.py` 
 
 from __future__ import annotations
 
+import asyncio
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -57,6 +58,31 @@ def tls_options(settings: Settings) -> dict[str, Any]:
     ca, cert, key = (path.read_bytes() if path else None for path in files)
     return {"tls": TLSConfig(server_root_ca_cert=ca, client_cert=cert, client_private_key=key,
                              domain=settings.temporal_tls_server_name), "api_key": api_key}
+
+
+async def temporal_unready(client: Client, within: float) -> str | None:
+    """Why Temporal's frontend is not ready (`None` when it serves). A failed health check is asked again, 0.1 s
+    later then twice as long each time, for up to `within` seconds: one dropped call on a busy machine does not
+    count. The reason is the last failure's gRPC status, not its message (`/readyz` answers without a key)."""
+    loop = asyncio.get_running_loop()
+    deadline, pause = loop.time() + within, 0.1
+    while True:
+        left = max(deadline - loop.time(), 0.05)
+        try:
+            async with asyncio.timeout(left + 0.5):  # the RPC's own timeout, and a connection that never comes
+                serving = await client.service_client.check_health(timeout=timedelta(seconds=left))
+            return None if serving else "not serving"
+        except TimeoutError:
+            why = f"no answer in {within:g}s"
+        except RPCError as exc:  # (the SDK says CANCELLED for its own timeout)
+            silent = exc.status in (RPCStatusCode.DEADLINE_EXCEEDED, RPCStatusCode.CANCELLED)
+            why = f"no answer in {within:g}s" if silent else exc.status.name
+        except Exception as exc:  # not an RPC's failure (a client that could not connect at all): its kind
+            why = type(exc).__name__
+        if loop.time() + pause >= deadline:
+            return why
+        await asyncio.sleep(pause)
+        pause *= 2
 
 
 async def start_process(client: Client, input: ProcessInput, *, workflow_id: str,

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from settings import Settings
-from tests.serving import free_port
+from tests.serving import free_port, pipe
 from workflows.client import connect
 
 SERVER_NAME = "temporal.stagecoach.test"
@@ -42,13 +42,6 @@ async def tls_proxy(directory: Path, upstream: str) -> AsyncIterator[int]:
     context.verify_mode = ssl.CERT_REQUIRED
     context.set_alpn_protocols(["h2"])
     host, port = upstream.rsplit(":", 1)
-
-    async def pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        with contextlib.suppress(ConnectionError, OSError):
-            while data := await reader.read(65536):
-                writer.write(data)
-                await writer.drain()
-        writer.close()
 
     async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         up_reader, up_writer = await asyncio.open_connection(host, int(port))
