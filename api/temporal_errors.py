@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -47,6 +49,11 @@ async def ensure_running(handle: WorkflowHandle) -> None:  # type: ignore[type-a
         raise ProcessFinished(f"process {handle.id} has ended; it takes no more requests")
 
 
+# A request the run saw in a workflow task that then failed on the server (not in our code: "unexpected workflow
+# task failure", FAILED_PRECONDITION) was not applied: it is sent again, with the same ID, after these pauses
+RESEND_PAUSES = (0.1, 0.3, 0.6)
+
+
 async def send_update(handle: WorkflowHandle, update: Any, request: Any, *,  # type: ignore[type-arg]
                       update_id: str | None = None) -> Any:
     """A staff request to a process: refused with 409 once it has ended, 404 if it never was.
@@ -54,18 +61,24 @@ async def send_update(handle: WorkflowHandle, update: Any, request: Any, *,  # t
     The update goes first and the process's status is read only when it is refused: an update whose ID
     the run has already seen gets that update's outcome from the server, even after the run has ended.
     A retry with the same Idempotency-Key, or one of several sent at once, so learns what the first did,
-    instead of a 409 because that first request ended the process."""
-    try:
-        async with temporal_errors(handle.id):
-            return await handle.execute_update(update, request, id=update_id)
-    except ProcessNotFound:
-        await ensure_running(handle)  # it has ended (409), or never was (404)
-        raise
-    except RPCError as exc:
-        if exc.status != RPCStatusCode.FAILED_PRECONDITION:
+    instead of a 409 because that first request ended the process.
+
+    The server drops an update whose workflow task failed on its side (seen under load, e.g. a second abort
+    right behind the first while the run closes); nothing was done, so it is sent again (`RESEND_PAUSES`)
+    before the caller is told 503."""
+    update_id = update_id or str(uuid.uuid4())  # one ID for every sending: the run applies it at most once
+    for pause in (*RESEND_PAUSES, None):
+        try:
+            async with temporal_errors(handle.id):
+                return await handle.execute_update(update, request, id=update_id)
+        except ProcessNotFound:
+            await ensure_running(handle)  # it has ended (409), or never was (404)
             raise
-        # not taken, so nothing was done (WorkflowNotReady: the run was closing as it came, e.g. a second abort
-        # right behind the first, or the workflow task that carried it failed): 409 if it has ended, else 503
-        await ensure_running(handle)
-        raise ServiceUnavailable(f"process {handle.id} could not take the request just now; nothing was done: send "
-                                 "it again (with the same Idempotency-Key)") from None
+        except RPCError as exc:
+            if exc.status != RPCStatusCode.FAILED_PRECONDITION:
+                raise
+        await ensure_running(handle)  # 409 if it has ended meanwhile
+        if pause is not None:
+            await asyncio.sleep(pause)
+    raise ServiceUnavailable(f"process {handle.id} could not take the request just now; nothing was done: send "
+                             "it again (with the same Idempotency-Key)")
