@@ -11,6 +11,7 @@ from typing import Any
 from temporalio.client import Client
 from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
 from temporalio.worker import Worker
+from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
 import tracing
 from activities.deps import Deps
@@ -31,6 +32,12 @@ from worker_health import keep_fresh
 # step cancelled in the middle of a database statement leaves its connection abandoned, and on SQLite that
 # connection's write lock held until it is garbage-collected.
 GRACEFUL_SHUTDOWN = timedelta(seconds=10)
+# Stagecoach's own workflow modules are passed through the sandbox, the workflows' modules included: the sandbox
+# would otherwise import `workflows/process.py` again for every run (the class and its handlers defined anew,
+# 10-15 % of a one-step process's worker CPU: bench/findings.md). Everything they import already came through
+# `imports_passed_through()`; what keeps them deterministic is tests/workflows/test_determinism_guard.py, as for the
+# interpreter's modules. The sandbox still runs each workflow, with its restrictions on what the SDK proxies.
+RUNNER = SandboxedWorkflowRunner(restrictions=SandboxRestrictions.default.with_passthrough_modules("workflows"))
 
 
 def build_worker(client: Client, settings: Settings, deps: Deps, task_queue: str | None = None,
@@ -41,7 +48,7 @@ def build_worker(client: Client, settings: Settings, deps: Deps, task_queue: str
     options.setdefault("max_concurrent_workflow_tasks", settings.worker_max_concurrent_workflow_tasks)
     options.setdefault("max_cached_workflows", settings.worker_max_cached_workflows)
     return Worker(client, task_queue=task_queue or settings.temporal_task_queue,
-                  workflows=ALL_WORKFLOWS, activities=all_activities(deps),
+                  workflows=ALL_WORKFLOWS, activities=all_activities(deps), workflow_runner=RUNNER,
                   interceptors=[LogContextInterceptor(), HeartbeatInterceptor()], **options)
 
 

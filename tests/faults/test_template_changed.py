@@ -25,7 +25,7 @@ from tests.faults.conftest import (
 )
 from tests.figures import Figures
 from tests.polling import eventually
-from worker import build_worker
+from worker import RUNNER, build_worker
 from workflows.process import ProcessWorkflow
 from workflows.registry import ALL_WORKFLOWS
 
@@ -124,7 +124,7 @@ async def test_template_changed_while_50_processes_wait(dev_env: WorkflowEnviron
              and texts.get(w) == ["introduced by version 2", "wrapped up by version 2"]]
     failures = sum(workflow_task_failures(h.events) for _, h in results.values())
     # and each history replays on today's code
-    replayer = Replayer(workflows=ALL_WORKFLOWS, data_converter=pydantic_data_converter)
+    replayer = Replayer(workflows=ALL_WORKFLOWS, data_converter=pydantic_data_converter, workflow_runner=RUNNER)
     replay_failures = [result.replay_failure for _, h in results.values()
                        if (result := await replayer.replay_workflow(h, raise_on_replay_failure=False)).replay_failure]
     figures["processes waiting on version 1 when version 2 was saved"] = WAITING

@@ -127,7 +127,7 @@ async def skip_and_abort(run: Run) -> Handle:
     await handle.execute_update(ProcessWorkflow.skip_phase, SkipPhaseRequest(reason="unreachable", actor="anna"))
     await until(handle, lambda s: s.phases[1].status is PhaseStatus.waiting)
     await handle.execute_update(ProcessWorkflow.abort, AbortRequest(reason="client withdrew", actor="anna"))
-    await handle.result()
+    await final_state(handle)  # aborted: it ends canceled in Temporal
     return handle
 
 
@@ -159,7 +159,7 @@ async def staff_signals(run: Run) -> Handle:
     await until(handle, lambda s: s.phases[1].task_id is not None)
     await handle.signal("skip_phase", {"phase": "call"})  # already skipped: refused, written to the history
     await handle.signal("abort", {"reason": "client withdrew"})
-    await handle.result()
+    await final_state(handle)  # aborted: it ends canceled in Temporal
     return handle
 
 

@@ -21,6 +21,7 @@ from activities.mailer import Mailer
 from crm.models import HistoryEntry, OutboxMessage, Task
 from processes.instance import ProcessInput, ProcessState
 from processes.validation import validate_template
+from renderer.pool import RenderPool, shared_pool
 from settings import Settings
 from worker import build_worker
 from workflows.process import ProcessWorkflow
@@ -30,11 +31,13 @@ from workflows.record_events import RecordEventsWorkflow
 
 @asynccontextmanager
 async def running_worker(client: Client, sessions: async_sessionmaker[AsyncSession], task_queue: str,
-                         **settings: Any) -> AsyncIterator[Worker]:
+                         renderer: RenderPool | None = None, **settings: Any) -> AsyncIterator[Worker]:
+    """A worker on `task_queue` (its render pool: `renderer`, else the process's shared one)."""
     # a sweep every minute would run thousands of times while a test skips days on the time-skipping server
     settings.setdefault("record_events_sweep_seconds", 30 * 24 * 3600)
     config = Settings(temporal_task_queue=task_queue, **settings)
-    deps = Deps(settings=config, sessions=sessions, mailer=Mailer(config), temporal=client)
+    deps = Deps(settings=config, sessions=sessions, mailer=Mailer(config), temporal=client,
+                renderer=renderer or shared_pool())
     worker = build_worker(client, config, deps)
     try:
         async with worker:

@@ -27,6 +27,7 @@ from processes.instance import AbortRequest, ProcessStatus, ResolveIncidentReque
 from settings import Settings
 from tests.factories import Factory
 from tests.workflows.helpers import final_state, history, start, template, until
+from worker import RUNNER
 from workflows.process import ProcessWorkflow
 from workflows.registry import ALL_WORKFLOWS
 
@@ -66,7 +67,7 @@ async def worker_with_database_down(client: Any, sessions: Any, task_queue: str)
     down = DatabaseDown(deps)
     replaced = {"record_bookkeeping", "apply_loop_guard"}
     activities = [a for a in all_activities(deps) if getattr(a, "__temporal_activity_definition").name not in replaced]
-    async with Worker(client, task_queue=task_queue, workflows=ALL_WORKFLOWS,
+    async with Worker(client, task_queue=task_queue, workflows=ALL_WORKFLOWS, workflow_runner=RUNNER,
                       activities=[*activities, down.record_bookkeeping, down.apply_loop_guard]):
         yield down
 

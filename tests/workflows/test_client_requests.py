@@ -31,6 +31,7 @@ from settings import Settings
 from tests.factories import Factory
 from tests.polling import eventually
 from tests.workflows.helpers import final_state, history, outbox, running_worker, start, template, until
+from worker import RUNNER
 from workflows.client import notify_dispatcher, request_workflow_id, start_process
 from workflows.client_requests import ClientRequestWorkflow
 from workflows.process import ProcessWorkflow
@@ -150,7 +151,7 @@ async def worker_answering_first(client: Client, sessions: Any, task_queue: str)
     fake = AnswersFirst(deps, client)
     activities = [a for a in all_activities(deps)
                   if getattr(a, "__temporal_activity_definition").name != "send_client_request"]
-    async with Worker(client, task_queue=task_queue, workflows=ALL_WORKFLOWS,
+    async with Worker(client, task_queue=task_queue, workflows=ALL_WORKFLOWS, workflow_runner=RUNNER,
                       activities=[*activities, fake.send_client_request]):
         yield fake
 

@@ -1,5 +1,8 @@
 """The workflow code that runs outside the sandbox's per-run import stays deterministic.
 
+The worker passes the whole `workflows` package through the sandbox (`worker.RUNNER`); the registered workflows'
+own modules are checked here with the interpreter's rooms.
+
 `workflows/interpreter.py` and every `workflows/` module it reaches (its rooms: phases, actions,
 timers, incidents, staff requests, follow-ups, continue-as-new, the run and its ledger) are imported
 through the sandbox's pass-through (so a parked process does not hold its own copy of them), which
@@ -15,6 +18,9 @@ import ast
 from pathlib import Path
 
 import pytest
+
+from worker import RUNNER
+from workflows.registry import ALL_WORKFLOWS
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 
@@ -37,7 +43,10 @@ def passed_through(start: str = "workflows.interpreter") -> list[str]:
     return sorted(m.replace(".", "/") + ".py" for m in seen)
 
 
-PASSED_THROUGH = passed_through()
+# the worker passes all of `workflows` through (worker.RUNNER): the registered workflows' own modules run outside
+# the sandbox's policing too
+WORKFLOW_MODULES = sorted({cls.__module__.replace(".", "/") + ".py" for cls in ALL_WORKFLOWS})
+PASSED_THROUGH = sorted(set(passed_through()) | set(WORKFLOW_MODULES))
 
 # what passed-through workflow code may import: pure modules, the SDK's workflow API, models
 ALLOWED_IMPORTS = ("__future__", "asyncio", "collections.abc", "dataclasses", "datetime", "enum", "typing",
@@ -73,6 +82,13 @@ def test_every_room_of_the_interpreter_is_checked() -> None:
             "workflows/actions.py", "workflows/timers.py", "workflows/incidents.py", "workflows/staff_requests.py",
             "workflows/follow_ups.py", "workflows/continuing.py"} <= set(PASSED_THROUGH)
     assert "workflows/client.py" not in PASSED_THROUGH  # client side: no workflow code reaches it
+    assert {"workflows/process.py", "workflows/record_events.py", "workflows/notices.py"} <= set(WORKFLOW_MODULES)
+
+
+def test_the_worker_passes_every_workflow_module_through() -> None:
+    """The worker's sandbox imports no `workflows` module again for a run: what this guard checks is all of it."""
+    passed = RUNNER.restrictions.passthrough_modules
+    assert "workflows" in passed
 
 
 @pytest.mark.parametrize("path", PASSED_THROUGH)

@@ -1,8 +1,10 @@
 """Saved histories (tests/histories, written by `python -m tests.histories.record`) replay on today's code.
 
 A change to ProcessWorkflow or RecordEventsWorkflow that would break runs already in flight
-fails here; and a deliberately changed workflow must fail on every history, so the check
-cannot pass vacuously.
+fails here; and a deliberately changed workflow (tests/workflows/changed.py) must fail on every history, so the
+check cannot pass vacuously. Replays run in the worker's own sandbox (`worker.RUNNER`), as the runs did: with the
+default one, each replay imported the workflows' modules afresh, and a failed replay kept them (about 35,000 objects
+each, which made this process's later garbage collections take seconds).
 `<scenario>.<tag>.json` files are histories written by older code, kept by hand
 (`*.before-abort-patch.json`: an abort answered before the `abort-answers-when-recorded` patch;
 `*.before-decide-patch.json`: an automatic phase's decision passed over when its last step wrote
@@ -24,7 +26,6 @@ same scenarios recorded since carry generation 1 and record no marker).
 from __future__ import annotations
 
 import ast
-from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -33,11 +34,13 @@ from temporalio.client import WorkflowHistory
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Replayer
 
-from processes.instance import ENGINE, ProcessInput, ProcessState
+from processes.instance import ENGINE, ProcessInput
 from tests.figures import Figures
+from tests.workflows.changed import DelayedRecordEventsWorkflow, ReorderedProcessWorkflow
+from worker import RUNNER
 from workflows.process import ProcessWorkflow
-from workflows.client import RecordEventsInput
 from workflows.record_events import RecordEventsWorkflow
+from workflows.run import GENERATION_1
 
 HISTORIES = sorted((Path(__file__).parent.parent / "histories").glob("*.json"))
 SCENARIOS = ("automatic_emails", "manual_completed", "skip_and_abort", "incident_retry")
@@ -65,27 +68,6 @@ def saved(path: Path) -> WorkflowHistory:
     return WorkflowHistory.from_json(f"replay-{scenario}", path.read_text())
 
 
-@workflow.defn(name="ProcessWorkflow")
-class ReorderedProcessWorkflow:
-    """ProcessWorkflow as if someone resolved the responsible before writing the "started" history line."""
-
-    @workflow.run
-    async def run(self, input: ProcessInput) -> ProcessState:
-        await workflow.execute_activity("resolve_responsible", {"record_id": input.record_id},
-                                        start_to_close_timeout=timedelta(seconds=30))
-        raise AssertionError("unreachable: replay fails at the first command")
-
-
-@workflow.defn(name="RecordEventsWorkflow")
-class DelayedRecordEventsWorkflow:
-    """RecordEventsWorkflow as if someone made it wait a second before its first dispatch."""
-
-    @workflow.run
-    async def run(self, input: RecordEventsInput) -> None:
-        await workflow.sleep(1)
-        raise AssertionError("unreachable: replay fails at the first command")
-
-
 def test_every_scenario_is_saved(figures: Figures) -> None:
     """Replay: a saved history for every workflow path, and for the code before each patch"""
     assert {p.name for p in HISTORIES} >= SAVED
@@ -111,10 +93,7 @@ def test_a_process_of_this_engine_generation_records_no_patch_marker() -> None:
 
 def test_every_patch_of_the_process_workflow_belongs_to_generation_1() -> None:
     """Replay: the runs of generation 1 take every patch the process workflow asks for (no name drifted from the set)"""
-    from workflows.run import GENERATION_1  # (not at the top: the sandbox imports this module for its workflows)
-
-    # read from the sources, not imported: importing every workflow module here would change what the sandboxes of
-    # the replays in this process see
+    # read from the sources: every module's constants, whether a replay here imports the module or not
     sources = [path for path in (Path(__file__).parents[2] / "workflows").glob("*.py") if path.stem != "record_events"]
     patches = {node.value.value for path in sources for node in ast.parse(path.read_text()).body
                if isinstance(node, ast.Assign) and isinstance(node.value, ast.Constant)
@@ -128,7 +107,8 @@ def dispatcher(path: Path) -> bool:
 
 @pytest.mark.parametrize("path", HISTORIES, ids=lambda p: p.stem)
 async def test_saved_history_replays(path: Path) -> None:
-    replayer = Replayer(workflows=[ProcessWorkflow, RecordEventsWorkflow], data_converter=pydantic_data_converter)
+    replayer = Replayer(workflows=[ProcessWorkflow, RecordEventsWorkflow], data_converter=pydantic_data_converter,
+                        workflow_runner=RUNNER)
     result = await replayer.replay_workflow(saved(path), raise_on_replay_failure=False)
     assert result.replay_failure is None
 
@@ -136,6 +116,6 @@ async def test_saved_history_replays(path: Path) -> None:
 @pytest.mark.parametrize("path", HISTORIES, ids=lambda p: p.stem)
 async def test_a_changed_workflow_fails_replay(path: Path) -> None:
     changed = DelayedRecordEventsWorkflow if dispatcher(path) else ReorderedProcessWorkflow
-    replayer = Replayer(workflows=[changed], data_converter=pydantic_data_converter)
+    replayer = Replayer(workflows=[changed], data_converter=pydantic_data_converter, workflow_runner=RUNNER)
     with pytest.raises(workflow.NondeterminismError):
         await replayer.replay_workflow(saved(path), raise_on_replay_failure=True)

@@ -29,6 +29,7 @@ from processes.instance import (
 from settings import Settings
 from tests.factories import Factory
 from tests.workflows.helpers import final_state, history, outbox, running_worker, start, tasks, template, until
+from worker import RUNNER
 from workflows.process import ProcessWorkflow
 
 CALL = {"key": "call", "name": "Call the client", "completion": "manual"}
@@ -54,7 +55,7 @@ def uncached_worker(client: Any, sessions: Any, task_queue: str, *, activities: 
     config = Settings(temporal_task_queue=task_queue)
     deps = Deps(settings=config, sessions=sessions, mailer=Mailer(config))
     return Worker(client, task_queue=task_queue, workflows=[ProcessWorkflow], max_cached_workflows=0,
-                  activities=all_activities(deps) if activities else [])
+                  workflow_runner=RUNNER, activities=all_activities(deps) if activities else [])
 
 
 def all_updates() -> list[tuple[Any, Any]]:
