@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import gc
 import sys
 import threading
 import time
@@ -145,9 +146,25 @@ class _Budget(threading.local):
     deadline: float = float("inf")
     cpu_start: float = 0.0
     seconds: float = RENDER_SECONDS
+    collecting: float | None = None  # the thread's processor time when the running garbage collection began
 
 
 _budget = _Budget()
+
+
+def _collection(phase: str, info: dict[str, int]) -> None:
+    """A garbage collection during a render is not counted against it: it walks the whole process's heap (seconds
+    of processor time in a large process), whatever the render allocated. What a render allocates it paid for."""
+    if _budget.deadline == float("inf"):
+        return
+    if phase == "start":
+        _budget.collecting = time.thread_time()
+    elif _budget.collecting is not None:  # (None: its start went unrecorded, out of memory)
+        _budget.cpu_start += time.thread_time() - _budget.collecting
+        _budget.collecting = None
+
+
+gc.callbacks.append(_collection)
 
 
 def _tracer(frame: Any, event: str, arg: Any) -> Any:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import gc
 import re
 import sys
+import time
 
 import pytest
 
@@ -115,6 +117,27 @@ def test_a_condition_on_a_value_not_there_yet_is_false() -> None:
 ])
 def test_ordinary_numbers_are_not_refused(source: str, expected: str) -> None:
     assert render_text(source, CONTEXT) == expected
+
+
+def test_garbage_collections_during_a_render_are_not_counted_against_it() -> None:
+    """A collection walks the whole process's heap: in a large process (a test worker holding millions of objects)
+    one can take seconds of processor time, which a small render must not be refused for."""
+    burned: list[float] = []
+
+    def slow_collection(phase: str, info: dict[str, int]) -> None:  # as a collection over a large heap would be
+        if phase == "start" and len(burned) < 5:
+            until = time.thread_time() + 0.3
+            while time.thread_time() < until:
+                pass
+            burned.append(0.3)
+
+    gc.callbacks.append(slow_collection)
+    try:
+        text = render_text("{% set rows = range(4000)|batch(1)|list %}{% for row in rows %}{{ row|length }}{% endfor %}",
+                           CONTEXT, where=WHERE)  # 4,000 lists kept: collections while they are made
+    finally:
+        gc.callbacks.remove(slow_collection)
+    assert sum(burned) == pytest.approx(1.5) and text == "1" * 4000
 
 
 # Each of these allocated a gigabyte or more before the bounds were checked ahead of allocation.
