@@ -121,7 +121,7 @@ class Child:
             exchange.cancel()
             self.kill()
             raise
-        if answer.get("memory"):
+        if answer.get("memory") or answer.get("retire"):
             self.alive = False  # it exits by itself
         return answer
 

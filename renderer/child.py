@@ -2,11 +2,15 @@
 
 It reads requests from stdin (a 4-byte length, then a pickle: the parent is trusted) and
 answers on stdout (a 4-byte length, then JSON: nothing a text does can make the parent unpickle
-anything). Its address space is capped (`RLIMIT_AS`) at what it holds once ready plus
-`--memory-mb`, so a text that allocates past that gets a `MemoryError`, answered as a refusal,
-after which the child exits and the pool starts another. It ignores Ctrl-C and lives in its
-own session, so stopping the worker never interrupts a render midway; it ends when its parent
-does (stdin closes, or the kernel's parent-death signal).
+anything). Its address space is capped (`RLIMIT_AS`, the soft limit) at what it holds when a
+request comes plus `--memory-mb`, so a text that allocates past that gets a `MemoryError`,
+answered as a refusal, after which the child exits and the pool starts another. A child that
+has come to hold half an allowance more than when it was ready (the compiled texts it keeps, a
+fragmented heap) answers, then retires the same way: what earlier requests left never eats a
+later one's allowance, and a child never holds more than that plus one request's allowance.
+(The PDF lane's child holds about 75 MB more once it has made a PDF: fonts and libraries.)
+It ignores Ctrl-C and lives in its own session, so stopping the worker never interrupts a
+render midway; it ends when its parent does (stdin closes, or the kernel's parent-death signal).
 """
 
 from __future__ import annotations
@@ -134,10 +138,16 @@ def main(argv: list[str] | None = None) -> int:
     sys.stdout = sys.stderr  # nothing but answers on the answer pipe
     render_text("{{ now|date }} {{ 1|currency }}", {"now": datetime.now(UTC)})  # Babel's data, loaded once
     Memory.limit_mb = args.memory_mb
-    cap = _address_space() + args.memory_mb * 1024 * 1024
-    resource.setrlimit(resource.RLIMIT_AS, (cap, cap))
+    budget = args.memory_mb * 1024 * 1024
+    held = _address_space()
+    retire_at = held + budget // 2
+    _, hard = resource.getrlimit(resource.RLIMIT_AS)
     write_frame(answers, {"ready": os.getpid()})
-    while (frame := read_frame(requests)) is not None:
+    while True:
+        # the next request may allocate `budget` past what the child holds now (its caches of compiled texts grow)
+        resource.setrlimit(resource.RLIMIT_AS, (held + budget, hard))
+        if (frame := read_frame(requests)) is None:
+            return 0
         started = time.thread_time()
         try:
             answer = handle(pickle.loads(frame))  # noqa: S301 (from the parent, over a pipe it made)
@@ -147,15 +157,17 @@ def main(argv: list[str] | None = None) -> int:
         except Exception as exc:  # a bug, not the text: said as it is, and the child goes on
             answer = {"failed": f"{type(exc).__name__}: {exc}"}
         answer["seconds"] = time.thread_time() - started  # processor time: a busy machine makes no text slow
+        held = _address_space()
         if Memory.ran_out:
             answer["memory"] = True
+        elif held > retire_at:
+            answer["retire"] = True  # a fresh child takes over
         try:
             write_frame(answers, answer)
         except MemoryError:
             return 3
-        if answer.get("memory"):
+        if answer.get("memory") or answer.get("retire"):
             return 0  # its heap may stay large: the pool starts a fresh child
-    return 0
 
 
 if __name__ == "__main__":

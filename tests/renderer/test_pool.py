@@ -230,3 +230,18 @@ async def test_a_template_check_is_killed_after_a_time_that_grows_with_its_size(
             await pool.validate(document)  # with its own kill time it saves (tests/bad_input/test_largest_template.py)
     finally:
         await pool.close()
+
+
+async def test_a_child_that_has_come_to_hold_half_its_allowance_more_retires_after_its_answer() -> None:
+    """Each text's compiled form is kept, with its source (a quarter of a megabyte here). A child that kept them
+    all would leave a later request less than its allowance; past half of it, a fresh child takes over."""
+    pool = RenderPool(processes=1, memory_mb=8)
+    pids: set[int] = set()
+    try:
+        for i in range(40):
+            text = f"{i} {{% if false %}}{'x' * 250_000}{{% endif %}}{{{{ record.title }}}}"
+            assert await pool.render(text, VARIABLES, where="body", office=ROME) == f"{i} Villa"
+            pids |= set(pool.pids())
+        assert len(pids) >= 3  # 10 MB kept in all: it retired at least twice, each time after answering
+    finally:
+        await pool.close()
