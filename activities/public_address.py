@@ -68,11 +68,7 @@ async def pin(url: str, allowed_hosts: Collection[str]) -> Pinned:
     parsed = httpx.URL(url)
     host = parsed.host
     port = parsed.port or (443 if parsed.scheme == "https" else 80)
-    try:
-        infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
-    except socket.gaierror as exc:
-        raise HostUnresolved(f"host '{host}' does not resolve: {exc.strerror}") from None
-    addresses = [ipaddress.ip_address(info[4][0].split("%", 1)[0]) for info in infos]
+    addresses = [literal] if (literal := _ip_literal(host)) is not None else await _resolve(host, port)
     if host.lower() not in {h.lower() for h in allowed_hosts}:
         for address in addresses:
             if (kind := why_not_public(address)) is not None:
@@ -83,3 +79,19 @@ async def pin(url: str, allowed_hosts: Collection[str]) -> Pinned:
     extensions = {"sni_hostname": host} if parsed.scheme == "https" else {}
     return Pinned(url=parsed.copy_with(host=str(address)), headers=headers, extensions=extensions,
                   address=str(address))
+
+
+def _ip_literal(host: str) -> Address | None:
+    """The address a URL names itself (`127.0.0.1`, `[::1]`): nothing to resolve, no resolver thread to wait for."""
+    try:
+        return ipaddress.ip_address(host)
+    except ValueError:
+        return None
+
+
+async def _resolve(host: str, port: int) -> list[Address]:
+    try:
+        infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except socket.gaierror as exc:
+        raise HostUnresolved(f"host '{host}' does not resolve: {exc.strerror}") from None
+    return [ipaddress.ip_address(info[4][0].split("%", 1)[0]) for info in infos]
