@@ -51,6 +51,20 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def database_cpu_seconds(database_url: str) -> float:
+    """CPU seconds used so far by the PostgreSQL backends serving this database (0 on SQLite: it runs in-process)."""
+    if not database_url.startswith("postgresql"):
+        return 0.0
+    name, total = database_url.rsplit("/", 1)[-1], 0.0
+    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+        try:
+            if f" {name} ".encode() in cmdline.read_bytes() + b" ":
+                total += cpu_seconds(int(cmdline.parent.name))
+        except OSError:  # the backend ended meanwhile
+            pass
+    return total
+
+
 def _die_with_parent() -> None:
     """In a child: end when the runner ends, however it ends (no server or worker left behind)."""
     import ctypes

@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from bench import client_requests, csv_import
-from bench.figures import number as _f, ratio as _ratio, verdict as _verdict
+from bench.figures import measured_apart, number as _f, ratio as _ratio, verdict as _verdict
 from bench.start_report import start_path_section, start_path_targets
 from bench.infra import ROOT
 
@@ -96,8 +96,8 @@ def render(results: dict[str, Any], data_scale: str | None = None, profiles: Pat
     for mode, m in results["modes"].items():
         label = "in memory" if mode == "memory" else "with its SQLite file"
         out += [f"## Dev server {label} (`{mode}`)", ""]
-        out += _measured_apart(m.get("one_server", {}), "Scenarios 1 (its target load), 2, 3, 8 and 9 measured",
-                               "the ratios between the two sides, measured in the same run")
+        out += measured_apart(m.get("one_server", {}), "Scenarios 1 (its target load), 2, 3, 8 and 9 measured",
+                              "the ratios between the two sides, measured in the same run")
         out += _phase_overhead(m)
         out += start_path_section(m)
         out += _signal_to_move(m)
@@ -244,8 +244,8 @@ def _move_to_action(m: dict[str, Any]) -> list[str]:
         f"| ratio | | {_f(_ratio(t['p50_ms'], b['p50_ms']), 2)} | {_f(_ratio(t['p95_ms'], b['p95_ms']), 2)} | |",
         "",
         *in_a_row,
-        *_measured_apart(m["move_to_action"], "Scenario 8 measured",
-                         "the ratios between the two sides, their moves taking turns in the same run"),
+        *measured_apart(m["move_to_action"], "Scenario 8 measured",
+                        "the ratios between the two sides, their moves taking turns in the same run"),
     ]
 
 
@@ -366,20 +366,7 @@ def _hostile(m: dict[str, Any]) -> list[str]:
         f"resident memory: {_f(h['worker_rss_mb_idle'])} MB idle, {_f(h['worker_rss_mb_busy'])} MB at most beside "
         f"hostile renders; its render children: {_f(h['children_rss_mb_busy'])} MB at most together, the largest "
         f"{_f(h['largest_child_rss_mb'])} MB (each render is capped at {h['render_memory_mb']} MB over what its "
-        "child holds when ready; the ceiling counts 64 MB for that, for each of the pool's children).", "",
-        *_measured_apart(h),
+        "child holds, and a child retires once it holds half that more than when it was ready; the ceiling counts "
+        "64 MB for what a child holds when ready, for each of the pool's children).", "",
+        *measured_apart(h),
     ]
-
-
-def _measured_apart(h: dict[str, Any], what: str = "",
-                    read: str = "the ratios between the two halves, taken one after the other on the same worker"
-                    ) -> list[str]:
-    """A scenario measured again on its own (`--only-hostile`, `--only-moves`), after the run the rest of the page
-    comes from."""
-    m = h.get("measured")
-    if not m:
-        return []
-    own = "their own" if what.startswith("Scenarios") else "its own"
-    return [f"{what or 'Measured'} on {own}, after the run above: `{m['command']}` on {m['date']} at commit "
-            f"{m['commit']}, load average at start {', '.join(f'{x:.2f}' for x in m['load_average_at_start'])} (the "
-            f"figures to read are {read}).", ""]

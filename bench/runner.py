@@ -34,7 +34,8 @@ from bench.hostile import hostile_renders
 from bench.infra import ROOT, connect, database, dev_server, worker_process
 from bench.pipelines import move_to_action, moves_in_a_row
 from bench.profile import summarize
-from bench.scenarios import Context, parked, phase_overhead, seed, signal_to_move, start_path
+from bench.scenarios import Context, parked, phase_overhead, seed, signal_to_move
+from bench.start_path import start_path
 from crm.db import make_engine, make_sessionmaker
 
 KINDS = ("baseline", "template")
@@ -169,7 +170,7 @@ async def _on_one_server(ctx: Context, mode: str, loads: Loads, growth: tuple[in
                 "file": str(path.relative_to(ROOT)) if path.is_relative_to(ROOT) else str(path),
                 **summarize(path, n)}
     log(f"{mode}: scenario 2, {loads.starts} starts by {loads.clients} clients")
-    out["start_path"] = await start_path(ctx, loads.starts, loads.clients)
+    out["start_path"] = await start_path(ctx, loads.starts, loads.clients, loads.rounds)
     out["signal_to_move"] = {}
     for kind in KINDS:
         log(f"{mode}: scenario 3, {kind}, {loads.moves} moves")
@@ -243,7 +244,7 @@ async def start_path_only(loads: Loads, modes: list[str], database_url: str) -> 
                 ctx = Context(server=server, database_url=database_url, sessions=make_sessionmaker(engine),
                               client=await connect(server.address), owner_id=owner_id, record_ids=record_ids)
                 log(f"{mode}: scenario 2, {loads.starts} starts by {loads.clients} clients")
-                out[mode] = figures = await start_path(ctx, loads.starts, loads.clients)
+                out[mode] = figures = await start_path(ctx, loads.starts, loads.clients, loads.rounds)
                 log(f"{mode}: {start_report.start_path_line(figures)}")
     finally:
         await engine.dispose()
@@ -285,14 +286,19 @@ async def moves_only(mode: str, loads: Loads, database_url: str, profile: Path |
 ONLY = ("hostile", "moves", "one-server", "data-scale", "csv-import")  # what `--only-...` measures again on its own
 
 
+def measured_now(command: str) -> dict[str, Any]:
+    """When and how a scenario measured on its own was measured (`bench.figures.measured_apart` writes it)."""
+    return {"command": command, "date": datetime.now(UTC).isoformat(timespec="seconds"), "commit": commit(),
+            "load_average_at_start": machine()["load_average_at_start"]}
+
+
 def rerun_only(which: str, loads: Loads, db_choice: str, modes: list[str], quick: bool, import_rows: int,
                command: str, json_path: Path, md_path: Path, profile: Path | None = None) -> int:
     """`--only-hostile`, `--only-moves`, `--only-one-server`, `--only-data-scale`, `--only-csv-import`: measure
     that scenario again and put it in place of the one in `json_path`, saying when and how it was measured; render
     `md_path` again from it (every other section comes from the figures as they were)."""
     results = json.loads(json_path.read_text())
-    measured = {"command": command, "date": datetime.now(UTC).isoformat(timespec="seconds"), "commit": commit(),
-                "load_average_at_start": machine()["load_average_at_start"]}
+    measured = measured_now(command)
     section = _data_scale_in(md_path) if results.get("data_scale") else None
     if which == "data-scale":
         figures, section = data_scale_section(quick, ROOT / "build")
@@ -379,7 +385,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="measure scenario 10 (CSV import) alone and put it into the JSON file's results")
     parser.add_argument("--no-csv-import", action="store_true", help="leave scenario 10 out")
     parser.add_argument("--only-start-path", action="store_true",
-                        help="measure scenario 2 (the start path) alone, on each mode; its figures go to build/ only")
+                        help="measure scenario 2 (the start path) alone, on each mode; its figures go to build/ only, "
+                             "each mode's with when and how it was measured")
     parser.add_argument("--only-moves", action="store_true",
                         help="measure scenario 8 (moves, on-enter automations) alone, on each --modes server, into "
                              "the JSON file's results")
@@ -419,11 +426,14 @@ def main(argv: list[str] | None = None) -> int:
         return rerun_only(only[0], loads, args.database, args.modes.split(","), quick, import_rows, command,
                           json_path, md_path, args.profile_moves)
     if args.only_start_path:
+        measured = measured_now(command)
         with database(args.database) as (db_kind, url):
             figures = asyncio.run(start_path_only(loads, args.modes.split(","), url))
+        for mode_figures in figures.values():  # ready to take the place of a mode's `start_path` in the results
+            mode_figures["measured"] = measured
         out = args.json or build / f"bench-start-path-{db_kind}.json"
         out.write_text(json.dumps({"command": command, "date": datetime.now(UTC).isoformat(timespec="seconds"),
-                                   "commit": commit(), "machine": machine(), "database": db_kind,
+                                   "commit": measured["commit"], "machine": machine(), "database": db_kind,
                                    "loads": loads.__dict__, "start_path": figures}, indent=2) + "\n")
         return 0
     results: dict[str, Any] = {"command": command, "date": datetime.now(UTC).isoformat(timespec="seconds"),

@@ -13,14 +13,13 @@ import sys
 import time
 import uuid
 from collections import Counter
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import httpx
 from sqlalchemy import func
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel import col, select
@@ -28,11 +27,10 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client, WorkflowHandle
 
-from api.auth import create_key
 from bench.baseline import BaselineInput, BaselineWorkflow
-from bench.infra import DevServer, Proc, api_process, cpu_seconds, rss_bytes, worker_process
+from bench.infra import DevServer, Proc, rss_bytes, worker_process
 from crm import template_store
-from crm.models import ApiRole, HistoryEntry, HistoryKind, Record, User
+from crm.models import HistoryEntry, HistoryKind, Record, User
 from processes.instance import ProcessInput, SkipPhaseRequest
 from processes.template import ProcessTemplate
 from processes.template_basics import RecordKind
@@ -213,83 +211,6 @@ async def _profile_stop(spy: Any) -> None:
     if spy is not None:
         spy.send_signal(2)  # SIGINT: py-spy writes its file and exits
         await spy.wait()
-
-
-# --- scenario 2: start path -------------------------------------------------------------------
-
-async def start_path(ctx: Context, total: int, clients: int) -> dict[str, Any]:
-    """`total` starts by `clients` concurrent callers: over the HTTP API, and with client.start_workflow."""
-    tq = _tq("s2")  # no worker polls it: only the start path is measured
-    async with ctx.sessions() as session:
-        _, key = await create_key(session, "bench staff", ApiRole.staff)
-    per_client = total // clients
-    results: dict[str, Any] = {"clients": clients, "starts": per_client * clients}
-
-    rounds = iter(range(1000))
-
-    async def direct(c: int) -> list[float]:
-        spent, r = [], next(rounds)
-        for i in range(per_client):
-            t = time.monotonic()
-            await _start(ctx, "template", "bench-five", tq, f"{tq}-direct-{r}-{c}-{i}", ctx.record_ids[c])
-            spent.append(time.monotonic() - t)
-        return spent
-
-    async with api_process(ctx.server, ctx.database_url, tq) as api:
-        async def over_http(c: int) -> list[float]:
-            spent = []
-            async with httpx.AsyncClient(base_url=api.url, headers={"X-API-Key": key}, timeout=60) as http:
-                for _ in range(per_client):
-                    t = time.monotonic()
-                    response = await http.post("/processes", json={"template": "bench-five",
-                                                                   "record_id": ctx.record_ids[c]})
-                    spent.append(time.monotonic() - t)
-                    response.raise_for_status()
-            return spent
-
-        def cpu() -> dict[str, float]:  # the machine is shared: what each start costs does not depend on it
-            return {"caller": time.process_time(), "api": cpu_seconds(api.pid),
-                    "temporal": cpu_seconds(ctx.server.pid)}
-
-        for name, caller in (("direct", direct), ("api", over_http)):
-            await asyncio.gather(*(caller(c) for c in range(clients)))  # warm up: connections, caches
-            before, t0 = cpu(), time.monotonic()
-            spent = [s for per in await asyncio.gather(*(caller(c) for c in range(clients))) for s in per]
-            elapsed, after = time.monotonic() - t0, cpu()
-            results[name] = {"starts_per_s": len(spent) / elapsed, **latency_summary(spent),
-                             "cpu_ms_per_start": {part: (after[part] - before[part]) * 1000 / len(spent)
-                                                  for part in after}}
-        # the latency a caller sees, at half the rate the machine did: each start sent on time (an open loop)
-        rate = results["direct"]["starts_per_s"] / 2
-        async with httpx.AsyncClient(base_url=api.url, headers={"X-API-Key": key}, timeout=60) as http:
-            async def by_http(i: int) -> None:
-                response = await http.post("/processes", json={"template": "bench-five",
-                                                               "record_id": ctx.record_ids[i % clients]})
-                response.raise_for_status()
-
-            async def by_client(i: int) -> None:
-                await _start(ctx, "template", "bench-five", tq, f"{tq}-paced-{i}", ctx.record_ids[i % clients])
-
-            results["paced"] = {"rate_per_s": rate, "direct": await paced(by_client, rate, total),
-                                "api": await paced(by_http, rate, total)}
-    return results
-
-
-async def paced(call: Callable[[int], Awaitable[None]], rate: float, n: int) -> dict[str, float]:
-    """`n` calls, one every 1/`rate` seconds whether or not the earlier ones have answered: their latencies."""
-    spent: list[float] = []
-
-    async def one(i: int) -> None:
-        t = time.monotonic()
-        await call(i)
-        spent.append(time.monotonic() - t)
-
-    calls, t0 = [], time.monotonic()
-    for i in range(n):
-        await asyncio.sleep(max(0.0, t0 + i / rate - time.monotonic()))
-        calls.append(asyncio.create_task(one(i)))
-    await asyncio.gather(*calls)
-    return {**latency_summary(spent), "max_ms": max(spent) * 1000}
 
 
 # --- scenario 3: signal to move ------------------------------------------------------------------

@@ -27,7 +27,8 @@ import httpx
 from api.auth import create_key
 from bench.infra import (_die_with_parent, _env, connect, cpu_seconds, database, dev_server, free_port,
                          stop_process, wait_port)
-from bench.scenarios import Context, _start, latency_summary, paced, seed
+from bench.scenarios import Context, _start, latency_summary, seed
+from bench.start_path import paced
 from crm.db import make_engine, make_sessionmaker
 from crm.models import ApiRole
 

@@ -4,14 +4,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from bench.figures import number as _f, ratio as _ratio, verdict as _verdict
+from bench.figures import measured_apart, number as _f, ratio as _ratio, verdict as _verdict
 
 TARGETS = {"start_path": 0.8, "start_p99_ms": 100}  # HTTP starts/s against client.start_workflow; p99 paced
 
 
 def start_path_section(m: dict[str, Any]) -> list[str]:
     s = m["start_path"]
-    d, a = s["direct"], s["api"]
+    d, a, h = s["direct"], s["api"], s.get("api_httpx")
+    rows = [("client.start_workflow", d), ("HTTP API (aiohttp caller)" if h else "HTTP API", a)]
+    rows += [("HTTP API (httpx caller)", h)] if h else []
     return [
         "### 2. Start path",
         "",
@@ -20,17 +22,35 @@ def start_path_section(m: dict[str, Any]) -> list[str]:
         "the start and confirmed after) against `client.start_workflow` of the same input from the bench process",
         "(`workflows.client.start_process`). No worker polls the queue, so only the start path is timed.",
         "",
+        *measured_apart(s, "Scenario 2 measured", "the ratio of the rounds and the CPU per start"),
+        *_rounds(s),
         "| path | starts/s | p50 ms | p95 ms | p99 ms |",
         "|---|---|---|---|---|",
-        f"| client.start_workflow | {_f(d['starts_per_s'])} | {_f(d['p50_ms'])} | {_f(d['p95_ms'])} | {_f(d['p99_ms'])} |",
-        f"| HTTP API | {_f(a['starts_per_s'])} | {_f(a['p50_ms'])} | {_f(a['p95_ms'])} | {_f(a['p99_ms'])} |",
-        f"| ratio (API / direct) | {_f(_ratio(a['starts_per_s'], d['starts_per_s']), 2)} | "
+        *[f"| {label} | {_f(x['starts_per_s'])} | {_f(x['p50_ms'])} | {_f(x['p95_ms'])} | {_f(x['p99_ms'])} |"
+          for label, x in rows],
+        f"| ratio (API / direct) | {_f(start_ratio(s), 2)} | "
         f"{_f(_ratio(a['p50_ms'], d['p50_ms']), 2)} | {_f(_ratio(a['p95_ms'], d['p95_ms']), 2)} | "
         f"{_f(_ratio(a['p99_ms'], d['p99_ms']), 2)} |",
         "",
         *_paced(s),
-        *_start_cpu(d, a),
+        *_start_cpu(s),
     ]
+
+
+def start_ratio(s: dict[str, Any]) -> float | None:
+    """The target's ratio: the median of the rounds' own (a run from before rounds: of the two sides' rates)."""
+    return s["ratio"] if "ratio" in s else _ratio(s["api"]["starts_per_s"], s["direct"]["starts_per_s"])
+
+
+def _rounds(s: dict[str, Any]) -> list[str]:
+    if "rounds_starts_per_s" not in s:
+        return []
+    per = s["rounds_starts_per_s"]
+    pairs = ", ".join(f"{_f(d)} / {_f(a)} ({_f(a / d, 2)})" for d, a in zip(per["direct"], per["api"], strict=True))
+    return [f"The sides took turns for {s['rounds']} rounds (which one goes first alternates); the table gives each "
+            "side's median round, and as the ratio the median of the rounds' own ratios. The HTTP callers are aiohttp "
+            "sessions; the same starts through httpx ran in the same rounds and are shown beside, not held to the "
+            f"target (median ratio {_f(s['ratio_httpx'], 2)}). The rounds, starts/s direct / API (ratio): {pairs}.", ""]
 
 
 def _paced(s: dict[str, Any]) -> list[str]:
@@ -48,15 +68,22 @@ def _paced(s: dict[str, Any]) -> list[str]:
               for label, x in (("client.start_workflow", d), ("HTTP API", a))], ""]
 
 
-def _start_cpu(d: dict[str, Any], a: dict[str, Any]) -> list[str]:
+def _start_cpu(s: dict[str, Any]) -> list[str]:
     """CPU per start, by process: on a shared machine, what a start costs whatever else runs."""
-    if "cpu_ms_per_start" not in a:  # a run from before it was measured
+    if "cpu_ms_per_start" not in s["api"]:  # a run from before it was measured
         return []
-    dc, ac = d["cpu_ms_per_start"], a["cpu_ms_per_start"]
-    return ["CPU per start (ms; the caller is the bench process: the Temporal client, or the HTTP client):", "",
-            "| path | caller | API process | dev server |", "|---|---|---|---|",
-            f"| client.start_workflow | {_f(dc['caller'], 2)} | – | {_f(dc['temporal'], 2)} |",
-            f"| HTTP API | {_f(ac['caller'], 2)} | {_f(ac['api'], 2)} | {_f(ac['temporal'], 2)} |", ""]
+    rows = [("client.start_workflow", s["direct"]), ("HTTP API", s["api"])]
+    if "api_httpx" in s:
+        rows = [rows[0], ("HTTP API, aiohttp caller", s["api"]), ("HTTP API, httpx caller", s["api_httpx"])]
+    cpu = [(label, x["cpu_ms_per_start"]) for label, x in rows]
+    database = "postgresql" in cpu[0][1]
+    return ["CPU per start (ms; the caller is the bench process: the Temporal client, or the HTTP client"
+            + ("; PostgreSQL: the backends serving Stagecoach's database" if database else "") + "):", "",
+            "| path | caller | API process | dev server |" + (" PostgreSQL |" if database else ""),
+            "|---|---|---|---|" + ("---|" if database else ""),
+            *[f"| {label} | {_f(c['caller'], 2)} | {_f(c['api'], 2) if label.startswith('HTTP') else '–'} | "
+              f"{_f(c['temporal'], 2)} |" + (f" {_f(c['postgresql'], 2)} |" if database else "")
+              for label, c in cpu], ""]
 
 
 def start_path_targets(mode: str, m: dict[str, Any]) -> list[tuple[str, str, str, str, str]]:
@@ -64,7 +91,7 @@ def start_path_targets(mode: str, m: dict[str, Any]) -> list[tuple[str, str, str
     if "start_path" not in m:
         return []
     s = m["start_path"]
-    ratio = _ratio(s["api"]["starts_per_s"], s["direct"]["starts_per_s"])
+    ratio = start_ratio(s)
     paced = s.get("paced")
     p99 = (paced or s)["api"]["p99_ms"]
     what = f"2: HTTP start p99 (ms) at {_f(paced['rate_per_s'])}/s" if paced else "2: HTTP start p99 (ms)"
@@ -78,7 +105,9 @@ def start_path_line(s: dict[str, Any]) -> str:
     d, a = s["direct"], s["api"]
     verdicts = "; ".join(f"{what[3:]} {value}: {verdict}" for _, what, _, value, verdict in
                          start_path_targets("", {"start_path": s}))
+    httpx = f"httpx caller's ratio {_f(s['ratio_httpx'], 2)}; " if "ratio_httpx" in s else ""
+    cpu = "; ".join(f"{side} " + ", ".join(f"{k} {_f(v, 2)}" for k, v in x.get("cpu_ms_per_start", {}).items())
+                    for side, x in (("direct", d), ("API", a)))
     return (f"direct {_f(d['starts_per_s'])}/s p50 {_f(d['p50_ms'])} p99 {_f(d['p99_ms'])} ms; "
-            f"API {_f(a['starts_per_s'])}/s p50 {_f(a['p50_ms'])} p99 {_f(a['p99_ms'])} ms; {verdicts}; CPU ms per "
-            "start: " + "; ".join(f"{side} " + ", ".join(f"{k} {_f(v, 2)}" for k, v in x.get("cpu_ms_per_start", {}).items())
-                                  for side, x in (("direct", d), ("API", a))))
+            f"API {_f(a['starts_per_s'])}/s p50 {_f(a['p50_ms'])} p99 {_f(a['p99_ms'])} ms; {verdicts}; {httpx}"
+            f"CPU ms per start: {cpu}")

@@ -15,6 +15,10 @@ the POST, its answer written after), as a careful hand-written one would. Each r
 fresh worker of one side and times them from the first start to the last completion; the sides take turns, the
 order reversed every other round, and the target's ratio is the median of the rounds' own ratios (the table
 keeps each side's median round). The receiver counts the POSTs: one per process.
+
+The baseline's worker runs the SDK's default sandbox, which imports the hand-written workflow's module again for
+every run; Stagecoach's worker passes its workflow modules through (`worker.RUNNER`). `BENCH_BASELINE_PASSTHROUGH=1`
+passes the baseline's module through too, to read what that tuning is worth to a hand-written worker (not the target).
 """
 
 from __future__ import annotations
@@ -87,7 +91,7 @@ def _children(pid: int) -> list[int]:
 def _cpu(worker_pid: int, server_pid: int, database_url: str) -> dict[str, float]:
     """CPU seconds used so far by the worker, its render processes, the dev server and this database's PostgreSQL
     backends (the machine is shared: what each side costs does not depend on the load, its rate does)."""
-    from bench.infra import cpu_seconds
+    from bench.infra import cpu_seconds, database_cpu_seconds
 
     def safe(pid: int) -> float:
         try:
@@ -95,16 +99,8 @@ def _cpu(worker_pid: int, server_pid: int, database_url: str) -> dict[str, float
         except OSError:
             return 0.0
 
-    name = database_url.rsplit("/", 1)[-1]
-    backends = 0.0
-    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
-        try:
-            if f" {name} ".encode() in cmdline.read_bytes() + b" ":
-                backends += safe(int(cmdline.parent.name))
-        except OSError:
-            pass
     return {"worker": safe(worker_pid), "render": sum(safe(pid) for pid in _children(worker_pid)),
-            "temporal": safe(server_pid), "postgresql": backends}
+            "temporal": safe(server_pid), "postgresql": database_cpu_seconds(database_url)}
 
 
 def _template() -> Any:

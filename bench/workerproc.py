@@ -19,6 +19,7 @@ from collections import Counter
 from typing import Any
 
 from temporalio.worker import Worker
+from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
 from activities.deps import Deps
 from activities.mailer import Mailer
@@ -45,6 +46,10 @@ async def serve(kind: str, settings: Settings) -> None:
     if kind == "template":
         worker = build_worker(client, settings, deps, **options)
     else:
+        if os.environ.get("BENCH_BASELINE_PASSTHROUGH"):  # a hand-written worker tuned as Stagecoach's is: its module
+            # passed through the sandbox, not imported again for every run (bench/findings.md reads it; no target)
+            options["workflow_runner"] = SandboxedWorkflowRunner(
+                restrictions=SandboxRestrictions.default.with_passthrough_modules("bench"))
         worker = Worker(client, task_queue=settings.temporal_task_queue,
                         workflows=[*BASELINE_WORKFLOWS, RequestBaselineWorkflow],
                         activities=[*baseline_activities(deps), *request_baseline_activities(deps)],

@@ -31,7 +31,9 @@ def test_a_tiny_bench_run_writes_figures_and_report(tmp_path: Path) -> None:
         assert figures["answers_to_move"][kind]["n"] == 2
         assert figures["parked"]["1"][kind]["processes"] == 8
     assert figures["moves_in_a_row"]["lost"] == 0 and figures["moves_in_a_row"]["counted"] == 10
-    assert figures["start_path"]["api"]["n"] == figures["start_path"]["direct"]["n"] == 8
+    start = figures["start_path"]
+    assert start["api"]["n"] == start["api_httpx"]["n"] == start["direct"]["n"] == 8
+    assert start["ratio"] > 0 and start["ratio_httpx"] > 0 and len(start["rounds_starts_per_s"]["api"]) == 1
     assert figures["hostile"]["idle"]["n"] == figures["hostile"]["busy"]["n"] == 8  # 2 processes, 4 gaps each
     imported = json.loads(out_json.read_text())["csv_import"]
     assert imported["rows"] == 1_000 and imported["databases"]["sqlite"]["ratio"] > 0
