@@ -163,14 +163,27 @@ def dispatcher_id(task_queue: str) -> str:
     return DISPATCHER_ID if task_queue == DEFAULT_TASK_QUEUE else f"{DISPATCHER_ID}-{task_queue}"
 
 
+# A signal-with-start that meets the dispatcher as it continues as new can be told NOT_FOUND ("Completed workflow"):
+# the run it found had closed, the new one was not there yet (seen on the time-skipping test server). It is sent again
+# after these pauses.
+NOTIFY_AGAIN_AFTER = (0.05, 0.2, 0.5)
+
+
 async def notify_dispatcher(client: Client, settings: Settings) -> None:
     """Signal the dispatcher that record events were committed, starting it if it is not running."""
     task_queue = settings.temporal_task_queue
-    await client.start_workflow(
-        DISPATCHER_WORKFLOW, RecordEventsInput(sweep_seconds=settings.record_events_sweep_seconds),
-        id=dispatcher_id(task_queue), task_queue=task_queue,
-        id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING, start_signal=DISPATCHER_SIGNAL,
-        static_summary="dispatches record events to autostart triggers", rpc_timeout=timedelta(seconds=10))
+    for pause in (*NOTIFY_AGAIN_AFTER, None):
+        try:
+            await client.start_workflow(
+                DISPATCHER_WORKFLOW, RecordEventsInput(sweep_seconds=settings.record_events_sweep_seconds),
+                id=dispatcher_id(task_queue), task_queue=task_queue,
+                id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING, start_signal=DISPATCHER_SIGNAL,
+                static_summary="dispatches record events to autostart triggers", rpc_timeout=timedelta(seconds=10))
+            return
+        except RPCError as exc:
+            if exc.status != RPCStatusCode.NOT_FOUND or pause is None:
+                raise
+        await asyncio.sleep(pause)
 
 
 async def abort_process(client: Client, workflow_id: str, request: AbortRequest) -> bool:
