@@ -24,7 +24,7 @@ run: install
 ##       (tests/conftest.py keeps the tests on the session's dev server together); TEST_ARGS: more options.
 ##       The console's tests drive Debian's Chromium, installed here when missing.
 test: install chromium
-	$(PY) -m pytest -n 2 --dist loadgroup $(TEST_ARGS)
+	$(PY) -m pytest -n 3 --dist loadgroup $(TEST_ARGS)
 
 chromium:
 	@test -x /usr/bin/chromium || (apt-get update -qq && apt-get install -y -qq chromium)
