@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 from temporalio.client import Client
+from temporalio.service import RPCError, RPCStatusCode
 from temporalio.testing import ActivityEnvironment, WorkflowEnvironment
 
 from activities.autostart import AutostartActivities, DispatchInput, DispatchResult
@@ -102,10 +103,21 @@ async def events_of(sessions: Sessions, record_id: int) -> list[RecordEvent]:
         return list((await session.exec(query)).all())
 
 
-async def finished(client: Client, workflow_ids: list[str]) -> list[ProcessState]:
-    """Wait for the processes to end (each runs one automatic phase)."""
-    states = [await client.get_workflow_handle_for(ProcessWorkflow.run, workflow_id).result()
-              for workflow_id in workflow_ids]
+async def finished(client: Client, workflow_ids: list[str], timeout: float = 10.0) -> list[ProcessState]:
+    """Wait for the processes to end (each runs one automatic phase). A run's row is committed before its workflow
+    is started (`crm/process_runs.py`), so a workflow Temporal does not have yet is asked for again."""
+    states = []
+    async with asyncio.timeout(timeout):
+        for workflow_id in workflow_ids:
+            handle = client.get_workflow_handle_for(ProcessWorkflow.run, workflow_id)
+            while True:
+                try:
+                    states.append(await handle.result())
+                    break
+                except RPCError as exc:
+                    if exc.status != RPCStatusCode.NOT_FOUND:
+                        raise
+                await asyncio.sleep(0.05)
     assert all(state.status is ProcessStatus.completed for state in states)
     return states
 
