@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, TypeVar
 
 from sqlalchemy import event, text
@@ -164,7 +164,7 @@ class Direct:
     def closed(self) -> bool:
         return self._driver is None
 
-    async def first(self, sql: str, params: tuple[Any, ...]) -> tuple[Any, ...] | None:
+    async def first(self, sql: str, params: tuple[Any, ...] | Mapping[str, Any]) -> tuple[Any, ...] | None:
         """The first row of a statement that returns rows (None when it returned none); committed."""
         return await self._run(sql, params, True)
 
@@ -172,7 +172,7 @@ class Direct:
         """A statement that returns no rows; committed."""
         await self._run(sql, params, False)
 
-    async def _run(self, sql: str, params: tuple[Any, ...], rows: bool) -> tuple[Any, ...] | None:
+    async def _run(self, sql: str, params: tuple[Any, ...] | Mapping[str, Any], rows: bool) -> tuple[Any, ...] | None:
         try:
             cursor = await self._driver.execute(sql, params, prepare=True)
             return await cursor.fetchone() if rows else None

@@ -12,6 +12,7 @@ with its request id starts it after all.
 from __future__ import annotations
 
 import enum
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -194,22 +195,27 @@ def _next_run_insert() -> sa.Insert:
 _NEXT_RUN = _next_run_insert()
 _CONFIRM = (sa.update(RUNS).where(RUNS.c.workflow_id == sa.bindparam("p_workflow_id"), RUNS.c.status.in_(UNCONFIRMED))
             .values(status=RunStatus.running))
-# The starter's confirmation, committed without waiting for the disk (PostgreSQL: `synchronous_commit` off for this
-# statement's own transaction, set by the statement itself, so no round trip more). A crash of the database may
-# lose it, and nothing with it: the run stays `starting`, and the process's first step, the sweep, or a retry with
-# its request id marks it again (this module's doc). The run's insert, before Temporal is asked, still waits for it.
-_CONFIRM_NO_WAIT = _CONFIRM.where(sa.select(func.set_config("synchronous_commit", "off", sa.true()))
-                                  .scalar_subquery().is_not(None))
+# The starter's confirmations (`confirm_starts`: several runs at once), committed without waiting for the disk
+# (PostgreSQL: `synchronous_commit` off for this statement's own transaction, set by the statement itself, so no round
+# trip more). A crash of the database may lose them, and nothing with them: the runs stay `starting`, and each
+# process's first step, the sweep, or a retry with its request id marks it again (this module's doc). The run's
+# insert, before Temporal is asked, still waits for it.
+_CONFIRM_MANY = (sa.update(RUNS).where(RUNS.c.workflow_id.in_(sa.bindparam("p_workflow_ids", expanding=True)),
+                                       RUNS.c.status.in_(UNCONFIRMED))
+                 .values(status=RunStatus.running))
+_CONFIRM_MANY_NO_WAIT = _CONFIRM_MANY.where(sa.select(func.set_config("synchronous_commit", "off", sa.true()))
+                                            .scalar_subquery().is_not(None))
 
 
-# `_NEXT_RUN` and `_CONFIRM_NO_WAIT` on PostgreSQL through psycopg (`crm.db.Direct`), parameters in `_INSERTED`'s order
+# `_NEXT_RUN` and `_CONFIRM_MANY_NO_WAIT` on PostgreSQL through psycopg (`crm.db.Direct`), parameters in `_INSERTED`'s
+# order
 _DIRECT_NEXT_RUN = (
     "INSERT INTO process_run (workflow_id, sequence, " + ", ".join(_INSERTED) + ") "
     "SELECT %s::varchar || CAST(next.number AS varchar), next.number, %s::varchar, %s::integer, %s::integer, "
     "%s::integer, %s::varchar, %s::varchar, %s::varchar, %s::varchar, %s::integer, %s::timestamptz, %s::varchar "
     "FROM (SELECT coalesce(max(sequence), 0) + 1 AS number FROM process_run "
     "WHERE template_key = %s::varchar AND record_id = %s::integer) AS next RETURNING id, sequence, workflow_id")
-_DIRECT_CONFIRM = ("UPDATE process_run SET status = %s::varchar WHERE workflow_id = %s::varchar "
+_DIRECT_CONFIRM = ("UPDATE process_run SET status = %s::varchar WHERE workflow_id = ANY(%s::varchar[]) "
                    "AND status IN (%s::varchar, %s::varchar) "
                    "AND (SELECT set_config('synchronous_commit', 'off', true)) IS NOT NULL")
 
@@ -246,14 +252,17 @@ async def mark_started(session: AsyncSession, workflow_id: str) -> None:
     await (await session.connection()).execute(_CONFIRM, {"p_workflow_id": workflow_id})
 
 
-async def confirm_start(connection: AsyncConnection | Direct, workflow_id: str) -> None:
-    """The starter's `mark_started`, a statement alone (autocommit): on PostgreSQL its commit does not wait for the
-    disk (`_CONFIRM_NO_WAIT`), one flush a start, not two. No commit (SQLite's caller commits)."""
+async def confirm_starts(connection: AsyncConnection | Direct, workflow_ids: Sequence[str]) -> None:
+    """The starter's `mark_started` of several runs, a statement alone (autocommit; `api.start_confirmations` gathers
+    them): on PostgreSQL its commit does not wait for the disk (`_CONFIRM_MANY_NO_WAIT`). No commit (SQLite's caller
+    commits)."""
     if isinstance(connection, Direct):
-        await connection.execute(_DIRECT_CONFIRM, (RunStatus.running.value, workflow_id, *(s.value for s in UNCONFIRMED)))
+        await connection.execute(_DIRECT_CONFIRM, (RunStatus.running.value, list(workflow_ids),
+                                                   *(s.value for s in UNCONFIRMED)))
         return
     no_wait = connection.dialect.name == "postgresql"
-    await connection.execute(_CONFIRM_NO_WAIT if no_wait else _CONFIRM, {"p_workflow_id": workflow_id})
+    await connection.execute(_CONFIRM_MANY_NO_WAIT if no_wait else _CONFIRM_MANY,
+                             {"p_workflow_ids": list(workflow_ids)})
 
 
 async def mark_not_started(session: AsyncSession, workflow_id: str) -> None:

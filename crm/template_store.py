@@ -129,6 +129,8 @@ def load(row: ProcessTemplateVersion) -> ProcessTemplate:
 
 _PARSED: OrderedDict[tuple[str, int, str], ProcessTemplate] = OrderedDict()  # by key, version and checksum
 PARSED_KEPT = 256
+# what `parsed` last kept of a key: (key, None) its newest version, (key, n) version n; as (number, checksum)
+_AT_HAND: dict[tuple[str, int | None], tuple[int, str]] = {}
 
 
 async def for_start(session: AsyncSession, key: str, version: int | None = None) -> tuple[ProcessTemplate, int]:
@@ -142,6 +144,16 @@ async def for_start(session: AsyncSession, key: str, version: int | None = None)
         await get_version(session, key, version)  # says what is missing
         raise TemplateNotFound(f"no template '{key}'")  # saved meanwhile: refused all the same, as when read first
     return await parsed(session, key, *found), found[0]
+
+
+def at_hand(key: str, version: int | None) -> tuple[int, str, ProcessTemplate] | None:
+    """The version of `key` this process parsed last (the newest it parsed when `version` is None), with its checksum
+    and template, if it still keeps it (reads nothing): a guess, for a start that checks it against the database in
+    the statement that allocates its run (`crm.start_reads.read_and_insert`)."""
+    found = _AT_HAND.get((key, version))
+    if found is None or (template := _PARSED.get((key, *found))) is None:
+        return None
+    return found[0], found[1], template
 
 
 def is_parsed(key: str, version: int, checksum: str) -> bool:
@@ -158,6 +170,12 @@ async def parsed(session: AsyncSession, key: str, version: int, checksum: str) -
         _PARSED[(key, version, checksum)] = template
         while len(_PARSED) > PARSED_KEPT:
             _PARSED.popitem(last=False)
+        if len(_AT_HAND) > 2 * PARSED_KEPT:
+            _AT_HAND.clear()
+    _AT_HAND[(key, version)] = (version, checksum)
+    newest = _AT_HAND.get((key, None))
+    if newest is None or version >= newest[0]:
+        _AT_HAND[(key, None)] = (version, checksum)
     return template
 
 

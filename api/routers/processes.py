@@ -28,11 +28,10 @@ from api.routers.records import get_record_or_404
 from api.routers.users import get_user_or_404
 from api.temporal_errors import send_update, temporal_errors
 from crm import template_store
-from crm.db import Direct, direct_alone, direct_statement, each_statement_alone, statement_alone, statements_alone
-from crm.start_reads import start_reads
+from crm.db import Direct, direct_alone, each_statement_alone, statements_alone
+from crm.start_reads import StartReads, read_and_insert, start_reads
 from crm.process_list import RunFilter, list_runs, overdue_runs
-from crm.process_runs import (UNCONFIRMED, NewRun, ProcessRun, RunStatus, allocate_run, confirm_start,
-                              insert_run)
+from crm.process_runs import UNCONFIRMED, NewRun, ProcessRun, RunStatus, allocate_run, insert_run
 from crm.access import hidden_process_records
 from crm.models import ApiRole, Task
 from processes.errors import (
@@ -44,6 +43,7 @@ from processes.errors import (
     StagecoachError,
 )
 from processes.instance import ProcessInput, ProcessState, ProcessStatus
+from processes.template import ProcessTemplate
 from settings import Settings
 from workflows import search_attributes as sa
 from workflows.client import StartNotConfirmed, start_once
@@ -111,23 +111,76 @@ async def start(body: StartProcessBody, request: Request, response: Response, pr
     # CPU on the API's busiest route (a generator dependency most: its exit stack).
     state = request.app.state
     async with state.sessions() as session:
-        return await start_with(body, response, session, state.temporal, state.settings, principal)
+        return await start_with(body, response, session, state.temporal, state.settings, principal,
+                                state.confirmations.soon)
 
 
 async def start_with(body: StartProcessBody, response: Response, session: AsyncSession, temporal: Client,
-                     settings: Settings, principal: Principal) -> ProcessStarted:
-    """`start` with what it needs given (the console's start form calls it with its own)."""
+                     settings: Settings, principal: Principal,
+                     confirm: Callable[[str], Awaitable[None]]) -> ProcessStarted:
+    """`start` with what it needs given (the console's start form calls it with its own). `confirm` marks the run
+    `running` once Temporal has its workflow (`api.start_confirmations`: the API's a moment later, with others)."""
+    run, created, template, version = await _allocate(body, session, principal)
+    if not created and run.status not in UNCONFIRMED:
+        response.status_code = 200
+        return _started(run, settings)
+    # A new run, or one whose start was never confirmed (the API stopped between the commit and the start, or
+    # Temporal did not answer): start it as allocated.
+    if run.template_version != version:  # a retry, after a new version was saved
+        template, _ = await template_store.for_start(session, run.template_key, run.template_version)
+        await session.commit()  # no transaction (and connection) left open while Temporal is asked
+    input = ProcessInput(template=template, template_version=run.template_version, record_id=run.record_id,
+                         owner_id=run.owner_id, started_by=run.started_by,
+                         triggered_by_user_id=run.triggered_by_user_id)
+    try:
+        started = await start_once(temporal, input, workflow_id=run.workflow_id,
+                                   task_queue=settings.temporal_task_queue)
+    except StartNotConfirmed as exc:
+        retry = ("send the same request again with the same request_id: it starts the process once"
+                 if body.request_id else "send it again (give a request_id, so that a retry starts it once)")
+        raise ServiceUnavailable(f"process {run.workflow_id} is not started ({exc}); {retry}. A start not "
+                                 "retried is dropped once Temporal shows it has no such process") from None
+    await confirm(run.workflow_id)
+    response.status_code = 201 if started else 200
+    return _started(run, settings)
+
+
+async def _allocate(body: StartProcessBody, session: AsyncSession, principal: Principal
+                    ) -> tuple[ProcessRun | NewRun, bool, ProcessTemplate, int]:
+    """The start's run (inserted and committed, or the one its request id allocated before: then not `created`), its
+    template and the version's number."""
     # Each statement on its own (no BEGIN, no COMMIT), on a pooled connection with no ORM session around it: the
-    # record and the template version in one, then the run's insert, which takes the next number itself. The run is
-    # committed before Temporal is asked, and no connection is held while Temporal answers. A start that needs more
-    # (a record or template not found, a restricted record, an owner to check, a template not parsed yet) lets that
-    # connection go and goes the session's way, as does a number or request id taken meanwhile: never two at once.
-    # On PostgreSQL the statements go straight through psycopg (crm.db.Direct), without SQLAlchemy's execution.
+    # record and the template version in one, then the run's insert, which takes the next number itself. On
+    # PostgreSQL, when this process has the template version at hand, the reads and the insert are one statement
+    # (`read_and_insert`), which inserts only if the reads are what it expects; tried once more on a new connection
+    # when the pooled one proves dead, as the reads alone are (should the first have committed as the database went
+    # away, its run is never started: the sweep marks it not started; with a request id, the second finds it and
+    # starts it). The run is committed before Temporal is asked, and no connection is held while Temporal answers.
+    # A start that needs more (a record or template not found, a restricted record, an owner to check, a template not
+    # parsed yet) lets that connection go and goes the session's way, as does a number or request id taken
+    # meanwhile: never two at once. On PostgreSQL the statements go straight through psycopg (crm.db.Direct),
+    # without SQLAlchemy's execution.
     engine = session.bind  # the AsyncEngine (get_bind() is its sync engine)
     direct = engine.dialect.name == "postgresql"
     connection: AsyncConnection | Direct
-    connection, found = await (direct_alone if direct else statements_alone)(  # type: ignore[operator]
-        engine, lambda c: start_reads(c, body.record_id, body.template, body.version))
+    found: StartReads | None = None
+    expected = template_store.at_hand(body.template, body.version) if direct and body.owner_id is None else None
+    if expected is not None:
+        number, checksum, template = expected
+        try:
+            connection, (found, inserted) = await direct_alone(engine, lambda c: read_and_insert(
+                c, template_key=body.template, version=number, latest=body.version is None, checksum=checksum,
+                kind=template.record_kind, record_id=body.record_id, user_id=principal.user_id,
+                started_by=principal.actor, request_id=_request_id(principal, body.request_id)))
+        except IntegrityError:  # a number or request id taken meanwhile: as below, from the reads
+            expected = None
+        else:
+            if inserted is not None:
+                await connection.close()
+                return inserted, True, template, number
+    if expected is None:
+        connection, found = await (direct_alone if direct else statements_alone)(  # type: ignore[operator]
+            engine, lambda c: start_reads(c, body.record_id, body.template, body.version))
     by_session = (found is None or found.version is None or found.checksum is None or found.record_restricted
                   or body.owner_id is not None or not template_store.is_parsed(body.template, found.version,
                                                                                 found.checksum))
@@ -167,29 +220,7 @@ async def start_with(body: StartProcessBody, response: Response, session: AsyncS
         if not created and (run.template_key, run.record_id) != (body.template, body.record_id):
             raise RequestIdReused(f"request_id '{body.request_id}' started '{run.template_key}' on record "
                                   f"{run.record_id}; use a new request_id for another start")
-    if not created and run.status not in UNCONFIRMED:
-        response.status_code = 200
-        return _started(run, settings)
-    # A new run, or one whose start was never confirmed (the API stopped between the commit and the start, or
-    # Temporal did not answer): start it as allocated.
-    if run.template_version != version:  # a retry, after a new version was saved
-        template, _ = await template_store.for_start(session, run.template_key, run.template_version)
-        await session.commit()  # no transaction (and connection) left open while Temporal is asked
-    input = ProcessInput(template=template, template_version=run.template_version, record_id=run.record_id,
-                         owner_id=run.owner_id, started_by=run.started_by,
-                         triggered_by_user_id=run.triggered_by_user_id)
-    try:
-        started = await start_once(temporal, input, workflow_id=run.workflow_id,
-                                   task_queue=settings.temporal_task_queue)
-    except StartNotConfirmed as exc:
-        retry = ("send the same request again with the same request_id: it starts the process once"
-                 if body.request_id else "send it again (give a request_id, so that a retry starts it once)")
-        raise ServiceUnavailable(f"process {run.workflow_id} is not started ({exc}); {retry}. A start not "
-                                 "retried is dropped once Temporal shows it has no such process") from None
-    await (direct_statement if direct else statement_alone)(  # type: ignore[operator]
-        engine, lambda c: confirm_start(c, run.workflow_id))
-    response.status_code = 201 if started else 200
-    return _started(run, settings)
+    return run, created, template, version
 
 
 async def _insert_alone(connection: AsyncConnection | Direct, allocation: dict[str, Any]) -> NewRun | None:

@@ -28,6 +28,7 @@ from crm.models import ApiRole
 from crm.process_runs import ProcessRun, RunStatus
 from settings import Settings
 from tests.e2e.calls import call_a_lead
+from tests.polling import eventually
 from tests.serving import free_port, serving
 from workflows.client import PROCESS_WORKFLOW
 
@@ -108,7 +109,7 @@ async def test_a_start_whose_pooled_connections_the_database_killed_is_a_start(
         dev_env: Any, sessions: Any, postgres_url: str, task_queue: str) -> None:
     """The API's pooled connections killed before a start and again while Temporal is asked (no ping: they
     were just used; the key is in the cache, so the start's read is the request's first statement): each start
-    reads and confirms on new connections, 201, its run running, one run per start."""
+    reads and is confirmed on new connections, 201, its run running, one run per start."""
     name = f"api-{uuid.uuid4().hex[:8]}"
     port = free_port()
     settings = Settings(database_url=_named(postgres_url, name), temporal_task_queue=task_queue, api_port=port,
@@ -128,10 +129,14 @@ async def test_a_start_whose_pooled_connections_the_database_killed_is_a_start(
                                        json={"template": template, "record_id": record_id})
             assert response.status_code == 201, response.text
             started.append(response.json()["workflow_id"])
-    async with sessions() as session:
-        runs = (await session.exec(select(ProcessRun).where(ProcessRun.record_id == record_id))).all()
-    assert sorted(r.workflow_id for r in runs) == sorted(started)
-    assert {r.status for r in runs} == {RunStatus.running}
+
+            async def marked() -> bool:  # a moment after the answer (api.start_confirmations), on a new connection
+                async with sessions() as session:
+                    runs = (await session.exec(select(ProcessRun).where(ProcessRun.record_id == record_id))).all()
+                return sorted(r.workflow_id for r in runs) == sorted(started) and \
+                    {r.status for r in runs} == {RunStatus.running}
+
+            await eventually(marked, timeout=10, what="the started runs marked running")
 
 
 async def test_a_request_whose_pooled_connection_the_database_killed_answers_503_then_works(
