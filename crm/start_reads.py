@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from crm.db import Direct
-from crm.process_runs import NewRun, process_workflow_id
+from crm.process_runs import _INSERTED, NewRun, process_workflow_id
 from crm.models import Record
 from crm.template_models import ProcessTemplateVersion
 from processes.template_basics import RecordKind
@@ -70,11 +70,10 @@ async def start_reads(connection: AsyncConnection | Direct, record_id: int, temp
 
 
 # `_DIRECT_LATEST` or `_DIRECT_BY_VERSION` as `found`, and the run inserted from it (`crm.process_runs.insert_run`'s
-# columns and number) when it is what the start expects; named parameters
+# columns, values in `_INSERTED`'s order, and number) when it is what the start expects; named parameters
 _READ_AND_INSERT = (
     "WITH found AS ({found}), new AS ("
-    "INSERT INTO process_run (workflow_id, sequence, template_key, template_version, record_id, owner_id, started_by, "
-    "request_id, origin, parent_workflow_id, triggered_by_user_id, created_at, status) "
+    "INSERT INTO process_run (workflow_id, sequence, " + ", ".join(_INSERTED) + ") "
     "SELECT %(prefix)s::varchar || CAST(next.number AS varchar), next.number, %(key)s::varchar, found.version, "
     "%(record)s::integer, coalesce(%(user)s::integer, found.owner_id), %(by)s::varchar, %(request)s::varchar, "
     "%(origin)s::varchar, NULL, %(user)s::integer, %(at)s::timestamptz, %(status)s::varchar "
