@@ -34,6 +34,7 @@ from processes.action_kinds import SetStatus, WriteValues
 from processes.validation import validate_template
 from settings import Settings
 from tests.factories import Factory
+from tests.polling import eventually
 from tests.workflows.helpers import running_worker, start, template
 from workflows.process import ProcessWorkflow
 from workflows.client import RecordEventsInput, dispatcher_id, notify_dispatcher
@@ -106,18 +107,17 @@ async def events_of(sessions: Sessions, record_id: int) -> list[RecordEvent]:
 async def finished(client: Client, workflow_ids: list[str], timeout: float = 10.0) -> list[ProcessState]:
     """Wait for the processes to end (each runs one automatic phase). A run's row is committed before its workflow
     is started (`crm/process_runs.py`), so a workflow Temporal does not have yet is asked for again."""
-    states = []
-    async with asyncio.timeout(timeout):
-        for workflow_id in workflow_ids:
-            handle = client.get_workflow_handle_for(ProcessWorkflow.run, workflow_id)
-            while True:
-                try:
-                    states.append(await handle.result())
-                    break
-                except RPCError as exc:
-                    if exc.status != RPCStatusCode.NOT_FOUND:
-                        raise
-                await asyncio.sleep(0.05)
+    async def result(workflow_id: str) -> ProcessState | None:
+        try:
+            return await client.get_workflow_handle_for(ProcessWorkflow.run, workflow_id).result()
+        except RPCError as exc:
+            if exc.status != RPCStatusCode.NOT_FOUND:
+                raise
+            return None
+
+    async with asyncio.timeout(timeout):  # for them all, results included
+        states = [await eventually(lambda w=workflow_id: result(w), timeout=timeout, what=f"{workflow_id} in Temporal")
+                  for workflow_id in workflow_ids]
     assert all(state.status is ProcessStatus.completed for state in states)
     return states
 
