@@ -27,4 +27,4 @@ WORKDIR /app
 USER stagecoach
 
 EXPOSE 8000
-CMD ["uvicorn", "--factory", "api.app:create_app", "--host", "0.0.0.0", "--port", "8000"]
+CMD ["uvicorn", "--factory", "api.app:create_app", "--http", "api.http_protocol:HttpProtocol", "--host", "0.0.0.0", "--port", "8000"]

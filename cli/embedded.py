@@ -214,8 +214,8 @@ def run_embedded(settings: Settings, ui_port: int, with_examples: bool = True, a
         password = asyncio.run(_ensure_console_admin(settings))
         procs.append(subprocess.Popen([sys.executable, "-m", "worker"], env=env))
         procs.append(subprocess.Popen([sys.executable, "-m", "uvicorn", "--factory", "api.app:create_app",
-                                       "--host", settings.api_host, "--port", str(settings.api_port),
-                                       "--no-access-log"], env=env))
+                                       "--http", "api.http_protocol:HttpProtocol", "--host", settings.api_host,
+                                       "--port", str(settings.api_port), "--no-access-log"], env=env))
         _wait_ready(settings.public_url, 90, procs)
         (settings.data_dir / URL_FILE).write_text(settings.public_url + "\n")
         loaded = load_examples(ApiClient(settings.public_url, key)) if with_examples else None

@@ -85,8 +85,8 @@ async def api_process(env: dict[str, str], output: Path) -> AsyncIterator[ApiPro
     port = free_port()
     with output.open("wb") as sink:
         proc = subprocess.Popen([sys.executable, "-m", "uvicorn", "--factory", "api.app:create_app",
-                                 "--host", "127.0.0.1", "--port", str(port), "--no-access-log",
-                                 "--timeout-keep-alive", "30"],
+                                 "--http", "api.http_protocol:HttpProtocol", "--host", "127.0.0.1", "--port", str(port),
+                                 "--no-access-log", "--timeout-keep-alive", "30"],
                                 env={**os.environ, **env}, stdout=sink, stderr=subprocess.STDOUT, cwd=ROOT)
     served = ApiProcess(proc, port, output)
     try:

@@ -256,3 +256,11 @@ async def test_a_huge_body_without_a_key_costs_the_api_nothing(dev_env: Any, dat
         assert status.startswith("HTTP/1.1 413"), status
         assert served.rss_bytes() - before < 20 * MB
         figures["chunked body with an admin key"] = f"413 after {sent / MB:.1f} MB sent"
+        # a request line longer than the HTTP parser reads never reaches the app: the server's own 400 is a problem too
+        reader, writer = await asyncio.open_connection("127.0.0.1", served.port)
+        writer.write(f"GET /records?q={'x' * 100_000} HTTP/1.1\r\nHost: x\r\nX-API-Key: {key}\r\n\r\n".encode())
+        head, _, body = (await asyncio.wait_for(reader.read(), 30)).partition(b"\r\n\r\n")  # it closes
+        writer.close()
+        assert head.startswith(b"HTTP/1.1 400") and b"content-type: application/problem+json" in head, head
+        assert "64 KB" in json.loads(body)["detail"]
+        assert (await http.get("/livez")).status_code == 200

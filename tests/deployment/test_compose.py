@@ -47,7 +47,8 @@ def test_compose_file_matches_the_compose_specification() -> None:
 
 
 def test_compose_starts_the_api_and_worker_the_way_the_code_expects() -> None:
-    assert SERVICES["api"]["command"][:3] == ["uvicorn", "--factory", "api.app:create_app"]
+    assert SERVICES["api"]["command"][:5] == ["uvicorn", "--factory", "api.app:create_app",
+                                              "--http", "api.http_protocol:HttpProtocol"]
     assert SERVICES["worker"]["command"] == ["python", "-m", "worker"]
     assert not any("auto-setup" in str(s.get("image", "")) for s in SERVICES.values())
 
