@@ -73,6 +73,8 @@ async def test_records_templates_outbox_and_incidents(stack: Stack, sessions: An
     # by keyboard: the sign-in form has the focus and takes Enter; on every page the skip link comes first
     await page.goto(f"{base}/console/sign-in")
     await _accessible(page, "sign-in")
+    icon = await stack.http.get(await page.locator("link[rel=icon]").get_attribute("href") or "/favicon.ico")
+    assert icon.status_code == 200 and icon.headers["content-type"].startswith("image/svg+xml")  # no 404 in the log
     await page.keyboard.type(admin.user.handle)
     await page.keyboard.press("Tab")
     await page.keyboard.type(admin.password)
