@@ -12,6 +12,7 @@ retry: send it again).
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
@@ -31,6 +32,7 @@ from activities.deps import Deps
 from activities.errors import final_message
 from activities.public_address import AddressRefused, HostUnresolved, outbound_client, pin
 from activities.step import OnceStep, StepInput
+from crm.bound import Bound
 from crm.db import each_statement_alone
 from crm.deliveries import RESPONSE_BODY_CAP, Delivery, DeliveryStatus
 from crm.idempotent import insert_new, insert_once, new_rows
@@ -50,7 +52,8 @@ class Planned:
     target: str
     body: str
     message_id: str
-    check: Any = None  # a scalar subquery read in the transaction that records the delivery (a webhook endpoint's flag)
+    check: Bound | None = None  # a scalar subquery read in the transaction that records the delivery (a webhook
+    # endpoint's flag)
     checked: Callable[[Any], None] | None = None  # given the value of `check`, when this attempt recorded the delivery
 
 
@@ -122,14 +125,13 @@ async def deliver_once(deps: Deps, step: StepInput, *, kind: str, compose: Compo
     row.status, row.sent_at = answer.status, utcnow()
     row.response_status, row.response_body = answer.response_status, capped(answer.response_body)
     row.provider_id, row.last_error = answer.provider_id, None
-    written = [sa.update(DELIVERIES).where(DELIVERIES.c.id == row.id).values(
-        status=row.status, sent_at=row.sent_at, response_status=row.response_status,
-        response_body=row.response_body, provider_id=row.provider_id, last_error=None)]
+    written = [Bound(_DELIVERED, {"delivered_id": row.id, **{f"delivered_{name}": getattr(row, name) for name in (
+        "status", "sent_at", "response_status", "response_body", "provider_id")}})]
     if finish is not None and (end := finish(row)) is not None:
         written.append(end)
-    line = HistoryEntry(record_id=step.record_id, step_key=step.step_key, kind=history_kind, text=describe(row),
-                        workflow_id=step.workflow_id, phase_key=step.phase_key,
-                        data={"delivery_id": row.id, "message_id": row.message_id})
+    line = HistoryEntry.model_construct(record_id=step.record_id, step_key=step.step_key, kind=history_kind,
+                                        text=describe(row), workflow_id=step.workflow_id, phase_key=step.phase_key,
+                                        data={"delivery_id": row.id, "message_id": row.message_id})  # (as `_row`)
     async with deps.sessions() as session:  # the outcome, its history line and the step's `after` lines, at once:
         await each_statement_alone(session)  # on PostgreSQL one statement (its own transaction), else in one
         await insert_new(session, HistoryEntry, [line, *after], also=written)
@@ -169,8 +171,39 @@ def _delivery(step: StepInput, kind: str, planned: Planned, early: bool) -> Deli
 
 async def _check(session: AsyncSession, planned: Planned) -> None:
     if planned.check is not None and planned.checked is not None:
-        result = await session.exec(sa.select(planned.check))  # type: ignore[call-overload]
-        planned.checked(result.scalar())
+        planned.checked((await read_scalar(planned.check).run(session)).scalar())
+
+
+@functools.lru_cache(maxsize=16)
+def _select(subquery: Any) -> Any:
+    return sa.select(subquery)
+
+
+def read_scalar(subquery: Bound) -> Bound:
+    """The SELECT of a scalar subquery built once (`Planned.check`)."""
+    return Bound(_select(subquery.statement), subquery.params)
+
+
+_DELIVERY_VALUES = {column.name: sa.bindparam(f"delivery_{column.name}", type_=column.type)
+                    for column in DELIVERIES.columns if not column.primary_key}
+_DELIVERED = sa.update(DELIVERIES).where(DELIVERIES.c.id == sa.bindparam("delivered_id")).values(
+    {**{name: sa.bindparam(f"delivered_{name}", type_=DELIVERIES.c[name].type)
+        for name in ("status", "sent_at", "response_status", "response_body", "provider_id")}, "last_error": None})
+
+
+@functools.lru_cache(maxsize=64)
+def _first_statement(dialect: str, lines: Any, started: Any, check: Any) -> Any:
+    """A first attempt's `INSERT .. ON CONFLICT (step_key) DO NOTHING RETURNING id` of its delivery, built once per
+    shape (the values are parameters: `delivery_` and the column's name); on PostgreSQL with its history lines
+    (`crm.idempotent.new_rows`'s statement), the run marked running and the `check` read, each when given."""
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    statement = insert(DELIVERIES).values(_DELIVERY_VALUES).on_conflict_do_nothing(index_elements=["step_key"])
+    statement = statement.returning(DELIVERIES.c.id, *([check.label("checked")] if check is not None else []))
+    if lines is not None:
+        statement = statement.add_cte(lines.cte("lines"))
+    if started is not None:
+        statement = statement.add_cte(started.cte("also"))
+    return statement
 
 
 async def _record_first(deps: Deps, step: StepInput, kind: str, compose: Compose, once: OnceStep) -> Delivery | None:
@@ -190,22 +223,18 @@ async def _record_first(deps: Deps, step: StepInput, kind: str, compose: Compose
             await session.rollback()
             return None
         rows, started = await once.lines(session)
-        params: dict[str, Any] = {}
         row = _delivery(step, kind, planned, early=True)
-        insert = (postgresql.insert if postgres else sqlite.insert)(DELIVERIES)
-        statement = insert.values(row.model_dump(exclude={"id"})).on_conflict_do_nothing(index_elements=["step_key"])
+        params = {f"delivery_{name}": value for name, value in row.model_dump(exclude={"id"}).items()}
         checking = planned.check is not None and planned.checked is not None
         if postgres:
-            statement = statement.returning(DELIVERIES.c.id, *([planned.check.label("checked")] if checking else []))
-            if rows:
-                lines, params = new_rows("postgresql", HistoryEntry, rows)
-                statement = statement.add_cte(lines.cte("lines"))
-            if started is not None:
-                statement = statement.add_cte(started.cte("also"))
+            lines, lines_params = new_rows("postgresql", HistoryEntry, rows) if rows else (None, {})
+            check = planned.check if checking else None
+            statement = _first_statement("postgresql", lines, started and started.statement, check and check.statement)
+            params |= {**lines_params, **(started.params if started else {}), **(check.params if check else {})}
         else:
             await _check(session, planned)
             await insert_new(session, HistoryEntry, rows, also=started)
-            statement = statement.returning(DELIVERIES.c.id)
+            statement = _first_statement("sqlite", None, None, None)
         recorded = (await session.exec(statement, params=params)).first()  # type: ignore[call-overload]
         if recorded is None:
             await session.rollback()

@@ -17,6 +17,7 @@ from activities.bookkeeping import (LOOK_UP, Begun, Bookkeeping, begin, start_re
 from activities.deps import Deps
 from activities.errors import final
 from activities.lookups import load_record, load_user
+from crm.bound import Bound
 from crm.idempotent import insert_new
 from crm.models import HistoryEntry, Record, User
 from crm.types import utcnow
@@ -120,7 +121,7 @@ class OnceStep:
         rows, started = await self.lines(session)
         await insert_new(session, HistoryEntry, rows, also=started)
 
-    async def lines(self, session: AsyncSession) -> tuple[list[HistoryEntry], Any]:
+    async def lines(self, session: AsyncSession) -> tuple[list[HistoryEntry], Bound | None]:
         """Apply the `before` part but for its history lines and the statement marking the run `running` (None when
         it is not the process's first step), which come back for the caller to send with its own."""
         self.step, begun = await begin_step(session, self.step, prepared=True, confirm_later=True)

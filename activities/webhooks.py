@@ -24,11 +24,12 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from standardwebhooks.webhooks import Webhook as Signer
 
 from activities import bookkeeping
-from activities.deliveries import Answered, DeliveryFailed, Planned, deliver_once
+from activities.deliveries import Answered, DeliveryFailed, Planned, deliver_once, read_scalar
 from activities.deps import Deps
 from activities.errors import final_message
 from activities.public_address import AddressRefused, HostUnresolved, outbound_client, pin
 from activities.step import ActionResult, OnceStep, StepInput, render, render_variables, step_activity
+from crm.bound import Bound
 from crm.deliveries import Delivery, DisabledEndpoint
 from crm.models import HistoryKind
 from crm.types import utcnow
@@ -45,10 +46,14 @@ class WebhookInput(BaseModel):
     where: str = "webhook"
 
 
-def disabled_reason(name: str) -> Any:
+_DISABLED_REASON = (sa.select(DisabledEndpoint.reason)  # type: ignore[call-overload]
+                    .where(DisabledEndpoint.name == sa.bindparam("endpoint_name"),
+                           col(DisabledEndpoint.enabled_at).is_(None)).scalar_subquery())
+
+
+def disabled_reason(name: str) -> Bound:
     """Why the endpoint is disabled (NULL: it is not), as a scalar subquery: read with the delivery's insert."""
-    return (sa.select(DisabledEndpoint.reason)  # type: ignore[call-overload]
-            .where(DisabledEndpoint.name == name, col(DisabledEndpoint.enabled_at).is_(None)).scalar_subquery())
+    return Bound(_DISABLED_REASON, {"endpoint_name": name})
 
 
 def webhook_id(step_key: str) -> str:
@@ -126,8 +131,7 @@ class WebhookActivities:
 
     async def _disabled(self, name: str) -> str | None:
         async with self.deps.sessions() as session:
-            result = await session.exec(sa.select(disabled_reason(name)))  # type: ignore[call-overload]
-            return result.scalar()  # type: ignore[no-any-return]
+            return (await read_scalar(disabled_reason(name)).run(session)).scalar()  # type: ignore[no-any-return]
 
     async def _post(self, row: Delivery, disabled: str | None) -> Answered:
         """POST the delivery, unless its endpoint is disabled (`disabled`: why, read in this attempt; None: it is

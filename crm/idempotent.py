@@ -13,6 +13,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import SQLModel, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from crm.bound import Bound
+
 T = TypeVar("T", bound=SQLModel)
 ROW = "row_"  # `insert_new`'s parameters: the column's name after this
 
@@ -76,7 +78,17 @@ def new_rows(dialect: str, model: type[T], rows: list[T]) -> tuple[Any, dict[str
     return statement, params
 
 
-async def insert_new(session: AsyncSession, model: type[T], rows: list[T], also: Any = None) -> dict[str, int]:
+@functools.lru_cache(maxsize=256)
+def _insert_new_with(table: Any, dialect: str, others: tuple[Any, ...]) -> Any:
+    """`_insert_new_statement` carrying `others` (statements built once) as data-modifying WITHs."""
+    statement = _insert_new_statement(table, dialect)
+    for n, other in enumerate(others):
+        statement = statement.add_cte(other.cte(f"also{n}" if n else "also"))
+    return statement
+
+
+async def insert_new(session: AsyncSession, model: type[T], rows: list[T], also: Bound | list[Bound] | None = None,
+                     ) -> dict[str, int]:
     """Insert the rows whose step key is not taken yet, in one statement, in their order; no commit.
 
     Rows whose step key exists (an earlier try of the same step) are left as they are.
@@ -87,14 +99,15 @@ async def insert_new(session: AsyncSession, model: type[T], rows: list[T], also:
     others = [] if also is None else [also] if not isinstance(also, list) else also
     if others and (dialect != "postgresql" or not rows):
         for other in others:
-            await session.exec(other)  # type: ignore[call-overload]
+            await other.run(session)
         others = []
     if not rows:
         return {}
-    statement = _insert_new_statement(model.__table__, dialect)  # type: ignore[attr-defined]
-    for n, other in enumerate(others):
-        statement = statement.add_cte(other.cte(f"also{n}" if n else "also"))
-    params = [{ROW + name: value for name, value in row.model_dump(exclude={"id"}).items()} for row in rows]
+    statement = _insert_new_with(model.__table__, dialect, tuple(o.statement for o in others))  # type: ignore[attr-defined]
+    # the WITHs' values go with every row's (executemany sends them once, with the statement)
+    shared = {name: value for other in others for name, value in other.params.items()}
+    params = [{**shared, **{ROW + name: value for name, value in row.model_dump(exclude={"id"}).items()}}
+              for row in rows]
     # (like any statement of the session: its pending rows flushed first, so the lines keep their order)
     result = await session.exec(statement, params=params)  # type: ignore[call-overload]
     return {step_key: id for id, step_key in result.all()}

@@ -24,6 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlmodel import JSON, Field, SQLModel, col, select, update
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from crm.bound import Bound
 from crm.db import Direct, begin_write
 from crm.models import Record, _created, _enum  # the tables' shared column types
 from crm.types import UTCDateTime, utcnow
@@ -238,12 +239,16 @@ async def insert_run(connection: AsyncConnection | Direct, run: ProcessRun | New
     run.id, run.sequence, run.workflow_id = row[0], row[1], row[2]
 
 
-def started_update(workflow_id: str) -> sa.Update:
+_STARTED = (sa.update(RUNS)
+            .where(RUNS.c.workflow_id == sa.bindparam("started_run"), sa.or_(*(RUNS.c.status == s for s in UNCONFIRMED)))
+            .values(status=RunStatus.running))
+
+
+def started_update(workflow_id: str) -> Bound:
     """`mark_started` as a statement, for a caller to send with its own (`crm.idempotent.insert_new`'s `also`). The
     statuses compared one by one, not with IN: `insert_new` sends its rows as parameter sets (executemany), which
     an IN's expanding parameter cannot be part of."""
-    return (sa.update(RUNS).where(RUNS.c.workflow_id == workflow_id, sa.or_(*(RUNS.c.status == s for s in UNCONFIRMED)))
-            .values(status=RunStatus.running))
+    return Bound(_STARTED, {"started_run": workflow_id})
 
 
 async def mark_started(session: AsyncSession, workflow_id: str) -> None:
@@ -272,15 +277,24 @@ async def mark_not_started(session: AsyncSession, workflow_id: str) -> None:
                        .values(status=RunStatus.not_started))
 
 
-def end_update(workflow_id: str, status: RunStatus, *, ended_at: datetime | None, ended_by: str | None,
-               end_reason: str | None, state: ProcessState | None, unless_ended: bool = False) -> sa.Update:
-    """`write_end` as a statement, for a caller to send with its own (`crm.idempotent.insert_new`'s `also`; the
-    finished statuses compared one by one, as in `started_update`)."""
-    query = sa.update(RUNS).where(RUNS.c.workflow_id == workflow_id)
+def _end(unless_ended: bool) -> sa.Update:
+    query = sa.update(RUNS).where(RUNS.c.workflow_id == sa.bindparam("end_run"))
     if unless_ended:
         query = query.where(*(RUNS.c.status != s for s in FINISHED_RUNS))
-    return query.values(status=status, ended_at=ended_at or utcnow(), ended_by=ended_by, end_reason=end_reason,
-                        state=state.model_dump(mode="json") if state is not None else None)
+    return query.values({name: sa.bindparam(f"end_{name}", type_=RUNS.c[name].type)
+                         for name in ("status", "ended_at", "ended_by", "end_reason", "state")})
+
+
+_ENDS = {unless_ended: _end(unless_ended) for unless_ended in (False, True)}
+
+
+def end_update(workflow_id: str, status: RunStatus, *, ended_at: datetime | None, ended_by: str | None,
+               end_reason: str | None, state: ProcessState | None, unless_ended: bool = False) -> Bound:
+    """`write_end` as a statement, for a caller to send with its own (`crm.idempotent.insert_new`'s `also`; the
+    finished statuses compared one by one, as in `started_update`)."""
+    return Bound(_ENDS[unless_ended], {
+        "end_run": workflow_id, "end_status": status, "end_ended_at": ended_at or utcnow(), "end_ended_by": ended_by,
+        "end_end_reason": end_reason, "end_state": state.model_dump(mode="json") if state is not None else None})
 
 
 async def write_end(session: AsyncSession, workflow_id: str, status: RunStatus, *, ended_at: datetime | None,
@@ -290,5 +304,5 @@ async def write_end(session: AsyncSession, workflow_id: str, status: RunStatus, 
 
     The process's own account wins: with `unless_ended` (the sweep, reading Temporal), a run whose end the
     process wrote is left as it is."""
-    await session.exec(end_update(workflow_id, status, ended_at=ended_at, ended_by=ended_by,  # type: ignore[call-overload]
-                                  end_reason=end_reason, state=state, unless_ended=unless_ended))
+    await end_update(workflow_id, status, ended_at=ended_at, ended_by=ended_by, end_reason=end_reason, state=state,
+                     unless_ended=unless_ended).run(session)
