@@ -43,6 +43,12 @@ from settings import Settings
 
 DELIVERIES: sa.Table = Delivery.__table__  # type: ignore[attr-defined]
 NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)  # the request never left
+# a delivery's row as recorded, and as its outcome is written: built once, the values as parameters
+_DELIVERY_VALUES = {column.name: sa.bindparam(f"delivery_{column.name}", type_=column.type)
+                    for column in DELIVERIES.columns if not column.primary_key}
+_DELIVERED = sa.update(DELIVERIES).where(DELIVERIES.c.id == sa.bindparam("delivered_id")).values(
+    {**{name: sa.bindparam(f"delivered_{name}", type_=DELIVERIES.c[name].type)
+        for name in ("status", "sent_at", "response_status", "response_body", "provider_id")}, "last_error": None})
 
 
 @dataclass(frozen=True)
@@ -83,7 +89,7 @@ Compose = Callable[[AsyncSession], Awaitable[Planned]]
 Before = Callable[[AsyncSession], Awaitable[None]]
 Send = Callable[[Delivery], Awaitable[Answered]]
 Describe = Callable[[Delivery], str]
-Finish = Callable[[Delivery], Any]  # a statement the outcome's transaction also makes (the process's end), or None
+Finish = Callable[[Delivery], Bound | None]  # a statement the outcome's transaction also makes (the process's end)
 
 
 def capped(text: str | None) -> str | None:
@@ -129,9 +135,10 @@ async def deliver_once(deps: Deps, step: StepInput, *, kind: str, compose: Compo
         "status", "sent_at", "response_status", "response_body", "provider_id")}})]
     if finish is not None and (end := finish(row)) is not None:
         written.append(end)
+    # without the ORM's instrumentation, as `bookkeeping._row` builds the engine's lines: only insert_new reads it
     line = HistoryEntry.model_construct(record_id=step.record_id, step_key=step.step_key, kind=history_kind,
                                         text=describe(row), workflow_id=step.workflow_id, phase_key=step.phase_key,
-                                        data={"delivery_id": row.id, "message_id": row.message_id})  # (as `_row`)
+                                        data={"delivery_id": row.id, "message_id": row.message_id})
     async with deps.sessions() as session:  # the outcome, its history line and the step's `after` lines, at once:
         await each_statement_alone(session)  # on PostgreSQL one statement (its own transaction), else in one
         await insert_new(session, HistoryEntry, [line, *after], also=written)
@@ -182,13 +189,6 @@ def _select(subquery: Any) -> Any:
 def read_scalar(subquery: Bound) -> Bound:
     """The SELECT of a scalar subquery built once (`Planned.check`)."""
     return Bound(_select(subquery.statement), subquery.params)
-
-
-_DELIVERY_VALUES = {column.name: sa.bindparam(f"delivery_{column.name}", type_=column.type)
-                    for column in DELIVERIES.columns if not column.primary_key}
-_DELIVERED = sa.update(DELIVERIES).where(DELIVERIES.c.id == sa.bindparam("delivered_id")).values(
-    {**{name: sa.bindparam(f"delivered_{name}", type_=DELIVERIES.c[name].type)
-        for name in ("status", "sent_at", "response_status", "response_body", "provider_id")}, "last_error": None})
 
 
 @functools.lru_cache(maxsize=64)

@@ -103,7 +103,8 @@ async def insert_new(session: AsyncSession, model: type[T], rows: list[T], also:
         others = []
     if not rows:
         return {}
-    statement = _insert_new_with(model.__table__, dialect, tuple(o.statement for o in others))  # type: ignore[attr-defined]
+    table = model.__table__  # type: ignore[attr-defined]
+    statement = _insert_new_with(table, dialect, tuple(other.statement for other in others))
     # the WITHs' values go with every row's (executemany sends them once, with the statement)
     shared = {name: value for other in others for name, value in other.params.items()}
     params = [{**shared, **{ROW + name: value for name, value in row.model_dump(exclude={"id"}).items()}}

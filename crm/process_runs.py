@@ -240,7 +240,8 @@ async def insert_run(connection: AsyncConnection | Direct, run: ProcessRun | New
 
 
 _STARTED = (sa.update(RUNS)
-            .where(RUNS.c.workflow_id == sa.bindparam("started_run"), sa.or_(*(RUNS.c.status == s for s in UNCONFIRMED)))
+            .where(RUNS.c.workflow_id == sa.bindparam("started_run"),
+                   sa.or_(*(RUNS.c.status == s for s in UNCONFIRMED)))
             .values(status=RunStatus.running))
 
 
