@@ -43,7 +43,7 @@ async def serving(app: Any, port: int) -> AsyncIterator[None]:
     # the server keeps an idle connection longer than httpx's pool does (5 s): else a request sent on a connection
     # just as the server closes it fails with a ReadError (seen on a busy machine)
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on",
-                                           timeout_keep_alive=30, http="api.http_protocol:HttpProtocol"))
+                                           timeout_keep_alive=30))
     served = asyncio.create_task(server.serve())
     while not server.started:
         if served.done():  # it could not start: say why
