@@ -23,6 +23,7 @@ from crm.migrate import upgrade_database
 from tests.factories import Factory
 from tests.figures import FIGURES_ENV, Figures
 from tests.figures import write as write_figures
+from tests.workflows.helpers import new_task_queue
 from workflows import search_attributes
 
 BIN = Path(sys.executable).parent
@@ -102,7 +103,7 @@ async def dev_env() -> AsyncIterator[WorkflowEnvironment]:
 
 @pytest.fixture
 def task_queue() -> str:
-    return f"tq-{uuid.uuid4().hex[:10]}"
+    return new_task_queue()
 
 
 # the reliability report (tests/figures.py): every test's outcome, title and figures
