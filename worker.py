@@ -10,8 +10,7 @@ from typing import Any
 
 from temporalio.client import Client
 from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
-from temporalio.worker import Worker
-from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
+from temporalio.worker import UnsandboxedWorkflowRunner, Worker
 
 import tracing
 from activities.deps import Deps
@@ -32,12 +31,13 @@ from worker_health import keep_fresh
 # step cancelled in the middle of a database statement leaves its connection abandoned, and on SQLite that
 # connection's write lock held until it is garbage-collected.
 GRACEFUL_SHUTDOWN = timedelta(seconds=10)
-# Stagecoach's own workflow modules are passed through the sandbox, the workflows' modules included: the sandbox
-# would otherwise import `workflows/process.py` again for every run (the class and its handlers defined anew,
-# 10-15 % of a one-step process's worker CPU: bench/findings.md). Everything they import already came through
-# `imports_passed_through()`; what keeps them deterministic is tests/workflows/test_determinism_guard.py, as for the
-# interpreter's modules. The sandbox still runs each workflow, with its restrictions on what the SDK proxies.
-RUNNER = SandboxedWorkflowRunner(restrictions=SandboxRestrictions.default.with_passthrough_modules("workflows"))
+# Stagecoach's workflows run without the SDK's sandbox. The sandbox polices only the modules it imports afresh for
+# each run, and Stagecoach passed every module of its workflows through it (importing `workflows/process.py` again
+# for every run cost 10-15 % of a one-step process's worker CPU): it policed nothing of them, and still compiled and
+# ran a code string for every activation and every payload's serialisation context (about a fifth of a one-webhook
+# process's worker CPU: bench/findings.md). What keeps the workflow code deterministic is
+# tests/workflows/test_determinism_guard.py: every module a registered workflow reaches, imports and calls alike.
+RUNNER = UnsandboxedWorkflowRunner()
 
 
 def build_worker(client: Client, settings: Settings, deps: Deps, task_queue: str | None = None,

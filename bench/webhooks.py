@@ -17,8 +17,9 @@ order reversed every other round, and the target's ratio is the median of the ro
 keeps each side's median round). The receiver counts the POSTs: one per process.
 
 The baseline's worker runs the SDK's default sandbox, which imports the hand-written workflow's module again for
-every run; Stagecoach's worker passes its workflow modules through (`worker.RUNNER`). `BENCH_BASELINE_PASSTHROUGH=1`
-passes the baseline's module through too, to read what that tuning is worth to a hand-written worker (not the target).
+every run, as a hand-written worker usually does; Stagecoach's worker runs without the sandbox (`worker.RUNNER`).
+`--baseline-runner unsandboxed` runs the baseline's worker the same way (the like-for-like reading, bench/findings.md);
+`passthrough` keeps the sandbox but passes the baseline's module through it.
 """
 
 from __future__ import annotations
@@ -201,19 +202,25 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", type=Path, default=None)
     parser.add_argument("--profile", type=Path, default=None,
                         help="py-spy each side's worker in the last round and keep the raw profiles here")
+    parser.add_argument("--baseline-runner", default="default", choices=["default", "passthrough", "unsandboxed"],
+                        help="the hand-written workers' workflow runner: the SDK's default sandbox, that sandbox "
+                             "passing the baseline's module through, or none (as Stagecoach's worker)")
     args = parser.parse_args(argv)
+    os.environ["BENCH_BASELINE_RUNNER"] = args.baseline_runner  # the workers inherit it
     if args.profile:
         args.profile.mkdir(parents=True, exist_ok=True)
     with database(args.database) as (db_kind, url):
         result = asyncio.run(measure(args.mode, args.processes, args.rounds, url, args.profile))
     result["database"] = db_kind
+    result["baseline_runner"] = args.baseline_runner
     result["run"] = uuid.uuid4().hex[:8]
     text = json.dumps(result, indent=2)
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(text + "\n")
     print(text)
-    print(f"[bench.webhooks] baseline/template = {result['ratio']:.2f} (target <= {TARGET}): "
+    print(f"[bench.webhooks] baseline ({args.baseline_runner} runner)/template = {result['ratio']:.2f} "
+          f"(target <= {TARGET}): "
           f"{'met' if result['meets_target'] else 'NOT met'}; hand-written keeping a delivery row/template = "
           f"{result['ratio_to_recorded']:.2f}", flush=True)
     return 0

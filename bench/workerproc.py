@@ -18,7 +18,7 @@ import sys
 from collections import Counter
 from typing import Any
 
-from temporalio.worker import Worker
+from temporalio.worker import UnsandboxedWorkflowRunner, Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
 from activities.deps import Deps
@@ -46,10 +46,12 @@ async def serve(kind: str, settings: Settings) -> None:
     if kind == "template":
         worker = build_worker(client, settings, deps, **options)
     else:
-        if os.environ.get("BENCH_BASELINE_PASSTHROUGH"):  # a hand-written worker tuned as Stagecoach's is: its module
-            # passed through the sandbox, not imported again for every run (bench/findings.md reads it; no target)
+        runner = os.environ.get("BENCH_BASELINE_RUNNER", "default")  # bench.webhooks --baseline-runner
+        if runner == "passthrough":  # its module passed through the sandbox, not imported again for every run
             options["workflow_runner"] = SandboxedWorkflowRunner(
                 restrictions=SandboxRestrictions.default.with_passthrough_modules("bench"))
+        elif runner == "unsandboxed":  # as Stagecoach's worker runs (worker.RUNNER)
+            options["workflow_runner"] = UnsandboxedWorkflowRunner()
         worker = Worker(client, task_queue=settings.temporal_task_queue,
                         workflows=[*BASELINE_WORKFLOWS, RequestBaselineWorkflow],
                         activities=[*baseline_activities(deps), *request_baseline_activities(deps)],

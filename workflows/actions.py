@@ -9,7 +9,7 @@ model: a new action kind is a new activity module under `activities/`, its input
 The last action step of an automatic phase also writes "phase done", and "process ended" when nothing
 comes after, once it succeeded: a phase of one action costs one activity.
 
-Workflow code imported through the sandbox's pass-through (see `interpreter.py`).
+Workflow code, run without the SDK's sandbox (see `interpreter.py`).
 """
 
 from __future__ import annotations

@@ -6,7 +6,7 @@ For each appointment step that was done, the latest invitation of its entry is c
 Runs whose phases never sent an appointment issue no command here (and no patch marker), so histories
 from before appointments replay unchanged; `PATCH_APPOINTMENTS_CANCELLED` guards the new commands.
 
-Workflow code imported through the sandbox's pass-through (see `interpreter.py`).
+Workflow code, run without the SDK's sandbox (see `interpreter.py`).
 """
 
 from __future__ import annotations

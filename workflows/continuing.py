@@ -13,7 +13,7 @@ of the last `UPDATE_IDS_CARRIED` staff requests taken, so that a retry sent afte
 run began is answered instead of applied again. A new field here needs a default in `ResumeState`, so
 runs carried by older code still decode.
 
-Workflow code imported through the sandbox's pass-through (see `interpreter.py`).
+Workflow code, run without the SDK's sandbox (see `interpreter.py`).
 """
 
 from __future__ import annotations

@@ -11,7 +11,7 @@
   prepared, or whose start Temporal refuses, is a `follow_up_failed` line in the record's history: the
   process that planned it still completes.
 
-Workflow code imported through the sandbox's pass-through (see `interpreter.py`).
+Workflow code, run without the SDK's sandbox (see `interpreter.py`).
 """
 
 from __future__ import annotations

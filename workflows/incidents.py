@@ -9,7 +9,7 @@ its start held back until the lookup is retried or skipped. Staff resolve an inc
 own bookkeeping that still fails after its bounded retries (the database down for minutes) is an
 incident the same way (`stuck`), where it would otherwise retry forever out of sight.
 
-Workflow code imported through the sandbox's pass-through (see `interpreter.py`).
+Workflow code, run without the SDK's sandbox (see `interpreter.py`).
 """
 
 from __future__ import annotations

@@ -18,7 +18,7 @@ responsible looked up) does not get activities of its own: it rides along with t
 waits. Runs started before this (no `PATCH_CARRY` marker in their history) keep the
 activity-per-line path, `Run.carry` False.
 
-**Imported through the sandbox's pass-through**, with every room it imports, so a run does not
+**Run without the SDK's sandbox** (`worker.RUNNER`), with every room it imports, so a run does not
 re-import them (per-run imports cost each parked process its own copy of the code; bench/, scenario
 4). It is workflow code all the same: deterministic, no clock, randomness or I/O but through
 `temporalio.workflow`; `tests/workflows/test_determinism_guard.py` checks the imports and calls of

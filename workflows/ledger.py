@@ -4,7 +4,7 @@ History lines, tasks to close and the start of a phase (its responsible looked u
 here; the process's next step takes them (`take`) and, once that step has succeeded, they
 are written (`settle`). A step that fails leaves them here for the next one. Before the
 process waits for anything, the workflow flushes what is left, so nothing waits with it.
-Deterministic: workflow code, imported through the sandbox's pass-through.
+Deterministic: workflow code, run without the SDK's sandbox.
 """
 
 from __future__ import annotations

@@ -7,7 +7,7 @@ completes: by itself, or when its task is completed (a manual phase). Then it is
 skipped), and its `decision`, if any, picks the phase that comes next. A phase that runs again (a
 loop back) gets a fresh state and new step keys.
 
-Workflow code imported through the sandbox's pass-through (see `interpreter.py`).
+Workflow code, run without the SDK's sandbox (see `interpreter.py`).
 """
 
 from __future__ import annotations

@@ -3,10 +3,10 @@
 The workflow's messages are here: the run, the staff requests (updates, each with the validator
 that refuses what cannot apply, and most also as signals, built from the table in
 `workflows/staff_requests.py`), the state query. What they do is the template interpreter's
-(`workflows/interpreter.py`). The worker passes this module and every other `workflows` module through the sandbox
-(`worker.RUNNER`), so a run imports none of them again, and a parked process holds little more memory than a
-hand-written workflow (bench/, scenario 4). The imports below also come through `imports_passed_through()`, for
-a worker or replayer that runs the sandbox's defaults.
+(`workflows/interpreter.py`). The worker runs it without the SDK's sandbox (`worker.RUNNER`), so a run imports
+nothing again, and a parked process holds little more memory than a hand-written workflow (bench/, scenario 4).
+The imports below come through `imports_passed_through()` all the same, for a worker or replayer that runs the
+sandbox's defaults.
 """
 
 from __future__ import annotations

@@ -12,7 +12,7 @@ How it writes: a history line goes into the ledger for the next step to carry (`
 `park`s: what is left is flushed and the process list shows the phase it waits in.
 
 Also here: the retry policies and timeouts of steps, and `Aborted`, which unwinds a run when
-staff abort it. Workflow code imported through the sandbox's pass-through (see `interpreter.py`).
+staff abort it. Workflow code, run without the SDK's sandbox (see `interpreter.py`).
 """
 
 from __future__ import annotations

@@ -10,7 +10,7 @@ the document ends the process without waiting for the signer: its open requests 
 written done, under `PATCH_SIGNATURES_ENDED` (before it they stayed open: a callback that came later found a
 process that had ended).
 
-Workflow code imported through the sandbox's pass-through (see `interpreter.py`).
+Workflow code, run without the SDK's sandbox (see `interpreter.py`).
 """
 
 from __future__ import annotations

@@ -22,7 +22,7 @@ a handler and a validator here, and a line in the table.
   A signal naming no `actor` is recorded as its sender's Temporal identity, read from its event by an
   activity (`PATCH_SENDER`); signals wait for each other's lookup, so they apply in the order they came.
 
-Workflow code imported through the sandbox's pass-through (see `interpreter.py`).
+Workflow code, run without the SDK's sandbox (see `interpreter.py`).
 """
 
 from __future__ import annotations

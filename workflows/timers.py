@@ -9,7 +9,7 @@ of a phase that waits for a client's answers, or for a signer, counts office tim
 pauses while the client or the signer is awaited, and goes on when the answers or the signature's outcome came, or
 the requests ended unanswered (cancelled, expired).
 
-Workflow code imported through the sandbox's pass-through (see `interpreter.py`).
+Workflow code, run without the SDK's sandbox (see `interpreter.py`).
 """
 
 from __future__ import annotations

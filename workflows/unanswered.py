@@ -13,7 +13,7 @@ The phase stays open: staff complete it (its task) or skip it. Answers that stil
 complete it as before. Runs recorded before `PATCH_REQUEST_CLOSED` never got the signal; one that reached them from a
 worker of this code before the marker was recorded is passed over, as they did.
 
-Workflow code imported through the sandbox's pass-through (see `interpreter.py`).
+Workflow code, run without the SDK's sandbox (see `interpreter.py`).
 """
 
 from __future__ import annotations

@@ -1,15 +1,11 @@
-"""The workflow code that runs outside the sandbox's per-run import stays deterministic.
+"""The workflow code stays deterministic: the worker runs it without the SDK's sandbox (`worker.RUNNER`).
 
-The worker passes the whole `workflows` package through the sandbox (`worker.RUNNER`); the registered workflows'
-own modules are checked here with the interpreter's rooms.
-
-`workflows/interpreter.py` and every `workflows/` module it reaches (its rooms: phases, actions,
-timers, incidents, staff requests, follow-ups, continue-as-new, the run and its ledger) are imported
-through the sandbox's pass-through (so a parked process does not hold its own copy of them), which
-also means the sandbox no longer stops them from reading the clock, randomness or the network. This
-test does that job: their imports come from an allowlist, and they call nothing that differs
-between a run and its replay. The modules are found by following the imports, so a new room is
-checked as soon as the interpreter imports it.
+Every registered workflow's module and every `workflows/` module they reach (the interpreter's rooms: phases,
+actions, timers, incidents, staff requests, follow-ups, continue-as-new, the run and its ledger) run as they
+are, with nothing to stop them reading the clock, randomness or the network (the sandbox did not either: they
+were passed through it, so that a run imported none of them again). This test does that job: their imports come
+from an allowlist, and they call nothing that differs between a run and its replay. The modules are found by
+following the imports, so a new room is checked as soon as a workflow imports it.
 """
 
 from __future__ import annotations
@@ -18,6 +14,7 @@ import ast
 from pathlib import Path
 
 import pytest
+from temporalio.worker import UnsandboxedWorkflowRunner
 
 from worker import RUNNER
 from workflows.registry import ALL_WORKFLOWS
@@ -25,9 +22,14 @@ from workflows.registry import ALL_WORKFLOWS
 ROOT = Path(__file__).resolve().parent.parent.parent
 
 
-def passed_through(start: str = "workflows.interpreter") -> list[str]:
-    """The `workflows/` modules `start` reaches through its imports, itself included."""
-    seen, todo = set(), [start]
+# the client side: workflow code imports its names (the dispatcher's id, a signal's name, an input model), never
+# calls it (test_workflow_code_takes_only_names_from_the_client_side)
+CLIENT_SIDE = "workflows.client"
+
+
+def reached(*starts: str) -> list[str]:
+    """The `workflows/` modules `starts` reach through their imports, themselves included (not the client side)."""
+    seen, todo = {CLIENT_SIDE}, list(starts)
     while todo:
         module = todo.pop()
         if module in seen:
@@ -40,15 +42,13 @@ def passed_through(start: str = "workflows.interpreter") -> list[str]:
             if isinstance(node, ast.ImportFrom) and node.module == "workflows":
                 names = [f"workflows.{a.name}" for a in node.names]
             todo += [n for n in names if n.startswith("workflows.")]
-    return sorted(m.replace(".", "/") + ".py" for m in seen)
+    return sorted(m.replace(".", "/") + ".py" for m in seen - {CLIENT_SIDE})
 
 
-# the worker passes all of `workflows` through (worker.RUNNER): the registered workflows' own modules run outside
-# the sandbox's policing too
 WORKFLOW_MODULES = sorted({cls.__module__.replace(".", "/") + ".py" for cls in ALL_WORKFLOWS})
-PASSED_THROUGH = sorted(set(passed_through()) | set(WORKFLOW_MODULES))
+WORKFLOW_CODE = reached(*{cls.__module__ for cls in ALL_WORKFLOWS})
 
-# what passed-through workflow code may import: pure modules, the SDK's workflow API, models
+# what workflow code may import: pure modules, the SDK's workflow API, models
 ALLOWED_IMPORTS = ("__future__", "asyncio", "collections.abc", "dataclasses", "datetime", "enum", "typing",
                    "temporalio.workflow", "temporalio.common", "temporalio.exceptions", "temporalio", "pydantic",
                    "activities.", "crm.models", "processes.", "workflows.")
@@ -80,19 +80,26 @@ def test_every_room_of_the_interpreter_is_checked() -> None:
     """The import walk finds the interpreter's rooms (a walk that found nothing would check nothing)."""
     assert {"workflows/interpreter.py", "workflows/run.py", "workflows/ledger.py", "workflows/phases.py",
             "workflows/actions.py", "workflows/timers.py", "workflows/incidents.py", "workflows/staff_requests.py",
-            "workflows/follow_ups.py", "workflows/continuing.py"} <= set(PASSED_THROUGH)
-    assert "workflows/client.py" not in PASSED_THROUGH  # client side: no workflow code reaches it
+            "workflows/follow_ups.py", "workflows/continuing.py"} <= set(WORKFLOW_CODE)
+    assert "workflows/client.py" not in WORKFLOW_CODE  # client side: no workflow code reaches it
     assert {"workflows/process.py", "workflows/record_events.py", "workflows/notices.py"} <= set(WORKFLOW_MODULES)
+    assert set(WORKFLOW_MODULES) <= set(WORKFLOW_CODE)
 
 
-def test_the_worker_passes_every_workflow_module_through() -> None:
-    """The worker's sandbox imports no `workflows` module again for a run: what this guard checks is all of it."""
-    passed = RUNNER.restrictions.passthrough_modules
-    assert "workflows" in passed
+def test_the_worker_runs_its_workflows_without_the_sandbox() -> None:
+    """What this guard checks is all that keeps the workflows deterministic: the worker has no sandbox."""
+    assert isinstance(RUNNER, UnsandboxedWorkflowRunner)
 
 
-@pytest.mark.parametrize("path", PASSED_THROUGH)
-def test_passed_through_workflow_code_is_deterministic(path: str) -> None:
+def test_workflow_code_takes_only_names_from_the_client_side() -> None:
+    """Constants and models, no function: nothing of the client side runs in a workflow."""
+    taken = [(path, alias.name) for path in WORKFLOW_CODE for node in ast.walk(ast.parse((ROOT / path).read_text()))
+             if isinstance(node, ast.ImportFrom) and node.module == CLIENT_SIDE for alias in node.names]
+    assert taken and [(path, name) for path, name in taken if not name[0].isupper()] == []
+
+
+@pytest.mark.parametrize("path", WORKFLOW_CODE)
+def test_workflow_code_is_deterministic(path: str) -> None:
     assert violations((ROOT / path).read_text(), path) == []
 
 

@@ -2,9 +2,9 @@
 
 A change to ProcessWorkflow or RecordEventsWorkflow that would break runs already in flight
 fails here; and a deliberately changed workflow (tests/workflows/changed.py) must fail on every history, so the
-check cannot pass vacuously. Replays run in the worker's own sandbox (`worker.RUNNER`), as the runs did: with the
-default one, each replay imported the workflows' modules afresh, and a failed replay kept them (about 35,000 objects
-each, which made this process's later garbage collections take seconds).
+check cannot pass vacuously. Replays run with the worker's own runner (`worker.RUNNER`, no sandbox), as the runs did:
+with the default sandbox, each replay imported the workflows' modules afresh, and a failed replay kept them (about
+35,000 objects each, which made this process's later garbage collections take seconds).
 `<scenario>.<tag>.json` files are histories written by older code, kept by hand
 (`*.before-abort-patch.json`: an abort answered before the `abort-answers-when-recorded` patch;
 `*.before-decide-patch.json`: an automatic phase's decision passed over when its last step wrote
