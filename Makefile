@@ -20,11 +20,12 @@ install: $(STAMP)
 run: install
 	$(VENV)/bin/stagecoach run $(if $(UI_PORT),--ui-port $(UI_PORT))
 
-## test: the whole suite, on SQLite and (where reachable, always on CI) PostgreSQL, in two processes
-##       (tests/conftest.py keeps the tests on the session's dev server together); TEST_ARGS: more options.
+## test: the whole suite, on SQLite and (where reachable, always on CI) PostgreSQL, in three processes
+##       (tests/conftest.py keeps the tests on the session's dev server together), the 20 slowest named at the end;
+##       TEST_ARGS: more options.
 ##       The console's tests drive Debian's Chromium, installed here when missing.
 test: install chromium
-	$(PY) -m pytest -n 3 --dist loadgroup $(TEST_ARGS)
+	$(PY) -m pytest -n 3 --dist loadgroup --durations=20 $(TEST_ARGS)
 
 chromium:
 	@test -x /usr/bin/chromium || (apt-get update -qq && apt-get install -y -qq chromium)
