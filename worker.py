@@ -34,7 +34,7 @@ GRACEFUL_SHUTDOWN = timedelta(seconds=10)
 # Stagecoach's workflows run without the SDK's sandbox. The sandbox polices only the modules it imports afresh for
 # each run, and Stagecoach passed every module of its workflows through it (importing `workflows/process.py` again
 # for every run cost 10-15 % of a one-step process's worker CPU): it policed nothing of them, and still compiled and
-# ran a code string for every activation and every payload's serialisation context (about a fifth of a one-webhook
+# ran a code string for every activation and every payload's serialisation context (14-22 % of a one-webhook
 # process's worker CPU: bench/findings.md). What keeps the workflow code deterministic is
 # tests/workflows/test_determinism_guard.py: every module a registered workflow reaches, imports and calls alike.
 RUNNER = UnsandboxedWorkflowRunner()
