@@ -8,8 +8,10 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from fastapi.routing import iter_route_contexts
 from sqlalchemy.exc import DataError, DBAPIError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import compile_path
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from processes.errors import ErrorDetail, StagecoachError
@@ -32,6 +34,25 @@ _HTTP_TYPES = {400: "BadRequest", 401: "Unauthorized", 403: "Forbidden", 404: "N
                422: "RequestInvalid", 503: "ServiceUnavailable"}
 
 
+def allowed_methods(request: Request) -> str:
+    """The methods of the resource a request's path names (RFC 9110: a 405's `Allow`; Starlette's names one route's).
+
+    The resource is the first path, in routing order, that matches with parameters its routes accept
+    (`/imports/7` is an import job's, `/imports/contacts` the contacts' import), else the first that matches at all."""
+    path, root = request.scope["path"], request.scope.get("root_path", "")
+    path = path[len(root):] if root and path.startswith(root) else path
+    routes = [context for context in iter_route_contexts(request.app.routes)  # included routers are groups there
+              if context.path and getattr(context.original_route, "methods", None)]
+    matching = [(context.path, found.groupdict()) for context in routes
+                if (found := compile_path(context.path)[0].match(path))]
+    accepted = [template for template, values in matching if all(
+        not field.validate(values.get(field.alias))[1] for context in routes if context.path == template
+        for field in getattr(getattr(context.original_route, "dependant", None), "path_params", ()))]
+    resource = (accepted or [template for template, _ in matching] or [None])[0]
+    return ", ".join(sorted({method for context in routes if context.path == resource
+                             for method in context.original_route.methods}))
+
+
 def install(app: FastAPI) -> None:
     @app.exception_handler(StagecoachError)
     async def _stagecoach(_: Request, exc: StagecoachError) -> JSONResponse:
@@ -47,10 +68,12 @@ def install(app: FastAPI) -> None:
         return problem(422, "RequestInvalid", first, details)
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         detail = exc.detail if isinstance(exc.detail, str) else str(exc.detail)
-        return problem(exc.status_code, _HTTP_TYPES.get(exc.status_code, "Error"), detail,
-                       headers=getattr(exc, "headers", None))
+        headers = getattr(exc, "headers", None)
+        if exc.status_code == 405:  # Starlette names the methods of the first route of the path only
+            headers = {**(headers or {}), "Allow": allowed_methods(request)}
+        return problem(exc.status_code, _HTTP_TYPES.get(exc.status_code, "Error"), detail, headers=headers)
 
     @app.exception_handler(OverflowError)
     @app.exception_handler(DataError)

@@ -211,3 +211,26 @@ async def test_requests_outside_the_schema(api: Api, figures: Figures) -> None:
         assert following.status_code == 200, following.text
     figures["odd requests"] = len(ODD_REQUESTS) + 1
     figures["answered with problem+json"] = len(ODD_REQUESTS) + 1 - len(wrong)
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+async def test_a_method_a_path_does_not_answer_gets_405_naming_every_method_it_does(api: Api, figures: Figures) -> None:
+    """A 405 names in `Allow` every method the path answers (RFC 9110), not only its first route's (found by
+    schemathesis's allow-header check against make run)"""
+    document = (await api.http.get("/openapi.json")).json()
+    wrong = []
+    for path, operations in document["paths"].items():
+        documented = {method.upper() for method in operations if method in ("get", "post", "put", "patch", "delete")}
+        parameters = {p["name"]: p["schema"] for o in operations.values() for p in o.get("parameters", ())
+                      if p["in"] == "path"}
+        schemas = {name: document["components"]["schemas"][schema["$ref"].rsplit("/", 1)[1]] if "$ref" in schema
+                   else schema for name, schema in parameters.items()}
+        concrete = path.format(**{name: str(schema.get("enum", [1])[0]) for name, schema in schemas.items()})
+        response = await api.http.request("OPTIONS", concrete, headers=api.as_("admin"))
+        allowed = {method.strip() for method in response.headers.get("allow", "").split(",")} - {"HEAD"}
+        if response.status_code != 405 or allowed != documented \
+                or not response.headers["content-type"].startswith(PROBLEM_JSON):
+            wrong.append(f"OPTIONS {concrete}: {response.status_code}, Allow {response.headers.get('allow')!r}, "
+                         f"documented {sorted(documented)}")
+    figures["paths asked with OPTIONS"] = len(document["paths"])
+    assert not wrong, "\n".join(wrong)
