@@ -36,7 +36,7 @@ GRACEFUL_SHUTDOWN = timedelta(seconds=10)
 # for every run cost 10-15 % of a one-step process's worker CPU): it policed nothing of them, and still compiled and
 # ran a code string for every activation and every payload's serialisation context (14-22 % of a one-webhook
 # process's worker CPU: bench/findings.md). What keeps the workflow code deterministic is
-# tests/workflows/test_determinism_guard.py: every module a registered workflow reaches, imports and calls alike.
+# tests/workflows/test_determinism_guard.py: the imports and calls of every `workflows/` module a workflow reaches.
 RUNNER = UnsandboxedWorkflowRunner()
 
 
