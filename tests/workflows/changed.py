@@ -1,6 +1,6 @@
 """Workflows changed on purpose, under the real ones' names: each saved history must fail to replay on them
-(tests/workflows/test_replay.py), so that the replay check cannot pass vacuously. A module of their own, with
-little to import, because the sandbox imports a workflow's module afresh for every replay."""
+(tests/workflows/test_replay.py), so that the replay check cannot pass vacuously. A module of their own, beside the
+real ones, importing little."""
 
 from __future__ import annotations
 
