@@ -170,13 +170,13 @@ async def job_or_404(session: SessionDep, job_id: int, principal: Principal) -> 
     return job
 
 
-@router.get("/{job_id:int}", response_model=ImportJobPublic)  # :int, so that GET /imports/contacts is a 405
+@router.get("/{job_id}", response_model=ImportJobPublic)
 async def get_import(job_id: int, session: SessionDep, principal: StaffDep) -> ImportJobPublic:
     """How far the import is: rows read, invalid (with the first 1,000 errors), written."""
     return public(await job_or_404(session, job_id, principal))
 
 
-@router.get("/{job_id:int}/rejected", response_class=FileResponse,
+@router.get("/{job_id}/rejected", response_class=FileResponse,
             responses={200: {"content": {"text/csv": {}}, "description": "the rejected rows, with a reason column"}})
 async def rejected_rows(job_id: int, session: SessionDep, settings: SettingsDep, principal: StaffDep) -> FileResponse:
     job = await job_or_404(session, job_id, principal)
