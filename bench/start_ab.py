@@ -59,6 +59,7 @@ async def main() -> None:
     parser.add_argument("--starts", type=int, default=320)
     parser.add_argument("--clients", type=int, default=8)
     parser.add_argument("--profile", default=None, help="side name to record with py-spy (last round)")
+    parser.add_argument("--gil", action="store_true", help="py-spy only the thread holding the GIL (its --gil)")
     parser.add_argument("--paced-rounds", type=int, default=0)
     parser.add_argument("--paced-starts", type=int, default=200, help="starts in each paced round")
     parser.add_argument("--paced-rate", type=float, default=None, help="starts/s (half the direct rate if not given)")
@@ -123,10 +124,11 @@ async def main() -> None:
                     for name, (run, pid) in order:
                         spy = None
                         if args.profile == name and r == args.rounds - 1:
+                            (ROOT / "build").mkdir(exist_ok=True)  # py-spy writes nothing, and says so to no one
                             spy = subprocess.Popen([str(Path(sys.executable).parent / "py-spy"), "record", "--pid",
                                                     str(pid), "--format", "raw", "--rate", "500", "--output",
                                                     str(ROOT / "build" / f"profile-{name}-{kind}.txt"),
-                                                    "--nonblocking"],
+                                                    "--nonblocking", *(["--gil"] if args.gil else [])],
                                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
                             await asyncio.sleep(1)
                         load = os.getloadavg()[0]
