@@ -16,7 +16,7 @@ from sqlmodel import JSON, Field, SQLModel
 
 from crm import free_fields
 from crm.patch import Patch
-from crm.types import UTCDateTime, utcnow
+from crm.types import TrueOrFalse, UTCDateTime, utcnow
 from processes.template_basics import RecordKind
 
 
@@ -37,7 +37,7 @@ class UserBase(SQLModel):
     email: EmailStr = Field(max_length=320)
     phone: str | None = Field(default=None, max_length=40)
     role: str = Field(default="agent", max_length=64, description="the user's job: agent, installer, accountant...")
-    active: bool = Field(default=True, sa_column_kwargs={"server_default": sa.true()},
+    active: TrueOrFalse = Field(default=True, sa_column_kwargs={"server_default": sa.true()},
                          description="an inactive user is never assigned records by an automation")
 
 
@@ -58,7 +58,7 @@ class UserUpdate(Patch):
     email: EmailStr = Field(default=None, max_length=320)
     phone: str | None = Field(default=None, max_length=40)
     role: str = Field(default=None, max_length=64)
-    active: bool = None  # type: ignore[assignment]
+    active: TrueOrFalse = None  # type: ignore[assignment]
 
 
 class UserPublic(UserBase):
@@ -148,7 +148,7 @@ class RecordBase(SQLModel):
     contact_id: int | None = Field(default=None, foreign_key="record.id",
                                    description="the contact record this record belongs to")
     fields: dict[str, Any] = Field(default_factory=dict, sa_type=JSON)
-    restricted: bool = Field(default=False, index=True, sa_column_kwargs={"server_default": sa.false()},
+    restricted: TrueOrFalse = Field(default=False, index=True, sa_column_kwargs={"server_default": sa.false()},
                              description="seen only by its owner, the users on its access list, and admins")
 
 
@@ -197,7 +197,7 @@ class RecordUpdate(Patch):
     owner_id: int | None = None
     contact_id: int | None = None
     fields: free_fields.FreeFields = Field(default=None, description=f"merged into its fields: {free_fields.LIMITS}")
-    restricted: bool = None  # type: ignore[assignment]
+    restricted: TrueOrFalse = None  # type: ignore[assignment]
     access_user_ids: list[int] = Field(default=None, max_length=500, description="replaces the record's access list")
 
 

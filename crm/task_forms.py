@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from pydantic import AwareDatetime
 from sqlmodel import Field, SQLModel
 
 from crm.patch import Patch
+from crm.types import WrittenAwareDatetime
 
 REMINDER_MAX_MINUTES = 60 * 24 * 60  # sixty days
 
@@ -14,7 +14,7 @@ class TaskCreate(SQLModel):
     record_id: int = Field(description="the record (a case, a contact, a lead...) the task is about")
     title: str = Field(min_length=1, max_length=500)
     category: str = Field(default="", max_length=64, description="one of the installation's TASK_CATEGORIES")
-    due_at: AwareDatetime | None = Field(default=None, description="with its time zone: 2026-12-03T15:00:00+01:00")
+    due_at: WrittenAwareDatetime | None = Field(default=None, description="with its time zone: 2026-12-03T15:00:00+01:00")
     remind_minutes_before: int | None = Field(default=None, ge=0, le=REMINDER_MAX_MINUTES,
                                               description="email the task's user this long before due_at")
     assignee_id: int | None = Field(default=None, description="the user responsible; the caller's own when empty")
@@ -24,7 +24,7 @@ class TaskCreate(SQLModel):
 class TaskUpdate(Patch):
     title: str = Field(default=None, min_length=1, max_length=500)
     category: str = Field(default=None, max_length=64)
-    due_at: AwareDatetime | None = None
+    due_at: WrittenAwareDatetime | None = None
     remind_minutes_before: int | None = Field(default=None, ge=0, le=REMINDER_MAX_MINUTES)
     assignee_id: int | None = None
     description: str = Field(default=None, max_length=10_000)

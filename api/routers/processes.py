@@ -34,6 +34,7 @@ from crm.process_list import RunFilter, list_runs, overdue_runs
 from crm.process_runs import UNCONFIRMED, NewRun, ProcessRun, RunStatus, allocate_run, insert_run
 from crm.access import hidden_process_records
 from crm.models import ApiRole, Task
+from crm.types import WrittenDatetime
 from processes.errors import (
     ProcessNotFound,
     RecordKindMismatch,
@@ -303,8 +304,8 @@ async def list_processes(
     template: Key | None = None, record_id: int | None = None, owner_id: int | None = None,
     status: ProcessStatus | None = None,
     phase: Annotated[str | None, Query(pattern=KEY_PATTERN, max_length=63)] = None,
-    started_after: Annotated[datetime | None, Query(description="started at or after this time")] = None,
-    started_before: Annotated[datetime | None, Query(description="started before this time")] = None,
+    started_after: Annotated[WrittenDatetime | None, Query(description="started at or after this time")] = None,
+    started_before: Annotated[WrittenDatetime | None, Query(description="started before this time")] = None,
     overdue: Annotated[bool | None, Query(description="true: only processes whose phase waits on someone past "
                                                       "its deadline; false: none of them")] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,

@@ -11,13 +11,13 @@ from datetime import datetime
 from enum import Enum
 
 from fastapi import APIRouter
-from pydantic import AwareDatetime, BaseModel, Field
+from pydantic import BaseModel, Field
 
 from api.deps import SessionDep, SettingsDep, StaffDep, TemporalDep
 from api.notices import queue_notices, send_notices
 from api.routers.records import get_record_or_404
 from crm.models import HistoryEntry, HistoryEntryPublic, HistoryKind
-from crm.types import utcnow
+from crm.types import WrittenAwareDatetime, utcnow
 
 router = APIRouter(prefix="/records", tags=["records"])
 
@@ -37,7 +37,7 @@ _SHOWN = {EventKind.note: "Note", EventKind.email: "Email", EventKind.call: "Cal
 class EventCreate(BaseModel):
     kind: EventKind
     description: str = Field(min_length=1, max_length=10_000)
-    occurred_at: AwareDatetime | None = Field(None, description="when it happened, with its zone; now when empty")
+    occurred_at: WrittenAwareDatetime | None = Field(None, description="when it happened, with its zone; now when empty")
     notify_user_ids: list[int] = Field(default_factory=list, max_length=500,
                                        description="users told by email of the event")
 

@@ -11,7 +11,7 @@ from pydantic import StringConstraints
 from sqlmodel import Field, SQLModel
 
 from crm.patch import Patch
-from crm.types import UTCDateTime, utcnow
+from crm.types import TrueOrFalse, UTCDateTime, utcnow
 
 TagName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
 
@@ -70,7 +70,7 @@ class CaseCreate(SQLModel):
                                        description="contact records (people or companies) taking part")
     tags: list[TagName] = Field(default_factory=list, max_length=50,
                                 description="tag names: existing tags are picked, new ones created")
-    restricted: bool = Field(default=False, description="seen only by its owner, the users listed and admins")
+    restricted: TrueOrFalse = Field(default=False, description="seen only by its owner, the users listed and admins")
     access_user_ids: list[int] = Field(default_factory=list, max_length=500)
     notify_user_ids: list[int] = Field(default_factory=list, max_length=500,
                                        description="users told by email that the case was created")

@@ -8,6 +8,7 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from crm.client_requests.models import AutoMove, RequestStatus
+from crm.types import TrueOrFalse
 
 
 class RequestTemplatePublic(BaseModel):
@@ -91,7 +92,7 @@ class ClientRequestCreate(BaseModel):
 
 class ClientRequestLink(BaseModel):
     record_id: int = Field(ge=1, le=2**63 - 1)
-    auto_move: bool = Field(True, description="a pending request's answers move the record on from the status it is "
+    auto_move: TrueOrFalse = Field(True, description="a pending request's answers move the record on from the status it is "
                                               "in now, as for one its status's automation sent (when a pipeline "
                                               "governs the record)")
 

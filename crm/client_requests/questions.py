@@ -23,6 +23,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, Validation
 from crm.documents.sniff import EXTENSIONS
 from processes.documents import parse_document
 from processes.errors import ErrorCollector, ErrorDetail, TemplateInvalid
+from crm.types import TrueOrFalse
 from processes.validation import pydantic_errors
 
 KEY = r"^[a-z][a-z0-9_-]{0,62}$"
@@ -58,7 +59,7 @@ class Question(BaseModel):
     type: QuestionType
     label: str = Field(min_length=1, max_length=500)
     help: str = Field("", max_length=2000)
-    required: bool = False
+    required: TrueOrFalse = False
     options: list[Option] = Field(default_factory=list, max_length=MAX_OPTIONS,
                                description="the choices (choice, multi_choice only)")
     accept: list[ContentType] = Field(default_factory=list, max_length=20,

@@ -1,0 +1,102 @@
+"""A flag is `true` or `false` and a moment is ISO 8601 text: pydantic's lax defaults took `0` for false and a
+number as seconds since 1970 (schemathesis's negative-data check found both). Refused with the field's path,
+nothing changed; and every JSON body's flags and moments are declared so (a new field cannot slip back)."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any, get_args, get_origin
+
+from fastapi.routing import APIRoute
+from pydantic import BaseModel, Strict
+
+from api.app import create_app
+from settings import Settings
+from tests.bad_input.conftest import Api
+
+
+def _paths(response: Any) -> list[str]:
+    return [error["path"] for error in response.json().get("errors", [])]
+
+
+async def test_a_number_for_a_flag_or_a_moment_is_refused_with_its_path(api: Api) -> None:
+    """0 for a flag, a number for a date and time (body and query): 422 naming the field, nothing changed"""
+    admin = api.as_("admin")
+    tag = uuid.uuid4().hex[:8]
+    user = (await api.http.post("/users", headers=admin, json={
+        "handle": f"types{tag}", "name": "Tina Types", "email": f"types{tag}@agency.example"})).json()
+    record = (await api.http.post("/records", headers=admin, json={
+        "kind": "lead", "title": f"Types {tag}", "owner_id": user["id"]})).json()
+    refused = [
+        ("patch", f"/users/{user['id']}", {"active": 0}, "body.active"),
+        ("patch", f"/records/{record['id']}", {"restricted": 1}, "body.restricted"),
+        ("patch", f"/records/{record['id']}", {"restricted": "yes"}, "body.restricted"),
+        ("post", "/records", {"kind": "lead", "title": f"Types {tag} again", "restricted": 0}, "body.restricted"),
+        ("post", "/cases", {"name": f"Case {tag}", "restricted": 0}, "body.restricted"),
+        ("post", f"/records/{record['id']}/events", {"kind": "note", "description": "x", "occurred_at": 0},
+         "body.occurred_at"),
+        ("post", "/tasks", {"record_id": record["id"], "title": "Call", "due_at": 1764770400}, "body.due_at"),
+        ("post", "/tasks", {"record_id": record["id"], "title": "Call", "due_at": "1764770400"}, "body.due_at"),
+        ("get", "/processes?started_before=0.5", None, "query.started_before"),
+    ]
+    wrong = []
+    for method, url, body, path in refused:
+        response = await api.http.request(method.upper(), url, headers=admin, json=body)
+        if response.status_code != 422 or _paths(response) != [path]:
+            wrong.append(f"{method.upper()} {url} {body}: {response.status_code} {response.text[:300]}")
+    assert not wrong, "\n".join(wrong)
+    assert (await api.http.get(f"/users/{user['id']}", headers=admin)).json() == user
+    assert (await api.http.get(f"/records/{record['id']}", headers=admin)).json() == record
+    found = (await api.http.get("/records", headers=admin, params={"q": f"Types {tag} again"})).json()
+    assert found == [], found
+    assert (await api.http.get("/tasks", headers=admin, params={"record_id": record["id"]})).json() == []
+    # what JSON writes is still taken
+    accepted = [
+        ("patch", f"/records/{record['id']}", {"restricted": False}),
+        ("post", f"/records/{record['id']}/events",
+         {"kind": "note", "description": "Chiamata", "occurred_at": "2026-12-03T15:00:00+01:00"}),
+        ("post", "/tasks", {"record_id": record["id"], "title": "Call", "due_at": "2026-12-03T15:00:00Z"}),
+        ("get", "/processes?started_before=2026-12-03T15:00:00", None),
+    ]
+    for method, url, body in accepted:
+        response = await api.http.request(method.upper(), url, headers=admin, json=body)
+        assert response.status_code < 300, f"{method.upper()} {url}: {response.status_code} {response.text[:300]}"
+
+
+def _loose(model: type[BaseModel], where: str, seen: set[type]) -> list[str]:
+    """The fields of `model` (and of the models it holds) that take a flag or a moment pydantic's lax way."""
+    if model in seen:
+        return []
+    seen.add(model)
+    found = []
+    for name, info in model.model_fields.items():
+        for kind in _kinds(info.annotation):
+            if isinstance(kind, type) and issubclass(kind, BaseModel):
+                found += _loose(kind, f"{where}.{name}", seen)
+            elif kind is bool and not any(isinstance(m, Strict) and m.strict for m in info.metadata):
+                found.append(f"{where}.{name}: bool, not TrueOrFalse")
+            elif kind is datetime and not any(getattr(getattr(m, "func", None), "__name__", "") == "_written"
+                                              for m in info.metadata):
+                found.append(f"{where}.{name}: a datetime, not WrittenDatetime")
+    return found
+
+
+def _kinds(annotation: Any) -> list[Any]:
+    args = get_args(annotation)
+    if get_origin(annotation) is None or not args:
+        return [annotation]
+    return [kind for arg in args for kind in _kinds(arg)]
+
+
+def test_every_json_body_declares_its_flags_and_moments_strictly() -> None:
+    """Each route's JSON body model: every bool is TrueOrFalse, every datetime WrittenDatetime (nested models too)"""
+    app = create_app(Settings(database_url="sqlite+aiosqlite:///:memory:"))
+    found: list[str] = []
+    seen: set[type] = set()
+    for route in app.routes:
+        if isinstance(route, APIRoute) and route.body_field is not None:
+            for kind in _kinds(route.body_field.field_info.annotation):
+                if isinstance(kind, type) and issubclass(kind, BaseModel):
+                    found += _loose(kind, f"{','.join(sorted(route.methods))} {route.path}", seen)
+    assert not found, "\n".join(found)
