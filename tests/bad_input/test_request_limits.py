@@ -72,14 +72,24 @@ async def test_bodies_and_free_fields_are_bounded(api: Api) -> None:
     too_many = {"kind": "lead", "title": title, "fields": {f"f{n}": n for n in range(101)}}
     too_long = {"kind": "lead", "title": title, "fields": {"notes": "x" * 40_000}}
     long_name = {"kind": "lead", "title": title, "fields": {"n" * 65: 1}}
-    for body, path in ((too_many, "body.fields"), (too_long, "body.fields"), (long_name, "body.fields.")):
+    # nested past the bound: stored, it made every read of the record a 500 (its answer could not be serialised)
+    too_deep = {"kind": "lead", "title": title, "fields": {"d": json.loads("[" * 300 + "]" * 300)}}
+    for body, path in ((too_many, "body.fields"), (too_long, "body.fields"), (long_name, "body.fields."),
+                       (too_deep, "body.fields")):
         response = await api.http.post("/records", headers=staff, json=body)
-        assert response.status_code == 422 and response.json()["errors"][0]["path"].startswith(path), response.text
+        assert response.status_code == 422 and response.json()["errors"][0]["path"].startswith(path), \
+            response.text[:300]
+    not_json = f'{{"kind": "lead", "title": "{title}", "fields": {{"price": NaN, "big": 1e999}}}}'
+    response = await api.http.post("/records", headers=staff, content=not_json.encode())
+    assert response.status_code == 422 and "NaN" in response.json()["errors"][0]["message"], response.text
 
     record = (await api.http.post("/records", headers=staff, json={
         "kind": "lead", "title": title, "fields": {"notes": "x" * 20_000}})).json()
     grown = await api.http.patch(f"/records/{record['id']}", headers=staff, json={"fields": {"more": "y" * 20_000}})
     assert grown.status_code == 422 and grown.json()["errors"][0]["path"] == "body.fields", grown.text
+    deeper = await api.http.patch(f"/records/{record['id']}", headers=staff,
+                                  json={"fields": {"d": json.loads("[" * 33 + "]" * 33)}})
+    assert deeper.status_code == 422 and deeper.json()["errors"][0]["path"] == "body.fields", deeper.text[:300]
     listed = (await api.http.get("/records", headers=staff, params={"q": title})).json()
     assert [r["id"] for r in listed] == [record["id"]] and "more" not in listed[0]["fields"]
 
