@@ -6,7 +6,7 @@ import re
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
-from pydantic import AwareDatetime, BeforeValidator, Strict
+from pydantic import AfterValidator, AwareDatetime, BeforeValidator, Strict
 from sqlalchemy import DateTime
 from sqlalchemy.types import TypeDecorator
 
@@ -25,10 +25,25 @@ def _written(value: Any) -> Any:
     return value
 
 
-WrittenDatetime = Annotated[datetime, BeforeValidator(_written)]
-"""A date and time a client sends (a query's `started_before`): ISO 8601 text."""
-WrittenAwareDatetime = Annotated[AwareDatetime, BeforeValidator(_written)]
-"""A date and time a client sends in a body, with its zone: ISO 8601 text."""
+FIRST_YEAR, LAST_YEAR = 1000, 9998
+
+
+def _in_range(value: datetime) -> datetime:
+    """Within years the engine can compute with: a moment near year 1 or 9999 left the calendar once converted to
+    UTC or moved by a reminder's minutes (an OverflowError, which was a 500)."""
+    try:
+        year = value.astimezone(UTC).year if value.tzinfo is not None else value.year
+    except OverflowError:
+        year = 0
+    if not FIRST_YEAR <= year <= LAST_YEAR:
+        raise ValueError(f"expected a date and time between the years {FIRST_YEAR} and {LAST_YEAR} (in UTC)")
+    return value
+
+
+WrittenDatetime = Annotated[datetime, BeforeValidator(_written), AfterValidator(_in_range)]
+"""A date and time a client sends (a query's `started_before`): ISO 8601 text, between the years 1000 and 9998."""
+WrittenAwareDatetime = Annotated[AwareDatetime, BeforeValidator(_written), AfterValidator(_in_range)]
+"""A date and time a client sends in a body, with its zone: ISO 8601 text, between the years 1000 and 9998."""
 
 
 class UTCDateTime(TypeDecorator[datetime]):
