@@ -196,6 +196,13 @@ class ImportNotFound(NotFound):
     pass
 
 
+class ContactInvalid(StagecoachError):
+    """A record's `contact_id` that cannot be its contact: itself, a record that is not a contact, or one whose own
+    contacts lead back to it."""
+
+    status = 422
+
+
 class NotAContact(StagecoachError):
     """A participant of a case must be a contact record (a person or a company)."""
 

@@ -37,7 +37,7 @@ from crm.models import (HistoryEntry, HistoryEntryPublic, Record, RecordCreate, 
 from crm.process_runs import ProcessRun
 from crm.record_events import add_record_events, snapshot
 from crm.types import utcnow
-from processes.errors import NotRecordOwner, RecordNotFound
+from processes.errors import ContactInvalid, ErrorDetail, NotRecordOwner, RecordNotFound
 from processes.template_basics import RecordKind
 from settings import Settings
 from workflows.client import notify_dispatcher
@@ -57,13 +57,38 @@ async def get_record_or_404(session: SessionDep, record_id: int, viewer: Viewer)
 
 
 async def _check_links(session: SessionDep, viewer: Viewer, owner_id: int | None, contact_id: int | None,
-                       access_user_ids: list[int] | None) -> None:
+                       access_user_ids: list[int] | None, record_id: int | None = None) -> None:
     if owner_id is not None:
         await get_user_or_404(session, owner_id)
     if contact_id is not None:
-        await get_record_or_404(session, contact_id, viewer)
+        await _check_contact(session, viewer, contact_id, record_id)
     for user_id in access_user_ids or ():
         await get_user_or_404(session, user_id)
+
+
+MAX_CONTACT_CHAIN = 50  # a person's company's group...: past this many links, a chain is refused as if circular
+
+
+async def _check_contact(session: SessionDep, viewer: Viewer, contact_id: int, record_id: int | None) -> None:
+    """`contact_id` names a contact (a person or a company) other than the record, whose own contacts do not lead
+    back to it (a cycle sends `record_contact` addresses and follow-ups round in circles)."""
+    def refused(message: str) -> ContactInvalid:
+        return ContactInvalid(message, details=[ErrorDetail("body.contact_id", message)])
+
+    if contact_id == record_id:
+        raise refused(f"record {record_id} cannot be its own contact")
+    contact = await get_record_or_404(session, contact_id, viewer)
+    if contact.kind is not RecordKind.contact:
+        raise refused(f"record {contact_id} is {'an' if contact.kind.value[0] in 'aeiou' else 'a'} "
+                      f"{contact.kind.value}, not a contact")
+    above = contact.contact_id
+    for _ in range(MAX_CONTACT_CHAIN):
+        if above is None:
+            return
+        if above == record_id:
+            raise refused(f"record {contact_id}'s contacts lead back to record {record_id}")
+        above = (await session.exec(select(Record.contact_id).where(col(Record.id) == above))).first()
+    raise refused(f"record {contact_id}'s contacts are linked more than {MAX_CONTACT_CHAIN} deep")
 
 
 async def public_record(session: SessionDep, record: Record) -> RecordPublic:
@@ -161,7 +186,8 @@ async def update_record(record_id: int, body: RecordUpdate, session: SessionDep,
     changes = body.model_dump(exclude_unset=True)
     access_user_ids = changes.pop("access_user_ids", None)
     await _check_manager(session, principal, record, changes, access_user_ids)
-    await _check_links(session, principal, changes.get("owner_id"), changes.get("contact_id"), access_user_ids)
+    await _check_links(session, principal, changes.get("owner_id"), changes.get("contact_id"), access_user_ids,
+                       record_id)
     if "fields" in changes:
         changes["fields"] = _merged_fields(record.fields or {}, changes["fields"])
     moved = await _move_or_retype(session, principal, record, changes)

@@ -416,7 +416,7 @@ async def call(http: httpx.AsyncClient, world: World, method: str, path: str, ca
         case ("PATCH", "/users/{user_id}"):
             body = {"phone": "+39 000 0000"}
         case ("POST", "/records"):
-            body = {"kind": "lead", "title": f"Linked {unique}", "contact_id": target.record["id"]}
+            body = {"kind": "lead", "title": f"Linked {unique}", "contact_id": target.contact["id"]}
         case ("PATCH", "/records/{record_id}"):
             body = {"fields": {"matrix": unique}}
         case ("POST", "/processes"):

@@ -96,3 +96,32 @@ async def test_the_schema_does_not_offer_null_for_a_required_field(api: Api) -> 
             if _offers_null(prop) != admits_null(model.model_fields[name].annotation):
                 wrong.append(f"{body}.{name}: {prop}")
     assert not wrong, "\n".join(wrong)
+
+
+async def test_a_contact_id_names_a_contact_other_than_the_record_and_makes_no_circle(api: Api) -> None:
+    """contact_id: the record itself, a record that is not a contact, or a contact whose own contacts lead back to
+    the record is refused with 422 body.contact_id, nothing changed; a person's company is taken"""
+    admin = api.as_("admin")
+    tag = uuid.uuid4().hex[:8]
+
+    async def made(kind: str, **extra: Any) -> dict[str, Any]:
+        response = await api.http.post("/records", headers=admin, json={"kind": kind, "title": f"{kind} {tag}",
+                                                                          **extra})
+        assert response.status_code == 201, response.text
+        return response.json()
+
+    company = await made("contact")
+    person = await made("contact", contact_id=company["id"])  # a person of a company
+    lead, job = await made("lead", contact_id=person["id"]), await made("job")
+    refused = [(f"/records/{lead['id']}", "patch", {"contact_id": lead["id"]}),
+               (f"/records/{lead['id']}", "patch", {"contact_id": job["id"]}),
+               (f"/records/{company['id']}", "patch", {"contact_id": person["id"]}),  # company -> person -> company
+               ("/records", "post", {"kind": "lead", "title": f"Linked {tag}", "contact_id": job["id"]})]
+    wrong = []
+    for url, method, body in refused:
+        response = await api.http.request(method.upper(), url, headers=admin, json=body)
+        if response.status_code != 422 or [e["path"] for e in response.json().get("errors", [])] != ["body.contact_id"]:
+            wrong.append(f"{method.upper()} {url} {body}: {response.status_code} {response.text[:300]}")
+    assert not wrong, "\n".join(wrong)
+    for record in (lead, company):
+        assert (await api.http.get(f"/records/{record['id']}", headers=admin)).json() == record
