@@ -11,7 +11,7 @@ import enum
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, FiniteFloat, Strict, StringConstraints
 
 from processes.action_kinds import StartFollowUp
 from processes.template import ProcessTemplate
@@ -262,10 +262,11 @@ class ResolveIncidentRequest(BaseModel):
 # key (the table of staff requests, `workflows/staff_requests.py`, pairs each body with its request).
 
 PhaseKey = Annotated[str, StringConstraints(max_length=63)]
-AnswerIn = Annotated[str, StringConstraints(max_length=2000)] | int | float | bool | None
+AnswerIn = Annotated[str, StringConstraints(max_length=2000)] | int | FiniteFloat | Annotated[bool, Strict()] | None
 AnswersIn = Annotated[dict[Annotated[str, StringConstraints(min_length=1, max_length=63)], AnswerIn],
                       Field(max_length=100)]
-"""Answers a client sends for a process to keep: at most 100, texts of up to 2,000 characters."""
+"""Answers a client sends for a process to keep: at most 100, texts of up to 2,000 characters, numbers JSON can write
+(no NaN or Infinity, which Python's JSON reader takes)."""
 
 
 class SkipBody(BaseModel):

@@ -6,11 +6,11 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Any, get_args, get_origin
+from typing import Annotated, Any, get_args, get_origin
 
-from fastapi.routing import APIRoute
 from pydantic import BaseModel, Strict
 
+from api.admission import api_routes
 from api.app import create_app
 from settings import Settings
 from tests.bad_input.conftest import Api
@@ -73,28 +73,28 @@ async def test_a_number_for_a_flag_or_a_moment_is_refused_with_its_path(api: Api
 
 
 def _loose(model: type[BaseModel], where: str, seen: set[type]) -> list[str]:
-    """The fields of `model` (and of the models it holds) that take a flag or a moment pydantic's lax way."""
+    """The fields of `model` (and of the models and containers it holds) that take a flag or a moment pydantic's
+    lax way."""
     if model in seen:
         return []
     seen.add(model)
-    found = []
-    for name, info in model.model_fields.items():
-        for kind in _kinds(info.annotation):
-            if isinstance(kind, type) and issubclass(kind, BaseModel):
-                found += _loose(kind, f"{where}.{name}", seen)
-            elif kind is bool and not any(isinstance(m, Strict) and m.strict for m in info.metadata):
-                found.append(f"{where}.{name}: bool, not TrueOrFalse")
-            elif kind is datetime and {"_written", "_in_range"} - {getattr(getattr(m, "func", None), "__name__", "")
-                                                                    for m in info.metadata}:
-                found.append(f"{where}.{name}: a datetime, not WrittenDatetime")
-    return found
+    return [found for name, info in model.model_fields.items()
+            for found in _loose_type(info.annotation, list(info.metadata), f"{where}.{name}", seen)]
 
 
-def _kinds(annotation: Any) -> list[Any]:
-    args = get_args(annotation)
-    if get_origin(annotation) is None or not args:
-        return [annotation]
-    return [kind for arg in args for kind in _kinds(arg)]
+def _loose_type(annotation: Any, metadata: list[Any], where: str, seen: set[type]) -> list[str]:
+    if get_origin(annotation) is Annotated:
+        return _loose_type(get_args(annotation)[0], [*metadata, *annotation.__metadata__], where, seen)
+    if get_args(annotation):  # a union, a list, a dict: what the metadata says applies to the container itself
+        return [found for arg in get_args(annotation) for found in _loose_type(arg, [], where, seen)]
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return _loose(annotation, where, seen)
+    if annotation is bool and not any(isinstance(m, Strict) and m.strict for m in metadata):
+        return [f"{where}: bool, not TrueOrFalse"]
+    if annotation is datetime and {"_written", "_in_range"} - {getattr(getattr(m, "func", None), "__name__", "")
+                                                              for m in metadata}:
+        return [f"{where}: a datetime, not WrittenDatetime"]
+    return []
 
 
 def test_every_json_body_declares_its_flags_and_moments_strictly() -> None:
@@ -102,9 +102,11 @@ def test_every_json_body_declares_its_flags_and_moments_strictly() -> None:
     app = create_app(Settings(database_url="sqlite+aiosqlite:///:memory:"))
     found: list[str] = []
     seen: set[type] = set()
-    for route in app.routes:
-        if isinstance(route, APIRoute) and route.body_field is not None:
-            for kind in _kinds(route.body_field.field_info.annotation):
-                if isinstance(kind, type) and issubclass(kind, BaseModel):
-                    found += _loose(kind, f"{','.join(sorted(route.methods))} {route.path}", seen)
+    bodies = 0
+    for path, route in api_routes(app):
+        if route.body_field is not None:
+            bodies += 1
+            found += _loose_type(route.body_field.field_info.annotation, [],
+                                 f"{','.join(sorted(route.methods))} {path}", seen)
+    assert bodies > 20, bodies  # every route's body, the included routers' too
     assert not found, "\n".join(found)
