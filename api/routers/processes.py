@@ -36,6 +36,7 @@ from crm.access import hidden_process_records
 from crm.models import ApiRole, Task
 from crm.types import WrittenDatetime
 from processes.errors import (
+    ErrorDetail,
     ProcessNotFound,
     RecordKindMismatch,
     RecordNotFound,
@@ -218,10 +219,23 @@ async def _allocate(body: StartProcessBody, session: AsyncSession, principal: Pr
     else:  # the session's way (after a conflict on the connection: taking turns at once)
         run, created = await allocate_run(session, **allocation, turn_on_conflict=by_session)
         await session.commit()  # no transaction (and connection) left open while Temporal is asked
-        if not created and (run.template_key, run.record_id) != (body.template, body.record_id):
-            raise RequestIdReused(f"request_id '{body.request_id}' started '{run.template_key}' on record "
-                                  f"{run.record_id}; use a new request_id for another start")
+        if not created:
+            _check_same_start(body, run)
     return run, created, template, version
+
+
+def _check_same_start(body: StartProcessBody, run: ProcessRun) -> None:
+    """A request id already used answers its first start only when asked for the same start again: the same template
+    and record, and the owner and version if the request names them."""
+    if (run.template_key, run.record_id) != (body.template, body.record_id):
+        raise RequestIdReused(f"request_id '{body.request_id}' started '{run.template_key}' on record "
+                              f"{run.record_id}; use a new request_id for another start")
+    for name, asked, started in (("owner_id", body.owner_id, run.owner_id),
+                                 ("version", body.version, run.template_version)):
+        if asked is not None and asked != started:
+            raise RequestIdReused(f"request_id '{body.request_id}' started the process with {name} {started}, not "
+                                  f"{asked}; use a new request_id for another start",
+                                  details=[ErrorDetail(f"body.{name}", f"the start of this request_id has {started}")])
 
 
 async def _insert_alone(connection: AsyncConnection | Direct, allocation: dict[str, Any]) -> NewRun | None:

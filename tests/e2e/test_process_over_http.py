@@ -173,6 +173,13 @@ async def test_each_route_checks_the_role_of_its_key(stack: Stack) -> None:
     retry = await http.post("/processes", headers=client, json=body)
     assert (first.status_code, retry.status_code) == (201, 200)
     assert first.json()["workflow_id"] == retry.json()["workflow_id"]
+    # the same request id for another start (another owner): refused, not answered with the first
+    tag = uuid.uuid4().hex[:8]
+    someone = (await http.post("/users", headers=stack.as_("admin"), json={
+        "handle": f"someone{tag}", "name": "Someone", "email": f"someone{tag}@agency.example"})).json()
+    changed = await http.post("/processes", headers=client, json={**body, "owner_id": someone["id"]})
+    assert changed.status_code == 422 and changed.json()["type"] == "RequestIdReused", changed.text
+    assert [e["path"] for e in changed.json()["errors"]] == ["body.owner_id"], changed.text
     assert (await http.get(f"/processes/{first.json()['workflow_id']}", headers=client)).status_code == 200
     assert (await http.post(f"/processes/{first.json()['workflow_id']}/skip", headers=client,
                             json={})).status_code == 403
