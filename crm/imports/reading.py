@@ -14,7 +14,9 @@ from pathlib import Path
 ENCODINGS = ("utf-8", "utf-8-sig", "windows-1252")
 DELIMITERS = (";", ",")
 CHUNK = 1 << 16
-csv.field_size_limit(1_000_000)
+FIELD_LIMIT = 1_000_000
+HEADER_LIMIT = 2 * FIELD_LIMIT  # characters: the header line is read whole, in the API's request
+csv.field_size_limit(FIELD_LIMIT)
 
 
 class FileUnreadable(ValueError):
@@ -46,13 +48,18 @@ def header(path: Path, encoding: str, delimiter: str | None) -> tuple[list[str],
     """The file's columns and its delimiter (detected when `delimiter` is None)."""
     try:
         with path.open(encoding=encoding, newline="") as file:
-            first = file.readline()
+            first = file.readline(HEADER_LIMIT + 1)
     except UnicodeDecodeError as exc:
         raise FileUnreadable(f"the file is not {encoding}: {exc.reason} at byte {exc.start} of its first line") from None
     if not first.strip():
         raise FileUnreadable("the file is empty: its first line must name the columns")
+    if len(first) > HEADER_LIMIT:
+        raise FileUnreadable(f"row 1: the header line is longer than {HEADER_LIMIT:,} characters")
     delimiter = delimiter or detect_delimiter(first)
-    columns = [c.strip() for c in next(csv.reader([first], delimiter=delimiter))]
+    try:
+        columns = [c.strip() for c in next(csv.reader([first], delimiter=delimiter))]
+    except csv.Error as exc:
+        raise FileUnreadable(f"row 1: {exc}") from None
     if len(set(columns)) != len(columns) or "" in columns:
         raise FileUnreadable(f"the header names a column twice or leaves one unnamed: {columns}")
     return columns, delimiter
