@@ -66,15 +66,18 @@ def header(path: Path, encoding: str, delimiter: str | None) -> tuple[list[str],
 
 
 def rows(path: Path, encoding: str, delimiter: str) -> Iterator[tuple[int, list[str]]]:
-    """Each data row with its line number in a spreadsheet (the header is row 1); blank rows skipped."""
+    """Each data row with its number in a spreadsheet (the header is row 1, a cell's line breaks do not count);
+    blank rows skipped, but counted."""
     with path.open(encoding=encoding, newline="", errors="strict") as file:
         reader = csv.reader(file, delimiter=delimiter)
+        row = 0  # the last row read whole; not reader.line_num, which counts the line breaks inside cells too
         try:
             next(reader, None)
-            for values in reader:
+            row = 1
+            for row, values in enumerate(reader, start=2):
                 if any(v.strip() for v in values):
-                    yield reader.line_num, values
+                    yield row, values
         except UnicodeDecodeError as exc:
-            raise FileUnreadable(f"row {reader.line_num + 1}: the file is not {encoding} ({exc.reason})") from None
+            raise FileUnreadable(f"row {row + 1}: the file is not {encoding} ({exc.reason})") from None
         except csv.Error as exc:
-            raise FileUnreadable(f"row {reader.line_num}: {exc}") from None
+            raise FileUnreadable(f"row {row + 1}: {exc}") from None

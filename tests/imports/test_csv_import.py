@@ -185,3 +185,23 @@ async def test_a_header_too_long_to_read_is_422_body_and_the_job_ends(api: Api, 
         job = (await session.exec(sa.select(ImportJob).order_by(col(ImportJob.id).desc()).limit(1))).one()[0]
     assert job.status == "failed" and job.detail == error["message"]
     assert list((tmp_path / "imports").glob("*.csv")) == []
+
+
+async def test_rows_are_numbered_as_a_spreadsheet_shows_them_whatever_line_breaks_their_cells_hold(api: Api) -> None:
+    tag = uuid.uuid4().hex[:6]
+    body = ("Nome;E-mail;Note\r\n"
+            f'Niccolò Uno {tag};uno{tag}@example.it;"prima riga\r\nseconda riga\r\nterza"\r\n'  # row 2
+            f"Perché Due {tag};non-una-email;ok\r\n"  # row 3
+            f'Tre {tag};tre{tag}@example.it;"a\r\nb"\r\n'  # row 4
+            "\r\n"  # row 5, blank: skipped, but a spreadsheet shows it
+            f";quattro{tag}@example.it;senza nome\r\n")  # row 6
+    job = await _import(api, "contacts", body.encode("windows-1252"), mode="valid_rows",
+                        mapping=json.dumps({"Nome": "title", "E-mail": "email", "Note": "fields.note"}))
+    assert job["rows_read"] == 4 and job["rows_written"] == 2
+    assert [e.split(":")[0] for e in job["errors"]] == ["row 3, column E-mail", "row 6, column Nome"]
+    rejected = await api.http.get(job["rejected_url"], headers=api.as_("staff"))
+    reasons = [r[-1] for r in csv.reader(io.StringIO(rejected.text.lstrip("\ufeff")), delimiter=";")][1:]
+    assert [r.split(",")[0] for r in reasons] == ["row 3", "row 6"]
+    too_long = f'title\r\n"A {tag}\r\nB"\r\n"{"a" * 1_100_000}"\r\n'  # the field of row 3 over csv's limit
+    failed = await _import(api, "contacts", too_long.encode())
+    assert failed["status"] == "failed" and failed["detail"].startswith("row 3: field larger than field limit")
