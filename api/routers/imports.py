@@ -129,7 +129,7 @@ async def launch(request: Request, session: SessionDep, settings: Settings, prin
     assert job.id is not None
     path = _folder(settings) / f"{job.id}.csv"
     job.mapping = mapping if mapping is not None else default_mapping(job.kind, job.columns)
-    if errors := mapping_errors(job.kind, job.columns, job.mapping):
+    if errors := mapping_errors(job.kind, job.columns, job.mapping, by_name=mapping is None):
         await _refuse(session, job, path, errors[0], [ErrorDetail(where, e) for e in errors])
     session.add(job)
     await session.commit()

@@ -56,9 +56,16 @@ def default_mapping(kind: ImportKind, columns: list[str]) -> dict[str, str]:
     return mapping
 
 
-def mapping_errors(kind: ImportKind, columns: list[str], mapping: dict[str, str]) -> list[str]:
+def mapping_errors(kind: ImportKind, columns: list[str], mapping: dict[str, str], by_name: bool = False) -> list[str]:
+    """What is wrong with a mapping (`by_name`: the default mapping, by the columns' names)."""
     errors = [f"mapping: no column '{c}' in the file (its columns: {', '.join(columns)})"
               for c in mapping if c not in columns]
+    first: dict[str, str] = {}  # a field -> the first column mapped to it (a second one's values would overwrite it)
+    for column, field in mapping.items():
+        if field in first:
+            errors.append(f"mapping: columns '{first[field]}' and '{column}' both map to '{field}'"
+                          + (" (by their names: a mapping names the one to read)" if by_name else ""))
+        first.setdefault(field, column)
     errors += [f"mapping: column '{c}' maps to '{f}', which is not a field of {kind.value} "
                f"({', '.join(FIELDS[kind])}{', fields.<name>' if kind is ImportKind.contacts else ''})"
                for c, f in mapping.items() if f not in FIELDS[kind] and not (

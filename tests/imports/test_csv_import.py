@@ -205,3 +205,21 @@ async def test_rows_are_numbered_as_a_spreadsheet_shows_them_whatever_line_break
     too_long = f'title\r\n"A {tag}\r\nB"\r\n"{"a" * 1_100_000}"\r\n'  # the field of row 3 over csv's limit
     failed = await _import(api, "contacts", too_long.encode())
     assert failed["status"] == "failed" and failed["detail"].startswith("row 3: field larger than field limit")
+
+
+async def test_two_columns_mapped_to_one_field_are_refused_naming_both(api: Api) -> None:
+    tag = uuid.uuid4().hex[:6]
+
+    async def refused(body: str, **params: str) -> list[dict[str, str]]:
+        response = await api.http.post("/imports/contacts", headers={**api.as_("staff"), "Content-Type": "text/csv"},
+                                       content=body.encode(), params=params)
+        assert response.status_code == 422, response.text
+        return response.json()["errors"]  # type: ignore[no-any-return]
+
+    given = await refused(f"Nome;Mail1;Mail2\nA {tag};a{tag}@x.it;b{tag}@x.it\n",
+                          mapping=json.dumps({"Nome": "title", "Mail1": "email", "Mail2": "email"}))
+    assert given == [{"path": "query.mapping", "message": "mapping: columns 'Mail1' and 'Mail2' both map to 'email'"}]
+    by_name = await refused(f"Title;email;E-mail;EMAIL\nA {tag};a{tag}@x.it;;b{tag}@x.it\n")
+    assert by_name == [{"path": "query.mapping", "message": "mapping: columns 'email' and 'EMAIL' both map to "
+                        "'email' (by their names: a mapping names the one to read)"}]
+    assert await _titles(api, tag) == []
