@@ -124,7 +124,7 @@ async def _run(sessions: async_sessionmaker[AsyncSession], job_id: int, path: Pa
         checker = RowChecker(session, job.kind, job.columns, job.mapping, viewer, before_query=writes.settle)
         batch: list[dict[str, Any]] = []
         try:
-            with rejected.open("w", newline="", encoding="utf-8") as out:
+            with rejected.open("w", newline="", encoding="utf-8-sig") as out:  # with a BOM, as an export
                 writer = csv.writer(out, delimiter=job.delimiter)
                 writer.writerow([*job.columns, "reason"])
                 for line, values in rows(path, job.encoding, job.delimiter):
