@@ -1,7 +1,8 @@
 """CSV export of contacts and cases: the records the caller may see, streamed a page at a time.
 
 UTF-8 with a BOM (spreadsheets then read accents right), `;` by default. The columns are those an
-import reads (crm/imports/rows.py), so an exported file imports back.
+import reads (crm/imports/rows.py), so an exported file imports back; a cell a spreadsheet would run as a
+formula is written after a `'`, which the import removes (crm/imports/cells.py).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from api.deps import StaffDep
 from crm.access import record_visible
 from crm.cases import store
 from crm.cases.models import CaseParticipant
+from crm.imports.cells import spreadsheet_row
 from crm.imports.models import ImportKind
 from crm.models import Record, User
 from processes.template_basics import RecordKind
@@ -64,7 +66,7 @@ async def _lines(request: Request, principal: Principal, kind: ImportKind, delim
                 rows = await _case_rows(session, principal, page, handles)
         buffer.seek(0)
         buffer.truncate()
-        writer.writerows(rows)
+        writer.writerows(spreadsheet_row(row) for row in rows)
         yield buffer.getvalue()
         after = page[-1].id or 0
 

@@ -11,6 +11,8 @@ import csv
 from collections.abc import Iterator
 from pathlib import Path
 
+from crm.imports.cells import imported_cell
+
 ENCODINGS = ("utf-8", "utf-8-sig", "windows-1252")
 DELIMITERS = (";", ",")
 CHUNK = 1 << 16
@@ -57,7 +59,7 @@ def header(path: Path, encoding: str, delimiter: str | None) -> tuple[list[str],
         raise FileUnreadable(f"row 1: the header line is longer than {HEADER_LIMIT:,} characters")
     delimiter = delimiter or detect_delimiter(first)
     try:
-        columns = [c.strip() for c in next(csv.reader([first], delimiter=delimiter))]
+        columns = [imported_cell(c).strip() for c in next(csv.reader([first], delimiter=delimiter))]
     except csv.Error as exc:
         raise FileUnreadable(f"row 1: {exc}") from None
     if len(set(columns)) != len(columns) or "" in columns:

