@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from datetime import datetime
 from typing import Annotated, Any
+from urllib.parse import quote
 
 import typer
 
@@ -24,6 +25,12 @@ def call(fn: Any, *args: Any, **kwargs: Any) -> Any:
     except ApiError as exc:
         typer.echo(str(exc), err=True)
         raise typer.Exit(1) from None
+
+
+def segment(value: str) -> str:
+    """`value` as one segment of a URL's path: `../records/1` or `x?status=done` stay the id they are, not a
+    path or a query of their own."""
+    return "%2E" * len(value) if value in (".", "..") else quote(value, safe="")
 
 
 def out(data: Any, as_json: bool, text: str) -> None:

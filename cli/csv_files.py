@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
 import sys
 import time
 from enum import Enum
@@ -35,6 +36,8 @@ def import_file(
     as_json: JsonOpt = False,
 ) -> None:
     """Import contacts or cases from a CSV file, with a progress bar; every row is checked before any is written."""
+    if rejected is not None:
+        _writable(rejected)
     client = api()
     params: dict[str, Any] = {"mode": "valid_rows" if valid_rows else "all_or_nothing", "encoding": encoding,
                               "delimiter": delimiter}
@@ -44,13 +47,29 @@ def import_file(
         job = call(client.post, f"/imports/{kind.value}", params=params, content=body,
                    headers={"Content-Type": "text/csv"})
     job = _follow(client, job, quiet=as_json, total=_lines(path))
+    saved = True
     if rejected is not None and job.get("rejected_url"):
-        rejected.write_bytes(call(client.send, "GET", job["rejected_url"]).content)
+        try:
+            rejected.write_bytes(call(client.send, "GET", job["rejected_url"]).content)
+        except OSError as exc:  # the folder gone or made read-only while the import ran
+            typer.echo(f"--rejected {rejected}: {exc.strerror or exc}; the rejected rows were not saved "
+                       f"(GET {job['rejected_url']} has them)", err=True)
+            saved = False
     errors = "\n".join(f"  {e}" for e in job["errors"][:20])
     more = f"\n  ... and {job['rows_invalid'] - 20} more" if job["rows_invalid"] > 20 else ""
     out(job, as_json, f"import {job['id']}: {job['status']}: {job['detail']}" + (f"\n{errors}{more}" if errors else ""))
-    if job["status"] != "done":
+    if job["status"] != "done" or not saved:
         raise typer.Exit(1)
+
+
+def _writable(path: Path) -> None:
+    """Stop (exit 2) before the file is sent when the rejected rows could not be written to `path`."""
+    folder = path.parent
+    problem = ("is a folder" if path.is_dir() else f"no folder {folder}" if not folder.is_dir()
+               else "cannot be written" if not os.access(path if path.exists() else folder, os.W_OK) else None)
+    if problem:
+        typer.echo(f"--rejected {path}: {problem}; nothing was imported", err=True)
+        raise typer.Exit(2)
 
 
 def _lines(path: Path) -> int:

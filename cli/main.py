@@ -4,6 +4,7 @@ run the embedded stack. Every command takes `--json`; the admin key `make run` m
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -11,7 +12,8 @@ import typer
 
 from cli import client_requests, csv_files, pipelines, resources
 from cli.admin import admin_app
-from cli.common import JsonOpt, api, call, out, pairs
+from cli.api_client import ApiError
+from cli.common import JsonOpt, api, call, out, pairs, segment
 from settings import get_settings
 
 app = typer.Typer(help="Stagecoach: durable process automation for CRMs.", no_args_is_help=True,
@@ -41,11 +43,21 @@ def _template_body(path: Path, charset: str | None = None) -> tuple[bytes, str]:
     return path.read_bytes(), f"{kind}; charset={charset}" if charset else kind
 
 
+def _template_call(fn: Any, *args: Any, **kwargs: Any) -> Any:
+    """`call`, with the API's advice on naming a file's encoding said as this command takes it too: `--charset`."""
+    try:
+        return fn(*args, **kwargs)
+    except ApiError as exc:
+        advice = re.search(r"Content-Type: [\w/+.-]+; charset=([\w.-]+)", str(exc))
+        typer.echo(str(exc) + (f" (with this command: --charset {advice[1]})" if advice else ""), err=True)
+        raise typer.Exit(1) from None
+
+
 @app.command()
 def validate(path: Path, as_json: JsonOpt = False, charset: CharsetOpt = None) -> None:
     """Check a template file without saving it."""
     body, kind = _template_body(path, charset)
-    data = call(api().post, "/templates/validate", content=body, headers={"Content-Type": kind})
+    data = _template_call(api().post, "/templates/validate", content=body, headers={"Content-Type": kind})
     phases = len(data["template"]["phases"])
     out(data, as_json, f"{path}: valid ({phases} phase{'s' if phases != 1 else ''})")
 
@@ -54,7 +66,7 @@ def validate(path: Path, as_json: JsonOpt = False, charset: CharsetOpt = None) -
 def apply(path: Path, as_json: JsonOpt = False, charset: CharsetOpt = None) -> None:
     """Save a template file as a new version (unchanged content keeps the current version)."""
     body, kind = _template_body(path, charset)
-    response = call(api().send, "POST", "/templates", content=body, headers={"Content-Type": kind})
+    response = _template_call(api().send, "POST", "/templates", content=body, headers={"Content-Type": kind})
     data = response.json()
     saved = response.status_code == 201
     out({**data, "saved": saved}, as_json, f"{data['key']} version {data['version']}" if saved else
@@ -112,7 +124,7 @@ def _state_text(state: dict[str, Any]) -> str:
 @app.command()
 def show(workflow_id: str, as_json: JsonOpt = False) -> None:
     """One process: phases, statuses, incident."""
-    data = call(api().get, f"/processes/{workflow_id}")
+    data = call(api().get, f"/processes/{segment(workflow_id)}")
     out(data, as_json, _state_text(data))
 
 
@@ -120,7 +132,7 @@ def show(workflow_id: str, as_json: JsonOpt = False) -> None:
 def skip(workflow_id: str, phase: Annotated[str | None, typer.Option(help="the current phase when omitted")] = None,
          reason: str = "", as_json: JsonOpt = False) -> None:
     """Skip the current phase (or a named later one)."""
-    data = call(api().post, f"/processes/{workflow_id}/skip", json={"phase": phase, "reason": reason})
+    data = call(api().post, f"/processes/{segment(workflow_id)}/skip", json={"phase": phase, "reason": reason})
     out(data, as_json, _state_text(data))
 
 
@@ -128,7 +140,7 @@ def skip(workflow_id: str, phase: Annotated[str | None, typer.Option(help="the c
 def abort(workflow_id: str, reason: Annotated[str, typer.Option(help="why (required)")],
           as_json: JsonOpt = False) -> None:
     """Abort a process."""
-    data = call(api().post, f"/processes/{workflow_id}/abort", json={"reason": reason})
+    data = call(api().post, f"/processes/{segment(workflow_id)}/abort", json={"reason": reason})
     out(data, as_json, _state_text(data))
 
 
@@ -138,7 +150,7 @@ def complete(workflow_id: str, phase: Annotated[str | None, typer.Option()] = No
              as_json: JsonOpt = False) -> None:
     """Complete the current manual phase, optionally with answers (decisions may use them)."""
     answers = pairs(answer, "--answer")
-    data = call(api().post, f"/processes/{workflow_id}/complete", json={"phase": phase, "answers": answers})
+    data = call(api().post, f"/processes/{segment(workflow_id)}/complete", json={"phase": phase, "answers": answers})
     out(data, as_json, _state_text(data))
 
 

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 import typer
 
-from cli.common import JsonOpt, api, call, given, out
+from cli.common import JsonOpt, api, call, given, out, segment
 
 pipelines = typer.Typer(help="Pipelines: a record kind's statuses, moves, record types and automations.",
                         no_args_is_help=True)
@@ -55,7 +55,7 @@ def list_pipelines(kind: Annotated[str | None, typer.Option()] = None, as_json: 
 
 @pipelines.command("show")
 def show_pipeline(key: str, version: Annotated[int | None, typer.Option()] = None, as_json: JsonOpt = False) -> None:
-    data = call(api().get, f"/pipelines/{key}" + (f"/versions/{version}" if version else ""))
+    data = call(api().get, f"/pipelines/{segment(key)}" + (f"/versions/{version}" if version else ""))
     definition = data["definition"]
     lines = [f"{data['key']} version {data['version']}: {data['name']} ({data['record_kind']})"]
     for status in definition["statuses"]:
@@ -71,8 +71,8 @@ def board(key: str, type: Annotated[str | None, typer.Option()] = None,
           owner_id: Annotated[int | None, typer.Option()] = None, channel: Annotated[str | None, typer.Option()] = None,
           limit: Annotated[int, typer.Option(help="records shown per status")] = 5, as_json: JsonOpt = False) -> None:
     """Each status with its number of records and the first of them."""
-    data = call(api().get, f"/pipelines/{key}/board", params=given(type=type, owner_id=owner_id, channel=channel,
-                                                                   limit=limit))
+    data = call(api().get, f"/pipelines/{segment(key)}/board",
+                params=given(type=type, owner_id=owner_id, channel=channel, limit=limit))
     lines = []
     for column in data["columns"]:
         lines.append(f"{column['status']} ({column['count']})")
@@ -89,7 +89,7 @@ def list_types(kind: Annotated[str | None, typer.Option()] = None, as_json: Json
 
 @record_types.command("show")
 def show_type(kind: str, name: str, as_json: JsonOpt = False) -> None:
-    data = call(api().get, f"/record-types/{kind}/{name}")
+    data = call(api().get, f"/record-types/{segment(kind)}/{segment(name)}")
     lines = [f"{data['record_kind']} type {data['name']} (pipeline {data['pipeline']} v{data['pipeline_version']}), "
              f"starts in {data['initial_status']}"]
     lines += [f"  {status} -> {', '.join(data['moves'][status]) or '(end)'}" for status in data["statuses"]]

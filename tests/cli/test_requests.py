@@ -1,0 +1,102 @@
+"""What the `stagecoach` commands send, against a stand-in API: ids quoted into paths, a file to write checked first."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from typer.testing import CliRunner
+
+import cli.common
+from cli.api_client import ApiClient
+from cli.main import app
+
+Handler = Callable[[httpx.Request], httpx.Response]
+
+
+@pytest.fixture
+def sent(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[list[httpx.Request], Callable[[Handler], None]]]:
+    """The requests the commands sent; `answer(handler)` sets how the stand-in API answers (404 by default)."""
+    requests: list[httpx.Request] = []
+    handler: list[Handler] = [lambda r: httpx.Response(404, json={"type": "NotFound", "detail": "not found"})]
+
+    def client(_: Any) -> ApiClient:
+        api = ApiClient("http://stagecoach", "key")
+        api._http = httpx.Client(base_url="http://stagecoach", transport=httpx.MockTransport(
+            lambda request: requests.append(request) or handler[0](request)))
+        return api
+
+    monkeypatch.setattr(cli.common, "client_from_settings", client)
+    yield requests, lambda h: handler.__setitem__(0, h)
+
+
+@pytest.mark.parametrize(("args", "path"), [
+    (["show", "../records/1"], b"/processes/..%2Frecords%2F1"),
+    (["show", "x?status=completed"], b"/processes/x%3Fstatus%3Dcompleted"),
+    (["show", ".."], b"/processes/%2E%2E"),
+    (["abort", "../records/1", "--reason", "x"], b"/processes/..%2Frecords%2F1/abort"),
+    (["skip", "a/b"], b"/processes/a%2Fb/skip"),
+    (["complete", "a#b"], b"/processes/a%23b/complete"),
+    (["pipelines", "show", "../x"], b"/pipelines/..%2Fx"),
+    (["pipelines", "board", "a?b"], b"/pipelines/a%3Fb/board?limit=5"),
+    (["record-types", "show", "contact", "a/b"], b"/record-types/contact/a%2Fb"),
+])
+def test_an_id_is_one_segment_of_the_path_whatever_it_holds(sent: Any, args: list[str], path: bytes) -> None:
+    requests, _ = sent
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 1 and "NotFound (404)" in result.output, result.output
+    [request] = requests
+    assert request.url.raw_path == path
+
+
+def test_validate_advises_the_charset_option(sent: Any, tmp_path: Path) -> None:
+    _, answer = sent
+    answer(lambda r: httpx.Response(422, json={"type": "TemplateInvalid", "detail": (
+        "the template is not valid UTF-8: byte offset 5 (0xe8); if the file is in another encoding, name it: "
+        "Content-Type: application/yaml; charset=windows-1252")}))
+    (tmp_path / "t.yaml").write_bytes("key: caff\xe8".encode("windows-1252"))
+    result = CliRunner().invoke(app, ["validate", str(tmp_path / "t.yaml")])
+    assert result.exit_code == 1
+    assert "charset=windows-1252 (with this command: --charset windows-1252)" in result.output
+
+
+JOB = {"id": 7, "status": "done", "detail": "1 written, 1 rejected", "rows_read": 2, "rows_invalid": 1,
+       "rows_written": 1, "errors": ["row 3, column email: bad"], "rejected_url": "/imports/7/rejected"}
+
+
+@pytest.mark.parametrize("rejected", ["missing/x.csv", ".", "file/x.csv"])
+def test_a_rejected_rows_file_that_cannot_be_written_stops_the_import_before_it_is_sent(
+        sent: Any, tmp_path: Path, rejected: str) -> None:
+    requests, _ = sent
+    (tmp_path / "file").write_text("")
+    source = tmp_path / "in.csv"
+    source.write_text("title;email\nA;a@x.it\nB;bad\n")
+    result = CliRunner().invoke(app, ["import", "contacts", str(source), "--valid-rows",
+                                      "--rejected", str(tmp_path / rejected)])
+    assert result.exit_code == 2 and "nothing was imported" in result.output, result.output
+    assert requests == []
+
+
+def test_rejected_rows_that_could_not_be_saved_are_a_message_not_a_traceback(sent: Any, tmp_path: Path) -> None:
+    _, answer = sent
+    rejected = tmp_path / "rejected.csv"
+
+    def api(request: httpx.Request) -> httpx.Response:
+        if request.method == "POST":
+            rejected.mkdir()  # the path taken while the import ran
+            return httpx.Response(202, json=JOB)
+        return httpx.Response(200, content=b"title;email;reason\r\n")
+
+    answer(api)
+    source = tmp_path / "in.csv"
+    source.write_text("title;email\nA;a@x.it\nB;bad\n")
+    result = CliRunner().invoke(app, ["import", "contacts", str(source), "--valid-rows", "--rejected", str(rejected),
+                                      "--json"])
+    assert result.exit_code == 1, result.output
+    assert f"--rejected {rejected}: Is a directory; the rejected rows were not saved (GET /imports/7/rejected " \
+           "has them)" in result.output
+    assert json.loads(result.stdout[result.stdout.index("{"):])["status"] == "done"
