@@ -16,6 +16,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
@@ -171,6 +172,39 @@ def _set_retention(settings: Settings, env: dict[str, str]) -> None:
 
 
 
+RESTARTS, RESTART_WINDOW_SECONDS = 3, 60.0
+
+
+def _supervise(procs: list[subprocess.Popen[bytes]], parts: list[tuple[str, Callable[[], subprocess.Popen[bytes]]]]
+               ) -> int:
+    """Keep the parts running: one that stops (killed, out of memory) is started again, and says so; the others
+    keep answering meanwhile, and the processes it ran resume where they were. A part that stops more than
+    `RESTARTS` times within a minute stops everything (1): something is wrong that a restart does not mend."""
+    stops: dict[str, list[float]] = {name: [] for name, _ in parts}
+    while True:
+        time.sleep(0.5)
+        for n, (name, start) in enumerate(parts):
+            proc = procs[n]
+            if proc.poll() is None:
+                continue
+            how = (f"was killed by signal {-proc.returncode}" if proc.returncode < 0
+                   else f"exited with code {proc.returncode}")
+            now = time.monotonic()
+            stops[name] = [t for t in stops[name] if now - t < RESTART_WINDOW_SECONDS] + [now]
+            if len(stops[name]) > RESTARTS:
+                print(f"{name} (pid {proc.pid}) {how}, its {len(stops[name])}th stop within a minute: stopping "
+                      "everything (its last lines above, or data/temporal.log, say why). Waiting processes are "
+                      "kept: `make run` resumes them.", file=sys.stderr, flush=True)
+                return 1
+            print(f"{name} (pid {proc.pid}) {how}: starting it again (processes resume where they were).",
+                  file=sys.stderr, flush=True)
+            try:
+                procs[n] = start()
+            except SystemExit as exc:  # the Temporal server did not come back
+                print(f"{name} could not be started again: {exc}. Stopping everything.", file=sys.stderr, flush=True)
+                return 1
+
+
 def run_embedded(settings: Settings, ui_port: int, with_examples: bool = True, as_json: bool = False) -> int:
     if busy := busy_ports(settings, ui_port):
         print("Stagecoach cannot start:\n  " + "\n  ".join(busy), file=sys.stderr)
@@ -199,32 +233,43 @@ def run_embedded(settings: Settings, ui_port: int, with_examples: bool = True, a
     signal.signal(signal.SIGTERM, lambda *_: (stop(), sys.exit(0)))
     signal.signal(signal.SIGINT, signal.default_int_handler)  # Ctrl-C stops everything, even if started with it ignored
     temporal_log = (settings.data_dir / "temporal.log").open("ab")
-    try:
+
+    def start_temporal(wait: bool = False) -> subprocess.Popen[bytes]:
         temporal = subprocess.Popen([
             str(BIN / "temporal"), "server", "start-dev", "--db-filename", str(settings.data_dir / "temporal.db"),
             "--ip", host, "--port", port, "--ui-port", str(ui_port), "--namespace", settings.temporal_namespace,
             "--log-level", "warn", *search_attributes.cli_flags()], env=env,
             stdout=temporal_log, stderr=subprocess.STDOUT,  # its shutdown warnings in its log, not the terminal
             process_group=0)  # Ctrl-C reaches the terminal's process group: Temporal stops last, from stop()
+        if wait:
+            try:
+                _wait_for_port(host, int(port), 60, temporal, Path(temporal_log.name))
+            except SystemExit:
+                temporal.kill()
+                raise
+        return temporal
+
+    try:
+        temporal = start_temporal()
         procs.append(temporal)
         _wait_for_port(host, int(port), 60, temporal, Path(temporal_log.name))
         _set_retention(settings, env)
         upgrade_database(settings.database_url)
         key = ensure_admin_key(settings)
         password = asyncio.run(_ensure_console_admin(settings))
-        procs.append(subprocess.Popen([sys.executable, "-m", "worker"], env=env))
-        procs.append(subprocess.Popen([sys.executable, "-m", "uvicorn", "--factory", "api.app:create_app",
-                                       "--http", "api.http_protocol:HttpProtocol", "--host", settings.api_host,
-                                       "--port", str(settings.api_port), "--no-access-log"], env=env))
+        parts: dict[str, Callable[[], subprocess.Popen[bytes]]] = {
+            "the Temporal dev server": lambda: start_temporal(wait=True),
+            "the worker": lambda: subprocess.Popen([sys.executable, "-m", "worker"], env=env),
+            "the API": lambda: subprocess.Popen([
+                sys.executable, "-m", "uvicorn", "--factory", "api.app:create_app", "--http",
+                "api.http_protocol:HttpProtocol", "--host", settings.api_host, "--port", str(settings.api_port),
+                "--no-access-log"], env=env)}
+        procs.extend((parts["the worker"](), parts["the API"]()))
         _wait_ready(settings.public_url, 90, procs)
         (settings.data_dir / URL_FILE).write_text(settings.public_url + "\n")
         loaded = load_examples(ApiClient(settings.public_url, key)) if with_examples else None
         _print_banner(settings, _banner(settings, key, loaded, password), as_json)
-        while all(proc.poll() is None for proc in procs):
-            time.sleep(0.5)
-        failed = next(proc for proc in procs if proc.poll() is not None)
-        print(f"{failed.args[0]} exited with code {failed.returncode}; stopping", file=sys.stderr)
-        return failed.returncode or 1
+        return _supervise(procs, list(parts.items()))
     except KeyboardInterrupt:
         print("\nStopping: the API, the worker (its running steps finish), then Temporal...", flush=True)
         stop()

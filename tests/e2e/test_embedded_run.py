@@ -1,10 +1,12 @@
-"""`stagecoach run` (what `make run` calls): checks its ports, starts everything, prints the URLs, stops quietly
-on Ctrl-C, and resumes after a restart; the `stagecoach` command finds it from any directory."""
+"""`stagecoach run` (what `make run` calls): checks its ports, starts everything, prints the URLs, starts a part
+again when it is killed, stops quietly on Ctrl-C, and resumes after a restart; the `stagecoach` command finds it from
+any directory."""
 
 from __future__ import annotations
 
 import json
 import os
+import select
 import signal
 import socket
 import subprocess
@@ -47,6 +49,24 @@ def _stop(proc: subprocess.Popen[str], sig: signal.Signals = signal.SIGTERM) -> 
         os.killpg(proc.pid, signal.SIGKILL)
         raise
     return rest.splitlines()
+
+
+def _child(proc: subprocess.Popen[str], pattern: str) -> int:
+    """The pid of the child of `stagecoach run` whose command line holds `pattern`."""
+    found = subprocess.run(["pgrep", "-P", str(proc.pid), "-f", "--", pattern], capture_output=True, text=True)
+    assert found.returncode == 0, found
+    return int(found.stdout.split()[0])
+
+
+def _line_with(proc: subprocess.Popen[str], text: str, timeout: float) -> str:
+    """The next line `stagecoach run` prints holding `text` (stdout and stderr are one pipe)."""
+    assert proc.stdout is not None
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        ready, _, _ = select.select([proc.stdout], [], [], max(0.0, deadline - time.monotonic()))
+        if ready and text in (line := proc.stdout.readline()):
+            return line.strip()
+    raise AssertionError(f"no line with {text!r} within {timeout:.0f}s")
 
 
 def test_run_says_which_port_is_busy_and_starts_nothing(tmp_path: Path) -> None:
@@ -143,6 +163,13 @@ def test_run_starts_everything_and_a_restart_resumes_waiting_processes(tmp_path:
             assert time.monotonic() < deadline, state
             time.sleep(0.2)
         assert state["status"] == "running" and state["phases"][0]["status"] == "done"
+        # a part killed is started again, saying which and how; the rest keeps answering
+        for part, pattern in (("the worker", "-m worker"), ("the Temporal dev server", "start-dev")):
+            pid = _child(proc, pattern)
+            os.kill(pid, signal.SIGKILL)
+            said = _line_with(proc, "starting it again", 60)
+            assert said.startswith(f"{part} (pid {pid}) was killed by signal 9: starting it again"), said
+            assert api.get("/users").status_code == 200
         skipped = api.post(f"/processes/{workflow_id}/skip", json={"reason": "resumed after a restart"})
         assert skipped.status_code == 200 and skipped.json()["phases"][1]["status"] == "skipped"
         assert len({t["key"] for t in api.get("/templates").json()}) == 2  # examples not loaded twice
