@@ -153,9 +153,9 @@ async def add_once(session: AsyncSession, storage: Storage, *, record_id: int, d
         number = same.current_version + 1 if same is not None else 1
         if "text" in line:
             line["text"] = line["text"].format(name=name, version=number)
-        _, entry = await _new_version(session, record_id, same, name, sniffed, key, actor, step_key=step_key, **line)
-        if before is not None:
+        if before is not None:  # the step's earlier lines (its process and phase started) come first in the history
             await before(session)
+        _, entry = await _new_version(session, record_id, same, name, sniffed, key, actor, step_key=step_key, **line)
         await session.commit()
     except IntegrityError:  # another attempt of the step kept it first, or a version numbered the same meanwhile
         await session.rollback()

@@ -117,6 +117,10 @@ async def test_a_letter_is_kept_once_as_a_document_and_emailed_with_its_pdf(
         assert [v.content_type for v in versions] == ["application/pdf"] * 2
         lines = (await session.exec(select(HistoryEntry).where(HistoryEntry.workflow_id == handle.id))).all()
         outbox = (await session.exec(select(OutboxMessage).where(OutboxMessage.workflow_id == handle.id))).all()
+    # the history reads in the order things happened: the process and its phase started, then the letter made
+    kinds = [line.kind for line in sorted(lines, key=lambda line: line.id or 0)]
+    assert kinds[:3] == [HistoryKind.process_started, HistoryKind.phase_started,
+                         HistoryKind.document_added], kinds
     made = [line.text for line in lines if line.kind is HistoryKind.document_version_added]
     assert "Letter made: Proposta Anna Kowalska.pdf (version 2)" in made and len(made) == 2
     assert len(outbox) == 2 and all(m.attachments[0]["content_type"] == "application/pdf" for m in outbox)
