@@ -2,13 +2,15 @@
 
 The session cookie is HttpOnly, SameSite=Lax, and Secure when the request came over TLS (behind a
 proxy: uvicorn's --proxy-headers). The sign-in form carries a token of its own, matched against a
-cookie set with the form (a login CSRF is refused like any other). After 5 failed sign-ins of one
+cookie set with the form (a login CSRF is refused like any other); the cookie keeps its token while it lives, so
+every sign-in page a browser shows (one per tab) signs in. After 5 failed sign-ins of one
 user, or 20 from one address, within 15 minutes, the next are refused without checking the password
 until the oldest failure is 15 minutes old (crm/staff_sessions.py).
 """
 
 from __future__ import annotations
 
+import re
 import secrets
 
 from fastapi import APIRouter, Request
@@ -22,6 +24,7 @@ from crm.staff_sessions import SESSION_LIFETIME, check_password, close_session, 
 
 router = APIRouter(prefix="/console", include_in_schema=False)
 FORM_COOKIE = "stagecoach_sign_in"
+_FORM_TOKEN = re.compile(r"[A-Za-z0-9_-]{32}")  # secrets.token_urlsafe(24)
 
 
 def _back(value: str | None) -> str:
@@ -35,9 +38,16 @@ def _secure(request: Request) -> bool:
     return request.url.scheme == "https"
 
 
+def _form_token(request: Request) -> str:
+    """The browser's sign-in token, kept while its cookie lives: a new one per page shown would refuse every
+    sign-in page but the last one shown (two tabs after a session ended)."""
+    kept = request.cookies.get(FORM_COOKIE, "")
+    return kept if _FORM_TOKEN.fullmatch(kept) else secrets.token_urlsafe(24)
+
+
 def _form_page(request: Request, settings: SettingsDep, back: str, status: int = 200, error: str = "",
                handle: str = "") -> HTMLResponse:
-    token = secrets.token_urlsafe(24)
+    token = _form_token(request)
     page = render(request, settings, "sign_in.html", status=status, form_token=token, back=back, error=error,
                   handle=handle)
     page.set_cookie(FORM_COOKIE, token, max_age=3600, path="/console", httponly=True, samesite="lax",
@@ -81,7 +91,6 @@ async def sign_in(request: Request, session: SessionDep, settings: SettingsDep) 
     response = redirect(_back(back))
     response.set_cookie(COOKIE, token, max_age=int(SESSION_LIFETIME.total_seconds()), path="/", httponly=True,
                         samesite="lax", secure=_secure(request))
-    response.delete_cookie(FORM_COOKIE, path="/console")
     return response
 
 
