@@ -1,8 +1,8 @@
 """The staff console: server-rendered pages under /console (Jinja2, one CSS file, no script needed).
 
 `install(app)` adds its routes (none in the OpenAPI document), its stylesheet under /console/static,
-and the answers to a caller who is not signed in (the sign-in page) or whose form lacks its CSRF
-token (a 403 page).
+the answers to a caller who is not signed in (the sign-in page) or whose form lacks its CSRF
+token (a 403 page), and its own pages for a wrong console address or an unexpected error (api.console.errors).
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 
-from api.console import actions, board_pages, case_pages, delivery_pages, document_pages, import_pages, \
+from api.console import actions, board_pages, case_pages, delivery_pages, document_pages, errors, import_pages, \
     outbox_pages, process_pages, record_pages, request_actions, request_pages, request_template_pages, signin, \
     task_pages, template_pages, today
 from api.console.web import FormRefused, SignInNeeded, refused_page
@@ -34,3 +34,5 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(FormRefused)
     async def _refused(request: Request, exc: FormRefused) -> HTMLResponse:
         return refused_page(request, request.app.state.settings, str(exc))
+
+    errors.install(app)

@@ -92,6 +92,8 @@ ITALIAN: dict[str, str] = {
     'No template runs on this kind of record.': 'Nessun modello si applica a questo tipo di scheda.',
     'No template yet.': 'Ancora nessun modello.',
     'Not found': 'Non trovato',
+    'Something went wrong': 'Qualcosa è andato storto',
+    'An unexpected error stopped this page; it has been logged. Go back and try again.': "Un errore imprevisto ha fermato questa pagina; è stato registrato. Torna indietro e riprova.",
     'Nothing changed: no new version.': 'Nessuna modifica: nessuna nuova versione.',
     'Nothing here: {what}': "Non c'è nulla qui: {what}",
     'Nothing yet.': 'Ancora niente.',

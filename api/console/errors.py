@@ -1,0 +1,93 @@
+"""A wrong console address, or an unexpected error on a console page, answered with a console page.
+
+A browser under /console is given the console's "Not found" page (in the office's language, with the navigation
+when someone is signed in), not the API's problem+json: an address naming no page, a page's number that cannot
+be one (`/console/records/abc`, `/console/records/99999999999999999999`) or a method no page takes. An error no
+handler took is logged as the API logs it (api.problems.UnexpectedErrors) and shown as the console's error page.
+Everywhere else the API's JSON answers stay as they are.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.responses import Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from api.console.web import COOKIE, render
+from api.problems import log
+from crm.staff_sessions import signed_in
+
+
+def _in_console(path: str) -> bool:
+    return (path == "/console" or path.startswith("/console/")) and not path.startswith("/console/static/")
+
+
+async def _who(request: Request) -> None:
+    """The signed-in user, for the navigation: no page's dependency ran when no route matched."""
+    if getattr(request.state, "console_user", None) is not None:
+        return
+    token = request.cookies.get(COOKIE)
+    if token and len(token) <= 100:
+        async with request.app.state.sessions() as session:
+            request.state.console_user = await signed_in(session, token)
+
+
+async def _not_found(request: Request, status: int, headers: dict[str, str] | None = None) -> Response:
+    await _who(request)
+    page = render(request, request.app.state.settings, "not_found.html", status=status,
+                  what=request.url.path[:200])
+    page.headers.update(headers or {})
+    return page
+
+
+class ConsoleErrors:
+    """ASGI middleware: an exception no handler took on a console page is logged once and answered with the
+    console's error page (inside api.problems.UnexpectedErrors, which answers the API's paths)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or not _in_console(scope["path"]):
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def sending(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, receive, sending)
+        except Exception:
+            if started:
+                raise
+            log.exception("unhandled error", extra={"method": scope["method"], "path": scope["path"]})
+            request = Request(scope)
+            page = render(request, scope["app"].state.settings, "error.html", status=500)
+            await page(scope, receive, send)
+
+
+def install(app: FastAPI) -> None:
+    """Answer the console's paths with its pages; hand every other path to the handlers already installed."""
+    api_validation = app.exception_handlers[RequestValidationError]
+    api_http = app.exception_handlers[StarletteHTTPException]
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(request: Request, exc: RequestValidationError) -> Any:
+        if _in_console(request.url.path):  # the pages read their forms themselves: this is a number in the path
+            return await _not_found(request, 404)
+        return await api_validation(request, exc)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException) -> Any:
+        if _in_console(request.url.path) and exc.status_code in (404, 405):
+            return await _not_found(request, exc.status_code, exc.headers)
+        return await api_http(request, exc)
+
+    app.add_middleware(ConsoleErrors)
