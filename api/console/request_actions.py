@@ -16,6 +16,7 @@ from fastapi import APIRouter, Request, Response
 from pydantic import ValidationError
 from starlette.datastructures import FormData
 
+from api.console.form_once import apply_once
 from api.console.i18n import translator
 from api.console.record_pages import render_record
 from api.console.request_pages import MAX_ID, render_list, render_request
@@ -24,7 +25,7 @@ from api.deps import SessionDep, SettingsDep, TemporalDep
 from api.routers.client_requests import (cancel_client_request, link_client_request, resend_client_request,
                                          send_client_request)
 from crm.client_requests.errors import ClientRequestNotFound
-from crm.client_requests.public import ClientRequestCreate, ClientRequestLink
+from crm.client_requests.public import ClientRequestCreate, ClientRequestLink, ClientRequestResend
 from processes.errors import StagecoachError
 from settings import Settings
 
@@ -51,8 +52,10 @@ async def _act(action: str, request_id: int, data: FormData, session: SessionDep
         if not text(data, "confirm"):
             raise Refused(_("tick the box to confirm the cancellation"))
         await cancel_client_request(request_id, session, temporal, settings, who)
-    elif action == "resend":
-        await resend_client_request(request_id, session, temporal, settings, who)
+    elif action == "resend":  # once per form shown: each resend emails the client a new link
+        await apply_once(session, data, who, "client-request-resend", f"client request {request_id}",
+                         ClientRequestResend(), lambda: resend_client_request(request_id, session, temporal,
+                                                                              settings, who))
     else:
         record_id = _number(data, "record_id", _("write the record's number"))
         await link_client_request(request_id, ClientRequestLink(record_id=record_id), session, who)
@@ -100,7 +103,9 @@ async def send_request(record_id: int, request: Request, session: SessionDep, te
                                        expires_days=int(days) if days.isdigit() and len(days) < 8 else days or None)
         except ValidationError as exc:
             raise Refused(first_error(exc)) from None
-        await send_client_request(record_id, body, session, temporal, settings, principal(signed))
+        who = principal(signed)
+        await apply_once(session, data, who, "client-request-send", f"record {record_id}", body,  # one email
+                         lambda: send_client_request(record_id, body, session, temporal, settings, who))
     except (Refused, StagecoachError) as exc:
         return await render_record(request, session, settings, signed, record_id, exc.status,
                                    request_error=exc.message, request_error_at="send")
