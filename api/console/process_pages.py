@@ -7,6 +7,8 @@ API would refuse or hide from them, the pages refuse and hide too.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 from typing import Any
 
@@ -26,7 +28,7 @@ from crm.models import HistoryEntry, HistoryKind, OutboxMessage, Record, Task, T
 from crm.access import hidden_process_records
 from crm.process_list import COUNT_CAP, RunFilter, count_runs
 from processes.errors import StagecoachError
-from processes.instance import ProcessStatus
+from processes.instance import PhaseStatus, ProcessStatus
 from settings import Settings
 from workflows import search_attributes as sa
 
@@ -142,6 +144,30 @@ async def _counts(session: SessionDep, temporal: TemporalDep, who: Any, args: di
     return counts
 
 
+@dataclass(frozen=True)
+class Skip:
+    """Who skipped a phase and why; `by_the_end`: the process's end closed it (an abort), with no skip of its own."""
+
+    by: str
+    reason: str
+    by_the_end: bool = False
+
+
+def skips(view: ProcessView, lines: Sequence[HistoryEntry]) -> dict[str, Skip]:
+    """Each skipped phase's skip: its history line's actor and its reason, or else the end of the process that
+    closed it (who aborted it, and their reason: the phase's own reason is the workflow's "process aborted")."""
+    actors = {line.phase_key: line.actor for line in lines if line.kind is HistoryKind.phase_skipped}
+    found = {}
+    for phase in view.phases:
+        if phase.status is not PhaseStatus.skipped:
+            continue
+        if phase.key in actors or not view.status.finished:
+            found[phase.key] = Skip(actors.get(phase.key) or "", phase.skip_reason or "")
+        else:
+            found[phase.key] = Skip(view.ended_by or "", view.end_reason or "", by_the_end=True)
+    return found
+
+
 async def process_context(session: SessionDep, view: ProcessView) -> dict[str, Any]:
     """What the page of one process shows besides its state: its tasks, its email, who skipped what."""
     tasks = (await session.exec(select(Task).where(Task.workflow_id == view.workflow_id)
@@ -150,8 +176,7 @@ async def process_context(session: SessionDep, view: ProcessView) -> dict[str, A
                                  .order_by(col(OutboxMessage.id)).limit(200))).all()
     lines = (await session.exec(select(HistoryEntry).where(HistoryEntry.workflow_id == view.workflow_id)
                                 .order_by(col(HistoryEntry.id)).limit(500))).all()
-    skipped_by = {line.phase_key: line.actor for line in lines if line.kind is HistoryKind.phase_skipped}
-    return {"tasks": tasks, "emails": emails, "skipped_by": skipped_by, "users": await users_by_id(session),
+    return {"tasks": tasks, "emails": emails, "skips": skips(view, lines), "users": await users_by_id(session),
             "titles": await record_titles(session, {view.record_id})}
 
 

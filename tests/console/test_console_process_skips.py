@@ -1,0 +1,75 @@
+"""The process page says who skipped each phase and why: a phase skipped on its own by its skip's actor and reason,
+a phase the abort ended by who aborted the process and their reason, never "skipped by ?"."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.console.conftest import staff_user
+from tests.console.signing import csrf_token, sign_in_async
+from tests.e2e.conftest import Stack
+from tests.polling import eventually
+
+pytestmark = pytest.mark.e2e
+
+TEMPLATE = """
+key: {key}
+name: Skips
+controller_email: controller@agency.example
+record_kind: lead
+phases:
+  - {{key: one, name: One, completion: manual}}
+  - {{key: two, name: Two, completion: manual}}
+  - {{key: three, name: Three, completion: manual}}
+"""
+
+
+async def _state(stack: Stack, workflow_id: str) -> dict[str, Any]:
+    return (await stack.http.get(f"/processes/{workflow_id}", headers=stack.as_("admin"))).json()
+
+
+async def test_phases_ended_by_an_abort_say_who_aborted_and_why(stack: Stack, sessions: Any) -> None:
+    """Skip phase one, abort in phase two from the console: one skipped by its skip, two by the abort"""
+    admin, key = stack.as_("admin"), f"skips-{uuid.uuid4().hex[:8]}"
+    assert (await stack.http.post("/templates", headers={**admin, "Content-Type": "application/yaml"},
+                                  content=TEMPLATE.format(key=key))).status_code == 201
+    staff = await staff_user(sessions)
+    record = (await stack.http.post("/records", headers=admin, json={"kind": "lead", "title": f"Skips {key}",
+                                                                      "owner_id": staff.user.id})).json()
+    workflow_id = (await stack.http.post("/processes", headers=admin,
+                                         json={"template": key, "record_id": record["id"]})).json()["workflow_id"]
+    await eventually(lambda: _waits_in(stack, workflow_id, "one"), what="the process waits in phase one")
+    skipped = await stack.http.post(f"/processes/{workflow_id}/skip", headers=admin,
+                                    json={"phase": "one", "reason": "not needed"})
+    assert skipped.status_code == 200, skipped.text
+    await eventually(lambda: _waits_in(stack, workflow_id, "two"), what="the process waits in phase two")
+
+    url = f"/console/processes/{workflow_id}"
+    async with httpx.AsyncClient(base_url=str(stack.http.base_url), timeout=30) as browser:
+        assert (await sign_in_async(browser, staff.user.handle, staff.password)).status_code == 303
+        token = csrf_token(await browser.get(url))
+        aborted = await browser.post(f"{url}/abort", data={"csrf_token": token, "confirm": "1",
+                                                            "reason": "il cliente ha rinunciato"})
+        assert aborted.status_code == 303, aborted.text
+        await eventually(lambda: _ended(stack, workflow_id), what="the process is aborted")
+        page = await browser.get(url)
+    assert page.status_code == 200
+    actor = f"user:{staff.user.id}:{staff.user.handle}"
+    one, two, three = (page.text.split(f'id="phase-{key}"', 1)[1].split("</li>", 1)[0]
+                       for key in ("one", "two", "three"))
+    assert "?" not in one + two and "process aborted" not in two, two
+    assert "skipped by" in one and ": not needed" in one and actor not in one, one  # the admin key's skip
+    assert f"skipped by {actor} (aborted: il cliente ha rinunciato)" in two, two
+    assert "skipped" not in three, three  # never reached: pending
+
+
+async def _waits_in(stack: Stack, workflow_id: str, phase: str) -> bool:
+    return (await _state(stack, workflow_id)).get("current_phase") == phase
+
+
+async def _ended(stack: Stack, workflow_id: str) -> bool:
+    return (await _state(stack, workflow_id)).get("status") == "aborted"
