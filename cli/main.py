@@ -88,16 +88,23 @@ def start(template: str, record_id: int,
 
 @app.command("list")
 def list_processes(template: str | None = None, record_id: int | None = None, owner_id: int | None = None,
-                   status: str | None = None, phase: str | None = None, limit: int = 50,
+                   status: str | None = None, phase: str | None = None,
+                   limit: Annotated[int, typer.Option(min=1, max=200, help="processes on one page")] = 50,
+                   page_token: Annotated[str | None, typer.Option(help="the next page, as the last line said")] = None,
                    as_json: JsonOpt = False) -> None:
-    """Processes of any age, newest first; a finished one with who ended it and why."""
+    """Processes of any age, newest first; a finished one with who ended it and why. Past one page, the last line
+    says how to ask for the next."""
     params = {"template": template, "record_id": record_id, "owner_id": owner_id, "status": status,
-              "phase": phase, "limit": limit}
+              "phase": phase, "limit": limit, "page_token": page_token}
     data = call(api().get, "/processes", params={k: v for k, v in params.items() if v is not None})
     lines = [f"{p['workflow_id']:<48} {p['status']:<10} {p['current_phase'] or '-':<20} record {p['record_id']}"
              + (f"  ended by {p['ended_by']}" if p.get("ended_by") else "")
              + (f": {p['end_reason']}" if p.get("end_reason") else "")
              for p in data["items"]]
+    if data.get("next_page_token"):
+        lines.append(f"... more: stagecoach list --page-token {data['next_page_token']}"
+                     + "".join(f" --{name.replace('_', '-')} {value}" for name, value in params.items()
+                               if value is not None and name not in ("page_token", "limit")) + f" --limit {limit}")
     out(data, as_json, "\n".join(lines) or "no processes")
 
 

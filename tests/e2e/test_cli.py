@@ -70,6 +70,15 @@ async def test_the_command_line_steers_a_process(stack: Stack, tmp_path: Path) -
     assert code == 0 and f"{workflow_id}" in out and ": duplicate lead" in out and "ended by " in out
     code, out = await cli("list", "--template", key, "--json")
     assert code == 0
+    # past one page, the last line says how to ask for the next, which holds the rest
+    code, out = await cli("start", key, str(record["id"]))
+    second = out.split()[0]
+    code, out = await cli("list", "--template", key, "--limit", "1")
+    assert code == 0 and second in out and workflow_id not in out, out
+    more = out.strip().splitlines()[-1]
+    assert more.startswith("... more: stagecoach list --page-token ") and f"--template {key}" in more, more
+    code, out = await cli(*more.removeprefix("... more: stagecoach ").split())
+    assert code == 0 and workflow_id in out and second not in out and "... more" not in out, out
 
 
 def test_every_command_takes_json() -> None:
