@@ -135,8 +135,9 @@ def _wait_ready(url: str, timeout: float, procs: list[subprocess.Popen[bytes]]) 
 
 
 def _banner(settings: Settings, key: str, loaded: Loaded | None, password: str) -> dict[str, str]:
-    email = (f"sent through {settings.smtp_host}:{settings.smtp_port}, and kept in {settings.public_url}/outbox"
-             if settings.smtp_host else f"kept in {settings.public_url}/outbox (no SMTP_HOST set: nothing is sent)")
+    outbox = f"{settings.public_url}/console/outbox"  # the API's /outbox needs a key: not a link for a browser
+    email = (f"sent through {settings.smtp_host}:{settings.smtp_port}, and kept in {outbox}"
+             if settings.smtp_host else f"kept in {outbox} (no SMTP_HOST set: nothing is sent)")
     lines = {"Console": f"{settings.public_url}/console",
              "Sign in as": f"{CONSOLE_ADMIN}, password {password} (kept in {settings.data_dir / CONSOLE_PASSWORD_FILE})",
              "API docs": f"{settings.public_url}/docs", "Temporal UI": settings.temporal_ui_url, "Email": email,

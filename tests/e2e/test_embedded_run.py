@@ -105,7 +105,7 @@ def test_run_starts_everything_and_a_restart_resumes_waiting_processes(tmp_path:
         output = "\n".join(lines)
         assert f"API docs:     http://127.0.0.1:{api_port}/docs" in output
         assert f"Temporal UI:  http://127.0.0.1:{ui_port}" in output
-        assert f"Email:        kept in http://127.0.0.1:{api_port}/outbox (no SMTP_HOST set" in output
+        assert f"Email:        kept in http://127.0.0.1:{api_port}/console/outbox (no SMTP_HOST set" in output
         assert "Time zone:    UTC (TIMEZONE)" in output
         assert "Examples:     3 users, 6 records, 2 templates, 2 pipelines, 1 client request template (loaded now)" in output
         key = (tmp_path / "data" / "admin-api-key").read_text().strip()
@@ -153,7 +153,7 @@ def test_run_starts_everything_and_a_restart_resumes_waiting_processes(tmp_path:
     proc, lines = _start(tmp_path, {**env, "SMTP_HOST": "127.0.0.1", "SMTP_PORT": str(smtp_port)})
     try:
         output = "\n".join(lines)
-        assert f"Email:        sent through 127.0.0.1:{smtp_port}, and kept in http://127.0.0.1:{api_port}/outbox" \
+        assert f"Email:        sent through 127.0.0.1:{smtp_port}, and kept in http://127.0.0.1:{api_port}/console/outbox" \
             in output
         assert "Examples:     3 users, 6 records, 2 templates, 2 pipelines, 1 client request template (loaded before)" in output  # not the 4 users there are
         api = httpx.Client(base_url=f"http://127.0.0.1:{api_port}", headers={"X-API-Key": key}, timeout=30)
