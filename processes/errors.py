@@ -196,6 +196,12 @@ class ImportNotFound(NotFound):
     pass
 
 
+class OwnerMissing(StagecoachError):
+    """A process started with no one to own it: no owner given, a key tied to no user, and a record without owner."""
+
+    status = 422
+
+
 class ContactInvalid(StagecoachError):
     """A record's `contact_id` that cannot be its contact: itself, a record that is not a contact, or one whose own
     contacts lead back to it."""

@@ -38,7 +38,8 @@ async def move(record_id: int, body: MoveBody, session: SessionDep, temporal: Te
     given = [name for name in ("to", "open_substate", "close_substate") if getattr(body, name) is not None]
     if len(given) != 1:
         raise MoveInvalid("give one of to, open_substate or close_substate",
-                          details=[ErrorDetail(f"body.{name}", "give only one") for name in given])
+                          details=[ErrorDetail(f"body.{name}", "give only one") for name in given]
+                          or [ErrorDetail("body", "give one of to, open_substate or close_substate")])
     record = await get_record_or_404(session, record_id, principal)
     cancelled = await settle_pending(session, record, body.to, body.pending_requests, principal.actor) \
         if body.to is not None else []

@@ -37,12 +37,12 @@ from crm.models import ApiRole, Task
 from crm.types import WrittenDatetime
 from processes.errors import (
     ErrorDetail,
+    OwnerMissing,
     ProcessNotFound,
     RecordKindMismatch,
     RecordNotFound,
     RequestIdReused,
     ServiceUnavailable,
-    StagecoachError,
 )
 from processes.instance import ProcessInput, ProcessState, ProcessStatus
 from processes.template import ProcessTemplate
@@ -202,8 +202,9 @@ async def _allocate(body: StartProcessBody, session: AsyncSession, principal: Pr
                                      f"{body.record_id} is {'an' if kind.value[0] in 'aeiou' else 'a'} {kind.value}")
         owner_id = body.owner_id or principal.user_id or record_owner
         if owner_id is None:
-            raise StagecoachError("no process owner: give owner_id, use a key tied to a user, "
-                                  "or give the record an owner")
+            raise OwnerMissing("no process owner: give owner_id, use a key tied to a user, or give the record an "
+                               "owner", details=[ErrorDetail("body.owner_id", "needed: the record has no owner and "
+                                                                              "the key is tied to no user")])
         if body.owner_id is not None:  # the key's user and the record's owner exist (foreign keys; none is deleted)
             await get_user_or_404(session, owner_id)
         allocation: dict[str, Any] = dict(  # the run's columns, for `insert_run` and `allocate_run` alike

@@ -153,6 +153,14 @@ async def test_refused_requests_say_why_and_change_nothing(stack: Stack) -> None
                                                                    "record_id": wrong_kind.json()["id"]})
     assert refused.status_code == 409 and refused.json()["type"] == "RecordKindMismatch"
     assert refused.json()["detail"].endswith(f"record {wrong_kind.json()['id']} is an opportunity")
+    # no one to own it: an admin key tied to no user, a record without owner
+    ownerless = await http.post("/records", headers=staff, json={"kind": "lead", "title": "Nobody's"})
+    no_owner = await http.post("/processes", headers=stack.as_("admin"),
+                               json={"template": key, "record_id": ownerless.json()["id"]})
+    assert no_owner.status_code == 422 and no_owner.json()["type"] == "OwnerMissing", no_owner.text
+    assert [e["path"] for e in no_owner.json()["errors"]] == ["body.owner_id"]
+    nowhere = await http.post(f"/records/{ownerless.json()['id']}/move", headers=staff, json={"reason": "x"})
+    assert nowhere.status_code == 422 and [e["path"] for e in nowhere.json()["errors"]] == ["body"], nowhere.text
 
 
 async def test_each_route_checks_the_role_of_its_key(stack: Stack) -> None:
