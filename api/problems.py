@@ -53,16 +53,46 @@ def allowed_methods(request: Request) -> str:
                              for method in context.original_route.methods}))
 
 
+_NOT_AN_OBJECT = {"model_attributes_type", "dict_type"}
+
+
+def _is_json(content_type: str) -> bool:
+    kind = content_type.split(";")[0].strip().lower()
+    return kind == "application/json" or kind.endswith("+json")
+
+
+def _unreadable_json(cause: BaseException | None) -> str | None:
+    """Why FastAPI could not read a JSON body that is not a plain syntax error (it answers those 400 "There was an
+    error parsing the body", saying neither where nor why)."""
+    if isinstance(cause, UnicodeDecodeError):
+        return f"not UTF-8 at byte {cause.start}: JSON is sent in UTF-8"
+    if isinstance(cause, RecursionError):
+        return "nested too deep to read"
+    if isinstance(cause, ValueError):  # an integer of thousands of digits
+        return f"not readable as JSON: {cause}"
+    return None
+
+
 def install(app: FastAPI) -> None:
     @app.exception_handler(StagecoachError)
     async def _stagecoach(_: Request, exc: StagecoachError) -> JSONResponse:
         return problem(exc.status, exc.type, exc.message, exc.details)
 
     @app.exception_handler(RequestValidationError)
-    async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
+    async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = exc.errors()
+        sent = request.headers.get("content-type", "")
+        if any(tuple(e.get("loc", ())) == ("body",) and e.get("type") in _NOT_AN_OBJECT for e in errors) \
+                and not _is_json(sent):
+            return problem(415, "UnsupportedMediaType", "send the body as JSON with Content-Type: application/json "
+                           f"(it came as {sent.split(';')[0] or 'no Content-Type'})")
         details = []
-        for error in exc.errors():
+        for error in errors:
             loc = tuple(error.get("loc", ()))
+            if error.get("type") == "json_invalid":  # where and why, not FastAPI's bare "JSON decode error"
+                at = f" at character {loc[1]}" if len(loc) > 1 else ""
+                details.append(ErrorDetail("body", f"not JSON{at}: {error.get('ctx', {}).get('error', 'unreadable')}"))
+                continue
             details.append(ErrorDetail(format_path(loc), str(error.get("msg", "")).removeprefix("Value error, ")))
         first = str(details[0]) if details else "request invalid"
         return problem(422, "RequestInvalid", first, details)
@@ -70,6 +100,8 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         detail = exc.detail if isinstance(exc.detail, str) else str(exc.detail)
+        if exc.status_code == 400 and (why := _unreadable_json(exc.__cause__)) is not None:
+            return problem(422, "RequestInvalid", f"body: {why}", [ErrorDetail("body", why)])
         headers = getattr(exc, "headers", None)
         if exc.status_code == 405:  # Starlette names the methods of the first route of the path only
             headers = {**(headers or {}), "Allow": allowed_methods(request)}

@@ -110,3 +110,23 @@ def test_every_json_body_declares_its_flags_and_moments_strictly() -> None:
                                  f"{','.join(sorted(route.methods))} {path}", seen)
     assert bodies > 20, bodies  # every route's body, the included routers' too
     assert not found, "\n".join(found)
+
+
+async def test_a_body_that_is_not_json_says_where_and_why(api: Api) -> None:
+    """Broken JSON, bytes that are not UTF-8, nesting too deep to read, a number of 5,000 digits: 422 naming body
+    and why (FastAPI said a bare "JSON decode error", or 400 "There was an error parsing the body"); JSON sent as
+    text/plain: 415 saying to send it as application/json"""
+    json_headers = {**api.as_("admin"), "Content-Type": "application/json"}
+    cases = [(b'{"kind": "lead" "title": "x"}', "not JSON at character 16: Expecting ',' delimiter"),
+             (b'{"kind": "lead", "title": "caf\xe9"}', "not UTF-8 at byte 30"),
+             (b'{"kind": "lead", "fields": {"d": ' + b"[" * 5000 + b"]" * 5000 + b"}}", "nested too deep"),
+             (b'{"kind": "lead", "title": "x", "owner_id": ' + b"9" * 5000 + b"}", "not readable as JSON")]
+    for body, said in cases:
+        response = await api.http.post("/records", headers=json_headers, content=body)
+        assert response.status_code == 422, response.text[:300]
+        [error] = response.json()["errors"]
+        assert error["path"] == "body" and error["message"].startswith(said), error
+    as_text = await api.http.post("/records", headers={**api.as_("admin"), "Content-Type": "text/plain"},
+                                  content=b'{"kind": "lead", "title": "x"}')
+    assert as_text.status_code == 415 and "application/json" in as_text.json()["detail"], as_text.text
+    assert "text/plain" in as_text.json()["detail"]
