@@ -16,7 +16,8 @@ from sqlmodel import JSON, Field, SQLModel
 
 from crm import free_fields
 from crm.patch import Patch
-from crm.types import TrueOrFalse, UTCDateTime, utcnow
+from crm.types import UTCDateTime, utcnow
+from processes.sent_values import TrueOrFalse, WholeNumber
 from processes.template_basics import RecordKind
 
 
@@ -124,7 +125,7 @@ class IdempotencyKey(SQLModel, table=True):
 class ApiKeyCreate(SQLModel):
     name: str = Field(min_length=1, max_length=200)
     role: ApiRole
-    user_id: int | None = None
+    user_id: WholeNumber | None = None
 
 
 class ApiKeyPublic(SQLModel):
@@ -151,12 +152,12 @@ class RecordBase(SQLModel):
     email: EmailStr | None = Field(default=None, max_length=320)
     phone: str | None = Field(default=None, max_length=40)
     channel: str = Field(default="", max_length=64, description="where it came from: web, phone, partner...")
-    owner_id: int | None = Field(default=None, foreign_key="user.id", index=True)
-    contact_id: int | None = Field(default=None, foreign_key="record.id",
-                                   description="the contact record this record belongs to")
+    owner_id: WholeNumber | None = Field(default=None, foreign_key="user.id", index=True)
+    contact_id: WholeNumber | None = Field(default=None, foreign_key="record.id",
+                                           description="the contact record this record belongs to")
     fields: dict[str, Any] = Field(default_factory=dict, sa_type=JSON)
     restricted: TrueOrFalse = Field(default=False, index=True, sa_column_kwargs={"server_default": sa.false()},
-                             description="seen only by its owner, the users on its access list, and admins")
+                                    description="seen only by its owner, the users on its access list, and admins")
 
 
 class Record(RecordBase, table=True):
@@ -190,8 +191,8 @@ class RecordAccess(SQLModel, table=True):
 
 class RecordCreate(RecordBase):
     fields: free_fields.FreeFields = Field(default_factory=dict, description=f"free fields: {free_fields.LIMITS}")
-    access_user_ids: list[int] = Field(default_factory=list, max_length=500,
-                                       description="the users who see the record when it is restricted")
+    access_user_ids: list[WholeNumber] = Field(default_factory=list, max_length=500,
+                                               description="the users who see the record when it is restricted")
 
 
 class RecordUpdate(Patch):
@@ -201,11 +202,11 @@ class RecordUpdate(Patch):
     email: EmailStr | None = Field(default=None, max_length=320)
     phone: str | None = Field(default=None, max_length=40)
     channel: str = Field(default=None, max_length=64)
-    owner_id: int | None = None
-    contact_id: int | None = None
+    owner_id: WholeNumber | None = None
+    contact_id: WholeNumber | None = None
     fields: free_fields.FreeFields = Field(default=None, description=f"merged into its fields: {free_fields.LIMITS}")
     restricted: TrueOrFalse = None  # type: ignore[assignment]
-    access_user_ids: list[int] = Field(default=None, max_length=500, description="replaces the record's access list")
+    access_user_ids: list[WholeNumber] = Field(default=None, max_length=500, description="replaces the record's access list")
 
 
 class RecordPublic(RecordBase):

@@ -2,49 +2,11 @@
 
 from __future__ import annotations
 
-import re
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import Any
 
-from pydantic import AfterValidator, AwareDatetime, BeforeValidator, Strict
 from sqlalchemy import DateTime
 from sqlalchemy.types import TypeDecorator
-
-TrueOrFalse = Annotated[bool, Strict()]
-"""A flag as a client writes one in JSON: `true` or `false`, not `0`, `1` or `"yes"` (which pydantic takes by
-default, so that a number sent by mistake would have changed a flag)."""
-
-_NUMBER = re.compile(r"\s*[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?\s*")
-
-
-def _written(value: Any) -> Any:
-    """A date and time as ISO 8601 text, not a number: pydantic reads a number (or a numeric query string) as
-    seconds since 1970, so a `0` or a `0.5` sent by mistake became a moment in 1970."""
-    if isinstance(value, int | float) or (isinstance(value, str) and _NUMBER.fullmatch(value)):
-        raise ValueError("expected a date and time in ISO 8601, such as 2026-12-03T15:00:00+01:00, not a number")
-    return value
-
-
-FIRST_YEAR, LAST_YEAR = 1000, 9998
-
-
-def _in_range(value: datetime) -> datetime:
-    """Within years the engine can compute with: a moment near year 1 or 9999 left the calendar once converted to
-    UTC or moved by a reminder's minutes (an OverflowError, which was a 500)."""
-    try:
-        year = value.astimezone(UTC).year if value.tzinfo is not None else value.year
-    except OverflowError:
-        year = 0
-    if not FIRST_YEAR <= year <= LAST_YEAR:
-        raise ValueError(f"expected a date and time between the years {FIRST_YEAR} and {LAST_YEAR} (in UTC)")
-    return value
-
-
-WrittenDatetime = Annotated[datetime, BeforeValidator(_written), AfterValidator(_in_range)]
-"""A date and time a client sends (a query's `started_before`): ISO 8601 text, between the years 1000 and 9998."""
-WrittenAwareDatetime = Annotated[AwareDatetime, BeforeValidator(_written), AfterValidator(_in_range)]
-"""A date and time a client sends in a body, with its zone: ISO 8601 text, between the years 1000 and 9998."""
-
 
 class UTCDateTime(TypeDecorator[datetime]):
     """Stores UTC, returns aware UTC datetimes on every backend (SQLite drops the zone)."""

@@ -14,6 +14,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, FiniteFloat, Strict, StringConstraints
 
 from processes.action_kinds import StartFollowUp
+from processes.sent_values import WholeNumber
 from processes.template import ProcessTemplate
 from processes.wording import counted
 
@@ -284,7 +285,7 @@ class CompleteBody(BaseModel):
 
 
 class OwnerBody(BaseModel):
-    owner_id: int
+    owner_id: WholeNumber
 
 
 class IncidentBody(BaseModel):

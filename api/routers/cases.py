@@ -34,6 +34,7 @@ from crm.record_events import add_record_events
 from crm.types import utcnow
 from processes.errors import CaseNotFound, CaseStateConflict, ConfirmationRequired, NotAContact, RecordNotFound, \
     RunningProcesses
+from processes.sent_values import WholeNumber
 from processes.template_basics import RecordKind
 
 router = APIRouter(prefix="/cases", tags=["cases"])
@@ -151,7 +152,7 @@ async def update_case(case_id: int, body: CaseUpdate, session: SessionDep, princ
 
 
 class ParticipantBody(BaseModel):
-    contact_id: int = Field(description="a contact record: a person or a company")
+    contact_id: WholeNumber = Field(description="a contact record: a person or a company")
 
 
 @router.post("/{case_id}/participants", response_model=CasePublic)

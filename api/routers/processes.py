@@ -34,7 +34,7 @@ from crm.process_list import RunFilter, list_runs, overdue_runs
 from crm.process_runs import UNCONFIRMED, NewRun, ProcessRun, RunStatus, allocate_run, insert_run
 from crm.access import hidden_process_records
 from crm.models import ApiRole, Task
-from crm.types import WrittenDatetime
+from processes.sent_values import WholeNumber, WrittenDatetime
 from processes.errors import (
     ErrorDetail,
     OwnerMissing,
@@ -67,9 +67,9 @@ IdempotencyKey = Annotated[str | None, Header(
 
 class StartProcessBody(BaseModel):
     template: Key
-    record_id: int
-    version: int | None = Field(None, ge=1, description="a template version; the latest when empty")
-    owner_id: int | None = Field(None, description="the process owner; the caller's user, else the record's owner")
+    record_id: WholeNumber
+    version: WholeNumber | None = Field(None, ge=1, description="a template version; the latest when empty")
+    owner_id: WholeNumber | None = Field(None, description="the process owner; the caller's user, else the record's owner")
     request_id: str | None = Field(None, max_length=200, description="retrying with the same id (and the same API "
                                    "key) starts nothing new and answers with the first start")
 

@@ -20,6 +20,7 @@ from crm.cases.models import RecordTag, Tag, TagCreate, TagPublic, TagUpdate
 from crm.cases.store import tag_key
 from crm.models import Record
 from processes.errors import AlreadyExists, TagNotFound
+from processes.sent_values import WholeNumber
 
 router = APIRouter(prefix="/tags", tags=["cases"])
 
@@ -73,7 +74,7 @@ async def rename_tag(tag_id: int, body: TagUpdate, session: SessionDep, principa
 
 
 class MergeBody(BaseModel):
-    into_tag_id: int
+    into_tag_id: WholeNumber
 
 
 @router.post("/{tag_id}/merge", response_model=TagPublic)

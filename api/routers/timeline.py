@@ -17,7 +17,8 @@ from api.deps import SessionDep, SettingsDep, StaffDep, TemporalDep
 from api.notices import queue_notices, send_notices
 from api.routers.records import get_record_or_404
 from crm.models import HistoryEntry, HistoryEntryPublic, HistoryKind
-from crm.types import WrittenAwareDatetime, utcnow
+from crm.types import utcnow
+from processes.sent_values import WholeNumber, WrittenAwareDatetime
 
 router = APIRouter(prefix="/records", tags=["records"])
 
@@ -37,9 +38,10 @@ _SHOWN = {EventKind.note: "Note", EventKind.email: "Email", EventKind.call: "Cal
 class EventCreate(BaseModel):
     kind: EventKind
     description: str = Field(min_length=1, max_length=10_000)
-    occurred_at: WrittenAwareDatetime | None = Field(None, description="when it happened, with its zone; now when empty")
-    notify_user_ids: list[int] = Field(default_factory=list, max_length=500,
-                                       description="users told by email of the event")
+    occurred_at: WrittenAwareDatetime | None = Field(None,
+                                                     description="when it happened, with its zone; now when empty")
+    notify_user_ids: list[WholeNumber] = Field(default_factory=list, max_length=500,
+                                               description="users told by email of the event")
 
 
 @router.post("/{record_id}/events", status_code=201, response_model=HistoryEntryPublic)

@@ -11,7 +11,8 @@ from pydantic import StringConstraints
 from sqlmodel import Field, SQLModel
 
 from crm.patch import Patch
-from crm.types import TrueOrFalse, UTCDateTime, utcnow
+from crm.types import UTCDateTime, utcnow
+from processes.sent_values import TrueOrFalse, WholeNumber
 
 TagName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
 
@@ -65,15 +66,16 @@ class RecordTag(SQLModel, table=True):
 
 class CaseCreate(SQLModel):
     name: str = Field(min_length=1, max_length=300)
-    owner_id: int | None = Field(default=None, description="the user responsible for the case")
-    participant_ids: list[int] = Field(default_factory=list, max_length=500,
-                                       description="contact records (people or companies) taking part")
+    owner_id: WholeNumber | None = Field(default=None, description="the user responsible for the case")
+    participant_ids: list[WholeNumber] = Field(default_factory=list, max_length=500,
+                                               description="contact records (people or companies) taking part")
     tags: list[TagName] = Field(default_factory=list, max_length=50,
                                 description="tag names: existing tags are picked, new ones created")
-    restricted: TrueOrFalse = Field(default=False, description="seen only by its owner, the users listed and admins")
-    access_user_ids: list[int] = Field(default_factory=list, max_length=500)
-    notify_user_ids: list[int] = Field(default_factory=list, max_length=500,
-                                       description="users told by email that the case was created")
+    restricted: TrueOrFalse = Field(default=False,
+                                    description="seen only by its owner, the users listed and admins")
+    access_user_ids: list[WholeNumber] = Field(default_factory=list, max_length=500)
+    notify_user_ids: list[WholeNumber] = Field(default_factory=list, max_length=500,
+                                               description="users told by email that the case was created")
 
 
 class CaseUpdate(Patch):

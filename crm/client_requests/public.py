@@ -8,7 +8,7 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from crm.client_requests.models import AutoMove, RequestStatus
-from crm.types import TrueOrFalse
+from processes.sent_values import TrueOrFalse, WholeNumber
 
 
 class RequestTemplatePublic(BaseModel):
@@ -83,7 +83,7 @@ class ClientRequestSent(ClientRequestPublic):
 
 class ClientRequestCreate(BaseModel):
     template: str = Field(pattern=r"^[a-z][a-z0-9_-]{0,62}$", max_length=63, description="the template's key")
-    expires_days: int | None = Field(None, ge=1, le=3650, description="default: CLIENT_REQUEST_EXPIRY_DAYS")
+    expires_days: WholeNumber | None = Field(None, ge=1, le=3650, description="default: CLIENT_REQUEST_EXPIRY_DAYS")
     language: str | None = Field(None, pattern=r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$", max_length=10,
                                  description="default: the template's")
     contact_email: str | None = Field(None, max_length=320, pattern=r"^[^@\s]+@[^@\s]+$",
@@ -91,11 +91,11 @@ class ClientRequestCreate(BaseModel):
 
 
 class ClientRequestLink(BaseModel):
-    record_id: int = Field(ge=1, le=2**63 - 1)
-    auto_move: TrueOrFalse = Field(True, description="a pending request's answers move the record on from the status it is "
-                                              "in now, as for one its status's automation sent (when a pipeline "
-                                              "governs the record)")
+    record_id: WholeNumber = Field(ge=1, le=2**63 - 1)
+    auto_move: TrueOrFalse = Field(True, description="a pending request's answers move the record on from the status "
+                                                     "it is in now, as for one its status's automation sent (when a "
+                                                     "pipeline governs the record)")
 
 
 class ClientRequestResend(BaseModel):
-    expires_days: int | None = Field(None, ge=1, le=3650, description="default: CLIENT_REQUEST_EXPIRY_DAYS")
+    expires_days: WholeNumber | None = Field(None, ge=1, le=3650, description="default: CLIENT_REQUEST_EXPIRY_DAYS")

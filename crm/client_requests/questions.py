@@ -23,7 +23,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, Validation
 from crm.documents.sniff import EXTENSIONS
 from processes.documents import parse_document
 from processes.errors import ErrorCollector, ErrorDetail, TemplateInvalid
-from crm.types import TrueOrFalse
+from processes.sent_values import TrueOrFalse
 from processes.validation import pydantic_errors
 
 KEY = r"^[a-z][a-z0-9_-]{0,62}$"

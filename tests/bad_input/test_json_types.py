@@ -32,6 +32,8 @@ async def test_a_number_for_a_flag_or_a_moment_is_refused_with_its_path(api: Api
         ("patch", f"/users/{user['id']}", {"active": 0}, "body.active"),
         ("patch", f"/records/{record['id']}", {"restricted": 1}, "body.restricted"),
         ("patch", f"/records/{record['id']}", {"restricted": "yes"}, "body.restricted"),
+        ("patch", f"/records/{record['id']}", {"owner_id": True}, "body.owner_id"),  # was user 1
+        ("post", "/tasks", {"record_id": True, "title": "Call"}, "body.record_id"),
         ("post", "/records", {"kind": "lead", "title": f"Types {tag} again", "restricted": 0}, "body.restricted"),
         ("post", "/cases", {"name": f"Case {tag}", "restricted": 0}, "body.restricted"),
         ("post", f"/records/{record['id']}/events", {"kind": "note", "description": "x", "occurred_at": 0},
@@ -86,11 +88,16 @@ def _loose_type(annotation: Any, metadata: list[Any], where: str, seen: set[type
     if get_origin(annotation) is Annotated:
         return _loose_type(get_args(annotation)[0], [*metadata, *annotation.__metadata__], where, seen)
     if get_args(annotation):  # a union, a list, a dict: what the metadata says applies to the container itself
-        return [found for arg in get_args(annotation) for found in _loose_type(arg, [], where, seen)]
+        args = get_args(annotation)
+        with_flag = any(get_args(arg)[:1] == (bool,) or arg is bool for arg in args)  # true is the flag, not 1
+        return [found for arg in args if not (with_flag and arg is int)
+                for found in _loose_type(arg, [], where, seen)]
     if isinstance(annotation, type) and issubclass(annotation, BaseModel):
         return _loose(annotation, where, seen)
     if annotation is bool and not any(isinstance(m, Strict) and m.strict for m in metadata):
         return [f"{where}: bool, not TrueOrFalse"]
+    if annotation is int and "_not_a_flag" not in {getattr(getattr(m, "func", None), "__name__", "") for m in metadata}:
+        return [f"{where}: int, not WholeNumber"]
     if annotation is datetime and {"_written", "_in_range"} - {getattr(getattr(m, "func", None), "__name__", "")
                                                               for m in metadata}:
         return [f"{where}: a datetime, not WrittenDatetime"]
@@ -98,7 +105,8 @@ def _loose_type(annotation: Any, metadata: list[Any], where: str, seen: set[type
 
 
 def test_every_json_body_declares_its_flags_and_moments_strictly() -> None:
-    """Each route's JSON body model: every bool is TrueOrFalse, every datetime WrittenDatetime (nested models too)"""
+    """Each route's JSON body: every bool is TrueOrFalse, every int WholeNumber, every datetime WrittenDatetime (nested
+    models, lists and unions too)"""
     app = create_app(Settings(database_url="sqlite+aiosqlite:///:memory:"))
     found: list[str] = []
     seen: set[type] = set()
