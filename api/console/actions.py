@@ -29,7 +29,9 @@ from workflows.staff_requests import ABORT, CHANGE_OWNER, COMPLETE_PHASE, RESOLV
 
 router = APIRouter(prefix="/console", include_in_schema=False)
 KINDS = {kind.route: kind for kind in (SKIP_PHASE, ABORT, COMPLETE_PHASE, CHANGE_OWNER, RESOLVE_INCIDENT)}
-_NUMBER = re.compile(r"^-?\d{1,15}(\.\d{1,15})?$")
+# a number as a number is written: no leading zero (0212345678, 00184, 007 are phone numbers, postcodes, codes: text),
+# a decimal point, at most 15 digits on either side (exact in JSON); anything else (1.250,50, +39..., 1e5) is text
+_NUMBER = re.compile(r"^-?(0|[1-9]\d{0,14})(\.\d{1,15})?$")
 
 
 class FormInvalid(Exception):
@@ -38,7 +40,7 @@ class FormInvalid(Exception):
 
 
 def answers(raw: str, _: Any) -> dict[str, Any]:
-    """`name: value` lines; a number, true or false is kept as one, anything else as text."""
+    """`name: value` lines; a number (as `_NUMBER` reads one), true or false is kept as one, anything else as text."""
     found: dict[str, Any] = {}
     for number, line in enumerate(raw.splitlines(), 1):
         if not line.strip():
@@ -48,9 +50,10 @@ def answers(raw: str, _: Any) -> dict[str, Any]:
             raise FormInvalid(_("line {n}: write each answer as name: value").format(n=number))
         value = value.strip()
         lowered = value.lower()
+        number = _NUMBER.match(value)
         found[name.strip()] = (lowered == "true" if lowered in ("true", "false")
-                               else float(value) if _NUMBER.match(value) and "." in value
-                               else int(value) if _NUMBER.match(value) else value)
+                               else float(value) if number and "." in value
+                               else int(value) if number else value)
     return found
 
 
