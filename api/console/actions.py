@@ -19,7 +19,8 @@ from starlette.datastructures import FormData
 from api.console.i18n import translator
 from api.console.process_pages import render_process
 from api.console.today import render_today
-from api.console.web import SignedInDep, first_error, form, principal, redirect, text
+from api.console.refusals import field_error
+from api.console.web import SignedInDep, form, principal, redirect, text
 from api.deps import SessionDep, SettingsDep, TemporalDep
 from api.routers.processes import staff_request
 from api.routers.tasks import CompleteTaskBody, complete_task
@@ -77,7 +78,8 @@ def _body(kind: StaffRequestKind, data: FormData, _: Any) -> BaseModel:
     try:
         return kind.body.model_validate(fields)
     except ValidationError as exc:
-        raise FormInvalid(first_error(exc)) from None
+        raise FormInvalid(field_error(exc, _, {"phase": _("Phase"), "reason": _("Reason"), "owner_id": _("New owner"),
+                                               "action": _("Action")})) from None
 
 
 @router.post("/processes/{workflow_id}/{action}")
@@ -109,7 +111,7 @@ async def complete_task_action(task_id: int, request: Request, session: SessionD
         body = CompleteTaskBody.model_validate({"answers": answers(text(data, "answers"), _)})
         await complete_task(task_id, session, temporal, settings, principal(signed), body)
     except ValidationError as exc:
-        return await render_today(request, session, temporal, settings, signed, 422, first_error(exc), task_id)
+        return await render_today(request, session, temporal, settings, signed, 422, field_error(exc, _), task_id)
     except (FormInvalid, StagecoachError) as exc:
         status = exc.status if isinstance(exc, StagecoachError) else 422
         return await render_today(request, session, temporal, settings, signed, status, exc.message, task_id)

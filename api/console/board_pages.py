@@ -19,7 +19,8 @@ from pydantic import ValidationError
 from api.console.i18n import translator
 from api.console.process_pages import users_by_id
 from api.console.record_pages import render_record
-from api.console.web import SignedInDep, first_error, form, offset_in, principal, redirect, render, text
+from api.console.refusals import field_error
+from api.console.web import SignedInDep, form, offset_in, principal, redirect, render, text
 from api.deps import SessionDep, SettingsDep, TemporalDep
 from api.routers.moves import move
 from crm.client_requests.pending import ClientRequestsPending
@@ -98,7 +99,9 @@ async def move_on_console(record_id: int, request: Request, session: SessionDep,
                                         "pending_requests": text(data, "pending_requests") or None})
         await move(record_id, body, session, temporal, settings, principal(signed))
     except ValidationError as exc:
-        return await refused(422, first_error(exc))
+        return await refused(422, field_error(exc, _, {"to": _("To"), "reason": _("Reason"),
+                                                      "expected_status": _("Status"),
+                                                      "pending_requests": _("Pending client requests")}))
     except StagecoachError as exc:  # pending client requests: the record's page asks what becomes of them
         return await refused(exc.status, exc.message, isinstance(exc, ClientRequestsPending))
     return redirect(back if from_board and not back.startswith("//") else f"/console/records/{record_id}")

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from api.console.i18n_deliveries import ITALIAN_DELIVERIES
+from api.console.i18n_forms import ITALIAN_FORMS
 from api.console.i18n_requests import ITALIAN_REQUESTS
 
 ITALIAN: dict[str, str] = {
@@ -377,7 +378,7 @@ ITALIAN: dict[str, str] = {
     '{n} min before': '{n} min prima',
 }
 
-ITALIAN |= ITALIAN_REQUESTS | ITALIAN_DELIVERIES
+ITALIAN |= ITALIAN_REQUESTS | ITALIAN_DELIVERIES | ITALIAN_FORMS
 LANGUAGES = {"it": ITALIAN}
 
 

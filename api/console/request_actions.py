@@ -20,11 +20,12 @@ from api.console.form_once import apply_once
 from api.console.i18n import translator
 from api.console.record_pages import render_record
 from api.console.request_pages import MAX_ID, render_list, render_request
-from api.console.web import SignedInDep, first_error, form, principal, redirect, text
+from api.console.refusals import field_error
+from api.console.web import SignedInDep, form, principal, redirect, text
 from api.deps import SessionDep, SettingsDep, TemporalDep
 from api.routers.client_requests import (cancel_client_request, link_client_request, resend_client_request,
                                          send_client_request)
-from crm.client_requests.errors import ClientRequestNotFound
+from crm.client_requests.errors import ClientRequestNotFound, RecipientMissing
 from crm.client_requests.public import ClientRequestCreate, ClientRequestLink, ClientRequestResend
 from processes.errors import StagecoachError
 from settings import Settings
@@ -102,10 +103,15 @@ async def send_request(record_id: int, request: Request, session: SessionDep, te
             body = ClientRequestCreate(template=text(data, "template")[:100],
                                        expires_days=int(days) if days.isdigit() and len(days) < 8 else days or None)
         except ValidationError as exc:
-            raise Refused(first_error(exc)) from None
+            raise Refused(field_error(exc, _, {"template": _("Request template"), "expires_days": _("Expires after")},
+                                      {"expires_days": _("a whole number of days from 1 to 3650")})) from None
         who = principal(signed)
-        await apply_once(session, data, who, "client-request-send", f"record {record_id}", body,  # one email
-                         lambda: send_client_request(record_id, body, session, temporal, settings, who))
+        try:
+            await apply_once(session, data, who, "client-request-send", f"record {record_id}", body,  # one email
+                             lambda: send_client_request(record_id, body, session, temporal, settings, who))
+        except RecipientMissing:  # the API's advice (give `contact_email`) names a field this form has not
+            message = _("record {id} has no email address (nor a contact with one): add one, then send it again")
+            raise Refused(message.format(id=record_id)) from None
     except (Refused, StagecoachError) as exc:
         return await render_record(request, session, settings, signed, record_id, exc.status,
                                    request_error=exc.message, request_error_at="send")

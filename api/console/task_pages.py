@@ -19,7 +19,8 @@ from pydantic import ValidationError
 from api.console.case_pages import render_case
 from api.console.i18n import translator
 from api.console.process_pages import record_titles, users_by_id
-from api.console.web import SignedInDep, first_error, form, principal, redirect, render, text
+from api.console.refusals import field_error
+from api.console.web import SignedInDep, form, principal, redirect, render, text
 from api.deps import SessionDep, SettingsDep, TemporalDep
 from api.paging import Page
 from api.routers.tasks import create_task, list_tasks
@@ -62,6 +63,13 @@ def due_time(value: str, settings: Settings) -> datetime | None:
         raise ValueError(_("due: write the date and time as 2026-12-03T15:00")) from None
 
 
+def _labels(settings: Settings) -> dict[str, str]:
+    """The task form's fields as it labels them."""
+    _ = translator(settings.locale)
+    return {"record_id": _("Record number"), "title": _("Title"), "category": _("Category"), "due_at": _("Due"),
+            "remind_minutes_before": _("Reminder, minutes before"), "description": _("Description")}
+
+
 def task_body(data: Any, settings: Settings) -> TaskCreate:
     record, remind = text(data, "record_id"), text(data, "remind_minutes_before")
     _ = translator(settings.locale)
@@ -86,7 +94,8 @@ async def create(request: Request, session: SessionDep, temporal: TemporalDep, s
         body = task_body(data, settings)
         await create_task(body, session, temporal, settings, principal(signed))
     except (ValueError, StagecoachError) as exc:
-        message = first_error(exc) if isinstance(exc, ValidationError) else getattr(exc, "message", str(exc))
+        message = (field_error(exc, translator(settings.locale), _labels(settings))
+                   if isinstance(exc, ValidationError) else getattr(exc, "message", str(exc)))
         status = exc.status if isinstance(exc, StagecoachError) else 422
         values = {name: text(data, name) for name in ("record_id", "title", "category", "due_at",
                                                       "remind_minutes_before", "description")}

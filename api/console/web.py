@@ -18,7 +18,6 @@ from urllib.parse import quote
 from fastapi import Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 from jinja2 import Environment, FileSystemLoader, select_autoescape
-from pydantic import ValidationError
 from starlette.datastructures import FormData
 
 from api.auth import Principal
@@ -82,12 +81,6 @@ async def form(request: Request, signed: SignedIn, max_files: int = 0) -> FormDa
 def text(data: FormData, name: str, default: str = "") -> str:
     value = data.get(name, default)
     return value.strip() if isinstance(value, str) else default
-
-
-def first_error(exc: ValidationError) -> str:
-    """A refused body's first mistake, where and what (`to: String should have at most 64 characters`)."""
-    error = exc.errors(include_url=False)[0]
-    return f"{'.'.join(map(str, error['loc']))}: {error['msg']}"
 
 
 def offset(request: Request) -> int:

@@ -1,0 +1,22 @@
+"""The Italian of what a refused form says is wrong with a field (api.console.refusals), merged into
+api.console.i18n.ITALIAN."""
+
+from __future__ import annotations
+
+ITALIAN_FORMS: dict[str, str] = {
+    "Answer '{name}'": "Risposta '{name}'",
+    'Answer names': 'Nomi delle risposte',
+    'Expires after': 'Scade dopo',
+    'The form': 'Il modulo',
+    'a whole number': 'un numero intero',
+    'a whole number of days from 1 to 3650': 'un numero intero di giorni da 1 a 3650',
+    'at least {n}': 'almeno {n}',
+    'at least {n} characters': 'almeno {n} caratteri',
+    'at most {n}': 'al massimo {n}',
+    'at most {n} characters': 'al massimo {n} caratteri',
+    'not one of the choices': 'non è una delle scelte',
+    'not written as expected': 'non è scritto come previsto',
+    'record {id} has no email address (nor a contact with one): add one, then send it again':
+        'la scheda {id} non ha un indirizzo email (né un contatto che ne abbia uno): aggiungilo, poi invia di nuovo',
+    'required': 'obbligatorio',
+}

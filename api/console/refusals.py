@@ -1,0 +1,60 @@
+"""A refused form's first mistake in the console's words: the field as its page labels it, and what is wrong with it
+in the office's language (pydantic's own `loc` and `msg` name API fields and its type tags: `constrained-str`)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from pydantic import ValidationError
+
+Translate = Callable[[str], str]
+ECHOED = 40  # characters of a name the user wrote, shown back in a message
+
+
+def shortened(value: object) -> str:
+    written = str(value)
+    return written if len(written) <= ECHOED else written[:ECHOED] + "…"
+
+
+def _field(loc: tuple[Any, ...], labels: Mapping[str, str], _: Translate) -> str:
+    if loc and loc[0] == "answers":  # ("answers", name, "constrained-str") or ("answers", name, "[key]")
+        if len(loc) == 1:
+            return _("Answers")
+        if "[key]" in loc:
+            return _("Answer names")
+        return _("Answer '{name}'").format(name=shortened(loc[1]))
+    return labels.get(str(loc[0]), shortened(loc[0])) if loc else _("The form")
+
+
+def _what(error: Mapping[str, Any], _: Translate) -> str:
+    kind, ctx = error["type"], error.get("ctx") or {}
+    if kind == "string_too_long":
+        return _("at most {n} characters").format(n=ctx["max_length"])
+    if kind == "string_too_short":
+        return _("required") if ctx["min_length"] == 1 else _("at least {n} characters").format(n=ctx["min_length"])
+    if kind == "too_long":
+        return _("at most {n}").format(n=ctx["max_length"])
+    if kind == "missing":
+        return _("required")
+    if kind in ("int_parsing", "int_type", "int_from_float"):
+        return _("a whole number")
+    if kind in ("greater_than_equal", "greater_than"):
+        return _("at least {n}").format(n=ctx.get("ge", ctx.get("gt")))
+    if kind in ("less_than_equal", "less_than"):
+        return _("at most {n}").format(n=ctx.get("le", ctx.get("lt")))
+    if kind in ("literal_error", "enum"):
+        return _("not one of the choices")
+    if kind == "string_pattern_mismatch":
+        return _("not written as expected")
+    return str(error["msg"])
+
+
+def field_error(exc: ValidationError, _: Translate, labels: Mapping[str, str] | None = None,
+                hints: Mapping[str, str] | None = None) -> str:
+    """The first mistake as `Label: what is wrong`; `labels` names the form's fields as the page does, `hints` says
+    what a field takes where that is clearer than what was wrong (`a whole number of days from 1 to 3650`)."""
+    error = exc.errors(include_url=False)[0]
+    loc = tuple(error["loc"])
+    hint = (hints or {}).get(str(loc[0])) if loc else None
+    return f"{_field(loc, labels or {}, _)}: {hint or _what(error, _)}"
