@@ -97,8 +97,9 @@ async def process_action(workflow_id: str, action: str, request: Request, sessio
                             key)
     except (FormInvalid, StagecoachError) as exc:
         status = exc.status if isinstance(exc, StagecoachError) else 422
+        posted = {name: text(data, name) for name in ("phase", "reason", "answers", "owner_id")}
         return await render_process(request, session, temporal, settings, signed, workflow_id, status,
-                                    exc.message, kind.route)
+                                    exc.message, kind.route, posted=posted)
     return redirect(f"/console/processes/{workflow_id}?done={kind.route}")
 
 
@@ -111,9 +112,11 @@ async def complete_task_action(task_id: int, request: Request, session: SessionD
         body = CompleteTaskBody.model_validate({"answers": answers(text(data, "answers"), _)})
         await complete_task(task_id, session, temporal, settings, principal(signed), body)
     except ValidationError as exc:
-        return await render_today(request, session, temporal, settings, signed, 422, field_error(exc, _), task_id)
+        return await render_today(request, session, temporal, settings, signed, 422, field_error(exc, _), task_id,
+                                  answers=text(data, "answers"))
     except (FormInvalid, StagecoachError) as exc:
         status = exc.status if isinstance(exc, StagecoachError) else 422
-        return await render_today(request, session, temporal, settings, signed, status, exc.message, task_id)
+        return await render_today(request, session, temporal, settings, signed, status, exc.message, task_id,
+                                  answers=text(data, "answers"))
     back = text(data, "back")
     return redirect(back if back.startswith("/console") and not back.startswith("//") else "/console?done=task")

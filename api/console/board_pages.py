@@ -88,7 +88,7 @@ async def move_on_console(record_id: int, request: Request, session: SessionDep,
             params = dict(parse_qsl(back.partition("?")[2]))
             return await render_board(request, session, settings, signed, params, status, message, record_id)
         return await render_record(request, session, settings, signed, record_id, status, move_error=message,
-                                   pending_choice=pending)
+                                   pending_choice=pending, posted={name: text(data, name) for name in ("to", "reason")})
 
     to = text(data, "to")
     if not to:

@@ -7,7 +7,7 @@ API would refuse or hide from them, the pages refuse and hide too.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 from typing import Any
@@ -182,7 +182,8 @@ async def process_context(session: SessionDep, view: ProcessView) -> dict[str, A
 
 async def render_process(request: Request, session: SessionDep, temporal: TemporalDep, settings: Settings,
                          signed: Any, workflow_id: str, status: int = 200, error: str = "", error_for: str = "",
-                         done: str = "") -> HTMLResponse:
+                         done: str = "", posted: Mapping[str, str] | None = None) -> HTMLResponse:
+    """The process's page; a refused form (`error_for`: its action) shown again with what was `posted` in it."""
     try:
         view = await get_process(workflow_id, session, temporal, settings, principal(signed))
     except StagecoachError as exc:
@@ -190,7 +191,8 @@ async def render_process(request: Request, session: SessionDep, temporal: Tempor
                       message=f"{error} {exc.message}".strip() if error else exc.message)
     later = [p for p in view.phases if not p.status.finished]
     return render(request, settings, "process.html", status=status, view=view, later=later, error=error,
-                  error_for=error_for, done=done, finished=view.status.finished, **await process_context(session, view))
+                  error_for=error_for, posted=posted or {}, done=done, finished=view.status.finished,
+                  **await process_context(session, view))
 
 
 @router.get("/processes/{workflow_id}", response_class=HTMLResponse)

@@ -7,6 +7,8 @@ see is "not found" here too.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import HTMLResponse
 from sqlmodel import col, select
@@ -49,9 +51,9 @@ async def records_page(request: Request, session: SessionDep, settings: Settings
 async def render_record(request: Request, session: SessionDep, settings: SettingsDep, signed: SignedInDep,
                         record_id: int, status: int = 200, error: str = "", move_error: str = "",
                         document_error: str = "", pending_choice: bool = False, request_error: str = "",
-                        request_error_at: str = "") -> HTMLResponse:
+                        request_error_at: str = "", posted: Mapping[str, str] | None = None) -> HTMLResponse:
     """The record's page; a refused form's message shown next to it (`request_error_at`: `send`, `link` or the
-    number of the request whose cancel or resend was refused)."""
+    number of the request whose cancel or resend was refused), with what was `posted` in it."""
     who = principal(signed)
     try:
         record = await get_record_or_404(session, record_id, who)
@@ -72,7 +74,7 @@ async def render_record(request: Request, session: SessionDep, settings: Setting
                   client_requests=await record_requests(session, record_id),
                   request_templates=[row for row, _ in await requests_store.newest_versions(session, limit=200)],
                   unlinked=await unlinked_of(session, request, who, record), request_error=request_error,
-                  request_error_at=request_error_at)
+                  request_error_at=request_error_at, posted=posted or {})
 
 
 @router.get("/records/{record_id}", response_class=HTMLResponse)

@@ -114,7 +114,8 @@ async def send_request(record_id: int, request: Request, session: SessionDep, te
             raise Refused(message.format(id=record_id)) from None
     except (Refused, StagecoachError) as exc:
         return await render_record(request, session, settings, signed, record_id, exc.status,
-                                   request_error=exc.message, request_error_at="send")
+                                   request_error=exc.message, request_error_at="send",
+                                   posted={"template": text(data, "template"), "expires_days": days})
     return redirect(f"/console/records/{record_id}?done=send#requests-h")
 
 
@@ -129,5 +130,6 @@ async def link_to_record(record_id: int, request: Request, session: SessionDep, 
         await link_client_request(request_id, ClientRequestLink(record_id=record_id), session, principal(signed))
     except (Refused, StagecoachError) as exc:
         return await render_record(request, session, settings, signed, record_id, exc.status,
-                                   request_error=exc.message, request_error_at="link")
+                                   request_error=exc.message, request_error_at="link",
+                                   posted={"request_id": text(data, "request_id")})
     return redirect(f"/console/records/{record_id}?done=link#requests-h")

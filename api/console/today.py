@@ -39,7 +39,7 @@ def _groups(tasks: list[TaskPublic], settings: Settings) -> dict[str, list[TaskP
 
 async def render_today(request: Request, session: SessionDep, temporal: TemporalDep, settings: Settings,
                        signed: Any, status: int = 200, error: str = "", error_task: int | None = None,
-                       done: str = "") -> HTMLResponse:
+                       done: str = "", answers: str = "") -> HTMLResponse:
     who = principal(signed)
     tasks = await list_tasks(session, who, Page(LIMIT, 0, request, Response()), assignee_id=who.user_id,
                              status=TaskStatus.open)
@@ -56,7 +56,7 @@ async def render_today(request: Request, session: SessionDep, temporal: Temporal
                                  {i.record_id for i in incidents if i.record_id})
     return render(request, settings, "today.html", status=status, phases=_groups(phases, settings),
                   tasks=_groups(others, settings), incidents=incidents, incident_error=incident_error,
-                  titles=titles, error=error, error_task=error_task, done=done, more=len(tasks) >= LIMIT)
+                  titles=titles, error=error, error_task=error_task, answers=answers, done=done, more=len(tasks) >= LIMIT)
 
 
 @router.get("", response_class=HTMLResponse)
