@@ -54,6 +54,9 @@ async def _signed_in(request: Request, session: SessionDep) -> SignedIn:
     if found is None:
         back = request.url.path + (f"?{request.url.query}" if request.url.query else "")
         raise SignInNeeded(back if request.method == "GET" else "/console")
+    # detached, so a rollback later in the request (a move or a cancel that lost a race) cannot expire who is signed
+    # in: the refusal's page reads them again, and an expired user would be loaded outside the event loop (a 500)
+    session.expunge(found.user)
     request.state.console_user = found
     return found
 
