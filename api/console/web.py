@@ -15,6 +15,7 @@ from importlib.resources import files
 from typing import Annotated, Any
 from urllib.parse import quote
 
+from babel.dates import format_date, format_time
 from fastapi import Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 from jinja2 import Environment, FileSystemLoader, select_autoescape
@@ -24,6 +25,7 @@ from api.auth import Principal
 from api.console.i18n import translator
 from api.deps import SessionDep
 from crm.staff_sessions import SignedIn, signed_in
+from processes.formatting import parse_locale
 from settings import Settings
 
 COOKIE = "stagecoach_session"
@@ -101,8 +103,14 @@ def redirect(url: str) -> RedirectResponse:
 
 
 def _when(settings: Settings) -> Any:
+    """A moment as the office reads one, in its time zone and language: 4 dic 2026 05:58, Dec 4, 2026 5:58 AM."""
+    locale = parse_locale(settings.locale)
+
     def when(moment: datetime | None) -> str:
-        return f"{moment.astimezone(settings.zone):%Y-%m-%d %H:%M}" if moment is not None else ""
+        if moment is None:
+            return ""
+        local = moment.astimezone(settings.zone)
+        return f"{format_date(local, 'medium', locale=locale)} {format_time(local, 'short', locale=locale)}"
     return when
 
 

@@ -82,7 +82,7 @@ async def test_staff_read_deliveries_and_admins_enable_an_endpoint(console: Any,
         assert f"Villa {tag}" in page.text and "ok, ricevuto" in page.text and "HTTP 200" in page.text
         assert f"Gentile cliente, la aspettiamo ({tag})" in page.text and "No SMS gateway is set" in page.text
         assert f"the provider answered 503 ({tag})" in page.text and "3 attempts" in page.text
-        assert "Tried again from 2026-12-03" in page.text  # the dispatcher's sweep makes the cancel call again
+        assert "Tried again from Dec 3, 2026 9:30" in page.text  # the dispatcher's sweep makes the cancel call again
         assert f"riservato {tag}" not in page.text  # a restricted record's delivery
         assert "Webhook endpoints" not in page.text  # an admin's
         only_sms = await browser.get("/console/deliveries", params={"kind": "send_sms"})

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
@@ -10,6 +11,7 @@ import httpx
 from api.app import create_app
 from api.console.delivery_pages import KINDS as DELIVERY_KINDS
 from api.console.i18n import ITALIAN
+from api.console.web import _when
 from crm.cases.models import CaseState
 from crm.client_requests.models import AutoMove, RequestStatus
 from crm.client_requests.questions import QuestionType
@@ -64,3 +66,13 @@ async def test_a_page_in_italian(tmp_path: Path) -> None:
     assert page.status_code == 200
     assert '<html lang="it">' in page.text and "Nome utente" in page.text and ">Accedi</button>" in page.text
     assert "Sign in" not in page.text
+
+
+def test_moments_are_written_as_the_office_reads_them() -> None:
+    """The console's dates and times are in the office's time zone and language (4 dic 2026 06:58 in Rome), not
+    ISO 8601 in every language"""
+    moment = datetime(2026, 12, 4, 5, 58, tzinfo=UTC)
+    rome = Settings(locale="it", timezone="Europe/Rome", database_url="sqlite+aiosqlite:///:memory:")
+    assert _when(rome)(moment) == "4 dic 2026 06:58"
+    assert _when(Settings(locale="en", database_url="sqlite+aiosqlite:///:memory:"))(moment) == "Dec 4, 2026 5:58\u202fAM"
+    assert _when(rome)(None) == ""
