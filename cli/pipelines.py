@@ -41,10 +41,14 @@ def apply_pipeline(path: Path, as_json: JsonOpt = False) -> None:
 
 @pipelines.command("validate")
 def validate_pipeline(path: Path, as_json: JsonOpt = False) -> None:
-    """Check a pipeline file without saving it."""
+    """Check a pipeline file as `apply` would, without saving it."""
     body, kind = _body(path)
     data = call(api().post, "/pipelines/validate", content=body, headers={"Content-Type": kind})
-    out(data, as_json, f"{path}: valid (would be version {data['version']} of {data['key']})")
+    if not data["changed"]:
+        out(data, as_json, f"{path}: valid, unchanged (version {data['version']} of {data['key']}: apply keeps it)")
+        return
+    moving = "".join(f"\n  {n} record(s) would move out of '{status}'" for status, n in data["remapped"].items())
+    out(data, as_json, f"{path}: valid (would be version {data['version']} of {data['key']})" + moving)
 
 
 @pipelines.command("list")

@@ -117,7 +117,7 @@ async def _remap(session: AsyncSession, pipeline: Pipeline, moves: list[tuple[st
     return moved
 
 
-async def _claim_types(session: AsyncSession, before: Pipeline | None, pipeline: Pipeline) -> None:
+async def _claim_types(session: AsyncSession, pipeline: Pipeline) -> None:
     now = utcnow()
     rows = {t.name: t for t in (await session.exec(select(RecordType).where(
         RecordType.pipeline_key == pipeline.key))).all()}
@@ -130,6 +130,38 @@ async def _claim_types(session: AsyncSession, before: Pipeline | None, pipeline:
         await session.delete(row)
 
 
+async def _checked(session: AsyncSession, current: PipelineVersion | None, pipeline: Pipeline,
+                   remap: dict[str, str]) -> list[tuple[str, str, str | None, int]]:
+    """What a save of a changed pipeline checks against what is stored: its record kind kept, its types free, and
+    every record of its types left in a status of the new version or mapped (the groups to move)."""
+    if current is not None and current.record_kind != pipeline.record_kind:
+        raise PipelineInvalid([ErrorDetail("record_kind", f"pipeline '{pipeline.key}' is for "
+                                           f"{current.record_kind.value} records; it cannot change kind")])
+    await _check_types(session, pipeline)
+    return await _records_out_of_sequence(session, load(current) if current is not None else None, pipeline, remap)
+
+
+def _new_version(pipeline: Pipeline, current: PipelineVersion | None, digest: str, created_by: str) -> PipelineVersion:
+    return PipelineVersion(key=pipeline.key, version=(current.version + 1) if current else 1, name=pipeline.name,
+                           record_kind=pipeline.record_kind, definition=pipeline.model_dump(mode="json"),
+                           checksum=digest, created_by=created_by)
+
+
+async def would_save(session: AsyncSession, pipeline: Pipeline,
+                     remap: dict[str, str] | None = None) -> tuple[PipelineVersion, bool, dict[str, int]]:
+    """What `save` would answer, saving nothing: the version it would store (created=False: the latest, identical,
+    which the save keeps), the records it would move by status, and the same errors."""
+    digest = checksum(pipeline)
+    current = await latest(session, pipeline.key)
+    if current is not None and current.checksum == digest:
+        return current, False, {}
+    moves = await _checked(session, current, pipeline, remap or {})
+    moving: dict[str, int] = {}
+    for _, status, _, count in moves:
+        moving[status] = moving.get(status, 0) + count
+    return _new_version(pipeline, current, digest, ""), True, moving
+
+
 async def save(session: AsyncSession, pipeline: Pipeline, created_by: str,
                remap: dict[str, str] | None = None) -> tuple[PipelineVersion, bool, dict[str, int]]:
     """Store a new version (created=False: identical to the latest, nothing saved), with the records it remaps."""
@@ -138,21 +170,13 @@ async def save(session: AsyncSession, pipeline: Pipeline, created_by: str,
         current = await latest(session, pipeline.key)
         if current is not None and current.checksum == digest:
             return current, False, {}
-        if current is not None and current.record_kind != pipeline.record_kind:
-            raise PipelineInvalid([ErrorDetail("record_kind", f"pipeline '{pipeline.key}' is for "
-                                               f"{current.record_kind.value} records; it cannot change kind")])
-        before = load(current) if current is not None else None
-        version = (current.version + 1) if current else 1
-        await _check_types(session, pipeline)
-        moves = await _records_out_of_sequence(session, before, pipeline, remap or {})
-        row = PipelineVersion(key=pipeline.key, version=version, name=pipeline.name,
-                              record_kind=pipeline.record_kind, definition=pipeline.model_dump(mode="json"),
-                              checksum=digest, created_by=created_by)
+        moves = await _checked(session, current, pipeline, remap or {})
+        row = _new_version(pipeline, current, digest, created_by)
         session.add(row)
         try:
             await session.flush()
-            moved = await _remap(session, pipeline, moves, created_by, version)
-            await _claim_types(session, before, pipeline)
+            moved = await _remap(session, pipeline, moves, created_by, row.version)
+            await _claim_types(session, pipeline)
             await session.commit()
         except IntegrityError:  # a concurrent save took this version number, or one of the types
             await session.rollback()

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
-from sqlmodel import col, select
+from sqlmodel import Field, col, select
 
 from api.deps import AdminDep, RendererDep, SessionDep, SettingsDep, StaffDep
 from api.fields import Label, TemplateKeyPath
@@ -67,16 +67,19 @@ async def save_pipeline(request: Request, response: Response, session: SessionDe
     return _public(row, moved)
 
 
-@router.post("/pipelines/validate", response_model=PipelineVersionPublic, openapi_extra=PIPELINE_BODY)
+class PipelineCheck(PipelineVersionPublic):
+    remapped: dict[str, int] = Field(default_factory=dict, description="records the save would move, by status")
+    changed: bool = Field(description="false: identical to the latest version, which a save keeps (nothing saved)")
+
+
+@router.post("/pipelines/validate", response_model=PipelineCheck, openapi_extra=PIPELINE_BODY)
 async def validate_pipeline(request: Request, session: SessionDep, renderer: RendererDep, settings: SettingsDep,
-                            _: StaffDep) -> PipelineVersionPublic:
-    """Check a pipeline without saving it: 200 with what would be saved, 422 with every error and its path."""
-    pipeline, _remap = await _validated(request, session, renderer, settings)
-    current = await pipeline_store.latest(session, pipeline.key)
-    row = PipelineVersion(key=pipeline.key, version=(current.version + 1) if current else 1, name=pipeline.name,
-                          record_kind=pipeline.record_kind, definition=pipeline.model_dump(mode="json"),
-                          checksum=pipeline_store.checksum(pipeline))
-    return _public(row)
+                            _: StaffDep) -> PipelineCheck:
+    """Check a pipeline as a save would, without saving it: 200 with the version a save would store (or, unchanged,
+    the latest it would keep) and the records its `remap` would move; the save's errors (422, 409) otherwise."""
+    pipeline, remap = await _validated(request, session, renderer, settings)
+    row, changed, moving = await pipeline_store.would_save(session, pipeline, remap)
+    return PipelineCheck(**_public(row, moving).model_dump(), changed=changed)
 
 
 @router.get("/pipelines", response_model=list[PipelineSummary])

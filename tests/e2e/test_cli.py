@@ -168,6 +168,12 @@ async def test_keys_users_and_records_from_the_command_line(stack: Stack, tmp_pa
     assert code != 0 and "allowed next: Warranty claim filed" in out
     code, out = await cli("pipelines", "board", "repair-shop", "--type", "Warranty repair")
     assert code == 0 and "Diagnosis (" in out and "Phone battery swelling" in out
+    # validate answers what apply would do: the example as loaded is unchanged, not "would be version 2"
+    example = Path(__file__).resolve().parents[2] / "examples" / "pipelines" / "repair-shop.yaml"
+    code, out = await cli("pipelines", "validate", str(example))
+    assert code == 0 and out.strip() == f"{example}: valid, unchanged (version 1 of repair-shop: apply keeps it)"
+    code, out = await cli("pipelines", "apply", str(example))
+    assert code == 0 and out.strip() == "repair-shop: unchanged, nothing saved (version 1)"
 
 
 async def test_client_request_templates_from_the_command_line(stack: Stack, tmp_path: Path) -> None:

@@ -165,3 +165,45 @@ async def test_a_status_removed_while_records_sit_in_it(api: Api) -> None:
     moved = (await api.http.get(f"/records/{record['id']}", headers=api.as_("staff"))).json()
     assert moved["status"] == "In repair"
     assert "left pipeline" in (await history(api, record["id"]))[-1]["text"]
+
+
+async def test_validate_answers_what_the_save_would_do(api: Api) -> None:
+    """POST /pipelines/validate refuses what the save refuses, gives the version the save would store (unchanged:
+    the latest, which the save keeps) and the records it would move, and changes nothing"""
+    tag, document = await setup(api)
+
+    async def validate(body: dict[str, Any]) -> Any:
+        return await api.http.post("/pipelines/validate", headers=api.as_("staff"), json=body)
+
+    same = await validate(document)
+    assert same.status_code == 200, same.text
+    assert (same.json()["version"], same.json()["changed"]) == (1, False)
+    assert (await save(api, document)).status_code == 200  # the save agrees: nothing saved
+
+    record = await job(api, f"Paid repair {tag}", status="Quote sent")
+    document["statuses"] = [s for s in document["statuses"] if s["name"] != "Quote sent"]
+    document["moves"] = {k: [t for t in v if t != "Quote sent"] for k, v in document["moves"].items()
+                         if k != "Quote sent"}
+    document["types"][1]["statuses"].remove("Quote sent")
+    without_paid = {**document, "types": document["types"][:1]}
+    taking_a_type = repair_pipeline(types=[{"name": f"Paid repair {tag}"}])
+    bad_remap = {**document, "remap": {"Quote sent": "Nowhere"}}
+    for refused in (document, without_paid, taking_a_type, bad_remap):
+        checked, saved = await validate(refused), await save(api, refused)
+        assert checked.status_code == saved.status_code and checked.status_code in (409, 422), checked.text
+        assert checked.json().get("errors") == saved.json().get("errors"), checked.text
+        assert checked.json()["detail"] == saved.json()["detail"]
+    assert "remap.Quote sent" in [e["path"] for e in (await validate(document)).json()["errors"]]
+    assert (await validate(without_paid)).json()["errors"][0]["path"] == "types"
+
+    mapped = {**document, "remap": {"Quote sent": "In repair"}}
+    checked = await validate(mapped)
+    assert checked.status_code == 200, checked.text
+    assert (checked.json()["version"], checked.json()["changed"], checked.json()["remapped"]) == (
+        2, True, {"Quote sent": 1})
+    staff = api.as_("staff")
+    assert (await api.http.get(f"/records/{record['id']}", headers=staff)).json()["status"] == "Quote sent"
+    versions = (await api.http.get(f"/pipelines/{document['key']}/versions", headers=staff)).json()
+    assert [v["version"] for v in versions] == [1]
+    saved = await save(api, mapped)
+    assert (saved.status_code, saved.json()["version"], saved.json()["remapped"]) == (201, 2, {"Quote sent": 1})
