@@ -4,7 +4,8 @@ The entry's UID comes from the step key without its iteration, so a phase that r
 of the same entry; its SEQUENCE is 2 × the iteration for an invitation and one more for its cancellation,
 so each supersedes the one before it in the attendees' calendars. A cancellation (the phase skipped, the
 process aborted: `workflows/appointments.py`) re-sends the stored invitation as METHOD:CANCEL. The start
-is the phase's start date plus `after_days`, at `at` in the installation's TIMEZONE (with its VTIMEZONE).
+is the phase's start date plus `after_days`, at `at` in the installation's TIMEZONE (with its VTIMEZONE). The
+invitation's subject is in the action's language (else the template's, else LOCALE), a cancellation's in LOCALE.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from temporalio import activity
 
 from activities import bookkeeping
 from activities.deps import Deps
+from activities.engine_words import say
 from activities.mailer import Attachment
 from activities.outbox import send_once
 from activities.send_email import resolve_recipient
@@ -123,7 +125,8 @@ class AppointmentActivities:
                              location=location, organizer=self.deps.mailer.sender, attendees=attendees)
             when = format_datetime(start, "full", tzinfo=settings.zone, locale=locale)
             body = "\n".join((title, when, location, "", description))
-            return (", ".join(attendees), f"{'Updated invitation' if sequence else 'Invitation'}: {title}",
+            subject = say(locale)("updated_invitation" if sequence else "invitation", title=title)
+            return (", ".join(attendees), subject,
                     body.strip() + "\n", [Attachment("invite.ics", "text/calendar; method=REQUEST", ics)])
 
         message = await send_once(self.deps, step_key=once.step.step_key, workflow_id=once.step.workflow_id,
@@ -145,8 +148,9 @@ class AppointmentActivities:
         ics, title = cancellation(Attachment.from_stored(sent.attachments[0]).data)
 
         async def compose(session: AsyncSession) -> tuple[str, str, str, list[Attachment]]:
-            body = f"{title}\n\nThis appointment is cancelled" + (f": {input.reason}" if input.reason else ".") + "\n"
-            return (sent.to_address, f"Cancelled: {title}", body,
+            text = say(self.deps.settings.locale)
+            why = text("cancelled_why", reason=input.reason) if input.reason else text("cancelled_text")
+            return (sent.to_address, text("cancelled", title=title), f"{title}\n\n{why}\n",
                     [Attachment("cancel.ics", "text/calendar; method=CANCEL", ics)])
 
         message = await send_once(self.deps, step_key=f"{input.step_key}/cancel", workflow_id=sent.workflow_id,

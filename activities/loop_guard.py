@@ -25,6 +25,7 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities.deps import Deps
+from activities.engine_words import say
 from activities.history import write_history_once
 from activities.outbox import send_once
 from crm.models import HistoryEntry, HistoryKind, Record, User
@@ -102,13 +103,10 @@ class LoopGuardActivities:
             record_id=input.record_id, step_key=f"{input.workflow_id}/loop-guard", kind=HistoryKind.loop_guard,
             text=f"Process '{input.template_name}' cancelled: {reason}", workflow_id=input.workflow_id,
             actor="loop guard", data={"starts_today": starts, "limit": limit}))
-        subject = (f"Loop guard cancelled {input.workflow_id} ('{input.template_name}') on record "
-                   f"{input.record_id}{f': {title}' if title else ''}")
-        body = (f"The process '{input.template_name}' ({input.workflow_id}) on record {input.record_id}"
-                f"{f' ({title})' if title else ''} was cancelled before its first phase: the template had "
-                f"already run {starts - 1} times today on this record (the limit is {limit}), started by hand, "
-                "by follow-ups or by autostarts that start it again and again. Check the templates' follow-up "
-                "and autostart settings.\n")
+        text = say(self.deps.settings.locale)
+        named = {"workflow_id": input.workflow_id, "template": input.template_name, "record_id": input.record_id}
+        subject = text("loop_guard", **named, title=f": {title}" if title else "")
+        body = text("loop_guard_text", **named, title=f" ({title})" if title else "", runs=starts - 1, limit=limit)
         not_sent = []
         for n, address in enumerate(sorted(recipients)):
             if (why := await self._notify(input, n, address, subject, body)) is not None:

@@ -1,4 +1,5 @@
-"""Emails the engine sends by itself: reminders to the responsible user, overdue notices to the controller."""
+"""Emails the engine sends by itself: reminders to the responsible user, overdue notices to the controller, in the
+template's language (its `locale`, else LOCALE) and the installation's TIMEZONE (`activities/engine_words.py`)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from temporalio import activity
 
 from activities.deps import Deps
+from activities.engine_words import moment_text, say
 from activities.outbox import send_once
 from activities.step import ActionResult, StepInput, load_user, render, render_variables
 from crm.models import HistoryKind
@@ -37,7 +39,8 @@ class NoticeActivities:
             user = await load_user(session, step.responsible_id, "responsible user")
             body = await render(self.deps, step, input.action.message, variables, f"{input.where}.message",
                                 input.action.locale)
-            return user.email, f"Reminder: {step.phase_name}", body
+            text = say(input.action.locale or step.locale or self.deps.settings.locale)
+            return user.email, text("reminder", phase=step.phase_name), body
 
         message = await send_once(self.deps, step_key=step.step_key, workflow_id=step.workflow_id,
                                   record_id=step.record_id, compose=compose, history_kind=HistoryKind.reminder_sent,
@@ -51,14 +54,14 @@ class NoticeActivities:
         async def compose(session: AsyncSession) -> tuple[str, str, str]:
             responsible = await load_user(session, step.responsible_id, "responsible user") \
                 if step.responsible_id else None
-            body = (
-                f"The phase '{step.phase_name}' of the process '{step.template_name}' ({step.workflow_id}) "
-                f"on record {step.record_id} passed its deadline "
-                f"{self.deps.settings.show(step.phase_deadline)} without being completed.\n"
-                f"Responsible: {responsible.name if responsible else 'nobody'}.\n"
-                "The phase goes on; it can be completed, skipped or the process aborted by staff.\n"
-            )
-            return step.controller_email, f"Overdue: {step.phase_name} ({step.template_name})", body
+            settings = self.deps.settings
+            locale = step.locale or settings.locale
+            text = say(locale)
+            deadline = moment_text(step.phase_deadline, locale, settings.zone) if step.phase_deadline else "-"
+            body = text("overdue_text", phase=step.phase_name, template=step.template_name,
+                        workflow_id=step.workflow_id, record_id=step.record_id, deadline=deadline,
+                        responsible=responsible.name if responsible else text("nobody"))
+            return step.controller_email, text("overdue", phase=step.phase_name, template=step.template_name), body
 
         message = await send_once(self.deps, step_key=step.step_key, workflow_id=step.workflow_id,
                                   record_id=step.record_id, compose=compose, history_kind=HistoryKind.phase_overdue,

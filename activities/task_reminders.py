@@ -1,4 +1,5 @@
-"""The reminder of a task made by hand: an email to its user, once, if the task still wants it then."""
+"""The reminder of a task made by hand: an email to its user, once, if the task still wants it then (in LOCALE, its
+due time in TIMEZONE)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from temporalio import activity
 
 from activities.deps import Deps
+from activities.engine_words import moment_text, say
 from activities.outbox import send_once
 from activities.lookups import load_user
 from crm.models import HistoryKind, Task, TaskStatus
@@ -39,14 +41,15 @@ class TaskReminderActivities:
         if task is None or task.step_key != input.step_key or task.status is not TaskStatus.open \
                 or task.assignee_id is None or remind_at(task) != input.remind_at:
             return False
-        due = self.deps.settings.show(task.due_at)
+        settings = self.deps.settings
+        text, due = say(settings.locale), moment_text(task.due_at, settings.locale, settings.zone)
 
         async def compose(session: AsyncSession) -> tuple[str, str, str]:
             user = await load_user(session, task.assignee_id, "task's user")
-            body = (f"Your task '{task.title}' is due {due}.\n"
-                    + (f"Category: {task.category}\n" if task.category else "")
+            body = (text("task_reminder_text", title=task.title, due=due)
+                    + (text("task_category", category=task.category) if task.category else "")
                     + (f"\n{task.description}\n" if task.description else ""))
-            return user.email, f"Reminder: {task.title} (due {due})", body
+            return user.email, text("task_reminder", title=task.title, due=due), body
 
         await send_once(self.deps, step_key=f"{task.step_key}/reminder/{input.remind_at.isoformat()}",
                         workflow_id=None, record_id=task.record_id, compose=compose,

@@ -4,8 +4,9 @@ The token is looked up by its SHA-256, which is all the request keeps as its env
 theirs, `crm/client_requests/store.hash_token`); the callback this page builds names that envelope id, never the
 token.
 
-In Italian or English, as the browser prefers (Accept-Language). `GET /sign/{token}` shows the document's name, a link to read it (`GET /sign/{token}/document`, the PDF sent) and
-two buttons; `POST /sign/{token}` (`decision=sign` or `decline`) builds the provider's callback, signs it with the
+In Italian or English, as the browser prefers (Accept-Language; else the installation's LOCALE), the link's expiry
+in the installation's TIMEZONE. `GET /sign/{token}` shows the document's name, a link to read it
+(`GET /sign/{token}/document`, the PDF sent) and two buttons; `POST /sign/{token}` (`decision=sign` or `decline`) builds the provider's callback, signs it with the
 embedded provider's secret and hands it to the same path as any provider's (`api/routers/signatures.receive`). A
 link past its expiry tells the process it expired (the same way) and shows 410, and so does a request Stagecoach
 cancelled (its phase skipped, its process aborted or ended), or one still open whose process has ended (withdrawn:
@@ -24,6 +25,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from activities.engine_words import language, moment_text
 from api.client_forms import guard
 from api.client_forms.i18n import from_accept_language
 from api.client_forms.pages import CSS, HEADERS
@@ -42,7 +44,7 @@ WORDS = {
     "en": {"signed": "You signed this document. Thank you.", "declined": "You declined to sign this document.",
            "expired": "This signing link has expired.", "title": "Document to sign", "signature": "Signature",
            "read": "Please read {document}, then sign it or decline.", "signer": "Signer: {signer}.",
-           "until": "The link is good until {date} UTC.", "sign": "Sign", "decline": "Decline",
+           "until": "The link is good until {date}.", "sign": "Sign", "decline": "Decline",
            "unknown": "This signing link is not known.", "unknown_title": "Unknown link",
            "slow": "Too many attempts: try again later.", "answered": "This document has its answer already.",
            "choose": "Choose sign or decline.", "not_kept": "Your answer was not kept: try again.",
@@ -51,7 +53,7 @@ WORDS = {
     "it": {"signed": "Ha firmato il documento. Grazie.", "declined": "Ha rifiutato di firmare il documento.",
            "expired": "Questo link per la firma è scaduto.", "title": "Documento da firmare", "signature": "Firma",
            "read": "Legga {document}, poi lo firmi o rifiuti.", "signer": "Firmatario: {signer}.",
-           "until": "Il link vale fino al {date} UTC.", "sign": "Firma", "decline": "Rifiuta",
+           "until": "Il link vale fino a {date}.", "sign": "Firma", "decline": "Rifiuta",
            "unknown": "Questo link per la firma non è conosciuto.", "unknown_title": "Link sconosciuto",
            "slow": "Troppi tentativi: riprovi più tardi.", "answered": "Questo documento ha già la sua risposta.",
            "choose": "Scelga firma o rifiuta.", "not_kept": "La risposta non è stata salvata: riprovi.",
@@ -60,12 +62,20 @@ WORDS = {
 }
 
 
+def _language(http: Request) -> str:
+    """The page's language the browser prefers; the installation's (LOCALE) when it prefers none of them."""
+    header = http.headers.get("accept-language", "")
+    named = {part.split(";")[0].strip().split("-")[0].lower() for part in header.split(",")[:20]}
+    preferred = from_accept_language(header)
+    return preferred if preferred in WORDS and preferred in named else language(http.app.state.settings.locale)
+
+
 def _words(http: Request) -> dict[str, str]:
-    return WORDS.get(from_accept_language(http.headers.get("accept-language", "")), WORDS["en"])
+    return WORDS[_language(http)]
 
 
 def _page(http: Request, status: int, title: str, body: str) -> HTMLResponse:
-    lang = "it" if _words(http) is WORDS["it"] else "en"
+    lang = _language(http)
     html = (f'<!doctype html><html lang="{lang}"><head><meta charset="utf-8"><meta name="viewport" '
             f'content="width=device-width, initial-scale=1"><meta name="robots" content="noindex">'
             f"<title>{escape(title)}</title><style>{CSS}</style></head><body><main><h1>{escape(title)}</h1>"
@@ -111,16 +121,17 @@ async def _open(http: Request, session: AsyncSession, token: str) -> SignatureRe
 
 
 @router.get("/sign/{token}", response_class=HTMLResponse)
-async def signing_page(token: str, http: Request, session: SessionDep) -> Response:
+async def signing_page(token: str, http: Request, session: SessionDep, settings: SettingsDep) -> Response:
     found = await _open(http, session, token)
     if isinstance(found, HTMLResponse):
         return found
     document = await session.get(Document, found.document_id)
     w = _words(http)
     link = f'<a href="/sign/{escape(token)}/document">{escape(document.name if document else "PDF")}</a>'
+    until = escape(moment_text(found.expires_at, _language(http), settings.zone))
     return _page(http, 200, w["title"], (
         f'<p>{w["read"].format(document=link)}</p><p>{escape(w["signer"].format(signer=found.signer))} '
-        f'{w["until"].format(date=f"{found.expires_at:%Y-%m-%d %H:%M}")}</p>'
+        f'{w["until"].format(date=until)}</p>'
         f'<form method="post" action="/sign/{escape(token)}"><p><button name="decision" value="sign">{w["sign"]}'
         f'</button> <button name="decision" value="decline">{w["decline"]}</button></p></form>'))
 

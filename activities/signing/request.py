@@ -26,6 +26,7 @@ from temporalio import activity
 from activities import bookkeeping
 from activities.deliveries import Answered, Planned, deliver_once
 from activities.deps import Deps
+from activities.engine_words import moment_text, say
 from activities.errors import final_message
 from activities.letters import document_name
 from activities.outbox import send_once
@@ -171,12 +172,10 @@ class SignatureActivities:
 
         async def compose(session: AsyncSession) -> tuple[str, str, str]:
             link = signing_link(settings.public_url, token)
-            until = f"{row.created_at + timedelta(days=action.expires_days):%Y-%m-%d %H:%M} UTC"
-            if settings.locale.lower().startswith("it"):
-                return row.target, "Documento da firmare", (
-                    f"Legga e firmi il documento: {link}\n\nIl link vale fino al {until}.")
-            return row.target, "Document to sign", (
-                f"Please read and sign the document: {link}\n\nThe link is good until {until}.")
+            locale = step.locale or settings.locale
+            until = moment_text(row.created_at + timedelta(days=action.expires_days), locale, settings.zone)
+            text = say(locale)
+            return row.target, text("sign"), text("sign_text", link=link, until=until)
 
         async def before(session: AsyncSession) -> None:
             found = (await session.exec(select(SignatureRequest).where(

@@ -1,0 +1,93 @@
+"""The words of the emails the engine writes itself (the templates' texts are the office's own), in English and
+Italian, as the client request forms keep theirs (`api/client_forms/i18n.py`): a locale picks the table of its
+language (it, it_CH, it-IT: Italian), any other gets English.
+
+A moment is written in the installation's TIMEZONE, in the locale's words (Babel), with the zone's name:
+"Friday, December 11, 2026, 6:15 AM UTC", "venerdì 11 dicembre 2026 07:15 CET".
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
+
+from babel.dates import format_date, format_time, get_datetime_format
+
+from processes.formatting import parse_locale
+
+ENGLISH = {
+    "invitation": "Invitation: {title}",
+    "updated_invitation": "Updated invitation: {title}",
+    "cancelled": "Cancelled: {title}",
+    "cancelled_text": "This appointment is cancelled.",
+    "cancelled_why": "This appointment is cancelled: {reason}",
+    "reminder": "Reminder: {phase}",
+    "overdue": "Overdue: {phase} ({template})",
+    "overdue_text": "The phase '{phase}' of the process '{template}' ({workflow_id}) on record {record_id} passed "
+                    "its deadline, {deadline}, without being completed.\nResponsible: {responsible}.\nThe phase goes "
+                    "on; it can be completed, skipped or the process aborted by staff.\n",
+    "nobody": "nobody",
+    "sign": "Document to sign",
+    "sign_text": "Please read and sign the document: {link}\n\nThe link is good until {until}.",
+    "loop_guard": "Loop guard cancelled {workflow_id} ('{template}') on record {record_id}{title}",
+    "loop_guard_text": "The process '{template}' ({workflow_id}) on record {record_id}{title} was cancelled before "
+                       "its first phase: the template had already run {runs} times today on this record (the limit "
+                       "is {limit}), started by hand, by follow-ups or by autostarts that start it again and again. "
+                       "Check the templates' follow-up and autostart settings.\n",
+    "task_reminder": "Reminder: {title} (due {due})",
+    "task_reminder_text": "Your task '{title}' is due {due}.\n",
+    "task_category": "Category: {category}\n",
+}
+
+ITALIAN = {
+    "invitation": "Invito: {title}",
+    "updated_invitation": "Invito aggiornato: {title}",
+    "cancelled": "Annullato: {title}",
+    "cancelled_text": "Questo appuntamento è annullato.",
+    "cancelled_why": "Questo appuntamento è annullato: {reason}",
+    "reminder": "Promemoria: {phase}",
+    "overdue": "In ritardo: {phase} ({template})",
+    "overdue_text": "La fase '{phase}' del processo '{template}' ({workflow_id}) sulla scheda {record_id} ha superato "
+                    "la scadenza, {deadline}, senza essere completata.\nResponsabile: {responsible}.\nLa fase "
+                    "continua; lo staff può completarla, saltarla o interrompere il processo.\n",
+    "nobody": "nessuno",
+    "sign": "Documento da firmare",
+    "sign_text": "Legga e firmi il documento: {link}\n\nIl link vale fino a {until}.",
+    "loop_guard": "Il controllo dei cicli ha annullato {workflow_id} ('{template}') sulla scheda {record_id}{title}",
+    "loop_guard_text": "Il processo '{template}' ({workflow_id}) sulla scheda {record_id}{title} è stato annullato "
+                       "prima della sua prima fase: il modello era già stato avviato {runs} volte oggi su questa "
+                       "scheda (il limite è {limit}), a mano, da processi successivi o da avvii automatici che lo "
+                       "avviano più e più volte. Controllare i processi successivi e gli avvii automatici dei "
+                       "modelli.\n",
+    "task_reminder": "Promemoria: {title} (scadenza {due})",
+    "task_reminder_text": "La sua attività '{title}' scade {due}.\n",
+    "task_category": "Categoria: {category}\n",
+}
+
+LANGUAGES = {"en": ENGLISH, "it": ITALIAN}
+
+
+def language(locale: str) -> str:
+    """The shipped language of a locale (`it_CH`, `it-IT`: it), else English."""
+    primary = locale.replace("-", "_").split("_")[0].lower()
+    return primary if primary in LANGUAGES else "en"
+
+
+def say(locale: str) -> Callable[..., str]:
+    table = LANGUAGES[language(locale)]
+
+    def text(key: str, **values: object) -> str:
+        return table[key].format(**values)
+
+    return text
+
+
+def moment_text(moment: datetime, locale: str, zone: ZoneInfo) -> str:
+    """The date and time of day in `zone`, written in `locale`, with the zone's name (a naive moment is UTC)."""
+    local = (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).astimezone(zone)
+    where = parse_locale(locale)
+    joined = str(get_datetime_format("full", locale=where))
+    shown = joined.replace("{1}", format_date(local, "full", locale=where)) \
+                  .replace("{0}", format_time(local, "short", locale=where))
+    return f"{shown} {local:%Z}"
