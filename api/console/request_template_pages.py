@@ -7,10 +7,10 @@ version, or none when nothing changed.
 
 from __future__ import annotations
 
-import yaml
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import HTMLResponse
 
+from api.console import written_yaml
 from api.console.i18n import translator
 from api.console.template_pages import Editor
 from api.console.web import SignedInDep, render
@@ -30,7 +30,7 @@ def yaml_text(row: ClientRequestTemplate) -> str:
     written = store.definition(row).model_dump(mode="json", exclude_defaults=True)
     written["questions"] = [{k: v for k, v in q.items() if v not in ("", [], None, False)}
                             for q in written["questions"]]
-    return yaml.safe_dump(written, sort_keys=False, allow_unicode=True, width=100)
+    return written_yaml.written(written)
 
 
 def _version(value: str | None) -> int | None:

@@ -17,6 +17,7 @@ import yaml
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import HTMLResponse
 
+from api.console import written_yaml
 from api.console.i18n import translator
 from api.console.web import SignedInDep, form, principal, redirect, render, text
 from api.deps import RendererDep, SessionDep, SettingsDep
@@ -40,7 +41,7 @@ def yaml_text(definition: dict[str, Any]) -> str:
     """A stored version as a person would write it: upgraded to the current schema, without the defaults."""
     template = ProcessTemplate.model_validate(upgrade_template(definition))
     written = {"schema_version": template.schema_version, **template.model_dump(mode="json", exclude_defaults=True)}
-    return yaml.safe_dump(written, sort_keys=False, allow_unicode=True, width=100)
+    return written_yaml.written(written)
 
 
 def line_of(text: str, path: str) -> int | None:
