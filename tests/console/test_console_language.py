@@ -17,7 +17,7 @@ from crm.client_requests.models import AutoMove, RequestStatus
 from crm.client_requests.questions import QuestionType
 from crm.db import make_engine, make_sessionmaker
 from crm.deliveries import DeliveryStatus
-from crm.imports.models import ImportKind, ImportMode, ImportStatus
+from crm.imports.models import ImportKind, ImportStatus
 from crm.models import HistoryKind, MessageStatus, TaskStatus
 from crm.process_runs import RunStatus
 from processes.instance import PhaseStatus, ProcessStatus
@@ -40,7 +40,7 @@ def test_every_text_has_its_italian() -> None:
     texts = _texts()
     assert len(texts) > 100  # the walk found the pages
     shown = {member.value for enum in (ProcessStatus, PhaseStatus, TaskStatus, MessageStatus, RecordKind, RunStatus,
-                                       HistoryKind, RequestStatus, QuestionType, AutoMove, ImportStatus, ImportKind, ImportMode, CaseState,
+                                       HistoryKind, RequestStatus, QuestionType, AutoMove, ImportStatus, ImportKind, CaseState,
                                        DeliveryStatus)
              for member in enum}
     shown |= set(DELIVERY_KINDS.values())

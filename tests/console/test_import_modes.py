@@ -1,0 +1,61 @@
+"""The imports page names the modes in words, in the console's language: what happens if a row is invalid, and
+the same words in an import's title (not the API's `all_or_nothing`, nor "import nothing" for a mode that imports
+every row when all are valid)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx
+import pytest
+from temporalio.testing import WorkflowEnvironment
+
+from api.app import create_app
+from crm.imports.models import ImportJob, ImportKind, ImportMode
+from renderer.pool import shared_pool
+from settings import Settings
+from tests.console.conftest import staff_user
+from tests.console.signing import sign_in_async
+
+WORDS = {
+    "en": {"choices": ["import nothing (all or nothing)", "import the valid rows only"],
+           "titles": {ImportMode.all_or_nothing: "contacts · all or nothing",
+                      ImportMode.valid_rows: "contacts · valid rows only"}},
+    "it": {"choices": ["non importare nulla (tutto o niente)", "importa solo le righe valide"],
+           "titles": {ImportMode.all_or_nothing: "contatti · tutto o niente",
+                      ImportMode.valid_rows: "contatti · solo le righe valide"}},
+}
+
+
+@pytest.fixture(params=["en", "it"])
+async def console(request: Any, dev_env: WorkflowEnvironment, database_url: str,
+                  task_queue: str) -> AsyncIterator[tuple[str, Any]]:
+    app = create_app(Settings(locale=request.param, database_url=database_url, temporal_task_queue=task_queue),
+                     temporal=dev_env.client, renderer=shared_pool())
+    async with app.router.lifespan_context(app):
+        yield request.param, lambda: httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
+                                                       base_url="http://stagecoach", timeout=30)
+
+
+async def test_modes_are_named_in_words(console: Any, sessions: Any) -> None:
+    locale, client = console
+    words = WORDS[locale]
+    staff = await staff_user(sessions)
+    async with sessions() as session:
+        jobs = {mode: ImportJob(kind=ImportKind.contacts, mode=mode, user_id=staff.user.id) for mode in ImportMode}
+        session.add_all(jobs.values())
+        await session.commit()
+        ids = {mode: job.id for mode, job in jobs.items()}
+
+    async with client() as browser:
+        assert (await sign_in_async(browser, staff.user.handle, staff.password)).status_code == 303
+        page = await browser.get("/console/imports")
+        select = re.search(r'<select id="import-mode" name="mode">(.*?)</select>', page.text, re.S)
+        assert select is not None, page.text
+        assert re.findall(r'<option value="(\w+)">([^<]*)</option>', select.group(1)) == \
+            [(mode.value, choice) for mode, choice in zip(ImportMode, words["choices"], strict=True)]
+        for mode, title in words["titles"].items():
+            shown = await browser.get(f"/console/imports/{ids[mode]}")
+            assert shown.status_code == 200 and f'<span class="sub">{title}</span>' in shown.text, shown.text
