@@ -221,3 +221,20 @@ class BoundedSandbox(ImmutableSandboxedEnvironment):
 
 
 check_size = _check_size
+
+
+@functools.cache
+def text_methods(*, refused: bool) -> frozenset[str]:
+    """The methods of a text (`str`) that `BoundedSandbox` refuses to read (`expandtabs`, `encode`...), or those it
+    gives: asked of the sandbox itself, name by name, so that what a save refuses is what a render would."""
+    sandbox = BoundedSandbox()
+
+    def refuses(name: str) -> bool:
+        try:
+            sandbox.getattr("", name)
+        except SecurityError:
+            return True
+        return False
+
+    # names starting with `_` are refused on their own (processes.text_safety)
+    return frozenset(name for name in dir("") if not name.startswith("_") and refuses(name) is refused)

@@ -1,21 +1,25 @@
 """Checking one piece of user text (or one condition) when a template is saved, every error with its path.
 
 A text must parse within the nesting bound and compile, use only known variables, attributes,
-filters and tests, name locales and currencies Babel knows, do nothing `text_safety` refuses,
-and have no constant part that breaks a render bound (`trials`).
+filters and tests, name locales and currencies Babel knows, call no method of a text that the
+render sandbox refuses, do nothing `text_safety` refuses, and have no constant part that breaks a
+render bound (`trials`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Collection
+from datetime import datetime
 
 from babel import numbers as babel_numbers
 from jinja2 import TemplateSyntaxError, meta, nodes
+from jinja2.utils import Cycler, Joiner, Namespace
 
 from processes import formatting
 from processes.errors import ErrorCollector, did_you_mean
 from processes.nesting import TooDeep
 from processes.rendering import FILTER_NAMES, TEST_NAMES, compile_ast, compile_condition, parse_text
+from processes.sandbox import text_methods
 from processes.text_safety import attribute_name, check_macros, check_mutations, check_private
 from processes.trials import check_constants
 from processes.variables import DATE, DATE_ATTRIBUTES, FREE, PHASE_OUTCOME_ATTRIBUTES, PHASES, VALUE, VARIABLES
@@ -59,10 +63,30 @@ def _check_ast(path: str, ast: nodes.Template, errors: ErrorCollector, phase_key
     before = len(errors.errors)
     _check_filter_arguments(path, ast, errors)
     check_private(path, ast, errors)
+    _check_text_methods(path, ast, errors)
     check_mutations(path, ast, errors)
     check_macros(path, ast, errors)
     if len(errors.errors) == before:
         check_constants(path, ast, errors)
+
+
+# the other kinds of value a text holds: a method one of them has too is not refused on sight
+_NOT_TEXTS = (0, 0.0, [], (), {}, datetime(2000, 1, 1), range(0), Namespace(), Cycler(0), Joiner())
+
+
+def _check_text_methods(path: str, ast: nodes.Template, errors: ErrorCollector) -> None:
+    """Refuse the methods of a text the render sandbox refuses (`.expandtabs()`, `.encode()`, `.translate()`):
+    called on any value (only a text has them), or read from one that is a text as written (`'a'.translate`, `a ~ b`).
+    Saved, such a text would be an incident each time it renders."""
+    refused = text_methods(refused=True) - {name for value in _NOT_TEXTS for name in dir(value)}
+    called = {id(call.node) for call in ast.find_all(nodes.Call)}
+    for node in ast.find_all((nodes.Getattr, nodes.Getitem)):
+        name = attribute_name(node)
+        if name in refused and (id(node) in called or isinstance(node.node, nodes.Concat) or (
+                isinstance(node.node, nodes.Const) and isinstance(node.node.value, str))):
+            errors.add(path, f"line {node.lineno}: '.{name}{'()' if id(node) in called else ''}' is not allowed on "
+                             f"a text (every render would refuse it); a text may call "
+                             f"{', '.join(sorted(text_methods(refused=False)))}")
 
 
 def _chain(node: nodes.Getattr | nodes.Getitem) -> list[str] | None:

@@ -154,6 +154,31 @@ async def test_a_hostile_template_check_does_not_hold_up_the_api(api: Api) -> No
                                 "refused: rendering took longer than 1s")
 
 
+def _template_json(texts: list[str], key: str = "pratica") -> bytes:
+    """A template of `texts` as `add_history` actions, 50 a phase."""
+    return json.dumps({"key": key, "name": "Pratica", "controller_email": "c@agency.example",
+                       "record_kind": "lead", "phases": [
+                           {"key": f"fase-{i}", "name": f"Fase {i}", "actions": [
+                               {"add_history": {"text": text}} for text in texts[i * 50:(i + 1) * 50]]}
+                           for i in range((len(texts) + 49) // 50)]}).encode()
+
+
+async def test_a_text_every_render_would_refuse_is_refused_when_saved(api: Api) -> None:
+    """`expandtabs` saved and every run was an incident (the sandbox refuses it): now refused at save, with its line"""
+    body = _template_json(["Pratica di {{ record.title }}",
+                           "Gentile cliente,\n{{ ('\t' ~ record.title).expandtabs(8) }} è in lavorazione."],
+                          key="pratica-tabulata")
+    for role, path in (("staff", "/templates/validate"), ("admin", "/templates")):
+        answer = await api.http.post(path, content=body, headers={**api.as_(role), "Content-Type": "application/json"})
+        assert answer.status_code == 422, answer.text
+        [error] = answer.json()["errors"]
+        assert error["path"] == "phases[0].actions[1].add_history.text"
+        assert error["message"].startswith("line 2: '.expandtabs()' is not allowed on a text (every render would "
+                                           "refuse it); a text may call capitalize, ")
+    listed = await api.http.get("/templates", headers=api.as_("admin"))
+    assert "pratica-tabulata" not in {template["key"] for template in listed.json()}
+
+
 def _over_one_connection(base_url: str, key: str, requests: list[tuple[str, str, bytes]]) -> list[tuple[int, Any]]:
     """Send `requests` one after the other over one kept-alive HTTP connection; each status and JSON body."""
     host, port = base_url.removeprefix("http://").split(":")
