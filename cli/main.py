@@ -53,13 +53,18 @@ def _template_call(fn: Any, *args: Any, **kwargs: Any) -> Any:
         raise typer.Exit(1) from None
 
 
+def _noted(data: dict[str, Any]) -> str:
+    """The API's notes on a template (SMS segments, texts not tried when saved), a line each."""
+    return "".join(f"\n  note: {note}" for note in data.get("notes", []))
+
+
 @app.command()
 def validate(path: Path, as_json: JsonOpt = False, charset: CharsetOpt = None) -> None:
     """Check a template file without saving it."""
     body, kind = _template_body(path, charset)
     data = _template_call(api().post, "/templates/validate", content=body, headers={"Content-Type": kind})
     phases = len(data["template"]["phases"])
-    out(data, as_json, f"{path}: valid ({phases} phase{'s' if phases != 1 else ''})")
+    out(data, as_json, f"{path}: valid ({phases} phase{'s' if phases != 1 else ''})" + _noted(data))
 
 
 @app.command()
@@ -69,8 +74,8 @@ def apply(path: Path, as_json: JsonOpt = False, charset: CharsetOpt = None) -> N
     response = _template_call(api().send, "POST", "/templates", content=body, headers={"Content-Type": kind})
     data = response.json()
     saved = response.status_code == 201
-    out({**data, "saved": saved}, as_json, f"{data['key']} version {data['version']}" if saved else
-        f"{data['key']}: unchanged, nothing saved (version {data['version']} is the latest)")
+    out({**data, "saved": saved}, as_json, (f"{data['key']} version {data['version']}" if saved else
+        f"{data['key']}: unchanged, nothing saved (version {data['version']} is the latest)") + _noted(data))
 
 
 @app.command()

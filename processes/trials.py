@@ -2,12 +2,16 @@
 
 `'a' * 10**9`, `9**9**9`, `'x'|center(10**9)`, `range(10**9)|list` and nested loops over
 constant ranges render the same whatever the record: they are rendered (within the same
-bounds as at run time) when the template is saved, and refused with their line.
+bounds as at run time) when the template is saved, and refused with their line. One save
+tries them for `TRIAL_SECONDS` at most: the texts left untried are noted (`noting_untried`),
+and the answer says so (`untried_note`); they are still bounded when they render.
 """
 
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from contextvars import ContextVar
 
 from jinja2 import TemplateSyntaxError, meta, nodes
@@ -33,9 +37,41 @@ def _closed(node: nodes.Node) -> bool:
                                                      nodes.DerivedContextReference))))
 
 
-# the time one save may spend trying constant parts; past it, the rest are left to run time (still bounded)
+# the time one save may spend trying constant parts; past it, the rest are left to run time (still bounded),
+# and the paths of the texts left are noted in `untried_texts`, when a caller collects them
 TRIAL_SECONDS = 2.0
 trial_deadline: ContextVar[float] = ContextVar("trial_deadline", default=float("inf"))
+untried_texts: ContextVar[list[str] | None] = ContextVar("untried_texts", default=None)
+NOTED_PATHS = 10  # the untried texts a note names; it counts the others
+
+
+@contextmanager
+def noting_untried() -> Iterator[list[str]]:
+    """The paths of the texts whose constant parts a save in this block had no time left to try, in order."""
+    untried: list[str] = []
+    token = untried_texts.set(untried)
+    try:
+        yield untried
+    finally:
+        untried_texts.reset(token)
+
+
+def untried_note(untried: list[str]) -> list[str]:
+    """What the answer to a save says of the texts it did not try: nothing when it tried them all."""
+    if not untried:
+        return []
+    named = ", ".join(untried[:NOTED_PATHS]) + (f" and {len(untried) - NOTED_PATHS} more"
+                                                 if len(untried) > NOTED_PATHS else "")
+    texts = "1 text was" if len(untried) == 1 else f"{len(untried)} texts were"
+    return [f"{texts} not tried when saved (the {TRIAL_SECONDS:g} s a save has to try texts ran out): {named}; "
+            "they are checked when they render, and a part that reads no variable and breaks a bound is then an "
+            "incident of the process (to have them tried, validate them in a template of their own)"]
+
+
+def _untried(path: str) -> None:
+    untried = untried_texts.get()
+    if untried is not None and (not untried or untried[-1] != path):
+        untried.append(path)
 
 
 class _OutOfTime(Exception):
@@ -66,6 +102,7 @@ def check_constants(path: str, ast: nodes.Template, errors: ErrorCollector) -> N
             try:
                 _try(node)
             except _OutOfTime:
+                _untried(path)
                 return
             except RenderError as exc:
                 errors.add(path, f"line {node.lineno}: {'always fails: ' if 'refused: ' not in exc.message else ''}"
@@ -77,7 +114,9 @@ def check_constants(path: str, ast: nodes.Template, errors: ErrorCollector) -> N
             if len(errors.errors) == before and _closed(node.iter):
                 try:
                     runs = iterations * int(_try(node.iter, length=True))
-                except (RenderError, ValueError, _OutOfTime):
+                except _OutOfTime:
+                    _untried(path)
+                except (RenderError, ValueError):
                     pass
             if runs > MAX_LOOP_ITERATIONS:
                 errors.add(path, f"line {node.lineno}: refused: loops would run {runs} times "
@@ -97,7 +136,10 @@ def check_constants(path: str, ast: nodes.Template, errors: ErrorCollector) -> N
             isinstance(n, nodes.Name) and n.name == "self" for n in ast.find_all(nodes.Name))
     except TemplateSyntaxError:  # an unknown filter or test, reported already
         closed = False
-    if len(errors.errors) == before and closed and time.monotonic() <= trial_deadline.get():
+    if len(errors.errors) == before and closed:
+        if time.monotonic() > trial_deadline.get():
+            _untried(path)
+            return
         try:
             render_ast(ast)
         except RenderError as exc:

@@ -33,6 +33,7 @@ from processes.documents import parse_document
 from processes.errors import RenderError, TemplateInvalid
 from processes.rendering import Memory, OutOfTrial, evaluate_condition, render_text
 from processes.template_basics import RecordKind
+from processes.trials import noting_untried
 from processes.validation import validate_template
 
 HEADER = struct.Struct(">I")
@@ -76,10 +77,11 @@ def handle(request: dict[str, Any]) -> dict[str, Any]:
             document = parse_document(request["text"], source=request.get("source", "body"))
             kinds = {key: RecordKind(kind) for key, kind in request["known_templates"].items()} \
                 if request.get("known_templates") is not None else None
-            template = validate_template(document, known_users=request.get("known_users"), known_templates=kinds,
-                                         known_endpoints=request.get("known_endpoints"),
-                                         known_requests=request.get("known_requests"))
-            return {"ok": template.model_dump(mode="json")}
+            with noting_untried() as untried:
+                template = validate_template(document, known_users=request.get("known_users"),
+                                             known_templates=kinds, known_endpoints=request.get("known_endpoints"),
+                                             known_requests=request.get("known_requests"))
+            return {"ok": template.model_dump(mode="json"), "untried": untried}
         if op == "validate_pipeline":
             from processes.pipeline_validation import remap_of, validate_pipeline
 

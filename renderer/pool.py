@@ -35,7 +35,7 @@ import sys
 from collections import OrderedDict
 from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from processes.display import Office
 from processes.errors import ErrorDetail, PipelineInvalid, RenderError, RenderInterrupted, TemplateInvalid
@@ -65,6 +65,13 @@ REMEMBERED = 4096  # texts whose lane is remembered
 # after each of its renders (its child's start included) the slow lane rests as long again: texts that went over their
 # bounds, however many, keep at most half a processor busy, and the machine's other work has the rest
 SLOW_REST = 1.0
+
+
+class CheckedTemplate(NamedTuple):
+    """A template that validated, and the paths of the texts whose constant parts it had no time left to try."""
+
+    template: ProcessTemplate
+    untried: list[str]
 
 
 class _Lane:
@@ -155,6 +162,15 @@ class RenderPool:
                        known_endpoints: Iterable[str] | None = None,
                        known_requests: Iterable[str] | None = None) -> ProcessTemplate:
         """Parse and validate a template document in a child; `TemplateInvalid` with every error otherwise."""
+        checked = await self.check(text, source=source, known_users=known_users, known_templates=known_templates,
+                                   known_endpoints=known_endpoints, known_requests=known_requests)
+        return checked.template
+
+    async def check(self, text: str, *, source: str = "body", known_users: Iterable[str] | None = None,
+                    known_templates: Mapping[str, RecordKind] | None = None,
+                    known_endpoints: Iterable[str] | None = None,
+                    known_requests: Iterable[str] | None = None) -> CheckedTemplate:
+        """`validate`, and the paths of the texts the check had no time left to try (`processes.trials`)."""
         request = {"op": "validate", "text": text, "source": source,
                    "known_requests": None if known_requests is None else set(known_requests),
                    "known_endpoints": None if known_endpoints is None else set(known_endpoints),
@@ -164,7 +180,7 @@ class RenderPool:
         answer = await self._call(None, request, "", lane="check", timeout=self.check_timeout(text))
         if "invalid" in answer:
             raise TemplateInvalid([ErrorDetail(path, message) for path, message in answer["invalid"]])
-        return ProcessTemplate.model_validate(answer["ok"])
+        return CheckedTemplate(ProcessTemplate.model_validate(answer["ok"]), answer["untried"])
 
     def check_timeout(self, text: str) -> float:
         """The kill time of a template's check: the pool's, and more for each megabyte of the document."""

@@ -7,7 +7,7 @@ own request, never the event loop every other request runs on.
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request, Response
 from pydantic import BaseModel
@@ -17,11 +17,13 @@ from api.deps import AdminDep, RendererDep, SessionDep, SettingsDep, StaffDep
 from api.fields import TemplateKeyPath
 from api.paging import Page, paged
 from crm import template_store
-from crm.template_models import ProcessTemplateSummary, ProcessTemplateVersion, ProcessTemplateVersionPublic
+from crm.template_models import (ProcessTemplateSummary, ProcessTemplateVersion, ProcessTemplateVersionPublic,
+                                 VersionPublic)
 from processes.errors import ErrorDetail, StagecoachError, TemplateInvalid
 from processes.sms_text import template_notes
 from processes.template import ProcessTemplate
-from renderer.pool import RenderPool
+from processes.trials import untried_note
+from renderer.pool import CheckedTemplate, RenderPool
 from settings import Settings
 
 router = APIRouter(prefix="/templates", tags=["templates"])
@@ -43,7 +45,17 @@ SOURCE = "the request body"
 class ValidationResult(BaseModel):
     valid: bool
     template: dict  # type: ignore[type-arg]
-    notes: list[str] = []  # what the template's texts cost (the SMS segments of each `send_sms` text)
+    # what the template's texts cost (the SMS segments of each `send_sms` text), and the texts whose constant
+    # parts the check had no time left to try (they are checked when they render)
+    notes: list[str] = []
+
+
+class SavedTemplateVersion(VersionPublic):
+    notes: list[str] = []  # as ValidationResult's
+
+
+def _notes(definition: dict[str, Any], untried: list[str]) -> list[str]:
+    return [*template_notes(definition), *untried_note(untried)]
 
 
 class UnsupportedCharset(StagecoachError):
@@ -85,42 +97,48 @@ def decode_body(body: bytes, content_type: str) -> str:
     return text
 
 
-async def _validated(request: Request, session: SessionDep, renderer: RenderPool,
-                     settings: Settings) -> ProcessTemplate:
+async def _checked(request: Request, session: SessionDep, renderer: RenderPool,
+                   settings: Settings) -> CheckedTemplate:
     body = await request.body()  # its size is capped before it is read (api.admission)
-    return await validated_text(decode_body(body, request.headers.get("content-type", "")), session, renderer,
-                                settings)
+    return await checked_text(decode_body(body, request.headers.get("content-type", "")), session, renderer,
+                              settings)
+
+
+async def checked_text(text: str, session: SessionDep, renderer: RenderPool, settings: Settings,
+                       source: str = SOURCE) -> CheckedTemplate:
+    """A template's text parsed and checked (in the render pool) against the users, templates and webhook
+    endpoints there are, with the texts the check had no time left to try."""
+    known_users, known_templates = await template_store.validation_context(session)
+    return await renderer.check(text, source=source, known_users=known_users, known_templates=known_templates,
+                                known_endpoints=list(settings.webhook_endpoints),
+                                known_requests=await template_store.request_template_keys(session))
 
 
 async def validated_text(text: str, session: SessionDep, renderer: RenderPool, settings: Settings,
                          source: str = SOURCE) -> ProcessTemplate:
-    """A template's text parsed and checked (in the render pool) against the users, templates and webhook
-    endpoints there are."""
-    known_users, known_templates = await template_store.validation_context(session)
-    return await renderer.validate(text, source=source, known_users=known_users, known_templates=known_templates,
-                                   known_endpoints=list(settings.webhook_endpoints),
-                                   known_requests=await template_store.request_template_keys(session))
+    """`checked_text`'s template."""
+    return (await checked_text(text, session, renderer, settings, source)).template
 
 
-@router.post("", status_code=201, response_model=ProcessTemplateVersionPublic, openapi_extra=TEMPLATE_BODY)
+@router.post("", status_code=201, response_model=SavedTemplateVersion, openapi_extra=TEMPLATE_BODY)
 async def save_template(request: Request, response: Response, session: SessionDep, renderer: RendererDep,
-                        settings: SettingsDep, principal: AdminDep) -> ProcessTemplateVersion:
+                        settings: SettingsDep, principal: AdminDep) -> SavedTemplateVersion:
     """Validate and store a new version. Identical content returns the latest version (200)."""
-    template = await _validated(request, session, renderer, settings)
-    row, created = await template_store.save(session, template, principal.actor)
+    checked = await _checked(request, session, renderer, settings)
+    row, created = await template_store.save(session, checked.template, principal.actor)
     if not created:
         response.status_code = 200
     response.headers["Location"] = f"/templates/{row.key}/versions/{row.version}"
-    return row
+    return SavedTemplateVersion.model_validate({**row.model_dump(), "notes": _notes(row.definition, checked.untried)})
 
 
 @router.post("/validate", response_model=ValidationResult, openapi_extra=TEMPLATE_BODY)
 async def validate_template(request: Request, session: SessionDep, renderer: RendererDep, settings: SettingsDep,
                             _: StaffDep) -> ValidationResult:
     """Check a template without saving it: 200 when valid, 422 with every error and its path otherwise."""
-    template = await _validated(request, session, renderer, settings)
-    definition = template.model_dump(mode="json")
-    return ValidationResult(valid=True, template=definition, notes=template_notes(definition))
+    checked = await _checked(request, session, renderer, settings)
+    definition = checked.template.model_dump(mode="json")
+    return ValidationResult(valid=True, template=definition, notes=_notes(definition, checked.untried))
 
 
 @router.get("", response_model=list[ProcessTemplateSummary])

@@ -163,6 +163,35 @@ def _template_json(texts: list[str], key: str = "pratica") -> bytes:
                            for i in range((len(texts) + 49) // 50)]}).encode()
 
 
+async def test_a_save_with_no_time_left_to_try_its_texts_says_which_it_did_not_try(api: Api) -> None:
+    """200 texts that take a while to try, then a constant bomb: the check tries them for its 2 s, and the answers to
+    validate and save name the texts it left to run time (the bomb among them), instead of a silent valid"""
+    slow = [f"{{% for i in range(1000) %}}{{% for j in range(10) %}}{{{{ '' }}}}{{% endfor %}}{{% endfor %}}"
+            f"Promemoria n. {n}: è tutto a posto" for n in range(200)]  # about 30 ms each to try
+    body = _template_json([*slow, "{{ 'è troppo lungo' * 10**9 }}"])
+    headers = {"Content-Type": "application/json"}
+    validated = await api.http.post("/templates/validate", content=body, headers={**api.as_("staff"), **headers})
+    saved = await api.http.post("/templates", content=body, headers={**api.as_("admin"), **headers})
+    assert (validated.status_code, saved.status_code) == (200, 201), (validated.text, saved.text)
+    for answer in (validated.json(), saved.json()):
+        [note] = answer["notes"]
+        found = re.match(r"(\d+) texts were not tried when saved \(the 2 s a save has to try texts ran out\): "
+                         r"phases\[(\d+)\]\.actions\[(\d+)\]\.add_history\.text, ", note)
+        assert found, note
+        untried, first = int(found[1]), int(found[2]) * 50 + int(found[3])
+        assert first > 0 and first + untried == 201  # the rest, from the first it had no time for to the bomb
+        assert note.count("add_history.text") == 10
+        assert note.endswith(f" and {untried - 10} more; they are checked when they render, and a part that reads "
+                             "no variable and breaks a bound is then an incident of the process (to have them "
+                             "tried, validate them in a template of their own)")
+    alone = await api.http.post("/templates/validate", content=_template_json(slow[-1:] + [
+        "{{ 'è troppo lungo' * 10**9 }}"]), headers={**api.as_("staff"), **headers})
+    assert alone.status_code == 422 and alone.json()["errors"] == [{
+        "path": "phases[0].actions[1].add_history.text",
+        "message": "line 1: refused: repeating a value 1000000000 times makes it too large"}]
+    assert alone.json().get("notes") is None
+
+
 async def test_a_text_every_render_would_refuse_is_refused_when_saved(api: Api) -> None:
     """`expandtabs` saved and every run was an incident (the sandbox refuses it): now refused at save, with its line"""
     body = _template_json(["Pratica di {{ record.title }}",
