@@ -37,6 +37,9 @@ class ProcessTemplateVersion(VersionBase, table=True):
     __table_args__ = (sa.UniqueConstraint("key", "version"),)
 
     id: int | None = Field(default=None, primary_key=True)
+    # the YAML or JSON text it was saved from, comments and layout and all (None: saved from a form of
+    # data, or before migration 0018); never read for running it: `definition` is the template
+    source_text: str | None = Field(default=None, sa_type=sa.Text)
 
 
 class VersionPublic(SQLModel):

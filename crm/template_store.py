@@ -96,14 +96,18 @@ async def add_version(session: AsyncSession, newest: Callable[[], Awaitable[Row 
     raise RuntimeError(f"could not allocate a version for {what}")
 
 
-async def save(session: AsyncSession, template: ProcessTemplate, created_by: str) -> tuple[ProcessTemplateVersion, bool]:
-    """Store a new version; a template identical to the latest version returns that one (created=False)."""
+async def save(session: AsyncSession, template: ProcessTemplate, created_by: str,
+               source_text: str | None = None) -> tuple[ProcessTemplateVersion, bool]:
+    """Store a new version, with the text it was parsed from if any; a template identical to the latest version
+    returns that one (created=False), whatever its text: a change of comments or layout alone is no new version,
+    and the latest keeps the text it was saved with."""
     digest = checksum(template)
     return await add_version(
         session, lambda: latest(session, template.key), lambda current: current.checksum == digest,
         lambda number: ProcessTemplateVersion(
             key=template.key, version=number, name=template.name, record_kind=template.record_kind,
-            definition=template.model_dump(mode="json"), checksum=digest, created_by=created_by),
+            definition=template.model_dump(mode="json"), checksum=digest, created_by=created_by,
+            source_text=source_text),
         f"template '{template.key}'")
 
 

@@ -8,6 +8,7 @@ A save goes through the API's own check (`validated_text`, in the render pool) a
 from __future__ import annotations
 
 import difflib
+import json
 import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -25,6 +26,7 @@ from api.routers.templates import validated_text
 from crm import template_store
 from crm.models import ApiRole
 from crm.staff_sessions import SignedIn
+from crm.template_models import ProcessTemplateVersion
 from processes.errors import StagecoachError, TemplateInvalid
 from renderer.pool import RenderPool
 from processes.template import ProcessTemplate
@@ -42,6 +44,22 @@ def yaml_text(definition: dict[str, Any]) -> str:
     template = ProcessTemplate.model_validate(upgrade_template(definition))
     written = {"schema_version": template.schema_version, **template.model_dump(mode="json", exclude_defaults=True)}
     return written_yaml.written(written)
+
+
+def shown_text(row: ProcessTemplateVersion) -> str:
+    """A stored version as its author wrote it: the YAML text it was saved from, comments and all; else (saved as
+    JSON, or before versions kept their text) as `yaml_text` writes it."""
+    if row.source_text is None or _is_json(row.source_text):
+        return yaml_text(row.definition)
+    return row.source_text
+
+
+def _is_json(text: str) -> bool:
+    try:
+        json.loads(text)
+    except ValueError:
+        return False
+    return True
 
 
 def line_of(text: str, path: str) -> int | None:
@@ -102,7 +120,7 @@ async def template_page(key: str, request: Request, session: SessionDep, setting
         return render(request, settings, "not_found.html", status=exc.status, what=key[:63], message=exc.message)
     assert latest is not None
     return render(request, settings, "template.html", row=row, template=template_store.load(row),
-                  versions=range(latest.version, 0, -1), diff=diff, source=yaml_text(row.definition),
+                  versions=range(latest.version, 0, -1), diff=diff, source=shown_text(row),
                   diff_from=params.get("from", ""), diff_to=params.get("to", ""))
 
 
@@ -154,15 +172,18 @@ class Editor:
 
 
 def _editor(session: SessionDep, renderer: RenderPool | None, settings: Settings) -> Editor:
-    async def validate(source: str) -> ProcessTemplate:
+    async def validate(source: str) -> tuple[ProcessTemplate, str]:
         assert renderer is not None
-        return await validated_text(source, session, renderer, settings, SOURCE)
+        template = await validated_text(source, session, renderer, settings, SOURCE)
+        return template, source.replace("\r\n", "\n") + "\n"  # a form's text: CRLF lines, stripped
+
+    async def save(checked: tuple[ProcessTemplate, str], actor: str) -> tuple[Any, bool]:
+        return await template_store.save(session, checked[0], actor, checked[1])
 
     async def load(key: str) -> str:
-        return yaml_text((await template_store.get_version(session, key)).definition)
+        return shown_text(await template_store.get_version(session, key))
 
-    return Editor("/console/template-editor", "/console/templates", validate,
-                  lambda template, actor: template_store.save(session, template, actor), load)
+    return Editor("/console/template-editor", "/console/templates", validate, save, load)
 
 
 @router.get("/template-editor", response_class=HTMLResponse)

@@ -62,6 +62,10 @@ class UnsupportedCharset(StagecoachError):
     status = 415
 
 
+class NoSourceText(StagecoachError):
+    status = 406
+
+
 def _charset(content_type: str) -> str | None:
     for parameter in content_type.split(";")[1:]:
         name, _, value = parameter.partition("=")
@@ -123,9 +127,11 @@ async def validated_text(text: str, session: SessionDep, renderer: RenderPool, s
 @router.post("", status_code=201, response_model=SavedTemplateVersion, openapi_extra=TEMPLATE_BODY)
 async def save_template(request: Request, response: Response, session: SessionDep, renderer: RendererDep,
                         settings: SettingsDep, principal: AdminDep) -> SavedTemplateVersion:
-    """Validate and store a new version. Identical content returns the latest version (200)."""
-    checked = await _checked(request, session, renderer, settings)
-    row, created = await template_store.save(session, checked.template, principal.actor)
+    """Validate and store a new version, with the text it was sent as. Identical content returns the latest version
+    (200), even when only its comments or layout changed."""
+    text = decode_body(await request.body(), request.headers.get("content-type", ""))
+    checked = await checked_text(text, session, renderer, settings)
+    row, created = await template_store.save(session, checked.template, principal.actor, text)
     if not created:
         response.status_code = 200
     response.headers["Location"] = f"/templates/{row.key}/versions/{row.version}"
@@ -163,6 +169,16 @@ async def list_versions(key: TemplateKeyPath, session: SessionDep, _: StaffDep,
     return page.done((await session.exec(query)).all())
 
 
-@router.get("/{key}/versions/{version}", response_model=ProcessTemplateVersionPublic)
-async def get_version(key: TemplateKeyPath, version: int, session: SessionDep, _: StaffDep) -> ProcessTemplateVersion:
-    return await template_store.get_version(session, key, version)
+@router.get("/{key}/versions/{version}", response_model=ProcessTemplateVersionPublic,
+            responses={200: {"content": {"application/yaml": {"schema": {"type": "string"}}}},
+                       406: {"description": "`Accept: application/yaml` for a version saved with no text"}})
+async def get_version(key: TemplateKeyPath, version: int, request: Request, session: SessionDep,
+                      _: StaffDep) -> ProcessTemplateVersion | Response:
+    """One version; with `Accept: application/yaml`, the text it was saved from (comments and all)."""
+    row = await template_store.get_version(session, key, version)
+    if "application/yaml" not in request.headers.get("accept", ""):
+        return row
+    if row.source_text is None:
+        raise NoSourceText(f"version {version} of '{key}' keeps no text (saved before texts were kept): "
+                           "ask for JSON")
+    return Response(row.source_text, media_type="application/yaml; charset=utf-8")

@@ -1,10 +1,12 @@
-"""The template editors show a saved version as a person writes it: multi-line texts as `|` blocks, so that a
-line typed into an email's body is a line of the saved body, and the text shown, saved unchanged, is the same
-template."""
+"""The template editors show a saved version as the YAML text it was saved from, comments and all; one with no text
+of its own (saved as JSON, or before versions kept their text) as a person writes it: multi-line texts as `|`
+blocks, so that a line typed into an email's body is a line of the saved body, and the text shown, saved unchanged,
+is the same template."""
 
 from __future__ import annotations
 
 import html
+import json
 import re
 import uuid
 from collections.abc import AsyncIterator
@@ -17,8 +19,12 @@ from hypothesis import given, settings as hypothesis_settings, strategies as st
 from temporalio.testing import WorkflowEnvironment
 
 from api.app import create_app
+from api.auth import create_key
+from api.console.template_pages import yaml_text
 from api.console.written_yaml import written
 from crm import template_store
+from crm.models import ApiRole
+from processes.template import ProcessTemplate
 from renderer.pool import shared_pool
 from settings import Settings
 from tests.console.conftest import staff_user
@@ -64,7 +70,7 @@ async def console(dev_env: WorkflowEnvironment, database_url: str, task_queue: s
 def _shown(page: httpx.Response) -> str:
     found = re.search(r'<textarea id="source"[^>]*>(.*?)</textarea>', page.text, re.S)
     assert page.status_code == 200 and found, page.text
-    return html.unescape(found.group(1))
+    return html.unescape(found.group(1)).removeprefix("\n")  # a browser drops the newline after <textarea>
 
 
 async def _body(sessions: Any, key: str) -> tuple[int, str]:
@@ -85,7 +91,9 @@ async def test_a_line_typed_into_a_body_is_a_line_of_it(console: Any, sessions: 
             assert saved.status_code == 303, saved.text
             return saved.headers["location"]
 
-        assert (await save(TEMPLATE.format(key=key))).endswith("version=1&saved=new")
+        async with sessions() as session:  # a version with no text of its own (saved as JSON, or before 0019)
+            await template_store.save(session, ProcessTemplate.model_validate(yaml.safe_load(TEMPLATE.format(key=key))),
+                                      "test")
         assert await _body(sessions, key) == (1, BODY)
 
         shown = _shown(await browser.get(f"/console/template-editor?key={key}"))
@@ -104,6 +112,81 @@ async def test_a_line_typed_into_a_body_is_a_line_of_it(console: Any, sessions: 
         # the diff between the versions is that line
         page = await browser.get(f"/console/templates/{key}?from=1&to=2")
         assert "+            Cordiali saluti" in html.unescape(page.text)
+
+
+async def _admin_key(sessions: Any) -> dict[str, str]:
+    async with sessions() as session:
+        _, key = await create_key(session, "editor test admin", ApiRole.admin)
+    return {"X-API-Key": key}
+
+
+async def test_a_template_saved_as_yaml_is_shown_as_it_was_written(console: Any, sessions: Any) -> None:
+    key = f"benvenuto-{uuid.uuid4().hex[:8]}"
+    sent = ("\n# Scritto a mano: i commenti e le righe vuote restano.\n\n"
+            + TEMPLATE.format(key=key).replace("phases:", "\n\nphases:  # due fasi, un giorno\n")
+            + "\n# fine\n")
+    admin = await staff_user(sessions, "Chiara Conti", role="admin")
+    api_key = await _admin_key(sessions)
+    async with console() as browser:
+        saved = await browser.post("/templates", content=sent.encode(),
+                                   headers={**api_key, "Content-Type": "application/yaml"})
+        assert saved.status_code == 201, saved.text
+        assert (await browser.get(f"/templates/{key}/versions/1", headers=api_key)).json()["version"] == 1
+        as_yaml = await browser.get(f"/templates/{key}/versions/1",
+                                    headers={**api_key, "Accept": "application/yaml"})
+        assert as_yaml.status_code == 200 and as_yaml.headers["content-type"].startswith("application/yaml")
+        assert as_yaml.text == sent
+
+        assert (await sign_in_async(browser, admin.user.handle, admin.password)).status_code == 303
+        assert _shown(await browser.get(f"/console/template-editor?key={key}")) == sent
+        assert "# due fasi, un giorno" in html.unescape((await browser.get(f"/console/templates/{key}")).text)
+
+        # a change of comments alone is no new version (the same template): the version keeps its text
+        recommented = sent.replace("# fine", "# fine, rivisto")
+        again = await browser.post("/templates", content=recommented.encode(),
+                                   headers={**api_key, "Content-Type": "application/yaml"})
+        assert again.status_code == 200 and again.json()["version"] == 1
+        token = csrf_token(await browser.get("/console/template-editor"))
+        same = await browser.post("/console/template-editor", data={"csrf_token": token, "source": recommented})
+        assert same.headers["location"].endswith("version=1&saved=same")
+        assert _shown(await browser.get(f"/console/template-editor?key={key}")) == sent
+
+        # saved from the editor (a form's CRLF lines), the new version is shown as typed
+        typed = recommented.replace("name: Benvenuto", "name: Benvenuto e chiamata")
+        new = await browser.post("/console/template-editor",
+                                 data={"csrf_token": token, "source": typed.replace("\n", "\r\n")})
+        assert new.headers["location"].endswith("version=2&saved=new")
+        assert _shown(await browser.get(f"/console/template-editor?key={key}")) == typed.strip() + "\n"
+
+
+async def test_a_template_saved_as_json_or_before_texts_were_kept_is_shown_written(console: Any,
+                                                                                    sessions: Any) -> None:
+    key = f"benvenuto-{uuid.uuid4().hex[:8]}"
+    data = yaml.safe_load(TEMPLATE.format(key=key))
+    admin = await staff_user(sessions, "Chiara Conti", role="admin")
+    api_key = await _admin_key(sessions)
+
+    async def latest_written() -> str:
+        async with sessions() as session:
+            return yaml_text((await template_store.get_version(session, key)).definition)
+
+    async with console() as browser:
+        assert (await browser.post("/templates", json=data, headers=api_key)).status_code == 201
+        assert (await sign_in_async(browser, admin.user.handle, admin.password)).status_code == 303
+        shown = _shown(await browser.get(f"/console/template-editor?key={key}"))
+        assert shown == await latest_written() and "body: |+" in shown and "#" not in shown
+        as_yaml = await browser.get(f"/templates/{key}/versions/1", headers={**api_key, "Accept": "application/yaml"})
+        assert json.loads(as_yaml.text) == data  # the JSON it was sent as (YAML too)
+
+        async with sessions() as session:  # saved as before migration 0019: no text
+            row, created = await template_store.save(
+                session, ProcessTemplate.model_validate({**data, "name": "Benvenuto (prima)"}), "test")
+        assert created and row.version == 2 and row.source_text is None
+        shown = _shown(await browser.get(f"/console/template-editor?key={key}"))
+        assert shown == await latest_written() and "name: Benvenuto (prima)" in shown
+        as_yaml = await browser.get(f"/templates/{key}/versions/2", headers={**api_key, "Accept": "application/yaml"})
+        assert as_yaml.status_code == 406 and "keeps no text" in as_yaml.text
+        assert (await browser.get(f"/templates/{key}/versions/2", headers=api_key)).json()["version"] == 2
 
 
 @hypothesis_settings(max_examples=300, deadline=None)
