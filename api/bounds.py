@@ -121,9 +121,28 @@ def _bound(schema: dict[str, Any]) -> None:
         _bound(schema["items"])
 
 
+_KEYWORDS = {"ge": "minimum", "le": "maximum", "gt": "exclusiveMinimum", "lt": "exclusiveMaximum"}
+
+
+def _named_bounds(node: Any) -> None:
+    """A field's own bounds on a type with a validator around it (processes.sent_values.WholeNumber) are left by
+    pydantic under their Python names (`ge`, `le`), where no client reads them: written as JSON Schema's."""
+    if isinstance(node, list):
+        for item in node:
+            _named_bounds(item)
+    elif isinstance(node, dict):
+        if node.get("type") in ("integer", "number"):
+            for name, keyword in _KEYWORDS.items():
+                if name in node:
+                    node[keyword] = node.pop(name)
+        for value in node.values():
+            _named_bounds(value)
+
+
 def document(schema: dict[str, Any], routes: Iterable[tuple[str, APIRoute]]) -> None:
     """Declare in the OpenAPI schema the range `bounded_integers` holds every route's integers to."""
     components = schema.get("components", {}).get("schemas", {})
+    _named_bounds(components)
     for path, route in routes:
         if not route.include_in_schema:
             continue

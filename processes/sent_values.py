@@ -46,6 +46,12 @@ WrittenAwareDatetime = Annotated[AwareDatetime, BeforeValidator(_written), After
 """A date and time a client sends in a body, with its zone: ISO 8601 text, between the years 1000 and 9998."""
 
 
-WholeNumber = Annotated[int, Strict()]
-"""An id or a count a client sends: `true` is not 1 (nor is "1": JSON writes numbers as numbers). Strict, not a
-validator around `int`, so that its bounds (`ge`, `le`) still reach the OpenAPI schema."""
+def _not_a_flag(value: Any) -> Any:
+    if isinstance(value, bool):
+        raise ValueError("expected a whole number, not true or false")
+    return value
+
+
+WholeNumber = Annotated[int, BeforeValidator(_not_a_flag)]
+"""An id or a count a client sends: `true` is not 1 (a whole number written 12.0 still is 12, as JSON Schema reads
+it). api/bounds.py writes the bounds of such a field into the OpenAPI schema."""

@@ -96,7 +96,7 @@ def _loose_type(annotation: Any, metadata: list[Any], where: str, seen: set[type
         return _loose(annotation, where, seen)
     if annotation is bool and not any(isinstance(m, Strict) and m.strict for m in metadata):
         return [f"{where}: bool, not TrueOrFalse"]
-    if annotation is int and not any(isinstance(m, Strict) and m.strict for m in metadata):
+    if annotation is int and "_not_a_flag" not in {getattr(getattr(m, "func", None), "__name__", "") for m in metadata}:
         return [f"{where}: int, not WholeNumber"]
     if annotation is datetime and {"_written", "_in_range"} - {getattr(getattr(m, "func", None), "__name__", "")
                                                               for m in metadata}:
