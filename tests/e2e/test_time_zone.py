@@ -93,4 +93,5 @@ async def test_an_overdue_notice_shows_the_deadline_in_the_installation_zone(ses
         OverdueNoticeInput(step=step))
     async with sessions() as session:
         [message] = (await session.exec(select(OutboxMessage).where(OutboxMessage.workflow_id == workflow_id))).all()
-    assert "passed its deadline 2026-07-01 09:30 CEST without being completed" in message.body, message.body
+    assert "passed its deadline, Wednesday, July 1, 2026, 9:30\u202fAM CEST, without being completed" in message.body, \
+        message.body
