@@ -14,6 +14,7 @@ from temporalio.client import Client
 import tracing
 from api import bounds, client_forms, console, docs, metrics, problems, signing_page
 from api.admission import Admission, api_routes
+from api.console import errors as console_errors
 from api.auth import KeyCache
 from api.bounds import bounded_integers
 from api.start_confirmations import StartConfirmations
@@ -84,7 +85,7 @@ def create_app(settings: Settings | None = None, temporal: Client | None = None,
                                "max_document_bytes": settings.max_document_bytes,
                                "client_request_max_body_bytes": settings.client_request_max_body_bytes},
                        pages={"client_request_max_body_bytes": client_forms.too_large})  # inside the next one
-    app.add_middleware(problems.UnexpectedErrors)
+    app.add_middleware(problems.UnexpectedErrors, page=console_errors.error_page)
     documented = {id(route): n for n, route in enumerate(app.routes)}  # the OpenAPI document's order
     _matched_first(app, processes.router)
 

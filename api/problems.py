@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -11,6 +12,7 @@ from fastapi.responses import JSONResponse
 from fastapi.routing import iter_route_contexts
 from sqlalchemy.exc import DataError, DBAPIError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.responses import Response
 from starlette.routing import compile_path
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -125,13 +127,14 @@ def install(app: FastAPI) -> None:
 
 
 class UnexpectedErrors:
-    """ASGI middleware: an exception no handler took is one JSON log line (the traceback inside it) and a 500.
+    """ASGI middleware: an exception no handler took is one JSON log line (the traceback inside it) and a 500:
+    the page `page` gives for the request (the console's error page under /console), else a problem+json.
 
     It is not raised on: Starlette's own error middleware would hand it to the server, which logs
     it a second time, as a plain multi-line traceback that breaks JSON log collection."""
 
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
+    def __init__(self, app: ASGIApp, page: Callable[[Scope], Response | None] = lambda _: None) -> None:
+        self.app, self.page = app, page
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -149,8 +152,9 @@ class UnexpectedErrors:
         except Exception:
             log.exception("unhandled error", extra={"method": scope["method"], "path": scope["path"]})
             if not started:  # otherwise the server closes the half-sent response
-                await problem(500, "InternalError", "an unexpected error occurred; it has been logged")(
-                    scope, receive, send)
+                answer = self.page(scope) or problem(500, "InternalError",
+                                                     "an unexpected error occurred; it has been logged")
+                await answer(scope, receive, send)
 
 
 PROBLEM_SCHEMA: dict[str, Any] = {

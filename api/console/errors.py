@@ -15,10 +15,9 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import Scope
 
 from api.console.web import COOKIE, render
-from api.problems import log
 from crm.staff_sessions import signed_in
 
 
@@ -44,33 +43,12 @@ async def _not_found(request: Request, status: int, headers: dict[str, str] | No
     return page
 
 
-class ConsoleErrors:
-    """ASGI middleware: an exception no handler took on a console page is logged once and answered with the
-    console's error page (inside api.problems.UnexpectedErrors, which answers the API's paths)."""
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or not _in_console(scope["path"]):
-            await self.app(scope, receive, send)
-            return
-        started = False
-
-        async def sending(message: Message) -> None:
-            nonlocal started
-            started = started or message["type"] == "http.response.start"
-            await send(message)
-
-        try:
-            await self.app(scope, receive, sending)
-        except Exception:
-            if started:
-                raise
-            log.exception("unhandled error", extra={"method": scope["method"], "path": scope["path"]})
-            request = Request(scope)
-            page = render(request, scope["app"].state.settings, "error.html", status=500)
-            await page(scope, receive, send)
+def error_page(scope: Scope) -> Response | None:
+    """The console's error page for an error no handler took on a console page (api.problems.UnexpectedErrors logs
+    it, and answers any other path with its problem+json)."""
+    if not _in_console(scope["path"]):
+        return None
+    return render(Request(scope), scope["app"].state.settings, "error.html", status=500)
 
 
 def install(app: FastAPI) -> None:
@@ -89,5 +67,3 @@ def install(app: FastAPI) -> None:
         if _in_console(request.url.path) and exc.status_code in (404, 405):
             return await _not_found(request, exc.status_code, exc.headers)
         return await api_http(request, exc)
-
-    app.add_middleware(ConsoleErrors)
