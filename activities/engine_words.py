@@ -12,9 +12,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
-from babel.dates import format_date, format_time, get_datetime_format
-
-from processes.formatting import parse_locale
+from processes.formatting import date_and_time, parse_locale
 
 ENGLISH = {
     "invitation": "Invitation: {title}",
@@ -86,8 +84,4 @@ def say(locale: str) -> Callable[..., str]:
 def moment_text(moment: datetime, locale: str, zone: ZoneInfo) -> str:
     """The date and time of day in `zone`, written in `locale`, with the zone's name (a naive moment is UTC)."""
     local = (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).astimezone(zone)
-    where = parse_locale(locale)
-    joined = str(get_datetime_format("full", locale=where))
-    shown = joined.replace("{1}", format_date(local, "full", locale=where)) \
-                  .replace("{0}", format_time(local, "short", locale=where))
-    return f"{shown} {local:%Z}"
+    return f"{date_and_time(local, parse_locale(locale), 'full', joining='full')} {local:%Z}"

@@ -93,10 +93,16 @@ def format_datetime_value(value: Any, format: str | None, locale: str | None) ->
         return date_filter(moment, "long", locale)
     local, where = _local(moment), _locale(locale)
     if format is None:
-        joined = str(babel_dates.get_datetime_format("medium", locale=where))
-        return joined.replace("{1}", babel_dates.format_date(local, "long", locale=where)) \
-                     .replace("{0}", babel_dates.format_time(local, "short", locale=where))
+        return date_and_time(local, where, "long")
     return babel_dates.format_datetime(local, _pattern(format, "datetime"), locale=where)
+
+
+def date_and_time(moment: datetime, where: Locale, date_format: str, joining: str = "medium") -> str:
+    """A date (`date_format`) and its short time of day, joined as the locale's `joining` format joins them
+    ("2 dicembre 2026, 14:30")."""
+    joined = str(babel_dates.get_datetime_format(joining, locale=where))
+    return joined.replace("{1}", babel_dates.format_date(moment, date_format, locale=where)) \
+                 .replace("{0}", babel_dates.format_time(moment, "short", locale=where))
 
 
 def datetime_filter(value: Any, format: str | None = None, locale: str | None = None) -> str:
