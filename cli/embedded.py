@@ -235,31 +235,29 @@ def run_embedded(settings: Settings, ui_port: int, with_examples: bool = True, a
     signal.signal(signal.SIGINT, signal.default_int_handler)  # Ctrl-C stops everything, even if started with it ignored
     temporal_log = (settings.data_dir / "temporal.log").open("ab")
 
-    def start_temporal(wait: bool = False) -> subprocess.Popen[bytes]:
+    def start_temporal() -> subprocess.Popen[bytes]:
+        """The dev server, once it listens (stopped again if it does not, or on Ctrl-C meanwhile)."""
         temporal = subprocess.Popen([
             str(BIN / "temporal"), "server", "start-dev", "--db-filename", str(settings.data_dir / "temporal.db"),
             "--ip", host, "--port", port, "--ui-port", str(ui_port), "--namespace", settings.temporal_namespace,
             "--log-level", "warn", *search_attributes.cli_flags()], env=env,
             stdout=temporal_log, stderr=subprocess.STDOUT,  # its shutdown warnings in its log, not the terminal
             process_group=0)  # Ctrl-C reaches the terminal's process group: Temporal stops last, from stop()
-        if wait:
-            try:
-                _wait_for_port(host, int(port), 60, temporal, Path(temporal_log.name))
-            except SystemExit:
-                temporal.kill()
-                raise
+        try:
+            _wait_for_port(host, int(port), 60, temporal, Path(temporal_log.name))
+        except BaseException:
+            temporal.kill()
+            raise
         return temporal
 
     try:
-        temporal = start_temporal()
-        procs.append(temporal)
-        _wait_for_port(host, int(port), 60, temporal, Path(temporal_log.name))
+        procs.append(start_temporal())
         _set_retention(settings, env)
         upgrade_database(settings.database_url)
         key = ensure_admin_key(settings)
         password = asyncio.run(_ensure_console_admin(settings))
         parts: dict[str, Callable[[], subprocess.Popen[bytes]]] = {
-            "the Temporal dev server": lambda: start_temporal(wait=True),
+            "the Temporal dev server": start_temporal,
             "the worker": lambda: subprocess.Popen([sys.executable, "-m", "worker"], env=env),
             "the API": lambda: subprocess.Popen([
                 sys.executable, "-m", "uvicorn", "--factory", "api.app:create_app", "--http",
