@@ -26,7 +26,7 @@ from activities.mailer import Mailer
 from activities.process_runs import ProcessRunActivities, SweepRunsInput
 from api.app import create_app
 from api.auth import create_key
-from api.routers import processes
+from api import start_allocation
 from crm.models import ApiRole
 from crm.process_runs import ProcessRun, RunStatus
 from crm.start_reads import read_and_insert
@@ -251,7 +251,7 @@ async def test_a_start_with_its_template_at_hand_reads_and_inserts_at_once(
         inserted.append(run is not None)
         return reads, run
 
-    monkeypatch.setattr(processes, "read_and_insert", counted)
+    monkeypatch.setattr(start_allocation, "read_and_insert", counted)
     key, record_id = await _setup(api)
     for n in range(3):
         started = await api.start(key, record_id, f"at-hand-{n}")
