@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import Path, Query
 from pydantic import StringConstraints
 
-KEY_PATTERN = r"^[a-z][a-z0-9_-]{0,62}$"
+from processes.template_basics import KEY_PATTERN
 
 Key = Annotated[str, StringConstraints(pattern=KEY_PATTERN, max_length=63)]
 """A template's or a phase's key."""

@@ -18,7 +18,7 @@ from crm import free_fields
 from crm.patch import Patch
 from crm.types import UTCDateTime, utcnow
 from processes.sent_values import TrueOrFalse, WholeNumber
-from processes.template_basics import RecordKind
+from processes.template_basics import KEY_PATTERN, RecordKind
 
 
 def _enum(cls: type[enum.Enum]) -> sa.Enum:
@@ -50,13 +50,10 @@ class User(UserBase, table=True):
                               description="staff or admin, in the console")
 
 
-HANDLE_PATTERN = r"^[a-z][a-z0-9_-]{0,62}$"
-
-
 class UserCreate(UserBase):
     # checked on the way in only: a handle saved before the check (when it was declared as `regex=`, which pydantic 2
     # ignores) is still answered; `pattern` is pydantic's own keyword, passed through schema_extra
-    handle: str = Field(max_length=63, schema_extra={"pattern": HANDLE_PATTERN},
+    handle: str = Field(max_length=63, schema_extra={"pattern": KEY_PATTERN},
                         description="how templates, imports and the console's sign-in name the user: a lower-case "
                                     "letter, then lower-case letters, digits, - and _")
 

@@ -13,7 +13,10 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-Key = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_-]{0,62}$", description="lower-case slug")]
+KEY_PATTERN = r"^[a-z][a-z0-9_-]{0,62}$"
+"""A key (a template's, a phase's, an answer's) or a user's handle: a lower-case letter, then lower-case letters,
+digits, - and _."""
+Key = Annotated[str, Field(pattern=KEY_PATTERN, description="lower-case slug")]
 Text = Annotated[str, Field(min_length=1, max_length=20_000)]
 EMAIL_PATTERN = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 

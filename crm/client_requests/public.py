@@ -9,6 +9,7 @@ from pydantic import BaseModel, Field
 
 from crm.client_requests.models import AutoMove, RequestStatus
 from processes.sent_values import TrueOrFalse, WholeNumber
+from processes.template_basics import KEY_PATTERN
 
 
 class RequestTemplatePublic(BaseModel):
@@ -82,7 +83,7 @@ class ClientRequestSent(ClientRequestPublic):
 
 
 class ClientRequestCreate(BaseModel):
-    template: str = Field(pattern=r"^[a-z][a-z0-9_-]{0,62}$", max_length=63, description="the template's key")
+    template: str = Field(pattern=KEY_PATTERN, max_length=63, description="the template's key")
     expires_days: WholeNumber | None = Field(None, ge=1, le=3650, description="default: CLIENT_REQUEST_EXPIRY_DAYS")
     language: str | None = Field(None, pattern=r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$", max_length=10,
                                  description="default: the template's")

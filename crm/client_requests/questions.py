@@ -24,9 +24,9 @@ from crm.documents.sniff import EXTENSIONS
 from processes.documents import parse_document
 from processes.errors import ErrorCollector, ErrorDetail, TemplateInvalid
 from processes.sent_values import TrueOrFalse
+from processes.template_basics import KEY_PATTERN
 from processes.validation import pydantic_errors
 
-KEY = r"^[a-z][a-z0-9_-]{0,62}$"
 LANGUAGE = r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$"
 MAX_QUESTIONS = 100
 MAX_OPTIONS = 100
@@ -55,7 +55,7 @@ class RequestTemplateInvalid(TemplateInvalid):
 class Question(BaseModel):
     model_config = ConfigDict(extra="forbid", use_enum_values=True)
 
-    key: str = Field(pattern=KEY, max_length=63, description="the answer's name: lower case letters, digits, - and _")
+    key: str = Field(pattern=KEY_PATTERN, max_length=63, description="the answer's name: lower case letters, digits, - and _")
     type: QuestionType
     label: str = Field(min_length=1, max_length=500)
     help: str = Field("", max_length=2000)
@@ -71,7 +71,7 @@ class Question(BaseModel):
 class RequestTemplate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    key: str = Field(pattern=KEY, max_length=63)
+    key: str = Field(pattern=KEY_PATTERN, max_length=63)
     language: str = Field("it", pattern=LANGUAGE, max_length=10)
     title: str = Field(min_length=1, max_length=200)
     message: str = Field("", max_length=10_000)
