@@ -1,7 +1,8 @@
 """Reading an office's CSV a row at a time: UTF-8 with or without BOM, or Windows-1252; `;` or `,`.
 
 Nothing here holds more than a row (and a buffer) in memory: the encoding is checked by decoding the
-file in chunks, the delimiter is read from the header line.
+file in chunks, the delimiter is read from the header line, a line is read up to LINE_LIMIT characters
+(a longer one is refused, not read whole) and a cell up to FIELD_LIMIT.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ import codecs
 import csv
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TextIO
 
 from crm.imports.cells import imported_cell
 
@@ -18,11 +20,24 @@ DELIMITERS = (";", ",")
 CHUNK = 1 << 16
 FIELD_LIMIT = 1_000_000
 HEADER_LIMIT = 2 * FIELD_LIMIT  # characters: the header line is read whole, in the API's request
+LINE_LIMIT = HEADER_LIMIT  # characters of any other line (a cell's line breaks start new lines)
 csv.field_size_limit(FIELD_LIMIT)
 
 
 class FileUnreadable(ValueError):
     """The file cannot be read as CSV in the encoding or with the delimiter asked for."""
+
+
+class _LineTooLong(Exception):
+    pass
+
+
+def _lines(file: TextIO) -> Iterator[str]:
+    """The file's lines, each read up to LINE_LIMIT characters: a longer one raises `_LineTooLong` unread."""
+    while line := file.readline(LINE_LIMIT + 1):
+        if len(line) > LINE_LIMIT:
+            raise _LineTooLong
+        yield line
 
 
 def detect_encoding(path: Path) -> str:
@@ -71,7 +86,7 @@ def rows(path: Path, encoding: str, delimiter: str) -> Iterator[tuple[int, list[
     """Each data row with its number in a spreadsheet (the header is row 1, a cell's line breaks do not count);
     blank rows skipped, but counted."""
     with path.open(encoding=encoding, newline="", errors="strict") as file:
-        reader = csv.reader(file, delimiter=delimiter)
+        reader = csv.reader(_lines(file), delimiter=delimiter)
         row = 0  # the last row read whole; not reader.line_num, which counts the line breaks inside cells too
         try:
             next(reader, None)
@@ -83,3 +98,5 @@ def rows(path: Path, encoding: str, delimiter: str) -> Iterator[tuple[int, list[
             raise FileUnreadable(f"row {row + 1}: the file is not {encoding} ({exc.reason})") from None
         except csv.Error as exc:
             raise FileUnreadable(f"row {row + 1}: {exc}") from None
+        except _LineTooLong:
+            raise FileUnreadable(f"row {row + 1}: a line is longer than {LINE_LIMIT:,} characters") from None

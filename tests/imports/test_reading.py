@@ -1,0 +1,37 @@
+"""Reading a CSV a row at a time: a line longer than LINE_LIMIT is refused without being read whole."""
+
+from __future__ import annotations
+
+import tracemalloc
+from pathlib import Path
+
+import pytest
+
+from crm.imports.reading import LINE_LIMIT, FileUnreadable, rows
+
+
+def test_a_line_without_end_is_refused_with_its_row_before_it_is_read_whole(tmp_path: Path) -> None:
+    path = tmp_path / "huge.csv"
+    with path.open("w", encoding="utf-8", newline="") as file:
+        file.write("title;email\r\nUno;uno@example.it\r\n")
+        for _ in range(40):  # 40 MB of one row with no line break: delimiters, which no cell limit stops
+            file.write(";" * 1_000_000)
+    tracemalloc.start()
+    try:
+        with pytest.raises(FileUnreadable) as refused:
+            for _ in rows(path, "utf-8", ";"):
+                pass
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert str(refused.value) == f"row 3: a line is longer than {LINE_LIMIT:,} characters"
+    assert peak < 4 * LINE_LIMIT + 2_000_000, f"{peak:,} bytes held"  # the line was read whole: 40 MB and more
+
+
+def test_lines_up_to_the_limit_and_cells_over_several_lines_are_read(tmp_path: Path) -> None:
+    path = tmp_path / "long.csv"
+    long_cell = "a" * (LINE_LIMIT // 2 - 10)
+    path.write_text(f'title;note\r\nUno;"{long_cell}"\r\n\r\nDue;"prima\r\nseconda"\r\nTre;{long_cell}\r\n',
+                    encoding="utf-8", newline="")
+    assert [(row, values[0], len(values[1])) for row, values in rows(path, "utf-8", ";")] == [
+        (2, "Uno", len(long_cell)), (4, "Due", len("prima\r\nseconda")), (5, "Tre", len(long_cell))]
