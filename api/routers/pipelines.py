@@ -74,9 +74,10 @@ class PipelineCheck(PipelineVersionPublic):
 
 @router.post("/pipelines/validate", response_model=PipelineCheck, openapi_extra=PIPELINE_BODY)
 async def validate_pipeline(request: Request, session: SessionDep, renderer: RendererDep, settings: SettingsDep,
-                            _: StaffDep) -> PipelineCheck:
+                            _: AdminDep) -> PipelineCheck:
     """Check a pipeline as a save would, without saving it: 200 with the version a save would store (or, unchanged,
-    the latest it would keep) and the records its `remap` would move; the save's errors (422, 409) otherwise."""
+    the latest it would keep) and the records its `remap` would move; the save's errors (422, 409) otherwise. An
+    admin's, as the save is: its counts are of every record, restricted ones too."""
     pipeline, remap = await _validated(request, session, renderer, settings)
     row, changed, moving = await pipeline_store.would_save(session, pipeline, remap)
     return PipelineCheck(**_public(row, moving).model_dump(), changed=changed)

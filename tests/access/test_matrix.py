@@ -44,7 +44,7 @@ RULES: dict[tuple[str, str], tuple[str | None, str | None]] = {
     ("GET", "/templates/{key}/versions"): ("staff", None),
     ("GET", "/templates/{key}/versions/{version}"): ("staff", None),
     ("POST", "/pipelines"): ("admin", None),
-    ("POST", "/pipelines/validate"): ("staff", None),
+    ("POST", "/pipelines/validate"): ("admin", None),
     ("GET", "/pipelines"): ("staff", None),
     ("GET", "/pipelines/{key}"): ("staff", None),
     ("GET", "/pipelines/{key}/versions"): ("staff", None),
