@@ -119,26 +119,6 @@ class IdempotencyKey(SQLModel, table=True):
     created_at: datetime = _created()
 
 
-class ApiKeyCreate(SQLModel):
-    name: str = Field(min_length=1, max_length=200)
-    role: ApiRole
-    user_id: WholeNumber | None = None
-
-
-class ApiKeyPublic(SQLModel):
-    id: int
-    name: str
-    role: ApiRole
-    prefix: str
-    user_id: int | None
-    created_at: datetime
-    revoked_at: datetime | None
-
-
-class ApiKeyCreated(ApiKeyPublic):
-    key: str = Field(description="shown once; only its hash is stored")
-
-
 # --- records -------------------------------------------------------------------------
 
 class RecordBase(SQLModel):

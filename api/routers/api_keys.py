@@ -2,20 +2,42 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request
-from sqlmodel import col, select
+from sqlmodel import Field, SQLModel, col, select
 
 from api.auth import active_admin_keys, create_key
 from api.deps import AdminDep, SessionDep
 from api.paging import Page, paged
 from api.routers.users import get_user_or_404
-from crm.models import ApiKey, ApiKeyCreate, ApiKeyCreated, ApiKeyPublic, ApiRole
+from crm.models import ApiKey, ApiRole
 from crm.types import utcnow
 from processes.errors import LastAdminKey, NotFound
+from processes.sent_values import WholeNumber
 
 router = APIRouter(prefix="/api-keys", tags=["api keys"])
+
+
+class ApiKeyCreate(SQLModel):
+    name: str = Field(min_length=1, max_length=200)
+    role: ApiRole
+    user_id: WholeNumber | None = None
+
+
+class ApiKeyPublic(SQLModel):
+    id: int
+    name: str
+    role: ApiRole
+    prefix: str
+    user_id: int | None
+    created_at: datetime
+    revoked_at: datetime | None
+
+
+class ApiKeyCreated(ApiKeyPublic):
+    key: str = Field(description="shown once; only its hash is stored")
 
 
 @router.post("", status_code=201, response_model=ApiKeyCreated)

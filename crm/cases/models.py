@@ -6,7 +6,6 @@ import enum
 from datetime import datetime
 from typing import Annotated
 
-import sqlalchemy as sa
 from pydantic import StringConstraints
 from sqlmodel import Field, SQLModel
 
