@@ -58,7 +58,7 @@ def allowed_methods(request: Request) -> str:
 _NOT_AN_OBJECT = {"model_attributes_type", "dict_type"}
 
 
-def _is_json(content_type: str) -> bool:
+def is_json(content_type: str) -> bool:
     kind = content_type.split(";")[0].strip().lower()
     return kind == "application/json" or kind.endswith("+json")
 
@@ -85,7 +85,7 @@ def install(app: FastAPI) -> None:
         errors = exc.errors()
         sent = request.headers.get("content-type", "")
         if any(tuple(e.get("loc", ())) == ("body",) and e.get("type") in _NOT_AN_OBJECT for e in errors) \
-                and not _is_json(sent):
+                and not is_json(sent):
             return problem(415, "UnsupportedMediaType", "send the body as JSON with Content-Type: application/json "
                            f"(it came as {sent.split(';')[0] or 'no Content-Type'})")
         details = []

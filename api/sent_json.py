@@ -1,0 +1,64 @@
+"""A JSON body names each key once per object: a key given twice is a 422 naming where, not the last one taken.
+
+JSON parsers keep the last of two equal names, others the first, others fail (RFC 8259 leaves it open;
+I-JSON, RFC 7493, forbids it), so `{"owner_id": 1, "owner_id": 2}` is a request whose meaning depends
+on who reads it. Checked for every route that takes a JSON body by one app-level dependency, after
+FastAPI has read the body (it refuses what is not JSON) and before anything is done with it. The
+template and pipeline documents are read by their own loader, which refuses duplicate keys too.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from collections.abc import Iterator
+from typing import Any
+
+from fastapi import Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.routing import APIRoute
+
+from api.problems import is_json
+
+Location = tuple[str | int, ...]
+
+
+class _Object(dict[str, Any]):
+    """A JSON object as parsed, with the keys it was given more than once."""
+
+    twice: tuple[str, ...] = ()
+
+
+def _object(pairs: list[tuple[str, Any]]) -> _Object:
+    parsed = _Object(pairs)
+    if len(parsed) != len(pairs):
+        parsed.twice = tuple(key for key, count in Counter(key for key, _ in pairs).items() if count > 1)
+    return parsed
+
+
+def _twice(value: Any, at: Location) -> Iterator[Location]:
+    if isinstance(value, _Object):
+        yield from (at + (key,) for key in value.twice)
+        for key, item in value.items():
+            yield from _twice(item, at + (key,))
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            yield from _twice(item, at + (index,))
+
+
+def keys_twice(text: bytes | str) -> list[Location]:
+    """Where a JSON text (valid JSON) gives an object a key more than once: each key's location."""
+    return list(_twice(json.loads(text, object_pairs_hook=_object), ()))
+
+
+async def keys_given_once(request: Request) -> None:
+    """The app-level dependency: a route's JSON body with a key given twice is refused (422, every one by path)."""
+    route = request.scope.get("route")
+    if not isinstance(route, APIRoute) or route.body_field is None \
+            or not is_json(request.headers.get("content-type", "")):
+        return
+    body = await request.body()  # read once: FastAPI has read it, Starlette keeps it on the request
+    if body and (twice := keys_twice(body)):
+        raise RequestValidationError([{"loc": ("body", *at), "type": "duplicate_key", "input": None,
+                                       "msg": f"'{at[-1]}' is given twice in this object: a JSON object names each "
+                                              "key once"} for at in twice])

@@ -1,0 +1,45 @@
+"""A JSON body names each key once per object: `{"owner_id": 1, "owner_id": 2}` was taken as its last key, a meaning
+other readers of the same text do not share (I-JSON, RFC 7493). Refused with the key's path, nothing changed."""
+
+from __future__ import annotations
+
+import json
+import uuid
+
+from api.sent_json import keys_twice
+from tests.bad_input.conftest import Api
+
+
+def test_each_key_given_twice_is_found_where_it_is() -> None:
+    assert keys_twice('{"a": 1, "b": {"c": [{"d": 1, "d": 2}], "e": 3, "e": 4}, "a": 5}') == [
+        ("a",), ("b", "e"), ("b", "c", 0, "d")]
+    assert keys_twice('{"a": {"a": 1}, "b": [1, {"a": 2}], "c": "{\\"x\\": 1, \\"x\\": 2}"}') == []
+    assert keys_twice(b"[1, 2]") == [] and keys_twice("null") == []
+
+
+async def test_a_key_given_twice_in_a_body_is_refused_with_its_path_and_nothing_is_made(api: Api) -> None:
+    admin = {**api.as_("admin"), "Content-Type": "application/json"}
+    tag = uuid.uuid4().hex[:8]
+    title = f"Twice {tag}"
+    sent = [
+        ("POST", "/records", f'{{"kind": "lead", "title": "{title}", "owner_id": 1, "owner_id": 2}}',
+         ["body.owner_id"]),
+        ("POST", "/records", f'{{"kind": "lead", "title": "{title}", "fields": {{"budget": 1, "budget": 2}}}}',
+         ["body.fields.budget"]),
+        ("POST", "/users", f'{{"handle": "twice{tag}", "name": "A", "name": "B", "email": "t{tag}@agency.example", '
+                           f'"email": "u{tag}@agency.example"}}', ["body.name", "body.email"]),
+    ]
+    for method, url, body, paths in sent:
+        response = await api.http.request(method, url, headers=admin, content=body)
+        assert response.status_code == 422, (url, response.text)
+        assert [error["path"] for error in response.json()["errors"]] == paths
+        assert response.json()["errors"][0]["message"].endswith("is given twice in this object: a JSON object names "
+                                                                 "each key once")
+    found = (await api.http.get("/records", headers=admin, params={"q": title})).json()
+    assert found == []
+    users = (await api.http.get("/users", headers=admin, params={"limit": 500})).json()
+    assert [u for u in users if u["handle"] == f"twice{tag}"] == []
+
+    once = await api.http.post("/records", headers=admin, content=json.dumps(
+        {"kind": "lead", "title": title, "fields": {"budget": 1, "notes": {"budget": 2}}}))
+    assert once.status_code == 201, once.text
