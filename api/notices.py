@@ -17,7 +17,7 @@ from temporalio.client import Client
 
 from activities.mailer import message_id_for
 from crm.models import OutboxMessage, User
-from processes.errors import UserNotFound
+from processes.errors import ErrorDetail, ReferenceNotFound
 from settings import Settings
 from workflows.notices import NoticesInput, NoticesWorkflow
 
@@ -26,11 +26,13 @@ log = logging.getLogger("stagecoach.api")
 
 async def queue_notices(session: AsyncSession, settings: Settings, *, key: str, record_id: int,
                         user_ids: list[int], subject: str, body: str) -> list[str]:
-    """An outbox message to each user (no commit); their step keys. 404 names a user who does not exist."""
+    """An outbox message to each user (no commit); their step keys. A user who does not exist is refused (422
+    `body.notify_user_ids[n]`)."""
     wanted = list(dict.fromkeys(user_ids))
     users = {u.id: u for u in (await session.exec(select(User).where(col(User.id).in_(wanted)))).all()}
-    if missing := [u for u in wanted if u not in users]:
-        raise UserNotFound(f"no user {missing[0]} (notify_user_ids)")
+    if missing := [n for n, u in enumerate(user_ids) if u not in users]:
+        raise ReferenceNotFound(f"no user {user_ids[missing[0]]}", details=[
+            ErrorDetail(f"body.notify_user_ids[{n}]", f"no user {user_ids[n]}") for n in missing])
     keys = []
     for user_id in wanted:
         step_key = f"{key}/notify/{user_id}"

@@ -13,6 +13,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from api.auth import Principal
 from api.fields import Key
+from api.references import named_in_body
 from api.routers.records import get_record_or_404
 from api.routers.users import get_user_or_404
 from crm import template_store
@@ -78,8 +79,9 @@ async def allocate(body: StartProcessBody, session: AsyncSession, principal: Pri
             await connection.close()
             await each_statement_alone(session)
         if found is None or found.version is None or found.checksum is None or found.record_restricted:
-            template, version = await template_store.for_start(session, body.template, body.version)  # or why not
-            record = await get_record_or_404(session, body.record_id, principal)
+            template, version = await named_in_body(  # or why not
+                "body.template", template_store.for_start(session, body.template, body.version))
+            record = await named_in_body("body.record_id", get_record_or_404(session, body.record_id, principal))
             kind, record_owner = record.kind, record.owner_id
         else:
             template = await template_store.parsed(session, body.template, found.version, found.checksum)
@@ -93,7 +95,7 @@ async def allocate(body: StartProcessBody, session: AsyncSession, principal: Pri
                                "owner", details=[ErrorDetail("body.owner_id", "needed: the record has no owner and "
                                                                               "the key is tied to no user")])
         if body.owner_id is not None:  # the key's user and the record's owner exist (foreign keys; none is deleted)
-            await get_user_or_404(session, owner_id)
+            await named_in_body("body.owner_id", get_user_or_404(session, owner_id))
         allocation: dict[str, Any] = dict(  # the run's columns, for `insert_run` and `allocate_run` alike
             template_key=body.template, template_version=version, record_id=body.record_id, owner_id=owner_id,
             started_by=principal.actor, request_id=_request_id(principal, body.request_id),

@@ -196,6 +196,13 @@ class ImportNotFound(NotFound):
     pass
 
 
+class ReferenceNotFound(StagecoachError):
+    """A body field names a user, record or contact there is not (or the caller may not see): 422 naming the field.
+    The request's own URL exists, which a 404 would deny."""
+
+    status = 422
+
+
 class OwnerMissing(StagecoachError):
     """A process started with no one to own it: no owner given, a key tied to no user, and a record without owner."""
 

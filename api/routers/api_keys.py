@@ -11,6 +11,7 @@ from sqlmodel import Field, SQLModel, col, select
 from api.auth import active_admin_keys, create_key
 from api.deps import AdminDep, SessionDep
 from api.paging import Page, paged
+from api.references import named_in_body
 from api.routers.users import get_user_or_404
 from crm.models import ApiKey, ApiRole
 from crm.types import utcnow
@@ -43,7 +44,7 @@ class ApiKeyCreated(ApiKeyPublic):
 @router.post("", status_code=201, response_model=ApiKeyCreated)
 async def new_key(body: ApiKeyCreate, session: SessionDep, _: AdminDep) -> ApiKeyCreated:
     if body.user_id is not None:
-        await get_user_or_404(session, body.user_id)
+        await named_in_body("body.user_id", get_user_or_404(session, body.user_id))
     row, key = await create_key(session, body.name, body.role, body.user_id)
     return ApiKeyCreated(**ApiKeyPublic.model_validate(row, from_attributes=True).model_dump(), key=key)
 

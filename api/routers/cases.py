@@ -19,6 +19,7 @@ from api.auth import Principal
 from api.case_lifecycle import abort_processes, running_processes
 from api.deps import SessionDep, SettingsDep, StaffDep, TemporalDep
 from api.notices import queue_notices, send_notices
+from api.references import named_in_body
 from api.task_reminders import cancel_record_reminders
 from api.paging import Page, paged
 from api.routers.records import events_recorded, get_record_or_404
@@ -59,8 +60,9 @@ def _line(case_id: int, kind: HistoryKind, text: str, principal: Principal, **da
     return HistoryEntry(record_id=case_id, kind=kind, text=text, actor=principal.actor, data=data)
 
 
-async def _contact(session: SessionDep, contact_id: int, viewer: Viewer) -> Record:
-    contact = await get_record_or_404(session, contact_id, viewer)
+async def _contact(session: SessionDep, contact_id: int, viewer: Viewer, path: str) -> Record:
+    """The contact a body field (`path`) names."""
+    contact = await named_in_body(path, get_record_or_404(session, contact_id, viewer))
     if contact.kind is not RecordKind.contact:
         raise NotAContact(f"record {contact_id} is a {contact.kind.value}: a participant must be a contact "
                           "(a person or a company)")
@@ -72,9 +74,14 @@ async def create_case(body: CaseCreate, session: SessionDep, temporal: TemporalD
                       principal: StaffDep) -> CasePublic:
     """Create a case: its participants, tags (existing ones picked, new ones created), who sees it, and
     an email to each user in `notify_user_ids`."""
-    for user_id in {body.owner_id, *body.access_user_ids} - {None}:
-        await get_user_or_404(session, user_id)  # type: ignore[arg-type]
-    contacts = [await _contact(session, contact_id, principal) for contact_id in dict.fromkeys(body.participant_ids)]
+    if body.owner_id is not None:
+        await named_in_body("body.owner_id", get_user_or_404(session, body.owner_id))
+    for n, user_id in enumerate(body.access_user_ids):
+        await named_in_body(f"body.access_user_ids[{n}]", get_user_or_404(session, user_id))
+    contacts: dict[int, Record] = {}  # each once
+    for n, contact_id in enumerate(body.participant_ids):
+        if contact_id not in contacts:
+            contacts[contact_id] = await _contact(session, contact_id, principal, f"body.participant_ids[{n}]")
     case = Record(kind=RecordKind.case, title=body.name, owner_id=body.owner_id, restricted=body.restricted)
     session.add(case)
     await session.flush()
@@ -82,7 +89,7 @@ async def create_case(body: CaseCreate, session: SessionDep, temporal: TemporalD
     await set_access_list(session, case.id, body.access_user_ids)
     add_record_events(session, None, case, actor=principal.actor, actor_user_id=principal.user_id)  # autostart
     session.add(_line(case.id, HistoryKind.case_created, f"Case created: {body.name}", principal))
-    for contact in contacts:
+    for contact in contacts.values():
         session.add(CaseParticipant(case_id=case.id, contact_id=contact.id, added_by=principal.actor))  # type: ignore[arg-type]
         session.add(_line(case.id, HistoryKind.participant_added, f"Participant added: {contact.title}", principal,
                           contact_id=contact.id))
@@ -160,7 +167,7 @@ async def add_participant(case_id: int, body: ParticipantBody, session: SessionD
                           principal: StaffDep) -> CasePublic:
     """Add a contact to the case (nothing changes if it takes part already)."""
     case = await get_case_or_404(session, case_id, principal)
-    contact = await _contact(session, body.contact_id, principal)
+    contact = await _contact(session, body.contact_id, principal, "body.contact_id")
     if await session.get(CaseParticipant, (case_id, body.contact_id)) is None:
         session.add(CaseParticipant(case_id=case_id, contact_id=body.contact_id, added_by=principal.actor))
         session.add(_line(case_id, HistoryKind.participant_added, f"Participant added: {contact.title}", principal,

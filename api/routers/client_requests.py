@@ -19,11 +19,12 @@ from api.auth import Principal
 from api.deps import SessionDep, SettingsDep, StaffDep, TemporalDep
 from api.notices import send_notices
 from api.paging import Page, paged
+from api.references import named_in_body
 from api.routers.records import get_record_or_404
 from crm.access import record_visible
 from crm.client_requests import closing, store
 from crm.client_requests.emails import queue_link_email
-from crm.client_requests.errors import ClientRequestClosed, ClientRequestNotFound
+from crm.client_requests.errors import ClientRequestClosed, ClientRequestNotFound, RequestTemplateNotFound
 from crm.client_requests.models import AutoMove, ClientRequest, RequestStatus
 from crm.client_requests.public import (AnswerFile, ClientRequestCreate, ClientRequestLink, ClientRequestPublic,
                                         ClientRequestResend, ClientRequestSent, ClientRequestSummary)
@@ -127,9 +128,10 @@ async def send_client_request(record_id: int, body: ClientRequestCreate, session
     """Make a request from the template's newest version, link it to the record and email its link to the
     record's contact (or `contact_email`). 422 RecipientMissing when there is no address: nothing is made."""
     await get_record_or_404(session, record_id, principal)
-    request, token = await store.open_request(
+    request, token = await named_in_body("body.template", store.open_request(
         session, template_key=body.template, record_id=record_id, actor=principal.actor,
-        expires_days=body.expires_days, language=body.language, contact_email=body.contact_email, settings=settings)
+        expires_days=body.expires_days, language=body.language, contact_email=body.contact_email, settings=settings),
+        missing=RequestTemplateNotFound)
     return await _send(session, temporal, settings, request, token, "Client request sent", principal.actor)
 
 
@@ -207,7 +209,7 @@ async def link_client_request(client_request_id: int, body: ClientRequestLink, s
     """Link the request to a record (a job): by an admin, or staff who see that record (404 otherwise). Files
     already sent become documents of the record."""
     request = await get_request_or_404(session, client_request_id, principal)
-    record = await get_record_or_404(session, body.record_id, principal)
+    record = await named_in_body("body.record_id", get_record_or_404(session, body.record_id, principal))
     if request.record_id == record.id:
         return public(request)
     if request.record_id is not None:

@@ -22,6 +22,7 @@ from api.auth import Principal
 from api.deps import ClientDep, SessionDep, SettingsDep, StaffDep, TemporalDep
 from api.fields import KEY_PATTERN, Key, WorkflowIdPath
 from api.idempotency import claim
+from api.references import named_in_body
 from api.routers.records import get_record_or_404
 from api.routers.users import get_user_or_404
 from api.start_allocation import StartProcessBody, allocate
@@ -295,7 +296,7 @@ async def staff_request(kind: StaffRequestKind, workflow_id: str, body: BaseMode
     """A staff request from the API or the console: the caller's body becomes the request, with the caller as its
     actor; a key is claimed for it first (api/idempotency.py)."""
     if kind.user_field is not None:
-        await get_user_or_404(session, getattr(body, kind.user_field))
+        await named_in_body(f"body.{kind.user_field}", get_user_or_404(session, getattr(body, kind.user_field)))
     request = kind.request(**body.model_dump(), actor=principal.actor)
     await _check_reader(session, workflow_id, principal)
     if idempotency_key is not None:

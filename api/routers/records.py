@@ -27,6 +27,7 @@ from api.auth import Principal
 from api.deps import SessionDep, SettingsDep, StaffDep, TemporalDep
 from api.fields import Label
 from api.paging import Page, paged
+from api.references import named_in_body
 from api.routers.users import get_user_or_404
 from crm.db import make_sessionmaker
 from crm.access import Viewer, access_list, access_lists, may_manage, may_see, record_visible, set_access_list
@@ -59,11 +60,11 @@ async def get_record_or_404(session: SessionDep, record_id: int, viewer: Viewer)
 async def _check_links(session: SessionDep, viewer: Viewer, owner_id: int | None, contact_id: int | None,
                        access_user_ids: list[int] | None, record_id: int | None = None) -> None:
     if owner_id is not None:
-        await get_user_or_404(session, owner_id)
+        await named_in_body("body.owner_id", get_user_or_404(session, owner_id))
     if contact_id is not None:
         await _check_contact(session, viewer, contact_id, record_id)
-    for user_id in access_user_ids or ():
-        await get_user_or_404(session, user_id)
+    for n, user_id in enumerate(access_user_ids or ()):
+        await named_in_body(f"body.access_user_ids[{n}]", get_user_or_404(session, user_id))
 
 
 MAX_CONTACT_CHAIN = 50  # a person's company's group...: past this many links, a chain is refused as if circular
@@ -77,7 +78,7 @@ async def _check_contact(session: SessionDep, viewer: Viewer, contact_id: int, r
 
     if contact_id == record_id:
         raise refused(f"record {record_id} cannot be its own contact")
-    contact = await get_record_or_404(session, contact_id, viewer)
+    contact = await named_in_body("body.contact_id", get_record_or_404(session, contact_id, viewer))
     if contact.kind is not RecordKind.contact:
         raise refused(f"record {contact_id} is {'an' if contact.kind.value[0] in 'aeiou' else 'a'} "
                       f"{contact.kind.value}, not a contact")

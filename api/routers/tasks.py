@@ -20,6 +20,7 @@ from api.auth import Principal
 from api.deps import SessionDep, SettingsDep, StaffDep, TemporalDep
 from api.fields import WorkflowIdQuery
 from api.paging import Page, paged
+from api.references import named_in_body
 from api.routers.records import get_record_or_404
 from api.routers.users import get_user_or_404
 from api.task_reminders import cancel_reminder, set_reminder
@@ -126,10 +127,10 @@ def _check(task: Task, settings: Settings) -> None:
 async def create_task(body: TaskCreate, session: SessionDep, temporal: TemporalDep, settings: SettingsDep,
                       principal: StaffDep) -> TaskPublic:
     """A task on a record, by hand; with `remind_minutes_before`, its user is emailed that long before it is due."""
-    await get_record_or_404(session, body.record_id, principal)
+    await named_in_body("body.record_id", get_record_or_404(session, body.record_id, principal))
     assignee_id = body.assignee_id if body.assignee_id is not None else principal.user_id
     if assignee_id is not None:
-        await get_user_or_404(session, assignee_id)
+        await named_in_body("body.assignee_id", get_user_or_404(session, assignee_id))
     task = Task(step_key=f"manual-task/{uuid.uuid4().hex}", kind=TaskKind.manual, workflow_id="", phase_key="",
                 **body.model_dump(exclude={"assignee_id"}), assignee_id=assignee_id)
     _check(task, settings)
@@ -156,7 +157,7 @@ async def update_task(task_id: int, body: TaskUpdate, session: SessionDep, tempo
     task = await _manual_or_409(session, task_id, principal)
     changes = body.model_dump(exclude_unset=True)
     if changes.get("assignee_id") is not None:
-        await get_user_or_404(session, changes["assignee_id"])
+        await named_in_body("body.assignee_id", get_user_or_404(session, changes["assignee_id"]))
     task.sqlmodel_update(changes)
     _check(task, settings)
     session.add(task)

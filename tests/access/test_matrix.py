@@ -2,8 +2,8 @@
 
 The routes come from the API's own OpenAPI document: a new route fails this test until it is
 given a rule below. For each cell the test predicts the outcome from the rules (401 without a
-key, 403 below the route's role, 404 for what belongs to a record the caller may not see, the
-record's rows left out of lists) and compares it with what the API answered.
+key, 403 below the route's role, 404 for what belongs to a record the caller may not see, 422 for such a record
+named in a body, the record's rows left out of lists) and compares it with what the API answered.
 
 Some routes are also tried in the ways an attacker or a careless client would (CASES): another
 caller's request_id, a loop guard's notice (an email of a process, written to no record), an
@@ -33,7 +33,8 @@ CALLERS = ("anonymous", "client", "staff", "other staff", "owner", "admin")  # o
 VARIANTS = ("ordinary", "restricted, listing the staff user", "restricted, not listing them")
 RANK = {"client": 1, "staff": 2, "other staff": 2, "owner": 2, "admin": 3}
 
-# the role each route needs (None: public); routes marked `record` act on what belongs to one record
+# the role each route needs (None: public); routes marked `record` act on what belongs to one record, `named` on a
+# record their body names (one the caller may not see is 422 ReferenceNotFound, as one that is not there)
 RULES: dict[tuple[str, str], tuple[str | None, str | None]] = {
     ("GET", "/livez"): (None, None),
     ("GET", "/readyz"): (None, None),
@@ -56,7 +57,7 @@ RULES: dict[tuple[str, str], tuple[str | None, str | None]] = {
     ("GET", "/users"): ("staff", None),
     ("GET", "/users/{user_id}"): ("staff", None),
     ("PATCH", "/users/{user_id}"): ("admin", None),
-    ("POST", "/records"): ("staff", "record"),  # linking a contact record
+    ("POST", "/records"): ("staff", "named"),  # linking a contact record
     ("GET", "/records"): ("staff", "list"),
     ("GET", "/records/{record_id}"): ("staff", "record"),
     ("PATCH", "/records/{record_id}"): ("staff", "record"),
@@ -71,7 +72,7 @@ RULES: dict[tuple[str, str], tuple[str | None, str | None]] = {
     ("POST", "/records/{record_id}/documents/{document_id}/versions"): ("staff", "record"),
     ("GET", "/records/{record_id}/documents/{document_id}/versions/{number}"): ("staff", "record"),
     ("DELETE", "/records/{record_id}/documents/{document_id}"): ("staff", "record"),  # a document made for the cell
-    ("POST", "/processes"): ("client", "record"),
+    ("POST", "/processes"): ("client", "named"),
     ("GET", "/processes"): ("staff", "list"),
     ("GET", "/processes/{workflow_id}"): ("client", "started"),  # a client key: only what it started
     ("POST", "/processes/{workflow_id}/skip"): ("staff", "record"),
@@ -82,7 +83,7 @@ RULES: dict[tuple[str, str], tuple[str | None, str | None]] = {
     ("GET", "/tasks"): ("staff", "list"),
     ("GET", "/tasks/{task_id}"): ("staff", "record"),
     ("POST", "/tasks/{task_id}/complete"): ("staff", "record"),
-    ("POST", "/tasks"): ("staff", "record"),
+    ("POST", "/tasks"): ("staff", "named"),
     ("PATCH", "/tasks/{task_id}"): ("staff", "record"),  # a task made by hand (as DELETE): made for the cell
     ("DELETE", "/tasks/{task_id}"): ("staff", "record"),
     ("GET", "/outbox"): ("staff", "list"),
@@ -91,7 +92,7 @@ RULES: dict[tuple[str, str], tuple[str | None, str | None]] = {
     ("GET", "/deliveries/{delivery_id}"): ("staff", "record"),
     ("GET", "/webhook-endpoints"): ("admin", None),
     ("POST", "/webhook-endpoints/{name}/enable"): ("admin", None),
-    ("POST", "/cases"): ("staff", "record"),  # naming a contact as participant
+    ("POST", "/cases"): ("staff", "named"),  # naming a contact as participant
     ("GET", "/cases"): ("staff", "list"),
     ("GET", "/cases/{case_id}"): ("staff", "record"),
     ("PATCH", "/cases/{case_id}"): ("staff", "record"),
@@ -211,6 +212,8 @@ def expected(method: str, path: str, caller: str, variant: str, case: str = "") 
         return "present" if visible else "absent"
     if scope in ("record", "started") and not visible:
         return "404"
+    if scope == "named" and not visible:
+        return "422"
     return "through"
 
 

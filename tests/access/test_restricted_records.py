@@ -56,10 +56,10 @@ async def test_an_unknown_user_on_the_access_list_changes_nothing(stack: Stack, 
         "kind": "lead", "title": "Quiet sale", "restricted": True})).json()
     response = await http.patch(f"/records/{record['id']}", headers=admin,
                                 json={"title": "Renamed", "access_user_ids": [10**9]})
-    assert response.status_code == 404 and response.headers["content-type"] == "application/problem+json"
-    assert response.json()["detail"] == f"no user {10**9}"
+    assert response.status_code == 422 and response.headers["content-type"] == "application/problem+json"
+    assert response.json()["errors"] == [{"path": "body.access_user_ids[0]", "message": f"no user {10**9}"}]
     after = (await http.get(f"/records/{record['id']}", headers=admin)).json()
     assert after["title"] == "Quiet sale" and after["access_user_ids"] == []
     refused = await http.post("/records", headers=admin, json={
         "kind": "lead", "title": "Nobody", "restricted": True, "access_user_ids": [10**9]})
-    assert refused.status_code == 404
+    assert refused.status_code == 422

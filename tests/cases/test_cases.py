@@ -44,8 +44,10 @@ async def test_a_case_with_participants_tags_and_notified_users(stack: Stack) ->
     # a participant must be a contact; an unknown user to notify changes nothing
     refused = await http.post(f"/cases/{created['id']}/participants", headers=staff, json={"contact_id": lead["id"]})
     assert refused.status_code == 422 and refused.json()["type"] == "NotAContact"
-    refused = await http.post("/cases", headers=staff, json={"name": f"Nothing {tag}", "notify_user_ids": [2**30]})
-    assert refused.status_code == 404 and refused.json()["type"] == "UserNotFound"
+    refused = await http.post("/cases", headers=staff, json={"name": f"Nothing {tag}",
+                                                             "notify_user_ids": [marta["id"], 2**30]})
+    assert refused.status_code == 422 and refused.json()["type"] == "ReferenceNotFound"
+    assert refused.json()["errors"] == [{"path": "body.notify_user_ids[1]", "message": f"no user {2**30}"}]
     assert (await http.get("/cases", headers=staff, params={"q": f"Nothing {tag}"})).json() == []
 
     # participants come and go, each change in the timeline

@@ -103,7 +103,8 @@ async def test_no_address_no_request(env: Env) -> None:
     assert (await env.http.get(f"/records/{record_id}/client-requests", headers=env.as_("staff"))).json() == []
     unknown = await env.http.post(f"/records/{record_id}/client-requests", headers=env.as_("staff"),
                                   json={"template": "no-such-template"})
-    assert unknown.status_code == 404 and unknown.json()["type"] == "RequestTemplateNotFound"
+    assert unknown.status_code == 422 and unknown.json()["type"] == "ReferenceNotFound"
+    assert [error["path"] for error in unknown.json()["errors"]] == ["body.template"]
 
 
 async def test_cancel_and_resend(env: Env) -> None:
@@ -148,7 +149,8 @@ async def test_linking_needs_a_caller_who_sees_the_record(env: Env) -> None:
     unlinked = await env.http.get("/client-requests", headers=staff, params={"unlinked": True, "limit": 500})
     assert request.id in [r["id"] for r in unlinked.json()]
     refused = await env.http.post(f"/client-requests/{request.id}/link", headers=staff, json={"record_id": hidden})
-    assert refused.status_code == 404 and refused.json()["type"] == "RecordNotFound"
+    assert refused.status_code == 422 and refused.json()["type"] == "ReferenceNotFound"  # as if missing
+    assert refused.json()["errors"] == [{"path": "body.record_id", "message": f"no record {hidden}"}]
     linked = await env.http.post(f"/client-requests/{request.id}/link", headers=staff, json={"record_id": visible})
     assert linked.status_code == 200, linked.text
     [file] = linked.json()["files"]

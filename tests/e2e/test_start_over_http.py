@@ -229,11 +229,13 @@ async def test_a_start_reads_the_version_saved_since_and_the_one_asked_for(api: 
     assert asked.status_code == 201 and asked.json()["version"] == 1, asked.text
     missing = await api.http.post("/processes", headers=api.headers,
                                   json={"template": key, "record_id": record_id, "version": 3})
-    assert missing.status_code == 404 and missing.json()["detail"] == f"template '{key}' has no version 3"
+    assert missing.status_code == 422 and missing.json()["detail"] == f"template '{key}' has no version 3"
     unknown = await api.http.post("/processes", headers=api.headers, json={"template": "nope", "record_id": record_id})
-    assert unknown.status_code == 404 and unknown.json()["type"] == "TemplateNotFound"
+    assert unknown.status_code == 422 and unknown.json()["type"] == "ReferenceNotFound"
+    assert [error["path"] for error in unknown.json()["errors"]] == ["body.template"]
     no_record = await api.http.post("/processes", headers=api.headers, json={"template": key, "record_id": 10**9})
-    assert no_record.status_code == 404 and no_record.json()["detail"] == f"no record {10**9}"
+    assert no_record.status_code == 422 and no_record.json()["detail"] == f"no record {10**9}"
+    assert no_record.json()["errors"] == [{"path": "body.record_id", "message": f"no record {10**9}"}]
     assert sorted(r.template_version for r in await api.runs(record_id)) == [1, 1, 2]
     await api.marked(record_id, RunStatus.running, RunStatus.running, RunStatus.running)
 
@@ -271,10 +273,11 @@ async def test_a_start_on_a_restricted_record_is_for_those_who_see_it(api: Api) 
         _, staff_key = await create_key(session, "e2e staff", ApiRole.staff)
     refused = await api.http.post("/processes", headers={"X-API-Key": staff_key},
                                   json={"template": key, "record_id": record_id})
-    assert refused.status_code == 404 and refused.json()["detail"] == f"no record {record_id}"
+    assert refused.status_code == 422 and refused.json()["detail"] == f"no record {record_id}"  # as if missing
     started = await api.start(key, record_id, "restricted")
     assert started.status_code == 201 and started.json()["owner_id"] == owner, started.text
     nobody = await api.http.post("/processes", headers=api.headers,
                                  json={"template": key, "record_id": record_id, "owner_id": 10**9})
-    assert nobody.status_code == 404 and nobody.json()["type"] == "UserNotFound"
+    assert nobody.status_code == 422 and nobody.json()["type"] == "ReferenceNotFound"
+    assert nobody.json()["errors"] == [{"path": "body.owner_id", "message": f"no user {10**9}"}]
     assert [r.request_id is not None for r in await api.runs(record_id)] == [True]
