@@ -5,13 +5,16 @@ of the same entry; its SEQUENCE is 2 × the iteration for an invitation and one 
 so each supersedes the one before it in the attendees' calendars. A cancellation (the phase skipped, the
 process aborted: `workflows/appointments.py`) re-sends the stored invitation as METHOD:CANCEL. The start
 is the phase's start date plus `after_days`, at `at` in the installation's TIMEZONE (with its VTIMEZONE). The
-invitation's subject is in the action's language (else the template's, else LOCALE), a cancellation's in LOCALE.
+invitation's subject is in the action's language (else the template's, else LOCALE), a cancellation's in LOCALE, with
+why in LOCALE's words too (staff's reason for a skip or an abort as they wrote it).
 """
 
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from datetime import datetime, time, timedelta
+from typing import Literal
 
 from babel.dates import format_datetime
 from icalendar import Calendar, Event, vCalAddress
@@ -40,11 +43,26 @@ class AppointmentInput(BaseModel):
     where: str = "appointment"
 
 
+CancelCause = Literal["phase_skipped", "process_aborted"]  # keys of activities/engine_words.py
+
+
 class CancelAppointmentInput(BaseModel):
-    """Cancel the appointment an `appointment` step sent (`step_key`), if it sent one."""
+    """Cancel the appointment an `appointment` step sent (`step_key`), if it sent one, saying why: `cause` in
+    LOCALE's words (the `phase` skipped, the process aborted), then staff's `detail` as they wrote it."""
 
     step_key: str
-    reason: str = ""
+    reason: str = ""  # said as it is: why, as a workflow scheduled before `cause` wrote it (in English)
+    cause: CancelCause | None = None
+    phase: str = ""
+    detail: str = ""
+
+
+def reason_text(input: CancelAppointmentInput, text: Callable[..., str]) -> str:
+    """Why the appointment is cancelled, in the words `text` says."""
+    if input.cause is None:
+        return input.reason
+    cause = text(input.cause, phase=input.phase)
+    return f"{cause}: {input.detail}" if input.detail else cause
 
 
 def uid_for(step_key: str) -> str:
@@ -149,7 +167,8 @@ class AppointmentActivities:
 
         async def compose(session: AsyncSession) -> tuple[str, str, str, list[Attachment]]:
             text = say(self.deps.settings.locale)
-            why = text("cancelled_why", reason=input.reason) if input.reason else text("cancelled_text")
+            reason = reason_text(input, text)
+            why = text("cancelled_why", reason=reason) if reason else text("cancelled_text")
             return (sent.to_address, text("cancelled", title=title), f"{title}\n\n{why}\n",
                     [Attachment("cancel.ics", "text/calendar; method=CANCEL", ics)])
 

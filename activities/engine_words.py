@@ -36,6 +36,8 @@ ENGLISH = {
     "task_reminder": "Reminder: {title} (due {due})",
     "task_reminder_text": "Your task '{title}' is due {due}.\n",
     "task_category": "Category: {category}\n",
+    "phase_skipped": "phase '{phase}' skipped",
+    "process_aborted": "process aborted",
 }
 
 ITALIAN = {
@@ -61,6 +63,8 @@ ITALIAN = {
     "task_reminder": "Promemoria: {title} (scadenza {due})",
     "task_reminder_text": "La sua attività '{title}' scade {due}.\n",
     "task_category": "Categoria: {category}\n",
+    "phase_skipped": "fase '{phase}' saltata",
+    "process_aborted": "processo interrotto",
 }
 
 LANGUAGES = {"en": ENGLISH, "it": ITALIAN}

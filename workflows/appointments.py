@@ -16,7 +16,7 @@ from collections.abc import Callable
 from temporalio import workflow
 from temporalio.exceptions import ActivityError
 
-from activities.appointments import AppointmentActivities, CancelAppointmentInput
+from activities.appointments import AppointmentActivities, CancelAppointmentInput, CancelCause
 from processes.instance import ActionOutcome, PhaseState
 from workflows.run import ACTION_RETRY, ACTION_TIMEOUT
 
@@ -33,17 +33,18 @@ def _latest_sent(phases: list[PhaseState]) -> list[ActionOutcome]:
     return list(latest.values())
 
 
-async def cancel_appointments(phases: list[PhaseState], reason: str,
-                              patched: Callable[[str], bool] = workflow.patched) -> None:
-    """Cancel the appointments the phases sent; `patched`: the run's (`Run.patched`)."""
+async def cancel_appointments(phases: list[PhaseState], cause: CancelCause, detail: str,
+                              patched: Callable[[str], bool] = workflow.patched, *, phase: str = "") -> None:
+    """Cancel the appointments the phases sent, saying why: the `cause` (the `phase` skipped, the process aborted)
+    in LOCALE's words, then staff's `detail`; `patched`: the run's (`Run.patched`)."""
     outcomes = _latest_sent(phases)
     if not outcomes or not patched(PATCH_APPOINTMENTS_CANCELLED):
         return
     for outcome in outcomes:
         try:
             await workflow.execute_activity_method(
-                AppointmentActivities.cancel_appointment, CancelAppointmentInput(step_key=outcome.step_key,
-                                                                                 reason=reason),
+                AppointmentActivities.cancel_appointment,
+                CancelAppointmentInput(step_key=outcome.step_key, cause=cause, phase=phase, detail=detail),
                 start_to_close_timeout=ACTION_TIMEOUT, retry_policy=ACTION_RETRY,
                 summary=f"cancel appointment {outcome.step_key.rsplit('/', 3)[-3]} · action {outcome.index}")
         except ActivityError as err:

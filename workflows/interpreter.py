@@ -149,7 +149,7 @@ class ProcessInterpreter:
                     await run.close_task(ps.task_id, TaskStatus.cancelled, run.abort.actor)
             await run.line(f"{wf}/process/aborted", HistoryKind.process_aborted,
                            f"Process '{run.template.name}' aborted: {run.abort.reason}", actor=run.abort.actor)
-            await cancel_appointments(state.phases, f"process aborted: {run.abort.reason}", run.patched)
+            await cancel_appointments(state.phases, "process_aborted", run.abort.reason, run.patched)
             await cancel_signatures(run, interrupted, f"process aborted: {run.abort.reason}", run.abort.actor)
         elif not run.ended_written:
             await run.line(f"{wf}/process/ended", HistoryKind.process_ended, run.ended_text(state.end_reason))

@@ -262,5 +262,5 @@ class Phases:
         run.phase_written[ps.key] = await run.line(f"{step}/skipped/{ps.iteration}", HistoryKind.phase_skipped,
                                                    f"Phase '{ps.name}' skipped{reason}", phase_key=ps.key,
                                                    actor=request.actor)
-        await cancel_appointments([ps], f"phase '{ps.name}' skipped{reason}", run.patched)
+        await cancel_appointments([ps], "phase_skipped", request.reason or "", run.patched, phase=ps.name)
         await cancel_signatures(run, [ps], f"phase '{ps.name}' skipped{reason}", request.actor)

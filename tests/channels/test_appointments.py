@@ -92,3 +92,37 @@ async def test_invitations_are_sent_updated_and_cancelled(
     assert [a.status for a in states["skipped"].phases[0].actions] == ["cancelled"]
     # the same UID for another process's appointment? never
     assert len({str(event(c)["uid"]) for name in records for _, c in calendars(smtp, f"{name}@example.org")}) == 3
+
+
+async def test_with_locale_it_a_cancellation_says_why_in_italian(
+        time_skipping_env: WorkflowEnvironment, sessions: Any, factory: Factory, task_queue: str) -> None:
+    client = time_skipping_env.client
+    owner = await factory.user(name="Marco Verdi", email="marco@agency.example")
+    records = {name: await factory.record(owner=owner, title=f"Villa {name}", email=f"{name}@example.org",
+                                          fields={"address": "Via Roma 3, Cefalù"})
+               for name in ("skipped", "aborted")}
+    manual = {"key": "visit", "name": "Sopralluogo", "completion": "manual", "actions": [VISIT]}
+    async with smtp_server() as smtp, running_worker(client, sessions, task_queue, smtp_host="127.0.0.1",
+                                                     smtp_port=smtp.port, smtp_from="agenzia@agency.example",
+                                                     timezone="Europe/Rome", locale="it"):
+        handles = {name: await start(client, task_queue, template(manual), records[name].id, owner.id)
+                   for name in records}
+        for handle in handles.values():
+            await until(handle, lambda s: s.phases[0].status.value == "running" and bool(s.phases[0].actions))
+        await handles["skipped"].execute_update(ProcessWorkflow.skip_phase, SkipPhaseRequest(
+            phase="visit", reason="il cliente ha disdetto", actor="t"))
+        await handles["aborted"].execute_update(ProcessWorkflow.abort, AbortRequest(reason="venduta", actor="t"))
+        for handle in handles.values():
+            await asyncio.wait_for(final_state(handle), 30)
+
+        async def all_mail() -> bool:
+            return len(smtp.seen()) == 4
+        await eventually(all_mail, 30, "an invitation and its cancellation for each process")
+
+    why = {"skipped": "fase 'Sopralluogo' saltata: il cliente ha disdetto", "aborted": "processo interrotto: venduta"}
+    for name in records:
+        [invited, cancelled] = [d.message for d in smtp.seen() if f"{name}@example.org" in str(d.message["To"])]
+        assert str(invited["Subject"]) == f"Invito: Sopralluogo: Villa {name}"
+        assert str(cancelled["Subject"]) == f"Annullato: Sopralluogo: Villa {name}"
+        text = cancelled.get_body(preferencelist=("plain",)).get_content().replace("\r\n", "\n")
+        assert text == f"Sopralluogo: Villa {name}\n\nQuesto appuntamento è annullato: {why[name]}\n", text
