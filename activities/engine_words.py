@@ -1,6 +1,7 @@
-"""The words of the emails the engine writes itself (the templates' texts are the office's own), in English and
-Italian, as the client request forms keep theirs (`api/client_forms/i18n.py`): a locale picks the table of its
-language (it, it_CH, it-IT: Italian), any other gets English.
+"""The words of the emails the engine writes itself (the templates' texts are the office's own, but for the defaults
+of those a template leaves out), in English and Italian, as the client request forms keep theirs
+(`api/client_forms/i18n.py`): a locale picks the table of its language (it, it_CH, it-IT: Italian), any other gets
+English.
 
 A moment is written in the installation's TIMEZONE, in the locale's words (Babel), with the zone's name:
 "Friday, December 11, 2026, 6:15 AM UTC", "venerdì 11 dicembre 2026 07:15 CET".
@@ -12,6 +13,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
+from processes.action_kinds import NOTIFY_MESSAGE, OWNER_MESSAGE, REMINDER_MESSAGE
 from processes.formatting import date_and_time, parse_locale
 
 ENGLISH = {
@@ -38,6 +40,15 @@ ENGLISH = {
     "task_category": "Category: {category}\n",
     "phase_skipped": "phase '{phase}' skipped",
     "process_aborted": "process aborted",
+    "recent_activity": "Recent activity:",
+    "forward": "Fwd: {subject}",
+    "forwarded": "---------- Forwarded message ----------",
+    "forwarded_from": "From",
+    "forwarded_date": "Date",
+    "forwarded_subject": "Subject",
+    "forwarded_to": "To",
+    "logged_by": "Logged by",
+    "logged_email": "Email of {when}",
 }
 
 ITALIAN = {
@@ -65,9 +76,31 @@ ITALIAN = {
     "task_category": "Categoria: {category}\n",
     "phase_skipped": "fase '{phase}' saltata",
     "process_aborted": "processo interrotto",
+    "recent_activity": "Cronologia recente:",
+    # Gmail writes "Fwd:" in Italian too, Outlook "I:": "Fwd:" is the one any mail program and any reader takes for a
+    # forward, and it goes with the block below, written as Gmail writes it in Italian
+    "forward": "Fwd: {subject}",
+    "forwarded": "---------- Messaggio inoltrato ---------",
+    "forwarded_from": "Da",
+    "forwarded_date": "Data",
+    "forwarded_subject": "Oggetto",
+    "forwarded_to": "A",
+    "logged_by": "Registrata da",
+    "logged_email": "Email del {when}",
 }
 
 LANGUAGES = {"en": ENGLISH, "it": ITALIAN}
+
+# an action's text its template left out (English Jinja2, processes/action_kinds.py), in another language
+DEFAULT_TEXTS = {"it": {
+    OWNER_MESSAGE: "Buongiorno,\n\nun aggiornamento su {{ record.title }}.\n\nStato: {{ record.status }}\n"
+                   "Processo: {{ process.template_name }}, fase: {{ phase.name }}\n"
+                   "{% if record.owner %}Il suo referente: {{ record.owner.name }}, {{ record.owner.email }}\n"
+                   "{% endif %}",
+    REMINDER_MESSAGE: "Promemoria: la fase '{{ phase.name }}' del processo '{{ process.template_name }}' è ancora "
+                      "aperta.",
+    NOTIFY_MESSAGE: "{{ record.title }} è ora nello stato {{ record.status }}.",
+}}
 
 
 def language(locale: str) -> str:
@@ -83,6 +116,11 @@ def say(locale: str) -> Callable[..., str]:
         return table[key].format(**values)
 
     return text
+
+
+def default_text(text: str, locale: str) -> str:
+    """An action's `text`; in the locale's language when it is the default its template left as it is."""
+    return DEFAULT_TEXTS.get(language(locale), {}).get(text, text)
 
 
 def moment_text(moment: datetime, locale: str, zone: ZoneInfo) -> str:

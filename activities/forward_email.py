@@ -4,11 +4,14 @@ Stagecoach receives no email itself: the emails it stores are those staff log on
 (`POST /records/{id}/events` of kind `email`: received or sent outside Stagecoach) and those its processes send
 (the outbox). `last_logged` forwards the newest of the first, `last_sent` the newest of the second, with its
 attachments (never a forward: forwarding a forward is left out). The email is chosen when the step first
-runs and recorded with its message, so a retry forwards the same one with the same Message-ID.
+runs and recorded with its message, so a retry forwards the same one with the same Message-ID. The words around it
+(the subject's "Fwd:", the forwarded message's line and headers) are in the office's language (the action's
+`locale`, else the template's, else LOCALE: `activities/engine_words.py`).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 
 from pydantic import BaseModel
@@ -17,6 +20,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from activities import bookkeeping
 from activities.deps import Deps
+from activities.engine_words import say
 from activities.errors import final_message
 from activities.mailer import Attachment
 from activities.outbox import send_once
@@ -35,10 +39,11 @@ class ForwardEmailInput(BaseModel):
     where: str = "forward_email"
 
 
-def forwarded(headers: list[tuple[str, str]], body: str) -> str:
-    """The forwarded email as mail programs write it: a line, its headers, its text."""
-    lines = "\n".join(f"{name}: {value}" for name, value in headers if value)
-    return f"---------- Forwarded message ----------\n{lines}\n\n{body.strip()}\n"
+def forwarded(text: Callable[..., str], headers: list[tuple[str, str]], body: str) -> str:
+    """The forwarded email as mail programs write it, in the words `text` says: a line, its headers (each a key of
+    `activities/engine_words.py` and its value), its text."""
+    lines = "\n".join(f"{text(name)}: {value}" for name, value in headers if value)
+    return f"{text('forwarded')}\n{lines}\n\n{body.strip()}\n"
 
 
 class ForwardEmailActivities:
@@ -48,7 +53,8 @@ class ForwardEmailActivities:
     def _when(self, moment: datetime | None) -> str:
         return self.deps.settings.show(moment)
 
-    async def _last_logged(self, session: AsyncSession, record_id: int) -> tuple[str, str, list[Attachment]]:
+    async def _last_logged(self, session: AsyncSession, record_id: int,
+                           text: Callable[..., str]) -> tuple[str, str, list[Attachment]]:
         query = select(HistoryEntry).where(HistoryEntry.record_id == record_id,
                                            HistoryEntry.kind == HistoryKind.email_logged)
         logged = (await session.exec(query.order_by(col(HistoryEntry.id).desc()))).first()
@@ -57,10 +63,11 @@ class ForwardEmailActivities:
                                                     "one on its timeline: an event of kind email)")
         when = datetime.fromisoformat(logged.data["occurred_at"]) if logged.data.get("occurred_at") \
             else logged.created_at
-        headers = [("Logged by", logged.actor), ("Date", self._when(when))]
-        return f"Email of {self._when(when)}", forwarded(headers, logged.text), []
+        headers = [("logged_by", logged.actor), ("forwarded_date", self._when(when))]
+        return text("logged_email", when=self._when(when)), forwarded(text, headers, logged.text), []
 
-    async def _last_sent(self, session: AsyncSession, record_id: int) -> tuple[str, str, list[Attachment]]:
+    async def _last_sent(self, session: AsyncSession, record_id: int,
+                         text: Callable[..., str]) -> tuple[str, str, list[Attachment]]:
         query = select(OutboxMessage).where(
             OutboxMessage.record_id == record_id,
             col(OutboxMessage.status).in_([MessageStatus.sent, MessageStatus.held]),
@@ -68,9 +75,10 @@ class ForwardEmailActivities:
         sent = (await session.exec(query.order_by(col(OutboxMessage.id).desc()))).first()
         if sent is None:
             raise final_message("NothingToForward", f"no process has sent an email about record {record_id} yet")
-        headers = [("From", self.deps.mailer.sender), ("Date", self._when(sent.sent_at or sent.created_at)),
-                   ("Subject", sent.subject), ("To", sent.to_address)]
-        return sent.subject, forwarded(headers, sent.body), list(map(Attachment.from_stored, sent.attachments))
+        headers = [("forwarded_from", self.deps.mailer.sender),
+                   ("forwarded_date", self._when(sent.sent_at or sent.created_at)),
+                   ("forwarded_subject", sent.subject), ("forwarded_to", sent.to_address)]
+        return sent.subject, forwarded(text, headers, sent.body), list(map(Attachment.from_stored, sent.attachments))
 
     @step_activity("forward_email")
     async def forward_email(self, input: ForwardEmailInput) -> ActionResult:
@@ -79,14 +87,15 @@ class ForwardEmailActivities:
 
         async def compose(session: AsyncSession) -> tuple[str, str, str, list[Attachment]]:
             step = once.step
+            text = say(action.locale or step.locale or self.deps.settings.locale)
             pick = self._last_logged if action.email == "last_logged" else self._last_sent
-            subject, body, files = await pick(session, step.record_id)
+            subject, body, files = await pick(session, step.record_id, text)
             to = await resolve_recipient(session, step, action.to)
             if action.note:
                 variables = await render_variables(session, step, utcnow(), [action.note])
                 note = await render(self.deps, step, action.note, variables, f"{input.where}.note", action.locale)
                 body = f"{note.strip()}\n\n{body}"
-            return to, " ".join(f"Fwd: {subject}".split())[:1000], body, files
+            return to, " ".join(text("forward", subject=subject).split())[:1000], body, files
 
         message = await send_once(self.deps, step_key=once.step.step_key + FORWARD_SUFFIX,
                                   workflow_id=once.step.workflow_id, record_id=once.step.record_id, compose=compose,

@@ -8,7 +8,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from temporalio import activity
 
 from activities.deps import Deps
-from activities.engine_words import moment_text, say
+from activities.engine_words import default_text, moment_text, say
 from activities.outbox import send_once
 from activities.step import ActionResult, StepInput, load_user, render, render_variables
 from crm.models import HistoryKind
@@ -35,12 +35,12 @@ class NoticeActivities:
         step = input.step
 
         async def compose(session: AsyncSession) -> tuple[str, str, str]:
-            variables = await render_variables(session, step, utcnow(), [input.action.message])
+            locale = input.action.locale or step.locale or self.deps.settings.locale
+            message = default_text(input.action.message, locale)
+            variables = await render_variables(session, step, utcnow(), [message])
             user = await load_user(session, step.responsible_id, "responsible user")
-            body = await render(self.deps, step, input.action.message, variables, f"{input.where}.message",
-                                input.action.locale)
-            text = say(input.action.locale or step.locale or self.deps.settings.locale)
-            return user.email, text("reminder", phase=step.phase_name), body
+            body = await render(self.deps, step, message, variables, f"{input.where}.message", input.action.locale)
+            return user.email, say(locale)("reminder", phase=step.phase_name), body
 
         message = await send_once(self.deps, step_key=step.step_key, workflow_id=step.workflow_id,
                                   record_id=step.record_id, compose=compose, history_kind=HistoryKind.reminder_sent,

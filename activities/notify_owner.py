@@ -3,7 +3,8 @@
 `owner` is the property's owner when there is one (a property record's linked contact, with an email
 address), else the record's owner (the user it belongs to); `property_owner` and `record_owner` say which, and
 one that is missing is an incident. The summary is the action's `subject` and `message` (defaults in
-`processes/action_kinds.py`), with the record's last `history` lines below it when asked.
+`processes/action_kinds.py`, said in the office's language: `activities/engine_words.py`), with the record's last
+`history` lines below it when asked, under a heading in that language.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from activities import bookkeeping
 from activities.deps import Deps
+from activities.engine_words import default_text, say
 from activities.errors import final_message
 from activities.lookups import load_record
 from activities.outbox import send_once
@@ -51,14 +53,14 @@ class NotifyOwnerActivities:
     def __init__(self, deps: Deps) -> None:
         self.deps = deps
 
-    async def _recent(self, session: AsyncSession, record_id: int, count: int) -> str:
+    async def _recent(self, session: AsyncSession, record_id: int, count: int, locale: str) -> str:
         if not count:
             return ""
         rows = (await session.exec(select(HistoryEntry).where(HistoryEntry.record_id == record_id)
                                    .order_by(col(HistoryEntry.id).desc()).limit(count))).all()
         lines = [f"- {self.deps.settings.show(row.created_at)}  {' '.join(row.text.split())[:300]}"
                  for row in reversed(rows)]
-        return "\n\nRecent activity:\n" + "\n".join(lines) if lines else ""
+        return f"\n\n{say(locale)('recent_activity')}\n" + "\n".join(lines) if lines else ""
 
     @step_activity("notify_owner")
     async def notify_owner(self, input: NotifyOwnerInput) -> ActionResult:
@@ -68,11 +70,12 @@ class NotifyOwnerActivities:
         async def compose(session: AsyncSession) -> tuple[str, str, str]:
             step = once.step
             to = await owner_address(session, step, action.to)
-            variables = await render_variables(session, step, utcnow(), [action.subject, action.message])
+            locale = action.locale or step.locale or self.deps.settings.locale
+            text = default_text(action.message, locale)
+            variables = await render_variables(session, step, utcnow(), [action.subject, text])
             subject = await render(self.deps, step, action.subject, variables, f"{input.where}.subject", action.locale)
-            message = await render(self.deps, step, action.message, variables, f"{input.where}.message",
-                                   action.locale)
-            recent = await self._recent(session, step.record_id, action.history)
+            message = await render(self.deps, step, text, variables, f"{input.where}.message", action.locale)
+            recent = await self._recent(session, step.record_id, action.history, locale)
             return to, " ".join(subject.split()), message.rstrip() + recent + "\n"
 
         message = await send_once(self.deps, step_key=once.step.step_key, workflow_id=once.step.workflow_id,

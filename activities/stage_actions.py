@@ -15,6 +15,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from activities import bookkeeping
 from activities.deps import Deps
+from activities.engine_words import default_text
 from activities.errors import final, final_message
 from activities.outbox import send_once
 from activities.record_values import move_in_step, notify_events
@@ -150,10 +151,11 @@ class StageActionActivities:
             if not users:
                 raise final_message("NoRecipient", f"nobody to notify: no user {', '.join(action.users) or '-'} and "
                                                    f"no active user with the role {', '.join(action.roles) or '-'}")
-            variables = await render_variables(session, step, utcnow(), [action.subject, action.message])
+            message = default_text(action.message, action.locale or step.locale or self.deps.settings.locale)
+            variables = await render_variables(session, step, utcnow(), [action.subject, message])
         subject = " ".join((await render(self.deps, step, action.subject, variables, f"{input.where}.subject",
                                          action.locale)).split())
-        body = await render(self.deps, step, action.message, variables, f"{input.where}.message", action.locale)
+        body = await render(self.deps, step, message, variables, f"{input.where}.message", action.locale)
 
         async def before(session: AsyncSession) -> None:
             _, begun = await begin_step(session, step)

@@ -138,10 +138,16 @@ class AddHistory(Frozen):
     locale: str | None = locale_field(TEXT_LOCALE)
 
 
+# texts an action has when its template leaves them out (these and OWNER_MESSAGE): the engine says them in the
+# office's language (activities/engine_words.py, `default_text`)
+REMINDER_MESSAGE = "Reminder: phase '{{ phase.name }}' of '{{ process.template_name }}' is still open."
+NOTIFY_MESSAGE = "{{ record.title }} is now {{ record.status }}."
+
+
 class Reminder(Offset):
     """Email the phase's responsible user N hours/days into the phase, if it is still open."""
 
-    message: Text = "Reminder: phase '{{ phase.name }}' of '{{ process.template_name }}' is still open."
+    message: Text = REMINDER_MESSAGE
     locale: str | None = locale_field(TEXT_LOCALE)
 
     @model_validator(mode="after")
@@ -189,7 +195,7 @@ class Notify(Frozen):
     users: list[Key] = Field(default_factory=list, max_length=50, description="user handles")
     roles: list[Annotated[str, Field(min_length=1, max_length=64)]] = Field(default_factory=list, max_length=20)
     subject: Annotated[str, Field(min_length=1, max_length=500)] = "{{ record.title }}: {{ record.status }}"
-    message: Text = "{{ record.title }} is now {{ record.status }}."
+    message: Text = NOTIFY_MESSAGE
     locale: str | None = locale_field(TEXT_LOCALE)
 
     @model_validator(mode="after")

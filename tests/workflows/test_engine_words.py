@@ -37,12 +37,14 @@ OFFICES = {  # LOCALE, TIMEZONE: the words expected
     "it": ("it", "Europe/Rome", {"sign": "Documento da firmare", "until": "Il link vale fino a ",
                                  "invitation": "Invito: Visita", "cancelled": "Annullato: Visita",
                                  "reminder": "Promemoria: Chiamata", "overdue": "In ritardo: Chiamata",
+                                 "reminder_text": "Promemoria: la fase 'Chiamata' del processo '",
                                  "overdue_text": "ha superato la scadenza", "page": "Il link vale fino a ",
                                  "task": "Promemoria: Preparare l'udienza (scadenza ",
                                  "loop": "Il controllo dei cicli ha annullato"}),
     "en": ("en", "UTC", {"sign": "Document to sign", "until": "The link is good until ",
                          "invitation": "Invitation: Visita", "cancelled": "Cancelled: Visita",
                          "reminder": "Reminder: Chiamata", "overdue": "Overdue: Chiamata",
+                         "reminder_text": "Reminder: phase 'Chiamata' of '",
                          "overdue_text": "passed its deadline", "page": "The link is good until ",
                          "task": "Reminder: Preparare l'udienza (due ", "loop": "Loop guard cancelled"}),
 }
@@ -97,6 +99,8 @@ async def test_the_engines_emails_and_signing_page_are_in_the_offices_language_a
     assert f"The link is good until {moment_text(signature.expires_at, 'en', ZoneInfo(zone))}." in english
     subjects = sorted(m.subject for m in await outbox(sessions, offer.id) + await outbox(sessions, call.id))
     assert words["invitation"] in subjects and words["cancelled"] in subjects and words["reminder"] in subjects
+    [reminder] = [m for m in await outbox(sessions, call.id) if m.subject == words["reminder"]]
+    assert reminder.body.startswith(words["reminder_text"]), "the default message its template left out"
     [overdue] = [m for m in await outbox(sessions, call.id) if m.subject.startswith(words["overdue"])]
     assert words["overdue_text"] in overdue.body and shown(deadline, zone) in overdue.body
 
