@@ -1,7 +1,7 @@
 """The words of the emails the engine writes itself (the templates' texts are the office's own, but for the defaults
 of those a template leaves out), in English and Italian, as the client request forms keep theirs
 (`api/client_forms/i18n.py`): a locale picks the table of its language (it, it_CH, it-IT: Italian), any other gets
-English.
+English. The API's notices to staff (a new case, a timeline event) take theirs from here too.
 
 A moment is written in the installation's TIMEZONE, in the locale's words (Babel), with the zone's name:
 "Friday, December 11, 2026, 6:15 AM UTC", "venerdì 11 dicembre 2026 07:15 CET".
@@ -49,6 +49,14 @@ ENGLISH = {
     "forwarded_to": "To",
     "logged_by": "Logged by",
     "logged_email": "Email of {when}",
+    "new_case": "New case: {name}",
+    "new_case_text": "The case '{name}' (case {case_id}) was created and you were asked to know of it.\n",
+    "event_note": "Note",
+    "event_email": "Email",
+    "event_call": "Call",
+    "event_meeting": "Meeting",
+    "event": "{kind} on {record}",
+    "event_text": "{kind} of {when} on '{record}' (record {record_id}):\n\n{description}\n",
 }
 
 ITALIAN = {
@@ -87,6 +95,15 @@ ITALIAN = {
     "forwarded_to": "A",
     "logged_by": "Registrata da",
     "logged_email": "Email del {when}",
+    "new_case": "Nuova pratica: {name}",
+    "new_case_text": "È stata creata la pratica '{name}' (pratica n. {case_id}); chi l'ha creata ha chiesto di "
+                     "avvisarla.\n",
+    "event_note": "Nota",
+    "event_email": "Email",
+    "event_call": "Telefonata",
+    "event_meeting": "Incontro",
+    "event": "{kind} su {record}",
+    "event_text": "{kind} del {when} su '{record}' (scheda {record_id}):\n\n{description}\n",
 }
 
 LANGUAGES = {"en": ENGLISH, "it": ITALIAN}

@@ -15,6 +15,7 @@ from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel, Field
 from sqlmodel import col, select
 
+from activities.engine_words import say
 from api.auth import Principal
 from api.case_lifecycle import abort_processes, running_processes
 from api.deps import SessionDep, SettingsDep, StaffDep, TemporalDep
@@ -73,7 +74,7 @@ async def _contact(session: SessionDep, contact_id: int, viewer: Viewer, path: s
 async def create_case(body: CaseCreate, session: SessionDep, temporal: TemporalDep, settings: SettingsDep,
                       principal: StaffDep) -> CasePublic:
     """Create a case: its participants, tags (existing ones picked, new ones created), who sees it, and
-    an email to each user in `notify_user_ids`."""
+    an email to each user in `notify_user_ids` (in LOCALE's language)."""
     if body.owner_id is not None:
         await named_in_body("body.owner_id", get_user_or_404(session, body.owner_id))
     for n, user_id in enumerate(body.access_user_ids):
@@ -97,10 +98,10 @@ async def create_case(body: CaseCreate, session: SessionDep, temporal: TemporalD
         added, _ = await store.set_tags(session, case.id, body.tags)
         session.add(_line(case.id, HistoryKind.tags_changed, f"Tags: {', '.join(added)}", principal, added=added))
     key = f"case/{case.id}/created"
+    text = say(settings.locale)
     notices = await queue_notices(
         session, settings, key=key, record_id=case.id, user_ids=body.notify_user_ids,
-        subject=f"New case: {body.name}",
-        body=f"The case '{body.name}' (case {case.id}) was created and you were asked to know of it.\n")
+        subject=text("new_case", name=body.name), body=text("new_case_text", name=body.name, case_id=case.id))
     await session.commit()
     await events_recorded(temporal, settings, case.id)
     await send_notices(temporal, settings, key, notices)

@@ -1,5 +1,6 @@
 """Events staff add by hand to a record's timeline (a case's, a contact's...): a note, an email, a call or a
-meeting, with its date and a description, optionally telling chosen users by email.
+meeting, with its date and a description, optionally telling chosen users by email (in LOCALE's language:
+`activities/engine_words.py`).
 
 The timeline is the record's history (`GET /records/{id}/history`): these events sit there beside what
 happened by itself (tasks, emails sent, processes, participants, state changes).
@@ -13,6 +14,7 @@ from enum import Enum
 from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
+from activities.engine_words import say
 from api.deps import SessionDep, SettingsDep, StaffDep, TemporalDep
 from api.notices import queue_notices, send_notices
 from api.routers.records import get_record_or_404
@@ -32,7 +34,6 @@ class EventKind(str, Enum):
 
 _HISTORY = {EventKind.note: HistoryKind.note, EventKind.email: HistoryKind.email_logged,
             EventKind.call: HistoryKind.call, EventKind.meeting: HistoryKind.meeting}
-_SHOWN = {EventKind.note: "Note", EventKind.email: "Email", EventKind.call: "Call", EventKind.meeting: "Meeting"}
 
 
 class EventCreate(BaseModel):
@@ -47,7 +48,8 @@ class EventCreate(BaseModel):
 @router.post("/{record_id}/events", status_code=201, response_model=HistoryEntryPublic)
 async def add_event(record_id: int, body: EventCreate, session: SessionDep, temporal: TemporalDep,
                     settings: SettingsDep, principal: StaffDep) -> HistoryEntry:
-    """Add an event to the record's timeline; each user in `notify_user_ids` is told by email."""
+    """Add an event to the record's timeline; each user in `notify_user_ids` is told by email, in LOCALE's
+    language."""
     record = await get_record_or_404(session, record_id, principal)
     occurred: datetime = body.occurred_at or utcnow()
     entry = HistoryEntry(record_id=record_id, kind=_HISTORY[body.kind], text=body.description, actor=principal.actor,
@@ -56,11 +58,13 @@ async def add_event(record_id: int, body: EventCreate, session: SessionDep, temp
     session.add(entry)
     await session.flush()
     key = f"record/{record_id}/event/{entry.id}"
+    text = say(settings.locale)
+    kind = text(f"event_{body.kind.value}")  # "Call", "Telefonata"
     notices = await queue_notices(
         session, settings, key=key, record_id=record_id, user_ids=body.notify_user_ids,
-        subject=f"{_SHOWN[body.kind]} on {record.title}",
-        body=f"{_SHOWN[body.kind]} of {settings.show(occurred)} on '{record.title}' (record {record_id}):\n\n"
-             f"{body.description}\n")
+        subject=text("event", kind=kind, record=record.title),
+        body=text("event_text", kind=kind, when=settings.show(occurred), record=record.title, record_id=record_id,
+                  description=body.description))
     await session.commit()
     await send_notices(temporal, settings, key, notices)
     return entry

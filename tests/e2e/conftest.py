@@ -62,19 +62,22 @@ class Stack:
 
 
 @pytest.fixture
-async def stack(dev_env: Any, sessions: Any, smtp: tuple[MailCatcher, int], task_queue: str,
-                database_url: str, tmp_path: Path) -> AsyncIterator[Stack]:
+async def stack(request: pytest.FixtureRequest, dev_env: Any, sessions: Any, smtp: tuple[MailCatcher, int],
+                task_queue: str, database_url: str, tmp_path: Path) -> AsyncIterator[Stack]:
+    """The stack, in the office's language `request.param` (a LOCALE: `parametrize("stack", ["it"], indirect=True)`),
+    else English."""
     catcher, smtp_port = smtp
     port = free_port()
+    locale = getattr(request, "param", "en")
     settings = Settings(database_url=database_url, temporal_task_queue=task_queue, smtp_host="127.0.0.1",
                         smtp_port=smtp_port, smtp_from="processes@agency.example", api_port=port,
-                        temporal_ui_url="http://127.0.0.1:8233", data_dir=tmp_path)
+                        temporal_ui_url="http://127.0.0.1:8233", data_dir=tmp_path, locale=locale)
     keys = {}
     async with sessions() as session:
         for role in ApiRole:
             _, keys[role.value] = await create_key(session, f"e2e {role.value}", role)
     async with serving(create_app(settings, temporal=dev_env.client, renderer=shared_pool()), port), \
             running_worker(dev_env.client, sessions, task_queue, smtp_host="127.0.0.1", smtp_port=smtp_port,
-                           smtp_from="processes@agency.example", data_dir=tmp_path), \
+                           smtp_from="processes@agency.example", data_dir=tmp_path, locale=locale), \
             httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=30) as http:
         yield Stack(http=http, keys=keys, mail=catcher, settings=settings)
