@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo
 
 from processes.action_kinds import NOTIFY_MESSAGE, OWNER_MESSAGE, REMINDER_MESSAGE
 from processes.formatting import date_and_time, parse_locale
+from processes.languages import language
 
 ENGLISH = {
     "invitation": "Invitation: {title}",
@@ -118,12 +119,6 @@ DEFAULT_TEXTS = {"it": {
                       "aperta.",
     NOTIFY_MESSAGE: "{{ record.title }} è ora nello stato {{ record.status }}.",
 }}
-
-
-def language(locale: str) -> str:
-    """The shipped language of a locale (`it_CH`, `it-IT`: it), else English."""
-    primary = locale.replace("-", "_").split("_")[0].lower()
-    return primary if primary in LANGUAGES else "en"
 
 
 def say(locale: str) -> Callable[..., str]:

@@ -1,0 +1,48 @@
+"""The words of the records' history lines (processes/history_words.py): every line has an English and an Italian
+text with the same placeholders, so a line written in either language never misses a value."""
+
+from __future__ import annotations
+
+from string import Formatter
+
+import pytest
+
+from processes.history_words import ENGLISH, ITALIAN, english, history_text, said
+
+
+def placeholders(text: str) -> set[str]:
+    return {name for _, name, _, _ in Formatter().parse(text) if name is not None}
+
+
+def test_every_line_is_in_both_languages() -> None:
+    assert set(ITALIAN) == set(ENGLISH)
+
+
+@pytest.mark.parametrize("key", sorted(ENGLISH))
+def test_a_line_has_the_same_placeholders_in_both_languages(key: str) -> None:
+    assert placeholders(ITALIAN[key]) == placeholders(ENGLISH[key]), key
+
+
+@pytest.mark.parametrize("locale", ["it", "en"])
+@pytest.mark.parametrize("key", sorted(ENGLISH))
+def test_a_line_is_written_with_its_values_whatever_their_names(locale: str, key: str) -> None:
+    values = {name: f"<{name}>" for name in placeholders(ENGLISH[key])}  # `key` and `locale` among them
+    assert all(value in history_text(locale, key, **values) for value in values.values())
+    assert said(key, **values).text(locale) == history_text(locale, key, **values)
+
+
+@pytest.mark.parametrize("locale", ["it", "it_IT", "it-CH", "IT"])
+def test_an_italian_locale_writes_italian(locale: str) -> None:
+    assert history_text(locale, "phase_started", phase="Sopralluogo") == "Fase 'Sopralluogo' avviata"
+
+
+@pytest.mark.parametrize("locale", ["en", "en_GB", "fr", "de-CH", ""])
+def test_any_other_locale_writes_english(locale: str) -> None:
+    assert history_text(locale, "process_started", template="Vendita", version=1) == \
+        "Process 'Vendita' (version 1) started"
+
+
+def test_a_workflow_line_says_its_english_until_written() -> None:
+    line = said("status_changed", previous="A", status="B")
+    assert line.english == english("status_changed", previous="A", status="B") == "Status changed from 'A' to 'B'"
+    assert line.text("it") == "Stato cambiato da 'A' a 'B'"
