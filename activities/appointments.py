@@ -33,6 +33,7 @@ from activities.step import ActionResult, OnceStep, StepInput, render, render_va
 from crm.models import HistoryKind, OutboxMessage
 from crm.types import utcnow
 from processes.action_kinds import Appointment
+from processes.history_words import said
 
 PRODID = "-//Stagecoach//Process appointments//EN"
 
@@ -149,8 +150,8 @@ class AppointmentActivities:
 
         message = await send_once(self.deps, step_key=once.step.step_key, workflow_id=once.step.workflow_id,
                                   record_id=once.step.record_id, compose=compose, phase_key=once.step.phase_key,
-                                  history_kind=HistoryKind.appointment_sent, history_text="Invitation sent",
-                                  before=once.before, after=bookkeeping.after(once.step.books))
+                                  history_kind=HistoryKind.appointment_sent, history=said("invitation_sent"),
+                                  before=once.before, after=once.after())
         return ActionResult(summary=f"invitation {message.status.value} (outbox message {message.id}, "
                                     f"{start:%Y-%m-%d %H:%M} {settings.timezone})",
                             data={"outbox_message_id": message.id, "uid": uid, "sequence": sequence},
@@ -175,6 +176,6 @@ class AppointmentActivities:
         message = await send_once(self.deps, step_key=f"{input.step_key}/cancel", workflow_id=sent.workflow_id,
                                   record_id=sent.record_id, compose=compose,
                                   history_kind=HistoryKind.appointment_cancelled,
-                                  history_text="Appointment cancelled")
+                                  history=said("appointment_cancelled"))
         return ActionResult(summary=f"cancellation {message.status.value} (outbox message {message.id})",
                             data={"outbox_message_id": message.id})

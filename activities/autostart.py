@@ -26,6 +26,7 @@ from crm.idempotent import insert_once
 from crm.models import HistoryEntry, HistoryKind, Record, RecordEvent, RecordEventKind
 from crm.process_runs import ProcessOrigin
 from crm.types import utcnow
+from processes.history_words import history_text
 from processes.template import ProcessTemplate, Trigger
 from processes.template_basics import RecordKind
 
@@ -181,7 +182,7 @@ class AutostartActivities:
             why = "the record has no owner and no user made the change"
             await insert_once(session, HistoryEntry, request_id, lambda: _rows(HistoryEntry(
                 record_id=record_id, step_key=request_id, kind=HistoryKind.note, actor="autostart",
-                text=f"Autostart of process '{candidate.template.name}' skipped: {why}",
+                text=history_text(self.deps.settings.locale, "autostart_skipped", template=candidate.template.name),
                 data={"template": key, "event_id": event.id, "event": event.kind.value})))
             result.skipped.append(f"{key} on record {record_id}: {why}")
             return

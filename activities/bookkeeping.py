@@ -31,12 +31,15 @@ from crm.idempotent import insert_new
 from crm.models import HistoryEntry, HistoryKind, Task, TaskKind, TaskStatus
 from crm.process_runs import ProcessRun, RunStatus, end_update, mark_started, started_update, write_end
 from crm.types import utcnow
+from processes.history_words import Said, history_text
 from processes.instance import ProcessState, ProcessStatus
 from processes.template_basics import Responsible
 
 
 class HistoryLine(BaseModel):
-    """A line the engine writes in the record's history."""
+    """A line the engine writes in the record's history: its `words` (a key of `processes/history_words.py`) with
+    their `values`, written in the office's language (LOCALE) by the activity that writes it; `text` says it in
+    English (a line from a run before `words` has only its `text`, written as it is)."""
 
     step_key: str
     kind: HistoryKind
@@ -44,6 +47,17 @@ class HistoryLine(BaseModel):
     phase_key: str | None = None
     actor: str = ""
     data: dict[str, Any] = {}
+    words: str | None = None
+    values: dict[str, Any] = {}
+
+    @classmethod
+    def saying(cls, said: Said, **fields: Any) -> HistoryLine:
+        """The line of `said` (its English `text`, its words and values), with its other fields."""
+        return cls(text=said.english, words=said.key, values=said.values, **fields)
+
+    def text_in(self, locale: str) -> str:
+        """The line's text in the language of `locale`."""
+        return history_text(locale, self.words, **self.values) if self.words is not None else self.text
 
 
 class PhaseStart(BaseModel):
@@ -68,9 +82,16 @@ class PhaseTaskOpening(BaseModel):
     step_key: str
     phase_key: str
     title: str
-    line: str
+    line: str  # its history line, in English; `words` and `values`: as a `HistoryLine`'s
+    words: str | None = None
+    values: dict[str, Any] = {}
     due_at: datetime | None = None
     assignee_id: int | None = None  # when the phase started earlier; else its responsible, looked up now
+
+
+def task_line(said: Said) -> dict[str, Any]:
+    """A `PhaseTaskOpening`'s line: `said` in English, its words and values."""
+    return {"line": said.english, "words": said.key, "values": said.values}
 
 
 class RunEnd(BaseModel):
@@ -138,12 +159,12 @@ class Begun:
     # the rows
 
 
-def _row(books: Bookkeeping, line: HistoryLine) -> HistoryEntry:
+def _row(books: Bookkeeping, line: HistoryLine, locale: str) -> HistoryEntry:
     # without the ORM's instrumentation (`model_construct`: a third of the cost): the engine's lines are only read by
     # `crm.idempotent.insert_new` and `new_rows`, never added to a session
     return HistoryEntry.model_construct(record_id=books.record_id, step_key=line.step_key, kind=line.kind,
-                                        text=line.text, workflow_id=books.workflow_id, phase_key=line.phase_key,
-                                        actor=line.actor or books.actor, data=line.data)
+                                        text=line.text_in(locale), workflow_id=books.workflow_id,
+                                        phase_key=line.phase_key, actor=line.actor or books.actor, data=line.data)
 
 
 async def _responsible(session: AsyncSession, books: Bookkeeping, start: PhaseStart) -> int | None:
@@ -174,11 +195,12 @@ LOOK_UP = _LookUp()
 
 
 async def begin(session: AsyncSession, books: Bookkeeping | None,
-                responsible_id: int | None | _LookUp = LOOK_UP, *, confirm_later: bool = False) -> Begun:
+                responsible_id: int | None | _LookUp = LOOK_UP, *, locale: str, confirm_later: bool = False) -> Begun:
     """Apply the `before` part in `session` (no commit): close tasks, look up the responsible (unless given:
-    the step looked it up to render first), open the phase task. The history lines come back in `Begun.rows`,
-    for the caller to insert with its own; with `confirm_later`, so does the statement marking the process's run
-    `running` ("process started" among the lines: `Begun.started`, for `insert_new`'s `also`)."""
+    the step looked it up to render first), open the phase task. The history lines come back in `Begun.rows`
+    (in the language of `locale`: the office's, LOCALE), for the caller to insert with its own; with
+    `confirm_later`, so does the statement marking the process's run `running` ("process started" among the lines:
+    `Begun.started`, for `insert_new`'s `also`)."""
     if books is None:
         return Begun()
     if books.end is not None:  # first: the tasks it closes say why
@@ -195,7 +217,7 @@ async def begin(session: AsyncSession, books: Bookkeeping | None,
             else responsible_id
         started = start.line.model_copy(update={"data": {"responsible_id": begun.responsible_id, **start.line.data}})
         lines.insert(len(lines) if start.position is None else min(start.position, len(lines)), started)
-    begun.rows = [_row(books, line) for line in lines]
+    begun.rows = [_row(books, line, locale) for line in lines]
     if confirm_later and any(line.kind is HistoryKind.process_started for line in lines):
         begun.started = started_update(books.workflow_id)
         lines = [line for line in lines if line.kind is not HistoryKind.process_started]
@@ -209,7 +231,9 @@ async def begin(session: AsyncSession, books: Bookkeeping | None,
         begun.task_id = (await insert_new(session, Task, [task])).get(opening.step_key) or (await session.exec(
             select(Task.id).where(Task.step_key == opening.step_key))).one()
         begun.rows.append(HistoryEntry(record_id=books.record_id, step_key=opening.step_key,
-                                       kind=HistoryKind.task_created, text=opening.line,
+                                       kind=HistoryKind.task_created,
+                                       text=history_text(locale, opening.words, **opening.values)
+                                       if opening.words is not None else opening.line,
                                        workflow_id=books.workflow_id, phase_key=opening.phase_key,
                                        actor=books.actor, data={"assignee_id": assignee}))
     return begun
@@ -272,9 +296,9 @@ async def _follow_runs(session: AsyncSession, books: Bookkeeping, lines: list[Hi
                 .values(status=RunStatus.not_started))
 
 
-def after(books: Bookkeeping | None) -> list[HistoryEntry]:
-    """The `after` lines, to insert once the step's effect is done."""
-    return [_row(books, line) for line in books.after] if books is not None else []
+def after(books: Bookkeeping | None, locale: str) -> list[HistoryEntry]:
+    """The `after` lines, to insert once the step's effect is done, in the language of `locale`."""
+    return [_row(books, line, locale) for line in books.after] if books is not None else []
 
 
 class BookkeepingActivities:
@@ -285,7 +309,8 @@ class BookkeepingActivities:
     async def record_bookkeeping(self, books: Bookkeeping) -> BookkeepingResult:
         """Bookkeeping no step carried: flushed before the process waits, or as it ends."""
         async with self.deps.sessions() as session:
-            begun = await begin(session, books, confirm_later=True)
-            await insert_new(session, HistoryEntry, [*begun.rows, *after(books)], also=begun.started)
+            locale = self.deps.settings.locale
+            begun = await begin(session, books, locale=locale, confirm_later=True)
+            await insert_new(session, HistoryEntry, [*begun.rows, *after(books, locale)], also=begun.started)
             await session.commit()
         return BookkeepingResult(responsible_id=begun.responsible_id, task_id=begun.task_id)

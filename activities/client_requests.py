@@ -16,6 +16,8 @@
 
 from __future__ import annotations
 
+from functools import partial
+
 from pydantic import BaseModel, Field
 from sqlalchemy import update
 from sqlmodel import col, select
@@ -34,6 +36,7 @@ from crm.idempotent import insert_once
 from crm.models import HistoryEntry, HistoryKind, OutboxMessage, Record
 from crm.pipeline_moves import Move, move_record
 from processes.errors import MovedMeanwhile, MoveRefused
+from processes.history_words import history_text, said
 from workflows import signature_delivery
 from workflows.request_delivery import deliver_pending, deliver_pending_closures, requests_cancelled
 
@@ -116,7 +119,7 @@ class ClientRequestActivities:
         await send_once(self.deps, step_key=f"{input.email_step_key}/reminder/{input.number}",
                         workflow_id=first.workflow_id, record_id=request.record_id, compose=compose,
                         history_kind=HistoryKind.reminder_sent,
-                        history_text=f"Reminder {input.number} of client request #{request.id} sent")
+                        history=said("client_reminder_sent", number=input.number, request=request.id))
         async with self.deps.sessions() as session:
             await session.exec(update(ClientRequest).where(  # type: ignore[call-overload]
                 col(ClientRequest.id) == input.request_id, col(ClientRequest.reminders_sent) < input.number)
@@ -142,28 +145,29 @@ class ClientRequestActivities:
         record = await session.get(Record, request.record_id, populate_existing=True)
         assert record is not None
         waiting, record_id, title = request.waiting_status, request.record_id, request.title
+        words = partial(history_text, self.deps.settings.locale, request=request_id)  # its lines, in LOCALE's language
         if record.status != waiting:
             done = (await session.exec(select(HistoryEntry).where(HistoryEntry.step_key == step_key))).first()
             if done is not None:  # a second delivery: this request moved it
                 return f"moved to '{done.data.get('to')}'"
-            return await _note(session, record_id, request_id, f"Client request #{request_id} answered; record not "
-                               f"moved: it is in '{record.status}' now, no longer in '{waiting}'")
+            return await _note(session, record_id, request_id, words("answered_left", status=record.status,
+                                                                    waiting=waiting))
         pipeline = await pipeline_store.governing(session, record.kind, record.type)
         sequence = pipeline.sequence(record.type) if pipeline is not None else []
         following = sequence[sequence.index(waiting) + 1] if waiting in sequence[:-1] else None
         if following is None:
-            return await _note(session, record_id, request_id, f"Client request #{request_id} answered; record not "
-                               f"moved: '{waiting}' is the last status of type '{record.type}'")
+            return await _note(session, record_id, request_id, words("answered_last", waiting=waiting,
+                                                                    type=record.type))
         try:
             await move_record(session, record_id, Move(
                 to=following, reason=f"the client answered '{title}'", actor=actor(request_id),
-                expected_status=waiting, step_key=step_key))
+                expected_status=waiting, step_key=step_key, locale=self.deps.settings.locale,
+                shown_reason=words("client_answered", title=title)))
         except MovedMeanwhile as exc:
             raise ApplicationError(exc.message, type=exc.type) from None  # retried: then it has left, or not
         except MoveRefused as exc:
             await session.rollback()
-            return await _note(session, record_id, request_id, f"Client request #{request_id} answered; record not "
-                               f"moved: {exc.message}")
+            return await _note(session, record_id, request_id, words("answered_not_moved", why=exc.message))
         await session.commit()
         await notify_events(self.deps, step_key)  # the next status's automations
         return f"moved to '{following}'"
@@ -174,7 +178,7 @@ class ClientRequestActivities:
         could not, the signature outcomes the callback could not, the requests' ends, and the signing providers'
         cancel calls still failing (`activities/signing/cancel.py`)."""
         async with self.deps.sessions() as session:
-            expired = await closing.expire_due(session, input.batch_size)
+            expired = await closing.expire_due(session, input.batch_size, self.deps.settings.locale)
         if self.deps.temporal is None:
             return DeliverSubmissionsResult(expired=len(expired), more=len(expired) == input.batch_size)
         await requests_cancelled(self.deps.temporal, self.deps.settings, expired)  # their reminders stop

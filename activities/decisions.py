@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 from pydantic import BaseModel
@@ -17,6 +18,7 @@ from crm.models import HistoryEntry, HistoryKind
 from crm.types import utcnow
 from processes.display import Office
 from processes.errors import RenderError, RenderInterrupted
+from processes.history_words import history_text
 from processes.template import Branch
 
 
@@ -53,15 +55,14 @@ class DecisionActivities:
                 raise final(exc) from None
             except RenderInterrupted as exc:
                 raise ApplicationError(exc.message, type=exc.type) from None
-            step, begun = await begin_step(session, step, prepared=True)
-            if chosen is not None:
-                text = f"Decision in phase '{step.phase_name}': go to '{input.branches[chosen].goto}'"
-            else:
-                then = f"go to '{input.otherwise}'" if input.otherwise else "the process ends"
-                text = f"Decision in phase '{step.phase_name}': no condition held, {then}"
+            step, begun = await begin_step(session, step, locale=self.deps.settings.locale, prepared=True)
+            said = partial(history_text, self.deps.settings.locale, phase=step.phase_name)
+            text = said("decision_goto", goto=input.branches[chosen].goto) if chosen is not None else \
+                said("decision_otherwise", goto=input.otherwise) if input.otherwise else said("decision_ends")
             line = HistoryEntry(record_id=step.record_id, step_key=step.step_key, kind=HistoryKind.decision, text=text,
                                 workflow_id=step.workflow_id, phase_key=step.phase_key,
                                 actor=f"process {step.template_key}", data={"branch": chosen})
-            await insert_new(session, HistoryEntry, [*begun.rows, line, *bookkeeping.after(step.books)])
+            await insert_new(session, HistoryEntry,
+                             [*begun.rows, line, *bookkeeping.after(step.books, self.deps.settings.locale)])
             await session.commit()
         return DecideResult(branch=chosen, responsible_id=step.responsible_id)

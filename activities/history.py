@@ -48,7 +48,10 @@ class HistoryActivities:
 
     @activity.defn(name="record_history")
     async def record_history(self, input: RecordHistoryInput) -> int:
-        entry = await write_history_once(self.deps, HistoryEntry(**input.model_dump()))
+        entry = await write_history_once(self.deps, HistoryEntry(
+            record_id=input.record_id, step_key=input.step_key, kind=input.kind,
+            text=input.text_in(self.deps.settings.locale), workflow_id=input.workflow_id, phase_key=input.phase_key,
+            actor=input.actor, data=input.data))
         assert entry.id is not None
         if input.kind is HistoryKind.owner_changed and input.workflow_id and "to" in input.data:
             async with self.deps.sessions() as session:  # the process list filters owners on the run row
@@ -66,11 +69,13 @@ class HistoryActivities:
             variables = await render_variables(session, step, utcnow(), [input.action.text])
             text = await render(self.deps, step, input.action.text, variables, f"{input.where}.text",
                                 input.action.locale)
-            step, begun = await begin_step(session, step, prepared=True, confirm_later=True)
+            locale = self.deps.settings.locale
+            step, begun = await begin_step(session, step, locale=locale, prepared=True, confirm_later=True)
             entry = HistoryEntry(record_id=step.record_id, step_key=step.step_key, kind=HistoryKind.note, text=text,
                                  workflow_id=step.workflow_id, phase_key=step.phase_key,
                                  actor=f"process {step.template_key}")
-            inserted = await insert_new(session, HistoryEntry, [*begun.rows, entry, *bookkeeping.after(step.books)],
+            inserted = await insert_new(session, HistoryEntry,
+                                        [*begun.rows, entry, *bookkeeping.after(step.books, locale)],
                                         also=begun.started)  # the run turns `running` in the same statement
             entry_id = inserted.get(step.step_key) or (await session.exec(  # written by an earlier try
                 select(HistoryEntry.id).where(HistoryEntry.step_key == step.step_key))).one()

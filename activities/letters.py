@@ -34,6 +34,7 @@ from crm.models import HistoryEntry
 from crm.types import utcnow
 from processes.action_kinds import Letter
 from processes.errors import DocumentInvalid, RenderError, RenderInterrupted
+from processes.history_words import said
 
 
 class LetterInput(BaseModel):
@@ -109,7 +110,7 @@ class LetterActivities:
             raise final(exc) from None
         except RenderInterrupted as exc:
             raise ApplicationError(exc.message, type=exc.type) from None
-        after = bookkeeping.after(step.books) if action.email is None else []
+        after = bookkeeping.after(step.books, deps.settings.locale) if action.email is None else []
 
         async def before(session: AsyncSession) -> None:
             await once.before(session)
@@ -121,7 +122,7 @@ class LetterActivities:
                     session, storage_for(deps.settings), record_id=step.record_id, data=pdf, filename=name,
                     declared="application/pdf", step_key=step.step_key, actor=f"process {step.workflow_id}"[:200],
                     before=before, workflow_id=step.workflow_id, phase_key=step.phase_key,
-                    text=f"{shown} made: {{name}} (version {{version}})")
+                    locale=deps.settings.locale, words=f"{shown.lower()}_made")
             except DocumentInvalid as exc:
                 raise final_message("LetterInvalid", f"{input.where}.name: {exc.message}") from None
 
@@ -150,4 +151,4 @@ class LetterActivities:
 
         return await send_once(deps, step_key=f"{once.step.step_key}/email", workflow_id=once.step.workflow_id,
                                record_id=once.step.record_id, compose=compose, phase_key=once.step.phase_key,
-                               history_text=f"{shown} sent", after=bookkeeping.after(once.step.books))
+                               history=said(f"{shown.lower()}_sent"), after=once.after())

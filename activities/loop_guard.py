@@ -31,6 +31,7 @@ from activities.outbox import send_once
 from crm.models import HistoryEntry, HistoryKind, Record, User
 from crm.process_runs import ProcessRun, RunStatus
 from crm.types import utcnow
+from processes.history_words import history_text, said
 
 log = logging.getLogger("stagecoach.loop_guard")
 
@@ -101,7 +102,9 @@ class LoopGuardActivities:
         # the cancellation is written first: it stands whatever happens to the notices
         await write_history_once(self.deps, HistoryEntry(
             record_id=input.record_id, step_key=f"{input.workflow_id}/loop-guard", kind=HistoryKind.loop_guard,
-            text=f"Process '{input.template_name}' cancelled: {reason}", workflow_id=input.workflow_id,
+            text=history_text(self.deps.settings.locale, "loop_guard", template=input.template_name,
+                              key=input.template_key, starts=starts, record_id=input.record_id, limit=limit),
+            workflow_id=input.workflow_id,
             actor="loop guard", data={"starts_today": starts, "limit": limit}))
         text = say(self.deps.settings.locale)
         named = {"workflow_id": input.workflow_id, "template": input.template_name, "record_id": input.record_id}
@@ -124,7 +127,7 @@ class LoopGuardActivities:
 
         try:
             await send_once(self.deps, step_key=step_key, workflow_id=input.workflow_id, record_id=input.record_id,
-                            compose=compose, history_text="Loop guard notice sent", retry_failed=False)
+                            compose=compose, history=said("loop_guard_notice_sent"), retry_failed=False)
             return None
         except ApplicationError as exc:
             if not exc.non_retryable and activity.info().attempt < NOTICE_ATTEMPTS:
@@ -134,6 +137,7 @@ class LoopGuardActivities:
                                                           "error": why})
         await write_history_once(self.deps, HistoryEntry(
             record_id=input.record_id, step_key=f"{step_key}/not-sent", kind=HistoryKind.notice_not_sent,
-            text=f"Loop guard notice to {address} not sent: {why}", workflow_id=input.workflow_id,
+            text=history_text(self.deps.settings.locale, "loop_guard_not_sent", address=address, why=why),
+            workflow_id=input.workflow_id,
             actor="loop guard", data={"to": address}))
         return why

@@ -14,6 +14,7 @@ from activities.step import ActionResult, StepInput, load_user, render, render_v
 from crm.models import HistoryKind
 from crm.types import utcnow
 from processes.action_kinds import Reminder
+from processes.history_words import said
 
 
 class ReminderInput(BaseModel):
@@ -44,7 +45,7 @@ class NoticeActivities:
 
         message = await send_once(self.deps, step_key=step.step_key, workflow_id=step.workflow_id,
                                   record_id=step.record_id, compose=compose, history_kind=HistoryKind.reminder_sent,
-                                  history_text="Reminder sent", phase_key=step.phase_key)
+                                  history=said("reminder_sent"), phase_key=step.phase_key)
         return ActionResult(summary=f"reminder {message.status.value} (outbox message {message.id})")
 
     @activity.defn(name="notify_overdue")
@@ -65,6 +66,6 @@ class NoticeActivities:
 
         message = await send_once(self.deps, step_key=step.step_key, workflow_id=step.workflow_id,
                                   record_id=step.record_id, compose=compose, history_kind=HistoryKind.phase_overdue,
-                                  history_text=f"Phase '{step.phase_name}' overdue, controller notified",
+                                  history=said("overdue_notified", phase=step.phase_name),
                                   phase_key=step.phase_key)
         return ActionResult(summary=f"overdue notice {message.status.value} (outbox message {message.id})")

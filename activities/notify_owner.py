@@ -24,6 +24,7 @@ from activities.step import ActionResult, OnceStep, StepInput, render, render_va
 from crm.models import HistoryEntry, Record
 from crm.types import utcnow
 from processes.action_kinds import NotifyOwner
+from processes.history_words import said
 from processes.template_basics import RecordKind
 
 
@@ -80,8 +81,8 @@ class NotifyOwnerActivities:
 
         message = await send_once(self.deps, step_key=once.step.step_key, workflow_id=once.step.workflow_id,
                                   record_id=once.step.record_id, compose=compose, phase_key=once.step.phase_key,
-                                  history_text="Owner notified", before=once.before,
-                                  after=bookkeeping.after(once.step.books))
+                                  history=said("owner_notified"), before=once.before,
+                                  after=once.after())
         return ActionResult(summary=f"owner notified: {message.status.value} (outbox message {message.id}, "
                                     f"{action.to})",
                             data={"outbox_message_id": message.id}, responsible_id=once.step.responsible_id)

@@ -13,6 +13,7 @@ every possible delivery, a crashed one included.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
+from functools import partial
 
 from sqlmodel import col, update
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -25,6 +26,7 @@ from activities.mailer import Attachment, PermanentMailError, TransientMailError
 from crm.idempotent import insert_new, insert_once
 from crm.models import HistoryEntry, HistoryKind, MessageStatus, OutboxMessage
 from crm.types import utcnow
+from processes.history_words import Said, history_text, said
 
 # -> (to, subject, body), or (to, subject, body, attachments)
 Composer = Callable[[AsyncSession], Awaitable[tuple[str, str, str] | tuple[str, str, str, list[Attachment]]]]
@@ -48,11 +50,12 @@ async def _recorded(deps: Deps, step_key: str, workflow_id: str | None, record_i
 
 async def send_once(deps: Deps, *, step_key: str, workflow_id: str | None, record_id: int | None,
                     compose: Composer, history_kind: HistoryKind = HistoryKind.email_sent,
-                    history_text: str = "Email sent", phase_key: str | None = None,
+                    history: Said = said("email_sent"), phase_key: str | None = None,
                     before: Before | None = None, after: Sequence[HistoryEntry] = (),
                     retry_failed: bool = True) -> OutboxMessage:
     """Record the message (with what `before` adds to that transaction), deliver it, then mark it sent
-    (with the `after` lines: what the step's success means). With `retry_failed` False, a message the SMTP
+    (with the `after` lines: what the step's success means), and its line in the record's history (`history`, with
+    the subject and the address, in the office's language). With `retry_failed` False, a message the SMTP
     server refused for good before is not tried again."""
     row = await _recorded(deps, step_key, workflow_id, record_id, compose, before)
     if row.status in (MessageStatus.sent, MessageStatus.held):
@@ -85,15 +88,19 @@ async def send_once(deps: Deps, *, step_key: str, workflow_id: str | None, recor
         session.add(stored)
         if record_id is not None:
             session.add(HistoryEntry(record_id=record_id, step_key=step_key, kind=history_kind,
-                                     text=f"{history_text}: '{stored.subject}' to {stored.to_address}"
-                                     + (" (kept in the outbox: no SMTP server configured)"
-                                        if status is MessageStatus.held else ""),
+                                     text=_line(deps.settings.locale, history, stored),
                                      workflow_id=workflow_id, phase_key=phase_key,
                                      data={"outbox_message_id": stored.id, "message_id": stored.message_id}))
         await insert_new(session, HistoryEntry, list(after))
         await session.commit()
         activity.logger.info("email %s", status.value, extra={"step_key": step_key})
         return stored
+
+
+def _line(locale: str, history: Said, message: OutboxMessage) -> str:
+    said = partial(history_text, locale)
+    return said("email_line", what=history.text(locale), subject=message.subject, to=message.to_address) + (
+        said("email_held") if message.status is MessageStatus.held else "")
 
 
 async def _count_attempt(deps: Deps, row_id: int | None) -> None:

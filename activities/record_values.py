@@ -25,6 +25,7 @@ from crm.record_events import RecordSnapshot, add_record_events, snapshot
 from crm.types import utcnow
 from processes.errors import MovedMeanwhile, MoveRefused
 from processes.action_kinds import SetStatus, WriteValues
+from processes.history_words import history_text
 from workflows.client import notify_dispatcher
 
 log = logging.getLogger("stagecoach.activity")
@@ -90,7 +91,7 @@ class RecordValuesActivities:
         """Whether an earlier try made the change (its bookkeeping went with it); if so, finish what it left."""
         if not await self._already_done(session, step.step_key):
             return False
-        await insert_new(session, HistoryEntry, bookkeeping.after(step.books))
+        await insert_new(session, HistoryEntry, bookkeeping.after(step.books, self.deps.settings.locale))
         await session.commit()
         if await self._undispatched(session, step.step_key):  # the earlier try stopped before signalling
             await self._notify(step)
@@ -107,7 +108,7 @@ class RecordValuesActivities:
             for name, text in input.action.values.items():  # rendered before anything is written
                 values[name] = await render(self.deps, step, text, variables, f"{input.where}.values.{name}",
                                             input.action.locale)
-            step, begun = await begin_step(session, step, prepared=True)
+            step, begun = await begin_step(session, step, locale=self.deps.settings.locale, prepared=True)
             await insert_new(session, HistoryEntry, begun.rows)
             record = await load_record(session, step.record_id)
             before = snapshot(record)
@@ -115,11 +116,12 @@ class RecordValuesActivities:
             record.updated_at = utcnow()
             session.add(record)
             session.add(HistoryEntry(record_id=record.id, step_key=step.step_key, kind=HistoryKind.values_written,
-                                     text="Fields written: " + ", ".join(sorted(values)),
+                                     text=history_text(self.deps.settings.locale, "fields_written",
+                                                       fields=", ".join(sorted(values))),
                                      workflow_id=step.workflow_id, phase_key=step.phase_key,
                                      actor=f"process {step.template_key}", data={"fields": sorted(values)}))
             events = self._record_events(session, before, record, step)
-            await insert_new(session, HistoryEntry, bookkeeping.after(step.books))
+            await insert_new(session, HistoryEntry, bookkeeping.after(step.books, self.deps.settings.locale))
             await session.commit()
         if events:
             await self._notify(step)
@@ -131,7 +133,7 @@ class RecordValuesActivities:
         with the refusal's message; a move that lost a race is tried again."""
         status = input.action.status
         async with self.deps.sessions() as session:
-            step, begun = await begin_step(session, input.step)
+            step, begun = await begin_step(session, input.step, locale=self.deps.settings.locale)
             if await self._done_before(session, step):
                 return ActionResult(summary=f"status already set to {status}", responsible_id=step.responsible_id)
             await insert_new(session, HistoryEntry, begun.rows)
@@ -140,14 +142,16 @@ class RecordValuesActivities:
             actor = f"process {step.template_key}"
             if previous == status:  # nothing moves: the step is written down all the same
                 session.add(HistoryEntry(record_id=record.id, step_key=step.step_key, kind=HistoryKind.status_changed,
-                                         text=f"Status left at '{status}' (it was already)",
+                                         text=history_text(self.deps.settings.locale, "status_left", status=status),
                                          workflow_id=step.workflow_id, phase_key=step.phase_key, actor=actor,
                                          data={"from": previous, "to": status}))
             else:
                 await move_in_step(session, step.record_id, Move(
                     to=status, actor=actor, actor_user_id=step.owner_id, step_key=step.step_key,
-                    workflow_id=step.workflow_id, phase_key=step.phase_key, reason=f"phase '{step.phase_name}'"))
-            await insert_new(session, HistoryEntry, bookkeeping.after(step.books))
+                    workflow_id=step.workflow_id, phase_key=step.phase_key, reason=f"phase '{step.phase_name}'",
+                    locale=self.deps.settings.locale,
+                    shown_reason=history_text(self.deps.settings.locale, "in_phase", phase=step.phase_name)))
+            await insert_new(session, HistoryEntry, bookkeeping.after(step.books, self.deps.settings.locale))
             await session.commit()
         if previous != status:
             await self._notify(step)

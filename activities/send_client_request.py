@@ -29,6 +29,7 @@ from crm.client_requests.emails import link_email
 from crm.client_requests.models import AutoMove, ClientRequest
 from crm.models import HistoryEntry, HistoryKind
 from processes.action_kinds import SendClientRequest
+from processes.history_words import history_text
 from processes.instance import StageRef
 from workflows.client import ClientRequestInput, start_request_workflow
 
@@ -79,16 +80,18 @@ class SendClientRequestActivities:
             await once.before(session)
             session.add(HistoryEntry(
                 record_id=step.record_id, step_key=step.step_key, kind=HistoryKind.client_request_sent,
-                text=f"Client request #{request.id} '{request.title}' sent to {to}"
-                     + (" (the answers move the record on)" if action.auto_move and input.stage else
-                        " (the phase waits for the answers)" if action.auto_move else ""),
+                text=history_text(settings.locale, "client_request_sent", request=request.id, title=request.title,
+                                  to=to) + (history_text(settings.locale, "request_moves_record")
+                                            if action.auto_move and input.stage else
+                                            history_text(settings.locale, "request_phase_waits")
+                                            if action.auto_move else ""),
                 workflow_id=step.workflow_id, phase_key=step.phase_key, actor=f"process {step.template_key}",
                 data={"client_request_id": request.id, "auto_move": action.auto_move}))
             return to, subject, body
 
         message = await send_once(self.deps, step_key=once.step.step_key, workflow_id=once.step.workflow_id,
                                   record_id=None, compose=compose, before=None,
-                                  after=bookkeeping.after(once.step.books))
+                                  after=once.after())
         async with self.deps.sessions() as session:  # opened now, or by an earlier try
             request = await _sent(session, once.step.step_key)
         if request is None or request.id is None:

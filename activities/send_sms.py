@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from functools import partial
 
 import phonenumbers
 from pydantic import BaseModel
@@ -20,7 +21,16 @@ from crm.models import HistoryKind, Record
 from crm.types import utcnow
 from processes.sms_text import MAX_SEGMENTS, segments
 from processes.action_kinds import SendSms
+from processes.history_words import history_text
 
+
+def _line(locale: str, delivery: Delivery) -> str:
+    """The SMS's line in the record's history, in the language of `locale`."""
+    size = segments(delivery.body)
+    said = partial(history_text, locale)
+    return said("sms_one" if size.count == 1 else "sms_many", to=delivery.target, count=size.count,
+                units=size.units, encoding=size.encoding) + (said("sms_held") if delivery.status is
+                                                              DeliveryStatus.held else "")
 
 class SendSmsInput(BaseModel):
     step: StepInput
@@ -91,10 +101,8 @@ class SendSmsActivities:
             return await provider.send(to=row.target, text=row.body, reference=row.message_id)
 
         row = await deliver_once(self.deps, once.step, kind="send_sms", compose=compose, send=send,
-                                 before=once.before, after=bookkeeping.after(once.step.books),
+                                 before=once.before, after=once.after(),
                                  history_kind=HistoryKind.sms_sent,
-                                 describe=lambda d: f"SMS to {d.target}: {segments(d.body)}" + (
-                                     ", kept in the outbox: no SMS gateway configured"
-                                     if d.status is DeliveryStatus.held else ""))
+                                 describe=lambda d: _line(self.deps.settings.locale, d))
         return ActionResult(summary=f"SMS {row.status.value} (delivery {row.id}, to {action.to})",
                             data={"delivery_id": row.id}, responsible_id=once.step.responsible_id)

@@ -16,6 +16,7 @@ from activities.deps import Deps
 from activities.errors import final_message
 from activities.outbox import send_once
 from crm.models import OutboxMessage
+from processes.history_words import said
 
 
 class DeliverNoticeInput(BaseModel):
@@ -37,5 +38,5 @@ class StaffNoticeActivities:
             raise final_message("NoticeMissing", f"no message recorded under {input.step_key}")
 
         message = await send_once(self.deps, step_key=input.step_key, workflow_id=None, record_id=row.record_id,
-                                  compose=compose, history_text="Notice sent")
+                                  compose=compose, history=said("notice_sent"))
         return f"notice {message.status.value} (outbox message {message.id})"

@@ -32,6 +32,7 @@ from crm.process_runs import ProcessOrigin
 from crm.types import utcnow
 from processes.errors import StagecoachError
 from processes.action_kinds import Assign, Candidates, Notify, Rule, StartProcess, SubstateChange
+from processes.history_words import history_text, said
 
 
 class SubstateInput(BaseModel):
@@ -127,13 +128,13 @@ class StageActionActivities:
         """Open or close a substate: a move like any other (crm/pipeline_moves.py); refused, an incident."""
         step, name = input.step, input.action.substate
         async with self.deps.sessions() as session:
-            step, begun = await begin_step(session, step)
+            step, begun = await begin_step(session, step, locale=self.deps.settings.locale)
             await insert_new(session, HistoryEntry, begun.rows)
             move = Move(open_substate=name if input.opening else None, close_substate=None if input.opening else name,
                         actor=f"process {step.template_key}", actor_user_id=step.owner_id, step_key=step.step_key,
-                        workflow_id=step.workflow_id, phase_key=step.phase_key)
+                        workflow_id=step.workflow_id, phase_key=step.phase_key, locale=self.deps.settings.locale)
             moved = await move_in_step(session, step.record_id, move)
-            await insert_new(session, HistoryEntry, bookkeeping.after(step.books))
+            await insert_new(session, HistoryEntry, bookkeeping.after(step.books, self.deps.settings.locale))
             await session.commit()
         if not moved.done_before:
             await notify_events(self.deps, step.step_key)
@@ -158,7 +159,7 @@ class StageActionActivities:
         body = await render(self.deps, step, message, variables, f"{input.where}.message", action.locale)
 
         async def before(session: AsyncSession) -> None:
-            _, begun = await begin_step(session, step)
+            _, begun = await begin_step(session, step, locale=self.deps.settings.locale)
             await insert_new(session, HistoryEntry, begun.rows)
 
         for user in users:
@@ -167,7 +168,8 @@ class StageActionActivities:
 
             await send_once(self.deps, step_key=f"{step.step_key}/{user.id}", workflow_id=step.workflow_id,
                             record_id=step.record_id, compose=compose, phase_key=step.phase_key, before=before,
-                            after=bookkeeping.after(step.books), history_text=f"Notified {user.handle}")
+                            after=bookkeeping.after(step.books, self.deps.settings.locale),
+                            history=said("user_notified", handle=user.handle))
         return ActionResult(summary=f"notified {len(users)} user(s)", responsible_id=step.responsible_id)
 
     @step_activity("assign")
@@ -175,7 +177,7 @@ class StageActionActivities:
         """Give the role on the record to the user the criteria choose; no candidate is an incident."""
         action, step = input.action, input.step
         async with self.deps.sessions() as session:
-            step, begun = await begin_step(session, step)
+            step, begun = await begin_step(session, step, locale=self.deps.settings.locale)
             if await self._done(session, step.step_key):
                 return ActionResult(summary=f"{action.role} assigned before", responsible_id=step.responsible_id)
             record = await load_record(session, step.record_id)
@@ -201,11 +203,12 @@ class StageActionActivities:
             if record.restricted and await session.get(RecordAccess, (record.id, user_id)) is None:
                 session.add(RecordAccess(record_id=record.id, user_id=user_id))  # the assignee sees the record
             session.add(HistoryEntry(record_id=record.id, step_key=step.step_key, kind=HistoryKind.assigned,
-                                     text=f"{user.name} assigned as {action.role} ({action.strategy})",
+                                     text=history_text(self.deps.settings.locale, "assigned", name=user.name,
+                                                       role=action.role, strategy=action.strategy),
                                      workflow_id=step.workflow_id, phase_key=step.phase_key,
                                      actor=f"process {step.template_key}",
                                      data={"role": action.role, "user_id": user_id, "strategy": action.strategy}))
-            await insert_new(session, HistoryEntry, bookkeeping.after(step.books))
+            await insert_new(session, HistoryEntry, bookkeeping.after(step.books, self.deps.settings.locale))
             await session.commit()
         return ActionResult(summary=f"{action.role}: user {user_id}", data={"user_id": user_id},
                             responsible_id=step.responsible_id)
@@ -215,8 +218,9 @@ class StageActionActivities:
         """Start a process of the template's latest version on the record, once per step key."""
         action, step = input.action, input.step
         async with self.deps.sessions() as session:
-            step, begun = await begin_step(session, step)
-            await insert_new(session, HistoryEntry, [*begun.rows, *bookkeeping.after(step.books)])
+            step, begun = await begin_step(session, step, locale=self.deps.settings.locale)
+            await insert_new(session, HistoryEntry,
+                             [*begun.rows, *bookkeeping.after(step.books, self.deps.settings.locale)])
             await session.commit()
             try:
                 row = await template_store.get_version(session, action.template)

@@ -21,6 +21,7 @@ from crm import pipeline_store
 from crm.idempotent import insert_once
 from crm.models import HistoryEntry, HistoryKind, Record, RecordEventKind
 from crm.process_runs import ProcessOrigin, by_request_id
+from processes.history_words import history_text
 from processes.instance import AbortRequest, StageRef
 from processes.pipeline import Pipeline
 from processes.stage_templates import When, stage_template
@@ -109,8 +110,9 @@ async def _start(deps: Deps, session: AsyncSession, pipeline: Pipeline, version:
 
         async def note() -> list[HistoryEntry]:
             return [HistoryEntry(record_id=record_id, step_key=request_id, kind=HistoryKind.note, actor="pipeline",
-                                 text=f"Automations of '{built.template.name}' skipped: the record has no owner and "
-                                      "no user moved it", data={"pipeline": pipeline.key, "event_id": event.id})]
+                                 text=history_text(deps.settings.locale, "automations_skipped",
+                                                   template=built.template.name),
+                                 data={"pipeline": pipeline.key, "event_id": event.id})]
 
         await insert_once(session, HistoryEntry, request_id, note)
         return []

@@ -12,7 +12,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from activities.bookkeeping import (LOOK_UP, Begun, Bookkeeping, begin, start_responsible, write_step_end,
+from activities.bookkeeping import (LOOK_UP, Begun, Bookkeeping, after, begin, start_responsible, write_step_end,
                                     writes_only_lines)
 from activities.deps import Deps
 from activities.errors import final
@@ -94,11 +94,12 @@ async def prepare_step(session: AsyncSession, step: StepInput) -> StepInput:
     return step.model_copy(update={"responsible_id": await start_responsible(session, step.books)})
 
 
-async def begin_step(session: AsyncSession, step: StepInput, *, prepared: bool = False,
+async def begin_step(session: AsyncSession, step: StepInput, *, locale: str, prepared: bool = False,
                      confirm_later: bool = False) -> tuple[StepInput, Begun]:
-    """Apply the `before` part of the step's bookkeeping in `session`; the step with its responsible (looked up
-    here, unless `prepared`: `prepare_step` looked it up). `confirm_later`: see `bookkeeping.begin`."""
-    begun = await begin(session, step.books, step.responsible_id if prepared else LOOK_UP,
+    """Apply the `before` part of the step's bookkeeping in `session`, its lines in the language of `locale` (the
+    office's, LOCALE); the step with its responsible (looked up here, unless `prepared`: `prepare_step` looked it
+    up). `confirm_later`: see `bookkeeping.begin`."""
+    begun = await begin(session, step.books, step.responsible_id if prepared else LOOK_UP, locale=locale,
                         confirm_later=confirm_later)
     if step.books is not None and step.books.start is not None:
         step = step.model_copy(update={"responsible_id": begun.responsible_id})
@@ -109,13 +110,13 @@ class OnceStep:
     """An action step whose effect is recorded once (an email, a delivery): its responsible looked up first (no
     write), then the `before` part of its bookkeeping written in the transaction that records the effect."""
 
-    def __init__(self, step: StepInput) -> None:
-        self.step = step
+    def __init__(self, step: StepInput, locale: str) -> None:
+        self.step, self.locale = step, locale  # the office's (LOCALE): its lines are written in its language
 
     @classmethod
     async def prepare(cls, deps: Deps, step: StepInput) -> OnceStep:
         async with deps.sessions() as session:
-            return cls(await prepare_step(session, step))
+            return cls(await prepare_step(session, step), deps.settings.locale)
 
     async def before(self, session: AsyncSession) -> None:
         rows, started = await self.lines(session)
@@ -124,8 +125,13 @@ class OnceStep:
     async def lines(self, session: AsyncSession) -> tuple[list[HistoryEntry], Bound | None]:
         """Apply the `before` part but for its history lines and the statement marking the run `running` (None when
         it is not the process's first step), which come back for the caller to send with its own."""
-        self.step, begun = await begin_step(session, self.step, prepared=True, confirm_later=True)
+        self.step, begun = await begin_step(session, self.step, locale=self.locale, prepared=True,
+                                            confirm_later=True)
         return begun.rows, begun.started
+
+    def after(self) -> list[HistoryEntry]:
+        """The `after` lines of its bookkeeping (`bookkeeping.after`)."""
+        return after(self.step.books, self.locale)
 
     @property
     def only_lines(self) -> bool:

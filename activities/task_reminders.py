@@ -14,6 +14,7 @@ from activities.engine_words import moment_text, say
 from activities.outbox import send_once
 from activities.lookups import load_user
 from crm.models import HistoryKind, Task, TaskStatus
+from processes.history_words import said
 
 
 class TaskReminderInput(BaseModel):
@@ -53,5 +54,5 @@ class TaskReminderActivities:
 
         await send_once(self.deps, step_key=f"{task.step_key}/reminder/{input.remind_at.isoformat()}",
                         workflow_id=None, record_id=task.record_id, compose=compose,
-                        history_kind=HistoryKind.reminder_sent, history_text=f"Reminder of task '{task.title}' sent")
+                        history_kind=HistoryKind.reminder_sent, history=said("task_reminder_sent", title=task.title))
         return True

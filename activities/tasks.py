@@ -16,6 +16,7 @@ from crm.idempotent import insert_new, insert_once
 from crm.models import HistoryEntry, HistoryKind, Task, TaskKind, TaskStatus
 from crm.types import utcnow
 from processes.action_kinds import CreateTask
+from processes.history_words import history_text
 
 
 class CreateTaskInput(BaseModel):
@@ -50,10 +51,10 @@ class TaskActivities:
     def __init__(self, deps: Deps) -> None:
         self.deps = deps
 
-    async def _insert_once(self, task: Task, record_id: int, history_text: str) -> Task:
+    async def _insert_once(self, task: Task, record_id: int, line: str) -> Task:
         async def make() -> list[Task | HistoryEntry]:
             return [task, HistoryEntry(record_id=record_id, step_key=task.step_key, kind=HistoryKind.task_created,
-                                       text=history_text, workflow_id=task.workflow_id, phase_key=task.phase_key,
+                                       text=line, workflow_id=task.workflow_id, phase_key=task.phase_key,
                                        data={"assignee_id": task.assignee_id})]
 
         async with self.deps.sessions() as session:
@@ -73,7 +74,8 @@ class TaskActivities:
                                                action.locale)).split())
                 description = await render(self.deps, step, action.description, variables,
                                            f"{input.where}.description", action.locale)
-            step, begun = await begin_step(session, step, prepared=True)
+            locale = self.deps.settings.locale
+            step, begun = await begin_step(session, step, locale=locale, prepared=True)
             if task is None:  # else an earlier try made it: its bookkeeping went with it
                 if action.assignee is None:
                     assignee_id = step.responsible_id
@@ -87,9 +89,10 @@ class TaskActivities:
                 await session.flush()
                 begun.rows.append(HistoryEntry(
                     record_id=step.record_id, step_key=task.step_key, kind=HistoryKind.task_created,
-                    text=f"Task created: {title[:200]}", workflow_id=task.workflow_id, phase_key=task.phase_key,
+                    text=history_text(locale, "task_created", title=title[:200]), workflow_id=task.workflow_id,
+                    phase_key=task.phase_key,
                     data={"assignee_id": task.assignee_id}))
-            await insert_new(session, HistoryEntry, [*begun.rows, *bookkeeping.after(step.books)])
+            await insert_new(session, HistoryEntry, [*begun.rows, *bookkeeping.after(step.books, locale)])
             await session.commit()
         return ActionResult(summary=f"task {task.id} for user {task.assignee_id}", data={"task_id": task.id},
                             responsible_id=step.responsible_id)
@@ -104,7 +107,7 @@ class TaskActivities:
             Task(step_key=step.step_key, kind=TaskKind.phase, workflow_id=step.workflow_id, phase_key=step.phase_key,
                  record_id=step.record_id, assignee_id=step.responsible_id,
                  title=f"{step.phase_name} ({step.template_name})", due_at=input.due_at),
-            step.record_id, f"Task for phase '{step.phase_name}' assigned")
+            step.record_id, history_text(self.deps.settings.locale, "phase_task", phase=step.phase_name))
         assert task.id is not None
         return task.id
 

@@ -35,6 +35,7 @@ from crm.models import HistoryKind
 from crm.types import utcnow
 from processes.errors import did_you_mean
 from processes.action_kinds import Webhook
+from processes.history_words import history_text
 from settings import WebhookEndpoint
 
 RESERVED_HEADERS = frozenset({"webhook-id", "webhook-timestamp", "webhook-signature", "content-type", "host"})
@@ -124,8 +125,9 @@ class WebhookActivities:
 
         row = await deliver_once(self.deps, once.step, kind="webhook", compose=compose, send=post,
                                  before=once.before, finish=finish, once=once,
-                                 after=bookkeeping.after(once.step.books), history_kind=HistoryKind.webhook_sent,
-                                 describe=lambda d: f"Webhook posted to '{d.target}' (answered {d.response_status})")
+                                 after=once.after(), history_kind=HistoryKind.webhook_sent,
+                                 describe=lambda d: history_text(self.deps.settings.locale, "webhook_posted",
+                                                                 endpoint=d.target, status=d.response_status))
         return ActionResult(summary=summary(row), data={"delivery_id": row.id, "webhook_id": row.message_id},
                             responsible_id=once.step.responsible_id, ended_at=ended[0] if ended else None)
 

@@ -11,6 +11,7 @@ a move like any other. The caller commits.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import partial
 
 from sqlmodel import select, update
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -19,6 +20,7 @@ from crm import pipeline_store
 from crm.models import HistoryEntry, HistoryKind, Record, RecordEvent, RecordEventKind
 from crm.types import utcnow
 from processes.errors import MovedMeanwhile, MoveRefused, RecordNotFound
+from processes.history_words import history_text
 from processes.pipeline import Pipeline
 
 
@@ -36,6 +38,8 @@ class Move:
     step_key: str | None = None  # a process step or an automation: a retry finds its history line
     workflow_id: str | None = None
     phase_key: str | None = None
+    locale: str = "en"  # the office's (LOCALE): its history line is written in its language
+    shown_reason: str | None = None  # `reason` as the line says it in that language, when the engine wrote it
 
     @property
     def kind(self) -> HistoryKind:
@@ -84,10 +88,12 @@ def refusal(record: Record, pipeline: Pipeline | None, move: Move) -> str | None
 
 
 def _text(move: Move, previous: str) -> str:
-    what = (f"Substate '{move.open_substate}' opened" if move.open_substate else
-            f"Substate '{move.close_substate}' closed" if move.close_substate else
-            f"Status changed from '{previous}' to '{move.to}'")
-    return what + (f" by {move.actor}" if move.actor else "") + (f": {move.reason}" if move.reason else "")
+    said = partial(history_text, move.locale)
+    what = (said("substate_opened", substate=move.open_substate) if move.open_substate else
+            said("substate_closed", substate=move.close_substate) if move.close_substate else
+            said("status_changed", previous=previous, status=move.to))
+    reason = move.shown_reason or move.reason
+    return what + (said("by_actor", actor=move.actor) if move.actor else "") + (f": {reason}" if reason else "")
 
 
 async def move_record(session: AsyncSession, record_id: int, move: Move) -> Moved:
@@ -162,7 +168,7 @@ async def creation_status(session: AsyncSession, record: Record, status_given: b
 
 
 async def change_type(session: AsyncSession, record: Record, new_type: str, status: str | None, *, actor: str,
-                      actor_user_id: int | None) -> None:
+                      actor_user_id: int | None, locale: str) -> None:
     """Give the record another type: it keeps its status when the new type allows it; otherwise `status` must name
     one the new type allows, else `MoveRefused` with the statuses it may pick from (nothing changes). One history
     line; a status that changes is a move (its counter, its record event)."""
@@ -183,8 +189,10 @@ async def change_type(session: AsyncSession, record: Record, new_type: str, stat
         await session.rollback()
         raise MovedMeanwhile(f"record {record.id} moved meanwhile; nothing was changed")
     await session.refresh(record)
-    text = f"Type changed from '{previous_type}' to '{new_type}'" + (
-        f", status from '{previous}' to '{target}'" if target != previous else "") + (f" by {actor}" if actor else "")
+    said = partial(history_text, locale)
+    text = said("type_changed", previous=previous_type, type=new_type) + (
+        said("type_status", previous=previous, status=target) if target != previous else "") + (
+        said("by_actor", actor=actor) if actor else "")
     session.add(HistoryEntry(record_id=record.id, kind=HistoryKind.type_changed, text=text, actor=actor[:200],
                              data={"from_type": previous_type, "to_type": new_type, "from": previous, "to": target,
                                    "move": number}))

@@ -19,6 +19,7 @@ from crm.models import HistoryEntry, HistoryKind, Record
 from crm.pipeline_models import PipelineSummary, PipelineVersion, RecordType, RecordTypePublic
 from crm.types import utcnow
 from processes.errors import AlreadyExists, ErrorDetail, PipelineInvalid, PipelineNotFound, did_you_mean
+from processes.history_words import history_text
 from processes.pipeline import Pipeline
 from processes.template_basics import RecordKind
 
@@ -100,7 +101,7 @@ async def _records_out_of_sequence(session: AsyncSession, before: Pipeline | Non
 
 
 async def _remap(session: AsyncSession, pipeline: Pipeline, moves: list[tuple[str, str, str | None, int]],
-                 actor: str, version: int) -> dict[str, int]:
+                 actor: str, version: int, locale: str) -> dict[str, int]:
     moved: dict[str, int] = {}
     for type_name, status, target, _ in moves:
         assert target is not None
@@ -109,8 +110,8 @@ async def _remap(session: AsyncSession, pipeline: Pipeline, moves: list[tuple[st
         await session.exec(update(Record).where(*where).values(  # type: ignore[call-overload]
             status=target, substates={}, moves=Record.moves + 1, visit=Record.moves + 1, updated_at=utcnow()))
         session.add_all(HistoryEntry(record_id=record_id, kind=HistoryKind.status_changed, actor=actor,
-                                     text=f"Status changed from '{status}' to '{target}': status '{status}' left "
-                                          f"pipeline '{pipeline.key}' in version {version}",
+                                     text=history_text(locale, "status_remapped", previous=status, status=target,
+                                                       pipeline=pipeline.key, version=version),
                                      data={"from": status, "to": target, "pipeline": pipeline.key,
                                            "version": version}) for record_id in ids)
         moved[status] = moved.get(status, 0) + len(ids)
@@ -162,9 +163,10 @@ async def would_save(session: AsyncSession, pipeline: Pipeline,
     return _new_version(pipeline, current, digest, ""), True, moving
 
 
-async def save(session: AsyncSession, pipeline: Pipeline, created_by: str,
-               remap: dict[str, str] | None = None) -> tuple[PipelineVersion, bool, dict[str, int]]:
-    """Store a new version (created=False: identical to the latest, nothing saved), with the records it remaps."""
+async def save(session: AsyncSession, pipeline: Pipeline, created_by: str, remap: dict[str, str] | None = None,
+               locale: str = "en") -> tuple[PipelineVersion, bool, dict[str, int]]:
+    """Store a new version (created=False: identical to the latest, nothing saved), with the records it remaps
+    (their history lines in the language of `locale`: the office's, LOCALE)."""
     digest = checksum(pipeline)
     for _ in range(5):
         current = await latest(session, pipeline.key)
@@ -175,7 +177,7 @@ async def save(session: AsyncSession, pipeline: Pipeline, created_by: str,
         session.add(row)
         try:
             await session.flush()
-            moved = await _remap(session, pipeline, moves, created_by, row.version)
+            moved = await _remap(session, pipeline, moves, created_by, row.version, locale)
             await _claim_types(session, pipeline)
             await session.commit()
         except IntegrityError:  # a concurrent save took this version number, or one of the types

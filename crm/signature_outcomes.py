@@ -19,6 +19,7 @@ from crm.models import HistoryEntry, HistoryKind
 from crm.signatures import SignatureRequest, SignatureStatus
 from crm.types import utcnow
 from processes.errors import DocumentInvalid
+from processes.history_words import history_text
 
 
 class AlreadyFinal(Exception):
@@ -26,14 +27,14 @@ class AlreadyFinal(Exception):
 
 
 async def keep_outcome(session: AsyncSession, storage: Storage, signature: SignatureRequest,
-                       outcome: SignatureStatus, signed_pdf: bytes | None, actor: str) -> SignatureRequest:
-    """Keep `outcome` (with the signed PDF, for `signed`); `AlreadyFinal` when another outcome was kept first."""
+                       outcome: SignatureStatus, signed_pdf: bytes | None, actor: str, locale: str) -> SignatureRequest:
+    """Keep `outcome` (with the signed PDF, for `signed`); `AlreadyFinal` when another outcome was kept first. Its
+    history lines are in the language of `locale` (LOCALE)."""
     assert signature.id is not None and outcome.final
     signature_id = signature.id
-    text = {SignatureStatus.signed: "signed", SignatureStatus.declined: "declined by the signer",
-            SignatureStatus.expired: "expired unsigned"}[outcome]
     line = HistoryEntry(record_id=signature.record_id, kind=HistoryKind.signature_completed,
-                        text=f"Signature request #{signature_id} {text} ({signature.signer})",
+                        text=history_text(locale, f"signature_{outcome.value}", signature=signature_id,
+                                          signer=signature.signer),
                         workflow_id=signature.workflow_id, phase_key=signature.phase_key, actor=actor[:200],
                         data={"signature_id": signature_id, "outcome": outcome.value})
 
@@ -54,7 +55,7 @@ async def keep_outcome(session: AsyncSession, storage: Storage, signature: Signa
             await store.add_once(session, storage, record_id=signature.record_id, data=signed_pdf,
                                  filename=document.name, declared="application/pdf",
                                  step_key=f"{signature.step_key}/signed", actor=actor[:200],
-                                 before=lambda s: mark(s, number), text="Signed version {version} of {name}")
+                                 before=lambda s: mark(s, number), locale=locale, words="signed_version")
         except BaseException:
             await session.rollback()
             raise

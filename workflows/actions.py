@@ -35,6 +35,7 @@ from activities.step import ActionResult
 from activities.tasks import CreateTaskInput, TaskActivities
 from activities.webhooks import WebhookActivities, WebhookInput
 from crm.models import HistoryKind
+from processes.history_words import said
 from processes.instance import ActionOutcome, FollowUpState, PhaseState, PhaseStatus, ProcessStatus
 from processes.action_kinds import Action
 from processes.template import Phase
@@ -141,15 +142,15 @@ class Actions:
         nothing comes after (no phase, decision or follow-up)."""
         run = self.run
         wf = run.state.workflow_id
-        lines = [HistoryLine(step_key=f"{wf}/{ps.key}/done/{ps.iteration}", kind=HistoryKind.phase_done,
-                             text=f"Phase '{ps.name}' done", phase_key=ps.key)]
+        lines = [HistoryLine.saying(said("phase_done", phase=ps.name), step_key=f"{wf}/{ps.key}/done/{ps.iteration}",
+                                    kind=HistoryKind.phase_done, phase_key=ps.key)]
         later = spec.actions[j + 1:]
         follow_ups = any(f.status == "planned" for f in run.state.follow_ups) or \
             any(a.start_follow_up is not None for a in later)
         reason = self._ending_reason(spec, j)
         if not follow_ups and (reason is not None or (not spec.decision and run.following(index) is None)):
-            lines.append(HistoryLine(step_key=f"{wf}/process/ended", kind=HistoryKind.process_ended,
-                                     text=run.ended_text(reason)))
+            lines.append(HistoryLine.saying(run.ended_words(reason), step_key=f"{wf}/process/ended",
+                                            kind=HistoryKind.process_ended))
         return lines
 
     def _call(self, index: int, j: int, action: Action, ps: PhaseState, step_key: str, ends: bool = False) -> Step:

@@ -28,6 +28,7 @@ from temporalio.workflow import ParentClosePolicy
 from activities.follow_ups import FollowUpActivities, PrepareFollowUpInput
 from activities.loop_guard import LoopGuardActivities, LoopGuardInput
 from crm.models import HistoryKind
+from processes.history_words import said
 from processes.instance import ENGINE, ProcessInput
 from workflows import search_attributes as sa
 from workflows.run import ACTION_HEARTBEAT, ACTION_RETRY, ACTION_TIMEOUT, BOUNDED_BOOKKEEPING_RETRY, Run
@@ -102,7 +103,7 @@ class FollowUps:
             except ActivityError as err:
                 follow_up.status, follow_up.error = "failed", getattr(err.cause, "message", None) or str(err)
                 await run.line(f"{follow_up.step_key}/failed", HistoryKind.follow_up_failed,
-                               f"Follow-up '{follow_up.template}' not started: {follow_up.error}")
+                               said("follow_up_failed", template=follow_up.template, error=follow_up.error))
                 continue
             child = ProcessInput(template=plan.template, template_version=plan.template_version,
                                  record_id=plan.record_id, owner_id=plan.owner_id, started_by=f"follow-up of {wf}",
@@ -123,10 +124,10 @@ class FollowUps:
                     raise  # runs from before: the process failed
                 follow_up.status, follow_up.error = "failed", f"{type(err).__name__}: {err}"
                 await run.line(f"{follow_up.step_key}/failed", HistoryKind.follow_up_failed,
-                               f"Follow-up '{follow_up.template}' not started: {follow_up.error}",
+                               said("follow_up_failed", template=follow_up.template, error=follow_up.error),
                                data={"workflow_id": plan.workflow_id, "record_id": plan.record_id})
                 continue
             follow_up.status = "started"
             await run.line(f"{follow_up.step_key}/started", HistoryKind.follow_up_started,
-                           f"Follow-up process '{plan.template.name}' started: {plan.workflow_id}",
+                           said("follow_up_started", template=plan.template.name, workflow_id=plan.workflow_id),
                            data={"workflow_id": plan.workflow_id, "record_id": plan.record_id})

@@ -21,6 +21,7 @@ from temporalio.exceptions import ActivityError, ApplicationError
 
 from activities.bookkeeping import HistoryLine, PhaseTaskOpening
 from crm.models import HistoryKind
+from processes.history_words import said
 from processes.instance import Incident, PhaseState, ProcessStatus
 from workflows import search_attributes as sa
 from workflows.run import PATCH_BOOKKEEPING_INCIDENT, Run, Step
@@ -114,7 +115,7 @@ class Incidents:
             collected = False
             try:
                 await run.line(f"{run.state.workflow_id}/incident/{number}", HistoryKind.incident,
-                               f"Incident in phase '{ps.name}' at {step}: {message}", phase_key=ps.key,
+                               said("incident", phase=ps.name, step=step, message=message), phase_key=ps.key,
                                data={"error_type": error_type, "step_key": step_key})
                 # the start of the phase is written with it (its responsible was found), unless that lookup failed
                 await run.park(ps, with_start=not hold_start, in_incident=True)
@@ -132,7 +133,7 @@ class Incidents:
             if resolution is not None:
                 await run.line(f"{run.state.workflow_id}/incident/{number}/resolved",
                                HistoryKind.incident_resolved,
-                               f"Incident at {step} resolved: {resolution.action}", phase_key=ps.key,
+                               said(f"incident_{resolution.action}", step=step), phase_key=ps.key,
                                actor=resolution.actor)
                 return None if run.phase_interrupted(ps) else resolution.action
             return None

@@ -37,6 +37,7 @@ from temporalio.exceptions import ActivityError, CancelledError
 from activities.bookkeeping import RunEnd
 from activities.process_runs import CancelInTemporalInput, ProcessRunActivities
 from crm.models import HistoryKind, TaskStatus
+from processes.history_words import said
 from processes.instance import (AbortRequest, ClientRequestEnded, ClientRequestSubmitted, PhaseStatus, ProcessInput,
                                 ProcessState, ProcessStatus, SignatureCompleted)
 from workflows import continuing
@@ -113,7 +114,7 @@ class ProcessInterpreter:
             if automatic and await self._follow_ups.loop_guard_cancels():
                 return ProcessStatus.cancelled
             await run.line(f"{wf}/process/started", HistoryKind.process_started,
-                           f"Process '{run.template.name}' (version {input.template_version}) started",
+                           said("process_started", template=run.template.name, version=input.template_version),
                            actor=input.started_by)
             await self._follow_ups.wait_start_delay()
         index: int | None = run.first_phase
@@ -148,11 +149,12 @@ class ProcessInterpreter:
                 if ps.task_id is not None:
                     await run.close_task(ps.task_id, TaskStatus.cancelled, run.abort.actor)
             await run.line(f"{wf}/process/aborted", HistoryKind.process_aborted,
-                           f"Process '{run.template.name}' aborted: {run.abort.reason}", actor=run.abort.actor)
+                           said("process_aborted", template=run.template.name, reason=run.abort.reason),
+                           actor=run.abort.actor)
             await cancel_appointments(state.phases, "process_aborted", run.abort.reason, run.patched)
             await cancel_signatures(run, interrupted, f"process aborted: {run.abort.reason}", run.abort.actor)
         elif not run.ended_written:
-            await run.line(f"{wf}/process/ended", HistoryKind.process_ended, run.ended_text(state.end_reason))
+            await run.line(f"{wf}/process/ended", HistoryKind.process_ended, run.ended_words(state.end_reason))
         if run.carry and run.patched(PATCH_END_WRITTEN):  # the end goes to the run row, with what is left
             end = RunEnd(status=outcome, ended_at=state.ended_at, ended_by=state.ended_by, end_reason=state.end_reason,
                          state=state.model_copy(update={"status": outcome}))

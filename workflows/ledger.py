@@ -14,6 +14,7 @@ from typing import Any
 
 from activities.bookkeeping import Bookkeeping, HistoryLine, PhaseStart, PhaseTaskOpening, RunEnd, TaskClosing
 from crm.models import HistoryKind, TaskStatus
+from processes.history_words import Said
 from processes.template_basics import Responsible
 
 
@@ -27,11 +28,11 @@ class Ledger:
         self.queued = 0  # items ever added
         self.written = 0  # the items up to this one are in the database
 
-    def line(self, step_key: str, kind: HistoryKind, text: str, *, phase_key: str | None = None, actor: str = "",
+    def line(self, step_key: str, kind: HistoryKind, said: Said, *, phase_key: str | None = None, actor: str = "",
              data: dict[str, Any] | None = None) -> int:
         """Add a history line; its number, which `written` reaches once it is in the database."""
-        self.lines.append(HistoryLine(step_key=step_key, kind=kind, text=text, phase_key=phase_key, actor=actor,
-                                      data=data or {}))
+        self.lines.append(HistoryLine.saying(said, step_key=step_key, kind=kind, phase_key=phase_key, actor=actor,
+                                             data=data or {}))
         return self._queued()
 
     def close_task(self, task_id: int, status: TaskStatus, actor: str) -> int:

@@ -17,12 +17,13 @@ from datetime import datetime, timedelta
 
 from temporalio import workflow
 
-from activities.bookkeeping import BookkeepingResult, HistoryLine, PhaseTaskOpening
+from activities.bookkeeping import BookkeepingResult, HistoryLine, PhaseTaskOpening, task_line
 from activities.decisions import DecideInput, DecideResult, DecisionActivities
 from activities.responsible import ResolveResponsibleInput, ResponsibleActivities
 from activities.signing.request import ExpireSignaturesInput, SignatureActivities
 from activities.tasks import OpenPhaseTaskInput, TaskActivities
 from crm.models import HistoryKind, TaskStatus
+from processes.history_words import said
 from processes.instance import PhaseState, PhaseStatus
 from processes.template import Phase
 from workflows import search_attributes as sa
@@ -94,8 +95,8 @@ class Phases:
         ps.started_at = workflow.now()
         if spec.deadline_days:
             ps.deadline_at = ps.started_at + timedelta(days=spec.deadline_days)
-        started = HistoryLine(step_key=f"{step}/started/{ps.iteration}", kind=HistoryKind.phase_started,
-                              text=f"Phase '{ps.name}' started", phase_key=ps.key,
+        started = HistoryLine.saying(said("phase_started", phase=ps.name), step_key=f"{step}/started/{ps.iteration}",
+                                     kind=HistoryKind.phase_started, phase_key=ps.key,
                               data={"deadline": ps.deadline_at.isoformat() if ps.deadline_at else None})
         if run.carry:  # the phase's first step looks up the responsible and writes the line
             run.ledger.begin_phase(spec.responsible, started)
@@ -110,7 +111,7 @@ class Phases:
                                                            retry_policy=ACTION_RETRY,
                                                            summary=f"responsible of phase {ps.key}"))
             run.responsible_found(ps, spec, responsible if isinstance(responsible, int) else None)
-            await run.history(started.step_key, started.kind, started.text, phase_key=ps.key,
+            await run.history(started.step_key, started.kind, said("phase_started", phase=ps.name), phase_key=ps.key,
                               data={"responsible_id": ps.responsible_id, **started.data})
 
         watchers = self.timers.start(ps, spec)
@@ -150,10 +151,10 @@ class Phases:
             await run.close_task(ps.task_id, TaskStatus.done, completed_by.actor if completed_by else
                                  "client" if run.answered(ps) else "")
         ps.status, ps.finished_at = PhaseStatus.done, workflow.now()
-        answered = ": the client answered" if run.answered(ps) and ps.key not in run.complete_requests else \
-            f": signature {ps.signature}" if ps.signature is not None else ""
+        done = "phase_done_answered" if run.answered(ps) and ps.key not in run.complete_requests else \
+            f"phase_done_{ps.signature}" if ps.signature is not None else "phase_done"
         run.phase_written[ps.key] = await run.line(f"{step}/done/{ps.iteration}", HistoryKind.phase_done,
-                                                   f"Phase '{ps.name}' done{answered}", phase_key=ps.key)
+                                                   said(done, phase=ps.name), phase_key=ps.key)
         if run.end_reason is not None:  # an `end_process` after a request_signature: nobody waits for the signer
             await cancel_signatures(run, [ps], f"process ended: {run.end_reason}", f"process {run.template.key}",
                                     PATCH_SIGNATURES_ENDED)
@@ -185,7 +186,7 @@ class Phases:
         step_key = f"{run.state.workflow_id}/{ps.key}/task/{ps.iteration}"
         if run.carry:  # the task opens with what is left to write, the phase's start included
             opening = PhaseTaskOpening(step_key=step_key, phase_key=ps.key, title=f"{ps.name} ({run.template.name})",
-                                       line=f"Task for phase '{ps.name}' assigned", due_at=ps.deadline_at,
+                                       **task_line(said("phase_task", phase=ps.name)), due_at=ps.deadline_at,
                                        assignee_id=ps.responsible_id)
             result = await self.incidents.attempt(ps, "task", step_key,
                                                   run.bookkeeping_call(f"task for phase {ps.key}"),
@@ -260,7 +261,9 @@ class Phases:
         reason = f": {request.reason}" if request.reason else ""
         run.ledger.soften_start()  # a lookup that needed staff is moot once the phase is skipped
         run.phase_written[ps.key] = await run.line(f"{step}/skipped/{ps.iteration}", HistoryKind.phase_skipped,
-                                                   f"Phase '{ps.name}' skipped{reason}", phase_key=ps.key,
+                                                   said("phase_skipped_why", phase=ps.name, reason=request.reason)
+                                                   if request.reason else said("phase_skipped", phase=ps.name),
+                                                   phase_key=ps.key,
                                                    actor=request.actor)
         await cancel_appointments([ps], "phase_skipped", request.reason or "", run.patched, phase=ps.name)
         await cancel_signatures(run, [ps], f"phase '{ps.name}' skipped{reason}", request.actor)

@@ -42,6 +42,7 @@ from processes.instance import (
     SkipPhaseRequest,
 )
 from processes.template import Phase
+from processes.history_words import Said, said
 from processes.wording import counted
 from workflows import search_attributes as sa
 from workflows.ledger import Ledger
@@ -182,8 +183,9 @@ class Run:
             return self.template.phase_index(spec.next)
         return index + 1 if index + 1 < len(self.template.phases) else None
 
-    def ended_text(self, reason: str | None) -> str:
-        return f"Process '{self.template.name}' ended" + (f": {reason}" if reason else "")
+    def ended_words(self, reason: str | None) -> Said:
+        return said("process_ended_why", template=self.template.name, reason=reason) if reason else \
+            said("process_ended", template=self.template.name)
 
     def step_input(self, ps: PhaseState, step_key: str, books: Bookkeeping | None = None, text: str = "") -> StepInput:
         """The input of a step; `answers` and `phases` go with it only when its `text` names them."""
@@ -258,22 +260,23 @@ class Run:
             self.settle(books, result)
             return
 
-    async def line(self, step_key: str, kind: HistoryKind, text: str, *, phase_key: str | None = None,
+    async def line(self, step_key: str, kind: HistoryKind, words: Said, *, phase_key: str | None = None,
                    actor: str = "", data: dict[str, Any] | None = None) -> int:
         """A line of the engine's own in the record's history: into the ledger, for the next step to carry
         (runs from before `PATCH_CARRY`: written at once). Its ledger number."""
         if self.carry:
-            return self.ledger.line(step_key, kind, text, phase_key=phase_key,
+            return self.ledger.line(step_key, kind, words, phase_key=phase_key,
                                     actor=actor or f"process {self.template.key}", data=data)
-        await self.history(step_key, kind, text, phase_key=phase_key, actor=actor, data=data)
+        await self.history(step_key, kind, words, phase_key=phase_key, actor=actor, data=data)
         return 0
 
-    async def history(self, step_key: str, kind: HistoryKind, text: str, *, phase_key: str | None = None,
+    async def history(self, step_key: str, kind: HistoryKind, words: Said, *, phase_key: str | None = None,
                       actor: str = "", data: dict[str, Any] | None = None) -> None:
         """A line written at once (an update handler's, or any from runs before `PATCH_CARRY`)."""
         await workflow.execute_activity_method(
             HistoryActivities.record_history,
-            RecordHistoryInput(step_key=step_key, record_id=self.state.record_id, kind=kind, text=text,
+            RecordHistoryInput(step_key=step_key, record_id=self.state.record_id, kind=kind, text=words.english,
+                               words=words.key, values=words.values,
                                workflow_id=self.state.workflow_id, phase_key=phase_key,
                                actor=actor or f"process {self.template.key}", data=data or {}),
             start_to_close_timeout=BOOKKEEPING_TIMEOUT, retry_policy=BOOKKEEPING_RETRY,

@@ -43,6 +43,7 @@ from activities.tasks import ReassignTaskInput, TaskActivities
 from activities.temporal_history import SignalSenderInput, TemporalHistoryActivities
 from crm.models import HistoryKind
 from processes.errors import InvalidPhaseState, NoIncident, PhaseNotFound, ProcessFinished, StagecoachError, did_you_mean
+from processes.history_words import said
 from processes.instance import (
     AbortBody,
     AbortRequest,
@@ -154,10 +155,10 @@ class StaffRequests:
         run = self.run
         run.refusals += 1
         workflow.logger.warning("signal %r refused (%s): %s", kind.name, error_type, message)
-        why = f" (sent because: {sent.reason})" if sent.reason else ""
         await run.history(f"{run.state.workflow_id}/refused/{run.state.runs}/{run.refusals}",
                           HistoryKind.request_refused,
-                          f"Request '{kind.name}' sent as a signal refused: {message}{why}",
+                          said("request_refused_why", request=kind.name, message=message, reason=sent.reason)
+                          if sent.reason else said("request_refused", request=kind.name, message=message),
                           actor=actor, phase_key=run.state.current_phase,
                           data={"request": kind.name, "error_type": error_type})
 
@@ -259,7 +260,7 @@ class StaffRequests:
                     start_to_close_timeout=BOOKKEEPING_TIMEOUT, retry_policy=BOOKKEEPING_RETRY,
                     summary=f"reassign task {current.task_id}")
         await run.history(f"{run.state.workflow_id}/owner/{run.owner_changes}", HistoryKind.owner_changed,
-                          f"Process owner changed from user {previous} to user {request.owner_id}",
+                          said("owner_changed", previous=previous, owner=request.owner_id),
                           actor=request.actor, data={"from": previous, "to": request.owner_id})
         return run.state
 

@@ -23,9 +23,10 @@ from datetime import datetime
 
 from temporalio import workflow
 
-from activities.bookkeeping import BookkeepingResult, PhaseTaskOpening
+from activities.bookkeeping import BookkeepingResult, PhaseTaskOpening, task_line
 from activities.tasks import NotePhaseTaskInput, OpenPhaseTaskInput, TaskActivities
 from crm.models import HistoryKind
+from processes.history_words import said
 from processes.instance import PhaseState
 from workflows.incidents import Incidents
 from workflows.run import BOOKKEEPING_RETRY, BOOKKEEPING_TIMEOUT, Run
@@ -69,8 +70,8 @@ class Unanswered:
         wf = run.state.workflow_id
         for r in ended:
             await run.line(f"{wf}/{ps.key}/request-closed/{r}/{ps.iteration}", HistoryKind.client_request_unanswered,
-                           f"Phase '{ps.name}': client request #{r} {WHY[ps.requests_closed[r]]}; the phase waits for "
-                           "its responsible to complete or skip it", phase_key=ps.key,
+                           said(f"request_unanswered_{ps.requests_closed[r]}", phase=ps.name, request=r),
+                           phase_key=ps.key,
                            data={"client_request_id": r, "outcome": ps.requests_closed[r]})
         requests = ", ".join(f"#{r}" for r in ended)
         if ps.task_id is None:
@@ -95,7 +96,7 @@ class Unanswered:
             opening = PhaseTaskOpening(
                 step_key=step_key, phase_key=ps.key,
                 title=f"{ps.name} ({run.template.name}): client request {requests} unanswered",
-                line=f"Task for phase '{ps.name}' assigned: decide without the client's answers",
+                **task_line(said("phase_task_unanswered", phase=ps.name)),
                 due_at=due_at, assignee_id=ps.responsible_id)
             result = await self.incidents.attempt(ps, "task", step_key,
                                                   run.bookkeeping_call(f"task for phase {ps.key}"), open_task=opening)

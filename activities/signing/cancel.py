@@ -44,6 +44,7 @@ from crm.deliveries import Delivery, DeliveryStatus
 from crm.models import HistoryEntry, HistoryKind
 from crm.signatures import SignatureRequest, SignatureStatus
 from crm.types import utcnow
+from processes.history_words import history_text
 from settings import Settings
 from workflows.outbox_sweep import deliver_oldest
 
@@ -114,7 +115,8 @@ class SignatureCancelActivities:
                     session.add(HistoryEntry(
                         record_id=row.record_id, kind=HistoryKind.signature_completed, workflow_id=row.workflow_id,
                         phase_key=row.phase_key, actor=input.actor[:200],
-                        text=f"Signature request #{row.id} cancelled ({row.signer}): {input.reason}"[:2000],
+                        text=history_text(settings.locale, "signature_cancelled", signature=row.id,
+                                          signer=row.signer, reason=input.reason)[:2000],
                         data={"signature_id": row.id, "outcome": "cancelled"}))
                     if provider is not None and provider.cancel_url:
                         session.add(Delivery(

@@ -43,6 +43,7 @@ from crm.models import HistoryEntry, HistoryKind
 from crm.signatures import SignatureRequest, SignatureStatus
 from crm.types import utcnow
 from processes.action_kinds import RequestSignature
+from processes.history_words import history_text, said
 
 KIND = "request_signature"
 
@@ -83,7 +84,8 @@ class SignatureActivities:
                     session.add(HistoryEntry(
                         record_id=row.record_id, kind=HistoryKind.signature_completed, workflow_id=row.workflow_id,
                         phase_key=row.phase_key, actor=f"process {row.workflow_id}"[:200],
-                        text=f"Signature request #{signature_id} expired unsigned ({row.signer})",
+                        text=history_text(self.deps.settings.locale, "signature_expired", signature=signature_id,
+                                          signer=row.signer),
                         data={"signature_id": signature_id, "outcome": "expired"}))
             await session.commit()
         return changed
@@ -133,9 +135,10 @@ class SignatureActivities:
                                        expires_at=row.created_at + timedelta(days=action.expires_days))
 
         row = await deliver_once(deps, step, kind=KIND, compose=compose, send=send, before=once.before,
-                                 after=bookkeeping.after(step.books), history_kind=HistoryKind.signature_requested,
-                                 describe=lambda d: f"{json.loads(d.body)['name']} sent for signature to {d.target} "
-                                                    f"({action.provider})")
+                                 after=once.after(), history_kind=HistoryKind.signature_requested,
+                                 describe=lambda d: history_text(
+                                     deps.settings.locale, "signature_sent", name=json.loads(d.body)["name"],
+                                     signer=d.target, provider=action.provider))
         if action.provider == EMBEDDED:  # the link is made with its email, and the request with them
             await self._link_emailed(step, row, action)
         signature = await self._kept(step, row, action)
@@ -188,4 +191,4 @@ class SignatureActivities:
 
         await send_once(self.deps, step_key=f"{step.step_key}/email", workflow_id=step.workflow_id,
                         record_id=step.record_id, compose=compose, before=before, phase_key=step.phase_key,
-                        history_text="Signing link emailed")
+                        history=said("signing_link_emailed"))

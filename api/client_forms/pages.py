@@ -206,7 +206,7 @@ async def submit_form(token: str, http: Request, session: SessionDep, settings: 
         if checked.problems:
             return form_page(settings, found, token, 422, fields, checked.problems)
         try:
-            await submit(session, storage_for(settings), found, checked)
+            await submit(session, storage_for(settings), found, checked, settings.locale)
         except ClientRequestClosed:
             await session.refresh(found)
             if found.status == RequestStatus.submitted:

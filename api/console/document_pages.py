@@ -40,7 +40,7 @@ async def upload(record_id: int, request: Request, session: SessionDep, settings
             _ = translator(settings.locale)
             raise DocumentInvalid(_("choose a file"))
         await store.add(session, storage_for(settings), record_id, file.file, file.filename,
-                        file.content_type or "", who.actor, document)
+                        file.content_type or "", who.actor, document, locale=settings.locale)
     except StagecoachError as exc:
         return await render_record(request, session, settings, signed, record_id, exc.status,
                                    document_error=exc.message)

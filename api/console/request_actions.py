@@ -59,7 +59,7 @@ async def _act(action: str, request_id: int, data: FormData, session: SessionDep
                                                                               settings, who))
     else:
         record_id = _number(data, "record_id", _("write the record's number"))
-        await link_client_request(request_id, ClientRequestLink(record_id=record_id), session, who)
+        await link_client_request(request_id, ClientRequestLink(record_id=record_id), session, settings, who)
 
 
 @router.post("/client-requests/{request_id}/{action}")
@@ -127,7 +127,8 @@ async def link_to_record(record_id: int, request: Request, session: SessionDep, 
     _ = translator(settings.locale)
     try:
         request_id = _number(data, "request_id", _("write the request's number"))
-        await link_client_request(request_id, ClientRequestLink(record_id=record_id), session, principal(signed))
+        await link_client_request(request_id, ClientRequestLink(record_id=record_id), session, settings,
+                                  principal(signed))
     except (Refused, StagecoachError) as exc:
         return await render_record(request, session, settings, signed, record_id, exc.status,
                                    request_error=exc.message, request_error_at="link",

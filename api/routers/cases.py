@@ -9,6 +9,7 @@ one transaction (crm/cases/removal.py).
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Query
@@ -36,6 +37,7 @@ from crm.record_events import add_record_events
 from crm.types import utcnow
 from processes.errors import CaseNotFound, CaseStateConflict, ConfirmationRequired, NotAContact, RecordNotFound, \
     RunningProcesses
+from processes.history_words import history_text
 from processes.sent_values import WholeNumber
 from processes.template_basics import RecordKind
 
@@ -89,14 +91,17 @@ async def create_case(body: CaseCreate, session: SessionDep, temporal: TemporalD
     assert case.id is not None
     await set_access_list(session, case.id, body.access_user_ids)
     add_record_events(session, None, case, actor=principal.actor, actor_user_id=principal.user_id)  # autostart
-    session.add(_line(case.id, HistoryKind.case_created, f"Case created: {body.name}", principal))
+    session.add(_line(case.id, HistoryKind.case_created, history_text(settings.locale, "case_created", title=body.name),
+                      principal))
     for contact in contacts.values():
         session.add(CaseParticipant(case_id=case.id, contact_id=contact.id, added_by=principal.actor))  # type: ignore[arg-type]
-        session.add(_line(case.id, HistoryKind.participant_added, f"Participant added: {contact.title}", principal,
+        session.add(_line(case.id, HistoryKind.participant_added,
+                          history_text(settings.locale, "participant_added", name=contact.title), principal,
                           contact_id=contact.id))
     if body.tags:
         added, _ = await store.set_tags(session, case.id, body.tags)
-        session.add(_line(case.id, HistoryKind.tags_changed, f"Tags: {', '.join(added)}", principal, added=added))
+        session.add(_line(case.id, HistoryKind.tags_changed,
+                          history_text(settings.locale, "tags_set", tags=", ".join(added)), principal, added=added))
     key = f"case/{case.id}/created"
     text = say(settings.locale)
     notices = await queue_notices(
@@ -138,20 +143,23 @@ async def get_case(case_id: int, session: SessionDep, principal: StaffDep) -> Ca
 
 
 @router.patch("/{case_id}", response_model=CasePublic)
-async def update_case(case_id: int, body: CaseUpdate, session: SessionDep, principal: StaffDep) -> CasePublic:
+async def update_case(case_id: int, body: CaseUpdate, session: SessionDep, settings: SettingsDep,
+                      principal: StaffDep) -> CasePublic:
     """Rename the case or replace its tags. Who sees it is changed as for any record (`PATCH /records/{id}`)."""
     case = await get_case_or_404(session, case_id, principal)
     changes = body.model_dump(exclude_unset=True)
     if "name" in changes and changes["name"] != case.title:
-        session.add(_line(case_id, HistoryKind.note, f"Renamed from '{case.title}' to '{changes['name']}'",
-                          principal))
+        session.add(_line(case_id, HistoryKind.note, history_text(settings.locale, "case_renamed", previous=case.title,
+                                                                  title=changes["name"]), principal))
         case.title = changes["name"]
     if "tags" in changes:
         added, removed = await store.set_tags(session, case_id, changes["tags"])
         if added or removed:
-            text = "; ".join(part for part in (added and f"added {', '.join(added)}",
-                                               removed and f"removed {', '.join(removed)}") if part)
-            session.add(_line(case_id, HistoryKind.tags_changed, f"Tags {text}", principal,
+            said = partial(history_text, settings.locale)
+            text = said("tags_changed", added=", ".join(added), removed=", ".join(removed)) if added and removed \
+                else said("tags_added", tags=", ".join(added)) if added \
+                else said("tags_removed", tags=", ".join(removed))
+            session.add(_line(case_id, HistoryKind.tags_changed, text, principal,
                               added=added, removed=removed))
     case.updated_at = utcnow()
     session.add(case)
@@ -164,21 +172,23 @@ class ParticipantBody(BaseModel):
 
 
 @router.post("/{case_id}/participants", response_model=CasePublic)
-async def add_participant(case_id: int, body: ParticipantBody, session: SessionDep,
+async def add_participant(case_id: int, body: ParticipantBody, session: SessionDep, settings: SettingsDep,
                           principal: StaffDep) -> CasePublic:
     """Add a contact to the case (nothing changes if it takes part already)."""
     case = await get_case_or_404(session, case_id, principal)
     contact = await _contact(session, body.contact_id, principal, "body.contact_id")
     if await session.get(CaseParticipant, (case_id, body.contact_id)) is None:
         session.add(CaseParticipant(case_id=case_id, contact_id=body.contact_id, added_by=principal.actor))
-        session.add(_line(case_id, HistoryKind.participant_added, f"Participant added: {contact.title}", principal,
+        session.add(_line(case_id, HistoryKind.participant_added,
+                          history_text(settings.locale, "participant_added", name=contact.title), principal,
                           contact_id=contact.id))
         await session.commit()
     return await _public(session, case, principal)
 
 
 @router.delete("/{case_id}/participants/{contact_id}", response_model=CasePublic)
-async def remove_participant(case_id: int, contact_id: int, session: SessionDep, principal: StaffDep) -> CasePublic:
+async def remove_participant(case_id: int, contact_id: int, session: SessionDep, settings: SettingsDep,
+                             principal: StaffDep) -> CasePublic:
     """Unlink a contact from the case (the contact stays)."""
     case = await get_case_or_404(session, case_id, principal)
     contact = await get_record_or_404(session, contact_id, principal)
@@ -186,7 +196,8 @@ async def remove_participant(case_id: int, contact_id: int, session: SessionDep,
     if link is None:
         raise RecordNotFound(f"contact {contact_id} does not take part in case {case_id}")
     await session.delete(link)
-    session.add(_line(case_id, HistoryKind.participant_removed, f"Participant removed: {contact.title}", principal,
+    session.add(_line(case_id, HistoryKind.participant_removed,
+                      history_text(settings.locale, "participant_removed", name=contact.title), principal,
                       contact_id=contact_id))
     await session.commit()
     return await _public(session, case, principal)
@@ -199,8 +210,8 @@ class CloseBody(BaseModel):
 
 
 @router.post("/{case_id}/close", response_model=CasePublic)
-async def close_case(case_id: int, session: SessionDep, temporal: TemporalDep, principal: StaffDep,
-                     body: CloseBody | None = None) -> CasePublic:
+async def close_case(case_id: int, session: SessionDep, temporal: TemporalDep, settings: SettingsDep,
+                     principal: StaffDep, body: CloseBody | None = None) -> CasePublic:
     """Close the case. With running processes, `running_processes` says whether to abort them or keep them
     (409 `RunningProcesses`, listing them, when it is left out). Pending task reminders are cancelled."""
     body = body or CloseBody()
@@ -215,11 +226,12 @@ async def close_case(case_id: int, session: SessionDep, temporal: TemporalDep, p
                                     principal.actor) if body.running_processes == "abort" else []
     reminders = await cancel_record_reminders(session, temporal, case_id)
     session.add(CaseClosure(case_id=case_id, closed_by=principal.actor, reason=body.reason))
-    text = "Case closed" + (f": {body.reason}" if body.reason else "")
+    said = partial(history_text, settings.locale)
+    text = said("case_closed_why", reason=body.reason) if body.reason else said("case_closed")
     if aborted:
-        text += f" ({len(aborted)} process(es) aborted)"
+        text += said("processes_aborted", count=len(aborted))
     elif running:
-        text += f" ({len(running)} process(es) kept running)"
+        text += said("processes_kept", count=len(running))
     session.add(_line(case_id, HistoryKind.case_closed, text, principal, aborted=aborted,
                       kept=running if not aborted else [], reminders_cancelled=reminders))
     case.updated_at = utcnow()
@@ -229,13 +241,14 @@ async def close_case(case_id: int, session: SessionDep, temporal: TemporalDep, p
 
 
 @router.post("/{case_id}/reopen", response_model=CasePublic)
-async def reopen_case(case_id: int, session: SessionDep, principal: StaffDep) -> CasePublic:
+async def reopen_case(case_id: int, session: SessionDep, settings: SettingsDep, principal: StaffDep) -> CasePublic:
     case = await get_case_or_404(session, case_id, principal)
     closure = await session.get(CaseClosure, case_id)
     if closure is None:
         raise CaseStateConflict(f"case {case_id} is open")
     await session.delete(closure)
-    session.add(_line(case_id, HistoryKind.case_reopened, "Case reopened", principal))
+    session.add(_line(case_id, HistoryKind.case_reopened, history_text(settings.locale, "case_reopened"),
+                      principal))
     case.updated_at = utcnow()
     session.add(case)
     await session.commit()

@@ -34,6 +34,7 @@ from crm import pipeline_store
 from crm.models import HistoryEntry, HistoryKind, Record
 from crm.types import utcnow
 from processes.errors import RecordNotFound
+from processes.history_words import history_text
 from settings import Settings
 from workflows.request_delivery import closures_stored, requests_cancelled
 
@@ -105,17 +106,18 @@ def _status_is(status: RequestStatus) -> sa.ColumnElement[bool]:
 
 
 async def _history(session: SessionDep, request: ClientRequest, kind: HistoryKind, text: str, actor: str) -> None:
+    """The request's line in its record's history; `text` in the office's language (`history_text`)."""
     if request.record_id is not None:
         session.add(HistoryEntry(record_id=request.record_id, kind=kind, text=text, actor=actor,
                                  data={"client_request_id": request.id}))
 
 
 async def _send(session: SessionDep, temporal: TemporalDep, settings: Settings, request: ClientRequest, token: str,
-                text: str, actor: str) -> ClientRequestSent:
+                words: str, actor: str) -> ClientRequestSent:
     """Queue the link's email, note it in the record's history, commit, then start its delivery."""
     step_key = queue_link_email(session, settings, request, token)
-    await _history(session, request, HistoryKind.client_request_sent, f"{text}: {request.title} "
-                   f"(to {request.contact_email})", actor)
+    await _history(session, request, HistoryKind.client_request_sent,
+                   history_text(settings.locale, words, title=request.title, to=request.contact_email), actor)
     await session.commit()
     await send_notices(temporal, settings, step_key.replace("/link/", "-"), [step_key])
     return ClientRequestSent(**public(request).model_dump(), link=store.request_link(settings, token),
@@ -132,7 +134,7 @@ async def send_client_request(record_id: int, body: ClientRequestCreate, session
         session, template_key=body.template, record_id=record_id, actor=principal.actor,
         expires_days=body.expires_days, language=body.language, contact_email=body.contact_email, settings=settings),
         missing=RequestTemplateNotFound)
-    return await _send(session, temporal, settings, request, token, "Client request sent", principal.actor)
+    return await _send(session, temporal, settings, request, token, "client_request_sent_link", principal.actor)
 
 
 @router.get("/records/{record_id}/client-requests", response_model=list[ClientRequestSummary])
@@ -183,7 +185,8 @@ async def cancel_client_request(client_request_id: int, session: SessionDep, tem
     if request.status in (RequestStatus.submitted, RequestStatus.cancelled):
         raise ClientRequestClosed(f"client request {client_request_id} is {request.status.value}: "
                                   "it cannot be cancelled")
-    await closing.cancel(session, request, principal.actor)  # a process waiting for it is told (its closure row)
+    # a process waiting for it is told (its closure row)
+    await closing.cancel(session, request, principal.actor, settings.locale)
     await requests_cancelled(temporal, settings, [client_request_id])  # its workflow stops reminding and waiting
     await closures_stored(temporal, settings, session, client_request_id)
     return public(request)
@@ -200,12 +203,12 @@ async def resend_client_request(client_request_id: int, session: SessionDep, tem
                                   "it cannot be resent")
     token = store.renew_token(request, settings, body.expires_days if body else None)
     session.add(request)
-    return await _send(session, temporal, settings, request, token, "Client request sent again", principal.actor)
+    return await _send(session, temporal, settings, request, token, "client_request_sent_again", principal.actor)
 
 
 @router.post("/client-requests/{client_request_id}/link", response_model=ClientRequestPublic)
 async def link_client_request(client_request_id: int, body: ClientRequestLink, session: SessionDep,
-                              principal: StaffDep) -> ClientRequestPublic:
+                              settings: SettingsDep, principal: StaffDep) -> ClientRequestPublic:
     """Link the request to a record (a job): by an admin, or staff who see that record (404 otherwise). Files
     already sent become documents of the record."""
     request = await get_request_or_404(session, client_request_id, principal)
@@ -221,11 +224,11 @@ async def link_client_request(client_request_id: int, body: ClientRequestLink, s
     moves_on = body.auto_move and request.status is RequestStatus.pending and await _governed(session, record)
     if moves_on:  # its answers move the record on from where it is now, as an automation's request does
         request.auto_move, request.waiting_status = AutoMove.on, record.status
-    await attach_files(session, request, body.record_id, principal.actor)
+    await attach_files(session, request, body.record_id, principal.actor, settings.locale)
     session.add(request)
     await _history(session, request, HistoryKind.client_request_linked,
-                   f"Client request linked: {request.title}"
-                   + (f" (its answers move the record on from '{record.status}')" if moves_on else ""),
+                   history_text(settings.locale, "client_request_linked", title=request.title)
+                   + (history_text(settings.locale, "request_linked_moves", status=record.status) if moves_on else ""),
                    principal.actor)
     await session.commit()
     return public(request)

@@ -66,7 +66,7 @@ async def _upload(request: Request, session: SessionDep, settings: SettingsDep, 
         if not isinstance(upload, UploadFile):
             raise DocumentInvalid("send the file as multipart/form-data, in the field `file`")
         return await store.add(session, storage_for(settings), record_id, upload.file, upload.filename,
-                               upload.content_type or "", principal.actor, document)
+                               upload.content_type or "", principal.actor, document, locale=settings.locale)
     finally:
         await form.close()
 
@@ -125,5 +125,5 @@ async def delete_document(record_id: int, document_id: int, session: SessionDep,
     """Delete the document, every version of it and their files."""
     await get_record_or_404(session, record_id, principal)
     document = await store.get(session, record_id, document_id)
-    await store.remove(session, storage_for(settings), document, principal.actor)
+    await store.remove(session, storage_for(settings), document, principal.actor, settings.locale)
     return Response(status_code=204)

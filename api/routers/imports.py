@@ -142,7 +142,7 @@ async def launch(request: Request, session: SessionDep, settings: Settings, prin
 async def _import(request: Request, settings: Settings, job_id: int, path: Path, principal: Principal) -> None:
     """The import, then a signal to the record-events dispatcher: its records' events go out now (autostart)."""
     await run_import(request.app.state.sessions, job_id, path, path.with_suffix(".rejected.csv"), principal,
-                     principal.actor)
+                     principal.actor, locale=settings.locale)
     await events_recorded(request.app.state.temporal, settings, None)
 
 

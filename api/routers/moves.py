@@ -41,11 +41,13 @@ async def move(record_id: int, body: MoveBody, session: SessionDep, temporal: Te
                           details=[ErrorDetail(f"body.{name}", "give only one") for name in given]
                           or [ErrorDetail("body", "give one of to, open_substate or close_substate")])
     record = await get_record_or_404(session, record_id, principal)
-    cancelled = await settle_pending(session, record, body.to, body.pending_requests, principal.actor) \
+    cancelled = await settle_pending(session, record, body.to, body.pending_requests, principal.actor,
+                                       settings.locale) \
         if body.to is not None else []
     moved = await move_record(session, record_id, Move(
         to=body.to, open_substate=body.open_substate, close_substate=body.close_substate, reason=body.reason,
-        actor=principal.actor, actor_user_id=principal.user_id, expected_status=body.expected_status))
+        actor=principal.actor, actor_user_id=principal.user_id, expected_status=body.expected_status,
+        locale=settings.locale))
     prepared = await prepare_enter(session, moved, settings)  # the entered status's automation, with the move
     await session.commit()
     await events_recorded(temporal, settings, record_id, session, moved.events, prepared)

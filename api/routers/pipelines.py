@@ -60,7 +60,7 @@ async def save_pipeline(request: Request, response: Response, session: SessionDe
     """Validate and store a new version (identical content: the latest version, 200). A status left out while
     records sit in it is refused (422) unless `remap` says where they go; they move with the save."""
     pipeline, remap = await _validated(request, session, renderer, settings)
-    row, created, moved = await pipeline_store.save(session, pipeline, principal.actor, remap)
+    row, created, moved = await pipeline_store.save(session, pipeline, principal.actor, remap, settings.locale)
     if not created:
         response.status_code = 200
     response.headers["Location"] = f"/pipelines/{row.key}/versions/{row.version}"

@@ -191,7 +191,7 @@ async def update_record(record_id: int, body: RecordUpdate, session: SessionDep,
                        record_id)
     if "fields" in changes:
         changes["fields"] = _merged_fields(record.fields or {}, changes["fields"])
-    moved = await _move_or_retype(session, principal, record, changes)
+    moved = await _move_or_retype(session, principal, record, changes, settings.locale)
     before = snapshot(record)
     record.sqlmodel_update(changes)
     record.updated_at = utcnow()
@@ -206,16 +206,20 @@ async def update_record(record_id: int, body: RecordUpdate, session: SessionDep,
     return await public_record(session, record)
 
 
-async def _move_or_retype(session: SessionDep, principal: Principal, record: Record, changes: dict[str, Any]) -> bool:
-    """A new type, or a new status, takes the pipeline's rules first (crm/pipeline_moves.py); whether it moved."""
+async def _move_or_retype(session: SessionDep, principal: Principal, record: Record, changes: dict[str, Any],
+                          locale: str) -> bool:
+    """A new type, or a new status, takes the pipeline's rules first (crm/pipeline_moves.py); whether it moved. Its
+    history line is in the language of `locale` (LOCALE)."""
     status = changes.pop("status", None)
     new_type = changes.pop("type", None)
     if new_type is not None and new_type != record.type:
-        await change_type(session, record, new_type, status, actor=principal.actor, actor_user_id=principal.user_id)
+        await change_type(session, record, new_type, status, actor=principal.actor, actor_user_id=principal.user_id,
+                          locale=locale)
         return True
     if status is not None and status != record.status:
         assert record.id is not None
-        await move_record(session, record.id, Move(to=status, actor=principal.actor, actor_user_id=principal.user_id))
+        await move_record(session, record.id, Move(to=status, actor=principal.actor, actor_user_id=principal.user_id,
+                                                               locale=locale))
         return True
     return False
 

@@ -149,7 +149,8 @@ async def apply(session: AsyncSession, settings: Settings, temporal: Client | No
             except SealFailed as exc:
                 return problem(409, "Conflict", f"signature request {signature.id}: {exc}")
     try:
-        kept = await keep_outcome(session, storage_for(settings), signature, outcome, pdf, actor)
+        kept = await keep_outcome(session, storage_for(settings), signature, outcome, pdf, actor,
+                                  settings.locale)
     except AlreadyFinal:
         await session.refresh(signature)
         return CallbackAnswer(signature_id=signature.id, status=signature.status, changed=False)

@@ -30,6 +30,7 @@ from crm.models import HistoryEntry, HistoryKind, Task, TaskKind, TaskPublic, Ta
 from crm.task_forms import TaskCreate, TaskUpdate
 from crm.types import utcnow
 from processes.errors import ErrorDetail, InvalidPhaseState, TaskInvalid, TaskNotFound
+from processes.history_words import history_text
 from processes.instance import Answer, AnswersIn, CompletePhaseRequest
 from settings import Settings
 from workflows.process import ProcessWorkflow
@@ -107,7 +108,8 @@ async def complete_task(task_id: int, session: SessionDep, temporal: TemporalDep
         session.add(task)
         if task.kind is TaskKind.manual and task.record_id is not None:
             session.add(HistoryEntry(record_id=task.record_id, kind=HistoryKind.task_completed, actor=principal.actor,
-                                     text=f"Task completed: {task.title}", data={"task_id": task.id}))
+                                     text=history_text(settings.locale, "task_completed", title=task.title),
+                                     data={"task_id": task.id}))
         await session.commit()
         if task.kind is TaskKind.manual:
             await cancel_reminder(temporal, task)
@@ -137,7 +139,8 @@ async def create_task(body: TaskCreate, session: SessionDep, temporal: TemporalD
     session.add(task)
     await session.flush()
     session.add(HistoryEntry(record_id=body.record_id, kind=HistoryKind.task_created, actor=principal.actor,
-                             text=f"Task created: {task.title}", data={"task_id": task.id, "assignee_id": assignee_id}))
+                             text=history_text(settings.locale, "task_created", title=task.title),
+                             data={"task_id": task.id, "assignee_id": assignee_id}))
     await session.commit()
     await set_reminder(temporal, settings, task)
     return _public(task)
@@ -168,13 +171,15 @@ async def update_task(task_id: int, body: TaskUpdate, session: SessionDep, tempo
 
 
 @router.delete("/{task_id}", status_code=204)
-async def delete_task(task_id: int, session: SessionDep, temporal: TemporalDep, principal: StaffDep) -> Response:
+async def delete_task(task_id: int, session: SessionDep, temporal: TemporalDep, settings: SettingsDep,
+                      principal: StaffDep) -> Response:
     """Delete a task made by hand (its reminder is cancelled first)."""
     task = await _manual_or_409(session, task_id, principal)
     await cancel_reminder(temporal, task)
     if task.record_id is not None:
         session.add(HistoryEntry(record_id=task.record_id, kind=HistoryKind.task_deleted, actor=principal.actor,
-                                 text=f"Task deleted: {task.title}", data={"task_id": task.id}))
+                                 text=history_text(settings.locale, "task_deleted", title=task.title),
+                                 data={"task_id": task.id}))
     await session.delete(task)
     await session.commit()
     return Response(status_code=204)

@@ -16,6 +16,8 @@ that the request is still pending before it is sent anyway.
 
 from __future__ import annotations
 
+from functools import partial
+
 from sqlalchemy import update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -24,6 +26,7 @@ from crm.client_requests.errors import ClientRequestClosed
 from crm.client_requests.models import AutoMove, ClientRequest, ClientRequestClosure, RequestStatus
 from crm.models import HistoryEntry, HistoryKind, Record, Task, TaskKind
 from crm.types import utcnow
+from processes.history_words import history_text
 
 SWEEP = "client request expiry"  # the actor of what the sweep does
 
@@ -42,9 +45,10 @@ def _line(request: ClientRequest, kind: HistoryKind, text: str, actor: str) -> H
                               kind is HistoryKind.client_request_cancelled else "expired"})
 
 
-async def cancel(session: AsyncSession, request: ClientRequest, actor: str) -> None:
-    """Withdraw a pending (or expired) request: status, history line and, when a process waits, its closure row;
-    committed. `ClientRequestClosed` (nothing changed) once it is submitted or cancelled, even by a racing call."""
+async def cancel(session: AsyncSession, request: ClientRequest, actor: str, locale: str) -> None:
+    """Withdraw a pending (or expired) request: status, history line (in the language of `locale`: LOCALE) and, when
+    a process waits, its closure row; committed. `ClientRequestClosed` (nothing changed) once it is submitted or
+    cancelled, even by a racing call."""
     assert request.id is not None
     request_id, now = request.id, utcnow()
     was_expired = request.status is RequestStatus.expired  # its end was told already, when it expired
@@ -56,7 +60,8 @@ async def cancel(session: AsyncSession, request: ClientRequest, actor: str) -> N
         await session.rollback()
         await session.refresh(request)
         raise ClientRequestClosed(f"client request {request_id} is {request.status.value}: it cannot be cancelled")
-    line = _line(request, HistoryKind.client_request_cancelled, f"Client request cancelled: {request.title}", actor)
+    line = _line(request, HistoryKind.client_request_cancelled,
+                 history_text(locale, "client_request_cancelled", title=request.title), actor)
     if line is not None:
         session.add(line)
     if waits_in_process(request) and not was_expired:
@@ -80,9 +85,10 @@ async def _owner_task(session: AsyncSession, request: ClientRequest) -> None:
                                  "request, or close this task."))
 
 
-async def expire(session: AsyncSession, request_id: int) -> bool:
-    """Mark one request expired if it is pending past its expiry, with its history line and what waits told;
-    committed. Whether this call marked it (a second call, or a racing sweep, finds it marked)."""
+async def expire(session: AsyncSession, request_id: int, locale: str) -> bool:
+    """Mark one request expired if it is pending past its expiry, with its history line (in the language of
+    `locale`: LOCALE) and what waits told; committed. Whether this call marked it (a second call, or a racing sweep,
+    finds it marked)."""
     now = utcnow()
     changed = await session.exec(update(ClientRequest).where(  # type: ignore[call-overload]
         col(ClientRequest.id) == request_id, col(ClientRequest.status) == RequestStatus.pending,
@@ -92,10 +98,11 @@ async def expire(session: AsyncSession, request_id: int) -> bool:
         return False
     request = await session.get(ClientRequest, request_id, populate_existing=True)
     assert request is not None
-    waits = " (the phase waiting for it goes on without them)" if waits_in_process(request) else \
-        " (the record stays where it is)" if request.auto_move is AutoMove.on and request.waiting_status else ""
-    line = _line(request, HistoryKind.client_request_expired, f"Client request #{request_id} '{request.title}' "
-                 f"expired: the client did not answer{waits}", SWEEP)
+    said = partial(history_text, locale)
+    waits = said("phase_goes_on") if waits_in_process(request) else \
+        said("record_stays") if request.auto_move is AutoMove.on and request.waiting_status else ""
+    line = _line(request, HistoryKind.client_request_expired,
+                 said("client_request_expired", request=request_id, title=request.title) + waits, SWEEP)
     if line is not None:
         session.add(line)
     if waits_in_process(request):
@@ -106,9 +113,10 @@ async def expire(session: AsyncSession, request_id: int) -> bool:
     return True
 
 
-async def expire_due(session: AsyncSession, batch_size: int) -> list[int]:
-    """Mark expired the oldest pending requests past their expiry (up to `batch_size`): the ids marked now."""
+async def expire_due(session: AsyncSession, batch_size: int, locale: str) -> list[int]:
+    """Mark expired the oldest pending requests past their expiry (up to `batch_size`), their lines in the language
+    of `locale`: the ids marked now."""
     ids = list((await session.exec(select(ClientRequest.id).where(
         col(ClientRequest.status) == RequestStatus.pending, col(ClientRequest.expires_at) <= utcnow())
         .order_by(col(ClientRequest.expires_at)).limit(batch_size))).all())
-    return [request_id for request_id in ids if request_id is not None and await expire(session, request_id)]
+    return [request_id for request_id in ids if request_id is not None and await expire(session, request_id, locale)]

@@ -22,6 +22,7 @@ from crm.client_requests.models import AutoMove, ClientRequest, RequestStatus
 from crm.models import HistoryEntry, HistoryKind, Record
 from crm.types import utcnow
 from processes.errors import Conflict, ErrorDetail
+from processes.history_words import history_text
 
 
 class PendingChoice(StrEnum):
@@ -46,9 +47,10 @@ async def pending_auto_moves(session: AsyncSession, record: Record) -> list[Clie
 
 
 async def settle_pending(session: AsyncSession, record: Record, to: str, choice: PendingChoice | None,
-                         actor: str) -> list[int]:
+                         actor: str, locale: str) -> list[int]:
     """Before a move of `record` to `to`: `ClientRequestsPending` when requests wait and no choice is given;
-    otherwise the choice applied (not committed). The ids of the requests cancelled."""
+    otherwise the choice applied (not committed), its history lines in the language of `locale` (LOCALE). The ids of
+    the requests cancelled."""
     pending = await pending_auto_moves(session, record)
     if not pending:
         return []
@@ -66,16 +68,16 @@ async def settle_pending(session: AsyncSession, record: Record, to: str, choice:
         if choice is PendingChoice.cancel_request:
             request.status, request.closed_by, request.closed_at = RequestStatus.cancelled, actor[:200], utcnow()
             cancelled.append(request.id)
-            kind, text = HistoryKind.client_request_cancelled, f"Client request #{request.id} '{request.title}' " \
-                                                               f"cancelled by {actor}: the record moved to '{to}'"
+            kind, text = HistoryKind.client_request_cancelled, history_text(
+                locale, "request_cancelled_by_move", request=request.id, title=request.title, actor=actor, status=to)
         elif choice is PendingChoice.keep_open:
             request.auto_move = AutoMove.off
-            kind, text = HistoryKind.note, f"Client request #{request.id} '{request.title}' kept open by {actor}; " \
-                                           "its answers will not move the record"
+            kind, text = HistoryKind.note, history_text(locale, "request_kept_still", request=request.id,
+                                                        title=request.title, actor=actor)
         else:
             request.waiting_status = to
-            kind, text = HistoryKind.note, f"Client request #{request.id} '{request.title}' kept open by {actor}; " \
-                                           f"its answers will move the record on from '{to}'"
+            kind, text = HistoryKind.note, history_text(locale, "request_kept_moving", request=request.id,
+                                                        title=request.title, actor=actor, status=to)
         session.add(request)
         session.add(HistoryEntry(record_id=record.id, kind=kind, text=text, actor=actor[:200],
                                  data={"client_request_id": request.id, "choice": choice.value}))

@@ -27,13 +27,15 @@ from crm.documents.storage import Storage, new_key
 from crm.documents.store import delete_files
 from crm.models import HistoryEntry, HistoryKind
 from crm.types import utcnow
+from processes.history_words import history_text
 
 CLIENT = "client"  # the actor of what the client does
 
 
 async def _as_documents(session: AsyncSession, record_id: int, files: list[dict[str, Any]], actor: str,
-                        title: str) -> None:
-    """Document rows (and history lines) for stored files of a request; each file's answer gets its id."""
+                        title: str, locale: str) -> None:
+    """Document rows (and history lines, in the language of `locale`) for stored files of a request; each file's
+    answer gets its id."""
     for kept in files:
         document = Document(record_id=record_id, name=kept["name"])
         session.add(document)
@@ -43,13 +45,15 @@ async def _as_documents(session: AsyncSession, record_id: int, files: list[dict[
                                     content_type=kept["content_type"], size=kept["size"], sha256=kept["sha256"],
                                     storage_key=kept.pop("storage_key"), uploaded_by=actor))
         session.add(HistoryEntry(record_id=record_id, kind=HistoryKind.document_added,
-                                 text=f"Document added: {kept['name']} (client request: {title})", actor=actor,
+                                 text=history_text(locale, "document_from_request", name=kept["name"], title=title),
+                                 actor=actor,
                                  data={"document_id": document.id, "version": 1, "size": kept["size"],
                                        "content_type": kept["content_type"], "sha256": kept["sha256"]}))
         kept["document_id"] = document.id
 
 
-async def submit(session: AsyncSession, storage: Storage, request: ClientRequest, checked: Checked) -> None:
+async def submit(session: AsyncSession, storage: Storage, request: ClientRequest, checked: Checked,
+                 locale: str) -> None:
     """Store the checked answers and files; ClientRequestClosed (nothing stored) if it is no longer pending."""
     assert request.id is not None
     stored: list[dict[str, Any]] = []
@@ -67,7 +71,7 @@ async def submit(session: AsyncSession, storage: Storage, request: ClientRequest
             stored.append(kept)
             answers.setdefault(file.question, []).append(kept)
         if request.record_id is not None:
-            await _as_documents(session, request.record_id, stored, CLIENT, request.title)
+            await _as_documents(session, request.record_id, stored, CLIENT, request.title, locale)
         now = utcnow()
         changed = await session.exec(  # type: ignore[call-overload]
             update(ClientRequest).where(col(ClientRequest.id) == request.id,
@@ -79,7 +83,8 @@ async def submit(session: AsyncSession, storage: Storage, request: ClientRequest
         session.add(ClientRequestSubmission(request_id=request.id))
         if request.record_id is not None:
             session.add(HistoryEntry(record_id=request.record_id, kind=HistoryKind.client_request_submitted,
-                                     text=f"Client request answered: {request.title}", actor=CLIENT,
+                                     text=history_text(locale, "client_request_answered", title=request.title),
+                                     actor=CLIENT,
                                      data={"client_request_id": request.id, "files": len(stored)}))
         await session.commit()
     except BaseException:
@@ -88,8 +93,10 @@ async def submit(session: AsyncSession, storage: Storage, request: ClientRequest
         raise
 
 
-async def attach_files(session: AsyncSession, request: ClientRequest, record_id: int, actor: str) -> None:
-    """A submitted request linked to a record afterwards: its files become documents of the record (no commit)."""
+async def attach_files(session: AsyncSession, request: ClientRequest, record_id: int, actor: str,
+                       locale: str) -> None:
+    """A submitted request linked to a record afterwards: its files become documents of the record (no commit), their
+    lines in the language of `locale` (LOCALE)."""
     if not request.answers:
         return
     answers = {key: [dict(f) for f in value] if isinstance(value, list) and value and isinstance(value[0], dict)
@@ -97,5 +104,5 @@ async def attach_files(session: AsyncSession, request: ClientRequest, record_id:
     loose = [f for value in answers.values() if isinstance(value, list) for f in value
              if isinstance(f, dict) and "storage_key" in f]
     if loose:
-        await _as_documents(session, record_id, loose, actor, request.title)
+        await _as_documents(session, record_id, loose, actor, request.title, locale)
         request.answers = answers

@@ -24,6 +24,7 @@ from crm.documents.storage import Storage, new_key
 from crm.models import HistoryEntry, HistoryKind
 from crm.types import utcnow
 from processes.errors import DocumentConflict, DocumentInvalid, DocumentNotFound
+from processes.history_words import history_text
 
 log = logging.getLogger("stagecoach.documents")
 
@@ -86,14 +87,15 @@ async def version(session: AsyncSession, document: Document, number: int | None 
 
 
 async def add(session: AsyncSession, storage: Storage, record_id: int, file: BinaryIO, filename: str | None,
-              declared: str, actor: str, document: Document | None = None) -> Document:
-    """A new document of the record, or a new version of `document`; committed, with its history line."""
+              declared: str, actor: str, document: Document | None = None, *, locale: str) -> Document:
+    """A new document of the record, or a new version of `document`; committed, with its history line (in the
+    language of `locale`: LOCALE)."""
     name = clean_name(filename)
     sniffed = sniff(file, name, declared)
     key = new_key(record_id)
     await storage.put(key, file)
     try:
-        document, _ = await _new_version(session, record_id, document, name, sniffed, key, actor)
+        document, _ = await _new_version(session, record_id, document, name, sniffed, key, actor, locale)
         await session.commit()
     except IntegrityError:  # another version of it numbered the same meanwhile, or the record went
         await session.rollback()
@@ -107,16 +109,19 @@ async def add(session: AsyncSession, storage: Storage, record_id: int, file: Bin
 
 
 async def _new_version(session: AsyncSession, record_id: int, document: Document | None, name: str, sniffed: Sniffed,
-                       key: str, actor: str, **line: Any) -> tuple[Document, HistoryEntry]:
-    """The rows of a new document (or a new version of `document`) and its history line (`line`: more of its
-    columns, or another text), added to the session."""
+                       key: str, actor: str, locale: str, words: str | None = None,
+                       **line: Any) -> tuple[Document, HistoryEntry]:
+    """The rows of a new document (or a new version of `document`) and its history line, in the language of
+    `locale` (`words`: another text of `processes/history_words.py`, with the name and version; `line`: more of its
+    columns), added to the session."""
     if document is None:
         document = Document(record_id=record_id, name=name)
-        kind, text = HistoryKind.document_added, f"Document added: {name}"
+        kind, said = HistoryKind.document_added, words or "document_added"
     else:
         document.current_version += 1
         document.name, document.updated_at = name, utcnow()
-        kind, text = HistoryKind.document_version_added, f"New version {document.current_version} of {name}"
+        kind, said = HistoryKind.document_version_added, words or "document_version_added"
+    text = history_text(locale, said, name=name, version=document.current_version)
     session.add(document)
     await session.flush()
     assert document.id is not None
@@ -134,12 +139,13 @@ Before = Callable[[AsyncSession], Awaitable[None]]
 
 
 async def add_once(session: AsyncSession, storage: Storage, *, record_id: int, data: bytes, filename: str,
-                   declared: str, step_key: str, actor: str, before: Before | None = None,
+                   declared: str, step_key: str, actor: str, locale: str, words: str, before: Before | None = None,
                    **line: Any) -> HistoryEntry:
     """A file a process step made (a letter) as a document of the record, once per `step_key`: its history line
     carries the step key, so a retry finds it and adds nothing. It becomes a new version of the record's latest
-    document of the same name, if there is one. Committed with what `before` adds to the transaction; `line`: more
-    columns of its history line (`workflow_id`, `phase_key`, `text`: `{name}` and `{version}` filled in)."""
+    document of the same name, if there is one. Committed with what `before` adds to the transaction. Its history
+    line says `words` (`processes/history_words.py`, with `name` and `version`) in the language of `locale`; `line`:
+    more of its columns (`workflow_id`, `phase_key`)."""
     query = select(HistoryEntry).where(HistoryEntry.step_key == step_key)
     if (done := (await session.exec(query)).first()) is not None:
         return done
@@ -150,12 +156,10 @@ async def add_once(session: AsyncSession, storage: Storage, *, record_id: int, d
     try:
         same = (await session.exec(select(Document).where(Document.record_id == record_id, Document.name == name)
                                    .order_by(col(Document.id).desc()))).first()
-        number = same.current_version + 1 if same is not None else 1
-        if "text" in line:
-            line["text"] = line["text"].format(name=name, version=number)
         if before is not None:  # the step's earlier lines (its process and phase started) come first in the history
             await before(session)
-        _, entry = await _new_version(session, record_id, same, name, sniffed, key, actor, step_key=step_key, **line)
+        _, entry = await _new_version(session, record_id, same, name, sniffed, key, actor, locale, words,
+                                      step_key=step_key, **line)
         await session.commit()
     except IntegrityError:  # another attempt of the step kept it first, or a version numbered the same meanwhile
         await session.rollback()
@@ -174,15 +178,15 @@ async def read(storage: Storage, version: DocumentVersion) -> bytes:
     return b"".join([chunk async for chunk in storage.chunks(version.storage_key)])
 
 
-async def remove(session: AsyncSession, storage: Storage, document: Document, actor: str) -> None:
-    """The document, all its versions and their files; a history line says so."""
+async def remove(session: AsyncSession, storage: Storage, document: Document, actor: str, locale: str) -> None:
+    """The document, all its versions and their files; a history line says so (in the language of `locale`)."""
     assert document.id is not None
     keys = [v.storage_key for v in await versions_of(session, document.id)]
     for row in await versions_of(session, document.id):
         await session.delete(row)
     await session.flush()
     session.add(HistoryEntry(record_id=document.record_id, kind=HistoryKind.document_deleted,
-                             text=f"Document deleted: {document.name}", actor=actor,
+                             text=history_text(locale, "document_deleted", name=document.name), actor=actor,
                              data={"document_id": document.id, "versions": len(keys)}))
     await session.delete(document)
     await session.commit()

@@ -38,6 +38,7 @@ from crm.imports.rows import RowChecker, RowError
 from crm.models import HistoryEntry, HistoryKind, Record, RecordEvent, RecordEventKind
 from crm.record_events import add_record_events
 from crm.types import utcnow
+from processes.history_words import history_text
 from processes.template_basics import RecordKind
 
 MAX_ERRORS = 1000
@@ -76,10 +77,11 @@ def unless_ended(job_id: int) -> sa.Update:
 
 
 async def run_import(sessions: async_sessionmaker[AsyncSession], job_id: int, path: Path, rejected: Path,
-                     viewer: Viewer, actor: str, after_batch: Hook | None = None) -> None:
+                     viewer: Viewer, actor: str, after_batch: Hook | None = None, locale: str = "en") -> None:
+    """Run the import job (its history lines, a case's, in the language of `locale`: the office's, LOCALE)."""
     progress = PROGRESS.setdefault(job_id, Progress())
     try:
-        if not await _run(sessions, job_id, path, rejected, viewer, actor, progress, after_batch):
+        if not await _run(sessions, job_id, path, rejected, viewer, actor, progress, after_batch, locale):
             await _finish(sessions, job_id, status=ImportStatus.refused, rows_written=0, rows_read=progress.rows_read,
                           rows_invalid=progress.rows_invalid, errors=progress.errors,
                           detail=f"{progress.rows_invalid} invalid row(s): nothing was written (mode all_or_nothing)")
@@ -107,7 +109,7 @@ def _beat(path: Path, progress: Progress) -> None:
 
 
 async def _run(sessions: async_sessionmaker[AsyncSession], job_id: int, path: Path, rejected: Path, viewer: Viewer,
-               actor: str, progress: Progress, after_batch: Hook | None) -> bool:
+               actor: str, progress: Progress, after_batch: Hook | None, locale: str) -> bool:
     """Check and write every row in one transaction, committed with the job's `done` (so a job is `done` exactly
     when its rows are written); False when rows were invalid and nothing is written (mode all_or_nothing)."""
     async with sessions() as session:
@@ -121,7 +123,7 @@ async def _run(sessions: async_sessionmaker[AsyncSession], job_id: int, path: Pa
         all_or_nothing = job.mode is ImportMode.all_or_nothing
         _beat(path, progress)
         beaten = time.monotonic()
-        writes = _Writes(session, job.kind, actor, viewer.user_id, progress, after_batch)
+        writes = _Writes(session, job.kind, actor, viewer.user_id, progress, after_batch, locale)
         checker = RowChecker(session, job.kind, job.columns, job.mapping, viewer, before_query=writes.settle)
         batch: list[dict[str, Any]] = []
         try:
@@ -175,14 +177,16 @@ class _Writes:
     (a look-up of the checker, the commit) settles it first, and its error is raised there."""
 
     def __init__(self, session: AsyncSession, kind: ImportKind, actor: str, actor_user_id: int | None,
-                 progress: Progress, after_batch: Hook | None) -> None:
+                 progress: Progress, after_batch: Hook | None, locale: str) -> None:
         self.session, self.kind, self.actor, self.actor_user_id = session, kind, actor, actor_user_id
+        self.locale = locale
         self.progress, self.after_batch = progress, after_batch
         self.pending: asyncio.Task[int] | None = None
 
     async def start(self, batch: list[dict[str, Any]]) -> None:
         await self.settle()
-        self.pending = asyncio.ensure_future(_write(self.session, self.kind, batch, self.actor, self.actor_user_id))
+        self.pending = asyncio.ensure_future(_write(self.session, self.kind, batch, self.actor, self.actor_user_id,
+                                                     self.locale))
         if self.session.bind.dialect.name == "sqlite":
             # SQLite's driver thread binds each row holding the GIL: checking meanwhile only makes both wait
             await self.settle()
@@ -204,7 +208,7 @@ class _Writes:
 
 
 async def _write(session: AsyncSession, kind: ImportKind, batch: list[dict[str, Any]], actor: str,
-                 actor_user_id: int | None) -> int:
+                 actor_user_id: int | None, locale: str) -> int:
     """Write a batch of checked rows with the `created` record event of each (autostart, a pipeline's on-enter)."""
     now = utcnow()
     if kind is ImportKind.contacts:
@@ -229,7 +233,7 @@ async def _write(session: AsyncSession, kind: ImportKind, batch: list[dict[str, 
         assert case.id is not None
         add_record_events(session, None, case, actor=actor, actor_user_id=actor_user_id)
         session.add(HistoryEntry(record_id=case.id, kind=HistoryKind.case_created, actor=actor,
-                                 text=f"Case created: {case.title} (imported)"))
+                                 text=history_text(locale, "case_imported", title=case.title)))
         for contact_id in values["participant_ids"]:
             session.add(CaseParticipant(case_id=case.id, contact_id=contact_id, added_by=actor))
         if values["tags"]:

@@ -122,7 +122,8 @@ async def test_a_letter_is_kept_once_as_a_document_and_emailed_with_its_pdf(
     assert kinds[:3] == [HistoryKind.process_started, HistoryKind.phase_started,
                          HistoryKind.document_added], kinds
     made = [line.text for line in lines if line.kind is HistoryKind.document_version_added]
-    assert "Letter made: Proposta Anna Kowalska.pdf (version 2)" in made and len(made) == 2
+    # in the office's language (LOCALE=it), the document's name as the template wrote it
+    assert "Lettera creata: Proposta Anna Kowalska.pdf (versione 2)" in made and len(made) == 2
     assert len(outbox) == 2 and all(m.attachments[0]["content_type"] == "application/pdf" for m in outbox)
     stored = await store.read(FolderStorage(tmp_path), versions[0])
     text = text_of(stored)
@@ -146,7 +147,7 @@ async def test_a_retried_step_makes_no_second_version(sessions: Any, factory: Fa
         async with sessions() as session:
             lines.append(await store.add_once(session, storage, record_id=record.id, data=pdf, filename="L.pdf",
                                               declared="application/pdf", step_key=f"wf-{record.id}/p/0/0",
-                                              actor="process", text="Letter made: {name} (version {version})"))
+                                              actor="process", locale="en", words="letter_made"))
     assert lines[0].id == lines[1].id and lines[0].text == "Letter made: L.pdf (version 1)"
     async with sessions() as session:
         [document] = (await session.exec(select(Document).where(Document.record_id == record.id))).all()

@@ -26,7 +26,7 @@ async def _sent(sessions: Any, factory: Factory, tmp_path: Path, expires_in: tim
     record = await factory.record()
     async with sessions() as session:
         document = await store.add(session, FolderStorage(tmp_path), record.id, io.BytesIO(pdf()), "Offerta.pdf",
-                                   "application/pdf", "test")
+                                   "application/pdf", "test", locale="en")
         signature = SignatureRequest(step_key=f"test/{uuid.uuid4().hex}", provider="embedded",
                                      envelope_id=uuid.uuid4().hex, record_id=record.id, document_id=document.id,
                                      version=1, signer="client@example.org", expires_at=utcnow() + expires_in)

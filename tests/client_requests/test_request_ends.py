@@ -70,7 +70,7 @@ async def test_expiry_is_marked_once_and_tells_whoever_waits(sessions: Any, fact
     for _ in range(2):  # a second sweep (or one racing) changes nothing
         for request_id in (staff_own, of_status, of_process, not_yet):
             async with sessions() as session:
-                marked.append(await closing.expire(session, request_id))
+                marked.append(await closing.expire(session, request_id, "en"))
     assert marked == [True, True, True, False] + [False] * 4
 
     request, ends, owner_tasks = await _state(sessions, staff_own)
@@ -102,7 +102,7 @@ async def test_a_resent_expired_request_is_pending_again_and_its_form_takes_answ
     assert record.id is not None
     request_id = await _open(sessions, record.id)
     async with sessions() as session:
-        assert await closing.expire(session, request_id)
+        assert await closing.expire(session, request_id, "en")
         request = await session.get(ClientRequest, request_id)
         assert request is not None and store.is_expired(request)
         store.renew_token(request, Settings())
@@ -121,10 +121,10 @@ async def test_cancelling_writes_the_closure_a_waiting_process_needs_once(sessio
         async with sessions() as session:
             request = await session.get(ClientRequest, request_id)
             assert request is not None
-            await closing.cancel(session, request, "anna")
+            await closing.cancel(session, request, "anna", "en")
             assert request.status is RequestStatus.cancelled and request.closed_by == "anna"
             with pytest.raises(ClientRequestClosed):
-                await closing.cancel(session, request, "bruno")
+                await closing.cancel(session, request, "bruno", "en")
     assert [(e.outcome, e.request_id) for e in (await _state(sessions, of_process))[1]] == [
         (RequestStatus.cancelled, of_process)]
     assert not (await _state(sessions, staff_own))[1]

@@ -17,7 +17,7 @@ async def test_a_letter_kept_by_a_step_downloads_as_a_pdf_with_its_name(served: 
     async with sessions() as session:
         await store.add_once(session, FolderStorage(served.folder), record_id=record_id, data=content,
                              filename="Proposta Łódź.pdf", declared="application/pdf", step_key=f"letter-{record_id}",
-                             actor="process test", text="Letter made: {name} (version {version})")
+                             actor="process test", locale="en", words="letter_made")
     [document] = (await served.http.get(f"/records/{record_id}/documents", headers=served.as_("staff"))).json()
     assert (document["name"], document["content_type"]) == ("Proposta Łódź.pdf", "application/pdf")
     download = await served.http.get(document["download_url"], headers=served.as_("staff"))

@@ -122,7 +122,7 @@ async def test_a_cancelled_request_is_told_to_the_manual_phase_task(
         async with sessions() as session:
             request = await session.get(ClientRequest, request_id)
             assert request is not None
-            await closing.cancel(session, request, "anna")
+            await closing.cancel(session, request, "anna", "en")
             await closures_stored(client, config, session, request_id)
         note = f"Client request #{request_id} was cancelled: decide without the client's answers"
 
@@ -161,7 +161,7 @@ async def test_an_end_not_delivered_at_once_is_delivered_by_the_sweep(
         async with sessions() as session:
             request = await session.get(ClientRequest, request_id)
             assert request is not None
-            await closing.cancel(session, request, "anna")
+            await closing.cancel(session, request, "anna", "en")
         assert (await closures(sessions, request_id))[0].delivered_at is None
         await notify_dispatcher(client, Settings(temporal_task_queue=task_queue, record_events_sweep_seconds=60))
         await time_skipping_env.sleep(timedelta(minutes=3))
