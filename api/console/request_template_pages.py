@@ -66,7 +66,7 @@ def _editor(session: SessionDep, settings: Settings) -> Editor:
         return yaml_text(await store.get_template(session, key))
 
     return Editor("/console/request-template-editor", "/console/request-templates", validate,
-                  lambda template, actor: store.save_template(session, template, actor), load,
+                  lambda template, actor, _text: store.save_template(session, template, actor), load,
                   heading=_("Edit a request template"), label=_("The request template (YAML)"))
 
 

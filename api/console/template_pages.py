@@ -8,7 +8,6 @@ A save goes through the API's own check (`validated_text`, in the render pool) a
 from __future__ import annotations
 
 import difflib
-import json
 import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -18,6 +17,7 @@ import yaml
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import HTMLResponse
 
+from api import source_text
 from api.console import written_yaml
 from api.console.i18n import translator
 from api.console.web import SignedInDep, form, principal, redirect, render, text
@@ -49,17 +49,7 @@ def yaml_text(definition: dict[str, Any]) -> str:
 def shown_text(row: ProcessTemplateVersion) -> str:
     """A stored version as its author wrote it: the YAML text it was saved from, comments and all; else (saved as
     JSON, or before versions kept their text) as `yaml_text` writes it."""
-    if row.source_text is None or _is_json(row.source_text):
-        return yaml_text(row.definition)
-    return row.source_text
-
-
-def _is_json(text: str) -> bool:
-    try:
-        json.loads(text)
-    except ValueError:
-        return False
-    return True
+    return source_text.shown(row.source_text, lambda: yaml_text(row.definition))
 
 
 def line_of(text: str, path: str) -> int | None:
@@ -127,12 +117,13 @@ async def template_page(key: str, request: Request, session: SessionDep, setting
 @dataclass
 class Editor:
     """A YAML editor of versioned templates: where it posts, where a saved version is shown, how a text is checked
-    (TemplateInvalid with paths) and stored (`(row, created)`), how a stored one reads as YAML."""
+    (TemplateInvalid with paths) and stored with the actor and the text (`(row, created)`), how a stored one reads
+    as YAML."""
 
     action: str
     shown_at: str
     validate: Callable[[str], Awaitable[Any]]
-    save: Callable[[Any, str], Awaitable[tuple[Any, bool]]]
+    save: Callable[[Any, str, str], Awaitable[tuple[Any, bool]]]
     load: Callable[[str], Awaitable[str]]
     heading: str = ""  # the page's title and the text's label, translated: the process templates' by default
     label: str = ""
@@ -167,23 +158,20 @@ class Editor:
             return self.page(request, settings, source, status=422, errors=located(source, exc), error=exc.message)
         except StagecoachError as exc:
             return self.page(request, settings, source, status=exc.status, error=exc.message)
-        row, created = await self.save(template, who.actor)
+        row, created = await self.save(template, who.actor, source_text.form_text(source))
         return redirect(f"{self.shown_at}/{row.key}?version={row.version}&saved={'new' if created else 'same'}")
 
 
 def _editor(session: SessionDep, renderer: RenderPool | None, settings: Settings) -> Editor:
-    async def validate(source: str) -> tuple[ProcessTemplate, str]:
+    async def validate(source: str) -> ProcessTemplate:
         assert renderer is not None
-        template = await validated_text(source, session, renderer, settings, SOURCE)
-        return template, source.replace("\r\n", "\n") + "\n"  # a form's text: CRLF lines, stripped
-
-    async def save(checked: tuple[ProcessTemplate, str], actor: str) -> tuple[Any, bool]:
-        return await template_store.save(session, checked[0], actor, checked[1])
+        return await validated_text(source, session, renderer, settings, SOURCE)
 
     async def load(key: str) -> str:
         return shown_text(await template_store.get_version(session, key))
 
-    return Editor("/console/template-editor", "/console/templates", validate, save, load)
+    return Editor("/console/template-editor", "/console/templates", validate,
+                  lambda template, actor, text: template_store.save(session, template, actor, text), load)
 
 
 @router.get("/template-editor", response_class=HTMLResponse)

@@ -16,6 +16,7 @@ from sqlmodel import col, select
 from api.deps import AdminDep, RendererDep, SessionDep, SettingsDep, StaffDep
 from api.fields import TemplateKeyPath
 from api.paging import Page, paged
+from api.source_text import AS_YAML, as_yaml
 from crm import template_store
 from crm.template_models import (ProcessTemplateSummary, ProcessTemplateVersion, ProcessTemplateVersionPublic,
                                  VersionPublic)
@@ -60,10 +61,6 @@ def _notes(definition: dict[str, Any], untried: list[str]) -> list[str]:
 
 class UnsupportedCharset(StagecoachError):
     status = 415
-
-
-class NoSourceText(StagecoachError):
-    status = 406
 
 
 def _charset(content_type: str) -> str | None:
@@ -169,16 +166,9 @@ async def list_versions(key: TemplateKeyPath, session: SessionDep, _: StaffDep,
     return page.done((await session.exec(query)).all())
 
 
-@router.get("/{key}/versions/{version}", response_model=ProcessTemplateVersionPublic,
-            responses={200: {"content": {"application/yaml": {"schema": {"type": "string"}}}},
-                       406: {"description": "`Accept: application/yaml` for a version saved with no text"}})
+@router.get("/{key}/versions/{version}", response_model=ProcessTemplateVersionPublic, responses=AS_YAML)
 async def get_version(key: TemplateKeyPath, version: int, request: Request, session: SessionDep,
                       _: StaffDep) -> ProcessTemplateVersion | Response:
     """One version; with `Accept: application/yaml`, the text it was saved from (comments and all)."""
     row = await template_store.get_version(session, key, version)
-    if "application/yaml" not in request.headers.get("accept", ""):
-        return row
-    if row.source_text is None:
-        raise NoSourceText(f"version {version} of '{key}' keeps no text (saved before texts were kept): "
-                           "ask for JSON")
-    return Response(row.source_text, media_type="application/yaml; charset=utf-8")
+    return as_yaml(request, row.source_text, f"version {version} of '{key}'") or row
