@@ -11,10 +11,11 @@ from api.deps import AdminDep, SessionDep, SettingsDep, StaffDep
 from api.fields import TemplateKeyPath
 from api.paging import Page, paged
 from api.routers.templates import decode_body
+from api.source_text import AS_YAML, as_yaml
 from crm.client_requests import store
 from crm.client_requests.models import ClientRequestTemplate
 from crm.client_requests.public import RequestTemplatePublic, RequestTemplateSummary, TemplateValidation
-from crm.client_requests.questions import RequestTemplate, validate_text
+from crm.client_requests.questions import validate_text
 
 router = APIRouter(prefix="/client-request-templates", tags=["client requests"])
 
@@ -27,19 +28,20 @@ def public(row: ClientRequestTemplate) -> RequestTemplatePublic:
     return RequestTemplatePublic.model_validate(row, from_attributes=True)
 
 
-async def _validated(request: Request, settings: SettingsDep) -> RequestTemplate:
+async def _text(request: Request) -> str:
     body = await request.body()  # capped before it is read (api.admission)
-    return validate_text(decode_body(body, request.headers.get("content-type", "")),
-                         settings.client_request_max_file_bytes)
+    return decode_body(body, request.headers.get("content-type", ""))
 
 
 @router.post("", status_code=201, response_model=RequestTemplatePublic, openapi_extra=BODY, responses={
     200: {"model": RequestTemplatePublic, "description": "the same content as the newest version: nothing saved"}})
 async def save_request_template(request: Request, response: Response, session: SessionDep, settings: SettingsDep,
                                 principal: AdminDep) -> RequestTemplatePublic:
-    """Validate and store a new version; content identical to the newest version returns it (200)."""
-    template = await _validated(request, settings)
-    row, created = await store.save_template(session, template, principal.actor)
+    """Validate and store a new version, with the text it was sent as; content identical to the newest version returns
+    it (200), even when only its comments or layout changed."""
+    text = await _text(request)
+    template = validate_text(text, settings.client_request_max_file_bytes)
+    row, created = await store.save_template(session, template, principal.actor, text)
     if not created:
         response.status_code = 200
     response.headers["Location"] = f"/client-request-templates/{row.key}/versions/{row.version}"
@@ -49,7 +51,7 @@ async def save_request_template(request: Request, response: Response, session: S
 @router.post("/validate", response_model=TemplateValidation, openapi_extra=BODY)
 async def validate_request_template(request: Request, settings: SettingsDep, _: StaffDep) -> TemplateValidation:
     """Check a template without saving it: 200 when valid, 422 with every error and its path otherwise."""
-    template = await _validated(request, settings)
+    template = validate_text(await _text(request), settings.client_request_max_file_bytes)
     return TemplateValidation(valid=True, template=template.model_dump(mode="json"))
 
 
@@ -76,7 +78,9 @@ async def request_template_versions(key: TemplateKeyPath, session: SessionDep, _
                                                                    offset=page.offset)])
 
 
-@router.get("/{key}/versions/{version}", response_model=RequestTemplatePublic)
-async def request_template_version(key: TemplateKeyPath, version: int, session: SessionDep,
-                                   _: StaffDep) -> RequestTemplatePublic:
-    return public(await store.get_template(session, key, version))
+@router.get("/{key}/versions/{version}", response_model=RequestTemplatePublic, responses=AS_YAML)
+async def request_template_version(key: TemplateKeyPath, version: int, request: Request, session: SessionDep,
+                                   _: StaffDep) -> RequestTemplatePublic | Response:
+    """One version; with `Accept: application/yaml`, the text it was saved from (comments and all)."""
+    row = await store.get_template(session, key, version)
+    return as_yaml(request, row.source_text, f"version {version} of '{key}'") or public(row)

@@ -51,6 +51,9 @@ class ClientRequestTemplate(SQLModel, table=True):
     title: str = Field(max_length=200)
     message: str = Field(default="", max_length=10_000)
     questions: list[dict[str, Any]] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    # the YAML or JSON text it was saved from, comments and layout and all (None: saved from data, or before
+    # migration 0020); never read for sending a request: the columns above are the template
+    source_text: str | None = Field(default=None, sa_type=sa.Text)
     created_by: str = Field(default="", max_length=200)
     created_at: datetime = _at()
 

@@ -45,15 +45,18 @@ async def newest(session: AsyncSession, key: str) -> ClientRequestTemplate | Non
     return (await session.exec(query)).first()
 
 
-async def save_template(session: AsyncSession, template: RequestTemplate,
-                        created_by: str) -> tuple[ClientRequestTemplate, bool]:
-    """Store a new version (committed); one identical to the newest returns that one (created=False)."""
+async def save_template(session: AsyncSession, template: RequestTemplate, created_by: str,
+                        source_text: str | None = None) -> tuple[ClientRequestTemplate, bool]:
+    """Store a new version (committed), with the text it was parsed from if any; one identical to the newest returns
+    that one (created=False), whatever its text: a change of comments or layout alone is no new version, and the
+    newest keeps the text it was saved with."""
     content = template.model_dump(mode="json")
     return await add_version(
         session, lambda: newest(session, template.key), lambda current: _content(current) == content,
         lambda number: ClientRequestTemplate(
             key=template.key, version=number, language=template.language, title=template.title,
-            message=template.message, questions=content["questions"], created_by=created_by),
+            message=template.message, questions=content["questions"], created_by=created_by,
+            source_text=source_text),
         f"request template '{template.key}'")
 
 
