@@ -1,8 +1,9 @@
 """Client request templates: the list with versions, one version readable (its questions as a list), and editing
 the YAML (admins save), every error shown at its path and line as on the process templates' editor.
 
-A save goes through the staff API's own check (`validate_text`) and store (`store.save_template`): a new
-version, or none when nothing changed.
+A save goes through the staff API's own check (`validate_text`) and store (`store.save_template`), with the text
+typed: a new version, or none when nothing changed. A version is shown as the YAML text it was saved from, else
+written from its questions (`yaml_text`).
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import HTMLResponse
 
+from api import source_text
 from api.console import written_yaml
 from api.console.i18n import translator
 from api.console.template_pages import Editor
@@ -33,6 +35,12 @@ def yaml_text(row: ClientRequestTemplate) -> str:
     return written_yaml.written(written)
 
 
+def shown_text(row: ClientRequestTemplate) -> str:
+    """A stored version as its author wrote it: the YAML text it was saved from, comments and all; else (saved as
+    JSON, or before versions kept their text) as `yaml_text` writes it."""
+    return source_text.shown(row.source_text, lambda: yaml_text(row))
+
+
 def _version(value: str | None) -> int | None:
     return int(value) if value and value.isdigit() and len(value) < 8 else None
 
@@ -53,7 +61,7 @@ async def request_template_page(key: str, request: Request, session: SessionDep,
     except StagecoachError as exc:
         return render(request, settings, "not_found.html", status=exc.status, what=key[:63], message=exc.message)
     return render(request, settings, "request_template.html", row=row, versions=range(latest.version, 0, -1),
-                  source=yaml_text(row))
+                  source=shown_text(row))
 
 
 def _editor(session: SessionDep, settings: Settings) -> Editor:
@@ -63,10 +71,10 @@ def _editor(session: SessionDep, settings: Settings) -> Editor:
         return validate_text(source, settings.client_request_max_file_bytes, SOURCE)
 
     async def load(key: str) -> str:
-        return yaml_text(await store.get_template(session, key))
+        return shown_text(await store.get_template(session, key))
 
     return Editor("/console/request-template-editor", "/console/request-templates", validate,
-                  lambda template, actor, _text: store.save_template(session, template, actor), load,
+                  lambda template, actor, text: store.save_template(session, template, actor, text), load,
                   heading=_("Edit a request template"), label=_("The request template (YAML)"))
 
 
