@@ -44,7 +44,7 @@ async def test_cases_tasks_and_imports_refuse_what_they_must(stack: Stack, sessi
         assert f"Seen {tag}" in listed.text and f"Hidden {tag}" not in listed.text
         task_on_hidden = await browser.post("/console/tasks", data={"csrf_token": token, "record_id": str(hidden["id"]),
                                                                     "title": "peek"})
-        assert task_on_hidden.status_code == 404
+        assert task_on_hidden.status_code == 422 and f"no record {hidden['id']}" in task_on_hidden.text  # as if missing
 
         # a task form got wrong is shown with its error (on the case's page when it came from there)
         for form, status, says in (({"record_id": "x", "title": "t"}, 422, "number of the record"),

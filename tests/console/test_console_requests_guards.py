@@ -66,7 +66,7 @@ async def test_the_requests_pages_refuse_what_they_must(stack: Stack, sessions: 
             assert sent.status_code == 422 and 'id="send-request-error"' in sent.text and said in sent.text, days
         no_template = await browser.post(f"/console/records/{job['id']}/client-requests",
                                          data={"csrf_token": token, "template": "nope"})
-        assert no_template.status_code == 404 and "no request template &#39;nope&#39;" in no_template.text
+        assert no_template.status_code == 422 and "no request template &#39;nope&#39;" in no_template.text
         no_address = await browser.post(f"/console/records/{mute['id']}/client-requests",
                                         data={"csrf_token": token, "template": template})
         assert no_address.status_code == 422 and 'id="send-request-error"' in no_address.text
