@@ -57,7 +57,13 @@ class HistoryLine(BaseModel):
 
     def text_in(self, locale: str) -> str:
         """The line's text in the language of `locale`."""
-        return history_text(locale, self.words, **self.values) if self.words is not None else self.text
+        return _in_language(locale, self.words, self.values, self.text)
+
+
+def _in_language(locale: str, words: str | None, values: dict[str, Any], english: str) -> str:
+    """A line workflow code built, in the language of `locale`: its `words` with their `values`; one without words
+    (from a run started before them) as its `english` text."""
+    return history_text(locale, words, **values) if words is not None else english
 
 
 class PhaseStart(BaseModel):
@@ -232,8 +238,7 @@ async def begin(session: AsyncSession, books: Bookkeeping | None,
             select(Task.id).where(Task.step_key == opening.step_key))).one()
         begun.rows.append(HistoryEntry(record_id=books.record_id, step_key=opening.step_key,
                                        kind=HistoryKind.task_created,
-                                       text=history_text(locale, opening.words, **opening.values)
-                                       if opening.words is not None else opening.line,
+                                       text=_in_language(locale, opening.words, opening.values, opening.line),
                                        workflow_id=books.workflow_id, phase_key=opening.phase_key,
                                        actor=books.actor, data={"assignee_id": assignee}))
     return begun
