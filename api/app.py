@@ -18,7 +18,6 @@ from api.console import errors as console_errors
 from api.auth import KeyCache
 from api.bounds import bounded_integers
 from api.sent_json import keys_given_once
-from api.start_confirmations import StartConfirmations
 from api.routers import (api_keys, cases, client_request_templates, client_requests, deliveries, documents, exports,
                          health, imports, moves, outbox, pipelines, processes, records, signatures, tags, tasks,
                          templates, timeline, users, webhook_endpoints)
@@ -46,7 +45,6 @@ def create_app(settings: Settings | None = None, temporal: Client | None = None,
                              ping_after_idle=settings.database_ping_after_idle_seconds)
         app.state.settings = settings
         app.state.sessions = make_sessionmaker(engine)
-        app.state.confirmations = StartConfirmations(engine)
         app.state.temporal = temporal or await connect(settings)
         app.state.renderer = renderer or RenderPool(settings.render_processes, settings.render_memory_mb)
         sweeping = asyncio.create_task(imports.sweep_forever(app.state.sessions, settings))
@@ -61,7 +59,6 @@ def create_app(settings: Settings | None = None, temporal: Client | None = None,
                 await sweeping
             if renderer is None:
                 await app.state.renderer.close()
-            await app.state.confirmations.close()
             await engine.dispose()
 
     app = FastAPI(title="Stagecoach", version="0.1.0", lifespan=lifespan,

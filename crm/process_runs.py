@@ -3,8 +3,9 @@ ids, once per request id, following a run from its allocation to its confirmed s
 
 A run is allocated (`starting`) and committed before Temporal is asked to start its workflow, so the id is
 never started twice and a retry with the same request id finds it. Whoever learns that the workflow
-exists marks the run `running` (`mark_started`): the starter once Temporal confirms, the process itself
-with its first step, and the sweep (`activities/process_runs.py`) for a start whose answer was lost. A
+exists marks the run `running` (`mark_started`): the process itself with its first step, the starter
+once Temporal confirms where a person or a process waits on it (autostart, the console's start form; not
+`POST /processes`, whose answer says the process started), and the sweep (`activities/process_runs.py`) for a start whose answer was lost. A
 run whose workflow Temporal still does not have a while later never started (`not_started`); a retry
 with its request id starts it after all.
 """
@@ -12,7 +13,6 @@ with its request id starts it after all.
 from __future__ import annotations
 
 import enum
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -48,8 +48,8 @@ class RunStatus(str, enum.Enum):
     one is written here by the process itself, and kept after Temporal's retention has deleted its run.
     """
 
-    starting = "starting"  # the row is committed; Temporal has not confirmed the start yet
-    running = "running"  # started (live detail in Temporal)
+    starting = "starting"  # the row is committed; the process has not begun (Temporal may have it: no step ran yet)
+    running = "running"  # begun, or its start confirmed (live detail in Temporal)
     completed = "completed"
     aborted = "aborted"  # by staff, or cancelled from the Temporal UI or CLI
     cancelled = "cancelled"  # by the loop guard
@@ -196,29 +196,13 @@ def _next_run_insert() -> sa.Insert:
 _NEXT_RUN = _next_run_insert()
 _CONFIRM = (sa.update(RUNS).where(RUNS.c.workflow_id == sa.bindparam("p_workflow_id"), RUNS.c.status.in_(UNCONFIRMED))
             .values(status=RunStatus.running))
-# The starter's confirmations (`confirm_starts`: several runs at once), committed without waiting for the disk
-# (PostgreSQL: `synchronous_commit` off for this statement's own transaction, set by the statement itself, so no round
-# trip more). A crash of the database may lose them, and nothing with them: the runs stay `starting`, and each
-# process's first step, the sweep, or a retry with its request id marks it again (this module's doc). The run's
-# insert, before Temporal is asked, still waits for it.
-_CONFIRM_MANY = (sa.update(RUNS).where(RUNS.c.workflow_id.in_(sa.bindparam("p_workflow_ids", expanding=True)),
-                                       RUNS.c.status.in_(UNCONFIRMED))
-                 .values(status=RunStatus.running))
-_CONFIRM_MANY_NO_WAIT = _CONFIRM_MANY.where(sa.select(func.set_config("synchronous_commit", "off", sa.true()))
-                                            .scalar_subquery().is_not(None))
-
-
-# `_NEXT_RUN` and `_CONFIRM_MANY_NO_WAIT` on PostgreSQL through psycopg (`crm.db.Direct`), parameters in `_INSERTED`'s
-# order
+# `_NEXT_RUN` on PostgreSQL through psycopg (`crm.db.Direct`), parameters in `_INSERTED`'s order
 _DIRECT_NEXT_RUN = (
     "INSERT INTO process_run (workflow_id, sequence, " + ", ".join(_INSERTED) + ") "
     "SELECT %s::varchar || CAST(next.number AS varchar), next.number, %s::varchar, %s::integer, %s::integer, "
     "%s::integer, %s::varchar, %s::varchar, %s::varchar, %s::varchar, %s::integer, %s::timestamptz, %s::varchar "
     "FROM (SELECT coalesce(max(sequence), 0) + 1 AS number FROM process_run "
     "WHERE template_key = %s::varchar AND record_id = %s::integer) AS next RETURNING id, sequence, workflow_id")
-_DIRECT_CONFIRM = ("UPDATE process_run SET status = %s::varchar WHERE workflow_id = ANY(%s::varchar[]) "
-                   "AND status IN (%s::varchar, %s::varchar) "
-                   "AND (SELECT set_config('synchronous_commit', 'off', true)) IS NOT NULL")
 
 
 async def insert_run(connection: AsyncConnection | Direct, run: ProcessRun | NewRun) -> None:
@@ -256,19 +240,6 @@ async def mark_started(session: AsyncSession, workflow_id: str) -> None:
     """The workflow exists: its run is `running`, unless it has ended meanwhile. No commit. (On the table: a run
     loaded in the session keeps the status it was read with.)"""
     await (await session.connection()).execute(_CONFIRM, {"p_workflow_id": workflow_id})
-
-
-async def confirm_starts(connection: AsyncConnection | Direct, workflow_ids: Sequence[str]) -> None:
-    """The starter's `mark_started` of several runs, a statement alone (autocommit; `api.start_confirmations` gathers
-    them): on PostgreSQL its commit does not wait for the disk (`_CONFIRM_MANY_NO_WAIT`). No commit (SQLite's caller
-    commits)."""
-    if isinstance(connection, Direct):
-        await connection.execute(_DIRECT_CONFIRM, (RunStatus.running.value, list(workflow_ids),
-                                                   *(s.value for s in UNCONFIRMED)))
-        return
-    no_wait = connection.dialect.name == "postgresql"
-    await connection.execute(_CONFIRM_MANY_NO_WAIT if no_wait else _CONFIRM_MANY,
-                             {"p_workflow_ids": list(workflow_ids)})
 
 
 async def mark_not_started(session: AsyncSession, workflow_id: str) -> None:

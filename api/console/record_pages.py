@@ -96,7 +96,7 @@ async def start_on_record(record_id: int, request: Request, session: SessionDep,
         body = StartProcessBody(template=template, record_id=record_id,
                                 request_id=text(data, "idempotency_key")[:200] or None)
         started = await start_with(body, Response(), session, temporal, settings, principal(signed),
-                                   request.app.state.confirmations.now)
+                                   mark_running=True)
     except StagecoachError as exc:
         return await render_record(request, session, settings, signed, record_id, exc.status, exc.message)
     except ValueError as exc:  # pydantic's ValidationError: a template key that cannot be one

@@ -29,7 +29,7 @@ from api.start_allocation import StartProcessBody, allocate
 from api.temporal_errors import send_update, temporal_errors
 from crm import template_store
 from crm.process_list import RunFilter, list_runs, overdue_runs
-from crm.process_runs import UNCONFIRMED, NewRun, ProcessRun, RunStatus
+from crm.process_runs import UNCONFIRMED, NewRun, ProcessRun, RunStatus, mark_started
 from crm.access import hidden_process_records
 from crm.models import ApiRole, Task
 from processes.sent_values import WrittenDatetime
@@ -93,15 +93,15 @@ async def start(body: StartProcessBody, request: Request, response: Response, pr
     # CPU on the API's busiest route (a generator dependency most: its exit stack).
     state = request.app.state
     async with state.sessions() as session:
-        return await start_with(body, response, session, state.temporal, state.settings, principal,
-                                state.confirmations.soon)
+        return await start_with(body, response, session, state.temporal, state.settings, principal)
 
 
 async def start_with(body: StartProcessBody, response: Response, session: AsyncSession, temporal: Client,
-                     settings: Settings, principal: Principal,
-                     confirm: Callable[[str], Awaitable[None]]) -> ProcessStarted:
-    """`start` with what it needs given (the console's start form calls it with its own). `confirm` marks the run
-    `running` once Temporal has its workflow (`api.start_confirmations`: the API's a moment later, with others)."""
+                     settings: Settings, principal: Principal, *, mark_running: bool = False) -> ProcessStarted:
+    """`start` with what it needs given (the console's start form calls it with its own). The run is `running` once
+    the process's first step marks it, milliseconds after the answer while a worker polls the task queue (until then
+    `starting`, as a run started by a move or autostart is); with `mark_running` the start marks it itself before it
+    answers: the console's form, whose person goes on to the process's page."""
     run, created, template, version = await allocate(body, session, principal)
     if not created and run.status not in UNCONFIRMED:
         response.status_code = 200
@@ -122,7 +122,9 @@ async def start_with(body: StartProcessBody, response: Response, session: AsyncS
                  if body.request_id else "send it again (give a request_id, so that a retry starts it once)")
         raise ServiceUnavailable(f"process {run.workflow_id} is not started ({exc}); {retry}. A start not "
                                  "retried is dropped once Temporal shows it has no such process") from None
-    await confirm(run.workflow_id)
+    if mark_running:
+        await mark_started(session, run.workflow_id)
+        await session.commit()
     response.status_code = 201 if started else 200
     return _started(run, settings)
 

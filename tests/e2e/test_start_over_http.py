@@ -73,7 +73,6 @@ class Api:
     client: Client
     sessions: Any
     deps: Deps
-    app: Any
 
     async def start(self, key: str, record_id: int, request_id: str) -> httpx.Response:
         return await self.http.post("/processes", headers=self.headers,
@@ -84,8 +83,8 @@ class Api:
             return list((await session.exec(select(ProcessRun).where(ProcessRun.record_id == record_id))).all())
 
     async def marked(self, record_id: int, *statuses: RunStatus) -> None:
-        """The record's runs have `statuses`, in the order started: the API marks a started run `running` a moment after
-        it answers (`api.start_confirmations`)."""
+        """The record's runs have `statuses`, in the order started: a started run is `running` once the process's first
+        step has marked it, a moment after the API answers."""
         async def now() -> bool:
             return [r.status for r in sorted(await self.runs(record_id), key=lambda r: r.id)] == list(statuses)
         await eventually(now, timeout=10, what=f"the runs of record {record_id} {[s.value for s in statuses]}")
@@ -116,11 +115,10 @@ async def api(dev_env: Any, sessions: Any, task_queue: str, database_url: str) -
     async with sessions() as session:
         _, key = await create_key(session, "e2e admin", ApiRole.admin)
     deps = Deps(settings=settings, sessions=sessions, mailer=Mailer(settings), temporal=dev_env.client)
-    app = create_app(settings, temporal=client)
-    async with serving(app, port), running_worker(dev_env.client, sessions, task_queue), \
+    async with serving(create_app(settings, temporal=client), port), running_worker(dev_env.client, sessions, task_queue), \
             httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=30) as http:
         yield Api(http=http, headers={"X-API-Key": key}, faults=faults, client=dev_env.client, sessions=sessions,
-                  deps=deps, app=app)
+                  deps=deps)
 
 
 async def _setup(api: Api) -> tuple[str, int]:
@@ -189,7 +187,6 @@ async def test_the_sweep_confirms_a_start_its_starter_could_not(api: Api) -> Non
         return (await api.http.get("/tasks", headers=api.headers, params={"workflow_id": started["workflow_id"]})).json()
 
     await eventually(parked)
-    await api.app.state.confirmations.close()  # the API's mark written (it follows the answer by up to 50 ms)
     async with api.sessions() as session:  # as if neither the starter nor the process had marked the run
         run = (await session.exec(select(ProcessRun).where(ProcessRun.workflow_id == started["workflow_id"]))).one()
         run.status = RunStatus.starting
@@ -198,6 +195,39 @@ async def test_the_sweep_confirms_a_start_its_starter_could_not(api: Api) -> Non
     assert started["workflow_id"] not in (await api.sweep(grace_seconds=3600)).confirmed  # within the grace
     assert started["workflow_id"] in (await api.sweep()).confirmed
     assert [r.status for r in await api.runs(record_id)] == [RunStatus.running]
+
+
+async def test_the_process_marks_its_run_running_with_its_first_step(
+        dev_env: Any, sessions: Any, task_queue: str, database_url: str) -> None:
+    """The API answers once Temporal has the workflow and writes nothing more: while no worker polls the task queue
+    the run is `starting` (the process is in Temporal, not begun); the process's first step marks it `running`."""
+    idle_queue = f"{task_queue}-idle"
+    port = free_port()
+    settings = Settings(database_url=database_url, temporal_task_queue=idle_queue, api_port=port)
+    async with sessions() as session:
+        _, key = await create_key(session, "e2e admin", ApiRole.admin)
+    headers = {"X-API-Key": key}
+    async with serving(create_app(settings, temporal=dev_env.client), port), \
+            httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=30) as http:
+        template, record_id = await call_a_lead(http, headers)
+        started = await http.post("/processes", headers=headers, json={"template": template, "record_id": record_id})
+        assert started.status_code == 201, started.text
+        workflow_id = started.json()["workflow_id"]
+        await dev_env.client.get_workflow_handle(workflow_id).describe()  # Temporal has it
+        await asyncio.sleep(0.3)  # what a confirmation after the answer would have written by now (none is sent)
+
+        async def statuses() -> list[RunStatus]:
+            async with sessions() as session:
+                return [r.status for r in (await session.exec(
+                    select(ProcessRun).where(ProcessRun.workflow_id == workflow_id))).all()]
+
+        assert await statuses() == [RunStatus.starting]
+
+        async def running() -> bool:
+            return await statuses() == [RunStatus.running]
+
+        async with running_worker(dev_env.client, sessions, idle_queue):
+            await eventually(running, timeout=30, what="the run marked running by its first step")
 
 
 async def test_many_starts_at_once_each_start_one_process(api: Api) -> None:
