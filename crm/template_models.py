@@ -38,7 +38,7 @@ class ProcessTemplateVersion(VersionBase, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     # the YAML or JSON text it was saved from, comments and layout and all (None: saved from a form of
-    # data, or before migration 0018); never read for running it: `definition` is the template
+    # data, or before migration 0019); never read for running it: `definition` is the template
     source_text: str | None = Field(default=None, sa_type=sa.Text)
 
 
