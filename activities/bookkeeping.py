@@ -31,7 +31,7 @@ from crm.idempotent import insert_new
 from crm.models import HistoryEntry, HistoryKind, Task, TaskKind, TaskStatus
 from crm.process_runs import ProcessRun, RunStatus, end_update, mark_started, started_update, write_end
 from crm.types import utcnow
-from processes.history_words import Said, history_text
+from processes.history_words import ENGLISH, Said, history_text
 from processes.instance import ProcessState, ProcessStatus
 from processes.template_basics import Responsible
 
@@ -210,7 +210,7 @@ async def begin(session: AsyncSession, books: Bookkeeping | None,
     if books is None:
         return Begun()
     if books.end is not None:  # first: the tasks it closes say why
-        await _write_end(session, books.workflow_id, books.end)
+        await _write_end(session, books.workflow_id, books.end, locale)
     for closing in books.close_tasks:  # a task already closed (a retry, or by hand) stays as it is
         await session.exec(update(Task).where(col(Task.id) == closing.task_id,  # type: ignore[call-overload]
                                               col(Task.status) == TaskStatus.open)
@@ -244,11 +244,13 @@ async def begin(session: AsyncSession, books: Bookkeeping | None,
     return begun
 
 
-async def _write_end(session: AsyncSession, workflow_id: str, end: RunEnd) -> None:
+async def _write_end(session: AsyncSession, workflow_id: str, end: RunEnd, locale: str) -> None:
     """The run's end; the tasks the process left open are closed, when it was aborted or cancelled, by whoever
-    ended it, saying why."""
+    ended it, saying why (in the language of `locale`, the office's)."""
     if end.status is not ProcessStatus.completed:
-        reason = f"process {end.status.value}" + (f": {end.end_reason}" if end.end_reason else "")
+        key = f"reason_process_{end.status.value}" + ("_why" if end.end_reason else "")
+        reason = history_text(locale, key, reason=end.end_reason) if key in ENGLISH else \
+            f"process {end.status.value}" + (f": {end.end_reason}" if end.end_reason else "")
         await session.exec(update(Task).where(  # type: ignore[call-overload]
             col(Task.workflow_id) == workflow_id, col(Task.status) == TaskStatus.open)
             .values(status=TaskStatus.cancelled, completed_at=utcnow(), completed_by=end.ended_by,

@@ -31,7 +31,7 @@ from activities.outbox import send_once
 from crm.models import HistoryEntry, HistoryKind, Record, User
 from crm.process_runs import ProcessRun, RunStatus
 from crm.types import utcnow
-from processes.history_words import history_text, said
+from processes.history_words import english, history_text, said
 
 log = logging.getLogger("stagecoach.loop_guard")
 
@@ -97,8 +97,8 @@ class LoopGuardActivities:
                 user = await session.get(User, user_id) if user_id is not None else None
                 if user is not None:
                     recipients.add(user.email)
-        reason = (f"loop guard: '{input.template_key}' was started {starts} times today on record "
-                  f"{input.record_id} (the limit is {limit})")
+        reason = english("reason_loop_guard_why", key=input.template_key, starts=starts, record_id=input.record_id,
+                         limit=limit)
         # the cancellation is written first: it stands whatever happens to the notices
         await write_history_once(self.deps, HistoryEntry(
             record_id=input.record_id, step_key=f"{input.workflow_id}/loop-guard", kind=HistoryKind.loop_guard,

@@ -8,6 +8,7 @@ the key and the values, and the English text), and the activity that writes them
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -141,6 +142,21 @@ ENGLISH = {
     "tags_added": "Tags added {tags}",
     "tags_removed": "Tags removed {tags}",
     "tags_changed": "Tags added {added}; removed {removed}",
+    # the reasons the engine gives, inside the lines above (`reason`), a process's end and a phase's skip: kept in
+    # English in the process's state and its run (`end_reason`, as the API gives it back), said in the office's
+    # language wherever a line or a page shows them (`reason_in`)
+    "reason_ended_by_phase": "ended by phase '{phase}'",
+    "reason_cancelled_in_temporal": "cancelled through Temporal",
+    "reason_process_aborted": "process aborted",
+    "reason_process_aborted_why": "process aborted: {reason}",
+    "reason_process_cancelled": "process cancelled",
+    "reason_process_cancelled_why": "process cancelled: {reason}",
+    "reason_process_ended_why": "process ended: {reason}",
+    "reason_loop_guard": "process cancelled by the loop guard",
+    "reason_loop_guard_why": "loop guard: '{key}' was started {starts} times today on record {record_id} (the limit is "
+                             "{limit})",
+    "reason_phase_skipped": "phase '{phase}' skipped",
+    "reason_phase_skipped_why": "phase '{phase}' skipped: {reason}",
 }
 
 ITALIAN = {
@@ -267,14 +283,52 @@ ITALIAN = {
     "tags_added": "Etichette aggiunte {tags}",
     "tags_removed": "Etichette rimosse {tags}",
     "tags_changed": "Etichette aggiunte {added}; rimosse {removed}",
+    "reason_ended_by_phase": "fine disposta dalla fase '{phase}'",
+    "reason_cancelled_in_temporal": "annullato tramite Temporal",
+    "reason_process_aborted": "processo interrotto",
+    "reason_process_aborted_why": "processo interrotto: {reason}",
+    "reason_process_cancelled": "processo annullato",
+    "reason_process_cancelled_why": "processo annullato: {reason}",
+    "reason_process_ended_why": "processo terminato: {reason}",
+    "reason_loop_guard": "processo annullato dal controllo dei cicli",
+    "reason_loop_guard_why": "controllo dei cicli: '{key}' è stato avviato {starts} volte oggi sulla scheda "
+                             "{record_id} (il limite è {limit})",
+    "reason_phase_skipped": "fase '{phase}' saltata",
+    "reason_phase_skipped_why": "fase '{phase}' saltata: {reason}",
 }
 
 LANGUAGES = {"en": ENGLISH, "it": ITALIAN}
 
 
 def history_text(locale: str, key: str, /, **values: Any) -> str:
-    """The line `key` in the language of `locale` (English for any locale but Italian's), `values` filled in."""
-    return LANGUAGES[language(locale)][key].format(**values)
+    """The line `key` in the language of `locale` (English for any locale but Italian's), `values` filled in: a
+    `reason` the engine gave in its own words in that language too (`reason_in`)."""
+    table = LANGUAGES[language(locale)]
+    if table is not ENGLISH and isinstance(values.get("reason"), str):
+        values["reason"] = reason_in(locale, values["reason"])
+    return table[key].format(**values)
+
+
+def _pattern(text: str) -> re.Pattern[str]:
+    """The English `text` with its placeholders as named groups: what reads a reason back into its key and values."""
+    parts = re.split(r"\{(\w+)\}", text)
+    return re.compile("".join(re.escape(part) if i % 2 == 0 else f"(?P<{part}>.+)" for i, part in enumerate(parts)),
+                      re.DOTALL)
+
+
+_REASONS = [(key, _pattern(ENGLISH[key])) for key in ENGLISH if key.startswith("reason_")]
+
+
+def reason_in(locale: str, reason: str) -> str:
+    """`reason` in the language of `locale` when the engine wrote it (`reason_...` in English: a process ended by its
+    phase, cancelled through Temporal, a phase skipped with its process...), the reason inside it too; a reason staff
+    or a template gave is theirs, and stays as it is."""
+    if language(locale) == "en":
+        return reason
+    for key, pattern in _REASONS:
+        if (found := pattern.fullmatch(reason)) is not None:
+            return history_text(locale, key, **found.groupdict())
+    return reason
 
 
 def english(key: str, /, **values: Any) -> str:

@@ -35,7 +35,7 @@ from activities.step import ActionResult
 from activities.tasks import CreateTaskInput, TaskActivities
 from activities.webhooks import WebhookActivities, WebhookInput
 from crm.models import HistoryKind
-from processes.history_words import said
+from processes.history_words import english, said
 from processes.instance import ActionOutcome, FollowUpState, PhaseState, PhaseStatus, ProcessStatus
 from processes.action_kinds import Action
 from processes.template import Phase
@@ -101,7 +101,7 @@ class Actions:
                                                         "ends", at=workflow.now()))
                 continue
             if action.end_process is not None:
-                run.end_reason = action.end_process.reason or f"ended by phase '{ps.key}'"
+                run.end_reason = action.end_process.reason or english("reason_ended_by_phase", phase=ps.key)
                 ps.actions.append(ActionOutcome(index=j, kind=action.kind, status="done", step_key=step_key,
                                                 summary="process ends after this phase", at=workflow.now()))
                 return done_written
@@ -135,7 +135,7 @@ class Actions:
     def _ending_reason(self, spec: Phase, j: int) -> str | None:
         """The reason of an `end_process` after action `j` of the phase (it ends the process with the phase)."""
         ending = next((a.end_process for a in spec.actions[j + 1:] if a.end_process is not None), None)
-        return ending.reason or f"ended by phase '{spec.key}'" if ending is not None else None
+        return ending.reason or english("reason_ended_by_phase", phase=spec.key) if ending is not None else None
 
     def _phase_end_lines(self, index: int, spec: Phase, ps: PhaseState, j: int) -> list[HistoryLine]:
         """What the success of the phase's last step means: the phase is done; the process ends, when

@@ -28,7 +28,7 @@ from temporalio.workflow import ParentClosePolicy
 from activities.follow_ups import FollowUpActivities, PrepareFollowUpInput
 from activities.loop_guard import LoopGuardActivities, LoopGuardInput
 from crm.models import HistoryKind
-from processes.history_words import said
+from processes.history_words import english, said
 from processes.instance import ENGINE, ProcessInput
 from workflows import search_attributes as sa
 from workflows.run import ACTION_HEARTBEAT, ACTION_RETRY, ACTION_TIMEOUT, BOUNDED_BOOKKEEPING_RETRY, Run
@@ -66,7 +66,7 @@ class FollowUps:
         if result.cancelled:
             run.state.end_reason, run.state.ended_by = result.reason, "loop guard"
             for ps in run.state.phases:
-                ps.skip_reason = "process cancelled by the loop guard"
+                ps.skip_reason = english("reason_loop_guard")
         return result.cancelled
 
     async def wait_start_delay(self) -> None:

@@ -37,7 +37,7 @@ from temporalio.exceptions import ActivityError, CancelledError
 from activities.bookkeeping import RunEnd
 from activities.process_runs import CancelInTemporalInput, ProcessRunActivities
 from crm.models import HistoryKind, TaskStatus
-from processes.history_words import said
+from processes.history_words import english, said
 from processes.instance import (AbortRequest, ClientRequestEnded, ClientRequestSubmitted, PhaseStatus, ProcessInput,
                                 ProcessState, ProcessStatus, SignatureCompleted)
 from workflows import continuing
@@ -95,7 +95,7 @@ class ProcessInterpreter:
             outcome = ProcessStatus.aborted
         except asyncio.CancelledError:
             # cancelled from the Temporal UI or CLI: recorded like an abort, then the run ends
-            run.abort = AbortRequest(reason="cancelled through Temporal", actor="temporal")
+            run.abort = AbortRequest(reason=english("reason_cancelled_in_temporal"), actor="temporal")
             run.cancel_requested = True
             outcome = ProcessStatus.aborted
         if outcome is not ProcessStatus.cancelled and not run.carry and not workflow.patched(
@@ -145,14 +145,16 @@ class ProcessInterpreter:
             state.ended_by = run.abort.actor
             interrupted = [ps for ps in state.phases if ps.status in (PhaseStatus.running, PhaseStatus.waiting)]
             for ps in interrupted:
-                ps.status, ps.finished_at, ps.skip_reason = PhaseStatus.skipped, workflow.now(), "process aborted"
+                ps.status, ps.finished_at, ps.skip_reason = PhaseStatus.skipped, workflow.now(), \
+                    english("reason_process_aborted")
                 if ps.task_id is not None:
                     await run.close_task(ps.task_id, TaskStatus.cancelled, run.abort.actor)
             await run.line(f"{wf}/process/aborted", HistoryKind.process_aborted,
                            said("process_aborted", template=run.template.name, reason=run.abort.reason),
                            actor=run.abort.actor)
             await cancel_appointments(state.phases, "process_aborted", run.abort.reason, run.patched)
-            await cancel_signatures(run, interrupted, f"process aborted: {run.abort.reason}", run.abort.actor)
+            await cancel_signatures(run, interrupted, english("reason_process_aborted_why", reason=run.abort.reason),
+                                    run.abort.actor)
         elif not run.ended_written:
             await run.line(f"{wf}/process/ended", HistoryKind.process_ended, run.ended_words(state.end_reason))
         if run.carry and run.patched(PATCH_END_WRITTEN):  # the end goes to the run row, with what is left

@@ -23,7 +23,7 @@ from activities.responsible import ResolveResponsibleInput, ResponsibleActivitie
 from activities.signing.request import ExpireSignaturesInput, SignatureActivities
 from activities.tasks import OpenPhaseTaskInput, TaskActivities
 from crm.models import HistoryKind, TaskStatus
-from processes.history_words import said
+from processes.history_words import english, said
 from processes.instance import PhaseState, PhaseStatus
 from processes.template import Phase
 from workflows import search_attributes as sa
@@ -156,8 +156,8 @@ class Phases:
         run.phase_written[ps.key] = await run.line(f"{step}/done/{ps.iteration}", HistoryKind.phase_done,
                                                    said(done, phase=ps.name), phase_key=ps.key)
         if run.end_reason is not None:  # an `end_process` after a request_signature: nobody waits for the signer
-            await cancel_signatures(run, [ps], f"process ended: {run.end_reason}", f"process {run.template.key}",
-                                    PATCH_SIGNATURES_ENDED)
+            await cancel_signatures(run, [ps], english("reason_process_ended_why", reason=run.end_reason),
+                                    f"process {run.template.key}", PATCH_SIGNATURES_ENDED)
         if spec.decision and run.end_reason is None:
             return await self._decide(index, spec, ps)
         return run.following(index)
@@ -258,7 +258,6 @@ class Phases:
             await run.close_task(ps.task_id, TaskStatus.cancelled, request.actor)
         ps.status, ps.finished_at = PhaseStatus.skipped, workflow.now()
         ps.skip_reason = request.reason or None
-        reason = f": {request.reason}" if request.reason else ""
         run.ledger.soften_start()  # a lookup that needed staff is moot once the phase is skipped
         run.phase_written[ps.key] = await run.line(f"{step}/skipped/{ps.iteration}", HistoryKind.phase_skipped,
                                                    said("phase_skipped_why", phase=ps.name, reason=request.reason)
@@ -266,4 +265,5 @@ class Phases:
                                                    phase_key=ps.key,
                                                    actor=request.actor)
         await cancel_appointments([ps], "phase_skipped", request.reason or "", run.patched, phase=ps.name)
-        await cancel_signatures(run, [ps], f"phase '{ps.name}' skipped{reason}", request.actor)
+        await cancel_signatures(run, [ps], english("reason_phase_skipped_why", phase=ps.name, reason=request.reason)
+                                if request.reason else english("reason_phase_skipped", phase=ps.name), request.actor)

@@ -16,6 +16,7 @@ import pytest
 from api.app import create_app
 from api.auth import create_key
 from crm.models import ApiRole
+from temporalio.client import Client
 from renderer.pool import shared_pool
 from settings import Settings
 from tests.polling import eventually
@@ -57,8 +58,9 @@ ENGLISH = [
 
 @pytest.fixture(params=["it", "en"])
 async def office(request: pytest.FixtureRequest, dev_env: Any, sessions: Any, task_queue: str, database_url: str,
-                 tmp_path: Path) -> AsyncIterator[tuple[httpx.AsyncClient, dict[str, str], str]]:
-    """The API over HTTP and a worker, both with LOCALE set to the parameter; the client, a staff key, LOCALE."""
+                 tmp_path: Path) -> AsyncIterator[tuple[httpx.AsyncClient, dict[str, str], str, Client]]:
+    """The API over HTTP and a worker, both with LOCALE set to the parameter; the client, a staff key, LOCALE and the
+    Temporal client."""
     locale, port = request.param, free_port()
     settings = Settings(database_url=database_url, temporal_task_queue=task_queue, api_port=port, data_dir=tmp_path,
                         locale=locale)
@@ -67,12 +69,12 @@ async def office(request: pytest.FixtureRequest, dev_env: Any, sessions: Any, ta
     async with serving(create_app(settings, temporal=dev_env.client, renderer=shared_pool()), port), \
             running_worker(dev_env.client, sessions, task_queue, data_dir=tmp_path, locale=locale), \
             httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=30) as http:
-        yield http, {"X-API-Key": admin}, locale
+        yield http, {"X-API-Key": admin}, locale, dev_env.client
 
 
 async def test_the_history_is_written_in_the_offices_language(
-        office: tuple[httpx.AsyncClient, dict[str, str], str]) -> None:
-    http, admin, locale = office
+        office: tuple[httpx.AsyncClient, dict[str, str], str, Client]) -> None:
+    http, admin, locale, _ = office
     key, handle = f"sale-{uuid.uuid4().hex[:6]}", f"u{uuid.uuid4().hex[:6]}"
     saved = await http.post("/templates", headers={**admin, "Content-Type": "application/yaml"},
                             content=TEMPLATE.format(key=key))
@@ -105,3 +107,63 @@ async def test_the_history_is_written_in_the_offices_language(
     actor = next(h["actor"] for h in history if h["kind"] == "status_changed")
     expected = ITALIAN if locale == "it" else ENGLISH
     assert [(h["kind"], h["text"]) for h in history] == [(kind, text.format(actor=actor)) for kind, text in expected]
+
+
+ENDED_BY_ITS_PHASE = """
+key: {key}
+name: Chiusura
+controller_email: controller@agency.example
+record_kind: lead
+phases:
+  - key: close
+    name: Chiudere
+    actions:
+      - end_process:
+  - key: never
+    name: Mai
+    completion: manual
+"""
+
+
+async def test_the_reasons_the_engine_gives_are_in_the_offices_language(
+        office: tuple[httpx.AsyncClient, dict[str, str], str, Client]) -> None:
+    """A process ended by its phase's `end_process` (no reason given) and one cancelled through Temporal: their lines,
+    and the reason of the task the cancelled one closed, say the engine's reason in LOCALE's language; the API gives
+    the reason back as the process keeps it, in English."""
+    http, admin, locale, temporal = office
+    ended_key, waiting_key, handle = (f"end-{uuid.uuid4().hex[:6]}", f"sale-{uuid.uuid4().hex[:6]}",
+                                      f"u{uuid.uuid4().hex[:6]}")
+    for template in (ENDED_BY_ITS_PHASE.format(key=ended_key), TEMPLATE.format(key=waiting_key)):
+        saved = await http.post("/templates", headers={**admin, "Content-Type": "application/yaml"}, content=template)
+        assert saved.status_code == 201, saved.text
+    owner = (await http.post("/users", headers=admin, json={
+        "handle": handle, "name": "Anna", "email": f"{handle}@agency.example"})).json()
+    record = (await http.post("/records", headers=admin, json={
+        "kind": "lead", "title": "Villa", "status": "New", "owner_id": owner["id"]})).json()
+    ended = (await http.post("/processes", headers=admin, json={"template": ended_key,
+                                                                "record_id": record["id"]})).json()["workflow_id"]
+    waiting = (await http.post("/processes", headers=admin, json={"template": waiting_key,
+                                                                  "record_id": record["id"]})).json()["workflow_id"]
+
+    async def phase_task() -> Any:
+        return (await http.get("/tasks", headers=admin, params={"workflow_id": waiting})).json()
+    await eventually(phase_task)
+    await temporal.get_workflow_handle(waiting).cancel()
+
+    async def both_ended() -> bool:
+        views = [(await http.get(f"/processes/{w}", headers=admin)).json() for w in (ended, waiting)]
+        return [v["status"] for v in views] == ["completed", "aborted"]
+    await eventually(both_ended)
+
+    history = {(h["kind"], h["text"]) for h in (await http.get(f"/records/{record['id']}/history",
+                                                               headers=admin)).json()}
+    [task] = (await http.get("/tasks", headers=admin, params={"workflow_id": waiting, "status": "cancelled"})).json()
+    if locale == "it":
+        assert ("process_ended", "Processo 'Chiusura' terminato: fine disposta dalla fase 'close'") in history
+        assert ("process_aborted", "Processo 'Vendita' interrotto: annullato tramite Temporal") in history
+        assert task["close_reason"] == "processo interrotto: annullato tramite Temporal"
+    else:
+        assert ("process_ended", "Process 'Chiusura' ended: ended by phase 'close'") in history
+        assert ("process_aborted", "Process 'Vendita' aborted: cancelled through Temporal") in history
+        assert task["close_reason"] == "process aborted: cancelled through Temporal"
+    assert (await http.get(f"/processes/{ended}", headers=admin)).json()["end_reason"] == "ended by phase 'close'"

@@ -7,7 +7,7 @@ from string import Formatter
 
 import pytest
 
-from processes.history_words import ENGLISH, ITALIAN, english, history_text, said
+from processes.history_words import ENGLISH, ITALIAN, english, history_text, reason_in, said
 
 
 def placeholders(text: str) -> set[str]:
@@ -46,3 +46,31 @@ def test_a_workflow_line_says_its_english_until_written() -> None:
     line = said("status_changed", previous="A", status="B")
     assert line.english == english("status_changed", previous="A", status="B") == "Status changed from 'A' to 'B'"
     assert line.text("it") == "Stato cambiato da 'A' a 'B'"
+
+
+@pytest.mark.parametrize(("reason", "italian"), [
+    ("ended by phase 'firma'", "fine disposta dalla fase 'firma'"),
+    ("cancelled through Temporal", "annullato tramite Temporal"),
+    ("process aborted", "processo interrotto"),
+    ("process aborted: cancelled through Temporal", "processo interrotto: annullato tramite Temporal"),
+    ("process ended: ended by phase 'firma'", "processo terminato: fine disposta dalla fase 'firma'"),
+    ("process cancelled by the loop guard", "processo annullato dal controllo dei cicli"),
+    ("phase 'Sopralluogo' skipped", "fase 'Sopralluogo' saltata"),
+    ("phase 'Sopralluogo' skipped: the client: away", "fase 'Sopralluogo' saltata: the client: away"),
+    ("process cancelled: loop guard: 'sale' was started 6 times today on record 3 (the limit is 5)",
+     "processo annullato: controllo dei cicli: 'sale' è stato avviato 6 volte oggi sulla scheda 3 (il limite è 5)"),
+])
+def test_a_reason_the_engine_gave_is_said_in_the_offices_language(reason: str, italian: str) -> None:
+    assert reason_in("it_IT", reason) == italian
+    assert reason_in("en", reason) == reason
+
+
+@pytest.mark.parametrize("reason", ["il cliente ha rinunciato", "process aborted!", "ended by phase", ""])
+def test_a_reason_staff_or_a_template_gave_stays_as_written(reason: str) -> None:
+    assert reason_in("it", reason) == reason
+
+
+def test_a_line_says_the_engines_reason_in_its_language() -> None:
+    line = said("process_aborted", template="Vendita", reason="cancelled through Temporal")
+    assert line.text("it") == "Processo 'Vendita' interrotto: annullato tramite Temporal"
+    assert line.english == line.text("en") == "Process 'Vendita' aborted: cancelled through Temporal"
