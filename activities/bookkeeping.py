@@ -87,7 +87,9 @@ class PhaseTaskOpening(BaseModel):
 
     step_key: str
     phase_key: str
-    title: str
+    title: str  # in English when `title_words` is given: its words and values, as the line's
+    title_words: str | None = None
+    title_values: dict[str, Any] = {}
     line: str  # its history line, in English; `words` and `values`: as a `HistoryLine`'s
     words: str | None = None
     values: dict[str, Any] = {}
@@ -98,6 +100,11 @@ class PhaseTaskOpening(BaseModel):
 def task_line(said: Said) -> dict[str, Any]:
     """A `PhaseTaskOpening`'s line: `said` in English, its words and values."""
     return {"line": said.english, "words": said.key, "values": said.values}
+
+
+def task_title(said: Said) -> dict[str, Any]:
+    """A `PhaseTaskOpening`'s title when the engine words it: `said` in English, its words and values."""
+    return {"title": said.english, "title_words": said.key, "title_values": said.values}
 
 
 class RunEnd(BaseModel):
@@ -233,7 +240,8 @@ async def begin(session: AsyncSession, books: Bookkeeping | None,
         assignee = begun.responsible_id if books.start is not None else opening.assignee_id
         task = Task(step_key=opening.step_key, kind=TaskKind.phase, workflow_id=books.workflow_id,
                     phase_key=opening.phase_key, record_id=books.record_id, assignee_id=assignee,
-                    title=opening.title, due_at=opening.due_at)
+                    title=_in_language(locale, opening.title_words, opening.title_values, opening.title),
+                    due_at=opening.due_at)
         begun.task_id = (await insert_new(session, Task, [task])).get(opening.step_key) or (await session.exec(
             select(Task.id).where(Task.step_key == opening.step_key))).one()
         begun.rows.append(HistoryEntry(record_id=books.record_id, step_key=opening.step_key,

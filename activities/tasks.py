@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import Any
 
 from pydantic import BaseModel
 from sqlmodel import select
@@ -38,7 +39,9 @@ class ClosePhaseTaskInput(BaseModel):
 
 class NotePhaseTaskInput(BaseModel):
     task_id: int
-    note: str  # added to its description
+    note: str  # added to its description, in LOCALE's language when `words` is given (`processes/history_words.py`)
+    words: str | None = None
+    values: dict[str, Any] = {}
     due_at: datetime | None = None  # its new due date, when given
 
 
@@ -131,8 +134,9 @@ class TaskActivities:
             task = await session.get(Task, input.task_id)
             if task is None or task.status is not TaskStatus.open:
                 return  # closed meanwhile: nothing to tell
-            if input.note not in task.description:  # a retry adds nothing
-                task.description = f"{task.description}\n\n{input.note}".strip()
+            note = history_text(self.deps.settings.locale, input.words, **input.values) if input.words else input.note
+            if note not in task.description:  # a retry adds nothing
+                task.description = f"{task.description}\n\n{note}".strip()
             if input.due_at is not None:
                 task.due_at = input.due_at
             session.add(task)

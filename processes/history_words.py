@@ -142,6 +142,14 @@ ENGLISH = {
     "tags_added": "Tags added {tags}",
     "tags_removed": "Tags removed {tags}",
     "tags_changed": "Tags added {added}; removed {removed}",
+    # a phase task's title and note when the phase's client request ended unanswered (not history lines: the task's)
+    "task_title_unanswered": "{phase} ({template}): client request {requests} unanswered",
+    "task_note_unanswered": "Client requests {requests} ended: decide without the client's answers, then complete or "
+                            "skip the phase.",
+    "task_note_unanswered_cancelled": "Client request {requests} was cancelled: decide without the client's answers, "
+                                      "then complete or skip the phase.",
+    "task_note_unanswered_expired": "Client request {requests} expired: the client did not answer: decide without the "
+                                    "client's answers, then complete or skip the phase.",
     # the reasons the engine gives, inside the lines above (`reason`), a process's end and a phase's skip: kept in
     # English in the process's state and its run (`end_reason`, as the API gives it back), said in the office's
     # language wherever a line or a page shows them (`reason_in`)
@@ -283,6 +291,13 @@ ITALIAN = {
     "tags_added": "Etichette aggiunte {tags}",
     "tags_removed": "Etichette rimosse {tags}",
     "tags_changed": "Etichette aggiunte {added}; rimosse {removed}",
+    "task_title_unanswered": "{phase} ({template}): richiesta al cliente {requests} senza risposta",
+    "task_note_unanswered": "Le richieste al cliente {requests} sono terminate: decidere senza le risposte del "
+                            "cliente, poi completare o saltare la fase.",
+    "task_note_unanswered_cancelled": "La richiesta al cliente {requests} è stata annullata: decidere senza le "
+                                      "risposte del cliente, poi completare o saltare la fase.",
+    "task_note_unanswered_expired": "La richiesta al cliente {requests} è scaduta senza risposta del cliente: decidere "
+                                    "senza le sue risposte, poi completare o saltare la fase.",
     "reason_ended_by_phase": "fine disposta dalla fase '{phase}'",
     "reason_cancelled_in_temporal": "annullato tramite Temporal",
     "reason_process_aborted": "processo interrotto",

@@ -23,7 +23,7 @@ from datetime import datetime
 
 from temporalio import workflow
 
-from activities.bookkeeping import BookkeepingResult, PhaseTaskOpening, task_line
+from activities.bookkeeping import BookkeepingResult, PhaseTaskOpening, task_line, task_title
 from activities.tasks import NotePhaseTaskInput, OpenPhaseTaskInput, TaskActivities
 from crm.models import HistoryKind
 from processes.history_words import said
@@ -35,7 +35,6 @@ from workflows.run import BOOKKEEPING_RETRY, BOOKKEEPING_TIMEOUT, Run
 # responsible to decide.
 PATCH_REQUEST_CLOSED = "phase-takes-client-requests-ended-unanswered"
 
-WHY = {"cancelled": "was cancelled", "expired": "expired: the client did not answer"}
 
 
 class Unanswered:
@@ -77,10 +76,11 @@ class Unanswered:
         if ps.task_id is None:
             await self._open_task(ps, requests, due)
         else:
-            note = f"Client request {requests} " + ("ended" if len(ended) > 1 else WHY[ps.requests_closed[ended[0]]]) \
-                + ": decide without the client's answers, then complete or skip the phase."
+            note = said("task_note_unanswered" if len(ended) > 1 else
+                        f"task_note_unanswered_{ps.requests_closed[ended[0]]}", requests=requests)
             await workflow.execute_activity_method(
-                TaskActivities.note_phase_task, NotePhaseTaskInput(task_id=ps.task_id, note=note, due_at=due),
+                TaskActivities.note_phase_task,
+                NotePhaseTaskInput(task_id=ps.task_id, note=note.english, words=note.key, values=note.values, due_at=due),
                 start_to_close_timeout=BOOKKEEPING_TIMEOUT, retry_policy=BOOKKEEPING_RETRY,
                 summary=f"task {ps.task_id}: client request ended")
         index = run.template.phase_index(ps.key)
@@ -95,7 +95,8 @@ class Unanswered:
         if run.carry:
             opening = PhaseTaskOpening(
                 step_key=step_key, phase_key=ps.key,
-                title=f"{ps.name} ({run.template.name}): client request {requests} unanswered",
+                **task_title(said("task_title_unanswered", phase=ps.name, template=run.template.name,
+                                  requests=requests)),
                 **task_line(said("phase_task_unanswered", phase=ps.name)),
                 due_at=due_at, assignee_id=ps.responsible_id)
             result = await self.incidents.attempt(ps, "task", step_key,

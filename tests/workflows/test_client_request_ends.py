@@ -9,6 +9,7 @@ from datetime import timedelta
 from types import SimpleNamespace
 from typing import Any
 
+import pytest
 from sqlalchemy import update
 from sqlmodel import col, select
 from temporalio.testing import WorkflowEnvironment
@@ -76,6 +77,7 @@ async def test_an_expired_request_resumes_the_deadline_and_gives_the_responsible
         assert phase.status is PhaseStatus.running and phase.requests_closed == {request_id: "expired"}
         [task] = await tasks(sessions, handle.id)
         assert (task.kind, task.assignee_id, task.status) == (TaskKind.phase, owner.id, TaskStatus.open)
+        assert task.title.endswith(f": client request #{request_id} unanswered"), task.title
         assert task.due_at is not None and phase.deadline_at is not None
         assert abs(task.due_at - phase.deadline_at) < timedelta(minutes=1)
         assert phase.deadline_at - started.phases[0].deadline_at >= timedelta(days=4, hours=23)  # paused 5 days
@@ -104,16 +106,20 @@ async def test_an_expired_request_resumes_the_deadline_and_gives_the_responsible
     assert done.status is TaskStatus.done and done.completed_by == "anna"
 
 
+@pytest.mark.parametrize(("locale", "note"), [
+    ("en", "Client request #{id} was cancelled: decide without the client's answers"),
+    ("it", "La richiesta al cliente #{id} è stata annullata: decidere senza le risposte del cliente")])
 async def test_a_cancelled_request_is_told_to_the_manual_phase_task(
-        time_skipping_env: WorkflowEnvironment, sessions: Any, factory: Factory, task_queue: str) -> None:
-    """Staff cancel the request a manual phase waits for: the process is told at once; the phase's task says so and
-    is due when the resumed deadline falls; the phase still waits for its task."""
+        time_skipping_env: WorkflowEnvironment, sessions: Any, factory: Factory, task_queue: str, locale: str,
+        note: str) -> None:
+    """Staff cancel the request a manual phase waits for: the process is told at once; the phase's task says so (in
+    LOCALE's language) and is due when the resumed deadline falls; the phase still waits for its task."""
     client = time_skipping_env.client
     owner = await factory.user()
     record = await factory.record(owner=owner)
     key = await request_template(sessions)
     config = Settings(temporal_task_queue=task_queue)
-    async with running_worker(client, sessions, task_queue):
+    async with running_worker(client, sessions, task_queue, locale=locale):
         handle = await start(client, task_queue, template(
             {**ask(key), "deadline_days": 2, "completion": "manual"}, LATER), record.id, owner.id)
         started = await until(handle, lambda s: bool(s.phases[0].waiting_requests) and s.phases[0].task_id is not None)
@@ -124,7 +130,7 @@ async def test_a_cancelled_request_is_told_to_the_manual_phase_task(
             assert request is not None
             await closing.cancel(session, request, "anna", "en")
             await closures_stored(client, config, session, request_id)
-        note = f"Client request #{request_id} was cancelled: decide without the client's answers"
+        note = note.format(id=request_id)
 
         async def noted() -> list[Any]:
             return [t for t in await tasks(sessions, handle.id) if note in t.description]
