@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -240,9 +240,18 @@ class Settings(BaseSettings):
     def zone(self) -> ZoneInfo:
         return ZoneInfo(self.timezone)
 
-    def show(self, moment: datetime | None) -> str:
-        """A date and time as the product shows it to people: in TIMEZONE, with the zone's name."""
-        return f"{moment.astimezone(self.zone):%Y-%m-%d %H:%M %Z}" if moment is not None else "-"
+    def show(self, moment: datetime | None, locale: str | None = None) -> str:
+        """A date and time as the product shows it to people: in TIMEZONE, written in `locale`'s way (LOCALE's unless
+        given), with the zone's name: "30 nov 2026 10:15 CET", "Nov 30, 2026 9:15 AM UTC" (a naive moment is UTC)."""
+        if moment is None:
+            return "-"
+        from babel.dates import format_date, format_time
+
+        from processes.formatting import parse_locale
+
+        where = parse_locale(locale or self.locale)
+        local = (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).astimezone(self.zone)
+        return f"{format_date(local, 'medium', locale=where)} {format_time(local, 'short', locale=where)} {local:%Z}"
 
     @model_validator(mode="after")
     def _defaults(self) -> Settings:

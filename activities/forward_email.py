@@ -11,6 +11,7 @@ runs and recorded with its message, so a retry forwards the same one with the sa
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from datetime import datetime
 
@@ -51,24 +52,21 @@ class ForwardEmailActivities:
     def __init__(self, deps: Deps) -> None:
         self.deps = deps
 
-    def _when(self, moment: datetime | None) -> str:
-        return self.deps.settings.show(moment)
-
-    async def _last_logged(self, session: AsyncSession, record_id: int,
-                           text: Callable[..., str]) -> tuple[str, str, list[Attachment]]:
+    async def _last_logged(self, session: AsyncSession, record_id: int, text: Callable[..., str],
+                           when: Callable[[datetime | None], str]) -> tuple[str, str, list[Attachment]]:
         query = select(HistoryEntry).where(HistoryEntry.record_id == record_id,
                                            HistoryEntry.kind == HistoryKind.email_logged)
         logged = (await session.exec(query.order_by(col(HistoryEntry.id).desc()))).first()
         if logged is None:
             raise final_message("NothingToForward", f"record {record_id} has no logged email to forward (staff log "
                                                     "one on its timeline: an event of kind email)")
-        when = datetime.fromisoformat(logged.data["occurred_at"]) if logged.data.get("occurred_at") \
+        occurred = datetime.fromisoformat(logged.data["occurred_at"]) if logged.data.get("occurred_at") \
             else logged.created_at
-        headers = [("logged_by", logged.actor), ("forwarded_date", self._when(when))]
-        return text("logged_email", when=self._when(when)), forwarded(text, headers, logged.text), []
+        headers = [("logged_by", logged.actor), ("forwarded_date", when(occurred))]
+        return text("logged_email", when=when(occurred)), forwarded(text, headers, logged.text), []
 
-    async def _last_sent(self, session: AsyncSession, record_id: int,
-                         text: Callable[..., str]) -> tuple[str, str, list[Attachment]]:
+    async def _last_sent(self, session: AsyncSession, record_id: int, text: Callable[..., str],
+                         when: Callable[[datetime | None], str]) -> tuple[str, str, list[Attachment]]:
         query = select(OutboxMessage).where(
             OutboxMessage.record_id == record_id,
             col(OutboxMessage.status).in_([MessageStatus.sent, MessageStatus.held]),
@@ -77,7 +75,7 @@ class ForwardEmailActivities:
         if sent is None:
             raise final_message("NothingToForward", f"no process has sent an email about record {record_id} yet")
         headers = [("forwarded_from", self.deps.mailer.sender),
-                   ("forwarded_date", self._when(sent.sent_at or sent.created_at)),
+                   ("forwarded_date", when(sent.sent_at or sent.created_at)),
                    ("forwarded_subject", sent.subject), ("forwarded_to", sent.to_address)]
         return sent.subject, forwarded(text, headers, sent.body), list(map(Attachment.from_stored, sent.attachments))
 
@@ -88,9 +86,11 @@ class ForwardEmailActivities:
 
         async def compose(session: AsyncSession) -> tuple[str, str, str, list[Attachment]]:
             step = once.step
-            text = say(action.locale or step.locale or self.deps.settings.locale)
+            locale = action.locale or step.locale or self.deps.settings.locale
+            text = say(locale)
             pick = self._last_logged if action.email == "last_logged" else self._last_sent
-            subject, body, files = await pick(session, step.record_id, text)
+            subject, body, files = await pick(session, step.record_id, text,
+                                              functools.partial(self.deps.settings.show, locale=locale))
             to = await resolve_recipient(session, step, action.to)
             if action.note:
                 variables = await render_variables(session, step, utcnow(), [action.note])

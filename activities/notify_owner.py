@@ -59,7 +59,7 @@ class NotifyOwnerActivities:
             return ""
         rows = (await session.exec(select(HistoryEntry).where(HistoryEntry.record_id == record_id)
                                    .order_by(col(HistoryEntry.id).desc()).limit(count))).all()
-        lines = [f"- {self.deps.settings.show(row.created_at)}  {' '.join(row.text.split())[:300]}"
+        lines = [f"- {self.deps.settings.show(row.created_at, locale)}  {' '.join(row.text.split())[:300]}"
                  for row in reversed(rows)]
         return f"\n\n{say(locale)('recent_activity')}\n" + "\n".join(lines) if lines else ""
 

@@ -33,5 +33,5 @@ async def test_with_locale_it_a_new_case_and_a_timeline_event_are_told_in_italia
     assert call.status_code == 201, call.text
     [told] = await mail_to(stack, paolo["email"])
     assert told["Subject"] == "Telefonata su Assemblea condominiale"
-    assert plain(told) == (f"Telefonata del 2026-11-30 09:15 UTC su 'Assemblea condominiale' (scheda {created['id']}):"
+    assert plain(told) == (f"Telefonata del 30 nov 2026 09:15 UTC su 'Assemblea condominiale' (scheda {created['id']}):"
                            "\n\nIl vicino accetta un sopralluogo\n")

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 from typing import Any
 
 from temporalio.testing import WorkflowEnvironment
@@ -54,7 +55,7 @@ async def test_forwards_and_owner_notices_reach_their_people(
 
     assert state.status is ProcessStatus.completed, state
     mail = {(str(d.message["To"]), str(d.message["Subject"])): d.message for d in smtp.seen()}
-    forward = mail["marco@agency.example", "Fwd: Email of 2026-11-30 09:15 UTC"]
+    forward = mail["marco@agency.example", "Fwd: Email of Nov 30, 2026 9:15 AM UTC"]
     text = forward.get_body().get_content()
     assert text.startswith("Da gestire, Marco Verdi.") and "---------- Forwarded message ----------" in text
     assert "Logged by: marco" in text and "vorrei visitare la villa sabato. Perché no?" in text
@@ -102,9 +103,9 @@ async def test_with_locale_it_the_forwards_and_the_owner_notice_are_in_italian(
     assert state.status is ProcessStatus.completed, state
     mail = {str(d.message["To"]): d.message for d in smtp.seen()}
     forward = mail["marco@agency.example"]
-    assert str(forward["Subject"]) == "Fwd: Email del 2026-11-30 09:15 UTC"
+    assert str(forward["Subject"]) == "Fwd: Email del 30 nov 2026 09:15 UTC"
     assert plain(forward) == ("---------- Messaggio inoltrato ---------\nRegistrata da: marco\n"
-                              "Data: 2026-11-30 09:15 UTC\n\nBuongiorno, vorrei visitare la villa sabato.\n")
+                              "Data: 30 nov 2026 09:15 UTC\n\nBuongiorno, vorrei visitare la villa sabato.\n")
     archived = mail["archive@agency.example"]
     text = plain(archived)
     assert str(archived["Subject"]) == "Fwd: Scheda" and text.startswith("---------- Messaggio inoltrato ---------\n")
@@ -115,6 +116,7 @@ async def test_with_locale_it_the_forwards_and_the_owner_notice_are_in_italian(
     assert text.startswith("Buongiorno,\n\nun aggiornamento su Villa Łódź.\n\nStato: Pubblicata\n"), text
     assert "Processo: " in text and ", fase: Avvisi\n" in text
     assert "Il suo referente: Marco Verdi, marco@agency.example" in text and "\n\nCronologia recente:\n- " in text
+    assert re.search(r"\n- \d{1,2} (gen|feb|mar|apr|mag|giu|lug|ago|set|ott|nov|dic) \d{4} \d{2}:\d{2} UTC  ", text), text
     assert plain(mail["chiara@agency.example"]) == "Villa Łódź è ora nello stato Pubblicata.\n"
 
 
