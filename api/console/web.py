@@ -123,7 +123,7 @@ def render(request: Request, settings: Settings, name: str, status: int = 200, *
         _=_, lang=settings.locale.split("_")[0].split("-")[0], request=request, me=signed.user if signed else None,
         csrf_token=signed.csrf_token if signed else "", admin=bool(signed and signed.user.console_role == "admin"),
         when=_when(settings), new_key=lambda: secrets.token_urlsafe(16), quote=quote,
-        reason=functools.partial(reason_in, settings.locale), temporal_ui=settings.temporal_ui_url, **context)
+        said_reason=functools.partial(reason_in, settings.locale), temporal_ui=settings.temporal_ui_url, **context)
     return HTMLResponse(html, status_code=status, headers=HEADERS)
 
 

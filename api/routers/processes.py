@@ -13,6 +13,7 @@ from typing import Annotated
 from fastapi import APIRouter, Header, Query, Request, Response
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, Field
+from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 from temporalio.client import Client, WorkflowExecution, WorkflowExecutionStatus
@@ -123,8 +124,12 @@ async def start_with(body: StartProcessBody, response: Response, session: AsyncS
         raise ServiceUnavailable(f"process {run.workflow_id} is not started ({exc}); {retry}. A start not "
                                  "retried is dropped once Temporal shows it has no such process") from None
     if mark_running:
-        await mark_started(session, run.workflow_id)
-        await session.commit()
+        try:
+            await mark_started(session, run.workflow_id)
+            await session.commit()
+        except SQLAlchemyError:  # the database went away after Temporal took the start: its first step marks it
+            await session.rollback()
+            log.warning("process %s started; its run not marked running yet", run.workflow_id, exc_info=True)
     response.status_code = 201 if started else 200
     return _started(run, settings)
 
