@@ -245,13 +245,10 @@ class Settings(BaseSettings):
         given), with the zone's name: "30 nov 2026 10:15 CET", "Nov 30, 2026 9:15 AM UTC" (a naive moment is UTC)."""
         if moment is None:
             return "-"
-        from babel.dates import format_date, format_time
+        from processes.formatting import brief_date_and_time, parse_locale
 
-        from processes.formatting import parse_locale
-
-        where = parse_locale(locale or self.locale)
         local = (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).astimezone(self.zone)
-        return f"{format_date(local, 'medium', locale=where)} {format_time(local, 'short', locale=where)} {local:%Z}"
+        return f"{brief_date_and_time(local, parse_locale(locale or self.locale))} {local:%Z}"
 
     @model_validator(mode="after")
     def _defaults(self) -> Settings:

@@ -97,6 +97,13 @@ def format_datetime_value(value: Any, format: str | None, locale: str | None) ->
     return babel_dates.format_datetime(local, _pattern(format, "datetime"), locale=where)
 
 
+def brief_date_and_time(moment: datetime, where: Locale) -> str:
+    """The medium date and the short time of day, as a page or a notice mentions a moment: "4 dic 2026 06:58",
+    "Dec 4, 2026 6:58 AM"."""
+    return f"{babel_dates.format_date(moment, 'medium', locale=where)} " \
+           f"{babel_dates.format_time(moment, 'short', locale=where)}"
+
+
 def date_and_time(moment: datetime, where: Locale, date_format: str, joining: str = "medium") -> str:
     """A date (`date_format`) and its short time of day, joined as the locale's `joining` format joins them
     ("2 dicembre 2026, 14:30")."""

@@ -16,7 +16,6 @@ from importlib.resources import files
 from typing import Annotated, Any
 from urllib.parse import quote
 
-from babel.dates import format_date, format_time
 from fastapi import Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 from jinja2 import Environment, FileSystemLoader, select_autoescape
@@ -26,7 +25,7 @@ from api.auth import Principal
 from api.console.i18n import translator
 from api.deps import SessionDep
 from crm.staff_sessions import SignedIn, signed_in
-from processes.formatting import parse_locale
+from processes.formatting import brief_date_and_time, parse_locale
 from processes.history_words import reason_in
 from settings import Settings
 
@@ -111,8 +110,7 @@ def _when(settings: Settings) -> Any:
     def when(moment: datetime | None) -> str:
         if moment is None:
             return ""
-        local = moment.astimezone(settings.zone)
-        return f"{format_date(local, 'medium', locale=locale)} {format_time(local, 'short', locale=locale)}"
+        return brief_date_and_time(moment.astimezone(settings.zone), locale)
     return when
 
 
