@@ -5,9 +5,9 @@ A run is allocated (`starting`) and committed before Temporal is asked to start 
 never started twice and a retry with the same request id finds it. Whoever learns that the workflow
 exists marks the run `running` (`mark_started`): the process itself with its first step, the starter
 once Temporal confirms where a person or a process waits on it (autostart, the console's start form; not
-`POST /processes`, whose answer says the process started), and the sweep (`activities/process_runs.py`) for a start whose answer was lost. A
-run whose workflow Temporal still does not have a while later never started (`not_started`); a retry
-with its request id starts it after all.
+`POST /processes`, whose answer says the process started), and the sweep (`activities/process_runs.py`)
+for a start whose answer was lost. A run whose workflow Temporal still does not have a while later never
+started (`not_started`); a retry with its request id starts it after all.
 """
 
 from __future__ import annotations

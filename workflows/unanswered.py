@@ -80,7 +80,8 @@ class Unanswered:
                         f"task_note_unanswered_{ps.requests_closed[ended[0]]}", requests=requests)
             await workflow.execute_activity_method(
                 TaskActivities.note_phase_task,
-                NotePhaseTaskInput(task_id=ps.task_id, note=note.english, words=note.key, values=note.values, due_at=due),
+                NotePhaseTaskInput(task_id=ps.task_id, note=note.english, words=note.key, values=note.values,
+                                   due_at=due),
                 start_to_close_timeout=BOOKKEEPING_TIMEOUT, retry_policy=BOOKKEEPING_RETRY,
                 summary=f"task {ps.task_id}: client request ended")
         index = run.template.phase_index(ps.key)

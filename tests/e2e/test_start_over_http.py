@@ -115,7 +115,8 @@ async def api(dev_env: Any, sessions: Any, task_queue: str, database_url: str) -
     async with sessions() as session:
         _, key = await create_key(session, "e2e admin", ApiRole.admin)
     deps = Deps(settings=settings, sessions=sessions, mailer=Mailer(settings), temporal=dev_env.client)
-    async with serving(create_app(settings, temporal=client), port), running_worker(dev_env.client, sessions, task_queue), \
+    async with serving(create_app(settings, temporal=client), port), \
+            running_worker(dev_env.client, sessions, task_queue), \
             httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=30) as http:
         yield Api(http=http, headers={"X-API-Key": key}, faults=faults, client=dev_env.client, sessions=sessions,
                   deps=deps)
