@@ -165,6 +165,16 @@ ENGLISH = {
                              "{limit})",
     "reason_phase_skipped": "phase '{phase}' skipped",
     "reason_phase_skipped_why": "phase '{phase}' skipped: {reason}",
+    # the steps an incident names (`step`) but an action's, whose name is the template's own (`actions[1].send_email`):
+    # kept in English in the process's state (the API gives them back), said in the office's language wherever a line
+    # or a page shows them (`step_in`)
+    "step_task": "task",
+    "step_responsible": "responsible",
+    "step_decision": "decision",
+    "step_deadline_notice": "deadline notice",
+    "step_bookkeeping": "bookkeeping: {what}",
+    "step_history": "history",
+    "step_loop_guard": "loop guard",
 }
 
 ITALIAN = {
@@ -310,6 +320,13 @@ ITALIAN = {
                              "{record_id} (il limite è {limit})",
     "reason_phase_skipped": "fase '{phase}' saltata",
     "reason_phase_skipped_why": "fase '{phase}' saltata: {reason}",
+    "step_task": "attività della fase",
+    "step_responsible": "responsabile della fase",
+    "step_decision": "decisione",
+    "step_deadline_notice": "avviso di scadenza",
+    "step_bookkeeping": "registrazione: {what}",
+    "step_history": "cronologia",
+    "step_loop_guard": "controllo dei cicli",
 }
 
 LANGUAGES = {"en": ENGLISH, "it": ITALIAN}
@@ -319,8 +336,10 @@ def history_text(locale: str, key: str, /, **values: Any) -> str:
     """The line `key` in the language of `locale` (English for any locale but Italian's), `values` filled in: a
     `reason` the engine gave in its own words in that language too (`reason_in`)."""
     table = LANGUAGES[language(locale)]
-    if table is not ENGLISH and isinstance(values.get("reason"), str):
-        values["reason"] = reason_in(locale, values["reason"])
+    if table is not ENGLISH:
+        for name, said_in in (("reason", reason_in), ("step", step_in)):
+            if isinstance(values.get(name), str):
+                values[name] = said_in(locale, values[name])
     return table[key].format(**values)
 
 
@@ -331,19 +350,38 @@ def _pattern(text: str) -> re.Pattern[str]:
                       re.DOTALL)
 
 
-_REASONS = [(key, _pattern(ENGLISH[key])) for key in ENGLISH if key.startswith("reason_")]
+def _patterns(prefix: str) -> list[tuple[str, re.Pattern[str]]]:
+    return [(key, _pattern(ENGLISH[key])) for key in ENGLISH if key.startswith(prefix)]
+
+
+_REASONS, _STEPS = _patterns("reason_"), _patterns("step_")
+
+
+def _read_back(locale: str, text: str, patterns: list[tuple[str, re.Pattern[str]]]) -> str:
+    """`text` in the language of `locale` when it is one of `patterns`' English lines (what is inside it too: a
+    `reason` by `history_text`, a step's `what` read back the same way); any other text as it is."""
+    if language(locale) == "en":
+        return text
+    for key, pattern in patterns:
+        if (found := pattern.fullmatch(text)) is not None:
+            values = {name: _read_back(locale, value, patterns) if name == "what" else value
+                      for name, value in found.groupdict().items()}
+            return history_text(locale, key, **values)
+    return text
 
 
 def reason_in(locale: str, reason: str) -> str:
     """`reason` in the language of `locale` when the engine wrote it (`reason_...` in English: a process ended by its
     phase, cancelled through Temporal, a phase skipped with its process...), the reason inside it too; a reason staff
     or a template gave is theirs, and stays as it is."""
-    if language(locale) == "en":
-        return reason
-    for key, pattern in _REASONS:
-        if (found := pattern.fullmatch(reason)) is not None:
-            return history_text(locale, key, **found.groupdict())
-    return reason
+    return _read_back(locale, reason, _REASONS)
+
+
+def step_in(locale: str, step: str) -> str:
+    """The step an incident names in the language of `locale` when it is the engine's (`step_...` in English: a
+    phase's task, its responsible, the bookkeeping of its history...); an action's (`actions[1].send_email`) is the
+    template's path to it, and stays as it is."""
+    return _read_back(locale, step, _STEPS)
 
 
 def english(key: str, /, **values: Any) -> str:

@@ -31,6 +31,7 @@ from crm.models import HistoryKind
 from processes.history_words import english, said
 from processes.instance import ENGINE, ProcessInput
 from workflows import search_attributes as sa
+from workflows.incidents import LOOP_GUARD_STEP
 from workflows.run import ACTION_HEARTBEAT, ACTION_RETRY, ACTION_TIMEOUT, BOUNDED_BOOKKEEPING_RETRY, Run
 
 # A follow-up Temporal refuses to start is a history line; runs from before this marker failed instead.
@@ -58,7 +59,7 @@ class FollowUps:
                 break
             except ActivityError as err:  # the count cannot be read: staff retry it, or let the process run
                 assert run.stuck is not None
-                action = await run.stuck("loop guard", f"{run.state.workflow_id}/loop-guard", err)
+                action = await run.stuck(LOOP_GUARD_STEP, f"{run.state.workflow_id}/loop-guard", err)
                 if action is None:
                     run.check_abort()
                 if action != "retry":

@@ -21,10 +21,15 @@ from temporalio.exceptions import ActivityError, ApplicationError
 
 from activities.bookkeeping import HistoryLine, PhaseTaskOpening
 from crm.models import HistoryKind
-from processes.history_words import said
+from processes.history_words import english, said
 from processes.instance import Incident, PhaseState, ProcessStatus
 from workflows import search_attributes as sa
 from workflows.run import PATCH_BOOKKEEPING_INCIDENT, Run, Step
+
+# The engine's own steps, as an incident names them: English in the process's state, said in the office's language
+# where a line or a page shows them (processes/history_words.py, `step_in`). An action's step is its template path.
+TASK_STEP, RESPONSIBLE_STEP, DECISION_STEP, DEADLINE_NOTICE_STEP, LOOP_GUARD_STEP = (
+    english(f"step_{name}") for name in ("task", "responsible", "decision", "deadline_notice", "loop_guard"))
 
 
 class Incidents:
@@ -48,7 +53,8 @@ class Incidents:
         phase_key = run.state.current_phase or run.template.phases[0].key
         async with run.incident_lock:
             run.incidents += 1
-            run.state.incident = Incident(phase_key=phase_key, step=f"bookkeeping: {what}", step_key=step_key,
+            run.state.incident = Incident(phase_key=phase_key, step=english("step_bookkeeping", what=what),
+                                          step_key=step_key,
                                           error_type=error_type, message=message, at=workflow.now())
             run.state.status, run.resolution = ProcessStatus.incident, None
             run.upsert(sa.STATUS.value_set(ProcessStatus.incident.value))
@@ -88,7 +94,7 @@ class Incidents:
                 return result
             if books is not None and books.start is not None and error_type == "ResponsibleNotFound":
                 # the phase's responsible cannot be found: staff fix it and retry, or skip the lookup
-                action = await self._wait_for_staff(ps, "responsible", step_key, error_type, message,
+                action = await self._wait_for_staff(ps, RESPONSIBLE_STEP, step_key, error_type, message,
                                                     hold_start=True)
                 if action == "skip":
                     run.ledger.soften_start()

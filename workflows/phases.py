@@ -29,7 +29,7 @@ from processes.template import Phase
 from workflows import search_attributes as sa
 from workflows.actions import Actions
 from workflows.appointments import cancel_appointments
-from workflows.incidents import Incidents
+from workflows.incidents import DECISION_STEP, RESPONSIBLE_STEP, TASK_STEP, Incidents
 from workflows.signatures_cancelled import PATCH_SIGNATURES_ENDED, cancel_signatures
 from workflows.run import (
     ACTION_HEARTBEAT,
@@ -101,7 +101,7 @@ class Phases:
         if run.carry:  # the phase's first step looks up the responsible and writes the line
             run.ledger.begin_phase(spec.responsible, started)
         else:
-            responsible = await self.incidents.attempt(ps, "responsible", f"{step}/responsible/{ps.iteration}",
+            responsible = await self.incidents.attempt(ps, RESPONSIBLE_STEP, f"{step}/responsible/{ps.iteration}",
                                                        lambda _: workflow.execute_activity_method(
                                                            ResponsibleActivities.resolve_responsible,
                                                            ResolveResponsibleInput(responsible=spec.responsible,
@@ -168,13 +168,14 @@ class Phases:
         outcomes = run.outcomes()
         following = run.following(index)
         assert spec.decision is not None
-        result = await self.incidents.attempt(ps, "decision", step_key, lambda books: workflow.execute_activity_method(
-            DecisionActivities.decide,
-            DecideInput(step=run.step_input(ps, step_key, books), branches=spec.decision,
-                        answers=run.state.answers, phases=outcomes, where=f"phases[{index}].decision",
-                        otherwise=run.template.phases[following].key if following is not None else None),
-            start_to_close_timeout=ACTION_TIMEOUT, heartbeat_timeout=ACTION_HEARTBEAT,
-            retry_policy=ACTION_RETRY, summary=f"decision · phase {ps.key}"))
+        result = await self.incidents.attempt(ps, DECISION_STEP, step_key, lambda books: (
+            workflow.execute_activity_method(
+                DecisionActivities.decide,
+                DecideInput(step=run.step_input(ps, step_key, books), branches=spec.decision,
+                            answers=run.state.answers, phases=outcomes, where=f"phases[{index}].decision",
+                            otherwise=run.template.phases[following].key if following is not None else None),
+                start_to_close_timeout=ACTION_TIMEOUT, heartbeat_timeout=ACTION_HEARTBEAT,
+                retry_policy=ACTION_RETRY, summary=f"decision · phase {ps.key}")))
         if isinstance(result, DecideResult) and result.branch is not None:
             ps.went_to = spec.decision[result.branch].goto
             return run.template.phase_index(ps.went_to)
@@ -188,7 +189,7 @@ class Phases:
             opening = PhaseTaskOpening(step_key=step_key, phase_key=ps.key, title=f"{ps.name} ({run.template.name})",
                                        **task_line(said("phase_task", phase=ps.name)), due_at=ps.deadline_at,
                                        assignee_id=ps.responsible_id)
-            result = await self.incidents.attempt(ps, "task", step_key,
+            result = await self.incidents.attempt(ps, TASK_STEP, step_key,
                                                   run.bookkeeping_call(f"task for phase {ps.key}"),
                                                   open_task=opening)
             if isinstance(result, BookkeepingResult):
@@ -247,7 +248,7 @@ class Phases:
 
     async def _start_alone(self, ps: PhaseState) -> None:
         """A phase with no step of its own: its start (the responsible looked up, its line) is written now."""
-        await self.incidents.attempt(ps, "responsible",
+        await self.incidents.attempt(ps, RESPONSIBLE_STEP,
                                      f"{self.run.state.workflow_id}/{ps.key}/responsible/{ps.iteration}",
                                      self.run.bookkeeping_call(f"start of phase {ps.key}"))
 

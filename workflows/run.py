@@ -42,7 +42,7 @@ from processes.instance import (
     SkipPhaseRequest,
 )
 from processes.template import Phase
-from processes.history_words import Said, said
+from processes.history_words import Said, english, said
 from processes.wording import counted
 from workflows import search_attributes as sa
 from workflows.ledger import Ledger
@@ -250,7 +250,7 @@ class Run:
                     workflow.logger.warning("bookkeeping not written during an incident: %s", err.cause or err)
                     return
                 assert self.stuck is not None
-                action = await self.stuck("history", books.lines[0].step_key if books.lines else
+                action = await self.stuck(english("step_history"), books.lines[0].step_key if books.lines else
                                           f"{self.state.workflow_id}/bookkeeping", err)
                 if action == "skip":
                     self.ledger.settle(books)  # dropped: staff chose to go on without it

@@ -27,7 +27,7 @@ from processes.instance import ActionOutcome, PhaseState
 from processes.action_kinds import Reminder
 from processes.template import Phase
 from workflows.actions import waits_for_client
-from workflows.incidents import Incidents
+from workflows.incidents import DEADLINE_NOTICE_STEP, Incidents
 from workflows.run import ACTION_HEARTBEAT, ACTION_RETRY, ACTION_TIMEOUT, Run
 
 # The deadline of a phase that waits for a client request's answers pauses while it waits (office time only).
@@ -128,7 +128,7 @@ class Timers:
             "stagecoach_phases_overdue", "Phases that passed their deadline unfinished, by template").add(
             1, {"template": self.run.template.key})
         step_key = f"{self.run.state.workflow_id}/{ps.key}/overdue/{ps.iteration}"
-        await self.incidents.attempt(ps, "deadline notice", step_key, lambda _: workflow.execute_activity_method(
+        await self.incidents.attempt(ps, DEADLINE_NOTICE_STEP, step_key, lambda _: workflow.execute_activity_method(
             NoticeActivities.notify_overdue, OverdueNoticeInput(step=self.run.step_input(ps, step_key)),
             start_to_close_timeout=ACTION_TIMEOUT, heartbeat_timeout=ACTION_HEARTBEAT, retry_policy=ACTION_RETRY,
             summary=f"overdue notice · phase {ps.key}"), carries=False)

@@ -28,7 +28,7 @@ from activities.tasks import NotePhaseTaskInput, OpenPhaseTaskInput, TaskActivit
 from crm.models import HistoryKind
 from processes.history_words import said
 from processes.instance import PhaseState
-from workflows.incidents import Incidents
+from workflows.incidents import TASK_STEP, Incidents
 from workflows.run import BOOKKEEPING_RETRY, BOOKKEEPING_TIMEOUT, Run
 
 # A phase whose client request ended unanswered (signal `client_request_closed`) resumes its deadline and asks its
@@ -100,7 +100,7 @@ class Unanswered:
                                   requests=requests)),
                 **task_line(said("phase_task_unanswered", phase=ps.name)),
                 due_at=due_at, assignee_id=ps.responsible_id)
-            result = await self.incidents.attempt(ps, "task", step_key,
+            result = await self.incidents.attempt(ps, TASK_STEP, step_key,
                                                   run.bookkeeping_call(f"task for phase {ps.key}"), open_task=opening)
             if isinstance(result, BookkeepingResult):
                 ps.task_id = result.task_id

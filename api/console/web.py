@@ -26,7 +26,7 @@ from api.console.i18n import translator
 from api.deps import SessionDep
 from crm.staff_sessions import SignedIn, signed_in
 from processes.formatting import brief_date_and_time, parse_locale
-from processes.history_words import reason_in
+from processes.history_words import reason_in, step_in
 from settings import Settings
 
 COOKIE = "stagecoach_session"
@@ -121,7 +121,8 @@ def render(request: Request, settings: Settings, name: str, status: int = 200, *
         _=_, lang=settings.locale.split("_")[0].split("-")[0], request=request, me=signed.user if signed else None,
         csrf_token=signed.csrf_token if signed else "", admin=bool(signed and signed.user.console_role == "admin"),
         when=_when(settings), new_key=lambda: secrets.token_urlsafe(16), quote=quote,
-        said_reason=functools.partial(reason_in, settings.locale), temporal_ui=settings.temporal_ui_url, **context)
+        said_reason=functools.partial(reason_in, settings.locale),
+        said_step=functools.partial(step_in, settings.locale), temporal_ui=settings.temporal_ui_url, **context)
     return HTMLResponse(html, status_code=status, headers=HEADERS)
 
 

@@ -7,7 +7,7 @@ from string import Formatter
 
 import pytest
 
-from processes.history_words import ENGLISH, ITALIAN, english, history_text, reason_in, said
+from processes.history_words import ENGLISH, ITALIAN, english, history_text, reason_in, said, step_in
 
 
 def placeholders(text: str) -> set[str]:
@@ -74,3 +74,40 @@ def test_a_line_says_the_engines_reason_in_its_language() -> None:
     line = said("process_aborted", template="Vendita", reason="cancelled through Temporal")
     assert line.text("it") == "Processo 'Vendita' interrotto: annullato tramite Temporal"
     assert line.english == line.text("en") == "Process 'Vendita' aborted: cancelled through Temporal"
+
+
+@pytest.mark.parametrize(("step", "italian"), [
+    ("task", "attività della fase"),
+    ("responsible", "responsabile della fase"),
+    ("decision", "decisione"),
+    ("deadline notice", "avviso di scadenza"),
+    ("bookkeeping: history", "registrazione: cronologia"),
+    ("bookkeeping: loop guard", "registrazione: controllo dei cicli"),
+])
+def test_a_step_of_the_engine_is_said_in_the_offices_language(step: str, italian: str) -> None:
+    assert step_in("it_IT", step) == italian
+    assert step_in("en", step) == step
+
+
+@pytest.mark.parametrize("step", ["actions[1].send_email", "actions[0].reminder", "tasks", ""])
+def test_an_actions_step_is_the_templates_path_and_stays_as_written(step: str) -> None:
+    assert step_in("it", step) == step
+
+
+def test_an_incident_line_says_the_engines_step_in_its_language() -> None:
+    line = said("incident", phase="Sopralluogo", step=english("step_deadline_notice"), message="SMTP down")
+    assert line.text("it") == "Incidente nella fase 'Sopralluogo' al passo avviso di scadenza: SMTP down"
+    assert line.english == "Incident in phase 'Sopralluogo' at deadline notice: SMTP down"
+    assert said("incident_skip", step="actions[2].webhook").text("it") == \
+        "Incidente al passo actions[2].webhook risolto: passo saltato"
+
+
+def test_every_step_of_the_engine_an_incident_names_has_its_italian() -> None:
+    from workflows import incidents
+
+    steps = [incidents.TASK_STEP, incidents.RESPONSIBLE_STEP, incidents.DECISION_STEP, incidents.DEADLINE_NOTICE_STEP,
+             incidents.LOOP_GUARD_STEP, english("step_history")]
+    assert all(step_in("it", english("step_bookkeeping", what=step)).startswith("registrazione: ") for step in steps)
+    assert [step_in("it", step) for step in steps] == [
+        "attività della fase", "responsabile della fase", "decisione", "avviso di scadenza", "controllo dei cicli",
+        "cronologia"]
