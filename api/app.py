@@ -12,7 +12,7 @@ from fastapi import APIRouter, Depends, FastAPI
 from temporalio.client import Client
 
 import tracing
-from api import bounds, client_forms, console, docs, metrics, problems, signing_page
+from api import bounds, client_forms, console, docs, express_start, metrics, problems, signing_page
 from api.admission import Admission, api_routes
 from api.console import errors as console_errors
 from api.auth import KeyCache
@@ -87,6 +87,7 @@ def create_app(settings: Settings | None = None, temporal: Client | None = None,
     app.add_middleware(problems.UnexpectedErrors, page=console_errors.error_page)
     documented = {id(route): n for n, route in enumerate(app.routes)}  # the OpenAPI document's order
     _matched_first(app, processes.router)
+    express_start.install(app)  # ahead of them all: the usual start without FastAPI's request handling
 
     def openapi() -> dict:  # type: ignore[type-arg]
         if app.openapi_schema is None:
