@@ -3,7 +3,7 @@ usual one: the express lane.
 
 FastAPI's handling of a request below its middleware (the included routers' routing, the body parsed and each of the
 route's six dependencies solved, the endpoint's answer validated again against its model, a response built from it)
-cost about 0.25 ms of the API's 3.2 ms of CPU a start (bench/findings.md, the start path's twelfth round). The express
+cost about 0.3 ms of the API's 2.5 ms of CPU a start (bench/findings.md, the start path's twelfth round). The express
 lane is a route ahead of the app's others. A request whose body is sent as `application/json` and that
 `StartProcessBody` takes as it is (no key given twice, every integer in the database's range), from a caller the
 admission found (`api.admission`), starts the process with the route's own code (`start_with`), and its answer is
