@@ -73,8 +73,10 @@ class ExpressStart(BaseRoute):
 
 
 def _usual(request: Request, body: bytes) -> StartProcessBody | None:
-    """The start the body asks for, when the app's route would take it as it is; None for anything else."""
-    if request.headers.get("content-type", "").partition(";")[0].strip().lower() != "application/json":
+    """The start the body asks for, when the app's route would take it as it is; None for anything else (a query
+    string too: the route takes none today, and one it took tomorrow would be the route's to read)."""
+    if request.headers.get("content-type", "").partition(";")[0].strip().lower() != "application/json" \
+            or request.scope.get("query_string"):
         return None
     try:
         start = StartProcessBody.model_validate_json(body)

@@ -84,6 +84,20 @@ def handed_on(monkeypatch: pytest.MonkeyPatch) -> list[bytes]:
     return bodies
 
 
+def test_the_lane_knows_everything_the_route_reads() -> None:
+    """The route reads its body and its caller, nothing else: a parameter added to it must be read by the lane too
+    (api/express_start.py), or handed on"""
+    app = create_app(Settings(), temporal=object())  # type: ignore[arg-type]  # routes only
+    lane = app.router.routes[0]
+    assert isinstance(lane, express_start.ExpressStart)
+    read = lane.route.dependant
+    assert [p.name for p in read.body_params] == ["body"] and read.body_params[0].field_info.annotation is \
+        express_start.StartProcessBody
+    assert not (read.query_params or read.header_params or read.path_params or read.cookie_params)
+    assert [d.call.__name__ for d in read.dependencies] == ["check"]  # the caller's role (ClientDep)
+    assert read.request_param_name == "request" and read.response_param_name == "response"
+
+
 async def test_the_lane_answers_every_refusal_as_the_route_does(api: Api, without_lane: httpx.AsyncClient,
                                                                  handed_on: list[bytes]) -> None:
     template, record = await call_a_lead(api.http, api.as_("admin"))
@@ -98,6 +112,14 @@ async def test_the_lane_answers_every_refusal_as_the_route_does(api: Api, withou
         assert 400 <= lane.status_code < 500, (sent, lane.text)
         assert lane.headers.get("content-type") == route.headers.get("content-type"), sent
         assert lane.content == route.content, (sent, lane.text, route.text)
+    # a body the lane would take, with a query string: the route's to read
+    body = json.dumps({"template": template, "record_id": 0}).encode()
+    handed_on.clear()
+    headers = {**api.as_("client"), "Content-Type": JSON}
+    lane = await api.http.post("/processes?dry_run=true", headers=headers, content=body)
+    route = await without_lane.post("/processes?dry_run=true", headers=headers, content=body)
+    assert handed_on == [body] and lane.status_code == route.status_code and lane.content == route.content
+    assert 400 <= lane.status_code < 500, lane.text
     listed = await api.http.get("/processes", headers=api.as_("staff"), params={"record_id": record})
     assert listed.json()["items"] == [], "a refused start made a run"
 
