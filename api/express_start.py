@@ -5,9 +5,9 @@ FastAPI's handling of a request below its middleware (the included routers' rout
 route's six dependencies solved, the endpoint's answer validated again against its model, a response built from it)
 cost about 0.3 ms of the API's 2.5 ms of CPU a start (bench/findings.md, the start path's twelfth round). The express
 lane is a route ahead of the app's others. A request whose body is sent as `application/json` and that
-`StartProcessBody` takes as it is (no key given twice, every integer in the database's range), from a caller the
-admission found (`api.admission`), starts the process with the route's own code (`start_with`), and its answer is
-the model's JSON, as the route's is.
+`StartProcessBody` takes as it is (no key given twice or unknown to it, every integer in the database's range), from
+a caller the admission found (`api.admission`), starts the process with the route's own code (`start_with`), and its
+answer is the model's JSON, as the route's is.
 
 Anything else (no body, another content type, a body the model refuses, an unknown caller) is handed to the app's
 own route with its body, which answers it as it answers any request: the express lane never says anything the route
@@ -79,7 +79,7 @@ def _usual(request: Request, body: bytes) -> StartProcessBody | None:
             or request.scope.get("query_string"):
         return None
     try:
-        start = StartProcessBody.model_validate_json(body)
+        start = StartProcessBody.model_validate_json(body, extra="forbid")  # a key it does not know: the route's 422
     except ValidationError:
         return None
     numbers = (start.record_id, start.version, start.owner_id)

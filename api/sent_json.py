@@ -5,6 +5,10 @@ I-JSON, RFC 7493, forbids it), so `{"owner_id": 1, "owner_id": 2}` is a request 
 on who reads it. Checked for every route that takes a JSON body by one app-level dependency, after
 FastAPI has read the body (it refuses what is not JSON) and before anything is done with it. The
 template and pipeline documents are read by their own loader, which refuses duplicate keys too.
+
+A JSON body names only keys its model knows, in the body and in every object of a model inside it (a free map, such
+as a record's `fields`, takes any): `{"template": "sale", "record_id": 7, "ownr_id": 3}` is a 422 naming `ownr_id`
+and the body's fields, where the misspelt key was dropped and the process started with the default owner.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ from typing import Any
 from fastapi import Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
+from pydantic import BaseModel, ValidationError
 
 from api.problems import is_json
 
@@ -52,7 +57,8 @@ def keys_twice(text: bytes | str) -> list[Location]:
 
 
 async def keys_given_once(request: Request) -> None:
-    """The app-level dependency: a route's JSON body with a key given twice is refused (422, every one by path)."""
+    """The app-level dependency: a route's JSON body with a key given twice is refused (422, every one by path), and
+    so is one with a key its model does not know (`unknown_keys`)."""
     route = request.scope.get("route")
     if not isinstance(route, APIRoute) or route.body_field is None \
             or not is_json(request.headers.get("content-type", "")):
@@ -62,3 +68,33 @@ async def keys_given_once(request: Request) -> None:
         raise RequestValidationError([{"loc": ("body", *at), "type": "duplicate_key", "input": None,
                                        "msg": f"'{at[-1]}' is given twice in this object: a JSON object names each "
                                               "key once"} for at in twice])
+    if body and (unknown := unknown_keys(_body_model(route), body)):
+        raise RequestValidationError(unknown)
+
+
+def _body_model(route: APIRoute) -> type[BaseModel] | None:
+    """The model a route's whole body is (None for a body of several parameters, or not a model)."""
+    params = route.dependant.body_params
+    model = params[0].field_info.annotation if len(params) == 1 and not route._embed_body_fields else None
+    return model if isinstance(model, type) and issubclass(model, BaseModel) else None
+
+
+def unknown_keys(model: type[BaseModel] | None, body: bytes | str) -> list[dict[str, Any]]:
+    """The keys of a JSON body that its model (and the models inside it) does not know, as 422 errors by path: a
+    misspelt `ownr_id` refused, not dropped for the default to apply. [] when there is none, or when the body is not
+    one the model takes otherwise (FastAPI says why)."""
+    if model is None:
+        return []
+    try:
+        model.model_validate_json(body, extra="forbid")
+    except ValidationError as exc:
+        return [{"loc": ("body", *error["loc"]), "type": "extra_forbidden", "input": None,
+                 "msg": f"'{error['loc'][-1]}' is not a field of this object"
+                        + (f" (its fields: {', '.join(known)})" if (known := _fields(model, error["loc"])) else "")}
+                for error in exc.errors() if error["type"] == "extra_forbidden"]
+    return []
+
+
+def _fields(model: type[BaseModel], loc: tuple[Any, ...]) -> list[str]:
+    """The fields of the object at `loc` (its last part the unknown key), when it is the body's own model."""
+    return [info.alias or name for name, info in model.model_fields.items()] if len(loc) == 1 else []

@@ -56,7 +56,7 @@ def _refused(template: str, record: int) -> list[tuple[str | None, bytes, bool]]
         (JSON, sent(version=MAX_INT + 1)), (JSON, sent(record_id="99999999999")),
         (JSON, written("1e10")), (JSON, written("1" + "0" * 5000)),
         (JSON, sent(record_id=True)), (JSON, written("NaN")), (JSON, sent(version=0)),
-        (JSON, sent(request_id="r" * 201)), (JSON, sent(template="Not A Key")),
+        (JSON, sent(request_id="r" * 201)), (JSON, sent(template="Not A Key")), (JSON, sent(ownr_id=1)),
         (JSON, json.dumps({"record_id": record}).encode()), (JSON, b'{"template": "\xff", "record_id": 1}'),
         (JSON, b"[" * 100_000), (JSON, written(f"{record}.5")),
         ("application/problem+json", sent(record_id=0)),
