@@ -14,14 +14,15 @@ and the body's fields, where the misspelt key was dropped and the process starte
 from __future__ import annotations
 
 import json
+import types
 from collections import Counter
 from collections.abc import Iterator
-from typing import Any
+from typing import Annotated, Any, Union, get_args, get_origin
 
 from fastapi import Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel
 
 from api.problems import is_json
 
@@ -82,19 +83,45 @@ def _body_model(route: APIRoute) -> type[BaseModel] | None:
 def unknown_keys(model: type[BaseModel] | None, body: bytes | str) -> list[dict[str, Any]]:
     """The keys of a JSON body that its model (and the models inside it) does not know, as 422 errors by path: a
     misspelt `ownr_id` refused, not dropped for the default to apply. [] when there is none, or when the body is not
-    one the model takes otherwise (FastAPI says why)."""
+    JSON (FastAPI says why). Read from the models' fields (SQLModel's models do not take pydantic's `extra` when
+    validating)."""
     if model is None:
         return []
     try:
-        model.model_validate_json(body, extra="forbid")
-    except ValidationError as exc:
-        return [{"loc": ("body", *error["loc"]), "type": "extra_forbidden", "input": None,
-                 "msg": f"'{error['loc'][-1]}' is not a field of this object"
-                        + (f" (its fields: {', '.join(known)})" if (known := _fields(model, error["loc"])) else "")}
-                for error in exc.errors() if error["type"] == "extra_forbidden"]
-    return []
+        data = json.loads(body)
+    except (ValueError, RecursionError):
+        return []
+    return [{"loc": ("body", *at), "type": "extra_forbidden", "input": None,
+             "msg": f"'{at[-1]}' is not a field of this object (its fields: {', '.join(known)})"}
+            for at, known in _unknown(model, data, ())]
 
 
-def _fields(model: type[BaseModel], loc: tuple[Any, ...]) -> list[str]:
-    """The fields of the object at `loc` (its last part the unknown key), when it is the body's own model."""
-    return [info.alias or name for name, info in model.model_fields.items()] if len(loc) == 1 else []
+def _unknown(model: type[BaseModel], value: Any, at: Location) -> Iterator[tuple[Location, list[str]]]:
+    if not isinstance(value, dict) or model.model_config.get("extra") == "allow":
+        return
+    fields = {(info.alias or name): info for name, info in model.model_fields.items()}
+    known = set(fields) | set(model.model_fields)
+    for key, item in value.items():
+        if key not in known:
+            yield at + (key,), list(fields)
+        elif (inner := _model_in((fields.get(key) or model.model_fields[key]).annotation)) is not None:
+            kind, sub = inner
+            for index, element in (enumerate(item) if kind == "list" and isinstance(item, list) else
+                                   [(None, item)] if kind == "one" else []):
+                yield from _unknown(sub, element, at + ((key,) if index is None else (key, index)))
+
+
+def _model_in(annotation: Any) -> tuple[str, type[BaseModel]] | None:
+    """("one", M) for a field that is a model M (or M | None), ("list", M) for a list of them; None otherwise (a
+    free map, a scalar, a choice of several models: not looked into)."""
+    if get_origin(annotation) is Annotated:
+        return _model_in(get_args(annotation)[0])
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return "one", annotation
+    origin, args = get_origin(annotation), [a for a in get_args(annotation) if a is not type(None)]
+    if origin in (Union, types.UnionType) and len(args) == 1:
+        return _model_in(args[0])
+    if origin in (list, tuple, set, frozenset) and len(args) == 1 and (inner := _model_in(args[0])) is not None \
+            and inner[0] == "one":
+        return "list", inner[1]
+    return None

@@ -43,3 +43,21 @@ async def test_a_key_given_twice_in_a_body_is_refused_with_its_path_and_nothing_
     once = await api.http.post("/records", headers=admin, content=json.dumps(
         {"kind": "lead", "title": title, "fields": {"budget": 1, "notes": {"budget": 2}}}))
     assert once.status_code == 201, once.text
+
+
+async def test_a_key_the_body_does_not_know_is_refused_with_its_path_and_nothing_is_made(api: Api) -> None:
+    """A misspelt key is not dropped for its default to apply; a free map (a record's `fields`) takes any key"""
+    staff = {**api.as_("staff"), "Content-Type": "application/json"}
+    title = f"Unknown {uuid.uuid4().hex[:8]}"
+    refused = await api.http.post("/records", headers=staff, content=json.dumps(
+        {"kind": "lead", "title": title, "ownr_id": 1, "fields": {"budget": 1}}))
+    assert refused.status_code == 422, refused.text
+    errors = refused.json()["errors"]
+    assert [error["path"] for error in errors] == ["body.ownr_id"]
+    assert errors[0]["message"].startswith("'ownr_id' is not a field of this object (its fields: ")
+    assert "owner_id" in errors[0]["message"]
+    assert (await api.http.get("/records", headers=staff, params={"q": title})).json() == []
+
+    made = await api.http.post("/records", headers=staff, content=json.dumps(
+        {"kind": "lead", "title": title, "fields": {"any key": {"nested": 1}}}))
+    assert made.status_code == 201, made.text
