@@ -65,11 +65,14 @@ async def keys_given_once(request: Request) -> None:
             or not is_json(request.headers.get("content-type", "")):
         return
     body = await request.body()  # read once: FastAPI has read it, Starlette keeps it on the request
-    if body and (twice := keys_twice(body)):
+    if not body:
+        return
+    parsed = json.loads(body, object_pairs_hook=_object)  # FastAPI has parsed it: JSON
+    if twice := list(_twice(parsed, ())):
         raise RequestValidationError([{"loc": ("body", *at), "type": "duplicate_key", "input": None,
                                        "msg": f"'{at[-1]}' is given twice in this object: a JSON object names each "
                                               "key once"} for at in twice])
-    if body and (unknown := unknown_keys(_body_model(route), body)):
+    if unknown := unknown_keys(_body_model(route), parsed):
         raise RequestValidationError(unknown)
 
 
@@ -80,16 +83,11 @@ def _body_model(route: APIRoute) -> type[BaseModel] | None:
     return model if isinstance(model, type) and issubclass(model, BaseModel) else None
 
 
-def unknown_keys(model: type[BaseModel] | None, body: bytes | str) -> list[dict[str, Any]]:
-    """The keys of a JSON body that its model (and the models inside it) does not know, as 422 errors by path: a
-    misspelt `ownr_id` refused, not dropped for the default to apply. [] when there is none, or when the body is not
-    JSON (FastAPI says why). Read from the models' fields (SQLModel's models do not take pydantic's `extra` when
-    validating)."""
+def unknown_keys(model: type[BaseModel] | None, data: Any) -> list[dict[str, Any]]:
+    """The keys of a JSON body (`data`, parsed) that its model (and the models inside it) does not know, as 422
+    errors by path: a misspelt `ownr_id` refused, not dropped for the default to apply. Read from the models' fields
+    (SQLModel's models do not take pydantic's `extra` when validating)."""
     if model is None:
-        return []
-    try:
-        data = json.loads(body)
-    except (ValueError, RecursionError):
         return []
     return [{"loc": ("body", *at), "type": "extra_forbidden", "input": None,
              "msg": f"'{at[-1]}' is not a field of this object (its fields: {', '.join(known)})"}
