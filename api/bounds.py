@@ -34,7 +34,7 @@ def _declares_int(annotation: Any) -> bool:
     return False
 
 
-def _out_of_range(value: Any) -> list[int]:
+def out_of_range(value: Any) -> list[int]:
     values = value if isinstance(value, list) else [value]
     return [v for v in values if isinstance(v, int) and not isinstance(v, bool) and abs(v) > MAX_INT]
 
@@ -91,10 +91,10 @@ async def bounded_integers(request: Request) -> None:
                        "input": value})
 
     for alias in checked.path:
-        for value in _out_of_range(_as_int(request.path_params.get(alias))):
+        for value in out_of_range(_as_int(request.path_params.get(alias))):
             refuse(("path", alias), value)
     for alias in checked.query:
-        for value in _out_of_range([_as_int(v) for v in request.query_params.getlist(alias)]):
+        for value in out_of_range([_as_int(v) for v in request.query_params.getlist(alias)]):
             refuse(("query", alias), value)
     if checked.body:
         try:
@@ -104,7 +104,7 @@ async def bounded_integers(request: Request) -> None:
         if isinstance(data, dict):
             for key in checked.body:
                 if key in data:
-                    for value in _out_of_range(data[key]):
+                    for value in out_of_range(data[key]):
                         refuse(("body", key), value)
     if errors:
         raise RequestValidationError(errors)

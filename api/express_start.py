@@ -31,7 +31,7 @@ from starlette.types import Message, Receive, Scope, Send
 
 from api.admission import api_routes
 from api.auth import Principal
-from api.bounds import MAX_INT
+from api.bounds import out_of_range
 from api.routers.processes import start_with
 from api.sent_json import keys_twice
 from api.start_allocation import StartProcessBody
@@ -82,8 +82,7 @@ def _usual(request: Request, body: bytes) -> StartProcessBody | None:
         start = StartProcessBody.model_validate_json(body, extra="forbid")  # a key it does not know: the route's 422
     except ValidationError:
         return None
-    numbers = (start.record_id, start.version, start.owner_id)
-    if any(number is not None and not -MAX_INT <= number <= MAX_INT for number in numbers) or keys_twice(body):
+    if out_of_range([start.record_id, start.version, start.owner_id]) or keys_twice(body):
         return None
     return start
 
