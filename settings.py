@@ -146,6 +146,9 @@ class Settings(BaseSettings):
     # An API key found valid is trusted this long without reading its row again (a key revoked through another
     # API process is refused once this has passed; through this one, at once). 0: read every time.
     api_key_cache_seconds: float = Field(5.0, ge=0, le=300)
+    # A staff request to a running process, or a read of its live state, waits this long for the process to
+    # answer (a worker must take it): past it, 503 and nothing held (no worker running, or every one stuck).
+    process_answer_seconds: float = Field(20.0, gt=0, le=300)
 
     # A request body over this many bytes is refused (413) before it is read.
     max_body_bytes: int = Field(1_000_000, ge=1024)

@@ -26,7 +26,7 @@ async def running_processes(session: AsyncSession, record_id: int) -> list[str]:
 ENDING_SECONDS = 30.0
 
 
-async def abort_processes(temporal: Client, workflow_ids: list[str], reason: str, actor: str, *,
+async def abort_processes(temporal: Client, workflow_ids: list[str], reason: str, actor: str, *, within: float,
                           wait: bool = False) -> list[str]:
     """Abort each process (the same staff request as POST /processes/{id}/abort); those aborted now.
 
@@ -38,7 +38,7 @@ async def abort_processes(temporal: Client, workflow_ids: list[str], reason: str
         handle = temporal.get_workflow_handle_for(ProcessWorkflow.run, workflow_id)
         try:
             await send_update(handle, ProcessWorkflow.abort, AbortRequest(reason=reason[:500], actor=actor),
-                              update_id=f"case-abort-{workflow_id}")
+                              within=within, update_id=f"case-abort-{workflow_id}")
             aborted.append(workflow_id)
         except (ProcessFinished, ProcessNotFound):
             continue

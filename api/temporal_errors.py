@@ -6,6 +6,7 @@ import asyncio
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import timedelta
 from typing import Any
 
 from temporalio.client import (
@@ -31,14 +32,34 @@ async def temporal_errors(workflow_id: str) -> AsyncIterator[None]:
             raise ERROR_TYPES[cause.type](cause.message) from None
         raise StagecoachError(f"process {workflow_id} refused the request: {cause}") from None
     except WorkflowUpdateRPCTimeoutOrCancelledError:  # sent, but not confirmed before the RPC's deadline
-        raise ServiceUnavailable(f"process {workflow_id} did not answer in time; the request may still apply: "
-                                 "send it again with the same Idempotency-Key to learn its outcome") from None
+        raise _may_still_apply(workflow_id) from None
     except RPCError as exc:
         if exc.status == RPCStatusCode.NOT_FOUND:
             raise ProcessNotFound(f"no running process {workflow_id}") from None
+        if exc.status == RPCStatusCode.CANCELLED:  # a query no worker answered before the server gave up on it
+            raise _no_answer(workflow_id) from None
         if exc.status in (RPCStatusCode.UNAVAILABLE, RPCStatusCode.DEADLINE_EXCEEDED):
             raise ServiceUnavailable(f"Temporal is not reachable ({exc.status.name}); nothing was done") from None
         raise
+
+
+def _may_still_apply(workflow_id: str) -> ServiceUnavailable:
+    return ServiceUnavailable(f"process {workflow_id} did not answer in time (is the worker running?); the request "
+                              "may still apply: send it again with the same Idempotency-Key to learn its outcome")
+
+
+def _no_answer(workflow_id: str) -> ServiceUnavailable:
+    return ServiceUnavailable(f"process {workflow_id} did not answer in time: no worker took its request (is the "
+                              "worker running?); nothing was changed")
+
+
+async def query_state(handle: WorkflowHandle, query: Any, within: float) -> Any:  # type: ignore[type-arg]
+    """A running process's answer to `query`, waited for at most `within` seconds: a worker must take it."""
+    try:
+        async with asyncio.timeout(within), temporal_errors(handle.id):
+            return await handle.query(query, rpc_timeout=timedelta(seconds=within))
+    except TimeoutError:
+        raise _no_answer(handle.id) from None
 
 
 async def ensure_running(handle: WorkflowHandle) -> None:  # type: ignore[type-arg]
@@ -55,7 +76,7 @@ RESEND_PAUSES = (0.1, 0.3, 0.6)
 
 
 async def send_update(handle: WorkflowHandle, update: Any, request: Any, *,  # type: ignore[type-arg]
-                      update_id: str | None = None) -> Any:
+                      within: float, update_id: str | None = None) -> Any:
     """A staff request to a process: refused with 409 once it has ended, 404 if it never was.
 
     The update goes first and the process's status is read only when it is refused: an update whose ID
@@ -65,8 +86,19 @@ async def send_update(handle: WorkflowHandle, update: Any, request: Any, *,  # t
 
     The server drops an update whose workflow task failed on its side (seen under load, e.g. a second abort
     right behind the first while the run closes); nothing was done, so it is sent again (`RESEND_PAUSES`)
-    before the caller is told 503."""
+    before the caller is told 503.
+
+    A worker must take the update for the run to accept it: it is waited for `within` seconds at most (sendings
+    included), then 503. Sent, it may still apply once a worker takes it; the same ID learns its outcome."""
     update_id = update_id or str(uuid.uuid4())  # one ID for every sending: the run applies it at most once
+    try:
+        async with asyncio.timeout(within):
+            return await _sent(handle, update, request, update_id)
+    except TimeoutError:  # cancelled in a pause (the SDK turns its own cancelling into the error above)
+        raise _may_still_apply(handle.id) from None
+
+
+async def _sent(handle: WorkflowHandle, update: Any, request: Any, update_id: str) -> Any:  # type: ignore[type-arg]
     for pause in (*RESEND_PAUSES, None):
         try:
             async with temporal_errors(handle.id):

@@ -71,6 +71,14 @@ def make_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     return async_sessionmaker(engine, class_=AsyncSession, expire_on_commit=False)
 
 
+async def end_reads(session: AsyncSession) -> None:
+    """End the session's read transaction before waiting on something else (a process's answer, up to
+    PROCESS_ANSWER_SECONDS): its connection goes back to the pool meanwhile instead of idling in a transaction,
+    and the session takes one again for what follows. What it read stays loaded (`expire_on_commit=False`)."""
+    assert not (session.new or session.dirty or session.deleted), "end_reads with writes pending"
+    await session.commit()
+
+
 async def begin_write(session: AsyncSession) -> None:
     """Take SQLite's write lock now, before reading what the write will depend on (`BEGIN IMMEDIATE`).
 

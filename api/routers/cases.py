@@ -30,6 +30,7 @@ from crm.access import Viewer, record_visible, set_access_list
 from crm.cases import store
 from crm.cases.models import CaseClosure, CaseCreate, CaseParticipant, CasePublic, CaseState, CaseUpdate, TagName
 from crm.cases.removal import count_hanging, remove_case
+from crm.db import end_reads
 from crm.documents.store import delete_files, record_keys
 from crm.documents.storage import storage_for
 from crm.models import HistoryEntry, HistoryKind, Record
@@ -222,8 +223,10 @@ async def close_case(case_id: int, session: SessionDep, temporal: TemporalDep, s
     if running and body.running_processes is None:
         raise RunningProcesses(f"case {case_id} has {len(running)} running process(es) ({', '.join(running)}): "
                                "send running_processes 'abort' or 'keep'")
+    await end_reads(session)
     aborted = await abort_processes(temporal, running, f"case closed: {body.reason or 'no reason given'}",
-                                    principal.actor) if body.running_processes == "abort" else []
+                                    principal.actor, within=settings.process_answer_seconds
+                                    ) if body.running_processes == "abort" else []
     reminders = await cancel_record_reminders(session, temporal, case_id)
     session.add(CaseClosure(case_id=case_id, closed_by=principal.actor, reason=body.reason))
     said = partial(history_text, settings.locale)
@@ -281,7 +284,9 @@ async def delete_case(
     if not confirm:
         raise ConfirmationRequired(f"deleting case {case_id} removes it and everything of it for good: "
                                    "send confirm=true (or dry_run=true to see what would go)")
-    aborted = await abort_processes(temporal, running, "case deleted", principal.actor, wait=True)
+    await end_reads(session)
+    aborted = await abort_processes(temporal, running, "case deleted", principal.actor,
+                                    within=settings.process_answer_seconds, wait=True)
     await cancel_record_reminders(session, temporal, case_id)
     session.expire_all()
     files = await record_keys(session, case_id)

@@ -27,11 +27,12 @@ from api.references import named_in_body
 from api.routers.records import get_record_or_404
 from api.routers.users import get_user_or_404
 from api.start_allocation import StartProcessBody, allocate
-from api.temporal_errors import send_update, temporal_errors
+from api.temporal_errors import query_state, send_update, temporal_errors
 from crm import template_store
 from crm.process_list import RunFilter, list_runs, overdue_runs
 from crm.process_runs import UNCONFIRMED, NewRun, ProcessRun, RunStatus, mark_started
 from crm.access import hidden_process_records
+from crm.db import end_reads
 from crm.models import ApiRole, Task
 from processes.sent_values import WrittenDatetime
 from processes.errors import ProcessNotFound, RecordNotFound, ServiceUnavailable
@@ -292,8 +293,8 @@ async def get_process(workflow_id: WorkflowIdPath, session: SessionDep, temporal
     if run.status.finished and run.state is not None:
         return ProcessView(**run.state, temporal_ui_url=settings.temporal_run_url(workflow_id))
     handle = temporal.get_workflow_handle_for(ProcessWorkflow.run, workflow_id)
-    async with temporal_errors(workflow_id):
-        state = await handle.query(ProcessWorkflow.current_state)
+    await end_reads(session)
+    state = await query_state(handle, ProcessWorkflow.current_state, settings.process_answer_seconds)
     return ProcessView(**state.model_dump(), temporal_ui_url=settings.temporal_run_url(workflow_id))
 
 
@@ -309,7 +310,9 @@ async def staff_request(kind: StaffRequestKind, workflow_id: str, body: BaseMode
     if idempotency_key is not None:
         await claim(session, idempotency_key, principal, kind.name, workflow_id, body)
     handle = temporal.get_workflow_handle_for(ProcessWorkflow.run, workflow_id)
-    state = await send_update(handle, getattr(ProcessWorkflow, kind.name), request, update_id=idempotency_key)
+    await end_reads(session)
+    state = await send_update(handle, getattr(ProcessWorkflow, kind.name), request,
+                              within=settings.process_answer_seconds, update_id=idempotency_key)
     return ProcessView(**state.model_dump(), temporal_ui_url=settings.temporal_run_url(workflow_id))
 
 

@@ -26,6 +26,7 @@ from api.routers.users import get_user_or_404
 from api.task_reminders import cancel_reminder, set_reminder
 from api.temporal_errors import send_update
 from crm.access import of_visible_record
+from crm.db import end_reads
 from crm.models import HistoryEntry, HistoryKind, Task, TaskKind, TaskPublic, TaskStatus
 from crm.task_forms import TaskCreate, TaskUpdate
 from crm.types import utcnow
@@ -101,7 +102,9 @@ async def complete_task(task_id: int, session: SessionDep, temporal: TemporalDep
     if task.status is not TaskStatus.open:
         raise InvalidPhaseState(f"task {task_id} is already {task.status.value}")
     if task.kind is TaskKind.phase:
-        await _complete_phase_task(temporal, task, principal.actor, body.answers if body else {})
+        await end_reads(session)
+        await _complete_phase_task(temporal, task, principal.actor, body.answers if body else {},
+                                   settings.process_answer_seconds)
         await session.refresh(task)
     else:
         task.status, task.completed_at, task.completed_by = TaskStatus.done, utcnow(), principal.actor
@@ -185,8 +188,9 @@ async def delete_task(task_id: int, session: SessionDep, temporal: TemporalDep, 
     return Response(status_code=204)
 
 
-async def _complete_phase_task(temporal: Client, task: Task, actor: str, answers: dict[str, Answer]) -> None:
+async def _complete_phase_task(temporal: Client, task: Task, actor: str, answers: dict[str, Answer],
+                               within: float) -> None:
     handle = temporal.get_workflow_handle_for(ProcessWorkflow.run, task.workflow_id)
     await send_update(handle, ProcessWorkflow.complete_phase,
                       CompletePhaseRequest(phase=task.phase_key, task_id=task.id, answers=answers, actor=actor),
-                      update_id=f"complete-task-{task.id}")
+                      within=within, update_id=f"complete-task-{task.id}")

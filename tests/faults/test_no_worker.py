@@ -1,0 +1,93 @@
+"""No worker polls the processes' task queue (stopped, or every one stuck): the API still answers.
+
+A read of a running process's live state and a staff request to it need a worker to take them. The API waits
+PROCESS_ANSWER_SECONDS for one, then answers 503 saying so, holding no database connection meanwhile; a
+staff request sent again with the same Idempotency-Key once a worker runs learns what the first did.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from typing import Any
+
+import httpx
+import psycopg
+
+from api.app import create_app
+from api.auth import create_key
+from crm.models import ApiRole
+from settings import Settings
+from tests.e2e.calls import call_a_lead
+from tests.serving import free_port, serving
+from tests.workflows.helpers import running_worker
+
+PROBLEM_JSON = "application/problem+json"
+
+
+def _named(url: str, name: str) -> str:
+    """The API's connections named `name` (PostgreSQL)."""
+    if not url.startswith("postgresql"):
+        return url
+    return f"{url}{'&' if '?' in url else '?'}application_name={name}"
+
+
+async def _idle_in_transaction(database_url: str, name: str) -> int:
+    """How many of the API's connections (named `name`) have idled inside a transaction for a second or more
+    (PostgreSQL; 0 on SQLite): longer than between two statements of a request, shorter than the wait."""
+    if not database_url.startswith("postgresql"):
+        return 0
+    plain = database_url.replace("postgresql+psycopg://", "postgresql://", 1)
+    async with await psycopg.AsyncConnection.connect(plain, autocommit=True) as conn:
+        return (await (await conn.execute(
+            "SELECT count(*) FROM pg_stat_activity WHERE application_name = %s AND state = 'idle in transaction' "
+            "AND now() - state_change >= interval '1 second'",
+            (name,))).fetchone())[0]  # type: ignore[index]
+
+
+async def _while_in_flight(request: asyncio.Task[httpx.Response], database_url: str, name: str) -> list[int]:
+    """Sample the API's connections idle in a transaction until `request` is answered."""
+    seen = []
+    while not request.done():
+        seen.append(await _idle_in_transaction(database_url, name))
+        await asyncio.sleep(0.05)
+    return seen
+
+
+async def test_without_a_worker_reads_and_staff_requests_answer_503_and_a_retry_learns_the_outcome(
+        dev_env: Any, sessions: Any, task_queue: str, database_url: str) -> None:
+    name = f"noworker-{uuid.uuid4().hex[:8]}"
+    port = free_port()
+    settings = Settings(database_url=_named(database_url, name), temporal_task_queue=task_queue, api_port=port,
+                        process_answer_seconds=3)
+    async with sessions() as session:
+        _, key = await create_key(session, "admin", ApiRole.admin)
+    headers = {"X-API-Key": key}
+    async with serving(create_app(settings, temporal=dev_env.client), port), \
+            httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=60) as http:
+        template, record_id = await call_a_lead(http, headers)
+        started = await http.post("/processes", headers=headers, json={"template": template, "record_id": record_id})
+        assert started.status_code == 201, started.text  # a start needs no worker
+        workflow_id = started.json()["workflow_id"]
+
+        read = asyncio.create_task(http.get(f"/processes/{workflow_id}", headers=headers))
+        assert set(await _while_in_flight(read, database_url, name)) <= {0}
+        answer = read.result()
+        assert answer.status_code == 503, answer.text
+        assert answer.headers["content-type"] == PROBLEM_JSON
+        assert "is the worker running" in answer.json()["detail"] and "nothing was changed" in answer.json()["detail"]
+
+        abort = {"headers": {**headers, "Idempotency-Key": f"abort-{name}"}, "json": {"reason": "client withdrew"}}
+        sent = asyncio.create_task(http.post(f"/processes/{workflow_id}/abort", **abort))
+        assert set(await _while_in_flight(sent, database_url, name)) <= {0}
+        answer = sent.result()
+        assert answer.status_code == 503, answer.text
+        assert "may still apply" in answer.json()["detail"]
+
+        async with running_worker(dev_env.client, sessions, task_queue):
+            again = await http.post(f"/processes/{workflow_id}/abort", **abort)
+            assert again.status_code == 200, again.text
+            assert again.json()["status"] == "aborted"
+            read_again = await http.get(f"/processes/{workflow_id}", headers=headers)
+            assert read_again.status_code == 200, read_again.text
+            assert read_again.json()["status"] == "aborted"
