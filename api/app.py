@@ -14,7 +14,7 @@ from starlette.types import Scope
 from temporalio.client import Client
 
 import tracing
-from api import bounds, client_forms, console, docs, express_start, metrics, problems, signing_page
+from api import bounds, client_forms, console, docs, express_start, metrics, problems, sent_json, signing_page
 from api.admission import Admission, api_routes
 from api.console import errors as console_errors
 from api.auth import KeyCache
@@ -104,6 +104,7 @@ def create_app(settings: Settings | None = None, temporal: Client | None = None,
                 components.update(defs.pop("$defs", {}))
                 components[model.__name__] = defs
             problems.document(schema)
+            sent_json.document(schema)
             bounds.document(schema, api_routes(app))
             app.openapi_schema = schema
         return app.openapi_schema

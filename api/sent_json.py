@@ -123,3 +123,32 @@ def _model_in(annotation: Any) -> tuple[str, type[BaseModel]] | None:
             and inner[0] == "one":
         return "list", inner[1]
     return None
+
+
+def document(schema: dict[str, Any]) -> None:
+    """The OpenAPI document says what `unknown_keys` refuses: an object of a JSON request body that is a model (the
+    body, a model inside it, the models of a list) has `additionalProperties: false`; a free map keeps its own."""
+    components = schema.get("components", {}).get("schemas", {})
+    closed: set[str] = set()
+
+    def close(node: Any) -> None:
+        if not isinstance(node, dict):
+            return
+        if (ref := node.get("$ref")) is not None:
+            name = ref.rsplit("/", 1)[-1]
+            if name in components and name not in closed:
+                closed.add(name)
+                close(components[name])
+            return
+        choices = [choice for choice in node.get("anyOf", []) if choice.get("type") != "null"]
+        if len(choices) == 1:  # a model or nothing; a choice of several is not looked into, as unknown_keys does not
+            close(choices[0])
+        if node.get("type") == "object" and "properties" in node:
+            node.setdefault("additionalProperties", False)
+            for field in node["properties"].values():
+                close(field)
+        if node.get("type") == "array":
+            close(node.get("items"))
+
+    for operation in (op for path in schema.get("paths", {}).values() for op in path.values() if isinstance(op, dict)):
+        close(operation.get("requestBody", {}).get("content", {}).get("application/json", {}).get("schema"))

@@ -62,12 +62,19 @@ async def api(dev_env: Any, sessions: Any, database_url: str, task_queue: str, t
         yield Api(http=http, keys=keys, key_ids=ids, base_url="http://stagecoach")
 
 
+NO_WORKER_SECONDS = 2.0
+
+
 @pytest.fixture
 async def served_api(dev_env: Any, sessions: Any, database_url: str, task_queue: str,
                      tmp_path: Path) -> AsyncIterator[Api]:
-    """The app served by uvicorn on a free port of 127.0.0.1 (for clients that block, in a thread)."""
+    """The app served by uvicorn on a free port of 127.0.0.1 (for clients that block, in a thread).
+
+    No worker runs: the processes other tests left running in this database (their workers gone) answer no
+    staff request, and the API says so (503) after NO_WORKER_SECONDS."""
     port = free_port()
-    settings = Settings(database_url=database_url, temporal_task_queue=task_queue, api_port=port, data_dir=tmp_path)
+    settings = Settings(database_url=database_url, temporal_task_queue=task_queue, api_port=port, data_dir=tmp_path,
+                        process_answer_seconds=NO_WORKER_SECONDS)
     keys, ids = await _keys(sessions)
     base_url = f"http://127.0.0.1:{port}"
     async with serving(create_app(settings, temporal=dev_env.client, renderer=shared_pool()), port), \
