@@ -183,7 +183,10 @@ async def process_context(session: SessionDep, view: ProcessView) -> dict[str, A
 async def render_process(request: Request, session: SessionDep, temporal: TemporalDep, settings: Settings,
                          signed: Any, workflow_id: str, status: int = 200, error: str = "", error_for: str = "",
                          done: str = "", posted: Mapping[str, str] | None = None) -> HTMLResponse:
-    """The process's page; a refused form (`error_for`: its action) shown again with what was `posted` in it."""
+    """The process's page; a refused form (`error_for`: its action) shown again with what was `posted` in it. A
+    request the process did not answer (503: no worker took it) is not followed by a read, which would wait as long."""
+    if status == 503:
+        return render(request, settings, "not_found.html", status=status, what=workflow_id[:255], message=error)
     try:
         view = await get_process(workflow_id, session, temporal, settings, principal(signed))
     except StagecoachError as exc:

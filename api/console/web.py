@@ -122,7 +122,8 @@ def render(request: Request, settings: Settings, name: str, status: int = 200, *
         csrf_token=signed.csrf_token if signed else "", admin=bool(signed and signed.user.console_role == "admin"),
         when=_when(settings), new_key=lambda: secrets.token_urlsafe(16), quote=quote,
         said_reason=functools.partial(reason_in, settings.locale),
-        said_step=functools.partial(step_in, settings.locale), temporal_ui=settings.temporal_ui_url, **context)
+        said_step=functools.partial(step_in, settings.locale), temporal_ui=settings.temporal_ui_url, status=status,
+        **context)
     return HTMLResponse(html, status_code=status, headers=HEADERS)
 
 

@@ -2,7 +2,8 @@
 
 A read of a running process's live state and a staff request to it need a worker to take them. The API waits
 PROCESS_ANSWER_SECONDS for one, then answers 503 saying so, holding no database connection meanwhile; a
-staff request sent again with the same Idempotency-Key once a worker runs learns what the first did.
+staff request sent again with the same Idempotency-Key once a worker runs learns what the first did. The
+console's process page says the process is not available just now.
 """
 
 from __future__ import annotations
@@ -13,11 +14,14 @@ from typing import Any
 
 import httpx
 import psycopg
+from temporalio.client import Client, Interceptor, OutboundInterceptor, QueryWorkflowInput
 
 from api.app import create_app
 from api.auth import create_key
 from crm.models import ApiRole
 from settings import Settings
+from tests.console.conftest import staff_user
+from tests.console.signing import csrf_token, sign_in_async
 from tests.e2e.calls import call_a_lead
 from tests.serving import free_port, serving
 from tests.workflows.helpers import running_worker
@@ -91,3 +95,55 @@ async def test_without_a_worker_reads_and_staff_requests_answer_503_and_a_retry_
             read_again = await http.get(f"/processes/{workflow_id}", headers=headers)
             assert read_again.status_code == 200, read_again.text
             assert read_again.json()["status"] == "aborted"
+
+
+class CountedQueries(Interceptor):
+    """Counts the queries the API sends its processes."""
+
+    def __init__(self) -> None:
+        self.sent = 0
+
+    def intercept_client(self, next: OutboundInterceptor) -> OutboundInterceptor:
+        counter = self
+
+        class Counting(OutboundInterceptor):
+            async def query_workflow(self, input: QueryWorkflowInput) -> Any:
+                counter.sent += 1
+                return await super().query_workflow(input)
+
+        return Counting(next)
+
+
+async def test_the_console_says_the_process_is_not_available_and_reads_it_once(
+        dev_env: Any, sessions: Any, task_queue: str, database_url: str) -> None:
+    """The console's process page, with no worker: 503 "not available just now" in the office's language (not "not
+    found"); an abort the process did not answer shows why, without reading the process again (as long a wait)."""
+    port = free_port()
+    settings = Settings(database_url=database_url, temporal_task_queue=task_queue, api_port=port,
+                        process_answer_seconds=2, locale="it")
+    queries = CountedQueries()
+    temporal = Client(**{**dev_env.client.config(), "interceptors": [queries]})
+    admin = await staff_user(sessions, role="admin")
+    async with sessions() as session:
+        _, key = await create_key(session, "admin", ApiRole.admin)
+    async with serving(create_app(settings, temporal=temporal), port), \
+            httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=60) as http:
+        template, record_id = await call_a_lead(http, {"X-API-Key": key})
+        started = await http.post("/processes", headers={"X-API-Key": key},
+                                  json={"template": template, "record_id": record_id})
+        workflow_id = started.json()["workflow_id"]
+        signed = await sign_in_async(http, admin.user.handle, admin.password)
+        assert signed.status_code in (200, 303), signed.text
+
+        page = await http.get(f"/console/processes/{workflow_id}")
+        assert page.status_code == 503, page.text
+        assert "<h1>Non disponibile al momento</h1>" in page.text and "is the worker running?" in page.text
+        assert queries.sent == 1
+
+        token = csrf_token(await http.get("/console"))
+        aborted = await http.post(f"/console/processes/{workflow_id}/abort",
+                                  data={"csrf_token": token, "reason": "il cliente ha rinunciato", "confirm": "1",
+                                        "idempotency_key": f"abort-{uuid.uuid4().hex}"})
+        assert aborted.status_code == 503, aborted.text
+        assert "<h1>Non disponibile al momento</h1>" in aborted.text and "may still apply" in aborted.text
+        assert queries.sent == 1  # the abort's answer was not followed by a read
