@@ -6,7 +6,6 @@ import asyncio
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from datetime import timedelta
 from typing import Any
 
 from temporalio.client import (
@@ -54,10 +53,11 @@ def _no_answer(workflow_id: str) -> ServiceUnavailable:
 
 
 async def query_state(handle: WorkflowHandle, query: Any, within: float) -> Any:  # type: ignore[type-arg]
-    """A running process's answer to `query`, waited for at most `within` seconds: a worker must take it."""
+    """A running process's answer to `query`, waited for at most `within` seconds: a worker must take it. (No RPC
+    deadline of the same length, whose DEADLINE_EXCEEDED would read as Temporal unreachable.)"""
     try:
         async with asyncio.timeout(within), temporal_errors(handle.id):
-            return await handle.query(query, rpc_timeout=timedelta(seconds=within))
+            return await handle.query(query)
     except TimeoutError:
         raise _no_answer(handle.id) from None
 
