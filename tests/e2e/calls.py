@@ -4,8 +4,19 @@ and a new lead owned by a new user. The end-to-end tests that need a process whi
 from __future__ import annotations
 
 import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Any
 
 import httpx
+from temporalio.client import Client
+
+from api.app import create_app
+from api.auth import create_key
+from crm.models import ApiRole
+from settings import Settings
+from tests.serving import serving
 
 CALL_TEMPLATE = """
 key: {key}
@@ -34,3 +45,25 @@ async def call_a_lead(http: httpx.AsyncClient, admin: dict[str, str],
         "kind": "lead", "title": "Lead", "owner_id": owner.json()["id"]})
     assert record.status_code == 201, record.text
     return key, record.json()["id"]
+
+
+@dataclass
+class StartedCall:
+    http: httpx.AsyncClient
+    admin: dict[str, str]  # the admin key's header
+    workflow_id: str
+
+
+@asynccontextmanager
+async def a_started_call(settings: Settings, temporal: Client, sessions: Any) -> AsyncIterator[StartedCall]:
+    """The app served on `settings.api_port` with an admin key, and a lead's call started over HTTP: on a task queue no
+    worker polls, the process is in Temporal and waits."""
+    async with sessions() as session:
+        _, key = await create_key(session, "e2e admin", ApiRole.admin)
+    admin = {"X-API-Key": key}
+    async with serving(create_app(settings, temporal=temporal), settings.api_port), \
+            httpx.AsyncClient(base_url=f"http://127.0.0.1:{settings.api_port}", timeout=30) as http:
+        template, record_id = await call_a_lead(http, admin)
+        started = await http.post("/processes", headers=admin, json={"template": template, "record_id": record_id})
+        assert started.status_code == 201, started.text  # a start needs no worker
+        yield StartedCall(http, admin, started.json()["workflow_id"])

@@ -31,7 +31,7 @@ from crm.models import ApiRole
 from crm.process_runs import ProcessRun, RunStatus
 from crm.start_reads import read_and_insert
 from settings import Settings
-from tests.e2e.calls import CALL_TEMPLATE, call_a_lead
+from tests.e2e.calls import CALL_TEMPLATE, a_started_call, call_a_lead
 from tests.polling import eventually
 from tests.serving import free_port, serving
 from tests.workflows.helpers import running_worker
@@ -203,17 +203,9 @@ async def test_the_process_marks_its_run_running_with_its_first_step(
     """The API answers once Temporal has the workflow and writes nothing more: while no worker polls the task queue
     the run is `starting` (the process is in Temporal, not begun); the process's first step marks it `running`."""
     idle_queue = f"{task_queue}-idle"
-    port = free_port()
-    settings = Settings(database_url=database_url, temporal_task_queue=idle_queue, api_port=port)
-    async with sessions() as session:
-        _, key = await create_key(session, "e2e admin", ApiRole.admin)
-    headers = {"X-API-Key": key}
-    async with serving(create_app(settings, temporal=dev_env.client), port), \
-            httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=30) as http:
-        template, record_id = await call_a_lead(http, headers)
-        started = await http.post("/processes", headers=headers, json={"template": template, "record_id": record_id})
-        assert started.status_code == 201, started.text
-        workflow_id = started.json()["workflow_id"]
+    settings = Settings(database_url=database_url, temporal_task_queue=idle_queue, api_port=free_port())
+    async with a_started_call(settings, dev_env.client, sessions) as call:
+        workflow_id = call.workflow_id
         await dev_env.client.get_workflow_handle(workflow_id).describe()  # Temporal has it
         await asyncio.sleep(0.3)  # what a confirmation after the answer would have written by now (none is sent)
 

@@ -60,6 +60,18 @@ def listening(port: int) -> bool:
         return sock.connect_ex(("127.0.0.1", port)) == 0
 
 
+def named(url: str, name: str) -> str:
+    """A database URL whose connections PostgreSQL shows as `application_name` `name` (SQLite's as it is)."""
+    if not url.startswith("postgresql"):
+        return url
+    return f"{url}{'&' if '?' in url else '?'}application_name={name}"
+
+
+def psycopg_url(url: str) -> str:
+    """SQLAlchemy's PostgreSQL URL as psycopg takes it, to reach the database around the app."""
+    return url.replace("postgresql+psycopg://", "postgresql://", 1)
+
+
 # --- SMTP ----------------------------------------------------------------------------------------
 
 Reply = str | None  # an SMTP reply line, or None: drop the connection without answering

@@ -28,6 +28,7 @@ from crm.models import ApiRole
 from crm.process_runs import ProcessRun, RunStatus
 from settings import Settings
 from tests.e2e.calls import call_a_lead
+from tests.faults.conftest import named, psycopg_url
 from tests.serving import free_port, serving
 from workflows.client import PROCESS_WORKFLOW
 
@@ -39,14 +40,9 @@ def postgres_url(database_url: str) -> str:
     return database_url
 
 
-def _named(url: str, name: str) -> str:
-    return f"{url}{'&' if '?' in url else '?'}application_name={name}"
-
-
 async def _kill(url: str, name: str) -> int:
     """End every connection named `name` and wait until PostgreSQL has let them go: how many there were."""
-    plain = url.replace("postgresql+psycopg://", "postgresql://", 1)
-    async with await psycopg.AsyncConnection.connect(plain, autocommit=True) as conn:
+    async with await psycopg.AsyncConnection.connect(psycopg_url(url), autocommit=True) as conn:
         killed = (await (await conn.execute(
             "SELECT count(*) FROM (SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
             "WHERE application_name = %s) AS ended", (name,))).fetchone())[0]  # type: ignore[index]
@@ -64,7 +60,7 @@ async def test_a_connection_back_from_use_is_not_pinged_and_one_that_idled_is(po
     statement, and the pool is renewed); past it, a ping finds it dead and a new connection is used."""
     for ping_after, pinged in ((3600, False), (0, True)):
         name = f"ping-{uuid.uuid4().hex[:8]}"
-        engine = make_engine(_named(postgres_url, name), ping_after_idle=ping_after, pool_size=1, max_overflow=0)
+        engine = make_engine(named(postgres_url, name), ping_after_idle=ping_after, pool_size=1, max_overflow=0)
         try:
             async with engine.connect() as conn:
                 assert (await conn.execute(text("SELECT 1"))).scalar() == 1
@@ -111,7 +107,7 @@ async def test_a_start_whose_pooled_connections_the_database_killed_is_a_start(
     reads and inserts on new connections, 201, one run per start."""
     name = f"api-{uuid.uuid4().hex[:8]}"
     port = free_port()
-    settings = Settings(database_url=_named(postgres_url, name), temporal_task_queue=task_queue, api_port=port,
+    settings = Settings(database_url=named(postgres_url, name), temporal_task_queue=task_queue, api_port=port,
                         database_ping_after_idle_seconds=3600, api_key_cache_seconds=300)
     client = Client(dev_env.client.service_client, namespace=dev_env.client.namespace,
                     data_converter=pydantic_data_converter, interceptors=[KillingConnections(postgres_url, name)])
@@ -142,7 +138,7 @@ async def test_a_request_whose_pooled_connection_the_database_killed_answers_503
     time) answers 503 with Retry-After, never a 500; the pool is renewed and the same request then answers."""
     name = f"api-{uuid.uuid4().hex[:8]}"
     port = free_port()
-    settings = Settings(database_url=_named(postgres_url, name), temporal_task_queue=task_queue, api_port=port,
+    settings = Settings(database_url=named(postgres_url, name), temporal_task_queue=task_queue, api_port=port,
                         database_ping_after_idle_seconds=3600, api_key_cache_seconds=300)
     client = Client(dev_env.client.service_client, namespace=dev_env.client.namespace,
                     data_converter=pydantic_data_converter)

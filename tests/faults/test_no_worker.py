@@ -16,24 +16,15 @@ import httpx
 import psycopg
 from temporalio.client import Client, Interceptor, OutboundInterceptor, QueryWorkflowInput
 
-from api.app import create_app
-from api.auth import create_key
-from crm.models import ApiRole
 from settings import Settings
 from tests.console.conftest import staff_user
 from tests.console.signing import csrf_token, sign_in_async
-from tests.e2e.calls import call_a_lead
-from tests.serving import free_port, serving
+from tests.e2e.calls import a_started_call
+from tests.faults.conftest import named, psycopg_url
+from tests.serving import free_port
 from tests.workflows.helpers import running_worker
 
 PROBLEM_JSON = "application/problem+json"
-
-
-def _named(url: str, name: str) -> str:
-    """The API's connections named `name` (PostgreSQL)."""
-    if not url.startswith("postgresql"):
-        return url
-    return f"{url}{'&' if '?' in url else '?'}application_name={name}"
 
 
 async def _idle_in_transaction(database_url: str, name: str) -> int:
@@ -41,8 +32,7 @@ async def _idle_in_transaction(database_url: str, name: str) -> int:
     (PostgreSQL; 0 on SQLite): longer than between two statements of a request, shorter than the wait."""
     if not database_url.startswith("postgresql"):
         return 0
-    plain = database_url.replace("postgresql+psycopg://", "postgresql://", 1)
-    async with await psycopg.AsyncConnection.connect(plain, autocommit=True) as conn:
+    async with await psycopg.AsyncConnection.connect(psycopg_url(database_url), autocommit=True) as conn:
         return (await (await conn.execute(
             "SELECT count(*) FROM pg_stat_activity WHERE application_name = %s AND state = 'idle in transaction' "
             "AND now() - state_change >= interval '1 second'",
@@ -61,18 +51,10 @@ async def _while_in_flight(request: asyncio.Task[httpx.Response], database_url: 
 async def test_without_a_worker_reads_and_staff_requests_answer_503_and_a_retry_learns_the_outcome(
         dev_env: Any, sessions: Any, task_queue: str, database_url: str) -> None:
     name = f"noworker-{uuid.uuid4().hex[:8]}"
-    port = free_port()
-    settings = Settings(database_url=_named(database_url, name), temporal_task_queue=task_queue, api_port=port,
+    settings = Settings(database_url=named(database_url, name), temporal_task_queue=task_queue, api_port=free_port(),
                         process_answer_seconds=3)
-    async with sessions() as session:
-        _, key = await create_key(session, "admin", ApiRole.admin)
-    headers = {"X-API-Key": key}
-    async with serving(create_app(settings, temporal=dev_env.client), port), \
-            httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=60) as http:
-        template, record_id = await call_a_lead(http, headers)
-        started = await http.post("/processes", headers=headers, json={"template": template, "record_id": record_id})
-        assert started.status_code == 201, started.text  # a start needs no worker
-        workflow_id = started.json()["workflow_id"]
+    async with a_started_call(settings, dev_env.client, sessions) as call:
+        http, headers, workflow_id = call.http, call.admin, call.workflow_id
 
         read = asyncio.create_task(http.get(f"/processes/{workflow_id}", headers=headers))
         assert set(await _while_in_flight(read, database_url, name)) <= {0}
@@ -118,20 +100,13 @@ async def test_the_console_says_the_process_is_not_available_and_reads_it_once(
         dev_env: Any, sessions: Any, task_queue: str, database_url: str) -> None:
     """The console's process page, with no worker: 503 "not available just now" in the office's language (not "not
     found"); an abort the process did not answer shows why, without reading the process again (as long a wait)."""
-    port = free_port()
-    settings = Settings(database_url=database_url, temporal_task_queue=task_queue, api_port=port,
+    settings = Settings(database_url=database_url, temporal_task_queue=task_queue, api_port=free_port(),
                         process_answer_seconds=2, locale="it")
     queries = CountedQueries()
     temporal = Client(**{**dev_env.client.config(), "interceptors": [queries]})
     admin = await staff_user(sessions, role="admin")
-    async with sessions() as session:
-        _, key = await create_key(session, "admin", ApiRole.admin)
-    async with serving(create_app(settings, temporal=temporal), port), \
-            httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=60) as http:
-        template, record_id = await call_a_lead(http, {"X-API-Key": key})
-        started = await http.post("/processes", headers={"X-API-Key": key},
-                                  json={"template": template, "record_id": record_id})
-        workflow_id = started.json()["workflow_id"]
+    async with a_started_call(settings, temporal, sessions) as call:
+        http, workflow_id = call.http, call.workflow_id
         signed = await sign_in_async(http, admin.user.handle, admin.password)
         assert signed.status_code in (200, 303), signed.text
 
