@@ -19,6 +19,7 @@ import psycopg
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 
+from api.http_protocol import api_command
 from crm.migrate import upgrade_database
 from workflows import search_attributes
 
@@ -183,8 +184,7 @@ class ApiProc:
 async def api_process(server: DevServer, database_url: str, task_queue: str) -> AsyncIterator[ApiProc]:
     """The API as production runs it (uvicorn, its own process); yields its base URL and process id."""
     port = free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "uvicorn", "--factory", "api.app:create_app", "--host",
-                             "127.0.0.1", "--port", str(port), "--no-access-log", "--log-level", "warning"],
+    proc = subprocess.Popen(api_command("127.0.0.1", port, "--log-level", "warning"),
                             cwd=ROOT, env=_env(server, database_url, task_queue), preexec_fn=_die_with_parent)
     try:
         await asyncio.to_thread(wait_port, port, proc)  # type: ignore[arg-type]

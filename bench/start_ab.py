@@ -25,6 +25,7 @@ from typing import Any
 import httpx
 
 from api.auth import create_key
+from api.http_protocol import api_command
 from bench.infra import (_die_with_parent, _env, connect, cpu_seconds, database, dev_server, free_port,
                          stop_process, wait_port)
 from bench.scenarios import Context, _start, latency_summary, seed
@@ -40,8 +41,7 @@ async def api(server: Any, url: str, tq: str, root: Path, extra_path: str | None
     port = free_port()
     env = _env(server, url, tq)
     env["PYTHONPATH"] = str(root) + (os.pathsep + extra_path if extra_path else "")
-    proc = subprocess.Popen([sys.executable, "-m", "uvicorn", "--factory", "api.app:create_app", "--host",
-                             "127.0.0.1", "--port", str(port), "--no-access-log", "--log-level", "warning"],
+    proc = subprocess.Popen(api_command("127.0.0.1", port, "--log-level", "warning"),
                             cwd=root, env=env, preexec_fn=_die_with_parent)
     try:
         await asyncio.to_thread(wait_port, port, proc)

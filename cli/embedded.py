@@ -23,6 +23,7 @@ import httpx
 from sqlmodel import select
 
 from api.auth import create_key, principal_for
+from api.http_protocol import api_command
 from cli.api_client import KEY_FILE, URL_FILE, ApiClient
 from cli.examples import Loaded, load_examples
 from crm.db import make_engine, make_sessionmaker
@@ -259,10 +260,7 @@ def run_embedded(settings: Settings, ui_port: int, with_examples: bool = True, a
         parts: dict[str, Callable[[], subprocess.Popen[bytes]]] = {
             "the Temporal dev server": start_temporal,
             "the worker": lambda: subprocess.Popen([sys.executable, "-m", "worker"], env=env),
-            "the API": lambda: subprocess.Popen([
-                sys.executable, "-m", "uvicorn", "--factory", "api.app:create_app", "--http",
-                "api.http_protocol:HttpProtocol", "--host", settings.api_host, "--port", str(settings.api_port),
-                "--no-access-log"], env=env)}
+            "the API": lambda: subprocess.Popen(api_command(settings.api_host, settings.api_port), env=env)}
         procs.extend((parts["the worker"](), parts["the API"]()))
         _wait_ready(settings.public_url, 90, procs)
         (settings.data_dir / URL_FILE).write_text(settings.public_url + "\n")

@@ -7,7 +7,6 @@ import contextlib
 import os
 import socket
 import subprocess
-import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -17,6 +16,7 @@ from typing import Any
 import httpx
 import uvicorn
 
+from api.http_protocol import api_command
 from bench.infra import stop_process
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -84,9 +84,7 @@ async def api_process(env: dict[str, str], output: Path) -> AsyncIterator[ApiPro
     """Start the API with `env` added to this environment; yield once /livez answers; stop it (SIGTERM)."""
     port = free_port()
     with output.open("wb") as sink:
-        proc = subprocess.Popen([sys.executable, "-m", "uvicorn", "--factory", "api.app:create_app",
-                                 "--http", "api.http_protocol:HttpProtocol", "--host", "127.0.0.1", "--port", str(port),
-                                 "--no-access-log", "--timeout-keep-alive", "30"],
+        proc = subprocess.Popen(api_command("127.0.0.1", port, "--timeout-keep-alive", "30"),
                                 env={**os.environ, **env}, stdout=sink, stderr=subprocess.STDOUT, cwd=ROOT)
     served = ApiProcess(proc, port, output)
     try:
