@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -28,7 +28,9 @@ async def temporal_errors(workflow_id: str) -> AsyncIterator[None]:
     except WorkflowUpdateFailedError as exc:
         cause = exc.cause
         if isinstance(cause, ApplicationError) and cause.type in ERROR_TYPES:
-            raise ERROR_TYPES[cause.type](cause.message) from None
+            error = ERROR_TYPES[cause.type](cause.message)
+            error.wording = _wording(cause.details)
+            raise error from None
         raise StagecoachError(f"process {workflow_id} refused the request: {cause}") from None
     except WorkflowUpdateRPCTimeoutOrCancelledError:  # sent, but not confirmed before the RPC's deadline
         raise _may_still_apply(workflow_id) from None
@@ -40,6 +42,15 @@ async def temporal_errors(workflow_id: str) -> AsyncIterator[None]:
         if exc.status in (RPCStatusCode.UNAVAILABLE, RPCStatusCode.DEADLINE_EXCEEDED):
             raise ServiceUnavailable(f"Temporal is not reachable ({exc.status.name}); nothing was done") from None
         raise
+
+
+def _wording(details: Sequence[Any]) -> tuple[str, dict[str, str]] | None:
+    """A refusal's text and values, as `workflows.staff_requests._refuse` sends them (None from a process that ran
+    code written before it)."""
+    sent = details[0] if details else None
+    if isinstance(sent, dict) and isinstance(sent.get("text"), str) and isinstance(sent.get("values"), dict):
+        return sent["text"], {str(name): str(value) for name, value in sent["values"].items()}
+    return None
 
 
 def _may_still_apply(workflow_id: str) -> ServiceUnavailable:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import difflib
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import Self
 
 
 @dataclass(frozen=True)
@@ -23,14 +24,24 @@ class ErrorDetail:
 
 
 class StagecoachError(Exception):
-    """Base of the errors a caller can cause. `status` is the HTTP status it maps to."""
+    """Base of the errors a caller can cause. `status` is the HTTP status it maps to. `wording`: the message's English
+    text with `{name}` where each of its values goes, and the values, for a reader in another language (the
+    console); None when the message is a fixed text, or was not written that way."""
 
     status: int = 400
 
-    def __init__(self, message: str, *, details: Iterable[ErrorDetail] = ()) -> None:
+    def __init__(self, message: str, *, details: Iterable[ErrorDetail] = (),
+                 wording: tuple[str, dict[str, str]] | None = None) -> None:
         super().__init__(message)
         self.message = message
         self.details = list(details)
+        self.wording = wording
+
+    @classmethod
+    def worded(cls, text: str, **values: object) -> Self:
+        """The error whose message is `text` with its values filled in, keeping both (`wording`)."""
+        kept = {name: str(value) for name, value in values.items()}
+        return cls(text.format(**kept), wording=(text, kept))
 
     @property
     def type(self) -> str:

@@ -76,8 +76,12 @@ SENDER_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_attemp
 SIGNAL_ACTOR = "temporal signal"
 
 
-def _refuse(error: type[StagecoachError], message: str) -> ApplicationError:
-    return ApplicationError(message, type=error.__name__, non_retryable=True)
+def _refuse(error: type[StagecoachError], text: str, **values: object) -> ApplicationError:
+    """An update's refusal: `text` with its values filled in as the message, and both as its details (the API
+    keeps them as the error's `wording`, which the console shows in the office's language)."""
+    kept = {name: str(value) for name, value in values.items()}
+    return ApplicationError(text.format(**kept), {"text": text, "values": kept}, type=error.__name__,
+                            non_retryable=True)
 
 
 class StaffRequests:
@@ -199,7 +203,8 @@ class StaffRequests:
         self._refuse_if_finished()
         ps = self._target_phase(request.phase, "skip")
         if ps.status.finished:
-            raise _refuse(InvalidPhaseState, f"phase '{ps.key}' is already {ps.status.value}")
+            raise _refuse(InvalidPhaseState, "phase '{phase}' is already {status}", phase=ps.key,
+                          status=ps.status.value)
 
     async def complete_phase(self, request: CompletePhaseRequest) -> ProcessState:
         run = self.run
@@ -217,14 +222,18 @@ class StaffRequests:
         self._refuse_if_finished()
         ps = self._target_phase(request.phase, "complete")
         if ps.status is not PhaseStatus.running:
-            raise _refuse(InvalidPhaseState, f"phase '{ps.key}' is {ps.status.value}, not running")
+            raise _refuse(InvalidPhaseState, "phase '{phase}' is {status}, not running", phase=ps.key,
+                          status=ps.status.value)
         if not ps.manual and not ps.requests_closed:  # (one whose client request ended unanswered waits for staff)
-            raise _refuse(InvalidPhaseState, f"phase '{ps.key}' completes by itself when its actions are done")
+            raise _refuse(InvalidPhaseState, "phase '{phase}' completes by itself when its actions are done",
+                          phase=ps.key)
         if request.task_id is not None and ps.task_id is None:  # its row is written, its step not yet reported
-            raise _refuse(InvalidPhaseState, f"phase '{ps.key}' is still taking in its task {request.task_id} "
-                                             "(the worker has not reported it yet); send it again in a moment")
+            raise _refuse(InvalidPhaseState, "phase '{phase}' is still taking in its task {task} (the worker has not "
+                                             "reported it yet); send it again in a moment", phase=ps.key,
+                          task=request.task_id)
         if request.task_id is not None and ps.task_id != request.task_id:
-            raise _refuse(InvalidPhaseState, f"task {request.task_id} is not the task of phase '{ps.key}'")
+            raise _refuse(InvalidPhaseState, "task {task} is not the task of phase '{phase}'", task=request.task_id,
+                          phase=ps.key)
 
     async def abort(self, request: AbortRequest) -> ProcessState:
         run = self.run
@@ -289,18 +298,19 @@ class StaffRequests:
     def _refuse_if_finished(self) -> None:
         state = self.run.state
         if state.status.finished or self.run.abort is not None:
-            raise _refuse(ProcessFinished, f"the process has ended ({state.status.value})"
-                          if state.status.finished else "the process is being aborted")
+            if state.status.finished:
+                raise _refuse(ProcessFinished, "the process has ended ({status})", status=state.status.value)
+            raise _refuse(ProcessFinished, "the process is being aborted")
 
     def _target_phase(self, key: str | None, verb: str) -> PhaseState:
         state = self.run.state
         key = key or state.current_phase
         if key is None:
-            raise _refuse(InvalidPhaseState, f"no phase is current; name the phase to {verb}")
+            raise _refuse(InvalidPhaseState, "no phase is current; name the phase to {verb}", verb=verb)
         ps = state.phase(key)
         if ps is None:
-            raise _refuse(PhaseNotFound, f"no phase '{key}' in template '{self.run.template.key}'"
-                          f"{did_you_mean(key, [p.key for p in state.phases])}")
+            raise _refuse(PhaseNotFound, "no phase '{phase}' in template '{template}'{hint}", phase=key,
+                          template=self.run.template.key, hint=did_you_mean(key, [p.key for p in state.phases]))
         return ps
 
 

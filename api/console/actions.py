@@ -19,7 +19,7 @@ from starlette.datastructures import FormData
 from api.console.i18n import translator
 from api.console.process_pages import render_process
 from api.console.today import render_today
-from api.console.refusals import field_error
+from api.console.refusals import field_error, refusal
 from api.console.web import SignedInDep, form, principal, redirect, text
 from api.deps import SessionDep, SettingsDep, TemporalDep
 from api.routers.processes import staff_request
@@ -82,6 +82,11 @@ def _body(kind: StaffRequestKind, data: FormData, _: Any) -> BaseModel:
                                                "action": _("Action")})) from None
 
 
+def _message(exc: FormInvalid | StagecoachError, _: Any) -> str:
+    """What the page says of a refusal: a form's own (already in the office's language), or the API's translated."""
+    return refusal(exc, _) if isinstance(exc, StagecoachError) else exc.message
+
+
 @router.post("/processes/{workflow_id}/{action}")
 async def process_action(workflow_id: str, action: str, request: Request, session: SessionDep,
                          temporal: TemporalDep, settings: SettingsDep, signed: SignedInDep) -> Response:
@@ -99,7 +104,7 @@ async def process_action(workflow_id: str, action: str, request: Request, sessio
         status = exc.status if isinstance(exc, StagecoachError) else 422
         posted = {name: text(data, name) for name in ("phase", "reason", "answers", "owner_id")}
         return await render_process(request, session, temporal, settings, signed, workflow_id, status,
-                                    exc.message, kind.route, posted=posted)
+                                    _message(exc, _), kind.route, posted=posted)
     return redirect(f"/console/processes/{workflow_id}?done={kind.route}")
 
 
@@ -116,7 +121,7 @@ async def complete_task_action(task_id: int, request: Request, session: SessionD
                                   answers=text(data, "answers"))
     except (FormInvalid, StagecoachError) as exc:
         status = exc.status if isinstance(exc, StagecoachError) else 422
-        return await render_today(request, session, temporal, settings, signed, status, exc.message, task_id,
+        return await render_today(request, session, temporal, settings, signed, status, _message(exc, _), task_id,
                                   answers=text(data, "answers"))
     back = text(data, "back")
     return redirect(back if back.startswith("/console") and not back.startswith("//") else "/console?done=task")

@@ -384,6 +384,24 @@ ITALIAN: dict[str, str] = {
 }
 
 ITALIAN |= ITALIAN_REQUESTS | ITALIAN_DELIVERIES | ITALIAN_FORMS
+# a staff request the process or the API refused (api/console/refusals.py): the text with its values
+ITALIAN |= {
+    "phase '{phase}' is already {status}": "la fase '{phase}' è già chiusa (stato: {status})",
+    "phase '{phase}' is {status}, not running": "la fase '{phase}' non è in corso (stato: {status})",
+    "phase '{phase}' completes by itself when its actions are done":
+        "la fase '{phase}' si completa da sola quando le sue azioni sono eseguite",
+    "phase '{phase}' is still taking in its task {task} (the worker has not reported it yet); send it again in a "
+    "moment": "la fase '{phase}' sta ancora prendendo in carico la sua attività {task} (il worker non l'ha ancora "
+              "segnalata); riprova tra un momento",
+    "task {task} is not the task of phase '{phase}'": "l'attività {task} non è quella della fase '{phase}'",
+    "task {task} is already {status}": "l'attività {task} è già chiusa (stato: {status})",
+    "the process has ended ({status})": "il processo è terminato (stato: {status})",
+    "the process is being aborted": "il processo è in corso di interruzione",
+    "the process has no open incident": "il processo non ha incidenti aperti",
+    "no phase is current; name the phase to {verb}": "nessuna fase è in corso: indica quale",
+    "no phase '{phase}' in template '{template}'{hint}": "nessuna fase '{phase}' nel modello '{template}'",
+}
+
 LANGUAGES = {"it": ITALIAN}
 
 

@@ -8,6 +8,8 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from processes.errors import StagecoachError
+
 Translate = Callable[[str], str]
 ECHOED = 40  # characters of a name the user wrote, shown back in a message
 
@@ -58,3 +60,22 @@ def field_error(exc: ValidationError, _: Translate, labels: Mapping[str, str] | 
     loc = tuple(error["loc"])
     hint = (hints or {}).get(str(loc[0])) if loc else None
     return f"{_field(loc, labels or {}, _)}: {hint or _what(error, _)}"
+
+
+# the values of a refusal that are words of the engine (a status), shown in the office's language
+_WORDS = ("status",)
+
+
+def refusal(exc: StagecoachError, _: Translate) -> str:
+    """A refused request's message in the office's language: its wording translated with its values (a status in the
+    console's words), a fixed message by its text; as the API wrote it when the console has no words for it."""
+    if exc.wording is None:
+        return _(exc.message)
+    text, values = exc.wording
+    translated = _(text)
+    if translated == text:
+        return exc.message
+    try:
+        return translated.format(**{name: _(value) if name in _WORDS else value for name, value in values.items()})
+    except (KeyError, IndexError, ValueError):  # words that name a value the refusal does not carry
+        return exc.message

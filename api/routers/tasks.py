@@ -100,7 +100,7 @@ async def complete_task(task_id: int, session: SessionDep, temporal: TemporalDep
     """Complete a task. The task of a manual phase completes the phase, through its process."""
     task = await _task_or_404(session, task_id, principal)
     if task.status is not TaskStatus.open:
-        raise InvalidPhaseState(f"task {task_id} is already {task.status.value}")
+        raise InvalidPhaseState.worded("task {task} is already {status}", task=task_id, status=task.status.value)
     if task.kind is TaskKind.phase:
         await end_reads(session)
         await _complete_phase_task(temporal, task, principal.actor, body.answers if body else {},
