@@ -36,11 +36,12 @@ async def temporal_errors(workflow_id: str) -> AsyncIterator[None]:
         raise _may_still_apply(workflow_id) from None
     except RPCError as exc:
         if exc.status == RPCStatusCode.NOT_FOUND:
-            raise ProcessNotFound(f"no running process {workflow_id}") from None
+            raise ProcessNotFound.worded("no running process {process}", process=workflow_id) from None
         if exc.status == RPCStatusCode.CANCELLED:  # a query no worker answered before the server gave up on it
             raise _no_answer(workflow_id) from None
         if exc.status in (RPCStatusCode.UNAVAILABLE, RPCStatusCode.DEADLINE_EXCEEDED):
-            raise ServiceUnavailable(f"Temporal is not reachable ({exc.status.name}); nothing was done") from None
+            raise ServiceUnavailable.worded("Temporal is not reachable ({code}); nothing was done",
+                                            code=exc.status.name) from None
         raise
 
 
@@ -54,13 +55,14 @@ def _wording(details: Sequence[Any]) -> tuple[str, dict[str, str]] | None:
 
 
 def _may_still_apply(workflow_id: str) -> ServiceUnavailable:
-    return ServiceUnavailable(f"process {workflow_id} did not answer in time (is the worker running?); the request "
-                              "may still apply: send it again with the same Idempotency-Key to learn its outcome")
+    return ServiceUnavailable.worded("process {process} did not answer in time (is the worker running?); the request "
+                                     "may still apply: send it again with the same Idempotency-Key to learn its "
+                                     "outcome", process=workflow_id)
 
 
 def _no_answer(workflow_id: str) -> ServiceUnavailable:
-    return ServiceUnavailable(f"process {workflow_id} did not answer in time: no worker took its request (is the "
-                              "worker running?); nothing was changed")
+    return ServiceUnavailable.worded("process {process} did not answer in time: no worker took its request (is the "
+                                     "worker running?); nothing was changed", process=workflow_id)
 
 
 async def query_state(handle: WorkflowHandle, query: Any, within: float) -> Any:  # type: ignore[type-arg]

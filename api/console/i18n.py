@@ -400,6 +400,16 @@ ITALIAN |= {
     "the process has no open incident": "il processo non ha incidenti aperti",
     "no phase is current; name the phase to {verb}": "nessuna fase è in corso: indica quale",
     "no phase '{phase}' in template '{template}'{hint}": "nessuna fase '{phase}' nel modello '{template}'",
+    "no running process {process}": "nessun processo {process} in corso",
+    "Temporal is not reachable ({code}); nothing was done": "Temporal non è raggiungibile ({code}); non è stato fatto nulla",
+    # in the console the form sent again carries the same Idempotency-Key
+    "process {process} did not answer in time (is the worker running?); the request may still apply: send it again "
+    "with the same Idempotency-Key to learn its outcome":
+        "il processo {process} non ha risposto in tempo (il worker è in funzione?); la richiesta potrebbe applicarsi "
+        "ancora: invia di nuovo il modulo per conoscerne l'esito",
+    "process {process} did not answer in time: no worker took its request (is the worker running?); nothing was "
+    "changed": "il processo {process} non ha risposto in tempo: nessun worker ha preso la richiesta (il worker è in "
+               "funzione?); non è stato cambiato nulla",
 }
 
 LANGUAGES = {"it": ITALIAN}

@@ -19,6 +19,7 @@ from sqlmodel import col, select
 from temporalio.service import RPCError
 
 from api.console.i18n import translator
+from api.console.refusals import refusal
 from api.console.web import SignedInDep, principal, render
 from api.deps import SessionDep, SettingsDep, TemporalDep
 from api.fields import KEY_PATTERN
@@ -107,7 +108,7 @@ async def processes_page(request: Request, session: SessionDep, temporal: Tempor
         except RequestValidationError:
             errors["page"] = translator(settings.locale)("this page of the list is out of date: start again")
         except StagecoachError as exc:
-            errors["page"] = exc.message
+            errors["page"] = refusal(exc, translator(settings.locale))
     counts = await _counts(session, temporal, who, args)
     workflow_ids = [item.workflow_id for item in items]
     tasks = {t.workflow_id: t for t in (await session.exec(
@@ -190,8 +191,9 @@ async def render_process(request: Request, session: SessionDep, temporal: Tempor
     try:
         view = await get_process(workflow_id, session, temporal, settings, principal(signed))
     except StagecoachError as exc:
+        said = refusal(exc, translator(settings.locale))
         return render(request, settings, "not_found.html", status=exc.status, what=workflow_id[:255],
-                      message=f"{error} {exc.message}".strip() if error else exc.message)
+                      message=f"{error} {said}".strip() if error else said)
     later = [p for p in view.phases if not p.status.finished]
     return render(request, settings, "process.html", status=status, view=view, later=later, error=error,
                   error_for=error_for, posted=posted or {}, done=done, finished=view.status.finished,

@@ -9,6 +9,7 @@ console's process page says the process is not available just now.
 from __future__ import annotations
 
 import asyncio
+import html
 import uuid
 from typing import Any
 
@@ -112,7 +113,8 @@ async def test_the_console_says_the_process_is_not_available_and_reads_it_once(
 
         page = await http.get(f"/console/processes/{workflow_id}")
         assert page.status_code == 503, page.text
-        assert "<h1>Non disponibile al momento</h1>" in page.text and "is the worker running?" in page.text
+        assert "<h1>Non disponibile al momento</h1>" in page.text, page.text
+        assert "nessun worker ha preso la richiesta (il worker è in funzione?)" in html.unescape(page.text), page.text
         assert queries.sent == 1
 
         token = csrf_token(await http.get("/console"))
@@ -120,5 +122,6 @@ async def test_the_console_says_the_process_is_not_available_and_reads_it_once(
                                   data={"csrf_token": token, "reason": "il cliente ha rinunciato", "confirm": "1",
                                         "idempotency_key": f"abort-{uuid.uuid4().hex}"})
         assert aborted.status_code == 503, aborted.text
-        assert "<h1>Non disponibile al momento</h1>" in aborted.text and "may still apply" in aborted.text
+        assert "<h1>Non disponibile al momento</h1>" in aborted.text, aborted.text
+        assert "invia di nuovo il modulo per conoscerne l'esito" in html.unescape(aborted.text), aborted.text
         assert queries.sent == 1  # the abort's answer was not followed by a read
