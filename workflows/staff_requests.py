@@ -79,8 +79,9 @@ SIGNAL_ACTOR = "temporal signal"
 def _refuse(error: type[StagecoachError], text: str, **values: object) -> ApplicationError:
     """An update's refusal: `text` with its values filled in as the message, and both as its details (the API
     keeps them as the error's `wording`, which the console shows in the office's language)."""
-    kept = {name: str(value) for name, value in values.items()}
-    return ApplicationError(text.format(**kept), {"text": text, "values": kept}, type=error.__name__,
+    refused = error.worded(text, **values)
+    assert refused.wording is not None
+    return ApplicationError(refused.message, {"text": text, "values": refused.wording[1]}, type=error.__name__,
                             non_retryable=True)
 
 

@@ -401,7 +401,8 @@ ITALIAN |= {
     "no phase is current; name the phase to {verb}": "nessuna fase è in corso: indica quale",
     "no phase '{phase}' in template '{template}'{hint}": "nessuna fase '{phase}' nel modello '{template}'",
     "no running process {process}": "nessun processo {process} in corso",
-    "Temporal is not reachable ({code}); nothing was done": "Temporal non è raggiungibile ({code}); non è stato fatto nulla",
+    "Temporal is not reachable ({code}); nothing was done":
+        "Temporal non è raggiungibile ({code}); non è stato fatto nulla",
     # in the console the form sent again carries the same Idempotency-Key
     "process {process} did not answer in time (is the worker running?); the request may still apply: send it again "
     "with the same Idempotency-Key to learn its outcome":

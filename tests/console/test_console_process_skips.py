@@ -1,8 +1,10 @@
 """The process page says who skipped each phase and why: a phase skipped on its own by its skip's actor and reason,
-a phase the abort ended by who aborted the process and their reason, never "skipped by ?"."""
+a phase the abort ended by who aborted the process and their reason, never "skipped by ?"; a skip the process
+refuses is said in the office's language."""
 
 from __future__ import annotations
 
+import html
 import uuid
 from typing import Any
 
@@ -32,8 +34,9 @@ async def _state(stack: Stack, workflow_id: str) -> dict[str, Any]:
     return (await stack.http.get(f"/processes/{workflow_id}", headers=stack.as_("admin"))).json()
 
 
-async def test_phases_ended_by_an_abort_say_who_aborted_and_why(stack: Stack, sessions: Any) -> None:
-    """Skip phase one, abort in phase two from the console: one skipped by its skip, two by the abort"""
+async def _skipped_one(stack: Stack, sessions: Any) -> tuple[Any, str]:
+    """A staff user, and the process of the template above on their record, its phase one skipped over the API
+    (the admin key) with the reason "not needed": it waits in phase two."""
     admin, key = stack.as_("admin"), f"skips-{uuid.uuid4().hex[:8]}"
     assert (await stack.http.post("/templates", headers={**admin, "Content-Type": "application/yaml"},
                                   content=TEMPLATE.format(key=key))).status_code == 201
@@ -47,6 +50,12 @@ async def test_phases_ended_by_an_abort_say_who_aborted_and_why(stack: Stack, se
                                     json={"phase": "one", "reason": "not needed"})
     assert skipped.status_code == 200, skipped.text
     await eventually(lambda: _waits_in(stack, workflow_id, "two"), what="the process waits in phase two")
+    return staff, workflow_id
+
+
+async def test_phases_ended_by_an_abort_say_who_aborted_and_why(stack: Stack, sessions: Any) -> None:
+    """Skip phase one, abort in phase two from the console: one skipped by its skip, two by the abort"""
+    staff, workflow_id = await _skipped_one(stack, sessions)
 
     url = f"/console/processes/{workflow_id}"
     async with httpx.AsyncClient(base_url=str(stack.http.base_url), timeout=30) as browser:
@@ -65,6 +74,24 @@ async def test_phases_ended_by_an_abort_say_who_aborted_and_why(stack: Stack, se
     assert "skipped by" in one and ": not needed" in one and actor not in one, one  # the admin key's skip
     assert f"skipped by {actor} (aborted: il cliente ha rinunciato)" in two, two
     assert "skipped" not in three, three  # never reached: pending
+
+
+@pytest.mark.parametrize("stack", ["it"], indirect=True)
+async def test_a_refused_skip_is_said_in_italian(stack: Stack, sessions: Any) -> None:
+    """Phase one skipped over the API, then again from the Italian console: 409, said in Italian; the API still
+    says it in English"""
+    staff, workflow_id = await _skipped_one(stack, sessions)
+    url = f"/console/processes/{workflow_id}"
+    async with httpx.AsyncClient(base_url=str(stack.http.base_url), timeout=30) as browser:
+        assert (await sign_in_async(browser, staff.user.handle, staff.password)).status_code == 303
+        token = csrf_token(await browser.get(url))
+        again = await browser.post(f"{url}/skip", data={"csrf_token": token, "phase": "one", "reason": "di nuovo"})
+    assert again.status_code == 409, again.text
+    page = html.unescape(again.text)
+    assert "la fase 'one' è già chiusa (stato: saltato)" in page, page
+    assert "is already skipped" not in page
+    api = await stack.http.post(f"/processes/{workflow_id}/skip", headers=stack.as_("admin"), json={"phase": "one"})
+    assert api.status_code == 409 and "phase 'one' is already skipped" in api.json()["detail"], api.text
 
 
 async def _waits_in(stack: Stack, workflow_id: str, phase: str) -> bool:
