@@ -80,7 +80,7 @@ async def ensure_running(handle: WorkflowHandle) -> None:  # type: ignore[type-a
     async with temporal_errors(handle.id):
         description = await handle.describe()
     if description.status != WorkflowExecutionStatus.RUNNING:
-        raise ProcessFinished(f"process {handle.id} has ended; it takes no more requests")
+        raise ProcessFinished.worded("process {process} has ended; it takes no more requests", process=handle.id)
 
 
 # A request the run saw in a workflow task that then failed on the server (not in our code: "unexpected workflow

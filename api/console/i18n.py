@@ -396,6 +396,8 @@ ITALIAN |= {
     "task {task} is not the task of phase '{phase}'": "l'attività {task} non è quella della fase '{phase}'",
     "task {task} is already {status}": "l'attività {task} è già chiusa (stato: {status})",
     "the process has ended ({status})": "il processo è terminato (stato: {status})",
+    "process {process} has ended; it takes no more requests": "il processo {process} è terminato: non accetta più "
+                                                               "richieste",
     "the process is being aborted": "il processo è in corso di interruzione",
     "the process has no open incident": "il processo non ha incidenti aperti",
     "no phase is current; name the phase to {verb}": "nessuna fase è in corso: indica quale",
@@ -411,6 +413,18 @@ ITALIAN |= {
     "process {process} did not answer in time: no worker took its request (is the worker running?); nothing was "
     "changed": "il processo {process} non ha risposto in tempo: nessun worker ha preso la richiesta (il worker è in "
                "funzione?); non è stato cambiato nulla",
+}
+
+# who did something (api/console/actors.py)
+ITALIAN |= {
+    "API key “{name}”": "chiave API “{name}”",
+    "Temporal (the run cancelled there)": "Temporal (esecuzione annullata lì)",
+    "the loop guard": "il controllo dei cicli",
+    "autostart": "avvio automatico",
+    "the client": "il cliente",
+    "the pipeline's automation": "l'automazione della pipeline",
+    "process {name}": "processo {name}",
+    "pipeline {name}": "pipeline {name}",
 }
 
 LANGUAGES = {"it": ITALIAN}

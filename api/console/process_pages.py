@@ -196,8 +196,21 @@ async def render_process(request: Request, session: SessionDep, temporal: Tempor
                       message=f"{error} {said}".strip() if error else said)
     later = [p for p in view.phases if not p.status.finished]
     return render(request, settings, "process.html", status=status, view=view, later=later, error=error,
-                  error_for=error_for, posted=posted or {}, done=done, finished=view.status.finished,
-                  **await process_context(session, view))
+                  error_for=error_for, forms=forms_drawn(view, later), posted=posted or {}, done=done,
+                  finished=view.status.finished, **await process_context(session, view))
+
+
+def forms_drawn(view: ProcessView, later: Sequence[Any]) -> set[str]:
+    """The actions whose form the page draws: a refusal is shown next to its form, or at the top of the page when
+    the form is gone (a stale tab: the process ended, the phase closed, the incident resolved meanwhile)."""
+    drawn = {"incident"} if view.incident else set()
+    if view.status.finished:
+        return drawn
+    drawn |= {"owner", "abort"} | ({"skip"} if later else set())
+    current = view.phase(view.current_phase) if view.current_phase else None
+    if current and current.manual and current.status is PhaseStatus.running:
+        drawn.add("complete")
+    return drawn
 
 
 @router.get("/processes/{workflow_id}", response_class=HTMLResponse)

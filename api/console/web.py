@@ -22,6 +22,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from starlette.datastructures import FormData
 
 from api.auth import Principal
+from api.console.actors import actor_in
 from api.console.i18n import translator
 from api.deps import SessionDep
 from crm.staff_sessions import SignedIn, signed_in
@@ -123,6 +124,7 @@ def render(request: Request, settings: Settings, name: str, status: int = 200, *
         when=_when(settings), new_key=lambda: secrets.token_urlsafe(16), quote=quote,
         said_reason=functools.partial(reason_in, settings.locale),
         said_step=functools.partial(step_in, settings.locale), temporal_ui=settings.temporal_ui_url, status=status,
+        said_actor=functools.partial(actor_in, _, context.get("users") or {}),
         **context)
     return HTMLResponse(html, status_code=status, headers=HEADERS)
 

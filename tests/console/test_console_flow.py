@@ -122,7 +122,7 @@ async def test_a_day_in_the_console(stack: Stack, sessions: Any, page: Page, dev
     await page.get_by_role("button", name="Skip", exact=True).click()
     await expect(page.get_by_role("status")).to_contain_text("Done")
     await expect(page.locator("#phase-quote")).to_contain_text("quoted on the phone")
-    await expect(page.locator("#phase-quote")).to_contain_text(f"user:{staff.user.id}:{staff.user.handle}")
+    await expect(page.locator("#phase-quote")).to_contain_text(f"skipped by {staff.user.name}")
     assert (await _phase(stack, first, "quote"))["status"] == "skipped"
     await eventually(lambda: _incident(stack, first), what="the incident")
     await page.reload()

@@ -54,7 +54,8 @@ async def _skipped_one(stack: Stack, sessions: Any) -> tuple[Any, str]:
 
 
 async def test_phases_ended_by_an_abort_say_who_aborted_and_why(stack: Stack, sessions: Any) -> None:
-    """Skip phase one, abort in phase two from the console: one skipped by its skip, two by the abort"""
+    """Skip phase one, abort in phase two from the console: one skipped by its skip, two by the abort; a skip sent
+    afterwards from the same tab is refused, and said"""
     staff, workflow_id = await _skipped_one(stack, sessions)
 
     url = f"/console/processes/{workflow_id}"
@@ -66,14 +67,20 @@ async def test_phases_ended_by_an_abort_say_who_aborted_and_why(stack: Stack, se
         assert aborted.status_code == 303, aborted.text
         await eventually(lambda: _ended(stack, workflow_id), what="the process is aborted")
         page = await browser.get(url)
+        stale = await browser.post(f"{url}/skip", data={"csrf_token": token, "phase": "three", "reason": "tab"})
     assert page.status_code == 200
-    actor = f"user:{staff.user.id}:{staff.user.handle}"
+    # a form from a tab opened before the abort: the page draws no form now, so the refusal is said at its top
+    assert stale.status_code == 409 and 'id="do-h"' not in stale.text, stale.text
+    alert = stale.text.split('role="alert">', 1)[1].split("</p>", 1)[0]
+    assert f"process {workflow_id} has ended; it takes no more requests" in alert, alert
+    actor = staff.user.name  # the history keeps user:{id}:{handle}; staff read the name
     one, two, three = (page.text.split(f'id="phase-{key}"', 1)[1].split("</li>", 1)[0]
                        for key in ("one", "two", "three"))
     assert "?" not in one + two and "process aborted" not in two, two
-    assert "skipped by" in one and ": not needed" in one and actor not in one, one  # the admin key's skip
+    assert "skipped by API key “" in one and ": not needed" in one and f"by {actor}" not in one, one  # the admin key's
     assert f"skipped by {actor} (aborted: il cliente ha rinunciato)" in two, two
     assert "skipped" not in three, three  # never reached: pending
+    assert "· </p>" not in one, one  # the phase's facts joined, none left dangling
 
 
 @pytest.mark.parametrize("stack", ["it"], indirect=True)
