@@ -2,19 +2,22 @@
 
 from __future__ import annotations
 
+from typing import Any
 
 from pydantic import BaseModel
 from sqlmodel import col, select, update
+from sqlmodel.ext.asyncio.session import AsyncSession
 from temporalio import activity
 
 from activities import bookkeeping
 from activities.deps import Deps
 from activities.step import ActionResult, StepInput, begin_step, prepare_step, render, render_variables, step_activity
 from crm.idempotent import insert_new, insert_once
-from crm.models import HistoryEntry, HistoryKind
+from crm.models import HistoryEntry, HistoryKind, User
 from crm.process_runs import ProcessRun
 from crm.types import utcnow
 from processes.action_kinds import AddHistory
+from processes.history_words import history_text
 
 
 class RecordHistoryInput(bookkeeping.HistoryLine):
@@ -42,16 +45,30 @@ async def write_history_once(deps: Deps, entry: HistoryEntry) -> HistoryEntry:
         return await insert_once(session, HistoryEntry, entry.step_key, make)
 
 
+async def _owner_change(session: AsyncSession, locale: str, values: dict[str, Any]) -> str | None:
+    """A change of owner with both users' names (the workflow knows their ids only); None if either is gone."""
+    ids = {values.get("previous"), values.get("owner")}
+    names = dict((await session.exec(select(User.id, User.name).where(col(User.id).in_(ids)))).all())
+    if not all(user in names for user in ids):
+        return None
+    return history_text(locale, "owner_changed_named", previous=names[values["previous"]],
+                        owner=names[values["owner"]])
+
+
 class HistoryActivities:
     def __init__(self, deps: Deps) -> None:
         self.deps = deps
 
     @activity.defn(name="record_history")
     async def record_history(self, input: RecordHistoryInput) -> int:
+        locale = self.deps.settings.locale
+        text = input.text_in(locale)
+        if input.words == "owner_changed":
+            async with self.deps.sessions() as session:
+                text = await _owner_change(session, locale, input.values) or text
         entry = await write_history_once(self.deps, HistoryEntry(
-            record_id=input.record_id, step_key=input.step_key, kind=input.kind,
-            text=input.text_in(self.deps.settings.locale), workflow_id=input.workflow_id, phase_key=input.phase_key,
-            actor=input.actor, data=input.data))
+            record_id=input.record_id, step_key=input.step_key, kind=input.kind, text=text,
+            workflow_id=input.workflow_id, phase_key=input.phase_key, actor=input.actor, data=input.data))
         assert entry.id is not None
         if input.kind is HistoryKind.owner_changed and input.workflow_id and "to" in input.data:
             async with self.deps.sessions() as session:  # the process list filters owners on the run row

@@ -42,6 +42,7 @@ ENGLISH = {
     "request_refused": "Request '{request}' sent as a signal refused: {message}",
     "request_refused_why": "Request '{request}' sent as a signal refused: {message} (sent because: {reason})",
     "owner_changed": "Process owner changed from user {previous} to user {owner}",
+    "owner_changed_named": "Process owner changed from {previous} to {owner}",
     "decision_goto": "Decision in phase '{phase}': go to '{goto}'",
     "decision_otherwise": "Decision in phase '{phase}': no condition held, go to '{goto}'",
     "decision_ends": "Decision in phase '{phase}': no condition held, the process ends",
@@ -94,6 +95,7 @@ ENGLISH = {
     "substate_opened": "Substate '{substate}' opened",
     "substate_closed": "Substate '{substate}' closed",
     "by_actor": " by {actor}",
+    "actor_key": "API key '{name}'",
     "status_remapped": "Status changed from '{previous}' to '{status}': status '{previous}' left pipeline "
                        "'{pipeline}' in version {version}",
     "type_changed": "Type changed from '{previous}' to '{type}'",
@@ -205,6 +207,7 @@ ITALIAN = {
     "request_refused_why": "Richiesta '{request}' inviata come segnale rifiutata: {message} (inviata perché: "
                            "{reason})",
     "owner_changed": "Titolare del processo cambiato dall'utente {previous} all'utente {owner}",
+    "owner_changed_named": "Titolare del processo cambiato da {previous} a {owner}",
     "decision_goto": "Decisione nella fase '{phase}': si va a '{goto}'",
     "decision_otherwise": "Decisione nella fase '{phase}': nessuna condizione vera, si va a '{goto}'",
     "decision_ends": "Decisione nella fase '{phase}': nessuna condizione vera, il processo termina",
@@ -255,6 +258,7 @@ ITALIAN = {
     "substate_opened": "Sottostato '{substate}' aperto",
     "substate_closed": "Sottostato '{substate}' chiuso",
     "by_actor": " da {actor}",
+    "actor_key": "chiave API '{name}'",
     "status_remapped": "Stato cambiato da '{previous}' a '{status}': lo stato '{previous}' non è più nella pipeline "
                        "'{pipeline}' dalla versione {version}",
     "type_changed": "Tipo cambiato da '{previous}' a '{type}'",
@@ -336,6 +340,8 @@ def history_text(locale: str, key: str, /, **values: Any) -> str:
     """The line `key` in the language of `locale` (English for any locale but Italian's), `values` filled in: a
     `reason` the engine gave in its own words in that language too (`reason_in`)."""
     table = LANGUAGES[language(locale)]
+    if isinstance(values.get("actor"), str):
+        values["actor"] = actor_in(locale, values["actor"])
     if table is not ENGLISH:
         for name, said_in in (("reason", reason_in), ("step", step_in)):
             if isinstance(values.get(name), str):
@@ -368,6 +374,18 @@ def _read_back(locale: str, text: str, patterns: list[tuple[str, re.Pattern[str]
                       for name, value in found.groupdict().items()}
             return history_text(locale, key, **values)
     return text
+
+
+_CALLER = re.compile(r"^(user|key):\d{1,19}:(.+)$", re.DOTALL)
+
+
+def actor_in(locale: str, actor: str) -> str:
+    """Who did something, as a line says it: a user by their handle, an API key by its name (the actor is kept whole,
+    `user:3:maria` or `key:12:crm-sync`, in the line's `actor`); Stagecoach's own (`process new-lead`) as it is."""
+    if (caller := _CALLER.match(actor)) is None:
+        return actor
+    kind, name = caller.groups()
+    return name if kind == "user" else LANGUAGES[language(locale)]["actor_key"].format(name=name)
 
 
 def reason_in(locale: str, reason: str) -> str:

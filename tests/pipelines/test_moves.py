@@ -60,9 +60,9 @@ async def test_a_move_checks_the_sequence_and_writes_one_line(api: Api) -> None:
     lines = (await history(api, record["id"]))[len(before):]
     assert len(lines) == 1
     assert lines[0]["kind"] == "status_changed"
-    assert lines[0]["text"] == (f"Status changed from 'Diagnosis' to 'Warranty claim filed' by {lines[0]['actor']}: "
-                                "under guarantee until 2027")
-    assert lines[0]["actor"].endswith("bad input staff")
+    assert lines[0]["text"] == ("Status changed from 'Diagnosis' to 'Warranty claim filed' by API key "
+                                "'bad input staff': under guarantee until 2027")
+    assert lines[0]["actor"].startswith("key:") and lines[0]["actor"].endswith(":bad input staff")
     assert lines[0]["data"]["from"] == "Diagnosis" and lines[0]["data"]["to"] == "Warranty claim filed"
     stale = await move(api, record["id"], to="In repair", expected_status="Diagnosis")
     assert stale.status_code == 409 and "is in 'Warranty claim filed', not 'Diagnosis'" in stale.json()["detail"]

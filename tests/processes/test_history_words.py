@@ -111,3 +111,12 @@ def test_every_step_of_the_engine_an_incident_names_has_its_italian() -> None:
     assert [step_in("it", step) for step in steps] == [
         "attività della fase", "responsabile della fase", "decisione", "avviso di scadenza", "controllo dei cicli",
         "cronologia"]
+
+
+def test_a_line_says_who_by_name() -> None:
+    """An actor kept as `key:12:crm-sync` or `user:3:maria` is said in the line by its name; Stagecoach's own as
+    they are"""
+    assert history_text("it", "by_actor", actor="key:12:crm sync") == " da chiave API 'crm sync'"
+    assert history_text("en", "by_actor", actor="key:12:crm sync") == " by API key 'crm sync'"
+    assert history_text("en", "by_actor", actor="user:3:maria") == " by maria"
+    assert history_text("en", "by_actor", actor="client request #4") == " by client request #4"

@@ -200,6 +200,7 @@ async def test_change_owner_reassigns_the_open_task_and_later_phases(
     assert (mail.to_address, mail.body) == (successor.email, "Luca Bianchi")
     [changed] = [e for e in await history(sessions, handle.id) if e.kind is HistoryKind.owner_changed]
     assert changed.data == {"from": owner.id, "to": successor.id} and changed.actor == "anna"
+    assert changed.text == f"Process owner changed from {owner.name} to Luca Bianchi"  # names, not user ids
 
 
 async def _incident_process(env: WorkflowEnvironment, sessions: Any, factory: Factory, task_queue: str,
