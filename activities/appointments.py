@@ -33,7 +33,7 @@ from activities.step import ActionResult, OnceStep, StepInput, render, render_va
 from crm.models import HistoryKind, OutboxMessage
 from crm.types import utcnow
 from processes.action_kinds import Appointment
-from processes.history_words import said
+from processes.history_words import english, said
 
 PRODID = "-//Stagecoach//Process appointments//EN"
 
@@ -152,8 +152,8 @@ class AppointmentActivities:
                                   record_id=once.step.record_id, compose=compose, phase_key=once.step.phase_key,
                                   history_kind=HistoryKind.appointment_sent, history=said("invitation_sent"),
                                   before=once.before, after=once.after())
-        return ActionResult(summary=f"invitation {message.status.value} (outbox message {message.id}, "
-                                    f"{start:%Y-%m-%d %H:%M} {settings.timezone})",
+        return ActionResult(summary=english("summary_invitation", outcome=message.status.value, message=message.id,
+                                            when=f"{start:%Y-%m-%d %H:%M} {settings.timezone}"),
                             data={"outbox_message_id": message.id, "uid": uid, "sequence": sequence},
                             responsible_id=once.step.responsible_id)
 
@@ -163,7 +163,7 @@ class AppointmentActivities:
             query = select(OutboxMessage).where(OutboxMessage.step_key == input.step_key)
             sent = (await session.exec(query)).first()
         if sent is None or not sent.attachments:
-            return ActionResult(summary="no invitation was sent: nothing to cancel")
+            return ActionResult(summary=english("summary_no_invitation"))
         ics, title = cancellation(Attachment.from_stored(sent.attachments[0]).data)
 
         async def compose(session: AsyncSession) -> tuple[str, str, str, list[Attachment]]:
@@ -177,5 +177,5 @@ class AppointmentActivities:
                                   record_id=sent.record_id, compose=compose,
                                   history_kind=HistoryKind.appointment_cancelled,
                                   history=said("appointment_cancelled"))
-        return ActionResult(summary=f"cancellation {message.status.value} (outbox message {message.id})",
+        return ActionResult(summary=english("summary_cancellation", outcome=message.status.value, message=message.id),
                             data={"outbox_message_id": message.id})

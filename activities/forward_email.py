@@ -30,7 +30,7 @@ from activities.step import ActionResult, OnceStep, StepInput, render, render_va
 from crm.models import HistoryEntry, HistoryKind, MessageStatus, OutboxMessage
 from crm.types import utcnow
 from processes.action_kinds import ForwardEmail
-from processes.history_words import said
+from processes.history_words import english, said
 
 FORWARD_SUFFIX = "/forward"  # the end of a forward's outbox step key: a forward is never forwarded
 
@@ -102,6 +102,6 @@ class ForwardEmailActivities:
                                   workflow_id=once.step.workflow_id, record_id=once.step.record_id, compose=compose,
                                   phase_key=once.step.phase_key, history=said("email_forwarded"),
                                   before=once.before, after=once.after())
-        return ActionResult(summary=f"email forwarded: {message.status.value} (outbox message {message.id}, to "
-                                    f"{action.to})",
+        return ActionResult(summary=english("summary_email_forwarded", outcome=message.status.value,
+                                            message=message.id, to=action.to),
                             data={"outbox_message_id": message.id}, responsible_id=once.step.responsible_id)

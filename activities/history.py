@@ -17,7 +17,7 @@ from crm.models import HistoryEntry, HistoryKind, User
 from crm.process_runs import ProcessRun
 from crm.types import utcnow
 from processes.action_kinds import AddHistory
-from processes.history_words import history_text
+from processes.history_words import english, history_text
 
 
 class RecordHistoryInput(bookkeeping.HistoryLine):
@@ -96,7 +96,7 @@ class HistoryActivities:
                                         also=begun.started)  # the run turns `running` in the same statement
             entry_id = inserted.get(step.step_key) or (await session.exec(  # written by an earlier try
                 select(HistoryEntry.id).where(HistoryEntry.step_key == step.step_key))).one()
-            summary = f"history entry {entry_id} added"
+            summary = english("summary_history", entry=entry_id)
             at = utcnow()
             ended = await bookkeeping.write_step_end(session, step.books, summary, at, step.responsible_id)
             await session.commit()

@@ -34,7 +34,7 @@ from crm.models import HistoryEntry
 from crm.types import utcnow
 from processes.action_kinds import Letter
 from processes.errors import DocumentInvalid, RenderError, RenderInterrupted
-from processes.history_words import said
+from processes.history_words import english, said
 
 
 class LetterInput(BaseModel):
@@ -85,11 +85,13 @@ class LetterActivities:
                                        .where(HistoryEntry.step_key == once.step.step_key))).first()
         if kept is None:
             kept = await self._keep(input, once, shown)
-        summary = f"{shown.lower()} kept as document {kept.data['document_id']} (version {kept.data['version']})"
         data: dict[str, Any] = {"document_id": kept.data["document_id"], "version": kept.data["version"]}
+        kind = f"summary_{shown.lower()}"  # summary_letter, summary_report
+        summary = english(kind, document=data["document_id"], version=data["version"])
         if action.email is not None:
             message = await self._email(input, once, kept, shown)
-            summary += f", email {message.status.value} (outbox message {message.id}, to {action.email.to})"
+            summary = english(f"{kind}_emailed", document=data["document_id"], version=data["version"],
+                              outcome=message.status.value, message=message.id, to=action.email.to)
             data["outbox_message_id"] = message.id
         return ActionResult(summary=summary, data=data, responsible_id=once.step.responsible_id)
 

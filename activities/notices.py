@@ -14,7 +14,7 @@ from activities.step import ActionResult, StepInput, load_user, render, render_v
 from crm.models import HistoryKind
 from crm.types import utcnow
 from processes.action_kinds import Reminder
-from processes.history_words import said
+from processes.history_words import english, said
 
 
 class ReminderInput(BaseModel):
@@ -46,7 +46,7 @@ class NoticeActivities:
         message = await send_once(self.deps, step_key=step.step_key, workflow_id=step.workflow_id,
                                   record_id=step.record_id, compose=compose, history_kind=HistoryKind.reminder_sent,
                                   history=said("reminder_sent"), phase_key=step.phase_key)
-        return ActionResult(summary=f"reminder {message.status.value} (outbox message {message.id})")
+        return ActionResult(summary=english("summary_reminder", outcome=message.status.value, message=message.id))
 
     @activity.defn(name="notify_overdue")
     async def notify_overdue(self, input: OverdueNoticeInput) -> ActionResult:
@@ -68,4 +68,4 @@ class NoticeActivities:
                                   record_id=step.record_id, compose=compose, history_kind=HistoryKind.phase_overdue,
                                   history=said("overdue_notified", phase=step.phase_name),
                                   phase_key=step.phase_key)
-        return ActionResult(summary=f"overdue notice {message.status.value} (outbox message {message.id})")
+        return ActionResult(summary=english("summary_overdue_notice", outcome=message.status.value, message=message.id))

@@ -24,7 +24,7 @@ from activities.step import ActionResult, OnceStep, StepInput, render, render_va
 from crm.models import HistoryEntry, Record
 from crm.types import utcnow
 from processes.action_kinds import NotifyOwner
-from processes.history_words import said
+from processes.history_words import english, said
 from processes.template_basics import RecordKind
 
 
@@ -83,6 +83,6 @@ class NotifyOwnerActivities:
                                   record_id=once.step.record_id, compose=compose, phase_key=once.step.phase_key,
                                   history=said("owner_notified"), before=once.before,
                                   after=once.after())
-        return ActionResult(summary=f"owner notified: {message.status.value} (outbox message {message.id}, "
-                                    f"{action.to})",
+        return ActionResult(summary=english("summary_owner_notified", outcome=message.status.value,
+                                            message=message.id, to=action.to),
                             data={"outbox_message_id": message.id}, responsible_id=once.step.responsible_id)

@@ -25,7 +25,7 @@ from crm.record_events import RecordSnapshot, add_record_events, snapshot
 from crm.types import utcnow
 from processes.errors import MovedMeanwhile, MoveRefused
 from processes.action_kinds import SetStatus, WriteValues
-from processes.history_words import history_text
+from processes.history_words import english, history_text
 from workflows.client import notify_dispatcher
 
 log = logging.getLogger("stagecoach.activity")
@@ -102,7 +102,7 @@ class RecordValuesActivities:
         async with self.deps.sessions() as session:
             step = await prepare_step(session, input.step)
             if await self._done_before(session, step):
-                return ActionResult(summary="values already written", responsible_id=step.responsible_id)
+                return ActionResult(summary=english("summary_values_already"), responsible_id=step.responsible_id)
             variables = await render_variables(session, step, utcnow(), list(input.action.values.values()))
             values: dict[str, str] = {}
             for name, text in input.action.values.items():  # rendered before anything is written
@@ -125,7 +125,7 @@ class RecordValuesActivities:
             await session.commit()
         if events:
             await self._notify(step)
-        return ActionResult(summary="wrote " + ", ".join(sorted(values)), responsible_id=step.responsible_id)
+        return ActionResult(summary=english("summary_wrote", fields=", ".join(sorted(values))), responsible_id=step.responsible_id)
 
     @step_activity("set_status")
     async def set_status(self, input: SetStatusInput) -> ActionResult:
@@ -135,7 +135,7 @@ class RecordValuesActivities:
         async with self.deps.sessions() as session:
             step, begun = await begin_step(session, input.step, locale=self.deps.settings.locale)
             if await self._done_before(session, step):
-                return ActionResult(summary=f"status already set to {status}", responsible_id=step.responsible_id)
+                return ActionResult(summary=english("summary_status_already", status=status), responsible_id=step.responsible_id)
             await insert_new(session, HistoryEntry, begun.rows)
             record = await load_record(session, step.record_id)
             previous = record.status
@@ -155,4 +155,4 @@ class RecordValuesActivities:
             await session.commit()
         if previous != status:
             await self._notify(step)
-        return ActionResult(summary=f"status {previous} -> {status}", responsible_id=step.responsible_id)
+        return ActionResult(summary=english("summary_status", previous=previous, status=status), responsible_id=step.responsible_id)

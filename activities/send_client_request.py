@@ -29,7 +29,7 @@ from crm.client_requests.emails import link_email
 from crm.client_requests.models import AutoMove, ClientRequest
 from crm.models import HistoryEntry, HistoryKind
 from processes.action_kinds import SendClientRequest
-from processes.history_words import history_text
+from processes.history_words import english, history_text
 from processes.instance import StageRef
 from workflows.client import ClientRequestInput, start_request_workflow
 
@@ -105,7 +105,8 @@ class SendClientRequestActivities:
                 every_days=reminders.every_days if reminders else 0, count=reminders.count if reminders else 0,
                 wait_until=request.expires_at if moves else None))
         waits = action.auto_move and input.stage is None
-        return ActionResult(summary=f"client request #{request.id} {message.status.value} (outbox message "
-                                    f"{message.id}, to {action.to})" + (", the phase waits for it" if waits else ""),
+        return ActionResult(summary=english("summary_client_request_waits" if waits else "summary_client_request",
+                                            request=request.id, outcome=message.status.value, message=message.id,
+                                            to=action.to),
                             data={"client_request_id": request.id, "auto_move": action.auto_move, "waits": waits},
                             responsible_id=once.step.responsible_id)

@@ -14,6 +14,7 @@ from activities.step import (ActionResult, OnceStep, StepInput, load_record, loa
 from crm.models import Record
 from crm.types import utcnow
 from processes.action_kinds import SendEmail
+from processes.history_words import english
 
 
 class SendEmailInput(BaseModel):
@@ -67,6 +68,6 @@ class SendEmailActivities:
         message = await send_once(self.deps, step_key=once.step.step_key, workflow_id=once.step.workflow_id,
                                   record_id=once.step.record_id, compose=compose, phase_key=once.step.phase_key,
                                   before=once.before, after=once.after())
-        return ActionResult(summary=f"email {message.status.value} (outbox message {message.id}, to {action.to})",
+        return ActionResult(summary=english("summary_email", outcome=message.status.value, message=message.id, to=action.to),
                             data={"outbox_message_id": message.id}, responsible_id=once.step.responsible_id)
 

@@ -21,7 +21,7 @@ from crm.models import HistoryKind, Record
 from crm.types import utcnow
 from processes.sms_text import MAX_SEGMENTS, segments
 from processes.action_kinds import SendSms
-from processes.history_words import history_text
+from processes.history_words import english, history_text
 
 
 def _line(locale: str, delivery: Delivery) -> str:
@@ -104,5 +104,5 @@ class SendSmsActivities:
                                  before=once.before, after=once.after(),
                                  history_kind=HistoryKind.sms_sent,
                                  describe=lambda d: _line(self.deps.settings.locale, d))
-        return ActionResult(summary=f"SMS {row.status.value} (delivery {row.id}, to {action.to})",
+        return ActionResult(summary=english("summary_sms", outcome=row.status.value, delivery=row.id, to=action.to),
                             data={"delivery_id": row.id}, responsible_id=once.step.responsible_id)

@@ -16,7 +16,7 @@ from activities.deps import Deps
 from activities.errors import final_message
 from activities.outbox import send_once
 from crm.models import OutboxMessage
-from processes.history_words import said
+from processes.history_words import english, said
 
 
 class DeliverNoticeInput(BaseModel):
@@ -39,4 +39,4 @@ class StaffNoticeActivities:
 
         message = await send_once(self.deps, step_key=input.step_key, workflow_id=None, record_id=row.record_id,
                                   compose=compose, history=said("notice_sent"))
-        return f"notice {message.status.value} (outbox message {message.id})"
+        return english("summary_notice", outcome=message.status.value, message=message.id)

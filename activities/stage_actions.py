@@ -32,7 +32,7 @@ from crm.process_runs import ProcessOrigin
 from crm.types import utcnow
 from processes.errors import StagecoachError
 from processes.action_kinds import Assign, Candidates, Notify, Rule, StartProcess, SubstateChange
-from processes.history_words import history_text, said
+from processes.history_words import english, history_text, said
 
 
 class SubstateInput(BaseModel):
@@ -138,7 +138,8 @@ class StageActionActivities:
             await session.commit()
         if not moved.done_before:
             await notify_events(self.deps, step.step_key)
-        return ActionResult(summary=f"substate '{name}' {'opened' if input.opening else 'closed'}",
+        return ActionResult(summary=english("summary_substate_opened" if input.opening else "summary_substate_closed",
+                                            substate=name),
                             responsible_id=step.responsible_id)
 
     @step_activity("notify")
@@ -170,7 +171,7 @@ class StageActionActivities:
                             record_id=step.record_id, compose=compose, phase_key=step.phase_key, before=before,
                             after=bookkeeping.after(step.books, self.deps.settings.locale),
                             history=said("user_notified", handle=user.handle))
-        return ActionResult(summary=f"notified {len(users)} user(s)", responsible_id=step.responsible_id)
+        return ActionResult(summary=english("summary_notified", count=len(users)), responsible_id=step.responsible_id)
 
     @step_activity("assign")
     async def assign(self, input: AssignInput) -> ActionResult:
@@ -179,7 +180,7 @@ class StageActionActivities:
         async with self.deps.sessions() as session:
             step, begun = await begin_step(session, step, locale=self.deps.settings.locale)
             if await self._done(session, step.step_key):
-                return ActionResult(summary=f"{action.role} assigned before", responsible_id=step.responsible_id)
+                return ActionResult(summary=english("summary_assigned_before", role=action.role), responsible_id=step.responsible_id)
             record = await load_record(session, step.record_id)
             users: list[int] = []
             for criterion in action.criteria:
@@ -210,7 +211,7 @@ class StageActionActivities:
                                      data={"role": action.role, "user_id": user_id, "strategy": action.strategy}))
             await insert_new(session, HistoryEntry, bookkeeping.after(step.books, self.deps.settings.locale))
             await session.commit()
-        return ActionResult(summary=f"{action.role}: user {user_id}", data={"user_id": user_id},
+        return ActionResult(summary=english("summary_assigned", role=action.role, user=user_id), data={"user_id": user_id},
                             responsible_id=step.responsible_id)
 
     @step_activity("start_process")
@@ -232,5 +233,5 @@ class StageActionActivities:
                                           origin=ProcessOrigin.autostart, started_by=f"process {step.template_key}",
                                           lineage=[step.workflow_id])
             await session.commit()
-        return ActionResult(summary=f"started {workflow_id}", data={"workflow_id": workflow_id},
+        return ActionResult(summary=english("summary_started", workflow_id=workflow_id), data={"workflow_id": workflow_id},
                             responsible_id=step.responsible_id)

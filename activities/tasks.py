@@ -17,7 +17,7 @@ from crm.idempotent import insert_new, insert_once
 from crm.models import HistoryEntry, HistoryKind, Task, TaskKind, TaskStatus
 from crm.types import utcnow
 from processes.action_kinds import CreateTask
-from processes.history_words import history_text
+from processes.history_words import english, history_text
 
 
 class CreateTaskInput(BaseModel):
@@ -97,7 +97,7 @@ class TaskActivities:
                     data={"assignee_id": task.assignee_id}))
             await insert_new(session, HistoryEntry, [*begun.rows, *bookkeeping.after(step.books, locale)])
             await session.commit()
-        return ActionResult(summary=f"task {task.id} for user {task.assignee_id}", data={"task_id": task.id},
+        return ActionResult(summary=english("summary_task", task=task.id, user=task.assignee_id), data={"task_id": task.id},
                             responsible_id=step.responsible_id)
 
     # open_phase_task and close_phase_task serve runs from before the `phase-steps-carry-bookkeeping` patch

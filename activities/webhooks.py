@@ -35,7 +35,7 @@ from crm.models import HistoryKind
 from crm.types import utcnow
 from processes.errors import did_you_mean
 from processes.action_kinds import Webhook
-from processes.history_words import history_text
+from processes.history_words import english, history_text
 from settings import WebhookEndpoint
 
 RESERVED_HEADERS = frozenset({"webhook-id", "webhook-timestamp", "webhook-signature", "content-type", "host"})
@@ -109,7 +109,7 @@ class WebhookActivities:
                            check=disabled_reason(action.endpoint), checked=flag.append)
 
         def summary(row: Delivery) -> str:
-            return f"webhook to '{action.endpoint}' answered {row.response_status} (delivery {row.id})"
+            return english("summary_webhook", endpoint=action.endpoint, status=row.response_status, delivery=row.id)
 
         ended: list[datetime] = []
 

@@ -9,6 +9,7 @@ the key and the values, and the English text), and the activity that writes them
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -94,6 +95,53 @@ ENGLISH = {
     "status_changed": "Status changed from '{previous}' to '{status}'",
     "substate_opened": "Substate '{substate}' opened",
     "substate_closed": "Substate '{substate}' closed",
+    # what an action did: its summary on the process page (read back into the office's language: `summary_in`); a
+    # longer line before the shorter one it begins with
+    "summary_email": "email {outcome} (outbox message {message}, to {to})",
+    "summary_email_forwarded": "email forwarded: {outcome} (outbox message {message}, to {to})",
+    "summary_owner_notified": "owner notified: {outcome} (outbox message {message}, {to})",
+    "summary_invitation": "invitation {outcome} (outbox message {message}, {when})",
+    "summary_no_invitation": "no invitation was sent: nothing to cancel",
+    "summary_cancellation": "cancellation {outcome} (outbox message {message})",
+    "summary_reminder": "reminder {outcome} (outbox message {message})",
+    "summary_overdue_notice": "overdue notice {outcome} (outbox message {message})",
+    "summary_notice": "notice {outcome} (outbox message {message})",
+    "summary_history": "history entry {entry} added",
+    "summary_letter_emailed": "letter kept as document {document} (version {version}), email {outcome} (outbox "
+                              "message {message}, to {to})",
+    "summary_letter": "letter kept as document {document} (version {version})",
+    "summary_report_emailed": "report kept as document {document} (version {version}), email {outcome} (outbox "
+                              "message {message}, to {to})",
+    "summary_report": "report kept as document {document} (version {version})",
+    "summary_values_already": "values already written",
+    "summary_wrote": "wrote {fields}",
+    "summary_status_already": "status already set to {status}",
+    "summary_status": "status {previous} -> {status}",
+    "summary_client_request_waits": "client request #{request} {outcome} (outbox message {message}, to {to}), the "
+                                    "phase waits for it",
+    "summary_client_request": "client request #{request} {outcome} (outbox message {message}, to {to})",
+    "summary_sms": "SMS {outcome} (delivery {delivery}, to {to})",
+    "summary_webhook": "webhook to '{endpoint}' answered {status} (delivery {delivery})",
+    "summary_signature": "signature request #{signature} sent to {signer} ({provider}, delivery {delivery}), the phase "
+                         "waits for it",
+    "summary_substate_opened": "substate '{substate}' opened",
+    "summary_substate_closed": "substate '{substate}' closed",
+    "summary_notified": "notified {count} user(s)",
+    "summary_task": "task {task} for user {user}",
+    "summary_started": "started {workflow_id}",
+    "summary_follow_up_later": "follow-up '{template}' starts when the process ends",
+    "summary_process_ends": "process ends after this phase",
+    "summary_skipped_after_incident": "skipped by staff after an incident",
+    "summary_assigned_before": "{role} assigned before",
+    "summary_assigned": "{role}: user {user}",
+    # an email's, an SMS's or a notice's outcome in a summary (MessageStatus, DeliveryStatus)
+    "outcome_pending": "pending",
+    "outcome_sending": "sending",
+    "outcome_sent": "sent",
+    "outcome_delivered": "delivered",
+    "outcome_held": "held",
+    "outcome_failed": "failed",
+    "outcome_unknown": "unknown",
     "by_actor": " by {actor}",
     "actor_key": "API key '{name}'",
     "status_remapped": "Status changed from '{previous}' to '{status}': status '{previous}' left pipeline "
@@ -257,6 +305,51 @@ ITALIAN = {
     "status_changed": "Stato cambiato da '{previous}' a '{status}'",
     "substate_opened": "Sottostato '{substate}' aperto",
     "substate_closed": "Sottostato '{substate}' chiuso",
+    "summary_email": "email: {outcome} (messaggio {message} della posta in uscita, a {to})",
+    "summary_email_forwarded": "email inoltrata: {outcome} (messaggio {message} della posta in uscita, a {to})",
+    "summary_owner_notified": "titolare avvisato: {outcome} (messaggio {message} della posta in uscita, {to})",
+    "summary_invitation": "invito: {outcome} (messaggio {message} della posta in uscita, {when})",
+    "summary_no_invitation": "nessun invito era stato inviato: niente da annullare",
+    "summary_cancellation": "annullamento: {outcome} (messaggio {message} della posta in uscita)",
+    "summary_reminder": "promemoria: {outcome} (messaggio {message} della posta in uscita)",
+    "summary_overdue_notice": "avviso di ritardo: {outcome} (messaggio {message} della posta in uscita)",
+    "summary_notice": "avviso: {outcome} (messaggio {message} della posta in uscita)",
+    "summary_history": "voce {entry} aggiunta alla cronologia",
+    "summary_letter_emailed": "lettera conservata come documento {document} (versione {version}), email: {outcome} "
+                              "(messaggio {message} della posta in uscita, a {to})",
+    "summary_letter": "lettera conservata come documento {document} (versione {version})",
+    "summary_report_emailed": "report conservato come documento {document} (versione {version}), email: {outcome} "
+                              "(messaggio {message} della posta in uscita, a {to})",
+    "summary_report": "report conservato come documento {document} (versione {version})",
+    "summary_values_already": "valori già scritti",
+    "summary_wrote": "scritti: {fields}",
+    "summary_status_already": "stato già impostato a {status}",
+    "summary_status": "stato {previous} → {status}",
+    "summary_client_request_waits": "richiesta al cliente n. {request}: {outcome} (messaggio {message} della posta "
+                                    "in uscita, a {to}); la fase la attende",
+    "summary_client_request": "richiesta al cliente n. {request}: {outcome} (messaggio {message} della posta in "
+                              "uscita, a {to})",
+    "summary_sms": "SMS: {outcome} (invio {delivery}, a {to})",
+    "summary_webhook": "webhook a '{endpoint}': risposta {status} (invio {delivery})",
+    "summary_signature": "richiesta di firma n. {signature} inviata a {signer} ({provider}, invio {delivery}); la fase "
+                         "la attende",
+    "summary_substate_opened": "sottostato '{substate}' aperto",
+    "summary_substate_closed": "sottostato '{substate}' chiuso",
+    "summary_notified": "utenti avvisati: {count}",
+    "summary_task": "attività {task} per l'utente {user}",
+    "summary_started": "avviato {workflow_id}",
+    "summary_follow_up_later": "il processo successivo '{template}' parte quando questo processo termina",
+    "summary_process_ends": "il processo termina dopo questa fase",
+    "summary_skipped_after_incident": "saltata dallo staff dopo un incidente",
+    "summary_assigned_before": "{role} già assegnato",
+    "summary_assigned": "{role}: utente {user}",
+    "outcome_pending": "in attesa",
+    "outcome_sending": "in invio",
+    "outcome_sent": "inviato",
+    "outcome_delivered": "consegnato",
+    "outcome_held": "trattenuto nella posta in uscita",
+    "outcome_failed": "non riuscito",
+    "outcome_unknown": "esito incerto",
     "by_actor": " da {actor}",
     "actor_key": "chiave API '{name}'",
     "status_remapped": "Stato cambiato da '{previous}' a '{status}': lo stato '{previous}' non è più nella pipeline "
@@ -346,34 +439,48 @@ def history_text(locale: str, key: str, /, **values: Any) -> str:
         for name, said_in in (("reason", reason_in), ("step", step_in)):
             if isinstance(values.get(name), str):
                 values[name] = said_in(locale, values[name])
+        if isinstance(outcome := values.get("outcome"), str):
+            values["outcome"] = table.get(f"outcome_{outcome}", outcome)
     return table[key].format(**values)
+
+
+_GROUPS = {"outcome": r"\w+"}  # a value read back that is one word (a status): `email {outcome}` is no `email forwarded`
 
 
 def _pattern(text: str) -> re.Pattern[str]:
     """The English `text` with its placeholders as named groups: what reads a reason back into its key and values."""
     parts = re.split(r"\{(\w+)\}", text)
-    return re.compile("".join(re.escape(part) if i % 2 == 0 else f"(?P<{part}>.+)" for i, part in enumerate(parts)),
-                      re.DOTALL)
+    return re.compile("".join(re.escape(part) if i % 2 == 0 else f"(?P<{part}>{_GROUPS.get(part, '.+')})"
+                              for i, part in enumerate(parts)), re.DOTALL)
 
 
 def _patterns(prefix: str) -> list[tuple[str, re.Pattern[str]]]:
     return [(key, _pattern(ENGLISH[key])) for key in ENGLISH if key.startswith(prefix)]
 
 
-_REASONS, _STEPS = _patterns("reason_"), _patterns("step_")
+_REASONS, _STEPS, _SUMMARIES = _patterns("reason_"), _patterns("step_"), _patterns("summary_")
 
 
-def _read_back(locale: str, text: str, patterns: list[tuple[str, re.Pattern[str]]]) -> str:
+def _read_back(locale: str, text: str, patterns: list[tuple[str, re.Pattern[str]]],
+               user: Callable[[str], str] | None = None) -> str:
     """`text` in the language of `locale` when it is one of `patterns`' English lines (what is inside it too: a
-    `reason` by `history_text`, a step's `what` read back the same way); any other text as it is."""
-    if language(locale) == "en":
+    `reason` by `history_text`, a step's `what` read back the same way; a `user`'s id as `user` says it); any other
+    text as it is."""
+    if language(locale) == "en" and user is None:
         return text
     for key, pattern in patterns:
         if (found := pattern.fullmatch(text)) is not None:
-            values = {name: _read_back(locale, value, patterns) if name == "what" else value
+            values = {name: _read_back(locale, value, patterns) if name == "what" else
+                      user(value) if name == "user" and user is not None else value
                       for name, value in found.groupdict().items()}
             return history_text(locale, key, **values)
     return text
+
+
+def summary_in(locale: str, summary: str, user: Callable[[str], str] | None = None) -> str:
+    """An action's summary (`summary_...` in English: what an email, a task, a webhook... did) in the language of
+    `locale`, the user it names as `user` says them (by name, where the console knows them); any other as it is."""
+    return _read_back(locale, summary, _SUMMARIES, user)
 
 
 _CALLER = re.compile(r"^(user|key):\d{1,19}:(.+)$", re.DOTALL)

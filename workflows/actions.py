@@ -97,13 +97,13 @@ class Actions:
                                                           action=follow_up,
                                                           start_delay_seconds=follow_up.start.delay.total_seconds()))
                 ps.actions.append(ActionOutcome(index=j, kind=action.kind, status="done", step_key=step_key,
-                                                summary=f"follow-up '{follow_up.template}' starts when the process "
-                                                        "ends", at=workflow.now()))
+                                                summary=english("summary_follow_up_later",
+                                                                template=follow_up.template), at=workflow.now()))
                 continue
             if action.end_process is not None:
                 run.end_reason = action.end_process.reason or english("reason_ended_by_phase", phase=ps.key)
                 ps.actions.append(ActionOutcome(index=j, kind=action.kind, status="done", step_key=step_key,
-                                                summary="process ends after this phase", at=workflow.now()))
+                                                summary=english("summary_process_ends"), at=workflow.now()))
                 return done_written
             run.details(f"phase **{ps.key}** ({index + 1}/{len(run.state.phases)}): action {j} `{action.kind}`")
             after = self._phase_end_lines(index, spec, ps, j) \
@@ -118,7 +118,8 @@ class Actions:
             ps.actions.append(ActionOutcome(
                 index=j, kind=action.kind, step_key=step_key, at=ended_at or workflow.now(),
                 status="done" if isinstance(result, ActionResult) else "skipped",
-                summary=result.summary if isinstance(result, ActionResult) else "skipped by staff after an incident"))
+                summary=result.summary if isinstance(result, ActionResult)
+                else english("summary_skipped_after_incident")))
             if ended_at is not None and run.step_end is not None:  # the end it wrote, for `_finish` to compare
                 run.step_ended = run.step_end.completed(result.summary, ended_at, result.responsible_id)
             if isinstance(result, ActionResult) and result.data.get("waits"):

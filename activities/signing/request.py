@@ -43,7 +43,7 @@ from crm.models import HistoryEntry, HistoryKind
 from crm.signatures import SignatureRequest, SignatureStatus
 from crm.types import utcnow
 from processes.action_kinds import RequestSignature
-from processes.history_words import history_text, said
+from processes.history_words import english, history_text, said
 
 KIND = "request_signature"
 
@@ -142,8 +142,8 @@ class SignatureActivities:
         if action.provider == EMBEDDED:  # the link is made with its email, and the request with them
             await self._link_emailed(step, row, action)
         signature = await self._kept(step, row, action)
-        return ActionResult(summary=f"signature request #{signature.id} sent to {action.signer} ({action.provider}, "
-                                    f"delivery {row.id}), the phase waits for it",
+        return ActionResult(summary=english("summary_signature", signature=signature.id, signer=action.signer,
+                                            provider=action.provider, delivery=row.id),
                             data={"signature_id": signature.id, "expires_at": signature.expires_at.isoformat()},
                             responsible_id=step.responsible_id)
 

@@ -22,12 +22,12 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from starlette.datastructures import FormData
 
 from api.auth import Principal
-from api.console.actors import actor_in
+from api.console.actors import actor_in, user_named
 from api.console.i18n import translator
 from api.deps import SessionDep
 from crm.staff_sessions import SignedIn, signed_in
 from processes.formatting import brief_date_and_time, parse_locale
-from processes.history_words import reason_in, step_in
+from processes.history_words import reason_in, step_in, summary_in
 from settings import Settings
 
 COOKIE = "stagecoach_session"
@@ -125,6 +125,7 @@ def render(request: Request, settings: Settings, name: str, status: int = 200, *
         said_reason=functools.partial(reason_in, settings.locale),
         said_step=functools.partial(step_in, settings.locale), temporal_ui=settings.temporal_ui_url, status=status,
         said_actor=functools.partial(actor_in, _, context.get("users") or {}),
+        said_summary=functools.partial(summary_in, settings.locale, user=user_named(context.get("users") or {})),
         **context)
     return HTMLResponse(html, status_code=status, headers=HEADERS)
 

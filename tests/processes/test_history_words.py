@@ -7,7 +7,7 @@ from string import Formatter
 
 import pytest
 
-from processes.history_words import ENGLISH, ITALIAN, english, history_text, reason_in, said, step_in
+from processes.history_words import ENGLISH, ITALIAN, english, history_text, reason_in, said, step_in, summary_in
 
 
 def placeholders(text: str) -> set[str]:
@@ -120,3 +120,23 @@ def test_a_line_says_who_by_name() -> None:
     assert history_text("en", "by_actor", actor="key:12:crm sync") == " by API key 'crm sync'"
     assert history_text("en", "by_actor", actor="user:3:maria") == " by maria"
     assert history_text("en", "by_actor", actor="client request #4") == " by client request #4"
+
+
+@pytest.mark.parametrize("key", sorted(key for key in ENGLISH if key.startswith("summary_")))
+def test_an_actions_summary_reads_back_into_italian(key: str) -> None:
+    """Every summary an action writes (in English, kept in the process's state) is found again and said in Italian
+    with its values; an outcome in the console's words, a user by the name the console gives them"""
+    values = {name: f"<{name}>" for name in placeholders(ENGLISH[key])}
+    if "outcome" in values:
+        values["outcome"] = "held"
+    read = summary_in("it", english(key, **values), user=lambda number: f"named {number}")
+    expected = history_text("it", key, **{**values, **({"user": "named <user>"} if "user" in values else {})})
+    assert read == expected and read != english(key, **values), read
+
+
+def test_a_summary_the_console_knows_no_words_for_stays_as_written() -> None:
+    assert summary_in("it", "something else happened") == "something else happened"
+    assert summary_in("en", "task 4 for user 7") == "task 4 for user 7"
+    assert summary_in("en", "task 4 for user 7", user=lambda n: "Maria Rossi") == "task 4 for user Maria Rossi"
+    assert summary_in("it", "email held (outbox message 1, to record_contact)") == \
+        "email: trattenuto nella posta in uscita (messaggio 1 della posta in uscita, a record_contact)"
