@@ -142,6 +142,13 @@ ENGLISH = {
     "outcome_held": "held",
     "outcome_failed": "failed",
     "outcome_unknown": "unknown",
+    "outcome_f_pending": "pending",
+    "outcome_f_sending": "sending",
+    "outcome_f_sent": "sent",
+    "outcome_f_delivered": "delivered",
+    "outcome_f_held": "held",
+    "outcome_f_failed": "failed",
+    "outcome_f_unknown": "unknown",
     "by_actor": " by {actor}",
     "actor_key": "API key '{name}'",
     "status_remapped": "Status changed from '{previous}' to '{status}': status '{previous}' left pipeline "
@@ -305,31 +312,31 @@ ITALIAN = {
     "status_changed": "Stato cambiato da '{previous}' a '{status}'",
     "substate_opened": "Sottostato '{substate}' aperto",
     "substate_closed": "Sottostato '{substate}' chiuso",
-    "summary_email": "email: {outcome} (messaggio {message} della posta in uscita, a {to})",
+    "summary_email": "email {outcome} (messaggio {message} della posta in uscita, a {to})",
     "summary_email_forwarded": "email inoltrata: {outcome} (messaggio {message} della posta in uscita, a {to})",
-    "summary_owner_notified": "titolare avvisato: {outcome} (messaggio {message} della posta in uscita, {to})",
-    "summary_invitation": "invito: {outcome} (messaggio {message} della posta in uscita, {when})",
+    "summary_owner_notified": "titolare avvisato: email {outcome} (messaggio {message} della posta in uscita, {to})",
+    "summary_invitation": "invito {outcome} (messaggio {message} della posta in uscita, {when})",
     "summary_no_invitation": "nessun invito era stato inviato: niente da annullare",
-    "summary_cancellation": "annullamento: {outcome} (messaggio {message} della posta in uscita)",
-    "summary_reminder": "promemoria: {outcome} (messaggio {message} della posta in uscita)",
-    "summary_overdue_notice": "avviso di ritardo: {outcome} (messaggio {message} della posta in uscita)",
-    "summary_notice": "avviso: {outcome} (messaggio {message} della posta in uscita)",
+    "summary_cancellation": "annullamento {outcome} (messaggio {message} della posta in uscita)",
+    "summary_reminder": "promemoria {outcome} (messaggio {message} della posta in uscita)",
+    "summary_overdue_notice": "avviso di ritardo {outcome} (messaggio {message} della posta in uscita)",
+    "summary_notice": "avviso {outcome} (messaggio {message} della posta in uscita)",
     "summary_history": "voce {entry} aggiunta alla cronologia",
-    "summary_letter_emailed": "lettera conservata come documento {document} (versione {version}), email: {outcome} "
+    "summary_letter_emailed": "lettera conservata come documento {document} (versione {version}), email {outcome} "
                               "(messaggio {message} della posta in uscita, a {to})",
     "summary_letter": "lettera conservata come documento {document} (versione {version})",
-    "summary_report_emailed": "report conservato come documento {document} (versione {version}), email: {outcome} "
+    "summary_report_emailed": "report conservato come documento {document} (versione {version}), email {outcome} "
                               "(messaggio {message} della posta in uscita, a {to})",
     "summary_report": "report conservato come documento {document} (versione {version})",
     "summary_values_already": "valori già scritti",
     "summary_wrote": "scritti: {fields}",
     "summary_status_already": "stato già impostato a {status}",
     "summary_status": "stato {previous} → {status}",
-    "summary_client_request_waits": "richiesta al cliente n. {request}: {outcome} (messaggio {message} della posta "
+    "summary_client_request_waits": "richiesta al cliente n. {request} {outcome} (messaggio {message} della posta "
                                     "in uscita, a {to}); la fase la attende",
-    "summary_client_request": "richiesta al cliente n. {request}: {outcome} (messaggio {message} della posta in "
+    "summary_client_request": "richiesta al cliente n. {request} {outcome} (messaggio {message} della posta in "
                               "uscita, a {to})",
-    "summary_sms": "SMS: {outcome} (invio {delivery}, a {to})",
+    "summary_sms": "SMS {outcome} (invio {delivery}, a {to})",
     "summary_webhook": "webhook a '{endpoint}': risposta {status} (invio {delivery})",
     "summary_signature": "richiesta di firma n. {signature} inviata a {signer} ({provider}, invio {delivery}); la fase "
                          "la attende",
@@ -349,7 +356,14 @@ ITALIAN = {
     "outcome_delivered": "consegnato",
     "outcome_held": "trattenuto nella posta in uscita",
     "outcome_failed": "non riuscito",
-    "outcome_unknown": "esito incerto",
+    "outcome_unknown": "dall'esito incerto",
+    "outcome_f_pending": "in attesa",
+    "outcome_f_sending": "in invio",
+    "outcome_f_sent": "inviata",
+    "outcome_f_delivered": "consegnata",
+    "outcome_f_held": "trattenuta nella posta in uscita",
+    "outcome_f_failed": "non riuscita",
+    "outcome_f_unknown": "dall'esito incerto",
     "by_actor": " da {actor}",
     "actor_key": "chiave API '{name}'",
     "status_remapped": "Stato cambiato da '{previous}' a '{status}': lo stato '{previous}' non è più nella pipeline "
@@ -427,6 +441,9 @@ ITALIAN = {
 }
 
 LANGUAGES = {"en": ENGLISH, "it": ITALIAN}
+# the lines whose outcome is said of a feminine noun in Italian (un'email, una richiesta: inviata, not inviato)
+_FEMININE = {"summary_email", "summary_email_forwarded", "summary_owner_notified", "summary_letter_emailed",
+             "summary_report_emailed", "summary_client_request", "summary_client_request_waits"}
 
 
 def history_text(locale: str, key: str, /, **values: Any) -> str:
@@ -439,8 +456,8 @@ def history_text(locale: str, key: str, /, **values: Any) -> str:
         for name, said_in in (("reason", reason_in), ("step", step_in)):
             if isinstance(values.get(name), str):
                 values[name] = said_in(locale, values[name])
-        if isinstance(outcome := values.get("outcome"), str):
-            values["outcome"] = table.get(f"outcome_{outcome}", outcome)
+        if isinstance(outcome := values.get("outcome"), str):  # its word agrees with what the line says it of
+            values["outcome"] = table.get(f"outcome_{'f_' if key in _FEMININE else ''}{outcome}", outcome)
     return table[key].format(**values)
 
 
