@@ -415,6 +415,19 @@ ITALIAN |= {
                "funzione?); non è stato cambiato nulla",
 }
 
+# how an import ended (api/console/import_pages.outcome)
+ITALIAN |= {
+    "{n} row written": "{n} riga scritta",
+    "{n} rows written": "{n} righe scritte",
+    "{n} row rejected": "{n} scartata",
+    "{n} rows rejected": "{n} scartate",
+    "{n} invalid row: nothing was written (all or nothing)":
+        "{n} riga non valida: non è stato scritto nulla (tutto o niente)",
+    "{n} invalid rows: nothing was written (all or nothing)":
+        "{n} righe non valide: non è stato scritto nulla (tutto o niente)",
+    "free field “{name}”": "campo libero “{name}”",
+}
+
 # who did something (api/console/actors.py)
 ITALIAN |= {
     "API key “{name}”": "chiave API “{name}”",

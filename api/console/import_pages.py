@@ -9,7 +9,7 @@ as MAX_IMPORT_BYTES (api.admission).
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import HTMLResponse
@@ -39,6 +39,21 @@ def _choices(job: ImportJob, column: str) -> list[str]:
     """The fields a column may map to (for contacts, a free field of the column's own name too)."""
     free = [column if column.startswith("fields.") else f"fields.{column}"] if job.kind is ImportKind.contacts else []
     return [*FIELDS[job.kind], *free]
+
+
+def outcome(job: ImportJob, _: Callable[[str], str]) -> str:
+    """How the job ended, in the office's language: what it wrote and rejected, or why it wrote nothing (the job's
+    `detail`, in English over the API; a failure's own message as it is)."""
+    def rows(count: int, one: str, many: str) -> str:
+        return (_(one) if count == 1 else _(many)).format(n=count)
+    if job.status is ImportStatus.done:
+        written = rows(job.rows_written, "{n} row written", "{n} rows written")
+        return written + (", " + rows(job.rows_invalid, "{n} row rejected", "{n} rows rejected")
+                          if job.rows_invalid else "")
+    if job.status is ImportStatus.refused:
+        return rows(job.rows_invalid, "{n} invalid row: nothing was written (all or nothing)",
+                    "{n} invalid rows: nothing was written (all or nothing)")
+    return job.detail or ""
 
 
 async def _render_list(request: Request, session: SessionDep, settings: SettingsDep, signed: SignedInDep,
@@ -93,6 +108,7 @@ async def render_job(request: Request, session: SessionDep, settings: SettingsDe
         return render(request, settings, "not_found.html", status=exc.status, what=str(job_id), message=exc.message)
     mapping = job.mapping or default_mapping(job.kind, job.columns)
     return render(request, settings, "import.html", status=status, job=api.public(job), error=error,
+                  outcome=outcome(job, translator(settings.locale)),
                   mapping_step=_waits_for_mapping(job), mapping=mapping,
                   choices={c: _choices(job, c) for c in job.columns},
                   running=job.status in (ImportStatus.validating, ImportStatus.importing) and not _waits_for_mapping(job))

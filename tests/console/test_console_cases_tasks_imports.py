@@ -113,6 +113,9 @@ async def test_cases_tasks_and_imports(stack: Stack, sessions: Any, page: Page, 
     await page.get_by_role("button", name="Import the rows").click()
     await expect(page.locator("#import-status")).to_have_text("done", timeout=60_000)  # the page refreshes itself
     await expect(page.locator("#import-progress")).to_contain_text("4")
+    await expect(page.locator("#import-detail")).to_have_text("3 rows written, 1 row rejected")
+    await expect(page.locator("#progress-h ~ p.meta")).to_have_text(
+        "Mapping: Nome → Title, Note → free field “Note”, Posta → Email")
     await expect(page.locator("#import-errors li")).to_have_text(["row 3, column Posta: value is not a valid email "
                                                                   "address: An email address must have an @-sign."])
     await _accessible(page, "import")

@@ -13,7 +13,9 @@ import pytest
 from temporalio.testing import WorkflowEnvironment
 
 from api.app import create_app
-from crm.imports.models import ImportJob, ImportKind, ImportMode
+from api.console.i18n import translator
+from api.console.import_pages import outcome
+from crm.imports.models import ImportJob, ImportKind, ImportMode, ImportStatus
 from renderer.pool import shared_pool
 from settings import Settings
 from tests.console.conftest import staff_user
@@ -59,3 +61,19 @@ async def test_modes_are_named_in_words(console: Any, sessions: Any) -> None:
         for mode, title in words["titles"].items():
             shown = await browser.get(f"/console/imports/{ids[mode]}")
             assert shown.status_code == 200 and f'<span class="sub">{title}</span>' in shown.text, shown.text
+
+
+def test_how_an_import_ended_is_said_in_the_offices_language() -> None:
+    """What a job wrote and rejected, in Italian with its plural; a failure's own message as it is"""
+    _ = translator("it")
+
+    def job(status: ImportStatus, written: int = 0, invalid: int = 0, detail: str | None = None) -> ImportJob:
+        return ImportJob(kind=ImportKind.contacts, status=status, rows_written=written, rows_invalid=invalid,
+                         detail=detail)
+    assert outcome(job(ImportStatus.done, 1), _) == "1 riga scritta"
+    assert outcome(job(ImportStatus.done, 3, 1), _) == "3 righe scritte, 1 scartata"
+    assert outcome(job(ImportStatus.done, 0, 2), _) == "0 righe scritte, 2 scartate"
+    assert outcome(job(ImportStatus.refused, 0, 2), _) == "2 righe non valide: non è stato scritto nulla (tutto o niente)"
+    assert outcome(job(ImportStatus.failed, detail="stopped (OSError): nothing was written"), _) == \
+        "stopped (OSError): nothing was written"
+    assert outcome(job(ImportStatus.validating), _) == ""
