@@ -61,7 +61,7 @@ async def prepare_enter(session: AsyncSession, moved: Moved, settings: Settings)
             or row.previous_status is None or row.visit is None or row.id is None:
         return None
     owner_id = record.owner_id or row.actor_user_id
-    built = stage_template(pipeline, record.status, None, "enter", record.channel)
+    built = stage_template(pipeline, record.status, None, "enter", record.channel, locale=settings.locale)
     if built is None or owner_id is None or stage_template(pipeline, row.previous_status, None, "exit",
                                                            record.channel) is not None:
         return None

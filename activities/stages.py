@@ -99,7 +99,7 @@ def enter_request_id(record_id: int, visit: int) -> str:
 
 async def _start(deps: Deps, session: AsyncSession, pipeline: Pipeline, version: int, event: StageEvent,
                  record: Record, status: str, substate: str | None, visit: int, when: When) -> list[str]:
-    built = stage_template(pipeline, status, substate, when, record.channel)
+    built = stage_template(pipeline, status, substate, when, record.channel, locale=deps.settings.locale)
     if built is None:
         return []
     assert record.id is not None

@@ -13,8 +13,10 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass, field
 from datetime import timedelta
+from functools import partial
 from typing import Literal
 
+from processes.history_words import history_text
 from processes.pipeline import Automation, Pipeline
 from processes.template import Phase, ProcessTemplate
 from processes.template_basics import StartRule
@@ -35,19 +37,21 @@ def stage_key(pipeline_key: str, status: str, substate: str | None, when: When) 
     return f"stage-{digest[:16]}"
 
 
-def _span(delay: timedelta) -> str:
+def _span(delay: timedelta, locale: str) -> str:
     minutes = int(delay.total_seconds() // 60)
     for unit, size in (("day", 1440), ("hour", 60), ("minute", 1)):
         if minutes % size == 0:
             n = minutes // size
-            return f"{n} {unit}{'s' if n != 1 else ''}"
-    return f"{minutes} minutes"  # pragma: no cover
+            return history_text(locale, f"span_{unit}{'s' if n != 1 else ''}", n=n)
+    return history_text(locale, "span_minutes", n=minutes)  # pragma: no cover
 
 
 def stage_template(pipeline: Pipeline, status: str, substate: str | None, when: When, channel: str | None,
-                   path: str = "") -> StageTemplate | None:
+                   path: str = "", locale: str = "en") -> StageTemplate | None:
     """The process of the automations that apply to a record of `channel` (None: all of them) entering (or leaving)
-    the status or substate; None when there are none (then nothing runs, and nothing waits in Temporal)."""
+    the status or substate, named in the language of `locale` (the office's, LOCALE); None when there are none (then
+    nothing runs, and nothing waits in Temporal)."""
+    said = partial(history_text, locale)
     spec = pipeline.status(status)
     holder = spec.substate(substate) if spec is not None and substate else spec
     if holder is None:
@@ -67,23 +71,23 @@ def stage_template(pipeline: Pipeline, status: str, substate: str | None, when: 
 
     if when == "exit":
         if left := [(a, x) for a, x in numbered if x.on == "exit"]:
-            add("left", f"Left {label}", left, StartRule())
+            add("left", said("stage_left", label=label), left, StartRule())
     else:
         if entered := [(a, x) for a, x in numbered if x.on == "enter"]:
-            add("entered", f"Entered {label}", entered, StartRule())
+            add("entered", said("stage_entered", label=label), entered, StartRule())
         since = timedelta()
         for n, (a, automation) in enumerate(sorted(((a, x) for a, x in numbered if x.on == "scheduled"),
                                                    key=lambda pair: pair[1].delay)):
             wait = automation.delay - since
             since = automation.delay
-            add(f"after-{n + 1}", f"{_span(automation.delay)} in {label}", [(a, automation)],
+            add(f"after-{n + 1}", said("stage_after", span=_span(automation.delay, locale), label=label),
+                [(a, automation)],
                 StartRule(after_minutes=int(wait.total_seconds() // 60)))
     if not phases:
         return None
-    what = "on enter" if when == "enter" else "on exit"
     template = ProcessTemplate(key=stage_key(pipeline.key, status, substate, when),
-                               name=f"{pipeline.name} · {label} · {what}"[:200],
-                               description=f"The automations of '{label}' in pipeline '{pipeline.key}'.",
+                               name=said(f"stage_on_{when}", pipeline=pipeline.name, label=label)[:200],
+                               description=said("stage_description", label=label, pipeline=pipeline.key),
                                controller_email=pipeline.controller_email or FALLBACK_CONTROLLER,
                                record_kind=pipeline.record_kind, phases=phases)
     return StageTemplate(template=template, where=where)

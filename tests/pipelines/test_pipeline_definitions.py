@@ -8,6 +8,7 @@ import pytest
 
 from processes.errors import PipelineInvalid
 from processes.pipeline_validation import validate_pipeline
+from processes.stage_templates import stage_template
 from tests.pipelines.conftest import Api, repair_pipeline, save
 
 
@@ -146,3 +147,20 @@ def test_automations_name_configured_webhook_endpoints() -> None:
         "(did you mean 'crm'?)"]
     validate_pipeline(document, known_users=set(), known_templates={}, known_endpoints={"crn"})
     validate_pipeline(document, known_users=set(), known_templates={})  # None: not checked
+
+
+@pytest.mark.parametrize(("locale", "names"), [
+    ("en", ["Repair jobs · Diagnosis · on enter", "Entered Diagnosis", "1 hour in Diagnosis", "2 days in Diagnosis"]),
+    ("it", ["Repair jobs · Diagnosis · all'ingresso", "Ingresso in Diagnosis", "1 ora in Diagnosis",
+            "2 giorni in Diagnosis"])])
+def test_a_statuss_automations_run_as_a_process_named_in_the_offices_language(locale: str, names: list[str]) -> None:
+    """The process and its phases, as staff see them in the console and the Temporal UI, in LOCALE's language"""
+    document = repair_pipeline("x", controller_email="controller@agency.example")
+    note = {"add_history": {"text": "nota"}}
+    document["statuses"][1]["automations"] = [
+        {"on": "enter", "actions": [note]}, {"on": "scheduled", "after_days": 2, "actions": [note]},
+        {"on": "scheduled", "after_hours": 1, "actions": [note]}]
+    pipeline = validate_pipeline(document, known_users=set(), known_templates={})
+    built = stage_template(pipeline, "Diagnosis", None, "enter", None, locale=locale)
+    assert built is not None
+    assert [built.template.name, *(phase.name for phase in built.template.phases)] == names
