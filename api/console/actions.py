@@ -20,7 +20,7 @@ from api.console.i18n import translator
 from api.console.process_pages import render_process
 from api.console.today import render_today
 from api.console.refusals import field_error, refusal
-from api.console.web import SignedInDep, form, principal, redirect, text
+from api.console.web import SignedInDep, digits, form, principal, redirect, text
 from api.deps import SessionDep, SettingsDep, TemporalDep
 from api.routers.processes import staff_request
 from api.routers.tasks import CompleteTaskBody, complete_task
@@ -32,7 +32,7 @@ router = APIRouter(prefix="/console", include_in_schema=False)
 KINDS = {kind.route: kind for kind in (SKIP_PHASE, ABORT, COMPLETE_PHASE, CHANGE_OWNER, RESOLVE_INCIDENT)}
 # a number as a number is written: no leading zero (0212345678, 00184, 007 are phone numbers, postcodes, codes: text),
 # a decimal point, at most 15 digits on either side (exact in JSON); anything else (1.250,50, +39..., 1e5) is text
-_NUMBER = re.compile(r"^-?(0|[1-9]\d{0,14})(\.\d{1,15})?$")
+_NUMBER = re.compile(r"^-?(0|[1-9]\d{0,14})(\.\d{1,15})?$", re.ASCII)
 
 
 class FormInvalid(Exception):
@@ -49,6 +49,8 @@ def answers(raw: str, _: Any) -> dict[str, Any]:
         name, sep, value = line.partition(":")
         if not sep or not name.strip():
             raise FormInvalid(_("line {n}: write each answer as name: value").format(n=number))
+        if name.strip() in found:
+            raise FormInvalid(_("line {n}: '{name}' is answered twice").format(n=number, name=name.strip()))
         value = value.strip()
         lowered = value.lower()
         number = _NUMBER.match(value)
@@ -70,7 +72,7 @@ def _body(kind: StaffRequestKind, data: FormData, _: Any) -> BaseModel:
         fields = {"phase": text(data, "phase") or None, "answers": answers(text(data, "answers"), _)}
     elif kind is CHANGE_OWNER:
         owner = text(data, "owner_id")
-        if not owner.isdigit():
+        if not digits(owner):
             raise FormInvalid(_("choose the new owner"))
         fields = {"owner_id": int(owner)}
     else:

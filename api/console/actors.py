@@ -38,6 +38,6 @@ def actor_in(_: Callable[[str], str], users: Mapping[int, Any], actor: str | Non
 def user_named(users: Mapping[int, Any]) -> Callable[[str], str]:
     """A user's id, as a summary of what an action did writes it, said by their name where `users` holds them."""
     def named(number: str) -> str:
-        user = users.get(int(number)) if number.isdigit() and len(number) < 19 else None
+        user = users.get(int(number)) if number.isascii() and number.isdigit() and len(number) < 19 else None
         return user.name if user is not None else number
     return named

@@ -20,7 +20,7 @@ from api.console.i18n import translator
 from api.console.process_pages import users_by_id
 from api.console.record_pages import render_record
 from api.console.refusals import field_error
-from api.console.web import SignedInDep, form, offset_in, principal, redirect, render, text
+from api.console.web import SignedInDep, digits, form, offset_in, principal, redirect, render, text
 from api.deps import SessionDep, SettingsDep, TemporalDep
 from api.routers.moves import move
 from crm.client_requests.pending import ClientRequestsPending
@@ -53,7 +53,7 @@ async def render_board(request: Request, session: SessionDep, settings: Settings
     type_name, channel, owner = _query(params, "type"), _query(params, "channel"), _query(params, "owner_id")
     if type_name is not None and pipeline.record_type(type_name) is None:
         type_name = None
-    owner_id = int(owner) if owner is not None and owner.isdigit() and len(owner) < 10 else None
+    owner_id = int(owner) if owner is not None and digits(owner) and len(owner) < 10 else None
     skip = offset_in(params)
     found = await board(session, principal(signed), pipeline, row.version,
                         BoardFilter(type=type_name, owner_id=owner_id, channel=channel), limit=PER_STATUS, offset=skip)

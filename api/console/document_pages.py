@@ -13,7 +13,7 @@ from starlette.datastructures import UploadFile
 from api.admission import body_limit
 from api.console.i18n import translator
 from api.console.record_pages import render_record
-from api.console.web import SignedInDep, form, principal, redirect, render, text
+from api.console.web import SignedInDep, digits, form, principal, redirect, render, text
 from api.deps import SessionDep, SettingsDep
 from api.routers.documents import download
 from api.routers.records import get_record_or_404
@@ -35,7 +35,7 @@ async def upload(record_id: int, request: Request, session: SessionDep, settings
         await get_record_or_404(session, record_id, who)
         file = data.get("file")
         document_id = text(data, "document_id")
-        document = await store.get(session, record_id, int(document_id)) if document_id.isdigit() else None
+        document = await store.get(session, record_id, int(document_id)) if digits(document_id) else None
         if not isinstance(file, UploadFile) or not file.filename:
             _ = translator(settings.locale)
             raise DocumentInvalid(_("choose a file"))

@@ -415,6 +415,9 @@ ITALIAN |= {
                "funzione?); non è stato cambiato nulla",
 }
 
+# the answers of a phase or a task, one per line (api/console/actions.answers)
+ITALIAN |= {"line {n}: '{name}' is answered twice": "riga {n}: '{name}' ha già una risposta"}
+
 # how an import ended (api/console/import_pages.outcome)
 ITALIAN |= {
     "{n} row written": "{n} riga scritta",

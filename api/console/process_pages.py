@@ -20,7 +20,7 @@ from temporalio.service import RPCError
 
 from api.console.i18n import translator
 from api.console.refusals import refusal
-from api.console.web import SignedInDep, principal, render
+from api.console.web import SignedInDep, digits, principal, render
 from api.deps import SessionDep, SettingsDep, TemporalDep
 from api.fields import KEY_PATTERN
 from api.routers.processes import ProcessView, get_process, list_processes
@@ -66,7 +66,7 @@ def _filters(query: dict[str, str], settings: Settings) -> tuple[dict[str, Any],
             errors["template"] = _("not a template key")
     for name, arg in (("record", "record_id"), ("owner", "owner_id")):
         if value := query.get(name, "")[:20]:
-            if value.isdigit() and int(value) < 2**31:
+            if digits(value) and int(value) < 2**31:
                 args[arg] = int(value)
             else:
                 errors[name] = _("not a number")

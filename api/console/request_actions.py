@@ -21,7 +21,7 @@ from api.console.i18n import translator
 from api.console.record_pages import render_record
 from api.console.request_pages import MAX_ID, render_list, render_request
 from api.console.refusals import field_error
-from api.console.web import SignedInDep, form, principal, redirect, text
+from api.console.web import SignedInDep, digits, form, principal, redirect, text
 from api.deps import SessionDep, SettingsDep, TemporalDep
 from api.routers.client_requests import (cancel_client_request, link_client_request, resend_client_request,
                                          send_client_request)
@@ -41,7 +41,7 @@ class Refused(Exception):
 
 def _number(data: FormData, name: str, message: str) -> int:
     value = text(data, name).lstrip("#")
-    if not value.isdigit() or len(value) > 18 or not 0 < int(value) <= MAX_ID:
+    if not digits(value) or len(value) > 18 or not 0 < int(value) <= MAX_ID:
         raise Refused(message)
     return int(value)
 
@@ -75,14 +75,14 @@ async def request_action(request_id: int, action: str, request: Request, session
             raise ClientRequestNotFound(f"no client request {request_id}")
         await _act(action, request_id, data, session, temporal, settings, signed, _)
     except (Refused, StagecoachError) as exc:
-        if origin == "record" and record_id.isdigit():
+        if origin == "record" and digits(record_id):
             return await render_record(request, session, settings, signed, int(record_id), exc.status,
                                        request_error=exc.message, request_error_at=str(request_id))
         if origin == "list":
             return await render_list(request, session, settings, signed, exc.status, exc.message, request_id)
         return await render_request(request, session, settings, signed, request_id, exc.status, exc.message,
                                     action[:10])
-    if origin == "record" and record_id.isdigit():
+    if origin == "record" and digits(record_id):
         return redirect(f"/console/records/{record_id}?done={action}#requests-h")
     if origin == "list":
         return redirect(f"/console/client-requests?{request.url.query}&done={action}")
@@ -101,7 +101,7 @@ async def send_request(record_id: int, request: Request, session: SessionDep, te
             raise Refused(_("choose a request template"))
         try:
             body = ClientRequestCreate(template=text(data, "template")[:100],
-                                       expires_days=int(days) if days.isdigit() and len(days) < 8 else days or None)
+                                       expires_days=int(days) if digits(days) and len(days) < 8 else days or None)
         except ValidationError as exc:
             raise Refused(field_error(exc, _, {"template": _("Request template"), "expires_days": _("Expires after")},
                                       {"expires_days": _("a whole number of days from 1 to 3650")})) from None

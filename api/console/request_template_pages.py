@@ -15,7 +15,7 @@ from api import source_text
 from api.console import written_yaml
 from api.console.i18n import translator
 from api.console.template_pages import Editor
-from api.console.web import SignedInDep, render
+from api.console.web import SignedInDep, digits, render
 from api.deps import SessionDep, SettingsDep
 from crm.client_requests import store
 from crm.client_requests.models import ClientRequestTemplate
@@ -42,7 +42,7 @@ def shown_text(row: ClientRequestTemplate) -> str:
 
 
 def _version(value: str | None) -> int | None:
-    return int(value) if value and value.isdigit() and len(value) < 8 else None
+    return int(value) if value and digits(value) and len(value) < 8 else None
 
 
 @router.get("/request-templates", response_class=HTMLResponse)

@@ -20,7 +20,7 @@ from api.console.case_pages import render_case
 from api.console.i18n import translator
 from api.console.process_pages import record_titles, users_by_id
 from api.console.refusals import field_error
-from api.console.web import SignedInDep, form, principal, redirect, render, text
+from api.console.web import SignedInDep, digits, form, principal, redirect, render, text
 from api.deps import SessionDep, SettingsDep, TemporalDep
 from api.paging import Page
 from api.routers.tasks import create_task, list_tasks
@@ -73,9 +73,9 @@ def _labels(settings: Settings) -> dict[str, str]:
 def task_body(data: Any, settings: Settings) -> TaskCreate:
     record, remind = text(data, "record_id"), text(data, "remind_minutes_before")
     _ = translator(settings.locale)
-    if not record.isdigit() or len(record) > 15:
+    if not digits(record) or len(record) > 15:
         raise ValueError(_("record: write the number of the record the task is about"))
-    if remind and (not remind.isdigit() or len(remind) > 9):
+    if remind and (not digits(remind) or len(remind) > 9):
         raise ValueError(_("reminder: write a number of minutes"))
     return TaskCreate.model_validate({
         "record_id": int(record), "title": text(data, "title"), "category": text(data, "category"),

@@ -20,7 +20,7 @@ from fastapi.responses import HTMLResponse
 from api import source_text
 from api.console import written_yaml
 from api.console.i18n import translator
-from api.console.web import SignedInDep, form, principal, redirect, render, text
+from api.console.web import SignedInDep, digits, form, principal, redirect, render, text
 from api.deps import RendererDep, SessionDep, SettingsDep
 from api.routers.templates import validated_text
 from crm import template_store
@@ -90,7 +90,7 @@ async def templates_page(request: Request, session: SessionDep, settings: Settin
 
 
 def _version(value: str | None) -> int | None:
-    return int(value) if value and value.isdigit() and len(value) < 8 else None
+    return int(value) if value and digits(value) and len(value) < 8 else None
 
 
 @router.get("/templates/{key}", response_class=HTMLResponse)

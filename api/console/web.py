@@ -95,9 +95,15 @@ def offset(request: Request) -> int:
     return offset_in(request.query_params)
 
 
+def digits(value: str) -> bool:
+    """Whether `value` is written in the digits 0-9 alone: `isdigit` takes ², １２ and ٣ too (`int` refuses the first and
+    reads the others), which a number typed in a form or a query is not."""
+    return value.isascii() and value.isdigit()
+
+
 def offset_in(params: Mapping[str, str]) -> int:
     value = params.get("offset", "0")
-    return int(value) if value.isdigit() and len(value) < 10 else 0
+    return int(value) if digits(value) and len(value) < 10 else 0
 
 
 def redirect(url: str) -> RedirectResponse:

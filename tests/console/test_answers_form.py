@@ -3,7 +3,9 @@ decision can compare them, and anything a number would change (a leading zero, a
 
 from __future__ import annotations
 
-from api.console.actions import answers
+import pytest
+
+from api.console.actions import FormInvalid, answers
 from processes.rendering import evaluate_condition
 
 
@@ -18,3 +20,12 @@ def test_codes_with_leading_zeros_stay_as_typed_and_amounts_are_numbers() -> Non
     # a decision comparing numbers still works, and one comparing a code compares the code as written
     assert evaluate_condition("answers.importo > 1000 and answers.vani >= 3", {"answers": given})
     assert evaluate_condition("answers.cap == '00184'", {"answers": given})
+
+
+def test_an_answer_given_twice_is_refused_and_digits_are_0_to_9() -> None:
+    """Two lines of one name would keep only the last, silently: refused, saying which; a number in other digits
+    (full-width, Arabic-Indic) is text, as typed"""
+    with pytest.raises(FormInvalid) as twice:
+        answers("esito: ok\nimporto: 12\nesito: ko", str)
+    assert twice.value.message == "line 3: 'esito' is answered twice"
+    assert answers("vani: １２\npiano: ٣", str) == {"vani": "１２", "piano": "٣"}

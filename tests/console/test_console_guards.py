@@ -119,9 +119,14 @@ async def test_the_console_refuses_what_it_must(stack: Stack, sessions: Any) -> 
         for odd in ("/console/records/99999999999999999999", "/console/records/2147483648",
                     "/console/processes/" + "x" * 300, "/console/processes/%00", "/console/templates/NOPE",
                     f"/console/templates/{key}?version=99&from=1&to=abc", "/console/outbox?status=nope&offset=-1",
-                    "/console/records?kind=nope&offset=99999999999", "/console/processes?owner=99999999999"):
+                    "/console/records?kind=nope&offset=99999999999", "/console/processes?owner=99999999999",
+                    # digits that are not 0-9 (isdigit takes them; int refuses ² and reads １２)
+                    "/console/processes?owner=²", "/console/processes?record=１２", "/console/records?offset=²",
+                    f"/console/templates/{key}?version=²", "/console/board?owner=²"):
             answered = await browser.get(odd)
             assert answered.status_code < 500, (odd, answered.status_code, answered.text[:300])
+        owner_squared = await browser.post(f"{url}/owner", data={"csrf_token": token, "owner_id": "²"})
+        assert owner_squared.status_code == 422, owner_squared.text[:300]
         for odd in ("/console/tasks/99999999999999999999/complete", "/console/tasks/2147483648/complete",
                     f"{url}/nothing"):
             answered = await browser.post(odd, data={"csrf_token": token})
