@@ -20,7 +20,7 @@ from api.console.i18n import translator
 from api.console.process_pages import render_process
 from api.console.today import render_today
 from api.console.refusals import field_error, refusal
-from api.console.web import SignedInDep, digits, form, principal, redirect, text
+from api.console.web import SignedInDep, digits, form, principal, redirect, text, with_param
 from api.deps import SessionDep, SettingsDep, TemporalDep
 from api.routers.processes import staff_request
 from api.routers.tasks import CompleteTaskBody, complete_task
@@ -126,4 +126,6 @@ async def complete_task_action(task_id: int, request: Request, session: SessionD
         return await render_today(request, session, temporal, settings, signed, status, _message(exc, _), task_id,
                                   answers=text(data, "answers"))
     back = text(data, "back")
-    return redirect(back if back.startswith("/console") and not back.startswith("//") else "/console?done=task")
+    if not back.startswith("/console") or back.startswith("//"):
+        back = "/console"
+    return redirect(with_param(back, "done", "task"))

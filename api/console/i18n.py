@@ -52,8 +52,6 @@ ITALIAN: dict[str, str] = {
     'Current phase': 'Fase attuale',
     'Deadline': 'Scadenza',
     'Description': 'Descrizione',
-    'Done.': 'Fatto.',
-    'Done: {what}.': 'Fatto: {what}.',
     'Due today': 'In scadenza oggi',
     'Edit a template': 'Modifica un modello',
     'Edit the YAML': 'Modifica lo YAML',
@@ -243,12 +241,6 @@ ITALIAN: dict[str, str] = {
     'process_owner': 'titolare del processo',
     'record_owner': 'titolare della scheda',
     'user': 'utente',
-    'skip': 'fase saltata',
-    'abort': 'processo interrotto',
-    'complete': 'fase completata',
-    'owner': 'titolare cambiato',
-    'start': 'processo avviato',
-    'task': 'attività completata',
     'process_started': 'processo avviato',
     'process_ended': 'processo finito',
     'process_aborted': 'processo interrotto',
@@ -413,6 +405,25 @@ ITALIAN |= {
     "process {process} did not answer in time: no worker took its request (is the worker running?); nothing was "
     "changed": "il processo {process} non ha risposto in tempo: nessun worker ha preso la richiesta (il worker è in "
                "funzione?); non è stato cambiato nulla",
+}
+
+# what staff did, said when it is done; the board and the incidents' retry
+ITALIAN |= {
+    "The phase was skipped.": "La fase è stata saltata.",
+    "Abort requested: the process is ending.": "Interruzione richiesta: il processo sta terminando.",
+    "The phase was completed.": "La fase è stata completata.",
+    "The owner was changed.": "Il titolare è stato cambiato.",
+    "The incident was resolved.": "L'incidente è stato risolto.",
+    "The process was started.": "Il processo è stato avviato.",
+    "The task was completed.": "L'attività è stata completata.",
+    "The task was added.": "L'attività è stata aggiunta.",
+    "The request was sent to the client.": "La richiesta è stata inviata al cliente.",
+    "The request was sent again.": "La richiesta è stata inviata di nuovo.",
+    "The request was cancelled.": "La richiesta è stata annullata.",
+    "The request was linked.": "La richiesta è stata collegata.",
+    "“{title}” moved to {status}.": "“{title}” spostata in {status}.",
+    "There is no pipeline “{key}”: this is {name}.": "Non esiste la pipeline “{key}”: questa è {name}.",
+    "tick the processes to retry": "spunta i processi da riprovare",
 }
 
 # the answers of a phase or a task, one per line (api/console/actions.answers)

@@ -8,7 +8,9 @@ from typing import Any
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import HTMLResponse
 
+from api.console.i18n import translator
 from api.console.process_pages import record_titles
+from api.console.refusals import refusal
 from api.console.web import SignedInDep, form, offset, principal, render, text
 from api.deps import SessionDep, SettingsDep, TemporalDep
 from api.paging import Page
@@ -38,14 +40,14 @@ async def outbox_page(request: Request, session: SessionDep, settings: SettingsD
 
 
 async def render_incidents(request: Request, session: SessionDep, temporal: TemporalDep, settings: Any,
-                           signed: Any, status: int = 200, results: dict[str, str] | None = None) -> HTMLResponse:
-    error = ""
+                           signed: Any, status: int = 200, results: dict[str, str] | None = None,
+                           error: str = "") -> HTMLResponse:
     items: list[Any] = []
     try:
         items = (await list_processes(session, temporal, settings, principal(signed), status=ProcessStatus.incident,
                                       limit=MAX_RETRIES)).items
     except StagecoachError as exc:
-        error = exc.message
+        error = refusal(exc, translator(settings.locale))
     return render(request, settings, "incidents.html", status=status, items=items, error=error,
                   results=results or {}, titles=await record_titles(session, {i.record_id for i in items
                                                                              if i.record_id}))
@@ -64,13 +66,17 @@ async def retry_incidents(request: Request, session: SessionDep, temporal: Tempo
     data = await form(request, signed)
     key = text(data, "idempotency_key")[:150]
     results: dict[str, str] = {}
-    for workflow_id in [w for w in data.getlist("workflow_id") if isinstance(w, str)][:MAX_RETRIES]:
+    ticked = [w for w in data.getlist("workflow_id") if isinstance(w, str)][:MAX_RETRIES]
+    if not ticked:
+        return await render_incidents(request, session, temporal, settings, signed, 422,
+                                      error=translator(settings.locale)("tick the processes to retry"))
+    for workflow_id in ticked:
         try:
             await staff_request(RESOLVE_INCIDENT, workflow_id[:255], IncidentBody(action="retry"), session, temporal,
                                 settings, principal(signed), f"{key}:{workflow_id}"[:200] if key else None)
             results[workflow_id] = ""
         except StagecoachError as exc:
-            results[workflow_id] = exc.message
+            results[workflow_id] = refusal(exc, translator(settings.locale))
     status = 200 if not any(results.values()) else 207 if any(not m for m in results.values()) else 409
     return await render_incidents(request, session, temporal, settings, signed, 200 if status == 207 else status,
                                   results)

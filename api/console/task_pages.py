@@ -20,7 +20,7 @@ from api.console.case_pages import render_case
 from api.console.i18n import translator
 from api.console.process_pages import record_titles, users_by_id
 from api.console.refusals import field_error
-from api.console.web import SignedInDep, digits, form, principal, redirect, render, text
+from api.console.web import SignedInDep, digits, form, principal, redirect, render, text, with_param
 from api.deps import SessionDep, SettingsDep, TemporalDep
 from api.paging import Page
 from api.routers.tasks import create_task, list_tasks
@@ -103,4 +103,4 @@ async def create(request: Request, session: SessionDep, temporal: TemporalDep, s
             return await render_case(request, session, settings, signed, int(case[1]), status, task_error=message,
                                      task_values=values)
         return await render_tasks(request, session, settings, signed, status, message, values)
-    return redirect(f"{back}?done=task" if back == "/console/tasks" else back)
+    return redirect(with_param(back, "done", "task_added"))  # the tasks page or a case's

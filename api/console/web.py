@@ -110,6 +110,13 @@ def redirect(url: str) -> RedirectResponse:
     return RedirectResponse(url, status_code=303)
 
 
+def with_param(url: str, name: str, value: object) -> str:
+    """`url` with `name=value` added to its query (before its #fragment): where a form sends staff back, saying
+    what was done."""
+    path, hash_, fragment = url.partition("#")
+    return f"{path}{'&' if '?' in path else '?'}{name}={quote(str(value))}{hash_}{fragment}"
+
+
 def _when(settings: Settings) -> Any:
     """A moment as the office reads one, in its time zone and language: 4 dic 2026 05:58, Dec 4, 2026 5:58 AM."""
     locale = parse_locale(settings.locale)

@@ -74,6 +74,7 @@ async def test_move_records_on_the_board(stack: Stack, sessions: Any, page: Page
     await expect(diagnosis.locator(f"#card-{ids[1]}")).to_be_visible()
     await expect(diagnosis.locator(".count")).to_have_text("1")
     assert "channel=phone" in page.url  # back to the board as it was filtered
+    await expect(page.get_by_role("status")).to_contain_text("” moved to Diagnosis.")  # and said so
 
     # a stale card (moved meanwhile over the API): the 409's message next to it, nothing changed
     await stack.http.post(f"/records/{ids[2]}/move", headers=headers, json={"to": "Diagnosis"})

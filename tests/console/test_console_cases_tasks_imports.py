@@ -66,7 +66,8 @@ async def test_cases_tasks_and_imports(stack: Stack, sessions: Any, page: Page, 
     await page.get_by_label("Due", exact=True).fill("2026-01-05T09:30")
     await page.get_by_label("Reminder, minutes before").fill("30")
     await page.get_by_role("button", name="Add the task").click()
-    await page.wait_for_url(f"{base}/console/cases/{case_id}")
+    await page.wait_for_url(f"{base}/console/cases/{case_id}?done=task_added")
+    await expect(page.get_by_role("status")).to_have_text("The task was added.")
     await expect(page.locator("#case-tasks")).to_contain_text(f"Call the notary {tag}")
     await expect(page.locator("#timeline")).to_contain_text(f"Task created: Call the notary {tag}")
     await _accessible(page, "case")
@@ -81,7 +82,7 @@ async def test_cases_tasks_and_imports(stack: Stack, sessions: Any, page: Page, 
     await expect(page.get_by_label("Title", exact=True)).to_have_value(f"Send the papers {tag}")  # what was written stays
     await page.get_by_label("Due", exact=True).fill("2027-06-01T10:00")
     await page.get_by_role("button", name="Add the task").click()
-    await expect(page.get_by_role("status")).to_contain_text("Done")
+    await expect(page.get_by_role("status")).to_have_text("The task was added.")
     rows = page.locator("#my-tasks tbody tr")
     await expect(rows).to_have_count(2)
     await expect(rows.nth(0)).to_contain_text(f"Call the notary {tag}")

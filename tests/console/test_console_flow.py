@@ -100,7 +100,7 @@ async def test_a_day_in_the_console(stack: Stack, sessions: Any, page: Page, dev
     card = page.locator(".card", has=page.locator(f"a[href='/console/processes/{first}']"))
     await card.get_by_label("Answers").fill("budget: 250000\nvisit: yes")
     await card.get_by_role("button", name="Complete").click()
-    await expect(page.get_by_role("status")).to_contain_text("Done")
+    await expect(page.get_by_role("status")).to_have_text("The task was completed.")
     await expect(page.locator(".card", has_text="Call the lead")).to_have_count(1)
     await eventually(lambda: _phase_running(stack, first, "quote"), what="the quote phase runs")
     assert (await _state(stack, first))["answers"] == {"budget": 250000, "visit": "yes"}
@@ -120,7 +120,7 @@ async def test_a_day_in_the_console(stack: Stack, sessions: Any, page: Page, dev
     await page.get_by_label("Phase", exact=True).select_option("quote")
     await page.get_by_label("Reason", exact=True).fill("quoted on the phone")
     await page.get_by_role("button", name="Skip", exact=True).click()
-    await expect(page.get_by_role("status")).to_contain_text("Done")
+    await expect(page.get_by_role("status")).to_have_text("The phase was skipped.")
     await expect(page.locator("#phase-quote")).to_contain_text("quoted on the phone")
     await expect(page.locator("#phase-quote")).to_contain_text(f"skipped by {staff.user.name}")
     assert (await _phase(stack, first, "quote"))["status"] == "skipped"
@@ -133,7 +133,7 @@ async def test_a_day_in_the_console(stack: Stack, sessions: Any, page: Page, dev
                                      json={"fields": {"budget": "250,000 EUR"}})
     assert patched.status_code == 200, patched.text
     await page.get_by_role("button", name="Retry the step").click()
-    await expect(page.get_by_role("status")).to_contain_text("Done")
+    await expect(page.get_by_role("status")).to_have_text("The incident was resolved.")
     await eventually(lambda: _status_is(stack, first, "completed"), what="the first process completes")
     assert [m["Subject"] for m in stack.mail.to(f"{key}@example.org")] == ["Your budget of 250,000 EUR"]
 

@@ -127,6 +127,8 @@ async def test_the_console_refuses_what_it_must(stack: Stack, sessions: Any) -> 
             assert answered.status_code < 500, (odd, answered.status_code, answered.text[:300])
         owner_squared = await browser.post(f"{url}/owner", data={"csrf_token": token, "owner_id": "²"})
         assert owner_squared.status_code == 422, owner_squared.text[:300]
+        nothing_ticked = await browser.post("/console/incidents/retry", data={"csrf_token": token})
+        assert nothing_ticked.status_code == 422 and "tick the processes to retry" in nothing_ticked.text
         for odd in ("/console/tasks/99999999999999999999/complete", "/console/tasks/2147483648/complete",
                     f"{url}/nothing"):
             answered = await browser.post(odd, data={"csrf_token": token})

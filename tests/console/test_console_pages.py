@@ -99,7 +99,7 @@ async def test_records_templates_outbox_and_incidents(stack: Stack, sessions: An
         await page.goto(f"{base}/console/records/{record_id}")
         await page.get_by_label("Template", exact=True).select_option(key)
         await page.get_by_role("button", name="Start").click()
-        await expect(page.get_by_role("status")).to_contain_text("Done")
+        await expect(page.get_by_role("status")).to_have_text("The process was started.")
         started.append(page.url.split("/console/processes/")[1].split("?")[0])
     await page.goto(f"{base}/console/records/{records[0]}")
     await expect(page.locator("#processes-h + ul")).to_contain_text(started[0])

@@ -72,7 +72,7 @@ async def test_staff_work_client_requests_in_the_console(stack: Stack, sessions:
     await page.evaluate("document.getElementById('requests-h').scrollIntoView()")
     await _accessible(page, "record-requests")
     await page.get_by_role("button", name=f"Resend request #{resent}").click()
-    await expect(page.get_by_role("status")).to_have_text("Done.")
+    await expect(page.get_by_role("status")).to_have_text("The request was sent again.")
     assert (await _request(sessions, resent)).token_hash != before
     card = page.locator(f"#request-{cancelled}")
     await card.get_by_label(f"Yes, cancel request #{cancelled}: its link stops working").focus()  # by keyboard
@@ -100,7 +100,7 @@ async def test_staff_work_client_requests_in_the_console(stack: Stack, sessions:
     assert (await _request(sessions, unlinked)).record_id is None
     await field.fill(str(job["id"]))
     await field.press("Enter")
-    await expect(page.get_by_role("status")).to_have_text("Done.")
+    await expect(page.get_by_role("status")).to_have_text("The request was linked.")
     assert (await _request(sessions, unlinked)).record_id == job["id"]
 
     # the request: its answers, and the client's file as a document of the job
