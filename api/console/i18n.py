@@ -165,7 +165,6 @@ ITALIAN: dict[str, str] = {
     'Yes, abort it: its open tasks are cancelled and its follow-ups dropped': 'Sì, interrompilo: le sue attività aperte vengono annullate e i processi successivi non partono',
     'Your tasks': 'Le tue attività',
     'a date like 2026-12-31': 'una data come 2026-12-31',
-    'after the previous phase': 'dopo la fase precedente',
     'any': 'qualsiasi',
     'anyone': 'chiunque',
     'choose a template': 'scegli un modello',
@@ -179,12 +178,10 @@ ITALIAN: dict[str, str] = {
     'bytes': 'byte',
     'older versions': 'versioni precedenti',
     'choose the new owner': 'scegli il nuovo titolare',
-    'days': 'giorni',
     'deadline': 'scadenza',
     'due': 'scade',
     'failed after its retries': 'non è riuscito dopo i tentativi',
     'finished': 'finita',
-    'hours': 'ore',
     'if': 'se',
     'incident': 'incidente',
     'line {n}: write each answer as name: value': 'riga {n}: scrivi ogni risposta come nome: valore',
@@ -233,11 +230,11 @@ ITALIAN: dict[str, str] = {
     'contact': 'contatto',
     'property': 'immobile',
     'opportunity': 'opportunità',
-    'job': 'pratica',
+    'job': 'commessa',
     'order': 'ordine',
     'quote': 'preventivo',
     'lead': 'lead',
-    'case': 'caso',
+    'case': 'pratica',
     'process_owner': 'titolare del processo',
     'record_owner': 'titolare della scheda',
     'user': 'utente',
@@ -424,6 +421,24 @@ ITALIAN |= {
     "“{title}” moved to {status}.": "“{title}” spostata in {status}.",
     "There is no pipeline “{key}”: this is {name}.": "Non esiste la pipeline “{key}”: questa è {name}.",
     "tick the processes to retry": "spunta i processi da riprovare",
+}
+
+# a span of time in a template's outline
+ITALIAN |= {
+    "1 day": "1 giorno", "{n} days": "{n} giorni", "1 hour": "1 ora", "{n} hours": "{n} ore", "1 minute": "1 minuto",
+    "{n} minutes": "{n} minuti", "{span} after the previous phase": "{span} dopo la fase precedente",
+}
+
+# a status said of what it is the status of (api/console/web.status_in): Italian agrees with it
+ITALIAN |= {
+    "phase:done": "completata", "phase:skipped": "saltata", "phase:failed": "non riuscita",
+    "action:done": "eseguita", "action:skipped": "saltata",
+    "task:open": "aperta", "task:done": "completata", "task:cancelled": "annullata",
+    "email:sent": "inviata", "email:held": "trattenuta", "email:failed": "non riuscita",
+    "import:done": "completata", "import:failed": "non riuscita", "import:refused": "rifiutata",
+    "delivery:failed": "non riuscito", "delivery:held": "trattenuto",
+    "request:pending": "in attesa di risposta", "request:submitted": "compilata", "request:cancelled": "annullata",
+    "request:expired": "scaduta",
 }
 
 # the answers of a phase or a task, one per line (api/console/actions.answers)

@@ -128,6 +128,13 @@ def _when(settings: Settings) -> Any:
     return when
 
 
+def status_in(_: Any, of: str, status: str) -> str:
+    """A status as the page says it of `of` (a phase, a task, an email...): Italian agrees with what it is said of
+    (una fase saltata, un'attività annullata, un invio non riuscito); the status's own word where it needs none."""
+    said = _(f"{of}:{status}")
+    return _(status) if said == f"{of}:{status}" else said
+
+
 def render(request: Request, settings: Settings, name: str, status: int = 200, **context: Any) -> HTMLResponse:
     signed: SignedIn | None = getattr(request.state, "console_user", None)
     _ = translator(settings.locale)
@@ -137,7 +144,7 @@ def render(request: Request, settings: Settings, name: str, status: int = 200, *
         when=_when(settings), new_key=lambda: secrets.token_urlsafe(16), quote=quote,
         said_reason=functools.partial(reason_in, settings.locale),
         said_step=functools.partial(step_in, settings.locale), temporal_ui=settings.temporal_ui_url, status=status,
-        said_actor=functools.partial(actor_in, _, context.get("users") or {}),
+        said_actor=functools.partial(actor_in, _, context.get("users") or {}), said_status=functools.partial(status_in, _),
         said_summary=functools.partial(summary_in, settings.locale, user=user_named(context.get("users") or {})),
         **context)
     return HTMLResponse(html, status_code=status, headers=HEADERS)

@@ -194,3 +194,25 @@ async def test_a_template_saved_as_json_or_before_texts_were_kept_is_shown_writt
 def test_any_text_reads_back_as_written(text: str) -> None:
     data = {"body": text, "actions": [{"send_email": {"body": text, "subject": text[:20]}}]}
     assert yaml.safe_load(written(data)) == data
+
+
+async def test_the_outline_says_when_each_phase_starts(console: Any, sessions: Any) -> None:
+    """Minutes (shown as "right after" before), hours or days after the previous phase, with their plural and no
+    "0 hours"; a deadline too"""
+    key = f"tempi-{uuid.uuid4().hex[:8]}"
+    note = "actions: [{add_history: {text: nota}}]"
+    source = (f"key: {key}\nname: Tempi\ncontroller_email: c@agency.example\nrecord_kind: lead\nphases:\n"
+              f"  - {{key: one, name: One, {note}}}\n"
+              f"  - {{key: two, name: Two, start: {{after_minutes: 30}}, {note}}}\n"
+              f"  - {{key: three, name: Three, start: {{after_hours: 1}}, {note}}}\n"
+              f"  - {{key: four, name: Four, start: {{after_days: 2}}, deadline_days: 1, {note}}}\n")
+    async with sessions() as session:
+        await template_store.save(session, ProcessTemplate.model_validate(yaml.safe_load(source)), created_by="test")
+    staff = await staff_user(sessions)
+    async with console() as browser:
+        assert (await sign_in_async(browser, staff.user.handle, staff.password)).status_code == 303
+        page = html.unescape((await browser.get(f"/console/templates/{key}")).text)
+    starts = re.findall(r"starts: ([^·]*?)\s*·", page)
+    assert starts == ["right after the previous phase", "30 minutes after the previous phase",
+                      "1 hour after the previous phase", "2 days after the previous phase"], starts
+    assert "deadline: 1 day</p>" in page and " 0 " not in page.split('id="outline-h"')[1], page
