@@ -54,12 +54,16 @@ def _what(error: Mapping[str, Any], _: Translate) -> str:
 
 def field_error(exc: ValidationError, _: Translate, labels: Mapping[str, str] | None = None,
                 hints: Mapping[str, str] | None = None) -> str:
-    """The first mistake as `Label: what is wrong`; `labels` names the form's fields as the page does, `hints` says
-    what a field takes where that is clearer than what was wrong (`a whole number of days from 1 to 3650`)."""
-    error = exc.errors(include_url=False)[0]
-    loc = tuple(error["loc"])
-    hint = (hints or {}).get(str(loc[0])) if loc else None
-    return f"{_field(loc, labels or {}, _)}: {hint or _what(error, _)}"
+    """Each field's mistake (the first five) as `Label: what is wrong`, joined by `; `: all at once, not one per try;
+    `labels` names the form's fields as the page does, `hints` says what a field takes where that is clearer than
+    what was wrong (`a whole number of days from 1 to 3650`)."""
+    said: dict[str, str] = {}  # by field: a value a union refused fails each of its kinds; the first one says it
+    for error in exc.errors(include_url=False):
+        loc = tuple(error["loc"])
+        hint = (hints or {}).get(str(loc[0])) if loc else None
+        field = _field(loc, labels or {}, _)
+        said.setdefault(field, f"{field}: {hint or _what(error, _)}")
+    return "; ".join(list(said.values())[:5])
 
 
 # the values of a refusal that are words of the engine (a status), shown in the office's language

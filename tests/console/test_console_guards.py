@@ -105,6 +105,10 @@ async def test_the_console_refuses_what_it_must(stack: Stack, sessions: Any) -> 
         assert unknown.status_code == 404 and 'id="error-skip"' in unknown.text and "fourth" in unknown.text
         no_confirm = await browser.post(f"{url}/abort", data={"csrf_token": token, "reason": "why not"})
         assert no_confirm.status_code == 422 and "confirm" in no_confirm.text
+        neither = await browser.post(f"{url}/abort", data={"csrf_token": token, "reason": ""})  # both said at once
+        said = neither.text.split('id="error-abort">', 1)[1].split("</p>", 1)[0]
+        assert neither.status_code == 422 and said.startswith("Reason: ") and said.endswith(
+            "; tick the box to confirm the abort"), said
 
         # a restricted record of someone else does not exist for them; filters they got wrong are shown
         assert (await browser.get(f"/console/records/{hidden['id']}")).status_code == 404
