@@ -19,7 +19,7 @@ from cli.common import JsonOpt, out
 from crm.db import make_engine, make_sessionmaker
 from crm.migrate import upgrade_database
 from crm.models import ApiKey, ApiRole, User
-from crm.staff_sessions import PasswordTooShort, set_password
+from crm.staff_sessions import PasswordRefused, set_password
 from settings import get_settings
 
 admin_app = typer.Typer(help="Operator commands run on Stagecoach's database directly.", no_args_is_help=True)
@@ -96,7 +96,7 @@ async def _set_password(handle: str, password: str, role: str | None) -> dict[st
                 raise typer.Exit(2)
             try:
                 await set_password(session, user, password, role)
-            except PasswordTooShort as exc:
+            except PasswordRefused as exc:
                 typer.echo(str(exc), err=True)
                 raise typer.Exit(2) from None
             return {"user": user.handle, "id": user.id, "console_role": user.console_role}

@@ -27,6 +27,7 @@ FAILURE_WINDOW = timedelta(minutes=15)
 MAX_FAILURES = 5  # failed sign-ins of one handle within the window; the next is refused unchecked
 MAX_ADDRESS_FAILURES = 20  # failed sign-ins from one address (of any handles) within the window
 MIN_PASSWORD = 10
+MAX_PASSWORD = 1000  # the sign-in form takes no longer one
 _hasher = PasswordHasher()  # argon2id with the library's (RFC 9106) memory-hard defaults
 _DUMMY_HASH = _hasher.hash("not anyone's password")
 
@@ -53,13 +54,15 @@ class SignInFailure(SQLModel, table=True):
     at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
 
 
-class PasswordTooShort(ValueError):
-    pass
+class PasswordRefused(ValueError):
+    """A password too short to keep, or too long to check at sign-in."""
 
 
 def hash_password(password: str) -> str:
     if len(password) < MIN_PASSWORD:
-        raise PasswordTooShort(f"a password has at least {MIN_PASSWORD} characters")
+        raise PasswordRefused(f"a password has at least {MIN_PASSWORD} characters")
+    if len(password) > MAX_PASSWORD:
+        raise PasswordRefused(f"a password has at most {MAX_PASSWORD:,} characters")
     return _hasher.hash(password)
 
 

@@ -423,6 +423,9 @@ ITALIAN |= {
     "tick the processes to retry": "spunta i processi da riprovare",
 }
 
+ITALIAN |= {"A password is at most 1,000 characters.": "Una password è lunga al massimo 1.000 caratteri.",
+            "no such number: too large": "nessun numero così: è troppo grande"}
+
 # a span of time in a template's outline
 ITALIAN |= {
     "1 day": "1 giorno", "{n} days": "{n} giorni", "1 hour": "1 ora", "{n} hours": "{n} ore", "1 minute": "1 minuto",

@@ -69,7 +69,7 @@ def _filters(query: dict[str, str], settings: Settings) -> tuple[dict[str, Any],
             if digits(value) and int(value) < 2**31:
                 args[arg] = int(value)
             else:
-                errors[name] = _("not a number")
+                errors[name] = _("no such number: too large") if digits(value) else _("not a number")
     if value := query.get("status", ""):
         try:
             args["status"] = ProcessStatus(value)

@@ -19,8 +19,8 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from api.console.i18n import translator
 from api.console.web import COOKIE, MAX_FIELDS, FormRefused, SignedInDep, form, redirect, render
 from api.deps import SessionDep, SettingsDep
-from crm.staff_sessions import SESSION_LIFETIME, check_password, close_session, locked_until, open_session, \
-    signed_in
+from crm.staff_sessions import MAX_PASSWORD, SESSION_LIFETIME, check_password, close_session, locked_until, \
+    open_session, signed_in
 
 router = APIRouter(prefix="/console", include_in_schema=False)
 FORM_COOKIE = "stagecoach_sign_in"
@@ -77,8 +77,10 @@ async def sign_in(request: Request, session: SessionDep, settings: SettingsDep) 
     if not expected or not secrets.compare_digest(sent.encode(), expected.encode()):
         raise FormRefused("the sign-in form's security token is missing or out of date")
     handle = handle.strip().lower()[:63]
-    if not handle or not password or len(password) > 1000:
+    if not handle or not password:
         return _form_page(request, settings, _back(back), 422, _("Give your user name and your password."), handle)
+    if len(password) > MAX_PASSWORD:  # no one's: a password is set at most this long
+        return _form_page(request, settings, _back(back), 422, _("A password is at most 1,000 characters."), handle)
     address = request.client.host if request.client else ""
     if (until := await locked_until(session, handle, address)) is not None:
         message = _("Too many failed sign-ins for this user: try again after {time}.").format(

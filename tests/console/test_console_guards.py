@@ -52,6 +52,8 @@ async def test_the_console_refuses_what_it_must(stack: Stack, sessions: Any) -> 
     url = f"/console/processes/{workflow_id}"
 
     async with httpx.AsyncClient(base_url=base, timeout=30) as guesser:
+        too_long = await sign_in_async(guesser, other.user.handle, "x" * 100_000)  # said so, not "give a password"
+        assert too_long.status_code == 422 and "A password is at most 1,000 characters." in too_long.text
         for _ in range(MAX_FAILURES):
             assert (await sign_in_async(guesser, staff.user.handle, "a wrong password!")).status_code == 401
         locked = await sign_in_async(guesser, staff.user.handle, staff.password)  # the right one, too late
@@ -116,6 +118,8 @@ async def test_the_console_refuses_what_it_must(stack: Stack, sessions: Any) -> 
         bad = await browser.get("/console/processes", params={"record": "x", "started_from": "yesterday",
                                                         "status": "sleeping", "page": "garbage"})
         assert bad.status_code == 422 and bad.text.count('class="error"') >= 3
+        too_large = await browser.get("/console/processes", params={"record": "99999999999"})
+        assert too_large.status_code == 422 and "no such number: too large" in too_large.text
         forged_page = await browser.get("/console/processes", params={"page": "Zm9v"})
         assert forged_page.status_code == 422 and "out of date" in forged_page.text
 

@@ -46,6 +46,9 @@ async def test_set_password(database_url: str, factory: Factory, sessions: Any, 
     secret.write_text("short\n")
     short = _run(database_url, user.handle, "--password-file", str(secret))
     assert short.returncode == 2 and "at least 10 characters" in short.stderr
+    secret.write_text("x" * 1001 + "\n")  # longer than the sign-in form takes: it could never be used
+    long = _run(database_url, user.handle, "--password-file", str(secret))
+    assert long.returncode == 2 and "at most 1,000 characters" in long.stderr
     unknown = _run(database_url, "nobody-here", "--password-file", str(secret))
     assert unknown.returncode == 2 and "no user 'nobody-here'" in unknown.stderr
     wrong_role = _run(database_url, user.handle, "--password-file", str(secret), "--role", "boss")
