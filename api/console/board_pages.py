@@ -44,8 +44,8 @@ async def render_board(request: Request, session: SessionDep, settings: Settings
     """The board as `params` (the page's query) filter it; `error` shown on the card of record `error_for`."""
     pipelines = await pipeline_store.summaries(session, None, limit=200, offset=0)
     if not pipelines:
-        return render(request, settings, "board.html", status=status, pipelines=[], pipeline=None, error=error,
-                      error_for=error_for, error_elsewhere=bool(error))
+        return render(request, settings, "board.html", status=status, section="/console/board", pipelines=[],
+                      pipeline=None, error=error, error_for=error_for, error_elsewhere=bool(error))
     chosen = _query(params, "pipeline")
     summary = next((p for p in pipelines if p.key == chosen), pipelines[0])
     row = await pipeline_store.get_version(session, summary.key)
@@ -61,8 +61,8 @@ async def render_board(request: Request, session: SessionDep, settings: Settings
                                "channel": channel or ""}
     back_url = "/console/board?" + urlencode({**filters, "offset": skip})
     moved = params.get("moved", "")
-    return render(request, settings, "board.html", status=status, pipelines=pipelines, pipeline=pipeline,
-                  moved=next(((r, c.status) for c in found.columns for r in c.records if str(r.id) == moved), None),
+    return render(request, settings, "board.html", status=status, section="/console/board", pipelines=pipelines,
+                  pipeline=pipeline, moved=next(((r, c.status) for c in found.columns for r in c.records if str(r.id) == moved), None),
                   unknown_pipeline=chosen if chosen is not None and chosen != summary.key else None,
                   board=found, filters=filters, query=urlencode(filters), back_url=back_url, offset=skip,
                   page_size=PER_STATUS, more=any(c.count > skip + PER_STATUS for c in found.columns),

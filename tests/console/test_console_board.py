@@ -81,6 +81,7 @@ async def test_move_records_on_the_board(stack: Stack, sessions: Any, page: Page
     await new.locator(f"#card-{ids[2]}").get_by_role("button", name="Move").click()
     await expect(page.locator(f"#card-{ids[2]} [role=alert]")).to_contain_text(
         f"record {ids[2]} is in 'Diagnosis', not 'New'")
+    await expect(page.locator("nav [aria-current=page]")).to_have_text("Board")  # drawn at the move's address
     await expect(diagnosis.locator(".count")).to_have_text("2")
 
     # drag and drop: a card dropped on a column it may move to moves there
