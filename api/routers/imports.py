@@ -103,8 +103,9 @@ async def start_import(
 async def receive(session: SessionDep, settings: Settings, principal: Principal, kind: ImportKind, mode: ImportMode,
                   chunks: AsyncIterator[bytes], encoding: Encoding = "auto",
                   delimiter: Delimiter = "auto") -> ImportJob:
-    """A job for the file: kept in DATA_DIR/imports as it arrives, its encoding, delimiter and columns read.
-    (The console then shows its columns to map: `launch` starts it.)"""
+    """A job for the file: kept in DATA_DIR/imports as it arrives, its encoding, delimiter and columns read; a file
+    whose header cannot be read is refused (422) and leaves nothing. (The console then shows its columns to map:
+    `launch` starts it.)"""
     job = ImportJob(kind=kind, mode=mode, api_key_id=principal.key_id,
                     user_id=principal.user_id if principal.key_id is None else None)
     session.add(job)
@@ -116,8 +117,11 @@ async def receive(session: SessionDep, settings: Settings, principal: Principal,
     try:
         job.encoding = reading.detect_encoding(path) if encoding == "auto" else encoding
         job.columns, job.delimiter = reading.header(path, job.encoding, None if delimiter == "auto" else delimiter)
-    except reading.FileUnreadable as exc:
-        await _refuse(session, job, path, str(exc), [ErrorDetail("body", str(exc))])
+    except reading.FileUnreadable as exc:  # refused: nothing is kept, no job in the list
+        await session.delete(job)
+        await session.commit()
+        path.unlink(missing_ok=True)
+        raise ImportInvalid(str(exc), details=[ErrorDetail("body", str(exc))]) from None
     session.add(job)
     await session.commit()
     return job

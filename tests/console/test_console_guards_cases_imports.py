@@ -58,7 +58,7 @@ async def test_cases_tasks_and_imports_refuse_what_they_must(stack: Stack, sessi
         assert from_case.status_code == 422 and f"Seen {tag}" in from_case.text
         away = await browser.post("/console/tasks", data={"csrf_token": token, "record_id": str(seen["id"]),
                                                           "title": "Call", "back": "//elsewhere.example/x"})
-        assert away.status_code == 303 and away.headers["location"] == "/console/tasks?done=task"
+        assert away.status_code == 303 and away.headers["location"] == "/console/tasks?done=task_added"
 
         # an import: no file, then a file with an unmappable mapping, then someone else cannot see it
         assert (await browser.post("/console/imports", data={"csrf_token": token, "kind": "contacts"})).status_code == 422
