@@ -104,8 +104,7 @@ async def receive(session: SessionDep, settings: Settings, principal: Principal,
                   chunks: AsyncIterator[bytes], encoding: Encoding = "auto",
                   delimiter: Delimiter = "auto") -> ImportJob:
     """A job for the file: kept in DATA_DIR/imports as it arrives, its encoding, delimiter and columns read; a file
-    whose header cannot be read is refused (422) and leaves nothing. (The console then shows its columns to map:
-    `launch` starts it.)"""
+    whose header cannot be read is refused. (The console then shows its columns to map: `launch` starts it.)"""
     job = ImportJob(kind=kind, mode=mode, api_key_id=principal.key_id,
                     user_id=principal.user_id if principal.key_id is None else None)
     session.add(job)
@@ -117,11 +116,8 @@ async def receive(session: SessionDep, settings: Settings, principal: Principal,
     try:
         job.encoding = reading.detect_encoding(path) if encoding == "auto" else encoding
         job.columns, job.delimiter = reading.header(path, job.encoding, None if delimiter == "auto" else delimiter)
-    except reading.FileUnreadable as exc:  # refused: nothing is kept, no job in the list
-        await session.delete(job)
-        await session.commit()
-        path.unlink(missing_ok=True)
-        raise ImportInvalid(str(exc), details=[ErrorDetail("body", str(exc))]) from None
+    except reading.FileUnreadable as exc:
+        await _refuse(session, job, path, str(exc), [ErrorDetail("body", str(exc))])
     session.add(job)
     await session.commit()
     return job
@@ -151,8 +147,8 @@ async def _import(request: Request, settings: Settings, job_id: int, path: Path,
 
 
 async def _refuse(session: SessionDep, job: ImportJob, path: Path, detail: str, errors: list[ErrorDetail]) -> None:
-    job.status, job.detail = ImportStatus.failed, detail
-    session.add(job)
+    """Refuse the file or its mapping (422): nothing is kept, no job left in the list, the file removed."""
+    await session.delete(job)
     await session.commit()
     path.unlink(missing_ok=True)
     raise ImportInvalid(detail, details=errors)
