@@ -139,6 +139,6 @@ def test_a_summary_the_console_knows_no_words_for_stays_as_written() -> None:
     assert summary_in("en", "task 4 for user 7") == "task 4 for user 7"
     assert summary_in("en", "task 4 for user 7", user=lambda n: "Maria Rossi") == "task 4 for user Maria Rossi"
     assert summary_in("it", "email held (outbox message 1, to record_contact)") == \
-        "email trattenuta nella posta in uscita (messaggio 1 della posta in uscita, a record_contact)"
+        "email trattenuta (messaggio 1 della posta in uscita, a record_contact)"
     assert summary_in("it", "SMS delivered (delivery 3, to record_contact)") == \
         "SMS consegnato (invio 3, a record_contact)"
