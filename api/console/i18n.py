@@ -447,6 +447,19 @@ ITALIAN |= {
 # the answers of a phase or a task, one per line (api/console/actions.answers)
 ITALIAN |= {"line {n}: '{name}' is answered twice": "riga {n}: '{name}' ha già una risposta"}
 
+# a file to import refused as it arrives (crm/imports/reading.FileUnreadable)
+ITALIAN |= {
+    "the file is not {encoding}: {reason} at byte {start} of its first line":
+        "il file non è in {encoding}: {reason} al byte {start} della prima riga",
+    "the file is empty: its first line must name the columns": "il file è vuoto: la prima riga deve nominare le colonne",
+    "row 1: the header line is longer than {limit} characters": "riga 1: l'intestazione supera {limit} caratteri",
+    "row {row}: {error}": "riga {row}: {error}",
+    "the header names a column twice or leaves one unnamed: {columns}":
+        "l'intestazione nomina una colonna due volte o ne lascia una senza nome: {columns}",
+    "row {row}: the file is not {encoding} ({reason})": "riga {row}: il file non è in {encoding} ({reason})",
+    "row {row}: a line is longer than {limit} characters": "riga {row}: una riga supera {limit} caratteri",
+}
+
 # how an import ended (api/console/import_pages.outcome)
 ITALIAN |= {
     "{n} row written": "{n} riga scritta",

@@ -18,6 +18,7 @@ from starlette.datastructures import UploadFile
 
 from api.admission import body_limit
 from api.console.i18n import translator
+from api.console.refusals import refusal
 from api.console.web import SignedInDep, form, principal, redirect, render, text
 from api.deps import SessionDep, SettingsDep
 from api.routers import imports as api
@@ -94,7 +95,7 @@ async def upload(request: Request, session: SessionDep, settings: SettingsDep, s
         job = await api.receive(session, settings, principal(signed), kind, mode, _chunks(file),
                                 encoding)  # type: ignore[arg-type]
     except StagecoachError as exc:
-        return await _render_list(request, session, settings, signed, exc.status, exc.message)
+        return await _render_list(request, session, settings, signed, exc.status, refusal(exc, _))
     finally:
         await data.close()
     return redirect(f"/console/imports/{job.id}")

@@ -117,7 +117,7 @@ async def receive(session: SessionDep, settings: Settings, principal: Principal,
         job.encoding = reading.detect_encoding(path) if encoding == "auto" else encoding
         job.columns, job.delimiter = reading.header(path, job.encoding, None if delimiter == "auto" else delimiter)
     except reading.FileUnreadable as exc:
-        await _refuse(session, job, path, str(exc), [ErrorDetail("body", str(exc))])
+        await _refuse(session, job, path, str(exc), [ErrorDetail("body", str(exc))], exc.wording)
     session.add(job)
     await session.commit()
     return job
@@ -146,12 +146,13 @@ async def _import(request: Request, settings: Settings, job_id: int, path: Path,
     await events_recorded(request.app.state.temporal, settings, None)
 
 
-async def _refuse(session: SessionDep, job: ImportJob, path: Path, detail: str, errors: list[ErrorDetail]) -> None:
+async def _refuse(session: SessionDep, job: ImportJob, path: Path, detail: str, errors: list[ErrorDetail],
+                  wording: tuple[str, dict[str, str]] | None = None) -> None:
     """Refuse the file or its mapping (422): nothing is kept, no job left in the list, the file removed."""
     await session.delete(job)
     await session.commit()
     path.unlink(missing_ok=True)
-    raise ImportInvalid(detail, details=errors)
+    raise ImportInvalid(detail, details=errors, wording=wording)
 
 
 def sent_by(principal: Principal) -> Any:

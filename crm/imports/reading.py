@@ -25,7 +25,12 @@ csv.field_size_limit(FIELD_LIMIT)
 
 
 class FileUnreadable(ValueError):
-    """The file cannot be read as CSV in the encoding or with the delimiter asked for."""
+    """The file cannot be read as CSV in the encoding or with the delimiter asked for; its `text` with its `values`
+    kept apart too (`wording`), for the console to say it in the office's language."""
+
+    def __init__(self, text: str, **values: object) -> None:
+        self.wording = (text, {name: str(value) for name, value in values.items()})
+        super().__init__(text.format(**self.wording[1]))
 
 
 class _LineTooLong(Exception):
@@ -67,18 +72,19 @@ def header(path: Path, encoding: str, delimiter: str | None) -> tuple[list[str],
         with path.open(encoding=encoding, newline="") as file:
             first = file.readline(HEADER_LIMIT + 1)
     except UnicodeDecodeError as exc:
-        raise FileUnreadable(f"the file is not {encoding}: {exc.reason} at byte {exc.start} of its first line") from None
+        raise FileUnreadable("the file is not {encoding}: {reason} at byte {start} of its first line", encoding=encoding,
+                             reason=exc.reason, start=exc.start) from None
     if not first.strip():
         raise FileUnreadable("the file is empty: its first line must name the columns")
     if len(first) > HEADER_LIMIT:
-        raise FileUnreadable(f"row 1: the header line is longer than {HEADER_LIMIT:,} characters")
+        raise FileUnreadable("row 1: the header line is longer than {limit} characters", limit=f"{HEADER_LIMIT:,}")
     delimiter = delimiter or detect_delimiter(first)
     try:
         columns = [imported_cell(c).strip() for c in next(csv.reader([first], delimiter=delimiter))]
     except csv.Error as exc:
-        raise FileUnreadable(f"row 1: {exc}") from None
+        raise FileUnreadable("row {row}: {error}", row=1, error=exc) from None
     if len(set(columns)) != len(columns) or "" in columns:
-        raise FileUnreadable(f"the header names a column twice or leaves one unnamed: {columns}")
+        raise FileUnreadable("the header names a column twice or leaves one unnamed: {columns}", columns=columns)
     return columns, delimiter
 
 
@@ -95,8 +101,10 @@ def rows(path: Path, encoding: str, delimiter: str) -> Iterator[tuple[int, list[
                 if any(v.strip() for v in values):
                     yield row, values
         except UnicodeDecodeError as exc:
-            raise FileUnreadable(f"row {row + 1}: the file is not {encoding} ({exc.reason})") from None
+            raise FileUnreadable("row {row}: the file is not {encoding} ({reason})", row=row + 1, encoding=encoding,
+                                 reason=exc.reason) from None
         except csv.Error as exc:
-            raise FileUnreadable(f"row {row + 1}: {exc}") from None
+            raise FileUnreadable("row {row}: {error}", row=row + 1, error=exc) from None
         except _LineTooLong:
-            raise FileUnreadable(f"row {row + 1}: a line is longer than {LINE_LIMIT:,} characters") from None
+            raise FileUnreadable("row {row}: a line is longer than {limit} characters", row=row + 1,
+                                 limit=f"{LINE_LIMIT:,}") from None

@@ -4,12 +4,14 @@ every row when all are valid)."""
 
 from __future__ import annotations
 
+import html
 import re
 from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
 import pytest
+from sqlmodel import select
 from temporalio.testing import WorkflowEnvironment
 
 from api.app import create_app
@@ -19,7 +21,7 @@ from crm.imports.models import ImportJob, ImportKind, ImportMode, ImportStatus
 from renderer.pool import shared_pool
 from settings import Settings
 from tests.console.conftest import staff_user
-from tests.console.signing import sign_in_async
+from tests.console.signing import csrf_token, sign_in_async
 
 WORDS = {
     "en": {"choices": ["import nothing (all or nothing)", "import the valid rows only"],
@@ -77,3 +79,20 @@ def test_how_an_import_ended_is_said_in_the_offices_language() -> None:
     assert outcome(job(ImportStatus.failed, detail="stopped (OSError): nothing was written"), _) == \
         "stopped (OSError): nothing was written"
     assert outcome(job(ImportStatus.validating), _) == ""
+
+
+async def test_a_file_refused_as_it_arrives_is_said_in_the_consoles_language(console: Any, sessions: Any) -> None:
+    """An empty file: 422, said in the office's language, and no import left in the list"""
+    locale, client = console
+    staff = await staff_user(sessions)
+    async with client() as browser:
+        assert (await sign_in_async(browser, staff.user.handle, staff.password)).status_code == 303
+        token = csrf_token(await browser.get("/console/imports"))
+        sent = await browser.post("/console/imports", data={"csrf_token": token, "kind": "contacts"},
+                                  files={"file": ("vuoto.csv", b"\r\n", "text/csv")})
+    assert sent.status_code == 422, sent.text
+    said = {"en": "the file is empty: its first line must name the columns",
+            "it": "il file è vuoto: la prima riga deve nominare le colonne"}[locale]
+    assert said in html.unescape(sent.text)
+    async with sessions() as session:
+        assert not (await session.exec(select(ImportJob).where(ImportJob.user_id == staff.user.id))).all()
