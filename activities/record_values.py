@@ -125,7 +125,8 @@ class RecordValuesActivities:
             await session.commit()
         if events:
             await self._notify(step)
-        return ActionResult(summary=english("summary_wrote", fields=", ".join(sorted(values))), responsible_id=step.responsible_id)
+        return ActionResult(summary=english("summary_wrote", fields=", ".join(sorted(values))),
+                            responsible_id=step.responsible_id)
 
     @step_activity("set_status")
     async def set_status(self, input: SetStatusInput) -> ActionResult:
@@ -135,7 +136,8 @@ class RecordValuesActivities:
         async with self.deps.sessions() as session:
             step, begun = await begin_step(session, input.step, locale=self.deps.settings.locale)
             if await self._done_before(session, step):
-                return ActionResult(summary=english("summary_status_already", status=status), responsible_id=step.responsible_id)
+                return ActionResult(summary=english("summary_status_already", status=status),
+                                    responsible_id=step.responsible_id)
             await insert_new(session, HistoryEntry, begun.rows)
             record = await load_record(session, step.record_id)
             previous = record.status
@@ -155,4 +157,5 @@ class RecordValuesActivities:
             await session.commit()
         if previous != status:
             await self._notify(step)
-        return ActionResult(summary=english("summary_status", previous=previous, status=status), responsible_id=step.responsible_id)
+        return ActionResult(summary=english("summary_status", previous=previous, status=status),
+                            responsible_id=step.responsible_id)

@@ -68,6 +68,7 @@ class SendEmailActivities:
         message = await send_once(self.deps, step_key=once.step.step_key, workflow_id=once.step.workflow_id,
                                   record_id=once.step.record_id, compose=compose, phase_key=once.step.phase_key,
                                   before=once.before, after=once.after())
-        return ActionResult(summary=english("summary_email", outcome=message.status.value, message=message.id, to=action.to),
+        return ActionResult(summary=english("summary_email", outcome=message.status.value, message=message.id,
+                                            to=action.to),
                             data={"outbox_message_id": message.id}, responsible_id=once.step.responsible_id)
 

@@ -180,7 +180,8 @@ class StageActionActivities:
         async with self.deps.sessions() as session:
             step, begun = await begin_step(session, step, locale=self.deps.settings.locale)
             if await self._done(session, step.step_key):
-                return ActionResult(summary=english("summary_assigned_before", role=action.role), responsible_id=step.responsible_id)
+                return ActionResult(summary=english("summary_assigned_before", role=action.role),
+                                    responsible_id=step.responsible_id)
             record = await load_record(session, step.record_id)
             users: list[int] = []
             for criterion in action.criteria:
@@ -211,8 +212,8 @@ class StageActionActivities:
                                      data={"role": action.role, "user_id": user_id, "strategy": action.strategy}))
             await insert_new(session, HistoryEntry, bookkeeping.after(step.books, self.deps.settings.locale))
             await session.commit()
-        return ActionResult(summary=english("summary_assigned", role=action.role, user=user_id), data={"user_id": user_id},
-                            responsible_id=step.responsible_id)
+        return ActionResult(summary=english("summary_assigned", role=action.role, user=user_id),
+                            data={"user_id": user_id}, responsible_id=step.responsible_id)
 
     @step_activity("start_process")
     async def start_process(self, input: StartProcessInput) -> ActionResult:
@@ -233,5 +234,5 @@ class StageActionActivities:
                                           origin=ProcessOrigin.autostart, started_by=f"process {step.template_key}",
                                           lineage=[step.workflow_id])
             await session.commit()
-        return ActionResult(summary=english("summary_started", workflow_id=workflow_id), data={"workflow_id": workflow_id},
-                            responsible_id=step.responsible_id)
+        return ActionResult(summary=english("summary_started", workflow_id=workflow_id),
+                            data={"workflow_id": workflow_id}, responsible_id=step.responsible_id)

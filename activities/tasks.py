@@ -97,8 +97,8 @@ class TaskActivities:
                     data={"assignee_id": task.assignee_id}))
             await insert_new(session, HistoryEntry, [*begun.rows, *bookkeeping.after(step.books, locale)])
             await session.commit()
-        return ActionResult(summary=english("summary_task", task=task.id, user=task.assignee_id), data={"task_id": task.id},
-                            responsible_id=step.responsible_id)
+        return ActionResult(summary=english("summary_task", task=task.id, user=task.assignee_id),
+                            data={"task_id": task.id}, responsible_id=step.responsible_id)
 
     # open_phase_task and close_phase_task serve runs from before the `phase-steps-carry-bookkeeping` patch
     # (keep them while any may run); newer runs open and close a phase's task as bookkeeping

@@ -486,7 +486,8 @@ def history_text(locale: str, key: str, /, **values: Any) -> str:
     return table[key].format(**values)
 
 
-_GROUPS = {"outcome": r"\w+"}  # a value read back that is one word (a status): `email {outcome}` is no `email forwarded`
+# a value read back that is one word (a status): `email {outcome}` does not read `email forwarded: sent`
+_GROUPS = {"outcome": r"\w+"}
 
 
 def _pattern(text: str) -> re.Pattern[str]:

@@ -19,7 +19,7 @@ from pydantic import ValidationError
 from api.console.i18n import translator
 from api.console.process_pages import users_by_id
 from api.console.record_pages import render_record
-from api.console.refusals import field_error
+from api.console.refusals import field_error, refusal
 from api.console.web import SignedInDep, digits, form, offset_in, principal, redirect, render, text, with_param
 from api.deps import SessionDep, SettingsDep, TemporalDep
 from api.routers.moves import move
@@ -60,9 +60,9 @@ async def render_board(request: Request, session: SessionDep, settings: Settings
     filters: dict[str, Any] = {"pipeline": summary.key, "type": type_name or "", "owner_id": owner_id or "",
                                "channel": channel or ""}
     back_url = "/console/board?" + urlencode({**filters, "offset": skip})
-    moved = params.get("moved", "")
+    moved = next(((r, c.status) for c in found.columns for r in c.records if str(r.id) == params.get("moved")), None)
     return render(request, settings, "board.html", status=status, section="/console/board", pipelines=pipelines,
-                  pipeline=pipeline, moved=next(((r, c.status) for c in found.columns for r in c.records if str(r.id) == moved), None),
+                  pipeline=pipeline, moved=moved,
                   unknown_pipeline=chosen if chosen is not None and chosen != summary.key else None,
                   board=found, filters=filters, query=urlencode(filters), back_url=back_url, offset=skip,
                   page_size=PER_STATUS, more=any(c.count > skip + PER_STATUS for c in found.columns),
@@ -106,7 +106,7 @@ async def move_on_console(record_id: int, request: Request, session: SessionDep,
                                                       "expected_status": _("Status"),
                                                       "pending_requests": _("Pending client requests")}))
     except StagecoachError as exc:  # pending client requests: the record's page asks what becomes of them
-        return await refused(exc.status, exc.message, isinstance(exc, ClientRequestsPending))
+        return await refused(exc.status, refusal(exc, _), isinstance(exc, ClientRequestsPending))
     if from_board and not back.startswith("//"):  # the board says which card moved, where it is now
         return redirect(with_param(back, "moved", record_id))
     return redirect(f"/console/records/{record_id}")

@@ -451,7 +451,8 @@ ITALIAN |= {"line {n}: '{name}' is answered twice": "riga {n}: '{name}' ha già 
 ITALIAN |= {
     "the file is not {encoding}: {reason} at byte {start} of its first line":
         "il file non è in {encoding}: {reason} al byte {start} della prima riga",
-    "the file is empty: its first line must name the columns": "il file è vuoto: la prima riga deve nominare le colonne",
+    "the file is empty: its first line must name the columns":
+        "il file è vuoto: la prima riga deve nominare le colonne",
     "row 1: the header line is longer than {limit} characters": "riga 1: l'intestazione supera {limit} caratteri",
     "row {row}: {error}": "riga {row}: {error}",
     "the header names a column twice or leaves one unnamed: {columns}":

@@ -112,7 +112,8 @@ async def template_page(key: str, request: Request, session: SessionDep, setting
     return render(request, settings, "template.html", row=row, template=template_store.load(row),
                   versions=range(latest.version, 0, -1), diff=diff, source=shown_text(row),
                   # by default the version shown against the one before it, not the latest against itself
-                  diff_from=params.get("from") or str(max(row.version - 1, 1)), diff_to=params.get("to") or str(row.version))
+                  diff_from=params.get("from") or str(max(row.version - 1, 1)),
+                  diff_to=params.get("to") or str(row.version))
 
 
 @dataclass

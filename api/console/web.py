@@ -144,7 +144,8 @@ def render(request: Request, settings: Settings, name: str, status: int = 200, *
         when=_when(settings), new_key=lambda: secrets.token_urlsafe(16), quote=quote,
         said_reason=functools.partial(reason_in, settings.locale),
         said_step=functools.partial(step_in, settings.locale), temporal_ui=settings.temporal_ui_url, status=status,
-        said_actor=functools.partial(actor_in, _, context.get("users") or {}), said_status=functools.partial(status_in, _),
+        said_actor=functools.partial(actor_in, _, context.get("users") or {}),
+        said_status=functools.partial(status_in, _),
         said_summary=functools.partial(summary_in, settings.locale, user=user_named(context.get("users") or {})),
         **context)
     return HTMLResponse(html, status_code=status, headers=HEADERS)
