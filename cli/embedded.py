@@ -120,6 +120,13 @@ def _wait_for_port(host: str, port: int, timeout: float, proc: subprocess.Popen[
     raise SystemExit(f"the Temporal dev server does not listen on {host}:{port} after {timeout:.0f}s; its log: {log}")
 
 
+def _lost_a_port(log: Path, since: int) -> bool:
+    """Whether the dev server's log, from byte `since`, says a port it meant to listen on was taken meanwhile."""
+    with log.open("rb") as file:
+        file.seek(since)
+        return b"address already in use" in file.read()
+
+
 def _wait_ready(url: str, timeout: float, procs: list[subprocess.Popen[bytes]]) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -237,19 +244,31 @@ def run_embedded(settings: Settings, ui_port: int, with_examples: bool = True, a
     temporal_log = (settings.data_dir / "temporal.log").open("ab")
 
     def start_temporal() -> subprocess.Popen[bytes]:
-        """The dev server, once it listens (stopped again if it does not, or on Ctrl-C meanwhile)."""
-        temporal = subprocess.Popen([
-            str(BIN / "temporal"), "server", "start-dev", "--db-filename", str(settings.data_dir / "temporal.db"),
-            "--ip", host, "--port", port, "--ui-port", str(ui_port), "--namespace", settings.temporal_namespace,
-            "--log-level", "warn", *search_attributes.cli_flags()], env=env,
-            stdout=temporal_log, stderr=subprocess.STDOUT,  # its shutdown warnings in its log, not the terminal
-            process_group=0)  # Ctrl-C reaches the terminal's process group: Temporal stops last, from stop()
-        try:
-            _wait_for_port(host, int(port), 60, temporal, Path(temporal_log.name))
-        except BaseException:
-            temporal.kill()
-            raise
-        return temporal
+        """The dev server, once it listens (stopped again if it does not, or on Ctrl-C meanwhile). It picks its HTTP
+        API's and metrics' ports itself, free when picked: one taken by another program before it binds it ends it
+        at once, and it is started again (up to three times)."""
+        log = Path(temporal_log.name)
+        for attempt in range(3):
+            temporal_log.flush()
+            begun = log.stat().st_size
+            temporal = subprocess.Popen([
+                str(BIN / "temporal"), "server", "start-dev", "--db-filename", str(settings.data_dir / "temporal.db"),
+                "--ip", host, "--port", port, "--ui-port", str(ui_port), "--namespace", settings.temporal_namespace,
+                "--log-level", "warn", *search_attributes.cli_flags()], env=env,
+                stdout=temporal_log, stderr=subprocess.STDOUT,  # its shutdown warnings in its log, not the terminal
+                process_group=0)  # Ctrl-C reaches the terminal's process group: Temporal stops last, from stop()
+            try:
+                _wait_for_port(host, int(port), 60, temporal, log)
+                return temporal
+            except SystemExit:
+                temporal.kill()
+                if attempt < 2 and _lost_a_port(log, begun):
+                    continue
+                raise
+            except BaseException:
+                temporal.kill()
+                raise
+        raise AssertionError("unreachable")  # pragma: no cover
 
     try:
         procs.append(start_temporal())
