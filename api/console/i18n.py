@@ -11,6 +11,7 @@ from collections.abc import Callable
 from api.console.i18n_deliveries import ITALIAN_DELIVERIES
 from api.console.i18n_forms import ITALIAN_FORMS
 from api.console.i18n_requests import ITALIAN_REQUESTS
+from api.console.i18n_said import ITALIAN_SAID
 
 ITALIAN: dict[str, str] = {
     'Record #{id}:': 'Scheda n. {id}:',
@@ -372,119 +373,7 @@ ITALIAN: dict[str, str] = {
     '{n} min before': '{n} min prima',
 }
 
-ITALIAN |= ITALIAN_REQUESTS | ITALIAN_DELIVERIES | ITALIAN_FORMS
-# a staff request the process or the API refused (api/console/refusals.py): the text with its values
-ITALIAN |= {
-    "phase '{phase}' is already {status}": "la fase '{phase}' è già chiusa (stato: {status})",
-    "phase '{phase}' is {status}, not running": "la fase '{phase}' non è in corso (stato: {status})",
-    "phase '{phase}' completes by itself when its actions are done":
-        "la fase '{phase}' si completa da sola quando le sue azioni sono eseguite",
-    "phase '{phase}' is still taking in its task {task} (the worker has not reported it yet); send it again in a "
-    "moment": "la fase '{phase}' sta ancora prendendo in carico la sua attività {task} (il worker non l'ha ancora "
-              "segnalata); riprova tra un momento",
-    "task {task} is not the task of phase '{phase}'": "l'attività {task} non è quella della fase '{phase}'",
-    "task {task} is already {status}": "l'attività {task} è già chiusa (stato: {status})",
-    "the process has ended ({status})": "il processo è terminato (stato: {status})",
-    "process {process} has ended; it takes no more requests": "il processo {process} è terminato: non accetta più "
-                                                               "richieste",
-    "the process is being aborted": "il processo è in corso di interruzione",
-    "the process has no open incident": "il processo non ha incidenti aperti",
-    "no phase is current; name the phase to {verb}": "nessuna fase è in corso: indica quale",
-    "no phase '{phase}' in template '{template}'{hint}": "nessuna fase '{phase}' nel modello '{template}'",
-    "no running process {process}": "nessun processo {process} in corso",
-    "Temporal is not reachable ({code}); nothing was done":
-        "Temporal non è raggiungibile ({code}); non è stato fatto nulla",
-    # in the console the form sent again carries the same Idempotency-Key
-    "process {process} did not answer in time (is the worker running?); the request may still apply: send it again "
-    "with the same Idempotency-Key to learn its outcome":
-        "il processo {process} non ha risposto in tempo (il worker è in funzione?); la richiesta potrebbe applicarsi "
-        "ancora: invia di nuovo il modulo per conoscerne l'esito",
-    "process {process} did not answer in time: no worker took its request (is the worker running?); nothing was "
-    "changed": "il processo {process} non ha risposto in tempo: nessun worker ha preso la richiesta (il worker è in "
-               "funzione?); non è stato cambiato nulla",
-}
-
-# what staff did, said when it is done; the board and the incidents' retry
-ITALIAN |= {
-    "The phase was skipped.": "La fase è stata saltata.",
-    "Abort requested: the process is ending.": "Interruzione richiesta: il processo sta terminando.",
-    "The phase was completed.": "La fase è stata completata.",
-    "The owner was changed.": "Il titolare è stato cambiato.",
-    "The incident was resolved.": "L'incidente è stato risolto.",
-    "The process was started.": "Il processo è stato avviato.",
-    "The task was completed.": "L'attività è stata completata.",
-    "The task was added.": "L'attività è stata aggiunta.",
-    "The request was sent to the client.": "La richiesta è stata inviata al cliente.",
-    "The request was sent again.": "La richiesta è stata inviata di nuovo.",
-    "The request was cancelled.": "La richiesta è stata annullata.",
-    "The request was linked.": "La richiesta è stata collegata.",
-    "“{title}” moved to {status}.": "“{title}” spostata in {status}.",
-    "There is no pipeline “{key}”: this is {name}.": "Non esiste la pipeline “{key}”: questa è {name}.",
-    "tick the processes to retry": "spunta i processi da riprovare",
-}
-
-ITALIAN |= {"A password is at most 1,000 characters.": "Una password è lunga al massimo 1.000 caratteri.",
-            "no such number: too large": "nessun numero così: è troppo grande"}
-
-# a span of time in a template's outline
-ITALIAN |= {
-    "1 day": "1 giorno", "{n} days": "{n} giorni", "1 hour": "1 ora", "{n} hours": "{n} ore", "1 minute": "1 minuto",
-    "{n} minutes": "{n} minuti", "{span} after the previous phase": "{span} dopo la fase precedente",
-}
-
-# a status said of what it is the status of (api/console/web.status_in): Italian agrees with it
-ITALIAN |= {
-    "phase:done": "completata", "phase:skipped": "saltata", "phase:failed": "non riuscita",
-    "action:done": "eseguita", "action:skipped": "saltata",
-    "task:open": "aperta", "task:done": "completata", "task:cancelled": "annullata",
-    "email:sent": "inviata", "email:held": "trattenuta", "email:failed": "non riuscita",
-    "import:done": "completata", "import:failed": "non riuscita", "import:refused": "rifiutata",
-    "delivery:failed": "non riuscito", "delivery:held": "trattenuto",
-    "request:pending": "in attesa di risposta", "request:submitted": "compilata", "request:cancelled": "annullata",
-    "request:expired": "scaduta",
-}
-
-# the answers of a phase or a task, one per line (api/console/actions.answers)
-ITALIAN |= {"line {n}: '{name}' is answered twice": "riga {n}: '{name}' ha già una risposta"}
-
-# a file to import refused as it arrives (crm/imports/reading.FileUnreadable)
-ITALIAN |= {
-    "the file is not {encoding}: {reason} at byte {start} of its first line":
-        "il file non è in {encoding}: {reason} al byte {start} della prima riga",
-    "the file is empty: its first line must name the columns":
-        "il file è vuoto: la prima riga deve nominare le colonne",
-    "row 1: the header line is longer than {limit} characters": "riga 1: l'intestazione supera {limit} caratteri",
-    "row {row}: {error}": "riga {row}: {error}",
-    "the header names a column twice or leaves one unnamed: {columns}":
-        "l'intestazione nomina una colonna due volte o ne lascia una senza nome: {columns}",
-    "row {row}: the file is not {encoding} ({reason})": "riga {row}: il file non è in {encoding} ({reason})",
-    "row {row}: a line is longer than {limit} characters": "riga {row}: una riga supera {limit} caratteri",
-}
-
-# how an import ended (api/console/import_pages.outcome)
-ITALIAN |= {
-    "{n} row written": "{n} riga scritta",
-    "{n} rows written": "{n} righe scritte",
-    "{n} row rejected": "{n} scartata",
-    "{n} rows rejected": "{n} scartate",
-    "{n} invalid row: nothing was written (all or nothing)":
-        "{n} riga non valida: non è stato scritto nulla (tutto o niente)",
-    "{n} invalid rows: nothing was written (all or nothing)":
-        "{n} righe non valide: non è stato scritto nulla (tutto o niente)",
-    "free field “{name}”": "campo libero “{name}”",
-}
-
-# who did something (api/console/actors.py)
-ITALIAN |= {
-    "API key “{name}”": "chiave API “{name}”",
-    "Temporal (the run cancelled there)": "Temporal (esecuzione annullata lì)",
-    "the loop guard": "il controllo dei cicli",
-    "autostart": "avvio automatico",
-    "the client": "il cliente",
-    "the pipeline's automation": "l'automazione della pipeline",
-    "process {name}": "processo {name}",
-    "pipeline {name}": "pipeline {name}",
-}
+ITALIAN |= ITALIAN_REQUESTS | ITALIAN_DELIVERIES | ITALIAN_FORMS | ITALIAN_SAID
 
 LANGUAGES = {"it": ITALIAN}
 
