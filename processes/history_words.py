@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from processes.languages import language
+from processes.summary_words import ENGLISH_SUMMARIES, FEMININE, ITALIAN_SUMMARIES
 
 ENGLISH = {
     # a process and its phases (workflows/)
@@ -95,73 +96,6 @@ ENGLISH = {
     "status_changed": "Status changed from '{previous}' to '{status}'",
     "substate_opened": "Substate '{substate}' opened",
     "substate_closed": "Substate '{substate}' closed",
-    # what an action did: its summary on the process page (read back into the office's language: `summary_in`); a
-    # longer line before the shorter one it begins with
-    "summary_email": "email {outcome} (outbox message {message}, to {to})",
-    "summary_email_forwarded": "email forwarded: {outcome} (outbox message {message}, to {to})",
-    "summary_owner_notified": "owner notified: {outcome} (outbox message {message}, {to})",
-    "summary_invitation": "invitation {outcome} (outbox message {message}, {when})",
-    "summary_no_invitation": "no invitation was sent: nothing to cancel",
-    "summary_cancellation": "cancellation {outcome} (outbox message {message})",
-    "summary_reminder": "reminder {outcome} (outbox message {message})",
-    "summary_overdue_notice": "overdue notice {outcome} (outbox message {message})",
-    "summary_notice": "notice {outcome} (outbox message {message})",
-    "summary_history": "history entry {entry} added",
-    "summary_letter_emailed": "letter kept as document {document} (version {version}), email {outcome} (outbox "
-                              "message {message}, to {to})",
-    "summary_letter": "letter kept as document {document} (version {version})",
-    "summary_report_emailed": "report kept as document {document} (version {version}), email {outcome} (outbox "
-                              "message {message}, to {to})",
-    "summary_report": "report kept as document {document} (version {version})",
-    "summary_values_already": "values already written",
-    "summary_wrote": "wrote {fields}",
-    "summary_status_already": "status already set to {status}",
-    "summary_status": "status {previous} -> {status}",
-    "summary_client_request_waits": "client request #{request} {outcome} (outbox message {message}, to {to}), the "
-                                    "phase waits for it",
-    "summary_client_request": "client request #{request} {outcome} (outbox message {message}, to {to})",
-    "summary_sms": "SMS {outcome} (delivery {delivery}, to {to})",
-    "summary_webhook": "webhook to '{endpoint}' answered {status} (delivery {delivery})",
-    "summary_signature": "signature request #{signature} sent to {signer} ({provider}, delivery {delivery}), the phase "
-                         "waits for it",
-    "summary_substate_opened": "substate '{substate}' opened",
-    "summary_substate_closed": "substate '{substate}' closed",
-    "summary_notified": "notified {count} user(s)",
-    "summary_task": "task {task} for user {user}",
-    "summary_started": "started {workflow_id}",
-    "summary_follow_up_later": "follow-up '{template}' starts when the process ends",
-    "summary_process_ends": "process ends after this phase",
-    "summary_skipped_after_incident": "skipped by staff after an incident",
-    "summary_assigned_before": "{role} assigned before",
-    "summary_assigned": "{role}: user {user}",
-    # an email's, an SMS's or a notice's outcome in a summary (MessageStatus, DeliveryStatus)
-    "outcome_pending": "pending",
-    "outcome_sending": "sending",
-    "outcome_sent": "sent",
-    "outcome_delivered": "delivered",
-    "outcome_held": "held",
-    "outcome_failed": "failed",
-    "outcome_unknown": "unknown",
-    "outcome_f_pending": "pending",
-    "outcome_f_sending": "sending",
-    "outcome_f_sent": "sent",
-    "outcome_f_delivered": "delivered",
-    "outcome_f_held": "held",
-    "outcome_f_failed": "failed",
-    "outcome_f_unknown": "unknown",
-    # the process of a status's automations (processes/stage_templates.py): its name, its phases' names
-    "stage_on_enter": "{pipeline} · {label} · on enter",
-    "stage_on_exit": "{pipeline} · {label} · on exit",
-    "stage_description": "The automations of '{label}' in pipeline '{pipeline}'.",
-    "stage_entered": "Entered {label}",
-    "stage_left": "Left {label}",
-    "stage_after": "{span} in {label}",
-    "span_day": "{n} day",
-    "span_days": "{n} days",
-    "span_hour": "{n} hour",
-    "span_hours": "{n} hours",
-    "span_minute": "{n} minute",
-    "span_minutes": "{n} minutes",
     "by_actor": " by {actor}",
     "actor_key": "API key '{name}'",
     "status_remapped": "Status changed from '{previous}' to '{status}': status '{previous}' left pipeline "
@@ -325,70 +259,6 @@ ITALIAN = {
     "status_changed": "Stato cambiato da '{previous}' a '{status}'",
     "substate_opened": "Sottostato '{substate}' aperto",
     "substate_closed": "Sottostato '{substate}' chiuso",
-    "summary_email": "email {outcome} (messaggio {message} della posta in uscita, a {to})",
-    "summary_email_forwarded": "email inoltrata: {outcome} (messaggio {message} della posta in uscita, a {to})",
-    "summary_owner_notified": "titolare avvisato: email {outcome} (messaggio {message} della posta in uscita, {to})",
-    "summary_invitation": "invito {outcome} (messaggio {message} della posta in uscita, {when})",
-    "summary_no_invitation": "nessun invito era stato inviato: niente da annullare",
-    "summary_cancellation": "annullamento {outcome} (messaggio {message} della posta in uscita)",
-    "summary_reminder": "promemoria {outcome} (messaggio {message} della posta in uscita)",
-    "summary_overdue_notice": "avviso di ritardo {outcome} (messaggio {message} della posta in uscita)",
-    "summary_notice": "avviso {outcome} (messaggio {message} della posta in uscita)",
-    "summary_history": "voce {entry} aggiunta alla cronologia",
-    "summary_letter_emailed": "lettera conservata come documento {document} (versione {version}), email {outcome} "
-                              "(messaggio {message} della posta in uscita, a {to})",
-    "summary_letter": "lettera conservata come documento {document} (versione {version})",
-    "summary_report_emailed": "report conservato come documento {document} (versione {version}), email {outcome} "
-                              "(messaggio {message} della posta in uscita, a {to})",
-    "summary_report": "report conservato come documento {document} (versione {version})",
-    "summary_values_already": "valori già scritti",
-    "summary_wrote": "scritti: {fields}",
-    "summary_status_already": "stato già impostato a {status}",
-    "summary_status": "stato {previous} → {status}",
-    "summary_client_request_waits": "richiesta al cliente n. {request} {outcome} (messaggio {message} della posta "
-                                    "in uscita, a {to}); la fase la attende",
-    "summary_client_request": "richiesta al cliente n. {request} {outcome} (messaggio {message} della posta in "
-                              "uscita, a {to})",
-    "summary_sms": "SMS {outcome} (invio {delivery}, a {to})",
-    "summary_webhook": "webhook a '{endpoint}': risposta {status} (invio {delivery})",
-    "summary_signature": "richiesta di firma n. {signature} inviata a {signer} ({provider}, invio {delivery}); la fase "
-                         "la attende",
-    "summary_substate_opened": "sottostato '{substate}' aperto",
-    "summary_substate_closed": "sottostato '{substate}' chiuso",
-    "summary_notified": "utenti avvisati: {count}",
-    "summary_task": "attività {task} per l'utente {user}",
-    "summary_started": "avviato {workflow_id}",
-    "summary_follow_up_later": "il processo successivo '{template}' parte quando questo processo termina",
-    "summary_process_ends": "il processo termina dopo questa fase",
-    "summary_skipped_after_incident": "saltata dallo staff dopo un incidente",
-    "summary_assigned_before": "{role} già assegnato",
-    "summary_assigned": "{role}: utente {user}",
-    "outcome_pending": "in attesa",
-    "outcome_sending": "in invio",
-    "outcome_sent": "inviato",
-    "outcome_delivered": "consegnato",
-    "outcome_held": "trattenuto",
-    "outcome_failed": "non riuscito",
-    "outcome_unknown": "dall'esito incerto",
-    "outcome_f_pending": "in attesa",
-    "outcome_f_sending": "in invio",
-    "outcome_f_sent": "inviata",
-    "outcome_f_delivered": "consegnata",
-    "outcome_f_held": "trattenuta",
-    "outcome_f_failed": "non riuscita",
-    "outcome_f_unknown": "dall'esito incerto",
-    "stage_on_enter": "{pipeline} · {label} · all'ingresso",
-    "stage_on_exit": "{pipeline} · {label} · all'uscita",
-    "stage_description": "Le automazioni di '{label}' nella pipeline '{pipeline}'.",
-    "stage_entered": "Ingresso in {label}",
-    "stage_left": "Uscita da {label}",
-    "stage_after": "{span} in {label}",
-    "span_day": "{n} giorno",
-    "span_days": "{n} giorni",
-    "span_hour": "{n} ora",
-    "span_hours": "{n} ore",
-    "span_minute": "{n} minuto",
-    "span_minutes": "{n} minuti",
     "by_actor": " da {actor}",
     "actor_key": "chiave API '{name}'",
     "status_remapped": "Stato cambiato da '{previous}' a '{status}': lo stato '{previous}' non è più nella pipeline "
@@ -465,10 +335,9 @@ ITALIAN = {
     "step_loop_guard": "controllo dei cicli",
 }
 
+ENGLISH |= ENGLISH_SUMMARIES
+ITALIAN |= ITALIAN_SUMMARIES
 LANGUAGES = {"en": ENGLISH, "it": ITALIAN}
-# the lines whose outcome is said of a feminine noun in Italian (un'email, una richiesta: inviata, not inviato)
-_FEMININE = {"summary_email", "summary_email_forwarded", "summary_owner_notified", "summary_letter_emailed",
-             "summary_report_emailed", "summary_client_request", "summary_client_request_waits"}
 
 
 def history_text(locale: str, key: str, /, **values: Any) -> str:
@@ -482,7 +351,7 @@ def history_text(locale: str, key: str, /, **values: Any) -> str:
             if isinstance(values.get(name), str):
                 values[name] = said_in(locale, values[name])
         if isinstance(outcome := values.get("outcome"), str):  # its word agrees with what the line says it of
-            values["outcome"] = table.get(f"outcome_{'f_' if key in _FEMININE else ''}{outcome}", outcome)
+            values["outcome"] = table.get(f"outcome_{'f_' if key in FEMININE else ''}{outcome}", outcome)
     return table[key].format(**values)
 
 
@@ -526,15 +395,24 @@ def summary_in(locale: str, summary: str, user: Callable[[str], str] | None = No
     return _read_back(locale, summary, _SUMMARIES, user)
 
 
-_CALLER = re.compile(r"^(user|key):\d{1,19}:(.+)$", re.DOTALL)
+_CALLER = re.compile(r"^(user|key):(\d{1,19}):(.+)$", re.DOTALL)
+
+
+def caller_of(actor: str) -> tuple[str, int, str] | None:
+    """A caller's actor as the API writes it (`api.auth.Principal.actor`: `user:3:maria`, `key:12:crm-sync`) read
+    back: `user` or `key`, its id and its name; None for any other actor (`process new-lead`, `loop guard`)."""
+    if (found := _CALLER.match(actor)) is None:
+        return None
+    kind, number, name = found.groups()
+    return kind, int(number), name
 
 
 def actor_in(locale: str, actor: str) -> str:
     """Who did something, as a line says it: a user by their handle, an API key by its name (the actor is kept whole,
     `user:3:maria` or `key:12:crm-sync`, in the line's `actor`); Stagecoach's own (`process new-lead`) as it is."""
-    if (caller := _CALLER.match(actor)) is None:
+    if (caller := caller_of(actor)) is None:
         return actor
-    kind, name = caller.groups()
+    kind, _number, name = caller
     return name if kind == "user" else LANGUAGES[language(locale)]["actor_key"].format(name=name)
 
 

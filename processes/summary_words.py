@@ -1,0 +1,147 @@
+"""The words of what the engine shows besides history lines, in English and Italian, merged into
+processes/history_words.py's tables: what an action did (its summary, kept in English in the process's state and read
+back in the office's language by `history_words.summary_in`) with its outcome, and the names of the process a status's
+automations run as (processes/stage_templates.py)."""
+
+from __future__ import annotations
+
+ENGLISH_SUMMARIES = {
+    # what an action did: its summary on the process page (read back into the office's language: `summary_in`); a
+    # longer line before the shorter one it begins with
+    "summary_email": "email {outcome} (outbox message {message}, to {to})",
+    "summary_email_forwarded": "email forwarded: {outcome} (outbox message {message}, to {to})",
+    "summary_owner_notified": "owner notified: {outcome} (outbox message {message}, {to})",
+    "summary_invitation": "invitation {outcome} (outbox message {message}, {when})",
+    "summary_no_invitation": "no invitation was sent: nothing to cancel",
+    "summary_cancellation": "cancellation {outcome} (outbox message {message})",
+    "summary_reminder": "reminder {outcome} (outbox message {message})",
+    "summary_overdue_notice": "overdue notice {outcome} (outbox message {message})",
+    "summary_notice": "notice {outcome} (outbox message {message})",
+    "summary_history": "history entry {entry} added",
+    "summary_letter_emailed": "letter kept as document {document} (version {version}), email {outcome} (outbox "
+                              "message {message}, to {to})",
+    "summary_letter": "letter kept as document {document} (version {version})",
+    "summary_report_emailed": "report kept as document {document} (version {version}), email {outcome} (outbox "
+                              "message {message}, to {to})",
+    "summary_report": "report kept as document {document} (version {version})",
+    "summary_values_already": "values already written",
+    "summary_wrote": "wrote {fields}",
+    "summary_status_already": "status already set to {status}",
+    "summary_status": "status {previous} -> {status}",
+    "summary_client_request_waits": "client request #{request} {outcome} (outbox message {message}, to {to}), the "
+                                    "phase waits for it",
+    "summary_client_request": "client request #{request} {outcome} (outbox message {message}, to {to})",
+    "summary_sms": "SMS {outcome} (delivery {delivery}, to {to})",
+    "summary_webhook": "webhook to '{endpoint}' answered {status} (delivery {delivery})",
+    "summary_signature": "signature request #{signature} sent to {signer} ({provider}, delivery {delivery}), the phase "
+                         "waits for it",
+    "summary_substate_opened": "substate '{substate}' opened",
+    "summary_substate_closed": "substate '{substate}' closed",
+    "summary_notified": "notified {count} user(s)",
+    "summary_task": "task {task} for user {user}",
+    "summary_started": "started {workflow_id}",
+    "summary_follow_up_later": "follow-up '{template}' starts when the process ends",
+    "summary_process_ends": "process ends after this phase",
+    "summary_skipped_after_incident": "skipped by staff after an incident",
+    "summary_assigned_before": "{role} assigned before",
+    "summary_assigned": "{role}: user {user}",
+    # an email's, an SMS's or a notice's outcome in a summary (MessageStatus, DeliveryStatus)
+    "outcome_pending": "pending",
+    "outcome_sending": "sending",
+    "outcome_sent": "sent",
+    "outcome_delivered": "delivered",
+    "outcome_held": "held",
+    "outcome_failed": "failed",
+    "outcome_unknown": "unknown",
+    "outcome_f_pending": "pending",
+    "outcome_f_sending": "sending",
+    "outcome_f_sent": "sent",
+    "outcome_f_delivered": "delivered",
+    "outcome_f_held": "held",
+    "outcome_f_failed": "failed",
+    "outcome_f_unknown": "unknown",
+    # the process of a status's automations (processes/stage_templates.py): its name, its phases' names
+    "stage_on_enter": "{pipeline} · {label} · on enter",
+    "stage_on_exit": "{pipeline} · {label} · on exit",
+    "stage_description": "The automations of '{label}' in pipeline '{pipeline}'.",
+    "stage_entered": "Entered {label}",
+    "stage_left": "Left {label}",
+    "stage_after": "{span} in {label}",
+    "span_day": "{n} day",
+    "span_days": "{n} days",
+    "span_hour": "{n} hour",
+    "span_hours": "{n} hours",
+    "span_minute": "{n} minute",
+    "span_minutes": "{n} minutes",
+}
+
+ITALIAN_SUMMARIES = {
+    "summary_email": "email {outcome} (messaggio {message} della posta in uscita, a {to})",
+    "summary_email_forwarded": "email inoltrata: {outcome} (messaggio {message} della posta in uscita, a {to})",
+    "summary_owner_notified": "titolare avvisato: email {outcome} (messaggio {message} della posta in uscita, {to})",
+    "summary_invitation": "invito {outcome} (messaggio {message} della posta in uscita, {when})",
+    "summary_no_invitation": "nessun invito era stato inviato: niente da annullare",
+    "summary_cancellation": "annullamento {outcome} (messaggio {message} della posta in uscita)",
+    "summary_reminder": "promemoria {outcome} (messaggio {message} della posta in uscita)",
+    "summary_overdue_notice": "avviso di ritardo {outcome} (messaggio {message} della posta in uscita)",
+    "summary_notice": "avviso {outcome} (messaggio {message} della posta in uscita)",
+    "summary_history": "voce {entry} aggiunta alla cronologia",
+    "summary_letter_emailed": "lettera conservata come documento {document} (versione {version}), email {outcome} "
+                              "(messaggio {message} della posta in uscita, a {to})",
+    "summary_letter": "lettera conservata come documento {document} (versione {version})",
+    "summary_report_emailed": "report conservato come documento {document} (versione {version}), email {outcome} "
+                              "(messaggio {message} della posta in uscita, a {to})",
+    "summary_report": "report conservato come documento {document} (versione {version})",
+    "summary_values_already": "valori già scritti",
+    "summary_wrote": "scritti: {fields}",
+    "summary_status_already": "stato già impostato a {status}",
+    "summary_status": "stato {previous} → {status}",
+    "summary_client_request_waits": "richiesta al cliente n. {request} {outcome} (messaggio {message} della posta "
+                                    "in uscita, a {to}); la fase la attende",
+    "summary_client_request": "richiesta al cliente n. {request} {outcome} (messaggio {message} della posta in "
+                              "uscita, a {to})",
+    "summary_sms": "SMS {outcome} (invio {delivery}, a {to})",
+    "summary_webhook": "webhook a '{endpoint}': risposta {status} (invio {delivery})",
+    "summary_signature": "richiesta di firma n. {signature} inviata a {signer} ({provider}, invio {delivery}); la fase "
+                         "la attende",
+    "summary_substate_opened": "sottostato '{substate}' aperto",
+    "summary_substate_closed": "sottostato '{substate}' chiuso",
+    "summary_notified": "utenti avvisati: {count}",
+    "summary_task": "attività {task} per l'utente {user}",
+    "summary_started": "avviato {workflow_id}",
+    "summary_follow_up_later": "il processo successivo '{template}' parte quando questo processo termina",
+    "summary_process_ends": "il processo termina dopo questa fase",
+    "summary_skipped_after_incident": "saltata dallo staff dopo un incidente",
+    "summary_assigned_before": "{role} già assegnato",
+    "summary_assigned": "{role}: utente {user}",
+    "outcome_pending": "in attesa",
+    "outcome_sending": "in invio",
+    "outcome_sent": "inviato",
+    "outcome_delivered": "consegnato",
+    "outcome_held": "trattenuto",
+    "outcome_failed": "non riuscito",
+    "outcome_unknown": "dall'esito incerto",
+    "outcome_f_pending": "in attesa",
+    "outcome_f_sending": "in invio",
+    "outcome_f_sent": "inviata",
+    "outcome_f_delivered": "consegnata",
+    "outcome_f_held": "trattenuta",
+    "outcome_f_failed": "non riuscita",
+    "outcome_f_unknown": "dall'esito incerto",
+    "stage_on_enter": "{pipeline} · {label} · all'ingresso",
+    "stage_on_exit": "{pipeline} · {label} · all'uscita",
+    "stage_description": "Le automazioni di '{label}' nella pipeline '{pipeline}'.",
+    "stage_entered": "Ingresso in {label}",
+    "stage_left": "Uscita da {label}",
+    "stage_after": "{span} in {label}",
+    "span_day": "{n} giorno",
+    "span_days": "{n} giorni",
+    "span_hour": "{n} ora",
+    "span_hours": "{n} ore",
+    "span_minute": "{n} minuto",
+    "span_minutes": "{n} minuti",
+}
+
+# the lines whose outcome is said of a feminine noun in Italian (un'email, una richiesta: inviata, not inviato)
+FEMININE = {"summary_email", "summary_email_forwarded", "summary_owner_notified", "summary_letter_emailed",
+             "summary_report_emailed", "summary_client_request", "summary_client_request_waits"}
