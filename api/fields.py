@@ -17,3 +17,9 @@ WorkflowIdQuery = Annotated[str | None, Query(max_length=255, description="a pro
 TemplateKeyPath = Annotated[str, Path(max_length=63, description="a template's key")]
 Label = Annotated[str | None, Query(max_length=64)]
 """A status or a role to filter on."""
+
+
+def digits(value: str) -> bool:
+    """Whether `value` is written in the digits 0-9 alone: `isdigit` takes ², １２ and ٣ too (`int` refuses the first and
+    reads the others), which a number typed in a form or a query is not."""
+    return value.isascii() and value.isdigit()

@@ -20,8 +20,9 @@ from api.console.i18n import translator
 from api.console.process_pages import render_process
 from api.console.today import render_today
 from api.console.refusals import field_error, refusal
-from api.console.web import SignedInDep, digits, form, principal, redirect, text, with_param
+from api.console.web import SignedInDep, form, principal, redirect, text, with_param
 from api.deps import SessionDep, SettingsDep, TemporalDep
+from api.fields import digits
 from api.routers.processes import staff_request
 from api.routers.tasks import CompleteTaskBody, complete_task
 from processes.errors import StagecoachError

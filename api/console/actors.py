@@ -5,11 +5,12 @@ office's language (Maria Rossi, chiave API “crm-sync”, processo new-lead, il
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Mapping
 from typing import Any
 
-_CALLER = re.compile(r"^(user|key):(\d{1,19}):(.+)$", re.DOTALL)
+from api.fields import digits
+from processes.history_words import caller_of
+
 # the actors Stagecoach writes itself, by the word it writes
 _FIXED = {"temporal": "Temporal (the run cancelled there)", "loop guard": "the loop guard", "autostart": "autostart",
           "client": "the client", "pipeline": "the pipeline's automation"}
@@ -21,11 +22,11 @@ def actor_in(_: Callable[[str], str], users: Mapping[int, Any], actor: str | Non
     by its name, Stagecoach's own by their words; anything else as written."""
     if not actor:
         return ""
-    if caller := _CALLER.match(actor):
-        kind, number, name = caller.groups()
+    if caller := caller_of(actor):
+        kind, number, name = caller
         if kind == "key":
             return _("API key “{name}”").format(name=name)
-        user = users.get(int(number))
+        user = users.get(number)
         return user.name if user is not None else name
     if actor in _FIXED:
         return _(_FIXED[actor])
@@ -38,6 +39,6 @@ def actor_in(_: Callable[[str], str], users: Mapping[int, Any], actor: str | Non
 def user_named(users: Mapping[int, Any]) -> Callable[[str], str]:
     """A user's id, as a summary of what an action did writes it, said by their name where `users` holds them."""
     def named(number: str) -> str:
-        user = users.get(int(number)) if number.isascii() and number.isdigit() and len(number) < 19 else None
+        user = users.get(int(number)) if digits(number) and len(number) < 19 else None
         return user.name if user is not None else number
     return named

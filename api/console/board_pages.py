@@ -20,8 +20,9 @@ from api.console.i18n import translator
 from api.console.process_pages import users_by_id
 from api.console.record_pages import render_record
 from api.console.refusals import field_error, refusal
-from api.console.web import SignedInDep, digits, form, offset_in, principal, redirect, render, text, with_param
+from api.console.web import SignedInDep, form, offset_in, principal, redirect, render, text, with_param
 from api.deps import SessionDep, SettingsDep, TemporalDep
+from api.fields import digits
 from api.routers.moves import move
 from crm.client_requests.pending import ClientRequestsPending
 from crm import pipeline_store

@@ -13,8 +13,9 @@ from starlette.datastructures import UploadFile
 from api.admission import body_limit
 from api.console.i18n import translator
 from api.console.record_pages import render_record
-from api.console.web import SignedInDep, digits, form, principal, redirect, render, text
+from api.console.web import SignedInDep, form, principal, redirect, render, text
 from api.deps import SessionDep, SettingsDep
+from api.fields import digits
 from api.routers.documents import download
 from api.routers.records import get_record_or_404
 from crm.documents import store

@@ -20,9 +20,9 @@ from temporalio.service import RPCError
 
 from api.console.i18n import translator
 from api.console.refusals import refusal
-from api.console.web import SignedInDep, digits, principal, render
+from api.console.web import SignedInDep, principal, render
 from api.deps import SessionDep, SettingsDep, TemporalDep
-from api.fields import KEY_PATTERN
+from api.fields import KEY_PATTERN, digits
 from api.routers.processes import ProcessView, get_process, list_processes
 from crm import template_store
 from crm.models import HistoryEntry, HistoryKind, OutboxMessage, Record, Task, TaskKind, TaskStatus, User

@@ -21,8 +21,9 @@ from api.console.i18n import translator
 from api.console.record_pages import render_record
 from api.console.request_pages import MAX_ID, render_list, render_request
 from api.console.refusals import field_error
-from api.console.web import SignedInDep, digits, form, principal, redirect, text
+from api.console.web import SignedInDep, form, principal, redirect, text
 from api.deps import SessionDep, SettingsDep, TemporalDep
+from api.fields import digits
 from api.routers.client_requests import (cancel_client_request, link_client_request, resend_client_request,
                                          send_client_request)
 from crm.client_requests.errors import ClientRequestNotFound, RecipientMissing

@@ -15,8 +15,9 @@ from api import source_text
 from api.console import written_yaml
 from api.console.i18n import translator
 from api.console.template_pages import Editor
-from api.console.web import SignedInDep, digits, render
+from api.console.web import SignedInDep, render
 from api.deps import SessionDep, SettingsDep
+from api.fields import digits
 from crm.client_requests import store
 from crm.client_requests.models import ClientRequestTemplate
 from crm.client_requests.questions import RequestTemplate, validate_text

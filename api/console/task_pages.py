@@ -20,8 +20,9 @@ from api.console.case_pages import render_case
 from api.console.i18n import translator
 from api.console.process_pages import record_titles, users_by_id
 from api.console.refusals import field_error
-from api.console.web import SignedInDep, digits, form, principal, redirect, render, text, with_param
+from api.console.web import SignedInDep, form, principal, redirect, render, text, with_param
 from api.deps import SessionDep, SettingsDep, TemporalDep
+from api.fields import digits
 from api.paging import Page
 from api.routers.tasks import create_task, list_tasks
 from crm.models import TaskStatus

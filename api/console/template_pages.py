@@ -20,8 +20,9 @@ from fastapi.responses import HTMLResponse
 from api import source_text
 from api.console import written_yaml
 from api.console.i18n import translator
-from api.console.web import SignedInDep, digits, form, principal, redirect, render, text
+from api.console.web import SignedInDep, form, principal, redirect, render, text
 from api.deps import RendererDep, SessionDep, SettingsDep
+from api.fields import digits
 from api.routers.templates import validated_text
 from crm import template_store
 from crm.models import ApiRole

@@ -24,6 +24,7 @@ from starlette.datastructures import FormData
 from api.auth import Principal
 from api.console.actors import actor_in, user_named
 from api.console.i18n import translator
+from api.fields import digits
 from api.deps import SessionDep
 from crm.staff_sessions import SignedIn, signed_in
 from processes.formatting import brief_date_and_time, parse_locale
@@ -93,12 +94,6 @@ def text(data: FormData, name: str, default: str = "") -> str:
 def offset(request: Request) -> int:
     """The `offset` of a paged page; 0 when it is not a number."""
     return offset_in(request.query_params)
-
-
-def digits(value: str) -> bool:
-    """Whether `value` is written in the digits 0-9 alone: `isdigit` takes ², １２ and ٣ too (`int` refuses the first and
-    reads the others), which a number typed in a form or a query is not."""
-    return value.isascii() and value.isdigit()
 
 
 def offset_in(params: Mapping[str, str]) -> int:
