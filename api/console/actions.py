@@ -67,9 +67,6 @@ def _body(kind: StaffRequestKind, data: FormData, _: Any) -> BaseModel:
         fields = {"phase": text(data, "phase") or None, "reason": text(data, "reason")}
     elif kind is ABORT:
         fields = {"reason": text(data, "reason")}
-        if not text(data, "confirm"):  # with what is wrong with the reason, if anything: both at once
-            wrong = _form_error(kind, fields, _)
-            raise FormInvalid("; ".join(filter(None, [wrong, _("tick the box to confirm the abort")])))
     elif kind is COMPLETE_PHASE:
         fields = {"phase": text(data, "phase") or None, "answers": answers(text(data, "answers"), _)}
     elif kind is CHANGE_OWNER:
@@ -79,19 +76,17 @@ def _body(kind: StaffRequestKind, data: FormData, _: Any) -> BaseModel:
         fields = {"owner_id": int(owner)}
     else:
         fields = {"action": text(data, "action")}
-    if wrong := _form_error(kind, fields, _):
-        raise FormInvalid(wrong)
-    return kind.body.model_validate(fields)
-
-
-def _form_error(kind: StaffRequestKind, fields: dict[str, Any], _: Any) -> str:
-    """What is wrong with the form's `fields` for `kind`'s body, every mistake; "" when nothing is."""
+    wrong: list[str] = []
     try:
-        kind.body.model_validate(fields)
+        body = kind.body.model_validate(fields)
     except ValidationError as exc:
-        return field_error(exc, _, {"phase": _("Phase"), "reason": _("Reason"), "owner_id": _("New owner"),
-                                    "action": _("Action")})
-    return ""
+        wrong.append(field_error(exc, _, {"phase": _("Phase"), "reason": _("Reason"), "owner_id": _("New owner"),
+                                          "action": _("Action")}))
+    if kind is ABORT and not text(data, "confirm"):  # with what is wrong with the reason, if anything: both at once
+        wrong.append(_("tick the box to confirm the abort"))
+    if wrong:
+        raise FormInvalid("; ".join(wrong))
+    return body
 
 
 def _message(exc: FormInvalid | StagecoachError, _: Any) -> str:

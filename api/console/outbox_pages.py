@@ -64,19 +64,20 @@ async def retry_incidents(request: Request, session: SessionDep, temporal: Tempo
                           signed: SignedInDep) -> HTMLResponse:
     """Retry the failed step of each process ticked; each gets its own answer (done, or the API's refusal)."""
     data = await form(request, signed)
+    _ = translator(settings.locale)
     key = text(data, "idempotency_key")[:150]
     results: dict[str, str] = {}
     ticked = [w for w in data.getlist("workflow_id") if isinstance(w, str)][:MAX_RETRIES]
     if not ticked:
         return await render_incidents(request, session, temporal, settings, signed, 422,
-                                      error=translator(settings.locale)("tick the processes to retry"))
+                                      error=_("tick the processes to retry"))
     for workflow_id in ticked:
         try:
             await staff_request(RESOLVE_INCIDENT, workflow_id[:255], IncidentBody(action="retry"), session, temporal,
                                 settings, principal(signed), f"{key}:{workflow_id}"[:200] if key else None)
             results[workflow_id] = ""
         except StagecoachError as exc:
-            results[workflow_id] = refusal(exc, translator(settings.locale))
+            results[workflow_id] = refusal(exc, _)
     status = 200 if not any(results.values()) else 207 if any(not m for m in results.values()) else 409
     return await render_incidents(request, session, temporal, settings, signed, 200 if status == 207 else status,
                                   results)
