@@ -10,6 +10,7 @@ from typing import Any
 
 import httpx
 import pytest
+from temporalio.client import Client, WorkflowExecutionStatus
 
 from tests.console.conftest import staff_user
 from tests.console.signing import csrf_token, sign_in_async
@@ -53,7 +54,7 @@ async def _skipped_one(stack: Stack, sessions: Any) -> tuple[Any, str]:
     return staff, workflow_id
 
 
-async def test_phases_ended_by_an_abort_say_who_aborted_and_why(stack: Stack, sessions: Any) -> None:
+async def test_phases_ended_by_an_abort_say_who_aborted_and_why(stack: Stack, sessions: Any, dev_env: Any) -> None:
     """Skip phase one, abort in phase two from the console: one skipped by its skip, two by the abort; a skip sent
     afterwards from the same tab is refused, and said"""
     staff, workflow_id = await _skipped_one(stack, sessions)
@@ -67,6 +68,8 @@ async def test_phases_ended_by_an_abort_say_who_aborted_and_why(stack: Stack, se
         assert aborted.status_code == 303, aborted.text
         await eventually(lambda: _ended(stack, workflow_id), what="the process is aborted")
         page = await browser.get(url)
+        # its run closed in Temporal too (until then the run itself refuses: "the process has ended (aborted)")
+        await eventually(lambda: _closed(dev_env.client, workflow_id), what="the run is closed")
         stale = await browser.post(f"{url}/skip", data={"csrf_token": token, "phase": "three", "reason": "tab"})
     assert page.status_code == 200
     # a form from a tab opened before the abort: the page draws no form now, so the refusal is said at its top
@@ -108,3 +111,7 @@ async def _waits_in(stack: Stack, workflow_id: str, phase: str) -> bool:
 
 async def _ended(stack: Stack, workflow_id: str) -> bool:
     return (await _state(stack, workflow_id)).get("status") == "aborted"
+
+
+async def _closed(client: Client, workflow_id: str) -> bool:
+    return (await client.get_workflow_handle(workflow_id).describe()).status != WorkflowExecutionStatus.RUNNING
