@@ -359,7 +359,7 @@ def history_text(locale: str, key: str, /, **values: Any) -> str:
 _GROUPS = {"outcome": r"\w+"}
 
 
-def _pattern(text: str) -> re.Pattern[str]:
+def english_pattern(text: str) -> re.Pattern[str]:
     """The English `text` with its placeholders as named groups: what reads a reason back into its key and values."""
     parts = re.split(r"\{(\w+)\}", text)
     return re.compile("".join(re.escape(part) if i % 2 == 0 else f"(?P<{part}>{_GROUPS.get(part, '.+')})"
@@ -367,7 +367,7 @@ def _pattern(text: str) -> re.Pattern[str]:
 
 
 def _patterns(prefix: str) -> list[tuple[str, re.Pattern[str]]]:
-    return [(key, _pattern(ENGLISH[key])) for key in ENGLISH if key.startswith(prefix)]
+    return [(key, english_pattern(ENGLISH[key])) for key in ENGLISH if key.startswith(prefix)]
 
 
 _REASONS, _STEPS, _SUMMARIES = _patterns("reason_"), _patterns("step_"), _patterns("summary_")

@@ -87,6 +87,14 @@ ITALIAN_SAID: dict[str, str] = {
     "{n} invalid rows: nothing was written (all or nothing)":
         "{n} righe non valide: non è stato scritto nulla (tutto o niente)",
     "free field “{name}”": "campo libero “{name}”",
+    # why an import wrote nothing (crm/imports/run.py, crm/imports/sweep.py)
+    "{reason}: nothing was written": "{reason}: non è stato scritto nulla",
+    "stopped ({error}): nothing was written": "interrotta ({error}): non è stato scritto nulla",
+    "interrupted: no progress since {seen} UTC ({why}); nothing was written, send the file again":
+        "interrotta: nessun avanzamento dal {seen} UTC ({why}); non è stato scritto nulla, invia di nuovo il file",
+    "the API stopped during the import": "l'API si è fermata durante l'importazione",
+    "the API stopped before its rows were read, or the mapping of its columns was never confirmed":
+        "l'API si è fermata prima di leggerne le righe, o la corrispondenza delle colonne non è mai stata confermata",
     # who did something (api/console/actors.py)
     "API key “{name}”": "chiave API “{name}”",
     "Temporal (the run cancelled there)": "Temporal (esecuzione annullata lì)",

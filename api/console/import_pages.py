@@ -9,6 +9,7 @@ as MAX_IMPORT_BYTES (api.admission).
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator, Callable
 
 from fastapi import APIRouter, Request, Response
@@ -23,9 +24,11 @@ from api.console.web import SignedInDep, form, principal, redirect, render, text
 from api.deps import SessionDep, SettingsDep
 from api.routers import imports as api
 from crm.access import sees_everything
+from crm.imports import reading, run, sweep
 from crm.imports.models import ImportJob, ImportKind, ImportMode, ImportStatus
 from crm.imports.rows import FIELDS, default_mapping, mapping_errors
 from processes.errors import ImportInvalid, StagecoachError
+from processes.history_words import english_pattern
 
 router = APIRouter(prefix="/console/imports", include_in_schema=False)
 ENCODINGS = ("auto", "utf-8", "utf-8-sig", "windows-1252")
@@ -54,7 +57,25 @@ def outcome(job: ImportJob, _: Callable[[str], str]) -> str:
     if job.status is ImportStatus.refused:
         return rows(job.rows_invalid, "{n} invalid row: nothing was written (all or nothing)",
                     "{n} invalid rows: nothing was written (all or nothing)")
-    return job.detail or ""
+    return _read_back(job.detail or "", _FAILURES, _)
+
+
+Patterns = list[tuple[str, re.Pattern[str]]]
+# why a job wrote nothing (crm/imports/run.py, crm/imports/sweep.py), and the reasons inside it
+_FAILURES = [(text, english_pattern(text)) for text in (run.STOPPED, sweep.INTERRUPTED, run.UNREADABLE)]
+_REASONS = [(text, english_pattern(text))
+            for text in (*reading.UNREADABLE, sweep.STOPPED_IMPORTING, sweep.STOPPED_WAITING)]
+
+
+def _read_back(text: str, patterns: Patterns, _: Callable[[str], str], inside: Patterns = _REASONS) -> str:
+    """`text` in the office's language when it is one of `patterns`' English texts, what it says why (`reason`,
+    `why`) read back from `inside`; any other text (a failure's own message) as it is."""
+    for english, pattern in patterns:
+        if (found := pattern.fullmatch(text)) is not None:
+            values = {name: _read_back(value, inside, _, []) if name in ("reason", "why") else value
+                      for name, value in found.groupdict().items()}
+            return _(english).format(**values)
+    return text
 
 
 async def _render_list(request: Request, session: SessionDep, settings: SettingsDep, signed: SignedInDep,

@@ -23,6 +23,16 @@ HEADER_LIMIT = 2 * FIELD_LIMIT  # characters: the header line is read whole, in 
 LINE_LIMIT = HEADER_LIMIT  # characters of any other line (a cell's line breaks start new lines)
 csv.field_size_limit(FIELD_LIMIT)
 
+# why a file cannot be read (`FileUnreadable`), in English; the console says them in the office's language
+NOT_ENCODED_HEADER = "the file is not {encoding}: {reason} at byte {start} of its first line"
+EMPTY = "the file is empty: its first line must name the columns"
+HEADER_TOO_LONG = "row 1: the header line is longer than {limit} characters"
+NOT_CSV = "row {row}: {error}"
+COLUMNS_NAMED_BADLY = "the header names a column twice or leaves one unnamed: {columns}"
+NOT_ENCODED_ROW = "row {row}: the file is not {encoding} ({reason})"
+LINE_TOO_LONG = "row {row}: a line is longer than {limit} characters"
+UNREADABLE = (NOT_ENCODED_HEADER, EMPTY, HEADER_TOO_LONG, COLUMNS_NAMED_BADLY, NOT_ENCODED_ROW, LINE_TOO_LONG, NOT_CSV)
+
 
 class FileUnreadable(ValueError):
     """The file cannot be read as CSV in the encoding or with the delimiter asked for; its `text` with its `values`
@@ -72,19 +82,18 @@ def header(path: Path, encoding: str, delimiter: str | None) -> tuple[list[str],
         with path.open(encoding=encoding, newline="") as file:
             first = file.readline(HEADER_LIMIT + 1)
     except UnicodeDecodeError as exc:
-        raise FileUnreadable("the file is not {encoding}: {reason} at byte {start} of its first line", encoding=encoding,
-                             reason=exc.reason, start=exc.start) from None
+        raise FileUnreadable(NOT_ENCODED_HEADER, encoding=encoding, reason=exc.reason, start=exc.start) from None
     if not first.strip():
-        raise FileUnreadable("the file is empty: its first line must name the columns")
+        raise FileUnreadable(EMPTY)
     if len(first) > HEADER_LIMIT:
-        raise FileUnreadable("row 1: the header line is longer than {limit} characters", limit=f"{HEADER_LIMIT:,}")
+        raise FileUnreadable(HEADER_TOO_LONG, limit=f"{HEADER_LIMIT:,}")
     delimiter = delimiter or detect_delimiter(first)
     try:
         columns = [imported_cell(c).strip() for c in next(csv.reader([first], delimiter=delimiter))]
     except csv.Error as exc:
-        raise FileUnreadable("row {row}: {error}", row=1, error=exc) from None
+        raise FileUnreadable(NOT_CSV, row=1, error=exc) from None
     if len(set(columns)) != len(columns) or "" in columns:
-        raise FileUnreadable("the header names a column twice or leaves one unnamed: {columns}", columns=columns)
+        raise FileUnreadable(COLUMNS_NAMED_BADLY, columns=columns)
     return columns, delimiter
 
 
@@ -101,10 +110,8 @@ def rows(path: Path, encoding: str, delimiter: str) -> Iterator[tuple[int, list[
                 if any(v.strip() for v in values):
                     yield row, values
         except UnicodeDecodeError as exc:
-            raise FileUnreadable("row {row}: the file is not {encoding} ({reason})", row=row + 1, encoding=encoding,
-                                 reason=exc.reason) from None
+            raise FileUnreadable(NOT_ENCODED_ROW, row=row + 1, encoding=encoding, reason=exc.reason) from None
         except csv.Error as exc:
-            raise FileUnreadable("row {row}: {error}", row=row + 1, error=exc) from None
+            raise FileUnreadable(NOT_CSV, row=row + 1, error=exc) from None
         except _LineTooLong:
-            raise FileUnreadable("row {row}: a line is longer than {limit} characters", row=row + 1,
-                                 limit=f"{LINE_LIMIT:,}") from None
+            raise FileUnreadable(LINE_TOO_LONG, row=row + 1, limit=f"{LINE_LIMIT:,}") from None

@@ -69,6 +69,9 @@ async def _finish(sessions: async_sessionmaker[AsyncSession], job_id: int, **val
 
 
 RUNNING = (ImportStatus.validating, ImportStatus.importing)
+# why a job wrote nothing (its `detail`: English over the API, read back in the office's language by the console)
+UNREADABLE = "{reason}: nothing was written"  # the reason: `FileUnreadable`'s
+STOPPED = "stopped ({error}): nothing was written"
 
 
 def unless_ended(job_id: int) -> sa.Update:
@@ -86,11 +89,11 @@ async def run_import(sessions: async_sessionmaker[AsyncSession], job_id: int, pa
                           rows_invalid=progress.rows_invalid, errors=progress.errors,
                           detail=f"{progress.rows_invalid} invalid row(s): nothing was written (mode all_or_nothing)")
     except FileUnreadable as exc:
-        await _finish(sessions, job_id, status=ImportStatus.failed, detail=f"{exc}: nothing was written")
+        await _finish(sessions, job_id, status=ImportStatus.failed, detail=UNREADABLE.format(reason=exc))
     except BaseException as exc:  # a crash or a cancellation: the transaction was rolled back
         log.exception("import %s failed", job_id)
         await _finish(sessions, job_id, status=ImportStatus.failed, rows_written=0,
-                      detail=f"stopped ({type(exc).__name__}): nothing was written")
+                      detail=STOPPED.format(error=type(exc).__name__))
         if not isinstance(exc, Exception):
             raise
     finally:

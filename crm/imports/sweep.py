@@ -27,6 +27,10 @@ from crm.imports.run import PROGRESS, RUNNING, heartbeat, unless_ended
 from crm.types import utcnow
 
 log = logging.getLogger("stagecoach.imports")
+# a job given up (its `detail`, read back in the office's language by the console), and why
+INTERRUPTED = "interrupted: no progress since {seen} UTC ({why}); nothing was written, send the file again"
+STOPPED_IMPORTING = "the API stopped during the import"
+STOPPED_WAITING = "the API stopped before its rows were read, or the mapping of its columns was never confirmed"
 
 
 def last_sign_of_life(folder: Path, job: ImportJob) -> datetime:
@@ -55,10 +59,8 @@ async def sweep_stale_imports(sessions: async_sessionmaker[AsyncSession], folder
             seen = last_sign_of_life(folder, job)
             if now - seen < grace:
                 continue
-            why = ("the API stopped during the import" if job.status is ImportStatus.importing else
-                   "the API stopped before its rows were read, or the mapping of its columns was never confirmed")
-            detail = (f"interrupted: no progress since {seen:%Y-%m-%d %H:%M:%S} UTC ({why}); nothing was written, "
-                      "send the file again")
+            why = STOPPED_IMPORTING if job.status is ImportStatus.importing else STOPPED_WAITING
+            detail = INTERRUPTED.format(seen=f"{seen:%Y-%m-%d %H:%M:%S}", why=why)
             ended = await session.exec(unless_ended(job.id).values(  # type: ignore[call-overload]
                 status=ImportStatus.failed, finished_at=now, rows_written=0, detail=detail))
             if ended.rowcount == 1:  # not ended meanwhile by the import itself

@@ -17,6 +17,7 @@ from temporalio.testing import WorkflowEnvironment
 from api.app import create_app
 from api.console.i18n import translator
 from api.console.import_pages import outcome
+from crm.imports import reading, run, sweep
 from crm.imports.models import ImportJob, ImportKind, ImportMode, ImportStatus
 from renderer.pool import shared_pool
 from settings import Settings
@@ -66,7 +67,8 @@ async def test_modes_are_named_in_words(console: Any, sessions: Any) -> None:
 
 
 def test_how_an_import_ended_is_said_in_the_offices_language() -> None:
-    """What a job wrote and rejected, in Italian with its plural; a failure's own message as it is"""
+    """What a job wrote and rejected, in Italian with its plural; why it failed too, with what is inside; a message
+    of no known shape as it is"""
     _ = translator("it")
 
     def job(status: ImportStatus, written: int = 0, invalid: int = 0, detail: str | None = None) -> ImportJob:
@@ -77,7 +79,16 @@ def test_how_an_import_ended_is_said_in_the_offices_language() -> None:
     assert outcome(job(ImportStatus.done, 0, 2), _) == "0 righe scritte, 2 scartate"
     assert outcome(job(ImportStatus.refused, 0, 2), _) == "2 righe non valide: non è stato scritto nulla (tutto o niente)"
     assert outcome(job(ImportStatus.failed, detail="stopped (OSError): nothing was written"), _) == \
-        "stopped (OSError): nothing was written"
+        "interrotta (OSError): non è stato scritto nulla"
+    unreadable = reading.FileUnreadable(reading.NOT_ENCODED_ROW, row=7, encoding="utf-8", reason="invalid start byte")
+    assert outcome(job(ImportStatus.failed, detail=run.UNREADABLE.format(reason=unreadable)), _) == \
+        "riga 7: il file non è in utf-8 (invalid start byte): non è stato scritto nulla"
+    interrupted = sweep.INTERRUPTED.format(seen="2026-12-05 10:00:00", why=sweep.STOPPED_IMPORTING)
+    assert outcome(job(ImportStatus.failed, detail=interrupted), _) == (
+        "interrotta: nessun avanzamento dal 2026-12-05 10:00:00 UTC (l'API si è fermata durante l'importazione); "
+        "non è stato scritto nulla, invia di nuovo il file")
+    assert outcome(job(ImportStatus.failed, detail="the disk is full"), _) == "the disk is full"
+    assert outcome(job(ImportStatus.failed, detail=interrupted), translator("en")) == interrupted
     assert outcome(job(ImportStatus.validating), _) == ""
 
 
