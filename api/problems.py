@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import sys
 from collections.abc import Callable
 from typing import Any
 
@@ -70,7 +71,10 @@ def _unreadable_json(cause: BaseException | None) -> str | None:
         return f"not UTF-8 at byte {cause.start}: JSON is sent in UTF-8"
     if isinstance(cause, RecursionError):
         return "nested too deep to read"
-    if isinstance(cause, ValueError):  # an integer of thousands of digits
+    if isinstance(cause, ValueError) and "integer string conversion" in str(cause):
+        return (f"a number of more than {sys.get_int_max_str_digits():,} digits: send it as text, in quotes, or "
+                "leave it out")
+    if isinstance(cause, ValueError):
         return f"not readable as JSON: {cause}"
     return None
 

@@ -128,7 +128,8 @@ async def test_a_body_that_is_not_json_says_where_and_why(api: Api) -> None:
     cases = [(b'{"kind": "lead" "title": "x"}', "not JSON at character 16: Expecting ',' delimiter"),
              (b'{"kind": "lead", "title": "caf\xe9"}', "not UTF-8 at byte 30"),
              (b'{"kind": "lead", "fields": {"d": ' + b"[" * 5000 + b"]" * 5000 + b"}}", "nested too deep"),
-             (b'{"kind": "lead", "title": "x", "owner_id": ' + b"9" * 5000 + b"}", "not readable as JSON")]
+             (b'{"kind": "lead", "title": "x", "owner_id": ' + b"9" * 5000 + b"}",
+              "a number of more than 4,300 digits: send it as text")]
     for body, said in cases:
         response = await api.http.post("/records", headers=json_headers, content=body)
         assert response.status_code == 422, response.text[:300]
