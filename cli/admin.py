@@ -77,7 +77,8 @@ def create_key(
         name: Annotated[str, typer.Option(help="what the key is for, shown in GET /api-keys")] = "bootstrap admin",
         role: Annotated[ApiRole, typer.Option(help="client, staff or admin")] = ApiRole.admin,
         key_file: Annotated[Path | None, typer.Option(
-            help="store the key in this file (a Docker secret) instead of generating one; only its hash is kept")] = None,
+            help="take the key from this file (a Docker secret) instead of generating one; only its hash is "
+                 "kept")] = None,
         if_no_admin: Annotated[bool, typer.Option(
             "--if-no-admin", help="do nothing when an admin key that is not revoked exists")] = False,
         as_json: JsonOpt = False) -> None:
