@@ -14,6 +14,7 @@ from cli import client_requests, csv_files, pipelines, resources
 from cli.admin import admin_app
 from cli.api_client import ApiError
 from cli.common import JsonOpt, api, call, out, pairs, segment
+from processes.history_words import actor_in
 from settings import get_settings
 
 app = typer.Typer(help="Stagecoach: durable process automation for CRMs.", no_args_is_help=True,
@@ -103,7 +104,7 @@ def list_processes(template: str | None = None, record_id: int | None = None, ow
               "phase": phase, "limit": limit, "page_token": page_token}
     data = call(api().get, "/processes", params={k: v for k, v in params.items() if v is not None})
     lines = [f"{p['workflow_id']:<48} {p['status']:<10} {p['current_phase'] or '-':<20} record {p['record_id']}"
-             + (f"  ended by {p['ended_by']}" if p.get("ended_by") else "")
+             + (f"  ended by {actor_in('en', p['ended_by'])}" if p.get("ended_by") else "")
              + (f": {p['end_reason']}" if p.get("end_reason") else "")
              for p in data["items"]]
     if data.get("next_page_token"):

@@ -100,3 +100,15 @@ def test_rejected_rows_that_could_not_be_saved_are_a_message_not_a_traceback(sen
     assert f"--rejected {rejected}: Is a directory; the rejected rows were not saved (GET /imports/7/rejected " \
            "has them)" in result.output
     assert json.loads(result.stdout[result.stdout.index("{"):])["status"] == "done"
+
+
+def test_list_says_who_ended_a_process_by_name(sent: Any) -> None:
+    """An API key by its name, a user by their handle, Stagecoach's own actors as they are; `--json` keeps the API's"""
+    _, answer = sent
+    items = [{"workflow_id": f"p{i}", "status": "aborted", "current_phase": None, "record_id": 2, "ended_by": actor,
+              "end_reason": "client withdrew"} for i, actor in enumerate(["key:77:crm-sync", "user:3:maria", "loop guard"])]
+    answer(lambda r: httpx.Response(200, json={"items": items, "next_page_token": None}))
+    lines = CliRunner().invoke(app, ["list"]).output.splitlines()
+    assert [line.split("  ended by ")[1] for line in lines] == [
+        "API key 'crm-sync': client withdrew", "maria: client withdrew", "loop guard: client withdrew"]
+    assert json.loads(CliRunner().invoke(app, ["list", "--json"]).output)["items"][0]["ended_by"] == "key:77:crm-sync"
