@@ -11,6 +11,7 @@ from collections.abc import Callable
 from api.console.i18n_deliveries import ITALIAN_DELIVERIES
 from api.console.i18n_forms import ITALIAN_FORMS
 from api.console.i18n_requests import ITALIAN_REQUESTS
+from api.console.checks_said import ITALIAN_CHECKS
 from api.console.i18n_said import ITALIAN_SAID
 
 ITALIAN: dict[str, str] = {
@@ -373,7 +374,7 @@ ITALIAN: dict[str, str] = {
     '{n} min before': '{n} min prima',
 }
 
-ITALIAN |= ITALIAN_REQUESTS | ITALIAN_DELIVERIES | ITALIAN_FORMS | ITALIAN_SAID
+ITALIAN |= ITALIAN_REQUESTS | ITALIAN_DELIVERIES | ITALIAN_FORMS | ITALIAN_SAID | ITALIAN_CHECKS
 
 LANGUAGES = {"it": ITALIAN}
 

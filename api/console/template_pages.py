@@ -19,6 +19,7 @@ from fastapi.responses import HTMLResponse
 
 from api import source_text
 from api.console import written_yaml
+from api.console.checks_said import check_in
 from api.console.i18n import translator
 from api.console.web import SignedInDep, form, principal, redirect, render, text
 from api.deps import RendererDep, SessionDep, SettingsDep
@@ -75,13 +76,22 @@ def line_of(text: str, path: str) -> int | None:
     return line
 
 
-def located(text: str, error: TemplateInvalid) -> list[dict[str, Any]]:
+def located(text: str, error: TemplateInvalid, _: Callable[[str], str]) -> list[dict[str, Any]]:
+    """Each error with the line it is at, said as `_` says it (`checks_said.check_in`)."""
     errors = []
     for detail in error.details or []:
         at = _AT_LINE.search(detail.message)
         errors.append({"line": int(at.group(1)) if at else line_of(text, detail.path), "path": detail.path,
-                       "message": detail.message})
+                       "message": check_in(detail.message, _)})
     return errors
+
+
+def summary(errors: list[dict[str, Any]], _: Callable[[str], str]) -> str:
+    """The line above the errors: the first, and how many more (as `TemplateInvalid` says it, in `_`'s words)."""
+    first = f"{errors[0]['path']}: {errors[0]['message']}" if errors else ""
+    more = len(errors) - 1
+    return first if not more else _("{first} (and 1 more)" if more == 1 else "{first} (and {n} more)").format(
+        first=first, n=more)
 
 
 @router.get("/templates", response_class=HTMLResponse)
@@ -158,7 +168,9 @@ class Editor:
         try:
             template = await self.validate(source)
         except TemplateInvalid as exc:
-            return self.page(request, settings, source, status=422, errors=located(source, exc), error=exc.message)
+            errors = located(source, exc, _)
+            return self.page(request, settings, source, status=422, errors=errors,
+                             error=summary(errors, _) if errors else exc.message)
         except StagecoachError as exc:
             return self.page(request, settings, source, status=exc.status, error=exc.message)
         row, created = await self.save(template, who.actor, source_text.form_text(source))

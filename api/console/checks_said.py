@@ -1,0 +1,99 @@
+"""What the checks of a template or a pipeline say, in the office's language, on the console's template pages.
+
+The checks write English (processes/validation.py, processes/text_checks.py and the others; pydantic's words for a
+value of the wrong kind), and the API keeps it. The console reads the most common messages back: each English text
+below, its placeholders as values kept as they are (a name, a line, a number), and a "did you mean" hint said in
+the office's language wherever it stands. A message of no known shape is shown as it is.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+
+# the English as the checks write it (`{hint}`: a "did you mean" suffix, or nothing), and its Italian
+ITALIAN_CHECKS: dict[str, str] = {
+    "required field missing": "campo obbligatorio mancante",
+    "unknown field": "campo sconosciuto",
+    "unknown action '{name}'{hint}; actions are {names}": "azione sconosciuta '{name}'{hint}; le azioni sono {names}",
+    "unknown variable '{name}'{hint}": "variabile sconosciuta '{name}'{hint}",
+    "unknown attribute '{name}'{hint}": "attributo sconosciuto '{name}'{hint}",
+    "unknown filter '{name}' at line {line}{hint}": "filtro sconosciuto '{name}' alla riga {line}{hint}",
+    "unknown test '{name}' at line {line}{hint}": "test sconosciuto '{name}' alla riga {line}{hint}",
+    "unknown phase '{name}'{hint}": "fase sconosciuta '{name}'{hint}",
+    "unknown user '{name}'{hint}": "utente sconosciuto '{name}'{hint}",
+    "unknown template '{name}'{hint}": "modello sconosciuto '{name}'{hint}",
+    "duplicate phase key '{name}' (also phases[{index}])": "chiave di fase '{name}' ripetuta (anche in phases[{index}])",
+    "template syntax error at line {line}: {error}": "errore di sintassi alla riga {line}: {error}",
+    "condition syntax error: {error}": "errore di sintassi nella condizione: {error}",
+    "phase '{name}' can never reach the end of the process (a loop with no way out)":
+        "la fase '{name}' non arriva mai alla fine del processo (un ciclo senza uscita)",
+    "no webhook endpoint '{name}' in WEBHOOK_ENDPOINTS (none is configured)":
+        "nessun endpoint webhook '{name}' in WEBHOOK_ENDPOINTS (non ne è configurato nessuno)",
+    "no webhook endpoint '{name}' in WEBHOOK_ENDPOINTS{hint}": "nessun endpoint webhook '{name}' in "
+                                                               "WEBHOOK_ENDPOINTS{hint}",
+    "no client request template '{name}' (none is saved)":
+        "nessun modello di richiesta al cliente '{name}' (non ne è salvato nessuno)",
+    "no client request template '{name}'{hint}": "nessun modello di richiesta al cliente '{name}'{hint}",
+    # pydantic's, for a value of the wrong kind or size
+    "List should have at least 1 item after validation, not {count}": "serve almeno 1 elemento, non {count}",
+    "List should have at least {n} items after validation, not {count}": "servono almeno {n} elementi, non {count}",
+    "List should have at most {n} items after validation, not {count}": "al massimo {n} elementi, non {count}",
+    "Input should be a valid integer, unable to parse string as an integer": "serve un numero intero",
+    "Input should be a valid integer, got a number with a fractional part": "serve un numero intero, senza decimali",
+    "Input should be a valid integer": "serve un numero intero",
+    "Input should be a valid number, unable to parse string as a number": "serve un numero",
+    "Input should be a valid number": "serve un numero",
+    "Input should be a valid boolean, unable to interpret input": "serve true o false",
+    "Input should be a valid boolean": "serve true o false",
+    "Input should be a valid string": "serve un testo",
+    "Input should be a valid list": "serve un elenco",
+    "Input should be a valid dictionary": "serve un oggetto (chiave: valore)",
+    "Input should be greater than or equal to {n}": "deve essere almeno {n}",
+    "Input should be less than or equal to {n}": "deve essere al massimo {n}",
+    "Input should be greater than {n}": "deve essere maggiore di {n}",
+    "Input should be less than {n}": "deve essere minore di {n}",
+    "String should have at least 1 character": "serve almeno 1 carattere",
+    "String should have at least {n} characters": "servono almeno {n} caratteri",
+    "String should have at most {n} characters": "al massimo {n} caratteri",
+    "String should match pattern '{pattern}'": "non ha la forma richiesta (il modello è '{pattern}')",
+    "Input should be {choices}": "deve essere {choices}",
+    # the summary above the list, and the words inside the values
+    "{first} (and 1 more)": "{first} (e un altro errore)",
+    "{first} (and {n} more)": "{first} (e altri {n} errori)",
+    "did you mean {names}?": "forse {names}?",
+    "or": "o",
+}
+# what a placeholder may hold, where `.+` would read too much
+_GROUPS = {"hint": r".*?", "name": r"[^']*", "n": r"\d+", "count": r"\d+", "line": r"\d+", "index": r"\d+",
+           "choices": r"'[^']*'(?:, '[^']*')*(?: or '[^']*')?"}
+_HINT = re.compile(r" \(did you mean ('[^']*'(?: or '[^']*')*)\?\)")
+
+
+def _pattern(text: str) -> re.Pattern[str]:
+    parts = re.split(r"\{(\w+)\}", text)
+    return re.compile("".join(re.escape(part) if i % 2 == 0 else f"(?P<{part}>{_GROUPS.get(part, '.+')})"
+                              for i, part in enumerate(parts)), re.DOTALL)
+
+
+_WORDS = {"{first} (and 1 more)", "{first} (and {n} more)", "did you mean {names}?", "or"}  # not messages
+_PATTERNS = [(text, _pattern(text)) for text in ITALIAN_CHECKS if text not in _WORDS]
+
+
+def check_in(message: str, _: Callable[[str], str]) -> str:
+    """A check's `message` as `_` (the console's translator) says it, when it is one of the texts above."""
+    for english, pattern in _PATTERNS:
+        if (found := pattern.fullmatch(message)) is not None:
+            values = {name: _hint_in(value, _) if name == "hint" else
+                      _or(value, _) if name == "choices" else value
+                      for name, value in found.groupdict().items()}
+            return _(english).format(**values)
+    return message
+
+
+def _hint_in(hint: str, _: Callable[[str], str]) -> str:
+    return _HINT.sub(lambda found: " (" + _("did you mean {names}?").format(names=_or(found.group(1), _)) + ")", hint)
+
+
+def _or(names: str, _: Callable[[str], str]) -> str:
+    return names.replace("' or '", f"' {_('or')} '")

@@ -1,0 +1,94 @@
+"""A template's mistakes in the office's language on the console's editor (api/console/checks_said.py); the API's
+English unchanged, and in an English console."""
+
+from __future__ import annotations
+
+import html
+import re
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx
+import pytest
+import yaml
+from temporalio.testing import WorkflowEnvironment
+
+from api.app import create_app
+from api.console.checks_said import ITALIAN_CHECKS, _PATTERNS, check_in
+from api.console.i18n import translator
+from api.console.template_pages import located
+from processes.errors import TemplateInvalid
+from processes.validation import validate_template
+from renderer.pool import shared_pool
+from settings import Settings
+from tests.console.conftest import staff_user
+from tests.console.signing import csrf_token, sign_in_async
+
+SAMPLE = {"hint": " (did you mean 'date' or 'default'?)", "n": "3", "count": "0", "line": "2", "index": "1",
+          "choices": "'contact', 'lead' or 'case'"}
+SAMPLE_IT = {**SAMPLE, "hint": " (forse 'date' o 'default'?)", "choices": "'contact', 'lead' o 'case'"}
+
+
+@pytest.mark.parametrize("english", [text for text, _ in _PATTERNS])
+def test_each_check_reads_back_in_italian_and_as_it_was_in_english(english: str) -> None:
+    names = re.findall(r"\{(\w+)\}", english)
+    assert sorted(names) == sorted(re.findall(r"\{(\w+)\}", ITALIAN_CHECKS[english])), "the same values in both"
+    message = english.format(**{name: SAMPLE.get(name, f"v{i}") for i, name in enumerate(names)})
+    assert check_in(message, translator("en")) == message
+    assert check_in(message, translator("it")) == ITALIAN_CHECKS[english].format(
+        **{name: SAMPLE_IT.get(name, f"v{i}") for i, name in enumerate(names)})
+
+
+MISTAKES = [  # what an office gets wrong, each template with a few mistakes
+    {"key": "x", "name": "X", "record_kind": "leed", "phases": [
+        {"key": "a", "nme": "A", "deadline_days": "due", "start": {"after_days": -1}, "actions": [{"sendemail": {}}]}]},
+    {"key": "x", "name": "X", "controller_email": "c@agenzia.example", "record_kind": "lead", "phases": [
+        {"key": "a", "name": "A", "next": "bb", "actions": [
+            {"send_email": {"to": "record_contact", "subject": "Ciao {{ x | dat }}", "body": "{% if %}"}}]},
+        {"key": "a", "name": "B", "actions": [{"create_task": {"title": "Chiamare {{ recrod.title }}"}}]}]},
+    {"key": "x", "name": "X", "controller_email": "c@agenzia.example", "record_kind": "lead", "phases": [
+        {"key": "a", "name": "A", "actions": [{"create_task": {"title": "{{ record.titel }}"}}]}]},
+    {"key": "x", "name": "X", "record_kind": "lead", "phases": []},
+]
+
+
+@pytest.mark.parametrize("template", MISTAKES)
+def test_what_the_checks_write_is_said_in_italian(template: dict[str, Any]) -> None:
+    with pytest.raises(TemplateInvalid) as refused:
+        validate_template(template)
+    source = yaml.safe_dump(template)
+    italian = [e["message"] for e in located(source, refused.value, translator("it"))]
+    english = [e["message"] for e in located(source, refused.value, translator("en"))]
+    assert english == [d.message for d in refused.value.details]
+    for said, message in zip(italian, english, strict=True):
+        assert said != message, f"not said in Italian: {message}"
+        assert "did you mean" not in said and "Input should" not in said, said
+
+
+@pytest.fixture(params=["en", "it"])
+async def console(request: Any, dev_env: WorkflowEnvironment, database_url: str,
+                  task_queue: str) -> AsyncIterator[tuple[str, Any]]:
+    app = create_app(Settings(locale=request.param, database_url=database_url, temporal_task_queue=task_queue),
+                     temporal=dev_env.client, renderer=shared_pool())
+    async with app.router.lifespan_context(app):
+        yield request.param, lambda: httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
+                                                       base_url="http://stagecoach", timeout=30)
+
+
+async def test_the_editor_says_a_templates_mistakes_in_the_consoles_language(console: Any, sessions: Any) -> None:
+    """Saved with two mistakes: 422, the summary and each mistake at its line, in the console's language"""
+    locale, client = console
+    admin = await staff_user(sessions, "Chiara Conti", role="admin")
+    source = ("key: benvenuto\nname: Benvenuto\nrecord_kind: lead\nphases:\n  - key: chiamata\n    name: Chiamata\n"
+              "    deadline_days: due\n    actions: []\n")
+    said = {"en": ["controller_email: required field missing (and 1 more)",
+                   "Input should be a valid integer, unable to parse string as an integer"],
+            "it": ["controller_email: campo obbligatorio mancante (e un altro errore)", "serve un numero intero"]}[locale]
+    async with client() as browser:
+        assert (await sign_in_async(browser, admin.user.handle, admin.password)).status_code == 303
+        token = csrf_token(await browser.get("/console/template-editor"))
+        page = await browser.post("/console/template-editor", data={"csrf_token": token, "source": source})
+    assert page.status_code == 422, page.text
+    shown = html.unescape(page.text)
+    assert f'id="save-error">{said[0]}</p>' in shown, shown
+    assert f'<a href="#line-7">' in shown and f"<code>phases[0].deadline_days</code> {said[1]}</li>" in shown, shown
