@@ -35,6 +35,17 @@ ITALIAN_CHECKS: dict[str, str] = {
     "no client request template '{name}' (none is saved)":
         "nessun modello di richiesta al cliente '{name}' (non ne è salvato nessuno)",
     "no client request template '{name}'{hint}": "nessun modello di richiesta al cliente '{name}'{hint}",
+    # a pipeline's (processes/pipeline_validation.py)
+    "unknown status '{name}'{hint}": "stato sconosciuto '{name}'{hint}",
+    "unknown status of this type '{name}'{hint}": "stato sconosciuto per questo tipo '{name}'{hint}",
+    "unknown substate of '{status}' '{name}'{hint}": "sottostato sconosciuto di '{status}' '{name}'{hint}",
+    "'{name}' is not in the sequence of type '{type}' ({statuses}): name its initial status":
+        "'{name}' non è nella sequenza del tipo '{type}' ({statuses}): indica il suo stato iniziale",
+    "'{name}' is not in the sequence of type '{type}' ({statuses})":
+        "'{name}' non è nella sequenza del tipo '{type}' ({statuses})",
+    "duplicate status '{name}' (also statuses[{index}])": "stato '{name}' ripetuto (anche in statuses[{index}])",
+    "duplicate record type '{name}' (also types[{index}])": "tipo di scheda '{name}' ripetuto (anche in types[{index}])",
+    "duplicate substate '{name}' (also {path}[{index}])": "sottostato '{name}' ripetuto (anche in {path}[{index}])",
     # pydantic's, for a value of the wrong kind or size
     "List should have at least 1 item after validation, not {count}": "serve almeno 1 elemento, non {count}",
     "List should have at least {n} items after validation, not {count}": "servono almeno {n} elementi, non {count}",

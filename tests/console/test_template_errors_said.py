@@ -18,6 +18,7 @@ from api.console.checks_said import ITALIAN_CHECKS, _PATTERNS, check_in
 from api.console.i18n import translator
 from api.console.template_pages import located
 from processes.errors import TemplateInvalid
+from processes.pipeline_validation import validate_pipeline
 from processes.validation import validate_template
 from renderer.pool import shared_pool
 from settings import Settings
@@ -52,11 +53,18 @@ MISTAKES = [  # what an office gets wrong, each template with a few mistakes
 ]
 
 
-@pytest.mark.parametrize("template", MISTAKES)
-def test_what_the_checks_write_is_said_in_italian(template: dict[str, Any]) -> None:
+PIPELINE = {"key": "officina", "name": "Officina", "record_kind": "job", "controller_email": "c@officina.example",
+            "statuses": [{"name": "Nuovo"}, {"name": "Diagnosi", "substates": [{"name": "Ricambi"}, {"name": "Ricambi"}]},
+                         {"name": "Nuovo"}],
+            "moves": {"Nuovo": ["Diagnsi"]},
+            "types": [{"name": "Garanzia", "statuses": ["Diagnosi", "Chiuso"]}, {"name": "Garanzia"}]}
+
+
+@pytest.mark.parametrize(("check", "text"), [(validate_template, t) for t in MISTAKES] + [(validate_pipeline, PIPELINE)])
+def test_what_the_checks_write_is_said_in_italian(check: Any, text: dict[str, Any]) -> None:
     with pytest.raises(TemplateInvalid) as refused:
-        validate_template(template)
-    source = yaml.safe_dump(template)
+        check(text)
+    source = yaml.safe_dump(text)
     italian = [e["message"] for e in located(source, refused.value, translator("it"))]
     english = [e["message"] for e in located(source, refused.value, translator("en"))]
     assert english == [d.message for d in refused.value.details]
