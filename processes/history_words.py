@@ -9,7 +9,7 @@ the key and the values, and the English text), and the activity that writes them
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -359,10 +359,11 @@ def history_text(locale: str, key: str, /, **values: Any) -> str:
 _GROUPS = {"outcome": r"\w+"}
 
 
-def english_pattern(text: str) -> re.Pattern[str]:
-    """The English `text` with its placeholders as named groups: what reads a reason back into its key and values."""
+def english_pattern(text: str, groups: Mapping[str, str] = _GROUPS) -> re.Pattern[str]:
+    """The English `text` with its placeholders as named groups (each `.+`, or as `groups` says): what reads a reason
+    back into its key and values."""
     parts = re.split(r"\{(\w+)\}", text)
-    return re.compile("".join(re.escape(part) if i % 2 == 0 else f"(?P<{part}>{_GROUPS.get(part, '.+')})"
+    return re.compile("".join(re.escape(part) if i % 2 == 0 else f"(?P<{part}>{groups.get(part, '.+')})"
                               for i, part in enumerate(parts)), re.DOTALL)
 
 

@@ -11,6 +11,8 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
+from processes.history_words import english_pattern
+
 # the English as the checks write it (`{hint}`: a "did you mean" suffix, or nothing), and its Italian
 ITALIAN_CHECKS: dict[str, str] = {
     "required field missing": "campo obbligatorio mancante",
@@ -81,14 +83,8 @@ _GROUPS = {"hint": r".*?", "name": r"[^']*", "n": r"\d+", "count": r"\d+", "line
 _HINT = re.compile(r" \(did you mean ('[^']*'(?: or '[^']*')*)\?\)")
 
 
-def _pattern(text: str) -> re.Pattern[str]:
-    parts = re.split(r"\{(\w+)\}", text)
-    return re.compile("".join(re.escape(part) if i % 2 == 0 else f"(?P<{part}>{_GROUPS.get(part, '.+')})"
-                              for i, part in enumerate(parts)), re.DOTALL)
-
-
 _WORDS = {"{first} (and 1 more)", "{first} (and {n} more)", "did you mean {names}?", "or"}  # not messages
-_PATTERNS = [(text, _pattern(text)) for text in ITALIAN_CHECKS if text not in _WORDS]
+_PATTERNS = [(text, english_pattern(text, _GROUPS)) for text in ITALIAN_CHECKS if text not in _WORDS]
 
 
 def check_in(message: str, _: Callable[[str], str]) -> str:

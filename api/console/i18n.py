@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from api.console.checks_said import ITALIAN_CHECKS
 from api.console.i18n_deliveries import ITALIAN_DELIVERIES
 from api.console.i18n_forms import ITALIAN_FORMS
 from api.console.i18n_requests import ITALIAN_REQUESTS
-from api.console.checks_said import ITALIAN_CHECKS
 from api.console.i18n_said import ITALIAN_SAID
 
 ITALIAN: dict[str, str] = {
