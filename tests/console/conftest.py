@@ -9,12 +9,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 import pytest_asyncio
 from playwright.async_api import Browser, Page, async_playwright
+from temporalio.testing import WorkflowEnvironment
 
+from api.app import create_app
 from crm.models import User
 from crm.staff_sessions import set_password
+from renderer.pool import shared_pool
+from settings import Settings
 from tests.e2e.conftest import smtp, stack  # noqa: F401  (the fixtures)
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -30,6 +35,17 @@ async def browser() -> AsyncIterator[Browser]:
         launched = await playwright.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
         yield launched
         await launched.close()
+
+
+@pytest.fixture(params=["en", "it"])
+async def console_in_each_language(request: Any, dev_env: WorkflowEnvironment, database_url: str,
+                                   task_queue: str) -> AsyncIterator[tuple[str, Any]]:
+    """The console (the app in this process, no browser) in each LOCALE: the locale, and a client to call it with."""
+    app = create_app(Settings(locale=request.param, database_url=database_url, temporal_task_queue=task_queue),
+                     temporal=dev_env.client, renderer=shared_pool())
+    async with app.router.lifespan_context(app):
+        yield request.param, lambda: httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
+                                                       base_url="http://stagecoach", timeout=30)
 
 
 @dataclass

@@ -6,21 +6,15 @@ from __future__ import annotations
 
 import html
 import re
-from collections.abc import AsyncIterator
 from typing import Any
 
-import httpx
 import pytest
 from sqlmodel import select
-from temporalio.testing import WorkflowEnvironment
 
-from api.app import create_app
 from api.console.i18n import translator
 from api.console.import_pages import outcome
 from crm.imports import reading, run, sweep
 from crm.imports.models import ImportJob, ImportKind, ImportMode, ImportStatus
-from renderer.pool import shared_pool
-from settings import Settings
 from tests.console.conftest import staff_user
 from tests.console.signing import csrf_token, sign_in_async
 
@@ -34,18 +28,9 @@ WORDS = {
 }
 
 
-@pytest.fixture(params=["en", "it"])
-async def console(request: Any, dev_env: WorkflowEnvironment, database_url: str,
-                  task_queue: str) -> AsyncIterator[tuple[str, Any]]:
-    app = create_app(Settings(locale=request.param, database_url=database_url, temporal_task_queue=task_queue),
-                     temporal=dev_env.client, renderer=shared_pool())
-    async with app.router.lifespan_context(app):
-        yield request.param, lambda: httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
-                                                       base_url="http://stagecoach", timeout=30)
 
-
-async def test_modes_are_named_in_words(console: Any, sessions: Any) -> None:
-    locale, client = console
+async def test_modes_are_named_in_words(console_in_each_language: Any, sessions: Any) -> None:
+    locale, client = console_in_each_language
     words = WORDS[locale]
     staff = await staff_user(sessions)
     async with sessions() as session:
@@ -92,9 +77,9 @@ def test_how_an_import_ended_is_said_in_the_offices_language() -> None:
     assert outcome(job(ImportStatus.validating), _) == ""
 
 
-async def test_a_file_refused_as_it_arrives_is_said_in_the_consoles_language(console: Any, sessions: Any) -> None:
+async def test_a_file_refused_as_it_arrives_is_said_in_the_consoles_language(console_in_each_language: Any, sessions: Any) -> None:
     """An empty file: 422, said in the office's language, and no import left in the list"""
-    locale, client = console
+    locale, client = console_in_each_language
     staff = await staff_user(sessions)
     async with client() as browser:
         assert (await sign_in_async(browser, staff.user.handle, staff.password)).status_code == 303

@@ -5,23 +5,17 @@ from __future__ import annotations
 
 import html
 import re
-from collections.abc import AsyncIterator
 from typing import Any
 
-import httpx
 import pytest
 import yaml
-from temporalio.testing import WorkflowEnvironment
 
-from api.app import create_app
 from api.console.checks_said import ITALIAN_CHECKS, _PATTERNS, check_in
 from api.console.i18n import translator
 from api.console.template_pages import located
 from processes.errors import TemplateInvalid
 from processes.pipeline_validation import validate_pipeline
 from processes.validation import validate_template
-from renderer.pool import shared_pool
-from settings import Settings
 from tests.console.conftest import staff_user
 from tests.console.signing import csrf_token, sign_in_async
 
@@ -73,19 +67,11 @@ def test_what_the_checks_write_is_said_in_italian(check: Any, text: dict[str, An
         assert "did you mean" not in said and "Input should" not in said, said
 
 
-@pytest.fixture(params=["en", "it"])
-async def console(request: Any, dev_env: WorkflowEnvironment, database_url: str,
-                  task_queue: str) -> AsyncIterator[tuple[str, Any]]:
-    app = create_app(Settings(locale=request.param, database_url=database_url, temporal_task_queue=task_queue),
-                     temporal=dev_env.client, renderer=shared_pool())
-    async with app.router.lifespan_context(app):
-        yield request.param, lambda: httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
-                                                       base_url="http://stagecoach", timeout=30)
 
-
-async def test_the_editor_says_a_templates_mistakes_in_the_consoles_language(console: Any, sessions: Any) -> None:
+async def test_the_editor_says_a_templates_mistakes_in_the_consoles_language(console_in_each_language: Any,
+                                                                             sessions: Any) -> None:
     """Saved with two mistakes: 422, the summary and each mistake at its line, in the console's language"""
-    locale, client = console
+    locale, client = console_in_each_language
     admin = await staff_user(sessions, "Chiara Conti", role="admin")
     source = ("key: benvenuto\nname: Benvenuto\nrecord_kind: lead\nphases:\n  - key: chiamata\n    name: Chiamata\n"
               "    deadline_days: due\n    actions: []\n")
