@@ -37,6 +37,18 @@ ITALIAN_CHECKS: dict[str, str] = {
     "no client request template '{name}' (none is saved)":
         "nessun modello di richiesta al cliente '{name}' (non ne è salvato nessuno)",
     "no client request template '{name}'{hint}": "nessun modello di richiesta al cliente '{name}'{hint}",
+    "line {line}: refused: loops would run {runs} times (the limit is {n})":
+        "riga {line}: rifiutato: i cicli girerebbero {runs} volte (il limite è {n})",
+    "line {line}: more than {n} loops inside each other": "riga {line}: più di {n} cicli uno dentro l'altro",
+    "line {line}: nested more than {n} levels deep (brackets, blocks, operators or filters inside each other)":
+        "riga {line}: annidato oltre {n} livelli (parentesi, blocchi, operatori o filtri uno dentro l'altro)",
+    "access to '{name}' at line {line} is not allowed (names starting with '_' are private)":
+        "l'accesso a '{name}' alla riga {line} non è consentito (i nomi che iniziano con '_' sono privati)",
+    "line {line}: macro '{name}' calls itself{through}; a macro may not call itself":
+        "riga {line}: la macro '{name}' chiama se stessa{through}; una macro non può chiamare se stessa",
+    "'{to}' is not a valid phone number in international format (+39 333 123 4567)":
+        "'{to}' non è un numero di telefono valido in formato internazionale (+39 333 123 4567)",
+    "'{to}' is neither a phone number nor one of {names}": "'{to}' non è né un numero di telefono né uno tra {names}",
     # a pipeline's (processes/pipeline_validation.py)
     "unknown status '{name}'{hint}": "stato sconosciuto '{name}'{hint}",
     "unknown status of this type '{name}'{hint}": "stato sconosciuto per questo tipo '{name}'{hint}",
@@ -76,14 +88,15 @@ ITALIAN_CHECKS: dict[str, str] = {
     "{first} (and {n} more)": "{first} (e altri {n} errori)",
     "did you mean {names}?": "forse {names}?",
     "or": "o",
+    "through": "tramite",
 }
 # what a placeholder may hold, where `.+` would read too much
-_GROUPS = {"hint": r".*?", "name": r"[^']*", "n": r"\d+", "count": r"\d+", "line": r"\d+", "index": r"\d+",
-           "choices": r"'[^']*'(?:, '[^']*')*(?: or '[^']*')?"}
+_GROUPS = {"hint": r".*?", "through": r".*?", "name": r"[^']*", "n": r"\d+", "runs": r"\d+", "count": r"\d+",
+           "line": r"\d+", "index": r"\d+", "choices": r"'[^']*'(?:, '[^']*')*(?: or '[^']*')?"}
 _HINT = re.compile(r" \(did you mean ('[^']*'(?: or '[^']*')*)\?\)")
 
 
-_WORDS = {"{first} (and 1 more)", "{first} (and {n} more)", "did you mean {names}?", "or"}  # not messages
+_WORDS = {"{first} (and 1 more)", "{first} (and {n} more)", "did you mean {names}?", "or", "through"}  # not messages
 _PATTERNS = [(text, english_pattern(text, _GROUPS)) for text in ITALIAN_CHECKS if text not in _WORDS]
 
 
@@ -92,7 +105,8 @@ def check_in(message: str, _: Callable[[str], str]) -> str:
     for english, pattern in _PATTERNS:
         if (found := pattern.fullmatch(message)) is not None:
             values = {name: _hint_in(value, _) if name == "hint" else
-                      _or(value, _) if name == "choices" else value
+                      _or(value, _) if name == "choices" else
+                      value.replace(" (through '", f" ({_('through')} '") if name == "through" else value
                       for name, value in found.groupdict().items()}
             return _(english).format(**values)
     return message

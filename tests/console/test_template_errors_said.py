@@ -20,8 +20,9 @@ from tests.console.conftest import staff_user
 from tests.console.signing import csrf_token, sign_in_async
 
 SAMPLE = {"hint": " (did you mean 'date' or 'default'?)", "n": "3", "count": "0", "line": "2", "index": "1",
-          "choices": "'contact', 'lead' or 'case'"}
-SAMPLE_IT = {**SAMPLE, "hint": " (forse 'date' o 'default'?)", "choices": "'contact', 'lead' o 'case'"}
+          "runs": "1000000", "choices": "'contact', 'lead' or 'case'", "through": " (through 'b')"}
+SAMPLE_IT = {**SAMPLE, "hint": " (forse 'date' o 'default'?)", "choices": "'contact', 'lead' o 'case'",
+             "through": " (tramite 'b')"}
 
 
 @pytest.mark.parametrize("english", [text for text, _ in _PATTERNS])
@@ -43,6 +44,13 @@ MISTAKES = [  # what an office gets wrong, each template with a few mistakes
         {"key": "a", "name": "B", "actions": [{"create_task": {"title": "Chiamare {{ recrod.title }}"}}]}]},
     {"key": "x", "name": "X", "controller_email": "c@agenzia.example", "record_kind": "lead", "phases": [
         {"key": "a", "name": "A", "actions": [{"create_task": {"title": "{{ record.titel }}"}}]}]},
+    {"key": "x", "name": "X", "controller_email": "c@agenzia.example", "record_kind": "lead", "phases": [
+        {"key": "a", "name": "A", "actions": [
+            {"add_history": {"text": "{% for i in range(1000) %}{% for j in range(1000) %}x{% endfor %}{% endfor %}"}},
+            {"add_history": {"text": "{{ x.__class__ }}"}},
+            {"add_history": {"text": "{% macro a() %}{{ b() }}{% endmacro %}{% macro b() %}{{ a() }}{% endmacro %}"}}]}]},
+    {"key": "x", "name": "X", "controller_email": "c@agenzia.example", "record_kind": "lead", "phases": [
+        {"key": "a", "name": "A", "actions": [{"send_sms": {"to": "+39 12", "text": "Buongiorno"}}]}]},
     {"key": "x", "name": "X", "record_kind": "lead", "phases": []},
 ]
 
