@@ -1,4 +1,5 @@
-"""What the checks of a template or a pipeline say, in the office's language, on the console's template pages.
+"""What the checks of a template, a pipeline or a request template say, in the office's language, on the console's
+editors.
 
 The checks write English (processes/validation.py, processes/text_checks.py and the others; pydantic's words for a
 value of the wrong kind), and the API keeps it. The console reads the most common messages back: each English text
@@ -48,6 +49,16 @@ ITALIAN_CHECKS: dict[str, str] = {
         "riga {line}: la macro '{name}' chiama se stessa{through}; una macro non può chiamare se stessa",
     "'{to}' is not a valid phone number in international format (+39 333 123 4567)":
         "'{to}' non è un numero di telefono valido in formato internazionale (+39 333 123 4567)",
+    "line {line}: '.{name}' is not allowed on a text (every render would refuse it); a text may call {names}":
+        "riga {line}: '.{name}' non è consentito su un testo (ogni resa lo rifiuterebbe); un testo può chiamare {names}",
+    "line {line}: '.{name}()' is not allowed: text cannot change values (build a new one instead: `l + [x]`, "
+    "`dict(d, k=v)`)": "riga {line}: '.{name}()' non è consentito: un testo non può cambiare i valori (costruiscine "
+                       "uno nuovo: `l + [x]`, `dict(d, k=v)`)",
+    "line {line}: {filter}: unknown argument '{name}'{hint}": "riga {line}: {filter}: argomento sconosciuto '{name}'{hint}",
+    "line {line}: {filter}: unknown currency {value} (use a code such as EUR, CHF, USD)":
+        "riga {line}: {filter}: valuta sconosciuta {value} (usa un codice come EUR, CHF, USD)",
+    "line {line}: {filter}: digits must be a whole number from 0 to {n}":
+        "riga {line}: {filter}: digits deve essere un numero intero da 0 a {n}",
     "'{to}' is neither a phone number nor one of {names}": "'{to}' non è né un numero di telefono né uno tra {names}",
     # a pipeline's (processes/pipeline_validation.py)
     "unknown status '{name}'{hint}": "stato sconosciuto '{name}'{hint}",
@@ -60,6 +71,19 @@ ITALIAN_CHECKS: dict[str, str] = {
     "duplicate status '{name}' (also statuses[{index}])": "stato '{name}' ripetuto (anche in statuses[{index}])",
     "duplicate record type '{name}' (also types[{index}])": "tipo di scheda '{name}' ripetuto (anche in types[{index}])",
     "duplicate substate '{name}' (also {path}[{index}])": "sottostato '{name}' ripetuto (anche in {path}[{index}])",
+    # a client request template's (crm/client_requests/questions.py)
+    "'{name}' is the key of an earlier question: keys are unique":
+        "'{name}' è la chiave di una domanda precedente: le chiavi sono uniche",
+    "only a choice or multi_choice question has options, not {type}":
+        "solo una domanda choice o multi_choice ha delle opzioni, non {type}",
+    "a choice needs at least two options": "una scelta richiede almeno due opzioni",
+    "an option is 1 to 200 characters of text": "un'opzione è un testo da 1 a 200 caratteri",
+    "'{option}' is there twice": "'{option}' c'è due volte",
+    "only a file question has {field}, not {type}": "solo una domanda file ha {field}, non {type}",
+    "'{name}' is not a kind of file kept; the kinds are {kinds}":
+        "'{name}' non è un tipo di file accettato; i tipi sono {kinds}",
+    "{size} bytes is over the installation's limit of {limit} (CLIENT_REQUEST_MAX_FILE_BYTES)":
+        "{size} byte superano il limite dell'installazione, {limit} (CLIENT_REQUEST_MAX_FILE_BYTES)",
     # pydantic's, for a value of the wrong kind or size
     "List should have at least 1 item after validation, not {count}": "serve almeno 1 elemento, non {count}",
     "List should have at least {n} items after validation, not {count}": "servono almeno {n} elementi, non {count}",
@@ -91,7 +115,7 @@ ITALIAN_CHECKS: dict[str, str] = {
     "through": "tramite",
 }
 # what a placeholder may hold, where `.+` would read too much
-_GROUPS = {"hint": r".*?", "through": r".*?", "name": r"[^']*", "n": r"\d+", "runs": r"\d+", "count": r"\d+",
+_GROUPS = {"hint": r".*?", "through": r".*?", "name": r"[^']*", "filter": r"\w+", "n": r"\d+", "runs": r"\d+", "count": r"\d+",
            "line": r"\d+", "index": r"\d+", "choices": r"'[^']*'(?:, '[^']*')*(?: or '[^']*')?"}
 _HINT = re.compile(r" \(did you mean ('[^']*'(?: or '[^']*')*)\?\)")
 

@@ -13,6 +13,7 @@ import yaml
 from api.console.checks_said import ITALIAN_CHECKS, _PATTERNS, check_in
 from api.console.i18n import translator
 from api.console.template_pages import located
+from crm.client_requests.questions import validate_template as validate_request_template
 from processes.errors import TemplateInvalid
 from processes.pipeline_validation import validate_pipeline
 from processes.validation import validate_template
@@ -48,7 +49,9 @@ MISTAKES = [  # what an office gets wrong, each template with a few mistakes
         {"key": "a", "name": "A", "actions": [
             {"add_history": {"text": "{% for i in range(1000) %}{% for j in range(1000) %}x{% endfor %}{% endfor %}"}},
             {"add_history": {"text": "{{ x.__class__ }}"}},
-            {"add_history": {"text": "{% macro a() %}{{ b() }}{% endmacro %}{% macro b() %}{{ a() }}{% endmacro %}"}}]}]},
+            {"add_history": {"text": "{% macro a() %}{{ b() }}{% endmacro %}{% macro b() %}{{ a() }}{% endmacro %}"}},
+            {"add_history": {"text": "{{ record.fields.prezzo | currency('EURO') }} {{ 3 | number(digitz=2) }}"}},
+            {"add_history": {"text": "{{ 'ciao'.format(1) }} {% set l = [] %}{{ l.append(1) }}"}}]}]},
     {"key": "x", "name": "X", "controller_email": "c@agenzia.example", "record_kind": "lead", "phases": [
         {"key": "a", "name": "A", "actions": [{"send_sms": {"to": "+39 12", "text": "Buongiorno"}}]}]},
     {"key": "x", "name": "X", "record_kind": "lead", "phases": []},
@@ -62,7 +65,18 @@ PIPELINE = {"key": "officina", "name": "Officina", "record_kind": "job", "contro
             "types": [{"name": "Garanzia", "statuses": ["Diagnosi", "Chiuso"]}, {"name": "Garanzia"}]}
 
 
-@pytest.mark.parametrize(("check", "text"), [(validate_template, t) for t in MISTAKES] + [(validate_pipeline, PIPELINE)])
+REQUEST = {"key": "documenti", "title": "Documenti", "questions": [
+    {"key": "cu", "type": "text", "label": "CU", "options": ["a"], "accept": ["application/pdf"]},
+    {"key": "cu", "type": "choice", "label": "Stato civile", "options": ["Celibe", "Celibe"]},
+    {"key": "foto", "type": "file", "label": "Foto", "accept": ["image/heic"], "max_bytes": 10**12}]}
+
+
+def _request(text: dict[str, Any]) -> Any:
+    return validate_request_template(text, 10_000_000)
+
+
+@pytest.mark.parametrize(("check", "text"), [(validate_template, t) for t in MISTAKES] + [
+    (validate_pipeline, PIPELINE), (_request, REQUEST)])
 def test_what_the_checks_write_is_said_in_italian(check: Any, text: dict[str, Any]) -> None:
     with pytest.raises(TemplateInvalid) as refused:
         check(text)
