@@ -2,7 +2,7 @@
 
 `install(app)` adds its routes (none in the OpenAPI document), its stylesheet under /console/static,
 the answers to a caller who is not signed in (the sign-in page) or whose form lacks its CSRF
-token (a 403 page), and its own pages for a wrong console address or an unexpected error (api.console.errors).
+token (a 403 page) or is not one its page sends (more files or fields than it takes: a 400 page), and its own pages for a wrong console address or an unexpected error (api.console.errors).
 """
 
 from __future__ import annotations
@@ -33,6 +33,6 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(FormRefused)
     async def _refused(request: Request, exc: FormRefused) -> HTMLResponse:
-        return refused_page(request, request.app.state.settings, str(exc))
+        return refused_page(request, request.app.state.settings, str(exc), exc.status)
 
     errors.install(app)

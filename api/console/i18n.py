@@ -208,6 +208,7 @@ ITALIAN: dict[str, str] = {
     'tick the box to confirm the abort': "spunta la casella per confermare l'interruzione",
     'went to': 'è andata a',
     'not a form': 'non è un modulo',
+    'not a form this page sends': 'non è un modulo inviato da questa pagina',
     "the form's security token is missing or out of date": 'il codice di sicurezza del modulo manca o è scaduto',
     "the sign-in form's security token is missing or out of date": 'il codice di sicurezza del modulo di accesso manca o è scaduto',
     'this page of the list is out of date: start again': "questa pagina dell'elenco non è più valida: ricomincia",

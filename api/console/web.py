@@ -20,6 +20,7 @@ from fastapi import Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from starlette.datastructures import FormData
+from starlette.exceptions import HTTPException
 
 from api.auth import Principal
 from api.console.actors import actor_in, user_named
@@ -50,7 +51,12 @@ class SignInNeeded(Exception):
 
 
 class FormRefused(Exception):
-    """A form posted without its session's CSRF token (or not a form): a 403 page, nothing done."""
+    """A form posted without its session's CSRF token, or not a form this page sends: a page saying so (403, or the
+    `status` given), nothing done."""
+
+    def __init__(self, reason: str, status: int = 403) -> None:
+        super().__init__(reason)
+        self.status = status
 
 
 async def _signed_in(request: Request, session: SessionDep) -> SignedIn:
@@ -78,7 +84,10 @@ async def form(request: Request, signed: SignedIn, max_files: int = 0) -> FormDa
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if content_type not in ("application/x-www-form-urlencoded", "multipart/form-data"):
         raise FormRefused("not a form")
-    data = await request.form(max_files=max_files, max_fields=MAX_FIELDS)
+    try:
+        data = await request.form(max_files=max_files, max_fields=MAX_FIELDS)
+    except HTTPException as exc:  # more files or fields than it takes, or a multipart body that does not parse
+        raise FormRefused("not a form this page sends", status=exc.status_code) from None
     sent = data.get("csrf_token")
     if not isinstance(sent, str) or not secrets.compare_digest(sent.encode(), signed.csrf_token.encode()):
         await data.close()
@@ -146,5 +155,5 @@ def render(request: Request, settings: Settings, name: str, status: int = 200, *
     return HTMLResponse(html, status_code=status, headers=HEADERS)
 
 
-def refused_page(request: Request, settings: Settings, reason: str) -> HTMLResponse:
-    return render(request, settings, "refused.html", status=403, reason=reason)
+def refused_page(request: Request, settings: Settings, reason: str, status: int = 403) -> HTMLResponse:
+    return render(request, settings, "refused.html", status=status, reason=reason)

@@ -89,6 +89,11 @@ async def test_the_console_refuses_what_it_must(stack: Stack, sessions: Any) -> 
         assert forged.status_code == 403 and "security token" in forged.text
         json_body = await browser.post(f"{url}/skip", json={"phase": "one", "csrf_token": token})
         assert json_body.status_code == 403
+        # a file the form does not take: the console's page, not the API's JSON
+        with_file = await browser.post(f"{url}/skip", data={"phase": "one", "csrf_token": token},
+                                       files={"file": ("x.csv", b"a;b\n", "text/csv")})
+        assert with_file.status_code == 400 and with_file.headers["content-type"].startswith("text/html")
+        assert "not a form this page sends" in with_file.text, with_file.text
         assert await _current(stack, workflow_id, "one")
 
         # the same form sent twice skips one phase; its key sent with another body is refused on the page
