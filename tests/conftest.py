@@ -13,8 +13,6 @@ import psycopg
 import pytest
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
-from temporalio.api.enums.v1 import IndexedValueType
-from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
@@ -23,6 +21,7 @@ from crm.migrate import upgrade_database
 from tests.factories import Factory
 from tests.figures import FIGURES_ENV, Figures
 from tests.figures import write as write_figures
+from tests.time_skipping import start_test_server
 from tests.workflows.helpers import new_task_queue
 from workflows import search_attributes
 
@@ -82,11 +81,7 @@ async def time_skipping_env() -> AsyncIterator[WorkflowEnvironment]:
     One server per test: time skips for the whole server, so a process another test left
     waiting would otherwise wake up, find no worker, and stop time for everyone after.
     """
-    env = await WorkflowEnvironment.start_time_skipping(
-        test_server_existing_path=str(BIN / "temporal-test-server"), data_converter=pydantic_data_converter)
-    await env.client.operator_service.add_search_attributes(AddSearchAttributesRequest(
-        namespace=env.client.namespace,
-        search_attributes={key.name: IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD for key in search_attributes.ALL}))
+    env = await start_test_server()
     yield env
     await env.shutdown()
 

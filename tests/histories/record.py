@@ -18,20 +18,16 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import sys
 import tempfile
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from temporalio.api.enums.v1 import IndexedValueType
-from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
 from sqlmodel import select
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client, WorkflowHandle
 from temporalio.common import WorkflowIDConflictPolicy
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
 from crm.db import make_engine, make_sessionmaker
@@ -60,8 +56,8 @@ from processes.instance import (
 from processes.pipeline import Pipeline
 from processes.validation import validate_template
 from tests.factories import Factory
+from tests.time_skipping import start_test_server
 from tests.workflows.helpers import final_state, running_worker, template, until
-from workflows import search_attributes
 from workflows.process import ProcessWorkflow
 from workflows.client import RecordEventsInput, start_process
 from workflows.record_events import RecordEventsWorkflow
@@ -476,16 +472,6 @@ SCENARIOS: dict[str, Callable[[Run], Awaitable[WorkflowHandle[Any, Any]]]] = {
                             responsible_missing, staff_signals, appointment_cancelled, stage_automations,
                             client_request_answered, client_request_office_time, signature_declined,
                             signature_expired, client_request_closed, signature_cancelled, signature_ended)}
-
-
-async def start_test_server() -> WorkflowEnvironment:
-    env = await WorkflowEnvironment.start_time_skipping(
-        test_server_existing_path=str(Path(sys.executable).parent / "temporal-test-server"),
-        data_converter=pydantic_data_converter)
-    await env.client.operator_service.add_search_attributes(AddSearchAttributesRequest(
-        namespace=env.client.namespace,
-        search_attributes={key.name: IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD for key in search_attributes.ALL}))
-    return env
 
 
 async def record(names: list[str]) -> None:
