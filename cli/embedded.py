@@ -25,11 +25,12 @@ from sqlmodel import select
 from api.auth import create_key, principal_for
 from api.http_protocol import api_command
 from cli.api_client import KEY_FILE, URL_FILE, ApiClient
-from cli.examples import Loaded, load_examples
+from cli.examples import Loaded, examples_in, load_examples
 from crm.db import make_engine, make_sessionmaker
 from crm.migrate import upgrade_database
 from crm.models import ApiRole, User
 from crm.staff_sessions import password_matches, set_password
+from processes.languages import language
 from settings import Settings
 from workflows import search_attributes
 
@@ -83,6 +84,9 @@ def ensure_admin_key(settings: Settings) -> str:
     return asyncio.run(_ensure_admin_key(settings))
 
 
+ADMIN_NAME = {"en": "Administrator", "it": "Amministratore"}  # the console's first admin, as the office reads it
+
+
 async def _ensure_console_admin(settings: Settings) -> str:
     """The console's first admin, `admin`: a password generated once and kept in the data folder. What the banner
     says of its password (the password, or that an operator has changed it since)."""
@@ -97,7 +101,8 @@ async def _ensure_console_admin(settings: Settings) -> str:
                     return password
                 return "changed since (stagecoach admin set-password admin)"
             if user is None:
-                user = User(handle=CONSOLE_ADMIN, name="Administrator", email="admin@stagecoach.example")
+                user = User(handle=CONSOLE_ADMIN, name=ADMIN_NAME[language(settings.locale)],
+                            email="admin@stagecoach.example")
             password = secrets.token_urlsafe(12)
             await set_password(session, user, password, role="admin")
     finally:
@@ -283,7 +288,7 @@ def run_embedded(settings: Settings, ui_port: int, with_examples: bool = True, a
         procs.extend((parts["the worker"](), parts["the API"]()))
         _wait_ready(settings.public_url, 90, procs)
         (settings.data_dir / URL_FILE).write_text(settings.public_url + "\n")
-        loaded = load_examples(ApiClient(settings.public_url, key)) if with_examples else None
+        loaded = load_examples(ApiClient(settings.public_url, key), examples_in(settings.locale)) if with_examples else None
         _print_banner(settings, _banner(settings, key, loaded, password), as_json)
         return _supervise(procs, list(parts.items()))
     except KeyboardInterrupt:

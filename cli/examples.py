@@ -1,4 +1,9 @@
-"""Loading the example users, records and templates through the API; safe to run again."""
+"""Loading the example users, records and templates through the API, in the office's language; safe to run again.
+
+`examples/en` and `examples/it` hold the same office in English and in Italian, under keys, record types and titles
+of their own: the Italian set loaded into a `data/` where the English one already is (or the other way round) adds
+to it and changes nothing there.
+"""
 
 from __future__ import annotations
 
@@ -8,9 +13,15 @@ from pathlib import Path
 import yaml
 
 from cli.api_client import ApiClient, ApiError
+from processes.languages import language
 from processes.wording import counted
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+
+
+def examples_in(locale: str) -> Path:
+    """The examples in `locale`'s language (`it`, `it_CH`: the Italian ones), else the English ones."""
+    return EXAMPLES / language(locale)
 
 
 @dataclass
@@ -46,7 +57,7 @@ class Loaded:
                 f"{counted(self.new_request_templates, 'client request template version')})")
 
 
-def load_examples(api: ApiClient, folder: Path = EXAMPLES) -> Loaded:
+def load_examples(api: ApiClient, folder: Path) -> Loaded:
     data = yaml.safe_load((folder / "data.yaml").read_text())
     loaded = Loaded(users=len(data["users"]), records=len(data["records"]),
                     templates=len(list((folder / "templates").glob("*.yaml"))),

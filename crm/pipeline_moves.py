@@ -157,14 +157,12 @@ async def creation_status(session: AsyncSession, record: Record, status_given: b
     pipeline = await pipeline_store.governing(session, record.kind, record.type)
     if pipeline is None:
         return
-    spec = pipeline.record_type(record.type)
-    assert spec is not None
     if not status_given:
-        record.status = spec.initial
+        record.status = pipeline.initial(record.type)
         return
     if record.status not in (sequence := pipeline.sequence(record.type)):
         raise MoveRefused(f"a {record.kind.value} of type '{record.type}' cannot be in '{record.status}'; "
-                          f"its statuses: {', '.join(sequence)} (default: {spec.initial})")
+                          f"its statuses: {', '.join(sequence)} (default: {pipeline.initial(record.type)})")
 
 
 async def change_type(session: AsyncSession, record: Record, new_type: str, status: str | None, *, actor: str,

@@ -123,9 +123,10 @@ async def _claim_types(session: AsyncSession, pipeline: Pipeline) -> None:
     rows = {t.name: t for t in (await session.exec(select(RecordType).where(
         RecordType.pipeline_key == pipeline.key))).all()}
     for spec in pipeline.types:
+        initial = pipeline.initial(spec.name)
         row = rows.pop(spec.name, None) or RecordType(record_kind=pipeline.record_kind, name=spec.name,
-                                                      pipeline_key=pipeline.key, initial_status=spec.initial)
-        row.initial_status, row.updated_at = spec.initial, now
+                                                      pipeline_key=pipeline.key, initial_status=initial)
+        row.initial_status, row.updated_at = initial, now
         session.add(row)
     for row in rows.values():  # types the new version dropped (no record has them: checked before)
         await session.delete(row)
@@ -203,11 +204,10 @@ async def governing(session: AsyncSession, kind: RecordKind, type_name: str) -> 
 
 
 def type_public(pipeline: Pipeline, version: int, type_name: str) -> RecordTypePublic:
-    spec = pipeline.record_type(type_name)
-    assert spec is not None
+    assert pipeline.record_type(type_name) is not None
     sequence = pipeline.sequence(type_name)
     return RecordTypePublic(record_kind=pipeline.record_kind, name=type_name, pipeline=pipeline.key,
-                            pipeline_version=version, initial_status=spec.initial, statuses=sequence,
+                            pipeline_version=version, initial_status=pipeline.initial(type_name), statuses=sequence,
                             moves={s: pipeline.allowed_next(type_name, s) for s in sequence})
 
 

@@ -3,7 +3,8 @@
 A pipeline lists the statuses of one record kind (lead, order, job...) in order; a status may be a state with
 substates, opened and closed while the record stays in it. `moves` says which status may follow which (every
 other status, when it is left out). Each record **type** of the pipeline (`Website lead`, `Warranty repair`)
-has its own initial status (`New` when it names none) and its own sequence: the statuses it may be in, and
+has its own initial status (when it names none: `New` if its sequence has it, else its sequence's first) and its
+own sequence: the statuses it may be in, and
 the moves among them, isolated from the other types'. Each status and substate has **automations**: actions
 run when a record enters it (a substate: opens), leaves it (closes), or a span after entering, for every
 channel or the ones listed: the actions of process phases, run as processes (`processes/stage_templates.py`). Saved as immutable versions like process templates; records move under the
@@ -78,14 +79,11 @@ class RecordTypeSpec(Frozen):
     """A record type: its initial status, and its own sequence (the statuses and moves it allows)."""
 
     name: Annotated[str, Field(min_length=1, max_length=64)]
-    initial_status: StatusName | None = Field(None, description=f"default: {DEFAULT_INITIAL_STATUS}")
+    initial_status: StatusName | None = Field(None, description=f"default: {DEFAULT_INITIAL_STATUS} when its "
+                                                                 "sequence has it, else its sequence's first status")
     statuses: list[StatusName] | None = Field(None, min_length=1, max_length=100,
                                               description="the statuses it may be in; default: all")
     moves: Moves | None = Field(None, description="its allowed moves; default: the pipeline's, among its statuses")
-
-    @property
-    def initial(self) -> str:
-        return self.initial_status or DEFAULT_INITIAL_STATUS
 
 
 class Pipeline(Frozen):
@@ -118,6 +116,15 @@ class Pipeline(Frozen):
         spec = self.record_type(type_name)
         allowed = set(spec.statuses) if spec is not None and spec.statuses is not None else None
         return [s.name for s in self.statuses if allowed is None or s.name in allowed]
+
+    def initial(self, type_name: str) -> str:
+        """The status a new record of the type starts in: the one it names, else `New` when its sequence has it (as
+        every pipeline did before), else its sequence's first (`Nuovo`, `Da fare`: an office names its own)."""
+        spec = self.record_type(type_name)
+        if spec is not None and spec.initial_status is not None:
+            return spec.initial_status
+        sequence = self.sequence(type_name)
+        return sequence[0] if sequence and DEFAULT_INITIAL_STATUS not in sequence else DEFAULT_INITIAL_STATUS
 
     def allowed_next(self, type_name: str, current: str) -> list[str]:
         """Where a record of the type may move from `current`, in the pipeline's order."""

@@ -61,8 +61,8 @@ def check_pipeline(pipeline: Pipeline, *, known_users: Collection[str] | None = 
         sequence = list(spec.statuses) if spec.statuses is not None else names
         for s, name in enumerate(spec.statuses or ()):
             _known(f"{where}.statuses[{s}]", name, names, "status", errors)
-        if spec.initial not in sequence:
-            errors.add(f"{where}.initial_status", f"'{spec.initial}' is not in the sequence of type '{spec.name}' "
+        if (initial := pipeline.initial(spec.name)) not in sequence:
+            errors.add(f"{where}.initial_status", f"'{initial}' is not in the sequence of type '{spec.name}' "
                        f"({', '.join(sequence)})" + ("" if spec.initial_status else
                                                       ": name its initial status"))
         _check_moves(f"{where}.moves", spec.moves, sequence, errors, "status of this type")

@@ -18,14 +18,14 @@ from tests.client_requests.conftest import Env, csrf_of
 from tests.client_requests.test_form import GOOD
 from tests.documents.files import pdf
 
-EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "client-requests" / "tax-return-documents.yaml"
+EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "it" / "client-requests" / "documenti-dichiarazione-redditi.yaml"
 PROBLEM = "application/problem+json"
 
 
 async def test_templates_are_saved_as_versions_and_refused_with_paths(env: Env) -> None:
     admin = {**env.as_("admin"), "Content-Type": "application/yaml"}
     key = f"tax-{uuid.uuid4().hex[:8]}"
-    text = (EXAMPLE.read_text().replace("key: tax-return-documents", f"key: {key}")
+    text = (EXAMPLE.read_text().replace("key: documenti-dichiarazione-redditi", f"key: {key}")
             .replace("max_bytes: 10000000", "max_bytes: 40000"))  # this API's limit is 50 KB
     saved = await env.http.post("/client-request-templates", headers=admin, content=text)
     assert saved.status_code == 201, saved.text

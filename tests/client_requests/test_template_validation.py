@@ -9,7 +9,7 @@ import yaml
 
 from crm.client_requests.questions import RequestTemplateInvalid, validate_template, validate_text
 
-EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "client-requests" / "tax-return-documents.yaml"
+EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "it" / "client-requests" / "documenti-dichiarazione-redditi.yaml"
 LIMIT = 20_000_000
 
 

@@ -12,6 +12,7 @@ from typing import Any
 
 from typer.testing import CliRunner
 
+from cli.examples import EXAMPLES, examples_in
 from cli.main import app
 from tests.e2e.conftest import Stack
 from tests.e2e.test_process_over_http import template_yaml
@@ -169,18 +170,54 @@ async def test_keys_users_and_records_from_the_command_line(stack: Stack, tmp_pa
     code, out = await cli("pipelines", "board", "repair-shop", "--type", "Warranty repair")
     assert code == 0 and "Diagnosis (" in out and "Phone battery swelling" in out
     # validate answers what apply would do: the example as loaded is unchanged, not "would be version 2"
-    example = Path(__file__).resolve().parents[2] / "examples" / "pipelines" / "repair-shop.yaml"
+    example = Path(__file__).resolve().parents[2] / "examples" / "en" / "pipelines" / "repair-shop.yaml"
     code, out = await cli("pipelines", "validate", str(example))
     assert code == 0 and out.strip() == f"{example}: valid, unchanged (version 1 of repair-shop: apply keeps it)"
     code, out = await cli("pipelines", "apply", str(example))
     assert code == 0 and out.strip() == "repair-shop: unchanged, nothing saved (version 1)"
 
 
+
+async def test_the_examples_in_each_language_load_side_by_side(stack: Stack) -> None:
+    """`load-examples --language it` beside the English ones: Italian keys, types and titles of their own."""
+    cli = command_line(stack)
+    assert (await cli("load-examples", "--language", "en"))[0] == 0
+    code, out = await cli("load-examples", "--language", "it", "--json")
+    assert code == 0, out
+    loaded = json.loads(out)
+    assert (loaded["users"], loaded["records"], loaded["templates"], loaded["pipelines"],
+            loaded["request_templates"]) == (3, 6, 2, 2, 1)
+    assert loaded["new_users"] == 0  # the same office's people
+    code, out = await cli("load-examples", "--language", "it")
+    assert code == 0 and out.strip().endswith("(loaded before)"), out
+
+    code, out = await cli("record-types", "show", "job", "Riparazione in garanzia")
+    assert code == 0 and "Diagnosi -> Garanzia richiesta" in out, out
+    code, out = await cli("record-types", "show", "job", "Warranty repair")  # the English pipeline unchanged
+    assert code == 0 and "Diagnosis -> Warranty claim filed" in out, out
+    keys = {t["key"] for t in (await stack.http.get("/templates", headers=stack.as_("admin"))).json()}
+    assert {"nuovo-contatto", "documenti-mancanti", "new-lead-follow-up", "documents-pending"} <= keys
+    leads = (await stack.http.get("/records", headers=stack.as_("admin"),
+                                  params={"kind": "lead", "q": "Appartamento in Via Roma 3"})).json()
+    assert [(r["type"], r["status"]) for r in leads] == [("Contatto dal sito", "Nuovo")]
+    started = await stack.http.post("/processes", headers=stack.as_("admin"),
+                                    json={"template": "nuovo-contatto", "record_id": leads[0]["id"]})
+    assert started.status_code == 201, started.text
+
+
+def test_the_examples_are_chosen_by_the_language_of_locale() -> None:
+    assert examples_in("it") == examples_in("it_CH") == examples_in("it-IT") == EXAMPLES / "it"
+    assert examples_in("en") == examples_in("de") == examples_in("fr_FR") == EXAMPLES / "en"
+    english, italian = EXAMPLES / "en", EXAMPLES / "it"
+    for kind in ("templates", "pipelines", "client-requests"):  # the same office in each language
+        assert len(list((english / kind).glob("*.yaml"))) == len(list((italian / kind).glob("*.yaml"))) > 0, kind
+    assert (english / "data.yaml").read_text().count("kind:") == (italian / "data.yaml").read_text().count("kind:")
+
 async def test_client_request_templates_from_the_command_line(stack: Stack, tmp_path: Path) -> None:
     """`stagecoach request-templates validate / apply / list`: a mistake at its path, a version, the list"""
     cli = command_line(stack)
     key = f"cli-{uuid.uuid4().hex[:6]}"
-    example = Path(__file__).resolve().parents[2] / "examples" / "client-requests" / "tax-return-documents.yaml"
+    example = Path(__file__).resolve().parents[2] / "examples" / "en" / "client-requests" / "tax-return-documents.yaml"
     good, bad = tmp_path / "good.yaml", tmp_path / "bad.yaml"
     good.write_text(example.read_text().replace("key: tax-return-documents", f"key: {key}"))
     bad.write_text(good.read_text().replace("type: multi_choice", "type: many"))

@@ -22,9 +22,22 @@ def test_a_valid_pipeline_gives_each_type_its_sequence() -> None:
     pipeline = validate_pipeline(repair_pipeline("x"), known_users=set(), known_templates={})
     assert pipeline.sequence("Warranty repair x") == ["Diagnosis", "Warranty claim filed", "In repair",
                                                       "Ready for pickup", "Closed"]
-    assert pipeline.record_type("Paid repair x").initial == "New"  # none configured: New
+    assert pipeline.initial("Paid repair x") == "New"  # none configured: New
     assert pipeline.allowed_next("Warranty repair x", "Diagnosis") == ["Warranty claim filed"]  # isolated
     assert pipeline.allowed_next("Paid repair x", "Diagnosis") == ["Quote sent"]
+
+
+def test_a_type_naming_no_initial_status_starts_in_its_first_when_it_has_no_new() -> None:
+    """An office's own words: `Nuovo` first, no `New`; `New` itself wherever it is in the sequence, as before."""
+    document = {"key": "vendite", "name": "Vendite", "record_kind": "lead",
+                "statuses": [{"name": "Nuovo"}, {"name": "Contattato"}, {"name": "Perso"}],
+                "types": [{"name": "Contatto dal sito"},
+                          {"name": "Richiesta telefonica", "statuses": ["Contattato", "Perso"]}]}
+    pipeline = validate_pipeline(document, known_users=set(), known_templates={})
+    assert pipeline.initial("Contatto dal sito") == "Nuovo"
+    assert pipeline.initial("Richiesta telefonica") == "Contattato"  # the first of its own sequence
+    document["statuses"].append({"name": "New"})
+    assert validate_pipeline(document, known_users=set(), known_templates={}).initial("Contatto dal sito") == "New"
 
 
 def test_every_mistake_has_its_path() -> None:
