@@ -360,11 +360,12 @@ _GROUPS = {"outcome": r"\w+"}
 
 
 def english_pattern(text: str, groups: Mapping[str, str] = _GROUPS) -> re.Pattern[str]:
-    """The English `text` with its placeholders as named groups (each `.+`, or as `groups` says): what reads a reason
-    back into its key and values."""
-    parts = re.split(r"\{(\w+)\}", text)
-    return re.compile("".join(re.escape(part) if i % 2 == 0 else f"(?P<{part}>{groups.get(part, '.+')})"
-                              for i, part in enumerate(parts)), re.DOTALL)
+    """The English `text`, a format string, with its placeholders as named groups (each `.+`, or as `groups` says) and
+    its doubled braces as one: what reads a reason back into its key and values."""
+    parts = re.split(r"(\{\{|\}\}|\{\w+\})", text)
+    return re.compile("".join(re.escape(part[0]) if part in ("{{", "}}") else
+                              f"(?P<{part[1:-1]}>{groups.get(part[1:-1], '.+')})" if part.startswith("{") else
+                              re.escape(part) for part in parts), re.DOTALL)
 
 
 def _patterns(prefix: str) -> list[tuple[str, re.Pattern[str]]]:

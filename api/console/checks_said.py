@@ -60,6 +60,47 @@ ITALIAN_CHECKS: dict[str, str] = {
     "line {line}: {filter}: digits must be a whole number from 0 to {n}":
         "riga {line}: {filter}: digits deve essere un numero intero da 0 a {n}",
     "'{to}' is neither a phone number nor one of {names}": "'{to}' non è né un numero di telefono né uno tra {names}",
+    "'{{% {tag} %}}' at line {line} is not allowed (text cannot load other templates)":
+        "'{{% {tag} %}}' alla riga {line} non è consentito (un testo non può caricare altri modelli)",
+    "the text is {count} segments ({units} {encoding} characters) before any value; the limit is {n} segments":
+        "il testo occupa {count} segmenti ({units} caratteri {encoding}) prima di qualsiasi valore; il limite è {n} "
+        "segmenti",
+    "does not render JSON ({error} at line {line}, taking each {{{{ }}}} for a value); write values as "
+    "{{{{ record.title | tojson }}}}": "non produce JSON ({error} alla riga {line}, contando ogni {{{{ }}}} come un "
+                                       "valore); scrivi i valori come {{{{ record.title | tojson }}}}",
+    # a text tried at save that every render would refuse (processes/trials.py), and why (processes/sandbox.py,
+    # processes/rendering.py, renderer/): `reason` is read back in turn
+    "line {line}: always fails: {error}": "riga {line}: fallisce sempre: {error}",
+    "line {line}: refused: {reason}": "riga {line}: rifiutato: {reason}",
+    "refused: {reason}": "rifiutato: {reason}",
+    "value too large ({size} characters; the limit is {n})": "valore troppo grande ({size} caratteri; il limite è {n})",
+    "number too large": "numero troppo grande",
+    "argument {value} is too large (the limit is {n})": "argomento {value} troppo grande (il limite è {n})",
+    "a text argument of {name} is too long (the limit is {n})": "un argomento di testo di {name} è troppo lungo "
+                                                                "(il limite è {n})",
+    "{name} would make a value of {size} characters (the limit is {n})":
+        "{name} produrrebbe un valore di {size} caratteri (il limite è {n})",
+    "'~' would make a value of {size} characters (the limit is {n})":
+        "'~' produrrebbe un valore di {size} caratteri (il limite è {n})",
+    "format widths given by an argument ('*' or a nested {{}}) are not allowed":
+        "le larghezze di formato date da un argomento ('*' o un {{}} annidato) non sono consentite",
+    "format widths adding up to {size} are too large (the limit is {n})":
+        "larghezze di formato che sommano {size} sono troppo grandi (il limite è {n})",
+    "'.{name}()' would change a value, and text cannot change values":
+        "'.{name}()' cambierebbe un valore, e un testo non può cambiare i valori",
+    "access to attribute '{name}' of '{kind}' object is unsafe.":
+        "l'accesso all'attributo '{name}' di un oggetto '{kind}' non è sicuro.",
+    "exponent {value} is too large (the limit is {n})": "esponente {value} troppo grande (il limite è {n})",
+    "repeating a value {times} times makes it too large": "ripetere un valore {times} volte lo rende troppo grande",
+    "calls nested too deeply (a macro that calls itself?)":
+        "chiamate annidate troppo in profondità (una macro che chiama se stessa?)",
+    "the render needed more than {n} MB of memory": "la resa ha richiesto più di {n} MB di memoria",
+    "the render needed more memory than it may use": "la resa ha richiesto più memoria di quanta ne possa usare",
+    "the request needed more than {n} MB of memory": "la richiesta ha richiesto più di {n} MB di memoria",
+    "rendering took longer than {seconds}s": "la resa ha richiesto più di {seconds} s",
+    "rendering took longer than {seconds}s and was stopped": "la resa ha richiesto più di {seconds} s ed è stata "
+                                                             "fermata",
+    "output longer than {n} characters": "risultato più lungo di {n} caratteri",
     # a pipeline's (processes/pipeline_validation.py)
     "unknown status '{name}'{hint}": "stato sconosciuto '{name}'{hint}",
     "unknown status of this type '{name}'{hint}": "stato sconosciuto per questo tipo '{name}'{hint}",
@@ -115,8 +156,9 @@ ITALIAN_CHECKS: dict[str, str] = {
     "through": "tramite",
 }
 # what a placeholder may hold, where `.+` would read too much
-_GROUPS = {"hint": r".*?", "through": r".*?", "name": r"[^']*", "filter": r"\w+", "n": r"\d+", "runs": r"\d+", "count": r"\d+",
-           "line": r"\d+", "index": r"\d+", "choices": r"'[^']*'(?:, '[^']*')*(?: or '[^']*')?"}
+_GROUPS = {"hint": r".*?", "through": r".*?", "name": r"[^']*", "filter": r"\w+", "n": r"\d+", "runs": r"\d+",
+           "count": r"\d+", "line": r"\d+", "index": r"\d+", "choices": r"'[^']*'(?:, '[^']*')*(?: or '[^']*')?",
+           "seconds": r"[\d.]+"}
 _HINT = re.compile(r" \(did you mean ('[^']*'(?: or '[^']*')*)\?\)")
 
 
@@ -129,6 +171,7 @@ def check_in(message: str, _: Callable[[str], str]) -> str:
     for english, pattern in _PATTERNS:
         if (found := pattern.fullmatch(message)) is not None:
             values = {name: _hint_in(value, _) if name == "hint" else
+                      check_in(value, _) if name == "reason" else
                       _or(value, _) if name == "choices" else
                       value.replace(" (through '", f" ({_('through')} '") if name == "through" else value
                       for name, value in found.groupdict().items()}

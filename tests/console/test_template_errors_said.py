@@ -21,7 +21,7 @@ from tests.console.conftest import staff_user
 from tests.console.signing import csrf_token, sign_in_async
 
 SAMPLE = {"hint": " (did you mean 'date' or 'default'?)", "n": "3", "count": "0", "line": "2", "index": "1",
-          "runs": "1000000", "choices": "'contact', 'lead' or 'case'", "through": " (through 'b')"}
+          "seconds": "2.5", "runs": "1000000", "choices": "'contact', 'lead' or 'case'", "through": " (through 'b')"}
 SAMPLE_IT = {**SAMPLE, "hint": " (forse 'date' o 'default'?)", "choices": "'contact', 'lead' o 'case'",
              "through": " (tramite 'b')"}
 
@@ -54,6 +54,13 @@ MISTAKES = [  # what an office gets wrong, each template with a few mistakes
             {"add_history": {"text": "{{ 'ciao'.format(1) }} {% set l = [] %}{{ l.append(1) }}"}}]}]},
     {"key": "x", "name": "X", "controller_email": "c@agenzia.example", "record_kind": "lead", "phases": [
         {"key": "a", "name": "A", "actions": [{"send_sms": {"to": "+39 12", "text": "Buongiorno"}}]}]},
+    {"key": "x", "name": "X", "controller_email": "c@agenzia.example", "record_kind": "lead", "phases": [
+        {"key": "a", "name": "A", "actions": [
+            {"add_history": {"text": "{% include 'altro' %}"}},
+            {"add_history": {"text": "Sconto: {{ 100 / 0 }}"}},
+            {"add_history": {"text": "{{ 'ciao' * 100000000 }} {{ 'x' ~ ('y' * 90000) ~ ('z' * 90000) }}"}},
+            {"send_sms": {"to": "record_contact", "text": "Perché è già così tardi? 😀 " * 45}},
+            {"webhook": {"endpoint": "gestionale", "body": "{ 'pratica': {{ record.id }} }"}}]}]},
     {"key": "x", "name": "X", "record_kind": "lead", "phases": []},
 ]
 
