@@ -288,7 +288,8 @@ def run_embedded(settings: Settings, ui_port: int, with_examples: bool = True, a
         procs.extend((parts["the worker"](), parts["the API"]()))
         _wait_ready(settings.public_url, 90, procs)
         (settings.data_dir / URL_FILE).write_text(settings.public_url + "\n")
-        loaded = load_examples(ApiClient(settings.public_url, key), examples_in(settings.locale)) if with_examples else None
+        loaded = (load_examples(ApiClient(settings.public_url, key), examples_in(settings.locale))
+                  if with_examples else None)
         _print_banner(settings, _banner(settings, key, loaded, password), as_json)
         return _supervise(procs, list(parts.items()))
     except KeyboardInterrupt:

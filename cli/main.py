@@ -170,7 +170,7 @@ def complete(workflow_id: str, phase: Annotated[str | None, typer.Option()] = No
 @app.command("load-examples")
 def load_examples_command(
         language: Annotated[str | None, typer.Option(
-            help="the examples' language: en or it (default: LOCALE's; another language gets the English ones)")] = None,
+            help="the examples' language: en or it (default: LOCALE's; any other gets the English ones)")] = None,
         as_json: JsonOpt = False) -> None:
     """Load the example users, records, templates and pipelines (safe to repeat: what exists is left as it is)."""
     from cli.examples import examples_in, load_examples

@@ -4,10 +4,10 @@ A pipeline lists the statuses of one record kind (lead, order, job...) in order;
 substates, opened and closed while the record stays in it. `moves` says which status may follow which (every
 other status, when it is left out). Each record **type** of the pipeline (`Website lead`, `Warranty repair`)
 has its own initial status (when it names none: `New` if its sequence has it, else its sequence's first) and its
-own sequence: the statuses it may be in, and
-the moves among them, isolated from the other types'. Each status and substate has **automations**: actions
-run when a record enters it (a substate: opens), leaves it (closes), or a span after entering, for every
-channel or the ones listed: the actions of process phases, run as processes (`processes/stage_templates.py`). Saved as immutable versions like process templates; records move under the
+own sequence: the statuses it may be in, and the moves among them, isolated from the other types'. Each status
+and substate has **automations**: actions run when a record enters it (a substate: opens), leaves it (closes), or
+a span after entering, for every channel or the ones listed: the actions of process phases, run as processes
+(`processes/stage_templates.py`). Saved as immutable versions like process templates; records move under the
 newest. Checked beyond their shape by `processes/pipeline_validation.py`.
 """
 

@@ -54,7 +54,9 @@ def _public(row: PipelineVersion, remapped: dict[str, int] | None = None) -> Pip
     return PipelineVersionPublic(**row.model_dump(exclude={"id"}), remapped=remapped or {})
 
 
-@router.post("/pipelines", status_code=201, response_model=PipelineVersionPublic, openapi_extra=PIPELINE_BODY)
+@router.post("/pipelines", status_code=201, response_model=PipelineVersionPublic, openapi_extra=PIPELINE_BODY,
+             responses={200: {"model": PipelineVersionPublic,
+                              "description": "the same content as the newest version: nothing saved"}})
 async def save_pipeline(request: Request, response: Response, session: SessionDep, renderer: RendererDep,
                         settings: SettingsDep, principal: AdminDep) -> PipelineVersionPublic:
     """Validate and store a new version (identical content: the latest version, 200). A status left out while

@@ -88,7 +88,8 @@ class ProcessView(ProcessState):
     temporal_ui_url: str
 
 
-@router.post("", status_code=201, response_model=ProcessStarted)
+@router.post("", status_code=201, response_model=ProcessStarted, responses={
+    200: {"model": ProcessStarted, "description": "a start with a request_id already used: the process it started"}})
 async def start(body: StartProcessBody, request: Request, response: Response, principal: ClientDep) -> ProcessStarted:
     """Start a process of a template version on a record."""
     # The app's state read here and the session opened here, not as dependencies: FastAPI's solving of each costs

@@ -121,7 +121,8 @@ async def validated_text(text: str, session: SessionDep, renderer: RenderPool, s
     return (await checked_text(text, session, renderer, settings, source)).template
 
 
-@router.post("", status_code=201, response_model=SavedTemplateVersion, openapi_extra=TEMPLATE_BODY)
+@router.post("", status_code=201, response_model=SavedTemplateVersion, openapi_extra=TEMPLATE_BODY, responses={
+    200: {"model": SavedTemplateVersion, "description": "the same content as the newest version: nothing saved"}})
 async def save_template(request: Request, response: Response, session: SessionDep, renderer: RendererDep,
                         settings: SettingsDep, principal: AdminDep) -> SavedTemplateVersion:
     """Validate and store a new version, with the text it was sent as. Identical content returns the latest version
