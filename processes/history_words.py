@@ -9,11 +9,12 @@ the key and the values, and the English text), and the activity that writes them
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from processes.languages import language
+from processes.read_back import english_pattern
 from processes.summary_words import ENGLISH_SUMMARIES, FEMININE, ITALIAN_SUMMARIES
 
 ENGLISH = {
@@ -359,17 +360,8 @@ def history_text(locale: str, key: str, /, **values: Any) -> str:
 _GROUPS = {"outcome": r"\w+"}
 
 
-def english_pattern(text: str, groups: Mapping[str, str] = _GROUPS) -> re.Pattern[str]:
-    """The English `text`, a format string, with its placeholders as named groups (each `.+`, or as `groups` says) and
-    its doubled braces as one: what reads a reason back into its key and values."""
-    parts = re.split(r"(\{\{|\}\}|\{\w+\})", text)
-    return re.compile("".join(re.escape(part[0]) if part in ("{{", "}}") else
-                              f"(?P<{part[1:-1]}>{groups.get(part[1:-1], '.+')})" if part.startswith("{") else
-                              re.escape(part) for part in parts), re.DOTALL)
-
-
 def _patterns(prefix: str) -> list[tuple[str, re.Pattern[str]]]:
-    return [(key, english_pattern(ENGLISH[key])) for key in ENGLISH if key.startswith(prefix)]
+    return [(key, english_pattern(ENGLISH[key], _GROUPS)) for key in ENGLISH if key.startswith(prefix)]
 
 
 _REASONS, _STEPS, _SUMMARIES = _patterns("reason_"), _patterns("step_"), _patterns("summary_")

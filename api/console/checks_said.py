@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
-from processes.history_words import english_pattern
+from processes.read_back import english_pattern
 
 # the English as the checks write it (`{hint}`: a "did you mean" suffix, or nothing), and its Italian
 ITALIAN_CHECKS: dict[str, str] = {

@@ -28,7 +28,7 @@ from crm.imports import reading, run, sweep
 from crm.imports.models import ImportJob, ImportKind, ImportMode, ImportStatus
 from crm.imports.rows import FIELDS, default_mapping, mapping_errors
 from processes.errors import ImportInvalid, StagecoachError
-from processes.history_words import english_pattern
+from processes.read_back import english_pattern
 
 router = APIRouter(prefix="/console/imports", include_in_schema=False)
 ENCODINGS = ("auto", "utf-8", "utf-8-sig", "windows-1252")

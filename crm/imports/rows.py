@@ -174,8 +174,7 @@ class RowChecker:
         so its pipeline's on-enter automations see it; None when its status is free."""
         await self._quiet()
         pipeline = await pipeline_store.governing(self.session, self.kind_of_record, type_name)
-        self._initial[type_name] = (pipeline.initial(type_name)
-                                    if pipeline is not None and pipeline.record_type(type_name) is not None else None)
+        self._initial[type_name] = pipeline.initial(type_name) if pipeline is not None else None  # it lists the type
         return self._initial[type_name]
 
     async def _user(self, handle: str, column: str) -> int | None:
