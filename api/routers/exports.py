@@ -1,16 +1,19 @@
 """CSV export of contacts and cases: the records the caller may see, streamed a page at a time.
 
 UTF-8 with a BOM (spreadsheets then read accents right), `;` by default. The columns are those an
-import reads (crm/imports/rows.py), so an exported file imports back; a cell a spreadsheet would run as a
-formula is written after a `'`, which the import removes (crm/imports/cells.py).
+import reads (crm/imports/rows.py), so an exported file imports back: a contact's free fields each in a
+`fields.<name>` column (the names any exported contact has, found by a first pass over them), a text as it
+is and any other value as its JSON. A cell a spreadsheet would run as a formula is written after a `'`, which
+the import removes (crm/imports/cells.py).
 """
 
 from __future__ import annotations
 
 import csv
 import io
+import json
 from collections.abc import AsyncIterator
-from typing import Literal
+from typing import Any, Literal
 
 from fastapi import APIRouter, Request
 from fastapi.responses import StreamingResponse
@@ -44,16 +47,19 @@ async def export(kind: ImportKind, request: Request, principal: StaffDep,
 async def _lines(request: Request, principal: Principal, kind: ImportKind, delimiter: str) -> AsyncIterator[str]:
     buffer = io.StringIO()
     writer = csv.writer(buffer, delimiter=delimiter)
-    writer.writerow(COLUMNS[kind])
-    yield "\ufeff" + buffer.getvalue()
     record_kind = RecordKind.contact if kind is ImportKind.contacts else RecordKind.case
+    visible = (Record.kind == record_kind, record_visible(principal))
+    free, last = await _free_field_names(request, visible) if kind is ImportKind.contacts else ([], None)
+    writer.writerow(COLUMNS[kind] + [f"fields.{name}" for name in free])
+    yield "\ufeff" + buffer.getvalue()
     after = 0
     handles: dict[int, str] = {}
     while True:
         async with request.app.state.sessions() as session:
-            page = (await session.exec(select(Record).where(Record.kind == record_kind, col(Record.id) > after,
-                                                            record_visible(principal))
-                                       .order_by(col(Record.id)).limit(PAGE))).all()
+            query = select(Record).where(*visible, col(Record.id) > after)
+            if kind is ImportKind.contacts:  # the contacts whose free fields the header names, no later one
+                query = query.where(col(Record.id) <= (last or 0))
+            page = (await session.exec(query.order_by(col(Record.id)).limit(PAGE))).all()
             if not page:
                 return
             owners = {r.owner_id for r in page if r.owner_id is not None} - handles.keys()
@@ -61,7 +67,8 @@ async def _lines(request: Request, principal: Principal, kind: ImportKind, delim
                 handles |= dict((await session.exec(select(User.id, User.handle)
                                                     .where(col(User.id).in_(owners)))).all())
             rows = [[r.id, r.title, r.type, r.email or "", r.phone or "", r.channel,
-                     handles.get(r.owner_id or 0, ""), r.created_at.isoformat()] for r in page]
+                     handles.get(r.owner_id or 0, ""), r.created_at.isoformat(),
+                     *(_cell((r.fields or {}).get(name)) for name in free)] for r in page]
             if kind is ImportKind.cases:
                 rows = await _case_rows(session, principal, page, handles)
         buffer.seek(0)
@@ -69,6 +76,29 @@ async def _lines(request: Request, principal: Principal, kind: ImportKind, delim
         writer.writerows(spreadsheet_row(row) for row in rows)
         yield buffer.getvalue()
         after = page[-1].id or 0
+
+
+async def _free_field_names(request: Request, visible: tuple[Any, ...]) -> tuple[list[str], int | None]:
+    """The free fields' names of every contact exported, sorted, and the last contact's id (a contact added
+    while the export runs is left out, its fields perhaps named in no column)."""
+    names: set[str] = set()
+    after, last = 0, None
+    while True:
+        async with request.app.state.sessions() as session:
+            page = (await session.exec(select(Record.id, Record.fields).where(*visible, col(Record.id) > after)
+                                       .order_by(col(Record.id)).limit(PAGE))).all()
+        if not page:
+            return sorted(names), last
+        for _, fields in page:
+            names.update(fields or {})
+        after = last = page[-1][0]
+
+
+def _cell(value: Any) -> str:
+    """A free field's value as the import reads it back: a text as it is, nothing empty, anything else its JSON."""
+    if value is None:
+        return ""
+    return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
 
 
 async def _case_rows(session: object, principal: Principal, page: list[Record], handles: dict[int, str]) -> list[list[object]]:

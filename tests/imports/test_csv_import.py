@@ -266,3 +266,29 @@ async def test_a_formula_is_exported_after_an_apostrophe_and_imports_back_as_it_
     rejected = (await api.http.get(job["rejected_url"], headers=api.as_("staff"))).text.lstrip("\ufeff")
     [back] = list(csv.reader(io.StringIO(rejected), delimiter=";"))[1:]
     assert back[:3] == [f"'=1+1 {tag}", "not-an-email", "+39 055 123"]
+
+
+async def test_an_export_keeps_free_fields_and_imports_back_with_them(api: Api) -> None:
+    tag = uuid.uuid4().hex[:6]
+    fields = {f"note {tag}": "+SUM(1,2)", f"floor {tag}": 3, f"rooms {tag}": ["kitchen", "cantina"], f"empty {tag}": None}
+    for title, body in ((f"Fielded {tag}", {"fields": fields}), (f"Bare {tag}", {})):
+        created = await api.http.post("/records", headers=api.as_("staff"),
+                                      json={"kind": "contact", "title": title, **body})
+        assert created.status_code == 201, created.text
+
+    exported = await api.http.get("/exports/contacts", headers=api.as_("staff"))
+    reader = csv.DictReader(io.StringIO(exported.text.lstrip("\ufeff")), delimiter=";")
+    assert [c for c in reader.fieldnames or [] if c.endswith(tag)] == sorted(f"fields.{name}" for name in fields)
+    rows = {row["title"]: row for row in reader if row["title"].endswith(tag)}
+    assert {name: rows[f"Fielded {tag}"][f"fields.{name}"] for name in fields} == {
+        f"note {tag}": "'+SUM(1,2)", f"floor {tag}": "3", f"rooms {tag}": '["kitchen", "cantina"]', f"empty {tag}": ""}
+    assert {rows[f"Bare {tag}"][f"fields.{name}"] for name in fields} == {""}
+
+    mine = [line for n, line in enumerate(exported.content.splitlines(keepends=True)) if n == 0 or tag.encode() in line]
+    again = await _import(api, "contacts", b"".join(mine))  # the columns named as fields map to them
+    assert again["status"] == "done" and again["rows_written"] == 2, again
+    found = (await api.http.get("/records", headers=api.as_("admin"), params={"q": f"Fielded {tag}"})).json()
+    assert [r["fields"] for r in found] == [{f"note {tag}": "+SUM(1,2)", f"floor {tag}": 3, f"rooms {tag}":
+                                             ["kitchen", "cantina"], f"empty {tag}": None},
+                                            {f"note {tag}": "+SUM(1,2)", f"floor {tag}": "3",
+                                             f"rooms {tag}": '["kitchen", "cantina"]'}]
