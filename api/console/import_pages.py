@@ -1,5 +1,6 @@
 """CSV imports in the console: sending a file, mapping its columns to fields, following its progress, reading its
-errors ("row 12, column email: ...") and downloading the rows it rejected.
+errors ("row 12, column email: ...") and downloading the rows it rejected; and the export of contacts or cases
+(`/console/imports/export?kind=...`: `GET /exports/{kind}` as the signed-in user), in the columns an import reads.
 
 Through the API's own functions (api/routers/imports.py) as the signed-in user: the file is received as
 `POST /imports/{kind}` receives it, then its columns are shown to map before its rows are read. A user sees the
@@ -11,6 +12,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import AsyncIterator, Callable
+from typing import Literal
 
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import HTMLResponse
@@ -22,6 +24,7 @@ from api.console.i18n import translator
 from api.console.refusals import refusal
 from api.console.web import SignedInDep, form, principal, redirect, render, text
 from api.deps import SessionDep, SettingsDep
+from api.routers import exports
 from api.routers import imports as api
 from crm.access import sees_everything
 from crm.imports import reading, run, sweep
@@ -134,6 +137,13 @@ async def render_job(request: Request, session: SessionDep, settings: SettingsDe
                   mapping_step=_waits_for_mapping(job), mapping=mapping,
                   choices={c: _choices(job, c) for c in job.columns},
                   running=job.status in (ImportStatus.validating, ImportStatus.importing) and not _waits_for_mapping(job))
+
+
+@router.get("/export")
+async def export(request: Request, signed: SignedInDep, kind: ImportKind = ImportKind.contacts,
+                 delimiter: Literal[";", ","] = ";") -> Response:
+    """Every contact or case the user sees, as CSV: what `GET /exports/{kind}` sends them."""
+    return await exports.export(kind, request, principal(signed), delimiter)
 
 
 @router.get("/{job_id}", response_class=HTMLResponse)

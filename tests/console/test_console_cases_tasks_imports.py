@@ -1,7 +1,7 @@
 """Cases, my tasks and CSV imports in the console, in Chromium: a case found by its tag with its participants, tags
 and timeline, a task made on it; my tasks overdue first, one made with a mistake then right, one closed; a CSV sent,
-its columns mapped, its progress and errors shown and its rejected rows downloaded. Every page passes axe-core
-(a screenshot for docs/ when STAGECOACH_SCREENSHOTS names a folder)."""
+its columns mapped, its progress and errors shown and its rejected rows downloaded; contacts and cases exported.
+Every page passes axe-core (a screenshot for docs/ when STAGECOACH_SCREENSHOTS names a folder)."""
 
 from __future__ import annotations
 
@@ -132,3 +132,22 @@ async def test_cases_tasks_and_imports(stack: Stack, sessions: Any, page: Page, 
     assert {r["fields"].get("Note") for r in imported if r["title"].startswith("Cliente")} == {"città"}
     await page.get_by_role("link", name="All imports").click()
     await expect(page.locator("table.list tbody tr").first).to_contain_text("done")
+
+    # export: the contacts the user sees, with the free field just imported, in the file an import reads back
+    await page.get_by_label("Export", exact=True).select_option("contacts")
+    await page.get_by_label("Delimiter", exact=True).select_option(",")
+    async with page.expect_download() as download:
+        await page.get_by_role("button", name="Download").click()
+    assert (await download.value).suggested_filename == "contacts.csv"
+    exported = Path(await (await download.value).path()).read_text(encoding="utf-8-sig")
+    header = exported.splitlines()[0].split(",")
+    assert header[:3] == ["id", "title", "type"] and "fields.Note" in header
+    assert f"Cliente 2 {tag},,c2.{tag}@example.org" in exported and "città" in exported
+    await page.get_by_label("Export", exact=True).select_option("cases")
+    await page.get_by_label("Delimiter", exact=True).select_option(";")
+    await _accessible(page, "imports")
+    async with page.expect_download() as download:
+        await page.get_by_role("button", name="Download").click()
+    cases = Path(await (await download.value).path()).read_text(encoding="utf-8-sig")
+    assert cases.splitlines()[0] == "id;name;state;tags;participants;owner;created_at"
+    assert f"Eredità Rossi {tag};open" in cases
