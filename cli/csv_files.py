@@ -37,7 +37,7 @@ def import_file(
 ) -> None:
     """Import contacts or cases from a CSV file, with a progress bar; every row is checked before any is written."""
     if rejected is not None:
-        _writable(rejected)
+        _writable(rejected, "--rejected", "nothing was imported")
     client = api()
     params: dict[str, Any] = {"mode": "valid_rows" if valid_rows else "all_or_nothing", "encoding": encoding,
                               "delimiter": delimiter}
@@ -62,13 +62,13 @@ def import_file(
         raise typer.Exit(1)
 
 
-def _writable(path: Path) -> None:
-    """Stop (exit 2) before the file is sent when the rejected rows could not be written to `path`."""
+def _writable(path: Path, option: str, consequence: str) -> None:
+    """Stop (exit 2) before anything is sent when `option`'s file `path` could not be written."""
     folder = path.parent
     problem = ("is a folder" if path.is_dir() else f"no folder {folder}" if not folder.is_dir()
                else "cannot be written" if not os.access(path if path.exists() else folder, os.W_OK) else None)
     if problem:
-        typer.echo(f"--rejected {path}: {problem}; nothing was imported", err=True)
+        typer.echo(f"{option} {path}: {problem}; {consequence}", err=True)
         raise typer.Exit(2)
 
 
@@ -99,6 +99,8 @@ def export_file(kind: Kind,
                 output: Annotated[Path | None, typer.Option("--output", "-o", help="the file (default: stdout)")] = None,
                 delimiter: Annotated[str, typer.Option(help="';' or ','")] = ";", as_json: JsonOpt = False) -> None:
     """Export the contacts or cases the key sees to CSV (UTF-8 with a BOM); `--json` prints them as JSON objects."""
+    if output is not None:
+        _writable(output, "--output", "nothing was exported")
     response = call(api().send, "GET", f"/exports/{kind.value}", params={"delimiter": delimiter})
     if as_json:
         rows = list(csv.DictReader(io.StringIO(response.text.lstrip("\ufeff")), delimiter=delimiter))
@@ -106,5 +108,9 @@ def export_file(kind: Kind,
     elif output is None:
         sys.stdout.write(response.text)
     if output is not None:
-        output.write_bytes(response.content)
+        try:
+            output.write_bytes(response.content)
+        except OSError as exc:  # the folder gone, or the disk full, while the export ran
+            typer.echo(f"--output {output}: {exc.strerror or exc}; the export was not saved", err=True)
+            raise typer.Exit(1) from None
         typer.echo(f"{kind.value} written to {output}", err=True)

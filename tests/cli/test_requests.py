@@ -102,6 +102,30 @@ def test_rejected_rows_that_could_not_be_saved_are_a_message_not_a_traceback(sen
     assert json.loads(result.stdout[result.stdout.index("{"):])["status"] == "done"
 
 
+@pytest.mark.parametrize("output", ["missing/x.csv", ".", "file/x.csv"])
+def test_an_export_file_that_cannot_be_written_stops_the_export_before_it_is_asked_for(
+        sent: Any, tmp_path: Path, output: str) -> None:
+    requests, _ = sent
+    (tmp_path / "file").write_text("")
+    result = CliRunner().invoke(app, ["export", "contacts", "--output", str(tmp_path / output)])
+    assert result.exit_code == 2 and "nothing was exported" in result.output, result.output
+    assert requests == []
+
+
+def test_an_export_that_could_not_be_saved_is_a_message_not_a_traceback(sent: Any, tmp_path: Path) -> None:
+    _, answer = sent
+    output = tmp_path / "contacts.csv"
+
+    def api(request: httpx.Request) -> httpx.Response:
+        output.mkdir()  # the path taken while the export ran
+        return httpx.Response(200, content="\ufeffid;title\r\n1;Città\r\n".encode())
+
+    answer(api)
+    result = CliRunner().invoke(app, ["export", "contacts", "--output", str(output)])
+    assert result.exit_code == 1, result.output
+    assert f"--output {output}: Is a directory; the export was not saved" in result.output
+
+
 def test_list_says_who_ended_a_process_by_name(sent: Any) -> None:
     """An API key by its name, a user by their handle, Stagecoach's own actors as they are; `--json` keeps the API's"""
     _, answer = sent
