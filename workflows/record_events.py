@@ -10,6 +10,10 @@ Each timer sweep also settles the process runs Temporal knows better than the da
 (`sweep_process_runs`, `activities/process_runs.py`): starts never confirmed, ends the
 process could not write. Runs before `PATCH_SWEEP_RUNS` did not. And it delivers the
 client-request submissions not delivered yet (`deliver_submissions`; `PATCH_SWEEP_SUBMISSIONS`).
+
+The sweep keeps its own clock (`PATCH_SWEEP_CLOCK`): it comes every `sweep_seconds` however many signals arrive
+in between. Runs before the patch waited `sweep_seconds` again after every signal, so an office whose records
+changed more often than that was never swept (no expiry marked, no submission delivered) until it went quiet.
 """
 
 from __future__ import annotations
@@ -40,6 +44,8 @@ SWEEP_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), backoff_coeffic
 PATCH_SWEEP_RUNS = "sweep-process-runs"
 # each timer sweep also delivers the client-request submissions the form could not (workflows/request_delivery.py)
 PATCH_SWEEP_SUBMISSIONS = "sweep-client-request-submissions"
+# the sweep is due `sweep_seconds` after the last one, not after the last signal
+PATCH_SWEEP_CLOCK = "sweep-on-its-own-clock"
 
 
 class RecordEventsState(BaseModel):
@@ -48,6 +54,7 @@ class RecordEventsState(BaseModel):
     runs_settled: int = 0  # process runs the sweep settled in this run (starts confirmed or not, ends written)
     started: int = 0  # processes started (or found started) in this run
     submissions: int = 0  # client-request submissions the sweeps delivered in this run
+    sweeps: int = 0  # timer sweeps in this run
     signalled: bool = False
     dispatching: bool = False
     sweep_seconds: float = 60  # from the input, then as the workers' settings say
@@ -62,17 +69,23 @@ class RecordEventsWorkflow:
 
     @workflow.run
     async def run(self, input: RecordEventsInput) -> None:
+        sweep_due = workflow.now() + timedelta(seconds=self.state.sweep_seconds)
         while True:
             state = self.state
             workflow.set_current_details(f"{counted(state.rounds, 'dispatch round')}, {counted(state.events, 'event')}, "
                                          f"{counted(state.started, 'process', 'processes')} started in this run")
-            swept = False
-            try:
-                await workflow.wait_condition(lambda: self.state.signalled,
-                                              timeout=timedelta(seconds=self.state.sweep_seconds),
-                                              timeout_summary="sweep for undispatched record events")
-            except asyncio.TimeoutError:
-                swept = True
+            own_clock = workflow.patched(PATCH_SWEEP_CLOCK)
+            wait = (sweep_due - workflow.now()) if own_clock else timedelta(seconds=self.state.sweep_seconds)
+            swept = wait <= timedelta(0)  # due already: the last dispatch took the time left
+            if not swept:
+                try:
+                    await workflow.wait_condition(lambda: self.state.signalled, timeout=wait,
+                                                  timeout_summary="sweep for undispatched record events")
+                except asyncio.TimeoutError:
+                    swept = True
+            if swept:
+                sweep_due = workflow.now() + timedelta(seconds=self.state.sweep_seconds)
+                self.state.sweeps += 1
             self.state.signalled = False
             await self._dispatch(sweep_runs=swept)
             self.state.rounds += 1

@@ -362,6 +362,21 @@ async def test_the_sweep_dispatches_events_whose_signal_never_came(
         assert run.template_key == key
 
 
+async def test_the_sweep_keeps_its_clock_while_signals_keep_coming(
+        time_skipping_env: WorkflowEnvironment, sessions: Sessions, factory: Factory, task_queue: str) -> None:
+    """A record changing every 30 s must not put off the 60 s sweep (expiries, undelivered answers) for ever"""
+    client = time_skipping_env.client
+    async with running_worker(client, sessions, task_queue, record_events_sweep_seconds=60):
+        config = Settings(temporal_task_queue=task_queue, record_events_sweep_seconds=60)
+        await notify_dispatcher(client, config)
+        dispatcher = client.get_workflow_handle_for(RecordEventsWorkflow.run, dispatcher_id(task_queue))
+        for _ in range(8):  # four minutes of signals, one every 30 s
+            await time_skipping_env.sleep(timedelta(seconds=30))
+            await notify_dispatcher(client, config)
+        state = await dispatcher.query(RecordEventsWorkflow.current_state)
+        assert state.rounds >= 8 and 3 <= state.sweeps <= 4, state
+
+
 async def test_the_dispatcher_continues_as_new_and_loses_no_event(
         time_skipping_env: WorkflowEnvironment, sessions: Sessions, factory: Factory, task_queue: str) -> None:
     client = time_skipping_env.client

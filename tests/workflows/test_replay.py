@@ -20,7 +20,8 @@ a marker for each patch, before the `last-step-writes-the-process-end` patch, wh
 `*.before-end-cancel.json`: an `end_process` after a `request_signature` left the request open, before the
 `signatures-cancelled-when-the-process-ends` patch; `*.before-generations.json`: runs that asked Temporal for
 their patches, one marker each, before processes carried the engine's generation (`ProcessInput.engine`); the
-same scenarios recorded since carry generation 1 and record no marker).
+same scenarios recorded since carry generation 1 and record no marker); `record_events_dispatch.before-sweep-clock.json`:
+the dispatcher waiting its whole sweep period again after every signal, before the `sweep-on-its-own-clock` patch).
 """
 
 from __future__ import annotations
@@ -57,7 +58,7 @@ SAVED = {f"{name}{tag}.json" for name in SCENARIOS for tag in ("", ".before-fina
     "appointment_cancelled.json", "client_request_answered.json",
     "client_request_office_time.json", "signature_declined.json", "signature_expired.json",
     "client_request_closed.json", "signature_cancelled.json", "signature_ended.json",
-    "signature_ended.before-end-cancel.json"} | {
+    "signature_ended.before-end-cancel.json", "record_events_dispatch.before-sweep-clock.json"} | {
     f"{name}.before-last-step-end.json" for name in LAST_STEP_END} | {
     f"{name}.before-generations.json" for name in GENERATIONS}
 DISPATCHER = {"record_events_dispatch"}  # RecordEventsWorkflow histories; the others are ProcessWorkflow's
