@@ -6,6 +6,9 @@ on who reads it. Checked for every route that takes a JSON body by one app-level
 FastAPI has read the body (it refuses what is not JSON) and before anything is done with it. The
 template and pipeline documents are read by their own loader, which refuses duplicate keys too.
 
+No text of a JSON body, key or value, holds the NUL character (`\u0000`): PostgreSQL cannot keep it in a text, and
+SQLite would keep it to trouble every export and email after; a 422 names where it is, on either database.
+
 A JSON body names only keys its model knows, in the body and in every object of a model inside it (a free map, such
 as a record's `fields`, takes any): `{"template": "sale", "record_id": 7, "ownr_id": 3}` is a 422 naming `ownr_id`
 and the body's fields, where the misspelt key was dropped and the process started with the default owner.
@@ -52,6 +55,18 @@ def _twice(value: Any, at: Location) -> Iterator[Location]:
             yield from _twice(item, at + (index,))
 
 
+def _nul(value: Any, at: Location) -> Iterator[Location]:
+    if isinstance(value, str):
+        if "\x00" in value:
+            yield at
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            yield from (at + (key,),) if "\x00" in key else _nul(item, at + (key,))
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            yield from _nul(item, at + (index,))
+
+
 def keys_twice(text: bytes | str) -> list[Location]:
     """Where a JSON text (valid JSON) gives an object a key more than once: each key's location."""
     return list(_twice(json.loads(text, object_pairs_hook=_object), ()))
@@ -59,7 +74,7 @@ def keys_twice(text: bytes | str) -> list[Location]:
 
 async def keys_given_once(request: Request) -> None:
     """The app-level dependency: a route's JSON body with a key given twice is refused (422, every one by path), and
-    so is one with a key its model does not know (`unknown_keys`)."""
+    so is one with a text holding NUL, or with a key its model does not know (`unknown_keys`)."""
     route = request.scope.get("route")
     if not isinstance(route, APIRoute) or route.body_field is None \
             or not is_json(request.headers.get("content-type", "")):
@@ -72,6 +87,10 @@ async def keys_given_once(request: Request) -> None:
         raise RequestValidationError([{"loc": ("body", *at), "type": "duplicate_key", "input": None,
                                        "msg": f"'{at[-1]}' is given twice in this object: a JSON object names each "
                                               "key once"} for at in twice])
+    if nul := list(_nul(parsed, ())):
+        raise RequestValidationError([{"loc": ("body", *at), "type": "string_nul", "input": None,
+                                       "msg": "holds the NUL character (\\u0000), which no text may hold"}
+                                      for at in nul])
     if unknown := unknown_keys(_body_model(route), parsed):
         raise RequestValidationError(unknown)
 

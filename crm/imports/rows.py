@@ -99,6 +99,8 @@ class RowChecker:
     async def check(self, values: list[str]) -> dict[str, Any]:
         if len(values) != self.width:
             raise RowError("*", f"{len(values)} values for {self.width} columns")
+        if (nul := next((column for index, column, _ in self.fields if "\x00" in values[index]), None)) is not None:
+            raise RowError(nul, "holds the NUL character (\\0), which no text may hold")
         values = [imported_cell(v) if v[:1] == "'" else v for v in values]  # an export's `'=...` is `=...` again
         if self.kind is ImportKind.cases:
             raw = {field: (values[index].strip(), column) for index, column, field in self.fields}

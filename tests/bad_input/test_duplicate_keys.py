@@ -61,3 +61,20 @@ async def test_a_key_the_body_does_not_know_is_refused_with_its_path_and_nothing
     made = await api.http.post("/records", headers=staff, content=json.dumps(
         {"kind": "lead", "title": title, "fields": {"any key": {"nested": 1}}}))
     assert made.status_code == 201, made.text
+
+
+async def test_a_text_holding_nul_is_refused_with_its_path_on_either_database(api: Api) -> None:
+    """PostgreSQL cannot keep NUL in a text ("out of range for the database", no path) and SQLite kept it"""
+    admin = {**api.as_("admin"), "Content-Type": "application/json"}
+    title = f"Nul {uuid.uuid4().hex[:8]}"
+    sent = [("POST", "/records", {"kind": "contact", "title": f"{title}\u0000"}, ["body.title"]),
+            ("POST", "/records", {"kind": "contact", "title": title, "fields": {"note": ["ok", "a\u0000b"],
+                                                                                  "k\u0000": 1}},
+             ["body.fields.note[1]", "body.fields.k\u0000"]),
+            ("POST", "/cases", {"name": f"{title}\u0000"}, ["body.name"])]
+    for method, url, body, paths in sent:
+        response = await api.http.request(method, url, headers=admin, content=json.dumps(body))
+        assert response.status_code == 422, (url, response.text)
+        assert [error["path"] for error in response.json()["errors"]] == paths
+        assert response.json()["errors"][0]["message"] == "holds the NUL character (\\u0000), which no text may hold"
+    assert (await api.http.get("/records", headers=admin, params={"q": title})).json() == []

@@ -292,3 +292,13 @@ async def test_an_export_keeps_free_fields_and_imports_back_with_them(api: Api) 
                                              ["kitchen", "cantina"], f"empty {tag}": None},
                                             {f"note {tag}": "+SUM(1,2)", f"floor {tag}": "3",
                                              f"rooms {tag}": '["kitchen", "cantina"]'}]
+
+
+async def test_a_cell_holding_nul_is_a_row_error_not_a_failed_import(api: Api) -> None:
+    """PostgreSQL cannot keep NUL in a text: the whole job failed there ("stopped (DataError)"), SQLite kept it"""
+    tag = uuid.uuid4().hex[:6]
+    job = await _import(api, "contacts", f"title;email\nNul\x00here {tag};n{tag}@example.org\nFine {tag};\n".encode(),
+                        mode="valid_rows")
+    assert (job["status"], job["rows_written"], job["rows_invalid"]) == ("done", 1, 1), job
+    assert job["errors"] == ["row 2, column title: holds the NUL character (\\0), which no text may hold"]
+    assert await _titles(api, tag) == [f"Fine {tag}"]
