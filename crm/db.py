@@ -14,6 +14,8 @@ from sqlalchemy.pool import PoolProxiedConnection
 from sqlalchemy.util import greenlet_spawn
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from crm.text_search import casefold
+
 T = TypeVar("T")
 # A connection back in the pool for longer than this is pinged before it is handed out again (PostgreSQL;
 # DATABASE_PING_AFTER_IDLE_SECONDS for the API and the worker).
@@ -31,6 +33,7 @@ def make_engine(url: str, *, ping_after_idle: float = PING_AFTER_IDLE_SECONDS, *
             cursor.execute("PRAGMA journal_mode=WAL")
             cursor.execute("PRAGMA busy_timeout=30000")
             cursor.close()
+            dbapi_connection.create_function("casefold", 1, casefold, deterministic=True)  # crm/text_search.py
 
         return engine
     engine = create_async_engine(url, **kwargs)

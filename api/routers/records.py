@@ -38,6 +38,7 @@ from crm.models import (HistoryEntry, HistoryEntryPublic, Record, RecordCreate, 
 from crm.process_runs import ProcessRun
 from crm.record_events import add_record_events, snapshot
 from crm.types import utcnow
+from crm.text_search import contains_text
 from processes.errors import ContactInvalid, ErrorDetail, NotRecordOwner, RecordNotFound
 from processes.template_basics import RecordKind
 from settings import Settings
@@ -155,7 +156,7 @@ async def list_records(
     if owner_id is not None:
         query = query.where(Record.owner_id == owner_id)
     if q:
-        query = query.where(col(Record.title).icontains(q))
+        query = query.where(contains_text(col(Record.title), q, session.bind.dialect.name))
     rows = query.order_by(col(Record.id)).offset(page.offset).limit(page.limit)
     if page.offset:
         # a deep page: skip `offset` records on the primary key alone (an index-only scan in PostgreSQL),
