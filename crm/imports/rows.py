@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+import sqlalchemy as sa
 from pydantic import ValidationError, create_model
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -189,9 +190,12 @@ class RowChecker:
         return self._users[handle]
 
     async def _contact(self, email: str) -> int | None:
-        if email not in self._contacts:
+        """The contact with this email, in any case (`GIULIA@X.IT` is giulia@x.it); the oldest when several have it."""
+        key = email.casefold()
+        if key not in self._contacts:
             await self._quiet()
-            query = select(Record.id).where(Record.kind == RecordKind.contact, col(Record.email) == email,
+            query = select(Record.id).where(Record.kind == RecordKind.contact,
+                                            sa.func.lower(col(Record.email)) == email.lower(),
                                             record_visible(self.viewer)).order_by(col(Record.id))
-            self._contacts[email] = (await self.session.exec(query)).first()
-        return self._contacts[email]
+            self._contacts[key] = (await self.session.exec(query)).first()
+        return self._contacts[key]

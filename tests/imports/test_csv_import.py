@@ -128,7 +128,7 @@ async def test_cases_import_with_tags_and_participants_and_export_back(api: Api)
     contacts = await _import(api, "contacts", _csv([["title", "email"], [f"Anna {tag}", f"a{tag}@example.org"]],
                                                    ",").encode())
     assert contacts["status"] == "done"
-    body = _csv([["name", "tags", "participants"], [f"Lease {tag}", f"rent-{tag}|court-{tag}", f"a{tag}@example.org"],
+    body = _csv([["name", "tags", "participants"], [f"Lease {tag}", f"rent-{tag}|court-{tag}", f"A{tag}@Example.ORG"],
                  [f"Unknown {tag}", "", f"nobody{tag}@example.org"]], ";").encode()
     refused = await _import(api, "cases", body)
     assert refused["errors"] == [f"row 3, column participants: no contact with the email nobody{tag}@example.org"]
