@@ -1,7 +1,8 @@
 """CSV export of contacts and cases: the records the caller may see, streamed a page at a time.
 
 UTF-8 with a BOM (spreadsheets then read accents right), `;` by default. The columns are those an
-import reads (crm/imports/rows.py), so an exported file imports back: a contact's free fields each in a
+import reads (crm/imports/rows.py), so an exported file imports back: a restricted contact stays restricted
+(`restricted`, and `access`: the handles of the users listed), a contact's free fields each in a
 `fields.<name>` column (the names any exported contact has, found by a first pass over them), a text as it
 is and any other value as its JSON. A cell a spreadsheet would run as a formula is written after a `'`, which
 the import removes (crm/imports/cells.py).
@@ -26,12 +27,13 @@ from crm.cases import store
 from crm.cases.models import CaseParticipant
 from crm.imports.cells import spreadsheet_row
 from crm.imports.models import ImportKind
-from crm.models import Record, User
+from crm.models import Record, RecordAccess, User
 from processes.template_basics import RecordKind
 
 router = APIRouter(prefix="/exports", tags=["imports"])
 PAGE = 1000
-COLUMNS = {ImportKind.contacts: ["id", "title", "type", "email", "phone", "channel", "owner", "created_at"],
+COLUMNS = {ImportKind.contacts: ["id", "title", "type", "email", "phone", "channel", "owner", "restricted", "access",
+                                  "created_at"],
            ImportKind.cases: ["id", "name", "state", "tags", "participants", "owner", "created_at"]}
 
 
@@ -66,11 +68,14 @@ async def _lines(request: Request, principal: Principal, kind: ImportKind, delim
             if owners:
                 handles |= dict((await session.exec(select(User.id, User.handle)
                                                     .where(col(User.id).in_(owners)))).all())
-            rows = [[r.id, r.title, r.type, r.email or "", r.phone or "", r.channel,
-                     handles.get(r.owner_id or 0, ""), r.created_at.isoformat(),
-                     *(_cell((r.fields or {}).get(name)) for name in free)] for r in page]
             if kind is ImportKind.cases:
                 rows = await _case_rows(session, principal, page, handles)
+            else:
+                access = await _access_lists(session, [r.id for r in page if r.restricted])
+                rows = [[r.id, r.title, r.type, r.email or "", r.phone or "", r.channel,
+                         handles.get(r.owner_id or 0, ""), "true" if r.restricted else "false",
+                         "|".join(access.get(r.id or 0, [])), r.created_at.isoformat(),
+                         *(_cell((r.fields or {}).get(name)) for name in free)] for r in page]
         buffer.seek(0)
         buffer.truncate()
         writer.writerows(spreadsheet_row(row) for row in rows)
@@ -92,6 +97,17 @@ async def _free_field_names(request: Request, visible: tuple[Any, ...]) -> tuple
         for _, fields in page:
             names.update(fields or {})
         after = last = page[-1][0]
+
+
+async def _access_lists(session: Any, ids: list[int | None]) -> dict[int, list[str]]:
+    """The handles of the users listed on each of these restricted records, by record."""
+    lists: dict[int, list[str]] = {}
+    if ids:
+        query = (select(RecordAccess.record_id, User.handle).join(User, col(User.id) == RecordAccess.user_id)
+                 .where(col(RecordAccess.record_id).in_(ids)).order_by(col(User.handle)))
+        for record_id, handle in (await session.exec(query)).all():
+            lists.setdefault(record_id, []).append(handle)
+    return lists
 
 
 def _cell(value: Any) -> str:

@@ -2,7 +2,8 @@
 
 Fields a column may map to:
 - contacts: `title` (required), `type` (person, company...), `email`, `phone`, `channel`, `owner` (a user's
-  handle), `fields.<name>` (a free field);
+  handle), `restricted` (`true` or `false`; `yes`, `no`, `sì`, `1`, `0` too; empty: false), `access` (the handles of
+  the users who see a restricted contact, separated by `|`), `fields.<name>` (a free field);
 - cases: `name` (required), `tags` and `participants` (several, separated by `|`; participants by a
   contact's email), `owner` (a user's handle).
 """
@@ -26,11 +27,12 @@ from crm.models import Record, RecordCreate, User
 from processes.template_basics import RecordKind
 
 FIELDS = {
-    ImportKind.contacts: ("title", "type", "email", "phone", "channel", "owner"),
+    ImportKind.contacts: ("title", "type", "email", "phone", "channel", "owner", "restricted", "access"),
     ImportKind.cases: ("name", "tags", "participants", "owner"),
 }
 REQUIRED = {ImportKind.contacts: "title", ImportKind.cases: "name"}
 SEPARATOR = "|"
+FLAGS = {"true": True, "yes": True, "sì": True, "si": True, "1": True, "false": False, "no": False, "0": False}
 # A row is checked by RecordCreate's own fields (their types, bounds, EmailStr, the free fields' limits) in a plain
 # pydantic model: pydantic-core calls SQLModel's `__init__` for each RecordCreate, a third of a row's check.
 # (RecordCreate has no validator methods to carry over: tests/imports/test_import_events_and_sweep.py checks it.)
@@ -87,7 +89,10 @@ class RowChecker:
         self.fields = [(columns.index(column), column, field) for column, field in mapping.items()]
         # contacts: the columns of the title (required: taken empty or not), of the other fields, free fields, owner
         self._title = next((i for i, _, f in self.fields if f == "title"), None)
-        self._plain = [(i, f) for i, _, f in self.fields if f not in ("owner", "title") and not f.startswith("fields.")]
+        self._plain = [(i, f) for i, _, f in self.fields
+                       if f not in ("owner", "title", "restricted", "access") and not f.startswith("fields.")]
+        self._restricted = next(((i, c) for i, c, f in self.fields if f == "restricted"), None)
+        self._access = next(((i, c) for i, c, f in self.fields if f == "access"), None)
         self._free = [(i, f[7:]) for i, _, f in self.fields if f.startswith("fields.")]
         self._owner = next(((i, c) for i, c, f in self.fields if f == "owner"), None)
         self._column_of = {f: c for _, c, f in self.fields}
@@ -124,6 +129,14 @@ class RowChecker:
                 free[name] = value
         if self._owner is not None and (handle := values[self._owner[0]].strip()):
             body["owner_id"] = await self._user(handle, self._owner[1])
+        if self._restricted is not None and (flag := values[self._restricted[0]].strip()):
+            if flag.casefold() not in FLAGS:
+                raise RowError(self._restricted[1], f"'{flag}' is not true or false")
+            body["restricted"] = FLAGS[flag.casefold()]
+        access = []
+        if self._access is not None:
+            index, column = self._access
+            access = [await self._user(h.strip(), column) for h in values[index].split(SEPARATOR) if h.strip()]
         email = body.pop("email", None)
         errors = []  # the first mistake in the fields' order, as RecordCreate would report it
         try:
@@ -146,6 +159,7 @@ class RowChecker:
         initial = self._initial[kind_of] if kind_of in self._initial else await self._initial_status(kind_of)
         if initial is not None:
             checked["status"] = initial
+        checked["access_user_ids"] = list(dict.fromkeys(access))  # crm/imports/run.py writes them to record_access
         return checked
 
     async def _case(self, raw: dict[str, tuple[str, str]], owner_id: int | None) -> dict[str, Any]:

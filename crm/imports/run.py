@@ -35,7 +35,7 @@ from crm.imports.cells import imported_cell, spreadsheet_row
 from crm.imports.models import ImportJob, ImportKind, ImportMode, ImportStatus
 from crm.imports.reading import FileUnreadable, rows
 from crm.imports.rows import RowChecker, RowError
-from crm.models import HistoryEntry, HistoryKind, Record, RecordEvent, RecordEventKind
+from crm.models import HistoryEntry, HistoryKind, Record, RecordAccess, RecordEvent, RecordEventKind
 from crm.record_events import add_record_events
 from crm.types import utcnow
 from processes.history_words import history_text
@@ -216,9 +216,13 @@ async def _write(session: AsyncSession, kind: ImportKind, batch: list[dict[str, 
     now = utcnow()
     if kind is ImportKind.contacts:
         connection = await session.connection()  # Core's executemany: the ORM's bulk path costs a third more
+        access = [values.pop("access_user_ids") for values in batch]
         for values in batch:
             values["created_at"] = values["updated_at"] = now
         ids = await _insert_records(connection, batch)
+        if listed := [{"record_id": record_id, "user_id": user_id}
+                      for record_id, users in zip(ids, access, strict=True) for user_id in users]:
+            await connection.execute(sa.insert(RecordAccess), listed)
         # each record's `created` event, as the API writes it (crm/record_events.py), made by the database from the
         # rows just written: one statement a batch instead of a row each
         events = sa.select(col(Record.id), sa.literal(RecordEventKind.created, _EVENT.c.kind.type), col(Record.status),

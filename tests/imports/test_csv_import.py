@@ -19,7 +19,7 @@ from crm.imports.models import ImportJob, ImportKind, ImportMode
 from crm.imports.reading import header
 from crm.imports.run import run_import
 from crm.models import ApiRole, Record
-from tests.bad_input.conftest import Api
+from tests.bad_input.conftest import Api, ensure_users
 from tests.polling import eventually
 
 
@@ -302,3 +302,31 @@ async def test_a_cell_holding_nul_is_a_row_error_not_a_failed_import(api: Api) -
     assert (job["status"], job["rows_written"], job["rows_invalid"]) == ("done", 1, 1), job
     assert job["errors"] == ["row 2, column title: holds the NUL character (\\0), which no text may hold"]
     assert await _titles(api, tag) == [f"Fine {tag}"]
+
+
+async def test_a_restricted_contact_stays_restricted_through_an_export_and_an_import(api: Api, sessions: Any) -> None:
+    """An export then an import made a restricted contact's copy visible to every staff member"""
+    await ensure_users(sessions, "maria", "luca")
+    tag = uuid.uuid4().hex[:6]
+    admin = api.as_("admin")
+    users = {u["handle"]: u["id"] for u in (await api.http.get("/users", headers=admin, params={"limit": 500})).json()}
+    made = await api.http.post("/records", headers=admin, json={
+        "kind": "contact", "title": f"Segreto {tag}", "owner_id": users["maria"], "restricted": True,
+        "access_user_ids": [users["luca"]]})
+    assert made.status_code == 201, made.text
+
+    exported = await api.http.get("/exports/contacts", headers=admin)
+    rows = [r for r in csv.DictReader(io.StringIO(exported.text.lstrip("\ufeff")), delimiter=";")
+            if r["title"].endswith(tag)]
+    assert [(r["owner"], r["restricted"], r["access"]) for r in rows] == [("maria", "true", "luca")]
+    mine = [line for n, line in enumerate(exported.content.splitlines(keepends=True)) if n == 0 or tag.encode() in line]
+    again = await _import(api, "contacts", b"".join(mine))
+    assert again["status"] == "done" and again["rows_written"] == 1, again
+
+    found = (await api.http.get("/records", headers=admin, params={"q": tag})).json()
+    assert [(r["restricted"], r["access_user_ids"]) for r in found] == [(True, [users["luca"]])] * 2
+    assert (await api.http.get("/records", headers=api.as_("staff"), params={"q": tag})).json() == []
+
+    wrong = await _import(api, "contacts", f"title;restricted;access\nA {tag};forse;\nB {tag};no;nobody{tag}\n".encode())
+    assert wrong["status"] == "refused" and wrong["errors"] == [
+        "row 2, column restricted: 'forse' is not true or false", f"row 3, column access: no user 'nobody{tag}'"]
