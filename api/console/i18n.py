@@ -311,6 +311,8 @@ ITALIAN: dict[str, str] = {
     'Column of the file': 'Colonna del file',
     'Delimiter': 'Separatore',
     'Download': 'Scarica',
+    'Restricted (true or false)': 'Riservato (true o false)',
+    'Access list (user names, separated by |)': 'Elenco di accesso (nomi utente, separati da |)',
     "Every contact or case you can see, in the columns an import reads (a contact's free fields too), so the file imports back.": "Ogni contatto o pratica che puoi vedere, nelle colonne che un'importazione legge (anche i campi liberi di un contatto), così il file si può importare di nuovo.",
     'Export': 'Esporta',
     'Export to CSV': 'Esporta in CSV',
