@@ -17,7 +17,7 @@ from sqlmodel import JSON, Field, SQLModel
 from crm import free_fields
 from crm.patch import Patch
 from crm.types import UTCDateTime, utcnow
-from processes.sent_values import TrueOrFalse, WholeNumber
+from processes.sent_values import Text, TrueOrFalse, WholeNumber
 from processes.template_basics import KEY_PATTERN, RecordKind
 
 
@@ -167,6 +167,8 @@ class RecordAccess(SQLModel, table=True):
 
 
 class RecordCreate(RecordBase):
+    status: Text = Field(default="New", max_length=64)
+    title: Text = Field(min_length=1, max_length=300)
     fields: free_fields.FreeFields = Field(default_factory=dict, description=f"free fields: {free_fields.LIMITS}")
     access_user_ids: list[WholeNumber] = Field(default_factory=list, max_length=500,
                                                description="the users who see the record when it is restricted")
@@ -174,8 +176,8 @@ class RecordCreate(RecordBase):
 
 class RecordUpdate(Patch):
     type: str = Field(default=None, max_length=64)
-    status: str = Field(default=None, min_length=1, max_length=64)
-    title: str = Field(default=None, min_length=1, max_length=300)
+    status: Text = Field(default=None, min_length=1, max_length=64)
+    title: Text = Field(default=None, min_length=1, max_length=300)
     email: EmailStr | None = Field(default=None, max_length=320)
     phone: str | None = Field(default=None, max_length=40)
     channel: str = Field(default=None, max_length=64)

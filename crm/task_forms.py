@@ -5,14 +5,14 @@ from __future__ import annotations
 from sqlmodel import Field, SQLModel
 
 from crm.patch import Patch
-from processes.sent_values import WholeNumber, WrittenAwareDatetime
+from processes.sent_values import Text, WholeNumber, WrittenAwareDatetime
 
 REMINDER_MAX_MINUTES = 60 * 24 * 60  # sixty days
 
 
 class TaskCreate(SQLModel):
     record_id: WholeNumber = Field(description="the record (a case, a contact, a lead...) the task is about")
-    title: str = Field(min_length=1, max_length=500)
+    title: Text = Field(min_length=1, max_length=500)
     category: str = Field(default="", max_length=64, description="one of the installation's TASK_CATEGORIES")
     due_at: WrittenAwareDatetime | None = Field(default=None,
                                                 description="with its time zone: 2026-12-03T15:00:00+01:00")
@@ -24,7 +24,7 @@ class TaskCreate(SQLModel):
 
 
 class TaskUpdate(Patch):
-    title: str = Field(default=None, min_length=1, max_length=500)
+    title: Text = Field(default=None, min_length=1, max_length=500)
     category: str = Field(default=None, max_length=64)
     due_at: WrittenAwareDatetime | None = None
     remind_minutes_before: WholeNumber | None = Field(default=None, ge=0, le=REMINDER_MAX_MINUTES)

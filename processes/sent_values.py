@@ -55,3 +55,16 @@ def _not_a_flag(value: Any) -> Any:
 WholeNumber = Annotated[int, BeforeValidator(_not_a_flag)]
 """An id or a count a client sends: `true` is not 1 (a whole number written 12.0 still is 12, as JSON Schema reads
 it). api/bounds.py writes the bounds of such a field into the OpenAPI schema."""
+
+
+def _text(value: Any) -> Any:
+    if isinstance(value, str):
+        value = value.strip()
+        if not value:
+            raise ValueError("expected some text, not only spaces")
+    return value
+
+
+Text = Annotated[str, AfterValidator(_text)]
+"""A text people read, a title, a name or a status: its spaces around taken off, and something left (`"   "` is refused,
+not kept as a title no one can see in a list). Its length bounds are the field's own, checked before the spaces go."""

@@ -1,0 +1,50 @@
+"""Texts as an office types them: a record search (`q`) in any case in any alphabet, `%` or `_` as themselves, on
+SQLite as on PostgreSQL (SQLite's LIKE folds ASCII only, and both took `%` and `_` as wildcards); a title, a status or
+a task's title of spaces only refused, and spaces around taken off."""
+
+from __future__ import annotations
+
+import uuid
+
+from tests.bad_input.conftest import Api
+
+
+async def test_a_search_folds_every_letter_and_takes_wildcards_as_text(api: Api) -> None:
+    admin = api.as_("admin")
+    tag = uuid.uuid4().hex[:8]
+    titles = [f"Via Università 5 {tag}", f"Łódź {tag}", f"Sconto 100% {tag}", f"Sconto 1000 {tag}",
+              f"file_nome {tag}", f"filexnome {tag}"]
+    for title in titles:
+        made = await api.http.post("/records", headers=admin, json={"kind": "contact", "title": title})
+        assert made.status_code == 201, made.text
+
+    async def found(q: str) -> list[str]:
+        response = await api.http.get("/records", headers=admin, params={"q": q, "limit": 500})
+        assert response.status_code == 200, response.text
+        return sorted(r["title"] for r in response.json() if r["title"].endswith(tag))
+
+    assert await found("UNIVERSITÀ") == [f"Via Università 5 {tag}"]
+    assert await found("università") == [f"Via Università 5 {tag}"]
+    assert await found(f"ŁÓDŹ {tag}") == [f"Łódź {tag}"]
+    assert await found(f"100% {tag}") == [f"Sconto 100% {tag}"]
+    assert await found(f"file_nome {tag}") == [f"file_nome {tag}"]
+    assert await found("%") == [f"Sconto 100% {tag}"]
+    assert await found("_") == [f"file_nome {tag}"]
+
+
+async def test_a_title_or_status_of_spaces_only_is_refused_and_spaces_around_are_taken_off(api: Api) -> None:
+    admin = api.as_("admin")
+    tag = uuid.uuid4().hex[:8]
+    for body, path in (({"kind": "contact", "title": "   "}, "body.title"),
+                       ({"kind": "lead", "title": f"Lead {tag}", "status": ""}, "body.status"),
+                       ({"kind": "lead", "title": f"Lead {tag}", "status": "  "}, "body.status")):
+        refused = await api.http.post("/records", headers=admin, json=body)
+        assert refused.status_code == 422 and refused.json()["errors"][0]["path"] == path, refused.text
+        assert refused.json()["errors"][0]["message"] == "expected some text, not only spaces"
+    made = await api.http.post("/records", headers=admin, json={"kind": "lead", "title": f"  Lead {tag} ",
+                                                                 "status": " In corso  "})
+    assert made.status_code == 201 and (made.json()["title"], made.json()["status"]) == (f"Lead {tag}", "In corso")
+    patched = await api.http.patch(f"/records/{made.json()['id']}", headers=admin, json={"title": " "})
+    assert patched.status_code == 422 and patched.json()["errors"][0]["path"] == "body.title"
+    task = await api.http.post("/tasks", headers=admin, json={"record_id": made.json()["id"], "title": "   "})
+    assert task.status_code == 422 and task.json()["errors"][0]["path"] == "body.title", task.text
