@@ -22,7 +22,7 @@ from api.case_lifecycle import abort_processes, running_processes
 from api.deps import SessionDep, SettingsDep, StaffDep, TemporalDep
 from api.notices import queue_notices, send_notices
 from api.references import named_in_body
-from api.task_reminders import cancel_record_reminders
+from api.task_reminders import cancel_record_reminders, set_record_reminders
 from api.paging import Page, paged
 from api.routers.records import events_recorded, get_record_or_404
 from api.routers.users import get_user_or_404
@@ -35,9 +35,10 @@ from crm.documents.store import delete_files, record_keys
 from crm.documents.storage import storage_for
 from crm.models import HistoryEntry, HistoryKind, Record
 from crm.record_events import add_record_events
+from crm.text_search import contains_text
 from crm.types import utcnow
 from processes.errors import CaseNotFound, CaseStateConflict, ConfirmationRequired, NotAContact, RecordNotFound, \
-    RunningProcesses
+    RunningProcesses, ServiceUnavailable
 from processes.history_words import history_text
 from processes.sent_values import WholeNumber
 from processes.template_basics import RecordKind
@@ -129,7 +130,7 @@ async def list_cases(
     for name in tag or ():
         query = query.where(store.tagged(name))
     if q:
-        query = query.where(col(Record.title).icontains(q) | store.tagged(q))
+        query = query.where(contains_text(col(Record.title), q, session.bind.dialect.name) | store.tagged(q))
     if participant_id is not None:
         query = query.where(select(CaseParticipant.case_id).where(CaseParticipant.case_id == Record.id,
                                                                    CaseParticipant.contact_id == participant_id)
@@ -244,14 +245,22 @@ async def close_case(case_id: int, session: SessionDep, temporal: TemporalDep, s
 
 
 @router.post("/{case_id}/reopen", response_model=CasePublic)
-async def reopen_case(case_id: int, session: SessionDep, settings: SettingsDep, principal: StaffDep) -> CasePublic:
+async def reopen_case(case_id: int, session: SessionDep, temporal: TemporalDep, settings: SettingsDep,
+                      principal: StaffDep) -> CasePublic:
+    """Open the case again. The reminders its closing cancelled are set again: those of its open tasks not due
+    yet (one whose time passed meanwhile goes out now, unless it was sent before the case closed)."""
     case = await get_case_or_404(session, case_id, principal)
     closure = await session.get(CaseClosure, case_id)
     if closure is None:
         raise CaseStateConflict(f"case {case_id} is open")
+    await end_reads(session)
+    try:
+        reminders = await set_record_reminders(session, temporal, settings, case_id)
+    except ServiceUnavailable as exc:
+        raise ServiceUnavailable(f"case {case_id} is still closed: {exc.message}; reopen it again") from None
     await session.delete(closure)
     session.add(_line(case_id, HistoryKind.case_reopened, history_text(settings.locale, "case_reopened"),
-                      principal))
+                      principal, reminders_set=reminders))
     case.updated_at = utcnow()
     session.add(case)
     await session.commit()

@@ -15,10 +15,11 @@ from sqlmodel import col, delete, select
 
 from api.deps import SessionDep, StaffDep
 from api.paging import Page, paged
-from crm.access import record_visible
+from crm.access import Viewer, record_visible
 from crm.cases.models import RecordTag, Tag, TagCreate, TagPublic, TagUpdate
 from crm.cases.store import tag_key
 from crm.models import Record
+from crm.text_search import contains_text
 from processes.errors import AlreadyExists, TagNotFound
 from processes.sent_values import WholeNumber
 
@@ -38,16 +39,28 @@ async def _taken(session: SessionDep, name: str, but: int | None = None) -> None
         raise AlreadyExists(f"tag '{other.name}' (tag {other.id}) exists: merge into it instead")
 
 
+def _counts(viewer: Viewer) -> sa.Subquery:
+    """For each tag carried by a record `viewer` may see: `tag_id` and `n`, how many such records carry it."""
+    return (select(RecordTag.tag_id, sa.func.count().label("n")).join(Record, col(Record.id) == RecordTag.record_id)
+            .where(record_visible(viewer)).group_by(col(RecordTag.tag_id)).subquery())
+
+
+async def _public(session: SessionDep, tag: Tag, viewer: Viewer) -> TagPublic:
+    """The tag, with the number of cases carrying it that `viewer` may see (as `GET /tags` counts them)."""
+    counts = _counts(viewer)
+    n = (await session.exec(select(counts.c.n).where(counts.c.tag_id == tag.id))).first()
+    return TagPublic(id=tag.id, name=tag.name, cases=n or 0)  # type: ignore[arg-type]
+
+
 @router.get("", response_model=list[TagPublic])
 async def list_tags(session: SessionDep, principal: StaffDep, page: Annotated[Page, Depends(paged(200, 1000))],
                     q: Annotated[str | None, Query(max_length=64, description="text in the name")] = None,
                     ) -> list[TagPublic]:
     """Tags by name, each with the number of cases carrying it that the caller may see."""
-    visible = (select(RecordTag.tag_id, sa.func.count().label("n")).join(Record, col(Record.id) == RecordTag.record_id)
-               .where(record_visible(principal)).group_by(col(RecordTag.tag_id)).subquery())
+    visible = _counts(principal)
     query = select(Tag, visible.c.n).outerjoin(visible, visible.c.tag_id == Tag.id)
     if q:
-        query = query.where(col(Tag.name).icontains(q))
+        query = query.where(contains_text(col(Tag.name), q, session.bind.dialect.name))
     rows = (await session.exec(query.order_by(col(Tag.name_key)).offset(page.offset).limit(page.limit))).all()
     return page.done([TagPublic(id=tag.id, name=tag.name, cases=n or 0) for tag, n in rows])  # type: ignore[arg-type]
 
@@ -63,14 +76,14 @@ async def create_tag(body: TagCreate, session: SessionDep, principal: StaffDep) 
 
 @router.patch("/{tag_id}", response_model=TagPublic)
 async def rename_tag(tag_id: int, body: TagUpdate, session: SessionDep, principal: StaffDep) -> TagPublic:
-    """Rename a tag everywhere it is used."""
+    """Rename a tag everywhere it is used; answers it with the number of cases carrying it the caller may see."""
     tag = await _tag_or_404(session, tag_id)
     if body.name is not None:
         await _taken(session, body.name, but=tag_id)
         tag.name, tag.name_key = body.name, tag_key(body.name)
     session.add(tag)
     await session.commit()
-    return TagPublic(id=tag_id, name=tag.name)
+    return await _public(session, tag, principal)
 
 
 class MergeBody(BaseModel):
@@ -79,7 +92,8 @@ class MergeBody(BaseModel):
 
 @router.post("/{tag_id}/merge", response_model=TagPublic)
 async def merge_tag(tag_id: int, body: MergeBody, session: SessionDep, principal: StaffDep) -> TagPublic:
-    """Move every use of this tag to `into_tag_id`, then delete it; answers the tag kept."""
+    """Move every use of this tag to `into_tag_id`, then delete it; answers the tag kept, with the number of cases
+    now carrying it that the caller may see."""
     tag, into = await _tag_or_404(session, tag_id), await _tag_or_404(session, body.into_tag_id)
     if tag.id == into.id:
         raise AlreadyExists(f"tag {tag_id} cannot be merged into itself")
@@ -89,7 +103,7 @@ async def merge_tag(tag_id: int, body: MergeBody, session: SessionDep, principal
     await session.exec(delete(RecordTag).where(col(RecordTag.tag_id) == tag.id))  # type: ignore[call-overload]
     await session.delete(tag)
     await session.commit()
-    return TagPublic(id=into.id, name=into.name)  # type: ignore[arg-type]
+    return await _public(session, into, principal)
 
 
 @router.delete("/{tag_id}", status_code=204)

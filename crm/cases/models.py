@@ -11,7 +11,7 @@ from sqlmodel import Field, SQLModel
 
 from crm.patch import Patch
 from crm.types import UTCDateTime, utcnow
-from processes.sent_values import TrueOrFalse, WholeNumber
+from processes.sent_values import Text, TrueOrFalse, WholeNumber
 
 TagName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
 
@@ -64,7 +64,7 @@ class RecordTag(SQLModel, table=True):
 
 
 class CaseCreate(SQLModel):
-    name: str = Field(min_length=1, max_length=300)
+    name: Text = Field(min_length=1, max_length=300)
     owner_id: WholeNumber | None = Field(default=None, description="the user responsible for the case")
     participant_ids: list[WholeNumber] = Field(default_factory=list, max_length=500,
                                                description="contact records (people or companies) taking part")
@@ -78,7 +78,7 @@ class CaseCreate(SQLModel):
 
 
 class CaseUpdate(Patch):
-    name: str = Field(default=None, min_length=1, max_length=300)
+    name: Text = Field(default=None, min_length=1, max_length=300)
     tags: list[TagName] = Field(default=None, max_length=50, description="replaces the case's tags")
 
 

@@ -195,3 +195,75 @@ async def test_delete_needs_confirmation_shows_a_dry_run_and_leaves_nothing(stac
                     count = (await session.exec(sa.select(sa.func.count()).select_from(table)  # type: ignore[call-overload]
                                                 .where(column == workflow_id))).one()[0]
                     assert count == 0, f"{table.name}.{column.name} still names {workflow_id}"
+
+
+async def test_renaming_and_merging_a_tag_answer_how_many_cases_the_caller_sees_carry_it(stack: Stack) -> None:
+    http, staff, admin = stack.http, stack.as_("staff"), stack.as_("admin")
+    tag = uuid.uuid4().hex[:6]
+    await case(stack, f"Lease {tag}", tags=[f"lease-{tag}", f"court-{tag}"])
+    await case(stack, f"Eviction {tag}", tags=[f"court-{tag}"])
+    await case(stack, f"Private {tag}", tags=[f"court-{tag}"], restricted=True)  # the staff key does not see it
+    await case(stack, f"Another lease {tag}", tags=[f"lease-{tag}"])
+    listed = {t["name"]: t for t in (await http.get("/tags", headers=staff, params={"q": tag})).json()}
+    assert listed[f"court-{tag}"]["cases"] == 2 and listed[f"lease-{tag}"]["cases"] == 2
+
+    court = listed[f"court-{tag}"]["id"]
+    renamed = await http.patch(f"/tags/{court}", headers=staff, json={"name": f"Tribunal-{tag}"})
+    assert renamed.status_code == 200, renamed.text
+    assert renamed.json() == {"id": court, "name": f"Tribunal-{tag}", "cases": 2}
+    as_admin = await http.patch(f"/tags/{court}", headers=admin, json={})
+    assert as_admin.json()["cases"] == 3
+
+    merged = await http.post(f"/tags/{court}/merge", headers=staff,
+                             json={"into_tag_id": listed[f"lease-{tag}"]["id"]})
+    assert merged.status_code == 200, merged.text
+    assert merged.json() == {"id": listed[f"lease-{tag}"]["id"], "name": f"lease-{tag}", "cases": 3}
+    [after] = (await http.get("/tags", headers=staff, params={"q": tag})).json()
+    assert after == merged.json()
+    [seen_by_admin] = (await http.get("/tags", headers=admin, params={"q": tag})).json()
+    assert seen_by_admin["cases"] == 4
+
+
+async def test_percent_and_underscore_in_a_search_are_text_not_wildcards(stack: Stack) -> None:
+    http, staff = stack.http, stack.as_("staff")
+    tag = uuid.uuid4().hex[:6]
+    percent = await case(stack, f"Discount 5%-{tag}", tags=[f"rate_{tag}"])
+    underscore = await case(stack, f"file_{tag}")
+    await case(stack, f"Discount 5x-{tag}", tags=[f"rateX{tag}"])
+    await case(stack, f"fileX{tag}")
+
+    def names(response: Any) -> list[str]:
+        assert response.status_code == 200, response.text
+        return [item["name"] for item in response.json()]
+
+    assert names(await http.get("/cases", headers=staff, params={"q": f"5%-{tag}"})) == [percent["name"]]
+    assert names(await http.get("/cases", headers=staff, params={"q": f"file_{tag}"})) == [underscore["name"]]
+    for wildcard in ("%", "_"):
+        found = names(await http.get("/cases", headers=staff, params={"q": wildcard, "limit": 500}))
+        assert found and all(wildcard in name for name in found), found
+        tags = names(await http.get("/tags", headers=staff, params={"q": wildcard, "limit": 1000}))
+        assert all(wildcard in name for name in tags), tags
+    assert names(await http.get("/tags", headers=staff, params={"q": f"rate_{tag}"})) == [f"rate_{tag}"]
+    assert names(await http.get("/tags", headers=staff, params={"q": f"e_{tag}"})) == [f"rate_{tag}"]
+
+
+async def test_a_case_name_is_trimmed_and_never_blank(stack: Stack) -> None:
+    http, staff = stack.http, stack.as_("staff")
+    tag = uuid.uuid4().hex[:6]
+    for blank in ("   ", "\t\n ", ""):
+        refused = await http.post("/cases", headers=staff, json={"name": blank, "tags": [f"blank-{tag}"]})
+        assert refused.status_code == 422, refused.text
+        [error] = refused.json()["errors"]
+        assert error["path"] == "body.name" and ("spaces" in error["message"] or not blank), error
+    assert (await http.get("/tags", headers=staff, params={"q": f"blank-{tag}"})).json() == []  # nothing written
+
+    created = await case(stack, f"  Trimmed {tag}  ")
+    assert created["name"] == f"Trimmed {tag}"
+    for blank in ("  ", ""):
+        refused = await http.patch(f"/cases/{created['id']}", headers=staff, json={"name": blank})
+        assert refused.status_code == 422, refused.text
+        [error] = refused.json()["errors"]
+        assert error["path"] == "body.name" and ("spaces" in error["message"] or not blank), error
+    renamed = await http.patch(f"/cases/{created['id']}", headers=staff, json={"name": f" Renamed {tag} "})
+    assert renamed.status_code == 200 and renamed.json()["name"] == f"Renamed {tag}"
+    assert (await http.get(f"/cases/{created['id']}", headers=staff)).json()["name"] == f"Renamed {tag}"
