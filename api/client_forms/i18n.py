@@ -13,7 +13,7 @@ ENGLISH = {
     "required": "required", "optional": "optional", "send": "Send",
     "fix": "Please correct the following:", "yes": "Yes", "no": "No",
     "file_hint": "Accepted: {kinds}; at most {size}.", "date_hint": "As 2026-03-31 or 31/03/2026.",
-    "number_hint": "A number, such as 2 or 1250.50.", "choose_any": "Choose any that apply.",
+    "number_hint": "A number, such as 2 or 1,250.50.", "choose_any": "Choose any that apply.",
     "expires": "This form can be sent until {date}.",
     "sent_title": "Thank you", "sent_text": "Your answers have reached us. You may close this page.",
     "already_title": "Already sent", "already_text": "This request was answered on {date}; it cannot be sent again.",
@@ -24,12 +24,13 @@ ENGLISH = {
     "refused_title": "The form could not be read",
     "refused_text": "Open the link again and send the form from that page.",
     "e_required": "This answer is required.", "e_too_long": "This answer is longer than {limit} characters.",
-    "e_number": "Write a number, such as 2 or 1250.50.", "e_number_range": "This number is too large.",
+    "e_number": "Write a number, such as 2 or 1,250.50.", "e_number_range": "This number is too large.",
     "e_date": "Write a date such as 2026-03-31 or 31/03/2026.", "e_option": "Choose one of the options given.",
     "e_file_large": "This file is {size}; at most {limit} is accepted.", "e_file_empty": "This file is empty.",
     "e_file_unknown": "This kind of file cannot be accepted.",
     "e_file_mismatch": "The file's content does not match its name or type.",
     "e_file_kind": "This file is {kind}; accepted: {kinds}.", "e_file_name": "This file has no usable name.",
+    "e_file_again": "The file you chose ({name}) was not kept: choose it again before sending.",
 }
 
 ITALIAN = {
@@ -40,7 +41,7 @@ ITALIAN = {
     "required": "obbligatorio", "optional": "facoltativo", "send": "Invia",
     "fix": "Correggere quanto segue:", "yes": "Sì", "no": "No",
     "file_hint": "Accettati: {kinds}; al massimo {size}.", "date_hint": "Come 31/03/2026 o 2026-03-31.",
-    "number_hint": "Un numero, come 2 o 1250,50.", "choose_any": "Scegliere tutte le voci pertinenti.",
+    "number_hint": "Un numero, come 2 o 1.250,50.", "choose_any": "Scegliere tutte le voci pertinenti.",
     "expires": "Questo modulo si può inviare fino al {date}.",
     "sent_title": "Grazie", "sent_text": "Abbiamo ricevuto le sue risposte. Può chiudere questa pagina.",
     "already_title": "Già inviato", "already_text": "Questa richiesta ha avuto risposta il {date}; non si può "
@@ -53,12 +54,13 @@ ITALIAN = {
     "refused_title": "Il modulo non si è potuto leggere",
     "refused_text": "Riapra il collegamento e invii il modulo da quella pagina.",
     "e_required": "Questa risposta è obbligatoria.", "e_too_long": "Questa risposta supera i {limit} caratteri.",
-    "e_number": "Scrivere un numero, come 2 o 1250,50.", "e_number_range": "Questo numero è troppo grande.",
+    "e_number": "Scrivere un numero, come 2 o 1.250,50.", "e_number_range": "Questo numero è troppo grande.",
     "e_date": "Scrivere una data come 31/03/2026 o 2026-03-31.", "e_option": "Scegliere una delle opzioni date.",
     "e_file_large": "Questo file è di {size}; si accetta al massimo {limit}.", "e_file_empty": "Questo file è vuoto.",
     "e_file_unknown": "Questo tipo di file non si può accettare.",
     "e_file_mismatch": "Il contenuto del file non corrisponde al suo nome o tipo.",
     "e_file_kind": "Questo file è {kind}; accettati: {kinds}.", "e_file_name": "Questo file non ha un nome usabile.",
+    "e_file_again": "Il file scelto ({name}) non è stato conservato: sceglierlo di nuovo prima di inviare.",
 }
 
 FRENCH = {
@@ -69,7 +71,7 @@ FRENCH = {
     "required": "obligatoire", "optional": "facultatif", "send": "Envoyer",
     "fix": "Veuillez corriger ce qui suit :", "yes": "Oui", "no": "Non",
     "file_hint": "Acceptés : {kinds} ; au plus {size}.", "date_hint": "Comme 31/03/2026 ou 2026-03-31.",
-    "number_hint": "Un nombre, comme 2 ou 1250,50.", "choose_any": "Cochez tout ce qui s'applique.",
+    "number_hint": "Un nombre, comme 2 ou 1\u00a0250,50.", "choose_any": "Cochez tout ce qui s'applique.",
     "expires": "Ce formulaire peut être envoyé jusqu'au {date}.",
     "sent_title": "Merci", "sent_text": "Vos réponses nous sont parvenues. Vous pouvez fermer cette page.",
     "already_title": "Déjà envoyé",
@@ -82,13 +84,14 @@ FRENCH = {
     "refused_title": "Le formulaire n'a pas pu être lu",
     "refused_text": "Rouvrez le lien et envoyez le formulaire depuis cette page.",
     "e_required": "Cette réponse est obligatoire.", "e_too_long": "Cette réponse dépasse {limit} caractères.",
-    "e_number": "Écrivez un nombre, comme 2 ou 1250,50.", "e_number_range": "Ce nombre est trop grand.",
+    "e_number": "Écrivez un nombre, comme 2 ou 1\u00a0250,50.", "e_number_range": "Ce nombre est trop grand.",
     "e_date": "Écrivez une date comme 31/03/2026 ou 2026-03-31.", "e_option": "Choisissez l'une des options.",
     "e_file_large": "Ce fichier fait {size} ; au plus {limit} est accepté.", "e_file_empty": "Ce fichier est vide.",
     "e_file_unknown": "Ce type de fichier ne peut pas être accepté.",
     "e_file_mismatch": "Le contenu du fichier ne correspond pas à son nom ou à son type.",
     "e_file_kind": "Ce fichier est {kind} ; acceptés : {kinds}.",
     "e_file_name": "Ce fichier n'a pas de nom utilisable.",
+    "e_file_again": "Le fichier choisi ({name}) n'a pas été conservé : choisissez-le de nouveau avant d'envoyer.",
 }
 
 GERMAN = {
@@ -99,7 +102,7 @@ GERMAN = {
     "required": "Pflichtfeld", "optional": "freiwillig", "send": "Senden",
     "fix": "Bitte korrigieren Sie Folgendes:", "yes": "Ja", "no": "Nein",
     "file_hint": "Erlaubt: {kinds}; höchstens {size}.", "date_hint": "Wie 31.03.2026 oder 2026-03-31.",
-    "number_hint": "Eine Zahl, etwa 2 oder 1250,50.", "choose_any": "Wählen Sie alles Zutreffende.",
+    "number_hint": "Eine Zahl, etwa 2 oder 1.250,50.", "choose_any": "Wählen Sie alles Zutreffende.",
     "expires": "Dieses Formular kann bis {date} gesendet werden.",
     "sent_title": "Vielen Dank",
     "sent_text": "Ihre Antworten sind bei uns angekommen. Sie können diese Seite schließen.",
@@ -113,7 +116,7 @@ GERMAN = {
     "refused_title": "Das Formular konnte nicht gelesen werden",
     "refused_text": "Öffnen Sie den Link erneut und senden Sie das Formular von dieser Seite.",
     "e_required": "Diese Antwort ist erforderlich.", "e_too_long": "Diese Antwort ist länger als {limit} Zeichen.",
-    "e_number": "Schreiben Sie eine Zahl, etwa 2 oder 1250,50.", "e_number_range": "Diese Zahl ist zu groß.",
+    "e_number": "Schreiben Sie eine Zahl, etwa 2 oder 1.250,50.", "e_number_range": "Diese Zahl ist zu groß.",
     "e_date": "Schreiben Sie ein Datum wie 31.03.2026 oder 2026-03-31.",
     "e_option": "Wählen Sie eine der angebotenen Möglichkeiten.",
     "e_file_large": "Diese Datei hat {size}; höchstens {limit} sind erlaubt.", "e_file_empty": "Diese Datei ist leer.",
@@ -121,6 +124,7 @@ GERMAN = {
     "e_file_mismatch": "Der Inhalt der Datei passt nicht zu ihrem Namen oder Typ.",
     "e_file_kind": "Diese Datei ist {kind}; erlaubt: {kinds}.",
     "e_file_name": "Diese Datei hat keinen brauchbaren Namen.",
+    "e_file_again": "Die gewählte Datei ({name}) wurde nicht behalten: Wählen Sie sie vor dem Senden erneut aus.",
 }
 
 LANGUAGES = {"en": ENGLISH, "it": ITALIAN, "fr": FRENCH, "de": GERMAN}

@@ -4,8 +4,9 @@ cannot be used, in the request's language (an unknown link: in the browser's, el
 `GET /r/{token}` shows the form (200); a submitted request says so (200), a cancelled or expired one is
 gone (410), an unknown token is 404 and counts towards the address's guess limit (429 past it).
 `POST /r/{token}` reads the multipart form (its size bounded before it is read: api.admission,
-CLIENT_REQUEST_MAX_BODY_BYTES; its files spooled to disk), checks the CSRF token, then every answer:
-problems show the form again (422) with nothing stored; a valid form is stored in one transaction and
+CLIENT_REQUEST_MAX_BODY_BYTES; its files spooled to disk), checks the CSRF token, then every answer (numbers
+read in the form's language): problems show the form again (422) with nothing stored, saying at each file question
+whose file was sent that it must be chosen again; a valid form is stored in one transaction and
 answered with the confirmation (200). A request already answered: 409 with the already-sent page.
 """
 
@@ -119,17 +120,31 @@ def _question_view(question: dict[str, Any], language: str, sent: dict[str, list
     return view
 
 
+def _file_name(name: str) -> str:
+    """A chosen file's name as the client knows it (its last part, at most 100 characters), to be shown."""
+    name = name.replace("\\", "/").rsplit("/", 1)[-1].strip()
+    return name if len(name) <= 100 else name[:99] + "…"
+
+
 def form_page(settings: Settings, request: ClientRequest, token: str, status: int = 200,
-              sent: dict[str, list[str]] | None = None, problems: dict[str, Problem] | None = None) -> HTMLResponse:
+              sent: dict[str, list[str]] | None = None, problems: dict[str, Problem] | None = None,
+              dropped: dict[str, str] | None = None) -> HTMLResponse:
+    """The form; shown again (422) with the answers `sent`, the `problems` by question, and, by question, the name of
+    each file sent with it (`dropped`): a browser cannot keep a chosen file in a page shown again, so the page says
+    that one refused for no fault of its own must be chosen again."""
     language = request.language
+    text = say(words(language))
+    problems = problems or {}
     secret = guard.form_secret(settings)
     csrf = guard.csrf_token(secret, request.token_hash)
     questions = [_question_view(q, language, sent or {}, settings.client_request_max_file_bytes)
                  for q in request.questions]
+    again = {q["key"]: text("e_file_again", name=_file_name((dropped or {})[q["key"]])) for q in request.questions
+             if q["type"] == QuestionType.file and q["key"] in (dropped or {}) and q["key"] not in problems}
     response = _render("form.html", status, language, page_title=request.title, message=request.message,
                        questions=questions, action=f"/r/{token}", csrf=csrf,
-                       problems={k: _problem_text(language, p) for k, p in (problems or {}).items()},
-                       expires=say(words(language))("expires", date=_date(settings, request, request.expires_at)))
+                       problems={k: _problem_text(language, p) for k, p in problems.items()}, again=again,
+                       expires=text("expires", date=_date(settings, request, request.expires_at)))
     response.set_cookie(guard.COOKIE, csrf, path="/r/", httponly=True, samesite="strict",
                         secure=settings.public_url.startswith("https://"))
     return response
@@ -202,9 +217,11 @@ async def submit_form(token: str, http: Request, session: SessionDep, settings: 
         if not guard.csrf_valid(secret, found.token_hash, form.get(guard.FIELD), http.cookies.get(guard.COOKIE)):
             return message_page(403, found.language, "refused")
         fields, uploads = _split(form)
-        checked = check(found.questions, fields, uploads, settings.client_request_max_file_bytes)
+        checked = check(found.questions, fields, uploads, settings.client_request_max_file_bytes,
+                        words(found.language)["lang"])  # numbers read in the form's language, as its hint shows
         if checked.problems:
-            return form_page(settings, found, token, 422, fields, checked.problems)
+            return form_page(settings, found, token, 422, fields, checked.problems,
+                             {key: upload.name or "" for key, upload in uploads.items()})
         try:
             await submit(session, storage_for(settings), found, checked, settings.locale)
         except ClientRequestClosed:

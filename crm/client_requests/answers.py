@@ -11,8 +11,12 @@ import os
 import re
 from dataclasses import dataclass, field
 from datetime import date
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
+from functools import lru_cache
 from typing import Any, BinaryIO
+
+from babel import Locale, UnknownLocaleError
+from babel.numbers import NumberFormatError, get_decimal_symbol, get_group_symbol, parse_decimal
 
 from crm.client_requests.questions import QuestionType
 from crm.documents.sniff import sniff
@@ -21,6 +25,7 @@ from processes.errors import DocumentInvalid, DocumentMismatch, DocumentUnsuppor
 
 MAX_TEXT = {QuestionType.text: 1_000, QuestionType.long_text: 10_000}
 MAX_NUMBER = Decimal(10) ** 15
+MAX_NUMBER_TEXT = 100  # characters: longer is no number a client writes
 YES, NO = "yes", "no"
 
 
@@ -56,21 +61,30 @@ class Checked:
     problems: dict[str, Problem] = field(default_factory=dict)
 
 
-def parse_number(text: str) -> int | float | None:
-    """2, 1250.50, 1.250,50, 1 250,5 -> a number (the last . or , is the decimal mark when both are there)."""
-    text = re.sub(r"[\s\u00a0\u202f']", "", text)
-    if not re.fullmatch(r"[+-]?[\d.,]+", text) or not any(c.isdigit() for c in text):
-        return None
-    if "," in text and "." in text:
-        decimal = "," if text.rfind(",") > text.rfind(".") else "."
-        text = text.replace("." if decimal == "," else ",", "").replace(",", ".")
-    elif text.count(",") == 1:
-        text = text.replace(",", ".")
-    elif text.count(",") > 1 or text.count(".") > 1:
-        text = text.replace(",", "").replace(".", "")
+@lru_cache(maxsize=32)
+def _number_marks(language: str) -> tuple[Locale, str, str]:
+    """The Babel locale of `language` (else English) with its group and decimal marks."""
     try:
-        value = Decimal(text)
-    except InvalidOperation:
+        locale = Locale.parse(language, sep="-")
+    except (ValueError, TypeError, UnknownLocaleError):
+        locale = Locale("en")
+    return locale, get_group_symbol(locale), get_decimal_symbol(locale)
+
+
+def parse_number(text: str, language: str) -> int | float | None:
+    """A number as written in `language` (the form's: it, fr, de, en), read by Babel's strict rules: in Italian or
+    German 2, 1250,50, 1.250 (one thousand two hundred and fifty), 1.250,50; in French 1 250,50; in English 1250.50,
+    1,250.50. A space (of any kind) groups thousands in every language. None when it is no number there: another
+    mark than the language's two (1.250 in French, 1e5), groups out of place (1.2.3, 12.5 in Italian); math.inf when
+    it is too large."""
+    locale, group, decimal = _number_marks(language)
+    text = re.sub(r"\s+", group, text.strip()).removeprefix("+")
+    if len(text) > MAX_NUMBER_TEXT or not re.fullmatch(f"-?[0-9{re.escape(group + decimal)}]+", text) \
+            or not any(c.isdigit() for c in text):
+        return None
+    try:
+        value = parse_decimal(text, locale=locale, strict=True)
+    except NumberFormatError:
         return None
     if not value.is_finite() or abs(value) >= MAX_NUMBER:
         return math.inf  # too large: told apart from not a number
@@ -91,14 +105,29 @@ def parse_date(text: str) -> date | None:
     return None
 
 
-def _text(question: dict[str, Any], values: list[str]) -> tuple[Any, Problem | None]:
+def _lines(text: str) -> str:
+    """Line breaks as one LF each: a browser sends a textarea's as CRLF, yet counts each as one character."""
+    return text.replace("\r\n", "\n").replace("\r", "\n")
+
+
+def _option(question: dict[str, Any], value: str) -> str | None:
+    """The option `value` chooses, as the question has it, compared without the spaces around either (options are
+    trimmed when a template is saved; a request copied from a template saved before that keeps them)."""
+    value = value.strip()
+    return next((o for o in question.get("options", ()) if o.strip() == value), None)
+
+
+def _text(question: dict[str, Any], values: list[str], language: str) -> tuple[Any, Problem | None]:
     kind = question["type"]
+    values = [_lines(v) for v in values]
     value = (values[0] if values else "").strip()
     if kind in (QuestionType.multi_choice,):
-        chosen = list(dict.fromkeys(v for v in values if v))
-        if any(v not in question.get("options", ()) for v in chosen):
-            return None, Problem("e_option")
-        return chosen, None
+        chosen: list[str] = []
+        for sent in (v for v in values if v.strip()):
+            if (option := _option(question, sent)) is None:
+                return None, Problem("e_option")
+            chosen.append(option)
+        return list(dict.fromkeys(chosen)), None
     if not value:
         return None, None
     if kind in MAX_TEXT:
@@ -106,7 +135,7 @@ def _text(question: dict[str, Any], values: list[str]) -> tuple[Any, Problem | N
             return None, Problem("e_too_long", {"limit": MAX_TEXT[kind]})
         return value, None
     if kind == QuestionType.number:
-        number = parse_number(value)
+        number = parse_number(value, language)
         if number is None:
             return None, Problem("e_number")
         return (None, Problem("e_number_range")) if number == math.inf else (number, None)
@@ -116,7 +145,8 @@ def _text(question: dict[str, Any], values: list[str]) -> tuple[Any, Problem | N
     if kind == QuestionType.yes_no:
         return (value == YES, None) if value in (YES, NO) else (None, Problem("e_option"))
     if kind == QuestionType.choice:
-        return (value, None) if value in question.get("options", ()) else (None, Problem("e_option"))
+        option = _option(question, value)
+        return (option, None) if option is not None else (None, Problem("e_option"))
     return None, None
 
 
@@ -146,8 +176,9 @@ def _file(question: dict[str, Any], upload: Upload | None,
 
 
 def check(questions: list[dict[str, Any]], fields: dict[str, list[str]], uploads: dict[str, Upload],
-          max_file_bytes: int) -> Checked:
-    """The answers to keep, or the problems (by question key). `fields`: each question's values as sent."""
+          max_file_bytes: int, language: str) -> Checked:
+    """The answers to keep, or the problems (by question key). `fields`: each question's values as sent;
+    `language`: the form's (it, fr, de, en), in which numbers are read."""
     checked = Checked()
     for question in questions:
         key = question["key"]
@@ -157,7 +188,7 @@ def check(questions: list[dict[str, Any]], fields: dict[str, list[str]], uploads
                 checked.files.append(kept)
             value: Any = kept
         else:
-            value, problem = _text(question, fields.get(key, []))
+            value, problem = _text(question, fields.get(key, []), language)
             if value not in (None, []):
                 checked.answers[key] = value
         if problem is None and question.get("required") and value in (None, []):

@@ -9,8 +9,9 @@
       - {key: dependants, type: number, label: Familiari a carico}
 
 Structure is checked by the pydantic models; `check_template` adds what they cannot see: unique question
-keys, options only where a choice is asked and distinct there, accepted types the documents store knows,
-a file limit within CLIENT_REQUEST_MAX_FILE_BYTES.
+keys, options only where a choice is asked and distinct there (options are kept without the spaces around them,
+as the form compares its trimmed answers: two that differ only by those spaces are the same option twice), accepted
+types the documents store knows, a file limit within CLIENT_REQUEST_MAX_FILE_BYTES.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ from processes.validation import pydantic_errors
 LANGUAGE = r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$"
 MAX_QUESTIONS = 100
 MAX_OPTIONS = 100
-Option = Annotated[str, StringConstraints(max_length=200)]
+Option = Annotated[str, StringConstraints(strip_whitespace=True, max_length=200)]  # kept without spaces around it
 ContentType = Annotated[str, StringConstraints(max_length=100)]
 
 

@@ -4,6 +4,8 @@ its message and nothing stored, one submission kept in one transaction, links th
 from __future__ import annotations
 
 import asyncio
+import html as html_text
+import re
 from datetime import timedelta
 from typing import Any
 
@@ -131,6 +133,106 @@ async def test_a_bad_answer_shows_the_form_again_with_its_message_and_stores_not
     assert f'<p class="error" id="q-{question}-error">' in html and message in html, html
     assert f'href="#q-{question}"' in html and f'q-{question}-error"' in html and 'aria-invalid="true"' in html
     assert 'role="alert"' in html
+    await _nothing_stored(env, request.id, record_id)
+
+
+async def test_a_number_is_read_in_the_request_language(env: Env) -> None:
+    """In an Italian form 1.250 is one thousand two hundred and fifty and 1.2.3 no number; in an English one 1,250.50
+    is a number and 1.250,50 none: the form again with the message naming the question, in its language"""
+    record_id = await env.record()
+    request, token = await env.request(record_id)
+    csrf = await _open(env, token)
+    refused = await _post(env, token, csrf, {**GOOD, "q.dependants": "1.2.3"})
+    assert refused.status_code == 422, refused.text
+    assert '<a href="#q-dependants">Familiari a carico: Scrivere un numero' in refused.text
+    assert 'value="1.2.3"' in refused.text  # kept, to be corrected
+    await _nothing_stored(env, request.id, record_id)
+    answered = await _post(env, token, csrf, {**GOOD, "q.dependants": "1.250"})
+    assert answered.status_code == 200, answered.text
+    assert (await _stored(env, request.id, record_id))[0].answers["dependants"] == 1250
+
+    record_id = await env.record()
+    request, token = await env.request(record_id, language="en")
+    csrf = await _open(env, token)
+    refused = await _post(env, token, csrf, {**GOOD, "q.dependants": "1.250,50"})
+    assert refused.status_code == 422 and "Familiari a carico: Write a number" in refused.text
+    stored, submissions, documents = await _stored(env, request.id, record_id)
+    assert (stored.status, stored.answers, submissions, documents) == (RequestStatus.pending, None, [], [])
+    answered = await _post(env, token, csrf, {**GOOD, "q.dependants": "1,250.50"})
+    assert answered.status_code == 200, answered.text
+    assert (await _stored(env, request.id, record_id))[0].answers["dependants"] == 1250.5
+
+
+SPACED: list[dict[str, Any]] = [
+    {"key": "c", "type": "choice", "label": "Con spazi", "options": ["  spazi  ", "altro"], "required": True}]
+
+
+async def test_an_option_saved_with_spaces_around_it_can_be_chosen(env: Env) -> None:
+    """Options are trimmed when the template is saved; a request copied before that keeps its options' spaces, and
+    the answer (trimmed) is compared with them trimmed"""
+    record_id = await env.record()
+    request, token = await env.request(record_id, questions=SPACED)
+    page = await env.http.get(f"/r/{token}")
+    found = re.search(r'id="q-c-1" value="([^"]*)"', page.text)
+    assert found, page.text
+    answered = await env.http.post(f"/r/{token}", data={"csrf_token": csrf_of(page.text), "q.c": found.group(1)})
+    assert answered.status_code == 200, answered.text
+    assert (await _stored(env, request.id, record_id))[0].answers == {"c": "spazi"}
+
+    record_id = await env.record()
+    legacy, token = await env.request(record_id, questions=SPACED)
+    async with env.sessions() as session:
+        row = await session.get(ClientRequest, legacy.id)
+        row.questions = [dict(q) for q in SPACED]  # as copied from a template saved before options were trimmed
+        await session.commit()
+    page = await env.http.get(f"/r/{token}")
+    assert 'id="q-c-1" value="  spazi  "' in page.text
+    answered = await env.http.post(f"/r/{token}", data={"csrf_token": csrf_of(page.text), "q.c": "  spazi  "})
+    assert answered.status_code == 200, answered.text
+    assert (await _stored(env, legacy.id, record_id))[0].answers == {"c": "  spazi  "}
+
+
+async def test_a_long_text_counts_its_line_breaks_as_the_browser_does(env: Env) -> None:
+    """A textarea's 9,999 characters over 100 lines, within its maxlength of 10,000 (each line break one character),
+    are sent with CRLF line breaks: accepted, and kept with LF ones"""
+    record_id = await env.record()
+    request, token = await env.request(record_id)
+    lines = ["x" * 99] * 100
+    assert len("\n".join(lines)) == 9_999
+    answered = await _post(env, token, await _open(env, token), {**GOOD, "q.notes": "\r\n".join(lines)})
+    assert answered.status_code == 200, answered.text
+    assert (await _stored(env, request.id, record_id))[0].answers["notes"] == "\n".join(lines)
+
+
+AGAIN = {"it": "Il file scelto (cu.pdf) non è stato conservato: sceglierlo di nuovo prima di inviare.",
+         "fr": "Le fichier choisi (cu.pdf) n'a pas été conservé : choisissez-le de nouveau avant d'envoyer.",
+         "de": "Die gewählte Datei (cu.pdf) wurde nicht behalten: Wählen Sie sie vor dem Senden erneut aus.",
+         "en": "The file you chose (cu.pdf) was not kept: choose it again before sending."}
+
+
+@pytest.mark.parametrize("language", sorted(AGAIN))
+async def test_a_file_sent_with_a_mistake_is_said_to_be_chosen_again(env: Env, language: str) -> None:
+    """Browsers cannot keep a chosen file in a form shown again: the page says, at the file's question and in the
+    summary, that it must be chosen again; not when no file was sent, nor for a file refused for itself"""
+    record_id = await env.record()
+    request, token = await env.request(record_id, language=language)
+    csrf = await _open(env, token)
+    answered = await _post(env, token, csrf, {**GOOD, "q.dependants": "due"})
+    assert answered.status_code == 422, answered.text
+    page = html_text.unescape(answered.text)
+    assert f'<p class="error" id="q-cu-again">{AGAIN[language]}</p>' in page, page
+    assert f'<a href="#q-cu">Certificazione Unica: {AGAIN[language]}</a>' in page
+    field = re.search(r'<input type="file" id="q-cu"[^>]*>', page)
+    assert field and 'aria-describedby="q-cu-again q-cu-hint"' in field.group(0)
+    assert "aria-invalid" not in field.group(0)  # nothing wrong with it: it is gone
+    assert 'role="alert"' in page and "q-dependants-error" in page
+    await _nothing_stored(env, request.id, record_id)
+
+    no_file = await _post(env, token, csrf, {**GOOD, "q.dependants": "due"}, file=None)
+    assert no_file.status_code == 422 and "q-cu-again" not in no_file.text
+    refused_itself = await _post(env, token, csrf, {**GOOD, "q.dependants": "due"}, file=("cu.pdf", png(), "image/png"))
+    assert refused_itself.status_code == 422 and "q-cu-again" not in refused_itself.text
+    assert 'id="q-cu-error"' in refused_itself.text
     await _nothing_stored(env, request.id, record_id)
 
 

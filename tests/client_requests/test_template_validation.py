@@ -31,6 +31,10 @@ INVALID: dict[str, tuple[dict[str, object], list[tuple[str, str]]]] = {
     "options-on-text": (_with(type="text", options=["a", "b"]), [("questions[0].options", "only a choice")]),
     "option-twice": (_with(type="multi_choice", options=["a", "b", "a"]),
                      [("questions[0].options[2]", "'a' is there twice")]),
+    "option-twice-once-trimmed": (_with(type="choice", options=["a", "b", " a  "]),
+                                  [("questions[0].options[2]", "'a' is there twice")]),
+    "option-only-spaces": (_with(type="choice", options=["a", "   "]),
+                           [("questions[0].options[1]", "an option is 1 to 200 characters")]),
     "accept-on-number": (_with(type="number", accept=["application/pdf"]), [("questions[0].accept", "only a file")]),
     "unknown-file-kind": (_with(type="file", accept=["application/x-msdownload"]),
                           [("questions[0].accept[0]", "not a kind of file kept")]),
@@ -61,6 +65,14 @@ def test_every_error_is_reported_at_once() -> None:
         validate_template(template, LIMIT)
     assert [d.path for d in caught.value.details] == ["questions[0].options", "questions[1].key",
                                                       "questions[1].max_bytes"]
+
+
+def test_options_are_kept_without_the_spaces_around_them() -> None:
+    """The form compares a stripped answer with its options: an option saved with spaces around it could never be
+    chosen"""
+    template = validate_template(_with(type="choice", required=True, options=["  spazi  ", "altro\t"]), LIMIT)
+    assert template.questions[0].options == ["spazi", "altro"]
+    assert template.model_dump(mode="json")["questions"][0]["options"] == ["spazi", "altro"]
 
 
 def test_yaml_that_does_not_parse_says_where() -> None:

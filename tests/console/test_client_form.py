@@ -1,6 +1,6 @@
 """The client's form in Chromium, on a phone-sized screen: a first send with a wrong number shows the form again
-with the message tied to its field (and passes axe-core), then the client fixes it, attaches a PDF and sends;
-staff then find the answers on the record's console page."""
+with the message tied to its field and a note that the PDF must be chosen again (and passes axe-core), then the
+client fixes it, attaches the PDF again and sends; staff then find the answers on the record's console page."""
 
 from __future__ import annotations
 
@@ -82,6 +82,12 @@ async def test_a_client_fills_and_sends_the_form_in_a_browser(stack: Stack, brow
         assert described and "q-dependants-error" in described.split()
         await _no_serious_violation(await page.content(), checker, "client form with a mistake")
         await expect(page.get_by_label("Note")).to_have_value("Grazie mille")  # kept, not typed again
+        # the file is not: the page says so at its field and in the summary
+        again = "Il file scelto (CU 2026.pdf) non è stato conservato: sceglierlo di nuovo prima di inviare."
+        await expect(page.locator("#q-cu-again")).to_have_text(again)
+        await expect(page.get_by_role("alert")).to_contain_text(f"Certificazione Unica: {again}")
+        chooser = await page.get_by_label("Certificazione Unica").get_attribute("aria-describedby")
+        assert chooser and "q-cu-again" in chooser.split()
 
         await field.fill("2")
         await page.get_by_label("Certificazione Unica").set_input_files(str(document))  # files are chosen again
