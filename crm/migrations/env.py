@@ -17,6 +17,9 @@ import crm.imports.models  # noqa: F401  (registers the import_job table)
 import crm.documents.models  # noqa: F401  (registers the document tables)
 import crm.client_requests.models  # noqa: F401  (registers the client request tables)
 import crm.signatures  # noqa: F401  (registers the signature request table)
+from crm.sqlite_ids import never_reuse_ids
+
+never_reuse_ids(SQLModel.metadata)  # as migration 0021 made the tables on SQLite
 
 config = context.config
 target_metadata = SQLModel.metadata
