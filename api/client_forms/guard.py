@@ -1,7 +1,9 @@
 """What protects the client's form: its CSRF token, and a limit on unknown tokens tried from one address.
 
 The form carries `csrf_token`, an HMAC of the request's token hash under a server secret, and the same value
-in a SameSite=Strict cookie scoped to /r/: a form posted from another site has neither. The secret is
+in a SameSite=Strict cookie scoped to the form's own address (`/r/{token}`): a form posted from another site has
+neither, and two forms open in one browser (two requests to the same client) each keep their own. (A cookie
+scoped to all of /r/ made opening the second form refuse the first, its answers lost.) The secret is
 CLIENT_FORM_SECRET, else a random one written once to DATA_DIR/client_form_secret (shared by every API
 process of the installation).
 
@@ -58,10 +60,21 @@ def csrf_token(secret: bytes, token_hash: str) -> str:
     return hmac.new(secret, f"client-form:{token_hash}".encode(), hashlib.sha256).hexdigest()
 
 
-def csrf_valid(secret: bytes, token_hash: str, field: object, cookie: str | None) -> bool:
+def cookies_sent(header: str | None) -> list[str]:
+    """Every value the Cookie header gives the form's cookie: a browser sends one for each path that matches (this
+    form's, and one an earlier version scoped to all of /r/), which a plain reading of the header folds into one."""
+    values = []
+    for part in (header or "").split(";"):
+        name, sep, value = part.strip().partition("=")
+        if sep and name == COOKIE:
+            values.append(value.strip().strip('"'))
+    return values
+
+
+def csrf_valid(secret: bytes, token_hash: str, field: object, cookies: list[str]) -> bool:
     expected = csrf_token(secret, token_hash).encode()
-    return (isinstance(field, str) and cookie is not None and hmac.compare_digest(field.encode(), expected)
-            and hmac.compare_digest(cookie.encode(), expected))
+    return (isinstance(field, str) and hmac.compare_digest(field.encode(), expected)
+            and any(hmac.compare_digest(cookie.encode(), expected) for cookie in cookies))
 
 
 class GuessLimit:

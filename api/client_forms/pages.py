@@ -145,7 +145,7 @@ def form_page(settings: Settings, request: ClientRequest, token: str, status: in
                        questions=questions, action=f"/r/{token}", csrf=csrf,
                        problems={k: _problem_text(language, p) for k, p in problems.items()}, again=again,
                        expires=text("expires", date=_date(settings, request, request.expires_at)))
-    response.set_cookie(guard.COOKIE, csrf, path="/r/", httponly=True, samesite="strict",
+    response.set_cookie(guard.COOKIE, csrf, path=f"/r/{token}", httponly=True, samesite="strict",
                         secure=settings.public_url.startswith("https://"))
     return response
 
@@ -214,7 +214,8 @@ async def submit_form(token: str, http: Request, session: SessionDep, settings: 
         return message_page(400, found.language, "refused")
     try:
         secret = guard.form_secret(settings)
-        if not guard.csrf_valid(secret, found.token_hash, form.get(guard.FIELD), http.cookies.get(guard.COOKIE)):
+        if not guard.csrf_valid(secret, found.token_hash, form.get(guard.FIELD),
+                                 guard.cookies_sent(http.headers.get("cookie"))):
             return message_page(403, found.language, "refused")
         fields, uploads = _split(form)
         checked = check(found.questions, fields, uploads, settings.client_request_max_file_bytes,

@@ -249,6 +249,25 @@ async def test_a_form_without_its_csrf_token_or_cookie_is_refused(env: Env) -> N
     await _nothing_stored(env, request.id, record_id)
 
 
+async def test_two_forms_open_in_one_browser_each_keep_their_cookie(env: Env) -> None:
+    """Opening a second request's form replaced the first one's cookie (one cookie for all of /r/): the first form,
+    sent after, was refused and its answers lost"""
+    record_id = await env.record()
+    first, first_token = await env.request(record_id)
+    second, second_token = await env.request(record_id)
+    first_csrf, second_csrf = await _open(env, first_token), await _open(env, second_token)
+    assert (await _post(env, first_token, first_csrf)).status_code == 200
+    assert (await _post(env, second_token, second_csrf)).status_code == 200
+    for request in (first, second):
+        assert (await _stored(env, request.id, record_id))[0].status == RequestStatus.submitted
+    # a cookie an earlier version scoped to all of /r/, sent beside the form's own, does not refuse it
+    third, third_token = await env.request(record_id)
+    third_csrf = await _open(env, third_token)
+    assert f"Path=/r/{third_token};" in (await env.http.get(f"/r/{third_token}")).headers["set-cookie"]
+    env.http.cookies.set("stagecoach_form", "0" * 64, path="/r/")
+    assert (await _post(env, third_token, third_csrf)).status_code == 200
+
+
 async def test_links_that_cannot_be_used_get_a_clear_page_with_the_right_status(env: Env) -> None:
     record_id = await env.record()
     expired, expired_token = await env.request(record_id, language="fr")
