@@ -22,6 +22,7 @@ from crm.types import utcnow
 from processes.errors import MovedMeanwhile, MoveRefused, RecordNotFound
 from processes.history_words import history_text
 from processes.pipeline import Pipeline
+from processes.wording import with_article
 
 
 @dataclass(frozen=True)
@@ -161,7 +162,7 @@ async def creation_status(session: AsyncSession, record: Record, status_given: b
         record.status = pipeline.initial(record.type)
         return
     if record.status not in (sequence := pipeline.sequence(record.type)):
-        raise MoveRefused(f"a {record.kind.value} of type '{record.type}' cannot be in '{record.status}'; "
+        raise MoveRefused(f"{with_article(record.kind.value)} of type '{record.type}' cannot be in '{record.status}'; "
                           f"its statuses: {', '.join(sequence)} (default: {pipeline.initial(record.type)})")
 
 

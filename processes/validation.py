@@ -28,6 +28,7 @@ from processes.template_basics import RecordKind, Responsible
 from processes.text_checks import check_condition, check_text
 from processes.trials import TRIAL_SECONDS, trial_deadline
 from processes.upgrades import upgrade_template
+from processes.wording import with_article
 
 # Every process carries its template in its workflow input, and again when it continues as new (with its state,
 # which grows with the phases). Temporal refuses a payload over 2 MB (and warns past 512 KB): this bound keeps the
@@ -120,7 +121,7 @@ def _check_phases(template: ProcessTemplate, errors: ErrorCollector, known_users
                 check_text(f"{base}.email.body", spec.email.body, errors, keys)
             if isinstance(spec, NotifyOwner) and spec.to == "property_owner" and \
                     template.record_kind is not RecordKind.property:
-                errors.add(f"{base}.to", f"a {template.record_kind.value} record has no property owner: "
+                errors.add(f"{base}.to", f"{with_article(template.record_kind.value)} record has no property owner: "
                                          "property_owner is for processes on property records")
             if isinstance(spec, SendSms):
                 check_sms(base, spec.to, spec.text, errors)

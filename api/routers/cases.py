@@ -42,6 +42,7 @@ from processes.errors import CaseNotFound, CaseStateConflict, ConfirmationRequir
 from processes.history_words import history_text
 from processes.sent_values import WholeNumber
 from processes.template_basics import RecordKind
+from processes.wording import with_article
 
 router = APIRouter(prefix="/cases", tags=["cases"])
 
@@ -69,7 +70,7 @@ async def _contact(session: SessionDep, contact_id: int, viewer: Viewer, path: s
     """The contact a body field (`path`) names."""
     contact = await named_in_body(path, get_record_or_404(session, contact_id, viewer))
     if contact.kind is not RecordKind.contact:
-        raise NotAContact(f"record {contact_id} is a {contact.kind.value}: a participant must be a contact "
+        raise NotAContact(f"record {contact_id} is {with_article(contact.kind.value)}: a participant must be a contact "
                           "(a person or a company)")
     return contact
 

@@ -1,4 +1,5 @@
-"""What Temporal shows of a process counts in English: '1 phase', '1 line', never '1 lines'."""
+"""What Temporal shows of a process counts in English: '1 phase', '1 line', never '1 lines'; and a record's kind
+takes its article: 'an order', never 'a order'."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from datetime import timedelta
 from temporalio.api.enums.v1 import EventType
 from temporalio.testing import WorkflowEnvironment
 
-from processes.wording import counted
+from processes.wording import counted, with_article
 from tests.factories import Factory
 from tests.workflows.helpers import running_worker, start, template
 
@@ -15,6 +16,11 @@ from tests.workflows.helpers import running_worker, start, template
 def test_counted_says_one_of_a_thing() -> None:
     assert [counted(n, "line") for n in (0, 1, 2)] == ["0 lines", "1 line", "2 lines"]
     assert counted(1, "process", "processes") == "1 process" and counted(3, "process", "processes") == "3 processes"
+
+
+def test_a_kind_takes_its_article() -> None:
+    assert [with_article(k) for k in ("lead", "order", "opportunity", "job", "case", "Ordine")] == [
+        "a lead", "an order", "an opportunity", "a job", "a case", "an Ordine"]
 
 
 async def test_a_one_phase_process_and_its_one_line_of_history_are_counted_right(
