@@ -22,6 +22,7 @@ from processes.errors import AlreadyExists, ErrorDetail, PipelineInvalid, Pipeli
 from processes.history_words import history_text
 from processes.pipeline import Pipeline
 from processes.template_basics import RecordKind
+from processes.wording import counted
 
 
 def checksum(pipeline: Pipeline) -> str:
@@ -77,17 +78,18 @@ async def _records_out_of_sequence(session: AsyncSession, before: Pipeline | Non
              .group_by(col(Record.type), col(Record.status)))
     errors: list[ErrorDetail] = []
     moves: list[tuple[str, str, str | None, int]] = []
+    dropped: dict[str, int] = {}  # a type this version leaves out -> its records, whatever their status
     for type_name, status, count in (await session.exec(query)).all():
         if pipeline.record_type(type_name) is None:
-            errors.append(ErrorDetail("types", f"record type '{type_name}' has {count} record(s): keep it in the "
-                                               "pipeline, or change their type first"))
+            dropped[type_name] = dropped.get(type_name, 0) + count
             continue
         sequence = pipeline.sequence(type_name)
         if status in sequence:
             continue
         target = remap.get(status)
         if target is None:
-            errors.append(ErrorDetail(f"remap.{status}", f"{count} record(s) of type '{type_name}' are in "
+            errors.append(ErrorDetail(f"remap.{status}", f"{counted(count, 'record')} of type '{type_name}' "
+                                      f"{'is' if count == 1 else 'are'} in "
                                       f"'{status}', which this version leaves out of the type's sequence: map it "
                                       f"to one of {', '.join(sequence)}"))
         elif target not in sequence:
@@ -95,6 +97,8 @@ async def _records_out_of_sequence(session: AsyncSession, before: Pipeline | Non
                                       f"({', '.join(sequence)})"))
         else:
             moves.append((type_name, status, target, count))
+    errors[:0] = [ErrorDetail("types", f"record type '{type_name}' has {counted(count, 'record')}: keep it in the "
+                                       "pipeline, or change their type first") for type_name, count in dropped.items()]
     if errors:
         raise PipelineInvalid(errors)
     return moves

@@ -158,13 +158,25 @@ async def test_a_status_removed_while_records_sit_in_it(api: Api) -> None:
     refused = await save(api, document)
     assert refused.status_code == 422, refused.text
     assert refused.json()["errors"][0]["path"] == "remap.Quote sent"
-    assert "1 record(s) of type" in refused.json()["detail"]
+    assert "1 record of type" in refused.json()["detail"] and "' is in '" in refused.json()["detail"]
     saved = await save(api, {**document, "remap": {"Quote sent": "In repair"}})
     assert saved.status_code == 201, saved.text
     assert saved.json()["remapped"] == {"Quote sent": 1}
     moved = (await api.http.get(f"/records/{record['id']}", headers=api.as_("staff"))).json()
     assert moved["status"] == "In repair"
     assert "left pipeline" in (await history(api, record["id"]))[-1]["text"]
+
+
+async def test_a_type_left_out_with_records_is_one_error_with_all_its_records(api: Api) -> None:
+    tag, document = await setup(api)
+    for status in ("New", "Diagnosis", "Diagnosis"):
+        await job(api, f"Paid repair {tag}", status=status)
+    document["types"] = [t for t in document["types"] if t["name"] != f"Paid repair {tag}"]
+    refused = await save(api, document)
+    assert refused.status_code == 422, refused.text
+    assert [(e["path"], e["message"]) for e in refused.json()["errors"]] == [
+        ("types", f"record type 'Paid repair {tag}' has 3 records: keep it in the pipeline, or change their type "
+                  "first")]
 
 
 async def test_validate_answers_what_the_save_would_do(api: Api) -> None:
