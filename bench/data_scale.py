@@ -43,6 +43,7 @@ from typing import Any
 import httpx
 
 from bench.infra import POSTGRES_ADMIN_URL, dev_server, free_port, postgres_reachable, stop_process, wait_port
+from crm.text_search import casefold
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
@@ -391,7 +392,9 @@ class SQLiteDatabase(Database):
         return gen.dataset
 
     def _connect(self) -> sqlite3.Connection:
-        return sqlite3.connect(self.path)
+        conn = sqlite3.connect(self.path)
+        conn.create_function("casefold", 1, casefold, deterministic=True)  # as crm/db.py registers it for searches
+        return conn
 
     def explain(self, statement: str, params: Any) -> dict[str, Any]:
         conn = self._connect()
