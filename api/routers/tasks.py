@@ -9,6 +9,7 @@ A task made by hand with a due time and `remind_minutes_before` has a durable re
 from __future__ import annotations
 
 import uuid
+from datetime import UTC
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Response
@@ -45,8 +46,13 @@ def _visible(principal: Principal) -> Any:
 
 
 def _public(task: Task) -> TaskPublic:
+    """The task as every route answers it: its due time in UTC (as read back from the database), whatever zone a
+    POST or PATCH gave it in."""
     overdue = task.status is TaskStatus.open and task.due_at is not None and task.due_at < utcnow()
-    return TaskPublic(**task.model_dump(), overdue=overdue)
+    values = task.model_dump()
+    if values["due_at"] is not None:
+        values["due_at"] = values["due_at"].astimezone(UTC)
+    return TaskPublic(**values, overdue=overdue)
 
 
 @router.get("", response_model=list[TaskPublic])

@@ -63,6 +63,12 @@ async def test_tasks_by_hand_on_a_case_my_tasks_and_their_reminders(stack: Stack
     assert [t["title"] for t in (await http.get("/tasks", headers=mine, params={"category": "call"})).json()] \
         == ["Call back"]
     assert overdue.status_code == undated.status_code == 201
+    zoned = await http.post("/tasks", headers=mine, json={"record_id": lead["id"], "title": "In Rome's time",
+                                                          "due_at": "2027-01-10T15:00:00+01:00"})
+    assert zoned.status_code == 201 and zoned.json()["due_at"] == "2027-01-10T14:00:00Z"  # as GET answers it
+    assert (await http.get(f"/tasks/{zoned.json()['id']}", headers=mine)).json()["due_at"] == "2027-01-10T14:00:00Z"
+    assert (await http.patch(f"/tasks/{zoned.json()['id']}", headers=mine, json={
+        "due_at": "2027-01-11T09:30:00+01:00"})).json()["due_at"] == "2027-01-11T08:30:00Z"
 
     task = later.json()
     task["step_key"] = await _step_key(sessions, task["id"])
