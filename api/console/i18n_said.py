@@ -77,6 +77,8 @@ ITALIAN_SAID: dict[str, str] = {
         "l'intestazione nomina una colonna due volte o ne lascia una senza nome: {columns}",
     "row {row}: the file is not {encoding} ({reason})": "riga {row}: il file non è in {encoding} ({reason})",
     "row {row}: a line is longer than {limit} characters": "riga {row}: una riga supera {limit} caratteri",
+    "the file is UTF-16, as Excel saves 'Unicode text': save it as 'CSV UTF-8' and send it again":
+        "il file è in UTF-16, come Excel salva il 'Testo Unicode': salvarlo come 'CSV UTF-8' e inviarlo di nuovo",
     # how an import ended (api/console/import_pages.outcome)
     "{n} row written": "{n} riga scritta",
     "{n} rows written": "{n} righe scritte",

@@ -31,7 +31,9 @@ NOT_CSV = "row {row}: {error}"
 COLUMNS_NAMED_BADLY = "the header names a column twice or leaves one unnamed: {columns}"
 NOT_ENCODED_ROW = "row {row}: the file is not {encoding} ({reason})"
 LINE_TOO_LONG = "row {row}: a line is longer than {limit} characters"
-UNREADABLE = (NOT_ENCODED_HEADER, EMPTY, HEADER_TOO_LONG, COLUMNS_NAMED_BADLY, NOT_ENCODED_ROW, LINE_TOO_LONG, NOT_CSV)
+UTF16 = "the file is UTF-16, as Excel saves 'Unicode text': save it as 'CSV UTF-8' and send it again"
+UNREADABLE = (NOT_ENCODED_HEADER, EMPTY, HEADER_TOO_LONG, COLUMNS_NAMED_BADLY, NOT_ENCODED_ROW, LINE_TOO_LONG, NOT_CSV,
+              UTF16)
 
 
 class FileUnreadable(ValueError):
@@ -56,10 +58,14 @@ def _lines(file: TextIO) -> Iterator[str]:
 
 
 def detect_encoding(path: Path) -> str:
-    """`utf-8-sig` with a BOM, `utf-8` when every byte decodes as UTF-8, otherwise `windows-1252`."""
+    """`utf-8-sig` with a BOM, `utf-8` when every byte decodes as UTF-8, otherwise `windows-1252`; a UTF-16 file (its
+    BOM), which Windows-1252 would read as a header of one garbled column, is `FileUnreadable` saying what to do."""
     with path.open("rb") as file:
-        if file.read(3) == codecs.BOM_UTF8:
+        start = file.read(3)
+        if start == codecs.BOM_UTF8:
             return "utf-8-sig"
+        if start[:2] in (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE):
+            raise FileUnreadable(UTF16)
         file.seek(0)
         decoder = codecs.getincrementaldecoder("utf-8")()
         try:

@@ -90,5 +90,16 @@ async def test_a_file_refused_as_it_arrives_is_said_in_the_consoles_language(con
     said = {"en": "the file is empty: its first line must name the columns",
             "it": "il file è vuoto: la prima riga deve nominare le colonne"}[locale]
     assert said in html.unescape(sent.text)
+    async with client() as browser:  # Excel's "Unicode text": UTF-16, which no setting reads as CSV
+        assert (await sign_in_async(browser, staff.user.handle, staff.password)).status_code == 303
+        token = csrf_token(await browser.get("/console/imports"))
+        sent = await browser.post("/console/imports", data={"csrf_token": token, "kind": "contacts"},
+                                  files={"file": ("contatti.txt", "Nome\tEmail\r\nAnna\ta@x.it\r\n".encode("utf-16"),
+                                                  "text/plain")})
+    assert sent.status_code == 422, sent.text
+    said = {"en": "the file is UTF-16, as Excel saves 'Unicode text': save it as 'CSV UTF-8' and send it again",
+            "it": "il file è in UTF-16, come Excel salva il 'Testo Unicode': salvarlo come 'CSV UTF-8' e inviarlo "
+                  "di nuovo"}[locale]
+    assert said in html.unescape(sent.text)
     async with sessions() as session:
         assert not (await session.exec(select(ImportJob).where(ImportJob.user_id == staff.user.id))).all()
