@@ -6,14 +6,26 @@ import enum
 from datetime import datetime
 from typing import Annotated
 
-from pydantic import StringConstraints
+from pydantic import AfterValidator, StringConstraints
 from sqlmodel import Field, SQLModel
 
 from crm.patch import Patch
 from crm.types import UTCDateTime, utcnow
 from processes.sent_values import Text, TrueOrFalse, WholeNumber
 
-TagName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
+MAX_TAG = 64
+
+
+def _key_fits(name: str) -> str:
+    """A tag's key is its name with its case folded (`crm.cases.store.tag_key`), which can be longer: `ß` is `ss`."""
+    if len(name.casefold()) > MAX_TAG:
+        raise ValueError(f"the name takes {len(name.casefold())} characters once its case is folded (ß is ss): "
+                         f"a tag takes at most {MAX_TAG}")
+    return name
+
+
+TagName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_TAG),
+                    AfterValidator(_key_fits)]
 
 
 def _created() -> datetime:

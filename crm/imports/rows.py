@@ -170,7 +170,7 @@ class RowChecker:
         if "tags" in raw:
             value, column = raw["tags"]
             tags = [t.strip() for t in value.split(SEPARATOR) if t.strip()]
-            if any(len(t) > 64 for t in tags) or len(tags) > 50:
+            if any(len(t.casefold()) > 64 for t in tags) or len(tags) > 50:  # folded as a tag's key is
                 raise RowError(column, "at most 50 tags of 64 characters each")
         participants = []
         if "participants" in raw:

@@ -267,3 +267,17 @@ async def test_a_case_name_is_trimmed_and_never_blank(stack: Stack) -> None:
     renamed = await http.patch(f"/cases/{created['id']}", headers=staff, json={"name": f" Renamed {tag} "})
     assert renamed.status_code == 200 and renamed.json()["name"] == f"Renamed {tag}"
     assert (await http.get(f"/cases/{created['id']}", headers=staff)).json()["name"] == f"Renamed {tag}"
+
+
+async def test_a_tag_whose_folded_name_is_too_long_is_refused_at_its_path(stack: Stack) -> None:
+    """64 times ß is 64 characters, but its key (the name with its case folded) 128: PostgreSQL answered 'out of
+    range for the database' with no path"""
+    http, staff = stack.http, stack.as_("staff")
+    for url, body, path in (("/tags", {"name": "ß" * 64}, "body.name"),
+                            ("/cases", {"name": f"Tags {uuid.uuid4().hex[:6]}", "tags": ["ok", "ß" * 40]},
+                             "body.tags[1]")):
+        refused = await http.post(url, headers=staff, json=body)
+        assert refused.status_code == 422, refused.text
+        [error] = refused.json()["errors"]
+        assert error["path"] == path and "once its case is folded" in error["message"], error
+    assert (await http.post("/tags", headers=staff, json={"name": "ß" * 28 + uuid.uuid4().hex[:4]})).status_code == 201
