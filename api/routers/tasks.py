@@ -126,7 +126,11 @@ async def complete_task(task_id: int, session: SessionDep, temporal: TemporalDep
 
 
 def _check(task: Task, settings: Settings) -> None:
-    """What a task made by hand must hold once changed: a known category, a due time for a reminder."""
+    """What a task made by hand must hold once changed: a known category (`Call` is `call`: it is kept as the
+    installation names it), a due time for a reminder."""
+    named = {c.casefold(): c for c in settings.task_categories}
+    if task.category:
+        task.category = named.get(task.category.strip().casefold(), task.category)
     if task.category and task.category not in settings.task_categories:
         raise TaskInvalid(f"unknown task category '{task.category}'",
                           details=[ErrorDetail("body.category", f"one of {', '.join(settings.task_categories)}")])

@@ -66,6 +66,8 @@ async def test_tasks_by_hand_on_a_case_my_tasks_and_their_reminders(stack: Stack
     zoned = await http.post("/tasks", headers=mine, json={"record_id": lead["id"], "title": "In Rome's time",
                                                           "due_at": "2027-01-10T15:00:00+01:00"})
     assert zoned.status_code == 201 and zoned.json()["due_at"] == "2027-01-10T14:00:00Z"  # as GET answers it
+    called = await http.patch(f"/tasks/{zoned.json()['id']}", headers=mine, json={"category": " Call "})
+    assert called.status_code == 200 and called.json()["category"] == "call"  # as the installation names it
     assert (await http.get(f"/tasks/{zoned.json()['id']}", headers=mine)).json()["due_at"] == "2027-01-10T14:00:00Z"
     assert (await http.patch(f"/tasks/{zoned.json()['id']}", headers=mine, json={
         "due_at": "2027-01-11T09:30:00+01:00"})).json()["due_at"] == "2027-01-11T08:30:00Z"
