@@ -73,10 +73,12 @@ def show_pipeline(key: str, version: Annotated[int | None, typer.Option()] = Non
 @pipelines.command("board")
 def board(key: str, type: Annotated[str | None, typer.Option()] = None,
           owner_id: Annotated[int | None, typer.Option()] = None, channel: Annotated[str | None, typer.Option()] = None,
-          limit: Annotated[int, typer.Option(help="records shown per status")] = 5, as_json: JsonOpt = False) -> None:
-    """Each status with its number of records and the first of them."""
+          limit: Annotated[int, typer.Option(help="records shown per status")] = 5,
+          offset: Annotated[int, typer.Option(help="records of each status passed over first (the next page)")] = 0,
+          as_json: JsonOpt = False) -> None:
+    """Each status with its number of records and the first of them (`--offset` for the ones after)."""
     data = call(api().get, f"/pipelines/{segment(key)}/board",
-                params=given(type=type, owner_id=owner_id, channel=channel, limit=limit))
+                params=given(type=type, owner_id=owner_id, channel=channel, limit=limit, offset=offset or None))
     lines = []
     for column in data["columns"]:
         lines.append(f"{column['status']} ({column['count']})")

@@ -43,6 +43,7 @@ def sent(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[list[httpx.Request],
     (["complete", "a#b"], b"/processes/a%23b/complete"),
     (["pipelines", "show", "../x"], b"/pipelines/..%2Fx"),
     (["pipelines", "board", "a?b"], b"/pipelines/a%3Fb/board?limit=5"),
+    (["pipelines", "board", "shop", "--limit", "20", "--offset", "20"], b"/pipelines/shop/board?limit=20&offset=20"),
     (["record-types", "show", "contact", "a/b"], b"/record-types/contact/a%2Fb"),
 ])
 def test_an_id_is_one_segment_of_the_path_whatever_it_holds(sent: Any, args: list[str], path: bytes) -> None:
