@@ -134,13 +134,13 @@ def form_page(settings: Settings, request: ClientRequest, token: str, status: in
     that one refused for no fault of its own must be chosen again."""
     language = request.language
     text = say(words(language))
-    problems = problems or {}
+    problems, dropped = problems or {}, dropped or {}
     secret = guard.form_secret(settings)
     csrf = guard.csrf_token(secret, request.token_hash)
     questions = [_question_view(q, language, sent or {}, settings.client_request_max_file_bytes)
                  for q in request.questions]
-    again = {q["key"]: text("e_file_again", name=_file_name((dropped or {})[q["key"]])) for q in request.questions
-             if q["type"] == QuestionType.file and q["key"] in (dropped or {}) and q["key"] not in problems}
+    again = {q["key"]: text("e_file_again", name=_file_name(dropped[q["key"]])) for q in request.questions
+             if q["type"] == QuestionType.file and q["key"] in dropped and q["key"] not in problems}
     response = _render("form.html", status, language, page_title=request.title, message=request.message,
                        questions=questions, action=f"/r/{token}", csrf=csrf,
                        problems={k: _problem_text(language, p) for k, p in problems.items()}, again=again,

@@ -16,9 +16,13 @@ from processes.sent_values import Text, TrueOrFalse, WholeNumber
 MAX_TAG = 64
 
 
-def _key_fits(name: str) -> str:
+def fits_as_key(name: str) -> bool:
     """A tag's key is its name with its case folded (`crm.cases.store.tag_key`), which can be longer: `ß` is `ss`."""
-    if len(name.casefold()) > MAX_TAG:
+    return len(name.strip().casefold()) <= MAX_TAG
+
+
+def _key_fits(name: str) -> str:
+    if not fits_as_key(name):
         raise ValueError(f"the name takes {len(name.casefold())} characters once its case is folded (ß is ss): "
                          f"a tag takes at most {MAX_TAG}")
     return name

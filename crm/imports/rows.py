@@ -20,6 +20,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from crm import pipeline_store
 from crm.access import Viewer, record_visible
+from crm.cases.models import MAX_TAG, fits_as_key
 from crm.imports.cells import imported_cell
 from crm.imports.email_domains import checked_email  # each domain checked once, plain addresses by a pattern
 from crm.imports.models import ImportKind
@@ -32,6 +33,7 @@ FIELDS = {
 }
 REQUIRED = {ImportKind.contacts: "title", ImportKind.cases: "name"}
 SEPARATOR = "|"
+SPECIAL = ("title", "owner", "restricted", "access")  # a contact's fields read apart from the plain ones
 FLAGS = {"true": True, "yes": True, "sì": True, "si": True, "1": True, "false": False, "no": False, "0": False}
 # A row is checked by RecordCreate's own fields (their types, bounds, EmailStr, the free fields' limits) in a plain
 # pydantic model: pydantic-core calls SQLModel's `__init__` for each RecordCreate, a third of a row's check.
@@ -88,13 +90,9 @@ class RowChecker:
         self.before_query = before_query  # the session is free again (crm/imports/run.py writes while checking)
         self.fields = [(columns.index(column), column, field) for column, field in mapping.items()]
         # contacts: the columns of the title (required: taken empty or not), of the other fields, free fields, owner
-        self._title = next((i for i, _, f in self.fields if f == "title"), None)
-        self._plain = [(i, f) for i, _, f in self.fields
-                       if f not in ("owner", "title", "restricted", "access") and not f.startswith("fields.")]
-        self._restricted = next(((i, c) for i, c, f in self.fields if f == "restricted"), None)
-        self._access = next(((i, c) for i, c, f in self.fields if f == "access"), None)
+        self._at = {f: (i, c) for i, c, f in self.fields}  # a field -> its column's index and name (one each)
+        self._plain = [(i, f) for i, _, f in self.fields if f not in SPECIAL and not f.startswith("fields.")]
         self._free = [(i, f[7:]) for i, _, f in self.fields if f.startswith("fields.")]
-        self._owner = next(((i, c) for i, c, f in self.fields if f == "owner"), None)
         self._column_of = {f: c for _, c, f in self.fields}
         self.width = len(columns)
         self._users: dict[str, int | None] = {}
@@ -119,23 +117,23 @@ class RowChecker:
         """A contact's values, checked by RecordCreate's fields; its status its type's initial one (pipelines)."""
         free: dict[str, str] = {}
         body: dict[str, Any] = {"kind": RecordKind.contact, "owner_id": None, "fields": free}
-        if self._title is not None:
-            body["title"] = values[self._title].strip()
+        if (title := self._at.get("title")) is not None:
+            body["title"] = values[title[0]].strip()
         for index, field in self._plain:
             if value := values[index].strip():
                 body[field] = value
         for index, name in self._free:
             if value := values[index].strip():
                 free[name] = value
-        if self._owner is not None and (handle := values[self._owner[0]].strip()):
-            body["owner_id"] = await self._user(handle, self._owner[1])
-        if self._restricted is not None and (flag := values[self._restricted[0]].strip()):
+        if (owner := self._at.get("owner")) is not None and (handle := values[owner[0]].strip()):
+            body["owner_id"] = await self._user(handle, owner[1])
+        if (restricted := self._at.get("restricted")) is not None and (flag := values[restricted[0]].strip()):
             if flag.casefold() not in FLAGS:
-                raise RowError(self._restricted[1], f"'{flag}' is not true or false")
+                raise RowError(restricted[1], f"'{flag}' is not true or false")
             body["restricted"] = FLAGS[flag.casefold()]
         access = []
-        if self._access is not None:
-            index, column = self._access
+        if (listed := self._at.get("access")) is not None:
+            index, column = listed
             access = [await self._user(h.strip(), column) for h in values[index].split(SEPARATOR) if h.strip()]
         email = body.pop("email", None)
         errors = []  # the first mistake in the fields' order, as RecordCreate would report it
@@ -170,8 +168,8 @@ class RowChecker:
         if "tags" in raw:
             value, column = raw["tags"]
             tags = [t.strip() for t in value.split(SEPARATOR) if t.strip()]
-            if any(len(t.casefold()) > 64 for t in tags) or len(tags) > 50:  # folded as a tag's key is
-                raise RowError(column, "at most 50 tags of 64 characters each")
+            if any(len(t) > MAX_TAG or not fits_as_key(t) for t in tags) or len(tags) > 50:
+                raise RowError(column, f"at most 50 tags of {MAX_TAG} characters each")
         participants = []
         if "participants" in raw:
             value, column = raw["participants"]
