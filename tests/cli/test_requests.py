@@ -69,16 +69,18 @@ JOB = {"id": 7, "status": "done", "detail": "1 written, 1 rejected", "rows_read"
        "rows_written": 1, "errors": ["row 3, column email: bad"], "rejected_url": "/imports/7/rejected"}
 
 
-@pytest.mark.parametrize("rejected", ["missing/x.csv", ".", "file/x.csv"])
-def test_a_rejected_rows_file_that_cannot_be_written_stops_the_import_before_it_is_sent(
-        sent: Any, tmp_path: Path, rejected: str) -> None:
+@pytest.mark.parametrize("path", ["missing/x.csv", ".", "file/x.csv"])
+@pytest.mark.parametrize(("command", "said"), [
+    (["import", "contacts", "in.csv", "--valid-rows", "--rejected"], "nothing was imported"),
+    (["export", "contacts", "--output"], "nothing was exported")], ids=["import --rejected", "export --output"])
+def test_a_file_that_cannot_be_written_stops_the_command_before_anything_is_sent(
+        sent: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, path: str, command: list[str], said: str) -> None:
     requests, _ = sent
+    monkeypatch.chdir(tmp_path)
     (tmp_path / "file").write_text("")
-    source = tmp_path / "in.csv"
-    source.write_text("title;email\nA;a@x.it\nB;bad\n")
-    result = CliRunner().invoke(app, ["import", "contacts", str(source), "--valid-rows",
-                                      "--rejected", str(tmp_path / rejected)])
-    assert result.exit_code == 2 and "nothing was imported" in result.output, result.output
+    (tmp_path / "in.csv").write_text("title;email\nA;a@x.it\nB;bad\n")
+    result = CliRunner().invoke(app, [*command, str(tmp_path / path)])
+    assert result.exit_code == 2 and said in result.output, result.output
     assert requests == []
 
 
@@ -101,16 +103,6 @@ def test_rejected_rows_that_could_not_be_saved_are_a_message_not_a_traceback(sen
     assert f"--rejected {rejected}: Is a directory; the rejected rows were not saved (GET /imports/7/rejected " \
            "has them)" in result.output
     assert json.loads(result.stdout[result.stdout.index("{"):])["status"] == "done"
-
-
-@pytest.mark.parametrize("output", ["missing/x.csv", ".", "file/x.csv"])
-def test_an_export_file_that_cannot_be_written_stops_the_export_before_it_is_asked_for(
-        sent: Any, tmp_path: Path, output: str) -> None:
-    requests, _ = sent
-    (tmp_path / "file").write_text("")
-    result = CliRunner().invoke(app, ["export", "contacts", "--output", str(tmp_path / output)])
-    assert result.exit_code == 2 and "nothing was exported" in result.output, result.output
-    assert requests == []
 
 
 def test_an_export_that_could_not_be_saved_is_a_message_not_a_traceback(sent: Any, tmp_path: Path) -> None:
