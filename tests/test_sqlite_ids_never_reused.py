@@ -24,7 +24,7 @@ import crm.signatures  # noqa: F401
 import crm.staff_sessions  # noqa: F401
 import crm.template_models  # noqa: F401
 from crm.client_requests.models import CONTACT_EMAIL_INDEX, ClientRequest
-from crm.migrate import alembic_config, sync_url, upgrade_database
+from crm.migrate import alembic_config, sync_url
 from crm.models import Record, RecordKind
 from crm.sqlite_ids import never_reuse_ids
 from tests.cases.helpers import case, running_process, user
@@ -67,7 +67,7 @@ def test_0021_keeps_rows_and_indexes_and_a_deleted_highest_id_is_not_given_again
             assert any(name == CONTACT_EMAIL_INDEX and "lower(contact_email)" in sql
                        for _, name, _, sql in before["indexes"])  # type: ignore[attr-defined]
 
-        upgrade_database(scratch_url)
+        command.upgrade(alembic_config(scratch_url), "0021")
 
         with engine.connect() as conn:
             if sqlite:

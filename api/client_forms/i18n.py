@@ -10,11 +10,18 @@ ENGLISH = {
     "large_text": "The files together are over {size}: send smaller files (a "
                   "photo at a lower resolution, a PDF per document).",
     "lang": "en",
+    "replaced_title": "This link was replaced",
+    "replaced_text": "A newer link to this form was emailed to you on {date}: open the form from that email. If you "
+                     "cannot find it, ask us for a new one.",
+    "e_file_renamed": "This file's content is {kind}, but its name does not end in {ends}: rename the file, or choose "
+                      "the original one.",
+    "e_file_not_utf8": "This text file is not in UTF-8: save it again as UTF-8 (in Excel: “CSV UTF-8”) and choose it "
+                       "again.",
     "required": "required", "optional": "optional", "send": "Send",
     "fix": "Please correct the following:", "yes": "Yes", "no": "No",
     "file_hint": "Accepted: {kinds}; at most {size}.", "date_hint": "As 2026-03-31 or 31/03/2026.",
     "number_hint": "A number, such as 2 or 1,250.50.", "choose_any": "Choose any that apply.",
-    "expires": "This form can be sent until {date}.",
+    "expires": "This form can be sent until {date} at {time}.",
     "sent_title": "Thank you", "sent_text": "Your answers have reached us. You may close this page.",
     "already_title": "Already sent", "already_text": "This request was answered on {date}; it cannot be sent again.",
     "expired_title": "This link has expired", "expired_text": "Please ask us for a new link.",
@@ -38,11 +45,18 @@ ITALIAN = {
     "large_text": "I file insieme superano {size}: invii file più piccoli (una "
                   "foto a risoluzione più bassa, un PDF per documento).",
     "lang": "it",
+    "replaced_title": "Questo collegamento è stato sostituito",
+    "replaced_text": "Il {date} le abbiamo inviato per email un collegamento più recente a questo modulo: apra il "
+                     "modulo da quella email. Se non la trova, ce ne chieda uno nuovo.",
+    "e_file_renamed": "Il contenuto di questo file è {kind}, ma il suo nome non finisce in {ends}: rinominare il file "
+                      "o scegliere l'originale.",
+    "e_file_not_utf8": "Questo file di testo non è in UTF-8: salvarlo di nuovo come UTF-8 (in Excel: «CSV UTF-8») e "
+                       "sceglierlo di nuovo.",
     "required": "obbligatorio", "optional": "facoltativo", "send": "Invia",
     "fix": "Correggere quanto segue:", "yes": "Sì", "no": "No",
     "file_hint": "Accettati: {kinds}; al massimo {size}.", "date_hint": "Come 31/03/2026 o 2026-03-31.",
     "number_hint": "Un numero, come 2 o 1.250,50.", "choose_any": "Scegliere tutte le voci pertinenti.",
-    "expires": "Questo modulo si può inviare fino al {date}.",
+    "expires": "Questo modulo si può inviare fino al {date} alle {time}.",
     "sent_title": "Grazie", "sent_text": "Abbiamo ricevuto le sue risposte. Può chiudere questa pagina.",
     "already_title": "Già inviato", "already_text": "Questa richiesta ha avuto risposta il {date}; non si può "
                                                     "inviare di nuovo.",
@@ -68,11 +82,18 @@ FRENCH = {
     "large_text": "Les fichiers dépassent ensemble {size} : envoyez des fichiers "
                   "plus petits (une photo en plus basse résolution, un PDF par document).",
     "lang": "fr",
+    "replaced_title": "Ce lien a été remplacé",
+    "replaced_text": "Un lien plus récent vers ce formulaire vous a été envoyé par e-mail le {date} : ouvrez le "
+                     "formulaire depuis cet e-mail. Si vous ne le trouvez pas, demandez-nous-en un nouveau.",
+    "e_file_renamed": "Le contenu de ce fichier est {kind}, mais son nom ne se termine pas par {ends} : renommez le "
+                      "fichier ou choisissez l'original.",
+    "e_file_not_utf8": "Ce fichier texte n'est pas en UTF-8 : enregistrez-le de nouveau en UTF-8 (dans Excel : « CSV "
+                       "UTF-8 ») et choisissez-le de nouveau.",
     "required": "obligatoire", "optional": "facultatif", "send": "Envoyer",
     "fix": "Veuillez corriger ce qui suit :", "yes": "Oui", "no": "Non",
     "file_hint": "Acceptés : {kinds} ; au plus {size}.", "date_hint": "Comme 31/03/2026 ou 2026-03-31.",
     "number_hint": "Un nombre, comme 2 ou 1\u00a0250,50.", "choose_any": "Cochez tout ce qui s'applique.",
-    "expires": "Ce formulaire peut être envoyé jusqu'au {date}.",
+    "expires": "Ce formulaire peut être envoyé jusqu'au {date} à {time}.",
     "sent_title": "Merci", "sent_text": "Vos réponses nous sont parvenues. Vous pouvez fermer cette page.",
     "already_title": "Déjà envoyé",
     "already_text": "Cette demande a reçu une réponse le {date} ; elle ne peut pas être renvoyée.",
@@ -99,11 +120,18 @@ GERMAN = {
     "large_text": "Die Dateien sind zusammen größer als {size}: Senden Sie "
                   "kleinere Dateien (ein Foto mit geringerer Auflösung, ein PDF je Dokument).",
     "lang": "de",
+    "replaced_title": "Dieser Link wurde ersetzt",
+    "replaced_text": "Am {date} haben wir Ihnen einen neueren Link zu diesem Formular per E-Mail geschickt: Öffnen Sie"
+                     " das Formular über diese E-Mail. Wenn Sie sie nicht finden, fragen Sie uns nach einem neuen.",
+    "e_file_renamed": "Der Inhalt dieser Datei ist {kind}, aber ihr Name endet nicht auf {ends}: Benennen Sie die "
+                      "Datei um oder wählen Sie das Original.",
+    "e_file_not_utf8": "Diese Textdatei ist nicht in UTF-8: Speichern Sie sie erneut als UTF-8 (in Excel: „CSV UTF-8“)"
+                       " und wählen Sie sie erneut.",
     "required": "Pflichtfeld", "optional": "freiwillig", "send": "Senden",
     "fix": "Bitte korrigieren Sie Folgendes:", "yes": "Ja", "no": "Nein",
     "file_hint": "Erlaubt: {kinds}; höchstens {size}.", "date_hint": "Wie 31.03.2026 oder 2026-03-31.",
     "number_hint": "Eine Zahl, etwa 2 oder 1.250,50.", "choose_any": "Wählen Sie alles Zutreffende.",
-    "expires": "Dieses Formular kann bis {date} gesendet werden.",
+    "expires": "Dieses Formular kann bis {date} um {time} Uhr gesendet werden.",
     "sent_title": "Vielen Dank",
     "sent_text": "Ihre Antworten sind bei uns angekommen. Sie können diese Seite schließen.",
     "already_title": "Bereits gesendet",

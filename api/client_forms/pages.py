@@ -2,7 +2,8 @@
 cannot be used, in the request's language (an unknown link: in the browser's, else English).
 
 `GET /r/{token}` shows the form (200); a submitted request says so (200), a cancelled or expired one is
-gone (410), an unknown token is 404 and counts towards the address's guess limit (429 past it).
+gone (410), and so is a link a resend replaced (its page says when the newer one was sent); an unknown token is 404
+and counts towards the address's guess limit (429 past it).
 `POST /r/{token}` reads the multipart form (its size bounded before it is read: api.admission,
 CLIENT_REQUEST_MAX_BODY_BYTES; its files spooled to disk), checks the CSRF token, then every answer (numbers
 read in the form's language): problems show the form again (422) with nothing stored, saying at each file question
@@ -76,11 +77,14 @@ def message_page(status: int, language: str, name: str, **values: Any) -> HTMLRe
                    text=text(f"{name}_text", **values))
 
 
+DATES = {"en": "%Y-%m-%d", "de": "%d.%m.%Y"}  # else 31/03/2026 (Italian, French), as the form's date hint shows
+
+
 def _date(settings: Settings, request: ClientRequest, moment: Any) -> str:
+    """A moment's day as the client reads it in the request's language, in the office's time zone."""
     if moment is None:
         return "-"
-    shown = moment.astimezone(settings.zone)
-    return f"{shown:%Y-%m-%d}" if words(request.language)["lang"] == "en" else f"{shown:%d/%m/%Y}"
+    return moment.astimezone(settings.zone).strftime(DATES.get(words(request.language)["lang"], "%d/%m/%Y"))
 
 
 def _problem_text(language: str, problem: Problem) -> str:
@@ -144,7 +148,8 @@ def form_page(settings: Settings, request: ClientRequest, token: str, status: in
     response = _render("form.html", status, language, page_title=request.title, message=request.message,
                        questions=questions, action=f"/r/{token}", csrf=csrf,
                        problems={k: _problem_text(language, p) for k, p in problems.items()}, again=again,
-                       expires=text("expires", date=_date(settings, request, request.expires_at)))
+                       expires=text("expires", date=_date(settings, request, request.expires_at),
+                                    time=f"{request.expires_at.astimezone(settings.zone):%H:%M}"))
     response.set_cookie(guard.COOKIE, csrf, path=f"/r/{token}", httponly=True, samesite="strict",
                         secure=settings.public_url.startswith("https://"))
     return response
@@ -163,8 +168,13 @@ async def _find(http: Request, session: SessionDep, settings: Settings, token: s
         return message_page(429, language, "slow")
     request = await store.find_by_token(session, token)
     if request is None:
-        guess_limit.miss(_address(http))
-        return message_page(404, language, "unknown")
+        replaced = await store.find_replaced(session, token)
+        if replaced is None:
+            guess_limit.miss(_address(http))
+            return message_page(404, language, "unknown")
+        request, link = replaced
+        if request.status in (RequestStatus.pending, RequestStatus.expired):  # else its status says all there is
+            return message_page(410, request.language, "replaced", date=_date(settings, request, link.replaced_at))
     if request.status == RequestStatus.cancelled:
         return message_page(410, request.language, "cancelled")
     if request.status == RequestStatus.submitted:

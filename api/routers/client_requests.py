@@ -201,8 +201,7 @@ async def resend_client_request(client_request_id: int, session: SessionDep, tem
     if request.status in (RequestStatus.submitted, RequestStatus.cancelled):
         raise ClientRequestClosed(f"client request {client_request_id} is {request.status.value}: "
                                   "it cannot be resent")
-    token = store.renew_token(request, settings, body.expires_days if body else None)
-    session.add(request)
+    token = store.renew_token(session, request, settings, body.expires_days if body else None)
     return await _send(session, temporal, settings, request, token, "client_request_sent_again", principal.actor)
 
 

@@ -19,8 +19,8 @@ from babel import Locale, UnknownLocaleError
 from babel.numbers import NumberFormatError, get_decimal_symbol, get_group_symbol, parse_decimal
 
 from crm.client_requests.questions import QuestionType
-from crm.documents.sniff import sniff
-from crm.documents.store import clean_name
+from crm.documents.sniff import EXTENSIONS, content_type, is_text_name, sniff
+from crm.documents.store import clean_name, shortened_name
 from processes.errors import DocumentInvalid, DocumentMismatch, DocumentUnsupported
 
 MAX_TEXT = {QuestionType.text: 1_000, QuestionType.long_text: 10_000}
@@ -161,13 +161,22 @@ def _file(question: dict[str, Any], upload: Upload | None,
     if size > limit:
         return None, Problem("e_file_large", {"size": size, "limit": limit})
     try:
-        name = clean_name(upload.name)
+        name = clean_name(shortened_name(upload.name))
         sniffed = sniff(upload.file, name, upload.declared)
     except DocumentInvalid:
         return None, Problem("e_file_name")
     except DocumentUnsupported:
-        return None, Problem("e_file_unknown")
-    except DocumentMismatch:
+        if not is_text_name(name):
+            return None, Problem("e_file_unknown")
+        named = "text/csv" if name.lower().endswith(EXTENSIONS["text/csv"]) else "text/plain"
+        accepted = question.get("accept") or [named]
+        # a text not in UTF-8: saving it again helps only if text is accepted at all
+        return None, (Problem("e_file_not_utf8") if named in accepted
+                      else Problem("e_file_kind", {"kind": named, "kinds": accepted}))
+    except DocumentMismatch:  # what the file is, and how such a file is named: the client can rename it
+        kind = content_type(upload.file, name)
+        if kind is not None and not name.lower().endswith(EXTENSIONS[kind]):
+            return None, Problem("e_file_renamed", {"kind": kind, "ends": " / ".join(EXTENSIONS[kind])})
         return None, Problem("e_file_mismatch")
     accepted = question.get("accept") or []
     if accepted and sniffed.content_type not in accepted:

@@ -121,3 +121,14 @@ class ClientRequestClosure(SQLModel, table=True):
     delivered_at: datetime | None = _at(nullable=True)
     attempts: int = 0
     last_error: str | None = Field(default=None, max_length=2_000)
+
+
+class ReplacedLink(SQLModel, table=True):
+    """A request's link that a resend replaced: its token's hash, kept so that the client who opens an older email's
+    link is told a newer one was sent (and when) instead of "not found"."""
+
+    __tablename__ = "client_request_replaced_link"
+
+    token_hash: str = Field(max_length=64, primary_key=True)  # SHA-256 of the replaced link's token, in hex
+    request_id: int = Field(foreign_key="client_request.id", index=True)
+    replaced_at: datetime = _at()

@@ -17,7 +17,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from crm.client_requests.errors import RequestTemplateNotFound
-from crm.client_requests.models import AutoMove, ClientRequest, ClientRequestTemplate, RequestStatus
+from crm.client_requests.models import AutoMove, ClientRequest, ClientRequestTemplate, ReplacedLink, RequestStatus
 from crm.client_requests.questions import RequestTemplate
 from crm.models import Record
 from crm.template_store import add_version
@@ -119,6 +119,17 @@ async def find_by_token(session: AsyncSession, token: str) -> ClientRequest | No
     return (await session.exec(select(ClientRequest).where(ClientRequest.token_hash == hash_token(token)))).first()
 
 
+async def find_replaced(session: AsyncSession, token: str) -> tuple[ClientRequest, ReplacedLink] | None:
+    """The request whose link `token` was until a resend replaced it, with when (None: never a link of one)."""
+    if not token or len(token) > 200:
+        return None
+    replaced = await session.get(ReplacedLink, hash_token(token))
+    if replaced is None:
+        return None
+    request = await session.get(ClientRequest, replaced.request_id)
+    return (request, replaced) if request is not None else None
+
+
 async def record_email(session: AsyncSession, record: Record) -> str:
     """Where a record's requests go: its own address, else its contact's; "" when neither has one."""
     if record.email:
@@ -164,11 +175,15 @@ async def open_request(session: AsyncSession, *, template_key: str, record_id: i
     return request, token
 
 
-def renew_token(request: ClientRequest, settings: Settings, expires_days: int | None = None) -> str:
-    """A new token for the request (the old one stops working), and a new expiry from now; not committed."""
+def renew_token(session: AsyncSession, request: ClientRequest, settings: Settings,
+                expires_days: int | None = None) -> str:
+    """A new token for the request and a new expiry from now, the old link kept as replaced (it opens a page saying
+    a newer one was sent); added to the session, not committed."""
+    session.add(ReplacedLink(token_hash=request.token_hash, request_id=request.id))
     token, request.token_hash = new_token()
     days = expires_days if expires_days is not None else settings.client_request_expiry_days
     request.expires_at = utcnow() + timedelta(days=days)
     if request.status == RequestStatus.expired:  # open again (a process that was told it ended is not told again)
         request.status, request.closed_at = RequestStatus.pending, None
+    session.add(request)
     return token

@@ -1,7 +1,8 @@
 """What a file is, from its bytes (its magic numbers), and whether its name and declared type agree.
 
-Known: PDF, PNG, JPEG, GIF, WebP, DOCX, XLSX, ODT (the last three are ZIP files, told apart by what they
-hold), and plain text (UTF-8 without NUL bytes; CSV when its name ends in .csv). Anything else is refused.
+Known: PDF (its header after at most a BOM and blanks), PNG, JPEG, GIF, WebP, DOCX, XLSX, ODT (the last three are
+ZIP files, told apart by what they hold), and plain text (UTF-8 without NUL bytes; CSV when its name ends in .csv).
+Anything else is refused.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ EXTENSIONS: dict[str, tuple[str, ...]] = {
     "image/gif": (".gif",), "image/webp": (".webp",), DOCX: (".docx",), XLSX: (".xlsx",), ODT: (".odt",),
     "text/plain": (".txt", ".text", ".md", ".log"), "text/csv": (".csv",),
 }
-_MAGIC = ((b"%PDF-", "application/pdf"), (b"\x89PNG\r\n\x1a\n", "image/png"), (b"\xff\xd8\xff", "image/jpeg"),
+_MAGIC = ((b"\x89PNG\r\n\x1a\n", "image/png"), (b"\xff\xd8\xff", "image/jpeg"),
           (b"GIF87a", "image/gif"), (b"GIF89a", "image/gif"))
 _LOOSE = {"", "application/octet-stream", "binary/octet-stream"}  # a client that did not say
 _TEXT_ALIKE = {"text/plain", "text/csv", "application/csv", "application/vnd.ms-excel"}  # CSV as browsers send it
@@ -69,7 +70,9 @@ def _is_text(file: BinaryIO) -> bool:
 
 def content_type(file: BinaryIO, name: str) -> str | None:
     file.seek(0)
-    head = file.read(16)
+    head = file.read(1024)
+    if head.removeprefix(codecs.BOM_UTF8).lstrip(b" \t\r\n\f\x00").startswith(b"%PDF-"):
+        return "application/pdf"  # readers open one whose header a mailer or a server put a BOM or blanks before
     for magic, kind in _MAGIC:
         if head.startswith(magic):
             return kind
@@ -83,12 +86,20 @@ def content_type(file: BinaryIO, name: str) -> str | None:
     return None
 
 
+def is_text_name(name: str) -> bool:
+    """Whether the name is a text file's (.txt, .csv and the like): a file so named but not kept is not UTF-8."""
+    return name.lower().endswith(EXTENSIONS["text/plain"] + EXTENSIONS["text/csv"])
+
+
 def sniff(file: BinaryIO, name: str, declared: str) -> Sniffed:
     """The file's type, size and digest; DocumentUnsupported or DocumentMismatch when it cannot be kept."""
     if file.seek(0, os.SEEK_END) == 0:
         raise DocumentUnsupported(f"{name!r} is empty")
     kind = content_type(file, name)
     if kind is None:
+        if is_text_name(name):
+            raise DocumentUnsupported(f"{name!r} is named as text, but its content is not UTF-8 text (a NUL byte, or "
+                                      "bytes UTF-8 does not allow, as in Windows-1252 or UTF-16): save it as UTF-8")
         raise DocumentUnsupported(f"{name!r}: its content is none of the kinds kept (PDF, PNG, JPEG, GIF, WebP, "
                                   "DOCX, XLSX, ODT, plain text or CSV)")
     if not name.lower().endswith(EXTENSIONS[kind]):

@@ -40,6 +40,17 @@ def clean_name(name: str | None) -> str:
     return base
 
 
+def shortened_name(name: str, limit: int = 255) -> str:
+    """A name cut to `limit` characters, its ending (.pdf) kept: for a client's file, whose name they cannot easily
+    change (a phone's, a scanner's); the API refuses a name too long instead (`clean_name`)."""
+    base = re.split(r"[/\\]", name)[-1]
+    if len(base) <= limit:
+        return base
+    stem, dot, ending = base.rpartition(".")
+    ending = dot + ending if stem and len(ending) <= 16 else ""
+    return base[:limit - len(ending) - 1].rstrip() + "…" + ending
+
+
 def _url(document: Document, number: int | None = None) -> str:
     url = f"/records/{document.record_id}/documents/{document.id}"
     return url if number is None else f"{url}/versions/{number}"

@@ -108,8 +108,12 @@ BAD: dict[str, tuple[dict[str, Any] | None, tuple[str, bytes, str] | None, str, 
     "not an option": ({**GOOD, "q.status": "Vedovo"}, ("", b"", ""), "status", "Scegliere una delle opzioni"),
     "oversize file": (GOOD, ("cu.pdf", pdf() + b"0" * MAX_FILE_BYTES, "application/pdf"), "cu",
                       "si accetta al massimo 50 KB"),
-    "content not its name": (GOOD, ("cu.pdf", png(), "application/pdf"), "cu", "non corrisponde"),
+    "content not its name": (GOOD, ("cu.pdf", png(), "application/pdf"), "cu",
+                             "Il contenuto di questo file è PNG, ma il suo nome non finisce in .png"),
+    "declared type not its content": (GOOD, ("cu.png", png(), "application/pdf"), "cu", "non corrisponde"),
     "kind not accepted": (GOOD, ("cu.txt", b"just text\n", "text/plain"), "cu", "accettati: PDF, PNG"),
+    "text not in UTF-8, not accepted": (GOOD, ("cu.txt", "Però".encode("cp1252"), "text/plain"), "cu",
+                                        "Questo file è TXT; accettati: PDF, PNG"),
     "unknown kind": (GOOD, ("cu.exe", b"MZ\x90\x00" + bytes(range(256)) * 4, "application/octet-stream"), "cu",
                      "non si può accettare"),
     "empty file": (GOOD, ("cu.pdf", b"", "application/pdf"), "cu", "vuoto"),
@@ -289,6 +293,64 @@ async def test_links_that_cannot_be_used_get_a_clear_page_with_the_right_status(
     english = await env.http.get(f"/r/{'B' * 43}", headers={"Accept-Language": "ja"})
     assert english.status_code == 404 and "Link not found" in english.text
     await _nothing_stored(env, expired.id, record_id)
+
+
+async def test_a_link_a_resend_replaced_says_when_a_newer_one_was_sent_and_is_no_guess(env: Env) -> None:
+    """The older email's link said "not found", as a mistyped one: it now says a newer link was sent and when, is not
+    counted as a guess, and once the request is answered through the new link says that"""
+    record_id = await env.record()
+    request, old_token = await env.request(record_id)
+    resent = await env.http.post(f"/client-requests/{request.id}/resend", headers=env.as_("staff"))
+    assert resent.status_code == 200, resent.text
+    new_token = resent.json()["link"].rsplit("/", 1)[1]
+    today = f"{utcnow().astimezone(env.settings.zone):%d/%m/%Y}"
+    for _ in range(7):  # past the guess limit (5), were they counted
+        page = await env.http.get(f"/r/{old_token}")
+        assert page.status_code == 410 and "Questo collegamento è stato sostituito" in page.text, page.text
+        assert f"Il {today} le abbiamo inviato per email un collegamento più recente" in page.text
+    assert (await _post(env, old_token, "x")).status_code == 410
+    await _nothing_stored(env, request.id, record_id)
+    assert (await _post(env, new_token, await _open(env, new_token))).status_code == 200
+    answered = await env.http.get(f"/r/{old_token}")
+    assert answered.status_code == 200 and "Già inviato" in answered.text
+
+
+async def test_the_form_says_until_what_time_it_can_be_sent(env: Env) -> None:
+    request, token = await env.request(await env.record(), language="de")
+    until = request.expires_at.astimezone(env.settings.zone)
+    page = await env.http.get(f"/r/{token}")
+    assert f"Dieses Formular kann bis {until:%d.%m.%Y} um {until:%H:%M} Uhr gesendet werden." in page.text
+
+
+async def test_a_text_file_not_in_utf8_is_asked_for_again_in_utf8(env: Env) -> None:
+    """A CSV saved by Excel as Windows-1252 (or as UTF-16) was refused as "this kind of file cannot be accepted"."""
+    record_id = await env.record()
+    request, token = await env.request(record_id, questions=[
+        {"key": "spese", "type": "file", "label": "Elenco spese", "required": True, "accept": ["text/csv"]}])
+    csrf = await _open(env, token)
+    for data in ("voce;importo\nperizia;350,00 €\n".encode("cp1252"), "voce;importo\n".encode("utf-16")):
+        answered = await env.http.post(f"/r/{token}", data={"csrf_token": csrf},
+                                       files={"q.spese": ("spese.csv", data, "text/csv")})
+        assert answered.status_code == 422, answered.text
+        assert "Questo file di testo non è in UTF-8: salvarlo di nuovo come UTF-8 (in Excel: «CSV UTF-8»)" \
+            in html_text.unescape(answered.text)
+    await _nothing_stored(env, request.id, record_id)
+    answered = await env.http.post(f"/r/{token}", data={"csrf_token": csrf}, files={
+        "q.spese": ("spese.csv", "voce;importo\nperizia;350,00 €\n".encode(), "text/csv")})
+    assert answered.status_code == 200, answered.text
+
+
+async def test_a_file_with_a_long_name_or_a_bom_before_its_pdf_header_is_kept(env: Env) -> None:
+    """A name over 255 characters (a scanner's) is shortened, its ending kept; a PDF a mailer put a BOM before opens
+    in every reader and is kept as a PDF"""
+    record_id = await env.record()
+    request, token = await env.request(record_id)
+    name = "Certificazione unica 2026 scansionata " * 8 + ".pdf"
+    answered = await _post(env, token, await _open(env, token), file=(name, b"\xef\xbb\xbf" + pdf(), "application/pdf"))
+    assert answered.status_code == 200, answered.text
+    _, _, [document] = await _stored(env, request.id, record_id)
+    assert len(document.name) == 255 and document.name.endswith("….pdf")
+    assert document.name.startswith("Certificazione unica 2026 scansionata ")
 
 
 async def test_an_address_guessing_tokens_is_slowed_down(env: Env) -> None:

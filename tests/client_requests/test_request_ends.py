@@ -105,8 +105,7 @@ async def test_a_resent_expired_request_is_pending_again_and_its_form_takes_answ
         assert await closing.expire(session, request_id, "en")
         request = await session.get(ClientRequest, request_id)
         assert request is not None and store.is_expired(request)
-        store.renew_token(request, Settings())
-        session.add(request)
+        store.renew_token(session, request, Settings())
         await session.commit()
         assert request.status is RequestStatus.pending and request.closed_at is None and not store.is_expired(request)
 

@@ -115,7 +115,8 @@ async def test_cancel_and_resend(env: Env) -> None:
     assert resent.status_code == 200, resent.text
     new_token = resent.json()["link"].rsplit("/", 1)[1]
     assert new_token != token
-    assert (await env.http.get(f"/r/{token}")).status_code == 404
+    old_link = await env.http.get(f"/r/{token}")
+    assert old_link.status_code == 410 and "sostituito" in old_link.text  # not a form any more
     assert (await env.http.get(f"/r/{new_token}")).status_code == 200
     cancelled = await env.http.post(f"/client-requests/{request.id}/cancel", headers=env.as_("staff"))
     assert cancelled.status_code == 200 and cancelled.json()["status"] == "cancelled"

@@ -51,6 +51,7 @@ DOCX_TYPE = "application/vnd.openxmlformats-officedocument.wordprocessingml.docu
 # name, bytes, the type a client declares, the type read from the bytes
 KINDS = [
     ("perizia.pdf", pdf(), "application/pdf", "application/pdf"),
+    ("inoltrata.pdf", b"\xef\xbb\xbf\r\n" + pdf(), "application/pdf", "application/pdf"),  # a BOM a mailer put before
     ("pianta.png", png(), "image/png", "image/png"),
     ("foto.jpg", b"\xff\xd8\xff\xe0\x00\x10JFIF\x00" + os.urandom(500) + b"\xff\xd9", "image/jpeg", "image/jpeg"),
     ("logo.gif", b"GIF89a\x01\x00\x01\x00\x00\x00\x00;", "image/gif", "image/gif"),

@@ -87,6 +87,8 @@ async def test_every_refusal_says_why_and_keeps_nothing(served: Served) -> None:
         ("a PDF named .docx", lambda: _upload(served, url, "lettera.docx", pdf(), DOCX_TYPE), 422, ".pdf"),
         ("a program named .pdf", lambda: _upload(served, url, "perizia.pdf", b"MZ\x90\x00" + os.urandom(300)), 415,
          "none of the kinds"),
+        ("a Windows-1252 text named .csv", lambda: _upload(served, url, "spese.csv", "voce;però\n".encode("cp1252")),
+         415, "not UTF-8 text"),
         ("a ZIP of other things named .docx", lambda: _upload(served, url, "lettera.docx", other_zip()), 415,
          "none of the kinds"),
         ("an empty file", lambda: _upload(served, url, "vuoto.pdf", b""), 415, "is empty"),

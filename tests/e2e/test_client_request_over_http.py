@@ -107,7 +107,7 @@ BAD: dict[str, tuple[dict[str, str], tuple[str, bytes, str] | None, str, str]] =
     "missing required file": (GOOD, None, "cu", "obbligatoria"),
     "wrong type": ({**GOOD, "q.dependants": "uno"}, None, "dependants", "Scrivere un numero"),
     "oversize file": (GOOD, ("cu.pdf", pdf() + b"0" * 9000, "application/pdf"), "cu", "al massimo 8 KB"),
-    "bytes not its type": (GOOD, ("cu.pdf", png(), "application/pdf"), "cu", "non corrisponde"),
+    "bytes not its type": (GOOD, ("cu.pdf", png(), "application/pdf"), "cu", "il suo nome non finisce in .png"),
 }
 
 
@@ -127,7 +127,7 @@ async def test_every_bad_input_gets_its_message_and_stores_nothing(stack: Stack)
 
 async def test_an_expired_link_is_refused_and_a_resend_emails_a_new_one(stack: Stack, sessions: Any) -> None:
     """An expired link: 410 in the request's language; staff resend it: a second email with a new link that works,
-    the old one unknown (404)"""
+    the old one saying it was replaced (410)"""
     record_id, request_id, link = await _send(stack)
     async with sessions() as session:
         row = await session.get(ClientRequest, request_id)
@@ -152,7 +152,8 @@ async def test_an_expired_link_is_refused_and_a_resend_emails_a_new_one(stack: S
     new_link = re.search(r"(http://\S+/r/\S+)", emails[1].get_content())
     assert new_link and new_link.group(1) == resent.json()["link"] != link
     async with httpx.AsyncClient(timeout=30) as browser:
-        assert (await browser.get(link)).status_code == 404
+        replaced = await browser.get(link)
+        assert replaced.status_code == 410 and "Questo collegamento è stato sostituito" in replaced.text
         assert (await browser.get(new_link.group(1))).status_code == 200
 
 
