@@ -77,6 +77,14 @@ ITALIAN_SAID: dict[str, str] = {
         "l'intestazione nomina una colonna due volte o ne lascia una senza nome: {columns}",
     "row {row}: the file is not {encoding} ({reason})": "riga {row}: il file non è in {encoding} ({reason})",
     "row {row}: a line is longer than {limit} characters": "riga {row}: una riga supera {limit} caratteri",
+    "row {row}: a cell opens with a quote (\") that is never closed, so the rest of the file was read into it: close "
+    "the quote or remove it":
+        "riga {row}: una cella si apre con una virgoletta (\") che non si chiude mai, quindi il resto del file è stato "
+        "letto al suo interno: chiudere la virgoletta o toglierla",
+    "row {row}: a cell is longer than {limit} characters (a quote that opens a cell and is never closed reads the rest "
+    "of the file into it)":
+        "riga {row}: una cella supera {limit} caratteri (una virgoletta che apre una cella e non si chiude mai vi fa "
+        "leggere tutto il resto del file)",
     "the file is UTF-16, as Excel saves 'Unicode text': save it as 'CSV UTF-8' and send it again":
         "il file è in UTF-16, come Excel salva il 'Testo Unicode': salvarlo come 'CSV UTF-8' e inviarlo di nuovo",
     # how an import ended (api/console/import_pages.outcome)

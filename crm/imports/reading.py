@@ -2,7 +2,8 @@
 
 Nothing here holds more than a row (and a buffer) in memory: the encoding is checked by decoding the
 file in chunks, the delimiter is read from the header line, a line is read up to LINE_LIMIT characters
-(a longer one is refused, not read whole) and a cell up to FIELD_LIMIT.
+(a longer one is refused, not read whole) and a cell up to FIELD_LIMIT. A quote that opens a cell and is never
+closed, which CSV readers take as a cell running to the end of the file, is refused at its row.
 """
 
 from __future__ import annotations
@@ -32,8 +33,12 @@ COLUMNS_NAMED_BADLY = "the header names a column twice or leaves one unnamed: {c
 NOT_ENCODED_ROW = "row {row}: the file is not {encoding} ({reason})"
 LINE_TOO_LONG = "row {row}: a line is longer than {limit} characters"
 UTF16 = "the file is UTF-16, as Excel saves 'Unicode text': save it as 'CSV UTF-8' and send it again"
-UNREADABLE = (NOT_ENCODED_HEADER, EMPTY, HEADER_TOO_LONG, COLUMNS_NAMED_BADLY, NOT_ENCODED_ROW, LINE_TOO_LONG, NOT_CSV,
-              UTF16)
+UNCLOSED_QUOTE = ("row {row}: a cell opens with a quote (\") that is never closed, so the rest of the file was read "
+                  "into it: close the quote or remove it")
+CELL_TOO_LONG = ("row {row}: a cell is longer than {limit} characters (a quote that opens a cell and is never closed "
+                 "reads the rest of the file into it)")
+UNREADABLE = (NOT_ENCODED_HEADER, EMPTY, HEADER_TOO_LONG, COLUMNS_NAMED_BADLY, NOT_ENCODED_ROW, LINE_TOO_LONG,
+              UNCLOSED_QUOTE, CELL_TOO_LONG, NOT_CSV, UTF16)  # NOT_CSV after the row's others: it matches them too
 
 
 class FileUnreadable(ValueError):
@@ -49,12 +54,30 @@ class _LineTooLong(Exception):
     pass
 
 
-def _lines(file: TextIO) -> Iterator[str]:
-    """The file's lines, each read up to LINE_LIMIT characters: a longer one raises `_LineTooLong` unread."""
-    while line := file.readline(LINE_LIMIT + 1):
-        if len(line) > LINE_LIMIT:
-            raise _LineTooLong
-        yield line
+class _Lines:
+    """The file's lines, each read up to LINE_LIMIT characters (a longer one raises `_LineTooLong` unread), and those
+    of the row being read (`row`: the reader asks for a line only when its row needs one)."""
+
+    def __init__(self, file: TextIO) -> None:
+        self.file = file
+        self.row: list[str] = []
+
+    def __iter__(self) -> Iterator[str]:
+        while line := self.file.readline(LINE_LIMIT + 1):
+            if len(line) > LINE_LIMIT:
+                raise _LineTooLong
+            self.row.append(line)
+            yield line
+
+
+def _unclosed(lines: list[str], delimiter: str) -> bool:
+    """Whether a row's lines end inside a quoted cell: read leniently, that cell took the rest of the file."""
+    try:
+        for _ in csv.reader(lines, delimiter=delimiter, strict=True):
+            pass
+    except csv.Error as exc:
+        return "unexpected end of data" in str(exc)
+    return False
 
 
 def detect_encoding(path: Path) -> str:
@@ -107,17 +130,26 @@ def rows(path: Path, encoding: str, delimiter: str) -> Iterator[tuple[int, list[
     """Each data row with its number in a spreadsheet (the header is row 1, a cell's line breaks do not count);
     blank rows skipped, but counted."""
     with path.open(encoding=encoding, newline="", errors="strict") as file:
-        reader = csv.reader(_lines(file), delimiter=delimiter)
+        lines = _Lines(file)
+        reader = csv.reader(lines, delimiter=delimiter)
         row = 0  # the last row read whole; not reader.line_num, which counts the line breaks inside cells too
+        last: list[str] = []  # the lines of the last row read
         try:
             next(reader, None)
             row = 1
             for row, values in enumerate(reader, start=2):
+                last, lines.row = lines.row, []
                 if any(v.strip() for v in values):
                     yield row, values
         except UnicodeDecodeError as exc:
             raise FileUnreadable(NOT_ENCODED_ROW, row=row + 1, encoding=encoding, reason=exc.reason) from None
         except csv.Error as exc:
+            if "field larger than field limit" in str(exc):
+                raise FileUnreadable(CELL_TOO_LONG, row=row + 1, limit=f"{FIELD_LIMIT:,}") from None
             raise FileUnreadable(NOT_CSV, row=row + 1, error=exc) from None
         except _LineTooLong:
             raise FileUnreadable(LINE_TOO_LONG, row=row + 1, limit=f"{LINE_LIMIT:,}") from None
+        # the last row only can run to the end of the file; one that does inside a quote took the rows after it (an
+        # import is one transaction: the rows yielded before are not kept)
+        if len(last) > 1 and _unclosed(last, delimiter):
+            raise FileUnreadable(UNCLOSED_QUOTE, row=row)

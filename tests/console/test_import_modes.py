@@ -68,6 +68,10 @@ def test_how_an_import_ended_is_said_in_the_offices_language() -> None:
     unreadable = reading.FileUnreadable(reading.NOT_ENCODED_ROW, row=7, encoding="utf-8", reason="invalid start byte")
     assert outcome(job(ImportStatus.failed, detail=run.UNREADABLE.format(reason=unreadable)), _) == \
         "riga 7: il file non è in utf-8 (invalid start byte): non è stato scritto nulla"
+    unclosed = reading.FileUnreadable(reading.UNCLOSED_QUOTE, row=4)
+    assert outcome(job(ImportStatus.failed, detail=run.UNREADABLE.format(reason=unclosed)), _) == (
+        'riga 4: una cella si apre con una virgoletta (") che non si chiude mai, quindi il resto del file è stato letto '
+        "al suo interno: chiudere la virgoletta o toglierla: non è stato scritto nulla")
     interrupted = sweep.INTERRUPTED.format(seen="2026-12-05 10:00:00", why=sweep.STOPPED_IMPORTING)
     assert outcome(job(ImportStatus.failed, detail=interrupted), _) == (
         "interrotta: nessun avanzamento dal 2026-12-05 10:00:00 UTC (l'API si è fermata durante l'importazione); "

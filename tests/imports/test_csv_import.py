@@ -211,7 +211,7 @@ async def test_rows_are_numbered_as_a_spreadsheet_shows_them_whatever_line_break
     assert [r.split(",")[0] for r in reasons] == ["row 3", "row 6"]
     too_long = f'title\r\n"A {tag}\r\nB"\r\n"{"a" * 1_100_000}"\r\n'  # the field of row 3 over csv's limit
     failed = await _import(api, "contacts", too_long.encode())
-    assert failed["status"] == "failed" and failed["detail"].startswith("row 3: field larger than field limit")
+    assert failed["status"] == "failed" and failed["detail"].startswith("row 3: a cell is longer than 1,000,000 characters")
 
 
 async def test_two_columns_mapped_to_one_field_are_refused_naming_both(api: Api) -> None:

@@ -35,3 +35,31 @@ def test_lines_up_to_the_limit_and_cells_over_several_lines_are_read(tmp_path: P
                     encoding="utf-8", newline="")
     assert [(row, values[0], len(values[1])) for row, values in rows(path, "utf-8", ";")] == [
         (2, "Uno", len(long_cell)), (4, "Due", len("prima\r\nseconda")), (5, "Tre", len(long_cell))]
+
+
+def test_a_quote_never_closed_is_refused_at_its_row_not_read_as_the_rest_of_the_file(tmp_path: Path) -> None:
+    """A stray quote opening a cell made that cell run to the end of the file: the rows after it were imported as
+    one contact's email. The file is refused at the row; a last row over several lines that closes its quote is
+    read, and so is a quote inside a cell"""
+    path = tmp_path / "contatti.csv"
+    path.write_text('nome;email\r\nAnna;"anna@example.it\r\nBruno;bruno@example.it\r\nCarla;carla@example.it\r\n',
+                    encoding="utf-8", newline="")
+    with pytest.raises(FileUnreadable) as refused:
+        list(rows(path, "utf-8", ";"))
+    assert str(refused.value) == ('row 2: a cell opens with a quote (") that is never closed, so the rest of the file '
+                                  "was read into it: close the quote or remove it")
+    path.write_text('nome;note\r\nAnna "Nina" Rossi;5" schermo\r\nBruno;"prima\r\nseconda"\r\n', encoding="utf-8",
+                    newline="")
+    assert list(rows(path, "utf-8", ";")) == [(2, ['Anna "Nina" Rossi', '5" schermo']),
+                                              (3, ["Bruno", "prima\r\nseconda"])]
+
+
+def test_a_cell_over_the_limit_says_how_a_quote_can_make_one(tmp_path: Path) -> None:
+    path = tmp_path / "contatti.csv"
+    with path.open("w", encoding="utf-8", newline="") as file:
+        file.write('nome;email\r\nAnna;"anna@example.it\r\n')
+        for n in range(30_000):
+            file.write(f"Contatto {n};contatto{n}@example.it\r\n")
+    with pytest.raises(FileUnreadable) as refused:
+        list(rows(path, "utf-8", ";"))
+    assert str(refused.value).startswith("row 2: a cell is longer than 1,000,000 characters (a quote that opens")
