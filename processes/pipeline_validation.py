@@ -9,6 +9,7 @@ uses only known variables (the checks process templates get). Runs in the render
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Collection, Mapping
 from typing import Any, NamedTuple
 
@@ -30,11 +31,16 @@ def _known(path: str, name: str, names: Collection[str], what: str, errors: Erro
 
 
 def _unique(path: str, names: list[str], what: str, errors: ErrorCollector) -> None:
+    """Each name once; two that differ only in letter case or in how an accent is encoded (NFC, NFD) look the same on
+    a board and in a menu, so they are one name twice too."""
     seen: dict[str, int] = {}
     for i, name in enumerate(names):
-        if name in seen:
-            errors.add(f"{path}[{i}].name", f"duplicate {what} '{name}' (also {path}[{seen[name]}])")
-        seen.setdefault(name, i)
+        key = unicodedata.normalize("NFC", name).casefold()
+        if key in seen:
+            first = names[seen[key]]
+            also = "" if first == name else f" '{first}', which differs only in letter case or accent encoding"
+            errors.add(f"{path}[{i}].name", f"duplicate {what} '{name}' (also {path}[{seen[key]}]{also})")
+        seen.setdefault(key, i)
 
 
 def _check_moves(path: str, moves: Mapping[str, list[str]] | None, statuses: list[str], errors: ErrorCollector,
