@@ -1,9 +1,12 @@
-"""What every `stagecoach` command shares: the API client, errors as messages, `--json`, dates as people read them."""
+"""What every `stagecoach` command shares: the API client, errors as messages, `--json`, dates as people read them,
+and a definition file sent as the API takes it (`--charset`)."""
 
 from __future__ import annotations
 
 import json
+import re
 from datetime import datetime
+from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import quote
 
@@ -24,6 +27,30 @@ def call(fn: Any, *args: Any, **kwargs: Any) -> Any:
         return fn(*args, **kwargs)
     except ApiError as exc:
         typer.echo(str(exc), err=True)
+        raise typer.Exit(1) from None
+
+
+CharsetOpt = Annotated[str | None, typer.Option(
+    help="the file's encoding when it is not UTF-8 (windows-1252, iso-8859-1...)")]
+
+
+def definition_file(path: Path, charset: str | None = None) -> tuple[bytes, str]:
+    """A template's or a pipeline's file as sent: its bytes, and its Content-Type (JSON by its name, else YAML; the
+    charset when given)."""
+    if not path.exists():
+        typer.echo(f"{path}: no such file", err=True)
+        raise typer.Exit(2)
+    kind = "application/json" if path.suffix == ".json" else "application/yaml"
+    return path.read_bytes(), f"{kind}; charset={charset}" if charset else kind
+
+
+def call_with_file(fn: Any, *args: Any, **kwargs: Any) -> Any:
+    """`call`, with the API's advice on naming a file's encoding said as these commands take it too: `--charset`."""
+    try:
+        return fn(*args, **kwargs)
+    except ApiError as exc:
+        advice = re.search(r"Content-Type: [\w/+.-]+; charset=([\w.-]+)", str(exc))
+        typer.echo(str(exc) + (f" (with this command: --charset {advice[1]})" if advice else ""), err=True)
         raise typer.Exit(1) from None
 
 

@@ -4,7 +4,6 @@ run the embedded stack. Every command takes `--json`; the admin key `make run` m
 from __future__ import annotations
 
 import os
-import re
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -12,8 +11,7 @@ import typer
 
 from cli import client_requests, csv_files, pipelines, resources
 from cli.admin import admin_app
-from cli.api_client import ApiError
-from cli.common import JsonOpt, api, call, out, pairs, segment
+from cli.common import CharsetOpt, JsonOpt, api, call, call_with_file, definition_file, out, pairs, segment
 from processes.history_words import actor_in
 from settings import get_settings
 
@@ -32,28 +30,6 @@ app.command("import")(csv_files.import_file)
 app.command("export")(csv_files.export_file)
 
 
-CharsetOpt = Annotated[str | None, typer.Option(
-    help="the file's encoding when it is not UTF-8 (windows-1252, iso-8859-1...)")]
-
-
-def _template_body(path: Path, charset: str | None = None) -> tuple[bytes, str]:
-    if not path.exists():
-        typer.echo(f"{path}: no such file", err=True)
-        raise typer.Exit(2)
-    kind = "application/json" if path.suffix == ".json" else "application/yaml"
-    return path.read_bytes(), f"{kind}; charset={charset}" if charset else kind
-
-
-def _template_call(fn: Any, *args: Any, **kwargs: Any) -> Any:
-    """`call`, with the API's advice on naming a file's encoding said as this command takes it too: `--charset`."""
-    try:
-        return fn(*args, **kwargs)
-    except ApiError as exc:
-        advice = re.search(r"Content-Type: [\w/+.-]+; charset=([\w.-]+)", str(exc))
-        typer.echo(str(exc) + (f" (with this command: --charset {advice[1]})" if advice else ""), err=True)
-        raise typer.Exit(1) from None
-
-
 def _noted(data: dict[str, Any]) -> str:
     """The API's notes on a template (SMS segments, texts not tried when saved), a line each."""
     return "".join(f"\n  note: {note}" for note in data.get("notes", []))
@@ -62,8 +38,8 @@ def _noted(data: dict[str, Any]) -> str:
 @app.command()
 def validate(path: Path, as_json: JsonOpt = False, charset: CharsetOpt = None) -> None:
     """Check a template file without saving it."""
-    body, kind = _template_body(path, charset)
-    data = _template_call(api().post, "/templates/validate", content=body, headers={"Content-Type": kind})
+    body, kind = definition_file(path, charset)
+    data = call_with_file(api().post, "/templates/validate", content=body, headers={"Content-Type": kind})
     phases = len(data["template"]["phases"])
     out(data, as_json, f"{path}: valid ({phases} phase{'s' if phases != 1 else ''})" + _noted(data))
 
@@ -71,8 +47,8 @@ def validate(path: Path, as_json: JsonOpt = False, charset: CharsetOpt = None) -
 @app.command()
 def apply(path: Path, as_json: JsonOpt = False, charset: CharsetOpt = None) -> None:
     """Save a template file as a new version (unchanged content keeps the current version)."""
-    body, kind = _template_body(path, charset)
-    response = _template_call(api().send, "POST", "/templates", content=body, headers={"Content-Type": kind})
+    body, kind = definition_file(path, charset)
+    response = call_with_file(api().send, "POST", "/templates", content=body, headers={"Content-Type": kind})
     data = response.json()
     saved = response.status_code == 201
     out({**data, "saved": saved}, as_json, (f"{data['key']} version {data['version']}" if saved else

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 import typer
 
-from cli.common import JsonOpt, api, call, given, out, segment
+from cli.common import CharsetOpt, JsonOpt, api, call, call_with_file, definition_file, given, out, segment
 
 pipelines = typer.Typer(help="Pipelines: a record kind's statuses, moves, record types and automations.",
                         no_args_is_help=True)
@@ -15,22 +15,15 @@ record_types = typer.Typer(help="Record types: each with its initial status and 
                            no_args_is_help=True)
 
 
-def _body(path: Path) -> tuple[bytes, str]:
-    if not path.exists():
-        typer.echo(f"{path}: no such file", err=True)
-        raise typer.Exit(2)
-    return path.read_bytes(), "application/json" if path.suffix == ".json" else "application/yaml"
-
-
 def _summary_line(p: dict[str, Any]) -> str:
     return f"{p['key']:<28} v{p['latest_version']:<4} {p['record_kind']:<12} {p['name']}  types: {', '.join(p['types'])}"
 
 
 @pipelines.command("apply")
-def apply_pipeline(path: Path, as_json: JsonOpt = False) -> None:
+def apply_pipeline(path: Path, as_json: JsonOpt = False, charset: CharsetOpt = None) -> None:
     """Save a pipeline file as a new version (unchanged content keeps the current one)."""
-    body, kind = _body(path)
-    response = call(api().send, "POST", "/pipelines", content=body, headers={"Content-Type": kind})
+    body, kind = definition_file(path, charset)
+    response = call_with_file(api().send, "POST", "/pipelines", content=body, headers={"Content-Type": kind})
     data = response.json()
     saved = response.status_code == 201
     moved = "".join(f"\n  {n} record(s) moved out of '{status}'" for status, n in data.get("remapped", {}).items())
@@ -40,10 +33,10 @@ def apply_pipeline(path: Path, as_json: JsonOpt = False) -> None:
 
 
 @pipelines.command("validate")
-def validate_pipeline(path: Path, as_json: JsonOpt = False) -> None:
+def validate_pipeline(path: Path, as_json: JsonOpt = False, charset: CharsetOpt = None) -> None:
     """Check a pipeline file as `apply` would, without saving it."""
-    body, kind = _body(path)
-    data = call(api().post, "/pipelines/validate", content=body, headers={"Content-Type": kind})
+    body, kind = definition_file(path, charset)
+    data = call_with_file(api().post, "/pipelines/validate", content=body, headers={"Content-Type": kind})
     if not data["changed"]:
         out(data, as_json, f"{path}: valid, unchanged (version {data['version']} of {data['key']}: apply keeps it)")
         return

@@ -54,15 +54,23 @@ def test_an_id_is_one_segment_of_the_path_whatever_it_holds(sent: Any, args: lis
     assert request.url.raw_path == path
 
 
-def test_validate_advises_the_charset_option(sent: Any, tmp_path: Path) -> None:
-    _, answer = sent
+@pytest.mark.parametrize("command", [[], ["pipelines"], ["request-templates"]])
+@pytest.mark.parametrize("verb", ["validate", "apply"])
+def test_a_definition_file_in_another_encoding_is_sent_naming_it(sent: Any, tmp_path: Path, command: list[str],
+                                                                 verb: str) -> None:
+    """Process templates, pipelines and client request templates alike: the API's advice names `--charset`, and
+    `--charset` names the encoding in the Content-Type (request templates and pipelines had no such option)"""
+    requests, answer = sent
     answer(lambda r: httpx.Response(422, json={"type": "TemplateInvalid", "detail": (
         "the template is not valid UTF-8: byte offset 5 (0xe8); if the file is in another encoding, name it: "
         "Content-Type: application/yaml; charset=windows-1252")}))
     (tmp_path / "t.yaml").write_bytes("key: caff\xe8".encode("windows-1252"))
-    result = CliRunner().invoke(app, ["validate", str(tmp_path / "t.yaml")])
+    result = CliRunner().invoke(app, [*command, verb, str(tmp_path / "t.yaml")])
     assert result.exit_code == 1
     assert "charset=windows-1252 (with this command: --charset windows-1252)" in result.output
+    result = CliRunner().invoke(app, [*command, verb, str(tmp_path / "t.yaml"), "--charset", "windows-1252"])
+    assert requests[-1].headers["content-type"] == "application/yaml; charset=windows-1252"
+    assert requests[-1].content == "key: caff\xe8".encode("windows-1252")
 
 
 JOB = {"id": 7, "status": "done", "detail": "1 written, 1 rejected", "rows_read": 2, "rows_invalid": 1,
