@@ -229,6 +229,9 @@ class Settings(BaseSettings):
     # that stopped during it: the API's sweep (every IMPORT_SWEEP_SECONDS) marks it failed (crm/imports/sweep.py).
     import_stale_seconds: float = Field(600, gt=0)
     import_sweep_seconds: float = Field(60, gt=0)
+    # An import's file holds the office's contacts: it is removed once the import ends, and its rejected rows (to be
+    # downloaded, fixed and sent again) this many days after it ended.
+    import_rejected_days: int = Field(30, ge=1, le=3650)
 
     @field_validator("timezone")
     @classmethod

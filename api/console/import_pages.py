@@ -86,8 +86,8 @@ async def _render_list(request: Request, session: SessionDep, settings: Settings
     who = principal(signed)
     query = select(ImportJob) if sees_everything(who) else select(ImportJob).where(api.sent_by(who))
     jobs = (await session.exec(query.order_by(col(ImportJob.id).desc()).limit(30))).all()
-    return render(request, settings, "imports.html", status=status, jobs=[api.public(j) for j in jobs], error=error,
-                  kinds=list(ImportKind), modes=list(ImportMode), encodings=ENCODINGS)
+    return render(request, settings, "imports.html", status=status, jobs=[api.public(j, settings) for j in jobs],
+                  error=error, kinds=list(ImportKind), modes=list(ImportMode), encodings=ENCODINGS)
 
 
 @router.get("", response_class=HTMLResponse)
@@ -132,7 +132,7 @@ async def render_job(request: Request, session: SessionDep, settings: SettingsDe
     except StagecoachError as exc:
         return render(request, settings, "not_found.html", status=exc.status, what=str(job_id), message=exc.message)
     mapping = job.mapping or default_mapping(job.kind, job.columns)
-    return render(request, settings, "import.html", status=status, job=api.public(job), error=error,
+    return render(request, settings, "import.html", status=status, job=api.public(job, settings), error=error,
                   outcome=outcome(job, translator(settings.locale)),
                   mapping_step=_waits_for_mapping(job), mapping=mapping,
                   choices={c: _choices(job, c) for c in job.columns},

@@ -31,7 +31,7 @@ from crm.imports import reading
 from crm.imports.models import ImportJob, ImportJobPublic, ImportKind, ImportMode, ImportStatus
 from crm.imports.rows import default_mapping, mapping_errors
 from crm.imports.run import PROGRESS, run_import
-from crm.imports.sweep import sweep_stale_imports
+from crm.imports.sweep import rejected_kept, remove_old_files, sweep_stale_imports
 from processes.errors import ErrorDetail, ImportInvalid, ImportNotFound
 from settings import Settings
 
@@ -43,10 +43,12 @@ CHUNK = 1 << 16
 
 
 async def sweep_forever(sessions: async_sessionmaker[AsyncSession], settings: Settings) -> None:
-    """The API's sweep of the import jobs a stopped API left behind (crm/imports/sweep.py), now and then."""
+    """The API's sweep of the import jobs a stopped API left behind, and of the files no longer needed
+    (crm/imports/sweep.py), now and then."""
     while True:
         try:
             await sweep_stale_imports(sessions, _folder(settings), timedelta(seconds=settings.import_stale_seconds))
+            await remove_old_files(sessions, _folder(settings), settings.import_rejected_days)
         except Exception as exc:  # the database away, or locked by an import under way (SQLite): next time
             log.warning("the sweep of stale imports failed (%s: %s); it runs again in %s s", type(exc).__name__,
                         str(exc)[:500], settings.import_sweep_seconds)
@@ -59,12 +61,14 @@ def _folder(settings: Settings) -> Path:
     return folder
 
 
-def public(job: ImportJob) -> ImportJobPublic:
+def public(job: ImportJob, settings: Settings) -> ImportJobPublic:
+    """The job as answered; its rejected rows' address while they are kept (IMPORT_REJECTED_DAYS)."""
     public = ImportJobPublic.model_validate(job, from_attributes=True)
     if (progress := PROGRESS.get(job.id or 0)) is not None:  # running in this process: its transaction is open
         public.rows_read, public.rows_invalid = progress.rows_read, progress.rows_invalid
         public.rows_written, public.errors = progress.rows_written, list(progress.errors)
-    if job.status in (ImportStatus.done, ImportStatus.refused) and job.rows_invalid:
+    if job.status in (ImportStatus.done, ImportStatus.refused) and job.rows_invalid \
+            and rejected_kept(job, settings.import_rejected_days):
         public.rejected_url = f"/imports/{job.id}/rejected"
     return public
 
@@ -97,7 +101,7 @@ async def start_import(
     wanted = _mapping(mapping)
     job = await receive(session, settings, principal, kind, mode, request.stream(), encoding, delimiter)
     await launch(request, session, settings, principal, job, wanted, "query.mapping")
-    return public(job)
+    return public(job, settings)
 
 
 async def receive(session: SessionDep, settings: Settings, principal: Principal, kind: ImportKind, mode: ImportMode,
@@ -172,9 +176,9 @@ async def job_or_404(session: SessionDep, job_id: int, principal: Principal) -> 
 
 
 @router.get("/{job_id}", response_model=ImportJobPublic)
-async def get_import(job_id: int, session: SessionDep, principal: StaffDep) -> ImportJobPublic:
+async def get_import(job_id: int, session: SessionDep, settings: SettingsDep, principal: StaffDep) -> ImportJobPublic:
     """How far the import is: rows read, invalid (with the first 1,000 errors), written."""
-    return public(await job_or_404(session, job_id, principal))
+    return public(await job_or_404(session, job_id, principal), settings)
 
 
 @router.get("/{job_id}/rejected", response_class=FileResponse,
@@ -182,6 +186,10 @@ async def get_import(job_id: int, session: SessionDep, principal: StaffDep) -> I
 async def rejected_rows(job_id: int, session: SessionDep, settings: SettingsDep, principal: StaffDep) -> FileResponse:
     job = await job_or_404(session, job_id, principal)
     path = _folder(settings) / f"{job.id}.rejected.csv"
+    if job.status in (ImportStatus.done, ImportStatus.refused) and job.rows_invalid \
+            and not rejected_kept(job, settings.import_rejected_days):
+        raise ImportNotFound(f"the rejected rows of import {job_id} were removed {settings.import_rejected_days} days "
+                             "after it ended (IMPORT_REJECTED_DAYS)")
     if job.status not in (ImportStatus.done, ImportStatus.refused) or not path.exists():
         raise ImportNotFound(f"import {job_id} has no rejected rows (yet)")
     return FileResponse(path, media_type="text/csv; charset=utf-8", filename=f"import-{job_id}-rejected.csv")

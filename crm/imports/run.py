@@ -99,6 +99,7 @@ async def run_import(sessions: async_sessionmaker[AsyncSession], job_id: int, pa
     finally:
         PROGRESS.pop(job_id, None)
         heartbeat(path).unlink(missing_ok=True)
+        path.unlink(missing_ok=True)  # read: the office's contacts are not kept in a file longer than needed
 
 
 def heartbeat(path: Path) -> Path:

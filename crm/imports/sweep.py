@@ -10,6 +10,10 @@ its heartbeat file (rewritten every 5 seconds as its rows are read, crm/imports/
 are read, its uploaded file has not changed. It is then marked `failed` with the reason, and its half-written
 rejected rows are removed. Should the import be alive after all (in another API process, silent for the whole
 grace period), its final commit finds the job ended and rolls back: still nothing is written.
+
+The files an import leaves hold the office's contacts, so they are not kept for ever (`remove_old_files`): an
+uploaded file whose job has ended (an import removes its own as it ends; this catches one an API stopped before
+it could), and rejected rows once IMPORT_REJECTED_DAYS have passed since their job ended.
 """
 
 from __future__ import annotations
@@ -67,7 +71,43 @@ async def sweep_stale_imports(sessions: async_sessionmaker[AsyncSession], folder
                 swept.append(job.id)
         await session.commit()
     for job_id in swept:
-        for leftover in (folder / f"{job_id}.rejected.csv", heartbeat(folder / f"{job_id}.csv")):
+        for leftover in (folder / f"{job_id}.rejected.csv", heartbeat(folder / f"{job_id}.csv"),
+                         folder / f"{job_id}.csv"):
             leftover.unlink(missing_ok=True)
         log.warning("import %s was left behind by a stopped API: marked failed", job_id)
     return swept
+
+
+def rejected_kept(job: ImportJob, days: int, now: datetime | None = None) -> bool:
+    """Whether the job's rejected rows are still kept: until `days` after it ended."""
+    return job.finished_at is None or (now or utcnow()) - job.finished_at < timedelta(days=days)
+
+
+async def remove_old_files(sessions: async_sessionmaker[AsyncSession], folder: Path, days: int,
+                           now: datetime | None = None) -> list[Path]:
+    """Remove the uploaded files of jobs that ended and the rejected rows of jobs that ended over `days` ago; the
+    files removed."""
+    now = now or utcnow()
+    files: dict[int, list[Path]] = {}
+    for path in folder.glob("*.csv"):
+        job_id = path.name.split(".", 1)[0]
+        if job_id.isdigit():
+            files.setdefault(int(job_id), []).append(path)
+    removed: list[Path] = []
+    ids = sorted(files)
+    for start in range(0, len(ids), 500):
+        async with sessions() as session:
+            jobs = {job.id: job for job in (await session.exec(
+                select(ImportJob).where(col(ImportJob.id).in_(ids[start:start + 500])))).all()}
+        for job_id in ids[start:start + 500]:
+            job = jobs.get(job_id)
+            if job is not None and job.status in RUNNING:
+                continue
+            for path in files[job_id]:
+                rejected = path.name.endswith(".rejected.csv")
+                if not rejected or job is None or not rejected_kept(job, days, now):
+                    path.unlink(missing_ok=True)
+                    removed.append(path)
+    if removed:
+        log.info("removed %s import file(s) no longer needed", len(removed))
+    return removed

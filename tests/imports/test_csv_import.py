@@ -7,6 +7,7 @@ import csv
 import io
 import json
 import uuid
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -95,6 +96,15 @@ async def test_bad_rows_refuse_the_whole_file_or_come_back_with_a_reason(api: Ap
     for url in (f"/imports/{partial['id']}", partial["rejected_url"]):
         assert (await api.http.get(url, headers={"X-API-Key": other})).status_code == 404
         assert (await api.http.get(url, headers=api.as_("admin"))).status_code == 200
+    # kept for IMPORT_REJECTED_DAYS (30) after the import ended, then said to be removed
+    async with sessions() as session:
+        job = await session.get(ImportJob, partial["id"])
+        assert job is not None and job.finished_at is not None
+        job.finished_at -= timedelta(days=30, minutes=1)
+        await session.commit()
+    assert (await api.http.get(f"/imports/{partial['id']}", headers=api.as_("staff"))).json()["rejected_url"] is None
+    gone = await api.http.get(partial["rejected_url"], headers=api.as_("staff"))
+    assert gone.status_code == 404 and "were removed 30 days after it ended" in gone.json()["detail"]
 
 
 async def _jobs_left(sessions: Any, detail: str) -> int:

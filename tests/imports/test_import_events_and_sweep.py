@@ -23,7 +23,7 @@ from sqlmodel import col, select
 from crm.imports.models import ImportJob, ImportKind, ImportMode, ImportStatus
 from crm.imports.reading import header
 from crm.imports.run import PROGRESS, Progress, heartbeat, run_import
-from crm.imports.sweep import sweep_stale_imports
+from crm.imports.sweep import remove_old_files, sweep_stale_imports
 from crm.imports.rows import CheckedContact, RowChecker, RowError
 from crm.models import ApiRole, Record, RecordCreate, RecordEvent, RecordEventKind
 from crm.types import utcnow
@@ -216,3 +216,38 @@ async def test_the_sweep_leaves_running_and_ended_jobs_alone(api: Api, sessions:
     async with sessions() as session:
         job = await session.get(ImportJob, running)
         assert job is not None and job.status is ImportStatus.failed and job.detail == "given up"
+
+
+async def test_an_imports_files_are_removed_once_no_longer_needed(api: Api, sessions: Any, tmp_path: Path) -> None:
+    """The files hold the office's contacts and were kept for ever: the uploaded file goes as its import ends (the
+    sweep removes one an API stopped before it could), the rejected rows once IMPORT_REJECTED_DAYS have passed;
+    a running job's files and rejected rows still in time stay"""
+    tag = uuid.uuid4().hex[:8]
+    ended_file = tmp_path / "ended.csv"
+    _write_contacts(ended_file, tag, 3)
+    with ended_file.open("a", encoding="utf-8") as file:
+        file.write(f"Row bad {tag};not an email\r\n")
+    ended = await _job(sessions, api, ended_file, ImportMode.valid_rows)
+    running = await _job(sessions, api, ended_file)
+    stopped = await _job(sessions, api, ended_file)  # ended by the sweep, its upload left by a stopped API
+    source, rejected = tmp_path / f"{ended}.csv", tmp_path / f"{ended}.rejected.csv"
+    ended_file.rename(source)
+    await run_import(sessions, ended, source, rejected, Admin(), "test")
+    assert not source.exists() and rejected.exists()
+    for job_id in (running, stopped):
+        (tmp_path / f"{job_id}.csv").write_text("title\r\nx\r\n")
+    async with sessions() as session:
+        for job_id, status in ((running, ImportStatus.importing), (stopped, ImportStatus.failed)):
+            await session.exec(sa.update(ImportJob).where(col(ImportJob.id) == job_id)  # type: ignore[call-overload]
+                               .values(status=status))
+        await session.commit()
+        job = await session.get(ImportJob, ended)
+        assert job is not None and job.status is ImportStatus.done and job.finished_at is not None
+        finished = job.finished_at
+    (tmp_path / "999999999.rejected.csv").write_text("no job of that id\r\n")
+
+    assert sorted(p.name for p in await remove_old_files(sessions, tmp_path, 30, now=finished + timedelta(days=29))) \
+        == sorted([f"{stopped}.csv", "999999999.rejected.csv"])
+    assert rejected.exists() and (tmp_path / f"{running}.csv").exists()
+    assert await remove_old_files(sessions, tmp_path, 30, now=finished + timedelta(days=31)) == [rejected]
+    assert (tmp_path / f"{running}.csv").exists()
