@@ -3,7 +3,9 @@
 `POST /imports/{kind}` takes the file as the body (`text/csv`, up to MAX_IMPORT_BYTES), streams it to
 DATA_DIR/imports, reads its header (the encoding and the delimiter detected unless given), checks the
 mapping of its columns to fields, and answers `202` with the job; the rows are checked and written in the
-background (crm/imports/run.py). A job is seen by the key that sent it and admins.
+background (crm/imports/run.py). A job is seen by the key that sent it and admins. A body that says it is no CSV
+(JSON, a form: `curl -F` sends the file inside a multipart form, whose boundary lines would be read as rows) is
+415 before it is read.
 """
 
 from __future__ import annotations
@@ -32,10 +34,27 @@ from crm.imports.models import ImportJob, ImportJobPublic, ImportKind, ImportMod
 from crm.imports.rows import default_mapping, mapping_errors
 from crm.imports.run import PROGRESS, run_import
 from crm.imports.sweep import rejected_kept, remove_old_files, sweep_stale_imports
-from processes.errors import ErrorDetail, ImportInvalid, ImportNotFound
+from processes.errors import ErrorDetail, ImportInvalid, ImportNotFound, StagecoachError
 from settings import Settings
 
 router = APIRouter(prefix="/imports", tags=["imports"])
+# what a CSV is sent as (a browser, Excel's own, or none said)
+CSV_TYPES = {"", "text/csv", "text/plain", "application/csv", "text/comma-separated-values", "application/vnd.ms-excel",
+             "application/octet-stream"}
+
+
+class ImportNotCsv(StagecoachError):
+    status = 415
+
+
+def _csv_body(content_type: str) -> None:
+    """ImportNotCsv unless the body is sent as a CSV (or as nothing in particular)."""
+    kind = content_type.split(";")[0].strip().lower()
+    if kind.startswith("multipart/"):
+        raise ImportNotCsv("send the CSV file itself as the body (curl --data-binary @file.csv -H 'Content-Type: "
+                           "text/csv'), not inside a form (multipart/form-data)")
+    if kind not in CSV_TYPES:
+        raise ImportNotCsv(f"the body must be the CSV file itself, with Content-Type: text/csv (it came as {kind})")
 Encoding = Literal["auto", "utf-8", "utf-8-sig", "windows-1252"]
 Delimiter = Literal["auto", ";", ","]
 log = logging.getLogger("stagecoach.imports")
@@ -98,6 +117,7 @@ async def start_import(
     """Import a CSV of contacts or cases (the body, `text/csv`). Every row is checked first; with
     `mode=all_or_nothing` (the default) nothing is written unless all are valid, with `mode=valid_rows` the
     valid ones are and the others come back from `GET /imports/{id}/rejected` with a reason column."""
+    _csv_body(request.headers.get("content-type", ""))
     wanted = _mapping(mapping)
     job = await receive(session, settings, principal, kind, mode, request.stream(), encoding, delimiter)
     await launch(request, session, settings, principal, job, wanted, "query.mapping")

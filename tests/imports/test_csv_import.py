@@ -30,9 +30,10 @@ def _csv(rows: list[list[str]], delimiter: str) -> str:
     return out.getvalue()
 
 
-async def _import(api: Api, kind: str, body: bytes, **params: Any) -> dict[str, Any]:
-    response = await api.http.post(f"/imports/{kind}", headers={**api.as_("staff"), "Content-Type": "text/csv"},
-                                   content=body, params=params)
+async def _import(api: Api, kind: str, body: bytes, headers: dict[str, str] | None = None,
+                  **params: Any) -> dict[str, Any]:
+    response = await api.http.post(f"/imports/{kind}", headers={**api.as_("staff"), "Content-Type": "text/csv",
+                                                                **(headers or {})}, content=body, params=params)
     assert response.status_code == 202, response.text
 
     async def finished() -> dict[str, Any] | None:
@@ -131,6 +132,26 @@ async def test_a_mapping_names_the_columns_and_a_declared_encoding_wins(api: Api
                         encoding="windows-1252", mapping=json.dumps({"Nome": "title", "Posta": "email"}))
     assert job["status"] == "done" and job["mapping"] == {"Nome": "title", "Posta": "email"}
     assert await _titles(api, tag) == [f"José Ñandú {tag}"]
+
+
+async def test_a_body_sent_as_a_form_or_as_json_is_415_and_leaves_no_job(api: Api, sessions: Any) -> None:
+    """`curl -F file=@contatti.csv` sends the file inside a multipart form: its boundary line was read as the header
+    and the file's own header as a row"""
+    tag = uuid.uuid4().hex[:6]
+    csv_file = _csv([["title", "email"], [f"Anna {tag}", f"a{tag}@example.org"]], ";").encode()
+    count = sa.select(sa.func.count()).select_from(ImportJob)
+    async with sessions() as session:
+        jobs = (await session.exec(count)).one()[0]  # type: ignore[call-overload]
+    form = await api.http.post("/imports/contacts", headers=api.as_("staff"), files={"file": ("c.csv", csv_file)})
+    assert form.status_code == 415 and "not inside a form (multipart/form-data)" in form.json()["detail"]
+    as_json = await api.http.post("/imports/contacts", headers=api.as_("staff"), json={"title": "x"})
+    assert as_json.status_code == 415 and "(it came as application/json)" in as_json.json()["detail"]
+    async with sessions() as session:
+        assert (await session.exec(count)).one()[0] == jobs  # type: ignore[call-overload]
+    for kind in ("text/csv; charset=utf-8", "application/vnd.ms-excel", "application/octet-stream"):
+        job = await _import(api, "contacts", csv_file.replace(b"Anna", kind.split(";")[0].encode()),
+                            headers={"Content-Type": kind})
+        assert job["status"] == "done", kind
 
 
 async def test_cases_import_with_tags_and_participants_and_export_back(api: Api) -> None:
