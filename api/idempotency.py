@@ -7,13 +7,19 @@ signed in to the console), its operation, its process and its body. The same req
 first outcome); any other request with the key is refused with 422 `IdempotencyKeyReused`, never
 answered with another request's result. Keys are unique across callers: use a fresh random key (a
 UUID) for each new request.
+
+Requests the API carries out itself (completing a task, closing a case) claim their key the same way; the same
+request sent again once it was done answers with what is there now (the task done, the case closed) instead of
+409 for doing it twice.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+from typing import Annotated
 
+from fastapi import Header
 from pydantic import BaseModel
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import select
@@ -22,6 +28,14 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from api.auth import Principal
 from crm.models import IdempotencyKey
 from processes.errors import IdempotencyKeyReused
+
+
+IdempotencyKeyHeader = Annotated[str | None, Header(
+    alias="Idempotency-Key", min_length=1, max_length=200, pattern=r"^[\x21-\x7e]+$",
+    description="a key of your own (a UUID; visible ASCII, no spaces) naming this request: sent again with the same "
+                "request, it applies once and every send gets its answer, even after the process has ended or "
+                "continued as new; sent with any other request (another operation, target, body or caller), it is "
+                "refused with 422 IdempotencyKeyReused")]
 
 
 def fingerprint(principal: Principal, operation: str, target: str, body: BaseModel) -> str:
@@ -34,8 +48,9 @@ def fingerprint(principal: Principal, operation: str, target: str, body: BaseMod
 
 
 async def claim(session: AsyncSession, key: str, principal: Principal, operation: str, target: str,
-                body: BaseModel) -> None:
-    """Let the request go on with `key`: the first time, or again with the same request. Refuse any other."""
+                body: BaseModel) -> bool:
+    """Let the request go on with `key`: the first time (True), or again with the same request (False). Refuse any
+    other."""
     mine = fingerprint(principal, operation, target, body)
     query = select(IdempotencyKey).where(IdempotencyKey.key == key)
     row = (await session.exec(query)).first()
@@ -45,12 +60,12 @@ async def claim(session: AsyncSession, key: str, principal: Principal, operation
                                    operation=operation, target=target))
         try:
             await session.commit()
-            return
+            return True
         except IntegrityError:  # a request with the same key claimed it first
             await session.rollback()
             row = (await session.exec(query)).one()
     if row.fingerprint == mine:
-        return
+        return False
     same_caller = (row.api_key_id == principal.key_id if principal.key_id is not None
                    else row.api_key_id is None and row.user_id == principal.user_id)
     first = f"{row.operation} on {row.target}" if same_caller else "a request of another caller"

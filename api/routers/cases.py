@@ -20,6 +20,7 @@ from activities.engine_words import say
 from api.auth import Principal
 from api.case_lifecycle import abort_processes, running_processes
 from api.deps import SessionDep, SettingsDep, StaffDep, TemporalDep
+from api.idempotency import IdempotencyKeyHeader, claim
 from api.notices import queue_notices, send_notices
 from api.references import named_in_body
 from api.task_reminders import cancel_record_reminders, set_record_reminders
@@ -214,11 +215,17 @@ class CloseBody(BaseModel):
 
 @router.post("/{case_id}/close", response_model=CasePublic)
 async def close_case(case_id: int, session: SessionDep, temporal: TemporalDep, settings: SettingsDep,
-                     principal: StaffDep, body: CloseBody | None = None) -> CasePublic:
+                     principal: StaffDep, body: CloseBody | None = None,
+                     idempotency_key: IdempotencyKeyHeader = None) -> CasePublic:
     """Close the case. With running processes, `running_processes` says whether to abort them or keep them
-    (409 `RunningProcesses`, listing them, when it is left out). Pending task reminders are cancelled."""
+    (409 `RunningProcesses`, listing them, when it is left out). Pending task reminders are cancelled. Sent again
+    with the same `Idempotency-Key` once closed, it answers with the case (not 409)."""
     body = body or CloseBody()
     case = await get_case_or_404(session, case_id, principal)
+    if idempotency_key is not None and not await claim(session, idempotency_key, principal, "close_case",
+                                                       f"case {case_id}", body):
+        if await session.get(CaseClosure, case_id) is not None:
+            return await _public(session, case, principal)  # sent again: what it did
     if await session.get(CaseClosure, case_id) is not None:
         raise CaseStateConflict(f"case {case_id} is closed already")
     running = await running_processes(session, case_id)

@@ -10,7 +10,7 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Header, Query, Request, Response
+from fastapi import APIRouter, Query, Request, Response
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, Field
 from sqlalchemy.exc import SQLAlchemyError
@@ -22,7 +22,7 @@ from temporalio.service import RPCError, RPCStatusCode
 from api.auth import Principal
 from api.deps import ClientDep, SessionDep, SettingsDep, StaffDep, TemporalDep
 from api.fields import KEY_PATTERN, Key, WorkflowIdPath
-from api.idempotency import claim
+from api.idempotency import IdempotencyKeyHeader, claim
 from api.references import named_in_body
 from api.routers.records import get_record_or_404
 from api.routers.users import get_user_or_404
@@ -47,14 +47,6 @@ router = APIRouter(prefix="/processes", tags=["processes"])
 log = logging.getLogger("stagecoach.api")
 
 DB_TOKEN = b"db:"  # a next_page_token of the list from the database: the page's last run id follows
-
-IdempotencyKey = Annotated[str | None, Header(
-    alias="Idempotency-Key", max_length=200,
-    description="a key of your own (a UUID) naming this request: sent again with the same request, it applies "
-                "once and every send gets its answer, even after the process has ended or continued as new; "
-                "sent with any other request (another operation, process, body or caller), it is refused with "
-                "422 IdempotencyKeyReused")]
-
 
 class ProcessStarted(BaseModel):
     workflow_id: str
@@ -320,7 +312,8 @@ async def staff_request(kind: StaffRequestKind, workflow_id: str, body: BaseMode
 def _staff_route(kind: StaffRequestKind) -> Callable[..., Awaitable[ProcessView]]:
     """The route of a staff request (`staff_request`)."""
     async def route(workflow_id: WorkflowIdPath, body: BaseModel, session: SessionDep, temporal: TemporalDep,
-                    settings: SettingsDep, principal: StaffDep, idempotency_key: IdempotencyKey = None) -> ProcessView:
+                    settings: SettingsDep, principal: StaffDep,
+                    idempotency_key: IdempotencyKeyHeader = None) -> ProcessView:
         return await staff_request(kind, workflow_id, body, session, temporal, settings, principal, idempotency_key)
 
     route.__annotations__["body"] = kind.body  # FastAPI reads the body's model from here

@@ -20,6 +20,7 @@ from temporalio.client import Client
 from api.auth import Principal
 from api.deps import SessionDep, SettingsDep, StaffDep, TemporalDep
 from api.fields import WorkflowIdQuery
+from api.idempotency import IdempotencyKeyHeader, claim
 from api.paging import Page, paged
 from api.references import named_in_body
 from api.routers.records import get_record_or_404
@@ -102,9 +103,16 @@ class CompleteTaskBody(BaseModel):
 
 @router.post("/{task_id}/complete", response_model=TaskPublic)
 async def complete_task(task_id: int, session: SessionDep, temporal: TemporalDep, settings: SettingsDep,
-                        principal: StaffDep, body: CompleteTaskBody | None = None) -> TaskPublic:
-    """Complete a task. The task of a manual phase completes the phase, through its process."""
+                        principal: StaffDep, body: CompleteTaskBody | None = None,
+                        idempotency_key: IdempotencyKeyHeader = None) -> TaskPublic:
+    """Complete a task. The task of a manual phase completes the phase, through its process. Sent again with the
+    same `Idempotency-Key` once done, it answers with the task (not 409)."""
     task = await _task_or_404(session, task_id, principal)
+    if idempotency_key is not None and not await claim(session, idempotency_key, principal, "complete_task",
+                                                       f"task {task_id}", body or CompleteTaskBody()):
+        await session.refresh(task)
+        if task.status is TaskStatus.done:
+            return _public(task)  # sent again: what it did
     if task.status is not TaskStatus.open:
         raise InvalidPhaseState.worded("task {task} is already {status}", task=task_id, status=task.status.value)
     if task.kind is TaskKind.phase:

@@ -259,3 +259,40 @@ async def test_an_idempotency_key_names_one_request(dev_env: WorkflowEnvironment
     assert again.status_code == 200 and again.json() == skipped.json(), again.text
     assert aborted.status_code == 200 and aborted.json()["status"] == "aborted", aborted.text
     assert after_end.status_code == 200 and after_end.json() == skipped.json(), after_end.text
+
+
+async def test_a_task_completed_or_a_case_closed_again_with_its_key_answers_what_it_did(
+        dev_env: WorkflowEnvironment, sessions: Any, factory: Factory, task_queue: str, database_url: str) -> None:
+    """Completing a phase's task and closing a case took no Idempotency-Key: a retry of a request whose answer was
+    lost got 409 for doing it twice. An empty key applied the request every time it was sent."""
+    record = await factory.record(owner=await factory.user())
+    key = f"keys-{uuid.uuid4().hex[:6]}"
+    async with (serve_api(sessions, dev_env.client, database_url=database_url, task_queue=task_queue) as api,
+                running_worker(dev_env.client, sessions, task_queue)):
+        await create_template(api, document(key))
+        workflow_id = await _start(api, key, record.id)
+        for empty in ("", "a b", "caff\xe8".encode("latin-1")):
+            refused = await api.http.post(f"/processes/{workflow_id}/skip", json={"phase": "call"},
+                                          headers={**api.staff, "Idempotency-Key": empty})
+            assert refused.status_code == 422, (empty, refused.text)
+            assert [e["path"] for e in refused.json()["errors"]] == ["header.Idempotency-Key"], refused.text
+        [task] = await eventually(lambda: tasks(sessions, workflow_id), what="the phase's task")
+        k = {**api.staff, "Idempotency-Key": f"k-{uuid.uuid4().hex}"}
+        done = [await api.http.post(f"/tasks/{task.id}/complete", headers=k, json={"answers": {"esito": "ok"}})
+                for _ in range(2)]
+        other_body = await api.http.post(f"/tasks/{task.id}/complete", headers=k, json={"answers": {"esito": "no"}})
+        without_key = await api.http.post(f"/tasks/{task.id}/complete", headers=api.staff, json={})
+
+        case = await api.http.post("/cases", headers=api.staff, json={"name": f"Pratica {key}"})
+        assert case.status_code == 201, case.text
+        c = {**api.staff, "Idempotency-Key": f"c-{uuid.uuid4().hex}"}
+        closed = [await api.http.post(f"/cases/{case.json()['id']}/close", headers=c, json={"reason": "fatto"})
+                  for _ in range(2)]
+        closed_other = await api.http.post(f"/cases/{case.json()['id']}/close", headers=c, json={"reason": "altro"})
+    assert [r.status_code for r in done] == [200, 200] and done[0].json() == done[1].json(), done[1].text
+    assert done[0].json()["status"] == "done"
+    assert _refusal(other_body) == "422 IdempotencyKeyReused" and _refusal(without_key) == "409 InvalidPhaseState"
+    assert [r.status_code for r in closed] == [200, 200] and closed[1].json()["state"] == "closed", closed[1].text
+    assert _refusal(closed_other) == "422 IdempotencyKeyReused"
+    lines = [e.kind for e in await history(sessions, workflow_id)]
+    assert lines.count(HistoryKind.phase_done) == 2  # "call", once, then "close"
