@@ -285,4 +285,22 @@ async def test_a_huge_body_without_a_key_costs_the_api_nothing(dev_env: Any, dat
         writer.close()
         assert head.startswith(b"HTTP/1.1 400") and b"content-type: application/problem+json" in head, head
         assert "64 KB" in json.loads(body)["detail"]
+        # headers: one of 30 MB, or 100,000 small ones, were read whole and answered; refused past 64 KB as they come
+        for headers in (b"X-Big: " + b"b" * 30 * MB + b"\r\n", b"".join(b"X-%d: v\r\n" % n for n in range(100_000))):
+            reader, writer = await asyncio.open_connection("127.0.0.1", served.port)
+            writer.write(b"GET /livez HTTP/1.1\r\nHost: x\r\n")
+            try:
+                for start in range(0, len(headers), 64 * 1024):
+                    writer.write(headers[start:start + 64 * 1024])
+                    await writer.drain()
+                writer.write(b"\r\n")
+                await writer.drain()
+            except ConnectionError:  # refused and closed while the rest was being sent
+                pass
+            head, _, body = (await asyncio.wait_for(reader.read(), 30)).partition(b"\r\n\r\n")
+            writer.close()
+            assert head.startswith(b"HTTP/1.1 400"), head
+            assert json.loads(body)["detail"].startswith("the request's line and headers are longer than 64 KB")
+        figures["a header of 30 MB, or 100,000 headers"] = "400 once the head passed 64 KB"
+        assert served.rss_bytes() - before < 20 * MB
         assert (await http.get("/livez")).status_code == 200
