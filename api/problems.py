@@ -13,6 +13,7 @@ from fastapi.responses import JSONResponse
 from fastapi.routing import iter_route_contexts
 from sqlalchemy.exc import DataError, DBAPIError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.requests import ClientDisconnect
 from starlette.responses import Response
 from starlette.routing import compile_path
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -153,6 +154,9 @@ class UnexpectedErrors:
 
         try:
             await self.app(scope, receive, sending)
+        except ClientDisconnect:  # the client went away while its body was read: nobody to answer, nothing wrong here
+            log.info("the client disconnected before its request was read whole",
+                     extra={"method": scope["method"], "path": scope["path"]})
         except Exception:
             log.exception("unhandled error", extra={"method": scope["method"], "path": scope["path"]})
             if not started:  # otherwise the server closes the half-sent response

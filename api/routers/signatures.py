@@ -74,8 +74,8 @@ def signed_headers(secret: str, message_id: str, body: bytes, now: float | None 
             "webhook-signature": Signer(secret).sign(message_id, moment, body.decode())}
 
 
-def verified(secret: str, headers: dict[str, str], body: bytes, tolerance: float) -> str | None:
-    """Why the callback's signature does not hold, or None when it does."""
+def headers_unsigned(headers: dict[str, str], tolerance: float) -> str | None:
+    """Why the callback's signature headers cannot hold (missing, or a time out of `tolerance`), or None."""
     message_id, stamp, signatures = (headers.get(h, "") for h in ("webhook-id", "webhook-timestamp",
                                                                    "webhook-signature"))
     if not (message_id and stamp and signatures):
@@ -86,6 +86,15 @@ def verified(secret: str, headers: dict[str, str], body: bytes, tolerance: float
         return "webhook-timestamp is not a number of seconds"
     if abs(time.time() - sent_at) > tolerance:
         return f"webhook-timestamp is more than {tolerance:.0f} seconds away from now"
+    return None
+
+
+def verified(secret: str, headers: dict[str, str], body: bytes, tolerance: float) -> str | None:
+    """Why the callback's signature does not hold, or None when it does."""
+    if (why := headers_unsigned(headers, tolerance)) is not None:
+        return why
+    message_id, sent_at, signatures = headers["webhook-id"], int(headers["webhook-timestamp"]), \
+        headers["webhook-signature"]
     try:
         text = body.decode()
     except UnicodeDecodeError:
@@ -176,22 +185,35 @@ async def _sent_pdf(session: AsyncSession, settings: Settings, signature: Signat
 
 @router.post("/callback/{provider}", response_model=CallbackAnswer)
 @body_limit("max_document_bytes")
-async def signature_callback(provider: Annotated[str, FastPath(max_length=63)], request: Request, session: SessionDep, settings: SettingsDep,
-                             temporal: TemporalDep) -> JSONResponse | CallbackAnswer:
+async def signature_callback(provider: Annotated[str, FastPath(max_length=63)], request: Request, session: SessionDep,
+                             settings: SettingsDep, temporal: TemporalDep) -> JSONResponse | CallbackAnswer:
     """A signing provider tells a signature request's outcome (public: signed with the provider's secret; 401 when
-    the signature does not hold or the provider is unknown, 404 for an unknown envelope)."""
-    return await receive(session, settings, temporal, provider, {k.lower(): v for k, v in request.headers.items()},
-                         await request.body())
+    the signature does not hold or the provider is unknown, 404 for an unknown envelope). What can be checked
+    without the body (the provider, the signature's headers and time) is checked before the body is read."""
+    headers = {k.lower(): v for k, v in request.headers.items()}
+    if (refused := unsigned(settings, provider, headers)) is not None:
+        return refused
+    return await receive(session, settings, temporal, provider, headers, await request.body())
+
+
+def unsigned(settings: Settings, provider: str, headers: dict[str, str]) -> JSONResponse | None:
+    """The 401 of a callback that cannot be signed by `provider`, told from its headers alone; None otherwise."""
+    if provider_secret(settings, provider) is None:  # nothing to verify it with: unauthenticated as an unsigned call
+        return problem(401, "Unauthorized", f"no signing provider '{provider}' in SIGNING_PROVIDERS: its callback "
+                                            "cannot be verified")
+    if (why := headers_unsigned(headers, settings.signing_callback_tolerance_seconds)) is not None:
+        return problem(401, "Unauthorized", why)
+    return None
 
 
 async def receive(session: AsyncSession, settings: Settings, temporal: Client | None, provider: str,
                   headers: dict[str, str], raw: bytes) -> JSONResponse | CallbackAnswer:
     """A callback as it came (headers in lower case, the raw body): verified, read, kept, delivered. The embedded
     signing page hands its own signed callbacks here too."""
+    if (refused := unsigned(settings, provider, headers)) is not None:
+        return refused
     secret = provider_secret(settings, provider)
-    if secret is None:  # nothing to verify it with: unauthenticated, like any unsigned call
-        return problem(401, "Unauthorized", f"no signing provider '{provider}' in SIGNING_PROVIDERS: its callback "
-                                            "cannot be verified")
+    assert secret is not None
     if (why := verified(secret, headers, raw, settings.signing_callback_tolerance_seconds)) is not None:
         return problem(401, "Unauthorized", why)
     try:

@@ -6,11 +6,13 @@ callback that comes later changes nothing (nor does one for a request older code
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 import uuid
 from typing import Any
 
+import httpx
 import pytest
 from sqlalchemy import update
 from sqlmodel import col, select
@@ -78,6 +80,21 @@ async def _ended(stack: Stack, workflow_id: str) -> dict[str, Any]:
     return await eventually(done, what=f"process {workflow_id} completed")  # type: ignore[no-any-return]
 
 
+async def _head_only(stack: Stack, path: str, headers: dict[str, str]) -> str:
+    """The status line answered to a POST declaring a 40 MB body of which nothing is sent (none: it waited for it)."""
+    url = httpx.URL(str(stack.http.base_url))
+    reader, writer = await asyncio.open_connection(url.host, url.port)
+    head = "".join(f"{name}: {value}\r\n" for name, value in headers.items())
+    writer.write(f"POST {path} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n{head}"
+                 "Content-Length: 40000000\r\n\r\n".encode())
+    try:
+        return (await asyncio.wait_for(reader.readline(), 10)).decode().strip()
+    except TimeoutError:
+        return "none: it waited for the body"
+    finally:
+        writer.close()
+
+
 async def test_a_signer_signs_or_declines_on_the_embedded_page(stack: Stack) -> None:
     key = f"sign-{uuid.uuid4().hex[:6]}"
     saved = await stack.http.post("/templates", headers={**stack.as_("admin"), "Content-Type": "application/yaml"},
@@ -96,6 +113,9 @@ async def test_a_signer_signs_or_declines_on_the_embedded_page(stack: Stack) -> 
     unknown = await stack.http.post("/signatures/callback/nobody", content=forged,
                                     headers=signed_headers("whsec_" + "B" * 40, "msg_forged", forged))
     assert unknown.status_code == 401
+    for provider, headers in (("nobody", signed_headers("whsec_" + "B" * 40, "msg_forged", forged)),
+                              ("embedded", {})):  # an unknown provider, or no signature: 401 before the body
+        assert (await _head_only(stack, f"/signatures/callback/{provider}", headers)).startswith("HTTP/1.1 401")
     assert (await stack.http.get(path)).status_code == 200  # still waiting for the signer
     signed = await stack.http.post(path, data={"decision": "sign"})
     assert signed.status_code == 200 and "You signed" in signed.text, signed.text
