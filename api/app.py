@@ -19,6 +19,7 @@ from api.admission import Admission, api_routes
 from api.console import errors as console_errors
 from api.auth import KeyCache
 from api.bounds import bounded_integers
+from api.no_nul import no_nul_in_path_or_query
 from api.sent_json import keys_given_once
 from api.routers import (api_keys, cases, client_request_templates, client_requests, deliveries, documents, exports,
                          health, imports, moves, outbox, pipelines, processes, records, signatures, tags, tasks,
@@ -64,7 +65,8 @@ def create_app(settings: Settings | None = None, temporal: Client | None = None,
             await engine.dispose()
 
     app = FastAPI(title="Stagecoach", version="0.1.0", lifespan=lifespan,
-                  dependencies=[Depends(bounded_integers), Depends(keys_given_once)],
+                  dependencies=[Depends(no_nul_in_path_or_query), Depends(bounded_integers),
+                                Depends(keys_given_once)],
                   description="Durable process automation for CRMs. Every error is application/problem+json.",
                   docs_url=None, redoc_url=None)
     app.state.api_keys = KeyCache(settings.api_key_cache_seconds)  # api.admission's, before any request

@@ -5,7 +5,8 @@ FastAPI's handling of a request below its middleware (the included routers' rout
 route's six dependencies solved, the endpoint's answer validated again against its model, a response built from it)
 cost about 0.3 ms of the API's 2.5 ms of CPU a start (bench/findings.md, the start path's twelfth round). The express
 lane is a route ahead of the app's others. A request whose body is sent as `application/json` and that
-`StartProcessBody` takes as it is (no key given twice or unknown to it, every integer in the database's range), from
+`StartProcessBody` takes as it is (no key given twice or unknown to it, every integer in the database's range, no
+NUL in a text), from
 a caller the admission found (`api.admission`), starts the process with the route's own code (`start_with`), and its
 answer is the model's JSON, as the route's is.
 
@@ -82,8 +83,8 @@ def _usual(request: Request, body: bytes) -> StartProcessBody | None:
         start = StartProcessBody.model_validate_json(body, extra="forbid")  # a key it does not know: the route's 422
     except ValidationError:
         return None
-    if out_of_range([start.record_id, start.version, start.owner_id]) or keys_twice(body):
-        return None
+    if out_of_range([start.record_id, start.version, start.owner_id]) or keys_twice(body) or b"\\u0000" in body:
+        return None  # the route refuses it, naming where
     return start
 
 

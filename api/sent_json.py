@@ -27,6 +27,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
 from pydantic import BaseModel
 
+from api.no_nul import NUL_MESSAGE
 from api.problems import is_json
 
 Location = tuple[str | int, ...]
@@ -89,7 +90,7 @@ async def keys_given_once(request: Request) -> None:
                                               "key once"} for at in twice])
     if nul := list(_nul(parsed, ())):
         raise RequestValidationError([{"loc": ("body", *at), "type": "string_nul", "input": None,
-                                       "msg": "holds the NUL character (\\u0000), which no text may hold"}
+                                       "msg": NUL_MESSAGE}
                                       for at in nul])
     if unknown := unknown_keys(_body_model(route), parsed):
         raise RequestValidationError(unknown)

@@ -86,6 +86,9 @@ GENERATION_1 = IMPLIED | {
     "signatures-cancelled-with-their-phase", "signatures-cancelled-when-the-process-ends",
 }
 
+# Changes made after generation 1: every run asks `workflow.patched` for them (a marker in the runs that take one).
+LATER = frozenset({"signal-texts-without-nul"})
+
 Step = Callable[[Bookkeeping | None], Awaitable[Any]]  # runs a step's activity, carrying the bookkeeping given
 # bookkeeping failed after its retries: what staff say ("retry", "skip"), or None when the process is aborted
 Stuck = Callable[[str, str, ActivityError], Awaitable[str | None]]

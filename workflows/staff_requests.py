@@ -20,7 +20,8 @@ a handler and a validator here, and a line in the table.
   nothing; what it accepts goes to the same handler as the update. Its `Idempotency-Key` field is an
   ID like an update's. Runs that took such a signal before `PATCH_SIGNALS` dropped it, and still do.
   A signal naming no `actor` is recorded as its sender's Temporal identity, read from its event by an
-  activity (`PATCH_SENDER`); signals wait for each other's lookup, so they apply in the order they came.
+  activity (`PATCH_SENDER`); signals wait for each other's lookup, so they apply in the order they came. A text
+  holding the NUL character is refused as the API refuses it (`PATCH_SIGNAL_NUL`).
 
 Workflow code, run without the SDK's sandbox (see `interpreter.py`).
 """
@@ -28,7 +29,7 @@ Workflow code, run without the SDK's sandbox (see `interpreter.py`).
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -71,6 +72,8 @@ from workflows.run import BOOKKEEPING_RETRY, BOOKKEEPING_TIMEOUT, Run
 PATCH_SIGNALS = "staff-requests-as-signals"
 # The change that records a signal's sender: its Temporal identity, read from the process's history by an activity.
 PATCH_SENDER = "signal-sender-identity"
+# The change that refuses a signal holding the NUL character in a text, as the API refuses such a body.
+PATCH_SIGNAL_NUL = "signal-texts-without-nul"
 SENDER_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_attempts=3)
 # Who a signal's request is recorded as when it names nobody and its sender cannot be read.
 SIGNAL_ACTOR = "temporal signal"
@@ -113,6 +116,9 @@ class StaffRequests:
         try:
             if len(args) > 1:
                 raise ValueError(f"{len(args)} inputs: send one JSON object")
+            if (nul := list(_nul_paths(args[0] if args else {}, ""))) and self.run.patched(PATCH_SIGNAL_NUL):
+                raise ValueError("; ".join(f"{path}: holds the NUL character (\\u0000), which no text may hold"
+                                           for path in nul))  # before it is read: its actor and reason are not kept
             sent = kind.signal.model_validate(args[0] if args else {})
             fields = sent.model_dump(exclude={"actor", "idempotency_key"})
             request = kind.request.model_validate({**{name: value for name, value in fields.items()
@@ -391,6 +397,20 @@ def _signal_event_id() -> int | None:
         return None
     marker = group._to_proto()
     return marker.inbound_event.inbound_event_id if marker.HasField("inbound_event") else None
+
+
+def _nul_paths(value: Any, at: str) -> Iterator[str]:
+    """Where a signal's input holds the NUL character: each text's path (`answers.esito`), or `input`."""
+    if isinstance(value, str):
+        if "\x00" in value:
+            yield at or "input"
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            path = f"{at}.{key}" if at else str(key)
+            yield from (path,) if isinstance(key, str) and "\x00" in key else _nul_paths(item, path)
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            yield from _nul_paths(item, f"{at}[{index}]")
 
 
 def _signal_errors(exc: Exception) -> str:

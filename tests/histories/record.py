@@ -159,6 +159,23 @@ async def staff_signals(run: Run) -> Handle:
     return handle
 
 
+async def signal_nul(run: Run) -> Handle:
+    """A skip sent as a signal whose reason holds the NUL character (refused since `signal-texts-without-nul`; applied
+    before it, so the completion of the same phase that follows was refused instead), then the next phase completed."""
+    handle = await run.start(
+        "signal_nul",
+        {"key": "call", "name": "Call the client", "completion": "manual"},
+        {"key": "wait", "name": "Wait for the documents", "completion": "manual"},
+        {"key": "close", "name": "Close", "actions": [{"add_history": {"text": "closed"}}]})
+    await until(handle, lambda s: s.phases[0].task_id is not None)
+    await handle.signal("skip_phase", {"phase": "call", "reason": "a\x00b", "actor": "anna"})
+    await handle.signal("complete_phase", {"phase": "call", "actor": "anna"})
+    await until(handle, lambda s: s.phases[1].task_id is not None)
+    await handle.signal("complete_phase", {"phase": "wait", "actor": "anna"})
+    await final_state(handle)
+    return handle
+
+
 async def incident_retry(run: Run) -> Handle:
     handle = await run.start(
         "incident_retry",
@@ -471,7 +488,8 @@ SCENARIOS: dict[str, Callable[[Run], Awaitable[WorkflowHandle[Any, Any]]]] = {
                             follow_up, loop_continue_as_new, loop_guard_cancelled, record_events_dispatch,
                             responsible_missing, staff_signals, appointment_cancelled, stage_automations,
                             client_request_answered, client_request_office_time, signature_declined,
-                            signature_expired, client_request_closed, signature_cancelled, signature_ended)}
+                            signature_expired, client_request_closed, signature_cancelled, signature_ended,
+                            signal_nul)}
 
 
 async def record(names: list[str]) -> None:

@@ -104,7 +104,9 @@ async def test_a_refused_signal_leaves_a_refused_line_and_changes_nothing(
             ("complete_phase", {"phase": "close"}),  # not running
             ("skip_phase", {"phsae": "close"}),  # a misspelt field: refused, not "skip the current phase"
             ("abort", "withdrew"),  # not an object
-            ("resolve_incident", {"action": "later"})]
+            ("resolve_incident", {"action": "later"}),
+            ("skip_phase", {"reason": "a\x00b", "actor": "x\x00y"}),  # NUL, which the API refuses in any text
+            ("complete_phase", {"answers": {"esito": "x\x00y"}})]
     async with running_worker(client, sessions, task_queue):
         handle = await start(client, task_queue, template(CALL, CLOSE), record.id, owner.id)
         await until(handle, lambda s: s.phases[0].task_id is not None)
@@ -125,7 +127,12 @@ async def test_a_refused_signal_leaves_a_refused_line_and_changes_nothing(
         "Request 'skip_phase' sent as a signal refused: phsae: Extra inputs are not permitted",
         "Request 'abort' sent as a signal refused: input: Input should be a valid dictionary or instance of "
         "AbortSignal",
-        "Request 'resolve_incident' sent as a signal refused: action: Input should be 'retry' or 'skip'"])
+        "Request 'resolve_incident' sent as a signal refused: action: Input should be 'retry' or 'skip'",
+        "Request 'skip_phase' sent as a signal refused: reason: holds the NUL character (\\u0000), which no text may "
+        "hold; actor: holds the NUL character (\\u0000), which no text may hold",
+        "Request 'complete_phase' sent as a signal refused: answers.esito: holds the NUL character (\\u0000), which "
+        "no text may hold"])
+    assert not any("\x00" in (line.text + line.actor) for line in lines)
     by_type = {line.data["error_type"]: (line.actor, line.phase_key) for line in lines}
     assert by_type["PhaseNotFound"] == ("anna", "call") and by_type["NoIncident"] == (client.identity, "call")
     logged = [r.getMessage() for r in caplog.records if "sent as a signal" in r.getMessage() or "refused" in
