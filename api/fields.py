@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import Path, Query
-from pydantic import StringConstraints
+from pydantic import BeforeValidator, StringConstraints
 
 from processes.template_basics import KEY_PATTERN
 
@@ -17,6 +17,18 @@ WorkflowIdQuery = Annotated[str | None, Query(max_length=255, description="a pro
 TemplateKeyPath = Annotated[str, Path(max_length=63, description="a template's key")]
 Label = Annotated[str | None, Query(max_length=64)]
 """A status or a role to filter on."""
+
+
+def _flag(value: object) -> object:
+    if isinstance(value, bool):
+        return value
+    if value in ("true", "false"):
+        return value == "true"
+    raise ValueError("a flag is true or false")
+
+
+Flag = Annotated[bool, BeforeValidator(_flag)]
+"""A flag in a query: `true` or `false`; `1`, `yes`, `on` refused (FastAPI takes them: `?confirm=1` deleted a case)."""
 
 
 def digits(value: str) -> bool:

@@ -20,6 +20,7 @@ from activities.engine_words import say
 from api.auth import Principal
 from api.case_lifecycle import abort_processes, running_processes
 from api.deps import SessionDep, SettingsDep, StaffDep, TemporalDep
+from api.fields import Flag
 from api.idempotency import IdempotencyKeyHeader, claim
 from api.notices import queue_notices, send_notices
 from api.references import named_in_body
@@ -286,8 +287,8 @@ class CaseRemoval(BaseModel):
 @router.delete("/{case_id}", response_model=CaseRemoval)
 async def delete_case(
     case_id: int, session: SessionDep, temporal: TemporalDep, settings: SettingsDep, principal: StaffDep,
-    confirm: Annotated[bool, Query(description="must be true: the case and all of it go for good")] = False,
-    dry_run: Annotated[bool, Query(description="only say what would go")] = False,
+    confirm: Annotated[Flag, Query(description="must be true: the case and all of it go for good")] = False,
+    dry_run: Annotated[Flag, Query(description="only say what would go")] = False,
 ) -> CaseRemoval:
     """Delete the case for good: its running processes are aborted first, then the case and everything
     hanging from it (tasks, timeline, email, process runs, participants and tags links, access list,

@@ -17,6 +17,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from api.auth import Principal
 from api.deps import SessionDep, SettingsDep, StaffDep, TemporalDep
+from api.fields import Flag
 from api.notices import send_notices
 from api.paging import Page, paged
 from api.references import named_in_body
@@ -153,7 +154,7 @@ async def record_client_requests(record_id: int, session: SessionDep, principal:
 async def list_client_requests(
         session: SessionDep, principal: StaffDep, page: PagedDep, status: StatusQuery = None,
         contact_email: Annotated[str | None, Query(max_length=320, description="the client's address")] = None,
-        unlinked: Annotated[bool | None, Query(description="true: only requests linked to no record")] = None,
+        unlinked: Annotated[Flag | None, Query(description="true: only requests linked to no record")] = None,
 ) -> list[ClientRequestSummary]:
     """Every request the caller may see, newest first: a client's (`contact_email`), those not linked yet."""
     query = select(ClientRequest).outerjoin(Record, col(Record.id) == col(ClientRequest.record_id)).where(

@@ -21,7 +21,7 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from api.auth import Principal
 from api.deps import ClientDep, SessionDep, SettingsDep, StaffDep, TemporalDep
-from api.fields import KEY_PATTERN, Key, WorkflowIdPath
+from api.fields import KEY_PATTERN, Flag, Key, WorkflowIdPath
 from api.idempotency import IdempotencyKeyHeader, claim
 from api.references import named_in_body
 from api.routers.records import get_record_or_404
@@ -187,7 +187,7 @@ async def list_processes(
     phase: Annotated[str | None, Query(pattern=KEY_PATTERN, max_length=63)] = None,
     started_after: Annotated[WrittenDatetime | None, Query(description="started at or after this time")] = None,
     started_before: Annotated[WrittenDatetime | None, Query(description="started before this time")] = None,
-    overdue: Annotated[bool | None, Query(description="true: only processes whose phase waits on someone past "
+    overdue: Annotated[Flag | None, Query(description="true: only processes whose phase waits on someone past "
                                                       "its deadline; false: none of them")] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     page_token: Annotated[str | None, Query(max_length=4000)] = None,

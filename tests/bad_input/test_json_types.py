@@ -49,6 +49,12 @@ async def test_a_number_for_a_flag_or_a_moment_is_refused_with_its_path(api: Api
         ("post", f"/records/{record['id']}/events", {"kind": "note", "description": "x",
                                                      "occurred_at": "9999-12-31T23:59:59-05:00"}, "body.occurred_at"),
         ("get", "/processes?started_after=9999-12-31T23:59:59-14:00", None, "query.started_after"),
+        # a flag in a query: FastAPI took 1, yes, on and off (`DELETE /cases/{id}?confirm=1` deleted the case)
+        ("get", "/processes?overdue=1", None, "query.overdue"),
+        ("get", "/processes?overdue=off", None, "query.overdue"),
+        ("get", "/client-requests?unlinked=yes", None, "query.unlinked"),
+        ("delete", "/cases/1?confirm=1", None, "query.confirm"),
+        ("delete", "/cases/1?dry_run=on", None, "query.dry_run"),
     ]
     wrong = []
     for method, url, body, path in refused:
