@@ -89,7 +89,7 @@ async def allocate(body: StartProcessBody, session: AsyncSession, principal: Pri
         if kind != template.record_kind:
             raise RecordKindMismatch(f"template '{template.key}' runs on {template.record_kind.value} records; record "
                                      f"{body.record_id} is {'an' if kind.value[0] in 'aeiou' else 'a'} {kind.value}")
-        owner_id = body.owner_id or principal.user_id or record_owner
+        owner_id = body.owner_id if body.owner_id is not None else principal.user_id or record_owner  # 0: no user
         if owner_id is None:
             raise OwnerMissing("no process owner: give owner_id, use a key tied to a user, or give the record an "
                                "owner", details=[ErrorDetail("body.owner_id", "needed: the record has no owner and "

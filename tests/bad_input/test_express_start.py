@@ -59,12 +59,12 @@ def _refused(template: str, record: int) -> list[tuple[str | None, bytes, bool]]
         (JSON, sent(request_id="r" * 201)), (JSON, sent(template="Not A Key")), (JSON, sent(ownr_id=1)),
         (JSON, json.dumps({"record_id": record}).encode()), (JSON, b'{"template": "\xff", "record_id": 1}'),
         (JSON, b"[" * 100_000), (JSON, written(f"{record}.5")),
-        ("application/problem+json", sent(record_id=0)),
+        ("application/problem+json", sent(record_id=0)), (JSON, sent(request_id="a\u0000")),
     ]
     # taken as they are, then refused by the start itself (no such template, record, version or owner)
     taken: list[tuple[str | None, bytes]] = [
         (JSON, sent(template="no-such-template")), (JSON, sent(record_id=MAX_INT)), (JSON, sent(version=99)),
-        (JSON, sent(owner_id=MAX_INT)), (f"{JSON}; charset=utf-8", sent(record_id=0)),
+        (JSON, sent(owner_id=MAX_INT)), (JSON, sent(owner_id=0)), (f"{JSON}; charset=utf-8", sent(record_id=0)),
         ("Application/JSON", sent(record_id=-MAX_INT)),
     ]
     return [(kind, text, False) for kind, text in handed_on] + [(kind, text, True) for kind, text in taken]
@@ -120,6 +120,10 @@ async def test_the_lane_answers_every_refusal_as_the_route_does(api: Api, withou
     route = await without_lane.post("/processes?dry_run=true", headers=headers, content=body)
     assert handed_on == [body] and lane.status_code == route.status_code and lane.content == route.content
     assert 400 <= lane.status_code < 500, lane.text
+    # owner 0, no user, was taken for "no owner given": the process went to the key's user or the record's owner
+    zero = await api.http.post("/processes", headers=headers, content=json.dumps(
+        {"template": template, "record_id": record, "owner_id": 0}).encode())
+    assert zero.status_code == 422 and [e["path"] for e in zero.json()["errors"]] == ["body.owner_id"], zero.text
     listed = await api.http.get("/processes", headers=api.as_("staff"), params={"record_id": record})
     assert listed.json()["items"] == [], "a refused start made a run"
 
