@@ -17,7 +17,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 from starlette.types import Scope
 
-from api.console.web import COOKIE, render
+from api.console.web import COOKIE, NUL_IN_FORM, refused_page, render
 from crm.staff_sessions import signed_in
 
 
@@ -58,8 +58,10 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> Any:
-        if _in_console(request.url.path):  # the pages read their forms themselves: this is a number in the path
-            return await _not_found(request, 404)
+        if _in_console(request.url.path):
+            if any(error.get("type") == "string_nul" for error in exc.errors()):  # a search or an address (api.no_nul)
+                return refused_page(request, request.app.state.settings, NUL_IN_FORM, 422)
+            return await _not_found(request, 404)  # the pages read their forms themselves: this is a number in the path
         return await api_validation(request, exc)
 
     @app.exception_handler(StarletteHTTPException)

@@ -210,6 +210,9 @@ ITALIAN: dict[str, str] = {
     'not a form': 'non è un modulo',
     'not a form this page sends': 'non è un modulo inviato da questa pagina',
     "the form's security token is missing or out of date": 'il codice di sicurezza del modulo manca o è scaduto',
+    'a field holds the NUL character, an invisible character some programs paste: type the text again without it':
+        'un campo contiene il carattere NUL, un carattere invisibile che alcuni programmi incollano: riscrivere il '
+        'testo senza di esso',
     "the sign-in form's security token is missing or out of date": 'il codice di sicurezza del modulo di accesso manca o è scaduto',
     'this page of the list is out of date: start again': "questa pagina dell'elenco non è più valida: ricomincia",
     'running': 'in corso',

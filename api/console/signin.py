@@ -17,7 +17,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from api.console.i18n import translator
-from api.console.web import COOKIE, MAX_FIELDS, FormRefused, SignedInDep, form, redirect, render
+from api.console.web import COOKIE, MAX_FIELDS, NUL_IN_FORM, FormRefused, SignedInDep, form, holds_nul, redirect, render
 from api.deps import SessionDep, SettingsDep
 from crm.staff_sessions import MAX_PASSWORD, SESSION_LIFETIME, check_password, close_session, locked_until, \
     open_session, signed_in
@@ -76,6 +76,8 @@ async def sign_in(request: Request, session: SessionDep, settings: SettingsDep) 
     sent = str(data.get("form_token") or "")
     if not expected or not secrets.compare_digest(sent.encode(), expected.encode()):
         raise FormRefused("the sign-in form's security token is missing or out of date")
+    if holds_nul(data):
+        raise FormRefused(NUL_IN_FORM, status=422)
     handle = handle.strip().lower()[:63]
     if not handle or not password:
         return _form_page(request, settings, _back(back), 422, _("Give your user name and your password."), handle)

@@ -92,7 +92,21 @@ async def form(request: Request, signed: SignedIn, max_files: int = 0) -> FormDa
     if not isinstance(sent, str) or not secrets.compare_digest(sent.encode(), signed.csrf_token.encode()):
         await data.close()
         raise FormRefused("the form's security token is missing or out of date")
+    if holds_nul(data):
+        await data.close()
+        raise FormRefused(NUL_IN_FORM, status=422)
     return data
+
+
+NUL_IN_FORM = ("a field holds the NUL character, an invisible character some programs paste: type the text again "
+               "without it")
+
+
+def holds_nul(data: FormData) -> bool:
+    """Whether a field of the form (a name, a text, a file's name) holds NUL, which no text Stagecoach keeps may hold:
+    the API refuses it in a body, and a process given it in a reason could not write its history (PostgreSQL)."""
+    return any("\x00" in name or "\x00" in (value if isinstance(value, str) else value.filename or "")
+               for name, value in data.multi_items())
 
 
 def text(data: FormData, name: str, default: str = "") -> str:

@@ -94,6 +94,19 @@ async def test_the_console_refuses_what_it_must(stack: Stack, sessions: Any) -> 
                                        files={"file": ("x.csv", b"a;b\n", "text/csv")})
         assert with_file.status_code == 400 and with_file.headers["content-type"].startswith("text/html")
         assert "not a form this page sends" in with_file.text, with_file.text
+        # NUL in a reason reached the process, which then could not write its history on PostgreSQL (stuck for good);
+        # in a search it matched everything, or the API's JSON answered
+        for path, data in ((f"{url}/skip", {"phase": "one", "reason": "a\x00b"}),
+                           (f"{url}/abort", {"reason": "stop\x00now", "confirm": "on"}),
+                           (f"{url}/complete", {"phase": "one", "answers": "esito: a\x00b"}),
+                           ("/console/tasks", {"record_id": str(record["id"]), "title": "a\x00b"})):
+            nul = await browser.post(path, data={**data, "csrf_token": token})
+            assert nul.status_code == 422 and "holds the NUL character" in nul.text, (path, nul.text)
+        searched = await browser.get("/console/records?q=a%00b")
+        assert searched.status_code == 422 and "holds the NUL character" in searched.text
+        async with httpx.AsyncClient(base_url=base, timeout=30) as fresh:
+            nul_sign_in = await sign_in_async(fresh, "a\x00b", "password")
+        assert nul_sign_in.status_code == 422 and "holds the NUL character" in nul_sign_in.text
         assert await _current(stack, workflow_id, "one")
 
         # the same form sent twice skips one phase; its key sent with another body is refused on the page
