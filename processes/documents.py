@@ -1,7 +1,7 @@
 """Reading a template document: YAML or JSON into a mapping, refusing shapes that would exhaust a reader.
 
 A document is parsed with YAML 1.2 booleans and no duplicate keys, and refused when it nests
-too deeply or when its YAML aliases expand it past a bound, each with where.
+too deeply, when its YAML aliases expand it past a bound, or when a text holds NUL, each with where.
 """
 
 from __future__ import annotations
@@ -80,6 +80,8 @@ def _check_shape(data: Any, source: str) -> None:
 
     def walk(value: Any, path: str, depth: int, ancestors: set[int]) -> None:
         if isinstance(value, str):
+            if "\x00" in value:  # YAML's "\0": PostgreSQL keeps no such text, and a status so named looks like another
+                texts.append(ErrorDetail(path, "holds the NUL character (\\0 or \\u0000), which no text may hold"))
             chars[0] -= len(value)
             if chars[0] < 0:
                 raise TemplateInvalid([ErrorDetail("", f"{source} holds more than {MAX_DOCUMENT_CHARS} characters "
@@ -101,14 +103,18 @@ def _check_shape(data: Any, source: str) -> None:
                 (f"{path}.{key}" if path else str(key))
             if isinstance(value, dict) and not isinstance(key, str):
                 keys.append(ErrorDetail(where, _not_text(key)))
-            walk(key, path, depth + 1, ancestors)
+            elif isinstance(key, str) and "\x00" in key:
+                keys.append(ErrorDetail(where.replace("\x00", "\\0"), "a key holds the NUL character (\\0 or \\u0000), which no text may "
+                                               "hold"))
+            walk(key.replace("\x00", "") if isinstance(key, str) else key, path, depth + 1, ancestors)  # said above
             walk(child, where, depth + 1, ancestors)
         ancestors.discard(id(value))
 
     keys: list[ErrorDetail] = []
+    texts: list[ErrorDetail] = []
     walk(data, "", 0, set())
-    if keys:
-        raise TemplateInvalid(keys)
+    if keys or texts:
+        raise TemplateInvalid(keys + texts)
 
 
 def _not_text(key: Any) -> str:

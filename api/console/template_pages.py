@@ -59,7 +59,7 @@ def line_of(text: str, path: str) -> int | None:
     found in the document."""
     try:
         node: Any = yaml.compose(text)
-    except yaml.YAMLError:
+    except (yaml.YAMLError, RecursionError):  # a document nested too deep (refused for that) has no line to show
         return None
     line = None
     for name, index in _STEP.findall(path):

@@ -20,7 +20,7 @@ from temporalio.testing import WorkflowEnvironment
 
 from api.app import create_app
 from api.auth import create_key
-from api.console.template_pages import yaml_text
+from api.console.template_pages import line_of, yaml_text
 from api.console.written_yaml import written
 from crm import template_store
 from crm.models import ApiRole
@@ -187,6 +187,12 @@ async def test_a_template_saved_as_json_or_before_texts_were_kept_is_shown_writt
         as_yaml = await browser.get(f"/templates/{key}/versions/2", headers={**api_key, "Accept": "application/yaml"})
         assert as_yaml.status_code == 406 and "keeps no text" in as_yaml.text
         assert (await browser.get(f"/templates/{key}/versions/2", headers=api_key)).json()["version"] == 2
+
+
+def test_an_error_of_a_document_nested_too_deep_has_no_line_and_no_server_error() -> None:
+    """The editor looks for the line of each error: in a document nested 2,000 levels deep (refused for it) YAML's
+    composer ran out of stack, and the page was a 500"""
+    assert line_of("a: " + "[" * 2000 + "]" * 2000, "a") is None
 
 
 @hypothesis_settings(max_examples=300, deadline=None)
