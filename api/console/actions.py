@@ -122,7 +122,8 @@ async def complete_task_action(task_id: int, request: Request, session: SessionD
     _ = translator(settings.locale)
     try:
         body = CompleteTaskBody.model_validate({"answers": answers(text(data, "answers"), _)})
-        await complete_task(task_id, session, temporal, settings, principal(signed), body)
+        await complete_task(task_id, session, temporal, settings, principal(signed), body,
+                            text(data, "idempotency_key")[:200] or None)  # sent twice: done once
     except ValidationError as exc:
         return await render_today(request, session, temporal, settings, signed, 422, field_error(exc, _), task_id,
                                   answers=text(data, "answers"))

@@ -17,6 +17,7 @@ from fastapi.responses import HTMLResponse
 from pydantic import ValidationError
 
 from api.console.case_pages import render_case
+from api.console.form_once import apply_once
 from api.console.i18n import translator
 from api.console.process_pages import record_titles, users_by_id
 from api.console.refusals import field_error
@@ -93,7 +94,9 @@ async def create(request: Request, session: SessionDep, temporal: TemporalDep, s
     back = back if back.startswith("/console/") and not back.startswith("//") else "/console/tasks"
     try:
         body = task_body(data, settings)
-        await create_task(body, session, temporal, settings, principal(signed))
+        who = principal(signed)
+        await apply_once(session, data, who, "create_task", "tasks", body,  # a form sent twice makes one task
+                         lambda: create_task(body, session, temporal, settings, who))
     except (ValueError, StagecoachError) as exc:
         message = (field_error(exc, translator(settings.locale), _labels(settings))
                    if isinstance(exc, ValidationError) else getattr(exc, "message", str(exc)))

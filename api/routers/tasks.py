@@ -14,7 +14,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Response
 from pydantic import BaseModel, Field
-from sqlmodel import col, select
+from sqlmodel import col, select, update
 from temporalio.client import Client
 
 from api.auth import Principal
@@ -121,14 +121,23 @@ async def complete_task(task_id: int, session: SessionDep, temporal: TemporalDep
                                    settings.process_answer_seconds)
         await session.refresh(task)
     else:
-        task.status, task.completed_at, task.completed_by = TaskStatus.done, utcnow(), principal.actor
-        session.add(task)
-        if task.kind is TaskKind.manual and task.record_id is not None:
-            session.add(HistoryEntry(record_id=task.record_id, kind=HistoryKind.task_completed, actor=principal.actor,
-                                     text=history_text(settings.locale, "task_completed", title=task.title),
-                                     data={"task_id": task.id}))
+        record_id, title, kind = task.record_id, task.title, task.kind
+        done = await session.exec(update(Task).where(  # type: ignore[call-overload]
+            col(Task.id) == task_id, col(Task.status) == TaskStatus.open).values(
+            status=TaskStatus.done, completed_at=utcnow(), completed_by=principal.actor))
+        if done.rowcount != 1:  # completed meanwhile: the same form sent twice at once, or two people
+            await session.rollback()
+            await session.refresh(task)
+            if idempotency_key is not None and task.status is TaskStatus.done:
+                return _public(task)
+            raise InvalidPhaseState.worded("task {task} is already {status}", task=task_id, status=task.status.value)
+        if kind is TaskKind.manual and record_id is not None:
+            session.add(HistoryEntry(record_id=record_id, kind=HistoryKind.task_completed, actor=principal.actor,
+                                     text=history_text(settings.locale, "task_completed", title=title),
+                                     data={"task_id": task_id}))
         await session.commit()
-        if task.kind is TaskKind.manual:
+        await session.refresh(task)
+        if kind is TaskKind.manual:
             await cancel_reminder(temporal, task)
     return _public(task)
 

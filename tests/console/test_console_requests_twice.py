@@ -78,3 +78,34 @@ async def test_a_request_form_sent_three_times_sends_once(stack: Stack, sessions
 
 async def _mails(stack: Stack, address: str, count: int) -> bool:
     return len(stack.mail.to(address)) >= count
+
+
+async def test_a_task_form_or_its_close_button_sent_three_times_does_it_once(stack: Stack, sessions: Any) -> None:
+    """The new task form sent three times at once (a double click, a reload) made three tasks; its Close button
+    sent three times wrote a "Task completed" line each"""
+    tag, admin, owner = await setup(stack)
+    job = (await stack.http.post("/records", headers=admin, json={
+        "kind": "job", "title": f"Tasks {tag}", "owner_id": owner["id"]})).json()
+    staff = await staff_user(sessions, "Pia Rota")
+    async with httpx.AsyncClient(base_url=str(stack.http.base_url), timeout=30) as browser:
+        assert (await sign_in_async(browser, staff.user.handle, staff.password)).status_code == 303
+        page = await browser.get("/console/tasks")
+        fields = {**_form(page, "/console/tasks"), "record_id": str(job["id"]), "title": f"Richiamare {tag}"}
+        assert fields["idempotency_key"]
+        made = await asyncio.gather(*(browser.post("/console/tasks", data=fields) for _ in range(3)))
+        assert [a.status_code for a in made] == [303] * 3, [a.text for a in made]
+        [task] = (await stack.http.get("/tasks", headers=admin, params={"record_id": job["id"]})).json()
+
+        page = await browser.get("/console/tasks")
+        close = f"/console/tasks/{task['id']}/complete"
+        closed = await asyncio.gather(*(browser.post(close, data=_form(page, close)) for _ in range(3)))
+        assert [a.status_code for a in closed] == [303] * 3, [a.text for a in closed]
+    async with sessions() as session:
+        lines = (await session.exec(select(HistoryEntry).where(
+            HistoryEntry.record_id == job["id"], HistoryEntry.kind == HistoryKind.task_completed))).all()
+    assert len(lines) == 1
+    # without a key (two people at once, an old page): one completes it, the others are told it is done
+    second = (await stack.http.post("/tasks", headers=admin, json={"record_id": job["id"], "title": "Di nuovo"})).json()
+    raced = await asyncio.gather(*(stack.http.post(f"/tasks/{second['id']}/complete", headers=admin)
+                                   for _ in range(4)))
+    assert sorted(r.status_code for r in raced) == [200, 409, 409, 409], [r.text for r in raced]
