@@ -108,7 +108,7 @@ async def move_record(session: AsyncSession, record_id: int, move: Move) -> Move
     record = await session.get(Record, record_id, populate_existing=True)
     if record is None:
         raise RecordNotFound(f"no record {record_id}")
-    row = await pipeline_store.governing_version(session, record.kind, record.type)
+    row = await pipeline_store.governing_version(session, record.kind, record.type, to_write=True)
     pipeline = pipeline_store.load(row) if row is not None else None
     if (why := refusal(record, pipeline, move)) is not None:
         raise MoveRefused(why)
@@ -155,7 +155,7 @@ async def move_record(session: AsyncSession, record_id: int, move: Move) -> Move
 async def creation_status(session: AsyncSession, record: Record, status_given: bool) -> None:
     """A new record of a type a pipeline lists starts in its type's initial status; a status given with it must be
     one of its type's (an import of records already under way)."""
-    pipeline = await pipeline_store.governing(session, record.kind, record.type)
+    pipeline = await pipeline_store.governing(session, record.kind, record.type, to_write=True)
     if pipeline is None:
         return
     if not status_given:
@@ -171,7 +171,7 @@ async def change_type(session: AsyncSession, record: Record, new_type: str, stat
     """Give the record another type: it keeps its status when the new type allows it; otherwise `status` must name
     one the new type allows, else `MoveRefused` with the statuses it may pick from (nothing changes). One history
     line; a status that changes is a move (its counter, its record event)."""
-    pipeline = await pipeline_store.governing(session, record.kind, new_type)
+    pipeline = await pipeline_store.governing(session, record.kind, new_type, to_write=True)
     target = status or record.status
     if pipeline is not None and target not in (sequence := pipeline.sequence(new_type)):
         raise MoveRefused(f"record {record.id} cannot be of type '{new_type}' in '{target}'; pick one of its "

@@ -15,6 +15,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select, update
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from crm.db import begin_write
 from crm.models import HistoryEntry, HistoryKind, Record
 from crm.pipeline_models import PipelineSummary, PipelineVersion, RecordType, RecordTypePublic
 from crm.types import utcnow
@@ -174,8 +175,10 @@ async def save(session: AsyncSession, pipeline: Pipeline, created_by: str, remap
     (their history lines in the language of `locale`: the office's, LOCALE)."""
     digest = checksum(pipeline)
     for _ in range(5):
+        await hold_types(session, pipeline)
         current = await latest(session, pipeline.key)
         if current is not None and current.checksum == digest:
+            await session.commit()  # nothing to save: the types are let go
             return current, False, {}
         moves = await _checked(session, current, pipeline, remap or {})
         row = _new_version(pipeline, current, digest, created_by)
@@ -193,17 +196,31 @@ async def save(session: AsyncSession, pipeline: Pipeline, created_by: str, remap
     raise AlreadyExists(f"pipeline '{pipeline.key}' is being saved by someone else; try again")
 
 
-async def governing_version(session: AsyncSession, kind: RecordKind, type_name: str) -> PipelineVersion | None:
-    """The newest version of the pipeline that lists the type, or None: the record's status is free."""
+async def governing_version(session: AsyncSession, kind: RecordKind, type_name: str,
+                            to_write: bool = False) -> PipelineVersion | None:
+    """The newest version of the pipeline that lists the type, or None: the record's status is free. `to_write`: a
+    record of the type is about to be written by it (moved, made, retyped), so no save of the pipeline may come
+    between (`hold_types`); the caller's transaction holds it until it ends."""
     if not type_name:
         return None
-    row = (await session.exec(select(RecordType).where(RecordType.record_kind == kind,
-                                                       RecordType.name == type_name))).first()
+    if to_write:
+        await begin_write(session)  # SQLite: one writer at a time, from before this read
+    query = select(RecordType).where(RecordType.record_kind == kind, RecordType.name == type_name)
+    row = (await session.exec(query.with_for_update(read=True) if to_write else query)).first()  # PostgreSQL
     return await latest(session, row.pipeline_key) if row is not None else None
 
 
-async def governing(session: AsyncSession, kind: RecordKind, type_name: str) -> Pipeline | None:
-    row = await governing_version(session, kind, type_name)
+async def hold_types(session: AsyncSession, pipeline: Pipeline) -> None:
+    """Hold the pipeline's types until the save's transaction ends: a move, a record made or retyped by the version
+    it read (`governing_version(to_write=True)`) ends before, or starts after, and sees this version. Without it, a
+    record moved into a status the save was removing, after the save had counted them, stayed in it."""
+    await begin_write(session)
+    await session.exec(select(RecordType).where(RecordType.pipeline_key == pipeline.key)  # type: ignore[call-overload]
+                       .with_for_update())
+
+
+async def governing(session: AsyncSession, kind: RecordKind, type_name: str, to_write: bool = False) -> Pipeline | None:
+    row = await governing_version(session, kind, type_name, to_write)
     return load(row) if row is not None else None
 
 

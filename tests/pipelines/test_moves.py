@@ -167,6 +167,27 @@ async def test_a_status_removed_while_records_sit_in_it(api: Api) -> None:
     assert "left pipeline" in (await history(api, record["id"]))[-1]["text"]
 
 
+async def test_moves_racing_a_save_that_removes_their_status_leave_no_record_in_it(api: Api) -> None:
+    """A save removing `Mid` (remap to `End`) raced by moves into `Mid`: each move came before the save (and was
+    remapped) or after it (and is refused); none lands in a status the pipeline no longer has (18 of 30 did)"""
+    tag = uuid.uuid4().hex[:8]
+    kind = f"Race {tag}"
+    document = {"key": f"race-{tag}", "name": "Race", "record_kind": "job",
+                "statuses": [{"name": "New"}, {"name": "Mid"}, {"name": "End"}],
+                "moves": {"New": ["Mid", "End"], "Mid": ["End"]}, "types": [{"name": kind}]}
+    assert (await save(api, document)).status_code == 201
+    records = [await job(api, kind) for _ in range(30)]
+    smaller = {**document, "statuses": [{"name": "New"}, {"name": "End"}], "moves": {"New": ["End"]},
+               "remap": {"Mid": "End"}}
+    *moves, saved = await asyncio.gather(*(move(api, r["id"], to="Mid") for r in records), save(api, smaller))
+    assert saved.status_code == 201, saved.text
+    assert {m.status_code for m in moves} <= {200, 409}, [m.text for m in moves if m.status_code not in (200, 409)]
+    statuses = [(await api.http.get(f"/records/{r['id']}", headers=api.as_("staff"))).json()["status"]
+                for r in records]
+    assert "Mid" not in statuses, statuses
+    assert statuses.count("End") == saved.json()["remapped"].get("Mid", 0) == sum(m.status_code == 200 for m in moves)
+
+
 async def test_a_type_left_out_with_records_is_one_error_with_all_its_records(api: Api) -> None:
     tag, document = await setup(api)
     for status in ("New", "Diagnosis", "Diagnosis"):
