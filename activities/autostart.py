@@ -34,7 +34,7 @@ log = logging.getLogger("stagecoach.autostart")
 
 TRIGGER_ON = {RecordEventKind.created: "record_created", RecordEventKind.status_changed: "status_changed",
               RecordEventKind.field_changed: "field_changed", RecordEventKind.substate_opened: "substate_opened",
-              RecordEventKind.substate_closed: "substate_closed"}
+              RecordEventKind.substate_closed: "substate_closed", RecordEventKind.status_remapped: None}
 
 
 class DispatchInput(BaseModel):

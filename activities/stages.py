@@ -6,7 +6,8 @@ record's channel (`processes/stage_templates.py`), once per entry: its run's req
 still runs (what is scheduled does not happen) and starts the process of the on-exit actions, once
 (`stage:{record}:{visit}:exit`). A status with no automation for the record starts nothing: records
 sitting in stages cost Temporal nothing. A move out of a status closes its open substates first (their
-scheduled actions are dropped, their on-close actions run).
+scheduled actions are dropped, their on-close actions run). A pipeline's save that removes a status moves its
+records (`status_remapped`): what the status and its substates scheduled is dropped, and nothing runs.
 """
 
 from __future__ import annotations
@@ -27,7 +28,8 @@ from processes.pipeline import Pipeline
 from processes.stage_templates import When, stage_template
 from workflows.client import abort_process
 
-STAGE_EVENTS = (RecordEventKind.status_changed, RecordEventKind.substate_opened, RecordEventKind.substate_closed)
+STAGE_EVENTS = (RecordEventKind.status_changed, RecordEventKind.substate_opened, RecordEventKind.substate_closed,
+                RecordEventKind.status_remapped)
 
 
 @dataclass(frozen=True)
@@ -56,6 +58,12 @@ async def dispatch_stage(deps: Deps, session: AsyncSession, event: StageEvent, r
     if created:  # a new record enters its initial status (the events after this one say where it went since)
         started += await _enter(deps, session, pipeline, version, event, record, event.status or record.status, None,
                                 event.visit or 0)
+    elif event.kind is RecordEventKind.status_remapped:  # the pipeline's move: what was scheduled stops, nothing runs
+        for name, visit in (event.previous_substates or {}).items():
+            await _abort_entered(deps, session, pipeline, record, event.previous_status or "", name, visit)
+        if event.previous_visit is not None:
+            await _abort_entered(deps, session, pipeline, record, event.previous_status or "", None,
+                                 event.previous_visit)
     elif event.kind is RecordEventKind.status_changed:
         if event.previous_status is not None and event.previous_visit is not None:
             for name, visit in (event.previous_substates or {}).items():  # closed by the move: closed first
@@ -75,12 +83,18 @@ async def dispatch_stage(deps: Deps, session: AsyncSession, event: StageEvent, r
 
 async def _leave(deps: Deps, session: AsyncSession, pipeline: Pipeline, version: int, event: StageEvent,
                  record: Record, status: str, substate: str | None, visit: int) -> list[str]:
+    await _abort_entered(deps, session, pipeline, record, status, substate, visit)
+    return await _start(deps, session, pipeline, version, event, record, status, substate, visit, "exit")
+
+
+async def _abort_entered(deps: Deps, session: AsyncSession, pipeline: Pipeline, record: Record, status: str,
+                         substate: str | None, visit: int) -> None:
+    """Abort the process of the automations the entry (`visit`) started, if it still runs."""
     run = await by_request_id(session, _request_id(record, visit, "enter"))
     if run is not None and deps.temporal is not None:
         label = f"{status} › {substate}" if substate else status
         await abort_process(deps.temporal, run.workflow_id, AbortRequest(
             reason=f"record {record.id} left '{label}'", actor=f"pipeline {pipeline.key}"))
-    return await _start(deps, session, pipeline, version, event, record, status, substate, visit, "exit")
 
 
 async def _enter(deps: Deps, session: AsyncSession, pipeline: Pipeline, version: int, event: StageEvent,

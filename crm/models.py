@@ -206,6 +206,9 @@ class RecordEventKind(str, enum.Enum):
     field_changed = "field_changed"
     substate_opened = "substate_opened"
     substate_closed = "substate_closed"
+    # a pipeline's save moved the record out of a status it removed (`remap`): the pipeline's move, not the record's;
+    # what the status's automations scheduled stops, and no automation or autostart runs
+    status_remapped = "status_remapped"
 
 
 class RecordEvent(SQLModel, table=True):

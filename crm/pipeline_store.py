@@ -16,7 +16,7 @@ from sqlmodel import col, select, update
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from crm.db import begin_write
-from crm.models import HistoryEntry, HistoryKind, Record
+from crm.models import HistoryEntry, HistoryKind, Record, RecordEvent, RecordEventKind
 from crm.pipeline_models import PipelineSummary, PipelineVersion, RecordType, RecordTypePublic
 from crm.types import utcnow
 from processes.errors import AlreadyExists, ErrorDetail, PipelineInvalid, PipelineNotFound, did_you_mean
@@ -111,15 +111,21 @@ async def _remap(session: AsyncSession, pipeline: Pipeline, moves: list[tuple[st
     for type_name, status, target, _ in moves:
         assert target is not None
         where = (Record.kind == pipeline.record_kind, Record.type == type_name, Record.status == status)
-        ids = (await session.exec(select(Record.id).where(*where))).all()
+        records = (await session.exec(select(Record.id, Record.visit, Record.moves, Record.substates)
+                                      .where(*where))).all()
         await session.exec(update(Record).where(*where).values(  # type: ignore[call-overload]
             status=target, substates={}, moves=Record.moves + 1, visit=Record.moves + 1, updated_at=utcnow()))
-        session.add_all(HistoryEntry(record_id=record_id, kind=HistoryKind.status_changed, actor=actor,
+        for record_id, visit, moves, substates in records:
+            session.add(HistoryEntry(record_id=record_id, kind=HistoryKind.status_changed, actor=actor,
                                      text=history_text(locale, "status_remapped", previous=status, status=target,
                                                        pipeline=pipeline.key, version=version),
                                      data={"from": status, "to": target, "pipeline": pipeline.key,
-                                           "version": version}) for record_id in ids)
-        moved[status] = moved.get(status, 0) + len(ids)
+                                           "version": version, "move": moves + 1}))
+            # for the dispatcher: what the status and its substates scheduled for this record stops
+            session.add(RecordEvent(record_id=record_id, kind=RecordEventKind.status_remapped, status=target,
+                                    previous_status=status, previous_visit=visit, visit=moves + 1,
+                                    previous_substates=dict(substates or {}), actor=actor))
+        moved[status] = moved.get(status, 0) + len(records)
     return moved
 
 

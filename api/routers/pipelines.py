@@ -12,9 +12,10 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from sqlmodel import Field, col, select
 
-from api.deps import AdminDep, RendererDep, SessionDep, SettingsDep, StaffDep
+from api.deps import AdminDep, RendererDep, SessionDep, SettingsDep, StaffDep, TemporalDep
 from api.fields import Label, TemplateKeyPath
 from api.paging import Page, paged
+from api.routers.records import events_recorded
 from api.routers.templates import decode_body
 from crm import pipeline_store, template_store
 from crm.pipeline_board import BoardFilter, board
@@ -58,11 +59,13 @@ def _public(row: PipelineVersion, remapped: dict[str, int] | None = None) -> Pip
              responses={200: {"model": PipelineVersionPublic,
                               "description": "the same content as the newest version: nothing saved"}})
 async def save_pipeline(request: Request, response: Response, session: SessionDep, renderer: RendererDep,
-                        settings: SettingsDep, principal: AdminDep) -> PipelineVersionPublic:
+                        settings: SettingsDep, temporal: TemporalDep, principal: AdminDep) -> PipelineVersionPublic:
     """Validate and store a new version (identical content: the latest version, 200). A status left out while
     records sit in it is refused (422) unless `remap` says where they go; they move with the save."""
     pipeline, remap = await _validated(request, session, renderer, settings)
     row, created, moved = await pipeline_store.save(session, pipeline, principal.actor, remap, settings.locale)
+    if any(moved.values()):  # their events: what the removed statuses scheduled stops
+        await events_recorded(temporal, settings, None)
     if not created:
         response.status_code = 200
     response.headers["Location"] = f"/pipelines/{row.key}/versions/{row.version}"

@@ -127,6 +127,36 @@ async def test_enter_scheduled_and_exit(time_skipping_env: WorkflowEnvironment, 
     assert sorted(r.request_id for r in runs) == [f"stage:{kept}:0:enter", f"stage:{kept}:0:exit"]
 
 
+async def test_a_status_removed_by_a_save_drops_what_it_scheduled_and_runs_nothing(
+        time_skipping_env: WorkflowEnvironment, sessions, task_queue: str) -> None:
+    """A save that removes `Hold` (remap to `Next`) moved its records, but what `Hold` and its open substate had
+    scheduled still ran a minute later. Now it is dropped; the remap runs no exit and no enter automation."""
+    office = Office(time_skipping_env, sessions, task_queue, uuid.uuid4().hex[:8])
+    hold = {"name": "Hold", "automations": [
+                {"on": "scheduled", "after_minutes": 60, "actions": [note("an hour in Hold")]},
+                {"on": "exit", "actions": [note("left Hold")]}],
+            "substates": [{"name": "Sub", "automations": [
+                {"on": "scheduled", "after_minutes": 60, "actions": [note("an hour in Sub")]}]}]}
+    statuses = [{"name": "New"}, hold, {"name": "Next", "automations": [{"on": "enter", "actions": [note("in Next")]}]}]
+    await office.save(statuses)
+    owner = await office.user()
+    async with running_worker(time_skipping_env.client, sessions, task_queue):
+        record_id = await office.record(owner)
+        await office.move(record_id, "Hold")
+        await office.move(record_id, open_substate="Sub")
+        await office.settled()
+        async with sessions() as session:
+            document = pipeline(office.tag, [statuses[0], statuses[2]])
+            await pipeline_store.save(session, Pipeline.model_validate(document), "test", remap={"Hold": "Next"})
+        await notify_dispatcher(office.env.client, office.settings)
+        await office.settled()
+        await office.line(record_id, "process_aborted")
+        await time_skipping_env.sleep(timedelta(hours=2))
+        lines = await office.lines(record_id)
+    assert not [line for line in lines if "an hour in" in line or "left Hold" in line or "in Next" in line], lines
+    assert len([line for line in lines if line.startswith("process_aborted")]) == 2, lines  # Hold's, and Sub's
+
+
 async def test_substates_open_close_and_close_with_their_status(time_skipping_env: WorkflowEnvironment, sessions,
                                                                task_queue: str) -> None:
     office = Office(time_skipping_env, sessions, task_queue, uuid.uuid4().hex[:8])
