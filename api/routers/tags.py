@@ -2,6 +2,10 @@
 
 Tag names are unique without regard to case ("Urgent" and "urgent" are one tag). Renaming to a name
 another tag has is refused (409): merging is the way to make two tags one.
+
+A tag is shown to those who see a case carrying it, or to all when no case carries it: a tag carried by restricted
+cases alone is theirs (its name says something of them), 404 to anyone else, as the cases are. Renaming, merging or
+deleting a tag changes every case carrying it, so it is refused (403) to staff who do not see them all.
 """
 
 from __future__ import annotations
@@ -15,22 +19,42 @@ from sqlmodel import col, delete, select
 
 from api.deps import SessionDep, StaffDep
 from api.paging import Page, paged
-from crm.access import Viewer, record_visible
+from crm.access import Viewer, record_visible, sees_everything
 from crm.cases.models import RecordTag, Tag, TagCreate, TagPublic, TagUpdate
 from crm.cases.store import tag_key
 from crm.models import Record
 from crm.text_search import contains_text
-from processes.errors import AlreadyExists, TagNotFound
+from processes.errors import AlreadyExists, Forbidden, TagNotFound
 from processes.sent_values import WholeNumber
 
 router = APIRouter(prefix="/tags", tags=["cases"])
 
 
-async def _tag_or_404(session: SessionDep, tag_id: int) -> Tag:
-    tag = await session.get(Tag, tag_id)
+async def _tag_or_404(session: SessionDep, tag_id: int, viewer: Viewer) -> Tag:
+    """The tag, if `viewer` may see it (`_shown`)."""
+    tag = (await session.exec(select(Tag).where(Tag.id == tag_id, _shown(viewer)))).first()
     if tag is None:
         raise TagNotFound(f"no tag {tag_id}")
     return tag
+
+
+def _shown(viewer: Viewer) -> sa.ColumnElement[bool]:
+    """The tags `viewer` may see: those carried by a case they see, and those no case carries."""
+    if sees_everything(viewer):
+        return sa.true()
+    carried = select(RecordTag.record_id).where(RecordTag.tag_id == Tag.id)
+    seen = carried.join(Record, col(Record.id) == RecordTag.record_id).where(record_visible(viewer))
+    return sa.or_(seen.exists(), ~carried.exists())
+
+
+async def _all_cases_seen(session: SessionDep, tag: Tag, viewer: Viewer) -> None:
+    """Forbidden when the tag is on a case `viewer` does not see: changing it would change that case."""
+    if sees_everything(viewer):
+        return
+    hidden = (select(RecordTag.record_id).join(Record, col(Record.id) == RecordTag.record_id)
+              .where(RecordTag.tag_id == tag.id, sa.not_(record_visible(viewer))))
+    if (await session.exec(hidden.limit(1))).first() is not None:
+        raise Forbidden(f"tag '{tag.name}' is also on cases you do not see: an admin can change it")
 
 
 async def _taken(session: SessionDep, name: str, but: int | None = None) -> None:
@@ -58,7 +82,7 @@ async def list_tags(session: SessionDep, principal: StaffDep, page: Annotated[Pa
                     ) -> list[TagPublic]:
     """Tags by name, each with the number of cases carrying it that the caller may see."""
     visible = _counts(principal)
-    query = select(Tag, visible.c.n).outerjoin(visible, visible.c.tag_id == Tag.id)
+    query = select(Tag, visible.c.n).outerjoin(visible, visible.c.tag_id == Tag.id).where(_shown(principal))
     if q:
         query = query.where(contains_text(col(Tag.name), q, session.bind.dialect.name))
     rows = (await session.exec(query.order_by(col(Tag.name_key)).offset(page.offset).limit(page.limit))).all()
@@ -77,7 +101,8 @@ async def create_tag(body: TagCreate, session: SessionDep, principal: StaffDep) 
 @router.patch("/{tag_id}", response_model=TagPublic)
 async def rename_tag(tag_id: int, body: TagUpdate, session: SessionDep, principal: StaffDep) -> TagPublic:
     """Rename a tag everywhere it is used; answers it with the number of cases carrying it the caller may see."""
-    tag = await _tag_or_404(session, tag_id)
+    tag = await _tag_or_404(session, tag_id, principal)
+    await _all_cases_seen(session, tag, principal)
     if body.name is not None:
         await _taken(session, body.name, but=tag_id)
         tag.name, tag.name_key = body.name, tag_key(body.name)
@@ -94,7 +119,8 @@ class MergeBody(BaseModel):
 async def merge_tag(tag_id: int, body: MergeBody, session: SessionDep, principal: StaffDep) -> TagPublic:
     """Move every use of this tag to `into_tag_id`, then delete it; answers the tag kept, with the number of cases
     now carrying it that the caller may see."""
-    tag, into = await _tag_or_404(session, tag_id), await _tag_or_404(session, body.into_tag_id)
+    tag, into = await _tag_or_404(session, tag_id, principal), await _tag_or_404(session, body.into_tag_id, principal)
+    await _all_cases_seen(session, tag, principal)  # its cases change; those of `into` keep it
     if tag.id == into.id:
         raise AlreadyExists(f"tag {tag_id} cannot be merged into itself")
     already = select(RecordTag.record_id).where(RecordTag.tag_id == into.id)
@@ -109,7 +135,8 @@ async def merge_tag(tag_id: int, body: MergeBody, session: SessionDep, principal
 @router.delete("/{tag_id}", status_code=204)
 async def delete_tag(tag_id: int, session: SessionDep, principal: StaffDep) -> None:
     """Delete a tag and take it off every case."""
-    tag = await _tag_or_404(session, tag_id)
+    tag = await _tag_or_404(session, tag_id, principal)
+    await _all_cases_seen(session, tag, principal)
     await session.exec(delete(RecordTag).where(col(RecordTag.tag_id) == tag_id))  # type: ignore[call-overload]
     await session.delete(tag)
     await session.commit()
