@@ -31,7 +31,7 @@ from api.references import named_in_body
 from api.routers.users import get_user_or_404
 from crm.db import make_sessionmaker
 from crm.access import Viewer, access_list, access_lists, may_manage, may_see, record_visible, set_access_list
-from crm.free_fields import FreeFields
+from crm.free_fields import MAX_FREE_FIELDS, FreeFields
 from crm.pipeline_moves import Move, change_type, creation_status, move_record
 from crm.models import (HistoryEntry, HistoryEntryPublic, Record, RecordCreate, RecordEvent, RecordPublic,
                         RecordUpdate)
@@ -240,9 +240,16 @@ async def _check_manager(session: SessionDep, principal: Principal, record: Reco
 
 
 def _merged_fields(current: dict[str, Any], changes: dict[str, Any]) -> dict[str, Any]:
-    """The record's fields with `changes` merged in, held to the limits of free fields as a whole."""
+    """The record's fields with `changes` merged in (a field given `null` is removed, as JSON Merge Patch says),
+    held to the limits of free fields as a whole."""
+    merged = {name: value for name, value in {**current, **changes}.items()
+              if not (name in changes and changes[name] is None)}
+    if len(merged) > MAX_FREE_FIELDS:
+        raise RequestValidationError([{"loc": ("body", "fields"), "type": "too_long", "input": None,
+                                       "msg": f"the record would have {len(merged)} free fields; at most "
+                                              f"{MAX_FREE_FIELDS} are kept: remove one by sending it as null"}])
     try:
-        return _FREE_FIELDS.validate_python({**current, **changes})
+        return _FREE_FIELDS.validate_python(merged)
     except ValidationError as exc:
         raise RequestValidationError([{**error, "loc": ("body", "fields", *error["loc"])}
                                       for error in exc.errors(include_url=False)]) from None

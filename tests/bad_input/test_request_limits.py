@@ -92,6 +92,15 @@ async def test_bodies_and_free_fields_are_bounded(api: Api) -> None:
     assert deeper.status_code == 422 and deeper.json()["errors"][0]["path"] == "body.fields", deeper.text[:300]
     listed = (await api.http.get("/records", headers=staff, params={"q": title})).json()
     assert [r["id"] for r in listed] == [record["id"]] and "more" not in listed[0]["fields"]
+    # a field given null is removed (it was kept as null, so a record at 100 fields could never take another)
+    full = (await api.http.post("/records", headers=staff, json={
+        "kind": "lead", "title": title, "fields": {f"f{n}": n for n in range(100)}})).json()
+    one_more = await api.http.patch(f"/records/{full['id']}", headers=staff, json={"fields": {"new": 1}})
+    assert one_more.status_code == 422 and "would have 101 free fields" in one_more.json()["errors"][0]["message"]
+    swapped = await api.http.patch(f"/records/{full['id']}", headers=staff, json={"fields": {"f0": None, "new": 1}})
+    assert swapped.status_code == 200, swapped.text
+    assert "f0" not in swapped.json()["fields"] and swapped.json()["fields"]["new"] == 1
+    assert len(swapped.json()["fields"]) == 100
 
 
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
