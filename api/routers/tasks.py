@@ -27,9 +27,9 @@ from api.routers.records import get_record_or_404
 from api.routers.users import get_user_or_404
 from api.task_reminders import cancel_reminder, set_reminder
 from api.temporal_errors import send_update
-from crm.access import of_visible_record
+from crm.access import of_visible_record, record_visible
 from crm.db import end_reads
-from crm.models import HistoryEntry, HistoryKind, Task, TaskKind, TaskPublic, TaskStatus
+from crm.models import HistoryEntry, HistoryKind, Record, Task, TaskKind, TaskPublic, TaskStatus, User
 from crm.task_forms import TaskCreate, TaskUpdate
 from crm.types import utcnow
 from processes.errors import ErrorDetail, InvalidPhaseState, TaskInvalid, TaskNotFound
@@ -162,7 +162,8 @@ async def create_task(body: TaskCreate, session: SessionDep, temporal: TemporalD
     await named_in_body("body.record_id", get_record_or_404(session, body.record_id, principal))
     assignee_id = body.assignee_id if body.assignee_id is not None else principal.user_id
     if assignee_id is not None:
-        await named_in_body("body.assignee_id", get_user_or_404(session, assignee_id))
+        await _sees_the_record(session, await named_in_body("body.assignee_id", get_user_or_404(session, assignee_id)),
+                               body.record_id)
     task = Task(step_key=f"manual-task/{uuid.uuid4().hex}", kind=TaskKind.manual, workflow_id="", phase_key="",
                 **body.model_dump(exclude={"assignee_id"}), assignee_id=assignee_id)
     _check(task, settings)
@@ -174,6 +175,16 @@ async def create_task(body: TaskCreate, session: SessionDep, temporal: TemporalD
     await session.commit()
     await set_reminder(temporal, settings, task)
     return _public(task)
+
+
+async def _sees_the_record(session: SessionDep, assignee: User, record_id: int) -> None:
+    """TaskInvalid naming `body.assignee_id` when the user would not see the task's record (a restricted one they are
+    not the owner of nor listed on): they could neither read nor close the task given to them."""
+    seen = select(Record.id).where(Record.id == record_id, record_visible(Principal.console_user(assignee)))
+    if (await session.exec(seen)).first() is None:
+        raise TaskInvalid(f"user {assignee.handle} does not see record {record_id} (restricted)", details=[ErrorDetail(
+            "body.assignee_id", f"{assignee.handle} does not see record {record_id}: add them to its access list "
+                                "first, or give the task to someone who sees it")])
 
 
 async def _manual_or_409(session: SessionDep, task_id: int, principal: Principal) -> Task:
@@ -190,7 +201,9 @@ async def update_task(task_id: int, body: TaskUpdate, session: SessionDep, tempo
     task = await _manual_or_409(session, task_id, principal)
     changes = body.model_dump(exclude_unset=True)
     if changes.get("assignee_id") is not None:
-        await named_in_body("body.assignee_id", get_user_or_404(session, changes["assignee_id"]))
+        assignee = await named_in_body("body.assignee_id", get_user_or_404(session, changes["assignee_id"]))
+        if task.record_id is not None:
+            await _sees_the_record(session, assignee, task.record_id)
     task.sqlmodel_update(changes)
     _check(task, settings)
     session.add(task)

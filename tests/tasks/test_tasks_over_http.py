@@ -120,3 +120,27 @@ async def _step_key(sessions: Any, task_id: int) -> str:
         row = await session.get(Task, task_id)
         assert row is not None
         return row.step_key
+
+
+async def test_a_task_is_given_only_to_someone_who_sees_its_record(stack: Stack, sessions: Any) -> None:
+    """A task on a restricted record given to a user who does not see it: they got 404 on their own task and never
+    found it in their list"""
+    http = stack.http
+    owner, other = await user(stack, "maria"), await user(stack, "chiara")
+    async with sessions() as session:
+        _, key = await create_key(session, "tasks maria", ApiRole.staff, user_id=owner["id"])
+    maria = {"X-API-Key": key}
+    secret = (await http.post("/records", headers=maria, json={
+        "kind": "lead", "title": "Riservato", "owner_id": owner["id"], "restricted": True})).json()
+    refused = await http.post("/tasks", headers=maria, json={"record_id": secret["id"], "title": "Chiamare",
+                                                              "assignee_id": other["id"]})
+    assert refused.status_code == 422 and refused.json()["errors"][0]["path"] == "body.assignee_id", refused.text
+    assert "add them to its access list" in refused.json()["errors"][0]["message"]
+    mine = await http.post("/tasks", headers=maria, json={"record_id": secret["id"], "title": "Chiamare"})
+    assert mine.status_code == 201, mine.text
+    moved = await http.patch(f"/tasks/{mine.json()['id']}", headers=maria, json={"assignee_id": other["id"]})
+    assert moved.status_code == 422 and moved.json()["errors"][0]["path"] == "body.assignee_id", moved.text
+    listed = await http.patch(f"/records/{secret['id']}", headers=maria, json={"access_user_ids": [other["id"]]})
+    assert listed.status_code == 200, listed.text
+    given = await http.patch(f"/tasks/{mine.json()['id']}", headers=maria, json={"assignee_id": other["id"]})
+    assert given.status_code == 200 and given.json()["assignee_id"] == other["id"], given.text
