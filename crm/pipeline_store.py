@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import unicodedata
 from sqlalchemy import func
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select, update
@@ -223,6 +224,19 @@ async def hold_types(session: AsyncSession, pipeline: Pipeline) -> None:
     await begin_write(session)
     await session.exec(select(RecordType).where(RecordType.pipeline_key == pipeline.key)  # type: ignore[call-overload]
                        .with_for_update())
+
+
+async def canonical_type(session: AsyncSession, kind: RecordKind, type_name: str) -> str:
+    """The record type as a pipeline names it when `type_name` is that name in another letter case or accent encoding
+    (`claim` for `Claim`: the record is governed by its pipeline); else `type_name`, its spaces around taken off."""
+    type_name = type_name.strip()
+    if not type_name:
+        return type_name
+    names = (await session.exec(select(RecordType.name).where(RecordType.record_kind == kind))).all()
+    if type_name in names:
+        return type_name
+    key = unicodedata.normalize("NFC", type_name).casefold()
+    return next((name for name in names if unicodedata.normalize("NFC", name).casefold() == key), type_name)
 
 
 async def governing(session: AsyncSession, kind: RecordKind, type_name: str, to_write: bool = False) -> Pipeline | None:

@@ -63,6 +63,9 @@ def check_pipeline(pipeline: Pipeline, *, known_users: Collection[str] | None = 
     _check_moves("moves", pipeline.moves, names, errors)
     _unique("types", [t.name for t in pipeline.types], "record type", errors)
     for i, spec in enumerate(pipeline.types):
+        if spec.name != spec.name.strip():  # as a status's name may not: records are matched by it
+            errors.add(f"types[{i}].name", f"'{spec.name}' has spaces around it: write '{spec.name.strip()}'")
+    for i, spec in enumerate(pipeline.types):
         where = f"types[{i}]"
         sequence = list(spec.statuses) if spec.statuses is not None else names
         for s, name in enumerate(spec.statuses or ()):

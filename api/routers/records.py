@@ -29,6 +29,7 @@ from api.fields import Label
 from api.paging import Page, paged
 from api.references import named_in_body
 from api.routers.users import get_user_or_404
+from crm import pipeline_store
 from crm.db import make_sessionmaker
 from crm.access import Viewer, access_list, access_lists, may_manage, may_see, record_visible, set_access_list
 from crm.free_fields import MAX_FREE_FIELDS, FreeFields
@@ -129,6 +130,7 @@ async def create_record(body: RecordCreate, session: SessionDep, temporal: Tempo
     """Create a record. A restricted one is seen by its owner, the users listed and admins."""
     await _check_links(session, principal, body.owner_id, body.contact_id, body.access_user_ids)
     record = Record.model_validate(body.model_dump(exclude={"access_user_ids"}))
+    record.type = await pipeline_store.canonical_type(session, record.kind, record.type)
     await creation_status(session, record, "status" in body.model_fields_set)
     session.add(record)
     await session.flush()
@@ -192,6 +194,8 @@ async def update_record(record_id: int, body: RecordUpdate, session: SessionDep,
                        record_id)
     if "fields" in changes:
         changes["fields"] = _merged_fields(record.fields or {}, changes["fields"])
+    if changes.get("type") is not None:
+        changes["type"] = await pipeline_store.canonical_type(session, record.kind, changes["type"])
     moved = await _move_or_retype(session, principal, record, changes, settings.locale)
     before = snapshot(record)
     record.sqlmodel_update(changes)

@@ -98,6 +98,7 @@ class RowChecker:
         self._users: dict[str, int | None] = {}
         self._contacts: dict[str, int | None] = {}
         self._initial: dict[str, str | None] = {}  # a record type -> its pipeline's initial status
+        self._types: dict[str, str] = {}  # a type as written -> as its pipeline names it
         self.kind_of_record = RecordKind.contact if kind is ImportKind.contacts else RecordKind.case
 
     async def check(self, values: list[str]) -> dict[str, Any]:
@@ -153,7 +154,7 @@ class RowChecker:
             raise RowError(column, str(error["msg"]).removeprefix("Value error, "))
         checked: dict[str, Any] = record.__dict__  # the values as checked (model_dump would copy them again)
         checked["email"] = email
-        kind_of = checked["type"]
+        kind_of = checked["type"] = await self._type(checked["type"])
         initial = self._initial[kind_of] if kind_of in self._initial else await self._initial_status(kind_of)
         if initial is not None:
             checked["status"] = initial
@@ -183,6 +184,13 @@ class RowChecker:
     async def _quiet(self) -> None:
         if self.before_query is not None:
             await self.before_query()
+
+    async def _type(self, given: str) -> str:
+        """The type as its pipeline names it (`claim` for `Claim`), as `POST /records` takes it."""
+        if given not in self._types:
+            await self._quiet()
+            self._types[given] = await pipeline_store.canonical_type(self.session, self.kind_of_record, given)
+        return self._types[given]
 
     async def _initial_status(self, type_name: str) -> str | None:
         """The status a new record of this type starts in when a pipeline lists the type (as `POST /records` does),

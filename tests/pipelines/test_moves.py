@@ -42,6 +42,9 @@ async def test_new_records_get_their_types_initial_status(api: Api) -> None:
     wrong = await api.http.post("/records", headers=api.as_("staff"), json={
         "kind": "job", "title": "Phone", "type": f"Warranty repair {tag}", "status": "Quote sent"})
     assert wrong.status_code == 409 and "its statuses: Diagnosis, Warranty claim filed" in wrong.json()["detail"]
+    # the type in another letter case (or with spaces around) is the pipeline's: it was a type of no pipeline
+    lower = await job(api, f" warranty REPAIR {tag} ")
+    assert (lower["type"], lower["status"]) == (f"Warranty repair {tag}", "Diagnosis")
 
 
 async def test_a_move_checks_the_sequence_and_writes_one_line(api: Api) -> None:
@@ -110,8 +113,9 @@ async def test_changing_the_type(api: Api) -> None:
     tag, _ = await setup(api)
     record = await job(api, f"Paid repair {tag}", status="Diagnosis")
     url, staff = f"/records/{record['id']}", api.as_("staff")
-    kept = await api.http.patch(url, headers=staff, json={"type": f"Warranty repair {tag}"})
+    kept = await api.http.patch(url, headers=staff, json={"type": f"warranty repair {tag}"})
     assert kept.status_code == 200 and kept.json()["status"] == "Diagnosis"  # the new type allows it
+    assert kept.json()["type"] == f"Warranty repair {tag}"  # as its pipeline names it
     await move(api, record["id"], to="Warranty claim filed")
     refused = await api.http.patch(url, headers=staff, json={"type": f"Paid repair {tag}", "title": "Changed"})
     assert refused.status_code == 409

@@ -68,12 +68,13 @@ def test_names_that_differ_only_in_case_or_accent_encoding_are_duplicates() -> N
     """`Nuovo` and `nuovo`, or `Già visto` typed with a composed and a decomposed `à`, look the same on a board"""
     document = {"key": "vendite", "name": "Vendite", "record_kind": "lead",
                 "statuses": [{"name": "Nuovo"}, {"name": "Gi\u00e0 visto"}, {"name": "nuovo"}, {"name": "Gia\u0300 visto"}],
-                "types": [{"name": "Sito"}, {"name": "SITO"}]}
+                "types": [{"name": "Sito"}, {"name": "SITO"}, {"name": "Telefono "}]}
     found = errors_of(document)
     assert "statuses[2].name: duplicate status 'nuovo' (also statuses[0] 'Nuovo', which differs only in letter case " \
            "or accent encoding)" in found
     assert any(e.startswith("statuses[3].name: duplicate status 'Gia\u0300 visto' (also statuses[1] ") for e in found)
     assert any(e.startswith("types[1].name: duplicate record type 'SITO' (also types[0] 'Sito'") for e in found)
+    assert "types[2].name: 'Telefono ' has spaces around it: write 'Telefono'" in found
 
 
 def test_shape_errors_have_their_paths() -> None:
