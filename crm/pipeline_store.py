@@ -130,6 +130,34 @@ async def _remap(session: AsyncSession, pipeline: Pipeline, moves: list[tuple[st
     return moved
 
 
+async def _close_removed_substates(session: AsyncSession, before: Pipeline | None, pipeline: Pipeline, actor: str,
+                                   version: int, locale: str) -> None:
+    """Close the substates this version takes out of a status it keeps, where records have them open: each with its
+    history line and its `substate_closed` event (what it scheduled stops; it has no automations left to run).
+    Left open, such a substate could never be closed (no longer the status's)."""
+    removed = {status.name: {s.name for s in status.substates} - {s.name for s in kept.substates}
+               for status in (before.statuses if before is not None else []) if (kept := pipeline.status(status.name))}
+    removed = {status: names for status, names in removed.items() if names}
+    if not removed:
+        return
+    rows = (await session.exec(select(Record).where(
+        Record.kind == pipeline.record_kind, col(Record.type).in_([t.name for t in pipeline.types]),
+        col(Record.status).in_(list(removed))))).all()
+    for record in rows:
+        open_ = dict(record.substates or {})
+        for name in sorted(removed[record.status] & open_.keys()):
+            visit = open_.pop(name)
+            session.add(HistoryEntry(record_id=record.id, kind=HistoryKind.substate_closed, actor=actor,
+                                     text=history_text(locale, "substate_removed", substate=name, status=record.status,
+                                                       pipeline=pipeline.key, version=version),
+                                     data={"substate": name, "pipeline": pipeline.key, "version": version}))
+            session.add(RecordEvent(record_id=record.id, kind=RecordEventKind.substate_closed, status=record.status,
+                                    substate=name, visit=visit, actor=actor))
+        if len(open_) != len(record.substates or {}):
+            record.substates, record.updated_at = open_, utcnow()
+            session.add(record)
+
+
 async def _claim_types(session: AsyncSession, pipeline: Pipeline) -> None:
     now = utcnow()
     rows = {t.name: t for t in (await session.exec(select(RecordType).where(
@@ -193,6 +221,8 @@ async def save(session: AsyncSession, pipeline: Pipeline, created_by: str, remap
         try:
             await session.flush()
             moved = await _remap(session, pipeline, moves, created_by, row.version, locale)
+            await _close_removed_substates(session, load(current) if current is not None else None, pipeline,
+                                           created_by, row.version, locale)
             await _claim_types(session, pipeline)
             await session.commit()
         except IntegrityError:  # a concurrent save took this version number, or one of the types

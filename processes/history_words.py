@@ -101,6 +101,8 @@ ENGLISH = {
     "actor_key": "API key '{name}'",
     "status_remapped": "Status changed from '{previous}' to '{status}': status '{previous}' left pipeline "
                        "'{pipeline}' in version {version}",
+    "substate_removed": "Substate '{substate}' closed: it left status '{status}' of pipeline '{pipeline}' in version "
+                        "{version}",
     "type_changed": "Type changed from '{previous}' to '{type}'",
     "type_status": ", status from '{previous}' to '{status}'",
     # client requests
@@ -264,6 +266,8 @@ ITALIAN = {
     "actor_key": "chiave API '{name}'",
     "status_remapped": "Stato cambiato da '{previous}' a '{status}': lo stato '{previous}' non è più nella pipeline "
                        "'{pipeline}' dalla versione {version}",
+    "substate_removed": "Sottostato '{substate}' chiuso: non è più nello stato '{status}' della pipeline '{pipeline}' "
+                        "dalla versione {version}",
     "type_changed": "Tipo cambiato da '{previous}' a '{type}'",
     "type_status": ", stato da '{previous}' a '{status}'",
     "client_request_sent": "Richiesta al cliente n. {request} '{title}' inviata a {to}",

@@ -64,7 +64,7 @@ async def save_pipeline(request: Request, response: Response, session: SessionDe
     records sit in it is refused (422) unless `remap` says where they go; they move with the save."""
     pipeline, remap = await _validated(request, session, renderer, settings)
     row, created, moved = await pipeline_store.save(session, pipeline, principal.actor, remap, settings.locale)
-    if any(moved.values()):  # their events: what the removed statuses scheduled stops
+    if created:  # the events of records it moved or whose substates it closed: what those scheduled stops
         await events_recorded(temporal, settings, None)
     if not created:
         response.status_code = 200

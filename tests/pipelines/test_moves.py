@@ -247,3 +247,19 @@ async def test_validate_answers_what_the_save_would_do(api: Api) -> None:
     assert [v["version"] for v in versions] == [1]
     saved = await save(api, mapped)
     assert (saved.status_code, saved.json()["version"], saved.json()["remapped"]) == (201, 2, {"Quote sent": 1})
+
+
+async def test_a_substate_a_save_removes_is_closed_where_records_have_it_open(api: Api) -> None:
+    """Left open, it showed on the board and in allowed-moves, and closing it was refused: the status had no
+    such substate any more"""
+    tag, document = await setup(api)
+    record = await job(api, f"Paid repair {tag}", status="Diagnosis")
+    assert (await move(api, record["id"], open_substate="Waiting for parts")).status_code == 200
+    assert (await move(api, record["id"], open_substate="Customer called")).status_code == 200
+    document["statuses"][1]["substates"] = [{"name": "Customer called"}]
+    assert (await save(api, document)).status_code == 201
+    after = (await api.http.get(f"/records/{record['id']}", headers=api.as_("staff"))).json()
+    assert list(after["substates"]) == ["Customer called"]
+    last = (await history(api, record["id"]))[-1]
+    assert last["kind"] == "substate_closed" and "'Waiting for parts' closed: it left status 'Diagnosis'" in last["text"]
+    assert (await move(api, record["id"], close_substate="Customer called")).status_code == 200
