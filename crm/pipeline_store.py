@@ -180,7 +180,29 @@ async def _checked(session: AsyncSession, current: PipelineVersion | None, pipel
         raise PipelineInvalid([ErrorDetail("record_kind", f"pipeline '{pipeline.key}' is for "
                                            f"{current.record_kind.value} records; it cannot change kind")])
     await _check_types(session, pipeline)
-    return await _records_out_of_sequence(session, load(current) if current is not None else None, pipeline, remap)
+    before = load(current) if current is not None else None
+    _check_remap(before, pipeline, remap)
+    return await _records_out_of_sequence(session, before, pipeline, remap)
+
+
+def _check_remap(before: Pipeline | None, pipeline: Pipeline, remap: dict[str, str]) -> None:
+    """`PipelineInvalid` for a `remap` entry that maps nothing this version removes, or to a status it does not have:
+    a typo there was taken as nothing to move."""
+    kept = [s.name for s in pipeline.statuses]
+    old = [s.name for s in before.statuses] if before is not None else []
+    errors = []
+    for source, target in remap.items():
+        if source in kept:
+            errors.append(ErrorDetail(f"remap.{source}", f"'{source}' is still a status of this version: nothing "
+                                                         "to map"))
+        elif source not in old:
+            errors.append(ErrorDetail(f"remap.{source}", f"no status '{source}' in the version this one replaces"
+                                      f"{did_you_mean(source, old)}"))
+        if target not in kept:
+            errors.append(ErrorDetail(f"remap.{source}", f"'{target}' is not a status of this version"
+                                      f"{did_you_mean(target, kept)}"))
+    if errors:
+        raise PipelineInvalid(errors)
 
 
 def _new_version(pipeline: Pipeline, current: PipelineVersion | None, digest: str, created_by: str) -> PipelineVersion:

@@ -163,6 +163,11 @@ async def test_a_status_removed_while_records_sit_in_it(api: Api) -> None:
     assert refused.status_code == 422, refused.text
     assert refused.json()["errors"][0]["path"] == "remap.Quote sent"
     assert "1 record of type" in refused.json()["detail"] and "' is in '" in refused.json()["detail"]
+    for remap, message in (({"Quote snet": "In repair"}, "no status 'Quote snet' in the version this one replaces"),
+                           ({"Quote sent": "In repiar"}, "'In repiar' is not a status of this version"),
+                           ({"Quote sent": "In repair", "New": "Closed"}, "'New' is still a status of this version")):
+        typo = await save(api, {**document, "remap": remap})  # taken as nothing to move: a record left stranded
+        assert typo.status_code == 422 and message in typo.text, typo.text
     saved = await save(api, {**document, "remap": {"Quote sent": "In repair"}})
     assert saved.status_code == 201, saved.text
     assert saved.json()["remapped"] == {"Quote sent": 1}
