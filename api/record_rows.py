@@ -26,8 +26,7 @@ async def newest(session: AsyncSession, model: Any, principal: Principal, page: 
     for name, value in equal.items():
         if value is not None and value != "":
             query = query.where(getattr(model, name) == value)
-    query = query.order_by(col(model.id).desc()).offset(page.offset).limit(page.limit)
-    return page.done((await session.exec(query)).all())
+    return page.done((await session.exec(page.newest(query, col(model.id)))).all())
 
 
 async def one(session: AsyncSession, model: Any, principal: Principal, row_id: int, missing: str) -> Any:

@@ -120,7 +120,7 @@ async def create_case(body: CaseCreate, session: SessionDep, temporal: TemporalD
 
 @router.get("", response_model=list[CasePublic])
 async def list_cases(
-    session: SessionDep, principal: StaffDep, page: Annotated[Page, Depends(paged(100, 500))],
+    session: SessionDep, principal: StaffDep, page: Annotated[Page, Depends(paged(100, 500, newest_first=True))],
     state: CaseState | None = None,
     tag: Annotated[list[TagName] | None, Query(max_length=20, description="carrying every tag given")] = None,
     q: Annotated[str | None, Query(max_length=200, description="text in the name, or a tag's name")] = None,
@@ -138,7 +138,7 @@ async def list_cases(
         query = query.where(select(CaseParticipant.case_id).where(CaseParticipant.case_id == Record.id,
                                                                    CaseParticipant.contact_id == participant_id)
                             .exists())
-    rows = (await session.exec(query.order_by(col(Record.id).desc()).offset(page.offset).limit(page.limit))).all()
+    rows = (await session.exec(page.newest(query, col(Record.id)))).all()
     return page.done(await store.publics(session, rows, principal))
 
 

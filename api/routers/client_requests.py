@@ -40,7 +40,7 @@ from settings import Settings
 from workflows.request_delivery import closures_stored, requests_cancelled
 
 router = APIRouter(tags=["client requests"])
-PagedDep = Annotated[Page, Depends(paged(100, 500))]
+PagedDep = Annotated[Page, Depends(paged(100, 500, newest_first=True))]
 StatusQuery = Annotated[RequestStatus | None, Query(description="only requests in this status")]
 
 
@@ -146,7 +146,7 @@ async def record_client_requests(record_id: int, session: SessionDep, principal:
     query = select(ClientRequest).where(ClientRequest.record_id == record_id)
     if status is not None:
         query = query.where(_status_is(status))
-    rows = await session.exec(query.order_by(col(ClientRequest.id).desc()).offset(page.offset).limit(page.limit))
+    rows = await session.exec(page.newest(query, col(ClientRequest.id)))
     return page.done([summary(r) for r in rows.all()])
 
 
@@ -166,7 +166,7 @@ async def list_client_requests(
     if unlinked is not None:
         linked = col(ClientRequest.record_id).is_(None)
         query = query.where(linked if unlinked else sa.not_(linked))
-    rows = await session.exec(query.order_by(col(ClientRequest.id).desc()).offset(page.offset).limit(page.limit))
+    rows = await session.exec(page.newest(query, col(ClientRequest.id)))
     return page.done([summary(r) for r in rows.all()])
 
 

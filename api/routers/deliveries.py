@@ -19,7 +19,7 @@ router = APIRouter(prefix="/deliveries", tags=["deliveries"])
 @router.get("", response_model=list[DeliveryPublic])
 async def list_deliveries(
     session: SessionDep, principal: StaffDep,
-    page: Annotated[Page, Depends(paged(100, 500))],
+    page: Annotated[Page, Depends(paged(100, 500, newest_first=True))],
     kind: Annotated[str | None, Query(max_length=32, description="webhook, send_sms")] = None, status: DeliveryStatus | None = None,
     workflow_id: WorkflowIdQuery = None, record_id: int | None = None,
 ) -> list[Delivery]:

@@ -18,7 +18,7 @@ router = APIRouter(prefix="/outbox", tags=["outbox"])
 @router.get("", response_model=list[OutboxMessagePublic])
 async def list_messages(
     session: SessionDep, principal: StaffDep,
-    page: Annotated[Page, Depends(paged(100, 500))],
+    page: Annotated[Page, Depends(paged(100, 500, newest_first=True))],
     status: MessageStatus | None = None, workflow_id: WorkflowIdQuery = None, record_id: int | None = None,
 ) -> list[OutboxMessage]:
     """Newest first (none about a record the caller may not see)."""

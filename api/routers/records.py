@@ -277,9 +277,9 @@ async def record_history(
 
 @router.get("/{record_id}/processes", response_model=list[str])
 async def record_processes(record_id: int, session: SessionDep, principal: StaffDep,
-                           page: Annotated[Page, Depends(paged(100, 500))]) -> list[str]:
+                           page: Annotated[Page, Depends(paged(100, 500, newest_first=True))]) -> list[str]:
     """The workflow ids of every process started on the record, newest first."""
     await get_record_or_404(session, record_id, principal)
-    query = (select(ProcessRun.workflow_id).where(ProcessRun.record_id == record_id)
-             .order_by(col(ProcessRun.id).desc()).offset(page.offset).limit(page.limit))
-    return page.done((await session.exec(query)).all())
+    query = select(ProcessRun.id, ProcessRun.workflow_id).where(ProcessRun.record_id == record_id)
+    rows = (await session.exec(page.newest(query, col(ProcessRun.id)))).all()
+    return page.done([workflow_id for _, workflow_id in rows], last_id=rows[-1][0] if rows else None)

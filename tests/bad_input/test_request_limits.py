@@ -119,7 +119,17 @@ async def test_lists_come_in_pages(api: Api) -> None:
         assert response.status_code == 200 and len(response.json()) <= 2
         seen += [u["id"] for u in response.json()]
         url, pages = next_link(response), pages + 1
+        assert url is None or url.startswith("/users?")  # relative: not built from the Host header sent
     assert seen == everyone and pages >= 2
+    # newest first: the next page starts after the last item read, so a case made meanwhile repeats none
+    names = [f"Pratica {n} {tag}" for n in range(3)]
+    for name in names:
+        assert (await api.http.post("/cases", headers=admin, json={"name": name})).status_code == 201
+    first = await api.http.get("/cases", headers=admin, params={"q": tag, "limit": 2})
+    assert [c["name"] for c in first.json()] == names[:0:-1] and "before_id=" in (next_link(first) or "")
+    assert (await api.http.post("/cases", headers=admin, json={"name": f"Pratica 3 {tag}"})).status_code == 201
+    second = await api.http.get(next_link(first) or "", headers=admin)
+    assert [c["name"] for c in second.json()] == names[:1], second.text
 
 
 def _integer_schemas(schema: dict[str, Any]) -> list[dict[str, Any]]:
