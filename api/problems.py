@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 import sys
 from collections.abc import Callable
 from typing import Any
@@ -65,6 +66,19 @@ def is_json(content_type: str) -> bool:
     return kind == "application/json" or kind.endswith("+json")
 
 
+_UNION_MEMBERS = re.compile(r"^(constrained-)?(str|int|float|bool|none|bytes|decimal|list|dict)$|"
+                            r"^(function-|lax-or-strict|json-or-python|tagged-union|nullable)")
+
+
+def _plain(loc: tuple[Any, ...]) -> tuple[tuple[Any, ...], bool]:
+    """A location as the client wrote the request: without pydantic's `[key]` (a map's key is the part before it)
+    and the union member its last part names (`constrained-str`, `int`); and whether it named one."""
+    loc = tuple(part for part in loc if part != "[key]")
+    if loc and isinstance(loc[-1], str) and len(loc) > 2 and _UNION_MEMBERS.match(loc[-1]):
+        return loc[:-1], True
+    return loc, False
+
+
 def _unreadable_json(cause: BaseException | None) -> str | None:
     """Why FastAPI could not read a JSON body that is not a plain syntax error (it answers those 400 "There was an
     error parsing the body", saying neither where nor why)."""
@@ -93,9 +107,14 @@ def install(app: FastAPI) -> None:
                 and not is_json(sent):
             return problem(415, "UnsupportedMediaType", "send the body as JSON with Content-Type: application/json "
                            f"(it came as {sent.split(';')[0] or 'no Content-Type'})")
-        details = []
+        details: list[ErrorDetail] = []
+        unions: set[str] = set()
         for error in errors:
-            loc = tuple(error.get("loc", ()))
+            loc, member = _plain(tuple(error.get("loc", ())))
+            if member:  # one error per member of a union (text, number...): the first one's, once
+                if format_path(loc) in unions:
+                    continue
+                unions.add(format_path(loc))
             if error.get("type") == "json_invalid":  # where and why, not FastAPI's bare "JSON decode error"
                 at = f" at character {loc[1]}" if len(loc) > 1 else ""
                 details.append(ErrorDetail("body", f"not JSON{at}: {error.get('ctx', {}).get('error', 'unreadable')}"))
