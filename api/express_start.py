@@ -33,6 +33,7 @@ from starlette.types import Message, Receive, Scope, Send
 from api.admission import api_routes
 from api.auth import Principal
 from api.bounds import out_of_range
+from api.problems import other_charset
 from api.routers.processes import start_with
 from api.sent_json import keys_twice
 from api.start_allocation import StartProcessBody
@@ -76,7 +77,8 @@ class ExpressStart(BaseRoute):
 def _usual(request: Request, body: bytes) -> StartProcessBody | None:
     """The start the body asks for, when the app's route would take it as it is; None for anything else (a query
     string too: the route takes none today, and one it took tomorrow would be the route's to read)."""
-    if request.headers.get("content-type", "").partition(";")[0].strip().lower() != "application/json" \
+    content_type = request.headers.get("content-type", "")
+    if content_type.partition(";")[0].strip().lower() != "application/json" or other_charset(content_type) \
             or request.scope.get("query_string"):
         return None
     try:

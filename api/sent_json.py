@@ -28,9 +28,14 @@ from fastapi.routing import APIRoute
 from pydantic import BaseModel
 
 from api.no_nul import NUL_MESSAGE
-from api.problems import is_json
+from api.problems import is_json, other_charset
+from processes.errors import StagecoachError
 
 Location = tuple[str | int, ...]
+
+
+class JsonNotUtf8(StagecoachError):
+    status = 415
 
 
 class _Object(dict[str, Any]):
@@ -80,6 +85,9 @@ async def keys_given_once(request: Request) -> None:
     if not isinstance(route, APIRoute) or route.body_field is None \
             or not is_json(request.headers.get("content-type", "")):
         return
+    if (charset := other_charset(request.headers.get("content-type", ""))) is not None:
+        raise JsonNotUtf8(f"JSON is read as UTF-8: send it so, with Content-Type: application/json (it came as "
+                          f"charset={charset})")
     body = await request.body()  # read once: FastAPI has read it, Starlette keeps it on the request
     if not body:
         return
