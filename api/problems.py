@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 import sys
@@ -31,7 +32,16 @@ def problem(status: int, type_: str, detail: str, errors: list[ErrorDetail] | No
     body: dict[str, Any] = {"type": type_, "title": type_, "status": status, "detail": detail}
     if errors:
         body["errors"] = [{"path": e.path, "message": e.message} for e in errors]
-    return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
+    return _Problem(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
+
+
+class _Problem(JSONResponse):
+    """A problem+json that can always be written: a half surrogate pair a message echoes goes as its JSON escape
+    (`\\ud83d`), where UTF-8 has no way to write it (a 500 instead of the refusal)."""
+
+    def render(self, content: Any) -> bytes:
+        return json.dumps(content, ensure_ascii=False, allow_nan=False, separators=(",", ":")).encode(
+            "utf-8", "backslashreplace")
 
 
 _HTTP_TYPES = {400: "BadRequest", 401: "Unauthorized", 403: "Forbidden", 404: "NotFound",

@@ -29,6 +29,7 @@ from pydantic import BaseModel
 
 from api.no_nul import NUL_MESSAGE
 from api.problems import is_json, other_charset
+from processes.documents import HALF_PAIR, half_pair
 from processes.errors import StagecoachError
 
 Location = tuple[str | int, ...]
@@ -61,13 +62,22 @@ def _twice(value: Any, at: Location) -> Iterator[Location]:
             yield from _twice(item, at + (index,))
 
 
-def _nul(value: Any, at: Location) -> Iterator[Location]:
+def _nul(value: Any, at: Location) -> Iterator[tuple[Location, str]]:
+    """Where a text holds NUL, or half of a surrogate pair alone (`"\\ud83d"`: no character; neither database keeps
+    it, and an answer echoing it could not be written), with what is wrong there."""
     if isinstance(value, str):
         if "\x00" in value:
-            yield at
+            yield at, NUL_MESSAGE
+        elif half_pair(value):
+            yield at, HALF_PAIR
     elif isinstance(value, dict):
         for key, item in value.items():
-            yield from (at + (key,),) if "\x00" in key else _nul(item, at + (key,))
+            if "\x00" in key:
+                yield at + (key,), NUL_MESSAGE
+            elif half_pair(key):
+                yield at + (key,), HALF_PAIR
+            else:
+                yield from _nul(item, at + (key,))
     elif isinstance(value, list):
         for index, item in enumerate(value):
             yield from _nul(item, at + (index,))
@@ -97,9 +107,8 @@ async def keys_given_once(request: Request) -> None:
                                        "msg": f"'{at[-1]}' is given twice in this object: a JSON object names each "
                                               "key once"} for at in twice])
     if nul := list(_nul(parsed, ())):
-        raise RequestValidationError([{"loc": ("body", *at), "type": "string_nul", "input": None,
-                                       "msg": NUL_MESSAGE}
-                                      for at in nul])
+        raise RequestValidationError([{"loc": ("body", *at), "type": "string_nul", "input": None, "msg": message}
+                                      for at, message in nul])
     if unknown := unknown_keys(_body_model(route), parsed):
         raise RequestValidationError(unknown)
 

@@ -81,7 +81,10 @@ def _check_shape(data: Any, source: str) -> None:
     def walk(value: Any, path: str, depth: int, ancestors: set[int]) -> None:
         if isinstance(value, str):
             if "\x00" in value:  # YAML's "\0": PostgreSQL keeps no such text, and a status so named looks like another
-                texts.append(ErrorDetail(path, "holds the NUL character (\\0 or \\u0000), which no text may hold"))
+                texts.append(ErrorDetail(_readable(path), "holds the NUL character (\\0 or \\u0000), which no text "
+                                                          "may hold"))
+            if half_pair(value):
+                texts.append(ErrorDetail(_readable(path), HALF_PAIR))
             chars[0] -= len(value)
             if chars[0] < 0:
                 raise TemplateInvalid([ErrorDetail("", f"{source} holds more than {MAX_DOCUMENT_CHARS} characters "
@@ -89,9 +92,10 @@ def _check_shape(data: Any, source: str) -> None:
         if not isinstance(value, (dict, list)):
             return
         if depth >= MAX_DOCUMENT_DEPTH:
-            raise TemplateInvalid([ErrorDetail(path, f"nested more than {MAX_DOCUMENT_DEPTH} levels deep")])
+            raise TemplateInvalid([ErrorDetail(_readable(path), f"nested more than {MAX_DOCUMENT_DEPTH} levels deep")])
         if id(value) in ancestors:
-            raise TemplateInvalid([ErrorDetail(path, "contains itself (a YAML alias inside its own anchor)")])
+            raise TemplateInvalid([ErrorDetail(_readable(path),
+                                               "contains itself (a YAML alias inside its own anchor)")])
         budget[0] -= len(value)
         if budget[0] < 0:
             raise TemplateInvalid([ErrorDetail("", f"{source} holds more than {MAX_DOCUMENT_VALUES} values "
@@ -102,11 +106,13 @@ def _check_shape(data: Any, source: str) -> None:
             where = format_path((path, key) if path else (key,)) if isinstance(value, list) else \
                 (f"{path}.{key}" if path else str(key))
             if isinstance(value, dict) and not isinstance(key, str):
-                keys.append(ErrorDetail(where, _not_text(key)))
+                keys.append(ErrorDetail(_readable(where), _not_text(key)))
             elif isinstance(key, str) and "\x00" in key:
-                keys.append(ErrorDetail(where.replace("\x00", "\\0"), "a key holds the NUL character (\\0 or \\u0000), which no text may "
-                                               "hold"))
-            walk(key.replace("\x00", "") if isinstance(key, str) else key, path, depth + 1, ancestors)  # said above
+                keys.append(ErrorDetail(_readable(where).replace("\x00", "\\0"), "a key holds the NUL character (\\0 "
+                                                                                "or \\u0000), which no text may hold"))
+            elif isinstance(key, str) and half_pair(key):
+                keys.append(ErrorDetail(_readable(where), f"a key {HALF_PAIR}"))
+            walk("k" * len(key) if isinstance(key, str) else key, path, depth + 1, ancestors)  # its length counted
             walk(child, where, depth + 1, ancestors)
         ancestors.discard(id(value))
 
@@ -115,6 +121,29 @@ def _check_shape(data: Any, source: str) -> None:
     walk(data, "", 0, set())
     if keys or texts:
         raise TemplateInvalid(keys + texts)
+
+
+HALF_PAIR = ("holds half of a UTF-16 surrogate pair alone (an escape such as \\ud83d without its \\ude00), which is "
+             "no character")
+
+
+def half_pair(text: str) -> bool:
+    """Whether `text` holds a surrogate no other completes (JSON's escapes of an emoji are two: YAML reads each alone,
+    and they are paired when the document is given back; one of them alone is no character)."""
+    if not any("\ud800" <= c <= "\udfff" for c in text):
+        return False
+    try:
+        text.encode("utf-16", "surrogatepass").decode("utf-16")
+    except UnicodeDecodeError:
+        return True
+    return False
+
+
+def _readable(path: str) -> str:
+    """A path as text that can be written: its surrogate pairs as the characters they encode, a lone one as U+FFFD."""
+    if not any("\ud800" <= c <= "\udfff" for c in path):
+        return path
+    return path.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
 
 
 def _not_text(key: Any) -> str:

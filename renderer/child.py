@@ -49,7 +49,10 @@ def read_frame(stream: BinaryIO) -> bytes | None:
 
 
 def write_frame(stream: BinaryIO, payload: dict[str, Any]) -> None:
-    data = json.dumps(payload, ensure_ascii=False).encode()
+    try:
+        data = json.dumps(payload, ensure_ascii=False).encode()
+    except UnicodeEncodeError:  # a lone surrogate in a text (an echoed value): JSON's escapes carry it, UTF-8 cannot
+        data = json.dumps(payload).encode()
     stream.write(HEADER.pack(len(data)) + data)
     stream.flush()
 

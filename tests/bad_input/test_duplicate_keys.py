@@ -86,3 +86,24 @@ async def test_a_text_holding_nul_is_refused_with_its_path_on_either_database(ap
         assert [error["path"] for error in response.json()["errors"]] == paths, (url, response.text)
         assert response.json()["errors"][0]["message"] == "holds the NUL character (\\u0000), which no text may hold"
     assert (await api.http.get("/records", headers=admin, params={"q": title})).json() == []
+
+
+async def test_half_a_surrogate_pair_is_refused_where_it_is_and_a_whole_pair_is_its_character(api: Api) -> None:
+    """JSON writes an emoji as two escapes (\\ud83d\\ude00); one of them alone is no character: stored, no database
+    kept it, and a template echoing it stopped the render process (a 503)"""
+    admin = {**api.as_("admin"), "Content-Type": "application/json"}
+    title = f"Coppia {uuid.uuid4().hex[:8]}"
+    whole = await api.http.post("/records", headers=admin,
+                                content=json.dumps({"kind": "contact", "title": f"{title} \ud83d\ude00"}))
+    assert whole.status_code == 201 and whole.json()["title"] == f"{title} 😀", whole.text
+    for body, path in (({"kind": "contact", "title": f"{title} \ud83d"}, "body.title"),
+                       ({"kind": "contact", "title": title, "fields": {"k\ude00": 1}}, "body.fields.k\ude00")):
+        response = await api.http.post("/records", headers=admin, content=json.dumps(body))
+        assert response.status_code == 422, response.text
+        [error] = response.json()["errors"]
+        assert error["path"] == path and error["message"].startswith("holds half of a UTF-16 surrogate pair"), error
+    template = {"key": "half-pair", "name": "Mezza \ud83d", "record_kind": "lead",
+                "controller_email": "controller@agency.example", "phases": [{"key": "a", "name": "A \ud83d\ude00"}]}
+    for url in ("/templates/validate", "/templates", "/pipelines/validate"):
+        response = await api.http.post(url, headers=admin, content=json.dumps(template))
+        assert response.status_code == 422 and "surrogate" in response.text, (url, response.text)
