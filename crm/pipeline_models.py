@@ -8,7 +8,10 @@ pipeline at a time, and a record whose type no pipeline lists keeps a free statu
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Annotated
+
 import sqlalchemy as sa
+from pydantic import BeforeValidator
 from sqlmodel import Field, SQLModel
 
 from crm.client_requests.pending import PendingChoice
@@ -66,14 +69,23 @@ class RecordTypePublic(SQLModel):
     moves: dict[str, list[str]] = Field(description="from each status of its sequence, where it may move")
 
 
+def _trimmed(value: object) -> object:
+    return value.strip() if isinstance(value, str) else value
+
+
+SentStatus = Annotated[StatusName, BeforeValidator(_trimmed)]
+"""A status as a client sends it: the spaces around it taken off, as `POST /records` does (not refused with the
+pattern's text)."""
+
+
 class MoveBody(SQLModel):
     """A move of a record to another status, or a substate opened or closed."""
 
-    to: StatusName | None = Field(None, description="the status to move to")
-    open_substate: StatusName | None = None
-    close_substate: StatusName | None = None
+    to: SentStatus | None = Field(None, description="the status to move to")
+    open_substate: SentStatus | None = None
+    close_substate: SentStatus | None = None
     reason: str = Field("", max_length=1000)
-    expected_status: StatusName | None = Field(None, description="refuse (409) unless the record is still in it")
+    expected_status: SentStatus | None = Field(None, description="refuse (409) unless the record is still in it")
     pending_requests: PendingChoice | None = Field(None, description="what becomes of the client requests whose "
                                                    "answers would move the record (without it, such a move is "
                                                    "refused, 409 ClientRequestsPending, listing them)")

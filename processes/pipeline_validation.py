@@ -48,7 +48,12 @@ def _check_moves(path: str, moves: Mapping[str, list[str]] | None, statuses: lis
     for source, targets in (moves or {}).items():
         _known(f"{path}.{source}", source, statuses, what, errors)
         for t, target in enumerate(targets):
-            _known(f"{path}.{source}[{t}]", target, statuses, what, errors)
+            if target == source:
+                errors.add(f"{path}.{source}[{t}]", f"'{source}' moves to itself: a record is in it already")
+            elif target in targets[:t]:
+                errors.add(f"{path}.{source}[{t}]", f"'{target}' is listed twice (also [{targets.index(target)}])")
+            else:
+                _known(f"{path}.{source}[{t}]", target, statuses, what, errors)
 
 
 def check_pipeline(pipeline: Pipeline, *, known_users: Collection[str] | None = None,
@@ -69,7 +74,11 @@ def check_pipeline(pipeline: Pipeline, *, known_users: Collection[str] | None = 
         where = f"types[{i}]"
         sequence = list(spec.statuses) if spec.statuses is not None else names
         for s, name in enumerate(spec.statuses or ()):
-            _known(f"{where}.statuses[{s}]", name, names, "status", errors)
+            if name in spec.statuses[:s]:  # type: ignore[index]
+                errors.add(f"{where}.statuses[{s}]", f"'{name}' is twice in the type's sequence (also "
+                                                     f"statuses[{spec.statuses.index(name)}])")  # type: ignore[union-attr]
+            else:
+                _known(f"{where}.statuses[{s}]", name, names, "status", errors)
         if (initial := pipeline.initial(spec.name)) not in sequence:
             errors.add(f"{where}.initial_status", f"'{initial}' is not in the sequence of type '{spec.name}' "
                        f"({', '.join(sequence)})" + ("" if spec.initial_status else

@@ -58,7 +58,7 @@ async def test_a_move_checks_the_sequence_and_writes_one_line(api: Api) -> None:
     assert refused.json()["type"] == "MoveRefused"
     assert "allowed next: Warranty claim filed" in refused.json()["detail"]
     before = await history(api, record["id"])
-    moved = await move(api, record["id"], to="Warranty claim filed", reason="under guarantee until 2027")
+    moved = await move(api, record["id"], to=" Warranty claim filed ", reason="under guarantee until 2027")
     assert moved.status_code == 200 and moved.json()["status"] == "Warranty claim filed"
     lines = (await history(api, record["id"]))[len(before):]
     assert len(lines) == 1

@@ -77,6 +77,18 @@ def test_names_that_differ_only_in_case_or_accent_encoding_are_duplicates() -> N
     assert "types[2].name: 'Telefono ' has spaces around it: write 'Telefono'" in found
 
 
+def test_a_sequence_or_a_move_naming_a_status_twice_or_itself_is_refused() -> None:
+    """`[New, New]`, `New: [Open, Open]` and `New: [New]` were saved; the last was refused at run time, "already in\""""
+    document = {"key": "dupes", "name": "Dupes", "record_kind": "lead",
+                "statuses": [{"name": "New"}, {"name": "Open"}],
+                "moves": {"New": ["Open", "Open", "New"]},
+                "types": [{"name": "Web", "statuses": ["New", "New", "Open"]}]}
+    found = errors_of(document)
+    assert "moves.New[1]: 'Open' is listed twice (also [0])" in found
+    assert "moves.New[2]: 'New' moves to itself: a record is in it already" in found
+    assert "types[0].statuses[1]: 'New' is twice in the type's sequence (also statuses[0])" in found
+
+
 def test_shape_errors_have_their_paths() -> None:
     document = repair_pipeline("x")
     document["statuses"][0]["automations"] = [{"on": "scheduled", "actions": [{"add_history": {"text": "x"}}]},
