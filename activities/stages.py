@@ -93,8 +93,9 @@ async def _abort_entered(deps: Deps, session: AsyncSession, pipeline: Pipeline, 
     run = await by_request_id(session, _request_id(record, visit, "enter"))
     if run is not None and deps.temporal is not None:
         label = f"{status} › {substate}" if substate else status
-        await abort_process(deps.temporal, run.workflow_id, AbortRequest(
-            reason=f"record {record.id} left '{label}'", actor=f"pipeline {pipeline.key}"))
+        await abort_process(deps.temporal, run.workflow_id, AbortRequest(  # the reason as the history says it
+            reason=history_text(deps.settings.locale, "record_left_stage", record=record.id, label=label),
+            actor=f"pipeline {pipeline.key}"))
 
 
 async def _enter(deps: Deps, session: AsyncSession, pipeline: Pipeline, version: int, event: StageEvent,

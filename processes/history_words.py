@@ -103,6 +103,7 @@ ENGLISH = {
                        "'{pipeline}' in version {version}",
     "substate_removed": "Substate '{substate}' closed: it left status '{status}' of pipeline '{pipeline}' in version "
                         "{version}",
+    "record_left_stage": "record {record} left '{label}'",
     "type_changed": "Type changed from '{previous}' to '{type}'",
     "type_status": ", status from '{previous}' to '{status}'",
     # client requests
@@ -268,6 +269,7 @@ ITALIAN = {
                        "'{pipeline}' dalla versione {version}",
     "substate_removed": "Sottostato '{substate}' chiuso: non è più nello stato '{status}' della pipeline '{pipeline}' "
                         "dalla versione {version}",
+    "record_left_stage": "il record {record} ha lasciato '{label}'",
     "type_changed": "Tipo cambiato da '{previous}' a '{type}'",
     "type_status": ", stato da '{previous}' a '{status}'",
     "client_request_sent": "Richiesta al cliente n. {request} '{title}' inviata a {to}",
