@@ -33,6 +33,7 @@ COLUMNS_NAMED_BADLY = "the header names a column twice or leaves one unnamed: {c
 NOT_ENCODED_ROW = "row {row}: the file is not {encoding} ({reason})"
 LINE_TOO_LONG = "row {row}: a line is longer than {limit} characters"
 UTF16 = "the file is UTF-16, as Excel saves 'Unicode text': save it as 'CSV UTF-8' and send it again"
+# (a header line holding NUL bytes is said to be so too: UTF-16 without its BOM is read as such a line)
 UNCLOSED_QUOTE = ("row {row}: a cell opens with a quote (\") that is never closed, so the rest of the file was read "
                   "into it: close the quote or remove it")
 CELL_TOO_LONG = ("row {row}: a cell is longer than {limit} characters (a quote that opens a cell and is never closed "
@@ -68,6 +69,17 @@ class _Lines:
                 raise _LineTooLong
             self.row.append(line)
             yield line
+
+
+def _undecodable_line(path: Path, encoding: str) -> int | None:
+    """The number of the first line holding a byte `encoding` refuses (lines end at CR, LF or CRLF), or None."""
+    with path.open("rb") as file:
+        for number, raw in enumerate(file, start=1):  # split at LF: a CR alone (old Macs) is counted within
+            try:
+                raw.decode("utf-8-sig" if number == 1 and encoding == "utf-8-sig" else encoding)
+            except UnicodeDecodeError as exc:
+                return number + raw[:exc.start].count(b"\r") - raw[:exc.start].count(b"\r\n")
+    return None
 
 
 def _unclosed(lines: list[str], delimiter: str) -> bool:
@@ -106,10 +118,17 @@ def detect_delimiter(header_line: str) -> str:
 
 
 def header(path: Path, encoding: str, delimiter: str | None) -> tuple[list[str], str]:
-    """The file's columns and its delimiter (detected when `delimiter` is None)."""
+    """The file's columns and its delimiter (detected when `delimiter` is None). The first line is read as bytes, then
+    decoded: a byte the encoding refuses is named within that line (a text reader decodes ahead of it, and named a
+    byte of the lines after as the first line's)."""
+    with path.open("rb") as file:
+        raw = file.readline(4 * HEADER_LIMIT + 1)  # a character is at most 4 bytes
+    if len(raw) > 4 * HEADER_LIMIT:
+        raise FileUnreadable(HEADER_TOO_LONG, limit=f"{HEADER_LIMIT:,}")
+    if b"\x00" in raw:  # no header holds NUL; UTF-16 without its BOM does, every other byte
+        raise FileUnreadable(UTF16)
     try:
-        with path.open(encoding=encoding, newline="") as file:
-            first = file.readline(HEADER_LIMIT + 1)
+        first = raw.decode(encoding)
     except UnicodeDecodeError as exc:
         raise FileUnreadable(NOT_ENCODED_HEADER, encoding=encoding, reason=exc.reason, start=exc.start) from None
     if not first.strip():
@@ -122,7 +141,7 @@ def header(path: Path, encoding: str, delimiter: str | None) -> tuple[list[str],
     except csv.Error as exc:
         raise FileUnreadable(NOT_CSV, row=1, error=exc) from None
     if len(set(columns)) != len(columns) or "" in columns:
-        raise FileUnreadable(COLUMNS_NAMED_BADLY, columns=columns)
+        raise FileUnreadable(COLUMNS_NAMED_BADLY, columns=", ".join(f"'{column}'" for column in columns))
     return columns, delimiter
 
 
@@ -141,8 +160,9 @@ def rows(path: Path, encoding: str, delimiter: str) -> Iterator[tuple[int, list[
                 last, lines.row = lines.row, []
                 if any(v.strip() for v in values):
                     yield row, values
-        except UnicodeDecodeError as exc:
-            raise FileUnreadable(NOT_ENCODED_ROW, row=row + 1, encoding=encoding, reason=exc.reason) from None
+        except UnicodeDecodeError as exc:  # a text reader decodes ahead of the rows read: found again, by line
+            raise FileUnreadable(NOT_ENCODED_ROW, row=_undecodable_line(path, encoding) or row + 1, encoding=encoding,
+                                 reason=exc.reason) from None
         except csv.Error as exc:
             if "field larger than field limit" in str(exc):
                 raise FileUnreadable(CELL_TOO_LONG, row=row + 1, limit=f"{FIELD_LIMIT:,}") from None

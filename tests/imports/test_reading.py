@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from crm.imports.reading import LINE_LIMIT, FileUnreadable, rows
+from crm.imports.reading import LINE_LIMIT, FileUnreadable, detect_encoding, header, rows
 
 
 def test_a_line_without_end_is_refused_with_its_row_before_it_is_read_whole(tmp_path: Path) -> None:
@@ -63,3 +63,22 @@ def test_a_cell_over_the_limit_says_how_a_quote_can_make_one(tmp_path: Path) -> 
     with pytest.raises(FileUnreadable) as refused:
         list(rows(path, "utf-8", ";"))
     assert str(refused.value).startswith("row 2: a cell is longer than 1,000,000 characters (a quote that opens")
+
+
+def test_the_header_is_read_on_its_own_and_a_headerless_utf16_file_is_said_to_be_utf16(tmp_path: Path) -> None:
+    """A Windows-1252 file sent as UTF-8 was refused at "byte 34 of its first line", a byte of the second; UTF-16 with
+    no BOM was read as Windows-1252, its columns looking right but matching no field"""
+    path = tmp_path / "contatti.csv"
+    path.write_bytes("nome;email\r\nJosé;j@example.it\r\n".encode("cp1252"))
+    assert header(path, "utf-8", None) == (["nome", "email"], ";")  # the first line is fine; row 2 is said to be not
+    with pytest.raises(FileUnreadable) as refused:
+        list(rows(path, "utf-8", ";"))
+    assert str(refused.value).startswith("row 2: the file is not utf-8")
+    path.write_bytes("nome;email\r\nJosé;j@example.it\r\n".encode("utf-16-le"))
+    with pytest.raises(FileUnreadable) as refused:
+        header(path, detect_encoding(path), None)
+    assert "the file is UTF-16" in str(refused.value)
+    path.write_bytes(b";;\r\nx;y;z\r\n")
+    with pytest.raises(FileUnreadable) as refused:
+        header(path, "utf-8", None)
+    assert str(refused.value) == "the header names a column twice or leaves one unnamed: '', '', ''"
