@@ -101,8 +101,9 @@ async def send_request(record_id: int, request: Request, session: SessionDep, te
         if not text(data, "template"):
             raise Refused(_("choose a request template"))
         try:
-            body = ClientRequestCreate(template=text(data, "template")[:100],
-                                       expires_days=int(days) if digits(days) and len(days) < 8 else days or None)
+            if days and not (digits(days) and len(days) < 8):  # "1_0" and "+5" are numbers to Python, not to people
+                raise Refused(f"{_('Expires after')}: {_('a whole number of days from 1 to 3650')}")
+            body = ClientRequestCreate(template=text(data, "template")[:100], expires_days=int(days) if days else None)
         except ValidationError as exc:
             raise Refused(field_error(exc, _, {"template": _("Request template"), "expires_days": _("Expires after")},
                                       {"expires_days": _("a whole number of days from 1 to 3650")})) from None

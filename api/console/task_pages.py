@@ -55,11 +55,13 @@ async def tasks_page(request: Request, session: SessionDep, settings: SettingsDe
 
 
 def due_time(value: str, settings: Settings) -> datetime | None:
-    """A form's `datetime-local` (2026-12-03T15:00), in the office's time zone."""
+    """A form's `datetime-local` (2026-12-03T15:00), in the office's time zone; one that names its own offset (sent by
+    something else than the form) at that offset, not taken as the office's time."""
     if not value:
         return None
     try:
-        return datetime.fromisoformat(value).replace(tzinfo=settings.zone)
+        moment = datetime.fromisoformat(value)
+        return moment if moment.tzinfo is not None else moment.replace(tzinfo=settings.zone)
     except ValueError:
         _ = translator(settings.locale)
         raise ValueError(_("due: write the date and time as 2026-12-03T15:00")) from None

@@ -67,7 +67,7 @@ async def test_a_refused_form_keeps_what_was_typed(stack: Stack, sessions: Any) 
         assert f'value="{"m" * 1001}"' in moved.text and 'value="Won"' in moved.text
 
         template = f"docs-{tag}"
-        for days in ("abc", "0", "99999"):
+        for days in ("abc", "0", "99999", "1_0", "+5"):  # 1_0 and +5 were taken as 10 and 5 days
             sent = await browser.post(f"/console/records/{job['id']}/client-requests",
                                       data={"csrf_token": token, "template": template, "expires_days": days})
             assert sent.status_code == 422, days

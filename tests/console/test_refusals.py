@@ -49,3 +49,16 @@ def test_a_refusal_in_italian() -> None:
     assert field_error(expiry, _, {"expires_days": _("Expires after")},
                        {"expires_days": _("a whole number of days from 1 to 3650")}) == \
         "Scade dopo: un numero intero di giorni da 1 a 3650"
+
+
+def test_a_due_time_is_the_offices_unless_it_names_its_own_offset() -> None:
+    """The form's datetime-local is the office's time; one sent with an offset was taken as the office's time too
+    (10:00+05:00 kept as 10:00 UTC)"""
+    from datetime import UTC, datetime
+
+    from api.console.task_pages import due_time
+    from settings import Settings
+
+    rome = Settings(timezone="Europe/Rome")
+    assert due_time("2027-01-01T10:00", rome) == datetime(2027, 1, 1, 9, 0, tzinfo=UTC)
+    assert due_time("2027-01-01T10:00:00+05:00", rome) == datetime(2027, 1, 1, 5, 0, tzinfo=UTC)
