@@ -49,7 +49,7 @@ def _what(error: Mapping[str, Any], _: Translate) -> str:
         return _("not one of the choices")
     if kind == "string_pattern_mismatch":
         return _("not written as expected")
-    return str(error["msg"])
+    return _(str(error["msg"]).removeprefix("Value error, "))  # a validator's own words, not pydantic's prefix
 
 
 def field_error(exc: ValidationError, _: Translate, labels: Mapping[str, str] | None = None,

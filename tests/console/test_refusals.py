@@ -10,6 +10,7 @@ from api.console.actions import answers
 from api.console.i18n import translator
 from api.console.refusals import field_error
 from crm.client_requests.public import ClientRequestCreate
+from crm.task_forms import TaskCreate
 from processes.instance import CompleteBody
 
 EXPIRY = {"expires_days": "Expires after"}, {"expires_days": "a whole number of days from 1 to 3650"}
@@ -31,6 +32,8 @@ def _refusal(model: type[BaseModel], fields: dict[str, object]) -> ValidationErr
      "Expires after: a whole number of days from 1 to 3650"),
     (ClientRequestCreate, {"template": "T T"}, ({"template": "Request template"}, {}),
      "Request template: not written as expected"),
+    (TaskCreate, {"record_id": 1, "title": "t", "due_at": "0001-01-01T00:00:00Z"}, ({"due_at": "Due"}, {}),
+     "Due: expected a date and time between the years 1000 and 9998 (in UTC)"),  # not "Value error, expected..."
 ])
 def test_a_refusal_names_the_field_as_the_form_labels_it(model: type[BaseModel], fields: dict[str, object],
                                                          labels: tuple[dict[str, str], dict[str, str]],
