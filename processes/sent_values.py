@@ -5,6 +5,7 @@ instead of being refused with its path (`tests/bad_input/test_json_types.py` hol
 from __future__ import annotations
 
 import re
+import unicodedata
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
@@ -57,14 +58,23 @@ WholeNumber = Annotated[int, BeforeValidator(_not_a_flag)]
 it). api/bounds.py writes the bounds of such a field into the OpenAPI schema."""
 
 
+# characters no one sees that change what is seen: bidirectional overrides and isolates reorder the text after them
+# (a title or a name can show something other than what it holds: "Trojan Source")
+_BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+
+
 def _text(value: Any) -> Any:
     if isinstance(value, str):
         value = value.strip()
         if not value:
             raise ValueError("expected some text, not only spaces")
+        if hidden := next((c for c in value if unicodedata.category(c) == "Cc" or c in _BIDI_CONTROLS), None):
+            raise ValueError(f"holds a character no one can see (U+{ord(hidden):04X}: a control character, or one "
+                             "that reorders the text after it): remove it")
     return value
 
 
 Text = Annotated[str, AfterValidator(_text)]
-"""A text people read, a title, a name or a status: its spaces around taken off, and something left (`"   "` is refused,
-not kept as a title no one can see in a list). Its length bounds are the field's own, checked before the spaces go."""
+"""A text people read on one line, a title, a name or a status: its spaces around taken off, and something left
+(`"   "` is refused, not kept as a title no one can see in a list), with no control character (a line break, ESC) nor
+one that reorders what follows (U+202E). Its length bounds are the field's own, checked before the spaces go."""

@@ -107,3 +107,21 @@ async def test_half_a_surrogate_pair_is_refused_where_it_is_and_a_whole_pair_is_
     for url in ("/templates/validate", "/templates", "/pipelines/validate"):
         response = await api.http.post(url, headers=admin, content=json.dumps(template))
         assert response.status_code == 422 and "surrogate" in response.text, (url, response.text)
+
+
+async def test_a_title_or_name_with_a_character_no_one_sees_is_refused(api: Api) -> None:
+    """ESC, BEL or a line break in a title, and U+202E, which shows the text after it reversed (a task list showed
+    what the title did not hold), were stored as typed"""
+    admin = api.as_("admin")
+    tag = uuid.uuid4().hex[:8]
+    for method, url, body, path in (
+            ("POST", "/records", {"kind": "lead", "title": f"Rossi \x1b[31m{tag}"}, "body.title"),
+            ("POST", "/records", {"kind": "lead", "title": f"Fattura \u202efdp.exe {tag}"}, "body.title"),
+            ("POST", "/cases", {"name": f"Pratica\n{tag}"}, "body.name"),
+            ("POST", "/records", {"kind": "lead", "title": f"Ok {tag}", "status": "Nuo\x07vo"}, "body.status")):
+        response = await api.http.request(method, url, headers=admin, json=body)
+        assert response.status_code == 422, (body, response.text)
+        [error] = response.json()["errors"]
+        assert error["path"] == path and "a character no one can see" in error["message"], error
+    kept = await api.http.post("/records", headers=admin, json={"kind": "lead", "title": f"  Niccolò “Città” {tag} "})
+    assert kept.status_code == 201 and kept.json()["title"] == f"Niccolò “Città” {tag}", kept.text
