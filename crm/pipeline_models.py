@@ -31,6 +31,12 @@ class PipelineVersion(VersionBase, table=True):
 
 
 class PipelineVersionPublic(VersionPublic):
+    pass
+
+
+class PipelineSaved(PipelineVersionPublic):
+    """A save's answer: the version, and the records it moved (a version read later does not say: it keeps no count)."""
+
     remapped: dict[str, int] = Field(default_factory=dict,
                                      description="a save that mapped removed statuses: records moved, by status")
 

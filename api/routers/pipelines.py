@@ -19,8 +19,8 @@ from api.routers.records import events_recorded
 from api.routers.templates import decode_body
 from crm import pipeline_store, template_store
 from crm.pipeline_board import BoardFilter, board
-from crm.pipeline_models import Board, PipelineSummary, PipelineVersion, PipelineVersionPublic, RecordType, \
-    RecordTypePublic
+from crm.pipeline_models import Board, PipelineSaved, PipelineSummary, PipelineVersion, PipelineVersionPublic, \
+    RecordType, RecordTypePublic
 from processes.errors import RecordTypeNotFound, did_you_mean
 from processes.pipeline import Pipeline
 from processes.template_basics import RecordKind
@@ -51,15 +51,19 @@ async def _validated(request: Request, session: SessionDep, renderer: RendererDe
                                             known_requests=await template_store.request_template_keys(session))
 
 
-def _public(row: PipelineVersion, remapped: dict[str, int] | None = None) -> PipelineVersionPublic:
-    return PipelineVersionPublic(**row.model_dump(exclude={"id"}), remapped=remapped or {})
+def _public(row: PipelineVersion) -> PipelineVersionPublic:
+    return PipelineVersionPublic(**row.model_dump(exclude={"id"}))
 
 
-@router.post("/pipelines", status_code=201, response_model=PipelineVersionPublic, openapi_extra=PIPELINE_BODY,
-             responses={200: {"model": PipelineVersionPublic,
+def _saved(row: PipelineVersion, remapped: dict[str, int]) -> PipelineSaved:
+    return PipelineSaved(**row.model_dump(exclude={"id"}), remapped=remapped)
+
+
+@router.post("/pipelines", status_code=201, response_model=PipelineSaved, openapi_extra=PIPELINE_BODY,
+             responses={200: {"model": PipelineSaved,
                               "description": "the same content as the newest version: nothing saved"}})
 async def save_pipeline(request: Request, response: Response, session: SessionDep, renderer: RendererDep,
-                        settings: SettingsDep, temporal: TemporalDep, principal: AdminDep) -> PipelineVersionPublic:
+                        settings: SettingsDep, temporal: TemporalDep, principal: AdminDep) -> PipelineSaved:
     """Validate and store a new version (identical content: the latest version, 200). A status left out while
     records sit in it is refused (422) unless `remap` says where they go; they move with the save."""
     pipeline, remap = await _validated(request, session, renderer, settings)
@@ -69,10 +73,10 @@ async def save_pipeline(request: Request, response: Response, session: SessionDe
     if not created:
         response.status_code = 200
     response.headers["Location"] = f"/pipelines/{row.key}/versions/{row.version}"
-    return _public(row, moved)
+    return _saved(row, moved)
 
 
-class PipelineCheck(PipelineVersionPublic):
+class PipelineCheck(PipelineSaved):
     remapped: dict[str, int] = Field(default_factory=dict, description="records the save would move, by status")
     changed: bool = Field(description="false: identical to the latest version, which a save keeps (nothing saved)")
 
@@ -85,7 +89,7 @@ async def validate_pipeline(request: Request, session: SessionDep, renderer: Ren
     admin's, as the save is: its counts are of every record, restricted ones too."""
     pipeline, remap = await _validated(request, session, renderer, settings)
     row, changed, moving = await pipeline_store.would_save(session, pipeline, remap)
-    return PipelineCheck(**_public(row, moving).model_dump(), changed=changed)
+    return PipelineCheck(**_saved(row, moving).model_dump(), changed=changed)
 
 
 @router.get("/pipelines", response_model=list[PipelineSummary])

@@ -171,6 +171,8 @@ async def test_a_status_removed_while_records_sit_in_it(api: Api) -> None:
     saved = await save(api, {**document, "remap": {"Quote sent": "In repair"}})
     assert saved.status_code == 201, saved.text
     assert saved.json()["remapped"] == {"Quote sent": 1}
+    read_later = (await api.http.get(saved.headers["location"], headers=api.as_("staff"))).json()
+    assert "remapped" not in read_later  # it answered {} as if the save had moved nothing
     moved = (await api.http.get(f"/records/{record['id']}", headers=api.as_("staff"))).json()
     assert moved["status"] == "In repair"
     assert "left pipeline" in (await history(api, record["id"]))[-1]["text"]
