@@ -28,7 +28,18 @@ EXTENSIONS: dict[str, tuple[str, ...]] = {
 _MAGIC = ((b"\x89PNG\r\n\x1a\n", "image/png"), (b"\xff\xd8\xff", "image/jpeg"),
           (b"GIF87a", "image/gif"), (b"GIF89a", "image/gif"))
 _LOOSE = {"", "application/octet-stream", "binary/octet-stream"}  # a client that did not say
-_TEXT_ALIKE = {"text/plain", "text/csv", "application/csv", "application/vnd.ms-excel"}  # CSV as browsers send it
+_ZIPPED = {"application/zip", "application/x-zip-compressed"}  # DOCX, XLSX and ODT are ZIP files: some say so
+# the other names browsers, phones and mail programs give each kind (Chromium sends .md as text/markdown, .log as
+# text/x-log; Android pickers image/jpg; old Internet Explorer image/pjpeg and image/x-png)
+_ALSO_SENT_AS: dict[str, set[str]] = {
+    "application/pdf": {"application/x-pdf", "application/acrobat", "applications/vnd.pdf", "text/pdf"},
+    "image/jpeg": {"image/jpg", "image/pjpeg"}, "image/png": {"image/x-png"},
+    DOCX: _ZIPPED, XLSX: _ZIPPED | {"application/vnd.ms-excel"}, ODT: _ZIPPED,
+    "text/plain": {"text/csv", "application/csv", "application/vnd.ms-excel", "text/markdown", "text/x-markdown",
+                   "text/x-log", "text/x-csv", "text/comma-separated-values"},
+    "text/csv": {"text/plain", "application/csv", "application/vnd.ms-excel", "text/x-csv",
+                 "text/comma-separated-values"},
+}
 
 
 @dataclass(frozen=True)
@@ -103,10 +114,10 @@ def sniff(file: BinaryIO, name: str, declared: str) -> Sniffed:
         raise DocumentUnsupported(f"{name!r}: its content is none of the kinds kept (PDF, PNG, JPEG, GIF, WebP, "
                                   "DOCX, XLSX, ODT, plain text or CSV)")
     if not name.lower().endswith(EXTENSIONS[kind]):
-        raise DocumentMismatch(f"{name!r}: its content is {kind}, which is named "
-                               f"{' or '.join(EXTENSIONS[kind])}, not so")
+        raise DocumentMismatch(f"{name!r}: its content is {kind}, so its name ends in "
+                               f"{' or '.join(EXTENSIONS[kind])}: rename it, or send the file its name says")
     declared = declared.split(";")[0].strip().lower()
-    if declared not in _LOOSE and declared != kind and not (kind.startswith("text/") and declared in _TEXT_ALIKE):
+    if declared not in _LOOSE and declared != kind and declared not in _ALSO_SENT_AS.get(kind, set()):
         raise DocumentMismatch(f"{name!r} was sent as {declared}, but its content is {kind}")
     digest, size = hashlib.sha256(), 0
     file.seek(0)

@@ -61,4 +61,10 @@ KINDS = [
     ("verbale.odt", odt(), "application/vnd.oasis.opendocument.text", "application/vnd.oasis.opendocument.text"),
     ("note.txt", "Sopralluogo fatto, è tutto in ordine.\n".encode(), "text/plain", "text/plain"),
     ("spese.csv", "voce;importo\nperizia;350,00\n".encode(), "text/csv", "text/csv"),
+    # as browsers, phones and mail programs declare them: Chromium's .md and .log, Android's image/jpg, a ZIP
+    ("appunti.md", "# Sopralluogo\n".encode(), "text/markdown", "text/plain"),
+    ("registro.log", b"10:00 arrivo\n", "text/x-log", "text/plain"),
+    ("scatto.jpg", b"\xff\xd8\xff\xe0\x00\x10JFIF\x00" + os.urandom(200) + b"\xff\xd9", "image/jpg", "image/jpeg"),
+    ("contratto.docx", docx(), "application/x-zip-compressed", DOCX_TYPE),
+    ("preventivo.pdf", pdf(), "application/x-pdf", "application/pdf"),
 ]
