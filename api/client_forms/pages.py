@@ -30,7 +30,7 @@ from api.client_forms import guard
 from api.client_forms.i18n import from_accept_language, kind_name, say, size_text, words
 from api.deps import SessionDep, SettingsDep
 from crm.client_requests import store
-from crm.client_requests.answers import Problem, Upload, check
+from crm.client_requests.answers import Problem, Upload, check, parse_date
 from crm.client_requests.errors import ClientRequestClosed
 from crm.client_requests.models import ClientRequest, RequestStatus
 from crm.client_requests.questions import QuestionType
@@ -113,6 +113,8 @@ def _question_view(question: dict[str, Any], language: str, sent: dict[str, list
         view["hint"] = text("number_hint")
     elif kind == QuestionType.date:
         view["hint"] = text("date_hint")
+        if values and (day := parse_date(values[0])) is not None:
+            view["value"] = day.isoformat()  # shown again in a date field, which takes 2026-03-31 and nothing else
     elif kind == QuestionType.file:
         from crm.documents.sniff import EXTENSIONS
 
@@ -201,8 +203,8 @@ def _split(form: FormData) -> tuple[dict[str, list[str]], dict[str, Upload]]:
         if isinstance(value, UploadFile):
             if value.filename and key not in uploads:
                 uploads[key] = Upload(value.filename, value.content_type or "", value.file)
-        else:
-            fields.setdefault(key, []).append(value)
+        else:  # NUL, which no one types and a paste can bring, is dropped: no text keeps it
+            fields.setdefault(key, []).append(value.replace("\x00", ""))
     return fields, uploads
 
 

@@ -69,7 +69,7 @@ def _editor(session: SessionDep, settings: Settings) -> Editor:
     _ = translator(settings.locale)
 
     async def validate(source: str) -> RequestTemplate:
-        return validate_text(source, settings.client_request_max_file_bytes, SOURCE)
+        return validate_text(source, settings.client_request_max_file_bytes, SOURCE, settings.locale)
 
     async def load(key: str) -> str:
         return shown_text(await store.get_template(session, key))

@@ -40,7 +40,7 @@ async def save_request_template(request: Request, response: Response, session: S
     """Validate and store a new version, with the text it was sent as; content identical to the newest version returns
     it (200), even when only its comments or layout changed."""
     text = await _text(request)
-    template = validate_text(text, settings.client_request_max_file_bytes)
+    template = validate_text(text, settings.client_request_max_file_bytes, office_locale=settings.locale)
     row, created = await store.save_template(session, template, principal.actor, text)
     if not created:
         response.status_code = 200
@@ -51,7 +51,8 @@ async def save_request_template(request: Request, response: Response, session: S
 @router.post("/validate", response_model=TemplateValidation, openapi_extra=BODY)
 async def validate_request_template(request: Request, settings: SettingsDep, _: StaffDep) -> TemplateValidation:
     """Check a template without saving it: 200 when valid, 422 with every error and its path otherwise."""
-    template = validate_text(await _text(request), settings.client_request_max_file_bytes)
+    template = validate_text(await _text(request), settings.client_request_max_file_bytes,
+                             office_locale=settings.locale)
     return TemplateValidation(valid=True, template=template.model_dump(mode="json"))
 
 

@@ -16,6 +16,7 @@ types the documents store knows, a file limit within CLIENT_REQUEST_MAX_FILE_BYT
 
 from __future__ import annotations
 
+import re
 from enum import StrEnum
 from typing import Annotated, Any
 
@@ -24,7 +25,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, Validation
 from crm.documents.sniff import EXTENSIONS
 from processes.documents import parse_document
 from processes.errors import ErrorCollector, ErrorDetail, TemplateInvalid
-from processes.sent_values import TrueOrFalse
+from processes.sent_values import Text, TrueOrFalse
 from processes.template_basics import KEY_PATTERN
 from processes.validation import pydantic_errors
 
@@ -58,7 +59,7 @@ class Question(BaseModel):
 
     key: str = Field(pattern=KEY_PATTERN, max_length=63, description="the answer's name: lower case letters, digits, - and _")
     type: QuestionType
-    label: str = Field(min_length=1, max_length=500)
+    label: Text = Field(min_length=1, max_length=500)
     help: str = Field("", max_length=2000)
     required: TrueOrFalse = False
     options: list[Option] = Field(default_factory=list, max_length=MAX_OPTIONS,
@@ -74,7 +75,7 @@ class RequestTemplate(BaseModel):
 
     key: str = Field(pattern=KEY_PATTERN, max_length=63)
     language: str = Field("it", pattern=LANGUAGE, max_length=10)
-    title: str = Field(min_length=1, max_length=200)
+    title: Text = Field(min_length=1, max_length=200)
     message: str = Field("", max_length=10_000)
     questions: list[Question] = Field(min_length=1, max_length=MAX_QUESTIONS)
 
@@ -135,10 +136,15 @@ def validate_template(data: Any, max_file_bytes: int) -> RequestTemplate:
     return template
 
 
-def validate_text(text: str, max_file_bytes: int, source: str = "the request body") -> RequestTemplate:
-    """A template from its YAML or JSON text."""
+def validate_text(text: str, max_file_bytes: int, source: str = "the request body",
+                  office_locale: str | None = None) -> RequestTemplate:
+    """A template from its YAML or JSON text; one that names no `language` is in the office's (LOCALE: `it_IT` is
+    `it`), where it was Italian whatever the office's."""
     try:
         data = parse_document(text, source=source)
     except TemplateInvalid as exc:
         raise RequestTemplateInvalid(exc.details) from None
+    if office_locale and "language" not in data:
+        language = office_locale.replace("_", "-").split("-")[0].lower()
+        data["language"] = language if re.fullmatch(LANGUAGE, language) else "en"
     return validate_template(data, max_file_bytes)

@@ -315,6 +315,20 @@ async def test_a_link_a_resend_replaced_says_when_a_newer_one_was_sent_and_is_no
     assert answered.status_code == 200 and "Già inviato" in answered.text
 
 
+async def test_a_date_shown_again_is_written_as_the_date_field_takes_it_and_nul_is_dropped(env: Env) -> None:
+    """31/03/2026, as the hint says, was echoed as it was into a date field, which drops what is not 2026-03-31: the
+    answer was lost; a NUL pasted into a text answer was kept"""
+    record_id = await env.record()
+    request, token = await env.request(record_id)
+    csrf = await _open(env, token)
+    again = await _post(env, token, csrf, {**GOOD, "q.dependants": "due"})
+    assert again.status_code == 422 and 'value="2026-03-31"' in again.text, again.text
+    answered = await _post(env, token, csrf, {**GOOD, "q.notes": "Gra\x00zie"})
+    assert answered.status_code == 200, answered.text
+    stored, _, _ = await _stored(env, request.id, record_id)
+    assert stored.answers["notes"] == "Grazie"
+
+
 async def test_the_form_says_until_what_time_it_can_be_sent(env: Env) -> None:
     request, token = await env.request(await env.record(), language="de")
     until = request.expires_at.astimezone(env.settings.zone)

@@ -56,6 +56,14 @@ async def test_templates_are_saved_as_versions_and_refused_with_paths(env: Env) 
     assert [e["path"] for e in invalid.json()["errors"]] == ["questions[0].max_bytes"]
     missing = await env.http.get("/client-request-templates/nope-x", headers=staff)
     assert missing.status_code == 404 and missing.json()["type"] == "RequestTemplateNotFound"
+    yaml_headers = {**staff, "Content-Type": "application/yaml"}
+    # no language: the office's (LOCALE, en here), where it was Italian whatever the office's
+    plain = "key: t1\ntitle: Documents\nquestions: [{key: d, type: number, label: Dependants}]\n"
+    checked = await env.http.post("/client-request-templates/validate", headers=yaml_headers, content=plain)
+    assert checked.status_code == 200 and checked.json()["template"]["language"] == "en", checked.text
+    blank = await env.http.post("/client-request-templates/validate", headers=yaml_headers,
+                                content=plain.replace("label: Dependants", "label: '   '"))
+    assert blank.status_code == 422 and [e["path"] for e in blank.json()["errors"]] == ["questions[0].label"]
 
 
 async def test_staff_send_a_request_whose_link_is_emailed_and_read_the_answers(env: Env) -> None:
