@@ -14,6 +14,7 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel, Field
+from sqlalchemy.orm import aliased
 from sqlmodel import col, select
 
 from activities.engine_words import say
@@ -77,6 +78,12 @@ async def _contact(session: SessionDep, contact_id: int, viewer: Viewer, path: s
     return contact
 
 
+def _named(contact: Record) -> str:
+    """A participant as the case's history names it: a restricted contact by its number, not its name (whoever sees
+    the case reads its history, and may not see the contact)."""
+    return f"#{contact.id}" if contact.restricted else contact.title
+
+
 @router.post("", status_code=201, response_model=CasePublic)
 async def create_case(body: CaseCreate, session: SessionDep, temporal: TemporalDep, settings: SettingsDep,
                       principal: StaffDep) -> CasePublic:
@@ -101,7 +108,7 @@ async def create_case(body: CaseCreate, session: SessionDep, temporal: TemporalD
     for contact in contacts.values():
         session.add(CaseParticipant(case_id=case.id, contact_id=contact.id, added_by=principal.actor))  # type: ignore[arg-type]
         session.add(_line(case.id, HistoryKind.participant_added,
-                          history_text(settings.locale, "participant_added", name=contact.title), principal,
+                          history_text(settings.locale, "participant_added", name=_named(contact)), principal,
                           contact_id=contact.id))
     if body.tags:
         added, _ = await store.set_tags(session, case.id, body.tags)
@@ -134,10 +141,11 @@ async def list_cases(
         query = query.where(store.tagged(name))
     if q:
         query = query.where(contains_text(col(Record.title), q, session.bind.dialect.name) | store.tagged(q))
-    if participant_id is not None:
-        query = query.where(select(CaseParticipant.case_id).where(CaseParticipant.case_id == Record.id,
-                                                                   CaseParticipant.contact_id == participant_id)
-                            .exists())
+    if participant_id is not None:  # a contact the caller does not see is as one there is not: no case
+        contact = aliased(Record)
+        query = query.where(select(CaseParticipant.case_id).join(contact, contact.id == CaseParticipant.contact_id)
+                            .where(CaseParticipant.case_id == Record.id, CaseParticipant.contact_id == participant_id,
+                                   record_visible(principal, contact)).exists())
     rows = (await session.exec(page.newest(query, col(Record.id)))).all()
     return page.done(await store.publics(session, rows, principal))
 
@@ -185,7 +193,7 @@ async def add_participant(case_id: int, body: ParticipantBody, session: SessionD
     if await session.get(CaseParticipant, (case_id, body.contact_id)) is None:
         session.add(CaseParticipant(case_id=case_id, contact_id=body.contact_id, added_by=principal.actor))
         session.add(_line(case_id, HistoryKind.participant_added,
-                          history_text(settings.locale, "participant_added", name=contact.title), principal,
+                          history_text(settings.locale, "participant_added", name=_named(contact)), principal,
                           contact_id=contact.id))
         await session.commit()
     return await _public(session, case, principal)
@@ -202,7 +210,7 @@ async def remove_participant(case_id: int, contact_id: int, session: SessionDep,
         raise RecordNotFound(f"contact {contact_id} does not take part in case {case_id}")
     await session.delete(link)
     session.add(_line(case_id, HistoryKind.participant_removed,
-                      history_text(settings.locale, "participant_removed", name=contact.title), principal,
+                      history_text(settings.locale, "participant_removed", name=_named(contact)), principal,
                       contact_id=contact_id))
     await session.commit()
     return await _public(session, case, principal)

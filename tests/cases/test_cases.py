@@ -9,6 +9,8 @@ import pytest
 import sqlalchemy as sa
 from sqlmodel import SQLModel
 
+from api.auth import create_key
+from crm.models import ApiRole
 from tests.cases.helpers import case, contact, history, mail_to, running_process, user
 from tests.e2e.conftest import Stack
 from tests.polling import eventually
@@ -293,3 +295,35 @@ async def test_a_tag_whose_folded_name_is_too_long_is_refused_at_its_path(stack:
         [error] = refused.json()["errors"]
         assert error["path"] == path and "once its case is folded" in error["message"], error
     assert (await http.post("/tags", headers=staff, json={"name": "ß" * 28 + uuid.uuid4().hex[:4]})).status_code == 201
+
+
+async def test_what_a_case_says_of_a_restricted_contact_or_record_stays_with_those_who_see_it(
+        stack: Stack, sessions: Any) -> None:
+    """A restricted participant's name was in the case's history for all, `?participant_id=` found its cases for
+    staff who get 404 on it, and a notice emailed a restricted case's name and note to a user who does not see it"""
+    http, admin = stack.http, stack.as_("admin")
+    tag = uuid.uuid4().hex[:6]
+    maria, luca = await user(stack, "maria"), await user(stack, "luca")
+    keys = {}
+    async with sessions() as session:
+        for who in (maria, luca):
+            _, keys[who["id"]] = await create_key(session, f"cases {who['handle']}", ApiRole.staff, user_id=who["id"])
+    as_maria, as_luca = {"X-API-Key": keys[maria["id"]]}, {"X-API-Key": keys[luca["id"]]}
+    secret = await contact(stack, f"Niccolò Riservato {tag}", owner_id=maria["id"], restricted=True)
+    public = await case(stack, f"Successione {tag}", participant_ids=[secret["id"]])
+    assert (await http.get("/cases", headers=as_luca, params={"participant_id": secret["id"]})).json() == []
+    assert [c["id"] for c in (await http.get("/cases", headers=as_maria,
+                                             params={"participant_id": secret["id"]})).json()] == [public["id"]]
+    lines = [line["text"] for line in (await http.get(f"/records/{public['id']}/history", headers=as_luca)).json()]
+    assert not [line for line in lines if "Riservato" in line] and any(f"#{secret['id']}" in line for line in lines)
+
+    told = await http.post("/cases", headers=as_maria, json={
+        "name": f"Fallimento riservato {tag}", "restricted": True, "owner_id": maria["id"],
+        "notify_user_ids": [maria["id"], luca["id"]]})
+    assert told.status_code == 422 and [e["path"] for e in told.json()["errors"]] == ["body.notify_user_ids[1]"]
+    hidden = await case(stack, f"Divorzio {tag}", restricted=True, owner_id=maria["id"])
+    note = await http.post(f"/records/{hidden['id']}/events", headers=as_maria, json={
+        "kind": "note", "description": "Segreto", "notify_user_ids": [luca["id"]]})
+    assert note.status_code == 422 and [e["path"] for e in note.json()["errors"]] == ["body.notify_user_ids[0]"]
+    outbox = (await http.get("/outbox", headers=admin, params={"limit": 500})).json()
+    assert not [m for m in outbox if tag in m["subject"] and m["to_address"] == luca["email"]]
