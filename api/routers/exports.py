@@ -34,7 +34,8 @@ router = APIRouter(prefix="/exports", tags=["imports"])
 PAGE = 1000
 COLUMNS = {ImportKind.contacts: ["id", "title", "type", "email", "phone", "channel", "owner", "restricted", "access",
                                   "created_at"],
-           ImportKind.cases: ["id", "name", "state", "tags", "participants", "owner", "created_at"]}
+           ImportKind.cases: ["id", "name", "state", "tags", "participants", "owner", "restricted", "access",
+                              "created_at"]}
 
 
 @router.get("/{kind}", response_class=StreamingResponse,
@@ -125,5 +126,7 @@ async def _case_rows(session: object, principal: Principal, page: list[Record], 
              .where(col(CaseParticipant.case_id).in_(ids), record_visible(principal), col(Record.email).is_not(None)))
     for case_id, email in (await session.exec(query)).all():  # type: ignore[attr-defined]
         emails[case_id].append(email)
+    access = await _access_lists(session, [c.id for c in cases if c.restricted])  # an import reads it back
     return [[c.id, c.name, c.state.value, "|".join(c.tags), "|".join(sorted(emails[c.id])),
-             handles.get(c.owner_id or 0, ""), c.created_at.isoformat()] for c in cases]
+             handles.get(c.owner_id or 0, ""), "true" if c.restricted else "false", "|".join(access.get(c.id, [])),
+             c.created_at.isoformat()] for c in cases]

@@ -29,7 +29,7 @@ from processes.template_basics import RecordKind
 
 FIELDS = {
     ImportKind.contacts: ("title", "type", "email", "phone", "channel", "owner", "restricted", "access"),
-    ImportKind.cases: ("name", "tags", "participants", "owner"),
+    ImportKind.cases: ("name", "tags", "participants", "owner", "restricted", "access", "state"),
 }
 REQUIRED = {ImportKind.contacts: "title", ImportKind.cases: "name"}
 SEPARATOR = "|"
@@ -171,6 +171,20 @@ class RowChecker:
             tags = [t.strip() for t in value.split(SEPARATOR) if t.strip()]
             if any(len(t) > MAX_TAG or not fits_as_key(t) for t in tags) or len(tags) > 50:
                 raise RowError(column, f"at most 50 tags of {MAX_TAG} characters each")
+        restricted = False
+        if "restricted" in raw and (flag := raw["restricted"][0]):
+            if flag.casefold() not in FLAGS:
+                raise RowError(raw["restricted"][1], f"'{flag}' is not true or false")
+            restricted = FLAGS[flag.casefold()]
+        access = []
+        if "access" in raw:
+            value, column = raw["access"]
+            access = [await self._user(h.strip(), column) for h in value.split(SEPARATOR) if h.strip()]
+        closed = False
+        if "state" in raw and (state := raw["state"][0].casefold()):
+            if state not in ("open", "closed"):
+                raise RowError(raw["state"][1], f"'{raw['state'][0]}' is not open or closed")
+            closed = state == "closed"
         participants = []
         if "participants" in raw:
             value, column = raw["participants"]
@@ -179,7 +193,9 @@ class RowChecker:
                 if contact_id is None:
                     raise RowError(column, f"no contact with the email {email}")
                 participants.append(contact_id)
-        return {"name": name, "tags": tags, "participant_ids": list(dict.fromkeys(participants)), "owner_id": owner_id}
+        return {"name": name, "tags": tags, "participant_ids": list(dict.fromkeys(participants)), "owner_id": owner_id,
+                "restricted": restricted, "access_user_ids": list(dict.fromkeys(a for a in access if a is not None)),
+                "closed": closed}
 
     async def _quiet(self) -> None:
         if self.before_query is not None:

@@ -29,7 +29,7 @@ from sqlmodel import col
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from crm.access import Viewer
-from crm.cases.models import CaseParticipant
+from crm.cases.models import CaseClosure, CaseParticipant
 from crm.cases.store import set_tags
 from crm.imports.cells import imported_cell, spreadsheet_row
 from crm.imports.models import ImportJob, ImportKind, ImportMode, ImportStatus
@@ -235,10 +235,13 @@ async def _write(session: AsyncSession, kind: ImportKind, batch: list[dict[str, 
         return len(batch)
     for values in batch:
         case = Record(kind=RecordKind.case, title=values["name"], owner_id=values["owner_id"],
-                      created_at=now, updated_at=now)
+                      restricted=values["restricted"], created_at=now, updated_at=now)
         session.add(case)
         await session.flush()
         assert case.id is not None
+        session.add_all(RecordAccess(record_id=case.id, user_id=user_id) for user_id in values["access_user_ids"])
+        if values["closed"]:  # an export of a closed case imports back closed
+            session.add(CaseClosure(case_id=case.id, closed_at=now, closed_by=actor[:200]))
         add_record_events(session, None, case, actor=actor, actor_user_id=actor_user_id)
         session.add(HistoryEntry(record_id=case.id, kind=HistoryKind.case_created, actor=actor,
                                  text=history_text(locale, "case_imported", title=case.title)))

@@ -149,5 +149,5 @@ async def test_cases_tasks_and_imports(stack: Stack, sessions: Any, page: Page, 
     async with page.expect_download() as download:
         await page.get_by_role("button", name="Download").click()
     cases = Path(await (await download.value).path()).read_text(encoding="utf-8-sig")
-    assert cases.splitlines()[0] == "id;name;state;tags;participants;owner;created_at"
+    assert cases.splitlines()[0] == "id;name;state;tags;participants;owner;restricted;access;created_at"
     assert f"Eredità Rossi {tag};open" in cases

@@ -173,7 +173,7 @@ async def test_cases_import_with_tags_and_participants_and_export_back(api: Api)
     lines = [row for row in csv.reader(io.StringIO(exported.text.lstrip("\ufeff")), delimiter=";")
              if row[1] == f"Lease {tag}"]
     assert lines == [[str(case["id"]), f"Lease {tag}", "open", f"court-{tag}|rent-{tag}", f"a{tag}@example.org",
-                      "", case["created_at"].replace("Z", "+00:00")]]
+                      "", "false", "", case["created_at"].replace("Z", "+00:00")]]
     again = await _import(api, "contacts", (await api.http.get("/exports/contacts", headers=api.as_("staff"),
                                                                params={"delimiter": ","})).content,
                           mapping=json.dumps({"title": "title", "email": "email"}), mode="valid_rows")
@@ -361,3 +361,34 @@ async def test_a_restricted_contact_stays_restricted_through_an_export_and_an_im
     wrong = await _import(api, "contacts", f"title;restricted;access\nA {tag};forse;\nB {tag};no;nobody{tag}\n".encode())
     assert wrong["status"] == "refused" and wrong["errors"] == [
         "row 2, column restricted: 'forse' is not true or false", f"row 3, column access: no user 'nobody{tag}'"]
+
+
+async def test_a_restricted_or_closed_case_stays_so_through_an_export_and_an_import(api: Api, sessions: Any) -> None:
+    """The cases' export had no restricted or access column and an import read no state: a restricted case came back
+    visible to every staff member, a closed one open"""
+    await ensure_users(sessions, "maria", "luca")
+    tag = uuid.uuid4().hex[:6]
+    admin = api.as_("admin")
+    users = {u["handle"]: u["id"] for u in (await api.http.get("/users", headers=admin, params={"limit": 500})).json()}
+    secret = await api.http.post("/cases", headers=admin, json={
+        "name": f"Divorzio {tag}", "owner_id": users["maria"], "restricted": True, "access_user_ids": [users["luca"]]})
+    closed = await api.http.post("/cases", headers=admin, json={"name": f"Chiusa {tag}"})
+    assert (await api.http.post(f"/cases/{closed.json()['id']}/close", headers=admin, json={})).status_code == 200
+
+    exported = await api.http.get("/exports/cases", headers=admin)
+    rows = {r["name"]: r for r in csv.DictReader(io.StringIO(exported.text.lstrip("\ufeff")), delimiter=";")
+            if r["name"].endswith(tag)}
+    assert (rows[f"Divorzio {tag}"]["restricted"], rows[f"Divorzio {tag}"]["access"]) == ("true", "luca")
+    assert rows[f"Chiusa {tag}"]["state"] == "closed"
+    mine = [line for n, line in enumerate(exported.content.splitlines(keepends=True)) if n == 0 or tag.encode() in line]
+    again = await _import(api, "cases", b"".join(mine))
+    assert again["status"] == "done" and again["rows_written"] == 2, again
+
+    found = {c["id"]: c for c in (await api.http.get("/cases", headers=admin, params={"q": tag})).json()}
+    copies = [c for i, c in found.items() if i not in (secret.json()["id"], closed.json()["id"])]
+    assert sorted((c["name"], c["restricted"], c["access_user_ids"], c["state"]) for c in copies) == [
+        (f"Chiusa {tag}", False, [], "closed"), (f"Divorzio {tag}", True, [users["luca"]], "open")]
+    assert [c["name"] for c in (await api.http.get("/cases", headers=api.as_("staff"), params={"q": tag})).json()] \
+        == [f"Chiusa {tag}"] * 2
+    wrong = await _import(api, "cases", f"name;state\nA {tag};forse\n".encode())
+    assert wrong["status"] == "refused" and wrong["errors"] == ["row 2, column state: 'forse' is not open or closed"]
