@@ -57,9 +57,11 @@ async def _all_cases_seen(session: SessionDep, tag: Tag, viewer: Viewer) -> None
         raise Forbidden(f"tag '{tag.name}' is also on cases you do not see: an admin can change it")
 
 
-async def _taken(session: SessionDep, name: str, but: int | None = None) -> None:
+async def _taken(session: SessionDep, name: str, viewer: Viewer, but: int | None = None) -> None:
     other = (await session.exec(select(Tag).where(Tag.name_key == tag_key(name)))).first()
     if other is not None and other.id != but:
+        if (await session.exec(select(Tag.id).where(Tag.id == other.id, _shown(viewer)))).first() is None:
+            raise AlreadyExists("a tag of that name is on cases you do not see: choose another name")  # not its own
         raise AlreadyExists(f"tag '{other.name}' (tag {other.id}) exists: merge into it instead")
 
 
@@ -91,7 +93,7 @@ async def list_tags(session: SessionDep, principal: StaffDep, page: Annotated[Pa
 
 @router.post("", status_code=201, response_model=TagPublic)
 async def create_tag(body: TagCreate, session: SessionDep, principal: StaffDep) -> TagPublic:
-    await _taken(session, body.name)
+    await _taken(session, body.name, principal)
     tag = Tag(name=body.name, name_key=tag_key(body.name))
     session.add(tag)
     await session.commit()
@@ -104,7 +106,7 @@ async def rename_tag(tag_id: int, body: TagUpdate, session: SessionDep, principa
     tag = await _tag_or_404(session, tag_id, principal)
     await _all_cases_seen(session, tag, principal)
     if body.name is not None:
-        await _taken(session, body.name, but=tag_id)
+        await _taken(session, body.name, principal, but=tag_id)
         tag.name, tag.name_key = body.name, tag_key(body.name)
     session.add(tag)
     await session.commit()

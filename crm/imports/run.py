@@ -146,8 +146,12 @@ async def _run(sessions: async_sessionmaker[AsyncSession], job_id: int, path: Pa
                         message = f"row {line}, {exc}"
                         if len(progress.errors) < MAX_ERRORS:
                             progress.errors.append(message)
-                        # each cell as the import read it, kept from running: sent back fixed, it reads the same
-                        writer.writerow(spreadsheet_row([*map(imported_cell, values), message]))
+                        # each cell as the import read it, kept from running: sent back fixed, it reads the same; the
+                        # reason under `reason` whatever the row's width (a short row padded, a long one's extra values
+                        # after it)
+                        cells = [*map(imported_cell, values), *[""] * (len(job.columns) - len(values))]
+                        writer.writerow(spreadsheet_row([*cells[:len(job.columns)], message,
+                                                         *cells[len(job.columns):]]))
                         continue
                     if all_or_nothing and progress.rows_invalid:
                         continue  # nothing will be written: only checking now

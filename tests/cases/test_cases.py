@@ -228,6 +228,8 @@ async def test_renaming_and_merging_a_tag_answer_how_many_cases_the_caller_sees_
     [after] = (await http.get("/tags", headers=staff, params={"q": tag})).json()
     assert after == {"id": lease, "name": f"Locazione-{tag}", "cases": 3}
 
+    made_again = await http.post("/tags", headers=staff, json={"name": f"SECRET-{tag}"})
+    assert made_again.status_code == 409 and f"secret-{tag}" not in made_again.text.lower(), made_again.text
     secret = {t["name"]: t["id"] for t in (await http.get("/tags", headers=admin, params={"q": tag})).json()}
     secret_id = secret[f"secret-{tag}"]
     assert (await http.patch(f"/tags/{secret_id}", headers=staff, json={"name": "x"})).status_code == 404

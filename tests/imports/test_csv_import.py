@@ -91,6 +91,7 @@ async def test_bad_rows_refuse_the_whole_file_or_come_back_with_a_reason(api: Ap
     assert back[0] == ["title", "email", "owner", "fields.budget", "reason"]
     assert [r[0] for r in back[1:]] == [f"Bad email {tag}", "", f"Unknown owner {tag}", f"Too many {tag}"]
     assert back[1][-1].startswith("row 3, column email")
+    assert all(r[4].startswith("row ") for r in back[1:])  # under `reason`, a row of five values too (not past it)
     # a job and its rejected rows are seen by the key that sent it and admins only
     async with sessions() as session:
         _, other = await create_key(session, "another staff key", ApiRole.staff)
