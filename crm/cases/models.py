@@ -22,6 +22,8 @@ def fits_as_key(name: str) -> bool:
 
 
 def _key_fits(name: str) -> str:
+    if "|" in name:  # a CSV file lists a case's tags separated by it: such a tag came back as two
+        raise ValueError("a tag name holds no '|': CSV files separate a case's tags with it")
     if not fits_as_key(name):
         raise ValueError(f"the name takes {len(name.casefold())} characters once its case is folded (ß is ss): "
                          f"a tag takes at most {MAX_TAG}")

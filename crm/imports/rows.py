@@ -217,9 +217,12 @@ class RowChecker:
         return self._initial[type_name]
 
     async def _user(self, handle: str, column: str) -> int | None:
+        """The user of the handle, in any case (`Maria` is maria: handles are written in lower case)."""
         if handle not in self._users:
             await self._quiet()
             found = (await self.session.exec(select(User.id).where(User.handle == handle))).first()
+            if found is None and handle != handle.lower():
+                found = (await self.session.exec(select(User.id).where(User.handle == handle.lower()))).first()
             self._users[handle] = found
         if self._users[handle] is None:
             raise RowError(column, f"no user '{handle}'")
