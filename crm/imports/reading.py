@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import codecs
 import csv
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TextIO
@@ -64,9 +65,14 @@ class _Lines:
         self.row: list[str] = []
 
     def __iter__(self) -> Iterator[str]:
+        first = True
         while line := self.file.readline(LINE_LIMIT + 1):
             if len(line) > LINE_LIMIT:
                 raise _LineTooLong
+            if first and excel_separator(line) is not None:  # Excel's `sep=;`: no row of the sheet
+                first = False
+                continue
+            first = False
             self.row.append(line)
             yield line
 
@@ -117,12 +123,26 @@ def detect_delimiter(header_line: str) -> str:
     return max(DELIMITERS, key=header_line.count) if any(d in header_line for d in DELIMITERS) else ";"
 
 
+def excel_separator(line: str) -> str | None:
+    """The delimiter a first line `sep=;` names (Excel writes it, and reads the file by it), or None."""
+    found = re.fullmatch(r"(?:\ufeff)?sep=(.)", line.rstrip("\r\n"), re.IGNORECASE)
+    return found[1] if found else None
+
+
 def header(path: Path, encoding: str, delimiter: str | None) -> tuple[list[str], str]:
-    """The file's columns and its delimiter (detected when `delimiter` is None). The first line is read as bytes, then
-    decoded: a byte the encoding refuses is named within that line (a text reader decodes ahead of it, and named a
-    byte of the lines after as the first line's)."""
+    """The file's columns and its delimiter (detected when `delimiter` is None; named by an Excel `sep=;` line before
+    the header); empty columns at the header's end (a cell Excel once held) dropped. The header line is read as bytes,
+    then decoded: a byte the encoding refuses is named within that line (a text reader decodes ahead of it, and named
+    a byte of the lines after as the first line's)."""
     with path.open("rb") as file:
         raw = file.readline(4 * HEADER_LIMIT + 1)  # a character is at most 4 bytes
+        try:
+            named = excel_separator(raw.decode(encoding)) if len(raw) < 16 else None
+        except UnicodeDecodeError:
+            named = None
+        if named is not None:
+            delimiter = delimiter or named
+            raw = file.readline(4 * HEADER_LIMIT + 1)
     if len(raw) > 4 * HEADER_LIMIT:
         raise FileUnreadable(HEADER_TOO_LONG, limit=f"{HEADER_LIMIT:,}")
     if b"\x00" in raw:  # no header holds NUL; UTF-16 without its BOM does, every other byte
@@ -140,6 +160,8 @@ def header(path: Path, encoding: str, delimiter: str | None) -> tuple[list[str],
         columns = [imported_cell(c).strip() for c in next(csv.reader([first], delimiter=delimiter))]
     except csv.Error as exc:
         raise FileUnreadable(NOT_CSV, row=1, error=exc) from None
+    while len(columns) > 1 and columns[-1] == "":
+        columns.pop()
     if len(set(columns)) != len(columns) or "" in columns:
         raise FileUnreadable(COLUMNS_NAMED_BADLY, columns=", ".join(f"'{column}'" for column in columns))
     return columns, delimiter

@@ -102,6 +102,8 @@ class RowChecker:
         self.kind_of_record = RecordKind.contact if kind is ImportKind.contacts else RecordKind.case
 
     async def check(self, values: list[str]) -> dict[str, Any]:
+        if len(values) > self.width and not any(v.strip() for v in values[self.width:]):
+            values = values[:self.width]  # the empty cells of columns the header leaves unnamed at its end
         if len(values) != self.width:
             raise RowError("*", f"{len(values)} values for {self.width} columns")
         if (nul := next((column for index, column, _ in self.fields if "\x00" in values[index]), None)) is not None:

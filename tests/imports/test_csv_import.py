@@ -393,6 +393,8 @@ async def test_a_restricted_or_closed_case_stays_so_through_an_export_and_an_imp
         == [f"Chiusa {tag}"] * 2
     wrong = await _import(api, "cases", f"name;state\nA {tag};forse\n".encode())
     assert wrong["status"] == "refused" and wrong["errors"] == ["row 2, column state: 'forse' is not open or closed"]
+    excel = await _import(api, "cases", f"sep=;\r\nname;owner;\r\nC {tag};maria;\r\n".encode())
+    assert excel["status"] == "done" and excel["rows_written"] == 1, excel  # Excel's own sep line and last column
     capital = await _import(api, "cases", f"name;owner;restricted;access\nB {tag};Maria;true;LUCA\n".encode())
     assert capital["status"] == "done", capital  # handles are lower case: `Maria` was "no user 'Maria'"
     piped = await api.http.post("/tags", headers=admin, json={"name": f"a|b{tag}"})

@@ -78,7 +78,15 @@ def test_the_header_is_read_on_its_own_and_a_headerless_utf16_file_is_said_to_be
     with pytest.raises(FileUnreadable) as refused:
         header(path, detect_encoding(path), None)
     assert "the file is UTF-16" in str(refused.value)
-    path.write_bytes(b";;\r\nx;y;z\r\n")
+    path.write_bytes(b"title;;email\r\nx;y;z\r\n")
     with pytest.raises(FileUnreadable) as refused:
         header(path, "utf-8", None)
-    assert str(refused.value) == "the header names a column twice or leaves one unnamed: '', '', ''"
+    assert str(refused.value) == "the header names a column twice or leaves one unnamed: 'title', '', 'email'"
+
+
+def test_excels_sep_line_names_the_delimiter_and_empty_columns_at_the_headers_end_are_dropped(tmp_path: Path) -> None:
+    """`sep=;` (Excel writes it first, and hides it) and `title;email;` (a cell once used) refused the whole file"""
+    path = tmp_path / "contatti.csv"
+    path.write_bytes("\ufeffsep=,\r\ntitle,email,\r\nAnna,a@example.it,\r\n".encode())
+    assert header(path, "utf-8-sig", None) == (["title", "email"], ",")
+    assert list(rows(path, "utf-8-sig", ",")) == [(2, ["Anna", "a@example.it", ""])]
