@@ -150,6 +150,9 @@ ENGLISH = {
     "tags_added": "Tags added {tags}",
     "tags_removed": "Tags removed {tags}",
     "tags_changed": "Tags added {added}; removed {removed}",
+    "tag_renamed": "Tag {previous} renamed {tag}",
+    "tag_merged": "Tag {previous} merged into {tag}",
+    "tag_deleted": "Tag {tag} deleted",
     # a phase task's title and note when the phase's client request ended unanswered (not history lines: the task's)
     "task_title_unanswered": "{phase} ({template}): client request {requests} unanswered",
     "task_note_unanswered": "Client requests {requests} ended: decide without the client's answers, then complete or "
@@ -314,6 +317,9 @@ ITALIAN = {
     "tags_added": "Etichette aggiunte {tags}",
     "tags_removed": "Etichette rimosse {tags}",
     "tags_changed": "Etichette aggiunte {added}; rimosse {removed}",
+    "tag_renamed": "Etichetta {previous} rinominata {tag}",
+    "tag_merged": "Etichetta {previous} unita a {tag}",
+    "tag_deleted": "Etichetta {tag} eliminata",
     "task_title_unanswered": "{phase} ({template}): richiesta al cliente {requests} senza risposta",
     "task_note_unanswered": "Le richieste al cliente {requests} sono terminate: decidere senza le risposte del "
                             "cliente, poi completare o saltare la fase.",

@@ -17,14 +17,17 @@ from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel
 from sqlmodel import col, delete, select
 
-from api.deps import SessionDep, StaffDep
+from api.auth import Principal
+from api.deps import SessionDep, SettingsDep, StaffDep
 from api.paging import Page, paged
 from crm.access import Viewer, record_visible, sees_everything
 from crm.cases.models import RecordTag, Tag, TagCreate, TagPublic, TagUpdate
 from crm.cases.store import tag_key
-from crm.models import Record
+from crm.models import HistoryEntry, HistoryKind, Record
 from crm.text_search import contains_text
+from crm.types import utcnow
 from processes.errors import AlreadyExists, Forbidden, TagNotFound
+from processes.history_words import history_text
 from processes.sent_values import WholeNumber
 
 router = APIRouter(prefix="/tags", tags=["cases"])
@@ -45,6 +48,20 @@ def _shown(viewer: Viewer) -> sa.ColumnElement[bool]:
     carried = select(RecordTag.record_id).where(RecordTag.tag_id == Tag.id)
     seen = carried.join(Record, col(Record.id) == RecordTag.record_id).where(record_visible(viewer))
     return sa.or_(seen.exists(), ~carried.exists())
+
+
+async def _tell_cases(session: SessionDep, tag_id: int, principal: Principal, locale: str, words: str,
+                      **values: str) -> None:
+    """A `tags_changed` line on each case carrying the tag, and the case marked changed: a rename, a merge or a deletion
+    changes every one of them (each change of tags is a line of the case's history)."""
+    case_ids = list((await session.exec(select(RecordTag.record_id).where(RecordTag.tag_id == tag_id))).all())
+    if not case_ids:
+        return
+    text = history_text(locale, words, **values)
+    session.add_all(HistoryEntry(record_id=case_id, kind=HistoryKind.tags_changed, text=text, actor=principal.actor,
+                                 data={"tag_id": tag_id, **values}) for case_id in case_ids)
+    await session.exec(sa.update(Record).where(col(Record.id).in_(case_ids))  # type: ignore[call-overload]
+                       .values(updated_at=utcnow()))
 
 
 async def _all_cases_seen(session: SessionDep, tag: Tag, viewer: Viewer) -> None:
@@ -101,12 +118,16 @@ async def create_tag(body: TagCreate, session: SessionDep, principal: StaffDep) 
 
 
 @router.patch("/{tag_id}", response_model=TagPublic)
-async def rename_tag(tag_id: int, body: TagUpdate, session: SessionDep, principal: StaffDep) -> TagPublic:
+async def rename_tag(tag_id: int, body: TagUpdate, session: SessionDep, settings: SettingsDep,
+                     principal: StaffDep) -> TagPublic:
     """Rename a tag everywhere it is used; answers it with the number of cases carrying it the caller may see."""
     tag = await _tag_or_404(session, tag_id, principal)
     await _all_cases_seen(session, tag, principal)
     if body.name is not None:
         await _taken(session, body.name, principal, but=tag_id)
+        if body.name != tag.name:
+            await _tell_cases(session, tag_id, principal, settings.locale, "tag_renamed", previous=tag.name,
+                              tag=body.name)
         tag.name, tag.name_key = body.name, tag_key(body.name)
     session.add(tag)
     await session.commit()
@@ -118,13 +139,15 @@ class MergeBody(BaseModel):
 
 
 @router.post("/{tag_id}/merge", response_model=TagPublic)
-async def merge_tag(tag_id: int, body: MergeBody, session: SessionDep, principal: StaffDep) -> TagPublic:
+async def merge_tag(tag_id: int, body: MergeBody, session: SessionDep, settings: SettingsDep,
+                    principal: StaffDep) -> TagPublic:
     """Move every use of this tag to `into_tag_id`, then delete it; answers the tag kept, with the number of cases
     now carrying it that the caller may see."""
     tag, into = await _tag_or_404(session, tag_id, principal), await _tag_or_404(session, body.into_tag_id, principal)
     await _all_cases_seen(session, tag, principal)  # its cases change; those of `into` keep it
     if tag.id == into.id:
         raise AlreadyExists(f"tag {tag_id} cannot be merged into itself")
+    await _tell_cases(session, tag_id, principal, settings.locale, "tag_merged", previous=tag.name, tag=into.name)
     already = select(RecordTag.record_id).where(RecordTag.tag_id == into.id)
     await session.exec(sa.update(RecordTag).where(col(RecordTag.tag_id) == tag.id,  # type: ignore[call-overload]
                                                   col(RecordTag.record_id).not_in(already)).values(tag_id=into.id))
@@ -135,10 +158,11 @@ async def merge_tag(tag_id: int, body: MergeBody, session: SessionDep, principal
 
 
 @router.delete("/{tag_id}", status_code=204)
-async def delete_tag(tag_id: int, session: SessionDep, principal: StaffDep) -> None:
+async def delete_tag(tag_id: int, session: SessionDep, settings: SettingsDep, principal: StaffDep) -> None:
     """Delete a tag and take it off every case."""
     tag = await _tag_or_404(session, tag_id, principal)
     await _all_cases_seen(session, tag, principal)
+    await _tell_cases(session, tag_id, principal, settings.locale, "tag_deleted", tag=tag.name)
     await session.exec(delete(RecordTag).where(col(RecordTag.tag_id) == tag_id))  # type: ignore[call-overload]
     await session.delete(tag)
     await session.commit()

@@ -238,6 +238,13 @@ async def test_renaming_and_merging_a_tag_answer_how_many_cases_the_caller_sees_
         == 404
     kept = (await http.get(f"/cases/{private['id']}", headers=admin)).json()
     assert sorted(kept["tags"]) == [f"Locazione-{tag}", f"secret-{tag}"]
+    # each change of a tag is a line on every case carrying it (a rename, a merge, a deletion left none)
+    lines = [line["text"] for line in (await http.get(f"/records/{private['id']}/history", headers=admin)).json()
+             if line["kind"] == "tags_changed"]
+    assert lines[-2:] == [f"Tag court-{tag} renamed Tribunal-{tag}", f"Tag Tribunal-{tag} merged into Locazione-{tag}"]
+    assert (await http.delete(f"/tags/{secret_id}", headers=admin)).status_code == 204
+    last = (await http.get(f"/records/{private['id']}/history", headers=admin)).json()[-1]
+    assert (last["kind"], last["text"]) == ("tags_changed", f"Tag secret-{tag} deleted")
 
 
 async def test_percent_and_underscore_in_a_search_are_text_not_wildcards(stack: Stack) -> None:
