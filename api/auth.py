@@ -14,7 +14,8 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from crm.db import on_live_connection
-from crm.models import ApiKey, ApiRole, User
+from crm.access import record_visible
+from crm.models import ApiKey, ApiRole, Record, User
 
 KEY_PREFIX = "sc_"
 
@@ -55,6 +56,13 @@ class Principal:
 
     def has(self, role: ApiRole) -> bool:
         return self.role.rank >= role.rank
+
+
+async def user_sees(session: AsyncSession, user: User, record_id: int) -> bool:
+    """Whether the user sees the record (signed in to the console, or by a key acting as them): a task given to them,
+    or a notice sent to them, must not be about a record kept from them."""
+    seen = select(Record.id).where(Record.id == record_id, record_visible(Principal.console_user(user)))
+    return (await session.exec(seen)).first() is not None
 
 
 async def principal_for(session: AsyncSession, key: str) -> Principal | None:

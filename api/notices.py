@@ -16,9 +16,8 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from temporalio.client import Client
 
 from activities.mailer import message_id_for
-from api.auth import Principal
-from crm.access import record_visible
-from crm.models import OutboxMessage, Record, User
+from api.auth import user_sees
+from crm.models import OutboxMessage, User
 from processes.errors import ErrorDetail, ReferenceNotFound, StagecoachError
 from settings import Settings
 from workflows.notices import NoticesInput, NoticesWorkflow
@@ -35,7 +34,7 @@ async def queue_notices(session: AsyncSession, settings: Settings, *, key: str, 
     if missing := [n for n, u in enumerate(user_ids) if u not in users]:
         raise ReferenceNotFound(f"no user {user_ids[missing[0]]}", details=[
             ErrorDetail(f"body.notify_user_ids[{n}]", f"no user {user_ids[n]}") for n in missing])
-    blind = [n for n, u in enumerate(user_ids) if not await _sees(session, users[u], record_id)]
+    blind = [n for n, u in enumerate(user_ids) if not await user_sees(session, users[u], record_id)]
     if blind:  # the notice would tell them what the record keeps from them (a restricted case's name, a note)
         raise NoticeInvalid(f"user {users[user_ids[blind[0]]].handle} does not see record {record_id}", details=[
             ErrorDetail(f"body.notify_user_ids[{n}]", f"{users[user_ids[n]].handle} does not see record {record_id} "
@@ -53,11 +52,6 @@ async def queue_notices(session: AsyncSession, settings: Settings, *, key: str, 
 
 class NoticeInvalid(StagecoachError):
     status = 422
-
-
-async def _sees(session: AsyncSession, user: User, record_id: int) -> bool:
-    seen = select(Record.id).where(Record.id == record_id, record_visible(Principal.console_user(user)))
-    return (await session.exec(seen)).first() is not None
 
 
 async def send_notices(temporal: Client, settings: Settings, key: str, step_keys: list[str]) -> None:

@@ -17,7 +17,7 @@ from pydantic import BaseModel, Field
 from sqlmodel import col, select, update
 from temporalio.client import Client
 
-from api.auth import Principal
+from api.auth import Principal, user_sees
 from api.deps import SessionDep, SettingsDep, StaffDep, TemporalDep
 from api.fields import WorkflowIdQuery
 from api.idempotency import IdempotencyKeyHeader, claim
@@ -27,9 +27,9 @@ from api.routers.records import get_record_or_404
 from api.routers.users import get_user_or_404
 from api.task_reminders import cancel_reminder, set_reminder
 from api.temporal_errors import send_update
-from crm.access import of_visible_record, record_visible
+from crm.access import of_visible_record
 from crm.db import end_reads
-from crm.models import HistoryEntry, HistoryKind, Record, Task, TaskKind, TaskPublic, TaskStatus, User
+from crm.models import HistoryEntry, HistoryKind, Task, TaskKind, TaskPublic, TaskStatus, User
 from crm.task_forms import TaskCreate, TaskUpdate
 from crm.types import utcnow
 from processes.errors import ErrorDetail, InvalidPhaseState, TaskInvalid, TaskNotFound
@@ -180,8 +180,7 @@ async def create_task(body: TaskCreate, session: SessionDep, temporal: TemporalD
 async def _sees_the_record(session: SessionDep, assignee: User, record_id: int) -> None:
     """TaskInvalid naming `body.assignee_id` when the user would not see the task's record (a restricted one they are
     not the owner of nor listed on): they could neither read nor close the task given to them."""
-    seen = select(Record.id).where(Record.id == record_id, record_visible(Principal.console_user(assignee)))
-    if (await session.exec(seen)).first() is None:
+    if not await user_sees(session, assignee, record_id):
         raise TaskInvalid(f"user {assignee.handle} does not see record {record_id} (restricted)", details=[ErrorDetail(
             "body.assignee_id", f"{assignee.handle} does not see record {record_id}: add them to its access list "
                                 "first, or give the task to someone who sees it")])
