@@ -81,6 +81,13 @@ def mapping_errors(kind: ImportKind, columns: list[str], mapping: dict[str, str]
     return errors
 
 
+def _flag(value: str, column: str) -> bool:
+    """A cell's yes or no (`restricted`): true, yes, sì, 1 or their opposites, in any case."""
+    if value.casefold() not in FLAGS:
+        raise RowError(column, f"'{value}' is not true or false")
+    return FLAGS[value.casefold()]
+
+
 class RowChecker:
     """Turns rows into values; looks users and contacts up once each."""
 
@@ -131,13 +138,10 @@ class RowChecker:
         if (owner := self._at.get("owner")) is not None and (handle := values[owner[0]].strip()):
             body["owner_id"] = await self._user(handle, owner[1])
         if (restricted := self._at.get("restricted")) is not None and (flag := values[restricted[0]].strip()):
-            if flag.casefold() not in FLAGS:
-                raise RowError(restricted[1], f"'{flag}' is not true or false")
-            body["restricted"] = FLAGS[flag.casefold()]
+            body["restricted"] = _flag(flag, restricted[1])
         access = []
         if (listed := self._at.get("access")) is not None:
-            index, column = listed
-            access = [await self._user(h.strip(), column) for h in values[index].split(SEPARATOR) if h.strip()]
+            access = await self._handles(values[listed[0]], listed[1])
         email = body.pop("email", None)
         errors = []  # the first mistake in the fields' order, as RecordCreate would report it
         try:
@@ -173,15 +177,8 @@ class RowChecker:
             tags = [t.strip() for t in value.split(SEPARATOR) if t.strip()]
             if any(len(t) > MAX_TAG or not fits_as_key(t) for t in tags) or len(tags) > 50:
                 raise RowError(column, f"at most 50 tags of {MAX_TAG} characters each")
-        restricted = False
-        if "restricted" in raw and (flag := raw["restricted"][0]):
-            if flag.casefold() not in FLAGS:
-                raise RowError(raw["restricted"][1], f"'{flag}' is not true or false")
-            restricted = FLAGS[flag.casefold()]
-        access = []
-        if "access" in raw:
-            value, column = raw["access"]
-            access = [await self._user(h.strip(), column) for h in value.split(SEPARATOR) if h.strip()]
+        restricted = _flag(*raw["restricted"]) if "restricted" in raw and raw["restricted"][0] else False
+        access = await self._handles(*raw["access"]) if "access" in raw else []
         closed = False
         if "state" in raw and (state := raw["state"][0].casefold()):
             if state not in ("open", "closed"):
@@ -196,7 +193,7 @@ class RowChecker:
                     raise RowError(column, f"no contact with the email {email}")
                 participants.append(contact_id)
         return {"name": name, "tags": tags, "participant_ids": list(dict.fromkeys(participants)), "owner_id": owner_id,
-                "restricted": restricted, "access_user_ids": list(dict.fromkeys(a for a in access if a is not None)),
+                "restricted": restricted, "access_user_ids": list(dict.fromkeys(access)),
                 "closed": closed}
 
     async def _quiet(self) -> None:
@@ -218,7 +215,11 @@ class RowChecker:
         self._initial[type_name] = pipeline.initial(type_name) if pipeline is not None else None  # it lists the type
         return self._initial[type_name]
 
-    async def _user(self, handle: str, column: str) -> int | None:
+    async def _handles(self, value: str, column: str) -> list[int]:
+        """The users of the handles a cell lists, separated by `|` (a restricted record's access list)."""
+        return [await self._user(h.strip(), column) for h in value.split(SEPARATOR) if h.strip()]
+
+    async def _user(self, handle: str, column: str) -> int:
         """The user of the handle, in any case (`Maria` is maria: handles are written in lower case)."""
         if handle not in self._users:
             await self._quiet()
@@ -226,9 +227,9 @@ class RowChecker:
             if found is None and handle != handle.lower():
                 found = (await self.session.exec(select(User.id).where(User.handle == handle.lower()))).first()
             self._users[handle] = found
-        if self._users[handle] is None:
+        if (user_id := self._users[handle]) is None:
             raise RowError(column, f"no user '{handle}'")
-        return self._users[handle]
+        return user_id
 
     async def _contact(self, email: str) -> int | None:
         """The contact with this email, in any case (`GIULIA@X.IT` is giulia@x.it); the oldest when several have it."""
