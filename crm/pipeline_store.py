@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import unicodedata
 from sqlalchemy import func
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select, update
@@ -22,7 +21,7 @@ from crm.pipeline_models import PipelineSummary, PipelineVersion, RecordType, Re
 from crm.types import utcnow
 from processes.errors import AlreadyExists, ErrorDetail, PipelineInvalid, PipelineNotFound, did_you_mean
 from processes.history_words import history_text
-from processes.pipeline import Pipeline
+from processes.pipeline import Pipeline, name_key
 from processes.template_basics import RecordKind
 from processes.wording import counted
 
@@ -287,8 +286,8 @@ async def canonical_type(session: AsyncSession, kind: RecordKind, type_name: str
     names = (await session.exec(select(RecordType.name).where(RecordType.record_kind == kind))).all()
     if type_name in names:
         return type_name
-    key = unicodedata.normalize("NFC", type_name).casefold()
-    return next((name for name in names if unicodedata.normalize("NFC", name).casefold() == key), type_name)
+    key = name_key(type_name)
+    return next((name for name in names if name_key(name) == key), type_name)
 
 
 async def governing(session: AsyncSession, kind: RecordKind, type_name: str, to_write: bool = False) -> Pipeline | None:

@@ -13,6 +13,7 @@ newest. Checked beyond their shape by `processes/pipeline_validation.py`.
 
 from __future__ import annotations
 
+import unicodedata
 from datetime import timedelta
 from typing import Annotated, Literal
 
@@ -22,6 +23,14 @@ from processes.action_kinds import Action
 from processes.template_basics import EMAIL_PATTERN, Frozen, Key, RecordKind
 
 DEFAULT_INITIAL_STATUS = "New"
+
+
+def name_key(name: str) -> str:
+    """A status's or a record type's name as names that look the same share it: its accents composed (NFC), its letter
+    case folded (`Nuovo`, `nuovo`; `Già` typed either way)."""
+    return unicodedata.normalize("NFC", name).casefold()
+
+
 StatusName = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^\S(.*\S)?$",
                                   description="a status as people read it: `New`, `Waiting for parts`")]
 Moves = dict[StatusName, Annotated[list[StatusName], Field(max_length=100)]]

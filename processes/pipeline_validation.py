@@ -9,14 +9,13 @@ uses only known variables (the checks process templates get). Runs in the render
 from __future__ import annotations
 
 import re
-import unicodedata
 from collections.abc import Collection, Mapping
 from typing import Any, NamedTuple
 
 from pydantic import ValidationError
 
 from processes.errors import ErrorCollector, ErrorDetail, PipelineInvalid, did_you_mean
-from processes.pipeline import STAGE_EXCLUDED, Pipeline, Status
+from processes.pipeline import STAGE_EXCLUDED, Pipeline, Status, name_key
 from processes.stage_templates import When, stage_template
 from processes.action_kinds import Action, Assign, Notify, SetStatus, SubstateChange
 from processes.template_basics import RecordKind
@@ -35,7 +34,7 @@ def _unique(path: str, names: list[str], what: str, errors: ErrorCollector) -> N
     a board and in a menu, so they are one name twice too."""
     seen: dict[str, int] = {}
     for i, name in enumerate(names):
-        key = unicodedata.normalize("NFC", name).casefold()
+        key = name_key(name)
         if key in seen:
             first = names[seen[key]]
             also = "" if first == name else f" '{first}', which differs only in letter case or accent encoding"
