@@ -66,21 +66,21 @@ def _nul(value: Any, at: Location) -> Iterator[tuple[Location, str]]:
     """Where a text holds NUL, or half of a surrogate pair alone (`"\\ud83d"`: no character; neither database keeps
     it, and an answer echoing it could not be written), with what is wrong there."""
     if isinstance(value, str):
-        if "\x00" in value:
-            yield at, NUL_MESSAGE
-        elif half_pair(value):
-            yield at, HALF_PAIR
+        if (wrong := _wrong(value)) is not None:
+            yield at, wrong
     elif isinstance(value, dict):
         for key, item in value.items():
-            if "\x00" in key:
-                yield at + (key,), NUL_MESSAGE
-            elif half_pair(key):
-                yield at + (key,), HALF_PAIR
+            if (wrong := _wrong(key)) is not None:
+                yield at + (key,), wrong
             else:
                 yield from _nul(item, at + (key,))
     elif isinstance(value, list):
         for index, item in enumerate(value):
             yield from _nul(item, at + (index,))
+
+
+def _wrong(text: str) -> str | None:
+    return NUL_MESSAGE if "\x00" in text else HALF_PAIR if half_pair(text) else None
 
 
 def keys_twice(text: bytes | str) -> list[Location]:

@@ -81,8 +81,7 @@ def _check_shape(data: Any, source: str) -> None:
     def walk(value: Any, path: str, depth: int, ancestors: set[int]) -> None:
         if isinstance(value, str):
             if "\x00" in value:  # YAML's "\0": PostgreSQL keeps no such text, and a status so named looks like another
-                texts.append(ErrorDetail(_readable(path), "holds the NUL character (\\0 or \\u0000), which no text "
-                                                          "may hold"))
+                texts.append(ErrorDetail(_readable(path), NUL))
             if half_pair(value):
                 texts.append(ErrorDetail(_readable(path), HALF_PAIR))
             chars[0] -= len(value)
@@ -108,8 +107,7 @@ def _check_shape(data: Any, source: str) -> None:
             if isinstance(value, dict) and not isinstance(key, str):
                 keys.append(ErrorDetail(_readable(where), _not_text(key)))
             elif isinstance(key, str) and "\x00" in key:
-                keys.append(ErrorDetail(_readable(where).replace("\x00", "\\0"), "a key holds the NUL character (\\0 "
-                                                                                "or \\u0000), which no text may hold"))
+                keys.append(ErrorDetail(_readable(where).replace("\x00", "\\0"), f"a key {NUL}"))
             elif isinstance(key, str) and half_pair(key):
                 keys.append(ErrorDetail(_readable(where), f"a key {HALF_PAIR}"))
             walk("k" * len(key) if isinstance(key, str) else key, path, depth + 1, ancestors)  # its length counted
@@ -123,6 +121,7 @@ def _check_shape(data: Any, source: str) -> None:
         raise TemplateInvalid(keys + texts)
 
 
+NUL = "holds the NUL character (\\0 or \\u0000), which no text may hold"
 HALF_PAIR = ("holds half of a UTF-16 surrogate pair alone (an escape such as \\ud83d without its \\ude00), which is "
              "no character")
 
@@ -130,7 +129,7 @@ HALF_PAIR = ("holds half of a UTF-16 surrogate pair alone (an escape such as \\u
 def half_pair(text: str) -> bool:
     """Whether `text` holds a surrogate no other completes (JSON's escapes of an emoji are two: YAML reads each alone,
     and they are paired when the document is given back; one of them alone is no character)."""
-    if not any("\ud800" <= c <= "\udfff" for c in text):
+    if not _surrogates(text):
         return False
     try:
         text.encode("utf-16", "surrogatepass").decode("utf-16")
@@ -139,9 +138,13 @@ def half_pair(text: str) -> bool:
     return False
 
 
+def _surrogates(text: str) -> bool:
+    return any("\ud800" <= c <= "\udfff" for c in text)
+
+
 def _readable(path: str) -> str:
     """A path as text that can be written: its surrogate pairs as the characters they encode, a lone one as U+FFFD."""
-    if not any("\ud800" <= c <= "\udfff" for c in path):
+    if not _surrogates(path):
         return path
     return path.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
 
