@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from cli.common import CharsetOpt, JsonOpt, api, call, call_with_file, definition_file, out
+from cli.common import CharsetOpt, JsonOpt, api, call, definition_file, out
 
 request_templates = typer.Typer(help="Client request templates: the questions a client answers in a form.",
                                 no_args_is_help=True)
@@ -16,8 +16,7 @@ request_templates = typer.Typer(help="Client request templates: the questions a 
 def apply_request_template(path: Path, as_json: JsonOpt = False, charset: CharsetOpt = None) -> None:
     """Save a client request template file as a new version (unchanged content keeps the current one)."""
     body, kind = definition_file(path, charset)
-    response = call_with_file(api().send, "POST", "/client-request-templates", content=body,
-                              headers={"Content-Type": kind})
+    response = call(api().send, "POST", "/client-request-templates", content=body, headers={"Content-Type": kind})
     data = response.json()
     saved = response.status_code == 201
     out({**data, "saved": saved}, as_json, f"{data['key']} version {data['version']}" if saved else
@@ -28,8 +27,7 @@ def apply_request_template(path: Path, as_json: JsonOpt = False, charset: Charse
 def validate_request_template(path: Path, as_json: JsonOpt = False, charset: CharsetOpt = None) -> None:
     """Check a client request template file without saving it."""
     body, kind = definition_file(path, charset)
-    data = call_with_file(api().post, "/client-request-templates/validate", content=body,
-                          headers={"Content-Type": kind})
+    data = call(api().post, "/client-request-templates/validate", content=body, headers={"Content-Type": kind})
     count = len(data["template"]["questions"])
     out(data, as_json, f"{path}: valid ({count} question{'s' if count != 1 else ''})")
 

@@ -23,10 +23,13 @@ def api() -> ApiClient:
 
 
 def call(fn: Any, *args: Any, **kwargs: Any) -> Any:
+    """`fn`'s answer, or the API's refusal said and exit 1; its advice on naming a file's encoding said as the commands
+    that send a file take it: `--charset`."""
     try:
         return fn(*args, **kwargs)
     except ApiError as exc:
-        typer.echo(str(exc), err=True)
+        advice = re.search(r"Content-Type: [\w/+.-]+; charset=([\w.-]+)", str(exc))
+        typer.echo(str(exc) + (f" (with this command: --charset {advice[1]})" if advice else ""), err=True)
         raise typer.Exit(1) from None
 
 
@@ -42,16 +45,6 @@ def definition_file(path: Path, charset: str | None = None) -> tuple[bytes, str]
         raise typer.Exit(2)
     kind = "application/json" if path.suffix == ".json" else "application/yaml"
     return path.read_bytes(), f"{kind}; charset={charset}" if charset else kind
-
-
-def call_with_file(fn: Any, *args: Any, **kwargs: Any) -> Any:
-    """`call`, with the API's advice on naming a file's encoding said as these commands take it too: `--charset`."""
-    try:
-        return fn(*args, **kwargs)
-    except ApiError as exc:
-        advice = re.search(r"Content-Type: [\w/+.-]+; charset=([\w.-]+)", str(exc))
-        typer.echo(str(exc) + (f" (with this command: --charset {advice[1]})" if advice else ""), err=True)
-        raise typer.Exit(1) from None
 
 
 def segment(value: str) -> str:

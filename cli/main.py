@@ -11,7 +11,7 @@ import typer
 
 from cli import client_requests, csv_files, pipelines, resources
 from cli.admin import admin_app
-from cli.common import CharsetOpt, JsonOpt, api, call, call_with_file, definition_file, out, pairs, segment
+from cli.common import CharsetOpt, JsonOpt, api, call, definition_file, out, pairs, segment
 from processes.history_words import actor_in
 from settings import get_settings
 
@@ -39,7 +39,7 @@ def _noted(data: dict[str, Any]) -> str:
 def validate(path: Path, as_json: JsonOpt = False, charset: CharsetOpt = None) -> None:
     """Check a template file without saving it."""
     body, kind = definition_file(path, charset)
-    data = call_with_file(api().post, "/templates/validate", content=body, headers={"Content-Type": kind})
+    data = call(api().post, "/templates/validate", content=body, headers={"Content-Type": kind})
     phases = len(data["template"]["phases"])
     out(data, as_json, f"{path}: valid ({phases} phase{'s' if phases != 1 else ''})" + _noted(data))
 
@@ -48,7 +48,7 @@ def validate(path: Path, as_json: JsonOpt = False, charset: CharsetOpt = None) -
 def apply(path: Path, as_json: JsonOpt = False, charset: CharsetOpt = None) -> None:
     """Save a template file as a new version (unchanged content keeps the current version)."""
     body, kind = definition_file(path, charset)
-    response = call_with_file(api().send, "POST", "/templates", content=body, headers={"Content-Type": kind})
+    response = call(api().send, "POST", "/templates", content=body, headers={"Content-Type": kind})
     data = response.json()
     saved = response.status_code == 201
     out({**data, "saved": saved}, as_json, (f"{data['key']} version {data['version']}" if saved else

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 import typer
 
-from cli.common import CharsetOpt, JsonOpt, api, call, call_with_file, definition_file, given, out, segment
+from cli.common import CharsetOpt, JsonOpt, api, call, definition_file, given, out, segment
 
 pipelines = typer.Typer(help="Pipelines: a record kind's statuses, moves, record types and automations.",
                         no_args_is_help=True)
@@ -23,7 +23,7 @@ def _summary_line(p: dict[str, Any]) -> str:
 def apply_pipeline(path: Path, as_json: JsonOpt = False, charset: CharsetOpt = None) -> None:
     """Save a pipeline file as a new version (unchanged content keeps the current one)."""
     body, kind = definition_file(path, charset)
-    response = call_with_file(api().send, "POST", "/pipelines", content=body, headers={"Content-Type": kind})
+    response = call(api().send, "POST", "/pipelines", content=body, headers={"Content-Type": kind})
     data = response.json()
     saved = response.status_code == 201
     moved = "".join(f"\n  {n} record(s) moved out of '{status}'" for status, n in data.get("remapped", {}).items())
@@ -36,7 +36,7 @@ def apply_pipeline(path: Path, as_json: JsonOpt = False, charset: CharsetOpt = N
 def validate_pipeline(path: Path, as_json: JsonOpt = False, charset: CharsetOpt = None) -> None:
     """Check a pipeline file as `apply` would, without saving it."""
     body, kind = definition_file(path, charset)
-    data = call_with_file(api().post, "/pipelines/validate", content=body, headers={"Content-Type": kind})
+    data = call(api().post, "/pipelines/validate", content=body, headers={"Content-Type": kind})
     if not data["changed"]:
         out(data, as_json, f"{path}: valid, unchanged (version {data['version']} of {data['key']}: apply keeps it)")
         return
