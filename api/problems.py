@@ -76,13 +76,20 @@ def is_json(content_type: str) -> bool:
     return kind == "application/json" or kind.endswith("+json")
 
 
-def other_charset(content_type: str) -> str | None:
-    """The charset a Content-Type names when it is not UTF-8 (JSON is read as UTF-8 whatever it says: RFC 8259)."""
+def charset_of(content_type: str) -> str | None:
+    """The charset a Content-Type names (`application/yaml; charset=windows-1252`; "" when it names an empty one), or
+    None."""
     for parameter in content_type.split(";")[1:]:
         name, _, value = parameter.partition("=")
-        if name.strip().lower() == "charset" and value.strip().strip('"').lower() not in ("utf-8", "utf8"):
+        if name.strip().lower() == "charset":
             return value.strip().strip('"')
     return None
+
+
+def other_charset(content_type: str) -> str | None:
+    """The charset a Content-Type names when it is not UTF-8 (JSON is read as UTF-8 whatever it says: RFC 8259)."""
+    charset = charset_of(content_type)
+    return charset if charset is not None and charset.lower() not in ("utf-8", "utf8") else None
 
 
 _UNION_MEMBERS = re.compile(r"^(constrained-)?(str|int|float|bool|none|bytes|decimal|list|dict)$|"

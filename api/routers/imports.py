@@ -86,10 +86,14 @@ def public(job: ImportJob, settings: Settings) -> ImportJobPublic:
     if (progress := PROGRESS.get(job.id or 0)) is not None:  # running in this process: its transaction is open
         public.rows_read, public.rows_invalid = progress.rows_read, progress.rows_invalid
         public.rows_written, public.errors = progress.rows_written, list(progress.errors)
-    if job.status in (ImportStatus.done, ImportStatus.refused) and job.rows_invalid \
-            and rejected_kept(job, settings.import_rejected_days):
+    if _rejected(job) and rejected_kept(job, settings.import_rejected_days):
         public.rejected_url = f"/imports/{job.id}/rejected"
     return public
+
+
+def _rejected(job: ImportJob) -> bool:
+    """Whether the job ended with rejected rows (written to DATA_DIR/imports/{id}.rejected.csv)."""
+    return job.status in (ImportStatus.done, ImportStatus.refused) and bool(job.rows_invalid)
 
 
 def _mapping(text: str | None) -> dict[str, str] | None:
@@ -206,8 +210,7 @@ async def get_import(job_id: int, session: SessionDep, settings: SettingsDep, pr
 async def rejected_rows(job_id: int, session: SessionDep, settings: SettingsDep, principal: StaffDep) -> FileResponse:
     job = await job_or_404(session, job_id, principal)
     path = _folder(settings) / f"{job.id}.rejected.csv"
-    if job.status in (ImportStatus.done, ImportStatus.refused) and job.rows_invalid \
-            and not rejected_kept(job, settings.import_rejected_days):
+    if _rejected(job) and not rejected_kept(job, settings.import_rejected_days):
         raise ImportNotFound(f"the rejected rows of import {job_id} were removed {settings.import_rejected_days} days "
                              "after it ended (IMPORT_REJECTED_DAYS)")
     if job.status not in (ImportStatus.done, ImportStatus.refused) or not path.exists():

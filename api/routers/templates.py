@@ -16,6 +16,7 @@ from sqlmodel import col, select
 from api.deps import AdminDep, RendererDep, SessionDep, SettingsDep, StaffDep
 from api.fields import TemplateKeyPath
 from api.paging import Page, paged
+from api.problems import charset_of
 from api.source_text import AS_YAML, as_yaml
 from crm import template_store
 from crm.template_models import (ProcessTemplateSummary, ProcessTemplateVersion, ProcessTemplateVersionPublic,
@@ -63,21 +64,13 @@ class UnsupportedCharset(StagecoachError):
     status = 415
 
 
-def _charset(content_type: str) -> str | None:
-    for parameter in content_type.split(";")[1:]:
-        name, _, value = parameter.partition("=")
-        if name.strip().lower() == "charset":
-            return value.strip().strip('"') or None
-    return None
-
-
 def _invalid(message: str) -> TemplateInvalid:
     return TemplateInvalid([ErrorDetail("", message)])
 
 
 def decode_body(body: bytes, content_type: str) -> str:
     """The body as text: by its declared charset, else UTF-8; never with characters replaced."""
-    charset = _charset(content_type)
+    charset = charset_of(content_type) or None
     try:
         text = body.decode(charset) if charset else body.removeprefix(b"\xef\xbb\xbf").decode("utf-8")
     except LookupError:

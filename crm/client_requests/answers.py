@@ -19,7 +19,7 @@ from babel import Locale, UnknownLocaleError
 from babel.numbers import NumberFormatError, get_decimal_symbol, get_group_symbol, parse_decimal
 
 from crm.client_requests.questions import QuestionType
-from crm.documents.sniff import EXTENSIONS, content_type, is_text_name, sniff
+from crm.documents.sniff import EXTENSIONS, content_type, is_text_name, sniff, text_kind
 from crm.documents.store import clean_name, shortened_name
 from processes.errors import DocumentInvalid, DocumentMismatch, DocumentUnsupported
 
@@ -168,7 +168,7 @@ def _file(question: dict[str, Any], upload: Upload | None,
     except DocumentUnsupported:
         if not is_text_name(name):
             return None, Problem("e_file_unknown")
-        named = "text/csv" if name.lower().endswith(EXTENSIONS["text/csv"]) else "text/plain"
+        named = text_kind(name)
         accepted = question.get("accept") or [named]
         # a text not in UTF-8: saving it again helps only if text is accepted at all
         return None, (Problem("e_file_not_utf8") if named in accepted

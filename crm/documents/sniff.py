@@ -93,8 +93,13 @@ def content_type(file: BinaryIO, name: str) -> str | None:
         file.seek(0)
         return _zip_type(file)
     if _is_text(file):
-        return "text/csv" if name.lower().endswith(".csv") else "text/plain"
+        return text_kind(name)
     return None
+
+
+def text_kind(name: str) -> str:
+    """The kind of a text file by its name: CSV when it ends in .csv, else plain text."""
+    return "text/csv" if name.lower().endswith(EXTENSIONS["text/csv"]) else "text/plain"
 
 
 def is_text_name(name: str) -> bool:
