@@ -15,7 +15,7 @@ from api.source_text import AS_YAML, as_yaml
 from crm.client_requests import store
 from crm.client_requests.models import ClientRequestTemplate
 from crm.client_requests.public import RequestTemplatePublic, RequestTemplateSummary, TemplateValidation
-from crm.client_requests.questions import validate_text
+from crm.client_requests.questions import RequestTemplateInvalid, validate_text
 
 router = APIRouter(prefix="/client-request-templates", tags=["client requests"])
 
@@ -30,7 +30,7 @@ def public(row: ClientRequestTemplate) -> RequestTemplatePublic:
 
 async def _text(request: Request) -> str:
     body = await request.body()  # capped before it is read (api.admission)
-    return decode_body(body, request.headers.get("content-type", ""))
+    return decode_body(body, request.headers.get("content-type", ""), RequestTemplateInvalid)
 
 
 @router.post("", status_code=201, response_model=RequestTemplatePublic, openapi_extra=BODY, responses={

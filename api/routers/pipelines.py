@@ -21,7 +21,7 @@ from crm import pipeline_store, template_store
 from crm.pipeline_board import BoardFilter, board
 from crm.pipeline_models import Board, PipelineSaved, PipelineSummary, PipelineVersion, PipelineVersionPublic, \
     RecordType, RecordTypePublic
-from processes.errors import RecordTypeNotFound, did_you_mean
+from processes.errors import PipelineInvalid, RecordTypeNotFound, did_you_mean
 from processes.pipeline import Pipeline
 from processes.template_basics import RecordKind
 
@@ -43,7 +43,7 @@ async def _validated(request: Request, session: SessionDep, renderer: RendererDe
                      settings: SettingsDep) -> tuple[Pipeline, dict[str, str]]:
     """The pipeline and its `remap`, checked (in the render pool) against the users, templates and webhook endpoints
     there are, as a process template is."""
-    text = decode_body(await request.body(), request.headers.get("content-type", ""))
+    text = decode_body(await request.body(), request.headers.get("content-type", ""), PipelineInvalid)
     known_users, known_templates = await template_store.validation_context(session)
     return await renderer.validate_pipeline(text, source=SOURCE, known_users=known_users,
                                             known_templates=known_templates,

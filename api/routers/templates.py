@@ -64,12 +64,13 @@ class UnsupportedCharset(StagecoachError):
     status = 415
 
 
-def _invalid(message: str) -> TemplateInvalid:
-    return TemplateInvalid([ErrorDetail("", message)])
+def decode_body(body: bytes, content_type: str, invalid: type[TemplateInvalid] = TemplateInvalid) -> str:
+    """The body as text: by its declared charset, else UTF-8; never with characters replaced. A body that is not
+    text in its charset is `invalid` (the kind of document it was sent as: a template, a pipeline...)."""
 
+    def _invalid(message: str) -> TemplateInvalid:
+        return invalid([ErrorDetail("", message)])
 
-def decode_body(body: bytes, content_type: str) -> str:
-    """The body as text: by its declared charset, else UTF-8; never with characters replaced."""
     charset = charset_of(content_type) or None
     try:
         text = body.decode(charset) if charset else body.removeprefix(b"\xef\xbb\xbf").decode("utf-8")

@@ -77,3 +77,16 @@ async def test_a_replacement_character_is_never_stored(api: Api, sessions: Any) 
     assert response.status_code == 415, response.text
     assert response.json()["type"] == "UnsupportedCharset"
     assert await _versions(sessions) == before
+
+
+async def test_a_pipeline_or_request_template_not_in_its_charset_is_refused_as_its_own_kind(api: Api) -> None:
+    """The problem's type names the document sent, as an API client branches on it (it had said TemplateInvalid)"""
+    body = "name: Perché\n".encode("windows-1252")
+    for endpoint, kind in [("/pipelines", "PipelineInvalid"), ("/pipelines/validate", "PipelineInvalid"),
+                           ("/client-request-templates", "RequestTemplateInvalid"),
+                           ("/client-request-templates/validate", "RequestTemplateInvalid")]:
+        response = await api.http.post(endpoint, content=body,
+                                       headers={**api.as_("admin"), "Content-Type": "application/yaml"})
+        assert response.status_code == 422, (endpoint, response.text)
+        assert response.json()["type"] == kind, endpoint
+        assert response.json()["detail"].startswith("the request body is not valid UTF-8: byte offset 11 (0xe9)")
