@@ -22,8 +22,9 @@ from processes.template_basics import RecordKind
 from processes.upgrades import upgrade_template
 
 
-async def user_handles(session: AsyncSession) -> set[str]:
-    return set((await session.exec(select(User.handle))).all())
+async def user_roles(session: AsyncSession) -> dict[str, str]:
+    """Each user's handle with the user's role (what `notify` and `assign` name)."""
+    return dict((await session.exec(select(User.handle, User.role))).all())
 
 
 def _latest_numbers() -> Any:
@@ -57,9 +58,10 @@ async def request_template_keys(session: AsyncSession) -> set[str]:
     return set((await session.exec(select(ClientRequestTemplate.key).distinct())).all())
 
 
-async def validation_context(session: AsyncSession) -> tuple[set[str], dict[str, RecordKind]]:
-    """What a template is checked against: the users it may name, the templates a follow-up may start."""
-    return await user_handles(session), await template_kinds(session)
+async def validation_context(session: AsyncSession) -> tuple[dict[str, str], dict[str, RecordKind]]:
+    """What a template is checked against: the users it may name (with their roles), the templates a follow-up may
+    start."""
+    return await user_roles(session), await template_kinds(session)
 
 
 def checksum(template: ProcessTemplate) -> str:

@@ -17,7 +17,7 @@ from pydantic import ValidationError
 from processes.errors import ErrorCollector, ErrorDetail, PipelineInvalid, did_you_mean
 from processes.pipeline import STAGE_EXCLUDED, Pipeline, Status, name_key
 from processes.stage_templates import When, stage_template
-from processes.action_kinds import Action, Assign, Notify, SetStatus, SubstateChange
+from processes.action_kinds import Action, SetStatus, SubstateChange
 from processes.template_basics import RecordKind
 from processes.validation import check_template, pydantic_errors
 
@@ -93,8 +93,7 @@ def check_pipeline(pipeline: Pipeline, *, known_users: Collection[str] | None = 
                                                "controller_email who hears of their incidents and loop guard")
             for a, automation in enumerate(automations):
                 for j, action in enumerate(automation.actions):
-                    _check_action(f"{path}automations[{a}].actions[{j}]", action, status, pipeline, errors,
-                                  known_users)
+                    _check_action(f"{path}automations[{a}].actions[{j}]", action, status, pipeline, errors)
                     request = action.send_client_request
                     if request is not None and request.auto_move and automation.on == "exit":
                         errors.add(f"{path}automations[{a}].actions[{j}].send_client_request.auto_move",
@@ -131,8 +130,7 @@ def _check_texts(pipeline: Pipeline, status: str, substate: str | None, when: Wh
             errors.add(path + "automations", detail.message)
 
 
-def _check_action(path: str, action: Action, status: Status, pipeline: Pipeline, errors: ErrorCollector,
-                  known_users: Collection[str] | None) -> None:
+def _check_action(path: str, action: Action, status: Status, pipeline: Pipeline, errors: ErrorCollector) -> None:
     spec, base = action.spec, f"{path}.{action.kind}"
     if action.kind in STAGE_EXCLUDED:
         errors.add(path, f"'{action.kind}' is not an automation's action (use {STAGE_EXCLUDED[action.kind]})")
@@ -141,11 +139,6 @@ def _check_action(path: str, action: Action, status: Status, pipeline: Pipeline,
     if isinstance(spec, SubstateChange):
         _known(f"{base}.substate", spec.substate, [s.name for s in status.substates], f"substate of '{status.name}'",
                errors)
-    if known_users is not None:
-        handles = list(spec.users) if isinstance(spec, Notify) else \
-            [h for c in spec.criteria for h in c.users] if isinstance(spec, Assign) else []
-        for handle in handles:
-            _known(base, handle, known_users, "user", errors)
 
 
 def validate_pipeline(raw: Any, *, known_users: Collection[str] | None = None,

@@ -21,8 +21,8 @@ from processes.errors import ErrorCollector, ErrorDetail, TemplateInvalid, did_y
 from processes.formatting import parse_locale
 from processes.json_text import check_json_text
 from processes.sms_text import check_sms
-from processes.action_kinds import (CreateTask, Letter, NotifyOwner, RequestSignature, SendClientRequest, SendSms,
-                                    StartFollowUp, StartProcess, Webhook)
+from processes.action_kinds import (Assign, CreateTask, Letter, Notify, NotifyOwner, RequestSignature,
+                                    SendClientRequest, SendSms, StartFollowUp, StartProcess, Webhook)
 from processes.template import ProcessTemplate
 from processes.template_basics import RecordKind, Responsible
 from processes.text_checks import check_condition, check_text
@@ -61,6 +61,33 @@ def _check_user(path: str, responsible: Responsible | None, known_users: Collect
 
 TEXT_FIELDS = ("subject", "body", "title", "description", "text", "message", "location", "html", "name", "note",
                "document")
+
+
+def _check_people(base: str, spec: Any, known_users: Collection[str] | None, errors: ErrorCollector) -> None:
+    """The users a `notify` or an `assign` names are users there are. When `known_users` maps each handle to the
+    user's role, the roles it names are roles users have: a `notify`'s roles, and an `assign`'s role when a criterion
+    takes the role's users (it lists none). A role no user has is a typo or a user not yet added: either way the
+    action would find nobody when it runs."""
+    if known_users is None:
+        return
+    if isinstance(spec, Notify):
+        handles = [(f"{base}.users[{k}]", handle) for k, handle in enumerate(spec.users)]
+        roles = [(f"{base}.roles[{k}]", role) for k, role in enumerate(spec.roles)]
+    elif isinstance(spec, Assign):
+        handles = [(f"{base}.criteria[{c}].users[{k}]", handle)
+                   for c, candidates in enumerate(spec.criteria) for k, handle in enumerate(candidates.users)]
+        roles = [(f"{base}.role", spec.role)] if any(not candidates.users for candidates in spec.criteria) else []
+    else:
+        return
+    for path, handle in handles:
+        if handle not in known_users:
+            errors.add(path, f"unknown user '{handle}'{did_you_mean(handle, known_users)}")
+    if isinstance(known_users, Mapping):
+        held = sorted({role for role in known_users.values() if role})
+        for path, role in roles:
+            if role not in held:
+                errors.add(path, f"no user has the role '{role}'" + (did_you_mean(role, held) or (
+                    f" (the roles users have: {', '.join(held[:20])})" if held else " (there are no users)")))
 
 
 def check_template(template: ProcessTemplate, *, known_users: Collection[str] | None = None,
@@ -127,6 +154,7 @@ def _check_phases(template: ProcessTemplate, errors: ErrorCollector, known_users
                 check_sms(base, spec.to, spec.text, errors)
             if isinstance(spec, CreateTask):
                 _check_user(f"{base}.assignee", spec.assignee, known_users, errors)
+            _check_people(base, spec, known_users, errors)
             if isinstance(spec, SendClientRequest):
                 _check_locale(f"{base}.language", spec.language, errors)
                 if known_requests is not None and spec.template not in known_requests:

@@ -174,7 +174,7 @@ class RenderPool:
         request = {"op": "validate", "text": text, "source": source,
                    "known_requests": None if known_requests is None else set(known_requests),
                    "known_endpoints": None if known_endpoints is None else set(known_endpoints),
-                   "known_users": None if known_users is None else set(known_users),
+                   "known_users": None if known_users is None else _users(known_users),
                    "known_templates": None if known_templates is None else
                    {key: kind.value for key, kind in known_templates.items()}}
         answer = await self._call(None, request, "", lane="check", timeout=self.check_timeout(text))
@@ -193,7 +193,7 @@ class RenderPool:
                                 known_requests: Iterable[str] | None = None) -> tuple[Pipeline, dict[str, str]]:
         """Parse and validate a pipeline document in a child: the pipeline and its `remap` (statuses removed, and
         where their records go); `PipelineInvalid` with every error otherwise."""
-        request = {"op": "validate_pipeline", "text": text, "source": source, "known_users": set(known_users),
+        request = {"op": "validate_pipeline", "text": text, "source": source, "known_users": _users(known_users),
                    "known_endpoints": None if known_endpoints is None else set(known_endpoints),
                    "known_requests": None if known_requests is None else set(known_requests),
                    "known_templates": {key: kind.value for key, kind in known_templates.items()}}
@@ -323,6 +323,14 @@ class RenderPool:
             child.kill()
             raise RenderInterrupted(f"a render process did not start (exit code {proc.returncode})") from exc
         return child
+
+
+def _users(known_users: Iterable[str]) -> dict[str, str | None]:
+    """The users a document may name: their handles, or a mapping of each handle to the user's role (then the roles
+    a document names are checked too)."""
+    if isinstance(known_users, Mapping):
+        return dict(known_users)
+    return dict.fromkeys(known_users)
 
 
 def _office(office: Office) -> dict[str, str]:

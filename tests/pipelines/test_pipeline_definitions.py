@@ -60,8 +60,26 @@ def test_every_mistake_has_its_path() -> None:
     assert any(e.startswith(f"{automation}[0].set_status.status: unknown status 'Nowhere'") for e in found)
     assert any(e.startswith(f"{automation}[1].open_substate.substate: unknown substate of 'Diagnosis' 'Parts'")
                for e in found)
-    assert any(e.startswith(f"{automation}[2].notify: unknown user 'mario' (did you mean 'maria'") for e in found)
+    assert any(e.startswith(f"{automation}[2].notify.users[0]: unknown user 'mario' (did you mean 'maria'")
+               for e in found)
     assert any(e.startswith(f"{automation}[3].send_email.body: unknown variable 'recrod'") for e in found)
+
+
+def test_roles_named_are_roles_users_have() -> None:
+    """A misspelt role found nobody when the automation ran (an incident weeks later); now it is refused at save, and
+    an `assign` listing its candidates by name needs no user of its role"""
+    document = {**repair_pipeline("x"), "controller_email": "controller@agency.example"}
+    document["statuses"][1]["automations"] = [{"on": "enter", "actions": [
+        {"notify": {"roles": ["manger"]}},
+        {"assign": {"role": "installer"}},
+        {"assign": {"role": "surveyor", "criteria": [{"users": ["maria"]}]}}]}]
+    with pytest.raises(PipelineInvalid) as caught:
+        validate_pipeline(document, known_users={"maria": "agent", "chiara": "manager"}, known_templates={})
+    found = [str(detail) for detail in caught.value.details]
+    automation = "statuses[1].automations[0].actions"
+    assert found == [f"{automation}[0].notify.roles[0]: no user has the role 'manger' (did you mean 'manager'?)",
+                     f"{automation}[1].assign.role: no user has the role 'installer' (the roles users have: agent, "
+                     "manager)"]
 
 
 def test_names_that_differ_only_in_case_or_accent_encoding_are_duplicates() -> None:
@@ -202,3 +220,20 @@ def test_a_statuss_automations_run_as_a_process_named_in_the_offices_language(lo
     built = stage_template(pipeline, "Diagnosis", None, "enter", None, locale=locale)
     assert built is not None
     assert [built.template.name, *(phase.name for phase in built.template.phases)] == names
+
+
+async def test_a_role_is_known_once_a_user_has_it(api: Api) -> None:
+    """The save reads the users' roles as they are now: refused before anyone has the role, saved once someone does"""
+    role = f"surveyor-{uuid.uuid4().hex[:6]}"
+    document = {**repair_pipeline(), "controller_email": "controller@agency.example"}
+    document["statuses"][1]["automations"] = [{"on": "enter", "actions": [{"notify": {"roles": [role]}}]}]
+    refused = await save(api, document)
+    assert refused.status_code == 422, refused.text
+    assert refused.json()["errors"][0]["path"] == "statuses[1].automations[0].actions[0].notify.roles[0]"
+    assert (await api.http.get(f"/pipelines/{document['key']}", headers=api.as_("staff"))).status_code == 404
+    handle = f"s{uuid.uuid4().hex[:8]}"
+    added = await api.http.post("/users", headers=api.as_("admin"), json={
+        "handle": handle, "name": "Sara Geometra", "email": f"{handle}@agency.example", "role": role})
+    assert added.status_code == 201, added.text
+    saved = await save(api, document)
+    assert saved.status_code == 201, saved.text

@@ -14,7 +14,7 @@ from processes.template_basics import RecordKind
 from processes.validation import parse_document, validate_template
 
 HERE = Path(__file__).parent
-KNOWN_USERS = {"maria", "luca"}
+KNOWN_USERS = {"maria": "agent", "luca": "agent", "chiara": "manager", "gino": "installer"}  # handle: role
 KNOWN_TEMPLATES = {"welcome-call": RecordKind.lead}  # follow-ups may start these (invalid/unknown_follow_up_template)
 KNOWN_REQUESTS = {"tax-return-documents"}  # client request templates (invalid/unknown_request_template)
 VALID = sorted((HERE / "valid").glob("*.yaml"))
