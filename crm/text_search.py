@@ -2,7 +2,9 @@
 `%` or `_` taken as themselves, not as wildcards.
 
 PostgreSQL's `ILIKE` folds every letter; SQLite's `LIKE` and `lower()` fold ASCII only, so on SQLite both sides are
-folded by Python's `str.casefold`, registered on each connection as `casefold()` (crm/db.py).
+folded by Python's `str.casefold`, registered on each connection as `casefold()` (crm/db.py). Python folds the
+Turkish `İ` to `i` and a combining dot above; PostgreSQL (and an office) takes it as `i`, so `istanbul` finds
+"İstanbul" here too.
 """
 
 from __future__ import annotations
@@ -13,11 +15,11 @@ from sqlalchemy import ColumnElement, func
 
 
 def casefold(value: str | None) -> str | None:
-    return None if value is None else value.casefold()
+    return None if value is None else value.casefold().replace("i\u0307", "i")
 
 
 def contains_text(column: Any, text: str, dialect: str) -> ColumnElement[bool]:
     """`column` holds `text`, whatever the case of either (`dialect`: the session's, `sqlite` or `postgresql`)."""
     if dialect == "sqlite":
-        return func.casefold(column).contains(text.casefold(), autoescape=True)  # type: ignore[no-any-return]
+        return func.casefold(column).contains(casefold(text), autoescape=True)  # type: ignore[no-any-return]
     return column.icontains(text, autoescape=True)  # type: ignore[no-any-return]
