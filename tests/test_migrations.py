@@ -115,3 +115,25 @@ def test_0017_keeps_only_the_hash_of_the_signing_links_already_emailed(scratch_u
         engine.dispose()
     assert envelopes == {"embedded": hash_token(token), "acme": "env-42"}
     assert deliveries == {"p/offer/0/0": hash_token(token), "p/offer/1/0": "env-42"}
+
+
+def test_0023_composes_tag_names_and_keys(scratch_url: str) -> None:
+    """A tag saved decomposed gets its composed name and key; one whose composed key another tag has keeps its own
+    (the office merges the two)"""
+    command.upgrade(alembic_config(scratch_url), "0022")
+    engine = sa.create_engine(sync_url(scratch_url))
+    decomposed = "Perche\u0301"
+    try:
+        with engine.begin() as conn:
+            conn.execute(sa.text("INSERT INTO tag (name, name_key, created_at) VALUES (:n, :k, :t)"), [
+                {"n": decomposed, "k": decomposed.casefold(), "t": datetime.now(UTC)},
+                {"n": "Urgente", "k": "urgente", "t": datetime.now(UTC)},
+                {"n": "Citta\u0300", "k": "citta\u0300", "t": datetime.now(UTC)},
+                {"n": "città", "k": "città", "t": datetime.now(UTC)}])
+        upgrade_database(scratch_url)
+        with engine.connect() as conn:
+            tags = conn.execute(sa.text("SELECT name, name_key FROM tag ORDER BY id")).all()
+    finally:
+        engine.dispose()
+    assert [tuple(tag) for tag in tags] == [("Perché", "perché"), ("Urgente", "urgente"),
+                                            ("Città", "citta\u0300"), ("città", "città")]

@@ -21,8 +21,7 @@ from api.auth import Principal
 from api.deps import SessionDep, SettingsDep, StaffDep
 from api.paging import Page, paged
 from crm.access import Viewer, record_visible, sees_everything
-from crm.cases.models import RecordTag, Tag, TagCreate, TagPublic, TagUpdate
-from crm.cases.store import tag_key
+from crm.cases.models import RecordTag, Tag, TagCreate, TagPublic, TagUpdate, tag_key
 from crm.models import HistoryEntry, HistoryKind, Record
 from crm.text_search import contains_text
 from crm.types import utcnow

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+import unicodedata
 from datetime import datetime
 from typing import Annotated
 
@@ -16,12 +17,25 @@ from processes.sent_values import Text, TrueOrFalse, WholeNumber
 MAX_TAG = 64
 
 
+def tag_name(name: str) -> str:
+    """A name as stored: without spaces around, its accents composed (NFC)."""
+    return unicodedata.normalize("NFC", name.strip())
+
+
+def tag_key(name: str) -> str:
+    """One key for names that look the same: any letter case, an accent composed or not (`Perché` typed, or pasted
+    from a file named on a Mac)."""
+    return tag_name(name).casefold()
+
+
 def fits_as_key(name: str) -> bool:
-    """A tag's key is its name with its case folded (`crm.cases.store.tag_key`), which can be longer: `ß` is `ss`."""
-    return len(name.strip().casefold()) <= MAX_TAG
+    """A tag's key can be longer than its name: `ß` is `ss`."""
+    return len(tag_key(name)) <= MAX_TAG
 
 
 def _key_fits(name: str) -> str:
+    """The name as stored, when its key fits."""
+    name = tag_name(name)
     if "|" in name:  # a CSV file lists a case's tags separated by it: such a tag came back as two
         raise ValueError("a tag name holds no '|': CSV files separate a case's tags with it")
     if not fits_as_key(name):
@@ -66,7 +80,8 @@ class CaseParticipant(SQLModel, table=True):
 
 
 class Tag(SQLModel, table=True):
-    """A label for cases; `name_key` (its name in lower case) is unique, so "Urgent" and "urgent" are one tag."""
+    """A label for cases; `name_key` (its name with accents composed, in lower case: `crm.cases.store.tag_key`) is
+    unique, so "Urgent" and "urgent" are one tag."""
 
     id: int | None = Field(default=None, primary_key=True)
     name: str = Field(max_length=64)

@@ -9,17 +9,14 @@ from sqlmodel import col, delete, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from crm.access import Viewer, access_lists, record_visible
-from crm.cases.models import CaseClosure, CaseParticipant, CasePublic, CaseState, RecordTag, Tag
+from crm.cases.models import (CaseClosure, CaseParticipant, CasePublic, CaseState, RecordTag, Tag, tag_key,
+                              tag_name)
 from crm.models import Record
-
-
-def tag_key(name: str) -> str:
-    return name.strip().casefold()
 
 
 async def tags_named(session: AsyncSession, names: Iterable[str]) -> list[Tag]:
     """The tags of these names, created when new (in the caller's transaction), in the order given."""
-    wanted = {tag_key(name): name.strip() for name in names}
+    wanted = {tag_key(name): tag_name(name) for name in names}
     found = {t.name_key: t for t in (await session.exec(select(Tag).where(col(Tag.name_key).in_(wanted)))).all()}
     for key, name in wanted.items():
         if key not in found:

@@ -306,6 +306,22 @@ async def test_a_tag_whose_folded_name_is_too_long_is_refused_at_its_path(stack:
     assert (await http.post("/tags", headers=staff, json={"name": "ß" * 28 + uuid.uuid4().hex[:4]})).status_code == 201
 
 
+async def test_a_tag_typed_with_its_accent_composed_or_not_is_one_tag(stack: Stack) -> None:
+    """`Perché` typed, and pasted from a file named on a Mac (e and a combining accent), look the same and were two
+    tags; the name is now stored composed, and either finds it"""
+    http, staff = stack.http, stack.as_("staff")
+    word = f"Perch{uuid.uuid4().hex[:4]}"
+    created = await http.post("/tags", headers=staff, json={"name": word + "e\u0301"})
+    assert created.status_code == 201 and created.json()["name"] == word + "\u00e9", created.text
+    taken = await http.post("/tags", headers=staff, json={"name": word.upper() + "\u00c9"})
+    assert taken.status_code == 409, taken.text
+    case = await http.post("/cases", headers=staff, json={"name": f"Caso {word}", "tags": [word + "\u00e9",
+                                                                                          word + "e\u0301"]})
+    assert case.status_code == 201 and case.json()["tags"] == [word + "\u00e9"], case.text
+    found = await http.get("/cases", headers=staff, params={"q": word + "e\u0301"})
+    assert [c["id"] for c in found.json()] == [case.json()["id"]]
+
+
 async def test_what_a_case_says_of_a_restricted_contact_or_record_stays_with_those_who_see_it(
         stack: Stack, sessions: Any) -> None:
     """A restricted participant's name was in the case's history for all, `?participant_id=` found its cases for
