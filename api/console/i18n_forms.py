@@ -16,7 +16,7 @@ ITALIAN_FORMS: dict[str, str] = {
     'at most {n} characters': 'al massimo {n} caratteri',
     'not one of the choices': 'non è una delle scelte',
     'not written as expected': 'non è scritto come previsto',
-    'record {id} has no email address (nor a contact with one): add one, then send it again':
-        'la scheda {id} non ha un indirizzo email (né un contatto che ne abbia uno): aggiungilo, poi invia di nuovo',
+    'record {id} has no email address (nor a contact with one): write one in “Send to”':
+        'la scheda {id} non ha un indirizzo email (né un contatto che ne abbia uno): scrivine uno in “Invia a”',
     'required': 'obbligatorio',
 }

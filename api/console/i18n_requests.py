@@ -4,6 +4,14 @@ merged into api.console.i18n.ITALIAN."""
 from __future__ import annotations
 
 ITALIAN_REQUESTS: dict[str, str] = {
+    'Send to (optional)': 'Invia a (facoltativo)',
+    'Send to': 'Invia a',
+    'default: {address}': 'predefinito: {address}',
+    'this record has no address (nor a contact with one): give one': 'questa scheda non ha un indirizzo (né un contatto che lo abbia): indicane uno',
+    'Language of the form and email': "Lingua del modulo e dell'email",
+    "the request template's": 'quella del modello di richiesta',
+    'an email address, such as name@example.com': 'un indirizzo email, come nome@esempio.it',
+    'one of the languages listed': 'una delle lingue elencate',
     'Answered': 'Risposta',
     'Auto-move': 'Avanzamento automatico',
     'Cancel the request': 'Annulla la richiesta',

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from babel import Locale
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import HTMLResponse
 from sqlmodel import col, select
@@ -28,6 +29,7 @@ from crm.documents import store as documents_store
 from crm.models import HistoryEntry, Record, Task
 from crm.process_list import RunFilter, list_runs
 from processes.errors import StagecoachError
+from processes.languages import SHIPPED
 from processes.template_basics import RecordKind
 
 router = APIRouter(prefix="/console", include_in_schema=False)
@@ -73,6 +75,8 @@ async def render_record(request: Request, session: SessionDep, settings: Setting
                   documents=documents, document_error=document_error, pending_choice=pending_choice,
                   client_requests=await record_requests(session, record_id),
                   request_templates=[row for row, _ in await requests_store.newest_versions(session, limit=200)],
+                  request_languages=[(code, Locale.parse(code).get_display_name(code).capitalize())
+                                     for code in SHIPPED],
                   unlinked=await unlinked_of(session, request, who, record), request_error=request_error,
                   request_error_at=request_error_at, posted=posted or {})
 

@@ -93,7 +93,8 @@ async def request_action(request_id: int, action: str, request: Request, session
 @router.post("/records/{record_id}/client-requests")
 async def send_request(record_id: int, request: Request, session: SessionDep, temporal: TemporalDep,
                        settings: SettingsDep, signed: SignedInDep) -> Response:
-    """A new request from a template (its newest version) to the record's contact."""
+    """A new request from a template (its newest version) to the address given, else the record's contact; in the
+    language chosen, else the template's."""
     data = await form(request, signed)
     _ = translator(settings.locale)
     days = text(data, "expires_days")
@@ -103,21 +104,28 @@ async def send_request(record_id: int, request: Request, session: SessionDep, te
         try:
             if days and not (digits(days) and len(days) < 8):  # "1_0" and "+5" are numbers to Python, not to people
                 raise Refused(f"{_('Expires after')}: {_('a whole number of days from 1 to 3650')}")
-            body = ClientRequestCreate(template=text(data, "template")[:100], expires_days=int(days) if days else None)
+            body = ClientRequestCreate(template=text(data, "template")[:100], expires_days=int(days) if days else None,
+                                       contact_email=text(data, "contact_email")[:400] or None,
+                                       language=text(data, "language")[:20] or None)
         except ValidationError as exc:
-            raise Refused(field_error(exc, _, {"template": _("Request template"), "expires_days": _("Expires after")},
-                                      {"expires_days": _("a whole number of days from 1 to 3650")})) from None
+            raise Refused(field_error(exc, _, {"template": _("Request template"), "expires_days": _("Expires after"),
+                                               "contact_email": _("Send to"), "language": _("Language")},
+                                      {"expires_days": _("a whole number of days from 1 to 3650"),
+                                       "contact_email": _("an email address, such as name@example.com"),
+                                       "language": _("one of the languages listed")})) from None
         who = principal(signed)
         try:
             await apply_once(session, data, who, "client-request-send", f"record {record_id}", body,  # one email
                              lambda: send_client_request(record_id, body, session, temporal, settings, who))
-        except RecipientMissing:  # the API's advice (give `contact_email`) names a field this form has not
-            message = _("record {id} has no email address (nor a contact with one): add one, then send it again")
+        except RecipientMissing:  # the API's advice (give `contact_email`) names the field by the API's name
+            message = _("record {id} has no email address (nor a contact with one): write one in “Send to”")
             raise Refused(message.format(id=record_id)) from None
     except (Refused, StagecoachError) as exc:
         return await render_record(request, session, settings, signed, record_id, exc.status,
                                    request_error=exc.message, request_error_at="send",
-                                   posted={"template": text(data, "template"), "expires_days": days})
+                                   posted={"template": text(data, "template"), "expires_days": days,
+                                           "contact_email": text(data, "contact_email"),
+                                           "language": text(data, "language")})
     return redirect(f"/console/records/{record_id}?done=send#requests-h")
 
 

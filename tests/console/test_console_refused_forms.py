@@ -75,8 +75,9 @@ async def test_a_refused_form_keeps_what_was_typed(stack: Stack, sessions: Any) 
             assert f'value="{days}"' in sent.text and f'value="{template}" selected' in sent.text, days
         no_address = await browser.post(f"/console/records/{mute['id']}/client-requests",
                                         data={"csrf_token": token, "template": template})
-        assert no_address.status_code == 422 and "contact_email" not in no_address.text
-        assert f"record {mute['id']} has no email address (nor a contact with one): add one" in no_address.text
+        assert no_address.status_code == 422 and "give `contact_email`" not in no_address.text
+        assert f"record {mute['id']} has no email address (nor a contact with one): write one in “Send to”" \
+            in no_address.text
         linked = await browser.post(f"/console/records/{job['id']}/client-requests/link",
                                     data={"csrf_token": token, "request_id": "999999"})
         assert linked.status_code == 404 and 'size="8" required value="999999"' in linked.text

@@ -9,6 +9,7 @@ from typing import Any
 
 import httpx
 import pytest
+from sqlmodel import select
 
 from crm.client_requests.models import ClientRequest, RequestStatus
 from tests.console.conftest import staff_user
@@ -115,3 +116,33 @@ async def test_the_requests_pages_refuse_what_they_must(stack: Stack, sessions: 
         assert right.status_code == 303 and right.headers["location"].endswith("?version=1&saved=new"), right.text
         shown = await browser.get(right.headers["location"])
         assert "Saved as version 1." in shown.text and "one, two" in shown.text
+
+
+async def test_a_request_is_sent_to_the_address_and_in_the_language_chosen(stack: Stack, sessions: Any) -> None:
+    """The form had no address or language: a record without an address could get no request from the console, and
+    a request went in the template's language whatever the client's. A wrong address is said and kept in the form."""
+    tag, admin, owner = await setup(stack)
+    template = f"docs-{tag}"
+    staff = await staff_user(sessions, "Sara Galli")
+    mute = (await stack.http.post("/records", headers=admin, json={
+        "kind": "job", "title": f"No address {tag}", "owner_id": owner["id"]})).json()
+    base = str(stack.http.base_url)
+    async with httpx.AsyncClient(base_url=base, timeout=30) as browser:
+        assert (await sign_in_async(browser, staff.user.handle, staff.password)).status_code == 303
+        page = await browser.get(f"/console/records/{mute['id']}")
+        assert "this record has no address (nor a contact with one): give one" in page.text
+        assert '<option value="it" lang="it">Italiano</option>' in page.text
+        token = csrf_token(page)
+        url = f"/console/records/{mute['id']}/client-requests"
+        for address, language, said in (("not-an-address", "", "Send to: an email address, such as name@example.com"),
+                                         (f"c{tag}@example.org", "xx-!", "Language: one of the languages listed")):
+            refused = await browser.post(url, data={"csrf_token": token, "template": template,
+                                                    "contact_email": address, "language": language})
+            assert refused.status_code == 422 and said in refused.text, refused.text
+            assert f'value="{address}"' in refused.text  # what was typed is kept
+        sent = await browser.post(url, data={"csrf_token": token, "template": template,
+                                             "contact_email": f"c{tag}@example.org", "language": "it"})
+        assert sent.status_code == 303, sent.text
+    async with sessions() as session:
+        [request] = (await session.exec(select(ClientRequest).where(ClientRequest.record_id == mute["id"]))).all()
+    assert (request.contact_email, request.language) == (f"c{tag}@example.org", "it")
