@@ -51,7 +51,7 @@ async def render_today(request: Request, session: SessionDep, temporal: Temporal
     except StagecoachError as exc:
         incident_error = exc.message
     phases = [t for t in tasks if t.kind is TaskKind.phase]
-    others = [t for t in tasks if t.kind is TaskKind.action]
+    others = [t for t in tasks if t.kind is not TaskKind.phase]  # made by an action or by staff
     titles = await record_titles(session, {t.record_id for t in tasks if t.record_id} |
                                  {i.record_id for i in incidents if i.record_id})
     return render(request, settings, "today.html", status=status, phases=_groups(phases, settings),

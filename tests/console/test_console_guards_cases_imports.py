@@ -59,6 +59,9 @@ async def test_cases_tasks_and_imports_refuse_what_they_must(stack: Stack, sessi
         away = await browser.post("/console/tasks", data={"csrf_token": token, "record_id": str(seen["id"]),
                                                           "title": "Call", "back": "//elsewhere.example/x"})
         assert away.status_code == 303 and away.headers["location"] == "/console/tasks?done=task_added"
+        [made] = (await stack.http.get("/tasks", headers=admin, params={"record_id": seen["id"]})).json()
+        today = (await browser.get("/console")).text  # a task staff made is theirs today too (it was left out)
+        assert f'id="task-{made["id"]}"' in today.split('id="tasks-h"')[1]
 
         # an import: no file, then a file with an unmappable mapping, then someone else cannot see it
         assert (await browser.post("/console/imports", data={"csrf_token": token, "kind": "contacts"})).status_code == 422
