@@ -18,6 +18,7 @@ from starlette.datastructures import FormData
 
 from api.console.i18n import translator
 from api.console.process_pages import render_process
+from api.console.task_pages import render_tasks
 from api.console.today import render_today
 from api.console.refusals import field_error, refusal
 from api.console.web import SignedInDep, form, principal, redirect, text, with_param
@@ -120,18 +121,18 @@ async def complete_task_action(task_id: int, request: Request, session: SessionD
                                settings: SettingsDep, signed: SignedInDep) -> Response:
     data = await form(request, signed)
     _ = translator(settings.locale)
+    back = text(data, "back")
     try:
         body = CompleteTaskBody.model_validate({"answers": answers(text(data, "answers"), _)})
         await complete_task(task_id, session, temporal, settings, principal(signed), body,
                             text(data, "idempotency_key")[:200] or None)  # sent twice: done once
-    except ValidationError as exc:
-        return await render_today(request, session, temporal, settings, signed, 422, field_error(exc, _), task_id,
-                                  answers=text(data, "answers"))
-    except (FormInvalid, StagecoachError) as exc:
+    except (ValidationError, FormInvalid, StagecoachError) as exc:
         status = exc.status if isinstance(exc, StagecoachError) else 422
-        return await render_today(request, session, temporal, settings, signed, status, _message(exc, _), task_id,
+        message = field_error(exc, _) if isinstance(exc, ValidationError) else _message(exc, _)
+        if back.startswith("/console/tasks"):  # the page the form was on: its list, the message above it
+            return await render_tasks(request, session, settings, signed, status, list_error=message)
+        return await render_today(request, session, temporal, settings, signed, status, message, task_id,
                                   answers=text(data, "answers"))
-    back = text(data, "back")
     if not back.startswith("/console") or back.startswith("//"):
         back = "/console"
     return redirect(with_param(back, "done", "task"))

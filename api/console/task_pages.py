@@ -37,12 +37,15 @@ _CASE = re.compile(r"/console/cases/(\d{1,15})")
 
 
 async def render_tasks(request: Request, session: SessionDep, settings: Settings, signed: Any, status: int = 200,
-                       error: str = "", values: dict[str, str] | None = None) -> HTMLResponse:
+                       error: str = "", values: dict[str, str] | None = None, list_error: str = "") -> HTMLResponse:
+    """The user's open tasks and the new-task form; `error` is the form's, `list_error` a task's of the list (closed
+    meanwhile in another tab)."""
     who = principal(signed)
     tasks = await list_tasks(session, who, Page(LIMIT, 0, request, Response()), assignee_id=who.user_id,
                              status=TaskStatus.open)
     tasks.sort(key=lambda t: not t.overdue)  # overdue first, each group in the API's order (by due time)
     return render(request, settings, "tasks.html", status=status, tasks=tasks, error=error, values=values or {},
+                  list_error=list_error,
                   titles=await record_titles(session, {t.record_id for t in tasks if t.record_id}),
                   categories=settings.task_categories, users=await users_by_id(session), more=len(tasks) >= LIMIT,
                   done=request.query_params.get("done", "")[:20])

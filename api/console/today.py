@@ -50,6 +50,8 @@ async def render_today(request: Request, session: SessionDep, temporal: Temporal
                                           status=ProcessStatus.incident, limit=50)).items
     except StagecoachError as exc:
         incident_error = exc.message
+    if error_task not in {t.id for t in tasks}:  # closed meanwhile (in another tab): the message above the lists
+        error_task = None
     phases = [t for t in tasks if t.kind is TaskKind.phase]
     others = [t for t in tasks if t.kind is not TaskKind.phase]  # made by an action or by staff
     titles = await record_titles(session, {t.record_id for t in tasks if t.record_id} |

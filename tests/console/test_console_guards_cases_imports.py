@@ -62,6 +62,16 @@ async def test_cases_tasks_and_imports_refuse_what_they_must(stack: Stack, sessi
         [made] = (await stack.http.get("/tasks", headers=admin, params={"record_id": seen["id"]})).json()
         today = (await browser.get("/console")).text  # a task staff made is theirs today too (it was left out)
         assert f'id="task-{made["id"]}"' in today.split('id="tasks-h"')[1]
+        # closed in one tab, then again in another: the message is on the page the form was on, above its list
+        for back, page in (("/console/tasks?done=task", "tasks"), ("", "today")):
+            closed = await browser.post(f"/console/tasks/{made['id']}/complete", data={
+                "csrf_token": token, "idempotency_key": uuid.uuid4().hex, "back": back})
+            assert closed.status_code in (303, 409), closed.text
+            again = await browser.post(f"/console/tasks/{made['id']}/complete", data={
+                "csrf_token": token, "idempotency_key": uuid.uuid4().hex, "back": back})
+            assert again.status_code == 409, again.text
+            assert f"task {made['id']} is already done" in again.text, page
+            assert (page == "tasks") == ('id="tasks-error"' in again.text)
 
         # an import: no file, then a file with an unmappable mapping, then someone else cannot see it
         assert (await browser.post("/console/imports", data={"csrf_token": token, "kind": "contacts"})).status_code == 422
