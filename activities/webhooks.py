@@ -36,6 +36,7 @@ from crm.types import utcnow
 from processes.errors import did_you_mean
 from processes.action_kinds import Webhook
 from processes.history_words import english, history_text
+from processes.json_text import NotJson, strict_json
 from settings import WebhookEndpoint
 
 RESERVED_HEADERS = frozenset({"webhook-id", "webhook-timestamp", "webhook-signature", "content-type", "host"})
@@ -99,11 +100,14 @@ class WebhookActivities:
             variables = await render_variables(session, once.step, utcnow(), [action.body])
             body = await render(self.deps, once.step, action.body, variables, f"{input.where}.body", action.locale)
             try:
-                document = json.loads(body)
+                document = strict_json(body)
             except json.JSONDecodeError as exc:
                 raise final_message("WebhookBodyInvalid", f"{input.where}.body: the text rendered is not JSON "
                                                           f"({exc.msg} at line {exc.lineno} column {exc.colno}); "
                                                           "write values with `| tojson`") from None
+            except NotJson as exc:
+                raise final_message("WebhookBodyInvalid", f"{input.where}.body: the text rendered is not JSON: "
+                                                          f"{exc}") from None
             return Planned(target=action.endpoint, message_id=webhook_id(once.step.step_key),
                            body=json.dumps(document, ensure_ascii=False, separators=(",", ":")),
                            check=disabled_reason(action.endpoint), checked=flag.append)

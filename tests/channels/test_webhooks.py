@@ -64,6 +64,28 @@ async def test_a_webhook_is_signed_sent_once_and_recorded_and_no_secret_reaches_
     assert target.url("/hooks") not in exported
 
 
+async def test_a_body_rendered_with_a_key_twice_or_nan_is_an_incident_and_nothing_is_sent(
+        dev_env: WorkflowEnvironment, sessions: Any, factory: Factory, task_queue: str) -> None:
+    """A body with `{% %}` blocks is checked as it renders: what only Python's json reads was sent as is (NaN), or
+    sent without one of its values (a key twice)"""
+    client = dev_env.client
+    owner = await factory.user()
+    bodies = {"twice": '{% if true %}{"stato": "nuovo", "stato": {{ record.status | tojson }}}{% endif %}',
+              "nan": '{% if true %}{"prezzo": {{ "nan" | float | tojson }}}{% endif %}'}
+    async with receiver() as target, running_worker(client, sessions, task_queue, outbound_allowed_hosts=["127.0.0.1"],
+                                                    webhook_endpoints={"crm": endpoint(target.url("/hooks"))}):
+        said = {}
+        for name, body in bodies.items():
+            record = await factory.record(owner=owner)
+            handle = await start(client, task_queue, template(hook("crm", body)), record.id, owner.id)
+            incident = (await until(handle, lambda s: s.incident is not None)).incident
+            assert incident is not None and incident.error_type == "WebhookBodyInvalid", name
+            said[name] = incident.message
+    assert 'the key "stato" is given twice' in said["twice"]
+    assert "NaN is not a JSON value" in said["nan"]
+    assert target.at("/hooks") == []
+
+
 async def test_webhook_failures_each_behave_as_documented(
         dev_env: WorkflowEnvironment, sessions: Any, factory: Factory, task_queue: str) -> None:
     """Down, slow, 500 then 200, 429 with Retry-After, 410, 422, a redirect to loopback, and a name that resolves
