@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from email.utils import parseaddr
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -232,6 +233,16 @@ class Settings(BaseSettings):
     # An import's file holds the office's contacts: it is removed once the import ends, and its rejected rows (to be
     # downloaded, fixed and sent again) this many days after it ended.
     import_rejected_days: int = Field(30, ge=1, le=3650)
+
+    @field_validator("smtp_from")
+    @classmethod
+    def _sender(cls, value: str) -> str:
+        """An address, with or without a display name (`Agenzia Rossi <agenzia@rossi.example>`)."""
+        address = parseaddr(value)[1]
+        if "@" not in address or "\n" in value or "\r" in value:
+            raise ValueError(f"'{value}' is not an address: write name@example.com or "
+                             "Agenzia Rossi <name@example.com>")
+        return value
 
     @field_validator("timezone")
     @classmethod

@@ -26,7 +26,7 @@ from temporalio import activity
 from activities import bookkeeping
 from activities.deps import Deps
 from activities.engine_words import say
-from activities.mailer import Attachment
+from activities.mailer import Attachment, sender_parts
 from activities.outbox import send_once
 from activities.send_email import resolve_recipient
 from activities.step import ActionResult, OnceStep, StepInput, render, render_variables, step_activity
@@ -94,7 +94,11 @@ def invitation(*, uid: str, sequence: int, start: datetime, end: datetime, title
     if location:
         event.add("location", location)
     event.add("status", "CONFIRMED")
-    event.add("organizer", vCalAddress(f"mailto:{organizer}"))
+    name, address = sender_parts(organizer)  # `SMTP_FROM` may be `Agenzia Rossi <agenzia@rossi.example>`
+    organizer_address = vCalAddress(f"mailto:{address}")
+    if name:
+        organizer_address.params["CN"] = name
+    event.add("organizer", organizer_address, encode=False)
     for address in attendees:
         attendee = vCalAddress(f"mailto:{address}")
         attendee.params["ROLE"], attendee.params["RSVP"] = "REQ-PARTICIPANT", "TRUE"

@@ -22,7 +22,7 @@ from temporalio.exceptions import ApplicationError
 from activities import bookkeeping
 from activities.deps import Deps
 from activities.errors import final, final_message
-from activities.mailer import Attachment
+from activities.mailer import Attachment, sender_parts
 from activities.outbox import send_once
 from activities.send_email import resolve_recipient
 from activities.step import ActionResult, OnceStep, StepInput, render, render_variables, step_activity
@@ -41,6 +41,12 @@ class LetterInput(BaseModel):
     step: StepInput
     action: Letter
     where: str = "letter"
+
+
+def _author(sender: str) -> str:
+    """The PDF's author: `SMTP_FROM`'s name (`Agenzia Rossi`), else its address."""
+    name, address = sender_parts(sender)
+    return name or address
 
 
 def escaped(value: Any) -> Any:
@@ -107,7 +113,7 @@ class LetterActivities:
             if action.title else name.removesuffix(".pdf")
         try:
             pdf = await deps.renderer.pdf(html, where=f"{input.where}.html", title=title,
-                                          author=deps.settings.smtp_from)
+                                          author=_author(deps.settings.smtp_from))
         except RenderError as exc:
             raise final(exc) from None
         except RenderInterrupted as exc:

@@ -9,7 +9,7 @@ from datetime import datetime
 from typing import Any
 from email.header import Header
 from email.message import EmailMessage
-from email.utils import format_datetime
+from email.utils import format_datetime, parseaddr
 
 import aiosmtplib
 
@@ -41,9 +41,14 @@ class Attachment:
         return cls(value["filename"], value["content_type"], base64.b64decode(value["data"]))
 
 
+def sender_parts(sender: str) -> tuple[str, str]:
+    """`SMTP_FROM`'s display name (or "") and address: `Agenzia Rossi <agenzia@rossi.example>` or a bare address."""
+    return parseaddr(sender)
+
+
 def message_id_for(step_key: str, sender: str) -> str:
     """A Message-ID derived from the step key, the same on every retry, so receivers can de-duplicate."""
-    domain = sender.rsplit("@", 1)[-1] or "stagecoach"
+    domain = sender_parts(sender)[1].rsplit("@", 1)[-1] or "stagecoach"
     return f"<{hashlib.sha256(step_key.encode()).hexdigest()[:40]}@{domain}>"
 
 

@@ -9,9 +9,10 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from icalendar import Calendar
+from sqlmodel import select
 from temporalio.testing import WorkflowEnvironment
 
-from crm.models import HistoryKind
+from crm.models import HistoryKind, OutboxMessage
 from processes.instance import AbortRequest, ProcessStatus, SkipPhaseRequest
 from tests.factories import Factory
 from tests.faults.conftest import smtp_server
@@ -51,7 +52,8 @@ async def test_invitations_are_sent_updated_and_cancelled(
     looped = {"key": "visit", "name": "Site visit", "actions": [VISIT],
               "decision": [{"when": "phases.visit.iteration < 1", "goto": "visit"}]}
     async with smtp_server() as smtp, running_worker(client, sessions, task_queue, smtp_host="127.0.0.1",
-                                                     smtp_port=smtp.port, smtp_from="agenzia@agency.example",
+                                                     smtp_port=smtp.port,
+                                                     smtp_from="Agenzia Rossi <agenzia@agency.example>",
                                                      timezone="Europe/Rome"):
         handles = {name: await start(client, task_queue, template(manual if name != "looped" else looped),
                                      records[name].id, owner.id) for name in records}
@@ -83,13 +85,20 @@ async def test_invitations_are_sent_updated_and_cancelled(
         assert str(first["location"]) == "Via Roma 3, Cefalù" and str(first["description"]) == "Visita con Marco Verdi"
         attendees = sorted(str(a) for a in first.get("attendee"))
         assert attendees == sorted([f"mailto:{name}@example.org", "mailto:marco@agency.example"])
+        # SMTP_FROM with a display name: the address alone, the name as CN (it was "mailto:Agenzia Rossi <...>")
         assert str(first["organizer"]) == "mailto:agenzia@agency.example"
+        assert first["organizer"].params["CN"] == "Agenzia Rossi"
         kinds = [e.kind for e in await history(sessions, handles[name].id)]
         assert kinds.count(HistoryKind.appointment_sent) == 1 and kinds.count(HistoryKind.appointment_cancelled) == 1
     [(first_subject, first), (update_subject, update)] = calendars(smtp, "looped@example.org")
     assert update_subject.startswith("Updated invitation") and update["method"] == "REQUEST"
     assert event(update)["uid"] == event(first)["uid"] and event(update)["sequence"] > event(first)["sequence"]
     assert [a.status for a in states["skipped"].phases[0].actions] == ["cancelled"]
+    # the Message-ID kept in the outbox is the one sent, on the sender's domain (it had been "<...@agency.example>>")
+    async with sessions() as session:
+        kept = {row.message_id for row in (await session.exec(select(OutboxMessage))).all()}
+    sent = {str(delivery.message["Message-ID"]) for delivery in smtp.seen()}
+    assert sent <= kept and all(m.endswith("@agency.example>") and not m.endswith(">>") for m in sent)
     # the same UID for another process's appointment? never
     assert len({str(event(c)["uid"]) for name in records for _, c in calendars(smtp, f"{name}@example.org")}) == 3
 

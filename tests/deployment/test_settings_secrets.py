@@ -85,3 +85,11 @@ def test_webhook_endpoints_and_the_sms_gateway_come_from_files_and_never_show(tm
     (tmp_path / "bad").write_text('{"crm": {"url": "https://crm.example.com/h", "secret": "nope"}}')
     with pytest.raises(ValidationError, match="WEBHOOK_ENDPOINTS_FILE=.*whsec_"):
         Settings(webhook_endpoints_file=tmp_path / "bad")
+
+
+def test_smtp_from_takes_an_address_with_or_without_a_name() -> None:
+    named = "Agenzia Rossi <agenzia@rossi.example>"
+    assert Settings(smtp_from=named).smtp_from == named
+    for wrong in ("Agenzia Rossi", "agenzia@rossi.example\nBcc: x@example.org", ""):
+        with pytest.raises(ValidationError, match="is not an address"):
+            Settings(smtp_from=wrong)
