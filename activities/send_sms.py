@@ -19,7 +19,7 @@ from activities.step import ActionResult, OnceStep, StepInput, render, render_va
 from crm.deliveries import Delivery, DeliveryStatus
 from crm.models import HistoryKind, Record
 from crm.types import utcnow
-from processes.sms_text import MAX_SEGMENTS, segments
+from processes.sms_text import MAX_SEGMENTS, gsm_text, segments
 from processes.action_kinds import SendSms
 from processes.history_words import english, history_text
 
@@ -90,7 +90,8 @@ class SendSmsActivities:
         async def compose(session: AsyncSession) -> Planned:
             variables = await render_variables(session, once.step, utcnow(), [action.text])
             number = await resolve_number(session, once.step, action.to, self.deps.settings.sms_default_region)
-            text = await render(self.deps, once.step, action.text, variables, f"{input.where}.text", action.locale)
+            text = gsm_text(await render(self.deps, once.step, action.text, variables, f"{input.where}.text",
+                                         action.locale))
             if (size := segments(text)).count > MAX_SEGMENTS:
                 raise final_message("SmsTooLong", f"{input.where}.text: the text rendered is {size}; the limit is "
                                                   f"{MAX_SEGMENTS} segments")

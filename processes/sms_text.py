@@ -28,6 +28,21 @@ class Segments:
         return f"{self.count} segment{'s' if self.count != 1 else ''} ({self.units} {self.encoding} characters)"
 
 
+# Characters with a GSM-7 look-alike, sent as it: one of them made a whole message UCS-2 (70 characters a segment
+# where 160 fit), and they come from what an office does not see: Babel puts a no-break space in `250.000 €` and in
+# dates, a word processor writes ’ for ' and “ ” for ".
+_LOOK_ALIKES = str.maketrans({"\u00a0": " ", "\u202f": " ", "\u2007": " ", "\u2009": " ", "\u200a": " ",
+                              "\u2018": "'", "\u2019": "'", "\u201a": "'", "\u2032": "'",
+                              "\u201c": '"', "\u201d": '"', "\u201e": '"', "\u2033": '"',
+                              "\u2013": "-", "\u2014": "-", "\u2212": "-", "\u2026": "..."})
+
+
+def gsm_text(text: str) -> str:
+    """`text` with the characters that have a GSM-7 look-alike (no-break spaces, typographic quotes, dashes, the
+    ellipsis) written as it, as an SMS is sent."""
+    return text.translate(_LOOK_ALIKES)
+
+
 def segments(text: str) -> Segments:
     if all(c in GSM_BASIC or c in GSM_EXTENDED for c in text):
         units = sum(2 if c in GSM_EXTENDED else 1 for c in text)
@@ -50,8 +65,11 @@ def template_notes(definition: dict[str, Any]) -> list[str]:
             if isinstance(sms, dict) and isinstance(sms.get("text"), str):
                 text = sms["text"]
                 fixed = fixed_part(text)
-                more = "; each value it shows adds its length" if fixed != text else ""
-                notes.append(f"phases[{i}].actions[{j}].send_sms.text: {segments(fixed)}{more}")
+                size = segments(gsm_text(fixed))
+                more = "" if fixed == text else "; each value it shows adds its length" + (
+                    ", and one with a character outside GSM-7 (ł, ż, an emoji) makes the whole text UCS-2, 70 "
+                    "characters a segment" if size.encoding == "GSM-7" else "")
+                notes.append(f"phases[{i}].actions[{j}].send_sms.text: {size}{more}")
     return notes
 
 
@@ -64,6 +82,6 @@ def check_sms(path: str, to: str, text: str, errors: ErrorCollector) -> None:
             number = None
         if number is None or not phonenumbers.is_valid_number(number):
             errors.add(f"{path}.to", f"'{to}' is not a valid phone number in international format (+39 333 123 4567)")
-    fixed = segments(fixed_part(text))
+    fixed = segments(gsm_text(fixed_part(text)))
     if fixed.count > MAX_SEGMENTS:
         errors.add(f"{path}.text", f"the text is {fixed} before any value; the limit is {MAX_SEGMENTS} segments")

@@ -57,7 +57,8 @@ async def test_endpoints_are_checked_and_segments_shown_at_save(api: Api, sessio
                                 content=yaml("crm", "b")["content"])
     assert saved.status_code == 201, saved.text
     assert saved.json()["notes"] == ["phases[0].actions[1].send_sms.text: 1 segment (35 GSM-7 characters); each "
-                                     "value it shows adds its length"]
+                                     "value it shows adds its length, and one with a character outside GSM-7 (ł, "
+                                     "ż, an emoji) makes the whole text UCS-2, 70 characters a segment"]
 
     listed = await api.http.get("/webhook-endpoints", headers=admin)  # (and the endpoints other tests disabled)
     assert [e for e in listed.json() if e["name"] == "crm"] == [{"name": "crm", "host": "crm.example.com", "disabled": False, "reason": None,

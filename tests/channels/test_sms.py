@@ -111,3 +111,21 @@ async def test_without_a_gateway_sms_are_kept_in_the_outbox(
                                                                  "Appelez Dupont €")
     assert "kept in the outbox" in next(e.text for e in await history(sessions, handle.id)
                                         if e.kind is HistoryKind.sms_sent)
+
+
+async def test_look_alikes_of_gsm_characters_are_sent_as_them_and_the_text_stays_gsm_7(
+        dev_env: WorkflowEnvironment, sessions: Any, factory: Factory, task_queue: str) -> None:
+    """Babel's no-break space in a price, and a word processor's ’, made the text UCS-2: twice the segments paid"""
+    owner = await factory.user(phone="+39 333 765 4321")
+    record = await factory.record(owner=owner, title="Villa Rosa", fields={"prezzo": 250000})
+    text = ("Buongiorno, le confermiamo l’offerta per {{ record.title }} al prezzo di "
+            "{{ record.fields.prezzo | currency('EUR') }} – a presto… Agenzia Rossi, via dell’Orto 5, Forlì")
+    async with running_worker(dev_env.client, sessions, task_queue, locale="it_IT"):
+        handle = await start(dev_env.client, task_queue, template(sms("record_owner", text)), record.id, owner.id)
+        state = await asyncio.wait_for(handle.result(), 30)
+    assert state.status is ProcessStatus.completed
+    [delivery] = await rows(sessions, Delivery, handle.id)
+    assert delivery.body == ("Buongiorno, le confermiamo l'offerta per Villa Rosa al prezzo di 250.000 € - a "
+                             "presto... Agenzia Rossi, via dell'Orto 5, Forlì")
+    assert "1 segmento (127 caratteri GSM-7)" in next(e.text for e in await history(sessions, handle.id)
+                                                     if e.kind is HistoryKind.sms_sent)
