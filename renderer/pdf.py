@@ -2,7 +2,8 @@
 
 fpdf2's HTML covers what a letter needs: paragraphs and line breaks, headings h1-h6, bold, italic, underline,
 links, ordered and unordered lists, tables (with `border`, `width`, header rows), horizontal rules, block
-quotes and `<font color size>`; CSS is not read (`docs/templates.md`, Letters and reports). Text is set in
+quotes and `<font color size>`; CSS is not read, and a `<style>`, `<script>` or `<head>` is not printed
+(`docs/templates.md`, Letters and reports). Text is set in
 DejaVu Sans (bundled in `renderer/fonts/`, its license beside it), which covers Italian, French, German,
 Polish and the rest of Latin, Greek and Cyrillic.
 
@@ -33,20 +34,37 @@ class PdfRefused(Exception):
     """The HTML cannot be made a PDF (the template's fault: the same HTML fails again)."""
 
 
-class _Sources(HTMLParser):
-    """Every `<img src>` of the HTML."""
+# elements without an end tag, and those whose end tag HTML lets an author leave out (closed by what follows)
+_VOID = frozenset({"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source", "wbr"})
+# what is not text to print: a stylesheet (CSS is not read), a script, the document's head
+_NOT_PRINTED = re.compile(r"<(style|script|head)\b[^>]*>.*?</\1\s*>", re.I | re.S)
+
+
+class _Checked(HTMLParser):
+    """Every `<img src>` of the HTML, and the first end tag without its start (fpdf2 lays some of them out anyway,
+    the text then set in the wrong style)."""
 
     def __init__(self) -> None:
         super().__init__(convert_charrefs=True)
         self.sources: list[str] = []
+        self.open: list[str] = []
+        self.stray: tuple[str, int] | None = None
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         if tag == "img":
             self.sources.append(dict(attrs).get("src") or "")
+        if tag not in _VOID:
+            self.open.append(tag)
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in self.open:  # what is still open inside it (a <p> or an <li> left to close) closes with it
+            del self.open[len(self.open) - 1 - self.open[::-1].index(tag):]
+        elif tag not in _VOID and self.stray is None:
+            self.stray = (tag, self.getpos()[0])
 
 
-def _check_images(html: str) -> None:
-    parser = _Sources()
+def _check(html: str) -> None:
+    parser = _Checked()
     parser.feed(html)
     parser.close()
     for source in parser.sources:
@@ -54,6 +72,20 @@ def _check_images(html: str) -> None:
             shown = source if len(source) < 60 else source[:57] + "..."
             raise PdfRefused(f"the image '{shown}' is not embedded: an image is a data: URI "
                              "(data:image/png;base64,...), never a file or a web address")
+    if parser.stray is not None:
+        tag, line = parser.stray
+        raise PdfRefused(f"the end tag </{tag}> at line {line} has no start: is every tag closed, in order?")
+
+
+def _refusal(exc: Exception) -> str:
+    """What fpdf2's exception says of the HTML, in the author's terms."""
+    said = re.sub(r" ?<[\w.]+ object at 0x[0-9a-f]+>", "", str(exc)).strip()
+    if type(exc).__name__ == "UnidentifiedImageError" or "image" in said.lower():
+        return "an image's data: URI does not hold a PNG, JPEG or GIF image that can be read"
+    if "does not start with #" in said:
+        return f"a color is written as #rrggbb (#c00000) or by its name (red): {said.split(' does not')[0]!r} is not"
+    said = f"{type(exc).__name__}: {said}" if said else type(exc).__name__
+    return f"the HTML cannot be made a PDF ({said}): is every tag closed, in order?"
 
 
 @lru_cache(maxsize=1)
@@ -74,7 +106,8 @@ def html_to_pdf(html: str, *, title: str = "", author: str = "") -> bytes:
     from fpdf import FPDF
     from fpdf.enums import ResourceAccessPolicy
 
-    _check_images(html)
+    html = _NOT_PRINTED.sub("", html)
+    _check(html)
     pdf = FPDF(format="A4")
     pdf.resource_access_policy = ResourceAccessPolicy.NONE  # no file, no URL: data: images only
     pdf.set_auto_page_break(True, margin=18)
@@ -93,8 +126,7 @@ def html_to_pdf(html: str, *, title: str = "", author: str = "") -> bytes:
     except MemoryError:
         raise
     except Exception as exc:  # fpdf2 meets HTML it cannot lay out (a stray end tag, a bad image) in many ways
-        said = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
-        raise PdfRefused(f"the HTML cannot be made a PDF ({said}): is every tag closed, in order?") from None
+        raise PdfRefused(_refusal(exc)) from None
     if pdf.page > MAX_PAGES:
         raise PdfRefused(f"the PDF would have {pdf.page} pages; the limit is {MAX_PAGES}")
     out = io.BytesIO()

@@ -55,11 +55,22 @@ def test_html_becomes_a_pdf_with_the_letters_of_italian_polish_german_and_french
 @pytest.mark.parametrize(("html", "said"), [
     ('<img src="/etc/passwd">', "is not embedded"),
     ('<p><img src="http://127.0.0.1/logo.png"></p>', "is not embedded"),
-    ("<table><tr><td>a</td></table></table>", "is every tag closed"),
-], ids=["local file", "web address", "stray end tag"])
+    ("<table><tr><td>a</td></table></table>", "the end tag </table> at line 1 has no start: is every tag closed"),
+    ("<p>Gentile cliente,</p>\n<p>ciao</b></p>", "the end tag </b> at line 2 has no start"),  # fpdf2 printed it
+    ('<img src="data:image/png;base64,AAAA">', "^an image's data: URI does not hold a PNG, JPEG or GIF image that "
+                                               "can be read$"),  # it said `<_io.BytesIO object at 0x7f...>`
+    ('<font color="javascript:alert(1)">x</font>', r"^a color is written as #rrggbb \(#c00000\) or by its name"),
+], ids=["local file", "web address", "stray end tag", "stray end tag fpdf2 took", "unreadable image", "not a color"])
 def test_what_cannot_be_made_a_pdf_is_refused(html: str, said: str) -> None:
     with pytest.raises(PdfRefused, match=said):
         html_to_pdf(html)
+
+
+def test_a_stylesheet_a_script_and_the_head_are_not_printed() -> None:
+    """CSS is not read: its text was typeset into the client's letter, and a script's with it"""
+    html = ("<html><head><title>Offerta</title><style>body {color: red}</style></head><body>"
+            "<script>alert(1)</script><p>Gentile cliente,<p>le scriviamo<ul><li>uno<li>due</ul></body></html>")
+    assert text_of(html_to_pdf(html)).split() == ["Gentile", "cliente,", "le", "scriviamo", "•", "uno", "•", "due"]
 
 
 def test_a_rendered_name_is_one_file_name_ending_in_pdf() -> None:
