@@ -120,8 +120,7 @@ class LetterActivities:
             raise ApplicationError(exc.message, type=exc.type) from None
         after = bookkeeping.after(step.books, deps.settings.locale) if action.email is None else []
 
-        async def before(session: AsyncSession) -> None:
-            await once.before(session)
+        async def then(session: AsyncSession) -> None:  # the phase done, the process ended: after the document
             await insert_new(session, HistoryEntry, after)
 
         async with deps.sessions() as session:
@@ -129,7 +128,7 @@ class LetterActivities:
                 return await store.add_once(
                     session, storage_for(deps.settings), record_id=step.record_id, data=pdf, filename=name,
                     declared="application/pdf", step_key=step.step_key, actor=f"process {step.workflow_id}"[:200],
-                    before=before, workflow_id=step.workflow_id, phase_key=step.phase_key,
+                    before=once.before, after=then, workflow_id=step.workflow_id, phase_key=step.phase_key,
                     locale=deps.settings.locale, words=f"{shown.lower()}_made")
             except DocumentInvalid as exc:
                 raise final_message("LetterInvalid", f"{input.where}.name: {exc.message}") from None

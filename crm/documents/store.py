@@ -151,10 +151,11 @@ Before = Callable[[AsyncSession], Awaitable[None]]
 
 async def add_once(session: AsyncSession, storage: Storage, *, record_id: int, data: bytes, filename: str,
                    declared: str, step_key: str, actor: str, locale: str, words: str, before: Before | None = None,
-                   **line: Any) -> HistoryEntry:
+                   after: Before | None = None, **line: Any) -> HistoryEntry:
     """A file a process step made (a letter) as a document of the record, once per `step_key`: its history line
     carries the step key, so a retry finds it and adds nothing. It becomes a new version of the record's latest
-    document of the same name, if there is one. Committed with what `before` adds to the transaction. Its history
+    document of the same name, if there is one. Committed with what `before` and `after` add to the transaction,
+    their lines before and after its own (the step's process started; its phase done). Its history
     line says `words` (`processes/history_words.py`, with `name` and `version`) in the language of `locale`; `line`:
     more of its columns (`workflow_id`, `phase_key`)."""
     query = select(HistoryEntry).where(HistoryEntry.step_key == step_key)
@@ -171,6 +172,9 @@ async def add_once(session: AsyncSession, storage: Storage, *, record_id: int, d
             await before(session)
         _, entry = await _new_version(session, record_id, same, name, sniffed, key, actor, locale, words,
                                       step_key=step_key, **line)
+        if after is not None:
+            await session.flush()  # its line numbered before theirs
+            await after(session)
         await session.commit()
     except IntegrityError:  # another attempt of the step kept it first, or a version numbered the same meanwhile
         await session.rollback()

@@ -132,6 +132,9 @@ async def test_a_letter_is_kept_once_as_a_document_and_emailed_with_its_pdf(
     kinds = [line.kind for line in sorted(lines, key=lambda line: line.id or 0)]
     assert kinds[:3] == [HistoryKind.process_started, HistoryKind.phase_started,
                          HistoryKind.document_added], kinds
+    # and at the end: the report, the last action, made before its phase is done (it was written after the end)
+    assert kinds[-4:] == [HistoryKind.document_version_added, HistoryKind.phase_done, HistoryKind.decision,
+                          HistoryKind.process_ended], " ".join(k.value for k in kinds)
     made = [line.text for line in lines if line.kind is HistoryKind.document_version_added]
     # in the office's language (LOCALE=it), the document's name as the template wrote it
     assert "Lettera creata: Proposta Anna Kowalska.pdf (versione 2)" in made and len(made) == 2
