@@ -4,7 +4,8 @@ The entry's UID comes from the step key without its iteration, so a phase that r
 of the same entry; its SEQUENCE is 2 × the iteration for an invitation and one more for its cancellation,
 so each supersedes the one before it in the attendees' calendars. A cancellation (the phase skipped, the
 process aborted: `workflows/appointments.py`) re-sends the stored invitation as METHOD:CANCEL. The start
-is the phase's start date plus `after_days`, at `at` in the installation's TIMEZONE (with its VTIMEZONE). The
+is the phase's start date plus `after_days`, at `at` in the installation's TIMEZONE (with its VTIMEZONE), a day later
+when that time had passed as the phase started (`appointment_start`). The
 invitation's subject is in the action's language (else the template's, else LOCALE), a cancellation's in LOCALE, with
 why in LOCALE's words too (staff's reason for a skip or an abort as they wrote it).
 """
@@ -13,7 +14,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable
-from datetime import datetime, time, timedelta
+from datetime import UTC, datetime, time, timedelta, tzinfo
 from typing import Literal
 
 from babel.dates import format_datetime
@@ -120,6 +121,17 @@ def cancellation(ics: bytes) -> tuple[bytes, str]:
     return calendar.to_ical(), str(event.get("summary", ""))
 
 
+def appointment_start(started: datetime, after_days: int, at: str, zone: tzinfo) -> datetime:
+    """The phase's start date plus `after_days`, at `at` in `zone`: a day later when that time has passed at the
+    phase's start (`at: "09:00"` in a phase that started at 15:00 is tomorrow's 09:00, not an invitation for a time
+    gone); a time the clocks skip that night (02:30 when they go forward) is the time it becomes (03:30)."""
+    day = started.astimezone(zone).date() + timedelta(days=after_days)
+    start = datetime.combine(day, time.fromisoformat(at), tzinfo=zone)
+    if start <= started:
+        start = datetime.combine(day + timedelta(days=1), time.fromisoformat(at), tzinfo=zone)
+    return start.astimezone(UTC).astimezone(zone)
+
+
 class AppointmentActivities:
     def __init__(self, deps: Deps) -> None:
         self.deps = deps
@@ -129,9 +141,7 @@ class AppointmentActivities:
         action, settings = input.action, self.deps.settings
         once = await OnceStep.prepare(self.deps, input.step)
         locale = action.locale or once.step.locale or settings.locale
-        started = once.step.phase_started_at or utcnow()
-        day = started.astimezone(settings.zone).date() + timedelta(days=action.after_days)
-        start = datetime.combine(day, time.fromisoformat(action.at), tzinfo=settings.zone)
+        start = appointment_start(once.step.phase_started_at or utcnow(), action.after_days, action.at, settings.zone)
         end = start + timedelta(minutes=action.duration_minutes)
         uid, sequence = uid_for(once.step.step_key), 2 * iteration_of(once.step.step_key)
 

@@ -4,7 +4,7 @@ updated when the phase runs again, cancelled when it is skipped or the process a
 from __future__ import annotations
 
 import asyncio
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -12,6 +12,7 @@ from icalendar import Calendar
 from sqlmodel import select
 from temporalio.testing import WorkflowEnvironment
 
+from activities.appointments import appointment_start
 from crm.models import HistoryKind, OutboxMessage
 from processes.instance import AbortRequest, ProcessStatus, SkipPhaseRequest
 from tests.factories import Factory
@@ -135,3 +136,14 @@ async def test_with_locale_it_a_cancellation_says_why_in_italian(
         assert str(cancelled["Subject"]) == f"Annullato: Sopralluogo: Villa {name}"
         text = cancelled.get_body(preferencelist=("plain",)).get_content().replace("\r\n", "\n")
         assert text == f"Sopralluogo: Villa {name}\n\nQuesto appuntamento è annullato: {why[name]}\n", text
+
+
+def test_a_time_already_passed_at_the_phase_start_is_the_next_days_and_a_skipped_hour_the_one_after() -> None:
+    """`at: "09:00"` in a phase that started at 15:00 sent an invitation for 09:00 that morning, six hours gone"""
+    started = datetime(2026, 12, 6, 14, 0, tzinfo=UTC)  # 15:00 in Rome
+    assert appointment_start(started, 0, "09:00", ROME) == datetime(2026, 12, 7, 9, 0, tzinfo=ROME)
+    assert appointment_start(started, 0, "16:30", ROME) == datetime(2026, 12, 6, 16, 30, tzinfo=ROME)
+    assert appointment_start(started, 2, "09:00", ROME) == datetime(2026, 12, 8, 9, 0, tzinfo=ROME)
+    # the night the clocks go forward in Rome (28 March 2027) has no 02:30: it is 03:30 summer time
+    spring = appointment_start(datetime(2027, 3, 27, 10, 0, tzinfo=UTC), 1, "02:30", ROME)
+    assert spring.astimezone(UTC) == datetime(2027, 3, 28, 1, 30, tzinfo=UTC) and spring.hour == 3
