@@ -57,8 +57,8 @@ def _check_moves(path: str, moves: Mapping[str, list[str]] | None, statuses: lis
 
 def check_pipeline(pipeline: Pipeline, *, known_users: Collection[str] | None = None,
                    known_templates: Mapping[str, RecordKind] | None = None,
-                   known_endpoints: Collection[str] | None = None,
-                   known_requests: Collection[str] | None = None) -> list[ErrorDetail]:
+                   known_endpoints: Collection[str] | None = None, known_requests: Collection[str] | None = None,
+                   known_signers: Collection[str] | None = None) -> list[ErrorDetail]:
     """The errors of a pipeline beyond its shape (`None`: that check is skipped; `known_endpoints`: the webhook
     endpoints configured, `known_requests`: the client request templates saved, as for a process template)."""
     errors = ErrorCollector()
@@ -101,7 +101,7 @@ def check_pipeline(pipeline: Pipeline, *, known_users: Collection[str] | None = 
                                    "cannot move it on (set auto_move: false)")
             for when in ("enter", "exit"):
                 _check_texts(pipeline, status.name, substate, when, path, errors,
-                             Known(known_users, known_templates, known_endpoints, known_requests))
+                             Known(known_users, known_templates, known_endpoints, known_requests, known_signers))
     return errors.errors
 
 
@@ -112,6 +112,7 @@ class Known(NamedTuple):
     templates: Mapping[str, RecordKind] | None
     endpoints: Collection[str] | None
     requests: Collection[str] | None
+    signers: Collection[str] | None
 
 
 def _check_texts(pipeline: Pipeline, status: str, substate: str | None, when: When, path: str,
@@ -122,7 +123,8 @@ def _check_texts(pipeline: Pipeline, status: str, substate: str | None, when: Wh
     if built is None:
         return
     for detail in check_template(built.template, known_users=known.users, known_templates=known.templates,
-                                 known_endpoints=known.endpoints, known_requests=known.requests):
+                                 known_endpoints=known.endpoints, known_requests=known.requests,
+                                 known_signers=known.signers):
         found = re.match(r"^phases\[(\d+)\]\.actions\[(\d+)\](.*)$", detail.path)
         if found and (place := built.where.get((int(found[1]), int(found[2])))) is not None:
             errors.add(place + found[3], detail.message)
@@ -143,8 +145,8 @@ def _check_action(path: str, action: Action, status: Status, pipeline: Pipeline,
 
 def validate_pipeline(raw: Any, *, known_users: Collection[str] | None = None,
                       known_templates: Mapping[str, RecordKind] | None = None,
-                      known_endpoints: Collection[str] | None = None,
-                      known_requests: Collection[str] | None = None) -> Pipeline:
+                      known_endpoints: Collection[str] | None = None, known_requests: Collection[str] | None = None,
+                      known_signers: Collection[str] | None = None) -> Pipeline:
     """A valid `Pipeline` from a parsed document (without its `remap`), or `PipelineInvalid` with every error."""
     raw, _ = remap_of(raw)
     try:
@@ -152,7 +154,8 @@ def validate_pipeline(raw: Any, *, known_users: Collection[str] | None = None,
     except ValidationError as exc:
         raise PipelineInvalid(list(pydantic_errors(exc))) from None
     if errors := check_pipeline(pipeline, known_users=known_users, known_templates=known_templates,
-                                known_endpoints=known_endpoints, known_requests=known_requests):
+                                known_endpoints=known_endpoints, known_requests=known_requests,
+                                known_signers=known_signers):
         raise PipelineInvalid(errors)
     return pipeline
 

@@ -92,20 +92,21 @@ def _check_people(base: str, spec: Any, known_users: Collection[str] | None, err
 
 def check_template(template: ProcessTemplate, *, known_users: Collection[str] | None = None,
                    known_templates: Mapping[str, RecordKind] | None = None,
-                   known_endpoints: Collection[str] | None = None,
-                   known_requests: Collection[str] | None = None) -> list[ErrorDetail]:
+                   known_endpoints: Collection[str] | None = None, known_requests: Collection[str] | None = None,
+                   known_signers: Collection[str] | None = None) -> list[ErrorDetail]:
     """The semantic errors of a structurally valid template.
 
     `known_users`: user handles that may be named; `known_templates`: the record kind of
     each saved template that a follow-up may start; `known_endpoints`: the webhook endpoints
-    configured (WEBHOOK_ENDPOINTS); `known_requests`: the client request templates saved.
+    configured (WEBHOOK_ENDPOINTS); `known_requests`: the client request templates saved; `known_signers`: the
+    signing providers (`embedded` and SIGNING_PROVIDERS).
     `None` skips that check.
     """
     errors = ErrorCollector()
     _check_locale("locale", template.locale, errors)
     deadline = trial_deadline.set(time.monotonic() + TRIAL_SECONDS)
     try:
-        _check_phases(template, errors, known_users, known_templates, known_endpoints, known_requests)
+        _check_phases(template, errors, known_users, known_templates, known_endpoints, known_requests, known_signers)
     finally:
         trial_deadline.reset(deadline)
     if not errors.errors:
@@ -115,7 +116,7 @@ def check_template(template: ProcessTemplate, *, known_users: Collection[str] | 
 
 def _check_phases(template: ProcessTemplate, errors: ErrorCollector, known_users: Collection[str] | None,
                   known_templates: Mapping[str, RecordKind] | None, known_endpoints: Collection[str] | None,
-                  known_requests: Collection[str] | None) -> None:
+                  known_requests: Collection[str] | None, known_signers: Collection[str] | None) -> None:
     keys = [p.key for p in template.phases]
     if (actions := sum(len(p.actions) for p in template.phases)) > MAX_ACTIONS:
         errors.add("phases", f"the template has {actions} actions; the limit is {MAX_ACTIONS} (a process keeps the "
@@ -162,6 +163,10 @@ def _check_phases(template: ProcessTemplate, errors: ErrorCollector, known_users
                                                    f"{did_you_mean(spec.template, known_requests)}"
                                                    + ("" if known_requests else " (none is saved)"))
             if isinstance(spec, RequestSignature):
+                if known_signers is not None and spec.provider not in known_signers:
+                    errors.add(f"{base}.provider", f"no signing provider '{spec.provider}' in SIGNING_PROVIDERS"
+                                                   f"{did_you_mean(spec.provider, known_signers)} (there are "
+                                                   f"{', '.join(sorted(known_signers))})")
                 made = [a.spec.name for earlier in template.phases[:i + 1]
                         for a in (earlier.actions[:j] if earlier is phase else earlier.actions)
                         if isinstance(a.spec, Letter)]
@@ -244,8 +249,8 @@ def _check_reaches_end(template: ProcessTemplate, errors: ErrorCollector) -> Non
 
 def validate_template(raw: dict[str, Any], *, known_users: Collection[str] | None = None,
                       known_templates: Mapping[str, RecordKind] | None = None,
-                      known_endpoints: Collection[str] | None = None,
-                      known_requests: Collection[str] | None = None) -> ProcessTemplate:
+                      known_endpoints: Collection[str] | None = None, known_requests: Collection[str] | None = None,
+                      known_signers: Collection[str] | None = None) -> ProcessTemplate:
     """A valid `ProcessTemplate` from a parsed document, or `TemplateInvalid` with every error.
 
     `known_users`, `known_templates`: as for `check_template`; `None` skips that check.
@@ -259,7 +264,8 @@ def validate_template(raw: dict[str, Any], *, known_users: Collection[str] | Non
         raise TemplateInvalid([ErrorDetail("", f"the template is {size} bytes as JSON (once its YAML aliases are "
                                                 f"expanded); the limit is {MAX_TEMPLATE_JSON_BYTES}")])
     errors = check_template(template, known_users=known_users, known_templates=known_templates,
-                            known_endpoints=known_endpoints, known_requests=known_requests)
+                            known_endpoints=known_endpoints, known_requests=known_requests,
+                            known_signers=known_signers)
     if errors:
         raise TemplateInvalid(errors)
     return template

@@ -83,7 +83,8 @@ def handle(request: dict[str, Any]) -> dict[str, Any]:
             with noting_untried() as untried:
                 template = validate_template(document, known_users=request.get("known_users"),
                                              known_templates=kinds, known_endpoints=request.get("known_endpoints"),
-                                             known_requests=request.get("known_requests"))
+                                             known_requests=request.get("known_requests"),
+                                             known_signers=request.get("known_signers"))
             return {"ok": template.model_dump(mode="json"), "untried": untried}
         if op == "validate_pipeline":
             from processes.pipeline_validation import remap_of, validate_pipeline
@@ -92,7 +93,8 @@ def handle(request: dict[str, Any]) -> dict[str, Any]:
             kinds = {key: RecordKind(kind) for key, kind in request["known_templates"].items()}
             pipeline = validate_pipeline(document, known_users=request["known_users"], known_templates=kinds,
                                          known_endpoints=request.get("known_endpoints"),
-                                         known_requests=request.get("known_requests"))
+                                         known_requests=request.get("known_requests"),
+                                         known_signers=request.get("known_signers"))
             return {"ok": pipeline.model_dump(mode="json"), "remap": remap_of(document)[1]}
         if op == "pdf":
             from renderer.pdf import PdfRefused, html_to_pdf

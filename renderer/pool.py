@@ -159,20 +159,22 @@ class RenderPool:
 
     async def validate(self, text: str, *, source: str = "body", known_users: Iterable[str] | None = None,
                        known_templates: Mapping[str, RecordKind] | None = None,
-                       known_endpoints: Iterable[str] | None = None,
-                       known_requests: Iterable[str] | None = None) -> ProcessTemplate:
+                       known_endpoints: Iterable[str] | None = None, known_requests: Iterable[str] | None = None,
+                       known_signers: Iterable[str] | None = None) -> ProcessTemplate:
         """Parse and validate a template document in a child; `TemplateInvalid` with every error otherwise."""
         checked = await self.check(text, source=source, known_users=known_users, known_templates=known_templates,
-                                   known_endpoints=known_endpoints, known_requests=known_requests)
+                                   known_endpoints=known_endpoints, known_requests=known_requests,
+                                   known_signers=known_signers)
         return checked.template
 
     async def check(self, text: str, *, source: str = "body", known_users: Iterable[str] | None = None,
                     known_templates: Mapping[str, RecordKind] | None = None,
-                    known_endpoints: Iterable[str] | None = None,
-                    known_requests: Iterable[str] | None = None) -> CheckedTemplate:
+                    known_endpoints: Iterable[str] | None = None, known_requests: Iterable[str] | None = None,
+                    known_signers: Iterable[str] | None = None) -> CheckedTemplate:
         """`validate`, and the paths of the texts the check had no time left to try (`processes.trials`)."""
         request = {"op": "validate", "text": text, "source": source,
                    "known_requests": None if known_requests is None else set(known_requests),
+                   "known_signers": None if known_signers is None else set(known_signers),
                    "known_endpoints": None if known_endpoints is None else set(known_endpoints),
                    "known_users": None if known_users is None else _users(known_users),
                    "known_templates": None if known_templates is None else
@@ -190,12 +192,14 @@ class RenderPool:
     async def validate_pipeline(self, text: str, *, source: str, known_users: Iterable[str],
                                 known_templates: Mapping[str, RecordKind],
                                 known_endpoints: Iterable[str] | None = None,
-                                known_requests: Iterable[str] | None = None) -> tuple[Pipeline, dict[str, str]]:
+                                known_requests: Iterable[str] | None = None,
+                                known_signers: Iterable[str] | None = None) -> tuple[Pipeline, dict[str, str]]:
         """Parse and validate a pipeline document in a child: the pipeline and its `remap` (statuses removed, and
         where their records go); `PipelineInvalid` with every error otherwise."""
         request = {"op": "validate_pipeline", "text": text, "source": source, "known_users": _users(known_users),
                    "known_endpoints": None if known_endpoints is None else set(known_endpoints),
                    "known_requests": None if known_requests is None else set(known_requests),
+                   "known_signers": None if known_signers is None else set(known_signers),
                    "known_templates": {key: kind.value for key, kind in known_templates.items()}}
         answer = await self._call(None, request, "", lane="check", timeout=self.check_timeout(text))
         if "invalid" in answer:

@@ -16,7 +16,7 @@ from api.deps import AdminDep, RendererDep, SessionDep, SettingsDep, StaffDep, T
 from api.fields import Label, TemplateKeyPath
 from api.paging import Page, paged
 from api.routers.records import events_recorded
-from api.routers.templates import decode_body
+from api.routers.templates import decode_body, signers
 from crm import pipeline_store, template_store
 from crm.pipeline_board import BoardFilter, board
 from crm.pipeline_models import Board, PipelineSaved, PipelineSummary, PipelineVersion, PipelineVersionPublic, \
@@ -48,6 +48,7 @@ async def _validated(request: Request, session: SessionDep, renderer: RendererDe
     return await renderer.validate_pipeline(text, source=SOURCE, known_users=known_users,
                                             known_templates=known_templates,
                                             known_endpoints=list(settings.webhook_endpoints),
+                                            known_signers=signers(settings),
                                             known_requests=await template_store.request_template_keys(session))
 
 

@@ -13,6 +13,7 @@ from fastapi import APIRouter, Depends, Request, Response
 from pydantic import BaseModel
 from sqlmodel import col, select
 
+from activities.signing.providers import EMBEDDED
 from api.deps import AdminDep, RendererDep, SessionDep, SettingsDep, StaffDep
 from api.fields import TemplateKeyPath
 from api.paging import Page, paged
@@ -99,13 +100,18 @@ async def _checked(request: Request, session: SessionDep, renderer: RenderPool,
                               settings)
 
 
+def signers(settings: Settings) -> list[str]:
+    """The signing providers a `request_signature` may name."""
+    return [EMBEDDED, *settings.signing_providers]
+
+
 async def checked_text(text: str, session: SessionDep, renderer: RenderPool, settings: Settings,
                        source: str = SOURCE) -> CheckedTemplate:
-    """A template's text parsed and checked (in the render pool) against the users, templates and webhook
-    endpoints there are, with the texts the check had no time left to try."""
+    """A template's text parsed and checked (in the render pool) against the users, templates, webhook endpoints
+    and signing providers there are, with the texts the check had no time left to try."""
     known_users, known_templates = await template_store.validation_context(session)
     return await renderer.check(text, source=source, known_users=known_users, known_templates=known_templates,
-                                known_endpoints=list(settings.webhook_endpoints),
+                                known_endpoints=list(settings.webhook_endpoints), known_signers=signers(settings),
                                 known_requests=await template_store.request_template_keys(session))
 
 

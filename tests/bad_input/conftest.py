@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import base64
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -40,12 +40,14 @@ async def _keys(sessions: Any) -> tuple[dict[str, str], dict[str, int]]:
     return keys, ids
 
 
-async def ensure_users(sessions: Any, *handles: str) -> None:
-    """The users the template corpus names (`{user: maria}`), created once per database."""
+async def ensure_users(sessions: Any, *handles: str, roles: Mapping[str, str] | None = None) -> None:
+    """The users the template corpus names (`{user: maria}`), created once per database, with their `roles` (by
+    handle; the others are agents)."""
     async with sessions() as session:
         existing = set((await session.exec(select(User.handle).where(User.handle.in_(handles)))).all())
         for handle in set(handles) - existing:
-            session.add(User(handle=handle, name=handle.title(), email=f"{handle}@agency.example"))
+            session.add(User(handle=handle, name=handle.title(), email=f"{handle}@agency.example",
+                             role=(roles or {}).get(handle, "agent")))
         await session.commit()
 
 
@@ -54,8 +56,11 @@ async def api(dev_env: Any, sessions: Any, database_url: str, task_queue: str, t
     """The app in process over ASGI (its lifespan run), with a key of each role."""
     # the office's CRM as a webhook endpoint, as the corpus's webhook templates name it
     crm = {"url": "https://crm.agency.example/hooks", "secret": "whsec_" + base64.b64encode(b"k" * 32).decode()}
+    # and a signing provider, as the corpus's signature templates name it
+    acme = {"url": "https://sign.acme.example/envelopes", "api_key": "k", "secret": crm["secret"]}
     app = create_app(Settings(database_url=database_url, temporal_task_queue=task_queue, data_dir=tmp_path,
-                              webhook_endpoints={"crm": crm}), temporal=dev_env.client, renderer=shared_pool())
+                              webhook_endpoints={"crm": crm}, signing_providers={"acme": acme}),
+                     temporal=dev_env.client, renderer=shared_pool())
     keys, ids = await _keys(sessions)
     async with app.router.lifespan_context(app), httpx.AsyncClient(
             transport=httpx.ASGITransport(app=app), base_url="http://stagecoach", timeout=30) as http:

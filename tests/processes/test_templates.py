@@ -17,6 +17,7 @@ HERE = Path(__file__).parent
 KNOWN_USERS = {"maria": "agent", "luca": "agent", "chiara": "manager", "gino": "installer"}  # handle: role
 KNOWN_TEMPLATES = {"welcome-call": RecordKind.lead}  # follow-ups may start these (invalid/unknown_follow_up_template)
 KNOWN_REQUESTS = {"tax-return-documents"}  # client request templates (invalid/unknown_request_template)
+KNOWN_SIGNERS = {"embedded", "acme"}  # signing providers (invalid/unknown_signing_provider)
 VALID = sorted((HERE / "valid").glob("*.yaml"))
 INVALID = sorted((HERE / "invalid").glob("*.yaml"))
 
@@ -43,7 +44,7 @@ def test_valid_corpus_covers_the_language() -> None:
 @pytest.mark.parametrize("path", [_case(path) for path in VALID])
 def test_valid_template(path: Path) -> None:
     template = validate_template(parse_document(path.read_text()), known_users=KNOWN_USERS,
-                                 known_requests=KNOWN_REQUESTS)
+                                 known_requests=KNOWN_REQUESTS, known_signers=KNOWN_SIGNERS)
     assert ProcessTemplate.model_validate(template.model_dump(mode="json")) == template
 
 
@@ -52,6 +53,6 @@ def test_invalid_template(path: Path) -> None:
     expected = path.with_suffix(".error").read_text().splitlines()
     with pytest.raises(TemplateInvalid) as caught:
         validate_template(parse_document(path.read_text()), known_users=KNOWN_USERS,
-                          known_templates=KNOWN_TEMPLATES, known_requests=KNOWN_REQUESTS)
+                          known_templates=KNOWN_TEMPLATES, known_requests=KNOWN_REQUESTS, known_signers=KNOWN_SIGNERS)
     assert [str(detail) for detail in caught.value.details] == expected
     assert caught.value.message.startswith(expected[0])
