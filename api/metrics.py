@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from datetime import timedelta
 from typing import Any
 
 from fastapi import APIRouter, Response
@@ -21,6 +22,8 @@ from metrics import HTTP_DURATION, HTTP_REQUESTS, INCIDENTS_OPEN, PROCESSES
 from processes.instance import ProcessStatus
 from workflows.client import PROCESS_WORKFLOW
 from workflows.search_attributes import STATUS
+
+COUNT_SECONDS = 3  # the process gauges' part of a scrape; Prometheus gives a scrape 10 s by default
 
 router = APIRouter(tags=["health"])
 log = logging.getLogger("stagecoach.api")
@@ -53,12 +56,17 @@ class RequestMetrics:
 
 
 async def count_processes(temporal: Client) -> None:
-    """The process gauges, from Temporal's visibility store; left out of the page when Temporal does not answer."""
+    """The process gauges, from Temporal's visibility store; left out of the page when Temporal does not answer
+    within COUNT_SECONDS (a server that hangs held the scrape for half a minute: past Prometheus' scrape timeout,
+    the whole target was lost, the API's own metrics with it)."""
     query = f"WorkflowType = '{PROCESS_WORKFLOW}' AND {STATUS.name} = "
     statuses = list(ProcessStatus)
+    rpc = timedelta(seconds=COUNT_SECONDS)
     try:
-        counts = await asyncio.gather(*(temporal.count_workflows(f"{query}'{s.value}'") for s in statuses),
-                                      temporal.count_workflows(f"{query}'incident' AND ExecutionStatus = 'Running'"))
+        async with asyncio.timeout(COUNT_SECONDS):
+            counts = await asyncio.gather(
+                *(temporal.count_workflows(f"{query}'{s.value}'", rpc_timeout=rpc) for s in statuses),
+                temporal.count_workflows(f"{query}'incident' AND ExecutionStatus = 'Running'", rpc_timeout=rpc))
     except Exception as exc:  # a scrape still answers with the other metrics
         log.warning("process counts unavailable: %s", type(exc).__name__)
         PROCESSES.clear()

@@ -3,7 +3,9 @@ parsed with Prometheus' text format parser."""
 
 from __future__ import annotations
 
+import asyncio
 import json
+import math
 import re
 from pathlib import Path
 from typing import Any
@@ -11,7 +13,10 @@ from typing import Any
 import httpx
 import yaml
 from prometheus_client.parser import text_string_to_metric_families
+from temporalio.client import Client
 
+from api.metrics import COUNT_SECONDS, count_processes
+from metrics import INCIDENTS_OPEN
 from tests.deployment.served import Served, served
 from tests.e2e.conftest import MailCatcher
 from tests.polling import eventually
@@ -111,3 +116,23 @@ async def test_metrics_are_scraped_and_parsed_after_a_process_ran(
     assert value(worker, "temporal_activity_schedule_to_start_latency_count") >= 1
     assert value(worker, "temporal_workflow_task_schedule_to_start_latency_count") >= 1
     assert value(worker, "temporal_worker_task_slots_used", worker_type="ActivityWorker") >= 0
+
+
+async def test_a_temporal_that_hangs_leaves_the_process_gauges_out_within_seconds() -> None:
+    """A Temporal frontend that takes the connection and never answers (a stopped server) held a scrape for 38 s,
+    past Prometheus' 10 s scrape timeout: the whole API target was lost. Now the counts give up after COUNT_SECONDS."""
+    held: list[asyncio.StreamWriter] = []
+
+    async def hold(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        held.append(writer)  # accepted, never answered
+
+    server = await asyncio.start_server(hold, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    try:
+        client = await Client.connect(f"127.0.0.1:{port}", lazy=True)
+        await asyncio.wait_for(count_processes(client), COUNT_SECONDS + 5)
+    finally:
+        server.close()
+        for writer in held:
+            writer.close()
+    assert math.isnan(INCIDENTS_OPEN._value.get())
