@@ -15,6 +15,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy.engine import make_url
 
 # Secrets that may also come from a file (a Docker secret): NAME_FILE=/run/secrets/name, any characters.
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 SECRET_FIELDS = ("database_password", "smtp_password", "temporal_api_key", "payload_encryption_keys",
                  "documents_s3_secret_access_key", "client_form_secret", "signing_key_password")
 
@@ -141,7 +142,7 @@ class Settings(BaseSettings):
     signing_key_password_file: Path | None = None
 
     api_host: str = "127.0.0.1"
-    api_port: int = 8000
+    api_port: int = Field(8000, ge=1, le=65535)
     public_url: str = ""  # default: http://{api_host}:{api_port}
 
     # An API key found valid is trusted this long without reading its row again (a key revoked through another
@@ -234,6 +235,21 @@ class Settings(BaseSettings):
     # downloaded, fixed and sent again) this many days after it ended.
     import_rejected_days: int = Field(30, ge=1, le=3650)
 
+    @field_validator("log_level")
+    @classmethod
+    def _level(cls, value: str) -> str:
+        if value.upper() not in LOG_LEVELS:
+            raise ValueError(f"'{value}' is not a level: {', '.join(LOG_LEVELS)}")
+        return value.upper()
+
+    @field_validator("database_url")
+    @classmethod
+    def _database(cls, value: str) -> str:
+        if value and not value.startswith(("sqlite", "postgresql")):
+            raise ValueError("write sqlite+aiosqlite:///PATH or postgresql+psycopg://USER@HOST:5432/DATABASE (empty: "
+                             "a SQLite file in DATA_DIR)")
+        return value
+
     @field_validator("smtp_from")
     @classmethod
     def _sender(cls, value: str) -> str:
@@ -299,6 +315,10 @@ class Settings(BaseSettings):
                 raise ValueError(f"{name.upper()}={path}: no such file")
         if not self.public_url:
             self.public_url = f"http://{self.api_host}:{self.api_port}"
+        if self.payload_encryption_keys is not None:
+            from workflows.codec import parse_keyring
+
+            parse_keyring(self.payload_encryption_keys.get_secret_value())  # KeyringInvalid says where, never the key
         return self
 
     def _read_secret_file(self, name: str) -> None:
@@ -333,6 +353,22 @@ class Settings(BaseSettings):
         return f"{base}/{run_id}/history" if run_id else base
 
 
+class SettingsInvalid(SystemExit):
+    """Settings that cannot be used, said one per line with the setting's name (`LOG_LEVEL: ...`), never with the
+    values given (a secret among them), and without a traceback: the process exits with status 1."""
+
+    def __init__(self, error: ValidationError) -> None:
+        lines = []
+        for detail in error.errors(include_input=False, include_url=False, include_context=False):
+            name = ".".join(str(part) for part in detail["loc"]).upper()
+            message = detail["msg"].removeprefix("Value error, ")
+            lines.append(f"  {name}: {message}" if name else f"  {message}")
+        super().__init__("stagecoach: the settings cannot be used:\n" + "\n".join(lines))
+
+
 @lru_cache
 def get_settings() -> Settings:
-    return Settings()
+    try:
+        return Settings()
+    except ValidationError as exc:
+        raise SettingsInvalid(exc) from None

@@ -9,7 +9,7 @@ from pydantic import ValidationError
 from sqlalchemy.engine import make_url
 from temporalio.service import TLSConfig
 
-from settings import Settings
+from settings import Settings, SettingsInvalid, get_settings
 from workflows.client import tls_options
 
 AWKWARD = "p@ss:w/o%rd #1?&=' \"\\ é"  # every character a URL or a shell would take apart
@@ -93,3 +93,26 @@ def test_smtp_from_takes_an_address_with_or_without_a_name() -> None:
     for wrong in ("Agenzia Rossi", "agenzia@rossi.example\nBcc: x@example.org", ""):
         with pytest.raises(ValidationError, match="is not an address"):
             Settings(smtp_from=wrong)
+
+
+@pytest.mark.parametrize(("env", "said"), [
+    ({"LOG_LEVEL": "LOUD"}, "LOG_LEVEL: 'LOUD' is not a level"),  # the worker had died of it after migrations ran
+    ({"API_PORT": "99999"}, "API_PORT: Input should be less than or equal to 65535"),
+    ({"DATABASE_URL": "garbage://x"}, "DATABASE_URL: write sqlite+aiosqlite:///PATH or postgresql+psycopg://"),
+    ({"PAYLOAD_ENCRYPTION_KEYS": "garbage"}, "PAYLOAD_ENCRYPTION_KEYS[0]: write it as ID:BASE64KEY"),
+    ({"LOCALE": "xx", "SMTP_PASSWORD": "S3cr3t-smtp-value"}, "unknown locale 'xx'"),
+])
+def test_wrong_settings_are_said_by_name_without_their_values(monkeypatch: pytest.MonkeyPatch, env: dict[str, str],
+                                                              said: str) -> None:
+    """A wrong setting printed a 48-line traceback with pydantic's `input_value`: every setting's value, secrets
+    among them, into the container's log"""
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    get_settings.cache_clear()
+    try:
+        with pytest.raises(SettingsInvalid) as caught:
+            get_settings()
+    finally:
+        get_settings.cache_clear()
+    assert str(caught.value.code).startswith(f"stagecoach: the settings cannot be used:\n  {said}")
+    assert "S3cr3t" not in str(caught.value.code) and "input_value" not in str(caught.value.code)
