@@ -36,7 +36,7 @@ from crm.free_fields import MAX_FREE_FIELDS, FreeFields
 from crm.pipeline_moves import Move, change_type, creation_status, move_record
 from crm.models import (HistoryEntry, HistoryEntryPublic, Record, RecordCreate, RecordEvent, RecordPublic,
                         RecordUpdate)
-from crm.process_runs import ProcessRun
+from crm.process_runs import ProcessRun, RunStatus
 from crm.record_events import add_record_events, snapshot
 from crm.types import utcnow
 from crm.text_search import contains_text
@@ -278,8 +278,10 @@ async def record_history(
 @router.get("/{record_id}/processes", response_model=list[str])
 async def record_processes(record_id: int, session: SessionDep, principal: StaffDep,
                            page: Annotated[Page, Depends(paged(100, 500, newest_first=True))]) -> list[str]:
-    """The workflow ids of every process started on the record, newest first."""
+    """The workflow ids of every process started on the record, newest first; a start refused (503) and never
+    retried, found not to exist, is not one (as in `GET /processes`)."""
     await get_record_or_404(session, record_id, principal)
-    query = select(ProcessRun.id, ProcessRun.workflow_id).where(ProcessRun.record_id == record_id)
+    query = select(ProcessRun.id, ProcessRun.workflow_id).where(ProcessRun.record_id == record_id,
+                                                                 col(ProcessRun.status) != RunStatus.not_started)
     rows = (await session.exec(page.newest(query, col(ProcessRun.id)))).all()
     return page.done([workflow_id for _, workflow_id in rows], last_id=rows[-1][0] if rows else None)

@@ -172,10 +172,14 @@ async def test_a_start_temporal_never_got_is_settled_by_the_sweep_or_by_its_retr
     swept = await api.sweep()
     assert run.workflow_id in swept.not_started
     assert [r.status for r in await api.runs(record_id)] == [RunStatus.not_started]
+    # nor does the record list it among its processes (it did: a process that never existed)
+    listed = await api.http.get(f"/records/{record_id}/processes", headers=api.headers)
+    assert listed.status_code == 200 and listed.json() == []
     retried = await api.start(key, record_id, "never-got")
     assert (retried.status_code, retried.json()["workflow_id"]) == (201, run.workflow_id)
     await api.marked(record_id, RunStatus.running)
     assert await api.workflows(key) == [run.workflow_id]
+    assert (await api.http.get(f"/records/{record_id}/processes", headers=api.headers)).json() == [run.workflow_id]
 
 
 async def test_the_sweep_confirms_a_start_its_starter_could_not(api: Api) -> None:
