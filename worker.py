@@ -11,7 +11,7 @@ from datetime import timedelta
 from typing import Any
 
 from temporalio.client import Client
-from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
+from temporalio.runtime import PrometheusConfig, Runtime
 from temporalio.worker import UnsandboxedWorkflowRunner, Worker
 
 import tracing
@@ -24,7 +24,7 @@ from crm.db import make_engine, make_sessionmaker
 from logs import configure_logging
 from renderer.pool import RenderPool
 from settings import Settings, get_settings
-from workflows.client import connect, notify_dispatcher
+from workflows.client import connect, notify_dispatcher, sdk_runtime
 from workflows.registry import ALL_WORKFLOWS
 from worker_health import keep_fresh
 
@@ -56,8 +56,7 @@ def build_worker(client: Client, settings: Settings, deps: Deps, task_queue: str
 
 def metrics_runtime(address: str) -> Runtime:
     """A Temporal runtime serving the SDK's metrics, and Stagecoach's recorded on its meter, on `address`."""
-    return Runtime(telemetry=TelemetryConfig(metrics=PrometheusConfig(
-        bind_address=address, counters_total_suffix=True, durations_as_seconds=True)))
+    return sdk_runtime(PrometheusConfig(bind_address=address, counters_total_suffix=True, durations_as_seconds=True))
 
 
 async def run(settings: Settings) -> None:

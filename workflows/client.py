@@ -34,6 +34,22 @@ CLOSED_SIGNAL = "client_request_closed"  # to the ProcessWorkflow whose phase wa
 DEFAULT_TASK_QUEUE: str = Settings.model_fields["temporal_task_queue"].default
 
 
+def sdk_runtime(metrics: Any = None) -> Any:
+    """A Temporal SDK runtime whose core (Rust) writes its lines (`gRPC call ... retried 5 times`) through Python's
+    logging, as JSON like every other line, instead of coloured text on stderr; with `metrics` (a PrometheusConfig)
+    it serves the SDK's metrics too."""
+    import logging
+
+    from temporalio.runtime import LogForwardingConfig, LoggingConfig, Runtime, TelemetryConfig, TelemetryFilter
+
+    logs = LoggingConfig(filter=TelemetryFilter(core_level="WARN", other_level="ERROR"),
+                         forwarding=LogForwardingConfig(logger=logging.getLogger("temporalio.core")))
+    return Runtime(telemetry=TelemetryConfig(logging=logs, metrics=metrics))
+
+
+_default_runtime: list[Any] = []  # made once per process, on the first connection without a runtime of its own
+
+
 async def connect(settings: Settings, **options: Any) -> Client:
     """A client with the pydantic data converter, the way every part of Stagecoach must connect."""
     import tracing  # not at import: workflow sandboxes import this module
@@ -41,6 +57,10 @@ async def connect(settings: Settings, **options: Any) -> Client:
 
     keys = settings.payload_encryption_keys
     options.setdefault("interceptors", tracing.temporal_interceptors())
+    if options.get("runtime") is None:
+        if not _default_runtime:
+            _default_runtime.append(sdk_runtime())
+        options["runtime"] = _default_runtime[0]
     return await Client.connect(settings.temporal_address, namespace=settings.temporal_namespace,
                                 data_converter=data_converter(keys.get_secret_value() if keys else None),
                                 **tls_options(settings), **options)
