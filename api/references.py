@@ -18,4 +18,4 @@ async def named_in_body(path: str, lookup: Awaitable[T], missing: type[NotFound]
     try:
         return await lookup
     except missing as exc:
-        raise ReferenceNotFound(exc.message, details=[ErrorDetail(path, exc.message)]) from None
+        raise ReferenceNotFound(exc.message, details=[ErrorDetail(path, exc.message)], wording=exc.wording) from None

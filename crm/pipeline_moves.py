@@ -63,28 +63,41 @@ def allowed_next(pipeline: Pipeline | None, record: Record) -> list[str] | None:
     return None if pipeline is None else pipeline.allowed_next(record.type, record.status)
 
 
-def refusal(record: Record, pipeline: Pipeline | None, move: Move) -> str | None:
-    """Why the move cannot be made, or None."""
+def refusal(record: Record, pipeline: Pipeline | None, move: Move) -> MoveRefused | None:
+    """Why the move cannot be made (worded: the console says it in the office's language), or None."""
     if move.expected_status is not None and record.status != move.expected_status:
-        return f"record {record.id} is in '{record.status}', not '{move.expected_status}'"
+        return MoveRefused.worded("record {record} is in '{current}', not '{expected}'", record=record.id,
+                                  current=record.status, expected=move.expected_status)
     if move.to is not None:
         if move.to == record.status:
-            return f"record {record.id} is already in '{record.status}'"
+            return MoveRefused.worded("record {record} is already in '{current}'", record=record.id,
+                                      current=record.status)
         allowed = allowed_next(pipeline, record)
         if allowed is not None and move.to not in allowed:
-            return (f"record {record.id} ({record.kind.value} of type '{record.type}') cannot move from "
-                    f"'{record.status}' to '{move.to}'; allowed next: {', '.join(allowed) or 'none'}")
+            values: dict[str, object] = dict(record=record.id, kind=record.kind.value, type=record.type,
+                                             current=record.status, to=move.to, allowed=", ".join(allowed))
+            if not allowed:
+                return MoveRefused.worded("record {record} ({kind} of type '{type}') cannot move from '{current}' to "
+                                          "'{to}': no move leads on from '{current}'", **values)
+            return MoveRefused.worded("record {record} ({kind} of type '{type}') cannot move from '{current}' to '{to}'; "
+                                      "allowed next: {allowed}", **values)
         return None
     name = move.open_substate or move.close_substate
     status = pipeline.status(record.status) if pipeline is not None else None
     if status is None or status.substate(name or "") is None:
         names = [s.name for s in status.substates] if status is not None else []
-        return (f"status '{record.status}' of record {record.id} has no substate '{name}'"
-                + (f"; its substates: {', '.join(names)}" if names else ""))
+        if names:
+            return MoveRefused.worded("status '{current}' of record {record} has no substate '{substate}'; its "
+                                      "substates: {substates}", current=record.status, record=record.id,
+                                      substate=name, substates=", ".join(names))
+        return MoveRefused.worded("status '{current}' of record {record} has no substate '{substate}'",
+                                  current=record.status, record=record.id, substate=name)
     if move.open_substate and name in record.substates:
-        return f"substate '{name}' of record {record.id} is open already"
+        return MoveRefused.worded("substate '{substate}' of record {record} is open already", substate=name,
+                                  record=record.id)
     if move.close_substate and name not in record.substates:
-        return f"substate '{name}' of record {record.id} is not open"
+        return MoveRefused.worded("substate '{substate}' of record {record} is not open", substate=name,
+                                  record=record.id)
     return None
 
 
@@ -107,11 +120,11 @@ async def move_record(session: AsyncSession, record_id: int, move: Move) -> Move
             return Moved(record=record, previous=str(done.data.get("from", record.status)), done_before=True)
     record = await session.get(Record, record_id, populate_existing=True)
     if record is None:
-        raise RecordNotFound(f"no record {record_id}")
+        raise RecordNotFound.worded("no record {id}", id=record_id)
     row = await pipeline_store.governing_version(session, record.kind, record.type, to_write=True)
     pipeline = pipeline_store.load(row) if row is not None else None
     if (why := refusal(record, pipeline, move)) is not None:
-        raise MoveRefused(why)
+        raise why
     previous, previous_visit, number = record.status, record.visit, record.moves + 1
     values: dict[str, object] = {"moves": number, "updated_at": utcnow()}
     substates = dict(record.substates or {})

@@ -148,6 +148,20 @@ ITALIAN_CHECKS: dict[str, str] = {
     "String should have at most {n} characters": "al massimo {n} caratteri",
     "String should match pattern '{pattern}'": "non ha la forma richiesta (il modello è '{pattern}')",
     "Input should be {choices}": "deve essere {choices}",
+    # a document that is not one (processes/documents.py), as the two editors name it
+    "the template is not valid YAML or JSON{where}: {problem}": "il modello non è YAML o JSON valido{where}: {problem}",
+    "the template must be a mapping of template fields": "il modello deve essere un insieme di campi (chiave: valore)",
+    "the request template is not valid YAML or JSON{where}: {problem}":
+        "il modello di richiesta non è YAML o JSON valido{where}: {problem}",
+    "the request template must be a mapping of template fields":
+        "il modello di richiesta deve essere un insieme di campi (chiave: valore)",
+    # who and what a template names (processes/validation.py)
+    "no user has the role '{name}' (the roles users have: {names})":
+        "nessun utente ha il ruolo '{name}' (i ruoli degli utenti: {names})",
+    "no user has the role '{name}' (there are no users)": "nessun utente ha il ruolo '{name}' (non ci sono utenti)",
+    "no user has the role '{name}'{hint}": "nessun utente ha il ruolo '{name}'{hint}",
+    "no signing provider '{name}' in SIGNING_PROVIDERS{hint} (there are {names})":
+        "nessun servizio di firma '{name}' in SIGNING_PROVIDERS{hint} (ci sono {names})",
     # the summary above the list, and the words inside the values
     "{first} (and 1 more)": "{first} (e un altro errore)",
     "{first} (and {n} more)": "{first} (e altri {n} errori)",

@@ -9,6 +9,7 @@ from fastapi.responses import HTMLResponse
 
 from api.auth import ApiRole
 from api.console.web import SignedInDep, form, offset, principal, redirect, render
+from api.console.refusals import said_in
 from api.deps import SessionDep, SettingsDep
 from api.paging import Page
 from api.routers.deliveries import list_deliveries
@@ -44,7 +45,7 @@ async def enable_endpoint_form(name: str, request: Request, session: SessionDep,
     try:
         await enable_endpoint(name[:63], session, settings, who)
     except StagecoachError as exc:
-        return await _page(request, session, settings, signed, exc.status, exc.message)
+        return await _page(request, session, settings, signed, exc.status, said_in(exc, settings.locale))
     return redirect("/console/deliveries#endpoints")
 
 

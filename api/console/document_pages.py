@@ -14,6 +14,7 @@ from api.admission import body_limit
 from api.console.i18n import translator
 from api.console.record_pages import render_record
 from api.console.web import SignedInDep, form, principal, redirect, render, text
+from api.console.refusals import said_in
 from api.deps import SessionDep, SettingsDep
 from api.fields import digits
 from api.routers.documents import download
@@ -44,7 +45,7 @@ async def upload(record_id: int, request: Request, session: SessionDep, settings
                         file.content_type or "", who.actor, document, locale=settings.locale)
     except StagecoachError as exc:
         return await render_record(request, session, settings, signed, record_id, exc.status,
-                                   document_error=exc.message)
+                                   document_error=said_in(exc, settings.locale))
     finally:
         await data.close()
     return redirect(f"/console/records/{record_id}#documents-h")
@@ -60,4 +61,4 @@ async def download_version(record_id: int, document_id: int, number: int, reques
         return await download(storage_for(settings), version)
     except StagecoachError as exc:
         return render(request, settings, "not_found.html", status=exc.status, what=str(document_id),
-                      message=exc.message)
+                      message=said_in(exc, settings.locale))

@@ -114,4 +114,42 @@ ITALIAN_SAID: dict[str, str] = {
     "the pipeline's automation": "l'automazione della pipeline",
     "process {name}": "processo {name}",
     "pipeline {name}": "pipeline {name}",
+    # a move refused (crm/pipeline_moves.py), a thing not found, a file not kept (crm/documents/sniff.py)
+    "record {record} is in '{current}', not '{expected}'":
+        "la scheda {record} è in '{current}', non in '{expected}' (è stata spostata nel frattempo)",
+    "record {record} is already in '{current}'": "la scheda {record} è già in '{current}'",
+    "record {record} ({kind} of type '{type}') cannot move from '{current}' to '{to}'; allowed next: {allowed}":
+        "la scheda {record} ({kind} di tipo '{type}') non può passare da '{current}' a '{to}'; può passare a: "
+        "{allowed}",
+    "record {record} ({kind} of type '{type}') cannot move from '{current}' to '{to}': no move leads on from "
+    "'{current}'": "la scheda {record} ({kind} di tipo '{type}') non può passare da '{current}' a '{to}': da "
+                   "'{current}' non si passa ad altri stati",
+    "status '{current}' of record {record} has no substate '{substate}'; its substates: {substates}":
+        "lo stato '{current}' della scheda {record} non ha il sottostato '{substate}'; i suoi sottostati: {substates}",
+    "status '{current}' of record {record} has no substate '{substate}'":
+        "lo stato '{current}' della scheda {record} non ha il sottostato '{substate}'",
+    "substate '{substate}' of record {record} is open already":
+        "il sottostato '{substate}' della scheda {record} è già aperto",
+    "substate '{substate}' of record {record} is not open":
+        "il sottostato '{substate}' della scheda {record} non è aperto",
+    "no record {id}": "nessuna scheda {id}",
+    "no process {id}": "nessun processo {id}",
+    "no client request {id}": "nessuna richiesta al cliente {id}",
+    "no import {id}": "nessuna importazione {id}",
+    "client request {id} is linked to record {record} already":
+        "la richiesta al cliente {id} è già collegata alla scheda {record}",
+    "a reminder needs a due time": "un promemoria richiede una scadenza",
+    "{name} is empty": "{name} è vuoto",
+    "{name} is named as text, but its content is not UTF-8 text (a NUL byte, or bytes UTF-8 does not allow, as in "
+    "Windows-1252 or UTF-16): save it as UTF-8":
+        "{name} ha il nome di un file di testo, ma il suo contenuto non è testo UTF-8 (un byte NUL, o byte che UTF-8 "
+        "non ammette, come in Windows-1252 o UTF-16): salvalo come UTF-8",
+    "{name}: its content is none of the kinds kept (PDF, PNG, JPEG, GIF, WebP, DOCX, XLSX, ODT, plain text or CSV)":
+        "{name}: il suo contenuto non è di nessuno dei tipi accettati (PDF, PNG, JPEG, GIF, WebP, DOCX, XLSX, ODT, "
+        "testo semplice o CSV)",
+    "{name}: its content is {kind}, so its name ends in {endings}: rename it, or send the file its name says":
+        "{name}: il suo contenuto è {kind}, quindi il suo nome finisce in {endings}: rinominalo, o invia il file che "
+        "il nome indica",
+    "{name} was sent as {declared}, but its content is {kind}": "{name} è stato inviato come {declared}, ma il suo "
+                                                                 "contenuto è {kind}",
 }

@@ -21,7 +21,7 @@ from starlette.datastructures import UploadFile
 
 from api.admission import body_limit
 from api.console.i18n import translator
-from api.console.refusals import refusal
+from api.console.refusals import refusal, said_in
 from api.console.web import SignedInDep, form, principal, redirect, render, text
 from api.deps import SessionDep, SettingsDep
 from api.routers import exports
@@ -130,7 +130,8 @@ async def render_job(request: Request, session: SessionDep, settings: SettingsDe
     try:
         job = await api.job_or_404(session, job_id, principal(signed))
     except StagecoachError as exc:
-        return render(request, settings, "not_found.html", status=exc.status, what=str(job_id), message=exc.message)
+        return render(request, settings, "not_found.html", status=exc.status, what=str(job_id),
+                      message=said_in(exc, settings.locale))
     mapping = job.mapping or default_mapping(job.kind, job.columns)
     return render(request, settings, "import.html", status=status, job=api.public(job, settings), error=error,
                   outcome=outcome(job, translator(settings.locale)),
@@ -168,7 +169,7 @@ async def start(job_id: int, request: Request, session: SessionDep, settings: Se
             raise ImportInvalid("; ".join(errors))
         await api.launch(request, session, settings, who, job, mapping, "mapping")
     except StagecoachError as exc:
-        return await render_job(request, session, settings, signed, job_id, exc.status, exc.message)
+        return await render_job(request, session, settings, signed, job_id, exc.status, said_in(exc, settings.locale))
     return redirect(f"/console/imports/{job_id}")
 
 
@@ -178,5 +179,6 @@ async def rejected(job_id: int, request: Request, session: SessionDep, settings:
     try:
         return await api.rejected_rows(job_id, session, settings, principal(signed))
     except StagecoachError as exc:
-        return render(request, settings, "not_found.html", status=exc.status, what=str(job_id), message=exc.message)
+        return render(request, settings, "not_found.html", status=exc.status, what=str(job_id),
+                      message=said_in(exc, settings.locale))
 

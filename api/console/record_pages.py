@@ -24,6 +24,7 @@ from api.routers.processes import StartProcessBody, start_with
 from api.routers.records import get_record_or_404, list_records
 from crm import template_store
 from api.console.request_view import record_requests, unlinked_of
+from api.console.refusals import said_in
 from crm.client_requests import store as requests_store
 from crm.documents import store as documents_store
 from crm.models import HistoryEntry, Record, Task
@@ -60,7 +61,8 @@ async def render_record(request: Request, session: SessionDep, settings: Setting
     try:
         record = await get_record_or_404(session, record_id, who)
     except StagecoachError as exc:
-        return render(request, settings, "not_found.html", status=exc.status, what=str(record_id), message=exc.message)
+        return render(request, settings, "not_found.html", status=exc.status, what=str(record_id),
+                      message=said_in(exc, settings.locale))
     history = (await session.exec(select(HistoryEntry).where(HistoryEntry.record_id == record_id)
                                   .order_by(col(HistoryEntry.id).desc()).limit(200))).all()
     runs = await list_runs(session, who, RunFilter(record_id=record_id), before_id=None, limit=100)
@@ -102,7 +104,8 @@ async def start_on_record(record_id: int, request: Request, session: SessionDep,
         started = await start_with(body, Response(), session, temporal, settings, principal(signed),
                                    mark_running=True)
     except StagecoachError as exc:
-        return await render_record(request, session, settings, signed, record_id, exc.status, exc.message)
+        return await render_record(request, session, settings, signed, record_id, exc.status,
+                                   said_in(exc, settings.locale))
     except ValueError as exc:  # pydantic's ValidationError: a template key that cannot be one
         return await render_record(request, session, settings, signed, record_id, 422, str(exc).splitlines()[0])
     return redirect(f"/console/processes/{started.workflow_id}?done=start")

@@ -8,6 +8,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from api.console.i18n import translator
 from processes.errors import StagecoachError
 
 Translate = Callable[[str], str]
@@ -67,7 +68,7 @@ def field_error(exc: ValidationError, _: Translate, labels: Mapping[str, str] | 
 
 
 # the values of a refusal that are words of the engine (a status), shown in the office's language
-_WORDS = ("status",)
+_WORDS = ("status", "kind")
 
 
 def refusal(exc: StagecoachError, _: Translate) -> str:
@@ -83,3 +84,11 @@ def refusal(exc: StagecoachError, _: Translate) -> str:
         return translated.format(**{name: _(value) if name in _WORDS else value for name, value in values.items()})
     except (KeyError, IndexError, ValueError):  # words that name a value the refusal does not carry
         return exc.message
+
+
+def said_in(exc: Exception, locale: str) -> str:
+    """What a refused request says, in the office's language (`locale`): a StagecoachError by `refusal`, another
+    (a form's own refusal, already in the office's words) as it is."""
+    if isinstance(exc, StagecoachError):
+        return refusal(exc, translator(locale))
+    return str(getattr(exc, "message", exc))

@@ -20,7 +20,7 @@ from api.console.form_once import apply_once
 from api.console.i18n import translator
 from api.console.record_pages import render_record
 from api.console.request_pages import MAX_ID, render_list, render_request
-from api.console.refusals import field_error
+from api.console.refusals import field_error, said_in
 from api.console.web import SignedInDep, form, principal, redirect, text
 from api.deps import SessionDep, SettingsDep, TemporalDep
 from api.fields import digits
@@ -73,16 +73,17 @@ async def request_action(request_id: int, action: str, request: Request, session
         if action not in ACTIONS:
             raise Refused(_("no such action"), 404)
         if request_id > MAX_ID:
-            raise ClientRequestNotFound(f"no client request {request_id}")
+            raise ClientRequestNotFound.worded("no client request {id}", id=request_id)
         await _act(action, request_id, data, session, temporal, settings, signed, _)
     except (Refused, StagecoachError) as exc:
         if origin == "record" and digits(record_id):
             return await render_record(request, session, settings, signed, int(record_id), exc.status,
-                                       request_error=exc.message, request_error_at=str(request_id))
+                                       request_error=said_in(exc, settings.locale), request_error_at=str(request_id))
         if origin == "list":
-            return await render_list(request, session, settings, signed, exc.status, exc.message, request_id)
-        return await render_request(request, session, settings, signed, request_id, exc.status, exc.message,
-                                    action[:10])
+            return await render_list(request, session, settings, signed, exc.status, said_in(exc, settings.locale),
+                                     request_id)
+        return await render_request(request, session, settings, signed, request_id, exc.status,
+                                    said_in(exc, settings.locale), action[:10])
     if origin == "record" and digits(record_id):
         return redirect(f"/console/records/{record_id}?done={action}#requests-h")
     if origin == "list":
@@ -122,7 +123,7 @@ async def send_request(record_id: int, request: Request, session: SessionDep, te
             raise Refused(message.format(id=record_id)) from None
     except (Refused, StagecoachError) as exc:
         return await render_record(request, session, settings, signed, record_id, exc.status,
-                                   request_error=exc.message, request_error_at="send",
+                                   request_error=said_in(exc, settings.locale), request_error_at="send",
                                    posted={"template": text(data, "template"), "expires_days": days,
                                            "contact_email": text(data, "contact_email"),
                                            "language": text(data, "language")})
@@ -141,6 +142,6 @@ async def link_to_record(record_id: int, request: Request, session: SessionDep, 
                                   principal(signed))
     except (Refused, StagecoachError) as exc:
         return await render_record(request, session, settings, signed, record_id, exc.status,
-                                   request_error=exc.message, request_error_at="link",
+                                   request_error=said_in(exc, settings.locale), request_error_at="link",
                                    posted={"request_id": text(data, "request_id")})
     return redirect(f"/console/records/{record_id}?done=link#requests-h")

@@ -15,6 +15,7 @@ from sqlmodel import col, select
 
 from api.console.request_view import view
 from api.console.web import SignedInDep, offset, principal, render
+from api.console.refusals import said_in
 from api.deps import SessionDep, SettingsDep
 from api.paging import Page
 from api.routers.client_requests import get_request_or_404, list_client_requests
@@ -66,11 +67,11 @@ async def render_request(request: Request, session: SessionDep, settings: Settin
                          request_id: int, status: int = 200, error: str = "", error_at: str = "") -> HTMLResponse:
     try:
         if not 0 < request_id <= MAX_ID:
-            raise ClientRequestNotFound(f"no client request {request_id}")
+            raise ClientRequestNotFound.worded("no client request {id}", id=request_id)
         found = await get_request_or_404(session, request_id, principal(signed))
     except StagecoachError as exc:
         return render(request, settings, "not_found.html", status=exc.status, what=str(request_id),
-                      message=exc.message)
+                      message=said_in(exc, settings.locale))
     shown = view(found)
     record = await session.get(Record, found.record_id) if found.record_id is not None else None
     answers = found.answers or {}

@@ -22,6 +22,7 @@ from api.console import written_yaml
 from api.console.checks_said import check_in
 from api.console.i18n import translator
 from api.console.web import SignedInDep, form, principal, redirect, render, text
+from api.console.refusals import said_in
 from api.deps import RendererDep, SessionDep, SettingsDep
 from api.fields import digits
 from api.routers.templates import validated_text
@@ -88,7 +89,8 @@ def located(text: str, error: TemplateInvalid, _: Callable[[str], str]) -> list[
 
 def summary(errors: list[dict[str, Any]], _: Callable[[str], str]) -> str:
     """The line above the errors: the first, and how many more (as `TemplateInvalid` says it, in `_`'s words)."""
-    first = f"{errors[0]['path']}: {errors[0]['message']}" if errors else ""
+    first = (f"{errors[0]['path']}: {errors[0]['message']}" if errors[0]["path"] else errors[0]["message"]) \
+        if errors else ""
     more = len(errors) - 1
     return first if not more else _("{first} (and 1 more)" if more == 1 else "{first} (and {n} more)").format(
         first=first, n=more)
@@ -118,7 +120,8 @@ async def template_page(key: str, request: Request, session: SessionDep, setting
             diff = list(difflib.unified_diff(yaml_text(old.definition).splitlines(),
                                              yaml_text(new.definition).splitlines(), f"v{a}", f"v{b}", lineterm=""))
     except StagecoachError as exc:
-        return render(request, settings, "not_found.html", status=exc.status, what=key[:63], message=exc.message)
+        return render(request, settings, "not_found.html", status=exc.status, what=key[:63],
+                      message=said_in(exc, settings.locale))
     assert latest is not None
     return render(request, settings, "template.html", row=row, template=template_store.load(row),
                   versions=range(latest.version, 0, -1), diff=diff, source=shown_text(row),
@@ -153,7 +156,7 @@ class Editor:
             try:
                 source = await self.load(key[:63])
             except StagecoachError as exc:
-                return self.page(request, settings, "", status=exc.status, error=exc.message)
+                return self.page(request, settings, "", status=exc.status, error=said_in(exc, settings.locale))
         return self.page(request, settings, source, key[:63])
 
     async def post(self, request: Request, settings: Settings, signed: SignedIn) -> Response:
@@ -170,9 +173,9 @@ class Editor:
         except TemplateInvalid as exc:
             errors = located(source, exc, _)
             return self.page(request, settings, source, status=422, errors=errors,
-                             error=summary(errors, _) if errors else exc.message)
+                             error=summary(errors, _) if errors else said_in(exc, settings.locale))
         except StagecoachError as exc:
-            return self.page(request, settings, source, status=exc.status, error=exc.message)
+            return self.page(request, settings, source, status=exc.status, error=said_in(exc, settings.locale))
         row, created = await self.save(template, who.actor, source_text.form_text(source))
         return redirect(f"{self.shown_at}/{row.key}?version={row.version}&saved={'new' if created else 'same'}")
 

@@ -11,6 +11,7 @@ from fastapi.responses import HTMLResponse
 
 from api.console.process_pages import record_titles
 from api.console.web import SignedInDep, principal, render
+from api.console.refusals import said_in
 from api.deps import SessionDep, SettingsDep, TemporalDep
 from api.paging import Page
 from api.routers.processes import list_processes
@@ -49,7 +50,7 @@ async def render_today(request: Request, session: SessionDep, temporal: Temporal
         incidents = (await list_processes(session, temporal, settings, who, owner_id=who.user_id,
                                           status=ProcessStatus.incident, limit=50)).items
     except StagecoachError as exc:
-        incident_error = exc.message
+        incident_error = said_in(exc, settings.locale)
     if error_task not in {t.id for t in tasks}:  # closed meanwhile (in another tab): the message above the lists
         error_task = None
     phases = [t for t in tasks if t.kind is TaskKind.phase]

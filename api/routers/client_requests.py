@@ -57,7 +57,7 @@ async def get_request_or_404(session: SessionDep, request_id: int, viewer: Princ
         except RecordNotFound:  # the request is as hidden as its record
             request = None
     if request is None:
-        raise ClientRequestNotFound(f"no client request {request_id}")
+        raise ClientRequestNotFound.worded("no client request {id}", id=request_id)
     return request
 
 
@@ -216,8 +216,8 @@ async def link_client_request(client_request_id: int, body: ClientRequestLink, s
     if request.record_id == record.id:
         return public(request)
     if request.record_id is not None:
-        raise ClientRequestClosed(f"client request {client_request_id} is linked to record {request.record_id} "
-                                  "already")
+        raise ClientRequestClosed.worded("client request {id} is linked to record {record} already",
+                                         id=client_request_id, record=request.record_id)
     request.record_id = record.id
     if not request.contact_email:
         request.contact_email = await store.record_email(session, record)

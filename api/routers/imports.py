@@ -195,7 +195,7 @@ async def job_or_404(session: SessionDep, job_id: int, principal: Principal) -> 
     mine = job is not None and (job.api_key_id == principal.key_id if principal.key_id is not None
                                 else job.user_id is not None and job.user_id == principal.user_id)
     if job is None or not (sees_everything(principal) or mine):
-        raise ImportNotFound(f"no import {job_id}")
+        raise ImportNotFound.worded("no import {id}", id=job_id)
     return job
 
 

@@ -269,11 +269,11 @@ async def _check_reader(session: SessionDep, workflow_id: str, principal: Princi
     """Staff reach the processes of every record they see; a client key, the processes it started."""
     run = (await session.exec(select(ProcessRun).where(ProcessRun.workflow_id == workflow_id))).first()
     if run is None or (not principal.has(ApiRole.staff) and run.started_by != principal.actor):
-        raise ProcessNotFound(f"no process {workflow_id}")
+        raise ProcessNotFound.worded("no process {id}", id=workflow_id)
     try:
         await get_record_or_404(session, run.record_id, principal)
     except RecordNotFound:
-        raise ProcessNotFound(f"no process {workflow_id}") from None
+        raise ProcessNotFound.worded("no process {id}", id=workflow_id) from None
     return run
 
 

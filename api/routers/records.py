@@ -55,7 +55,7 @@ async def get_record_or_404(session: SessionDep, record_id: int, viewer: Viewer)
     record = await session.get(Record, record_id)
     listed = await access_list(session, record_id) if record is not None and record.restricted else []
     if record is None or not may_see(viewer, record, listed):
-        raise RecordNotFound(f"no record {record_id}")
+        raise RecordNotFound.worded("no record {id}", id=record_id)
     return record
 
 

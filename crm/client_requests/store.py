@@ -158,7 +158,7 @@ async def open_request(session: AsyncSession, *, template_key: str, record_id: i
     if record_id is not None:
         record = await session.get(Record, record_id)
         if record is None:
-            raise RecordNotFound(f"no record {record_id}")
+            raise RecordNotFound.worded("no record {id}", id=record_id)
         if contact_email is None:
             contact_email = await record_email(session, record)
     days = expires_days if expires_days is not None else settings.client_request_expiry_days

@@ -110,20 +110,23 @@ def is_text_name(name: str) -> bool:
 def sniff(file: BinaryIO, name: str, declared: str) -> Sniffed:
     """The file's type, size and digest; DocumentUnsupported or DocumentMismatch when it cannot be kept."""
     if file.seek(0, os.SEEK_END) == 0:
-        raise DocumentUnsupported(f"{name!r} is empty")
+        raise DocumentUnsupported.worded("{name} is empty", name=repr(name))
     kind = content_type(file, name)
     if kind is None:
         if is_text_name(name):
-            raise DocumentUnsupported(f"{name!r} is named as text, but its content is not UTF-8 text (a NUL byte, or "
-                                      "bytes UTF-8 does not allow, as in Windows-1252 or UTF-16): save it as UTF-8")
-        raise DocumentUnsupported(f"{name!r}: its content is none of the kinds kept (PDF, PNG, JPEG, GIF, WebP, "
-                                  "DOCX, XLSX, ODT, plain text or CSV)")
+            raise DocumentUnsupported.worded("{name} is named as text, but its content is not UTF-8 text (a NUL byte, "
+                                             "or bytes UTF-8 does not allow, as in Windows-1252 or UTF-16): save it "
+                                             "as UTF-8", name=repr(name))
+        raise DocumentUnsupported.worded("{name}: its content is none of the kinds kept (PDF, PNG, JPEG, GIF, WebP, "
+                                         "DOCX, XLSX, ODT, plain text or CSV)", name=repr(name))
     if not name.lower().endswith(EXTENSIONS[kind]):
-        raise DocumentMismatch(f"{name!r}: its content is {kind}, so its name ends in "
-                               f"{' or '.join(EXTENSIONS[kind])}: rename it, or send the file its name says")
+        raise DocumentMismatch.worded("{name}: its content is {kind}, so its name ends in {endings}: rename it, or "
+                                      "send the file its name says", name=repr(name), kind=kind,
+                                      endings=" or ".join(EXTENSIONS[kind]))
     declared = declared.split(";")[0].strip().lower()
     if declared not in _LOOSE and declared != kind and declared not in _ALSO_SENT_AS.get(kind, set()):
-        raise DocumentMismatch(f"{name!r} was sent as {declared}, but its content is {kind}")
+        raise DocumentMismatch.worded("{name} was sent as {declared}, but its content is {kind}", name=repr(name),
+                                      declared=declared, kind=kind)
     digest, size = hashlib.sha256(), 0
     file.seek(0)
     while chunk := file.read(1 << 16):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import re
 from datetime import UTC, datetime
 from pathlib import Path
@@ -24,7 +25,8 @@ from processes.instance import PhaseStatus, ProcessStatus
 from processes.template_basics import RecordKind
 from settings import Settings
 
-CONSOLE = Path(__file__).resolve().parents[2] / "api" / "console"
+ROOT = Path(__file__).resolve().parents[2]
+CONSOLE = ROOT / "api" / "console"
 LITERAL = re.compile(r'''\b_\(\s*(?:"((?:[^"\\]|\\.)*)"|'((?:[^'\\]|\\.)*)')''')
 
 
@@ -50,6 +52,28 @@ def test_every_text_has_its_italian() -> None:
     placeholders = [text for text in texts if set(re.findall(r"\{\w+\}", text)) !=
                     set(re.findall(r"\{\w+\}", ITALIAN[text]))]
     assert not placeholders, placeholders
+
+
+def _worded() -> set[str]:
+    """Every refusal the code words (`StagecoachError.worded("...", ...)`): what the console says with its values."""
+    found = set()
+    for path in [ROOT / "api", ROOT / "crm", ROOT / "processes", ROOT / "activities"]:
+        for module in path.rglob("*.py"):
+            for node in ast.walk(ast.parse(module.read_text())):
+                if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "worded" \
+                        and node.args and isinstance(node.args[0], ast.Constant):
+                    found.add(node.args[0].value)
+    return found
+
+
+def test_every_worded_refusal_has_its_italian() -> None:
+    """A refusal shown in the console (a move the board refused, a file not kept, a record not found) was English in
+    the Italian console: each worded one has its Italian, with the same values"""
+    worded = _worded()
+    assert len(worded) > 20
+    assert not sorted(worded - ITALIAN.keys()), sorted(worded - ITALIAN.keys())
+    assert not [text for text in worded if set(re.findall(r"\{\w+\}", text)) !=
+                set(re.findall(r"\{\w+\}", ITALIAN[text]))]
 
 
 async def test_a_page_in_italian(tmp_path: Path) -> None:
