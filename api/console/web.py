@@ -9,9 +9,10 @@ API's (api.admission: MAX_BODY_BYTES) before anything here runs.
 from __future__ import annotations
 
 import functools
+import re
 import secrets
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import date, datetime
 from importlib.resources import files
 from typing import Annotated, Any
 from urllib.parse import quote
@@ -146,6 +147,35 @@ def _when(settings: Settings) -> Any:
     return when
 
 
+_ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+
+def value_in(_: Any, locale: str, value: Any) -> str:
+    """An answer or a free field as the office writes it: 1.250,50 and 29/03/2026 in Italian (1,250.5 and 3/29/26 in
+    English), sì and no; a list item by item; any other text as it is."""
+    from babel import Locale
+    from babel.dates import format_date
+    from babel.numbers import format_decimal
+
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return _("yes") if value else _("no")
+    if isinstance(value, int | float):  # a float as the client typed it, not as binary fractions add up (0.1 + 0.2)
+        return format_decimal(round(value, 10) if isinstance(value, float) else value, locale=locale,
+                              decimal_quantization=False)
+    if isinstance(value, str) and _ISO_DATE.fullmatch(value):
+        try:
+            day = date.fromisoformat(value)
+        except ValueError:
+            return value
+        short = Locale.parse(locale.replace("-", "_")).date_formats["short"].pattern
+        return format_date(day, short if "yyy" in short else short.replace("yy", "y"), locale=locale)
+    if isinstance(value, list):
+        return ", ".join(value_in(_, locale, item) for item in value)
+    return str(value)
+
+
 def status_in(_: Any, of: str, status: str) -> str:
     """A status as the page says it of `of` (a phase, a task, an email...): Italian agrees with what it is said of
     (una fase saltata, un'attività annullata, un invio non riuscito); the status's own word where it needs none."""
@@ -163,7 +193,7 @@ def render(request: Request, settings: Settings, name: str, status: int = 200, *
         said_reason=functools.partial(reason_in, settings.locale),
         said_step=functools.partial(step_in, settings.locale), temporal_ui=settings.temporal_ui_url, status=status,
         said_actor=functools.partial(actor_in, _, context.get("users") or {}),
-        said_status=functools.partial(status_in, _),
+        said_status=functools.partial(status_in, _), said_value=functools.partial(value_in, _, settings.locale),
         said_summary=functools.partial(summary_in, settings.locale, user=user_named(context.get("users") or {})),
         **context)
     return HTMLResponse(html, status_code=status, headers=HEADERS)
