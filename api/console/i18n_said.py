@@ -85,6 +85,17 @@ ITALIAN_SAID: dict[str, str] = {
     "of the file into it)":
         "riga {row}: una cella supera {limit} caratteri (una virgoletta che apre una cella e non si chiude mai vi fa "
         "leggere tutto il resto del file)",
+    "the file is {kind}, not a CSV file: {advice}": "il file è {kind}, non un file CSV: {advice}",
+    "a spreadsheet (XLSX or ODS) or a ZIP archive": "un foglio di calcolo (XLSX o ODS) o un archivio ZIP",
+    "an Excel 97-2003 workbook (XLS)": "una cartella di lavoro di Excel 97-2003 (XLS)",
+    "a PDF": "un PDF",
+    "an image (JPEG)": "un'immagine (JPEG)",
+    "an image (PNG)": "un'immagine (PNG)",
+    "an image (GIF)": "un'immagine (GIF)",
+    "in the spreadsheet, Save as (or Download as) 'CSV UTF-8' and send that file":
+        "nel foglio di calcolo, usa Salva con nome (o Scarica come) 'CSV UTF-8' e invia quel file",
+    "export the list from where it was made as CSV": "esporta l'elenco come CSV da dove è stato creato",
+    "send the CSV file of the list": "invia il file CSV dell'elenco",
     "the file is UTF-16, as Excel saves 'Unicode text': save it as 'CSV UTF-8' and send it again":
         "il file è in UTF-16, come Excel salva il 'Testo Unicode': salvarlo come 'CSV UTF-8' e inviarlo di nuovo",
     # how an import ended (api/console/import_pages.outcome)

@@ -75,8 +75,8 @@ def _read_back(text: str, patterns: Patterns, _: Callable[[str], str], inside: P
     `why`) read back from `inside`; any other text (a failure's own message) as it is."""
     for english, pattern in patterns:
         if (found := pattern.fullmatch(text)) is not None:
-            values = {name: _read_back(value, inside, _, []) if name in ("reason", "why") else value
-                      for name, value in found.groupdict().items()}
+            values = {name: _read_back(value, inside, _, []) if name in ("reason", "why") else
+                      _(value) if name in ("kind", "advice") else value for name, value in found.groupdict().items()}
             return _(english).format(**values)
     return text
 

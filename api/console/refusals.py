@@ -68,7 +68,7 @@ def field_error(exc: ValidationError, _: Translate, labels: Mapping[str, str] | 
 
 
 # the values of a refusal that are words of the engine (a status), shown in the office's language
-_WORDS = ("status", "kind")
+_WORDS = ("status", "kind", "advice")  # values that are words of the engine (a status, a kind of record or file)
 
 
 def refusal(exc: StagecoachError, _: Translate) -> str:

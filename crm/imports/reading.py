@@ -35,12 +35,13 @@ NOT_ENCODED_ROW = "row {row}: the file is not {encoding} ({reason})"
 LINE_TOO_LONG = "row {row}: a line is longer than {limit} characters"
 UTF16 = "the file is UTF-16, as Excel saves 'Unicode text': save it as 'CSV UTF-8' and send it again"
 # (a header line holding NUL bytes is said to be so too: UTF-16 without its BOM is read as such a line)
+NOT_TEXT = "the file is {kind}, not a CSV file: {advice}"
 UNCLOSED_QUOTE = ("row {row}: a cell opens with a quote (\") that is never closed, so the rest of the file was read "
                   "into it: close the quote or remove it")
 CELL_TOO_LONG = ("row {row}: a cell is longer than {limit} characters (a quote that opens a cell and is never closed "
                  "reads the rest of the file into it)")
 UNREADABLE = (NOT_ENCODED_HEADER, EMPTY, HEADER_TOO_LONG, COLUMNS_NAMED_BADLY, NOT_ENCODED_ROW, LINE_TOO_LONG,
-              UNCLOSED_QUOTE, CELL_TOO_LONG, NOT_CSV, UTF16)  # NOT_CSV after the row's others: it matches them too
+              UNCLOSED_QUOTE, CELL_TOO_LONG, NOT_CSV, UTF16, NOT_TEXT)  # NOT_CSV after the row's others: it matches them too
 
 
 class FileUnreadable(ValueError):
@@ -98,6 +99,16 @@ def _unclosed(lines: list[str], delimiter: str) -> bool:
     return False
 
 
+# files sent for a CSV by mistake, known by their first bytes: (signature, what it is, what to do)
+SPREADSHEET = "in the spreadsheet, Save as (or Download as) 'CSV UTF-8' and send that file"
+NOT_TEXT_FILES = ((b"PK\x03\x04", "a spreadsheet (XLSX or ODS) or a ZIP archive", SPREADSHEET),
+                  (b"\xd0\xcf\x11\xe0", "an Excel 97-2003 workbook (XLS)", SPREADSHEET),
+                  (b"%PDF", "a PDF", "export the list from where it was made as CSV"),
+                  (b"\xff\xd8\xff", "an image (JPEG)", "send the CSV file of the list"),
+                  (b"\x89PNG", "an image (PNG)", "send the CSV file of the list"),
+                  (b"GIF8", "an image (GIF)", "send the CSV file of the list"))
+
+
 def detect_encoding(path: Path) -> str:
     """`utf-8-sig` with a BOM, `utf-8` when every byte decodes as UTF-8, otherwise `windows-1252`; a UTF-16 file (its
     BOM), which Windows-1252 would read as a header of one garbled column, is `FileUnreadable` saying what to do."""
@@ -136,6 +147,9 @@ def header(path: Path, encoding: str, delimiter: str | None) -> tuple[list[str],
     a byte of the lines after as the first line's)."""
     with path.open("rb") as file:
         raw = file.readline(4 * HEADER_LIMIT + 1)  # a character is at most 4 bytes
+        for signature, kind, advice in NOT_TEXT_FILES:  # said as UTF-16 before, for the NUL bytes of their first line
+            if raw.startswith(signature):
+                raise FileUnreadable(NOT_TEXT, kind=kind, advice=advice)
         try:
             named = excel_separator(raw.decode(encoding)) if len(raw) < 16 else None
         except UnicodeDecodeError:

@@ -35,6 +35,8 @@ REQUIRED = {ImportKind.contacts: "title", ImportKind.cases: "name"}
 SEPARATOR = "|"
 SPECIAL = ("title", "owner", "restricted", "access")  # a contact's fields read apart from the plain ones
 FLAGS = {"true": True, "yes": True, "sì": True, "si": True, "1": True, "false": False, "no": False, "0": False}
+# a case's state as the export writes it, and as the console says it in Italian (a case is "aperta", "chiusa"): closed?
+STATES = {"open": False, "closed": True, "aperta": False, "aperto": False, "chiusa": True, "chiuso": True}
 # A row is checked by RecordCreate's own fields (their types, bounds, EmailStr, the free fields' limits) in a plain
 # pydantic model: pydantic-core calls SQLModel's `__init__` for each RecordCreate, a third of a row's check.
 # (RecordCreate has no validator methods to carry over: tests/imports/test_import_events_and_sweep.py checks it.)
@@ -180,10 +182,10 @@ class RowChecker:
         restricted = _flag(*raw["restricted"]) if "restricted" in raw and raw["restricted"][0] else False
         access = await self._handles(*raw["access"]) if "access" in raw else []
         closed = False
-        if "state" in raw and (state := raw["state"][0].casefold()):
-            if state not in ("open", "closed"):
+        if "state" in raw and (state := raw["state"][0].strip().casefold()):
+            if state not in STATES:
                 raise RowError(raw["state"][1], f"'{raw['state'][0]}' is not open or closed")
-            closed = state == "closed"
+            closed = STATES[state]
         participants = []
         if "participants" in raw:
             value, column = raw["participants"]

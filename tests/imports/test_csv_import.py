@@ -391,6 +391,10 @@ async def test_a_restricted_or_closed_case_stays_so_through_an_export_and_an_imp
         (f"Chiusa {tag}", False, [], "closed"), (f"Divorzio {tag}", True, [users["luca"]], "open")]
     assert [c["name"] for c in (await api.http.get("/cases", headers=api.as_("staff"), params={"q": tag})).json()] \
         == [f"Chiusa {tag}"] * 2
+    italian = await _import(api, "cases", f"name;state\nAperta {tag};aperta\nChiusa it {tag};Chiusa \n".encode())
+    assert italian["status"] == "done" and italian["rows_written"] == 2, italian  # as the console says a case's state
+    said = {c["name"]: c["state"] for c in (await api.http.get("/cases", headers=admin, params={"q": tag})).json()}
+    assert (said[f"Aperta {tag}"], said[f"Chiusa it {tag}"]) == ("open", "closed")
     wrong = await _import(api, "cases", f"name;state\nA {tag};forse\n".encode())
     assert wrong["status"] == "refused" and wrong["errors"] == ["row 2, column state: 'forse' is not open or closed"]
     excel = await _import(api, "cases", f"sep=;\r\nname;owner;\r\nC {tag};maria;\r\n".encode())

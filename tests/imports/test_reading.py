@@ -90,3 +90,21 @@ def test_excels_sep_line_names_the_delimiter_and_empty_columns_at_the_headers_en
     path.write_bytes("\ufeffsep=,\r\ntitle,email,\r\nAnna,a@example.it,\r\n".encode())
     assert header(path, "utf-8-sig", None) == (["title", "email"], ",")
     assert list(rows(path, "utf-8-sig", ",")) == [(2, ["Anna", "a@example.it", ""])]
+
+
+@pytest.mark.parametrize(("start", "said"), [
+    (b"PK\x03\x04\x14\x00\x06\x00", "the file is a spreadsheet (XLSX or ODS) or a ZIP archive, not a CSV file: in the "
+                                    "spreadsheet, Save as (or Download as) 'CSV UTF-8' and send that file"),
+    (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1", "the file is an Excel 97-2003 workbook (XLS), not a CSV file"),
+    (b"%PDF-1.7\n", "the file is a PDF, not a CSV file"),
+    (b"\xff\xd8\xff\xe0\x00\x10JFIF\x00", "the file is an image (JPEG), not a CSV file"),
+])
+def test_a_workbook_a_pdf_or_a_photo_sent_for_a_csv_is_said_to_be_one(tmp_path: Path, start: bytes, said: str) -> None:
+    """Their first line holds NUL bytes, and they were said to be UTF-16 ("save it as 'CSV UTF-8'"), whatever they were"""
+    path = tmp_path / "contatti.csv"
+    path.write_bytes(start + bytes(range(256)) * 4)
+    with pytest.raises(FileUnreadable) as refused:
+        header(path, detect_encoding(path), None)
+    assert str(refused.value).startswith(said)
+    with pytest.raises(FileUnreadable):  # whatever encoding the office chose
+        header(path, "windows-1252", ";")
