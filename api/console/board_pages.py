@@ -78,6 +78,10 @@ async def board_page(request: Request, session: SessionDep, settings: SettingsDe
     return await render_board(request, session, settings, signed, request.query_params)
 
 
+PENDING = ("record {record} has {n} pending client request(s) whose answers would move it from '{current}': choose "
+           "below what becomes of them, then move it again")
+
+
 @router.post("/records/{record_id}/move")
 async def move_on_console(record_id: int, request: Request, session: SessionDep, temporal: TemporalDep,
                           settings: SettingsDep, signed: SignedInDep) -> Response:
@@ -88,7 +92,7 @@ async def move_on_console(record_id: int, request: Request, session: SessionDep,
     from_board = back.startswith("/console/board")
 
     async def refused(status: int, message: str, pending: bool = False) -> HTMLResponse:
-        if from_board:
+        if from_board and not pending:  # what becomes of the pending requests is chosen on the record's page
             params = dict(parse_qsl(back.partition("?")[2]))
             return await render_board(request, session, settings, signed, params, status, message, record_id)
         return await render_record(request, session, settings, signed, record_id, status, move_error=message,
@@ -106,8 +110,11 @@ async def move_on_console(record_id: int, request: Request, session: SessionDep,
         return await refused(422, field_error(exc, _, {"to": _("To"), "reason": _("Reason"),
                                                       "expected_status": _("Status"),
                                                       "pending_requests": _("Pending client requests")}))
-    except StagecoachError as exc:  # pending client requests: the record's page asks what becomes of them
-        return await refused(exc.status, refusal(exc, _), isinstance(exc, ClientRequestsPending))
+    except ClientRequestsPending as exc:  # the record's page asks what becomes of them (from the board too)
+        values = exc.wording[1] if exc.wording else {}
+        return await refused(exc.status, _(PENDING).format(**values) if values else refusal(exc, _), pending=True)
+    except StagecoachError as exc:
+        return await refused(exc.status, refusal(exc, _))
     if from_board and not back.startswith("//"):  # the board says which card moved, where it is now
         return redirect(with_param(back, "moved", record_id))
     return redirect(f"/console/records/{record_id}")

@@ -29,6 +29,7 @@ ITALIAN: dict[str, str] = {
     'Reason (optional)': 'Motivo (facoltativo)',
     'Pending client requests': 'Richieste al cliente in sospeso',
     'cancel them': 'annullarle',
+    'choose what becomes of them': 'scegli che cosa farne',
     'keep them open, without moving the record': 'tenerle aperte, senza spostare la scheda',
     'keep them, and move the record on when answered': 'tenerle, e spostare la scheda quando il cliente risponde',
     'Its pipeline allows no move from here.': 'La sua pipeline non consente spostamenti da qui.',

@@ -56,9 +56,11 @@ async def settle_pending(session: AsyncSession, record: Record, to: str, choice:
         return []
     if choice is None:
         choices = ", ".join(c.value for c in PendingChoice)
+        text = ("record {record} has {n} pending client request(s) whose answers would move it from '{current}'; "
+                "send the move again with pending_requests: {choices}")
+        values = {"record": str(record.id), "n": str(len(pending)), "current": record.status, "choices": choices}
         raise ClientRequestsPending(
-            f"record {record.id} has {len(pending)} pending client request(s) whose answers would move it from "
-            f"'{record.status}'; send the move again with pending_requests: {choices}",
+            text.format(**values), wording=(text, values),
             details=[ErrorDetail(f"pending_requests[{i}]", f"client request #{r.id} '{r.title}' sent "
                                  f"{r.created_at:%Y-%m-%d} to {r.contact_email or 'nobody yet'}")
                      for i, r in enumerate(pending)] + [ErrorDetail("pending_requests", f"choose one of {choices}")])
