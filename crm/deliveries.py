@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import enum
 from datetime import datetime
+from typing import Literal
 
 import sqlalchemy as sa
 from sqlmodel import Field, SQLModel
@@ -29,6 +30,10 @@ class DeliveryStatus(str, enum.Enum):
     held = "held"  # no gateway configured: kept in the outbox (SMS)
     failed = "failed"  # refused for good at the last attempt (a staff retry may send it again)
     unknown = "unknown"  # an at-most-once delivery whose attempt may or may not have reached the receiver
+
+
+# what a delivery is of: the action kind (a webhook, an SMS), or a signature request sent or withdrawn
+DeliveryKind = Literal["webhook", "send_sms", "request_signature", "cancel_signature"]
 
 
 class Delivery(SQLModel, table=True):

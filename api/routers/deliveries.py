@@ -11,7 +11,7 @@ from api import record_rows
 from api.deps import SessionDep, StaffDep
 from api.fields import WorkflowIdQuery
 from api.paging import Page, paged
-from crm.deliveries import Delivery, DeliveryPublic, DeliveryStatus
+from crm.deliveries import Delivery, DeliveryKind, DeliveryPublic, DeliveryStatus
 
 router = APIRouter(prefix="/deliveries", tags=["deliveries"])
 
@@ -20,7 +20,9 @@ router = APIRouter(prefix="/deliveries", tags=["deliveries"])
 async def list_deliveries(
     session: SessionDep, principal: StaffDep,
     page: Annotated[Page, Depends(paged(100, 500, newest_first=True))],
-    kind: Annotated[str | None, Query(max_length=32, description="webhook, send_sms")] = None, status: DeliveryStatus | None = None,
+    kind: Annotated[DeliveryKind | None, Query(description="what it is of (`send_sms` for an SMS): another is 422, "
+                                                            "not an empty list")] = None,
+    status: DeliveryStatus | None = None,
     workflow_id: WorkflowIdQuery = None, record_id: int | None = None,
 ) -> list[Delivery]:
     """Newest first (none about a record the caller may not see)."""

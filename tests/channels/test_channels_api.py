@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from typing import Any
+from typing import Any, get_args
 
 import httpx
 import pytest
 from temporalio.testing import WorkflowEnvironment
 
 from api.app import create_app
-from crm.deliveries import DisabledEndpoint
+from api.console.delivery_pages import KINDS
+from crm.deliveries import DeliveryKind, DisabledEndpoint
 from renderer.pool import shared_pool
 from settings import Settings
 from tests.bad_input.conftest import Api, _keys
@@ -95,3 +96,11 @@ async def test_pipeline_automations_have_their_endpoints_checked_at_save(api: Ap
                                                         "mean 'crm'?)"}]
     checked = await api.http.post("/pipelines/validate", headers=admin, json=pipeline("crm"))
     assert checked.status_code == 200, checked.text
+
+
+async def test_deliveries_are_filtered_by_a_kind_there_is(api: Api) -> None:
+    """`?kind=sms` answered an empty list, as if no SMS had been sent: the kind is `send_sms`"""
+    refused = await api.http.get("/deliveries", headers=api.as_("staff"), params={"kind": "sms"})
+    assert refused.status_code == 422 and refused.json()["errors"][0]["path"] == "query.kind", refused.text
+    assert (await api.http.get("/deliveries", headers=api.as_("staff"), params={"kind": "send_sms"})).status_code == 200
+    assert set(KINDS) == set(get_args(DeliveryKind))  # the console's filter offers each kind
