@@ -108,6 +108,9 @@ class LetterActivities:
         async with deps.sessions() as session:
             variables = await render_variables(session, step, utcnow(), [action.name, action.html, action.title])
         name = document_name(await render(deps, step, action.name, variables, f"{input.where}.name", action.locale))
+        if name == ".pdf":  # a name of values that were all empty
+            raise final_message("LetterInvalid", f"{input.where}.name: the name renders to nothing (its values are "
+                                                 "empty): write a fixed part, such as Proposta {{ record.title }}")
         html = await render(deps, step, action.html, escaped(variables), f"{input.where}.html", action.locale)
         title = one_line(await render(deps, step, action.title, variables, f"{input.where}.title", action.locale)) \
             if action.title else name.removesuffix(".pdf")

@@ -9,13 +9,20 @@ from __future__ import annotations
 import re
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, SerializerFunctionWrapHandler, field_validator, model_serializer, model_validator
+from pydantic import (AfterValidator, Field, SerializerFunctionWrapHandler, field_validator, model_serializer,
+                      model_validator)
 
 from processes.errors import did_you_mean
 from processes.template_basics import (EMAIL_PATTERN, TEXT_LOCALE, Frozen, Key, Offset, Responsible, StartRule,
                                        Text, locale_field)
 
 RECIPIENT_ROLES = ("record_contact", "responsible", "process_owner", "record_owner", "controller")
+
+
+def _not_blank(value: str) -> str:
+    if not value.strip():  # a letter named "   " was kept as ".pdf"
+        raise ValueError("expected some text, not only spaces")
+    return value
 
 
 def email_recipient(value: str) -> str:
@@ -102,7 +109,7 @@ class Letter(Frozen):
     """An HTML Jinja2 template made a PDF, kept as a document of the record (a new version of the record's document
     of that name, if it has one); optionally emailed with the PDF attached. `letter` and `report` are the same."""
 
-    name: Annotated[str, Field(min_length=1, max_length=255)] = Field(
+    name: Annotated[str, Field(min_length=1, max_length=255), AfterValidator(_not_blank)] = Field(
         LETTER_NAME, description="the document's file name (Jinja2 text; .pdf is added when missing)")
     html: Text = Field(description="Jinja2 text that renders HTML: the values it shows are escaped")
     title: str = Field("", max_length=500, description="the PDF's title (Jinja2 text); default: its name")

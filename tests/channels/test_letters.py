@@ -25,7 +25,7 @@ from renderer.pool import RenderPool
 from tests.factories import Factory
 from tests.faults.conftest import smtp_server
 from tests.polling import eventually
-from tests.workflows.helpers import final_state, running_worker, start, template
+from tests.workflows.helpers import final_state, running_worker, start, template, until
 from temporalio.testing import WorkflowEnvironment
 
 WORDS = ("Perché", "Łódź", "Straße", "déjà", "żółć", "Ça")
@@ -167,3 +167,20 @@ async def test_a_retried_step_makes_no_second_version(sessions: Any, factory: Fa
         [document] = (await session.exec(select(Document).where(Document.record_id == record.id))).all()
         assert document.current_version == 1
     assert len(list((tmp_path / str(record.id)).iterdir())) == 1, "the second attempt's file is not left behind"
+
+
+async def test_a_name_that_renders_to_nothing_is_an_incident_not_a_document_named_pdf(
+        time_skipping_env: WorkflowEnvironment, sessions: Any, factory: Factory, task_queue: str,
+        tmp_path: Path) -> None:
+    client = time_skipping_env.client
+    owner = await factory.user()
+    record = await factory.record(owner=owner, title="Villa Rosa")
+    letter = {"key": "offer", "name": "Offer", "actions": [
+        {"letter": {"name": "{{ record.fields.get('cliente', '') }}", "html": "<p>Gentile cliente</p>"}}]}
+    async with running_worker(client, sessions, task_queue, documents_dir=tmp_path):
+        handle = await start(client, task_queue, template(letter), record.id, owner.id)
+        state = await until(handle, lambda s: s.incident is not None)
+    assert state.incident is not None and state.incident.error_type == "LetterInvalid"
+    assert "the name renders to nothing" in state.incident.message
+    async with sessions() as session:
+        assert (await session.exec(select(Document).where(Document.record_id == record.id))).all() == []
