@@ -254,6 +254,9 @@ async def write_delivery(sessions: async_sessionmaker[AsyncSession], row_id: int
         await session.commit()
 
 
+REASON_CHARS = 300  # of a refusal's answer, in the incident's message
+
+
 async def post_at_most_once(settings: Settings, url: str, *, where: str, not_sent: str, refused: str,
                             **request: Any) -> httpx.Response:
     """POST to a gateway whose message must not go twice (an SMS, a signature envelope), through the address guard:
@@ -286,4 +289,6 @@ async def post_at_most_once(settings: Settings, url: str, *, where: str, not_sen
     if code >= 500:
         raise DeliveryFailed(f"{said}; it may have been received", outcome="unknown",
                              error_type="DeliveryOutcomeUnknown", response_status=code, response_body=body)
-    raise DeliveryFailed(said, outcome="final", error_type=refused, response_status=code, response_body=body)
+    reason = " ".join(body.split())[:REASON_CHARS]  # the receiver's words on why (a number it does not serve), for staff
+    raise DeliveryFailed(f"{said}: {reason}" if reason else said, outcome="final", error_type=refused,
+                         response_status=code, response_body=body)

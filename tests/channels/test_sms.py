@@ -92,6 +92,7 @@ async def test_sms_are_normalised_sent_through_the_gateway_and_each_failure_beha
     [unknown] = await rows(sessions, Delivery, handles["unknown"].id)
     assert unknown.status is DeliveryStatus.unknown and unknown.attempts == 1 and unknown.response_status == 500
     assert incidents["refused"].error_type == "SmsRefused"
+    assert incidents["refused"].message.endswith("answered 422: unknown destination")  # the gateway's reason, for staff
     assert incidents["invalid"].error_type == "SmsNumberInvalid" and await rows(sessions, Delivery,
                                                                                 handles["invalid"].id) == []
     assert TOKEN not in exported and "Bearer" not in exported and target.url("/messages") not in exported
