@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import os
 from datetime import timedelta
 from pathlib import Path
 from collections.abc import AsyncIterator
@@ -76,7 +77,7 @@ async def sweep_forever(sessions: async_sessionmaker[AsyncSession], settings: Se
 
 def _folder(settings: Settings) -> Path:
     folder = settings.data_dir / "imports"
-    folder.mkdir(parents=True, exist_ok=True)
+    folder.mkdir(mode=0o700, parents=True, exist_ok=True)  # the office's contacts: for Stagecoach's user only
     return folder
 
 
@@ -138,7 +139,7 @@ async def receive(session: SessionDep, settings: Settings, principal: Principal,
     session.add(job)
     await session.commit()
     path = _folder(settings) / f"{job.id}.csv"
-    with path.open("wb") as file:
+    with os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "wb") as file:
         async for chunk in chunks:
             file.write(chunk)
     try:

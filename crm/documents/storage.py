@@ -44,9 +44,10 @@ class FolderStorage:
 
     def _put(self, key: str, source: BinaryIO) -> None:
         path = self.path(key)
-        path.parent.mkdir(parents=True, exist_ok=True)
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         partial = path.with_name(path.name + ".partial")
-        with partial.open("wb") as file:
+        # the office's and its clients' files: for the user Stagecoach runs as only, not every local user
+        with os.fdopen(os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "wb") as file:
             shutil.copyfileobj(source, file, CHUNK)
             file.flush()
             os.fsync(file.fileno())

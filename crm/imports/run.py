@@ -16,6 +16,7 @@ import asyncio
 import csv
 import json
 import logging
+import os
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -131,7 +132,8 @@ async def _run(sessions: async_sessionmaker[AsyncSession], job_id: int, path: Pa
         checker = RowChecker(session, job.kind, job.columns, job.mapping, viewer, before_query=writes.settle)
         batch: list[dict[str, Any]] = []
         try:
-            with rejected.open("w", newline="", encoding="utf-8-sig") as out:  # with a BOM, as an export
+            with os.fdopen(os.open(rejected, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w", newline="",
+                           encoding="utf-8-sig") as out:  # with a BOM, as an export
                 writer = csv.writer(out, delimiter=job.delimiter)
                 writer.writerow(spreadsheet_row([*job.columns, "reason"]))
                 for line, values in rows(path, job.encoding, job.delimiter):

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import io
+import stat
+from pathlib import Path
 from typing import Any
 
 from crm.documents import store
@@ -24,3 +27,12 @@ async def test_a_letter_kept_by_a_step_downloads_as_a_pdf_with_its_name(served: 
     assert download.status_code == 200, download.text
     assert download.content == content and download.headers["content-type"] == "application/pdf"
     assert download.headers["content-disposition"].endswith("filename*=UTF-8''Proposta%20%C5%81%C3%B3d%C5%BA.pdf")
+
+
+async def test_a_stored_file_is_readable_by_the_user_stagecoach_runs_as_only(tmp_path: Path) -> None:
+    """Documents were 0644 in 0755 folders: every local user could read the office's and its clients' files"""
+    storage = FolderStorage(tmp_path / "documents")
+    await storage.put("7/abc", io.BytesIO(b"%PDF-1.7 contratto"))
+    assert stat.S_IMODE((tmp_path / "documents" / "7" / "abc").stat().st_mode) == 0o600
+    assert stat.S_IMODE((tmp_path / "documents" / "7").stat().st_mode) & 0o077 == 0
+    assert b"".join([chunk async for chunk in storage.chunks("7/abc")]) == b"%PDF-1.7 contratto"

@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import stat
 import uuid
 from datetime import timedelta
 from pathlib import Path
@@ -403,3 +404,15 @@ async def test_a_restricted_or_closed_case_stays_so_through_an_export_and_an_imp
     assert capital["status"] == "done", capital  # handles are lower case: `Maria` was "no user 'Maria'"
     piped = await api.http.post("/tags", headers=admin, json={"name": f"a|b{tag}"})
     assert piped.status_code == 422 and "holds no '|'" in piped.text, piped.text
+
+
+async def test_the_files_an_import_keeps_are_for_stagecoachs_user_only(api: Api, tmp_path: Path) -> None:
+    """The rejected rows (the office's contacts) were 0644 in a 0755 folder: readable by every local user"""
+    tag = uuid.uuid4().hex[:6]
+    job = await _import(api, "contacts", f"title;email\nAnna {tag};anna.{tag}@example.org\nBruno;not-an-email\n".encode(),
+                        mode="valid_rows")
+    assert job["status"] == "done" and job["rows_invalid"] == 1, job
+    folder = tmp_path / "imports"
+    kept = list(folder.iterdir())
+    assert kept and all(stat.S_IMODE(path.stat().st_mode) == 0o600 for path in kept), kept
+    assert stat.S_IMODE(folder.stat().st_mode) & 0o077 == 0
