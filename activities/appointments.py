@@ -17,7 +17,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime, time, timedelta, tzinfo
 from typing import Literal
 
-from babel.dates import format_datetime
+from babel.dates import format_date, format_time
 from icalendar import Calendar, Event, vCalAddress
 from pydantic import BaseModel
 from sqlmodel import select
@@ -109,8 +109,14 @@ def invitation(*, uid: str, sequence: int, start: datetime, end: datetime, title
     return calendar.to_ical()
 
 
-def cancellation(ics: bytes) -> tuple[bytes, str]:
-    """The invitation as a cancellation (same UID, next SEQUENCE); and its title."""
+def said_when(start: datetime, locale: str) -> str:
+    """When an appointment is, as its email says it: "lunedì 7 dicembre 2026, 18:30 CET" (the zone's short name; no
+    seconds, no "Ora standard dell'Europa centrale")."""
+    return f"{format_date(start, 'full', locale=locale)}, {format_time(start, 'short', locale=locale)} {start:%Z}"
+
+
+def cancellation(ics: bytes) -> tuple[bytes, str, datetime | None]:
+    """The invitation as a cancellation (same UID, next SEQUENCE); its title and start."""
     calendar = Calendar.from_ical(ics)
     calendar["method"] = "CANCEL"
     [event] = calendar.walk("VEVENT")
@@ -118,7 +124,8 @@ def cancellation(ics: bytes) -> tuple[bytes, str]:
     event["status"] = "CANCELLED"
     event.pop("dtstamp")
     event.add("dtstamp", utcnow())
-    return calendar.to_ical(), str(event.get("summary", ""))
+    start = event.decoded("dtstart") if "dtstart" in event else None
+    return calendar.to_ical(), str(event.get("summary", "")), start if isinstance(start, datetime) else None
 
 
 def appointment_start(started: datetime, after_days: int, at: str, zone: tzinfo) -> datetime:
@@ -156,7 +163,7 @@ class AppointmentActivities:
                                             for role in action.attendees]))
             ics = invitation(uid=uid, sequence=sequence, start=start, end=end, title=title, description=description,
                              location=location, organizer=self.deps.mailer.sender, attendees=attendees)
-            when = format_datetime(start, "full", tzinfo=settings.zone, locale=locale)
+            when = said_when(start, locale)
             body = "\n".join((title, when, location, "", description))
             subject = say(locale)("updated_invitation" if sequence else "invitation", title=title)
             return (", ".join(attendees), subject,
@@ -178,13 +185,14 @@ class AppointmentActivities:
             sent = (await session.exec(query)).first()
         if sent is None or not sent.attachments:
             return ActionResult(summary=english("summary_no_invitation"))
-        ics, title = cancellation(Attachment.from_stored(sent.attachments[0]).data)
+        ics, title, start = cancellation(Attachment.from_stored(sent.attachments[0]).data)
 
         async def compose(session: AsyncSession) -> tuple[str, str, str, list[Attachment]]:
             text = say(self.deps.settings.locale)
             reason = reason_text(input, text)
             why = text("cancelled_why", reason=reason) if reason else text("cancelled_text")
-            return (sent.to_address, text("cancelled", title=title), f"{title}\n\n{why}\n",
+            when = said_when(start, self.deps.settings.locale) if start is not None else ""  # which one is off
+            return (sent.to_address, text("cancelled", title=title), f"{title}\n{when}\n\n{why}\n",
                     [Attachment("cancel.ics", "text/calendar; method=CANCEL", ics)])
 
         message = await send_once(self.deps, step_key=f"{input.step_key}/cancel", workflow_id=sent.workflow_id,

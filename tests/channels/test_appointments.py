@@ -4,6 +4,7 @@ updated when the phase runs again, cancelled when it is skipped or the process a
 from __future__ import annotations
 
 import asyncio
+import re
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -134,8 +135,13 @@ async def test_with_locale_it_a_cancellation_says_why_in_italian(
         [invited, cancelled] = [d.message for d in smtp.seen() if f"{name}@example.org" in str(d.message["To"])]
         assert str(invited["Subject"]) == f"Invito: Sopralluogo: Villa {name}"
         assert str(cancelled["Subject"]) == f"Annullato: Sopralluogo: Villa {name}"
+        # each says when, as people write it (it said "18:30:00 Ora standard dell'Europa centrale"), the
+        # cancellation too (it did not say which appointment was off)
+        when = re.search(r"^\w+ \d{1,2} \w+ \d{4}, 10:30 CES?T$", invited.get_body(preferencelist=("plain",))
+                         .get_content().replace("\r\n", "\n"), re.M)
+        assert when is not None, invited.get_body(preferencelist=("plain",)).get_content()
         text = cancelled.get_body(preferencelist=("plain",)).get_content().replace("\r\n", "\n")
-        assert text == f"Sopralluogo: Villa {name}\n\nQuesto appuntamento è annullato: {why[name]}\n", text
+        assert text == f"Sopralluogo: Villa {name}\n{when[0]}\n\nQuesto appuntamento è annullato: {why[name]}\n", text
 
 
 def test_a_time_already_passed_at_the_phase_start_is_the_next_days_and_a_skipped_hour_the_one_after() -> None:
