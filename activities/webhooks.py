@@ -181,8 +181,9 @@ class WebhookActivities:
         if code == 410:
             async with self.deps.sessions() as session:
                 row = await session.get(DisabledEndpoint, name) or DisabledEndpoint(name=name, reason="")
-                row.reason = f"answered 410 Gone at {utcnow():%Y-%m-%d %H:%M} UTC"
-                row.disabled_at, row.enabled_at, row.enabled_by = utcnow(), None, None
+                now = utcnow()
+                row.reason = f"answered 410 Gone on {self.deps.settings.show(now)}"  # in TIMEZONE, as staff read it
+                row.disabled_at, row.enabled_at, row.enabled_by = now, None, None
                 session.add(row)
                 await session.commit()
             raise DeliveryFailed(f"{said} (Gone): the endpoint is disabled until an admin enables it", outcome="final",

@@ -14,6 +14,7 @@ from temporalio.testing import WorkflowEnvironment
 from crm.deliveries import Delivery, DeliveryStatus, DisabledEndpoint
 from crm.models import HistoryKind
 from processes.instance import ProcessStatus, ResolveIncidentRequest
+from settings import Settings
 from tests.channels.receivers import Received, Receiver, receiver
 from tests.factories import Factory
 from tests.polling import eventually
@@ -161,8 +162,11 @@ async def test_webhook_failures_each_behave_as_documented(
     assert incidents["gone"].error_type == "EndpointGone" and len(target.at("/gone")) == 1
     assert disabled is not None and disabled.error_type == "EndpointDisabled" and len(target.at("/gone")) == 1
     async with sessions() as session:
+        gone = await session.get(DisabledEndpoint, "gone")
         disabled_rows = {d.name: d.disabled for d in (await session.exec(select(DisabledEndpoint))).all()}
     assert disabled_rows.get("gone") is True and not any(disabled_rows.get(name) for name in results)
+    assert gone is not None and gone.disabled_at is not None  # the time as staff read it, in TIMEZONE's words
+    assert gone.reason == f"answered 410 Gone on {Settings().show(gone.disabled_at)}", gone.reason
     assert incidents["refused"].error_type == "WebhookRefused" and "422" in incidents["refused"].message
     assert refused_state.status is ProcessStatus.completed and len(target.at("/refused")) == 2
     [refused_delivery] = await deliveries(sessions, handles["refused"].id)
