@@ -107,15 +107,18 @@ class BodyTooLarge(HTTPException):
 
     def __init__(self, limit: int, setting: str = "max_body_bytes") -> None:
         super().__init__(413, f"the request body is over {limit:,} bytes ({setting.upper()})")
+        self.limit = limit
 
 
 class Admission:
     def __init__(self, app: ASGIApp, max_body_bytes: int, limits: dict[str, int] | None = None,
-                 pages: dict[str, Callable[[Scope, int], ASGIApp]] | None = None) -> None:
+                 pages: dict[str, Callable[[Scope, int], ASGIApp]] | None = None,
+                 page: Callable[[Scope, int], ASGIApp | None] | None = None) -> None:
         self.app = app
         self.max_body_bytes = max_body_bytes
         self.limits = limits or {}  # by setting name: {"max_import_bytes": 200_000_000, ...}
         self.pages = pages or {}  # by setting name: the page a browser gets for a body over it (the client's form)
+        self.page = page  # by path: the page a browser gets for a body over its limit, or None (the console's)
         self._rules: dict[str, list[_Rule]] | None = None  # by method, in the app's order
 
     def _route(self, scope: Scope) -> _Rule | None:
@@ -159,6 +162,9 @@ class Admission:
         if length is not None and length > limit:
             if setting in self.pages:
                 await self.pages[setting](scope, limit)(scope, receive, send)
+                return
+            if self.page is not None and (page := self.page(scope, limit)) is not None:
+                await page(scope, receive, send)
                 return
             error = BodyTooLarge(limit, setting or "max_body_bytes")
             await problem(413, "PayloadTooLarge", error.detail)(scope, receive, send)

@@ -87,7 +87,8 @@ def create_app(settings: Settings | None = None, temporal: Client | None = None,
                        limits={"max_import_bytes": settings.max_import_bytes,
                                "max_document_bytes": settings.max_document_bytes,
                                "client_request_max_body_bytes": settings.client_request_max_body_bytes},
-                       pages={"client_request_max_body_bytes": client_forms.too_large})  # inside the next one
+                       pages={"client_request_max_body_bytes": client_forms.too_large},
+                       page=console_errors.too_large)  # inside the next one
     app.add_middleware(problems.UnexpectedErrors, page=console_errors.error_page)
     documented = {id(route): n for n, route in enumerate(app.routes)}  # the OpenAPI document's order
     _matched_first(app, processes.router)

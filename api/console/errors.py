@@ -17,6 +17,8 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 from starlette.types import Scope
 
+from api.console.i18n import translator
+from api.admission import BodyTooLarge
 from api.console.web import COOKIE, NUL_IN_FORM, refused_page, render
 from crm.staff_sessions import signed_in
 
@@ -41,6 +43,22 @@ async def _not_found(request: Request, status: int, headers: dict[str, str] | No
                   what=request.url.path[:200])
     page.headers.update(headers or {})
     return page
+
+
+TOO_LARGE = "it is larger than {size} bytes (send a smaller file, or fewer at once)"
+
+
+def too_large(scope: Scope, limit: int) -> Response | None:
+    """The console's page for a form over its size limit (413), said in the office's language; None elsewhere (the
+    API answers its problem+json). It had answered a console form with the API's JSON."""
+    if not _in_console(scope["path"]):
+        return None
+    from babel.numbers import format_decimal
+
+    settings = scope["app"].state.settings
+    _ = translator(settings.locale)
+    size = format_decimal(limit, locale=settings.locale)
+    return refused_page(Request(scope), settings, _(TOO_LARGE).format(size=size), 413)
 
 
 def error_page(scope: Scope) -> Response | None:
@@ -68,4 +86,6 @@ def install(app: FastAPI) -> None:
     async def _http(request: Request, exc: StarletteHTTPException) -> Any:
         if _in_console(request.url.path) and exc.status_code in (404, 405):
             return await _not_found(request, exc.status_code, exc.headers)
+        if exc.status_code == 413 and isinstance(exc, BodyTooLarge) and (page := too_large(request.scope, exc.limit)):
+            return page  # a body that passed its limit as it was read
         return await api_http(request, exc)

@@ -19,4 +19,6 @@ ITALIAN_FORMS: dict[str, str] = {
     'record {id} has no email address (nor a contact with one): write one in “Send to”':
         'la scheda {id} non ha un indirizzo email (né un contatto che ne abbia uno): scrivine uno in “Invia a”',
     'required': 'obbligatorio',
+    'it is larger than {size} bytes (send a smaller file, or fewer at once)':
+        'supera i {size} byte (invia un file più piccolo, o meno file insieme)',
 }

@@ -23,6 +23,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from starlette.datastructures import FormData
 from starlette.exceptions import HTTPException
 
+from api.admission import BodyTooLarge
 from api.auth import Principal
 from api.console.actors import actor_in, user_named
 from api.console.i18n import translator
@@ -87,6 +88,8 @@ async def form(request: Request, signed: SignedIn, max_files: int = 0) -> FormDa
         raise FormRefused("not a form")
     try:
         data = await request.form(max_files=max_files, max_fields=MAX_FIELDS)
+    except BodyTooLarge:
+        raise  # the console's page for it (api.console.errors), which says so
     except HTTPException as exc:  # more files or fields than it takes, or a multipart body that does not parse
         raise FormRefused("not a form this page sends", status=exc.status_code) from None
     sent = data.get("csrf_token")

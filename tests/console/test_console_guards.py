@@ -211,3 +211,25 @@ def _idempotency_key(page: httpx.Response) -> str:
 async def _current(stack: Stack, workflow_id: str, phase: str) -> bool:
     state = (await stack.http.get(f"/processes/{workflow_id}", headers=stack.as_("admin"))).json()
     return state.get("current_phase") == phase
+
+
+async def test_a_form_over_the_size_limit_gets_the_consoles_page(stack: Stack, sessions: Any) -> None:
+    """A console form over MAX_BODY_BYTES answered the API's problem+json ("PayloadTooLarge ... MAX_BODY_BYTES"), in
+    a browser; declared too long, or found so as it is read (sent without its length)"""
+    staff = await staff_user(sessions)
+    async with httpx.AsyncClient(base_url=str(stack.http.base_url), timeout=60) as browser:
+        assert (await sign_in_async(browser, staff.user.handle, staff.password)).status_code == 303
+        token = csrf_token(await browser.get("/console/tasks"))
+        body = f"csrf_token={token}&title=" + "x" * 2_000_000
+
+        async def streamed() -> Any:  # no Content-Length: the limit is found as the body is read
+            for n in range(0, len(body), 65536):
+                yield body[n:n + 65536].encode()
+
+        for content in (body.encode(), streamed()):
+            answer = await browser.post("/console/tasks", content=content,
+                                        headers={"Content-Type": "application/x-www-form-urlencoded"})
+            assert answer.status_code == 413 and answer.headers["content-type"].startswith("text/html"), answer.text
+            assert "nothing was done: it is larger than 1,000,000 bytes (send a smaller file" in answer.text, answer.text[answer.text.find("<main"):].replace("\n", " ")[:700]
+    api = await stack.http.post("/tasks", headers=stack.as_("staff"), content=b"x" * 2_000_000)
+    assert api.status_code == 413 and api.json()["type"] == "PayloadTooLarge"  # the API's own answer stays
