@@ -11,14 +11,15 @@ from __future__ import annotations
 
 from typing import Any
 
+from babel.numbers import format_decimal
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 from starlette.types import Scope
 
-from api.console.i18n import translator
 from api.admission import BodyTooLarge
+from api.console.i18n import translator
 from api.console.web import COOKIE, NUL_IN_FORM, refused_page, render
 from crm.staff_sessions import signed_in
 
@@ -53,8 +54,6 @@ def too_large(scope: Scope, limit: int) -> Response | None:
     API answers its problem+json). It had answered a console form with the API's JSON."""
     if not _in_console(scope["path"]):
         return None
-    from babel.numbers import format_decimal
-
     settings = scope["app"].state.settings
     _ = translator(settings.locale)
     size = format_decimal(limit, locale=settings.locale)

@@ -144,9 +144,6 @@ ITALIAN_SAID: dict[str, str] = {
     "substate '{substate}' of record {record} is not open":
         "il sottostato '{substate}' della scheda {record} non è aperto",
     "no record {id}": "nessuna scheda {id}",
-    "record {record} has {n} pending client request(s) whose answers would move it from '{current}'; send the move "
-    "again with pending_requests: {choices}":
-        "la scheda {record} ha richieste al cliente in attesa ({n}) le cui risposte la sposterebbero da '{current}'",
     # the console's own words for it: the choice is on the record's page, under the message
     "record {record} has {n} pending client request(s) whose answers would move it from '{current}': choose below "
     "what becomes of them, then move it again":

@@ -67,8 +67,9 @@ def field_error(exc: ValidationError, _: Translate, labels: Mapping[str, str] | 
     return "; ".join(list(said.values())[:5])
 
 
-# the values of a refusal that are words of the engine (a status), shown in the office's language
-_WORDS = ("status", "kind", "advice")  # values that are words of the engine (a status, a kind of record or file)
+# the values of a refusal that are words of the engine (a status, a kind of record or file, an import's advice), shown
+# in the office's language
+_WORDS = ("status", "kind", "advice")
 
 
 def refusal(exc: StagecoachError, _: Translate) -> str:
