@@ -3,8 +3,8 @@
 A browser under /console is given the console's "Not found" page (in the office's language, with the navigation
 when someone is signed in), not the API's problem+json: an address naming no page, a page's number that cannot
 be one (`/console/records/abc`, `/console/records/99999999999999999999`) or a method no page takes. An error no
-handler took is logged as the API logs it (api.problems.UnexpectedErrors) and shown as the console's error page.
-Everywhere else the API's JSON answers stay as they are.
+handler took is logged as the API logs it (api.problems.UnexpectedErrors) and shown as the console's error page, and
+a form over its size limit gets the console's refusal (413). Everywhere else the API's JSON answers stay as they are.
 """
 
 from __future__ import annotations
