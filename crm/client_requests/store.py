@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func
@@ -144,6 +144,12 @@ def is_expired(request: ClientRequest) -> bool:
         request.status == RequestStatus.pending and request.expires_at <= utcnow())
 
 
+def days_on(days: int, settings: Settings, now: datetime | None = None) -> datetime:
+    """`days` from `now` at the same time of day in TIMEZONE (in UTC): a request sent at 03:02 with 120 days expires
+    at 03:02 across a change of the clocks, not at 04:02."""
+    return ((now or utcnow()).astimezone(settings.zone) + timedelta(days=days)).astimezone(UTC)
+
+
 async def open_request(session: AsyncSession, *, template_key: str, record_id: int | None, actor: str,
                        auto_move: AutoMove = AutoMove.off, waiting_workflow_id: str | None = None,
                        waiting_phase_key: str | None = None, waiting_status: str | None = None,
@@ -169,7 +175,7 @@ async def open_request(session: AsyncSession, *, template_key: str, record_id: i
         message=template.message, questions=list(template.questions), token_hash=token_hash,
         status=RequestStatus.pending, auto_move=auto_move, waiting_workflow_id=waiting_workflow_id,
         waiting_phase_key=waiting_phase_key, waiting_status=waiting_status,
-        expires_at=utcnow() + timedelta(days=days), created_by=actor)
+        expires_at=days_on(days, settings), created_by=actor)
     session.add(request)
     await session.flush()
     return request, token
@@ -182,7 +188,7 @@ def renew_token(session: AsyncSession, request: ClientRequest, settings: Setting
     session.add(ReplacedLink(token_hash=request.token_hash, request_id=request.id))
     token, request.token_hash = new_token()
     days = expires_days if expires_days is not None else settings.client_request_expiry_days
-    request.expires_at = utcnow() + timedelta(days=days)
+    request.expires_at = days_on(days, settings)
     if request.status == RequestStatus.expired:  # open again (a process that was told it ended is not told again)
         request.status, request.closed_at = RequestStatus.pending, None
     session.add(request)

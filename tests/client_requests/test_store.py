@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -58,3 +59,12 @@ async def test_open_request_copies_the_newest_version_and_keeps_only_the_token_h
     assert request.questions[0]["key"] == "cu"
     assert 2.9 < (request.expires_at - request.created_at).total_seconds() / 86400 <= 3.0
     assert store.request_link(settings, token) == f"https://crm.example.com/r/{token}"
+
+
+def test_a_request_expires_at_the_time_of_day_it_was_sent_across_a_change_of_the_clocks() -> None:
+    """Sent at 03:02 in Rome in December with 120 days, it expired at 04:02 (120 × 24 hours, summer time by then)"""
+    rome = Settings(timezone="Europe/Rome")
+    sent = datetime(2026, 12, 6, 2, 2, tzinfo=UTC)  # 03:02 in Rome
+    expires = store.days_on(120, rome, sent)
+    assert expires.astimezone(rome.zone).strftime("%Y-%m-%d %H:%M %Z") == "2027-04-05 03:02 CEST"
+    assert store.days_on(7, Settings(timezone="UTC"), sent) == datetime(2026, 12, 13, 2, 2, tzinfo=UTC)
