@@ -154,8 +154,9 @@ _ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 
 
 def value_in(_: Any, locale: str, value: Any) -> str:
-    """An answer or a free field as the office writes it: 1.250,50 and 29/03/2026 in Italian (1,250.5 and 3/29/26 in
-    English), sì and no; a list item by item; any other text as it is."""
+    """An answer or a free field as the office writes it: 1.250,5 and 29/03/2026 in Italian (1,250.5 and 3/29/2026 in
+    English), sì and no; a whole number as it is (a year, a postal code); a list item by item; any other text as it
+    is."""
     from babel import Locale
     from babel.dates import format_date
     from babel.numbers import format_decimal
@@ -164,9 +165,10 @@ def value_in(_: Any, locale: str, value: Any) -> str:
         return ""
     if isinstance(value, bool):
         return _("yes") if value else _("no")
-    if isinstance(value, int | float):  # a float as the client typed it, not as binary fractions add up (0.1 + 0.2)
-        return format_decimal(round(value, 10) if isinstance(value, float) else value, locale=locale,
-                              decimal_quantization=False)
+    if isinstance(value, int):  # a year, a postal code, a count: as it is (2026, not 2.026)
+        return str(value)
+    if isinstance(value, float):  # as the client typed it, not as binary fractions add up (0.1 + 0.2)
+        return format_decimal(round(value, 10), locale=locale, decimal_quantization=False)
     if isinstance(value, str) and _ISO_DATE.fullmatch(value):
         try:
             day = date.fromisoformat(value)

@@ -30,7 +30,7 @@ async def test_a_phone_sees_every_page_within_its_screen(stack: Stack, sessions:
     word = "Superpercorsodiprova" * 14 + tag
     made = await stack.http.post("/records", headers=admin, json={
         "kind": "lead", "title": word, "owner_id": staff.user.id,
-        "fields": {"note": "prima riga\nseconda riga", "importo": 1250.5, "rogito": "2026-03-29"}})
+        "fields": {"note": "prima riga\nseconda riga", "importo": 1250.5, "rogito": "2026-03-29", "cap": 40100}})
     assert made.status_code == 201, made.text
     record = made.json()
     for n in range(3):
@@ -53,3 +53,4 @@ async def test_a_phone_sees_every_page_within_its_screen(stack: Stack, sessions:
     fields = page.locator("dd.typed")
     texts = await fields.all_inner_texts()
     assert "prima riga\nseconda riga" in texts and "1,250.5" in texts and "3/29/2026" in texts, texts
+    assert "40100" in texts, texts  # a postal code, a year: not 40,100
