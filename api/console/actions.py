@@ -109,6 +109,7 @@ async def process_action(workflow_id: str, action: str, request: Request, sessio
         await staff_request(kind, workflow_id, _body(kind, data, _), session, temporal, settings, principal(signed),
                             key)
     except (FormInvalid, StagecoachError) as exc:
+        await session.rollback()  # the page is drawn from what is committed, not what was refused
         status = exc.status if isinstance(exc, StagecoachError) else 422
         posted = {name: text(data, name) for name in ("phase", "reason", "answers", "owner_id")}
         return await render_process(request, session, temporal, settings, signed, workflow_id, status,
@@ -127,6 +128,7 @@ async def complete_task_action(task_id: int, request: Request, session: SessionD
         await complete_task(task_id, session, temporal, settings, principal(signed), body,
                             text(data, "idempotency_key")[:200] or None)  # sent twice: done once
     except (ValidationError, FormInvalid, StagecoachError) as exc:
+        await session.rollback()  # the page is drawn from what is committed, not what was refused
         status = exc.status if isinstance(exc, StagecoachError) else 422
         message = field_error(exc, _) if isinstance(exc, ValidationError) else _message(exc, _)
         if back.startswith("/console/tasks"):  # the page the form was on: its list, the message above it

@@ -111,9 +111,11 @@ async def move_on_console(record_id: int, request: Request, session: SessionDep,
                                                       "expected_status": _("Status"),
                                                       "pending_requests": _("Pending client requests")}))
     except ClientRequestsPending as exc:  # the record's page asks what becomes of them (from the board too)
+        await session.rollback()  # the page is drawn from what is committed, not what was refused
         values = exc.wording[1] if exc.wording else {}
         return await refused(exc.status, _(PENDING).format(**values) if values else refusal(exc, _), pending=True)
     except StagecoachError as exc:
+        await session.rollback()  # the page is drawn from what is committed, not what was refused
         return await refused(exc.status, refusal(exc, _))
     if from_board and not back.startswith("//"):  # the board says which card moved, where it is now
         return redirect(with_param(back, "moved", record_id))

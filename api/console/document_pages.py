@@ -44,6 +44,7 @@ async def upload(record_id: int, request: Request, session: SessionDep, settings
         await store.add(session, storage_for(settings), record_id, file.file, file.filename,
                         file.content_type or "", who.actor, document, locale=settings.locale)
     except StagecoachError as exc:
+        await session.rollback()  # the page is drawn from what is committed, not what was refused
         return await render_record(request, session, settings, signed, record_id, exc.status,
                                    document_error=said_in(exc, settings.locale))
     finally:

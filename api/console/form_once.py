@@ -29,7 +29,18 @@ from processes.errors import IdempotencyKeyReused
 
 async def apply_once(session: AsyncSession, data: FormData, who: Principal, operation: str, target: str,
                      body: BaseModel, action: Callable[[], Awaitable[Any]]) -> None:
-    """Run `action` (which commits) unless this form was applied already; a form without its key runs it."""
+    """Run `action` (which commits) unless this form was applied already; a form without its key runs it. A refusal
+    commits nothing, the key's claim neither, and leaves the session as it found it: the page drawn with it next must
+    not show what the refused action had flushed (a request never made, with working buttons)."""
+    try:
+        await _apply_once(session, data, who, operation, target, body, action)
+    except BaseException:
+        await session.rollback()
+        raise
+
+
+async def _apply_once(session: AsyncSession, data: FormData, who: Principal, operation: str, target: str,
+                      body: BaseModel, action: Callable[[], Awaitable[Any]]) -> None:
     key = text(data, "idempotency_key")[:200]
     if not key:
         await action()
@@ -46,7 +57,7 @@ async def apply_once(session: AsyncSession, data: FormData, who: Principal, oper
         if await _sent_before(session, key, mine):
             return
         raise
-    await action()  # a refusal commits nothing, the key's claim neither
+    await action()
 
 
 async def _sent_before(session: AsyncSession, key: str, mine: str) -> bool:

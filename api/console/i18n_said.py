@@ -155,6 +155,8 @@ ITALIAN_SAID: dict[str, str] = {
     "client request {id} is linked to record {record} already":
         "la richiesta al cliente {id} è già collegata alla scheda {record}",
     "a reminder needs a due time": "un promemoria richiede una scadenza",
+    "unknown task category '{category}' (the categories are {categories})":
+        "categoria di attività sconosciuta '{category}' (le categorie sono {categories})",
     "{name} is empty": "{name} è vuoto",
     "{name} is named as text, but its content is not UTF-8 text (a NUL byte, or bytes UTF-8 does not allow, as in "
     "Windows-1252 or UTF-16): save it as UTF-8":

@@ -104,6 +104,7 @@ async def start_on_record(record_id: int, request: Request, session: SessionDep,
         started = await start_with(body, Response(), session, temporal, settings, principal(signed),
                                    mark_running=True)
     except StagecoachError as exc:
+        await session.rollback()  # the page is drawn from what is committed, not what was refused
         return await render_record(request, session, settings, signed, record_id, exc.status,
                                    said_in(exc, settings.locale))
     except ValueError as exc:  # pydantic's ValidationError: a template key that cannot be one

@@ -76,6 +76,7 @@ async def request_action(request_id: int, action: str, request: Request, session
             raise ClientRequestNotFound.worded("no client request {id}", id=request_id)
         await _act(action, request_id, data, session, temporal, settings, signed, _)
     except (Refused, StagecoachError) as exc:
+        await session.rollback()  # the page is drawn from what is committed, not what was refused
         if origin == "record" and digits(record_id):
             return await render_record(request, session, settings, signed, int(record_id), exc.status,
                                        request_error=said_in(exc, settings.locale), request_error_at=str(request_id))
@@ -122,6 +123,7 @@ async def send_request(record_id: int, request: Request, session: SessionDep, te
             message = _("record {id} has no email address (nor a contact with one): write one in “Send to”")
             raise Refused(message.format(id=record_id)) from None
     except (Refused, StagecoachError) as exc:
+        await session.rollback()  # the page is drawn from what is committed, not what was refused
         return await render_record(request, session, settings, signed, record_id, exc.status,
                                    request_error=said_in(exc, settings.locale), request_error_at="send",
                                    posted={"template": text(data, "template"), "expires_days": days,
@@ -141,6 +143,7 @@ async def link_to_record(record_id: int, request: Request, session: SessionDep, 
         await link_client_request(request_id, ClientRequestLink(record_id=record_id), session, settings,
                                   principal(signed))
     except (Refused, StagecoachError) as exc:
+        await session.rollback()  # the page is drawn from what is committed, not what was refused
         return await render_record(request, session, settings, signed, record_id, exc.status,
                                    request_error=said_in(exc, settings.locale), request_error_at="link",
                                    posted={"request_id": text(data, "request_id")})

@@ -20,7 +20,7 @@ from api.console.case_pages import render_case
 from api.console.form_once import apply_once
 from api.console.i18n import translator
 from api.console.process_pages import record_titles, users_by_id
-from api.console.refusals import field_error
+from api.console.refusals import field_error, said_in
 from api.console.web import SignedInDep, form, principal, redirect, render, text, with_param
 from api.deps import SessionDep, SettingsDep, TemporalDep
 from api.fields import digits
@@ -103,8 +103,9 @@ async def create(request: Request, session: SessionDep, temporal: TemporalDep, s
         await apply_once(session, data, who, "create_task", "tasks", body,  # a form sent twice makes one task
                          lambda: create_task(body, session, temporal, settings, who))
     except (ValueError, StagecoachError) as exc:
+        await session.rollback()  # the page below is drawn from what is committed, not from what was refused
         message = (field_error(exc, translator(settings.locale), _labels(settings))
-                   if isinstance(exc, ValidationError) else getattr(exc, "message", str(exc)))
+                   if isinstance(exc, ValidationError) else said_in(exc, settings.locale))
         status = exc.status if isinstance(exc, StagecoachError) else 422
         values = {name: text(data, name) for name in ("record_id", "title", "category", "due_at",
                                                       "remind_minutes_before", "description")}

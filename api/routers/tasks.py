@@ -149,8 +149,11 @@ def _check(task: Task, settings: Settings) -> None:
     if task.category:
         task.category = named.get(task.category.strip().casefold(), task.category)
     if task.category and task.category not in settings.task_categories:
-        raise TaskInvalid(f"unknown task category '{task.category}'",
-                          details=[ErrorDetail("body.category", f"one of {', '.join(settings.task_categories)}")])
+        categories = ", ".join(settings.task_categories)
+        raise TaskInvalid(f"unknown task category '{task.category}'", details=[
+            ErrorDetail("body.category", f"one of {categories}")], wording=(
+            "unknown task category '{category}' (the categories are {categories})",
+            {"category": task.category, "categories": categories}))
     if task.remind_minutes_before is not None and task.due_at is None:
         raise TaskInvalid("a reminder needs a due time", details=[ErrorDetail("body.due_at", "needed for a reminder")])
 
