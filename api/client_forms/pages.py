@@ -43,7 +43,7 @@ router = APIRouter(include_in_schema=False)
 MAX_FIELDS = 2_000  # a multi_choice sends one field per option ticked
 
 CSS = """body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;line-height:1.5;margin:0;color:#1a1a1a;
-background:#fafafa}main{max-width:40rem;margin:0 auto;padding:1rem 1rem 3rem}h1{font-size:1.5rem}
+background:#fafafa}main{max-width:40rem;margin:0 auto;padding:1rem 1rem 3rem;overflow-wrap:anywhere}h1{font-size:1.5rem}
 .message{white-space:pre-line}.question{margin:1.25rem 0;padding:.75rem;background:#fff;border:1px solid #ccc;
 border-radius:.4rem}.question.invalid{border:2px solid #b00020}label,legend{display:block;font-weight:600}
 fieldset{border:0;margin:0;padding:0}.option{display:flex;align-items:center;gap:.5rem;margin:.4rem 0}

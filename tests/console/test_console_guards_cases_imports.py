@@ -62,6 +62,7 @@ async def test_cases_tasks_and_imports_refuse_what_they_must(stack: Stack, sessi
         [made] = (await stack.http.get("/tasks", headers=admin, params={"record_id": seen["id"]})).json()
         today = (await browser.get("/console")).text  # a task staff made is theirs today too (it was left out)
         assert f'id="task-{made["id"]}"' in today.split('id="tasks-h"')[1]
+        assert 'href="/console/processes/"' not in today  # a task of no process had an empty link (no text, no target)
         # closed in one tab, then again in another: the message is on the page the form was on, above its list
         for back, page in (("/console/tasks?done=task", "tasks"), ("", "today")):
             closed = await browser.post(f"/console/tasks/{made['id']}/complete", data={

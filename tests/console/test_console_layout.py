@@ -42,7 +42,8 @@ async def test_a_phone_sees_every_page_within_its_screen(stack: Stack, sessions:
     await page.set_viewport_size({"width": 390, "height": 844})
     await sign_in(page, base, staff)
     for path in ("/console", "/console/tasks", "/console/records", f"/console/records/{record['id']}",
-                 "/console/processes", "/console/cases", "/console/client-requests", "/console/imports"):
+                 "/console/processes", "/console/cases", "/console/client-requests", "/console/imports",
+                 "/console/board"):
         await page.goto(f"{base}{path}")
         assert await page.evaluate(WIDER) <= 0, (path, await page.evaluate(WIDEST))
     await page.goto(f"{base}/console/tasks")
