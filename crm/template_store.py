@@ -122,9 +122,9 @@ async def get_version(session: AsyncSession, key: str, version: int | None = Non
         row = (await session.exec(query)).first()
     if row is None:
         if version is not None and await latest(session, key) is not None:
-            raise TemplateNotFound(f"template '{key}' has no version {version}")
+            raise TemplateNotFound.worded("template '{key}' has no version {version}", key=key, version=version)
         keys = (await session.exec(select(ProcessTemplateVersion.key).distinct())).all()
-        raise TemplateNotFound(f"no template '{key}'{did_you_mean(key, keys)}")
+        raise TemplateNotFound.worded("no template '{key}'{hint}", key=key, hint=did_you_mean(key, keys))
     return row
 
 

@@ -152,6 +152,17 @@ ITALIAN_SAID: dict[str, str] = {
     "no process {id}": "nessun processo {id}",
     "no client request {id}": "nessuna richiesta al cliente {id}",
     "no import {id}": "nessuna importazione {id}",
+    "no case {id}": "nessuna pratica {id}",
+    "no task {id}": "nessuna attività {id}",
+    "no template '{key}'{hint}": "nessun modello '{key}'{hint}",
+    "template '{key}' has no version {version}": "il modello '{key}' non ha la versione {version}",
+    "no request template '{key}'{hint}": "nessun modello di richiesta '{key}'{hint}",
+    "request template '{key}' has no version {version}": "il modello di richiesta '{key}' non ha la versione {version}",
+    "import {id} has no rejected rows (yet)": "l'importazione {id} non ha (ancora) righe scartate",
+    "client request {id} is {status}: it cannot be cancelled":
+        "la richiesta al cliente {id} è {status}: non si può annullare",
+    "client request {id} is {status}: it cannot be resent":
+        "la richiesta al cliente {id} è {status}: non si può inviare di nuovo",
     "client request {id} is linked to record {record} already":
         "la richiesta al cliente {id} è già collegata alla scheda {record}",
     "a reminder needs a due time": "un promemoria richiede una scadenza",

@@ -57,7 +57,7 @@ async def get_case_or_404(session: SessionDep, case_id: int, viewer: Viewer) -> 
     except RecordNotFound:
         record = None
     if record is None or record.kind is not RecordKind.case:
-        raise CaseNotFound(f"no case {case_id}")
+        raise CaseNotFound.worded("no case {id}", id=case_id)
     return record
 
 

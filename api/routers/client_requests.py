@@ -184,8 +184,8 @@ async def cancel_client_request(client_request_id: int, session: SessionDep, tem
     it is told (and goes on without the answers). 409 once submitted."""
     request = await get_request_or_404(session, client_request_id, principal)
     if request.status in (RequestStatus.submitted, RequestStatus.cancelled):
-        raise ClientRequestClosed(f"client request {client_request_id} is {request.status.value}: "
-                                  "it cannot be cancelled")
+        raise ClientRequestClosed.worded("client request {id} is {status}: it cannot be cancelled",
+                                         id=client_request_id, status=request.status.value)
     # a process waiting for it is told (its closure row)
     await closing.cancel(session, request, principal.actor, settings.locale)
     await requests_cancelled(temporal, settings, [client_request_id])  # its workflow stops reminding and waiting
@@ -200,8 +200,8 @@ async def resend_client_request(client_request_id: int, session: SessionDep, tem
     """Email a new link (the old one stops working) with a new expiry. 409 once submitted or cancelled."""
     request = await get_request_or_404(session, client_request_id, principal)
     if request.status in (RequestStatus.submitted, RequestStatus.cancelled):
-        raise ClientRequestClosed(f"client request {client_request_id} is {request.status.value}: "
-                                  "it cannot be resent")
+        raise ClientRequestClosed.worded("client request {id} is {status}: it cannot be resent",
+                                         id=client_request_id, status=request.status.value)
     token = store.renew_token(session, request, settings, body.expires_days if body else None)
     return await _send(session, temporal, settings, request, token, "client_request_sent_again", principal.actor)
 

@@ -215,5 +215,5 @@ async def rejected_rows(job_id: int, session: SessionDep, settings: SettingsDep,
         raise ImportNotFound(f"the rejected rows of import {job_id} were removed {settings.import_rejected_days} days "
                              "after it ended (IMPORT_REJECTED_DAYS)")
     if job.status not in (ImportStatus.done, ImportStatus.refused) or not path.exists():
-        raise ImportNotFound(f"import {job_id} has no rejected rows (yet)")
+        raise ImportNotFound.worded("import {id} has no rejected rows (yet)", id=job_id)
     return FileResponse(path, media_type="text/csv; charset=utf-8", filename=f"import-{job_id}-rejected.csv")

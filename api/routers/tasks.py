@@ -88,7 +88,7 @@ async def _task_or_404(session: SessionDep, task_id: int, principal: Principal) 
     query = select(Task).where(Task.id == task_id, _visible(principal))
     task = (await session.exec(query)).first()
     if task is None:
-        raise TaskNotFound(f"no task {task_id}")
+        raise TaskNotFound.worded("no task {id}", id=task_id)
     return task
 
 

@@ -59,7 +59,8 @@ async def cancel(session: AsyncSession, request: ClientRequest, actor: str, loca
     if changed.rowcount != 1:
         await session.rollback()
         await session.refresh(request)
-        raise ClientRequestClosed(f"client request {request_id} is {request.status.value}: it cannot be cancelled")
+        raise ClientRequestClosed.worded("client request {id} is {status}: it cannot be cancelled", id=request_id,
+                                         status=request.status.value)
     line = _line(request, HistoryKind.client_request_cancelled,
                  history_text(locale, "client_request_cancelled", title=request.title), actor)
     if line is not None:

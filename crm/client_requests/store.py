@@ -69,9 +69,10 @@ async def get_template(session: AsyncSession, key: str, version: int | None = No
             ClientRequestTemplate.key == key, ClientRequestTemplate.version == version))).first()
     if row is None:
         if version is not None and await newest(session, key) is not None:
-            raise RequestTemplateNotFound(f"request template '{key}' has no version {version}")
+            raise RequestTemplateNotFound.worded("request template '{key}' has no version {version}", key=key,
+                                                 version=version)
         keys = (await session.exec(select(ClientRequestTemplate.key).distinct())).all()
-        raise RequestTemplateNotFound(f"no request template '{key}'{did_you_mean(key, keys)}")
+        raise RequestTemplateNotFound.worded("no request template '{key}'{hint}", key=key, hint=did_you_mean(key, keys))
     return row
 
 
