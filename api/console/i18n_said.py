@@ -96,6 +96,8 @@ ITALIAN_SAID: dict[str, str] = {
         "nel foglio di calcolo, usa Salva con nome (o Scarica come) 'CSV UTF-8' e invia quel file",
     "export the list from where it was made as CSV": "esporta l'elenco come CSV da dove è stato creato",
     "send the CSV file of the list": "invia il file CSV dell'elenco",
+    "not text (an archive, a database or a program's own file)":
+        "non è testo (un archivio, un database o un file di un programma)",
     "the file is UTF-16, as Excel saves 'Unicode text': save it as 'CSV UTF-8' and send it again":
         "il file è in UTF-16, come Excel salva il 'Testo Unicode': salvarlo come 'CSV UTF-8' e inviarlo di nuovo",
     # how an import ended (api/console/import_pages.outcome)

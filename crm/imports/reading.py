@@ -101,12 +101,26 @@ def _unclosed(lines: list[str], delimiter: str) -> bool:
 
 # files sent for a CSV by mistake, known by their first bytes: (signature, what it is, what to do)
 SPREADSHEET = "in the spreadsheet, Save as (or Download as) 'CSV UTF-8' and send that file"
+SEND_CSV = "send the CSV file of the list"
+NO_TEXT = "not text (an archive, a database or a program's own file)"
 NOT_TEXT_FILES = ((b"PK\x03\x04", "a spreadsheet (XLSX or ODS) or a ZIP archive", SPREADSHEET),
                   (b"\xd0\xcf\x11\xe0", "an Excel 97-2003 workbook (XLS)", SPREADSHEET),
                   (b"%PDF", "a PDF", "export the list from where it was made as CSV"),
-                  (b"\xff\xd8\xff", "an image (JPEG)", "send the CSV file of the list"),
-                  (b"\x89PNG", "an image (PNG)", "send the CSV file of the list"),
-                  (b"GIF8", "an image (GIF)", "send the CSV file of the list"))
+                  (b"\xff\xd8\xff", "an image (JPEG)", SEND_CSV),
+                  (b"\x89PNG", "an image (PNG)", SEND_CSV),
+                  (b"GIF8", "an image (GIF)", SEND_CSV))
+_CONTROL = frozenset(range(32)) - {9, 10, 13}  # no text holds them but a tab and line ends
+
+
+def _utf16(raw: bytes) -> bool:
+    """Whether the line is UTF-16 without its BOM: its Latin letters each a byte and a NUL, the NULs all on one side."""
+    even, odd = raw[0::2].count(0), raw[1::2].count(0)
+    return max(even, odd) > len(raw) // 4 and min(even, odd) <= len(raw) // 50
+
+
+def _binary(raw: bytes) -> bool:
+    """Whether the line is no text: a NUL in it, or a twentieth of its bytes control characters."""
+    return b"\x00" in raw or sum(byte in _CONTROL for byte in raw[:4096]) * 20 > min(len(raw), 4096)
 
 
 def detect_encoding(path: Path) -> str:
@@ -159,8 +173,10 @@ def header(path: Path, encoding: str, delimiter: str | None) -> tuple[list[str],
             raw = file.readline(4 * HEADER_LIMIT + 1)
     if len(raw) > 4 * HEADER_LIMIT:
         raise FileUnreadable(HEADER_TOO_LONG, limit=f"{HEADER_LIMIT:,}")
-    if b"\x00" in raw:  # no header holds NUL; UTF-16 without its BOM does, every other byte
+    if _utf16(raw):  # no header holds NUL; UTF-16 without its BOM does, every other byte
         raise FileUnreadable(UTF16)
+    if _binary(raw):  # an archive, a database, a sound: no text, whatever it is named
+        raise FileUnreadable(NOT_TEXT, kind=NO_TEXT, advice=SEND_CSV)
     try:
         first = raw.decode(encoding)
     except UnicodeDecodeError as exc:
