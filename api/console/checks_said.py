@@ -149,10 +149,14 @@ ITALIAN_CHECKS: dict[str, str] = {
     "String should match pattern '{pattern}'": "non ha la forma richiesta (il modello è '{pattern}')",
     "Input should be {choices}": "deve essere {choices}",
     # a document that is not one (processes/documents.py), as the two editors name it
-    "the template is not valid YAML or JSON{where}: {problem}": "il modello non è YAML o JSON valido{where}: {problem}",
+    "the template is not valid YAML or JSON at line {line}, column {column}: {problem}":
+        "il modello non è YAML o JSON valido alla riga {line}, colonna {column}: {problem}",
+    "the template is not valid YAML or JSON: {problem}": "il modello non è YAML o JSON valido: {problem}",
     "the template must be a mapping of template fields": "il modello deve essere un insieme di campi (chiave: valore)",
-    "the request template is not valid YAML or JSON{where}: {problem}":
-        "il modello di richiesta non è YAML o JSON valido{where}: {problem}",
+    "the request template is not valid YAML or JSON at line {line}, column {column}: {problem}":
+        "il modello di richiesta non è YAML o JSON valido alla riga {line}, colonna {column}: {problem}",
+    "the request template is not valid YAML or JSON: {problem}":
+        "il modello di richiesta non è YAML o JSON valido: {problem}",
     "the request template must be a mapping of template fields":
         "il modello di richiesta deve essere un insieme di campi (chiave: valore)",
     # who and what a template names (processes/validation.py)
