@@ -133,10 +133,12 @@ def redirect(url: str) -> RedirectResponse:
 
 
 def with_param(url: str, name: str, value: object) -> str:
-    """`url` with `name=value` added to its query (before its #fragment): where a form sends staff back, saying
-    what was done."""
+    """`url` with `name=value` in its query (before its #fragment), in place of any `name` it had: where a form sends
+    staff back, saying what was done (`?done=task`, not `?done=task&done=task`)."""
     path, hash_, fragment = url.partition("#")
-    return f"{path}{'&' if '?' in path else '?'}{name}={quote(str(value))}{hash_}{fragment}"
+    base, _, query = path.partition("?")
+    kept = [part for part in query.split("&") if part and part.split("=", 1)[0] != name]
+    return f"{base}?{'&'.join([*kept, f'{name}={quote(str(value))}'])}{hash_}{fragment}"
 
 
 def _when(settings: Settings) -> Any:
