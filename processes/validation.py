@@ -96,7 +96,8 @@ def check_template(template: ProcessTemplate, *, known_users: Collection[str] | 
                    known_signers: Collection[str] | None = None) -> list[ErrorDetail]:
     """The semantic errors of a structurally valid template.
 
-    `known_users`: user handles that may be named; `known_templates`: the record kind of
+    `known_users`: user handles that may be named (a mapping of each to the user's role checks the roles a `notify` or
+    an `assign` names too); `known_templates`: the record kind of
     each saved template that a follow-up may start; `known_endpoints`: the webhook endpoints
     configured (WEBHOOK_ENDPOINTS); `known_requests`: the client request templates saved; `known_signers`: the
     signing providers (`embedded` and SIGNING_PROVIDERS).
