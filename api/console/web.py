@@ -183,6 +183,16 @@ def value_in(_: Any, locale: str, value: Any) -> str:
     return str(value)
 
 
+def language_in(locale: str, code: str) -> str:
+    """A language's name in the office's language (`it`: italiano; `en` in an Italian office: inglese), else its code."""
+    from babel import Locale, UnknownLocaleError
+
+    try:
+        return Locale.parse(code.replace("-", "_")).get_display_name(locale.replace("-", "_")) or code
+    except (ValueError, UnknownLocaleError):
+        return code
+
+
 def status_in(_: Any, of: str, status: str) -> str:
     """A status as the page says it of `of` (a phase, a task, an email...): Italian agrees with what it is said of
     (una fase saltata, un'attività annullata, un invio non riuscito); the status's own word where it needs none."""
@@ -201,6 +211,7 @@ def render(request: Request, settings: Settings, name: str, status: int = 200, *
         said_step=functools.partial(step_in, settings.locale), temporal_ui=settings.temporal_ui_url, status=status,
         said_actor=functools.partial(actor_in, _, context.get("users") or {}),
         said_status=functools.partial(status_in, _), said_value=functools.partial(value_in, _, settings.locale),
+        language_name=functools.partial(language_in, settings.locale),
         said_summary=functools.partial(summary_in, settings.locale, user=user_named(context.get("users") or {})),
         **context)
     return HTMLResponse(html, status_code=status, headers=HEADERS)

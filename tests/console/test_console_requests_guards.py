@@ -134,6 +134,7 @@ async def test_a_request_is_sent_to_the_address_and_in_the_language_chosen(stack
         assert (await sign_in_async(browser, staff.user.handle, staff.password)).status_code == 303
         page = await browser.get(f"/console/records/{mute['id']}")
         assert "this record has no address (nor a contact with one): give one" in page.text
+        assert '<label for="request-to">Send to</label>' in page.text  # not "(optional)": it is needed here
         assert '<option value="it" lang="it">Italiano</option>' in page.text
         token = csrf_token(page)
         url = f"/console/records/{mute['id']}/client-requests"
@@ -149,3 +150,7 @@ async def test_a_request_is_sent_to_the_address_and_in_the_language_chosen(stack
     async with sessions() as session:
         [request] = (await session.exec(select(ClientRequest).where(ClientRequest.record_id == mute["id"]))).all()
     assert (request.contact_email, request.language) == (f"c{tag}@example.org", "it")
+    async with httpx.AsyncClient(base_url=base, timeout=30) as browser:
+        assert (await sign_in_async(browser, staff.user.handle, staff.password)).status_code == 303
+        shown = await browser.get(f"/console/client-requests/{request.id}")
+        assert "<dt>Language</dt><dd>Italian</dd>" in shown.text  # its name, not the code `it`
