@@ -289,6 +289,6 @@ async def post_at_most_once(settings: Settings, url: str, *, where: str, not_sen
     if code >= 500:
         raise DeliveryFailed(f"{said}; it may have been received", outcome="unknown",
                              error_type="DeliveryOutcomeUnknown", response_status=code, response_body=body)
-    reason = " ".join(body.split())[:REASON_CHARS]  # the receiver's words on why (a number it does not serve), for staff
+    reason = " ".join(body.split())[:REASON_CHARS]  # the receiver's words on why (a number it does not serve)
     raise DeliveryFailed(f"{said}: {reason}" if reason else said, outcome="final", error_type=refused,
                          response_status=code, response_body=body)

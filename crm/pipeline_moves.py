@@ -79,8 +79,8 @@ def refusal(record: Record, pipeline: Pipeline | None, move: Move) -> MoveRefuse
             if not allowed:
                 return MoveRefused.worded("record {record} ({kind} of type '{type}') cannot move from '{current}' to "
                                           "'{to}': no move leads on from '{current}'", **values)
-            return MoveRefused.worded("record {record} ({kind} of type '{type}') cannot move from '{current}' to '{to}'; "
-                                      "allowed next: {allowed}", **values)
+            return MoveRefused.worded("record {record} ({kind} of type '{type}') cannot move from '{current}' to "
+                                      "'{to}'; allowed next: {allowed}", **values)
         return None
     name = move.open_substate or move.close_substate
     status = pipeline.status(record.status) if pipeline is not None else None

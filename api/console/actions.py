@@ -20,7 +20,7 @@ from api.console.i18n import translator
 from api.console.process_pages import render_process
 from api.console.task_pages import render_tasks
 from api.console.today import render_today
-from api.console.refusals import field_error, refusal
+from api.console.refusals import field_error, said_in
 from api.console.web import SignedInDep, form, principal, redirect, text, with_param
 from api.deps import SessionDep, SettingsDep, TemporalDep
 from api.fields import digits
@@ -90,11 +90,6 @@ def _body(kind: StaffRequestKind, data: FormData, _: Any) -> BaseModel:
     return body
 
 
-def _message(exc: FormInvalid | StagecoachError, _: Any) -> str:
-    """What the page says of a refusal: a form's own (already in the office's language), or the API's translated."""
-    return refusal(exc, _) if isinstance(exc, StagecoachError) else exc.message
-
-
 @router.post("/processes/{workflow_id}/{action}")
 async def process_action(workflow_id: str, action: str, request: Request, session: SessionDep,
                          temporal: TemporalDep, settings: SettingsDep, signed: SignedInDep) -> Response:
@@ -113,7 +108,7 @@ async def process_action(workflow_id: str, action: str, request: Request, sessio
         status = exc.status if isinstance(exc, StagecoachError) else 422
         posted = {name: text(data, name) for name in ("phase", "reason", "answers", "owner_id")}
         return await render_process(request, session, temporal, settings, signed, workflow_id, status,
-                                    _message(exc, _), kind.route, posted=posted)
+                                    said_in(exc, settings.locale), kind.route, posted=posted)
     return redirect(f"/console/processes/{workflow_id}?done={kind.route}")
 
 
@@ -130,7 +125,7 @@ async def complete_task_action(task_id: int, request: Request, session: SessionD
     except (ValidationError, FormInvalid, StagecoachError) as exc:
         await session.rollback()  # the page is drawn from what is committed, not what was refused
         status = exc.status if isinstance(exc, StagecoachError) else 422
-        message = field_error(exc, _) if isinstance(exc, ValidationError) else _message(exc, _)
+        message = field_error(exc, _) if isinstance(exc, ValidationError) else said_in(exc, settings.locale)
         if back.startswith("/console/tasks"):  # the page the form was on: its list, the message above it
             return await render_tasks(request, session, settings, signed, status, list_error=message)
         return await render_today(request, session, temporal, settings, signed, status, message, task_id,

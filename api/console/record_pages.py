@@ -9,14 +9,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from babel import Locale
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import HTMLResponse
 from sqlmodel import col, select
 
 from api.console.i18n import translator
 from api.console.process_pages import users_by_id
-from api.console.web import SignedInDep, form, offset, principal, redirect, render, text
+from api.console.web import SignedInDep, form, language_in, offset, principal, redirect, render, text
 from api.deps import SessionDep, SettingsDep, TemporalDep
 from api.paging import Page
 from api.routers.moves import allowed_moves
@@ -77,8 +76,7 @@ async def render_record(request: Request, session: SessionDep, settings: Setting
                   documents=documents, document_error=document_error, pending_choice=pending_choice,
                   client_requests=await record_requests(session, record_id),
                   request_templates=[row for row, _ in await requests_store.newest_versions(session, limit=200)],
-                  request_languages=[(code, Locale.parse(code).get_display_name(code).capitalize())
-                                     for code in SHIPPED],
+                  request_languages=[(code, language_in(code, code).capitalize()) for code in SHIPPED],
                   unlinked=await unlinked_of(session, request, who, record), request_error=request_error,
                   request_error_at=request_error_at, posted=posted or {})
 

@@ -184,7 +184,8 @@ def value_in(_: Any, locale: str, value: Any) -> str:
 
 
 def language_in(locale: str, code: str) -> str:
-    """A language's name in the office's language (`it`: italiano; `en` in an Italian office: inglese), else its code."""
+    """A language's name in `locale`'s language (`it`: italiano; `en` in an Italian office: inglese), else its
+    code."""
     from babel import Locale, UnknownLocaleError
 
     try:

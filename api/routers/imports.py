@@ -13,7 +13,6 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import os
 from datetime import timedelta
 from pathlib import Path
 from collections.abc import AsyncIterator
@@ -35,6 +34,7 @@ from crm.imports.models import ImportJob, ImportJobPublic, ImportKind, ImportMod
 from crm.imports.rows import default_mapping, mapping_errors
 from crm.imports.run import PROGRESS, run_import
 from crm.imports.sweep import rejected_kept, remove_old_files, sweep_stale_imports
+from crm.private_files import private_file, private_folder
 from processes.errors import ErrorDetail, ImportInvalid, ImportNotFound, StagecoachError
 from settings import Settings
 
@@ -76,9 +76,7 @@ async def sweep_forever(sessions: async_sessionmaker[AsyncSession], settings: Se
 
 
 def _folder(settings: Settings) -> Path:
-    folder = settings.data_dir / "imports"
-    folder.mkdir(mode=0o700, parents=True, exist_ok=True)  # the office's contacts: for Stagecoach's user only
-    return folder
+    return private_folder(settings.data_dir / "imports")  # the office's contacts
 
 
 def public(job: ImportJob, settings: Settings) -> ImportJobPublic:
@@ -139,7 +137,7 @@ async def receive(session: SessionDep, settings: Settings, principal: Principal,
     session.add(job)
     await session.commit()
     path = _folder(settings) / f"{job.id}.csv"
-    with os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "wb") as file:
+    with private_file(path, "wb") as file:
         async for chunk in chunks:
             file.write(chunk)
     try:

@@ -80,7 +80,7 @@ class CaseParticipant(SQLModel, table=True):
 
 
 class Tag(SQLModel, table=True):
-    """A label for cases; `name_key` (its name with accents composed, in lower case: `crm.cases.store.tag_key`) is
+    """A label for cases; `name_key` (its name with accents composed, in lower case: `tag_key`) is
     unique, so "Urgent" and "urgent" are one tag."""
 
     id: int | None = Field(default=None, primary_key=True)

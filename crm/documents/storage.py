@@ -16,6 +16,7 @@ from pathlib import Path
 from functools import lru_cache
 from typing import Any, BinaryIO, Protocol
 
+from crm.private_files import private_file, private_folder
 from settings import Settings
 
 CHUNK = 1 << 16
@@ -44,10 +45,9 @@ class FolderStorage:
 
     def _put(self, key: str, source: BinaryIO) -> None:
         path = self.path(key)
-        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        private_folder(path.parent)
         partial = path.with_name(path.name + ".partial")
-        # the office's and its clients' files: for the user Stagecoach runs as only, not every local user
-        with os.fdopen(os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "wb") as file:
+        with private_file(partial, "wb") as file:
             shutil.copyfileobj(source, file, CHUNK)
             file.flush()
             os.fsync(file.fileno())

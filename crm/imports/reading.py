@@ -40,8 +40,9 @@ UNCLOSED_QUOTE = ("row {row}: a cell opens with a quote (\") that is never close
                   "into it: close the quote or remove it")
 CELL_TOO_LONG = ("row {row}: a cell is longer than {limit} characters (a quote that opens a cell and is never closed "
                  "reads the rest of the file into it)")
+# NOT_CSV after the row's others: it matches them too
 UNREADABLE = (NOT_ENCODED_HEADER, EMPTY, HEADER_TOO_LONG, COLUMNS_NAMED_BADLY, NOT_ENCODED_ROW, LINE_TOO_LONG,
-              UNCLOSED_QUOTE, CELL_TOO_LONG, NOT_CSV, UTF16, NOT_TEXT)  # NOT_CSV after the row's others: it matches them too
+              UNCLOSED_QUOTE, CELL_TOO_LONG, NOT_CSV, UTF16, NOT_TEXT)
 
 
 class FileUnreadable(ValueError):

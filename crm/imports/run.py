@@ -16,7 +16,6 @@ import asyncio
 import csv
 import json
 import logging
-import os
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -37,6 +36,7 @@ from crm.imports.models import ImportJob, ImportKind, ImportMode, ImportStatus
 from crm.imports.reading import FileUnreadable, rows
 from crm.imports.rows import RowChecker, RowError
 from crm.models import HistoryEntry, HistoryKind, Record, RecordAccess, RecordEvent, RecordEventKind
+from crm.private_files import private_file
 from crm.record_events import add_record_events
 from crm.types import utcnow
 from processes.history_words import history_text
@@ -132,8 +132,7 @@ async def _run(sessions: async_sessionmaker[AsyncSession], job_id: int, path: Pa
         checker = RowChecker(session, job.kind, job.columns, job.mapping, viewer, before_query=writes.settle)
         batch: list[dict[str, Any]] = []
         try:
-            with os.fdopen(os.open(rejected, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w", newline="",
-                           encoding="utf-8-sig") as out:  # with a BOM, as an export
+            with private_file(rejected, "w", newline="", encoding="utf-8-sig") as out:  # with a BOM, as an export
                 writer = csv.writer(out, delimiter=job.delimiter)
                 writer.writerow(spreadsheet_row([*job.columns, "reason"]))
                 for line, values in rows(path, job.encoding, job.delimiter):
