@@ -75,14 +75,13 @@ def stage_template(pipeline: Pipeline, status: str, substate: str | None, when: 
     else:
         if entered := [(a, x) for a, x in numbered if x.on == "enter"]:
             add("entered", said("stage_entered", label=label), entered, StartRule())
-        since = timedelta()
+        # each counted from the entry (the process's start), not from the phase before: an incident in the on-enter
+        # actions, or a slow step, does not push the scheduled ones later than their span says
         for n, (a, automation) in enumerate(sorted(((a, x) for a, x in numbered if x.on == "scheduled"),
                                                    key=lambda pair: pair[1].delay)):
-            wait = automation.delay - since
-            since = automation.delay
             add(f"after-{n + 1}", said("stage_after", span=_span(automation.delay, locale), label=label),
                 [(a, automation)],
-                StartRule(after_minutes=int(wait.total_seconds() // 60)))
+                StartRule(after_minutes=int(automation.delay.total_seconds() // 60), since="process_start"))
     if not phases:
         return None
     template = ProcessTemplate(key=stage_key(pipeline.key, status, substate, when),

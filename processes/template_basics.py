@@ -64,14 +64,21 @@ class Offset(Frozen):
 
 
 class StartRule(Offset):
-    """When a phase starts: right after the previous phase ends (no offset), or N minutes, hours or days after."""
+    """When a phase starts: right after the previous phase ends (no offset), or N minutes, hours or days after it
+    ended, or (`since: process_start`) after the process started: a phase due then starts as soon as the phases
+    before it are done."""
 
     after_minutes: int = Field(0, ge=0, le=60 * 24 * 366, exclude_if=lambda value: value == 0)
+    since: Literal["previous_phase", "process_start"] = Field(
+        "previous_phase", exclude_if=lambda value: value == "previous_phase",
+        description="what the span counts from: the previous phase's end (default) or the process's start")
 
     @model_validator(mode="after")
     def _minutes_alone(self) -> StartRule:
         if self.after_minutes and (self.after_hours or self.after_days):
             raise ValueError("give after_minutes, after_hours or after_days, one of them")
+        if self.since == "process_start" and not self.delay:
+            raise ValueError("since: process_start needs after_minutes, after_hours or after_days")
         return self
 
     @property

@@ -58,6 +58,13 @@ class Phases:
         self.timers = Timers(run, incidents)
         self.unanswered = Unanswered(run, incidents)  # its client requests that end unanswered
 
+    def _start_wait(self, spec: Phase) -> timedelta:
+        """How long the phase waits before it starts: its span, counted from now (the previous phase's end) or
+        from the process's start (`since: process_start`; none left when that time has passed)."""
+        if spec.start.since == "process_start":
+            return max(self.run.state.started_at + spec.start.delay - workflow.now(), timedelta())
+        return spec.start.delay
+
     async def run_phase(self, index: int) -> int | None:
         """Run one phase; the index of the phase that comes next, or None at the end."""
         run = self.run
@@ -75,15 +82,16 @@ class Phases:
         if not run.carry:
             run.upsert(sa.PHASE.value_set(ps.key))
 
-        if spec.start.delay and ps.key not in run.skip_requests:
+        wait = self._start_wait(spec)
+        if wait and ps.key not in run.skip_requests:
             ps.status = PhaseStatus.waiting
-            ps.starts_at = workflow.now() + spec.start.delay
+            ps.starts_at = workflow.now() + wait
             run.details(f"phase **{ps.key}** ({index + 1}/{len(run.state.phases)}) starts at "
                         f"{ps.starts_at:%Y-%m-%d %H:%M} UTC")
             await run.park(ps)
             try:
                 await workflow.wait_condition(lambda: ps.key in run.skip_requests or run.abort is not None,
-                                              timeout=spec.start.delay, timeout_summary=f"start of phase {ps.key}")
+                                              timeout=wait, timeout_summary=f"start of phase {ps.key}")
             except asyncio.TimeoutError:
                 pass
             run.check_abort()

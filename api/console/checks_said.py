@@ -166,6 +166,14 @@ ITALIAN_CHECKS: dict[str, str] = {
     "no user has the role '{name}'{hint}": "nessun utente ha il ruolo '{name}'{hint}",
     "no signing provider '{name}' in SIGNING_PROVIDERS{hint} (there are {names})":
         "nessun servizio di firma '{name}' in SIGNING_PROVIDERS{hint} (ci sono {names})",
+    # when a phase starts, when a scheduled automation runs
+    "give after_hours or after_days, not both": "indica after_hours o after_days, non entrambi",
+    "give after_minutes, after_hours or after_days, one of them":
+        "indica uno solo fra after_minutes, after_hours e after_days",
+    "since: process_start needs after_minutes, after_hours or after_days":
+        "since: process_start richiede after_minutes, after_hours o after_days",
+    "a scheduled automation gives one of after_minutes, after_hours or after_days":
+        "un'automazione programmata indica uno fra after_minutes, after_hours e after_days",
     # the summary above the list, and the words inside the values
     "{first} (and 1 more)": "{first} (e un altro errore)",
     "{first} (and {n} more)": "{first} (e altri {n} errori)",

@@ -55,6 +55,7 @@ ITALIAN_SAID: dict[str, str] = {
     # a span of time in a template's outline
     "1 day": "1 giorno", "{n} days": "{n} giorni", "1 hour": "1 ora", "{n} hours": "{n} ore", "1 minute": "1 minuto",
     "{n} minutes": "{n} minuti", "{span} after the previous phase": "{span} dopo la fase precedente",
+    "{span} after the process started": "{span} dopo l'avvio del processo",
     # a status said of what it is the status of (api/console/web.status_in): Italian agrees with it
     "phase:done": "completata", "phase:skipped": "saltata", "phase:failed": "non riuscita",
     "action:done": "eseguita", "action:skipped": "saltata",

@@ -19,12 +19,13 @@ from crm.pipeline_models import RecordAssignment
 from crm.pipeline_moves import Move, move_record
 from crm.process_runs import ProcessRun
 from crm.record_events import add_record_events
-from processes.instance import ProcessStatus
+from processes.instance import ProcessStatus, ResolveIncidentRequest
 from processes.pipeline import Pipeline
 from settings import Settings
 from tests.polling import eventually
 from tests.workflows.helpers import running_worker
 from workflows.client import notify_dispatcher
+from workflows.process import ProcessWorkflow
 
 
 def pipeline(tag: str, statuses: list[dict[str, Any]]) -> dict[str, Any]:
@@ -125,6 +126,38 @@ async def test_enter_scheduled_and_exit(time_skipping_env: WorkflowEnvironment, 
     async with sessions() as session:  # one process per entry, and one per exit
         runs = (await session.exec(select(ProcessRun).where(ProcessRun.record_id == kept))).all()
     assert sorted(r.request_id for r in runs) == [f"stage:{kept}:0:enter", f"stage:{kept}:0:exit"]
+
+
+async def test_scheduled_automations_count_from_the_entry_not_from_an_incident(
+        time_skipping_env: WorkflowEnvironment, sessions, task_queue: str) -> None:
+    """An incident in the on-enter actions held the scheduled ones back by as long as it stayed open: each counted
+    from the end of the phase before. Each now counts from the entry: one already due runs as soon as the incident
+    is resolved, a later one at its own time."""
+    tag = uuid.uuid4().hex[:8]
+    office = Office(time_skipping_env, sessions, task_queue, tag)
+    role = f"nobody{tag}"
+    await office.user(role)
+    await office.save([{"name": "New", "automations": [
+        {"on": "enter", "actions": [{"assign": {"role": role, "criteria": [
+            {"rules": [{"field": "fields.postcode", "prefix": "20"}]}]}}]},  # no match: an incident
+        {"on": "scheduled", "after_days": 2, "actions": [note("two days in New")]},
+        {"on": "scheduled", "after_days": 5, "actions": [note("five days in New")]}]}])
+    owner = await office.user()
+    async with running_worker(time_skipping_env.client, sessions, task_queue):
+        record_id = await office.record(owner, fields={"postcode": "00184"})
+        await office.line(record_id, "Incident")
+        await time_skipping_env.sleep(timedelta(days=3))  # the incident stays open past the first span
+        async with sessions() as session:
+            run = (await session.exec(select(ProcessRun).where(
+                ProcessRun.request_id == f"stage:{record_id}:0:enter"))).one()
+        handle = time_skipping_env.client.get_workflow_handle(run.workflow_id)
+        await handle.execute_update(ProcessWorkflow.resolve_incident, ResolveIncidentRequest(action="skip"))
+        await office.line(record_id, "two days in New")  # due since the second day: right away
+        await time_skipping_env.sleep(timedelta(days=1))  # four days after the entry
+        early = await office.lines(record_id)
+        await time_skipping_env.sleep(timedelta(days=1, hours=12))  # five and a half
+        await office.line(record_id, "five days in New")
+    assert not [line for line in early if "five days" in line], early
 
 
 async def test_a_status_removed_by_a_save_drops_what_it_scheduled_and_runs_nothing(
