@@ -14,12 +14,12 @@ from sqlmodel import col, select
 from temporalio.testing import WorkflowEnvironment
 
 from crm import pipeline_store
-from crm.models import HistoryEntry, HistoryKind, Record, RecordEvent, User
+from crm.models import HistoryEntry, Record, RecordEvent, User
 from crm.pipeline_models import RecordAssignment
 from crm.pipeline_moves import Move, move_record
 from crm.process_runs import ProcessRun
 from crm.record_events import add_record_events
-from processes.instance import ProcessStatus, ResolveIncidentRequest
+from processes.instance import ResolveIncidentRequest
 from processes.pipeline import Pipeline
 from settings import Settings
 from tests.polling import eventually
