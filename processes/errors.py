@@ -191,6 +191,13 @@ class ConfirmationRequired(StagecoachError):
     status = 422
 
 
+class AnswersInvalid(StagecoachError):
+    """Answers a process cannot keep as they were sent (an update from the Temporal UI or CLI; the API refuses them
+    with its 422 first)."""
+
+    status = 422
+
+
 class TaskInvalid(StagecoachError):
     """A task made by hand that cannot be: an unknown category, a reminder without a due time."""
 

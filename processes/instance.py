@@ -11,7 +11,7 @@ import enum
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, FiniteFloat, Strict, StringConstraints
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, FiniteFloat, Strict, StringConstraints
 
 from processes.action_kinds import StartFollowUp
 from processes.sent_values import WholeNumber
@@ -263,11 +263,29 @@ class ResolveIncidentRequest(BaseModel):
 # key (the table of staff requests, `workflows/staff_requests.py`, pairs each body with its request).
 
 PhaseKey = Annotated[str, StringConstraints(max_length=63)]
-AnswerIn = Annotated[str, StringConstraints(max_length=2000)] | int | FiniteFloat | Annotated[bool, Strict()] | None
-AnswersIn = Annotated[dict[Annotated[str, StringConstraints(min_length=1, max_length=63)], AnswerIn],
-                      Field(max_length=100)]
+MAX_EXACT_INTEGER = 2**53 - 1
+"""The largest whole number every JSON reader keeps exactly (JavaScript's `Number.MAX_SAFE_INTEGER`)."""
+INEXACT_INTEGER = f"a whole number answer is at most {MAX_EXACT_INTEGER} either way (a larger one loses digits)"
+
+
+def inexact_integers(answers: dict[str, Any]) -> list[str]:
+    """The names of the answers that are whole numbers too large to be kept exactly."""
+    return [name for name, value in answers.items()
+            if isinstance(value, int) and not isinstance(value, bool) and abs(value) > MAX_EXACT_INTEGER]
+
+
+def _exact(value: Any) -> Any:
+    if inexact_integers({"": value}):
+        raise ValueError(INEXACT_INTEGER)
+    return value
+
+
+AnswerAny = Annotated[str, StringConstraints(max_length=2000)] | int | FiniteFloat | Annotated[bool, Strict()] | None
+AnswerIn = Annotated[AnswerAny, AfterValidator(_exact)]
+AnswerKey = Annotated[str, StringConstraints(min_length=1, max_length=63)]
+AnswersIn = Annotated[dict[AnswerKey, AnswerIn], Field(max_length=100)]
 """Answers a client sends for a process to keep: at most 100, texts of up to 2,000 characters, numbers JSON can write
-(no NaN or Infinity, which Python's JSON reader takes)."""
+(no NaN or Infinity, which Python's JSON reader takes; whole numbers JSON readers keep exactly)."""
 
 
 class SkipBody(BaseModel):
@@ -314,7 +332,9 @@ class AbortSignal(StaffSignal):
 
 
 class CompleteSignal(StaffSignal, CompleteBody):
-    pass
+    # whole numbers of any size, as signals took them before they were bounded: the process checks them
+    # (`workflows/staff_requests.py`), so that a signal in a history from before replays as it ran
+    answers: Annotated[dict[AnswerKey, AnswerAny], Field(max_length=100)] = Field(default_factory=dict)
 
 
 class IncidentSignal(StaffSignal, IncidentBody):

@@ -43,7 +43,15 @@ from temporalio.workflow import _event_groups
 from activities.tasks import ReassignTaskInput, TaskActivities
 from activities.temporal_history import SignalSenderInput, TemporalHistoryActivities
 from crm.models import HistoryKind
-from processes.errors import InvalidPhaseState, NoIncident, PhaseNotFound, ProcessFinished, StagecoachError, did_you_mean
+from processes.errors import (
+    AnswersInvalid,
+    InvalidPhaseState,
+    NoIncident,
+    PhaseNotFound,
+    ProcessFinished,
+    StagecoachError,
+    did_you_mean,
+)
 from processes.history_words import said
 from processes.instance import (
     AbortBody,
@@ -53,6 +61,7 @@ from processes.instance import (
     CompleteBody,
     CompletePhaseRequest,
     CompleteSignal,
+    INEXACT_INTEGER,
     IncidentBody,
     IncidentSignal,
     OwnerBody,
@@ -64,6 +73,7 @@ from processes.instance import (
     SkipPhaseRequest,
     SkipSignal,
     StaffSignal,
+    inexact_integers,
 )
 from workflows import search_attributes as sa
 from workflows.run import BOOKKEEPING_RETRY, BOOKKEEPING_TIMEOUT, Run
@@ -74,6 +84,7 @@ PATCH_SIGNALS = "staff-requests-as-signals"
 PATCH_SENDER = "signal-sender-identity"
 # The change that refuses a signal holding the NUL character in a text, as the API refuses such a body.
 PATCH_SIGNAL_NUL = "signal-texts-without-nul"
+PATCH_EXACT_ANSWERS = "signal-answers-exact-integers"  # a whole number answer JSON readers cannot keep is refused
 SENDER_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_attempts=3)
 # Who a signal's request is recorded as when it names nobody and its sender cannot be read.
 SIGNAL_ACTOR = "temporal signal"
@@ -101,6 +112,10 @@ class StaffRequests:
 
     def validate(self, kind: StaffRequestKind, request: Any) -> None:
         if not self._already_taken():
+            if isinstance(request, CompletePhaseRequest) and (inexact := inexact_integers(request.answers)):
+                # an update from the Temporal UI or CLI (the API refuses them first); a validator does not run on
+                # replay, so this needs no patch
+                raise _refuse(AnswersInvalid, "answers.{name}: {problem}", name=inexact[0], problem=INEXACT_INTEGER)
             kind.validate(self, request)
 
     async def signal(self, kind: StaffRequestKind, args: Sequence[Any]) -> None:
@@ -120,6 +135,9 @@ class StaffRequests:
                 raise ValueError("; ".join(f"{path}: holds the NUL character (\\u0000), which no text may hold"
                                            for path in nul))  # before it is read: its actor and reason are not kept
             sent = kind.signal.model_validate(args[0] if args else {})
+            if (isinstance(sent, CompleteSignal) and (inexact := inexact_integers(sent.answers))
+                    and self.run.patched(PATCH_EXACT_ANSWERS)):
+                raise ValueError("; ".join(f"answers.{name}: {INEXACT_INTEGER}" for name in inexact))
             fields = sent.model_dump(exclude={"actor", "idempotency_key"})
             request = kind.request.model_validate({**{name: value for name, value in fields.items()
                                                       if name in kind.request.model_fields},

@@ -67,6 +67,8 @@ ITALIAN_SAID: dict[str, str] = {
     "request:expired": "scaduta",
     # the answers of a phase or a task, one per line (api/console/actions.answers)
     "line {n}: '{name}' is answered twice": "riga {n}: '{name}' ha già una risposta",
+    "a whole number answer is at most 9007199254740991 either way (a larger one loses digits)":
+        "una risposta intera va da -9.007.199.254.740.991 a 9.007.199.254.740.991 (oltre perde cifre)",
     # a file to import refused as it arrives (crm/imports/reading.FileUnreadable)
     "the file is not {encoding}: {reason} at byte {start} of its first line":
         "il file non è in {encoding}: {reason} al byte {start} della prima riga",

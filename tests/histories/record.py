@@ -176,6 +176,20 @@ async def signal_nul(run: Run) -> Handle:
     return handle
 
 
+async def signal_large_answer(run: Run) -> Handle:
+    """A phase completed by a signal whose answer is a whole number past 2**53 (refused since
+    `signal-answers-exact-integers`; applied before it, so the completion that follows was refused instead)."""
+    handle = await run.start(
+        "signal_large_answer",
+        {"key": "call", "name": "Call the client", "completion": "manual"},
+        {"key": "close", "name": "Close", "actions": [{"add_history": {"text": "closed"}}]})
+    await until(handle, lambda s: s.phases[0].task_id is not None)
+    await handle.signal("complete_phase", {"phase": "call", "actor": "anna", "answers": {"units": 2**60}})
+    await handle.signal("complete_phase", {"phase": "call", "actor": "anna", "answers": {"units": 12}})
+    await final_state(handle)
+    return handle
+
+
 async def incident_retry(run: Run) -> Handle:
     handle = await run.start(
         "incident_retry",
@@ -486,7 +500,7 @@ SCENARIOS: dict[str, Callable[[Run], Awaitable[WorkflowHandle[Any, Any]]]] = {
     f.__name__: f for f in (automatic_emails, manual_completed, skip_and_abort, incident_retry, decision_merge,
                             decision_after_step,
                             follow_up, loop_continue_as_new, loop_guard_cancelled, record_events_dispatch,
-                            responsible_missing, staff_signals, appointment_cancelled, stage_automations,
+                            responsible_missing, staff_signals, signal_large_answer, appointment_cancelled, stage_automations,
                             client_request_answered, client_request_office_time, signature_declined,
                             signature_expired, client_request_closed, signature_cancelled, signature_ended,
                             signal_nul)}

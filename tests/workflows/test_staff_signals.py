@@ -16,10 +16,12 @@ from typing import Any
 
 import pytest
 from temporalio.api.enums.v1 import EventType
+from temporalio.client import WorkflowUpdateFailedError
+from temporalio.exceptions import ApplicationError
 from temporalio.testing import WorkflowEnvironment
 
 from crm.models import HistoryKind, TaskStatus
-from processes.instance import PhaseStatus, ProcessInput, ProcessStatus
+from processes.instance import CompletePhaseRequest, PhaseStatus, ProcessInput, ProcessStatus
 from processes.validation import validate_template
 from tests.factories import Factory
 from tests.workflows.helpers import final_state, history, running_worker, start, tasks, template, until
@@ -106,12 +108,17 @@ async def test_a_refused_signal_leaves_a_refused_line_and_changes_nothing(
             ("abort", "withdrew"),  # not an object
             ("resolve_incident", {"action": "later"}),
             ("skip_phase", {"reason": "a\x00b", "actor": "x\x00y"}),  # NUL, which the API refuses in any text
-            ("complete_phase", {"answers": {"esito": "x\x00y"}})]
+            ("complete_phase", {"answers": {"esito": "x\x00y"}}),
+            ("complete_phase", {"answers": {"units": 2**60}})]  # past what JSON readers keep exactly
     async with running_worker(client, sessions, task_queue):
         handle = await start(client, task_queue, template(CALL, CLOSE), record.id, owner.id)
         await until(handle, lambda s: s.phases[0].task_id is not None)
         for name, body in sent:
             await handle.signal(name, body)
+        with pytest.raises(WorkflowUpdateFailedError) as refused:  # the same as an update (the Temporal UI's)
+            await handle.execute_update(ProcessWorkflow.complete_phase,
+                                        CompletePhaseRequest(answers={"units": -(2**60)}, actor="anna"))
+        assert isinstance(refused.value.cause, ApplicationError) and refused.value.cause.type == "AnswersInvalid"
         lines = await refusals(sessions, handle.id, len(sent))
         state = await handle.query(ProcessWorkflow.current_state)
         assert state.status is ProcessStatus.running
@@ -131,7 +138,9 @@ async def test_a_refused_signal_leaves_a_refused_line_and_changes_nothing(
         "Request 'skip_phase' sent as a signal refused: reason: holds the NUL character (\\u0000), which no text may "
         "hold; actor: holds the NUL character (\\u0000), which no text may hold",
         "Request 'complete_phase' sent as a signal refused: answers.esito: holds the NUL character (\\u0000), which "
-        "no text may hold"])
+        "no text may hold",
+        "Request 'complete_phase' sent as a signal refused: answers.units: a whole number answer is at most "
+        "9007199254740991 either way (a larger one loses digits)"])
     assert not any("\x00" in (line.text + line.actor) for line in lines)
     by_type = {line.data["error_type"]: (line.actor, line.phase_key) for line in lines}
     assert by_type["PhaseNotFound"] == ("anna", "call") and by_type["NoIncident"] == (client.identity, "call")
