@@ -31,6 +31,7 @@ from activities.record_values import notify_events
 from activities.signing.cancel import retry_cancel_calls
 from crm import pipeline_store
 from crm.client_requests import closing, store
+from crm.client_requests.errors import ClientRequestClosed
 from crm.client_requests.models import AutoMove, ClientRequest, RequestStatus
 from crm.idempotent import insert_once
 from crm.models import HistoryEntry, HistoryKind, OutboxMessage, Record
@@ -65,6 +66,12 @@ class MoveOnAnswerInput(BaseModel):
 
 # cancel calls made per sweep activity, each up to its provider's timeouts (20 s by default): well within its 5 minutes
 CANCEL_CALLS_PER_SWEEP = 8
+
+
+class CancelForProcessInput(BaseModel):
+    request_id: int
+    reason: str  # in the engine's English words: "phase 'Documents' skipped: ...", "process aborted: ..."
+    actor: str
 
 
 class DeliverSubmissionsInput(BaseModel):
@@ -171,6 +178,26 @@ class ClientRequestActivities:
         await session.commit()
         await notify_events(self.deps, step_key)  # the next status's automations
         return f"moved to '{following}'"
+
+    @activity.defn(name="cancel_client_request")
+    async def cancel_client_request(self, input: CancelForProcessInput) -> str:
+        """A request a phase waited for, withdrawn because staff skipped the phase, or the process was aborted or
+        ended (`workflows/requests_cancelled.py`): cancelled as staff cancel one, without telling the process (it
+        is the one cancelling), and its reminders stopped. Nothing when the client answered or it is cancelled
+        already (a retry). What happened, in a few words."""
+        async with self.deps.sessions() as session:
+            request = await session.get(ClientRequest, input.request_id)
+            if request is None:
+                return "no such request"
+            if request.status in (RequestStatus.submitted, RequestStatus.cancelled):
+                return f"not cancelled: it is {request.status.value}"
+            try:
+                await closing.cancel(session, request, input.actor, self.deps.settings.locale, reason=input.reason,
+                                     tell_process=False)
+            except ClientRequestClosed as exc:  # answered or cancelled meanwhile
+                return f"not cancelled: {exc.message}"
+        await requests_cancelled(self.deps.temporal, self.deps.settings, [input.request_id])  # reminders stop
+        return "cancelled"
 
     @activity.defn(name="deliver_submissions")
     async def deliver_submissions(self, input: DeliverSubmissionsInput) -> DeliverSubmissionsResult:

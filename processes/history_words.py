@@ -117,6 +117,7 @@ ENGLISH = {
     "request_linked_moves": " (its answers move the record on from '{status}')",
     "client_request_answered": "Client request answered: {title}",
     "client_request_cancelled": "Client request cancelled: {title}",
+    "client_request_cancelled_why": "Client request cancelled: {title} ({reason})",
     "client_request_expired": "Client request #{request} '{title}' expired: the client did not answer",
     "record_stays": " (the record stays where it is)",
     "phase_goes_on": " (the phase waiting for it goes on without them)",

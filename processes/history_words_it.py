@@ -99,6 +99,7 @@ ITALIAN = {
     "request_linked_moves": " (le sue risposte spostano avanti la scheda da '{status}')",
     "client_request_answered": "Richiesta al cliente compilata: {title}",
     "client_request_cancelled": "Richiesta al cliente annullata: {title}",
+    "client_request_cancelled_why": "Richiesta al cliente annullata: {title} ({reason})",
     "client_request_expired": "Richiesta al cliente n. {request} '{title}' scaduta: il cliente non ha risposto",
     "record_stays": " (la scheda resta dov'è)",
     "phase_goes_on": " (la fase che la attendeva prosegue senza le risposte)",

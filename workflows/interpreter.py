@@ -46,6 +46,7 @@ from workflows import search_attributes as sa
 from workflows.follow_ups import FollowUps
 from workflows.incidents import Incidents
 from workflows.phases import Phases
+from workflows.requests_cancelled import cancel_requests
 from workflows.signatures_cancelled import cancel_signatures
 from workflows.run import ACTION_RETRY, BOOKKEEPING_TIMEOUT, Aborted, Run
 
@@ -155,6 +156,8 @@ class ProcessInterpreter:
             await cancel_appointments(state.phases, "process_aborted", run.abort.reason, run.patched)
             await cancel_signatures(run, interrupted, english("reason_process_aborted_why", reason=run.abort.reason),
                                     run.abort.actor)
+            await cancel_requests(run, interrupted, english("reason_process_aborted_why", reason=run.abort.reason),
+                                  run.abort.actor)
         elif not run.ended_written:
             await run.line(f"{wf}/process/ended", HistoryKind.process_ended, run.ended_words(state.end_reason))
         if run.carry and run.patched(PATCH_END_WRITTEN):  # the end goes to the run row, with what is left

@@ -30,6 +30,7 @@ from workflows import search_attributes as sa
 from workflows.actions import Actions
 from workflows.appointments import cancel_appointments
 from workflows.incidents import DECISION_STEP, RESPONSIBLE_STEP, TASK_STEP, Incidents
+from workflows.requests_cancelled import cancel_requests
 from workflows.signatures_cancelled import PATCH_SIGNATURES_ENDED, cancel_signatures
 from workflows.run import (
     ACTION_HEARTBEAT,
@@ -166,6 +167,8 @@ class Phases:
         if run.end_reason is not None:  # an `end_process` after a request_signature: nobody waits for the signer
             await cancel_signatures(run, [ps], english("reason_process_ended_why", reason=run.end_reason),
                                     f"process {run.template.key}", PATCH_SIGNATURES_ENDED)
+            await cancel_requests(run, [ps], english("reason_process_ended_why", reason=run.end_reason),
+                                  f"process {run.template.key}")
         if spec.decision and run.end_reason is None:
             return await self._decide(index, spec, ps)
         return run.following(index)
@@ -276,3 +279,5 @@ class Phases:
         await cancel_appointments([ps], "phase_skipped", request.reason or "", run.patched, phase=ps.name)
         await cancel_signatures(run, [ps], english("reason_phase_skipped_why", phase=ps.name, reason=request.reason)
                                 if request.reason else english("reason_phase_skipped", phase=ps.name), request.actor)
+        await cancel_requests(run, [ps], english("reason_phase_skipped_why", phase=ps.name, reason=request.reason)
+                              if request.reason else english("reason_phase_skipped", phase=ps.name), request.actor)

@@ -87,7 +87,8 @@ GENERATION_1 = IMPLIED | {
 }
 
 # Changes made after generation 1: every run asks `workflow.patched` for them (a marker in the runs that take one).
-LATER = frozenset({"signal-texts-without-nul", "signal-answers-exact-integers"})
+LATER = frozenset({"signal-texts-without-nul", "signal-answers-exact-integers",
+                   "client-requests-cancelled-with-their-phase"})
 
 Step = Callable[[Bookkeeping | None], Awaitable[Any]]  # runs a step's activity, carrying the bookkeeping given
 # bookkeeping failed after its retries: what staff say ("retry", "skip"), or None when the process is aborted

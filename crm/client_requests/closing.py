@@ -45,10 +45,12 @@ def _line(request: ClientRequest, kind: HistoryKind, text: str, actor: str) -> H
                               kind is HistoryKind.client_request_cancelled else "expired"})
 
 
-async def cancel(session: AsyncSession, request: ClientRequest, actor: str, locale: str) -> None:
-    """Withdraw a pending (or expired) request: status, history line (in the language of `locale`: LOCALE) and, when
-    a process waits, its closure row; committed. `ClientRequestClosed` (nothing changed) once it is submitted or
-    cancelled, even by a racing call."""
+async def cancel(session: AsyncSession, request: ClientRequest, actor: str, locale: str, reason: str | None = None,
+                 tell_process: bool = True) -> None:
+    """Withdraw a pending (or expired) request: status, history line (in the language of `locale`: LOCALE; with the
+    engine's `reason`, when the process cancels it) and, when a process waits and `tell_process` (not when that
+    process cancels it itself), its closure row; committed. `ClientRequestClosed` (nothing changed) once it is
+    submitted or cancelled, even by a racing call."""
     assert request.id is not None
     request_id, now = request.id, utcnow()
     was_expired = request.status is RequestStatus.expired  # its end was told already, when it expired
@@ -61,11 +63,12 @@ async def cancel(session: AsyncSession, request: ClientRequest, actor: str, loca
         await session.refresh(request)
         raise ClientRequestClosed.worded("client request {id} is {status}: it cannot be cancelled", id=request_id,
                                          status=request.status.value)
-    line = _line(request, HistoryKind.client_request_cancelled,
-                 history_text(locale, "client_request_cancelled", title=request.title), actor)
+    text = history_text(locale, "client_request_cancelled_why", title=request.title, reason=reason) if reason else \
+        history_text(locale, "client_request_cancelled", title=request.title)
+    line = _line(request, HistoryKind.client_request_cancelled, text, actor)
     if line is not None:
         session.add(line)
-    if waits_in_process(request) and not was_expired:
+    if waits_in_process(request) and not was_expired and tell_process:
         session.add(ClientRequestClosure(request_id=request_id, outcome=RequestStatus.cancelled))
     await session.commit()
     await session.refresh(request)

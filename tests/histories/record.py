@@ -435,6 +435,22 @@ async def client_request_closed(run: Run) -> Handle:
     return handle
 
 
+async def client_request_skipped(run: Run) -> Handle:
+    """Staff skip a phase waiting for the client's answers: its request is cancelled (since
+    `client-requests-cancelled-with-their-phase`; it stayed pending before), and the process goes on."""
+    await _request_template(run)
+    handle = await run.start(
+        "client_request_skipped",
+        {"key": "ask", "name": "Missing information", "actions": [
+            {"send_client_request": {"template": "replay-documents"}}]},
+        {"key": "later", "name": "Later", "actions": [{"add_history": {"text": "went on"}}]})
+    await until(handle, lambda s: bool(s.phases[0].waiting_requests))
+    await handle.execute_update(ProcessWorkflow.skip_phase, SkipPhaseRequest(reason="documents brought in",
+                                                                             actor="recorder"))
+    await handle.result()
+    return handle
+
+
 async def _signature(run: Run, scenario: str) -> tuple[Handle, int]:
     """A phase that sends a report for signature (expiring in 3 days) and waits; its decision reads the outcome."""
     handle = await run.start(
@@ -502,7 +518,7 @@ SCENARIOS: dict[str, Callable[[Run], Awaitable[WorkflowHandle[Any, Any]]]] = {
                             follow_up, loop_continue_as_new, loop_guard_cancelled, record_events_dispatch,
                             responsible_missing, staff_signals, signal_large_answer, appointment_cancelled, stage_automations,
                             client_request_answered, client_request_office_time, signature_declined,
-                            signature_expired, client_request_closed, signature_cancelled, signature_ended,
+                            signature_expired, client_request_closed, client_request_skipped, signature_cancelled, signature_ended,
                             signal_nul)}
 
 

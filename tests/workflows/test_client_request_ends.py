@@ -21,7 +21,7 @@ from crm.client_requests import closing
 from crm.client_requests.models import ClientRequest, ClientRequestClosure, RequestStatus
 from crm.models import HistoryKind, TaskKind, TaskStatus
 from crm.types import utcnow
-from processes.instance import (CompletePhaseRequest, PhaseStatus, ProcessInput, ProcessState, ProcessStatus,
+from processes.instance import (AbortRequest, CompletePhaseRequest, PhaseStatus, ProcessInput, ProcessState, ProcessStatus,
                                 SkipPhaseRequest)
 from processes.validation import validate_template
 from settings import Settings
@@ -195,3 +195,37 @@ def test_the_ends_of_requests_are_carried_into_the_next_run() -> None:
     assert carried.resume is not None
     decoded = ProcessInput.model_validate_json(carried.model_dump_json())
     assert decoded.resume is not None and decoded.resume.requests_closed == {7: "expired", 8: "cancelled"}
+
+
+async def test_a_skip_or_an_abort_cancels_the_request_the_phase_waits_for(
+        time_skipping_env: WorkflowEnvironment, sessions: Any, factory: Factory, task_queue: str) -> None:
+    """Staff skip the phase waiting for the client's answers, or abort the process: the request is cancelled (its
+    link says it was withdrawn), a line says why, and no reminder goes out after. They had stayed pending, the client
+    reminded every few days of a request nothing would read."""
+    client = time_skipping_env.client
+    owner = await factory.user()
+    record = await factory.record(owner=owner)
+    key = await request_template(sessions)
+    asked = template(ask(key, reminders={"every_days": 2, "count": 3}), LATER)
+    async with running_worker(client, sessions, task_queue):
+        skipped = await start(client, task_queue, asked, record.id, owner.id)
+        aborted = await start(client, task_queue, asked, record.id, owner.id)
+        for handle in (skipped, aborted):
+            await until(handle, lambda s: bool(s.phases[0].waiting_requests))
+        await skipped.execute_update(ProcessWorkflow.skip_phase, SkipPhaseRequest(
+            reason="documenti consegnati in ufficio", actor="anna"))
+        await aborted.execute_update(ProcessWorkflow.abort, AbortRequest(reason="altro installatore", actor="anna"))
+        assert (await final_state(skipped)).status is ProcessStatus.completed
+        assert (await final_state(aborted)).status is ProcessStatus.aborted
+        await time_skipping_env.sleep(timedelta(days=7))  # three reminders would have gone out
+        sent = [m for h in (skipped, aborted) for m in await outbox(sessions, h.id) if "/reminder/" in m.step_key]
+    assert sent == []
+    for handle, why in ((skipped, "phase 'Missing information' skipped: documenti consegnati in ufficio"),
+                        (aborted, "process aborted: altro installatore")):
+        async with sessions() as session:
+            [request] = (await session.exec(select(ClientRequest).where(
+                ClientRequest.waiting_workflow_id == handle.id))).all()
+        assert (request.status, request.closed_by) == (RequestStatus.cancelled, "anna")
+        assert await closures(sessions, request.id or 0) == []  # the process cancelled it: nobody to tell
+        lines = [e.text for e in await history(sessions, handle.id) if e.kind is HistoryKind.client_request_cancelled]
+        assert lines == [f"Client request cancelled: Documenti 730 ({why})"], lines

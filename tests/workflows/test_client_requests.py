@@ -177,7 +177,7 @@ async def test_answers_that_come_before_the_phase_waits_count_once(
     assert [e.kind for e in lines].count(HistoryKind.phase_done) == 2
 
 
-async def test_a_skip_ends_the_wait_and_the_request_stays_pending(
+async def test_a_skip_ends_the_wait_and_cancels_the_request(
         time_skipping_env: WorkflowEnvironment, sessions: Any, factory: Factory, task_queue: str) -> None:
     client = time_skipping_env.client
     owner = await factory.user()
@@ -189,8 +189,10 @@ async def test_a_skip_ends_the_wait_and_the_request_stays_pending(
         await handle.execute_update(ProcessWorkflow.skip_phase, SkipPhaseRequest(phase="ask", actor="anna"))
         final = await final_state(handle)
     assert final.status is ProcessStatus.completed and final.phases[0].status is PhaseStatus.skipped
-    [request] = await requests_of(sessions, handle.id)
-    assert request.status is RequestStatus.pending
+    [request] = await requests_of(sessions, handle.id)  # it had stayed pending (test_client_request_ends.py)
+    assert request.status is RequestStatus.cancelled
+    assert [e.text for e in await history(sessions, handle.id) if e.kind is HistoryKind.client_request_cancelled] == [
+        "Client request cancelled: Documenti 730 (phase 'Missing information' skipped)"]
 
 
 async def test_a_request_without_auto_move_does_not_hold_the_phase(
