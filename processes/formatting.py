@@ -117,15 +117,30 @@ def datetime_filter(value: Any, format: str | None = None, locale: str | None = 
     return format_datetime_value(value, format, locale)
 
 
-def _number(value: Any, what: str) -> Decimal | int | float:
+MAX_EXPONENT = 20  # a number past 10**20 is no amount (Babel cannot give 1e50 two decimals, nor format 1e999999)
+
+
+def _number(value: Any, what: str, where: Locale) -> Decimal | int | float:
+    """A number, or a text of one: written as the office writes numbers (`9.800,50`, `4,5` in Italian: a field
+    imported from a spreadsheet), else plainly (`1250.5`, as an API client writes one)."""
     if isinstance(value, bool) or not isinstance(value, (int, float, Decimal, str)):
         raise ValueError(f"{what}: {str(value)[:40]!r} is not a number")
+    number: Decimal | int | float = value
     if isinstance(value, str):
+        text = value.strip()
         try:
-            return Decimal(value.strip())
-        except InvalidOperation:
-            raise ValueError(f"{what}: {value[:40]!r} is not a number") from None
-    return value
+            number = babel_numbers.parse_decimal(text, locale=where, strict=True)
+        except (babel_numbers.NumberFormatError, InvalidOperation, ValueError):
+            try:
+                number = Decimal(text)
+            except InvalidOperation:
+                raise ValueError(f"{what}: {value[:40]!r} is not a number") from None
+    exact = Decimal(str(number))
+    if not exact.is_finite():  # NaN, Infinity
+        raise ValueError(f"{what}: {str(value)[:40]!r} is not a number")
+    if exact.adjusted() > MAX_EXPONENT:
+        raise ValueError(f"{what}: {str(value)[:40]!r} is too large (more than {MAX_EXPONENT + 1} digits)")
+    return number
 
 
 def _digits(digits: Any, what: str) -> int | None:
@@ -146,7 +161,8 @@ def _with_digits(pattern: str, digits: int) -> str:
 
 def number_filter(value: Any, digits: int | None = None, locale: str | None = None) -> str:
     """`450.000`, `80,5`: grouped as the office writes numbers; `digits` fixes the decimals."""
-    number, places, where = _number(value, "number"), _digits(digits, "number"), _locale(locale)
+    where = _locale(locale)
+    number, places = _number(value, "number", where), _digits(digits, "number")
     if places is None:
         return babel_numbers.format_decimal(number, locale=where)
     pattern = _with_digits(where.decimal_formats[None].pattern, places)
@@ -164,7 +180,8 @@ def currency_filter(value: Any, currency: str | None = None, digits: int | None 
                     locale: str | None = None) -> str:
     """`450.000 €`, `1.234,50 €`: whole amounts without decimals unless `digits` says; the currency is the
     locale's country's (EUR for it, fr, de) unless given (`currency('CHF')`)."""
-    number, places, where = _number(value, "currency"), _digits(digits, "currency"), _locale(locale)
+    where = _locale(locale)
+    number, places = _number(value, "currency", where), _digits(digits, "currency")
     code = (currency or default_currency(where)).upper() if isinstance(currency, (str, type(None))) else ""
     if not babel_numbers.is_currency(code):
         raise ValueError(f"currency: unknown currency '{currency}' (use a code such as EUR, CHF, USD, GBP)")
@@ -177,7 +194,8 @@ def currency_filter(value: Any, currency: str | None = None, digits: int | None 
 
 def percent_filter(value: Any, digits: int = 0, locale: str | None = None) -> str:
     """`25%` (0.25 is 25 %), with `digits` decimals."""
-    number, places, where = _number(value, "percent"), _digits(digits, "percent") or 0, _locale(locale)
+    where = _locale(locale)
+    number, places = _number(value, "percent", where), _digits(digits, "percent") or 0
     pattern = _with_digits(where.percent_formats[None].pattern, places)
     return babel_numbers.format_percent(number, format=pattern, locale=where)
 

@@ -81,7 +81,18 @@ def test_the_locale_is_overridable_per_filter_and_formats_are_cldr() -> None:
     assert show("{{ 0.256|percent(1) }} {{ 3|number(2) }}") == "25,6\u00a0% 3,00".replace("\u00a0%", "%")
 
 
+def test_numbers_written_as_the_office_writes_them_are_numbers() -> None:
+    """A field imported from an Italian spreadsheet holds `4,5` and `9.800,00`: an incident before ("'4,5' is not a
+    number"); a number written plainly (`1250.5`, as an API client writes one) is read as before"""
+    assert show("{{ '4,5'|number }} · {{ '9.800,00'|currency }} · {{ '1250.5'|number }} · {{ '-0,25'|percent }}") \
+        == "4,5 · 9.800\u00a0€ · 1.250,5 · -25%"
+    assert show("{{ '1250.5'|number }} · {{ '1,250.5'|number }}", Office("en", "Europe/Rome")) == "1,250.5 · 1,250.5"
+
+
 @pytest.mark.parametrize(("source", "message"), [
+    ("{{ 'NaN'|number }}", "number: 'NaN' is not a number"),
+    ("{{ '1e999999'|currency }}", "currency: '1e999999' is too large (more than 21 digits)"),
+    ("{{ (10 ** 50)|number }}", "is too large (more than 21 digits)"),
     ("{{ record.title|date }}", "date: 'Villa on the lake' is not a date"),
     ("{{ record.title|currency }}", "currency: 'Villa on the lake' is not a number"),
     ("{{ now|date(locale=record.title) }}", "unknown locale 'Villa on the lake'"),
