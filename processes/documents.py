@@ -47,6 +47,14 @@ class _Loader(yaml.SafeLoader):
         return super().construct_mapping(node, deep)
 
 
+    def construct_yaml_int(self, node: yaml.ScalarNode) -> int:
+        try:
+            return super().construct_yaml_int(node)
+        except ValueError:  # past Python's 4,300 digits of a text read as a number: no template value is
+            raise yaml.constructor.ConstructorError(None, None, LONG_NUMBER, node.start_mark) from None
+
+
+_Loader.add_constructor("tag:yaml.org,2002:int", _Loader.construct_yaml_int)
 _Loader.add_implicit_resolver("tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"),
                               list("tTfF"))
 
@@ -69,6 +77,8 @@ def parse_document(text: str, *, source: str = "body") -> dict[str, Any]:
     return json.loads(json.dumps(data, default=str))
 
 
+MAX_NUMBER_DIGITS = 100
+LONG_NUMBER = f"a number of more than {MAX_NUMBER_DIGITS} digits: no template value is one (write it in quotes for text)"
 MAX_DOCUMENT_DEPTH = 64
 MAX_DOCUMENT_VALUES = 100_000
 MAX_DOCUMENT_CHARS = 1_000_000  # of text, once YAML aliases are expanded (an alias repeats its anchor's text)
@@ -79,6 +89,8 @@ def _check_shape(data: Any, source: str) -> None:
     budget, chars = [MAX_DOCUMENT_VALUES], [MAX_DOCUMENT_CHARS]
 
     def walk(value: Any, path: str, depth: int, ancestors: set[int]) -> None:
+        if isinstance(value, int) and not isinstance(value, bool) and abs(value) >= 10 ** MAX_NUMBER_DIGITS:
+            texts.append(ErrorDetail(_readable(path), LONG_NUMBER))  # 0xfff… of any length (no limit in base 16)
         if isinstance(value, str):
             if "\x00" in value:  # YAML's "\0": PostgreSQL keeps no such text, and a status so named looks like another
                 texts.append(ErrorDetail(_readable(path), NUL))
@@ -153,5 +165,5 @@ def _not_text(key: Any) -> str:
     """What to say of a mapping key YAML did not read as text (`2024-05-01:`, `12:`, `null:`)."""
     kind = {bool: "true or false", int: "a number", float: "a number", date: "a date", datetime: "a date and time",
             type(None): "null"}.get(type(key), type(key).__name__)
-    shown = "null" if key is None else str(key)
+    shown = "null" if key is None else "…" if isinstance(key, int) and abs(key) >= 10 ** MAX_NUMBER_DIGITS else str(key)
     return f"a key must be text, and YAML reads {shown} as {kind}: put it in quotes ('{shown}')"
