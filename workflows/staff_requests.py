@@ -115,7 +115,7 @@ class StaffRequests:
             if isinstance(request, CompletePhaseRequest) and (inexact := inexact_integers(request.answers)):
                 # an update from the Temporal UI or CLI (the API refuses them first); a validator does not run on
                 # replay, so this needs no patch
-                raise _refuse(AnswersInvalid, "answers.{name}: {problem}", name=inexact[0], problem=INEXACT_INTEGER)
+                raise _refuse(AnswersInvalid, "answer '{name}': {problem}", name=inexact[0], problem=INEXACT_INTEGER)
             kind.validate(self, request)
 
     async def signal(self, kind: StaffRequestKind, args: Sequence[Any]) -> None:

@@ -16,6 +16,7 @@ from fastapi.responses import Response
 from pydantic import BaseModel, ValidationError
 from starlette.datastructures import FormData
 
+from api.console.decisions_read import Read, phase_reads, said_reads
 from api.console.i18n import translator
 from api.console.process_pages import render_process
 from api.console.task_pages import render_tasks
@@ -25,7 +26,9 @@ from api.console.web import SignedInDep, form, principal, redirect, text, with_p
 from api.deps import SessionDep, SettingsDep, TemporalDep
 from api.fields import digits
 from api.routers.processes import staff_request
-from api.routers.tasks import CompleteTaskBody, complete_task
+from api.routers.tasks import CompleteTaskBody, complete_task, get_task
+from crm.models import TaskKind
+from processes.decision_answers import as_read
 from processes.errors import StagecoachError
 from workflows.staff_requests import ABORT, CHANGE_OWNER, COMPLETE_PHASE, RESOLVE_INCIDENT, SKIP_PHASE, \
     StaffRequestKind
@@ -42,8 +45,10 @@ class FormInvalid(Exception):
         self.message = message
 
 
-def answers(raw: str, _: Any) -> dict[str, Any]:
-    """`name: value` lines; a number (as `_NUMBER` reads one), true or false is kept as one, anything else as text."""
+def answers(raw: str, _: Any, read: Read | None = None, without: bool = False) -> dict[str, Any]:
+    """`name: value` lines; a number (as `_NUMBER` reads one), true or false is kept as one, anything else as text.
+    `read`: what the decision after the phase reads (`decisions_read.py`): names and values written as it writes
+    them, and none of them given refused unless staff said so (`without`)."""
     found: dict[str, Any] = {}
     for number, line in enumerate(raw.splitlines(), 1):
         if not line.strip():
@@ -59,17 +64,23 @@ def answers(raw: str, _: Any) -> dict[str, Any]:
         found[name.strip()] = (lowered == "true" if lowered in ("true", "false")
                                else float(value) if number and "." in value
                                else int(value) if number else value)
+    if read:
+        found = as_read(found, read)
+        if not without and not read.keys() & found.keys():
+            raise FormInvalid(_("The decision after this phase reads {what}: answer it, or tick “{without}”.").format(
+                what=said_reads(read, _), without=_("Complete without these answers")))
     return found
 
 
-def _body(kind: StaffRequestKind, data: FormData, _: Any) -> BaseModel:
+def _body(kind: StaffRequestKind, data: FormData, _: Any, read: Read | None = None) -> BaseModel:
     fields: dict[str, Any]
     if kind is SKIP_PHASE:
         fields = {"phase": text(data, "phase") or None, "reason": text(data, "reason")}
     elif kind is ABORT:
         fields = {"reason": text(data, "reason")}
     elif kind is COMPLETE_PHASE:
-        fields = {"phase": text(data, "phase") or None, "answers": answers(text(data, "answers"), _)}
+        fields = {"phase": text(data, "phase") or None,
+                  "answers": answers(text(data, "answers"), _, read, bool(text(data, "without")))}
     elif kind is CHANGE_OWNER:
         owner = text(data, "owner_id")
         if not digits(owner):
@@ -101,8 +112,9 @@ async def process_action(workflow_id: str, action: str, request: Request, sessio
                                     _("no such action"), action[:20])
     key = text(data, "idempotency_key")[:200] or None
     try:
-        await staff_request(kind, workflow_id, _body(kind, data, _), session, temporal, settings, principal(signed),
-                            key)
+        read = await phase_reads(session, workflow_id, text(data, "phase")) if kind is COMPLETE_PHASE else None
+        await staff_request(kind, workflow_id, _body(kind, data, _, read), session, temporal, settings,
+                            principal(signed), key)
     except (FormInvalid, StagecoachError) as exc:
         await session.rollback()  # the page is drawn from what is committed, not what was refused
         status = exc.status if isinstance(exc, StagecoachError) else 422
@@ -119,7 +131,10 @@ async def complete_task_action(task_id: int, request: Request, session: SessionD
     _ = translator(settings.locale)
     back = text(data, "back")
     try:
-        body = CompleteTaskBody.model_validate({"answers": answers(text(data, "answers"), _)})
+        task = await get_task(task_id, session, principal(signed))  # 404 for a task they may not see
+        read = await phase_reads(session, task.workflow_id, task.phase_key) if task.kind is TaskKind.phase else None
+        body = CompleteTaskBody.model_validate({"answers": answers(text(data, "answers"), _, read,
+                                                                   bool(text(data, "without")))})
         await complete_task(task_id, session, temporal, settings, principal(signed), body,
                             text(data, "idempotency_key")[:200] or None)  # sent twice: done once
     except (ValidationError, FormInvalid, StagecoachError) as exc:

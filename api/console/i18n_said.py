@@ -15,6 +15,7 @@ ITALIAN_SAID: dict[str, str] = {
               "segnalata); riprova tra un momento",
     "task {task} is not the task of phase '{phase}'": "l'attività {task} non è quella della fase '{phase}'",
     "task {task} is already {status}": "l'attività {task} è già chiusa (stato: {status})",
+    "answer '{name}': {problem}": "risposta '{name}': {problem}",
     "the process has ended ({status})": "il processo è terminato (stato: {status})",
     "process {process} has ended; it takes no more requests": "il processo {process} è terminato: non accetta più "
                                                                "richieste",
@@ -57,6 +58,7 @@ ITALIAN_SAID: dict[str, str] = {
     "{n} minutes": "{n} minuti", "{span} after the previous phase": "{span} dopo la fase precedente",
     "{span} after the process started": "{span} dopo l'avvio del processo",
     # a status said of what it is the status of (api/console/web.status_in): Italian agrees with it
+    "not run": "non eseguita",  # a phase the process ended before
     "phase:done": "completata", "phase:skipped": "saltata", "phase:failed": "non riuscita",
     "action:done": "eseguita", "action:skipped": "saltata",
     "task:open": "aperta", "task:done": "completata", "task:cancelled": "annullata",
@@ -67,6 +69,12 @@ ITALIAN_SAID: dict[str, str] = {
     "request:expired": "scaduta",
     # the answers of a phase or a task, one per line (api/console/actions.answers)
     "line {n}: '{name}' is answered twice": "riga {n}: '{name}' ha già una risposta",
+    # what the decision after a phase reads of its answers (api/console/decisions_read.py)
+    "The decision after this phase reads:": "La decisione dopo questa fase legge:",
+    "Complete without these answers": "Completa senza queste risposte",
+    "The decision after this phase reads {what}: answer it, or tick “{without}”.":
+        "La decisione dopo questa fase legge {what}: rispondi, oppure spunta “{without}”.",
+    "or": "o",
     "a whole number answer is at most 9007199254740991 either way (a larger one loses digits)":
         "una risposta intera va da -9.007.199.254.740.991 a 9.007.199.254.740.991 (oltre perde cifre)",
     # a file to import refused as it arrives (crm/imports/reading.FileUnreadable)

@@ -18,7 +18,9 @@ from fastapi.responses import HTMLResponse
 from sqlmodel import col, select
 from temporalio.service import RPCError
 
+from api.console.decisions_read import phase_reads, said_reads
 from api.console.i18n import translator
+from api.console.process_names import template_names
 from api.console.refusals import refusal
 from api.console.web import SignedInDep, principal, render
 from api.deps import SessionDep, SettingsDep, TemporalDep
@@ -118,7 +120,8 @@ async def processes_page(request: Request, session: SessionDep, temporal: Tempor
     return render(request, settings, "processes.html", status=422 if errors else 200, items=items, tasks=tasks,
                   users=await users_by_id(session), titles=await record_titles(session, {i.record_id for i in items
                                                                                         if i.record_id}),
-                  templates=[t.key for t in await template_store.summaries(session, limit=500)],
+                  templates=[(t.key, t.name) for t in await template_store.summaries(session, limit=500)],
+                  names=await template_names(session, settings.locale),
                   statuses=list(ProcessStatus), query=query, filters=filters, errors=errors, counts=counts,
                   next_token=next_token, now=datetime.now(settings.zone))
 
@@ -195,9 +198,12 @@ async def render_process(request: Request, session: SessionDep, temporal: Tempor
         return render(request, settings, "not_found.html", status=exc.status, what=workflow_id[:255],
                       message=f"{error} {said}".strip() if error else said)
     later = [p for p in view.phases if not p.status.finished]
+    forms = forms_drawn(view, later)
+    read = await phase_reads(session, workflow_id, view.current_phase) if "complete" in forms else {}
     return render(request, settings, "process.html", status=status, view=view, later=later, error=error,
-                  error_for=error_for, forms=forms_drawn(view, later), posted=posted or {}, done=done,
-                  finished=view.status.finished, **await process_context(session, view))
+                  error_for=error_for, forms=forms, posted=posted or {}, done=done,
+                  finished=view.status.finished, reads=said_reads(read, translator(settings.locale)),
+                  **await process_context(session, view))
 
 
 def forms_drawn(view: ProcessView, later: Sequence[Any]) -> set[str]:

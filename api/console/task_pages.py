@@ -18,6 +18,7 @@ from pydantic import ValidationError
 
 from api.console.case_pages import render_case
 from api.console.form_once import apply_once
+from api.console.decisions_read import said_reads, task_reads
 from api.console.i18n import translator
 from api.console.process_pages import record_titles, users_by_id
 from api.console.refusals import field_error, said_in
@@ -44,7 +45,10 @@ async def render_tasks(request: Request, session: SessionDep, settings: Settings
     tasks = await list_tasks(session, who, Page(LIMIT, 0, request, Response()), assignee_id=who.user_id,
                              status=TaskStatus.open)
     tasks.sort(key=lambda t: not t.overdue)  # overdue first, each group in the API's order (by due time)
+    _ = translator(settings.locale)
+    reads = {task_id: said_reads(read, _) for task_id, read in (await task_reads(session, tasks)).items()}
     return render(request, settings, "tasks.html", status=status, tasks=tasks, error=error, values=values or {},
+                  reads=reads,
                   list_error=list_error,
                   titles=await record_titles(session, {t.record_id for t in tasks if t.record_id}),
                   categories=settings.task_categories, users=await users_by_id(session), more=len(tasks) >= LIMIT,

@@ -9,6 +9,8 @@ from typing import Any
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import HTMLResponse
 
+from api.console.decisions_read import said_reads, task_reads
+from api.console.i18n import translator
 from api.console.process_pages import record_titles
 from api.console.web import SignedInDep, principal, render
 from api.console.refusals import said_in
@@ -57,7 +59,9 @@ async def render_today(request: Request, session: SessionDep, temporal: Temporal
     others = [t for t in tasks if t.kind is not TaskKind.phase]  # made by an action or by staff
     titles = await record_titles(session, {t.record_id for t in tasks if t.record_id} |
                                  {i.record_id for i in incidents if i.record_id})
-    return render(request, settings, "today.html", status=status, phases=_groups(phases, settings),
+    _ = translator(settings.locale)
+    reads = {task_id: said_reads(read, _) for task_id, read in (await task_reads(session, phases)).items()}
+    return render(request, settings, "today.html", status=status, phases=_groups(phases, settings), reads=reads,
                   tasks=_groups(others, settings), incidents=incidents, incident_error=incident_error,
                   titles=titles, error=error, error_task=error_task, answers=answers, done=done, more=len(tasks) >= LIMIT)
 

@@ -1,0 +1,58 @@
+"""What a phase's decision reads of the answers staff give when they complete it (`processes/decision_answers.py`),
+for the console's completion forms: shown beside the answers, names and values taken in any case, and a completion
+that gives none of them asked to be confirmed (the decision would take its default way: a client emailed a refusal
+because a task was closed without its answer)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from crm import template_store
+from crm.models import TaskKind
+from crm.process_runs import ProcessRun
+from processes.decision_answers import Compared, answers_read
+from processes.errors import TemplateNotFound
+
+Read = dict[str, list[Compared]]
+
+
+async def phase_reads(session: AsyncSession, workflow_id: str, phase_key: str | None) -> Read:
+    """What the decision after the process's phase reads; nothing for a phase without one, a process of a status's
+    automations, or a process not found."""
+    if not phase_key:
+        return {}
+    run = (await session.exec(select(ProcessRun).where(col(ProcessRun.workflow_id) == workflow_id))).first()
+    if run is None:
+        return {}
+    try:
+        version = await template_store.get_version(session, run.template_key, run.template_version)
+    except TemplateNotFound:  # a status's automations: no saved template, and no decision
+        return {}
+    template = await template_store.parsed(session, run.template_key, run.template_version, version.checksum)
+    phase = next((p for p in template.phases if p.key == phase_key), None)
+    return answers_read(phase) if phase is not None else {}
+
+
+async def task_reads(session: AsyncSession, tasks: Iterable[Any]) -> dict[int, Read]:
+    """By task id, what the decision after each phase task's phase reads (only those that read something)."""
+    reads: dict[int, Read] = {}
+    for task in tasks:
+        if task.kind is TaskKind.phase and task.workflow_id and (read := await phase_reads(
+                session, task.workflow_id, task.phase_key)):
+            reads[task.id] = read
+    return reads
+
+
+def said_reads(read: Read, _: Any, said_value: Any = str) -> str:
+    """`esito (accettato, rifiutato o perso), importo`: each answer with the values the decision compares it with."""
+    parts = []
+    for name, values in read.items():
+        shown = [str(said_value(v)) for v in values]
+        if len(shown) > 1:
+            shown = [", ".join(shown[:-1]) + f" {_('or')} " + shown[-1]]
+        parts.append(f"{name} ({shown[0]})" if shown else name)
+    return ", ".join(parts)
