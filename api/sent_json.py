@@ -114,10 +114,14 @@ async def keys_given_once(request: Request) -> None:
 
 
 def _body_model(route: APIRoute) -> type[BaseModel] | None:
-    """The model a route's whole body is (None for a body of several parameters, or not a model)."""
+    """The model a route's whole body is, given or optional (`body: Model | None = None`: a misspelt key of a close,
+    a completion or a resend had been dropped, and the action done with the defaults); None for a body of several
+    parameters, or not a model."""
     params = route.dependant.body_params
-    model = params[0].field_info.annotation if len(params) == 1 and not route._embed_body_fields else None
-    return model if isinstance(model, type) and issubclass(model, BaseModel) else None
+    if len(params) != 1 or route._embed_body_fields:
+        return None
+    inner = _model_in(params[0].field_info.annotation)
+    return inner[1] if inner is not None and inner[0] == "one" else None
 
 
 def unknown_keys(model: type[BaseModel] | None, data: Any) -> list[dict[str, Any]]:

@@ -62,6 +62,22 @@ async def test_a_key_the_body_does_not_know_is_refused_with_its_path_and_nothing
         {"kind": "lead", "title": title, "fields": {"any key": {"nested": 1}}}))
     assert made.status_code == 201, made.text
 
+    # a body that may be left out is checked too: a close, a completion and a resend had dropped the misspelt key
+    # and done the action with the defaults (a case closed, a task done without its answers)
+    record = made.json()
+    case = (await api.http.post("/cases", headers=staff, content=json.dumps({"name": title}))).json()
+    task = (await api.http.post("/tasks", headers=staff, content=json.dumps(
+        {"record_id": record["id"], "title": "Call"}))).json()
+    for url, body, path in ((f"/cases/{case['id']}/close", {"resaon": "typo"}, "body.resaon"),
+                            (f"/tasks/{task['id']}/complete", {"answerz": {"a": "b"}}, "body.answerz"),
+                            ("/client-requests/999999/resend", {"expires_dayz": 9}, "body.expires_dayz")):
+        refused = await api.http.post(url, headers=staff, content=json.dumps(body))
+        assert refused.status_code == 422 and [e["path"] for e in refused.json()["errors"]] == [path], refused.text
+    assert (await api.http.get(f"/cases/{case['id']}", headers=staff)).json()["state"] == "open"
+    assert (await api.http.get(f"/tasks/{task['id']}", headers=staff)).json()["status"] == "open"
+    closed = await api.http.post(f"/cases/{case['id']}/close", headers=staff)  # no body at all: still taken
+    assert closed.status_code == 200, closed.text
+
 
 async def test_a_text_holding_nul_is_refused_with_its_path_on_either_database(api: Api) -> None:
     """PostgreSQL cannot keep NUL in a text ("out of range for the database", no path) and SQLite kept it"""
