@@ -207,7 +207,7 @@ ITALIAN: dict[str, str] = {
     'the run in the Temporal UI': "l'esecuzione nella UI di Temporal",
     'then': 'poi',
     'tick the box to confirm the abort': "spunta la casella per confermare l'interruzione",
-    'went to': 'è andata a',
+    'went to': 'è passata a',
     'not a form': 'non è un modulo',
     'not a form this page sends': 'non è un modulo inviato da questa pagina',
     "the form's security token is missing or out of date": 'il codice di sicurezza del modulo manca o è scaduto',

@@ -92,6 +92,8 @@ async def test_the_consoles_forms_say_what_the_decision_reads(stack: Stack, sess
             "csrf_token": token, "answers": "Esito: Accettato", "back": "/console/tasks?done=task"})
         assert done.status_code == 303, done.text
         await eventually(lambda: _current(stack, started[0], "won"), what="the accepted quote is won")
+        shown = await browser.get(f"/console/processes/{started[0]}")
+        assert 'went to <a href="#phase-won">Won</a>' in shown.text  # the phase's name, not its key
         # without the answers, said so: the decision takes its way without them
         done = await browser.post(f"/console/processes/{started[1]}/complete", data={
             "csrf_token": token, "phase": "esito", "without": "1"})
