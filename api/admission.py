@@ -93,13 +93,18 @@ def _rules(app: FastAPI) -> list[_Rule]:
     return rules
 
 
-def api_key(scope: Scope) -> str | None:
-    headers = {name.lower(): value for name, value in scope["headers"]
-               if name.lower() in (b"x-api-key", b"authorization")}
-    if key := headers.get(b"x-api-key"):
-        return key.decode("latin-1").strip() or None
-    scheme, _, credentials = headers.get(b"authorization", b"").decode("latin-1").partition(" ")
-    return (credentials.strip() or None) if scheme.lower() == "bearer" else None
+def api_keys(scope: Scope) -> list[str]:
+    """The API keys the request sends: in `X-API-Key`, or as `Authorization: Bearer`. More than one (two headers, a
+    key in both) is refused by the caller: which would count was whichever the reader took (the last, here)."""
+    keys = []
+    for name, value in scope["headers"]:
+        if name.lower() == b"x-api-key" and (key := value.decode("latin-1").strip()):
+            keys.append(key)
+        elif name.lower() == b"authorization":
+            scheme, _, credentials = value.decode("latin-1").partition(" ")
+            if scheme.lower() == "bearer" and credentials.strip():
+                keys.append(credentials.strip())
+    return keys
 
 
 class BodyTooLarge(HTTPException):
@@ -146,10 +151,12 @@ class Admission:
         setting = rule.limit if rule is not None else None
         limit = self.limits.get(setting, self.max_body_bytes) if setting else self.max_body_bytes
         if role is not None:
-            key = api_key(scope)
+            keys = api_keys(scope)
+            key = keys[0] if len(keys) == 1 else None
             principal = await self._principal(scope, key) if key else None
             if principal is None:
                 detail = "unknown or revoked API key" if key else \
+                    f"{len(keys)} API keys sent: send one (X-API-Key header or Authorization: Bearer)" if keys else \
                     "an API key is required (X-API-Key header or Authorization: Bearer)"
                 await problem(401, "Unauthorized", detail, headers=_UNAUTHENTICATED)(scope, receive, send)
                 return
