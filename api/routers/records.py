@@ -243,11 +243,25 @@ async def _check_manager(session: SessionDep, principal: Principal, record: Reco
         raise NotRecordOwner(f"record {record.id} is restricted: only its owner or an admin may give it to someone else")
 
 
+def merge_patch(target: Any, patch: Any) -> Any:
+    """RFC 7396's MergePatch: `{"a": {"b": null}}` on `{"a": {"b": 1, "c": 2}}` is `{"a": {"c": 2}}` (a nested
+    object had been replaced whole, its other keys lost and the `null` kept)."""
+    if not isinstance(patch, dict):
+        return patch
+    merged = dict(target) if isinstance(target, dict) else {}
+    for name, value in patch.items():
+        if value is None:
+            merged.pop(name, None)
+        else:
+            merged[name] = merge_patch(merged.get(name), value)
+    return merged
+
+
 def _merged_fields(current: dict[str, Any], changes: dict[str, Any]) -> dict[str, Any]:
-    """The record's fields with `changes` merged in (a field given `null` is removed, as JSON Merge Patch says),
-    held to the limits of free fields as a whole."""
-    merged = {name: value for name, value in {**current, **changes}.items()
-              if not (name in changes and changes[name] is None)}
+    """The record's fields with `changes` merged in as JSON Merge Patch says (RFC 7396: a field given `null` is
+    removed, an object given merges into the object there, at any depth), held to the limits of free fields as a
+    whole."""
+    merged = merge_patch(current, changes)
     if len(merged) > MAX_FREE_FIELDS:
         raise RequestValidationError([{"loc": ("body", "fields"), "type": "too_long", "input": None,
                                        "msg": f"the record would have {len(merged)} free fields; at most "

@@ -73,6 +73,14 @@ async def test_null_for_a_required_field_is_refused_with_its_path(api: Api) -> N
     # a nullable field still clears with null
     cleared = await api.http.patch(f"/records/{record['id']}", headers=admin, json={"owner_id": None, "phone": None})
     assert cleared.status_code == 200 and cleared.json()["owner_id"] is None, cleared.text
+    # free fields merge as JSON Merge Patch says (RFC 7396), at any depth: a nested object had been replaced whole
+    merged = await api.http.patch(f"/records/{record['id']}", headers=admin, json={"fields": {
+        "impianto": {"kw": 4.5, "pannelli": 12, "tetto": {"falde": 2}}}})
+    assert merged.json()["fields"] == {"budget": 100, "impianto": {"kw": 4.5, "pannelli": 12, "tetto": {"falde": 2}}}
+    merged = await api.http.patch(f"/records/{record['id']}", headers=admin, json={"fields": {
+        "impianto": {"pannelli": None, "tetto": {"esposizione": "sud"}}, "budget": None}})
+    assert merged.status_code == 200, merged.text
+    assert merged.json()["fields"] == {"impianto": {"kw": 4.5, "tetto": {"falde": 2, "esposizione": "sud"}}}
 
 
 def _offers_null(schema: dict[str, Any]) -> bool:
