@@ -17,7 +17,7 @@ from sqlmodel import JSON, Field, SQLModel
 from crm import free_fields
 from crm.patch import Patch
 from crm.types import UTCDateTime, utcnow
-from processes.sent_values import Text, TrueOrFalse, WholeNumber
+from processes.sent_values import Line, Text, TrueOrFalse, WholeNumber
 from processes.template_basics import KEY_PATTERN, RecordKind
 
 
@@ -56,13 +56,15 @@ class UserCreate(UserBase):
     handle: str = Field(max_length=63, schema_extra={"pattern": KEY_PATTERN},
                         description="how templates, imports and the console's sign-in name the user: a lower-case "
                                     "letter, then lower-case letters, digits, - and _")
+    name: Text = Field(min_length=1, max_length=200)
+    role: Text = Field(default="agent", max_length=64, description="the user's job: agent, installer, accountant...")
 
 
 class UserUpdate(Patch):
-    name: str = Field(default=None, min_length=1, max_length=200)
+    name: Text = Field(default=None, min_length=1, max_length=200)
     email: EmailStr = Field(default=None, max_length=320)
     phone: str | None = Field(default=None, max_length=40)
-    role: str = Field(default=None, max_length=64)
+    role: Text = Field(default=None, max_length=64)
     active: TrueOrFalse = None  # type: ignore[assignment]
 
 
@@ -167,6 +169,8 @@ class RecordAccess(SQLModel, table=True):
 
 
 class RecordCreate(RecordBase):
+    type: Line = Field(default="", max_length=64, description="the record type within its kind")
+    channel: Line = Field(default="", max_length=64, description="where it came from: web, phone, partner...")
     status: Text = Field(default="New", max_length=64)
     title: Text = Field(min_length=1, max_length=300)
     fields: free_fields.FreeFields = Field(default_factory=dict, description=f"free fields: {free_fields.LIMITS}")
@@ -175,12 +179,12 @@ class RecordCreate(RecordBase):
 
 
 class RecordUpdate(Patch):
-    type: str = Field(default=None, max_length=64)
+    type: Line = Field(default=None, max_length=64)
     status: Text = Field(default=None, min_length=1, max_length=64)
     title: Text = Field(default=None, min_length=1, max_length=300)
     email: EmailStr | None = Field(default=None, max_length=320)
     phone: str | None = Field(default=None, max_length=40)
-    channel: str = Field(default=None, max_length=64)
+    channel: Line = Field(default=None, max_length=64)
     owner_id: WholeNumber | None = None
     contact_id: WholeNumber | None = None
     fields: free_fields.FreeFields = Field(default=None, description=f"merged into its fields: {free_fields.LIMITS}")

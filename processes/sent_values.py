@@ -63,17 +63,24 @@ it). api/bounds.py writes the bounds of such a field into the OpenAPI schema."""
 _BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
 
 
-def _text(value: Any) -> Any:
+def seen(value: Any) -> Any:
     if isinstance(value, str):
         value = value.strip()
-        if not value:
-            raise ValueError("expected some text, not only spaces")
         if hidden := next((c for c in value if unicodedata.category(c) == "Cc" or c in _BIDI_CONTROLS), None):
             raise ValueError(f"holds a character no one can see (U+{ord(hidden):04X}: a control character, or one "
                              "that reorders the text after it): remove it")
     return value
 
 
+def _text(value: Any) -> Any:
+    value = seen(value)
+    if isinstance(value, str) and not value:
+        raise ValueError("expected some text, not only spaces")
+    return value
+
+
+Line = Annotated[str, AfterValidator(seen)]
+"""A text on one line that may be empty (a record's type or channel): `Text`'s checks but the one for something left."""
 Text = Annotated[str, AfterValidator(_text)]
 """A text people read on one line, a title, a name or a status: its spaces around taken off, and something left
 (`"   "` is refused, not kept as a title no one can see in a list), with no control character (a line break, ESC) nor

@@ -12,7 +12,7 @@ from sqlmodel import Field, SQLModel
 
 from crm.patch import Patch
 from crm.types import UTCDateTime, utcnow
-from processes.sent_values import Text, TrueOrFalse, WholeNumber
+from processes.sent_values import Text, TrueOrFalse, WholeNumber, seen
 
 MAX_TAG = 64
 
@@ -45,7 +45,7 @@ def _key_fits(name: str) -> str:
 
 
 TagName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_TAG),
-                    AfterValidator(_key_fits)]
+                    AfterValidator(seen), AfterValidator(_key_fits)]
 
 
 def _created() -> datetime:

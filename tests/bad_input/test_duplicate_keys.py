@@ -134,7 +134,18 @@ async def test_a_title_or_name_with_a_character_no_one_sees_is_refused(api: Api)
             ("POST", "/records", {"kind": "lead", "title": f"Rossi \x1b[31m{tag}"}, "body.title"),
             ("POST", "/records", {"kind": "lead", "title": f"Fattura \u202efdp.exe {tag}"}, "body.title"),
             ("POST", "/cases", {"name": f"Pratica\n{tag}"}, "body.name"),
-            ("POST", "/records", {"kind": "lead", "title": f"Ok {tag}", "status": "Nuo\x07vo"}, "body.status")):
+            ("POST", "/records", {"kind": "lead", "title": f"Ok {tag}", "status": "Nuo\x07vo"}, "body.status"),
+            # a user's name and role, a record's type and channel, a tag (a case's too): stored as typed before
+            ("POST", "/users", {"handle": f"u{tag}", "name": "Anna\r\nBcc: x", "email": f"u{tag}@agency.example"},
+             "body.name"),
+            ("POST", "/users", {"handle": f"v{tag}", "name": "Anna", "email": f"v{tag}@agency.example",
+                                "role": "x\ty"}, "body.role"),
+            ("PATCH", "/users/1", {"name": "Anna\u202e"}, "body.name"),
+            ("POST", "/records", {"kind": "lead", "title": f"Ok {tag}", "channel": "w\neb"}, "body.channel"),
+            ("POST", "/records", {"kind": "lead", "title": f"Ok {tag}", "type": "x\u202e"}, "body.type"),
+            ("PATCH", "/records/1", {"channel": "\x1b[31mweb"}, "body.channel"),
+            ("POST", "/tags", {"name": f"a\u0001{tag}"}, "body.name"),
+            ("POST", "/cases", {"name": f"Pratica {tag}", "tags": [f"x\u202e{tag}"]}, "body.tags[0]")):
         response = await api.http.request(method, url, headers=admin, json=body)
         assert response.status_code == 422, (body, response.text)
         [error] = response.json()["errors"]
