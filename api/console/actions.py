@@ -45,6 +45,14 @@ class FormInvalid(Exception):
         self.message = message
 
 
+def typed(value: str) -> Any:
+    """A value as staff write it on a line: a number (as `_NUMBER` reads one), true or false as one, else text."""
+    lowered = value.lower()
+    number = _NUMBER.match(value)
+    return (lowered == "true" if lowered in ("true", "false") else float(value) if number and "." in value
+            else int(value) if number else value)
+
+
 def answers(raw: str, _: Any, read: Read | None = None, without: bool = False) -> dict[str, Any]:
     """`name: value` lines; a number (as `_NUMBER` reads one), true or false is kept as one, anything else as text.
     `read`: what the decision after the phase reads (`decisions_read.py`): names and values written as it writes
@@ -58,12 +66,7 @@ def answers(raw: str, _: Any, read: Read | None = None, without: bool = False) -
             raise FormInvalid(_("line {n}: write each answer as name: value").format(n=number))
         if name.strip() in found:
             raise FormInvalid(_("line {n}: '{name}' is answered twice").format(n=number, name=name.strip()))
-        value = value.strip()
-        lowered = value.lower()
-        number = _NUMBER.match(value)
-        found[name.strip()] = (lowered == "true" if lowered in ("true", "false")
-                               else float(value) if number and "." in value
-                               else int(value) if number else value)
+        found[name.strip()] = typed(value.strip())
     if read:
         found = as_read(found, read)
         if not without and not read.keys() & found.keys():

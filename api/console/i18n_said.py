@@ -69,6 +69,18 @@ ITALIAN_SAID: dict[str, str] = {
     "request:expired": "scaduta",
     # the answers of a phase or a task, one per line (api/console/actions.answers)
     "line {n}: '{name}' is answered twice": "riga {n}: '{name}' ha già una risposta",
+    # making a record, changing one (api/console/record_forms.py)
+    "New record": "Nuova scheda", "Edit the record": "Modifica la scheda", "Save the record": "Salva la scheda",
+    "Create the record": "Crea la scheda", "The record was created.": "La scheda è stata creata.",
+    "The record was saved.": "La scheda è stata salvata.", "Fields": "Campi",
+    "Fields (one per line, name: value)": "Campi (uno per riga, nome: valore)",
+    "Kept as they are (change them through the API): {names}":
+        "Lasciati come sono (si cambiano tramite l'API): {names}",
+    "A record of a type its pipeline governs enters the type's first status, and its automations run.":
+        "Una scheda di un tipo governato da una pipeline entra nel primo stato del tipo, e le sue automazioni partono.",
+    "line {n}: write each field as name: value": "riga {n}: scrivi ogni campo come nome: valore",
+    "line {n}: the field '{name}' is given twice": "riga {n}: il campo '{name}' è scritto due volte",
+    "choose the owner": "scegli il titolare",
     # what the decision after a phase reads of its answers (api/console/decisions_read.py)
     "The decision after this phase reads:": "La decisione dopo questa fase legge:",
     "Complete without these answers": "Completa senza queste risposte",

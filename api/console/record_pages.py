@@ -14,6 +14,7 @@ from fastapi.responses import HTMLResponse
 from sqlmodel import col, select
 
 from api.console.i18n import translator
+from api.console.record_values import record_types, written
 from api.console.process_pages import users_by_id
 from api.console.web import SignedInDep, form, language_in, offset, principal, redirect, render, text
 from api.deps import SessionDep, SettingsDep, TemporalDep
@@ -53,7 +54,8 @@ async def records_page(request: Request, session: SessionDep, settings: Settings
 async def render_record(request: Request, session: SessionDep, settings: SettingsDep, signed: SignedInDep,
                         record_id: int, status: int = 200, error: str = "", move_error: str = "",
                         document_error: str = "", pending_choice: bool = False, request_error: str = "",
-                        request_error_at: str = "", posted: Mapping[str, str] | None = None) -> HTMLResponse:
+                        request_error_at: str = "", posted: Mapping[str, str] | None = None,
+                        edit_error: str = "") -> HTMLResponse:
     """The record's page; a refused form's message shown next to it (`request_error_at`: `send`, `link` or the
     number of the request whose cancel or resend was refused), with what was `posted` in it."""
     who = principal(signed)
@@ -78,7 +80,8 @@ async def render_record(request: Request, session: SessionDep, settings: Setting
                   request_templates=[row for row, _ in await requests_store.newest_versions(session, limit=200)],
                   request_languages=[(code, language_in(code, code).capitalize()) for code in SHIPPED],
                   unlinked=await unlinked_of(session, request, who, record), request_error=request_error,
-                  request_error_at=request_error_at, posted=posted or {})
+                  request_error_at=request_error_at, posted=posted or {}, edit_error=edit_error,
+                  fields_written=written(record.fields or {}), types=await record_types(session))
 
 
 @router.get("/records/{record_id}", response_class=HTMLResponse)

@@ -1,0 +1,66 @@
+"""A record's free fields as the console writes them: `name: value` lines, read back as the API takes them.
+
+A field the form cannot write back as it is (an object, a list, a text of several lines) is not on the form, and a
+save leaves it as it is; a line left as it was changes nothing (a text `12` stays text, though a new `12` is a
+number); a line taken out removes its field.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from api.console.actions import FormInvalid, typed
+from crm import pipeline_store
+
+
+def _lines(raw: str, _: Any) -> dict[str, str]:
+    found: dict[str, str] = {}
+    for number, line in enumerate(raw.splitlines(), 1):
+        if not line.strip():
+            continue
+        name, sep, value = line.partition(":")
+        if not sep or not name.strip():
+            raise FormInvalid(_("line {n}: write each field as name: value").format(n=number))
+        if name.strip() in found:
+            raise FormInvalid(_("line {n}: the field '{name}' is given twice").format(n=number, name=name.strip()))
+        found[name.strip()] = value.strip()
+    return found
+
+
+def free_fields(raw: str, _: Any) -> dict[str, Any]:
+    """`name: value` lines: a number, true or false as one (a code with a leading zero stays text), else text."""
+    return {name: typed(value) for name, value in _lines(raw, _).items()}
+
+
+def _line(value: Any) -> str | None:
+    """The value as the form writes it, or None when the form cannot (an object, a list, several lines)."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)) or isinstance(value, str) and "\n" not in value and value == value.strip():
+        return str(value)
+    return None
+
+
+def written(fields: dict[str, Any]) -> tuple[str, list[str]]:
+    """The form's lines, and the names of the fields it leaves as they are."""
+    lines = {name: _line(value) for name, value in sorted(fields.items())}
+    return ("\n".join(f"{name}: {line}" for name, line in lines.items() if line is not None),
+            [name for name, line in lines.items() if line is None])
+
+
+def changed_fields(raw: str, current: dict[str, Any], _: Any) -> dict[str, Any]:
+    """What the form's lines change of `current` (for `PATCH`: a field given null is removed)."""
+    posted = _lines(raw, _)
+    changes: dict[str, Any] = {name: None for name, value in current.items()
+                               if name not in posted and _line(value) is not None}
+    for name, value in posted.items():
+        if name not in current or _line(current[name]) != value:
+            changes[name] = typed(value)
+    return changes
+
+
+async def record_types(session: AsyncSession) -> list[str]:
+    """The record types the pipelines name, for the type field's suggestions."""
+    return sorted({t for p in await pipeline_store.summaries(session, None, limit=200, offset=0) for t in p.types})
