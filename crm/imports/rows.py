@@ -52,8 +52,40 @@ class RowError(ValueError):
         self.column = column
 
 
+# the names a spreadsheet's header gives a field, in the languages the console speaks (in any case, spaces, dots and
+# dashes aside): a field named as itself first, then the first column of one of these names
+HEADERS = {
+    ImportKind.contacts: {
+        "title": ("name", "full name", "nome", "nominativo", "nome e cognome", "ragione sociale", "cliente", "nom",
+                  "raison sociale", "vollständiger name"),
+        "type": ("tipo", "tipologia", "typ"),
+        "email": ("e-mail", "mail", "email address", "indirizzo email", "posta elettronica", "courriel", "adresse e-mail"),
+        "phone": ("telephone", "phone number", "mobile", "tel", "telefono", "cellulare", "numero di telefono",
+                  "téléphone", "telefon", "handy"),
+        "channel": ("source", "canale", "fonte", "origine", "canal", "kanal", "quelle"),
+        "owner": ("titolare", "responsabile", "assegnatario", "propriétaire", "inhaber"),
+        "restricted": ("riservato", "riservata", "restreint", "eingeschränkt"),
+        "access": ("accesso", "accès", "zugriff"),
+    },
+    ImportKind.cases: {
+        "name": ("title", "nome", "titolo", "pratica", "nom", "titre"),
+        "tags": ("etichette", "tag", "étiquettes", "schlagwörter"),
+        "participants": ("partecipanti", "participants", "teilnehmer"),
+        "owner": ("titolare", "responsabile", "propriétaire", "inhaber"),
+        "restricted": ("riservata", "riservato", "restreint", "eingeschränkt"),
+        "access": ("accesso", "accès", "zugriff"),
+        "state": ("stato", "état", "status"),
+    },
+}
+
+
+def _header(name: str) -> str:
+    return "".join(c for c in name.casefold() if c.isalnum())
+
+
 def default_mapping(kind: ImportKind, columns: list[str]) -> dict[str, str]:
-    """Columns named as a field (in any case) map to it; `fields.x` columns to free fields."""
+    """Columns named as a field (in any case) map to it, then the first column named as people name the field
+    (`Nome`, `E-mail`, `Telefono`: `HEADERS`); `fields.x` columns to free fields."""
     known = {f.casefold(): f for f in FIELDS[kind]}
     mapping = {}
     for column in columns:
@@ -61,6 +93,11 @@ def default_mapping(kind: ImportKind, columns: list[str]) -> dict[str, str]:
             mapping[column] = known[column.casefold()]
         elif kind is ImportKind.contacts and column.startswith("fields.") and len(column) > 7:
             mapping[column] = column
+    said = {_header(name): field for field, names in HEADERS[kind].items() for name in names}
+    for column in columns:
+        field = said.get(_header(column))
+        if column not in mapping and field is not None and field not in mapping.values():
+            mapping[column] = field
     return mapping
 
 

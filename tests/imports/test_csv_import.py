@@ -416,3 +416,16 @@ async def test_the_files_an_import_keeps_are_for_stagecoachs_user_only(api: Api,
     kept = list(folder.iterdir())
     assert kept and all(stat.S_IMODE(path.stat().st_mode) == 0o600 for path in kept), kept
     assert stat.S_IMODE(folder.stat().st_mode) & 0o077 == 0
+
+
+def test_a_spreadsheets_headers_map_by_their_names_in_the_offices_language() -> None:
+    """An Italian file's `Nome`, `E-mail`, `Telefono` all started as "(non importata)" in the console's mapping"""
+    from crm.imports.models import ImportKind
+    from crm.imports.rows import default_mapping
+
+    assert default_mapping(ImportKind.contacts, ["Nome", "E-mail", "Telefono", "Cellulare", "Città"]) == {
+        "Nome": "title", "E-mail": "email", "Telefono": "phone"}  # the first of two for one field; Città is no field
+    assert default_mapping(ImportKind.contacts, ["Ragione sociale", "title", "fields.cap"]) == {
+        "title": "title", "fields.cap": "fields.cap"}  # a field named as itself first
+    assert default_mapping(ImportKind.cases, ["Pratica", "Etichette", "Stato"]) == {
+        "Pratica": "name", "Etichette": "tags", "Stato": "state"}
