@@ -19,6 +19,7 @@ from sqlmodel import col
 from api.auth import create_key
 from crm.imports.models import ImportJob, ImportKind, ImportMode
 from crm.imports.reading import header
+from crm.imports.rows import default_mapping
 from crm.imports.run import run_import
 from crm.models import ApiRole, Record
 from tests.bad_input.conftest import Api, ensure_users
@@ -420,9 +421,6 @@ async def test_the_files_an_import_keeps_are_for_stagecoachs_user_only(api: Api,
 
 def test_a_spreadsheets_headers_map_by_their_names_in_the_offices_language() -> None:
     """An Italian file's `Nome`, `E-mail`, `Telefono` all started as "(non importata)" in the console's mapping"""
-    from crm.imports.models import ImportKind
-    from crm.imports.rows import default_mapping
-
     assert default_mapping(ImportKind.contacts, ["Nome", "E-mail", "Telefono", "Cellulare", "Città"]) == {
         "Nome": "title", "E-mail": "email", "Telefono": "phone"}  # the first of two for one field; Città is no field
     assert default_mapping(ImportKind.contacts, ["Ragione sociale", "title", "fields.cap"]) == {
