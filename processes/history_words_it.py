@@ -87,7 +87,7 @@ ITALIAN = {
                        "'{pipeline}' dalla versione {version}",
     "substate_removed": "Sottostato '{substate}' chiuso: non è più nello stato '{status}' della pipeline '{pipeline}' "
                         "dalla versione {version}",
-    "record_left_stage": "il record {record} ha lasciato '{label}'",
+    "record_left_stage": "la scheda {record} ha lasciato '{label}'",
     "type_changed": "Tipo cambiato da '{previous}' a '{type}'",
     "type_status": ", stato da '{previous}' a '{status}'",
     "client_request_sent": "Richiesta al cliente n. {request} '{title}' inviata a {to}",
