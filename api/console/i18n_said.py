@@ -70,6 +70,7 @@ ITALIAN_SAID: dict[str, str] = {
     # the answers of a phase or a task, one per line (api/console/actions.answers)
     "line {n}: '{name}' is answered twice": "riga {n}: '{name}' ha già una risposta",
     # making a record, changing one (api/console/record_forms.py)
+    "Its records": "Le sue schede",  # the records a contact is the contact of
     "New record": "Nuova scheda", "Edit the record": "Modifica la scheda", "Save the record": "Salva la scheda",
     "Create the record": "Crea la scheda", "The record was created.": "La scheda è stata creata.",
     "The record was saved.": "La scheda è stata salvata.", "Fields": "Campi",

@@ -27,6 +27,7 @@ from api.console.request_view import record_requests, unlinked_of
 from api.console.refusals import said_in
 from crm.client_requests import store as requests_store
 from crm.documents import store as documents_store
+from crm.access import record_visible
 from crm.models import HistoryEntry, Record, Task
 from crm.process_list import RunFilter, list_runs
 from processes.errors import StagecoachError
@@ -71,9 +72,13 @@ async def render_record(request: Request, session: SessionDep, settings: Setting
                                 .limit(100))).all()
     templates = [row for row, _ in await template_store.latest_versions(session, record.kind)]
     contact = await session.get(Record, record.contact_id) if record.contact_id else None
+    # the records this one is the contact of (a client's jobs, quotes, cases), those the user may see
+    linked = (await session.exec(select(Record).where(Record.contact_id == record_id, record_visible(who))
+                                 .order_by(col(Record.id).desc()).limit(100))).all()
     documents = [await documents_store.public(session, d) for d in await documents_store.listing(session, record_id)]
     return render(request, settings, "record.html", status=status, record=record, history=history, runs=runs,
-                  tasks=tasks, templates=templates, contact=contact, error=error, users=await users_by_id(session),
+                  tasks=tasks, templates=templates, contact=contact, linked=linked, error=error,
+                  users=await users_by_id(session),
                   moves=await allowed_moves(record_id, session, who), move_error=move_error,
                   documents=documents, document_error=document_error, pending_choice=pending_choice,
                   client_requests=await record_requests(session, record_id),

@@ -61,6 +61,13 @@ async def test_a_record_made_and_changed_in_the_console(stack: Stack, sessions: 
         record = (await stack.http.get(f"/records/{record_id}", headers=admin)).json()
         assert record["title"] == f"Impianto {tag} (tetto sud)" and record["phone"] is None
         assert record["fields"] == {"cap": "00184", "kwp": 6, "tetto": {"falde": 2}}  # the object left as it was
+        # the contact's page lists its records
+        contact = (await stack.http.post("/records", headers=admin, json={
+            "kind": "contact", "title": f"Rossi {tag}"})).json()
+        await stack.http.patch(f"/records/{record_id}", headers=admin, json={"contact_id": contact["id"]})
+        shown = await browser.get(f"/console/records/{contact['id']}")
+        assert f'<a href="/console/records/{record_id}">Impianto {tag} (tetto sud)</a>' in shown.text
+        record = (await stack.http.get(f"/records/{record_id}", headers=admin)).json()
         bad = await browser.post(f"/console/records/{record_id}/edit", data={
             "csrf_token": token, "title": "", "fields": "cap 00184"})
         assert bad.status_code == 422 and "line 1: write each field as name: value" in html.unescape(bad.text)
