@@ -69,6 +69,12 @@ ITALIAN_SAID: dict[str, str] = {
     "request:expired": "scaduta",
     # the answers of a phase or a task, one per line (api/console/actions.answers)
     "line {n}: '{name}' is answered twice": "riga {n}: '{name}' ha già una risposta",
+    # pipelines (api/console/pipeline_pages.py)
+    "Pipelines": "Pipeline", "New pipeline": "Nuova pipeline", "No pipeline yet.": "Ancora nessuna pipeline.",
+    "Record types": "Tipologie di scheda", "Statuses": "Stati", "{n} automations": "{n} automazioni",
+    "Edit a pipeline": "Modifica una pipeline", "The pipeline (YAML)": "La pipeline (YAML)",
+    "Only an admin saves pipelines: ask one to save it.":
+        "Solo un amministratore salva le pipeline: chiedi a uno di salvarla.",
     # making a record, changing one (api/console/record_forms.py)
     "Its records": "Le sue schede",  # the records a contact is the contact of
     "New record": "Nuova scheda", "Edit the record": "Modifica la scheda", "Save the record": "Salva la scheda",

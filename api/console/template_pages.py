@@ -10,7 +10,7 @@ from __future__ import annotations
 import difflib
 import re
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import yaml
@@ -130,6 +130,10 @@ async def template_page(key: str, request: Request, session: SessionDep, setting
                   diff_to=params.get("to") or str(row.version))
 
 
+async def _nothing() -> None:
+    return None
+
+
 @dataclass
 class Editor:
     """A YAML editor of versioned templates: where it posts, where a saved version is shown, how a text is checked
@@ -143,6 +147,8 @@ class Editor:
     load: Callable[[str], Awaitable[str]]
     heading: str = ""  # the page's title and the text's label, translated: the process templates' by default
     label: str = ""
+    admins_only: str = ""  # what a user who is not an admin is told, translated
+    rollback: Callable[[], Awaitable[None]] = field(default=lambda: _nothing())  # a refused save's session
 
     def page(self, request: Request, settings: Settings, source: str, key: str = "", status: int = 200,
              errors: list[dict[str, Any]] | None = None, error: str = "") -> HTMLResponse:
@@ -167,16 +173,18 @@ class Editor:
         who = principal(signed)
         if not who.has(ApiRole.admin):
             return self.page(request, settings, source, status=403,
-                             error=_("Only an admin saves templates: ask one to save it."))
+                             error=self.admins_only or _("Only an admin saves templates: ask one to save it."))
         try:
             template = await self.validate(source)
-        except TemplateInvalid as exc:
+            row, created = await self.save(template, who.actor, source_text.form_text(source))
+        except TemplateInvalid as exc:  # checked, or refused by the store (a pipeline's records left out)
+            await self.rollback()
             errors = located(source, exc, _)
-            return self.page(request, settings, source, status=422, errors=errors,
+            return self.page(request, settings, source, status=exc.status, errors=errors,
                              error=summary(errors, _) if errors else said_in(exc, settings.locale))
         except StagecoachError as exc:
+            await self.rollback()
             return self.page(request, settings, source, status=exc.status, error=said_in(exc, settings.locale))
-        row, created = await self.save(template, who.actor, source_text.form_text(source))
         return redirect(f"{self.shown_at}/{row.key}?version={row.version}&saved={'new' if created else 'same'}")
 
 
