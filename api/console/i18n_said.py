@@ -69,6 +69,26 @@ ITALIAN_SAID: dict[str, str] = {
     "request:expired": "scaduta",
     # the answers of a phase or a task, one per line (api/console/actions.answers)
     "line {n}: '{name}' is answered twice": "riga {n}: '{name}' ha già una risposta",
+    # the office's users (api/console/user_pages.py)
+    "Users": "Utenti", "Job": "Mansione", "Active": "Attivo", "inactive": "non attivo", "staff": "staff",
+    "admin": "amministratore", "In the console": "Nella console", "no sign-in": "senza accesso",
+    "Console password": "Password della console", "Add a user": "Aggiungi un utente", "Add the user": "Aggiungi l'utente",
+    "Without a password the user has no console sign-in; processes and pipelines can still name them.":
+        "Senza password l'utente non accede alla console; processi e pipeline possono comunque nominarlo.",
+    "The user was added.": "L'utente è stato aggiunto.", "The user was saved.": "L'utente è stato salvato.",
+    "The console sign-in was set: their open sessions ended.":
+        "L'accesso alla console è impostato: le sue sessioni aperte sono terminate.",
+    "Change the user": "Modifica l'utente", "Save the user": "Salva l'utente", "Console sign-in": "Accesso alla console",
+    "Set the password": "Imposta la password", "A new password ends the user's open sessions.":
+        "Una nuova password chiude le sessioni aperte dell'utente.",
+    "Active (an inactive user is never assigned records by an automation)":
+        "Attivo (a un utente non attivo le automazioni non assegnano mai schede)",
+    "Only an admin changes the users: ask one to.": "Solo un amministratore modifica gli utenti: chiedi a uno.",
+    "choose staff or admin": "scegli staff o amministratore",
+    "This is the console's last admin: make another user admin first.":
+        "È l'ultimo amministratore della console: prima rendi amministratore un altro utente.",
+    "A password has {min} to {max} characters.": "Una password ha da {min} a {max} caratteri.",
+    "write the new password": "scrivi la nuova password",
     # pipelines (api/console/pipeline_pages.py)
     "Pipelines": "Pipeline", "New pipeline": "Nuova pipeline", "No pipeline yet.": "Ancora nessuna pipeline.",
     "Record types": "Tipologie di scheda", "Statuses": "Stati", "{n} automations": "{n} automazioni",
