@@ -69,6 +69,15 @@ ITALIAN_SAID: dict[str, str] = {
     "request:expired": "scaduta",
     # the answers of a phase or a task, one per line (api/console/actions.answers)
     "line {n}: '{name}' is answered twice": "riga {n}: '{name}' ha già una risposta",
+    # an action's kind, in a template's outline and a process's timeline (its key in the tooltip)
+    "kind:send_email": "invia email", "kind:webhook": "webhook", "kind:send_sms": "invia SMS",
+    "kind:appointment": "appuntamento", "kind:letter": "lettera", "kind:report": "documento",
+    "kind:create_task": "crea attività", "kind:write_values": "scrivi valori", "kind:set_status": "cambia stato",
+    "kind:add_history": "nota nello storico", "kind:reminder": "promemoria", "kind:end_process": "termina il processo",
+    "kind:start_follow_up": "avvia un seguito", "kind:open_substate": "apri sottostato",
+    "kind:close_substate": "chiudi sottostato", "kind:start_process": "avvia un processo", "kind:notify": "avvisa",
+    "kind:assign": "assegna", "kind:send_client_request": "richiesta al cliente", "kind:forward_email": "inoltra email",
+    "kind:notify_owner": "avvisa il titolare", "kind:request_signature": "richiesta di firma",
     # the office's users (api/console/user_pages.py)
     "Users": "Utenti", "Job": "Mansione", "Active": "Attivo", "inactive": "non attivo", "staff": "staff",
     "admin": "amministratore", "In the console": "Nella console", "no sign-in": "senza accesso",

@@ -100,7 +100,7 @@ async def test_a_refused_skip_is_said_in_italian(stack: Stack, sessions: Any) ->
     page = html.unescape(again.text)
     assert "la fase 'one' è già chiusa (stato: saltato)" in page, page
     assert "is already skipped" not in page
-    assert "add_history</code> eseguita: voce " in page and " aggiunta alla cronologia" in page, page  # its summary
+    assert "nota nello storico</span> eseguita: voce " in page and " aggiunta alla cronologia" in page, page  # its summary
     api = await stack.http.post(f"/processes/{workflow_id}/skip", headers=stack.as_("admin"), json={"phase": "one"})
     assert api.status_code == 409 and "phase 'one' is already skipped" in api.json()["detail"], api.text
 
