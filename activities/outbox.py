@@ -85,6 +85,7 @@ async def send_once(deps: Deps, *, step_key: str, workflow_id: str | None, recor
         assert stored is not None
         stored.status = status
         stored.sent_at = utcnow()
+        stored.last_error = None  # an earlier attempt's error is no longer what the message is (its attempts count)
         session.add(stored)
         if record_id is not None:
             session.add(HistoryEntry(record_id=record_id, step_key=step_key, kind=history_kind,

@@ -71,6 +71,7 @@ async def test_smtp_down_until_it_starts(dev_env: WorkflowEnvironment, sessions:
     assert "ConnectionRefused" in (down_error or "") or "connect" in (down_error or "").lower(), down_error
     assert state.status is ProcessStatus.completed and state.incident is None
     assert message.status is MessageStatus.sent and (seen, duplicates, missing) == (1, 0, 0)
+    assert message.last_error is None and message.attempts >= 2  # sent: the earlier error is not shown beside it
 
 
 # each recipient address gets its own behaviour from the server
