@@ -33,6 +33,7 @@ from crm.process_runs import ProcessRun, RunStatus, end_update, mark_started, st
 from crm.types import utcnow
 from processes.history_words import ENGLISH, Said, history_text
 from processes.instance import ProcessState, ProcessStatus
+from processes.stage_templates import is_stage
 from processes.template_basics import Responsible
 
 
@@ -254,8 +255,10 @@ async def begin(session: AsyncSession, books: Bookkeeping | None,
 
 async def _write_end(session: AsyncSession, workflow_id: str, end: RunEnd, locale: str) -> None:
     """The run's end; the tasks the process left open are closed, when it was aborted or cancelled, by whoever
-    ended it, saying why (in the language of `locale`, the office's)."""
-    if end.status is not ProcessStatus.completed:
+    ended it, saying why (in the language of `locale`, the office's). Not a status's automations': they are aborted
+    when the record leaves the status, and the tasks its on-enter actions made are the office's work, kept as they are
+    when nothing was scheduled after them (the process had ended then)."""
+    if end.status is not ProcessStatus.completed and not is_stage(end.state.template_key):
         key = f"reason_process_{end.status.value}" + ("_why" if end.end_reason else "")
         reason = history_text(locale, key, reason=end.end_reason) if key in ENGLISH else \
             f"process {end.status.value}" + (f": {end.end_reason}" if end.end_reason else "")

@@ -31,10 +31,18 @@ class StageTemplate:
     where: dict[tuple[int, int], str] = field(default_factory=dict)  # (phase, action) -> the automation's path
 
 
+STAGE_PREFIX = "stage-"
+
+
+def is_stage(template_key: str) -> bool:
+    """Whether a process runs a status's automations (its template key is a `stage_key`)."""
+    return template_key.startswith(STAGE_PREFIX)
+
+
 def stage_key(pipeline_key: str, status: str, substate: str | None, when: When) -> str:
     """The template key of a stage's automations: stable, so the loop guard counts a status's visits per day."""
     digest = hashlib.sha256(f"{pipeline_key}\x00{status}\x00{substate or ''}\x00{when}".encode()).hexdigest()
-    return f"stage-{digest[:16]}"
+    return f"{STAGE_PREFIX}{digest[:16]}"
 
 
 def _span(delay: timedelta, locale: str) -> str:

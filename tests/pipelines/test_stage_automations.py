@@ -14,7 +14,7 @@ from sqlmodel import col, select
 from temporalio.testing import WorkflowEnvironment
 
 from crm import pipeline_store
-from crm.models import HistoryEntry, Record, RecordEvent, User
+from crm.models import HistoryEntry, Record, RecordEvent, Task, TaskStatus, User
 from crm.pipeline_models import RecordAssignment
 from crm.pipeline_moves import Move, move_record
 from crm.process_runs import ProcessRun
@@ -100,7 +100,8 @@ class Office:
 async def test_enter_scheduled_and_exit(time_skipping_env: WorkflowEnvironment, sessions, task_queue: str) -> None:
     office = Office(time_skipping_env, sessions, task_queue, uuid.uuid4().hex[:8])
     await office.save([
-        {"name": "New", "automations": [{"on": "enter", "actions": [note("entered New")]},
+        {"name": "New", "automations": [{"on": "enter", "actions": [note("entered New"),
+                                                                    {"create_task": {"title": "Call the lead"}}]},
                                         {"on": "scheduled", "after_days": 2, "actions": [note("two days in New")]},
                                         {"on": "scheduled", "after_minutes": 30, "actions": [note("half an hour")]},
                                         {"on": "exit", "actions": [note("left New")]}]},
@@ -123,6 +124,9 @@ async def test_enter_scheduled_and_exit(time_skipping_env: WorkflowEnvironment, 
         early_lines = await office.lines(early)
     assert not [line for line in early_lines if "two days" in line]
     assert any(line.startswith("process_aborted") and "left 'New'" in line for line in early_lines)
+    async with sessions() as session:  # the task the entry made is the office's: kept when what was scheduled is not
+        [task] = (await session.exec(select(Task).where(Task.record_id == early))).all()
+    assert (task.title, task.status) == ("Call the lead", TaskStatus.open)
     async with sessions() as session:  # one process per entry, and one per exit
         runs = (await session.exec(select(ProcessRun).where(ProcessRun.record_id == kept))).all()
     assert sorted(r.request_id for r in runs) == [f"stage:{kept}:0:enter", f"stage:{kept}:0:exit"]
