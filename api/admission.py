@@ -94,17 +94,18 @@ def _rules(app: FastAPI) -> list[_Rule]:
 
 
 def api_keys(scope: Scope) -> list[str]:
-    """The API keys the request sends: in `X-API-Key`, or as `Authorization: Bearer`. More than one (two headers, a
-    key in both) is refused by the caller: which would count was whichever the reader took (the last, here)."""
-    keys = []
+    """The API keys the request sends, each once: those in `X-API-Key`, else those sent as `Authorization: Bearer`
+    (an `X-API-Key` counts before a bearer, as it always did). Two different ones in the same header are refused by
+    the caller: which would count was whichever the reader took (the last two `X-API-Key` headers' one, here)."""
+    given: dict[str, list[str]] = {"x": [], "bearer": []}
     for name, value in scope["headers"]:
         if name.lower() == b"x-api-key" and (key := value.decode("latin-1").strip()):
-            keys.append(key)
+            given["x"].append(key)
         elif name.lower() == b"authorization":
             scheme, _, credentials = value.decode("latin-1").partition(" ")
             if scheme.lower() == "bearer" and credentials.strip():
-                keys.append(credentials.strip())
-    return keys
+                given["bearer"].append(credentials.strip())
+    return list(dict.fromkeys(given["x"] or given["bearer"]))
 
 
 class BodyTooLarge(HTTPException):

@@ -101,7 +101,11 @@ async def keys_given_once(request: Request) -> None:
     body = await request.body()  # read once: FastAPI has read it, Starlette keeps it on the request
     if not body:
         return
-    parsed = json.loads(body, object_pairs_hook=_object)  # FastAPI has parsed it: JSON
+    try:  # FastAPI has parsed it as JSON, taking UTF-16 and UTF-32 too (Python's reader guesses from the bytes)
+        parsed = json.loads(body.decode("utf-8"), object_pairs_hook=_object)
+    except ValueError:  # UnicodeDecodeError, or JSONDecodeError: not UTF-8 (UTF-16's NULs decode, and parse to nothing)
+        raise JsonNotUtf8("JSON is read as UTF-8: send it so, with Content-Type: application/json (this body is "
+                          "another encoding, UTF-16 or UTF-32)") from None
     if twice := list(_twice(parsed, ())):
         raise RequestValidationError([{"loc": ("body", *at), "type": "duplicate_key", "input": None,
                                        "msg": f"'{at[-1]}' is given twice in this object: a JSON object names each "

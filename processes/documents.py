@@ -64,6 +64,25 @@ class _FastLoader(getattr(yaml, "CSafeLoader", yaml.SafeLoader), _Loader):  # ty
     read in Python."""
 
 
+def _shallow(text: str) -> bool:
+    """Whether the document nests no deeper than `MAX_DOCUMENT_DEPTH`, read as libyaml's events (its parser keeps its
+    own stack): libyaml's composer recurses in C, and `[` or `- ` nested 100,000 deep crashed the process (a
+    segmentation fault) where Python's reader stops at its recursion limit. A deeper one is read in Python, which
+    refuses it saying so; one libyaml cannot parse, too, which says why."""
+    depth = 0
+    try:
+        for event in yaml.parse(text, Loader=_FastLoader):
+            if isinstance(event, (yaml.SequenceStartEvent, yaml.MappingStartEvent)):
+                depth += 1
+                if depth > MAX_DOCUMENT_DEPTH:
+                    return False
+            elif isinstance(event, (yaml.SequenceEndEvent, yaml.MappingEndEvent)):
+                depth -= 1
+    except yaml.YAMLError:
+        return False
+    return True
+
+
 _SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F][0-9a-fA-F]{2}")
 _Loader.add_implicit_resolver("tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"),
                               list("tTfF"))
@@ -72,7 +91,7 @@ _Loader.add_implicit_resolver("tag:yaml.org,2002:bool", re.compile(r"^(?:true|Tr
 def parse_document(text: str, *, source: str = "body") -> dict[str, Any]:
     """Parse a YAML or JSON document (JSON is YAML) into a mapping."""
     try:
-        loader = _Loader if _SURROGATE_ESCAPE.search(text) else _FastLoader
+        loader = _FastLoader if not _SURROGATE_ESCAPE.search(text) and _shallow(text) else _Loader
         data = yaml.load(text, Loader=loader)  # noqa: S506 (a SafeLoader)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)

@@ -192,6 +192,7 @@ ODD_REQUESTS: list[tuple[str, str, bytes | None, str | None, int, str | None]] =
     ("POST", "/records", b"{not json", "application/json", 422, "body"),
     ("POST", "/records", b"[" * 100_000 + b"]" * 100_000, "application/json", 422, "body"),
     ("POST", "/templates", b"[" * 100_000 + b"]" * 100_000, "application/json", 422, ""),
+    ("POST", "/templates", b"- " * 200_000 + b"x", "application/yaml", 422, ""),  # libyaml's composer recursed
     ("POST", "/templates", b"a: &a [*a]", "application/yaml", 422, "a[0]"),
     ("POST", "/templates", b"x" * 1_100_000, "application/yaml", 413, None),
     ("POST", "/templates", b"\xff\xfe\x00", "application/yaml", 422, ""),

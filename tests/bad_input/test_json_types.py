@@ -157,3 +157,9 @@ async def test_a_body_that_is_not_json_says_where_and_why(api: Api) -> None:
         latin = await api.http.post(path, content=body,
                                     headers={**api.as_("admin"), "Content-Type": "application/json; charset=latin-1"})
         assert latin.status_code == 415 and "charset=latin-1" in latin.json()["detail"], latin.text
+    # one sent in UTF-16 or UTF-32 with no charset said was taken (Python's reader guesses them): refused too
+    for encoding in ("utf-16-le", "utf-16", "utf-32"):
+        other = await api.http.post("/records", content='{"kind": "lead", "title": "città ☃"}'.encode(encoding),
+                                    headers={**api.as_("admin"), "Content-Type": "application/json"})
+        assert other.status_code == 415 and "UTF-16 or UTF-32" in other.json()["detail"], (encoding, other.text)
+    assert (await api.http.get("/records", headers=api.as_("admin"), params={"q": "città ☃"})).json() == []

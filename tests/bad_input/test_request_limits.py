@@ -25,15 +25,19 @@ MB = 1024 * 1024
 
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 async def test_a_request_with_two_keys_is_refused_whichever_comes_first(api: Api) -> None:
-    """Two X-API-Key headers, or a key in both X-API-Key and Authorization: the last one counted, so a guessed key
-    followed by the admin's was an admin's request; now 401 saying to send one"""
+    """Two different keys in X-API-Key headers (or in bearer ones): the last one counted, so a guessed key followed
+    by the admin's was an admin's request; now 401 saying to send one"""
     admin, staff = api.as_("admin")["X-API-Key"], api.as_("staff")["X-API-Key"]
     for headers in ([("X-API-Key", "sc_bogus"), ("X-API-Key", admin)], [("X-API-Key", staff), ("X-API-Key", admin)],
-                    [("X-API-Key", admin), ("Authorization", f"Bearer {admin}")]):
+                    [("Authorization", f"Bearer {staff}"), ("Authorization", f"Bearer {admin}")]):
         response = await api.http.get("/api-keys", headers=headers)
         assert response.status_code == 401, (headers, response.text)
         assert response.json()["detail"] == "2 API keys sent: send one (X-API-Key header or Authorization: Bearer)"
     assert (await api.http.get("/api-keys", headers=[("X-API-Key", admin)])).status_code == 200
+    twice = [("X-API-Key", admin), ("X-API-Key", admin)]  # the same key twice is one key
+    assert (await api.http.get("/api-keys", headers=twice)).status_code == 200
+    first = [("X-API-Key", staff), ("Authorization", f"Bearer {admin}")]  # X-API-Key counts before a bearer
+    assert (await api.http.get("/api-keys", headers=first)).status_code == 403
 
 
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
