@@ -99,11 +99,12 @@ async def locked_until(session: AsyncSession, handle: str, address: str) -> date
 
 
 async def check_password(session: AsyncSession, handle: str, password: str, address: str = "") -> User | None:
-    """The user, when `password` is theirs; else None and the failure is counted (the same work either way)."""
+    """The user, when `password` is theirs and they are active; else None and the failure is counted (the same work
+    either way: an inactive colleague's sign-in is refused as a wrong password is)."""
     user = (await session.exec(select(User).where(User.handle == handle))).first()
     try:
         _hasher.verify(user.password_hash if user is not None and user.password_hash else _DUMMY_HASH, password)
-        if user is not None and user.password_hash:
+        if user is not None and user.password_hash and user.active:
             if _hasher.check_needs_rehash(user.password_hash):
                 user.password_hash = _hasher.hash(password)
                 session.add(user)
@@ -131,11 +132,12 @@ async def open_session(session: AsyncSession, user: User) -> tuple[str, SignedIn
 
 
 async def signed_in(session: AsyncSession, token: str) -> SignedIn | None:
-    """Who the cookie's token signs in, while its session lasts and its user still has a password."""
+    """Who the cookie's token signs in, while its session lasts and its user still has a password and is active
+    (made inactive through the API, which does not end the sessions, they are signed out at their next page)."""
     query = (select(StaffSession, User).join(User, col(User.id) == StaffSession.user_id)
              .where(StaffSession.token_hash == _token_hash(token), col(StaffSession.expires_at) > utcnow()))
     found = (await session.exec(query)).first()
-    if found is None or not found[1].password_hash:
+    if found is None or not found[1].password_hash or not found[1].active:
         return None
     row, user = found
     assert row.id is not None
@@ -155,3 +157,8 @@ async def set_password(session: AsyncSession, user: User, password: str, role: s
     session.add(user)
     await session.exec(delete(StaffSession).where(col(StaffSession.user_id) == user.id))  # type: ignore[call-overload]
     await session.commit()
+
+
+async def end_sessions(session: AsyncSession, user_id: int) -> None:
+    """Every session of the user ends (made inactive); committed by the caller."""
+    await session.exec(delete(StaffSession).where(col(StaffSession.user_id) == user_id))  # type: ignore[call-overload]

@@ -16,6 +16,7 @@ from crm.models import TaskKind
 from crm.process_runs import ProcessRun
 from processes.decision_answers import Compared, answers_read
 from processes.errors import TemplateNotFound
+from processes.template import Phase
 
 Read = dict[str, list[Compared]]
 
@@ -33,8 +34,28 @@ async def phase_reads(session: AsyncSession, workflow_id: str, phase_key: str | 
     except TemplateNotFound:  # a status's automations: no saved template, and no decision
         return {}
     template = await template_store.parsed(session, run.template_key, run.template_version, version.checksum)
-    phase = next((p for p in template.phases if p.key == phase_key), None)
-    return answers_read(phase) if phase is not None else {}
+    return _read_after(template.phases, phase_key)
+
+
+def _read_after(phases: list[Phase], phase_key: str) -> Read:
+    """What the decisions the phase's answers reach read: its own, else the first decision of the automatic phases
+    that follow it (a manual phase, then one that only decides: `route` in docs/templates.md), up to the next
+    manual phase."""
+    index = next((i for i, p in enumerate(phases) if p.key == phase_key), None)
+    read: Read = {}
+    seen: set[int] = set()
+    while index is not None and index not in seen:
+        seen.add(index)
+        phase = phases[index]
+        for name, values in answers_read(phase).items():
+            read.setdefault(name, []).extend(v for v in values if v not in read[name])
+        if phase.decision:  # it sends the process on: what comes after depends on it
+            break
+        index = next((i for i, p in enumerate(phases) if p.key == phase.next), None) if phase.next else \
+            (index + 1 if index + 1 < len(phases) else None)
+        if index is not None and phases[index].completion == "manual":
+            break
+    return read
 
 
 async def task_reads(session: AsyncSession, tasks: Iterable[Any]) -> dict[int, Read]:

@@ -100,7 +100,7 @@ ITALIAN_SAID: dict[str, str] = {
     "write the new password": "scrivi la nuova password",
     # pipelines (api/console/pipeline_pages.py)
     "Pipelines": "Pipeline", "New pipeline": "Nuova pipeline", "No pipeline yet.": "Ancora nessuna pipeline.",
-    "Record types": "Tipologie di scheda", "Statuses": "Stati", "{n} automations": "{n} automazioni",
+    "Record types": "Tipologie di scheda", "Statuses": "Stati", "{n} automations": "{n} automazioni", "1 automation": "1 automazione",
     "Edit a pipeline": "Modifica una pipeline", "The pipeline (YAML)": "La pipeline (YAML)",
     "Only an admin saves pipelines: ask one to save it.":
         "Solo un amministratore salva le pipeline: chiedi a uno di salvarla.",

@@ -16,6 +16,7 @@ from fastapi.responses import HTMLResponse
 
 from api.console import written_yaml
 from api.console.i18n import translator
+from api.console.process_pages import users_by_id
 from api.console.refusals import said_in
 from api.console.template_pages import Editor
 from api.console.web import SignedInDep, render
@@ -58,7 +59,7 @@ async def pipeline_page(key: str, request: Request, session: SessionDep, setting
                       message=said_in(exc, settings.locale))
     assert latest is not None
     return render(request, settings, "pipeline.html", row=row, pipeline=pipeline_store.load(row),
-                  source=yaml_text(row), versions=range(latest.version, 0, -1))
+                  source=yaml_text(row), versions=range(latest.version, 0, -1), users=await users_by_id(session))
 
 
 def _editor(session: SessionDep, renderer: RenderPool | None, settings: Settings) -> Editor:

@@ -9,6 +9,7 @@ process). A refused form comes back with what was typed in it and what is wrong,
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import quote
 
 from fastapi import APIRouter, Request, Response
 from fastapi.exceptions import RequestValidationError
@@ -16,6 +17,7 @@ from fastapi.responses import HTMLResponse
 from pydantic import ValidationError
 
 from api.console.actions import FormInvalid
+from api.console.form_once import apply_once
 from api.console.i18n import translator
 from api.console.process_pages import users_by_id
 from api.console.record_pages import render_record
@@ -63,14 +65,21 @@ async def make_record(request: Request, session: SessionDep, temporal: TemporalD
     data = await form(request, signed)
     _ = translator(settings.locale)
     posted = {name: text(data, name) for name in FIELDS}
+    made: list[int] = []
     try:
         values = _values(data, _, posted["owner_id"])
         body = RecordCreate.model_validate({"kind": posted["kind"], **values})
-        made = await create_record(body, session, temporal, settings, principal(signed))
+
+        async def create() -> None:
+            made.append((await create_record(body, session, temporal, settings, principal(signed))).id or 0)
+        # sent twice (a double click, the back button and the button again): one record, and its automations once
+        await apply_once(session, data, principal(signed), "console_create_record", "records", body, create)
     except (ValidationError, RequestValidationError, FormInvalid, StagecoachError) as exc:
         await session.rollback()  # the page is drawn from what is committed, not what was refused
         return await render_new(request, session, settings, signed, _status(exc), _said(exc, _, settings), posted)
-    return redirect(f"/console/records/{made.id}?done=created")
+    if not made:  # this form made its record already: found by its title
+        return redirect(f"/console/records?q={quote(body.title[:200])}")
+    return redirect(f"/console/records/{made[0]}?done=created")
 
 
 @router.post("/records/{record_id}/edit", response_model=None)

@@ -21,7 +21,7 @@ from api.console.web import SignedInDep, form, principal, redirect, render, text
 from api.deps import SessionDep, SettingsDep
 from api.routers.users import create_user, get_user_or_404, update_user
 from crm.models import ApiRole, User, UserCreate, UserUpdate
-from crm.staff_sessions import MAX_PASSWORD, MIN_PASSWORD, set_password
+from crm.staff_sessions import MAX_PASSWORD, MIN_PASSWORD, end_sessions, set_password
 from processes.errors import StagecoachError
 
 router = APIRouter(prefix="/console", include_in_schema=False)
@@ -77,6 +77,22 @@ async def _password(session: SessionDep, user: User, data: Any, _: Any) -> None:
     await set_password(session, user, password, role)
 
 
+async def _console_role(session: SessionDep, user: User, data: Any, _: Any) -> None:
+    """The console role alone, for a user who signs in already; their sessions end, as with a new password."""
+    role = text(data, "console_role")
+    if not user.password_hash:
+        raise Refused(422, _("write the new password"))
+    if role not in CONSOLE_ROLES:
+        raise Refused(422, _("choose staff or admin"))
+    if user.console_role == "admin" and role != "admin" and await _admins(session) <= 1:
+        raise Refused(409, _("This is the console's last admin: make another user admin first."))
+    user.console_role = role
+    session.add(user)
+    assert user.id is not None
+    await end_sessions(session, user.id)
+    await session.commit()
+
+
 def _raw_password(data: Any) -> str:
     """As typed, spaces and all: the sign-in form takes it so."""
     value = data.get("password")
@@ -92,7 +108,7 @@ def _password_fits(data: Any, _: Any) -> None:
 
 async def _admins(session: SessionDep) -> int:
     count = (await session.exec(select(func.count()).select_from(User).where(
-        User.console_role == "admin", col(User.password_hash).is_not(None)))).one()
+        User.console_role == "admin", col(User.password_hash).is_not(None), col(User.active)))).one()
     return int(count)
 
 
@@ -141,9 +157,12 @@ async def change_user(user_id: int, request: Request, session: SessionDep, setti
         if which == "details":
             await update_user(user_id, UserUpdate.model_validate({
                 "name": posted["name"], "email": posted["email"], "phone": posted["phone"] or None,
-                "role": posted["role"], "active": posted["active"] == "on"}), session, principal(signed))
+                "role": posted["role"] or user.role, "active": posted["active"] == "on"}), session, principal(signed))
+            if posted["active"] != "on":  # an inactive colleague is signed out, and cannot sign in
+                await end_sessions(session, user_id)
+                await session.commit()
         elif not _raw_password(data):
-            raise Refused(422, _("write the new password"))
+            await _console_role(session, user, data, _)
         else:
             _password_fits(data, _)
             await _password(session, user, data, _)

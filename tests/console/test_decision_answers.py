@@ -12,6 +12,7 @@ import httpx
 import pytest
 
 from api.console.actions import FormInvalid, answers
+from api.console.decisions_read import _read_after
 from processes.decision_answers import answers_read
 from processes.template import Phase
 from tests.console.conftest import staff_user
@@ -100,3 +101,16 @@ async def test_the_consoles_forms_say_what_the_decision_reads(stack: Stack, sess
         assert done.status_code == 303, done.text
         await eventually(lambda: _current(stack, started[1], "won") or _current(stack, started[1], "lost"),
                          what="the second process goes on")
+
+
+def test_a_decision_in_the_phase_after_a_manual_one_is_what_its_answers_reach() -> None:
+    """The docs' own shape (a manual `call`, then a `route` phase that only decides) was not protected"""
+    phases = [Phase.model_validate(p) for p in (
+        {"key": "call", "name": "Call", "completion": "manual"},
+        {"key": "route", "name": "Route", "decision": [{"when": "answers.esito == 'accettato'", "goto": "won"}]},
+        {"key": "won", "name": "Won", "completion": "manual",
+         "decision": [{"when": "answers.firmato == true", "goto": "call"}]},
+        {"key": "lost", "name": "Lost"})]
+    assert _read_after(phases, "call") == {"esito": ["accettato"]}  # not the next manual phase's
+    assert _read_after(phases, "won") == {"firmato": [True]}
+    assert _read_after(phases, "lost") == {}

@@ -44,8 +44,12 @@ async def test_a_record_made_and_changed_in_the_console(stack: Stack, sessions: 
         assert refused.status_code == 422 and "Email:" in html.unescape(refused.text)
         assert 'value="not an address"' in refused.text and "cap: 00184\npotenza_kw: 4.5</textarea>" in refused.text
         assert (await stack.http.get("/records", headers=admin, params={"q": tag})).json() == []
+        form["idempotency_key"] = f"k{tag}"
         made = await browser.post("/console/records", data={**form, "email": f"c{tag}@example.org"})
         assert made.status_code == 303, made.text
+        again = await browser.post("/console/records", data={**form, "email": f"c{tag}@example.org"})  # sent twice
+        assert again.status_code == 303 and again.headers["location"] == f"/console/records?q=Impianto%20{tag}"
+        assert len((await stack.http.get("/records", headers=admin, params={"q": tag})).json()) == 1
         record_id = int(made.headers["location"].split("/console/records/")[1].split("?")[0])
         record = (await stack.http.get(f"/records/{record_id}", headers=admin)).json()
         assert (record["kind"], record["title"], record["owner_id"], record["fields"]) == (

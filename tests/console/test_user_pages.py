@@ -56,15 +56,24 @@ async def test_an_admin_adds_and_changes_a_colleague(stack: Stack, sessions: Any
         last = await browser.post(f"/console/users/{admin.user.id}", data={
             "csrf_token": token, "form": "sign_in", "password": "another long one", "console_role": "staff"})
         assert last.status_code == 409 and "last admin" in last.text
-        made = await browser.post(user_url, data={"csrf_token": token, "form": "sign_in",
-                                                  "password": " a long pass phrase ", "console_role": "admin"})
-        assert made.status_code == 303  # Marco an admin: Anna may be made staff now
+        made = await browser.post(user_url, data={"csrf_token": token, "form": "sign_in", "console_role": "admin"})
+        assert made.status_code == 303  # Marco an admin (his role alone: no new password), but inactive
+        still = await browser.post(f"/console/users/{admin.user.id}", data={
+            "csrf_token": token, "form": "sign_in", "password": "another long one", "console_role": "staff"})
+        assert still.status_code == 409  # an inactive admin cannot sign in: Anna is still the last one
+        await stack.http.patch(f"/users/{marco['id']}", headers=stack.as_("admin"), json={"active": True})
         demoted = await browser.post(f"/console/users/{admin.user.id}", data={
             "csrf_token": token, "form": "sign_in", "password": "another long one", "console_role": "staff"})
         assert demoted.status_code == 303, demoted.text
 
+    await stack.http.patch(f"/users/{marco['id']}", headers=stack.as_("admin"), json={"active": False})
+    async with httpx.AsyncClient(base_url=base, timeout=30) as browser:  # inactive: refused as a wrong password is
+        assert (await sign_in_async(browser, handle, " a long pass phrase ")).status_code != 303
+    await stack.http.patch(f"/users/{marco['id']}", headers=stack.as_("admin"), json={"active": True})
     async with httpx.AsyncClient(base_url=base, timeout=30) as browser:  # the password as typed, spaces and all
         assert (await sign_in_async(browser, handle, " a long pass phrase ")).status_code == 303
+        await stack.http.patch(f"/users/{marco['id']}", headers=stack.as_("admin"), json={"active": False})
+        assert "/console/sign-in" in (await browser.get("/console")).headers.get("location", "")  # signed out
     async with httpx.AsyncClient(base_url=base, timeout=30) as browser:
         assert (await sign_in_async(browser, staff.user.handle, staff.password)).status_code == 303
         page = await browser.get("/console/users")
