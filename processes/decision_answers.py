@@ -8,8 +8,10 @@ without a constant to compare it with (`answers.importo > soglia`) names the ans
 
 from __future__ import annotations
 
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from babel.numbers import NumberFormatError, parse_decimal
 from jinja2 import TemplateSyntaxError, nodes
 
 from processes.rendering import parse_text
@@ -51,22 +53,47 @@ def answers_read(phase: Phase) -> dict[str, list[Compared]]:
             for side in sides:
                 if (name := _answer_name(side)) is not None:
                     values = read.setdefault(name, [])
-                    for other in sides if equality else []:
-                        values.extend(v for v in _constants(other) if v not in values)
+                    for other in sides:  # compared by order (`> 1000`): only that it is a number
+                        values.extend(v for v in _constants(other) if v not in values and (equality or _number(v)))
         for node in ast.find_all((nodes.Getattr, nodes.Getitem)):
             if (name := _answer_name(node)) is not None:
                 read.setdefault(name, [])
     return read
 
 
-def as_read(answers: dict[str, Any], read: dict[str, list[Compared]]) -> dict[str, Any]:
+def _number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+class NotANumber(ValueError):
+    """An answer a decision compares with numbers, written as no number."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__(name)
+        self.name = name
+
+
+def as_read(answers: dict[str, Any], read: dict[str, list[Compared]], locale: str = "en") -> dict[str, Any]:
     """`answers` with each name, and each text value, written as the decision writes it where they differ only in
-    case (`Esito: Accettato` is `esito: accettato`): a condition compares them exactly."""
+    case (`Esito: Accettato` is `esito: accettato`): a condition compares them exactly. An answer the decision compares
+    with numbers is read as the office writes numbers (`1.500,00` in Italian), or refused (`NotANumber`): kept as
+    text, `importo > 1000` had been an incident."""
     names = {name.casefold(): name for name in read}
     written: dict[str, Any] = {}
     for name, value in answers.items():
         name = names.get(name.casefold(), name)
-        if isinstance(value, str):
+        if isinstance(value, str) and any(_number(v) for v in read.get(name, [])):
+            try:
+                number = parse_decimal(value, locale=locale, strict=True)
+            except (NumberFormatError, InvalidOperation, ValueError):
+                try:
+                    number = Decimal(value)  # written plainly: 1500.000
+                except InvalidOperation:
+                    raise NotANumber(name) from None
+            if not number.is_finite() or abs(number.adjusted()) > 15:
+                raise NotANumber(name)
+            value = int(number) if number == number.to_integral_value() else float(number)
+        elif isinstance(value, str):
             texts = {v.casefold(): v for v in read.get(name, []) if isinstance(v, str)}
             value = texts.get(value.casefold(), value)
         written[name] = value

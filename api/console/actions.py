@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from babel.numbers import format_decimal
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 from pydantic import BaseModel, ValidationError
@@ -28,7 +29,7 @@ from api.fields import digits
 from api.routers.processes import staff_request
 from api.routers.tasks import CompleteTaskBody, complete_task, get_task
 from crm.models import TaskKind
-from processes.decision_answers import as_read
+from processes.decision_answers import NotANumber, as_read
 from processes.errors import StagecoachError
 from workflows.staff_requests import ABORT, CHANGE_OWNER, COMPLETE_PHASE, RESOLVE_INCIDENT, SKIP_PHASE, \
     StaffRequestKind
@@ -53,7 +54,7 @@ def typed(value: str) -> Any:
             else int(value) if number else value)
 
 
-def answers(raw: str, _: Any, read: Read | None = None, without: bool = False) -> dict[str, Any]:
+def answers(raw: str, _: Any, read: Read | None = None, without: bool = False, locale: str = "en") -> dict[str, Any]:
     """`name: value` lines; a number (as `_NUMBER` reads one), true or false is kept as one, anything else as text.
     `read`: what the decision after the phase reads (`decisions_read.py`): names and values written as it writes
     them, and none of them given refused unless staff said so (`without`)."""
@@ -68,14 +69,18 @@ def answers(raw: str, _: Any, read: Read | None = None, without: bool = False) -
             raise FormInvalid(_("line {n}: '{name}' is answered twice").format(n=number, name=name.strip()))
         found[name.strip()] = typed(value.strip())
     if read:
-        found = as_read(found, read)
+        try:
+            found = as_read(found, read, locale)
+        except NotANumber as exc:
+            raise FormInvalid(_("The decision compares '{name}' with numbers: write a number, such as {example}.")
+                              .format(name=exc.name, example=format_decimal(1500.5, locale=locale))) from None
         if not without and not read.keys() & found.keys():
             raise FormInvalid(_("The decision after this phase reads {what}: answer it, or tick “{without}”.").format(
                 what=said_reads(read, _), without=_("Complete without these answers")))
     return found
 
 
-def _body(kind: StaffRequestKind, data: FormData, _: Any, read: Read | None = None) -> BaseModel:
+def _body(kind: StaffRequestKind, data: FormData, _: Any, read: Read | None = None, locale: str = "en") -> BaseModel:
     fields: dict[str, Any]
     if kind is SKIP_PHASE:
         fields = {"phase": text(data, "phase") or None, "reason": text(data, "reason")}
@@ -83,7 +88,7 @@ def _body(kind: StaffRequestKind, data: FormData, _: Any, read: Read | None = No
         fields = {"reason": text(data, "reason")}
     elif kind is COMPLETE_PHASE:
         fields = {"phase": text(data, "phase") or None,
-                  "answers": answers(text(data, "answers"), _, read, bool(text(data, "without")))}
+                  "answers": answers(text(data, "answers"), _, read, bool(text(data, "without")), locale)}
     elif kind is CHANGE_OWNER:
         owner = text(data, "owner_id")
         if not digits(owner):
@@ -116,7 +121,7 @@ async def process_action(workflow_id: str, action: str, request: Request, sessio
     key = text(data, "idempotency_key")[:200] or None
     try:
         read = await phase_reads(session, workflow_id, text(data, "phase")) if kind is COMPLETE_PHASE else None
-        await staff_request(kind, workflow_id, _body(kind, data, _, read), session, temporal, settings,
+        await staff_request(kind, workflow_id, _body(kind, data, _, read, settings.locale), session, temporal, settings,
                             principal(signed), key)
     except (FormInvalid, StagecoachError) as exc:
         await session.rollback()  # the page is drawn from what is committed, not what was refused
@@ -137,7 +142,7 @@ async def complete_task_action(task_id: int, request: Request, session: SessionD
         task = await get_task(task_id, session, principal(signed))  # 404 for a task they may not see
         read = await phase_reads(session, task.workflow_id, task.phase_key) if task.kind is TaskKind.phase else None
         body = CompleteTaskBody.model_validate({"answers": answers(text(data, "answers"), _, read,
-                                                                   bool(text(data, "without")))})
+                                                                   bool(text(data, "without")), settings.locale)})
         await complete_task(task_id, session, temporal, settings, principal(signed), body,
                             text(data, "idempotency_key")[:200] or None)  # sent twice: done once
     except (ValidationError, FormInvalid, StagecoachError) as exc:

@@ -122,7 +122,9 @@ ITALIAN_SAID: dict[str, str] = {
     "Complete without these answers": "Completa senza queste risposte",
     "The decision after this phase reads {what}: answer it, or tick “{without}”.":
         "La decisione dopo questa fase legge {what}: rispondi, oppure spunta “{without}”.",
-    "or": "o",
+    "or": "o", "a number": "un numero",
+    "The decision compares '{name}' with numbers: write a number, such as {example}.":
+        "La decisione confronta '{name}' con dei numeri: scrivi un numero, come {example}.",
     "a whole number answer is at most 9007199254740991 either way (a larger one loses digits)":
         "una risposta intera va da -9.007.199.254.740.991 a 9.007.199.254.740.991 (oltre perde cifre)",
     # a file to import refused as it arrives (crm/imports/reading.FileUnreadable)

@@ -45,14 +45,20 @@ DECISION = Phase.model_validate({"key": "esito", "name": "Esito", "completion": 
 def test_what_a_decision_reads() -> None:
     """The answers named, each with the constants it is compared with for equality (not `> 1000`)"""
     read = answers_read(DECISION)
-    assert read == {"esito": ["accettato", "rifiutato", "perso"], "importo": []}
+    assert read == {"esito": ["accettato", "rifiutato", "perso"], "importo": [1000]}
     assert answers_read(Phase(key="a", name="A")) == {}
     assert answers("Esito: Accettato\nIMPORTO: 5", str, read) == {"esito": "accettato", "importo": 5}
     assert answers("esito: Forse", str, read) == {"esito": "Forse"}  # another value: as typed
     with pytest.raises(FormInvalid) as refused:
         answers("nota: chiamato", str, read)
     assert refused.value.message == ("The decision after this phase reads esito (accettato, rifiutato or perso), "
-                                     "importo: answer it, or tick “Complete without these answers”.")
+                                     "importo (a number): answer it, or tick “Complete without these answers”.")
+    # compared with numbers: read as the office writes them, or refused (kept as text, `> 1000` was an incident)
+    assert answers("importo: 1.500,00", str, read, locale="it") == {"importo": 1500}
+    with pytest.raises(FormInvalid) as not_a_number:
+        answers("importo: millecinquecento", str, read, locale="it")
+    assert not_a_number.value.message == ("The decision compares 'importo' with numbers: write a number, such as "
+                                          "1.500,5.")
     assert answers("", str, read, without=True) == {}
 
 
@@ -72,7 +78,7 @@ async def test_the_consoles_forms_say_what_the_decision_reads(stack: Stack, sess
         await eventually(lambda w=workflow_id: _current(stack, w, "esito"), what=f"{workflow_id} waits")
     tasks = (await stack.http.get("/tasks", headers=admin, params={"record_id": record["id"]})).json()
     task_of = {t["workflow_id"]: t["id"] for t in tasks}
-    reads = "The decision after this phase reads: esito (accettato, rifiutato or perso), importo"
+    reads = "The decision after this phase reads: esito (accettato, rifiutato or perso), importo (a number)"
 
     async with httpx.AsyncClient(base_url=str(stack.http.base_url), timeout=30) as browser:
         assert (await sign_in_async(browser, staff.user.handle, staff.password)).status_code == 303
