@@ -63,6 +63,8 @@ def hash_password(password: str) -> str:
         raise PasswordRefused(f"a password has at least {MIN_PASSWORD} characters")
     if len(password) > MAX_PASSWORD:
         raise PasswordRefused(f"a password has at most {MAX_PASSWORD:,} characters")
+    if not password.strip():
+        raise PasswordRefused("a password is not only spaces")
     return _hasher.hash(password)
 
 

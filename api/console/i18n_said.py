@@ -16,6 +16,10 @@ ITALIAN_SAID: dict[str, str] = {
     "task {task} is not the task of phase '{phase}'": "l'attività {task} non è quella della fase '{phase}'",
     "task {task} is already {status}": "l'attività {task} è già chiusa (stato: {status})",
     "answer '{name}': {problem}": "risposta '{name}': {problem}",
+    "no user {id}": "nessun utente {id}",
+    "a user with handle '{handle}' exists already": "esiste già un utente con nome utente '{handle}'",
+    "not a valid email address": "non è un indirizzo email valido",
+    "a password is not only spaces": "una password non è fatta di soli spazi",
     "the process has ended ({status})": "il processo è terminato (stato: {status})",
     "process {process} has ended; it takes no more requests": "il processo {process} è terminato: non accetta più "
                                                                "richieste",

@@ -50,6 +50,8 @@ def _what(error: Mapping[str, Any], _: Translate) -> str:
         return _("not one of the choices")
     if kind == "string_pattern_mismatch":
         return _("not written as expected")
+    if kind == "value_error" and "not a valid email address" in str(error["msg"]):  # email-validator's words after it
+        return _("not a valid email address")
     return _(str(error["msg"]).removeprefix("Value error, "))  # a validator's own words, not pydantic's prefix
 
 

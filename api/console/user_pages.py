@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from babel.numbers import format_decimal
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import HTMLResponse
 from pydantic import ValidationError
@@ -99,11 +100,13 @@ def _raw_password(data: Any) -> str:
     return value if isinstance(value, str) else ""
 
 
-def _password_fits(data: Any, _: Any) -> None:
+def _password_fits(data: Any, _: Any, locale: str) -> None:
     password = _raw_password(data)
     if password and not MIN_PASSWORD <= len(password) <= MAX_PASSWORD:
-        raise Refused(422, _("A password has {min} to {max} characters.").format(min=MIN_PASSWORD,
-                                                                                  max=f"{MAX_PASSWORD:,}"))
+        raise Refused(422, _("A password has {min} to {max} characters.").format(
+            min=MIN_PASSWORD, max=format_decimal(MAX_PASSWORD, locale=locale)))
+    if password and not password.strip():
+        raise Refused(422, _("a password is not only spaces"))
 
 
 async def _admins(session: SessionDep) -> int:
@@ -128,7 +131,7 @@ async def add_user(request: Request, session: SessionDep, settings: SettingsDep,
         body = UserCreate.model_validate({"handle": posted["handle"], "name": posted["name"],
                                           "email": posted["email"], "phone": posted["phone"] or None,
                                           "role": posted["role"] or "agent"})
-        _password_fits(data, _)  # before the user is made: all or nothing
+        _password_fits(data, _, settings.locale)  # before the user is made: all or nothing
         user = await create_user(body, session, principal(signed))
         await _password(session, user, data, _)
     except (ValidationError, StagecoachError, Refused) as exc:
@@ -164,7 +167,7 @@ async def change_user(user_id: int, request: Request, session: SessionDep, setti
         elif not _raw_password(data):
             await _console_role(session, user, data, _)
         else:
-            _password_fits(data, _)
+            _password_fits(data, _, settings.locale)
             await _password(session, user, data, _)
     except (ValidationError, StagecoachError, Refused) as exc:
         await session.rollback()

@@ -25,7 +25,7 @@ async def create_user(body: UserCreate, session: SessionDep, _: AdminDep) -> Use
         await session.commit()
     except IntegrityError:
         await session.rollback()
-        raise AlreadyExists(f"a user with handle '{body.handle}' exists already") from None
+        raise AlreadyExists.worded("a user with handle '{handle}' exists already", handle=body.handle) from None
     await session.refresh(user)
     return user
 
@@ -42,7 +42,7 @@ async def list_users(session: SessionDep, _: StaffDep, page: Annotated[Page, Dep
 async def get_user_or_404(session: SessionDep, user_id: int) -> User:
     user = await session.get(User, user_id)
     if user is None:
-        raise UserNotFound(f"no user {user_id}")
+        raise UserNotFound.worded("no user {id}", id=user_id)
     return user
 
 
