@@ -16,7 +16,8 @@ from crm.models import TaskKind
 from crm.process_runs import ProcessRun
 from processes.decision_answers import Compared, answers_read
 from processes.errors import TemplateNotFound
-from processes.template import Phase
+from processes.stage_templates import is_stage
+from processes.template import Phase, ProcessTemplate
 
 Read = dict[str, list[Compared]]
 
@@ -27,14 +28,26 @@ async def phase_reads(session: AsyncSession, workflow_id: str, phase_key: str | 
     if not phase_key:
         return {}
     run = (await session.exec(select(ProcessRun).where(col(ProcessRun.workflow_id) == workflow_id))).first()
-    if run is None:
+    return await _run_reads(session, run, phase_key) if run is not None else {}
+
+
+async def _run_reads(session: AsyncSession, run: ProcessRun, phase_key: str,
+                     templates: dict[tuple[str, int], ProcessTemplate | None] | None = None) -> Read:
+    """What the run's phase's answers reach; `templates`: the versions read for the page already."""
+    if is_stage(run.template_key):  # a status's automations: no saved template, and no decision
         return {}
-    try:
-        version = await template_store.get_version(session, run.template_key, run.template_version)
-    except TemplateNotFound:  # a status's automations: no saved template, and no decision
-        return {}
-    template = await template_store.parsed(session, run.template_key, run.template_version, version.checksum)
-    return _read_after(template.phases, phase_key)
+    at = (run.template_key, run.template_version)
+    if templates is None or at not in templates:
+        try:
+            version = await template_store.get_version(session, *at)
+            template: ProcessTemplate | None = await template_store.parsed(session, *at, version.checksum)
+        except TemplateNotFound:
+            template = None
+        if templates is not None:
+            templates[at] = template
+    else:
+        template = templates[at]
+    return _read_after(template.phases, phase_key) if template is not None else {}
 
 
 def _read_after(phases: list[Phase], phase_key: str) -> Read:
@@ -60,10 +73,14 @@ def _read_after(phases: list[Phase], phase_key: str) -> Read:
 
 async def task_reads(session: AsyncSession, tasks: Iterable[Any]) -> dict[int, Read]:
     """By task id, what the decision after each phase task's phase reads (only those that read something)."""
+    phase_tasks = [t for t in tasks if t.kind is TaskKind.phase and t.workflow_id and t.phase_key]
+    runs = {r.workflow_id: r for r in (await session.exec(select(ProcessRun).where(  # one read for the page
+        col(ProcessRun.workflow_id).in_({t.workflow_id for t in phase_tasks})))).all()} if phase_tasks else {}
     reads: dict[int, Read] = {}
-    for task in tasks:
-        if task.kind is TaskKind.phase and task.workflow_id and (read := await phase_reads(
-                session, task.workflow_id, task.phase_key)):
+    templates: dict[tuple[str, int], ProcessTemplate | None] = {}
+    for task in phase_tasks:
+        if (run := runs.get(task.workflow_id)) is not None and \
+                (read := await _run_reads(session, run, task.phase_key, templates)):
             reads[task.id] = read
     return reads
 
