@@ -158,6 +158,9 @@ async def change_user(user_id: int, request: Request, session: SessionDep, setti
         _admin(signed, _)
         user = await get_user_or_404(session, user_id)
         if which == "details":
+            if posted["active"] != "on" and user.active and user.console_role == "admin" and user.password_hash \
+                    and await _admins(session) <= 1:
+                raise Refused(409, _("This is the console's last admin: make another user admin first."))
             await update_user(user_id, UserUpdate.model_validate({
                 "name": posted["name"], "email": posted["email"], "phone": posted["phone"] or None,
                 "role": posted["role"] or user.role, "active": posted["active"] == "on"}), session, principal(signed))

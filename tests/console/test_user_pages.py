@@ -56,6 +56,9 @@ async def test_an_admin_adds_and_changes_a_colleague(stack: Stack, sessions: Any
         last = await browser.post(f"/console/users/{admin.user.id}", data={
             "csrf_token": token, "form": "sign_in", "password": "another long one", "console_role": "staff"})
         assert last.status_code == 409 and "last admin" in last.text
+        inactive = await browser.post(f"/console/users/{admin.user.id}", data={  # the active box left empty
+            "csrf_token": token, "form": "details", "name": "Anna Admin", "email": admin.user.email, "role": "x"})
+        assert inactive.status_code == 409 and "last admin" in inactive.text
         made = await browser.post(user_url, data={"csrf_token": token, "form": "sign_in", "console_role": "admin"})
         assert made.status_code == 303  # Marco an admin (his role alone: no new password), but inactive
         still = await browser.post(f"/console/users/{admin.user.id}", data={
