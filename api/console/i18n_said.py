@@ -63,6 +63,7 @@ ITALIAN_SAID: dict[str, str] = {
     "{span} after the process started": "{span} dopo l'avvio del processo",
     # a status said of what it is the status of (api/console/web.status_in): Italian agrees with it
     "not run": "non eseguita",  # a phase the process ended before
+    "left the status": "uscita dallo stato",  # a status's automations, ended as the record moved on
     "phase:done": "completata", "phase:skipped": "saltata", "phase:failed": "non riuscita",
     "action:done": "eseguita", "action:skipped": "saltata",
     "task:open": "aperta", "task:done": "completata", "task:cancelled": "annullata",
