@@ -46,6 +46,22 @@ class FormInvalid(Exception):
         self.message = message
 
 
+def name_value_lines(raw: str, unwritten: str, twice: str) -> dict[str, str]:
+    """`name: value` lines as texts, by name (blank lines skipped); a line without its colon or name, or a name given
+    twice, refused with `unwritten` or `twice` (translated; `{n}` the line, `{name}` the name)."""
+    found: dict[str, str] = {}
+    for number, line in enumerate(raw.splitlines(), 1):
+        if not line.strip():
+            continue
+        name, sep, value = line.partition(":")
+        if not sep or not name.strip():
+            raise FormInvalid(unwritten.format(n=number))
+        if name.strip() in found:
+            raise FormInvalid(twice.format(n=number, name=name.strip()))
+        found[name.strip()] = value.strip()
+    return found
+
+
 def typed(value: str) -> Any:
     """A value as staff write it on a line: a number (as `_NUMBER` reads one), true or false as one, else text."""
     lowered = value.lower()
@@ -58,16 +74,8 @@ def answers(raw: str, _: Any, read: Read | None = None, without: bool = False, l
     """`name: value` lines; a number (as `_NUMBER` reads one), true or false is kept as one, anything else as text.
     `read`: what the decision after the phase reads (`decisions_read.py`): names and values written as it writes
     them, and none of them given refused unless staff said so (`without`)."""
-    found: dict[str, Any] = {}
-    for number, line in enumerate(raw.splitlines(), 1):
-        if not line.strip():
-            continue
-        name, sep, value = line.partition(":")
-        if not sep or not name.strip():
-            raise FormInvalid(_("line {n}: write each answer as name: value").format(n=number))
-        if name.strip() in found:
-            raise FormInvalid(_("line {n}: '{name}' is answered twice").format(n=number, name=name.strip()))
-        found[name.strip()] = typed(value.strip())
+    found: dict[str, Any] = {name: typed(value) for name, value in name_value_lines(
+        raw, _("line {n}: write each answer as name: value"), _("line {n}: '{name}' is answered twice")).items()}
     if read:
         try:
             found = as_read(found, read, locale)

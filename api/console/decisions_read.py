@@ -85,11 +85,11 @@ async def task_reads(session: AsyncSession, tasks: Iterable[Any]) -> dict[int, R
     return reads
 
 
-def said_reads(read: Read, _: Any, said_value: Any = str) -> str:
+def said_reads(read: Read, _: Any) -> str:
     """`esito (accettato, rifiutato o perso), importo`: each answer with the values the decision compares it with."""
     parts = []
     for name, values in read.items():
-        shown = [str(said_value(v)) for v in values if isinstance(v, (str, bool))] or \
+        shown = [str(v) for v in values if isinstance(v, (str, bool))] or \
             ([_("a number")] if values else [])
         if len(shown) > 1:
             shown = [", ".join(shown[:-1]) + f" {_('or')} " + shown[-1]]

@@ -22,8 +22,8 @@ from api.console.template_pages import Editor
 from api.console.web import SignedInDep, render
 from api.deps import RendererDep, SessionDep, SettingsDep
 from api.fields import digits
-from api.routers.templates import signers
-from crm import pipeline_store, template_store
+from api.routers.pipelines import validated_text
+from crm import pipeline_store
 from crm.pipeline_models import PipelineVersion
 from processes.errors import StagecoachError
 from processes.pipeline import Pipeline
@@ -67,12 +67,7 @@ def _editor(session: SessionDep, renderer: RenderPool | None, settings: Settings
 
     async def validate(source: str) -> tuple[Pipeline, dict[str, str]]:
         assert renderer is not None
-        known_users, known_templates = await template_store.validation_context(session)
-        return await renderer.validate_pipeline(source, source=SOURCE, known_users=known_users,
-                                                known_templates=known_templates,
-                                                known_endpoints=list(settings.webhook_endpoints),
-                                                known_signers=signers(settings),
-                                                known_requests=await template_store.request_template_keys(session))
+        return await validated_text(source, session, renderer, settings, SOURCE)
 
     async def save(checked: tuple[Pipeline, dict[str, str]], actor: str, _text: str) -> tuple[Any, bool]:
         row, created, _moved = await pipeline_store.save(session, checked[0], actor, checked[1], settings.locale)

@@ -36,13 +36,13 @@ FIELDS = ("kind", "type", "title", "email", "phone", "channel", "owner_id", "fie
 
 
 def _values(data: Any, _: Any, owner: str) -> dict[str, Any]:
+    """The form's fields but its free fields (new ones for a new record, changes for a record: the callers')."""
     values: dict[str, Any] = {name: text(data, name) for name in ("type", "title", "channel")}
     values["email"] = text(data, "email") or None
     values["phone"] = text(data, "phone") or None
     if owner and not digits(owner):
         raise FormInvalid(_("choose the owner"))
     values["owner_id"] = int(owner) if owner else None
-    values["fields"] = free_fields(text(data, "fields"), _)
     return values
 
 
@@ -68,7 +68,8 @@ async def make_record(request: Request, session: SessionDep, temporal: TemporalD
     made: list[int] = []
     try:
         values = _values(data, _, posted["owner_id"])
-        body = RecordCreate.model_validate({"kind": posted["kind"], **values})
+        body = RecordCreate.model_validate({"kind": posted["kind"], "fields": free_fields(text(data, "fields"), _),
+                                            **values})
 
         async def create() -> None:
             made.append((await create_record(body, session, temporal, settings, principal(signed))).id or 0)
@@ -91,10 +92,10 @@ async def edit_record(record_id: int, request: Request, session: SessionDep, tem
     posted = {name: text(data, name) for name in FIELDS}
     try:
         record = await get_record_or_404(session, record_id, principal(signed))
-        values = _values(data, _, posted["owner_id"])
-        values["fields"] = changed_fields(text(data, "fields"), record.fields or {}, _)
-        changed = {name: value for name, value in values.items()  # the owner only when it changes
-                   if name == "fields" and value or name != "fields" and value != getattr(record, name)}
+        changed = {name: value for name, value in _values(data, _, posted["owner_id"]).items()
+                   if value != getattr(record, name)}  # the owner only when it changes
+        if fields := changed_fields(text(data, "fields"), record.fields or {}, _):
+            changed["fields"] = fields
         await update_record(record_id, RecordUpdate.model_validate(changed), session, temporal, settings,
                             principal(signed))
     except (ValidationError, RequestValidationError, FormInvalid, StagecoachError) as exc:

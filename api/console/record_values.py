@@ -11,22 +11,13 @@ from typing import Any
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from api.console.actions import FormInvalid, typed
+from api.console.actions import name_value_lines, typed
 from crm import pipeline_store
 
 
 def _lines(raw: str, _: Any) -> dict[str, str]:
-    found: dict[str, str] = {}
-    for number, line in enumerate(raw.splitlines(), 1):
-        if not line.strip():
-            continue
-        name, sep, value = line.partition(":")
-        if not sep or not name.strip():
-            raise FormInvalid(_("line {n}: write each field as name: value").format(n=number))
-        if name.strip() in found:
-            raise FormInvalid(_("line {n}: the field '{name}' is given twice").format(n=number, name=name.strip()))
-        found[name.strip()] = value.strip()
-    return found
+    return name_value_lines(raw, _("line {n}: write each field as name: value"),
+                            _("line {n}: the field '{name}' is given twice"))
 
 
 def free_fields(raw: str, _: Any) -> dict[str, Any]:

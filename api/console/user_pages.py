@@ -71,11 +71,21 @@ async def _password(session: SessionDep, user: User, data: Any, _: Any) -> None:
     password, role = _raw_password(data), text(data, "console_role") or "staff"
     if not password:
         return
+    await _role_checked(session, user, role, _)
+    await set_password(session, user, password, role)
+
+
+async def _role_checked(session: SessionDep, user: User, role: str, _: Any) -> None:
+    """A console role staff or admin, and not one that takes the console's last admin away."""
     if role not in CONSOLE_ROLES:
         raise Refused(422, _("choose staff or admin"))
-    if user.console_role == "admin" and role != "admin" and await _admins(session) <= 1:
+    if role != "admin":
+        await _not_the_last_admin(session, user, _)
+
+
+async def _not_the_last_admin(session: SessionDep, user: User, _: Any) -> None:
+    if user.console_role == "admin" and await _admins(session) <= 1:
         raise Refused(409, _("This is the console's last admin: make another user admin first."))
-    await set_password(session, user, password, role)
 
 
 async def _console_role(session: SessionDep, user: User, data: Any, _: Any) -> None:
@@ -83,10 +93,7 @@ async def _console_role(session: SessionDep, user: User, data: Any, _: Any) -> N
     role = text(data, "console_role")
     if not user.password_hash:
         raise Refused(422, _("write the new password"))
-    if role not in CONSOLE_ROLES:
-        raise Refused(422, _("choose staff or admin"))
-    if user.console_role == "admin" and role != "admin" and await _admins(session) <= 1:
-        raise Refused(409, _("This is the console's last admin: make another user admin first."))
+    await _role_checked(session, user, role, _)
     user.console_role = role
     session.add(user)
     assert user.id is not None
@@ -158,9 +165,8 @@ async def change_user(user_id: int, request: Request, session: SessionDep, setti
         _admin(signed, _)
         user = await get_user_or_404(session, user_id)
         if which == "details":
-            if posted["active"] != "on" and user.active and user.console_role == "admin" and user.password_hash \
-                    and await _admins(session) <= 1:
-                raise Refused(409, _("This is the console's last admin: make another user admin first."))
+            if posted["active"] != "on" and user.active and user.password_hash:
+                await _not_the_last_admin(session, user, _)
             await update_user(user_id, UserUpdate.model_validate({
                 "name": posted["name"], "email": posted["email"], "phone": posted["phone"] or None,
                 "role": posted["role"] or user.role, "active": posted["active"] == "on"}), session, principal(signed))

@@ -11,6 +11,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from sqlmodel import Field, col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
 
 from api.deps import AdminDep, RendererDep, SessionDep, SettingsDep, StaffDep, TemporalDep
 from api.fields import Label, TemplateKeyPath
@@ -24,6 +25,8 @@ from crm.pipeline_models import Board, PipelineSaved, PipelineSummary, PipelineV
 from processes.errors import PipelineInvalid, RecordTypeNotFound, did_you_mean
 from processes.pipeline import Pipeline
 from processes.template_basics import RecordKind
+from renderer.pool import RenderPool
+from settings import Settings
 
 router = APIRouter(tags=["pipelines"])
 SOURCE = "the request body"
@@ -44,8 +47,15 @@ async def _validated(request: Request, session: SessionDep, renderer: RendererDe
     """The pipeline and its `remap`, checked (in the render pool) against the users, templates and webhook endpoints
     there are, as a process template is."""
     text = decode_body(await request.body(), request.headers.get("content-type", ""), PipelineInvalid)
+    return await validated_text(text, session, renderer, settings, SOURCE)
+
+
+async def validated_text(text: str, session: AsyncSession, renderer: RenderPool, settings: Settings,
+                         source: str) -> tuple[Pipeline, dict[str, str]]:
+    """A pipeline document's text checked in the render pool against what there is (the API's body, the console's
+    editor): the pipeline and its `remap`; `PipelineInvalid` with every error otherwise."""
     known_users, known_templates = await template_store.validation_context(session)
-    return await renderer.validate_pipeline(text, source=SOURCE, known_users=known_users,
+    return await renderer.validate_pipeline(text, source=source, known_users=known_users,
                                             known_templates=known_templates,
                                             known_endpoints=list(settings.webhook_endpoints),
                                             known_signers=signers(settings),
