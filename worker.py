@@ -47,6 +47,7 @@ def build_worker(client: Client, settings: Settings, deps: Deps, task_queue: str
     """The worker; `options` go to `Worker` (the benchmarks size its workflow cache)."""
     options.setdefault("graceful_shutdown_timeout", GRACEFUL_SHUTDOWN)
     options.setdefault("max_concurrent_activities", settings.worker_max_concurrent_activities)
+    options.setdefault("max_concurrent_local_activities", settings.worker_max_concurrent_activities)
     options.setdefault("max_concurrent_workflow_tasks", settings.worker_max_concurrent_workflow_tasks)
     options.setdefault("max_cached_workflows", settings.worker_max_cached_workflows)
     return Worker(client, task_queue=task_queue or settings.temporal_task_queue,

@@ -117,6 +117,7 @@ class WebhookBaselineInput(BaseModel):
     endpoint: str
     template: str = "bench-webhook"
     recorded: bool = False  # the activity records its delivery as a careful hand-written one would
+    local: bool = False  # the POST runs as a local activity (`--baseline-activity local`), as the template's first try
 
 
 class WebhookBaselineActivities:
@@ -171,10 +172,12 @@ class WebhookBaselineWorkflow:
                           separators=(",", ":"))
         message_id = f"msg_{hashlib.sha256(f'{wf}/post/0/0'.encode()).hexdigest()[:32]}"
         recorded = {"step_key": f"{wf}/post/0/0", "record_id": input.record_id} if input.recorded else {}
-        return await workflow.execute_activity_method(
-            WebhookBaselineActivities.post, PostInput(endpoint=input.endpoint, body=body, message_id=message_id,
-                                                      **recorded),
-            start_to_close_timeout=TIMEOUT, retry_policy=RETRY)
+        post = PostInput(endpoint=input.endpoint, body=body, message_id=message_id, **recorded)
+        if input.local:
+            return await workflow.execute_local_activity_method(WebhookBaselineActivities.post, post,
+                                                                start_to_close_timeout=TIMEOUT, retry_policy=RETRY)
+        return await workflow.execute_activity_method(WebhookBaselineActivities.post, post,
+                                                      start_to_close_timeout=TIMEOUT, retry_policy=RETRY)
 
 
 def baseline_activities(deps: Deps) -> list[object]:

@@ -2,7 +2,7 @@
 same POST, in throughput (target: the baseline at most 1.2× the template's processes/s).
 
     python -m bench.webhooks [--processes N] [--rounds R] [--mode memory|sqlite] [--database auto|sqlite|postgresql]
-                             [--json OUT] [--profile DIR]
+                             [--json OUT] [--profile DIR] [--baseline-runner R] [--baseline-activity activity|local]
 
 Both sides POST the same JSON body with Standard Webhooks headers signed with the endpoint's secret, through
 httpx, to a receiver in this process (asyncio, answering 200 at once, keeping the connection open). Template
@@ -20,6 +20,10 @@ The baseline's worker runs the SDK's default sandbox, which imports the hand-wri
 every run, as a hand-written worker usually does; Stagecoach's worker runs without the sandbox (`worker.RUNNER`).
 `--baseline-runner unsandboxed` runs the baseline's worker the same way (the like-for-like reading, bench/findings.md);
 `passthrough` keeps the sandbox but passes the baseline's module through it.
+
+The issue's baseline POSTs from a regular activity; the template's step makes its first attempt as a local activity
+(`workflows/first_attempt.py`). `--baseline-activity local` makes the hand-written POST a local activity too: a
+reading of what the same choice gives a hand-written workflow.
 """
 
 from __future__ import annotations
@@ -127,7 +131,8 @@ async def _round(ctx: Any, kind: str, n: int, profile: Path | None = None) -> di
                 template=template, template_version=1, record_id=record_id, owner_id=ctx.owner_id,
                 started_by="bench"), workflow_id=wf_id, task_queue=tq)
         return await ctx.client.start_workflow(WebhookBaselineWorkflow.run, WebhookBaselineInput(
-            record_id=record_id, endpoint="bench", recorded=kind == "recorded"), id=wf_id, task_queue=tq)
+            record_id=record_id, endpoint="bench", recorded=kind == "recorded",
+            local=os.environ.get("BENCH_BASELINE_ACTIVITY") == "local"), id=wf_id, task_queue=tq)
 
     async with _worker(ctx, "template" if kind == "template" else "baseline", f"s9-{kind}") as (worker, tq, ids):
         warm = [await start(tq, f"{ids}-warm-{i}", ctx.record_ids[0]) for i in range(WARM)]
@@ -205,21 +210,27 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--baseline-runner", default="default", choices=["default", "passthrough", "unsandboxed"],
                         help="the hand-written workers' workflow runner: the SDK's default sandbox, that sandbox "
                              "passing the baseline's module through, or none (as Stagecoach's worker)")
+    parser.add_argument("--baseline-activity", default="activity", choices=["activity", "local"],
+                        help="the hand-written POST as a regular activity (the issue's baseline) or as a local "
+                             "activity, as the template's first attempt runs")
     args = parser.parse_args(argv)
     os.environ["BENCH_BASELINE_RUNNER"] = args.baseline_runner  # the workers inherit it
+    os.environ["BENCH_BASELINE_ACTIVITY"] = args.baseline_activity
     if args.profile:
         args.profile.mkdir(parents=True, exist_ok=True)
     with database(args.database) as (db_kind, url):
         result = asyncio.run(measure(args.mode, args.processes, args.rounds, url, args.profile))
     result["database"] = db_kind
     result["baseline_runner"] = args.baseline_runner
+    result["baseline_activity"] = args.baseline_activity
     result["run"] = uuid.uuid4().hex[:8]
     text = json.dumps(result, indent=2)
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(text + "\n")
     print(text)
-    print(f"[bench.webhooks] baseline ({args.baseline_runner} runner)/template = {result['ratio']:.2f} "
+    print(f"[bench.webhooks] baseline ({args.baseline_runner} runner, {args.baseline_activity})/template = "
+          f"{result['ratio']:.2f} "
           f"(target <= {TARGET}): "
           f"{'met' if result['meets_target'] else 'NOT met'}; hand-written keeping a delivery row/template = "
           f"{result['ratio_to_recorded']:.2f}", flush=True)

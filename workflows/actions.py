@@ -39,6 +39,7 @@ from processes.history_words import english, said
 from processes.instance import ActionOutcome, FollowUpState, PhaseState, PhaseStatus, ProcessStatus
 from processes.action_kinds import Action
 from processes.template import Phase
+from workflows.first_attempt import REGULAR_ONLY, run_step
 from workflows.incidents import Incidents
 from workflows.run import ACTION_HEARTBEAT, ACTION_RETRY, ACTION_TIMEOUT, Run, Step
 
@@ -167,9 +168,10 @@ class Actions:
             if ends and books is not None:
                 self.run.step_end = self._step_end(j, action, ps, step_key, books)
                 books = books.model_copy(update={"ending": self.run.step_end})
-            return workflow.execute_activity_method(
-                method, input_cls(step=self.run.step_input(ps, step_key, books, action.spec.model_dump_json()),
-                                  action=action.spec, **where),
+            return run_step(
+                self.run.local_first and action.kind not in REGULAR_ONLY, method,
+                input_cls(step=self.run.step_input(ps, step_key, books, action.spec.model_dump_json()),
+                          action=action.spec, **where),
                 start_to_close_timeout=ACTION_TIMEOUT, heartbeat_timeout=ACTION_HEARTBEAT,
                 retry_policy=ACTION_RETRY, summary=f"{action.kind} · phase {ps.key} · action {j}")
         return call

@@ -30,6 +30,7 @@ from workflows import search_attributes as sa
 from workflows.actions import Actions
 from workflows.appointments import cancel_appointments
 from workflows.incidents import DECISION_STEP, RESPONSIBLE_STEP, TASK_STEP, Incidents
+from workflows.first_attempt import run_step
 from workflows.requests_cancelled import cancel_requests
 from workflows.signatures_cancelled import PATCH_SIGNATURES_ENDED, cancel_signatures
 from workflows.run import (
@@ -180,8 +181,8 @@ class Phases:
         following = run.following(index)
         assert spec.decision is not None
         result = await self.incidents.attempt(ps, DECISION_STEP, step_key, lambda books: (
-            workflow.execute_activity_method(
-                DecisionActivities.decide,
+            run_step(
+                run.local_first, DecisionActivities.decide,
                 DecideInput(step=run.step_input(ps, step_key, books), branches=spec.decision,
                             answers=run.state.answers, phases=outcomes, where=f"phases[{index}].decision",
                             otherwise=run.template.phases[following].key if following is not None else None),

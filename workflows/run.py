@@ -45,6 +45,7 @@ from processes.template import Phase
 from processes.history_words import Said, english, said
 from processes.wording import counted
 from workflows import search_attributes as sa
+from workflows.first_attempt import run_step
 from workflows.ledger import Ledger
 
 # Action steps: retried a few times, then an incident staff can see and act on.
@@ -89,6 +90,9 @@ GENERATION_1 = IMPLIED | {
 # Changes made after generation 1: every run asks `workflow.patched` for them (a marker in the runs that take one).
 LATER = frozenset({"signal-texts-without-nul", "signal-answers-exact-integers",
                    "client-requests-cancelled-with-their-phase"})
+# Engine generation 2: every change before it without a marker, and a step's first attempt as a local activity
+# (`workflows/first_attempt.py`).
+GENERATION_2 = GENERATION_1 | LATER
 
 Step = Callable[[Bookkeeping | None], Awaitable[Any]]  # runs a step's activity, carrying the bookkeeping given
 # bookkeeping failed after its retries: what staff say ("retry", "skip"), or None when the process is aborted
@@ -106,6 +110,7 @@ class Run:
         # True: a run started since its last step writes its end, with every patch before (`IMPLIED`)
         self.last_step_ends = self.patched(PATCH_LAST_STEP_ENDS)
         self.carry = self.patched(PATCH_CARRY)  # False: a run from before bookkeeping rode along with steps
+        self.local_first = input.engine >= 2  # a step's first attempt is a local activity (`first_attempt.py`)
         self.state = ProcessState(
             workflow_id=workflow.info().workflow_id,
             template_key=input.template.key,
@@ -155,7 +160,7 @@ class Run:
     def patched(self, patch_id: str) -> bool:
         """`workflow.patched(patch_id)`, true without a marker for a patch of the run's engine generation, or one
         `IMPLIED` by its marker."""
-        if self.input.engine >= 1 and patch_id in GENERATION_1:
+        if self.input.engine >= 1 and patch_id in GENERATION_1 or self.input.engine >= 2 and patch_id in GENERATION_2:
             return True
         return (patch_id in IMPLIED and self.last_step_ends) or workflow.patched(patch_id)
 
@@ -219,9 +224,8 @@ class Run:
         async def call(books: Bookkeeping | None) -> BookkeepingResult:
             if books is None:  # an incident's flush wrote it already
                 return BookkeepingResult()
-            return await workflow.execute_activity_method(
-                BookkeepingActivities.record_bookkeeping, books, start_to_close_timeout=BOOKKEEPING_TIMEOUT,
-                retry_policy=ACTION_RETRY, summary=summary)
+            return await run_step(self.local_first, BookkeepingActivities.record_bookkeeping, books,
+                                  start_to_close_timeout=BOOKKEEPING_TIMEOUT, retry_policy=ACTION_RETRY, summary=summary)
         return call
 
     def settle(self, books: Bookkeeping, result: Any) -> None:
@@ -245,9 +249,9 @@ class Run:
         while (books := self.ledger.take(owner_id=self.state.owner_id, with_start=with_start,
                                          soft_start=True)) is not None:
             try:
-                result = await workflow.execute_activity_method(
-                    BookkeepingActivities.record_bookkeeping, books, start_to_close_timeout=BOOKKEEPING_TIMEOUT,
-                    retry_policy=BOUNDED_BOOKKEEPING_RETRY,
+                result = await run_step(
+                    self.local_first, BookkeepingActivities.record_bookkeeping, books,
+                    start_to_close_timeout=BOOKKEEPING_TIMEOUT, retry_policy=BOUNDED_BOOKKEEPING_RETRY,
                     summary=f"history: {counted(len(books.lines) + len(books.after), 'line')}")
             except ActivityError as err:
                 if in_incident:

@@ -102,7 +102,7 @@ async def test_the_largest_template_saves_starts_and_continues_as_new(
     record = await factory.record(owner, title="Villa")
     async with helpers.running_worker(dev_env.client, sessions, task_queue):
         handle = await start_process(dev_env.client, ProcessInput(
-            template=template, template_version=1, record_id=record.id, owner_id=owner.id, history_limit=10),
+            template=template, template_version=1, record_id=record.id, owner_id=owner.id, history_limit=3),
             task_queue=task_queue, workflow_id=f"process-{key}-{record.id}-1")
         state = await handle.result()
     assert state.status is ProcessStatus.completed and state.runs == 2

@@ -28,6 +28,7 @@ from sqlmodel import select
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client, WorkflowHandle
 from temporalio.common import WorkflowIDConflictPolicy
+from starlette.responses import JSONResponse, Response
 from temporalio.testing import WorkflowEnvironment
 
 from crm.db import make_engine, make_sessionmaker
@@ -55,11 +56,14 @@ from processes.instance import (
 )
 from processes.pipeline import Pipeline
 from processes.validation import validate_template
+from tests.channels.receivers import Received, Receiver
 from tests.factories import Factory
+from tests.serving import serving
 from tests.time_skipping import start_test_server
 from tests.workflows.helpers import final_state, running_worker, template, until
 from workflows.process import ProcessWorkflow
 from workflows.client import RecordEventsInput, start_process
+from workflows.first_attempt import LOCAL_LIMIT
 from workflows.record_events import RecordEventsWorkflow
 
 HERE = Path(__file__).parent
@@ -301,7 +305,7 @@ async def loop_guard_cancelled(run: Run) -> Handle:
                          owner_id=owner.id, started_by="recorder", origin="follow_up")
     handle = await start_process(run.env.client, input, workflow_id="replay-loop_guard_cancelled",
                                  task_queue=TASK_QUEUE)
-    await handle.result()
+    await final_state(handle)  # cancelled by the loop guard: it ends canceled in Temporal
     return handle
 
 
@@ -469,9 +473,9 @@ async def signature_declined(run: Run) -> Handle:
     """The outcome comes twice (one counts): declined, and the decision follows it."""
     handle, signature_id = await _signature(run, "signature_declined")
     await run.env.sleep(timedelta(days=1))
-    for _ in range(2):
-        await handle.signal(ProcessWorkflow.signature_completed, SignatureCompleted(
-            signature_id=signature_id, outcome="declined", at=datetime(2026, 3, 2, tzinfo=UTC)))
+    outcome = SignatureCompleted(signature_id=signature_id, outcome="declined", at=datetime(2026, 3, 2, tzinfo=UTC))
+    # at once: one after the other, the second can find the process already ended by the first
+    await asyncio.gather(*(handle.signal(ProcessWorkflow.signature_completed, outcome) for _ in range(2)))
     await handle.result()
     return handle
 
@@ -512,6 +516,30 @@ async def signature_ended(run: Run) -> Handle:
     return handle
 
 
+async def _slow_then_ok(received: Received, n: int) -> Response:
+    if n == 1:  # longer than a local attempt may take (workflows/first_attempt.py LOCAL_LIMIT)
+        await asyncio.sleep(LOCAL_LIMIT.total_seconds() + 1)
+    return JSONResponse({"ok": True})
+
+
+async def _busy_then_ok(received: Received, n: int) -> Response:
+    return JSONResponse({"busy": True}, status_code=503) if n == 1 else JSONResponse({"ok": True})
+
+
+async def local_attempt_retried(run: Run) -> Handle:
+    """Steps whose local first attempt is cut off (an endpoint slower than LOCAL_LIMIT) or fails (a 503), each then
+    retried as a regular activity."""
+    RECEIVER.answers.update({"/slow": _slow_then_ok, "/busy": _busy_then_ok})
+    handle = await run.start(
+        "local_attempt_retried",
+        {"key": "slow", "name": "Slow endpoint", "actions": [{"webhook": {"endpoint": "slow"}}]},
+        {"key": "busy", "name": "Busy endpoint", "actions": [{"webhook": {"endpoint": "busy"}}]})
+    await handle.result()
+    return handle
+
+
+RECEIVER = Receiver()  # the webhooks' endpoints, served while recording
+
 SCENARIOS: dict[str, Callable[[Run], Awaitable[WorkflowHandle[Any, Any]]]] = {
     f.__name__: f for f in (automatic_emails, manual_completed, skip_and_abort, incident_retry, decision_merge,
                             decision_after_step,
@@ -519,7 +547,7 @@ SCENARIOS: dict[str, Callable[[Run], Awaitable[WorkflowHandle[Any, Any]]]] = {
                             responsible_missing, staff_signals, signal_large_answer, appointment_cancelled, stage_automations,
                             client_request_answered, client_request_office_time, signature_declined,
                             signature_expired, client_request_closed, client_request_skipped, signature_cancelled, signature_ended,
-                            signal_nul)}
+                            signal_nul, local_attempt_retried)}
 
 
 async def record(names: list[str]) -> None:
@@ -531,7 +559,10 @@ async def record(names: list[str]) -> None:
         try:
             client: Client = env.client
             run = Run(env, Factory(make_sessionmaker(engine)))
-            async with running_worker(client, run.factory.sessions, TASK_QUEUE, documents_dir=Path(tmp) / "documents"):
+            endpoints = {name: {"url": RECEIVER.url(f"/{name}"), "secret": "whsec_" + "A" * 32} for name in ("slow", "busy")}
+            async with serving(RECEIVER.app(), RECEIVER.port), \
+                    running_worker(client, run.factory.sessions, TASK_QUEUE, documents_dir=Path(tmp) / "documents",
+                                   outbound_allowed_hosts=["127.0.0.1"], webhook_endpoints=endpoints):
                 for name in names:
                     handle = await SCENARIOS[name](run)
                     history = await handle.fetch_history()

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterable
 from contextlib import asynccontextmanager
 from datetime import datetime
 from typing import Any
@@ -13,6 +14,7 @@ from sqlalchemy import update
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
+from temporalio.api.history.v1 import HistoryEvent
 from temporalio.client import Client, WorkflowFailureError, WorkflowHandle
 from temporalio.exceptions import CancelledError
 from temporalio.service import RPCError, RPCStatusCode
@@ -168,3 +170,42 @@ async def until(handle: WorkflowHandle[ProcessWorkflow, ProcessState], check: Ca
             if check(state):
                 return state
             await asyncio.sleep(0.02)
+
+LOCAL_ACTIVITY_MARKER = "core_local_activity"  # the marker the SDK records for a local activity's result
+
+
+def step_events(events: Iterable[HistoryEvent]) -> list[HistoryEvent]:
+    """The events that record a step in a history, in order: each regular activity scheduled, and each local
+    activity's marker (a step's first attempt in runs of engine generation 2, `workflows/first_attempt.py`)."""
+    return [e for e in events if e.HasField("activity_task_scheduled_event_attributes") or (
+        e.HasField("marker_recorded_event_attributes")
+        and e.marker_recorded_event_attributes.marker_name == LOCAL_ACTIVITY_MARKER)]
+
+
+def activity_types(events: Iterable[HistoryEvent]) -> list[str]:
+    """The activity type of every step in a history, in order, whether it ran as a regular or a local activity."""
+    return [e.activity_task_scheduled_event_attributes.activity_type.name
+            if e.HasField("activity_task_scheduled_event_attributes") else local_activity(e)["activity_type"]
+            for e in step_events(events)]
+
+
+def local_activity(event: HistoryEvent) -> dict[str, Any]:
+    """What a local activity's marker says of it: its `activity_type`, `attempt`, `seq` and times."""
+    return json.loads(event.marker_recorded_event_attributes.details["data"].payloads[0].data)
+
+
+def step_workers(events: Iterable[HistoryEvent]) -> list[tuple[str, int]]:
+    """Who ran each step attempt a history records, and which attempt it was: the identity (pid@host) of the worker
+    that started a regular activity, or that completed the workflow task a local activity's marker belongs to."""
+    events = list(events)
+    completed = {e.event_id: e.workflow_task_completed_event_attributes.identity for e in events
+                 if e.HasField("workflow_task_completed_event_attributes")}
+    ran = []
+    for e in events:
+        if e.HasField("activity_task_started_event_attributes"):
+            ran.append((e.activity_task_started_event_attributes.identity, e.activity_task_started_event_attributes.attempt))
+        elif e.HasField("marker_recorded_event_attributes") and \
+                e.marker_recorded_event_attributes.marker_name == LOCAL_ACTIVITY_MARKER:
+            ran.append((completed[e.marker_recorded_event_attributes.workflow_task_completed_event_id],
+                        local_activity(e)["attempt"]))
+    return ran

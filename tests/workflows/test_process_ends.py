@@ -13,6 +13,7 @@ import pytest
 from sqlmodel import select
 from temporalio import activity
 from temporalio.client import WorkflowExecutionStatus, WorkflowHandle
+from temporalio.exceptions import ApplicationError
 from temporalio.testing import WorkflowEnvironment
 
 from activities.process_runs import CancelInTemporalInput, ProcessRunActivities
@@ -23,7 +24,7 @@ from crm.process_runs import ProcessRun, RunStatus
 from processes.instance import AbortRequest, ChangeOwnerRequest, ProcessState, ProcessStatus
 from tests.channels.receivers import receiver
 from tests.factories import Factory
-from tests.workflows.helpers import final_state, running_worker, tasks, template, until
+from tests.workflows.helpers import activity_types, final_state, running_worker, tasks, template, until
 from tests.workflows.test_loop_guard import start_run
 from workflows.process import ProcessWorkflow
 
@@ -38,9 +39,7 @@ async def run_row(sessions: Any, workflow_id: str) -> ProcessRun:
 
 
 async def activities_scheduled(handle: WorkflowHandle[Any, Any]) -> list[str]:
-    return [event.activity_task_scheduled_event_attributes.activity_type.name
-            for event in (await handle.fetch_history()).events
-            if event.HasField("activity_task_scheduled_event_attributes")]
+    return activity_types((await handle.fetch_history()).events)
 
 
 @asynccontextmanager
@@ -162,6 +161,8 @@ async def test_a_change_while_the_last_step_runs_is_in_the_end_it_writes(
 
     @step_activity("create_task")
     async def owner_changes_meanwhile(self, input: CreateTaskInput) -> ActionResult:  # type: ignore[no-untyped-def]
+        if activity.info().is_local:  # as a slow step's: its local first attempt gives way to a regular activity,
+            raise ApplicationError("slow", type="SlowStep")  # during which staff requests are answered
         handle = time_skipping_env.client.get_workflow_handle_for(ProcessWorkflow.run, input.step.workflow_id)
         await handle.execute_update(ProcessWorkflow.change_owner, ChangeOwnerRequest(owner_id=new_owner.id,
                                                                                      actor="anna"))

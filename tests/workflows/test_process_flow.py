@@ -302,7 +302,7 @@ async def test_a_request_retried_after_continue_as_new_is_answered_not_applied_a
                    {"key": "done", "name": "Done", "actions": [{"add_history": {"text": "done"}}]})
     client = dev_env.client
     async with running_worker(client, sessions, task_queue):
-        handle = await _start_with_history_limit(client, task_queue, doc, record.id, owner.id, 10)
+        handle = await _start_with_history_limit(client, task_queue, doc, record.id, owner.id, 5)
         await until(handle, lambda s: s.phases[0].task_id is not None)
         skip = SkipPhaseRequest(reason="called already")
         first = await handle.execute_update(ProcessWorkflow.skip_phase, skip, id="skip-call-once")

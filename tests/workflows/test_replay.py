@@ -20,7 +20,9 @@ a marker for each patch, before the `last-step-writes-the-process-end` patch, wh
 `*.before-end-cancel.json`: an `end_process` after a `request_signature` left the request open, before the
 `signatures-cancelled-when-the-process-ends` patch; `*.before-generations.json`: runs that asked Temporal for
 their patches, one marker each, before processes carried the engine's generation (`ProcessInput.engine`); the
-same scenarios recorded since carry generation 1 and record no marker); `record_events_dispatch.before-sweep-clock.json`:
+same scenarios recorded since carry generation 1 and record no marker); `*.generation-1.json`: every process
+scenario as generation 1 ran it, each step attempt a regular activity, before generation 2 made a step's first attempt
+a local activity (`workflows/first_attempt.py`); `record_events_dispatch.before-sweep-clock.json`:
 the dispatcher waiting its whole sweep period again after every signal, before the `sweep-on-its-own-clock` patch).
 """
 
@@ -37,6 +39,7 @@ from temporalio.worker import Replayer
 
 from processes.instance import ENGINE, ProcessInput
 from tests.figures import Figures
+from tests.workflows.helpers import LOCAL_ACTIVITY_MARKER, activity_types
 from tests.workflows.changed import DelayedRecordEventsWorkflow, ReorderedProcessWorkflow
 from worker import RUNNER
 from workflows.process import ProcessWorkflow
@@ -59,7 +62,9 @@ SAVED = {f"{name}{tag}.json" for name in SCENARIOS for tag in ("", ".before-fina
     "client_request_office_time.json", "signature_declined.json", "signature_expired.json",
     "client_request_closed.json", "signature_cancelled.json", "signature_ended.json",
     "signature_ended.before-end-cancel.json", "record_events_dispatch.before-sweep-clock.json",
-    "signal_nul.json", "signal_nul.before-nul-refused.json"} | {
+    "signal_nul.json", "signal_nul.before-nul-refused.json", "local_attempt_retried.json"} | {
+    f"{path.stem.split('.')[0]}.generation-1.json" for path in HISTORIES
+    if path.stem.count(".") == 0 and path.stem not in ("record_events_dispatch", "local_attempt_retried")} | {
     f"{name}.before-last-step-end.json" for name in LAST_STEP_END} | {
     f"{name}.before-generations.json" for name in GENERATIONS}
 DISPATCHER = {"record_events_dispatch"}  # RecordEventsWorkflow histories; the others are ProcessWorkflow's
@@ -88,9 +93,26 @@ def test_a_process_of_this_engine_generation_records_no_patch_marker() -> None:
         events = saved(HISTORIES[0].parent / f"{name}.json").events
         started = events[0].workflow_execution_started_event_attributes.input.payloads[0]
         assert ProcessInput.model_validate_json(started.data).engine == ENGINE, name
-        assert not [e for e in events if e.HasField("marker_recorded_event_attributes")], name
+        assert not [e for e in events if e.HasField("marker_recorded_event_attributes")
+                    and e.marker_recorded_event_attributes.marker_name != LOCAL_ACTIVITY_MARKER], name
     old = saved(HISTORIES[0].parent / "automatic_emails.before-generations.json").events
     assert [e for e in old if e.HasField("marker_recorded_event_attributes")]
+
+
+def test_a_process_of_generation_2_makes_each_step_s_first_attempt_locally() -> None:
+    """Replay: generation 2 runs a step's first attempt as a local activity (a marker) and only a step that needed a
+    retry as a regular one; generation 1 scheduled every attempt as an activity"""
+    events = saved(HISTORIES[0].parent / "automatic_emails.json").events
+    assert len(activity_types(events)) >= 6 and not [e for e in events if e.HasField(
+        "activity_task_scheduled_event_attributes")]
+    old = saved(HISTORIES[0].parent / "automatic_emails.generation-1.json").events
+    assert not [e for e in old if e.HasField("marker_recorded_event_attributes")]
+    assert activity_types(old) == activity_types(events)  # the same steps, run the other way
+    retried = saved(HISTORIES[0].parent / "local_attempt_retried.json").events
+    assert activity_types(retried) == ["webhook"] * 4  # each cut off or refused locally, then done as an activity
+    assert [e.marker_recorded_event_attributes.failure.message for e in retried
+            if e.HasField("marker_recorded_event_attributes")] == ["Activity timed out",
+                                                                    "webhook endpoint 'busy' answered 503"]
 
 
 def test_every_patch_of_the_process_workflow_belongs_to_generation_1_or_came_later() -> None:

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 from datetime import timedelta
 from typing import Any
 
 import pytest
+from temporalio import activity
 from temporalio.client import WorkflowUpdateFailedError, WorkflowUpdateStage
+from temporalio.common import RawValue
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 from temporalio.testing import WorkflowEnvironment
@@ -47,15 +50,23 @@ async def refused(handle: Any, update: Any, request: Any) -> ApplicationError:
     return failed.value.cause
 
 
+@activity.defn(dynamic=True)
+async def unavailable(args: Sequence[RawValue]) -> None:
+    raise ApplicationError("the database is unavailable", type="Unavailable")
+
+
 def uncached_worker(client: Any, sessions: Any, task_queue: str, *, activities: bool) -> Worker:
     """A worker that caches no workflow, so that another worker can take over right after it stops.
 
     (The test server keeps sending a cached workflow's tasks to the stopped worker's sticky queue.)
+    Without `activities`, every step's local attempt fails and its regular attempt waits for a worker that runs
+    activities: a step that cannot run yet.
     """
     config = Settings(temporal_task_queue=task_queue)
     deps = Deps(settings=config, sessions=sessions, mailer=Mailer(config))
     return Worker(client, task_queue=task_queue, workflows=[ProcessWorkflow], max_cached_workflows=0,
-                  workflow_runner=RUNNER, activities=all_activities(deps) if activities else [])
+                  workflow_runner=RUNNER, activities=all_activities(deps) if activities else [unavailable],
+                  no_remote_activities=not activities)
 
 
 def all_updates() -> list[tuple[Any, Any]]:

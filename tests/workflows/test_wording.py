@@ -5,12 +5,11 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from temporalio.api.enums.v1 import EventType
 from temporalio.testing import WorkflowEnvironment
 
 from processes.wording import counted, with_article
 from tests.factories import Factory
-from tests.workflows.helpers import running_worker, start, template
+from tests.workflows.helpers import running_worker, start, step_events, template
 
 
 def test_counted_says_one_of_a_thing() -> None:
@@ -36,8 +35,8 @@ async def test_a_one_phase_process_and_its_one_line_of_history_are_counted_right
         await handle.result()
         history = await handle.fetch_history()
     converter = client.data_converter.payload_converter
-    texts = [converter.from_payload(e.user_metadata.summary, str) for e in history.events
-             if e.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED and e.user_metadata.HasField("summary")]
+    texts = [converter.from_payload(e.user_metadata.summary, str) for e in step_events(history.events)
+             if e.user_metadata.HasField("summary")]
     start_event = history.events[0]
     details = converter.from_payload(start_event.user_metadata.details, str)
     assert details == "1 phase: later"
