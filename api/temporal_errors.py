@@ -11,6 +11,7 @@ from typing import Any
 from temporalio.client import (
     WorkflowExecutionStatus,
     WorkflowHandle,
+    WorkflowQueryFailedError,
     WorkflowUpdateFailedError,
     WorkflowUpdateRPCTimeoutOrCancelledError,
 )
@@ -73,6 +74,17 @@ async def query_state(handle: WorkflowHandle, query: Any, within: float) -> Any:
             return await handle.query(query)
     except TimeoutError:
         raise _no_answer(handle.id) from None
+    except WorkflowQueryFailedError:  # the workflow code failed while answering (replaying the process)
+        raise _failing(handle.id) from None
+    except RPCError as exc:
+        if exc.status == RPCStatusCode.FAILED_PRECONDITION:  # its workflow task failed (a bug, or code replayed wrong)
+            raise _failing(handle.id) from None
+        raise
+
+
+def _failing(workflow_id: str) -> ServiceUnavailable:
+    return ServiceUnavailable.worded("process {process} cannot answer now: its workflow task is failing (an engineer "
+                                     "sees why in the Temporal UI); nothing was changed", process=workflow_id)
 
 
 async def ensure_running(handle: WorkflowHandle) -> None:  # type: ignore[type-arg]

@@ -38,6 +38,9 @@ ITALIAN_SAID: dict[str, str] = {
     "process {process} did not answer in time: no worker took its request (is the worker running?); nothing was "
     "changed": "il processo {process} non ha risposto in tempo: nessun worker ha preso la richiesta (il worker è in "
                "funzione?); non è stato cambiato nulla",
+    "process {process} cannot answer now: its workflow task is failing (an engineer sees why in the Temporal UI); "
+    "nothing was changed": "il processo {process} non può rispondere ora: il suo workflow task non riesce (un tecnico "
+                           "ne vede il motivo nella Temporal UI); non è stato cambiato nulla",
     # what staff did, said when it is done; the board and the incidents' retry
     "The phase was skipped.": "La fase è stata saltata.",
     "Abort requested: the process is ending.": "Interruzione richiesta: il processo sta terminando.",

@@ -15,13 +15,17 @@ from typing import Any
 
 import httpx
 import psycopg
+from temporalio import workflow
 from temporalio.client import Client, Interceptor, OutboundInterceptor, QueryWorkflowInput
+from temporalio.common import RawValue
+from temporalio.worker import UnsandboxedWorkflowRunner, Worker
 
 from settings import Settings
 from tests.console.conftest import staff_user
 from tests.console.signing import csrf_token, sign_in_async
 from tests.e2e.calls import a_started_call
 from tests.faults.conftest import named, psycopg_url
+from tests.polling import eventually
 from tests.serving import free_port
 from tests.workflows.helpers import running_worker
 
@@ -125,3 +129,32 @@ async def test_the_console_says_the_process_is_not_available_and_reads_it_once(
         assert "<h1>Non disponibile al momento</h1>" in aborted.text, aborted.text
         assert "invia di nuovo il modulo per conoscerne l'esito" in html.unescape(aborted.text), aborted.text
         assert queries.sent == 1  # the abort's answer was not followed by a read
+
+
+@workflow.defn(name="ProcessWorkflow")
+class FailingProcessWorkflow:
+    """A worker's code that fails every workflow task of a process (a bug shipped, or a change replayed wrong)."""
+
+    @workflow.run
+    async def run(self, input: RawValue) -> None:
+        raise RuntimeError("a bug in the workflow code")
+
+    @workflow.query
+    def current_state(self) -> None:
+        raise RuntimeError("never answered")
+
+
+async def test_a_process_whose_workflow_task_fails_is_read_as_503_saying_so(
+        dev_env: Any, sessions: Any, task_queue: str, database_url: str) -> None:
+    settings = Settings(database_url=database_url, temporal_task_queue=task_queue, api_port=free_port(),
+                        process_answer_seconds=3)
+    async with a_started_call(settings, dev_env.client, sessions) as call:
+        async with Worker(dev_env.client, task_queue=task_queue, workflows=[FailingProcessWorkflow],
+                          workflow_runner=UnsandboxedWorkflowRunner(), max_cached_workflows=0):
+            async def refused() -> httpx.Response | None:
+                answer = await call.http.get(f"/processes/{call.workflow_id}", headers=call.admin)
+                return answer if answer.status_code == 503 and "failing" in answer.text else None
+
+            answer = await eventually(refused, 60, "the read answered 503")
+    assert answer.headers["content-type"] == PROBLEM_JSON
+    assert "workflow task is failing" in answer.json()["detail"] and "nothing was changed" in answer.json()["detail"]
