@@ -145,6 +145,7 @@ class StageRef(BaseModel):
 # of this generation takes every workflow change made up to it without asking Temporal for a patch marker, where
 # each `workflow.patched` costs a new process two history events (the marker and Temporal's change-version search
 # attribute). Runs started before have 0 and ask for their patches as they always did (`workflows/run.py`).
+# Generation 2 also runs a step's first attempt as a local activity (`workflows/first_attempt.py`).
 ENGINE = 2
 
 
