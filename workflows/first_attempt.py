@@ -6,17 +6,18 @@ the workflow takes another workflow task to read its result (six history events 
 dispatch). Run as a local activity, the worker runs it inside the workflow task that decided it and records its
 result as one marker event: the process moves on sooner and costs Temporal about half.
 
-Only the first attempt runs so, and only for `LOCAL_LIMIT`. When it fails with an error that may be retried, or is
-still running then, the step is scheduled again as a regular activity, after the delay its retry policy (or the error's
+Only the first attempt runs so. When it fails with an error that may be retried, or times out, the step is scheduled
+again as a regular activity, after the delay its retry policy (or the error's
 own `next_retry_delay`, a webhook's `Retry-After`) asks for, with the attempts that policy has left. Its retries are
 then what they were before: heartbeated (a worker that dies mid-step is noticed in `ACTION_HEARTBEAT`), visible in
 the Temporal UI as a pending activity with its attempt count and last error, and retried on any worker.
 
-While a local attempt runs, the workflow task that started it stays open: staff requests and queries that arrive
-meanwhile are answered once it ends, so `LOCAL_LIMIT` bounds that wait. A local attempt cut off is a repeat of the
-step, which only the kinds whose repeat is harmless may have (`processes/retry_safety.py`: `exactly_once` and
-`repeatable`). The others, and the kinds that may well take longer (a PDF rendered), make every attempt a regular
-activity (`REGULAR_ONLY`): an SMS cut off mid-send would be an incident asking staff whether it went.
+A local attempt has the step's own timeout: it is not cut off sooner, since a step cut off is repeated (a slow
+mail server would get each email twice). While it runs, the workflow task that started it stays open: a query or
+staff request that arrives meanwhile is answered when the SDK extends that task (every 8 seconds, 80 % of its
+10-second timeout) or when the steps running in it end. A staff request that ends the phase waited for its running
+step before too. The kinds whose repeat is not harmless (`processes/retry_safety.py`: `at_most_once`), and those
+that may well take long (a PDF rendered), make every attempt a regular activity (`REGULAR_ONLY`).
 
 Nothing else changes for a step: it is keyed by its step key, so an attempt that finds what an earlier one recorded
 (a delivery, a task, an outbox row) carries on from there, whether that attempt was local or not. A worker that dies
@@ -41,9 +42,8 @@ from temporalio.exceptions import ActivityError, ApplicationError, CancelledErro
 
 from processes.retry_safety import RETRY_SAFETY, RetrySafety
 
-# A local attempt still running after this is cut off, and the step retried as a regular activity. Steps take
-# milliseconds; a webhook's slow endpoint, or a slow SMTP server, may take seconds.
-LOCAL_LIMIT = timedelta(seconds=5)
+# A local attempt's own limit, shorter than its step's timeout: None but in tests that cut an attempt off.
+LOCAL_LIMIT: timedelta | None = None
 ONCE = RetryPolicy(maximum_attempts=1)
 # Action kinds whose every attempt is a regular activity: a repeat that is not harmless, or a step that is often slow.
 REGULAR_ONLY = frozenset({kind for kind, safety in RETRY_SAFETY.items() if safety is RetrySafety.at_most_once} |
@@ -81,9 +81,10 @@ async def run_step(local: bool, method: Callable[..., Any], arg: Any, *, start_t
                    retry_policy: RetryPolicy, summary: str, heartbeat_timeout: timedelta | None = None) -> Any:
     """`workflow.execute_activity_method(method, arg, ...)`, its first attempt local when `local`."""
     if local:
+        limit = min(LOCAL_LIMIT, start_to_close_timeout) if LOCAL_LIMIT else start_to_close_timeout
         try:
             return await workflow.execute_local_activity_method(
-                method, arg, start_to_close_timeout=min(LOCAL_LIMIT, start_to_close_timeout), retry_policy=ONCE,
+                method, arg, start_to_close_timeout=limit, retry_policy=ONCE,
                 summary=summary)
         except FailureError as err:
             # a local attempt's failure comes as an ActivityError, or as its cause alone (the activity's own error,

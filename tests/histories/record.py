@@ -63,7 +63,7 @@ from tests.time_skipping import start_test_server
 from tests.workflows.helpers import final_state, running_worker, template, until
 from workflows.process import ProcessWorkflow
 from workflows.client import RecordEventsInput, start_process
-from workflows.first_attempt import LOCAL_LIMIT
+from workflows import first_attempt
 from workflows.record_events import RecordEventsWorkflow
 
 HERE = Path(__file__).parent
@@ -516,9 +516,12 @@ async def signature_ended(run: Run) -> Handle:
     return handle
 
 
+CUT_OFF = timedelta(seconds=2)  # the local attempt's limit in `local_attempt_retried`
+
+
 async def _slow_then_ok(received: Received, n: int) -> Response:
-    if n == 1:  # longer than a local attempt may take (workflows/first_attempt.py LOCAL_LIMIT)
-        await asyncio.sleep(LOCAL_LIMIT.total_seconds() + 1)
+    if n == 1:  # longer than the local attempt may take
+        await asyncio.sleep(CUT_OFF.total_seconds() + 1)
     return JSONResponse({"ok": True})
 
 
@@ -527,14 +530,18 @@ async def _busy_then_ok(received: Received, n: int) -> Response:
 
 
 async def local_attempt_retried(run: Run) -> Handle:
-    """Steps whose local first attempt is cut off (an endpoint slower than LOCAL_LIMIT) or fails (a 503), each then
-    retried as a regular activity."""
+    """Steps whose local first attempt times out (an endpoint slower than a limit set for this scenario) or fails (a
+    503), each then retried as a regular activity."""
     RECEIVER.answers.update({"/slow": _slow_then_ok, "/busy": _busy_then_ok})
-    handle = await run.start(
-        "local_attempt_retried",
-        {"key": "slow", "name": "Slow endpoint", "actions": [{"webhook": {"endpoint": "slow"}}]},
-        {"key": "busy", "name": "Busy endpoint", "actions": [{"webhook": {"endpoint": "busy"}}]})
-    await handle.result()
+    first_attempt.LOCAL_LIMIT = CUT_OFF
+    try:
+        handle = await run.start(
+            "local_attempt_retried",
+            {"key": "slow", "name": "Slow endpoint", "actions": [{"webhook": {"endpoint": "slow"}}]},
+            {"key": "busy", "name": "Busy endpoint", "actions": [{"webhook": {"endpoint": "busy"}}]})
+        await handle.result()
+    finally:
+        first_attempt.LOCAL_LIMIT = None
     return handle
 
 
