@@ -201,6 +201,14 @@ def status_in(_: Any, of: str, status: str) -> str:
     return _(status) if said == f"{of}:{status}" else said
 
 
+def run_status_in(_: Any, status: str, ended_by: str | None) -> tuple[str, str]:
+    """A process run's badge class and words: a status's automations aborted because the record moved on (their
+    actor is the pipeline, `activities/stages.py`) left the status; any other run its status."""
+    if status == "aborted" and (ended_by or "").startswith("pipeline "):
+        return "left", _("left the status")
+    return status, _(status)
+
+
 def render(request: Request, settings: Settings, name: str, status: int = 200, **context: Any) -> HTMLResponse:
     signed: SignedIn | None = getattr(request.state, "console_user", None)
     _ = translator(settings.locale)
@@ -211,7 +219,8 @@ def render(request: Request, settings: Settings, name: str, status: int = 200, *
         said_reason=functools.partial(reason_in, settings.locale),
         said_step=functools.partial(step_in, settings.locale), temporal_ui=settings.temporal_ui_url, status=status,
         said_actor=functools.partial(actor_in, _, context.get("users") or {}),
-        said_status=functools.partial(status_in, _), said_value=functools.partial(value_in, _, settings.locale),
+        said_status=functools.partial(status_in, _), said_run_status=functools.partial(run_status_in, _),
+        said_value=functools.partial(value_in, _, settings.locale),
         language_name=functools.partial(language_in, settings.locale),
         said_summary=functools.partial(summary_in, settings.locale, user=user_named(context.get("users") or {})),
         **context)
