@@ -52,6 +52,13 @@ CARRIED = (*SCENARIOS, "decision_merge", "follow_up", "loop_continue_as_new", "l
 LAST_STEP_END = ("automatic_emails", "decision_after_step", "follow_up", "signature_declined")
 GENERATIONS = ("automatic_emails", "client_request_closed", "decision_after_step", "follow_up",
                "loop_continue_as_new", "signature_ended")
+# every process scenario recorded before generation 2 (a scenario added since has no generation-1 history)
+GENERATION_1_RUNS = ("appointment_cancelled", "automatic_emails", "client_request_answered", "client_request_closed",
+                     "client_request_office_time", "client_request_skipped", "decision_after_step", "decision_merge",
+                     "follow_up", "incident_retry", "loop_continue_as_new", "loop_guard_cancelled",
+                     "manual_completed", "responsible_missing", "signal_large_answer", "signal_nul",
+                     "signature_cancelled", "signature_declined", "signature_ended", "signature_expired",
+                     "skip_and_abort", "staff_signals", "stage_automations")
 SAVED = {f"{name}{tag}.json" for name in SCENARIOS for tag in ("", ".before-final-status")} | {
     f"{name}.before-carry.json" for name in CARRIED} | {
     "skip_and_abort.before-abort-patch.json", "decision_merge.json", "follow_up.json",
@@ -63,8 +70,7 @@ SAVED = {f"{name}{tag}.json" for name in SCENARIOS for tag in ("", ".before-fina
     "client_request_closed.json", "signature_cancelled.json", "signature_ended.json",
     "signature_ended.before-end-cancel.json", "record_events_dispatch.before-sweep-clock.json",
     "signal_nul.json", "signal_nul.before-nul-refused.json", "local_attempt_retried.json"} | {
-    f"{path.stem.split('.')[0]}.generation-1.json" for path in HISTORIES
-    if path.stem.count(".") == 0 and path.stem not in ("record_events_dispatch", "local_attempt_retried")} | {
+    f"{name}.generation-1.json" for name in GENERATION_1_RUNS} | {
     f"{name}.before-last-step-end.json" for name in LAST_STEP_END} | {
     f"{name}.before-generations.json" for name in GENERATIONS}
 DISPATCHER = {"record_events_dispatch"}  # RecordEventsWorkflow histories; the others are ProcessWorkflow's
