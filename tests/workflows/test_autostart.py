@@ -364,17 +364,23 @@ async def test_the_sweep_dispatches_events_whose_signal_never_came(
 
 async def test_the_sweep_keeps_its_clock_while_signals_keep_coming(
         time_skipping_env: WorkflowEnvironment, sessions: Sessions, factory: Factory, task_queue: str) -> None:
-    """A record changing every 30 s must not put off the 60 s sweep (expiries, undelivered answers) for ever"""
+    """A record changing every 25 s must not put off the 60 s sweep (expiries, undelivered answers) for ever.
+
+    The signals come 5 s away from any sweep (at 25, 50, 75, ... s; sweeps at 60, 120, 180 s). A signal sent when a
+    skip lands on the sweep's timer, as every second one did at 30 s, could reach the worker as the timer fired: the
+    workflow cancels a timer that has fired, which the time-skipping server refuses, and it never sends the task
+    again (temporalio/sdk-java#3088; a real server does not do this). The run was stranded and the test timed out on a
+    busy machine."""
     client = time_skipping_env.client
     async with running_worker(client, sessions, task_queue, record_events_sweep_seconds=60):
         config = Settings(temporal_task_queue=task_queue, record_events_sweep_seconds=60)
         await notify_dispatcher(client, config)
         dispatcher = client.get_workflow_handle_for(RecordEventsWorkflow.run, dispatcher_id(task_queue))
-        for _ in range(8):  # four minutes of signals, one every 30 s
-            await time_skipping_env.sleep(timedelta(seconds=30))
+        for _ in range(8):  # 200 s of signals, one every 25 s
+            await time_skipping_env.sleep(timedelta(seconds=25))
             await notify_dispatcher(client, config)
         state = await dispatcher.query(RecordEventsWorkflow.current_state)
-        assert state.rounds >= 8 and 3 <= state.sweeps <= 4, state
+        assert state.rounds >= 8 and state.sweeps == 3, state
 
 
 async def test_the_dispatcher_continues_as_new_and_loses_no_event(
