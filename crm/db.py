@@ -14,7 +14,7 @@ from sqlalchemy.pool import PoolProxiedConnection
 from sqlalchemy.util import greenlet_spawn
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from crm.text_search import casefold
+from crm.text_search import FOLD_FUNCTION, fold
 
 T = TypeVar("T")
 # A connection back in the pool for longer than this is pinged before it is handed out again (PostgreSQL;
@@ -33,7 +33,7 @@ def make_engine(url: str, *, ping_after_idle: float = PING_AFTER_IDLE_SECONDS, *
             cursor.execute("PRAGMA journal_mode=WAL")
             cursor.execute("PRAGMA busy_timeout=30000")
             cursor.close()
-            dbapi_connection.create_function("casefold", 1, casefold, deterministic=True)  # crm/text_search.py
+            dbapi_connection.create_function(FOLD_FUNCTION, 1, fold, deterministic=True)  # crm/text_search.py
 
         return engine
     engine = create_async_engine(url, **kwargs)

@@ -28,8 +28,9 @@ from crm.client_requests.models import CONTACT_EMAIL_INDEX
 from crm.client_requests.store import hash_token
 from crm.deliveries import Delivery
 from crm.migrate import alembic_config, sync_url, upgrade_database
-from crm.models import Record, RecordKind
+from crm.models import TITLE_SEARCH_INDEX, Record, RecordKind
 from crm.signatures import SignatureRequest
+from crm.text_search import contains_text
 from tests.conftest import POSTGRES_ADMIN_URL
 
 
@@ -39,7 +40,8 @@ def differences(url: str) -> list[object]:
         with engine.connect() as conn, warnings.catch_warnings():
             # SQLite's reflection cannot read expression indexes (SQLAlchemy skips them, alembic skips the models'
             # with a warning): there `test_the_expression_index_is_made` checks it; PostgreSQL compares it here
-            warnings.filterwarnings("ignore", message=f".*expression-based index .*{CONTACT_EMAIL_INDEX}")
+            for index in (CONTACT_EMAIL_INDEX, TITLE_SEARCH_INDEX):
+                warnings.filterwarnings("ignore", message=f".*expression-based index .*{index}")
             return list(compare_metadata(MigrationContext.configure(conn), SQLModel.metadata))
     finally:
         engine.dispose()
@@ -85,6 +87,25 @@ def test_the_expression_index_is_made(database_url: str) -> None:
     finally:
         engine.dispose()
     assert sql is not None and "lower(" in sql.lower() and "contact_email" in sql, sql
+
+
+def test_the_title_search_reads_its_index_in_postgresql(database_url: str) -> None:
+    """The search's condition (`crm.text_search.contains_text`) is the expression the trigram index is built on;
+    SQLite has no such index (its folding is a function each connection registers) and scans."""
+    engine = sa.create_engine(sync_url(database_url))
+    query = sa.select(Record.id).where(contains_text(Record.title, "bàrberi"))  # type: ignore[arg-type]
+    try:
+        with engine.connect() as conn:
+            if conn.dialect.name == "sqlite":
+                indexes = conn.exec_driver_sql("SELECT name FROM sqlite_master WHERE type = 'index'").scalars()
+                assert TITLE_SEARCH_INDEX not in list(indexes)
+                return
+            conn.exec_driver_sql("SET LOCAL enable_seqscan = off")  # a small table: ask for the index
+            compiled = str(query.compile(dialect=conn.dialect, compile_kwargs={"literal_binds": True}))
+            plan = " ".join(row[0] for row in conn.exec_driver_sql(f"EXPLAIN {compiled}").all())
+    finally:
+        engine.dispose()
+    assert TITLE_SEARCH_INDEX in plan, plan
 def test_0017_keeps_only_the_hash_of_the_signing_links_already_emailed(scratch_url: str) -> None:
     """An embedded link emailed before 0017 keeps opening: its token, kept in clear, becomes its SHA-256 (as the
     signing page looks it up); a provider's envelope id stays as it was"""

@@ -140,7 +140,7 @@ async def list_cases(
     for name in tag or ():
         query = query.where(store.tagged(name))
     if q:
-        query = query.where(contains_text(col(Record.title), q, session.bind.dialect.name) | store.tagged(q))
+        query = query.where(contains_text(col(Record.title), q) | store.tagged(q))
     if participant_id is not None:  # a contact the caller does not see is as one there is not: no case
         contact = aliased(Record)
         query = query.where(select(CaseParticipant.case_id).join(contact, contact.id == CaseParticipant.contact_id)

@@ -158,7 +158,7 @@ async def list_records(
     if owner_id is not None:
         query = query.where(Record.owner_id == owner_id)
     if q:
-        query = query.where(contains_text(col(Record.title), q, session.bind.dialect.name))
+        query = query.where(contains_text(col(Record.title), q))
     rows = query.order_by(col(Record.id)).offset(page.offset).limit(page.limit)
     if page.offset:
         # a deep page: skip `offset` records on the primary key alone (an index-only scan in PostgreSQL),
