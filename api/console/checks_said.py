@@ -54,6 +54,12 @@ ITALIAN_CHECKS: dict[str, str] = {
     "line {line}: '.{name}()' is not allowed: text cannot change values (build a new one instead: `l + [x]`, "
     "`dict(d, k=v)`)": "riga {line}: '.{name}()' non è consentito: un testo non può cambiare i valori (costruiscine "
                        "uno nuovo: `l + [x]`, `dict(d, k=v)`)",
+    "line {line}: '{name}|attr(...)' is never defined (every render would refuse it): attr reads an attribute, and "
+    "{what} has keys; write {written} or {subscript}":
+        "riga {line}: '{name}|attr(...)' non è mai definito (ogni resa lo rifiuterebbe): attr legge un attributo, e "
+        "{what} ha delle chiavi; scrivi {written} o {subscript}",
+    "line {line}: unknown attribute '{name}' of the date {date}{hint}; a date has {names}":
+        "riga {line}: attributo sconosciuto '{name}' della data {date}{hint}; una data ha {names}",
     "line {line}: {filter}: unknown argument '{name}'{hint}": "riga {line}: {filter}: argomento sconosciuto '{name}'{hint}",
     "line {line}: {filter}: unknown currency {value} (use a code such as EUR, CHF, USD)":
         "riga {line}: {filter}: valuta sconosciuta {value} (usa un codice come EUR, CHF, USD)",
@@ -109,6 +115,24 @@ ITALIAN_CHECKS: dict[str, str] = {
         "'{name}' non è nella sequenza del tipo '{type}' ({statuses}): indica il suo stato iniziale",
     "'{name}' is not in the sequence of type '{type}' ({statuses})":
         "'{name}' non è nella sequenza del tipo '{type}' ({statuses})",
+    # a pipeline's save against the records there are (crm/pipeline_store.py)
+    "1 record of type '{type}' is in '{status}', which this version leaves out of the type's sequence: map it to one "
+    "of {statuses}": "1 scheda di tipo '{type}' è in '{status}', che questa versione toglie dalla sequenza del tipo: "
+                     "indica in quale stato va, fra {statuses}",
+    "{count} records of type '{type}' are in '{status}', which this version leaves out of the type's sequence: map "
+    "it to one of {statuses}": "{count} schede di tipo '{type}' sono in '{status}', che questa versione toglie dalla "
+                               "sequenza del tipo: indica in quale stato vanno, fra {statuses}",
+    "record type '{type}' has 1 record: keep it in the pipeline, or change their type first":
+        "il tipo di scheda '{type}' ha 1 scheda: tienilo nella pipeline, o cambia prima il tipo della scheda",
+    "record type '{type}' has {count} records: keep it in the pipeline, or change their type first":
+        "il tipo di scheda '{type}' ha {count} schede: tienilo nella pipeline, o cambia prima il tipo delle schede",
+    "'{name}' is still a status of this version: nothing to map":
+        "'{name}' è ancora uno stato di questa versione: non c'è nulla da rimappare",
+    "no status '{name}' in the version this one replaces{hint}":
+        "nessuno stato '{name}' nella versione che questa sostituisce{hint}",
+    "'{name}' is not a status of this version{hint}": "'{name}' non è uno stato di questa versione{hint}",
+    "pipeline '{name}' is for {kind} records; it cannot change kind":
+        "la pipeline '{name}' è per le schede {kind}; non può cambiare tipo di scheda",
     "duplicate status '{name}' (also statuses[{index}])": "stato '{name}' ripetuto (anche in statuses[{index}])",
     "duplicate record type '{name}' (also types[{index}])": "tipo di scheda '{name}' ripetuto (anche in types[{index}])",
     "duplicate substate '{name}' (also {path}[{index}])": "sottostato '{name}' ripetuto (anche in {path}[{index}])",
@@ -184,7 +208,7 @@ ITALIAN_CHECKS: dict[str, str] = {
 # what a placeholder may hold, where `.+` would read too much
 _GROUPS = {"hint": r".*?", "through": r".*?", "name": r"[^']*", "filter": r"\w+", "n": r"\d+", "runs": r"\d+",
            "count": r"\d+", "line": r"\d+", "index": r"\d+", "choices": r"'[^']*'(?:, '[^']*')*(?: or '[^']*')?",
-           "seconds": r"[\d.]+"}
+           "seconds": r"[\d.]+", "date": r"[\w.]+", "what": r"[\w.]+"}
 _HINT = re.compile(r" \(did you mean ('[^']*'(?: or '[^']*')*)\?\)")
 
 

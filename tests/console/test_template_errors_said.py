@@ -14,7 +14,9 @@ from api.console.checks_said import ITALIAN_CHECKS, _PATTERNS, check_in
 from api.console.i18n import translator
 from api.console.template_pages import located
 from crm.client_requests.questions import validate_template as validate_request_template
+from crm.pipeline_store import _check_remap
 from processes.errors import TemplateInvalid
+from processes.pipeline import Pipeline
 from processes.pipeline_validation import validate_pipeline
 from processes.validation import validate_template
 from tests.console.conftest import staff_user
@@ -51,7 +53,8 @@ MISTAKES = [  # what an office gets wrong, each template with a few mistakes
             {"add_history": {"text": "{{ x.__class__ }}"}},
             {"add_history": {"text": "{% macro a() %}{{ b() }}{% endmacro %}{% macro b() %}{{ a() }}{% endmacro %}"}},
             {"add_history": {"text": "{{ record.fields.prezzo | currency('EURO') }} {{ 3 | number(digitz=2) }}"}},
-            {"add_history": {"text": "{{ 'ciao'.format(1) }} {% set l = [] %}{{ l.append(1) }}"}}]}]},
+            {"add_history": {"text": "{{ 'ciao'.format(1) }} {% set l = [] %}{{ l.append(1) }}"}},
+            {"add_history": {"text": "{{ record|attr('title') }} {{ now|attr('anno') }}"}}]}]},
     {"key": "x", "name": "X", "controller_email": "c@agenzia.example", "record_kind": "lead", "phases": [
         {"key": "a", "name": "A", "actions": [{"send_sms": {"to": "+39 12", "text": "Buongiorno"}}]}]},
     {"key": "x", "name": "X", "controller_email": "c@agenzia.example", "record_kind": "lead", "phases": [
@@ -95,6 +98,21 @@ def test_what_the_checks_write_is_said_in_italian(check: Any, text: dict[str, An
         assert said != message, f"not said in Italian: {message}"
         assert "did you mean" not in said and "Input should" not in said, said
 
+
+
+def test_a_pipelines_remap_mistakes_are_said_in_italian() -> None:
+    """What a save of a new version checks against the one it replaces (`pipeline_store._check_remap`)"""
+    types = [{"name": "Garanzia"}]
+    before = Pipeline.model_validate({**PIPELINE, "statuses": [{"name": "Nuovo"}, {"name": "Perso"}],
+                                      "moves": {}, "types": types})
+    after = Pipeline.model_validate({**PIPELINE, "statuses": [{"name": "Nuovo"}, {"name": "Chiuso"}],
+                                     "moves": {}, "types": types})
+    with pytest.raises(TemplateInvalid) as refused:
+        _check_remap(before, after, {"Perso": "Chiusa", "Nuovo": "Chiuso", "Persi": "Chiuso"})
+    said = [check_in(detail.message, translator("it")) for detail in refused.value.details]
+    assert said == ["'Chiusa' non è uno stato di questa versione (forse 'Chiuso'?)",
+                    "'Nuovo' è ancora uno stato di questa versione: non c'è nulla da rimappare",
+                    "nessuno stato 'Persi' nella versione che questa sostituisce (forse 'Perso'?)"]
 
 
 async def test_the_editor_says_a_templates_mistakes_in_the_consoles_language(console_in_each_language: Any,
