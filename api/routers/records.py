@@ -37,6 +37,7 @@ from crm.pipeline_moves import Move, change_type, creation_status, move_record
 from crm.models import (HistoryEntry, HistoryEntryPublic, Record, RecordCreate, RecordEvent, RecordPublic,
                         RecordUpdate)
 from crm.process_runs import ProcessRun, RunStatus
+from crm.record_edits import edit_entry, values_of
 from crm.record_events import add_record_events, snapshot
 from crm.types import utcnow
 from crm.text_search import contains_text
@@ -197,12 +198,17 @@ async def update_record(record_id: int, body: RecordUpdate, session: SessionDep,
     if changes.get("type") is not None:
         changes["type"] = await pipeline_store.canonical_type(session, record.kind, changes["type"])
     moved = await _move_or_retype(session, principal, record, changes, settings.locale)
-    before = snapshot(record)
+    before, values_before = snapshot(record), values_of(record)
     record.sqlmodel_update(changes)
     record.updated_at = utcnow()
     session.add(record)
+    access_changed = False
     if access_user_ids is not None:
+        access_changed = sorted(set(access_user_ids)) != await access_list(session, record_id)
         await set_access_list(session, record_id, access_user_ids)
+    if line := await edit_entry(session, settings.locale, record_id, values_before, values_of(record),
+                                principal.actor, access_changed):
+        session.add(line)
     events = add_record_events(session, before, record, actor=principal.actor, actor_user_id=principal.user_id)
     await session.commit()
     await session.refresh(record)

@@ -10,6 +10,7 @@ from typing import Any
 import httpx
 import pytest
 
+from api.console.i18n import translator
 from api.console.record_values import changed_fields, free_fields, written
 from tests.console.conftest import staff_user
 from tests.console.signing import csrf_token, sign_in_async
@@ -20,12 +21,25 @@ pytestmark = pytest.mark.e2e
 
 def test_the_fields_lines_change_only_what_was_changed() -> None:
     current = {"cap": "00184", "vani": 3, "note": "12", "impianto": {"kw": 4.5}, "firmato": True, "via": "Roma\n3"}
-    shown, kept = written(current)
-    assert shown == "cap: 00184\nfirmato: true\nnote: 12\nvani: 3" and kept == ["impianto", "via"]
+    shown, kept = written(current, str)
+    assert shown == "cap: 00184\nfirmato: yes\nnote: 12\nvani: 3" and kept == ["impianto", "via"]
     assert changed_fields(shown, current, str) == {}  # saved as shown: nothing changes (a text 12 stays text)
     assert changed_fields("cap: 00185\nvani: 4\nnuovo: 7", current, str) == {
         "cap": "00185", "vani": 4, "nuovo": 7, "note": None, "firmato": None}  # taken out: removed
     assert free_fields("cap: 00184\nprezzo: 9800.5", str) == {"cap": "00184", "prezzo": 9800.5}
+
+
+def test_a_yes_or_no_field_is_written_and_read_in_the_offices_words() -> None:
+    """The record's page says sì for a yes/no field: the edit form writes it so, and a typed sì (or Si, or si) is
+    yes, as true is; it was written `true`, and a typed `sì` was kept as a text"""
+    italian = translator("it")
+    current = {"firmato": True, "pagato": False}
+    shown, _ = written(current, italian)
+    assert shown == "firmato: sì\npagato: no"
+    assert changed_fields(shown, current, italian) == {}
+    assert changed_fields("firmato: no\npagato: Si", current, italian) == {"firmato": False, "pagato": True}
+    assert free_fields("garage: sì\nbox: NO\ncantina: true\nnote: sì, due", italian) == {
+        "garage": True, "box": False, "cantina": True, "note": "sì, due"}
 
 
 async def test_a_record_made_and_changed_in_the_console(stack: Stack, sessions: Any) -> None:
@@ -65,6 +79,10 @@ async def test_a_record_made_and_changed_in_the_console(stack: Stack, sessions: 
         record = (await stack.http.get(f"/records/{record_id}", headers=admin)).json()
         assert record["title"] == f"Impianto {tag} (tetto sud)" and record["phone"] is None
         assert record["fields"] == {"cap": "00184", "kwp": 6, "tetto": {"falde": 2}}  # the object left as it was
+        history = (await stack.http.get(f"/records/{record_id}/history", headers=admin)).json()
+        edit = [h for h in history if h["kind"] == "values_written"][-1]  # who changed what, from what to what
+        assert edit["text"] == (f"Changed: title 'Impianto {tag}' → 'Impianto {tag} (tetto sud)'; phone '333 1234567' "
+                                "→ —; field 'kwp' — → 6; field 'potenza_kw' 4.5 → —") and staff.user.handle in edit["actor"]
         # the contact's page lists its records
         contact = (await stack.http.post("/records", headers=admin, json={
             "kind": "contact", "title": f"Rossi {tag}"})).json()

@@ -43,6 +43,9 @@ ITALIAN = [
     ("task_created", "Attività creata: Chiamare il cliente"),
     ("task_completed", "Attività completata: Chiamare il cliente"),
     ("status_changed", "Stato cambiato da 'New' a 'Contattato' da chiave API 'history language admin'"),
+    ("values_written", "Modifiche: titolo 'Villa' → 'Villa Rosa'; email — → 'villa@example.org'; campo 'garage' — → "
+                       "sì; campo 'prezzo' — → 250000"),
+    ("values_written", "Modifiche: campo 'garage' sì → no; campo 'prezzo' 250000 → —"),
 ]
 ENGLISH = [
     ("process_started", "Process 'Vendita' (version 1) started"),
@@ -53,6 +56,9 @@ ENGLISH = [
     ("task_created", "Task created: Chiamare il cliente"),
     ("task_completed", "Task completed: Chiamare il cliente"),
     ("status_changed", "Status changed from 'New' to 'Contattato' by API key 'history language admin'"),
+    ("values_written", "Changed: title 'Villa' → 'Villa Rosa'; email — → 'villa@example.org'; field 'garage' — → "
+                       "yes; field 'prezzo' — → 250000"),
+    ("values_written", "Changed: field 'garage' yes → no; field 'prezzo' 250000 → —"),
 ]
 
 
@@ -102,10 +108,16 @@ async def test_the_history_is_written_in_the_offices_language(
     assert (await http.post(f"/tasks/{task.json()['id']}/complete", headers=admin)).status_code == 200
     moved = await http.patch(f"/records/{record['id']}", headers=admin, json={"status": "Contattato"})
     assert moved.status_code == 200, moved.text
+    for change in ({"title": "Villa Rosa", "email": "villa@example.org", "fields": {"garage": True, "prezzo": 250000}},
+                   {"title": "Villa Rosa"},  # as it is: no line
+                   {"fields": {"garage": False, "prezzo": None}}):
+        edited = await http.patch(f"/records/{record['id']}", headers=admin, json=change)
+        assert edited.status_code == 200, edited.text
 
     history = (await http.get(f"/records/{record['id']}/history", headers=admin)).json()
-    actor = next(h["actor"] for h in history if h["kind"] == "status_changed")
-    assert actor.startswith("key:") and actor.endswith(":history language admin")  # the line says it by its name
+    for kind in ("status_changed", "values_written"):
+        actor = next(h["actor"] for h in history if h["kind"] == kind)
+        assert actor.startswith("key:") and actor.endswith(":history language admin")  # the line says it by its name
     expected = ITALIAN if locale == "it" else ENGLISH
     assert [(h["kind"], h["text"]) for h in history] == expected
 

@@ -1,0 +1,78 @@
+"""The history line a change of a record's own values writes (`PATCH /records/{id}`, the console's edit form): what
+changed, from what to what, in the office's language, so the record's history says who changed the phone number, a
+free field or who may see the record, and when. A move or a new type writes its own line (crm/pipeline_moves.py).
+
+A value is quoted up to `MAX_VALUE` characters, and the first `MAX_CHANGES` changes are named one by one (the rest
+counted), so a line stays readable however large the change.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from crm.models import HistoryEntry, HistoryKind, Record, User
+from processes.history_words import history_text
+
+SHOWN = ("title", "email", "phone", "channel", "owner_id", "contact_id", "restricted")
+MAX_VALUE = 80
+MAX_CHANGES = 20
+
+
+def values_of(record: Record) -> dict[str, Any]:
+    """What a change is compared against: the record's own values and its free fields."""
+    return {**{name: getattr(record, name) for name in SHOWN}, "fields": dict(record.fields or {})}
+
+
+def _said(locale: str, name: str, value: Any, users: Mapping[int, str]) -> str:
+    if value is None or value == "":
+        return "—"
+    if name == "owner_id":
+        return users.get(value, f"#{value}")
+    if name == "contact_id":
+        return f"#{value}"
+    if isinstance(value, bool):
+        return history_text(locale, "value_yes" if value else "value_no")
+    text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+    text = text if len(text) <= MAX_VALUE else text[:MAX_VALUE - 1] + "…"
+    return f"'{text}'" if isinstance(value, str) else text
+
+
+async def edit_entry(session: AsyncSession, locale: str, record_id: int, before: dict[str, Any],
+                     after: dict[str, Any], actor: str, access_changed: bool = False) -> HistoryEntry | None:
+    """The line for the change from `before` to `after` (each as `values_of` gives them), None when nothing changed;
+    `access_changed`: the list of who may see the record was replaced by another."""
+    owners = {before["owner_id"], after["owner_id"]} - {None}
+    users: dict[int, str] = dict((await session.exec(
+        select(User.id, User.name).where(col(User.id).in_(owners)))).all()) if before["owner_id"] != after["owner_id"] \
+        else {}
+    changes: list[str] = []
+    changed: list[str] = []
+    for name in SHOWN:
+        if before[name] != after[name]:
+            changed.append(name)
+            changes.append(history_text(locale, "value_changed", label=history_text(locale, f"label_{name}"),
+                                        before=_said(locale, name, before[name], users),
+                                        after=_said(locale, name, after[name], users)))
+    old, new = before["fields"], after["fields"]
+    fields = sorted(name for name in old.keys() | new.keys() if old.get(name) != new.get(name) or
+                    (name in old) != (name in new))
+    for name in fields:
+        label = history_text(locale, "label_field", name=name)
+        changes.append(history_text(locale, "value_changed", label=label, before=_said(locale, name, old.get(name), {}),
+                                    after=_said(locale, name, new.get(name), {})))
+    if access_changed:
+        changed.append("access_user_ids")
+        changes.append(history_text(locale, "access_changed"))
+    if not changes:
+        return None
+    said = "; ".join(changes[:MAX_CHANGES])
+    if len(changes) > MAX_CHANGES:
+        said += history_text(locale, "changes_more", count=len(changes) - MAX_CHANGES)
+    return HistoryEntry(record_id=record_id, kind=HistoryKind.values_written, actor=actor,
+                        text=history_text(locale, "record_edited", changes=said),
+                        data={"changed": changed, "fields": fields})
