@@ -13,6 +13,7 @@ from api.console.i18n_deliveries import ITALIAN_DELIVERIES
 from api.console.i18n_forms import ITALIAN_FORMS
 from api.console.i18n_requests import ITALIAN_REQUESTS
 from api.console.i18n_said import ITALIAN_SAID
+from api.console.import_errors_said import ITALIAN_IMPORT_ERRORS
 
 ITALIAN: dict[str, str] = {
     'Record #{id}:': 'Scheda n. {id}:',
@@ -388,7 +389,8 @@ ITALIAN: dict[str, str] = {
     '{n} min before': '{n} min prima',
 }
 
-ITALIAN |= ITALIAN_REQUESTS | ITALIAN_DELIVERIES | ITALIAN_FORMS | ITALIAN_SAID | ITALIAN_CHECKS
+ITALIAN |= (ITALIAN_REQUESTS | ITALIAN_DELIVERIES | ITALIAN_FORMS | ITALIAN_SAID | ITALIAN_CHECKS
+            | ITALIAN_IMPORT_ERRORS)
 
 LANGUAGES = {"it": ITALIAN}
 

@@ -10,6 +10,7 @@ as MAX_IMPORT_BYTES (api.admission).
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import AsyncIterator, Callable
 from typing import Literal
@@ -21,6 +22,7 @@ from starlette.datastructures import UploadFile
 
 from api.admission import body_limit
 from api.console.i18n import translator
+from api.console.import_errors_said import import_error_in
 from api.console.refusals import refusal, said_in
 from api.console.web import SignedInDep, form, principal, redirect, render, text
 from api.deps import SessionDep, SettingsDep
@@ -134,6 +136,7 @@ async def render_job(request: Request, session: SessionDep, settings: SettingsDe
                       message=said_in(exc, settings.locale))
     mapping = job.mapping or default_mapping(job.kind, job.columns)
     return render(request, settings, "import.html", status=status, job=api.public(job, settings), error=error,
+                  said_error=functools.partial(import_error_in, _=translator(settings.locale)),
                   outcome=outcome(job, translator(settings.locale)),
                   mapping_step=_waits_for_mapping(job), mapping=mapping,
                   choices={c: _choices(job, c) for c in job.columns},
@@ -169,7 +172,8 @@ async def start(job_id: int, request: Request, session: SessionDep, settings: Se
             raise ImportInvalid("; ".join(errors))
         await api.launch(request, session, settings, who, job, mapping, "mapping")
     except StagecoachError as exc:
-        return await render_job(request, session, settings, signed, job_id, exc.status, said_in(exc, settings.locale))
+        return await render_job(request, session, settings, signed, job_id, exc.status,
+                                import_error_in(said_in(exc, settings.locale), _))
     return redirect(f"/console/imports/{job_id}")
 
 

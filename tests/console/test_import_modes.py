@@ -12,9 +12,12 @@ import pytest
 from sqlmodel import select
 
 from api.console.i18n import translator
+from api.console.import_errors_said import import_error_in
 from api.console.import_pages import outcome
 from crm.imports import reading, run, sweep
 from crm.imports.models import ImportJob, ImportKind, ImportMode, ImportStatus
+from crm.imports.rows import RowChecker, RowError, default_mapping, mapping_errors
+from crm.models import ApiRole
 from tests.console.conftest import staff_user
 from tests.console.signing import csrf_token, sign_in_async
 
@@ -79,6 +82,48 @@ def test_how_an_import_ended_is_said_in_the_offices_language() -> None:
     assert outcome(job(ImportStatus.failed, detail="the disk is full"), _) == "the disk is full"
     assert outcome(job(ImportStatus.failed, detail=interrupted), translator("en")) == interrupted
     assert outcome(job(ImportStatus.validating), _) == ""
+
+
+class Admin:
+    role, user_id = ApiRole.admin, None
+
+
+ROWS = {  # what an office's spreadsheet gets wrong, row by row: the checker's own message for each
+    ImportKind.contacts: (["Nome", "Email", "Riservato", "Titolare", "Telefono"], [
+        ["Anna", "non-un-indirizzo", "", "", ""], ["Bruno", "b@example.org", "forse", "", ""],
+        ["Carla", "c@example.org", "", "", "", "in più"], ["", "d@example.org", "", "", ""],
+        ["Dario", "d@example.org", "", "nessuno", ""], ["Elena\x00", "e@example.org", "", "", ""],
+        ["Franco", "f@example.org", "", "", "9" * 41]]),
+    ImportKind.cases: (["Pratica", "Stato", "Partecipanti", "Etichette"], [
+        ["Sinistro", "sospesa", "", ""], ["Sinistro", "aperta", "nessuno@example.org", ""],
+        ["", "aperta", "", ""], ["Sinistro", "aperta", "", "x" * 200]]),
+}
+
+
+@pytest.mark.parametrize("kind", list(ROWS))
+async def test_each_rows_mistake_is_said_in_italian(kind: ImportKind) -> None:
+    """Row by row, the message the import keeps (in English, as the API gives it) reads back in Italian on the
+    console, row and column too; in English as it is"""
+    columns, rows = ROWS[kind]
+    checker = RowChecker(None, kind, columns, default_mapping(kind, columns), Admin())  # type: ignore[arg-type]
+    checker._users = {"nessuno": None}  # looked up once each: known absent, so no database is asked
+    checker._contacts = {"nessuno@example.org": None}
+    for n, values in enumerate(rows, start=2):
+        with pytest.raises(RowError) as refused:
+            await checker.check(values)
+        message = f"row {n}, {refused.value}"
+        said = import_error_in(message, translator("it"))
+        assert import_error_in(message, translator("en")) == message
+        assert said.startswith(f"riga {n}") and said != message, message
+        english = re.sub(r"'[^']*'|\([^)]*\)|\S+@\S+", "", said.split(": ", 1)[1])
+        assert not re.search(r"\b(the|is|not|should|values|columns|at most|needs|holds|must|characters|with|user)\b", english), said
+
+
+def test_a_mapping_mistake_is_said_in_italian() -> None:
+    errors = mapping_errors(ImportKind.contacts, ["Nome", "Nome2"], {"Nome": "email", "Nome2": "email"})
+    said = import_error_in("; ".join(errors), translator("it"))
+    assert said == ("associazione: le colonne 'Nome' e 'Nome2' vanno entrambe in 'email'; associazione: nessuna "
+                    "colonna va in 'title', che serve a ogni riga"), said
 
 
 async def test_a_file_refused_as_it_arrives_is_said_in_the_consoles_language(console_in_each_language: Any, sessions: Any) -> None:
