@@ -170,6 +170,8 @@ class AutostartActivities:
                                    .values(dispatched_at=utcnow()))
                 await session.commit()
             result.events += 1
+            if activity.in_activity():  # dispatch_record_events (the API's dispatch_now calls this too)
+                activity.heartbeat(result.events)
 
     async def _start(self, session: AsyncSession, event: _Event, record: _Record, candidate: _Candidate,
                      result: DispatchResult) -> None:

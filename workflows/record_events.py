@@ -39,6 +39,9 @@ with workflow.unsafe.imports_passed_through():
 DISPATCH_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), backoff_coefficient=2.0,
                              maximum_interval=timedelta(minutes=1))
 DISPATCH_TIMEOUT = timedelta(minutes=5)
+# it heartbeats after each event: a worker that dies mid-batch is noticed in this, not in DISPATCH_TIMEOUT, and the
+# batch is taken again on another (each start keyed by its event and template, so none is started twice)
+DISPATCH_HEARTBEAT = timedelta(seconds=30)
 # The sweep of process runs is tried again at the next timer if it fails: a few retries only.
 SWEEP_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), backoff_coefficient=2.0, maximum_attempts=3)
 PATCH_SWEEP_RUNS = "sweep-process-runs"
@@ -100,8 +103,8 @@ class RecordEventsWorkflow:
             while True:
                 result: DispatchResult = await workflow.execute_activity_method(
                     AutostartActivities.dispatch_record_events, DispatchInput(batch_size=self._input.batch_size),
-                    start_to_close_timeout=DISPATCH_TIMEOUT, retry_policy=DISPATCH_RETRY,
-                    summary="dispatch record events")
+                    start_to_close_timeout=DISPATCH_TIMEOUT, heartbeat_timeout=DISPATCH_HEARTBEAT,
+                    retry_policy=DISPATCH_RETRY, summary="dispatch record events")
                 self.state.events += result.events
                 self.state.started += len(result.started)
                 if result.sweep_seconds:

@@ -17,7 +17,9 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
+from temporalio import activity
 from temporalio.testing import ActivityEnvironment, WorkflowEnvironment
+from temporalio.worker import Worker
 
 from activities.autostart import AutostartActivities, DispatchInput, DispatchResult
 from activities.deps import Deps
@@ -36,6 +38,7 @@ from settings import Settings
 from tests.factories import Factory
 from tests.polling import eventually
 from tests.workflows.helpers import running_worker, start, template
+from worker import RUNNER
 from workflows.process import ProcessWorkflow
 from workflows.client import RecordEventsInput, dispatcher_id, notify_dispatcher
 from workflows.record_events import RecordEventsWorkflow
@@ -381,6 +384,31 @@ async def test_the_sweep_keeps_its_clock_while_signals_keep_coming(
             await notify_dispatcher(client, config)
         state = await dispatcher.query(RecordEventsWorkflow.current_state)
         assert state.rounds >= 8 and state.sweeps == 3, state
+
+
+async def test_a_dispatch_whose_worker_died_is_taken_again_within_its_heartbeat(
+        time_skipping_env: WorkflowEnvironment, task_queue: str) -> None:
+    """The first attempt never reports back (its worker died mid-batch): the next comes after the 30 s heartbeat
+    timeout, where it came after the 5-minute timeout of the whole call, autostarts held back meanwhile"""
+    attempts: list[int] = []
+
+    @activity.defn(name="dispatch_record_events")
+    async def dispatch(input: DispatchInput) -> DispatchResult:
+        attempts.append(activity.info().attempt)
+        if len(attempts) == 1:
+            await asyncio.Event().wait()  # a worker gone: no heartbeat, no answer
+        return DispatchResult(events=1)
+
+    client = time_skipping_env.client
+    async with Worker(client, task_queue=task_queue, workflows=[RecordEventsWorkflow], activities=[dispatch],
+                      workflow_runner=RUNNER):
+        handle = await client.start_workflow(RecordEventsWorkflow.run,
+                                             RecordEventsInput(sweep_seconds=3600, signalled=True),
+                                             id=dispatcher_id(task_queue), task_queue=task_queue)
+        await time_skipping_env.sleep(timedelta(seconds=45))  # 30 s of it in real time: no skip while an activity runs
+        state = await handle.query(RecordEventsWorkflow.current_state)
+        await handle.terminate()
+    assert attempts == [1, 2] and state.events == 1, (attempts, state)
 
 
 async def test_the_dispatcher_continues_as_new_and_loses_no_event(
