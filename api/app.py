@@ -19,6 +19,7 @@ from api.admission import Admission, api_routes
 from api.console import errors as console_errors
 from api.auth import KeyCache
 from api.bounds import bounded_integers
+from api.head_requests import HeadAsGet
 from api.no_nul import no_nul_in_path_or_query
 from api.sent_json import keys_given_once
 from api.routers import (api_keys, cases, client_request_templates, client_requests, deliveries, documents, exports,
@@ -90,6 +91,7 @@ def create_app(settings: Settings | None = None, temporal: Client | None = None,
                        pages={"client_request_max_body_bytes": client_forms.too_large},
                        page=console_errors.too_large)  # inside the next one
     app.add_middleware(problems.UnexpectedErrors, page=console_errors.error_page)
+    app.add_middleware(HeadAsGet)  # outermost: every route that answers GET answers HEAD
     documented = {id(route): n for n, route in enumerate(app.routes)}  # the OpenAPI document's order
     _matched_first(app, processes.router)
     _passed_by_prefix(app)

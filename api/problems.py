@@ -64,8 +64,8 @@ def allowed_methods(request: Request) -> str:
         not field.validate(values.get(field.alias))[1] for context in routes if context.path == template
         for field in getattr(getattr(context.original_route, "dependant", None), "path_params", ()))]
     resource = (accepted or [template for template, _ in matching] or [None])[0]
-    return ", ".join(sorted({method for context in routes if context.path == resource
-                             for method in context.original_route.methods}))
+    methods = {method for context in routes if context.path == resource for method in context.original_route.methods}
+    return ", ".join(sorted(methods | ({"HEAD"} if "GET" in methods else set())))  # HEAD as GET (api/head_requests.py)
 
 
 _NOT_AN_OBJECT = {"model_attributes_type", "dict_type"}
