@@ -9,8 +9,9 @@ from crm.models import Record, User
 from processes.errors import RecordNotFound, UserNotFound
 
 
-async def load_record(session: AsyncSession, record_id: int) -> Record:
-    record = await session.get(Record, record_id)
+async def load_record(session: AsyncSession, record_id: int, fresh: bool = False) -> Record:
+    """The record (`fresh`: read again from the database, not as this session read it before)."""
+    record = await session.get(Record, record_id, populate_existing=fresh)
     if record is None:
         raise final(RecordNotFound(f"record {record_id} does not exist"))
     return record

@@ -21,6 +21,7 @@ from activities.errors import final
 from crm.idempotent import insert_new
 from crm.pipeline_moves import Move, Moved, move_record
 from crm.models import HistoryEntry, HistoryKind, Record, RecordEvent
+from crm.record_edits import hold_record
 from crm.record_events import RecordSnapshot, add_record_events, snapshot
 from crm.types import utcnow
 from processes.errors import MovedMeanwhile, MoveRefused
@@ -110,7 +111,8 @@ class RecordValuesActivities:
                                             input.action.locale)
             step, begun = await begin_step(session, step, locale=self.deps.settings.locale, prepared=True)
             await insert_new(session, HistoryEntry, begun.rows)
-            record = await load_record(session, step.record_id)
+            await hold_record(session, step.record_id)  # a PATCH of its fields at the same time waits, or is waited for
+            record = await load_record(session, step.record_id, fresh=True)
             before = snapshot(record)
             record.fields = {**(record.fields or {}), **values}
             record.updated_at = utcnow()

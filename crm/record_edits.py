@@ -12,7 +12,7 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from sqlmodel import col, select
+from sqlmodel import col, select, update
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from crm.models import HistoryEntry, HistoryKind, Record, User
@@ -23,13 +23,27 @@ MAX_VALUE = 80
 MAX_CHANGES = 20
 
 
+async def hold_record(session: AsyncSession, record_id: int) -> None:
+    """Take the record's row for this transaction before reading it to change it: a no-op UPDATE, which PostgreSQL
+    answers with the row's lock and SQLite with its write lock, each held to the commit. Two changes made at once
+    (twenty `PATCH`es of different free fields, a process writing values meanwhile) then each read what the one
+    before wrote, where the second's write had undone the first's."""
+    await session.exec(update(Record).where(col(Record.id) == record_id)  # type: ignore[call-overload]
+                       .values(moves=Record.moves).execution_options(synchronize_session=False))
+
+
 def values_of(record: Record) -> dict[str, Any]:
     """What a change is compared against: the record's own values and its free fields."""
     return {**{name: getattr(record, name) for name in SHOWN}, "fields": dict(record.fields or {})}
 
 
+def _same(a: Any, b: Any) -> bool:
+    """Equal as JSON keeps them: `false` is not `0`, nor `1.0` `1` (Python takes each pair as equal)."""
+    return json.dumps(a, sort_keys=True, default=str) == json.dumps(b, sort_keys=True, default=str)
+
+
 def _said(locale: str, name: str, value: Any, users: Mapping[int, str]) -> str:
-    if value is None or value == "":
+    if value is None:
         return "—"
     if name == "owner_id":
         return users.get(value, f"#{value}")
@@ -53,14 +67,14 @@ async def edit_entry(session: AsyncSession, locale: str, record_id: int, before:
     changes: list[str] = []
     changed: list[str] = []
     for name in SHOWN:
-        if before[name] != after[name]:
+        if not _same(before[name], after[name]):
             changed.append(name)
             changes.append(history_text(locale, "value_changed", label=history_text(locale, f"label_{name}"),
                                         before=_said(locale, name, before[name], users),
                                         after=_said(locale, name, after[name], users)))
     old, new = before["fields"], after["fields"]
-    fields = sorted(name for name in old.keys() | new.keys() if old.get(name) != new.get(name) or
-                    (name in old) != (name in new))
+    fields = sorted(name for name in old.keys() | new.keys()
+                    if (name in old) != (name in new) or not _same(old[name], new[name]))
     for name in fields:
         label = history_text(locale, "label_field", name=name)
         changes.append(history_text(locale, "value_changed", label=label, before=_said(locale, name, old.get(name), {}),

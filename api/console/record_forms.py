@@ -21,7 +21,7 @@ from api.console.form_once import apply_once
 from api.console.i18n import translator
 from api.console.process_pages import users_by_id
 from api.console.record_pages import render_record
-from api.console.record_values import changed_fields, free_fields, record_types
+from api.console.record_values import baseline, changed_fields, free_fields, record_types
 from api.console.refusals import field_error, said_in
 from api.console.web import SignedInDep, form, principal, redirect, render, text
 from api.deps import SessionDep, SettingsDep, TemporalDep
@@ -32,7 +32,7 @@ from processes.errors import StagecoachError
 from processes.template_basics import RecordKind
 
 router = APIRouter(prefix="/console", include_in_schema=False)
-FIELDS = ("kind", "type", "title", "email", "phone", "channel", "owner_id", "fields")
+FIELDS = ("kind", "type", "title", "email", "phone", "channel", "owner_id", "fields", "shown")
 
 
 def _values(data: Any, _: Any, owner: str) -> dict[str, Any]:
@@ -92,9 +92,10 @@ async def edit_record(record_id: int, request: Request, session: SessionDep, tem
     posted = {name: text(data, name) for name in FIELDS}
     try:
         record = await get_record_or_404(session, record_id, principal(signed))
+        drawn = baseline(text(data, "shown"), record)  # what the form showed: only what was changed on it is sent
         changed = {name: value for name, value in _values(data, _, posted["owner_id"]).items()
-                   if value != getattr(record, name)}  # the owner only when it changes
-        if fields := changed_fields(text(data, "fields"), record.fields or {}, _):
+                   if text(data, name) != drawn[name]}  # the owner only when it changes
+        if fields := changed_fields(text(data, "fields"), drawn["fields"], _):
             changed["fields"] = fields
         await update_record(record_id, RecordUpdate.model_validate(changed), session, temporal, settings,
                             principal(signed))

@@ -14,7 +14,7 @@ from fastapi.responses import HTMLResponse
 from sqlmodel import col, select
 
 from api.console.i18n import translator
-from api.console.record_values import record_types, written
+from api.console.record_values import record_types, shown, written
 from api.console.process_pages import users_by_id
 from api.console.web import SignedInDep, form, language_in, offset, principal, redirect, render, text
 from api.deps import SessionDep, SettingsDep, TemporalDep
@@ -86,7 +86,7 @@ async def render_record(request: Request, session: SessionDep, settings: Setting
                   request_languages=[(code, language_in(code, code).capitalize()) for code in SHIPPED],
                   unlinked=await unlinked_of(session, request, who, record), request_error=request_error,
                   request_error_at=request_error_at, posted=posted or {}, edit_error=edit_error,
-                  fields_written=written(record.fields or {}, translator(settings.locale)),
+                  fields_written=written(record.fields or {}, translator(settings.locale)), drawn=shown(record),
                   types=await record_types(session))
 
 

@@ -8,6 +8,7 @@ office's words (`sì` and `no` in Italian), and those words are read back as yes
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -61,6 +62,29 @@ def changed_fields(raw: str, current: dict[str, Any], _: Any) -> dict[str, Any]:
         if name not in current or _line(current[name], _) != value:
             changes[name] = _typed(value, _)
     return changes
+
+
+SHOWN = ("type", "title", "email", "phone", "channel", "owner_id")
+
+
+def shown(record: Any) -> str:
+    """What the edit form shows of `record`, as JSON carried in the form: its save changes what was changed on the
+    form from this, not what differs from the record as it is then (changed meanwhile by someone else, whose change
+    a form saved as it was drawn would undo)."""
+    values = {name: "" if getattr(record, name) is None else str(getattr(record, name)) for name in SHOWN}
+    return json.dumps({**values, "fields": record.fields or {}}, ensure_ascii=False)
+
+
+def baseline(raw: str, record: Any) -> dict[str, Any]:
+    """What the form was drawn from (`shown`), or the record as it is when the form carries none it can read."""
+    try:
+        drawn = json.loads(raw) if raw else None
+    except ValueError:
+        drawn = None
+    if not isinstance(drawn, dict) or not isinstance(drawn.get("fields"), dict) or \
+            not all(isinstance(drawn.get(name), str) for name in SHOWN):
+        drawn = json.loads(shown(record))
+    return drawn
 
 
 async def record_types(session: AsyncSession) -> list[str]:

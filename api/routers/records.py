@@ -14,6 +14,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query
 from fastapi.exceptions import RequestValidationError
 from pydantic import TypeAdapter, ValidationError
+from sqlalchemy.orm.attributes import flag_modified
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 from temporalio.client import Client
@@ -37,7 +38,7 @@ from crm.pipeline_moves import Move, change_type, creation_status, move_record
 from crm.models import (HistoryEntry, HistoryEntryPublic, Record, RecordCreate, RecordEvent, RecordPublic,
                         RecordUpdate)
 from crm.process_runs import ProcessRun, RunStatus
-from crm.record_edits import edit_entry, values_of
+from crm.record_edits import edit_entry, hold_record, values_of
 from crm.record_events import add_record_events, snapshot
 from crm.types import utcnow
 from crm.text_search import contains_text
@@ -51,9 +52,10 @@ _FREE_FIELDS: TypeAdapter[dict[str, Any]] = TypeAdapter(FreeFields)
 log = logging.getLogger("stagecoach.api")
 
 
-async def get_record_or_404(session: SessionDep, record_id: int, viewer: Viewer) -> Record:
-    """The record, if `viewer` may see it; "no record" alike when it is missing or hidden."""
-    record = await session.get(Record, record_id)
+async def get_record_or_404(session: SessionDep, record_id: int, viewer: Viewer, fresh: bool = False) -> Record:
+    """The record, if `viewer` may see it; "no record" alike when it is missing or hidden (`fresh`: read again from
+    the database, not as this session read it before)."""
+    record = await session.get(Record, record_id, populate_existing=fresh)
     listed = await access_list(session, record_id) if record is not None and record.restricted else []
     if record is None or not may_see(viewer, record, listed):
         raise RecordNotFound.worded("no record {id}", id=record_id)
@@ -187,7 +189,8 @@ async def update_record(record_id: int, body: RecordUpdate, session: SessionDep,
     `access_user_ids` replaces the access list. Only the record's owner and admins change who sees it
     (`restricted`, `access_user_ids`) and, when it is restricted, its owner (403 for anyone else).
     """
-    record = await get_record_or_404(session, record_id, principal)
+    await hold_record(session, record_id)  # read and written in one go: a PATCH at the same time waits for this one
+    record = await get_record_or_404(session, record_id, principal, fresh=True)
     changes = body.model_dump(exclude_unset=True)
     access_user_ids = changes.pop("access_user_ids", None)
     await _check_manager(session, principal, record, changes, access_user_ids)
@@ -200,6 +203,8 @@ async def update_record(record_id: int, body: RecordUpdate, session: SessionDep,
     moved = await _move_or_retype(session, principal, record, changes, settings.locale)
     before, values_before = snapshot(record), values_of(record)
     record.sqlmodel_update(changes)
+    if "fields" in changes:  # written as given: the ORM takes {"a": 0} for {"a": false}, and would write nothing
+        flag_modified(record, "fields")
     record.updated_at = utcnow()
     session.add(record)
     access_changed = False
