@@ -16,7 +16,7 @@ import string
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from jinja2 import Undefined, nodes
+from jinja2 import Undefined, nodes, pass_environment
 from jinja2.compiler import CodeGenerator
 from jinja2.sandbox import ImmutableSandboxedEnvironment, SecurityError
 
@@ -152,6 +152,13 @@ class _BoundedCodeGenerator(CodeGenerator):
         self.write("))")
 
 
+@pass_environment
+def _attr(environment: Any, value: Any, name: Any) -> Any:
+    """`x|attr('name')` reads as `x.name` does: an attribute, else a key. Jinja's own reads attributes only, and the
+    record, a person, a phase, free fields and answers are given to a text as mappings: it was never defined."""
+    return environment.getattr(value, str(name))
+
+
 class BoundedSandbox(ImmutableSandboxedEnvironment):
     """A sandbox whose operators, calls and filters cannot allocate without bound."""
 
@@ -161,6 +168,7 @@ class BoundedSandbox(ImmutableSandboxedEnvironment):
     def __init__(self, undefined: type[Undefined] = StrictShown) -> None:
         super().__init__(undefined=undefined, autoescape=False, keep_trailing_newline=True, finalize=shown)
         self.filters.update(formatting.FILTERS)
+        self.filters["attr"] = _attr
         self.filters = {name: _bounded_filter(fn, name) for name, fn in self.filters.items()}
         del self.globals["lipsum"]  # pure-Python and slow: it overruns the time budget unchecked
 

@@ -8,7 +8,7 @@ render bound (`trials`).
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping
+from collections.abc import Collection
 from datetime import datetime
 
 from babel import numbers as babel_numbers
@@ -22,7 +22,7 @@ from processes.rendering import FILTER_NAMES, TEST_NAMES, compile_ast, compile_c
 from processes.sandbox import text_methods
 from processes.text_safety import attribute_name, check_macros, check_mutations, check_private
 from processes.trials import check_constants
-from processes.variables import DATE, DATE_ATTRIBUTES, FREE, PHASE_OUTCOME_ATTRIBUTES, PHASES, VALUE, VARIABLES, Shape
+from processes.variables import DATE, DATE_ATTRIBUTES, FREE, PHASE_OUTCOME_ATTRIBUTES, PHASES, VALUE, VARIABLES
 
 
 def check_text(path: str, source: str, errors: ErrorCollector, phase_keys: Collection[str] = ()) -> None:
@@ -157,45 +157,19 @@ def _check_names(path: str, ast: nodes.Template, errors: ErrorCollector, phase_k
     _check_attr_filter(path, ast, errors, undeclared, phase_keys)
 
 
-def _shape(chain: list[str]) -> Shape | None:
-    """What `chain` reads (`['record', 'owner']`: a person), or None past what is known (a free field's value)."""
-    shape = VARIABLES[chain[0]]
-    for step in chain[1:]:
-        if shape == PHASES:
-            shape = dict.fromkeys(PHASE_OUTCOME_ATTRIBUTES, VALUE)  # phases.<key>
-        elif isinstance(shape, Mapping) and step in shape:
-            shape = shape[step]
-        else:
-            return None
-    return shape
-
-
 def _check_attr_filter(path: str, ast: nodes.Template, errors: ErrorCollector, undeclared: Collection[str],
                        phase_keys: Collection[str]) -> None:
-    """Refuse `record|attr('title')`: `attr` reads an attribute and never a key, and the record, a person, a phase,
-    free fields and answers are given to a text as keys, so every render would find it undefined. A date's
-    attributes (`now|attr('year')`) are attributes: those are checked as `now.year` is."""
+    """`record|attr('titel')` is checked as `record.titel` is (`attr` reads as `.` does, `processes/sandbox.py`)."""
     for node in ast.find_all(nodes.Filter):
-        if node.name != "attr" or node.node is None:
+        if node.name != "attr" or not node.args or not isinstance(node.args[0], nodes.Const) \
+                or not isinstance(node.args[0].value, str):
             continue
         target = node.node
         chain = [target.name] if isinstance(target, nodes.Name) else (
             _chain(target) if isinstance(target, (nodes.Getattr, nodes.Getitem)) else None)
-        if chain is None or chain[0] not in VARIABLES or chain[0] not in undeclared:
-            continue
-        shape = _shape(chain)
-        arg = node.args[0] if node.args else None
-        name = arg.value if isinstance(arg, nodes.Const) and isinstance(arg.value, str) else None
-        written = ".".join(chain)
-        if shape == DATE:
-            if name is not None and name not in DATE_ATTRIBUTES:
-                errors.add(path, f"line {node.lineno}: unknown attribute '{name}' of the date {written}"
-                                 f"{did_you_mean(name, DATE_ATTRIBUTES)}; a date has {', '.join(sorted(DATE_ATTRIBUTES))}")
-        elif shape == FREE or shape == PHASES or isinstance(shape, Mapping):
-            key = name or "name"
-            errors.add(path, f"line {node.lineno}: '{written}|attr(...)' is never defined (every render would refuse "
-                             f"it): attr reads an attribute, and {written} has keys; write {written}.{key} or "
-                             f"{written}['{key}']")
+        if chain is not None and chain[0] in VARIABLES and chain[0] in undeclared \
+                and (message := _unknown_step([*chain, node.args[0].value], phase_keys)):
+            errors.add(path, message)
 
 
 def _check_filter_arguments(path: str, ast: nodes.Template, errors: ErrorCollector) -> None:

@@ -20,6 +20,10 @@ ITALIAN_CHECKS: dict[str, str] = {
     "unknown field": "campo sconosciuto",
     "unknown action '{name}'{hint}; actions are {names}": "azione sconosciuta '{name}'{hint}; le azioni sono {names}",
     "unknown variable '{name}'{hint}": "variabile sconosciuta '{name}'{hint}",
+    "unknown attribute '{name}'{hint}; a date has {names} (or format it with | date, | time, | datetime)":
+        "attributo sconosciuto '{name}'{hint}; una data ha {names} (oppure formattala con | date, | time, | datetime)",
+    "unknown attribute '{name}' of a phase{hint}; phases have {names}":
+        "attributo sconosciuto '{name}' di una fase{hint}; le fasi hanno {names}",
     "unknown attribute '{name}'{hint}": "attributo sconosciuto '{name}'{hint}",
     "unknown filter '{name}' at line {line}{hint}": "filtro sconosciuto '{name}' alla riga {line}{hint}",
     "unknown test '{name}' at line {line}{hint}": "test sconosciuto '{name}' alla riga {line}{hint}",
@@ -54,12 +58,6 @@ ITALIAN_CHECKS: dict[str, str] = {
     "line {line}: '.{name}()' is not allowed: text cannot change values (build a new one instead: `l + [x]`, "
     "`dict(d, k=v)`)": "riga {line}: '.{name}()' non è consentito: un testo non può cambiare i valori (costruiscine "
                        "uno nuovo: `l + [x]`, `dict(d, k=v)`)",
-    "line {line}: '{name}|attr(...)' is never defined (every render would refuse it): attr reads an attribute, and "
-    "{what} has keys; write {written} or {subscript}":
-        "riga {line}: '{name}|attr(...)' non è mai definito (ogni resa lo rifiuterebbe): attr legge un attributo, e "
-        "{what} ha delle chiavi; scrivi {written} o {subscript}",
-    "line {line}: unknown attribute '{name}' of the date {date}{hint}; a date has {names}":
-        "riga {line}: attributo sconosciuto '{name}' della data {date}{hint}; una data ha {names}",
     "line {line}: {filter}: unknown argument '{name}'{hint}": "riga {line}: {filter}: argomento sconosciuto '{name}'{hint}",
     "line {line}: {filter}: unknown currency {value} (use a code such as EUR, CHF, USD)":
         "riga {line}: {filter}: valuta sconosciuta {value} (usa un codice come EUR, CHF, USD)",
@@ -208,7 +206,7 @@ ITALIAN_CHECKS: dict[str, str] = {
 # what a placeholder may hold, where `.+` would read too much
 _GROUPS = {"hint": r".*?", "through": r".*?", "name": r"[^']*", "filter": r"\w+", "n": r"\d+", "runs": r"\d+",
            "count": r"\d+", "line": r"\d+", "index": r"\d+", "choices": r"'[^']*'(?:, '[^']*')*(?: or '[^']*')?",
-           "seconds": r"[\d.]+", "date": r"[\w.]+", "what": r"[\w.]+"}
+           "seconds": r"[\d.]+"}
 _HINT = re.compile(r" \(did you mean ('[^']*'(?: or '[^']*')*)\?\)")
 
 

@@ -156,3 +156,12 @@ def test_garbage_collections_during_a_render_are_not_counted_against_it() -> Non
 def test_large_allocations_are_refused_before_they_happen(source: str) -> None:
     with pytest.raises(RenderError, match="refused: "):
         render_text(source, CONTEXT, where=WHERE)
+
+
+def test_attr_reads_as_a_dot_does() -> None:
+    """`record|attr('title')` is `record.title` (Jinja's own `attr` reads attributes only: the record, given as a
+    mapping, had none, and every render failed); a private name is still refused"""
+    assert render_text("{{ record|attr('title') }} {{ record.fields|attr('price') }}", CONTEXT, where=WHERE) == \
+        "Flat in Via Roma 250000"
+    with pytest.raises(RenderError, match="unsafe"):
+        render_text("{{ record|attr('__class__') }}", CONTEXT, where=WHERE)
