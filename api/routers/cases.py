@@ -130,7 +130,8 @@ async def list_cases(
     session: SessionDep, principal: StaffDep, page: Annotated[Page, Depends(paged(100, 500, newest_first=True))],
     state: CaseState | None = None,
     tag: Annotated[list[TagName] | None, Query(max_length=20, description="carrying every tag given")] = None,
-    q: Annotated[str | None, Query(max_length=200, description="text in the name, or a tag's name")] = None,
+    q: Annotated[str | None, Query(max_length=200, description="text in the name or in one of its tags' names "
+                                                               "(any case, any accent)")] = None,
     participant_id: int | None = None,
 ) -> list[CasePublic]:
     """The cases the caller may see, newest first."""
@@ -139,8 +140,8 @@ async def list_cases(
         query = query.where(store.state_is(state))
     for name in tag or ():
         query = query.where(store.tagged(name))
-    if q:
-        query = query.where(contains_text(col(Record.title), q) | store.tagged(q))
+    if q and (q := q.strip()):  # spaces around taken off, as the console does
+        query = query.where(contains_text(col(Record.title), q) | store.tag_holding(q))
     if participant_id is not None:  # a contact the caller does not see is as one there is not: no case
         contact = aliased(Record)
         query = query.where(select(CaseParticipant.case_id).join(contact, contact.id == CaseParticipant.contact_id)

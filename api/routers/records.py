@@ -160,7 +160,7 @@ async def list_records(
         query = query.where(Record.status == status)
     if owner_id is not None:
         query = query.where(Record.owner_id == owner_id)
-    if q:
+    if q and (q := q.strip()):  # spaces around taken off, as the console does
         query = query.where(contains_text(col(Record.title), q))
     rows = query.order_by(col(Record.id)).offset(page.offset).limit(page.limit)
     if page.offset:

@@ -12,6 +12,7 @@ from crm.access import Viewer, access_lists, record_visible
 from crm.cases.models import (CaseClosure, CaseParticipant, CasePublic, CaseState, RecordTag, Tag, tag_key,
                               tag_name)
 from crm.models import Record
+from crm.text_search import contains_text
 
 
 async def tags_named(session: AsyncSession, names: Iterable[str]) -> list[Tag]:
@@ -72,6 +73,12 @@ def state_is(state: CaseState) -> sa.ColumnElement[bool]:
     """A condition on `Record` rows (cases): those in `state`."""
     closed = select(CaseClosure.case_id).where(CaseClosure.case_id == Record.id).exists()
     return closed if state is CaseState.closed else sa.not_(closed)
+
+
+def tag_holding(text: str) -> sa.ColumnElement[bool]:
+    """A condition on `Record` rows: those carrying a tag whose name holds `text` (any case, any accent)."""
+    return (select(RecordTag.record_id).join(Tag, col(Tag.id) == RecordTag.tag_id)
+            .where(RecordTag.record_id == Record.id, contains_text(col(Tag.name), text)).exists())
 
 
 def tagged(name: str) -> sa.ColumnElement[bool]:

@@ -86,6 +86,11 @@ async def test_tags_are_picked_created_searched_renamed_and_merged(stack: Stack)
     assert [c["id"] for c in both.json()] == [second["id"]]
     assert [c["id"] for c in (await http.get("/cases", headers=staff, params={"q": f"court-{tag}"})).json()] \
         == [second["id"]]
+    other = uuid.uuid4().hex[:6]  # not in the names the tags' checks below list
+    accented = await case(stack, f"Hearing {other}", tags=[f"Urgentìssimo-{other}"])
+    for q in (f"urgentissimo-{other}", f"  URGENTISSIMO-{other} ", "gentis"):  # part of a tag, any case or accent
+        found = (await http.get("/cases", headers=staff, params={"q": q})).json()
+        assert accented["id"] in [c["id"] for c in found], q
 
     tags = {t["name"]: t for t in (await http.get("/tags", headers=staff, params={"q": tag})).json()}
     assert tags[f"lease-{tag}"]["cases"] == 2 and tags[f"court-{tag}"]["cases"] == 1
