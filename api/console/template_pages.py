@@ -39,7 +39,7 @@ from settings import Settings
 router = APIRouter(prefix="/console", include_in_schema=False)
 SOURCE = "the template"
 _STEP = re.compile(r"([A-Za-z_][\w-]*)|\[(\d+)\]")
-_AT_LINE = re.compile(r"at line (\d+)")
+_AT_LINE = re.compile(r"(?:^|\bat )line (\d+)")  # a text's line (`line 2: ...`, `... at line 2`), or the document's
 
 
 def yaml_text(definition: dict[str, Any]) -> str:
@@ -55,35 +55,52 @@ def shown_text(row: ProcessTemplateVersion) -> str:
     return source_text.shown(row.source_text, lambda: yaml_text(row.definition))
 
 
-def line_of(text: str, path: str) -> int | None:
-    """The line of `text` (YAML) that `path` (`phases[2].actions[0].send_email.to`) points at: its deepest part
-    found in the document."""
+def _node_of(text: str, path: str) -> tuple[int | None, Any]:
+    """The line of `text` (YAML) that `path` (`phases[2].actions[0].send_email.to`) points at, its deepest part found
+    in the document, and that part's value when the whole path was found (else None)."""
     try:
         node: Any = yaml.compose(text)
     except (yaml.YAMLError, RecursionError):  # a document nested too deep (refused for that) has no line to show
-        return None
+        return None, None
     line = None
     for name, index in _STEP.findall(path):
         if isinstance(node, yaml.MappingNode) and name:
             found = next(((k, v) for k, v in node.value if getattr(k, "value", None) == name), None)
             if found is None:
-                break
+                return line, None
             line, node = found[0].start_mark.line + 1, found[1]
         elif isinstance(node, yaml.SequenceNode) and index and int(index) < len(node.value):
             node = node.value[int(index)]
             line = node.start_mark.line + 1
         else:
-            break
-    return line
+            return line, None
+    return line, node
+
+
+def line_of(text: str, path: str) -> int | None:
+    """The line of `text` (YAML) that `path` points at: its deepest part found in the document."""
+    return _node_of(text, path)[0]
+
+
+def _text_line(text: str, path: str, line: int) -> int | None:
+    """The line of `text` (YAML) where line `line` of the text at `path` is: a block (`body: |`) starts on the line
+    after its key, any other text on its key's."""
+    at, node = _node_of(text, path)
+    if not isinstance(node, yaml.ScalarNode):
+        return at
+    first = node.start_mark.line + (2 if node.style in ("|", ">") else 1)
+    return first + line - 1
 
 
 def located(text: str, error: TemplateInvalid, _: Callable[[str], str]) -> list[dict[str, Any]]:
-    """Each error with the line it is at, said as `_` says it (`checks_said.check_in`)."""
+    """Each error with the line it is at, said as `_` says it (`checks_said.check_in`): a text's own line (`line 2:`,
+    `at line 2`) within its value in the document; the document's own (a YAML mistake) as the reader gives it."""
     errors = []
     for detail in error.details or []:
         at = _AT_LINE.search(detail.message)
-        errors.append({"line": int(at.group(1)) if at else line_of(text, detail.path), "path": detail.path,
-                       "message": check_in(detail.message, _)})
+        line = (int(at.group(1)) if at and not detail.path else
+                _text_line(text, detail.path, int(at.group(1))) if at else line_of(text, detail.path))
+        errors.append({"line": line, "path": detail.path, "message": check_in(detail.message, _)})
     return errors
 
 

@@ -20,11 +20,14 @@ from temporalio.testing import WorkflowEnvironment
 
 from api.app import create_app
 from api.auth import create_key
-from api.console.template_pages import line_of, yaml_text
+from api.console.template_pages import line_of, located, yaml_text
 from api.console.written_yaml import written
 from crm import template_store
 from crm.models import ApiRole
+from processes.documents import parse_document
+from processes.errors import TemplateInvalid
 from processes.template import ProcessTemplate
+from processes.validation import validate_template
 from renderer.pool import shared_pool
 from settings import Settings
 from tests.console.conftest import staff_user
@@ -187,6 +190,35 @@ async def test_a_template_saved_as_json_or_before_texts_were_kept_is_shown_writt
         as_yaml = await browser.get(f"/templates/{key}/versions/2", headers={**api_key, "Accept": "application/yaml"})
         assert as_yaml.status_code == 406 and "keeps no text" in as_yaml.text
         assert (await browser.get(f"/templates/{key}/versions/2", headers=api_key)).json()["version"] == 2
+
+
+LINES = """key: x
+name: X
+controller_email: c@agency.example
+record_kind: lead
+phases:
+  - key: a
+    name: A
+    actions:
+      - send_email:
+          to: record_contact
+          subject: "Ciao {{ recrod.title }} {{ ''.__class__ }}"
+          body: |
+            Gentile cliente,
+            {{ ''.__class__ }}
+            {{ 'x'.isascii() }}
+"""
+
+
+def test_a_texts_mistake_is_shown_at_its_own_line_of_the_document() -> None:
+    """`at line 2` of a body is the body's second line in the document (it was the document's line 2), a subject's
+    its key's line, and a mistake with no line its text's key"""
+    with pytest.raises(TemplateInvalid) as refused:
+        validate_template(parse_document(LINES))
+    found = {(e["path"].rsplit(".", 1)[1], e["message"].split(" ")[0], e["line"])
+             for e in located(LINES, refused.value, str)}
+    assert found == {("subject", "unknown", 11), ("subject", "access", 11), ("body", "access", 14),
+                     ("body", "line", 15)}, found
 
 
 def test_an_error_of_a_document_nested_too_deep_has_no_line_and_no_server_error() -> None:
