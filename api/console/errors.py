@@ -15,7 +15,7 @@ from babel.numbers import format_decimal
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.responses import Response
+from starlette.responses import RedirectResponse, Response
 from starlette.types import Scope
 
 from api.admission import BodyTooLarge
@@ -83,7 +83,11 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> Any:
-        if _in_console(request.url.path) and exc.status_code in (404, 405):
+        path = request.url.path
+        if _in_console(path) and exc.status_code == 405 and request.method == "GET" and path.count("/") > 2:
+            # the address of a form's action, opened (reloaded after the form, kept as a bookmark): what it acts on
+            return RedirectResponse(path.rstrip("/").rsplit("/", 1)[0], status_code=303)
+        if _in_console(path) and exc.status_code in (404, 405):
             return await _not_found(request, exc.status_code, exc.headers)
         if exc.status_code == 413 and isinstance(exc, BodyTooLarge) and (page := too_large(request.scope, exc.limit)):
             return page  # a body that passed its limit as it was read

@@ -306,6 +306,7 @@ ITALIAN: dict[str, str] = {
     'signature_completed': 'firma conclusa',
     # cases, tasks and imports
     '(none)': '(nessuna)',
+    '(no owner)': '(nessun titolare)',
     '(not imported)': '(non importata)',
     'Add the task': "Aggiungi l'attività",
     'All imports': 'Tutte le importazioni',

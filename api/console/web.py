@@ -9,6 +9,7 @@ API's (api.admission: MAX_BODY_BYTES) before anything here runs.
 from __future__ import annotations
 
 import functools
+import json
 import re
 import secrets
 from collections.abc import Mapping
@@ -180,6 +181,8 @@ def value_in(_: Any, locale: str, value: Any) -> str:
         return format_date(day, short if "yyy" in short else short.replace("yy", "y"), locale=locale)
     if isinstance(value, list):
         return ", ".join(value_in(_, locale, item) for item in value)
+    if isinstance(value, dict):  # as JSON writes it ({"kw": 4.5}), not as Python does ({'kw': 4.5})
+        return json.dumps(value, ensure_ascii=False)
     return str(value)
 
 

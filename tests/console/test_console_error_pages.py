@@ -63,6 +63,8 @@ async def test_a_wrong_console_address_is_the_consoles_not_found_page(console: h
         assert 'href="/console/records"' in page.text and staff.user.name in page.text, path  # the navigation
     wrong_method = await console.get("/console/sign-out")
     assert wrong_method.status_code == 405 and "<h1>Not found</h1>" in wrong_method.text
+    opened = await console.get("/console/records/7/edit")  # a form's action, reloaded: what it acts on
+    assert opened.status_code == 303 and opened.headers["location"] == "/console/records/7"
     posted = await console.post("/console/records/abc/client-requests", data={"template": "x"})
     assert posted.status_code == 404 and "<h1>Not found</h1>" in posted.text
 
