@@ -68,7 +68,8 @@ async def make_record(request: Request, session: SessionDep, temporal: TemporalD
     made: list[int] = []
     try:
         values = _values(data, _, posted["owner_id"])
-        body = RecordCreate.model_validate({"kind": posted["kind"], "fields": free_fields(text(data, "fields"), _),
+        fields = free_fields(text(data, "fields"), _, settings.locale)
+        body = RecordCreate.model_validate({"kind": posted["kind"], "fields": fields,
                                             **values})
 
         async def create() -> None:
@@ -95,7 +96,7 @@ async def edit_record(record_id: int, request: Request, session: SessionDep, tem
         drawn = baseline(text(data, "shown"), record)  # what the form showed: only what was changed on it is sent
         changed = {name: value for name, value in _values(data, _, posted["owner_id"]).items()
                    if text(data, name) != drawn[name]}  # the owner only when it changes
-        if fields := changed_fields(text(data, "fields"), drawn["fields"], _):
+        if fields := changed_fields(text(data, "fields"), drawn["fields"], _, settings.locale):
             changed["fields"] = fields
         await update_record(record_id, RecordUpdate.model_validate(changed), session, temporal, settings,
                             principal(signed))

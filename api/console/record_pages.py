@@ -86,7 +86,8 @@ async def render_record(request: Request, session: SessionDep, settings: Setting
                   request_languages=[(code, language_in(code, code).capitalize()) for code in SHIPPED],
                   unlinked=await unlinked_of(session, request, who, record), request_error=request_error,
                   request_error_at=request_error_at, posted=posted or {}, edit_error=edit_error,
-                  fields_written=written(record.fields or {}, translator(settings.locale)), drawn=shown(record),
+                  fields_written=written(record.fields or {}, translator(settings.locale), settings.locale),
+                  drawn=shown(record),
                   types=await record_types(session))
 
 

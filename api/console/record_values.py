@@ -4,13 +4,17 @@ A field the form cannot write back as it is (an object, a list, a text of severa
 save leaves it as it is; a line left as it was changes nothing (a text `12` stays text, though a new `12` is a
 number); a line taken out removes its field. A yes/no field is written as the record's page shows it, in the
 office's words (`sì` and `no` in Italian), and those words are read back as yes or no, as `true` and `false` are.
+A number with decimals is written as the office writes it (`2,5`, `1.250,5` in Italian), and read back so: in
+Italian `1.000` is a thousand; `2.5` is still two and a half.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
+from babel.numbers import format_decimal, get_decimal_symbol, parse_decimal
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from api.console.actions import name_value_lines, typed
@@ -23,44 +27,57 @@ def _lines(raw: str, _: Any) -> dict[str, str]:
                             _("line {n}: the field '{name}' is given twice"))
 
 
-def _typed(value: str, _: Any) -> Any:
-    """A value as staff write it: the office's yes or no (in any case, with or without its accent) as one, else as
-    `typed` reads it (a number, true or false, a text)."""
+# a number as an office writing a decimal comma writes it: 2,5 / 1.250,5 / 1.000 (a thousand, not one)
+_COMMA_NUMBER = re.compile(r"^-?(\d{1,3}(\.\d{3})+(,\d+)?|(0|[1-9]\d{0,14}),\d{1,15})$", re.ASCII)
+
+
+def _comma(locale: str) -> bool:
+    return get_decimal_symbol(locale.replace("-", "_")) == ","
+
+
+def _typed(value: str, _: Any, locale: str = "en") -> Any:
+    """A value as staff write it: the office's yes or no (in any case, with or without its accent) as one, a number
+    as the office writes it (`2,5` in Italian), else as `typed` reads it (a number, true or false, a text)."""
     said = fold(value)
     if said in (fold(_("yes")), fold(_("no"))):
         return said == fold(_("yes"))
+    if _comma(locale) and _COMMA_NUMBER.match(value):
+        number = parse_decimal(value, locale=locale.replace("-", "_"))
+        return int(number) if number == number.to_integral_value() and "," not in value else float(number)
     return typed(value)
 
 
-def free_fields(raw: str, _: Any) -> dict[str, Any]:
+def free_fields(raw: str, _: Any, locale: str = "en") -> dict[str, Any]:
     """`name: value` lines: a number, yes or no as one (a code with a leading zero stays text), else text."""
-    return {name: _typed(value, _) for name, value in _lines(raw, _).items()}
+    return {name: _typed(value, _, locale) for name, value in _lines(raw, _).items()}
 
 
-def _line(value: Any, _: Any) -> str | None:
+def _line(value: Any, _: Any, locale: str = "en") -> str | None:
     """The value as the form writes it, or None when the form cannot (an object, a list, several lines)."""
     if isinstance(value, bool):
         return _("yes") if value else _("no")
+    if isinstance(value, float) and _comma(locale):
+        return format_decimal(value, locale=locale.replace("-", "_"), decimal_quantization=False)
     if isinstance(value, (int, float)) or isinstance(value, str) and "\n" not in value and value == value.strip():
         return str(value)
     return None
 
 
-def written(fields: dict[str, Any], _: Any) -> tuple[str, list[str]]:
+def written(fields: dict[str, Any], _: Any, locale: str = "en") -> tuple[str, list[str]]:
     """The form's lines, and the names of the fields it leaves as they are."""
-    lines = {name: _line(value, _) for name, value in sorted(fields.items())}
+    lines = {name: _line(value, _, locale) for name, value in sorted(fields.items())}
     return ("\n".join(f"{name}: {line}" for name, line in lines.items() if line is not None),
             [name for name, line in lines.items() if line is None])
 
 
-def changed_fields(raw: str, current: dict[str, Any], _: Any) -> dict[str, Any]:
+def changed_fields(raw: str, current: dict[str, Any], _: Any, locale: str = "en") -> dict[str, Any]:
     """What the form's lines change of `current` (for `PATCH`: a field given null is removed)."""
     posted = _lines(raw, _)
     changes: dict[str, Any] = {name: None for name, value in current.items()
-                               if name not in posted and _line(value, _) is not None}
+                               if name not in posted and _line(value, _, locale) is not None}
     for name, value in posted.items():
-        if name not in current or _line(current[name], _) != value:
-            changes[name] = _typed(value, _)
+        if name not in current or _line(current[name], _, locale) != value:
+            changes[name] = _typed(value, _, locale)
     return changes
 
 

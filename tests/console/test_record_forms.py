@@ -44,6 +44,20 @@ def test_a_yes_or_no_field_is_written_and_read_in_the_offices_words() -> None:
         "garage": True, "box": False, "cantina": True, "note": "sì, due"}
 
 
+def test_a_number_is_written_and_read_as_the_office_writes_it() -> None:
+    """In Italian the record's page says 2,5: the edit form writes it so, and reads 2,5 and 1.250,5 back as numbers
+    (they were kept as texts, beside the same number written 2.5); 1.000 is a thousand, 2.5 still two and a half,
+    and a code with a leading zero stays text"""
+    italian = translator("it")
+    current = {"dec": 2.5, "prezzo": 1250.5, "vani": 3}
+    shown, _ = written(current, italian, "it")
+    assert shown == "dec: 2,5\nprezzo: 1.250,5\nvani: 3"
+    assert changed_fields(shown, current, italian, "it") == {}
+    assert free_fields("a: 2,5\nb: 1.250,5\nc: 1.000\nd: 2.5\ne: 00184\nf: -0,75\ng: 1,2,3", italian, "it") == {
+        "a": 2.5, "b": 1250.5, "c": 1000, "d": 2.5, "e": "00184", "f": -0.75, "g": "1,2,3"}
+    assert free_fields("a: 2,5\nc: 1.000", str, "en") == {"a": "2,5", "c": 1.0}
+
+
 async def test_a_record_made_and_changed_in_the_console(stack: Stack, sessions: Any) -> None:
     staff = await staff_user(sessions)
     admin = stack.as_("admin")
