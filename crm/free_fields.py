@@ -2,13 +2,15 @@
 
 At most 100 fields, names of 1 to 64 characters, 32,000 characters in all as JSON, values nested at
 most 32 levels deep, and numbers that JSON can write (no NaN or Infinity, which Python's JSON reader
-takes): room for a long note, not for a file (a page of 100 records stays under about 3 MB). Values a process
+takes): room for a long note, not for a file (a page of 100 records stays under about 3 MB). A name is kept with
+its accents composed (NFC), however it was typed. Values a process
 writes (`write_values`) are bounded by the renderer's own limits instead.
 """
 
 from __future__ import annotations
 
 import json
+import unicodedata
 from typing import Annotated, Any
 
 from pydantic import AfterValidator, Field, StringConstraints
@@ -35,6 +37,8 @@ def _depth(value: Any) -> int:
 def _bounded(fields: dict[str, Any]) -> dict[str, Any]:
     if not fields:
         return fields
+    # a name with its accents composed (NFC): `città` typed and `città` pasted from a Mac are one field, not two
+    fields = {unicodedata.normalize("NFC", name): value for name, value in fields.items()}
     for name, value in fields.items():
         if _depth(value) > MAX_FREE_FIELD_DEPTH:
             raise ValueError(f"'{name}' nests lists or objects more than {MAX_FREE_FIELD_DEPTH} levels deep")

@@ -75,3 +75,15 @@ async def test_a_title_or_status_of_spaces_only_is_refused_and_spaces_around_are
     assert patched.status_code == 422 and patched.json()["errors"][0]["path"] == "body.title"
     task = await api.http.post("/tasks", headers=admin, json={"record_id": made.json()["id"], "title": "   "})
     assert task.status_code == 422 and task.json()["errors"][0]["path"] == "body.title", task.text
+
+
+async def test_a_free_fields_name_typed_with_a_combining_accent_is_the_same_field(api: Api) -> None:
+    staff = api.as_("staff")
+    made = await api.http.post("/records", headers=staff, json={
+        "kind": "lead", "title": "Accents", "fields": {"citta\u0300": "Roma"}})
+    assert made.status_code == 201 and made.json()["fields"] == {"città": "Roma"}, made.text
+    record = f"/records/{made.json()['id']}"
+    changed = await api.http.patch(record, headers=staff, json={"fields": {"citta\u0300": "Milano"}})
+    assert changed.json()["fields"] == {"città": "Milano"}, changed.text
+    removed = await api.http.patch(record, headers=staff, json={"fields": {"citta\u0300": None}})
+    assert removed.json()["fields"] == {}, removed.text
