@@ -47,6 +47,8 @@ def _said(locale: str, name: str, value: Any, users: Mapping[int, str]) -> str:
         return "—"
     if name == "owner_id":
         return users.get(value, f"#{value}")
+    if name == "access_user_ids":
+        return ", ".join(users.get(user_id, f"#{user_id}") for user_id in value) or "—"
     if name == "contact_id":
         return f"#{value}"
     if isinstance(value, bool):
@@ -57,21 +59,20 @@ def _said(locale: str, name: str, value: Any, users: Mapping[int, str]) -> str:
 
 
 async def edit_entry(session: AsyncSession, locale: str, record_id: int, before: dict[str, Any],
-                     after: dict[str, Any], actor: str, access_changed: bool = False) -> HistoryEntry | None:
-    """The line for the change from `before` to `after` (each as `values_of` gives them), None when nothing changed;
-    `access_changed`: the list of who may see the record was replaced by another."""
-    owners = {before["owner_id"], after["owner_id"]} - {None}
+                     after: dict[str, Any], actor: str) -> HistoryEntry | None:
+    """The line for the change from `before` to `after` (each as `values_of` gives them, with `access_user_ids` in
+    both when the list of who may see the record was sent), None when nothing changed."""
+    compared = [name for name in (*SHOWN, "access_user_ids") if name in before and name in after
+                and not _same(before[name], after[name])]
+    people = {before["owner_id"], after["owner_id"]} if "owner_id" in compared else set()
+    if "access_user_ids" in compared:
+        people |= {*before["access_user_ids"], *after["access_user_ids"]}
     users: dict[int, str] = dict((await session.exec(
-        select(User.id, User.name).where(col(User.id).in_(owners)))).all()) if before["owner_id"] != after["owner_id"] \
-        else {}
-    changes: list[str] = []
-    changed: list[str] = []
-    for name in SHOWN:
-        if not _same(before[name], after[name]):
-            changed.append(name)
-            changes.append(history_text(locale, "value_changed", label=history_text(locale, f"label_{name}"),
-                                        before=_said(locale, name, before[name], users),
-                                        after=_said(locale, name, after[name], users)))
+        select(User.id, User.name).where(col(User.id).in_(people - {None})))).all()) if people else {}
+    changes = [history_text(locale, "value_changed", label=history_text(locale, f"label_{name}"),
+                            before=_said(locale, name, before[name], users),
+                            after=_said(locale, name, after[name], users)) for name in compared]
+    changed = list(compared)
     old, new = before["fields"], after["fields"]
     fields = sorted(name for name in old.keys() | new.keys()
                     if (name in old) != (name in new) or not _same(old[name], new[name]))
@@ -79,9 +80,6 @@ async def edit_entry(session: AsyncSession, locale: str, record_id: int, before:
         label = history_text(locale, "label_field", name=name)
         changes.append(history_text(locale, "value_changed", label=label, before=_said(locale, name, old.get(name), {}),
                                     after=_said(locale, name, new.get(name), {})))
-    if access_changed:
-        changed.append("access_user_ids")
-        changes.append(history_text(locale, "access_changed"))
     if not changes:
         return None
     said = "; ".join(changes[:MAX_CHANGES])

@@ -207,12 +207,12 @@ async def update_record(record_id: int, body: RecordUpdate, session: SessionDep,
         flag_modified(record, "fields")
     record.updated_at = utcnow()
     session.add(record)
-    access_changed = False
+    values_after = values_of(record)
     if access_user_ids is not None:
-        access_changed = sorted(set(access_user_ids)) != await access_list(session, record_id)
+        values_before["access_user_ids"] = await access_list(session, record_id)
+        values_after["access_user_ids"] = sorted(set(access_user_ids))
         await set_access_list(session, record_id, access_user_ids)
-    if line := await edit_entry(session, settings.locale, record_id, values_before, values_of(record),
-                                principal.actor, access_changed):
+    if line := await edit_entry(session, settings.locale, record_id, values_before, values_after, principal.actor):
         session.add(line)
     events = add_record_events(session, before, record, actor=principal.actor, actor_user_id=principal.user_id)
     await session.commit()

@@ -46,6 +46,7 @@ ITALIAN = [
     ("values_written", "Modifiche: titolo 'Villa' → 'Villa Rosa'; email — → 'villa@example.org'; campo 'garage' — → "
                        "sì; campo 'prezzo' — → 250000"),
     ("values_written", "Modifiche: campo 'garage' sì → no; campo 'prezzo' 250000 → —"),
+    ("values_written", "Modifiche: riservata no → sì; chi può vederla — → Anna"),
 ]
 ENGLISH = [
     ("process_started", "Process 'Vendita' (version 1) started"),
@@ -59,6 +60,7 @@ ENGLISH = [
     ("values_written", "Changed: title 'Villa' → 'Villa Rosa'; email — → 'villa@example.org'; field 'garage' — → "
                        "yes; field 'prezzo' — → 250000"),
     ("values_written", "Changed: field 'garage' yes → no; field 'prezzo' 250000 → —"),
+    ("values_written", "Changed: restricted no → yes; who may see it — → Anna"),
 ]
 
 
@@ -110,7 +112,9 @@ async def test_the_history_is_written_in_the_offices_language(
     assert moved.status_code == 200, moved.text
     for change in ({"title": "Villa Rosa", "email": "villa@example.org", "fields": {"garage": True, "prezzo": 250000}},
                    {"title": "Villa Rosa"},  # as it is: no line
-                   {"fields": {"garage": False, "prezzo": None}}):
+                   {"fields": {"garage": False, "prezzo": None}},
+                   {"restricted": True, "access_user_ids": [owner["id"]]},
+                   {"access_user_ids": [owner["id"], owner["id"]]}):  # the same list: no line
         edited = await http.patch(f"/records/{record['id']}", headers=admin, json=change)
         assert edited.status_code == 200, edited.text
 
