@@ -78,8 +78,8 @@ async def edit_entry(session: AsyncSession, locale: str, record_id: int, before:
                     if (name in old) != (name in new) or not _same(old[name], new[name]))
     for name in fields:
         label = history_text(locale, "label_field", name=name)
-        changes.append(history_text(locale, "value_changed", label=label, before=_said(locale, name, old.get(name), {}),
-                                    after=_said(locale, name, new.get(name), {})))
+        changes.append(history_text(locale, "value_changed", label=label, before=_said(locale, "", old.get(name), {}),
+                                    after=_said(locale, "", new.get(name), {})))  # a free field, whatever its name
     if not changes:
         return None
     said = "; ".join(changes[:MAX_CHANGES])
