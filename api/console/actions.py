@@ -48,17 +48,22 @@ class FormInvalid(Exception):
 
 def name_value_lines(raw: str, unwritten: str, twice: str) -> dict[str, str]:
     """`name: value` lines as texts, by name (blank lines skipped); a line without its colon or name, or a name given
-    twice, refused with `unwritten` or `twice` (translated; `{n}` the line, `{name}` the name)."""
+    twice, refused with `unwritten` or `twice` (translated; `{n}` the line, `{name}` the name): every such line at
+    once (the first five), not one per try."""
     found: dict[str, str] = {}
+    wrong: list[str] = []
     for number, line in enumerate(raw.splitlines(), 1):
         if not line.strip():
             continue
         name, sep, value = line.partition(":")
         if not sep or not name.strip():
-            raise FormInvalid(unwritten.format(n=number))
-        if name.strip() in found:
-            raise FormInvalid(twice.format(n=number, name=name.strip()))
-        found[name.strip()] = value.strip()
+            wrong.append(unwritten.format(n=number))
+        elif name.strip() in found:
+            wrong.append(twice.format(n=number, name=name.strip()))
+        else:
+            found[name.strip()] = value.strip()
+    if wrong:
+        raise FormInvalid("; ".join(wrong[:5]))
     return found
 
 

@@ -12,6 +12,7 @@ from typing import Any
 import httpx
 import pytest
 
+from api.console.actions import FormInvalid
 from api.console.i18n import translator
 from api.console.record_values import changed_fields, free_fields, written
 from tests.console.conftest import staff_user
@@ -42,6 +43,13 @@ def test_a_yes_or_no_field_is_written_and_read_in_the_offices_words() -> None:
     assert changed_fields("firmato: no\npagato: Si", current, italian) == {"firmato": False, "pagato": True}
     assert free_fields("garage: sì\nbox: NO\ncantina: true\nnote: sì, due", italian) == {
         "garage": True, "box": False, "cantina": True, "note": "sì, due"}
+
+
+def test_every_badly_written_line_is_said_at_once() -> None:
+    with pytest.raises(FormInvalid) as refused:
+        free_fields("cap: 00184\nnota senza due punti\ncap: 00185\n: vuoto", translator("it"), "it")
+    assert refused.value.message == ("riga 2: scrivi ogni campo come nome: valore; riga 3: il campo 'cap' è scritto "
+                                     "due volte; riga 4: scrivi ogni campo come nome: valore"), refused.value.message
 
 
 def test_a_number_is_written_and_read_as_the_office_writes_it() -> None:
