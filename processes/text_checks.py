@@ -89,12 +89,13 @@ def _check_text_methods(path: str, ast: nodes.Template, errors: ErrorCollector) 
                              f"{', '.join(sorted(text_methods(refused=False)))}")
 
 
-def _chain(node: nodes.Getattr | nodes.Getitem) -> list[str] | None:
-    """`record.owner.name` -> ['record', 'owner', 'name']; None when a step is computed or not a variable."""
+def _chain(node: nodes.Node) -> list[str] | None:
+    """`record.owner.name` (or `record|attr('owner')|attr('name')`) -> ['record', 'owner', 'name']; None when a step
+    is computed or not a variable."""
     steps: list[str] = []
     current: nodes.Node = node
-    while isinstance(current, (nodes.Getattr, nodes.Getitem)):
-        name = attribute_name(current)
+    while isinstance(current, (nodes.Getattr, nodes.Getitem)) or _attr_step(current) is not None:
+        name = attribute_name(current) if isinstance(current, (nodes.Getattr, nodes.Getitem)) else _attr_step(current)
         if name is None:
             return None
         steps.append(name)
@@ -157,18 +158,23 @@ def _check_names(path: str, ast: nodes.Template, errors: ErrorCollector, phase_k
     _check_attr_filter(path, ast, errors, undeclared, phase_keys)
 
 
+def _attr_step(node: nodes.Node) -> str | None:
+    """The name `x|attr('name')` reads (as `.` reads it), or None for any other node."""
+    if isinstance(node, nodes.Filter) and node.name == "attr" and node.node is not None and len(node.args) == 1 \
+            and isinstance(node.args[0], nodes.Const) and isinstance(node.args[0].value, str):
+        return node.args[0].value
+    return None
+
+
 def _check_attr_filter(path: str, ast: nodes.Template, errors: ErrorCollector, undeclared: Collection[str],
                        phase_keys: Collection[str]) -> None:
     """`record|attr('titel')` is checked as `record.titel` is (`attr` reads as `.` does, `processes/sandbox.py`)."""
     for node in ast.find_all(nodes.Filter):
-        if node.name != "attr" or not node.args or not isinstance(node.args[0], nodes.Const) \
-                or not isinstance(node.args[0].value, str):
+        if _attr_step(node) is None:
             continue
-        target = node.node
-        chain = [target.name] if isinstance(target, nodes.Name) else (
-            _chain(target) if isinstance(target, (nodes.Getattr, nodes.Getitem)) else None)
+        chain = _chain(node)  # `record|attr('owner')|attr('nme')` as `record.owner.nme`
         if chain is not None and chain[0] in VARIABLES and chain[0] in undeclared \
-                and (message := _unknown_step([*chain, node.args[0].value], phase_keys)):
+                and (message := _unknown_step(chain, phase_keys)):
             errors.add(path, message)
 
 

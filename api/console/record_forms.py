@@ -96,8 +96,8 @@ async def edit_record(record_id: int, request: Request, session: SessionDep, tem
         drawn = baseline(text(data, "shown"), record)  # what the form showed: only what was changed on it is sent
         changed = {name: value for name, value in _values(data, _, posted["owner_id"]).items()
                    if text(data, name) != drawn[name]}  # the owner only when it changes
-        if fields := changed_fields(text(data, "fields"), drawn["fields"], _, settings.locale):
-            changed["fields"] = fields
+        if "fields" in data and (fields := changed_fields(text(data, "fields"), drawn["fields"], _, settings.locale)):
+            changed["fields"] = fields  # (a form sent without its fields box changes none of them)
         await update_record(record_id, RecordUpdate.model_validate(changed), session, temporal, settings,
                             principal(signed))
     except (ValidationError, RequestValidationError, FormInvalid, StagecoachError) as exc:

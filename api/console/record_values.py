@@ -28,7 +28,7 @@ def _lines(raw: str, _: Any) -> dict[str, str]:
 
 
 # a number as an office writing a decimal comma writes it: 2,5 / 1.250,5 / 1.000 (a thousand, not one)
-_COMMA_NUMBER = re.compile(r"^-?(\d{1,3}(\.\d{3})+(,\d+)?|(0|[1-9]\d{0,14}),\d{1,15})$", re.ASCII)
+_COMMA_NUMBER = re.compile(r"^-?([1-9]\d{0,2}(\.\d{3})+(,\d+)?|(0|[1-9]\d{0,14}),\d{1,15})$", re.ASCII)
 
 
 def _comma(locale: str) -> bool:
@@ -53,19 +53,34 @@ def free_fields(raw: str, _: Any, locale: str = "en") -> dict[str, Any]:
 
 
 def _line(value: Any, _: Any, locale: str = "en") -> str | None:
-    """The value as the form writes it, or None when the form cannot (an object, a list, several lines)."""
+    """The value as the form writes it, or None when the form cannot (an object, a list, a text of several lines or
+    one that a line would not keep as it is)."""
     if isinstance(value, bool):
         return _("yes") if value else _("no")
     if isinstance(value, float) and _comma(locale):
-        return format_decimal(value, locale=locale.replace("-", "_"), decimal_quantization=False)
-    if isinstance(value, (int, float)) or isinstance(value, str) and "\n" not in value and value == value.strip():
+        try:
+            return format_decimal(value, locale=locale.replace("-", "_"), decimal_quantization=False)
+        except (ArithmeticError, ValueError):  # beyond what Babel writes (1e25): as Python writes it
+            return str(value)
+    if isinstance(value, (int, float)) or isinstance(value, str) and _one_line(value):
         return str(value)
     return None
 
 
+def _one_line(text: str) -> bool:
+    """Whether `text` reads back as itself on a `name: value` line: no line break of any kind (`\r`, U+2028...),
+    no spaces around."""
+    return text.splitlines() == [text] and text == text.strip() or text == ""
+
+
+def _writable(name: str) -> bool:
+    """Whether a field's name reads back as itself before a line's colon."""
+    return ":" not in name and _one_line(name) and name != ""
+
+
 def written(fields: dict[str, Any], _: Any, locale: str = "en") -> tuple[str, list[str]]:
     """The form's lines, and the names of the fields it leaves as they are."""
-    lines = {name: _line(value, _, locale) for name, value in sorted(fields.items())}
+    lines = {name: _line(value, _, locale) if _writable(name) else None for name, value in sorted(fields.items())}
     return ("\n".join(f"{name}: {line}" for name, line in lines.items() if line is not None),
             [name for name, line in lines.items() if line is None])
 
@@ -74,7 +89,7 @@ def changed_fields(raw: str, current: dict[str, Any], _: Any, locale: str = "en"
     """What the form's lines change of `current` (for `PATCH`: a field given null is removed)."""
     posted = _lines(raw, _)
     changes: dict[str, Any] = {name: None for name, value in current.items()
-                               if name not in posted and _line(value, _, locale) is not None}
+                               if name not in posted and _writable(name) and _line(value, _, locale) is not None}
     for name, value in posted.items():
         if name not in current or _line(current[name], _, locale) != value:
             changes[name] = _typed(value, _, locale)
@@ -96,7 +111,7 @@ def baseline(raw: str, record: Any) -> dict[str, Any]:
     """What the form was drawn from (`shown`), or the record as it is when the form carries none it can read."""
     try:
         drawn = json.loads(raw) if raw else None
-    except ValueError:
+    except (ValueError, RecursionError):  # not what the form drew (a hand-made one nested thousands deep)
         drawn = None
     if not isinstance(drawn, dict) or not isinstance(drawn.get("fields"), dict) or \
             not all(isinstance(drawn.get(name), str) for name in SHOWN):

@@ -171,7 +171,10 @@ def value_in(_: Any, locale: str, value: Any) -> str:
     if isinstance(value, int):  # a year, a postal code, a count: as it is (2026, not 2.026)
         return str(value)
     if isinstance(value, float):  # as the client typed it, not as binary fractions add up (0.1 + 0.2)
-        return format_decimal(round(value, 10), locale=locale, decimal_quantization=False)
+        try:
+            return format_decimal(round(value, 10), locale=locale, decimal_quantization=False)
+        except (ArithmeticError, ValueError):  # beyond what Babel writes (1e25): as Python writes it
+            return str(value)
     if isinstance(value, str) and _ISO_DATE.fullmatch(value):
         try:
             day = date.fromisoformat(value)
