@@ -15,7 +15,7 @@ from typing import Any
 
 from processes.history_words_it import ITALIAN
 from processes.languages import language
-from processes.read_back import english_pattern
+from processes.read_back import english_pattern, written_from
 from processes.summary_words import ENGLISH_SUMMARIES, FEMININE, ITALIAN_SUMMARIES
 
 ENGLISH = {
@@ -238,13 +238,12 @@ def _read_back(locale: str, text: str, patterns: list[tuple[str, re.Pattern[str]
     text as it is."""
     if language(locale) == "en" and user is None:
         return text
-    for key, pattern in patterns:
-        if (found := pattern.fullmatch(text)) is not None:
-            values = {name: _read_back(locale, value, patterns) if name == "what" else
-                      user(value) if name == "user" and user is not None else value
-                      for name, value in found.groupdict().items()}
-            return history_text(locale, key, **values)
-    return text
+    if (found := written_from(text, patterns)) is None:
+        return text
+    key, values = found
+    return history_text(locale, key, **{name: _read_back(locale, value, patterns) if name == "what" else
+                                        user(value) if name == "user" and user is not None else value
+                                        for name, value in values.items()})
 
 
 def summary_in(locale: str, summary: str, user: Callable[[str], str] | None = None) -> str:

@@ -4,7 +4,7 @@ failures and a template's checks are written in English and said in the office's
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 
 
 def english_pattern(text: str, groups: Mapping[str, str] | None = None) -> re.Pattern[str]:
@@ -15,3 +15,12 @@ def english_pattern(text: str, groups: Mapping[str, str] | None = None) -> re.Pa
     return re.compile("".join(re.escape(part[0]) if part in ("{{", "}}") else
                               f"(?P<{part[1:-1]}>{groups.get(part[1:-1], '.+')})" if part.startswith("{") else
                               re.escape(part) for part in parts), re.DOTALL)
+
+
+def written_from(text: str, patterns: Iterable[tuple[str, re.Pattern[str]]]) -> tuple[str, dict[str, str]] | None:
+    """The first of `patterns` (each an English text, or its key, with its `english_pattern`) that `text` was written
+    from, and the values read back from it; None when it was written from none of them."""
+    for english, pattern in patterns:
+        if (found := pattern.fullmatch(text)) is not None:
+            return english, found.groupdict()
+    return None

@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
-from processes.read_back import english_pattern
+from processes.read_back import english_pattern, written_from
 
 # the English as the checks write it (`{hint}`: a "did you mean" suffix, or nothing), and its Italian
 ITALIAN_CHECKS: dict[str, str] = {
@@ -216,15 +216,14 @@ _PATTERNS = [(text, english_pattern(text, _GROUPS)) for text in ITALIAN_CHECKS i
 
 def check_in(message: str, _: Callable[[str], str]) -> str:
     """A check's `message` as `_` (the console's translator) says it, when it is one of the texts above."""
-    for english, pattern in _PATTERNS:
-        if (found := pattern.fullmatch(message)) is not None:
-            values = {name: _hint_in(value, _) if name == "hint" else
-                      check_in(value, _) if name == "reason" else
-                      _or(value, _) if name == "choices" else
-                      value.replace(" (through '", f" ({_('through')} '") if name == "through" else value
-                      for name, value in found.groupdict().items()}
-            return _(english).format(**values)
-    return message
+    if (found := written_from(message, _PATTERNS)) is None:
+        return message
+    english, values = found
+    return _(english).format(**{name: _hint_in(value, _) if name == "hint" else
+                                check_in(value, _) if name == "reason" else
+                                _or(value, _) if name == "choices" else
+                                value.replace(" (through '", f" ({_('through')} '") if name == "through" else value
+                                for name, value in values.items()})
 
 
 def _hint_in(hint: str, _: Callable[[str], str]) -> str:

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from api.console.checks_said import check_in
-from processes.read_back import english_pattern
+from processes.read_back import english_pattern, written_from
 
 ITALIAN_IMPORT_ERRORS: dict[str, str] = {
     "row {row}, column *: {message}": "riga {row}: {message}",  # the row as a whole (its number of values)
@@ -47,15 +47,14 @@ _MESSAGES = [(text, english_pattern(text, _GROUPS)) for text in ITALIAN_IMPORT_E
 
 def import_error_in(message: str, _: Callable[[str], str]) -> str:
     """One row error or mapping mistake as `_` (the console's translator) says it; mistakes joined by `; ` each."""
-    for english, pattern in _ROWS:
-        if (found := pattern.fullmatch(message)) is not None:
-            values = found.groupdict()
-            return _(english).format(**{**values, "message": _what(values["message"], _)})
+    if (found := written_from(message, _ROWS)) is not None:
+        english, values = found
+        return _(english).format(**{**values, "message": _what(values["message"], _)})
     return "; ".join(_what(part, _) for part in message.split("; "))
 
 
 def _what(message: str, _: Callable[[str], str]) -> str:
-    for english, pattern in _MESSAGES:
-        if (found := pattern.fullmatch(message)) is not None:
-            return _(english).format(**found.groupdict())
-    return check_in(message, _)
+    if (found := written_from(message, _MESSAGES)) is None:
+        return check_in(message, _)
+    english, values = found
+    return _(english).format(**values)

@@ -33,7 +33,7 @@ from crm.imports import reading, run, sweep
 from crm.imports.models import ImportJob, ImportKind, ImportMode, ImportStatus
 from crm.imports.rows import FIELDS, default_mapping, mapping_errors
 from processes.errors import ImportInvalid, StagecoachError
-from processes.read_back import english_pattern
+from processes.read_back import english_pattern, written_from
 
 router = APIRouter(prefix="/console/imports", include_in_schema=False)
 ENCODINGS = ("auto", "utf-8", "utf-8-sig", "windows-1252")
@@ -75,12 +75,11 @@ _REASONS = [(text, english_pattern(text))
 def _read_back(text: str, patterns: Patterns, _: Callable[[str], str], inside: Patterns = _REASONS) -> str:
     """`text` in the office's language when it is one of `patterns`' English texts, what it says why (`reason`,
     `why`) read back from `inside`; any other text (a failure's own message) as it is."""
-    for english, pattern in patterns:
-        if (found := pattern.fullmatch(text)) is not None:
-            values = {name: _read_back(value, inside, _, []) if name in ("reason", "why") else
-                      _(value) if name in ("kind", "advice") else value for name, value in found.groupdict().items()}
-            return _(english).format(**values)
-    return text
+    if (found := written_from(text, patterns)) is None:
+        return text
+    english, values = found
+    return _(english).format(**{name: _read_back(value, inside, _, []) if name in ("reason", "why") else
+                                _(value) if name in ("kind", "advice") else value for name, value in values.items()})
 
 
 async def _render_list(request: Request, session: SessionDep, settings: SettingsDep, signed: SignedInDep,
