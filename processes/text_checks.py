@@ -150,12 +150,12 @@ def _check_names(path: str, ast: nodes.Template, errors: ErrorCollector, phase_k
     for name in sorted(undeclared):
         if name not in VARIABLES:
             errors.add(path, f"unknown variable '{name}'{did_you_mean(name, VARIABLES)}")
-    for node in ast.find_all((nodes.Getattr, nodes.Getitem)):
-        chain = _chain(node)
+    # `record.titel`, and `record|attr('titel')` as it (`attr` reads as `.` does, `processes/sandbox.py`)
+    for node in ast.find_all((nodes.Getattr, nodes.Getitem, nodes.Filter)):
+        chain = _chain(node) if not isinstance(node, nodes.Filter) or _attr_step(node) is not None else None
         if chain is not None and chain[0] in VARIABLES and chain[0] in undeclared \
                 and (message := _unknown_step(chain, phase_keys)):
             errors.add(path, message)
-    _check_attr_filter(path, ast, errors, undeclared, phase_keys)
 
 
 def _attr_step(node: nodes.Node) -> str | None:
@@ -164,18 +164,6 @@ def _attr_step(node: nodes.Node) -> str | None:
             and isinstance(node.args[0], nodes.Const) and isinstance(node.args[0].value, str):
         return node.args[0].value
     return None
-
-
-def _check_attr_filter(path: str, ast: nodes.Template, errors: ErrorCollector, undeclared: Collection[str],
-                       phase_keys: Collection[str]) -> None:
-    """`record|attr('titel')` is checked as `record.titel` is (`attr` reads as `.` does, `processes/sandbox.py`)."""
-    for node in ast.find_all(nodes.Filter):
-        if _attr_step(node) is None:
-            continue
-        chain = _chain(node)  # `record|attr('owner')|attr('nme')` as `record.owner.nme`
-        if chain is not None and chain[0] in VARIABLES and chain[0] in undeclared \
-                and (message := _unknown_step(chain, phase_keys)):
-            errors.add(path, message)
 
 
 def _check_filter_arguments(path: str, ast: nodes.Template, errors: ErrorCollector) -> None:
