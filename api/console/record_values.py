@@ -99,12 +99,16 @@ def changed_fields(raw: str, current: dict[str, Any], _: Any, locale: str = "en"
 SHOWN = ("type", "title", "email", "phone", "channel", "owner_id")
 
 
+def _drawn(record: Any) -> dict[str, Any]:
+    values = {name: "" if getattr(record, name) is None else str(getattr(record, name)) for name in SHOWN}
+    return {**values, "fields": record.fields or {}}
+
+
 def shown(record: Any) -> str:
     """What the edit form shows of `record`, as JSON carried in the form: its save changes what was changed on the
     form from this, not what differs from the record as it is then (changed meanwhile by someone else, whose change
     a form saved as it was drawn would undo)."""
-    values = {name: "" if getattr(record, name) is None else str(getattr(record, name)) for name in SHOWN}
-    return json.dumps({**values, "fields": record.fields or {}}, ensure_ascii=False)
+    return json.dumps(_drawn(record), ensure_ascii=False)
 
 
 def baseline(raw: str, record: Any) -> dict[str, Any]:
@@ -115,7 +119,7 @@ def baseline(raw: str, record: Any) -> dict[str, Any]:
         drawn = None
     if not isinstance(drawn, dict) or not isinstance(drawn.get("fields"), dict) or \
             not all(isinstance(drawn.get(name), str) for name in SHOWN):
-        drawn = json.loads(shown(record))
+        drawn = _drawn(record)
     return drawn
 
 
