@@ -32,6 +32,7 @@ async def test_an_admin_adds_and_changes_a_colleague(stack: Stack, sessions: Any
                "role": "installer", "password": "corta", "console_role": "staff"}
         refused = await browser.post("/console/users", data=new)
         assert refused.status_code == 422 and "A password has 10 to 1,000 characters." in refused.text
+        assert 'aria-describedby="user-error"' in refused.text  # the fields point at the error, not at '"user-error"'
         assert f'value="{handle}"' in refused.text and "corta" not in refused.text  # kept, but not the password
         async with sessions() as session:
             assert (await session.exec(select(User).where(User.handle == handle))).first() is None
