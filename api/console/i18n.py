@@ -11,6 +11,7 @@ from collections.abc import Callable
 from api.console.checks_said import ITALIAN_CHECKS
 from api.console.i18n_deliveries import ITALIAN_DELIVERIES
 from api.console.i18n_forms import ITALIAN_FORMS
+from api.console.i18n_keys import ITALIAN_KEYS
 from api.console.i18n_requests import ITALIAN_REQUESTS
 from api.console.i18n_said import ITALIAN_SAID
 from api.console.import_errors_said import ITALIAN_IMPORT_ERRORS
@@ -391,7 +392,7 @@ ITALIAN: dict[str, str] = {
 }
 
 ITALIAN |= (ITALIAN_REQUESTS | ITALIAN_DELIVERIES | ITALIAN_FORMS | ITALIAN_SAID | ITALIAN_CHECKS
-            | ITALIAN_IMPORT_ERRORS)
+            | ITALIAN_IMPORT_ERRORS | ITALIAN_KEYS)
 
 LANGUAGES = {"it": ITALIAN}
 

@@ -7,8 +7,9 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request
 from sqlmodel import Field, SQLModel, col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
 
-from api.auth import active_admin_keys, create_key
+from api.auth import KeyCache, active_admin_keys, create_key
 from api.deps import AdminDep, SessionDep
 from api.paging import Page, paged
 from api.references import named_in_body
@@ -43,10 +44,15 @@ class ApiKeyCreated(ApiKeyPublic):
 
 @router.post("", status_code=201, response_model=ApiKeyCreated)
 async def new_key(body: ApiKeyCreate, session: SessionDep, _: AdminDep) -> ApiKeyCreated:
+    row, key = await make_key(session, body)
+    return ApiKeyCreated(**ApiKeyPublic.model_validate(row, from_attributes=True).model_dump(), key=key)
+
+
+async def make_key(session: AsyncSession, body: ApiKeyCreate) -> tuple[ApiKey, str]:
+    """A new key as `body` asks (its user checked first), and the key itself, which only this answer holds."""
     if body.user_id is not None:
         await named_in_body("body.user_id", get_user_or_404(session, body.user_id))
-    row, key = await create_key(session, body.name, body.role, body.user_id)
-    return ApiKeyCreated(**ApiKeyPublic.model_validate(row, from_attributes=True).model_dump(), key=key)
+    return await create_key(session, body.name, body.role, body.user_id)
 
 
 @router.get("", response_model=list[ApiKeyPublic])
@@ -57,6 +63,12 @@ async def list_keys(session: SessionDep, _: AdminDep, page: Annotated[Page, Depe
 
 @router.delete("/{key_id}", response_model=ApiKeyPublic)
 async def revoke_key(key_id: int, request: Request, session: SessionDep, _: AdminDep) -> ApiKey:
+    return await revoke(session, request.app.state.api_keys, key_id)
+
+
+async def revoke(session: AsyncSession, cache: KeyCache, key_id: int) -> ApiKey:
+    """Revoke key `key_id` (revoked already: as it is), refused at once by this API process; never the last admin
+    key."""
     row = await session.get(ApiKey, key_id)
     if row is None:
         raise NotFound(f"no API key {key_id}")
@@ -67,6 +79,6 @@ async def revoke_key(key_id: int, request: Request, session: SessionDep, _: Admi
         row.revoked_at = utcnow()
         session.add(row)
         await session.commit()
-        request.app.state.api_keys.forget(key_id)  # refused here at once (other API processes: api.auth.KeyCache)
+        cache.forget(key_id)  # refused here at once (other API processes: api.auth.KeyCache)
         await session.refresh(row)
     return row
