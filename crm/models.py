@@ -18,7 +18,7 @@ from crm import free_fields
 from crm.patch import Patch
 from crm.text_search import FOLD_FUNCTION
 from crm.types import UTCDateTime, utcnow
-from processes.sent_values import Line, Text, TrueOrFalse, WholeNumber
+from processes.sent_values import Line, PhoneNumber, Text, TrueOrFalse, WholeNumber
 from processes.template_basics import KEY_PATTERN, RecordKind
 
 
@@ -59,12 +59,13 @@ class UserCreate(UserBase):
                                     "letter, then lower-case letters, digits, - and _")
     name: Text = Field(min_length=1, max_length=200)
     role: Text = Field(default="agent", max_length=64, description="the user's job: agent, installer, accountant...")
+    phone: PhoneNumber | None = None
 
 
 class UserUpdate(Patch):
     name: Text = Field(default=None, min_length=1, max_length=200)
     email: EmailStr = Field(default=None, max_length=320)
-    phone: str | None = Field(default=None, max_length=40)
+    phone: PhoneNumber | None = None
     role: Text = Field(default=None, max_length=64)
     active: TrueOrFalse = None  # type: ignore[assignment]
 
@@ -178,6 +179,7 @@ class RecordCreate(RecordBase):
     channel: Line = Field(default="", max_length=64, description="where it came from: web, phone, partner...")
     status: Text = Field(default="New", max_length=64)
     title: Text = Field(min_length=1, max_length=300)
+    phone: PhoneNumber | None = None
     fields: free_fields.FreeFields = Field(default_factory=dict, description=f"free fields: {free_fields.LIMITS}")
     access_user_ids: list[WholeNumber] = Field(default_factory=list, max_length=500,
                                                description="the users who see the record when it is restricted")
@@ -188,7 +190,7 @@ class RecordUpdate(Patch):
     status: Text = Field(default=None, min_length=1, max_length=64)
     title: Text = Field(default=None, min_length=1, max_length=300)
     email: EmailStr | None = Field(default=None, max_length=320)
-    phone: str | None = Field(default=None, max_length=40)
+    phone: PhoneNumber | None = None
     channel: Line = Field(default=None, max_length=64)
     owner_id: WholeNumber | None = None
     contact_id: WholeNumber | None = None

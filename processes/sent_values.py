@@ -9,7 +9,7 @@ import unicodedata
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, AwareDatetime, BeforeValidator, Strict
+from pydantic import AfterValidator, AwareDatetime, BeforeValidator, Strict, StringConstraints
 
 TrueOrFalse = Annotated[bool, Strict()]
 """A flag as a client writes one in JSON: `true` or `false`, not `0`, `1` or `"yes"` (which pydantic takes by
@@ -85,3 +85,23 @@ Text = Annotated[str, AfterValidator(_text)]
 """A text people read on one line, a title, a name or a status: its spaces around taken off, and something left
 (`"   "` is refused, not kept as a title no one can see in a list), with no control character (a line break, ESC) nor
 one that reorders what follows (U+202E). Its length bounds are the field's own, checked before the spaces go."""
+
+
+_PHONE = re.compile(r"\+?[\d\s()./-]+?(\s*(ext|x|int|interno)\.?\s*\d{1,6})?", re.IGNORECASE)
+
+
+def _phone(value: Any) -> Any:
+    value = seen(value)
+    if not isinstance(value, str) or not value:
+        return None
+    digits = sum(c.isdigit() for c in value)
+    if not _PHONE.fullmatch(value) or not 3 <= digits <= 21:
+        raise ValueError("expected a phone number: digits, with spaces and + ( ) - . / if you like, such as "
+                         "+39 06 1234 5678 (an extension after ext or int: +39 06 1234 5678 int 12)")
+    return value
+
+
+PhoneNumber = Annotated[str, StringConstraints(max_length=40), AfterValidator(_phone)]
+"""A phone number as people write one (`+39 06 1234 5678`, `(06) 1234-5678`, `333 123 4567 int 12`): its spaces around
+taken off, nothing left read as no phone (None), at most 40 characters and at least 3 digits; no letters but an extension's word. Its E.164
+form is worked out when a message is sent (processes/sms_text.py), with the record's country."""

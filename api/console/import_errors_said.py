@@ -25,6 +25,10 @@ ITALIAN_IMPORT_ERRORS: dict[str, str] = {
     "'{value}' is not open or closed": "'{value}' non è né aperta né chiusa",
     "no contact with the email {email}": "nessun contatto con l'email {email}",
     "no user '{name}'": "nessun utente '{name}'",
+    "expected a phone number: digits, with spaces and + ( ) - . / if you like, such as +39 06 1234 5678 (an "
+    "extension after ext or int: +39 06 1234 5678 int 12)":  # also the record and user forms' (processes.sent_values)
+        "un numero di telefono: cifre, con spazi e + ( ) - . / se servono, come +39 06 1234 5678 (un interno dopo "
+        "int: +39 06 1234 5678 int 12)",
     # email-validator's reason after it, in English only: left out, as the record form does (console/refusals.py)
     "value is not a valid email address: {reason}": "non è un indirizzo email valido",
     "mapping: no column '{name}' in the file (its columns: {columns})":

@@ -11,11 +11,14 @@ from typing import Any
 
 import httpx
 import pytest
+from pydantic import ValidationError
 
 from api.console.actions import FormInvalid
 from api.console.i18n import translator
 from api.console.record_values import baseline, changed_fields, free_fields, written
+from api.console.refusals import field_error
 from api.console.web import value_in
+from crm.models import RecordCreate
 from tests.console.conftest import staff_user
 from tests.console.signing import csrf_token, sign_in_async
 from tests.e2e.conftest import Stack
@@ -55,6 +58,14 @@ def test_a_field_a_line_would_not_read_back_is_left_as_it_is() -> None:
     assert shown == "d: 1e+25\nok: 2,5" and kept == ["a: b", "k:", "n\nm", "x", "y"]
     assert changed_fields(shown, current, italian, "it") == {}
     assert value_in(italian, "it", 1e25) == "1e+25"  # the record's page (it answered 500)
+
+
+def test_a_wrong_phone_is_said_in_the_offices_language() -> None:
+    with pytest.raises(ValidationError) as refused:
+        RecordCreate.model_validate({"kind": "contact", "title": "Rossi", "phone": "chiamami"})
+    assert field_error(refused.value, translator("it"), {"phone": "Telefono"}) == (
+        "Telefono: un numero di telefono: cifre, con spazi e + ( ) - . / se servono, come +39 06 1234 5678 (un interno "
+        "dopo int: +39 06 1234 5678 int 12)")
 
 
 def test_a_hidden_baseline_nested_thousands_deep_is_the_record_as_it_is() -> None:
