@@ -103,5 +103,6 @@ def _phone(value: Any) -> Any:
 
 PhoneNumber = Annotated[str, StringConstraints(max_length=40), AfterValidator(_phone)]
 """A phone number as people write one (`+39 06 1234 5678`, `(06) 1234-5678`, `333 123 4567 int 12`): its spaces around
-taken off, nothing left read as no phone (None), at most 40 characters and at least 3 digits; no letters but an extension's word. Its E.164
-form is worked out when a message is sent (processes/sms_text.py), with the record's country."""
+taken off, nothing left read as no phone (None), at most 40 characters and at least 3 digits; no letters but an
+extension's word. Its E.164 form is worked out when a message is sent (processes/sms_text.py), with the record's
+country."""
