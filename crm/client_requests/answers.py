@@ -130,6 +130,8 @@ def _text(question: dict[str, Any], values: list[str], language: str) -> tuple[A
         return list(dict.fromkeys(chosen)), None
     if not value:
         return None, None
+    if sum(1 for v in values if v.strip()) > 1:  # a question of one answer sent several (no form draws that)
+        return None, Problem("e_one_answer")
     if kind in MAX_TEXT:
         if len(value) > MAX_TEXT[kind]:
             return None, Problem("e_too_long", {"limit": MAX_TEXT[kind]})

@@ -76,6 +76,20 @@ def test_an_option_with_spaces_around_it_can_be_chosen() -> None:
     assert check(questions, {"c": ["spaz"], "m": ["uno"]}, {}, 1000, "it").problems["c"].message == "e_option"
 
 
+def test_a_question_of_one_answer_sent_several_is_refused() -> None:
+    """A crafted post (no page draws two fields for one question) sending two options for a choice, or two texts: it
+    took the first, and kept nothing of the second"""
+    questions: list[dict[str, Any]] = [
+        {"key": "c", "type": "choice", "label": "Scelta", "options": ["sì", "no"]},
+        {"key": "t", "type": "text", "label": "Nome"}, {"key": "n", "type": "number", "label": "Quanti"},
+        {"key": "m", "type": "multi_choice", "label": "Più", "options": ["uno", "due"]}]
+    checked = check(questions, {"c": ["sì", "no"], "t": ["Anna", "Bruno"], "n": ["2", ""], "m": ["uno", "due"]},
+                    {}, 1000, "it")
+    assert {key: problem.message for key, problem in checked.problems.items()} == {"c": "e_one_answer",
+                                                                                   "t": "e_one_answer"}
+    assert checked.answers == {"n": 2, "m": ["uno", "due"]}  # an empty second value is no answer
+
+
 def test_line_breaks_count_as_one_character_and_are_kept_as_lf() -> None:
     """Browsers send a textarea's line breaks as CRLF, and count each as one character against its maxlength"""
     questions: list[dict[str, Any]] = [{"key": "l", "type": "long_text", "label": "Note"},
