@@ -117,8 +117,8 @@ async def deliver_once(deps: Deps, step: StepInput, *, kind: str, compose: Compo
     try:
         answer = await send(row)
     except DeliveryFailed as exc:
-        status = {"retry": DeliveryStatus.pending, "final": DeliveryStatus.failed,
-                  "unknown": DeliveryStatus.unknown}[exc.outcome]
+        status = {"retry": DeliveryStatus.failed if _last_attempt() else DeliveryStatus.pending,
+                  "final": DeliveryStatus.failed, "unknown": DeliveryStatus.unknown}[exc.outcome]
         await write_delivery(deps.sessions, row.id, status=status, last_error=exc.message,
                              response_status=exc.response_status, response_body=capped(exc.response_body))
         if exc.outcome == "retry":
@@ -145,6 +145,15 @@ async def deliver_once(deps: Deps, step: StepInput, *, kind: str, compose: Compo
         await session.commit()
     activity.logger.info("%s %s", kind, row.status.value, extra={"step_key": step.step_key})
     return row
+
+
+def _last_attempt() -> bool:
+    """Whether Temporal will not try this activity again: its retry policy's last attempt, after which the process
+    holds an incident (the delivery is then `failed`, not `pending` as if it were to be retried by itself; staff's
+    retry sends it again). A local first attempt never is: the workflow retries it as an activity."""
+    info = activity.info()
+    policy = info.retry_policy
+    return not info.is_local and policy is not None and 0 < policy.maximum_attempts <= info.attempt
 
 
 async def _recorded(deps: Deps, step: StepInput, kind: str, compose: Compose, before: Before,

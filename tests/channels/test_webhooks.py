@@ -21,6 +21,7 @@ from tests.polling import eventually
 from tests.serving import free_port, serving
 from tests.workflows.helpers import history, rows, running_worker, start, template, until
 from workflows.process import ProcessWorkflow
+from workflows.run import ACTION_RETRY
 
 SECRET = "whsec_" + "c2VudGluZWwtd2ViaG9vay1zZWNyZXQtMTIzNDU2Nzg="  # base64 of a sentinel
 TOKEN = "Bearer sentinel-header-token-5f1e"
@@ -107,6 +108,9 @@ async def test_webhook_failures_each_behave_as_documented(
             await asyncio.sleep(3)  # past the read timeout
         return JSONResponse({"ok": True})
 
+    async def broken(r: Received, n: int) -> Response:
+        return PlainTextResponse("still broken", status_code=500)
+
     async def gone(r: Received, n: int) -> Response:
         return PlainTextResponse("no such hook", status_code=410)
 
@@ -119,9 +123,9 @@ async def test_webhook_failures_each_behave_as_documented(
             return RedirectResponse(target.url("/internal"), status_code=302)
 
         target.answers.update({"/flaky": flaky, "/busy": busy, "/slow": slow, "/gone": gone, "/refused": refused,
-                               "/redirect": redirect})
+                               "/redirect": redirect, "/broken": broken})
         endpoints = {name: endpoint(target.url(f"/{name}")) for name in
-                     ("flaky", "busy", "slow", "gone", "refused", "redirect")}
+                     ("flaky", "busy", "slow", "gone", "refused", "redirect", "broken")}
         endpoints["rebind"] = endpoint(target.url("/rebind", host="localhost"))  # localhost: not on the allow-list
         endpoints["down"] = endpoint(f"http://127.0.0.1:{down_port}/down")
         async with running_worker(client, sessions, task_queue, outbound_allowed_hosts=["127.0.0.1"],
@@ -140,7 +144,7 @@ async def test_webhook_failures_each_behave_as_documented(
                 results = {name: await asyncio.wait_for(handles[name].result(), 60)
                            for name in ("flaky", "busy", "slow", "down")}
             incidents = {name: (await until(handles[name], lambda s: s.incident is not None)).incident
-                         for name in ("gone", "refused", "redirect", "rebind")}
+                         for name in ("gone", "refused", "redirect", "rebind", "broken")}
             # staff retry the refused one once the receiver takes it
             await handles["refused"].execute_update(ProcessWorkflow.resolve_incident,
                                                     ResolveIncidentRequest(action="retry"))
@@ -175,6 +179,12 @@ async def test_webhook_failures_each_behave_as_documented(
     assert target.at("/internal") == []
     assert incidents["rebind"].error_type == "AddressRefused" and "127.0.0.1" in incidents["rebind"].message
     assert target.at("/rebind") == []
+    # a 500 to every attempt: the retries run out, the process holds an incident, and the delivery says it failed
+    assert incidents["broken"].error_type == "WebhookNotDelivered"
+    assert len(target.at("/broken")) == ACTION_RETRY.maximum_attempts
+    [broken_delivery] = await deliveries(sessions, handles["broken"].id)
+    assert broken_delivery.status is DeliveryStatus.failed and broken_delivery.response_body == "still broken"
+    assert broken_delivery.attempts == ACTION_RETRY.maximum_attempts
     [redirect_delivery] = await deliveries(sessions, handles["redirect"].id)
     assert redirect_delivery.status is DeliveryStatus.failed and redirect_delivery.response_status == 302
 
