@@ -46,7 +46,10 @@ def record_visible(viewer: Viewer, record: type[Record] | sa.orm.util.AliasedCla
         return sa.not_(record.restricted)
     listed = select(RecordAccess.record_id).where(RecordAccess.record_id == record.id,
                                                   RecordAccess.user_id == viewer.user_id)
-    return sa.or_(sa.not_(record.restricted), record.owner_id == viewer.user_id, listed.exists())
+    # the owner compared so that no owner is false, not NULL: `not_` of this (the records `viewer` may not see) would
+    # otherwise leave out a restricted record with no owner
+    owned = sa.and_(record.owner_id.is_not(None), record.owner_id == viewer.user_id)
+    return sa.or_(sa.not_(record.restricted), owned, listed.exists())
 
 
 def of_visible_record(viewer: Viewer, record_id: sa.ColumnElement[int | None],

@@ -7,9 +7,12 @@ from typing import Any
 
 import pytest
 
-from api.auth import create_key
+from api.auth import Principal, create_key
+from crm.access import hidden_process_records
 from crm.models import ApiRole
+from crm.process_runs import ProcessRun, RunStatus
 from tests.e2e.conftest import Stack
+from tests.factories import Factory
 
 pytestmark = pytest.mark.e2e
 
@@ -63,3 +66,22 @@ async def test_an_unknown_user_on_the_access_list_changes_nothing(stack: Stack, 
     refused = await http.post("/records", headers=admin, json={
         "kind": "lead", "title": "Nobody", "restricted": True, "access_user_ids": [10**9]})
     assert refused.status_code == 422
+
+
+async def test_a_restricted_record_with_no_owner_is_hidden_where_the_unseen_are_listed(
+        sessions: Any, factory: Factory) -> None:
+    """The records a user may NOT see, asked by negating the condition of those they may (the live processes left out
+    of Temporal's list, the tags a user may not change): SQL's NULL made a restricted record with no owner neither
+    seen nor unseen, so its running process was listed to everyone and its tag changed by anyone"""
+    starter, maria = await factory.user(), await factory.user("Maria Bianchi")
+    unowned = await factory.record(owner=None, title="Riservata", restricted=True)
+    owned = await factory.record(owner=maria, title="Di Maria", restricted=True)
+    async with sessions() as session:
+        for record in (unowned, owned):
+            session.add(ProcessRun(workflow_id=f"process-x-{record.id}-{uuid.uuid4().hex[:6]}", template_key="x",
+                                   template_version=1, record_id=record.id, sequence=1, owner_id=starter.id,
+                                   status=RunStatus.running))
+        await session.commit()
+        hidden = await hidden_process_records(session, Principal(key_id=None, name="m", role=ApiRole.staff,
+                                                                 user_id=maria.id))
+    assert unowned.id in hidden and owned.id not in hidden
