@@ -15,7 +15,7 @@ from fastapi.staticfiles import StaticFiles
 
 from api.console import actions, board_pages, case_pages, delivery_pages, document_pages, errors, import_pages, \
     key_pages, outbox_pages, pipeline_pages, process_pages, record_forms, record_pages, request_actions, \
-    request_pages, request_template_pages, signin, task_pages, template_pages, today, user_pages
+    request_pages, request_template_pages, signin, tag_pages, task_pages, template_pages, today, user_pages
 from api.console.web import FormRefused, SignInNeeded, refused_page
 
 
@@ -23,7 +23,7 @@ def install(app: FastAPI) -> None:
     app.mount("/console/static", StaticFiles(directory=str(files("api.console") / "static")), name="console-static")
     for module in (signin, today, process_pages, actions, record_forms, record_pages, board_pages, pipeline_pages,
                    template_pages, outbox_pages, delivery_pages, document_pages, case_pages, task_pages, import_pages,
-                   request_pages, request_actions, request_template_pages, user_pages, key_pages):
+                   request_pages, request_actions, request_template_pages, user_pages, key_pages, tag_pages):
         app.include_router(module.router)
 
     @app.exception_handler(SignInNeeded)

@@ -14,6 +14,7 @@ from api.console.i18n_forms import ITALIAN_FORMS
 from api.console.i18n_keys import ITALIAN_KEYS
 from api.console.i18n_requests import ITALIAN_REQUESTS
 from api.console.i18n_said import ITALIAN_SAID
+from api.console.i18n_tags import ITALIAN_TAGS
 from api.console.import_errors_said import ITALIAN_IMPORT_ERRORS
 
 ITALIAN: dict[str, str] = {
@@ -392,7 +393,7 @@ ITALIAN: dict[str, str] = {
 }
 
 ITALIAN |= (ITALIAN_REQUESTS | ITALIAN_DELIVERIES | ITALIAN_FORMS | ITALIAN_SAID | ITALIAN_CHECKS
-            | ITALIAN_IMPORT_ERRORS | ITALIAN_KEYS)
+            | ITALIAN_IMPORT_ERRORS | ITALIAN_KEYS | ITALIAN_TAGS)
 
 LANGUAGES = {"it": ITALIAN}
 

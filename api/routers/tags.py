@@ -32,11 +32,11 @@ from processes.sent_values import WholeNumber
 router = APIRouter(prefix="/tags", tags=["cases"])
 
 
-async def _tag_or_404(session: SessionDep, tag_id: int, viewer: Viewer) -> Tag:
+async def tag_or_404(session: SessionDep, tag_id: int, viewer: Viewer) -> Tag:
     """The tag, if `viewer` may see it (`_shown`)."""
     tag = (await session.exec(select(Tag).where(Tag.id == tag_id, _shown(viewer)))).first()
     if tag is None:
-        raise TagNotFound(f"no tag {tag_id}")
+        raise TagNotFound.worded("no tag {id}", id=tag_id)
     return tag
 
 
@@ -70,7 +70,7 @@ async def _all_cases_seen(session: SessionDep, tag: Tag, viewer: Viewer) -> None
     hidden = (select(RecordTag.record_id).join(Record, col(Record.id) == RecordTag.record_id)
               .where(RecordTag.tag_id == tag.id, sa.not_(record_visible(viewer))))
     if (await session.exec(hidden.limit(1))).first() is not None:
-        raise Forbidden(f"tag '{tag.name}' is also on cases you do not see: an admin can change it")
+        raise Forbidden.worded("tag '{name}' is also on cases you do not see: an admin can change it", name=tag.name)
 
 
 async def _taken(session: SessionDep, name: str, viewer: Viewer, but: int | None = None) -> None:
@@ -78,7 +78,8 @@ async def _taken(session: SessionDep, name: str, viewer: Viewer, but: int | None
     if other is not None and other.id != but:
         if (await session.exec(select(Tag.id).where(Tag.id == other.id, _shown(viewer)))).first() is None:
             raise AlreadyExists("a tag of that name is on cases you do not see: choose another name")  # not its own
-        raise AlreadyExists(f"tag '{other.name}' (tag {other.id}) exists: merge into it instead")
+        raise AlreadyExists.worded("tag '{name}' (tag {id}) exists: merge into it instead", name=other.name,
+                                         id=other.id)
 
 
 def _counts(viewer: Viewer) -> sa.Subquery:
@@ -87,7 +88,7 @@ def _counts(viewer: Viewer) -> sa.Subquery:
             .where(record_visible(viewer)).group_by(col(RecordTag.tag_id)).subquery())
 
 
-async def _public(session: SessionDep, tag: Tag, viewer: Viewer) -> TagPublic:
+async def tag_public(session: SessionDep, tag: Tag, viewer: Viewer) -> TagPublic:
     """The tag, with the number of cases carrying it that `viewer` may see (as `GET /tags` counts them)."""
     counts = _counts(viewer)
     n = (await session.exec(select(counts.c.n).where(counts.c.tag_id == tag.id))).first()
@@ -99,12 +100,18 @@ async def list_tags(session: SessionDep, principal: StaffDep, page: Annotated[Pa
                     q: Annotated[str | None, Query(max_length=64, description="text in the name")] = None,
                     ) -> list[TagPublic]:
     """Tags by name, each with the number of cases carrying it that the caller may see."""
-    visible = _counts(principal)
-    query = select(Tag, visible.c.n).outerjoin(visible, visible.c.tag_id == Tag.id).where(_shown(principal))
+    return page.done(await tags_seen(session, principal, q, page.offset, page.limit))
+
+
+async def tags_seen(session: SessionDep, viewer: Viewer, q: str | None, offset: int, limit: int) -> list[TagPublic]:
+    """The tags `viewer` may see whose name holds `q` (any case, any accents), by name, each with how many cases
+    `viewer` sees carry it."""
+    visible = _counts(viewer)
+    query = select(Tag, visible.c.n).outerjoin(visible, visible.c.tag_id == Tag.id).where(_shown(viewer))
     if q and (q := q.strip()):  # spaces around taken off, as the console does
         query = query.where(contains_text(col(Tag.name), q))
-    rows = (await session.exec(query.order_by(col(Tag.name_key)).offset(page.offset).limit(page.limit))).all()
-    return page.done([TagPublic(id=tag.id, name=tag.name, cases=n or 0) for tag, n in rows])  # type: ignore[arg-type]
+    rows = (await session.exec(query.order_by(col(Tag.name_key)).offset(offset).limit(limit))).all()
+    return [TagPublic(id=tag.id, name=tag.name, cases=n or 0) for tag, n in rows]  # type: ignore[arg-type]
 
 
 @router.post("", status_code=201, response_model=TagPublic)
@@ -120,7 +127,7 @@ async def create_tag(body: TagCreate, session: SessionDep, principal: StaffDep) 
 async def rename_tag(tag_id: int, body: TagUpdate, session: SessionDep, settings: SettingsDep,
                      principal: StaffDep) -> TagPublic:
     """Rename a tag everywhere it is used; answers it with the number of cases carrying it the caller may see."""
-    tag = await _tag_or_404(session, tag_id, principal)
+    tag = await tag_or_404(session, tag_id, principal)
     await _all_cases_seen(session, tag, principal)
     if body.name is not None:
         await _taken(session, body.name, principal, but=tag_id)
@@ -130,7 +137,7 @@ async def rename_tag(tag_id: int, body: TagUpdate, session: SessionDep, settings
         tag.name, tag.name_key = body.name, tag_key(body.name)
     session.add(tag)
     await session.commit()
-    return await _public(session, tag, principal)
+    return await tag_public(session, tag, principal)
 
 
 class MergeBody(BaseModel):
@@ -142,10 +149,10 @@ async def merge_tag(tag_id: int, body: MergeBody, session: SessionDep, settings:
                     principal: StaffDep) -> TagPublic:
     """Move every use of this tag to `into_tag_id`, then delete it; answers the tag kept, with the number of cases
     now carrying it that the caller may see."""
-    tag, into = await _tag_or_404(session, tag_id, principal), await _tag_or_404(session, body.into_tag_id, principal)
+    tag, into = await tag_or_404(session, tag_id, principal), await tag_or_404(session, body.into_tag_id, principal)
     await _all_cases_seen(session, tag, principal)  # its cases change; those of `into` keep it
     if tag.id == into.id:
-        raise AlreadyExists(f"tag {tag_id} cannot be merged into itself")
+        raise AlreadyExists.worded("tag {id} cannot be merged into itself", id=tag_id)
     await _tell_cases(session, tag_id, principal, settings.locale, "tag_merged", previous=tag.name, tag=into.name)
     already = select(RecordTag.record_id).where(RecordTag.tag_id == into.id)
     await session.exec(sa.update(RecordTag).where(col(RecordTag.tag_id) == tag.id,  # type: ignore[call-overload]
@@ -153,13 +160,13 @@ async def merge_tag(tag_id: int, body: MergeBody, session: SessionDep, settings:
     await session.exec(delete(RecordTag).where(col(RecordTag.tag_id) == tag.id))  # type: ignore[call-overload]
     await session.delete(tag)
     await session.commit()
-    return await _public(session, into, principal)
+    return await tag_public(session, into, principal)
 
 
 @router.delete("/{tag_id}", status_code=204)
 async def delete_tag(tag_id: int, session: SessionDep, settings: SettingsDep, principal: StaffDep) -> None:
     """Delete a tag and take it off every case."""
-    tag = await _tag_or_404(session, tag_id, principal)
+    tag = await tag_or_404(session, tag_id, principal)
     await _all_cases_seen(session, tag, principal)
     await _tell_cases(session, tag_id, principal, settings.locale, "tag_deleted", tag=tag.name)
     await session.exec(delete(RecordTag).where(col(RecordTag.tag_id) == tag_id))  # type: ignore[call-overload]
