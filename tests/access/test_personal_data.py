@@ -98,10 +98,10 @@ async def test_no_personal_data_or_secret_in_any_history(stack: Stack, sessions:
     tag = uuid.uuid4().hex[:8]
     agent = (await http.post("/users", headers=admin, json={
         "handle": f"sentinel{tag}", "name": f"Agent Sentinel{tag}", "email": f"agent.sentinel{tag}@agency.example",
-        "phone": f"+39 555 {tag[:4]}"})).json()
+        "phone": f"+39 555 {int(tag[:4], 16):05d}"})).json()  # a phone is digits: the tag's, in decimal
     record = (await http.post("/records", headers=admin, json={
         "kind": "lead", "title": f"Lead Sentinel{tag}", "email": f"lead.sentinel{tag}@example.org",
-        "phone": f"+39 333 {tag[4:]}", "owner_id": agent["id"]})).json()
+        "phone": f"+39 333 {int(tag[4:], 16):05d}", "owner_id": agent["id"]})).json()
     key = f"personal-{tag}"
     saved = await http.post("/templates", headers={**admin, "Content-Type": "application/yaml"},
                             content=TEMPLATE.format(key=key))
