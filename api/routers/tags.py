@@ -78,8 +78,8 @@ async def _taken(session: SessionDep, name: str, viewer: Viewer, but: int | None
     if other is not None and other.id != but:
         if (await session.exec(select(Tag.id).where(Tag.id == other.id, _shown(viewer)))).first() is None:
             raise AlreadyExists("a tag of that name is on cases you do not see: choose another name")  # not its own
-        raise AlreadyExists.worded("tag '{name}' (tag {id}) exists: merge into it instead", name=other.name,
-                                         id=other.id)
+        raise AlreadyExists.worded("tag '{name}' (tag {id}) exists: merge into it instead",
+                                   name=other.name, id=other.id)
 
 
 def _counts(viewer: Viewer) -> sa.Subquery:
