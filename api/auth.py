@@ -87,22 +87,30 @@ class KeyCache:
     def __init__(self, seconds: float, size: int = 1024, clock: Callable[[], float] = time.monotonic) -> None:
         self.seconds, self.size, self.clock = seconds, size, clock
         self._found: OrderedDict[str, tuple[float, Principal]] = OrderedDict()
+        self._forgotten: OrderedDict[int, float] = OrderedDict()  # key id: when it was revoked here
 
     async def principal(self, session_factory: Callable[[], AbstractAsyncContextManager[AsyncSession]],
                         key: str) -> Principal | None:
         digest = hash_key(key)
         if (entry := self._found.get(digest)) is not None and self.clock() - entry[0] < self.seconds:
             return entry[1]
+        asked = self.clock()
         async with session_factory() as session:  # the request's first statement: on a live connection
             principal = await on_live_connection(session, lambda: principal_by_hash(session, digest))
         self._found.pop(digest, None)
-        if principal is not None and self.seconds > 0:
+        # a key revoked while it was being looked up was read valid: this request goes on, the next looks it up again
+        revoked_meanwhile = principal is not None and self._forgotten.get(principal.key_id or 0, -1.0) >= asked
+        if principal is not None and self.seconds > 0 and not revoked_meanwhile:
             self._found[digest] = (self.clock(), principal)
             while len(self._found) > self.size:
                 self._found.popitem(last=False)
         return principal
 
     def forget(self, key_id: int) -> None:
+        self._forgotten.pop(key_id, None)
+        self._forgotten[key_id] = self.clock()
+        while len(self._forgotten) > self.size:
+            self._forgotten.popitem(last=False)
         for digest in [d for d, (_, p) in self._found.items() if p.key_id == key_id]:
             del self._found[digest]
 

@@ -4,6 +4,8 @@ API process) once its entry is that old, and an unknown key is never kept."""
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 import pytest
@@ -77,3 +79,23 @@ async def test_a_key_revoked_through_the_api_is_refused_at_once(stack: Stack) ->
     assert (await http.delete(f"/api-keys/{created['id']}", headers=admin)).status_code == 200
     refused = await http.get("/templates", headers=mine)
     assert refused.status_code == 401 and refused.json()["detail"] == "unknown or revoked API key"
+
+
+async def test_a_key_revoked_while_a_request_looks_it_up_is_not_kept(sessions: Any) -> None:
+    """A request that read the key valid just before it was revoked (through this process: `forget`) goes on, but
+    must not put the key back in the cache: the next request is refused at once (it was kept for its seconds)"""
+    clock = Clock()
+    cache = KeyCache(5, clock=clock)
+    async with sessions() as session:
+        row, key = await create_key(session, "raced", ApiRole.admin)
+    assert row.id is not None
+
+    @asynccontextmanager
+    async def revoked_during_the_lookup() -> AsyncIterator[Any]:
+        async with sessions() as session:
+            yield session  # the lookup reads the key still valid...
+        await _revoke_in_the_database(sessions, row.id)  # ...and then it is revoked, and forgotten
+        cache.forget(row.id)
+
+    assert (await cache.principal(revoked_during_the_lookup, key)) is not None  # this request read it valid
+    assert (await cache.principal(sessions, key)) is None  # the next, at the same moment, is refused
