@@ -9,7 +9,6 @@ import phonenumbers
 from pydantic import BaseModel
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from activities import bookkeeping
 from activities.deliveries import Answered, Planned, deliver_once
 from activities.deps import Deps
 from activities.errors import final_message
@@ -19,6 +18,7 @@ from activities.step import ActionResult, OnceStep, StepInput, render, render_va
 from crm.deliveries import Delivery, DeliveryStatus
 from crm.models import HistoryKind, Record
 from crm.types import utcnow
+from processes.sent_values import dialable
 from processes.sms_text import MAX_SEGMENTS, gsm_text, segments
 from processes.action_kinds import SendSms
 from processes.history_words import english, history_text
@@ -67,7 +67,7 @@ async def resolve_number(session: AsyncSession, step: StepInput, to: str, defaul
         raise final_message("RecipientMissing", f"{whose} has no phone number to text")
     region = country_of(record, contact) or default_region
     try:
-        parsed = phonenumbers.parse(number, region)
+        parsed = phonenumbers.parse(dialable(number), region)  # `333 123 4567 int 5`, a thin space: read
     except phonenumbers.NumberParseException as exc:
         raise final_message("SmsNumberInvalid", f"the phone number of {whose} ('{number}') cannot be read: "
                                                 f"{exc}") from None

@@ -87,15 +87,33 @@ Text = Annotated[str, AfterValidator(_text)]
 one that reorders what follows (U+202E). Its length bounds are the field's own, checked before the spaces go."""
 
 
-_PHONE = re.compile(r"\+?[\d\s()./-]+?(\s*(ext|x|int|interno)\.?\s*\d{1,6})?", re.IGNORECASE)
+_EXTENSION = re.compile(r"(?P<main>.*?)\s*(?:ext|x|int|interno)\.?\s*(?P<extension>\d{1,6})", re.IGNORECASE)
+_GROUP = re.compile(r"\(\d+\)")  # (06), (0): a group in brackets, holding digits only
+_SHAPE = re.compile(r"\+?\d[\d\s./-]*")
+_TWO_SEPARATORS = re.compile(r"[./-]\s*[./-]")
+
+
+def dialable(phone: str) -> str:
+    """`phone` as the phone library reads it: any kind of space a plain one, its extension word written `ext.`
+    (`interno` is read as letters on a keypad)."""
+    phone = re.sub(r"\s", " ", phone)
+    found = _EXTENSION.fullmatch(phone)
+    return f"{found['main']} ext. {found['extension']}" if found else phone
+
+
+def _is_phone(value: str) -> bool:
+    found = _EXTENSION.fullmatch(value)
+    main = found["main"] if found else value
+    plain = _GROUP.sub("0", main)  # brackets that hold a group; any other bracket is not a phone's
+    return (bool(_SHAPE.fullmatch(plain)) and plain[-1:].isdigit() and not _TWO_SEPARATORS.search(plain)
+            and 3 <= len(re.findall(r"\d", main)) <= 17)
 
 
 def _phone(value: Any) -> Any:
     value = seen(value)
     if not isinstance(value, str) or not value:
         return None
-    digits = sum(c.isdigit() for c in value)
-    if not _PHONE.fullmatch(value) or not 3 <= digits <= 21:
+    if not _is_phone(value):
         raise ValueError("expected a phone number: digits, with spaces and + ( ) - . / if you like, such as "
                          "+39 06 1234 5678 (an extension after ext or int: +39 06 1234 5678 int 12)")
     return value
@@ -103,6 +121,6 @@ def _phone(value: Any) -> Any:
 
 PhoneNumber = Annotated[str, StringConstraints(max_length=40), AfterValidator(_phone)]
 """A phone number as people write one (`+39 06 1234 5678`, `(06) 1234-5678`, `333 123 4567 int 12`): its spaces around
-taken off, nothing left read as no phone (None), at most 40 characters and at least 3 digits; no letters but an
-extension's word. Its E.164 form is worked out when a message is sent (processes/sms_text.py), with the record's
-country."""
+taken off, nothing left read as no phone (None), at most 40 characters, 3 to 17 digits in groups (a group in
+brackets, one separator between groups); no letters but an extension's word. A message is sent to its E.164 form
+(activities/send_sms.py, through `dialable`), read with the record's country."""

@@ -5,15 +5,28 @@ record, a user), in a CSV import's row, and on the console's record form in the 
 from __future__ import annotations
 
 import uuid
-from typing import Any
 
+import phonenumbers
 import pytest
 
+from processes.sent_values import dialable
 from tests.bad_input.conftest import Api
 from tests.imports.test_csv_import import _csv, _import
 
-WRITTEN = ["+39 06 1234 5678", "(06) 1234-5678", "333 123 4567 int 12", "0039/06/12345678", "+1 (555) 010-0199 x123"]
-WRONG = ["chiamami", "12", "+39 333 abc 4567", "333-123-4567; 333-765-4321", "tel: 333 1234567"]
+WRITTEN = ["+39 06 1234 5678", "(06) 1234-5678", "333 123 4567 int 12", "0039/06/12345678", "+1 (555) 010-0199 x123",
+           "+39 (0)6 1234 5678", "+48 12 345 67 89", "333 1234567 interno 4", "+39 333\u202f1234567", "06 - 1234567"]
+WRONG = ["chiamami", "12", "+39 333 abc 4567", "333-123-4567; 333-765-4321", "tel: 333 1234567", "((((123))))",
+         "----------------123-----------", "+ 39 333 1234567", "333 1234567 / 333 7654321", "333--1234567"]
+
+
+@pytest.mark.parametrize(("written", "read"), [("333 1234567 interno 4", "+393331234567"),
+                                              ("+39 333\u202f1234567 int. 5", "+393331234567"),
+                                              ("333\u2009123\u20094567", "+393331234567")])
+def test_a_phone_kept_as_written_is_read_when_a_message_is_sent(written: str, read: str) -> None:
+    """What the phone library could not read (`interno` taken as letters on a keypad, a thin space) is read"""
+    number = phonenumbers.parse(dialable(written), "IT")
+    assert phonenumbers.is_valid_number(number)
+    assert phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164) == read
 
 
 @pytest.mark.parametrize("phone", WRITTEN)
