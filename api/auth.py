@@ -70,9 +70,13 @@ async def principal_for(session: AsyncSession, key: str) -> Principal | None:
 
 
 async def principal_by_hash(session: AsyncSession, digest: str) -> Principal | None:
-    row = (await session.exec(select(ApiKey).where(ApiKey.key_hash == digest))).first()
-    if row is None or row.revoked_at is not None or row.id is None:
+    found = (await session.exec(select(ApiKey, User.active).outerjoin(User, col(User.id) == ApiKey.user_id)
+                                .where(ApiKey.key_hash == digest))).first()
+    if found is None:
         return None
+    row, active = found
+    if row.revoked_at is not None or row.id is None or (row.user_id is not None and not active):
+        return None  # revoked, or acting as a user made inactive (signed out of the console too)
     return Principal(key_id=row.id, name=row.name, role=row.role, user_id=row.user_id)
 
 

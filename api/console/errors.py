@@ -14,6 +14,7 @@ from typing import Any
 from babel.numbers import format_decimal
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from sqlalchemy.exc import DataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import RedirectResponse, Response
 from starlette.types import Scope
@@ -46,6 +47,7 @@ async def _not_found(request: Request, status: int, headers: dict[str, str] | No
     return page
 
 
+OUT_OF_RANGE = "a number in it is too large to be one the office has"
 TOO_LARGE = "it is larger than {size} bytes (send a smaller file, or fewer at once)"
 
 
@@ -72,6 +74,14 @@ def install(app: FastAPI) -> None:
     """Answer the console's paths with its pages; hand every other path to the handlers already installed."""
     api_validation = app.exception_handlers[RequestValidationError]
     api_http = app.exception_handlers[StarletteHTTPException]
+    api_out_of_range = app.exception_handlers[DataError]
+
+    @app.exception_handler(OverflowError)  # SQLite's driver
+    @app.exception_handler(DataError)  # PostgreSQL's
+    async def _out_of_range(request: Request, exc: Exception) -> Any:
+        if _in_console(request.url.path):  # a number typed into a form that no row can hold (an id of 20 digits)
+            return refused_page(request, request.app.state.settings, OUT_OF_RANGE, 422)
+        return await api_out_of_range(request, exc)
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> Any:

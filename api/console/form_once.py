@@ -60,9 +60,11 @@ async def _apply_once(session: AsyncSession, data: FormData, who: Principal, ope
     await action()
 
 
+FORM_REUSED = "this form was sent already, with other values: reload the page to send new ones"
+
+
 async def _sent_before(session: AsyncSession, key: str, mine: str) -> bool:
     first = (await session.exec(select(IdempotencyKey).where(IdempotencyKey.key == key))).first()
     if first is not None and first.fingerprint != mine:
-        raise IdempotencyKeyReused(f"Idempotency-Key '{key}' was first sent with another request; a key names one "
-                                   "request: send this one with a new key")
+        raise IdempotencyKeyReused(FORM_REUSED)  # the form's hidden key, sent again with other values
     return first is not None

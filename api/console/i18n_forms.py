@@ -4,6 +4,10 @@ api.console.i18n.ITALIAN."""
 from __future__ import annotations
 
 ITALIAN_FORMS: dict[str, str] = {
+    "holds a character no one can see ({code}: a control character, or one that reorders the text after it): "
+    "remove it": "contiene un carattere invisibile ({code}: un carattere di controllo, o uno che riordina il testo "
+                 "dopo di esso): toglilo",
+    'a number in it is too large to be one the office has': "un suo numero è troppo grande per essere uno dell'ufficio",
     "Answer '{name}'": "Risposta '{name}'",
     'Answer names': 'Nomi delle risposte',
     'Expires after': 'Scade dopo',

@@ -42,4 +42,10 @@ ITALIAN_KEYS: dict[str, str] = {
         "Spunta la casella per confermare: un programma che usa questa chiave smette di funzionare.",
     "This is the last admin key: make another admin key before revoking this one.":
         "È l'ultima chiave amministratore: creane un'altra prima di revocare questa.",
+    # what the API says (worded, its values filled in by the console), and a console form sent twice
+    "no API key {id}": "nessuna chiave API {id}",
+    "user {id} is not active: make the user active first, or choose another":
+        "l'utente {id} non è attivo: rendilo attivo prima, o scegline un altro",
+    "this form was sent already, with other values: reload the page to send new ones":
+        "questo modulo è già stato inviato, con altri valori: ricarica la pagina per inviarne di nuovi",
 }

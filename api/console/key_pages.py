@@ -51,7 +51,7 @@ async def _render(request: Request, session: SessionDep, settings: Any, status: 
 @router.get("/api-keys", response_class=HTMLResponse)
 async def keys_page(request: Request, session: SessionDep, settings: SettingsDep, signed: SignedInDep) -> HTMLResponse:
     if reason := _only_admins(signed, translator(settings.locale)):
-        return refused_page(request, settings, reason)
+        return refused_page(request, settings, reason, plain=True)
     return await _render(request, session, settings)
 
 

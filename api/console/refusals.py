@@ -3,6 +3,7 @@ in the office's language (pydantic's own `loc` and `msg` name API fields and its
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -30,6 +31,11 @@ def _field(loc: tuple[Any, ...], labels: Mapping[str, str], _: Translate) -> str
     return labels.get(str(loc[0]), shortened(loc[0])) if loc else _("The form")
 
 
+UNSEEN = ("holds a character no one can see ({code}: a control character, or one that reorders the text after it): "
+          "remove it")
+_UNSEEN = re.compile(re.escape(UNSEEN).replace(re.escape("{code}"), r"(?P<code>U\+[0-9A-F]{4,6})"))
+
+
 def _what(error: Mapping[str, Any], _: Translate) -> str:
     kind, ctx = error["type"], error.get("ctx") or {}
     if kind == "string_too_long":
@@ -52,7 +58,10 @@ def _what(error: Mapping[str, Any], _: Translate) -> str:
         return _("not written as expected")
     if kind == "value_error" and "not a valid email address" in str(error["msg"]):  # email-validator's words after it
         return _("not a valid email address")
-    return _(str(error["msg"]).removeprefix("Value error, "))  # a validator's own words, not pydantic's prefix
+    said = str(error["msg"]).removeprefix("Value error, ")  # a validator's own words, not pydantic's prefix
+    if unseen := _UNSEEN.fullmatch(said):  # processes.sent_values.seen, with the character's code
+        return _(UNSEEN).format(code=unseen["code"])
+    return _(said)
 
 
 def field_error(exc: ValidationError, _: Translate, labels: Mapping[str, str] | None = None,

@@ -233,5 +233,7 @@ def render(request: Request, settings: Settings, name: str, status: int = 200, *
     return HTMLResponse(html, status_code=status, headers=HEADERS)
 
 
-def refused_page(request: Request, settings: Settings, reason: str, status: int = 403) -> HTMLResponse:
-    return render(request, settings, "refused.html", status=status, reason=reason)
+def refused_page(request: Request, settings: Settings, reason: str, status: int = 403,
+                 plain: bool = False) -> HTMLResponse:
+    """A refusal: of a form ("nothing was done: ..."), or with `plain` of a page the user may not open."""
+    return render(request, settings, "refused.html", status=status, reason=reason, plain=plain)

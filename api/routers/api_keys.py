@@ -14,16 +14,17 @@ from api.deps import AdminDep, SessionDep
 from api.paging import Page, paged
 from api.references import named_in_body
 from api.routers.users import get_user_or_404
+from crm.db import begin_write
 from crm.models import ApiKey, ApiRole
 from crm.types import utcnow
-from processes.errors import LastAdminKey, NotFound
-from processes.sent_values import WholeNumber
+from processes.errors import ErrorDetail, LastAdminKey, NotFound, ReferenceNotFound
+from processes.sent_values import Text, WholeNumber
 
 router = APIRouter(prefix="/api-keys", tags=["api keys"])
 
 
 class ApiKeyCreate(SQLModel):
-    name: str = Field(min_length=1, max_length=200)
+    name: Text = Field(min_length=1, max_length=200)
     role: ApiRole
     user_id: WholeNumber | None = None
 
@@ -51,7 +52,11 @@ async def new_key(body: ApiKeyCreate, session: SessionDep, _: AdminDep) -> ApiKe
 async def make_key(session: AsyncSession, body: ApiKeyCreate) -> tuple[ApiKey, str]:
     """A new key as `body` asks (its user checked first), and the key itself, which only this answer holds."""
     if body.user_id is not None:
-        await named_in_body("body.user_id", get_user_or_404(session, body.user_id))
+        user = await named_in_body("body.user_id", get_user_or_404(session, body.user_id))
+        if not user.active:  # its keys would be refused: an inactive user acts for no one
+            text = "user {id} is not active: make the user active first, or choose another"
+            raise ReferenceNotFound(text.format(id=user.id), details=[ErrorDetail("body.user_id", text.format(
+                id=user.id))], wording=(text, {"id": str(user.id)}))
     return await create_key(session, body.name, body.role, body.user_id)
 
 
@@ -69,9 +74,10 @@ async def revoke_key(key_id: int, request: Request, session: SessionDep, _: Admi
 async def revoke(session: AsyncSession, cache: KeyCache, key_id: int) -> ApiKey:
     """Revoke key `key_id` (revoked already: as it is), refused at once by this API process; never the last admin
     key."""
+    await begin_write(session)  # SQLite: two revocations of the last two admin keys, one after the other
     row = await session.get(ApiKey, key_id)
     if row is None:
-        raise NotFound(f"no API key {key_id}")
+        raise NotFound.worded("no API key {id}", id=key_id)
     if row.revoked_at is None:
         if row.role == ApiRole.admin and not [k for k in await active_admin_keys(session, lock=True) if k.id != key_id]:
             raise LastAdminKey(f"API key {key_id} is the last admin key: create another admin key "

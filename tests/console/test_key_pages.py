@@ -13,6 +13,7 @@ import pytest
 from playwright.async_api import Page
 from sqlmodel import select
 
+from api.auth import principal_for
 from crm.models import ApiKey, ApiRole
 from tests.console.conftest import sign_in, staff_user
 from tests.console.signing import csrf_token, sign_in_async
@@ -59,6 +60,17 @@ async def test_an_admin_makes_a_key_sees_it_once_and_revokes_it(stack: Stack, se
             assert refused.status_code in (404, 422) and said in html.unescape(refused.text), (wrong, refused.text)
             assert 'aria-describedby="key-error"' in refused.text
         assert await _keys_named(sessions, name) == []
+        for hostile, said in (({"name": "rosso\x1b[31m", "role": "staff"}, "U+001B"),
+                              ({"name": name, "role": "staff", "user_id": "9" * 25}, "too large")):
+            refused = await browser.post("/console/api-keys", data={"csrf_token": token, **hostile})
+            assert refused.status_code == 422 and said in html.unescape(refused.text), refused.text
+            assert refused.headers["content-type"].startswith("text/html")  # the console's page, not the API's JSON
+        inactive = await staff_user(sessions, "Ex Collega")
+        await stack.http.patch(f"/users/{inactive.user.id}", headers=stack.as_("admin"), json={"active": False})
+        refused = await browser.post("/console/api-keys", data={"csrf_token": token, "name": name, "role": "staff",
+                                                                "user_id": str(inactive.user.id)})
+        assert refused.status_code == 422 and "is not active" in refused.text
+        assert await _keys_named(sessions, name) == []
 
         new = {"csrf_token": token, "idempotency_key": once, "name": name, "role": "staff",
                "user_id": str(colleague.user.id)}
@@ -69,6 +81,10 @@ async def test_an_admin_makes_a_key_sees_it_once_and_revokes_it(stack: Stack, se
         [row] = await _keys_named(sessions, name)
         assert row.role == ApiRole.staff and row.user_id == colleague.user.id and key.startswith(row.prefix)
         assert (await stack.http.get("/records", headers={"X-API-Key": key})).status_code == 200
+        await stack.http.patch(f"/users/{colleague.user.id}", headers=stack.as_("admin"), json={"active": False})
+        async with sessions() as session:
+            assert await principal_for(session, key) is None  # the key of a user made inactive acts for no one
+        await stack.http.patch(f"/users/{colleague.user.id}", headers=stack.as_("admin"), json={"active": True})
 
         again = await browser.post("/console/api-keys", data=new)  # a reload of the answer, or a double click
         assert again.status_code == 409 and "made its key already" in again.text and "sc_" + key[3:] not in again.text
@@ -100,6 +116,7 @@ async def test_staff_see_no_keys_and_make_none(stack: Stack, sessions: Any) -> N
         assert "/console/api-keys" not in home.text
         page = await browser.get("/console/api-keys")
         assert page.status_code == 403 and "Only an admin manages the API keys" in page.text
+        assert "This form was refused" not in page.text  # a page, not a form: nothing to send again
         assert "e2e admin" not in page.text
         token = csrf_token(home)
         made = await browser.post("/console/api-keys", data={"csrf_token": token, "name": name, "role": "admin"})
