@@ -5,7 +5,14 @@ what its change found; a free field changed from `false` to `0` is changed (the 
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
+import sqlalchemy as sa
+from sqlmodel import col, select
+
+from api.auth import create_key
+from crm.models import ApiKey, ApiRole
+from crm.types import utcnow
 from tests.bad_input.conftest import Api
 
 
@@ -43,3 +50,23 @@ async def test_a_free_field_changed_from_false_to_0_is_changed(served_api: Api) 
     history = (await served_api.http.get(f"{record}/history", headers=staff)).json()
     assert [line["text"] for line in history if line["kind"] == "values_written"] == [
         "Changed: field 'flag' no → 0; field 'on' yes → 1"]
+
+
+async def test_the_last_two_admin_keys_revoked_at_once_leave_one(served_api: Api, sessions: Any) -> None:
+    """Each revocation checks that another admin key is left: sent at once, both found the other (SQLite let both
+    read before either wrote), and no admin key was left"""
+    async with sessions() as session:
+        first, first_key = await create_key(session, "last admin A", ApiRole.admin)
+        second, second_key = await create_key(session, "last admin B", ApiRole.admin)
+        await session.exec(sa.update(ApiKey).where(ApiKey.role == ApiRole.admin, col(ApiKey.revoked_at).is_(None),
+                                                   col(ApiKey.id).not_in([first.id, second.id]))
+                           .values(revoked_at=utcnow()))  # type: ignore[call-overload]
+        await session.commit()
+    answers = await asyncio.gather(
+        served_api.http.delete(f"/api-keys/{second.id}", headers={"X-API-Key": first_key}),
+        served_api.http.delete(f"/api-keys/{first.id}", headers={"X-API-Key": second_key}))
+    assert sorted(a.status_code for a in answers) == [200, 409], [a.text for a in answers]
+    async with sessions() as session:
+        left = (await session.exec(select(ApiKey).where(ApiKey.role == ApiRole.admin,
+                                                        col(ApiKey.revoked_at).is_(None)))).all()
+    assert len(left) == 1
