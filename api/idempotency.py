@@ -26,7 +26,7 @@ from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from api.auth import Principal
-from crm.models import IdempotencyKey
+from crm.idempotency_keys import IdempotencyKey
 from processes.errors import IdempotencyKeyReused
 
 

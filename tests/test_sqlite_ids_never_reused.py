@@ -17,6 +17,7 @@ import crm.cases.models  # noqa: F401  (every model module crm/migrations/env.py
 import crm.client_requests.models  # noqa: F401
 import crm.deliveries  # noqa: F401
 import crm.documents.models  # noqa: F401
+import crm.idempotency_keys  # noqa: F401
 import crm.imports.models  # noqa: F401
 import crm.pipeline_models  # noqa: F401
 import crm.process_runs  # noqa: F401

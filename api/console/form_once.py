@@ -23,7 +23,7 @@ from api.auth import Principal
 from api.console.web import text
 from api.idempotency import fingerprint
 from crm.db import begin_write
-from crm.models import IdempotencyKey
+from crm.idempotency_keys import IdempotencyKey
 from processes.errors import IdempotencyKeyReused
 
 

@@ -7,6 +7,7 @@ from sqlalchemy import engine_from_config, pool
 from sqlmodel import SQLModel
 
 import crm.models  # noqa: F401  (registers the tables)
+import crm.idempotency_keys  # noqa: F401  (registers the idempotency_key table)
 import crm.pipeline_models  # noqa: F401  (registers the pipeline tables)
 import crm.process_runs  # noqa: F401  (registers the process_run table)
 import crm.deliveries  # noqa: F401  (registers the delivery tables)
