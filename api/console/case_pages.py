@@ -15,7 +15,7 @@ from sqlmodel import col, select
 
 from api.console.process_pages import record_titles, users_by_id
 from api.console.web import SignedInDep, offset, principal, render
-from api.console.refusals import said_in
+from api.console.refusals import not_found_page
 from api.deps import SessionDep, SettingsDep
 from api.paging import Page
 from api.routers.cases import get_case_or_404, list_cases
@@ -51,8 +51,7 @@ async def render_case(request: Request, session: SessionDep, settings: Settings,
     try:
         record = await get_case_or_404(session, case_id, who)
     except StagecoachError as exc:
-        return render(request, settings, "not_found.html", status=exc.status, what=str(case_id),
-                      message=said_in(exc, settings.locale))
+        return not_found_page(request, settings, str(case_id), exc)
     case = (await store.publics(session, [record], who))[0]
     tasks = (await session.exec(select(Task).where(Task.record_id == case_id)
                                 .order_by(col(Task.status), col(Task.due_at).asc().nulls_last(), col(Task.id))

@@ -13,8 +13,8 @@ from starlette.datastructures import UploadFile
 from api.admission import body_limit
 from api.console.i18n import translator
 from api.console.record_pages import render_record
-from api.console.web import SignedInDep, form, principal, redirect, render, text
-from api.console.refusals import said_in
+from api.console.refusals import not_found_page, said_in
+from api.console.web import SignedInDep, form, principal, redirect, text
 from api.deps import SessionDep, SettingsDep
 from api.fields import digits
 from api.routers.documents import download
@@ -61,5 +61,4 @@ async def download_version(record_id: int, document_id: int, number: int, reques
         version = await store.version(session, document, number)
         return await download(storage_for(settings), version)
     except StagecoachError as exc:
-        return render(request, settings, "not_found.html", status=exc.status, what=str(document_id),
-                      message=said_in(exc, settings.locale))
+        return not_found_page(request, settings, str(document_id), exc)

@@ -23,7 +23,7 @@ from starlette.datastructures import UploadFile
 from api.admission import body_limit
 from api.console.i18n import translator
 from api.console.import_errors_said import import_error_in
-from api.console.refusals import refusal, said_in
+from api.console.refusals import not_found_page, refusal, said_in
 from api.console.web import SignedInDep, form, principal, redirect, render, text
 from api.deps import SessionDep, SettingsDep
 from api.routers import exports
@@ -131,8 +131,7 @@ async def render_job(request: Request, session: SessionDep, settings: SettingsDe
     try:
         job = await api.job_or_404(session, job_id, principal(signed))
     except StagecoachError as exc:
-        return render(request, settings, "not_found.html", status=exc.status, what=str(job_id),
-                      message=said_in(exc, settings.locale))
+        return not_found_page(request, settings, str(job_id), exc)
     mapping = job.mapping or default_mapping(job.kind, job.columns)
     return render(request, settings, "import.html", status=status, job=api.public(job, settings), error=error,
                   said_error=functools.partial(import_error_in, _=translator(settings.locale)),
@@ -182,6 +181,5 @@ async def rejected(job_id: int, request: Request, session: SessionDep, settings:
     try:
         return await api.rejected_rows(job_id, session, settings, principal(signed))
     except StagecoachError as exc:
-        return render(request, settings, "not_found.html", status=exc.status, what=str(job_id),
-                      message=said_in(exc, settings.locale))
+        return not_found_page(request, settings, str(job_id), exc)
 

@@ -17,7 +17,7 @@ from fastapi.responses import HTMLResponse
 from api.console import written_yaml
 from api.console.i18n import translator
 from api.console.process_pages import users_by_id
-from api.console.refusals import said_in
+from api.console.refusals import not_found_page
 from api.console.template_pages import Editor
 from api.console.web import SignedInDep, render
 from api.deps import RendererDep, SessionDep, SettingsDep
@@ -55,8 +55,7 @@ async def pipeline_page(key: str, request: Request, session: SessionDep, setting
                                                else None)
         latest = await pipeline_store.latest(session, row.key)
     except StagecoachError as exc:
-        return render(request, settings, "not_found.html", status=exc.status, what=key[:63],
-                      message=said_in(exc, settings.locale))
+        return not_found_page(request, settings, key[:63], exc)
     assert latest is not None
     return render(request, settings, "pipeline.html", row=row, pipeline=pipeline_store.load(row),
                   source=yaml_text(row), versions=range(latest.version, 0, -1), users=await users_by_id(session))

@@ -24,7 +24,7 @@ from api.routers.processes import StartProcessBody, start_with
 from api.routers.records import get_record_or_404, list_records
 from crm import template_store
 from api.console.request_view import record_requests, unlinked_of
-from api.console.refusals import said_in
+from api.console.refusals import not_found_page, said_in
 from crm.client_requests import store as requests_store
 from crm.documents import store as documents_store
 from crm.access import record_visible
@@ -63,8 +63,7 @@ async def render_record(request: Request, session: SessionDep, settings: Setting
     try:
         record = await get_record_or_404(session, record_id, who)
     except StagecoachError as exc:
-        return render(request, settings, "not_found.html", status=exc.status, what=str(record_id),
-                      message=said_in(exc, settings.locale))
+        return not_found_page(request, settings, str(record_id), exc)
     history = (await session.exec(select(HistoryEntry).where(HistoryEntry.record_id == record_id)
                                   .order_by(col(HistoryEntry.id).desc()).limit(200))).all()
     runs = await list_runs(session, who, RunFilter(record_id=record_id), before_id=None, limit=100)

@@ -7,9 +7,12 @@ import re
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from fastapi import Request
+from fastapi.responses import HTMLResponse
 from pydantic import ValidationError
 
 from api.console.i18n import translator
+from api.console.web import render
 from processes.errors import StagecoachError
 
 Translate = Callable[[str], str]
@@ -104,3 +107,10 @@ def said_in(exc: Exception, locale: str) -> str:
     if isinstance(exc, StagecoachError):
         return refusal(exc, translator(locale))
     return str(getattr(exc, "message", exc))
+
+
+def not_found_page(request: Request, settings: Any, what: str, exc: StagecoachError) -> HTMLResponse:
+    """The console's "not found" page for what a lookup refused (a `get_..._or_404`): `what` is what was asked for,
+    `exc` says why, in the office's language."""
+    return render(request, settings, "not_found.html", status=exc.status, what=what,
+                  message=said_in(exc, settings.locale))

@@ -15,7 +15,7 @@ from sqlmodel import col, select
 
 from api.console.request_view import view
 from api.console.web import SignedInDep, offset, principal, render
-from api.console.refusals import said_in
+from api.console.refusals import not_found_page
 from api.deps import SessionDep, SettingsDep
 from api.paging import Page
 from api.routers.client_requests import get_request_or_404, list_client_requests
@@ -70,8 +70,7 @@ async def render_request(request: Request, session: SessionDep, settings: Settin
             raise ClientRequestNotFound.worded("no client request {id}", id=request_id)
         found = await get_request_or_404(session, request_id, principal(signed))
     except StagecoachError as exc:
-        return render(request, settings, "not_found.html", status=exc.status, what=str(request_id),
-                      message=said_in(exc, settings.locale))
+        return not_found_page(request, settings, str(request_id), exc)
     shown = view(found)
     record = await session.get(Record, found.record_id) if found.record_id is not None else None
     answers = found.answers or {}

@@ -16,7 +16,7 @@ from api.console import written_yaml
 from api.console.i18n import translator
 from api.console.template_pages import Editor
 from api.console.web import SignedInDep, render
-from api.console.refusals import said_in
+from api.console.refusals import not_found_page
 from api.deps import SessionDep, SettingsDep
 from api.fields import digits
 from crm.client_requests import store
@@ -61,8 +61,7 @@ async def request_template_page(key: str, request: Request, session: SessionDep,
         row = await store.get_template(session, key[:63], _version(request.query_params.get("version")))
         latest = await store.get_template(session, row.key)
     except StagecoachError as exc:
-        return render(request, settings, "not_found.html", status=exc.status, what=key[:63],
-                      message=said_in(exc, settings.locale))
+        return not_found_page(request, settings, key[:63], exc)
     return render(request, settings, "request_template.html", row=row, versions=range(latest.version, 0, -1),
                   source=shown_text(row))
 

@@ -15,7 +15,7 @@ from fastapi.responses import HTMLResponse
 from pydantic import ValidationError
 
 from api.console.i18n import translator
-from api.console.refusals import field_error, said_in
+from api.console.refusals import field_error, not_found_page, said_in
 from api.console.web import SignedInDep, form, principal, redirect, render, text
 from api.deps import SessionDep, SettingsDep
 from api.routers.tags import MergeBody, create_tag, delete_tag, merge_tag, rename_tag, tag_or_404, tag_public, tags_seen
@@ -68,8 +68,7 @@ async def _render_tag(request: Request, session: SessionDep, settings: Any, sign
     try:
         tag = await tag_or_404(session, tag_id, who)
     except StagecoachError as exc:
-        return render(request, settings, "not_found.html", status=exc.status, what=str(tag_id),
-                      message=said_in(exc, settings.locale))
+        return not_found_page(request, settings, str(tag_id), exc)
     listed = await _listed(session, signed, limit=CHOICES)
     return render(request, settings, "tag.html", status=status, tag=await tag_public(session, tag, who), error=error,
                   error_for=error_for, posted=posted, others=[t for t in listed if t.id != tag_id],

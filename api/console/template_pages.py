@@ -22,7 +22,7 @@ from api.console import written_yaml
 from api.console.checks_said import check_in
 from api.console.i18n import translator
 from api.console.web import SignedInDep, form, principal, redirect, render, text
-from api.console.refusals import said_in
+from api.console.refusals import not_found_page, said_in
 from api.deps import RendererDep, SessionDep, SettingsDep
 from api.fields import digits
 from api.routers.templates import validated_text
@@ -137,8 +137,7 @@ async def template_page(key: str, request: Request, session: SessionDep, setting
             diff = list(difflib.unified_diff(yaml_text(old.definition).splitlines(),
                                              yaml_text(new.definition).splitlines(), f"v{a}", f"v{b}", lineterm=""))
     except StagecoachError as exc:
-        return render(request, settings, "not_found.html", status=exc.status, what=key[:63],
-                      message=said_in(exc, settings.locale))
+        return not_found_page(request, settings, key[:63], exc)
     assert latest is not None
     return render(request, settings, "template.html", row=row, template=template_store.load(row),
                   versions=range(latest.version, 0, -1), diff=diff, source=shown_text(row),

@@ -17,7 +17,7 @@ from pydantic import ValidationError
 from sqlmodel import col, func, select
 
 from api.console.i18n import translator
-from api.console.refusals import field_error, said_in
+from api.console.refusals import field_error, not_found_page, said_in
 from api.console.web import SignedInDep, form, principal, redirect, render, text
 from api.deps import SessionDep, SettingsDep
 from api.routers.users import create_user, get_user_or_404, update_user
@@ -55,8 +55,7 @@ async def render_user(request: Request, session: SessionDep, settings: Any, user
     try:
         user = await get_user_or_404(session, user_id)
     except StagecoachError as exc:
-        return render(request, settings, "not_found.html", status=exc.status, what=str(user_id),
-                      message=said_in(exc, settings.locale))
+        return not_found_page(request, settings, str(user_id), exc)
     return render(request, settings, "user.html", status=status, user=user, error=error, error_for=error_for,
                   posted=posted or {}, console_roles=CONSOLE_ROLES)
 
